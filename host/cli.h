@@ -1,0 +1,60 @@
+/*
+ * The command line: `caretide <command> [options]`, dispatched from one
+ * table in main.c. Each command is a function taking its own argv (argv[0]
+ * is the command name) and returning the process exit status: 0 success,
+ * 1 failure (what the command checks failed), 2 usage error.
+ */
+#ifndef CT_CLI_H
+#define CT_CLI_H
+
+#include <stdio.h>
+
+typedef int (*ct_cmd_fn)(int argc, char **argv);
+
+typedef struct ct_command {
+    const char *name;
+    ct_cmd_fn run;
+    const char *summary;
+    const char *usage; /* full --help text, options included */
+} ct_command;
+
+enum { CT_EXIT_OK = 0, CT_EXIT_FAIL = 1, CT_EXIT_USAGE = 2 };
+
+/* Common options every command accepts; parsed by ct_cli_common. */
+#define CT_CLI_COMMON_HELP                                              \
+    "  --log-format FMT  text, json or auto (default: auto: text on a\n"  \
+    "                    terminal, JSON lines otherwise)\n"               \
+    "  --log-level LVL   debug, info, warn or error (default: info)\n"    \
+    "  -h, --help        show this help\n"
+
+/*
+ * Prints a usage error for cmd to stderr ("caretide CMD: MESSAGE" then
+ * "Try 'caretide CMD --help'.") and returns CT_EXIT_USAGE.
+ */
+int ct_cli_usage_error(const char *cmd, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* Prints the --help text of cmd to stdout; returns CT_EXIT_OK. */
+int ct_cli_help(const char *cmd);
+
+/* Applies --log-format/--log-level values; returns 0 or CT_EXIT_USAGE
+ * after printing the error. NULL leaves a setting as it is. */
+int ct_cli_logging(const char *cmd, const char *format, const char *level);
+
+/* The commands, for `caretide help` and dispatch. */
+extern const ct_command ct_commands[];
+
+/* Command entry points (host/cmd_*.c). */
+int ct_cmd_run(int argc, char **argv);
+int ct_cmd_check(int argc, char **argv);
+int ct_cmd_repl(int argc, char **argv);
+int ct_cmd_test(int argc, char **argv);
+int ct_cmd_plugin(int argc, char **argv);
+int ct_cmd_audit(int argc, char **argv);
+int ct_cmd_report(int argc, char **argv);
+int ct_cmd_version(int argc, char **argv);
+
+#endif

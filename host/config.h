@@ -1,0 +1,139 @@
+/*
+ * The area configuration (YAML, docs/config.md): server, storage,
+ * organisations and their tokens, facilities with zones and beds, the
+ * ordered plugin list with per-plugin settings, and limits.
+ *
+ * A loaded ct_config is immutable plain data: other units read its fields
+ * directly. It owns every string and array below it, and the parsed YAML
+ * tree, kept so that plugin settings can be validated later with their
+ * file:line:col.
+ */
+#ifndef CT_CONFIG_H
+#define CT_CONFIG_H
+
+#include "diag.h"
+#include "model.h"
+#include "yaml_tree.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CT_CONFIG_DEMO "config/demo.yaml" /* embedded name */
+
+typedef struct ct_config_token {
+    ct_role role;
+    uint8_t sha256[32]; /* hash of the bearer token; plain tokens never kept */
+    uint32_t line;
+} ct_config_token;
+
+typedef struct ct_config_org {
+    char *id;
+    char *name;
+    ct_config_token *tokens;
+    size_t ntokens;
+    uint32_t line;
+} ct_config_org;
+
+typedef struct ct_config_bed {
+    char *id;
+    char **tags;
+    size_t ntags;
+    bool surge; /* counts only while its facility's surge capacity is open */
+    uint32_t line;
+} ct_config_bed;
+
+typedef struct ct_config_cohort {
+    char *pathogen;
+    ct_cohort cohort;
+} ct_config_cohort;
+
+typedef struct ct_config_zone {
+    char *id;
+    char *name;
+    ct_config_cohort *cohorts; /* pathogens not listed are open */
+    size_t ncohorts;
+    bool closed; /* closed to admissions at first load */
+    ct_config_bed *beds;
+    size_t nbeds;
+    uint32_t line;
+} ct_config_zone;
+
+typedef struct ct_config_facility {
+    char *id;
+    char *name;
+    ct_facility_kind kind;
+    char *org; /* id of the owning organisation */
+    bool designated; /* designated setting for isolating people */
+    ct_config_zone *zones;
+    size_t nzones;
+    uint32_t line;
+} ct_config_facility;
+
+typedef struct ct_config_plugin {
+    char *name;
+    char *path;              /* directory; resolved against plugin_path */
+    const ct_node *settings; /* map or NULL; borrowed from the tree */
+    uint32_t line, col;
+} ct_config_plugin;
+
+typedef struct ct_config_limits {
+    uint64_t plugin_memory;       /* bytes per plugin state */
+    int64_t plugin_deadline_ms;   /* per hook call */
+    uint32_t quarantine_after;    /* consecutive failures */
+    uint64_t plugin_kv_bytes;     /* durable store per plugin */
+    uint64_t max_body;            /* HTTP request body */
+    int64_t hold_ttl_ms;          /* default time to live of a hold */
+    int64_t request_timeout_ms;   /* slow clients */
+} ct_config_limits;
+
+typedef enum ct_sync_mode {
+    CT_SYNC_FULL,
+    CT_SYNC_NORMAL,
+} ct_sync_mode;
+
+typedef struct ct_config {
+    char *file;       /* name used in diagnostics */
+    char *dir;        /* directory relative paths resolve against */
+    char *area_id;
+    char *area_name;
+    char *listen_host;
+    uint16_t listen_port;
+    char *db_path;
+    ct_sync_mode sync;
+    char **pathogens;
+    size_t npathogens;
+    char **plugin_path; /* directories searched for plugins by name */
+    size_t nplugin_path;
+    ct_config_org *orgs;
+    size_t norgs;
+    ct_config_facility *facilities;
+    size_t nfacilities;
+    ct_config_plugin *plugins;
+    size_t nplugins;
+    ct_config_limits limits;
+    size_t nbeds; /* total over all zones */
+    ct_node *root;
+} ct_config;
+
+/*
+ * Loads text (file names it in diagnostics; dir resolves relative paths).
+ * On success returns 0 and a new config in *out (free with
+ * ct_config_free). On any error returns CT_ECONFIG, adds every error found
+ * to diags, and leaves *out NULL.
+ */
+int ct_config_load_text(const char *file, const char *dir, const char *text,
+                        size_t len, ct_config **out, ct_diags *diags);
+/* Reads and loads a file. CT_ENOTFOUND/CT_EIO (with a diagnostic) when it
+ * cannot be read. */
+int ct_config_load_file(const char *path, ct_config **out, ct_diags *diags);
+/* The embedded demo area. */
+int ct_config_load_demo(ct_config **out, ct_diags *diags);
+void ct_config_free(ct_config *cfg);
+
+/* Lookups by id; NULL when absent. Borrowed from cfg. */
+const ct_config_org *ct_config_find_org(const ct_config *cfg, const char *id);
+const ct_config_facility *ct_config_find_facility(const ct_config *cfg,
+                                                  const char *id);
+
+#endif

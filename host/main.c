@@ -1,0 +1,191 @@
+/*
+ * caretide: a host for local care-capacity policy. This file only parses
+ * the command name and dispatches through ct_commands.
+ */
+#include "cli.h"
+
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Commands whose issues have not landed yet say so and exit 1. */
+static int not_yet(const char *cmd, const char *what)
+{
+    fprintf(stderr,
+            "caretide %s: not available in this build yet (%s).\n", cmd,
+            what);
+    return CT_EXIT_FAIL;
+}
+
+static int wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+            return 1;
+    return 0;
+}
+
+#define PENDING(fn, name, why)                                       \
+    int fn(int argc, char **argv)                                    \
+    {                                                                \
+        if (wants_help(argc, argv)) {                                \
+            return ct_cli_help(name);                                \
+        }                                                            \
+        return not_yet(name, why);                                   \
+    }
+
+PENDING(ct_cmd_check, "check", "config loading is being built")
+PENDING(ct_cmd_run, "run", "the daemon arrives with the HTTP API issue")
+PENDING(ct_cmd_repl, "repl", "the REPL arrives with the analyst tools issue")
+PENDING(ct_cmd_test, "test", "the test runner arrives with the analyst tools issue")
+PENDING(ct_cmd_plugin, "plugin", "bundles arrive with the signed bundles issue")
+PENDING(ct_cmd_audit, "audit", "the audit chain arrives with the capacity issue")
+PENDING(ct_cmd_report, "report", "reports arrive with the transparent data issue")
+
+const ct_command ct_commands[] = {
+    {"run", ct_cmd_run, "serve the area: HTTP API, timers, plugins",
+     "Usage: caretide run [--config FILE] [--listen ADDR:PORT] [--db FILE]\n"
+     "\n"
+     "Runs the daemon. With no options it serves the built-in demo area on\n"
+     "127.0.0.1:8470 with data in ./caretide.db.\n"
+     "\n"
+     "Options:\n"
+     "  -c, --config FILE area configuration (default: the embedded demo)\n"
+     "  --listen ADDR:PORT address to listen on (overrides the config)\n"
+     "  --db FILE         database file (overrides the config)\n"
+     CT_CLI_COMMON_HELP},
+    {"check", ct_cmd_check, "validate the area config and its plugins",
+     "Usage: caretide check [--config FILE] [--quiet]\n"
+     "\n"
+     "Validates the area configuration (and its plugins). Exits 0 with a\n"
+     "one-line summary, or 1 with every error as 'file:line:col: message'.\n"
+     "Nothing is written anywhere.\n"
+     "\n"
+     "Options:\n"
+     "  -c, --config FILE area configuration (default: the embedded demo)\n"
+     "  -q, --quiet       print errors only\n"
+     CT_CLI_COMMON_HELP},
+    {"repl", ct_cmd_repl, "interactive Lua with the host API and plugins",
+     "Usage: caretide repl [--config FILE] [--db FILE] [--live] [-e CODE]\n"
+     "\n"
+     "An interactive Lua prompt with the host API and the configured\n"
+     "plugins, on a scratch copy of the data and a virtual clock.\n"
+     "\n"
+     "Options:\n"
+     "  -c, --config FILE area configuration (default: the embedded demo)\n"
+     "  --db FILE         database to copy (or use, with --live)\n"
+     "  --live            work on the database itself, not a copy\n"
+     "  -e CODE           run CODE and exit\n"
+     CT_CLI_COMMON_HELP},
+    {"test", ct_cmd_test, "run plugin tests",
+     "Usage: caretide test [--tap] [--coverage] [PATH...]\n"
+     "\n"
+     "Runs each plugin's test/*_test.lua inside the sandbox. The last line\n"
+     "is 'N passed, N failed'.\n"
+     "\n"
+     "Options:\n"
+     "  --tap             TAP output\n"
+     "  --coverage        line coverage of plugin code\n"
+     "  --min-coverage PCT fail below PCT percent\n"
+     CT_CLI_COMMON_HELP},
+    {"plugin", ct_cmd_plugin, "keygen, sign, verify, pack, install, list",
+     "Usage: caretide plugin keygen|sign|verify|pack|install|list [ARGS]\n"
+     "\n"
+     "Manages signed plugin bundles.\n"
+     "\n"
+     "Options:\n"
+     CT_CLI_COMMON_HELP},
+    {"audit", ct_cmd_audit, "verify the audit hash chain",
+     "Usage: caretide audit verify [--db FILE] [--config FILE]\n"
+     "\n"
+     "Walks the audit log's hash chain and names the first bad event.\n"
+     "\n"
+     "Options:\n"
+     "  --db FILE         database (default: the config's)\n"
+     "  -c, --config FILE area configuration (default: the embedded demo)\n"
+     CT_CLI_COMMON_HELP},
+    {"report", ct_cmd_report, "delays, capacity and escalation reports",
+     "Usage: caretide report delays|capacity|escalation [options]\n"
+     "\n"
+     "Options:\n"
+     "  --from DATE, --to DATE   period (YYYY-MM-DD)\n"
+     "  --by org|reason|pathway  grouping\n"
+     "  --format table|csv|json  output format (default: table)\n"
+     CT_CLI_COMMON_HELP},
+    {"version", ct_cmd_version, "print versions",
+     "Usage: caretide version\n"
+     "\n"
+     "Prints caretide's version and the versions of the libraries it runs\n"
+     "with.\n"
+     "\n"
+     "Options:\n"
+     "  -h, --help        show this help\n"},
+    {NULL, NULL, NULL, NULL},
+};
+
+static void usage(FILE *out)
+{
+    fputs("Usage: caretide <command> [options]\n\nCommands:\n", out);
+    for (const ct_command *c = ct_commands; c->name; c++)
+        fprintf(out, "  %-9s %s\n", c->name, c->summary);
+    fputs("\nRun 'caretide <command> --help' for a command's options.\n",
+          out);
+}
+
+int ct_cli_help(const char *cmd)
+{
+    for (const ct_command *c = ct_commands; c->name; c++)
+        if (strcmp(c->name, cmd) == 0)
+            fputs(c->usage, stdout);
+    return CT_EXIT_OK;
+}
+
+int ct_cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "caretide %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry 'caretide %s --help'.\n", cmd);
+    return CT_EXIT_USAGE;
+}
+
+int ct_cli_logging(const char *cmd, const char *format, const char *level)
+{
+    ct_log_format f = CT_LOG_AUTO;
+    ct_log_level l = CT_LOG_INFO;
+    if (format && ct_log_parse_format(format, &f))
+        return ct_cli_usage_error(cmd, "--log-format: expected text, json or "
+                                       "auto, got '%s'", format);
+    if (level && ct_log_parse_level(level, &l))
+        return ct_cli_usage_error(cmd, "--log-level: expected debug, info, "
+                                       "warn or error, got '%s'", level);
+    ct_log_setup(f, l);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return CT_EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "-h") == 0 || strcmp(name, "--help") == 0 ||
+        strcmp(name, "help") == 0) {
+        usage(stdout);
+        return CT_EXIT_OK;
+    }
+    if (strcmp(name, "--version") == 0 || strcmp(name, "-V") == 0)
+        return ct_cmd_version(1, argv + 1);
+    for (const ct_command *c = ct_commands; c->name; c++) {
+        if (strcmp(c->name, name) == 0)
+            return c->run(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "caretide: unknown command '%s'\n\n", name);
+    usage(stderr);
+    return CT_EXIT_USAGE;
+}

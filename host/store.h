@@ -1,0 +1,77 @@
+/*
+ * The SQLite store: one database per area, opened with WAL, foreign keys,
+ * a busy timeout and synchronous FULL unless told otherwise. Forward-only
+ * numbered migrations run in one transaction at open. Every statement the
+ * host runs is prepared once through the statement cache (store_sql.h).
+ *
+ * Loading a config reconciles organisations, facilities, zones and beds
+ * into the database idempotently (ct_store_reconcile).
+ */
+#ifndef CT_STORE_H
+#define CT_STORE_H
+
+#include "config.h"
+#include "diag.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct ct_store ct_store;
+
+typedef struct ct_store_options {
+    ct_sync_mode sync;   /* CT_SYNC_FULL unless the config says normal */
+    int busy_timeout_ms; /* 0 means the default, 5000 */
+    bool readonly;       /* audit verify, reports: never migrates */
+} ct_store_options;
+
+/*
+ * Opens (creating if needed) the database at path, ":memory:" for a
+ * private in-memory one, and migrates it to the newest schema. opts may be
+ * NULL for defaults. On success *out owns the connection; close with
+ * ct_store_close. On error nothing is left open and the file, if it
+ * existed, is as it was.
+ */
+int ct_store_open(const char *path, const ct_store_options *opts,
+                  ct_store **out);
+/* Finalizes cached statements and closes. NULL is harmless. */
+void ct_store_close(ct_store *s);
+
+/* The schema version the database is at, and the newest this build has. */
+int ct_store_schema_version(ct_store *s);
+int ct_store_latest_version(void);
+
+/*
+ * Transactions. begin takes the write lock at once (BEGIN IMMEDIATE).
+ * Nesting is not supported: begin inside a transaction is CT_ESTATE.
+ */
+int ct_store_begin(ct_store *s);
+int ct_store_commit(ct_store *s);
+/* Safe to call when no transaction is open. */
+void ct_store_rollback(ct_store *s);
+bool ct_store_in_transaction(ct_store *s);
+
+typedef struct ct_reconcile_stats {
+    unsigned orgs_added, orgs_changed;
+    unsigned facilities_added, facilities_changed, facilities_retired;
+    unsigned zones_added, zones_changed, zones_retired;
+    unsigned beds_added, beds_changed, beds_retired;
+} ct_reconcile_stats;
+
+/*
+ * Brings organisations, facilities, zones (cohorts, closure) and beds
+ * (tags, surge flag) in line with cfg, in one transaction. Running it
+ * twice with the same config changes nothing. Beds, zones and facilities
+ * missing from cfg are retired, never deleted, so history keeps its
+ * references; retiring a bed that is held or occupied is an error naming
+ * the bed (added to diags, at the config line where the bed's zone is),
+ * and then nothing changes. stats may be NULL.
+ *
+ * Cohorts and closure in cfg are declared values: reconcile applies a
+ * declared value when it differs from the one declared at the previous
+ * load, so runtime changes (made by plugins or the API) survive a restart
+ * but an edited config still takes effect.
+ */
+int ct_store_reconcile(ct_store *s, const ct_config *cfg,
+                       ct_reconcile_stats *stats, ct_diags *diags);
+
+#endif

@@ -1,0 +1,40 @@
+/*
+ * Store internals shared by the units that own tables (capacity, audit,
+ * plugin kv...). Not for use outside host/.
+ */
+#ifndef CT_STORE_INT_H
+#define CT_STORE_INT_H
+
+#include "store.h"
+#include "store_sql.h"
+
+#include <sqlite3.h>
+
+/* The raw connection. Borrowed; valid until ct_store_close. */
+sqlite3 *ct_store__db(ct_store *s);
+
+/*
+ * The cached statement id, prepared on first use with
+ * SQLITE_PREPARE_PERSISTENT, reset and with bindings cleared. Borrowed;
+ * callers bind, step and leave it (the next ct_store__stmt resets it).
+ * NULL on a prepare error, which is logged with the SQL's name.
+ */
+sqlite3_stmt *ct_store__stmt(ct_store *s, ct_stmt id);
+
+/* Runs one statement to completion (SQLITE_DONE). Returns a CT_E* code. */
+int ct_store__step_done(ct_store *s, sqlite3_stmt *stmt);
+
+/* Migrations as an array of SQL scripts; index i takes the schema from
+ * version i to i+1. The store's own list is used by ct_store_open; tests
+ * pass others to ct_store__migrate. */
+typedef struct ct_migration {
+    const char *name;
+    const char *sql;
+} ct_migration;
+
+extern const ct_migration ct_store__migrations[];
+extern const int ct_store__nmigrations;
+
+int ct_store__migrate(sqlite3 *db, const ct_migration *list, int n);
+
+#endif

@@ -1,0 +1,170 @@
+/*
+ * Schema migrations, forward only. Never edit a released entry: add a new
+ * one. Times are integer milliseconds since the Unix epoch (UTC) on the
+ * host clock; calendar dates (discharge ready date) are 'YYYY-MM-DD' text.
+ */
+#include "store_int.h"
+
+#include "util.h"
+
+static const char schema_v1[] =
+    "CREATE TABLE organisation ("
+    "  id   TEXT PRIMARY KEY,"
+    "  name TEXT NOT NULL"
+    ") STRICT;"
+
+    "CREATE TABLE facility ("
+    "  id         TEXT PRIMARY KEY,"
+    "  name       TEXT NOT NULL,"
+    "  kind       TEXT NOT NULL CHECK (kind IN ('acute','step_down','rehab',"
+    "               'care_home','home_care','virtual_ward')),"
+    "  org_id     TEXT NOT NULL REFERENCES organisation(id),"
+    "  designated INTEGER NOT NULL DEFAULT 0 CHECK (designated IN (0,1)),"
+    "  retired    INTEGER NOT NULL DEFAULT 0 CHECK (retired IN (0,1))"
+    ") STRICT;"
+
+    /* closed/closed_reason are live state; declared_closed is what the
+     * config said at the last reconcile (see ct_store_reconcile). */
+    "CREATE TABLE zone ("
+    "  id              TEXT PRIMARY KEY,"
+    "  facility_id     TEXT NOT NULL REFERENCES facility(id),"
+    "  name            TEXT NOT NULL,"
+    "  closed          INTEGER NOT NULL DEFAULT 0 CHECK (closed IN (0,1)),"
+    "  closed_reason   TEXT,"
+    "  declared_closed INTEGER NOT NULL DEFAULT 0,"
+    "  retired         INTEGER NOT NULL DEFAULT 0 CHECK (retired IN (0,1))"
+    ") STRICT;"
+    "CREATE INDEX zone_by_facility ON zone(facility_id);"
+
+    /* A pathogen with no row is open. */
+    "CREATE TABLE zone_cohort ("
+    "  zone_id  TEXT NOT NULL REFERENCES zone(id),"
+    "  pathogen TEXT NOT NULL,"
+    "  cohort   TEXT NOT NULL CHECK (cohort IN ('open','positive','negative')),"
+    "  declared TEXT CHECK (declared IN ('open','positive','negative')),"
+    "  PRIMARY KEY (zone_id, pathogen)"
+    ") STRICT, WITHOUT ROWID;"
+
+    /* status mirrors the active assignment and the block, kept in the same
+     * transaction, so candidate search reads one indexed column. A surge
+     * bed counts only while surge_open. */
+    "CREATE TABLE bed ("
+    "  id             TEXT PRIMARY KEY,"
+    "  zone_id        TEXT NOT NULL REFERENCES zone(id),"
+    "  status         TEXT NOT NULL DEFAULT 'available'"
+    "                   CHECK (status IN ('available','held','occupied','blocked')),"
+    "  blocked_reason TEXT,"
+    "  surge          INTEGER NOT NULL DEFAULT 0 CHECK (surge IN (0,1)),"
+    "  surge_open     INTEGER NOT NULL DEFAULT 0 CHECK (surge_open IN (0,1)),"
+    "  retired        INTEGER NOT NULL DEFAULT 0 CHECK (retired IN (0,1)),"
+    "  CHECK ((status = 'blocked') = (blocked_reason IS NOT NULL))"
+    ") STRICT;"
+    "CREATE INDEX bed_by_zone_status ON bed(zone_id, status) WHERE retired = 0;"
+
+    "CREATE TABLE bed_tag ("
+    "  bed_id TEXT NOT NULL REFERENCES bed(id),"
+    "  tag    TEXT NOT NULL,"
+    "  PRIMARY KEY (bed_id, tag)"
+    ") STRICT, WITHOUT ROWID;"
+    "CREATE INDEX bed_tag_by_tag ON bed_tag(tag, bed_id);"
+
+    "CREATE TABLE person ("
+    "  nhs_number      TEXT PRIMARY KEY CHECK (length(nhs_number) = 10),"
+    "  age             INTEGER CHECK (age BETWEEN 0 AND 130),"
+    "  needs           TEXT NOT NULL DEFAULT '[]',"
+    "  usual_residence TEXT"
+    ") STRICT;"
+
+    "CREATE TABLE infection ("
+    "  nhs_number         TEXT NOT NULL REFERENCES person(nhs_number),"
+    "  pathogen           TEXT NOT NULL,"
+    "  status             TEXT NOT NULL"
+    "                       CHECK (status IN ('negative','positive','awaiting','unknown')),"
+    "  tested_at          INTEGER,"
+    "  isolation_end      INTEGER,"
+    "  isolation_notified INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY (nhs_number, pathogen)"
+    ") STRICT, WITHOUT ROWID;"
+    "CREATE INDEX infection_pending_end ON infection(isolation_end)"
+    "  WHERE isolation_end IS NOT NULL AND isolation_notified = 0;"
+
+    "CREATE TABLE referral ("
+    "  id                INTEGER PRIMARY KEY,"
+    "  nhs_number        TEXT NOT NULL REFERENCES person(nhs_number),"
+    "  from_org          TEXT NOT NULL REFERENCES organisation(id),"
+    "  ready_date        TEXT NOT NULL,"
+    "  requested_pathway TEXT,"
+    "  decided_pathway   TEXT,"
+    "  state             TEXT NOT NULL DEFAULT 'received' CHECK (state IN"
+    "    ('received','triaged','waiting','held','placed','discharged',"
+    "     'completed','cancelled')),"
+    "  priority          INTEGER NOT NULL DEFAULT 0,"
+    "  delay_reason      TEXT,"
+    "  responsible_org   TEXT REFERENCES organisation(id),"
+    "  created_at        INTEGER NOT NULL,"
+    "  updated_at        INTEGER NOT NULL,"
+    "  discharged_at     INTEGER,"
+    "  idempotency_key   TEXT,"
+    "  decision          TEXT"
+    ") STRICT;"
+    "CREATE INDEX referral_by_state ON referral(state, ready_date);"
+    "CREATE INDEX referral_by_org ON referral(from_org, state);"
+    "CREATE UNIQUE INDEX referral_idempotency ON referral(from_org, idempotency_key)"
+    "  WHERE idempotency_key IS NOT NULL;"
+
+    /* A hold or an occupancy of a bed by a referral. The partial unique
+     * index is the schema's own guarantee of at most one active hold or
+     * occupant per bed, whatever the C code does. */
+    "CREATE TABLE assignment ("
+    "  id          INTEGER PRIMARY KEY,"
+    "  bed_id      TEXT NOT NULL REFERENCES bed(id),"
+    "  referral_id INTEGER NOT NULL REFERENCES referral(id),"
+    "  kind        TEXT NOT NULL CHECK (kind IN ('hold','occupancy')),"
+    "  active      INTEGER NOT NULL CHECK (active IN (0,1)),"
+    "  started_at  INTEGER NOT NULL,"
+    "  expires_at  INTEGER,"
+    "  ended_at    INTEGER,"
+    "  end_reason  TEXT,"
+    "  CHECK (active = 1 OR ended_at IS NOT NULL)"
+    ") STRICT;"
+    "CREATE UNIQUE INDEX assignment_one_active_per_bed ON assignment(bed_id)"
+    "  WHERE active = 1;"
+    "CREATE INDEX assignment_hold_expiry ON assignment(expires_at)"
+    "  WHERE active = 1 AND kind = 'hold';"
+    "CREATE INDEX assignment_by_referral ON assignment(referral_id, active);"
+
+    "CREATE TABLE escalation ("
+    "  seq     INTEGER PRIMARY KEY,"
+    "  at      INTEGER NOT NULL,"
+    "  level   INTEGER NOT NULL CHECK (level BETWEEN 1 AND 4),"
+    "  reason  TEXT NOT NULL,"
+    "  actions TEXT NOT NULL DEFAULT '[]'"
+    ") STRICT;"
+
+    /* The audit log: append-only, hash-chained (host/audit.c). */
+    "CREATE TABLE event ("
+    "  seq       INTEGER PRIMARY KEY,"
+    "  at        INTEGER NOT NULL,"
+    "  actor     TEXT NOT NULL,"
+    "  kind      TEXT NOT NULL,"
+    "  payload   TEXT NOT NULL,"
+    "  prev_hash BLOB NOT NULL,"
+    "  hash      BLOB NOT NULL"
+    ") STRICT;"
+    "CREATE TABLE chain_head ("
+    "  id   INTEGER PRIMARY KEY CHECK (id = 1),"
+    "  seq  INTEGER NOT NULL,"
+    "  hash BLOB NOT NULL"
+    ") STRICT;"
+
+    "CREATE TABLE plugin_kv ("
+    "  plugin TEXT NOT NULL,"
+    "  key    TEXT NOT NULL,"
+    "  value  TEXT NOT NULL,"
+    "  PRIMARY KEY (plugin, key)"
+    ") STRICT, WITHOUT ROWID;";
+
+const ct_migration ct_store__migrations[] = {
+    {"domain model", schema_v1},
+};
+const int ct_store__nmigrations = (int)CT_ARRAY_LEN(ct_store__migrations);

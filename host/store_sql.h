@@ -1,0 +1,21 @@
+/*
+ * The one statement cache (STYLE.md 12): an enum of statements and a
+ * parallel array of SQL text. Each unit that owns tables keeps its list in
+ * its own *_sql.h file as X(NAME, "SQL") entries; this file joins them.
+ * Placeholders only, never values formatted into SQL.
+ */
+#ifndef CT_STORE_SQL_H
+#define CT_STORE_SQL_H
+
+#include "store_sql_store.h"
+
+#define CT_STMT_LIST(X) CT_STMTS_STORE(X)
+
+typedef enum ct_stmt {
+#define X(name, sql) CT_STMT_##name,
+    CT_STMT_LIST(X)
+#undef X
+    CT_STMT__COUNT
+} ct_stmt;
+
+#endif

@@ -1,0 +1,73 @@
+/*
+ * Small helpers shared by every unit: embedded files, growable strings,
+ * durations and sizes as written in config ("50ms", "15m", "64MiB"),
+ * hex encoding and the NHS number check. No state.
+ */
+#ifndef CT_UTIL_H
+#define CT_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CT_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Files compiled into the binary (cmake/Embed.cmake). */
+typedef struct ct_embedded {
+    const char *name; /* path relative to the source tree */
+    const char *data; /* NUL-terminated */
+    size_t len;       /* without the NUL */
+} ct_embedded;
+
+extern const ct_embedded ct_embedded_files[];
+
+/* The embedded file called name, or NULL. Static storage. */
+const ct_embedded *ct_embedded_find(const char *name);
+
+/* strdup that returns NULL for NULL. Caller frees. */
+char *ct_strdup(const char *s);
+char *ct_strndup(const char *s, size_t n);
+
+/* Growable NUL-terminated byte buffer. A zeroed struct is an empty buffer. */
+typedef struct ct_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+} ct_buf;
+
+int ct_buf_append(ct_buf *b, const void *data, size_t len);
+int ct_buf_puts(ct_buf *b, const char *s);
+int ct_buf_printf(ct_buf *b, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+void ct_buf_free(ct_buf *b);
+
+/* Reads a whole file into *out (NUL-terminated, caller frees). */
+int ct_read_file(const char *path, char **out, size_t *len);
+
+/*
+ * "250ms", "30s", "15m", "2h", "14d", or combinations like "1h30m".
+ * Writes milliseconds. CT_EINVAL on anything else, overflow included.
+ */
+int ct_parse_duration_ms(const char *s, int64_t *out);
+/* "64MiB", "512KiB", "1GiB", "4096" (bytes), also kB/MB/GB (powers of 10). */
+int ct_parse_size(const char *s, uint64_t *out);
+
+/* Lowercase hex of len bytes into out (2*len+1 bytes). */
+void ct_hex_encode(const uint8_t *in, size_t len, char *out);
+/* Decodes exactly 2*len hex digits; CT_EINVAL otherwise. */
+int ct_hex_decode(const char *in, uint8_t *out, size_t len);
+
+/*
+ * NHS number check (modulus 11, DOMAIN.md). Accepts 10 digits, optionally
+ * written 3-3-4 with spaces or hyphens; writes the 10 bare digits and a NUL
+ * into norm (11 bytes) when valid.
+ */
+bool ct_nhs_number_valid(const char *s, char norm[11]);
+
+/* Edit distance, for did-you-mean suggestions. */
+size_t ct_levenshtein(const char *a, const char *b);
+
+#endif

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Builds caretide twice and runs every test: once normally with warnings as
+# errors, once under AddressSanitizer + UndefinedBehaviorSanitizer.
+# The last line sums both runs as 'N passed, N failed'.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+jobs=$(nproc 2>/dev/null || echo 2)
+total_pass=0 total_fail=0 status=0
+
+run_suite() { # run_suite BUILD_DIR LABEL CMAKE_ARGS...
+  local dir=$1 label=$2; shift 2
+  echo "== $label: configure and build ($dir)"
+  if ! cmake -S "$root" -B "$dir" -DCT_WERROR=ON "$@" >"$dir.log" 2>&1 ||
+     ! cmake --build "$dir" -j "$jobs" >>"$dir.log" 2>&1; then
+    cat "$dir.log"; echo "== $label: build failed"; status=1; total_fail=$((total_fail + 1)); return
+  fi
+  echo "== $label: tests"
+  local out
+  out=$(cd "$dir" && ctest --output-on-failure -j "$jobs" 2>&1); local rc=$?
+  echo "$out"
+  local line passed failed
+  line=$(echo "$out" | grep -E 'tests passed, [0-9]+ tests failed out of [0-9]+' | tail -1)
+  failed=$(echo "$line" | sed -E 's/.* ([0-9]+) tests failed out of ([0-9]+).*/\1/')
+  total=$(echo "$line" | sed -E 's/.* out of ([0-9]+).*/\1/')
+  if [ -z "$line" ]; then failed=1; total=1; fi
+  passed=$((total - failed))
+  total_pass=$((total_pass + passed)); total_fail=$((total_fail + failed))
+  [ $rc -eq 0 ] || status=1
+}
+
+mkdir -p "$root/build" "$root/build-san"
+run_suite "$root/build" "release" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+run_suite "$root/build-san" "asan+ubsan" -DCMAKE_BUILD_TYPE=Debug -DCT_SANITIZE=ON
+echo "$total_pass passed, $total_fail failed"
+exit $status
