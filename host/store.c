@@ -101,14 +101,14 @@ static int migrate_locked(sqlite3 *db, const ct_migration *list, int n,
         ct_log_error(UNIT, "database schema version %d is invalid", v);
         return CT_ECORRUPT;
     }
+    if (v == n)
+        return 0; /* another process got there first */
     for (int i = v; i < n; i++) {
         char what[160];
         snprintf(what, sizeof what, "migration %d (%s)", i + 1, list[i].name);
         if ((err = exec(db, list[i].sql, what)))
             return err;
     }
-    if (v == n)
-        return 0;
 
     sqlite3_stmt *st;
     int rc = sqlite3_prepare_v2(db, "PRAGMA foreign_key_check", -1, &st, NULL);
@@ -116,9 +116,9 @@ static int migrate_locked(sqlite3 *db, const ct_migration *list, int n,
         return sqlite_fail(db, rc, "foreign_key_check");
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
+        const char *table = (const char *)sqlite3_column_text(st, 0);
         ct_log_error(UNIT, "migration to version %d leaves a dangling "
-                     "reference in table %s", n,
-                     (const char *)sqlite3_column_text(st, 0));
+                     "reference in table %s", n, table ? table : "?");
         sqlite3_finalize(st);
         return CT_ECORRUPT;
     }
@@ -164,44 +164,43 @@ fail_begin:
     return err;
 }
 
-/*
- * Connection settings. journal_mode is the only persistent one, so it is
- * set after the version check: a database refused for being newer is not
- * switched to WAL behind its owner's back.
- */
-static int configure(ct_store *s, const char *path,
-                     const ct_store_options *o)
+/* Per-connection settings; they change nothing in the file. */
+static int configure(sqlite3 *db, const ct_store_options *o)
 {
-    sqlite3 *db = s->db;
-    int err;
-    if ((err = exec(db, "PRAGMA foreign_keys = ON", "foreign_keys")))
+    int err = exec(db, "PRAGMA foreign_keys = ON", "foreign_keys");
+    if (err)
         return err;
-    if ((err = exec(db, o && o->sync == CT_SYNC_NORMAL
-                            ? "PRAGMA synchronous = NORMAL"
-                            : "PRAGMA synchronous = FULL",
-                    "synchronous")))
-        return err;
-    if (s->readonly)
-        return 0;
+    return exec(db, o && o->sync == CT_SYNC_NORMAL
+                        ? "PRAGMA synchronous = NORMAL"
+                        : "PRAGMA synchronous = FULL",
+                "synchronous");
+}
 
+/*
+ * WAL is the one persistent setting, so it is switched on last, once the
+ * version check and the migration have succeeded: a database refused or
+ * failed is left exactly as it was, journal mode included.
+ */
+static int use_wal(sqlite3 *db, const char *path)
+{
     sqlite3_stmt *st;
     int rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &st,
                                 NULL);
     if (rc != SQLITE_OK)
         return sqlite_fail(db, rc, "journal_mode");
+    int err = 0;
     rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW) {
+    if (rc == SQLITE_ROW) {
+        const char *mode = (const char *)sqlite3_column_text(st, 0);
+        /* In-memory databases answer "memory"; anything else is a file
+         * system without the shared memory WAL needs. */
+        if (mode && strcmp(mode, "wal") != 0 && strcmp(mode, "memory") != 0)
+            ct_log_warn(UNIT, "%s: journal mode is %s, not wal", path, mode);
+    } else {
         err = sqlite_fail(db, rc, "journal_mode");
-        sqlite3_finalize(st);
-        return err;
     }
-    const char *mode = (const char *)sqlite3_column_text(st, 0);
-    /* In-memory databases answer "memory"; anything else is a file system
-     * that cannot share memory between processes, which WAL needs. */
-    if (mode && strcmp(mode, "wal") != 0 && strcmp(mode, "memory") != 0)
-        ct_log_warn(UNIT, "%s: journal mode is %s, not wal", path, mode);
     sqlite3_finalize(st);
-    return 0;
+    return err;
 }
 
 int ct_store_open(const char *path, const ct_store_options *opts,
@@ -256,13 +255,16 @@ int ct_store_open(const char *path, const ct_store_options *opts,
         err = CT_ESTATE;
         goto fail_open;
     }
-    if ((err = configure(s, path, opts)))
+    if ((err = configure(s->db, opts)))
         goto fail_open;
-    if (!s->readonly &&
-        (err = ct_store__migrate(s->db, ct_store__migrations, latest))) {
-        ct_log_error(UNIT, "%s: migration failed: %s", path,
-                     ct_strerror(err));
-        goto fail_open;
+    if (!s->readonly) {
+        if ((err = ct_store__migrate(s->db, ct_store__migrations, latest))) {
+            ct_log_error(UNIT, "%s: migration failed: %s", path,
+                         ct_strerror(err));
+            goto fail_open;
+        }
+        if ((err = use_wal(s->db, path)))
+            goto fail_open;
     }
     *out = s;
     return 0;
