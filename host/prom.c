@@ -353,10 +353,17 @@ static int put_number(ct_buf *out, double v)
         return ct_buf_puts(out, "NaN");
     if (isinf(v))
         return ct_buf_puts(out, v > 0 ? "+Inf" : "-Inf");
-    /* Integers print as integers; %.17g keeps every other double exact. */
+    /* Integers print as integers; others in the shortest form that reads
+     * back exactly (0.005, not 0.0050000000000000001). */
     if (v == floor(v) && fabs(v) < 1e15)
         return ct_buf_printf(out, "%.0f", v);
-    return ct_buf_printf(out, "%.17g", v);
+    char text[32];
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(text, sizeof text, "%.*g", prec, v);
+        if (strtod(text, NULL) == v)
+            break;
+    }
+    return ct_buf_puts(out, text);
 }
 
 /* HELP text escapes backslash and newline; label values also quotes. */
