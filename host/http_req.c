@@ -283,7 +283,7 @@ int ct_http_req_json(ct_http_req *r, json_t **out)
                              "a JSON object body is required");
     json_error_t jerr;
     json_t *j = json_loadb(r->body.data, r->body.len,
-                           JSON_REJECT_DUPLICATES, &jerr);
+                           JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (!j)
         return ct_http_error(r, 400, "malformed_json", "body",
                              "malformed JSON at line %d, column %d: %s",

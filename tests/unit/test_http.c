@@ -195,9 +195,12 @@ static void on_commit_closed(void *data)
     uv_close((uv_handle_t *)&stop, NULL);
 }
 
+static ct_commit_stats final_stats; /* the committer's, at shutdown */
+
 static void on_http_closed(void *data)
 {
     (void)data;
+    ct_commit_get_stats(committer, &final_stats);
     ct_commit_close(committer, on_commit_closed, NULL);
 }
 
@@ -423,7 +426,7 @@ static bool has_header(const response *r, const char *line)
 Test(http, routes_params_query_and_request_ids)
 {
     start(4096, false);
-    response r;
+    response r = {0};
     request(&r, "GET", "/t/hello/world?x=a%20b", NULL, NULL);
     cr_assert_eq(r.status, 200, "%s", r.body);
     cr_assert_str_eq(r.body, "{\"hello\":\"world\",\"x\":\"a b\"}");
@@ -458,7 +461,7 @@ Test(http, routes_params_query_and_request_ids)
 Test(http, auth_401_403_and_own)
 {
     start(4096, false);
-    response r;
+    response r = {0};
     request(&r, "GET", "/t/whoami", NULL, NULL);
     expect_error(&r, 401, "unauthorized", NULL);
     cr_assert(has_header(&r, "WWW-Authenticate: Bearer"), "%s", r.head);
@@ -498,7 +501,7 @@ Test(http, auth_401_403_and_own)
 Test(http, validation_names_the_field)
 {
     start(4096, false);
-    response r;
+    response r = {0};
     const char *tok = "demo-hospital-token";
     request(&r, "POST", "/t/items", tok, "{\"id\": \"a\",");
     expect_error(&r, 400, "malformed_json", "body");
@@ -574,7 +577,7 @@ Test(http, validation_names_the_field)
 Test(http, bodies_over_the_limit_get_413)
 {
     start(1024, false);
-    response r;
+    response r = {0};
     char big[4096];
     memset(big, 'x', sizeof big - 1);
     big[sizeof big - 1] = '\0';
@@ -607,7 +610,7 @@ Test(http, bodies_over_the_limit_get_413)
 Test(http, handler_failures_never_crash_and_roll_back)
 {
     start(4096, false);
-    response r;
+    response r = {0};
     request(&r, "GET", "/t/no-reply", NULL, NULL);
     expect_error(&r, 500, "internal", NULL);
     request(&r, "GET", "/t/store-error", NULL, NULL);
@@ -672,8 +675,7 @@ static void concurrent_writes(bool per_request)
     }
     cr_assert_eq(rows(), N);
     stop_server();
-    ct_commit_stats st;
-    ct_commit_get_stats(committer, &st);
+    ct_commit_stats st = final_stats;
     cr_assert_eq(st.writes, N);
     if (per_request)
         cr_assert_eq(st.groups, N);
@@ -698,7 +700,7 @@ Test(http, concurrent_writes_per_request_commit)
 Test(http, metrics_count_requests)
 {
     start(4096, false);
-    response r;
+    response r = {0};
     request(&r, "GET", "/t/hello/a", NULL, NULL);
     request(&r, "GET", "/t/hello/b", NULL, NULL);
     request(&r, "GET", "/t/nothing", NULL, NULL);
