@@ -112,7 +112,7 @@ function M.reset()
 end
 
 local function today()
-  local host = rawget(_ENV, "ct")
+  local host = ct -- the host API global; absent outside the host
   if type(host) == "table" and type(host.now) == "function"
       and type(host.format_time) == "function" then
     return host.format_time(host.now(), "date")

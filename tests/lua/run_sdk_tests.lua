@@ -52,8 +52,12 @@ sandbox.require = function(name)
   return loaded[name]
 end
 
+-- ct, the host API, is the one global the SDK may find missing: plain lua5.4
+-- has no host.
 setmetatable(sandbox, {
-  __index = function(_, k) error("undeclared global " .. tostring(k), 2) end,
+  __index = function(_, k)
+    if k ~= "ct" then error("undeclared global " .. tostring(k), 2) end
+  end,
   __newindex = function(_, k) error("assignment to global " .. tostring(k), 2) end,
 })
 
