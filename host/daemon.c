@@ -1,8 +1,9 @@
 /*
- * The daemon's life: start-up (config, store, reconcile, committer,
+ * The daemon's life: start-up (config, store, reconcile, committer, clock,
  * metrics, HTTP), signals, reload and the graceful shutdown chain:
- * drain HTTP → close HTTP → close the committer (commits what is open) →
- * close the signal handles → the loop ends → close the store.
+ * drain HTTP → close HTTP → close the clock (no more timers) → close the
+ * committer (commits what is open) → close the signal handles → the loop
+ * ends → close the store.
  */
 #include "daemon.h"
 
@@ -34,6 +35,7 @@ struct ct_daemon {
     ct_config *cfg;
     ct_auth *auth;
     ct_store *store;
+    ct_clock *clock;
     ct_commit *commit;
     ct_prom *prom;
     ct_http *http;
@@ -76,6 +78,11 @@ ct_prom *ct_daemon_prom(ct_daemon *d)
 const ct_config *ct_daemon_config(ct_daemon *d)
 {
     return d->cfg;
+}
+
+ct_clock *ct_daemon_clock(ct_daemon *d)
+{
+    return d->clock;
 }
 
 bool ct_daemon_ready(const ct_daemon *d)
@@ -278,11 +285,21 @@ static void on_commit_closed(void *data)
     uv_close((uv_handle_t *)&d->sighup, on_signal_closed);
 }
 
+static void on_clock_closed(ct_clock *c, void *data)
+{
+    (void)c;
+    ct_daemon *d = data;
+    d->clock = NULL;
+    ct_commit_close(d->commit, on_commit_closed, d);
+}
+
+/* No request is left; stop the timers next, so nothing writes after the
+ * committer has closed. */
 static void on_http_closed(void *data)
 {
     ct_daemon *d = data;
     d->http = NULL;
-    ct_commit_close(d->commit, on_commit_closed, d);
+    ct_clock_close(d->clock, on_clock_closed, d);
 }
 
 static void on_drained(ct_http *h, void *data)
@@ -449,11 +466,13 @@ static int start(ct_daemon *d)
                             .on_group_data = d};
     if ((err = ct_commit_new(&d->loop, d->store, &co, &d->commit)))
         return err;
+    if ((err = ct_clock_new_real(&d->loop, &d->clock)))
+        return err;
     if ((err = ct_auth_new(d->cfg, &d->auth)))
         return err;
     /* Units that join the daemon hook in here, before the server starts:
-     * capacity timers, the plugin manager (which holds readiness until
-     * its plugins are loaded). */
+     * capacity timers on d->clock, the plugin manager (which holds
+     * readiness until its plugins are loaded). */
     ct_http_options ho = {
         .host = d->cfg->listen_host,
         .port = d->cfg->listen_port,
@@ -493,6 +512,8 @@ static void cleanup(ct_daemon *d)
 {
     if (d->http)
         ct_http_close(d->http, NULL, NULL);
+    if (d->clock)
+        ct_clock_close(d->clock, NULL, NULL);
     if (d->commit)
         ct_commit_close(d->commit, NULL, NULL);
     if (d->signals_open)

@@ -14,6 +14,7 @@
 #ifndef CT_DAEMON_H
 #define CT_DAEMON_H
 
+#include "clock.h"
 #include "commit.h"
 #include "config.h"
 #include "diag.h"
@@ -53,6 +54,10 @@ ct_store *ct_daemon_store(ct_daemon *d);
 ct_commit *ct_daemon_commit(ct_daemon *d);
 ct_prom *ct_daemon_prom(ct_daemon *d);
 const ct_config *ct_daemon_config(ct_daemon *d);
+/* The real host clock on the loop: hold expiry, isolation ends and plugin
+ * schedules start their ct_timer on it. It closes before the committer at
+ * shutdown, so a timer callback may always write (ct_commit_write). */
+ct_clock *ct_daemon_clock(ct_daemon *d);
 
 /*
  * Readiness: GET /v1/health says "starting" (503) until start-up is done
