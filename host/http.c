@@ -46,6 +46,7 @@ struct ct_http {
     ct_commit *commit;
     const ct_auth *auth;
     uint64_t max_body;
+    uint64_t timeout_ns; /* a whole request, headers to complete body */
     uint16_t port;
     unsigned active;    /* requests from headers to completion */
     unsigned suspended; /* of which waiting for a commit or deferral */
@@ -440,6 +441,13 @@ static enum MHD_Result take_body(ct_http_req *r, const char *data,
 {
     size_t n = *size;
     *size = 0;
+    /* MHD's timeout is for silence; a client that trickles its body a
+     * byte at a time is cut off by this one. */
+    if (uv_hrtime() - r->start_ns > r->http->timeout_ns) {
+        ct_log_info(UNIT, "request %s: body still incomplete after the "
+                    "request timeout; closing", r->id);
+        return MHD_NO;
+    }
     if (r->state == CT_HTTP__DISCARD) {
         r->discarded += n;
         return r->discarded > MAX_DISCARD ? MHD_NO : MHD_YES;
@@ -639,6 +647,7 @@ int ct_http_start(uv_loop_t *loop, const ct_http_options *o, ct_http **out)
     h->commit = o->commit;
     h->auth = o->auth;
     h->max_body = o->max_body;
+    h->timeout_ns = (uint64_t)o->request_timeout_ms * 1000000u;
     h->id_prefix = randombytes_random();
     if (o->prom && (err = register_metrics(h, o->prom)))
         goto fail_metrics;

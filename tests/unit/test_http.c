@@ -15,6 +15,7 @@
 #include "util.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <criterion/criterion.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -224,6 +225,8 @@ static void *serve(void *arg)
     return NULL;
 }
 
+static int64_t request_timeout_ms = 10000;
+
 static void start(uint64_t max_body, bool per_request)
 {
     /* Errors provoked on purpose (handler failures) stay out of the way. */
@@ -243,7 +246,7 @@ static void start(uint64_t max_body, bool per_request)
         .host = "127.0.0.1",
         .port = 0,
         .max_body = max_body,
-        .request_timeout_ms = 10000,
+        .request_timeout_ms = request_timeout_ms,
         .routes = routes,
         .nroutes = CT_ARRAY_LEN(routes),
         .commit = committer,
@@ -695,6 +698,38 @@ Test(http, concurrent_writes_are_durable_when_answered)
 Test(http, concurrent_writes_per_request_commit)
 {
     concurrent_writes(true);
+}
+
+/* A body trickled a byte at a time never times out on silence; the
+ * request deadline (1s here) cuts it off. The test allows it 30s. */
+Test(http, a_trickled_body_is_cut_off)
+{
+    request_timeout_ms = 1000;
+    start(4096, false);
+    int fd = connect_server();
+    const char head[] = "POST /t/items HTTP/1.1\r\nHost: t\r\n"
+                        "Authorization: Bearer demo-hub-token\r\n"
+                        "Content-Type: application/json\r\n"
+                        "Content-Length: 150\r\n\r\n{";
+    send_all(fd, head, sizeof head - 1);
+    bool closed = false;
+    for (int i = 0; i < 148 && !closed; i++) {
+        usleep(200 * 1000);
+        if (send(fd, " ", 1, MSG_NOSIGNAL) != 1)
+            closed = true;
+        char c;
+        ssize_t n = recv(fd, &c, 1, MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
+            closed = true;
+        cr_assert_leq(n, 0, "no answer is sent to a request cut off");
+    }
+    close(fd);
+    cr_assert(closed, "the server closed the connection");
+    response r = {0};
+    request(&r, "GET", "/t/hello/after", NULL, NULL);
+    cr_assert_eq(r.status, 200);
+    cr_assert_eq(rows(), 0);
+    finish();
 }
 
 Test(http, metrics_count_requests)
