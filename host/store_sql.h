@@ -7,9 +7,10 @@
 #ifndef CT_STORE_SQL_H
 #define CT_STORE_SQL_H
 
+#include "store_sql_capacity.h"
 #include "store_sql_store.h"
 
-#define CT_STMT_LIST(X) CT_STMTS_STORE(X)
+#define CT_STMT_LIST(X) CT_STMTS_STORE(X) CT_STMTS_CAPACITY(X)
 
 typedef enum ct_stmt {
 #define X(name, sql) CT_STMT_##name,
