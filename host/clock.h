@@ -11,10 +11,17 @@
  * ct_clock_now() equal to its due time. A day of timers thus runs in
  * milliseconds in tests, the REPL and simulation.
  *
- * Life cycle follows libuv's: init, start/stop timers, close with a
- * callback; the clock's memory is the caller's, free it only after the
- * close callback ran (virtual clocks call it before ct_clock_close
- * returns).
+ * Life cycle follows libuv's: create, start/stop timers, close with a
+ * callback. The clock frees itself once libuv is done with its handle,
+ * right after the close callback returns (a virtual clock does so before
+ * ct_clock_close returns, or, when closed from inside a timer callback,
+ * before ct_clock_advance returns). Timers are the caller's memory; after
+ * ct_clock_close they are idle and may be freed at once.
+ *
+ * Callbacks may start and stop any timer, themselves included. On a real
+ * clock a timer started by a callback with a due time already passed
+ * fires on the next loop turn, never in the same dispatch, so a callback
+ * that re-starts itself "now" cannot starve the loop.
  */
 #ifndef CT_CLOCK_H
 #define CT_CLOCK_H
@@ -55,8 +62,11 @@ bool ct_clock_is_virtual(const ct_clock *c);
 
 /*
  * Moves a virtual clock forward by ms (>= 0), firing due timers; timers
- * started by callbacks fire too if due within the window. CT_EINVAL on a
- * real clock or a negative step. Returns the number of timers fired (>= 0).
+ * started by callbacks fire too if due within the window. A timer started
+ * with a due time already past fires at the current time (time never goes
+ * back). CT_EINVAL on a real clock, a negative step or overflow;
+ * CT_ESTATE when called from a timer callback or after close. Returns the
+ * number of timers fired (>= 0).
  */
 int ct_clock_advance(ct_clock *c, int64_t ms);
 /* Sets a virtual clock to an absolute time (forward only), like advance. */
@@ -64,7 +74,9 @@ int ct_clock_advance_to(ct_clock *c, int64_t at_ms);
 
 void ct_timer_init(ct_clock *c, ct_timer *t);
 /* Schedules t at absolute time due (past times fire at the next chance:
- * the next loop turn, or the next advance). cb receives data. */
+ * the next loop turn, or the next advance). cb receives data. CT_EINVAL
+ * without cb, CT_ESTATE once the clock is closing, CT_ENOMEM (t is then
+ * idle). */
 int ct_timer_start(ct_timer *t, int64_t due, ct_timer_cb cb, void *data);
 void ct_timer_stop(ct_timer *t);
 bool ct_timer_active(const ct_timer *t);
@@ -74,7 +86,9 @@ int64_t ct_clock_next_due(const ct_clock *c);
 
 /* Formats ms as "2026-11-23T18:00:00.000Z" into buf (>= 25 bytes). */
 void ct_clock_format(int64_t ms, char *buf, size_t size);
-/* Parses "YYYY-MM-DD" (midnight UTC) or "YYYY-MM-DDTHH:MM[:SS[.mmm]]Z". */
+/* Parses "YYYY-MM-DD" (midnight UTC) or "YYYY-MM-DDTHH:MM[:SS[.mmm]]Z"
+ * (one to three fraction digits). Strict: CT_EINVAL on impossible dates,
+ * leap seconds, offsets other than Z or trailing text. */
 int ct_clock_parse(const char *s, int64_t *out);
 
 #endif
