@@ -266,8 +266,14 @@ int ct_capacity__finish(ct_capacity *c, int rc, ct_cap_error *err)
         undo(c);
     bool own = c->own_tx;
     c->in_change = false;
-    if (rc == 0 && own)
+    if (rc == 0 && own) {
+        /* Committed: a head file that lags is reported by verify, never
+         * fatal to the change, so a failure here is only logged. */
+        int hs = ct_audit_sync_head(c->store);
+        if (hs)
+            ct_log_warn("capacity", "audit head file: %s", ct_strerror(hs));
         ct_capacity_flush_events(c);
+    }
     return rc;
 }
 
@@ -891,7 +897,10 @@ int ct_capacity_release(ct_capacity *c, int64_t referral_id,
     ct_ref_row r = {0};
     ct_cap_assignment a;
     if ((rc = ct_referral__load(c, referral_id, &r, err)) ||
-        (rc = ct_referral__guard(referral_id, r.state, CT_REFERRAL_WAITING,
+        (rc = ct_referral__guard(referral_id, r.state,
+                                 r.state == CT_REFERRAL_HELD
+                                     ? CT_REFERRAL_WAITING
+                                     : CT_REFERRAL__COUNT,
                                  "release a hold", err)) ||
         (rc = active_hold(c, referral_id, &a, err)))
         goto done;

@@ -19,7 +19,8 @@
  * Committed events are also delivered to the embedder's callback (the
  * plugin runtime subscribes there): at once after the change's own commit,
  * or, for changes made inside the caller's transaction, when the caller
- * runs ct_capacity_flush_events after committing it.
+ * runs ct_capacity_flush_events after committing it (the caller also runs
+ * ct_audit_sync_head then, as after any commit that appended events).
  *
  * Not thread-safe: one handle is used from one thread (the loop's).
  */

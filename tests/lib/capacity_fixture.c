@@ -1,6 +1,7 @@
 #include "capacity_fixture.h"
 
 #include "error.h"
+#include "log.h"
 #include "isolation.h"
 #include "referral.h"
 #include "util.h"
@@ -113,6 +114,7 @@ void cap_fx_open_path(cap_fx *f, const char *yaml, const char *path,
                       ct_sync_mode sync)
 {
     memset(f, 0, sizeof *f);
+    ct_log_setup(CT_LOG_AUTO, CT_LOG_WARN);
     if (!yaml)
         yaml = cap_fx_area;
     ct_diags d = {0};
@@ -252,9 +254,11 @@ char *cap_fx_text(cap_fx *f, const char *sql, const char *p1)
 
 void cap_fx_nhs(unsigned i, char out[11])
 {
-    for (unsigned n = 0, found = 0;; n++) {
+    for (unsigned n = 0, found = 0; n < 1000000; n++) {
         char s[11];
-        snprintf(s, sizeof s, "999%06u", n);
+        for (int k = 8, v = (int)n; k >= 3; k--, v /= 10)
+            s[k] = (char)('0' + v % 10);
+        s[0] = s[1] = s[2] = '9';
         int sum = 0;
         for (int k = 0; k < 9; k++)
             sum += (s[k] - '0') * (10 - k);
@@ -264,8 +268,12 @@ void cap_fx_nhs(unsigned i, char out[11])
         if (check == 10)
             continue;
         if (found++ == i) {
-            snprintf(out, 11, "%s%d", s, check);
+            s[9] = (char)('0' + check);
+            s[10] = '\0';
+            memcpy(out, s, 11);
+            cr_assert(ct_nhs_number_valid(out, s));
             return;
         }
     }
+    cr_assert_fail("no NHS number %u in the test range", i);
 }

@@ -76,14 +76,14 @@ extern ct_cap_error cap_err;
 
 /* expr must fail with code, a message containing substr, and no audit
  * event written (a refused change writes nothing). */
-#define CAP_REFUSED(fx, code, expr, substr)                                  \
+#define CAP_REFUSED(fx, want, expr, substr)                                  \
     do {                                                                     \
         memset(&cap_err, 0, sizeof cap_err);                                 \
         int64_t head_ = ct_audit_head((fx)->store);                          \
         int rc_ = (expr);                                                    \
-        cr_assert_eq(rc_, (code), "%s -> %s (want %s): %s", #expr,           \
-                     ct_err_name(rc_), ct_err_name(code), cap_err.message);  \
-        cr_assert_eq(cap_err.code, (code), "%s: err.code", #expr);           \
+        cr_assert_eq(rc_, (want), "%s -> %s (want %s): %s", #expr,           \
+                     ct_err_name(rc_), ct_err_name(want), cap_err.message);  \
+        cr_assert_eq(cap_err.code, (want), "%s: err.code", #expr);           \
         cr_assert_not_null(strstr(cap_err.message, (substr)),                \
                            "%s: message '%s' lacks '%s'", #expr,             \
                            cap_err.message, (substr));                       \

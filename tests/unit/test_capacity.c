@@ -408,14 +408,17 @@ Test(capacity, schema_refuses_second_active_assignment)
              " started_at, expires_at) VALUES ('G01', %lld, 'hold', 1, 0, 1)",
              (long long)b);
     /* Bypassing the C checks: the bed is not available. */
-    cr_assert_neq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, NULL) & 0xff,
+                 SQLITE_CONSTRAINT);
+    cr_assert_str_eq(sqlite3_errmsg(db), "bed is not available");
     /* Even with the mirror column forced back, the partial unique index
      * holds the line. */
     cr_assert_eq(sqlite3_exec(db, "UPDATE bed SET status = 'available' "
                                   "WHERE id = 'G01'",
                               NULL, NULL, NULL),
                  SQLITE_OK);
-    cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_CONSTRAINT);
+    cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, NULL) & 0xff,
+                 SQLITE_CONSTRAINT);
     cr_assert_str_eq(sqlite3_errmsg(db),
                      "UNIQUE constraint failed: assignment.bed_id");
     /* And one active assignment per referral. */
@@ -423,7 +426,8 @@ Test(capacity, schema_refuses_second_active_assignment)
              "INSERT INTO assignment (bed_id, referral_id, kind, active,"
              " started_at, expires_at) VALUES ('G02', %lld, 'hold', 1, 0, 1)",
              (long long)a);
-    cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_CONSTRAINT);
+    cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, NULL) & 0xff,
+                 SQLITE_CONSTRAINT);
     cr_assert_eq(sqlite3_exec(db, "UPDATE bed SET status = 'held' "
                                   "WHERE id = 'G01'",
                               NULL, NULL, NULL),
