@@ -2,7 +2,8 @@
  * Statements of candidates.c. Two shapes of the same search: one walks
  * available beds (index bed_open, migration 2) and one walks the beds of
  * the rarest required tag (index bed_tag_by_tag); both in bed id order so
- * LIMIT stops the walk early. Parameters:
+ * LIMIT stops the walk early. INDEXED BY and CROSS JOIN pin those plans:
+ * without statistics the planner would walk bed_open for both. Parameters:
  *   ?1 ",kind,kind," or NULL   ?2 facility id or NULL
  *   ?3 JSON array of required tags or NULL
  *   ?4 NHS number   ?5 now (ms)   ?6 limit (-1 for all)   ?7 driving tag
@@ -41,14 +42,14 @@
     X(CAND_BY_STATUS,                                                        \
       CT_SQL_CAND_COLUMNS                                                    \
       "  FROM bed b INDEXED BY bed_open"                                     \
-      "  JOIN zone z ON z.id = b.zone_id"                                    \
+      "  CROSS JOIN zone z ON z.id = b.zone_id"                              \
       "  JOIN facility f ON f.id = z.facility_id"                            \
       " WHERE 1" CT_SQL_CAND_RULES                                           \
       " ORDER BY b.id LIMIT ?6")                                             \
     X(CAND_BY_TAG,                                                           \
       CT_SQL_CAND_COLUMNS                                                    \
-      "  FROM bed_tag d"                                                     \
-      "  JOIN bed b ON b.id = d.bed_id"                                      \
+      "  FROM bed_tag d INDEXED BY bed_tag_by_tag"                           \
+      "  CROSS JOIN bed b ON b.id = d.bed_id"                                \
       "  JOIN zone z ON z.id = b.zone_id"                                    \
       "  JOIN facility f ON f.id = z.facility_id"                            \
       " WHERE d.tag = ?7" CT_SQL_CAND_RULES                                  \
