@@ -276,6 +276,7 @@ int ct_candidates_find(ct_capacity *c, const ct_candidate_query *q,
     json_t *tags = NULL;
     const char *drive = NULL;
     char *tagtext = NULL;
+    ct_iso_table iso = {0};
     if ((rc = ct_referral__load(c, q->referral_id, &r, err)))
         return rc;
     int pathway = q->pathway >= 0 ? q->pathway : r.pathway;
@@ -291,7 +292,8 @@ int ct_candidates_find(ct_capacity *c, const ct_candidate_query *q,
             strcat(kindset, ct_facility_kind_name((ct_facility_kind)k));
             strcat(kindset, ",");
         }
-    if ((rc = required_tags(c, &r, q, &tags, &drive, err)))
+    if ((rc = required_tags(c, &r, q, &tags, &drive, err)) ||
+        (rc = ct_isolation__table(c, r.nhs_number, &iso, err)))
         goto done_tags;
     if (tags && !(tagtext = json_dumps(tags, JSON_COMPACT))) {
         rc = ct_capacity__fail(err, CT_ENOMEM, "out of memory");
@@ -309,8 +311,16 @@ int ct_candidates_find(ct_capacity *c, const ct_candidate_query *q,
         sqlite3_bind_text(st, 2, q->facility_id, -1, SQLITE_STATIC);
     if (tagtext)
         sqlite3_bind_text(st, 3, tagtext, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, r.nhs_number, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, ct_clock_now(c->clock));
+    sqlite3_bind_text(st, 4, iso.known.data ? iso.known.data : "", -1,
+                      SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, iso.forbid[0].data ? iso.forbid[0].data : "",
+                      -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 8, iso.forbid[1].data ? iso.forbid[1].data : "",
+                      -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 9, iso.dflt[0].data ? iso.dflt[0].data : "", -1,
+                      SQLITE_STATIC);
+    sqlite3_bind_text(st, 10, iso.dflt[1].data ? iso.dflt[1].data : "", -1,
+                      SQLITE_STATIC);
     sqlite3_bind_int64(st, 6, q->limit ? (sqlite3_int64)q->limit : -1);
     if (drive)
         sqlite3_bind_text(st, 7, drive, -1, SQLITE_STATIC);
@@ -324,6 +334,7 @@ int ct_candidates_find(ct_capacity *c, const ct_candidate_query *q,
     else if (s != SQLITE_DONE)
         rc = ct_capacity__dberr(c, err, s, "searching candidates");
 done_tags:
+    ct_isolation__table_free(&iso);
     free(tagtext);
     json_decref(tags);
     ct_referral__row_free(&r);

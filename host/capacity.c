@@ -116,9 +116,6 @@ int ct_capacity_new(ct_store *s, ct_clock *clock,
                     goto fail_nomem;
         }
     }
-    int rc = ct_isolation__register_sql(c);
-    if (rc)
-        goto fail_rc;
     ct_timer_init(clock, &c->hold_timer);
     ct_timer_init(clock, &c->iso_timer);
     ct_capacity__schedule_holds(c);
@@ -126,6 +123,7 @@ int ct_capacity_new(ct_store *s, ct_clock *clock,
     *out = c;
     return 0;
 
+    int rc;
 fail_inval:
     rc = CT_EINVAL;
     goto fail_rc;

@@ -12,6 +12,7 @@
 #include "capacity.h"
 #include "log.h"
 #include "store_int.h"
+#include "util.h"
 
 #include <stdarg.h>
 
@@ -139,7 +140,23 @@ int ct_referral__move(ct_capacity *c, int64_t id, ct_referral_state from,
                       ct_referral_state to, ct_cap_error *err);
 
 /* Isolation steps (isolation.c). */
-int ct_isolation__register_sql(ct_capacity *c);
+
+/*
+ * The segregation rule tabulated for one person at the clock's now, for
+ * set-based queries: known is ",p1,p2," (pathogens with a record);
+ * forbid[r] is ",p:c,..." (pathogen and cohort refused, r = 1 in an
+ * isolation room); dflt[r] is ",c," (cohorts refused for pathogens with no
+ * record). Every entry comes from ct_isolation_admits, so candidate search
+ * applies the same rule as holds. Strings are owned; free with
+ * ct_isolation__table_free.
+ */
+typedef struct ct_iso_table {
+    ct_buf known, forbid[2], dflt[2];
+} ct_iso_table;
+
+int ct_isolation__table(ct_capacity *c, const char *nhs_number,
+                        ct_iso_table *t, ct_cap_error *err);
+void ct_isolation__table_free(ct_iso_table *t);
 /* CT_ECOHORT naming the pathogen, zone and statuses unless the person may
  * be placed in bed_id now; CT_ENOTFOUND for an unknown bed. */
 int ct_isolation__check_bed(ct_capacity *c, const char *nhs_number,

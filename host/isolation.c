@@ -8,6 +8,7 @@
 #include "error.h"
 #include "util.h"
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,36 +44,6 @@ bool ct_isolation_admits(ct_cohort cohort, int status, int64_t isolation_end,
     if (no && why)
         *why = no;
     return no == NULL;
-}
-
-/* ct_admits(cohort, status, isolation_end, now, iso_room) for SQL. */
-static void sql_admits(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-    (void)argc;
-    const char *cohort = (const char *)sqlite3_value_text(argv[0]);
-    const char *status = (const char *)sqlite3_value_text(argv[1]);
-    int co = cohort ? ct_cohort_parse(cohort) : CT_COHORT_OPEN;
-    int st = status ? ct_infection_status_parse(status) : -1;
-    int64_t end = sqlite3_value_type(argv[2]) == SQLITE_NULL
-                      ? INT64_MAX
-                      : sqlite3_value_int64(argv[2]);
-    if (co < 0) { /* the schema's CHECK makes this unreachable */
-        sqlite3_result_error(ctx, "ct_admits: unknown cohort", -1);
-        return;
-    }
-    sqlite3_result_int(ctx, ct_isolation_admits((ct_cohort)co, st, end,
-                                                sqlite3_value_int64(argv[3]),
-                                                sqlite3_value_int(argv[4]),
-                                                NULL));
-}
-
-int ct_isolation__register_sql(ct_capacity *c)
-{
-    int rc = sqlite3_create_function_v2(
-        ct_store__db(c->store), "ct_admits", 5,
-        SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY, NULL,
-        sql_admits, NULL, NULL, NULL);
-    return rc == SQLITE_OK ? 0 : ct_err_from_sqlite(rc);
 }
 
 static const char *col(sqlite3_stmt *st, int i)
@@ -119,13 +90,80 @@ int ct_isolation__check_bed(ct_capacity *c, const char *nhs_number,
                                                   "checking cohorts");
 }
 
+/* Appends ",a" (or ",a:b") to b; the list ends with "," when closed. */
+static int put_item(ct_buf *b, const char *a, const char *c)
+{
+    if (b->len == 0 && ct_buf_puts(b, ","))
+        return CT_ENOMEM;
+    return c ? ct_buf_printf(b, "%s:%s,", a, c) : ct_buf_printf(b, "%s,", a);
+}
+
+void ct_isolation__table_free(ct_iso_table *t)
+{
+    ct_buf_free(&t->known);
+    for (int r = 0; r < 2; r++) {
+        ct_buf_free(&t->forbid[r]);
+        ct_buf_free(&t->dflt[r]);
+    }
+}
+
+int ct_isolation__table(ct_capacity *c, const char *nhs_number,
+                        ct_iso_table *t, ct_cap_error *err)
+{
+    static const ct_cohort tested[] = {CT_COHORT_POSITIVE,
+                                       CT_COHORT_NEGATIVE};
+    memset(t, 0, sizeof *t);
+    int64_t now = ct_clock_now(c->clock);
+    int rc = 0;
+    for (int r = 0; r < 2 && !rc; r++)
+        for (size_t k = 0; k < 2 && !rc; k++)
+            if (!ct_isolation_admits(tested[k], -1, INT64_MAX, now, r, NULL))
+                rc = put_item(&t->dflt[r], ct_cohort_name(tested[k]), NULL);
+    sqlite3_stmt *st = rc ? NULL
+                          : ct_capacity__stmt(c, CT_STMT_ISO_INF_RULE, err);
+    if (!rc && !st)
+        rc = CT_ESTORE;
+    if (st) {
+        sqlite3_bind_text(st, 1, nhs_number, -1, SQLITE_STATIC);
+        int s;
+        while (!rc && (s = sqlite3_step(st)) == SQLITE_ROW) {
+            const char *p = col(st, 0);
+            int status = ct_infection_status_parse(col(st, 1));
+            int64_t end = end_col(st, 2);
+            rc = put_item(&t->known, p, NULL);
+            for (int r = 0; r < 2 && !rc; r++)
+                for (size_t k = 0; k < 2 && !rc; k++)
+                    if (!ct_isolation_admits(tested[k], status, end, now, r,
+                                             NULL))
+                        rc = put_item(&t->forbid[r], p,
+                                      ct_cohort_name(tested[k]));
+        }
+        if (!rc && s != SQLITE_DONE)
+            rc = ct_capacity__dberr(c, err, s, "reading infection records");
+        sqlite3_reset(st);
+    }
+    if (rc == CT_ENOMEM)
+        ct_capacity__fail(err, rc, "out of memory");
+    if (rc)
+        ct_isolation__table_free(t);
+    return rc;
+}
+
 /* ---- arguments ------------------------------------------------------- */
 
 static int check_pathogen(ct_capacity *c, const char *p, ct_cap_error *err)
 {
     int rc = ct_capacity__check_text("pathogen", p, CT_PATHOGEN_MAX - 1, err);
-    if (rc || !c->npathogens)
+    if (rc)
         return rc;
+    for (const char *q = p; *q; q++)
+        if (!isalnum((unsigned char)*q) && !strchr("._-", *q))
+            return ct_capacity__fail(err, CT_EINVAL,
+                                     "pathogen '%s' is not a name (letters, "
+                                     "digits, . _ -)",
+                                     p);
+    if (!c->npathogens)
+        return 0;
     for (size_t i = 0; i < c->npathogens; i++)
         if (strcmp(c->pathogens[i], p) == 0)
             return 0;
@@ -571,18 +609,19 @@ int ct_isolation_set_cohort(ct_capacity *c, const char *zone_id,
         (rc = read_cohort(c, zone_id, pathogen, &prev, err)) ||
         prev == cohort)
         goto done;
-    if (!(st = ct_capacity__stmt(c, CT_STMT_ISO_ZONE_BREAKER, err))) {
+    if (!(st = ct_capacity__stmt(c, CT_STMT_ISO_ZONE_PEOPLE, err))) {
         rc = CT_ESTORE;
         goto done;
     }
+    /* Everyone held or placed in the zone must pass the new cohort. */
     int64_t now = ct_clock_now(c->clock);
     sqlite3_bind_text(st, 1, zone_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, pathogen, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, ct_cohort_name(cohort), -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, now);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         int status = col(st, 3) ? ct_infection_status_parse(col(st, 3)) : -1;
+        if (ct_isolation_admits(cohort, status, end_col(st, 4), now,
+                                sqlite3_column_int(st, 5), NULL))
+            continue;
         rc = ct_capacity__fail(
             err, CT_ECOHORT,
             "zone %s cannot become %s %s: bed %s is %s by referral %" PRId64
@@ -591,11 +630,12 @@ int ct_isolation_set_cohort(ct_capacity *c, const char *zone_id,
             strcmp(col(st, 2), "hold") == 0 ? "held" : "occupied",
             (int64_t)sqlite3_column_int64(st, 1),
             person_phrase(status, end_col(st, 4), now), pathogen);
-    } else if (rc == SQLITE_DONE) {
-        rc = 0;
-    } else {
-        rc = ct_capacity__dberr(c, err, rc, "checking a zone's people");
+        break;
     }
+    if (rc == SQLITE_DONE)
+        rc = 0;
+    else if (rc != CT_ECOHORT)
+        rc = ct_capacity__dberr(c, err, rc, "checking a zone's people");
     sqlite3_reset(st);
     if (rc)
         goto done;

@@ -13,8 +13,9 @@
  *     or past their isolation end); negative, untested or awaiting people
  *     are refused.
  * A person with no record, or "unknown", counts as not positive. The rule
- * is one function, ct_isolation_admits; candidate search calls it from SQL
- * (as ct_admits) and holds, confirms and cohort changes from C.
+ * is one function, ct_isolation_admits: holds, confirms and cohort changes
+ * call it per zone cohort; candidate search applies a table of its answers
+ * for the person (pathogen x cohort x isolation room) inside its query.
  *
  * A test result is a fact and is always recorded. When it makes a current
  * placement break the rule, a hold there is released (its referral waits

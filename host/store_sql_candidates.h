@@ -5,8 +5,11 @@
  * LIMIT stops the walk early. INDEXED BY and CROSS JOIN pin those plans:
  * without statistics the planner would walk bed_open for both. Parameters:
  *   ?1 ",kind,kind," or NULL   ?2 facility id or NULL
- *   ?3 JSON array of required tags or NULL
- *   ?4 NHS number   ?5 now (ms)   ?6 limit (-1 for all)   ?7 driving tag
+ *   ?3 JSON array of required tags or NULL   ?6 limit (-1 for all)
+ *   ?7 driving tag
+ *   ?4 ?5 ?8 ?9 ?10 the person's segregation table (ct_iso_table): known
+ *   pathogens, refused "pathogen:cohort" in an ordinary bed and in an
+ *   isolation room, refused cohorts for pathogens with no record (same).
  * Joined through store_sql_capacity.h.
  */
 #ifndef CT_STORE_SQL_CANDIDATES_H
@@ -32,11 +35,15 @@
     "            WHERE t.bed_id = b.id AND t.tag = r.value)))"               \
     "   AND NOT EXISTS ("                                                    \
     "         SELECT 1 FROM zone_cohort zc"                                  \
-    "           LEFT JOIN infection i"                                       \
-    "                  ON i.nhs_number = ?4 AND i.pathogen = zc.pathogen"    \
     "          WHERE zc.zone_id = b.zone_id AND zc.cohort <> 'open'"         \
-    "            AND NOT ct_admits(zc.cohort, i.status, i.isolation_end,"    \
-    "                              ?5, " CT_SQL_ISO_ROOM("b.id") "))"
+    "            AND CASE WHEN instr(?4, ',' || zc.pathogen || ',') > 0"     \
+    "              THEN instr(CASE WHEN " CT_SQL_ISO_ROOM("b.id")            \
+    "                         THEN ?8 ELSE ?5 END,"                          \
+    "                         ',' || zc.pathogen || ':' || zc.cohort || ',')"\
+    "              ELSE instr(CASE WHEN " CT_SQL_ISO_ROOM("b.id")            \
+    "                         THEN ?10 ELSE ?9 END,"                         \
+    "                         ',' || zc.cohort || ',')"                      \
+    "            END > 0)"
 
 #define CT_STMTS_CANDIDATES(X)                                               \
     X(CAND_BY_STATUS,                                                        \

@@ -1,8 +1,7 @@
 /*
  * Statements of isolation.c: infection records, zone cohorts and closure,
- * isolation ends. ct_admits(cohort, status, isolation_end, now, iso_room)
- * is the segregation rule, registered on the connection by the capacity
- * handle (isolation.h). Joined through store_sql_capacity.h.
+ * isolation ends. The segregation rule itself is C (ct_isolation_admits);
+ * these only fetch what it needs. Joined through store_sql_capacity.h.
  */
 #ifndef CT_STORE_SQL_ISOLATION_H
 #define CT_STORE_SQL_ISOLATION_H
@@ -63,9 +62,10 @@
       " VALUES (?1, ?2, ?3)"                                                 \
       " ON CONFLICT (zone_id, pathogen) DO UPDATE"                           \
       " SET cohort = excluded.cohort")                                       \
-    /* Someone held or placed in zone ?1 whom cohort ?3 for ?2 refuses. */   \
-    X(ISO_ZONE_BREAKER,                                                      \
-      "SELECT a.bed_id, a.referral_id, a.kind, i.status, i.isolation_end"    \
+    /* Everyone held or placed in zone ?1, with their record for ?2. */     \
+    X(ISO_ZONE_PEOPLE,                                                       \
+      "SELECT a.bed_id, a.referral_id, a.kind, i.status, i.isolation_end,"   \
+      "       " CT_SQL_ISO_ROOM("b.id")                                      \
       "  FROM bed b"                                                         \
       "  JOIN assignment a ON a.bed_id = b.id AND a.active = 1"              \
       "  JOIN referral r ON r.id = a.referral_id"                            \
@@ -73,9 +73,10 @@
       "         ON i.nhs_number = r.nhs_number AND i.pathogen = ?2"          \
       " WHERE b.zone_id = ?1 AND b.retired = 0"                              \
       "   AND b.status IN ('held','occupied')"                               \
-      "   AND NOT ct_admits(?3, i.status, i.isolation_end, ?4,"              \
-      "                     " CT_SQL_ISO_ROOM("b.id") ")"                    \
-      " ORDER BY a.bed_id LIMIT 1")                                          \
+      " ORDER BY a.bed_id")                                                  \
+    X(ISO_INF_RULE,                                                          \
+      "SELECT pathogen, status, isolation_end FROM infection"                \
+      " WHERE nhs_number = ?1")                                              \
     X(ISO_ZONE_SET_CLOSED,                                                   \
       "UPDATE zone SET closed = ?2, closed_reason = ?3 WHERE id = ?1")       \
     X(ISO_ZONE_HOLDS,                                                        \
