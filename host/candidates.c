@@ -1,11 +1,26 @@
 /*
- * Candidate search (candidates.h): plan choice, the query, and rows packed
- * into the caller's reusable list.
+ * Candidate search (candidates.h) on an in-memory index of the area.
+ *
+ * A search must cost microseconds at thousands of beds, so the area's
+ * structure and state (facilities, zones with their cohorts and closure,
+ * beds with status, surge and tags as bit sets) are mirrored in memory:
+ * a search walks the zones, skips those that cannot take the person as a
+ * whole (kind, closure, cohorts, no bed free), and tests the beds of the
+ * others with a few comparisons each. The store stays the authority: a
+ * hold checks every rule again in SQL, so an index that lags can only
+ * offer a bed the hold then refuses, never break an invariant.
+ *
+ * Keeping it in step: the capacity units note what each change does to
+ * beds, surge, closure and cohorts (ct_candidates__note) and the notes are
+ * applied when the change commits; a rollback of a caller's transaction
+ * (rollback hook), a commit by another connection (PRAGMA data_version)
+ * or ct_capacity_refresh (after a reconcile) make the next search reload.
  */
 #include "candidates.h"
 
 #include "capacity_int.h"
 #include "error.h"
+#include "isolation.h"
 #include "util.h"
 
 #include <inttypes.h>
@@ -15,7 +30,6 @@
 
 #define K(n) (1u << CT_FACILITY_##n)
 #define MAX_TAGS 64
-#define TAG_SEP '\x1f' /* group_concat separator in the query */
 
 unsigned ct_candidates_kinds_for(ct_pathway p)
 {
@@ -39,64 +53,495 @@ void ct_candidate_list_free(ct_candidate_list *l)
     memset(l, 0, sizeof *l);
 }
 
-/* ---- tag statistics -------------------------------------------------- */
+/* ---- the index ------------------------------------------------------- */
+
+typedef struct ifac {
+    char *id, *org;
+    int kind;
+    bool designated, retired;
+} ifac;
+
+typedef struct icohort {
+    int pathogen; /* index into pathogens */
+    ct_cohort cohort;
+} icohort;
+
+typedef struct izone {
+    char *id;
+    int fac;
+    bool closed, retired;
+    int first, nbeds; /* its beds: beds[first .. first + nbeds) */
+    int navail;       /* of them available and open */
+    icohort *cohorts; /* not open */
+    int ncohorts;
+} izone;
+
+typedef struct ibed {
+    char *id;
+    int zone;
+    ct_bed_status status;
+    bool surge, surge_open, retired, iso;
+} ibed;
+
+struct ct_cap_index {
+    ifac *facs; /* by id */
+    int nfacs;
+    izone *zones; /* by id */
+    int nzones;
+    ibed *beds; /* by zone, then id */
+    int nbeds;
+    int *by_id; /* bed positions ordered by bed id */
+    char **tags; /* sorted; bit i is tags[i] */
+    int ntags, words;
+    uint64_t *tagbits; /* words per bed */
+    char **pathogens;
+    int npathogens;
+    /* scratch for searches */
+    int *pstatus;
+    int64_t *pend;
+};
+
+static void index_free(ct_cap_index *x)
+{
+    if (!x)
+        return;
+    for (int i = 0; i < x->nfacs; i++) {
+        free(x->facs[i].id);
+        free(x->facs[i].org);
+    }
+    for (int i = 0; i < x->nzones; i++) {
+        free(x->zones[i].id);
+        free(x->zones[i].cohorts);
+    }
+    for (int i = 0; i < x->nbeds; i++)
+        free(x->beds[i].id);
+    for (int i = 0; i < x->ntags; i++)
+        free(x->tags[i]);
+    for (int i = 0; i < x->npathogens; i++)
+        free(x->pathogens[i]);
+    free(x->facs);
+    free(x->zones);
+    free(x->beds);
+    free(x->by_id);
+    free(x->tags);
+    free(x->tagbits);
+    free(x->pathogens);
+    free(x->pstatus);
+    free(x->pend);
+    free(x);
+}
+
+static bool bed_open(const ibed *b)
+{
+    return !b->retired && (!b->surge || b->surge_open);
+}
+
+static bool bed_free(const ibed *b)
+{
+    return b->status == CT_BED_AVAILABLE && bed_open(b);
+}
+
+/* Binary searches over id-ordered arrays; -1 when absent. */
+static int find_fac(const ct_cap_index *x, const char *id)
+{
+    int lo = 0, hi = x->nfacs - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2, c = strcmp(x->facs[mid].id, id);
+        if (c == 0)
+            return mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
+    return -1;
+}
+
+static int find_zone(const ct_cap_index *x, const char *id)
+{
+    int lo = 0, hi = x->nzones - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2, c = strcmp(x->zones[mid].id, id);
+        if (c == 0)
+            return mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
+    return -1;
+}
+
+static int find_bed(const ct_cap_index *x, const char *id)
+{
+    int lo = 0, hi = x->nbeds - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2,
+            c = strcmp(x->beds[x->by_id[mid]].id, id);
+        if (c == 0)
+            return x->by_id[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
+    return -1;
+}
+
+static int find_tag(const ct_cap_index *x, const char *tag)
+{
+    int lo = 0, hi = x->ntags - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2, c = strcmp(x->tags[mid], tag);
+        if (c == 0)
+            return mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
+    return -1;
+}
+
+/* The pathogen's index, interning it (growing the scratch arrays). */
+static int intern_pathogen(ct_cap_index *x, const char *p)
+{
+    for (int i = 0; i < x->npathogens; i++)
+        if (strcmp(x->pathogens[i], p) == 0)
+            return i;
+    int n = x->npathogens + 1;
+    char **names = realloc(x->pathogens, (size_t)n * sizeof *names);
+    if (!names)
+        return -1;
+    x->pathogens = names;
+    int *st = realloc(x->pstatus, (size_t)n * sizeof *st);
+    if (!st)
+        return -1;
+    x->pstatus = st;
+    int64_t *end = realloc(x->pend, (size_t)n * sizeof *end);
+    if (!end)
+        return -1;
+    x->pend = end;
+    if (!(names[n - 1] = ct_strdup(p)))
+        return -1;
+    x->npathogens = n;
+    return n - 1;
+}
+
+static const char *text(sqlite3_stmt *st, int i)
+{
+    const unsigned char *s = sqlite3_column_text(st, i);
+    return s ? (const char *)s : "";
+}
+
+/* An index being loaded, with the capacities of its growing arrays. */
+typedef struct loader {
+    ct_cap_index *x;
+    int facs, zones, beds, tags;
+} loader;
+
+/* Steps st through its rows, calling row for each; resets it. */
+static int each_row(ct_capacity *c, ct_stmt id, loader *x,
+                    int (*row)(loader *, sqlite3_stmt *), ct_cap_error *err)
+{
+    sqlite3_stmt *st = ct_capacity__stmt(c, id, err);
+    if (!st)
+        return CT_ESTORE;
+    int rc, out = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        if ((out = row(x, st)))
+            break;
+    if (!out && rc != SQLITE_DONE)
+        out = ct_capacity__dberr(c, err, rc, "loading the area index");
+    else if (out)
+        ct_capacity__fail(err, out, "loading the area index: %s",
+                          ct_strerror(out));
+    sqlite3_reset(st);
+    return out;
+}
+
+static int grow(void **p, int *cap, int need, size_t size)
+{
+    if (need <= *cap)
+        return 0;
+    int n = *cap ? *cap * 2 : 64;
+    while (n < need)
+        n *= 2;
+    void *q = realloc(*p, (size_t)n * size);
+    if (!q)
+        return CT_ENOMEM;
+    *p = q;
+    *cap = n;
+    return 0;
+}
+
+static int fac_row(loader *l, sqlite3_stmt *st)
+{
+    ct_cap_index *x = l->x;
+    if (grow((void **)&x->facs, &l->facs, x->nfacs + 1, sizeof *x->facs))
+        return CT_ENOMEM;
+    ifac *f = &x->facs[x->nfacs];
+    memset(f, 0, sizeof *f);
+    f->id = ct_strdup(text(st, 0));
+    f->org = ct_strdup(text(st, 1));
+    x->nfacs++;
+    if (!f->id || !f->org)
+        return CT_ENOMEM;
+    f->kind = ct_facility_kind_parse(text(st, 2));
+    f->designated = sqlite3_column_int(st, 3);
+    f->retired = sqlite3_column_int(st, 4);
+    return 0;
+}
+
+static int zone_row(loader *l, sqlite3_stmt *st)
+{
+    ct_cap_index *x = l->x;
+    if (grow((void **)&x->zones, &l->zones, x->nzones + 1,
+             sizeof *x->zones))
+        return CT_ENOMEM;
+    izone *z = &x->zones[x->nzones];
+    memset(z, 0, sizeof *z);
+    z->id = ct_strdup(text(st, 0));
+    x->nzones++;
+    if (!z->id)
+        return CT_ENOMEM;
+    z->fac = find_fac(x, text(st, 1));
+    z->closed = sqlite3_column_int(st, 2);
+    z->retired = sqlite3_column_int(st, 3) || z->fac < 0;
+    return 0;
+}
+
+static int add_cohort(ct_cap_index *x, izone *z, const char *pathogen,
+                      ct_cohort cohort)
+{
+    int p = intern_pathogen(x, pathogen);
+    if (p < 0)
+        return CT_ENOMEM;
+    for (int i = 0; i < z->ncohorts; i++)
+        if (z->cohorts[i].pathogen == p) {
+            if (cohort == CT_COHORT_OPEN)
+                z->cohorts[i] = z->cohorts[--z->ncohorts];
+            else
+                z->cohorts[i].cohort = cohort;
+            return 0;
+        }
+    if (cohort == CT_COHORT_OPEN)
+        return 0;
+    icohort *n = realloc(z->cohorts, (size_t)(z->ncohorts + 1) * sizeof *n);
+    if (!n)
+        return CT_ENOMEM;
+    z->cohorts = n;
+    n[z->ncohorts++] = (icohort){p, cohort};
+    return 0;
+}
+
+static int cohort_row(loader *l, sqlite3_stmt *st)
+{
+    ct_cap_index *x = l->x;
+    int z = find_zone(x, text(st, 0));
+    int co = ct_cohort_parse(text(st, 2));
+    if (z < 0 || co < 0)
+        return 0;
+    return add_cohort(x, &x->zones[z], text(st, 1), (ct_cohort)co);
+}
+
+static int tag_row(loader *l, sqlite3_stmt *st)
+{
+    ct_cap_index *x = l->x;
+    if (grow((void **)&x->tags, &l->tags, x->ntags + 1, sizeof *x->tags))
+        return CT_ENOMEM;
+    if (!(x->tags[x->ntags] = ct_strdup(text(st, 0))))
+        return CT_ENOMEM;
+    x->ntags++;
+    return 0;
+}
+
+static int bed_row(loader *l, sqlite3_stmt *st)
+{
+    ct_cap_index *x = l->x;
+    int z = find_zone(x, text(st, 1));
+    if (z < 0)
+        return 0;
+    if (grow((void **)&x->beds, &l->beds, x->nbeds + 1, sizeof *x->beds))
+        return CT_ENOMEM;
+    ibed *b = &x->beds[x->nbeds];
+    memset(b, 0, sizeof *b);
+    if (!(b->id = ct_strdup(text(st, 0))))
+        return CT_ENOMEM;
+    b->zone = z;
+    b->status = (ct_bed_status)ct_bed_status_parse(text(st, 2));
+    b->surge = sqlite3_column_int(st, 3);
+    b->surge_open = sqlite3_column_int(st, 4);
+    b->retired = sqlite3_column_int(st, 5);
+    izone *zn = &x->zones[z];
+    if (zn->nbeds++ == 0)
+        zn->first = x->nbeds;
+    zn->navail += bed_free(b);
+    x->nbeds++;
+    return 0;
+}
+
+static int bed_tag_row(loader *l, sqlite3_stmt *st)
+{
+    ct_cap_index *x = l->x;
+    int b = find_bed(x, text(st, 0)), t = find_tag(x, text(st, 1));
+    if (b < 0 || t < 0)
+        return 0;
+    x->tagbits[(size_t)b * (size_t)x->words + (size_t)(t / 64)] |=
+        UINT64_C(1) << (t % 64);
+    if (strcmp(x->tags[t], "isolation_room") == 0)
+        x->beds[b].iso = true;
+    return 0;
+}
+
+typedef struct idpos {
+    const char *id;
+    int pos;
+} idpos;
+
+static int by_id(const void *a, const void *b)
+{
+    return strcmp(((const idpos *)a)->id, ((const idpos *)b)->id);
+}
+
+static int load_index(ct_capacity *c, ct_cap_error *err)
+{
+    loader l = {.x = calloc(1, sizeof(ct_cap_index))};
+    ct_cap_index *x = l.x;
+    idpos *ids = NULL;
+    if (!x)
+        return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+    int rc;
+    for (size_t i = 0; i < c->npathogens; i++)
+        if (intern_pathogen(x, c->pathogens[i]) < 0)
+            goto fail_nomem;
+    if ((rc = each_row(c, CT_STMT_CAND_LOAD_FACILITIES, &l, fac_row, err)) ||
+        (rc = each_row(c, CT_STMT_CAND_LOAD_ZONES, &l, zone_row, err)) ||
+        (rc = each_row(c, CT_STMT_CAND_LOAD_COHORTS, &l, cohort_row, err)) ||
+        (rc = each_row(c, CT_STMT_CAND_LOAD_TAGS, &l, tag_row, err)) ||
+        (rc = each_row(c, CT_STMT_CAND_LOAD_BEDS, &l, bed_row, err)))
+        goto fail;
+    size_t n = (size_t)(x->nbeds ? x->nbeds : 1);
+    x->words = x->ntags ? (x->ntags + 63) / 64 : 1;
+    x->tagbits = calloc(n * (size_t)x->words, sizeof *x->tagbits);
+    x->by_id = calloc(n, sizeof *x->by_id);
+    ids = calloc(n, sizeof *ids);
+    if (!x->tagbits || !x->by_id || !ids)
+        goto fail_nomem;
+    for (int i = 0; i < x->nbeds; i++)
+        ids[i] = (idpos){x->beds[i].id, i};
+    qsort(ids, (size_t)x->nbeds, sizeof *ids, by_id);
+    for (int i = 0; i < x->nbeds; i++)
+        x->by_id[i] = ids[i].pos;
+    free(ids);
+    ids = NULL;
+    if ((rc = each_row(c, CT_STMT_CAND_LOAD_BED_TAGS, &l, bed_tag_row, err)))
+        goto fail;
+    ct_candidates__forget(c);
+    c->index = x;
+    c->index_stale = false;
+    return 0;
+
+fail_nomem:
+    rc = ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+fail:
+    free(ids);
+    index_free(x);
+    return rc;
+}
+
+static int64_t data_version(ct_capacity *c)
+{
+    sqlite3_stmt *st = ct_store__stmt(c->store, CT_STMT_CAND_DATA_VERSION);
+    int64_t v = -1;
+    if (st && sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    if (st)
+        sqlite3_reset(st);
+    return v;
+}
+
+/* The index, reloaded when it may lag the store. */
+static int ensure_index(ct_capacity *c, ct_cap_error *err)
+{
+    int64_t v = data_version(c);
+    if (c->index && !c->index_stale && v == c->data_version && v >= 0)
+        return 0;
+    int rc = load_index(c, err);
+    if (rc == 0)
+        c->data_version = v;
+    return rc;
+}
 
 void ct_candidates__forget(ct_capacity *c)
 {
-    for (size_t i = 0; i < c->ntagstats; i++)
-        free(c->tagstats[i].tag);
-    free(c->tagstats);
-    c->tagstats = NULL;
-    c->ntagstats = 0;
-    c->tagstats_loaded = false;
+    index_free(c->index);
+    c->index = NULL;
 }
 
-static int load_tagstats(ct_capacity *c, ct_cap_error *err)
+/* ---- keeping it in step ---------------------------------------------- */
+
+void ct_candidates__note(ct_capacity *c, ct_cap_idxkind kind, const char *id,
+                         const char *pathogen, int value)
 {
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_CAND_BED_COUNT, err);
-    if (!st)
-        return CT_ESTORE;
-    int rc = sqlite3_step(st);
-    c->tagstat_beds = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW)
-        return ct_capacity__dberr(c, err, rc, "counting beds");
-    if (!(st = ct_capacity__stmt(c, CT_STMT_CAND_TAG_STATS, err)))
-        return CT_ESTORE;
-    size_t cap = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (c->ntagstats == cap) {
-            cap = cap ? 2 * cap : 16;
-            ct_cap_tagstat *p = realloc(c->tagstats, cap * sizeof *p);
-            if (!p) {
-                rc = SQLITE_NOMEM;
-                break;
-            }
-            c->tagstats = p;
+    if (!c->index)
+        return; /* the first search loads what the store says */
+    if (c->nidxops == c->cap_idxops) {
+        size_t n = c->cap_idxops ? 2 * c->cap_idxops : 16;
+        ct_cap_idxop *p = realloc(c->idxops, n * sizeof *p);
+        if (!p) {
+            c->index_stale = true;
+            return;
         }
-        char *tag = ct_strdup((const char *)sqlite3_column_text(st, 0));
-        if (!tag) {
-            rc = SQLITE_NOMEM;
-            break;
-        }
-        c->tagstats[c->ntagstats++] =
-            (ct_cap_tagstat){tag, sqlite3_column_int64(st, 1)};
+        c->idxops = p;
+        c->cap_idxops = n;
     }
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        ct_candidates__forget(c);
-        return ct_capacity__dberr(c, err, rc, "counting tags");
-    }
-    c->tagstats_loaded = true;
-    return 0;
+    ct_cap_idxop *op = &c->idxops[c->nidxops++];
+    op->kind = kind;
+    op->value = value;
+    snprintf(op->id, sizeof op->id, "%s", id);
+    snprintf(op->pathogen, sizeof op->pathogen, "%s", pathogen ? pathogen
+                                                               : "");
 }
 
-static int64_t beds_with(const ct_capacity *c, const char *tag)
+static bool apply_one(ct_cap_index *x, const ct_cap_idxop *op)
 {
-    for (size_t i = 0; i < c->ntagstats; i++)
-        if (strcmp(c->tagstats[i].tag, tag) == 0)
-            return c->tagstats[i].beds;
-    return 0;
+    if (op->kind == CT_IDX_BED_STATUS || op->kind == CT_IDX_BED_SURGE) {
+        int i = find_bed(x, op->id);
+        if (i < 0)
+            return false;
+        ibed *b = &x->beds[i];
+        izone *z = &x->zones[b->zone];
+        z->navail -= bed_free(b);
+        if (op->kind == CT_IDX_BED_STATUS)
+            b->status = (ct_bed_status)op->value;
+        else
+            b->surge_open = op->value;
+        z->navail += bed_free(b);
+        return true;
+    }
+    int z = find_zone(x, op->id);
+    if (z < 0)
+        return false;
+    if (op->kind == CT_IDX_ZONE_CLOSED) {
+        x->zones[z].closed = op->value;
+        return true;
+    }
+    return add_cohort(x, &x->zones[z], op->pathogen, (ct_cohort)op->value) ==
+           0;
+}
+
+void ct_candidates__apply(ct_capacity *c)
+{
+    for (size_t i = 0; i < c->nidxops && c->index && !c->index_stale; i++)
+        if (!apply_one(c->index, &c->idxops[i]))
+            c->index_stale = true;
+    c->nidxops = 0;
+}
+
+void ct_candidates__discard(ct_capacity *c)
+{
+    c->nidxops = 0;
 }
 
 /* ---- rows ------------------------------------------------------------ */
@@ -117,22 +562,15 @@ static int reserve(void **p, size_t *cap, size_t need, size_t size)
 }
 
 /* Appends s and a NUL to the text storage; returns its offset or -1. */
-static ptrdiff_t put_text(ct_candidate_list *l, const char *s, size_t n)
+static ptrdiff_t put_text(ct_candidate_list *l, const char *s)
 {
+    size_t n = strlen(s);
     if (reserve((void **)&l->text, &l->text_cap, l->text_len + n + 1, 1))
         return -1;
     ptrdiff_t at = (ptrdiff_t)l->text_len;
-    memcpy(l->text + at, s, n);
-    l->text[at + (ptrdiff_t)n] = '\0';
+    memcpy(l->text + at, s, n + 1);
     l->text_len += n + 1;
     return at;
-}
-
-static ptrdiff_t put_col(ct_candidate_list *l, sqlite3_stmt *st, int i)
-{
-    const char *s = (const char *)sqlite3_column_text(st, i);
-    return put_text(l, s ? s : "", s ? (size_t)sqlite3_column_bytes(st, i)
-                                     : 0);
 }
 
 /* While rows come in, the pointers hold offsets into text and tagv (whose
@@ -140,39 +578,38 @@ static ptrdiff_t put_col(ct_candidate_list *l, sqlite3_stmt *st, int i)
 #define OFF(p) ((uintptr_t)(p))
 #define AS_PTR(off) ((const char *)(uintptr_t)(off))
 
-static int add_row(ct_candidate_list *l, sqlite3_stmt *st)
+static int add_row(ct_candidate_list *l, const ct_cap_index *x, int bi)
 {
+    const ibed *b = &x->beds[bi];
+    const izone *z = &x->zones[b->zone];
+    const ifac *f = &x->facs[z->fac];
     if (reserve((void **)&l->items, &l->cap, l->len + 1, sizeof *l->items))
         return CT_ENOMEM;
     ct_candidate *c = &l->items[l->len];
     memset(c, 0, sizeof *c);
-    ptrdiff_t bed = put_col(l, st, 0), zone = put_col(l, st, 1),
-              fac = put_col(l, st, 2), org = put_col(l, st, 4);
+    ptrdiff_t bed = put_text(l, b->id), zone = put_text(l, z->id),
+              fac = put_text(l, f->id), org = put_text(l, f->org);
     if (bed < 0 || zone < 0 || fac < 0 || org < 0)
         return CT_ENOMEM;
     c->bed_id = AS_PTR(bed);
     c->zone_id = AS_PTR(zone);
     c->facility_id = AS_PTR(fac);
     c->org_id = AS_PTR(org);
-    c->kind = (ct_facility_kind)ct_facility_kind_parse(
-        (const char *)sqlite3_column_text(st, 3));
-    c->designated = sqlite3_column_int(st, 5);
-    c->surge = sqlite3_column_int(st, 6);
+    c->kind = (ct_facility_kind)f->kind;
+    c->designated = f->designated;
+    c->surge = b->surge;
+    c->isolation_room = b->iso;
     c->tags = (const char *const *)(uintptr_t)l->ntagv;
-    const char *tags = (const char *)sqlite3_column_text(st, 7);
-    while (tags && *tags) {
-        const char *end = strchr(tags, TAG_SEP);
-        size_t n = end ? (size_t)(end - tags) : strlen(tags);
-        ptrdiff_t at = put_text(l, tags, n);
+    const uint64_t *bits = &x->tagbits[(size_t)bi * (size_t)x->words];
+    for (int t = 0; t < x->ntags; t++) {
+        if (!(bits[t / 64] >> (t % 64) & 1))
+            continue;
+        ptrdiff_t at = put_text(l, x->tags[t]);
         if (at < 0 || reserve((void **)&l->tagv, &l->tagv_cap, l->ntagv + 1,
                               sizeof *l->tagv))
             return CT_ENOMEM;
         l->tagv[l->ntagv++] = AS_PTR(at);
-        if (n == strlen("isolation_room") &&
-            memcmp(tags, "isolation_room", n) == 0)
-            c->isolation_room = true;
         c->ntags++;
-        tags = end ? end + 1 : tags + n;
     }
     l->len++;
     return 0;
@@ -195,53 +632,6 @@ static void fix_pointers(ct_candidate_list *l)
 
 /* ---- search ---------------------------------------------------------- */
 
-/* The required tags (needs, then the query's) as JSON text, or NULL when
- * none; *drive is the rarest (borrowed from *arr), NULL when no tag is rare
- * enough to beat walking the available beds. */
-static int required_tags(ct_capacity *c, const ct_ref_row *r,
-                         const ct_candidate_query *q, json_t **arr,
-                         const char **drive, ct_cap_error *err)
-{
-    *arr = NULL;
-    *drive = NULL;
-    bool no_needs = !r->needs || strcmp(r->needs, "[]") == 0;
-    if (no_needs && q->ntags == 0)
-        return 0;
-    json_t *a = no_needs ? json_array() : json_loads(r->needs, 0, NULL);
-    if (!json_is_array(a)) {
-        json_decref(a);
-        return ct_capacity__fail(err, CT_ECORRUPT,
-                                 "referral %" PRId64 " has unreadable needs",
-                                 r->id);
-    }
-    for (size_t i = 0; i < q->ntags; i++)
-        if (json_array_append_new(a, json_string(q->tags[i]))) {
-            json_decref(a);
-            return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
-        }
-    int rc = 0;
-    if (!c->tagstats_loaded && (rc = load_tagstats(c, err))) {
-        json_decref(a);
-        return rc;
-    }
-    int64_t best = INT64_MAX;
-    size_t i;
-    json_t *v;
-    json_array_foreach(a, i, v)
-    {
-        int64_t n = beds_with(c, json_string_value(v));
-        if (n < best) {
-            best = n;
-            *drive = json_string_value(v);
-        }
-    }
-    /* Walking a tag's beds pays off when it is on under a quarter of them. */
-    if (best * 4 >= c->tagstat_beds)
-        *drive = NULL;
-    *arr = a;
-    return 0;
-}
-
 static int check_query(const ct_candidate_query *q, ct_cap_error *err)
 {
     if (!q)
@@ -263,6 +653,135 @@ static int check_query(const ct_candidate_query *q, ct_cap_error *err)
     return 0;
 }
 
+/* Sets the bit of tag in want; false when no bed has it at all. */
+static bool want_tag(const ct_cap_index *x, const char *tag, uint64_t *want)
+{
+    int t = find_tag(x, tag);
+    if (t < 0)
+        return false;
+    want[t / 64] |= UINT64_C(1) << (t % 64);
+    return true;
+}
+
+/* The person's needs (JSON text) and the query's tags as a bit set; false
+ * when a tag no bed carries is required (no candidate then). */
+static int required(const ct_cap_index *x, const ct_ref_row *r,
+                    const ct_candidate_query *q, uint64_t *want, bool *any,
+                    ct_cap_error *err)
+{
+    *any = true;
+    for (size_t i = 0; i < q->ntags; i++)
+        *any = want_tag(x, q->tags[i], want) && *any;
+    if (!r->needs || strcmp(r->needs, "[]") == 0)
+        return 0;
+    json_t *a = json_loads(r->needs, 0, NULL);
+    if (!json_is_array(a)) {
+        json_decref(a);
+        return ct_capacity__fail(err, CT_ECORRUPT,
+                                 "referral %" PRId64 " has unreadable needs",
+                                 r->id);
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(a, i, v)
+    {
+        const char *t = json_string_value(v);
+        *any = t && want_tag(x, t, want) && *any;
+    }
+    json_decref(a);
+    return 0;
+}
+
+/* The person's record per interned pathogen into the index's scratch. */
+static int person_records(ct_capacity *c, const char *nhs, ct_cap_error *err)
+{
+    ct_cap_index *x = c->index;
+    for (int i = 0; i < x->npathogens; i++) {
+        x->pstatus[i] = -1;
+        x->pend[i] = INT64_MAX;
+    }
+    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_ISO_INF_RULE, err);
+    if (!st)
+        return CT_ESTORE;
+    sqlite3_bind_text(st, 1, nhs, -1, SQLITE_STATIC);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int p = -1;
+        for (int i = 0; i < x->npathogens && p < 0; i++)
+            if (strcmp(x->pathogens[i], text(st, 0)) == 0)
+                p = i;
+        if (p < 0) /* no zone has a cohort for it */
+            continue;
+        x->pstatus[p] = ct_infection_status_parse(text(st, 1));
+        x->pend[p] = sqlite3_column_type(st, 2) == SQLITE_NULL
+                         ? INT64_MAX
+                         : sqlite3_column_int64(st, 2);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE
+               ? 0
+               : ct_capacity__dberr(c, err, rc, "reading infection records");
+}
+
+/* Whether zone z takes the person in an ordinary bed and in an isolation
+ * room: ct_isolation_admits for each of its cohorts. */
+static void zone_admits(const ct_cap_index *x, const izone *z, int64_t now,
+                        bool *plain, bool *iso)
+{
+    *plain = *iso = true;
+    for (int i = 0; i < z->ncohorts; i++) {
+        int p = z->cohorts[i].pathogen;
+        ct_cohort co = z->cohorts[i].cohort;
+        *plain = *plain && ct_isolation_admits(co, x->pstatus[p], x->pend[p],
+                                               now, false, NULL);
+        *iso = *iso && ct_isolation_admits(co, x->pstatus[p], x->pend[p], now,
+                                           true, NULL);
+    }
+}
+
+static bool has_all(const uint64_t *bits, const uint64_t *want, int words)
+{
+    for (int w = 0; w < words; w++)
+        if ((bits[w] & want[w]) != want[w])
+            return false;
+    return true;
+}
+
+static int walk(ct_capacity *c, const ct_candidate_query *q, unsigned kinds,
+                const uint64_t *want, ct_candidate_list *out)
+{
+    const ct_cap_index *x = c->index;
+    int64_t now = ct_clock_now(c->clock);
+    int only = -2;
+    if (q->facility_id && (only = find_fac(x, q->facility_id)) < 0)
+        return 0;
+    for (int zi = 0; zi < x->nzones; zi++) {
+        const izone *z = &x->zones[zi];
+        if (z->navail == 0 || z->closed || z->retired)
+            continue;
+        const ifac *f = &x->facs[z->fac];
+        if (f->retired || (only >= 0 && z->fac != only) ||
+            (kinds && !(kinds >> f->kind & 1u)))
+            continue;
+        bool plain, iso;
+        zone_admits(x, z, now, &plain, &iso);
+        if (!plain && !iso)
+            continue;
+        for (int bi = z->first; bi < z->first + z->nbeds; bi++) {
+            const ibed *b = &x->beds[bi];
+            if (!bed_free(b) || !(plain || (iso && b->iso)) ||
+                !has_all(&x->tagbits[(size_t)bi * (size_t)x->words], want,
+                         x->words))
+                continue;
+            if (add_row(out, x, bi))
+                return CT_ENOMEM;
+            if (q->limit && out->len >= q->limit)
+                return 0;
+        }
+    }
+    return 0;
+}
+
 int ct_candidates_find(ct_capacity *c, const ct_candidate_query *q,
                        ct_candidate_list *out, ct_cap_error *err)
 {
@@ -273,70 +792,32 @@ int ct_candidates_find(ct_capacity *c, const ct_candidate_query *q,
     if (rc)
         return rc;
     ct_ref_row r;
-    json_t *tags = NULL;
-    const char *drive = NULL;
-    char *tagtext = NULL;
-    ct_iso_table iso = {0};
     if ((rc = ct_referral__load(c, q->referral_id, &r, err)))
         return rc;
+    uint64_t want_small[4] = {0}, *want = want_small;
     int pathway = q->pathway >= 0 ? q->pathway : r.pathway;
     unsigned kinds = q->kinds;
     if (!kinds && pathway >= 0) {
         kinds = ct_candidates_kinds_for((ct_pathway)pathway);
         if (!kinds) /* P0: home with no new support needs no bed */
-            goto done_tags;
+            goto done;
     }
-    char kindset[160] = ",";
-    for (int k = 0; kinds && k < CT_FACILITY__COUNT; k++)
-        if (kinds >> k & 1u) {
-            strcat(kindset, ct_facility_kind_name((ct_facility_kind)k));
-            strcat(kindset, ",");
-        }
-    if ((rc = required_tags(c, &r, q, &tags, &drive, err)) ||
-        (rc = ct_isolation__table(c, r.nhs_number, &iso, err)))
-        goto done_tags;
-    if (tags && !(tagtext = json_dumps(tags, JSON_COMPACT))) {
+    if ((rc = ensure_index(c, err)))
+        goto done;
+    if (c->index->words > 4 &&
+        !(want = calloc((size_t)c->index->words, sizeof *want))) {
         rc = ct_capacity__fail(err, CT_ENOMEM, "out of memory");
-        goto done_tags;
+        goto done;
     }
-    sqlite3_stmt *st = ct_capacity__stmt(
-        c, drive ? CT_STMT_CAND_BY_TAG : CT_STMT_CAND_BY_STATUS, err);
-    if (!st) {
-        rc = CT_ESTORE;
-        goto done_tags;
-    }
-    if (kinds)
-        sqlite3_bind_text(st, 1, kindset, -1, SQLITE_STATIC);
-    if (q->facility_id)
-        sqlite3_bind_text(st, 2, q->facility_id, -1, SQLITE_STATIC);
-    if (tagtext)
-        sqlite3_bind_text(st, 3, tagtext, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, iso.known.data ? iso.known.data : "", -1,
-                      SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, iso.forbid[0].data ? iso.forbid[0].data : "",
-                      -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 8, iso.forbid[1].data ? iso.forbid[1].data : "",
-                      -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 9, iso.dflt[0].data ? iso.dflt[0].data : "", -1,
-                      SQLITE_STATIC);
-    sqlite3_bind_text(st, 10, iso.dflt[1].data ? iso.dflt[1].data : "", -1,
-                      SQLITE_STATIC);
-    sqlite3_bind_int64(st, 6, q->limit ? (sqlite3_int64)q->limit : -1);
-    if (drive)
-        sqlite3_bind_text(st, 7, drive, -1, SQLITE_STATIC);
-    int s;
-    while ((s = sqlite3_step(st)) == SQLITE_ROW)
-        if ((rc = add_row(out, st)))
-            break;
-    sqlite3_reset(st);
-    if (rc)
-        rc = ct_capacity__fail(err, rc, "out of memory");
-    else if (s != SQLITE_DONE)
-        rc = ct_capacity__dberr(c, err, s, "searching candidates");
-done_tags:
-    ct_isolation__table_free(&iso);
-    free(tagtext);
-    json_decref(tags);
+    bool any;
+    if ((rc = required(c->index, &r, q, want, &any, err)) || !any ||
+        (rc = person_records(c, r.nhs_number, err)))
+        goto done;
+    if ((rc = walk(c, q, kinds, want, out)))
+        ct_capacity__fail(err, rc, "out of memory");
+done:
+    if (want != want_small)
+        free(want);
     ct_referral__row_free(&r);
     if (rc)
         out->len = out->text_len = out->ntagv = 0;

@@ -14,9 +14,16 @@
  *   P2 rehab, step_down              P3 care_home
  *   step_down step_down
  *
- * The search walks an index of available beds (or of the rarest required
- * tag) in bed id order and stops at the limit, so it stays fast at
- * thousands of beds. Rows come in bed id order; ranking is the plugins'.
+ * The search runs on an in-memory index of the area kept by the capacity
+ * handle: it skips whole zones that cannot take the person (kind,
+ * closure, cohorts, nothing free) and tests the beds of the others with a
+ * few comparisons, stopping at the limit, so it costs microseconds at
+ * thousands of beds. Rows come zone by zone (zone id order), beds in id
+ * order within a zone; ranking is the plugins'. The store stays the
+ * authority: a hold checks every rule again (capacity.h). The index
+ * follows the capacity units' own changes, rollbacks and other
+ * connections' commits by itself; call ct_capacity_refresh after changing
+ * the area through the same connection otherwise (ct_store_reconcile).
  */
 #ifndef CT_CANDIDATES_H
 #define CT_CANDIDATES_H

@@ -87,6 +87,13 @@ static void copy_col(char *dst, size_t n, sqlite3_stmt *st, int col)
 
 static void hold_timer_cb(ct_timer *t, void *data);
 
+static void on_rollback(void *data)
+{
+    ct_capacity *c = data;
+    if (!c->own_rollback)
+        c->index_stale = true;
+}
+
 int ct_capacity_new(ct_store *s, ct_clock *clock,
                     const ct_capacity_options *opts, ct_capacity **out)
 {
@@ -116,6 +123,13 @@ int ct_capacity_new(ct_store *s, ct_clock *clock,
                     goto fail_nomem;
         }
     }
+    /* Savepoints (changes inside a caller's transaction) keep their
+     * journal in memory rather than a temporary file: half the cost of a
+     * batched hold. */
+    sqlite3 *db = ct_store__db(s);
+    sqlite3_exec(db, "PRAGMA temp_store = MEMORY", NULL, NULL, NULL);
+    /* A rolled back transaction may undo changes the area index has seen. */
+    sqlite3_rollback_hook(db, on_rollback, c);
     ct_timer_init(clock, &c->hold_timer);
     ct_timer_init(clock, &c->iso_timer);
     ct_capacity__schedule_holds(c);
@@ -143,9 +157,11 @@ void ct_capacity_free(ct_capacity *c)
         return;
     ct_timer_stop(&c->hold_timer);
     ct_timer_stop(&c->iso_timer);
+    sqlite3_rollback_hook(ct_store__db(c->store), NULL, NULL);
     ct_capacity_drop_events(c);
     free(c->pending);
     ct_candidates__forget(c);
+    free(c->idxops);
     for (size_t i = 0; i < c->npathogens; i++)
         free(c->pathogens[i]);
     free(c->pathogens);
@@ -154,7 +170,7 @@ void ct_capacity_free(ct_capacity *c)
 
 int ct_capacity_refresh(ct_capacity *c)
 {
-    ct_candidates__forget(c);
+    c->index_stale = true;
     ct_capacity__schedule_holds(c);
     ct_isolation__schedule(c);
     return 0;
@@ -230,8 +246,11 @@ int ct_capacity__begin(ct_capacity *c, ct_cap_error *err)
 
 static void undo(ct_capacity *c)
 {
+    ct_candidates__discard(c);
     if (c->own_tx) {
+        c->own_rollback = true;
         ct_store_rollback(c->store);
+        c->own_rollback = false;
     } else {
         /* Errors here leave the caller's transaction to its own rollback. */
         sqlite3_stmt *st = ct_store__stmt(c->store, CT_STMT_CAP_ROLLBACK_TO);
@@ -262,6 +281,8 @@ int ct_capacity__finish(ct_capacity *c, int rc, ct_cap_error *err)
     }
     if (rc)
         undo(c);
+    else
+        ct_candidates__apply(c);
     bool own = c->own_tx;
     c->in_change = false;
     if (rc == 0 && own) {
@@ -386,7 +407,10 @@ static int set_bed_status(ct_capacity *c, const char *bed_id,
     sqlite3_bind_text(st, 2, ct_bed_status_name(status), -1, SQLITE_STATIC);
     if (reason)
         sqlite3_bind_text(st, 3, reason, -1, SQLITE_STATIC);
-    return step_done(c, st, "updating a bed", err);
+    int rc = step_done(c, st, "updating a bed", err);
+    if (rc == 0)
+        ct_candidates__note(c, CT_IDX_BED_STATUS, bed_id, NULL, (int)status);
+    return rc;
 }
 
 /* CT_ESTATE "bed X is occupied" unless the bed can change at all. */
@@ -590,6 +614,8 @@ static int surge_change(ct_capacity *c, const char *fac, int n, bool open,
         sqlite3_bind_int(st, 2, open);
         if ((rc = step_done(c, st, "opening or closing a surge bed", err)))
             goto done;
+        ct_candidates__note(c, CT_IDX_BED_SURGE, json_string_value(v), NULL,
+                            open);
     }
     r.changed = (int)json_array_size(beds);
     r.open += open ? r.changed : -r.changed;
@@ -666,7 +692,10 @@ int ct_capacity__end(ct_capacity *c, const ct_cap_assignment *a,
         return ct_capacity__fail(err, CT_ECONFLICT,
                                  "assignment %" PRId64 " is no longer active",
                                  a->id);
-    return set_bed_status(c, a->bed_id, CT_BED_AVAILABLE, NULL, err);
+    /* The bed is available again by trigger (assignment_ends). */
+    ct_candidates__note(c, CT_IDX_BED_STATUS, a->bed_id, NULL,
+                        CT_BED_AVAILABLE);
+    return 0;
 }
 
 int ct_capacity__release_hold(ct_capacity *c, const ct_cap_assignment *a,
@@ -704,7 +733,10 @@ static int insert_assignment(ct_capacity *c, const char *bed_id,
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc == SQLITE_DONE) {
+        /* The bed is held or occupied by trigger (assignment_starts). */
         *id = sqlite3_last_insert_rowid(ct_store__db(c->store));
+        ct_candidates__note(c, CT_IDX_BED_STATUS, bed_id, NULL,
+                            occupancy ? CT_BED_OCCUPIED : CT_BED_HELD);
         return 0;
     }
     /* The partial unique indexes are the last word on one active
@@ -797,7 +829,6 @@ int ct_capacity_hold(ct_capacity *c, int64_t referral_id, const char *bed_id,
     if ((rc = admission_check(c, &r, &b, err)) ||
         (rc = insert_assignment(c, bed_id, referral_id, false, expires, &id,
                                 err)) ||
-        (rc = set_bed_status(c, bed_id, CT_BED_HELD, NULL, err)) ||
         (rc = ct_referral__move(c, referral_id, r.state, CT_REFERRAL_HELD,
                                 err)))
         goto done;
@@ -863,7 +894,6 @@ int ct_capacity_confirm(ct_capacity *c, int64_t referral_id,
         (rc = ct_capacity__end(c, &a, "confirmed", err)) ||
         (rc = insert_assignment(c, a.bed_id, referral_id, true, 0, &id,
                                 err)) ||
-        (rc = set_bed_status(c, a.bed_id, CT_BED_OCCUPIED, NULL, err)) ||
         (rc = ct_referral__move(c, referral_id, r.state, CT_REFERRAL_PLACED,
                                 err)))
         goto done;

@@ -23,10 +23,24 @@ typedef struct ct_cap_pending {
     json_t *payload;  /* owned reference */
 } ct_cap_pending;
 
-typedef struct ct_cap_tagstat {
-    char *tag; /* owned */
-    int64_t beds;
-} ct_cap_tagstat;
+/* The area index candidate search runs on (candidates.c), and the changes
+ * a change in progress made to what it mirrors, applied once the change
+ * commits. */
+typedef struct ct_cap_index ct_cap_index;
+
+typedef enum ct_cap_idxkind {
+    CT_IDX_BED_STATUS, /* value: ct_bed_status */
+    CT_IDX_BED_SURGE,  /* value: surge open */
+    CT_IDX_ZONE_CLOSED,
+    CT_IDX_ZONE_COHORT, /* value: ct_cohort for pathogen */
+} ct_cap_idxkind;
+
+typedef struct ct_cap_idxop {
+    ct_cap_idxkind kind;
+    int value;
+    char id[CT_CAP_ID_MAX];
+    char pathogen[64];
+} ct_cap_idxop;
 
 struct ct_capacity {
     ct_store *store; /* borrowed */
@@ -52,13 +66,15 @@ struct ct_capacity {
     size_t npending, cap_pending;
     bool delivering;
 
-    /* Beds per tag, to start candidate searches from the rarest required
-     * tag. Only a plan choice: stale figures cost speed, never
-     * correctness. */
-    ct_cap_tagstat *tagstats;
-    size_t ntagstats;
-    int64_t tagstat_beds; /* beds counted, all tags */
-    bool tagstats_loaded;
+    /* The area index: NULL until the first search; stale when a rollback
+     * or another connection may have changed what it mirrors. Only
+     * advisory: holds check everything again in SQL. */
+    ct_cap_index *index;
+    bool index_stale;
+    bool own_rollback; /* the rollback hook is ours to ignore */
+    int64_t data_version;
+    ct_cap_idxop *idxops; /* this change's, applied at its commit */
+    size_t nidxops, cap_idxops;
 };
 
 /* Fills err (may be NULL) and returns code. */
@@ -164,7 +180,14 @@ int ct_isolation__check_bed(ct_capacity *c, const char *nhs_number,
 /* Restarts the isolation timer at the earliest un-notified end. */
 void ct_isolation__schedule(ct_capacity *c);
 
-/* Candidate planning cache (candidates.c). */
+/* The area index (candidates.c). note records what the change in
+ * progress did (value as in ct_cap_idxop); apply runs at its commit (or
+ * savepoint release), discard at its rollback; forget frees the index so
+ * the next search reloads it. */
+void ct_candidates__note(ct_capacity *c, ct_cap_idxkind kind, const char *id,
+                         const char *pathogen, int value);
+void ct_candidates__apply(ct_capacity *c);
+void ct_candidates__discard(ct_capacity *c);
 void ct_candidates__forget(ct_capacity *c);
 
 #endif

@@ -652,6 +652,8 @@ int ct_isolation_set_cohort(ct_capacity *c, const char *zone_id,
         rc = ct_capacity__dberr(c, err, rc, "setting a cohort");
         goto done;
     }
+    ct_candidates__note(c, CT_IDX_ZONE_COHORT, zone_id, pathogen,
+                        (int)cohort);
     rc = ct_capacity__emit(c, actor, "zone.cohort_set",
                            json_pack("{s:s, s:s, s:s, s:s}", "zone", zone_id,
                                      "pathogen", pathogen, "cohort",
@@ -674,9 +676,10 @@ static int set_closed(ct_capacity *c, const char *zone, bool closed,
         sqlite3_bind_text(st, 3, reason, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
-    return rc == SQLITE_DONE
-               ? 0
-               : ct_capacity__dberr(c, err, rc, "closing or opening a zone");
+    if (rc != SQLITE_DONE)
+        return ct_capacity__dberr(c, err, rc, "closing or opening a zone");
+    ct_candidates__note(c, CT_IDX_ZONE_CLOSED, zone, NULL, closed);
+    return 0;
 }
 
 /* The zone's active holds; *out malloc'd (caller frees). */

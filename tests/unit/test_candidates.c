@@ -1,6 +1,7 @@
 /* Candidate search (host/candidates.c). */
 #include "candidates.h"
 #include "capacity_fixture.h"
+#include "fixtures.h"
 #include "isolation.h"
 #include "referral.h"
 #include "util.h"
@@ -40,6 +41,30 @@ static const char *found(const ct_candidate_query *q)
         if (i)
             strcat(out, " ");
         strcat(out, list.items[i].bed_id);
+    }
+    return out;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The space-separated words of s in sorted order (static buffer). */
+static const char *sorted(const char *s)
+{
+    static char buf[1024], out[1024];
+    char *words[128];
+    size_t n = 0;
+    snprintf(buf, sizeof buf, "%s", s);
+    for (char *w = strtok(buf, " "); w && n < 128; w = strtok(NULL, " "))
+        words[n++] = w;
+    qsort(words, n, sizeof *words, cmp_str);
+    out[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            strcat(out, " ");
+        strcat(out, words[i]);
     }
     return out;
 }
@@ -90,11 +115,11 @@ Test(candidates, pathway_kinds)
     q.pathway = -1;
     q.kinds = 1u << CT_FACILITY_REHAB;
     cr_assert_str_eq(found(&q), "W01 W02 W03", "kinds override the pathway");
-    /* No pathway at all: every kind. */
+    /* No pathway at all: every kind, zone by zone (green, home-main,
+     * home-memory, north, red, ward), beds in id order within a zone. */
     r = cap_fx_referral(&f, nhs[1], "2026-11-23", -1, NULL);
-    cr_assert_eq(strlen(found_for(r)), strlen("G01 G02 G03 G04 G07 H01 H02 "
-                                              "H03 H04 H05 H06 HC01 HC02 "
-                                              "HC03 M01 M02 W01 W02 W03"));
+    cr_assert_str_eq(found_for(r), "G01 G02 G03 G04 G07 H01 H02 H03 H04 H05 "
+                                   "H06 M01 M02 HC01 HC02 HC03 W01 W02 W03");
     q = (ct_candidate_query){.referral_id = r, .pathway = -1,
                              .facility_id = "rehab", .limit = 2};
     cr_assert_str_eq(found(&q), "W01 W02");
@@ -238,7 +263,7 @@ Test(candidates, agree_with_holds)
                 strcat(want, bed);
             }
         }
-        cr_assert_str_eq(found(&q), want, "person %zu", p);
+        cr_assert_str_eq(sorted(found(&q)), want, "person %zu", p);
     }
     sqlite3_finalize(beds);
     /* The clock moves: person 2's isolation ends, the answers still agree
@@ -299,4 +324,64 @@ Test(candidates, thousands_of_beds)
                                 heavy);
     q = (ct_candidate_query){.referral_id = h, .pathway = -1, .limit = 4};
     cr_assert_str_eq(found(&q), "B000-025 B001-025 B010-025 B011-025");
+}
+
+/* The index follows every change without a reload, and reloads after a
+ * caller's rollback, another connection's commit or a refresh. */
+Test(candidates, index_keeps_in_step)
+{
+    cap_fx_close(&f);
+    const char *dir = ct_test_tmpdir();
+    char path[512];
+    snprintf(path, sizeof path, "%s/area.db", dir);
+    cap_fx_open_path(&f, NULL, path, CT_SYNC_NORMAL);
+    int64_t r = cap_fx_referral(&f, nhs[0], "2026-11-23", CT_PATHWAY_P2,
+                                NULL);
+    int64_t o = cap_fx_referral(&f, nhs[1], "2026-11-23", CT_PATHWAY_P2,
+                                NULL);
+    cr_assert_str_eq(found_for(r), "G01 G02 G03 G04 G07 W01 W02 W03");
+    CAP_OK(ct_capacity_hold(f.cap, o, "G01", 0, "a", NULL, &cap_err));
+    CAP_OK(ct_capacity_block(f.cap, "W01", "x", "a", &cap_err));
+    CAP_OK(ct_capacity_surge_open(f.cap, "sd", 1, "a", NULL, &cap_err));
+    cr_assert_str_eq(found_for(r), "G02 G03 G04 G05 G07 W02 W03");
+    CAP_OK(ct_isolation_set_cohort(f.cap, "ward", "covid",
+                                   CT_COHORT_POSITIVE, "a", &cap_err));
+    CAP_OK(ct_isolation_close_zone(f.cap, "green", "outbreak", "a", NULL,
+                                   &cap_err));
+    cr_assert_str_eq(found_for(r), "", "the hold in green was released too");
+    CAP_OK(ct_isolation_open_zone(f.cap, "green", "a", &cap_err));
+    CAP_OK(ct_isolation_set_cohort(f.cap, "ward", "covid", CT_COHORT_OPEN,
+                                   "a", &cap_err));
+    cr_assert_str_eq(found_for(r), "G01 G02 G03 G04 G05 G07 W02 W03");
+
+    /* A caller's batch rolled back: the index forgets what it saw. */
+    cr_assert_eq(ct_store_begin(f.store), 0);
+    CAP_OK(ct_capacity_block(f.cap, "W02", "x", "a", &cap_err));
+    cr_assert_str_eq(found_for(r), "G01 G02 G03 G04 G05 G07 W03");
+    ct_store_rollback(f.store);
+    ct_capacity_drop_events(f.cap);
+    cr_assert_str_eq(found_for(r), "G01 G02 G03 G04 G05 G07 W02 W03");
+
+    /* Another connection commits: noticed by data_version. */
+    sqlite3 *other;
+    cr_assert_eq(sqlite3_open(path, &other), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(other,
+                              "UPDATE bed SET status = 'blocked', "
+                              "blocked_reason = 'elsewhere' WHERE id = 'W03'",
+                              NULL, NULL, NULL),
+                 SQLITE_OK);
+    sqlite3_close(other);
+    cr_assert_str_eq(found_for(r), "G01 G02 G03 G04 G05 G07 W02");
+
+    /* The same connection behind the handle's back: refresh. */
+    cr_assert_eq(sqlite3_exec(ct_store__db(f.store),
+                              "UPDATE bed SET status = 'available', "
+                              "blocked_reason = NULL WHERE id = 'W03'",
+                              NULL, NULL, NULL),
+                 SQLITE_OK);
+    cr_assert_eq(ct_capacity_refresh(f.cap), 0);
+    cr_assert_str_eq(found_for(r), "G01 G02 G03 G04 G05 G07 W02 W03");
+    cap_fx_close(&f);
+    ct_test_rmtree(dir);
+    cap_fx_open(&f, NULL); /* for teardown */
 }

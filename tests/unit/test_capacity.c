@@ -396,40 +396,64 @@ Test(capacity, release)
 
 /* ---- the schema's own guarantees ------------------------------------- */
 
-Test(capacity, schema_refuses_second_active_assignment)
+Test(capacity, schema_keeps_one_active_assignment_and_the_mirror)
 {
     int64_t a = referral(0), b = referral(1);
     CAP_OK(ct_capacity_hold(f.cap, a, "G01", 0, "org:council", NULL,
                             &cap_err));
     sqlite3 *db = ct_store__db(f.store);
     char sql[256];
+    /* Bypassing the C checks: the partial unique index holds the line. */
     snprintf(sql, sizeof sql,
              "INSERT INTO assignment (bed_id, referral_id, kind, active,"
              " started_at, expires_at) VALUES ('G01', %lld, 'hold', 1, 0, 1)",
              (long long)b);
-    /* Bypassing the C checks: the bed is not available. */
-    cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, NULL) & 0xff,
-                 SQLITE_CONSTRAINT);
-    cr_assert_str_eq(sqlite3_errmsg(db), "bed is not available");
-    /* Even with the mirror column forced back, the partial unique index
-     * holds the line. */
-    cr_assert_eq(sqlite3_exec(db, "UPDATE bed SET status = 'available' "
-                                  "WHERE id = 'G01'",
-                              NULL, NULL, NULL),
-                 SQLITE_OK);
     cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, NULL) & 0xff,
                  SQLITE_CONSTRAINT);
     cr_assert_str_eq(sqlite3_errmsg(db),
                      "UNIQUE constraint failed: assignment.bed_id");
-    /* And one active assignment per referral. */
+    /* One active assignment per referral too. */
     snprintf(sql, sizeof sql,
              "INSERT INTO assignment (bed_id, referral_id, kind, active,"
              " started_at, expires_at) VALUES ('G02', %lld, 'hold', 1, 0, 1)",
              (long long)a);
     cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, NULL) & 0xff,
                  SQLITE_CONSTRAINT);
-    cr_assert_eq(sqlite3_exec(db, "UPDATE bed SET status = 'held' "
-                                  "WHERE id = 'G01'",
+    cr_assert_str_eq(sqlite3_errmsg(db),
+                     "UNIQUE constraint failed: assignment.referral_id");
+    /* Nothing starts on a blocked bed: its CHECK refuses the trigger. */
+    CAP_OK(ct_capacity_block(f.cap, "G03", "x", "org:council", &cap_err));
+    snprintf(sql, sizeof sql,
+             "INSERT INTO assignment (bed_id, referral_id, kind, active,"
+             " started_at, expires_at) VALUES ('G03', %lld, 'hold', 1, 0, 1)",
+             (long long)b);
+    cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, NULL) & 0xff,
+                 SQLITE_CONSTRAINT);
+    cr_assert_eq(cap_fx_int(&f, "SELECT status = 'blocked' FROM bed WHERE "
+                                "id = 'G03'",
+                            NULL),
+                 1);
+    /* The status follows assignment rows, whoever writes them. */
+    cr_assert_eq(sqlite3_exec(db, "UPDATE assignment SET active = 0, "
+                                  "ended_at = 1 WHERE bed_id = 'G01'",
+                              NULL, NULL, NULL),
+                 SQLITE_OK);
+    cr_assert_eq(cap_fx_int(&f, "SELECT status = 'available' FROM bed WHERE "
+                                "id = 'G01'",
+                            NULL),
+                 1);
+    snprintf(sql, sizeof sql,
+             "INSERT INTO assignment (bed_id, referral_id, kind, active,"
+             " started_at) VALUES ('G04', %lld, 'occupancy', 1, 0)",
+             (long long)b);
+    cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    cr_assert_eq(cap_fx_int(&f, "SELECT status = 'occupied' FROM bed WHERE "
+                                "id = 'G04'",
+                            NULL),
+                 1);
+    /* Put the referrals back in step with the rows for the teardown. */
+    cr_assert_eq(sqlite3_exec(db, "UPDATE assignment SET active = 0, "
+                                  "ended_at = 1 WHERE bed_id = 'G04'",
                               NULL, NULL, NULL),
                  SQLITE_OK);
 }
