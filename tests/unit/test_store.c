@@ -577,7 +577,8 @@ Test(store, one_active_assignment_per_bed)
             "INSERT INTO referral(id, nhs_number, from_org, ready_date, "
             "  created_at, updated_at) VALUES "
             "  (1, '9990000018', 'acute', '2025-01-06', 0, 0),"
-            "  (2, '9990000018', 'acute', '2025-01-06', 0, 0);"
+            "  (2, '9990000018', 'acute', '2025-01-06', 0, 0),"
+            "  (3, '9990000018', 'acute', '2025-01-06', 0, 0);"
             "INSERT INTO assignment(bed_id, referral_id, kind, active, "
             "  started_at) VALUES ('b1', 1, 'hold', 1, 10);");
     /* A second active hold or occupant of the same bed is refused. */
@@ -592,7 +593,7 @@ Test(store, one_active_assignment_per_bed)
     exec_ok(db, "INSERT INTO assignment(bed_id, referral_id, kind, active,"
                 " started_at, ended_at, end_reason) VALUES"
                 " ('b1', 2, 'hold', 0, 5, 8, 'expired'),"
-                " ('b2', 2, 'hold', 1, 20, NULL, NULL)");
+                " ('b2', 3, 'hold', 1, 20, NULL, NULL)");
     /* Ending the first lets the next one in. */
     exec_ok(db, "UPDATE assignment SET active = 0, ended_at = 30 "
                 "WHERE bed_id = 'b1' AND active = 1;"
