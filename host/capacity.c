@@ -113,6 +113,7 @@ int ct_capacity_new(ct_store *s, ct_clock *clock,
             c->hold_ttl_ms = opts->hold_ttl_ms;
         c->event_cb = opts->event_cb;
         c->event_data = opts->event_data;
+        c->external_timers = opts->external_timers;
         if (opts->npathogens) {
             c->pathogens = calloc(opts->npathogens, sizeof *c->pathogens);
             if (!c->pathogens)
@@ -189,6 +190,20 @@ static void drop_from(ct_capacity *c, size_t mark)
     }
     if (mark < c->npending)
         c->npending = mark;
+}
+
+ct_capacity_mark ct_capacity_mark_now(ct_capacity *c)
+{
+    return (ct_capacity_mark){c->npending, c->changes};
+}
+
+void ct_capacity_rewind(ct_capacity *c, ct_capacity_mark mark)
+{
+    if (c->in_change)
+        return;
+    drop_from(c, mark.events);
+    if (c->changes != mark.changes)
+        c->index_stale = true;
 }
 
 void ct_capacity_drop_events(ct_capacity *c)
@@ -279,10 +294,12 @@ int ct_capacity__finish(ct_capacity *c, int rc, ct_cap_error *err)
                     : CT_ESTORE;
         }
     }
-    if (rc)
+    if (rc) {
         undo(c);
-    else
+    } else {
         ct_candidates__apply(c);
+        c->changes++;
+    }
     bool own = c->own_tx;
     c->in_change = false;
     if (rc == 0 && own) {
@@ -793,6 +810,8 @@ static int admission_check(ct_capacity *c, const ct_ref_row *r,
 
 static void arm_hold_timer(ct_capacity *c, int64_t due)
 {
+    if (c->external_timers)
+        return;
     if (!ct_timer_active(&c->hold_timer) || due < c->hold_timer.due)
         ct_timer_start(&c->hold_timer, due, hold_timer_cb, c);
 }
@@ -955,6 +974,8 @@ int64_t ct_capacity_next_expiry(ct_capacity *c)
 
 void ct_capacity__schedule_holds(ct_capacity *c)
 {
+    if (c->external_timers)
+        return;
     int64_t next = ct_capacity_next_expiry(c);
     if (next == INT64_MAX)
         ct_timer_stop(&c->hold_timer);

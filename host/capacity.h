@@ -68,6 +68,12 @@ typedef struct ct_capacity_options {
     size_t npathogens;
     ct_capacity_event_cb event_cb; /* may be NULL */
     void *event_data;
+    /* The embedder drives hold expiry and isolation ends itself with
+     * ct_capacity_next_expiry/ct_capacity_expire_due and
+     * ct_isolation_next_end/ct_isolation_notify_due (the daemon does, so
+     * that timer writes share its group commit): the handle then starts
+     * no timer of its own. */
+    bool external_timers;
 } ct_capacity_options;
 
 /*
@@ -93,6 +99,21 @@ int ct_capacity_refresh(ct_capacity *c);
  * a rollback. */
 void ct_capacity_flush_events(ct_capacity *c);
 void ct_capacity_drop_events(ct_capacity *c);
+
+/*
+ * For an embedder that wraps several changes in a savepoint of its own and
+ * may roll it back (the daemon's group commit runs each request so):
+ * take a mark before, and after rolling back to the savepoint rewind to
+ * it, which drops the events queued since and makes the area index reload,
+ * since both may describe changes that are gone. Not during a change.
+ */
+typedef struct ct_capacity_mark {
+    size_t events;
+    uint64_t changes;
+} ct_capacity_mark;
+
+ct_capacity_mark ct_capacity_mark_now(ct_capacity *c);
+void ct_capacity_rewind(ct_capacity *c, ct_capacity_mark mark);
 
 /* The store and clock the handle was made with (borrowed). */
 ct_store *ct_capacity_store(ct_capacity *c);

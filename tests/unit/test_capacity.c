@@ -1,5 +1,6 @@
 /* Beds, blocks, surge, holds, confirm, release and expiry (host/capacity.c). */
 #include "capacity_fixture.h"
+#include "candidates.h"
 #include "capacity_int.h"
 #include "fixtures.h"
 #include "isolation.h"
@@ -527,4 +528,72 @@ Test(capacity, file_store_full_sync)
     cap_fx_close(&f);
     ct_test_rmtree(dir);
     cap_fx_open(&f, NULL); /* for teardown */
+}
+
+/* ---- embedding ------------------------------------------------------- */
+
+static bool candidate(int64_t referral_id, const char *bed_id)
+{
+    ct_candidate_list l = {0};
+    ct_candidate_query q = {.referral_id = referral_id, .pathway = -1};
+    CAP_OK(ct_candidates_find(f.cap, &q, &l, &cap_err));
+    bool found = false;
+    for (size_t i = 0; i < l.len && !found; i++)
+        found = strcmp(l.items[i].bed_id, bed_id) == 0;
+    ct_candidate_list_free(&l);
+    return found;
+}
+
+Test(capacity, rewind_after_the_callers_savepoint_rolls_back)
+{
+    int64_t a = referral(0), b = referral(1);
+    cr_assert(candidate(b, "G01"));
+    size_t before = json_array_size(f.events);
+    cr_assert_eq(ct_store_begin(f.store), 0);
+    /* A request kept... */
+    CAP_OK(ct_capacity_hold(f.cap, a, "G02", 0, "org:council", NULL,
+                            &cap_err));
+    /* ...and one rolled back by the embedder after its change succeeded. */
+    ct_capacity_mark m = ct_capacity_mark_now(f.cap);
+    cr_assert_eq(ct_store_savepoint(f.store), 0);
+    CAP_OK(ct_capacity_hold(f.cap, b, "G01", 0, "org:council", NULL,
+                            &cap_err));
+    cr_assert_not(candidate(a, "G01"));
+    cr_assert_eq(ct_store_rollback_to(f.store), 0);
+    ct_capacity_rewind(f.cap, m);
+    cr_assert_eq(ct_store_commit(f.store), 0);
+    ct_capacity_flush_events(f.cap);
+    cr_assert_eq(json_array_size(f.events), before + 1,
+                 "only the kept change's event is delivered");
+    cr_assert_str_eq(json_string_value(json_object_get(
+                         cap_fx_last(&f, "hold.created"), "bed")),
+                     "G02");
+    cr_assert_eq(bed("G01").status, CT_BED_AVAILABLE);
+    cr_assert(candidate(b, "G01"), "the search sees the bed free again");
+    cr_assert_not(candidate(b, "G02"));
+}
+
+Test(capacity, external_timers_leave_expiry_to_the_embedder)
+{
+    ct_capacity_free(f.cap);
+    ct_capacity_options o = {.external_timers = true};
+    cr_assert_eq(ct_capacity_new(f.store, f.clock, &o, &f.cap), 0);
+    int64_t a = referral(0);
+    CAP_OK(ct_capacity_hold(f.cap, a, "G01", HOUR_MS, "org:council", NULL,
+                            &cap_err));
+    char nhs[11];
+    cap_fx_nhs(7, nhs);
+    cap_fx_infection(&f, nhs, "covid", CT_INFECTION_POSITIVE,
+                     CAP_FX_START + 2 * HOUR_MS);
+    cr_assert_eq(ct_clock_next_due(f.clock), INT64_MAX, "no timer started");
+    ct_clock_advance(f.clock, 3 * HOUR_MS);
+    cr_assert_eq(bed("G01").status, CT_BED_HELD, "nothing fired by itself");
+    cr_assert_eq(ct_capacity_next_expiry(f.cap), CAP_FX_START + HOUR_MS);
+    cr_assert_eq(ct_isolation_next_end(f.cap), CAP_FX_START + 2 * HOUR_MS);
+    cr_assert_eq(ct_capacity_expire_due(f.cap), 1);
+    cr_assert_eq(ct_isolation_notify_due(f.cap), 1);
+    cr_assert_eq(bed("G01").status, CT_BED_AVAILABLE);
+    cr_assert_eq(ct_capacity_next_expiry(f.cap), INT64_MAX);
+    cr_assert_eq(ct_isolation_next_end(f.cap), INT64_MAX);
+    cr_assert_eq(ct_clock_next_due(f.clock), INT64_MAX);
 }
