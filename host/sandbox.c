@@ -36,7 +36,7 @@
 static const ct_sandbox_limits default_limits = {
     .memory = (size_t)64 << 20,
     .deadline_ms = 50,
-    .hook_interval = 1000,
+    .hook_interval = 256,
     .max_string = (size_t)256 << 10,
     .max_subject = (size_t)256 << 10,
     .max_match_steps = 1000000,
@@ -213,12 +213,12 @@ void ct_sandbox__hook_thread(ct_sandbox *sb, lua_State *co)
                 sb->tripped ? 1 : sb->lim.hook_interval);
 }
 
-static void arm(ct_sandbox *sb, int64_t deadline_ms)
+static void arm(ct_sandbox *sb, int64_t now_ns, int64_t deadline_ms)
 {
     sb->armed = true;
     sb->tripped = false;
     sb->deadline_ms = deadline_ms;
-    sb->deadline_ns = ct_sandbox__mono_ns() + deadline_ms * 1000000;
+    sb->deadline_ns = now_ns + deadline_ms * 1000000;
     lua_sethook(sb->L, deadline_hook, LUA_MASKCOUNT, sb->lim.hook_interval);
 }
 
@@ -490,10 +490,12 @@ static int classify(ct_sandbox *sb, int status, bool ok_but_tripped,
     }
     if (sb->limit_raised[0] && strstr(d, sb->limit_raised)) {
         sb->stats.limit_errors++;
-        return ct_sandbox__error(sb, CT_ELIMIT, detail, tb, "%s exceeded in %s (%s)",
-                         sb->limit_desc, what, sb->limit_ctx);
+        return ct_sandbox__error(sb, CT_ELIMIT, detail, tb,
+                                 "%s exceeded in %s (%s)", sb->limit_desc,
+                                 what, sb->limit_ctx);
     }
-    return ct_sandbox__error(sb, CT_EPLUGIN, detail, tb, "error in %s: %s", what, d);
+    return ct_sandbox__error(sb, CT_EPLUGIN, detail, tb, "error in %s: %s",
+                             what, d);
 }
 
 const ct_sandbox_error *ct_sandbox_last_error(const ct_sandbox *sb)
@@ -521,15 +523,15 @@ int ct_sandbox_call_deadline(ct_sandbox *sb, const char *what, int nargs,
     }
 
     bool outer = sb->depth == 0;
+    int64_t t0 = ct_sandbox__mono_ns();
     if (outer) {
         reset_call_flags(sb);
-        arm(sb, deadline_ms);
+        arm(sb, t0, deadline_ms);
     }
     sb->depth++;
     clear_capture(sb);
     lua_pushcfunction(L, msgh);
     lua_insert(L, base);
-    int64_t t0 = ct_sandbox__mono_ns();
     int status = lua_pcall(L, nargs, nresults, base);
     uint64_t us = (uint64_t)(ct_sandbox__mono_ns() - t0) / 1000;
     sb->depth--;

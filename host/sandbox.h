@@ -40,8 +40,9 @@ typedef struct ct_sandbox ct_sandbox;
 typedef struct ct_sandbox_limits {
     size_t memory;            /* bytes the state may hold [64 MiB] */
     int64_t deadline_ms;      /* per top-level call [50] */
-    int hook_interval;        /* VM instructions between clock checks [1000] */
-    size_t max_string;        /* longest string the state may create [256 KiB] */
+    int hook_interval;        /* VM instructions between clock checks [256] */
+    size_t max_string;        /* longest string the state may hold
+                                 [256 KiB] */
     size_t max_subject;       /* longest subject of find/match/gmatch/gsub
                                  [256 KiB] */
     uint64_t max_match_steps; /* matcher steps per pattern call

@@ -74,7 +74,12 @@ static int sb_collectgarbage(lua_State *L)
  */
 static int sb_setmetatable(lua_State *L)
 {
-    if (lua_type(L, 2) == LUA_TTABLE) {
+    /* Arguments are checked here too: errors raised by the original, which
+     * we call from C, would not know the function's name. */
+    int t = lua_type(L, 2);
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_argexpected(L, t == LUA_TNIL || t == LUA_TTABLE, 2, "nil or table");
+    if (t == LUA_TTABLE) {
         lua_pushliteral(L, "__gc");
         if (lua_rawget(L, 2) != LUA_TNIL)
             return luaL_error(L, "setmetatable: __gc metamethods are not "
@@ -99,9 +104,9 @@ static int guarded_k(lua_State *L, int status, lua_KContext ctx)
 }
 
 /*
- * Calls upvalue 1 with the arguments. Used for every function that catches
- * errors or switches threads (pcall, xpcall, coroutine.resume, .close and
- * the functions coroutine.wrap returns): the clock is read before each,
+ * Calls upvalue 1 with the arguments. Used for the functions that catch
+ * errors or switch threads (pcall, xpcall, coroutine.resume and .close;
+ * wrapped() below does the same itself): the clock is read before each,
  * and a deadline error the callee swallowed is raised again after it. The
  * continuation keeps pcall's support for yields.
  */
@@ -114,12 +119,27 @@ static int guarded(lua_State *L)
     return guarded_k(L, LUA_OK, 0);
 }
 
-/* Replaces t[name] with guarded(t[name]). */
-static void guard_field(lua_State *L, int t, const char *name)
+/* Replaces t[name] with wrapper(t[name]). */
+static void wrap_field(lua_State *L, int t, const char *name,
+                       lua_CFunction wrapper)
 {
     lua_getfield(L, t, name);
-    lua_pushcclosure(L, guarded, 1);
+    lua_pushcclosure(L, wrapper, 1);
     lua_setfield(L, t, name);
+}
+
+/* pcall(f, ...) -> ok, results | false, error; upvalue 1 is Lua's */
+static int sb_pcall(lua_State *L)
+{
+    luaL_checkany(L, 1);
+    return guarded(L);
+}
+
+/* coroutine.resume(co, ...) -> ok, values; upvalue 1 is Lua's */
+static int co_resume(lua_State *L)
+{
+    luaL_argexpected(L, lua_tothread(L, 1), 1, "coroutine");
+    return guarded(L);
 }
 
 /* xpcall's message handler as the plugin gave it (upvalue 1), skipped once
@@ -186,12 +206,10 @@ static int wrapped(lua_State *L)
     }
     lua_xmove(co, L, 1);
     ct_sandbox__rethrow(L);
-    if (!ct_sandbox__killed(co)) {
-        status = lua_resetthread(co);
-        if (status != LUA_OK) {
-            lua_pop(L, 1);
-            lua_xmove(co, L, 1);
-        }
+    status = lua_status(co);
+    if (status != LUA_OK && status != LUA_YIELD && !ct_sandbox__killed(co)) {
+        status = lua_resetthread(co); /* runs its __close handlers */
+        lua_xmove(co, L, 1);
     }
     if (status != LUA_ERRMEM && lua_type(L, -1) == LUA_TSTRING) {
         luaL_where(L, 1);
@@ -443,18 +461,56 @@ static int clocked(lua_State *L)
     return lua_gettop(L);
 }
 
+/* Positions as utf8 reads them: negative from the end, 0 when before it. */
+static lua_Integer relative(lua_Integer pos, size_t len)
+{
+    if (pos >= 0)
+        return pos;
+    if (0u - (size_t)pos > len)
+        return 0;
+    return (lua_Integer)len + pos + 1;
+}
+
+/* The argument checks of each function are repeated before calling the
+ * original from C, where its own errors would name the function '?'. */
+
+/* utf8.len(s [, i [, j [, lax]]]) -> count | fail, position */
+static int sb_utf8_len(lua_State *L)
+{
+    size_t len;
+    luaL_checklstring(L, 1, &len);
+    lua_Integer i = relative(luaL_optinteger(L, 2, 1), len);
+    lua_Integer j = relative(luaL_optinteger(L, 3, -1), len);
+    luaL_argcheck(L, 1 <= i && i - 1 <= (lua_Integer)len, 2,
+                  "initial position out of bounds");
+    luaL_argcheck(L, j - 1 < (lua_Integer)len, 3,
+                  "final position out of bounds");
+    return clocked(L);
+}
+
+/* utf8.offset(s, n [, i]) -> position */
+static int sb_utf8_offset(lua_State *L)
+{
+    size_t len;
+    luaL_checklstring(L, 1, &len);
+    lua_Integer n = luaL_checkinteger(L, 2);
+    lua_Integer i = n >= 0 ? 1 : (lua_Integer)len + 1;
+    i = relative(luaL_optinteger(L, 3, i), len);
+    luaL_argcheck(L, 1 <= i && i - 1 <= (lua_Integer)len, 3,
+                  "position out of bounds");
+    return clocked(L);
+}
+
 /* utf8.codepoint(s [, i [, j [, lax]]]) -> code points */
 static int sb_codepoint(lua_State *L)
 {
     ct_sandbox *sb = ct_sandbox_from_state(L);
     size_t len;
     luaL_checklstring(L, 1, &len);
-    lua_Integer i = luaL_optinteger(L, 2, 1);
-    lua_Integer j = luaL_optinteger(L, 3, i);
-    if (i < 0)
-        i = (lua_Integer)len + i + 1;
-    if (j < 0)
-        j = (lua_Integer)len + j + 1;
+    lua_Integer i = relative(luaL_optinteger(L, 2, 1), len);
+    lua_Integer j = relative(luaL_optinteger(L, 3, i), len);
+    luaL_argcheck(L, i >= 1, 2, "out of bounds");
+    luaL_argcheck(L, j <= (lua_Integer)len, 3, "out of bounds");
     if (j - i >= sb->lim.max_results) {
         char desc[64];
         snprintf(desc, sizeof desc, "results limit of %d",
@@ -485,7 +541,8 @@ static int date_field(lua_State *L, const char *key, int d, int delta)
             return luaL_error(L, "field '%s' missing in date table", key);
         res = d;
     } else {
-        if (res >= 0 ? res - delta > INT_MAX : res < (lua_Integer)INT_MIN + delta)
+        if (res >= 0 ? res - delta > INT_MAX
+                     : res < (lua_Integer)INT_MIN + delta)
             return luaL_error(L, "field '%s' is out-of-bound", key);
         res -= delta;
     }
@@ -693,7 +750,7 @@ static void adjust_base(lua_State *L)
     lua_getfield(L, g, "setmetatable");
     lua_pushcclosure(L, sb_setmetatable, 1);
     lua_setfield(L, g, "setmetatable");
-    guard_field(L, g, "pcall");
+    wrap_field(L, g, "pcall", sb_pcall);
     lua_getfield(L, g, "xpcall");
     lua_pushcclosure(L, sb_xpcall, 1);
     lua_setfield(L, g, "xpcall");
@@ -708,7 +765,7 @@ static void adjust_coroutine(lua_State *L)
     lua_setfield(L, co, "create");
     lua_pushcfunction(L, co_wrap);
     lua_setfield(L, co, "wrap");
-    guard_field(L, co, "resume");
+    wrap_field(L, co, "resume", co_resume);
     lua_getfield(L, co, "close");
     lua_pushcclosure(L, co_close, 1);
     lua_setfield(L, co, "close");
@@ -719,15 +776,9 @@ static void adjust_utf8(lua_State *L)
 {
     lua_getglobal(L, LUA_UTF8LIBNAME);
     int u = lua_gettop(L);
-    static const char *const scanners[] = {"len", "offset"};
-    for (size_t i = 0; i < 2; i++) {
-        lua_getfield(L, u, scanners[i]);
-        lua_pushcclosure(L, clocked, 1);
-        lua_setfield(L, u, scanners[i]);
-    }
-    lua_getfield(L, u, "codepoint");
-    lua_pushcclosure(L, sb_codepoint, 1);
-    lua_setfield(L, u, "codepoint");
+    wrap_field(L, u, "len", sb_utf8_len);
+    wrap_field(L, u, "offset", sb_utf8_offset);
+    wrap_field(L, u, "codepoint", sb_codepoint);
     lua_pop(L, 1);
 }
 

@@ -157,7 +157,8 @@ static int finish_load(ct_sandbox *sb, int status, const char *chunk,
         return ct_sandbox__error(sb, CT_ELIMIT, detail, NULL,
                          "memory limit of %s exceeded loading %s", size, chunk);
     }
-    ct_sandbox__error(sb, CT_EPLUGIN, detail, NULL, "%s", detail ? detail : chunk);
+    ct_sandbox__error(sb, CT_EPLUGIN, detail, NULL, "%s",
+                      detail ? detail : chunk);
     parse_location(sb, chunk, file);
     return CT_EPLUGIN;
 }
@@ -315,7 +316,8 @@ int ct_sandbox_load_file(ct_sandbox *sb, const char *relpath)
     lua_pop(sb->L, 1);
     if (a.rc == CT_ELIMIT)
         sb->stats.limit_errors++;
-    return ct_sandbox__error(sb, a.rc, detail, NULL, "%s", detail ? detail : relpath);
+    return ct_sandbox__error(sb, a.rc, detail, NULL, "%s",
+                             detail ? detail : relpath);
 }
 
 static int ref_p(lua_State *L)
@@ -357,7 +359,8 @@ int ct_sandbox_push_main(ct_sandbox *sb)
 {
     ct_sandbox__error_reset(sb);
     if (!lua_checkstack(sb->L, 1))
-        return ct_sandbox__error(sb, CT_ELIMIT, NULL, NULL, "stack limit exceeded");
+        return ct_sandbox__error(sb, CT_ELIMIT, NULL, NULL,
+                                 "stack limit exceeded");
     if (sb->main_ref == LUA_NOREF)
         lua_pushnil(sb->L);
     else
@@ -426,8 +429,8 @@ int ct_sandbox_ref(ct_sandbox *sb, const char *owner, int *ref)
         if (!p) {
             luaL_unref(sb->L, LUA_REGISTRYINDEX, *ref);
             *ref = LUA_NOREF;
-            return ct_sandbox__error(sb, CT_ENOMEM, NULL, NULL, "%s: out of memory",
-                             owner);
+            return ct_sandbox__error(sb, CT_ENOMEM, NULL, NULL,
+                                     "%s: out of memory", owner);
         }
         sb->ref_owners = p;
         sb->ref_owners_cap = cap;
@@ -462,7 +465,8 @@ int ct_sandbox_push_ref(ct_sandbox *sb, int ref)
 {
     ct_sandbox__error_reset(sb);
     if (!lua_checkstack(sb->L, 1))
-        return ct_sandbox__error(sb, CT_ELIMIT, NULL, NULL, "stack limit exceeded");
+        return ct_sandbox__error(sb, CT_ELIMIT, NULL, NULL,
+                                 "stack limit exceeded");
     lua_rawgeti(sb->L, LUA_REGISTRYINDEX, ref);
     return 0;
 }

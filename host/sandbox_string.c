@@ -758,8 +758,13 @@ static int str_byte(lua_State *L)
 static int str_unpack(lua_State *L)
 {
     ct_sandbox *sb = ct_sandbox_from_state(L);
-    size_t lf;
+    size_t lf, ld;
     luaL_checklstring(L, 1, &lf);
+    luaL_checklstring(L, 2, &ld);
+    /* Checked here as well: the original's own error, raised under our C
+     * call, could not name the function. */
+    luaL_argcheck(L, start_pos(luaL_optinteger(L, 3, 1), ld) - 1 <= ld, 3,
+                  "initial position out of string");
     if (lf > (size_t)sb->lim.max_results)
         return results_limit(L, "string.unpack", lf);
     lua_pushvalue(L, lua_upvalueindex(1));
@@ -771,6 +776,26 @@ static int str_unpack(lua_State *L)
 static int read_only(lua_State *L)
 {
     return luaL_error(L, "the string library is read-only in the sandbox");
+}
+
+/* The proxy's iterator: next() over the real library (upvalue 1), which
+ * must not be handed out itself. */
+static int proxy_next(lua_State *L)
+{
+    lua_settop(L, 2);
+    if (lua_next(L, lua_upvalueindex(1)))
+        return 2;
+    lua_pushnil(L);
+    return 1;
+}
+
+/* pairs(string) */
+static int proxy_pairs(lua_State *L)
+{
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushvalue(L, 1);
+    lua_pushnil(L);
+    return 3;
 }
 
 static const luaL_Reg bounded[] = {
@@ -799,9 +824,13 @@ int ct_sandbox__open_string(lua_State *L)
     lua_pop(L, 2);
 
     lua_newtable(L); /* the proxy */
-    lua_createtable(L, 0, 3);
+    lua_createtable(L, 0, 4);
     lua_pushvalue(L, lib);
     lua_setfield(L, -2, "__index");
+    lua_pushvalue(L, lib);
+    lua_pushcclosure(L, proxy_next, 1);
+    lua_pushcclosure(L, proxy_pairs, 1);
+    lua_setfield(L, -2, "__pairs");
     lua_pushcfunction(L, read_only);
     lua_setfield(L, -2, "__newindex");
     lua_pushboolean(L, 0);

@@ -1,8 +1,9 @@
 /*
  * The plugin sandbox (host/sandbox*.c). Hostile plugin code lives in
- * tests/lua/hostile/ (one file per case); each hostile test checks the code returned, that
- * the message names the plugin and the rule, that the counters moved, and
- * that the same sandbox still runs a normal call afterwards.
+ * tests/lua/hostile/, one file per case; each hostile test checks the code
+ * returned, that the message names the plugin and the rule, that the
+ * counters moved, and that the same sandbox still runs a normal call
+ * afterwards.
  */
 #include "error.h"
 #include "fixtures.h"
@@ -538,6 +539,44 @@ Test(sandbox, results_limit)
     assert_contains(msg(sb), "string.byte: 20000 values");
     cr_assert_eq(run(sb, "return utf8.codepoint(('x'):rep(20000), 1, -1)", 0),
                  CT_ELIMIT);
+    /* Wrapped functions keep their names in argument errors. */
+    static const char *const argerrs[][2] = {
+        {"utf8.codepoint('abc', -9, -1)",
+         "bad argument #2 to 'codepoint' (out of bounds)"},
+        {"utf8.len('abc', 9)",
+         "bad argument #2 to 'len' (initial position out of bounds)"},
+        {"utf8.offset('abc', 1, 9)",
+         "bad argument #3 to 'offset' (position out of bounds)"},
+        {"string.unpack('b', 'abc', 9)",
+         "bad argument #3 to 'unpack' (initial position out of string)"},
+        {"pcall()", "bad argument #1 to 'pcall' (value expected)"},
+        {"xpcall(print)", "bad argument #2 to 'xpcall' (function expected, "
+                          "got no value)"},
+        {"coroutine.resume(1)",
+         "bad argument #1 to 'resume' (coroutine expected, got number)"},
+        {"coroutine.close(1)",
+         "bad argument #1 to 'close' (coroutine expected, got number)"},
+        {"setmetatable(1, {})",
+         "bad argument #1 to 'setmetatable' (table expected, got number)"},
+        {"setmetatable({}, 1)", "bad argument #2 to 'setmetatable' (nil or "
+                                "table expected, got number)"},
+        {"coroutine.wrap(1)",
+         "bad argument #1 to 'wrap' (function expected, got number)"},
+    };
+    for (size_t i = 0; i < CT_ARRAY_LEN(argerrs); i++) {
+        char code[200];
+        snprintf(code, sizeof code, "return select(2, pcall(function() "
+                                    "return %s end))",
+                 argerrs[i][0]);
+        char *got = run_str(sb, code);
+        assert_contains(got, argerrs[i][1]);
+        free(got);
+    }
+    assert_run_str(sb, "return table.concat({utf8.codepoint('h\\u{e9}!', 1, "
+                       "-1)}, ',')",
+                   "104,233,33");
+    cr_assert_eq(run(sb, "string.format('%099999d', 1)", 0), CT_EPLUGIN);
+    assert_contains(msg(sb), "invalid conversion");
     cr_assert_eq(run(sb, "return string.unpack(('b'):rep(20000), "
                          "('x'):rep(20000))",
                      0),
@@ -569,7 +608,8 @@ static const char pattern_cases[] =
     " {'match', '  trim me  ', '^%s*(.-)%s*$'},\n"
     " {'match', '2024-01-15', '(%d+)-(%d+)-(%d+)'},\n"
     " {'match', 'THE (quick) fox', '%((%a+)%)'},\n"
-    " {'match', 'f(a(b)c)d', '%b()'}, {'match', 'THE (quick) fox', '%f[%a]%a+'},\n"
+    " {'match', 'f(a(b)c)d', '%b()'},\n"
+    " {'match', 'THE (quick) fox', '%f[%a]%a+'},\n"
     " {'match', 'hello', '.-(l+)(.*)'}, {'match', '[test]', '[%[%]]+'},\n"
     " {'match', 'a]b', '[]]'}, {'match', 'a-b', '[a-]+'},\n"
     " {'match', 'x^y', '[%^x]+'}, {'match', 'abcabc', '(abc)%1'},\n"
@@ -585,9 +625,11 @@ static const char pattern_cases[] =
     " {'match', 'THE END', '%f[%z]'}, {'match', 'word', '%f[%w]%w+%f[%W]'},\n"
     " {'match', 'abc', '[^%a]'}, {'match', '123abc', '^[^%a]+'},\n"
     " {'match', 'a.b.c', '^(.-)%.'}, {'match', 'x', '[x-]'},\n"
-    " {'match', '-', '[x-]'}, {'match', 'b', '[a-c]'}, {'match', 'abc', '[c-a]'},\n"
+    " {'match', '-', '[x-]'}, {'match', 'b', '[a-c]'},\n"
+    " {'match', 'abc', '[c-a]'},\n"
     " {'match', 'hello', 'l*', 3}, {'match', 'hello', '', 100},\n"
-    " {'gsub', 'hello world', 'o', '0'}, {'gsub', 'hello world', '(%w+)', '<%1>'},\n"
+    " {'gsub', 'hello world', 'o', '0'},\n"
+    " {'gsub', 'hello world', '(%w+)', '<%1>'},\n"
     " {'gsub', 'hello world', '%w+', '%0 %0', 1}, {'gsub', 'abc', '', '-'},\n"
     " {'gsub', 'hello', 'l', {l = 'L'}}, {'gsub', 'hello', 'l', {}},\n"
     " {'gsub', 'hello', '(l)', string.upper}, {'gsub', 'abc', '%w', '%2'},\n"
@@ -603,7 +645,8 @@ static const char pattern_cases[] =
     " {'gmatch', 'abc', ''}, {'gmatch', 'k=v, a=b', '(%w+)=(%w+)'},\n"
     " {'gmatch', 'hello', 'l', 4}, {'gmatch', 'hello', '()l'},\n"
     " {'gmatch', '^a^a', '^a'}, {'gmatch', 'abc', '.', -1},\n"
-    " {'rep', 'ab', 3, ','}, {'rep', 'x', 0}, {'rep', '', 5}, {'rep', 'ab', 1, ','},\n"
+    " {'rep', 'ab', 3, ','}, {'rep', 'x', 0}, {'rep', '', 5},\n"
+    " {'rep', 'ab', 1, ','},\n"
     " {'rep', 'ab', 4}, {'rep', 'x', -3, ','}, {'rep', '', 3, ','},\n"
     " {'byte', 'hello', 1, -1}, {'byte', 'hello', -2}, {'byte', 'hello', 10},\n"
     " {'byte', 'hello'}, {'byte', 'hello', 0}, {'byte', 'hello', 3, 2},\n"
@@ -750,6 +793,13 @@ Test(sandbox, string_metatable_frozen)
     cr_assert_eq(run(sb, "setmetatable(string, {})", 0), CT_EPLUGIN);
     assert_contains(msg(sb), "cannot change a protected metatable");
     cr_assert_eq(run(sb, "require('string').lower = nil", 0), CT_EPLUGIN);
+    /* The library can be listed, but not reached through pairs. */
+    assert_run_str(sb,
+                   "local n, lib = 0, select(2, pairs(string)) "
+                   "for k, v in pairs(string) do n = n + 1 "
+                   "  assert(type(v) == 'function') end "
+                   "return tostring(n > 10 and lib == string)",
+                   "true");
     /* rawset only shadows a name in the plugin's own proxy. */
     assert_run_str(sb,
                    "rawset(string, 'upper', function() return 'pwned' end) "
