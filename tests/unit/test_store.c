@@ -507,6 +507,34 @@ Test(store, transactions)
     ct_store_close(s);
 }
 
+Test(store, savepoints_roll_back_alone)
+{
+    ct_store *s;
+    cr_assert_eq(ct_store_open(":memory:", NULL, &s), 0);
+    sqlite3 *db = ct_store__db(s);
+    log_capture();
+    cr_assert_eq(ct_store_savepoint(s), CT_ESTATE, "not outside a tx");
+    cr_assert_not(ct_store_in_transaction(s));
+    log_release();
+
+    cr_assert_eq(ct_store_begin(s), 0);
+    cr_assert_eq(ct_store_savepoint(s), 0);
+    exec_ok(db, "INSERT INTO organisation VALUES ('kept', 'K')");
+    cr_assert_eq(ct_store_release(s), 0);
+    cr_assert_eq(ct_store_savepoint(s), 0);
+    exec_ok(db, "INSERT INTO organisation VALUES ('undone', 'U')");
+    /* nested: the inner one is undone, the outer one kept */
+    cr_assert_eq(ct_store_savepoint(s), 0);
+    exec_ok(db, "INSERT INTO organisation VALUES ('inner', 'I')");
+    cr_assert_eq(ct_store_rollback_to(s), 0);
+    cr_assert_eq(query_int(db, "SELECT count(*) FROM organisation"), 2);
+    cr_assert_eq(ct_store_rollback_to(s), 0);
+    cr_assert(ct_store_in_transaction(s), "rollback_to keeps the tx");
+    cr_assert_eq(ct_store_commit(s), 0);
+    assert_text(db, "SELECT group_concat(id) FROM organisation", "kept");
+    ct_store_close(s);
+}
+
 Test(store, begin_immediate_takes_the_write_lock)
 {
     const char *dir = ct_test_tmpdir();
