@@ -197,6 +197,17 @@ void ct_capacity_drop_events(ct_capacity *c)
         drop_from(c, 0);
 }
 
+size_t ct_capacity_events_mark(ct_capacity *c)
+{
+    return c->npending;
+}
+
+void ct_capacity_drop_events_since(ct_capacity *c, size_t mark)
+{
+    if (!c->in_change)
+        drop_from(c, mark);
+}
+
 /* Delivers queued events in order. A callback may make further changes;
  * their events join the queue and go out in the same loop. */
 void ct_capacity_flush_events(ct_capacity *c)

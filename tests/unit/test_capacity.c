@@ -2,6 +2,7 @@
 #include "capacity_fixture.h"
 #include "capacity_int.h"
 #include "fixtures.h"
+#include "candidates.h"
 #include "isolation.h"
 #include "referral.h"
 
@@ -496,6 +497,44 @@ Test(capacity, inside_a_caller_transaction)
     cr_assert_eq(ct_audit_head(f.store), head);
     cr_assert_eq(bed("G03").status, CT_BED_AVAILABLE);
     cr_assert_eq(state_of(c), CT_REFERRAL_TRIAGED);
+}
+
+Test(capacity, group_commit_savepoint_rolled_back)
+{
+    /* The daemon's committer: one transaction, each write in a savepoint;
+     * a failed write is rolled back alone. */
+    int64_t a = referral(0), b = referral(1);
+    sqlite3 *db = ct_store__db(f.store);
+    size_t before = json_array_size(f.events);
+    cr_assert_eq(ct_store_begin(f.store), 0);
+    cr_assert_eq(sqlite3_exec(db, "SAVEPOINT w1", NULL, NULL, NULL), 0);
+    CAP_OK(ct_capacity_hold(f.cap, a, "G01", 0, "org:council", NULL,
+                            &cap_err));
+    cr_assert_eq(sqlite3_exec(db, "RELEASE w1", NULL, NULL, NULL), 0);
+    size_t mark = ct_capacity_events_mark(f.cap);
+    cr_assert_eq(sqlite3_exec(db, "SAVEPOINT w2", NULL, NULL, NULL), 0);
+    CAP_OK(ct_capacity_hold(f.cap, b, "G02", 0, "org:council", NULL,
+                            &cap_err));
+    /* ... the write fails later: its savepoint goes. */
+    cr_assert_eq(sqlite3_exec(db, "ROLLBACK TO w2; RELEASE w2", NULL, NULL,
+                              NULL),
+                 0);
+    ct_capacity_drop_events_since(f.cap, mark);
+    cr_assert_eq(ct_capacity_refresh(f.cap), 0);
+    cr_assert_eq(ct_store_commit(f.store), 0);
+    ct_audit_sync_head(f.store);
+    ct_capacity_flush_events(f.cap);
+    cr_assert_eq(json_array_size(f.events), before + 1, "w1's event only");
+    cr_assert_eq(bed("G01").status, CT_BED_HELD);
+    cr_assert_eq(bed("G02").status, CT_BED_AVAILABLE);
+    cr_assert_eq(state_of(b), CT_REFERRAL_TRIAGED);
+    /* The candidate index reloaded: G02 is offered again. */
+    ct_candidate_list l = {0};
+    ct_candidate_query q = {.referral_id = b, .pathway = -1, .limit = 1};
+    CAP_OK(ct_candidates_find(f.cap, &q, &l, &cap_err));
+    cr_assert_eq(l.len, 1);
+    cr_assert_str_eq(l.items[0].bed_id, "G02");
+    ct_candidate_list_free(&l);
 }
 
 /* ---- restart --------------------------------------------------------- */
