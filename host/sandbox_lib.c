@@ -294,8 +294,9 @@ static int sb_load(lua_State *L)
     int env = !lua_isnone(L, 4) ? 4 : 0;
     int status;
     if (!strchr(mode, 't'))
-        return luaL_error(L, "load: mode '%s' is not allowed in the sandbox "
-                             "(text chunks only)",
+        return luaL_error(L,
+                          "load: mode '%s' is not allowed in the sandbox "
+                          "(text chunks only)",
                           mode);
     ct_sandbox__deadline(L);
     if (s) {
@@ -513,8 +514,7 @@ static int sb_codepoint(lua_State *L)
     luaL_argcheck(L, j <= (lua_Integer)len, 3, "out of bounds");
     if (j - i >= sb->lim.max_results) {
         char desc[64];
-        snprintf(desc, sizeof desc, "results limit of %d",
-                 sb->lim.max_results);
+        snprintf(desc, sizeof desc, "results limit of %d", sb->lim.max_results);
         ct_sandbox__limit(L, desc, "utf8.codepoint: %lld bytes",
                           (long long)(j - i + 1));
     }
@@ -583,8 +583,8 @@ static int os_time(lua_State *L)
 {
     if (lua_isnoneornil(L, 1)) {
         int64_t ms = now_ms(L);
-        lua_pushinteger(L, (lua_Integer)(ms >= 0 ? ms / 1000
-                                                 : -((-ms + 999) / 1000)));
+        lua_pushinteger(
+            L, (lua_Integer)(ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000)));
         return 1;
     }
     struct tm tm = {0};
@@ -596,9 +596,8 @@ static int os_time(lua_State *L)
     tm.tm_hour = date_field(L, "hour", 12, 0);
     tm.tm_min = date_field(L, "min", 0, 0);
     tm.tm_sec = date_field(L, "sec", 0, 0);
-    tm.tm_isdst = lua_getfield(L, 1, "isdst") == LUA_TNIL
-                      ? -1
-                      : lua_toboolean(L, -1);
+    tm.tm_isdst =
+        lua_getfield(L, 1, "isdst") == LUA_TNIL ? -1 : lua_toboolean(L, -1);
     lua_pop(L, 1);
     time_t t = mktime(&tm);
     if (t == (time_t)-1)
@@ -631,8 +630,8 @@ static int os_difftime(lua_State *L)
  * than handed to strftime. */
 static const char date_single[] = "aAbBcCdDeFgGhHIjmMnprRStTuUVwWxXyYzZ%";
 static const char *const date_double[] = {
-    "Ec", "EC", "Ex", "EX", "Ey", "EY", "Od", "Oe", "OH", "OI", "Om",
-    "OM", "OS", "Ou", "OU", "OV", "Ow", "OW", "Oy"};
+    "Ec", "EC", "Ex", "EX", "Ey", "EY", "Od", "Oe", "OH", "OI",
+    "Om", "OM", "OS", "Ou", "OU", "OV", "Ow", "OW", "Oy"};
 
 static size_t date_spec(const char *p, const char *end)
 {
@@ -684,8 +683,9 @@ static int os_date(lua_State *L)
         size_t n = date_spec(f, end);
         if (n == 0)
             return luaL_argerror(L, 1,
-                                 lua_pushfstring(L, "invalid conversion "
-                                                    "specifier '%%%s'",
+                                 lua_pushfstring(L,
+                                                 "invalid conversion "
+                                                 "specifier '%%%s'",
                                                  f));
         char spec[4] = {'%', f[0], n == 2 ? f[1] : '\0', '\0'};
         char *out = luaL_prepbuffsize(&b, 256);
@@ -701,21 +701,16 @@ static int os_date(lua_State *L)
 }
 
 static const luaL_Reg os_funcs[] = {
-    {"clock", os_clock},
-    {"date", os_date},
-    {"difftime", os_difftime},
-    {"time", os_time},
-    {NULL, NULL},
+    {"clock", os_clock}, {"date", os_date}, {"difftime", os_difftime},
+    {"time", os_time},   {NULL, NULL},
 };
 
 /* ------------------------------------------------------------------ */
 /* Assembly                                                           */
 
 static const luaL_Reg base_funcs[] = {
-    {"print", sb_print},
-    {"collectgarbage", sb_collectgarbage},
-    {"load", sb_load},
-    {"require", sb_require},
+    {"print", sb_print}, {"collectgarbage", sb_collectgarbage},
+    {"load", sb_load},   {"require", sb_require},
     {NULL, NULL},
 };
 
