@@ -104,7 +104,7 @@ static int guarded_k(lua_State *L, int status, lua_KContext ctx)
 }
 
 /*
- * Calls upvalue 1 with the arguments. Used for the functions that catch
+ * f(...) -> f's results, for upvalue 1 = f. Used for the functions that catch
  * errors or switch threads (pcall, xpcall, coroutine.resume and .close;
  * wrapped() below does the same itself): the clock is read before each,
  * and a deadline error the callee swallowed is raised again after it. The
@@ -178,7 +178,8 @@ static int co_create(lua_State *L)
 }
 
 /*
- * The function coroutine.wrap returns (upvalue 1: the thread). Like Lua's:
+ * wrapped(...) -> values: the function coroutine.wrap returns (upvalue 1:
+ * the thread). Like Lua's:
  * resumes, returns what the coroutine yields or returns, and on an error
  * closes the coroutine's to-be-closed variables and raises the error with
  * position information. Unlike it: looks at the clock first, raises the
@@ -451,8 +452,9 @@ static int sb_require(lua_State *L)
 /* ------------------------------------------------------------------ */
 /* utf8: deadline and results limit                                   */
 
-/* utf8.len and utf8.offset scan strings in C: look at the clock before
- * each, so a loop of them cannot run long between hook checks. */
+/* f(...) -> f's results, for upvalue 1 = f. utf8.len, utf8.offset and
+ * utf8.codepoint scan strings in C: look at the clock before each, so a
+ * loop of them cannot run long between hook checks. */
 static int clocked(lua_State *L)
 {
     ct_sandbox__deadline(L);

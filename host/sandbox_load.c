@@ -23,6 +23,8 @@
 /* ------------------------------------------------------------------ */
 /* Setup and preloading                                               */
 
+/* The protected halves of the functions below take their C arguments as
+ * light userdata at index 1; plugin code never sees them. */
 static int setup_p(lua_State *L)
 {
     lua_CFunction fn = lua_tocfunction(L, 2);
@@ -56,8 +58,9 @@ int ct_sandbox_preload(ct_sandbox *sb, const char *name, lua_CFunction open)
     return ct_sandbox__protected(sb, preload_p, 2, 0, "preload");
 }
 
-/* The text lives in a userdata (not a string, so max_string does not
- * apply to the SDK) held as an upvalue, invisible to plugin code. */
+/* loader(name, ":preload:") -> module. The text lives in a userdata (not
+ * a string, so max_string does not apply to the SDK) held as an upvalue,
+ * invisible to plugin code. */
 static int source_loader(lua_State *L)
 {
     size_t len = lua_rawlen(L, lua_upvalueindex(1));

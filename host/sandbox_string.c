@@ -513,8 +513,9 @@ static int str_match(lua_State *L)
     return find_aux(L, false);
 }
 
-/* Upvalues: subject, pattern, next start offset, end of the last match
- * (-1 before the first). A '^' is a plain character here, as in Lua. */
+/* iterator() -> captures. Upvalues: subject, pattern, next start offset,
+ * end of the last match (-1 before the first). A '^' is a plain character
+ * here, as in Lua. */
 static int gmatch_next(lua_State *L)
 {
     size_t ls, lp;
@@ -769,13 +770,14 @@ static int str_unpack(lua_State *L)
     return lua_gettop(L);
 }
 
+/* string.name = value (__newindex of the proxy) */
 static int read_only(lua_State *L)
 {
     return luaL_error(L, "the string library is read-only in the sandbox");
 }
 
-/* The proxy's iterator: next() over the real library (upvalue 1), which
- * must not be handed out itself. */
+/* iterator(proxy, key) -> key, function: next() over the real library
+ * (upvalue 1), which must not be handed out itself. */
 static int proxy_next(lua_State *L)
 {
     lua_settop(L, 2);
