@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "diag.h"
+#include "plugin_check.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -54,7 +55,12 @@ int ct_cmd_check(int argc, char **argv)
         ct_diags_free(&diags);
         return CT_EXIT_FAIL;
     }
-    /* Plugin validation joins here with the plugin runtime. */
+    if (ct_plugin_check_all(cfg, &diags)) {
+        ct_diags_print(&diags, stdout);
+        ct_diags_free(&diags);
+        ct_config_free(cfg);
+        return CT_EXIT_FAIL;
+    }
     if (!quiet)
         printf("%s: ok: area '%s', %zu organisations, %zu facilities, "
                "%zu beds, %zu plugins\n",

@@ -40,7 +40,7 @@ typedef struct ct_config_bed {
     char **tags;
     size_t ntags;
     bool surge; /* counts only while its facility's surge capacity is open */
-    uint32_t line;
+    uint32_t line, col; /* the bed entry that named it */
 } ct_config_bed;
 
 typedef struct ct_config_cohort {
@@ -56,7 +56,7 @@ typedef struct ct_config_zone {
     bool closed; /* closed to admissions at first load */
     ct_config_bed *beds;
     size_t nbeds;
-    uint32_t line;
+    uint32_t line, col;
 } ct_config_zone;
 
 typedef struct ct_config_facility {

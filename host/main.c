@@ -36,12 +36,9 @@ static int wants_help(int argc, char **argv)
         return not_yet(name, why);                                   \
     }
 
-PENDING(ct_cmd_check, "check", "config loading is being built")
-PENDING(ct_cmd_run, "run", "the daemon arrives with the HTTP API issue")
 PENDING(ct_cmd_repl, "repl", "the REPL arrives with the analyst tools issue")
 PENDING(ct_cmd_test, "test", "the test runner arrives with the analyst tools issue")
 PENDING(ct_cmd_plugin, "plugin", "bundles arrive with the signed bundles issue")
-PENDING(ct_cmd_audit, "audit", "the audit chain arrives with the capacity issue")
 PENDING(ct_cmd_report, "report", "reports arrive with the transparent data issue")
 
 const ct_command ct_commands[] = {
@@ -100,7 +97,10 @@ const ct_command ct_commands[] = {
     {"audit", ct_cmd_audit, "verify the audit hash chain",
      "Usage: caretide audit verify [--db FILE] [--config FILE]\n"
      "\n"
-     "Walks the audit log's hash chain and names the first bad event.\n"
+     "Walks the audit log's hash chain, checks it against the chain head\n"
+     "and the head file (DB.audit-head), and names the first bad event.\n"
+     "The database is opened read-only. Exits 0 when the chain is intact,\n"
+     "1 when it is broken or cannot be read.\n"
      "\n"
      "Options:\n"
      "  --db FILE         database (default: the config's)\n"

@@ -29,26 +29,44 @@ typedef struct ct_store_options {
  * private in-memory one, and migrates it to the newest schema. opts may be
  * NULL for defaults. On success *out owns the connection; close with
  * ct_store_close. On error nothing is left open and the file, if it
- * existed, is as it was.
+ * existed, is as it was. Errors: CT_EUNSUPPORTED for a schema newer than
+ * this build's; CT_ESTATE for a read-only open of an older one (read-only
+ * never migrates); CT_EIO when the file cannot be opened; CT_ECORRUPT
+ * when it is not a database. Each is logged with the path.
  */
 int ct_store_open(const char *path, const ct_store_options *opts,
                   ct_store **out);
 /* Finalizes cached statements and closes. NULL is harmless. */
 void ct_store_close(ct_store *s);
 
-/* The schema version the database is at, and the newest this build has. */
+/* The schema version the database is at (or a CT_E* code), and the
+ * newest this build has. */
 int ct_store_schema_version(ct_store *s);
 int ct_store_latest_version(void);
 
 /*
  * Transactions. begin takes the write lock at once (BEGIN IMMEDIATE).
- * Nesting is not supported: begin inside a transaction is CT_ESTATE.
+ * Nesting is not supported: begin inside a transaction is CT_ESTATE, and
+ * so is commit outside one. CT_EBUSY when another connection holds the
+ * write lock past the busy timeout. If commit fails the transaction may
+ * still be open: call ct_store_rollback.
  */
 int ct_store_begin(ct_store *s);
 int ct_store_commit(ct_store *s);
 /* Safe to call when no transaction is open. */
 void ct_store_rollback(ct_store *s);
 bool ct_store_in_transaction(ct_store *s);
+
+/*
+ * Savepoints inside an open transaction (CT_ESTATE without one), so that
+ * one part of a transaction can fail alone: the group commit runs each
+ * request's write in its own. They nest: release and rollback_to end the
+ * innermost. rollback_to undoes the changes since the savepoint and ends
+ * it (ROLLBACK TO then RELEASE); the transaction stays open.
+ */
+int ct_store_savepoint(ct_store *s);
+int ct_store_release(ct_store *s);
+int ct_store_rollback_to(ct_store *s);
 
 typedef struct ct_reconcile_stats {
     unsigned orgs_added, orgs_changed;
@@ -59,17 +77,24 @@ typedef struct ct_reconcile_stats {
 
 /*
  * Brings organisations, facilities, zones (cohorts, closure) and beds
- * (tags, surge flag) in line with cfg, in one transaction. Running it
- * twice with the same config changes nothing. Beds, zones and facilities
+ * (tags, surge flag) in line with cfg, in one transaction of its own
+ * (CT_ESTATE if one is already open). Running it twice with the same
+ * config changes nothing and writes no row. Beds, zones and facilities
  * missing from cfg are retired, never deleted, so history keeps its
- * references; retiring a bed that is held or occupied is an error naming
- * the bed (added to diags, at the config line where the bed's zone is),
- * and then nothing changes. stats may be NULL.
+ * references, and come back when listed again; organisations are never
+ * retired. Retiring a bed that is held or occupied is CT_ECONFIG with one
+ * record per such bed added to diags (cfg->file, at the line of the bed's
+ * zone, or of its facility if the zone is gone too, else line 0), and then
+ * nothing changes. Bed status and surge_open are run-time state and never
+ * touched. Borrows cfg and diags (not NULL); stats (may be NULL) is
+ * zeroed unless the call succeeds.
  *
  * Cohorts and closure in cfg are declared values: reconcile applies a
  * declared value when it differs from the one declared at the previous
  * load, so runtime changes (made by plugins or the API) survive a restart
- * but an edited config still takes effect.
+ * but an edited config still takes effect. A pathogen a zone does not
+ * list is declared open; a zone_cohort row written at run time for such a
+ * pathogen keeps declared NULL, which counts as open.
  */
 int ct_store_reconcile(ct_store *s, const ct_config *cfg,
                        ct_reconcile_stats *stats, ct_diags *diags);

@@ -21,12 +21,18 @@ sqlite3 *ct_store__db(ct_store *s);
  */
 sqlite3_stmt *ct_store__stmt(ct_store *s, ct_stmt id);
 
-/* Runs one statement to completion (SQLITE_DONE). Returns a CT_E* code. */
+/*
+ * Runs one statement to completion (SQLITE_DONE), discarding any rows, and
+ * resets it so it holds no lock or snapshot. Returns 0 or a CT_E* code
+ * (a constraint is CT_ECONFLICT), logged with the statement's SQL.
+ * A caller that reads rows and stops before SQLITE_DONE should
+ * sqlite3_reset the statement itself for the same reason.
+ */
 int ct_store__step_done(ct_store *s, sqlite3_stmt *stmt);
 
 /* Migrations as an array of SQL scripts; index i takes the schema from
- * version i to i+1. The store's own list is used by ct_store_open; tests
- * pass others to ct_store__migrate. */
+ * version i to i+1 (PRAGMA user_version). The store's own list is used by
+ * ct_store_open; tests pass others to ct_store__migrate. */
 typedef struct ct_migration {
     const char *name;
     const char *sql;
@@ -35,6 +41,14 @@ typedef struct ct_migration {
 extern const ct_migration ct_store__migrations[];
 extern const int ct_store__nmigrations;
 
+/*
+ * Takes db from its version to n with list[version..n), all in one
+ * BEGIN IMMEDIATE transaction with foreign keys off (restored afterwards)
+ * and PRAGMA foreign_key_check before commit, so a step may rebuild a
+ * table. Up to date: returns 0 without taking a lock. A version above n is
+ * CT_EUNSUPPORTED. Any failure rolls back: the database is as it was.
+ * Borrows db; the scripts are trusted constant SQL.
+ */
 int ct_store__migrate(sqlite3 *db, const ct_migration *list, int n);
 
 #endif

@@ -67,7 +67,8 @@ int ct_hex_decode(const char *in, uint8_t *out, size_t len);
  */
 bool ct_nhs_number_valid(const char *s, char norm[11]);
 
-/* Edit distance, for did-you-mean suggestions. */
+/* Edit distance counting a swap of neighbours as one edit, for
+ * did-you-mean suggestions. Strings over 64 bytes get their length. */
 size_t ct_levenshtein(const char *a, const char *b);
 
 #endif

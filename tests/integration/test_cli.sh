@@ -26,5 +26,27 @@ grep -q "unknown option '--no-such-option'" /tmp/ct-cli.out && ok || bad "unknow
 expect_exit 2 "$bin" check --config
 expect_exit 2 "$bin" version extra
 
+# check: the demo passes; damaged copies fail with file:line:col errors.
+src=$(cd "$(dirname "$0")/../.." && pwd)
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+expect_exit 0 "$bin" check
+expect_exit 0 "$bin" check --config "$src/config/demo.yaml"
+grep -q 'ok: area .demo-shire.' /tmp/ct-cli.out && ok || bad "check summary line"
+damage() { # damage NAME SED-SCRIPT
+  sed "$2" "$src/config/demo.yaml" > "$tmp/$1.yaml"
+}
+damage tab '0,/^    name: Demo General Hospital NHS Trust/s//\tname: Demo General Hospital NHS Trust/'
+damage unknown 's/^storage:/storrage:/'
+damage truncated 's/^pathogens: \[covid, flu, norovirus\]/pathogens: [covid, flu/'
+: > "$tmp/empty.yaml"
+for name in tab unknown truncated; do
+  expect_exit 1 "$bin" check --config "$tmp/$name.yaml"
+  grep -Eq "^$tmp/$name.yaml:[0-9]+:[0-9]+: " /tmp/ct-cli.out && ok || { bad "$name: file:line:col error"; cat /tmp/ct-cli.out; }
+done
+grep -q "did you mean 'storage'" <("$bin" check --config "$tmp/unknown.yaml") && ok || bad "did-you-mean"
+expect_exit 1 "$bin" check --config "$tmp/empty.yaml"
+grep -q "empty.yaml: file is empty" /tmp/ct-cli.out && ok || bad "empty file message"
+expect_exit 1 "$bin" check --config "$tmp/missing.yaml"
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

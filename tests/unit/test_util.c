@@ -82,4 +82,5 @@ Test(util, levenshtein)
     cr_assert_eq(ct_levenshtein("facilites", "facilities"), 1);
     cr_assert_eq(ct_levenshtein("", "abc"), 3);
     cr_assert_eq(ct_levenshtein("zone", "zone"), 0);
+    cr_assert_eq(ct_levenshtein("knid", "kind"), 1);
 }

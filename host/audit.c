@@ -1,0 +1,559 @@
+/*
+ * The audit log: append inside the caller's transaction, verify the hash
+ * chain, keep the head file. See audit.h for the canonical form.
+ */
+#include "audit.h"
+
+#include "error.h"
+#include "log.h"
+#include "store_int.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define HASH_LEN crypto_hash_sha256_BYTES
+#define JSON_FLAGS (JSON_SORT_KEYS | JSON_COMPACT | JSON_ENSURE_ASCII)
+#define HEAD_SUFFIX ".audit-head"
+
+static const uint8_t zero_hash[HASH_LEN];
+
+static int sodium_ready(void)
+{
+    static int ready;
+    if (!ready) {
+        if (sodium_init() < 0)
+            return CT_ENOMEM;
+        ready = 1;
+    }
+    return 0;
+}
+
+/* ---- canonical bytes ----------------------------------------------- */
+
+/* Appends s (len bytes) as a JSON string the way jansson writes it.
+ * Printable ASCII other than '"' and '\\' is written as it is, which is
+ * what jansson does too; anything else goes through jansson. */
+static int put_json_string(ct_buf *b, const char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len && s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"' &&
+           s[i] != '\\')
+        i++;
+    if (i == len) {
+        int rc;
+        if ((rc = ct_buf_append(b, "\"", 1)) ||
+            (rc = ct_buf_append(b, s, len)) ||
+            (rc = ct_buf_append(b, "\"", 1)))
+            return rc;
+        return 0;
+    }
+    json_t *j = json_stringn(s, len);
+    if (!j)
+        return CT_EINVAL; /* not UTF-8 */
+    char *text = json_dumps(j, JSON_FLAGS | JSON_ENCODE_ANY);
+    json_decref(j);
+    if (!text)
+        return CT_ENOMEM;
+    int rc = ct_buf_puts(b, text);
+    free(text);
+    return rc;
+}
+
+/*
+ * The canonical bytes, assembled from their parts. payload is already
+ * canonical text (what the event row stores), so this equals json_dumps of
+ * the whole object with JSON_FLAGS: keys in sorted order, no spaces.
+ */
+static int canonical(ct_buf *b, int64_t seq, int64_t at, const char *actor,
+                     size_t actor_len, const char *kind, size_t kind_len,
+                     const char *payload, size_t payload_len)
+{
+    int rc;
+    b->len = 0;
+    if ((rc = ct_buf_puts(b, "{\"actor\":")) ||
+        (rc = put_json_string(b, actor, actor_len)) ||
+        (rc = ct_buf_printf(b, ",\"at\":%" PRId64 ",\"kind\":", at)) ||
+        (rc = put_json_string(b, kind, kind_len)) ||
+        (rc = ct_buf_puts(b, ",\"payload\":")) ||
+        (rc = ct_buf_append(b, payload, payload_len)) ||
+        (rc = ct_buf_printf(b, ",\"seq\":%" PRId64 "}", seq)))
+        return rc;
+    return 0;
+}
+
+static void chain_hash(const uint8_t prev[HASH_LEN], const ct_buf *canon,
+                       uint8_t out[HASH_LEN])
+{
+    crypto_hash_sha256_state st;
+    crypto_hash_sha256_init(&st);
+    crypto_hash_sha256_update(&st, prev, HASH_LEN);
+    crypto_hash_sha256_update(&st, (const unsigned char *)canon->data,
+                              canon->len);
+    crypto_hash_sha256_final(&st, out);
+}
+
+/* ---- append -------------------------------------------------------- */
+
+/* Reads chain_head; seq 0 and the zero hash when there is none. */
+static int read_head(ct_store *s, int64_t *seq, uint8_t hash[HASH_LEN])
+{
+    sqlite3_stmt *st = ct_store__stmt(s, CT_STMT_AUDIT_HEAD);
+    if (!st)
+        return CT_ESTORE;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        *seq = 0;
+        memcpy(hash, zero_hash, HASH_LEN);
+        rc = 0;
+    } else if (rc == SQLITE_ROW) {
+        *seq = sqlite3_column_int64(st, 0);
+        const void *h = sqlite3_column_blob(st, 1);
+        rc = sqlite3_column_bytes(st, 1) == HASH_LEN && h ? 0 : CT_ECORRUPT;
+        if (!rc)
+            memcpy(hash, h, HASH_LEN);
+    } else {
+        rc = ct_err_from_sqlite(rc);
+    }
+    /* Release the read snapshot now, not when the statement is reused. */
+    sqlite3_reset(st);
+    return rc;
+}
+
+/* Borrows payload; everything else is copied into the database. */
+int ct_audit_append(ct_store *s, int64_t at, const char *actor,
+                    const char *kind, const json_t *payload, int64_t *seq)
+{
+    if (!actor || !*actor || !kind || !*kind ||
+        (payload && !json_is_object(payload)))
+        return CT_EINVAL;
+    if (!ct_store_in_transaction(s))
+        return CT_ESTATE;
+    int rc = sodium_ready();
+    if (rc)
+        return rc;
+
+    char *ptext = payload ? json_dumps(payload, JSON_FLAGS) : NULL;
+    if (payload && !ptext)
+        return CT_ENOMEM;
+    const char *ptr = ptext ? ptext : "{}";
+    size_t plen = strlen(ptr);
+    if (plen > INT_MAX / 2) {
+        free(ptext);
+        return CT_ELIMIT;
+    }
+
+    int64_t head;
+    uint8_t prev[HASH_LEN], hash[HASH_LEN];
+    ct_buf canon = {0};
+    if ((rc = read_head(s, &head, prev)))
+        goto fail_head;
+    if (head == INT64_MAX) {
+        rc = CT_ELIMIT;
+        goto fail_head;
+    }
+    if ((rc = canonical(&canon, head + 1, at, actor, strlen(actor), kind,
+                        strlen(kind), ptr, plen)))
+        goto fail_canon;
+    chain_hash(prev, &canon, hash);
+
+    sqlite3_stmt *ins = ct_store__stmt(s, CT_STMT_AUDIT_INSERT);
+    if (!ins) {
+        rc = CT_ESTORE;
+        goto fail_canon;
+    }
+    sqlite3_bind_int64(ins, 1, head + 1);
+    sqlite3_bind_int64(ins, 2, at);
+    sqlite3_bind_text(ins, 3, actor, -1, SQLITE_STATIC);
+    sqlite3_bind_text(ins, 4, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(ins, 5, ptr, (int)plen, SQLITE_STATIC);
+    sqlite3_bind_blob(ins, 6, prev, HASH_LEN, SQLITE_STATIC);
+    sqlite3_bind_blob(ins, 7, hash, HASH_LEN, SQLITE_STATIC);
+    if ((rc = ct_store__step_done(s, ins)))
+        goto fail_canon;
+
+    sqlite3_stmt *up = ct_store__stmt(s, CT_STMT_AUDIT_SET_HEAD);
+    if (!up) {
+        rc = CT_ESTORE;
+        goto fail_canon;
+    }
+    sqlite3_bind_int64(up, 1, head + 1);
+    sqlite3_bind_blob(up, 2, hash, HASH_LEN, SQLITE_STATIC);
+    if ((rc = ct_store__step_done(s, up)))
+        goto fail_canon;
+    if (seq)
+        *seq = head + 1;
+
+fail_canon:
+    ct_buf_free(&canon);
+fail_head:
+    free(ptext);
+    return rc;
+}
+
+int64_t ct_audit_head(ct_store *s)
+{
+    int64_t seq;
+    uint8_t hash[HASH_LEN];
+    int rc = read_head(s, &seq, hash);
+    return rc ? rc : seq;
+}
+
+/* ---- head file ----------------------------------------------------- */
+
+/* "<db path>.audit-head" into a new string; NULL for an in-memory or
+ * temporary database (*rc 0) or when out of memory (*rc CT_ENOMEM). */
+static char *head_path(ct_store *s, int *rc)
+{
+    const char *db = sqlite3_db_filename(ct_store__db(s), "main");
+    *rc = 0;
+    if (!db || !*db)
+        return NULL;
+    size_t n = strlen(db) + sizeof HEAD_SUFFIX;
+    char *p = malloc(n);
+    if (!p) {
+        *rc = CT_ENOMEM;
+        return NULL;
+    }
+    snprintf(p, n, "%s%s", db, HEAD_SUFFIX);
+    return p;
+}
+
+/*
+ * Reads the head file: 0 with *seq and hash, CT_ENOTFOUND when there is
+ * none, CT_ECORRUPT when it is not one well-formed line, CT_EIO.
+ */
+static int read_head_file(const char *path, int64_t *seq,
+                          uint8_t hash[HASH_LEN])
+{
+    char *text = NULL;
+    size_t len = 0;
+    int rc = ct_read_file(path, &text, &len);
+    if (rc)
+        return rc;
+    /* "<seq> <64 hex>\n", nothing else; seq has no leading zero and at
+     * most 18 digits, so it cannot overflow. */
+    const char *p = text;
+    int64_t v = 0;
+    int ndig = 0;
+    while (*p >= '0' && *p <= '9' && ndig < 19) {
+        v = v * 10 + (*p++ - '0');
+        ndig++;
+    }
+    rc = CT_ECORRUPT;
+    if (ndig == 0 || ndig > 18 || text[0] == '0' || *p++ != ' ' ||
+        len != (size_t)(p - text) + 2 * HASH_LEN + 1 ||
+        text[len - 1] != '\n')
+        goto out;
+    char hex[2 * HASH_LEN + 1];
+    for (size_t i = 0; i < 2 * HASH_LEN; i++) {
+        if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f')))
+            goto out;
+        hex[i] = p[i];
+    }
+    hex[2 * HASH_LEN] = '\0';
+    if (ct_hex_decode(hex, hash, HASH_LEN))
+        goto out;
+    *seq = v;
+    rc = 0;
+out:
+    free(text);
+    return rc;
+}
+
+static int write_head_file(const char *path, int64_t seq,
+                           const uint8_t hash[HASH_LEN])
+{
+    char line[32 + 2 * HASH_LEN], hex[2 * HASH_LEN + 1];
+    ct_hex_encode(hash, HASH_LEN, hex);
+    int n = snprintf(line, sizeof line, "%" PRId64 " %s\n", seq, hex);
+    size_t tlen = strlen(path) + 32;
+    char *tmp = malloc(tlen);
+    if (!tmp)
+        return CT_ENOMEM;
+    snprintf(tmp, tlen, "%s.%ld.tmp", path, (long)getpid());
+    int rc = CT_EIO;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        goto fail_open;
+    if (write(fd, line, (size_t)n) != n || fsync(fd) != 0)
+        goto fail_write;
+    if (close(fd) != 0) {
+        fd = -1;
+        goto fail_write;
+    }
+    fd = -1;
+    if (rename(tmp, path) != 0)
+        goto fail_write;
+    free(tmp);
+    return 0;
+
+fail_write:
+    if (fd >= 0)
+        close(fd);
+    unlink(tmp);
+fail_open:
+    ct_log_error("audit", "cannot write %s: %s", path, strerror(errno));
+    free(tmp);
+    return rc;
+}
+
+/* The stored hash of event seq into hash; CT_ENOTFOUND when absent. */
+static int event_hash(ct_store *s, int64_t seq, uint8_t hash[HASH_LEN])
+{
+    sqlite3_stmt *st = ct_store__stmt(s, CT_STMT_AUDIT_EVENT_HASH);
+    if (!st)
+        return CT_ESTORE;
+    sqlite3_bind_int64(st, 1, seq);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        rc = CT_ENOTFOUND;
+    } else if (rc == SQLITE_ROW) {
+        const void *h = sqlite3_column_blob(st, 0);
+        rc = sqlite3_column_bytes(st, 0) == HASH_LEN && h ? 0 : CT_ECORRUPT;
+        if (!rc)
+            memcpy(hash, h, HASH_LEN);
+    } else {
+        rc = ct_err_from_sqlite(rc);
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+int ct_audit_sync_head(ct_store *s)
+{
+    if (ct_store_in_transaction(s))
+        return CT_ESTATE;
+    int rc;
+    char *path = head_path(s, &rc);
+    if (!path)
+        return rc;
+    int64_t seq, fseq;
+    uint8_t hash[HASH_LEN], fhash[HASH_LEN], at_f[HASH_LEN];
+    if ((rc = read_head(s, &seq, hash)))
+        goto out;
+    rc = read_head_file(path, &fseq, fhash);
+    if (rc == CT_ENOTFOUND) {
+        fseq = 0;
+    } else if (rc) {
+        ct_log_error("audit", "%s is unreadable; not overwriting it", path);
+        goto out;
+    } else if (fseq > seq) {
+        ct_log_error("audit", "%s records seq %" PRId64 " but the database "
+                     "ends at %" PRId64 "; not moving it back", path, fseq,
+                     seq);
+        rc = CT_ECORRUPT;
+        goto out;
+    } else if ((rc = event_hash(s, fseq, at_f)) ||
+               memcmp(at_f, fhash, HASH_LEN) != 0) {
+        if (rc == 0 || rc == CT_ENOTFOUND) {
+            ct_log_error("audit", "%s disagrees with event %" PRId64
+                         "; not overwriting it", path, fseq);
+            rc = CT_ECORRUPT;
+        }
+        goto out;
+    }
+    rc = seq > fseq ? write_head_file(path, seq, hash) : 0;
+out:
+    free(path);
+    return rc;
+}
+
+/* ---- verify -------------------------------------------------------- */
+
+/* Records a failure at seq unless an earlier one is already named. */
+static void fail_at(ct_audit_report *r, int64_t seq, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+static void fail_at(ct_audit_report *r, int64_t seq, const char *fmt, ...)
+{
+    if (r->first_bad != 0 && r->first_bad <= seq)
+        return;
+    r->first_bad = seq;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->reason, sizeof r->reason, fmt, ap);
+    va_end(ap);
+}
+
+static const char *col_text(sqlite3_stmt *st, int i, size_t *len)
+{
+    const char *t = (const char *)sqlite3_column_text(st, i);
+    *len = (size_t)sqlite3_column_bytes(st, i);
+    return t ? t : "";
+}
+
+/* What the walk carries from one event to the next. */
+typedef struct walk {
+    int64_t expect;          /* the seq the next event must have */
+    uint8_t prev[HASH_LEN];  /* its prev_hash */
+    int64_t file_seq;        /* head file's seq, or -1 */
+    uint8_t file_hash[HASH_LEN];
+    ct_buf canon;
+} walk;
+
+/* Checks one event row; false when it fails (reported) and the walk
+ * stops, since every later link depends on this one. */
+static bool check_event(sqlite3_stmt *st, walk *w, ct_audit_report *r)
+{
+    int64_t seq = sqlite3_column_int64(st, 0);
+    if (seq != w->expect) {
+        if (seq > w->expect)
+            fail_at(r, w->expect, "event %" PRId64 " is missing (the next "
+                    "is %" PRId64 ")", w->expect, seq);
+        else
+            fail_at(r, w->expect, "unexpected event seq %" PRId64, seq);
+        return false;
+    }
+    const void *ph = sqlite3_column_blob(st, 5);
+    if (sqlite3_column_bytes(st, 5) != HASH_LEN || !ph ||
+        memcmp(ph, w->prev, HASH_LEN) != 0) {
+        if (seq == 1)
+            fail_at(r, seq, "prev_hash of the first event is not zero");
+        else
+            fail_at(r, seq, "prev_hash does not match the hash of event "
+                    "%" PRId64, seq - 1);
+        return false;
+    }
+    size_t alen, klen, plen;
+    const char *actor = col_text(st, 2, &alen);
+    const char *kind = col_text(st, 3, &klen);
+    const char *payload = col_text(st, 4, &plen);
+    int rc = canonical(&w->canon, seq, sqlite3_column_int64(st, 1), actor,
+                       alen, kind, klen, payload, plen);
+    if (rc) {
+        fail_at(r, seq, rc == CT_EINVAL ? "actor or kind is not UTF-8 text"
+                                        : "out of memory hashing the event");
+        return false;
+    }
+    uint8_t h[HASH_LEN];
+    chain_hash(w->prev, &w->canon, h);
+    const void *stored = sqlite3_column_blob(st, 6);
+    if (sqlite3_column_bytes(st, 6) != HASH_LEN || !stored ||
+        memcmp(stored, h, HASH_LEN) != 0) {
+        fail_at(r, seq, "hash does not match the event's contents");
+        return false;
+    }
+    if (seq == w->file_seq && memcmp(h, w->file_hash, HASH_LEN) != 0)
+        fail_at(r, seq, "event differs from the head file");
+    memcpy(w->prev, h, HASH_LEN);
+    w->expect = seq + 1;
+    return true;
+}
+
+/* The events, then chain_head against the newest one. Inside the caller's
+ * read snapshot. */
+static int walk_chain(ct_store *s, walk *w, ct_audit_report *r)
+{
+    int64_t head;
+    uint8_t head_hash[HASH_LEN];
+    int rc = read_head(s, &head, head_hash);
+    if (rc == CT_ECORRUPT) {
+        fail_at(r, 1, "chain_head holds a malformed hash");
+        head = 0;
+    } else if (rc) {
+        return rc;
+    }
+    r->head_seq = head;
+
+    sqlite3_stmt *st = ct_store__stmt(s, CT_STMT_AUDIT_WALK);
+    if (!st)
+        return CT_ESTORE;
+    bool intact = true;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        r->events++;
+        if (intact)
+            intact = check_event(st, w, r);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return ct_err_from_sqlite(rc);
+
+    /* A broken walk already names the smallest seq the head checks
+     * could. */
+    if (!intact)
+        return 0;
+    int64_t newest = w->expect - 1;
+    if (head > newest)
+        fail_at(r, newest + 1, "events %" PRId64 "..%" PRId64 " are missing "
+                "(chain_head records seq %" PRId64 ")", newest + 1, head,
+                head);
+    else if (head < newest)
+        fail_at(r, head + 1, "event %" PRId64 " is beyond the recorded chain "
+                "head (seq %" PRId64 ")", head + 1, head);
+    else if (head > 0 && memcmp(head_hash, w->prev, HASH_LEN) != 0)
+        fail_at(r, head, "hash differs from chain_head");
+    if (w->file_seq > newest)
+        fail_at(r, newest + 1, "events %" PRId64 "..%" PRId64 " are missing "
+                "(the head file records seq %" PRId64 ")", newest + 1,
+                w->file_seq, w->file_seq);
+    return 0;
+}
+
+int ct_audit_verify(ct_store *s, ct_audit_report *report)
+{
+    memset(report, 0, sizeof *report);
+    report->head_file_seq = -1;
+    int rc = sodium_ready();
+    if (rc)
+        return rc;
+    walk w = {.expect = 1, .file_seq = -1};
+
+    /* The head file first: it never leads the database, so whatever it
+     * says was committed before the snapshot below begins. */
+    char *path = head_path(s, &rc);
+    if (rc)
+        return rc;
+    if (path) {
+        rc = read_head_file(path, &w.file_seq, w.file_hash);
+        if (rc == CT_ECORRUPT)
+            fail_at(report, 1, "head file %s is malformed", path);
+        else if (rc && rc != CT_ENOTFOUND)
+            goto fail_file;
+        if (rc)
+            w.file_seq = -1;
+    }
+    report->head_file_seq = w.file_seq;
+
+    sqlite3 *db = ct_store__db(s);
+    bool own_tx = sqlite3_get_autocommit(db) != 0;
+    if (own_tx) {
+        sqlite3_stmt *b = ct_store__stmt(s, CT_STMT_AUDIT_READ_BEGIN);
+        if (!b) {
+            rc = CT_ESTORE;
+            goto fail_file;
+        }
+        if ((rc = ct_store__step_done(s, b)))
+            goto fail_file;
+    }
+    rc = walk_chain(s, &w, report);
+    if (own_tx) {
+        sqlite3_stmt *e = ct_store__stmt(s, CT_STMT_AUDIT_READ_END);
+        int rc2 = e ? ct_store__step_done(s, e) : CT_ESTORE;
+        if (rc2 && !sqlite3_get_autocommit(db)) {
+            sqlite3_stmt *a = ct_store__stmt(s, CT_STMT_AUDIT_READ_ABORT);
+            if (a)
+                ct_store__step_done(s, a);
+        }
+        if (!rc)
+            rc = rc2;
+    }
+    if (!rc && report->first_bad)
+        rc = CT_ECORRUPT;
+
+fail_file:
+    ct_buf_free(&w.canon);
+    free(path);
+    return rc;
+}

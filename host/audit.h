@@ -1,0 +1,90 @@
+/*
+ * The audit log: every state change is one transaction together with its
+ * event (DESIGN.md principles 1 and 3). Events are append-only and
+ * hash-chained: hash = SHA-256(prev_hash || canonical bytes of the event),
+ * where the canonical bytes are the JSON text of
+ * {"actor","at","kind","payload","seq"} with sorted keys, no spaces and
+ * ASCII escapes (jansson JSON_SORT_KEYS | JSON_COMPACT | JSON_ENSURE_ASCII).
+ * The first event's prev_hash is 32 zero bytes. The event row stores the
+ * payload as exactly the bytes that went into the hash, so verification
+ * hashes the stored text as it is and any edit to it shows.
+ *
+ * Example: seq 1, at 1795392000000, actor "host", kind "demo.started",
+ * payload {"b":[1,2],"a":"\u00E9"} has the canonical bytes
+ *   {"actor":"host","at":1795392000000,"kind":"demo.started",
+ *    "payload":{"a":"\u00E9","b":[1,2]},"seq":1}
+ * (one line; note jansson's upper-case \u escapes) and hash
+ * SHA-256(32 zero bytes || those bytes).
+ *
+ * The chain head (newest seq and hash) is kept in table chain_head, updated
+ * in the same transaction, so that deleting the newest events shows. Since
+ * anyone with the sqlite3 shell can rewrite chain_head too, the head is
+ * also kept outside the database, in the head file "<db path>.audit-head"
+ * (one line: "<seq> <64 hex digits>\n"), written by ct_audit_sync_head
+ * after a commit. The file may lag the database (a crash between commit
+ * and sync) but never leads it; verification reports truncation when the
+ * file names a seq beyond the newest event or a hash that differs from the
+ * event at that seq.
+ *
+ * What the chain cannot show: SHA-256 has no key, so someone who rewrites
+ * every event from some seq on, chain_head and the head file together, or
+ * who appends well-formed events after the last sync, is not detected.
+ * Keep a copy of the head file elsewhere (or publish it) to anchor it.
+ */
+#ifndef CT_AUDIT_H
+#define CT_AUDIT_H
+
+#include "store.h"
+
+#include <jansson.h>
+#include <stdint.h>
+
+/*
+ * Appends one event inside the caller's open transaction (CT_ESTATE when
+ * none is open): at is the host clock time, actor names who acted
+ * ("org:demo-acute", "plugin:stepdown", "host"), kind is dotted
+ * ("hold.created"). payload is borrowed (may be NULL for {}); it must be a
+ * JSON object. Writes the new seq to *seq when seq is not NULL. Cost: one
+ * SELECT, one INSERT, one UPDATE through cached statements and one
+ * SHA-256. Errors: CT_EINVAL (empty actor or kind, text that is not
+ * UTF-8, a payload that is not an object), CT_ESTATE, storage errors; on
+ * any error the caller must roll the transaction back. Call
+ * ct_audit_sync_head after the commit.
+ */
+int ct_audit_append(ct_store *s, int64_t at, const char *actor,
+                    const char *kind, const json_t *payload, int64_t *seq);
+
+typedef struct ct_audit_report {
+    int64_t events;        /* events in the log */
+    int64_t head_seq;      /* chain head as recorded in chain_head (0: none) */
+    int64_t head_file_seq; /* seq in the head file; -1 when there is none */
+    int64_t first_bad;     /* first seq that fails, 0 when all good */
+    char reason[256];      /* why first_bad fails */
+} ct_audit_report;
+
+/*
+ * Walks the whole chain in one read snapshot, then checks chain_head and
+ * the head file. Returns 0 when intact, CT_ECORRUPT with first_bad and
+ * reason filled when not (the smallest seq any check names), another CT_E*
+ * on a storage error. report is the caller's; always filled. Works on a
+ * read-only store and inside or outside a transaction.
+ */
+int ct_audit_verify(ct_store *s, ct_audit_report *report);
+
+/* The newest seq as chain_head records it (0 when empty), or a negative
+ * CT_E* on a storage error. */
+int64_t ct_audit_head(ct_store *s);
+
+/*
+ * Writes the committed chain head to the head file (see above): call it
+ * after ct_store_commit of a transaction that appended, once per commit
+ * (or per group of commits). It writes a temporary file, fsyncs it and
+ * renames it over the old one. CT_ESTATE inside a transaction (the head
+ * there is not committed yet). Refuses to move the file backwards or
+ * onto another chain: CT_ECORRUPT, nothing written, when the file names a
+ * seq beyond the database's head or a hash that differs from the event
+ * at its seq. A no-op for an in-memory database.
+ */
+int ct_audit_sync_head(ct_store *s);
+
+#endif

@@ -1,0 +1,147 @@
+#include "kv.h"
+
+#include "error.h"
+#include "log.h"
+#include "store_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int check_key(const char *key)
+{
+    size_t n = strlen(key);
+    return n == 0 || n > CT_KV_MAX_KEY ? CT_EINVAL : 0;
+}
+
+int ct_kv_get(ct_store *s, const char *plugin, const char *key,
+              json_t **out)
+{
+    *out = NULL;
+    sqlite3_stmt *st = ct_store__stmt(s, CT_STMT_KV_GET);
+    if (!st)
+        return CT_ESTORE;
+    sqlite3_bind_text(st, 1, plugin, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE)
+        return CT_ENOTFOUND;
+    if (rc != SQLITE_ROW)
+        return ct_err_from_sqlite(rc);
+    json_error_t jerr;
+    *out = json_loads((const char *)sqlite3_column_text(st, 0),
+                      JSON_DECODE_ANY, &jerr);
+    sqlite3_reset(st);
+    return *out ? 0 : CT_ECORRUPT;
+}
+
+/* Runs fn inside the caller's transaction, or in one of its own. */
+static int in_transaction(ct_store *s, int (*fn)(ct_store *, void *),
+                          void *arg)
+{
+    if (ct_store_in_transaction(s))
+        return fn(s, arg);
+    int rc = ct_store_begin(s);
+    if (rc)
+        return rc;
+    rc = fn(s, arg);
+    if (rc) {
+        ct_store_rollback(s);
+        return rc;
+    }
+    return ct_store_commit(s);
+}
+
+typedef struct put_args {
+    const char *plugin, *key, *text;
+    uint64_t limit;
+} put_args;
+
+static int do_put(ct_store *s, void *arg)
+{
+    put_args *a = arg;
+    sqlite3_stmt *st = ct_store__stmt(s, CT_STMT_KV_USAGE);
+    if (!st)
+        return CT_ESTORE;
+    sqlite3_bind_text(st, 1, a->plugin, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, a->key, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_ROW)
+        return CT_ESTORE;
+    uint64_t used = (uint64_t)sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    uint64_t add = strlen(a->key) + strlen(a->text);
+    if (used + add > a->limit)
+        return CT_ELIMIT;
+    st = ct_store__stmt(s, CT_STMT_KV_PUT);
+    if (!st)
+        return CT_ESTORE;
+    sqlite3_bind_text(st, 1, a->plugin, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, a->key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, a->text, -1, SQLITE_STATIC);
+    return ct_store__step_done(s, st);
+}
+
+int ct_kv_set(ct_store *s, const char *plugin, const char *key,
+              const json_t *value, uint64_t limit)
+{
+    if (check_key(key) || !value)
+        return CT_EINVAL;
+    char *text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY |
+                                       JSON_SORT_KEYS);
+    if (!text)
+        return CT_ENOMEM;
+    put_args a = {plugin, key, text, limit};
+    int rc = in_transaction(s, do_put, &a);
+    free(text);
+    return rc;
+}
+
+typedef struct del_args {
+    const char *plugin, *key;
+    int existed;
+} del_args;
+
+static int do_delete(ct_store *s, void *arg)
+{
+    del_args *a = arg;
+    sqlite3_stmt *st = ct_store__stmt(s, CT_STMT_KV_DELETE);
+    if (!st)
+        return CT_ESTORE;
+    sqlite3_bind_text(st, 1, a->plugin, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, a->key, -1, SQLITE_STATIC);
+    int rc = ct_store__step_done(s, st);
+    a->existed = !rc && sqlite3_changes(ct_store__db(s)) > 0;
+    return rc;
+}
+
+int ct_kv_delete(ct_store *s, const char *plugin, const char *key,
+                 int *existed)
+{
+    if (check_key(key))
+        return CT_EINVAL;
+    del_args a = {plugin, key, 0};
+    int rc = in_transaction(s, do_delete, &a);
+    if (existed)
+        *existed = a.existed;
+    return rc;
+}
+
+int ct_kv_keys(ct_store *s, const char *plugin, json_t **out)
+{
+    *out = NULL;
+    sqlite3_stmt *st = ct_store__stmt(s, CT_STMT_KV_KEYS);
+    if (!st)
+        return CT_ESTORE;
+    sqlite3_bind_text(st, 1, plugin, -1, SQLITE_STATIC);
+    json_t *arr = json_array();
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        json_array_append_new(
+            arr, json_string((const char *)sqlite3_column_text(st, 0)));
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        json_decref(arr);
+        return ct_err_from_sqlite(rc);
+    }
+    *out = arr;
+    return 0;
+}

@@ -1,0 +1,45 @@
+/*
+ * Static checks of the plugins an area config names, for `caretide check`
+ * and for the plugin runtime before it loads anything: find each plugin's
+ * directory, check plugin.yaml, check the area's settings overrides
+ * against the schema, and compile (never run) every Lua file. Errors are
+ * diagnostics: file:line:col for YAML, file:line for Lua.
+ */
+#ifndef CT_PLUGIN_CHECK_H
+#define CT_PLUGIN_CHECK_H
+
+#include "config.h"
+#include "diag.h"
+#include "manifest.h"
+
+#include <jansson.h>
+
+/*
+ * The directory of plugin entry p: its explicit path, else the first
+ * plugin_path directory holding NAME/plugin.yaml. Returns a malloc'd path
+ * or NULL after adding a diagnostic at the entry's config line.
+ */
+char *ct_plugin_check_resolve(const ct_config *cfg,
+                              const ct_config_plugin *p, ct_diags *diags);
+
+/*
+ * Compiles every *.lua file under dir (recursively, text chunks only) and
+ * requires init.lua. Adds "file:line: message" diagnostics; returns 0 or
+ * CT_ECONFIG.
+ */
+int ct_plugin_check_lua(const char *dir, ct_diags *diags);
+
+/*
+ * All checks for entry p. On success returns 0 and, when the out pointers
+ * are not NULL, the resolved directory (malloc'd), the manifest and the
+ * effective settings (new reference); the caller owns them.
+ */
+int ct_plugin_check_entry(const ct_config *cfg, const ct_config_plugin *p,
+                          char **dir, ct_manifest **manifest,
+                          json_t **settings, ct_diags *diags);
+
+/* ct_plugin_check_entry over every configured plugin; CT_ECONFIG if any
+ * fails (all are checked). */
+int ct_plugin_check_all(const ct_config *cfg, ct_diags *diags);
+
+#endif

@@ -1,0 +1,415 @@
+/*
+ * The SQLite store: opening with the pragmas, forward-only migrations, the
+ * statement cache and transactions. Config reconciliation lives in
+ * store_reconcile.c.
+ */
+#include "store_int.h"
+
+#include "error.h"
+#include "log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define UNIT "store"
+#define DEFAULT_BUSY_TIMEOUT_MS 5000
+
+struct ct_store {
+    sqlite3 *db;
+    bool readonly;
+    sqlite3_stmt *stmts[CT_STMT__COUNT];
+};
+
+static const char *const stmt_sql[CT_STMT__COUNT] = {
+#define X(name, sql) sql,
+    CT_STMT_LIST(X)
+#undef X
+};
+
+static const char *const stmt_name[CT_STMT__COUNT] = {
+#define X(name, sql) #name,
+    CT_STMT_LIST(X)
+#undef X
+};
+
+/* Logs what SQLite said about rc on db and returns the CT_E* code. */
+static int sqlite_fail(sqlite3 *db, int rc, const char *what)
+{
+    ct_log_error(UNIT, "%s: %s (%s)", what,
+                 db ? sqlite3_errmsg(db) : sqlite3_errstr(rc),
+                 sqlite3_errstr(rc));
+    return ct_err_from_sqlite(rc);
+}
+
+/* Runs constant SQL (pragmas, migration scripts). Never given values. */
+static int exec(sqlite3 *db, const char *sql, const char *what)
+{
+    int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return sqlite_fail(db, rc, what);
+    return 0;
+}
+
+/* Reads an integer pragma such as user_version into *out. */
+static int pragma_int(sqlite3 *db, const char *sql, int *out)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return sqlite_fail(db, rc, sql);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *out = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+        return 0;
+    }
+    /* A pragma that returns no row: an omitted feature. */
+    int err = rc == SQLITE_DONE ? CT_EUNSUPPORTED : sqlite_fail(db, rc, sql);
+    sqlite3_finalize(st);
+    return err;
+}
+
+/* Rolls back if a transaction is still open (SQLite ends some on error). */
+static void rollback_quietly(sqlite3 *db)
+{
+    if (!sqlite3_get_autocommit(db))
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/*
+ * The migration proper, inside BEGIN IMMEDIATE. Foreign keys are off for
+ * its duration (the caller switches them) so that a later migration may
+ * rebuild a table the SQLite way; foreign_key_check then proves the result
+ * consistent before commit.
+ */
+static int migrate_locked(sqlite3 *db, const ct_migration *list, int n,
+                          int *from)
+{
+    int err = pragma_int(db, "PRAGMA user_version", from);
+    if (err)
+        return err;
+    int v = *from;
+    if (v > n) {
+        ct_log_error(UNIT,
+                     "database schema version %d is newer than this build "
+                     "supports (%d): use a newer caretide",
+                     v, n);
+        return CT_EUNSUPPORTED;
+    }
+    if (v < 0) {
+        ct_log_error(UNIT, "database schema version %d is invalid", v);
+        return CT_ECORRUPT;
+    }
+    if (v == n)
+        return 0; /* another process got there first */
+    for (int i = v; i < n; i++) {
+        char what[160];
+        snprintf(what, sizeof what, "migration %d (%s)", i + 1, list[i].name);
+        if ((err = exec(db, list[i].sql, what)))
+            return err;
+    }
+
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(db, "PRAGMA foreign_key_check", -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return sqlite_fail(db, rc, "foreign_key_check");
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const char *table = (const char *)sqlite3_column_text(st, 0);
+        ct_log_error(UNIT, "migration to version %d leaves a dangling "
+                     "reference in table %s", n, table ? table : "?");
+        sqlite3_finalize(st);
+        return CT_ECORRUPT;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return sqlite_fail(db, rc, "foreign_key_check");
+
+    /* PRAGMA takes no placeholders; n is this build's count, not input. */
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA user_version = %d", n);
+    return exec(db, sql, "setting the schema version");
+}
+
+int ct_store__migrate(sqlite3 *db, const ct_migration *list, int n)
+{
+    /* Up to date needs no write lock: reopening is a no-op. */
+    int fk = 0, from = 0;
+    int err = pragma_int(db, "PRAGMA user_version", &from);
+    if (err || from == n)
+        return err;
+    if ((err = pragma_int(db, "PRAGMA foreign_keys", &fk)))
+        return err;
+    if ((err = exec(db, "PRAGMA foreign_keys = OFF", "foreign_keys")))
+        return err;
+    if ((err = exec(db, "BEGIN IMMEDIATE", "starting the migration")))
+        goto fail_begin;
+    if ((err = migrate_locked(db, list, n, &from)))
+        goto fail_migrate;
+    if ((err = exec(db, "COMMIT", "committing the migration")))
+        goto fail_migrate;
+    if (from != n)
+        ct_log_info(UNIT, "migrated the database from schema %d to %d",
+                    from, n);
+    if (fk)
+        err = exec(db, "PRAGMA foreign_keys = ON", "foreign_keys");
+    return err;
+
+fail_migrate:
+    rollback_quietly(db);
+fail_begin:
+    if (fk)
+        exec(db, "PRAGMA foreign_keys = ON", "foreign_keys");
+    return err;
+}
+
+/* Per-connection settings; they change nothing in the file. */
+static int configure(sqlite3 *db, const ct_store_options *o)
+{
+    int err = exec(db, "PRAGMA foreign_keys = ON", "foreign_keys");
+    if (err)
+        return err;
+    return exec(db, o && o->sync == CT_SYNC_NORMAL
+                        ? "PRAGMA synchronous = NORMAL"
+                        : "PRAGMA synchronous = FULL",
+                "synchronous");
+}
+
+/*
+ * WAL is the one persistent setting, so it is switched on last, once the
+ * version check and the migration have succeeded: a database refused or
+ * failed is left exactly as it was, journal mode included.
+ */
+static int use_wal(sqlite3 *db, const char *path)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &st,
+                                NULL);
+    if (rc != SQLITE_OK)
+        return sqlite_fail(db, rc, "journal_mode");
+    int err = 0;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const char *mode = (const char *)sqlite3_column_text(st, 0);
+        /* In-memory databases answer "memory"; anything else is a file
+         * system without the shared memory WAL needs. */
+        if (mode && strcmp(mode, "wal") != 0 && strcmp(mode, "memory") != 0)
+            ct_log_warn(UNIT, "%s: journal mode is %s, not wal", path, mode);
+    } else {
+        err = sqlite_fail(db, rc, "journal_mode");
+    }
+    sqlite3_finalize(st);
+    return err;
+}
+
+int ct_store_open(const char *path, const ct_store_options *opts,
+                  ct_store **out)
+{
+    *out = NULL;
+    int timeout = opts && opts->busy_timeout_ms ? opts->busy_timeout_ms
+                                                : DEFAULT_BUSY_TIMEOUT_MS;
+    if (!path || timeout < 0)
+        return CT_EINVAL;
+
+    ct_store *s = calloc(1, sizeof *s);
+    if (!s)
+        return CT_ENOMEM;
+    s->readonly = opts && opts->readonly;
+
+    int flags = s->readonly ? SQLITE_OPEN_READONLY
+                            : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    int rc = sqlite3_open_v2(path, &s->db, flags, NULL);
+    int err;
+    if (rc != SQLITE_OK) {
+        ct_log_error(UNIT, "cannot open %s: %s", path,
+                     s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+        err = ct_err_from_sqlite(rc);
+        goto fail_open;
+    }
+    sqlite3_extended_result_codes(s->db, 1);
+    if ((rc = sqlite3_busy_timeout(s->db, timeout)) != SQLITE_OK) {
+        err = sqlite_fail(s->db, rc, "busy_timeout");
+        goto fail_open;
+    }
+
+    int version, latest = ct_store__nmigrations;
+    if ((err = pragma_int(s->db, "PRAGMA user_version", &version))) {
+        ct_log_error(UNIT, "%s: cannot read the schema version", path);
+        goto fail_open;
+    }
+    if (version > latest) {
+        ct_log_error(UNIT,
+                     "%s: database schema version %d is newer than this "
+                     "build supports (%d): use a newer caretide",
+                     path, version, latest);
+        err = CT_EUNSUPPORTED;
+        goto fail_open;
+    }
+    if (s->readonly && version != latest) {
+        ct_log_error(UNIT,
+                     "%s: database schema version %d is older than this "
+                     "build's (%d); a read-only open never migrates, so "
+                     "open it once read-write (caretide run) first",
+                     path, version, latest);
+        err = CT_ESTATE;
+        goto fail_open;
+    }
+    if ((err = configure(s->db, opts)))
+        goto fail_open;
+    if (!s->readonly) {
+        if ((err = ct_store__migrate(s->db, ct_store__migrations, latest))) {
+            ct_log_error(UNIT, "%s: migration failed: %s", path,
+                         ct_strerror(err));
+            goto fail_open;
+        }
+        if ((err = use_wal(s->db, path)))
+            goto fail_open;
+    }
+    *out = s;
+    return 0;
+
+fail_open:
+    sqlite3_close(s->db);
+    free(s);
+    return err;
+}
+
+void ct_store_close(ct_store *s)
+{
+    if (!s)
+        return;
+    for (int i = 0; i < CT_STMT__COUNT; i++)
+        sqlite3_finalize(s->stmts[i]);
+    int rc = sqlite3_close(s->db);
+    if (rc != SQLITE_OK)
+        ct_log_error(UNIT, "close: %s (a statement was left unfinalized)",
+                     sqlite3_errmsg(s->db));
+    free(s);
+}
+
+sqlite3 *ct_store__db(ct_store *s)
+{
+    return s->db;
+}
+
+sqlite3_stmt *ct_store__stmt(ct_store *s, ct_stmt id)
+{
+    if ((int)id < 0 || id >= CT_STMT__COUNT)
+        return NULL;
+    sqlite3_stmt *st = s->stmts[id];
+    if (st) {
+        /* reset returns the last step's error, already reported there */
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        return st;
+    }
+    int rc = sqlite3_prepare_v3(s->db, stmt_sql[id], -1,
+                                SQLITE_PREPARE_PERSISTENT, &st, NULL);
+    if (rc != SQLITE_OK) {
+        ct_log_error(UNIT, "preparing %s: %s", stmt_name[id],
+                     sqlite3_errmsg(s->db));
+        sqlite3_finalize(st);
+        return NULL;
+    }
+    s->stmts[id] = st;
+    return st;
+}
+
+int ct_store__step_done(ct_store *s, sqlite3_stmt *stmt)
+{
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+        ;
+    int err = 0;
+    if (rc != SQLITE_DONE) {
+        char what[128];
+        const char *sql = sqlite3_sql(stmt);
+        snprintf(what, sizeof what, "%.100s", sql ? sql : "?");
+        err = sqlite_fail(s->db, rc, what);
+    }
+    /* Done with it: release its locks and snapshot now, not at reuse. */
+    sqlite3_reset(stmt);
+    return err;
+}
+
+int ct_store_schema_version(ct_store *s)
+{
+    sqlite3_stmt *st = ct_store__stmt(s, CT_STMT_USER_VERSION);
+    if (!st)
+        return CT_ESTORE;
+    int rc = sqlite3_step(st);
+    int v = rc == SQLITE_ROW ? sqlite3_column_int(st, 0)
+                             : sqlite_fail(s->db, rc, "user_version");
+    sqlite3_reset(st);
+    return v;
+}
+
+int ct_store_latest_version(void)
+{
+    return ct_store__nmigrations;
+}
+
+static int run_cached(ct_store *s, ct_stmt id)
+{
+    sqlite3_stmt *st = ct_store__stmt(s, id);
+    if (!st)
+        return CT_ESTORE;
+    return ct_store__step_done(s, st);
+}
+
+int ct_store_begin(ct_store *s)
+{
+    if (!sqlite3_get_autocommit(s->db)) {
+        ct_log_error(UNIT, "begin: a transaction is already open");
+        return CT_ESTATE;
+    }
+    return run_cached(s, CT_STMT_BEGIN);
+}
+
+int ct_store_commit(ct_store *s)
+{
+    if (sqlite3_get_autocommit(s->db)) {
+        ct_log_error(UNIT, "commit: no transaction is open");
+        return CT_ESTATE;
+    }
+    return run_cached(s, CT_STMT_COMMIT);
+}
+
+void ct_store_rollback(ct_store *s)
+{
+    if (!sqlite3_get_autocommit(s->db))
+        run_cached(s, CT_STMT_ROLLBACK);
+}
+
+bool ct_store_in_transaction(ct_store *s)
+{
+    return !sqlite3_get_autocommit(s->db);
+}
+
+/* A savepoint outside a transaction would start one (SQLite's rule);
+ * the callers want the transaction's bounds to stay theirs. */
+static int in_tx_cached(ct_store *s, ct_stmt id, const char *what)
+{
+    if (sqlite3_get_autocommit(s->db)) {
+        ct_log_error(UNIT, "%s: no transaction is open", what);
+        return CT_ESTATE;
+    }
+    return run_cached(s, id);
+}
+
+int ct_store_savepoint(ct_store *s)
+{
+    return in_tx_cached(s, CT_STMT_SAVEPOINT, "savepoint");
+}
+
+int ct_store_release(ct_store *s)
+{
+    return in_tx_cached(s, CT_STMT_RELEASE, "release");
+}
+
+int ct_store_rollback_to(ct_store *s)
+{
+    int err = in_tx_cached(s, CT_STMT_ROLLBACK_TO, "rollback to");
+    return err ? err : run_cached(s, CT_STMT_RELEASE);
+}

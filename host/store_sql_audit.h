@@ -1,0 +1,29 @@
+/*
+ * The audit unit's statements (host/audit.c), joined into the one
+ * statement cache by store_sql.h.
+ *
+ * Verification reads the head and walks the events inside one read
+ * transaction (AUDIT_READ_BEGIN .. AUDIT_READ_END) so both come from one
+ * snapshot even while a daemon appends.
+ */
+#ifndef CT_STORE_SQL_AUDIT_H
+#define CT_STORE_SQL_AUDIT_H
+
+#define CT_STMTS_AUDIT(X)                                                   \
+    X(AUDIT_HEAD, "SELECT seq, hash FROM chain_head WHERE id = 1")          \
+    X(AUDIT_INSERT,                                                         \
+      "INSERT INTO event (seq, at, actor, kind, payload, prev_hash, hash)"  \
+      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")                               \
+    X(AUDIT_SET_HEAD,                                                       \
+      "INSERT INTO chain_head (id, seq, hash) VALUES (1, ?1, ?2)"           \
+      " ON CONFLICT (id) DO UPDATE SET seq = excluded.seq,"                 \
+      " hash = excluded.hash")                                              \
+    X(AUDIT_EVENT_HASH, "SELECT hash FROM event WHERE seq = ?1")            \
+    X(AUDIT_WALK,                                                           \
+      "SELECT seq, at, actor, kind, payload, prev_hash, hash FROM event"    \
+      " ORDER BY seq")                                                      \
+    X(AUDIT_READ_BEGIN, "BEGIN DEFERRED")                                   \
+    X(AUDIT_READ_END, "COMMIT")                                             \
+    X(AUDIT_READ_ABORT, "ROLLBACK")
+
+#endif
