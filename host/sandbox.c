@@ -290,7 +290,7 @@ void ct_sandbox__error_reset(ct_sandbox *sb)
 }
 
 int ct_sandbox__error(ct_sandbox *sb, int code, char *detail, char *traceback,
-                     const char *fmt, ...)
+                      const char *fmt, ...)
 {
     ct_sandbox__error_reset(sb);
     ct_buf b = {0};
@@ -342,8 +342,7 @@ char *ct_sandbox__describe(lua_State *L, int idx)
         else
             snprintf(buf, sizeof buf, "%.14g", (double)lua_tonumber(L, idx));
         return ct_strdup(buf);
-    case LUA_TNIL:
-        return ct_strdup("nil");
+    case LUA_TNIL: return ct_strdup("nil");
     case LUA_TBOOLEAN:
         return ct_strdup(lua_toboolean(L, idx) ? "true" : "false");
     default:
@@ -469,8 +468,8 @@ static int classify(ct_sandbox *sb, int status, bool ok_but_tripped,
             detail = NULL;
         }
         return ct_sandbox__error(sb, CT_ETIMEOUT, detail, tb,
-                         "deadline of %lld ms exceeded in %s",
-                         (long long)sb->deadline_ms, what);
+                                 "deadline of %lld ms exceeded in %s",
+                                 (long long)sb->deadline_ms, what);
     }
     if (status == LUA_ERRMEM ||
         ((status == LUA_ERRERR || strstr(d, "not enough memory")) &&
@@ -479,20 +478,21 @@ static int classify(ct_sandbox *sb, int status, bool ok_but_tripped,
             sb->stats.limit_errors++;
             ct_sandbox__fmt_size(size, sizeof size, sb->lim.max_string);
             return ct_sandbox__error(sb, CT_ELIMIT, detail, tb,
-                             "string length limit of %s exceeded in %s "
-                             "(a string of %zu bytes)",
-                             size, what, sb->string_refused);
+                                     "string length limit of %s exceeded in %s "
+                                     "(a string of %zu bytes)",
+                                     size, what, sb->string_refused);
         }
         sb->stats.mem_errors++;
         ct_sandbox__fmt_size(size, sizeof size, sb->lim.memory);
         return ct_sandbox__error(sb, CT_ELIMIT, detail, tb,
-                         "memory limit of %s exceeded in %s", size, what);
+                                 "memory limit of %s exceeded in %s", size,
+                                 what);
     }
     if (sb->limit_raised[0] && strstr(d, sb->limit_raised)) {
         sb->stats.limit_errors++;
         return ct_sandbox__error(sb, CT_ELIMIT, detail, tb,
-                                 "%s exceeded in %s (%s)", sb->limit_desc,
-                                 what, sb->limit_ctx);
+                                 "%s exceeded in %s (%s)", sb->limit_desc, what,
+                                 sb->limit_ctx);
     }
     return ct_sandbox__error(sb, CT_EPLUGIN, detail, tb, "error in %s: %s",
                              what, d);
@@ -511,15 +511,18 @@ int ct_sandbox_call_deadline(ct_sandbox *sb, const char *what, int nargs,
 {
     lua_State *L = sb->L;
     ct_sandbox__error_reset(sb);
+    if (!what)
+        what = "call";
     int base = lua_gettop(L) - nargs;
     if (nargs < 0 || base < 1 || deadline_ms <= 0)
-        return ct_sandbox__error(sb, CT_ESTATE, NULL, NULL,
-                         "bad call of %s: %d arguments on a stack of %d",
-                         what, nargs, lua_gettop(L));
+        return ct_sandbox__error(
+            sb, CT_ESTATE, NULL, NULL,
+            "bad call of %s: %d arguments on a stack of %d", what, nargs,
+            lua_gettop(L));
     if (!lua_checkstack(L, 2 + (nresults > 0 ? nresults : 0))) {
         lua_settop(L, base - 1);
         return ct_sandbox__error(sb, CT_ELIMIT, NULL, NULL,
-                         "stack limit exceeded before %s", what);
+                                 "stack limit exceeded before %s", what);
     }
 
     bool outer = sb->depth == 0;
@@ -574,7 +577,7 @@ int ct_sandbox__protected(ct_sandbox *sb, lua_CFunction fn, int nargs,
     if (!lua_checkstack(L, 2 + (nresults > 0 ? nresults : 0))) {
         lua_settop(L, base);
         return ct_sandbox__error(sb, CT_ELIMIT, NULL, NULL,
-                         "stack limit exceeded in %s", what);
+                                 "stack limit exceeded in %s", what);
     }
     if (!sb->armed)
         reset_call_flags(sb);
@@ -601,8 +604,8 @@ int ct_sandbox__protected(ct_sandbox *sb, lua_CFunction fn, int nargs,
 static int panic(lua_State *L)
 {
     ct_sandbox *sb = ct_sandbox_from_state(L);
-    const char *msg = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1)
-                                                      : "(no message)";
+    const char *msg =
+        lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "(no message)";
     ct_log_error(sb->log_unit,
                  "unprotected Lua error (a host unit used the state outside "
                  "ct_sandbox_setup or a C function): %s",
@@ -649,18 +652,18 @@ static int fill_limits(const ct_sandbox_limits *in, ct_sandbox_limits *out)
     *out = default_limits;
     if (!in)
         return 0;
-#define TAKE(f)                                                        \
-    if (in->f < 0)                                                     \
-        return CT_EINVAL;                                              \
-    if (in->f)                                                         \
+#define TAKE(f)                                                                \
+    if (in->f < 0)                                                             \
+        return CT_EINVAL;                                                      \
+    if (in->f)                                                                 \
         out->f = in->f;
     TAKE(deadline_ms)
     TAKE(hook_interval)
     TAKE(max_results)
     TAKE(json_max_depth)
 #undef TAKE
-#define TAKE(f)                                                        \
-    if (in->f)                                                         \
+#define TAKE(f)                                                                \
+    if (in->f)                                                                 \
         out->f = in->f;
     TAKE(memory)
     TAKE(max_string)
@@ -745,8 +748,7 @@ int ct_sandbox_close(ct_sandbox *sb)
     if (sb->main_ref != LUA_NOREF)
         luaL_unref(sb->L, LUA_REGISTRYINDEX, sb->main_ref);
     if (sb->refs != 0) {
-        ct_log_error(sb->log_unit, "%d registry reference(s) leaked",
-                     sb->refs);
+        ct_log_error(sb->log_unit, "%d registry reference(s) leaked", sb->refs);
 #ifdef CT_DEBUG_REFS
         for (size_t i = 0; i < sb->ref_owners_len; i++)
             ct_log_error(sb->log_unit, "leaked reference %d held by %s",
@@ -770,8 +772,7 @@ int ct_sandbox_close(ct_sandbox *sb)
     return rc;
 }
 
-void ct_sandbox_set_clock(ct_sandbox *sb, ct_sandbox_clock_fn now_ms,
-                          void *ud)
+void ct_sandbox_set_clock(ct_sandbox *sb, ct_sandbox_clock_fn now_ms, void *ud)
 {
     sb->clock = now_ms ? now_ms : real_clock_ms;
     sb->clock_ud = now_ms ? ud : NULL;
@@ -810,4 +811,3 @@ void ct_sandbox_stats_get(const ct_sandbox *sb, ct_sandbox_stats *out)
     out->mem_peak = sb->mem_peak;
     out->mem_limit = sb->lim.memory;
 }
-

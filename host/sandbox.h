@@ -71,8 +71,8 @@ typedef struct ct_sandbox_stats {
     size_t mem_used;       /* bytes held by the state now */
     size_t mem_peak;       /* most bytes ever held */
     size_t mem_limit;
-    uint64_t busy_us;      /* time spent inside calls */
-    uint64_t max_call_us;  /* longest single call */
+    uint64_t busy_us;     /* time spent inside calls */
+    uint64_t max_call_us; /* longest single call */
 } ct_sandbox_stats;
 
 /*
@@ -116,8 +116,7 @@ int ct_sandbox_new(const char *name, const char *dir,
 int ct_sandbox_close(ct_sandbox *sb);
 
 /* Sets the clock (NULL restores the real-time clock). ud is not owned. */
-void ct_sandbox_set_clock(ct_sandbox *sb, ct_sandbox_clock_fn now_ms,
-                          void *ud);
+void ct_sandbox_set_clock(ct_sandbox *sb, ct_sandbox_clock_fn now_ms, void *ud);
 /* The embedder's clock as the plugin sees it (for ct.now()). */
 int64_t ct_sandbox_now_ms(const ct_sandbox *sb);
 
@@ -196,8 +195,7 @@ int ct_sandbox_get_hook(ct_sandbox *sb, const char *name);
  * while another is running (a host function calling back into the plugin)
  * shares the outer call's deadline.
  */
-int ct_sandbox_call(ct_sandbox *sb, const char *what, int nargs,
-                    int nresults);
+int ct_sandbox_call(ct_sandbox *sb, const char *what, int nargs, int nresults);
 /* Same with an explicit deadline for this call (setup may need longer). */
 int ct_sandbox_call_deadline(ct_sandbox *sb, const char *what, int nargs,
                              int nresults, int64_t deadline_ms);

@@ -13,6 +13,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef CT_DEBUG_REFS
+struct ref_owner {
+    int ref;
+    const char *owner;
+};
+#endif
+
 struct ct_sandbox {
     lua_State *L;
     char *name;
@@ -31,9 +38,9 @@ struct ct_sandbox {
     size_t string_refused; /* size of a string refused in this call */
 
     /* The deadline of the running top-level call. */
-    int depth;          /* nesting of ct_sandbox_call */
-    bool armed;         /* a call is running */
-    bool tripped;       /* its deadline passed: every check raises again */
+    int depth;           /* nesting of ct_sandbox_call */
+    bool armed;          /* a call is running */
+    bool tripped;        /* its deadline passed: every check raises again */
     int64_t deadline_ns; /* CLOCK_MONOTONIC */
     int64_t deadline_ms; /* for messages */
 
@@ -49,11 +56,11 @@ struct ct_sandbox {
     char warn_buf[256]; /* a warning arriving in pieces */
     size_t warn_len;
 
-    int main_ref;  /* what init.lua returned; LUA_NOREF before */
+    int main_ref; /* what init.lua returned; LUA_NOREF before */
     bool main_loaded;
-    int refs;      /* references handed to embedders */
+    int refs; /* references handed to embedders */
 #ifdef CT_DEBUG_REFS
-    struct ref_owner { int ref; const char *owner; } *ref_owners;
+    struct ref_owner *ref_owners; /* who holds each reference */
     size_t ref_owners_len, ref_owners_cap;
 #endif
 

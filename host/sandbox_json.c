@@ -26,10 +26,10 @@
 typedef struct conv {
     ct_sandbox *sb;
     lua_State *L;
-    const char *what;   /* name of the root in messages */
+    const char *what; /* name of the root in messages */
     unsigned flags;
     size_t values;
-    const void **open;  /* tables on the current path, for cycles */
+    const void **open; /* tables on the current path, for cycles */
     ct_buf path;
     int code;
 } conv;
@@ -113,8 +113,7 @@ static json_t *conv_array(conv *c, int idx, int depth, lua_Integer n)
     lua_State *L = c->L;
     json_t *arr = json_array();
     if (!arr)
-        return conv_fail(c, CT_ENOMEM, "out of memory converting %s",
-                         c->what);
+        return conv_fail(c, CT_ENOMEM, "out of memory converting %s", c->what);
     for (lua_Integer i = 1; i <= n; i++) {
         lua_rawgeti(L, idx, i);
         size_t mark = path_index(c, i);
@@ -136,8 +135,7 @@ static json_t *conv_object(conv *c, int idx, int depth)
     lua_State *L = c->L;
     json_t *obj = json_object();
     if (!obj)
-        return conv_fail(c, CT_ENOMEM, "out of memory converting %s",
-                         c->what);
+        return conv_fail(c, CT_ENOMEM, "out of memory converting %s", c->what);
     lua_pushnil(L);
     while (lua_next(L, idx)) {
         size_t klen;
@@ -212,7 +210,7 @@ static json_t *conv_table(conv *c, int idx, int depth)
     }
     if (count == 0)
         return (c->flags & CT_SANDBOX_JSON_EMPTY_ARRAY) ? json_array()
-                                                         : json_object();
+                                                        : json_object();
     if (strings == count)
         return conv_object(c, idx, depth);
     if (strings > 0)
@@ -234,10 +232,8 @@ static json_t *conv_value(conv *c, int idx, int depth)
                          "%s has more than the JSON limit of %zu values",
                          c->what, c->sb->lim.json_max_values);
     switch (lua_type(L, idx)) {
-    case LUA_TNIL:
-        return json_null();
-    case LUA_TBOOLEAN:
-        return json_boolean(lua_toboolean(L, idx));
+    case LUA_TNIL: return json_null();
+    case LUA_TBOOLEAN: return json_boolean(lua_toboolean(L, idx));
     case LUA_TNUMBER: {
         if (lua_isinteger(L, idx))
             return json_integer((json_int_t)lua_tointeger(L, idx));
@@ -245,18 +241,19 @@ static json_t *conv_value(conv *c, int idx, int depth)
         if (!isfinite(d))
             return conv_fail(c, CT_EPLUGIN, "%s is not a finite number (%s)",
                              path(c),
-                             isnan(d) ? "nan" : d > 0 ? "inf" : "-inf");
+                             isnan(d) ? "nan"
+                             : d > 0  ? "inf"
+                                      : "-inf");
         return json_real(d);
     }
     case LUA_TSTRING: {
         size_t len;
         const char *s = lua_tolstring(L, idx, &len);
         json_t *j = json_stringn(s, len);
-        return j ? j : conv_fail(c, CT_EPLUGIN, "%s is not valid UTF-8",
-                                 path(c));
+        return j ? j
+                 : conv_fail(c, CT_EPLUGIN, "%s is not valid UTF-8", path(c));
     }
-    case LUA_TTABLE:
-        return conv_table(c, lua_absindex(L, idx), depth);
+    case LUA_TTABLE: return conv_table(c, lua_absindex(L, idx), depth);
     default:
         return conv_fail(c, CT_EPLUGIN,
                          "%s is a %s, which cannot cross into the host",
@@ -303,7 +300,7 @@ static void push_value(lua_State *L, const json_t *v, int depth)
         const char *key;
         json_t *val;
         lua_createtable(L, 0, (int)json_object_size(v));
-        json_object_foreach((json_t *)v, key, val) {
+        json_object_foreach ((json_t *)v, key, val) {
             if (json_is_null(val))
                 continue;
             push_value(L, val, depth + 1);
@@ -326,19 +323,11 @@ static void push_value(lua_State *L, const json_t *v, int depth)
     case JSON_INTEGER:
         lua_pushinteger(L, (lua_Integer)json_integer_value(v));
         break;
-    case JSON_REAL:
-        lua_pushnumber(L, (lua_Number)json_real_value(v));
-        break;
-    case JSON_TRUE:
-        lua_pushboolean(L, 1);
-        break;
-    case JSON_FALSE:
-        lua_pushboolean(L, 0);
-        break;
+    case JSON_REAL: lua_pushnumber(L, (lua_Number)json_real_value(v)); break;
+    case JSON_TRUE: lua_pushboolean(L, 1); break;
+    case JSON_FALSE: lua_pushboolean(L, 0); break;
     case JSON_NULL:
-    default:
-        lua_pushnil(L);
-        break;
+    default: lua_pushnil(L); break;
     }
 }
 

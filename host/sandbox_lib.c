@@ -104,7 +104,7 @@ static int guarded_k(lua_State *L, int status, lua_KContext ctx)
 }
 
 /*
- * Calls upvalue 1 with the arguments. Used for the functions that catch
+ * f(...) -> f's results, for upvalue 1 = f. Used for the functions that catch
  * errors or switch threads (pcall, xpcall, coroutine.resume and .close;
  * wrapped() below does the same itself): the clock is read before each,
  * and a deadline error the callee swallowed is raised again after it. The
@@ -178,7 +178,8 @@ static int co_create(lua_State *L)
 }
 
 /*
- * The function coroutine.wrap returns (upvalue 1: the thread). Like Lua's:
+ * wrapped(...) -> values: the function coroutine.wrap returns (upvalue 1:
+ * the thread). Like Lua's:
  * resumes, returns what the coroutine yields or returns, and on an error
  * closes the coroutine's to-be-closed variables and raises the error with
  * position information. Unlike it: looks at the clock first, raises the
@@ -294,8 +295,9 @@ static int sb_load(lua_State *L)
     int env = !lua_isnone(L, 4) ? 4 : 0;
     int status;
     if (!strchr(mode, 't'))
-        return luaL_error(L, "load: mode '%s' is not allowed in the sandbox "
-                             "(text chunks only)",
+        return luaL_error(L,
+                          "load: mode '%s' is not allowed in the sandbox "
+                          "(text chunks only)",
                           mode);
     ct_sandbox__deadline(L);
     if (s) {
@@ -450,8 +452,9 @@ static int sb_require(lua_State *L)
 /* ------------------------------------------------------------------ */
 /* utf8: deadline and results limit                                   */
 
-/* utf8.len and utf8.offset scan strings in C: look at the clock before
- * each, so a loop of them cannot run long between hook checks. */
+/* f(...) -> f's results, for upvalue 1 = f. utf8.len, utf8.offset and
+ * utf8.codepoint scan strings in C: look at the clock before each, so a
+ * loop of them cannot run long between hook checks. */
 static int clocked(lua_State *L)
 {
     ct_sandbox__deadline(L);
@@ -513,8 +516,7 @@ static int sb_codepoint(lua_State *L)
     luaL_argcheck(L, j <= (lua_Integer)len, 3, "out of bounds");
     if (j - i >= sb->lim.max_results) {
         char desc[64];
-        snprintf(desc, sizeof desc, "results limit of %d",
-                 sb->lim.max_results);
+        snprintf(desc, sizeof desc, "results limit of %d", sb->lim.max_results);
         ct_sandbox__limit(L, desc, "utf8.codepoint: %lld bytes",
                           (long long)(j - i + 1));
     }
@@ -583,8 +585,8 @@ static int os_time(lua_State *L)
 {
     if (lua_isnoneornil(L, 1)) {
         int64_t ms = now_ms(L);
-        lua_pushinteger(L, (lua_Integer)(ms >= 0 ? ms / 1000
-                                                 : -((-ms + 999) / 1000)));
+        lua_pushinteger(
+            L, (lua_Integer)(ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000)));
         return 1;
     }
     struct tm tm = {0};
@@ -596,9 +598,8 @@ static int os_time(lua_State *L)
     tm.tm_hour = date_field(L, "hour", 12, 0);
     tm.tm_min = date_field(L, "min", 0, 0);
     tm.tm_sec = date_field(L, "sec", 0, 0);
-    tm.tm_isdst = lua_getfield(L, 1, "isdst") == LUA_TNIL
-                      ? -1
-                      : lua_toboolean(L, -1);
+    tm.tm_isdst =
+        lua_getfield(L, 1, "isdst") == LUA_TNIL ? -1 : lua_toboolean(L, -1);
     lua_pop(L, 1);
     time_t t = mktime(&tm);
     if (t == (time_t)-1)
@@ -631,8 +632,8 @@ static int os_difftime(lua_State *L)
  * than handed to strftime. */
 static const char date_single[] = "aAbBcCdDeFgGhHIjmMnprRStTuUVwWxXyYzZ%";
 static const char *const date_double[] = {
-    "Ec", "EC", "Ex", "EX", "Ey", "EY", "Od", "Oe", "OH", "OI", "Om",
-    "OM", "OS", "Ou", "OU", "OV", "Ow", "OW", "Oy"};
+    "Ec", "EC", "Ex", "EX", "Ey", "EY", "Od", "Oe", "OH", "OI",
+    "Om", "OM", "OS", "Ou", "OU", "OV", "Ow", "OW", "Oy"};
 
 static size_t date_spec(const char *p, const char *end)
 {
@@ -684,8 +685,9 @@ static int os_date(lua_State *L)
         size_t n = date_spec(f, end);
         if (n == 0)
             return luaL_argerror(L, 1,
-                                 lua_pushfstring(L, "invalid conversion "
-                                                    "specifier '%%%s'",
+                                 lua_pushfstring(L,
+                                                 "invalid conversion "
+                                                 "specifier '%%%s'",
                                                  f));
         char spec[4] = {'%', f[0], n == 2 ? f[1] : '\0', '\0'};
         char *out = luaL_prepbuffsize(&b, 256);
@@ -701,21 +703,16 @@ static int os_date(lua_State *L)
 }
 
 static const luaL_Reg os_funcs[] = {
-    {"clock", os_clock},
-    {"date", os_date},
-    {"difftime", os_difftime},
-    {"time", os_time},
-    {NULL, NULL},
+    {"clock", os_clock}, {"date", os_date}, {"difftime", os_difftime},
+    {"time", os_time},   {NULL, NULL},
 };
 
 /* ------------------------------------------------------------------ */
 /* Assembly                                                           */
 
 static const luaL_Reg base_funcs[] = {
-    {"print", sb_print},
-    {"collectgarbage", sb_collectgarbage},
-    {"load", sb_load},
-    {"require", sb_require},
+    {"print", sb_print}, {"collectgarbage", sb_collectgarbage},
+    {"load", sb_load},   {"require", sb_require},
     {NULL, NULL},
 };
 

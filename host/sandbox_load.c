@@ -11,16 +11,20 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <lauxlib.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* ------------------------------------------------------------------ */
 /* Setup and preloading                                               */
 
+/* The protected halves of the functions below take their C arguments as
+ * light userdata at index 1; plugin code never sees them. */
 static int setup_p(lua_State *L)
 {
     lua_CFunction fn = lua_tocfunction(L, 2);
@@ -54,8 +58,9 @@ int ct_sandbox_preload(ct_sandbox *sb, const char *name, lua_CFunction open)
     return ct_sandbox__protected(sb, preload_p, 2, 0, "preload");
 }
 
-/* The text lives in a userdata (not a string, so max_string does not
- * apply to the SDK) held as an upvalue, invisible to plugin code. */
+/* loader(name, ":preload:") -> module. The text lives in a userdata (not
+ * a string, so max_string does not apply to the SDK) held as an upvalue,
+ * invisible to plugin code. */
 static int source_loader(lua_State *L)
 {
     size_t len = lua_rawlen(L, lua_upvalueindex(1));
@@ -155,7 +160,8 @@ static int finish_load(ct_sandbox *sb, int status, const char *chunk,
         ct_sandbox__fmt_size(size, sizeof size, sb->lim.memory);
         sb->stats.mem_errors++;
         return ct_sandbox__error(sb, CT_ELIMIT, detail, NULL,
-                         "memory limit of %s exceeded loading %s", size, chunk);
+                                 "memory limit of %s exceeded loading %s", size,
+                                 chunk);
     }
     ct_sandbox__error(sb, CT_EPLUGIN, detail, NULL, "%s",
                       detail ? detail : chunk);
@@ -172,9 +178,9 @@ int ct_sandbox_load(ct_sandbox *sb, const char *chunkname, const char *text,
         ct_sandbox__fmt_size(size, sizeof size, sb->lim.max_chunk);
         sb->stats.limit_errors++;
         return ct_sandbox__error(sb, CT_ELIMIT, NULL, NULL,
-                         "chunk size limit of %s exceeded loading %s "
-                         "(%zu bytes)",
-                         size, chunkname, len);
+                                 "chunk size limit of %s exceeded loading %s "
+                                 "(%zu bytes)",
+                                 size, chunkname, len);
     }
     struct load_args a = {text, len, chunkname, LUA_OK};
     lua_pushlightuserdata(sb->L, &a);
@@ -217,7 +223,8 @@ static int resolve_own(ct_sandbox *sb, const char *relpath, char *path)
 }
 
 struct file_reader {
-    FILE *f;
+    int fd;
+    bool failed;
     size_t total, max;
     bool too_big;
     char buf[4096];
@@ -227,13 +234,20 @@ static const char *read_chunk(lua_State *L, void *ud, size_t *size)
 {
     (void)L;
     struct file_reader *r = ud;
-    size_t n = fread(r->buf, 1, sizeof r->buf, r->f);
-    r->total += n;
+    ssize_t n;
+    do
+        n = read(r->fd, r->buf, sizeof r->buf);
+    while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        r->failed = true;
+        n = 0;
+    }
+    r->total += (size_t)n;
     if (r->total > r->max) {
         r->too_big = true;
         n = 0;
     }
-    *size = n;
+    *size = (size_t)n;
     return n ? r->buf : NULL;
 }
 
@@ -248,31 +262,38 @@ int ct_sandbox__compile_own(lua_State *L, const char *relpath)
                                          : ct_strerror(rc));
         return rc;
     }
-    /* Everything that may raise comes before fopen, and lua_load catches
+    /* Everything that may raise comes before open, and lua_load catches
      * every error, so the file is always closed. */
     struct file_reader *r = lua_newuserdatauv(L, sizeof *r, 0);
     lua_pushfstring(L, "@%s", relpath);
     r->total = 0;
     r->max = sb->lim.max_chunk;
-    r->too_big = false;
-    r->f = fopen(path, "r");
-    if (!r->f) {
+    r->too_big = r->failed = false;
+    /* path is resolved; refuse a last component swapped for a symlink
+     * since, and anything that is not a regular file (a FIFO would block).
+     */
+    struct stat st;
+    r->fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (r->fd < 0 || fstat(r->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        int err = r->fd < 0 ? errno : EINVAL;
+        if (r->fd >= 0)
+            close(r->fd);
         lua_pop(L, 2);
-        lua_pushfstring(L, "cannot open %s: %s", relpath, strerror(errno));
+        lua_pushfstring(L, "cannot open %s: %s", relpath, strerror(err));
         return CT_EIO;
     }
     int status = lua_load(L, read_chunk, r, lua_tostring(L, -1), "t");
-    bool failed = ferror(r->f);
+    bool failed = r->failed;
     bool too_big = r->too_big;
-    fclose(r->f);
+    close(r->fd);
     lua_rotate(L, -3, 1); /* the result below the reader and chunkname */
     lua_pop(L, 2);
     if (too_big) {
         char size[32];
         lua_pop(L, 1);
         ct_sandbox__fmt_size(size, sizeof size, sb->lim.max_chunk);
-        lua_pushfstring(L, "chunk size limit of %s exceeded loading %s",
-                        size, relpath);
+        lua_pushfstring(L, "chunk size limit of %s exceeded loading %s", size,
+                        relpath);
         return CT_ELIMIT;
     }
     if (failed) {
@@ -341,7 +362,8 @@ int ct_sandbox_load_main(ct_sandbox *sb, const char *relpath)
     ct_sandbox__error_reset(sb);
     if (sb->main_loaded)
         return ct_sandbox__error(sb, CT_ESTATE, NULL, NULL,
-                         "%s: the main chunk is already loaded", relpath);
+                                 "%s: the main chunk is already loaded",
+                                 relpath);
     int rc = ct_sandbox_load_file(sb, relpath);
     if (rc)
         return rc;
@@ -402,8 +424,8 @@ int ct_sandbox_get_hook(ct_sandbox *sb, const char *name)
     if (a.type == LUA_TNIL)
         return CT_ENOTFOUND;
     return ct_sandbox__error(sb, CT_EPLUGIN, NULL, NULL,
-                     "hook '%s' is a %s, expected a function", name,
-                     lua_typename(sb->L, a.type));
+                             "hook '%s' is a %s, expected a function", name,
+                             lua_typename(sb->L, a.type));
 }
 
 /* ------------------------------------------------------------------ */
@@ -415,7 +437,7 @@ int ct_sandbox_ref(ct_sandbox *sb, const char *owner, int *ref)
     *ref = LUA_NOREF;
     if (lua_gettop(sb->L) < 1)
         return ct_sandbox__error(sb, CT_ESTATE, NULL, NULL,
-                         "%s: nothing to reference", owner);
+                                 "%s: nothing to reference", owner);
     int rc = take_ref(sb, owner, ref);
     if (rc)
         return rc;

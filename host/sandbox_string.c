@@ -32,12 +32,12 @@
 
 typedef struct matcher {
     lua_State *L;
-    const char *fn;      /* "string.find", for messages */
-    const char *src;     /* the subject */
+    const char *fn;  /* "string.find", for messages */
+    const char *src; /* the subject */
     const char *src_end;
     const char *pat_end;
-    int level;           /* captures open or closed so far */
-    int depth;           /* recursion left */
+    int level; /* captures open or closed so far */
+    int depth; /* recursion left */
     uint64_t steps, max_steps, next_check;
     struct {
         const char *init;
@@ -85,8 +85,7 @@ static void matcher_init(matcher *m, lua_State *L, const char *fn,
     m->depth = MAX_DEPTH;
     m->steps = 0;
     m->max_steps = sb->lim.max_match_steps;
-    m->next_check = CLOCK_EVERY < m->max_steps ? CLOCK_EVERY
-                                                : m->max_steps + 1;
+    m->next_check = CLOCK_EVERY < m->max_steps ? CLOCK_EVERY : m->max_steps + 1;
 }
 
 static void check_subject(lua_State *L, const char *fn, size_t len)
@@ -286,8 +285,7 @@ static const char *min_expand(matcher *m, const char *s, const char *p,
 }
 
 /* %f[set]: p at '['. */
-static bool frontier(matcher *m, const char *s, const char *p,
-                     const char *ep)
+static bool frontier(matcher *m, const char *s, const char *p, const char *ep)
 {
     int prev = s == m->src ? '\0' : uc(s[-1]);
     int cur = s < m->src_end ? uc(*s) : '\0';
@@ -515,8 +513,9 @@ static int str_match(lua_State *L)
     return find_aux(L, false);
 }
 
-/* Upvalues: subject, pattern, next start offset, end of the last match
- * (-1 before the first). A '^' is a plain character here, as in Lua. */
+/* iterator() -> captures. Upvalues: subject, pattern, next start offset,
+ * end of the last match (-1 before the first). A '^' is a plain character
+ * here, as in Lua. */
 static int gmatch_next(lua_State *L)
 {
     size_t ls, lp;
@@ -559,8 +558,7 @@ static int str_gmatch(lua_State *L)
 }
 
 /* The replacement string with %0-%9 and %%. */
-static void add_string(matcher *m, luaL_Buffer *b, const char *s,
-                       const char *e)
+static void add_string(matcher *m, luaL_Buffer *b, const char *s, const char *e)
 {
     lua_State *L = m->L;
     size_t l;
@@ -590,8 +588,8 @@ static void add_string(matcher *m, luaL_Buffer *b, const char *s,
 }
 
 /* Adds the replacement of match s..e; false when the match is kept. */
-static bool add_value(matcher *m, luaL_Buffer *b, const char *s,
-                      const char *e, int tr)
+static bool add_value(matcher *m, luaL_Buffer *b, const char *s, const char *e,
+                      int tr)
 {
     lua_State *L = m->L;
     if (tr == LUA_TFUNCTION) {
@@ -611,8 +609,7 @@ static bool add_value(matcher *m, luaL_Buffer *b, const char *s,
         return false;
     }
     if (!lua_isstring(L, -1))
-        luaL_error(L, "invalid replacement value (a %s)",
-                   luaL_typename(L, -1));
+        luaL_error(L, "invalid replacement value (a %s)", luaL_typename(L, -1));
     luaL_addvalue(b);
     return true;
 }
@@ -773,13 +770,14 @@ static int str_unpack(lua_State *L)
     return lua_gettop(L);
 }
 
+/* string.name = value (__newindex of the proxy) */
 static int read_only(lua_State *L)
 {
     return luaL_error(L, "the string library is read-only in the sandbox");
 }
 
-/* The proxy's iterator: next() over the real library (upvalue 1), which
- * must not be handed out itself. */
+/* iterator(proxy, key) -> key, function: next() over the real library
+ * (upvalue 1), which must not be handed out itself. */
 static int proxy_next(lua_State *L)
 {
     lua_settop(L, 2);
@@ -799,8 +797,8 @@ static int proxy_pairs(lua_State *L)
 }
 
 static const luaL_Reg bounded[] = {
-    {"byte", str_byte},   {"find", str_find}, {"gmatch", str_gmatch},
-    {"gsub", str_gsub},   {"match", str_match}, {"rep", str_rep},
+    {"byte", str_byte}, {"find", str_find},   {"gmatch", str_gmatch},
+    {"gsub", str_gsub}, {"match", str_match}, {"rep", str_rep},
     {NULL, NULL},
 };
 

@@ -68,9 +68,7 @@ static int tab_insert(lua_State *L)
     lua_Integer e = luaL_intop(+, length_of(L, 1, TAB_RW), 1);
     lua_Integer pos;
     switch (lua_gettop(L)) {
-    case 2:
-        pos = e;
-        break;
+    case 2: pos = e; break;
     case 3:
         pos = luaL_checkinteger(L, 2);
         luaL_argcheck(L, (lua_Unsigned)pos - 1u < (lua_Unsigned)e, 2,
@@ -81,8 +79,7 @@ static int tab_insert(lua_State *L)
             lua_seti(L, 1, i);
         }
         break;
-    default:
-        return luaL_error(L, "wrong number of arguments to 'insert'");
+    default: return luaL_error(L, "wrong number of arguments to 'insert'");
     }
     lua_seti(L, 1, pos);
     return 0;
@@ -188,8 +185,7 @@ static int tab_unpack(lua_State *L)
     lua_Unsigned n = (lua_Unsigned)e - (lua_Unsigned)i;
     if (n >= (lua_Unsigned)sb->lim.max_results) {
         char desc[64];
-        snprintf(desc, sizeof desc, "results limit of %d",
-                 sb->lim.max_results);
+        snprintf(desc, sizeof desc, "results limit of %d", sb->lim.max_results);
         ct_sandbox__limit(L, desc, "table.unpack: %llu values",
                           (unsigned long long)n + 1);
     }

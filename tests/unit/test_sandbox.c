@@ -121,8 +121,8 @@ enum counter { TIMEOUTS, MEM_ERRORS, LIMIT_ERRORS, PLAIN_ERRORS };
  * the plugin's name and the rule in the message, the counter, and a normal
  * call afterwards.
  */
-static void hostile(const char *file, const ct_sandbox_limits *lim,
-                    int want, enum counter counter, const char *rule)
+static void hostile(const char *file, const ct_sandbox_limits *lim, int want,
+                    enum counter counter, const char *rule)
 {
     ct_sandbox *sb = make(HOSTILE_DIR, lim);
     int rc = ct_sandbox_load_file(sb, file);
@@ -166,8 +166,7 @@ Test(sandbox, loop_in_coroutine)
 
 Test(sandbox, loop_in_wrapped_coroutine)
 {
-    hostile("coroutine_wrap_loop.lua", NULL, CT_ETIMEOUT, TIMEOUTS,
-            deadline);
+    hostile("coroutine_wrap_loop.lua", NULL, CT_ETIMEOUT, TIMEOUTS, deadline);
 }
 
 Test(sandbox, many_short_coroutines)
@@ -182,8 +181,7 @@ Test(sandbox, pcall_catching_its_timeout)
 
 Test(sandbox, xpcall_handler_that_loops)
 {
-    hostile("xpcall_handler_loop.lua", NULL, CT_ETIMEOUT, TIMEOUTS,
-            deadline);
+    hostile("xpcall_handler_loop.lua", NULL, CT_ETIMEOUT, TIMEOUTS, deadline);
 }
 
 Test(sandbox, pcall_in_tail_position)
@@ -219,8 +217,7 @@ Test(sandbox, coroutine_killed_holding_close_handler)
 
 Test(sandbox, xpcall_handler_in_coroutine_callback)
 {
-    hostile("xpcall_in_coroutine.lua", NULL, CT_ETIMEOUT, TIMEOUTS,
-            deadline);
+    hostile("xpcall_in_coroutine.lua", NULL, CT_ETIMEOUT, TIMEOUTS, deadline);
 }
 
 Test(sandbox, killed_coroutine_never_closed)
@@ -257,8 +254,7 @@ Test(sandbox, coroutine_suspended_by_deadline_resumes_later)
                    "suspended true");
     const char *code = "coroutine.resume(co)";
     cr_assert_eq(ct_sandbox_load(sb, "again", code, strlen(code)), 0);
-    cr_assert_eq(ct_sandbox_call_deadline(sb, "again", 0, 0, 10),
-                 CT_ETIMEOUT);
+    cr_assert_eq(ct_sandbox_call_deadline(sb, "again", 0, 0, 10), CT_ETIMEOUT);
     assert_run_str(sb, "return tostring(progress > first)", "true");
     /* A coroutine can also be closed normally after such a stop. */
     assert_run_str(sb, "return tostring(coroutine.close(co))", "true");
@@ -290,8 +286,7 @@ Test(sandbox, deadline_per_call)
     ct_sandbox *sb = make(NULL, NULL);
     const char *code = "while true do end";
     cr_assert_eq(ct_sandbox_load(sb, "loop", code, strlen(code)), 0);
-    cr_assert_eq(ct_sandbox_call_deadline(sb, "setup", 0, 0, 10),
-                 CT_ETIMEOUT);
+    cr_assert_eq(ct_sandbox_call_deadline(sb, "setup", 0, 0, 10), CT_ETIMEOUT);
     assert_contains(msg(sb), "deadline of 10 ms exceeded in setup");
     assert_contains(ct_sandbox_last_error(sb)->detail,
                     "loop:1: deadline of 10 ms exceeded");
@@ -442,6 +437,26 @@ Test(sandbox, concat_operator_bomb)
             "concat_doubling.lua (a string of 524288 bytes)");
 }
 
+Test(sandbox, string_length_boundary)
+{
+    ct_sandbox *sb = make(NULL, NULL);
+    /* Exactly max_string bytes, built by a library function and by the
+     * concatenation operator, is allowed; one more byte is not. */
+    assert_run_str(sb, "return tostring(#('x'):rep(262144))", "262144");
+    assert_run_str(sb,
+                   "local h = ('x'):rep(131072) return tostring(#(h .. h))",
+                   "262144");
+    cr_assert_eq(run(sb, "local h = ('x'):rep(131072) return h .. h .. 'y'",
+                     0),
+                 CT_ELIMIT);
+    cr_assert_str_eq(msg(sb), "plugin 'hostile': string length limit of 256 "
+                              "KiB exceeded in test (a string of 262145 "
+                              "bytes)");
+    cr_assert_eq(run(sb, "return ('x'):rep(262145)", 0), CT_ELIMIT);
+    cr_assert_eq(run(sb, "return ('ab'):rep(131073, '')", 0), CT_ELIMIT);
+    cr_assert_eq(ct_sandbox_close(sb), 0);
+}
+
 Test(sandbox, empty_string_rep_does_not_spin)
 {
     ct_sandbox *sb = make(HOSTILE_DIR, NULL);
@@ -500,8 +515,7 @@ Test(sandbox, pathological_pattern_in_every_function)
     };
     for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++) {
         const char *code = calls[i];
-        cr_assert_eq(run(sb, code, 0), CT_ELIMIT, "%s: %s", calls[i],
-                     msg(sb));
+        cr_assert_eq(run(sb, code, 0), CT_ELIMIT, "%s: %s", calls[i], msg(sb));
         assert_contains(msg(sb), "pattern step limit of 1000000 exceeded");
     }
     assert_usable(sb);
@@ -534,8 +548,7 @@ Test(sandbox, results_limit)
                  CT_ELIMIT);
     assert_contains(msg(sb), "results limit of 10000 exceeded in test "
                              "(table.unpack: 1000000 values)");
-    cr_assert_eq(run(sb, "return ('x'):rep(20000):byte(1, -1)", 0),
-                 CT_ELIMIT);
+    cr_assert_eq(run(sb, "return ('x'):rep(20000):byte(1, -1)", 0), CT_ELIMIT);
     assert_contains(msg(sb), "string.byte: 20000 values");
     cr_assert_eq(run(sb, "return utf8.codepoint(('x'):rep(20000), 1, -1)", 0),
                  CT_ELIMIT);
@@ -565,20 +578,23 @@ Test(sandbox, results_limit)
     };
     for (size_t i = 0; i < CT_ARRAY_LEN(argerrs); i++) {
         char code[200];
-        snprintf(code, sizeof code, "return select(2, pcall(function() "
-                                    "return %s end))",
+        snprintf(code, sizeof code,
+                 "return select(2, pcall(function() "
+                 "return %s end))",
                  argerrs[i][0]);
         char *got = run_str(sb, code);
         assert_contains(got, argerrs[i][1]);
         free(got);
     }
-    assert_run_str(sb, "return table.concat({utf8.codepoint('h\\u{e9}!', 1, "
-                       "-1)}, ',')",
+    assert_run_str(sb,
+                   "return table.concat({utf8.codepoint('h\\u{e9}!', 1, "
+                   "-1)}, ',')",
                    "104,233,33");
     cr_assert_eq(run(sb, "string.format('%099999d', 1)", 0), CT_EPLUGIN);
     assert_contains(msg(sb), "invalid conversion");
-    cr_assert_eq(run(sb, "return string.unpack(('b'):rep(20000), "
-                         "('x'):rep(20000))",
+    cr_assert_eq(run(sb,
+                     "return string.unpack(('b'):rep(20000), "
+                     "('x'):rep(20000))",
                      0),
                  CT_ELIMIT);
     assert_run_str(sb,
@@ -679,9 +695,8 @@ Test(sandbox, patterns_behave_like_lua)
 {
     lua_State *ref = luaL_newstate();
     luaL_openlibs(ref);
-    cr_assert_eq(luaL_loadbuffer(ref, pattern_cases, strlen(pattern_cases),
-                                 "@test"),
-                 0);
+    cr_assert_eq(
+        luaL_loadbuffer(ref, pattern_cases, strlen(pattern_cases), "@test"), 0);
     cr_assert_eq(lua_pcall(ref, 0, 1, 0), 0, "%s", lua_tostring(ref, -1));
     const char *want = lua_tostring(ref, -1);
 
@@ -812,9 +827,12 @@ Test(sandbox, collectgarbage_counts_only)
 {
     ct_sandbox *sb = make(NULL, NULL);
     static const char *const refused[] = {
-        "collectgarbage()",          "collectgarbage('collect')",
-        "collectgarbage('stop')",    "collectgarbage('step', 100)",
-        "collectgarbage('incremental')", "collectgarbage('generational')",
+        "collectgarbage()",
+        "collectgarbage('collect')",
+        "collectgarbage('stop')",
+        "collectgarbage('step', 100)",
+        "collectgarbage('incremental')",
+        "collectgarbage('generational')",
     };
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
         cr_assert_eq(run(sb, refused[i], 0), CT_EPLUGIN, "%s", refused[i]);
@@ -844,11 +862,9 @@ Test(sandbox, binary_chunks_refused)
     lua_State *L = ct_sandbox_state(sb);
     lua_pushlstring(L, bin, len);
     lua_setglobal(L, "bin");
-    assert_run_str(sb,
-                   "local f, e = load(bin) return tostring(f) .. ' ' .. e",
+    assert_run_str(sb, "local f, e = load(bin) return tostring(f) .. ' ' .. e",
                    "nil attempt to load a binary chunk (mode is 't')");
-    assert_run_str(sb,
-                   "local f, e = load(bin, 'x', 'bt') return e",
+    assert_run_str(sb, "local f, e = load(bin, 'x', 'bt') return e",
                    "attempt to load a binary chunk (mode is 't')");
     cr_assert_eq(run(sb, "load(bin, 'x', 'b')", 0), CT_EPLUGIN);
     assert_contains(msg(sb), "mode 'b' is not allowed");
@@ -867,15 +883,14 @@ Test(sandbox, load_environment_and_size)
 {
     ct_sandbox_limits lim = {.max_chunk = 1000};
     ct_sandbox *sb = make(NULL, &lim);
-    assert_run_str(sb, "local env = {x = 'from env'} "
-                       "return load('return x', 'c', 't', env)()",
+    assert_run_str(sb,
+                   "local env = {x = 'from env'} "
+                   "return load('return x', 'c', 't', env)()",
                    "from env");
     cr_assert_eq(run(sb, "load(('-'):rep(2000))", 0), CT_ELIMIT);
     assert_contains(msg(sb), "chunk size limit of 1000 bytes exceeded in "
                              "test (load: chunk of 2000 bytes)");
-    cr_assert_eq(run(sb,
-                     "load(function() return ('-- '):rep(100) end)",
-                     0),
+    cr_assert_eq(run(sb, "load(function() return ('-- '):rep(100) end)", 0),
                  CT_ELIMIT);
     char big[1200];
     memset(big, ' ', sizeof big - 1);
@@ -912,12 +927,16 @@ static char *plugin_dir(void)
                             "where = name .. ' ' .. file\n"
                             "return {pathway = function(r) return r.age > 80 "
                             "and 'P2' or 'P1' end}\n"));
-    free(ct_test_write_file(dir, "evil.so", "\x7f" "ELF not really"));
+    free(ct_test_write_file(dir, "evil.so",
+                            "\x7f"
+                            "ELF not really"));
     free(ct_test_write_file(dir, "broken.lua", "local x = = 1\n"));
     free(ct_test_write_file(dir, "loops.lua", "while true do end\n"));
     free(ct_test_write_file(dir, "cycle_a.lua", "return require('cycle_b')"));
     free(ct_test_write_file(dir, "cycle_b.lua", "return require('cycle_a')"));
     free(ct_test_write_file(dir, "fails.lua", "error('module failed')"));
+    snprintf(path, sizeof path, "%s/pipe.lua", dir);
+    cr_assert_eq(mkfifo(path, 0600), 0); /* would block a reader */
     return dir;
 }
 
@@ -932,6 +951,7 @@ static const char *const require_refused[][2] = {
     {"lfs", "module 'lfs' not found"},
     {"socket.core", "module 'socket.core' not found"},
     {"missing", "module 'missing' not found"},
+    {"pipe", "module 'pipe' not found"},
     {"broken", "broken.lua:1: unexpected symbol near '='"},
     {"cycle_a", "module 'cycle_a' requires itself"},
     {"fails", "fails.lua:1: module failed"},
@@ -973,8 +993,7 @@ Test(sandbox, require_symlink_out_of_directory)
 {
     char *dir = plugin_dir();
     char *outside = strdup(ct_test_tmpdir());
-    char *target = ct_test_write_file(outside, "secret.lua",
-                                      "return 'leaked'");
+    char *target = ct_test_write_file(outside, "secret.lua", "return 'leaked'");
     char link[512];
     snprintf(link, sizeof link, "%s/sneaky.lua", dir);
     cr_assert_eq(symlink(target, link), 0);
@@ -1021,9 +1040,8 @@ Test(sandbox, preloaded_modules)
     cr_assert_eq(run(sb, "require('util')", 0), CT_EPLUGIN);
     assert_contains(msg(sb), "module 'util' not found");
     static const char bad[] = "return {";
-    cr_assert_eq(ct_sandbox_preload_source(sb, "bad", "bad.lua", bad,
-                                           strlen(bad)),
-                 0);
+    cr_assert_eq(
+        ct_sandbox_preload_source(sb, "bad", "bad.lua", bad, strlen(bad)), 0);
     cr_assert_eq(run(sb, "require('bad')", 0), CT_EPLUGIN);
     assert_contains(msg(sb), "error in test: bad.lua:1: unexpected symbol "
                              "near <eof>");
@@ -1082,8 +1100,7 @@ Test(sandbox, syntax_error_position)
                                  "symbol near '='");
     /* Strings loaded by the embedder report their chunk name. */
     const char *code = "x = 1\ny = = 2";
-    cr_assert_eq(ct_sandbox_load(sb, "repl", code, strlen(code)),
-                 CT_EPLUGIN);
+    cr_assert_eq(ct_sandbox_load(sb, "repl", code, strlen(code)), CT_EPLUGIN);
     cr_assert_str_eq(e->file, "repl");
     cr_assert_eq(e->line, 2);
     cr_assert_eq(ct_sandbox_load_main(sb, "nothere.lua"), CT_ENOTFOUND);
@@ -1110,9 +1127,10 @@ Test(sandbox, os_on_host_clock)
     assert_run_str(sb, "return os.date('!%Y-%m-%d %H:%M:%S')",
                    "2023-11-14 22:13:20");
     assert_run_str(sb, "return os.date('!%Y-%m-%d', 0)", "1970-01-01");
-    assert_run_str(sb, "local t = os.date('!*t') "
-                       "return t.year .. '-' .. t.month .. '-' .. t.day "
-                       ".. ' ' .. t.hour .. ' ' .. t.wday .. ' ' .. t.yday",
+    assert_run_str(sb,
+                   "local t = os.date('!*t') "
+                   "return t.year .. '-' .. t.month .. '-' .. t.day "
+                   ".. ' ' .. t.hour .. ' ' .. t.wday .. ' ' .. t.yday",
                    "2023-11-14 22 3 318");
     assert_run_str(sb, "return tostring(os.difftime(10, 4))", "6.0");
     assert_run_str(sb,
@@ -1142,8 +1160,7 @@ Test(sandbox, print_goes_to_the_log)
 /* ------------------------------------------------------------------ */
 /* JSON                                                               */
 
-static int to_json(ct_sandbox *sb, const char *code, unsigned flags,
-                   char **out)
+static int to_json(ct_sandbox *sb, const char *code, unsigned flags, char **out)
 {
     *out = NULL;
     int rc = run(sb, code, 1);
@@ -1185,8 +1202,9 @@ Test(sandbox, lua_to_json)
     assert_json(sb, "return {}", CT_SANDBOX_JSON_EMPTY_ARRAY, "[]");
     assert_json(sb, "return nil", 0, "null");
     assert_json(sb, "return 'caf\\u{e9}'", 0, "\"caf\xc3\xa9\"");
-    assert_json(sb, "return setmetatable({}, {__index = function() "
-                    "while true do end end})",
+    assert_json(sb,
+                "return setmetatable({}, {__index = function() "
+                "while true do end end})",
                 0, "{}");
     assert_json(sb, "local shared = {1} return {shared, shared}", 0,
                 "[[1],[1]]");
@@ -1392,8 +1410,7 @@ Test(sandbox, setup_registers_host_functions)
     cr_assert_eq(rs.calls, 1);
     cr_assert_eq(run(sb, "host.double('x')", 0), CT_EPLUGIN);
     assert_contains(msg(sb), "bad argument #1 to 'double'");
-    cr_assert_eq(run(sb, "pcall(host.spin) while true do end", 0),
-                 CT_ETIMEOUT);
+    cr_assert_eq(run(sb, "pcall(host.spin) while true do end", 0), CT_ETIMEOUT);
     cr_assert_eq(ct_sandbox_setup(sb, failing_setup, NULL), CT_EPLUGIN);
     assert_contains(msg(sb), "setup went wrong");
     cr_assert_eq(ct_sandbox_close(sb), 0);
