@@ -192,24 +192,21 @@ static void drop_from(ct_capacity *c, size_t mark)
         c->npending = mark;
 }
 
-ct_capacity_mark ct_capacity_mark_now(ct_capacity *c)
-{
-    return (ct_capacity_mark){c->npending, c->changes};
-}
-
-void ct_capacity_rewind(ct_capacity *c, ct_capacity_mark mark)
-{
-    if (c->in_change)
-        return;
-    drop_from(c, mark.events);
-    if (c->changes != mark.changes)
-        c->index_stale = true;
-}
-
 void ct_capacity_drop_events(ct_capacity *c)
 {
     if (!c->in_change)
         drop_from(c, 0);
+}
+
+size_t ct_capacity_events_mark(ct_capacity *c)
+{
+    return c->npending;
+}
+
+void ct_capacity_drop_events_since(ct_capacity *c, size_t mark)
+{
+    if (!c->in_change)
+        drop_from(c, mark);
 }
 
 /* Delivers queued events in order. A callback may make further changes;
@@ -294,12 +291,10 @@ int ct_capacity__finish(ct_capacity *c, int rc, ct_cap_error *err)
                     : CT_ESTORE;
         }
     }
-    if (rc) {
+    if (rc)
         undo(c);
-    } else {
+    else
         ct_candidates__apply(c);
-        c->changes++;
-    }
     bool own = c->own_tx;
     c->in_change = false;
     if (rc == 0 && own) {

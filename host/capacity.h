@@ -89,31 +89,25 @@ int ct_capacity_new(ct_store *s, ct_clock *clock,
  * NULL is harmless. */
 void ct_capacity_free(ct_capacity *c);
 
-/* Rereads what the handle caches from the store (tag statistics used to
- * plan candidate searches) and reschedules its timers. Call after
- * ct_store_reconcile or any change made to the store behind its back. */
+/*
+ * Makes the next candidate search reload the area index and reschedules
+ * the timers. The handle notices its own changes, whole-transaction
+ * rollbacks (a rollback hook it installs on the connection) and commits by
+ * other connections; call this after anything else: ct_store_reconcile,
+ * a ROLLBACK TO of a caller's savepoint that contained capacity changes
+ * (a failed write of a group commit), direct SQL on the same connection.
+ */
 int ct_capacity_refresh(ct_capacity *c);
 
 /* Delivers events of changes made inside the caller's transaction, once
  * that transaction is committed; ct_capacity_drop_events forgets them after
- * a rollback. */
+ * a rollback. For a caller's savepoint: take ct_capacity_events_mark before
+ * it, and after rolling it back ct_capacity_drop_events_since(mark) (and
+ * ct_capacity_refresh). */
 void ct_capacity_flush_events(ct_capacity *c);
 void ct_capacity_drop_events(ct_capacity *c);
-
-/*
- * For an embedder that wraps several changes in a savepoint of its own and
- * may roll it back (the daemon's group commit runs each request so):
- * take a mark before, and after rolling back to the savepoint rewind to
- * it, which drops the events queued since and makes the area index reload,
- * since both may describe changes that are gone. Not during a change.
- */
-typedef struct ct_capacity_mark {
-    size_t events;
-    uint64_t changes;
-} ct_capacity_mark;
-
-ct_capacity_mark ct_capacity_mark_now(ct_capacity *c);
-void ct_capacity_rewind(ct_capacity *c, ct_capacity_mark mark);
+size_t ct_capacity_events_mark(ct_capacity *c);
+void ct_capacity_drop_events_since(ct_capacity *c, size_t mark);
 
 /* The store and clock the handle was made with (borrowed). */
 ct_store *ct_capacity_store(ct_capacity *c);

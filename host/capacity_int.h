@@ -51,7 +51,6 @@ struct ct_capacity {
     ct_capacity_event_cb event_cb;
     void *event_data;
     bool external_timers; /* the embedder runs expiry and isolation ends */
-    uint64_t changes;     /* changes committed or released so far */
 
     ct_timer hold_timer; /* next hold expiry */
     ct_timer iso_timer;  /* next isolation end */

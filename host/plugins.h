@@ -78,6 +78,10 @@ int ct_plugins_admit(ct_plugins *p, const json_t *referral,
 int ct_plugins_escalate(ct_plugins *p, const json_t *metrics, json_t *trace,
                         json_t **out);
 
+/* Delivers events plugins emitted during the last calls (each public
+ * hook function does this before it returns). */
+void ct_plugins_flush(ct_plugins *p);
+
 /* Delivers a host event (capacity events, plugin emits) to subscribers. */
 void ct_plugins_dispatch(ct_plugins *p, const char *kind,
                          const json_t *payload);

@@ -499,6 +499,44 @@ Test(capacity, inside_a_caller_transaction)
     cr_assert_eq(state_of(c), CT_REFERRAL_TRIAGED);
 }
 
+Test(capacity, group_commit_savepoint_rolled_back)
+{
+    /* The daemon's committer: one transaction, each write in a savepoint;
+     * a failed write is rolled back alone. */
+    int64_t a = referral(0), b = referral(1);
+    sqlite3 *db = ct_store__db(f.store);
+    size_t before = json_array_size(f.events);
+    cr_assert_eq(ct_store_begin(f.store), 0);
+    cr_assert_eq(sqlite3_exec(db, "SAVEPOINT w1", NULL, NULL, NULL), 0);
+    CAP_OK(ct_capacity_hold(f.cap, a, "G01", 0, "org:council", NULL,
+                            &cap_err));
+    cr_assert_eq(sqlite3_exec(db, "RELEASE w1", NULL, NULL, NULL), 0);
+    size_t mark = ct_capacity_events_mark(f.cap);
+    cr_assert_eq(sqlite3_exec(db, "SAVEPOINT w2", NULL, NULL, NULL), 0);
+    CAP_OK(ct_capacity_hold(f.cap, b, "G02", 0, "org:council", NULL,
+                            &cap_err));
+    /* ... the write fails later: its savepoint goes. */
+    cr_assert_eq(sqlite3_exec(db, "ROLLBACK TO w2; RELEASE w2", NULL, NULL,
+                              NULL),
+                 0);
+    ct_capacity_drop_events_since(f.cap, mark);
+    cr_assert_eq(ct_capacity_refresh(f.cap), 0);
+    cr_assert_eq(ct_store_commit(f.store), 0);
+    ct_audit_sync_head(f.store);
+    ct_capacity_flush_events(f.cap);
+    cr_assert_eq(json_array_size(f.events), before + 1, "w1's event only");
+    cr_assert_eq(bed("G01").status, CT_BED_HELD);
+    cr_assert_eq(bed("G02").status, CT_BED_AVAILABLE);
+    cr_assert_eq(state_of(b), CT_REFERRAL_TRIAGED);
+    /* The candidate index reloaded: G02 is offered again. */
+    ct_candidate_list l = {0};
+    ct_candidate_query q = {.referral_id = b, .pathway = -1, .limit = 1};
+    CAP_OK(ct_candidates_find(f.cap, &q, &l, &cap_err));
+    cr_assert_eq(l.len, 1);
+    cr_assert_str_eq(l.items[0].bed_id, "G02");
+    ct_candidate_list_free(&l);
+}
+
 /* ---- restart --------------------------------------------------------- */
 
 Test(capacity, pending_expiry_survives_a_restart)
@@ -531,47 +569,6 @@ Test(capacity, file_store_full_sync)
 }
 
 /* ---- embedding ------------------------------------------------------- */
-
-static bool candidate(int64_t referral_id, const char *bed_id)
-{
-    ct_candidate_list l = {0};
-    ct_candidate_query q = {.referral_id = referral_id, .pathway = -1};
-    CAP_OK(ct_candidates_find(f.cap, &q, &l, &cap_err));
-    bool found = false;
-    for (size_t i = 0; i < l.len && !found; i++)
-        found = strcmp(l.items[i].bed_id, bed_id) == 0;
-    ct_candidate_list_free(&l);
-    return found;
-}
-
-Test(capacity, rewind_after_the_callers_savepoint_rolls_back)
-{
-    int64_t a = referral(0), b = referral(1);
-    cr_assert(candidate(b, "G01"));
-    size_t before = json_array_size(f.events);
-    cr_assert_eq(ct_store_begin(f.store), 0);
-    /* A request kept... */
-    CAP_OK(ct_capacity_hold(f.cap, a, "G02", 0, "org:council", NULL,
-                            &cap_err));
-    /* ...and one rolled back by the embedder after its change succeeded. */
-    ct_capacity_mark m = ct_capacity_mark_now(f.cap);
-    cr_assert_eq(ct_store_savepoint(f.store), 0);
-    CAP_OK(ct_capacity_hold(f.cap, b, "G01", 0, "org:council", NULL,
-                            &cap_err));
-    cr_assert_not(candidate(a, "G01"));
-    cr_assert_eq(ct_store_rollback_to(f.store), 0);
-    ct_capacity_rewind(f.cap, m);
-    cr_assert_eq(ct_store_commit(f.store), 0);
-    ct_capacity_flush_events(f.cap);
-    cr_assert_eq(json_array_size(f.events), before + 1,
-                 "only the kept change's event is delivered");
-    cr_assert_str_eq(json_string_value(json_object_get(
-                         cap_fx_last(&f, "hold.created"), "bed")),
-                     "G02");
-    cr_assert_eq(bed("G01").status, CT_BED_AVAILABLE);
-    cr_assert(candidate(b, "G01"), "the search sees the bed free again");
-    cr_assert_not(candidate(b, "G02"));
-}
 
 Test(capacity, external_timers_leave_expiry_to_the_embedder)
 {

@@ -1,0 +1,625 @@
+/*
+ * The host API plugins call: module `caretide`, also the global `ct`
+ * (lua/meta/caretide.lua documents every function). Each C function checks
+ * its arguments first and quotes its Lua signature when misused; expected
+ * refusals return nil, message, code. Values cross as plain tables.
+ */
+#include "plugins_int.h"
+
+#include "audit.h"
+#include "capacity.h"
+#include "error.h"
+#include "isolation.h"
+#include "kv.h"
+#include "log.h"
+#include "metrics.h"
+#include "pipeline.h"
+#include "referral.h"
+#include "util.h"
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Namespace of area-wide policy values in the kv table: '@' cannot start a
+ * plugin name, so no plugin can own it. */
+#define POLICY_NS "@policy"
+
+static ct_plugin *self(lua_State *L)
+{
+    return ct_sandbox_userdata(ct_sandbox_from_state(L));
+}
+
+static ct_capacity *cap_of(lua_State *L)
+{
+    return ct_plugins__capacity(self(L)->mgr);
+}
+
+static const char *actor_of(lua_State *L, char *buf, size_t size)
+{
+    snprintf(buf, size, "plugin:%s", self(L)->manifest->name);
+    return buf;
+}
+
+/* Pushes a JSON value (consumed) as a Lua value; raises on failure. */
+static int push_json(lua_State *L, json_t *v)
+{
+    int rc = ct_sandbox_push_json(ct_sandbox_from_state(L), v);
+    json_decref(v);
+    if (rc)
+        return luaL_error(L, "cannot convert a host value: %s",
+                          ct_strerror(rc));
+    return 1;
+}
+
+/* nil, message, code: the expected-failure channel (STYLE.md 8). */
+static int fail(lua_State *L, int code, const char *msg)
+{
+    lua_pushnil(L);
+    lua_pushstring(L, msg && *msg ? msg : ct_strerror(code));
+    lua_pushstring(L, ct_err_name(code));
+    return 3;
+}
+
+/* --- time ------------------------------------------------------------ */
+
+/* ct.now() -> integer */
+static int l_now(lua_State *L)
+{
+    lua_pushinteger(L, ct_clock_now(ct_capacity_clock(cap_of(L))));
+    return 1;
+}
+
+/* ct.format_time(ms [, "datetime"|"date"]) -> string */
+static int l_format_time(lua_State *L)
+{
+    lua_Integer ms = luaL_checkinteger(L, 1);
+    static const char *const what[] = {"datetime", "date", NULL};
+    int opt = luaL_checkoption(L, 2, "datetime", what);
+    char buf[40];
+    ct_clock_format((int64_t)ms, buf, sizeof buf);
+    if (opt == 1)
+        buf[10] = '\0';
+    lua_pushstring(L, buf);
+    return 1;
+}
+
+/* ct.parse_time(text) -> integer | nil, err */
+static int l_parse_time(lua_State *L)
+{
+    const char *s = luaL_checkstring(L, 1);
+    int64_t ms;
+    if (ct_clock_parse(s, &ms)) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "not a date or time: '%s' (expected YYYY-MM-DD "
+                           "or YYYY-MM-DDTHH:MM:SSZ)", s);
+        return 2;
+    }
+    lua_pushinteger(L, ms);
+    return 1;
+}
+
+/* ct.duration(text) -> integer | nil, err */
+static int l_duration(lua_State *L)
+{
+    const char *s = luaL_checkstring(L, 1);
+    int64_t ms;
+    if (ct_parse_duration_ms(s, &ms)) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "not a duration: '%s' (expected e.g. 15m, 48h, "
+                           "14d)", s);
+        return 2;
+    }
+    lua_pushinteger(L, ms);
+    return 1;
+}
+
+/* ct.days_between(from, to) -> integer */
+static int l_days_between(lua_State *L)
+{
+    const char *a = luaL_checkstring(L, 1), *b = luaL_checkstring(L, 2);
+    int64_t x, y;
+    luaL_argcheck(L, strlen(a) == 10 && ct_clock_parse(a, &x) == 0, 1,
+                  "expected days_between(\"YYYY-MM-DD\", \"YYYY-MM-DD\")");
+    luaL_argcheck(L, strlen(b) == 10 && ct_clock_parse(b, &y) == 0, 2,
+                  "expected days_between(\"YYYY-MM-DD\", \"YYYY-MM-DD\")");
+    lua_pushinteger(L, (y - x) / 86400000);
+    return 1;
+}
+
+/* --- logging ----------------------------------------------------------- */
+
+static int log_at(lua_State *L, ct_log_level level)
+{
+    luaL_checkstring(L, 1);
+    if (lua_gettop(L) > 1) {
+        /* string.format(fmt, ...) through Lua's own, already bounded. */
+        lua_getglobal(L, "string");
+        lua_getfield(L, -1, "format");
+        lua_insert(L, 1);
+        lua_pop(L, 1);
+        lua_call(L, lua_gettop(L) - 1, 1);
+    }
+    char unit[80];
+    snprintf(unit, sizeof unit, "plugin:%s", self(L)->manifest->name);
+    ct_log(level, unit, "%s", lua_tostring(L, -1));
+    return 0;
+}
+
+/* ct.log.debug(fmt, ...) and friends */
+static int l_log_debug(lua_State *L) { return log_at(L, CT_LOG_DEBUG); }
+static int l_log_info(lua_State *L) { return log_at(L, CT_LOG_INFO); }
+static int l_log_warn(lua_State *L) { return log_at(L, CT_LOG_WARN); }
+static int l_log_error(lua_State *L) { return log_at(L, CT_LOG_ERROR); }
+
+/* --- schedules and events ----------------------------------------------- */
+
+static void schedule_fire(ct_timer *t, void *data)
+{
+    (void)t;
+    ct_plugins__run_schedule(data);
+}
+
+/* Next due time of a schedule after now. */
+static int64_t next_due(const ct_plugin_schedule *s, int64_t now)
+{
+    if (s->daily_minute < 0)
+        return now + s->interval_ms;
+    int64_t day = 86400000, midnight = now - (now % day);
+    int64_t at = midnight + (int64_t)s->daily_minute * 60000;
+    return at > now ? at : at + day;
+}
+
+void ct_plugins__schedule_arm(ct_plugin_schedule *s);
+void ct_plugins__schedule_arm(ct_plugin_schedule *s)
+{
+    ct_clock *clock = ct_capacity_clock(ct_plugins__capacity(s->plugin->mgr));
+    ct_timer_start(&s->timer, next_due(s, ct_clock_now(clock)), schedule_fire,
+                   s);
+}
+
+static int add_schedule(lua_State *L, int64_t interval, int minute)
+{
+    ct_plugin *p = self(L);
+    ct_plugin_schedule **v =
+        realloc(p->scheds, (p->nscheds + 1) * sizeof *v);
+    if (!v)
+        return luaL_error(L, "out of memory");
+    p->scheds = v;
+    ct_plugin_schedule *s = calloc(1, sizeof *s);
+    if (!s)
+        return luaL_error(L, "out of memory");
+    s->plugin = p;
+    s->interval_ms = interval;
+    s->daily_minute = minute;
+    s->ref = LUA_NOREF;
+    ct_timer_init(ct_capacity_clock(cap_of(L)), &s->timer);
+    lua_pushvalue(L, 2);
+    if (ct_sandbox_ref(ct_sandbox_from_state(L), "ct.every/daily", &s->ref)) {
+        free(s);
+        return luaL_error(L, "cannot keep the schedule's function");
+    }
+    p->scheds[p->nscheds++] = s;
+    lua_pushinteger(L, (lua_Integer)p->nscheds);
+    return 1;
+}
+
+/* ct.every(interval, fn) -> integer */
+static int l_every(lua_State *L)
+{
+    const char *iv = luaL_checkstring(L, 1);
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    if (!self(L)->in_setup)
+        return luaL_error(L, "ct.every(interval, fn) is only allowed in "
+                             "setup()");
+    int64_t ms;
+    luaL_argcheck(L, ct_parse_duration_ms(iv, &ms) == 0 && ms >= 1000, 1,
+                  "expected every(duration, function) with a duration of "
+                  "at least 1s, like \"15m\"");
+    return add_schedule(L, ms, -1);
+}
+
+/* ct.daily(hhmm, fn) -> integer */
+static int l_daily(lua_State *L)
+{
+    const char *s = luaL_checkstring(L, 1);
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    if (!self(L)->in_setup)
+        return luaL_error(L, "ct.daily(hhmm, fn) is only allowed in "
+                             "setup()");
+    int h = -1, m = -1;
+    char extra;
+    luaL_argcheck(L,
+                  strlen(s) == 5 &&
+                      sscanf(s, "%2d:%2d%c", &h, &m, &extra) == 2 &&
+                      h >= 0 && h < 24 && m >= 0 && m < 60,
+                  1, "expected daily(\"HH:MM\", function)");
+    return add_schedule(L, 86400000, h * 60 + m);
+}
+
+/* ct.on(event, fn) */
+static int l_on(lua_State *L)
+{
+    const char *ev = luaL_checkstring(L, 1);
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    ct_plugin *p = self(L);
+    if (!p->in_setup)
+        return luaL_error(L, "ct.on(event, fn) is only allowed in setup()");
+    luaL_argcheck(L, *ev && strlen(ev) <= 100, 1,
+                  "expected on(event, function) with a dotted event name");
+    ct_plugin_sub *v = realloc(p->subs, (p->nsubs + 1) * sizeof *v);
+    if (!v)
+        return luaL_error(L, "out of memory");
+    p->subs = v;
+    ct_plugin_sub *sub = &p->subs[p->nsubs];
+    sub->event = strdup(ev);
+    lua_pushvalue(L, 2);
+    if (!sub->event ||
+        ct_sandbox_ref(ct_sandbox_from_state(L), "ct.on", &sub->ref)) {
+        free(sub->event);
+        return luaL_error(L, "cannot keep the event handler");
+    }
+    p->nsubs++;
+    return 0;
+}
+
+/* Converts argument idx to JSON (nil allowed as null); raises on shapes
+ * that cannot cross. */
+static json_t *arg_json(lua_State *L, int idx, const char *what)
+{
+    if (lua_isnoneornil(L, idx))
+        return json_null();
+    json_t *v = NULL;
+    int rc = ct_sandbox_to_json(ct_sandbox_from_state(L), idx, what, 0, &v);
+    if (rc)
+        luaL_error(L, "%s", ct_sandbox_last_error(ct_sandbox_from_state(L))
+                                ->message);
+    return v;
+}
+
+/* ct.emit(event, payload?) */
+static int l_emit(lua_State *L)
+{
+    const char *ev = luaL_checkstring(L, 1);
+    luaL_argcheck(L, *ev && strlen(ev) <= 100, 1,
+                  "expected emit(event, table?) with a dotted event name");
+    json_t *payload = arg_json(L, 2, "payload");
+    if (json_is_null(payload)) {
+        json_decref(payload);
+        payload = json_object();
+    }
+    char kind[160];
+    snprintf(kind, sizeof kind, "plugin.%s", ev);
+    ct_plugins__queue_event(self(L)->mgr, kind, payload);
+    return 0;
+}
+
+/* --- kv and policy ------------------------------------------------------- */
+
+static uint64_t kv_limit(lua_State *L)
+{
+    return ct_plugins__config(self(L)->mgr)->limits.plugin_kv_bytes;
+}
+
+static int kv_get(lua_State *L, const char *ns)
+{
+    const char *key = luaL_checkstring(L, 1);
+    json_t *v = NULL;
+    int rc = ct_kv_get(ct_capacity_store(cap_of(L)), ns, key, &v);
+    if (rc == CT_ENOTFOUND) {
+        lua_pushnil(L);
+        return 1;
+    }
+    if (rc)
+        return fail(L, rc, "cannot read the store");
+    return push_json(L, v);
+}
+
+static int kv_set(lua_State *L, const char *ns, const char *sig)
+{
+    const char *key = luaL_checkstring(L, 1);
+    luaL_argcheck(L, !lua_isnoneornil(L, 2), 2, sig);
+    json_t *v = arg_json(L, 2, "value");
+    int rc = ct_kv_set(ct_capacity_store(cap_of(L)), ns, key, v, kv_limit(L));
+    json_decref(v);
+    if (rc == CT_ELIMIT)
+        return fail(L, rc, "the plugin's store is full (limits.plugin_kv)");
+    if (rc == CT_EINVAL)
+        return fail(L, rc, "keys are 1 to 256 bytes");
+    if (rc)
+        return fail(L, rc, "cannot write the store");
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* ct.kv.get(key) -> value | nil */
+static int l_kv_get(lua_State *L)
+{
+    return kv_get(L, self(L)->manifest->name);
+}
+
+/* ct.kv.set(key, value) -> true | nil, err, code */
+static int l_kv_set(lua_State *L)
+{
+    return kv_set(L, self(L)->manifest->name,
+                  "expected kv.set(string, value)");
+}
+
+/* ct.kv.delete(key) -> boolean */
+static int l_kv_delete(lua_State *L)
+{
+    const char *key = luaL_checkstring(L, 1);
+    int existed = 0;
+    int rc = ct_kv_delete(ct_capacity_store(cap_of(L)),
+                          self(L)->manifest->name, key, &existed);
+    if (rc)
+        return fail(L, rc, "cannot write the store");
+    lua_pushboolean(L, existed);
+    return 1;
+}
+
+/* ct.kv.keys() -> {string...} */
+static int l_kv_keys(lua_State *L)
+{
+    json_t *keys = NULL;
+    int rc = ct_kv_keys(ct_capacity_store(cap_of(L)), self(L)->manifest->name,
+                        &keys);
+    if (rc)
+        return fail(L, rc, "cannot read the store");
+    return push_json(L, keys);
+}
+
+/* ct.policy.get(key) -> value | nil */
+static int l_policy_get(lua_State *L)
+{
+    return kv_get(L, POLICY_NS);
+}
+
+/* ct.policy.set(key, value) -> true | nil, err, code */
+static int l_policy_set(lua_State *L)
+{
+    int n = kv_set(L, POLICY_NS, "expected policy.set(string, value)");
+    if (lua_toboolean(L, -1)) {
+        char actor[100];
+        json_t *payload = json_pack("{s:s, s:o}", "key", lua_tostring(L, 1),
+                                    "value", arg_json(L, 2, "value"));
+        ct_log_info("policy", "%s set policy '%s'",
+                    actor_of(L, actor, sizeof actor), lua_tostring(L, 1));
+        ct_plugins__queue_event(self(L)->mgr, "policy.changed", payload);
+    }
+    return n;
+}
+
+/* --- views ---------------------------------------------------------------- */
+
+/* ct.metrics() -> table */
+static int l_metrics(lua_State *L)
+{
+    json_t *m = NULL;
+    ct_cap_error err = {0};
+    if (ct_metrics_json(cap_of(L), &m, &err))
+        return fail(L, err.code, err.message);
+    return push_json(L, m);
+}
+
+/* ct.referral(id) -> table | nil */
+static int l_referral(lua_State *L)
+{
+    lua_Integer id = luaL_checkinteger(L, 1);
+    json_t *r = NULL;
+    ct_cap_error err = {0};
+    int rc = ct_pipeline_referral_view(cap_of(L), (int64_t)id, &r, &err);
+    if (rc == CT_ENOTFOUND) {
+        lua_pushnil(L);
+        return 1;
+    }
+    if (rc)
+        return fail(L, rc, err.message);
+    return push_json(L, r);
+}
+
+/* ct.referrals({state=, after=, limit=}?) -> {table...} */
+static int l_referrals(lua_State *L)
+{
+    int state = -1;
+    lua_Integer after = 0, limit = 1000;
+    if (!lua_isnoneornil(L, 1)) {
+        luaL_checktype(L, 1, LUA_TTABLE);
+        lua_getfield(L, 1, "state");
+        if (!lua_isnil(L, -1)) {
+            state = ct_referral_state_parse(lua_tostring(L, -1));
+            luaL_argcheck(L, state >= 0, 1,
+                          "expected referrals{state = a referral state}");
+        }
+        lua_getfield(L, 1, "after");
+        after = luaL_optinteger(L, -1, 0);
+        lua_getfield(L, 1, "limit");
+        limit = luaL_optinteger(L, -1, 1000);
+        luaL_argcheck(L, limit >= 1 && limit <= 1000, 1,
+                      "expected referrals{limit = 1 to 1000}");
+        lua_pop(L, 3);
+    }
+    json_t *list = NULL;
+    ct_cap_error err = {0};
+    int rc = ct_referral_list_json(cap_of(L), state, (int64_t)after,
+                                   (int)limit, &list, &err);
+    if (rc)
+        return fail(L, rc, err.message);
+    return push_json(L, list);
+}
+
+/* --- actions through the host's invariants ------------------------------ */
+
+static int act_result(lua_State *L, int rc, const ct_cap_error *err)
+{
+    if (rc)
+        return fail(L, rc, err->message);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int surge(lua_State *L, bool open)
+{
+    const char *fac = luaL_checkstring(L, 1);
+    lua_Integer n = luaL_optinteger(L, 2, CT_SURGE_ALL);
+    luaL_argcheck(L, n == CT_SURGE_ALL || n >= 1, 2,
+                  open ? "expected open_surge(facility, count?) with "
+                         "count >= 1"
+                       : "expected close_surge(facility, count?) with "
+                         "count >= 1");
+    char actor[100];
+    ct_surge_result res;
+    ct_cap_error err = {0};
+    int rc = open ? ct_capacity_surge_open(cap_of(L), fac, (int)n,
+                                           actor_of(L, actor, sizeof actor),
+                                           &res, &err)
+                  : ct_capacity_surge_close(cap_of(L), fac, (int)n,
+                                            actor_of(L, actor, sizeof actor),
+                                            &res, &err);
+    return act_result(L, rc, &err);
+}
+
+/* ct.act.open_surge(facility, count?) -> true | nil, err, code */
+static int l_open_surge(lua_State *L) { return surge(L, true); }
+/* ct.act.close_surge(facility, count?) -> true | nil, err, code */
+static int l_close_surge(lua_State *L) { return surge(L, false); }
+
+/* ct.act.block_bed(bed, reason) -> true | nil, err, code */
+static int l_block_bed(lua_State *L)
+{
+    const char *bed = luaL_checkstring(L, 1);
+    const char *why = luaL_checkstring(L, 2);
+    char actor[100];
+    ct_cap_error err = {0};
+    return act_result(L,
+                      ct_capacity_block(cap_of(L), bed, why,
+                                        actor_of(L, actor, sizeof actor),
+                                        &err),
+                      &err);
+}
+
+/* ct.act.unblock_bed(bed) -> true | nil, err, code */
+static int l_unblock_bed(lua_State *L)
+{
+    const char *bed = luaL_checkstring(L, 1);
+    char actor[100];
+    ct_cap_error err = {0};
+    return act_result(L,
+                      ct_capacity_unblock(cap_of(L), bed,
+                                          actor_of(L, actor, sizeof actor),
+                                          &err),
+                      &err);
+}
+
+/* ct.act.set_cohort(zone, pathogen, cohort) -> true | nil, err, code */
+static int l_set_cohort(lua_State *L)
+{
+    const char *zone = luaL_checkstring(L, 1);
+    const char *pathogen = luaL_checkstring(L, 2);
+    const char *cohort = luaL_checkstring(L, 3);
+    int c = ct_cohort_parse(cohort);
+    luaL_argcheck(L, c >= 0, 3,
+                  "expected set_cohort(zone, pathogen, \"positive\"|"
+                  "\"negative\"|\"open\")");
+    char actor[100];
+    ct_cap_error err = {0};
+    return act_result(L,
+                      ct_isolation_set_cohort(cap_of(L), zone, pathogen,
+                                              (ct_cohort)c,
+                                              actor_of(L, actor,
+                                                       sizeof actor),
+                                              &err),
+                      &err);
+}
+
+/* --- registration ---------------------------------------------------------- */
+
+static const luaL_Reg ct_funcs[] = {
+    {"now", l_now},
+    {"format_time", l_format_time},
+    {"parse_time", l_parse_time},
+    {"duration", l_duration},
+    {"days_between", l_days_between},
+    {"every", l_every},
+    {"daily", l_daily},
+    {"on", l_on},
+    {"emit", l_emit},
+    {"metrics", l_metrics},
+    {"referral", l_referral},
+    {"referrals", l_referrals},
+    {NULL, NULL},
+};
+
+static const luaL_Reg log_funcs[] = {
+    {"debug", l_log_debug},
+    {"info", l_log_info},
+    {"warn", l_log_warn},
+    {"error", l_log_error},
+    {NULL, NULL},
+};
+
+static const luaL_Reg kv_funcs[] = {
+    {"get", l_kv_get},
+    {"set", l_kv_set},
+    {"delete", l_kv_delete},
+    {"keys", l_kv_keys},
+    {NULL, NULL},
+};
+
+static const luaL_Reg policy_funcs[] = {
+    {"get", l_policy_get},
+    {"set", l_policy_set},
+    {NULL, NULL},
+};
+
+static const luaL_Reg act_funcs[] = {
+    {"open_surge", l_open_surge},
+    {"close_surge", l_close_surge},
+    {"block_bed", l_block_bed},
+    {"unblock_bed", l_unblock_bed},
+    {"set_cohort", l_set_cohort},
+    {NULL, NULL},
+};
+
+static void sublib(lua_State *L, const char *name, const luaL_Reg *funcs)
+{
+    lua_newtable(L);
+    luaL_setfuncs(L, funcs, 0);
+    lua_setfield(L, -2, name);
+}
+
+/* Builds the `ct` table (also returned by require "caretide"). */
+static int open_ct(lua_State *L)
+{
+    ct_plugin *p = lua_touserdata(L, 1);
+    luaL_newlib(L, ct_funcs);
+    sublib(L, "log", log_funcs);
+    sublib(L, "kv", kv_funcs);
+    sublib(L, "policy", policy_funcs);
+    sublib(L, "act", act_funcs);
+    if (ct_sandbox_push_json(ct_sandbox_from_state(L), p->settings))
+        return luaL_error(L, "cannot pass settings");
+    lua_setfield(L, -2, "settings");
+    lua_createtable(L, 0, 2);
+    lua_pushstring(L, p->manifest->name);
+    lua_setfield(L, -2, "name");
+    lua_pushstring(L, p->manifest->version);
+    lua_setfield(L, -2, "version");
+    lua_setfield(L, -2, "plugin");
+    lua_setglobal(L, "ct");
+    return 0;
+}
+
+/* require "caretide": the same table as the global ct. */
+static int require_caretide(lua_State *L)
+{
+    lua_getglobal(L, "ct");
+    return 1;
+}
+
+int ct_hostapi_open(ct_plugin *p)
+{
+    int rc = ct_sandbox_setup(p->sb, open_ct, p);
+    return rc ? rc : ct_sandbox_preload(p->sb, "caretide", require_caretide);
+}

@@ -1,0 +1,436 @@
+/*
+ * The decision pipeline. One referral goes through triage, candidate
+ * search, rank, admit and hold in one transaction (or one savepoint of the
+ * caller's), and leaves a decision record whose trace says which plugins
+ * ran, what each saw and answered, and why the host did what it did.
+ */
+#include "pipeline.h"
+
+#include "audit.h"
+#include "candidates.h"
+#include "capacity_int.h"
+#include "error.h"
+#include "isolation.h"
+#include "log.h"
+#include "referral.h"
+#include "store_int.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int ct_pipeline_referral_view(ct_capacity *cap, int64_t id, json_t **out,
+                              ct_cap_error *err)
+{
+    *out = NULL;
+    json_t *r = NULL;
+    int rc = ct_referral_get_json(cap, id, &r, err);
+    if (rc)
+        return rc;
+    json_t *inf = NULL;
+    const char *nhs = json_string_value(json_object_get(r, "nhs_number"));
+    if ((rc = ct_isolation_person_json(cap, nhs, &inf, err))) {
+        json_decref(r);
+        return rc;
+    }
+    /* Infections keyed by pathogen read better in plugin code. */
+    json_t *by = json_object();
+    size_t i;
+    json_t *it;
+    json_array_foreach(inf, i, it)
+    {
+        json_t *copy = json_deep_copy(it);
+        json_object_del(copy, "pathogen");
+        json_object_set_new(
+            by, json_string_value(json_object_get(it, "pathogen")), copy);
+    }
+    json_decref(inf);
+    sqlite3_stmt *st = ct_capacity__stmt(cap, CT_STMT_PIPE_PERSON, err);
+    json_t *residence = json_null();
+    if (st) {
+        sqlite3_bind_int64(st, 1, id);
+        if (sqlite3_step(st) == SQLITE_ROW &&
+            sqlite3_column_type(st, 2) != SQLITE_NULL)
+            residence = json_string((const char *)sqlite3_column_text(st, 2));
+        sqlite3_reset(st);
+    }
+    json_t *person = json_pack("{s:O, s:O, s:o, s:o}", "age",
+                               json_object_get(r, "age"), "needs",
+                               json_object_get(r, "needs"), "usual_residence",
+                               residence, "infections", by);
+    json_t *delay = json_pack("{s:O, s:O, s:O}", "reason",
+                              json_object_get(r, "delay_reason"),
+                              "responsible_org",
+                              json_object_get(r, "responsible_org"), "days",
+                              json_object_get(r, "delay_days"));
+    if (!person || !delay) {
+        json_decref(person);
+        json_decref(delay);
+        json_decref(r);
+        return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+    }
+    json_object_set_new(r, "person", person);
+    json_object_set_new(r, "delay", delay);
+    json_object_set(r, "pathway", json_object_get(r, "decided_pathway"));
+    *out = r;
+    return 0;
+}
+
+int ct_pipeline_stored_decision(ct_capacity *cap, int64_t id, json_t **out,
+                                ct_cap_error *err)
+{
+    *out = NULL;
+    sqlite3_stmt *st = ct_capacity__stmt(cap, CT_STMT_PIPE_GET_DECISION, err);
+    if (!st)
+        return CT_ESTORE;
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(st);
+        return rc == SQLITE_DONE
+                   ? ct_capacity__fail(err, CT_ENOTFOUND,
+                                       "referral %lld not found",
+                                       (long long)id)
+                   : ct_capacity__dberr(cap, err, rc, "reading a decision");
+    }
+    const char *text = (const char *)sqlite3_column_text(st, 0);
+    *out = text ? json_loads(text, 0, NULL) : NULL;
+    sqlite3_reset(st);
+    if (!*out)
+        return ct_capacity__fail(err, CT_ENOTFOUND,
+                                 "referral %lld has no decision yet",
+                                 (long long)id);
+    return 0;
+}
+
+/* State of one run, so the steps below stay short. */
+typedef struct run {
+    ct_capacity *cap;
+    ct_plugins *plugins;
+    int64_t id;
+    const char *actor;
+    ct_cap_error *err;
+    json_t *view;    /* the referral as plugins see it */
+    json_t *trace;   /* plugin steps */
+    json_t *reasons; /* host's own explanations */
+    int pathway;     /* ct_pathway or -1 */
+    int priority;
+    bool manual;
+} run;
+
+static void reason(run *r, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+static void reason(run *r, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    json_array_append_new(r->reasons, json_string(buf));
+}
+
+/* Triage: the first plugin answer, else the requested pathway. */
+static int triage(run *r)
+{
+    json_t *answer = NULL;
+    if (r->plugins) {
+        int rc = ct_plugins_triage(r->plugins, r->view, r->trace, &answer,
+                                   &r->manual);
+        if (rc)
+            return ct_capacity__fail(r->err, rc, "triage failed: %s",
+                                     ct_strerror(rc));
+    }
+    if (r->manual) {
+        json_decref(answer);
+        reason(r, "a plugin failed and its fallback is manual review");
+        return 0;
+    }
+    const char *why = NULL;
+    if (answer) {
+        r->pathway = ct_pathway_parse(
+            json_string_value(json_object_get(answer, "pathway")));
+        json_t *prio = json_object_get(answer, "priority");
+        if (json_is_integer(prio))
+            r->priority = (int)json_integer_value(prio);
+        why = json_string_value(json_object_get(answer, "reason"));
+    } else {
+        r->pathway = ct_pathway_parse(json_string_value(
+            json_object_get(r->view, "requested_pathway")));
+        if (r->pathway >= 0)
+            reason(r, "no plugin triaged it: the requested pathway %s applies",
+                   ct_pathway_name((ct_pathway)r->pathway));
+    }
+    json_decref(answer);
+    if (r->pathway < 0) {
+        r->manual = true;
+        reason(r, "no pathway: no plugin triaged it and none was "
+                  "requested");
+        return 0;
+    }
+    const char *state =
+        json_string_value(json_object_get(r->view, "state"));
+    if (state && strcmp(state, "received") != 0 &&
+        strcmp(state, "waiting") != 0 && strcmp(state, "triaged") != 0)
+        return ct_capacity__fail(r->err, CT_ESTATE,
+                                 "referral %lld is %s; cannot decide",
+                                 (long long)r->id, state);
+    return ct_referral_triage(r->cap, r->id, (ct_pathway)r->pathway,
+                              r->priority, why ? why : "host default",
+                              r->actor, r->err);
+}
+
+/* True when bed is among the host's candidates (plugins may not invent
+ * beds: whatever rank returns, only beds that passed the host's rules can
+ * be held). */
+static bool host_candidate(const json_t *host, const char *bed)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach(host, i, c)
+    {
+        const char *b = json_string_value(json_object_get(c, "bed"));
+        if (b && strcmp(b, bed) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Candidates, rank, admit, hold. Sets *held to the candidate held. */
+static int place(run *r, json_t **held, int64_t *hold_id)
+{
+    *held = NULL;
+    ct_candidate_list list = {0};
+    ct_candidate_query q = {.referral_id = r->id,
+                            .pathway = r->pathway,
+                            .limit = CT_PIPELINE_MAX_CANDIDATES};
+    int rc = ct_candidates_find(r->cap, &q, &list, r->err);
+    if (rc)
+        return rc;
+    json_t *host = ct_candidates_json(&list);
+    ct_candidate_list_free(&list);
+    if (!host)
+        return ct_capacity__fail(r->err, CT_ENOMEM, "out of memory");
+    if (json_array_size(host) == 0) {
+        reason(r, "no bed passes the host's rules for pathway %s",
+               ct_pathway_name((ct_pathway)r->pathway));
+        json_decref(host);
+        return 0;
+    }
+    json_t *ranked = json_deep_copy(host);
+    if (r->plugins &&
+        (rc = ct_plugins_rank(r->plugins, r->view, &ranked, r->trace,
+                              &r->manual))) {
+        json_decref(ranked);
+        json_decref(host);
+        return ct_capacity__fail(r->err, rc, "rank failed: %s",
+                                 ct_strerror(rc));
+    }
+    if (r->manual) {
+        reason(r, "a plugin failed and its fallback is manual review");
+        goto done;
+    }
+    size_t i;
+    json_t *c;
+    json_array_foreach(ranked, i, c)
+    {
+        const char *bed = json_string_value(json_object_get(c, "bed"));
+        if (!bed || !host_candidate(host, bed)) {
+            reason(r, "ignored a ranked entry that is not one of the host's "
+                      "candidates (bed %s)", bed ? bed : "missing");
+            continue;
+        }
+        bool allowed = true;
+        const char *why = NULL;
+        if (r->plugins &&
+            (rc = ct_plugins_admit(r->plugins, r->view, c, r->trace,
+                                   &allowed, &why, &r->manual)))
+            break;
+        if (r->manual) {
+            reason(r, "a plugin failed and its fallback is manual review");
+            break;
+        }
+        if (!allowed) {
+            char msg[400];
+            snprintf(msg, sizeof msg, "bed %s refused: %s", bed,
+                     why ? why : "no reason given");
+            reason(r, "%s", msg);
+            continue;
+        }
+        ct_cap_error herr = {0};
+        rc = ct_capacity_hold(r->cap, r->id, bed, 0, r->actor, hold_id,
+                              &herr);
+        if (rc == 0) {
+            *held = json_incref(c);
+            break;
+        }
+        /* A hold the host refuses (raced, rule) moves on to the next. */
+        reason(r, "%s", herr.message);
+        rc = 0;
+    }
+done:
+    json_decref(ranked);
+    json_decref(host);
+    return rc;
+}
+
+static json_t *decision_json(run *r, const char *outcome, json_t *held,
+                             int64_t hold_id)
+{
+    json_t *d = json_pack(
+        "{s:I, s:s, s:o, s:i, s:O, s:O}", "referral", (json_int_t)r->id,
+        "outcome", outcome, "pathway",
+        r->pathway >= 0 ? json_string(ct_pathway_name((ct_pathway)r->pathway))
+                        : json_null(),
+        "priority", r->priority, "reasons", r->reasons, "trace", r->trace);
+    if (!d)
+        return NULL;
+    if (held) {
+        json_object_set(d, "bed", json_object_get(held, "bed"));
+        json_object_set(d, "zone", json_object_get(held, "zone"));
+        json_object_set(d, "facility", json_object_get(held, "facility"));
+        json_object_set_new(d, "hold_id", json_integer(hold_id));
+        ct_referral ref;
+        ct_cap_error e = {0};
+        if (ct_referral_get(r->cap, r->id, &ref, &e) == 0)
+            json_object_set_new(d, "hold_expires_at",
+                                json_integer(ref.hold_expires_at));
+    }
+    json_object_set_new(d, "plugins",
+                        r->plugins ? ct_plugins_provenance(r->plugins)
+                                   : json_array());
+    return d;
+}
+
+static int record(run *r, json_t *d)
+{
+    char *text = json_dumps(d, JSON_COMPACT);
+    if (!text)
+        return ct_capacity__fail(r->err, CT_ENOMEM, "out of memory");
+    sqlite3_stmt *st = ct_capacity__stmt(r->cap, CT_STMT_PIPE_SET_DECISION,
+                                         r->err);
+    int rc = CT_ESTORE;
+    if (st) {
+        sqlite3_bind_int64(st, 1, r->id);
+        sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
+        rc = ct_store__step_done(ct_capacity_store(r->cap), st);
+    }
+    free(text);
+    if (rc)
+        return ct_capacity__fail(r->err, rc, "cannot store the decision");
+    rc = ct_audit_append(ct_capacity_store(r->cap),
+                         ct_clock_now(ct_capacity_clock(r->cap)), r->actor,
+                         "referral.decided", d, NULL);
+    return rc ? ct_capacity__fail(r->err, rc, "cannot append audit event")
+              : 0;
+}
+
+/* The whole run, inside an open transaction or savepoint. */
+static int decide(run *r, json_t **decision)
+{
+    int rc = ct_pipeline_referral_view(r->cap, r->id, &r->view, r->err);
+    if (rc)
+        return rc;
+    const char *state = json_string_value(json_object_get(r->view, "state"));
+    if (!state || (strcmp(state, "received") != 0 &&
+                   strcmp(state, "waiting") != 0 &&
+                   strcmp(state, "triaged") != 0))
+        return ct_capacity__fail(r->err, CT_ESTATE,
+                                 "referral %lld is %s; only received, "
+                                 "triaged or waiting referrals are decided",
+                                 (long long)r->id, state ? state : "?");
+    json_t *prio = json_object_get(r->view, "priority");
+    r->priority = json_is_integer(prio) ? (int)json_integer_value(prio) : 0;
+    if ((rc = triage(r)))
+        return rc;
+    json_t *held = NULL;
+    int64_t hold_id = 0;
+    const char *outcome;
+    if (!r->manual && r->pathway == CT_PATHWAY_P0) {
+        reason(r, "pathway P0 needs no bed");
+        outcome = "home";
+    } else {
+        if (!r->manual && (rc = place(r, &held, &hold_id)))
+            return rc;
+        outcome = held ? "held" : r->manual ? "manual_review" : "waiting";
+        if (!held) {
+            /* Waiting (or for a person to decide): queue it, from
+             * received via triaged when triage did not run. */
+            ct_referral ref;
+            if ((rc = ct_referral_get(r->cap, r->id, &ref, r->err)))
+                return rc;
+            if (ref.state == CT_REFERRAL_RECEIVED) {
+                int p = r->pathway >= 0 ? r->pathway : ref.requested_pathway;
+                if (p < 0)
+                    p = CT_PATHWAY_P0; /* recorded only; manual review */
+                if ((rc = ct_referral_triage(r->cap, r->id, (ct_pathway)p,
+                                             r->priority, "manual review",
+                                             r->actor, r->err)))
+                    return rc;
+            }
+            if (ref.state != CT_REFERRAL_WAITING &&
+                (rc = ct_referral_queue(r->cap, r->id, r->actor, r->err)))
+                return rc;
+        }
+    }
+    json_t *d = decision_json(r, outcome, held, hold_id);
+    json_decref(held);
+    if (!d)
+        return ct_capacity__fail(r->err, CT_ENOMEM, "out of memory");
+    if ((rc = record(r, d))) {
+        json_decref(d);
+        return rc;
+    }
+    *decision = d;
+    return 0;
+}
+
+int ct_pipeline_decide(ct_capacity *cap, ct_plugins *plugins, int64_t id,
+                       const char *actor, json_t **decision,
+                       ct_cap_error *err)
+{
+    *decision = NULL;
+    ct_store *s = ct_capacity_store(cap);
+    bool own = !ct_store_in_transaction(s);
+    int rc = own ? ct_store_begin(s) : ct_store_savepoint(s);
+    if (rc)
+        return ct_capacity__fail(err, rc, "cannot begin: %s",
+                                 ct_strerror(rc));
+    run r = {.cap = cap,
+             .plugins = plugins,
+             .id = id,
+             .actor = actor,
+             .err = err,
+             .trace = json_array(),
+             .reasons = json_array(),
+             .pathway = -1};
+    rc = (r.trace && r.reasons) ? decide(&r, decision)
+                                : ct_capacity__fail(err, CT_ENOMEM,
+                                                    "out of memory");
+    if (rc == 0)
+        rc = own ? ct_store_commit(s) : ct_store_release(s);
+    if (rc) {
+        if (own) {
+            ct_store_rollback(s);
+            ct_capacity_drop_events(cap);
+        } else {
+            ct_store_rollback_to(s);
+        }
+        json_decref(*decision);
+        *decision = NULL;
+    } else if (own) {
+        int hs = ct_audit_sync_head(s);
+        if (hs)
+            ct_log_warn("pipeline", "audit head file: %s", ct_strerror(hs));
+        ct_capacity_flush_events(cap);
+    }
+    json_decref(r.view);
+    json_decref(r.trace);
+    json_decref(r.reasons);
+    return rc;
+}

@@ -1,0 +1,755 @@
+/*
+ * The plugin manager: sets of loaded plugins, hook composition with
+ * fallbacks and quarantine, events, schedules and reload.
+ */
+#include "plugins_int.h"
+
+#include "error.h"
+#include "log.h"
+#include "plugin_check.h"
+#include "util.h"
+
+#include <lua.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Emitted events delivered per flush at most: plugins that answer each
+ * other's events forever stop here. */
+#define MAX_EVENT_ROUNDS 64
+
+typedef struct set {
+    ct_plugin **items;
+    size_t n;
+} set;
+
+typedef struct queued {
+    char *kind;
+    json_t *payload;
+} queued;
+
+struct ct_plugins {
+    ct_capacity *cap;
+    const ct_config *cfg;
+    set *cur;
+    queued *queue;
+    size_t nqueue, capqueue;
+    bool flushing;
+};
+
+void ct_plugins__schedule_arm(ct_plugin_schedule *s);
+
+ct_capacity *ct_plugins__capacity(ct_plugins *m) { return m->cap; }
+const ct_config *ct_plugins__config(ct_plugins *m) { return m->cfg; }
+
+static int64_t clock_fn(void *ud)
+{
+    return ct_clock_now(ct_capacity_clock(ud));
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* --- life cycle of one plugin ------------------------------------------ */
+
+static void plugin_free(ct_plugin *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->nscheds; i++) {
+        ct_plugin_schedule *s = p->scheds[i];
+        ct_timer_stop(&s->timer);
+        ct_sandbox_unref(p->sb, s->ref);
+        free(s);
+    }
+    free(p->scheds);
+    for (size_t i = 0; i < p->nsubs; i++) {
+        ct_sandbox_unref(p->sb, p->subs[i].ref);
+        free(p->subs[i].event);
+    }
+    free(p->subs);
+    if (p->sb && ct_sandbox_close(p->sb) == CT_ESTATE) {
+        ct_log_error("plugins", "plugin '%s' leaked Lua registry references",
+                     p->manifest ? p->manifest->name : "?");
+#ifdef CT_DEBUG_REFS
+        abort(); /* debug builds fail loudly on reference leaks */
+#endif
+    }
+    json_decref(p->settings);
+    ct_manifest_free(p->manifest);
+    free(p->dir);
+    free(p);
+}
+
+/* Makes every embedded SDK module (lua/caretide/x.lua) requirable as
+ * caretide.x. */
+static int preload_sdk(ct_sandbox *sb)
+{
+    for (const ct_embedded *e = ct_embedded_files; e->name; e++) {
+        const char *prefix = "lua/";
+        size_t n = strlen(e->name);
+        if (strncmp(e->name, prefix, 4) != 0 || n < 9 ||
+            strcmp(e->name + n - 4, ".lua") != 0)
+            continue;
+        char mod[128];
+        snprintf(mod, sizeof mod, "%.*s", (int)(n - 8), e->name + 4);
+        for (char *c = mod; *c; c++)
+            if (*c == '/')
+                *c = '.';
+        int rc = ct_sandbox_preload_source(sb, mod, e->name + 4, e->data,
+                                           e->len);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* Adds the sandbox's last error as a diagnostic (file:line when known). */
+static void sandbox_diag(ct_plugin *p, ct_diags *diags, const char *file)
+{
+    const ct_sandbox_error *e = ct_sandbox_last_error(p->sb);
+    if (e->line > 0) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", p->dir, e->file);
+        ct_diags_add(diags, path, (uint32_t)e->line, 0, "%s", e->text);
+    } else {
+        ct_diags_add(diags, file, 0, 0, "%s", e->message);
+    }
+}
+
+static ct_plugin *plugin_load(ct_plugins *m, const ct_config *cfg,
+                              const ct_config_plugin *entry, ct_diags *diags)
+{
+    ct_plugin *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->mgr = m;
+    if (ct_plugin_check_entry(cfg, entry, &p->dir, &p->manifest,
+                              &p->settings, diags))
+        goto fail;
+    ct_manifest_settings_hash(p->settings, p->settings_hash);
+    ct_sandbox_limits lim;
+    ct_sandbox_limits_default(&lim);
+    lim.memory = (size_t)cfg->limits.plugin_memory;
+    lim.deadline_ms = cfg->limits.plugin_deadline_ms;
+    char init[4096];
+    snprintf(init, sizeof init, "%s/init.lua", p->dir);
+    int rc = ct_sandbox_new(p->manifest->name, p->dir, &lim, &p->sb);
+    if (rc) {
+        ct_diags_add(diags, init, 0, 0, "cannot create the sandbox: %s",
+                     ct_strerror(rc));
+        goto fail;
+    }
+    ct_sandbox_set_clock(p->sb, clock_fn, m->cap);
+    ct_sandbox_set_userdata(p->sb, p);
+    if (preload_sdk(p->sb) || ct_hostapi_open(p)) {
+        sandbox_diag(p, diags, init);
+        goto fail;
+    }
+    if (ct_sandbox_load_main(p->sb, "init.lua")) {
+        sandbox_diag(p, diags, init);
+        goto fail;
+    }
+    if (ct_sandbox_get_hook(p->sb, "setup") == 0) {
+        ct_sandbox_push_json(p->sb, p->settings);
+        p->in_setup = true;
+        /* setup builds tables and schedules: a longer deadline. */
+        int64_t dl = lim.deadline_ms * 10 < 5000 ? lim.deadline_ms * 10 : 5000;
+        rc = ct_sandbox_call_deadline(p->sb, "setup", 1, 0, dl);
+        p->in_setup = false;
+        if (rc) {
+            sandbox_diag(p, diags, init);
+            goto fail;
+        }
+    } else if (ct_sandbox_last_error(p->sb)->code == CT_EPLUGIN &&
+               *ct_sandbox_last_error(p->sb)->message) {
+        sandbox_diag(p, diags, init);
+        goto fail;
+    }
+    return p;
+fail:
+    plugin_free(p);
+    return NULL;
+}
+
+/* --- sets -------------------------------------------------------------- */
+
+static void set_free(set *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->n; i++)
+        plugin_free(s->items[i]);
+    free(s->items);
+    free(s);
+}
+
+static set *set_load(ct_plugins *m, const ct_config *cfg, ct_diags *diags)
+{
+    set *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->items = calloc(cfg->nplugins ? cfg->nplugins : 1, sizeof *s->items);
+    if (!s->items) {
+        free(s);
+        return NULL;
+    }
+    size_t before = diags->len;
+    for (size_t i = 0; i < cfg->nplugins; i++) {
+        ct_plugin *p = plugin_load(m, cfg, &cfg->plugins[i], diags);
+        if (p)
+            s->items[s->n++] = p;
+    }
+    if (diags->len != before || s->n != cfg->nplugins) {
+        set_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+static void set_arm(set *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        s->items[i]->live = true;
+        for (size_t j = 0; j < s->items[i]->nscheds; j++)
+            ct_plugins__schedule_arm(s->items[i]->scheds[j]);
+    }
+}
+
+int ct_plugins_new(ct_capacity *cap, const ct_config *cfg, ct_plugins **out,
+                   ct_diags *diags)
+{
+    *out = NULL;
+    ct_plugins *m = calloc(1, sizeof *m);
+    if (!m)
+        return CT_ENOMEM;
+    m->cap = cap;
+    m->cfg = cfg;
+    m->cur = set_load(m, cfg, diags);
+    if (!m->cur) {
+        free(m);
+        return CT_ECONFIG;
+    }
+    set_arm(m->cur);
+    *out = m;
+    return 0;
+}
+
+static void drop_queue(ct_plugins *m)
+{
+    for (size_t i = 0; i < m->nqueue; i++) {
+        free(m->queue[i].kind);
+        json_decref(m->queue[i].payload);
+    }
+    m->nqueue = 0;
+}
+
+void ct_plugins_free(ct_plugins *m)
+{
+    if (!m)
+        return;
+    set_free(m->cur);
+    drop_queue(m);
+    free(m->queue);
+    free(m);
+}
+
+int ct_plugins_reload(ct_plugins *m, const ct_config *cfg, ct_diags *diags)
+{
+    set *fresh = set_load(m, cfg, diags);
+    if (!fresh) {
+        ct_log_error("plugins", "reload failed; the running plugins stay");
+        return CT_ECONFIG;
+    }
+    /* The swap: nothing runs between these lines, so no call sees half a
+     * set. */
+    set *old = m->cur;
+    m->cur = fresh;
+    m->cfg = cfg;
+    set_free(old);
+    set_arm(fresh);
+    ct_log_info("plugins", "reloaded %zu plugin(s)", fresh->n);
+    return 0;
+}
+
+size_t ct_plugins_count(const ct_plugins *m)
+{
+    return m->cur ? m->cur->n : 0;
+}
+
+/* --- calling hooks ------------------------------------------------------- */
+
+static void count_failure(ct_plugin *p, int rc)
+{
+    p->errors++;
+    if (rc == CT_ETIMEOUT)
+        p->timeouts++;
+    p->consecutive++;
+    uint32_t limit = p->mgr->cfg->limits.quarantine_after;
+    if (p->state == CT_PLUGIN_ACTIVE && p->consecutive >= limit) {
+        p->state = CT_PLUGIN_QUARANTINED;
+        ct_log_error("plugins",
+                     "plugin '%s' quarantined after %llu consecutive "
+                     "failures; it stays out until reloaded",
+                     p->manifest->name, (unsigned long long)p->consecutive);
+        ct_plugins__queue_event(
+            p->mgr, "plugin.quarantined",
+            json_pack("{s:s, s:I}", "plugin", p->manifest->name, "failures",
+                      (json_int_t)p->consecutive));
+    }
+}
+
+static json_t *trace_entry(ct_plugin *p, const char *hook, json_t *input)
+{
+    return json_pack("{s:s, s:s, s:s, s:o}", "plugin", p->manifest->name,
+                     "version", p->manifest->version, "hook", hook, "input",
+                     input ? input : json_null());
+}
+
+static void trace_error(json_t *entry, ct_plugin *p, const char *msg)
+{
+    json_object_set_new(entry, "error", json_string(msg));
+    json_object_set_new(entry, "fallback",
+                        json_string(ct_fallback_name(p->manifest->fallback)));
+}
+
+/*
+ * Calls hook with up to two JSON arguments and converts nres results.
+ * Returns 1 when the plugin has no such hook (nothing traced), 0 on
+ * success, a negative code on failure (counted, logged, traced). res must
+ * hold nres slots; each gets a new reference (JSON null for nil).
+ */
+static int call_hook(ct_plugin *p, const char *hook, const json_t *a1,
+                     const json_t *a2, int nres, json_t **res,
+                     json_t *trace, json_t **entry_out)
+{
+    for (int i = 0; i < nres; i++)
+        res[i] = NULL;
+    if (entry_out)
+        *entry_out = NULL;
+    if (p->state == CT_PLUGIN_QUARANTINED) {
+        if (ct_sandbox_get_hook(p->sb, hook) == 0) {
+            lua_settop(ct_sandbox_state(p->sb),
+                       lua_gettop(ct_sandbox_state(p->sb)) - 1);
+            json_t *e = trace_entry(p, hook, NULL);
+            trace_error(e, p, "quarantined: not called");
+            if (trace)
+                json_array_append_new(trace, e);
+            else
+                json_decref(e);
+            return CT_EQUARANTINED;
+        }
+        return 1;
+    }
+    int rc = ct_sandbox_get_hook(p->sb, hook);
+    if (rc == CT_ENOTFOUND)
+        return 1;
+    json_t *input = json_array();
+    json_t *entry = NULL;
+    double t0 = now_ms();
+    if (rc == 0) {
+        int nargs = 0;
+        const json_t *args[2] = {a1, a2};
+        for (int i = 0; i < 2 && args[i]; i++, nargs++) {
+            json_array_append(input, (json_t *)args[i]);
+            if ((rc = ct_sandbox_push_json(p->sb, args[i]))) {
+                lua_settop(ct_sandbox_state(p->sb),
+                           lua_gettop(ct_sandbox_state(p->sb)) - nargs - 1);
+                break;
+            }
+        }
+        if (rc == 0)
+            rc = ct_sandbox_call(p->sb, hook, nargs, nres);
+    }
+    p->calls++;
+    if (rc == 0) {
+        for (int i = 0; i < nres && rc == 0; i++)
+            rc = ct_sandbox_to_json(p->sb, -nres + i, i ? "result2" : "result",
+                                    0, &res[i]);
+        lua_settop(ct_sandbox_state(p->sb),
+                   lua_gettop(ct_sandbox_state(p->sb)) - nres);
+    }
+    entry = trace_entry(p, hook, json_array_size(input) == 1
+                                     ? json_incref(json_array_get(input, 0))
+                                     : json_incref(input));
+    json_decref(input);
+    json_object_set_new(entry, "ms", json_real(now_ms() - t0));
+    if (rc) {
+        const char *msg = ct_sandbox_last_error(p->sb)->message;
+        ct_log_warn("plugins", "%s", msg);
+        trace_error(entry, p, msg);
+        count_failure(p, rc);
+        for (int i = 0; i < nres; i++) {
+            json_decref(res[i]);
+            res[i] = NULL;
+        }
+    } else {
+        p->consecutive = 0;
+        json_object_set(entry, "output",
+                        nres == 1 ? res[0] : json_pack("[OO]", res[0], res[1]));
+        if (nres != 1)
+            json_decref(json_object_get(entry, "output"));
+    }
+    if (trace)
+        json_array_append(trace, entry);
+    if (entry_out)
+        *entry_out = entry;
+    else
+        json_decref(entry);
+    return rc;
+}
+
+/* A result of the wrong shape is a failure of the plugin like any other. */
+static int shape_error(ct_plugin *p, json_t *entry, const char *hook,
+                       const char *what)
+{
+    char msg[512];
+    snprintf(msg, sizeof msg, "plugin '%s': %s returned %s",
+             p->manifest->name, hook, what);
+    ct_log_warn("plugins", "%s", msg);
+    if (entry) {
+        json_object_del(entry, "output");
+        trace_error(entry, p, msg);
+    }
+    count_failure(p, CT_EPLUGIN);
+    return CT_EPLUGIN;
+}
+
+static void fallback(ct_plugin *p, bool *manual)
+{
+    if (p->manifest->fallback == CT_FALLBACK_MANUAL_REVIEW && manual)
+        *manual = true;
+}
+
+int ct_plugins_triage(ct_plugins *m, const json_t *referral, json_t *trace,
+                      json_t **answer, bool *manual)
+{
+    *answer = NULL;
+    for (size_t i = 0; m->cur && i < m->cur->n && !*answer; i++) {
+        ct_plugin *p = m->cur->items[i];
+        json_t *res, *entry;
+        int rc = call_hook(p, "triage", referral, NULL, 1, &res, trace,
+                           &entry);
+        if (rc == 1)
+            continue;
+        if (rc == 0 && !json_is_null(res)) {
+            const char *pw =
+                json_string_value(json_object_get(res, "pathway"));
+            json_t *prio = json_object_get(res, "priority");
+            json_t *why = json_object_get(res, "reason");
+            if (!json_is_object(res) || !pw || ct_pathway_parse(pw) < 0)
+                rc = shape_error(p, entry, "triage",
+                                 "no valid pathway (expected {pathway = "
+                                 "\"P0\"|\"P1\"|\"P2\"|\"P3\"|\"step_down\", "
+                                 "reason = string, priority = integer})");
+            else if ((prio && !json_is_integer(prio)) ||
+                     (why && !json_is_string(why)))
+                rc = shape_error(p, entry, "triage",
+                                 "a priority that is not an integer or a "
+                                 "reason that is not a string");
+            else
+                *answer = json_incref(res);
+        }
+        json_decref(res);
+        json_decref(entry);
+        if (rc)
+            fallback(p, manual);
+        if (*manual)
+            break;
+    }
+    ct_plugins_flush(m);
+    return 0;
+}
+
+/* rank's answer: a list of tables each naming a bed. */
+static bool valid_ranking(const json_t *v)
+{
+    if (!json_is_array(v))
+        return false;
+    size_t i;
+    json_t *c;
+    json_array_foreach(v, i, c) if (!json_is_object(c) ||
+                                    !json_is_string(json_object_get(c, "bed")))
+        return false;
+    return true;
+}
+
+int ct_plugins_rank(ct_plugins *m, const json_t *referral,
+                    json_t **candidates, json_t *trace, bool *manual)
+{
+    for (size_t i = 0; m->cur && i < m->cur->n; i++) {
+        ct_plugin *p = m->cur->items[i];
+        json_t *res, *entry;
+        int rc = call_hook(p, "rank", referral, *candidates, 1, &res, trace,
+                           &entry);
+        if (rc == 1)
+            continue;
+        /* An empty table reads as an object; it is an empty list here. */
+        if (rc == 0 && json_is_object(res) && json_object_size(res) == 0) {
+            json_decref(res);
+            res = json_array();
+        }
+        if (rc == 0 && !valid_ranking(res))
+            rc = shape_error(p, entry, "rank",
+                             "something other than a list of candidates "
+                             "(tables with a bed field)");
+        if (rc == 0) {
+            json_decref(*candidates);
+            *candidates = json_incref(res);
+        } else {
+            fallback(p, manual);
+        }
+        json_decref(res);
+        json_decref(entry);
+        if (*manual)
+            break;
+    }
+    ct_plugins_flush(m);
+    return 0;
+}
+
+int ct_plugins_admit(ct_plugins *m, const json_t *referral,
+                     const json_t *candidate, json_t *trace, bool *allowed,
+                     const char **reason, bool *manual)
+{
+    static char why[512];
+    *allowed = true;
+    *reason = NULL;
+    for (size_t i = 0; m->cur && i < m->cur->n && *allowed; i++) {
+        ct_plugin *p = m->cur->items[i];
+        json_t *res[2], *entry;
+        int rc = call_hook(p, "admit", referral, candidate, 2, res, trace,
+                           &entry);
+        if (rc == 1)
+            continue;
+        if (rc == 0 && !json_is_boolean(res[0]))
+            rc = shape_error(p, entry, "admit",
+                             "something other than true or false, reason");
+        if (rc == 0 && json_is_false(res[0])) {
+            *allowed = false;
+            const char *r = json_string_value(res[1]);
+            snprintf(why, sizeof why, "%s: %s", p->manifest->name,
+                     r ? r : "refused");
+            *reason = why;
+        }
+        json_decref(res[0]);
+        json_decref(res[1]);
+        json_decref(entry);
+        if (rc) {
+            /* manual review stops the decision; skip lets the bed pass. */
+            fallback(p, manual);
+            if (*manual)
+                break;
+        }
+    }
+    ct_plugins_flush(m);
+    return 0;
+}
+
+int ct_plugins_escalate(ct_plugins *m, const json_t *metrics, json_t *trace,
+                        json_t **out)
+{
+    json_int_t best = 0;
+    const char *best_reason = "";
+    json_t *actions = json_array();
+    json_t *answers = json_array();
+    for (size_t i = 0; m->cur && i < m->cur->n; i++) {
+        ct_plugin *p = m->cur->items[i];
+        json_t *res, *entry;
+        int rc = call_hook(p, "escalate", metrics, NULL, 1, &res, trace,
+                           &entry);
+        if (rc == 1)
+            continue;
+        if (rc == 0 && !json_is_null(res)) {
+            json_t *lv = json_object_get(res, "level");
+            json_t *acts = json_object_get(res, "actions");
+            if (!json_is_integer(lv) || json_integer_value(lv) < 1 ||
+                json_integer_value(lv) > 4)
+                rc = shape_error(p, entry, "escalate",
+                                 "no level from 1 to 4 (expected {level = "
+                                 "1..4, reason = string, actions = {...}})");
+            else if (acts && !json_is_array(acts) &&
+                     !(json_is_object(acts) && json_object_size(acts) == 0))
+                rc = shape_error(p, entry, "escalate",
+                                 "actions that are not a list");
+            else {
+                json_array_append(answers, res);
+                if (json_integer_value(lv) > best) {
+                    best = json_integer_value(lv);
+                    best_reason =
+                        json_string_value(json_object_get(res, "reason"));
+                    if (!best_reason)
+                        best_reason = p->manifest->name;
+                }
+                size_t j;
+                json_t *a;
+                if (json_is_array(acts))
+                    json_array_foreach(acts, j, a) json_array_append_new(
+                        actions, json_pack("{s:s, s:O}", "plugin",
+                                           p->manifest->name, "action", a));
+            }
+        }
+        json_decref(res);
+        json_decref(entry);
+    }
+    *out = json_pack("{s:I, s:s, s:o}", "level", best, "reason", best_reason,
+                     "actions", actions);
+    json_decref(answers);
+    ct_plugins_flush(m);
+    return *out ? 0 : CT_ENOMEM;
+}
+
+/* --- events and schedules -------------------------------------------------- */
+
+static bool matches(const char *pattern, const char *kind)
+{
+    size_t n = strlen(pattern);
+    if (n && pattern[n - 1] == '*')
+        return strncmp(pattern, kind, n - 1) == 0;
+    return strcmp(pattern, kind) == 0;
+}
+
+static void deliver(ct_plugins *m, const char *kind, const json_t *payload)
+{
+    for (size_t i = 0; m->cur && i < m->cur->n; i++) {
+        ct_plugin *p = m->cur->items[i];
+        if (p->state == CT_PLUGIN_QUARANTINED)
+            continue;
+        for (size_t j = 0; j < p->nsubs; j++) {
+            if (!matches(p->subs[j].event, kind))
+                continue;
+            lua_State *L = ct_sandbox_state(p->sb);
+            ct_sandbox_push_ref(p->sb, p->subs[j].ref);
+            json_t *arg = json_deep_copy(payload);
+            json_object_set_new(arg, "event", json_string(kind));
+            int rc = ct_sandbox_push_json(p->sb, arg);
+            json_decref(arg);
+            if (rc) {
+                lua_settop(L, lua_gettop(L) - 1);
+                continue;
+            }
+            char what[160];
+            snprintf(what, sizeof what, "on(%s)", kind);
+            p->calls++;
+            rc = ct_sandbox_call(p->sb, what, 1, 0);
+            if (rc) {
+                ct_log_warn("plugins", "%s",
+                            ct_sandbox_last_error(p->sb)->message);
+                count_failure(p, rc);
+            } else {
+                p->consecutive = 0;
+            }
+        }
+    }
+}
+
+void ct_plugins__queue_event(ct_plugins *m, const char *kind,
+                             json_t *payload)
+{
+    if (m->nqueue == m->capqueue) {
+        size_t n = m->capqueue ? 2 * m->capqueue : 8;
+        queued *q = realloc(m->queue, n * sizeof *q);
+        if (!q) {
+            json_decref(payload);
+            return;
+        }
+        m->queue = q;
+        m->capqueue = n;
+    }
+    m->queue[m->nqueue++] = (queued){strdup(kind), payload};
+}
+
+void ct_plugins_flush(ct_plugins *m)
+{
+    if (m->flushing)
+        return;
+    m->flushing = true;
+    for (int round = 0; m->nqueue && round < MAX_EVENT_ROUNDS; round++) {
+        queued q = m->queue[0];
+        memmove(m->queue, m->queue + 1, (m->nqueue - 1) * sizeof *m->queue);
+        m->nqueue--;
+        if (q.kind && q.payload)
+            deliver(m, q.kind, q.payload);
+        free(q.kind);
+        json_decref(q.payload);
+    }
+    if (m->nqueue) {
+        ct_log_warn("plugins", "dropped %zu event(s): plugins kept emitting "
+                               "in answer to each other",
+                    m->nqueue);
+        drop_queue(m);
+    }
+    m->flushing = false;
+}
+
+void ct_plugins_dispatch(ct_plugins *m, const char *kind,
+                         const json_t *payload)
+{
+    deliver(m, kind, payload);
+    ct_plugins_flush(m);
+}
+
+void ct_plugins__run_schedule(ct_plugin_schedule *s)
+{
+    ct_plugin *p = s->plugin;
+    if (p->state == CT_PLUGIN_ACTIVE) {
+        ct_sandbox_push_ref(p->sb, s->ref);
+        p->calls++;
+        int rc = ct_sandbox_call(p->sb, s->daily_minute < 0 ? "every"
+                                                            : "daily",
+                                 0, 0);
+        if (rc) {
+            ct_log_warn("plugins", "%s", ct_sandbox_last_error(p->sb)->message);
+            count_failure(p, rc);
+        } else {
+            p->consecutive = 0;
+        }
+    }
+    if (p->live)
+        ct_plugins__schedule_arm(s);
+    ct_plugins_flush(p->mgr);
+}
+
+/* --- status and provenance ----------------------------------------------- */
+
+json_t *ct_plugins_status(const ct_plugins *m)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; m->cur && i < m->cur->n; i++) {
+        const ct_plugin *p = m->cur->items[i];
+        ct_sandbox_stats st;
+        ct_sandbox_stats_get(p->sb, &st);
+        json_array_append_new(
+            a, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:s, s:I, s:I}",
+                         "name", p->manifest->name, "version",
+                         p->manifest->version, "state",
+                         p->state == CT_PLUGIN_ACTIVE ? "active"
+                                                      : "quarantined",
+                         "calls", (json_int_t)p->calls, "errors",
+                         (json_int_t)p->errors, "timeouts",
+                         (json_int_t)p->timeouts, "consecutive_failures",
+                         (json_int_t)p->consecutive, "settings_hash",
+                         p->settings_hash, "memory", (json_int_t)st.mem_used,
+                         "memory_peak", (json_int_t)st.mem_peak));
+    }
+    return a;
+}
+
+json_t *ct_plugins_provenance(const ct_plugins *m)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; m->cur && i < m->cur->n; i++) {
+        const ct_plugin *p = m->cur->items[i];
+        json_array_append_new(a, json_pack("{s:s, s:s, s:s}", "name",
+                                           p->manifest->name, "version",
+                                           p->manifest->version,
+                                           "settings_hash",
+                                           p->settings_hash));
+    }
+    return a;
+}

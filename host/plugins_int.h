@@ -1,0 +1,72 @@
+/*
+ * Plugin manager internals shared between host/plugins.c (sets, hooks,
+ * reload) and host/hostapi.c (the `ct` module plugins call). Not for use
+ * outside these two files.
+ */
+#ifndef CT_PLUGINS_INT_H
+#define CT_PLUGINS_INT_H
+
+#include "clock.h"
+#include "manifest.h"
+#include "plugins.h"
+#include "sandbox.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct ct_plugin ct_plugin;
+
+/* A ct.every or ct.daily schedule: a timer on the host clock calling a
+ * Lua function held by registry reference. */
+typedef struct ct_plugin_schedule {
+    ct_timer timer;
+    ct_plugin *plugin;
+    int ref;
+    int64_t interval_ms; /* every: the period; daily: one day */
+    int daily_minute;    /* minutes after midnight UTC; -1 for every */
+} ct_plugin_schedule;
+
+/* A ct.on subscription. */
+typedef struct ct_plugin_sub {
+    char *event;
+    int ref;
+} ct_plugin_sub;
+
+typedef enum ct_plugin_state {
+    CT_PLUGIN_ACTIVE,
+    CT_PLUGIN_QUARANTINED,
+} ct_plugin_state;
+
+struct ct_plugin {
+    ct_plugins *mgr;
+    char *dir;
+    ct_manifest *manifest;
+    json_t *settings;
+    char settings_hash[65];
+    ct_sandbox *sb;
+    ct_plugin_state state;
+    bool in_setup; /* ct.every/daily/on are allowed only in setup() */
+    bool live;     /* part of the running set (schedules armed) */
+    uint64_t calls, errors, timeouts, consecutive;
+    ct_plugin_sub *subs;
+    size_t nsubs;
+    ct_plugin_schedule **scheds;
+    size_t nscheds;
+};
+
+/* The host objects a plugin's `ct` functions reach. Borrowed. */
+ct_capacity *ct_plugins__capacity(ct_plugins *m);
+const ct_config *ct_plugins__config(ct_plugins *m);
+
+/* Queues an event emitted by a plugin for delivery once the current hook
+ * returns (never re-entering a running plugin). Takes a payload ref. */
+void ct_plugins__queue_event(ct_plugins *m, const char *kind,
+                             json_t *payload);
+
+/* Registers the `ct` module and the global `ct` into p's sandbox. */
+int ct_hostapi_open(ct_plugin *p);
+
+/* Runs a schedule's function now (used by the timers). */
+void ct_plugins__run_schedule(ct_plugin_schedule *s);
+
+#endif

@@ -1,0 +1,348 @@
+/*
+ * Values across the border: Lua values to jansson and back, for hook
+ * arguments, hook results and decision traces. Lua to JSON reads tables
+ * raw (no metamethods, no plugin code), calls nothing that can raise, and
+ * reports the first bad value with its path ("result.candidates[2].score
+ * is not a finite number (nan)"). JSON to Lua runs in protected mode since
+ * it allocates in the plugin's state.
+ */
+#include "sandbox_int.h"
+
+#include "error.h"
+#include "log.h"
+#include "util.h"
+
+#include <lauxlib.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------ */
+/* Lua to JSON                                                        */
+
+typedef struct conv {
+    ct_sandbox *sb;
+    lua_State *L;
+    const char *what; /* name of the root in messages */
+    unsigned flags;
+    size_t values;
+    const void **open; /* tables on the current path, for cycles */
+    ct_buf path;
+    int code;
+} conv;
+
+static json_t *conv_fail(conv *c, int code, const char *fmt, ...)
+    CT_PRINTF(3, 4);
+static json_t *conv_fail(conv *c, int code, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    c->code = ct_sandbox__error(c->sb, code, NULL, NULL, "%s", msg);
+    return NULL;
+}
+
+static const char *path(conv *c)
+{
+    return c->path.data ? c->path.data : c->what;
+}
+
+static bool is_identifier(const char *s, size_t n)
+{
+    if (n == 0 || n > 40 || (s[0] >= '0' && s[0] <= '9'))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+              (ch >= '0' && ch <= '9') || ch == '_'))
+            return false;
+    }
+    return true;
+}
+
+/* Appends one step to the path; returns the length to cut back to. */
+static size_t path_key(conv *c, const char *k, size_t n)
+{
+    size_t mark = c->path.len;
+    if (is_identifier(k, n))
+        ct_buf_printf(&c->path, ".%.*s", (int)n, k);
+    else
+        ct_buf_printf(&c->path, "[\"%.*s%s\"]", (int)(n > 40 ? 40 : n), k,
+                      n > 40 ? "..." : "");
+    return mark;
+}
+
+static size_t path_index(conv *c, lua_Integer i)
+{
+    size_t mark = c->path.len;
+    ct_buf_printf(&c->path, "[%lld]", (long long)i);
+    return mark;
+}
+
+static void path_cut(conv *c, size_t mark)
+{
+    if (c->path.data && mark <= c->path.len) {
+        c->path.len = mark;
+        c->path.data[mark] = '\0';
+    }
+}
+
+static json_t *conv_value(conv *c, int idx, int depth);
+
+static const char *describe_key(lua_State *L, int idx, char *buf, size_t n)
+{
+    if (lua_type(L, idx) == LUA_TNUMBER) {
+        if (lua_isinteger(L, idx))
+            snprintf(buf, n, "%lld", (long long)lua_tointeger(L, idx));
+        else
+            snprintf(buf, n, "%.14g", (double)lua_tonumber(L, idx));
+        return buf;
+    }
+    if (lua_type(L, idx) == LUA_TBOOLEAN)
+        return lua_toboolean(L, idx) ? "true" : "false";
+    return luaL_typename(L, idx);
+}
+
+static json_t *conv_array(conv *c, int idx, int depth, lua_Integer n)
+{
+    lua_State *L = c->L;
+    json_t *arr = json_array();
+    if (!arr)
+        return conv_fail(c, CT_ENOMEM, "out of memory converting %s", c->what);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, idx, i);
+        size_t mark = path_index(c, i);
+        json_t *v = conv_value(c, lua_gettop(L), depth + 1);
+        path_cut(c, mark);
+        lua_pop(L, 1);
+        if (!v || json_array_append_new(arr, v) != 0) {
+            json_decref(arr);
+            return v ? conv_fail(c, CT_ENOMEM, "out of memory converting %s",
+                                 c->what)
+                     : NULL;
+        }
+    }
+    return arr;
+}
+
+static json_t *conv_object(conv *c, int idx, int depth)
+{
+    lua_State *L = c->L;
+    json_t *obj = json_object();
+    if (!obj)
+        return conv_fail(c, CT_ENOMEM, "out of memory converting %s", c->what);
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        size_t klen;
+        const char *k = lua_tolstring(L, -2, &klen); /* a string: no cast */
+        size_t mark = path_key(c, k, klen);
+        json_t *v = NULL;
+        if (memchr(k, '\0', klen))
+            conv_fail(c, CT_EPLUGIN, "%s: key contains a NUL byte", path(c));
+        else
+            v = conv_value(c, lua_gettop(L), depth + 1);
+        if (v && json_object_set_new(obj, k, v) != 0) {
+            v = NULL;
+            conv_fail(c, CT_EPLUGIN, "%s: key is not valid UTF-8", path(c));
+        }
+        path_cut(c, mark);
+        lua_pop(L, 1);
+        if (!v) {
+            lua_pop(L, 1);
+            json_decref(obj);
+            return NULL;
+        }
+    }
+    return obj;
+}
+
+static json_t *conv_table(conv *c, int idx, int depth)
+{
+    lua_State *L = c->L;
+    ct_sandbox *sb = c->sb;
+    if (depth >= sb->lim.json_max_depth)
+        return conv_fail(c, CT_ELIMIT,
+                         "%s is nested deeper than the JSON depth limit of "
+                         "%d (at %s)",
+                         c->what, sb->lim.json_max_depth, path(c));
+    const void *self = lua_topointer(L, idx);
+    for (int i = 0; i < depth; i++)
+        if (c->open[i] == self)
+            return conv_fail(c, CT_EPLUGIN, "%s has a cycle at %s", c->what,
+                             path(c));
+    c->open[depth] = self;
+    if (!lua_checkstack(L, 4))
+        return conv_fail(c, CT_ELIMIT, "stack limit exceeded converting %s",
+                         c->what);
+
+    /* One pass over the keys decides between array and object. */
+    size_t count = 0, strings = 0;
+    lua_Integer max = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lua_pop(L, 1);
+        count++;
+        if (count > sb->lim.json_max_values) {
+            lua_pop(L, 1);
+            return conv_fail(c, CT_ELIMIT,
+                             "%s has more than the JSON limit of %zu values",
+                             c->what, sb->lim.json_max_values);
+        }
+        if (lua_type(L, -1) == LUA_TSTRING) {
+            strings++;
+        } else if (lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 1) {
+            if (lua_tointeger(L, -1) > max)
+                max = lua_tointeger(L, -1);
+        } else {
+            char buf[48];
+            const char *k = describe_key(L, -1, buf, sizeof buf);
+            lua_pop(L, 1);
+            return conv_fail(c, CT_EPLUGIN,
+                             "%s has a key %s; tables must have string keys "
+                             "or be arrays indexed 1..n",
+                             path(c), k);
+        }
+    }
+    if (count == 0)
+        return (c->flags & CT_SANDBOX_JSON_EMPTY_ARRAY) ? json_array()
+                                                        : json_object();
+    if (strings == count)
+        return conv_object(c, idx, depth);
+    if (strings > 0)
+        return conv_fail(c, CT_EPLUGIN,
+                         "%s mixes string keys and array indices", path(c));
+    if ((lua_Unsigned)max != count)
+        return conv_fail(c, CT_EPLUGIN,
+                         "%s is an array with holes (%zu values, largest "
+                         "index %lld)",
+                         path(c), count, (long long)max);
+    return conv_array(c, idx, depth, max);
+}
+
+static json_t *conv_value(conv *c, int idx, int depth)
+{
+    lua_State *L = c->L;
+    if (++c->values > c->sb->lim.json_max_values)
+        return conv_fail(c, CT_ELIMIT,
+                         "%s has more than the JSON limit of %zu values",
+                         c->what, c->sb->lim.json_max_values);
+    switch (lua_type(L, idx)) {
+    case LUA_TNIL: return json_null();
+    case LUA_TBOOLEAN: return json_boolean(lua_toboolean(L, idx));
+    case LUA_TNUMBER: {
+        if (lua_isinteger(L, idx))
+            return json_integer((json_int_t)lua_tointeger(L, idx));
+        double d = (double)lua_tonumber(L, idx);
+        if (!isfinite(d))
+            return conv_fail(c, CT_EPLUGIN, "%s is not a finite number (%s)",
+                             path(c),
+                             isnan(d) ? "nan"
+                             : d > 0  ? "inf"
+                                      : "-inf");
+        return json_real(d);
+    }
+    case LUA_TSTRING: {
+        size_t len;
+        const char *s = lua_tolstring(L, idx, &len);
+        json_t *j = json_stringn(s, len);
+        return j ? j
+                 : conv_fail(c, CT_EPLUGIN, "%s is not valid UTF-8", path(c));
+    }
+    case LUA_TTABLE: return conv_table(c, lua_absindex(L, idx), depth);
+    default:
+        return conv_fail(c, CT_EPLUGIN,
+                         "%s is a %s, which cannot cross into the host",
+                         path(c), luaL_typename(L, idx));
+    }
+}
+
+int ct_sandbox_to_json(ct_sandbox *sb, int idx, const char *what,
+                       unsigned flags, json_t **out)
+{
+    ct_sandbox__error_reset(sb);
+    *out = NULL;
+    conv c = {sb, sb->L, what, flags, 0, NULL, {0}, 0};
+    c.open = calloc((size_t)sb->lim.json_max_depth + 1, sizeof *c.open);
+    if (!c.open || ct_buf_puts(&c.path, what) != 0) {
+        free(c.open);
+        ct_buf_free(&c.path);
+        return ct_sandbox__error(sb, CT_ENOMEM, NULL, NULL,
+                                 "out of memory converting %s", what);
+    }
+    int top = lua_gettop(sb->L);
+    *out = conv_value(&c, lua_absindex(sb->L, idx), 0);
+    lua_settop(sb->L, top);
+    free(c.open);
+    ct_buf_free(&c.path);
+    return *out ? 0 : c.code;
+}
+
+/* ------------------------------------------------------------------ */
+/* JSON to Lua                                                        */
+
+static void push_value(lua_State *L, const json_t *v, int depth)
+{
+    ct_sandbox *sb = ct_sandbox_from_state(L);
+    if (depth > sb->lim.json_max_depth) {
+        char desc[64];
+        snprintf(desc, sizeof desc, "JSON depth limit of %d",
+                 sb->lim.json_max_depth);
+        ct_sandbox__limit(L, desc, "a value nested %d levels deep", depth);
+    }
+    luaL_checkstack(L, 3, "JSON value too deep");
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        const char *key;
+        json_t *val;
+        lua_createtable(L, 0, (int)json_object_size(v));
+        json_object_foreach ((json_t *)v, key, val) {
+            if (json_is_null(val))
+                continue;
+            push_value(L, val, depth + 1);
+            lua_setfield(L, -2, key);
+        }
+        break;
+    }
+    case JSON_ARRAY: {
+        size_t n = json_array_size(v);
+        lua_createtable(L, n > INT_MAX ? INT_MAX : (int)n, 0);
+        for (size_t i = 0; i < n; i++) {
+            push_value(L, json_array_get(v, i), depth + 1);
+            lua_rawseti(L, -2, (lua_Integer)i + 1);
+        }
+        break;
+    }
+    case JSON_STRING:
+        lua_pushlstring(L, json_string_value(v), json_string_length(v));
+        break;
+    case JSON_INTEGER:
+        lua_pushinteger(L, (lua_Integer)json_integer_value(v));
+        break;
+    case JSON_REAL: lua_pushnumber(L, (lua_Number)json_real_value(v)); break;
+    case JSON_TRUE: lua_pushboolean(L, 1); break;
+    case JSON_FALSE: lua_pushboolean(L, 0); break;
+    case JSON_NULL:
+    default: lua_pushnil(L); break;
+    }
+}
+
+static int push_json_p(lua_State *L)
+{
+    push_value(L, lua_touserdata(L, 1), 0);
+    return 1;
+}
+
+int ct_sandbox_push_json(ct_sandbox *sb, const json_t *v)
+{
+    ct_sandbox__error_reset(sb);
+    if (!v)
+        return ct_sandbox__error(sb, CT_EINVAL, NULL, NULL,
+                                 "no JSON value to push");
+    lua_pushlightuserdata(sb->L, (void *)v);
+    return ct_sandbox__protected(sb, push_json_p, 1, 1, "JSON argument");
+}

@@ -1,0 +1,3 @@
+-- Doubling with the .. operator, which no library function sees.
+local s = "z"
+while true do s = s .. s end

@@ -1,0 +1,2 @@
+-- One huge string.
+return string.rep("x", 1e9)
