@@ -336,6 +336,8 @@ int ct_capacity_view_beds_json(ct_capacity *c, const ct_bed_filter *f,
         sqlite3_bind_text(st, 4, tags, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 5, f->after ? f->after : "", -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 6, f->limit);
+    if (f->bed_id)
+        sqlite3_bind_text(st, 7, f->bed_id, -1, SQLITE_STATIC);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
         if (json_array_append_new(list, bed_json(st))) {
             rc = SQLITE_NOMEM;
@@ -411,4 +413,24 @@ int ct_capacity_view_referrals_json(ct_capacity *c,
     }
     *out = list;
     return 0;
+}
+
+int ct_capacity_view_referral_states(ct_capacity *c,
+                                     int64_t counts[CT_REFERRAL__COUNT],
+                                     ct_cap_error *err)
+{
+    memset(counts, 0, CT_REFERRAL__COUNT * sizeof *counts);
+    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_VIEW_REFERRAL_STATES, err);
+    if (!st)
+        return CT_ESTORE;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int s = ct_referral_state_parse(col(st, 0));
+        if (s >= 0)
+            counts[s] = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE
+               ? 0
+               : ct_capacity__dberr(c, err, rc, "counting referrals");
 }

@@ -32,6 +32,7 @@ int ct_capacity_view_json(ct_capacity *c, json_t **out, ct_cap_error *err);
 /* Which beds to list; a zeroed filter with status -1 and a limit lists
  * from the start. */
 typedef struct ct_bed_filter {
+    const char *bed_id;      /* NULL: any */
     const char *facility_id; /* NULL: any */
     const char *zone_id;     /* NULL: any */
     int status;              /* ct_bed_status, or -1 for any */
@@ -67,6 +68,11 @@ typedef struct ct_referral_filter {
 int ct_capacity_view_referrals_json(ct_capacity *c,
                                     const ct_referral_filter *f,
                                     json_t **out, ct_cap_error *err);
+
+/* The number of referrals in each state, indexed by ct_referral_state. */
+int ct_capacity_view_referral_states(ct_capacity *c,
+                                     int64_t counts[CT_REFERRAL__COUNT],
+                                     ct_cap_error *err);
 
 /* The organisations a referral concerns ("" where there is none). */
 typedef struct ct_referral_orgs {

@@ -40,7 +40,7 @@
       "SELECT zone_id, pathogen, cohort FROM zone_cohort"                    \
       " ORDER BY zone_id, pathogen")                                         \
     /* Beds in service by facility ?1, zone ?2, status ?3, every tag of the \
-     * JSON array ?4 (each NULL for any), id after ?5, at most ?6. */        \
+     * JSON array ?4, id ?7 (each NULL for any), id after ?5, at most ?6. */ \
     X(VIEW_BEDS,                                                             \
       "SELECT b.id, b.zone_id, z.facility_id, f.kind, f.org_id, b.status,"   \
       "       b.blocked_reason, b.surge, b.surge_open,"                      \
@@ -60,6 +60,7 @@
       "          (SELECT 1 FROM json_each(?4) r WHERE NOT EXISTS"            \
       "             (SELECT 1 FROM bed_tag t"                                \
       "               WHERE t.bed_id = b.id AND t.tag = r.value)))"          \
+      "   AND (?7 IS NULL OR b.id = ?7)"                                     \
       "   AND b.id > ?5"                                                     \
       " ORDER BY b.id LIMIT ?6")                                             \
     X(VIEW_FACILITY_ORG,                                                     \
@@ -103,6 +104,8 @@
       "          JOIN facility f ON f.id = z.facility_id"                    \
       "         WHERE a.referral_id = r.id ORDER BY a.id DESC LIMIT 1) = ?4" \
       " ORDER BY r.id LIMIT ?3")                                             \
+    X(VIEW_REFERRAL_STATES,                                                  \
+      "SELECT state, count(*) FROM referral GROUP BY state")                 \
     /* Idempotency (referral_key.c): the referral an organisation made     \
      * with a key, and the fingerprint of the request that made it. */       \
     X(REFKEY_FIND,                                                         \
