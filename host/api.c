@@ -210,6 +210,22 @@ const ct_http_route ct_api_routes[] = {
      ROLES(ALL, ALL, ALL, ALL, ALL), ct_api__escalation},
     {CT_HTTP_GET, "/v1/audit", CT_ROUTE_READ, false,
      ROLES(ALL, NONE, NONE, ALL, ALL), ct_api__audit},
+
+    {CT_HTTP_GET, "/v1/reports/delays", CT_ROUTE_READ, false,
+     ROLES(ALL, ALL, ALL, ALL, ALL), ct_api__report_delays},
+    {CT_HTTP_GET, "/v1/reports/capacity", CT_ROUTE_READ, false,
+     ROLES(ALL, ALL, ALL, ALL, ALL), ct_api__report_capacity},
+    {CT_HTTP_GET, "/v1/reports/escalation", CT_ROUTE_READ, false,
+     ROLES(ALL, ALL, ALL, ALL, ALL), ct_api__report_escalation},
+    {CT_HTTP_GET, "/v1/reports/decisions", CT_ROUTE_READ, false,
+     ROLES(ALL, NONE, NONE, ALL, ALL), ct_api__report_decisions},
+
+    {CT_HTTP_GET, "/", CT_ROUTE_PLAIN, true,
+     ROLES(ALL, ALL, ALL, ALL, ALL), ct_api__dashboard_page},
+    {CT_HTTP_GET, "/dashboard.js", CT_ROUTE_PLAIN, true,
+     ROLES(ALL, ALL, ALL, ALL, ALL), ct_api__dashboard_js},
+    {CT_HTTP_GET, "/dashboard.css", CT_ROUTE_PLAIN, true,
+     ROLES(ALL, ALL, ALL, ALL, ALL), ct_api__dashboard_css},
 };
 
 const size_t ct_api_nroutes = CT_ARRAY_LEN(ct_api_routes);

@@ -1,8 +1,9 @@
 /*
  * Internals of the HTTP API shared by api.c (the route table, the daemon's
  * own routes and these helpers) and the handler files api_capacity.c
- * (capacity and beds), api_referrals.c (referrals) and api_area.c
- * (escalation, audit). Not for use outside those files.
+ * (capacity and beds), api_referrals.c (referrals), api_area.c
+ * (escalation, audit), api_report.c (reports) and api_dashboard.c (the
+ * dashboard's files). Not for use outside those files.
  */
 #ifndef CT_API_INT_H
 #define CT_API_INT_H
@@ -47,5 +48,12 @@ int ct_api__referral_cancel(ct_http_req *r, void *app);
 int ct_api__referral_delay(ct_http_req *r, void *app);
 int ct_api__escalation(ct_http_req *r, void *app);
 int ct_api__audit(ct_http_req *r, void *app);
+int ct_api__report_delays(ct_http_req *r, void *app);
+int ct_api__report_capacity(ct_http_req *r, void *app);
+int ct_api__report_escalation(ct_http_req *r, void *app);
+int ct_api__report_decisions(ct_http_req *r, void *app);
+int ct_api__dashboard_page(ct_http_req *r, void *app);
+int ct_api__dashboard_js(ct_http_req *r, void *app);
+int ct_api__dashboard_css(ct_http_req *r, void *app);
 
 #endif

@@ -39,7 +39,6 @@ static int wants_help(int argc, char **argv)
 PENDING(ct_cmd_repl, "repl", "the REPL arrives with the analyst tools issue")
 PENDING(ct_cmd_test, "test", "the test runner arrives with the analyst tools issue")
 PENDING(ct_cmd_plugin, "plugin", "bundles arrive with the signed bundles issue")
-PENDING(ct_cmd_report, "report", "reports arrive with the transparent data issue")
 
 const ct_command ct_commands[] = {
     {"run", ct_cmd_run, "serve the area: HTTP API, timers, plugins",
@@ -109,10 +108,24 @@ const ct_command ct_commands[] = {
     {"report", ct_cmd_report, "delays, capacity and escalation reports",
      "Usage: caretide report delays|capacity|escalation [options]\n"
      "\n"
+     "Reports from the area's database, opened read-only (docs/reports.md):\n"
+     "  delays      referrals, delays and bed-days lost by responsible\n"
+     "              organisation, delay reason or pathway, and the share\n"
+     "              discharged on their discharge ready date\n"
+     "  capacity    beds by facility, zone and cohort, occupancy, surge\n"
+     "              share, data age and occupancy over the period\n"
+     "  escalation  time at each level, the changes and actions taken\n"
+     "Exits 0, 1 when the database cannot be read, 2 on a usage error.\n"
+     "\n"
      "Options:\n"
-     "  --from DATE, --to DATE   period (YYYY-MM-DD)\n"
-     "  --by org|reason|pathway  grouping\n"
+     "  --from DATE, --to DATE   period, whole days (YYYY-MM-DD, UTC); the\n"
+     "                           delays report takes referrals whose ready\n"
+     "                           date is in it\n"
+     "  --by org|reason|pathway  grouping of the delays report (default org)\n"
      "  --format table|csv|json  output format (default: table)\n"
+     "  --db FILE                database (default: the config's)\n"
+     "  -c, --config FILE        area configuration (default: the embedded\n"
+     "                           demo)\n"
      CT_CLI_COMMON_HELP},
     {"version", ct_cmd_version, "print versions",
      "Usage: caretide version\n"

@@ -698,9 +698,8 @@ static const char *col(sqlite3_stmt *st, int i)
     return s ? (const char *)s : NULL;
 }
 
-/* The end of the wait for delay days: discharge, cancellation, or now. */
-static int64_t wait_end(ct_referral_state state, int64_t discharged_at,
-                        int64_t updated_at, int64_t now)
+int64_t ct_referral_wait_end(ct_referral_state state, int64_t discharged_at,
+                             int64_t updated_at, int64_t now)
 {
     if (discharged_at)
         return discharged_at;
@@ -733,7 +732,8 @@ static void row_struct(sqlite3_stmt *st, int64_t now, ct_referral *r)
     r->hold_expires_at = sqlite3_column_int64(st, 17);
     r->delay_days = ct_referral_delay_days(
         r->ready_date,
-        wait_end(r->state, r->discharged_at, r->updated_at, now));
+        ct_referral_wait_end(r->state, r->discharged_at, r->updated_at,
+                             now));
 }
 
 static json_t *opt_string(const char *s)

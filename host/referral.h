@@ -75,6 +75,11 @@ bool ct_referral_can(ct_referral_state from, ct_referral_state to);
  * 0 when not past it; -1 when the date does not parse. */
 int64_t ct_referral_delay_days(const char *ready_date, int64_t end_ms);
 
+/* The end of the wait that delay days count to: the discharge time, the
+ * last update of a cancelled referral (when it was cancelled), or now. */
+int64_t ct_referral_wait_end(ct_referral_state state, int64_t discharged_at,
+                             int64_t updated_at, int64_t now);
+
 typedef struct ct_referral_input {
     const char *nhs_number; /* validated (mod 11); spaces or hyphens ok */
     int age;                /* years, -1 when not known */

@@ -196,9 +196,20 @@ static const char schema_v2[] =
 static const char schema_v3[] =
     "ALTER TABLE referral ADD COLUMN request_sha256 BLOB;";
 
+/* Reports (host/report.c): the occupancy history is rebuilt from
+ * assignments and capacity events rather than stored, so these indexes
+ * keep it to index ranges: assignments by end time and by bed (the last
+ * change of a bed), events by kind and time. */
+static const char schema_v4[] =
+    "CREATE INDEX assignment_by_end ON assignment(ended_at)"
+    "  WHERE ended_at IS NOT NULL;"
+    "CREATE INDEX assignment_by_bed ON assignment(bed_id, started_at);"
+    "CREATE INDEX event_by_kind ON event(kind, at);";
+
 const ct_migration ct_store__migrations[] = {
     {"domain model", schema_v1},
     {"capacity indexes and guards", schema_v2},
     {"referral request fingerprint", schema_v3},
+    {"report indexes", schema_v4},
 };
 const int ct_store__nmigrations = (int)CT_ARRAY_LEN(ct_store__migrations);

@@ -1,0 +1,99 @@
+/*
+ * Reports over the API: GET /v1/reports/delays, capacity, escalation and
+ * decisions (report.h), with the query arguments of `caretide report`:
+ * from and to (YYYY-MM-DD) and, for delays, by (org, reason, pathway).
+ * Every role may read them: they carry no personal data beyond referral
+ * ids, and transparency between partners is their point.
+ */
+#include "api_int.h"
+
+#include "error.h"
+#include "report.h"
+
+#include <stdio.h>
+
+/* The period from the query, or 400 naming from or to. */
+static int period_of(ct_http_req *r, ct_report_period *p)
+{
+    char msg[160];
+    const char *from = ct_http_req_query(r, "from");
+    const char *to = ct_http_req_query(r, "to");
+    if (ct_report_period_parse(from, NULL, p, msg, sizeof msg))
+        return ct_http_error(r, 400, "invalid", "from", "%s", msg);
+    if (ct_report_period_parse(from, to, p, msg, sizeof msg))
+        return ct_http_error(r, 400, "invalid", "to", "%s", msg);
+    return 0;
+}
+
+static int reply(ct_http_req *r, void *app, int rc, json_t *report,
+                 const ct_cap_error *err)
+{
+    if (rc)
+        return ct_api__cap_reply(r, rc, err, NULL);
+    const ct_config *cfg = ct_daemon_config(app);
+    if (json_object_set_new(report, "area", json_string(cfg->area_id))) {
+        json_decref(report);
+        return CT_ENOMEM;
+    }
+    return ct_http_reply_json(r, 200, report);
+}
+
+/* GET /v1/reports/delays?from=&to=&by=org|reason|pathway */
+int ct_api__report_delays(ct_http_req *r, void *app)
+{
+    ct_report_period p;
+    int by, err;
+    if ((err = period_of(r, &p)) ||
+        (err = ct_http_query_enum(r, "by", ct_report_by_parse,
+                                  "org, reason or pathway", &by)))
+        return err;
+    json_t *out = NULL;
+    ct_cap_error cerr = {0};
+    int rc = ct_report_delays_json(ct_daemon_capacity(app), &p,
+                                   by < 0 ? CT_REPORT_BY_ORG
+                                          : (ct_report_by)by,
+                                   &out, &cerr);
+    return reply(r, app, rc, out, &cerr);
+}
+
+/* GET /v1/reports/capacity?from=&to= */
+int ct_api__report_capacity(ct_http_req *r, void *app)
+{
+    ct_report_period p;
+    int err;
+    if ((err = period_of(r, &p)))
+        return err;
+    json_t *out = NULL;
+    ct_cap_error cerr = {0};
+    int rc = ct_report_capacity_json(ct_daemon_capacity(app), &p, &out,
+                                     &cerr);
+    return reply(r, app, rc, out, &cerr);
+}
+
+/* GET /v1/reports/escalation?from=&to= */
+int ct_api__report_escalation(ct_http_req *r, void *app)
+{
+    ct_report_period p;
+    int err;
+    if ((err = period_of(r, &p)))
+        return err;
+    json_t *out = NULL;
+    ct_cap_error cerr = {0};
+    int rc = ct_report_escalation_json(ct_daemon_capacity(app), &p, &out,
+                                       &cerr);
+    return reply(r, app, rc, out, &cerr);
+}
+
+/* GET /v1/reports/decisions?limit=N (1..100, default 10): the newest. */
+int ct_api__report_decisions(ct_http_req *r, void *app)
+{
+    int64_t limit;
+    int err = ct_http_query_int(r, "limit", 1, 100, 10, &limit);
+    if (err)
+        return err;
+    json_t *out = NULL;
+    ct_cap_error cerr = {0};
+    int rc = ct_report_decisions_json(ct_daemon_capacity(app), (int)limit,
+                                      &out, &cerr);
+    return reply(r, app, rc, out, &cerr);
+}

@@ -1,0 +1,595 @@
+/*
+ * caretide report delays|capacity|escalation: the reports of report.h on
+ * a database opened read-only, as a table for people, CSV for
+ * spreadsheets or JSON (the same object as GET /v1/reports/...).
+ */
+#include "cli.h"
+
+#include "capacity.h"
+#include "clock.h"
+#include "config.h"
+#include "diag.h"
+#include "error.h"
+#include "report.h"
+#include "store.h"
+#include "util.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define CMD "report"
+
+typedef enum format { FMT_TABLE, FMT_CSV, FMT_JSON } format;
+typedef enum report_kind { REP_DELAYS, REP_CAPACITY, REP_ESCALATION } report_kind;
+
+/* ---- reading JSON ------------------------------------------------------ */
+
+static json_int_t jint(const json_t *o, const char *key)
+{
+    return json_integer_value(json_object_get(o, key));
+}
+
+static const char *jstr(const json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
+}
+
+static void when(json_t *v, char *buf, size_t size)
+{
+    if (!json_is_integer(v)) {
+        snprintf(buf, size, "-");
+        return;
+    }
+    char iso[32];
+    ct_clock_format(json_integer_value(v), iso, sizeof iso);
+    /* "2026-11-23T18:00:00.000Z" -> "2026-11-23 18:00" */
+    snprintf(buf, size, "%.10s %.5s", iso, iso + 11);
+}
+
+/* A share as a percentage, "-" for null. */
+static void pct(const json_t *v, char *buf, size_t size)
+{
+    if (json_is_number(v))
+        snprintf(buf, size, "%.1f%%", 100.0 * json_number_value(v));
+    else
+        snprintf(buf, size, "-");
+}
+
+static void num(const json_t *v, char *buf, size_t size)
+{
+    if (json_is_integer(v))
+        snprintf(buf, size, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    else if (json_is_number(v))
+        snprintf(buf, size, "%.1f", json_number_value(v));
+    else
+        snprintf(buf, size, "-");
+}
+
+/* ---- CSV --------------------------------------------------------------- */
+
+/* One field, quoted when it holds a comma, quote or line break. */
+static void csv_field(FILE *out, const char *s, bool last)
+{
+    if (strpbrk(s, ",\"\r\n")) {
+        fputc('"', out);
+        for (; *s; s++) {
+            if (*s == '"')
+                fputc('"', out);
+            fputc(*s, out);
+        }
+        fputc('"', out);
+    } else {
+        fputs(s, out);
+    }
+    fputc(last ? '\n' : ',', out);
+}
+
+/* A JSON value as a CSV field: numbers in full, null as empty. */
+static void csv_value(FILE *out, const json_t *v, bool last)
+{
+    char buf[64];
+    if (json_is_string(v)) {
+        csv_field(out, json_string_value(v), last);
+        return;
+    }
+    if (json_is_integer(v))
+        snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT,
+                 json_integer_value(v));
+    else if (json_is_real(v))
+        snprintf(buf, sizeof buf, "%.6g", json_real_value(v));
+    else if (json_is_true(v) || json_is_false(v))
+        snprintf(buf, sizeof buf, "%s", json_is_true(v) ? "true" : "false");
+    else
+        buf[0] = '\0';
+    csv_field(out, buf, last);
+}
+
+/* ---- delays ------------------------------------------------------------ */
+
+static const char *const delay_cols[] = {
+    "referrals",       "delayed",
+    "bed_days_lost",   "mean_delay_days",
+    "max_delay_days",  "discharged",
+    "discharged_on_ready_date", "share_on_ready_date",
+    "in_hospital",     "delayed_in_hospital"};
+
+static void delays_csv(FILE *out, const json_t *rep)
+{
+    csv_field(out, "key", false);
+    csv_field(out, "name", false);
+    for (size_t i = 0; i < CT_ARRAY_LEN(delay_cols); i++)
+        csv_field(out, delay_cols[i], i + 1 == CT_ARRAY_LEN(delay_cols));
+    size_t i;
+    json_t *g;
+    json_array_foreach(json_object_get(rep, "groups"), i, g)
+    {
+        csv_field(out, jstr(g, "key"), false);
+        csv_field(out, jstr(g, "name"), false);
+        for (size_t c = 0; c < CT_ARRAY_LEN(delay_cols); c++)
+            csv_value(out, json_object_get(g, delay_cols[c]),
+                      c + 1 == CT_ARRAY_LEN(delay_cols));
+    }
+    const json_t *t = json_object_get(rep, "totals");
+    csv_field(out, "total", false);
+    csv_field(out, "All referrals", false);
+    for (size_t c = 0; c < CT_ARRAY_LEN(delay_cols); c++)
+        csv_value(out, json_object_get(t, delay_cols[c]),
+                  c + 1 == CT_ARRAY_LEN(delay_cols));
+}
+
+static void delays_row(FILE *out, const char *name, const json_t *g)
+{
+    char mean[32], share[32];
+    num(json_object_get(g, "mean_delay_days"), mean, sizeof mean);
+    pct(json_object_get(g, "share_on_ready_date"), share, sizeof share);
+    fprintf(out,
+            "%-44.44s %9" JSON_INTEGER_FORMAT " %7" JSON_INTEGER_FORMAT
+            " %8" JSON_INTEGER_FORMAT " %5s %4" JSON_INTEGER_FORMAT
+            " %10" JSON_INTEGER_FORMAT " %7s %11" JSON_INTEGER_FORMAT "\n",
+            name, jint(g, "referrals"), jint(g, "delayed"),
+            jint(g, "bed_days_lost"), mean, jint(g, "max_delay_days"),
+            jint(g, "discharged"), share, jint(g, "in_hospital"));
+}
+
+static void period_line(FILE *out, const json_t *rep)
+{
+    const json_t *p = json_object_get(rep, "period");
+    const char *from = jstr(p, "from"), *to = jstr(p, "to");
+    fprintf(out, "Delays of referrals ready from %s to %s\n",
+            *from ? from : "the first", *to ? to : "the last");
+}
+
+static void delays_table(FILE *out, const json_t *rep)
+{
+    static const char *const by_title[] = {"responsible organisation",
+                                           "delay reason", "pathway"};
+    int by = ct_report_by_parse(jstr(rep, "by"));
+    period_line(out, rep);
+    fprintf(out, "\n%-44s %9s %7s %8s %5s %4s %10s %7s %11s\n",
+            by >= 0 ? by_title[by] : "group", "referrals", "delayed",
+            "bed-days", "mean", "max", "discharged", "on DRD",
+            "in hospital");
+    size_t i;
+    json_t *g;
+    json_array_foreach(json_object_get(rep, "groups"), i, g)
+    {
+        char name[96];
+        if (strcmp(jstr(g, "key"), jstr(g, "name")) == 0 ||
+            strcmp(jstr(g, "key"), "none") == 0)
+            snprintf(name, sizeof name, "%s", jstr(g, "name"));
+        else
+            snprintf(name, sizeof name, "%s (%s)", jstr(g, "name"),
+                     jstr(g, "key"));
+        delays_row(out, name, g);
+    }
+    delays_row(out, "All referrals", json_object_get(rep, "totals"));
+    fputs("\nbed-days: delay days summed (bed-days lost); mean and max over "
+          "the delayed;\non DRD: share of those discharged who left on "
+          "their discharge ready date.\n",
+          out);
+}
+
+/* ---- capacity ---------------------------------------------------------- */
+
+static const char *const cap_cols[] = {"total",   "open",     "available",
+                                       "held",    "occupied", "blocked",
+                                       "occupancy"};
+
+static void cap_csv_row(FILE *out, const char *level, const char *fac,
+                        const char *zone, const char *kind, const json_t *t,
+                        const json_t *age)
+{
+    csv_field(out, level, false);
+    csv_field(out, fac, false);
+    csv_field(out, zone, false);
+    csv_field(out, kind, false);
+    for (size_t c = 0; c < CT_ARRAY_LEN(cap_cols); c++)
+        csv_value(out, json_object_get(t, cap_cols[c]), false);
+    const json_t *s = json_object_get(t, "surge");
+    csv_value(out, json_object_get(s, "open"), false);
+    csv_value(out, json_object_get(s, "total"), false);
+    csv_value(out, json_object_get(t, "surge_share"), false);
+    csv_value(out, age, true);
+}
+
+static void capacity_csv(FILE *out, const json_t *rep)
+{
+    fputs("level,facility,zone,kind,total,open,available,held,occupied,"
+          "blocked,occupancy,surge_open,surge_total,surge_share,"
+          "data_age_hours\n",
+          out);
+    cap_csv_row(out, "area", "", "", "", json_object_get(rep, "totals"),
+                NULL);
+    size_t i, j;
+    json_t *f, *z;
+    json_array_foreach(json_object_get(rep, "facilities"), i, f)
+    {
+        cap_csv_row(out, "facility", jstr(f, "id"), "", jstr(f, "kind"),
+                    json_object_get(f, "totals"),
+                    json_object_get(f, "data_age_hours"));
+        json_array_foreach(json_object_get(f, "zones"), j, z)
+            cap_csv_row(out, "zone", jstr(f, "id"), jstr(z, "id"),
+                        jstr(f, "kind"), json_object_get(z, "totals"), NULL);
+    }
+}
+
+static void cap_row(FILE *out, const char *name, const char *kind,
+                    const json_t *t, const json_t *age)
+{
+    char occ[16], share[16], agebuf[16], surge[24];
+    pct(json_object_get(t, "occupancy"), occ, sizeof occ);
+    pct(json_object_get(t, "surge_share"), share, sizeof share);
+    num(age, agebuf, sizeof agebuf);
+    const json_t *s = json_object_get(t, "surge");
+    snprintf(surge, sizeof surge, "%" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT,
+             jint(s, "open"), jint(s, "total"));
+    fprintf(out,
+            "%-36.36s %-12s %5" JSON_INTEGER_FORMAT " %5" JSON_INTEGER_FORMAT
+            " %5" JSON_INTEGER_FORMAT " %5" JSON_INTEGER_FORMAT
+            " %5" JSON_INTEGER_FORMAT " %5" JSON_INTEGER_FORMAT
+            " %7s %6s %6s %8s\n",
+            name, kind, jint(t, "total"), jint(t, "open"),
+            jint(t, "available"), jint(t, "held"), jint(t, "occupied"),
+            jint(t, "blocked"), occ, surge, share, agebuf);
+}
+
+static void history_summary(FILE *out, const json_t *h)
+{
+    const json_t *area = json_object_get(h, "area");
+    const json_t *open = json_object_get(area, "open");
+    const json_t *occ = json_object_get(area, "occupied");
+    size_t n = json_array_size(open);
+    double lo = INFINITY, hi = -INFINITY, last = 0;
+    for (size_t k = 0; k < n; k++) {
+        json_int_t o = json_integer_value(json_array_get(open, k));
+        double v = o > 0 ? (double)json_integer_value(json_array_get(occ, k)) /
+                               (double)o
+                         : 0.0;
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+        last = v;
+    }
+    if (!n)
+        return;
+    char from[32], to[32];
+    when(json_array_get(json_object_get(h, "at"), 0), from, sizeof from);
+    when(json_array_get(json_object_get(h, "at"), n - 1), to, sizeof to);
+    fprintf(out,
+            "\nOccupancy %s to %s (%zu samples, every %.0fh): lowest %.1f%%, "
+            "highest %.1f%%, last %.1f%% (the series is in --format json)\n",
+            from, to, n, (double)jint(h, "step_ms") / 3600000.0, 100 * lo,
+            100 * hi, 100 * last);
+}
+
+static void capacity_table(FILE *out, const json_t *rep)
+{
+    char at[32];
+    when(json_object_get(rep, "at"), at, sizeof at);
+    fprintf(out, "Capacity at %s UTC\n\n", at);
+    fprintf(out, "%-36s %-12s %5s %5s %5s %5s %5s %5s %7s %6s %6s %8s\n",
+            "facility / zone", "kind", "total", "open", "avail", "held",
+            "occ", "block", "occ%", "surge", "surge%", "age (h)");
+    size_t i, j;
+    json_t *f, *z;
+    json_array_foreach(json_object_get(rep, "facilities"), i, f)
+    {
+        cap_row(out, jstr(f, "name"), jstr(f, "kind"),
+                json_object_get(f, "totals"),
+                json_object_get(f, "data_age_hours"));
+        json_array_foreach(json_object_get(f, "zones"), j, z)
+        {
+            char name[80];
+            snprintf(name, sizeof name, "  %s", jstr(z, "name"));
+            cap_row(out, name, json_is_true(json_object_get(z, "closed"))
+                                   ? "closed"
+                                   : "",
+                    json_object_get(z, "totals"), NULL);
+        }
+    }
+    cap_row(out, "All facilities", "", json_object_get(rep, "totals"), NULL);
+
+    fprintf(out, "\n%-12s %-9s %5s %5s %9s %8s\n", "pathogen", "cohort",
+            "zones", "beds", "available", "occupied");
+    const char *pathogen;
+    json_t *p;
+    json_object_foreach(json_object_get(rep, "cohorts"), pathogen, p)
+    {
+        const char *cohort;
+        json_t *e;
+        json_object_foreach(p, cohort, e)
+        {
+            fprintf(out,
+                    "%-12s %-9s %5" JSON_INTEGER_FORMAT
+                    " %5" JSON_INTEGER_FORMAT " %9" JSON_INTEGER_FORMAT
+                    " %8" JSON_INTEGER_FORMAT "\n",
+                    pathogen, cohort, jint(e, "zones"), jint(e, "total"),
+                    jint(e, "available"), jint(e, "occupied"));
+        }
+    }
+    history_summary(out, json_object_get(rep, "history"));
+    fputs("\nocc%: occupied / open beds; surge: open surge beds / surge "
+          "beds; age: hours since\nthe facility's beds last changed (- when "
+          "never).\n",
+          out);
+}
+
+/* ---- escalation -------------------------------------------------------- */
+
+static void escalation_csv(FILE *out, const json_t *rep)
+{
+    fputs("level,ms,hours,share\n", out);
+    size_t i;
+    json_t *l;
+    json_array_foreach(json_object_get(rep, "levels"), i, l)
+    {
+        csv_value(out, json_object_get(l, "level"), false);
+        csv_value(out, json_object_get(l, "ms"), false);
+        csv_value(out, json_object_get(l, "hours"), false);
+        csv_value(out, json_object_get(l, "share"), true);
+    }
+}
+
+static void escalation_table(FILE *out, const json_t *rep)
+{
+    const json_t *p = json_object_get(rep, "period");
+    const json_t *cur = json_object_get(rep, "current");
+    char a[32], b[32], since[32];
+    when(json_object_get(p, "start"), a, sizeof a);
+    when(json_object_get(p, "end"), b, sizeof b);
+    when(json_object_get(cur, "since"), since, sizeof since);
+    fprintf(out, "Escalation %s to %s UTC\n", a, b);
+    fprintf(out, "Current level: %" JSON_INTEGER_FORMAT, jint(cur, "level"));
+    if (json_is_integer(json_object_get(cur, "since")))
+        fprintf(out, " since %s: %s", since, jstr(cur, "reason"));
+    fprintf(out, "\n\n%-6s %10s %7s\n", "level", "hours", "share");
+    size_t i;
+    json_t *l;
+    json_array_foreach(json_object_get(rep, "levels"), i, l)
+    {
+        char share[16];
+        pct(json_object_get(l, "share"), share, sizeof share);
+        fprintf(out, "%-6" JSON_INTEGER_FORMAT " %10.1f %7s\n",
+                jint(l, "level"),
+                json_number_value(json_object_get(l, "hours")), share);
+    }
+    const json_t *changes = json_object_get(rep, "changes");
+    fprintf(out, "\nChanges (%zu):\n", json_array_size(changes));
+    json_t *c;
+    json_array_foreach(changes, i, c)
+    {
+        char at[32];
+        when(json_object_get(c, "at"), at, sizeof at);
+        fprintf(out, "  %s  %" JSON_INTEGER_FORMAT " -> %" JSON_INTEGER_FORMAT
+                     "  %s\n",
+                at, jint(c, "from"), jint(c, "to"), jstr(c, "reason"));
+    }
+    const json_t *acts = json_object_get(rep, "actions");
+    fprintf(out, "\nActions taken (%zu kinds):\n", json_array_size(acts));
+    json_array_foreach(acts, i, c)
+    {
+        const char *plugin = jstr(c, "plugin");
+        fprintf(out, "  %4" JSON_INTEGER_FORMAT "  %s%s%s%s\n",
+                jint(c, "count"), jstr(c, "action"), *plugin ? " (" : "",
+                plugin, *plugin ? ")" : "");
+    }
+}
+
+/* ---- running ----------------------------------------------------------- */
+
+typedef struct args {
+    report_kind kind;
+    format fmt;
+    int by; /* -1: default */
+    ct_report_period period;
+} args;
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int compute(ct_capacity *cap, const args *a, json_t **rep,
+                   ct_cap_error *err)
+{
+    switch (a->kind) {
+    case REP_DELAYS:
+        return ct_report_delays_json(cap, &a->period,
+                                     a->by < 0 ? CT_REPORT_BY_ORG
+                                               : (ct_report_by)a->by,
+                                     rep, err);
+    case REP_CAPACITY:
+        return ct_report_capacity_json(cap, &a->period, rep, err);
+    case REP_ESCALATION:
+        return ct_report_escalation_json(cap, &a->period, rep, err);
+    }
+    return CT_EINVAL;
+}
+
+static void print(const args *a, const json_t *rep)
+{
+    FILE *out = stdout;
+    if (a->fmt == FMT_JSON) {
+        json_dumpf(rep, out, JSON_INDENT(2));
+        fputc('\n', out);
+        return;
+    }
+    static void (*const table[])(FILE *, const json_t *) = {
+        delays_table, capacity_table, escalation_table};
+    static void (*const csv[])(FILE *, const json_t *) = {
+        delays_csv, capacity_csv, escalation_csv};
+    (a->fmt == FMT_CSV ? csv : table)[a->kind](out, rep);
+}
+
+/* Opens path read-only (never creating it), runs the report, prints it. */
+static int run(const char *path, const ct_config *cfg, const args *a)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+        fprintf(stderr, "caretide report: cannot open database %s: %s\n",
+                path, strerror(errno));
+        return CT_EXIT_FAIL;
+    }
+    ct_store_options so = {.readonly = true};
+    ct_store *s = NULL;
+    ct_clock *clock = NULL;
+    ct_capacity *cap = NULL;
+    json_t *rep = NULL;
+    int status = CT_EXIT_FAIL;
+    int rc = ct_store_open(path, &so, &s);
+    if (rc) {
+        fprintf(stderr, "caretide report: cannot open database %s: %s\n",
+                path, ct_strerror(rc));
+        return CT_EXIT_FAIL;
+    }
+    ct_capacity_options co = {.external_timers = true};
+    if (cfg) {
+        co.pathogens = (const char *const *)cfg->pathogens;
+        co.npathogens = cfg->npathogens;
+    }
+    if ((rc = ct_clock_new_virtual(wall_ms(), &clock)) ||
+        (rc = ct_capacity_new(s, clock, &co, &cap))) {
+        fprintf(stderr, "caretide report: %s\n", ct_strerror(rc));
+        goto done;
+    }
+    ct_cap_error err = {0};
+    if ((rc = compute(cap, a, &rep, &err))) {
+        fprintf(stderr, "caretide report: cannot read %s: %s\n", path,
+                err.message[0] ? err.message : ct_strerror(rc));
+        goto done;
+    }
+    print(a, rep);
+    status = fflush(stdout) == 0 ? CT_EXIT_OK : CT_EXIT_FAIL;
+done:
+    json_decref(rep);
+    ct_capacity_free(cap);
+    if (clock)
+        ct_clock_close(clock, NULL, NULL);
+    ct_store_close(s);
+    return status;
+}
+
+int ct_cmd_report(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"from", required_argument, NULL, 'f'},
+        {"to", required_argument, NULL, 't'},
+        {"by", required_argument, NULL, 'b'},
+        {"format", required_argument, NULL, 'o'},
+        {"db", required_argument, NULL, 'd'},
+        {"config", required_argument, NULL, 'c'},
+        {"log-format", required_argument, NULL, 'F'},
+        {"log-level", required_argument, NULL, 'L'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *from = NULL, *to = NULL, *by = NULL, *fmt = NULL, *db = NULL,
+               *config_path = NULL, *log_format = NULL, *log_level = NULL;
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":c:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'f': from = optarg; break;
+        case 't': to = optarg; break;
+        case 'b': by = optarg; break;
+        case 'o': fmt = optarg; break;
+        case 'd': db = optarg; break;
+        case 'c': config_path = optarg; break;
+        case 'F': log_format = optarg; break;
+        case 'L': log_level = optarg; break;
+        case 'h': return ct_cli_help(CMD);
+        case ':':
+            return ct_cli_usage_error(CMD, "option '%s' needs a value",
+                                      argv[optind - 1]);
+        default:
+            return ct_cli_usage_error(CMD, "unknown option '%s'",
+                                      argv[optind - 1]);
+        }
+    }
+    args a = {.by = -1};
+    if (optind >= argc)
+        return ct_cli_usage_error(CMD, "missing report: delays, capacity or "
+                                       "escalation");
+    static const char *const kinds[] = {"delays", "capacity", "escalation"};
+    int k = -1;
+    for (int i = 0; i < 3; i++)
+        if (strcmp(argv[optind], kinds[i]) == 0)
+            k = i;
+    if (k < 0)
+        return ct_cli_usage_error(CMD, "unknown report '%s': expected "
+                                       "delays, capacity or escalation",
+                                  argv[optind]);
+    a.kind = (report_kind)k;
+    if (optind + 1 < argc)
+        return ct_cli_usage_error(CMD, "unexpected argument '%s'",
+                                  argv[optind + 1]);
+    if (!fmt || strcmp(fmt, "table") == 0)
+        a.fmt = FMT_TABLE;
+    else if (strcmp(fmt, "csv") == 0)
+        a.fmt = FMT_CSV;
+    else if (strcmp(fmt, "json") == 0)
+        a.fmt = FMT_JSON;
+    else
+        return ct_cli_usage_error(CMD, "--format: expected table, csv or "
+                                       "json, got '%s'",
+                                  fmt);
+    if (by) {
+        if (a.kind != REP_DELAYS)
+            return ct_cli_usage_error(CMD, "--by applies to the delays "
+                                           "report only");
+        if ((a.by = ct_report_by_parse(by)) < 0)
+            return ct_cli_usage_error(CMD, "--by: expected org, reason or "
+                                           "pathway, got '%s'",
+                                      by);
+    }
+    char msg[160];
+    if (ct_report_period_parse(from, NULL, &a.period, msg, sizeof msg) ||
+        ct_report_period_parse(from, to, &a.period, msg, sizeof msg))
+        return ct_cli_usage_error(CMD, "--%s", msg);
+    if (ct_cli_logging(CMD, log_format, log_level))
+        return CT_EXIT_USAGE;
+
+    if (db && !config_path)
+        return run(db, NULL, &a);
+    ct_diags diags = {0};
+    ct_config *cfg = NULL;
+    int rc = config_path ? ct_config_load_file(config_path, &cfg, &diags)
+                         : ct_config_load_demo(&cfg, &diags);
+    if (rc) {
+        ct_diags_print(&diags, stderr);
+        ct_diags_free(&diags);
+        return CT_EXIT_FAIL;
+    }
+    int status = run(db ? db : cfg->db_path, cfg, &a);
+    ct_config_free(cfg);
+    ct_diags_free(&diags);
+    return status;
+}

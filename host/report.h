@@ -1,0 +1,116 @@
+/*
+ * Reports: the "transparent data" that lets a hub and its partners see
+ * where people wait and who is responsible (DOMAIN.md), computed from the
+ * store at the moment of the call and returned as JSON for the HTTP API
+ * (GET /v1/reports/...), the dashboard and `caretide report`.
+ *
+ *   delays      referrals by responsible organisation, national delay
+ *               reason or pathway: how many, how many delayed, delay days
+ *               (bed-days lost) and the share discharged on their
+ *               discharge ready date. Delay days are referral.h's
+ *               ct_referral_delay_days to ct_referral_wait_end, the same
+ *               figures as metrics.h and GET /v1/referrals.
+ *   capacity    now per facility, zone and cohort with occupancy, surge
+ *               share and data age, and occupancy over the period,
+ *               rebuilt from the assignments and capacity events.
+ *   escalation  time spent at each level in the period, the changes with
+ *               their reasons, and the actions taken.
+ *   decisions   the newest decisions with their traces.
+ *
+ * A period is a range of calendar days (UTC), both ends included and
+ * either open. The delays report takes the referrals whose ready date is
+ * in it; the others take the time from the first day's midnight to the
+ * end of the last day, or now, whichever is first. docs/reports.md
+ * explains every figure for hub staff.
+ *
+ * Reports read through a capacity handle (its store and clock): on a
+ * read-only store they write nothing. Results are new JSON objects the
+ * caller owns.
+ */
+#ifndef CT_REPORT_H
+#define CT_REPORT_H
+
+#include "capacity.h"
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum ct_report_by {
+    CT_REPORT_BY_ORG,     /* responsible organisation */
+    CT_REPORT_BY_REASON,  /* national delay reason */
+    CT_REPORT_BY_PATHWAY, /* decided pathway, else requested */
+    CT_REPORT_BY__COUNT
+} ct_report_by;
+
+/* "org", "reason", "pathway"; parse returns the value or -1. */
+const char *ct_report_by_name(ct_report_by by);
+int ct_report_by_parse(const char *s);
+
+typedef struct ct_report_period {
+    char from[11], to[11]; /* "YYYY-MM-DD", "" when open */
+    int64_t from_ms;       /* from's midnight UTC; INT64_MIN when open */
+    int64_t to_ms;         /* the midnight after to; INT64_MAX when open */
+} ct_report_period;
+
+/*
+ * Fills *out from the two dates (either may be NULL or "" for open).
+ * CT_EINVAL with a message for a person in msg (naming "from" or "to")
+ * for a date that is not a real YYYY-MM-DD, or from after to.
+ */
+int ct_report_period_parse(const char *from, const char *to,
+                           ct_report_period *out, char *msg, size_t msglen);
+
+/*
+ * The delays report:
+ *   {report: "delays", at, period {from, to}, by,
+ *    totals: FIGURES, groups: [{key, name, FIGURES...}]}
+ * where FIGURES are referrals, delayed (delay days > 0), bed_days_lost
+ * (the delay days summed), mean_delay_days (over the delayed; null when
+ * none), max_delay_days, discharged (discharged or completed),
+ * discharged_on_ready_date (of those, no delay day), share_on_ready_date
+ * (null when none discharged), in_hospital (not yet discharged nor
+ * cancelled) and delayed_in_hospital. Groups come largest bed_days_lost
+ * first, then by key; key "none" gathers referrals with no responsible
+ * organisation, reason or pathway recorded.
+ */
+int ct_report_delays_json(ct_capacity *c, const ct_report_period *p,
+                          ct_report_by by, json_t **out, ct_cap_error *err);
+
+/*
+ * The capacity report: capacity_view.h's picture with, on the area, each
+ * facility and each zone, occupancy (occupied / open) and surge_share
+ * (open surge beds / open beds); on each facility last_change (ms or
+ * null) and data_age_hours (null when its beds never changed); cohorts
+ * {pathogen: {open|positive|negative: {zones, total, available,
+ * occupied}}}; and history, occupancy over the period (by default the
+ * last 7 days):
+ *   {step_ms, at: [ms...], area: {open: [], occupied: [], held: []},
+ *    facilities: [{id, name, open: [], occupied: [], held: []}]}
+ * sampled every step (1h to 7d, at most about 200 points) from the start
+ * of the period, the last point being its end or now.
+ */
+int ct_report_capacity_json(ct_capacity *c, const ct_report_period *p,
+                            json_t **out, ct_cap_error *err);
+
+/*
+ * The escalation report:
+ *   {report: "escalation", at, period {from, to, start, end}, current
+ *    {level, since, reason}, level_at_start, levels: [{level, ms, hours,
+ *    share}] (1..4), changes: [{seq, at, from, to, reason, actions}],
+ *    actions: [{action, plugin, count}]}
+ * over the period; an open start is the first audited event.
+ */
+int ct_report_escalation_json(ct_capacity *c, const ct_report_period *p,
+                              json_t **out, ct_cap_error *err);
+
+/*
+ * The newest decisions (at most limit, 1..100), newest first:
+ *   {report: "decisions", at, decisions: [{referral, state, from_org,
+ *    ready_date, created_at, pathway, decision}]}
+ * where decision is the stored decision with its trace (pipeline.h).
+ */
+int ct_report_decisions_json(ct_capacity *c, int limit, json_t **out,
+                             ct_cap_error *err);
+
+#endif

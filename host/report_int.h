@@ -1,0 +1,32 @@
+/*
+ * Internals shared by the report files (report.c: periods, delays,
+ * escalation, decisions; report_capacity.c: the capacity report and its
+ * occupancy history). Not for use outside those files.
+ */
+#ifndef CT_REPORT_INT_H
+#define CT_REPORT_INT_H
+
+#include "report.h"
+
+#include <sqlite3.h>
+
+#define CT_REPORT__DAY_MS 86400000LL
+#define CT_REPORT__HOUR_MS 3600000LL
+#define CT_REPORT__LEVELS 4
+
+/* A text column, NULL for SQL NULL. Borrowed until the next step. */
+const char *ct_report__col(sqlite3_stmt *st, int i);
+
+/* {from, to} of the period (null for an open end), a new object. */
+json_t *ct_report__period_json(const ct_report_period *p);
+
+/*
+ * The times a report covers: end is the period's end or now, whichever
+ * is first; start is the period's start or, when open, end - default_ms
+ * (default_ms > 0) or the first audited event. start <= end.
+ */
+int ct_report__span(ct_capacity *c, const ct_report_period *p,
+                    int64_t default_ms, int64_t *start, int64_t *end,
+                    ct_cap_error *err);
+
+#endif

@@ -1,0 +1,83 @@
+/*
+ * Statements of the reports (report.c, report_capacity.c): delays from the
+ * referral rows, the occupancy history rebuilt from assignments and the
+ * capacity events, the last change of each facility's beds, escalation
+ * history and recent decisions. Read-only: reports run on a store opened
+ * read-only too. Joined into the one statement cache by store_sql.h as
+ * CT_STMTS_REPORT.
+ *
+ * Dates are compared as 'YYYY-MM-DD' text, times as ms on the host clock.
+ */
+#ifndef CT_STORE_SQL_REPORT_H
+#define CT_STORE_SQL_REPORT_H
+
+#define CT_STMTS_REPORT(X)                                                   \
+    /* Referrals whose ready date is in [?1, ?2] (each NULL for open),      \
+     * with what delay days and grouping need. */                            \
+    X(REP_DELAYS,                                                            \
+      "SELECT r.ready_date, r.state, coalesce(r.discharged_at, 0),"          \
+      "       r.updated_at, r.delay_reason, r.responsible_org,"              \
+      "       coalesce(r.decided_pathway, r.requested_pathway)"              \
+      "  FROM referral r"                                                    \
+      " WHERE (?1 IS NULL OR r.ready_date >= ?1)"                            \
+      "   AND (?2 IS NULL OR r.ready_date <= ?2)")                           \
+    X(REP_ORG_NAME, "SELECT name FROM organisation WHERE id = ?1")           \
+    /* Holds and occupancies alive at some time in [?1, ?2]: the active    \
+     * ones and those ended after ?1 (two index ranges, not one scan). */    \
+    X(REP_ASSIGNMENTS,                                                       \
+      "SELECT z.facility_id, a.kind, a.started_at, 0"                        \
+      "  FROM assignment a"                                                  \
+      "  JOIN bed b ON b.id = a.bed_id JOIN zone z ON z.id = b.zone_id"      \
+      " WHERE a.active = 1 AND a.started_at <= ?2"                           \
+      " UNION ALL "                                                          \
+      "SELECT z.facility_id, a.kind, a.started_at, a.ended_at"               \
+      "  FROM assignment a"                                                  \
+      "  JOIN bed b ON b.id = a.bed_id JOIN zone z ON z.id = b.zone_id"      \
+      " WHERE a.ended_at > ?1 AND a.started_at <= ?2")                       \
+    /* Changes of open beds after ?1: blocks, unblocks and surge, with the  \
+     * facility they concern (through the zone for a bed event). */          \
+    X(REP_OPEN_CHANGES,                                                      \
+      "SELECT e.at, e.kind,"                                                 \
+      "       coalesce(json_extract(e.payload, '$.facility'),"               \
+      "                (SELECT z.facility_id FROM zone z"                    \
+      "                  WHERE z.id = json_extract(e.payload, '$.zone'))),"  \
+      "       coalesce(json_extract(e.payload, '$.changed'), 1)"             \
+      "  FROM event e"                                                       \
+      " WHERE e.kind IN ('bed.blocked', 'bed.unblocked', 'surge.opened',"    \
+      "                  'surge.closed')"                                    \
+      "   AND e.at > ?1")                                                    \
+    /* The last change of each facility's beds: the newest assignment      \
+     * start or end of any bed (one index seek per bed). */                  \
+    X(REP_BED_CHANGES,                                                       \
+      "SELECT z.facility_id,"                                                \
+      "       max((SELECT coalesce(a.ended_at, a.started_at)"                \
+      "              FROM assignment a WHERE a.bed_id = b.id"                \
+      "             ORDER BY a.started_at DESC, a.id DESC LIMIT 1))"         \
+      "  FROM bed b JOIN zone z ON z.id = b.zone_id"                         \
+      " WHERE b.retired = 0"                                                 \
+      " GROUP BY z.facility_id")                                             \
+    /* ... and the newest block, surge or zone event of each facility. */   \
+    X(REP_FACILITY_EVENTS,                                                   \
+      "SELECT coalesce(json_extract(e.payload, '$.facility'),"               \
+      "                (SELECT z.facility_id FROM zone z"                    \
+      "                  WHERE z.id = json_extract(e.payload, '$.zone'))),"  \
+      "       max(e.at)"                                                     \
+      "  FROM event e"                                                       \
+      " WHERE e.kind IN ('bed.blocked', 'bed.unblocked', 'surge.opened',"    \
+      "                  'surge.closed', 'zone.closed', 'zone.opened',"      \
+      "                  'zone.cohort_set')"                                 \
+      " GROUP BY 1")                                                         \
+    /* The first audited change: where an open period starts. */            \
+    X(REP_FIRST_EVENT, "SELECT min(at) FROM event")                          \
+    /* Escalation changes before ?1, oldest first. */                        \
+    X(REP_ESCALATIONS,                                                       \
+      "SELECT seq, at, level, reason, actions FROM escalation"               \
+      " WHERE at < ?1 ORDER BY seq")                                         \
+    /* The newest decisions, at most ?1. */                                  \
+    X(REP_DECISIONS,                                                         \
+      "SELECT r.id, r.state, r.from_org, r.ready_date, r.created_at,"        \
+      "       coalesce(r.decided_pathway, r.requested_pathway), r.decision"  \
+      "  FROM referral r WHERE r.decision IS NOT NULL"                       \
+      " ORDER BY r.id DESC LIMIT ?1")
+
+#endif
