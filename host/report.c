@@ -216,7 +216,9 @@ static int delays_read(ct_capacity *c, const ct_report_period *p,
         int64_t days = ct_referral_delay_days(ct_report__col(st, 0), end);
         if (days < 0)
             days = 0;
-        const char *key = ct_report__col(st, 4 + (int)by);
+        /* Columns 4, 5 and 6: reason, responsible_org, pathway. */
+        static const int key_col[] = {5, 4, 6};
+        const char *key = ct_report__col(st, key_col[by]);
         bool discharged = discharged_at != 0;
         bool cancelled = state == CT_REFERRAL_CANCELLED;
         count(total, days, discharged, cancelled);

@@ -5,6 +5,7 @@
 set -euo pipefail
 
 packages=(
+  chromium jq
   build-essential cmake pkg-config
   liblua5.4-dev libuv1-dev libsqlite3-dev libyaml-dev
   libmicrohttpd-dev libjansson-dev libsodium-dev libedit-dev
@@ -18,6 +19,10 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
+# The dashboard test (tests/integration/test_dashboard.sh) drives Debian's
+# chromium with playwright-core from npm; a node from elsewhere will do.
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 sudo=

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The dashboard in a real headless Chromium (Debian's chromium package,
+# driven by playwright-core from npm) against `caretide run` on a free
+# port with a scratch database: see dashboard/dashboard.test.mjs.
+#
+# Skipped (exit 77) when chromium, node or npm is missing. Installs the
+# pinned playwright-core with `npm ci` on first run (package-lock.json).
+# Screenshots go to ARTIFACTS (default: ./artifacts under the working
+# directory, the build directory under CTest) and are kept.
+set -u
+bin=${CARETIDE:?set CARETIDE to the binary}
+src=$(cd "$(dirname "$0")/../.." && pwd)
+chromium=${CHROMIUM:-/usr/bin/chromium}
+artifacts=${ARTIFACTS:-$PWD/artifacts}
+dir=$src/tests/integration/dashboard
+
+for tool in node npm; do
+  command -v "$tool" >/dev/null || { echo "$tool not installed: skipped"; exit 77; }
+done
+[ -x "$chromium" ] || { echo "$chromium not installed: skipped"; exit 77; }
+
+# npm ci when node_modules is missing or older than the lock file.
+if [ ! -f "$dir/node_modules/.package-lock.json" ] ||
+   [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) ||
+    { echo "FAIL: npm ci in $dir"; echo "0 passed, 1 failed"; exit 1; }
+fi
+
+tmp=$(mktemp -d)
+# shellcheck source=lib.sh
+. "$src/tests/integration/lib.sh"
+trap lib_cleanup EXIT
+
+demo_area "$tmp/area.yaml"
+start main --config "$tmp/area.yaml" || { finish; exit 1; }
+
+BASE=$base VIEWER_TOKEN=$(token_of viewer) HUB_TOKEN=$(token_of hub) \
+NHS_NUMBER=$(nhs 4242) ARTIFACTS=$artifacts CHROMIUM=$chromium \
+  timeout 120 node "$dir/dashboard.test.mjs"
+rc=$?
+# The runner printed its own "N passed, N failed" line; a daemon that
+# died under it fails the test as well.
+kill -0 "$pid" 2>/dev/null || { echo "FAIL: the daemon died"; rc=1; }
+exit $rc
