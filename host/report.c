@@ -249,7 +249,8 @@ int ct_report_delays_json(ct_capacity *c, const ct_report_period *p,
     int rc = delays_read(c, p, by, now, &total, &g, err);
     if (rc)
         goto done;
-    qsort(g.items, g.n, sizeof *g.items, by_loss);
+    if (g.n) /* qsort wants a non-NULL array even when empty */
+        qsort(g.items, g.n, sizeof *g.items, by_loss);
     json_t *list = json_array();
     for (size_t i = 0; list && i < g.n; i++) {
         json_t *o = figures_json(&g.items[i].f);
@@ -269,10 +270,10 @@ int ct_report_delays_json(ct_capacity *c, const ct_report_period *p,
                          ct_report__period_json(p), "by",
                          ct_report_by_name(by), "totals",
                          figures_json(&total), "groups", list);
-    if (!*out)
-        rc = ct_capacity__fail(err, err && err->code ? err->code : CT_ENOMEM,
-                               "%s", err && err->code ? err->message
-                                                      : "out of memory");
+    if (!*out) /* a failed name lookup has filled err already */
+        rc = err && err->code ? err->code
+                              : ct_capacity__fail(err, CT_ENOMEM,
+                                                  "out of memory");
 done:
     free(g.items);
     return rc;

@@ -40,5 +40,7 @@ NHS_NUMBER=$(nhs 4242) ARTIFACTS=$artifacts CHROMIUM=$chromium \
 rc=$?
 # The runner printed its own "N passed, N failed" line; a daemon that
 # died under it fails the test as well.
-kill -0 "$pid" 2>/dev/null || { echo "FAIL: the daemon died"; rc=1; }
+if ! kill -0 "$pid" 2>/dev/null; then
+  echo "FAIL: the daemon died:"; grep -v '^{' "$tmp/main.err" | tail -20; rc=1
+fi
 exit $rc

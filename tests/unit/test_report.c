@@ -630,3 +630,35 @@ Test(report, decisions_newest_first)
     json_decref(d1);
     json_decref(d2);
 }
+
+/* ---- an empty area -------------------------------------------------------- */
+
+static void empty_open(void) { cap_fx_open(&f, NULL); }
+
+TestSuite(report_empty, .init = empty_open, .fini = teardown);
+
+Test(report_empty, every_report_on_no_data)
+{
+    ct_report_period p = period(NULL, NULL);
+    json_t *rep = NULL;
+    CAP_OK(ct_report_delays_json(f.cap, &p, CT_REPORT_BY_REASON, &rep,
+                                 &cap_err));
+    cr_assert_eq(jint(rep, "totals.referrals"), 0);
+    cr_assert(json_is_null(get(rep, "totals.share_on_ready_date")));
+    cr_assert_eq(json_array_size(get(rep, "groups")), 0);
+    json_decref(rep);
+    CAP_OK(ct_report_capacity_json(f.cap, &p, &rep, &cap_err));
+    cr_assert_eq(jint(rep, "totals.total"), 23);
+    size_t n = json_array_size(get(rep, "history.at"));
+    cr_assert_eq(sample(rep, "history.area.open", n - 1), 23);
+    json_decref(rep);
+    /* No event yet: an empty period, level 1, no share to speak of. */
+    CAP_OK(ct_report_escalation_json(f.cap, &p, &rep, &cap_err));
+    cr_assert_eq(jint(rep, "current.level"), 1);
+    cr_assert_eq(jint(rep, "levels.0.ms"), 0);
+    cr_assert(json_is_null(get(rep, "levels.0.share")));
+    json_decref(rep);
+    CAP_OK(ct_report_decisions_json(f.cap, 100, &rep, &cap_err));
+    cr_assert_eq(json_array_size(get(rep, "decisions")), 0);
+    json_decref(rep);
+}

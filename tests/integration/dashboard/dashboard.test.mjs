@@ -136,7 +136,7 @@ try {
     assert(outside.length === 0, outside.join(', '));
   });
   await check('no script errors', async () => {
-    assert(errors.length === 0, errors.join(' | '));
+    assert(errors.length === 0, errors.length + ': ' + errors.slice(0, 3).join(' | '));
   });
 
   await page.screenshot({ path: join(artifacts, 'dashboard.png'), fullPage: true });
