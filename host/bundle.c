@@ -770,18 +770,18 @@ int ct_bundle_read(const char *path, ct_bundle **out, ct_bundle_info *info)
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
-        ct_bundle__refuse(info, CT_BUNDLE_IO, "%s: %s", path, strerror(e));
+        ct_bundle__refuse(info, CT_BUNDLE_IO, "%s", strerror(e));
         return e == ENOENT ? CT_ENOTFOUND : CT_EIO;
     }
     struct stat st;
     if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
         close(fd);
-        return ct_bundle__refuse(info, CT_BUNDLE_IO, "%s: not a file", path);
+        return ct_bundle__refuse(info, CT_BUNDLE_IO, "not a file");
     }
     if ((uint64_t)st.st_size > MAX_ARCHIVE_BYTES) {
         close(fd);
         return ct_bundle__refuse(info, CT_BUNDLE_TOO_BIG,
-                                 "%s: larger than any bundle may be", path);
+                                 "larger than any bundle may be");
     }
     size_t len = (size_t)st.st_size;
     uint8_t *buf = malloc(len ? len : 1);
@@ -802,7 +802,7 @@ int ct_bundle_read(const char *path, ct_bundle **out, ct_bundle_info *info)
     close(fd);
     if (got != len) {
         free(buf);
-        return ct_bundle__refuse(info, CT_BUNDLE_IO, "%s: short read", path);
+        return ct_bundle__refuse(info, CT_BUNDLE_IO, "short read");
     }
 
     ct_bundle *b = calloc(1, sizeof *b);
@@ -819,8 +819,7 @@ int ct_bundle_read(const char *path, ct_bundle **out, ct_bundle_info *info)
         if (r == 0)
             break;
         if (r < 0) {
-            rc = ct_bundle__refuse(info, CT_BUNDLE_MALFORMED, "%s: %s", path,
-                                   why);
+            rc = ct_bundle__refuse(info, CT_BUNDLE_MALFORMED, "%s", why);
             break;
         }
         bool is_dir = e.type == '5';
@@ -829,14 +828,13 @@ int ct_bundle_read(const char *path, ct_bundle **out, ct_bundle_info *info)
             e.name[nlen - 1] = '\0';
         if (!is_dir && e.type != '0' && e.type != '\0') {
             rc = ct_bundle__refuse(info, CT_BUNDLE_UNSAFE,
-                                   "%s: entry '%.255s' is a %s; bundles hold "
-                                   "only files",
-                                   path, e.name, ct_tar_type_name(e.type));
+                                   "entry '%.255s' is a %s; bundles hold only "
+                                   "files",
+                                   e.name, ct_tar_type_name(e.type));
             break;
         }
         if (!ct_bundle__safe_path(e.name, why, sizeof why)) {
-            rc = ct_bundle__refuse(info, CT_BUNDLE_UNSAFE, "%s: %s", path,
-                                   why);
+            rc = ct_bundle__refuse(info, CT_BUNDLE_UNSAFE, "%s", why);
             break;
         }
         if (is_dir)
@@ -852,14 +850,14 @@ int ct_bundle_read(const char *path, ct_bundle **out, ct_bundle_info *info)
         }
         if (slot && (*slot || e.size > CT_BUNDLE_MAX_FILE_BYTES)) {
             rc = ct_bundle__refuse(info, CT_BUNDLE_MALFORMED,
-                                   "%s: '%s' appears twice or is too large",
-                                   path, e.name);
+                                   "'%s' appears twice or is too large",
+                                   e.name);
             break;
         }
         if (e.size > CT_BUNDLE_MAX_FILE_BYTES) {
             rc = ct_bundle__refuse(info, CT_BUNDLE_TOO_BIG,
-                                   "%s: '%s' is larger than %u MiB", path,
-                                   e.name, CT_BUNDLE_MAX_FILE_BYTES >> 20);
+                                   "'%s' is larger than %u MiB", e.name,
+                                   CT_BUNDLE_MAX_FILE_BYTES >> 20);
             break;
         }
         uint8_t *data = malloc(e.size ? e.size : 1);
@@ -878,8 +876,8 @@ int ct_bundle_read(const char *path, ct_bundle **out, ct_bundle_info *info)
     free(buf);
     if (!rc && !b->manifest)
         rc = ct_bundle__refuse(info, CT_BUNDLE_MALFORMED,
-                               "%s: not a caretide bundle (no "
-                               CT_BUNDLE_MANIFEST ")", path);
+                               "not a caretide bundle (no "
+                               CT_BUNDLE_MANIFEST ")");
     if (!rc)
         rc = ct_bundle__finish(b, info);
     if (rc) {
