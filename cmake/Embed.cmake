@@ -12,6 +12,7 @@ function(ct_embed var out)
     COMMAND ${CMAKE_COMMAND} -DOUT=${out} -DROOT=${CMAKE_SOURCE_DIR}
             "-DFILES=${ARGN}" -P ${CMAKE_SOURCE_DIR}/cmake/EmbedGen.cmake
     DEPENDS ${inputs} ${CMAKE_SOURCE_DIR}/cmake/EmbedGen.cmake
-    COMMENT "Embedding ${ARGN}")
+    COMMENT "Embedding ${ARGN}"
+    VERBATIM)
   set(${var} ${out} PARENT_SCOPE)
 endfunction()

@@ -53,7 +53,8 @@ int ct_log_parse_level(const char *s, ct_log_level *out)
     return CT_EINVAL;
 }
 
-void ct_logv(ct_log_level level, const char *unit, const char *fmt, va_list ap)
+static void emit(ct_log_level level, const char *unit,
+                 const char *const *kv, const char *fmt, va_list ap)
 {
     if (level < logger.min)
         return;
@@ -73,10 +74,15 @@ void ct_logv(ct_log_level level, const char *unit, const char *fmt, va_list ap)
     if (format == CT_LOG_AUTO)
         format = isatty(fileno(out)) ? CT_LOG_TEXT : CT_LOG_JSON;
     if (format == CT_LOG_TEXT) {
-        fprintf(out, "%s %-5s %s: %s\n", when, level_names[level], unit, msg);
+        fprintf(out, "%s %-5s %s: %s", when, level_names[level], unit, msg);
+        for (size_t i = 0; kv && kv[i] && kv[i + 1]; i += 2)
+            fprintf(out, " %s=%s", kv[i], kv[i + 1]);
+        fputc('\n', out);
     } else {
         json_t *rec = json_pack("{s:s, s:s, s:s, s:s}", "ts", when, "level",
                                 level_names[level], "unit", unit, "msg", msg);
+        for (size_t i = 0; rec && kv && kv[i] && kv[i + 1]; i += 2)
+            json_object_set_new(rec, kv[i], json_string(kv[i + 1]));
         char *line = rec ? json_dumps(rec, JSON_COMPACT | JSON_ENSURE_ASCII)
                          : NULL;
         if (line) {
@@ -86,6 +92,25 @@ void ct_logv(ct_log_level level, const char *unit, const char *fmt, va_list ap)
         json_decref(rec);
     }
     fflush(out);
+}
+
+void ct_logv(ct_log_level level, const char *unit, const char *fmt, va_list ap)
+{
+    emit(level, unit, NULL, fmt, ap);
+}
+
+void ct_log_kv(ct_log_level level, const char *unit, const char *const *kv,
+               const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    emit(level, unit, kv, fmt, ap);
+    va_end(ap);
+}
+
+int ct_log_enabled(ct_log_level level)
+{
+    return level >= logger.min;
 }
 
 void ct_log(ct_log_level level, const char *unit, const char *fmt, ...)

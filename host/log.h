@@ -40,6 +40,17 @@ void ct_log(ct_log_level level, const char *unit, const char *fmt, ...)
 void ct_logv(ct_log_level level, const char *unit, const char *fmt,
              va_list ap);
 
+/*
+ * A record with extra fields: kv is a NULL-terminated list of key, value
+ * string pairs (borrowed), written as JSON members after "msg" (or as
+ * key=value after the text). For request logs: "req", the request id...
+ */
+void ct_log_kv(ct_log_level level, const char *unit, const char *const *kv,
+               const char *fmt, ...) CT_PRINTF(4, 5);
+
+/* Whether a record at level would be written (to skip costly formatting). */
+int ct_log_enabled(ct_log_level level);
+
 #define ct_log_debug(unit, ...) ct_log(CT_LOG_DEBUG, unit, __VA_ARGS__)
 #define ct_log_info(unit, ...)  ct_log(CT_LOG_INFO, unit, __VA_ARGS__)
 #define ct_log_warn(unit, ...)  ct_log(CT_LOG_WARN, unit, __VA_ARGS__)

@@ -36,7 +36,6 @@ static int wants_help(int argc, char **argv)
         return not_yet(name, why);                                   \
     }
 
-PENDING(ct_cmd_run, "run", "the daemon arrives with the HTTP API issue")
 PENDING(ct_cmd_repl, "repl", "the REPL arrives with the analyst tools issue")
 PENDING(ct_cmd_test, "test", "the test runner arrives with the analyst tools issue")
 PENDING(ct_cmd_report, "report", "reports arrive with the transparent data issue")

@@ -386,3 +386,30 @@ bool ct_store_in_transaction(ct_store *s)
 {
     return !sqlite3_get_autocommit(s->db);
 }
+
+/* A savepoint outside a transaction would start one (SQLite's rule);
+ * the callers want the transaction's bounds to stay theirs. */
+static int in_tx_cached(ct_store *s, ct_stmt id, const char *what)
+{
+    if (sqlite3_get_autocommit(s->db)) {
+        ct_log_error(UNIT, "%s: no transaction is open", what);
+        return CT_ESTATE;
+    }
+    return run_cached(s, id);
+}
+
+int ct_store_savepoint(ct_store *s)
+{
+    return in_tx_cached(s, CT_STMT_SAVEPOINT, "savepoint");
+}
+
+int ct_store_release(ct_store *s)
+{
+    return in_tx_cached(s, CT_STMT_RELEASE, "release");
+}
+
+int ct_store_rollback_to(ct_store *s)
+{
+    int err = in_tx_cached(s, CT_STMT_ROLLBACK_TO, "rollback to");
+    return err ? err : run_cached(s, CT_STMT_RELEASE);
+}

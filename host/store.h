@@ -57,6 +57,17 @@ int ct_store_commit(ct_store *s);
 void ct_store_rollback(ct_store *s);
 bool ct_store_in_transaction(ct_store *s);
 
+/*
+ * Savepoints inside an open transaction (CT_ESTATE without one), so that
+ * one part of a transaction can fail alone: the group commit runs each
+ * request's write in its own. They nest: release and rollback_to end the
+ * innermost. rollback_to undoes the changes since the savepoint and ends
+ * it (ROLLBACK TO then RELEASE); the transaction stays open.
+ */
+int ct_store_savepoint(ct_store *s);
+int ct_store_release(ct_store *s);
+int ct_store_rollback_to(ct_store *s);
+
 typedef struct ct_reconcile_stats {
     unsigned orgs_added, orgs_changed;
     unsigned facilities_added, facilities_changed, facilities_retired;

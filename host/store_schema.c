@@ -170,7 +170,27 @@ static const char schema_v1[] =
     "  PRIMARY KEY (plugin, key)"
     ") STRICT, WITHOUT ROWID;";
 
+/* Capacity. A referral, like a bed, has at most one active hold or
+ * occupancy. bed.status follows the active assignment by trigger, so the
+ * schema itself keeps the mirror: an assignment starting makes its bed
+ * held or occupied, one ending makes it available; starting one on a
+ * blocked bed fails the bed's CHECK (blocked with a reason). A person's
+ * placements are found from their NHS number. */
+static const char schema_v2[] =
+    "CREATE UNIQUE INDEX assignment_one_active_per_referral"
+    "  ON assignment(referral_id) WHERE active = 1;"
+    "CREATE INDEX referral_by_person ON referral(nhs_number);"
+    "CREATE TRIGGER assignment_starts AFTER INSERT ON assignment"
+    "  WHEN NEW.active = 1"
+    "  BEGIN UPDATE bed SET status = CASE NEW.kind WHEN 'hold' THEN 'held'"
+    "                                 ELSE 'occupied' END"
+    "        WHERE id = NEW.bed_id; END;"
+    "CREATE TRIGGER assignment_ends AFTER UPDATE OF active ON assignment"
+    "  WHEN OLD.active = 1 AND NEW.active = 0"
+    "  BEGIN UPDATE bed SET status = 'available' WHERE id = NEW.bed_id; END;";
+
 const ct_migration ct_store__migrations[] = {
     {"domain model", schema_v1},
+    {"capacity indexes and guards", schema_v2},
 };
 const int ct_store__nmigrations = (int)CT_ARRAY_LEN(ct_store__migrations);

@@ -8,10 +8,12 @@
 #define CT_STORE_SQL_H
 
 #include "store_sql_audit.h"
+#include "store_sql_capacity.h"
 #include "store_sql_kv.h"
 #include "store_sql_store.h"
 
-#define CT_STMT_LIST(X) CT_STMTS_STORE(X) CT_STMTS_KV(X) CT_STMTS_AUDIT(X)
+#define CT_STMT_LIST(X)                                                      \
+    CT_STMTS_STORE(X) CT_STMTS_KV(X) CT_STMTS_AUDIT(X) CT_STMTS_CAPACITY(X)
 
 typedef enum ct_stmt {
 #define X(name, sql) CT_STMT_##name,

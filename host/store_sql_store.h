@@ -16,6 +16,9 @@
     X(BEGIN, "BEGIN IMMEDIATE")                                              \
     X(COMMIT, "COMMIT")                                                      \
     X(ROLLBACK, "ROLLBACK")                                                  \
+    X(SAVEPOINT, "SAVEPOINT ct_sp")                                          \
+    X(RELEASE, "RELEASE ct_sp")                                              \
+    X(ROLLBACK_TO, "ROLLBACK TO ct_sp")                                      \
     X(USER_VERSION, "PRAGMA user_version")                                   \
                                                                              \
     X(RECONCILE_ORG_INSERT,                                                  \

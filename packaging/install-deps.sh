@@ -9,7 +9,7 @@ packages=(
   liblua5.4-dev libuv1-dev libsqlite3-dev libyaml-dev
   libmicrohttpd-dev libjansson-dev libsodium-dev libedit-dev
   libcriterion-dev
-  lua-check sqlite3 curl tmux
+  lua5.4 lua-check sqlite3 curl tmux
   dpkg-dev adduser
 )
 

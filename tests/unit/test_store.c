@@ -507,6 +507,34 @@ Test(store, transactions)
     ct_store_close(s);
 }
 
+Test(store, savepoints_roll_back_alone)
+{
+    ct_store *s;
+    cr_assert_eq(ct_store_open(":memory:", NULL, &s), 0);
+    sqlite3 *db = ct_store__db(s);
+    log_capture();
+    cr_assert_eq(ct_store_savepoint(s), CT_ESTATE, "not outside a tx");
+    cr_assert_not(ct_store_in_transaction(s));
+    log_release();
+
+    cr_assert_eq(ct_store_begin(s), 0);
+    cr_assert_eq(ct_store_savepoint(s), 0);
+    exec_ok(db, "INSERT INTO organisation VALUES ('kept', 'K')");
+    cr_assert_eq(ct_store_release(s), 0);
+    cr_assert_eq(ct_store_savepoint(s), 0);
+    exec_ok(db, "INSERT INTO organisation VALUES ('undone', 'U')");
+    /* nested: the inner one is undone, the outer one kept */
+    cr_assert_eq(ct_store_savepoint(s), 0);
+    exec_ok(db, "INSERT INTO organisation VALUES ('inner', 'I')");
+    cr_assert_eq(ct_store_rollback_to(s), 0);
+    cr_assert_eq(query_int(db, "SELECT count(*) FROM organisation"), 2);
+    cr_assert_eq(ct_store_rollback_to(s), 0);
+    cr_assert(ct_store_in_transaction(s), "rollback_to keeps the tx");
+    cr_assert_eq(ct_store_commit(s), 0);
+    assert_text(db, "SELECT group_concat(id) FROM organisation", "kept");
+    ct_store_close(s);
+}
+
 Test(store, begin_immediate_takes_the_write_lock)
 {
     const char *dir = ct_test_tmpdir();
@@ -549,7 +577,8 @@ Test(store, one_active_assignment_per_bed)
             "INSERT INTO referral(id, nhs_number, from_org, ready_date, "
             "  created_at, updated_at) VALUES "
             "  (1, '9990000018', 'acute', '2025-01-06', 0, 0),"
-            "  (2, '9990000018', 'acute', '2025-01-06', 0, 0);"
+            "  (2, '9990000018', 'acute', '2025-01-06', 0, 0),"
+            "  (3, '9990000018', 'acute', '2025-01-06', 0, 0);"
             "INSERT INTO assignment(bed_id, referral_id, kind, active, "
             "  started_at) VALUES ('b1', 1, 'hold', 1, 10);");
     /* A second active hold or occupant of the same bed is refused. */
@@ -564,7 +593,7 @@ Test(store, one_active_assignment_per_bed)
     exec_ok(db, "INSERT INTO assignment(bed_id, referral_id, kind, active,"
                 " started_at, ended_at, end_reason) VALUES"
                 " ('b1', 2, 'hold', 0, 5, 8, 'expired'),"
-                " ('b2', 2, 'hold', 1, 20, NULL, NULL)");
+                " ('b2', 3, 'hold', 1, 20, NULL, NULL)");
     /* Ending the first lets the next one in. */
     exec_ok(db, "UPDATE assignment SET active = 0, ended_at = 30 "
                 "WHERE bed_id = 'b1' AND active = 1;"

@@ -1,0 +1,85 @@
+/*
+ * Candidate search: for a referral, the beds that pass every host rule
+ * right now, as rows for the plugins' rank hooks to reorder, drop and
+ * annotate (DESIGN.md "Plugin contract").
+ *
+ * A candidate bed is available (not held, occupied or blocked), not
+ * retired, a surge bed only while its facility's surge is open, in a zone
+ * and facility open to admissions, carries every tag the person needs plus
+ * any the query adds, passes the segregation rule for every pathogen
+ * (isolation.h) and, when a pathway applies, belongs to a facility of a
+ * kind that serves it:
+ *
+ *   P0 none (home, no new support)   P1 home_care, virtual_ward
+ *   P2 rehab, step_down              P3 care_home
+ *   step_down step_down
+ *
+ * The search runs on an in-memory index of the area kept by the capacity
+ * handle: it skips whole zones that cannot take the person (kind,
+ * closure, cohorts, nothing free) and tests the beds of the others with a
+ * few comparisons, stopping at the limit, so it costs microseconds at
+ * thousands of beds. Rows come zone by zone (zone id order), beds in id
+ * order within a zone; ranking is the plugins'. The store stays the
+ * authority: a hold checks every rule again (capacity.h). The index
+ * follows the capacity units' own changes, rollbacks and other
+ * connections' commits by itself; call ct_capacity_refresh after changing
+ * the area through the same connection otherwise (ct_store_reconcile).
+ */
+#ifndef CT_CANDIDATES_H
+#define CT_CANDIDATES_H
+
+#include "capacity.h"
+
+typedef struct ct_candidate {
+    const char *bed_id;
+    const char *zone_id;
+    const char *facility_id;
+    const char *org_id; /* the facility's organisation */
+    ct_facility_kind kind;
+    const char *const *tags; /* the bed's tags, sorted */
+    size_t ntags;
+    bool designated;     /* the facility is a designated setting */
+    bool surge;          /* an open surge bed */
+    bool isolation_room; /* tagged isolation_room */
+} ct_candidate;
+
+/* Results; a zeroed struct is an empty list. Strings point into the list's
+ * own storage, valid until the next search into it or ct_candidate_list_free.
+ * Reusing one list across searches avoids allocation. */
+typedef struct ct_candidate_list {
+    ct_candidate *items;
+    size_t len;
+    /* storage */
+    size_t cap;
+    char *text;
+    size_t text_len, text_cap;
+    const char **tagv;
+    size_t ntagv, tagv_cap;
+} ct_candidate_list;
+
+void ct_candidate_list_free(ct_candidate_list *l);
+
+typedef struct ct_candidate_query {
+    int64_t referral_id;
+    int pathway;    /* ct_pathway; -1: the referral's decided, else requested */
+    unsigned kinds; /* facility kinds, bits 1u << ct_facility_kind; 0: by
+                       the pathway (every kind when there is none) */
+    const char *const *tags; /* required on top of the person's needs */
+    size_t ntags;
+    const char *facility_id; /* only this facility; NULL for any */
+    size_t limit;            /* at most this many rows; 0 for all */
+} ct_candidate_query;
+
+/* The facility kinds that serve a pathway (bits as above). */
+unsigned ct_candidates_kinds_for(ct_pathway p);
+
+/* Fills out with the candidates for q (strings borrowed as above).
+ * CT_ENOTFOUND for an unknown referral, CT_EINVAL for a bad query. */
+int ct_candidates_find(ct_capacity *c, const ct_candidate_query *q,
+                       ct_candidate_list *out, ct_cap_error *err);
+
+/* The list as a new JSON array of objects {bed, zone, facility, kind, org,
+ * tags, designated, surge, isolation_room}; NULL when out of memory. */
+json_t *ct_candidates_json(const ct_candidate_list *l);
+
+#endif

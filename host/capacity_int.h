@@ -1,0 +1,193 @@
+/*
+ * Internals shared by the capacity units (capacity.c, referral.c,
+ * isolation.c, candidates.c, metrics.c): the handle's body, the
+ * transaction wrapper that makes each change one transaction (or one
+ * savepoint inside the caller's) with its audit events, and the few
+ * cross-unit steps (ending assignments, referral transitions, the
+ * admission check). Not for use outside host/.
+ */
+#ifndef CT_CAPACITY_INT_H
+#define CT_CAPACITY_INT_H
+
+#include "capacity.h"
+#include "log.h"
+#include "store_int.h"
+#include "util.h"
+
+#include <stdarg.h>
+
+typedef struct ct_cap_pending {
+    int64_t seq, at;
+    char *actor;      /* owned */
+    const char *kind; /* static */
+    json_t *payload;  /* owned reference */
+} ct_cap_pending;
+
+/* The area index candidate search runs on (candidates.c), and the changes
+ * a change in progress made to what it mirrors, applied once the change
+ * commits. */
+typedef struct ct_cap_index ct_cap_index;
+
+typedef enum ct_cap_idxkind {
+    CT_IDX_BED_STATUS, /* value: ct_bed_status */
+    CT_IDX_BED_SURGE,  /* value: surge open */
+    CT_IDX_ZONE_CLOSED,
+    CT_IDX_ZONE_COHORT, /* value: ct_cohort for pathogen */
+} ct_cap_idxkind;
+
+typedef struct ct_cap_idxop {
+    ct_cap_idxkind kind;
+    int value;
+    char id[CT_CAP_ID_MAX];
+    char pathogen[64];
+} ct_cap_idxop;
+
+struct ct_capacity {
+    ct_store *store; /* borrowed */
+    ct_clock *clock; /* borrowed */
+    int64_t hold_ttl_ms;
+    char **pathogens; /* owned copies; NULL when any name goes */
+    size_t npathogens;
+    ct_capacity_event_cb event_cb;
+    void *event_data;
+
+    ct_timer hold_timer; /* next hold expiry */
+    ct_timer iso_timer;  /* next isolation end */
+
+    /* The change in progress: own_tx when it began the transaction itself,
+     * otherwise it runs under a savepoint in the caller's. */
+    bool in_change;
+    bool own_tx;
+    size_t pending_mark; /* events queued before the change began */
+
+    /* Events committed (or written inside the caller's transaction) and
+     * not yet delivered; only kept when there is a callback. */
+    ct_cap_pending *pending;
+    size_t npending, cap_pending;
+    bool delivering;
+
+    /* The area index: NULL until the first search; stale when a rollback
+     * or another connection may have changed what it mirrors. Only
+     * advisory: holds check everything again in SQL. */
+    ct_cap_index *index;
+    bool index_stale;
+    bool own_rollback; /* the rollback hook is ours to ignore */
+    int64_t data_version;
+    ct_cap_idxop *idxops; /* this change's, applied at its commit */
+    size_t nidxops, cap_idxops;
+};
+
+/* Fills err (may be NULL) and returns code. */
+int ct_capacity__fail(ct_cap_error *err, int code, const char *fmt, ...)
+    CT_PRINTF(3, 4);
+/* For a failed SQLite step or prepare: logs it with what was being done,
+ * fills err and returns the translated code. */
+int ct_capacity__dberr(ct_capacity *c, ct_cap_error *err, int rc,
+                       const char *what);
+/* The cached statement, or NULL with err filled (CT_ESTORE). */
+sqlite3_stmt *ct_capacity__stmt(ct_capacity *c, ct_stmt id,
+                                ct_cap_error *err);
+/* CT_EINVAL unless s is a non-empty string of at most max bytes. */
+int ct_capacity__check_text(const char *what, const char *s, size_t max,
+                            ct_cap_error *err);
+
+/*
+ * The change wrapper: begin opens a transaction, or a savepoint when the
+ * caller has one open; finish(rc) commits (rc == 0) or rolls back
+ * (rc < 0) and returns rc, or the commit's error. After an own commit the
+ * queued events are delivered; after a rollback the change's events are
+ * dropped. Changes do not nest.
+ */
+int ct_capacity__begin(ct_capacity *c, ct_cap_error *err);
+int ct_capacity__finish(ct_capacity *c, int rc, ct_cap_error *err);
+
+/* Appends an audit event at the clock's time inside the open change and
+ * queues it for the callback. Takes ownership of payload; NULL (a failed
+ * json_pack) is CT_ENOMEM. */
+int ct_capacity__emit(ct_capacity *c, const char *actor, const char *kind,
+                      json_t *payload, ct_cap_error *err);
+
+/* The referral's active assignment, inside a change. */
+typedef struct ct_cap_assignment {
+    int64_t id;
+    int64_t referral_id;
+    bool occupancy; /* else hold */
+    int64_t started_at;
+    int64_t expires_at; /* 0 for occupancies */
+    char bed_id[CT_CAP_ID_MAX];
+} ct_cap_assignment;
+
+/* Finds the active assignment of a referral: 0, or CT_ENOTFOUND when none
+ * (err not filled then), or a store error. */
+int ct_capacity__active_of(ct_capacity *c, int64_t referral_id,
+                           ct_cap_assignment *out, ct_cap_error *err);
+/* Ends assignment a (end_reason copied) and frees its bed. No event, no
+ * referral change: the caller does both. */
+int ct_capacity__end(ct_capacity *c, const ct_cap_assignment *a,
+                     const char *end_reason, ct_cap_error *err);
+/* Ends the active hold a and sends its referral back to waiting, with a
+ * "hold.released" event carrying why. */
+int ct_capacity__release_hold(ct_capacity *c, const ct_cap_assignment *a,
+                              const char *why, const char *actor,
+                              ct_cap_error *err);
+/* Restarts the hold timer at the earliest active hold expiry. */
+void ct_capacity__schedule_holds(ct_capacity *c);
+
+/* Referral steps used by holds (referral.c). */
+typedef struct ct_ref_row {
+    int64_t id;
+    ct_referral_state state;
+    char nhs_number[11];
+    int pathway; /* decided, else requested, else -1 */
+    char *needs; /* owned: the person's needs, a JSON array of tags */
+} ct_ref_row;
+
+/* Loads a referral (CT_ENOTFOUND naming it). Free with ct_referral__row_free. */
+int ct_referral__load(ct_capacity *c, int64_t id, ct_ref_row *out,
+                      ct_cap_error *err);
+void ct_referral__row_free(ct_ref_row *r);
+/* CT_ESTATE "referral 12 is placed; cannot hold" unless from -> to is a
+ * transition of the life cycle; verb names the action ("hold"). */
+int ct_referral__guard(int64_t id, ct_referral_state from,
+                       ct_referral_state to, const char *verb,
+                       ct_cap_error *err);
+/* Guards and writes the state change (updated_at = now). */
+int ct_referral__move(ct_capacity *c, int64_t id, ct_referral_state from,
+                      ct_referral_state to, ct_cap_error *err);
+
+/* Isolation steps (isolation.c). */
+
+/*
+ * The segregation rule tabulated for one person at the clock's now, for
+ * set-based queries: known is ",p1,p2," (pathogens with a record);
+ * forbid[r] is ",p:c,..." (pathogen and cohort refused, r = 1 in an
+ * isolation room); dflt[r] is ",c," (cohorts refused for pathogens with no
+ * record). Every entry comes from ct_isolation_admits, so candidate search
+ * applies the same rule as holds. Strings are owned; free with
+ * ct_isolation__table_free.
+ */
+typedef struct ct_iso_table {
+    ct_buf known, forbid[2], dflt[2];
+} ct_iso_table;
+
+int ct_isolation__table(ct_capacity *c, const char *nhs_number,
+                        ct_iso_table *t, ct_cap_error *err);
+void ct_isolation__table_free(ct_iso_table *t);
+/* CT_ECOHORT naming the pathogen, zone and statuses unless the person may
+ * be placed in bed_id now; CT_ENOTFOUND for an unknown bed. */
+int ct_isolation__check_bed(ct_capacity *c, const char *nhs_number,
+                            const char *bed_id, ct_cap_error *err);
+/* Restarts the isolation timer at the earliest un-notified end. */
+void ct_isolation__schedule(ct_capacity *c);
+
+/* The area index (candidates.c). note records what the change in
+ * progress did (value as in ct_cap_idxop); apply runs at its commit (or
+ * savepoint release), discard at its rollback; forget frees the index so
+ * the next search reloads it. */
+void ct_candidates__note(ct_capacity *c, ct_cap_idxkind kind, const char *id,
+                         const char *pathogen, int value);
+void ct_candidates__apply(ct_capacity *c);
+void ct_candidates__discard(ct_capacity *c);
+void ct_candidates__forget(ct_capacity *c);
+
+#endif

@@ -1,0 +1,99 @@
+/*
+ * caretide run: parse the command line and hand over to the daemon.
+ */
+#include "cli.h"
+
+#include "api.h"
+#include "daemon.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* "ADDR:PORT" or "[V6ADDR]:PORT" into a host copy and a port. */
+static int parse_listen(const char *s, char *host, size_t size, int *port)
+{
+    const char *colon = strrchr(s, ':');
+    const char *h = s, *h_end = colon;
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+        if (!close || close[1] != ':')
+            return -1;
+        h = s + 1;
+        h_end = close;
+        colon = close + 1;
+    }
+    if (!colon || h_end <= h || !colon[1] || (size_t)(h_end - h) >= size)
+        return -1;
+    char *end;
+    errno = 0;
+    long p = strtol(colon + 1, &end, 10);
+    if (*end || errno || p < 0 || p > 65535)
+        return -1;
+    memcpy(host, h, (size_t)(h_end - h));
+    host[h_end - h] = '\0';
+    *port = (int)p;
+    return 0;
+}
+
+int ct_cmd_run(int argc, char **argv)
+{
+    /* --no-group-commit (also CARETIDE_NO_GROUP_COMMIT=1) and
+     * --print-routes are for benchmarks and tests, not in --help. */
+    enum { OPT_LISTEN = 256, OPT_DB, OPT_NO_GROUP, OPT_ROUTES };
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"listen", required_argument, NULL, OPT_LISTEN},
+        {"db", required_argument, NULL, OPT_DB},
+        {"log-format", required_argument, NULL, 'F'},
+        {"log-level", required_argument, NULL, 'L'},
+        {"no-group-commit", no_argument, NULL, OPT_NO_GROUP},
+        {"print-routes", no_argument, NULL, OPT_ROUTES},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    ct_daemon_options o = {.listen_port = -1, .out = stdout};
+    const char *log_format = NULL, *log_level = NULL;
+    char host[256];
+    const char *env = getenv("CARETIDE_NO_GROUP_COMMIT");
+    o.per_request_commit = env && *env && strcmp(env, "0") != 0;
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":c:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': o.config_path = optarg; break;
+        case OPT_LISTEN:
+            if (parse_listen(optarg, host, sizeof host, &o.listen_port))
+                return ct_cli_usage_error("run", "--listen: expected "
+                                          "ADDRESS:PORT, got '%s'", optarg);
+            o.listen_host = host;
+            break;
+        case OPT_DB:
+            if (!*optarg)
+                return ct_cli_usage_error("run", "--db: expected a file");
+            o.db_path = optarg;
+            break;
+        case 'F': log_format = optarg; break;
+        case 'L': log_level = optarg; break;
+        case OPT_NO_GROUP: o.per_request_commit = true; break;
+        case OPT_ROUTES:
+            ct_api_print_routes(stdout);
+            return CT_EXIT_OK;
+        case 'h': return ct_cli_help("run");
+        case ':':
+            return ct_cli_usage_error("run", "option '%s' needs a value",
+                                      argv[optind - 1]);
+        default:
+            return ct_cli_usage_error("run", "unknown option '%s'",
+                                      argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return ct_cli_usage_error("run", "unexpected argument '%s'",
+                                  argv[optind]);
+    if (ct_cli_logging("run", log_format, log_level))
+        return CT_EXIT_USAGE;
+    return ct_daemon_run(&o) ? CT_EXIT_FAIL : CT_EXIT_OK;
+}

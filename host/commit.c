@@ -1,0 +1,305 @@
+/*
+ * Group commit on a libuv loop. Requests are kept on three intrusive
+ * lists: the writes of the open group, finished ones whose callbacks are
+ * due, and jobs deferred until the open group ends.
+ */
+#include "commit.h"
+
+#include "error.h"
+#include "log.h"
+
+#include <stdlib.h>
+
+#define UNIT "commit"
+
+typedef struct list {
+    ct_commit_req *head, **tail;
+} list;
+
+struct ct_commit {
+    uv_loop_t *loop;
+    ct_store *store;
+    ct_commit_options opts;
+    uv_check_t check;
+    uv_idle_t idle;
+    bool armed;
+    bool open;     /* a group's transaction is open */
+    bool closing;
+    int handles;   /* not yet closed */
+    unsigned group_writes, group_failed;
+    int last_status; /* of the last group that ended */
+    list group, done, deferred;
+    ct_commit_stats stats;
+    void (*close_cb)(void *data);
+    void *close_data;
+};
+
+static void list_init(list *l)
+{
+    l->head = NULL;
+    l->tail = &l->head;
+}
+
+static void list_push(list *l, ct_commit_req *r)
+{
+    r->next = NULL;
+    *l->tail = r;
+    l->tail = &r->next;
+}
+
+static bool list_empty(const list *l)
+{
+    return l->head == NULL;
+}
+
+/* Moves every element of from to the end of to, setting their status. */
+static void list_move(list *to, list *from, int status)
+{
+    for (ct_commit_req *r = from->head; r; r = r->next)
+        r->status = status;
+    if (!from->head)
+        return;
+    *to->tail = from->head;
+    to->tail = from->tail;
+    list_init(from);
+}
+
+static void on_check(uv_check_t *h);
+
+static void on_idle(uv_idle_t *h)
+{
+    /* Only here so that the loop polls without blocking while work is
+     * pending; the work itself happens in on_check. */
+    (void)h;
+}
+
+static void arm(ct_commit *c)
+{
+    if (c->armed || c->closing)
+        return;
+    uv_check_start(&c->check, on_check);
+    uv_idle_start(&c->idle, on_idle);
+    c->armed = true;
+}
+
+static void disarm(ct_commit *c)
+{
+    if (!c->armed)
+        return;
+    uv_check_stop(&c->check);
+    uv_idle_stop(&c->idle);
+    c->armed = false;
+}
+
+int ct_commit_new(uv_loop_t *loop, ct_store *store,
+                  const ct_commit_options *opts, ct_commit **out)
+{
+    *out = NULL;
+    ct_commit *c = calloc(1, sizeof *c);
+    if (!c)
+        return CT_ENOMEM;
+    c->loop = loop;
+    c->store = store;
+    if (opts)
+        c->opts = *opts;
+    list_init(&c->group);
+    list_init(&c->done);
+    list_init(&c->deferred);
+    /* Neither init can fail (libuv only links the handle into the loop). */
+    uv_check_init(loop, &c->check);
+    uv_idle_init(loop, &c->idle);
+    c->check.data = c;
+    c->idle.data = c;
+    *out = c;
+    return 0;
+}
+
+static void report_group(ct_commit *c, int status, uint64_t ns)
+{
+    c->stats.groups++;
+    if (status)
+        c->stats.failed_groups++;
+    if (c->opts.on_group) {
+        ct_commit_group_info info = {c->group_writes, c->group_failed,
+                                     status, ns};
+        c->opts.on_group(&info, c->opts.on_group_data);
+    }
+    c->group_writes = c->group_failed = 0;
+    c->last_status = status;
+}
+
+/* The group's transaction is gone (commit failed, or SQLite rolled it
+ * back under a write): every member hears err. */
+static void fail_group(ct_commit *c, int err)
+{
+    ct_store_rollback(c->store);
+    c->open = false;
+    list_move(&c->done, &c->group, err);
+    report_group(c, err, 0);
+}
+
+static void end_group(ct_commit *c)
+{
+    if (!c->open)
+        return;
+    uint64_t t0 = uv_hrtime();
+    int err = ct_store_commit(c->store);
+    uint64_t ns = uv_hrtime() - t0;
+    if (err) {
+        ct_log_error(UNIT, "group commit of %u writes failed: %s",
+                     c->group_writes, ct_strerror(err));
+        fail_group(c, err);
+        return;
+    }
+    c->open = false;
+    list_move(&c->done, &c->group, 0);
+    report_group(c, 0, ns);
+}
+
+static void dispatch(ct_commit *c)
+{
+    /* Callbacks may queue new writes: detach the list first. */
+    list due = c->done;
+    list_init(&c->done);
+    for (ct_commit_req *r = due.head, *next; r; r = next) {
+        next = r->next;
+        r->cb(r, r->status);
+    }
+    /* Deferred jobs run only while no group is open, one at a time, so
+     * none of them sees a write a callback above (or a job before it)
+     * may have made this turn. */
+    while (!c->open && !list_empty(&c->deferred)) {
+        ct_commit_req *r = c->deferred.head;
+        c->deferred.head = r->next;
+        if (!c->deferred.head)
+            c->deferred.tail = &c->deferred.head;
+        r->cb(r, c->last_status);
+    }
+}
+
+static bool busy(const ct_commit *c)
+{
+    return c->open || !list_empty(&c->done) || !list_empty(&c->deferred);
+}
+
+static void on_check(uv_check_t *h)
+{
+    ct_commit *c = h->data;
+    end_group(c);
+    dispatch(c);
+    if (!busy(c))
+        disarm(c);
+}
+
+int ct_commit_write(ct_commit *c, ct_commit_req *r, ct_commit_fn fn,
+                    void *arg, ct_commit_cb cb)
+{
+    if (c->closing)
+        return CT_ESTATE;
+    int err;
+    if (!c->open) {
+        if ((err = ct_store_begin(c->store)))
+            return err;
+        c->open = true;
+    }
+    r->cb = cb;
+    r->status = 0;
+    arm(c);
+
+    if (c->opts.per_request) {
+        c->group_writes = 1;
+        c->stats.writes++;
+        r->result = fn(c->store, arg);
+        if (r->result) {
+            c->stats.failed_writes++;
+            c->group_failed = 1;
+            ct_store_rollback(c->store);
+            c->open = false;
+            list_push(&c->done, r);
+            report_group(c, 0, 0);
+            return 0;
+        }
+        list_push(&c->group, r);
+        end_group(c);
+        return 0;
+    }
+
+    if ((err = ct_store_savepoint(c->store))) {
+        if (!ct_store_in_transaction(c->store))
+            fail_group(c, err);
+        return err;
+    }
+    c->stats.writes++;
+    c->group_writes++;
+    r->result = fn(c->store, arg);
+    list_push(&c->group, r);
+    if (!ct_store_in_transaction(c->store)) {
+        /* SQLite ends the whole transaction on some errors (I/O, full
+         * disk, out of memory): the group is lost, not just this write. */
+        ct_log_error(UNIT, "a write ended the group's transaction; %u "
+                     "writes are rolled back", c->group_writes);
+        fail_group(c, CT_ESTORE);
+        return 0;
+    }
+    if (r->result) {
+        c->stats.failed_writes++;
+        c->group_failed++;
+        err = ct_store_rollback_to(c->store);
+    } else {
+        err = ct_store_release(c->store);
+    }
+    if (err) {
+        ct_log_error(UNIT, "ending a write's savepoint: %s",
+                     ct_strerror(err));
+        fail_group(c, err);
+    }
+    return 0;
+}
+
+int ct_commit_defer(ct_commit *c, ct_commit_req *r, ct_commit_cb cb)
+{
+    if (!c->open)
+        return CT_ESTATE;
+    r->cb = cb;
+    r->result = 0;
+    r->status = 0;
+    list_push(&c->deferred, r);
+    arm(c);
+    return 0;
+}
+
+bool ct_commit_pending(const ct_commit *c)
+{
+    return c->open;
+}
+
+void ct_commit_get_stats(const ct_commit *c, ct_commit_stats *out)
+{
+    *out = c->stats;
+}
+
+static void on_closed(uv_handle_t *h)
+{
+    ct_commit *c = h->data;
+    if (--c->handles > 0)
+        return;
+    void (*cb)(void *) = c->close_cb;
+    void *data = c->close_data;
+    free(c);
+    if (cb)
+        cb(data);
+}
+
+void ct_commit_close(ct_commit *c, void (*cb)(void *data), void *data)
+{
+    /* Refuse new writes first, so that the flush below terminates. */
+    c->closing = true;
+    end_group(c);
+    dispatch(c);
+    disarm(c);
+    c->close_cb = cb;
+    c->close_data = data;
+    c->handles = 2;
+    uv_close((uv_handle_t *)&c->check, on_closed);
+    uv_close((uv_handle_t *)&c->idle, on_closed);
+}

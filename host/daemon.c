@@ -1,0 +1,561 @@
+/*
+ * The daemon's life: start-up (config, store, reconcile, committer, clock,
+ * metrics, HTTP), signals, reload and the graceful shutdown chain:
+ * drain HTTP → close HTTP → close the clock (no more timers) → close the
+ * committer (commits what is open) → close the signal handles → the loop
+ * ends → close the store.
+ */
+#include "daemon.h"
+
+#include "api.h"
+#include "auth.h"
+#include "error.h"
+#include "http.h"
+#include "log.h"
+#include "version.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define UNIT "daemon"
+#define MAX_HOOKS 8
+/* Extra time a drain gets beyond the request timeout. */
+#define DRAIN_GRACE_MS 2000
+
+typedef struct health_hook {
+    ct_daemon_health_fn fn;
+    void *data;
+} health_hook;
+
+struct ct_daemon {
+    uv_loop_t loop;
+    ct_daemon_options opts;
+    ct_config *cfg;
+    ct_auth *auth;
+    ct_store *store;
+    ct_clock *clock;
+    ct_commit *commit;
+    ct_prom *prom;
+    ct_http *http;
+    uv_signal_t sigterm, sigint, sighup;
+    int signals_open;
+    int holds;      /* readiness holds; start-up holds one */
+    bool stopping;
+    ct_commit_req reload_wait;
+    bool reload_waiting;
+    ct_daemon_reload_hook hooks[MAX_HOOKS];
+    size_t nhooks;
+    health_hook health[MAX_HOOKS];
+    size_t nhealth;
+    ct_prom_family *m_ready, *m_reloads, *m_groups, *m_writes, *m_group_size,
+        *m_commit_seconds;
+};
+
+/* ---- accessors --------------------------------------------------------- */
+
+uv_loop_t *ct_daemon_loop(ct_daemon *d)
+{
+    return &d->loop;
+}
+
+ct_store *ct_daemon_store(ct_daemon *d)
+{
+    return d->store;
+}
+
+ct_commit *ct_daemon_commit(ct_daemon *d)
+{
+    return d->commit;
+}
+
+ct_prom *ct_daemon_prom(ct_daemon *d)
+{
+    return d->prom;
+}
+
+const ct_config *ct_daemon_config(ct_daemon *d)
+{
+    return d->cfg;
+}
+
+ct_clock *ct_daemon_clock(ct_daemon *d)
+{
+    return d->clock;
+}
+
+bool ct_daemon_ready(const ct_daemon *d)
+{
+    return d->holds == 0 && !d->stopping;
+}
+
+void ct_daemon_ready_hold(ct_daemon *d)
+{
+    d->holds++;
+    ct_prom_set(d->m_ready, NULL, ct_daemon_ready(d));
+}
+
+void ct_daemon_ready_release(ct_daemon *d)
+{
+    if (d->holds > 0)
+        d->holds--;
+    ct_prom_set(d->m_ready, NULL, ct_daemon_ready(d));
+}
+
+int ct_daemon_on_reload(ct_daemon *d, const ct_daemon_reload_hook *hook)
+{
+    if (d->nhooks == MAX_HOOKS)
+        return CT_ELIMIT;
+    d->hooks[d->nhooks++] = *hook;
+    return 0;
+}
+
+int ct_daemon_on_health(ct_daemon *d, ct_daemon_health_fn fn, void *data)
+{
+    if (d->nhealth == MAX_HOOKS)
+        return CT_ELIMIT;
+    d->health[d->nhealth].fn = fn;
+    d->health[d->nhealth].data = data;
+    d->nhealth++;
+    return 0;
+}
+
+json_t *ct_daemon_health(ct_daemon *d, bool *ready)
+{
+    *ready = ct_daemon_ready(d);
+    const char *status = d->stopping ? "stopping" : *ready ? "ok"
+                                                           : "starting";
+    json_t *h = json_pack("{s:s, s:s, s:s, s:[]}", "status", status,
+                          "version", CT_VERSION, "area", d->cfg->area_id,
+                          "plugins");
+    for (size_t i = 0; h && i < d->nhealth; i++)
+        d->health[i].fn(d, h, d->health[i].data);
+    return h;
+}
+
+/* ---- config ------------------------------------------------------------ */
+
+static int load_config(const ct_daemon_options *o, ct_config **out,
+                       ct_diags *diags)
+{
+    int err = o->config_path ? ct_config_load_file(o->config_path, out, diags)
+                             : ct_config_load_demo(out, diags);
+    if (err)
+        return err;
+    ct_config *c = *out;
+    /* Command line overrides; a relative storage.path is the config
+     * file's, a relative --db the caller's. */
+    char *db = NULL;
+    if (o->db_path)
+        db = ct_strdup(o->db_path);
+    else if (c->db_path[0] != '/' && strcmp(c->dir, ".") != 0) {
+        ct_buf b = {0};
+        if (ct_buf_printf(&b, "%s/%s", c->dir, c->db_path) == 0)
+            db = b.data;
+    }
+    if (db) {
+        free(c->db_path);
+        c->db_path = db;
+    }
+    if (o->listen_host) {
+        char *host = ct_strdup(o->listen_host);
+        if (host) {
+            free(c->listen_host);
+            c->listen_host = host;
+        }
+    }
+    if (o->listen_port >= 0)
+        c->listen_port = (uint16_t)o->listen_port;
+    return 0;
+}
+
+static void print_diags(const ct_diags *diags)
+{
+    for (size_t i = 0; i < diags->len; i++) {
+        const ct_diag *g = &diags->items[i];
+        if (g->line)
+            ct_log_error("config", "%s:%u:%u: %s", g->file, g->line, g->col,
+                         g->message);
+        else
+            ct_log_error("config", "%s: %s", g->file, g->message);
+    }
+}
+
+/* Settings read only at start-up: say so when a reload changes them. */
+static void warn_restart_only(const ct_config *old, const ct_config *next)
+{
+    if (strcmp(old->listen_host, next->listen_host) != 0 ||
+        old->listen_port != next->listen_port)
+        ct_log_warn(UNIT, "server.listen changed: takes effect at restart");
+    if (strcmp(old->db_path, next->db_path) != 0 || old->sync != next->sync)
+        ct_log_warn(UNIT, "storage changed: takes effect at restart");
+    if (old->limits.request_timeout_ms != next->limits.request_timeout_ms)
+        ct_log_warn(UNIT, "limits.request_timeout changed: takes effect at "
+                    "restart");
+    if (strcmp(old->area_id, next->area_id) != 0)
+        ct_log_warn(UNIT, "area.id changed from '%s' to '%s'", old->area_id,
+                    next->area_id);
+}
+
+int ct_daemon_reload(ct_daemon *d, ct_diags *diags, ct_reconcile_stats *stats)
+{
+    if (ct_commit_pending(d->commit))
+        return CT_ESTATE;
+    ct_reconcile_stats local;
+    if (!stats)
+        stats = &local;
+    memset(stats, 0, sizeof *stats);
+    ct_config *next = NULL;
+    ct_auth *auth = NULL;
+    int err = load_config(&d->opts, &next, diags);
+    if (err)
+        goto fail_load;
+    if ((err = ct_auth_new(next, &auth)))
+        goto fail_auth;
+    size_t prepared = 0;
+    for (; prepared < d->nhooks; prepared++) {
+        const ct_daemon_reload_hook *h = &d->hooks[prepared];
+        if (h->prepare && (err = h->prepare(d, next, diags, h->data)))
+            goto fail_prepare;
+    }
+    if ((err = ct_store_reconcile(d->store, next, stats, diags)))
+        goto fail_prepare;
+    for (size_t i = 0; i < d->nhooks; i++)
+        if (d->hooks[i].apply)
+            d->hooks[i].apply(d, next, d->hooks[i].data);
+    warn_restart_only(d->cfg, next);
+    ct_http_set_auth(d->http, auth);
+    ct_http_set_max_body(d->http, next->limits.max_body);
+    ct_auth_free(d->auth);
+    ct_config_free(d->cfg);
+    d->auth = auth;
+    d->cfg = next;
+    ct_prom_add(d->m_reloads, (const char *[]){"ok"}, 1);
+    ct_log_info(UNIT, "reloaded %s: %u beds added, %u changed, %u retired; "
+                "%u organisations added, %u changed",
+                next->file, stats->beds_added, stats->beds_changed,
+                stats->beds_retired, stats->orgs_added, stats->orgs_changed);
+    return 0;
+
+fail_prepare:
+    while (prepared-- > 0)
+        if (d->hooks[prepared].abort)
+            d->hooks[prepared].abort(d, next, d->hooks[prepared].data);
+    ct_auth_free(auth);
+fail_auth:
+    ct_config_free(next);
+fail_load:
+    ct_prom_add(d->m_reloads, (const char *[]){"failed"}, 1);
+    ct_log_error(UNIT, "reload failed (%s); the running config stays",
+                 ct_strerror(err));
+    print_diags(diags);
+    return err;
+}
+
+static void reload_now(ct_daemon *d)
+{
+    ct_diags diags = {0};
+    ct_daemon_reload(d, &diags, NULL);
+    ct_diags_free(&diags);
+}
+
+static void on_reload_deferred(ct_commit_req *r, int status)
+{
+    (void)status;
+    ct_daemon *d = r->data;
+    d->reload_waiting = false;
+    reload_now(d);
+}
+
+/* ---- signals and shutdown ---------------------------------------------- */
+
+static void on_signal_closed(uv_handle_t *h)
+{
+    ct_daemon *d = h->data;
+    d->signals_open--;
+}
+
+static void on_commit_closed(void *data)
+{
+    ct_daemon *d = data;
+    d->commit = NULL;
+    uv_close((uv_handle_t *)&d->sigterm, on_signal_closed);
+    uv_close((uv_handle_t *)&d->sigint, on_signal_closed);
+    uv_close((uv_handle_t *)&d->sighup, on_signal_closed);
+}
+
+static void on_clock_closed(ct_clock *c, void *data)
+{
+    (void)c;
+    ct_daemon *d = data;
+    d->clock = NULL;
+    ct_commit_close(d->commit, on_commit_closed, d);
+}
+
+/* No request is left; stop the timers next, so nothing writes after the
+ * committer has closed. */
+static void on_http_closed(void *data)
+{
+    ct_daemon *d = data;
+    d->http = NULL;
+    ct_clock_close(d->clock, on_clock_closed, d);
+}
+
+static void on_drained(ct_http *h, void *data)
+{
+    ct_daemon *d = data;
+    ct_http_close(h, on_http_closed, d);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    ct_daemon *d = s->data;
+    if (signum == SIGHUP) {
+        if (d->stopping)
+            return;
+        ct_log_info(UNIT, "SIGHUP: reloading the configuration");
+        if (!ct_commit_pending(d->commit)) {
+            reload_now(d);
+        } else if (!d->reload_waiting) {
+            d->reload_wait.data = d;
+            d->reload_waiting = ct_commit_defer(d->commit, &d->reload_wait,
+                                                on_reload_deferred) == 0;
+        }
+        return;
+    }
+    if (d->stopping) {
+        ct_log_info(UNIT, "%s: already shutting down",
+                    signum == SIGINT ? "SIGINT" : "SIGTERM");
+        return;
+    }
+    d->stopping = true;
+    ct_prom_set(d->m_ready, NULL, 0);
+    ct_log_info(UNIT, "%s: shutting down; %u requests in flight",
+                signum == SIGINT ? "SIGINT" : "SIGTERM",
+                ct_http_in_flight(d->http));
+    uint64_t grace =
+        (uint64_t)d->cfg->limits.request_timeout_ms + DRAIN_GRACE_MS;
+    ct_http_drain(d->http, grace, on_drained, d);
+}
+
+/* ---- metrics ----------------------------------------------------------- */
+
+static void on_group(const ct_commit_group_info *info, void *data)
+{
+    ct_daemon *d = data;
+    const char *result = info->status ? "failed" : "ok";
+    ct_prom_add(d->m_groups, (const char *[]){result}, 1);
+    ct_prom_add(d->m_writes, (const char *[]){"kept"},
+                info->status ? 0 : info->writes - info->failed);
+    ct_prom_add(d->m_writes, (const char *[]){"rolled_back"},
+                info->status ? info->writes : info->failed);
+    ct_prom_observe(d->m_group_size, NULL, info->writes);
+    if (!info->status)
+        ct_prom_observe(d->m_commit_seconds, NULL,
+                        (double)info->commit_ns / 1e9);
+}
+
+static int register_metrics(ct_daemon *d)
+{
+    static const double sizes[] = {1, 2, 4, 8, 16, 32, 64, 128, 256};
+    static const double secs[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025,
+                                  0.005,  0.01,    0.025,  0.05,  0.1,
+                                  0.25,   0.5,     1};
+    ct_prom *p = d->prom;
+    ct_prom_family *info;
+    int err = ct_prom_gauge(p, "caretide_build_info",
+                            "Always 1; the labels say what runs",
+                            (const char *[]){"version", "area", NULL}, &info);
+    err = err ? err
+              : ct_prom_set(info, (const char *[]){CT_VERSION,
+                                                   d->cfg->area_id},
+                            1);
+    ct_prom_family *started;
+    err = err ? err
+              : ct_prom_gauge(p, "caretide_start_time_seconds",
+                              "When the daemon started, Unix time", NULL,
+                              &started);
+    err = err ? err : ct_prom_set(started, NULL, (double)time(NULL));
+    err = err ? err
+              : ct_prom_gauge(p, "caretide_ready",
+                              "1 when the daemon is ready to serve", NULL,
+                              &d->m_ready);
+    err = err ? err
+              : ct_prom_counter(p, "caretide_reloads_total",
+                                "Configuration reloads by result",
+                                (const char *[]){"result", NULL},
+                                &d->m_reloads);
+    err = err ? err
+              : ct_prom_counter(p, "caretide_commit_groups_total",
+                                "Group commits (transactions) by result",
+                                (const char *[]){"result", NULL},
+                                &d->m_groups);
+    err = err ? err
+              : ct_prom_counter(p, "caretide_commit_writes_total",
+                                "Writes by outcome: kept, or rolled back "
+                                "(the write failed or its group did)",
+                                (const char *[]){"result", NULL},
+                                &d->m_writes);
+    err = err ? err
+              : ct_prom_histogram(p, "caretide_commit_group_size",
+                                  "Writes per group commit", NULL, sizes,
+                                  CT_ARRAY_LEN(sizes), &d->m_group_size);
+    err = err ? err
+              : ct_prom_histogram(p, "caretide_commit_seconds",
+                                  "Time spent in COMMIT (the fsync)", NULL,
+                                  secs, CT_ARRAY_LEN(secs),
+                                  &d->m_commit_seconds);
+    return err;
+}
+
+/* ---- start-up ---------------------------------------------------------- */
+
+static bool is_demo(const ct_daemon *d)
+{
+    return d->opts.config_path == NULL;
+}
+
+static void banner(ct_daemon *d)
+{
+    FILE *out = d->opts.out ? d->opts.out : stdout;
+    const ct_config *c = d->cfg;
+    bool v6 = strchr(c->listen_host, ':') != NULL;
+    char url[128];
+    snprintf(url, sizeof url, "http://%s%s%s:%u", v6 ? "[" : "",
+             c->listen_host, v6 ? "]" : "", (unsigned)ct_http_port(d->http));
+    fprintf(out, "caretide %s serving area '%s' (%s)\n", CT_VERSION,
+            c->area_id, c->area_name ? c->area_name : c->area_id);
+    fprintf(out, "listening on %s\n", url);
+    fprintf(out, "database %s\n", c->db_path);
+    fprintf(out, "try: curl %s/v1/health\n", url);
+    if (is_demo(d))
+        fprintf(out, "     curl -H 'Authorization: Bearer "
+                     "demo-viewer-token' %s/metrics\n"
+                     "(demo tokens: demo-hub-token, demo-hospital-token, "
+                     "demo-provider-token, demo-viewer-token, "
+                     "demo-admin-token)\n",
+                url);
+    fflush(out);
+}
+
+static int start(ct_daemon *d)
+{
+    ct_diags diags = {0};
+    int err = load_config(&d->opts, &d->cfg, &diags);
+    if (err) {
+        ct_diags_print(&diags, stderr);
+        ct_diags_free(&diags);
+        return err;
+    }
+    ct_store_options so = {.sync = d->cfg->sync};
+    if ((err = ct_store_open(d->cfg->db_path, &so, &d->store)))
+        return err;
+    ct_reconcile_stats stats;
+    if ((err = ct_store_reconcile(d->store, d->cfg, &stats, &diags))) {
+        ct_diags_print(&diags, stderr);
+        ct_diags_free(&diags);
+        return err;
+    }
+    ct_diags_free(&diags);
+    if ((err = ct_prom_new(&d->prom)) || (err = register_metrics(d)))
+        return err;
+    ct_daemon_ready_hold(d); /* released when start-up is done */
+    ct_commit_options co = {.per_request = d->opts.per_request_commit,
+                            .on_group = on_group,
+                            .on_group_data = d};
+    if ((err = ct_commit_new(&d->loop, d->store, &co, &d->commit)))
+        return err;
+    if ((err = ct_clock_new_real(&d->loop, &d->clock)))
+        return err;
+    if ((err = ct_auth_new(d->cfg, &d->auth)))
+        return err;
+    /* Units that join the daemon hook in here, before the server starts:
+     * capacity timers on d->clock, the plugin manager (which holds
+     * readiness until its plugins are loaded). */
+    ct_http_options ho = {
+        .host = d->cfg->listen_host,
+        .port = d->cfg->listen_port,
+        .max_body = d->cfg->limits.max_body,
+        .request_timeout_ms = d->cfg->limits.request_timeout_ms,
+        .routes = ct_api_routes,
+        .nroutes = ct_api_nroutes,
+        .app = d,
+        .commit = d->commit,
+        .auth = d->auth,
+        .prom = d->prom,
+    };
+    if ((err = ct_http_start(&d->loop, &ho, &d->http)))
+        return err;
+
+    uv_signal_init(&d->loop, &d->sigterm);
+    uv_signal_init(&d->loop, &d->sigint);
+    uv_signal_init(&d->loop, &d->sighup);
+    d->sigterm.data = d->sigint.data = d->sighup.data = d;
+    d->signals_open = 3;
+    uv_signal_start(&d->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&d->sigint, on_signal, SIGINT);
+    uv_signal_start(&d->sighup, on_signal, SIGHUP);
+
+    ct_log_info(UNIT, "area '%s': %zu facilities, %zu beds (%u added, %u "
+                "retired); %s commit",
+                d->cfg->area_id, d->cfg->nfacilities, d->cfg->nbeds,
+                stats.beds_added, stats.beds_retired,
+                d->opts.per_request_commit ? "per-request" : "group");
+    banner(d);
+    ct_daemon_ready_release(d);
+    return 0;
+}
+
+/* Undoes a failed start-up: whatever was made, in reverse. */
+static void cleanup(ct_daemon *d)
+{
+    if (d->http)
+        ct_http_close(d->http, NULL, NULL);
+    if (d->clock)
+        ct_clock_close(d->clock, NULL, NULL);
+    if (d->commit)
+        ct_commit_close(d->commit, NULL, NULL);
+    if (d->signals_open)
+        on_commit_closed(d);
+    uv_run(&d->loop, UV_RUN_DEFAULT);
+}
+
+int ct_daemon_run(const ct_daemon_options *opts)
+{
+    ct_daemon *d = calloc(1, sizeof *d);
+    if (!d) {
+        ct_log_error(UNIT, "out of memory");
+        return 1;
+    }
+    d->opts = *opts;
+    int rc = uv_loop_init(&d->loop);
+    if (rc) {
+        ct_log_error(UNIT, "cannot start the event loop: %s",
+                     uv_strerror(rc));
+        free(d);
+        return 1;
+    }
+    /* A client that goes away must not kill the daemon. */
+    signal(SIGPIPE, SIG_IGN);
+
+    int err = start(d);
+    if (err) {
+        ct_log_error(UNIT, "cannot start: %s", ct_strerror(err));
+        cleanup(d);
+    } else {
+        uv_run(&d->loop, UV_RUN_DEFAULT);
+    }
+    int close_rc = uv_loop_close(&d->loop);
+    if (close_rc)
+        ct_log_error(UNIT, "event loop closed with handles open: %s",
+                     uv_strerror(close_rc));
+    ct_auth_free(d->auth);
+    ct_store_close(d->store);
+    if (!err)
+        ct_log_info(UNIT, "stopped; database %s closed", d->cfg->db_path);
+    ct_config_free(d->cfg);
+    ct_prom_free(d->prom);
+    free(d);
+    return err || close_rc ? 1 : 0;
+}

@@ -1,0 +1,111 @@
+/*
+ * The daemon behind `caretide run`: one libuv loop owning the area config,
+ * the store, the group committer, the metrics registry, the HTTP server
+ * (routes in api.c) and the signals: SIGHUP reloads, SIGTERM and SIGINT
+ * shut down gracefully (stop accepting, let in-flight requests finish,
+ * commit, close the database, exit 0).
+ *
+ * Route handlers get the daemon as their app pointer and reach the other
+ * units through the accessors below. Units that join the daemon later
+ * (capacity timers, the plugin manager) hook in at start-up: they hold
+ * readiness back while loading, register metrics on ct_daemon_prom, add
+ * reload hooks, and contribute to GET /v1/health.
+ */
+#ifndef CT_DAEMON_H
+#define CT_DAEMON_H
+
+#include "clock.h"
+#include "commit.h"
+#include "config.h"
+#include "diag.h"
+#include "prom.h"
+#include "store.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <uv.h>
+
+typedef struct ct_daemon ct_daemon;
+
+typedef struct ct_daemon_options {
+    const char *config_path;  /* NULL: the embedded demo area */
+    const char *listen_host;  /* override of server.listen, or NULL */
+    int listen_port;          /* override (0-65535), or -1 */
+    const char *db_path;      /* override of storage.path, or NULL */
+    bool per_request_commit;  /* no group commit (benchmark comparison) */
+    FILE *out;                /* the start-up banner (stdout) */
+} ct_daemon_options;
+
+/*
+ * Runs the daemon until SIGTERM or SIGINT. Returns the process exit
+ * status: 0 after a clean shutdown, 1 when start-up fails (the reason is
+ * logged or, for config errors, printed as file:line:col diagnostics).
+ */
+int ct_daemon_run(const ct_daemon_options *opts);
+
+/* ---- for handlers and units ------------------------------------------- */
+
+/* Borrowed; valid while the daemon runs. The config is replaced by a
+ * reload: do not keep pointers into it across loop turns. */
+uv_loop_t *ct_daemon_loop(ct_daemon *d);
+ct_store *ct_daemon_store(ct_daemon *d);
+ct_commit *ct_daemon_commit(ct_daemon *d);
+ct_prom *ct_daemon_prom(ct_daemon *d);
+const ct_config *ct_daemon_config(ct_daemon *d);
+/* The real host clock on the loop: hold expiry, isolation ends and plugin
+ * schedules start their ct_timer on it. It closes before the committer at
+ * shutdown, so a timer callback may always write (ct_commit_write). */
+ct_clock *ct_daemon_clock(ct_daemon *d);
+
+/*
+ * Readiness: GET /v1/health says "starting" (503) until start-up is done
+ * and while any unit holds it back (plugins loading); each hold is
+ * matched by one release.
+ */
+void ct_daemon_ready_hold(ct_daemon *d);
+void ct_daemon_ready_release(ct_daemon *d);
+bool ct_daemon_ready(const ct_daemon *d);
+
+/*
+ * Reload hooks, called in registration order on SIGHUP and POST
+ * /v1/admin/reload, outside any transaction, once the new config has
+ * loaded cleanly:
+ *   prepare(next): do everything that can fail (load plugins into fresh
+ *     states, run their tests) without touching what runs; add
+ *     diagnostics and return a CT_E* code to abort the reload.
+ *   apply(next): swap in what prepare built; cannot fail. Runs after the
+ *     store has been reconciled with next.
+ *   abort(next): drop what prepare built (a later step failed).
+ * Any of them may be NULL; data is passed back. At most 8 hooks.
+ */
+typedef struct ct_daemon_reload_hook {
+    int (*prepare)(ct_daemon *d, const ct_config *next, ct_diags *diags,
+                   void *data);
+    void (*apply)(ct_daemon *d, const ct_config *next, void *data);
+    void (*abort)(ct_daemon *d, const ct_config *next, void *data);
+    void *data;
+} ct_daemon_reload_hook;
+
+int ct_daemon_on_reload(ct_daemon *d, const ct_daemon_reload_hook *hook);
+
+/*
+ * Reloads the config file now: load and check it, run the prepare hooks,
+ * reconcile the store, run the apply hooks, swap the config and the
+ * token table. On any failure nothing changes and diags says why.
+ * CT_ESTATE while a group commit is open (the caller defers: see
+ * ct_commit_defer). stats may be NULL.
+ */
+int ct_daemon_reload(ct_daemon *d, ct_diags *diags,
+                     ct_reconcile_stats *stats);
+
+/* Health contributors add members to the GET /v1/health object (the
+ * plugin manager fills "plugins"). At most 8. */
+typedef void (*ct_daemon_health_fn)(ct_daemon *d, json_t *health,
+                                    void *data);
+int ct_daemon_on_health(ct_daemon *d, ct_daemon_health_fn fn, void *data);
+/* Builds the health object (new reference) and says whether ready. */
+json_t *ct_daemon_health(ct_daemon *d, bool *ready);
+
+#endif

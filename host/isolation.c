@@ -1,0 +1,928 @@
+/*
+ * Isolation: infection records, the segregation rule, zone cohorts and
+ * closure, and isolation ends on the host clock (isolation.h).
+ */
+#include "isolation.h"
+
+#include "capacity_int.h"
+#include "error.h"
+#include "util.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NOTIFY_BATCH 256
+#define RETRY_MS 1000
+
+/* ---- the rule -------------------------------------------------------- */
+
+bool ct_isolation_isolating(int status, int64_t isolation_end, int64_t now)
+{
+    return status == CT_INFECTION_AWAITING ||
+           (status == CT_INFECTION_POSITIVE && now < isolation_end);
+}
+
+bool ct_isolation_admits(ct_cohort cohort, int status, int64_t isolation_end,
+                         int64_t now, bool isolation_room, const char **why)
+{
+    bool isolating = ct_isolation_isolating(status, isolation_end, now);
+    const char *no = NULL;
+    if (cohort == CT_COHORT_OPEN || (isolation_room && isolating))
+        return true;
+    if (cohort == CT_COHORT_NEGATIVE) {
+        if (isolating)
+            no = status == CT_INFECTION_AWAITING ? "awaiting a result"
+                                                 : "positive and isolating";
+    } else if (status != CT_INFECTION_POSITIVE) {
+        no = status == CT_INFECTION_AWAITING   ? "awaiting a result"
+             : status == CT_INFECTION_NEGATIVE ? "negative"
+                                               : "not known to be positive";
+    }
+    if (no && why)
+        *why = no;
+    return no == NULL;
+}
+
+static const char *col(sqlite3_stmt *st, int i)
+{
+    const unsigned char *s = sqlite3_column_text(st, i);
+    return s ? (const char *)s : NULL;
+}
+
+static int64_t end_col(sqlite3_stmt *st, int i)
+{
+    return sqlite3_column_type(st, i) == SQLITE_NULL
+               ? INT64_MAX
+               : sqlite3_column_int64(st, i);
+}
+
+int ct_isolation__check_bed(ct_capacity *c, const char *nhs_number,
+                            const char *bed_id, ct_cap_error *err)
+{
+    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_ISO_BED_CHECK, err);
+    if (!st)
+        return CT_ESTORE;
+    sqlite3_bind_text(st, 1, bed_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, nhs_number, -1, SQLITE_STATIC);
+    int64_t now = ct_clock_now(c->clock);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *why = NULL;
+        int status = col(st, 2) ? ct_infection_status_parse(col(st, 2)) : -1;
+        int cohort = ct_cohort_parse(col(st, 1));
+        if (!ct_isolation_admits((ct_cohort)cohort, status, end_col(st, 3),
+                                 now, sqlite3_column_int(st, 5), &why)) {
+            rc = ct_capacity__fail(err, CT_ECOHORT,
+                                   "bed %s is in zone %s, %s %s; the person "
+                                   "is %s for %s",
+                                   bed_id, col(st, 4), col(st, 0), col(st, 1),
+                                   why, col(st, 0));
+            sqlite3_reset(st);
+            return rc;
+        }
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0
+                             : ct_capacity__dberr(c, err, rc,
+                                                  "checking cohorts");
+}
+
+/* Appends ",a" (or ",a:b") to b; the list ends with "," when closed. */
+static int put_item(ct_buf *b, const char *a, const char *c)
+{
+    if (b->len == 0 && ct_buf_puts(b, ","))
+        return CT_ENOMEM;
+    return c ? ct_buf_printf(b, "%s:%s,", a, c) : ct_buf_printf(b, "%s,", a);
+}
+
+void ct_isolation__table_free(ct_iso_table *t)
+{
+    ct_buf_free(&t->known);
+    for (int r = 0; r < 2; r++) {
+        ct_buf_free(&t->forbid[r]);
+        ct_buf_free(&t->dflt[r]);
+    }
+}
+
+int ct_isolation__table(ct_capacity *c, const char *nhs_number,
+                        ct_iso_table *t, ct_cap_error *err)
+{
+    static const ct_cohort tested[] = {CT_COHORT_POSITIVE,
+                                       CT_COHORT_NEGATIVE};
+    memset(t, 0, sizeof *t);
+    int64_t now = ct_clock_now(c->clock);
+    int rc = 0;
+    for (int r = 0; r < 2 && !rc; r++)
+        for (size_t k = 0; k < 2 && !rc; k++)
+            if (!ct_isolation_admits(tested[k], -1, INT64_MAX, now, r, NULL))
+                rc = put_item(&t->dflt[r], ct_cohort_name(tested[k]), NULL);
+    sqlite3_stmt *st = rc ? NULL
+                          : ct_capacity__stmt(c, CT_STMT_ISO_INF_RULE, err);
+    if (!rc && !st)
+        rc = CT_ESTORE;
+    if (st) {
+        sqlite3_bind_text(st, 1, nhs_number, -1, SQLITE_STATIC);
+        int s;
+        while (!rc && (s = sqlite3_step(st)) == SQLITE_ROW) {
+            const char *p = col(st, 0);
+            int status = ct_infection_status_parse(col(st, 1));
+            int64_t end = end_col(st, 2);
+            rc = put_item(&t->known, p, NULL);
+            for (int r = 0; r < 2 && !rc; r++)
+                for (size_t k = 0; k < 2 && !rc; k++)
+                    if (!ct_isolation_admits(tested[k], status, end, now, r,
+                                             NULL))
+                        rc = put_item(&t->forbid[r], p,
+                                      ct_cohort_name(tested[k]));
+        }
+        if (!rc && s != SQLITE_DONE)
+            rc = ct_capacity__dberr(c, err, s, "reading infection records");
+        sqlite3_reset(st);
+    }
+    if (rc == CT_ENOMEM)
+        ct_capacity__fail(err, rc, "out of memory");
+    if (rc)
+        ct_isolation__table_free(t);
+    return rc;
+}
+
+/* ---- arguments ------------------------------------------------------- */
+
+static int check_pathogen(ct_capacity *c, const char *p, ct_cap_error *err)
+{
+    int rc = ct_capacity__check_text("pathogen", p, CT_PATHOGEN_MAX - 1, err);
+    if (rc)
+        return rc;
+    for (const char *q = p; *q; q++)
+        if (!isalnum((unsigned char)*q) && !strchr("._-", *q))
+            return ct_capacity__fail(err, CT_EINVAL,
+                                     "pathogen '%s' is not a name (letters, "
+                                     "digits, . _ -)",
+                                     p);
+    if (!c->npathogens)
+        return 0;
+    for (size_t i = 0; i < c->npathogens; i++)
+        if (strcmp(c->pathogens[i], p) == 0)
+            return 0;
+    char known[256] = "";
+    for (size_t i = 0; i < c->npathogens; i++) {
+        if (i)
+            strncat(known, ", ", sizeof known - strlen(known) - 1);
+        strncat(known, c->pathogens[i], sizeof known - strlen(known) - 1);
+    }
+    return ct_capacity__fail(err, CT_EINVAL,
+                             "pathogen %s is not tracked here (%s)", p, known);
+}
+
+static int check_nhs(const char *s, char norm[11], ct_cap_error *err)
+{
+    if (!s || !ct_nhs_number_valid(s, norm))
+        return ct_capacity__fail(err, CT_EINVAL,
+                                 "NHS number '%s' is not valid", s ? s : "");
+    return 0;
+}
+
+/* ---- infection status ------------------------------------------------ */
+
+static const char *person_phrase(int status, int64_t end, int64_t now)
+{
+    switch (status) {
+    case CT_INFECTION_POSITIVE:
+        return now < end ? "positive and isolating"
+                         : "positive, isolation ended";
+    case CT_INFECTION_AWAITING: return "awaiting a result";
+    case CT_INFECTION_NEGATIVE: return "negative";
+    default: return "not known to be positive";
+    }
+}
+
+typedef struct placement {
+    ct_cap_assignment a;
+    char zone_id[CT_CAP_ID_MAX];
+    ct_cohort cohort;
+    bool iso_room;
+} placement;
+
+/* The person's active holds and occupancies with each zone's cohort for
+ * pathogen; *out is malloc'd (caller frees). */
+static int placements_of(ct_capacity *c, const char *nhs,
+                         const char *pathogen, placement **out, size_t *n,
+                         ct_cap_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_ISO_PERSON_PLACEMENTS,
+                                         err);
+    if (!st)
+        return CT_ESTORE;
+    sqlite3_bind_text(st, 1, nhs, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, pathogen, -1, SQLITE_STATIC);
+    size_t cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 4;
+            placement *p = realloc(*out, cap * sizeof *p);
+            if (!p) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+            *out = p;
+        }
+        placement *p = &(*out)[(*n)++];
+        memset(p, 0, sizeof *p);
+        p->a.id = sqlite3_column_int64(st, 0);
+        p->a.referral_id = sqlite3_column_int64(st, 1);
+        p->a.occupancy = strcmp(col(st, 2), "occupancy") == 0;
+        p->a.started_at = sqlite3_column_int64(st, 3);
+        p->a.expires_at = sqlite3_column_int64(st, 4);
+        snprintf(p->a.bed_id, sizeof p->a.bed_id, "%s", col(st, 5));
+        snprintf(p->zone_id, sizeof p->zone_id, "%s", col(st, 6));
+        p->cohort = (ct_cohort)ct_cohort_parse(col(st, 7));
+        p->iso_room = sqlite3_column_int(st, 8);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+        return ct_capacity__dberr(c, err, rc, "finding placements");
+    }
+    return 0;
+}
+
+/* After a new result: release holds and report occupants in breach. */
+static int enforce(ct_capacity *c, const char *nhs, const char *pathogen,
+                   int status, int64_t end, const char *actor,
+                   ct_infection_result *res, ct_cap_error *err)
+{
+    placement *ps;
+    size_t n;
+    int rc = placements_of(c, nhs, pathogen, &ps, &n, err);
+    int64_t now = ct_clock_now(c->clock);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        placement *p = &ps[i];
+        const char *why = NULL;
+        if (ct_isolation_admits(p->cohort, status, end, now, p->iso_room,
+                                &why))
+            continue;
+        char text[256];
+        snprintf(text, sizeof text, "person is %s for %s; zone %s is %s %s",
+                 why, pathogen, p->zone_id, pathogen,
+                 ct_cohort_name(p->cohort));
+        if (!p->a.occupancy) {
+            rc = ct_capacity__release_hold(c, &p->a, text, actor, err);
+            res->holds_released++;
+        } else {
+            rc = ct_capacity__emit(
+                c, actor, "isolation.breach",
+                json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:s}",
+                          "nhs_number", nhs, "pathogen", pathogen, "status",
+                          ct_infection_status_name(status), "referral",
+                          (json_int_t)p->a.referral_id, "bed", p->a.bed_id,
+                          "zone", p->zone_id, "cohort",
+                          ct_cohort_name(p->cohort), "reason", text),
+                err);
+            res->breaches++;
+        }
+    }
+    free(ps);
+    return rc;
+}
+
+static void arm_iso_timer(ct_capacity *c, int64_t due);
+
+static int check_update(ct_capacity *c, const ct_infection_update *u,
+                        char nhs[11], ct_cap_error *err)
+{
+    int rc;
+    if (!u)
+        return ct_capacity__fail(err, CT_EINVAL, "update is required");
+    if ((rc = check_nhs(u->nhs_number, nhs, err)) ||
+        (rc = check_pathogen(c, u->pathogen, err)))
+        return rc;
+    if ((unsigned)u->status >= CT_INFECTION__COUNT)
+        return ct_capacity__fail(err, CT_EINVAL,
+                                 "infection status %d is not a status",
+                                 (int)u->status);
+    int64_t now = ct_clock_now(c->clock);
+    if (u->tested_at < 0 || u->tested_at > now)
+        return ct_capacity__fail(err, CT_EINVAL,
+                                 "test time must not be in the future");
+    if (u->isolation_end < 0 ||
+        (u->isolation_end && u->status != CT_INFECTION_POSITIVE))
+        return ct_capacity__fail(err, CT_EINVAL,
+                                 "an isolation end goes with a positive "
+                                 "result only");
+    if (u->isolation_end && u->tested_at && u->isolation_end <= u->tested_at)
+        return ct_capacity__fail(err, CT_EINVAL,
+                                 "isolation must end after the test");
+    return 0;
+}
+
+int ct_isolation_set_status(ct_capacity *c, const ct_infection_update *u,
+                            const char *actor, ct_infection_result *res,
+                            ct_cap_error *err)
+{
+    char nhs[11];
+    int rc;
+    if ((rc = check_update(c, u, nhs, err)) ||
+        (rc = ct_capacity__check_text("actor", actor, 200, err)))
+        return rc;
+    if ((rc = ct_capacity__begin(c, err)))
+        return rc;
+    ct_infection_result r = {0};
+    json_t *prev = json_null();
+    int notified = 0;
+    sqlite3_stmt *st;
+    if (!(st = ct_capacity__stmt(c, CT_STMT_ISO_PERSON_ENSURE, err))) {
+        rc = CT_ESTORE;
+        goto done;
+    }
+    sqlite3_bind_text(st, 1, nhs, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        rc = ct_capacity__dberr(c, err, rc, "recording a person");
+        goto done;
+    }
+    if (!(st = ct_capacity__stmt(c, CT_STMT_ISO_INF_GET, err))) {
+        rc = CT_ESTORE;
+        goto done;
+    }
+    sqlite3_bind_text(st, 1, nhs, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, u->pathogen, -1, SQLITE_STATIC);
+    if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        prev = json_string(col(st, 0));
+        /* The same end keeps its notification; a new end fires anew. */
+        notified = sqlite3_column_int(st, 3) && u->isolation_end &&
+                   sqlite3_column_type(st, 2) != SQLITE_NULL &&
+                   sqlite3_column_int64(st, 2) == u->isolation_end;
+        rc = SQLITE_DONE;
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        rc = ct_capacity__dberr(c, err, rc, "reading an infection record");
+        goto done;
+    }
+    if (!(st = ct_capacity__stmt(c, CT_STMT_ISO_INF_UPSERT, err))) {
+        rc = CT_ESTORE;
+        goto done;
+    }
+    sqlite3_bind_text(st, 1, nhs, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, u->pathogen, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, ct_infection_status_name(u->status), -1,
+                      SQLITE_STATIC);
+    if (u->tested_at)
+        sqlite3_bind_int64(st, 4, u->tested_at);
+    if (u->isolation_end)
+        sqlite3_bind_int64(st, 5, u->isolation_end);
+    sqlite3_bind_int(st, 6, notified);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        rc = ct_capacity__dberr(c, err, rc, "writing an infection record");
+        goto done;
+    }
+    rc = ct_capacity__emit(
+        c, actor, "infection.updated",
+        json_pack("{s:s, s:s, s:s, s:O, s:o, s:o}", "nhs_number", nhs,
+                  "pathogen", u->pathogen, "status",
+                  ct_infection_status_name(u->status), "previous", prev,
+                  "tested_at",
+                  u->tested_at ? json_integer(u->tested_at) : json_null(),
+                  "isolation_end",
+                  u->isolation_end ? json_integer(u->isolation_end)
+                                   : json_null()),
+        err);
+    if (rc == 0)
+        rc = enforce(c, nhs, u->pathogen, (int)u->status,
+                     u->isolation_end ? u->isolation_end : INT64_MAX, actor,
+                     &r, err);
+done:
+    json_decref(prev);
+    rc = ct_capacity__finish(c, rc, err);
+    if (rc == 0) {
+        if (u->isolation_end && !notified)
+            arm_iso_timer(c, u->isolation_end);
+        if (res)
+            *res = r;
+    }
+    return rc;
+}
+
+static void fill_infection(sqlite3_stmt *st, int first, int64_t now,
+                           ct_infection *out)
+{
+    out->status = (ct_infection_status)ct_infection_status_parse(
+        col(st, first));
+    out->tested_at = sqlite3_column_int64(st, first + 1);
+    out->isolation_end = sqlite3_column_int64(st, first + 2);
+    out->end_notified = sqlite3_column_int(st, first + 3);
+    out->isolating = ct_isolation_isolating(out->status,
+                                            end_col(st, first + 2), now);
+}
+
+int ct_isolation_get(ct_capacity *c, const char *nhs_number,
+                     const char *pathogen, ct_infection *out,
+                     ct_cap_error *err)
+{
+    char nhs[11];
+    int rc;
+    if ((rc = check_nhs(nhs_number, nhs, err)) ||
+        (rc = ct_capacity__check_text("pathogen", pathogen,
+                                      CT_PATHOGEN_MAX - 1, err)))
+        return rc;
+    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_ISO_INF_GET, err);
+    if (!st)
+        return CT_ESTORE;
+    sqlite3_bind_text(st, 1, nhs, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, pathogen, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        memset(out, 0, sizeof *out);
+        snprintf(out->pathogen, sizeof out->pathogen, "%s", pathogen);
+        fill_infection(st, 0, ct_clock_now(c->clock), out);
+        rc = 0;
+    } else if (rc == SQLITE_DONE) {
+        rc = ct_capacity__fail(err, CT_ENOTFOUND,
+                               "no %s record for NHS number %s", pathogen,
+                               nhs);
+    } else {
+        rc = ct_capacity__dberr(c, err, rc, "reading an infection record");
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+int ct_isolation_person_json(ct_capacity *c, const char *nhs_number,
+                             json_t **out, ct_cap_error *err)
+{
+    char nhs[11];
+    int rc = check_nhs(nhs_number, nhs, err);
+    if (rc)
+        return rc;
+    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_ISO_INF_LIST, err);
+    if (!st)
+        return CT_ESTORE;
+    json_t *a = json_array();
+    if (!a)
+        return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+    sqlite3_bind_text(st, 1, nhs, -1, SQLITE_STATIC);
+    int64_t now = ct_clock_now(c->clock);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        ct_infection i;
+        fill_infection(st, 1, now, &i);
+        json_t *o = json_pack(
+            "{s:s, s:s, s:o, s:o, s:b}", "pathogen", col(st, 0), "status",
+            ct_infection_status_name(i.status), "tested_at",
+            i.tested_at ? json_integer(i.tested_at) : json_null(),
+            "isolation_end",
+            i.isolation_end ? json_integer(i.isolation_end) : json_null(),
+            "isolating", i.isolating);
+        if (json_array_append_new(a, o)) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        json_decref(a);
+        return ct_capacity__dberr(c, err, rc, "reading infection records");
+    }
+    *out = a;
+    return 0;
+}
+
+int ct_isolation_check(ct_capacity *c, const char *nhs_number,
+                       const char *bed_id, ct_cap_error *err)
+{
+    char nhs[11];
+    int rc;
+    if ((rc = check_nhs(nhs_number, nhs, err)) ||
+        (rc = ct_capacity__check_text("bed id", bed_id, CT_CAP_ID_MAX - 1,
+                                      err)))
+        return rc;
+    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_ISO_BED_EXISTS, err);
+    if (!st)
+        return CT_ESTORE;
+    sqlite3_bind_text(st, 1, bed_id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE)
+        return ct_capacity__fail(err, CT_ENOTFOUND, "bed %s does not exist",
+                                 bed_id);
+    if (rc != SQLITE_ROW)
+        return ct_capacity__dberr(c, err, rc, "reading a bed");
+    return ct_isolation__check_bed(c, nhs, bed_id, err);
+}
+
+/* ---- zones ----------------------------------------------------------- */
+
+typedef struct zone_row {
+    bool closed;
+    char closed_reason[200];
+} zone_row;
+
+/* Loads a zone that is in service (CT_ENOTFOUND, or CT_ESTATE if retired). */
+static int load_zone(ct_capacity *c, const char *zone, zone_row *z,
+                     ct_cap_error *err)
+{
+    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_ISO_ZONE_GET, err);
+    if (!st)
+        return CT_ESTORE;
+    sqlite3_bind_text(st, 1, zone, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        z->closed = sqlite3_column_int(st, 0);
+        snprintf(z->closed_reason, sizeof z->closed_reason, "%s",
+                 col(st, 1) ? col(st, 1) : "");
+        rc = sqlite3_column_int(st, 2) || sqlite3_column_int(st, 3)
+                 ? ct_capacity__fail(err, CT_ESTATE, "zone %s is retired",
+                                     zone)
+                 : 0;
+    } else if (rc == SQLITE_DONE) {
+        rc = ct_capacity__fail(err, CT_ENOTFOUND, "zone %s does not exist",
+                               zone);
+    } else {
+        rc = ct_capacity__dberr(c, err, rc, "reading a zone");
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+static int read_cohort(ct_capacity *c, const char *zone, const char *pathogen,
+                       ct_cohort *out, ct_cap_error *err)
+{
+    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_ISO_COHORT_GET, err);
+    if (!st)
+        return CT_ESTORE;
+    sqlite3_bind_text(st, 1, zone, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, pathogen, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    *out = CT_COHORT_OPEN;
+    if (rc == SQLITE_ROW)
+        *out = (ct_cohort)ct_cohort_parse(col(st, 0));
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE
+               ? 0
+               : ct_capacity__dberr(c, err, rc, "reading a cohort");
+}
+
+int ct_isolation_get_cohort(ct_capacity *c, const char *zone_id,
+                            const char *pathogen, ct_cohort *out,
+                            ct_cap_error *err)
+{
+    int rc;
+    zone_row z;
+    if ((rc = ct_capacity__check_text("zone id", zone_id, CT_CAP_ID_MAX - 1,
+                                      err)) ||
+        (rc = ct_capacity__check_text("pathogen", pathogen,
+                                      CT_PATHOGEN_MAX - 1, err)) ||
+        (rc = load_zone(c, zone_id, &z, err)))
+        return rc;
+    return read_cohort(c, zone_id, pathogen, out, err);
+}
+
+int ct_isolation_set_cohort(ct_capacity *c, const char *zone_id,
+                            const char *pathogen, ct_cohort cohort,
+                            const char *actor, ct_cap_error *err)
+{
+    int rc;
+    if ((rc = ct_capacity__check_text("zone id", zone_id, CT_CAP_ID_MAX - 1,
+                                      err)) ||
+        (rc = check_pathogen(c, pathogen, err)) ||
+        (rc = ct_capacity__check_text("actor", actor, 200, err)))
+        return rc;
+    if ((unsigned)cohort >= CT_COHORT__COUNT)
+        return ct_capacity__fail(err, CT_EINVAL, "cohort %d is not %s",
+                                 (int)cohort, ct_cohort_list());
+    if ((rc = ct_capacity__begin(c, err)))
+        return rc;
+    zone_row z;
+    ct_cohort prev;
+    sqlite3_stmt *st;
+    if ((rc = load_zone(c, zone_id, &z, err)) ||
+        (rc = read_cohort(c, zone_id, pathogen, &prev, err)) ||
+        prev == cohort)
+        goto done;
+    if (!(st = ct_capacity__stmt(c, CT_STMT_ISO_ZONE_PEOPLE, err))) {
+        rc = CT_ESTORE;
+        goto done;
+    }
+    /* Everyone held or placed in the zone must pass the new cohort. */
+    int64_t now = ct_clock_now(c->clock);
+    sqlite3_bind_text(st, 1, zone_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, pathogen, -1, SQLITE_STATIC);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int status = col(st, 3) ? ct_infection_status_parse(col(st, 3)) : -1;
+        if (ct_isolation_admits(cohort, status, end_col(st, 4), now,
+                                sqlite3_column_int(st, 5), NULL))
+            continue;
+        rc = ct_capacity__fail(
+            err, CT_ECOHORT,
+            "zone %s cannot become %s %s: bed %s is %s by referral %" PRId64
+            ", %s for %s",
+            zone_id, pathogen, ct_cohort_name(cohort), col(st, 0),
+            strcmp(col(st, 2), "hold") == 0 ? "held" : "occupied",
+            (int64_t)sqlite3_column_int64(st, 1),
+            person_phrase(status, end_col(st, 4), now), pathogen);
+        break;
+    }
+    if (rc == SQLITE_DONE)
+        rc = 0;
+    else if (rc != CT_ECOHORT)
+        rc = ct_capacity__dberr(c, err, rc, "checking a zone's people");
+    sqlite3_reset(st);
+    if (rc)
+        goto done;
+    if (!(st = ct_capacity__stmt(c, CT_STMT_ISO_COHORT_SET, err))) {
+        rc = CT_ESTORE;
+        goto done;
+    }
+    sqlite3_bind_text(st, 1, zone_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, pathogen, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, ct_cohort_name(cohort), -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        rc = ct_capacity__dberr(c, err, rc, "setting a cohort");
+        goto done;
+    }
+    ct_candidates__note(c, CT_IDX_ZONE_COHORT, zone_id, pathogen,
+                        (int)cohort);
+    rc = ct_capacity__emit(c, actor, "zone.cohort_set",
+                           json_pack("{s:s, s:s, s:s, s:s}", "zone", zone_id,
+                                     "pathogen", pathogen, "cohort",
+                                     ct_cohort_name(cohort), "previous",
+                                     ct_cohort_name(prev)),
+                           err);
+done:
+    return ct_capacity__finish(c, rc, err);
+}
+
+static int set_closed(ct_capacity *c, const char *zone, bool closed,
+                      const char *reason, ct_cap_error *err)
+{
+    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_ISO_ZONE_SET_CLOSED, err);
+    if (!st)
+        return CT_ESTORE;
+    sqlite3_bind_text(st, 1, zone, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, closed);
+    if (reason)
+        sqlite3_bind_text(st, 3, reason, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return ct_capacity__dberr(c, err, rc, "closing or opening a zone");
+    ct_candidates__note(c, CT_IDX_ZONE_CLOSED, zone, NULL, closed);
+    return 0;
+}
+
+/* The zone's active holds; *out malloc'd (caller frees). */
+static int zone_holds(ct_capacity *c, const char *zone, ct_cap_assignment **out,
+                      size_t *n, ct_cap_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_ISO_ZONE_HOLDS, err);
+    if (!st)
+        return CT_ESTORE;
+    sqlite3_bind_text(st, 1, zone, -1, SQLITE_STATIC);
+    size_t cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 8;
+            ct_cap_assignment *p = realloc(*out, cap * sizeof *p);
+            if (!p) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+            *out = p;
+        }
+        ct_cap_assignment *a = &(*out)[(*n)++];
+        memset(a, 0, sizeof *a);
+        a->id = sqlite3_column_int64(st, 0);
+        a->referral_id = sqlite3_column_int64(st, 1);
+        a->started_at = sqlite3_column_int64(st, 2);
+        a->expires_at = sqlite3_column_int64(st, 3);
+        snprintf(a->bed_id, sizeof a->bed_id, "%s", col(st, 4));
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+        return ct_capacity__dberr(c, err, rc, "finding a zone's holds");
+    }
+    return 0;
+}
+
+int ct_isolation_close_zone(ct_capacity *c, const char *zone_id,
+                            const char *reason, const char *actor,
+                            int *released, ct_cap_error *err)
+{
+    int rc;
+    if ((rc = ct_capacity__check_text("zone id", zone_id, CT_CAP_ID_MAX - 1,
+                                      err)) ||
+        (rc = ct_capacity__check_text("closure reason", reason, 199, err)) ||
+        (rc = ct_capacity__check_text("actor", actor, 200, err)))
+        return rc;
+    if ((rc = ct_capacity__begin(c, err)))
+        return rc;
+    zone_row z;
+    ct_cap_assignment *holds = NULL;
+    size_t n = 0;
+    if ((rc = load_zone(c, zone_id, &z, err)))
+        goto done;
+    if (z.closed) {
+        rc = ct_capacity__fail(err, CT_ESTATE, "zone %s is already closed (%s)",
+                               zone_id, z.closed_reason);
+        goto done;
+    }
+    if ((rc = set_closed(c, zone_id, true, reason, err)) ||
+        (rc = zone_holds(c, zone_id, &holds, &n, err)) ||
+        (rc = ct_capacity__emit(c, actor, "zone.closed",
+                                json_pack("{s:s, s:s, s:i}", "zone", zone_id,
+                                          "reason", reason, "holds_released",
+                                          (int)n),
+                                err)))
+        goto done;
+    char why[256];
+    snprintf(why, sizeof why, "zone %s closed to admissions: %s", zone_id,
+             reason);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = ct_capacity__release_hold(c, &holds[i], why, actor, err);
+done:
+    free(holds);
+    rc = ct_capacity__finish(c, rc, err);
+    if (rc == 0 && released)
+        *released = (int)n;
+    return rc;
+}
+
+int ct_isolation_open_zone(ct_capacity *c, const char *zone_id,
+                           const char *actor, ct_cap_error *err)
+{
+    int rc;
+    if ((rc = ct_capacity__check_text("zone id", zone_id, CT_CAP_ID_MAX - 1,
+                                      err)) ||
+        (rc = ct_capacity__check_text("actor", actor, 200, err)))
+        return rc;
+    if ((rc = ct_capacity__begin(c, err)))
+        return rc;
+    zone_row z;
+    if ((rc = load_zone(c, zone_id, &z, err)))
+        goto done;
+    if (!z.closed) {
+        rc = ct_capacity__fail(err, CT_ESTATE, "zone %s is not closed",
+                               zone_id);
+        goto done;
+    }
+    if ((rc = set_closed(c, zone_id, false, NULL, err)))
+        goto done;
+    rc = ct_capacity__emit(c, actor, "zone.opened",
+                           json_pack("{s:s, s:s}", "zone", zone_id,
+                                     "was_closed_for", z.closed_reason),
+                           err);
+done:
+    return ct_capacity__finish(c, rc, err);
+}
+
+/* ---- isolation ends -------------------------------------------------- */
+
+static void iso_timer_cb(ct_timer *t, void *data);
+
+static void arm_iso_timer(ct_capacity *c, int64_t due)
+{
+    if (!ct_timer_active(&c->iso_timer) || due < c->iso_timer.due)
+        ct_timer_start(&c->iso_timer, due, iso_timer_cb, c);
+}
+
+int64_t ct_isolation_next_end(ct_capacity *c)
+{
+    sqlite3_stmt *st = ct_store__stmt(c->store, CT_STMT_ISO_NEXT);
+    if (!st)
+        return INT64_MAX;
+    int64_t next = INT64_MAX;
+    if (sqlite3_step(st) == SQLITE_ROW &&
+        sqlite3_column_type(st, 0) != SQLITE_NULL)
+        next = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return next;
+}
+
+void ct_isolation__schedule(ct_capacity *c)
+{
+    int64_t next = ct_isolation_next_end(c);
+    if (next == INT64_MAX)
+        ct_timer_stop(&c->iso_timer);
+    else
+        ct_timer_start(&c->iso_timer, next, iso_timer_cb, c);
+}
+
+typedef struct ended {
+    char nhs[11];
+    char pathogen[CT_PATHOGEN_MAX];
+    char status[16];
+    int64_t tested_at, end;
+} ended;
+
+static int notify_one(ct_capacity *c, const ended *e, ct_cap_error *err)
+{
+    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_ISO_MARK, err);
+    if (!st)
+        return CT_ESTORE;
+    sqlite3_bind_text(st, 1, e->nhs, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, e->pathogen, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return ct_capacity__dberr(c, err, rc, "marking an isolation end");
+    json_t *p = json_pack("{s:s, s:s, s:s, s:o, s:I}", "nhs_number", e->nhs,
+                          "pathogen", e->pathogen, "status", e->status,
+                          "tested_at",
+                          e->tested_at ? json_integer(e->tested_at)
+                                       : json_null(),
+                          "isolation_end", (json_int_t)e->end);
+    /* Where the person is now: the next move starts from there. */
+    placement *ps;
+    size_t n;
+    if ((rc = placements_of(c, e->nhs, e->pathogen, &ps, &n, err))) {
+        json_decref(p);
+        return rc;
+    }
+    if (n && p) {
+        json_object_set_new(p, "referral", json_integer(ps[0].a.referral_id));
+        json_object_set_new(p, "bed", json_string(ps[0].a.bed_id));
+        json_object_set_new(p, "zone", json_string(ps[0].zone_id));
+        json_object_set_new(p, "placement", json_string(ps[0].a.occupancy
+                                                            ? "occupied"
+                                                            : "held"));
+    }
+    free(ps);
+    return ct_capacity__emit(c, "host", "isolation.ended", p, err);
+}
+
+int ct_isolation_notify_due(ct_capacity *c)
+{
+    ct_cap_error err = {0};
+    int rc = ct_capacity__begin(c, &err), total = 0;
+    if (rc)
+        return rc;
+    ended *due = calloc(NOTIFY_BATCH, sizeof *due);
+    if (!due) {
+        rc = CT_ENOMEM;
+        goto done;
+    }
+    for (;;) {
+        sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_ISO_DUE, &err);
+        if (!st) {
+            rc = CT_ESTORE;
+            goto done;
+        }
+        sqlite3_bind_int64(st, 1, ct_clock_now(c->clock));
+        sqlite3_bind_int(st, 2, NOTIFY_BATCH);
+        int n = 0;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            ended *e = &due[n++];
+            snprintf(e->nhs, sizeof e->nhs, "%s", col(st, 0));
+            snprintf(e->pathogen, sizeof e->pathogen, "%s", col(st, 1));
+            snprintf(e->status, sizeof e->status, "%s", col(st, 2));
+            e->tested_at = sqlite3_column_int64(st, 3);
+            e->end = sqlite3_column_int64(st, 4);
+        }
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE) {
+            rc = ct_capacity__dberr(c, &err, rc, "finding isolation ends");
+            goto done;
+        }
+        rc = 0;
+        for (int i = 0; i < n; i++)
+            if ((rc = notify_one(c, &due[i], &err)))
+                goto done;
+        total += n;
+        if (n < NOTIFY_BATCH)
+            break;
+    }
+done:
+    free(due);
+    rc = ct_capacity__finish(c, rc, &err);
+    if (rc) {
+        ct_log_error("capacity", "isolation end failed: %s", err.message);
+        return rc;
+    }
+    ct_isolation__schedule(c);
+    return total;
+}
+
+static void iso_timer_cb(ct_timer *t, void *data)
+{
+    ct_capacity *c = data;
+    if (ct_isolation_notify_due(c) < 0) /* logged; try again shortly */
+        ct_timer_start(t, ct_clock_now(c->clock) + RETRY_MS, iso_timer_cb, c);
+}

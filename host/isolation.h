@@ -1,0 +1,113 @@
+/*
+ * Isolation: infection status per person and pathogen, zone cohorts per
+ * pathogen, closure of zones to admissions (outbreaks), and the
+ * segregation rule, a hard rule of the host (DESIGN.md principle 1).
+ *
+ * The rule, per pathogen, for a person placed in a bed of a zone:
+ *   - an open cohort (or no cohort for that pathogen) takes anyone;
+ *   - an isolation_room bed (bed tag) takes anyone isolating, whatever
+ *     the zone's cohort;
+ *   - a negative cohort refuses anyone isolating: positive before the end
+ *     of their isolation (or with no end set yet), or awaiting a result;
+ *   - a positive cohort takes only people who tested positive (isolating
+ *     or past their isolation end); negative, untested or awaiting people
+ *     are refused.
+ * A person with no record, or "unknown", counts as not positive. The rule
+ * is one function, ct_isolation_admits: holds, confirms and cohort changes
+ * call it per zone cohort; candidate search applies a table of its answers
+ * for the person (pathogen x cohort x isolation room) inside its query.
+ *
+ * A test result is a fact and is always recorded. When it makes a current
+ * placement break the rule, a hold there is released (its referral waits
+ * again) and an occupant is reported with an "isolation.breach" event, so
+ * the hub moves the person or closes the zone; nobody is placed in breach.
+ * The end of an isolation fires "isolation.ended" on the host clock.
+ */
+#ifndef CT_ISOLATION_H
+#define CT_ISOLATION_H
+
+#include "capacity.h"
+
+#define CT_PATHOGEN_MAX 64 /* bytes of a pathogen name */
+
+/* Whether status (ct_infection_status, or -1 for no record) with its
+ * isolation end (INT64_MAX: none set) means isolating at now. */
+bool ct_isolation_isolating(int status, int64_t isolation_end, int64_t now);
+
+/*
+ * The segregation rule for one pathogen: whether a zone with cohort takes
+ * a person with status/isolation_end at now, in a bed that is an isolation
+ * room or not. When it does not and why is not NULL, *why is a static
+ * phrase for the person ("positive and isolating").
+ */
+bool ct_isolation_admits(ct_cohort cohort, int status, int64_t isolation_end,
+                         int64_t now, bool isolation_room, const char **why);
+
+typedef struct ct_infection_update {
+    const char *nhs_number;
+    const char *pathogen;
+    ct_infection_status status;
+    int64_t tested_at;     /* ms; 0 when not given; never in the future */
+    int64_t isolation_end; /* ms; 0 when none; only with positive */
+} ct_infection_update;
+
+typedef struct ct_infection_result {
+    int holds_released; /* holds that broke the rule and were released */
+    int breaches;       /* occupants now in breach, reported by event */
+} ct_infection_result;
+
+/* Records a test result (replacing the previous one for the pathogen),
+ * creating the person if new; then releases or reports placements that
+ * break the rule (above). res may be NULL. */
+int ct_isolation_set_status(ct_capacity *c, const ct_infection_update *u,
+                            const char *actor, ct_infection_result *res,
+                            ct_cap_error *err);
+
+typedef struct ct_infection {
+    char pathogen[CT_PATHOGEN_MAX];
+    ct_infection_status status;
+    int64_t tested_at;     /* 0 when not known */
+    int64_t isolation_end; /* 0 when none */
+    bool isolating;        /* at the clock's now */
+    bool end_notified;     /* isolation.ended has fired */
+} ct_infection;
+
+/* CT_ENOTFOUND when the person has no record for the pathogen. */
+int ct_isolation_get(ct_capacity *c, const char *nhs_number,
+                     const char *pathogen, ct_infection *out,
+                     ct_cap_error *err);
+/* Every record of a person as a new JSON array (empty when none). */
+int ct_isolation_person_json(ct_capacity *c, const char *nhs_number,
+                             json_t **out, ct_cap_error *err);
+
+/* A zone's cohort for a pathogen (open when none is set). */
+int ct_isolation_get_cohort(ct_capacity *c, const char *zone_id,
+                            const char *pathogen, ct_cohort *out,
+                            ct_cap_error *err);
+/* Sets it; CT_ECOHORT naming the bed and the person's status when someone
+ * held or occupied in the zone would break the new cohort. Setting the
+ * current cohort changes nothing. */
+int ct_isolation_set_cohort(ct_capacity *c, const char *zone_id,
+                            const char *pathogen, ct_cohort cohort,
+                            const char *actor, ct_cap_error *err);
+
+/* Closes a zone to admissions with a reason; its holds are released (no
+ * admission into a closed zone), occupants stay. released may be NULL. */
+int ct_isolation_close_zone(ct_capacity *c, const char *zone_id,
+                            const char *reason, const char *actor,
+                            int *released, ct_cap_error *err);
+int ct_isolation_open_zone(ct_capacity *c, const char *zone_id,
+                           const char *actor, ct_cap_error *err);
+
+/* Whether the rule lets the person (by NHS number) into bed_id now: 0, or
+ * CT_ECOHORT with the reason. Only the segregation rule. */
+int ct_isolation_check(ct_capacity *c, const char *nhs_number,
+                       const char *bed_id, ct_cap_error *err);
+
+/* Fires isolation.ended for every isolation ended by now, one transaction
+ * (the timer calls this). Returns how many, or a CT_E* code. */
+int ct_isolation_notify_due(ct_capacity *c);
+/* The next isolation end not yet notified, INT64_MAX when none. */
+int64_t ct_isolation_next_end(ct_capacity *c);
+
+#endif

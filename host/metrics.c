@@ -1,0 +1,310 @@
+/*
+ * Metrics (metrics.h): a few grouped queries folded into counts.
+ */
+#include "metrics.h"
+
+#include "capacity_int.h"
+#include "error.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define DAY_MS 86400000LL
+
+static const char *col(sqlite3_stmt *st, int i)
+{
+    const unsigned char *s = sqlite3_column_text(st, i);
+    return s ? (const char *)s : NULL;
+}
+
+static void add_status(ct_bed_counts *b, ct_bed_status s, int64_t n,
+                       int64_t surge)
+{
+    b->total += n;
+    switch (s) {
+    case CT_BED_AVAILABLE: b->available += n; break;
+    case CT_BED_HELD: b->held += n; break;
+    case CT_BED_OCCUPIED: b->occupied += n; break;
+    case CT_BED_BLOCKED: b->blocked += n; break;
+    default: break;
+    }
+    if (s != CT_BED_BLOCKED)
+        b->surge_open += surge;
+    b->open = b->total - b->blocked;
+}
+
+static double ratio(int64_t a, int64_t b)
+{
+    return b > 0 ? (double)a / (double)b : 0.0;
+}
+
+static json_t *counts_json(const ct_bed_counts *b)
+{
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f}", "total",
+                     (json_int_t)b->total, "available",
+                     (json_int_t)b->available, "held", (json_int_t)b->held,
+                     "occupied", (json_int_t)b->occupied, "blocked",
+                     (json_int_t)b->blocked, "open", (json_int_t)b->open,
+                     "surge_open", (json_int_t)b->surge_open, "occupancy",
+                     ratio(b->occupied, b->open));
+}
+
+/* Bed counts; with zones not NULL, also one object per zone. */
+static int bed_counts(ct_capacity *c, ct_metrics *m, json_t *zones,
+                      ct_cap_error *err)
+{
+    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_MET_BEDS, err);
+    if (!st)
+        return CT_ESTORE;
+    ct_bed_counts z = {0};
+    char zone[CT_CAP_ID_MAX] = "", fac[CT_CAP_ID_MAX] = "";
+    int kind = -1, closed = 0, rc;
+    bool have = false;
+    for (;;) {
+        rc = sqlite3_step(st);
+        bool row = rc == SQLITE_ROW;
+        if (have && (!row || strcmp(col(st, 0), zone) != 0) && zones) {
+            json_t *o = counts_json(&z);
+            if (!o || json_object_set_new(o, "zone", json_string(zone)) ||
+                json_object_set_new(o, "facility", json_string(fac)) ||
+                json_object_set_new(
+                    o, "kind",
+                    json_string(ct_facility_kind_name((ct_facility_kind)kind))) ||
+                json_object_set_new(o, "closed", json_boolean(closed)) ||
+                json_array_append_new(zones, o)) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+        }
+        if (!row)
+            break;
+        if (!have || strcmp(col(st, 0), zone) != 0) {
+            memset(&z, 0, sizeof z);
+            snprintf(zone, sizeof zone, "%s", col(st, 0));
+            snprintf(fac, sizeof fac, "%s", col(st, 1));
+            kind = ct_facility_kind_parse(col(st, 2));
+            closed = sqlite3_column_int(st, 3);
+            have = true;
+        }
+        int s = ct_bed_status_parse(col(st, 4));
+        int64_t n = sqlite3_column_int64(st, 5);
+        int64_t surge = (int64_t)sqlite3_column_double(st, 6);
+        add_status(&z, (ct_bed_status)s, n, surge);
+        add_status(&m->beds, (ct_bed_status)s, n, surge);
+        if (kind >= 0)
+            add_status(&m->by_kind[kind], (ct_bed_status)s, n, surge);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return ct_capacity__dberr(c, err, rc, "counting beds");
+    m->occupancy = ratio(m->beds.occupied, m->beds.open);
+    m->surge_share = ratio(m->beds.surge_open, m->beds.open);
+    return 0;
+}
+
+static const char *const age_buckets[] = {"<1d", "1-3d", "3-7d", "7-14d",
+                                          "14d+"};
+
+static int age_bucket(int64_t age_ms)
+{
+    int64_t d = age_ms / DAY_MS;
+    return d < 1 ? 0 : d < 3 ? 1 : d < 7 ? 2 : d < 14 ? 3 : 4;
+}
+
+static json_t *pathway_entry(json_t *by, const char *p)
+{
+    json_t *o = json_object_get(by, p);
+    if (o)
+        return o;
+    o = json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:f}", "total", 0, "<1d",
+                  0, "1-3d", 0, "3-7d", 0, "7-14d", 0, "14d+", 0,
+                  "oldest_days", 0.0);
+    if (o && json_object_set_new(by, p, o))
+        return NULL;
+    return o;
+}
+
+static void bump(json_t *o, const char *key, json_int_t by)
+{
+    json_t *v = json_object_get(o, key);
+    json_integer_set(v, json_integer_value(v) + by);
+}
+
+static int waiting(ct_capacity *c, ct_metrics *m, json_t *by,
+                   ct_cap_error *err)
+{
+    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_MET_WAITING, err);
+    if (!st)
+        return CT_ESTORE;
+    sqlite3_bind_int64(st, 1, m->at);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        m->waiting++;
+        if (!by)
+            continue;
+        int64_t age = sqlite3_column_int64(st, 1);
+        json_t *o = pathway_entry(by, col(st, 0) ? col(st, 0) : "none");
+        if (!o) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        bump(o, "total", 1);
+        bump(o, age_buckets[age_bucket(age)], 1);
+        json_t *old = json_object_get(o, "oldest_days");
+        double days = (double)age / (double)DAY_MS;
+        if (days > json_real_value(old))
+            json_real_set(old, days);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0
+                             : ct_capacity__dberr(c, err, rc,
+                                                  "counting waiting referrals");
+}
+
+static int nctr(ct_capacity *c, ct_metrics *m, ct_cap_error *err)
+{
+    char today[32];
+    ct_clock_format(m->at, today, sizeof today);
+    today[10] = '\0';
+    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_MET_NCTR, err);
+    if (!st)
+        return CT_ESTORE;
+    sqlite3_bind_text(st, 1, today, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        m->nctr = (int64_t)sqlite3_column_double(st, 0);
+        m->delayed = (int64_t)sqlite3_column_double(st, 1);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 0
+                            : ct_capacity__dberr(c, err, rc, "counting NCTR");
+}
+
+static int delays(ct_capacity *c, ct_metrics *m, json_t *by_reason,
+                  json_t *by_org, ct_cap_error *err)
+{
+    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_MET_DELAYS, err);
+    if (!st)
+        return CT_ESTORE;
+    sqlite3_bind_int64(st, 1, m->at);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t days = (int64_t)sqlite3_column_double(st, 3);
+        m->bed_days_lost += days;
+        if (!sqlite3_column_int(st, 2))
+            m->bed_days_lost_open += days;
+        if (!by_reason || days == 0)
+            continue;
+        const char *keys[2] = {col(st, 0) ? col(st, 0) : "none",
+                               col(st, 1) ? col(st, 1) : "none"};
+        json_t *objs[2] = {by_reason, by_org};
+        for (int i = 0; i < 2; i++) {
+            json_t *v = json_object_get(objs[i], keys[i]);
+            if (v)
+                json_integer_set(v, json_integer_value(v) + days);
+            else if (json_object_set_new(objs[i], keys[i], json_integer(days)))
+                rc = SQLITE_NOMEM;
+        }
+        if (rc == SQLITE_NOMEM)
+            break;
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0
+                             : ct_capacity__dberr(c, err, rc,
+                                                  "summing delays");
+}
+
+int ct_metrics_collect(ct_capacity *c, ct_metrics *out, ct_cap_error *err)
+{
+    memset(out, 0, sizeof *out);
+    out->at = ct_clock_now(c->clock);
+    int rc;
+    if ((rc = bed_counts(c, out, NULL, err)) ||
+        (rc = waiting(c, out, NULL, err)) || (rc = nctr(c, out, err)) ||
+        (rc = delays(c, out, NULL, NULL, err)))
+        return rc;
+    return 0;
+}
+
+static int cohorts(ct_capacity *c, json_t *by, ct_cap_error *err)
+{
+    json_t *known = json_array();
+    for (size_t i = 0; known && i < c->npathogens; i++)
+        json_array_append_new(known, json_string(c->pathogens[i]));
+    char *text = known ? json_dumps(known, JSON_COMPACT) : NULL;
+    json_decref(known);
+    if (!text)
+        return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_MET_COHORTS, err);
+    if (!st) {
+        free(text);
+        return CT_ESTORE;
+    }
+    sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *p = col(st, 0);
+        json_t *o = json_object_get(by, p);
+        if (!o) {
+            o = json_pack("{s:i, s:i, s:i}", "open", 0, "positive", 0,
+                          "negative", 0);
+            if (!o || json_object_set_new(by, p, o)) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+        }
+        bump(o, col(st, 1), sqlite3_column_int64(st, 2));
+    }
+    sqlite3_reset(st);
+    free(text);
+    return rc == SQLITE_DONE ? 0
+                             : ct_capacity__dberr(c, err, rc,
+                                                  "counting beds by cohort");
+}
+
+int ct_metrics_json(ct_capacity *c, json_t **out, ct_cap_error *err)
+{
+    ct_metrics m = {0};
+    m.at = ct_clock_now(c->clock);
+    json_t *zones = json_array(), *cohort = json_object(),
+           *by_path = json_object(), *by_reason = json_object(),
+           *by_org = json_object(), *kinds = json_object(), *o = NULL;
+    int rc = 0;
+    if (!zones || !cohort || !by_path || !by_reason || !by_org || !kinds) {
+        rc = ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+        goto done;
+    }
+    if ((rc = bed_counts(c, &m, zones, err)) ||
+        (rc = cohorts(c, cohort, err)) ||
+        (rc = waiting(c, &m, by_path, err)) || (rc = nctr(c, &m, err)) ||
+        (rc = delays(c, &m, by_reason, by_org, err)))
+        goto done;
+    for (int k = 0; k < CT_FACILITY__COUNT; k++)
+        if (m.by_kind[k].total)
+            json_object_set_new(kinds, ct_facility_kind_name(k),
+                                counts_json(&m.by_kind[k]));
+    json_t *beds = counts_json(&m.beds);
+    if (beds)
+        json_object_set_new(beds, "surge_share", json_real(m.surge_share));
+    o = json_pack("{s:I, s:o, s:O, s:O, s:O, s:{s:I, s:O}, s:I, s:I,"
+                  " s:{s:I, s:I, s:O, s:O}}",
+                  "at", (json_int_t)m.at, "beds", beds, "by_kind", kinds,
+                  "by_zone", zones, "available_by_cohort", cohort, "waiting",
+                  "total", (json_int_t)m.waiting, "by_pathway", by_path,
+                  "nctr", (json_int_t)m.nctr, "delayed",
+                  (json_int_t)m.delayed, "bed_days_lost", "total",
+                  (json_int_t)m.bed_days_lost, "open",
+                  (json_int_t)m.bed_days_lost_open, "by_reason", by_reason,
+                  "by_org", by_org);
+    if (!o)
+        rc = ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+done:
+    json_decref(zones);
+    json_decref(cohort);
+    json_decref(by_path);
+    json_decref(by_reason);
+    json_decref(by_org);
+    json_decref(kinds);
+    *out = rc ? NULL : o;
+    return rc;
+}

@@ -1,0 +1,52 @@
+/*
+ * The decision pipeline for one referral (DESIGN.md "POST /v1/referrals"):
+ * triage, candidate search, rank, admit, hold, and the decision record
+ * with its trace, all inside one transaction together with the audit
+ * event "referral.decided". Plugins propose; every write goes through the
+ * capacity unit, so the host's invariants hold whatever a plugin returns.
+ *
+ * With no plugins (or none answering) the host's defaults apply: the
+ * referral's requested pathway, candidates in the host's order, the first
+ * one held.
+ */
+#ifndef CT_PIPELINE_H
+#define CT_PIPELINE_H
+
+#include "capacity.h"
+#include "plugins.h"
+
+#include <jansson.h>
+
+/* How many candidates rank sees at most; bounds the trace too. */
+#define CT_PIPELINE_MAX_CANDIDATES 200
+
+/*
+ * Decides referral id (state received or waiting). plugins may be NULL.
+ * Runs inside the caller's transaction if one is open (as a savepoint),
+ * else in its own. On success *decision is a new object:
+ *   {referral, outcome: "held"|"waiting"|"manual_review", pathway,
+ *    priority, bed?, zone?, facility?, hold_id?, hold_expires_at?,
+ *    reasons: [...], trace: [...], plugins: [provenance...]}
+ * and the same object is stored as the referral's decision. A refusal
+ * (unknown referral, wrong state) is an error with err filled and nothing
+ * written.
+ */
+int ct_pipeline_decide(ct_capacity *cap, ct_plugins *plugins, int64_t id,
+                       const char *actor, json_t **decision,
+                       ct_cap_error *err);
+
+/*
+ * The referral as plugins see it (a new object): the referral's fields,
+ * ready_date, delay {reason, responsible_org, days}, and person {age,
+ * needs, infections {pathogen: {status, tested_at, isolation_end,
+ * isolating}}}.
+ */
+int ct_pipeline_referral_view(ct_capacity *cap, int64_t id, json_t **out,
+                              ct_cap_error *err);
+
+/* The stored decision of referral id (a new reference), CT_ENOTFOUND when
+ * it has none. */
+int ct_pipeline_stored_decision(ct_capacity *cap, int64_t id, json_t **out,
+                                ct_cap_error *err);
+
+#endif

@@ -1,0 +1,89 @@
+/*
+ * The plugin manager: the area's ordered plugins, each in its own sandbox,
+ * with the hooks of DESIGN.md composed as the plugin contract says:
+ * triage (first non-nil answer wins), rank (each plugin reorders, drops
+ * and annotates the previous one's list), admit (every plugin must allow),
+ * escalate (the highest level wins), events (ct.on) and schedules
+ * (ct.every, ct.daily) on the host clock.
+ *
+ * A failing call is contained: counted, logged, the plugin's fallback
+ * applied; after limits.quarantine_after consecutive failures the plugin
+ * is quarantined (its hooks are skipped and its fallback applies) until it
+ * is reloaded. Reload builds a complete new set in fresh states, runs each
+ * plugin's setup, and swaps only when all of it worked; otherwise the
+ * running set stays and the error is returned. No call sees half a set.
+ *
+ * ct_plugins is the stable handle other units keep; the set inside it is
+ * replaced on reload.
+ */
+#ifndef CT_PLUGINS_H
+#define CT_PLUGINS_H
+
+#include "capacity.h"
+#include "config.h"
+#include "diag.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+
+typedef struct ct_plugins ct_plugins;
+
+/*
+ * Loads cfg's plugins (borrowed; the caller keeps cfg alive until the next
+ * reload or free) against cap (borrowed). Every problem is added to diags.
+ * On success *out owns the manager; free with ct_plugins_free.
+ */
+int ct_plugins_new(ct_capacity *cap, const ct_config *cfg, ct_plugins **out,
+                   ct_diags *diags);
+void ct_plugins_free(ct_plugins *p);
+
+/*
+ * Replaces the set with cfg's plugins, loaded fresh. On any failure the
+ * running set is kept, diags says why, and CT_ECONFIG/CT_EPLUGIN is
+ * returned. cfg is borrowed as in ct_plugins_new.
+ */
+int ct_plugins_reload(ct_plugins *p, const ct_config *cfg, ct_diags *diags);
+
+/* Number of plugins in the running set. */
+size_t ct_plugins_count(const ct_plugins *p);
+
+/* {name, version, state: active|quarantined, calls, errors, timeouts,
+ *  consecutive_failures, settings_hash, memory, ...} per plugin, as a new
+ * JSON array. */
+json_t *ct_plugins_status(const ct_plugins *p);
+
+/*
+ * Hook composition. Each adds one entry per plugin consulted to trace (a
+ * JSON array, borrowed): {plugin, version, hook, input, output, ms,
+ * error?, fallback?}.
+ *
+ * triage: referral is the plugin view of the referral (borrowed). *answer
+ * is a new {pathway, reason, priority} from the first non-nil answer, or
+ * NULL when none answered. *manual is set when a failing plugin's fallback
+ * is manual review.
+ */
+int ct_plugins_triage(ct_plugins *p, const json_t *referral, json_t *trace,
+                      json_t **answer, bool *manual);
+/* rank: candidates (a JSON array) is replaced by the ranked list. */
+int ct_plugins_rank(ct_plugins *p, const json_t *referral,
+                    json_t **candidates, json_t *trace, bool *manual);
+/* admit: *allowed false with *reason (static or trace-owned string) when a
+ * plugin refuses the bed. */
+int ct_plugins_admit(ct_plugins *p, const json_t *referral,
+                     const json_t *candidate, json_t *trace, bool *allowed,
+                     const char **reason, bool *manual);
+/* escalate: the highest level returned (0 when no plugin answered), with
+ * the winning reason and every plugin's actions, as a new JSON object
+ * {level, reason, actions: [...]} in *out. */
+int ct_plugins_escalate(ct_plugins *p, const json_t *metrics, json_t *trace,
+                        json_t **out);
+
+/* Delivers a host event (capacity events, plugin emits) to subscribers. */
+void ct_plugins_dispatch(ct_plugins *p, const char *kind,
+                         const json_t *payload);
+
+/* Provenance of the running set for decision records: a new JSON array of
+ * {name, version, settings_hash, bundle_hash?, key_id?}. */
+json_t *ct_plugins_provenance(const ct_plugins *p);
+
+#endif

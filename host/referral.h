@@ -1,0 +1,163 @@
+/*
+ * Referrals: a hospital's request to discharge a person, through the life
+ * cycle of DESIGN.md:
+ *
+ *   received -> triaged -> waiting -> held -> placed -> discharged
+ *        \          \         \        |        |          -> completed
+ *         \          \         \       v        v
+ *          +----------+---------+--> cancelled (any state before discharged)
+ *
+ * held goes back to waiting when its hold expires or is released;
+ * triaged and waiting may be triaged again (a new pathway); a referral
+ * that needs no bed (P0, or care arranged outside the host) may go from
+ * received, triaged or waiting straight to discharged. Holds and confirm
+ * (held, placed) are made through capacity.h; completing or cancelling
+ * ends the bed's occupancy or hold. An illegal transition is CT_ESTATE
+ * naming the current state: "referral 12 is placed; cannot hold".
+ *
+ * Delays: the discharge ready date (DRD, a calendar date) and, when a
+ * person waits past it, a national delay reason and the organisation
+ * responsible. Delay days are derived from the DRD and the discharge time
+ * (or now), never stored.
+ */
+#ifndef CT_REFERRAL_H
+#define CT_REFERRAL_H
+
+#include "capacity.h"
+
+/* National delay reasons (DOMAIN.md): enum name, wire name, text. */
+#define CT_DELAY_REASON_MAP(X)                                               \
+    X(MEDICAL_DECISION, "awaiting_medical_decision",                         \
+      "Awaiting a medical decision")                                         \
+    X(THERAPY_DECISION, "awaiting_therapy_decision",                         \
+      "Awaiting a therapy decision")                                         \
+    X(HUB_REFERRAL, "awaiting_hub_referral",                                 \
+      "Awaiting transfer of care hub referral or confirmation")              \
+    X(DIAGNOSTICS, "awaiting_diagnostics", "Awaiting diagnostics")           \
+    X(MEDICINES, "awaiting_medicines", "Awaiting medicines")                 \
+    X(TRANSPORT, "awaiting_transport", "Awaiting transport")                 \
+    X(P1_CARE, "awaiting_p1_care",                                           \
+      "Pathway 1: care at home not available")                               \
+    X(P2_BED, "awaiting_p2_bed",                                             \
+      "Pathway 2: rehabilitation or recovery bed not available")             \
+    X(P3_BED, "awaiting_p3_bed", "Pathway 3: care home bed not available")   \
+    X(EQUIPMENT, "awaiting_equipment", "Awaiting equipment or adaptations")  \
+    X(DISAGREEMENT, "person_family_disagree",                                \
+      "Person or family disagree with the discharge plan")                   \
+    X(HOMELESS, "homeless_nrpf",                                             \
+      "Homeless or no recourse to public funds")                             \
+    X(SAFEGUARDING, "safeguarding",                                          \
+      "Safeguarding concern or Court of Protection")                         \
+    X(REPATRIATION, "repatriation", "Awaiting repatriation to another trust")\
+    X(INFECTION_CONTROL, "infection_control",                                \
+      "Infection control: no suitable location")                             \
+    X(CHC_DECISION, "awaiting_chc_decision",                                 \
+      "Awaiting a continuing healthcare decision")                           \
+    X(NO_PLAN, "no_plan", "No discharge plan")
+
+typedef enum ct_delay_reason {
+#define X(n, wire, text) CT_DELAY_##n,
+    CT_DELAY_REASON_MAP(X)
+#undef X
+    CT_DELAY__COUNT
+} ct_delay_reason;
+
+/* Wire name and text (static), NULL for an unknown value; parse returns the
+ * value or -1. */
+const char *ct_delay_reason_name(ct_delay_reason r);
+const char *ct_delay_reason_text(ct_delay_reason r);
+int ct_delay_reason_parse(const char *s);
+
+/* Whether from -> to is a transition of the life cycle. */
+bool ct_referral_can(ct_referral_state from, ct_referral_state to);
+
+/* Whole days from the ready date ("YYYY-MM-DD") to the UTC day of end_ms,
+ * 0 when not past it; -1 when the date does not parse. */
+int64_t ct_referral_delay_days(const char *ready_date, int64_t end_ms);
+
+typedef struct ct_referral_input {
+    const char *nhs_number; /* validated (mod 11); spaces or hyphens ok */
+    int age;                /* years, -1 when not known */
+    const char *const *needs; /* tags a bed must carry ("nursing") */
+    size_t nneeds;
+    const char *from_org;   /* referring organisation, must exist */
+    const char *ready_date; /* discharge ready date, YYYY-MM-DD */
+    int requested_pathway;  /* ct_pathway, or -1 */
+    int priority;           /* larger is more urgent */
+    const char *idempotency_key; /* may be NULL */
+} ct_referral_input;
+
+/*
+ * Records a referral (state received) and the person (NHS number, age,
+ * needs; an existing person's age and needs are updated). Strings are
+ * copied. With an idempotency key already used by the same organisation
+ * nothing changes: CT_EEXISTS with *id set to the earlier referral.
+ */
+int ct_referral_create(ct_capacity *c, const ct_referral_input *in,
+                       const char *actor, int64_t *id, ct_cap_error *err);
+
+/* A referral as read now. */
+typedef struct ct_referral {
+    int64_t id;
+    char nhs_number[11];
+    int age; /* -1 when not known */
+    char from_org[CT_CAP_ID_MAX];
+    char ready_date[11];
+    int requested_pathway, decided_pathway; /* ct_pathway or -1 */
+    ct_referral_state state;
+    int priority;
+    int delay_reason; /* ct_delay_reason or -1 */
+    char responsible_org[CT_CAP_ID_MAX]; /* "" when none */
+    int64_t created_at, updated_at;
+    int64_t discharged_at; /* 0 until discharged */
+    int64_t delay_days;    /* derived: DRD to discharge, or to now */
+    /* The active hold or occupancy, if any. */
+    int64_t assignment_id; /* 0 when none */
+    bool occupancy;
+    char bed_id[CT_CAP_ID_MAX];
+    int64_t hold_expires_at;
+} ct_referral;
+
+int ct_referral_get(ct_capacity *c, int64_t id, ct_referral *out,
+                    ct_cap_error *err);
+/* The same as a new JSON object (wire names; needs included); the caller
+ * owns *out. */
+int ct_referral_get_json(ct_capacity *c, int64_t id, json_t **out,
+                         ct_cap_error *err);
+/* Referrals in state (or all, state -1) with id > after_id, oldest first,
+ * at most limit (1..1000), as a new JSON array the caller owns. */
+int ct_referral_list_json(ct_capacity *c, int state, int64_t after_id,
+                          int limit, json_t **out, ct_cap_error *err);
+
+/* received, triaged or waiting -> triaged with a decided pathway; reason
+ * (may be NULL) goes into the audit event. */
+int ct_referral_triage(ct_capacity *c, int64_t id, ct_pathway pathway,
+                       int priority, const char *reason, const char *actor,
+                       ct_cap_error *err);
+/* triaged -> waiting: queued for capacity. */
+int ct_referral_queue(ct_capacity *c, int64_t id, const char *actor,
+                      ct_cap_error *err);
+/* placed (or received, triaged, waiting when no bed is involved) ->
+ * discharged: the person has left hospital; discharged_at = now. */
+int ct_referral_discharge(ct_capacity *c, int64_t id, const char *actor,
+                          ct_cap_error *err);
+/* discharged -> completed: ends the occupancy, the bed is free again. */
+int ct_referral_complete(ct_capacity *c, int64_t id, const char *actor,
+                         ct_cap_error *err);
+/* Any state before discharged -> cancelled, ending a hold or occupancy. */
+int ct_referral_cancel(ct_capacity *c, int64_t id, const char *reason,
+                       const char *actor, ct_cap_error *err);
+
+/* Records why the referral is delayed and who is responsible (an
+ * organisation that exists); refused once discharged. */
+int ct_referral_set_delay(ct_capacity *c, int64_t id, ct_delay_reason reason,
+                          const char *responsible_org, const char *actor,
+                          ct_cap_error *err);
+int ct_referral_clear_delay(ct_capacity *c, int64_t id, const char *actor,
+                            ct_cap_error *err);
+/* Moves the discharge ready date; refused once discharged. */
+int ct_referral_set_ready_date(ct_capacity *c, int64_t id,
+                               const char *ready_date, const char *actor,
+                               ct_cap_error *err);
+
+#endif

@@ -1,0 +1,63 @@
+/*
+ * Statements of metrics.c: counts straight from the rows (bed.status,
+ * referral states and dates), so metrics never drift from the data.
+ * Delay days: the UTC day of the end of the wait (discharge, cancellation
+ * or now) minus the ready date, at least 0. Joined through
+ * store_sql_capacity.h.
+ */
+#ifndef CT_STORE_SQL_METRICS_H
+#define CT_STORE_SQL_METRICS_H
+
+/* Beds that count: in service, and surge beds only while open (a busy
+ * surge bed always counts: someone is in it). */
+#define CT_SQL_MET_COUNTED                                                   \
+    " b.retired = 0 AND z.retired = 0 AND f.retired = 0"                     \
+    " AND (b.surge = 0 OR b.surge_open = 1"                                  \
+    "      OR b.status IN ('held','occupied'))"
+
+#define CT_STMTS_METRICS(X)                                                  \
+    X(MET_BEDS,                                                              \
+      "SELECT b.zone_id, z.facility_id, f.kind, z.closed, b.status,"         \
+      "       count(*), total(b.surge)"                                      \
+      "  FROM bed b"                                                         \
+      "  JOIN zone z ON z.id = b.zone_id"                                    \
+      "  JOIN facility f ON f.id = z.facility_id"                            \
+      " WHERE" CT_SQL_MET_COUNTED                                            \
+      " GROUP BY b.zone_id, b.status ORDER BY b.zone_id")                    \
+    /* Admittable beds (available, zone open) by cohort, per pathogen: the  \
+     * configured ones (?1, JSON array) and any in use. */                   \
+    X(MET_COHORTS,                                                           \
+      "WITH p(pathogen) AS (SELECT value FROM json_each(?1)"                 \
+      "                     UNION SELECT pathogen FROM zone_cohort"          \
+      "                     UNION SELECT pathogen FROM infection)"           \
+      "SELECT p.pathogen, coalesce(zc.cohort, 'open'), count(b.id)"          \
+      "  FROM p"                                                             \
+      "  CROSS JOIN bed b"                                                   \
+      "  JOIN zone z ON z.id = b.zone_id"                                    \
+      "  JOIN facility f ON f.id = z.facility_id"                            \
+      "  LEFT JOIN zone_cohort zc"                                           \
+      "         ON zc.zone_id = b.zone_id AND zc.pathogen = p.pathogen"      \
+      " WHERE b.status = 'available' AND z.closed = 0"                       \
+      "   AND" CT_SQL_MET_COUNTED                                            \
+      " GROUP BY 1, 2 ORDER BY 1, 2")                                        \
+    X(MET_WAITING,                                                           \
+      "SELECT coalesce(decided_pathway, requested_pathway), ?1 - created_at" \
+      "  FROM referral"                                                      \
+      " WHERE state IN ('received','triaged','waiting')")                    \
+    /* ?1 is today, YYYY-MM-DD. */                                           \
+    X(MET_NCTR,                                                              \
+      "SELECT total(ready_date <= ?1), total(ready_date < ?1)"               \
+      "  FROM referral"                                                      \
+      " WHERE state IN ('received','triaged','waiting','held','placed')")    \
+    X(MET_DELAYS,                                                            \
+      "SELECT delay_reason, responsible_org,"                                \
+      "       state IN ('discharged','completed','cancelled'),"              \
+      "       total(max(0, CASE WHEN discharged_at IS NOT NULL"              \
+      "                         THEN discharged_at"                          \
+      "                         WHEN state = 'cancelled' THEN updated_at"    \
+      "                         ELSE ?1 END / 86400000"                      \
+      "                    - unixepoch(ready_date) / 86400))"                \
+      "  FROM referral"                                                      \
+      " GROUP BY 1, 2, 3")
+
+#endif

@@ -1,0 +1,409 @@
+-- caretide.fixtures: test data shaped like what the host gives plugins,
+-- re-exported by caretide.test (t.referral, t.candidate, t.area,
+-- t.nhs_number). Each builder starts from complete defaults and merges the
+-- caller's overrides into them; tables that are records merge field by
+-- field, lists and empty tables replace, and `fixtures.none` removes a
+-- default. Values are checked against the domain's enumerations so a typo
+-- ("P4", "postive") fails where it is written, not deep in a plugin.
+--
+-- Defaults line up with the demo area (config/demo.yaml): referrals come
+-- from "demo-acute", candidates are beds in Willow House's green wing.
+local M = {}
+
+-- Removes a default field: referral{requested_pathway = t.none}.
+M.none = setmetatable({}, { __tostring = function() return "caretide.test.none" end })
+
+local PATHWAYS = { "P0", "P1", "P2", "P3", "step_down" }
+local STATES = { "received", "triaged", "waiting", "held", "placed", "discharged",
+  "completed", "cancelled" }
+local INFECTION = { "negative", "positive", "awaiting", "unknown" }
+local COHORTS = { "positive", "negative", "open" }
+local KINDS = { "acute", "step_down", "rehab", "care_home", "home_care", "virtual_ward" }
+local PATHOGENS = { "covid", "flu", "norovirus" }
+
+local function set_of(list)
+  local s = {}
+  for _, v in ipairs(list) do s[v] = true end
+  return s
+end
+
+local function one_of(what, value, list)
+  if set_of(list)[value] then return true end
+  return nil, ("%s must be one of %s (got %s)"):format(what, table.concat(list, ", "),
+    type(value) == "string" and ('"' .. value .. '"') or tostring(value))
+end
+
+local function copy(v)
+  if type(v) ~= "table" or v == M.none then return v end
+  local out = {}
+  for k, x in pairs(v) do out[k] = copy(x) end
+  return out
+end
+
+local function is_record(t)
+  return next(t) ~= nil and t[1] == nil
+end
+
+local function merge(base, over)
+  local out = copy(base)
+  for k, v in pairs(over) do
+    if v == M.none then
+      out[k] = nil
+    elseif type(v) == "table" and type(out[k]) == "table" and is_record(v)
+        and is_record(out[k]) then
+      out[k] = merge(out[k], v)
+    else
+      out[k] = copy(v)
+    end
+  end
+  return out
+end
+
+-- NHS numbers ---------------------------------------------------------------
+
+local function check_digit(nine)
+  local sum = 0
+  for i = 1, 9 do
+    sum = sum + (nine:byte(i) - 48) * (11 - i)
+  end
+  local check = 11 - sum % 11
+  if check == 11 then check = 0 end
+  return check -- 10 means no valid number has these nine digits
+end
+
+-- True when s is ten digits with a correct modulus 11 check digit.
+function M.nhs_number_valid(s)
+  if type(s) ~= "string" or not s:find("^%d%d%d%d%d%d%d%d%d%d$") then return false end
+  return check_digit(s:sub(1, 9)) == s:byte(10) - 48
+end
+
+local FIRST_BASE, LAST_BASE = 999000000, 999999999
+-- The walk resumes from the last answer, so counting up costs one step each.
+local cursor = { n = 0, base = FIRST_BASE - 1 }
+
+-- nhs_number(n) -> the n-th valid number (1-based) of the test range
+-- 999 000 0000 - 999 999 9999, as a ten-digit string; nhs_number(1) is
+-- "9990000018". About 909,000 exist.
+function M.nhs_number(n)
+  if math.type(n) ~= "integer" or n < 1 then
+    error("expected nhs_number(n) with a positive integer n", 2)
+  end
+  if n < cursor.n then cursor = { n = 0, base = FIRST_BASE - 1 } end
+  local count, base = cursor.n, cursor.base
+  local check
+  while count < n do
+    base = base + 1
+    if base > LAST_BASE then
+      error(("nhs_number: the test range holds only %d valid numbers"):format(count), 2)
+    end
+    check = check_digit(tostring(base))
+    if check ~= 10 then count = count + 1 end
+  end
+  cursor = { n = count, base = base }
+  return tostring(base) .. (check or check_digit(tostring(base)))
+end
+
+-- Sequences: ids and NHS numbers distinct within a test, and the same in
+-- every run. caretide.test resets them before each test.
+local seq = { referral = 0, candidate = 0 }
+
+function M.reset()
+  seq.referral, seq.candidate = 0, 0
+end
+
+local function today()
+  local host = ct -- the host API global; absent outside the host
+  if type(host) == "table" and type(host.now) == "function"
+      and type(host.format_time) == "function" then
+    return host.format_time(host.now(), "date")
+  end
+  return "2025-01-06"
+end
+
+-- Referrals -----------------------------------------------------------------
+
+local function check_referral(r)
+  local ok, err
+  if not M.nhs_number_valid(r.nhs_number) then
+    return nil, ("nhs_number %s fails the modulus 11 check"):format(tostring(r.nhs_number))
+  end
+  if math.type(r.id) ~= "integer" then return nil, "id must be an integer" end
+  if type(r.from_org) ~= "string" then return nil, "from_org must be a string" end
+  if type(r.ready_date) ~= "string" or not r.ready_date:find("^%d%d%d%d%-%d%d%-%d%d$") then
+    return nil, "ready_date must be a date YYYY-MM-DD"
+  end
+  for _, field in ipairs({ "requested_pathway", "pathway" }) do
+    if r[field] ~= nil then
+      ok, err = one_of(field, r[field], PATHWAYS)
+      if not ok then return nil, err end
+    end
+  end
+  ok, err = one_of("state", r.state, STATES)
+  if not ok then return nil, err end
+  if math.type(r.priority) ~= "integer" then return nil, "priority must be an integer" end
+  local p = r.person
+  if type(p) ~= "table" then return nil, "person must be a table" end
+  if p.age ~= nil and (math.type(p.age) ~= "integer" or p.age < 0 or p.age > 130) then
+    return nil, "person.age must be an integer from 0 to 130"
+  end
+  if type(p.needs) ~= "table" then return nil, "person.needs must be a list of tags" end
+  for _, need in ipairs(p.needs) do
+    if type(need) ~= "string" then return nil, "person.needs must be a list of tags" end
+  end
+  for pathogen, inf in pairs(p.infections or {}) do
+    if type(inf) ~= "table" then
+      return nil, ("person.infections.%s must be a table {status=...}"):format(pathogen)
+    end
+    ok, err = one_of("person.infections." .. pathogen .. ".status", inf.status, INFECTION)
+    if not ok then return nil, err end
+  end
+  local d = r.delay
+  if type(d) ~= "table" then return nil, "delay must be a table" end
+  if d.days ~= nil and (math.type(d.days) ~= "integer" or d.days < 0) then
+    return nil, "delay.days must be a whole number of days"
+  end
+  return true
+end
+
+-- referral{...} -> a referral as plugins receive it. Defaults:
+--   id = 1, 2, ... per test; nhs_number = nhs_number(id); from_org =
+--   "demo-acute"; ready_date = today on the host clock ("2025-01-06"
+--   outside the host); requested_pathway = "P1"; pathway = nil; state =
+--   "received"; priority = 0; person = {age = 80, needs = {},
+--   usual_residence = "home", infections = {covid = {status = "negative"}}};
+--   delay = {days = 0} (reason and responsible_org nil).
+function M.referral(over)
+  if over ~= nil and type(over) ~= "table" then
+    error("expected referral{field = value, ...}", 2)
+  end
+  seq.referral = seq.referral + 1
+  local n = seq.referral
+  local r = merge({
+    id = n,
+    nhs_number = M.nhs_number(n),
+    from_org = "demo-acute",
+    ready_date = today(),
+    requested_pathway = "P1",
+    state = "received",
+    priority = 0,
+    person = {
+      age = 80,
+      needs = {},
+      usual_residence = "home",
+      infections = { covid = { status = "negative" } },
+    },
+    delay = { days = 0 },
+  }, over or {})
+  local ok, err = check_referral(r)
+  if not ok then error("referral: " .. err, 2) end
+  return r
+end
+
+-- Candidates ----------------------------------------------------------------
+
+-- candidate{...} -> a bed offered to rank() and admit(). Defaults: bed =
+-- "WH-G01", "WH-G02", ... per test; zone = "willow-green"; facility =
+-- "willow-stepdown"; facility_kind = "step_down"; org = "demo-council";
+-- tags = {"nursing"}; designated = false; surge = false;
+-- cohort = {covid = "negative"}.
+function M.candidate(over)
+  if over ~= nil and type(over) ~= "table" then
+    error("expected candidate{field = value, ...}", 2)
+  end
+  seq.candidate = seq.candidate + 1
+  local c = merge({
+    bed = ("WH-G%02d"):format(seq.candidate),
+    zone = "willow-green",
+    facility = "willow-stepdown",
+    facility_kind = "step_down",
+    org = "demo-council",
+    tags = { "nursing" },
+    designated = false,
+    surge = false,
+    cohort = { covid = "negative" },
+  }, over or {})
+  local ok, err = one_of("facility_kind", c.facility_kind, KINDS)
+  if ok then
+    for pathogen, cohort in pairs(c.cohort or {}) do
+      ok, err = one_of("cohort." .. tostring(pathogen), cohort, COHORTS)
+      if not ok then break end
+    end
+  end
+  if not ok then error("candidate: " .. err, 2) end
+  return c
+end
+
+-- Areas ---------------------------------------------------------------------
+
+local function valid_id(id)
+  return type(id) == "string" and #id <= 64 and id:find("^[%w%-_%.]+$") ~= nil
+end
+
+-- "OAK-001..OAK-030" -> prefix, first, last, width; nil, message if malformed.
+local function parse_range(text)
+  local a, b = tostring(text):match("^(.-)%.%.(.*)$")
+  if not a then return nil, ("bed range %q must look like OAK-001..OAK-030"):format(text) end
+  local pa, da = a:match("^(.-)(%d+)$")
+  local pb, db = b:match("^(.-)(%d+)$")
+  if not pa or not pb or pa ~= pb then
+    return nil, ("bed range %q: both ends need the same prefix and a number at the end")
+      :format(text)
+  end
+  local first, last = tonumber(da), tonumber(db)
+  if first > last then return nil, ("bed range %q runs backwards"):format(text) end
+  return pa, first, last, #da
+end
+
+-- The bed ids an area's bed entry stands for, in order.
+local function entry_beds(entry)
+  if entry.id then return { entry.id } end
+  local prefix, first, last, width = parse_range(entry.range)
+  if not prefix then return nil, first end
+  local ids = {}
+  for i = first, last do
+    ids[#ids + 1] = prefix .. ("%0" .. width .. "d"):format(i)
+  end
+  return ids
+end
+
+local function norm_beds(zone)
+  local beds = zone.beds
+  if math.type(beds) == "integer" and beds >= 1 then
+    return { { range = ("%s-%02d..%s-%02d"):format(zone.id, 1, zone.id, beds), tags = {},
+      surge = false } }
+  end
+  if type(beds) ~= "table" or #beds == 0 then
+    return nil, ("zone %s: beds must be a count or a list of {id=} / {range=} entries")
+      :format(zone.id)
+  end
+  local out = {}
+  for i, b in ipairs(beds) do
+    if type(b) ~= "table" or (b.id == nil) == (b.range == nil) then
+      return nil, ("zone %s: beds[%d] needs exactly one of id or range"):format(zone.id, i)
+    end
+    local ids, err = entry_beds(b)
+    if not ids then return nil, ("zone %s: %s"):format(zone.id, err) end
+    out[i] = { id = b.id, range = b.range, tags = copy(b.tags or {}), surge = b.surge == true }
+  end
+  return out
+end
+
+local function check_cohort(where, cohort, declared)
+  for pathogen, value in pairs(cohort) do
+    if not declared[pathogen] then
+      return nil, ("%s: cohort names undeclared pathogen %s"):format(where, tostring(pathogen))
+    end
+    local ok, err = one_of(where .. ": cohort." .. pathogen, value, COHORTS)
+    if not ok then return nil, err end
+  end
+  return true
+end
+
+local function norm_area(spec)
+  local pathogens = copy(spec.pathogens or PATHOGENS)
+  local declared = set_of(pathogens)
+  local default_org = spec.organisation or "demo-council"
+  local facilities = spec.facilities or { { id = "test-unit" } }
+  local out = { pathogens = pathogens, organisations = {}, facilities = {} }
+  local orgs, org_list = {}, {}
+  local function add_org(id, name)
+    if not orgs[id] then
+      orgs[id] = { id = id, name = name or id }
+      org_list[#org_list + 1] = orgs[id]
+    end
+  end
+  for _, o in ipairs(spec.organisations or {}) do
+    if type(o) == "string" then o = { id = o } end
+    if not valid_id(o.id) then return nil, "organisations: bad id " .. tostring(o.id) end
+    add_org(o.id, o.name)
+  end
+  add_org("demo-acute", "demo-acute")
+  local ids = {}
+  local function unique(kind, id)
+    if not valid_id(id) then return nil, ("%s id %s is not 1-64 letters, digits, -, _ or .")
+      :format(kind, tostring(id)) end
+    if ids[id] then return nil, ("%s id %s is used twice"):format(kind, id) end
+    ids[id] = kind
+    return true
+  end
+  for fi, f in ipairs(facilities) do
+    local ok, err = unique("facility", f.id)
+    if not ok then return nil, ("facilities[%d]: %s"):format(fi, err) end
+    ok, err = one_of("facility " .. f.id .. ": kind", f.kind or "step_down", KINDS)
+    if not ok then return nil, err end
+    local nf = {
+      id = f.id,
+      name = f.name or f.id,
+      kind = f.kind or "step_down",
+      organisation = f.organisation or default_org,
+      designated_setting = f.designated_setting == true,
+      zones = {},
+    }
+    add_org(nf.organisation)
+    local zones = f.zones or { { id = f.id .. "-main", beds = 10 } }
+    for zi, z in ipairs(zones) do
+      ok, err = unique("zone", z.id)
+      if not ok then return nil, ("facility %s: zones[%d]: %s"):format(f.id, zi, err) end
+      local nz = {
+        id = z.id,
+        name = z.name or z.id,
+        cohort = copy(z.cohort or {}),
+        closed = z.closed == true,
+      }
+      ok, err = check_cohort("zone " .. z.id, nz.cohort, declared)
+      if not ok then return nil, err end
+      nz.beds, err = norm_beds(z)
+      if not nz.beds then return nil, err end
+      for _, b in ipairs(nz.beds) do
+        for _, bed in ipairs((entry_beds(b))) do
+          ok, err = unique("bed", bed)
+          if not ok then return nil, ("zone %s: %s"):format(z.id, err) end
+        end
+      end
+      nf.zones[zi] = nz
+    end
+    out.facilities[fi] = nf
+  end
+  out.organisations = org_list
+  return out
+end
+
+-- area{...} -> the facilities, zones and beds of a test area, in the shape
+-- of the area config (docs/config.md), for the test runner to load into a
+-- scratch store (caretide.test's load_area). Defaults fill what a test
+-- leaves out:
+--   pathogens     {"covid", "flu", "norovirus"}
+--   organisation  owner of facilities that name none ("demo-council")
+--   facilities    {{id = "test-unit"}}
+--   facility      name = id, kind = "step_down", designated_setting = false,
+--                 zones = {{id = <facility id>-main, beds = 10}}
+--   zone          name = id, cohort = {} (all open), closed = false
+--   beds          a list of {id=} or {range="R01..R10"} entries with tags and
+--                 surge, or a count N for beds <zone id>-01..<zone id>-NN
+-- organisations lists every organisation used, plus "demo-acute" (the
+-- default referrer). Ids must be unique across facilities, zones and beds.
+function M.area(spec)
+  if spec ~= nil and type(spec) ~= "table" then
+    error("expected area{facilities = {...}}", 2)
+  end
+  local a, err = norm_area(spec or {})
+  if not a then error("area: " .. err, 2) end
+  return a
+end
+
+-- bed_ids(area) -> every bed id of an area (from area{}), in order.
+function M.bed_ids(area)
+  local out = {}
+  for _, f in ipairs(area.facilities or {}) do
+    for _, z in ipairs(f.zones or {}) do
+      for _, b in ipairs(z.beds or {}) do
+        local ids, err = entry_beds(b)
+        if not ids then error("bed_ids: " .. err, 2) end
+        for _, id in ipairs(ids) do out[#out + 1] = id end
+      end
+    end
+  end
+  return out
+end
+
+return M

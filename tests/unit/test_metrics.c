@@ -1,0 +1,202 @@
+/* Metrics (host/metrics.c). */
+#include "capacity_fixture.h"
+#include "isolation.h"
+#include "metrics.h"
+#include "referral.h"
+
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static cap_fx f;
+static char nhs[6][11];
+
+static void setup(void)
+{
+    cap_fx_open(&f, NULL);
+    for (unsigned i = 0; i < 6; i++)
+        cap_fx_nhs(i, nhs[i]);
+}
+static void teardown(void) { cap_fx_close(&f); }
+
+TestSuite(metrics, .init = setup, .fini = teardown);
+
+static json_int_t jint(json_t *o, const char *path)
+{
+    /* "a.b.c" */
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", path);
+    json_t *v = o;
+    for (char *k = strtok(buf, "."); k; k = strtok(NULL, "."))
+        v = json_object_get(v, k);
+    cr_assert(json_is_integer(v), "%s is not an integer", path);
+    return json_integer_value(v);
+}
+
+static json_t *metrics(void)
+{
+    json_t *m = NULL;
+    CAP_OK(ct_metrics_json(f.cap, &m, &cap_err));
+    return m;
+}
+
+Test(metrics, empty_area)
+{
+    ct_metrics m;
+    CAP_OK(ct_metrics_collect(f.cap, &m, &cap_err));
+    cr_assert_eq(m.at, CAP_FX_START);
+    cr_assert_eq(m.beds.total, 23, "26 beds, 3 closed surge beds");
+    cr_assert_eq(m.beds.available, 23);
+    cr_assert_eq(m.beds.open, 23);
+    cr_assert_eq(m.beds.surge_open, 0);
+    cr_assert_eq(m.surge_share, 0.0);
+    cr_assert_eq(m.by_kind[CT_FACILITY_STEP_DOWN].total, 9);
+    cr_assert_eq(m.by_kind[CT_FACILITY_CARE_HOME].total, 8);
+    cr_assert_eq(m.by_kind[CT_FACILITY_REHAB].total, 3);
+    cr_assert_eq(m.by_kind[CT_FACILITY_HOME_CARE].total, 3);
+    cr_assert_eq(m.by_kind[CT_FACILITY_ACUTE].total, 0);
+    cr_assert_eq(m.waiting, 0);
+    cr_assert_eq(m.nctr, 0);
+    cr_assert_eq(m.bed_days_lost, 0);
+}
+
+Test(metrics, beds_and_cohorts)
+{
+    int64_t a = cap_fx_referral(&f, nhs[0], "2026-11-23", CT_PATHWAY_P3,
+                                NULL);
+    int64_t b = cap_fx_referral(&f, nhs[1], "2026-11-23", CT_PATHWAY_P3,
+                                NULL);
+    CAP_OK(ct_capacity_hold(f.cap, a, "H01", 0, "a", NULL, &cap_err));
+    CAP_OK(ct_capacity_hold(f.cap, b, "H02", 0, "a", NULL, &cap_err));
+    CAP_OK(ct_capacity_confirm(f.cap, b, "a", NULL, &cap_err));
+    CAP_OK(ct_capacity_block(f.cap, "W01", "repairs", "a", &cap_err));
+    CAP_OK(ct_capacity_surge_open(f.cap, "sd", 1, "a", NULL, &cap_err));
+
+    ct_metrics m;
+    CAP_OK(ct_metrics_collect(f.cap, &m, &cap_err));
+    cr_assert_eq(m.beds.total, 24);
+    cr_assert_eq(m.beds.available, 21);
+    cr_assert_eq(m.beds.held, 1);
+    cr_assert_eq(m.beds.occupied, 1);
+    cr_assert_eq(m.beds.blocked, 1);
+    cr_assert_eq(m.beds.open, 23);
+    cr_assert_eq(m.beds.surge_open, 1);
+    cr_assert(fabs(m.surge_share - 1.0 / 23) < 1e-12);
+    cr_assert(fabs(m.occupancy - 1.0 / 23) < 1e-12);
+    cr_assert_eq(m.by_kind[CT_FACILITY_CARE_HOME].held, 1);
+    cr_assert_eq(m.by_kind[CT_FACILITY_REHAB].blocked, 1);
+    cr_assert_eq(m.by_kind[CT_FACILITY_STEP_DOWN].surge_open, 1);
+
+    json_t *j = metrics();
+    cr_assert_eq(jint(j, "beds.total"), 24);
+    cr_assert_eq(jint(j, "by_kind.care_home.occupied"), 1);
+    cr_assert_null(json_object_get(json_object_get(j, "by_kind"), "acute"));
+    json_t *zones = json_object_get(j, "by_zone");
+    cr_assert_eq(json_array_size(zones), 6);
+    json_t *z = json_array_get(zones, 1); /* sorted: green, hc..., */
+    size_t i;
+    json_array_foreach(zones, i, z)
+    {
+        if (strcmp(json_string_value(json_object_get(z, "zone")),
+                   "home-main") == 0)
+            break;
+    }
+    cr_assert_not_null(z);
+    cr_assert_eq(jint(z, "total"), 6);
+    cr_assert_eq(jint(z, "held"), 1);
+    cr_assert_eq(jint(z, "occupied"), 1);
+    cr_assert_str_eq(json_string_value(json_object_get(z, "kind")),
+                     "care_home");
+    cr_assert(json_is_false(json_object_get(z, "closed")));
+    /* Admittable beds by cohort, per pathogen. */
+    cr_assert_eq(jint(j, "available_by_cohort.covid.positive"), 4);
+    cr_assert_eq(jint(j, "available_by_cohort.covid.negative"), 10);
+    cr_assert_eq(jint(j, "available_by_cohort.covid.open"), 7);
+    cr_assert_eq(jint(j, "available_by_cohort.norovirus.negative"), 4);
+    cr_assert_eq(jint(j, "available_by_cohort.norovirus.open"), 17);
+    cr_assert_eq(jint(j, "available_by_cohort.flu.open"), 21,
+                 "configured pathogens appear even without cohorts");
+    json_decref(j);
+
+    CAP_OK(ct_isolation_close_zone(f.cap, "home-memory", "flu", "a", NULL,
+                                   &cap_err));
+    j = metrics();
+    cr_assert_eq(jint(j, "available_by_cohort.covid.open"), 5,
+                 "a closed zone admits nobody");
+    cr_assert_eq(jint(j, "beds.available"), 21, "but its beds are there");
+    json_decref(j);
+}
+
+Test(metrics, waiting_nctr_and_delays)
+{
+    int64_t a = cap_fx_referral(&f, nhs[0], "2026-11-23", CT_PATHWAY_P3,
+                                NULL);
+    int64_t b = cap_fx_referral(&f, nhs[1], "2026-11-23", CT_PATHWAY_P3,
+                                NULL);
+    CAP_OK(ct_capacity_hold(f.cap, a, "H01", 0, "a", NULL, &cap_err));
+    CAP_OK(ct_capacity_hold(f.cap, b, "H02", 0, "a", NULL, &cap_err));
+    CAP_OK(ct_capacity_confirm(f.cap, b, "a", NULL, &cap_err));
+    ct_referral_input in = {.nhs_number = nhs[2],
+                            .age = -1,
+                            .from_org = "acute",
+                            .ready_date = "2026-11-20",
+                            .requested_pathway = CT_PATHWAY_P1};
+    int64_t c;
+    CAP_OK(ct_referral_create(f.cap, &in, "a", &c, &cap_err));
+    int64_t d = cap_fx_referral(&f, nhs[3], "2026-11-23", CT_PATHWAY_P2,
+                                NULL);
+    CAP_OK(ct_referral_queue(f.cap, d, "a", &cap_err));
+    /* Keep the hold alive over the two days. */
+    ct_clock_advance(f.clock, 2 * DAY_MS);
+    cap_fx_referral(&f, nhs[4], "2026-11-30", CT_PATHWAY_P3, NULL);
+    /* Now 2026-11-25 08:00; a's hold expired after 4h: it waits again. */
+
+    ct_metrics m;
+    CAP_OK(ct_metrics_collect(f.cap, &m, &cap_err));
+    cr_assert_eq(m.waiting, 4, "a (expired hold), c, d, e");
+    cr_assert_eq(m.nctr, 4, "a, b, c, d: ready by today, not discharged");
+    cr_assert_eq(m.delayed, 4);
+    cr_assert_eq(m.bed_days_lost, 2 + 2 + 5 + 2);
+    cr_assert_eq(m.bed_days_lost_open, 11);
+
+    json_t *j = metrics();
+    cr_assert_eq(jint(j, "waiting.total"), 4);
+    cr_assert_eq(jint(j, "waiting.by_pathway.P1.total"), 1);
+    cr_assert_eq(jint(j, "waiting.by_pathway.P1.1-3d"), 1);
+    cr_assert_eq(jint(j, "waiting.by_pathway.P2.1-3d"), 1);
+    cr_assert_eq(jint(j, "waiting.by_pathway.P3.total"), 2);
+    cr_assert_eq(jint(j, "waiting.by_pathway.P3.<1d"), 1);
+    cr_assert_eq(jint(j, "waiting.by_pathway.P3.1-3d"), 1);
+    cr_assert(fabs(json_real_value(json_object_get(
+                       json_object_get(json_object_get(
+                                           json_object_get(j, "waiting"),
+                                           "by_pathway"),
+                                       "P1"),
+                       "oldest_days")) -
+                   2.0) < 1e-9);
+    json_decref(j);
+
+    /* b leaves hospital: its delay stops at 2 days. */
+    CAP_OK(ct_referral_discharge(f.cap, b, "a", &cap_err));
+    CAP_OK(ct_referral_set_delay(f.cap, c, CT_DELAY_P1_CARE, "council", "a",
+                                 &cap_err));
+    ct_clock_advance(f.clock, DAY_MS);
+    CAP_OK(ct_metrics_collect(f.cap, &m, &cap_err));
+    cr_assert_eq(m.nctr, 3);
+    cr_assert_eq(m.bed_days_lost, 3 + 2 + 6 + 3);
+    cr_assert_eq(m.bed_days_lost_open, 12);
+    j = metrics();
+    cr_assert_eq(jint(j, "nctr"), 3);
+    cr_assert_eq(jint(j, "bed_days_lost.total"), 14);
+    cr_assert_eq(jint(j, "bed_days_lost.by_reason.awaiting_p1_care"), 6);
+    cr_assert_eq(jint(j, "bed_days_lost.by_reason.none"), 8);
+    cr_assert_eq(jint(j, "bed_days_lost.by_org.council"), 6);
+    json_decref(j);
+
+    /* Metrics equal a recount from the rows. */
+    cr_assert_eq(m.waiting,
+                 cap_fx_int(&f, "SELECT count(*) FROM referral WHERE state "
+                                "IN ('received','triaged','waiting')",
+                            NULL));
+}

@@ -1,0 +1,470 @@
+/* Referral creation, life cycle, delays and reads (host/referral.c). */
+#include "capacity_fixture.h"
+#include "referral.h"
+
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+static cap_fx f;
+static char nhs[4][11];
+
+static void setup(void)
+{
+    cap_fx_open(&f, NULL);
+    for (unsigned i = 0; i < 4; i++)
+        cap_fx_nhs(i, nhs[i]);
+}
+static void teardown(void) { cap_fx_close(&f); }
+
+TestSuite(referral, .init = setup, .fini = teardown);
+
+static ct_referral get(int64_t id)
+{
+    ct_referral r;
+    CAP_OK(ct_referral_get(f.cap, id, &r, &cap_err));
+    return r;
+}
+
+static ct_referral_input input(void)
+{
+    static const char *const needs[] = {"nursing", "dementia", "nursing"};
+    return (ct_referral_input){
+        .nhs_number = "999 000 0018",
+        .age = 84,
+        .needs = needs,
+        .nneeds = 3,
+        .from_org = "acute",
+        .ready_date = "2026-11-22",
+        .requested_pathway = CT_PATHWAY_P3,
+        .priority = 2,
+    };
+}
+
+/* ---- delay reasons --------------------------------------------------- */
+
+Test(referral, delay_reason_table)
+{
+    cr_assert_eq(CT_DELAY__COUNT, 17, "one entry per DOMAIN.md reason");
+    for (int i = 0; i < CT_DELAY__COUNT; i++) {
+        const char *n = ct_delay_reason_name((ct_delay_reason)i);
+        cr_assert_not_null(n);
+        cr_assert_not_null(ct_delay_reason_text((ct_delay_reason)i));
+        cr_assert_eq(ct_delay_reason_parse(n), i, "%s round trip", n);
+        for (int j = 0; j < i; j++)
+            cr_assert_str_neq(n, ct_delay_reason_name((ct_delay_reason)j));
+    }
+    cr_assert_eq(ct_delay_reason_parse("awaiting_p1_care"), CT_DELAY_P1_CARE);
+    cr_assert_eq(ct_delay_reason_parse("awaiting_p2_bed"), CT_DELAY_P2_BED);
+    cr_assert_eq(ct_delay_reason_parse("awaiting_p3_bed"), CT_DELAY_P3_BED);
+    cr_assert_eq(ct_delay_reason_parse("infection_control"),
+                 CT_DELAY_INFECTION_CONTROL);
+    cr_assert_eq(ct_delay_reason_parse("nope"), -1);
+    cr_assert_eq(ct_delay_reason_parse(NULL), -1);
+    cr_assert_null(ct_delay_reason_name(CT_DELAY__COUNT));
+}
+
+/* ---- create ---------------------------------------------------------- */
+
+Test(referral, create)
+{
+    ct_referral_input in = input();
+    int64_t id = 0;
+    CAP_OK(ct_referral_create(f.cap, &in, "org:acute", &id, &cap_err));
+    cr_assert_eq(id, 1);
+    ct_referral r = get(id);
+    cr_assert_str_eq(r.nhs_number, "9990000018", "normalised");
+    cr_assert_eq(r.age, 84);
+    cr_assert_str_eq(r.from_org, "acute");
+    cr_assert_str_eq(r.ready_date, "2026-11-22");
+    cr_assert_eq(r.requested_pathway, CT_PATHWAY_P3);
+    cr_assert_eq(r.decided_pathway, -1);
+    cr_assert_eq(r.state, CT_REFERRAL_RECEIVED);
+    cr_assert_eq(r.priority, 2);
+    cr_assert_eq(r.delay_reason, -1);
+    cr_assert_eq(r.created_at, CAP_FX_START);
+    cr_assert_eq(r.delay_days, 1);
+    char *needs = cap_fx_text(&f, "SELECT needs FROM person WHERE "
+                                  "nhs_number = ?1",
+                              "9990000018");
+    cr_assert_str_eq(needs, "[\"nursing\",\"dementia\"]", "deduplicated");
+    free(needs);
+    json_t *p = cap_fx_last(&f, "referral.created");
+    cr_assert_str_eq(json_string_value(json_object_get(p, "nhs_number")),
+                     "9990000018");
+
+    /* A second referral for the same person updates the person. */
+    in.age = 85;
+    in.nneeds = 1;
+    CAP_OK(ct_referral_create(f.cap, &in, "org:acute", &id, &cap_err));
+    cr_assert_eq(get(id).age, 85);
+    cr_assert_eq(cap_fx_int(&f, "SELECT count(*) FROM person", NULL), 1);
+}
+
+Test(referral, create_refusals)
+{
+    ct_referral_input in = input();
+    int64_t id = 0;
+    in.nhs_number = "9990000019";
+    CAP_REFUSED(&f, CT_EINVAL,
+                ct_referral_create(f.cap, &in, "org:acute", &id, &cap_err),
+                "NHS number '9990000019' is not valid");
+    in = input();
+    in.from_org = "elsewhere";
+    CAP_REFUSED(&f, CT_ENOTFOUND,
+                ct_referral_create(f.cap, &in, "org:acute", &id, &cap_err),
+                "organisation elsewhere does not exist");
+    static const char *const dates[] = {"2026-02-30", "2026-11-2",
+                                        "tomorrow", "2026/11/22", ""};
+    for (size_t i = 0; i < 5; i++) {
+        in = input();
+        in.ready_date = dates[i];
+        CAP_REFUSED(&f, CT_EINVAL,
+                    ct_referral_create(f.cap, &in, "org:acute", &id,
+                                       &cap_err),
+                    "ready date must be a date YYYY-MM-DD");
+    }
+    in = input();
+    in.age = 131;
+    CAP_REFUSED(&f, CT_EINVAL,
+                ct_referral_create(f.cap, &in, "org:acute", &id, &cap_err),
+                "age 131 is out of range");
+    in = input();
+    in.requested_pathway = CT_PATHWAY__COUNT;
+    CAP_REFUSED(&f, CT_EINVAL,
+                ct_referral_create(f.cap, &in, "org:acute", &id, &cap_err),
+                "is not a pathway");
+    static const char *const bad[] = {"has space"};
+    in = input();
+    in.needs = bad;
+    in.nneeds = 1;
+    CAP_REFUSED(&f, CT_EINVAL,
+                ct_referral_create(f.cap, &in, "org:acute", &id, &cap_err),
+                "need 'has space' is not a tag");
+    in = input();
+    CAP_REFUSED(&f, CT_EINVAL,
+                ct_referral_create(f.cap, &in, "", &id, &cap_err),
+                "actor is required");
+    cr_assert_eq(cap_fx_int(&f, "SELECT count(*) FROM referral", NULL), 0);
+    cr_assert_eq(cap_fx_int(&f, "SELECT count(*) FROM person", NULL), 0);
+}
+
+Test(referral, idempotency_key)
+{
+    ct_referral_input in = input();
+    in.idempotency_key = "req-1";
+    int64_t a = 0, b = 0;
+    CAP_OK(ct_referral_create(f.cap, &in, "org:acute", &a, &cap_err));
+    CAP_REFUSED(&f, CT_EEXISTS,
+                ct_referral_create(f.cap, &in, "org:acute", &b, &cap_err),
+                "already exists for this key");
+    cr_assert_eq(b, a);
+    /* Another organisation may use the same key. */
+    in.from_org = "council";
+    CAP_OK(ct_referral_create(f.cap, &in, "org:council", &b, &cap_err));
+    cr_assert_neq(b, a);
+}
+
+/* ---- life cycle ------------------------------------------------------ */
+
+Test(referral, transition_table)
+{
+#define S(x) CT_REFERRAL_##x
+    static const struct {
+        ct_referral_state from, to;
+    } ok[] = {
+        {S(RECEIVED), S(TRIAGED)},   {S(RECEIVED), S(DISCHARGED)},
+        {S(RECEIVED), S(CANCELLED)}, {S(TRIAGED), S(TRIAGED)},
+        {S(TRIAGED), S(WAITING)},    {S(TRIAGED), S(HELD)},
+        {S(TRIAGED), S(DISCHARGED)}, {S(TRIAGED), S(CANCELLED)},
+        {S(WAITING), S(TRIAGED)},    {S(WAITING), S(HELD)},
+        {S(WAITING), S(DISCHARGED)}, {S(WAITING), S(CANCELLED)},
+        {S(HELD), S(WAITING)},       {S(HELD), S(PLACED)},
+        {S(HELD), S(CANCELLED)},     {S(PLACED), S(DISCHARGED)},
+        {S(PLACED), S(CANCELLED)},   {S(DISCHARGED), S(COMPLETED)},
+    };
+#undef S
+    int allowed = 0;
+    for (int a = 0; a < CT_REFERRAL__COUNT; a++)
+        for (int b = 0; b < CT_REFERRAL__COUNT; b++) {
+            bool want = false;
+            for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+                want = want || (ok[i].from == (ct_referral_state)a &&
+                                ok[i].to == (ct_referral_state)b);
+            cr_assert_eq(ct_referral_can(a, b), want, "%s -> %s",
+                         ct_referral_state_name(a), ct_referral_state_name(b));
+            allowed += want;
+        }
+    cr_assert_eq(allowed, 18);
+    cr_assert_not(ct_referral_can(CT_REFERRAL__COUNT, CT_REFERRAL_HELD));
+}
+
+Test(referral, whole_journey)
+{
+    int64_t id = cap_fx_referral(&f, nhs[0], "2026-11-23", -1, NULL);
+    CAP_OK(ct_referral_triage(f.cap, id, CT_PATHWAY_P2, 5, "needs rehab",
+                              "org:council", &cap_err));
+    ct_referral r = get(id);
+    cr_assert_eq(r.state, CT_REFERRAL_TRIAGED);
+    cr_assert_eq(r.decided_pathway, CT_PATHWAY_P2);
+    cr_assert_eq(r.priority, 5);
+    json_t *p = cap_fx_last(&f, "referral.triaged");
+    cr_assert_str_eq(json_string_value(json_object_get(p, "reason")),
+                     "needs rehab");
+    CAP_OK(ct_referral_queue(f.cap, id, "org:council", &cap_err));
+    cr_assert_eq(get(id).state, CT_REFERRAL_WAITING);
+    CAP_OK(ct_capacity_hold(f.cap, id, "W01", 0, "org:council", NULL,
+                            &cap_err));
+    r = get(id);
+    cr_assert_eq(r.state, CT_REFERRAL_HELD);
+    cr_assert_str_eq(r.bed_id, "W01");
+    cr_assert_not(r.occupancy);
+    cr_assert_eq(r.hold_expires_at, CAP_FX_START + 4 * HOUR_MS);
+    CAP_OK(ct_capacity_confirm(f.cap, id, "org:council", NULL, &cap_err));
+    cr_assert_eq(get(id).state, CT_REFERRAL_PLACED);
+    ct_clock_advance(f.clock, 2 * DAY_MS);
+    CAP_OK(ct_referral_discharge(f.cap, id, "org:acute", &cap_err));
+    r = get(id);
+    cr_assert_eq(r.state, CT_REFERRAL_DISCHARGED);
+    cr_assert_eq(r.discharged_at, CAP_FX_START + 2 * DAY_MS);
+    cr_assert_eq(r.delay_days, 2);
+    cr_assert(r.occupancy, "the person is now in the bed");
+    cr_assert_str_eq(json_string_value(json_object_get(
+                         cap_fx_last(&f, "referral.discharged"), "bed")),
+                     "W01");
+    ct_clock_advance(f.clock, 14 * DAY_MS);
+    cr_assert_eq(get(id).delay_days, 2, "delay stops at discharge");
+    CAP_OK(ct_referral_complete(f.cap, id, "org:council", &cap_err));
+    r = get(id);
+    cr_assert_eq(r.state, CT_REFERRAL_COMPLETED);
+    cr_assert_eq(r.assignment_id, 0);
+    cr_assert_eq(cap_fx_int(&f, "SELECT status = 'available' FROM bed "
+                                "WHERE id = 'W01'",
+                            NULL),
+                 1);
+    cr_assert_eq(cap_fx_int(&f, "SELECT count(*) FROM assignment WHERE "
+                                "kind = 'occupancy' AND end_reason = "
+                                "'completed'",
+                            NULL),
+                 1);
+}
+
+Test(referral, illegal_transitions_name_the_state)
+{
+    int64_t id = cap_fx_referral(&f, nhs[0], "2026-11-23", -1, NULL);
+    CAP_REFUSED(&f, CT_ESTATE, ct_referral_queue(f.cap, id, "a", &cap_err),
+                "referral 1 is received; cannot queue");
+    CAP_REFUSED(&f, CT_ESTATE,
+                ct_referral_complete(f.cap, id, "a", &cap_err),
+                "referral 1 is received; cannot complete");
+    CAP_REFUSED(&f, CT_ESTATE,
+                ct_capacity_confirm(f.cap, id, "a", NULL, &cap_err),
+                "referral 1 is received; cannot confirm");
+    CAP_OK(ct_referral_triage(f.cap, id, CT_PATHWAY_P3, 0, NULL, "a",
+                              &cap_err));
+    CAP_OK(ct_capacity_hold(f.cap, id, "H01", 0, "a", NULL, &cap_err));
+    CAP_REFUSED(&f, CT_ESTATE,
+                ct_referral_triage(f.cap, id, CT_PATHWAY_P2, 0, NULL, "a",
+                                   &cap_err),
+                "referral 1 is held; cannot triage");
+    CAP_REFUSED(&f, CT_ESTATE,
+                ct_referral_discharge(f.cap, id, "a", &cap_err),
+                "referral 1 is held; cannot discharge");
+    CAP_REFUSED(&f, CT_ESTATE, ct_referral_queue(f.cap, id, "a", &cap_err),
+                "referral 1 is held; cannot queue");
+    CAP_OK(ct_capacity_confirm(f.cap, id, "a", NULL, &cap_err));
+    CAP_REFUSED(&f, CT_ESTATE,
+                ct_capacity_hold(f.cap, id, "H02", 0, "a", NULL, &cap_err),
+                "referral 1 is placed; cannot hold");
+    CAP_OK(ct_referral_discharge(f.cap, id, "a", &cap_err));
+    CAP_REFUSED(&f, CT_ESTATE,
+                ct_referral_cancel(f.cap, id, "changed mind", "a", &cap_err),
+                "referral 1 is discharged; cannot cancel");
+    CAP_OK(ct_referral_complete(f.cap, id, "a", &cap_err));
+    CAP_REFUSED(&f, CT_ESTATE,
+                ct_referral_complete(f.cap, id, "a", &cap_err),
+                "referral 1 is completed; cannot complete");
+    CAP_REFUSED(&f, CT_ENOTFOUND,
+                ct_referral_queue(f.cap, 42, "a", &cap_err),
+                "referral 42 does not exist");
+    CAP_REFUSED(&f, CT_EINVAL,
+                ct_referral_triage(f.cap, id, (ct_pathway)9, 0, NULL, "a",
+                                   &cap_err),
+                "pathway 9 is not a pathway");
+}
+
+Test(referral, discharge_without_a_bed)
+{
+    /* P0: home with no new support, straight from triage. */
+    int64_t id = cap_fx_referral(&f, nhs[0], "2026-11-23", CT_PATHWAY_P0,
+                                 NULL);
+    CAP_OK(ct_referral_discharge(f.cap, id, "org:acute", &cap_err));
+    ct_referral r = get(id);
+    cr_assert_eq(r.state, CT_REFERRAL_DISCHARGED);
+    cr_assert_eq(r.assignment_id, 0);
+    cr_assert_null(json_object_get(cap_fx_last(&f, "referral.discharged"),
+                                   "bed"));
+    CAP_OK(ct_referral_complete(f.cap, id, "org:acute", &cap_err));
+}
+
+Test(referral, cancel_ends_holds_and_occupancies)
+{
+    int64_t a = cap_fx_referral(&f, nhs[0], "2026-11-23", CT_PATHWAY_P3,
+                                NULL);
+    int64_t b = cap_fx_referral(&f, nhs[1], "2026-11-23", CT_PATHWAY_P3,
+                                NULL);
+    int64_t c = cap_fx_referral(&f, nhs[2], "2026-11-23", -1, NULL);
+    CAP_OK(ct_capacity_hold(f.cap, a, "H01", 0, "a", NULL, &cap_err));
+    CAP_OK(ct_capacity_hold(f.cap, b, "H02", 0, "a", NULL, &cap_err));
+    CAP_OK(ct_capacity_confirm(f.cap, b, "a", NULL, &cap_err));
+    CAP_REFUSED(&f, CT_EINVAL,
+                ct_referral_cancel(f.cap, a, "", "a", &cap_err),
+                "cancel reason is required");
+    CAP_OK(ct_referral_cancel(f.cap, a, "died", "org:acute", &cap_err));
+    CAP_OK(ct_referral_cancel(f.cap, b, "went home", "org:acute", &cap_err));
+    CAP_OK(ct_referral_cancel(f.cap, c, "duplicate", "org:acute", &cap_err));
+    cr_assert_eq(get(a).state, CT_REFERRAL_CANCELLED);
+    cr_assert_eq(cap_fx_int(&f, "SELECT count(*) FROM bed WHERE status <> "
+                                "'available'",
+                            NULL),
+                 0);
+    cr_assert_eq(cap_fx_int(&f, "SELECT count(*) FROM assignment WHERE "
+                                "end_reason = 'cancelled'",
+                            NULL),
+                 2);
+    json_t *p = cap_fx_last(&f, "referral.cancelled");
+    cr_assert_str_eq(json_string_value(json_object_get(p, "reason")),
+                     "duplicate");
+    /* The hold timer has nothing left to do. */
+    ct_clock_advance(f.clock, DAY_MS);
+    cr_assert_eq(cap_fx_events(&f, "hold.expired"), 0);
+}
+
+/* ---- delays ---------------------------------------------------------- */
+
+Test(referral, delay_days_are_derived)
+{
+    /* Now is 2026-11-23 08:00 UTC. */
+    cr_assert_eq(ct_referral_delay_days("2026-11-20", CAP_FX_START), 3);
+    cr_assert_eq(ct_referral_delay_days("2026-11-23", CAP_FX_START), 0);
+    cr_assert_eq(ct_referral_delay_days("2026-11-30", CAP_FX_START), 0);
+    cr_assert_eq(ct_referral_delay_days("2026-11-22",
+                                        CAP_FX_START + 16 * HOUR_MS - 1),
+                 1, "23:59:59.999 is still the 23rd");
+    cr_assert_eq(ct_referral_delay_days("2026-11-22",
+                                        CAP_FX_START + 16 * HOUR_MS),
+                 2);
+    cr_assert_eq(ct_referral_delay_days("2025-12-31", CAP_FX_START), 327);
+    cr_assert_eq(ct_referral_delay_days("bad", CAP_FX_START), -1);
+
+    int64_t id = cap_fx_referral(&f, nhs[0], "2026-11-20", -1, NULL);
+    cr_assert_eq(get(id).delay_days, 3);
+    ct_clock_advance(f.clock, DAY_MS);
+    cr_assert_eq(get(id).delay_days, 4, "grows while waiting");
+    CAP_OK(ct_referral_cancel(f.cap, id, "x", "a", &cap_err));
+    ct_clock_advance(f.clock, 3 * DAY_MS);
+    cr_assert_eq(get(id).delay_days, 4, "stops when cancelled");
+    cr_assert_eq(cap_fx_int(&f, "SELECT count(*) FROM pragma_table_info("
+                                "'referral') WHERE name LIKE '%delay_days%'",
+                            NULL),
+                 0, "never stored");
+}
+
+Test(referral, delay_reason_and_responsible_org)
+{
+    int64_t id = cap_fx_referral(&f, nhs[0], "2026-11-20", CT_PATHWAY_P1,
+                                 NULL);
+    CAP_OK(ct_referral_set_delay(f.cap, id, CT_DELAY_P1_CARE, "council",
+                                 "org:council", &cap_err));
+    ct_referral r = get(id);
+    cr_assert_eq(r.delay_reason, CT_DELAY_P1_CARE);
+    cr_assert_str_eq(r.responsible_org, "council");
+    json_t *p = cap_fx_last(&f, "referral.delay_set");
+    cr_assert_str_eq(json_string_value(json_object_get(p, "reason")),
+                     "awaiting_p1_care");
+    cr_assert_str_eq(json_string_value(json_object_get(p, "text")),
+                     ct_delay_reason_text(CT_DELAY_P1_CARE));
+    CAP_REFUSED(&f, CT_ENOTFOUND,
+                ct_referral_set_delay(f.cap, id, CT_DELAY_P1_CARE, "nobody",
+                                      "a", &cap_err),
+                "organisation nobody does not exist");
+    CAP_REFUSED(&f, CT_EINVAL,
+                ct_referral_set_delay(f.cap, id, CT_DELAY__COUNT, "council",
+                                      "a", &cap_err),
+                "is not a national reason");
+    CAP_REFUSED(&f, CT_EINVAL,
+                ct_referral_set_delay(f.cap, id, CT_DELAY_TRANSPORT, NULL,
+                                      "a", &cap_err),
+                "responsible organisation is required");
+    CAP_OK(ct_referral_clear_delay(f.cap, id, "a", &cap_err));
+    r = get(id);
+    cr_assert_eq(r.delay_reason, -1);
+    cr_assert_str_eq(r.responsible_org, "");
+    CAP_OK(ct_referral_discharge(f.cap, id, "a", &cap_err));
+    CAP_REFUSED(&f, CT_ESTATE,
+                ct_referral_set_delay(f.cap, id, CT_DELAY_TRANSPORT, "acute",
+                                      "a", &cap_err),
+                "referral 1 is discharged; cannot record a delay");
+}
+
+Test(referral, ready_date_moves)
+{
+    int64_t id = cap_fx_referral(&f, nhs[0], "2026-11-20", -1, NULL);
+    CAP_OK(ct_referral_set_ready_date(f.cap, id, "2026-11-22", "a",
+                                      &cap_err));
+    cr_assert_str_eq(get(id).ready_date, "2026-11-22");
+    cr_assert_eq(get(id).delay_days, 1);
+    CAP_REFUSED(&f, CT_EINVAL,
+                ct_referral_set_ready_date(f.cap, id, "2026-13-01", "a",
+                                           &cap_err),
+                "ready date must be a date");
+    CAP_OK(ct_referral_cancel(f.cap, id, "x", "a", &cap_err));
+    CAP_REFUSED(&f, CT_ESTATE,
+                ct_referral_set_ready_date(f.cap, id, "2026-11-23", "a",
+                                           &cap_err),
+                "referral 1 is cancelled; cannot move the ready date");
+}
+
+/* ---- reads ----------------------------------------------------------- */
+
+Test(referral, json_views)
+{
+    ct_referral_input in = input();
+    int64_t id;
+    CAP_OK(ct_referral_create(f.cap, &in, "org:acute", &id, &cap_err));
+    cap_fx_referral(&f, nhs[1], "2026-11-23", CT_PATHWAY_P3, NULL);
+    CAP_OK(ct_referral_triage(f.cap, id, CT_PATHWAY_P3, 1, NULL, "a",
+                              &cap_err));
+    CAP_OK(ct_capacity_hold(f.cap, id, "M01", 0, "a", NULL, &cap_err));
+    json_t *o = NULL;
+    CAP_OK(ct_referral_get_json(f.cap, id, &o, &cap_err));
+    cr_assert_str_eq(json_string_value(json_object_get(o, "state")), "held");
+    cr_assert_str_eq(json_string_value(json_object_get(o, "bed")), "M01");
+    cr_assert_str_eq(json_string_value(json_object_get(o, "decided_pathway")),
+                     "P3");
+    cr_assert_eq(json_array_size(json_object_get(o, "needs")), 2);
+    cr_assert(json_is_null(json_object_get(o, "delay_reason")));
+    cr_assert_eq(json_integer_value(json_object_get(o, "delay_days")), 1);
+    json_decref(o);
+
+    json_t *a = NULL;
+    CAP_OK(ct_referral_list_json(f.cap, -1, 0, 10, &a, &cap_err));
+    cr_assert_eq(json_array_size(a), 2);
+    json_decref(a);
+    CAP_OK(ct_referral_list_json(f.cap, CT_REFERRAL_TRIAGED, 0, 10, &a,
+                                 &cap_err));
+    cr_assert_eq(json_array_size(a), 1);
+    cr_assert_eq(json_integer_value(json_object_get(json_array_get(a, 0),
+                                                    "id")),
+                 2);
+    json_decref(a);
+    CAP_OK(ct_referral_list_json(f.cap, -1, 1, 10, &a, &cap_err));
+    cr_assert_eq(json_array_size(a), 1, "after_id pages");
+    json_decref(a);
+    CAP_REFUSED(&f, CT_EINVAL,
+                ct_referral_list_json(f.cap, -1, 0, 0, &a, &cap_err),
+                "limit must be between 1 and 1000");
+    CAP_REFUSED(&f, CT_ENOTFOUND,
+                ct_referral_get_json(f.cap, 9, &o, &cap_err),
+                "referral 9 does not exist");
+}
