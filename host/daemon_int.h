@@ -71,6 +71,8 @@ struct ct_daemon {
     /* daemon_cap.c */
     ct_daemon__due expiry, isolation;
     ct_timer rearm;       /* re-reads when the next expiry and end are due */
+    ct_timer head_timer;  /* syncs the audit head file, HEAD_SYNC_MS late */
+    bool head_dirty;
     size_t write_mark;    /* capacity events queued before the write */
     uint64_t version;     /* moves whenever committed data may change */
     ct_daemon__cached cache[CT_DAEMON_CACHE_SLOTS];
