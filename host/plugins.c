@@ -34,6 +34,8 @@ struct ct_plugins {
     ct_capacity *cap;
     const ct_config *cfg;
     set *cur;
+    set *next; /* built by prepare, swapped in by apply */
+    const ct_config *next_cfg;
     queued *queue;
     size_t nqueue, capqueue;
     bool flushing;
@@ -261,28 +263,55 @@ void ct_plugins_free(ct_plugins *m)
 {
     if (!m)
         return;
+    ct_plugins_abort(m);
     set_free(m->cur);
     drop_queue(m);
     free(m->queue);
     free(m);
 }
 
-int ct_plugins_reload(ct_plugins *m, const ct_config *cfg, ct_diags *diags)
+int ct_plugins_prepare(ct_plugins *m, const ct_config *cfg,
+                       ct_diags *diags)
 {
-    set *fresh = set_load(m, cfg, diags);
-    if (!fresh) {
+    ct_plugins_abort(m);
+    m->next = set_load(m, cfg, diags);
+    if (!m->next) {
         ct_log_error("plugins", "reload failed; the running plugins stay");
         return CT_ECONFIG;
     }
+    m->next_cfg = cfg;
+    return 0;
+}
+
+void ct_plugins_apply(ct_plugins *m)
+{
+    if (!m->next)
+        return;
     /* The swap: nothing runs between these lines, so no call sees half a
      * set. */
     set *old = m->cur;
-    m->cur = fresh;
-    m->cfg = cfg;
+    m->cur = m->next;
+    m->cfg = m->next_cfg;
+    m->next = NULL;
+    m->next_cfg = NULL;
     set_free(old);
-    set_arm(fresh);
-    ct_log_info("plugins", "reloaded %zu plugin(s)", fresh->n);
-    return 0;
+    set_arm(m->cur);
+    ct_log_info("plugins", "loaded %zu plugin(s)", m->cur->n);
+}
+
+void ct_plugins_abort(ct_plugins *m)
+{
+    set_free(m->next);
+    m->next = NULL;
+    m->next_cfg = NULL;
+}
+
+int ct_plugins_reload(ct_plugins *m, const ct_config *cfg, ct_diags *diags)
+{
+    int rc = ct_plugins_prepare(m, cfg, diags);
+    if (rc == 0)
+        ct_plugins_apply(m);
+    return rc;
 }
 
 size_t ct_plugins_count(const ct_plugins *m)
@@ -750,6 +779,14 @@ json_t *ct_plugins_status(const ct_plugins *m)
             json_object_set_new(o, "key_id", json_string(p->key_id));
         json_array_append_new(a, o);
     }
+    return a;
+}
+
+json_t *ct_plugins_dirs(const ct_plugins *m)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; m->cur && i < m->cur->n; i++)
+        json_array_append_new(a, json_string(m->cur->items[i]->dir));
     return a;
 }
 
