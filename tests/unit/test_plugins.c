@@ -402,3 +402,31 @@ Test(plugins, provenance_names_bundle_hash_and_key_id)
     ct_diags_free(&d);
     ct_test_rmtree(dir);
 }
+
+Test(plugins, capacity_bed_and_escalation_views)
+{
+    pfx p;
+    open_with(&p, "  - name: views\n", "");
+    json_t *v = NULL;
+    cr_assert_eq(ct_kv_get(p.f.store, "views", "sd_beds", &v), 0);
+    cr_assert_eq(json_integer_value(v), 12);
+    json_decref(v);
+    cr_assert_eq(ct_kv_get(p.f.store, "views", "isolation_rooms", &v), 0);
+    cr_assert_eq(json_integer_value(v), 6);
+    json_decref(v);
+    cr_assert_eq(ct_kv_get(p.f.store, "views", "held", &v), 0);
+    cr_assert_eq(json_integer_value(v), 0);
+    json_decref(v);
+    cr_assert_eq(ct_kv_get(p.f.store, "views", "capacity_is_table", &v), 0);
+    cr_assert(json_is_true(v));
+    json_decref(v);
+    cr_assert_eq(ct_kv_get(p.f.store, "views", "level", &v), 0);
+    cr_assert_eq(json_integer_value(v), 1, "level 1 when nothing recorded");
+    json_decref(v);
+    cr_assert_eq(ct_kv_get(p.f.store, "views", "unknown", &v), 0);
+    cr_assert(json_is_true(json_object_get(v, "ok")));
+    cr_assert_str_eq(json_string_value(json_object_get(v, "code")),
+                     "CT_ENOTFOUND");
+    json_decref(v);
+    close_pfx(&p);
+}
