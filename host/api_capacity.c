@@ -18,8 +18,8 @@
 
 #define MAX_TAGS 16
 
-/* GET /v1/capacity: every role. The capacity view with area totals and
- * metrics. */
+/* GET /v1/capacity: every role. The capacity view (facilities, zones,
+ * area totals) with the area's metrics (ct_metrics_json, less by_zone). */
 int ct_api__capacity(ct_http_req *r, void *app)
 {
     ct_daemon *d = app;
@@ -38,6 +38,8 @@ int ct_api__capacity(ct_http_req *r, void *app)
         json_decref(view);
         return ct_api__cap_reply(r, rc, &err, NULL);
     }
+    /* Zones are in the view already, with more about each. */
+    json_object_del(metrics, "by_zone");
     const ct_config *cfg = ct_daemon_config(d);
     if (json_object_set_new(view, "area", json_string(cfg->area_id)) ||
         json_object_set_new(view, "metrics", metrics)) {

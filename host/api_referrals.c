@@ -378,7 +378,8 @@ int ct_api__referral_create(ct_http_req *r, void *app)
     referral_in v;
     uint8_t sha[32];
     int err;
-    if ((err = read_referral(r, d, &v)) || (err = fingerprint(r, sha)))
+    if ((err = read_referral(r, d, &v)) ||
+        (v.key && (err = fingerprint(r, sha))))
         return err;
     ct_cap_error cerr = {0};
     int rc;

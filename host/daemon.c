@@ -246,6 +246,17 @@ static void on_reload_deferred(ct_commit_req *r, int status)
     reload_now(d);
 }
 
+void ct_daemon__request_reload(ct_daemon *d)
+{
+    if (!ct_commit_pending(d->commit)) {
+        reload_now(d);
+    } else if (!d->reload_waiting) {
+        d->reload_wait.data = d;
+        d->reload_waiting = ct_commit_defer(d->commit, &d->reload_wait,
+                                            on_reload_deferred) == 0;
+    }
+}
+
 /* ---- signals and shutdown ---------------------------------------------- */
 
 static void on_signal_closed(uv_handle_t *h)
@@ -293,13 +304,7 @@ static void on_signal(uv_signal_t *s, int signum)
         if (d->stopping)
             return;
         ct_log_info(UNIT, "SIGHUP: reloading the configuration");
-        if (!ct_commit_pending(d->commit)) {
-            reload_now(d);
-        } else if (!d->reload_waiting) {
-            d->reload_wait.data = d;
-            d->reload_waiting = ct_commit_defer(d->commit, &d->reload_wait,
-                                                on_reload_deferred) == 0;
-        }
+        ct_daemon__request_reload(d);
         return;
     }
     if (d->stopping) {
@@ -308,6 +313,7 @@ static void on_signal(uv_signal_t *s, int signum)
         return;
     }
     d->stopping = true;
+    ct_daemon__plugins_stop(d);
     ct_prom_set(d->m_ready, NULL, 0);
     ct_log_info(UNIT, "%s: shutting down; %u requests in flight",
                 signum == SIGINT ? "SIGINT" : "SIGTERM",
@@ -453,9 +459,9 @@ static int start(ct_daemon *d)
         return err;
     if ((err = ct_auth_new(d->cfg, &d->auth)))
         return err;
-    /* Units that join the daemon hook in here, before the server starts:
-     * the plugin manager (which holds readiness until its plugins are
-     * loaded, and is given to the daemon with ct_daemon_set_plugins). */
+    /* Units that join the daemon hook in here, before the server starts. */
+    if ((err = ct_daemon__plugins_start(d)))
+        return err;
     ct_http_options ho = {
         .host = d->cfg->listen_host,
         .port = d->cfg->listen_port,
@@ -493,6 +499,7 @@ static int start(ct_daemon *d)
 /* Undoes a failed start-up: whatever was made, in reverse. */
 static void cleanup(ct_daemon *d)
 {
+    ct_daemon__plugins_stop(d);
     if (d->http)
         ct_http_close(d->http, NULL, NULL);
     if (d->clock)
@@ -534,6 +541,7 @@ int ct_daemon_run(const ct_daemon_options *opts)
         ct_log_error(UNIT, "event loop closed with handles open: %s",
                      uv_strerror(close_rc));
     ct_auth_free(d->auth);
+    ct_daemon__plugins_free(d);
     ct_daemon__cap_free(d);
     ct_store_close(d->store);
     if (!err)

@@ -32,6 +32,10 @@
 
 #define UNIT "daemon"
 #define RETRY_MS 1000
+/* The audit head file is synced at most this often: it may lag the
+ * database (audit.h), and one fsync fewer per group commit is most of a
+ * small group's cost. */
+#define HEAD_SYNC_MS 200
 
 /* ---- accessors --------------------------------------------------------- */
 
@@ -196,6 +200,41 @@ static void due_init(ct_daemon *d, ct_daemon__due *u, const char *what,
     ct_timer_init(d->clock, &u->timer);
 }
 
+/* ---- the audit head file ---------------------------------------------- */
+
+static void sync_head(ct_daemon *d)
+{
+    int hs = ct_audit_sync_head(d->store);
+    if (hs)
+        ct_log_warn(UNIT, "audit head file: %s", ct_strerror(hs));
+}
+
+static void on_head_due(ct_timer *t, void *data)
+{
+    ct_daemon *d = data;
+    if (ct_store_in_transaction(d->store)) { /* a timer's write is open */
+        ct_timer_start(t, ct_clock_now(d->clock) + HEAD_SYNC_MS,
+                       on_head_due, d);
+        return;
+    }
+    d->head_dirty = false;
+    sync_head(d);
+}
+
+/* After a commit that appended events: sync soon, once for many. */
+static void head_changed(ct_daemon *d)
+{
+    d->head_dirty = true;
+    if (!d->clock) { /* shutting down: no timers any more */
+        d->head_dirty = false;
+        sync_head(d);
+        return;
+    }
+    if (!ct_timer_active(&d->head_timer))
+        ct_timer_start(&d->head_timer, ct_clock_now(d->clock) + HEAD_SYNC_MS,
+                       on_head_due, d);
+}
+
 /* ---- events and the group commit --------------------------------------- */
 
 static void on_event(const ct_capacity_event *ev, void *data)
@@ -238,13 +277,10 @@ void ct_daemon__group_done(ct_daemon *d, const ct_commit_group_info *info)
         schedule_rearm(d);
         return;
     }
-    if (info->writes > info->failed)
+    if (info->writes > info->failed) {
         d->version++;
-    if (ct_capacity_events_mark(d->cap) == 0)
-        return;
-    int hs = ct_audit_sync_head(d->store);
-    if (hs)
-        ct_log_warn(UNIT, "audit head file: %s", ct_strerror(hs));
+        head_changed(d);
+    }
     ct_capacity_flush_events(d->cap);
 }
 
@@ -382,6 +418,7 @@ int ct_daemon__cap_start(ct_daemon *d)
     due_init(d, &d->isolation, "isolations ended", ct_isolation_next_end,
              notify_ends);
     ct_timer_init(d->clock, &d->rearm);
+    ct_timer_init(d->clock, &d->head_timer);
     /* Holds and isolations pending from before a restart: overdue ones
      * run on the first loop turn. */
     on_rearm(&d->rearm, d);
@@ -399,6 +436,8 @@ void ct_daemon__cap_reloaded(ct_daemon *d)
 
 void ct_daemon__cap_free(ct_daemon *d)
 {
+    if (d->head_dirty) /* the last groups, committed at shutdown */
+        sync_head(d);
     ct_capacity_free(d->cap);
     d->cap = NULL;
     for (size_t i = 0; i < CT_DAEMON_CACHE_SLOTS; i++) {

@@ -52,6 +52,7 @@ struct ct_daemon {
     ct_http *http;
     ct_capacity *cap;
     ct_plugins *plugins; /* borrowed: set by the plugin manager's owner */
+    struct ct_daemon__plugins *pl; /* daemon_plugins.c */
     uv_signal_t sigterm, sigint, sighup;
     int signals_open;
     int holds; /* readiness holds; start-up holds one */
@@ -71,10 +72,23 @@ struct ct_daemon {
     /* daemon_cap.c */
     ct_daemon__due expiry, isolation;
     ct_timer rearm;       /* re-reads when the next expiry and end are due */
+    ct_timer head_timer;  /* syncs the audit head file, HEAD_SYNC_MS late */
+    bool head_dirty;
     size_t write_mark;    /* capacity events queued before the write */
     uint64_t version;     /* moves whenever committed data may change */
     ct_daemon__cached cache[CT_DAEMON_CACHE_SLOTS];
 };
+
+/* The plugin manager in the daemon (daemon_plugins.c): start loads the
+ * configured plugins (config errors printed) and hooks reload, health,
+ * metrics, escalation and file watching in; stop closes its handles
+ * (before the loop ends); free releases the manager after the loop. */
+int ct_daemon__plugins_start(ct_daemon *d);
+void ct_daemon__plugins_stop(ct_daemon *d);
+void ct_daemon__plugins_free(ct_daemon *d);
+
+/* Reloads now, or after the open group commit. */
+void ct_daemon__request_reload(ct_daemon *d);
 
 /* Creates the capacity handle on the store and the clock and starts its
  * timers; registers its gauges. */
