@@ -4,6 +4,7 @@
  */
 #include "plugins_int.h"
 
+#include "bundle.h"
 #include "error.h"
 #include "log.h"
 #include "plugin_check.h"
@@ -133,6 +134,13 @@ static ct_plugin *plugin_load(ct_plugins *m, const ct_config *cfg,
                               &p->settings, diags))
         goto fail;
     ct_manifest_settings_hash(p->settings, p->settings_hash);
+    /* Provenance for decision records: what was verified at load. */
+    ct_bundle_info info;
+    if (ct_plugin_check_trust(cfg, entry, p->dir, ct_bundle_wall_ms(), &info,
+                              diags))
+        goto fail;
+    snprintf(p->bundle_hash, sizeof p->bundle_hash, "%s", info.bundle_hash);
+    snprintf(p->key_id, sizeof p->key_id, "%s", info.key_id);
     ct_sandbox_limits lim;
     ct_sandbox_limits_default(&lim);
     lim.memory = (size_t)cfg->limits.plugin_memory;
@@ -724,8 +732,7 @@ json_t *ct_plugins_status(const ct_plugins *m)
         const ct_plugin *p = m->cur->items[i];
         ct_sandbox_stats st;
         ct_sandbox_stats_get(p->sb, &st);
-        json_array_append_new(
-            a, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:s, s:I, s:I}",
+        json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:s, s:I, s:I}",
                          "name", p->manifest->name, "version",
                          p->manifest->version, "state",
                          p->state == CT_PLUGIN_ACTIVE ? "active"
@@ -735,7 +742,13 @@ json_t *ct_plugins_status(const ct_plugins *m)
                          (json_int_t)p->timeouts, "consecutive_failures",
                          (json_int_t)p->consecutive, "settings_hash",
                          p->settings_hash, "memory", (json_int_t)st.mem_used,
-                         "memory_peak", (json_int_t)st.mem_peak));
+                         "memory_peak", (json_int_t)st.mem_peak);
+        if (o && *p->bundle_hash)
+            json_object_set_new(o, "bundle_hash",
+                                json_string(p->bundle_hash));
+        if (o && *p->key_id)
+            json_object_set_new(o, "key_id", json_string(p->key_id));
+        json_array_append_new(a, o);
     }
     return a;
 }
@@ -745,11 +758,15 @@ json_t *ct_plugins_provenance(const ct_plugins *m)
     json_t *a = json_array();
     for (size_t i = 0; m->cur && i < m->cur->n; i++) {
         const ct_plugin *p = m->cur->items[i];
-        json_array_append_new(a, json_pack("{s:s, s:s, s:s}", "name",
-                                           p->manifest->name, "version",
-                                           p->manifest->version,
-                                           "settings_hash",
-                                           p->settings_hash));
+        json_t *o = json_pack("{s:s, s:s, s:s}", "name", p->manifest->name,
+                              "version", p->manifest->version,
+                              "settings_hash", p->settings_hash);
+        if (o && *p->bundle_hash)
+            json_object_set_new(o, "bundle_hash",
+                                json_string(p->bundle_hash));
+        if (o && *p->key_id)
+            json_object_set_new(o, "key_id", json_string(p->key_id));
+        json_array_append_new(a, o);
     }
     return a;
 }

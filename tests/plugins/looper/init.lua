@@ -1,0 +1,5 @@
+local M = {}
+function M.triage()
+  while true do end
+end
+return M

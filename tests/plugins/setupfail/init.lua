@@ -1,0 +1,5 @@
+local M = {}
+function M.setup()
+  error("setup refuses")
+end
+return M

@@ -1,0 +1,404 @@
+/*
+ * The plugin manager through the decision pipeline: composition order,
+ * fallbacks, quarantine, result shapes, events, schedules, escalation and
+ * reload, with the test plugins under tests/plugins.
+ */
+#include "capacity_fixture.h"
+#include "bundle.h"
+#include "fixtures.h"
+#include "signkey.h"
+#include "trust.h"
+#include "isolation.h"
+#include "kv.h"
+#include "metrics.h"
+#include "pipeline.h"
+#include "plugins.h"
+#include "referral.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+static char *area_with(const char *plugins, const char *extra)
+{
+    size_t n = strlen(cap_fx_area) + strlen(plugins) + strlen(extra) + 256;
+    char *s = malloc(n);
+    snprintf(s, n,
+             "%s"
+             "plugin_path: [\"" CT_SOURCE_DIR "/tests/plugins\"]\n"
+             "plugins:\n%s%s",
+             cap_fx_area, plugins, extra);
+    return s;
+}
+
+typedef struct pfx {
+    cap_fx f;
+    ct_plugins *m;
+} pfx;
+
+static void open_with(pfx *p, const char *plugins, const char *extra)
+{
+    char *yaml = area_with(plugins, extra);
+    cap_fx_open(&p->f, yaml);
+    free(yaml);
+    ct_diags d = {0};
+    int rc = ct_plugins_new(p->f.cap, p->f.cfg, &p->m, &d);
+    cr_assert_eq(rc, 0, "plugins: %s", d.len ? d.items[0].message : "?");
+    ct_diags_free(&d);
+}
+
+static void close_pfx(pfx *p)
+{
+    ct_plugins_free(p->m);
+    cap_fx_close(&p->f);
+}
+
+/* A referral for the n-th test person, requesting pathway. */
+static int64_t refer(pfx *p, int n, int pathway)
+{
+    static const char *const nhs[] = {"9990000018", "9990000026",
+                                      "9990000034", "9990000042",
+                                      "9990000050"};
+    ct_referral_input in = {.nhs_number = nhs[n],
+                            .age = 81,
+                            .from_org = "acute",
+                            .ready_date = "2026-11-23",
+                            .requested_pathway = pathway,
+                            .priority = 0};
+    int64_t id = 0;
+    CAP_OK(ct_referral_create(p->f.cap, &in, "org:acute", &id, &cap_err));
+    return id;
+}
+
+static json_t *decide(pfx *p, int64_t id)
+{
+    json_t *d = NULL;
+    CAP_OK(ct_pipeline_decide(p->f.cap, p->m, id, "org:acute", &d,
+                              &cap_err));
+    return d;
+}
+
+static const char *str(const json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
+
+/* True when the JSON text of v contains needle. */
+static bool dumps_has(const json_t *v, const char *needle)
+{
+    char *text = json_dumps(v, 0);
+    bool has = text && strstr(text, needle);
+    free(text);
+    return has;
+}
+
+/* The trace entries of one plugin and hook. */
+static size_t traced(const json_t *d, const char *plugin, const char *hook)
+{
+    size_t n = 0, i;
+    json_t *e;
+    json_array_foreach(json_object_get(d, "trace"), i, e)
+    {
+        if (strcmp(str(e, "plugin"), plugin) == 0 &&
+            strcmp(str(e, "hook"), hook) == 0)
+            n++;
+    }
+    return n;
+}
+
+Test(plugins, triage_rank_admit_compose_in_order)
+{
+    pfx p;
+    open_with(&p,
+              "  - name: triage_p2\n  - name: ranker\n  - name: picky\n", "");
+    int64_t id = refer(&p, 0, CT_PATHWAY_P1);
+    json_t *d = decide(&p, id);
+    cr_assert_str_eq(str(d, "outcome"), "held");
+    cr_assert_str_eq(str(d, "pathway"), "P2", "triage_p2 overrides P1");
+    /* ranker reversed the list, so the rehab ward came first, and picky
+     * refused each of its beds before a step-down bed was held. */
+    cr_assert_str_neq(str(d, "zone"), "ward");
+    cr_assert_eq(traced(d, "triage_p2", "triage"), 1);
+    cr_assert_eq(traced(d, "ranker", "rank"), 1);
+    cr_assert_eq(traced(d, "picky", "admit"), 4, "3 ward beds + the held");
+    json_t *reasons = json_object_get(d, "reasons");
+    cr_assert(dumps_has(reasons, "zone ward is refused"));
+    /* The decision is stored, audited and the bed held. */
+    json_t *stored = NULL;
+    CAP_OK(ct_pipeline_stored_decision(p.f.cap, id, &stored, &cap_err));
+    cr_assert(json_equal(stored, d));
+    cr_assert_eq(cap_fx_int(&p.f, "SELECT count(*) FROM event WHERE kind = "
+                                  "'referral.decided'",
+                            NULL),
+                 1);
+    ct_referral r;
+    CAP_OK(ct_referral_get(p.f.cap, id, &r, &cap_err));
+    cr_assert_eq(r.state, CT_REFERRAL_HELD);
+    cr_assert_str_eq(r.bed_id, str(d, "bed"));
+    /* Provenance names each plugin with its settings hash. */
+    json_t *prov = json_object_get(d, "plugins");
+    cr_assert_eq(json_array_size(prov), 3);
+    cr_assert_eq(strlen(str(json_array_get(prov, 0), "settings_hash")), 64);
+    json_decref(stored);
+    json_decref(d);
+    close_pfx(&p);
+}
+
+Test(plugins, first_answer_wins_and_skip_fallback)
+{
+    pfx p;
+    open_with(&p, "  - name: skipper\n  - name: triage_p2\n"
+                  "    settings: {pathway: P3}\n",
+              "");
+    json_t *d = decide(&p, refer(&p, 0, -1));
+    cr_assert_str_eq(str(d, "pathway"), "P3");
+    cr_assert_str_eq(str(d, "zone"), "home-main");
+    json_t *e = json_array_get(json_object_get(d, "trace"), 0);
+    cr_assert_str_eq(str(e, "plugin"), "skipper");
+    cr_assert(strstr(str(e, "error"), "skipper always fails"));
+    cr_assert_str_eq(str(e, "fallback"), "skip");
+    json_decref(d);
+    close_pfx(&p);
+}
+
+Test(plugins, deadline_then_manual_review_then_quarantine)
+{
+    pfx p;
+    open_with(&p, "  - name: looper\n  - name: triage_p2\n",
+              "limits: {quarantine_after: 2, plugin_deadline: 20ms}\n");
+    for (int i = 0; i < 3; i++) {
+        int64_t id = refer(&p, i, CT_PATHWAY_P2);
+        json_t *d = decide(&p, id);
+        cr_assert_str_eq(str(d, "outcome"), "manual_review",
+                         "looper's fallback is manual review (call %d)", i);
+        json_t *e = json_array_get(json_object_get(d, "trace"), 0);
+        if (i < 2)
+            cr_assert(strstr(str(e, "error"), "deadline of 20 ms exceeded"),
+                      "%s", str(e, "error"));
+        else
+            cr_assert(strstr(str(e, "error"), "quarantined"));
+        cr_assert_eq(traced(d, "triage_p2", "triage"), 0,
+                     "manual review stops the pipeline");
+        ct_referral r;
+        CAP_OK(ct_referral_get(p.f.cap, id, &r, &cap_err));
+        cr_assert_eq(r.state, CT_REFERRAL_WAITING);
+        json_decref(d);
+    }
+    json_t *st = ct_plugins_status(p.m);
+    json_t *looper = json_array_get(st, 0);
+    cr_assert_str_eq(str(looper, "state"), "quarantined");
+    cr_assert_eq(json_integer_value(json_object_get(looper, "timeouts")), 2);
+    cr_assert_eq(json_integer_value(json_object_get(looper, "calls")), 2);
+    json_decref(st);
+    /* A reload brings it back. */
+    ct_diags dg = {0};
+    cr_assert_eq(ct_plugins_reload(p.m, p.f.cfg, &dg), 0);
+    st = ct_plugins_status(p.m);
+    cr_assert_str_eq(str(json_array_get(st, 0), "state"), "active");
+    json_decref(st);
+    ct_diags_free(&dg);
+    close_pfx(&p);
+}
+
+Test(plugins, wrong_shapes_and_invented_beds_are_contained)
+{
+    pfx p;
+    open_with(&p, "  - name: badshape\n  - name: triage_p2\n"
+                  "  - name: inventor\n",
+              "");
+    json_t *d = decide(&p, refer(&p, 0, -1));
+    /* badshape's P9 is refused and skipped; triage_p2 answers. */
+    cr_assert_str_eq(str(d, "pathway"), "P2");
+    json_t *e = json_array_get(json_object_get(d, "trace"), 0);
+    cr_assert(strstr(str(e, "error"), "no valid pathway"), "%s",
+              str(e, "error"));
+    /* Its rank answer is refused too; the host's list goes on. The
+     * inventor's red-zone bed (the person is not covid positive) is
+     * ignored: only host candidates can be held. */
+    cr_assert_str_eq(str(d, "outcome"), "held");
+    cr_assert_str_neq(str(d, "bed"), "R01");
+    cr_assert(dumps_has(json_object_get(d, "reasons"),
+                        "not one of the host's candidates (bed R01)"));
+    json_t *st = ct_plugins_status(p.m);
+    cr_assert_eq(json_integer_value(
+                     json_object_get(json_array_get(st, 0), "errors")),
+                 2);
+    json_decref(st);
+    json_decref(d);
+    close_pfx(&p);
+}
+
+Test(plugins, no_plugins_host_defaults)
+{
+    pfx p;
+    open_with(&p, "  []\n", "");
+    json_t *d = decide(&p, refer(&p, 0, CT_PATHWAY_P3));
+    cr_assert_str_eq(str(d, "outcome"), "held");
+    cr_assert_str_eq(str(d, "pathway"), "P3");
+    json_decref(d);
+    d = decide(&p, refer(&p, 1, -1));
+    cr_assert_str_eq(str(d, "outcome"), "manual_review");
+    json_decref(d);
+    d = decide(&p, refer(&p, 2, CT_PATHWAY_P0));
+    cr_assert_str_eq(str(d, "outcome"), "home");
+    json_decref(d);
+    close_pfx(&p);
+}
+
+Test(plugins, schedules_and_events_on_the_virtual_clock)
+{
+    pfx p;
+    open_with(&p, "  - name: scheduler\n", "");
+    cr_assert_geq(ct_clock_advance(p.f.clock, HOUR_MS), 5);
+    json_t *v = NULL;
+    cr_assert_eq(ct_kv_get(p.f.store, "scheduler", "ticks", &v), 0);
+    cr_assert_eq(json_integer_value(v), 4, "15m over one hour");
+    json_decref(v);
+    cr_assert_eq(ct_kv_get(p.f.store, "scheduler", "mornings", &v), 0);
+    cr_assert_eq(json_integer_value(v), 1, "08:30 passed once");
+    json_decref(v);
+    json_t *ev = json_pack("{s:s, s:s}", "nhs_number", "9990000018",
+                           "pathogen", "covid");
+    ct_plugins_dispatch(p.m, "isolation.ended", ev);
+    json_decref(ev);
+    cr_assert_eq(ct_kv_get(p.f.store, "scheduler", "ended", &v), 0);
+    cr_assert_str_eq(json_string_value(v), "9990000018");
+    json_decref(v);
+    /* Its own emit came back to it through the queue. */
+    cr_assert_eq(ct_kv_get(p.f.store, "scheduler", "noticed", &v), 0);
+    cr_assert_str_eq(json_string_value(v), "9990000018");
+    json_decref(v);
+    close_pfx(&p);
+}
+
+Test(plugins, escalation_highest_level_and_actions_through_the_host)
+{
+    pfx p;
+    open_with(&p, "  - name: escalator\n"
+                  "  - name: picky\n",
+              "");
+    json_t *m = NULL, *out = NULL, *trace = json_array();
+    CAP_OK(ct_metrics_json(p.f.cap, &m, &cap_err));
+    cr_assert_eq(ct_plugins_escalate(p.m, m, trace, &out), 0);
+    cr_assert_eq(json_integer_value(json_object_get(out, "level")), 2);
+    json_decref(out);
+    json_decref(m);
+    json_decref(trace);
+    close_pfx(&p);
+
+    open_with(&p, "  - name: escalator\n    settings: {level: 3}\n", "");
+    CAP_OK(ct_metrics_json(p.f.cap, &m, &cap_err));
+    trace = json_array();
+    cr_assert_eq(ct_plugins_escalate(p.m, m, trace, &out), 0);
+    cr_assert_eq(json_integer_value(json_object_get(out, "level")), 3);
+    cr_assert_eq(json_array_size(json_object_get(out, "actions")), 1);
+    cr_assert_eq(cap_fx_int(&p.f, "SELECT count(*) FROM bed WHERE surge = 1 "
+                                  "AND surge_open = 1 AND id LIKE 'R%'",
+                            NULL),
+                 1, "escalator opened the step-down surge bed");
+    cr_assert_eq(cap_fx_int(&p.f, "SELECT count(*) FROM event WHERE actor = "
+                                  "'plugin:escalator'",
+                            NULL),
+                 1, "the action is audited under the plugin's name");
+    json_decref(out);
+    json_decref(m);
+    json_decref(trace);
+    close_pfx(&p);
+}
+
+Test(plugins, reload_keeps_running_set_on_failure)
+{
+    pfx p;
+    open_with(&p, "  - name: triage_p2\n", "");
+    char *bad = area_with("  - name: setupfail\n", "");
+    ct_config *cfg2 = NULL;
+    ct_diags d = {0};
+    cr_assert_eq(ct_config_load_text("area2.yaml", ".", bad, strlen(bad),
+                                     &cfg2, &d),
+                 0);
+    cr_assert_eq(ct_plugins_reload(p.m, cfg2, &d), CT_ECONFIG);
+    cr_assert_geq(d.len, 1);
+    cr_assert(strstr(d.items[0].message, "setup refuses"), "%s",
+              d.items[0].message);
+    /* Still the old set. */
+    json_t *dec = decide(&p, refer(&p, 0, -1));
+    cr_assert_str_eq(str(dec, "pathway"), "P2");
+    json_decref(dec);
+    ct_diags_free(&d);
+    /* A good reload swaps. */
+    char *good = area_with("  - name: ranker\n", "");
+    ct_config *cfg3 = NULL;
+    cr_assert_eq(ct_config_load_text("area3.yaml", ".", good, strlen(good),
+                                     &cfg3, &d),
+                 0);
+    cr_assert_eq(ct_plugins_reload(p.m, cfg3, &d), 0);
+    dec = decide(&p, refer(&p, 1, CT_PATHWAY_P3));
+    cr_assert_eq(traced(dec, "ranker", "rank"), 1);
+    cr_assert_eq(traced(dec, "triage_p2", "triage"), 0);
+    json_decref(dec);
+    close_pfx(&p);
+    ct_config_free(cfg2);
+    ct_config_free(cfg3);
+    free(bad);
+    free(good);
+    ct_diags_free(&d);
+}
+
+Test(plugins, provenance_names_bundle_hash_and_key_id)
+{
+    /* A central team signs triage_p2; the area trusts its key. */
+    char dir[256], keyp[300], pubp[300], parent[300];
+    snprintf(dir, sizeof dir, "%s", ct_test_tmpdir());
+    snprintf(keyp, sizeof keyp, "%s/central.key", dir);
+    snprintf(pubp, sizeof pubp, "%s/central.pub", dir);
+    snprintf(parent, sizeof parent, "%s/plugins", dir);
+    cr_assert_eq(mkdir(parent, 0755), 0);
+    ct_signkey k;
+    cr_assert_eq(ct_signkey_generate("central", NULL, &k), 0);
+    cr_assert_eq(ct_signkey_write(&k, keyp, pubp, false), 0);
+    ct_diags d = {0};
+    ct_bundle *b = NULL;
+    cr_assert_eq(ct_bundle_pack(CT_SOURCE_DIR "/tests/plugins/triage_p2", &b,
+                                &d),
+                 0);
+    ct_bundle_info info;
+    cr_assert_eq(ct_bundle_sign(b, &k, ct_bundle_wall_ms(), &info), 0, "%s",
+                 info.reason);
+    ct_trust t = {0};
+    ct_trust_key tk = {0};
+    cr_assert_eq(ct_trust_key_load(pubp, &tk, &d), 0);
+    cr_assert_eq(ct_trust_add(&t, &tk), 0);
+    char *installed = NULL;
+    cr_assert_eq(ct_bundle_install(b, parent, &t, true, ct_bundle_wall_ms(),
+                                   &info, &installed),
+                 0, "%s", info.reason);
+
+    char yaml[8192];
+    snprintf(yaml, sizeof yaml,
+             "%strust:\n  require_signed: true\n  keys: [{file: %s}]\n"
+             "plugin_path: [\"%s\"]\nplugins:\n  - name: triage_p2\n",
+             cap_fx_area, pubp, parent);
+    pfx p;
+    cap_fx_open(&p.f, yaml);
+    cr_assert_eq(ct_plugins_new(p.f.cap, p.f.cfg, &p.m, &d), 0, "%s",
+                 d.len ? d.items[0].message : "");
+    json_t *dec = decide(&p, refer(&p, 0, -1));
+    json_t *prov = json_array_get(json_object_get(dec, "plugins"), 0);
+    cr_assert_str_eq(str(prov, "name"), "triage_p2");
+    cr_assert_str_eq(str(prov, "bundle_hash"), info.bundle_hash);
+    cr_assert_str_eq(str(prov, "key_id"), k.id);
+    /* The audit event of the decision carries the same provenance. */
+    char *payload = cap_fx_text(&p.f, "SELECT payload FROM event WHERE kind "
+                                      "= 'referral.decided'",
+                                NULL);
+    cr_assert(strstr(payload, info.bundle_hash));
+    free(payload);
+    json_decref(dec);
+    close_pfx(&p);
+    free(installed);
+    ct_bundle_free(b);
+    ct_trust_clear(&t);
+    ct_signkey_clear(&k);
+    ct_diags_free(&d);
+    ct_test_rmtree(dir);
+}
