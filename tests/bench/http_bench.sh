@@ -91,15 +91,16 @@ fi
 
 # start_caretide ARGS...: a fresh database; sets base.
 start_caretide() {
-  rm -f "$tmp"/bench.db*
+  rm -f "$tmp"/bench.db* "$tmp/run.out" "$tmp/run.err"
   "$bin" run "${config[@]}" --listen 127.0.0.1:0 --db "$tmp/bench.db" \
     --log-level warn "$@" >"$tmp/run.out" 2>"$tmp/run.err" &
   cpid=$!
   pids+=("$cpid")
   local port=
   for ((i = 0; i < 600; i++)); do
-    port=$(sed -n 's|^listening on http://127\.0\.0\.1:\([0-9][0-9]*\)$|\1|p' "$tmp/run.out")
+    port=$(sed -n 's|^listening on http://127\.0\.0\.1:\([0-9][0-9]*\)$|\1|p' "$tmp/run.out" 2>/dev/null)
     [ -n "$port" ] && break
+    kill -0 "$cpid" 2>/dev/null || break
     sleep 0.1
   done
   [ -n "$port" ] || { cat "$tmp/run.err"; exit 1; }
