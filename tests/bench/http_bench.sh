@@ -116,6 +116,18 @@ stop_caretide() {
   wait "$cpid"
 }
 
+# The daemon's CPU time so far in ms (user + system): figures per request
+# that hold on a machine shared with other work.
+cpu_ms() {
+  awk -v hz="$(getconf CLK_TCK)" '{ print int(($14 + $15) * 1000 / hz) }' "/proc/$cpid/stat"
+}
+per_request_cpu() { # per_request_cpu CPU-MS-BEFORE WRK-OUTPUT-FILE
+  local n
+  n=$(awk '/requests in/ { print $1 }' "$2")
+  awk -v a="$1" -v b="$(cpu_ms)" -v n="$n" \
+    'BEGIN { if (n > 0) printf "    daemon CPU %.0f us per request (%d requests)\n", (b - a) * 1000 / n, n }'
+}
+
 summary() { # summary LABEL WRK-OUTPUT-FILE
   local rps p50 p99
   rps=$(sed -n 's/^Requests\/sec: *//p' "$2")
@@ -138,9 +150,11 @@ if [ "$only" != post ]; then
   curl -sf -H 'Authorization: Bearer demo-viewer-token' -o "$tmp/body.json" \
     "$base/v1/capacity" || { echo "GET /v1/capacity failed" >&2; exit 1; }
   size=$(stat -c %s "$tmp/body.json")
+  cpu0=$(cpu_ms)
   wrk -t"$threads" -c"$conns" -d"${secs}s" --latency \
     -H 'Authorization: Bearer demo-viewer-token' "$base/v1/capacity" > "$tmp/get.txt"
   summary "caretide GET /v1/capacity ($size B)" "$tmp/get.txt"
+  per_request_cpu "$cpu0" "$tmp/get.txt"
   stop_caretide
 
   if command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; then
@@ -235,9 +249,11 @@ EOF
 if [ "$only" != get ]; then
   for mode in group per-request; do
     if [ "$mode" = group ]; then start_caretide; else start_caretide --no-group-commit; fi
+    cpu0=$(cpu_ms)
     wrk -t"$threads" -c"$conns" -d"${secs}s" --latency -s "$tmp/post.lua" \
       "$base/v1/referrals" > "$tmp/post-$mode.txt"
     summary "caretide POST /v1/referrals ($mode)" "$tmp/post-$mode.txt"
+    per_request_cpu "$cpu0" "$tmp/post-$mode.txt"
     curl -s -H 'Authorization: Bearer demo-viewer-token' "$base/metrics" \
       | awk '/^caretide_commit_groups_total\{result="ok"\}/ { g = $2 }
              /^caretide_commit_group_size_sum/ { s = $2 }
