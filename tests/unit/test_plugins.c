@@ -23,11 +23,14 @@ static char *area_with(const char *plugins, const char *extra)
 {
     size_t n = strlen(cap_fx_area) + strlen(plugins) + strlen(extra) + 256;
     char *s = malloc(n);
+    /* A generous deadline unless the test sets its own: these machines are
+     * shared and the sanitizer builds slow. */
     snprintf(s, n,
              "%s"
              "plugin_path: [\"" CT_SOURCE_DIR "/tests/plugins\"]\n"
-             "plugins:\n%s%s",
-             cap_fx_area, plugins, extra);
+             "plugins:\n%s%s%s",
+             cap_fx_area, plugins, extra,
+             strstr(extra, "limits:") ? "" : "limits: {plugin_deadline: 2s}\n");
     return s;
 }
 
