@@ -37,7 +37,6 @@ static int wants_help(int argc, char **argv)
     }
 
 PENDING(ct_cmd_repl, "repl", "the REPL arrives with the analyst tools issue")
-PENDING(ct_cmd_test, "test", "the test runner arrives with the analyst tools issue")
 PENDING(ct_cmd_plugin, "plugin", "bundles arrive with the signed bundles issue")
 PENDING(ct_cmd_report, "report", "reports arrive with the transparent data issue")
 
@@ -77,15 +76,25 @@ const ct_command ct_commands[] = {
      "  -e CODE           run CODE and exit\n"
      CT_CLI_COMMON_HELP},
     {"test", ct_cmd_test, "run plugin tests",
-     "Usage: caretide test [--tap] [--coverage] [PATH...]\n"
+     "Usage: caretide test [--tap] [--coverage] [--min-coverage PCT]\n"
+     "                     [--timeout DURATION] [--config FILE] [PATH...]\n"
      "\n"
-     "Runs each plugin's test/*_test.lua inside the sandbox. The last line\n"
-     "is 'N passed, N failed'.\n"
+     "Runs each plugin's test/*_test.lua inside the plugin's sandbox, every\n"
+     "test on a fresh scratch store and virtual clock. PATH is a plugin\n"
+     "directory, one test file (PLUGIN/test/NAME_test.lua) or a directory\n"
+     "of plugins; without PATH, the plugins the config lists. The last line\n"
+     "is 'N passed, N failed'; the exit status is 1 when any test failed.\n"
+     "Logs go to stderr at level warn: --log-level info shows what plugins\n"
+     "print.\n"
      "\n"
      "Options:\n"
-     "  --tap             TAP output\n"
-     "  --coverage        line coverage of plugin code\n"
-     "  --min-coverage PCT fail below PCT percent\n"
+     "  --tap             TAP version 13 output\n"
+     "  --coverage        report the lines of plugin code the tests ran\n"
+     "  --min-coverage PCT fail when less than PCT percent of the lines ran\n"
+     "                    (implies --coverage)\n"
+     "  --timeout DURATION deadline of each test (default: 5s)\n"
+     "  -c, --config FILE area configuration whose plugins to test when no\n"
+     "                    PATH is given (default: the embedded demo)\n"
      CT_CLI_COMMON_HELP},
     {"plugin", ct_cmd_plugin, "keygen, sign, verify, pack, install, list",
      "Usage: caretide plugin keygen|sign|verify|pack|install|list [ARGS]\n"
