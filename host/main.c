@@ -36,7 +36,6 @@ static int wants_help(int argc, char **argv)
         return not_yet(name, why);                                   \
     }
 
-PENDING(ct_cmd_repl, "repl", "the REPL arrives with the analyst tools issue")
 PENDING(ct_cmd_plugin, "plugin", "bundles arrive with the signed bundles issue")
 PENDING(ct_cmd_report, "report", "reports arrive with the transparent data issue")
 
@@ -64,16 +63,25 @@ const ct_command ct_commands[] = {
      "  -q, --quiet       print errors only\n"
      CT_CLI_COMMON_HELP},
     {"repl", ct_cmd_repl, "interactive Lua with the host API and plugins",
-     "Usage: caretide repl [--config FILE] [--db FILE] [--live] [-e CODE]\n"
+     "Usage: caretide repl [--config FILE] [--db FILE] [--live] [-e CODE]...\n"
      "\n"
-     "An interactive Lua prompt with the host API and the configured\n"
-     "plugins, on a scratch copy of the data and a virtual clock.\n"
+     "A Lua prompt with the host API (ct.*) and the configured plugins, on\n"
+     "a scratch in-memory copy of the database (or of the config's area\n"
+     "when there is no database yet) and a virtual clock you move with\n"
+     ".advance. Nothing is saved unless --live. Line editing, history and\n"
+     "tab completion at a terminal; .help lists the dot commands (.referral\n"
+     "shows every plugin step of a decision). With -e, or with input from a\n"
+     "pipe, it runs without a prompt and exits 1 at the first error.\n"
      "\n"
      "Options:\n"
      "  -c, --config FILE area configuration (default: the embedded demo)\n"
-     "  --db FILE         database to copy (or use, with --live)\n"
-     "  --live            work on the database itself, not a copy\n"
-     "  -e CODE           run CODE and exit\n"
+     "  --db FILE         database to copy (default: the config's)\n"
+     "  --live            work on the database itself, on the real clock\n"
+     "  -e CODE           run CODE (Lua or a dot command) and exit; may be\n"
+     "                    given more than once\n"
+     "  --history FILE    history file (default: $CARETIDE_HISTORY, else\n"
+     "                    ~/.caretide_history; empty for none)\n"
+     "  --timeout DURATION deadline of one evaluation (default: 10s)\n"
      CT_CLI_COMMON_HELP},
     {"test", ct_cmd_test, "run plugin tests",
      "Usage: caretide test [--tap] [--coverage] [--min-coverage PCT]\n"
