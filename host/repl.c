@@ -10,6 +10,7 @@
 #include "clock.h"
 #include "config.h"
 #include "error.h"
+#include "escalation.h"
 #include "isolation.h"
 #include "log.h"
 #include "metrics.h"
@@ -32,13 +33,18 @@
 #define CONSOLE_MEMORY ((size_t)256 << 20)
 #define ACTOR "repl"
 #define MAX_NEEDS 32
+/* The daemon asks the plugins for the escalation level this often
+ * (host/daemon_plugins.c); the REPL does the same on its clock. */
+#define ESCALATE_EVERY_MS (15 * 60 * 1000)
 
 /* caretide.repl's functions by index, so C reaches them with lua_rawgeti,
  * which cannot raise. */
 static const char tools_src[] =
     "local r = require('caretide.repl')\n"
-    "return { r.show, r.complete, r.explain, r.capacity, r.plugins }\n";
-enum { T_SHOW = 1, T_COMPLETE, T_EXPLAIN, T_CAPACITY, T_PLUGINS };
+    "return { r.show, r.complete, r.explain, r.capacity, r.plugins,\n"
+    "  r.escalation }\n";
+enum { T_SHOW = 1, T_COMPLETE, T_EXPLAIN, T_CAPACITY, T_PLUGINS,
+       T_ESCALATION };
 
 struct ct_repl {
     ct_repl_options o;
@@ -53,8 +59,47 @@ struct ct_repl {
     ct_plugins *m;
     ct_sandbox *con;
     int tools_ref;
-    ct_buf pending; /* lines of an incomplete chunk */
+    ct_timer escalate; /* the escalation round, as in the daemon */
+    ct_buf pending;    /* lines of an incomplete chunk */
 };
+
+/* One escalation round: the plugins' escalate hooks on the metrics now,
+ * the winning level recorded. A new {level, reason, actions, changed,
+ * trace} in *out (may be NULL). */
+static int escalate_round(ct_repl *r, json_t **out, ct_cap_error *err)
+{
+    json_t *metrics = NULL, *res = NULL, *trace = json_array();
+    bool changed = false;
+    int rc = ct_metrics_json(r->cap, &metrics, err);
+    if (rc == 0)
+        rc = ct_plugins_escalate(r->m, metrics, trace, &res);
+    json_int_t level =
+        res ? json_integer_value(json_object_get(res, "level")) : 0;
+    if (rc == 0 && level > 0)
+        rc = ct_escalation_record(
+            r->cap, (int)level,
+            json_string_value(json_object_get(res, "reason")),
+            json_object_get(res, "actions"), "plugins", &changed, err);
+    if (rc == 0 && out && res) {
+        json_object_set_new(res, "changed", json_boolean(changed));
+        json_object_set(res, "trace", trace);
+        *out = json_incref(res);
+    }
+    json_decref(metrics);
+    json_decref(res);
+    json_decref(trace);
+    return rc;
+}
+
+static void on_escalate(ct_timer *t, void *data)
+{
+    ct_repl *r = data;
+    ct_timer_start(t, ct_clock_now(r->clock) + ESCALATE_EVERY_MS,
+                   on_escalate, r);
+    ct_cap_error err = {0};
+    if (ct_plugins_count(r->m) && escalate_round(r, NULL, &err))
+        ct_log_warn("repl", "escalation round failed: %s", err.message);
+}
 
 /* --- the scratch host --------------------------------------------------- */
 
@@ -265,6 +310,9 @@ int ct_repl_new(const ct_repl_options *opts, ct_repl **out, ct_diags *d)
     bool plugins_failed = d->len != before;
     if ((rc = open_console(r, d)))
         goto fail;
+    ct_timer_init(r->clock, &r->escalate);
+    ct_timer_start(&r->escalate, ct_clock_now(r->clock) + ESCALATE_EVERY_MS,
+                   on_escalate, r);
     *out = r;
     return plugins_failed ? CT_EPLUGIN : 0;
 fail:
@@ -287,6 +335,8 @@ void ct_repl_free(ct_repl *r)
             ct_sandbox_unref(r->con, r->tools_ref);
         ct_plugins_console_free(r->con);
     }
+    if (r->clock)
+        ct_timer_stop(&r->escalate);
     ct_plugins_free(r->m);
     ct_capacity_free(r->cap);
     if (r->clock) {
@@ -511,6 +561,16 @@ static ct_repl_status cmd_reload(ct_repl *r, const char *arg, bool more_ok)
     return rc ? CT_REPL_ERROR : CT_REPL_OK;
 }
 
+static ct_repl_status cmd_escalate(ct_repl *r, const char *arg, bool more_ok)
+{
+    (void)arg, (void)more_ok;
+    json_t *res = NULL;
+    ct_cap_error err = {0};
+    if (escalate_round(r, &res, &err))
+        return fail_msg(r, ".escalate: %s", err.message);
+    return print_json(r, T_ESCALATION, res);
+}
+
 static ct_repl_status cmd_explain(ct_repl *r, const char *arg, bool more_ok)
 {
     (void)more_ok;
@@ -700,6 +760,9 @@ static const struct command {
     {"explain", "ID", "the stored decision of referral ID and its trace",
      cmd_explain},
     {"capacity", "", "beds per facility and zone", cmd_capacity},
+    {"escalate", "", "ask the plugins for the escalation level now (the "
+                     "host does every 15 min) and show each step",
+     cmd_escalate},
     {"advance", "DURATION", "move the virtual clock on (15m, 4h, 2d); due "
                             "timers fire",
      cmd_advance},

@@ -4,6 +4,7 @@
 --   show(...)               the results of an evaluation, one per line
 --   complete(env, text)     names that complete text ("ct.met" -> "ct.metrics")
 --   explain(decision)       a decision and the trace of every plugin step
+--   escalation(round)       an escalation round: the level and each step
 --   capacity(metrics)       beds per facility and zone from ct.metrics()
 --   plugins(status)         the plugin manager's status list
 --
@@ -95,6 +96,25 @@ local function step_output(e)
   return inspect.line(o, 200)
 end
 
+-- One entry per plugin step: plugin, version, hook, time, then what it
+-- returned or why it failed.
+local function trace_lines(lines, trace)
+  local w = 0
+  for _, e in ipairs(trace) do
+    w = math.max(w, #(tostring(e.plugin) .. " " .. tostring(e.version)))
+  end
+  for i, e in ipairs(trace) do
+    lines[#lines + 1] = ("  %2d  %-" .. w .. "s  %-8s %10s"):format(i,
+      tostring(e.plugin) .. " " .. tostring(e.version), tostring(e.hook), ms(e.ms))
+    if e.error then
+      lines[#lines + 1] = "        !! " .. tostring(e.error) ..
+        (e.fallback and (" (fallback: " .. tostring(e.fallback) .. ")") or "")
+    else
+      lines[#lines + 1] = "        -> " .. step_output(e)
+    end
+  end
+end
+
 -- explain(decision) -> text: the outcome, then one entry per plugin step
 -- (plugin, version, hook, time, what it returned or why it failed), then
 -- the reasons recorded with the decision.
@@ -114,25 +134,33 @@ function M.explain(d)
   else
     lines[#lines + 1] = "trace:"
   end
-  local w = 0
-  for _, e in ipairs(trace) do
-    w = math.max(w, #(tostring(e.plugin) .. " " .. tostring(e.version)))
-  end
-  for i, e in ipairs(trace) do
-    lines[#lines + 1] = ("  %2d  %-" .. w .. "s  %-8s %10s"):format(i,
-      tostring(e.plugin) .. " " .. tostring(e.version), tostring(e.hook), ms(e.ms))
-    if e.error then
-      lines[#lines + 1] = "        !! " .. tostring(e.error) ..
-        (e.fallback and (" (fallback: " .. tostring(e.fallback) .. ")") or "")
-    else
-      lines[#lines + 1] = "        -> " .. step_output(e)
-    end
-  end
+  trace_lines(lines, trace)
   if d.reasons and #d.reasons > 0 then
     lines[#lines + 1] = "reasons:"
     for _, r in ipairs(d.reasons) do
       lines[#lines + 1] = "  - " .. (type(r) == "string" and r or inspect.line(r, 200))
     end
+  end
+  return table.concat(lines, "\n")
+end
+
+-- escalation(round) -> text: round = {level, reason, actions, changed,
+-- trace}, as the host's escalation round gives it.
+function M.escalation(r)
+  local lines = {}
+  if (r.level or 0) == 0 then
+    lines[1] = "no plugin proposed a level"
+  else
+    lines[1] = ("level %s%s: %s"):format(tostring(r.level),
+      r.changed and " (changed)" or " (unchanged)", tostring(r.reason))
+  end
+  for _, a in ipairs(r.actions or {}) do
+    lines[#lines + 1] = "  action: " .. inspect.line(a, 200)
+  end
+  local trace = r.trace or {}
+  if #trace > 0 then
+    lines[#lines + 1] = "trace:"
+    trace_lines(lines, trace)
   end
   return table.concat(lines, "\n")
 end

@@ -16,7 +16,7 @@ bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 
 # The demo area with test plugins; its database path is relative to the
 # config, so it lands in $tmp.
-sed "s|^plugins: \[\]|plugin_path: [\"$src/tests/plugins\"]\nplugins:\n  - name: triage_p2\n  - name: ranker\n  - name: scheduler|" \
+sed "s|^plugins: \[\]|plugin_path: [\"$src/tests/plugins\"]\nplugins:\n  - name: triage_p2\n  - name: ranker\n  - name: scheduler\n  - name: escalator\n    settings: {level: 3}|" \
   "$src/config/demo.yaml" > "$tmp/area.yaml"
 cfg=$tmp/area.yaml
 repl() { "$bin" repl -c "$cfg" "$@"; }
@@ -40,8 +40,13 @@ out=$(printf '.quit\nprint("after")\n' | repl 2>&1) && ok || bad ".quit exits 0"
 out=$(repl -e '.referral {person = {age = 88, needs = {"nursing"}}}' 2>&1) && ok || bad ".referral exits 0"
 case $out in *"referral 1: held bed"*"triage_p2 1.0.0  triage"*"pathway = \"P2\""*"ranker 2.0.0"*candidates*) ok ;;
   *) bad ".referral trace: $out" ;; esac
-out=$(repl -e '.advance 1h' -e '.clock' 2>&1)
-case $out in *"(4 timers fired)"*) ok ;; *) bad ".advance fires the 15-minute schedule: $out" ;; esac
+# An hour: the scheduler's 15-minute schedule and the host's escalation
+# round, four times each.
+out=$(repl -e '.advance 1h' -e '.clock' -e 'ct.escalation().level' 2>&1)
+case $out in *"(8 timers fired)"*) ok ;; *) bad ".advance fires the 15-minute timers: $out" ;; esac
+case $out in *$'\n3') ok ;; *) bad "escalation recorded on the clock: $out" ;; esac
+out=$(repl -e '.escalate' 2>&1)
+case $out in *"level 3 (changed)"*"escalator 0.1.0  escalate"*) ok ;; *) bad ".escalate: $out" ;; esac
 
 # The scratch copy: --live writes the database; a copy sees it and keeps
 # nothing.
@@ -101,7 +106,7 @@ typeline '.referral {person = {age = 92,'
 typeline '  needs = {"nursing"}}}'
 expect_screen "held bed WH-G"
 typeline ".advance 30m"
-expect_screen "(2 timers fired)"
+expect_screen "(4 timers fired)"
 typeline ".quit"
 expect_screen "caretide> .quit"
 sleep 0.5
@@ -114,7 +119,7 @@ start
 tmux -L "$sock" send-keys -t repl Up Up
 expect_screen "caretide> .advance 30m"
 tmux -L "$sock" send-keys -t repl Enter
-expect_screen "(2 timers fired)"
+expect_screen "(4 timers fired)"
 typeline ".quit"
 tmux -L "$sock" kill-server 2>/dev/null
 

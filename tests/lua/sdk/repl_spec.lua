@@ -87,6 +87,22 @@ describe("repl explain", function()
   end)
 end)
 
+describe("repl escalation", function()
+  it("shows the level, whether it changed, actions and each step", function()
+    expect(repl.escalation({ level = 3, reason = "occupancy 0.97", changed = true,
+      actions = { { plugin = "winter", action = "opened surge" } },
+      trace = { { plugin = "winter", version = "1.0.0", hook = "escalate", ms = 0.5,
+        output = { level = 3 } } } })).to_be(table.concat({
+      "level 3 (changed): occupancy 0.97",
+      '  action: {action = "opened surge", plugin = "winter"}',
+      "trace:",
+      "   1  winter 1.0.0  escalate    0.50 ms",
+      "        -> {level = 3}",
+    }, "\n"))
+    expect(repl.escalation({ level = 0, trace = {} })).to_be("no plugin proposed a level")
+  end)
+end)
+
 describe("repl capacity and plugins", function()
   it("tabulates zones and totals", function()
     local text = repl.capacity({
