@@ -19,9 +19,9 @@
 #include <string.h>
 #include <time.h>
 
-/* Every test's clock starts here: the fixtures' "today", at midnight so
- * that set_time can reach any hour of it. */
-#define TEST_START "2025-01-06T00:00:00Z"
+/* Every test's clock starts here: a Monday morning, the fixtures'
+ * "today" (the clock only moves forward from it). */
+#define TEST_START "2025-01-06T08:00:00Z"
 
 /* Runs in the plugin's sandbox with its (opts, id): declares the file's
  * tests, runs one, and returns every test's name and that result. */
