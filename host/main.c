@@ -10,35 +10,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Commands whose issues have not landed yet say so and exit 1. */
-static int not_yet(const char *cmd, const char *what)
-{
-    fprintf(stderr,
-            "caretide %s: not available in this build yet (%s).\n", cmd,
-            what);
-    return CT_EXIT_FAIL;
-}
-
-static int wants_help(int argc, char **argv)
-{
-    for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
-            return 1;
-    return 0;
-}
-
-#define PENDING(fn, name, why)                                       \
-    int fn(int argc, char **argv)                                    \
-    {                                                                \
-        if (wants_help(argc, argv)) {                                \
-            return ct_cli_help(name);                                \
-        }                                                            \
-        return not_yet(name, why);                                   \
-    }
-
-PENDING(ct_cmd_repl, "repl", "the REPL arrives with the analyst tools issue")
-PENDING(ct_cmd_test, "test", "the test runner arrives with the analyst tools issue")
-
 const ct_command ct_commands[] = {
     {"run", ct_cmd_run, "serve the area: HTTP API, timers, plugins",
      "Usage: caretide run [--config FILE] [--listen ADDR:PORT] [--db FILE]\n"
@@ -63,27 +34,46 @@ const ct_command ct_commands[] = {
      "  -q, --quiet       print errors only\n"
      CT_CLI_COMMON_HELP},
     {"repl", ct_cmd_repl, "interactive Lua with the host API and plugins",
-     "Usage: caretide repl [--config FILE] [--db FILE] [--live] [-e CODE]\n"
+     "Usage: caretide repl [--config FILE] [--db FILE] [--live] [-e CODE]...\n"
      "\n"
-     "An interactive Lua prompt with the host API and the configured\n"
-     "plugins, on a scratch copy of the data and a virtual clock.\n"
+     "A Lua prompt with the host API (ct.*) and the configured plugins, on\n"
+     "a scratch in-memory copy of the database (or of the config's area\n"
+     "when there is no database yet) and a virtual clock you move with\n"
+     ".advance. Nothing is saved unless --live. Line editing, history and\n"
+     "tab completion at a terminal; .help lists the dot commands (.referral\n"
+     "shows every plugin step of a decision). With -e, or with input from a\n"
+     "pipe, it runs without a prompt and exits 1 at the first error.\n"
      "\n"
      "Options:\n"
      "  -c, --config FILE area configuration (default: the embedded demo)\n"
-     "  --db FILE         database to copy (or use, with --live)\n"
-     "  --live            work on the database itself, not a copy\n"
-     "  -e CODE           run CODE and exit\n"
+     "  --db FILE         database to copy (default: the config's)\n"
+     "  --live            work on the database itself, on the real clock\n"
+     "  -e CODE           run CODE (Lua or a dot command) and exit; may be\n"
+     "                    given more than once\n"
+     "  --history FILE    history file (default: $CARETIDE_HISTORY, else\n"
+     "                    ~/.caretide_history; empty for none)\n"
+     "  --timeout DURATION deadline of one evaluation (default: 10s)\n"
      CT_CLI_COMMON_HELP},
     {"test", ct_cmd_test, "run plugin tests",
-     "Usage: caretide test [--tap] [--coverage] [PATH...]\n"
+     "Usage: caretide test [--tap] [--coverage] [--min-coverage PCT]\n"
+     "                     [--timeout DURATION] [--config FILE] [PATH...]\n"
      "\n"
-     "Runs each plugin's test/*_test.lua inside the sandbox. The last line\n"
-     "is 'N passed, N failed'.\n"
+     "Runs each plugin's test/*_test.lua inside the plugin's sandbox, every\n"
+     "test on a fresh scratch store and virtual clock. PATH is a plugin\n"
+     "directory, one test file (PLUGIN/test/NAME_test.lua) or a directory\n"
+     "of plugins; without PATH, the plugins the config lists. The last line\n"
+     "is 'N passed, N failed'; the exit status is 1 when any test failed.\n"
+     "Logs go to stderr at level warn: --log-level info shows what plugins\n"
+     "print.\n"
      "\n"
      "Options:\n"
-     "  --tap             TAP output\n"
-     "  --coverage        line coverage of plugin code\n"
-     "  --min-coverage PCT fail below PCT percent\n"
+     "  --tap             TAP version 13 output\n"
+     "  --coverage        report the lines of plugin code the tests ran\n"
+     "  --min-coverage PCT fail when less than PCT percent of the lines ran\n"
+     "                    (implies --coverage)\n"
+     "  --timeout DURATION deadline of each test (default: 5s)\n"
+     "  -c, --config FILE area configuration whose plugins to test when no\n"
+     "                    PATH is given (default: the embedded demo)\n"
      CT_CLI_COMMON_HELP},
     {"plugin", ct_cmd_plugin,
      "signed bundles: keygen, pack, sign, verify, install, list, diff",

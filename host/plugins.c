@@ -39,6 +39,8 @@ struct ct_plugins {
     queued *queue;
     size_t nqueue, capqueue;
     bool flushing;
+    ct_sandbox_line_fn line_fn; /* coverage (ct_plugins_new_traced) */
+    void *line_ud;
 };
 
 void ct_plugins__schedule_arm(ct_plugin_schedule *s);
@@ -89,9 +91,7 @@ static void plugin_free(ct_plugin *p)
     free(p);
 }
 
-/* Makes every embedded SDK module (lua/caretide/x.lua) requirable as
- * caretide.x. */
-static int preload_sdk(ct_sandbox *sb)
+int ct_plugins_preload_sdk(ct_sandbox *sb)
 {
     for (const ct_embedded *e = ct_embedded_files; e->name; e++) {
         const char *prefix = "lua/";
@@ -157,7 +157,9 @@ static ct_plugin *plugin_load(ct_plugins *m, const ct_config *cfg,
     }
     ct_sandbox_set_clock(p->sb, clock_fn, m->cap);
     ct_sandbox_set_userdata(p->sb, p);
-    if (preload_sdk(p->sb) || ct_hostapi_open(p)) {
+    if (m->line_fn)
+        ct_sandbox_set_line_hook(p->sb, m->line_fn, m->line_ud);
+    if (ct_plugins_preload_sdk(p->sb) || ct_hostapi_open(p)) {
         sandbox_diag(p, diags, init);
         goto fail;
     }
@@ -234,12 +236,21 @@ static void set_arm(set *s)
 int ct_plugins_new(ct_capacity *cap, const ct_config *cfg, ct_plugins **out,
                    ct_diags *diags)
 {
+    return ct_plugins_new_traced(cap, cfg, NULL, NULL, out, diags);
+}
+
+int ct_plugins_new_traced(ct_capacity *cap, const ct_config *cfg,
+                          ct_sandbox_line_fn fn, void *ud, ct_plugins **out,
+                          ct_diags *diags)
+{
     *out = NULL;
     ct_plugins *m = calloc(1, sizeof *m);
     if (!m)
         return CT_ENOMEM;
     m->cap = cap;
     m->cfg = cfg;
+    m->line_fn = fn;
+    m->line_ud = ud;
     m->cur = set_load(m, cfg, diags);
     if (!m->cur) {
         free(m);
@@ -806,4 +817,51 @@ json_t *ct_plugins_provenance(const ct_plugins *m)
         json_array_append_new(a, o);
     }
     return a;
+}
+
+/* --- analyst tools: a plugin's sandbox, the console ------------------------ */
+
+ct_sandbox *ct_plugins_sandbox(ct_plugins *m, const char *name)
+{
+    for (size_t i = 0; m->cur && i < m->cur->n; i++)
+        if (strcmp(m->cur->items[i]->manifest->name, name) == 0)
+            return m->cur->items[i]->sb;
+    return NULL;
+}
+
+/* The console is a plugin record outside every set, so the `ct` functions
+ * (which find their plugin through the sandbox's userdata) work in it. */
+int ct_plugins_console_new(ct_plugins *m, const ct_sandbox_limits *lim,
+                           ct_sandbox **out)
+{
+    *out = NULL;
+    ct_plugin *p = calloc(1, sizeof *p);
+    if (!p)
+        return CT_ENOMEM;
+    p->mgr = m;
+    p->manifest = calloc(1, sizeof *p->manifest);
+    p->settings = json_object();
+    int rc = CT_ENOMEM;
+    if (!p->manifest || !p->settings ||
+        !(p->manifest->name = strdup("repl")) ||
+        !(p->manifest->version = strdup("0.0.0")))
+        goto fail;
+    ct_manifest_settings_hash(p->settings, p->settings_hash);
+    if ((rc = ct_sandbox_new("repl", NULL, lim, &p->sb)))
+        goto fail;
+    ct_sandbox_set_clock(p->sb, clock_fn, m->cap);
+    ct_sandbox_set_userdata(p->sb, p);
+    if ((rc = ct_plugins_preload_sdk(p->sb)) || (rc = ct_hostapi_open(p)))
+        goto fail;
+    *out = p->sb;
+    return 0;
+fail:
+    plugin_free(p);
+    return rc;
+}
+
+void ct_plugins_console_free(ct_sandbox *sb)
+{
+    if (sb)
+        plugin_free(ct_sandbox_userdata(sb));
 }

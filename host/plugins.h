@@ -22,6 +22,7 @@
 #include "capacity.h"
 #include "config.h"
 #include "diag.h"
+#include "sandbox.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -104,5 +105,36 @@ void ct_plugins_dispatch(ct_plugins *p, const char *kind,
 /* Provenance of the running set for decision records: a new JSON array of
  * {name, version, settings_hash, bundle_hash?, key_id?}. */
 json_t *ct_plugins_provenance(const ct_plugins *p);
+
+/*
+ * For the analyst tools (`caretide test`, `caretide repl`).
+ *
+ * ct_plugins_sandbox: the sandbox of the running plugin called name (its
+ * manifest name), or NULL. Borrowed; valid until the next reload or free.
+ *
+ * ct_plugins_new_traced: ct_plugins_new with fn as the line callback
+ * (ct_sandbox_set_line_hook) of every sandbox the manager creates, set
+ * before the plugin's init.lua runs, reloads included (`caretide test
+ * --coverage`). ud is not owned.
+ *
+ * ct_plugins_preload_sdk: makes every embedded SDK module
+ * (lua/caretide/x.lua) requirable as caretide.x in sb, as in every
+ * plugin's sandbox.
+ *
+ * ct_plugins_console_new: a sandbox named "repl" with the SDK and the host
+ * API bound to p (ct.* acts as a plugin called "repl": kv namespace
+ * "repl", actor "plugin:repl", empty ct.settings; ct.every, ct.daily and
+ * ct.on refuse, as outside setup). It is no part of the hook set and
+ * survives reloads. lim may be NULL (sandbox defaults). Free with
+ * ct_plugins_console_free before p.
+ */
+ct_sandbox *ct_plugins_sandbox(ct_plugins *p, const char *name);
+int ct_plugins_new_traced(ct_capacity *cap, const ct_config *cfg,
+                          ct_sandbox_line_fn fn, void *ud, ct_plugins **out,
+                          ct_diags *diags);
+int ct_plugins_preload_sdk(ct_sandbox *sb);
+int ct_plugins_console_new(ct_plugins *p, const ct_sandbox_limits *lim,
+                           ct_sandbox **out);
+void ct_plugins_console_free(ct_sandbox *sb);
 
 #endif

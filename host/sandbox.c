@@ -140,13 +140,20 @@ static void *sb_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 
 static void deadline_hook(lua_State *L, lua_Debug *ar);
 
+/* The deadline's count hook, plus line events while a line callback is
+ * set (coverage). */
+static int hook_mask(const ct_sandbox *sb)
+{
+    return LUA_MASKCOUNT | (sb->line_fn ? LUA_MASKLINE : 0);
+}
+
 /* level 0 names the running Lua function (inside the hook), level 1 the
  * caller of a C function. */
 static int raise_deadline(lua_State *L, int level)
 {
     ct_sandbox *sb = ct_sandbox_from_state(L);
     sb->tripped = true;
-    lua_sethook(L, deadline_hook, LUA_MASKCOUNT, 1);
+    lua_sethook(L, deadline_hook, hook_mask(sb), 1);
     luaL_where(L, level);
     lua_pushfstring(L, "deadline of %I ms exceeded",
                     (LUAI_UACINT)sb->deadline_ms);
@@ -171,11 +178,16 @@ static bool past_deadline(ct_sandbox *sb)
  */
 static void deadline_hook(lua_State *L, lua_Debug *ar)
 {
-    (void)ar;
     ct_sandbox *sb = ct_sandbox_from_state(L);
+    if (ar->event == LUA_HOOKLINE) {
+        /* Line events only count; the count events keep the deadline. */
+        if (sb->line_fn && lua_getinfo(L, "S", ar))
+            sb->line_fn(sb->line_ud, ar->source, ar->currentline);
+        return;
+    }
     if (past_deadline(sb)) {
         sb->tripped = true;
-        lua_sethook(L, deadline_hook, LUA_MASKCOUNT, 1);
+        lua_sethook(L, deadline_hook, hook_mask(sb), 1);
         if (lua_isyieldable(L)) { /* never the main thread */
             lua_yield(L, 0);
             return;
@@ -184,9 +196,11 @@ static void deadline_hook(lua_State *L, lua_Debug *ar)
             *(uintptr_t *)lua_getextraspace(L) |= THREAD_KILLED;
         raise_deadline(L, 0);
     }
-    /* A thread left on a 1-instruction interval by an earlier trip. */
-    if (lua_gethookcount(L) != sb->lim.hook_interval)
-        lua_sethook(L, deadline_hook, LUA_MASKCOUNT, sb->lim.hook_interval);
+    /* A thread left on a 1-instruction interval by an earlier trip, or
+     * one whose mask predates a change of the line callback. */
+    if (lua_gethookcount(L) != sb->lim.hook_interval ||
+        lua_gethookmask(L) != hook_mask(sb))
+        lua_sethook(L, deadline_hook, hook_mask(sb), sb->lim.hook_interval);
 }
 
 void ct_sandbox__deadline(lua_State *L)
@@ -209,7 +223,7 @@ void ct_sandbox__rethrow(lua_State *L)
 
 void ct_sandbox__hook_thread(ct_sandbox *sb, lua_State *co)
 {
-    lua_sethook(co, deadline_hook, LUA_MASKCOUNT,
+    lua_sethook(co, deadline_hook, hook_mask(sb),
                 sb->tripped ? 1 : sb->lim.hook_interval);
 }
 
@@ -219,7 +233,7 @@ static void arm(ct_sandbox *sb, int64_t now_ns, int64_t deadline_ms)
     sb->tripped = false;
     sb->deadline_ms = deadline_ms;
     sb->deadline_ns = now_ns + deadline_ms * 1000000;
-    lua_sethook(sb->L, deadline_hook, LUA_MASKCOUNT, sb->lim.hook_interval);
+    lua_sethook(sb->L, deadline_hook, hook_mask(sb), sb->lim.hook_interval);
 }
 
 static void reset_call_flags(ct_sandbox *sb)
@@ -715,7 +729,7 @@ int ct_sandbox_new(const char *name, const char *dir,
     *(uintptr_t *)lua_getextraspace(sb->L) = 0;
     lua_atpanic(sb->L, panic);
     lua_setwarnf(sb->L, warnf, sb);
-    lua_sethook(sb->L, deadline_hook, LUA_MASKCOUNT, sb->lim.hook_interval);
+    lua_sethook(sb->L, deadline_hook, hook_mask(sb), sb->lim.hook_interval);
 
     lua_pushlightuserdata(sb->L, sb);
     rc = ct_sandbox__protected(sb, ct_sandbox__open_env, 1, 0, "setup");
@@ -797,6 +811,15 @@ void ct_sandbox_set_userdata(ct_sandbox *sb, void *ud)
 void *ct_sandbox_userdata(const ct_sandbox *sb)
 {
     return sb->userdata;
+}
+
+void ct_sandbox_set_line_hook(ct_sandbox *sb, ct_sandbox_line_fn fn,
+                              void *ud)
+{
+    sb->line_fn = fn;
+    sb->line_ud = fn ? ud : NULL;
+    lua_sethook(sb->L, deadline_hook, hook_mask(sb),
+                sb->tripped ? 1 : sb->lim.hook_interval);
 }
 
 lua_State *ct_sandbox_state(ct_sandbox *sb)

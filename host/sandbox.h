@@ -125,6 +125,18 @@ const char *ct_sandbox_name(const ct_sandbox *sb);
 /* One pointer for the embedder (the plugin manager's record); not owned. */
 void ct_sandbox_set_userdata(ct_sandbox *sb, void *ud);
 void *ct_sandbox_userdata(const ct_sandbox *sb);
+/*
+ * A line callback for host tools (`caretide test --coverage`): while set,
+ * fn(ud, source, line) runs each time Lua code in this sandbox starts a
+ * new line (Lua's line hook, added next to the deadline's count hook, on
+ * every thread). source is the chunk name as Lua keeps it ("@init.lua"),
+ * valid while the function that runs it exists. fn must not touch the Lua
+ * state. NULL turns it off. Costs one call per line run while set.
+ */
+typedef void (*ct_sandbox_line_fn)(void *ud, const char *source, int line);
+void ct_sandbox_set_line_hook(ct_sandbox *sb, ct_sandbox_line_fn fn,
+                              void *ud);
+
 /* The sandbox a state belongs to, for C functions registered into it. */
 ct_sandbox *ct_sandbox_from_state(lua_State *L);
 

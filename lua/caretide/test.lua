@@ -343,8 +343,10 @@ function M.format_test(r, style, number)
   end
   if r.status == "pass" then return "ok      " .. r.name end
   if r.status == "pending" then return "pending " .. r.name end
-  local text = "FAIL    " .. r.name .. "\n" .. indent_lines(where(r) .. (r.message or ""),
-    "        ")
+  -- A plain error raised on the test's own line already starts with it.
+  local message, at = r.message or "", where(r)
+  if message:sub(1, #at) == at then at = "" end
+  local text = "FAIL    " .. r.name .. "\n" .. indent_lines(at .. message, "        ")
   if r.diff then text = text .. "\n" .. indent_lines(r.diff, "        ") end
   return text
 end

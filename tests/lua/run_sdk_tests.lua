@@ -70,6 +70,7 @@ local specs = {
   "tests/lua/sdk/coverage_report_spec.lua",
   "tests/lua/sdk/expect_spec.lua",
   "tests/lua/sdk/runner_spec.lua",
+  "tests/lua/sdk/repl_spec.lua",
 }
 
 local function clock() return os.clock() * 1000 end

@@ -1453,3 +1453,63 @@ Test(sandbox, bad_arguments)
     cr_assert_eq(ct_sandbox_close(sb), 0);
     cr_assert_eq(ct_sandbox_close(NULL), 0);
 }
+
+/* ------------------------------------------------------------------ */
+/* Line callback (coverage)                                           */
+
+struct lines_seen {
+    int hits[16]; /* per line of the chunk "lines" */
+    int other;    /* lines of other chunks */
+};
+
+static void count_line(void *ud, const char *source, int line)
+{
+    struct lines_seen *ls = ud;
+    if (strcmp(source, "@lines") == 0 && line > 0 && line < 16)
+        ls->hits[line]++;
+    else
+        ls->other++;
+}
+
+Test(sandbox, line_hook_sees_every_line_run)
+{
+    ct_sandbox *sb = make(NULL, NULL);
+    struct lines_seen ls = {0};
+    ct_sandbox_set_line_hook(sb, count_line, &ls);
+    static const char code[] =
+        "local n = 0\n"                           /* 1 */
+        "for i = 1, 3 do\n"                       /* 2 */
+        "  n = n + i\n"                           /* 3 */
+        "end\n"                                   /* 4 */
+        "local co = coroutine.wrap(function()\n"  /* 5 */
+        "  coroutine.yield(n)\n"                  /* 6 */
+        "end)\n"                                  /* 7 */
+        "if n > 100 then\n"                       /* 8 */
+        "  n = 0\n"                               /* 9 */
+        "end\n"                                   /* 10 */
+        "return co()\n";                          /* 11 */
+    cr_assert_eq(ct_sandbox_load(sb, "lines", code, strlen(code)), 0);
+    cr_assert_eq(ct_sandbox_call(sb, "test", 0, 1), 0);
+    lua_State *L = ct_sandbox_state(sb);
+    cr_assert_eq(lua_tointeger(L, -1), 6);
+    lua_settop(L, 0);
+    cr_assert_eq(ls.hits[1], 1);
+    cr_assert_geq(ls.hits[3], 3, "the loop body, three times");
+    cr_assert_eq(ls.hits[6], 1, "inside the coroutine");
+    cr_assert_eq(ls.hits[8], 1);
+    cr_assert_eq(ls.hits[9], 0, "the branch not taken");
+    cr_assert_eq(ls.hits[11], 1);
+
+    /* The deadline still holds with line events on. */
+    cr_assert_eq(run(sb, "while true do end", 0), CT_ETIMEOUT);
+    cr_assert_gt(ls.other, 0, "lines of the chunk 'test'");
+
+    /* Off: nothing more is counted. */
+    ct_sandbox_set_line_hook(sb, NULL, NULL);
+    memset(&ls, 0, sizeof ls);
+    cr_assert_eq(ct_sandbox_load(sb, "lines", code, strlen(code)), 0);
+    cr_assert_eq(ct_sandbox_call(sb, "test", 0, 0), 0);
+    cr_assert_eq(ls.hits[1] + ls.hits[3] + ls.other, 0);
+    cr_assert_eq(run(sb, "while true do end", 0), CT_ETIMEOUT);
+    cr_assert_eq(ct_sandbox_close(sb), 0);
+}

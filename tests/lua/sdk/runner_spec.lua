@@ -431,6 +431,12 @@ describe("runner output", function()
     expect(text).to_match("\nok 13 %- triage handles flu \\# later # SKIP pending$")
   end)
 
+  it("does not repeat a position the message starts with", function()
+    local text = t.format_test({ name = "x", status = "fail", file = "a_test.lua", line = 3,
+      message = "a_test.lua:3: boom" }, "plain", 1)
+    expect(text).to_be("FAIL    x\n        a_test.lua:3: boom")
+  end)
+
   it("quotes control characters in TAP messages", function()
     local text = t.format_test({ name = "x", status = "fail", message = 'a\n"b"\1' }, "tap", 1)
     expect(text).to_be('not ok 1 - x\n  ---\n  message: "a\\n\\"b\\"\\x01"\n  ...')

@@ -1,0 +1,130 @@
+/*
+ * caretide test: run plugin tests (docs/testing.md). The last line of the
+ * output is always "N passed, N failed"; the exit status is 0 only when
+ * every test passed and coverage met its minimum.
+ */
+#include "cli.h"
+
+#include "config.h"
+#include "diag.h"
+#include "error.h"
+#include "testrun.h"
+#include "util.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* "80", "80.5", "80%" -> 0..100 */
+static int parse_percent(const char *s, double *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || (*end && strcmp(end, "%") != 0) || !(v >= 0 && v <= 100))
+        return CT_EINVAL;
+    *out = v;
+    return 0;
+}
+
+int ct_cmd_test(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"tap", no_argument, NULL, 't'},
+        {"coverage", no_argument, NULL, 'C'},
+        {"min-coverage", required_argument, NULL, 'M'},
+        {"timeout", required_argument, NULL, 'T'},
+        {"log-format", required_argument, NULL, 'F'},
+        {"log-level", required_argument, NULL, 'L'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config_path = NULL, *log_format = NULL, *log_level = NULL;
+    ct_testrun_options o = {.min_coverage = -1};
+    int c;
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, ":c:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': config_path = optarg; break;
+        case 't': o.tap = true; break;
+        case 'C': o.coverage = true; break;
+        case 'M':
+            if (parse_percent(optarg, &o.min_coverage))
+                return ct_cli_usage_error("test", "--min-coverage: expected "
+                                                  "a percentage from 0 to "
+                                                  "100, got '%s'",
+                                          optarg);
+            o.coverage = true;
+            break;
+        case 'T':
+            if (ct_parse_duration_ms(optarg, &o.timeout_ms) ||
+                o.timeout_ms < 1)
+                return ct_cli_usage_error("test", "--timeout: expected a "
+                                                  "duration like 5s, got "
+                                                  "'%s'",
+                                          optarg);
+            break;
+        case 'F': log_format = optarg; break;
+        case 'L': log_level = optarg; break;
+        case 'h': return ct_cli_help("test");
+        case ':':
+            return ct_cli_usage_error("test", "option '%s' needs a value",
+                                      argv[optind - 1]);
+        default:
+            return ct_cli_usage_error("test", "unknown option '%s'",
+                                      argv[optind - 1]);
+        }
+    }
+    /* Each test opens a store; its info lines would drown the results. */
+    if (ct_cli_logging("test", log_format, log_level ? log_level : "warn"))
+        return CT_EXIT_USAGE;
+
+    ct_testrun *r = NULL;
+    int rc = ct_testrun_new(&o, &r);
+    if (rc) {
+        fprintf(stderr, "caretide test: cannot start the runner: %s\n",
+                ct_strerror(rc));
+        return CT_EXIT_FAIL;
+    }
+    ct_diags diags = {0};
+    ct_config *cfg = NULL;
+    int status = CT_EXIT_OK;
+    if (optind < argc) {
+        if (config_path)
+            fprintf(stderr, "caretide test: --config is ignored when paths "
+                            "are given\n");
+        for (int i = optind; i < argc; i++)
+            if (ct_testrun_add(r, argv[i], &diags))
+                status = CT_EXIT_USAGE;
+    } else {
+        rc = config_path ? ct_config_load_file(config_path, &cfg, &diags)
+                         : ct_config_load_demo(&cfg, &diags);
+        if (rc == 0 && ct_testrun_add_config(r, cfg, &diags))
+            status = CT_EXIT_FAIL;
+        if (rc)
+            status = CT_EXIT_FAIL;
+        else if (cfg->nplugins == 0)
+            fprintf(stderr, "caretide test: %s configures no plugins; "
+                            "name plugin directories to test them\n",
+                    cfg->file);
+    }
+    if (status != CT_EXIT_OK) {
+        ct_diags_print(&diags, stderr);
+        ct_diags_free(&diags);
+        ct_config_free(cfg);
+        ct_testrun_free(r);
+        return status;
+    }
+    ct_testrun_totals t;
+    rc = ct_testrun_run(r, &t);
+    ct_diags_free(&diags);
+    ct_config_free(cfg);
+    ct_testrun_free(r);
+    if (rc && rc != CT_EPLUGIN) {
+        fprintf(stderr, "caretide test: %s\n", ct_strerror(rc));
+        return CT_EXIT_FAIL;
+    }
+    return rc ? CT_EXIT_FAIL : CT_EXIT_OK;
+}

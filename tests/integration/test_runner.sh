@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# caretide test, the plugin test runner, driven as CI would: passing and
+# failing plugins (tests/plugins/runner_demo, runner_fail), the positions
+# and diffs of failures, TAP, exact coverage figures on a known plugin,
+# --min-coverage, and a plugin that does not load.
+set -u
+bin=${CARETIDE:?set CARETIDE to the binary}
+src=$(cd "$(dirname "$0")/../.." && pwd)
+plugins=$src/tests/plugins
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+out=$tmp/out
+pass=0 fail=0
+ok()  { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+run() { # run WANTED-EXIT args...: output in $out (stdout only)
+  local want=$1; shift
+  "$bin" test "$@" >"$out" 2>"$tmp/err"; local got=$?
+  if [ "$got" = "$want" ]; then ok; else
+    bad "caretide test $* exited $got, wanted $want"; cat "$out" "$tmp/err"
+  fi
+}
+has() { # has LINE: an exact line of the output
+  grep -qxF -- "$1" "$out" && ok || { bad "missing line: $1"; cat "$out"; }
+}
+last() { # last LINE: the output's last line
+  [ "$(tail -n 1 "$out")" = "$1" ] && ok || { bad "last line '$(tail -n 1 "$out")', wanted '$1'"; }
+}
+
+# Passing plugins: exit 0, the summary last.
+run 0 "$plugins/triage_p2" "$plugins/runner_demo"
+has "ok      the clock runs the plugin's schedules as it moves"
+has "ok      escalate has the previous test's stub undone"
+has "pending triage answers nothing for people already placed"
+last "16 passed, 0 failed"
+
+# Failing tests: exit 1; each failure at its file:line, with the diff.
+run 1 --timeout 300ms "$plugins/runner_fail"
+has "FAIL    failures shows a diff"
+has "        runner_fail/test/fail_test.lua:11: expected tables to be equal (- expected, + actual)"
+has '        - expected.pathway = "P2"'
+has '        + actual.pathway = "P1"'
+# An error in plugin code: the test's line, and the plugin's in the message.
+has "        runner_fail/test/fail_test.lua:19: init.lua:5: cannot triage people over 90"
+has "        runner_fail/test/fail_test.lua:23: expected 2 to be 3"
+has "        runner_fail/test/fail_test.lua: deadline of 300 ms exceeded (caretide test --timeout)"
+has '        runner_fail/test/fail_test.lua:31: stub: no field "open_surge_now" to replace'
+# A file that fails while loading is one failed test at its line.
+has "FAIL    runner_fail/test/broken_test.lua"
+has "        runner_fail/test/broken_test.lua:3: attempt to call a nil value (field 'no_such_helper')"
+has "ok      failures passes"
+has "1 pending"
+last "1 passed, 6 failed"
+
+# One file only.
+run 1 --timeout 300ms "$plugins/runner_fail/test/broken_test.lua"
+last "0 passed, 1 failed"
+run 0 "$plugins/runner_demo/test/clock_test.lua"
+last "4 passed, 0 failed"
+
+# TAP: numbered, YAML diagnostics, plan, then the summary line.
+run 1 --tap --timeout 300ms "$plugins/runner_fail"
+[ "$(head -n 1 "$out")" = "TAP version 13" ] && ok || bad "TAP header first"
+has "not ok 3 - failures shows a diff"
+has '  at: "runner_fail/test/fail_test.lua:11"'
+has '    + actual.pathway = "P1"'
+has "ok 8 - failures is still to write # SKIP pending"
+has "1..8"
+has "# 1 pending"
+last "1 passed, 6 failed"
+
+# Coverage on a known plugin: init.lua has 25 lines of code, all run;
+# lib/score.lua has 15, of which S.unused's body (18-19) never runs.
+run 0 --coverage "$plugins/runner_demo"
+grep -Eqx 'runner_demo/init.lua +25/25 +100\.0%' "$out" && ok || { bad "init.lua coverage"; cat "$out"; }
+grep -Eqx 'runner_demo/lib/score.lua +13/15 +86\.7%  uncovered: 18-19' "$out" && ok || { bad "score.lua coverage"; cat "$out"; }
+grep -Eqx 'total +38/40 +95\.0%' "$out" && ok || { bad "total coverage"; cat "$out"; }
+last "12 passed, 0 failed"
+run 0 --min-coverage 95 "$plugins/runner_demo"
+run 1 --min-coverage 95.5 "$plugins/runner_demo"
+has "coverage 95.0% is below the minimum 95.5%"
+last "12 passed, 0 failed"
+run 1 --tap --min-coverage 96 "$plugins/runner_demo"
+grep -Eqx '# total +38/40 +95\.0%' "$out" && ok || { bad "coverage as TAP comments"; cat "$out"; }
+
+# A plugin that does not load: each test file fails with the reason.
+cp -r "$plugins/runner_demo" "$tmp/runner_demo"
+printf 'local M = {}\nfunction M.triage(r)\n  return {\nend\nreturn M\n' > "$tmp/runner_demo/init.lua"
+run 1 "$tmp/runner_demo"
+grep -Eq "^        .*runner_demo/init.lua:4: unexpected symbol near 'end'" "$out" && ok || { bad "load error named"; cat "$out"; }
+last "0 passed, 3 failed"
+
+# Usage errors.
+run 2 "$tmp/nowhere"
+run 2 --min-coverage 120 "$plugins/runner_demo"
+run 2 "$plugins/runner_demo/init.lua"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

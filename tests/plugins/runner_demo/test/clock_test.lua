@@ -1,0 +1,26 @@
+local t = require("caretide.test")
+
+describe("the clock", function()
+  it("starts at the same moment in every test", function()
+    expect(ct.format_time(ct.now())).to_be("2025-01-06T08:00:00.000Z")
+    expect(t.referral().ready_date).to_be("2025-01-06")
+  end)
+
+  it("runs the plugin's schedules as it moves", function()
+    expect(t.advance("3h")).to_be(3)
+    expect(ct.kv.get("ticks")).to_be(3)
+    t.set_time("2025-01-06T16:00Z")
+    expect(ct.kv.get("ticks")).to_be(8)
+    expect(ct.format_time(ct.now())).to_be("2025-01-06T16:00:00.000Z")
+  end)
+
+  it("starts each test with a clean store", function()
+    expect(ct.kv.get("ticks")).to_be_nil()
+    expect(t.referral().id).to_be(1)
+  end)
+
+  it("never goes back", function()
+    t.advance("1h")
+    expect(function() t.set_time("2025-01-06") end).to_fail("only moves forward")
+  end)
+end)
