@@ -8,12 +8,14 @@
 #include "error.h"
 #include "log.h"
 #include "plugin_check.h"
+#include "testrun.h"
 #include "util.h"
 
 #include <lua.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 /* Emitted events delivered per flush at most: plugins that answer each
@@ -189,6 +191,69 @@ fail:
     return NULL;
 }
 
+/*
+ * A signed bundle's own tests run, each in a fresh sandbox, store and
+ * virtual clock, before the bundle is activated; a bundle whose tests fail
+ * is not. Plain plugin directories are the area's own and tested with
+ * `caretide test` instead.
+ */
+static int self_test(ct_plugin *p, const ct_config *cfg, ct_diags *diags)
+{
+    /* The tests load the bundle themselves: never test inside a test. */
+    static bool testing;
+    char tests[4096];
+    snprintf(tests, sizeof tests, "%s/test", p->dir);
+    struct stat st;
+    if (testing || !*p->bundle_hash || stat(tests, &st) ||
+        !S_ISDIR(st.st_mode))
+        return 0;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    if (!out)
+        return CT_ENOMEM;
+    ct_testrun_options opts = {.min_coverage = -1,
+                               .out = out,
+                               .trust = &cfg->trust};
+    ct_testrun *run = NULL;
+    ct_testrun_totals totals = {0};
+    ct_diags td = {0};
+    testing = true;
+    int rc = ct_testrun_new(&opts, &run);
+    if (rc == 0)
+        rc = ct_testrun_add(run, p->dir, &td);
+    if (rc == 0)
+        rc = ct_testrun_run(run, &totals);
+    ct_testrun_free(run);
+    testing = false;
+    fclose(out);
+    if (rc == 0 && totals.failed == 0) {
+        ct_log_info("plugins", "plugin '%s' %s: its own tests pass (%u)",
+                    p->manifest->name, p->manifest->version, totals.passed);
+    } else {
+        /* The first failure, for the reason. */
+        const char *first = text ? strstr(text, "FAIL") : NULL;
+        char reason[300] = "";
+        if (first)
+            snprintf(reason, sizeof reason, ": %.*s",
+                     (int)strcspn(first, "\n"), first);
+        char path[4200];
+        snprintf(path, sizeof path, "%s/test", p->dir);
+        ct_diags_add(diags, path, 0, 0,
+                     "plugin '%s' %s not activated: its own tests failed "
+                     "(%u passed, %u failed)%s",
+                     p->manifest->name, p->manifest->version, totals.passed,
+                     totals.failed ? totals.failed : 1, reason);
+        rc = CT_EPLUGIN;
+    }
+    for (size_t i = 0; i < td.len; i++)
+        ct_diags_add(diags, td.items[i].file, td.items[i].line,
+                     td.items[i].col, "%s", td.items[i].message);
+    ct_diags_free(&td);
+    free(text);
+    return rc;
+}
+
 /* --- sets -------------------------------------------------------------- */
 
 static void set_free(set *s)
@@ -214,6 +279,10 @@ static set *set_load(ct_plugins *m, const ct_config *cfg, ct_diags *diags)
     size_t before = diags->len;
     for (size_t i = 0; i < cfg->nplugins; i++) {
         ct_plugin *p = plugin_load(m, cfg, &cfg->plugins[i], diags);
+        if (p && self_test(p, cfg, diags)) {
+            plugin_free(p);
+            p = NULL;
+        }
         if (p)
             s->items[s->n++] = p;
     }

@@ -667,6 +667,18 @@ static void run_file(ct_testrun *r, ct_testrun_suite *s, const char *file)
 
 /* Reads the manifest and builds the scratch config; on failure the
  * suite's problem says why (every test file then reports it). */
+/* The area's trusted keys, copied into a suite's scratch config. */
+static void copy_trust(ct_trust *to, const ct_trust *from)
+{
+    for (size_t i = 0; i < from->nkeys; i++) {
+        ct_trust_key k = from->keys[i];
+        k.name = ct_strdup(k.name);
+        k.file = ct_strdup(k.file);
+        if (ct_trust_add(to, &k))
+            ct_trust_key_clear(&k);
+    }
+}
+
 static void prepare(ct_testrun *r, ct_testrun_suite *s)
 {
     ct_manifest *m = NULL;
@@ -679,7 +691,8 @@ static void prepare(ct_testrun *r, ct_testrun_suite *s)
         s->problem = b.data ? b.data : ct_strdup("cannot read plugin.yaml");
     } else {
         s->name = ct_strdup(m->name);
-        ct_testrun__suite_config(s);
+        if (ct_testrun__suite_config(s) == 0 && r->o.trust)
+            copy_trust(&s->cfg->trust, r->o.trust);
     }
     ct_manifest_free(m);
     ct_diags_free(&d);

@@ -23,6 +23,7 @@
 
 #include "config.h"
 #include "diag.h"
+#include "trust.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -36,6 +37,9 @@ typedef struct ct_testrun_options {
     double min_coverage; /* fail below this percentage; < 0: no minimum */
     int64_t timeout_ms;  /* per test (file load included); 0: 5000 */
     FILE *out;           /* results; NULL: stdout */
+    /* Keys the scratch areas trust (borrowed), so that signed bundles
+     * load in their tests as they do in the area; NULL: none. */
+    const ct_trust *trust;
 } ct_testrun_options;
 
 typedef struct ct_testrun_totals {

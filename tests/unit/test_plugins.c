@@ -433,3 +433,82 @@ Test(plugins, capacity_bed_and_escalation_views)
     json_decref(v);
     close_pfx(&p);
 }
+
+/* Signs and installs a test plugin under parent; returns the trust YAML
+ * line for its key (static). */
+static void sign_install(const char *name, const char *keyp,
+                         const char *pubp, const char *parent)
+{
+    ct_signkey k;
+    ct_diags d = {0};
+    cr_assert_eq(ct_signkey_load(keyp, &k, &d), 0);
+    char src[512];
+    snprintf(src, sizeof src, CT_SOURCE_DIR "/tests/plugins/%s", name);
+    ct_bundle *b = NULL;
+    cr_assert_eq(ct_bundle_pack(src, &b, &d), 0);
+    ct_bundle_info info;
+    cr_assert_eq(ct_bundle_sign(b, &k, ct_bundle_wall_ms(), &info), 0);
+    ct_trust t = {0};
+    ct_trust_key tk = {0};
+    cr_assert_eq(ct_trust_key_load(pubp, &tk, &d), 0);
+    cr_assert_eq(ct_trust_add(&t, &tk), 0);
+    char *installed = NULL;
+    cr_assert_eq(ct_bundle_install(b, parent, &t, true, ct_bundle_wall_ms(),
+                                   &info, &installed),
+                 0, "%s", info.reason);
+    free(installed);
+    ct_trust_clear(&t);
+    ct_bundle_free(b);
+    ct_signkey_clear(&k);
+    ct_diags_free(&d);
+}
+
+Test(plugins, bundle_self_test_before_activation)
+{
+    char dir[256], keyp[300], pubp[300], parent[300];
+    snprintf(dir, sizeof dir, "%s", ct_test_tmpdir());
+    snprintf(keyp, sizeof keyp, "%s/central.key", dir);
+    snprintf(pubp, sizeof pubp, "%s/central.pub", dir);
+    snprintf(parent, sizeof parent, "%s/plugins", dir);
+    cr_assert_eq(mkdir(parent, 0755), 0);
+    ct_signkey k;
+    cr_assert_eq(ct_signkey_generate("central", NULL, &k), 0);
+    cr_assert_eq(ct_signkey_write(&k, keyp, pubp, false), 0);
+    ct_signkey_clear(&k);
+    sign_install("triage_p2", keyp, pubp, parent);
+    sign_install("runner_fail", keyp, pubp, parent);
+
+    char yaml[8192];
+#define SIGNED_AREA                                                          \
+    "%strust:\n  require_signed: true\n  keys: [{file: %s}]\n"              \
+    "plugin_path: [\"%s\"]\nplugins:\n  - name: %s\n"
+    snprintf(yaml, sizeof yaml, SIGNED_AREA, cap_fx_area, pubp, parent,
+             "triage_p2");
+    pfx p;
+    cap_fx_open(&p.f, yaml);
+    ct_diags d = {0};
+    cr_assert_eq(ct_plugins_new(p.f.cap, p.f.cfg, &p.m, &d), 0,
+                 "a bundle whose tests pass is activated: %s",
+                 d.len ? d.items[0].message : "");
+    /* A reload to a bundle whose own tests fail is refused. */
+    snprintf(yaml, sizeof yaml, SIGNED_AREA, cap_fx_area, pubp, parent,
+             "runner_fail");
+    ct_config *cfg2 = NULL;
+    cr_assert_eq(ct_config_load_text("area2.yaml", ".", yaml, strlen(yaml),
+                                     &cfg2, &d),
+                 0);
+    cr_assert_eq(ct_plugins_reload(p.m, cfg2, &d), CT_ECONFIG);
+    bool said = false;
+    for (size_t i = 0; i < d.len; i++)
+        said = said || strstr(d.items[i].message, "not activated: its own "
+                                                  "tests failed");
+    cr_assert(said, "%s", d.len ? d.items[0].message : "no diagnostic");
+    /* triage_p2 still answers. */
+    json_t *dec = decide(&p, refer(&p, 0, -1));
+    cr_assert_str_eq(str(dec, "pathway"), "P2");
+    json_decref(dec);
+    close_pfx(&p);
+    ct_config_free(cfg2);
+    ct_diags_free(&d);
+    ct_test_rmtree(dir);
+}
