@@ -76,12 +76,12 @@ end
 -- The first pathogen of the list the person is isolating for, or nil. The
 -- host's `isolating` answer counts when given; otherwise positive before
 -- the isolation end (or with none set), or awaiting a result, as the host
--- rule says.
+-- rule says. Awaiting a result counts only with isolate_awaiting.
 local function isolating_for(person, pathogens, now)
   local infections = person.infections or {}
   for _, pathogen in ipairs(pathogens) do
     local inf = infections[pathogen]
-    if inf then
+    if inf and (inf.status ~= "awaiting" or S.isolate_awaiting) then
       local isolating = inf.isolating
       if isolating == nil then
         isolating = inf.status == "awaiting"

@@ -8,6 +8,7 @@ local values = {
   p3_needs = { "nursing", "residential" },
   requested_pathway = "floor",
   isolation_pathogens = { "covid", "flu", "norovirus" },
+  isolate_awaiting = false,
   isolate_at_home = true,
   priority_per_delay_day = 5,
   priority_isolating = 20,

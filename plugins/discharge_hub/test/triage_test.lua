@@ -160,7 +160,14 @@ describe("triage", function()
       expect(plugin.triage(r).pathway).to_be("step_down")
     end)
 
-    it("counts a person awaiting a result as isolating", function()
+    it("lets a person awaiting a result wait for it", function()
+      local r = t.referral{ requested_pathway = "P3",
+        person = { infections = { covid = { status = "awaiting", isolating = true } } } }
+      expect(plugin.triage(r).pathway).to_be("P3")
+    end)
+
+    it("counts a person awaiting a result as isolating with isolate_awaiting", function()
+      plugin.configure(standard.with{ isolate_awaiting = true })
       local r = t.referral{ requested_pathway = "P3",
         person = { infections = { covid = { status = "awaiting" } } } }
       local a = plugin.triage(r)
