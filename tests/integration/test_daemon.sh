@@ -43,6 +43,7 @@ sed -e 's|^  listen: .*|  listen: 127.0.0.1:0|' \
     -e 's|^  path: ./caretide.db|  path: area.db|' \
     -e 's|^  max_body: .*|  max_body: 4KiB|' \
     -e 's|^  request_timeout: .*|  request_timeout: 1s|' \
+    -e "s|^plugin_path: .*|plugin_path: [\"$src/plugins\"]|" \
     "$src/config/demo.yaml" > "$tmp/area.yaml"
 grep -q 'listen: 127.0.0.1:0' "$tmp/area.yaml" && grep -q 'path: area.db' "$tmp/area.yaml" \
   || { echo "FAIL: could not adapt demo.yaml"; exit 1; }
