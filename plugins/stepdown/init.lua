@@ -98,7 +98,19 @@ function M.triage(referral)
   if a.isolation_end then
     reason = reason .. " until " .. ct.format_time(a.isolation_end, "date")
   end
-  return { pathway = "step_down", reason = reason, priority = (referral.priority or 0) + S.priority }
+  return { pathway = M.designated_pathway(referral), reason = reason,
+    priority = (referral.priority or 0) + S.priority }
+end
+
+-- The pathway to a designated setting: step-down, or with designated_pathway
+-- "keep" (zones of care homes) the care-home pathway the referral asks for
+-- (the first of care_home_pathways for a resident going back).
+function M.designated_pathway(referral)
+  if S.designated_pathway ~= "keep" then return "step_down" end
+  local requested, decided = referral.requested_pathway, util.pathway(referral)
+  if requested and S.care_home_set[requested] then return requested end
+  if decided and S.care_home_set[decided] then return decided end
+  return S.care_home_pathways[1] or "P3"
 end
 
 -- zone_cohorts(view) -> {zone id = {pathogen = cohort}} from a capacity

@@ -65,6 +65,15 @@ describe("placement", function()
       expect(beds(plugin.rank(r, { green, red }))).to_equal({ "WH-R01" })
     end)
 
+    it("applies to a care-home pathway kept for designated zones in care homes", function()
+      plugin.configure(standard.with{ designated_pathway = "keep" })
+      local r = t.referral{ requested_pathway = "P3", pathway = "P3",
+        person = { infections = { covid = { status = "positive", tested_at = ct.now() } } } }
+      local annex = t.candidate{ bed = "EH-A01", zone = "elmhurst-annex", facility = "elmhurst",
+        facility_kind = "care_home", designated = true, cohort = { covid = "positive" } }
+      expect(beds(plugin.rank(r, { oak, annex, open_home }))).to_equal({ "EH-A01" })
+    end)
+
     it("reads cohorts from the capacity view when the candidates carry none", function()
       local view = { facilities = {
         { id = "willow-stepdown", zones = {

@@ -8,6 +8,7 @@ local values = {
   until_isolation_end = true,
   isolation_length = 14 * DAY,
   prior_infection_exemption = 90 * DAY,
+  designated_pathway = "step_down",
   care_home_pathways = { "P3" },
   returning_residents = true,
   awaiting_result = "hold",

@@ -118,6 +118,33 @@ describe("triage", function()
     end)
   end)
 
+  describe("with designated zones in care homes (designated_pathway keep)", function()
+    before_each(function()
+      plugin.configure(standard.with{ designated_pathway = "keep", care_home_pathways = { "P3", "P2" } })
+    end)
+
+    it("keeps the care-home pathway the referral asks for", function()
+      local a = plugin.triage(p3({ status = "positive", tested_at = now }))
+      expect(a.pathway).to_be("P3")
+      expect(a.reason).to_contain("designated setting")
+      local p2 = t.referral{ requested_pathway = "P2",
+        person = { infections = { covid = { status = "positive", tested_at = now } } } }
+      expect(plugin.triage(p2).pathway).to_be("P2")
+    end)
+
+    it("uses a decided care-home pathway on a re-triage", function()
+      local r = t.referral{ requested_pathway = t.none, pathway = "P2", state = "waiting",
+        person = { infections = { covid = { status = "positive", tested_at = now } } } }
+      expect(plugin.triage(r).pathway).to_be("P2")
+    end)
+
+    it("sends a resident going back to the first care-home pathway", function()
+      local r = t.referral{ requested_pathway = t.none, person = { usual_residence = "care_home",
+        infections = { covid = { status = "positive", tested_at = now } } } }
+      expect(plugin.triage(r).pathway).to_be("P3")
+    end)
+  end)
+
   describe("other results", function()
     it("leaves negative and unknown results alone", function()
       expect(plugin.triage(p3({ status = "negative", tested_at = now }))).to_be_nil()
