@@ -33,15 +33,14 @@ typedef struct sfx {
 static void on_event(const ct_capacity_event *ev, void *data)
 {
     sfx *s = data;
-    json_array_append_new(s->f.events,
-                          json_pack("{s:I, s:I, s:s, s:s, s:O}", "seq",
-                                    (json_int_t)ev->seq, "at",
-                                    (json_int_t)ev->at, "actor", ev->actor,
-                                    "kind", ev->kind, "payload",
+    json_array_append_new(
+        s->f.events,
+        json_pack("{s:I, s:I, s:s, s:s, s:O}", "seq", (json_int_t)ev->seq,
+                  "at", (json_int_t)ev->at, "actor", ev->actor, "kind",
+                  ev->kind, "payload", (json_t *)ev->payload));
+    json_array_append_new(s->pending,
+                          json_pack("{s:s, s:O}", "kind", ev->kind, "payload",
                                     (json_t *)ev->payload));
-    json_array_append_new(s->pending, json_pack("{s:s, s:O}", "kind",
-                                                ev->kind, "payload",
-                                                (json_t *)ev->payload));
 }
 
 /* Delivers host events to the plugins, as the daemon's loop does after
@@ -58,30 +57,36 @@ static void pump(sfx *s)
     }
 }
 
-static char *read_demo(void)
+/* The text of config/<name> (static buffer, until the next call). */
+static char *read_config(const char *name)
 {
-    FILE *fp = fopen(CT_SOURCE_DIR "/config/demo.yaml", "rb");
-    cr_assert_not_null(fp);
+    char path[512];
+    snprintf(path, sizeof path, "%s/config/%s", CT_SOURCE_DIR, name);
+    FILE *fp = fopen(path, "rb");
+    cr_assert_not_null(fp, "%s", path);
     static char buf[1 << 16];
     size_t n = fread(buf, 1, sizeof buf - 1, fp);
+    cr_assert(feof(fp), "%s fits the buffer", path);
     fclose(fp);
     buf[n] = '\0';
     return buf;
 }
 
-static void open_demo(sfx *s)
+/* Opens config/<name> (with its plugins) on a scratch store. */
+static void open_area(sfx *s, const char *name)
 {
     memset(s, 0, sizeof *s);
     ct_log_setup(CT_LOG_AUTO, CT_LOG_ERROR);
-    const char *yaml = read_demo();
+    const char *yaml = read_config(name);
+    char file[512];
+    snprintf(file, sizeof file, "%s/config/%s", CT_SOURCE_DIR, name);
     ct_diags d = {0};
-    int rc = ct_config_load_text(CT_SOURCE_DIR "/config/demo.yaml",
-                                 CT_SOURCE_DIR "/config", yaml, strlen(yaml),
-                                 &s->f.cfg, &d);
+    int rc = ct_config_load_text(file, CT_SOURCE_DIR "/config", yaml,
+                                 strlen(yaml), &s->f.cfg, &d);
     if (rc)
         ct_diags_print(&d, stderr);
-    cr_assert_eq(rc, 0, "config/demo.yaml loads");
-    cr_assert_geq(s->f.cfg->nplugins, 3, "the demo configures the plugins");
+    cr_assert_eq(rc, 0, "config/%s loads", name);
+    cr_assert_geq(s->f.cfg->nplugins, 3, "%s configures the plugins", name);
     ct_store_options so = {.sync = CT_SYNC_NORMAL};
     cr_assert_eq(ct_store_open(":memory:", &so, &s->f.store), 0);
     rc = ct_store_reconcile(s->f.store, s->f.cfg, NULL, &d);
@@ -102,6 +107,11 @@ static void open_demo(sfx *s)
         ct_diags_print(&d, stderr);
     cr_assert_eq(rc, 0, "the standard plugins load and set up");
     ct_diags_free(&d);
+}
+
+static void open_demo(sfx *s)
+{
+    open_area(s, "demo.yaml");
 }
 
 static void close_demo(sfx *s)
@@ -147,10 +157,11 @@ static bool dumps_has(const json_t *v, const char *needle)
 }
 
 typedef struct person {
-    int n;               /* the n-th test NHS number */
-    const char *ready;   /* discharge ready date */
-    int requested;       /* ct_pathway or -1 */
+    int n;             /* the n-th test NHS number */
+    const char *ready; /* discharge ready date */
+    int requested;     /* ct_pathway or -1 */
     const char *needs[4];
+    const char *org; /* referring organisation; NULL: demo-acute */
 } person;
 
 static int64_t refer(sfx *s, const person *p)
@@ -164,12 +175,11 @@ static int64_t refer(sfx *s, const person *p)
                             .age = 84,
                             .needs = p->needs,
                             .nneeds = n,
-                            .from_org = "demo-acute",
+                            .from_org = p->org ? p->org : "demo-acute",
                             .ready_date = p->ready,
                             .requested_pathway = p->requested};
     int64_t id = 0;
-    CAP_OK(ct_referral_create(s->f.cap, &in, "org:demo-acute", &id,
-                              &cap_err));
+    CAP_OK(ct_referral_create(s->f.cap, &in, "org:demo-acute", &id, &cap_err));
     pump(s);
     return id;
 }
@@ -189,8 +199,7 @@ static void infection(sfx *s, int n, const char *pathogen,
 {
     char nhs[11];
     cap_fx_nhs((unsigned)n, nhs);
-    ct_infection_update u = {nhs, pathogen, status, tested_at,
-                             isolation_end};
+    ct_infection_update u = {nhs, pathogen, status, tested_at, isolation_end};
     CAP_OK(ct_isolation_set_status(s->f.cap, &u, "org:demo-acute", NULL,
                                    &cap_err));
     pump(s);
@@ -204,8 +213,7 @@ static void usual_residence(sfx *s, int n, const char *where)
              "UPDATE person SET usual_residence = '%s' WHERE nhs_number = "
              "'%s'",
              where, nhs);
-    cr_assert_eq(sqlite3_exec(ct_store__db(s->f.store), sql, NULL, NULL,
-                              NULL),
+    cr_assert_eq(sqlite3_exec(ct_store__db(s->f.store), sql, NULL, NULL, NULL),
                  SQLITE_OK);
 }
 
@@ -235,40 +243,51 @@ Test(stdplugins, triage_and_placement_in_the_demo_area)
     sfx s;
     open_demo(&s);
     /* No needs, no request: home (P0), no bed. */
-    json_t *d = decide(&s, refer(&s, &(person){1, "2026-11-23", -1, {0}}));
+    json_t *d = decide(&s, refer(&s, &(person){.n = 1,
+                                               .ready = "2026-11-23",
+                                               .requested = -1,
+                                               .needs = {0}}));
     cr_assert_str_eq(str(d, "outcome"), "home");
     cr_assert_str_eq(str(d, "pathway"), "P0");
     json_decref(d);
 
     /* Reablement: P1, a home-care slot. */
-    d = decide(&s, refer(&s, &(person){2, "2026-11-23", -1,
-                                       {"reablement", 0}}));
+    d = decide(&s, refer(&s, &(person){.n = 2,
+                                       .ready = "2026-11-23",
+                                       .requested = -1,
+                                       .needs = {"reablement", 0}}));
     cr_assert_str_eq(str(d, "pathway"), "P1");
     cr_assert_str_eq(str(d, "facility"), "shire-homecare");
     json_decref(d);
 
     /* Rehab: P2 at Elm Ward (the trust's community services: the same
      * organisation by the demo's org_links). */
-    d = decide(&s, refer(&s, &(person){3, "2026-11-23", -1, {"rehab", 0}}));
+    d = decide(&s, refer(&s, &(person){.n = 3,
+                                       .ready = "2026-11-23",
+                                       .requested = -1,
+                                       .needs = {"rehab", 0}}));
     cr_assert_str_eq(str(d, "pathway"), "P2");
     cr_assert_str_eq(str(d, "facility"), "elm-rehab");
     json_t *rank = traced(d, "discharge_hub", "rank");
     cr_assert_not_null(rank);
-    cr_assert(dumps_has(json_object_get(rank, "output"),
-                        "same organisation"));
+    cr_assert(dumps_has(json_object_get(rank, "output"), "same organisation"));
     json_decref(d);
 
     /* Nursing: P3, Oakwood (band 1) before Riverside (band 2), a plain
      * nursing bed before a bariatric one. */
-    d = decide(&s, refer(&s, &(person){4, "2026-11-23", -1,
-                                       {"nursing", 0}}));
+    d = decide(&s, refer(&s, &(person){.n = 4,
+                                       .ready = "2026-11-23",
+                                       .requested = -1,
+                                       .needs = {"nursing", 0}}));
     cr_assert_str_eq(str(d, "pathway"), "P3");
     cr_assert_str_eq(str(d, "bed"), "OAK-001");
     json_decref(d);
 
     /* A returning care-home resident: P0 (P3b). */
-    int64_t id = refer(&s, &(person){5, "2026-11-23", CT_PATHWAY_P1,
-                                     {"nursing", 0}});
+    int64_t id = refer(&s, &(person){.n = 5,
+                                     .ready = "2026-11-23",
+                                     .requested = CT_PATHWAY_P1,
+                                     .needs = {"nursing", 0}});
     usual_residence(&s, 5, "care_home");
     d = decide(&s, id);
     cr_assert_str_eq(str(d, "outcome"), "home");
@@ -282,8 +301,10 @@ Test(stdplugins, positive_needing_a_care_home_goes_to_a_designated_red_wing)
     sfx s;
     open_demo(&s);
     int64_t now = ct_clock_now(s.f.clock);
-    int64_t id = refer(&s, &(person){1, "2026-11-23", CT_PATHWAY_P3,
-                                     {"nursing", 0}});
+    int64_t id = refer(&s, &(person){.n = 1,
+                                     .ready = "2026-11-23",
+                                     .requested = CT_PATHWAY_P3,
+                                     .needs = {"nursing", 0}});
     infection(&s, 1, "covid", CT_INFECTION_POSITIVE, now - 20 * HOUR_MS, 0);
     json_t *d = decide(&s, id);
     cr_assert_str_eq(str(d, "pathway"), "step_down");
@@ -294,8 +315,8 @@ Test(stdplugins, positive_needing_a_care_home_goes_to_a_designated_red_wing)
     /* rank and admit see the triaged pathway; the trace keeps what
      * triage saw. */
     cr_assert_str_eq(str(json_object_get(t, "input"), "state"), "received");
-    cr_assert(json_is_null(json_object_get(json_object_get(t, "input"),
-                                           "pathway")));
+    cr_assert(
+        json_is_null(json_object_get(json_object_get(t, "input"), "pathway")));
     json_t *r = traced(d, "stepdown", "rank");
     cr_assert_str_eq(
         str(json_array_get(json_object_get(r, "input"), 0), "pathway"),
@@ -304,7 +325,10 @@ Test(stdplugins, positive_needing_a_care_home_goes_to_a_designated_red_wing)
 
     /* Positive for flu, going to rehab: the hub's isolation rule sends
      * them to step-down; the host's cohorts pick the bed. */
-    id = refer(&s, &(person){2, "2026-11-23", CT_PATHWAY_P2, {"nursing", 0}});
+    id = refer(&s, &(person){.n = 2,
+                             .ready = "2026-11-23",
+                             .requested = CT_PATHWAY_P2,
+                             .needs = {"nursing", 0}});
     infection(&s, 2, "flu", CT_INFECTION_POSITIVE, now - HOUR_MS, 0);
     d = decide(&s, id);
     cr_assert_str_eq(str(d, "pathway"), "step_down");
@@ -314,8 +338,10 @@ Test(stdplugins, positive_needing_a_care_home_goes_to_a_designated_red_wing)
 
     /* Awaiting a covid result, for a care home: no care-home admission
      * until it comes; the referral waits. */
-    id = refer(&s, &(person){3, "2026-11-23", CT_PATHWAY_P3,
-                             {"residential", 0}});
+    id = refer(&s, &(person){.n = 3,
+                             .ready = "2026-11-23",
+                             .requested = CT_PATHWAY_P3,
+                             .needs = {"residential", 0}});
     infection(&s, 3, "covid", CT_INFECTION_AWAITING, now, 0);
     d = decide(&s, id);
     cr_assert_str_eq(str(d, "outcome"), "waiting", "%s",
@@ -331,15 +357,17 @@ Test(stdplugins, isolation_end_plans_the_onward_move)
     sfx s;
     open_demo(&s);
     int64_t now = ct_clock_now(s.f.clock);
-    int64_t id = refer(&s, &(person){1, "2026-11-23", CT_PATHWAY_P3,
-                                     {"nursing", 0}});
+    int64_t id = refer(&s, &(person){.n = 1,
+                                     .ready = "2026-11-23",
+                                     .requested = CT_PATHWAY_P3,
+                                     .needs = {"nursing", 0}});
     infection(&s, 1, "covid", CT_INFECTION_POSITIVE, now - 2 * HOUR_MS,
               now + 3 * DAY_MS);
     json_t *d = decide(&s, id);
     cr_assert_str_eq(str(d, "zone"), "willow-red");
     json_decref(d);
-    CAP_OK(ct_capacity_confirm(s.f.cap, id, "org:demo-council", NULL,
-                               &cap_err));
+    CAP_OK(
+        ct_capacity_confirm(s.f.cap, id, "org:demo-council", NULL, &cap_err));
     CAP_OK(ct_referral_discharge(s.f.cap, id, "org:demo-acute", &cap_err));
     pump(&s);
     json_t *plans = kv(&s, "stepdown", "plans");
@@ -367,11 +395,15 @@ Test(stdplugins, delays_harm_and_the_daily_summary)
     sfx s;
     open_demo(&s);
     /* Ready 2 days ago, no reason: reported by the 15-minute check. */
-    int64_t late = refer(&s, &(person){1, "2026-11-21", CT_PATHWAY_P3,
-                                       {"dementia", "bariatric", 0}});
+    int64_t late = refer(&s, &(person){.n = 1,
+                                       .ready = "2026-11-21",
+                                       .requested = CT_PATHWAY_P3,
+                                       .needs = {"dementia", "bariatric", 0}});
     /* Ready 14 days ago with a reason: a harm event. */
-    int64_t harm = refer(&s, &(person){2, "2026-11-09", CT_PATHWAY_P3,
-                                       {"dementia", "bariatric", 0}});
+    int64_t harm = refer(&s, &(person){.n = 2,
+                                       .ready = "2026-11-09",
+                                       .requested = CT_PATHWAY_P3,
+                                       .needs = {"dementia", "bariatric", 0}});
     CAP_OK(ct_referral_set_delay(s.f.cap, harm, CT_DELAY_P3_BED,
                                  "demo-council", "org:demo-council",
                                  &cap_err));
@@ -394,12 +426,12 @@ Test(stdplugins, delays_harm_and_the_daily_summary)
     cr_assert_eq(json_integer_value(json_object_get(totals, "delayed")), 2);
     cr_assert_eq(json_integer_value(json_object_get(totals, "delay_days")),
                  16);
+    cr_assert_eq(json_integer_value(json_object_get(totals, "missing_reason")),
+                 1);
     cr_assert_eq(
-        json_integer_value(json_object_get(totals, "missing_reason")), 1);
-    cr_assert_eq(json_integer_value(at(sum, "by_org", "demo-council",
-                                       "reasons", "awaiting_p3_bed",
-                                       "delay_days", NULL)),
-                 14);
+        json_integer_value(at(sum, "by_org", "demo-council", "reasons",
+                              "awaiting_p3_bed", "delay_days", NULL)),
+        14);
     json_decref(sum);
     close_demo(&s);
 }
@@ -413,9 +445,9 @@ static json_t *pressure(sfx *s, bool high)
         const char *kinds[] = {"step_down", "rehab"};
         for (int i = 0; i < 2; i++) {
             json_t *k = at(m, "by_kind", kinds[i], NULL);
-            json_object_set_new(k, "occupied",
-                                json_integer(json_integer_value(
-                                    json_object_get(k, "open"))));
+            json_object_set_new(
+                k, "occupied",
+                json_integer(json_integer_value(json_object_get(k, "open"))));
         }
         json_object_set_new(m, "nctr", json_integer(70));
         json_object_set_new(json_object_get(m, "waiting"), "total",
@@ -459,10 +491,11 @@ Test(stdplugins, escalation_opens_surge_and_tightens_ranking_then_steps_down)
     cr_assert_str_eq(json_string_value(v), "tight");
     json_decref(v);
     /* The hub ranks for flow now. */
-    json_t *d = decide(&s, refer(&s, &(person){1, "2026-11-23", -1,
-                                               {"nursing", 0}}));
-    cr_assert(dumps_has(traced(d, "discharge_hub", "rank"),
-                        "capacity tight"));
+    json_t *d = decide(&s, refer(&s, &(person){.n = 1,
+                                               .ready = "2026-11-23",
+                                               .requested = -1,
+                                               .needs = {"nursing", 0}}));
+    cr_assert(dumps_has(traced(d, "discharge_hub", "rank"), "capacity tight"));
     json_decref(d);
     /* Pressure gone: one level per 2 hours, surge closed below 3. */
     cr_assert_eq(escalate(&s, false), 4);
@@ -483,5 +516,91 @@ Test(stdplugins, escalation_opens_surge_and_tightens_ranking_then_steps_down)
     cr_assert_eq(json_integer_value(json_object_get(st, "evaluated_at")),
                  ct_clock_now(s.f.clock));
     json_decref(st);
+    close_demo(&s);
+}
+
+Test(stdplugins, rural_county_one_designated_unit_and_its_staffing_cap)
+{
+    sfx s;
+    open_area(&s, "rural-county.yaml");
+    int64_t now = ct_clock_now(s.f.clock);
+    /* Rehab: the trust's own cottage hospital nearby (band 1, linked
+     * organisation) before the one farther away. */
+    json_t *d = decide(&s, refer(&s, &(person){.n = 1,
+                                               .ready = "2026-11-23",
+                                               .requested = -1,
+                                               .needs = {"rehab", 0},
+                                               .org = "wolds-acute"}));
+    cr_assert_str_eq(str(d, "facility"), "northby-cottage");
+    json_decref(d);
+    /* Positives needing a care home fill Oakleigh's red zone up to its
+     * staffing cap of 8 (of 10 rooms); the ninth waits. */
+    for (int i = 2; i <= 10; i++) {
+        int64_t id = refer(&s, &(person){.n = i,
+                                         .ready = "2026-11-23",
+                                         .requested = CT_PATHWAY_P3,
+                                         .needs = {"nursing", 0},
+                                         .org = "wolds-acute"});
+        infection(&s, i, "covid", CT_INFECTION_POSITIVE, now - HOUR_MS, 0);
+        d = decide(&s, id);
+        cr_assert_str_eq(str(d, "pathway"), "step_down");
+        if (i <= 9) {
+            cr_assert_str_eq(str(d, "zone"), "oakleigh-red", "referral %d", i);
+        } else {
+            cr_assert_str_eq(str(d, "outcome"), "waiting");
+            cr_assert(
+                dumps_has(json_object_get(d, "reasons"),
+                          "zone oakleigh-red is staffed for 8 and has 8"));
+        }
+        json_decref(d);
+    }
+    close_demo(&s);
+}
+
+Test(stdplugins, city_system_designated_annex_and_bands_per_trust)
+{
+    sfx s;
+    open_area(&s, "city-system.yaml");
+    int64_t now = ct_clock_now(s.f.clock);
+    /* Positive, needing a care home: the care-home pathway stays, and only
+     * Elmhurst's designated annex is offered. */
+    int64_t id = refer(&s, &(person){.n = 1,
+                                     .ready = "2026-11-23",
+                                     .requested = CT_PATHWAY_P3,
+                                     .needs = {"nursing", 0},
+                                     .org = "metro-royal"});
+    infection(&s, 1, "covid", CT_INFECTION_POSITIVE, now - HOUR_MS, 0);
+    json_t *d = decide(&s, id);
+    cr_assert_str_eq(str(d, "pathway"), "P3");
+    cr_assert_str_eq(str(d, "zone"), "elmhurst-annex");
+    json_decref(d);
+    /* Negative: the Royal's band-1 home first. */
+    d = decide(&s, refer(&s, &(person){.n = 2,
+                                       .ready = "2026-11-23",
+                                       .requested = CT_PATHWAY_P3,
+                                       .needs = {"nursing", 0},
+                                       .org = "metro-royal"}));
+    cr_assert_str_eq(str(d, "facility"), "parkview");
+    json_decref(d);
+    /* From the General, Elmhurst is band 3, beyond max_band 2. */
+    d = decide(&s, refer(&s, &(person){.n = 3,
+                                       .ready = "2026-11-23",
+                                       .requested = CT_PATHWAY_P3,
+                                       .needs = {"nursing", 0},
+                                       .org = "metro-general"}));
+    cr_assert_str_eq(str(d, "facility"), "parkview");
+    cr_assert_not(dumps_has(
+        json_object_get(traced(d, "discharge_hub", "rank"), "output"),
+        "ELH-"));
+    json_decref(d);
+    /* Cardiac needs go to the virtual ward (P1). */
+    d = decide(&s, refer(&s, &(person){.n = 4,
+                                       .ready = "2026-11-23",
+                                       .requested = -1,
+                                       .needs = {"cardiac", 0},
+                                       .org = "metro-general"}));
+    cr_assert_str_eq(str(d, "pathway"), "P1");
+    cr_assert_str_eq(str(d, "zone"), "vw-cardiac");
+    json_decref(d);
     close_demo(&s);
 }
