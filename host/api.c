@@ -1,16 +1,79 @@
 /*
- * The route table of the HTTP API and the daemon's own handlers.
+ * The route table of the HTTP API, the daemon's own handlers and the
+ * helpers the other handler files share (api_int.h).
  */
-#include "api.h"
+#include "api_int.h"
 
-#include "daemon.h"
 #include "error.h"
 #include "log.h"
 
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define UNIT "api"
+
+/* ---- helpers ----------------------------------------------------------- */
+
+void ct_api__actor(const ct_http_req *r, char out[CT_API__ACTOR_MAX])
+{
+    const ct_principal *p = ct_http_req_principal(r);
+    if (p)
+        snprintf(out, CT_API__ACTOR_MAX, "org:%s/%s", p->org,
+                 ct_role_name(p->role));
+    else
+        snprintf(out, CT_API__ACTOR_MAX, "anonymous");
+}
+
+int ct_api__cap_reply(ct_http_req *r, int rc, const ct_cap_error *err,
+                      const char *field)
+{
+    const char *msg = err && err->message[0] ? err->message : ct_strerror(rc);
+    switch (rc) {
+    case CT_EINVAL:
+        return ct_http_error(r, 400, "invalid", field, "%s", msg);
+    case CT_ENOTFOUND:
+        return ct_http_error(r, 404, "not_found", NULL, "%s", msg);
+    case CT_EDENIED:
+        return ct_http_error(r, 403, "forbidden", NULL, "%s", msg);
+    case CT_ESTATE:
+        ct_http_error(r, 409, "state", NULL, "%s", msg);
+        return CT_ESTATE;
+    case CT_ECAPACITY:
+        ct_http_error(r, 409, "no_capacity", NULL, "%s", msg);
+        return CT_ECAPACITY;
+    case CT_ECOHORT:
+        ct_http_error(r, 409, "cohort", NULL, "%s", msg);
+        return CT_ECOHORT;
+    case CT_ECLOSED:
+        ct_http_error(r, 409, "closed", NULL, "%s", msg);
+        return CT_ECLOSED;
+    case CT_EEXISTS:
+        ct_http_error(r, 409, "exists", NULL, "%s", msg);
+        return CT_EEXISTS;
+    case CT_ECONFLICT:
+        return ct_http_error(r, 409, "conflict", NULL, "%s", msg);
+    default:
+        ct_log_error(UNIT, "request %s: %s (%s)", ct_http_req_id(r), msg,
+                     ct_err_name(rc));
+        return rc;
+    }
+}
+
+int ct_api__referral_id(ct_http_req *r, int64_t *id)
+{
+    const char *s = ct_http_req_param(r, "id");
+    char *end = NULL;
+    errno = 0;
+    long long v = s && *s >= '1' && *s <= '9' ? strtoll(s, &end, 10) : 0;
+    if (!end || *end || errno || v < 1 || v > (1LL << 53))
+        return ct_http_error(r, 404, "not_found", NULL,
+                             "referral '%s' does not exist", s ? s : "");
+    *id = v;
+    return 0;
+}
 
 /* GET /v1/health: no token; 200 when ready, 503 while starting. */
 static int health(ct_http_req *r, void *app)
@@ -118,6 +181,35 @@ const ct_http_route ct_api_routes[] = {
      ROLES(ALL, ALL, ALL, ALL, ALL), metrics},
     {CT_HTTP_POST, "/v1/admin/reload", CT_ROUTE_READ, false,
      ROLES(NONE, NONE, NONE, NONE, ALL), reload},
+
+    {CT_HTTP_GET, "/v1/capacity", CT_ROUTE_READ, false,
+     ROLES(ALL, ALL, ALL, ALL, ALL), ct_api__capacity},
+    {CT_HTTP_GET, "/v1/beds", CT_ROUTE_READ, false,
+     ROLES(ALL, ALL, ALL, ALL, ALL), ct_api__beds},
+    {CT_HTTP_PATCH, "/v1/beds/{id}", CT_ROUTE_WRITE, false,
+     ROLES(ALL, NONE, OWN, NONE, NONE), ct_api__bed_patch},
+
+    {CT_HTTP_POST, "/v1/referrals", CT_ROUTE_WRITE, false,
+     ROLES(ALL, OWN, NONE, NONE, NONE), ct_api__referral_create},
+    {CT_HTTP_GET, "/v1/referrals", CT_ROUTE_READ, false,
+     ROLES(ALL, OWN, OWN, ALL, ALL), ct_api__referral_list},
+    {CT_HTTP_GET, "/v1/referrals/{id}", CT_ROUTE_READ, false,
+     ROLES(ALL, OWN, OWN, ALL, ALL), ct_api__referral_get},
+    {CT_HTTP_POST, "/v1/referrals/{id}/confirm", CT_ROUTE_WRITE, false,
+     ROLES(ALL, NONE, OWN, NONE, NONE), ct_api__referral_confirm},
+    {CT_HTTP_POST, "/v1/referrals/{id}/discharge", CT_ROUTE_WRITE, false,
+     ROLES(ALL, OWN, NONE, NONE, NONE), ct_api__referral_discharge},
+    {CT_HTTP_POST, "/v1/referrals/{id}/complete", CT_ROUTE_WRITE, false,
+     ROLES(ALL, NONE, OWN, NONE, NONE), ct_api__referral_complete},
+    {CT_HTTP_POST, "/v1/referrals/{id}/cancel", CT_ROUTE_WRITE, false,
+     ROLES(ALL, OWN, NONE, NONE, NONE), ct_api__referral_cancel},
+    {CT_HTTP_POST, "/v1/referrals/{id}/delay", CT_ROUTE_WRITE, false,
+     ROLES(ALL, OWN, NONE, NONE, NONE), ct_api__referral_delay},
+
+    {CT_HTTP_GET, "/v1/escalation", CT_ROUTE_READ, false,
+     ROLES(ALL, ALL, ALL, ALL, ALL), ct_api__escalation},
+    {CT_HTTP_GET, "/v1/audit", CT_ROUTE_READ, false,
+     ROLES(ALL, NONE, NONE, ALL, ALL), ct_api__audit},
 };
 
 const size_t ct_api_nroutes = CT_ARRAY_LEN(ct_api_routes);

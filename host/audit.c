@@ -201,7 +201,7 @@ fail_head:
 
 int64_t ct_audit_head(ct_store *s)
 {
-    int64_t seq;
+    int64_t seq = 0;
     uint8_t hash[HASH_LEN];
     int rc = read_head(s, &seq, hash);
     return rc ? rc : seq;

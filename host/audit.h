@@ -71,6 +71,13 @@ typedef struct ct_audit_report {
  */
 int ct_audit_verify(ct_store *s, ct_audit_report *report);
 
+/*
+ * Events with seq > after, oldest first, at most limit (1..1000), as a new
+ * JSON array (caller owns) of {seq, at, actor, kind, payload, prev_hash,
+ * hash}, hashes in lowercase hex (audit_list.c). For GET /v1/audit.
+ */
+int ct_audit_list_json(ct_store *s, int64_t after, int limit, json_t **out);
+
 /* The newest seq as chain_head records it (0 when empty), or a negative
  * CT_E* on a storage error. */
 int64_t ct_audit_head(ct_store *s);

@@ -113,6 +113,7 @@ int ct_capacity_new(ct_store *s, ct_clock *clock,
             c->hold_ttl_ms = opts->hold_ttl_ms;
         c->event_cb = opts->event_cb;
         c->event_data = opts->event_data;
+        c->external_timers = opts->external_timers;
         if (opts->npathogens) {
             c->pathogens = calloc(opts->npathogens, sizeof *c->pathogens);
             if (!c->pathogens)
@@ -804,6 +805,8 @@ static int admission_check(ct_capacity *c, const ct_ref_row *r,
 
 static void arm_hold_timer(ct_capacity *c, int64_t due)
 {
+    if (c->external_timers)
+        return;
     if (!ct_timer_active(&c->hold_timer) || due < c->hold_timer.due)
         ct_timer_start(&c->hold_timer, due, hold_timer_cb, c);
 }
@@ -966,6 +969,8 @@ int64_t ct_capacity_next_expiry(ct_capacity *c)
 
 void ct_capacity__schedule_holds(ct_capacity *c)
 {
+    if (c->external_timers)
+        return;
     int64_t next = ct_capacity_next_expiry(c);
     if (next == INT64_MAX)
         ct_timer_stop(&c->hold_timer);

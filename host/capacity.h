@@ -68,6 +68,12 @@ typedef struct ct_capacity_options {
     size_t npathogens;
     ct_capacity_event_cb event_cb; /* may be NULL */
     void *event_data;
+    /* The embedder drives hold expiry and isolation ends itself with
+     * ct_capacity_next_expiry/ct_capacity_expire_due and
+     * ct_isolation_next_end/ct_isolation_notify_due (the daemon does, so
+     * that timer writes share its group commit): the handle then starts
+     * no timer of its own. */
+    bool external_timers;
 } ct_capacity_options;
 
 /*

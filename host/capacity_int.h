@@ -50,6 +50,7 @@ struct ct_capacity {
     size_t npathogens;
     ct_capacity_event_cb event_cb;
     void *event_data;
+    bool external_timers; /* the embedder runs expiry and isolation ends */
 
     ct_timer hold_timer; /* next hold expiry */
     ct_timer iso_timer;  /* next isolation end */

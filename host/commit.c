@@ -114,6 +114,18 @@ int ct_commit_new(uv_loop_t *loop, ct_store *store,
     return 0;
 }
 
+static void before_write(ct_commit *c)
+{
+    if (c->opts.before_write)
+        c->opts.before_write(c->opts.write_data);
+}
+
+static void after_write(ct_commit *c, int result)
+{
+    if (c->opts.after_write)
+        c->opts.after_write(result, c->opts.write_data);
+}
+
 static void report_group(ct_commit *c, int status, uint64_t ns)
 {
     c->stats.groups++;
@@ -209,18 +221,22 @@ int ct_commit_write(ct_commit *c, ct_commit_req *r, ct_commit_fn fn,
     if (c->opts.per_request) {
         c->group_writes = 1;
         c->stats.writes++;
+        before_write(c);
         r->result = fn(c->store, arg);
         if (r->result) {
             c->stats.failed_writes++;
             c->group_failed = 1;
             ct_store_rollback(c->store);
             c->open = false;
+            after_write(c, r->result);
             list_push(&c->done, r);
             report_group(c, 0, 0);
             return 0;
         }
         list_push(&c->group, r);
         end_group(c);
+        if (c->last_status == 0) /* else on_group has told */
+            after_write(c, 0);
         return 0;
     }
 
@@ -231,6 +247,7 @@ int ct_commit_write(ct_commit *c, ct_commit_req *r, ct_commit_fn fn,
     }
     c->stats.writes++;
     c->group_writes++;
+    before_write(c);
     r->result = fn(c->store, arg);
     list_push(&c->group, r);
     if (!ct_store_in_transaction(c->store)) {
@@ -252,7 +269,9 @@ int ct_commit_write(ct_commit *c, ct_commit_req *r, ct_commit_fn fn,
         ct_log_error(UNIT, "ending a write's savepoint: %s",
                      ct_strerror(err));
         fail_group(c, err);
+        return 0;
     }
+    after_write(c, r->result);
     return 0;
 }
 

@@ -69,6 +69,15 @@ typedef struct ct_commit_options {
     bool per_request; /* one transaction per write: no grouping */
     void (*on_group)(const ct_commit_group_info *info, void *data);
     void *on_group_data;
+    /* Around each write, for units that keep state beside the store
+     * (queued events, caches): before_write runs just before the write's
+     * function, after_write once its changes are kept (result 0: in the
+     * group, or committed in per-request mode) or rolled back (result is
+     * the function's error). A whole group that fails to commit is told
+     * through on_group instead. Either may be NULL. */
+    void (*before_write)(void *data);
+    void (*after_write)(int result, void *data);
+    void *write_data;
 } ct_commit_options;
 
 /*

@@ -822,11 +822,63 @@ static void load_facilities(loader *l, const ct_node *n)
     check_unique_ids(l, n);
 }
 
-/* --- plugins and limits --------------------------------------------- */
+/* --- trust, plugins and limits -------------------------------------- */
+
+/* One trusted key: inline, or `file: NAME.pub` alone. */
+static void load_trust_key(loader *l, const ct_node *n)
+{
+    ct_trust *t = &l->cfg->trust;
+    ct_trust_key key;
+    const ct_node *file = n->kind == CT_NODE_MAP ? ct_node_get(n, "file")
+                                                 : NULL;
+    int rc;
+    if (file) {
+        if (n->len != 1) {
+            err(l, n, "a key given by 'file' takes no other keys (the file "
+                      "has them)");
+            return;
+        }
+        if (!is_scalar(l, file, "'file'"))
+            return;
+        char *path = resolve(l, file->value);
+        if (!path)
+            return;
+        rc = ct_trust_key_load(path, &key, l->diags);
+        free(path);
+    } else {
+        rc = ct_trust_key_parse(l->file, n, &key, l->diags);
+    }
+    if (rc) {
+        l->errors++;
+        return;
+    }
+    const ct_trust_key *dup = ct_trust_find(t, key.id);
+    if (dup)
+        err(l, n, "key '%s' is trusted twice (first at line %u)", key.id,
+            dup->line);
+    else if (ct_trust_add(t, &key) == 0)
+        return;
+    ct_trust_key_clear(&key);
+}
+
+static void load_trust(loader *l, const ct_node *n)
+{
+    static const char *const keys[] = {"require_signed", "keys", NULL};
+    if (!n || ct_node_is_null(n) || !is_map(l, n, "'trust'"))
+        return;
+    check_keys(l, n, keys, "'trust'");
+    l->cfg->trust.require_signed = get_bool(l, n, "require_signed", false);
+    const ct_node *list = ct_node_get(n, "keys");
+    if (!list || ct_node_is_null(list) || !is_seq(l, list, "'keys'"))
+        return;
+    for (size_t i = 0; i < list->len; i++)
+        load_trust_key(l, list->items[i]);
+}
 
 static void load_plugins(loader *l, const ct_node *n)
 {
-    static const char *const keys[] = {"name", "path", "settings", NULL};
+    static const char *const keys[] = {"name", "path", "settings",
+                                       "require_signed", NULL};
     ct_config *c = l->cfg;
     if (!n)
         return;
@@ -849,6 +901,8 @@ static void load_plugins(loader *l, const ct_node *n)
             pl->path = resolve(l, path);
             free(path);
         }
+        pl->require_signed = get_bool(l, p, "require_signed",
+                                      c->trust.require_signed);
         const ct_node *settings = ct_node_get(p, "settings");
         if (settings && !ct_node_is_null(settings) &&
             is_map(l, settings, "'settings'"))
@@ -920,7 +974,7 @@ int ct_config_load_text(const char *file, const char *dir, const char *text,
 {
     static const char *const keys[] = {
         "area",       "server",   "storage", "pathogens", "organisations",
-        "facilities", "plugins",  "plugin_path", "limits", NULL};
+        "facilities", "plugins",  "plugin_path", "trust", "limits", NULL};
     *out = NULL;
     if (sodium_init() < 0)
         return CT_ENOMEM;
@@ -950,6 +1004,7 @@ int ct_config_load_text(const char *file, const char *dir, const char *text,
         load_orgs(&l, ct_node_get(root, "organisations"));
         load_facilities(&l, ct_node_get(root, "facilities"));
         load_plugin_path(&l, ct_node_get(root, "plugin_path"));
+        load_trust(&l, ct_node_get(root, "trust"));
         load_plugins(&l, ct_node_get(root, "plugins"));
         load_limits(&l, ct_node_get(root, "limits"));
     }
@@ -1038,6 +1093,7 @@ void ct_config_free(ct_config *cfg)
         free(cfg->plugins[i].path);
     }
     free(cfg->plugins);
+    ct_trust_clear(&cfg->trust);
     free_strings(cfg->pathogens, cfg->npathogens);
     free_strings(cfg->plugin_path, cfg->nplugin_path);
     free(cfg->file);

@@ -1,7 +1,8 @@
 /*
  * The area configuration (YAML, docs/config.md): server, storage,
  * organisations and their tokens, facilities with zones and beds, the
- * ordered plugin list with per-plugin settings, and limits.
+ * ordered plugin list with per-plugin settings, the keys trusted to sign
+ * plugin bundles, and limits.
  *
  * A loaded ct_config is immutable plain data: other units read its fields
  * directly. It owns every string and array below it, and the parsed YAML
@@ -13,6 +14,7 @@
 
 #include "diag.h"
 #include "model.h"
+#include "trust.h"
 #include "yaml_tree.h"
 
 #include <stdbool.h>
@@ -74,6 +76,7 @@ typedef struct ct_config_plugin {
     char *name;
     char *path;              /* directory; resolved against plugin_path */
     const ct_node *settings; /* map or NULL; borrowed from the tree */
+    bool require_signed;     /* its own, else trust.require_signed */
     uint32_t line, col;
 } ct_config_plugin;
 
@@ -111,6 +114,7 @@ typedef struct ct_config {
     size_t nfacilities;
     ct_config_plugin *plugins;
     size_t nplugins;
+    ct_trust trust; /* keys trusted to sign plugin bundles */
     ct_config_limits limits;
     size_t nbeds; /* total over all zones */
     ct_node *root;

@@ -5,7 +5,7 @@
  * committer (commits what is open) → close the signal handles → the loop
  * ends → close the store.
  */
-#include "daemon.h"
+#include "daemon_int.h"
 
 #include "api.h"
 #include "auth.h"
@@ -20,38 +20,8 @@
 #include <time.h>
 
 #define UNIT "daemon"
-#define MAX_HOOKS 8
 /* Extra time a drain gets beyond the request timeout. */
 #define DRAIN_GRACE_MS 2000
-
-typedef struct health_hook {
-    ct_daemon_health_fn fn;
-    void *data;
-} health_hook;
-
-struct ct_daemon {
-    uv_loop_t loop;
-    ct_daemon_options opts;
-    ct_config *cfg;
-    ct_auth *auth;
-    ct_store *store;
-    ct_clock *clock;
-    ct_commit *commit;
-    ct_prom *prom;
-    ct_http *http;
-    uv_signal_t sigterm, sigint, sighup;
-    int signals_open;
-    int holds;      /* readiness holds; start-up holds one */
-    bool stopping;
-    ct_commit_req reload_wait;
-    bool reload_waiting;
-    ct_daemon_reload_hook hooks[MAX_HOOKS];
-    size_t nhooks;
-    health_hook health[MAX_HOOKS];
-    size_t nhealth;
-    ct_prom_family *m_ready, *m_reloads, *m_groups, *m_writes, *m_group_size,
-        *m_commit_seconds;
-};
 
 /* ---- accessors --------------------------------------------------------- */
 
@@ -105,7 +75,7 @@ void ct_daemon_ready_release(ct_daemon *d)
 
 int ct_daemon_on_reload(ct_daemon *d, const ct_daemon_reload_hook *hook)
 {
-    if (d->nhooks == MAX_HOOKS)
+    if (d->nhooks == CT_DAEMON__MAX_HOOKS)
         return CT_ELIMIT;
     d->hooks[d->nhooks++] = *hook;
     return 0;
@@ -113,7 +83,7 @@ int ct_daemon_on_reload(ct_daemon *d, const ct_daemon_reload_hook *hook)
 
 int ct_daemon_on_health(ct_daemon *d, ct_daemon_health_fn fn, void *data)
 {
-    if (d->nhealth == MAX_HOOKS)
+    if (d->nhealth == CT_DAEMON__MAX_HOOKS)
         return CT_ELIMIT;
     d->health[d->nhealth].fn = fn;
     d->health[d->nhealth].data = data;
@@ -190,6 +160,13 @@ static void warn_restart_only(const ct_config *old, const ct_config *next)
         ct_log_warn(UNIT, "server.listen changed: takes effect at restart");
     if (strcmp(old->db_path, next->db_path) != 0 || old->sync != next->sync)
         ct_log_warn(UNIT, "storage changed: takes effect at restart");
+    if (old->limits.hold_ttl_ms != next->limits.hold_ttl_ms)
+        ct_log_warn(UNIT, "limits.hold_ttl changed: takes effect at restart");
+    bool same = old->npathogens == next->npathogens;
+    for (size_t i = 0; same && i < old->npathogens; i++)
+        same = strcmp(old->pathogens[i], next->pathogens[i]) == 0;
+    if (!same)
+        ct_log_warn(UNIT, "pathogens changed: takes effect at restart");
     if (old->limits.request_timeout_ms != next->limits.request_timeout_ms)
         ct_log_warn(UNIT, "limits.request_timeout changed: takes effect at "
                     "restart");
@@ -221,6 +198,7 @@ int ct_daemon_reload(ct_daemon *d, ct_diags *diags, ct_reconcile_stats *stats)
     }
     if ((err = ct_store_reconcile(d->store, next, stats, diags)))
         goto fail_prepare;
+    ct_daemon__cap_reloaded(d);
     for (size_t i = 0; i < d->nhooks; i++)
         if (d->hooks[i].apply)
             d->hooks[i].apply(d, next, d->hooks[i].data);
@@ -266,6 +244,17 @@ static void on_reload_deferred(ct_commit_req *r, int status)
     ct_daemon *d = r->data;
     d->reload_waiting = false;
     reload_now(d);
+}
+
+void ct_daemon__request_reload(ct_daemon *d)
+{
+    if (!ct_commit_pending(d->commit)) {
+        reload_now(d);
+    } else if (!d->reload_waiting) {
+        d->reload_wait.data = d;
+        d->reload_waiting = ct_commit_defer(d->commit, &d->reload_wait,
+                                            on_reload_deferred) == 0;
+    }
 }
 
 /* ---- signals and shutdown ---------------------------------------------- */
@@ -315,13 +304,7 @@ static void on_signal(uv_signal_t *s, int signum)
         if (d->stopping)
             return;
         ct_log_info(UNIT, "SIGHUP: reloading the configuration");
-        if (!ct_commit_pending(d->commit)) {
-            reload_now(d);
-        } else if (!d->reload_waiting) {
-            d->reload_wait.data = d;
-            d->reload_waiting = ct_commit_defer(d->commit, &d->reload_wait,
-                                                on_reload_deferred) == 0;
-        }
+        ct_daemon__request_reload(d);
         return;
     }
     if (d->stopping) {
@@ -330,6 +313,7 @@ static void on_signal(uv_signal_t *s, int signum)
         return;
     }
     d->stopping = true;
+    ct_daemon__plugins_stop(d);
     ct_prom_set(d->m_ready, NULL, 0);
     ct_log_info(UNIT, "%s: shutting down; %u requests in flight",
                 signum == SIGINT ? "SIGINT" : "SIGTERM",
@@ -354,6 +338,7 @@ static void on_group(const ct_commit_group_info *info, void *data)
     if (!info->status)
         ct_prom_observe(d->m_commit_seconds, NULL,
                         (double)info->commit_ns / 1e9);
+    ct_daemon__group_done(d, info);
 }
 
 static int register_metrics(ct_daemon *d)
@@ -431,7 +416,7 @@ static void banner(ct_daemon *d)
     fprintf(out, "try: curl %s/v1/health\n", url);
     if (is_demo(d))
         fprintf(out, "     curl -H 'Authorization: Bearer "
-                     "demo-viewer-token' %s/metrics\n"
+                     "demo-viewer-token' %s/v1/capacity\n"
                      "(demo tokens: demo-hub-token, demo-hospital-token, "
                      "demo-provider-token, demo-viewer-token, "
                      "demo-admin-token)\n",
@@ -463,16 +448,20 @@ static int start(ct_daemon *d)
     ct_daemon_ready_hold(d); /* released when start-up is done */
     ct_commit_options co = {.per_request = d->opts.per_request_commit,
                             .on_group = on_group,
-                            .on_group_data = d};
+                            .on_group_data = d,
+                            .before_write = ct_daemon__before_write,
+                            .after_write = ct_daemon__after_write,
+                            .write_data = d};
     if ((err = ct_commit_new(&d->loop, d->store, &co, &d->commit)))
         return err;
-    if ((err = ct_clock_new_real(&d->loop, &d->clock)))
+    if ((err = ct_clock_new_real(&d->loop, &d->clock)) ||
+        (err = ct_daemon__cap_start(d)))
         return err;
     if ((err = ct_auth_new(d->cfg, &d->auth)))
         return err;
-    /* Units that join the daemon hook in here, before the server starts:
-     * capacity timers on d->clock, the plugin manager (which holds
-     * readiness until its plugins are loaded). */
+    /* Units that join the daemon hook in here, before the server starts. */
+    if ((err = ct_daemon__plugins_start(d)))
+        return err;
     ct_http_options ho = {
         .host = d->cfg->listen_host,
         .port = d->cfg->listen_port,
@@ -510,6 +499,7 @@ static int start(ct_daemon *d)
 /* Undoes a failed start-up: whatever was made, in reverse. */
 static void cleanup(ct_daemon *d)
 {
+    ct_daemon__plugins_stop(d);
     if (d->http)
         ct_http_close(d->http, NULL, NULL);
     if (d->clock)
@@ -551,6 +541,8 @@ int ct_daemon_run(const ct_daemon_options *opts)
         ct_log_error(UNIT, "event loop closed with handles open: %s",
                      uv_strerror(close_rc));
     ct_auth_free(d->auth);
+    ct_daemon__plugins_free(d);
+    ct_daemon__cap_free(d);
     ct_store_close(d->store);
     if (!err)
         ct_log_info(UNIT, "stopped; database %s closed", d->cfg->db_path);

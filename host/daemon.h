@@ -14,10 +14,12 @@
 #ifndef CT_DAEMON_H
 #define CT_DAEMON_H
 
+#include "capacity.h"
 #include "clock.h"
 #include "commit.h"
 #include "config.h"
 #include "diag.h"
+#include "plugins.h"
 #include "prom.h"
 #include "store.h"
 
@@ -58,6 +60,39 @@ const ct_config *ct_daemon_config(ct_daemon *d);
  * schedules start their ct_timer on it. It closes before the committer at
  * shutdown, so a timer callback may always write (ct_commit_write). */
 ct_clock *ct_daemon_clock(ct_daemon *d);
+
+/*
+ * The capacity handle on the daemon's store and clock (borrowed; valid
+ * while the daemon runs). Its hold expiry and isolation ends run on the
+ * host clock as writes of the group commit; its events are delivered
+ * after each commit (logged, and dispatched to the plugins when set).
+ */
+ct_capacity *ct_daemon_capacity(ct_daemon *d);
+
+/*
+ * The plugin manager, NULL until its owner sets it (the daemon then
+ * passes it to the decision pipeline and dispatches capacity events to
+ * it). Borrowed: the owner frees it after ct_daemon_run's loop has ended
+ * and before the capacity handle goes, or sets NULL first.
+ */
+ct_plugins *ct_daemon_plugins(ct_daemon *d);
+void ct_daemon_set_plugins(ct_daemon *d, ct_plugins *p);
+
+/*
+ * A counter that moves whenever committed data may have changed (a group
+ * commit that kept a write, a capacity event), and a small reply cache
+ * keyed on it for READ routes whose answer depends only on committed data
+ * and the clock (GET /v1/capacity). get returns 0 with a malloc'd copy of
+ * the body stored in slot at the current version less than max_age_ms
+ * ago, CT_ENOTFOUND otherwise; put stores a copy (failures to store are
+ * silently a miss later).
+ */
+#define CT_DAEMON_CACHE_SLOTS 4
+uint64_t ct_daemon_data_version(const ct_daemon *d);
+int ct_daemon_cache_get(ct_daemon *d, unsigned slot, int64_t max_age_ms,
+                        char **body, size_t *len);
+void ct_daemon_cache_put(ct_daemon *d, unsigned slot, const char *body,
+                         size_t len);
 
 /*
  * Readiness: GET /v1/health says "starting" (503) until start-up is done

@@ -8,6 +8,8 @@
 
 #include "audit.h"
 #include "capacity.h"
+#include "capacity_view.h"
+#include "escalation.h"
 #include "error.h"
 #include "isolation.h"
 #include "kv.h"
@@ -449,6 +451,67 @@ static int l_referrals(lua_State *L)
     return push_json(L, list);
 }
 
+/* ct.capacity() -> table */
+static int l_capacity(lua_State *L)
+{
+    json_t *v = NULL;
+    ct_cap_error err = {0};
+    if (ct_capacity_view_json(cap_of(L), &v, &err))
+        return fail(L, err.code, err.message);
+    return push_json(L, v);
+}
+
+/* Reads an optional string field of the filter table at index 1. */
+static const char *opt_field(lua_State *L, const char *k)
+{
+    lua_getfield(L, 1, k);
+    const char *v = lua_isnil(L, -1) ? NULL : lua_tostring(L, -1);
+    luaL_argcheck(L, lua_isnil(L, -1) || v, 1,
+                  "expected beds{facility=, zone=, status=, tag=} with "
+                  "string values");
+    lua_pop(L, 1); /* the string stays alive in the caller's table */
+    return v;
+}
+
+/* ct.beds({facility=, zone=, status=, tag=}?) -> {table...} */
+static int l_beds(lua_State *L)
+{
+    ct_bed_filter f = {.status = -1, .limit = CT_VIEW_MAX_BEDS};
+    const char *tag = NULL;
+    if (!lua_isnoneornil(L, 1)) {
+        luaL_checktype(L, 1, LUA_TTABLE);
+        f.facility_id = opt_field(L, "facility");
+        f.zone_id = opt_field(L, "zone");
+        const char *st = opt_field(L, "status");
+        if (st) {
+            f.status = ct_bed_status_parse(st);
+            luaL_argcheck(L, f.status >= 0, 1,
+                          "expected beds{status = \"available\"|\"held\"|"
+                          "\"occupied\"|\"blocked\"}");
+        }
+        tag = opt_field(L, "tag");
+    }
+    if (tag) {
+        f.tags = &tag;
+        f.ntags = 1;
+    }
+    json_t *v = NULL;
+    ct_cap_error err = {0};
+    if (ct_capacity_view_beds_json(cap_of(L), &f, &v, &err))
+        return fail(L, err.code, err.message);
+    return push_json(L, v);
+}
+
+/* ct.escalation() -> {level=, since=, reason=, history=} */
+static int l_escalation(lua_State *L)
+{
+    json_t *v = NULL;
+    int rc = ct_escalation_json(ct_capacity_store(cap_of(L)), 10, &v);
+    if (rc)
+        return fail(L, rc, "cannot read the escalation level");
+    return push_json(L, v);
+}
+
 /* --- actions through the host's invariants ------------------------------ */
 
 static int act_result(lua_State *L, int rc, const ct_cap_error *err)
@@ -548,6 +611,9 @@ static const luaL_Reg ct_funcs[] = {
     {"metrics", l_metrics},
     {"referral", l_referral},
     {"referrals", l_referrals},
+    {"capacity", l_capacity},
+    {"beds", l_beds},
+    {"escalation", l_escalation},
     {NULL, NULL},
 };
 

@@ -799,6 +799,8 @@ static void iso_timer_cb(ct_timer *t, void *data);
 
 static void arm_iso_timer(ct_capacity *c, int64_t due)
 {
+    if (c->external_timers)
+        return;
     if (!ct_timer_active(&c->iso_timer) || due < c->iso_timer.due)
         ct_timer_start(&c->iso_timer, due, iso_timer_cb, c);
 }
@@ -818,6 +820,8 @@ int64_t ct_isolation_next_end(ct_capacity *c)
 
 void ct_isolation__schedule(ct_capacity *c)
 {
+    if (c->external_timers)
+        return;
     int64_t next = ct_isolation_next_end(c);
     if (next == INT64_MAX)
         ct_timer_stop(&c->iso_timer);

@@ -38,7 +38,6 @@ static int wants_help(int argc, char **argv)
 
 PENDING(ct_cmd_repl, "repl", "the REPL arrives with the analyst tools issue")
 PENDING(ct_cmd_test, "test", "the test runner arrives with the analyst tools issue")
-PENDING(ct_cmd_plugin, "plugin", "bundles arrive with the signed bundles issue")
 PENDING(ct_cmd_report, "report", "reports arrive with the transparent data issue")
 
 const ct_command ct_commands[] = {
@@ -87,10 +86,28 @@ const ct_command ct_commands[] = {
      "  --coverage        line coverage of plugin code\n"
      "  --min-coverage PCT fail below PCT percent\n"
      CT_CLI_COMMON_HELP},
-    {"plugin", ct_cmd_plugin, "keygen, sign, verify, pack, install, list",
-     "Usage: caretide plugin keygen|sign|verify|pack|install|list [ARGS]\n"
+    {"plugin", ct_cmd_plugin,
+     "signed bundles: keygen, pack, sign, verify, install, list, diff",
+     "Usage: caretide plugin SUBCOMMAND [options] [ARGS]\n"
      "\n"
-     "Manages signed plugin bundles.\n"
+     "Manages signed plugin bundles (docs/bundles.md).\n"
+     "\n"
+     "Subcommands:\n"
+     "  keygen NAME [--expires DATE] [--force]\n"
+     "                    make a signing key pair NAME.key and NAME.pub\n"
+     "  pack DIR [-o FILE] pack a plugin directory into NAME-VERSION.ctb\n"
+     "  sign BUNDLE|DIR --key NAME.key [-o FILE]\n"
+     "                    sign a bundle's manifest\n"
+     "  verify BUNDLE|DIR [--key NAME.pub]... [--config FILE]\n"
+     "                    check the signature and every file\n"
+     "  install BUNDLE [--dir PLUGIN_DIR | --config FILE] [--key NAME.pub]...\n"
+     "                    verify, then install into the plugin path\n"
+     "  list [--config FILE]\n"
+     "                    installed plugins: version, publisher, key, status\n"
+     "  diff [--config FILE]\n"
+     "                    settings that differ from the published defaults\n"
+     "\n"
+     "Run 'caretide plugin SUBCOMMAND --help' for its options.\n"
      "\n"
      "Options:\n"
      CT_CLI_COMMON_HELP},

@@ -146,6 +146,22 @@ int ct_plugin_check_lua(const char *dir, ct_diags *diags)
     return rc;
 }
 
+int ct_plugin_check_trust(const ct_config *cfg, const ct_config_plugin *p,
+                          const char *dir, int64_t now_ms,
+                          ct_bundle_info *info, ct_diags *diags)
+{
+    ct_bundle_info local;
+    if (!info)
+        info = &local;
+    int rc = ct_bundle_verify_dir(dir, &cfg->trust, p->require_signed,
+                                  now_ms, info);
+    if (rc)
+        ct_diags_add(diags, cfg->file, p->line, p->col,
+                     "plugin '%s' refused (%s): %s", p->name ? p->name : "?",
+                     ct_bundle_problem_name(info->problem), info->reason);
+    return rc;
+}
+
 int ct_plugin_check_entry(const ct_config *cfg, const ct_config_plugin *p,
                           char **dir_out, ct_manifest **manifest_out,
                           json_t **settings_out, ct_diags *diags)
@@ -155,9 +171,15 @@ int ct_plugin_check_entry(const ct_config *cfg, const ct_config_plugin *p,
         return CT_ECONFIG;
     ct_manifest *m = NULL;
     json_t *settings = NULL;
-    int rc = ct_manifest_load(dir, &m, diags);
-    if (rc)
+    /* A refused plugin is still checked, so one run names every error. */
+    int rc = ct_plugin_check_trust(cfg, p, dir, ct_bundle_wall_ms(), NULL,
+                                   diags)
+                 ? CT_ECONFIG
+                 : 0;
+    if (ct_manifest_load(dir, &m, diags)) {
+        rc = CT_ECONFIG;
         goto fail;
+    }
     if (strcmp(m->name, p->name) != 0) {
         ct_diags_add(diags, cfg->file, p->line, p->col,
                      "plugin '%s' is named '%s' in its plugin.yaml", p->name,

@@ -1,13 +1,15 @@
 /*
  * Static checks of the plugins an area config names, for `caretide check`
  * and for the plugin runtime before it loads anything: find each plugin's
- * directory, check plugin.yaml, check the area's settings overrides
- * against the schema, and compile (never run) every Lua file. Errors are
- * diagnostics: file:line:col for YAML, file:line for Lua.
+ * directory, verify it against the area's trust (signature and file
+ * hashes, host/bundle.h), check plugin.yaml, check the area's settings
+ * overrides against the schema, and compile (never run) every Lua file.
+ * Errors are diagnostics: file:line:col for YAML, file:line for Lua.
  */
 #ifndef CT_PLUGIN_CHECK_H
 #define CT_PLUGIN_CHECK_H
 
+#include "bundle.h"
 #include "config.h"
 #include "diag.h"
 #include "manifest.h"
@@ -30,7 +32,19 @@ char *ct_plugin_check_resolve(const ct_config *cfg,
 int ct_plugin_check_lua(const char *dir, ct_diags *diags);
 
 /*
- * All checks for entry p. On success returns 0 and, when the out pointers
+ * Verifies plugin directory dir of entry p against cfg's trust at now_ms
+ * (ms since the epoch; the real clock for check, start and reload), with
+ * p->require_signed. On refusal adds "plugin 'NAME' refused (PROBLEM):
+ * REASON" at the entry's line and returns the bundle error (CT_ESIGNATURE,
+ * CT_ECORRUPT, ...). info (may be NULL) receives what was verified: the
+ * bundle hash, key id and signer for provenance.
+ */
+int ct_plugin_check_trust(const ct_config *cfg, const ct_config_plugin *p,
+                          const char *dir, int64_t now_ms,
+                          ct_bundle_info *info, ct_diags *diags);
+
+/*
+ * All checks for entry p, the trust check at the real clock included. On success returns 0 and, when the out pointers
  * are not NULL, the resolved directory (malloc'd), the manifest and the
  * effective settings (new reference); the caller owns them.
  */

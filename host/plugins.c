@@ -4,6 +4,7 @@
  */
 #include "plugins_int.h"
 
+#include "bundle.h"
 #include "error.h"
 #include "log.h"
 #include "plugin_check.h"
@@ -33,6 +34,8 @@ struct ct_plugins {
     ct_capacity *cap;
     const ct_config *cfg;
     set *cur;
+    set *next; /* built by prepare, swapped in by apply */
+    const ct_config *next_cfg;
     queued *queue;
     size_t nqueue, capqueue;
     bool flushing;
@@ -133,6 +136,13 @@ static ct_plugin *plugin_load(ct_plugins *m, const ct_config *cfg,
                               &p->settings, diags))
         goto fail;
     ct_manifest_settings_hash(p->settings, p->settings_hash);
+    /* Provenance for decision records: what was verified at load. */
+    ct_bundle_info info;
+    if (ct_plugin_check_trust(cfg, entry, p->dir, ct_bundle_wall_ms(), &info,
+                              diags))
+        goto fail;
+    snprintf(p->bundle_hash, sizeof p->bundle_hash, "%s", info.bundle_hash);
+    snprintf(p->key_id, sizeof p->key_id, "%s", info.key_id);
     ct_sandbox_limits lim;
     ct_sandbox_limits_default(&lim);
     lim.memory = (size_t)cfg->limits.plugin_memory;
@@ -253,28 +263,55 @@ void ct_plugins_free(ct_plugins *m)
 {
     if (!m)
         return;
+    ct_plugins_abort(m);
     set_free(m->cur);
     drop_queue(m);
     free(m->queue);
     free(m);
 }
 
-int ct_plugins_reload(ct_plugins *m, const ct_config *cfg, ct_diags *diags)
+int ct_plugins_prepare(ct_plugins *m, const ct_config *cfg,
+                       ct_diags *diags)
 {
-    set *fresh = set_load(m, cfg, diags);
-    if (!fresh) {
+    ct_plugins_abort(m);
+    m->next = set_load(m, cfg, diags);
+    if (!m->next) {
         ct_log_error("plugins", "reload failed; the running plugins stay");
         return CT_ECONFIG;
     }
+    m->next_cfg = cfg;
+    return 0;
+}
+
+void ct_plugins_apply(ct_plugins *m)
+{
+    if (!m->next)
+        return;
     /* The swap: nothing runs between these lines, so no call sees half a
      * set. */
     set *old = m->cur;
-    m->cur = fresh;
-    m->cfg = cfg;
+    m->cur = m->next;
+    m->cfg = m->next_cfg;
+    m->next = NULL;
+    m->next_cfg = NULL;
     set_free(old);
-    set_arm(fresh);
-    ct_log_info("plugins", "reloaded %zu plugin(s)", fresh->n);
-    return 0;
+    set_arm(m->cur);
+    ct_log_info("plugins", "loaded %zu plugin(s)", m->cur->n);
+}
+
+void ct_plugins_abort(ct_plugins *m)
+{
+    set_free(m->next);
+    m->next = NULL;
+    m->next_cfg = NULL;
+}
+
+int ct_plugins_reload(ct_plugins *m, const ct_config *cfg, ct_diags *diags)
+{
+    int rc = ct_plugins_prepare(m, cfg, diags);
+    if (rc == 0)
+        ct_plugins_apply(m);
+    return rc;
 }
 
 size_t ct_plugins_count(const ct_plugins *m)
@@ -724,8 +761,7 @@ json_t *ct_plugins_status(const ct_plugins *m)
         const ct_plugin *p = m->cur->items[i];
         ct_sandbox_stats st;
         ct_sandbox_stats_get(p->sb, &st);
-        json_array_append_new(
-            a, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:s, s:I, s:I}",
+        json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:s, s:I, s:I}",
                          "name", p->manifest->name, "version",
                          p->manifest->version, "state",
                          p->state == CT_PLUGIN_ACTIVE ? "active"
@@ -735,8 +771,22 @@ json_t *ct_plugins_status(const ct_plugins *m)
                          (json_int_t)p->timeouts, "consecutive_failures",
                          (json_int_t)p->consecutive, "settings_hash",
                          p->settings_hash, "memory", (json_int_t)st.mem_used,
-                         "memory_peak", (json_int_t)st.mem_peak));
+                         "memory_peak", (json_int_t)st.mem_peak);
+        if (o && *p->bundle_hash)
+            json_object_set_new(o, "bundle_hash",
+                                json_string(p->bundle_hash));
+        if (o && *p->key_id)
+            json_object_set_new(o, "key_id", json_string(p->key_id));
+        json_array_append_new(a, o);
     }
+    return a;
+}
+
+json_t *ct_plugins_dirs(const ct_plugins *m)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; m->cur && i < m->cur->n; i++)
+        json_array_append_new(a, json_string(m->cur->items[i]->dir));
     return a;
 }
 
@@ -745,11 +795,15 @@ json_t *ct_plugins_provenance(const ct_plugins *m)
     json_t *a = json_array();
     for (size_t i = 0; m->cur && i < m->cur->n; i++) {
         const ct_plugin *p = m->cur->items[i];
-        json_array_append_new(a, json_pack("{s:s, s:s, s:s}", "name",
-                                           p->manifest->name, "version",
-                                           p->manifest->version,
-                                           "settings_hash",
-                                           p->settings_hash));
+        json_t *o = json_pack("{s:s, s:s, s:s}", "name", p->manifest->name,
+                              "version", p->manifest->version,
+                              "settings_hash", p->settings_hash);
+        if (o && *p->bundle_hash)
+            json_object_set_new(o, "bundle_hash",
+                                json_string(p->bundle_hash));
+        if (o && *p->key_id)
+            json_object_set_new(o, "key_id", json_string(p->key_id));
+        json_array_append_new(a, o);
     }
     return a;
 }

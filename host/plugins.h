@@ -44,6 +44,21 @@ void ct_plugins_free(ct_plugins *p);
  */
 int ct_plugins_reload(ct_plugins *p, const ct_config *cfg, ct_diags *diags);
 
+/*
+ * The two halves of a reload, for callers that swap several things at
+ * once (the daemon): prepare loads cfg's set into fresh states and runs
+ * setup without touching the running set (CT_ECONFIG with diags on
+ * failure); apply swaps it in and cannot fail; abort drops a prepared set.
+ * cfg is borrowed from prepare on, as in ct_plugins_new.
+ */
+int ct_plugins_prepare(ct_plugins *p, const ct_config *cfg, ct_diags *diags);
+void ct_plugins_apply(ct_plugins *p);
+void ct_plugins_abort(ct_plugins *p);
+
+/* The directories of the running plugins, for watching their files: a new
+ * JSON array of strings. */
+json_t *ct_plugins_dirs(const ct_plugins *p);
+
 /* Number of plugins in the running set. */
 size_t ct_plugins_count(const ct_plugins *p);
 

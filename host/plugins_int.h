@@ -43,6 +43,8 @@ struct ct_plugin {
     ct_manifest *manifest;
     json_t *settings;
     char settings_hash[65];
+    char bundle_hash[65]; /* "" for a plain directory */
+    char key_id[17];      /* "" when unsigned */
     ct_sandbox *sb;
     ct_plugin_state state;
     bool in_setup; /* ct.every/daily/on are allowed only in setup() */

@@ -189,8 +189,16 @@ static const char schema_v2[] =
     "  WHEN OLD.active = 1 AND NEW.active = 0"
     "  BEGIN UPDATE bed SET status = 'available' WHERE id = NEW.bed_id; END;";
 
+/* The HTTP API's Idempotency-Key: the SHA-256 of the request that made a
+ * referral (its canonical JSON), so that the same key sent again with a
+ * different body is refused rather than answered with another request's
+ * result. */
+static const char schema_v3[] =
+    "ALTER TABLE referral ADD COLUMN request_sha256 BLOB;";
+
 const ct_migration ct_store__migrations[] = {
     {"domain model", schema_v1},
     {"capacity indexes and guards", schema_v2},
+    {"referral request fingerprint", schema_v3},
 };
 const int ct_store__nmigrations = (int)CT_ARRAY_LEN(ct_store__migrations);

@@ -9,12 +9,15 @@
 
 #include "store_sql_audit.h"
 #include "store_sql_capacity.h"
+#include "store_sql_escalation.h"
 #include "store_sql_kv.h"
 #include "store_sql_pipeline.h"
 #include "store_sql_store.h"
+#include "store_sql_view.h"
 
 #define CT_STMT_LIST(X)                                                      \
-    CT_STMTS_STORE(X) CT_STMTS_KV(X) CT_STMTS_AUDIT(X) CT_STMTS_CAPACITY(X) CT_STMTS_PIPELINE(X)
+    CT_STMTS_STORE(X) CT_STMTS_KV(X) CT_STMTS_AUDIT(X) CT_STMTS_CAPACITY(X)  \
+        CT_STMTS_PIPELINE(X) CT_STMTS_VIEW(X) CT_STMTS_ESCALATION(X)
 
 typedef enum ct_stmt {
 #define X(name, sql) CT_STMT_##name,

@@ -25,20 +25,24 @@
       " WHERE" CT_SQL_MET_COUNTED                                            \
       " GROUP BY b.zone_id, b.status ORDER BY b.zone_id")                    \
     /* Admittable beds (available, zone open) by cohort, per pathogen: the  \
-     * configured ones (?1, JSON array) and any in use. */                   \
+     * configured ones (?1, JSON array) and any in use. Counted per zone    \
+     * first, so the cross join is pathogens x zones, not x beds. */        \
     X(MET_COHORTS,                                                           \
       "WITH p(pathogen) AS (SELECT value FROM json_each(?1)"                 \
       "                     UNION SELECT pathogen FROM zone_cohort"          \
-      "                     UNION SELECT pathogen FROM infection)"           \
-      "SELECT p.pathogen, coalesce(zc.cohort, 'open'), count(b.id)"          \
+      "                     UNION SELECT pathogen FROM infection),"          \
+      "     zb(zone_id, n) AS"                                               \
+      "       (SELECT b.zone_id, count(*) FROM bed b"                        \
+      "          JOIN zone z ON z.id = b.zone_id"                            \
+      "          JOIN facility f ON f.id = z.facility_id"                    \
+      "         WHERE b.status = 'available' AND z.closed = 0"               \
+      "           AND" CT_SQL_MET_COUNTED                                    \
+      "         GROUP BY b.zone_id)"                                         \
+      "SELECT p.pathogen, coalesce(zc.cohort, 'open'), sum(zb.n)"            \
       "  FROM p"                                                             \
-      "  CROSS JOIN bed b"                                                   \
-      "  JOIN zone z ON z.id = b.zone_id"                                    \
-      "  JOIN facility f ON f.id = z.facility_id"                            \
+      "  CROSS JOIN zb"                                                      \
       "  LEFT JOIN zone_cohort zc"                                           \
-      "         ON zc.zone_id = b.zone_id AND zc.pathogen = p.pathogen"      \
-      " WHERE b.status = 'available' AND z.closed = 0"                       \
-      "   AND" CT_SQL_MET_COUNTED                                            \
+      "         ON zc.zone_id = zb.zone_id AND zc.pathogen = p.pathogen"     \
       " GROUP BY 1, 2 ORDER BY 1, 2")                                        \
     X(MET_WAITING,                                                           \
       "SELECT coalesce(decided_pathway, requested_pathway), ?1 - created_at" \

@@ -10,6 +10,7 @@ packages=(
   libmicrohttpd-dev libjansson-dev libsodium-dev libedit-dev
   libcriterion-dev
   lua5.4 lua-check sqlite3 curl tmux
+  dpkg-dev adduser
 )
 
 missing=()

@@ -9,85 +9,13 @@ set -u
 bin=${CARETIDE:?set CARETIDE to the binary}
 src=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-pass=0 fail=0
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { # check DESCRIPTION command...
-  local what=$1; shift
-  if "$@"; then ok; else bad "$what"; fi
-}
-
-# wait_for SECONDS command...: polls every 0.1s until the command succeeds.
-wait_for() {
-  local limit=$(( $1 * 10 )); shift
-  for ((i = 0; i < limit; i++)); do
-    "$@" && return 0
-    sleep 0.1
-  done
-  return 1
-}
-
-tokens=(hub:demo-hub-token hospital:demo-hospital-token
-        provider:demo-provider-token viewer:demo-viewer-token
-        admin:demo-admin-token)
-token_of() { for t in "${tokens[@]}"; do [ "${t%%:*}" = "$1" ] && echo "${t#*:}"; done; }
+# shellcheck source=lib.sh
+. "$src/tests/integration/lib.sh"
+trap lib_cleanup EXIT
 
 # A copy of the demo area on port 0 with small limits.
-sed -e 's|^  listen: .*|  listen: 127.0.0.1:0|' \
-    -e 's|^  path: ./caretide.db|  path: area.db|' \
-    -e 's|^  max_body: .*|  max_body: 4KiB|' \
-    -e 's|^  request_timeout: .*|  request_timeout: 1s|' \
-    -e "s|^plugin_path: .*|plugin_path: [\"$src/plugins\"]|" \
-    "$src/config/demo.yaml" > "$tmp/area.yaml"
-grep -q 'listen: 127.0.0.1:0' "$tmp/area.yaml" && grep -q 'path: area.db' "$tmp/area.yaml" \
-  || { echo "FAIL: could not adapt demo.yaml"; exit 1; }
-
-# start NAME ARGS...: runs the daemon, waits for its URL and readiness.
-# Sets pid and base.
-start() {
-  local name=$1; shift
-  "$bin" run "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" &
-  pid=$!
-  pids+=("$pid")
-  port=
-  listening() {
-    port=$(sed -n 's|^listening on http://127\.0\.0\.1:\([0-9][0-9]*\)$|\1|p' "$tmp/$name.out")
-    [ -n "$port" ] || ! kill -0 "$pid" 2>/dev/null
-  }
-  wait_for 60 listening
-  if [ -z "$port" ]; then
-    bad "$name: no 'listening on' line"; cat "$tmp/$name.out" "$tmp/$name.err"; return 1
-  fi
-  base="http://127.0.0.1:$port"
-  ready() { [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$base/v1/health")" = 200 ]; }
-  wait_for 60 ready || { bad "$name: never ready"; return 1; }
-}
-
-# req METHOD PATH [TOKEN] [BODY] [CURL ARGS...]: sets code, body, headers.
-req() {
-  local method=$1 path=$2 token=${3:-} data=${4:-}
-  shift 4 2>/dev/null || shift $#
-  local args=(-s -X "$method" --max-time 30 -o "$tmp/body" -D "$tmp/headers" -w '%{http_code}')
-  [ -n "$token" ] && args+=(-H "Authorization: Bearer $token")
-  [ -n "$data" ] && args+=(-H 'Content-Type: application/json' --data-binary "$data")
-  code=$(curl "${args[@]}" "$@" "$base$path")
-  body=$(cat "$tmp/body")
-  headers=$(tr -d '\r' < "$tmp/headers")
-}
-# expect_error STATUS CODE FIELD|null
-expect_error() {
-  local want=$1 ecode=$2 field=$3
-  if [ "$code" != "$want" ]; then bad "want $want, got $code: $body"; return; fi
-  local got
-  got=$(echo "$body" | jq -r '[.error.code, (.error.field // "null"), (.error.message | type)] | join(" ")' 2>/dev/null)
-  [ "$got" = "$ecode $field string" ] && ok || bad "error body '$body': want code=$ecode field=$field"
-}
+demo_area "$tmp/area.yaml" -e 's|^  max_body: .*|  max_body: 4KiB|' \
+    -e 's|^  request_timeout: .*|  request_timeout: 1s|'
 
 # ---- command line ----------------------------------------------------------
 "$bin" run --help >"$tmp/o" 2>&1; check "run --help exits 0" [ $? = 0 ]
@@ -276,5 +204,4 @@ wait "$pid"; rc=$?
 [ "$(sqlite3 "$tmp/demo.db" 'PRAGMA integrity_check')" = ok ] && ok || bad "integrity_check after SIGINT"
 [ "$(sqlite3 "$tmp/demo.db" 'SELECT count(*) FROM bed')" -gt 0 ] && ok || bad "the demo's beds are in the database"
 
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish

@@ -1,8 +1,8 @@
 /* Beds, blocks, surge, holds, confirm, release and expiry (host/capacity.c). */
 #include "capacity_fixture.h"
+#include "candidates.h"
 #include "capacity_int.h"
 #include "fixtures.h"
-#include "candidates.h"
 #include "isolation.h"
 #include "referral.h"
 
@@ -566,4 +566,31 @@ Test(capacity, file_store_full_sync)
     cap_fx_close(&f);
     ct_test_rmtree(dir);
     cap_fx_open(&f, NULL); /* for teardown */
+}
+
+/* ---- embedding ------------------------------------------------------- */
+
+Test(capacity, external_timers_leave_expiry_to_the_embedder)
+{
+    ct_capacity_free(f.cap);
+    ct_capacity_options o = {.external_timers = true};
+    cr_assert_eq(ct_capacity_new(f.store, f.clock, &o, &f.cap), 0);
+    int64_t a = referral(0);
+    CAP_OK(ct_capacity_hold(f.cap, a, "G01", HOUR_MS, "org:council", NULL,
+                            &cap_err));
+    char nhs[11];
+    cap_fx_nhs(7, nhs);
+    cap_fx_infection(&f, nhs, "covid", CT_INFECTION_POSITIVE,
+                     CAP_FX_START + 2 * HOUR_MS);
+    cr_assert_eq(ct_clock_next_due(f.clock), INT64_MAX, "no timer started");
+    ct_clock_advance(f.clock, 3 * HOUR_MS);
+    cr_assert_eq(bed("G01").status, CT_BED_HELD, "nothing fired by itself");
+    cr_assert_eq(ct_capacity_next_expiry(f.cap), CAP_FX_START + HOUR_MS);
+    cr_assert_eq(ct_isolation_next_end(f.cap), CAP_FX_START + 2 * HOUR_MS);
+    cr_assert_eq(ct_capacity_expire_due(f.cap), 1);
+    cr_assert_eq(ct_isolation_notify_due(f.cap), 1);
+    cr_assert_eq(bed("G01").status, CT_BED_AVAILABLE);
+    cr_assert_eq(ct_capacity_next_expiry(f.cap), INT64_MAX);
+    cr_assert_eq(ct_isolation_next_end(f.cap), INT64_MAX);
+    cr_assert_eq(ct_clock_next_due(f.clock), INT64_MAX);
 }

@@ -28,6 +28,21 @@ static void on_group(const ct_commit_group_info *info, void *data);
 static ct_commit_group_info groups[64];
 static size_t ngroups;
 
+/* The write hooks: a log of "b" (before) and "a<result>" (after). */
+static char hook_log[256];
+
+static void hook_before(void *data)
+{
+    (void)data;
+    strcat(hook_log, "b");
+}
+
+static void hook_after(int result, void *data)
+{
+    (void)data;
+    strcat(hook_log, result ? "a!" : "a0");
+}
+
 static void open_all(bool per_request)
 {
     ct_log_setup(CT_LOG_AUTO, CT_LOG_WARN);
@@ -35,7 +50,11 @@ static void open_all(bool per_request)
     snprintf(path, sizeof path, "%s/area.db", dir);
     cr_assert_eq(uv_loop_init(&loop), 0);
     cr_assert_eq(ct_store_open(path, NULL, &store), 0);
-    ct_commit_options o = {.per_request = per_request, .on_group = on_group};
+    ct_commit_options o = {.per_request = per_request,
+                           .on_group = on_group,
+                           .before_write = hook_before,
+                           .after_write = hook_after};
+    hook_log[0] = '\0';
     cr_assert_eq(ct_commit_new(&loop, store, &o, &committer), 0);
     cr_assert_eq(sqlite3_open(path, &observer), SQLITE_OK);
     ngroups = 0;
@@ -211,6 +230,8 @@ Test(commit, a_failing_write_rolls_back_alone)
     cr_assert_eq(observed("SELECT count(*) FROM organisation WHERE id "
                           "IN ('a','c')"),
                  2);
+    /* Each write is bracketed by the hooks, told whether it was kept. */
+    cr_assert_str_eq(hook_log, "ba0ba!ba0ba!");
     close_all();
 }
 
@@ -251,6 +272,9 @@ Test(commit, a_failed_commit_fails_the_whole_group)
     cr_assert_neq(c.status, 0);
     cr_assert_eq(orgs_on_disk(), 0);
     cr_assert_eq(observed("SELECT count(*) FROM facility"), 0);
+    /* Every write was kept in the group; the failed commit is on_group's
+     * to tell. */
+    cr_assert_str_eq(hook_log, "ba0ba0ba0");
     cr_assert_not(ct_store_in_transaction(store));
     /* The committer keeps working after a failed group. */
     job d;
@@ -408,6 +432,7 @@ Test(commit, per_request_mode_commits_each_write)
         cr_assert_eq(jobs[i].status, 0);
     cr_assert_eq(bad.req.result, CT_EINVAL);
     cr_assert_eq(orgs_on_disk(), N);
+    cr_assert_str_eq(hook_log, "ba0ba0ba0ba0ba0ba!");
     close_all();
 }
 

@@ -4,6 +4,10 @@
  * reload, with the test plugins under tests/plugins.
  */
 #include "capacity_fixture.h"
+#include "bundle.h"
+#include "fixtures.h"
+#include "signkey.h"
+#include "trust.h"
 #include "isolation.h"
 #include "kv.h"
 #include "metrics.h"
@@ -13,6 +17,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 static char *area_with(const char *plugins, const char *extra)
 {
@@ -337,4 +342,91 @@ Test(plugins, reload_keeps_running_set_on_failure)
     free(bad);
     free(good);
     ct_diags_free(&d);
+}
+
+Test(plugins, provenance_names_bundle_hash_and_key_id)
+{
+    /* A central team signs triage_p2; the area trusts its key. */
+    char dir[256], keyp[300], pubp[300], parent[300];
+    snprintf(dir, sizeof dir, "%s", ct_test_tmpdir());
+    snprintf(keyp, sizeof keyp, "%s/central.key", dir);
+    snprintf(pubp, sizeof pubp, "%s/central.pub", dir);
+    snprintf(parent, sizeof parent, "%s/plugins", dir);
+    cr_assert_eq(mkdir(parent, 0755), 0);
+    ct_signkey k;
+    cr_assert_eq(ct_signkey_generate("central", NULL, &k), 0);
+    cr_assert_eq(ct_signkey_write(&k, keyp, pubp, false), 0);
+    ct_diags d = {0};
+    ct_bundle *b = NULL;
+    cr_assert_eq(ct_bundle_pack(CT_SOURCE_DIR "/tests/plugins/triage_p2", &b,
+                                &d),
+                 0);
+    ct_bundle_info info;
+    cr_assert_eq(ct_bundle_sign(b, &k, ct_bundle_wall_ms(), &info), 0, "%s",
+                 info.reason);
+    ct_trust t = {0};
+    ct_trust_key tk = {0};
+    cr_assert_eq(ct_trust_key_load(pubp, &tk, &d), 0);
+    cr_assert_eq(ct_trust_add(&t, &tk), 0);
+    char *installed = NULL;
+    cr_assert_eq(ct_bundle_install(b, parent, &t, true, ct_bundle_wall_ms(),
+                                   &info, &installed),
+                 0, "%s", info.reason);
+
+    char yaml[8192];
+    snprintf(yaml, sizeof yaml,
+             "%strust:\n  require_signed: true\n  keys: [{file: %s}]\n"
+             "plugin_path: [\"%s\"]\nplugins:\n  - name: triage_p2\n",
+             cap_fx_area, pubp, parent);
+    pfx p;
+    cap_fx_open(&p.f, yaml);
+    cr_assert_eq(ct_plugins_new(p.f.cap, p.f.cfg, &p.m, &d), 0, "%s",
+                 d.len ? d.items[0].message : "");
+    json_t *dec = decide(&p, refer(&p, 0, -1));
+    json_t *prov = json_array_get(json_object_get(dec, "plugins"), 0);
+    cr_assert_str_eq(str(prov, "name"), "triage_p2");
+    cr_assert_str_eq(str(prov, "bundle_hash"), info.bundle_hash);
+    cr_assert_str_eq(str(prov, "key_id"), k.id);
+    /* The audit event of the decision carries the same provenance. */
+    char *payload = cap_fx_text(&p.f, "SELECT payload FROM event WHERE kind "
+                                      "= 'referral.decided'",
+                                NULL);
+    cr_assert(strstr(payload, info.bundle_hash));
+    free(payload);
+    json_decref(dec);
+    close_pfx(&p);
+    free(installed);
+    ct_bundle_free(b);
+    ct_trust_clear(&t);
+    ct_signkey_clear(&k);
+    ct_diags_free(&d);
+    ct_test_rmtree(dir);
+}
+
+Test(plugins, capacity_bed_and_escalation_views)
+{
+    pfx p;
+    open_with(&p, "  - name: views\n", "");
+    json_t *v = NULL;
+    cr_assert_eq(ct_kv_get(p.f.store, "views", "sd_beds", &v), 0);
+    cr_assert_eq(json_integer_value(v), 12);
+    json_decref(v);
+    cr_assert_eq(ct_kv_get(p.f.store, "views", "isolation_rooms", &v), 0);
+    cr_assert_eq(json_integer_value(v), 6);
+    json_decref(v);
+    cr_assert_eq(ct_kv_get(p.f.store, "views", "held", &v), 0);
+    cr_assert_eq(json_integer_value(v), 0);
+    json_decref(v);
+    cr_assert_eq(ct_kv_get(p.f.store, "views", "capacity_is_table", &v), 0);
+    cr_assert(json_is_true(v));
+    json_decref(v);
+    cr_assert_eq(ct_kv_get(p.f.store, "views", "level", &v), 0);
+    cr_assert_eq(json_integer_value(v), 1, "level 1 when nothing recorded");
+    json_decref(v);
+    cr_assert_eq(ct_kv_get(p.f.store, "views", "unknown", &v), 0);
+    cr_assert(json_is_true(json_object_get(v, "ok")));
+    cr_assert_str_eq(json_string_value(json_object_get(v, "code")),
+                     "CT_ENOTFOUND");
+    json_decref(v);
+    close_pfx(&p);
 }

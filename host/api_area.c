@@ -1,0 +1,45 @@
+/*
+ * Area-wide reads: GET /v1/escalation and GET /v1/audit.
+ */
+#include "api_int.h"
+
+#include "audit.h"
+#include "error.h"
+#include "escalation.h"
+
+/* GET /v1/escalation?limit=N: every role. The current level (1 when none
+ * was ever recorded), since when, why, its actions and the latest N
+ * changes (default 20). */
+int ct_api__escalation(ct_http_req *r, void *app)
+{
+    int64_t limit;
+    int err = ct_http_query_int(r, "limit", 1, 1000, 20, &limit);
+    if (err)
+        return err;
+    json_t *e;
+    if ((err = ct_escalation_json(ct_daemon_store(app), (int)limit, &e)))
+        return err;
+    return ct_http_reply_json(r, 200, e);
+}
+
+/* GET /v1/audit?after=SEQ&limit=N: hub, viewer and admin. Events after
+ * seq, oldest first, at most N (default 100, at most 1000), hashes in
+ * hex; next is the seq to pass as after, null when the page is short. */
+int ct_api__audit(ct_http_req *r, void *app)
+{
+    int64_t after, limit;
+    int err;
+    if ((err = ct_http_query_int(r, "after", 0, INT64_MAX, 0, &after)) ||
+        (err = ct_http_query_int(r, "limit", 1, 1000, 100, &limit)))
+        return err;
+    json_t *events;
+    if ((err = ct_audit_list_json(ct_daemon_store(app), after, (int)limit,
+                                  &events)))
+        return err;
+    size_t n = json_array_size(events);
+    json_t *last = n == (size_t)limit ? json_array_get(events, n - 1) : NULL;
+    return ct_http_reply_json(
+        r, 200,
+        json_pack("{s:o, s:O}", "events", events, "next",
+                  last ? json_object_get(last, "seq") : json_null()));
+}

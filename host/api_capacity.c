@@ -1,0 +1,184 @@
+/*
+ * Capacity and beds: GET /v1/capacity, GET /v1/beds, PATCH /v1/beds/{id}.
+ */
+#include "api_int.h"
+
+#include "capacity_view.h"
+#include "error.h"
+#include "metrics.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* GET /v1/capacity is answered from the daemon's reply cache while no
+ * change has committed since and for at most this long (its clock-based
+ * figures, "at" and ages of waits, may lag by as much). */
+#define CAPACITY_CACHE_SLOT 0
+#define CAPACITY_MAX_AGE_MS 1000
+
+#define MAX_TAGS 16
+
+/* GET /v1/capacity: every role. The capacity view (facilities, zones,
+ * area totals) with the area's metrics (ct_metrics_json, less by_zone). */
+int ct_api__capacity(ct_http_req *r, void *app)
+{
+    ct_daemon *d = app;
+    char *text;
+    size_t len;
+    if (ct_daemon_cache_get(d, CAPACITY_CACHE_SLOT, CAPACITY_MAX_AGE_MS,
+                            &text, &len) == 0)
+        return ct_http_reply_buf(r, 200, "application/json", text, len);
+    ct_capacity *cap = ct_daemon_capacity(d);
+    ct_cap_error err = {0};
+    json_t *view = NULL, *metrics = NULL;
+    int rc = ct_capacity_view_json(cap, &view, &err);
+    if (rc == 0)
+        rc = ct_metrics_json(cap, &metrics, &err);
+    if (rc) {
+        json_decref(view);
+        return ct_api__cap_reply(r, rc, &err, NULL);
+    }
+    /* Zones are in the view already, with more about each. */
+    json_object_del(metrics, "by_zone");
+    const ct_config *cfg = ct_daemon_config(d);
+    if (json_object_set_new(view, "area", json_string(cfg->area_id)) ||
+        json_object_set_new(view, "metrics", metrics)) {
+        json_decref(view);
+        return CT_ENOMEM;
+    }
+    text = json_dumps(view, JSON_COMPACT | JSON_ENSURE_ASCII);
+    json_decref(view);
+    if (!text)
+        return CT_ENOMEM;
+    len = strlen(text);
+    ct_daemon_cache_put(d, CAPACITY_CACHE_SLOT, text, len);
+    return ct_http_reply_buf(r, 200, "application/json", text, len);
+}
+
+/* Splits "a,b,c" into at most MAX_TAGS tags inside buf (a copy). */
+static int split_tags(ct_http_req *r, const char *s, char *buf, size_t size,
+                      const char **tags, size_t *ntags)
+{
+    *ntags = 0;
+    if (strlen(s) >= size)
+        return ct_http_error(r, 400, "invalid", "tag", "'tag' is too long");
+    strcpy(buf, s);
+    for (char *p = buf, *next; p; p = next) {
+        next = strchr(p, ',');
+        if (next)
+            *next++ = '\0';
+        if (!*p)
+            return ct_http_error(r, 400, "invalid", "tag",
+                                 "'tag' lists tags separated by commas, "
+                                 "none of them empty");
+        if (*ntags == MAX_TAGS)
+            return ct_http_error(r, 400, "invalid", "tag",
+                                 "'tag' lists at most %d tags", MAX_TAGS);
+        tags[(*ntags)++] = p;
+    }
+    return 0;
+}
+
+/* GET /v1/beds?facility=&zone=&status=&tag=a,b&after=&limit=: every role.
+ * {beds: [...], next: bed id to pass as after, or null at the end}. */
+int ct_api__beds(ct_http_req *r, void *app)
+{
+    ct_daemon *d = app;
+    ct_bed_filter f = {.status = -1};
+    int64_t limit;
+    int err;
+    if ((err = ct_http_query_enum(r, "status", ct_bed_status_parse,
+                                  "available, held, occupied or blocked",
+                                  &f.status)) ||
+        (err = ct_http_query_int(r, "limit", 1, CT_VIEW_MAX_BEDS, 1000,
+                                 &limit)))
+        return err;
+    f.limit = (int)limit;
+    f.facility_id = ct_http_req_query(r, "facility");
+    f.zone_id = ct_http_req_query(r, "zone");
+    f.after = ct_http_req_query(r, "after");
+    const char *tag = ct_http_req_query(r, "tag");
+    const char *tags[MAX_TAGS];
+    char buf[1024];
+    if (tag && (err = split_tags(r, tag, buf, sizeof buf, tags, &f.ntags)))
+        return err;
+    f.tags = tags;
+    ct_cap_error cerr = {0};
+    json_t *beds;
+    int rc = ct_capacity_view_beds_json(ct_daemon_capacity(d), &f, &beds,
+                                        &cerr);
+    if (rc == CT_ENOTFOUND) /* an unknown facility or zone in the query */
+        return ct_http_error(r, 404, "not_found",
+                             strstr(cerr.message, "zone") == cerr.message
+                                 ? "zone"
+                                 : "facility",
+                             "%s", cerr.message);
+    if (rc)
+        return ct_api__cap_reply(r, rc, &cerr, NULL);
+    size_t n = json_array_size(beds);
+    json_t *last = n == (size_t)f.limit ? json_array_get(beds, n - 1) : NULL;
+    return ct_http_reply_json(
+        r, 200,
+        json_pack("{s:o, s:O}", "beds", beds, "next",
+                  last ? json_object_get(last, "id") : json_null()));
+}
+
+static json_t *bed_json(ct_capacity *cap, const char *id)
+{
+    ct_bed_filter f = {.bed_id = id, .status = -1, .limit = 1};
+    ct_cap_error err = {0};
+    json_t *list = NULL;
+    if (ct_capacity_view_beds_json(cap, &f, &list, &err))
+        return NULL;
+    json_t *bed = json_incref(json_array_get(list, 0));
+    json_decref(list);
+    return bed;
+}
+
+/*
+ * PATCH /v1/beds/{id} {"status": "blocked", "reason": "..."} or
+ * {"status": "available"}: hub ALL, provider OWN (beds of its facilities).
+ * 200 with the bed; 409 naming the state when the bed cannot change so.
+ */
+int ct_api__bed_patch(ct_http_req *r, void *app)
+{
+    static const char *const keys[] = {"status", "reason", NULL};
+    ct_daemon *d = app;
+    ct_capacity *cap = ct_daemon_capacity(d);
+    const char *id = ct_http_req_param(r, "id");
+    const char *status = NULL, *reason = NULL;
+    int err;
+    if ((err = ct_http_field_only(r, NULL, keys)) ||
+        (err = ct_http_field_string(r, "status", true, 32, &status)) ||
+        (err = ct_http_field_string(r, "reason", false, 500, &reason)))
+        return err;
+    bool block = strcmp(status, "blocked") == 0;
+    if (!block && strcmp(status, "available") != 0)
+        return ct_http_error(r, 400, "invalid", "status",
+                             "'status' must be blocked or available");
+    if (block && !reason)
+        return ct_http_error(r, 400, "missing", "reason",
+                             "'reason' is required to block a bed");
+    if (block && !*reason)
+        return ct_http_error(r, 400, "invalid", "reason",
+                             "'reason' must not be empty");
+    if (!block && reason)
+        return ct_http_error(r, 400, "invalid", "reason",
+                             "'reason' applies only to status blocked");
+    char org[CT_CAP_ID_MAX];
+    ct_cap_error cerr = {0};
+    int rc = ct_capacity_view_bed_org(cap, id, org, &cerr);
+    if (rc)
+        return ct_api__cap_reply(r, rc, &cerr, NULL);
+    if ((err = ct_http_req_owns(r, org)))
+        return err;
+    char actor[CT_API__ACTOR_MAX];
+    ct_api__actor(r, actor);
+    rc = block ? ct_capacity_block(cap, id, reason, actor, &cerr)
+               : ct_capacity_unblock(cap, id, actor, &cerr);
+    if (rc)
+        return ct_api__cap_reply(r, rc, &cerr, NULL);
+    json_t *bed = bed_json(cap, id);
+    return bed ? ct_http_reply_json(r, 200, json_pack("{s:o}", "bed", bed))
+               : CT_ENOMEM;
+}

@@ -1,0 +1,51 @@
+/*
+ * Internals of the HTTP API shared by api.c (the route table, the daemon's
+ * own routes and these helpers) and the handler files api_capacity.c
+ * (capacity and beds), api_referrals.c (referrals) and api_area.c
+ * (escalation, audit). Not for use outside those files.
+ */
+#ifndef CT_API_INT_H
+#define CT_API_INT_H
+
+#include "api.h"
+#include "capacity.h"
+#include "daemon.h"
+
+#include <stdint.h>
+
+/* Longest actor string: "org:" + organisation id + "/" + role. */
+#define CT_API__ACTOR_MAX 96
+
+/* The caller as an audit actor: "org:demo-acute/hospital". */
+void ct_api__actor(const ct_http_req *r, char out[CT_API__ACTOR_MAX]);
+
+/*
+ * Replies to a refusal of the capacity units: CT_EINVAL 400 (field names
+ * the input when not NULL), CT_ENOTFOUND 404, CT_ESTATE, CT_ECAPACITY,
+ * CT_ECOHORT, CT_ECLOSED, CT_EEXISTS and CT_ECONFLICT 409, CT_EDENIED
+ * 403, each with err's message; anything else is returned for the server
+ * to answer 500. Returns the code for the handler to return.
+ */
+int ct_api__cap_reply(ct_http_req *r, int rc, const ct_cap_error *err,
+                      const char *field);
+
+/* The {id} path segment as a referral id (1..2^53): 404 naming it when
+ * it is not one. */
+int ct_api__referral_id(ct_http_req *r, int64_t *id);
+
+/* Handlers, listed in the route table in api.c. */
+int ct_api__capacity(ct_http_req *r, void *app);
+int ct_api__beds(ct_http_req *r, void *app);
+int ct_api__bed_patch(ct_http_req *r, void *app);
+int ct_api__referral_create(ct_http_req *r, void *app);
+int ct_api__referral_get(ct_http_req *r, void *app);
+int ct_api__referral_list(ct_http_req *r, void *app);
+int ct_api__referral_confirm(ct_http_req *r, void *app);
+int ct_api__referral_discharge(ct_http_req *r, void *app);
+int ct_api__referral_complete(ct_http_req *r, void *app);
+int ct_api__referral_cancel(ct_http_req *r, void *app);
+int ct_api__referral_delay(ct_http_req *r, void *app);
+int ct_api__escalation(ct_http_req *r, void *app);
+int ct_api__audit(ct_http_req *r, void *app);
+
+#endif

@@ -1,0 +1,615 @@
+/*
+ * Referrals: POST /v1/referrals (with Idempotency-Key), GET one and lists,
+ * and the actions confirm, discharge, complete, cancel and delay.
+ *
+ * Who owns a referral, for the OWN cells of the role matrix: a hospital
+ * owns the referrals it made (from_org); a provider owns a referral while
+ * it is held or placed in one of its facilities, and may read the ones
+ * whose latest hold or placement was there.
+ */
+#include "api_int.h"
+
+#include "capacity_view.h"
+#include "error.h"
+#include "isolation.h"
+#include "log.h"
+#include "pipeline.h"
+#include "referral.h"
+#include "referral_key.h"
+#include "util.h"
+
+#include <inttypes.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_NEEDS 32
+#define MAX_TAG 64
+
+/* ---- shared ------------------------------------------------------------ */
+
+/* The referral as JSON with its stored decision (null when none). */
+static int referral_reply(ct_http_req *r, ct_capacity *cap, int64_t id,
+                          unsigned status, json_t *decision)
+{
+    ct_cap_error err = {0};
+    json_t *ref;
+    int rc = ct_referral_get_json(cap, id, &ref, &err);
+    if (rc) {
+        json_decref(decision);
+        return ct_api__cap_reply(r, rc, &err, NULL);
+    }
+    if (!decision && ct_pipeline_stored_decision(cap, id, &decision, &err))
+        decision = json_null();
+    return ct_http_reply_json(r, status,
+                              json_pack("{s:o, s:o}", "referral", ref,
+                                        "decision", decision));
+}
+
+/*
+ * Reads the {id} referral's organisations and checks the caller may act
+ * on it: 404 when unknown, 403 for another organisation's. A provider's
+ * referral is the one held or placed in its facilities (any = false), or
+ * for reads the one last held or placed there (any = true).
+ */
+static int owned(ct_http_req *r, ct_capacity *cap, bool any, int64_t *id)
+{
+    int err;
+    if ((err = ct_api__referral_id(r, id)))
+        return err;
+    ct_referral_orgs o;
+    ct_cap_error cerr = {0};
+    int rc = ct_capacity_view_referral_orgs(cap, *id, &o, &cerr);
+    if (rc)
+        return ct_api__cap_reply(r, rc, &cerr, NULL);
+    const ct_principal *p = ct_http_req_principal(r);
+    const char *owner = o.from_org;
+    if (p && p->role == CT_ROLE_PROVIDER)
+        owner = any ? o.last_org : o.holder_org;
+    return ct_http_req_owns(r, owner);
+}
+
+/*
+ * A refused action: 409s name the referral's current state in the
+ * message and as error.state; other refusals as ct_api__cap_reply.
+ */
+static int refused(ct_http_req *r, ct_capacity *cap, int64_t id, int rc,
+                   const ct_cap_error *err, const char *field)
+{
+    bool conflict = rc == CT_ESTATE || rc == CT_ECAPACITY ||
+                    rc == CT_ECOHORT || rc == CT_ECLOSED ||
+                    rc == CT_EEXISTS || rc == CT_ECONFLICT;
+    ct_referral ref;
+    ct_cap_error e2 = {0};
+    if (!conflict || ct_referral_get(cap, id, &ref, &e2))
+        return ct_api__cap_reply(r, rc, err, field);
+    const char *state = ct_referral_state_name(ref.state);
+    char named[64];
+    snprintf(named, sizeof named, " is %s", state);
+    char msg[400];
+    if (strstr(err->message, named))
+        snprintf(msg, sizeof msg, "%s", err->message);
+    else
+        snprintf(msg, sizeof msg, "%s (referral %" PRId64 " is %s)",
+                 err->message, id, state);
+    static const char *const codes[] = {"state", "no_capacity", "cohort",
+                                        "closed", "exists", "conflict"};
+    const char *code = rc == CT_ESTATE      ? codes[0]
+                       : rc == CT_ECAPACITY ? codes[1]
+                       : rc == CT_ECOHORT   ? codes[2]
+                       : rc == CT_ECLOSED   ? codes[3]
+                       : rc == CT_EEXISTS   ? codes[4]
+                                            : codes[5];
+    ct_http_reply_json(r, 409,
+                       json_pack("{s:{s:s, s:s, s:n, s:s}}", "error", "code",
+                                 code, "message", msg, "field", "state",
+                                 state));
+    return rc;
+}
+
+/* ---- POST /v1/referrals ------------------------------------------------ */
+
+typedef struct infection_in {
+    const char *pathogen;
+    int status;
+    int64_t tested_at, isolation_end;
+} infection_in;
+
+typedef struct referral_in {
+    ct_referral_input in;
+    char nhs[11];
+    char ready[11];
+    const char *needs[MAX_NEEDS];
+    infection_in inf[16];
+    size_t ninf;
+    const char *key;
+} referral_in;
+
+static bool tag_ok(const char *t)
+{
+    size_t n = strlen(t);
+    if (n == 0 || n > MAX_TAG)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = t[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+              (ch >= '0' && ch <= '9') || ch == '_' || ch == '-' ||
+              ch == '.'))
+            return false;
+    }
+    return true;
+}
+
+static int read_needs(ct_http_req *r, referral_in *v)
+{
+    json_t *a;
+    int err = ct_http_field_json(r, "needs", false, JSON_ARRAY, &a);
+    if (err || !a)
+        return err;
+    if (json_array_size(a) > MAX_NEEDS)
+        return ct_http_error(r, 400, "invalid", "needs",
+                             "'needs' lists at most %d tags", MAX_NEEDS);
+    size_t i;
+    json_t *t;
+    json_array_foreach(a, i, t)
+    {
+        if (!json_is_string(t) || !tag_ok(json_string_value(t)))
+            return ct_http_error(r, 400, "invalid", "needs",
+                                 "'needs' must be a list of tags (letters, "
+                                 "digits, _ - . up to %d); item %zu is not",
+                                 MAX_TAG, i);
+        v->needs[i] = json_string_value(t);
+    }
+    v->in.needs = v->needs;
+    v->in.nneeds = json_array_size(a);
+    return 0;
+}
+
+/* A time at path: "YYYY-MM-DD" or ISO 8601 UTC ("...T10:30:00Z"). */
+static int read_time(ct_http_req *r, const char *path, int64_t *out)
+{
+    const char *s = NULL;
+    int err = ct_http_field_string(r, path, false, 40, &s);
+    if (err || !s)
+        return err;
+    if (ct_clock_parse(s, out) || *out <= 0)
+        return ct_http_error(r, 400, "invalid", path,
+                             "'%s' must be a time written "
+                             "YYYY-MM-DDTHH:MM:SSZ (UTC) or YYYY-MM-DD",
+                             path);
+    return 0;
+}
+
+/* The area's pathogen closest to name, or NULL. */
+static const char *closest(const ct_config *cfg, const char *name)
+{
+    const char *best = NULL;
+    size_t best_d = 3;
+    for (size_t i = 0; i < cfg->npathogens; i++) {
+        size_t dist = ct_levenshtein(name, cfg->pathogens[i]);
+        if (dist < best_d) {
+            best_d = dist;
+            best = cfg->pathogens[i];
+        }
+    }
+    return best;
+}
+
+static bool tracked(const ct_config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->npathogens; i++)
+        if (strcmp(cfg->pathogens[i], name) == 0)
+            return true;
+    return cfg->npathogens == 0;
+}
+
+static int read_infections(ct_http_req *r, const ct_config *cfg,
+                           int64_t now, referral_in *v)
+{
+    static const char *const keys[] = {"status", "tested_at",
+                                       "isolation_end", NULL};
+    json_t *o;
+    int err = ct_http_field_json(r, "infections", false, JSON_OBJECT, &o);
+    if (err || !o)
+        return err;
+    const char *name;
+    json_t *val;
+    json_object_foreach(o, name, val)
+    {
+        char base[128], path[160];
+        snprintf(base, sizeof base, "infections.%s", name);
+        if (strlen(name) > 63 || strchr(name, '.') || !tracked(cfg, name)) {
+            const char *best = strlen(name) < 64 ? closest(cfg, name) : NULL;
+            if (best)
+                return ct_http_error(r, 400, "unknown_field", base,
+                                     "pathogen '%s' is not tracked in this "
+                                     "area; did you mean '%s'?",
+                                     name, best);
+            return ct_http_error(r, 400, "unknown_field", base,
+                                 "pathogen '%s' is not tracked in this area",
+                                 name);
+        }
+        if (!json_is_object(val))
+            return ct_http_error(r, 400, "invalid", base,
+                                 "'%s' must be an object {status, "
+                                 "tested_at, isolation_end}",
+                                 base);
+        if (v->ninf == CT_ARRAY_LEN(v->inf))
+            return ct_http_error(r, 400, "invalid", "infections",
+                                 "too many infections");
+        infection_in *in = &v->inf[v->ninf];
+        in->pathogen = name;
+        snprintf(path, sizeof path, "%s.status", base);
+        if ((err = ct_http_field_only(r, base, keys)) ||
+            (err = ct_http_field_enum(r, path, true,
+                                      ct_infection_status_parse,
+                                      "negative, positive, awaiting or "
+                                      "unknown",
+                                      &in->status)))
+            return err;
+        snprintf(path, sizeof path, "%s.tested_at", base);
+        if ((err = read_time(r, path, &in->tested_at)))
+            return err;
+        if (in->tested_at > now)
+            return ct_http_error(r, 400, "invalid", path,
+                                 "'%s' is in the future", path);
+        snprintf(path, sizeof path, "%s.isolation_end", base);
+        if ((err = read_time(r, path, &in->isolation_end)))
+            return err;
+        if (in->isolation_end && in->status != CT_INFECTION_POSITIVE)
+            return ct_http_error(r, 400, "invalid", path,
+                                 "'%s' goes with status positive only",
+                                 path);
+        v->ninf++;
+    }
+    return 0;
+}
+
+/* The Idempotency-Key header: printable ASCII, 1 to 200 characters. */
+static int read_key(ct_http_req *r, referral_in *v)
+{
+    const char *k = ct_http_req_header(r, "Idempotency-Key");
+    if (!k)
+        return 0;
+    size_t n = strlen(k);
+    bool ok = n >= 1 && n <= CT_REFERRAL_KEY_MAX;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = k[i] >= 0x20 && k[i] < 0x7f;
+    if (!ok)
+        return ct_http_error(r, 400, "invalid", "Idempotency-Key",
+                             "the Idempotency-Key header must be 1 to %d "
+                             "printable ASCII characters",
+                             CT_REFERRAL_KEY_MAX);
+    v->key = k;
+    v->in.idempotency_key = k;
+    return 0;
+}
+
+/* Checks every field of the body; nothing is written. */
+static int read_referral(ct_http_req *r, ct_daemon *d, referral_in *v)
+{
+    static const char *const keys[] = {
+        "nhs_number", "from_org", "ready_date", "requested_pathway",
+        "age",        "needs",    "priority",   "infections",
+        NULL};
+    const ct_config *cfg = ct_daemon_config(d);
+    const ct_principal *who = ct_http_req_principal(r);
+    int64_t age = -1, priority = 0;
+    int pathway = -1, err;
+    memset(v, 0, sizeof *v);
+    if ((err = ct_http_field_only(r, NULL, keys)) ||
+        (err = ct_http_field_nhs(r, "nhs_number", true, v->nhs)) ||
+        (err = ct_http_field_date(r, "ready_date", true, v->ready)) ||
+        (err = ct_http_field_enum(r, "requested_pathway", false,
+                                  ct_pathway_parse,
+                                  "P0, P1, P2, P3 or step_down", &pathway)) ||
+        (err = ct_http_field_int(r, "age", false, 0, 130, &age, NULL)) ||
+        (err = ct_http_field_int(r, "priority", false, -1000000, 1000000,
+                                 &priority, NULL)) ||
+        (err = ct_http_field_string(r, "from_org", false, CT_CAP_ID_MAX - 1,
+                                    &v->in.from_org)) ||
+        (err = read_needs(r, v)) ||
+        (err = read_infections(r, cfg,
+                               ct_clock_now(ct_daemon_clock(d)), v)) ||
+        (err = read_key(r, v)))
+        return err;
+    if (!v->in.from_org)
+        v->in.from_org = who->org;
+    else if (ct_http_req_access(r) != CT_ACCESS_ALL &&
+             strcmp(v->in.from_org, who->org) != 0)
+        return ct_http_error(r, 403, "forbidden", "from_org",
+                             "a hospital refers from its own organisation "
+                             "(%s), not %s",
+                             who->org, v->in.from_org);
+    v->in.nhs_number = v->nhs;
+    v->in.ready_date = v->ready;
+    v->in.age = (int)age;
+    v->in.priority = (int)priority;
+    v->in.requested_pathway = pathway;
+    return 0;
+}
+
+/* SHA-256 of the body in canonical JSON: the same request however its
+ * keys are ordered or spaced. */
+static int fingerprint(ct_http_req *r, uint8_t out[32])
+{
+    json_t *body;
+    int err = ct_http_req_json(r, &body);
+    if (err)
+        return err;
+    char *text = json_dumps(body, JSON_SORT_KEYS | JSON_COMPACT |
+                                      JSON_ENSURE_ASCII);
+    if (!text)
+        return CT_ENOMEM;
+    crypto_hash_sha256(out, (const unsigned char *)text, strlen(text));
+    free(text);
+    return 0;
+}
+
+/* The same key again: the first answer when the request is the same
+ * (200, Idempotent-Replayed: true), 422 when it is not. */
+static int replay(ct_http_req *r, ct_capacity *cap, const referral_in *v,
+                  int64_t id, const uint8_t sha[32], bool has_sha,
+                  const uint8_t want[32])
+{
+    if (!has_sha || sodium_memcmp(sha, want, 32) != 0)
+        return ct_http_error(r, 422, "idempotency_key_reused",
+                             "Idempotency-Key",
+                             "Idempotency-Key '%s' was used for referral "
+                             "%" PRId64 " with a different request; use a "
+                             "new key for a new referral",
+                             v->key, id);
+    int err = referral_reply(r, cap, id, 200, NULL);
+    if (err == 0)
+        err = ct_http_reply_header(r, "Idempotent-Replayed", "true");
+    return err;
+}
+
+/*
+ * POST /v1/referrals: hub ALL, hospital OWN. Validates the whole body,
+ * then in one write: the referral, the person's infections, the decision
+ * (ct_pipeline_decide). 201 {referral, decision} with Location.
+ */
+int ct_api__referral_create(ct_http_req *r, void *app)
+{
+    ct_daemon *d = app;
+    ct_capacity *cap = ct_daemon_capacity(d);
+    referral_in v;
+    uint8_t sha[32];
+    int err;
+    if ((err = read_referral(r, d, &v)) ||
+        (v.key && (err = fingerprint(r, sha))))
+        return err;
+    ct_cap_error cerr = {0};
+    int rc;
+    if (v.key) {
+        int64_t id;
+        uint8_t old[32];
+        bool has;
+        rc = ct_referral_key_find(cap, v.in.from_org, v.key, &id, old, &has,
+                                  &cerr);
+        if (rc == 0)
+            return replay(r, cap, &v, id, old, has, sha);
+        if (rc != CT_ENOTFOUND)
+            return ct_api__cap_reply(r, rc, &cerr, NULL);
+    }
+    char actor[CT_API__ACTOR_MAX];
+    ct_api__actor(r, actor);
+    int64_t id = 0;
+    rc = ct_referral_create(cap, &v.in, actor, &id, &cerr);
+    if (rc == CT_ENOTFOUND) /* the only thing looked up: the organisation */
+        return ct_http_error(r, 400, "invalid", "from_org", "%s",
+                             cerr.message);
+    if (rc)
+        return ct_api__cap_reply(r, rc, &cerr, NULL);
+    for (size_t i = 0; i < v.ninf; i++) {
+        const infection_in *in = &v.inf[i];
+        ct_infection_update u = {v.nhs, in->pathogen,
+                                 (ct_infection_status)in->status,
+                                 in->tested_at, in->isolation_end};
+        if ((rc = ct_isolation_set_status(cap, &u, actor, NULL, &cerr))) {
+            char field[128];
+            snprintf(field, sizeof field, "infections.%s", in->pathogen);
+            return ct_api__cap_reply(r, rc, &cerr, field);
+        }
+    }
+    if (v.key && (rc = ct_referral_key_set_sha(cap, id, sha, &cerr)))
+        return ct_api__cap_reply(r, rc, &cerr, NULL);
+    json_t *decision = NULL;
+    rc = ct_pipeline_decide(cap, ct_daemon_plugins(d), id, actor, &decision,
+                            &cerr);
+    if (rc)
+        return ct_api__cap_reply(r, rc, &cerr, NULL);
+    if ((err = referral_reply(r, cap, id, 201, decision)))
+        return err;
+    char loc[64];
+    snprintf(loc, sizeof loc, "/v1/referrals/%" PRId64, id);
+    return ct_http_reply_header(r, "Location", loc);
+}
+
+/* ---- reads ------------------------------------------------------------- */
+
+/* GET /v1/referrals/{id}: hub, viewer, admin ALL; hospital OWN (its own);
+ * provider OWN (held, placed or last held in its facilities). */
+int ct_api__referral_get(ct_http_req *r, void *app)
+{
+    ct_capacity *cap = ct_daemon_capacity(app);
+    int64_t id;
+    int err = owned(r, cap, true, &id);
+    return err ? err : referral_reply(r, cap, id, 200, NULL);
+}
+
+/* GET /v1/referrals?state=&after=&limit=: hospital OWN lists its own,
+ * provider OWN the ones in its facilities, others all. {referrals, next}
+ * where next is the id to pass as after, null at the end. */
+int ct_api__referral_list(ct_http_req *r, void *app)
+{
+    ct_capacity *cap = ct_daemon_capacity(app);
+    ct_referral_filter f = {.state = -1};
+    int64_t after, limit;
+    int err;
+    if ((err = ct_http_query_enum(r, "state", ct_referral_state_parse,
+                                  "received, triaged, waiting, held, "
+                                  "placed, discharged, completed or "
+                                  "cancelled",
+                                  &f.state)) ||
+        (err = ct_http_query_int(r, "after", 0, INT64_MAX, 0, &after)) ||
+        (err = ct_http_query_int(r, "limit", 1, 1000, 100, &limit)))
+        return err;
+    f.after = after;
+    f.limit = (int)limit;
+    const ct_principal *p = ct_http_req_principal(r);
+    if (ct_http_req_access(r) == CT_ACCESS_OWN) {
+        if (p->role == CT_ROLE_PROVIDER)
+            f.at_org = p->org;
+        else
+            f.from_org = p->org;
+    }
+    ct_cap_error cerr = {0};
+    json_t *list;
+    int rc = ct_capacity_view_referrals_json(cap, &f, &list, &cerr);
+    if (rc)
+        return ct_api__cap_reply(r, rc, &cerr, NULL);
+    size_t n = json_array_size(list);
+    json_t *last = n == (size_t)f.limit ? json_array_get(list, n - 1) : NULL;
+    return ct_http_reply_json(
+        r, 200,
+        json_pack("{s:o, s:O}", "referrals", list, "next",
+                  last ? json_object_get(last, "id") : json_null()));
+}
+
+/* ---- actions ----------------------------------------------------------- */
+
+typedef int (*action_fn)(ct_capacity *c, int64_t id, const char *actor,
+                         ct_cap_error *err);
+
+static int confirm(ct_capacity *c, int64_t id, const char *actor,
+                   ct_cap_error *err)
+{
+    return ct_capacity_confirm(c, id, actor, NULL, err);
+}
+
+/* An action with an empty body (or {}): owner check, the change, 200 with
+ * the referral. */
+static int simple_action(ct_http_req *r, void *app, action_fn fn)
+{
+    static const char *const none[] = {NULL};
+    ct_capacity *cap = ct_daemon_capacity(app);
+    int64_t id;
+    size_t len;
+    int err;
+    ct_http_req_body(r, &len);
+    if ((err = owned(r, cap, false, &id)) ||
+        (len && (err = ct_http_field_only(r, NULL, none))))
+        return err;
+    char actor[CT_API__ACTOR_MAX];
+    ct_api__actor(r, actor);
+    ct_cap_error cerr = {0};
+    int rc = fn(cap, id, actor, &cerr);
+    return rc ? refused(r, cap, id, rc, &cerr, NULL)
+              : referral_reply(r, cap, id, 200, NULL);
+}
+
+/* POST /v1/referrals/{id}/confirm: hub ALL, provider OWN (held in its
+ * facility). The hold becomes an occupancy; the referral is placed. */
+int ct_api__referral_confirm(ct_http_req *r, void *app)
+{
+    return simple_action(r, app, confirm);
+}
+
+/* POST /v1/referrals/{id}/discharge: hub ALL, hospital OWN. The person
+ * has left hospital. */
+int ct_api__referral_discharge(ct_http_req *r, void *app)
+{
+    return simple_action(r, app, ct_referral_discharge);
+}
+
+/* POST /v1/referrals/{id}/complete: hub ALL, provider OWN (placed in its
+ * facility). The stay has ended and the bed is free. */
+int ct_api__referral_complete(ct_http_req *r, void *app)
+{
+    return simple_action(r, app, ct_referral_complete);
+}
+
+/* POST /v1/referrals/{id}/cancel {"reason": "..."}: hub ALL, hospital
+ * OWN. Ends any hold or occupancy. */
+int ct_api__referral_cancel(ct_http_req *r, void *app)
+{
+    static const char *const keys[] = {"reason", NULL};
+    ct_capacity *cap = ct_daemon_capacity(app);
+    int64_t id;
+    const char *reason = NULL;
+    int err;
+    if ((err = owned(r, cap, false, &id)) ||
+        (err = ct_http_field_only(r, NULL, keys)) ||
+        (err = ct_http_field_string(r, "reason", true, 500, &reason)))
+        return err;
+    if (!*reason)
+        return ct_http_error(r, 400, "invalid", "reason",
+                             "'reason' must not be empty");
+    char actor[CT_API__ACTOR_MAX];
+    ct_api__actor(r, actor);
+    ct_cap_error cerr = {0};
+    int rc = ct_referral_cancel(cap, id, reason, actor, &cerr);
+    return rc ? refused(r, cap, id, rc, &cerr, NULL)
+              : referral_reply(r, cap, id, 200, NULL);
+}
+
+/* 400 for an unknown delay reason, listing the codes and the closest. */
+static int bad_reason(ct_http_req *r, const char *given)
+{
+    ct_buf list = {0};
+    const char *best = NULL;
+    size_t best_d = 4;
+    for (int i = 0; i < CT_DELAY__COUNT; i++) {
+        const char *name = ct_delay_reason_name((ct_delay_reason)i);
+        ct_buf_printf(&list, "%s%s", i ? ", " : "", name);
+        size_t dist = ct_levenshtein(given, name);
+        if (dist < best_d) {
+            best_d = dist;
+            best = name;
+        }
+    }
+    int err = best ? ct_http_error(r, 400, "invalid", "reason",
+                                   "'%s' is not a national delay reason; "
+                                   "did you mean '%s'? (one of %s)",
+                                   given, best, list.data ? list.data : "")
+                   : ct_http_error(r, 400, "invalid", "reason",
+                                   "'%s' is not a national delay reason "
+                                   "(one of %s)",
+                                   given, list.data ? list.data : "");
+    ct_buf_free(&list);
+    return err;
+}
+
+/* POST /v1/referrals/{id}/delay {"reason": national code,
+ * "responsible_org": org}: hub ALL, hospital OWN. Records why the person
+ * waits past the ready date and who is responsible. */
+int ct_api__referral_delay(ct_http_req *r, void *app)
+{
+    static const char *const keys[] = {"reason", "responsible_org", NULL};
+    ct_capacity *cap = ct_daemon_capacity(app);
+    int64_t id;
+    const char *reason = NULL, *org = NULL;
+    int err;
+    if ((err = owned(r, cap, false, &id)) ||
+        (err = ct_http_field_only(r, NULL, keys)) ||
+        (err = ct_http_field_string(r, "reason", true, 64, &reason)) ||
+        (err = ct_http_field_string(r, "responsible_org", true,
+                                    CT_CAP_ID_MAX - 1, &org)))
+        return err;
+    int code = ct_delay_reason_parse(reason);
+    if (code < 0)
+        return bad_reason(r, reason);
+    char actor[CT_API__ACTOR_MAX];
+    ct_api__actor(r, actor);
+    ct_cap_error cerr = {0};
+    int rc = ct_referral_set_delay(cap, id, (ct_delay_reason)code, org, actor,
+                                   &cerr);
+    if (rc == CT_ENOTFOUND && strstr(cerr.message, "organisation"))
+        return ct_http_error(r, 400, "invalid", "responsible_org", "%s",
+                             cerr.message);
+    return rc ? refused(r, cap, id, rc, &cerr, NULL)
+              : referral_reply(r, cap, id, 200, NULL);
+}

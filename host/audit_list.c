@@ -1,0 +1,62 @@
+/*
+ * Reading the audit log page by page (ct_audit_list_json in audit.h).
+ */
+#include "audit.h"
+
+#include "error.h"
+#include "log.h"
+#include "store_int.h"
+#include "util.h"
+
+static json_t *hash_json(sqlite3_stmt *st, int i)
+{
+    if (sqlite3_column_bytes(st, i) != 32)
+        return json_null();
+    char hex[65];
+    ct_hex_encode(sqlite3_column_blob(st, i), 32, hex);
+    return json_string(hex);
+}
+
+static json_t *event_json(sqlite3_stmt *st)
+{
+    const char *payload = (const char *)sqlite3_column_text(st, 4);
+    json_t *p = json_loads(payload ? payload : "{}", 0, NULL);
+    return json_pack("{s:I, s:I, s:s, s:s, s:o, s:o, s:o}", "seq",
+                     (json_int_t)sqlite3_column_int64(st, 0), "at",
+                     (json_int_t)sqlite3_column_int64(st, 1), "actor",
+                     (const char *)sqlite3_column_text(st, 2), "kind",
+                     (const char *)sqlite3_column_text(st, 3), "payload",
+                     p ? p : json_object(), "prev_hash", hash_json(st, 5),
+                     "hash", hash_json(st, 6));
+}
+
+int ct_audit_list_json(ct_store *s, int64_t after, int limit, json_t **out)
+{
+    *out = NULL;
+    if (limit < 1 || limit > 1000 || after < 0)
+        return CT_EINVAL;
+    sqlite3_stmt *st = ct_store__stmt(s, CT_STMT_VIEW_AUDIT_LIST);
+    if (!st)
+        return CT_ESTORE;
+    json_t *list = json_array();
+    if (!list)
+        return CT_ENOMEM;
+    sqlite3_bind_int64(st, 1, after);
+    sqlite3_bind_int(st, 2, limit);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        if (json_array_append_new(list, event_json(st))) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        json_decref(list);
+        ct_log_error("audit", "listing events: %s",
+                     sqlite3_errmsg(ct_store__db(s)));
+        int err = ct_err_from_sqlite(rc);
+        return err ? err : CT_ESTORE;
+    }
+    *out = list;
+    return 0;
+}

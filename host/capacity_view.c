@@ -1,0 +1,436 @@
+/*
+ * Read views of the area (capacity_view.h): a few queries folded into
+ * JSON.
+ */
+#include "capacity_view.h"
+
+#include "capacity_int.h"
+#include "error.h"
+#include "referral.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *col(sqlite3_stmt *st, int i)
+{
+    const unsigned char *s = sqlite3_column_text(st, i);
+    return s ? (const char *)s : NULL;
+}
+
+static json_t *opt_string(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+/* ---- capacity -------------------------------------------------------- */
+
+typedef struct totals {
+    int64_t total, available, held, occupied, blocked, surge, surge_open;
+} totals;
+
+static void add_totals(totals *to, const totals *t)
+{
+    to->total += t->total;
+    to->available += t->available;
+    to->held += t->held;
+    to->occupied += t->occupied;
+    to->blocked += t->blocked;
+    to->surge += t->surge;
+    to->surge_open += t->surge_open;
+}
+
+static json_t *totals_json(const totals *t)
+{
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:{s:I, s:I}}",
+                     "total", (json_int_t)t->total, "available",
+                     (json_int_t)t->available, "held", (json_int_t)t->held,
+                     "occupied", (json_int_t)t->occupied, "blocked",
+                     (json_int_t)t->blocked, "open",
+                     (json_int_t)(t->total - t->blocked), "surge", "open",
+                     (json_int_t)t->surge_open, "total",
+                     (json_int_t)t->surge);
+}
+
+/* Every configured pathogen as open; zone_cohort rows override. */
+static json_t *default_cohorts(const ct_capacity *c)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; o && i < c->npathogens; i++)
+        if (json_object_set_new(o, c->pathogens[i], json_string("open"))) {
+            json_decref(o);
+            return NULL;
+        }
+    return o;
+}
+
+/* Reads VIEW_COHORTS into zones (an object: zone id -> zone object). */
+static int fill_cohorts(ct_capacity *c, json_t *zones, ct_cap_error *err)
+{
+    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_VIEW_COHORTS, err);
+    if (!st)
+        return CT_ESTORE;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        json_t *z = json_object_get(zones, col(st, 0));
+        json_t *cohorts = json_object_get(z, "cohorts");
+        if (cohorts && json_object_set_new(cohorts, col(st, 1),
+                                           json_string(col(st, 2)))) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return ct_capacity__dberr(c, err, rc, "reading zone cohorts");
+    return 0;
+}
+
+/* Closes the facility being built: its totals, then into the list. */
+static int end_facility(json_t *facilities, json_t *fac, const totals *t)
+{
+    if (!fac)
+        return 0;
+    if (json_object_set_new(fac, "totals", totals_json(t))) {
+        json_decref(fac);
+        return CT_ENOMEM;
+    }
+    return json_array_append_new(facilities, fac) ? CT_ENOMEM : 0;
+}
+
+static json_t *facility_json(sqlite3_stmt *st)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:b, s:[]}", "id", col(st, 0),
+                     "name", col(st, 1), "kind", col(st, 2), "org",
+                     col(st, 3), "designated", sqlite3_column_int(st, 4),
+                     "zones");
+}
+
+static json_t *zone_json(ct_capacity *c, sqlite3_stmt *st, totals *t)
+{
+    t->total = sqlite3_column_int64(st, 9);
+    t->available = sqlite3_column_int64(st, 10);
+    t->held = sqlite3_column_int64(st, 11);
+    t->occupied = sqlite3_column_int64(st, 12);
+    t->blocked = sqlite3_column_int64(st, 13);
+    t->surge = sqlite3_column_int64(st, 14);
+    t->surge_open = sqlite3_column_int64(st, 15);
+    return json_pack("{s:s, s:s, s:b, s:o, s:o, s:o}", "id", col(st, 5),
+                     "name", col(st, 6), "closed",
+                     sqlite3_column_int(st, 7), "closed_reason",
+                     opt_string(col(st, 8)), "totals", totals_json(t),
+                     "cohorts", default_cohorts(c));
+}
+
+int ct_capacity_view_json(ct_capacity *c, json_t **out, ct_cap_error *err)
+{
+    *out = NULL;
+    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_VIEW_ZONES, err);
+    if (!st)
+        return CT_ESTORE;
+    json_t *facilities = json_array(), *by_id = json_object();
+    json_t *fac = NULL;
+    totals area = {0}, ft = {0};
+    int rc;
+    if (!facilities || !by_id) {
+        rc = SQLITE_NOMEM;
+        goto done;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *fid = col(st, 0);
+        if (!fac || strcmp(json_string_value(json_object_get(fac, "id")),
+                           fid) != 0) {
+            if (end_facility(facilities, fac, &ft)) {
+                fac = NULL;
+                rc = SQLITE_NOMEM;
+                break;
+            }
+            memset(&ft, 0, sizeof ft);
+            if (!(fac = facility_json(st))) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+        }
+        totals zt;
+        json_t *z = zone_json(c, st, &zt);
+        if (!z || json_array_append_new(json_object_get(fac, "zones"), z) ||
+            json_object_set(by_id, col(st, 5), z)) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        add_totals(&ft, &zt);
+        add_totals(&area, &zt);
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE) {
+        if (end_facility(facilities, fac, &ft))
+            rc = SQLITE_NOMEM;
+        fac = NULL;
+    }
+done:
+    json_decref(fac);
+    if (rc != SQLITE_DONE) {
+        json_decref(facilities);
+        json_decref(by_id);
+        return rc == SQLITE_NOMEM
+                   ? ct_capacity__fail(err, CT_ENOMEM, "out of memory")
+                   : ct_capacity__dberr(c, err, rc, "reading capacity");
+    }
+    rc = fill_cohorts(c, by_id, err);
+    json_decref(by_id);
+    if (rc) {
+        json_decref(facilities);
+        return rc;
+    }
+    *out = json_pack("{s:I, s:o, s:o}", "at",
+                     (json_int_t)ct_clock_now(c->clock), "totals",
+                     totals_json(&area), "facilities", facilities);
+    return *out ? 0 : ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+}
+
+/* ---- ownership lookups ----------------------------------------------- */
+
+/* Runs a one-text-column lookup of key; "" for a NULL column. */
+static int lookup_text(ct_capacity *c, ct_stmt id, const char *key,
+                       char *out, const char *what, ct_cap_error *err)
+{
+    sqlite3_stmt *st = ct_capacity__stmt(c, id, err);
+    if (!st)
+        return CT_ESTORE;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        snprintf(out, CT_CAP_ID_MAX, "%s", col(st, 0) ? col(st, 0) : "");
+        rc = 0;
+    } else if (rc == SQLITE_DONE) {
+        rc = ct_capacity__fail(err, CT_ENOTFOUND, "%s '%s' does not exist",
+                               what, key);
+    } else {
+        rc = ct_capacity__dberr(c, err, rc, "reading an owner");
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+int ct_capacity_view_facility_org(ct_capacity *c, const char *facility_id,
+                                  char *out, ct_cap_error *err)
+{
+    return lookup_text(c, CT_STMT_VIEW_FACILITY_ORG, facility_id, out,
+                       "facility", err);
+}
+
+int ct_capacity_view_bed_org(ct_capacity *c, const char *bed_id, char *out,
+                             ct_cap_error *err)
+{
+    return lookup_text(c, CT_STMT_VIEW_BED_ORG, bed_id, out, "bed", err);
+}
+
+int ct_capacity_view_referral_orgs(ct_capacity *c, int64_t id,
+                                   ct_referral_orgs *out, ct_cap_error *err)
+{
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_VIEW_REFERRAL_ORGS, err);
+    if (!st)
+        return CT_ESTORE;
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        snprintf(out->from_org, sizeof out->from_org, "%s",
+                 col(st, 0) ? col(st, 0) : "");
+        snprintf(out->holder_org, sizeof out->holder_org, "%s",
+                 col(st, 1) ? col(st, 1) : "");
+        snprintf(out->last_org, sizeof out->last_org, "%s",
+                 col(st, 2) ? col(st, 2) : "");
+        rc = 0;
+    } else if (rc == SQLITE_DONE) {
+        rc = ct_capacity__fail(err, CT_ENOTFOUND,
+                               "referral %" PRId64 " does not exist", id);
+    } else {
+        rc = ct_capacity__dberr(c, err, rc, "reading a referral");
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+/* ---- beds ------------------------------------------------------------ */
+
+static json_t *bed_json(sqlite3_stmt *st)
+{
+    json_t *tags = json_loads(col(st, 9) ? col(st, 9) : "[]", 0, NULL);
+    json_t *o = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:b, s:b}", "id",
+        col(st, 0), "zone", col(st, 1), "facility", col(st, 2), "kind",
+        col(st, 3), "org", col(st, 4), "status", col(st, 5),
+        "blocked_reason", opt_string(col(st, 6)), "tags",
+        tags ? tags : json_array(), "surge", sqlite3_column_int(st, 7),
+        "surge_open", sqlite3_column_int(st, 8));
+    if (o && sqlite3_column_type(st, 10) != SQLITE_NULL) {
+        json_object_set_new(o, "referral",
+                            json_integer(sqlite3_column_int64(st, 10)));
+        if (col(st, 11) && strcmp(col(st, 11), "hold") == 0)
+            json_object_set_new(o, "hold_expires_at",
+                                json_integer(sqlite3_column_int64(st, 12)));
+    }
+    return o;
+}
+
+int ct_capacity_view_beds_json(ct_capacity *c, const ct_bed_filter *f,
+                               json_t **out, ct_cap_error *err)
+{
+    *out = NULL;
+    if (f->limit < 1 || f->limit > CT_VIEW_MAX_BEDS)
+        return ct_capacity__fail(err, CT_EINVAL,
+                                 "limit must be between 1 and %d",
+                                 CT_VIEW_MAX_BEDS);
+    if (f->status < -1 || f->status >= CT_BED__COUNT)
+        return ct_capacity__fail(err, CT_EINVAL, "status %d is not a status",
+                                 f->status);
+    char org[CT_CAP_ID_MAX];
+    int rc;
+    if (f->facility_id &&
+        (rc = ct_capacity_view_facility_org(c, f->facility_id, org, err)))
+        return rc;
+    if (f->zone_id) {
+        sqlite3_stmt *z = ct_capacity__stmt(c, CT_STMT_VIEW_ZONE_EXISTS, err);
+        if (!z)
+            return CT_ESTORE;
+        sqlite3_bind_text(z, 1, f->zone_id, -1, SQLITE_STATIC);
+        rc = sqlite3_step(z);
+        sqlite3_reset(z);
+        if (rc == SQLITE_DONE)
+            return ct_capacity__fail(err, CT_ENOTFOUND,
+                                     "zone '%s' does not exist", f->zone_id);
+        if (rc != SQLITE_ROW)
+            return ct_capacity__dberr(c, err, rc, "reading a zone");
+    }
+    char *tags = NULL;
+    if (f->ntags) {
+        json_t *a = json_array();
+        for (size_t i = 0; a && i < f->ntags; i++)
+            if (json_array_append_new(a, json_string(f->tags[i]))) {
+                json_decref(a);
+                a = NULL;
+            }
+        tags = a ? json_dumps(a, JSON_COMPACT) : NULL;
+        json_decref(a);
+        if (!tags)
+            return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+    }
+    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_VIEW_BEDS, err);
+    json_t *list = json_array();
+    if (!st || !list) {
+        free(tags);
+        json_decref(list);
+        return st ? ct_capacity__fail(err, CT_ENOMEM, "out of memory")
+                  : CT_ESTORE;
+    }
+    if (f->facility_id)
+        sqlite3_bind_text(st, 1, f->facility_id, -1, SQLITE_STATIC);
+    if (f->zone_id)
+        sqlite3_bind_text(st, 2, f->zone_id, -1, SQLITE_STATIC);
+    if (f->status >= 0)
+        sqlite3_bind_text(st, 3, ct_bed_status_name(f->status), -1,
+                          SQLITE_STATIC);
+    if (tags)
+        sqlite3_bind_text(st, 4, tags, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, f->after ? f->after : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 6, f->limit);
+    if (f->bed_id)
+        sqlite3_bind_text(st, 7, f->bed_id, -1, SQLITE_STATIC);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        if (json_array_append_new(list, bed_json(st))) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+    sqlite3_reset(st);
+    free(tags);
+    if (rc != SQLITE_DONE) {
+        json_decref(list);
+        return ct_capacity__dberr(c, err, rc, "listing beds");
+    }
+    *out = list;
+    return 0;
+}
+
+/* ---- referrals ------------------------------------------------------- */
+
+int ct_capacity_view_referrals_json(ct_capacity *c,
+                                    const ct_referral_filter *f,
+                                    json_t **out, ct_cap_error *err)
+{
+    *out = NULL;
+    if (f->state < -1 || f->state >= CT_REFERRAL__COUNT)
+        return ct_capacity__fail(err, CT_EINVAL, "state %d is not a state",
+                                 f->state);
+    if (f->limit < 1 || f->limit > 1000)
+        return ct_capacity__fail(err, CT_EINVAL,
+                                 "limit must be between 1 and 1000");
+    if (f->from_org && f->at_org)
+        return ct_capacity__fail(err, CT_EINVAL,
+                                 "filter by the referring organisation or "
+                                 "by the placing one, not both");
+    /* Ids first, then each referral in full: the statement is reset
+     * before the reads it would otherwise interleave with. */
+    sqlite3_stmt *st = ct_capacity__stmt(
+        c, f->at_org ? CT_STMT_VIEW_REFERRALS_AT : CT_STMT_VIEW_REFERRALS_FROM,
+        err);
+    if (!st)
+        return CT_ESTORE;
+    int64_t *ids = malloc((size_t)f->limit * sizeof *ids);
+    if (!ids)
+        return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+    if (f->state >= 0)
+        sqlite3_bind_text(st, 1, ct_referral_state_name(f->state), -1,
+                          SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, f->after);
+    sqlite3_bind_int(st, 3, f->limit);
+    const char *org = f->at_org ? f->at_org : f->from_org;
+    if (org)
+        sqlite3_bind_text(st, 4, org, -1, SQLITE_STATIC);
+    int n = 0, rc;
+    while (n < f->limit && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        ids[n++] = sqlite3_column_int64(st, 0);
+    if (n == f->limit)
+        rc = SQLITE_DONE;
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        free(ids);
+        return ct_capacity__dberr(c, err, rc, "listing referrals");
+    }
+    json_t *list = json_array();
+    rc = list ? 0 : ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+    for (int i = 0; i < n && rc == 0; i++) {
+        json_t *r;
+        if ((rc = ct_referral_get_json(c, ids[i], &r, err)) == 0 &&
+            json_array_append_new(list, r))
+            rc = ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+    }
+    free(ids);
+    if (rc) {
+        json_decref(list);
+        return rc;
+    }
+    *out = list;
+    return 0;
+}
+
+int ct_capacity_view_referral_states(ct_capacity *c,
+                                     int64_t counts[CT_REFERRAL__COUNT],
+                                     ct_cap_error *err)
+{
+    memset(counts, 0, CT_REFERRAL__COUNT * sizeof *counts);
+    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_VIEW_REFERRAL_STATES, err);
+    if (!st)
+        return CT_ESTORE;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int s = ct_referral_state_parse(col(st, 0));
+        if (s >= 0)
+            counts[s] = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE
+               ? 0
+               : ct_capacity__dberr(c, err, rc, "counting referrals");
+}

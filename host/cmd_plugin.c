@@ -1,0 +1,968 @@
+/*
+ * caretide plugin keygen|pack|sign|verify|install|list|diff: signed plugin
+ * bundles from the publisher's side (keys, packing, signing) and the
+ * area's (verifying, installing, seeing what runs and how its settings
+ * differ from the published defaults). docs/bundles.md has the formats.
+ */
+#include "cli.h"
+
+#include "bundle.h"
+#include "clock.h"
+#include "config.h"
+#include "diag.h"
+#include "error.h"
+#include "manifest.h"
+#include "plugin_check.h"
+#include "signkey.h"
+#include "trust.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+typedef struct subcommand {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *usage;
+} subcommand;
+
+#define COMMON_LONG_OPTS                                  \
+    {"log-format", required_argument, NULL, 'F'},         \
+        {"log-level", required_argument, NULL, 'L'},      \
+        {"help", no_argument, NULL, 'h'}
+
+static const subcommand *find_sub(const char *name);
+
+static int sub_help(const char *name)
+{
+    const subcommand *s = find_sub(name);
+    if (s)
+        fputs(s->usage, stdout);
+    return CT_EXIT_OK;
+}
+
+/* "caretide plugin SUB: message" and a pointer to the help. */
+static int usage_error(const char *sub, const char *msg, const char *arg)
+{
+    fprintf(stderr, "caretide plugin %s: %s%s%s%s\n", sub, msg,
+            arg ? " '" : "", arg ? arg : "", arg ? "'" : "");
+    fprintf(stderr, "Try 'caretide plugin %s --help'.\n", sub);
+    return CT_EXIT_USAGE;
+}
+
+/* Handles the options every subcommand shares; returns -1 when c was one
+ * of them and parsing goes on, else an exit status. */
+static int common_opt(const char *sub, int c, char **argv, const char **fmt,
+                      const char **lvl)
+{
+    switch (c) {
+    case 'F': *fmt = optarg; return -1;
+    case 'L': *lvl = optarg; return -1;
+    case 'h': return sub_help(sub);
+    case ':': return usage_error(sub, "option needs a value:", argv[optind - 1]);
+    default: return usage_error(sub, "unknown option", argv[optind - 1]);
+    }
+}
+
+static int load_config(const char *path, ct_config **cfg)
+{
+    ct_diags d = {0};
+    int rc = path ? ct_config_load_file(path, cfg, &d)
+                  : ct_config_load_demo(cfg, &d);
+    if (rc)
+        ct_diags_print(&d, stderr);
+    ct_diags_free(&d);
+    return rc;
+}
+
+static void print_refusal(const char *what, const ct_bundle_info *info)
+{
+    printf("%s: refused (%s): %s\n", what,
+           ct_bundle_problem_name(info->problem), info->reason);
+}
+
+static void format_expiry(int64_t ms, char *buf, size_t size)
+{
+    char iso[32];
+    if (ms == INT64_MAX) {
+        snprintf(buf, size, "never expires");
+    } else if (ms % 86400000 == 0) {
+        /* A date in the key file: valid through the day before. */
+        ct_clock_format(ms - 86400000, iso, sizeof iso);
+        snprintf(buf, size, "valid through %.10s", iso);
+    } else {
+        ct_clock_format(ms, iso, sizeof iso);
+        snprintf(buf, size, "valid until %s", iso);
+    }
+}
+
+static void print_provenance(const ct_bundle_info *info)
+{
+    printf("  bundle sha256:%s\n", info->bundle_hash);
+    if (info->is_signed) {
+        char exp[64];
+        format_expiry(info->key_expires_ms, exp, sizeof exp);
+        printf("  signed by key %s (%s), %s\n", info->key_id, info->signer,
+               exp);
+    } else {
+        printf("  unsigned\n");
+    }
+}
+
+static bool is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* --- keygen ----------------------------------------------------------- */
+
+static int run_keygen(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"expires", required_argument, NULL, 'e'},
+        {"force", no_argument, NULL, 'f'},
+        COMMON_LONG_OPTS,
+        {NULL, 0, NULL, 0},
+    };
+    const char *expires = NULL, *fmt = NULL, *lvl = NULL;
+    bool force = false;
+    int c;
+    while ((c = getopt_long(argc, argv, ":fh", opts, NULL)) != -1) {
+        if (c == 'e')
+            expires = optarg;
+        else if (c == 'f')
+            force = true;
+        else {
+            int r = common_opt("keygen", c, argv, &fmt, &lvl);
+            if (r >= 0)
+                return r;
+        }
+    }
+    if (optind >= argc)
+        return usage_error("keygen", "missing NAME", NULL);
+    if (optind + 1 < argc)
+        return usage_error("keygen", "unexpected argument", argv[optind + 1]);
+    if (ct_cli_logging("plugin", fmt, lvl))
+        return CT_EXIT_USAGE;
+    const char *prefix = argv[optind];
+    const char *base = strrchr(prefix, '/');
+    base = base ? base + 1 : prefix;
+    int64_t ms;
+    if (expires && ct_trust_parse_expiry(expires, &ms))
+        return usage_error("keygen", "--expires wants a date like "
+                                     "2027-03-31, not", expires);
+    ct_signkey k;
+    int rc = ct_signkey_generate(base, expires, &k);
+    if (rc == CT_EINVAL)
+        return usage_error("keygen", "NAME must end in 1 to 64 letters, "
+                                     "digits, '.', '_' or '-', not", base);
+    if (rc) {
+        fprintf(stderr, "caretide plugin keygen: %s\n", ct_strerror(rc));
+        return CT_EXIT_FAIL;
+    }
+    char key[PATH_MAX], pub[PATH_MAX];
+    snprintf(key, sizeof key, "%s.key", prefix);
+    snprintf(pub, sizeof pub, "%s.pub", prefix);
+    rc = ct_signkey_write(&k, key, pub, force);
+    if (rc == CT_EEXISTS)
+        fprintf(stderr, "caretide plugin keygen: %s or %s exists; keys are "
+                        "never overwritten without --force\n",
+                key, pub);
+    else if (rc)
+        fprintf(stderr, "caretide plugin keygen: cannot write %s and %s: "
+                        "%s\n",
+                key, pub, rc == CT_EIO ? strerror(errno) : ct_strerror(rc));
+    else
+        printf("key %s (%s)\n  secret: %s (keep it safe; it signs)\n"
+               "  public: %s (give it to areas for trust.keys)\n",
+               k.id, k.name, key, pub);
+    ct_signkey_clear(&k);
+    return rc ? CT_EXIT_FAIL : CT_EXIT_OK;
+}
+
+/* --- pack ------------------------------------------------------------- */
+
+static int run_pack(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"output", required_argument, NULL, 'o'},
+        COMMON_LONG_OPTS,
+        {NULL, 0, NULL, 0},
+    };
+    const char *output = NULL, *fmt = NULL, *lvl = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
+        if (c == 'o')
+            output = optarg;
+        else {
+            int r = common_opt("pack", c, argv, &fmt, &lvl);
+            if (r >= 0)
+                return r;
+        }
+    }
+    if (optind >= argc)
+        return usage_error("pack", "missing DIR", NULL);
+    if (optind + 1 < argc)
+        return usage_error("pack", "unexpected argument", argv[optind + 1]);
+    if (ct_cli_logging("plugin", fmt, lvl))
+        return CT_EXIT_USAGE;
+    const char *dir = argv[optind];
+    ct_diags d = {0};
+    ct_bundle *b = NULL;
+    /* Code that does not compile is not published. */
+    int rc = ct_plugin_check_lua(dir, &d);
+    if (!rc)
+        rc = ct_bundle_pack(dir, &b, &d);
+    if (rc) {
+        ct_diags_print(&d, stdout);
+        ct_diags_free(&d);
+        return CT_EXIT_FAIL;
+    }
+    ct_diags_free(&d);
+    ct_bundle_info info;
+    rc = ct_bundle_verify(b, NULL, false, ct_bundle_wall_ms(), &info);
+    char path[PATH_MAX];
+    if (output)
+        snprintf(path, sizeof path, "%s", output);
+    else
+        snprintf(path, sizeof path, "%s-%s" CT_BUNDLE_EXT, info.name,
+                 info.version);
+    if (!rc)
+        rc = ct_bundle_write(b, path);
+    ct_bundle_free(b);
+    if (rc) {
+        fprintf(stderr, "caretide plugin pack: cannot write %s: %s\n", path,
+                info.reason[0] ? info.reason : ct_strerror(rc));
+        return CT_EXIT_FAIL;
+    }
+    printf("packed %s %s (%zu files) into %s\n", info.name, info.version,
+           info.nfiles, path);
+    print_provenance(&info);
+    return CT_EXIT_OK;
+}
+
+/* --- sign ------------------------------------------------------------- */
+
+static int run_sign(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"key", required_argument, NULL, 'k'},
+        {"output", required_argument, NULL, 'o'},
+        COMMON_LONG_OPTS,
+        {NULL, 0, NULL, 0},
+    };
+    const char *keyfile = NULL, *output = NULL, *fmt = NULL, *lvl = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, ":k:o:h", opts, NULL)) != -1) {
+        if (c == 'k')
+            keyfile = optarg;
+        else if (c == 'o')
+            output = optarg;
+        else {
+            int r = common_opt("sign", c, argv, &fmt, &lvl);
+            if (r >= 0)
+                return r;
+        }
+    }
+    if (optind >= argc)
+        return usage_error("sign", "missing BUNDLE or DIR", NULL);
+    if (optind + 1 < argc)
+        return usage_error("sign", "unexpected argument", argv[optind + 1]);
+    if (!keyfile)
+        return usage_error("sign", "--key NAME.key is required", NULL);
+    if (ct_cli_logging("plugin", fmt, lvl))
+        return CT_EXIT_USAGE;
+    const char *target = argv[optind];
+    if (output && is_dir(target))
+        return usage_error("sign", "--output applies to bundle files, not "
+                                   "directories:", target);
+    ct_diags d = {0};
+    ct_signkey k;
+    if (ct_signkey_load(keyfile, &k, &d)) {
+        ct_diags_print(&d, stderr);
+        ct_diags_free(&d);
+        return CT_EXIT_FAIL;
+    }
+    ct_diags_free(&d);
+    int64_t now = ct_bundle_wall_ms();
+    ct_bundle_info info;
+    int rc;
+    if (is_dir(target)) {
+        rc = ct_bundle_sign_dir(target, &k, now, &info);
+    } else {
+        ct_bundle *b = NULL;
+        rc = ct_bundle_read(target, &b, &info);
+        if (!rc)
+            rc = ct_bundle_sign(b, &k, now, &info);
+        if (!rc && (rc = ct_bundle_write(b, output ? output : target)))
+            snprintf(info.reason, sizeof info.reason, "cannot write %s: %s",
+                     output ? output : target, ct_strerror(rc));
+        ct_bundle_free(b);
+    }
+    ct_signkey_clear(&k);
+    if (rc) {
+        print_refusal(target, &info);
+        return CT_EXIT_FAIL;
+    }
+    printf("signed %s %s with key %s (%s)\n", info.name, info.version,
+           info.key_id, info.signer);
+    print_provenance(&info);
+    return CT_EXIT_OK;
+}
+
+/* --- verify and install ----------------------------------------------- */
+
+/* The config's trusted keys plus each --key file, into t. */
+static int build_trust(const ct_config *cfg, char **keys, size_t nkeys,
+                       ct_trust *t)
+{
+    memset(t, 0, sizeof *t);
+    for (size_t i = 0; cfg && i < cfg->trust.nkeys; i++) {
+        ct_trust_key k = cfg->trust.keys[i];
+        k.name = ct_strdup(k.name);
+        k.file = ct_strdup(k.file);
+        if (ct_trust_add(t, &k))
+            ct_trust_key_clear(&k);
+    }
+    ct_diags d = {0};
+    int rc = 0;
+    for (size_t i = 0; i < nkeys && !rc; i++) {
+        ct_trust_key k;
+        rc = ct_trust_key_load(keys[i], &k, &d);
+        if (!rc && ct_trust_add(t, &k))
+            ct_trust_key_clear(&k); /* trusted already */
+    }
+    if (rc)
+        ct_diags_print(&d, stderr);
+    ct_diags_free(&d);
+    return rc;
+}
+
+/* Options shared by verify and install. */
+typedef struct trust_opts {
+    const char *config;
+    const char *dir;
+    char *keys[16];
+    size_t nkeys;
+    const char *fmt, *lvl;
+} trust_opts;
+
+static int parse_trust_opts(const char *sub, int argc, char **argv,
+                            bool with_dir, trust_opts *o)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"key", required_argument, NULL, 'k'},
+        {"dir", required_argument, NULL, 'd'},
+        COMMON_LONG_OPTS,
+        {NULL, 0, NULL, 0},
+    };
+    memset(o, 0, sizeof *o);
+    int c;
+    while ((c = getopt_long(argc, argv, ":c:k:h", opts, NULL)) != -1) {
+        if (c == 'c')
+            o->config = optarg;
+        else if (c == 'k') {
+            if (o->nkeys == CT_ARRAY_LEN(o->keys))
+                return usage_error(sub, "too many --key options", NULL);
+            o->keys[o->nkeys++] = optarg;
+        } else if (c == 'd' && with_dir)
+            o->dir = optarg;
+        else if (c == 'd')
+            return usage_error(sub, "unknown option", "--dir");
+        else {
+            int r = common_opt(sub, c, argv, &o->fmt, &o->lvl);
+            if (r >= 0)
+                return r;
+        }
+    }
+    if (optind >= argc)
+        return usage_error(sub, with_dir ? "missing BUNDLE"
+                                         : "missing BUNDLE or DIR",
+                           NULL);
+    if (optind + 1 < argc)
+        return usage_error(sub, "unexpected argument", argv[optind + 1]);
+    if (ct_cli_logging("plugin", o->fmt, o->lvl))
+        return CT_EXIT_USAGE;
+    return -1;
+}
+
+static int run_verify(int argc, char **argv)
+{
+    trust_opts o;
+    int r = parse_trust_opts("verify", argc, argv, false, &o);
+    if (r >= 0)
+        return r;
+    if (!o.config && !o.nkeys)
+        return usage_error("verify", "name the trusted keys with --key "
+                                     "NAME.pub or --config FILE",
+                           NULL);
+    const char *target = argv[optind];
+    ct_config *cfg = NULL;
+    if (o.config && load_config(o.config, &cfg))
+        return CT_EXIT_FAIL;
+    ct_trust t;
+    int rc = build_trust(cfg, o.keys, o.nkeys, &t);
+    ct_config_free(cfg);
+    if (rc)
+        return CT_EXIT_FAIL;
+    ct_bundle_info info;
+    int64_t now = ct_bundle_wall_ms();
+    if (is_dir(target)) {
+        rc = ct_bundle_verify_dir(target, &t, true, now, &info);
+    } else {
+        ct_bundle *b = NULL;
+        rc = ct_bundle_read(target, &b, &info);
+        if (!rc)
+            rc = ct_bundle_verify(b, &t, true, now, &info);
+        ct_bundle_free(b);
+    }
+    ct_trust_clear(&t);
+    if (rc) {
+        print_refusal(target, &info);
+        return CT_EXIT_FAIL;
+    }
+    printf("%s: ok: %s %s by %s, %zu files\n", target, info.name,
+           info.version, info.publisher, info.nfiles);
+    print_provenance(&info);
+    return CT_EXIT_OK;
+}
+
+/* The version installed in dir, for the message; "" when none. */
+static void installed_version(const char *dir, char *out, size_t size)
+{
+    ct_diags d = {0};
+    ct_manifest *m = NULL;
+    out[0] = '\0';
+    if (ct_manifest_load(dir, &m, &d) == 0)
+        snprintf(out, size, "%s", m->version);
+    ct_manifest_free(m);
+    ct_diags_free(&d);
+}
+
+static const ct_config_plugin *find_entry(const ct_config *cfg,
+                                          const char *name)
+{
+    for (size_t i = 0; cfg && i < cfg->nplugins; i++)
+        if (cfg->plugins[i].name && strcmp(cfg->plugins[i].name, name) == 0)
+            return &cfg->plugins[i];
+    return NULL;
+}
+
+static int run_install(int argc, char **argv)
+{
+    trust_opts o;
+    int r = parse_trust_opts("install", argc, argv, true, &o);
+    if (r >= 0)
+        return r;
+    if (!o.config && !o.dir)
+        return usage_error("install", "say where: --dir PLUGIN_DIR or "
+                                      "--config FILE (its first plugin_path "
+                                      "entry)",
+                           NULL);
+    const char *file = argv[optind];
+    ct_config *cfg = NULL;
+    if (o.config && load_config(o.config, &cfg))
+        return CT_EXIT_FAIL;
+    const char *parent = o.dir;
+    if (!parent && cfg->nplugin_path == 0) {
+        fprintf(stderr, "caretide plugin install: %s has an empty "
+                        "plugin_path; use --dir\n",
+                cfg->file);
+        ct_config_free(cfg);
+        return CT_EXIT_FAIL;
+    }
+    if (!parent)
+        parent = cfg->plugin_path[0];
+    ct_trust t;
+    ct_bundle *b = NULL;
+    ct_bundle_info info;
+    char *dir = NULL;
+    int status = CT_EXIT_FAIL;
+    if (build_trust(cfg, o.keys, o.nkeys, &t))
+        goto fail_cfg;
+    if (ct_bundle_read(file, &b, &info)) {
+        print_refusal(file, &info);
+        goto fail_trust;
+    }
+    /* Peek at the name for the policy; the install verifies properly. */
+    ct_bundle_info peek;
+    ct_bundle_verify(b, NULL, false, 0, &peek);
+    const ct_config_plugin *entry = find_entry(cfg, peek.name);
+    bool required = o.nkeys > 0 ||
+                    (entry ? entry->require_signed
+                           : cfg && cfg->trust.require_signed);
+    char target[PATH_MAX], old[65];
+    snprintf(target, sizeof target, "%s/%s", parent, peek.name);
+    installed_version(target, old, sizeof old);
+    if (ct_bundle_install(b, parent, &t, required, ct_bundle_wall_ms(),
+                          &info, &dir)) {
+        print_refusal(file, &info);
+        goto fail_bundle;
+    }
+    if (old[0])
+        printf("installed %s %s into %s (replacing %s)\n", info.name,
+               info.version, dir, old);
+    else
+        printf("installed %s %s into %s\n", info.name, info.version, dir);
+    print_provenance(&info);
+    status = CT_EXIT_OK;
+    free(dir);
+fail_bundle:
+    ct_bundle_free(b);
+fail_trust:
+    ct_trust_clear(&t);
+fail_cfg:
+    ct_config_free(cfg);
+    return status;
+}
+
+/* --- list and diff ---------------------------------------------------- */
+
+typedef struct found {
+    char *name;
+    char *dir;
+    const ct_config_plugin *entry; /* NULL when not configured */
+    bool shadowed; /* a plugin of that name earlier in plugin_path wins */
+} found;
+
+typedef struct found_list {
+    found *items;
+    size_t len, cap;
+} found_list;
+
+static void found_add(found_list *l, const char *name, const char *dir,
+                      const ct_config_plugin *entry)
+{
+    bool shadowed = false;
+    for (size_t i = 0; i < l->len; i++)
+        if (strcmp(l->items[i].name, name) == 0)
+            shadowed = true;
+    if (l->len == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        found *p = realloc(l->items, cap * sizeof *p);
+        if (!p)
+            return;
+        l->items = p;
+        l->cap = cap;
+    }
+    char *n = strdup(name), *d = strdup(dir);
+    if (!n || !d) {
+        free(n);
+        free(d);
+        return;
+    }
+    l->items[l->len++] = (found){n, d, entry, shadowed};
+}
+
+static void found_free(found_list *l)
+{
+    for (size_t i = 0; i < l->len; i++) {
+        free(l->items[i].name);
+        free(l->items[i].dir);
+    }
+    free(l->items);
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Every plugin the config can see: explicit paths, then each plugin_path
+ * directory's plugins in name order. */
+static void find_plugins(const ct_config *cfg, found_list *l)
+{
+    for (size_t i = 0; i < cfg->nplugins; i++)
+        if (cfg->plugins[i].path && cfg->plugins[i].name)
+            found_add(l, cfg->plugins[i].name, cfg->plugins[i].path,
+                      &cfg->plugins[i]);
+    for (size_t i = 0; i < cfg->nplugin_path; i++) {
+        DIR *d = opendir(cfg->plugin_path[i]);
+        if (!d)
+            continue;
+        char **names = NULL;
+        size_t n = 0, cap = 0;
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            char yaml[PATH_MAX];
+            struct stat st;
+            if (e->d_name[0] == '.')
+                continue;
+            snprintf(yaml, sizeof yaml, "%s/%s/plugin.yaml",
+                     cfg->plugin_path[i], e->d_name);
+            if (stat(yaml, &st) || !S_ISREG(st.st_mode))
+                continue;
+            if (n == cap) {
+                cap = cap ? cap * 2 : 16;
+                char **p = realloc(names, cap * sizeof *p);
+                if (!p)
+                    break;
+                names = p;
+            }
+            if (!(names[n] = strdup(e->d_name)))
+                break;
+            n++;
+        }
+        closedir(d);
+        if (n > 1)
+            qsort(names, n, sizeof *names, name_cmp);
+        for (size_t j = 0; j < n; j++) {
+            char dir[PATH_MAX];
+            snprintf(dir, sizeof dir, "%s/%s", cfg->plugin_path[i],
+                     names[j]);
+            const ct_config_plugin *entry = find_entry(cfg, names[j]);
+            if (entry && entry->path)
+                entry = NULL; /* configured elsewhere */
+            found_add(l, names[j], dir, entry);
+            free(names[j]);
+        }
+        free(names);
+    }
+}
+
+/* Effective settings and deviations of a configured plugin; NULL (with
+ * *invalid) when its overrides do not check. */
+static json_t *deviations(const ct_config *cfg, const ct_config_plugin *p,
+                          const ct_manifest *m, json_t **settings_out,
+                          bool *invalid)
+{
+    ct_diags d = {0};
+    json_t *settings = NULL;
+    *invalid = false;
+    if (ct_manifest_settings(m, cfg->file, p->settings, &settings, &d)) {
+        *invalid = true;
+        ct_diags_free(&d);
+        return NULL;
+    }
+    ct_diags_free(&d);
+    json_t *dev = ct_manifest_deviations(m, settings);
+    if (settings_out)
+        *settings_out = settings;
+    else
+        json_decref(settings);
+    return dev;
+}
+
+static int run_list(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        COMMON_LONG_OPTS,
+        {NULL, 0, NULL, 0},
+    };
+    const char *config = NULL, *fmt = NULL, *lvl = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, ":c:h", opts, NULL)) != -1) {
+        if (c == 'c')
+            config = optarg;
+        else {
+            int r = common_opt("list", c, argv, &fmt, &lvl);
+            if (r >= 0)
+                return r;
+        }
+    }
+    if (optind < argc)
+        return usage_error("list", "unexpected argument", argv[optind]);
+    if (ct_cli_logging("plugin", fmt, lvl))
+        return CT_EXIT_USAGE;
+    ct_config *cfg = NULL;
+    if (load_config(config, &cfg))
+        return CT_EXIT_FAIL;
+    found_list l = {0};
+    find_plugins(cfg, &l);
+    int64_t now = ct_bundle_wall_ms();
+    printf("%-20s %-10s %-20s %-16s %-22s %-16s %s\n", "NAME", "VERSION",
+           "PUBLISHER", "KEY", "STATUS", "SETTINGS", "DIR");
+    ct_buf notes = {0};
+    for (size_t i = 0; i < l.len; i++) {
+        const found *f = &l.items[i];
+        bool required = f->entry ? f->entry->require_signed
+                                 : cfg->trust.require_signed;
+        ct_bundle_info info;
+        int rc = ct_bundle_verify_dir(f->dir, &cfg->trust, required, now,
+                                      &info);
+        ct_diags d = {0};
+        ct_manifest *m = NULL;
+        ct_manifest_load(f->dir, &m, &d);
+        ct_diags_free(&d);
+        char status[64], settings[32];
+        if (f->shadowed)
+            snprintf(status, sizeof status, "shadowed");
+        else if (rc)
+            snprintf(status, sizeof status, "refused: %s",
+                     ct_bundle_problem_name(info.problem));
+        else
+            snprintf(status, sizeof status, "ok");
+        if (rc && !f->shadowed)
+            ct_buf_printf(&notes, "%s: refused (%s): %s\n", f->name,
+                          ct_bundle_problem_name(info.problem),
+                          info.reason);
+        if (!f->entry || f->shadowed)
+            snprintf(settings, sizeof settings, "not configured");
+        else if (!m)
+            snprintf(settings, sizeof settings, "?");
+        else {
+            bool invalid;
+            json_t *dev = deviations(cfg, f->entry, m, NULL, &invalid);
+            if (invalid)
+                snprintf(settings, sizeof settings, "invalid");
+            else if (json_array_size(dev) == 0)
+                snprintf(settings, sizeof settings, "defaults");
+            else
+                snprintf(settings, sizeof settings, "%zu differ",
+                         json_array_size(dev));
+            json_decref(dev);
+        }
+        printf("%-20s %-10s %-20s %-16s %-22s %-16s %s\n", f->name,
+               m ? m->version : "?", m ? m->publisher : "?",
+               info.key_id[0] ? info.key_id : "unsigned", status, settings,
+               f->dir);
+        ct_manifest_free(m);
+    }
+    if (notes.data)
+        printf("\n%s", notes.data);
+    if (l.len == 0)
+        printf("(no plugins found in plugin_path)\n");
+    ct_buf_free(&notes);
+    found_free(&l);
+    ct_config_free(cfg);
+    return CT_EXIT_OK;
+}
+
+/* Durations in ms back to the config's notation ("2d", "1h30m"). */
+static void format_duration(int64_t ms, char *buf, size_t size)
+{
+    static const struct {
+        const char *unit;
+        int64_t ms;
+    } units[] = {{"d", 86400000}, {"h", 3600000}, {"m", 60000},
+                 {"s", 1000},     {"ms", 1}};
+    size_t at = 0;
+    buf[0] = '\0';
+    if (ms == 0) {
+        snprintf(buf, size, "0s");
+        return;
+    }
+    for (size_t i = 0; i < CT_ARRAY_LEN(units) && at < size; i++) {
+        int64_t n = ms / units[i].ms;
+        if (n) {
+            at += (size_t)snprintf(buf + at, size - at, "%lld%s",
+                                   (long long)n, units[i].unit);
+            ms -= n * units[i].ms;
+        }
+    }
+}
+
+static char *show_value(const ct_setting *s, const json_t *v)
+{
+    if (s && s->type == CT_SETTING_DURATION && json_is_integer(v)) {
+        char buf[64];
+        format_duration(json_integer_value(v), buf, sizeof buf);
+        return strdup(buf);
+    }
+    return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
+static int run_diff(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        COMMON_LONG_OPTS,
+        {NULL, 0, NULL, 0},
+    };
+    const char *config = NULL, *fmt = NULL, *lvl = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, ":c:h", opts, NULL)) != -1) {
+        if (c == 'c')
+            config = optarg;
+        else {
+            int r = common_opt("diff", c, argv, &fmt, &lvl);
+            if (r >= 0)
+                return r;
+        }
+    }
+    if (optind < argc)
+        return usage_error("diff", "unexpected argument", argv[optind]);
+    if (ct_cli_logging("plugin", fmt, lvl))
+        return CT_EXIT_USAGE;
+    ct_config *cfg = NULL;
+    if (load_config(config, &cfg))
+        return CT_EXIT_FAIL;
+    int status = CT_EXIT_OK;
+    size_t total = 0;
+    for (size_t i = 0; i < cfg->nplugins; i++) {
+        const ct_config_plugin *p = &cfg->plugins[i];
+        ct_diags d = {0};
+        char *dir = ct_plugin_check_resolve(cfg, p, &d);
+        ct_manifest *m = NULL;
+        if (!dir || ct_manifest_load(dir, &m, &d)) {
+            ct_diags_print(&d, stdout);
+            ct_diags_free(&d);
+            free(dir);
+            status = CT_EXIT_FAIL;
+            continue;
+        }
+        ct_diags_free(&d);
+        ct_bundle_info info;
+        ct_bundle_verify_dir(dir, &cfg->trust, false, ct_bundle_wall_ms(),
+                             &info);
+        bool invalid;
+        json_t *dev = deviations(cfg, p, m, NULL, &invalid);
+        printf("%s %s (%s, %s)", m->name, m->version, m->publisher,
+               info.is_signed ? info.key_id : "unsigned");
+        if (invalid) {
+            printf(": settings do not check; run caretide check\n");
+            status = CT_EXIT_FAIL;
+        } else if (json_array_size(dev) == 0) {
+            printf(": published defaults\n");
+        } else {
+            printf("\n");
+            size_t j;
+            json_t *e;
+            json_array_foreach(dev, j, e) {
+                const char *name =
+                    json_string_value(json_object_get(e, "name"));
+                const ct_setting *s = ct_manifest_setting(m, name);
+                char *from = show_value(s, json_object_get(e, "default"));
+                char *to = show_value(s, json_object_get(e, "value"));
+                const ct_node *at = ct_node_get(p->settings, name);
+                printf("  %s: %s -> %s", name, from ? from : "?",
+                       to ? to : "?");
+                if (at)
+                    printf("   (%s:%u:%u)", cfg->file, at->line, at->col);
+                printf("\n");
+                free(from);
+                free(to);
+                total++;
+            }
+        }
+        json_decref(dev);
+        ct_manifest_free(m);
+        free(dir);
+    }
+    printf("%zu plugins, %zu settings differ from the published defaults\n",
+           cfg->nplugins, total);
+    ct_config_free(cfg);
+    return status;
+}
+
+/* --- dispatch --------------------------------------------------------- */
+
+#define COMMON_HELP CT_CLI_COMMON_HELP
+
+static const subcommand subs[] = {
+    {"keygen", run_keygen,
+     "Usage: caretide plugin keygen NAME [--expires DATE] [--force]\n"
+     "\n"
+     "Makes an Ed25519 signing key pair: NAME.key (secret, mode 0600) and\n"
+     "NAME.pub (public, for areas' trust.keys). The key id is the first 16\n"
+     "hex digits of the SHA-256 of the public key.\n"
+     "\n"
+     "Options:\n"
+     "  --expires DATE    last day the key is valid (YYYY-MM-DD, UTC)\n"
+     "  -f, --force       replace existing files\n" COMMON_HELP},
+    {"pack", run_pack,
+     "Usage: caretide plugin pack DIR [-o FILE]\n"
+     "\n"
+     "Packs the plugin in DIR into an unsigned bundle, NAME-VERSION.ctb,\n"
+     "after checking plugin.yaml and compiling its Lua. Files whose names\n"
+     "start with '.' are left out; links and special files are refused.\n"
+     "\n"
+     "Options:\n"
+     "  -o, --output FILE where to write the bundle\n" COMMON_HELP},
+    {"sign", run_sign,
+     "Usage: caretide plugin sign BUNDLE|DIR --key NAME.key [-o FILE]\n"
+     "\n"
+     "Signs a bundle's manifest (or an installed plugin directory's), after\n"
+     "checking every file against it. Replaces any earlier signature.\n"
+     "\n"
+     "Options:\n"
+     "  -k, --key FILE    secret key from 'caretide plugin keygen'\n"
+     "  -o, --output FILE write the signed bundle there, not in place\n"
+     COMMON_HELP},
+    {"verify", run_verify,
+     "Usage: caretide plugin verify BUNDLE|DIR [--key NAME.pub]... "
+     "[--config FILE]\n"
+     "\n"
+     "Checks the signature against the trusted keys and every file against\n"
+     "the manifest, naming the first mismatch. Exits 0 when it verifies, 1\n"
+     "when it is refused (the reason is printed).\n"
+     "\n"
+     "Options:\n"
+     "  -k, --key FILE    trust this public key (repeatable)\n"
+     "  -c, --config FILE trust the keys in this area config's trust.keys\n"
+     COMMON_HELP},
+    {"install", run_install,
+     "Usage: caretide plugin install BUNDLE [--dir PLUGIN_DIR | --config "
+     "FILE] [--key NAME.pub]...\n"
+     "\n"
+     "Verifies BUNDLE, unpacks it beside the target, verifies what was\n"
+     "written, then swaps it in as PLUGIN_DIR/NAME. An installed version is\n"
+     "replaced only by a bundle that verifies; a directory not installed\n"
+     "from a bundle is never replaced. A signature is required with --key,\n"
+     "or when the config requires one for the plugin.\n"
+     "\n"
+     "Options:\n"
+     "  --dir PLUGIN_DIR  install under this directory\n"
+     "  -c, --config FILE trust its keys and policy; install under its\n"
+     "                    first plugin_path entry unless --dir is given\n"
+     "  -k, --key FILE    trust this public key (repeatable)\n" COMMON_HELP},
+    {"list", run_list,
+     "Usage: caretide plugin list [--config FILE]\n"
+     "\n"
+     "Lists the plugins in the config's plugin_path and explicit paths with\n"
+     "version, publisher, signing key, whether they verify against the\n"
+     "area's trust, and whether the area's settings differ from the\n"
+     "published defaults.\n"
+     "\n"
+     "Options:\n"
+     "  -c, --config FILE area configuration (default: the embedded demo)\n"
+     COMMON_HELP},
+    {"diff", run_diff,
+     "Usage: caretide plugin diff [--config FILE]\n"
+     "\n"
+     "For each configured plugin, every setting whose value in the area\n"
+     "config differs from the plugin's published default, with where it is\n"
+     "set. Exits 1 when a plugin cannot be found or its settings do not\n"
+     "check.\n"
+     "\n"
+     "Options:\n"
+     "  -c, --config FILE area configuration (default: the embedded demo)\n"
+     COMMON_HELP},
+};
+
+static const subcommand *find_sub(const char *name)
+{
+    for (size_t i = 0; i < CT_ARRAY_LEN(subs); i++)
+        if (strcmp(subs[i].name, name) == 0)
+            return &subs[i];
+    return NULL;
+}
+
+int ct_cmd_plugin(int argc, char **argv)
+{
+    if (argc < 2)
+        return ct_cli_usage_error("plugin", "missing subcommand (keygen, "
+                                            "pack, sign, verify, install, "
+                                            "list, diff)");
+    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)
+        return ct_cli_help("plugin");
+    const subcommand *s = find_sub(argv[1]);
+    if (!s)
+        return ct_cli_usage_error("plugin", "unknown subcommand '%s'",
+                                  argv[1]);
+    if (sodium_init() < 0)
+        return CT_EXIT_FAIL;
+    opterr = 0;
+    optind = 1;
+    return s->run(argc - 1, argv + 1);
+}

@@ -1,0 +1,447 @@
+/*
+ * The capacity handle on the daemon's loop.
+ *
+ * Timers: the handle leaves its timers to the daemon (external_timers).
+ * Hold expiry and isolation ends each have a ct_timer on the host clock;
+ * when one is due its work runs as a write of the group commit
+ * (ct_commit_write), so it shares the loop turn's transaction and fsync
+ * with the requests, and its events go out after that commit like theirs.
+ * Both timers are re-read from the store one loop turn after any capacity
+ * event (a hold made, ended, an infection recorded) and after a failed
+ * group; a failed run is retried after RETRY_MS, never in a tight loop.
+ *
+ * Events: changes made inside a group are queued by the handle; after the
+ * group commits the audit head file is synced and the events delivered
+ * (logged, dispatched to plugins); a write rolled back alone has its
+ * events dropped and the candidate index reloaded; a failed group drops
+ * them all.
+ */
+#include "daemon_int.h"
+
+#include "audit.h"
+#include "capacity_view.h"
+#include "error.h"
+#include "escalation.h"
+#include "isolation.h"
+#include "log.h"
+#include "metrics.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define UNIT "daemon"
+#define RETRY_MS 1000
+/* The audit head file is synced at most this often: it may lag the
+ * database (audit.h), and one fsync fewer per group commit is most of a
+ * small group's cost. */
+#define HEAD_SYNC_MS 200
+
+/* ---- accessors --------------------------------------------------------- */
+
+ct_capacity *ct_daemon_capacity(ct_daemon *d)
+{
+    return d->cap;
+}
+
+ct_plugins *ct_daemon_plugins(ct_daemon *d)
+{
+    return d->plugins;
+}
+
+void ct_daemon_set_plugins(ct_daemon *d, ct_plugins *p)
+{
+    d->plugins = p;
+}
+
+uint64_t ct_daemon_data_version(const ct_daemon *d)
+{
+    return d->version;
+}
+
+/* ---- reply cache ------------------------------------------------------- */
+
+int ct_daemon_cache_get(ct_daemon *d, unsigned slot, int64_t max_age_ms,
+                        char **body, size_t *len)
+{
+    *body = NULL;
+    *len = 0;
+    if (slot >= CT_DAEMON_CACHE_SLOTS || !d->clock)
+        return CT_ENOTFOUND;
+    ct_daemon__cached *c = &d->cache[slot];
+    int64_t age = ct_clock_now(d->clock) - c->at;
+    if (!c->body || c->version != d->version || age < 0 || age >= max_age_ms)
+        return CT_ENOTFOUND;
+    char *copy = malloc(c->len + 1);
+    if (!copy)
+        return CT_ENOMEM;
+    memcpy(copy, c->body, c->len + 1);
+    *body = copy;
+    *len = c->len;
+    return 0;
+}
+
+void ct_daemon_cache_put(ct_daemon *d, unsigned slot, const char *body,
+                         size_t len)
+{
+    if (slot >= CT_DAEMON_CACHE_SLOTS || !d->clock)
+        return;
+    ct_daemon__cached *c = &d->cache[slot];
+    free(c->body);
+    c->body = malloc(len + 1);
+    if (!c->body)
+        return;
+    memcpy(c->body, body, len);
+    c->body[len] = '\0';
+    c->len = len;
+    c->version = d->version;
+    c->at = ct_clock_now(d->clock);
+}
+
+/* ---- timers ------------------------------------------------------------ */
+
+static void on_due(ct_timer *t, void *data);
+
+/* Sets u's timer at the next due time the store says (not before a
+ * retry), or stops it when nothing is pending. */
+static void arm(ct_daemon__due *u)
+{
+    int64_t next = u->next(u->d->cap);
+    if (next == INT64_MAX) {
+        ct_timer_stop(&u->timer);
+        return;
+    }
+    if (next < u->retry_at)
+        next = u->retry_at;
+    if (!ct_timer_active(&u->timer) || u->timer.due != next)
+        ct_timer_start(&u->timer, next, on_due, u);
+}
+
+static void on_rearm(ct_timer *t, void *data)
+{
+    (void)t;
+    ct_daemon *d = data;
+    arm(&d->expiry);
+    arm(&d->isolation);
+}
+
+/* Re-reads both due times on the next loop turn (once however many
+ * events ask for it). Never after the clock has closed. */
+static void schedule_rearm(ct_daemon *d)
+{
+    if (d->clock && !ct_timer_active(&d->rearm))
+        ct_timer_start(&d->rearm, ct_clock_now(d->clock), on_rearm, d);
+}
+
+static int due_write(ct_store *s, void *arg)
+{
+    (void)s;
+    ct_daemon__due *u = arg;
+    int n = u->run(u->d->cap);
+    u->count = n > 0 ? n : 0;
+    return n < 0 ? n : 0;
+}
+
+static void retry_later(ct_daemon__due *u, int err)
+{
+    ct_daemon *d = u->d;
+    ct_log_error(UNIT, "%s failed (%s); retrying in %d ms", u->what,
+                 ct_strerror(err), RETRY_MS);
+    if (!d->clock)
+        return;
+    u->retry_at = ct_clock_now(d->clock) + RETRY_MS;
+    arm(u);
+}
+
+static void on_due_written(ct_commit_req *r, int status)
+{
+    ct_daemon__due *u = r->data;
+    u->queued = false;
+    int err = status ? status : r->result;
+    if (err) {
+        retry_later(u, err);
+        return;
+    }
+    u->retry_at = 0;
+    if (u->count)
+        ct_log_info(UNIT, "%s: %d", u->what, u->count);
+    if (u->d->clock)
+        arm(u);
+}
+
+static void on_due(ct_timer *t, void *data)
+{
+    (void)t;
+    ct_daemon__due *u = data;
+    if (u->queued)
+        return; /* its write is in this turn's group; armed again after */
+    u->req.data = u;
+    int err = ct_commit_write(u->d->commit, &u->req, due_write, u,
+                              on_due_written);
+    if (err)
+        retry_later(u, err);
+    else
+        u->queued = true;
+}
+
+static int notify_ends(ct_capacity *c)
+{
+    return ct_isolation_notify_due(c);
+}
+
+static void due_init(ct_daemon *d, ct_daemon__due *u, const char *what,
+                     int64_t (*next)(ct_capacity *),
+                     int (*run)(ct_capacity *))
+{
+    u->d = d;
+    u->what = what;
+    u->next = next;
+    u->run = run;
+    ct_timer_init(d->clock, &u->timer);
+}
+
+/* ---- the audit head file ---------------------------------------------- */
+
+static void sync_head(ct_daemon *d)
+{
+    int hs = ct_audit_sync_head(d->store);
+    if (hs)
+        ct_log_warn(UNIT, "audit head file: %s", ct_strerror(hs));
+}
+
+static void on_head_due(ct_timer *t, void *data)
+{
+    ct_daemon *d = data;
+    if (ct_store_in_transaction(d->store)) { /* a timer's write is open */
+        ct_timer_start(t, ct_clock_now(d->clock) + HEAD_SYNC_MS,
+                       on_head_due, d);
+        return;
+    }
+    d->head_dirty = false;
+    sync_head(d);
+}
+
+/* After a commit that appended events: sync soon, once for many. */
+static void head_changed(ct_daemon *d)
+{
+    d->head_dirty = true;
+    if (!d->clock) { /* shutting down: no timers any more */
+        d->head_dirty = false;
+        sync_head(d);
+        return;
+    }
+    if (!ct_timer_active(&d->head_timer))
+        ct_timer_start(&d->head_timer, ct_clock_now(d->clock) + HEAD_SYNC_MS,
+                       on_head_due, d);
+}
+
+/* ---- events and the group commit --------------------------------------- */
+
+static void on_event(const ct_capacity_event *ev, void *data)
+{
+    ct_daemon *d = data;
+    d->version++;
+    ct_prom_add(d->m_events, (const char *[]){ev->kind}, 1);
+    ct_log_debug(UNIT, "event %" PRId64 " %s by %s", ev->seq, ev->kind,
+                 ev->actor);
+    if (d->plugins)
+        ct_plugins_dispatch(d->plugins, ev->kind, ev->payload);
+    schedule_rearm(d);
+}
+
+void ct_daemon__before_write(void *data)
+{
+    ct_daemon *d = data;
+    d->write_mark = d->cap ? ct_capacity_events_mark(d->cap) : 0;
+}
+
+void ct_daemon__after_write(int result, void *data)
+{
+    ct_daemon *d = data;
+    if (!result || !d->cap)
+        return;
+    /* Every capacity change queues an event: none queued, none made. */
+    if (ct_capacity_events_mark(d->cap) > d->write_mark) {
+        ct_capacity_drop_events_since(d->cap, d->write_mark);
+        ct_capacity_refresh(d->cap);
+    }
+}
+
+void ct_daemon__group_done(ct_daemon *d, const ct_commit_group_info *info)
+{
+    if (!d->cap)
+        return;
+    if (info->status) {
+        ct_capacity_drop_events(d->cap);
+        ct_capacity_refresh(d->cap);
+        schedule_rearm(d);
+        return;
+    }
+    if (info->writes > info->failed) {
+        d->version++;
+        head_changed(d);
+    }
+    ct_capacity_flush_events(d->cap);
+}
+
+/* ---- metrics ----------------------------------------------------------- */
+
+/* One collection per scrape: the beds family is collected first and sets
+ * the plain gauges registered after it from the same figures. */
+static int collect_beds(ct_prom_family *f, void *data)
+{
+    ct_daemon *d = data;
+    ct_metrics m;
+    ct_cap_error err = {0};
+    int rc = ct_metrics_collect(d->cap, &m, &err);
+    if (rc)
+        return rc;
+    for (int k = 0; k < CT_FACILITY__COUNT; k++) {
+        const ct_bed_counts *b = &m.by_kind[k];
+        const char *kind = ct_facility_kind_name((ct_facility_kind)k);
+        struct {
+            const char *state;
+            int64_t n;
+        } rows[] = {{"total", b->total},         {"open", b->open},
+                    {"available", b->available}, {"held", b->held},
+                    {"occupied", b->occupied},   {"blocked", b->blocked},
+                    {"surge_open", b->surge_open}};
+        for (size_t i = 0; i < CT_ARRAY_LEN(rows); i++)
+            if ((rc = ct_prom_set(f, (const char *[]){kind, rows[i].state},
+                                  (double)rows[i].n)))
+                return rc;
+    }
+    ct_prom_set(d->m_occupancy, NULL, m.occupancy);
+    ct_prom_set(d->m_surge_share, NULL, m.surge_share);
+    ct_prom_set(d->m_waiting, NULL, (double)m.waiting);
+    ct_prom_set(d->m_nctr, NULL, (double)m.nctr);
+    ct_prom_set(d->m_delayed, NULL, (double)m.delayed);
+    ct_prom_set(d->m_bed_days, NULL, (double)m.bed_days_lost_open);
+    return 0;
+}
+
+static int collect_referrals(ct_prom_family *f, void *data)
+{
+    ct_daemon *d = data;
+    int64_t n[CT_REFERRAL__COUNT];
+    ct_cap_error err = {0};
+    int rc = ct_capacity_view_referral_states(d->cap, n, &err);
+    for (int s = 0; rc == 0 && s < CT_REFERRAL__COUNT; s++)
+        rc = ct_prom_set(
+            f, (const char *[]){ct_referral_state_name((ct_referral_state)s)},
+            (double)n[s]);
+    return rc;
+}
+
+static int collect_escalation(ct_prom_family *f, void *data)
+{
+    ct_daemon *d = data;
+    ct_escalation e;
+    int rc = ct_escalation_current(d->store, &e);
+    return rc ? rc : ct_prom_set(f, NULL, e.level);
+}
+
+static int register_gauges(ct_daemon *d)
+{
+    ct_prom *p = d->prom;
+    ct_prom_family *f;
+    int err = ct_prom_gauge_fn(
+        p, "caretide_beds",
+        "Beds (and slots) by facility kind and state: total counted, open "
+        "(not blocked), available, held, occupied, blocked, open surge beds",
+        (const char *[]){"kind", "state", NULL}, collect_beds, d, &f);
+    err = err ? err
+              : ct_prom_gauge(p, "caretide_bed_occupancy_ratio",
+                              "Occupied beds over open beds, whole area",
+                              NULL, &d->m_occupancy);
+    err = err ? err
+              : ct_prom_gauge(p, "caretide_surge_share_ratio",
+                              "Open surge beds over open beds", NULL,
+                              &d->m_surge_share);
+    err = err ? err
+              : ct_prom_gauge(p, "caretide_referrals_waiting",
+                              "Referrals received, triaged or waiting", NULL,
+                              &d->m_waiting);
+    err = err ? err
+              : ct_prom_gauge(p, "caretide_nctr",
+                              "People with no criteria to reside: ready "
+                              "today or before, not yet discharged",
+                              NULL, &d->m_nctr);
+    err = err ? err
+              : ct_prom_gauge(p, "caretide_delayed",
+                              "People still in hospital past their "
+                              "discharge ready date",
+                              NULL, &d->m_delayed);
+    err = err ? err
+              : ct_prom_gauge(p, "caretide_bed_days_lost_open",
+                              "Delay days of people still in hospital", NULL,
+                              &d->m_bed_days);
+    err = err ? err
+              : ct_prom_gauge_fn(p, "caretide_referrals",
+                                 "Referrals by state",
+                                 (const char *[]){"state", NULL},
+                                 collect_referrals, d, &f);
+    err = err ? err
+              : ct_prom_gauge_fn(p, "caretide_escalation_level",
+                                 "The area's escalation level, 1 to 4", NULL,
+                                 collect_escalation, d, &f);
+    err = err ? err
+              : ct_prom_counter(p, "caretide_capacity_events_total",
+                                "Capacity events delivered after commit, "
+                                "by kind",
+                                (const char *[]){"kind", NULL}, &d->m_events);
+    return err;
+}
+
+/* ---- life cycle -------------------------------------------------------- */
+
+int ct_daemon__cap_start(ct_daemon *d)
+{
+    const ct_config *cfg = d->cfg;
+    ct_capacity_options o = {
+        .hold_ttl_ms = cfg->limits.hold_ttl_ms,
+        .pathogens = (const char *const *)cfg->pathogens,
+        .npathogens = cfg->npathogens,
+        .event_cb = on_event,
+        .event_data = d,
+        .external_timers = true,
+    };
+    int err = ct_capacity_new(d->store, d->clock, &o, &d->cap);
+    if (err) {
+        ct_log_error(UNIT, "cannot set up capacity: %s", ct_strerror(err));
+        return err;
+    }
+    if ((err = register_gauges(d)))
+        return err;
+    due_init(d, &d->expiry, "holds expired", ct_capacity_next_expiry,
+             ct_capacity_expire_due);
+    due_init(d, &d->isolation, "isolations ended", ct_isolation_next_end,
+             notify_ends);
+    ct_timer_init(d->clock, &d->rearm);
+    ct_timer_init(d->clock, &d->head_timer);
+    /* Holds and isolations pending from before a restart: overdue ones
+     * run on the first loop turn. */
+    on_rearm(&d->rearm, d);
+    return 0;
+}
+
+void ct_daemon__cap_reloaded(ct_daemon *d)
+{
+    if (!d->cap)
+        return;
+    ct_capacity_refresh(d->cap);
+    d->version++;
+    schedule_rearm(d);
+}
+
+void ct_daemon__cap_free(ct_daemon *d)
+{
+    if (d->head_dirty) /* the last groups, committed at shutdown */
+        sync_head(d);
+    ct_capacity_free(d->cap);
+    d->cap = NULL;
+    for (size_t i = 0; i < CT_DAEMON_CACHE_SLOTS; i++) {
+        free(d->cache[i].body);
+        d->cache[i].body = NULL;
+    }
+}

@@ -1,0 +1,105 @@
+/*
+ * Daemon internals shared by daemon.c (life cycle, config, signals) and
+ * daemon_cap.c (the capacity handle on the loop: its timers through the
+ * group commit, its events, metrics and the reply cache). Not for use
+ * outside those two files.
+ */
+#ifndef CT_DAEMON_INT_H
+#define CT_DAEMON_INT_H
+
+#include "auth.h"
+#include "capacity.h"
+#include "daemon.h"
+#include "http.h"
+
+#define CT_DAEMON__MAX_HOOKS 8
+
+typedef struct ct_daemon__health_hook {
+    ct_daemon_health_fn fn;
+    void *data;
+} ct_daemon__health_hook;
+
+/* A cached reply body (ct_daemon_cache_get/put). */
+typedef struct ct_daemon__cached {
+    char *body; /* owned; NULL when empty */
+    size_t len;
+    uint64_t version;
+    int64_t at; /* host clock */
+} ct_daemon__cached;
+
+/* A timer-driven capacity write (hold expiry, isolation ends). */
+typedef struct ct_daemon__due {
+    ct_daemon *d;
+    ct_timer timer;
+    ct_commit_req req;
+    bool queued;        /* req is in a group, its callback not yet run */
+    int64_t retry_at;   /* after a failure, not before this */
+    int count;          /* done by the last run */
+    const char *what;   /* for logs */
+    int64_t (*next)(ct_capacity *c);
+    int (*run)(ct_capacity *c); /* count done, or a CT_E* code */
+} ct_daemon__due;
+
+struct ct_daemon {
+    uv_loop_t loop;
+    ct_daemon_options opts;
+    ct_config *cfg;
+    ct_auth *auth;
+    ct_store *store;
+    ct_clock *clock;
+    ct_commit *commit;
+    ct_prom *prom;
+    ct_http *http;
+    ct_capacity *cap;
+    ct_plugins *plugins; /* borrowed: set by the plugin manager's owner */
+    struct ct_daemon__plugins *pl; /* daemon_plugins.c */
+    uv_signal_t sigterm, sigint, sighup;
+    int signals_open;
+    int holds; /* readiness holds; start-up holds one */
+    bool stopping;
+    ct_commit_req reload_wait;
+    bool reload_waiting;
+    ct_daemon_reload_hook hooks[CT_DAEMON__MAX_HOOKS];
+    size_t nhooks;
+    ct_daemon__health_hook health[CT_DAEMON__MAX_HOOKS];
+    size_t nhealth;
+    ct_prom_family *m_ready, *m_reloads, *m_groups, *m_writes, *m_group_size,
+        *m_commit_seconds, *m_events;
+    /* set by the caretide_beds collector (daemon_cap.c) */
+    ct_prom_family *m_occupancy, *m_surge_share, *m_waiting, *m_nctr,
+        *m_delayed, *m_bed_days;
+
+    /* daemon_cap.c */
+    ct_daemon__due expiry, isolation;
+    ct_timer rearm;       /* re-reads when the next expiry and end are due */
+    ct_timer head_timer;  /* syncs the audit head file, HEAD_SYNC_MS late */
+    bool head_dirty;
+    size_t write_mark;    /* capacity events queued before the write */
+    uint64_t version;     /* moves whenever committed data may change */
+    ct_daemon__cached cache[CT_DAEMON_CACHE_SLOTS];
+};
+
+/* The plugin manager in the daemon (daemon_plugins.c): start loads the
+ * configured plugins (config errors printed) and hooks reload, health,
+ * metrics, escalation and file watching in; stop closes its handles
+ * (before the loop ends); free releases the manager after the loop. */
+int ct_daemon__plugins_start(ct_daemon *d);
+void ct_daemon__plugins_stop(ct_daemon *d);
+void ct_daemon__plugins_free(ct_daemon *d);
+
+/* Reloads now, or after the open group commit. */
+void ct_daemon__request_reload(ct_daemon *d);
+
+/* Creates the capacity handle on the store and the clock and starts its
+ * timers; registers its gauges. */
+int ct_daemon__cap_start(ct_daemon *d);
+/* Frees the capacity handle and the cache (after the loop has ended). */
+void ct_daemon__cap_free(ct_daemon *d);
+/* After a reload reconciled the store. */
+void ct_daemon__cap_reloaded(ct_daemon *d);
+/* Commit hooks (ct_commit_options): write brackets and group outcome. */
+void ct_daemon__before_write(void *data);
+void ct_daemon__after_write(int result, void *data);
+void ct_daemon__group_done(ct_daemon *d, const ct_commit_group_info *info);
+
+#endif

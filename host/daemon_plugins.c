@@ -1,0 +1,285 @@
+/*
+ * The plugin manager inside the daemon: loaded at start-up (readiness
+ * waits for it), reloaded with the config (SIGHUP, POST /v1/admin/reload)
+ * and when a plugin's files change, consulted for the area's escalation
+ * level on the host clock, and reported in /v1/health and /metrics.
+ */
+#include "daemon_int.h"
+
+#include "error.h"
+#include "escalation.h"
+#include "log.h"
+#include "metrics.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define UNIT "plugins"
+
+/* How often the host asks the plugins for the escalation level, and how
+ * soon after start-up the first time. */
+#define ESCALATE_EVERY_MS (15 * 60 * 1000)
+#define ESCALATE_FIRST_MS 1000
+/* Changes to plugin files settle for this long before a reload. */
+#define WATCH_SETTLE_MS 500
+#define MAX_WATCHES 64
+
+struct ct_daemon__plugins {
+    ct_daemon *d;
+    ct_plugins *m;
+    ct_timer escalate;
+    ct_commit_req esc_req;
+    bool esc_busy;
+    uv_fs_event_t *watch[MAX_WATCHES]; /* each freed by its close callback */
+    size_t nwatch;
+    uv_timer_t settle;
+    bool settle_open;
+};
+
+/* --- escalation on the host clock -------------------------------------- */
+
+static int escalate_write(ct_store *s, void *arg)
+{
+    (void)s;
+    struct ct_daemon__plugins *u = arg;
+    ct_capacity *cap = u->d->cap;
+    json_t *metrics = NULL, *out = NULL, *trace = json_array();
+    ct_cap_error err = {0};
+    int rc = ct_metrics_json(cap, &metrics, &err);
+    if (rc == 0)
+        rc = ct_plugins_escalate(u->m, metrics, trace, &out);
+    json_int_t level = out ? json_integer_value(json_object_get(out, "level"))
+                           : 0;
+    if (rc == 0 && level > 0) {
+        bool changed = false;
+        rc = ct_escalation_record(
+            cap, (int)level,
+            json_string_value(json_object_get(out, "reason")),
+            json_object_get(out, "actions"), "plugins", &changed, &err);
+        if (rc)
+            ct_log_error(UNIT, "escalation not recorded: %s", err.message);
+        else if (changed)
+            ct_log_info(UNIT, "escalation level %d: %s", (int)level,
+                        json_string_value(json_object_get(out, "reason")));
+    }
+    json_decref(metrics);
+    json_decref(out);
+    json_decref(trace);
+    return rc;
+}
+
+static void escalate_done(ct_commit_req *r, int status)
+{
+    struct ct_daemon__plugins *u = r->data;
+    u->esc_busy = false;
+    if (status)
+        ct_log_warn(UNIT, "escalation round failed: %s", ct_strerror(status));
+}
+
+static void on_escalate(ct_timer *t, void *data)
+{
+    struct ct_daemon__plugins *u = data;
+    ct_timer_start(t, ct_clock_now(u->d->clock) + ESCALATE_EVERY_MS,
+                   on_escalate, u);
+    if (u->esc_busy || u->d->stopping || ct_plugins_count(u->m) == 0)
+        return;
+    u->esc_req.data = u;
+    u->esc_busy = ct_commit_write(u->d->commit, &u->esc_req, escalate_write,
+                                  u, escalate_done) == 0;
+}
+
+/* --- reload -------------------------------------------------------------- */
+
+static void watch_start(struct ct_daemon__plugins *u);
+
+static int reload_prepare(ct_daemon *d, const ct_config *next,
+                          ct_diags *diags, void *data)
+{
+    (void)d;
+    struct ct_daemon__plugins *u = data;
+    return ct_plugins_prepare(u->m, next, diags);
+}
+
+static void reload_apply(ct_daemon *d, const ct_config *next, void *data)
+{
+    (void)d;
+    (void)next;
+    struct ct_daemon__plugins *u = data;
+    ct_plugins_apply(u->m);
+    watch_start(u);
+}
+
+static void reload_abort(ct_daemon *d, const ct_config *next, void *data)
+{
+    (void)d;
+    (void)next;
+    struct ct_daemon__plugins *u = data;
+    ct_plugins_abort(u->m);
+}
+
+/* --- watching plugin files ------------------------------------------------- */
+
+static void on_settled(uv_timer_t *t)
+{
+    struct ct_daemon__plugins *u = t->data;
+    if (u->d->stopping)
+        return;
+    ct_log_info(UNIT, "plugin files changed: reloading");
+    ct_daemon__request_reload(u->d);
+}
+
+static void on_change(uv_fs_event_t *h, const char *file, int events,
+                      int status)
+{
+    (void)events;
+    struct ct_daemon__plugins *u = h->data;
+    if (status < 0 || u->d->stopping)
+        return;
+    /* Editors write through temporary files: only Lua and YAML count. */
+    size_t n = file ? strlen(file) : 0;
+    if (n && !(n > 4 && strcmp(file + n - 4, ".lua") == 0) &&
+        !(n > 5 && strcmp(file + n - 5, ".yaml") == 0))
+        return;
+    uv_timer_start(&u->settle, on_settled, WATCH_SETTLE_MS, 0);
+}
+
+static void on_watch_closed(uv_handle_t *h)
+{
+    free(h);
+}
+
+static void watch_stop(struct ct_daemon__plugins *u)
+{
+    for (size_t i = 0; i < u->nwatch; i++)
+        uv_close((uv_handle_t *)u->watch[i], on_watch_closed);
+    u->nwatch = 0;
+}
+
+/* Watches the running plugins' directories (again, after a reload). */
+static void watch_start(struct ct_daemon__plugins *u)
+{
+    watch_stop(u);
+    json_t *dirs = ct_plugins_dirs(u->m);
+    size_t i;
+    json_t *dir;
+    json_array_foreach(dirs, i, dir)
+    {
+        if (u->nwatch == MAX_WATCHES)
+            break;
+        uv_fs_event_t *h = malloc(sizeof *h);
+        if (!h || uv_fs_event_init(&u->d->loop, h)) {
+            free(h);
+            continue;
+        }
+        h->data = u;
+        if (uv_fs_event_start(h, on_change, json_string_value(dir), 0)) {
+            uv_close((uv_handle_t *)h, on_watch_closed);
+            continue;
+        }
+        u->watch[u->nwatch++] = h;
+    }
+    json_decref(dirs);
+}
+
+/* --- health and metrics ------------------------------------------------------ */
+
+static void health(ct_daemon *d, json_t *h, void *data)
+{
+    (void)d;
+    struct ct_daemon__plugins *u = data;
+    json_object_set_new(h, "plugins", ct_plugins_status(u->m));
+}
+
+static int collect(ct_prom_family *f, void *data)
+{
+    struct ct_daemon__plugins *u = data;
+    json_t *st = ct_plugins_status(u->m);
+    size_t i;
+    json_t *p;
+    json_array_foreach(st, i, p)
+    {
+        const char *name = json_string_value(json_object_get(p, "name"));
+        static const char *const counters[] = {"calls", "errors", "timeouts"};
+        for (size_t k = 0; k < 3; k++)
+            ct_prom_set(f, (const char *[]){name, counters[k]},
+                        (double)json_integer_value(
+                            json_object_get(p, counters[k])));
+        const char *state = json_string_value(json_object_get(p, "state"));
+        ct_prom_set(f, (const char *[]){name, "quarantined"},
+                    strcmp(state, "quarantined") == 0);
+        ct_prom_set(f, (const char *[]){name, "memory_bytes"},
+                    (double)json_integer_value(json_object_get(p, "memory")));
+    }
+    json_decref(st);
+    return 0;
+}
+
+/* --- life cycle ------------------------------------------------------------- */
+
+int ct_daemon__plugins_start(ct_daemon *d)
+{
+    struct ct_daemon__plugins *u = calloc(1, sizeof *u);
+    if (!u)
+        return CT_ENOMEM;
+    u->d = d;
+    d->pl = u;
+    /* Before anything can fail: stop on the failure path stops it. */
+    ct_timer_init(d->clock, &u->escalate);
+    ct_diags diags = {0};
+    int rc = ct_plugins_new(d->cap, d->cfg, &u->m, &diags);
+    if (rc) {
+        ct_diags_print(&diags, stderr);
+        ct_diags_free(&diags);
+        ct_log_error(UNIT, "the configured plugins did not load");
+        return rc;
+    }
+    ct_diags_free(&diags);
+    ct_daemon_set_plugins(d, u->m);
+    ct_daemon_reload_hook hook = {reload_prepare, reload_apply, reload_abort,
+                                  u};
+    ct_prom_family *f;
+    if ((rc = ct_daemon_on_reload(d, &hook)) ||
+        (rc = ct_daemon_on_health(d, health, u)) ||
+        (rc = ct_prom_gauge_fn(d->prom, "caretide_plugin",
+                               "Per plugin: calls, errors, timeouts "
+                               "(since load), quarantined (0/1), memory",
+                               (const char *[]){"plugin", "what", NULL},
+                               collect, u, &f)))
+        return rc;
+    uv_timer_init(&d->loop, &u->settle);
+    u->settle.data = u;
+    u->settle_open = true;
+    watch_start(u);
+    ct_timer_start(&u->escalate, ct_clock_now(d->clock) + ESCALATE_FIRST_MS,
+                   on_escalate, u);
+    ct_log_info(UNIT, "%zu plugin(s) loaded", ct_plugins_count(u->m));
+    return 0;
+}
+
+static void on_settle_closed(uv_handle_t *h)
+{
+    struct ct_daemon__plugins *u = h->data;
+    u->settle_open = false;
+}
+
+void ct_daemon__plugins_stop(ct_daemon *d)
+{
+    struct ct_daemon__plugins *u = d->pl;
+    if (!u)
+        return;
+    ct_timer_stop(&u->escalate);
+    watch_stop(u);
+    if (u->settle_open && !uv_is_closing((uv_handle_t *)&u->settle))
+        uv_close((uv_handle_t *)&u->settle, on_settle_closed);
+}
+
+void ct_daemon__plugins_free(ct_daemon *d)
+{
+    struct ct_daemon__plugins *u = d->pl;
+    if (!u)
+        return;
+    ct_daemon_set_plugins(d, NULL);
+    ct_plugins_free(u->m);
+    free(u);
+    d->pl = NULL;
+}

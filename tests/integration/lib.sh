@@ -1,0 +1,119 @@
+# Helpers for the integration tests that drive `caretide run` (sourced).
+# The caller sets bin (the binary) and tmp (a scratch directory) first.
+#
+# Robust on a loaded machine: every wait polls for a condition with a
+# generous ceiling; nothing sleeps and hopes.
+
+pids=()
+pass=0 fail=0
+ok()  { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+check() { # check DESCRIPTION command...
+  local what=$1; shift
+  if "$@"; then ok; else bad "$what"; fi
+}
+# Kills the daemons this test started (by pid) and removes tmp.
+lib_cleanup() {
+  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
+  rm -rf "$tmp"
+}
+finish() {
+  echo "$pass passed, $fail failed"
+  [ "$fail" = 0 ]
+}
+
+# wait_for SECONDS command...: polls every 0.1s until the command succeeds.
+wait_for() {
+  local limit=$(( $1 * 10 )); shift
+  for ((i = 0; i < limit; i++)); do
+    "$@" && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+tokens=(hub:demo-hub-token hospital:demo-hospital-token
+        provider:demo-provider-token viewer:demo-viewer-token
+        admin:demo-admin-token)
+token_of() { for t in "${tokens[@]}"; do [ "${t%%:*}" = "$1" ] && echo "${t#*:}"; done; }
+
+# demo_bare: the demo area without its standard plugins (`plugins: []`),
+# on stdout.
+demo_bare() {
+  sed -e '/^# >>> standard plugins/,/^# <<< standard plugins/c\plugins: []' \
+      "$src/config/demo.yaml"
+}
+
+# demo_area FILE [SED ARGS...]: a copy of the demo area, without its
+# standard plugins, on port 0 with its database beside it (area.db),
+# further edited by the sed arguments.
+demo_area() {
+  local out=$1; shift
+  demo_bare | sed -e 's|^  listen: .*|  listen: 127.0.0.1:0|' \
+      -e 's|^  path: ./caretide.db|  path: area.db|' \
+      "$@" > "$out"
+  grep -q 'listen: 127.0.0.1:0' "$out" && grep -q 'path: area.db' "$out" \
+    || { echo "FAIL: could not adapt demo.yaml"; exit 1; }
+}
+
+# start NAME ARGS...: runs the daemon, waits for its URL and readiness.
+# Sets pid, port and base.
+start() {
+  local name=$1; shift
+  "$bin" run "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" &
+  pid=$!
+  pids+=("$pid")
+  port=
+  listening() {
+    port=$(sed -n 's|^listening on http://127\.0\.0\.1:\([0-9][0-9]*\)$|\1|p' "$tmp/$name.out")
+    [ -n "$port" ] || ! kill -0 "$pid" 2>/dev/null
+  }
+  wait_for 60 listening
+  if [ -z "$port" ]; then
+    bad "$name: no 'listening on' line"; cat "$tmp/$name.out" "$tmp/$name.err"; return 1
+  fi
+  base="http://127.0.0.1:$port"
+  ready() { [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$base/v1/health")" = 200 ]; }
+  wait_for 60 ready || { bad "$name: never ready"; return 1; }
+}
+
+# req METHOD PATH [TOKEN] [BODY] [CURL ARGS...]: sets code, body, headers.
+req() {
+  local method=$1 path=$2 token=${3:-} data=${4:-}
+  shift 4 2>/dev/null || shift $#
+  local args=(-s -X "$method" --max-time 30 -o "$tmp/body" -D "$tmp/headers" -w '%{http_code}')
+  [ -n "$token" ] && args+=(-H "Authorization: Bearer $token")
+  [ -n "$data" ] && args+=(-H 'Content-Type: application/json' --data-binary "$data")
+  code=$(curl "${args[@]}" "$@" "$base$path")
+  body=$(cat "$tmp/body")
+  headers=$(tr -d '\r' < "$tmp/headers")
+}
+# expect_error STATUS CODE FIELD|null
+expect_error() {
+  local want=$1 ecode=$2 field=$3
+  if [ "$code" != "$want" ]; then bad "want $want, got $code: $body"; return; fi
+  local got
+  got=$(echo "$body" | jq -r '[.error.code, (.error.field // "null"), (.error.message | type)] | join(" ")' 2>/dev/null)
+  [ "$got" = "$ecode $field string" ] && ok || bad "error body '$body': want code=$ecode field=$field"
+}
+# expect STATUS JQ-FILTER: the status and a jq test of the body.
+expect() {
+  local want=$1 filter=$2
+  if [ "$code" != "$want" ]; then bad "want $want, got $code: $body"; return; fi
+  echo "$body" | jq -e "$filter" >/dev/null 2>&1 && ok || bad "body fails '$filter': $body"
+}
+
+# nhs N: the N-th valid NHS number of the test range 999 000 0000 ..
+# (modulus 11; numbers whose check digit would be 10 are skipped, so
+# distinct N give distinct numbers).
+nhs() {
+  local n=$1 k=0 base digits sum i check
+  while :; do
+    base=$(printf '999%06d' $((n * 2 + k)))
+    sum=0
+    for ((i = 0; i < 9; i++)); do sum=$((sum + ${base:i:1} * (10 - i))); done
+    check=$(( (11 - sum % 11) % 11 ))
+    [ "$check" != 10 ] && { echo "$base$check"; return; }
+    k=1
+  done
+}

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# The plugin manager inside `caretide run`: plugins listed in health and
+# metrics, their answers in each decision's trace, the escalation level
+# they compute on the host clock, reload when a plugin's files change, and
+# a broken edit refused while the running version keeps serving.
+set -u
+bin=${CARETIDE:?set CARETIDE to the binary}
+src=$(cd "$(dirname "$0")/../.." && pwd)
+tmp=$(mktemp -d)
+# shellcheck source=lib.sh
+. "$src/tests/integration/lib.sh"
+trap lib_cleanup EXIT
+
+# Copies of two test plugins that the test edits while the daemon runs.
+mkdir -p "$tmp/plugins"
+cp -r "$src/tests/plugins/triage_p2" "$src/tests/plugins/escalator" "$tmp/plugins/"
+demo_area "$tmp/area.yaml" \
+  -e "s|^plugins: \[\]|plugin_path: [\"$tmp/plugins\"]\nplugins:\n  - name: triage_p2\n  - name: escalator\n    settings: {level: 2}|"
+grep -q 'name: escalator' "$tmp/area.yaml" || { echo "FAIL: could not add plugins"; exit 1; }
+start main --config "$tmp/area.yaml" || { finish; exit 1; }
+hub=$(token_of hub) viewer=$(token_of viewer) hospital=$(token_of hospital)
+today=$(date -u +%F)
+
+req GET /v1/health
+expect 200 '[.plugins[].name] == ["triage_p2", "escalator"] and ([.plugins[].state] | unique) == ["active"]'
+
+refer() { # refer N: posts a referral for the N-th test person
+  req POST /v1/referrals "$hospital" "{\"nhs_number\": \"$(nhs "$1")\", \"ready_date\": \"$today\", \"age\": 80}"
+}
+refer 1
+expect 201 '.decision.pathway == "P2" and .decision.trace[0].plugin == "triage_p2" and .decision.trace[0].hook == "triage" and (.decision.plugins | length) == 2'
+expect 201 '.decision.trace[0].output.reason | startswith("rehab first")'
+
+# The escalation round runs a second after start and then every 15 minutes.
+escalated() { req GET /v1/escalation "$viewer"; [ "$code" = 200 ] && echo "$body" | jq -e '.level == 2' >/dev/null; }
+wait_for 30 escalated && ok || bad "escalation level 2 from the escalator plugin: $body"
+
+req GET /metrics "$viewer"
+echo "$body" | grep -q '^caretide_plugin{plugin="triage_p2",what="calls"} [1-9]' && ok || bad "plugin calls in /metrics"
+
+# Editing a plugin's code reloads it.
+sed -i 's|pathway = ct.settings.pathway|pathway = "P3"|' "$tmp/plugins/triage_p2/init.lua"
+reloaded() { refer $((n += 1)); [ "$code" = 201 ] && echo "$body" | jq -e '.decision.pathway == "P3"' >/dev/null; }
+n=10
+wait_for 30 reloaded && ok || bad "edited plugin not reloaded: $body"
+
+# A broken edit is refused; the running version keeps answering.
+printf 'local M = {\nreturn M\n' > "$tmp/plugins/triage_p2/init.lua"
+refused() { grep -q 'reload failed' "$tmp/main.err"; }
+wait_for 30 refused && ok || bad "broken edit not reported"
+grep -q 'triage_p2/init.lua:' "$tmp/main.err" && ok || bad "syntax error not named with file:line"
+refer 40
+expect 201 '.decision.pathway == "P3"'
+req GET /v1/health
+expect 200 '[.plugins[].state] == ["active", "active"]'
+
+# SIGHUP after a fix brings the plugin back to the settings' pathway.
+cp "$src/tests/plugins/triage_p2/init.lua" "$tmp/plugins/triage_p2/init.lua"
+back() { refer $((n += 1)); [ "$code" = 201 ] && echo "$body" | jq -e '.decision.pathway == "P2"' >/dev/null; }
+n=50
+wait_for 30 back && ok || bad "fixed plugin not reloaded: $body"
+
+kill -TERM "$pid"; wait "$pid"; rc=$?
+[ "$rc" = 0 ] && ok || bad "daemon exit status $rc after SIGTERM"
+finish

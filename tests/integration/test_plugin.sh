@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# Drives `caretide plugin` and `caretide check` through the life of a
+# signed bundle: keygen, pack, sign, verify, install, list, diff, every
+# refusal at check, key rotation, and an install that must not replace
+# what runs.
+set -u
+bin=${CARETIDE:?set CARETIDE to the binary}
+src=$(cd "$(dirname "$0")/../.." && pwd)
+pass=0 fail=0
+ok()  { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+out=$tmp/out
+expect_exit() { # expect_exit CODE cmd...
+  local want=$1; shift
+  "$@" >"$out" 2>&1; local got=$?
+  if [ "$got" = "$want" ]; then ok; else bad "$* exited $got, wanted $want"; cat "$out"; fi
+}
+expect_out() { # expect_out REGEX WHAT
+  if grep -Eq -- "$1" "$out"; then ok; else bad "$2: no /$1/ in:"; cat "$out"; fi
+}
+cd "$tmp" || exit 1
+
+# --- usage -------------------------------------------------------------
+expect_exit 2 "$bin" plugin
+expect_exit 2 "$bin" plugin frobnicate
+expect_out "unknown subcommand 'frobnicate'" "unknown subcommand named"
+expect_exit 0 "$bin" plugin --help
+for s in keygen pack sign verify install list diff; do
+  expect_exit 0 "$bin" plugin "$s" --help
+  expect_out "^Usage: caretide plugin $s" "$s --help"
+done
+expect_exit 2 "$bin" plugin pack
+expect_exit 2 "$bin" plugin pack a b
+expect_exit 2 "$bin" plugin keygen
+expect_exit 2 "$bin" plugin keygen k --expires tomorrow
+expect_exit 2 "$bin" plugin sign x.ctb
+expect_out "--key NAME.key is required" "sign needs a key"
+expect_exit 2 "$bin" plugin verify x.ctb
+expect_exit 2 "$bin" plugin install x.ctb
+expect_exit 2 "$bin" plugin list --bogus
+expect_exit 2 "$bin" plugin diff extra
+
+# --- keys ---------------------------------------------------------------
+mkdir keys
+expect_exit 0 "$bin" plugin keygen keys/central-2025 --expires 2099-12-31
+expect_out "^key [0-9a-f]{16} \(central-2025\)" "keygen prints the key id"
+[ "$(stat -c %a keys/central-2025.key)" = 600 ] && ok || bad "secret key mode"
+grep -q '^expires: 2099-12-31$' keys/central-2025.pub && ok || bad "expiry in .pub"
+expect_exit 1 "$bin" plugin keygen keys/central-2025
+expect_out "never overwritten without --force" "keygen keeps keys"
+expect_exit 0 "$bin" plugin keygen keys/central-2026
+expect_exit 0 "$bin" plugin keygen keys/stranger
+id25=$(sed -n 's/^id: //p' keys/central-2025.pub)
+id26=$(sed -n 's/^id: //p' keys/central-2026.pub)
+
+# --- pack, sign, verify ---------------------------------------------------
+mkdir src && cp -r "$src/tests/plugins/greeter" src/greeter
+echo "scratch" > src/greeter/.notes.swp
+expect_exit 0 "$bin" plugin pack src/greeter
+expect_out "packed greeter 0.1.0 \(3 files\) into greeter-0.1.0.ctb" "pack summary"
+if command -v tar >/dev/null; then
+  tar tf greeter-0.1.0.ctb > "$out"
+  expect_out "^MANIFEST.json$" "bundle is a tar with MANIFEST.json"
+  expect_out "^lib/util.lua$" "bundle holds the plugin's files"
+  grep -q swp "$out" && bad "dot files packed" || ok
+fi
+expect_exit 1 "$bin" plugin pack "$src/tests/plugins/broken"
+expect_out "init.lua:[0-9]+:" "pack refuses code that does not compile"
+expect_exit 1 "$bin" plugin verify greeter-0.1.0.ctb --key keys/central-2025.pub
+expect_out "refused \(unsigned\)" "unsigned bundle fails verify"
+expect_exit 0 "$bin" plugin sign greeter-0.1.0.ctb --key keys/central-2025.key
+expect_out "signed greeter 0.1.0 with key $id25 \(central-2025\)" "sign summary"
+expect_exit 0 "$bin" plugin verify greeter-0.1.0.ctb --key keys/central-2025.pub
+expect_out "ok: greeter 0.1.0 by caretide tests, 3 files" "verify ok"
+expect_out "signed by key $id25 \(central-2025\), valid through 2099-12-31" "verify names the key"
+expect_exit 1 "$bin" plugin verify greeter-0.1.0.ctb --key keys/stranger.pub
+expect_out "refused \(unknown_key\): signed with key $id25" "unknown key"
+chmod 644 keys/stranger.key
+expect_exit 1 "$bin" plugin sign greeter-0.1.0.ctb --key keys/stranger.key
+expect_out "too open" "sign refuses a readable secret key"
+
+# --- an area that requires signatures -------------------------------------
+area() { # area FILE TRUST-KEYS-YAML [SETTINGS-YAML]
+  sed -e '/^# >>> standard plugins/,/^# <<< standard plugins/c\plugins: []' "$src/config/demo.yaml" |
+    sed "s|^plugins: \[\]|plugin_path: [installed]\ntrust:\n  require_signed: true\n  keys:\n$2\nplugins:\n  - name: greeter\n${3:-}|" > "$1"
+}
+area both.yaml "    - file: keys/central-2025.pub\n    - file: keys/central-2026.pub" \
+  "    settings:\n      limit: 7\n      greeting: hi"
+area new-only.yaml "    - file: keys/central-2026.pub"
+area expired.yaml "    - {id: $id25, public_key: \"$(sed -n 's/^public_key: //p' keys/central-2025.pub)\", expires: 2001-01-01}"
+
+expect_exit 1 "$bin" check --config both.yaml
+expect_out "plugin 'greeter' not found" "nothing installed yet"
+expect_exit 0 "$bin" plugin install greeter-0.1.0.ctb --config both.yaml
+expect_out "installed greeter 0.1.0 into installed/greeter" "install summary"
+[ -f installed/greeter/MANIFEST.json ] && [ -f installed/greeter/MANIFEST.sig ] && ok || bad "installed dir keeps the manifests"
+expect_exit 0 "$bin" check --config both.yaml
+expect_exit 0 "$bin" plugin verify installed/greeter --config both.yaml
+expect_exit 0 "$bin" plugin list --config both.yaml
+expect_out "^greeter +0.1.0 +caretide tests +$id25 +ok +2 differ +installed/greeter" "list row"
+expect_exit 0 "$bin" plugin diff --config both.yaml
+expect_out "^  limit: 3 -> 7   \(both.yaml:[0-9]+:14\)" "diff names the setting and where"
+expect_out '^  greeting: "hello" -> "hi"' "diff shows string values"
+expect_out "1 plugins, 2 settings differ" "diff summary"
+
+# Expired key: the config's expiry counts, against the real clock.
+expect_exit 1 "$bin" check --config expired.yaml
+expect_out "^expired.yaml:[0-9]+:5: plugin 'greeter' refused \(expired_key\)" "expired key at check"
+
+# Key rotation: with only the new key trusted the old signature is refused,
+# until the plugin is re-signed with the new key.
+expect_exit 1 "$bin" check --config new-only.yaml
+expect_out "refused \(unknown_key\): signed with key $id25" "withdrawn key at check"
+sed -i 's/^version: 0.1.0/version: 0.2.0/' src/greeter/plugin.yaml
+expect_exit 0 "$bin" plugin pack src/greeter -o greeter-0.2.0.ctb
+expect_exit 0 "$bin" plugin sign greeter-0.2.0.ctb --key keys/central-2026.key
+expect_exit 0 "$bin" plugin install greeter-0.2.0.ctb --config new-only.yaml
+expect_out "installed greeter 0.2.0 into installed/greeter \(replacing 0.1.0\)" "upgrade"
+expect_exit 0 "$bin" check --config new-only.yaml
+expect_exit 0 "$bin" check --config both.yaml
+
+# An install that fails verification leaves the running version alone.
+expect_exit 1 "$bin" plugin install greeter-0.1.0.ctb --config new-only.yaml
+expect_out "refused \(unknown_key\)" "old-key bundle refused at install"
+grep -q '^version: 0.2.0' installed/greeter/plugin.yaml && ok || bad "0.2.0 still installed"
+expect_exit 0 "$bin" check --config new-only.yaml
+ls -A installed > "$out"
+[ "$(cat "$out")" = greeter ] && ok || { bad "leftovers beside the plugin"; cat "$out"; }
+
+# Unsigned where signatures are required.
+expect_exit 0 "$bin" plugin pack src/greeter -o unsigned.ctb
+expect_exit 1 "$bin" plugin install unsigned.ctb --config both.yaml
+expect_out "refused \(unsigned\)" "unsigned install refused"
+
+# Tampered after installation: check refuses and names the file.
+echo "-- changed" >> installed/greeter/lib/util.lua
+expect_exit 1 "$bin" check --config both.yaml
+expect_out "both.yaml:[0-9]+:5: plugin 'greeter' refused \(tampered\): lib/util.lua: content differs" "tampered at check"
+expect_exit 1 "$bin" plugin verify installed/greeter --config both.yaml
+expect_exit 0 "$bin" plugin list --config both.yaml
+expect_out "refused: tampered" "list shows the refusal"
+expect_exit 0 "$bin" plugin install greeter-0.2.0.ctb --config both.yaml
+expect_exit 0 "$bin" check --config both.yaml
+echo "os.exit()" > installed/greeter/extra.lua
+expect_exit 1 "$bin" check --config both.yaml
+expect_out "extra.lua: not in MANIFEST.json" "added file at check"
+rm installed/greeter/extra.lua
+
+# Wrong API: the manifest edited and re-signed by a trusted key.
+cp -r installed/greeter wrongapi
+sed -i 's/^  "api": 1,$/  "api": 2,/' wrongapi/MANIFEST.json
+expect_exit 0 "$bin" plugin sign wrongapi --key keys/central-2026.key
+expect_exit 1 "$bin" plugin verify wrongapi --key keys/central-2026.pub
+expect_out "refused \(wrong_api\): built for plugin API 2" "wrong api"
+rm -rf installed/greeter && mv wrongapi installed/greeter
+expect_exit 1 "$bin" check --config both.yaml
+expect_out "refused \(wrong_api\)" "wrong api at check"
+
+# A crafted archive that reaches outside the plugin directory.
+if command -v tar >/dev/null; then
+  mkdir -p craft/in && echo '{}' > craft/in/MANIFEST.json && echo x > craft/escape
+  (cd craft/in && tar --format=ustar -cPf ../../evil.ctb MANIFEST.json ../escape)
+  expect_exit 1 "$bin" plugin install evil.ctb --dir elsewhere
+  expect_out "refused \(unsafe\).*'\.\./escape'" "path traversal refused"
+  [ ! -e elsewhere/escape ] && [ ! -e escape ] && ok || bad "traversal wrote a file"
+fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
