@@ -15,8 +15,8 @@
 --
 -- The level is worked out on the interval schedule from ct.metrics() and
 -- whenever the host calls escalate(metrics). Store key (ct.kv):
---   state  {level, since, below_since, score, surge = {facility = true},
---           evaluated_at}
+--   state  {level, since, below_since, surge = {facility = true}}, written
+--          only when it changes
 local M = {}
 
 local S -- effective settings, from configure()
@@ -84,9 +84,11 @@ function M.measure(m)
     local k = (m.by_kind or {})[kind]
     if k then
       occupied = occupied + (k.occupied or 0) + (S.count_held and (k.held or 0) or 0)
-      open = open + (k.open or 0)
+      open = open + (k.open or 0) - (S.occupancy_of == "core" and (k.surge_open or 0) or 0)
     end
   end
+  -- Over core beds, people in surge beds can make it more than 1: demand
+  -- beyond core capacity.
   if open > 0 then v.occupancy = occupied / open end
   v.nctr = number(m.nctr)
   if v.nctr and S.acute_beds > 0 then v.nctr_share = v.nctr / S.acute_beds end
@@ -138,13 +140,14 @@ function M.state()
   return ct.kv.get("state") or { level = 1, since = ct.now(), surge = {} }
 end
 
--- Open surge beds of a facility now (from ct.metrics().by_zone), or nil.
+-- Open surge beds of a facility now (ct.beds), or nil when the host cannot
+-- say.
 local function surge_open(facility)
-  local ok, m = pcall(ct.metrics)
-  if not ok or type(m) ~= "table" then return nil end
+  local ok, beds = pcall(ct.beds, { facility = facility })
+  if not ok or type(beds) ~= "table" then return nil end
   local n = 0
-  for _, z in ipairs(m.by_zone or {}) do
-    if z.facility == facility then n = n + (z.surge_open or 0) end
+  for _, b in ipairs(beds) do
+    if b.surge and b.surge_open then n = n + 1 end
   end
   return n
 end
@@ -207,12 +210,24 @@ local function describe(score, parts, level)
     #text > 0 and table.concat(text, ", ") or "no data")
 end
 
+local function same(a, b)
+  if type(a) ~= "table" or type(b) ~= "table" then return a == b end
+  for k, v in pairs(a) do
+    if not same(v, b[k]) then return false end
+  end
+  for k in pairs(b) do
+    if a[k] == nil then return false end
+  end
+  return true
+end
+
 -- evaluate(metrics) -> {level, reason, actions, score, changed}: works the
 -- level out, applies hysteresis, acts on changes, keeps the state.
 function M.evaluate(metrics)
   local now = ct.now()
   local state = M.state()
   state.surge = state.surge or {}
+  local before = copy(state)
   local score, parts = M.score(metrics or {})
   local computed = M.level_for(score)
   local from = state.level
@@ -262,10 +277,11 @@ function M.evaluate(metrics)
   end
   state.level = level
   apply(state, level, actions)
-  state.score = score
-  state.evaluated_at = now
-  local ok, err = ct.kv.set("state", state)
-  if not ok then ct.log.error("cannot keep the escalation state: %s", tostring(err)) end
+  -- Every write is durable: keep the state only when it changed.
+  if not same(state, before) then
+    local ok, err = ct.kv.set("state", state)
+    if not ok then ct.log.error("cannot keep the escalation state: %s", tostring(err)) end
+  end
 
   local reason = describe(score, parts, computed)
   if hold then reason = reason .. "; " .. hold end

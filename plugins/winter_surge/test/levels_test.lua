@@ -166,7 +166,17 @@ describe("levels", function()
     it("keeps its state across calls in the store", function()
       plugin.evaluate(at_level(3))
       expect(ct.kv.get("state").level).to_be(3)
-      expect(ct.kv.get("state").score).to_be_near(44 * 13 / 24)
+      expect(ct.kv.get("state").since).to_be(ct.now())
+    end)
+
+    it("writes its state only when it changes", function()
+      plugin.evaluate(at_level(3))
+      local set = spy(ct.kv, "set")
+      t.advance("1m")
+      plugin.evaluate(at_level(3))
+      expect(set).never.to_have_been_called()
+      plugin.evaluate(at_level(1)) -- the wait to step down starts
+      expect(set).to_have_been_called(1)
     end)
   end)
 
@@ -213,7 +223,7 @@ describe("levels", function()
         deescalate_after = 0 })
       open = stub(ct.act, "open_surge", true)
       close = stub(ct.act, "close_surge", true)
-      stub(ct, "metrics", { by_zone = {} })
+      stub(ct, "beds", {})
     end)
 
     it("stay closed below surge_level", function()
@@ -264,16 +274,30 @@ describe("levels", function()
 
     it("stay on the list to close while someone is still in one", function()
       plugin.evaluate(at_level(3))
-      stub(ct, "metrics", { by_zone = {
-        { zone = "willow-red", facility = "willow-stepdown", surge_open = 1 },
-        { zone = "willow-green", facility = "willow-stepdown", surge_open = 1 },
-      } })
+      stub(ct, "beds", function(filter)
+        if filter.facility ~= "willow-stepdown" then return {} end
+        return {
+          { id = "WH-R17", surge = true, surge_open = true, status = "occupied" },
+          { id = "WH-G21", surge = true, surge_open = true, status = "held" },
+          { id = "WH-G22", surge = true, surge_open = false, status = "available" },
+          { id = "WH-G01", surge = false, surge_open = false, status = "occupied" },
+        }
+      end)
       local r = plugin.evaluate(at_level(1))
       expect(r.actions).to_contain("closing surge beds at willow-stepdown: 2 still open")
+      expect(r.actions).to_contain("closed surge beds at elm-rehab")
       expect(plugin.state().surge).to_equal({ ["willow-stepdown"] = true })
-      stub(ct, "metrics", { by_zone = {} })
+      stub(ct, "beds", {})
       plugin.evaluate(at_level(1))
       expect(plugin.state().surge).to_equal({})
+    end)
+
+    it("stay on the list when the host cannot say whether they closed", function()
+      plugin.evaluate(at_level(3))
+      stub(ct, "beds", function() return nil, "busy", "CT_EBUSY" end)
+      local r = plugin.evaluate(at_level(1))
+      expect(r.actions).to_contain("closing surge beds at willow-stepdown: some still open")
+      expect(plugin.state().surge).to_equal({ ["willow-stepdown"] = true, ["elm-rehab"] = true })
     end)
 
     it("are tried again when the host refuses to close them", function()

@@ -40,6 +40,21 @@ describe("scoring", function()
       expect(v.occupancy).to_be_near(51 / 60)
     end)
 
+    it("takes occupancy over core beds: open surge beds do not count as room", function()
+      local v = plugin.measure(metrics{ by_kind = {
+        step_down = { open = 44, occupied = 40, held = 2, surge_open = 8 },
+      } })
+      expect(v.occupancy).to_be_near(42 / 36)
+    end)
+
+    it("takes occupancy over every open bed with occupancy_of open", function()
+      plugin.configure(standard.with{ occupancy_of = "open" })
+      local v = plugin.measure(metrics{ by_kind = {
+        step_down = { open = 44, occupied = 40, held = 2, surge_open = 8 },
+      } })
+      expect(v.occupancy).to_be_near(42 / 44)
+    end)
+
     it("leaves held beds out when count_held is off", function()
       plugin.configure(standard.with{ count_held = false })
       local v = plugin.measure(metrics{ by_kind = { step_down = { open = 40, occupied = 30, held = 4 } } })

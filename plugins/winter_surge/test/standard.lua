@@ -4,6 +4,7 @@
 local values = {
   interval = 15 * 60000,
   occupancy_kinds = { "step_down", "rehab" },
+  occupancy_of = "core",
   count_held = true,
   occupancy_points = { 0.85, 0.92, 0.97 },
   nctr_points = { 10, 20, 40 },
