@@ -173,14 +173,16 @@ function M.rank(referral, candidates)
   return out
 end
 
--- Held and occupied beds of a zone now, from ct.metrics().
+-- Held and occupied beds of a zone now (ct.beds), or nil when the host
+-- cannot say.
 local function zone_load(zone)
-  local ok, m = pcall(ct.metrics)
-  if not ok or type(m) ~= "table" then return nil end
-  for _, z in ipairs(m.by_zone or {}) do
-    if z.zone == zone then return (z.held or 0) + (z.occupied or 0) end
+  local ok, beds = pcall(ct.beds, { zone = zone })
+  if not ok or type(beds) ~= "table" then return nil end
+  local n = 0
+  for _, b in ipairs(beds) do
+    if b.status == "held" or b.status == "occupied" then n = n + 1 end
   end
-  return 0
+  return n
 end
 
 -- admit(referral, candidate) -> true | false, reason

@@ -59,6 +59,7 @@ function D.check()
   local now = ct.now()
   local today = ct.format_time(now, "date")
   local flags = ct.kv.get("flags") or {}
+  local before = util.copy(flags)
   local seen = {}
   local found = { missing = {}, harm = {}, overstay = {} }
 
@@ -118,8 +119,11 @@ function D.check()
   for key in pairs(flags) do
     if not seen[key] then flags[key] = nil end
   end
-  local ok, err = ct.kv.set("flags", flags)
-  if not ok then ct.log.error("cannot keep delay flags: %s", tostring(err)) end
+  -- Every write is durable: write only what changed.
+  if not util.same(flags, before) then
+    local ok, err = ct.kv.set("flags", flags)
+    if not ok then ct.log.error("cannot keep delay flags: %s", tostring(err)) end
+  end
   return found
 end
 

@@ -9,6 +9,18 @@ function U.copy(v)
   return out
 end
 
+-- Whether two plain values are equal all the way down.
+function U.same(a, b)
+  if type(a) ~= "table" or type(b) ~= "table" then return a == b end
+  for k, v in pairs(a) do
+    if not U.same(v, b[k]) then return false end
+  end
+  for k in pairs(b) do
+    if a[k] == nil then return false end
+  end
+  return true
+end
+
 -- base with overrides applied (one level: settings are flat), as a new table.
 function U.merge(base, overrides)
   local out = U.copy(base or {})

@@ -50,12 +50,15 @@ end
 function I.prune()
   local all = ct.kv.get(KEY)
   if not all then return end
-  local now = ct.now()
+  local now, changed = ct.now(), false
   for key, list in pairs(all) do
-    list = prune_list(list, now)
-    all[key] = #list > 0 and list or nil
+    local kept = prune_list(list, now)
+    if #kept ~= #list then
+      all[key] = #kept > 0 and kept or nil
+      changed = true
+    end
   end
-  ct.kv.set(KEY, all)
+  if changed then ct.kv.set(KEY, all) end
 end
 
 -- prior_positive(nhs, pathogen, tested_at) -> the earlier positive that

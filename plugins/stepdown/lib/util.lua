@@ -36,11 +36,9 @@ function U.duration_text(ms)
   return ("%ds"):format(math.max(1, ms // 1000))
 end
 
--- "48h" style text for messages.
+-- Whole hours as "20h" for messages (test times come in seconds).
 function U.hours(ms)
-  local h = ms / 3600000
-  if h == math.floor(h) then return ("%dh"):format(math.floor(h)) end
-  return ("%.1fh"):format(h)
+  return ("%dh"):format(math.floor(ms / 3600000 + 0.5))
 end
 
 function U.pathway(r)

@@ -90,7 +90,20 @@ describe("placement", function()
       expect(plugin.zone_cohorts(nil)).to_equal({})
     end)
 
+    it("asks the host's capacity view once per call when the candidates carry no cohort", function()
+      local capacity = stub(ct, "capacity", { facilities = { { id = "willow-stepdown", zones = {
+        { id = "willow-red", cohorts = { covid = "positive" } },
+        { id = "willow-green", cohorts = { covid = "negative" } },
+      } } } })
+      red.cohort, green.cohort = nil, nil
+      local room = t.candidate{ bed = "WH-G09", designated = true, isolation_room = true }
+      room.cohort = nil
+      expect(beds(plugin.rank(positive, { green, room, red }))).to_equal({ "WH-R01" })
+      expect(capacity).to_have_been_called(1)
+    end)
+
     it("falls back to designated isolation rooms when nothing says the cohort", function()
+      stub(ct, "capacity", { facilities = {} })
       red.cohort, green.cohort = nil, nil
       local room = t.candidate{ bed = "WH-G09", designated = true, isolation_room = true }
       room.cohort = nil
@@ -153,11 +166,22 @@ describe("placement", function()
     end)
 
     describe("staffing caps", function()
+      -- ct.beds{zone = "willow-red"}: held, occupied, then two free beds
+      -- and a blocked one.
       local function load(held, occupied)
-        stub(ct, "metrics", { by_zone = {
-          { zone = "willow-red", facility = "willow-stepdown", held = held, occupied = occupied },
-          { zone = "willow-green", facility = "willow-stepdown", held = 9, occupied = 9 },
-        } })
+        local list = {}
+        local function add(status)
+          list[#list + 1] = { id = ("WH-R%02d"):format(#list + 1), zone = "willow-red", status = status }
+        end
+        for _ = 1, held do add("held") end
+        for _ = 1, occupied do add("occupied") end
+        add("available")
+        add("available")
+        add("blocked")
+        stub(ct, "beds", function(filter)
+          expect(filter).to_equal({ zone = "willow-red" })
+          return list
+        end)
       end
 
       before_each(function()
@@ -182,7 +206,7 @@ describe("placement", function()
       end)
 
       it("refuses when the load cannot be read", function()
-        stub(ct, "metrics", function() error("store closed") end)
+        stub(ct, "beds", function() return nil, "store closed", "CT_ESTORE" end)
         local ok, why = plugin.admit(positive, red)
         expect(ok).to_be(false)
         expect(why).to_contain("cannot be read")
