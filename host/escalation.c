@@ -8,6 +8,7 @@
 #include "capacity_int.h"
 #include "error.h"
 #include "log.h"
+#include "util.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -140,8 +141,9 @@ int ct_escalation_record(ct_capacity *c, int level, const char *reason,
     if (actions && !json_is_array(actions))
         return ct_capacity__fail(err, CT_EINVAL,
                                  "escalation actions must be a list");
-    char *text = json_dumps(actions ? actions : json_array(),
-                            JSON_COMPACT | JSON_ENSURE_ASCII);
+    char *text = actions ? json_dumps(actions, JSON_COMPACT |
+                                                   JSON_ENSURE_ASCII)
+                         : ct_strdup("[]");
     if (!text)
         return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
     if ((rc = ct_capacity__begin(c, err)))

@@ -208,20 +208,20 @@ static int triage(run *r)
     return 0;
 }
 
-/* True when bed is among the host's candidates (plugins may not invent
- * beds: whatever rank returns, only beds that passed the host's rules can
- * be held). */
-static bool host_candidate(const json_t *host, const char *bed)
+/* The host's candidates by bed id. Plugins may not invent beds: whatever
+ * rank returns, only beds that passed the host's rules can be held. */
+static json_t *bed_set(const json_t *host)
 {
+    json_t *set = json_object();
     size_t i;
     json_t *c;
     json_array_foreach(host, i, c)
     {
         const char *b = json_string_value(json_object_get(c, "bed"));
-        if (b && strcmp(b, bed) == 0)
-            return true;
+        if (b)
+            json_object_set_new(set, b, json_true());
     }
-    return false;
+    return set;
 }
 
 /* Candidates, rank, admit, hold. Sets *held to the candidate held. */
@@ -231,7 +231,8 @@ static int place(run *r, json_t **held, int64_t *hold_id)
     ct_candidate_list list = {0};
     ct_candidate_query q = {.referral_id = r->id,
                             .pathway = r->pathway,
-                            .limit = CT_PIPELINE_MAX_CANDIDATES};
+                            .limit = r->plugins ? CT_PIPELINE_MAX_CANDIDATES
+                                                : 1};
     int rc = ct_candidates_find(r->cap, &q, &list, r->err);
     if (rc)
         return rc;
@@ -245,12 +246,16 @@ static int place(run *r, json_t **held, int64_t *hold_id)
         json_decref(host);
         return 0;
     }
-    json_t *ranked = json_deep_copy(host);
+    /* rank replaces the list with what the plugins return; the host's own
+     * stays as it was for the membership check. */
+    json_t *ranked = json_incref(host);
+    json_t *offered = bed_set(host);
     if (r->plugins &&
         (rc = ct_plugins_rank(r->plugins, r->view, &ranked, r->trace,
                               &r->manual))) {
         json_decref(ranked);
         json_decref(host);
+        json_decref(offered);
         return ct_capacity__fail(r->err, rc, "rank failed: %s",
                                  ct_strerror(rc));
     }
@@ -263,7 +268,7 @@ static int place(run *r, json_t **held, int64_t *hold_id)
     json_array_foreach(ranked, i, c)
     {
         const char *bed = json_string_value(json_object_get(c, "bed"));
-        if (!bed || !host_candidate(host, bed)) {
+        if (!bed || !json_object_get(offered, bed)) {
             reason(r, "ignored a ranked entry that is not one of the host's "
                       "candidates (bed %s)", bed ? bed : "missing");
             continue;
@@ -299,6 +304,7 @@ static int place(run *r, json_t **held, int64_t *hold_id)
 done:
     json_decref(ranked);
     json_decref(host);
+    json_decref(offered);
     return rc;
 }
 
@@ -418,6 +424,8 @@ int ct_pipeline_decide(ct_capacity *cap, ct_plugins *plugins, int64_t id,
                        ct_cap_error *err)
 {
     *decision = NULL;
+    if (plugins && ct_plugins_count(plugins) == 0)
+        plugins = NULL; /* the host's defaults, without plugin overhead */
     ct_store *s = ct_capacity_store(cap);
     bool own = !ct_store_in_transaction(s);
     int rc = own ? ct_store_begin(s) : ct_store_savepoint(s);

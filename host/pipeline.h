@@ -17,8 +17,9 @@
 
 #include <jansson.h>
 
-/* How many candidates rank sees at most; bounds the trace too. */
-#define CT_PIPELINE_MAX_CANDIDATES 200
+/* How many candidates rank sees at most; bounds the trace too. With no
+ * plugins the host holds its own first candidate and fetches only that. */
+#define CT_PIPELINE_MAX_CANDIDATES 50
 
 /*
  * Decides referral id (state received or waiting). plugins may be NULL.

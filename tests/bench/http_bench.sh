@@ -91,15 +91,16 @@ fi
 
 # start_caretide ARGS...: a fresh database; sets base.
 start_caretide() {
-  rm -f "$tmp"/bench.db*
+  rm -f "$tmp"/bench.db* "$tmp/run.out" "$tmp/run.err"
   "$bin" run "${config[@]}" --listen 127.0.0.1:0 --db "$tmp/bench.db" \
     --log-level warn "$@" >"$tmp/run.out" 2>"$tmp/run.err" &
   cpid=$!
   pids+=("$cpid")
   local port=
   for ((i = 0; i < 600; i++)); do
-    port=$(sed -n 's|^listening on http://127\.0\.0\.1:\([0-9][0-9]*\)$|\1|p' "$tmp/run.out")
+    port=$(sed -n 's|^listening on http://127\.0\.0\.1:\([0-9][0-9]*\)$|\1|p' "$tmp/run.out" 2>/dev/null)
     [ -n "$port" ] && break
+    kill -0 "$cpid" 2>/dev/null || break
     sleep 0.1
   done
   [ -n "$port" ] || { cat "$tmp/run.err"; exit 1; }
@@ -113,6 +114,18 @@ start_caretide() {
 stop_caretide() {
   kill -TERM "$cpid"
   wait "$cpid"
+}
+
+# The daemon's CPU time so far in ms (user + system): figures per request
+# that hold on a machine shared with other work.
+cpu_ms() {
+  awk -v hz="$(getconf CLK_TCK)" '{ print int(($14 + $15) * 1000 / hz) }' "/proc/$cpid/stat"
+}
+per_request_cpu() { # per_request_cpu CPU-MS-BEFORE WRK-OUTPUT-FILE
+  local n
+  n=$(awk '/requests in/ { print $1 }' "$2")
+  awk -v a="$1" -v b="$(cpu_ms)" -v n="$n" \
+    'BEGIN { if (n > 0) printf "    daemon CPU %.0f us per request (%d requests)\n", (b - a) * 1000 / n, n }'
 }
 
 summary() { # summary LABEL WRK-OUTPUT-FILE
@@ -137,9 +150,11 @@ if [ "$only" != post ]; then
   curl -sf -H 'Authorization: Bearer demo-viewer-token' -o "$tmp/body.json" \
     "$base/v1/capacity" || { echo "GET /v1/capacity failed" >&2; exit 1; }
   size=$(stat -c %s "$tmp/body.json")
+  cpu0=$(cpu_ms)
   wrk -t"$threads" -c"$conns" -d"${secs}s" --latency \
     -H 'Authorization: Bearer demo-viewer-token' "$base/v1/capacity" > "$tmp/get.txt"
   summary "caretide GET /v1/capacity ($size B)" "$tmp/get.txt"
+  per_request_cpu "$cpu0" "$tmp/get.txt"
   stop_caretide
 
   if command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; then
@@ -234,9 +249,11 @@ EOF
 if [ "$only" != get ]; then
   for mode in group per-request; do
     if [ "$mode" = group ]; then start_caretide; else start_caretide --no-group-commit; fi
+    cpu0=$(cpu_ms)
     wrk -t"$threads" -c"$conns" -d"${secs}s" --latency -s "$tmp/post.lua" \
       "$base/v1/referrals" > "$tmp/post-$mode.txt"
     summary "caretide POST /v1/referrals ($mode)" "$tmp/post-$mode.txt"
+    per_request_cpu "$cpu0" "$tmp/post-$mode.txt"
     curl -s -H 'Authorization: Bearer demo-viewer-token' "$base/metrics" \
       | awk '/^caretide_commit_groups_total\{result="ok"\}/ { g = $2 }
              /^caretide_commit_group_size_sum/ { s = $2 }

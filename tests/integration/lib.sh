@@ -18,6 +18,15 @@ lib_cleanup() {
   rm -rf "$tmp"
 }
 finish() {
+  # Under a sanitizer build, the daemons' reports (at exit) fail the test.
+  local f
+  for f in "$tmp"/*.err; do
+    [ -f "$f" ] || continue
+    if grep -Eq 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$f"; then
+      bad "sanitizer report in $(basename "$f"):"
+      grep -E -A12 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$f" | head -40
+    fi
+  done
   echo "$pass passed, $fail failed"
   [ "$fail" = 0 ]
 }
