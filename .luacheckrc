@@ -1,6 +1,6 @@
 -- luacheck configuration for caretide's Lua: the SDK (lua/), the standard
 -- plugins (plugins/), plugin tests and the SDK's own tests.
--- Run from the source directory: luacheck lua tests/lua   (CTest: luacheck)
+-- Run from the source directory: luacheck lua tests/lua plugins   (CTest: luacheck)
 std = "lua54"
 max_line_length = 120
 

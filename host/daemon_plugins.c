@@ -223,6 +223,8 @@ int ct_daemon__plugins_start(ct_daemon *d)
         return CT_ENOMEM;
     u->d = d;
     d->pl = u;
+    /* Before anything can fail: stop on the failure path stops it. */
+    ct_timer_init(d->clock, &u->escalate);
     ct_diags diags = {0};
     int rc = ct_plugins_new(d->cap, d->cfg, &u->m, &diags);
     if (rc) {
@@ -248,7 +250,6 @@ int ct_daemon__plugins_start(ct_daemon *d)
     u->settle.data = u;
     u->settle_open = true;
     watch_start(u);
-    ct_timer_init(d->clock, &u->escalate);
     ct_timer_start(&u->escalate, ct_clock_now(d->clock) + ESCALATE_FIRST_MS,
                    on_escalate, u);
     ct_log_info(UNIT, "%zu plugin(s) loaded", ct_plugins_count(u->m));

@@ -166,8 +166,8 @@ static int triage(run *r)
             reason(r, "no plugin triaged it: the requested pathway %s applies",
                    ct_pathway_name((ct_pathway)r->pathway));
     }
-    json_decref(answer);
     if (r->pathway < 0) {
+        json_decref(answer);
         r->manual = true;
         reason(r, "no pathway: no plugin triaged it and none was "
                   "requested");
@@ -176,13 +176,36 @@ static int triage(run *r)
     const char *state =
         json_string_value(json_object_get(r->view, "state"));
     if (state && strcmp(state, "received") != 0 &&
-        strcmp(state, "waiting") != 0 && strcmp(state, "triaged") != 0)
+        strcmp(state, "waiting") != 0 && strcmp(state, "triaged") != 0) {
+        json_decref(answer);
         return ct_capacity__fail(r->err, CT_ESTATE,
                                  "referral %lld is %s; cannot decide",
                                  (long long)r->id, state);
-    return ct_referral_triage(r->cap, r->id, (ct_pathway)r->pathway,
-                              r->priority, why ? why : "host default",
-                              r->actor, r->err);
+    }
+    /* why points into answer: release it only after the triage. */
+    int rc = ct_referral_triage(r->cap, r->id, (ct_pathway)r->pathway,
+                                r->priority, why ? why : "host default",
+                                r->actor, r->err);
+    json_decref(answer);
+    if (rc)
+        return rc;
+    /* rank and admit see the referral as triaged: the decided pathway
+     * (a step-down decision changes what a bed must be) and priority. A
+     * copy: the trace keeps the view triage saw. */
+    json_t *v = json_deep_copy(r->view);
+    json_t *pw = json_string(ct_pathway_name((ct_pathway)r->pathway));
+    bool bad = !v || !pw || json_object_set(v, "decided_pathway", pw) ||
+               json_object_set(v, "pathway", pw) ||
+               json_object_set_new(v, "state", json_string("triaged")) ||
+               json_object_set_new(v, "priority", json_integer(r->priority));
+    json_decref(pw);
+    if (bad) {
+        json_decref(v);
+        return ct_capacity__fail(r->err, CT_ENOMEM, "out of memory");
+    }
+    json_decref(r->view);
+    r->view = v;
+    return 0;
 }
 
 /* The host's candidates by bed id. Plugins may not invent beds: whatever

@@ -46,13 +46,21 @@ tokens=(hub:demo-hub-token hospital:demo-hospital-token
         admin:demo-admin-token)
 token_of() { for t in "${tokens[@]}"; do [ "${t%%:*}" = "$1" ] && echo "${t#*:}"; done; }
 
-# demo_area FILE [SED ARGS...]: a copy of the demo area on port 0 with its
-# database beside it (area.db), further edited by the sed arguments.
+# demo_bare: the demo area without its standard plugins (`plugins: []`),
+# on stdout.
+demo_bare() {
+  sed -e '/^# >>> standard plugins/,/^# <<< standard plugins/c\plugins: []' \
+      "$src/config/demo.yaml"
+}
+
+# demo_area FILE [SED ARGS...]: a copy of the demo area, without its
+# standard plugins, on port 0 with its database beside it (area.db),
+# further edited by the sed arguments.
 demo_area() {
   local out=$1; shift
-  sed -e 's|^  listen: .*|  listen: 127.0.0.1:0|' \
+  demo_bare | sed -e 's|^  listen: .*|  listen: 127.0.0.1:0|' \
       -e 's|^  path: ./caretide.db|  path: area.db|' \
-      "$@" "$src/config/demo.yaml" > "$out"
+      "$@" > "$out"
   grep -q 'listen: 127.0.0.1:0' "$out" && grep -q 'path: area.db' "$out" \
     || { echo "FAIL: could not adapt demo.yaml"; exit 1; }
 }

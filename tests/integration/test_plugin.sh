@@ -82,8 +82,8 @@ expect_out "too open" "sign refuses a readable secret key"
 
 # --- an area that requires signatures -------------------------------------
 area() { # area FILE TRUST-KEYS-YAML [SETTINGS-YAML]
-  sed "s|^plugins: \[\]|plugin_path: [installed]\ntrust:\n  require_signed: true\n  keys:\n$2\nplugins:\n  - name: greeter\n${3:-}|" \
-    "$src/config/demo.yaml" > "$1"
+  sed -e '/^# >>> standard plugins/,/^# <<< standard plugins/c\plugins: []' "$src/config/demo.yaml" |
+    sed "s|^plugins: \[\]|plugin_path: [installed]\ntrust:\n  require_signed: true\n  keys:\n$2\nplugins:\n  - name: greeter\n${3:-}|" > "$1"
 }
 area both.yaml "    - file: keys/central-2025.pub\n    - file: keys/central-2026.pub" \
   "    settings:\n      limit: 7\n      greeting: hi"

@@ -1,0 +1,189 @@
+-- Delay tracking for discharge_hub. The plugin cannot set delay reasons
+-- (the hospital or the hub records them through the API); it finds the
+-- referrals that need one and reports them, counts harm, watches lengths
+-- of stay, and writes the daily summary.
+--
+-- Store keys (ct.kv):
+--   flags              {["<referral id>"] = {m = "YYYY-MM-DD" (missing reason
+--                      last reported), h = true (harm reported), s = true
+--                      (stay reported)}}, pruned when a referral leaves
+--   summary:YYYY-MM-DD one daily summary (summary_keep_days of them)
+local util = require("lib.util")
+
+local D = {}
+local S
+
+-- Referrals still in hospital (a delay runs until discharge).
+local IN_HOSPITAL = { "received", "triaged", "waiting", "held", "placed" }
+local PAGE = 1000
+
+function D.configure(settings)
+  S = settings
+end
+
+-- Calls fn(referral) for every referral in state, page by page. Returns
+-- false when the host refused a page (logged).
+local function each(state, fn)
+  local after = 0
+  while true do
+    local page, err = ct.referrals({ state = state, after = after, limit = PAGE })
+    if not page then
+      ct.log.warn("cannot list %s referrals: %s", state, tostring(err))
+      return false
+    end
+    for _, r in ipairs(page) do
+      fn(r)
+      after = r.id
+    end
+    if #page < PAGE then return true end
+  end
+end
+
+-- The longest stay of a pathway, in ms (0: no limit; nil for P0).
+local function max_stay(pathway)
+  if pathway == nil or pathway == "P0" then return nil end
+  return S["max_stay_" .. pathway:lower()]
+end
+
+local function emit(event, payload)
+  ct.emit(event, payload)
+  ct.log.info("%s: referral %s", event, tostring(payload.referral))
+end
+
+-- check() -> {missing = {ids}, harm = {ids}, overstay = {ids}}: reports
+-- (as events) referrals past their ready date with no delay reason or
+-- responsible organisation (once a day each), delays reaching
+-- harm_after_days (once each), and stays past their pathway's maximum
+-- (once each).
+function D.check()
+  local now = ct.now()
+  local today = ct.format_time(now, "date")
+  local flags = ct.kv.get("flags") or {}
+  local before = util.copy(flags)
+  local seen = {}
+  local found = { missing = {}, harm = {}, overstay = {} }
+
+  for _, state in ipairs(IN_HOSPITAL) do
+    each(state, function(r)
+      local key = tostring(r.id)
+      seen[key] = true
+      local f = flags[key] or {}
+      local days = util.delay_days(r)
+      local reason, org = util.delay_reason(r), util.responsible_org(r)
+      if days >= 1 and days > S.missing_reason_grace_days and (reason == nil or org == nil)
+          and f.m ~= today then
+        f.m = today
+        local missing = {}
+        if reason == nil then missing[#missing + 1] = "delay_reason" end
+        if org == nil then missing[#missing + 1] = "responsible_org" end
+        emit("delay.missing_reason", {
+          referral = r.id, nhs_number = r.nhs_number, from_org = r.from_org,
+          ready_date = r.ready_date, delay_days = days, missing = missing,
+        })
+        found.missing[#found.missing + 1] = r.id
+      end
+      if days >= S.harm_after_days and not f.h then
+        f.h = true
+        emit("delay.harm", {
+          referral = r.id, nhs_number = r.nhs_number, from_org = r.from_org,
+          ready_date = r.ready_date, delay_days = days, threshold_days = S.harm_after_days,
+          delay_reason = reason, responsible_org = org, pathway = util.pathway(r),
+        })
+        found.harm[#found.harm + 1] = r.id
+      end
+      flags[key] = next(f) and f or nil
+    end)
+  end
+
+  -- Discharged people are in their bed or slot until the referral is
+  -- completed: the stay counts from discharge.
+  each("discharged", function(r)
+    local key = tostring(r.id)
+    seen[key] = true
+    local f = flags[key] or {}
+    local pathway = util.pathway(r)
+    local max = max_stay(pathway)
+    if max and max > 0 and math.type(r.discharged_at) == "integer" and not f.s
+        and now - r.discharged_at > max then
+      f.s = true
+      emit("stay.exceeded", {
+        referral = r.id, nhs_number = r.nhs_number, pathway = pathway, bed = r.bed,
+        discharged_at = r.discharged_at, stay_days = (now - r.discharged_at) // 86400000,
+        max_days = max // 86400000,
+      })
+      found.overstay[#found.overstay + 1] = r.id
+    end
+    flags[key] = next(f) and f or nil
+  end)
+
+  for key in pairs(flags) do
+    if not seen[key] then flags[key] = nil end
+  end
+  -- Every write is durable: write only what changed.
+  if not util.same(flags, before) then
+    local ok, err = ct.kv.set("flags", flags)
+    if not ok then ct.log.error("cannot keep delay flags: %s", tostring(err)) end
+  end
+  return found
+end
+
+local function bump(t, key, days)
+  local e = t[key]
+  if not e then
+    e = { referrals = 0, delay_days = 0 }
+    t[key] = e
+  end
+  e.referrals = e.referrals + 1
+  e.delay_days = e.delay_days + days
+  return e
+end
+
+-- summary() -> the day's summary: every referral still in hospital past its
+-- ready date, by responsible organisation ("unassigned" when none) and
+-- delay reason ("missing" when none), with totals; kept in the store and
+-- emitted as "delay.summary".
+function D.summary()
+  local now = ct.now()
+  local today = ct.format_time(now, "date")
+  local totals = { delayed = 0, delay_days = 0, missing_reason = 0, harm = 0 }
+  local by_org = {}
+  for _, state in ipairs(IN_HOSPITAL) do
+    each(state, function(r)
+      local days = util.delay_days(r)
+      if days < 1 then return end
+      local reason, org = util.delay_reason(r), util.responsible_org(r)
+      totals.delayed = totals.delayed + 1
+      totals.delay_days = totals.delay_days + days
+      if reason == nil or org == nil then totals.missing_reason = totals.missing_reason + 1 end
+      if days >= S.harm_after_days then totals.harm = totals.harm + 1 end
+      local o = bump(by_org, org or "unassigned", days)
+      o.reasons = o.reasons or {}
+      bump(o.reasons, reason or "missing", days)
+    end)
+  end
+  local rows = {}
+  for org, o in pairs(by_org) do
+    for reason, e in pairs(o.reasons) do
+      rows[#rows + 1] = { org = org, reason = reason, referrals = e.referrals, delay_days = e.delay_days }
+    end
+  end
+  table.sort(rows, function(a, b)
+    if a.delay_days ~= b.delay_days then return a.delay_days > b.delay_days end
+    if a.org ~= b.org then return a.org < b.org end
+    return a.reason < b.reason
+  end)
+  local summary = { date = today, at = now, totals = totals, by_org = by_org, rows = rows }
+
+  local ok, err = ct.kv.set("summary:" .. today, summary)
+  if not ok then ct.log.error("cannot keep the summary: %s", tostring(err)) end
+  for _, key in ipairs(ct.kv.keys()) do
+    local date = key:match("^summary:(%d%d%d%d%-%d%d%-%d%d)$")
+    if date and ct.days_between(date, today) >= S.summary_keep_days then ct.kv.delete(key) end
+  end
+  ct.emit("delay.summary", summary)
+  ct.log.info("delay summary %s: %d delayed, %d bed-days, %d without a reason, %d past %d days",
+    today, totals.delayed, totals.delay_days, totals.missing_reason, totals.harm, S.harm_after_days)
+  return summary
+end
+
+return D

@@ -1,0 +1,229 @@
+-- stepdown rank and admit: designated positive-cohort zones only for those
+-- the rule applies to, awaited results and care homes, staffing caps.
+local t = require("caretide.test")
+local plugin = require("init")
+local standard = require("test.standard")
+
+local HOUR = 3600000
+
+local function beds(list)
+  local out = {}
+  for i, c in ipairs(list) do out[i] = c.bed end
+  return out
+end
+
+describe("placement", function()
+  local positive, negative, red, green, oak, open_home
+  before_each(function()
+    plugin.configure(standard.values)
+    positive = t.referral{ requested_pathway = "P3", pathway = "step_down",
+      person = { infections = { covid = { status = "positive", tested_at = ct.now() - 2 * HOUR } } } }
+    negative = t.referral{ requested_pathway = "P3" }
+    red = t.candidate{ bed = "WH-R01", zone = "willow-red", designated = true, isolation_room = true,
+      cohort = { covid = "positive" }, tags = { "isolation_room", "nursing" } }
+    green = t.candidate{ bed = "WH-G01", zone = "willow-green", designated = true,
+      cohort = { covid = "negative" } }
+    oak = t.candidate{ bed = "OAK-001", zone = "oakwood-main", facility = "oakwood",
+      facility_kind = "care_home", org = "oakwood-care", cohort = { covid = "negative" } }
+    open_home = t.candidate{ bed = "RIV-01", zone = "riverside-main", facility = "riverside",
+      facility_kind = "care_home", designated = false, cohort = {} }
+  end)
+
+  describe("rank", function()
+    it("keeps only a designated setting's positive-cohort beds for a recent positive", function()
+      local out = plugin.rank(positive, { green, open_home, red, oak })
+      expect(beds(out)).to_equal({ "WH-R01" })
+      expect(out[1].reason).to_be("designated setting, covid-positive zone")
+    end)
+
+    it("adds its note to an earlier plugin's reason", function()
+      red.reason = "band 1"
+      expect(plugin.rank(positive, { red })[1].reason).to_be("band 1; designated setting, covid-positive zone")
+    end)
+
+    it("does not count an open cohort in a designated setting", function()
+      local open_designated = t.candidate{ bed = "D1", designated = true, cohort = { covid = "open" } }
+      expect(plugin.rank(positive, { open_designated })).to_equal({})
+    end)
+
+    it("does not count a positive zone outside a designated setting", function()
+      local red_elsewhere = t.candidate{ bed = "X1", designated = false, cohort = { covid = "positive" } }
+      expect(plugin.rank(positive, { red_elsewhere })).to_equal({})
+    end)
+
+    it("leaves the list alone for people the rule does not apply to", function()
+      local list = { green, oak, open_home }
+      expect(plugin.rank(negative, list)).to_be(list)
+      local home = t.referral{ requested_pathway = "P1",
+        person = { infections = { covid = { status = "positive", tested_at = ct.now() } } } }
+      expect(plugin.rank(home, list)).to_be(list)
+    end)
+
+    it("applies to anyone the hub sent to step-down with a recent positive", function()
+      local r = t.referral{ requested_pathway = "P2", pathway = "step_down",
+        person = { infections = { covid = { status = "positive", tested_at = ct.now() } } } }
+      expect(beds(plugin.rank(r, { green, red }))).to_equal({ "WH-R01" })
+    end)
+
+    it("applies to a care-home pathway kept for designated zones in care homes", function()
+      plugin.configure(standard.with{ designated_pathway = "keep" })
+      local r = t.referral{ requested_pathway = "P3", pathway = "P3",
+        person = { infections = { covid = { status = "positive", tested_at = ct.now() } } } }
+      local annex = t.candidate{ bed = "EH-A01", zone = "elmhurst-annex", facility = "elmhurst",
+        facility_kind = "care_home", designated = true, cohort = { covid = "positive" } }
+      expect(beds(plugin.rank(r, { oak, annex, open_home }))).to_equal({ "EH-A01" })
+    end)
+
+    it("reads cohorts from the capacity view when the candidates carry none", function()
+      local view = { facilities = {
+        { id = "willow-stepdown", zones = {
+          { id = "willow-red", cohorts = { covid = "positive", flu = "open" } },
+          { id = "willow-green", cohorts = { covid = "negative" } },
+        } },
+        { id = "oakwood", zones = { { id = "oakwood-main" } } },
+      } }
+      expect(plugin.zone_cohorts(view)).to_equal({
+        ["willow-red"] = { covid = "positive", flu = "open" },
+        ["willow-green"] = { covid = "negative" },
+        ["oakwood-main"] = {},
+      })
+      expect(plugin.zone_cohorts(nil)).to_equal({})
+    end)
+
+    it("asks the host's capacity view once per call when the candidates carry no cohort", function()
+      local capacity = stub(ct, "capacity", { facilities = { { id = "willow-stepdown", zones = {
+        { id = "willow-red", cohorts = { covid = "positive" } },
+        { id = "willow-green", cohorts = { covid = "negative" } },
+      } } } })
+      red.cohort, green.cohort = nil, nil
+      local room = t.candidate{ bed = "WH-G09", designated = true, isolation_room = true }
+      room.cohort = nil
+      expect(beds(plugin.rank(positive, { green, room, red }))).to_equal({ "WH-R01" })
+      expect(capacity).to_have_been_called(1)
+    end)
+
+    it("falls back to designated isolation rooms when nothing says the cohort", function()
+      stub(ct, "capacity", { facilities = {} })
+      red.cohort, green.cohort = nil, nil
+      local room = t.candidate{ bed = "WH-G09", designated = true, isolation_room = true }
+      room.cohort = nil
+      expect(beds(plugin.rank(positive, { green, room, red }))).to_equal({ "WH-G09", "WH-R01" })
+    end)
+  end)
+
+  describe("admit", function()
+    it("allows a designated positive-cohort bed", function()
+      expect(plugin.admit(positive, red)).to_be(true)
+    end)
+
+    it("refuses any other bed to a recent positive, saying why", function()
+      local ok, why = plugin.admit(positive, oak)
+      expect(ok).to_be(false)
+      expect(why).to_be("covid positive, tested 2h before discharge: only a designated setting's "
+        .. "covid-positive zone")
+      expect(plugin.admit(positive, green)).to_be(false)
+    end)
+
+    it("allows people the rule does not apply to", function()
+      expect(plugin.admit(negative, oak)).to_be(true)
+    end)
+
+    describe("with a result awaited", function()
+      local awaiting
+      before_each(function()
+        awaiting = t.referral{ requested_pathway = "P3", person = { infections = { covid = { status = "awaiting" } } } }
+      end)
+
+      it("refuses care homes until the result comes (hold)", function()
+        local ok, why = plugin.admit(awaiting, oak)
+        expect(ok).to_be(false)
+        expect(why).to_be("covid result awaited: no care-home admission until it comes")
+        awaiting.person.infections.covid.status = "negative"
+        expect(plugin.admit(awaiting, oak)).to_be(true)
+      end)
+
+      it("reads the host's kind field as well", function()
+        local c = t.candidate{ bed = "OAK-002", cohort = {} }
+        c.facility_kind = nil
+        c.kind = "care_home"
+        expect(plugin.admit(awaiting, c)).to_be(false)
+      end)
+
+      it("allows other kinds of bed", function()
+        expect(plugin.admit(awaiting, green)).to_be(true)
+      end)
+
+      it("has no rule when set to allow", function()
+        plugin.configure(standard.with{ awaiting_result = "allow" })
+        expect(plugin.admit(awaiting, oak)).to_be(true)
+      end)
+
+      it("wants a designated positive zone when set to designated", function()
+        plugin.configure(standard.with{ awaiting_result = "designated" })
+        expect(plugin.admit(awaiting, oak)).to_be(false)
+        expect(plugin.admit(awaiting, red)).to_be(true)
+      end)
+    end)
+
+    describe("staffing caps", function()
+      -- ct.beds{zone = "willow-red"}: held, occupied, then two free beds
+      -- and a blocked one.
+      local function load(held, occupied)
+        local list = {}
+        local function add(status)
+          list[#list + 1] = { id = ("WH-R%02d"):format(#list + 1), zone = "willow-red", status = status }
+        end
+        for _ = 1, held do add("held") end
+        for _ = 1, occupied do add("occupied") end
+        add("available")
+        add("available")
+        add("blocked")
+        stub(ct, "beds", function(filter)
+          expect(filter).to_equal({ zone = "willow-red" })
+          return list
+        end)
+      end
+
+      before_each(function()
+        plugin.configure(standard.with{ staffing_caps = { "willow-red=6" } })
+      end)
+
+      it("allows a bed while held and occupied beds are below the cap", function()
+        load(1, 4)
+        expect(plugin.admit(positive, red)).to_be(true)
+      end)
+
+      it("refuses at the cap", function()
+        load(2, 4)
+        local ok, why = plugin.admit(positive, red)
+        expect(ok).to_be(false)
+        expect(why).to_be("zone willow-red is staffed for 6 and has 6")
+      end)
+
+      it("leaves zones without a cap alone", function()
+        load(6, 6)
+        expect(plugin.admit(negative, green)).to_be(true)
+      end)
+
+      it("refuses when the load cannot be read", function()
+        stub(ct, "beds", function() return nil, "store closed", "CT_ESTORE" end)
+        local ok, why = plugin.admit(positive, red)
+        expect(ok).to_be(false)
+        expect(why).to_contain("cannot be read")
+      end)
+
+      it("refuses everything at a cap of 0 (a zone with no staff)", function()
+        plugin.configure(standard.with{ staffing_caps = { "willow-red=0" } })
+        load(0, 0)
+        expect(plugin.admit(positive, red)).to_be(false)
+      end)
+
+      it("refuses a cap that is not zone=count", function()
+        expect(function() plugin.configure(standard.with{ staffing_caps = { "willow-red" } }) end)
+          .to_fail("staffing_caps: \"willow%-red\" should look like zone=count")
+        expect(function() plugin.configure(standard.with{ staffing_caps = { "willow-red=many" } }) end)
+          .to_fail("needs a whole number")
+      end)
+    end)
+  end)
+end)
