@@ -16,8 +16,22 @@ bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 
 # The demo area with test plugins; its database path is relative to the
 # config, so it lands in $tmp.
-sed "s|^plugins: \[\]|plugin_path: [\"$src/tests/plugins\"]\nplugins:\n  - name: triage_p2\n  - name: ranker\n  - name: scheduler\n  - name: escalator\n    settings: {level: 3}|" \
-  "$src/config/demo.yaml" > "$tmp/area.yaml"
+# The demo's block of standard plugins (between its marker lines) gives
+# way to the test plugins.
+awk -v src="$src" '
+  /^# >>> standard plugins/ {
+    print "plugin_path: [\"" src "/tests/plugins\"]"
+    print "plugins:"
+    print "  - name: triage_p2"
+    print "  - name: ranker"
+    print "  - name: scheduler"
+    print "  - name: escalator"
+    print "    settings: {level: 3}"
+    skip = 1; next
+  }
+  /^# <<< standard plugins/ { skip = 0; next }
+  !skip' "$src/config/demo.yaml" > "$tmp/area.yaml"
+grep -q 'name: escalator' "$tmp/area.yaml" || { echo "FAIL: could not adapt demo.yaml"; exit 1; }
 cfg=$tmp/area.yaml
 repl() { "$bin" repl -c "$cfg" "$@"; }
 
