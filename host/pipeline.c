@@ -113,6 +113,7 @@ typedef struct run {
     ct_cap_error *err;
     json_t *view;    /* the referral as plugins see it */
     json_t *trace;   /* plugin steps */
+    json_t *candidates; /* the host's candidates' beds, in its order */
     json_t *reasons; /* host's own explanations */
     int pathway;     /* ct_pathway or -1 */
     int priority;
@@ -224,6 +225,19 @@ static json_t *bed_set(const json_t *host)
     return set;
 }
 
+/* The beds of a candidate list, in its order: what the decision records
+ * of the host's candidates (each bed's zone, facility and tags are the
+ * area's, and the rank steps' traces say what the plugins made of them). */
+static json_t *bed_ids(const json_t *list)
+{
+    json_t *ids = json_array();
+    size_t i;
+    json_t *c;
+    json_array_foreach(list, i, c)
+        json_array_append(ids, json_object_get(c, "bed"));
+    return ids;
+}
+
 /* Candidates, rank, admit, hold. Sets *held to the candidate held. */
 static int place(run *r, json_t **held, int64_t *hold_id)
 {
@@ -250,6 +264,8 @@ static int place(run *r, json_t **held, int64_t *hold_id)
      * stays as it was for the membership check. */
     json_t *ranked = json_incref(host);
     json_t *offered = bed_set(host);
+    if (r->plugins)
+        r->candidates = bed_ids(host);
     if (r->plugins &&
         (rc = ct_plugins_rank(r->plugins, r->view, &ranked, r->trace,
                               &r->manual))) {
@@ -330,6 +346,8 @@ static json_t *decision_json(run *r, const char *outcome, json_t *held,
             json_object_set_new(d, "hold_expires_at",
                                 json_integer(ref.hold_expires_at));
     }
+    if (r->candidates)
+        json_object_set(d, "candidates", r->candidates);
     json_object_set_new(d, "plugins",
                         r->plugins ? ct_plugins_provenance(r->plugins)
                                    : json_array());
@@ -462,6 +480,7 @@ int ct_pipeline_decide(ct_capacity *cap, ct_plugins *plugins, int64_t id,
     }
     json_decref(r.view);
     json_decref(r.trace);
+    json_decref(r.candidates);
     json_decref(r.reasons);
     return rc;
 }

@@ -596,6 +596,61 @@ static bool valid_ranking(const json_t *v)
     return true;
 }
 
+/*
+ * A rank step's trace without the candidate tables over again (50 of them,
+ * twice per plugin, were most of a decision's size and of its cost): the
+ * input becomes [referral, bed ids in the order the plugin got them] and
+ * each output entry keeps its bed and only the fields the plugin added or
+ * changed (score, reason...), in the plugin's order. The host's own list
+ * is recorded once with the decision, so every step can be read back.
+ */
+static void compact_rank_entry(json_t *entry, const json_t *given)
+{
+    json_t *input = json_object_get(entry, "input");
+    json_t *ids = json_array();
+    json_t *by_bed = json_object();
+    if (!ids || !by_bed)
+        goto done;
+    size_t i;
+    json_t *c;
+    json_array_foreach(given, i, c)
+    {
+        json_t *bed = json_object_get(c, "bed");
+        json_array_append(ids, bed);
+        if (json_is_string(bed))
+            json_object_set(by_bed, json_string_value(bed), c);
+    }
+    if (json_is_array(input) && json_array_size(input) == 2)
+        json_array_set(input, 1, ids);
+    json_t *out = json_object_get(entry, "output");
+    if (!json_is_array(out))
+        goto done;
+    json_t *slim = json_array();
+    if (!slim)
+        goto done;
+    json_array_foreach(out, i, c)
+    {
+        json_t *bed = json_object_get(c, "bed");
+        const json_t *was =
+            json_is_string(bed) ? json_object_get(by_bed, json_string_value(bed))
+                                : NULL;
+        json_t *d = json_object();
+        const char *k;
+        json_t *v;
+        json_object_foreach(c, k, v)
+        {
+            if (strcmp(k, "bed") == 0 ||
+                !(was && json_equal(json_object_get(was, k), v)))
+                json_object_set(d, k, v);
+        }
+        json_array_append_new(slim, d);
+    }
+    json_object_set_new(entry, "output", slim);
+done:
+    json_decref(ids);
+    json_decref(by_bed);
+}
+
 int ct_plugins_rank(ct_plugins *m, const json_t *referral,
                     json_t **candidates, json_t *trace, bool *manual)
 {
@@ -616,6 +671,8 @@ int ct_plugins_rank(ct_plugins *m, const json_t *referral,
                              "something other than a list of candidates "
                              "(tables with a bed field)");
         if (rc == 0) {
+            if (entry)
+                compact_rank_entry(entry, *candidates);
             json_decref(*candidates);
             *candidates = json_incref(res);
         } else {

@@ -10,6 +10,9 @@
 #     --threads N         wrk threads (default: 2)
 #     --seconds N         duration of each run (default: 10)
 #     --only get|post     one half only
+#     --plugins           the generated area runs the three standard plugins
+#                         (stepdown, discharge_hub, winter_surge) with their
+#                         published settings, as an area would
 #
 # GET /v1/capacity (demo viewer token) is compared with nginx serving a
 # file of exactly the same bytes in the same run (NGINX_WORKERS workers,
@@ -21,7 +24,7 @@
 # counts are printed with the figures.
 set -u
 root=$(cd "$(dirname "$0")/../.." && pwd)
-bin=$root/build/caretide beds=20000 conns=64 threads=2 secs=10 only=
+bin=$root/build/caretide beds=20000 conns=64 threads=2 secs=10 only= plugins=0
 while [ $# -gt 0 ]; do
   case $1 in
     --bin) bin=$2; shift 2 ;;
@@ -30,6 +33,7 @@ while [ $# -gt 0 ]; do
     --threads) threads=$2; shift 2 ;;
     --seconds) secs=$2; shift 2 ;;
     --only) only=$2; shift 2 ;;
+    --plugins) plugins=1; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -79,6 +83,10 @@ gen_area() { # gen_area BEDS FILE
         printf '          - {range: B%d-%d-001..B%d-%d-100, tags: [nursing]}\n' "$f" "$z" "$f" "$z"
       done
     done
+    if [ "$plugins" = 1 ]; then
+      echo "plugin_path: [$root/plugins]"
+      echo "plugins: [{name: stepdown}, {name: discharge_hub}, {name: winter_surge}]"
+    fi
   } > "$out"
 }
 
@@ -139,7 +147,7 @@ summary() { # summary LABEL WRK-OUTPUT-FILE
 
 echo "caretide $("$bin" version | head -1 | cut -d' ' -f2), $(nproc) cores (load $(cut -d' ' -f1-3 /proc/loadavg)), $conns connections, $threads wrk threads, ${secs}s per run"
 if [ "$beds" -gt 0 ]; then
-  echo "area: generated, $(grep -c 'range:' "$tmp/area.yaml") zones of 100 beds"
+  echo "area: generated, $(grep -c 'range:' "$tmp/area.yaml") zones of 100 beds, $([ "$plugins" = 1 ] && echo "the three standard plugins" || echo "no plugins")"
 else
   echo "area: the embedded demo"
 fi

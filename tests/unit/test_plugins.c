@@ -109,6 +109,43 @@ static size_t traced(const json_t *d, const char *plugin, const char *hook)
     return n;
 }
 
+/* A rank step's trace names the beds it was given and keeps of its answer
+ * only each bed and what the plugin added; the host's candidates are
+ * recorded once, as beds, with the decision. */
+Test(plugins, rank_trace_is_compact)
+{
+    pfx p;
+    open_with(&p, "  - name: ranker\n", "");
+    int64_t id = refer(&p, 0, CT_PATHWAY_P2);
+    json_t *d = decide(&p, id);
+    json_t *cands = json_object_get(d, "candidates");
+    cr_assert(json_is_array(cands) && json_array_size(cands) > 1);
+    cr_assert(json_is_string(json_array_get(cands, 0)));
+    json_t *rank = NULL, *e;
+    size_t i, n = json_array_size(cands);
+    json_array_foreach(json_object_get(d, "trace"), i, e)
+        if (strcmp(str(e, "hook"), "rank") == 0) rank = e;
+    cr_assert_not_null(rank);
+    json_t *in = json_object_get(rank, "input");
+    cr_assert_eq(json_integer_value(json_object_get(json_array_get(in, 0),
+                                                    "id")),
+                 id, "the referral as the plugin saw it");
+    cr_assert(json_equal(json_array_get(in, 1), cands),
+              "the first rank got the host's list");
+    json_t *out = json_object_get(rank, "output");
+    cr_assert_eq(json_array_size(out), n);
+    /* Reversed, each with its bed, score and reason and nothing else. */
+    json_t *first = json_array_get(out, 0);
+    cr_assert(json_equal(json_object_get(first, "bed"),
+                         json_array_get(cands, n - 1)));
+    cr_assert_eq(json_integer_value(json_object_get(first, "score")),
+                 (json_int_t)n);
+    cr_assert_str_eq(str(first, "reason"), "reversed");
+    cr_assert_eq(json_object_size(first), 3, "only bed and what was added");
+    json_decref(d);
+    close_pfx(&p);
+}
+
 Test(plugins, triage_rank_admit_compose_in_order)
 {
     pfx p;
