@@ -280,7 +280,7 @@ static json_t *arg_json(lua_State *L, int idx, const char *what)
     return v;
 }
 
-/* ct.emit(event, payload?) */
+/* ct.emit(event, payload?) -> true | nil, err, code */
 static int l_emit(lua_State *L)
 {
     const char *ev = luaL_checkstring(L, 1);
@@ -291,10 +291,31 @@ static int l_emit(lua_State *L)
         json_decref(payload);
         payload = json_object();
     }
-    char kind[160];
+    char kind[160], actor[160];
     snprintf(kind, sizeof kind, "plugin.%s", ev);
+    /* Recorded first, in the caller's transaction when there is one (a
+     * decision, a group commit) so that it stands or falls with it. */
+    ct_store *s = ct_capacity_store(cap_of(L));
+    ct_capacity *c = cap_of(L);
+    bool own = !ct_store_in_transaction(s);
+    int rc = own ? ct_store_begin(s) : 0;
+    if (rc == 0)
+        rc = ct_audit_append(s, ct_clock_now(ct_capacity_clock(c)),
+                             actor_of(L, actor, sizeof actor), kind, payload,
+                             NULL);
+    if (own && rc == 0)
+        rc = ct_store_commit(s);
+    if (rc) {
+        if (own)
+            ct_store_rollback(s);
+        json_decref(payload);
+        return fail(L, rc, "cannot record the event in the audit log");
+    }
+    if (own)
+        ct_audit_sync_head(s);
     ct_plugins__queue_event(self(L)->mgr, kind, payload);
-    return 0;
+    lua_pushboolean(L, 1);
+    return 1;
 }
 
 /* --- kv and policy ------------------------------------------------------- */

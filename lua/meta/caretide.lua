@@ -85,9 +85,12 @@ function ct.daily(hhmm, fn) end
 function ct.on(event, fn) end
 
 ---Emits an event to every subscriber (other plugins included) and records
----it in the audit log. Names are dotted; the "plugin." prefix is added.
+---it in the audit log (kind "plugin.<event>", actor "plugin:<name>"), in
+---the transaction of the decision or change that is running, if any.
+---Names are dotted; the "plugin." prefix is added.
 ---@param event string
 ---@param payload? table
+---@return true|nil ok, string? err, string? code
 function ct.emit(event, payload) end
 
 ---A durable key-value store private to this plugin (size-limited by the

@@ -308,6 +308,13 @@ Test(plugins, schedules_and_events_on_the_virtual_clock)
     cr_assert_eq(ct_kv_get(p.f.store, "scheduler", "noticed", &v), 0);
     cr_assert_str_eq(json_string_value(v), "9990000018");
     json_decref(v);
+    /* ... and is in the audit log, in its own transaction here. */
+    cr_assert_eq(cap_fx_int(&p.f,
+                            "SELECT count(*) FROM event WHERE kind = "
+                            "'plugin.noticed' AND actor = 'plugin:scheduler' "
+                            "AND payload LIKE '%9990000018%'",
+                            NULL),
+                 1);
     close_pfx(&p);
 }
 
