@@ -292,11 +292,11 @@ static int read_referral(ct_http_req *r, ct_daemon *d, referral_in *v)
     static const char *const keys[] = {
         "nhs_number", "from_org", "ready_date", "requested_pathway",
         "age",        "needs",    "priority",   "infections",
-        NULL};
+        "usual_residence", NULL};
     const ct_config *cfg = ct_daemon_config(d);
     const ct_principal *who = ct_http_req_principal(r);
     int64_t age = -1, priority = 0;
-    int pathway = -1, err;
+    int pathway = -1, residence = -1, err;
     memset(v, 0, sizeof *v);
     if ((err = ct_http_field_only(r, NULL, keys)) ||
         (err = ct_http_field_nhs(r, "nhs_number", true, v->nhs)) ||
@@ -304,6 +304,9 @@ static int read_referral(ct_http_req *r, ct_daemon *d, referral_in *v)
         (err = ct_http_field_enum(r, "requested_pathway", false,
                                   ct_pathway_parse,
                                   "P0, P1, P2, P3 or step_down", &pathway)) ||
+        (err = ct_http_field_enum(r, "usual_residence", false,
+                                  ct_residence_parse, ct_residence_list(),
+                                  &residence)) ||
         (err = ct_http_field_int(r, "age", false, 0, 130, &age, NULL)) ||
         (err = ct_http_field_int(r, "priority", false, -1000000, 1000000,
                                  &priority, NULL)) ||
@@ -327,6 +330,8 @@ static int read_referral(ct_http_req *r, ct_daemon *d, referral_in *v)
     v->in.age = (int)age;
     v->in.priority = (int)priority;
     v->in.requested_pathway = pathway;
+    v->in.usual_residence =
+        residence >= 0 ? ct_residence_name((ct_residence)residence) : NULL;
     return 0;
 }
 

@@ -26,6 +26,8 @@ NAMES_AND_PARSE(bed_status, ct_bed_status, CT_BED_STATUS_MAP, CT_BED__COUNT)
 NAMES_AND_PARSE(referral_state, ct_referral_state, CT_REFERRAL_STATE_MAP,
                 CT_REFERRAL__COUNT)
 NAMES_AND_PARSE(pathway, ct_pathway, CT_PATHWAY_MAP, CT_PATHWAY__COUNT)
+NAMES_AND_PARSE(residence, ct_residence, CT_RESIDENCE_MAP,
+                CT_RESIDENCE__COUNT)
 NAMES_AND_PARSE(infection_status, ct_infection_status,
                 CT_INFECTION_STATUS_MAP, CT_INFECTION__COUNT)
 
@@ -58,4 +60,10 @@ const char *ct_role_list(void)
 {
     static char buf[80];
     return join(buf, sizeof buf, role_names, CT_ROLE__COUNT);
+}
+
+const char *ct_residence_list(void)
+{
+    static char buf[96];
+    return join(buf, sizeof buf, residence_names, CT_RESIDENCE__COUNT);
 }

@@ -55,6 +55,15 @@
     X(AWAITING, "awaiting")                                          \
     X(UNKNOWN, "unknown")
 
+/* Where a person usually lives: the discharge hub sends a care-home
+ * resident back to their home (P0) rather than into a new placement. */
+#define CT_RESIDENCE_MAP(X)                                          \
+    X(HOME, "home")                                                  \
+    X(CARE_HOME, "care_home")                                        \
+    X(SUPPORTED_LIVING, "supported_living")                          \
+    X(NO_FIXED_ABODE, "no_fixed_abode")                              \
+    X(OTHER, "other")
+
 typedef enum ct_facility_kind {
 #define X(n, s) CT_FACILITY_##n,
     CT_FACILITY_KIND_MAP(X)
@@ -97,6 +106,13 @@ typedef enum ct_pathway {
     CT_PATHWAY__COUNT
 } ct_pathway;
 
+typedef enum ct_residence {
+#define X(n, s) CT_RESIDENCE_##n,
+    CT_RESIDENCE_MAP(X)
+#undef X
+    CT_RESIDENCE__COUNT
+} ct_residence;
+
 typedef enum ct_infection_status {
 #define X(n, s) CT_INFECTION_##n,
     CT_INFECTION_STATUS_MAP(X)
@@ -118,6 +134,8 @@ const char *ct_referral_state_name(ct_referral_state s);
 int ct_referral_state_parse(const char *s);
 const char *ct_pathway_name(ct_pathway p);
 int ct_pathway_parse(const char *s);
+const char *ct_residence_name(ct_residence r);
+int ct_residence_parse(const char *s);
 const char *ct_infection_status_name(ct_infection_status s);
 int ct_infection_status_parse(const char *s);
 
@@ -125,5 +143,6 @@ int ct_infection_status_parse(const char *s);
 const char *ct_facility_kind_list(void);
 const char *ct_cohort_list(void);
 const char *ct_role_list(void);
+const char *ct_residence_list(void);
 
 #endif

@@ -295,6 +295,10 @@ static int check_input(const ct_referral_input *in, char nhs[11],
         (rc = ct_capacity__check_text("idempotency key",
                                       in->idempotency_key, 200, err)))
         return rc;
+    if (in->usual_residence && ct_residence_parse(in->usual_residence) < 0)
+        return ct_capacity__fail(err, CT_EINVAL,
+                                 "usual residence '%.40s' is not one of %s",
+                                 in->usual_residence, ct_residence_list());
     return 0;
 }
 
@@ -345,6 +349,8 @@ int ct_referral_create(ct_capacity *c, const ct_referral_input *in,
     if (in->age >= 0)
         sqlite3_bind_int(st, 2, in->age);
     sqlite3_bind_text(st, 3, needs, -1, SQLITE_STATIC);
+    if (in->usual_residence)
+        sqlite3_bind_text(st, 4, in->usual_residence, -1, SQLITE_STATIC);
     if ((rc = sqlite3_step(st)) != SQLITE_DONE) {
         sqlite3_reset(st);
         rc = ct_capacity__dberr(c, err, rc, "recording a person");

@@ -90,6 +90,8 @@ typedef struct ct_referral_input {
     int requested_pathway;  /* ct_pathway, or -1 */
     int priority;           /* larger is more urgent */
     const char *idempotency_key; /* may be NULL */
+    const char *usual_residence; /* a ct_residence name ("care_home"), or
+                                    NULL to leave it as it was */
 } ct_referral_input;
 
 /*

@@ -670,6 +670,8 @@ static int record_referral(ct_repl *r, json_t *ref, int64_t *id,
         .ready_date = json_string_value(json_object_get(ref, "ready_date")),
         .requested_pathway = rp ? ct_pathway_parse(rp) : -1,
         .priority = (int)json_integer_value(json_object_get(ref, "priority")),
+        .usual_residence =
+            json_string_value(json_object_get(person, "usual_residence")),
     };
     const char *pathogen;
     json_t *inf;

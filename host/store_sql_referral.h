@@ -18,9 +18,12 @@
 #define CT_STMTS_REFERRAL(X)                                                 \
     X(REF_ORG_EXISTS, "SELECT 1 FROM organisation WHERE id = ?1")            \
     X(REF_PERSON_UPSERT,                                                     \
-      "INSERT INTO person (nhs_number, age, needs) VALUES (?1, ?2, ?3)"      \
+      "INSERT INTO person (nhs_number, age, needs, usual_residence)"         \
+      " VALUES (?1, ?2, ?3, ?4)"                                             \
       " ON CONFLICT (nhs_number) DO UPDATE"                                  \
-      " SET age = coalesce(excluded.age, age), needs = excluded.needs")      \
+      " SET age = coalesce(excluded.age, age), needs = excluded.needs,"      \
+      "     usual_residence = coalesce(excluded.usual_residence,"            \
+      "                                usual_residence)")                    \
     X(REF_BY_KEY,                                                            \
       "SELECT id FROM referral WHERE from_org = ?1 AND idempotency_key = ?2")\
     X(REF_INSERT,                                                            \

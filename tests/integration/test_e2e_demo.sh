@@ -89,6 +89,15 @@ expect 201 '.decision.outcome == "waiting" and ([.decision.reasons[] | select(co
 # Flu positive, going to rehab: the hub's isolation rule, step-down.
 refer 9 "$today" "\"requested_pathway\": \"P2\", \"infections\": {\"flu\": {\"status\": \"positive\", \"tested_at\": \"$(hours_ago 3)\"}}"
 expect 201 '.decision.pathway == "step_down" and .decision.facility == "willow-stepdown"'
+# A care-home resident with nursing needs goes back to their own home: P0,
+# no new placement; unless the hospital asks for one.
+refer 20 "$today" '"needs": ["nursing"], "usual_residence": "care_home"'
+expect 201 '.decision.outcome == "home" and .decision.pathway == "P0"
+  and ([.decision.trace[] | select(.plugin == "discharge_hub" and .hook == "triage") | .output.reason] | first | contains("returning care-home resident"))'
+refer 21 "$today" '"needs": ["nursing"], "usual_residence": "care_home", "requested_pathway": "P3"'
+expect 201 '.decision.pathway == "P3"'
+refer 22 "$today" '"usual_residence": "castle"'
+expect 400 '.error.field == "usual_residence" and (.error.message | contains("care_home"))'
 
 # ---- holds become placements --------------------------------------------------
 req POST "/v1/referrals/$nursing/confirm" "$provider" ''

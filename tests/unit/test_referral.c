@@ -93,12 +93,21 @@ Test(referral, create)
     cr_assert_str_eq(json_string_value(json_object_get(p, "nhs_number")),
                      "9990000018");
 
-    /* A second referral for the same person updates the person. */
+    /* A second referral for the same person updates the person; a usual
+     * residence given once stays until another is given. */
     in.age = 85;
     in.nneeds = 1;
+    in.usual_residence = "care_home";
     CAP_OK(ct_referral_create(f.cap, &in, "org:acute", &id, &cap_err));
     cr_assert_eq(get(id).age, 85);
     cr_assert_eq(cap_fx_int(&f, "SELECT count(*) FROM person", NULL), 1);
+    in.usual_residence = NULL;
+    CAP_OK(ct_referral_create(f.cap, &in, "org:acute", &id, &cap_err));
+    char *home = cap_fx_text(&f, "SELECT usual_residence FROM person WHERE "
+                                 "nhs_number = ?1",
+                             "9990000018");
+    cr_assert_str_eq(home, "care_home");
+    free(home);
 }
 
 Test(referral, create_refusals)
@@ -141,6 +150,12 @@ Test(referral, create_refusals)
     CAP_REFUSED(&f, CT_EINVAL,
                 ct_referral_create(f.cap, &in, "org:acute", &id, &cap_err),
                 "need 'has space' is not a tag");
+    in = input();
+    in.usual_residence = "castle";
+    CAP_REFUSED(&f, CT_EINVAL,
+                ct_referral_create(f.cap, &in, "org:acute", &id, &cap_err),
+                "usual residence 'castle' is not one of home, care_home, "
+                "supported_living, no_fixed_abode or other");
     in = input();
     CAP_REFUSED(&f, CT_EINVAL,
                 ct_referral_create(f.cap, &in, "", &id, &cap_err),
