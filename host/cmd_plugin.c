@@ -652,7 +652,13 @@ static json_t *deviations(const ct_config *cfg, const ct_config_plugin *p,
     return dev;
 }
 
-static int run_list(int argc, char **argv)
+/*
+ * The options of a subcommand that takes only --config and the common
+ * ones: loads the config into *cfg (the caller frees it) and returns -1,
+ * or returns the exit status (help, usage, a config that does not load).
+ */
+static int config_only(const char *cmd, int argc, char **argv,
+                       ct_config **cfg)
 {
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
@@ -661,22 +667,31 @@ static int run_list(int argc, char **argv)
     };
     const char *config = NULL, *fmt = NULL, *lvl = NULL;
     int c;
+    *cfg = NULL;
     while ((c = getopt_long(argc, argv, ":c:h", opts, NULL)) != -1) {
         if (c == 'c')
             config = optarg;
         else {
-            int r = common_opt("list", c, argv, &fmt, &lvl);
+            int r = common_opt(cmd, c, argv, &fmt, &lvl);
             if (r >= 0)
                 return r;
         }
     }
     if (optind < argc)
-        return usage_error("list", "unexpected argument", argv[optind]);
+        return usage_error(cmd, "unexpected argument", argv[optind]);
     if (ct_cli_logging("plugin", fmt, lvl))
         return CT_EXIT_USAGE;
-    ct_config *cfg = NULL;
-    if (load_config(config, &cfg))
+    if (load_config(config, cfg))
         return CT_EXIT_FAIL;
+    return -1;
+}
+
+static int run_list(int argc, char **argv)
+{
+    ct_config *cfg = NULL;
+    int done = config_only("list", argc, argv, &cfg);
+    if (done >= 0)
+        return done;
     found_list l = {0};
     find_plugins(cfg, &l);
     int64_t now = ct_bundle_wall_ms();
@@ -774,29 +789,10 @@ static char *show_value(const ct_setting *s, const json_t *v)
 
 static int run_diff(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},
-        COMMON_LONG_OPTS,
-        {NULL, 0, NULL, 0},
-    };
-    const char *config = NULL, *fmt = NULL, *lvl = NULL;
-    int c;
-    while ((c = getopt_long(argc, argv, ":c:h", opts, NULL)) != -1) {
-        if (c == 'c')
-            config = optarg;
-        else {
-            int r = common_opt("diff", c, argv, &fmt, &lvl);
-            if (r >= 0)
-                return r;
-        }
-    }
-    if (optind < argc)
-        return usage_error("diff", "unexpected argument", argv[optind]);
-    if (ct_cli_logging("plugin", fmt, lvl))
-        return CT_EXIT_USAGE;
     ct_config *cfg = NULL;
-    if (load_config(config, &cfg))
-        return CT_EXIT_FAIL;
+    int done = config_only("diff", argc, argv, &cfg);
+    if (done >= 0)
+        return done;
     int status = CT_EXIT_OK;
     size_t total = 0;
     for (size_t i = 0; i < cfg->nplugins; i++) {
