@@ -201,28 +201,33 @@ end
 
 -- Candidates ----------------------------------------------------------------
 
--- candidate{...} -> a bed offered to rank() and admit(). Defaults: bed =
--- "WH-G01", "WH-G02", ... per test; zone = "willow-green"; facility =
--- "willow-stepdown"; facility_kind = "step_down"; org = "demo-council";
--- tags = {"nursing"}; designated = false; surge = false;
--- cohort = {covid = "negative"}.
+-- candidate{...} -> a bed offered to rank() and admit(), shaped as the host
+-- gives it. Defaults: bed = "WH-G01", "WH-G02", ... per test; zone =
+-- "willow-green"; facility = "willow-stepdown"; kind = "step_down"; org =
+-- "demo-council"; tags = {"nursing"}; designated = false; surge = false;
+-- isolation_room = false; cohort = {covid = "negative"} (the zone's
+-- cohorts that are not open).
 function M.candidate(over)
   if over ~= nil and type(over) ~= "table" then
     error("expected candidate{field = value, ...}", 2)
+  end
+  if over ~= nil and over.facility_kind ~= nil then
+    error("candidate: the host names a facility's kind `kind`, not `facility_kind`", 2)
   end
   seq.candidate = seq.candidate + 1
   local c = merge({
     bed = ("WH-G%02d"):format(seq.candidate),
     zone = "willow-green",
     facility = "willow-stepdown",
-    facility_kind = "step_down",
+    kind = "step_down",
     org = "demo-council",
     tags = { "nursing" },
     designated = false,
     surge = false,
+    isolation_room = false,
     cohort = { covid = "negative" },
   }, over or {})
-  local ok, err = one_of("facility_kind", c.facility_kind, KINDS)
+  local ok, err = one_of("kind", c.kind, KINDS)
   if ok then
     for pathogen, cohort in pairs(c.cohort or {}) do
       ok, err = one_of("cohort." .. tostring(pathogen), cohort, COHORTS)

@@ -192,7 +192,7 @@ function M.admit(referral, candidate)
   if a and not designated_positive(candidate, a.pathogen, cohort_lookup()) then
     return false, describe(a, now) .. ": only a designated setting's " .. a.pathogen .. "-positive zone"
   end
-  if S.awaiting_result == "hold" and (candidate.kind or candidate.facility_kind) == "care_home" then
+  if S.awaiting_result == "hold" and candidate.kind == "care_home" then
     local w = infection.assess(referral, now)
     if w and w.status == "awaiting" then
       return false, w.pathogen .. " result awaited: no care-home admission until it comes"

@@ -24,9 +24,9 @@ describe("placement", function()
     green = t.candidate{ bed = "WH-G01", zone = "willow-green", designated = true,
       cohort = { covid = "negative" } }
     oak = t.candidate{ bed = "OAK-001", zone = "oakwood-main", facility = "oakwood",
-      facility_kind = "care_home", org = "oakwood-care", cohort = { covid = "negative" } }
+      kind = "care_home", org = "oakwood-care", cohort = { covid = "negative" } }
     open_home = t.candidate{ bed = "RIV-01", zone = "riverside-main", facility = "riverside",
-      facility_kind = "care_home", designated = false, cohort = {} }
+      kind = "care_home", designated = false, cohort = {} }
   end)
 
   describe("rank", function()
@@ -70,7 +70,7 @@ describe("placement", function()
       local r = t.referral{ requested_pathway = "P3", pathway = "P3",
         person = { infections = { covid = { status = "positive", tested_at = ct.now() } } } }
       local annex = t.candidate{ bed = "EH-A01", zone = "elmhurst-annex", facility = "elmhurst",
-        facility_kind = "care_home", designated = true, cohort = { covid = "positive" } }
+        kind = "care_home", designated = true, cohort = { covid = "positive" } }
       expect(beds(plugin.rank(r, { oak, annex, open_home }))).to_equal({ "EH-A01" })
     end)
 
@@ -142,11 +142,11 @@ describe("placement", function()
         expect(plugin.admit(awaiting, oak)).to_be(true)
       end)
 
-      it("reads the host's kind field as well", function()
-        local c = t.candidate{ bed = "OAK-002", cohort = {} }
-        c.facility_kind = nil
-        c.kind = "care_home"
+      it("reads the facility's kind from the candidate", function()
+        local c = t.candidate{ bed = "OAK-002", cohort = {}, kind = "care_home" }
         expect(plugin.admit(awaiting, c)).to_be(false)
+        c.kind = "rehab"
+        expect(plugin.admit(awaiting, c)).to_be(true)
       end)
 
       it("allows other kinds of bed", function()

@@ -178,23 +178,25 @@ describe("candidate", function()
       bed = "WH-G01",
       zone = "willow-green",
       facility = "willow-stepdown",
-      facility_kind = "step_down",
+      kind = "step_down",
       org = "demo-council",
       tags = { "nursing" },
       designated = false,
       surge = false,
+      isolation_room = false,
       cohort = { covid = "negative" },
     })
     expect(t.candidate().bed).to_be("WH-G02")
   end)
 
   it("takes overrides and checks kind and cohorts", function()
-    local c = t.candidate({ facility_kind = "care_home", cohort = { covid = "positive" },
+    local c = t.candidate({ kind = "care_home", cohort = { covid = "positive" },
       tags = { "dementia" } })
-    expect(c.facility_kind).to_be("care_home")
+    expect(c.kind).to_be("care_home")
     expect(c.cohort).to_equal({ covid = "positive" })
     expect(c.tags).to_equal({ "dementia" })
-    expect(function() t.candidate({ facility_kind = "hotel" }) end).to_fail("facility_kind")
+    expect(function() t.candidate({ kind = "hotel" }) end).to_fail("kind")
+    expect(function() t.candidate({ facility_kind = "care_home" }) end).to_fail("not `facility_kind`")
     expect(function() t.candidate({ cohort = { flu = "maybe" } }) end).to_fail("cohort.flu")
   end)
 end)
