@@ -203,6 +203,21 @@ static int use_wal(sqlite3 *db, const char *path)
     return err;
 }
 
+/*
+ * Process-wide SQLite settings, before SQLite initialises (afterwards
+ * sqlite3_config refuses with SQLITE_MISUSE and changes nothing, which is
+ * harmless). Memory statistics cost a global mutex on every allocation and
+ * nothing here reads them (no sqlite3_status, no soft heap limit).
+ */
+static void configure_library(void)
+{
+    static bool done;
+    if (done)
+        return;
+    done = true;
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 int ct_store_open(const char *path, const ct_store_options *opts,
                   ct_store **out)
 {
@@ -217,8 +232,13 @@ int ct_store_open(const char *path, const ct_store_options *opts,
         return CT_ENOMEM;
     s->readonly = opts && opts->readonly;
 
-    int flags = s->readonly ? SQLITE_OPEN_READONLY
-                            : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    /* NOMUTEX: a store is used by one thread at a time (the daemon's loop
+     * thread; the host starts no other), so the connection's own mutexes
+     * are pure cost. SQLite's global structures keep theirs. */
+    configure_library();
+    int flags = (s->readonly ? SQLITE_OPEN_READONLY
+                             : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
+                SQLITE_OPEN_NOMUTEX;
     int rc = sqlite3_open_v2(path, &s->db, flags, NULL);
     int err;
     if (rc != SQLITE_OK) {
