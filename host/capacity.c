@@ -125,10 +125,9 @@ int ct_capacity_new(ct_store *s, ct_clock *clock,
         }
     }
     /* Savepoints (changes inside a caller's transaction) keep their
-     * journal in memory rather than a temporary file: half the cost of a
-     * batched hold. */
+     * journal in memory: the store sees to that (store.c,
+     * configure_library). */
     sqlite3 *db = ct_store__db(s);
-    sqlite3_exec(db, "PRAGMA temp_store = MEMORY", NULL, NULL, NULL);
     /* A rolled back transaction may undo changes the area index has seen. */
     sqlite3_rollback_hook(db, on_rollback, c);
     ct_timer_init(clock, &c->hold_timer);

@@ -14,6 +14,11 @@
 
 #define UNIT "store"
 #define DEFAULT_BUSY_TIMEOUT_MS 5000
+#define STMT_JOURNAL_SPILL (1 << 20)
+
+/* Whether statement and savepoint journals stay in memory up to
+ * STMT_JOURNAL_SPILL (configure_library managed to set it). */
+static bool big_spill;
 
 struct ct_store {
     sqlite3 *db;
@@ -170,6 +175,12 @@ static int configure(sqlite3 *db, const ct_store_options *o)
     int err = exec(db, "PRAGMA foreign_keys = ON", "foreign_keys");
     if (err)
         return err;
+    /* SQLite was initialised before the first store opened (an embedder
+     * or a test used it first): keep journals in memory the other way,
+     * rather than in temporary files past 64 KiB. */
+    if (!big_spill &&
+        (err = exec(db, "PRAGMA temp_store = MEMORY", "temp_store")))
+        return err;
     return exec(db, o && o->sync == CT_SYNC_NORMAL
                         ? "PRAGMA synchronous = NORMAL"
                         : "PRAGMA synchronous = FULL",
@@ -208,6 +219,15 @@ static int use_wal(sqlite3 *db, const char *path)
  * sqlite3_config refuses with SQLITE_MISUSE and changes nothing, which is
  * harmless). Memory statistics cost a global mutex on every allocation and
  * nothing here reads them (no sqlite3_status, no soft heap limit).
+ *
+ * Every capacity change inside a caller's transaction runs under a
+ * savepoint, and every statement with a trigger under a statement journal:
+ * pages it changes are copied there first. With temp_store = MEMORY that
+ * journal is built of 1 KiB allocations, five per page, freed at every
+ * release; with the spill threshold raised it is one allocation of the
+ * threshold's size, reused by the allocator, and only a journal beyond
+ * 1 MiB (some 250 pages) goes to a temporary file. About a tenth of a
+ * batched hold.
  */
 static void configure_library(void)
 {
@@ -216,6 +236,8 @@ static void configure_library(void)
         return;
     done = true;
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    big_spill = sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL,
+                               STMT_JOURNAL_SPILL) == SQLITE_OK;
 }
 
 int ct_store_open(const char *path, const ct_store_options *opts,
