@@ -43,6 +43,11 @@ static int buf_reserve(ct_buf *b, size_t extra)
     return 0;
 }
 
+int ct_buf_reserve(ct_buf *b, size_t extra)
+{
+    return buf_reserve(b, extra);
+}
+
 int ct_buf_append(ct_buf *b, const void *data, size_t len)
 {
     if (buf_reserve(b, len))

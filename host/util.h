@@ -36,6 +36,9 @@ typedef struct ct_buf {
 } ct_buf;
 
 int ct_buf_append(ct_buf *b, const void *data, size_t len);
+/* Makes room for extra more bytes and a NUL without changing len, so a
+ * writer may fill data + len directly. CT_ENOMEM. */
+int ct_buf_reserve(ct_buf *b, size_t extra);
 int ct_buf_puts(ct_buf *b, const char *s);
 int ct_buf_printf(ct_buf *b, const char *fmt, ...)
 #if defined(__GNUC__)
