@@ -499,9 +499,8 @@ void ct_candidates__note(ct_capacity *c, ct_cap_idxkind kind, const char *id,
     ct_cap_idxop *op = &c->idxops[c->nidxops++];
     op->kind = kind;
     op->value = value;
-    snprintf(op->id, sizeof op->id, "%s", id);
-    snprintf(op->pathogen, sizeof op->pathogen, "%s", pathogen ? pathogen
-                                                               : "");
+    ct_copy_str(op->id, sizeof op->id, id);
+    ct_copy_str(op->pathogen, sizeof op->pathogen, pathogen);
 }
 
 static bool apply_one(ct_cap_index *x, const ct_cap_idxop *op)

@@ -79,8 +79,7 @@ static int step_done(ct_capacity *c, sqlite3_stmt *st, const char *what,
 
 static void copy_col(char *dst, size_t n, sqlite3_stmt *st, int col)
 {
-    const unsigned char *s = sqlite3_column_text(st, col);
-    snprintf(dst, n, "%s", s ? (const char *)s : "");
+    ct_copy_str(dst, n, (const char *)sqlite3_column_text(st, col));
 }
 
 /* ---- handle ---------------------------------------------------------- */
@@ -370,7 +369,7 @@ static int load_bed(ct_capacity *c, const char *bed_id, bed_row *b,
     }
     memset(b, 0, sizeof *b);
     ct_bed_info *i = &b->info;
-    snprintf(i->id, sizeof i->id, "%s", bed_id);
+    ct_copy_str(i->id, sizeof i->id, bed_id);
     copy_col(i->zone_id, sizeof i->zone_id, st, 0);
     copy_col(i->facility_id, sizeof i->facility_id, st, 1);
     i->kind = (ct_facility_kind)ct_facility_kind_parse(

@@ -18,6 +18,14 @@ const ct_embedded *ct_embedded_find(const char *name)
     return NULL;
 }
 
+void ct_copy_str(char *dst, size_t n, const char *src)
+{
+    size_t len = src ? strnlen(src, n - 1) : 0;
+    if (len)
+        memcpy(dst, src, len);
+    dst[len] = '\0';
+}
+
 char *ct_strdup(const char *s)
 {
     return s ? strdup(s) : NULL;
