@@ -44,7 +44,8 @@ static int sodium_ready(void)
  * object with JSON_SORT_KEYS | JSON_COMPACT | JSON_ENSURE_ASCII, keys in
  * sorted order, no spaces. payload is
  * canonical text already (what the event row stores); NULL writes
- * payload_value's canonical text in its place, and *payload_at tells
+ * payload_value's (or the members') canonical text in its place, and
+ * *payload_at tells
  * where it starts (its length is *payload_len), so the row can store that
  * slice. Strings and numbers are written by json_canon.c, which matches
  * jansson byte for byte.
@@ -52,7 +53,8 @@ static int sodium_ready(void)
 static int canonical(ct_buf *b, int64_t seq, int64_t at, const char *actor,
                      size_t actor_len, const char *kind, size_t kind_len,
                      const char *payload, size_t payload_len,
-                     const json_t *payload_value, size_t *payload_at,
+                     const json_t *payload_value, ct_json_member *members,
+                     size_t nmembers, size_t *payload_at,
                      size_t *payload_text_len)
 {
     int rc;
@@ -70,6 +72,8 @@ static int canonical(ct_buf *b, int64_t seq, int64_t at, const char *actor,
         rc = ct_buf_append(b, payload, payload_len);
     else if (payload_value)
         rc = ct_json_canon(b, payload_value);
+    else if (members)
+        rc = ct_json_canon_members(b, members, nmembers);
     else
         rc = ct_buf_append(b, "{}", 2);
     if (rc)
@@ -122,13 +126,11 @@ static int read_head(ct_store *s, int64_t *seq, uint8_t hash[HASH_LEN])
     return rc;
 }
 
-/* Borrows payload; everything else is copied into the database. */
-int ct_audit_append(ct_store *s, int64_t at, const char *actor,
-                    const char *kind, const json_t *payload, int64_t *seq)
+/* The payload is payload (an object), or the n members, or {}. */
+static int append(ct_store *s, int64_t at, const char *actor,
+                  const char *kind, const json_t *payload,
+                  ct_json_member *members, size_t nmembers, int64_t *seq)
 {
-    if (!actor || !*actor || !kind || !*kind ||
-        (payload && !json_is_object(payload)))
-        return CT_EINVAL;
     if (!ct_store_in_transaction(s))
         return CT_ESTATE;
     int rc = sodium_ready();
@@ -147,7 +149,8 @@ int ct_audit_append(ct_store *s, int64_t at, const char *actor,
     size_t pat = 0, plen = 0;
     if ((rc = ct_buf_reserve(&canon, 256)) ||
         (rc = canonical(&canon, head + 1, at, actor, strlen(actor), kind,
-                        strlen(kind), NULL, 0, payload, &pat, &plen)))
+                        strlen(kind), NULL, 0, payload, members, nmembers,
+                        &pat, &plen)))
         goto fail_canon;
     if (plen > INT_MAX / 2) {
         rc = CT_ELIMIT;
@@ -185,6 +188,26 @@ int ct_audit_append(ct_store *s, int64_t at, const char *actor,
 fail_canon:
     ct_buf_free(&canon);
     return rc;
+}
+
+/* Borrows payload; everything else is copied into the database. */
+int ct_audit_append(ct_store *s, int64_t at, const char *actor,
+                    const char *kind, const json_t *payload, int64_t *seq)
+{
+    if (!actor || !*actor || !kind || !*kind ||
+        (payload && !json_is_object(payload)))
+        return CT_EINVAL;
+    return append(s, at, actor, kind, payload, NULL, 0, seq);
+}
+
+/* Borrows members (reordered by key). */
+int ct_audit_append_members(ct_store *s, int64_t at, const char *actor,
+                            const char *kind, ct_json_member *members,
+                            size_t n, int64_t *seq)
+{
+    if (!actor || !*actor || !kind || !*kind || (n && !members))
+        return CT_EINVAL;
+    return append(s, at, actor, kind, NULL, members, n, seq);
 }
 
 int64_t ct_audit_head(ct_store *s)
@@ -419,7 +442,8 @@ static bool check_event(sqlite3_stmt *st, walk *w, ct_audit_report *r)
     const char *kind = col_text(st, 3, &klen);
     const char *payload = col_text(st, 4, &plen);
     int rc = canonical(&w->canon, seq, sqlite3_column_int64(st, 1), actor,
-                       alen, kind, klen, payload, plen, NULL, NULL, NULL);
+                       alen, kind, klen, payload, plen, NULL, NULL, 0, NULL,
+                       NULL);
     if (rc) {
         fail_at(r, seq, rc == CT_EINVAL ? "actor or kind is not UTF-8 text"
                                         : "out of memory hashing the event");

@@ -306,22 +306,14 @@ int ct_capacity__finish(ct_capacity *c, int rc, ct_cap_error *err)
     return rc;
 }
 
-int ct_capacity__emit(ct_capacity *c, const char *actor, const char *kind,
-                      json_t *payload, ct_cap_error *err)
+/* Queues an appended event for the callback; takes ownership of payload
+ * (NULL: out of memory). */
+static int queue_event(ct_capacity *c, int64_t seq, int64_t at,
+                       const char *actor, const char *kind, json_t *payload,
+                       ct_cap_error *err)
 {
-    if (!payload) /* json_pack and friends failed */
+    if (!payload)
         return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
-    int64_t at = ct_clock_now(c->clock), seq = 0;
-    int rc = ct_audit_append(c->store, at, actor, kind, payload, &seq);
-    if (rc) {
-        json_decref(payload);
-        return ct_capacity__fail(err, rc, "cannot append audit event %s: %s",
-                                 kind, ct_strerror(rc));
-    }
-    if (!c->event_cb) {
-        json_decref(payload);
-        return 0;
-    }
     if (c->npending == c->cap_pending) {
         size_t n = c->cap_pending ? 2 * c->cap_pending : 16;
         ct_cap_pending *p = realloc(c->pending, n * sizeof *p);
@@ -339,6 +331,41 @@ int ct_capacity__emit(ct_capacity *c, const char *actor, const char *kind,
 fail_nomem:
     json_decref(payload);
     return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+}
+
+int ct_capacity__emit(ct_capacity *c, const char *actor, const char *kind,
+                      json_t *payload, ct_cap_error *err)
+{
+    if (!payload) /* json_pack and friends failed */
+        return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+    int64_t at = ct_clock_now(c->clock), seq = 0;
+    int rc = ct_audit_append(c->store, at, actor, kind, payload, &seq);
+    if (rc) {
+        json_decref(payload);
+        return ct_capacity__fail(err, rc, "cannot append audit event %s: %s",
+                                 kind, ct_strerror(rc));
+    }
+    if (!c->event_cb) {
+        json_decref(payload);
+        return 0;
+    }
+    return queue_event(c, seq, at, actor, kind, payload, err);
+}
+
+int ct_capacity__emit_members(ct_capacity *c, const char *actor,
+                              const char *kind, ct_json_member *m, size_t n,
+                              ct_cap_error *err)
+{
+    int64_t at = ct_clock_now(c->clock), seq = 0;
+    int rc = ct_audit_append_members(c->store, at, actor, kind, m, n, &seq);
+    if (rc)
+        return ct_capacity__fail(err, rc, "cannot append audit event %s: %s",
+                                 kind, ct_strerror(rc));
+    /* The object is built only for a callback to read. */
+    if (!c->event_cb)
+        return 0;
+    return queue_event(c, seq, at, actor, kind, ct_json_members_object(m, n),
+                       err);
 }
 
 /* ---- beds ------------------------------------------------------------ */
@@ -844,14 +871,17 @@ int ct_capacity_hold(ct_capacity *c, int64_t referral_id, const char *bed_id,
         (rc = ct_referral__move(c, referral_id, r.state, CT_REFERRAL_HELD,
                                 err)))
         goto done;
-    rc = ct_capacity__emit(
-        c, actor, "hold.created",
-        json_pack("{s:I, s:I, s:s, s:s, s:s, s:I, s:I}", "hold",
-                  (json_int_t)id, "referral", (json_int_t)referral_id, "bed",
-                  bed_id, "zone", b.info.zone_id, "facility",
-                  b.info.facility_id, "expires_at", (json_int_t)expires,
-                  "ttl_ms", (json_int_t)ttl_ms),
-        err);
+    ct_json_member payload[] = {
+        {"hold", NULL, id},
+        {"referral", NULL, referral_id},
+        {"bed", bed_id, 0},
+        {"zone", b.info.zone_id, 0},
+        {"facility", b.info.facility_id, 0},
+        {"expires_at", NULL, expires},
+        {"ttl_ms", NULL, ttl_ms},
+    };
+    rc = ct_capacity__emit_members(c, actor, "hold.created", payload,
+                                   CT_ARRAY_LEN(payload), err);
 done:
     ct_referral__row_free(&r);
     rc = ct_capacity__finish(c, rc, err);

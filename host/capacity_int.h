@@ -10,6 +10,7 @@
 #define CT_CAPACITY_INT_H
 
 #include "capacity.h"
+#include "json_canon.h"
 #include "log.h"
 #include "store_int.h"
 #include "util.h"
@@ -107,6 +108,12 @@ int ct_capacity__finish(ct_capacity *c, int rc, ct_cap_error *err);
  * json_pack) is CT_ENOMEM. */
 int ct_capacity__emit(ct_capacity *c, const char *actor, const char *kind,
                       json_t *payload, ct_cap_error *err);
+/* The same with a flat payload of strings and integers (json_canon.h),
+ * borrowed and sorted in place: no json_t unless there is a callback. For
+ * the hot paths. */
+int ct_capacity__emit_members(ct_capacity *c, const char *actor,
+                              const char *kind, ct_json_member *m, size_t n,
+                              ct_cap_error *err);
 
 /* The referral's active assignment, inside a change. */
 typedef struct ct_cap_assignment {

@@ -150,6 +150,54 @@ static int key_cmp(const void *a, const void *b)
     return (x->len > y->len) - (x->len < y->len);
 }
 
+static int member_cmp(const ct_json_member *x, const ct_json_member *y)
+{
+    key a = {x->key, strlen(x->key), NULL}, b = {y->key, strlen(y->key), NULL};
+    return key_cmp(&a, &b);
+}
+
+int ct_json_canon_members(ct_buf *b, ct_json_member *m, size_t n)
+{
+    for (size_t j = 1; j < n; j++) {
+        ct_json_member k = m[j];
+        size_t i = j;
+        for (; i > 0 && member_cmp(&m[i - 1], &k) > 0; i--)
+            m[i] = m[i - 1];
+        m[i] = k;
+    }
+    size_t mark = b->len;
+    int rc = ct_buf_append(b, "{", 1);
+    for (size_t i = 0; !rc && i < n; i++) {
+        if ((i && (rc = ct_buf_append(b, ",", 1))) ||
+            (rc = ct_json_canon_string(b, m[i].key, strlen(m[i].key))) ||
+            (rc = ct_buf_append(b, ":", 1)))
+            break;
+        rc = m[i].str ? ct_json_canon_string(b, m[i].str, strlen(m[i].str))
+                      : ct_json_canon_int(b, m[i].num);
+    }
+    if (!rc)
+        rc = ct_buf_append(b, "}", 1);
+    if (rc) {
+        b->len = mark;
+        if (b->data)
+            b->data[mark] = '\0';
+    }
+    return rc;
+}
+
+json_t *ct_json_members_object(const ct_json_member *m, size_t n)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; o && i < n; i++) {
+        json_t *v = m[i].str ? json_string(m[i].str) : json_integer(m[i].num);
+        if (json_object_set_new(o, m[i].key, v)) {
+            json_decref(o);
+            o = NULL;
+        }
+    }
+    return o;
+}
+
 /* json_dumps' own text for v, appended. */
 static int by_jansson(ct_buf *b, const json_t *v)
 {

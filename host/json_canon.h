@@ -38,4 +38,24 @@ int ct_json_canon_string(ct_buf *b, const char *s, size_t len);
 /* Appends v in decimal (the canonical form of an integer). CT_ENOMEM. */
 int ct_json_canon_int(ct_buf *b, int64_t v);
 
+/* A member of a flat object of strings and integers: a payload written
+ * without building a json_t first. */
+typedef struct ct_json_member {
+    const char *key; /* UTF-8, NUL-terminated */
+    const char *str; /* the value when not NULL (UTF-8) */
+    int64_t num;     /* otherwise this integer */
+} ct_json_member;
+
+/*
+ * Appends the object of the n members canonically, as ct_json_canon would
+ * for ct_json_members_object(m, n); sorts m by key in place. Keys must
+ * differ. Borrows the strings. CT_EINVAL (b unchanged) when a key or
+ * value is not UTF-8; CT_ENOMEM.
+ */
+int ct_json_canon_members(ct_buf *b, ct_json_member *m, size_t n);
+
+/* The same object as a new json_t (caller owns), NULL when out of memory
+ * or when a key or value is not UTF-8. */
+json_t *ct_json_members_object(const ct_json_member *m, size_t n);
+
 #endif

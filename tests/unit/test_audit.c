@@ -448,6 +448,48 @@ Test(audit, old_and_new_rows_verify_as_one_chain)
     }
 }
 
+/* A payload given as members is stored and hashed as the same object
+ * given as a json_t would be. */
+Test(audit, members_payload_is_the_object_payload)
+{
+    ct_store *s = open_store();
+    ct_json_member m[] = {
+        {"ttl_ms", NULL, 14400000},    {"bed", "B0001-01", 0},
+        {"hold", NULL, 12},            {"zone", "caf\xc3\xa9 \"z\"", 0},
+        {"referral", NULL, INT64_MIN}, {"expires_at", NULL, T0},
+    };
+    json_t *o = ct_json_members_object(m, CT_ARRAY_LEN(m));
+    cr_assert_not_null(o);
+    cr_assert_eq(ct_store_begin(s), 0);
+    cr_assert_eq(ct_audit_append_members(s, T0, "host", "hold.created", m,
+                                         CT_ARRAY_LEN(m), NULL),
+                 0);
+    cr_assert_eq(ct_audit_append(s, T0, "host", "hold.created", o, NULL), 0);
+    cr_assert_eq(ct_audit_append_members(s, T0, "host", "x.y", NULL, 0,
+                                         NULL),
+                 0);
+    ct_json_member bad[] = {{"k", "\xff", 0}};
+    cr_assert_eq(ct_audit_append_members(s, T0, "host", "x.y", bad, 1, NULL),
+                 CT_EINVAL);
+    cr_assert_eq(ct_store_commit(s), 0);
+    cr_assert_eq(ct_audit_head(s), 3, "the refused one wrote nothing");
+    ct_store_close(s);
+    char *p1 = raw_text("SELECT payload FROM event WHERE seq = 1");
+    char *p2 = raw_text("SELECT payload FROM event WHERE seq = 2");
+    char *p3 = raw_text("SELECT payload FROM event WHERE seq = 3");
+    char *want = json_dumps(o, JSON_SORT_KEYS | JSON_COMPACT |
+                                   JSON_ENSURE_ASCII);
+    cr_assert_str_eq(p1, want);
+    cr_assert_str_eq(p2, want);
+    cr_assert_str_eq(p3, "{}");
+    free(want);
+    free(p1);
+    free(p2);
+    free(p3);
+    json_decref(o);
+    verify_ro(0);
+}
+
 /* A payload string that is not UTF-8 (only json_*_nocheck can make one)
  * is refused and writes nothing. */
 Test(audit, payload_text_not_utf8_is_refused)

@@ -298,3 +298,39 @@ Test(json_canon, deep_nesting_and_cycles)
 
     cr_assert_eq(ct_json_canon(&(ct_buf){0}, NULL), CT_EINVAL);
 }
+
+/* A flat payload written from members is the canonical text of the
+ * object ct_json_members_object builds, whatever the members' order. */
+Test(json_canon, members_as_the_object)
+{
+    for (int round = 0; round < 2000; round++) {
+        char keys[8][32], vals[8][32];
+        ct_json_member m[8];
+        size_t n = rnd(9);
+        for (size_t i = 0; i < n; i++) {
+            /* distinct keys: a random text and the index */
+            size_t kl = random_text(keys[i], 20, true);
+            keys[i][kl] = '\0';
+            kl = strlen(keys[i]); /* up to an embedded NUL */
+            snprintf(keys[i] + kl, sizeof keys[i] - kl, "#%zu", i);
+            size_t vl = random_text(vals[i], 30, round % 5 != 0);
+            vals[i][vl] = '\0';
+            m[i] = (ct_json_member){keys[i], rnd(2) ? vals[i] : NULL,
+                                    (int64_t)rng};
+        }
+        json_t *o = ct_json_members_object(m, n);
+        ct_buf b = {0};
+        int rc = ct_json_canon_members(&b, m, n);
+        if (!o) {
+            cr_assert_eq(rc, CT_EINVAL, "a value that is not UTF-8");
+            cr_assert_eq(b.len, 0);
+        } else {
+            char *want = json_dumps(o, FLAGS);
+            cr_assert_eq(rc, 0);
+            cr_assert_str_eq(b.data, want);
+            free(want);
+        }
+        json_decref(o);
+        ct_buf_free(&b);
+    }
+}
