@@ -691,35 +691,52 @@ static int required(const ct_cap_index *x, const ct_ref_row *r,
     return 0;
 }
 
-/* The person's record per interned pathogen into the index's scratch. */
-static int person_records(ct_capacity *c, const char *nhs, ct_cap_error *err)
+/*
+ * The referral (as ct_referral__load reads it) and the person's record
+ * per interned pathogen, into the index's scratch, in one statement.
+ * CT_ENOTFOUND naming the referral. Free r with ct_referral__row_free.
+ */
+static int load_person(ct_capacity *c, int64_t id, ct_ref_row *r,
+                       ct_cap_error *err)
 {
     ct_cap_index *x = c->index;
     for (int i = 0; i < x->npathogens; i++) {
         x->pstatus[i] = -1;
         x->pend[i] = INT64_MAX;
     }
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_ISO_INF_RULE, err);
+    memset(r, 0, sizeof *r);
+    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_CAND_PERSON, err);
     if (!st)
         return CT_ESTORE;
-    sqlite3_bind_text(st, 1, nhs, -1, SQLITE_STATIC);
-    int rc;
+    sqlite3_bind_int64(st, 1, id);
+    int rc, out = 0;
+    bool first = true;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (first && (out = ct_referral__from_row(st, id, r, err)))
+            break;
+        first = false;
+        if (sqlite3_column_type(st, 4) == SQLITE_NULL)
+            continue; /* no infection record */
         int p = -1;
         for (int i = 0; i < x->npathogens && p < 0; i++)
-            if (strcmp(x->pathogens[i], text(st, 0)) == 0)
+            if (strcmp(x->pathogens[i], text(st, 4)) == 0)
                 p = i;
         if (p < 0) /* no zone has a cohort for it */
             continue;
-        x->pstatus[p] = ct_infection_status_parse(text(st, 1));
-        x->pend[p] = sqlite3_column_type(st, 2) == SQLITE_NULL
+        x->pstatus[p] = ct_infection_status_parse(text(st, 5));
+        x->pend[p] = sqlite3_column_type(st, 6) == SQLITE_NULL
                          ? INT64_MAX
-                         : sqlite3_column_int64(st, 2);
+                         : sqlite3_column_int64(st, 6);
     }
     sqlite3_reset(st);
-    return rc == SQLITE_DONE
-               ? 0
-               : ct_capacity__dberr(c, err, rc, "reading infection records");
+    if (out)
+        return out;
+    if (rc != SQLITE_DONE)
+        return ct_capacity__dberr(c, err, rc, "reading a referral");
+    if (first)
+        return ct_capacity__fail(err, CT_ENOTFOUND,
+                                 "referral %" PRId64 " does not exist", id);
+    return 0;
 }
 
 /* Whether zone z takes the person in an ordinary bed and in an isolation
@@ -790,9 +807,14 @@ int ct_candidates_find(ct_capacity *c, const ct_candidate_query *q,
     int rc = check_query(q, err);
     if (rc)
         return rc;
-    ct_ref_row r;
-    if ((rc = ct_referral__load(c, q->referral_id, &r, err)))
+    /* The index first: the person's records are read into its scratch. */
+    if ((rc = ensure_index(c, err)))
         return rc;
+    ct_ref_row r;
+    if ((rc = load_person(c, q->referral_id, &r, err))) {
+        ct_referral__row_free(&r);
+        return rc;
+    }
     uint64_t want_small[4] = {0}, *want = want_small;
     int pathway = q->pathway >= 0 ? q->pathway : r.pathway;
     unsigned kinds = q->kinds;
@@ -801,16 +823,13 @@ int ct_candidates_find(ct_capacity *c, const ct_candidate_query *q,
         if (!kinds) /* P0: home with no new support needs no bed */
             goto done;
     }
-    if ((rc = ensure_index(c, err)))
-        goto done;
     if (c->index->words > 4 &&
         !(want = calloc((size_t)c->index->words, sizeof *want))) {
         rc = ct_capacity__fail(err, CT_ENOMEM, "out of memory");
         goto done;
     }
     bool any;
-    if ((rc = required(c->index, &r, q, want, &any, err)) || !any ||
-        (rc = person_records(c, r.nhs_number, err)))
+    if ((rc = required(c->index, &r, q, want, &any, err)) || !any)
         goto done;
     if ((rc = walk(c, q, kinds, want, out)))
         ct_capacity__fail(err, rc, "out of memory");

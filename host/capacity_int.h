@@ -154,6 +154,10 @@ typedef struct ct_ref_row {
 int ct_referral__load(ct_capacity *c, int64_t id, ct_ref_row *out,
                       ct_cap_error *err);
 void ct_referral__row_free(ct_ref_row *r);
+/* Fills out from the current row of st, whose first four columns are
+ * REF_LOAD's (state, nhs_number, pathway, needs). out must be zeroed. */
+int ct_referral__from_row(sqlite3_stmt *st, int64_t id, ct_ref_row *out,
+                          ct_cap_error *err);
 /* CT_ESTATE "referral 12 is placed; cannot hold" unless from -> to is a
  * transition of the life cycle; verb names the action ("hold"). */
 int ct_referral__guard(int64_t id, ct_referral_state from,
