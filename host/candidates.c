@@ -798,6 +798,16 @@ static int walk(ct_capacity *c, const ct_candidate_query *q, unsigned kinds,
     return 0;
 }
 
+static int search(ct_capacity *c, const ct_candidate_query *q,
+                  ct_candidate_list *out, ct_cap_error *err);
+
+/*
+ * Outside a transaction the search runs in one read transaction of its
+ * own: one snapshot (and one WAL read lock) for the data_version check,
+ * an index reload and the person's rows, rather than one per statement.
+ * Nothing is written, so it ends with COMMIT, which never calls the
+ * rollback hook that would mark the index stale.
+ */
 int ct_candidates_find(ct_capacity *c, const ct_candidate_query *q,
                        ct_candidate_list *out, ct_cap_error *err)
 {
@@ -805,10 +815,36 @@ int ct_candidates_find(ct_capacity *c, const ct_candidate_query *q,
     out->text_len = 0;
     out->ntagv = 0;
     int rc = check_query(q, err);
-    if (rc)
-        return rc;
+    if (rc || ct_store_in_transaction(c->store))
+        return rc ? rc : search(c, q, out, err);
+    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_CAND_READ_BEGIN, err);
+    if (!st)
+        return CT_ESTORE;
+    if ((rc = ct_store__step_done(c->store, st)))
+        return ct_capacity__fail(err, rc, "cannot begin a read: %s",
+                                 ct_strerror(rc));
+    rc = search(c, q, out, err);
+    st = ct_capacity__stmt(c, CT_STMT_CAND_READ_END, NULL);
+    int end = st ? ct_store__step_done(c->store, st) : CT_ESTORE;
+    if (end && ct_store_in_transaction(c->store)) {
+        c->own_rollback = true; /* nothing was written: the index stands */
+        ct_store_rollback(c->store);
+        c->own_rollback = false;
+    }
+    if (!rc && end) {
+        out->len = out->text_len = out->ntagv = 0;
+        rc = ct_capacity__fail(err, end, "cannot end a read: %s",
+                               ct_strerror(end));
+    }
+    return rc;
+}
+
+static int search(ct_capacity *c, const ct_candidate_query *q,
+                  ct_candidate_list *out, ct_cap_error *err)
+{
     /* The index first: the person's records are read into its scratch. */
-    if ((rc = ensure_index(c, err)))
+    int rc = ensure_index(c, err);
+    if (rc)
         return rc;
     ct_ref_row r;
     if ((rc = load_person(c, q->referral_id, &r, err))) {

@@ -10,6 +10,9 @@
 
 #define CT_STMTS_CANDIDATES(X)                                               \
     X(CAND_DATA_VERSION, "PRAGMA data_version")                              \
+    /* A search outside a transaction reads in one snapshot. */              \
+    X(CAND_READ_BEGIN, "BEGIN DEFERRED")                                     \
+    X(CAND_READ_END, "COMMIT")                                               \
     X(CAND_LOAD_FACILITIES,                                                  \
       "SELECT id, org_id, kind, designated, retired FROM facility"           \
       " ORDER BY id")                                                        \
