@@ -7,6 +7,7 @@
 #include "error.h"
 #include "json_canon.h"
 #include "log.h"
+#include "sha256.h"
 #include "store_int.h"
 #include "util.h"
 
@@ -88,15 +89,12 @@ static int canonical(ct_buf *b, int64_t seq, int64_t at, const char *actor,
     return 0;
 }
 
+/* SHA-256(prev || canonical bytes), on the SHA extensions when the
+ * processor has them (sha256.h). */
 static void chain_hash(const uint8_t prev[HASH_LEN], const ct_buf *canon,
                        uint8_t out[HASH_LEN])
 {
-    crypto_hash_sha256_state st;
-    crypto_hash_sha256_init(&st);
-    crypto_hash_sha256_update(&st, prev, HASH_LEN);
-    crypto_hash_sha256_update(&st, (const unsigned char *)canon->data,
-                              canon->len);
-    crypto_hash_sha256_final(&st, out);
+    ct_sha256_pair(prev, HASH_LEN, canon->data, canon->len, out);
 }
 
 /* ---- append -------------------------------------------------------- */
