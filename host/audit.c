@@ -171,7 +171,10 @@ static int append(ct_store *s, int64_t at, const char *actor,
     if ((rc = ct_store__step_done(s, ins)))
         goto fail_canon;
 
-    sqlite3_stmt *up = ct_store__stmt(s, CT_STMT_AUDIT_SET_HEAD);
+    /* The head row exists from the first event on: a plain UPDATE is
+     * cheaper than the upsert, which is kept for the first. */
+    sqlite3_stmt *up = ct_store__stmt(
+        s, head > 0 ? CT_STMT_AUDIT_UPDATE_HEAD : CT_STMT_AUDIT_SET_HEAD);
     if (!up) {
         rc = CT_ESTORE;
         goto fail_canon;
@@ -180,6 +183,10 @@ static int append(ct_store *s, int64_t at, const char *actor,
     sqlite3_bind_blob(up, 2, hash, HASH_LEN, SQLITE_STATIC);
     if ((rc = ct_store__step_done(s, up)))
         goto fail_canon;
+    if (sqlite3_changes(ct_store__db(s)) != 1) {
+        rc = CT_ECORRUPT; /* read a moment ago in this transaction */
+        goto fail_canon;
+    }
     if (seq)
         *seq = head + 1;
 
