@@ -229,12 +229,17 @@ void ct_capacity_flush_events(ct_capacity *c)
     c->delivering = false;
 }
 
-int ct_capacity__begin(ct_capacity *c, ct_cap_error *err)
+/* direct: inside a caller's transaction, no savepoint (capacity_int.h). */
+static int begin(ct_capacity *c, bool direct, ct_cap_error *err)
 {
     if (c->in_change)
         return ct_capacity__fail(err, CT_ESTATE,
                                  "a capacity change is already in progress");
-    if (ct_store_in_transaction(c->store)) {
+    c->direct = c->wrote = false;
+    if (direct && ct_store_in_transaction(c->store)) {
+        c->own_tx = false;
+        c->direct = true;
+    } else if (ct_store_in_transaction(c->store)) {
         sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_CAP_SAVEPOINT, err);
         if (!st)
             return CT_ESTORE;
@@ -254,10 +259,42 @@ int ct_capacity__begin(ct_capacity *c, ct_cap_error *err)
     return 0;
 }
 
-static void undo(ct_capacity *c)
+int ct_capacity__begin(ct_capacity *c, ct_cap_error *err)
+{
+    return begin(c, false, err);
+}
+
+int ct_capacity__begin_direct(ct_capacity *c, ct_cap_error *err)
+{
+    return begin(c, true, err);
+}
+
+void ct_capacity__wrote(ct_capacity *c)
+{
+    c->wrote = true;
+}
+
+static void undo(ct_capacity *c, ct_cap_error *err)
 {
     ct_candidates__discard(c);
-    if (c->own_tx) {
+    if (c->direct) {
+        /* Refused before the first write: nothing to undo. Failed after it
+         * (storage or memory): without a savepoint the half-made change
+         * cannot be taken back alone, so the caller's transaction goes,
+         * as SQLite itself ends it on I/O, full-disk and out-of-memory
+         * errors. The rollback hook marks the index stale. */
+        if (c->wrote && ct_store_in_transaction(c->store)) {
+            ct_log_error("capacity", "a change failed part-way (%s); its "
+                         "transaction is rolled back",
+                         err ? err->message : "?");
+            ct_store_rollback(c->store);
+            if (err) {
+                size_t n = strlen(err->message);
+                ct_copy_str(err->message + n, sizeof err->message - n,
+                            "; the transaction was rolled back");
+            }
+        }
+    } else if (c->own_tx) {
         c->own_rollback = true;
         ct_store_rollback(c->store);
         c->own_rollback = false;
@@ -283,14 +320,14 @@ int ct_capacity__finish(ct_capacity *c, int rc, ct_cap_error *err)
             if (rc)
                 ct_capacity__fail(err, rc, "cannot commit: %s",
                                   ct_strerror(rc));
-        } else {
+        } else if (!c->direct) {
             sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_CAP_RELEASE, err);
             rc = st ? step_done(c, st, "releasing a savepoint", err)
                     : CT_ESTORE;
         }
     }
     if (rc)
-        undo(c);
+        undo(c, err);
     else
         ct_candidates__apply(c);
     bool own = c->own_tx;
@@ -851,7 +888,11 @@ int ct_capacity_hold(ct_capacity *c, int64_t referral_id, const char *bed_id,
                                  "(default) and 90 days");
     if (ttl_ms == 0)
         ttl_ms = c->hold_ttl_ms;
-    if ((rc = ct_capacity__begin(c, err)))
+    if (!ct_json_canon_is_text(actor, strlen(actor)))
+        return ct_capacity__fail(err, CT_EINVAL, "actor is not UTF-8 text");
+    /* Without a savepoint: everything that can refuse is read and checked
+     * before the first write (capacity_int.h). */
+    if ((rc = ct_capacity__begin_direct(c, err)))
         return rc;
     int64_t now = ct_clock_now(c->clock), expires = now + ttl_ms, id = 0;
     ct_ref_row r = {0};
@@ -865,10 +906,27 @@ int ct_capacity_hold(ct_capacity *c, int64_t referral_id, const char *bed_id,
         rc = bed_state_error(&b, "hold", err);
         goto done;
     }
-    if ((rc = admission_check(c, &r, &b, err)) ||
-        (rc = insert_assignment(c, bed_id, referral_id, false, expires, &id,
-                                err)) ||
-        (rc = ct_referral__move(c, referral_id, r.state, CT_REFERRAL_HELD,
+    if ((rc = admission_check(c, &r, &b, err)))
+        goto done;
+    /* The event's text is checked now so that appending it cannot refuse
+     * after the writes (the ids come from the store, the actor was
+     * checked above). */
+    if (!ct_json_canon_is_text(bed_id, strlen(bed_id)) ||
+        !ct_json_canon_is_text(b.info.zone_id, strlen(b.info.zone_id)) ||
+        !ct_json_canon_is_text(b.info.facility_id,
+                               strlen(b.info.facility_id))) {
+        rc = ct_capacity__fail(err, CT_EINVAL,
+                               "bed %s has ids that are not UTF-8 text",
+                               bed_id);
+        goto done;
+    }
+    /* The first write: a constraint it breaks is undone by SQLite's
+     * statement journal, so a refusal here still leaves nothing. */
+    if ((rc = insert_assignment(c, bed_id, referral_id, false, expires, &id,
+                                err)))
+        goto done;
+    ct_capacity__wrote(c);
+    if ((rc = ct_referral__move(c, referral_id, r.state, CT_REFERRAL_HELD,
                                 err)))
         goto done;
     ct_json_member payload[] = {

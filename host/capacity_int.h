@@ -60,6 +60,8 @@ struct ct_capacity {
      * otherwise it runs under a savepoint in the caller's. */
     bool in_change;
     bool own_tx;
+    bool direct; /* in the caller's transaction without a savepoint */
+    bool wrote;  /* a direct change has written */
     size_t pending_mark; /* events queued before the change began */
 
     /* Events committed (or written inside the caller's transaction) and
@@ -102,6 +104,20 @@ int ct_capacity__check_text(const char *what, const char *s, size_t max,
  */
 int ct_capacity__begin(ct_capacity *c, ct_cap_error *err);
 int ct_capacity__finish(ct_capacity *c, int rc, ct_cap_error *err);
+
+/*
+ * For a change on the hot path (a hold) inside a caller's transaction: no
+ * savepoint, whose journal copies every page the change touches, about a
+ * tenth of a batched hold. Such a change must read and check everything
+ * that can refuse before its first write, whose own constraint failures
+ * SQLite's statement journal undoes, and call ct_capacity__wrote once
+ * that write has succeeded. A failure after it (storage, memory) cannot be
+ * undone alone: finish rolls the caller's whole transaction back, as
+ * SQLite itself does on I/O, full-disk and out-of-memory errors, and says
+ * so in err. Outside a transaction it is ct_capacity__begin.
+ */
+int ct_capacity__begin_direct(ct_capacity *c, ct_cap_error *err);
+void ct_capacity__wrote(ct_capacity *c);
 
 /* Appends an audit event at the clock's time inside the open change and
  * queues it for the callback. Takes ownership of payload; NULL (a failed

@@ -57,6 +57,23 @@ static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
     return len;
 }
 
+bool ct_json_canon_is_text(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + len;
+    while (p < end) {
+        if (*p < 0x80) {
+            p++;
+            continue;
+        }
+        uint32_t cp;
+        size_t n = utf8_next(p, (size_t)(end - p), &cp);
+        if (n == 0)
+            return false;
+        p += n;
+    }
+    return true;
+}
+
 static char *put_u16(char *o, uint32_t u)
 {
     *o++ = '\\';

@@ -21,6 +21,7 @@
 #include "util.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 /*
@@ -34,6 +35,10 @@ int ct_json_canon(ct_buf *b, const json_t *v);
 /* Appends s (len bytes, NULs allowed) as a canonical JSON string, quotes
  * included. CT_EINVAL unless s is UTF-8; CT_ENOMEM. */
 int ct_json_canon_string(ct_buf *b, const char *s, size_t len);
+
+/* Whether s (len bytes) is UTF-8 as jansson checks it: whether
+ * ct_json_canon_string would accept it. */
+bool ct_json_canon_is_text(const char *s, size_t len);
 
 /* Appends v in decimal (the canonical form of an integer). CT_ENOMEM. */
 int ct_json_canon_int(ct_buf *b, int64_t v);
