@@ -461,10 +461,20 @@ static int64_t data_version(ct_capacity *c)
     return v;
 }
 
-/* The index, reloaded when it may lag the store. */
+/*
+ * The index, reloaded when it may lag the store. Inside a write
+ * transaction other connections cannot commit, so once data_version has
+ * been read in it (version_checked, cleared by the commit and rollback
+ * hooks) it is not read again: a batch of placements reads it once.
+ */
 static int ensure_index(ct_capacity *c, ct_cap_error *err)
 {
+    sqlite3 *db = ct_store__db(c->store);
+    bool writing = sqlite3_txn_state(db, "main") == SQLITE_TXN_WRITE;
+    if (c->index && !c->index_stale && writing && c->version_checked)
+        return 0;
     int64_t v = data_version(c);
+    c->version_checked = writing && v >= 0;
     if (c->index && !c->index_stale && v == c->data_version && v >= 0)
         return 0;
     int rc = load_index(c, err);

@@ -89,8 +89,17 @@ static void hold_timer_cb(ct_timer *t, void *data);
 static void on_rollback(void *data)
 {
     ct_capacity *c = data;
+    c->version_checked = false;
     if (!c->own_rollback)
         c->index_stale = true;
+}
+
+/* A write transaction ends: the next search checks data_version again. */
+static int on_commit(void *data)
+{
+    ct_capacity *c = data;
+    c->version_checked = false;
+    return 0; /* let it commit */
 }
 
 int ct_capacity_new(ct_store *s, ct_clock *clock,
@@ -129,6 +138,7 @@ int ct_capacity_new(ct_store *s, ct_clock *clock,
     sqlite3 *db = ct_store__db(s);
     /* A rolled back transaction may undo changes the area index has seen. */
     sqlite3_rollback_hook(db, on_rollback, c);
+    sqlite3_commit_hook(db, on_commit, c);
     ct_timer_init(clock, &c->hold_timer);
     ct_timer_init(clock, &c->iso_timer);
     ct_capacity__schedule_holds(c);
@@ -157,6 +167,7 @@ void ct_capacity_free(ct_capacity *c)
     ct_timer_stop(&c->hold_timer);
     ct_timer_stop(&c->iso_timer);
     sqlite3_rollback_hook(ct_store__db(c->store), NULL, NULL);
+    sqlite3_commit_hook(ct_store__db(c->store), NULL, NULL);
     ct_capacity_drop_events(c);
     free(c->pending);
     ct_candidates__forget(c);

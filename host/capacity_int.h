@@ -77,6 +77,10 @@ struct ct_capacity {
     bool index_stale;
     bool own_rollback; /* the rollback hook is ours to ignore */
     int64_t data_version;
+    /* data_version was read inside the write transaction still open (the
+     * commit and rollback hooks clear it): no other connection can commit
+     * before it ends, so it cannot have moved. */
+    bool version_checked;
     ct_cap_idxop *idxops; /* this change's, applied at its commit */
     size_t nidxops, cap_idxops;
 };

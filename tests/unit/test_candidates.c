@@ -370,6 +370,28 @@ Test(candidates, index_keeps_in_step)
                               "blocked_reason = 'elsewhere' WHERE id = 'W03'",
                               NULL, NULL, NULL),
                  SQLITE_OK);
+    cr_assert_str_eq(found_for(r), "G01 G02 G03 G04 G05 G07 W02");
+
+    /* A batch reads data_version once (no one else can commit while it
+     * writes); the next batch reads it again and sees a commit made by
+     * another connection in between. */
+    cr_assert_eq(ct_store_begin(f.store), 0);
+    cr_assert_str_eq(found_for(r), "G01 G02 G03 G04 G05 G07 W02");
+    cr_assert_str_eq(found_for(r), "G01 G02 G03 G04 G05 G07 W02");
+    cr_assert_eq(ct_store_commit(f.store), 0);
+    cr_assert_eq(sqlite3_exec(other,
+                              "UPDATE bed SET status = 'blocked', "
+                              "blocked_reason = 'elsewhere' WHERE id = 'W02'",
+                              NULL, NULL, NULL),
+                 SQLITE_OK);
+    cr_assert_eq(ct_store_begin(f.store), 0);
+    cr_assert_str_eq(found_for(r), "G01 G02 G03 G04 G05 G07");
+    cr_assert_eq(ct_store_commit(f.store), 0);
+    cr_assert_eq(sqlite3_exec(other,
+                              "UPDATE bed SET status = 'available', "
+                              "blocked_reason = NULL WHERE id = 'W02'",
+                              NULL, NULL, NULL),
+                 SQLITE_OK);
     sqlite3_close(other);
     cr_assert_str_eq(found_for(r), "G01 G02 G03 G04 G05 G07 W02");
 
