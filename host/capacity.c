@@ -940,14 +940,15 @@ int ct_capacity_hold(ct_capacity *c, int64_t referral_id, const char *bed_id,
     if ((rc = ct_referral__move(c, referral_id, r.state, CT_REFERRAL_HELD,
                                 err)))
         goto done;
+    /* In key order, which the canonical writer then only confirms. */
     ct_json_member payload[] = {
+        {"bed", bed_id, 0},
+        {"expires_at", NULL, expires},
+        {"facility", b.info.facility_id, 0},
         {"hold", NULL, id},
         {"referral", NULL, referral_id},
-        {"bed", bed_id, 0},
-        {"zone", b.info.zone_id, 0},
-        {"facility", b.info.facility_id, 0},
-        {"expires_at", NULL, expires},
         {"ttl_ms", NULL, ttl_ms},
+        {"zone", b.info.zone_id, 0},
     };
     rc = ct_capacity__emit_members(c, actor, "hold.created", payload,
                                    CT_ARRAY_LEN(payload), err);

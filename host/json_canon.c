@@ -167,14 +167,16 @@ static int key_cmp(const void *a, const void *b)
     return (x->len > y->len) - (x->len < y->len);
 }
 
+/* For NUL-terminated keys jansson's order is strcmp's: both compare bytes
+ * as unsigned char, and a prefix sorts first. */
 static int member_cmp(const ct_json_member *x, const ct_json_member *y)
 {
-    key a = {x->key, strlen(x->key), NULL}, b = {y->key, strlen(y->key), NULL};
-    return key_cmp(&a, &b);
+    return strcmp(x->key, y->key);
 }
 
 int ct_json_canon_members(ct_buf *b, ct_json_member *m, size_t n)
 {
+    /* Insertion sort: members given in order cost n - 1 comparisons. */
     for (size_t j = 1; j < n; j++) {
         ct_json_member k = m[j];
         size_t i = j;

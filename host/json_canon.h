@@ -53,8 +53,8 @@ typedef struct ct_json_member {
 
 /*
  * Appends the object of the n members canonically, as ct_json_canon would
- * for ct_json_members_object(m, n); sorts m by key in place. Keys must
- * differ. Borrows the strings. CT_EINVAL (b unchanged) when a key or
+ * for ct_json_members_object(m, n); sorts m by key in place (members
+ * already in key order are cheapest). Keys must differ. Borrows the strings. CT_EINVAL (b unchanged) when a key or
  * value is not UTF-8; CT_ENOMEM.
  */
 int ct_json_canon_members(ct_buf *b, ct_json_member *m, size_t n);
