@@ -873,7 +873,8 @@ static int admission_check(ct_capacity *c, const ct_ref_row *r,
         if (rc)
             return rc;
     }
-    return ct_isolation__check_bed(c, r->nhs_number, b->info.id, err);
+    return ct_isolation__check_bed(c, r->nhs_number, b->info.id,
+                                   b->info.zone_id, err);
 }
 
 static void arm_hold_timer(ct_capacity *c, int64_t due)

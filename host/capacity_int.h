@@ -206,9 +206,11 @@ int ct_isolation__table(ct_capacity *c, const char *nhs_number,
                         ct_iso_table *t, ct_cap_error *err);
 void ct_isolation__table_free(ct_iso_table *t);
 /* CT_ECOHORT naming the pathogen, zone and statuses unless the person may
- * be placed in bed_id now; CT_ENOTFOUND for an unknown bed. */
+ * be placed in bed_id now. zone_id is the bed's zone when the caller has
+ * read it in this transaction (saves reading the bed again), else NULL. */
 int ct_isolation__check_bed(ct_capacity *c, const char *nhs_number,
-                            const char *bed_id, ct_cap_error *err);
+                            const char *bed_id, const char *zone_id,
+                            ct_cap_error *err);
 /* Restarts the isolation timer at the earliest un-notified end. */
 void ct_isolation__schedule(ct_capacity *c);
 
