@@ -5,7 +5,9 @@
 #include "audit.h"
 
 #include "error.h"
+#include "json_canon.h"
 #include "log.h"
+#include "sha256.h"
 #include "store_int.h"
 #include "util.h"
 
@@ -21,7 +23,6 @@
 #include <unistd.h>
 
 #define HASH_LEN crypto_hash_sha256_BYTES
-#define JSON_FLAGS (JSON_SORT_KEYS | JSON_COMPACT | JSON_ENSURE_ASCII)
 #define HEAD_SUFFIX ".audit-head"
 
 static const uint8_t zero_hash[HASH_LEN];
@@ -39,66 +40,61 @@ static int sodium_ready(void)
 
 /* ---- canonical bytes ----------------------------------------------- */
 
-/* Appends s (len bytes) as a JSON string the way jansson writes it.
- * Printable ASCII other than '"' and '\\' is written as it is, which is
- * what jansson does too; anything else goes through jansson. */
-static int put_json_string(ct_buf *b, const char *s, size_t len)
-{
-    size_t i = 0;
-    while (i < len && s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"' &&
-           s[i] != '\\')
-        i++;
-    if (i == len) {
-        int rc;
-        if ((rc = ct_buf_append(b, "\"", 1)) ||
-            (rc = ct_buf_append(b, s, len)) ||
-            (rc = ct_buf_append(b, "\"", 1)))
-            return rc;
-        return 0;
-    }
-    json_t *j = json_stringn(s, len);
-    if (!j)
-        return CT_EINVAL; /* not UTF-8 */
-    char *text = json_dumps(j, JSON_FLAGS | JSON_ENCODE_ANY);
-    json_decref(j);
-    if (!text)
-        return CT_ENOMEM;
-    int rc = ct_buf_puts(b, text);
-    free(text);
-    return rc;
-}
-
 /*
- * The canonical bytes, assembled from their parts. payload is already
- * canonical text (what the event row stores), so this equals json_dumps of
- * the whole object with JSON_FLAGS: keys in sorted order, no spaces.
+ * The canonical bytes, assembled from their parts: json_dumps of the whole
+ * object with JSON_SORT_KEYS | JSON_COMPACT | JSON_ENSURE_ASCII, keys in
+ * sorted order, no spaces. payload is
+ * canonical text already (what the event row stores); NULL writes
+ * payload_value's (or the members') canonical text in its place, and
+ * *payload_at tells
+ * where it starts (its length is *payload_len), so the row can store that
+ * slice. Strings and numbers are written by json_canon.c, which matches
+ * jansson byte for byte.
  */
 static int canonical(ct_buf *b, int64_t seq, int64_t at, const char *actor,
                      size_t actor_len, const char *kind, size_t kind_len,
-                     const char *payload, size_t payload_len)
+                     const char *payload, size_t payload_len,
+                     const json_t *payload_value, ct_json_member *members,
+                     size_t nmembers, size_t *payload_at,
+                     size_t *payload_text_len)
 {
     int rc;
     b->len = 0;
-    if ((rc = ct_buf_puts(b, "{\"actor\":")) ||
-        (rc = put_json_string(b, actor, actor_len)) ||
-        (rc = ct_buf_printf(b, ",\"at\":%" PRId64 ",\"kind\":", at)) ||
-        (rc = put_json_string(b, kind, kind_len)) ||
-        (rc = ct_buf_puts(b, ",\"payload\":")) ||
-        (rc = ct_buf_append(b, payload, payload_len)) ||
-        (rc = ct_buf_printf(b, ",\"seq\":%" PRId64 "}", seq)))
+    if ((rc = ct_buf_append(b, "{\"actor\":", 9)) ||
+        (rc = ct_json_canon_string(b, actor, actor_len)) ||
+        (rc = ct_buf_append(b, ",\"at\":", 6)) ||
+        (rc = ct_json_canon_int(b, at)) ||
+        (rc = ct_buf_append(b, ",\"kind\":", 8)) ||
+        (rc = ct_json_canon_string(b, kind, kind_len)) ||
+        (rc = ct_buf_append(b, ",\"payload\":", 11)))
+        return rc;
+    size_t start = b->len;
+    if (payload)
+        rc = ct_buf_append(b, payload, payload_len);
+    else if (payload_value)
+        rc = ct_json_canon(b, payload_value);
+    else if (members)
+        rc = ct_json_canon_members(b, members, nmembers);
+    else
+        rc = ct_buf_append(b, "{}", 2);
+    if (rc)
+        return rc;
+    if (payload_at) {
+        *payload_at = start;
+        *payload_text_len = b->len - start;
+    }
+    if ((rc = ct_buf_append(b, ",\"seq\":", 7)) ||
+        (rc = ct_json_canon_int(b, seq)) || (rc = ct_buf_append(b, "}", 1)))
         return rc;
     return 0;
 }
 
+/* SHA-256(prev || canonical bytes), on the SHA extensions when the
+ * processor has them (sha256.h). */
 static void chain_hash(const uint8_t prev[HASH_LEN], const ct_buf *canon,
                        uint8_t out[HASH_LEN])
 {
-    crypto_hash_sha256_state st;
-    crypto_hash_sha256_init(&st);
-    crypto_hash_sha256_update(&st, prev, HASH_LEN);
-    crypto_hash_sha256_update(&st, (const unsigned char *)canon->data,
-                              canon->len);
-    crypto_hash_sha256_final(&st, out);
+    ct_sha256_pair(prev, HASH_LEN, canon->data, canon->len, out);
 }
 
 /* ---- append -------------------------------------------------------- */
@@ -128,41 +124,36 @@ static int read_head(ct_store *s, int64_t *seq, uint8_t hash[HASH_LEN])
     return rc;
 }
 
-/* Borrows payload; everything else is copied into the database. */
-int ct_audit_append(ct_store *s, int64_t at, const char *actor,
-                    const char *kind, const json_t *payload, int64_t *seq)
+/* The payload is payload (an object), or the n members, or {}. */
+static int append(ct_store *s, int64_t at, const char *actor,
+                  const char *kind, const json_t *payload,
+                  ct_json_member *members, size_t nmembers, int64_t *seq)
 {
-    if (!actor || !*actor || !kind || !*kind ||
-        (payload && !json_is_object(payload)))
-        return CT_EINVAL;
     if (!ct_store_in_transaction(s))
         return CT_ESTATE;
     int rc = sodium_ready();
     if (rc)
         return rc;
 
-    char *ptext = payload ? json_dumps(payload, JSON_FLAGS) : NULL;
-    if (payload && !ptext)
-        return CT_ENOMEM;
-    const char *ptr = ptext ? ptext : "{}";
-    size_t plen = strlen(ptr);
-    if (plen > INT_MAX / 2) {
-        free(ptext);
-        return CT_ELIMIT;
-    }
-
     int64_t head;
     uint8_t prev[HASH_LEN], hash[HASH_LEN];
-    ct_buf canon = {0};
     if ((rc = read_head(s, &head, prev)))
-        goto fail_head;
-    if (head == INT64_MAX) {
-        rc = CT_ELIMIT;
-        goto fail_head;
-    }
-    if ((rc = canonical(&canon, head + 1, at, actor, strlen(actor), kind,
-                        strlen(kind), ptr, plen)))
+        return rc;
+    if (head == INT64_MAX)
+        return CT_ELIMIT;
+    /* One buffer: the canonical bytes, whose payload slice is the text the
+     * row stores. A payload with text that is not UTF-8 is CT_EINVAL. */
+    ct_buf canon = {0};
+    size_t pat = 0, plen = 0;
+    if ((rc = ct_buf_reserve(&canon, 256)) ||
+        (rc = canonical(&canon, head + 1, at, actor, strlen(actor), kind,
+                        strlen(kind), NULL, 0, payload, members, nmembers,
+                        &pat, &plen)))
         goto fail_canon;
+    if (plen > INT_MAX / 2) {
+        rc = CT_ELIMIT;
+        goto fail_canon;
+    }
     chain_hash(prev, &canon, hash);
 
     sqlite3_stmt *ins = ct_store__stmt(s, CT_STMT_AUDIT_INSERT);
@@ -174,13 +165,16 @@ int ct_audit_append(ct_store *s, int64_t at, const char *actor,
     sqlite3_bind_int64(ins, 2, at);
     sqlite3_bind_text(ins, 3, actor, -1, SQLITE_STATIC);
     sqlite3_bind_text(ins, 4, kind, -1, SQLITE_STATIC);
-    sqlite3_bind_text(ins, 5, ptr, (int)plen, SQLITE_STATIC);
+    sqlite3_bind_text(ins, 5, canon.data + pat, (int)plen, SQLITE_STATIC);
     sqlite3_bind_blob(ins, 6, prev, HASH_LEN, SQLITE_STATIC);
     sqlite3_bind_blob(ins, 7, hash, HASH_LEN, SQLITE_STATIC);
     if ((rc = ct_store__step_done(s, ins)))
         goto fail_canon;
 
-    sqlite3_stmt *up = ct_store__stmt(s, CT_STMT_AUDIT_SET_HEAD);
+    /* The head row exists from the first event on: a plain UPDATE is
+     * cheaper than the upsert, which is kept for the first. */
+    sqlite3_stmt *up = ct_store__stmt(
+        s, head > 0 ? CT_STMT_AUDIT_UPDATE_HEAD : CT_STMT_AUDIT_SET_HEAD);
     if (!up) {
         rc = CT_ESTORE;
         goto fail_canon;
@@ -189,14 +183,36 @@ int ct_audit_append(ct_store *s, int64_t at, const char *actor,
     sqlite3_bind_blob(up, 2, hash, HASH_LEN, SQLITE_STATIC);
     if ((rc = ct_store__step_done(s, up)))
         goto fail_canon;
+    if (sqlite3_changes(ct_store__db(s)) != 1) {
+        rc = CT_ECORRUPT; /* read a moment ago in this transaction */
+        goto fail_canon;
+    }
     if (seq)
         *seq = head + 1;
 
 fail_canon:
     ct_buf_free(&canon);
-fail_head:
-    free(ptext);
     return rc;
+}
+
+/* Borrows payload; everything else is copied into the database. */
+int ct_audit_append(ct_store *s, int64_t at, const char *actor,
+                    const char *kind, const json_t *payload, int64_t *seq)
+{
+    if (!actor || !*actor || !kind || !*kind ||
+        (payload && !json_is_object(payload)))
+        return CT_EINVAL;
+    return append(s, at, actor, kind, payload, NULL, 0, seq);
+}
+
+/* Borrows members (reordered by key). */
+int ct_audit_append_members(ct_store *s, int64_t at, const char *actor,
+                            const char *kind, ct_json_member *members,
+                            size_t n, int64_t *seq)
+{
+    if (!actor || !*actor || !kind || !*kind || (n && !members))
+        return CT_EINVAL;
+    return append(s, at, actor, kind, NULL, members, n, seq);
 }
 
 int64_t ct_audit_head(ct_store *s)
@@ -431,7 +447,8 @@ static bool check_event(sqlite3_stmt *st, walk *w, ct_audit_report *r)
     const char *kind = col_text(st, 3, &klen);
     const char *payload = col_text(st, 4, &plen);
     int rc = canonical(&w->canon, seq, sqlite3_column_int64(st, 1), actor,
-                       alen, kind, klen, payload, plen);
+                       alen, kind, klen, payload, plen, NULL, NULL, 0, NULL,
+                       NULL);
     if (rc) {
         fail_at(r, seq, rc == CT_EINVAL ? "actor or kind is not UTF-8 text"
                                         : "out of memory hashing the event");

@@ -34,6 +34,7 @@
 #ifndef CT_AUDIT_H
 #define CT_AUDIT_H
 
+#include "json_canon.h"
 #include "store.h"
 
 #include <jansson.h>
@@ -53,6 +54,16 @@
  */
 int ct_audit_append(ct_store *s, int64_t at, const char *actor,
                     const char *kind, const json_t *payload, int64_t *seq);
+
+/*
+ * As ct_audit_append with the payload given as the members of a flat
+ * object (json_canon.h) instead of a json_t: the same event, the same
+ * canonical bytes, without building the object. members is borrowed and
+ * sorted by key in place; n may be 0 for {}.
+ */
+int ct_audit_append_members(ct_store *s, int64_t at, const char *actor,
+                            const char *kind, ct_json_member *members,
+                            size_t n, int64_t *seq);
 
 typedef struct ct_audit_report {
     int64_t events;        /* events in the log */

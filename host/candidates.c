@@ -461,10 +461,20 @@ static int64_t data_version(ct_capacity *c)
     return v;
 }
 
-/* The index, reloaded when it may lag the store. */
+/*
+ * The index, reloaded when it may lag the store. Inside a write
+ * transaction other connections cannot commit, so once data_version has
+ * been read in it (version_checked, cleared by the commit and rollback
+ * hooks) it is not read again: a batch of placements reads it once.
+ */
 static int ensure_index(ct_capacity *c, ct_cap_error *err)
 {
+    sqlite3 *db = ct_store__db(c->store);
+    bool writing = sqlite3_txn_state(db, "main") == SQLITE_TXN_WRITE;
+    if (c->index && !c->index_stale && writing && c->version_checked)
+        return 0;
     int64_t v = data_version(c);
+    c->version_checked = writing && v >= 0;
     if (c->index && !c->index_stale && v == c->data_version && v >= 0)
         return 0;
     int rc = load_index(c, err);
@@ -499,9 +509,8 @@ void ct_candidates__note(ct_capacity *c, ct_cap_idxkind kind, const char *id,
     ct_cap_idxop *op = &c->idxops[c->nidxops++];
     op->kind = kind;
     op->value = value;
-    snprintf(op->id, sizeof op->id, "%s", id);
-    snprintf(op->pathogen, sizeof op->pathogen, "%s", pathogen ? pathogen
-                                                               : "");
+    ct_copy_str(op->id, sizeof op->id, id);
+    ct_copy_str(op->pathogen, sizeof op->pathogen, pathogen);
 }
 
 static bool apply_one(ct_cap_index *x, const ct_cap_idxop *op)
@@ -692,35 +701,52 @@ static int required(const ct_cap_index *x, const ct_ref_row *r,
     return 0;
 }
 
-/* The person's record per interned pathogen into the index's scratch. */
-static int person_records(ct_capacity *c, const char *nhs, ct_cap_error *err)
+/*
+ * The referral (as ct_referral__load reads it) and the person's record
+ * per interned pathogen, into the index's scratch, in one statement.
+ * CT_ENOTFOUND naming the referral. Free r with ct_referral__row_free.
+ */
+static int load_person(ct_capacity *c, int64_t id, ct_ref_row *r,
+                       ct_cap_error *err)
 {
     ct_cap_index *x = c->index;
     for (int i = 0; i < x->npathogens; i++) {
         x->pstatus[i] = -1;
         x->pend[i] = INT64_MAX;
     }
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_ISO_INF_RULE, err);
+    memset(r, 0, sizeof *r);
+    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_CAND_PERSON, err);
     if (!st)
         return CT_ESTORE;
-    sqlite3_bind_text(st, 1, nhs, -1, SQLITE_STATIC);
-    int rc;
+    sqlite3_bind_int64(st, 1, id);
+    int rc, out = 0;
+    bool first = true;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (first && (out = ct_referral__from_row(st, id, r, err)))
+            break;
+        first = false;
+        if (sqlite3_column_type(st, 4) == SQLITE_NULL)
+            continue; /* no infection record */
         int p = -1;
         for (int i = 0; i < x->npathogens && p < 0; i++)
-            if (strcmp(x->pathogens[i], text(st, 0)) == 0)
+            if (strcmp(x->pathogens[i], text(st, 4)) == 0)
                 p = i;
         if (p < 0) /* no zone has a cohort for it */
             continue;
-        x->pstatus[p] = ct_infection_status_parse(text(st, 1));
-        x->pend[p] = sqlite3_column_type(st, 2) == SQLITE_NULL
+        x->pstatus[p] = ct_infection_status_parse(text(st, 5));
+        x->pend[p] = sqlite3_column_type(st, 6) == SQLITE_NULL
                          ? INT64_MAX
-                         : sqlite3_column_int64(st, 2);
+                         : sqlite3_column_int64(st, 6);
     }
     sqlite3_reset(st);
-    return rc == SQLITE_DONE
-               ? 0
-               : ct_capacity__dberr(c, err, rc, "reading infection records");
+    if (out)
+        return out;
+    if (rc != SQLITE_DONE)
+        return ct_capacity__dberr(c, err, rc, "reading a referral");
+    if (first)
+        return ct_capacity__fail(err, CT_ENOTFOUND,
+                                 "referral %" PRId64 " does not exist", id);
+    return 0;
 }
 
 /* Whether zone z takes the person in an ordinary bed and in an isolation
@@ -782,6 +808,16 @@ static int walk(ct_capacity *c, const ct_candidate_query *q, unsigned kinds,
     return 0;
 }
 
+static int search(ct_capacity *c, const ct_candidate_query *q,
+                  ct_candidate_list *out, ct_cap_error *err);
+
+/*
+ * Outside a transaction the search runs in one read transaction of its
+ * own: one snapshot (and one WAL read lock) for the data_version check,
+ * an index reload and the person's rows, rather than one per statement.
+ * Nothing is written, so it ends with COMMIT, which never calls the
+ * rollback hook that would mark the index stale.
+ */
 int ct_candidates_find(ct_capacity *c, const ct_candidate_query *q,
                        ct_candidate_list *out, ct_cap_error *err)
 {
@@ -789,11 +825,42 @@ int ct_candidates_find(ct_capacity *c, const ct_candidate_query *q,
     out->text_len = 0;
     out->ntagv = 0;
     int rc = check_query(q, err);
+    if (rc || ct_store_in_transaction(c->store))
+        return rc ? rc : search(c, q, out, err);
+    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_CAND_READ_BEGIN, err);
+    if (!st)
+        return CT_ESTORE;
+    if ((rc = ct_store__step_done(c->store, st)))
+        return ct_capacity__fail(err, rc, "cannot begin a read: %s",
+                                 ct_strerror(rc));
+    rc = search(c, q, out, err);
+    st = ct_capacity__stmt(c, CT_STMT_CAND_READ_END, NULL);
+    int end = st ? ct_store__step_done(c->store, st) : CT_ESTORE;
+    if (end && ct_store_in_transaction(c->store)) {
+        c->own_rollback = true; /* nothing was written: the index stands */
+        ct_store_rollback(c->store);
+        c->own_rollback = false;
+    }
+    if (!rc && end) {
+        out->len = out->text_len = out->ntagv = 0;
+        rc = ct_capacity__fail(err, end, "cannot end a read: %s",
+                               ct_strerror(end));
+    }
+    return rc;
+}
+
+static int search(ct_capacity *c, const ct_candidate_query *q,
+                  ct_candidate_list *out, ct_cap_error *err)
+{
+    /* The index first: the person's records are read into its scratch. */
+    int rc = ensure_index(c, err);
     if (rc)
         return rc;
     ct_ref_row r;
-    if ((rc = ct_referral__load(c, q->referral_id, &r, err)))
+    if ((rc = load_person(c, q->referral_id, &r, err))) {
+        ct_referral__row_free(&r);
         return rc;
+    }
     uint64_t want_small[4] = {0}, *want = want_small;
     int pathway = q->pathway >= 0 ? q->pathway : r.pathway;
     unsigned kinds = q->kinds;
@@ -802,16 +869,13 @@ int ct_candidates_find(ct_capacity *c, const ct_candidate_query *q,
         if (!kinds) /* P0: home with no new support needs no bed */
             goto done;
     }
-    if ((rc = ensure_index(c, err)))
-        goto done;
     if (c->index->words > 4 &&
         !(want = calloc((size_t)c->index->words, sizeof *want))) {
         rc = ct_capacity__fail(err, CT_ENOMEM, "out of memory");
         goto done;
     }
     bool any;
-    if ((rc = required(c->index, &r, q, want, &any, err)) || !any ||
-        (rc = person_records(c, r.nhs_number, err)))
+    if ((rc = required(c->index, &r, q, want, &any, err)) || !any)
         goto done;
     if ((rc = walk(c, q, kinds, want, out)))
         ct_capacity__fail(err, rc, "out of memory");

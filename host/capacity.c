@@ -79,8 +79,7 @@ static int step_done(ct_capacity *c, sqlite3_stmt *st, const char *what,
 
 static void copy_col(char *dst, size_t n, sqlite3_stmt *st, int col)
 {
-    const unsigned char *s = sqlite3_column_text(st, col);
-    snprintf(dst, n, "%s", s ? (const char *)s : "");
+    ct_copy_str(dst, n, (const char *)sqlite3_column_text(st, col));
 }
 
 /* ---- handle ---------------------------------------------------------- */
@@ -90,8 +89,17 @@ static void hold_timer_cb(ct_timer *t, void *data);
 static void on_rollback(void *data)
 {
     ct_capacity *c = data;
+    c->version_checked = false;
     if (!c->own_rollback)
         c->index_stale = true;
+}
+
+/* A write transaction ends: the next search checks data_version again. */
+static int on_commit(void *data)
+{
+    ct_capacity *c = data;
+    c->version_checked = false;
+    return 0; /* let it commit */
 }
 
 int ct_capacity_new(ct_store *s, ct_clock *clock,
@@ -125,12 +133,12 @@ int ct_capacity_new(ct_store *s, ct_clock *clock,
         }
     }
     /* Savepoints (changes inside a caller's transaction) keep their
-     * journal in memory rather than a temporary file: half the cost of a
-     * batched hold. */
+     * journal in memory: the store sees to that (store.c,
+     * configure_library). */
     sqlite3 *db = ct_store__db(s);
-    sqlite3_exec(db, "PRAGMA temp_store = MEMORY", NULL, NULL, NULL);
     /* A rolled back transaction may undo changes the area index has seen. */
     sqlite3_rollback_hook(db, on_rollback, c);
+    sqlite3_commit_hook(db, on_commit, c);
     ct_timer_init(clock, &c->hold_timer);
     ct_timer_init(clock, &c->iso_timer);
     ct_capacity__schedule_holds(c);
@@ -159,6 +167,7 @@ void ct_capacity_free(ct_capacity *c)
     ct_timer_stop(&c->hold_timer);
     ct_timer_stop(&c->iso_timer);
     sqlite3_rollback_hook(ct_store__db(c->store), NULL, NULL);
+    sqlite3_commit_hook(ct_store__db(c->store), NULL, NULL);
     ct_capacity_drop_events(c);
     free(c->pending);
     ct_candidates__forget(c);
@@ -231,12 +240,17 @@ void ct_capacity_flush_events(ct_capacity *c)
     c->delivering = false;
 }
 
-int ct_capacity__begin(ct_capacity *c, ct_cap_error *err)
+/* direct: inside a caller's transaction, no savepoint (capacity_int.h). */
+static int begin(ct_capacity *c, bool direct, ct_cap_error *err)
 {
     if (c->in_change)
         return ct_capacity__fail(err, CT_ESTATE,
                                  "a capacity change is already in progress");
-    if (ct_store_in_transaction(c->store)) {
+    c->direct = c->wrote = false;
+    if (direct && ct_store_in_transaction(c->store)) {
+        c->own_tx = false;
+        c->direct = true;
+    } else if (ct_store_in_transaction(c->store)) {
         sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_CAP_SAVEPOINT, err);
         if (!st)
             return CT_ESTORE;
@@ -256,10 +270,42 @@ int ct_capacity__begin(ct_capacity *c, ct_cap_error *err)
     return 0;
 }
 
-static void undo(ct_capacity *c)
+int ct_capacity__begin(ct_capacity *c, ct_cap_error *err)
+{
+    return begin(c, false, err);
+}
+
+int ct_capacity__begin_direct(ct_capacity *c, ct_cap_error *err)
+{
+    return begin(c, true, err);
+}
+
+void ct_capacity__wrote(ct_capacity *c)
+{
+    c->wrote = true;
+}
+
+static void undo(ct_capacity *c, ct_cap_error *err)
 {
     ct_candidates__discard(c);
-    if (c->own_tx) {
+    if (c->direct) {
+        /* Refused before the first write: nothing to undo. Failed after it
+         * (storage or memory): without a savepoint the half-made change
+         * cannot be taken back alone, so the caller's transaction goes,
+         * as SQLite itself ends it on I/O, full-disk and out-of-memory
+         * errors. The rollback hook marks the index stale. */
+        if (c->wrote && ct_store_in_transaction(c->store)) {
+            ct_log_error("capacity", "a change failed part-way (%s); its "
+                         "transaction is rolled back",
+                         err ? err->message : "?");
+            ct_store_rollback(c->store);
+            if (err) {
+                size_t n = strlen(err->message);
+                ct_copy_str(err->message + n, sizeof err->message - n,
+                            "; the transaction was rolled back");
+            }
+        }
+    } else if (c->own_tx) {
         c->own_rollback = true;
         ct_store_rollback(c->store);
         c->own_rollback = false;
@@ -285,14 +331,14 @@ int ct_capacity__finish(ct_capacity *c, int rc, ct_cap_error *err)
             if (rc)
                 ct_capacity__fail(err, rc, "cannot commit: %s",
                                   ct_strerror(rc));
-        } else {
+        } else if (!c->direct) {
             sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_CAP_RELEASE, err);
             rc = st ? step_done(c, st, "releasing a savepoint", err)
                     : CT_ESTORE;
         }
     }
     if (rc)
-        undo(c);
+        undo(c, err);
     else
         ct_candidates__apply(c);
     bool own = c->own_tx;
@@ -306,6 +352,33 @@ int ct_capacity__finish(ct_capacity *c, int rc, ct_cap_error *err)
         ct_capacity_flush_events(c);
     }
     return rc;
+}
+
+/* Queues an appended event for the callback; takes ownership of payload
+ * (NULL: out of memory). */
+static int queue_event(ct_capacity *c, int64_t seq, int64_t at,
+                       const char *actor, const char *kind, json_t *payload,
+                       ct_cap_error *err)
+{
+    if (!payload)
+        return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+    if (c->npending == c->cap_pending) {
+        size_t n = c->cap_pending ? 2 * c->cap_pending : 16;
+        ct_cap_pending *p = realloc(c->pending, n * sizeof *p);
+        if (!p)
+            goto fail_nomem;
+        c->pending = p;
+        c->cap_pending = n;
+    }
+    char *a = ct_strdup(actor);
+    if (!a)
+        goto fail_nomem;
+    c->pending[c->npending++] = (ct_cap_pending){seq, at, a, kind, payload};
+    return 0;
+
+fail_nomem:
+    json_decref(payload);
+    return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
 }
 
 int ct_capacity__emit(ct_capacity *c, const char *actor, const char *kind,
@@ -324,23 +397,23 @@ int ct_capacity__emit(ct_capacity *c, const char *actor, const char *kind,
         json_decref(payload);
         return 0;
     }
-    if (c->npending == c->cap_pending) {
-        size_t n = c->cap_pending ? 2 * c->cap_pending : 16;
-        ct_cap_pending *p = realloc(c->pending, n * sizeof *p);
-        if (!p)
-            goto fail_nomem;
-        c->pending = p;
-        c->cap_pending = n;
-    }
-    char *a = ct_strdup(actor);
-    if (!a)
-        goto fail_nomem;
-    c->pending[c->npending++] = (ct_cap_pending){seq, at, a, kind, payload};
-    return 0;
+    return queue_event(c, seq, at, actor, kind, payload, err);
+}
 
-fail_nomem:
-    json_decref(payload);
-    return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+int ct_capacity__emit_members(ct_capacity *c, const char *actor,
+                              const char *kind, ct_json_member *m, size_t n,
+                              ct_cap_error *err)
+{
+    int64_t at = ct_clock_now(c->clock), seq = 0;
+    int rc = ct_audit_append_members(c->store, at, actor, kind, m, n, &seq);
+    if (rc)
+        return ct_capacity__fail(err, rc, "cannot append audit event %s: %s",
+                                 kind, ct_strerror(rc));
+    /* The object is built only for a callback to read. */
+    if (!c->event_cb)
+        return 0;
+    return queue_event(c, seq, at, actor, kind, ct_json_members_object(m, n),
+                       err);
 }
 
 /* ---- beds ------------------------------------------------------------ */
@@ -371,7 +444,7 @@ static int load_bed(ct_capacity *c, const char *bed_id, bed_row *b,
     }
     memset(b, 0, sizeof *b);
     ct_bed_info *i = &b->info;
-    snprintf(i->id, sizeof i->id, "%s", bed_id);
+    ct_copy_str(i->id, sizeof i->id, bed_id);
     copy_col(i->zone_id, sizeof i->zone_id, st, 0);
     copy_col(i->facility_id, sizeof i->facility_id, st, 1);
     i->kind = (ct_facility_kind)ct_facility_kind_parse(
@@ -800,7 +873,8 @@ static int admission_check(ct_capacity *c, const ct_ref_row *r,
         if (rc)
             return rc;
     }
-    return ct_isolation__check_bed(c, r->nhs_number, b->info.id, err);
+    return ct_isolation__check_bed(c, r->nhs_number, b->info.id,
+                                   b->info.zone_id, err);
 }
 
 static void arm_hold_timer(ct_capacity *c, int64_t due)
@@ -826,7 +900,11 @@ int ct_capacity_hold(ct_capacity *c, int64_t referral_id, const char *bed_id,
                                  "(default) and 90 days");
     if (ttl_ms == 0)
         ttl_ms = c->hold_ttl_ms;
-    if ((rc = ct_capacity__begin(c, err)))
+    if (!ct_json_canon_is_text(actor, strlen(actor)))
+        return ct_capacity__fail(err, CT_EINVAL, "actor is not UTF-8 text");
+    /* Without a savepoint: everything that can refuse is read and checked
+     * before the first write (capacity_int.h). */
+    if ((rc = ct_capacity__begin_direct(c, err)))
         return rc;
     int64_t now = ct_clock_now(c->clock), expires = now + ttl_ms, id = 0;
     ct_ref_row r = {0};
@@ -840,20 +918,41 @@ int ct_capacity_hold(ct_capacity *c, int64_t referral_id, const char *bed_id,
         rc = bed_state_error(&b, "hold", err);
         goto done;
     }
-    if ((rc = admission_check(c, &r, &b, err)) ||
-        (rc = insert_assignment(c, bed_id, referral_id, false, expires, &id,
-                                err)) ||
-        (rc = ct_referral__move(c, referral_id, r.state, CT_REFERRAL_HELD,
+    if ((rc = admission_check(c, &r, &b, err)))
+        goto done;
+    /* The event's text is checked now so that appending it cannot refuse
+     * after the writes (the ids come from the store, the actor was
+     * checked above). */
+    if (!ct_json_canon_is_text(bed_id, strlen(bed_id)) ||
+        !ct_json_canon_is_text(b.info.zone_id, strlen(b.info.zone_id)) ||
+        !ct_json_canon_is_text(b.info.facility_id,
+                               strlen(b.info.facility_id))) {
+        rc = ct_capacity__fail(err, CT_EINVAL,
+                               "bed %s has ids that are not UTF-8 text",
+                               bed_id);
+        goto done;
+    }
+    /* The first write: a constraint it breaks is undone by SQLite's
+     * statement journal, so a refusal here still leaves nothing. */
+    if ((rc = insert_assignment(c, bed_id, referral_id, false, expires, &id,
                                 err)))
         goto done;
-    rc = ct_capacity__emit(
-        c, actor, "hold.created",
-        json_pack("{s:I, s:I, s:s, s:s, s:s, s:I, s:I}", "hold",
-                  (json_int_t)id, "referral", (json_int_t)referral_id, "bed",
-                  bed_id, "zone", b.info.zone_id, "facility",
-                  b.info.facility_id, "expires_at", (json_int_t)expires,
-                  "ttl_ms", (json_int_t)ttl_ms),
-        err);
+    ct_capacity__wrote(c);
+    if ((rc = ct_referral__move(c, referral_id, r.state, CT_REFERRAL_HELD,
+                                err)))
+        goto done;
+    /* In key order, which the canonical writer then only confirms. */
+    ct_json_member payload[] = {
+        {"bed", bed_id, 0},
+        {"expires_at", NULL, expires},
+        {"facility", b.info.facility_id, 0},
+        {"hold", NULL, id},
+        {"referral", NULL, referral_id},
+        {"ttl_ms", NULL, ttl_ms},
+        {"zone", b.info.zone_id, 0},
+    };
+    rc = ct_capacity__emit_members(c, actor, "hold.created", payload,
+                                   CT_ARRAY_LEN(payload), err);
 done:
     ct_referral__row_free(&r);
     rc = ct_capacity__finish(c, rc, err);

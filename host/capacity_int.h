@@ -10,6 +10,7 @@
 #define CT_CAPACITY_INT_H
 
 #include "capacity.h"
+#include "json_canon.h"
 #include "log.h"
 #include "store_int.h"
 #include "util.h"
@@ -59,6 +60,8 @@ struct ct_capacity {
      * otherwise it runs under a savepoint in the caller's. */
     bool in_change;
     bool own_tx;
+    bool direct; /* in the caller's transaction without a savepoint */
+    bool wrote;  /* a direct change has written */
     size_t pending_mark; /* events queued before the change began */
 
     /* Events committed (or written inside the caller's transaction) and
@@ -74,6 +77,10 @@ struct ct_capacity {
     bool index_stale;
     bool own_rollback; /* the rollback hook is ours to ignore */
     int64_t data_version;
+    /* data_version was read inside the write transaction still open (the
+     * commit and rollback hooks clear it): no other connection can commit
+     * before it ends, so it cannot have moved. */
+    bool version_checked;
     ct_cap_idxop *idxops; /* this change's, applied at its commit */
     size_t nidxops, cap_idxops;
 };
@@ -102,11 +109,31 @@ int ct_capacity__check_text(const char *what, const char *s, size_t max,
 int ct_capacity__begin(ct_capacity *c, ct_cap_error *err);
 int ct_capacity__finish(ct_capacity *c, int rc, ct_cap_error *err);
 
+/*
+ * For a change on the hot path (a hold) inside a caller's transaction: no
+ * savepoint, whose journal copies every page the change touches, about a
+ * tenth of a batched hold. Such a change must read and check everything
+ * that can refuse before its first write, whose own constraint failures
+ * SQLite's statement journal undoes, and call ct_capacity__wrote once
+ * that write has succeeded. A failure after it (storage, memory) cannot be
+ * undone alone: finish rolls the caller's whole transaction back, as
+ * SQLite itself does on I/O, full-disk and out-of-memory errors, and says
+ * so in err. Outside a transaction it is ct_capacity__begin.
+ */
+int ct_capacity__begin_direct(ct_capacity *c, ct_cap_error *err);
+void ct_capacity__wrote(ct_capacity *c);
+
 /* Appends an audit event at the clock's time inside the open change and
  * queues it for the callback. Takes ownership of payload; NULL (a failed
  * json_pack) is CT_ENOMEM. */
 int ct_capacity__emit(ct_capacity *c, const char *actor, const char *kind,
                       json_t *payload, ct_cap_error *err);
+/* The same with a flat payload of strings and integers (json_canon.h),
+ * borrowed and sorted in place: no json_t unless there is a callback. For
+ * the hot paths. */
+int ct_capacity__emit_members(ct_capacity *c, const char *actor,
+                              const char *kind, ct_json_member *m, size_t n,
+                              ct_cap_error *err);
 
 /* The referral's active assignment, inside a change. */
 typedef struct ct_cap_assignment {
@@ -147,6 +174,10 @@ typedef struct ct_ref_row {
 int ct_referral__load(ct_capacity *c, int64_t id, ct_ref_row *out,
                       ct_cap_error *err);
 void ct_referral__row_free(ct_ref_row *r);
+/* Fills out from the current row of st, whose first four columns are
+ * REF_LOAD's (state, nhs_number, pathway, needs). out must be zeroed. */
+int ct_referral__from_row(sqlite3_stmt *st, int64_t id, ct_ref_row *out,
+                          ct_cap_error *err);
 /* CT_ESTATE "referral 12 is placed; cannot hold" unless from -> to is a
  * transition of the life cycle; verb names the action ("hold"). */
 int ct_referral__guard(int64_t id, ct_referral_state from,
@@ -175,9 +206,11 @@ int ct_isolation__table(ct_capacity *c, const char *nhs_number,
                         ct_iso_table *t, ct_cap_error *err);
 void ct_isolation__table_free(ct_iso_table *t);
 /* CT_ECOHORT naming the pathogen, zone and statuses unless the person may
- * be placed in bed_id now; CT_ENOTFOUND for an unknown bed. */
+ * be placed in bed_id now. zone_id is the bed's zone when the caller has
+ * read it in this transaction (saves reading the bed again), else NULL. */
 int ct_isolation__check_bed(ct_capacity *c, const char *nhs_number,
-                            const char *bed_id, ct_cap_error *err);
+                            const char *bed_id, const char *zone_id,
+                            ct_cap_error *err);
 /* Restarts the isolation timer at the earliest un-notified end. */
 void ct_isolation__schedule(ct_capacity *c);
 

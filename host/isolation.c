@@ -60,13 +60,17 @@ static int64_t end_col(sqlite3_stmt *st, int i)
 }
 
 int ct_isolation__check_bed(ct_capacity *c, const char *nhs_number,
-                            const char *bed_id, ct_cap_error *err)
+                            const char *bed_id, const char *zone_id,
+                            ct_cap_error *err)
 {
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_ISO_BED_CHECK, err);
+    sqlite3_stmt *st = ct_capacity__stmt(
+        c, zone_id ? CT_STMT_ISO_ZONE_CHECK : CT_STMT_ISO_BED_CHECK, err);
     if (!st)
         return CT_ESTORE;
     sqlite3_bind_text(st, 1, bed_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, nhs_number, -1, SQLITE_STATIC);
+    if (zone_id)
+        sqlite3_bind_text(st, 3, zone_id, -1, SQLITE_STATIC);
     int64_t now = ct_clock_now(c->clock);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -517,7 +521,7 @@ int ct_isolation_check(ct_capacity *c, const char *nhs_number,
                                  bed_id);
     if (rc != SQLITE_ROW)
         return ct_capacity__dberr(c, err, rc, "reading a bed");
-    return ct_isolation__check_bed(c, nhs, bed_id, err);
+    return ct_isolation__check_bed(c, nhs, bed_id, NULL, err);
 }
 
 /* ---- zones ----------------------------------------------------------- */

@@ -144,14 +144,21 @@ int ct_referral__load(ct_capacity *c, int64_t id, ct_ref_row *out,
         sqlite3_reset(st);
         return rc;
     }
+    rc = ct_referral__from_row(st, id, out, err);
+    sqlite3_reset(st);
+    return rc;
+}
+
+int ct_referral__from_row(sqlite3_stmt *st, int64_t id, ct_ref_row *out,
+                          ct_cap_error *err)
+{
     out->id = id;
     out->state = (ct_referral_state)ct_referral_state_parse(
         (const char *)sqlite3_column_text(st, 0));
-    snprintf(out->nhs_number, sizeof out->nhs_number, "%s",
-             (const char *)sqlite3_column_text(st, 1));
+    ct_copy_str(out->nhs_number, sizeof out->nhs_number,
+                (const char *)sqlite3_column_text(st, 1));
     out->pathway = ct_pathway_parse((const char *)sqlite3_column_text(st, 2));
     out->needs = ct_strdup((const char *)sqlite3_column_text(st, 3));
-    sqlite3_reset(st);
     if (!out->needs)
         return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
     return 0;

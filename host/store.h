@@ -33,6 +33,8 @@ typedef struct ct_store_options {
  * this build's; CT_ESTATE for a read-only open of an older one (read-only
  * never migrates); CT_EIO when the file cannot be opened; CT_ECORRUPT
  * when it is not a database. Each is logged with the path.
+ * A store may move between threads but must never be used by two at once:
+ * the connection is opened without its own mutex (SQLITE_OPEN_NOMUTEX).
  */
 int ct_store_open(const char *path, const ct_store_options *opts,
                   ct_store **out);

@@ -18,6 +18,8 @@
       "INSERT INTO chain_head (id, seq, hash) VALUES (1, ?1, ?2)"           \
       " ON CONFLICT (id) DO UPDATE SET seq = excluded.seq,"                 \
       " hash = excluded.hash")                                              \
+    X(AUDIT_UPDATE_HEAD,                                                    \
+      "UPDATE chain_head SET seq = ?1, hash = ?2 WHERE id = 1")             \
     X(AUDIT_EVENT_HASH, "SELECT hash FROM event WHERE seq = ?1")            \
     X(AUDIT_WALK,                                                           \
       "SELECT seq, at, actor, kind, payload, prev_hash, hash FROM event"    \

@@ -22,6 +22,15 @@
       "  LEFT JOIN infection i"                                              \
       "         ON i.nhs_number = ?2 AND i.pathogen = zc.pathogen"           \
       " WHERE b.id = ?1 AND zc.cohort <> 'open'")                            \
+    /* The same when the bed's zone ?3 is known (read in this transaction): \
+     * no second read of the bed. */                                        \
+    X(ISO_ZONE_CHECK,                                                        \
+      "SELECT zc.pathogen, zc.cohort, i.status, i.isolation_end,"            \
+      "       zc.zone_id, " CT_SQL_ISO_ROOM("?1")                            \
+      "  FROM zone_cohort zc"                                                \
+      "  LEFT JOIN infection i"                                              \
+      "         ON i.nhs_number = ?2 AND i.pathogen = zc.pathogen"           \
+      " WHERE zc.zone_id = ?3 AND zc.cohort <> 'open'")                      \
     X(ISO_PERSON_ENSURE,                                                     \
       "INSERT INTO person (nhs_number) VALUES (?1)"                          \
       " ON CONFLICT (nhs_number) DO NOTHING")                                \

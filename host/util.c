@@ -18,6 +18,14 @@ const ct_embedded *ct_embedded_find(const char *name)
     return NULL;
 }
 
+void ct_copy_str(char *dst, size_t n, const char *src)
+{
+    size_t len = src ? strnlen(src, n - 1) : 0;
+    if (len)
+        memcpy(dst, src, len);
+    dst[len] = '\0';
+}
+
 char *ct_strdup(const char *s)
 {
     return s ? strdup(s) : NULL;
@@ -41,6 +49,11 @@ static int buf_reserve(ct_buf *b, size_t extra)
     b->data = p;
     b->cap = cap;
     return 0;
+}
+
+int ct_buf_reserve(ct_buf *b, size_t extra)
+{
+    return buf_reserve(b, extra);
 }
 
 int ct_buf_append(ct_buf *b, const void *data, size_t len)

@@ -24,6 +24,11 @@ extern const ct_embedded ct_embedded_files[];
 /* The embedded file called name, or NULL. Static storage. */
 const ct_embedded *ct_embedded_find(const char *name);
 
+/* Copies src (NULL reads as "") into dst of n > 0 bytes, cut to fit and
+ * always NUL-terminated, as snprintf(dst, n, "%s", src) would, without
+ * the format machinery (it runs for several columns of every hold). */
+void ct_copy_str(char *dst, size_t n, const char *src);
+
 /* strdup that returns NULL for NULL. Caller frees. */
 char *ct_strdup(const char *s);
 char *ct_strndup(const char *s, size_t n);
@@ -36,6 +41,9 @@ typedef struct ct_buf {
 } ct_buf;
 
 int ct_buf_append(ct_buf *b, const void *data, size_t len);
+/* Makes room for extra more bytes and a NUL without changing len, so a
+ * writer may fill data + len directly. CT_ENOMEM. */
+int ct_buf_reserve(ct_buf *b, size_t extra);
 int ct_buf_puts(ct_buf *b, const char *s);
 int ct_buf_printf(ct_buf *b, const char *fmt, ...)
 #if defined(__GNUC__)

@@ -306,6 +306,205 @@ Test(audit, escapes_match_jansson)
     verify_ro(0);
 }
 
+/* The canonical bytes of one event as jansson writes them (what the
+ * appender wrote before it had its own writer); caller frees. */
+static char *jansson_canonical(int64_t seq, int64_t at, const char *actor,
+                               const char *kind, const json_t *payload)
+{
+    json_t *o = json_pack("{s:s, s:I, s:s, s:O, s:I}", "actor", actor, "at",
+                          (json_int_t)at, "kind", kind, "payload", payload,
+                          "seq", (json_int_t)seq);
+    cr_assert_not_null(o);
+    char *c = json_dumps(o, JSON_SORT_KEYS | JSON_COMPACT | JSON_ENSURE_ASCII);
+    cr_assert_not_null(c);
+    json_decref(o);
+    return c;
+}
+
+static json_t *payload_n(int i)
+{
+    switch (i % 5) {
+    case 0:
+        return json_pack("{s:I, s:I, s:s, s:s, s:s, s:I, s:I}", "hold",
+                         (json_int_t)i, "referral", (json_int_t)(i * 3),
+                         "bed", "B0001-01", "zone", "f000-z1", "facility",
+                         "f000", "expires_at", (json_int_t)(T0 + i),
+                         "ttl_ms", (json_int_t)14400000);
+    case 1:
+        return json_pack("{s:s, s:[s,s], s:{s:n, s:b}}", "reason",
+                         "caf\xc3\xa9 \"shut\"\n\x01", "beds", "B\xf0\x9f\x98\x80",
+                         "\\", "nested", "z", "a", 0);
+    case 2:
+        return json_pack("{s:f, s:I, s:I}", "share", 0.1 * i, "big",
+                         (json_int_t)INT64_MAX, "small",
+                         (json_int_t)INT64_MIN);
+    case 3:
+        return json_object();
+    default:
+        return json_pack("{s:i, s:i, s:i, s:s}", "b", 2, "a", 1, "ab", 3,
+                         "", "empty key");
+    }
+}
+
+/*
+ * Events written the old way (jansson's text, inserted as the old appender
+ * did) and events appended now form one chain that verifies; every new
+ * row stores jansson's payload text and hashes jansson's canonical bytes.
+ */
+Test(audit, old_and_new_rows_verify_as_one_chain)
+{
+    ct_store *s = open_store();
+    ct_store_close(s);
+    sqlite3 *db = NULL;
+    cr_assert_eq(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READWRITE, NULL),
+                 SQLITE_OK);
+    uint8_t prev[32] = {0}, hash[32];
+    int n = 0;
+    for (; n < 10; n++) {
+        json_t *p = payload_n(n);
+        char *ptext = json_dumps(p, JSON_SORT_KEYS | JSON_COMPACT |
+                                        JSON_ENSURE_ASCII);
+        char *c = jansson_canonical(n + 1, T0 + n, "org:demo-acute",
+                                    "hold.created", p);
+        size_t len = strlen(c);
+        uint8_t *msg = malloc(32 + len);
+        memcpy(msg, prev, 32);
+        memcpy(msg + 32, c, len);
+        crypto_hash_sha256(hash, msg, 32 + len);
+        sqlite3_stmt *st = NULL;
+        cr_assert_eq(sqlite3_prepare_v2(
+                         db,
+                         "INSERT INTO event VALUES (?1, ?2, 'org:demo-acute',"
+                         " 'hold.created', ?3, ?4, ?5)",
+                         -1, &st, NULL),
+                     SQLITE_OK);
+        sqlite3_bind_int(st, 1, n + 1);
+        sqlite3_bind_int64(st, 2, T0 + n);
+        sqlite3_bind_text(st, 3, ptext, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 4, prev, 32, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 5, hash, 32, SQLITE_STATIC);
+        cr_assert_eq(sqlite3_step(st), SQLITE_DONE);
+        sqlite3_finalize(st);
+        memcpy(prev, hash, 32);
+        free(msg);
+        free(c);
+        free(ptext);
+        json_decref(p);
+    }
+    sqlite3_stmt *st = NULL;
+    cr_assert_eq(sqlite3_prepare_v2(db,
+                                    "INSERT INTO chain_head VALUES (1, ?1, ?2)",
+                                    -1, &st, NULL),
+                 SQLITE_OK);
+    sqlite3_bind_int(st, 1, n);
+    sqlite3_bind_blob(st, 2, prev, 32, SQLITE_STATIC);
+    cr_assert_eq(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    verify_ro(0);
+
+    s = open_store();
+    cr_assert_eq(ct_store_begin(s), 0);
+    for (; n < 30; n++) {
+        json_t *p = payload_n(n);
+        int64_t seq = 0;
+        cr_assert_eq(ct_audit_append(s, T0 + n, "plugin:caf\xc3\xa9",
+                                     "hold.created", p, &seq),
+                     0);
+        cr_assert_eq(seq, n + 1);
+        json_decref(p);
+    }
+    cr_assert_eq(ct_store_commit(s), 0);
+    cr_assert_eq(ct_audit_sync_head(s), 0);
+    ct_store_close(s);
+    verify_ro(0);
+
+    for (int i = 10; i < 30; i++) {
+        json_t *p = payload_n(i);
+        char sql[80];
+        snprintf(sql, sizeof sql, "SELECT payload FROM event WHERE seq = %d",
+                 i + 1);
+        char *stored = raw_text(sql);
+        char *want = json_dumps(p, JSON_SORT_KEYS | JSON_COMPACT |
+                                       JSON_ENSURE_ASCII);
+        cr_assert_str_eq(stored, want);
+        char *c = jansson_canonical(i + 1, T0 + i, "plugin:caf\xc3\xa9",
+                                    "hold.created", p);
+        size_t len = strlen(c);
+        uint8_t *msg = malloc(32 + len), got[32];
+        memcpy(msg, prev, 32);
+        memcpy(msg + 32, c, len);
+        crypto_hash_sha256(hash, msg, 32 + len);
+        snprintf(sql, sizeof sql, "SELECT hash FROM event WHERE seq = %d",
+                 i + 1);
+        raw_blob(sql, got, 32);
+        cr_assert_arr_eq(got, hash, 32, "%s", c);
+        memcpy(prev, hash, 32);
+        free(msg);
+        free(c);
+        free(want);
+        free(stored);
+        json_decref(p);
+    }
+}
+
+/* A payload given as members is stored and hashed as the same object
+ * given as a json_t would be. */
+Test(audit, members_payload_is_the_object_payload)
+{
+    ct_store *s = open_store();
+    ct_json_member m[] = {
+        {"ttl_ms", NULL, 14400000},    {"bed", "B0001-01", 0},
+        {"hold", NULL, 12},            {"zone", "caf\xc3\xa9 \"z\"", 0},
+        {"referral", NULL, INT64_MIN}, {"expires_at", NULL, T0},
+    };
+    json_t *o = ct_json_members_object(m, CT_ARRAY_LEN(m));
+    cr_assert_not_null(o);
+    cr_assert_eq(ct_store_begin(s), 0);
+    cr_assert_eq(ct_audit_append_members(s, T0, "host", "hold.created", m,
+                                         CT_ARRAY_LEN(m), NULL),
+                 0);
+    cr_assert_eq(ct_audit_append(s, T0, "host", "hold.created", o, NULL), 0);
+    cr_assert_eq(ct_audit_append_members(s, T0, "host", "x.y", NULL, 0,
+                                         NULL),
+                 0);
+    ct_json_member bad[] = {{"k", "\xff", 0}};
+    cr_assert_eq(ct_audit_append_members(s, T0, "host", "x.y", bad, 1, NULL),
+                 CT_EINVAL);
+    cr_assert_eq(ct_store_commit(s), 0);
+    cr_assert_eq(ct_audit_head(s), 3, "the refused one wrote nothing");
+    ct_store_close(s);
+    char *p1 = raw_text("SELECT payload FROM event WHERE seq = 1");
+    char *p2 = raw_text("SELECT payload FROM event WHERE seq = 2");
+    char *p3 = raw_text("SELECT payload FROM event WHERE seq = 3");
+    char *want = json_dumps(o, JSON_SORT_KEYS | JSON_COMPACT |
+                                   JSON_ENSURE_ASCII);
+    cr_assert_str_eq(p1, want);
+    cr_assert_str_eq(p2, want);
+    cr_assert_str_eq(p3, "{}");
+    free(want);
+    free(p1);
+    free(p2);
+    free(p3);
+    json_decref(o);
+    verify_ro(0);
+}
+
+/* A payload string that is not UTF-8 (only json_*_nocheck can make one)
+ * is refused and writes nothing. */
+Test(audit, payload_text_not_utf8_is_refused)
+{
+    ct_store *s = open_store();
+    json_t *p = json_object();
+    json_object_set_new(p, "bad", json_stringn_nocheck("\xc3", 1));
+    cr_assert_eq(ct_store_begin(s), 0);
+    cr_assert_eq(ct_audit_append(s, T0, "host", "x.y", p, NULL), CT_EINVAL);
+    cr_assert_eq(ct_store_commit(s), 0);
+    cr_assert_eq(ct_audit_head(s), 0, "nothing written");
+    json_decref(p);
+    ct_store_close(s);
+}
+
 /* ---- verify: tampering --------------------------------------------- */
 
 Test(audit, intact_and_empty_chains_verify)

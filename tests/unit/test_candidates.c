@@ -370,6 +370,28 @@ Test(candidates, index_keeps_in_step)
                               "blocked_reason = 'elsewhere' WHERE id = 'W03'",
                               NULL, NULL, NULL),
                  SQLITE_OK);
+    cr_assert_str_eq(found_for(r), "G01 G02 G03 G04 G05 G07 W02");
+
+    /* A batch reads data_version once (no one else can commit while it
+     * writes); the next batch reads it again and sees a commit made by
+     * another connection in between. */
+    cr_assert_eq(ct_store_begin(f.store), 0);
+    cr_assert_str_eq(found_for(r), "G01 G02 G03 G04 G05 G07 W02");
+    cr_assert_str_eq(found_for(r), "G01 G02 G03 G04 G05 G07 W02");
+    cr_assert_eq(ct_store_commit(f.store), 0);
+    cr_assert_eq(sqlite3_exec(other,
+                              "UPDATE bed SET status = 'blocked', "
+                              "blocked_reason = 'elsewhere' WHERE id = 'W02'",
+                              NULL, NULL, NULL),
+                 SQLITE_OK);
+    cr_assert_eq(ct_store_begin(f.store), 0);
+    cr_assert_str_eq(found_for(r), "G01 G02 G03 G04 G05 G07");
+    cr_assert_eq(ct_store_commit(f.store), 0);
+    cr_assert_eq(sqlite3_exec(other,
+                              "UPDATE bed SET status = 'available', "
+                              "blocked_reason = NULL WHERE id = 'W02'",
+                              NULL, NULL, NULL),
+                 SQLITE_OK);
     sqlite3_close(other);
     cr_assert_str_eq(found_for(r), "G01 G02 G03 G04 G05 G07 W02");
 
@@ -384,4 +406,27 @@ Test(candidates, index_keeps_in_step)
     cap_fx_close(&f);
     ct_test_rmtree(dir);
     cap_fx_open(&f, NULL); /* for teardown */
+}
+
+/* Outside a transaction a search reads in a snapshot of its own and ends
+ * it, found or not; inside one it leaves the caller's open. */
+Test(candidates, searches_leave_transactions_as_they_were)
+{
+    ct_candidate_query q = {.referral_id = 77, .pathway = -1};
+    CAP_REFUSED(&f, CT_ENOTFOUND,
+                ct_candidates_find(f.cap, &q, &list, &cap_err),
+                "referral 77 does not exist");
+    cr_assert_not(ct_store_in_transaction(f.store));
+    int64_t r = cap_fx_referral(&f, nhs[0], "2026-11-23", CT_PATHWAY_P1,
+                                NULL);
+    cr_assert_str_eq(found_for(r), "HC01 HC02 HC03");
+    cr_assert_not(ct_store_in_transaction(f.store));
+    cr_assert_eq(ct_store_begin(f.store), 0);
+    cr_assert_str_eq(found_for(r), "HC01 HC02 HC03");
+    CAP_OK(ct_capacity_hold(f.cap, r, "HC01", 0, "org:council", NULL,
+                            &cap_err));
+    cr_assert_str_eq(found_for(r), "HC02 HC03");
+    cr_assert(ct_store_in_transaction(f.store));
+    cr_assert_eq(ct_store_commit(f.store), 0);
+    cr_assert_str_eq(found_for(r), "HC02 HC03", "the index kept its notes");
 }

@@ -499,6 +499,153 @@ Test(capacity, inside_a_caller_transaction)
     cr_assert_eq(state_of(c), CT_REFERRAL_TRIAGED);
 }
 
+/* Everything a hold touches, as one text: assignments, bed statuses,
+ * referral states and the audit log. */
+static char *snapshot(void)
+{
+    return cap_fx_text(
+        &f,
+        "SELECT (SELECT group_concat(id || bed_id || referral_id || kind ||"
+        "                            active, ',') FROM assignment) || '|' ||"
+        "       (SELECT group_concat(id || status, ',') FROM bed) || '|' ||"
+        "       (SELECT group_concat(id || state || updated_at, ',')"
+        "          FROM referral) || '|' ||"
+        "       (SELECT count(*) || max(seq) FROM event) || '|' ||"
+        "       (SELECT seq || hex(hash) FROM chain_head)",
+        NULL);
+}
+
+/* Holds inside a caller's transaction run without a savepoint: every
+ * refusal, the unique indexes' included, still leaves no trace in the
+ * store or in the candidate index, and the batch goes on. */
+Test(capacity, refused_holds_in_a_batch_leave_no_trace)
+{
+    int64_t a = referral(0), b = referral(1), c = referral(2);
+    char nhs[11];
+    cap_fx_nhs(3, nhs);
+    static const char *const heavy[] = {"bariatric", NULL};
+    int64_t d = cap_fx_referral(&f, nhs, "2026-11-23", CT_PATHWAY_P3, heavy);
+    CAP_OK(ct_capacity_block(f.cap, "G03", "broken hoist", "org:council",
+                             &cap_err));
+    ct_candidate_list l = {0};
+    ct_candidate_query q = {.referral_id = b, .pathway = -1, .limit = 4};
+    CAP_OK(ct_candidates_find(f.cap, &q, &l, &cap_err));
+    cr_assert_eq(ct_store_begin(f.store), 0);
+    CAP_OK(ct_capacity_hold(f.cap, a, "G01", 0, "org:council", NULL,
+                            &cap_err));
+    char *before = snapshot();
+    CAP_REFUSED(&f, CT_ESTATE,
+                ct_capacity_hold(f.cap, b, "G01", 0, "org:council", NULL,
+                                 &cap_err),
+                "bed G01 is held");
+    CAP_REFUSED(&f, CT_ESTATE,
+                ct_capacity_hold(f.cap, a, "G02", 0, "org:council", NULL,
+                                 &cap_err),
+                "referral 1 is held");
+    CAP_REFUSED(&f, CT_ESTATE,
+                ct_capacity_hold(f.cap, b, "G03", 0, "org:council", NULL,
+                                 &cap_err),
+                "blocked");
+    CAP_REFUSED(&f, CT_ENOTFOUND,
+                ct_capacity_hold(f.cap, b, "G99", 0, "org:council", NULL,
+                                 &cap_err),
+                "does not exist");
+    CAP_REFUSED(&f, CT_ECAPACITY,
+                ct_capacity_hold(f.cap, d, "H01", 0, "org:council", NULL,
+                                 &cap_err),
+                "lacks tag bariatric");
+    CAP_REFUSED(&f, CT_EINVAL,
+                ct_capacity_hold(f.cap, b, "G02", 0, "org:\xff", NULL,
+                                 &cap_err),
+                "not UTF-8");
+    /* The unique index on one active assignment per referral is the last
+     * word: an active assignment the checks cannot see (written behind
+     * their back) makes the INSERT itself fail, and SQLite's statement
+     * journal undoes it. */
+    sqlite3 *db = ct_store__db(f.store);
+    cr_assert_eq(sqlite3_exec(db,
+                              "INSERT INTO assignment (bed_id, referral_id,"
+                              " kind, active, started_at, ended_at)"
+                              " VALUES ('G04', 3, 'hold', 0, 1, 2);"
+                              "UPDATE assignment SET ended_at = NULL,"
+                              " active = 1 WHERE referral_id = 3"
+                              " AND ended_at = 2;",
+                              NULL, NULL, NULL),
+                 SQLITE_OK);
+    cr_assert_eq(ct_capacity_refresh(f.cap), 0);
+    free(before);
+    before = snapshot();
+    CAP_REFUSED(&f, CT_ECONFLICT,
+                ct_capacity_hold(f.cap, c, "G02", 0, "org:council", NULL,
+                                 &cap_err),
+                "already has an active assignment");
+    char *after = snapshot();
+    cr_assert_str_eq(after, before, "a refused hold wrote nothing");
+    free(after);
+    free(before);
+    cr_assert(ct_store_in_transaction(f.store), "the batch goes on");
+    /* The index was not told of the refused holds: G02 is still free. */
+    CAP_OK(ct_candidates_find(f.cap, &q, &l, &cap_err));
+    cr_assert_geq(l.len, 1);
+    cr_assert_str_eq(l.items[0].bed_id, "G02");
+    CAP_OK(ct_capacity_hold(f.cap, b, "G02", 0, "org:council", NULL,
+                            &cap_err));
+    cr_assert_eq(ct_store_commit(f.store), 0);
+    cr_assert_eq(bed("G02").status, CT_BED_HELD);
+    cr_assert_eq(state_of(b), CT_REFERRAL_HELD);
+    cr_assert_eq(state_of(c), CT_REFERRAL_TRIAGED);
+    ct_audit_report rep;
+    cr_assert_eq(ct_audit_verify(f.store, &rep), 0, "%s", rep.reason);
+    ct_candidate_list_free(&l);
+}
+
+/* A hold that fails after its first write (here the referral's update is
+ * made to fail) cannot be undone alone without a savepoint: the caller's
+ * transaction is rolled back whole, as SQLite does on I/O errors, the
+ * error says so, and nothing of the batch stays. */
+Test(capacity, hold_failing_after_its_first_write_ends_the_batch)
+{
+    int64_t a = referral(0), b = referral(1);
+    sqlite3 *db = ct_store__db(f.store);
+    int64_t head = ct_audit_head(f.store);
+    size_t before = json_array_size(f.events);
+    cr_assert_eq(ct_store_begin(f.store), 0);
+    CAP_OK(ct_capacity_hold(f.cap, a, "G01", 0, "org:council", NULL,
+                            &cap_err));
+    cr_assert_eq(sqlite3_exec(db,
+                              "CREATE TEMP TRIGGER boom BEFORE UPDATE OF state"
+                              " ON referral WHEN NEW.id = 2"
+                              " BEGIN SELECT RAISE(ABORT, 'boom'); END;",
+                              NULL, NULL, NULL),
+                 SQLITE_OK);
+    memset(&cap_err, 0, sizeof cap_err);
+    int rc = ct_capacity_hold(f.cap, b, "G02", 0, "org:council", NULL,
+                              &cap_err);
+    cr_assert_neq(rc, 0);
+    cr_assert(strstr(cap_err.message, "transaction was rolled back"), "%s",
+              cap_err.message);
+    cr_assert_not(ct_store_in_transaction(f.store));
+    /* (the trigger, made in the transaction, went with it) */
+    ct_capacity_drop_events(f.cap);
+    ct_capacity_flush_events(f.cap);
+    cr_assert_eq(json_array_size(f.events), before);
+    cr_assert_eq(ct_audit_head(f.store), head);
+    cr_assert_eq(bed("G01").status, CT_BED_AVAILABLE);
+    cr_assert_eq(bed("G02").status, CT_BED_AVAILABLE);
+    cr_assert_eq(state_of(a), CT_REFERRAL_TRIAGED);
+    cr_assert_eq(state_of(b), CT_REFERRAL_TRIAGED);
+    /* The candidate index follows the rollback: G01 is offered again. */
+    ct_candidate_list l = {0};
+    ct_candidate_query q = {.referral_id = a, .pathway = -1, .limit = 1};
+    CAP_OK(ct_candidates_find(f.cap, &q, &l, &cap_err));
+    cr_assert_eq(l.len, 1);
+    cr_assert_str_eq(l.items[0].bed_id, "G01");
+    ct_candidate_list_free(&l);
+    /* Outside a transaction a hold is its own transaction again. */
+    CAP_OK(ct_capacity_hold(f.cap, a, "G01", 0, "org:council", NULL,
+                            &cap_err));
+}
+
 Test(capacity, group_commit_savepoint_rolled_back)
 {
     /* The daemon's committer: one transaction, each write in a savepoint;

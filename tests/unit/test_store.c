@@ -278,6 +278,101 @@ Test(store, migrate_real_list_from_every_version)
     ct_test_rmtree(dir);
 }
 
+/* Migration 5 rebuilds bed and referral with OR-chain CHECKs: rows (and
+ * rowids) come through unchanged, the same values are refused, and the
+ * triggers that keep bed.status in step still work. */
+Test(store, migration_5_keeps_rows_and_rules)
+{
+    sqlite3 *db = raw_open(":memory:");
+    sqlite3_extended_result_codes(db, 1);
+    cr_assert_eq(ct_store__migrate(db, ct_store__migrations, 4), 0);
+    exec_ok(db,
+            "INSERT INTO organisation VALUES ('o', 'O');"
+            "INSERT INTO facility (id, name, kind, org_id)"
+            "  VALUES ('f', 'F', 'care_home', 'o');"
+            "INSERT INTO zone (id, facility_id, name) VALUES ('z', 'f', 'Z');"
+            "INSERT INTO bed (rowid, id, zone_id) VALUES (7, 'b1', 'z');"
+            "INSERT INTO bed (rowid, id, zone_id, status, blocked_reason)"
+            "  VALUES (3, 'b2', 'z', 'blocked', 'leak');"
+            "INSERT INTO bed (id, zone_id, surge, surge_open)"
+            "  VALUES ('b3', 'z', 1, 1);"
+            "INSERT INTO person (nhs_number) VALUES ('9990000018');"
+            "INSERT INTO referral (id, nhs_number, from_org, ready_date,"
+            "  state, created_at, updated_at, idempotency_key,"
+            "  request_sha256)"
+            "  VALUES (41, '9990000018', 'o', '2026-01-02', 'waiting', 1, 2,"
+            "          'k', x'0102');"
+            "INSERT INTO assignment (bed_id, referral_id, kind, active,"
+            "  started_at, expires_at) VALUES ('b1', 41, 'hold', 1, 5, 9);");
+    const char *beds = "SELECT group_concat(rowid || ':' || id || ':' || "
+                       "status || ':' || coalesce(blocked_reason, '-') || "
+                       "surge || surge_open || retired, ' ') FROM "
+                       "(SELECT rowid, * FROM bed ORDER BY id)";
+    const char *refs = "SELECT group_concat(id || ':' || state || ':' || "
+                       "ready_date || ':' || idempotency_key || ':' || "
+                       "hex(request_sha256) || ':' || updated_at, ' ') "
+                       "FROM referral";
+    char *beds_before = query_text(db, beds), *refs_before =
+                                                   query_text(db, refs);
+    cr_assert_str_eq(beds_before,
+                     "7:b1:held:-000 3:b2:blocked:leak000 8:b3:available:-110");
+
+    cr_assert_eq(ct_store__migrate(db, ct_store__migrations,
+                                   ct_store__nmigrations),
+                 0);
+    assert_text(db, beds, beds_before);
+    assert_text(db, refs, refs_before);
+    free(beds_before);
+    free(refs_before);
+    cr_assert_eq(query_int(db, "SELECT count(*) FROM pragma_foreign_key_check"),
+                 0);
+    cr_assert_eq(query_int(db, "SELECT count(*) FROM sqlite_schema "
+                               "WHERE sql LIKE '%_v5%'"),
+                 0);
+
+    /* The same values refused and accepted. */
+    exec_ok(db, "PRAGMA foreign_keys = ON");
+    cr_assert_eq(exec_rc(db, "UPDATE bed SET status = 'gone' WHERE id = 'b3'"),
+                 SQLITE_CONSTRAINT_CHECK);
+    cr_assert_eq(exec_rc(db, "UPDATE bed SET status = NULL WHERE id = 'b3'"),
+                 SQLITE_CONSTRAINT_NOTNULL);
+    cr_assert_eq(exec_rc(db, "UPDATE referral SET state = 'lost'"),
+                 SQLITE_CONSTRAINT_CHECK);
+    cr_assert_eq(exec_rc(db, "UPDATE referral SET state = 'Held'"),
+                 SQLITE_CONSTRAINT_CHECK);
+    static const char *const states[] = {
+        "received", "triaged",   "waiting",   "held",
+        "placed",   "discharged", "completed", "cancelled"};
+    for (size_t i = 0; i < CT_ARRAY_LEN(states); i++) {
+        char sql[96];
+        snprintf(sql, sizeof sql, "UPDATE referral SET state = '%s'",
+                 states[i]);
+        exec_ok(db, sql);
+    }
+    exec_ok(db, "UPDATE referral SET state = 'waiting'");
+    cr_assert_eq(exec_rc(db, "INSERT INTO bed (id, zone_id) VALUES "
+                             "('b9', 'nowhere')"),
+                 SQLITE_CONSTRAINT_FOREIGNKEY);
+
+    /* The triggers follow the active assignment again; a blocked bed
+     * still cannot take one. */
+    exec_ok(db, "UPDATE assignment SET active = 0, ended_at = 10");
+    assert_text(db, "SELECT status FROM bed WHERE id = 'b1'", "available");
+    exec_ok(db, "INSERT INTO assignment (bed_id, referral_id, kind, active,"
+                " started_at) VALUES ('b3', 41, 'occupancy', 1, 11)");
+    assert_text(db, "SELECT status FROM bed WHERE id = 'b3'", "occupied");
+    cr_assert_eq(exec_rc(db, "INSERT INTO assignment (bed_id, referral_id,"
+                             " kind, active, started_at) VALUES"
+                             " ('b2', 41, 'hold', 1, 12)"),
+                 SQLITE_CONSTRAINT_UNIQUE);
+    exec_ok(db, "UPDATE assignment SET active = 0, ended_at = 13");
+    cr_assert_eq(exec_rc(db, "INSERT INTO assignment (bed_id, referral_id,"
+                             " kind, active, started_at) VALUES"
+                             " ('b2', 41, 'hold', 1, 12)"),
+                 SQLITE_CONSTRAINT_CHECK);
+    sqlite3_close(db);
+}
+
 Test(store, refuses_a_newer_database)
 {
     const char *dir = ct_test_tmpdir();

@@ -2,6 +2,7 @@
 #include "util.h"
 
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 Test(util, nhs_numbers)
@@ -83,4 +84,20 @@ Test(util, levenshtein)
     cr_assert_eq(ct_levenshtein("", "abc"), 3);
     cr_assert_eq(ct_levenshtein("zone", "zone"), 0);
     cr_assert_eq(ct_levenshtein("knid", "kind"), 1);
+}
+
+Test(util, copy_str_cuts_like_snprintf)
+{
+    char d[5], want[5];
+    static const char *const srcs[] = {"", "abc", "abcd", "abcde", "abcdefgh"};
+    for (size_t i = 0; i < CT_ARRAY_LEN(srcs); i++) {
+        memset(d, 'x', sizeof d);
+        ct_copy_str(d, sizeof d, srcs[i]);
+        snprintf(want, sizeof want, "%s", srcs[i]);
+        cr_assert_str_eq(d, want);
+    }
+    ct_copy_str(d, sizeof d, NULL);
+    cr_assert_str_eq(d, "");
+    ct_copy_str(d, 1, "abc");
+    cr_assert_str_eq(d, "");
 }
