@@ -89,8 +89,7 @@ static int canonical(ct_buf *b, int64_t seq, int64_t at, const char *actor,
     return 0;
 }
 
-/* SHA-256(prev || canonical bytes), on the SHA extensions when the
- * processor has them (sha256.h). */
+/* SHA-256(prev || canonical bytes), Nettle's (sha256.h). */
 static void chain_hash(const uint8_t prev[HASH_LEN], const ct_buf *canon,
                        uint8_t out[HASH_LEN])
 {

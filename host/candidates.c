@@ -50,6 +50,7 @@ void ct_candidate_list_free(ct_candidate_list *l)
     free(l->items);
     free(l->text);
     free(l->tagv);
+    free(l->cohortv);
     memset(l, 0, sizeof *l);
 }
 
@@ -620,6 +621,20 @@ static int add_row(ct_candidate_list *l, const ct_cap_index *x, int bi)
         l->tagv[l->ntagv++] = AS_PTR(at);
         c->ntags++;
     }
+    c->cohort_pathogens = (const char *const *)(uintptr_t)l->ntagv;
+    c->cohorts = (const ct_cohort *)(uintptr_t)l->ncohortv;
+    for (int k = 0; k < z->ncohorts; k++) {
+        ptrdiff_t at = put_text(l, x->pathogens[z->cohorts[k].pathogen]);
+        if (at < 0 ||
+            reserve((void **)&l->tagv, &l->tagv_cap, l->ntagv + 1,
+                    sizeof *l->tagv) ||
+            reserve((void **)&l->cohortv, &l->cohortv_cap, l->ncohortv + 1,
+                    sizeof *l->cohortv))
+            return CT_ENOMEM;
+        l->tagv[l->ntagv++] = AS_PTR(at);
+        l->cohortv[l->ncohortv++] = z->cohorts[k].cohort;
+        c->ncohorts++;
+    }
     l->len++;
     return 0;
 }
@@ -636,6 +651,14 @@ static void fix_pointers(ct_candidate_list *l)
         c->org_id = l->text + OFF(c->org_id);
         c->tags = c->ntags ? (const char *const *)(l->tagv + OFF(c->tags))
                            : NULL;
+        if (c->ncohorts) {
+            c->cohort_pathogens =
+                (const char *const *)(l->tagv + OFF(c->cohort_pathogens));
+            c->cohorts = l->cohortv + OFF(c->cohorts);
+        } else {
+            c->cohort_pathogens = NULL;
+            c->cohorts = NULL;
+        }
     }
 }
 
@@ -824,6 +847,7 @@ int ct_candidates_find(ct_capacity *c, const ct_candidate_query *q,
     out->len = 0;
     out->text_len = 0;
     out->ntagv = 0;
+    out->ncohortv = 0;
     int rc = check_query(q, err);
     if (rc || ct_store_in_transaction(c->store))
         return rc ? rc : search(c, q, out, err);
@@ -842,7 +866,7 @@ int ct_candidates_find(ct_capacity *c, const ct_candidate_query *q,
         c->own_rollback = false;
     }
     if (!rc && end) {
-        out->len = out->text_len = out->ntagv = 0;
+        out->len = out->text_len = out->ntagv = out->ncohortv = 0;
         rc = ct_capacity__fail(err, end, "cannot end a read: %s",
                                ct_strerror(end));
     }
@@ -884,7 +908,7 @@ done:
         free(want);
     ct_referral__row_free(&r);
     if (rc)
-        out->len = out->text_len = out->ntagv = 0;
+        out->len = out->text_len = out->ntagv = out->ncohortv = 0;
     else
         fix_pointers(out);
     return rc;
@@ -898,12 +922,16 @@ json_t *ct_candidates_json(const ct_candidate_list *l)
         json_t *tags = json_array();
         for (size_t j = 0; tags && j < c->ntags; j++)
             json_array_append_new(tags, json_string(c->tags[j]));
+        json_t *cohort = json_object();
+        for (size_t j = 0; cohort && j < c->ncohorts; j++)
+            json_object_set_new(cohort, c->cohort_pathogens[j],
+                                json_string(ct_cohort_name(c->cohorts[j])));
         json_t *o = json_pack(
-            "{s:s, s:s, s:s, s:s, s:s, s:o, s:b, s:b, s:b}", "bed", c->bed_id,
-            "zone", c->zone_id, "facility", c->facility_id, "kind",
+            "{s:s, s:s, s:s, s:s, s:s, s:o, s:b, s:b, s:b, s:o}", "bed",
+            c->bed_id, "zone", c->zone_id, "facility", c->facility_id, "kind",
             ct_facility_kind_name(c->kind), "org", c->org_id, "tags", tags,
             "designated", c->designated, "surge", c->surge, "isolation_room",
-            c->isolation_room);
+            c->isolation_room, "cohort", cohort);
         if (!o || json_array_append_new(a, o)) {
             json_decref(a);
             return NULL;

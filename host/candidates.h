@@ -41,6 +41,10 @@ typedef struct ct_candidate {
     bool designated;     /* the facility is a designated setting */
     bool surge;          /* an open surge bed */
     bool isolation_room; /* tagged isolation_room */
+    /* The zone's cohorts that are not open: pathogen names and cohorts. */
+    const char *const *cohort_pathogens;
+    const ct_cohort *cohorts;
+    size_t ncohorts;
 } ct_candidate;
 
 /* Results; a zeroed struct is an empty list. Strings point into the list's
@@ -53,8 +57,10 @@ typedef struct ct_candidate_list {
     size_t cap;
     char *text;
     size_t text_len, text_cap;
-    const char **tagv;
+    const char **tagv; /* tags, then cohort pathogens, per candidate */
     size_t ntagv, tagv_cap;
+    ct_cohort *cohortv;
+    size_t ncohortv, cohortv_cap;
 } ct_candidate_list;
 
 void ct_candidate_list_free(ct_candidate_list *l);

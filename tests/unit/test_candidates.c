@@ -93,6 +93,16 @@ Test(candidates, by_pathway_and_needs)
     cr_assert_not(c->designated);
     cr_assert_not(c->surge);
     cr_assert_not(c->isolation_room);
+    /* The zone's cohorts that are not open, in the area's pathogen order. */
+    cr_assert_eq(c->ncohorts, 2);
+    cr_assert_str_eq(c->cohort_pathogens[0], "covid");
+    cr_assert_eq(c->cohorts[0], CT_COHORT_NEGATIVE);
+    cr_assert_str_eq(c->cohort_pathogens[1], "norovirus");
+    cr_assert_eq(c->cohorts[1], CT_COHORT_NEGATIVE);
+    c = &list.items[6];
+    cr_assert_str_eq(c->zone_id, "home-memory");
+    cr_assert_eq(c->ncohorts, 0, "every pathogen open");
+    cr_assert_null(c->cohorts);
 
     static const char *const heavy[] = {"bariatric", NULL};
     r = cap_fx_referral(&f, nhs[1], "2026-11-23", CT_PATHWAY_P3, heavy);
@@ -191,10 +201,11 @@ Test(candidates, refusals_and_json)
     cr_assert_eq(json_array_size(a), 3);
     char *text = json_dumps(json_array_get(a, 0), JSON_SORT_KEYS);
     cr_assert_str_eq(text,
-                     "{\"bed\": \"HC01\", \"designated\": false, \"facility\": "
-                     "\"hc\", \"isolation_room\": false, \"kind\": "
-                     "\"home_care\", \"org\": \"council\", \"surge\": false, "
-                     "\"tags\": [\"reablement\"], \"zone\": \"north\"}");
+                     "{\"bed\": \"HC01\", \"cohort\": {}, \"designated\": "
+                     "false, \"facility\": \"hc\", \"isolation_room\": false, "
+                     "\"kind\": \"home_care\", \"org\": \"council\", "
+                     "\"surge\": false, \"tags\": [\"reablement\"], \"zone\": "
+                     "\"north\"}");
     free(text);
     json_decref(a);
 }
