@@ -161,6 +161,16 @@ static int raise_deadline(lua_State *L, int level)
     return lua_error(L);
 }
 
+/* Remembers the Lua line the deadline first stopped (ar describes a
+ * running function), for the error to name. */
+static void note_stop(lua_State *L, ct_sandbox *sb, lua_Debug *ar)
+{
+    if (sb->tripped || !lua_getinfo(L, "Sl", ar) || ar->currentline <= 0)
+        return;
+    snprintf(sb->stopped_src, sizeof sb->stopped_src, "%s", ar->short_src);
+    sb->stopped_line = ar->currentline;
+}
+
 static bool past_deadline(ct_sandbox *sb)
 {
     return sb->armed &&
@@ -186,6 +196,7 @@ static void deadline_hook(lua_State *L, lua_Debug *ar)
         return;
     }
     if (past_deadline(sb)) {
+        note_stop(L, sb, ar);
         sb->tripped = true;
         lua_sethook(L, deadline_hook, hook_mask(sb), 1);
         if (lua_isyieldable(L)) { /* never the main thread */
@@ -205,8 +216,13 @@ static void deadline_hook(lua_State *L, lua_Debug *ar)
 
 void ct_sandbox__deadline(lua_State *L)
 {
-    if (past_deadline(ct_sandbox_from_state(L)))
+    ct_sandbox *sb = ct_sandbox_from_state(L);
+    if (past_deadline(sb)) {
+        lua_Debug ar;
+        if (lua_getstack(L, 1, &ar))
+            note_stop(L, sb, &ar);
         raise_deadline(L, 1);
+    }
 }
 
 void ct_sandbox_check_deadline(lua_State *L)
@@ -231,6 +247,8 @@ static void arm(ct_sandbox *sb, int64_t now_ns, int64_t deadline_ms)
 {
     sb->armed = true;
     sb->tripped = false;
+    sb->stopped_src[0] = '\0';
+    sb->stopped_line = 0;
     sb->deadline_ms = deadline_ms;
     sb->deadline_ns = now_ns + deadline_ms * 1000000;
     lua_sethook(sb->L, deadline_hook, hook_mask(sb), sb->lim.hook_interval);
@@ -481,9 +499,19 @@ static int classify(ct_sandbox *sb, int status, bool ok_but_tripped,
             free(detail);
             detail = NULL;
         }
-        return ct_sandbox__error(sb, CT_ETIMEOUT, detail, tb,
-                                 "deadline of %lld ms exceeded in %s",
-                                 (long long)sb->deadline_ms, what);
+        if (!sb->stopped_line)
+            return ct_sandbox__error(sb, CT_ETIMEOUT, detail, tb,
+                                     "deadline of %lld ms exceeded in %s",
+                                     (long long)sb->deadline_ms, what);
+        ct_sandbox__error(sb, CT_ETIMEOUT, detail, tb,
+                          "deadline of %lld ms exceeded in %s, at %s:%d",
+                          (long long)sb->deadline_ms, what, sb->stopped_src,
+                          sb->stopped_line);
+        if ((sb->err.file = ct_strdup(sb->stopped_src))) {
+            sb->err.pub.file = sb->err.file;
+            sb->err.pub.line = sb->stopped_line;
+        }
+        return CT_ETIMEOUT;
     }
     if (status == LUA_ERRMEM ||
         ((status == LUA_ERRERR || strstr(d, "not enough memory")) &&

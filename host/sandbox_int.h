@@ -43,6 +43,8 @@ struct ct_sandbox {
     int depth;           /* nesting of ct_sandbox_call */
     bool armed;          /* a call is running */
     bool tripped;        /* its deadline passed: every check raises again */
+    char stopped_src[160]; /* where the deadline stopped Lua code, or "" */
+    int stopped_line;
     int64_t deadline_ns; /* CLOCK_MONOTONIC */
     int64_t deadline_ms; /* for messages */
 

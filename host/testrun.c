@@ -630,19 +630,31 @@ static void run_file(ct_testrun *r, ct_testrun_suite *s, const char *file)
         }
         json_t *plan = NULL, *result = NULL;
         int rc = ct_testrun__env_run(&e, id, r->o.timeout_ms, &plan, &result);
+        if (!names && plan)
+            names = json_incref(plan);
         if (rc) {
             const ct_sandbox_error *err = ct_sandbox_last_error(e.sb);
             const char *name =
                 json_string_value(json_array_get(names, (size_t)id - 1));
             /* Before the file declared its tests, the file itself fails;
              * later only the deadline stops a test this way. */
-            char msg[160];
+            char msg[320];
             const char *text = err->detail[0] ? err->detail : err->message;
             if (rc == CT_ETIMEOUT) {
+                /* Where it was stopped, when the code running was Lua. */
+                /* In the test file, its line (failure() reads the prefix);
+                 * elsewhere (the plugin's code), named in the message. */
+                char where[200] = "", at[200] = "";
+                if (err->line > 0 && strcmp(err->file, chunk) == 0)
+                    snprintf(where, sizeof where, "%s:%d: ", chunk,
+                             err->line);
+                else if (err->line > 0)
+                    snprintf(at, sizeof at, ", stopped at %s:%d", err->file,
+                             err->line);
                 snprintf(msg, sizeof msg,
-                         "deadline of %lld ms exceeded (caretide test "
-                         "--timeout)",
-                         (long long)r->o.timeout_ms);
+                         "%sdeadline of %lld ms exceeded (caretide test "
+                         "--timeout)%s",
+                         where, (long long)r->o.timeout_ms, at);
                 text = msg;
             } else if (name) {
                 text = err->message;
@@ -650,8 +662,6 @@ static void run_file(ct_testrun *r, ct_testrun_suite *s, const char *file)
             report(r, failure(id, name ? name : chunk, chunk, text,
                               err->traceback));
         } else {
-            if (!names)
-                names = json_incref(plan);
             if (json_is_object(result))
                 report(r, json_incref(result));
         }

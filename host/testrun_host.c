@@ -32,6 +32,7 @@ static const char driver[] =
     "opts.load_test()()\n"
     "local names = {}\n"
     "for i, p in ipairs(t.plan()) do names[i] = p.name end\n"
+    "opts.names = names -- for the host, should the test not return\n"
     "local result\n"
     "if id <= #names then result = t.run_test(id, opts) end\n"
     "t.reset()\n"
@@ -369,8 +370,25 @@ int ct_testrun__env_run(ct_testrun_env *e, int64_t id, int64_t timeout_ms,
     lua_rawgeti(L, LUA_REGISTRYINDEX, e->opts_ref);
     lua_pushinteger(L, (lua_Integer)id);
     rc = ct_sandbox_call_deadline(e->sb, "test", 2, 2, timeout_ms);
-    if (rc)
+    if (rc) {
+        /* The file's test names, when it got as far as declaring them: the
+         * run goes on with the next test. */
+        lua_rawgeti(L, LUA_REGISTRYINDEX, e->opts_ref);
+        lua_getfield(L, -1, "names");
+        if (lua_istable(L, -1) && (*names = json_array())) {
+            /* Read by hand: the sandbox's converter would reset the error
+             * the caller is about to report. */
+            lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+            for (lua_Integer i = 1; i <= n; i++) {
+                lua_rawgeti(L, -1, i);
+                const char *name = lua_tostring(L, -1);
+                json_array_append_new(*names, json_string(name ? name : "?"));
+                lua_pop(L, 1);
+            }
+        }
+        lua_settop(L, lua_gettop(L) - 2);
         return rc;
+    }
     rc = ct_sandbox_to_json(e->sb, -2, "plan", CT_SANDBOX_JSON_EMPTY_ARRAY,
                             names);
     if (rc == 0)

@@ -42,14 +42,19 @@ has '        + actual.pathway = "P1"'
 # An error in plugin code: the test's line, and the plugin's in the message.
 has "        runner_fail/test/fail_test.lua:19: init.lua:5: cannot triage people over 90"
 has "        runner_fail/test/fail_test.lua:23: expected 2 to be 3"
-has "        runner_fail/test/fail_test.lua: deadline of 300 ms exceeded (caretide test --timeout)"
+# The deadline names the plugin's line it stopped, or the test's own.
+has "FAIL    failures stops at the deadline"
+has "        runner_fail/test/fail_test.lua: deadline of 300 ms exceeded (caretide test --timeout), stopped at init.lua:11"
+has "FAIL    deadline spins in the test"
+has "        runner_fail/test/stop_test.lua:6: deadline of 300 ms exceeded (caretide test --timeout)"
+has "ok      deadline runs after the one stopped"
 has '        runner_fail/test/fail_test.lua:31: stub: no field "open_surge_now" to replace'
 # A file that fails while loading is one failed test at its line.
 has "FAIL    runner_fail/test/broken_test.lua"
 has "        runner_fail/test/broken_test.lua:3: attempt to call a nil value (field 'no_such_helper')"
 has "ok      failures passes"
 has "1 pending"
-last "1 passed, 6 failed"
+last "2 passed, 7 failed"
 
 # One file only.
 run 1 --timeout 300ms "$plugins/runner_fail/test/broken_test.lua"
@@ -64,9 +69,9 @@ has "not ok 3 - failures shows a diff"
 has '  at: "runner_fail/test/fail_test.lua:11"'
 has '    + actual.pathway = "P1"'
 has "ok 8 - failures is still to write # SKIP pending"
-has "1..8"
+has "1..10"
 has "# 1 pending"
-last "1 passed, 6 failed"
+last "2 passed, 7 failed"
 
 # Coverage on a known plugin: init.lua has 25 lines of code, all run;
 # lib/score.lua has 15, of which S.unused's body (18-19) never runs.
