@@ -638,7 +638,7 @@ static void run_file(ct_testrun *r, ct_testrun_suite *s, const char *file)
                 json_string_value(json_array_get(names, (size_t)id - 1));
             /* Before the file declared its tests, the file itself fails;
              * later only the deadline stops a test this way. */
-            char msg[320];
+            char msg[640];
             const char *text = err->detail[0] ? err->detail : err->message;
             if (rc == CT_ETIMEOUT) {
                 /* Where it was stopped, when the code running was Lua. */
