@@ -781,6 +781,8 @@ static json_t *row_json(sqlite3_stmt *st, int64_t now)
         r.discharged_at ? json_integer(r.discharged_at) : json_null(),
         "delay_days", (json_int_t)r.delay_days, "needs",
         needs ? needs : json_array());
+    if (o)
+        json_object_set_new(o, "usual_residence", opt_string(col(st, 19)));
     if (o && r.assignment_id) {
         json_object_set_new(o, "bed", json_string(r.bed_id));
         json_object_set_new(o, r.occupancy ? "occupancy" : "hold",

@@ -10,7 +10,8 @@
     "SELECT r.id, r.nhs_number, p.age, r.from_org, r.ready_date,"            \
     "       r.requested_pathway, r.decided_pathway, r.state, r.priority,"    \
     "       r.delay_reason, r.responsible_org, r.created_at, r.updated_at,"  \
-    "       r.discharged_at, a.id, a.kind, a.bed_id, a.expires_at, p.needs"  \
+    "       r.discharged_at, a.id, a.kind, a.bed_id, a.expires_at, p.needs," \
+    "       p.usual_residence"                                               \
     "  FROM referral r"                                                      \
     "  JOIN person p ON p.nhs_number = r.nhs_number"                         \
     "  LEFT JOIN assignment a ON a.referral_id = r.id AND a.active = 1"

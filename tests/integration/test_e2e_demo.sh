@@ -92,7 +92,7 @@ expect 201 '.decision.pathway == "step_down" and .decision.facility == "willow-s
 # A care-home resident with nursing needs goes back to their own home: P0,
 # no new placement; unless the hospital asks for one.
 refer 20 "$today" '"needs": ["nursing"], "usual_residence": "care_home"'
-expect 201 '.decision.outcome == "home" and .decision.pathway == "P0"
+expect 201 '.referral.usual_residence == "care_home" and .decision.outcome == "home" and .decision.pathway == "P0"
   and ([.decision.trace[] | select(.plugin == "discharge_hub" and .hook == "triage") | .output.reason] | first | contains("returning care-home resident"))'
 refer 21 "$today" '"needs": ["nursing"], "usual_residence": "care_home", "requested_pathway": "P3"'
 expect 201 '.decision.pathway == "P3"'

@@ -445,6 +445,7 @@ Test(referral, ready_date_moves)
 Test(referral, json_views)
 {
     ct_referral_input in = input();
+    in.usual_residence = "supported_living";
     int64_t id;
     CAP_OK(ct_referral_create(f.cap, &in, "org:acute", &id, &cap_err));
     cap_fx_referral(&f, nhs[1], "2026-11-23", CT_PATHWAY_P3, NULL);
@@ -458,6 +459,8 @@ Test(referral, json_views)
     cr_assert_str_eq(json_string_value(json_object_get(o, "decided_pathway")),
                      "P3");
     cr_assert_eq(json_array_size(json_object_get(o, "needs")), 2);
+    cr_assert_str_eq(json_string_value(json_object_get(o, "usual_residence")),
+                     "supported_living");
     cr_assert(json_is_null(json_object_get(o, "delay_reason")));
     cr_assert_eq(json_integer_value(json_object_get(o, "delay_days")), 1);
     json_decref(o);
