@@ -11,6 +11,12 @@
 #ifndef CT_STORE_SQL_REPORT_H
 #define CT_STORE_SQL_REPORT_H
 
+/* The events the reports read by kind: the WHERE of the partial index
+ * event_capacity_by_kind (migration 6), which a query must repeat word for
+ * word for SQLite to use the index. */
+#define CT_SQL_CAPACITY_EVENT                                                \
+    "(kind GLOB 'bed.*' OR kind GLOB 'surge.*' OR kind GLOB 'zone.*')"
+
 #define CT_STMTS_REPORT(X)                                                   \
     /* Referrals whose ready date is in [?1, ?2] (each NULL for open),      \
      * with what delay days and grouping need. */                            \
@@ -43,8 +49,9 @@
       "                  WHERE z.id = json_extract(e.payload, '$.zone'))),"  \
       "       coalesce(json_extract(e.payload, '$.changed'), 1)"             \
       "  FROM event e"                                                       \
-      " WHERE e.kind IN ('bed.blocked', 'bed.unblocked', 'surge.opened',"    \
-      "                  'surge.closed')"                                    \
+      " WHERE " CT_SQL_CAPACITY_EVENT                                        \
+      "   AND kind IN ('bed.blocked', 'bed.unblocked', 'surge.opened',"      \
+      "                'surge.closed')"                                      \
       "   AND e.at > ?1")                                                    \
     /* The last change of each facility's beds: the newest assignment      \
      * start or end of any bed (one index seek per bed). */                  \
@@ -63,9 +70,10 @@
       "                  WHERE z.id = json_extract(e.payload, '$.zone'))),"  \
       "       max(e.at)"                                                     \
       "  FROM event e"                                                       \
-      " WHERE e.kind IN ('bed.blocked', 'bed.unblocked', 'surge.opened',"    \
-      "                  'surge.closed', 'zone.closed', 'zone.opened',"      \
-      "                  'zone.cohort_set')"                                 \
+      " WHERE " CT_SQL_CAPACITY_EVENT                                        \
+      "   AND kind IN ('bed.blocked', 'bed.unblocked', 'surge.opened',"      \
+      "                'surge.closed', 'zone.closed', 'zone.opened',"        \
+      "                'zone.cohort_set')"                                   \
       " GROUP BY 1")                                                         \
     /* The first audited change: where an open period starts. */            \
     X(REP_FIRST_EVENT, "SELECT min(at) FROM event")                          \

@@ -32,6 +32,8 @@
 #include "pipeline.h"
 #include "referral.h"
 #include "report.h"
+#include "store_sql_report.h"
+#include "util.h"
 
 #include <criterion/criterion.h>
 #include <math.h>
@@ -661,4 +663,37 @@ Test(report_empty, every_report_on_no_data)
     CAP_OK(ct_report_decisions_json(f.cap, 100, &rep, &cap_err));
     cr_assert_eq(json_array_size(get(rep, "decisions")), 0);
     json_decref(rep);
+}
+
+/* The reports' event queries use the partial index of capacity events
+ * (migration 6): a query that stopped repeating its WHERE would scan every
+ * event of the winter. */
+Test(report_empty, event_queries_use_the_capacity_index)
+{
+    static const char *const sql[] = {
+#define X(name, text) text,
+        CT_STMTS_REPORT(X)
+#undef X
+    };
+    int using = 0;
+    for (size_t i = 0; i < CT_ARRAY_LEN(sql); i++) {
+        if (!strstr(sql[i], CT_SQL_CAPACITY_EVENT))
+            continue;
+        ct_buf b = {0};
+        ct_buf_printf(&b, "EXPLAIN QUERY PLAN %s", sql[i]);
+        const char *q = b.data;
+        sqlite3_stmt *st = NULL;
+        cr_assert_eq(sqlite3_prepare_v2(ct_store__db(f.store), q, -1, &st,
+                                        NULL),
+                     SQLITE_OK, "%s", q);
+        bool found = false;
+        while (sqlite3_step(st) == SQLITE_ROW)
+            found |= strstr((const char *)sqlite3_column_text(st, 3),
+                            "event_capacity_by_kind") != NULL;
+        sqlite3_finalize(st);
+        cr_assert(found, "not on the index: %s", sql[i]);
+        ct_buf_free(&b);
+        using++;
+    }
+    cr_assert_eq(using, 2);
 }
