@@ -295,8 +295,8 @@ static int l_emit(lua_State *L)
     snprintf(kind, sizeof kind, "plugin.%s", ev);
     /* Recorded first, in the caller's transaction when there is one (a
      * decision, a group commit) so that it stands or falls with it. */
-    ct_store *s = ct_capacity_store(cap_of(L));
     ct_capacity *c = cap_of(L);
+    ct_store *s = ct_capacity_store(c);
     bool own = !ct_store_in_transaction(s);
     int rc = own ? ct_store_begin(s) : 0;
     if (rc == 0)
