@@ -761,6 +761,33 @@ int ct_capacity__active_of(ct_capacity *c, int64_t referral_id,
     return rc;
 }
 
+/* bed.status follows the bed's active assignment: set here, in the same
+ * transaction, by the only two places an assignment starts or ends
+ * (insert_assignment and ct_capacity__end). A blocked bed keeps its
+ * reason, so its CHECK refuses it held or occupied. */
+static int set_mirror(ct_capacity *c, const char *bed_id,
+                      ct_bed_status status, ct_cap_error *err)
+{
+    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_CAP_BED_MIRROR, err);
+    if (!st)
+        return CT_ESTORE;
+    sqlite3_bind_text(st, 1, bed_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, ct_bed_status_name(status), -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if ((rc & 0xff) == SQLITE_CONSTRAINT)
+        return ct_capacity__fail(err, CT_ESTATE,
+                                 "bed %s is blocked and cannot be %s", bed_id,
+                                 ct_bed_status_name(status));
+    if (rc != SQLITE_DONE)
+        return ct_capacity__dberr(c, err, rc, "updating a bed's status");
+    if (sqlite3_changes(ct_store__db(c->store)) != 1)
+        return ct_capacity__fail(err, CT_ENOTFOUND, "bed %s does not exist",
+                                 bed_id);
+    ct_candidates__note(c, CT_IDX_BED_STATUS, bed_id, NULL, status);
+    return 0;
+}
+
 int ct_capacity__end(ct_capacity *c, const ct_cap_assignment *a,
                      const char *end_reason, ct_cap_error *err)
 {
@@ -777,10 +804,7 @@ int ct_capacity__end(ct_capacity *c, const ct_cap_assignment *a,
         return ct_capacity__fail(err, CT_ECONFLICT,
                                  "assignment %" PRId64 " is no longer active",
                                  a->id);
-    /* The bed is available again by trigger (assignment_ends). */
-    ct_candidates__note(c, CT_IDX_BED_STATUS, a->bed_id, NULL,
-                        CT_BED_AVAILABLE);
-    return 0;
+    return set_mirror(c, a->bed_id, CT_BED_AVAILABLE, err);
 }
 
 int ct_capacity__release_hold(ct_capacity *c, const ct_cap_assignment *a,
@@ -818,11 +842,10 @@ static int insert_assignment(ct_capacity *c, const char *bed_id,
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc == SQLITE_DONE) {
-        /* The bed is held or occupied by trigger (assignment_starts). */
         *id = sqlite3_last_insert_rowid(ct_store__db(c->store));
-        ct_candidates__note(c, CT_IDX_BED_STATUS, bed_id, NULL,
-                            occupancy ? CT_BED_OCCUPIED : CT_BED_HELD);
-        return 0;
+        ct_capacity__wrote(c);
+        return set_mirror(c, bed_id,
+                          occupancy ? CT_BED_OCCUPIED : CT_BED_HELD, err);
     }
     /* The partial unique indexes are the last word on one active
      * assignment per bed and per referral. */
@@ -932,12 +955,12 @@ int ct_capacity_hold(ct_capacity *c, int64_t referral_id, const char *bed_id,
                                bed_id);
         goto done;
     }
-    /* The first write: a constraint it breaks is undone by SQLite's
-     * statement journal, so a refusal here still leaves nothing. */
+    /* The first write: SQLite checks a one-row INSERT's unique indexes
+     * and foreign keys before it writes anything, so a refusal here still
+     * leaves nothing. */
     if ((rc = insert_assignment(c, bed_id, referral_id, false, expires, &id,
                                 err)))
         goto done;
-    ct_capacity__wrote(c);
     if ((rc = ct_referral__move(c, referral_id, r.state, CT_REFERRAL_HELD,
                                 err)))
         goto done;

@@ -113,9 +113,9 @@ int ct_capacity__finish(ct_capacity *c, int rc, ct_cap_error *err);
  * For a change on the hot path (a hold) inside a caller's transaction: no
  * savepoint, whose journal copies every page the change touches, about a
  * tenth of a batched hold. Such a change must read and check everything
- * that can refuse before its first write, whose own constraint failures
- * SQLite's statement journal undoes, and call ct_capacity__wrote once
- * that write has succeeded. A failure after it (storage, memory) cannot be
+ * that can refuse before its first write, which must be a one-row INSERT
+ * without triggers (SQLite checks its constraints before writing), and
+ * call ct_capacity__wrote once that write has succeeded. A failure after it (storage, memory) cannot be
  * undone alone: finish rolls the caller's whole transaction back, as
  * SQLite itself does on I/O, full-disk and out-of-memory errors, and says
  * so in err. Outside a transaction it is ct_capacity__begin.

@@ -297,19 +297,32 @@ static const char schema_v6[] =
     "  WHERE " CT_SQL_CAPACITY_EVENT ";";
 
 /*
- * Index entries that every placement paid for and no query read. Each
- * status change of a bed rewrote its bed_by_zone_status entry, though the
- * queries that find beds by zone filter a zone's few beds on status as
- * cheaply without it (search itself runs on the in-memory index); and
- * referral_by_org was used by no statement at all (organisations are
- * never deleted, and listings by organisation walk referrals in id
- * order), yet every change of a referral's state rewrote it. Together a
- * tenth of a batched hold.
+ * Writes that every placement paid for and nothing needed.
+ *
+ * Index entries no query reads: each status change of a bed rewrote its
+ * bed_by_zone_status entry, though the queries that find beds by zone
+ * filter a zone's few beds on status as cheaply without it (search itself
+ * runs on the in-memory index); referral_by_org was used by no statement
+ * at all (organisations are never deleted, and listings by organisation
+ * walk referrals in id order), yet every change of a referral's state
+ * rewrote it.
+ *
+ * The bed mirror's triggers: a trigger makes SQLite run its program as a
+ * sub-frame and keep a statement journal for the INSERT or UPDATE that
+ * fires it. capacity.c (insert_assignment, ct_capacity__end) now sets
+ * bed.status in the same transaction as the assignment change, the only
+ * two places assignments start or end; a blocked bed still refuses to
+ * become held or occupied by its CHECK (blocked with a reason), and the
+ * unique index still allows one active assignment per bed.
+ *
+ * Together a sixth of a batched search and hold.
  */
 static const char schema_v7[] =
     "DROP INDEX referral_by_org;"
     "DROP INDEX bed_by_zone_status;"
-    "CREATE INDEX bed_by_zone ON bed(zone_id) WHERE retired = 0;";
+    "CREATE INDEX bed_by_zone ON bed(zone_id) WHERE retired = 0;"
+    "DROP TRIGGER assignment_starts;"
+    "DROP TRIGGER assignment_ends;";
 
 const ct_migration ct_store__migrations[] = {
     {"domain model", schema_v1},
@@ -318,6 +331,6 @@ const ct_migration ct_store__migrations[] = {
     {"report indexes", schema_v4},
     {"cheaper status checks", schema_v5},
     {"event index for reports only", schema_v6},
-    {"no index entries that nothing reads", schema_v7},
+    {"no writes that nothing needs", schema_v7},
 };
 const int ct_store__nmigrations = (int)CT_ARRAY_LEN(ct_store__migrations);

@@ -354,21 +354,26 @@ Test(store, migration_5_keeps_rows_and_rules)
                              "('b9', 'nowhere')"),
                  SQLITE_CONSTRAINT_FOREIGNKEY);
 
-    /* The triggers follow the active assignment again; a blocked bed
-     * still cannot take one. */
+    /* Migration 7 leaves bed.status to capacity.c: no trigger is left,
+     * a blocked bed still refuses to be held, and the unique indexes
+     * still allow one active assignment per bed and per referral. */
+    cr_assert_eq(query_int(db, "SELECT count(*) FROM sqlite_schema "
+                               "WHERE type = 'trigger'"),
+                 0);
     exec_ok(db, "UPDATE assignment SET active = 0, ended_at = 10");
-    assert_text(db, "SELECT status FROM bed WHERE id = 'b1'", "available");
+    assert_text(db, "SELECT status FROM bed WHERE id = 'b1'", "held");
     exec_ok(db, "INSERT INTO assignment (bed_id, referral_id, kind, active,"
                 " started_at) VALUES ('b3', 41, 'occupancy', 1, 11)");
-    assert_text(db, "SELECT status FROM bed WHERE id = 'b3'", "occupied");
     cr_assert_eq(exec_rc(db, "INSERT INTO assignment (bed_id, referral_id,"
                              " kind, active, started_at) VALUES"
-                             " ('b2', 41, 'hold', 1, 12)"),
+                             " ('b3', 41, 'hold', 1, 12)"),
                  SQLITE_CONSTRAINT_UNIQUE);
-    exec_ok(db, "UPDATE assignment SET active = 0, ended_at = 13");
     cr_assert_eq(exec_rc(db, "INSERT INTO assignment (bed_id, referral_id,"
                              " kind, active, started_at) VALUES"
-                             " ('b2', 41, 'hold', 1, 12)"),
+                             " ('b1', 41, 'hold', 1, 12)"),
+                 SQLITE_CONSTRAINT_UNIQUE);
+    cr_assert_eq(exec_rc(db, "UPDATE bed SET status = 'held' "
+                             "WHERE id = 'b2'"),
                  SQLITE_CONSTRAINT_CHECK);
     sqlite3_close(db);
 }
