@@ -307,6 +307,11 @@ static const char schema_v6[] =
  * walk referrals in id order), yet every change of a referral's state
  * rewrote it.
  *
+ * Two indexes of a referral's assignments become one: keyed on the
+ * referral and on nullif(active, 0), which is 1 while the assignment is
+ * active and NULL once ended, it finds all of a referral's assignments and
+ * still allows only one active (a unique index treats NULLs as distinct).
+ *
  * The bed mirror's triggers: a trigger makes SQLite run its program as a
  * sub-frame and keep a statement journal for the INSERT or UPDATE that
  * fires it. capacity.c (insert_assignment, ct_capacity__end) now sets
@@ -322,7 +327,11 @@ static const char schema_v7[] =
     "DROP INDEX bed_by_zone_status;"
     "CREATE INDEX bed_by_zone ON bed(zone_id) WHERE retired = 0;"
     "DROP TRIGGER assignment_starts;"
-    "DROP TRIGGER assignment_ends;";
+    "DROP TRIGGER assignment_ends;"
+    "DROP INDEX assignment_by_referral;"
+    "DROP INDEX assignment_one_active_per_referral;"
+    "CREATE UNIQUE INDEX assignment_by_referral"
+    "  ON assignment(referral_id, nullif(active, 0));";
 
 const ct_migration ct_store__migrations[] = {
     {"domain model", schema_v1},

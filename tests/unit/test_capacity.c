@@ -421,7 +421,7 @@ Test(capacity, schema_keeps_one_active_assignment_and_blocked_beds_empty)
     cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, NULL) & 0xff,
                  SQLITE_CONSTRAINT);
     cr_assert_str_eq(sqlite3_errmsg(db),
-                     "UNIQUE constraint failed: assignment.referral_id");
+                     "UNIQUE constraint failed: index 'assignment_by_referral'");
     /* Nothing starts on a blocked bed: the hold refuses it, and so does
      * the bed's CHECK (blocked with a reason) if its status were set. */
     CAP_OK(ct_capacity_block(f.cap, "G03", "x", "org:council", &cap_err));
