@@ -459,13 +459,30 @@ static int load_bed(ct_capacity *c, const char *bed_id, bed_row *b,
     b->zone_retired = sqlite3_column_int(st, 9);
     b->facility_retired = sqlite3_column_int(st, 10);
     copy_col(b->closed_reason, sizeof b->closed_reason, st, 11);
-    i->assignment_id = sqlite3_column_int64(st, 12);
-    i->referral_id = sqlite3_column_int64(st, 13);
-    const unsigned char *kind = sqlite3_column_text(st, 14);
-    b->occupancy = kind && strcmp((const char *)kind, "occupancy") == 0;
-    i->expires_at = sqlite3_column_int64(st, 15);
     sqlite3_reset(st);
-    return 0;
+    if (i->status != CT_BED_HELD && i->status != CT_BED_OCCUPIED)
+        return 0;
+    /* bed.status follows the active assignment in the same transaction,
+     * so only a held or occupied bed has one to read. */
+    if (!(st = ct_capacity__stmt(c, CT_STMT_CAP_BED_ACTIVE, err)))
+        return CT_ESTORE;
+    sqlite3_bind_text(st, 1, bed_id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        i->assignment_id = sqlite3_column_int64(st, 0);
+        i->referral_id = sqlite3_column_int64(st, 1);
+        const unsigned char *kind = sqlite3_column_text(st, 2);
+        b->occupancy = kind && strcmp((const char *)kind, "occupancy") == 0;
+        i->expires_at = sqlite3_column_int64(st, 3);
+        rc = 0;
+    } else {
+        rc = rc == SQLITE_DONE ? 0
+                               : ct_capacity__dberr(c, err, rc,
+                                                    "reading a bed's "
+                                                    "assignment");
+    }
+    sqlite3_reset(st);
+    return rc;
 }
 
 int ct_capacity_bed(ct_capacity *c, const char *bed_id, ct_bed_info *out,

@@ -24,13 +24,15 @@
     X(CAP_BED_GET,                                                           \
       "SELECT b.zone_id, z.facility_id, f.kind, b.status, b.blocked_reason," \
       "       b.surge, b.surge_open, b.retired, z.closed, z.retired,"        \
-      "       f.retired, z.closed_reason, a.id, a.referral_id, a.kind,"      \
-      "       a.expires_at"                                                  \
+      "       f.retired, z.closed_reason"                                    \
       "  FROM bed b"                                                         \
       "  JOIN zone z ON z.id = b.zone_id"                                    \
       "  JOIN facility f ON f.id = z.facility_id"                            \
-      "  LEFT JOIN assignment a ON a.bed_id = b.id AND a.active = 1"         \
       " WHERE b.id = ?1")                                                    \
+    /* A held or occupied bed's assignment (most beds read are free). */    \
+    X(CAP_BED_ACTIVE,                                                        \
+      "SELECT id, referral_id, kind, expires_at FROM assignment"             \
+      " WHERE bed_id = ?1 AND active = 1")                                   \
     X(CAP_BED_SET_STATUS,                                                    \
       "UPDATE bed SET status = ?2, blocked_reason = ?3 WHERE id = ?1")       \
     /* The mirror of an assignment starting or ending; a blocked bed keeps  \
