@@ -778,9 +778,10 @@ int ct_capacity__active_of(ct_capacity *c, int64_t referral_id,
     return rc;
 }
 
-/* bed.status follows the bed's active assignment: set here, in the same
- * transaction, by the only two places an assignment starts or ends
- * (insert_assignment and ct_capacity__end). A blocked bed keeps its
+/* bed.status follows the bed's active assignment, and
+ * bed.assignment_changed_at is when one last started or ended: set here,
+ * in the same transaction, by the only two places an assignment starts or
+ * ends (insert_assignment and ct_capacity__end). A blocked bed keeps its
  * reason, so its CHECK refuses it held or occupied. */
 static int set_mirror(ct_capacity *c, const char *bed_id,
                       ct_bed_status status, ct_cap_error *err)
@@ -790,6 +791,7 @@ static int set_mirror(ct_capacity *c, const char *bed_id,
         return CT_ESTORE;
     sqlite3_bind_text(st, 1, bed_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, ct_bed_status_name(status), -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, ct_clock_now(c->clock));
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if ((rc & 0xff) == SQLITE_CONSTRAINT)

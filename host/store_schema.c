@@ -312,6 +312,11 @@ static const char schema_v6[] =
  * active and NULL once ended, it finds all of a referral's assignments and
  * still allows only one active (a unique index treats NULLs as distinct).
  *
+ * assignment_by_bed served one report, the time of the newest start or
+ * end of an assignment on each bed (a facility's data age); the bed row
+ * that every start and end rewrites now keeps that time itself
+ * (assignment_changed_at, filled here from the assignments).
+ *
  * The bed mirror's triggers: a trigger makes SQLite run its program as a
  * sub-frame and keep a statement journal for the INSERT or UPDATE that
  * fires it. capacity.c (insert_assignment, ct_capacity__end) now sets
@@ -320,7 +325,7 @@ static const char schema_v6[] =
  * become held or occupied by its CHECK (blocked with a reason), and the
  * unique index still allows one active assignment per bed.
  *
- * Together a sixth of a batched search and hold.
+ * Together a fifth of a batched search and hold.
  */
 static const char schema_v7[] =
     "DROP INDEX referral_by_org;"
@@ -331,7 +336,13 @@ static const char schema_v7[] =
     "DROP INDEX assignment_by_referral;"
     "DROP INDEX assignment_one_active_per_referral;"
     "CREATE UNIQUE INDEX assignment_by_referral"
-    "  ON assignment(referral_id, nullif(active, 0));";
+    "  ON assignment(referral_id, nullif(active, 0));"
+    "ALTER TABLE bed ADD COLUMN assignment_changed_at INTEGER;"
+    "UPDATE bed SET assignment_changed_at ="
+    "  (SELECT coalesce(a.ended_at, a.started_at) FROM assignment a"
+    "    WHERE a.bed_id = bed.id ORDER BY a.started_at DESC, a.id DESC"
+    "    LIMIT 1);"
+    "DROP INDEX assignment_by_bed;";
 
 const ct_migration ct_store__migrations[] = {
     {"domain model", schema_v1},

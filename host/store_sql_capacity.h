@@ -35,9 +35,10 @@
       " WHERE bed_id = ?1 AND active = 1")                                   \
     X(CAP_BED_SET_STATUS,                                                    \
       "UPDATE bed SET status = ?2, blocked_reason = ?3 WHERE id = ?1")       \
-    /* The mirror of an assignment starting or ending; a blocked bed keeps  \
-     * its reason, so its CHECK refuses it held or occupied. */              \
-    X(CAP_BED_MIRROR, "UPDATE bed SET status = ?2 WHERE id = ?1")           \
+    /* The mirror of an assignment starting or ending at ?3; a blocked bed \
+     * keeps its reason, so its CHECK refuses it held or occupied. */        \
+    X(CAP_BED_MIRROR,                                                        \
+      "UPDATE bed SET status = ?2, assignment_changed_at = ?3 WHERE id = ?1")\
     /* The first tag in the JSON array ?2 that bed ?1 lacks. */              \
     X(CAP_BED_MISSING_TAG,                                                   \
       "SELECT r.value FROM json_each(?2) r"                                  \

@@ -54,12 +54,9 @@
       "                'surge.closed')"                                      \
       "   AND e.at > ?1")                                                    \
     /* The last change of each facility's beds: the newest assignment      \
-     * start or end of any bed (one index seek per bed). */                  \
+     * start or end of any bed, kept on the bed (capacity.c). */             \
     X(REP_BED_CHANGES,                                                       \
-      "SELECT z.facility_id,"                                                \
-      "       max((SELECT coalesce(a.ended_at, a.started_at)"                \
-      "              FROM assignment a WHERE a.bed_id = b.id"                \
-      "             ORDER BY a.started_at DESC, a.id DESC LIMIT 1))"         \
+      "SELECT z.facility_id, max(b.assignment_changed_at)"                   \
       "  FROM bed b JOIN zone z ON z.id = b.zone_id"                         \
       " WHERE b.retired = 0"                                                 \
       " GROUP BY z.facility_id")                                             \

@@ -360,6 +360,13 @@ Test(store, migration_5_keeps_rows_and_rules)
     cr_assert_eq(query_int(db, "SELECT count(*) FROM sqlite_schema "
                                "WHERE type = 'trigger'"),
                  0);
+    /* ... and keeps when a bed's assignment last started or ended, filled
+     * from the assignments (b1's hold started at 5; the others had none). */
+    assert_text(db,
+                "SELECT group_concat(id || ':' || "
+                "coalesce(assignment_changed_at, '-'), ' ') "
+                "FROM (SELECT * FROM bed ORDER BY id)",
+                "b1:5 b2:- b3:-");
     exec_ok(db, "UPDATE assignment SET active = 0, ended_at = 10");
     assert_text(db, "SELECT status FROM bed WHERE id = 'b1'", "held");
     exec_ok(db, "INSERT INTO assignment (bed_id, referral_id, kind, active,"
