@@ -109,6 +109,19 @@ static bool exists(const char *path)
     return stat(path, &st) == 0;
 }
 
+/* The page size of db; 0 (the store's default) when it cannot be read. */
+static int page_size_of(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    int n = 0;
+    if (sqlite3_prepare_v2(db, "PRAGMA page_size", -1, &st, NULL) ==
+            SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
 /* An in-memory copy of the database at path (read-only; any schema this
  * build knows, migrated in memory). */
 static int scratch_copy(const char *path, ct_store **out, ct_diags *d)
@@ -121,8 +134,14 @@ static int scratch_copy(const char *path, ct_store **out, ct_diags *d)
         sqlite3_close(src);
         return CT_EIO;
     }
+    /* SQLite copies into an in-memory database only at the source's page
+     * size (an older database may have SQLite's 4 KiB, not the 8 KiB a new
+     * store gets). */
+    ct_store_options so = {.page_size = page_size_of(src)};
     ct_store *dst = NULL;
-    if ((rc = ct_store_open(":memory:", NULL, &dst))) {
+    if ((rc = ct_store_open(":memory:", &so, &dst))) {
+        ct_diags_add(d, path, 0, 0, "cannot make the scratch copy: %s",
+                     ct_strerror(rc));
         sqlite3_close(src);
         return rc;
     }

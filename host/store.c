@@ -188,6 +188,25 @@ static int configure(sqlite3 *db, const ct_store_options *o)
 }
 
 /*
+ * A new database's page size, before its first write (SQLite keeps the
+ * size of a database that has pages). 8 KiB rather than SQLite's 4 KiB: a
+ * placement's rows and index entries land on fewer pages, so fewer pages
+ * go to the WAL at each commit, and the automatic checkpoint, which SQLite
+ * runs inside the COMMIT that takes the WAL past 1,000 pages and which
+ * syncs the WAL and the database, comes half as often for the same data.
+ * A batch of 4,500 placements committed in a fifth of a round before
+ * (checkpoint included) and in 2 ms now; bench_capacity's batched figure
+ * rose by a fifth to a third. A decision (a few KiB of JSON on the
+ * referral) also fits its row's page without an overflow chain.
+ */
+static int set_page_size(sqlite3 *db, int page_size)
+{
+    char sql[48];
+    snprintf(sql, sizeof sql, "PRAGMA page_size = %d", page_size);
+    return exec(db, sql, "page_size");
+}
+
+/*
  * WAL is the one persistent setting, so it is switched on last, once the
  * version check and the migration have succeeded: a database refused or
  * failed is left exactly as it was, journal mode included.
@@ -246,7 +265,10 @@ int ct_store_open(const char *path, const ct_store_options *opts,
     *out = NULL;
     int timeout = opts && opts->busy_timeout_ms ? opts->busy_timeout_ms
                                                 : DEFAULT_BUSY_TIMEOUT_MS;
-    if (!path || timeout < 0)
+    int page_size = opts && opts->page_size ? opts->page_size
+                                            : CT_STORE_PAGE_SIZE;
+    if (!path || timeout < 0 || page_size < 512 || page_size > 65536 ||
+        (page_size & (page_size - 1)))
         return CT_EINVAL;
 
     ct_store *s = calloc(1, sizeof *s);
@@ -298,6 +320,8 @@ int ct_store_open(const char *path, const ct_store_options *opts,
         goto fail_open;
     }
     if ((err = configure(s->db, opts)))
+        goto fail_open;
+    if (!s->readonly && version == 0 && (err = set_page_size(s->db, page_size)))
         goto fail_open;
     if (!s->readonly) {
         if ((err = ct_store__migrate(s->db, ct_store__migrations, latest))) {

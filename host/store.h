@@ -18,10 +18,16 @@
 
 typedef struct ct_store ct_store;
 
+/* The page size of a database ct_store_open creates (store.c says why). */
+#define CT_STORE_PAGE_SIZE 8192
+
 typedef struct ct_store_options {
     ct_sync_mode sync;   /* CT_SYNC_FULL unless the config says normal */
     int busy_timeout_ms; /* 0 means the default, 5000 */
     bool readonly;       /* audit verify, reports: never migrates */
+    int page_size;       /* a new database's, a power of two from 512 to
+                            65536; 0 means CT_STORE_PAGE_SIZE. A database
+                            that exists keeps its own. */
 } ct_store_options;
 
 /*

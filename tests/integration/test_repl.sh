@@ -70,6 +70,13 @@ out=$(repl -e '.explain 1' -e '.referral {}' 2>&1)
 case $out in *"referral 1: held"*"referral 2: held"*) ok ;; *) bad "copy sees the data: $out" ;; esac
 out=$(repl --live -e '#ct.referrals()' 2>&1)
 [ "$out" = "1" ] && ok || bad "the copy saved nothing: $out"
+# A database with SQLite's 4 KiB pages (made before new stores got 8 KiB)
+# is copied at its own page size.
+[ "$(sqlite3 "$tmp/caretide.db" 'PRAGMA page_size')" = 8192 ] && ok || bad "a new database has 8 KiB pages"
+sqlite3 "$tmp/caretide.db" 'PRAGMA journal_mode = DELETE; PRAGMA page_size = 4096; VACUUM; PRAGMA journal_mode = WAL;' >/dev/null
+[ "$(sqlite3 "$tmp/caretide.db" 'PRAGMA page_size')" = 4096 ] && ok || bad "converted to 4 KiB pages"
+out=$(repl -e '#ct.referrals()' 2>&1)
+[ "$out" = "1" ] && ok || bad "a copy of a 4 KiB database: $out"
 
 # --- at a terminal, through tmux ---------------------------------------------
 if ! command -v tmux >/dev/null; then

@@ -178,6 +178,50 @@ Test(store, open_errors_leave_nothing_open)
 
     ct_store_options o = {.busy_timeout_ms = -1};
     cr_assert_eq(ct_store_open(":memory:", &o, &s), CT_EINVAL);
+    static const int bad_sizes[] = {-1, 1, 256, 1000, 131072};
+    for (size_t i = 0; i < CT_ARRAY_LEN(bad_sizes); i++) {
+        ct_store_options p = {.page_size = bad_sizes[i]};
+        cr_assert_eq(ct_store_open(":memory:", &p, &s), CT_EINVAL, "%d",
+                     bad_sizes[i]);
+        cr_assert_null(s);
+    }
+    ct_test_rmtree(dir);
+}
+
+/* A new database gets CT_STORE_PAGE_SIZE (or the size asked for); one that
+ * exists keeps its own, whatever is asked. */
+Test(store, page_size_of_new_and_existing_databases)
+{
+    const char *dir = ct_test_tmpdir();
+    char *path = db_path(dir);
+    ct_store *s = NULL;
+    cr_assert_eq(ct_store_open(path, NULL, &s), 0);
+    cr_assert_eq(query_int(ct_store__db(s), "PRAGMA page_size"),
+                 CT_STORE_PAGE_SIZE);
+    ct_store_close(s);
+    ct_store_options o = {.page_size = 4096};
+    cr_assert_eq(ct_store_open(path, &o, &s), 0);
+    cr_assert_eq(query_int(ct_store__db(s), "PRAGMA page_size"),
+                 CT_STORE_PAGE_SIZE);
+    ct_store_close(s);
+    free(path);
+
+    /* A database made with SQLite's 4 KiB pages opens and migrates. */
+    char old[1024];
+    snprintf(old, sizeof old, "%s/old.db", dir);
+    sqlite3 *db = NULL;
+    cr_assert_eq(sqlite3_open(old, &db), SQLITE_OK);
+    exec_ok(db, "PRAGMA page_size = 4096; CREATE TABLE t(x); DROP TABLE t;");
+    sqlite3_close(db);
+    cr_assert_eq(ct_store_open(old, NULL, &s), 0);
+    cr_assert_eq(query_int(ct_store__db(s), "PRAGMA page_size"), 4096);
+    cr_assert_eq(query_int(ct_store__db(s), "PRAGMA user_version"),
+                 ct_store_latest_version());
+    ct_store_close(s);
+
+    cr_assert_eq(ct_store_open(":memory:", &o, &s), 0);
+    cr_assert_eq(query_int(ct_store__db(s), "PRAGMA page_size"), 4096);
+    ct_store_close(s);
     ct_test_rmtree(dir);
 }
 
