@@ -866,7 +866,7 @@ static int insert_assignment(ct_capacity *c, const char *bed_id,
         return set_mirror(c, bed_id,
                           occupancy ? CT_BED_OCCUPIED : CT_BED_HELD, err);
     }
-    /* The partial unique indexes are the last word on one active
+    /* The unique indexes are the last word on one active
      * assignment per bed and per referral. */
     if ((rc & 0xff) == SQLITE_CONSTRAINT)
         return ct_capacity__fail(err, CT_ECONFLICT,
