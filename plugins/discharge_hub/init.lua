@@ -187,8 +187,7 @@ end
 
 -- Whether the area's ranking policy (set by winter_surge) is "tight".
 function M.tight()
-  local ok, value = pcall(ct.policy.get, S.policy_key)
-  return ok and value == "tight"
+  return ct.policy.get(S.policy_key) == "tight"
 end
 
 local function round2(x)

@@ -126,18 +126,16 @@ function M.zone_cohorts(view)
 end
 
 -- A lookup of zone cohorts for one hook call: the candidate's own cohort
--- table when the host gives one, else the capacity view when the host has
--- ct.capacity, else nothing (nil: unknown).
+-- table when the host gives one, else the capacity view (ct.capacity), else
+-- nothing (nil: unknown) when the host cannot answer.
 local function cohort_lookup()
   local zones
   return function(c, pathogen)
     if type(c.cohort) == "table" then return c.cohort[pathogen] or "open" end
     if zones == nil then
       zones = false
-      if type(ct.capacity) == "function" then
-        local ok, view = pcall(ct.capacity)
-        if ok and type(view) == "table" then zones = M.zone_cohorts(view) end
-      end
+      local view = ct.capacity()
+      if view then zones = M.zone_cohorts(view) end
     end
     if zones and zones[c.zone] then return zones[c.zone][pathogen] or "open" end
     return nil
@@ -176,8 +174,8 @@ end
 -- Held and occupied beds of a zone now (ct.beds), or nil when the host
 -- cannot say.
 local function zone_load(zone)
-  local ok, beds = pcall(ct.beds, { zone = zone })
-  if not ok or type(beds) ~= "table" then return nil end
+  local beds = ct.beds({ zone = zone })
+  if not beds then return nil end
   local n = 0
   for _, b in ipairs(beds) do
     if b.status == "held" or b.status == "occupied" then n = n + 1 end

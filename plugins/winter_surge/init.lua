@@ -143,8 +143,8 @@ end
 -- Open surge beds of a facility now (ct.beds), or nil when the host cannot
 -- say.
 local function surge_open(facility)
-  local ok, beds = pcall(ct.beds, { facility = facility })
-  if not ok or type(beds) ~= "table" then return nil end
+  local beds = ct.beds({ facility = facility })
+  if not beds then return nil end
   local n = 0
   for _, b in ipairs(beds) do
     if b.surge and b.surge_open then n = n + 1 end

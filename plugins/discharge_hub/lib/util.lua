@@ -63,8 +63,13 @@ function U.delay_days(r)
   if math.type(r.delay_days) == "integer" then return r.delay_days end
   if r.delay and math.type(r.delay.days) == "integer" then return r.delay.days end
   if type(r.ready_date) == "string" then
-    local ok, days = pcall(ct.days_between, r.ready_date, ct.format_time(ct.now(), "date"))
-    if ok and days > 0 then return days end
+    -- ct.parse_time answers nil, message for a date that is not one;
+    -- whole days since that midnight are the days past it.
+    local ready = ct.parse_time(r.ready_date)
+    if ready then
+      local days = (ct.now() - ready) // 86400000
+      if days > 0 then return days end
+    end
   end
   return 0
 end

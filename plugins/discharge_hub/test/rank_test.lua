@@ -211,6 +211,11 @@ describe("rank", function()
       ct.policy.set("hub_ranking", "tight")
       expect(plugin.tight()).to_be(true)
     end)
+
+    it("lets a misused policy read raise rather than hide it", function()
+      stub(ct.policy, "get", function() error("bad argument #1 to 'get' (string expected)") end)
+      expect(function() plugin.tight() end).to_fail("bad argument #1 to 'get'")
+    end)
   end)
 
   it("keeps the host's order between equal beds", function()

@@ -221,6 +221,11 @@ describe("triage", function()
       expect(a.reason).to_contain("5 days past")
     end)
 
+    it("adds nothing for a ready date that is not a date", function()
+      t.set_time("2025-03-06T08:00Z")
+      expect(plugin.triage(t.referral{ priority = 7, ready_date = "2025-02-30", delay = {} }).priority).to_be(7)
+    end)
+
     it("says 1 day, not 1 days", function()
       expect(plugin.triage(t.referral{ delay = { days = 1 } }).reason).to_contain("1 day past")
     end)

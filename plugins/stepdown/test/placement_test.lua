@@ -109,6 +109,14 @@ describe("placement", function()
       room.cohort = nil
       expect(beds(plugin.rank(positive, { green, room, red }))).to_equal({ "WH-G09", "WH-R01" })
     end)
+
+    it("falls back the same way when the host cannot give its capacity view", function()
+      stub(ct, "capacity", function() return nil, "store busy", "CT_EBUSY" end)
+      red.cohort, green.cohort = nil, nil
+      local room = t.candidate{ bed = "WH-G09", designated = true, isolation_room = true }
+      room.cohort = nil
+      expect(beds(plugin.rank(positive, { green, room, red }))).to_equal({ "WH-G09", "WH-R01" })
+    end)
   end)
 
   describe("admit", function()
@@ -210,6 +218,11 @@ describe("placement", function()
         local ok, why = plugin.admit(positive, red)
         expect(ok).to_be(false)
         expect(why).to_contain("cannot be read")
+      end)
+
+      it("lets a misused ct.beds raise rather than hide it", function()
+        stub(ct, "beds", function() error("bad argument #1 to 'beds'") end)
+        expect(function() plugin.admit(positive, red) end).to_fail("bad argument #1 to 'beds'")
       end)
 
       it("refuses everything at a cap of 0 (a zone with no staff)", function()

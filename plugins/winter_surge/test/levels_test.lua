@@ -310,6 +310,12 @@ describe("levels", function()
       expect(plugin.state().surge).to_equal({ ["willow-stepdown"] = true, ["elm-rehab"] = true })
     end)
 
+    it("let a misused ct.beds raise rather than hide it", function()
+      pressure(3)
+      stub(ct, "beds", function() error("bad argument #1 to 'beds'") end)
+      expect(function() pressure(1) end).to_fail("bad argument #1 to 'beds'")
+    end)
+
     it("are tried again when the host refuses to close them", function()
       pressure(3)
       stub(ct.act, "close_surge", function() return nil, "store busy", "CT_EBUSY" end)
