@@ -44,14 +44,27 @@ static const char *actor_of(lua_State *L, char *buf, size_t size)
     return buf;
 }
 
+static int push_boxed(lua_State *L)
+{
+    json_t **box = lua_touserdata(L, 1);
+    ct_sandbox_lua_push_json(L, *box);
+    return 1;
+}
+
 /* Pushes a JSON value (consumed) as a Lua value; raises on failure. */
 static int push_json(lua_State *L, json_t *v)
 {
-    int rc = ct_sandbox_push_json(ct_sandbox_from_state(L), v);
+    /* Pushed onto L, the calling thread (a coroutine perhaps). The value is
+     * anchored on L's stack while it converts so that an error (memory)
+     * does not leak it. */
+    json_t **box = lua_newuserdatauv(L, sizeof *box, 0);
+    *box = v;
+    lua_pushcfunction(L, push_boxed);
+    lua_insert(L, -2);
+    int st = lua_pcall(L, 1, 1, 0);
     json_decref(v);
-    if (rc)
-        return luaL_error(L, "cannot convert a host value: %s",
-                          ct_strerror(rc));
+    if (st != LUA_OK)
+        return lua_error(L);
     return 1;
 }
 
@@ -77,6 +90,10 @@ static int l_now(lua_State *L)
 static int l_format_time(lua_State *L)
 {
     lua_Integer ms = luaL_checkinteger(L, 1);
+    /* Years 0000 to 9999: the format's four digits, and far from the
+     * overflow of the day arithmetic at the ends of the integers. */
+    luaL_argcheck(L, ms >= -62167219200000LL && ms <= 253402300799999LL, 1,
+                  "expected format_time(ms) with ms in years 0000 to 9999");
     static const char *const what[] = {"datetime", "date", NULL};
     int opt = luaL_checkoption(L, 2, "datetime", what);
     char buf[40];
@@ -189,19 +206,21 @@ static int add_schedule(lua_State *L, int64_t interval, int minute)
     if (!v)
         return luaL_error(L, "out of memory");
     p->scheds = v;
+    /* The reference first: taking it may raise (out of memory), and
+     * nothing of ours is held yet. */
+    int ref;
+    lua_pushvalue(L, 2);
+    ct_sandbox_lua_ref(L, "ct.every/daily", &ref);
     ct_plugin_schedule *s = calloc(1, sizeof *s);
-    if (!s)
+    if (!s) {
+        ct_sandbox_unref(ct_sandbox_from_state(L), ref);
         return luaL_error(L, "out of memory");
+    }
     s->plugin = p;
     s->interval_ms = interval;
     s->daily_minute = minute;
-    s->ref = LUA_NOREF;
+    s->ref = ref;
     ct_timer_init(ct_capacity_clock(cap_of(L)), &s->timer);
-    lua_pushvalue(L, 2);
-    if (ct_sandbox_ref(ct_sandbox_from_state(L), "ct.every/daily", &s->ref)) {
-        free(s);
-        return luaL_error(L, "cannot keep the schedule's function");
-    }
     p->scheds[p->nscheds++] = s;
     lua_pushinteger(L, (lua_Integer)p->nscheds);
     return 1;
@@ -255,11 +274,10 @@ static int l_on(lua_State *L)
         return luaL_error(L, "out of memory");
     p->subs = v;
     ct_plugin_sub *sub = &p->subs[p->nsubs];
-    sub->event = strdup(ev);
     lua_pushvalue(L, 2);
-    if (!sub->event ||
-        ct_sandbox_ref(ct_sandbox_from_state(L), "ct.on", &sub->ref)) {
-        free(sub->event);
+    ct_sandbox_lua_ref(L, "ct.on", &sub->ref); /* may raise: nothing held */
+    if (!(sub->event = strdup(ev))) {
+        ct_sandbox_unref(ct_sandbox_from_state(L), sub->ref);
         return luaL_error(L, "cannot keep the event handler");
     }
     p->nsubs++;
@@ -273,7 +291,7 @@ static json_t *arg_json(lua_State *L, int idx, const char *what)
     if (lua_isnoneornil(L, idx))
         return json_null();
     json_t *v = NULL;
-    int rc = ct_sandbox_to_json(ct_sandbox_from_state(L), idx, what, 0, &v);
+    int rc = ct_sandbox_lua_to_json(L, idx, what, 0, &v);
     if (rc)
         luaL_error(L, "%s", ct_sandbox_last_error(ct_sandbox_from_state(L))
                                 ->message);
@@ -547,11 +565,13 @@ static int surge(lua_State *L, bool open)
 {
     const char *fac = luaL_checkstring(L, 1);
     lua_Integer n = luaL_optinteger(L, 2, CT_SURGE_ALL);
-    luaL_argcheck(L, n == CT_SURGE_ALL || n >= 1, 2,
-                  open ? "expected open_surge(facility, count?) with "
-                         "count >= 1"
-                       : "expected close_surge(facility, count?) with "
-                         "count >= 1");
+    /* Checked before the narrowing to int: 2^32-1 would become -1, which
+     * is CT_SURGE_ALL. */
+    luaL_argcheck(L, n == CT_SURGE_ALL || (n >= 1 && n <= 100000), 2,
+                  open ? "expected open_surge(facility, count?) with a "
+                         "count from 1 to 100000"
+                       : "expected close_surge(facility, count?) with a "
+                         "count from 1 to 100000");
     char actor[100];
     ct_surge_result res;
     ct_cap_error err = {0};
@@ -685,8 +705,7 @@ static int open_ct(lua_State *L)
     sublib(L, "kv", kv_funcs);
     sublib(L, "policy", policy_funcs);
     sublib(L, "act", act_funcs);
-    if (ct_sandbox_push_json(ct_sandbox_from_state(L), p->settings))
-        return luaL_error(L, "cannot pass settings");
+    ct_sandbox_lua_push_json(L, p->settings);
     lua_setfield(L, -2, "settings");
     lua_createtable(L, 0, 2);
     lua_pushstring(L, p->manifest->name);

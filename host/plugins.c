@@ -8,6 +8,7 @@
 #include "error.h"
 #include "log.h"
 #include "plugin_check.h"
+#include "referral.h"
 #include "testrun.h"
 #include "util.h"
 
@@ -506,6 +507,10 @@ static int call_hook(ct_plugin *p, const char *hook, const json_t *a1,
             res[i] = NULL;
         }
     } else {
+        /* Provisional until the caller accepts the result's shape:
+         * shape_error puts the count back, so a plugin that always answers
+         * in the wrong shape still reaches quarantine. */
+        p->unconfirmed = p->consecutive;
         p->consecutive = 0;
         json_object_set(entry, "output",
                         nres == 1 ? res[0] : json_pack("[OO]", res[0], res[1]));
@@ -533,6 +538,7 @@ static int shape_error(ct_plugin *p, json_t *entry, const char *hook,
         json_object_del(entry, "output");
         trace_error(entry, p, msg);
     }
+    p->consecutive = p->unconfirmed;
     count_failure(p, CT_EPLUGIN);
     return CT_EPLUGIN;
 }
@@ -569,6 +575,15 @@ int ct_plugins_triage(ct_plugins *m, const json_t *referral, json_t *trace,
                 rc = shape_error(p, entry, "triage",
                                  "a priority that is not an integer or a "
                                  "reason that is not a string");
+            /* The ranges the host stores (and the API accepts): an answer
+             * outside them is the plugin's failure, never the referral's. */
+            else if (why && json_string_length(why) > CT_TRIAGE_REASON_MAX)
+                rc = shape_error(p, entry, "triage",
+                                 "a reason longer than 500 bytes");
+            else if (prio && (json_integer_value(prio) < -CT_PRIORITY_MAX ||
+                              json_integer_value(prio) > CT_PRIORITY_MAX))
+                rc = shape_error(p, entry, "triage",
+                                 "a priority outside -1000000 to 1000000");
             else
                 *answer = json_incref(res);
         }

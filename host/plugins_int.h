@@ -50,6 +50,7 @@ struct ct_plugin {
     bool in_setup; /* ct.every/daily/on are allowed only in setup() */
     bool live;     /* part of the running set (schedules armed) */
     uint64_t calls, errors, timeouts, consecutive;
+    uint64_t unconfirmed; /* consecutive before the last call succeeded */
     ct_plugin_sub *subs;
     size_t nsubs;
     ct_plugin_schedule **scheds;

@@ -80,6 +80,12 @@ int64_t ct_referral_delay_days(const char *ready_date, int64_t end_ms);
 int64_t ct_referral_wait_end(ct_referral_state state, int64_t discharged_at,
                              int64_t updated_at, int64_t now);
 
+/* The ranges the host keeps: a priority from -CT_PRIORITY_MAX to
+ * CT_PRIORITY_MAX (the API's and a triage answer's), a triage reason of at
+ * most CT_TRIAGE_REASON_MAX bytes. */
+#define CT_PRIORITY_MAX 1000000
+#define CT_TRIAGE_REASON_MAX 500
+
 typedef struct ct_referral_input {
     const char *nhs_number; /* validated (mod 11); spaces or hyphens ok */
     int age;                /* years, -1 when not known */

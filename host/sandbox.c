@@ -251,6 +251,7 @@ static void arm(ct_sandbox *sb, int64_t now_ns, int64_t deadline_ms)
     sb->stopped_line = 0;
     sb->deadline_ms = deadline_ms;
     sb->deadline_ns = now_ns + deadline_ms * 1000000;
+    sb->close_depth = 0;
     lua_sethook(sb->L, deadline_hook, hook_mask(sb), sb->lim.hook_interval);
 }
 

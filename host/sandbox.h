@@ -250,6 +250,20 @@ int ct_sandbox_to_json(ct_sandbox *sb, int idx, const char *what,
                        unsigned flags, json_t **out);
 
 /*
+ * The same three for C functions called by the plugin, on the stack of the
+ * thread that called them (L, a coroutine perhaps; the sb functions above
+ * always use the main thread's stack, which is only right outside a call):
+ * ct_sandbox_lua_to_json reads L's stack and raises nothing;
+ * ct_sandbox_lua_push_json pushes onto L and raises (memory, depth) like
+ * any allocation; ct_sandbox_lua_ref pops L's top value into *ref, raising
+ * when out of memory.
+ */
+int ct_sandbox_lua_to_json(lua_State *L, int idx, const char *what,
+                           unsigned flags, json_t **out);
+void ct_sandbox_lua_push_json(lua_State *L, const json_t *v);
+void ct_sandbox_lua_ref(lua_State *L, const char *owner, int *ref);
+
+/*
  * For C functions registered by host units that loop or do work in
  * proportion to their input: raises the deadline error (from Lua's point
  * of view) when the current call's deadline has passed. Cheap (one clock

@@ -281,12 +281,12 @@ static json_t *conv_value(conv *c, int idx, int depth)
     }
 }
 
-int ct_sandbox_to_json(ct_sandbox *sb, int idx, const char *what,
-                       unsigned flags, json_t **out)
+static int to_json(ct_sandbox *sb, lua_State *L, int idx, const char *what,
+                   unsigned flags, json_t **out)
 {
     ct_sandbox__error_reset(sb);
     *out = NULL;
-    conv c = {sb, sb->L, what, flags, 0, NULL, NULL, 0, {0}, 0};
+    conv c = {sb, L, what, flags, 0, NULL, NULL, 0, {0}, 0};
     c.open = calloc((size_t)sb->lim.json_max_depth + 1, sizeof *c.open);
     c.steps = calloc((size_t)sb->lim.json_max_depth + 2, sizeof *c.steps);
     if (!c.open || !c.steps) {
@@ -296,13 +296,25 @@ int ct_sandbox_to_json(ct_sandbox *sb, int idx, const char *what,
         return ct_sandbox__error(sb, CT_ENOMEM, NULL, NULL,
                                  "out of memory converting %s", what);
     }
-    int top = lua_gettop(sb->L);
-    *out = conv_value(&c, lua_absindex(sb->L, idx), 0);
-    lua_settop(sb->L, top);
+    int top = lua_gettop(L);
+    *out = conv_value(&c, lua_absindex(L, idx), 0);
+    lua_settop(L, top);
     free(c.open);
     free(c.steps);
     ct_buf_free(&c.path);
     return *out ? 0 : c.code;
+}
+
+int ct_sandbox_to_json(ct_sandbox *sb, int idx, const char *what,
+                       unsigned flags, json_t **out)
+{
+    return to_json(sb, sb->L, idx, what, flags, out);
+}
+
+int ct_sandbox_lua_to_json(lua_State *L, int idx, const char *what,
+                           unsigned flags, json_t **out)
+{
+    return to_json(ct_sandbox_from_state(L), L, idx, what, flags, out);
 }
 
 /* ------------------------------------------------------------------ */
@@ -368,4 +380,11 @@ int ct_sandbox_push_json(ct_sandbox *sb, const json_t *v)
                                  "no JSON value to push");
     lua_pushlightuserdata(sb->L, (void *)v);
     return ct_sandbox__protected(sb, push_json_p, 1, 1, "JSON argument");
+}
+
+void ct_sandbox_lua_push_json(lua_State *L, const json_t *v)
+{
+    if (!v)
+        luaL_error(L, "no JSON value to push");
+    push_value(L, v, 0);
 }

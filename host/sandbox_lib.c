@@ -178,6 +178,25 @@ static int co_create(lua_State *L)
 }
 
 /*
+ * Closing a coroutine runs its __close handlers on its own C stack count:
+ * Lua 5.4.4's lua_resetthread does not carry the closer's count over (5.4.6
+ * added lua_closethread for that), so a chain of handlers that each close
+ * another coroutine nests without bound and overflows the C stack. The
+ * sandbox counts the nesting itself; the caller decrements after the close,
+ * which never raises (Lua's close runs the handlers in protected mode, and
+ * co_close calls it through lua_pcall).
+ */
+#define CLOSE_DEPTH_MAX 100
+
+static void close_enter(lua_State *L, ct_sandbox *sb, const char *fn)
+{
+    if (sb->close_depth >= CLOSE_DEPTH_MAX)
+        ct_sandbox__limit(L, "coroutine nesting limit of 100",
+                          "%s inside %d others", fn, sb->close_depth);
+    sb->close_depth++;
+}
+
+/*
  * wrapped(...) -> values: the function coroutine.wrap returns (upvalue 1:
  * the thread). Like Lua's:
  * resumes, returns what the coroutine yields or returns, and on an error
@@ -209,7 +228,10 @@ static int wrapped(lua_State *L)
     ct_sandbox__rethrow(L);
     status = lua_status(co);
     if (status != LUA_OK && status != LUA_YIELD && !ct_sandbox__killed(co)) {
+        ct_sandbox *sb = ct_sandbox_from_state(L);
+        close_enter(L, sb, "coroutine.wrap");
         status = lua_resetthread(co); /* runs its __close handlers */
+        sb->close_depth--;            /* lua_resetthread never raises */
         lua_xmove(co, L, 1);
     }
     if (status != LUA_ERRMEM && lua_type(L, -1) == LUA_TSTRING) {
@@ -239,7 +261,17 @@ static int co_close(lua_State *L)
                            "to-be-closed variables stay open");
         return 2;
     }
-    return guarded(L);
+    ct_sandbox *sb = ct_sandbox_from_state(L);
+    ct_sandbox__deadline(L);
+    close_enter(L, sb, "coroutine.close");
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    int status = lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0);
+    sb->close_depth--;
+    if (status != LUA_OK)
+        return lua_error(L);
+    ct_sandbox__rethrow(L);
+    return lua_gettop(L);
 }
 
 /* ------------------------------------------------------------------ */

@@ -431,16 +431,11 @@ int ct_sandbox_get_hook(ct_sandbox *sb, const char *name)
 /* ------------------------------------------------------------------ */
 /* References                                                         */
 
-int ct_sandbox_ref(ct_sandbox *sb, const char *owner, int *ref)
+/* Records a reference taken for owner; CT_ENOMEM (reference released)
+ * when the debug owner list cannot grow. */
+static int count_ref(ct_sandbox *sb, const char *owner, int *ref)
 {
-    ct_sandbox__error_reset(sb);
-    *ref = LUA_NOREF;
-    if (lua_gettop(sb->L) < 1)
-        return ct_sandbox__error(sb, CT_ESTATE, NULL, NULL,
-                                 "%s: nothing to reference", owner);
-    int rc = take_ref(sb, owner, ref);
-    if (rc)
-        return rc;
+    (void)owner; /* kept only by debug builds */
     if (*ref == LUA_REFNIL)
         return 0; /* nil needs no release; not counted */
 #ifdef CT_DEBUG_REFS
@@ -462,6 +457,25 @@ int ct_sandbox_ref(ct_sandbox *sb, const char *owner, int *ref)
 #endif
     sb->refs++;
     return 0;
+}
+
+int ct_sandbox_ref(ct_sandbox *sb, const char *owner, int *ref)
+{
+    ct_sandbox__error_reset(sb);
+    *ref = LUA_NOREF;
+    if (lua_gettop(sb->L) < 1)
+        return ct_sandbox__error(sb, CT_ESTATE, NULL, NULL,
+                                 "%s: nothing to reference", owner);
+    int rc = take_ref(sb, owner, ref);
+    return rc ? rc : count_ref(sb, owner, ref);
+}
+
+void ct_sandbox_lua_ref(lua_State *L, const char *owner, int *ref)
+{
+    ct_sandbox *sb = ct_sandbox_from_state(L);
+    *ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    if (count_ref(sb, owner, ref))
+        luaL_error(L, "%s: out of memory", owner);
 }
 
 void ct_sandbox_unref(ct_sandbox *sb, int ref)

@@ -268,6 +268,50 @@ Test(plugins, wrong_shapes_and_invented_beds_are_contained)
     close_pfx(&p);
 }
 
+/* Found on main: a wrong-shaped answer reset the failure count (the call
+ * itself had succeeded), so badshape was never quarantined. */
+Test(plugins, wrong_shapes_count_toward_quarantine)
+{
+    pfx p;
+    open_with(&p, "  - name: badshape\n  - name: triage_p2\n",
+              "limits: {quarantine_after: 2, plugin_deadline: 2s}\n");
+    for (int i = 0; i < 2; i++)
+        json_decref(decide(&p, refer(&p, i, -1)));
+    json_t *st = ct_plugins_status(p.m);
+    cr_assert_str_eq(str(json_array_get(st, 0), "state"), "quarantined");
+    json_decref(st);
+    close_pfx(&p);
+}
+
+/* Found on main: a triage reason over 500 bytes made the whole decision
+ * fail (every POST /v1/referrals a 400) and a priority of 2^31 wrapped.
+ * Out-of-range answers are plugin failures: the fallback applies, the
+ * referral is decided, and they count toward quarantine. */
+Test(plugins, out_of_range_triage_is_a_plugin_failure)
+{
+    pfx p;
+    open_with(&p, "  - name: overflow\n  - name: triage_p2\n",
+              "limits: {quarantine_after: 3, plugin_deadline: 2s}\n");
+    static const char *const why[] = {"reason longer than 500 bytes",
+                                      "priority outside",
+                                      "priority outside"};
+    for (int i = 0; i < 3; i++) {
+        int64_t id = refer(&p, i, -1);
+        json_t *d = decide(&p, id);
+        cr_assert_str_eq(str(d, "pathway"), "P2", "decision %d", i);
+        json_t *e = json_array_get(json_object_get(d, "trace"), 0);
+        cr_assert(strstr(str(e, "error"), why[i]), "%s", str(e, "error"));
+        ct_referral r;
+        CAP_OK(ct_referral_get(p.f.cap, id, &r, &cap_err));
+        cr_assert_eq(r.priority, 2, "triage_p2's priority, not a wrapped one");
+        json_decref(d);
+    }
+    json_t *st = ct_plugins_status(p.m);
+    cr_assert_str_eq(str(json_array_get(st, 0), "state"), "quarantined");
+    json_decref(st);
+    close_pfx(&p);
+}
+
 Test(plugins, no_plugins_host_defaults)
 {
     pfx p;

@@ -344,6 +344,17 @@ Test(sandbox, recursion_through_c)
             "stack overflow");
 }
 
+/* The daemon finding: 40,000 nested coroutine.close calls overflowed the C
+ * stack (SIGSEGV). The nesting limit stops the chain; the error travels
+ * back through every __close and the call fails without a crash. */
+Test(sandbox, close_chain_nested)
+{
+    static const ct_sandbox_limits roomy = {.memory = (size_t)256 << 20,
+                                            .deadline_ms = 20000};
+    hostile("close_chain.lua", &roomy, CT_ELIMIT, LIMIT_ERRORS,
+            "coroutine nesting limit of 100 exceeded in close_chain.lua");
+}
+
 Test(sandbox, gc_finalizer_refused)
 {
     hostile("gc_finalizer.lua", NULL, CT_EPLUGIN, PLAIN_ERRORS,
