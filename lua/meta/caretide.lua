@@ -28,6 +28,7 @@ ct.plugin = {}
 function ct.now() end
 
 ---Formats a host-clock time as ISO 8601 UTC, or as a date with `"date"`.
+---`ms` must fall in the years 0000 to 9999 (an error otherwise).
 ---@param ms integer
 ---@param what? "datetime"|"date"
 ---@return string
@@ -154,12 +155,12 @@ function ct.policy.set(key, value) end
 ---Actions that go through the host's invariants. Each returns true, or
 ---nil, message, code when the host refuses.
 ct.act = {}
----Opens surge beds of a facility (all, or `count` of them).
+---Opens surge beds of a facility (all, or `count` of them, 1 to 100000).
 ---@param facility string
 ---@param count? integer
 ---@return true|nil ok, string? err, string? code
 function ct.act.open_surge(facility, count) end
----Closes open surge beds that are free (all, or `count`).
+---Closes open surge beds that are free (all, or `count`, 1 to 100000).
 ---@param facility string
 ---@param count? integer
 ---@return true|nil ok, string? err, string? code
