@@ -42,6 +42,9 @@ int ct_api__capacity(ct_http_req *r, void *app)
     json_object_del(metrics, "by_zone");
     const ct_config *cfg = ct_daemon_config(d);
     if (json_object_set_new(view, "area", json_string(cfg->area_id)) ||
+        json_object_set_new(view, "area_name",
+                            json_string(cfg->area_name ? cfg->area_name
+                                                       : cfg->area_id)) ||
         json_object_set_new(view, "metrics", metrics)) {
         json_decref(view);
         return CT_ENOMEM;

@@ -31,7 +31,10 @@ static int reply(ct_http_req *r, void *app, int rc, json_t *report,
     if (rc)
         return ct_api__cap_reply(r, rc, err, NULL);
     const ct_config *cfg = ct_daemon_config(app);
-    if (json_object_set_new(report, "area", json_string(cfg->area_id))) {
+    if (json_object_set_new(report, "area", json_string(cfg->area_id)) ||
+        json_object_set_new(report, "area_name",
+                            json_string(cfg->area_name ? cfg->area_name
+                                                       : cfg->area_id))) {
         json_decref(report);
         return CT_ENOMEM;
     }

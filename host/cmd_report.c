@@ -144,18 +144,31 @@ static void delays_csv(FILE *out, const json_t *rep)
                   c + 1 == CT_ARRAY_LEN(delay_cols));
 }
 
-static void delays_row(FILE *out, const char *name, const json_t *g)
+/* The name shown for a group: "Name (key)" unless they are the same. */
+static void group_label(const json_t *g, char *buf, size_t size)
+{
+    if (strcmp(jstr(g, "key"), jstr(g, "name")) == 0 ||
+        strcmp(jstr(g, "key"), "none") == 0)
+        snprintf(buf, size, "%s", jstr(g, "name"));
+    else
+        snprintf(buf, size, "%s (%s)", jstr(g, "name"), jstr(g, "key"));
+}
+
+static void delays_row(FILE *out, int width, const char *name,
+                       const json_t *g)
 {
     char mean[32], share[32];
     num(json_object_get(g, "mean_delay_days"), mean, sizeof mean);
     pct(json_object_get(g, "share_on_ready_date"), share, sizeof share);
     fprintf(out,
-            "%-44.44s %9" JSON_INTEGER_FORMAT " %7" JSON_INTEGER_FORMAT
+            "%-*s %9" JSON_INTEGER_FORMAT " %7" JSON_INTEGER_FORMAT
             " %8" JSON_INTEGER_FORMAT " %5s %4" JSON_INTEGER_FORMAT
-            " %10" JSON_INTEGER_FORMAT " %7s %11" JSON_INTEGER_FORMAT "\n",
-            name, jint(g, "referrals"), jint(g, "delayed"),
+            " %10" JSON_INTEGER_FORMAT " %7s %11" JSON_INTEGER_FORMAT
+            " %19" JSON_INTEGER_FORMAT "\n",
+            width, name, jint(g, "referrals"), jint(g, "delayed"),
             jint(g, "bed_days_lost"), mean, jint(g, "max_delay_days"),
-            jint(g, "discharged"), share, jint(g, "in_hospital"));
+            jint(g, "discharged"), share, jint(g, "in_hospital"),
+            jint(g, "delayed_in_hospital"));
 }
 
 static void period_line(FILE *out, const json_t *rep)
@@ -171,28 +184,35 @@ static void delays_table(FILE *out, const json_t *rep)
     static const char *const by_title[] = {"responsible organisation",
                                            "delay reason", "pathway"};
     int by = ct_report_by_parse(jstr(rep, "by"));
-    period_line(out, rep);
-    fprintf(out, "\n%-44s %9s %7s %8s %5s %4s %10s %7s %11s\n",
-            by >= 0 ? by_title[by] : "group", "referrals", "delayed",
-            "bed-days", "mean", "max", "discharged", "on DRD",
-            "in hospital");
+    const char *title = by >= 0 ? by_title[by] : "group";
+    /* The first column is as wide as the longest name: names are never
+     * cut, so an organisation is always recognisable. */
+    int width = (int)strlen("All referrals");
+    if ((int)strlen(title) > width)
+        width = (int)strlen(title);
     size_t i;
     json_t *g;
+    char name[512];
     json_array_foreach(json_object_get(rep, "groups"), i, g)
     {
-        char name[96];
-        if (strcmp(jstr(g, "key"), jstr(g, "name")) == 0 ||
-            strcmp(jstr(g, "key"), "none") == 0)
-            snprintf(name, sizeof name, "%s", jstr(g, "name"));
-        else
-            snprintf(name, sizeof name, "%s (%s)", jstr(g, "name"),
-                     jstr(g, "key"));
-        delays_row(out, name, g);
+        group_label(g, name, sizeof name);
+        if ((int)strlen(name) > width)
+            width = (int)strlen(name);
     }
-    delays_row(out, "All referrals", json_object_get(rep, "totals"));
+    period_line(out, rep);
+    fprintf(out, "\n%-*s %9s %7s %8s %5s %4s %10s %7s %11s %19s\n", width,
+            title, "referrals", "delayed", "bed-days", "mean", "max",
+            "discharged", "on DRD", "in hospital", "delayed in hospital");
+    json_array_foreach(json_object_get(rep, "groups"), i, g)
+    {
+        group_label(g, name, sizeof name);
+        delays_row(out, width, name, g);
+    }
+    delays_row(out, width, "All referrals", json_object_get(rep, "totals"));
     fputs("\nbed-days: delay days summed (bed-days lost); mean and max over "
           "the delayed;\non DRD: share of those discharged who left on "
-          "their discharge ready date.\n",
+          "their discharge ready date;\ndelayed in hospital: still in "
+          "hospital and past their discharge ready date.\n",
           out);
 }
 
@@ -240,8 +260,8 @@ static void capacity_csv(FILE *out, const json_t *rep)
     }
 }
 
-static void cap_row(FILE *out, const char *name, const char *kind,
-                    const json_t *t, const json_t *age)
+static void cap_row(FILE *out, int width, const char *name,
+                    const char *kind, const json_t *t, const json_t *age)
 {
     char occ[16], share[16], agebuf[16], surge[24];
     pct(json_object_get(t, "occupancy"), occ, sizeof occ);
@@ -251,11 +271,11 @@ static void cap_row(FILE *out, const char *name, const char *kind,
     snprintf(surge, sizeof surge, "%" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT,
              jint(s, "open"), jint(s, "total"));
     fprintf(out,
-            "%-36.36s %-12s %5" JSON_INTEGER_FORMAT " %5" JSON_INTEGER_FORMAT
+            "%-*s %-12s %5" JSON_INTEGER_FORMAT " %5" JSON_INTEGER_FORMAT
             " %5" JSON_INTEGER_FORMAT " %5" JSON_INTEGER_FORMAT
             " %5" JSON_INTEGER_FORMAT " %5" JSON_INTEGER_FORMAT
             " %7s %6s %6s %8s\n",
-            name, kind, jint(t, "total"), jint(t, "open"),
+            width, name, kind, jint(t, "total"), jint(t, "open"),
             jint(t, "available"), jint(t, "held"), jint(t, "occupied"),
             jint(t, "blocked"), occ, surge, share, agebuf);
 }
@@ -293,27 +313,38 @@ static void capacity_table(FILE *out, const json_t *rep)
     char at[32];
     when(json_object_get(rep, "at"), at, sizeof at);
     fprintf(out, "Capacity at %s UTC\n\n", at);
-    fprintf(out, "%-36s %-12s %5s %5s %5s %5s %5s %5s %7s %6s %6s %8s\n",
-            "facility / zone", "kind", "total", "open", "avail", "held",
-            "occ", "block", "occ%", "surge", "surge%", "age (h)");
+    /* As wide as the longest facility or (indented) zone name. */
+    int width = (int)strlen("facility / zone");
     size_t i, j;
     json_t *f, *z;
     json_array_foreach(json_object_get(rep, "facilities"), i, f)
     {
-        cap_row(out, jstr(f, "name"), jstr(f, "kind"),
+        if ((int)strlen(jstr(f, "name")) > width)
+            width = (int)strlen(jstr(f, "name"));
+        json_array_foreach(json_object_get(f, "zones"), j, z)
+            if ((int)strlen(jstr(z, "name")) + 2 > width)
+                width = (int)strlen(jstr(z, "name")) + 2;
+    }
+    fprintf(out, "%-*s %-12s %5s %5s %5s %5s %5s %5s %7s %6s %6s %8s\n",
+            width, "facility / zone", "kind", "total", "open", "avail",
+            "held", "occ", "block", "occ%", "surge", "surge%", "age (h)");
+    json_array_foreach(json_object_get(rep, "facilities"), i, f)
+    {
+        cap_row(out, width, jstr(f, "name"), jstr(f, "kind"),
                 json_object_get(f, "totals"),
                 json_object_get(f, "data_age_hours"));
         json_array_foreach(json_object_get(f, "zones"), j, z)
         {
-            char name[80];
+            char name[512];
             snprintf(name, sizeof name, "  %s", jstr(z, "name"));
-            cap_row(out, name, json_is_true(json_object_get(z, "closed"))
-                                   ? "closed"
-                                   : "",
+            cap_row(out, width, name,
+                    json_is_true(json_object_get(z, "closed")) ? "closed"
+                                                               : "",
                     json_object_get(z, "totals"), NULL);
         }
     }
-    cap_row(out, "All facilities", "", json_object_get(rep, "totals"), NULL);
+    cap_row(out, width, "All facilities", "", json_object_get(rep, "totals"),
+            NULL);
 
     fprintf(out, "\n%-12s %-9s %5s %5s %9s %8s\n", "pathogen", "cohort",
             "zones", "beds", "available", "occupied");

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define DAY_MS 86400000LL
 
 static const char *col(sqlite3_stmt *st, int i)
 {
@@ -105,9 +104,8 @@ static int bed_counts(ct_capacity *c, ct_metrics *m, json_t *zones,
 static const char *const age_buckets[] = {"<1d", "1-3d", "3-7d", "7-14d",
                                           "14d+"};
 
-static int age_bucket(int64_t age_ms)
+static int age_bucket(int64_t d)
 {
-    int64_t d = age_ms / DAY_MS;
     return d < 1 ? 0 : d < 3 ? 1 : d < 7 ? 2 : d < 14 ? 3 : 4;
 }
 
@@ -142,16 +140,16 @@ static int waiting(ct_capacity *c, ct_metrics *m, json_t *by,
         m->waiting++;
         if (!by)
             continue;
-        int64_t age = sqlite3_column_int64(st, 1);
+        int64_t past = sqlite3_column_int64(st, 1); /* days past DRD */
         json_t *o = pathway_entry(by, col(st, 0) ? col(st, 0) : "none");
         if (!o) {
             rc = SQLITE_NOMEM;
             break;
         }
         bump(o, "total", 1);
-        bump(o, age_buckets[age_bucket(age)], 1);
+        bump(o, age_buckets[age_bucket(past)], 1);
         json_t *old = json_object_get(o, "oldest_days");
-        double days = (double)age / (double)DAY_MS;
+        double days = (double)past;
         if (days > json_real_value(old))
             json_real_set(old, days);
     }

@@ -44,8 +44,12 @@
       "  LEFT JOIN zone_cohort zc"                                           \
       "         ON zc.zone_id = zb.zone_id AND zc.pathogen = p.pathogen"     \
       " GROUP BY 1, 2 ORDER BY 1, 2")                                        \
+    /* Days past the discharge ready date (the national measure), not   \
+     * since the referral was made: whole UTC days, 0 until the day after \
+     * the ready date, as referral.h's ct_referral_delay_days. */          \
     X(MET_WAITING,                                                           \
-      "SELECT coalesce(decided_pathway, requested_pathway), ?1 - created_at" \
+      "SELECT coalesce(decided_pathway, requested_pathway),"                 \
+      "       max(0, ?1 / 86400000 - unixepoch(ready_date) / 86400)"         \
       "  FROM referral"                                                      \
       " WHERE state IN ('received','triaged','waiting')")                    \
     /* ?1 is today, YYYY-MM-DD. */                                           \

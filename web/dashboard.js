@@ -8,6 +8,10 @@
   const TOKEN_KEY = 'caretide.token';
   const params = new URLSearchParams(location.search);
   const INTERVAL = Math.max(1000, Number(params.get('interval')) || 5000);
+  // Data older than this (?stale=SECONDS, default 2 minutes) is flagged in
+  // red across the screen: a wall must never look current when it is not.
+  const STALE_MS = Math.max(2, Number(params.get('stale')) || 120) * 1000;
+  let lastGood = 0; // Date.now() of the last complete refresh, 0 before any
   const SVG = 'http://www.w3.org/2000/svg';
   let timer = null;
   let busy = false;
@@ -39,6 +43,7 @@
     tbody.replaceChildren(...rows);
   }
 
+  const plural = (n, one) => n + ' ' + one + (n === 1 ? '' : 's');
   const pct = (x) => (x === null || x === undefined ? '-' : (100 * x).toFixed(1) + '%');
   const fmtInt = (n) => (n === null || n === undefined ? '-' : Number(n).toLocaleString('en-GB'));
 
@@ -75,9 +80,25 @@
     return body;
   }
 
+  // Shown only once data has arrived, and flagged once it is too old.
+  function checkStale() {
+    const box = $('stale');
+    const stale = lastGood > 0 && Date.now() - lastGood > STALE_MS;
+    document.body.classList.toggle('is-stale', stale);
+    $('escalation-badge').hidden = !lastGood || stale;
+    if (!stale) { box.hidden = true; return; }
+    const mins = Math.floor((Date.now() - lastGood) / 60000);
+    const age = mins < 1 ? 'less than a minute' : mins === 1 ? '1 minute' : mins + ' minutes';
+    box.replaceChildren('Data is out of date: last update ' + fmtTime(lastGood) + ' UTC, ' + age + ' ago',
+      h('small', {}, 'The figures below may be wrong. Check this screen\'s network connection and the caretide service.'));
+    box.hidden = false;
+  }
+
   function showLogin(message) {
     if (timer) clearTimeout(timer);
     timer = null;
+    lastGood = 0;
+    checkStale();
     $('board').hidden = true;
     $('sign-out').hidden = true;
     $('escalation-badge').hidden = true;
@@ -174,7 +195,6 @@
       el.className = 'badge level-' + lvl;
       el.textContent = 'OPEL ' + lvl;
     }
-    $('escalation-badge').hidden = false;
     $('esc-since').textContent = esc.since ? 'since ' + fmtTime(esc.since, true) + ' UTC' : 'no change recorded';
     $('esc-reason').textContent = esc.reason || '';
     const items = (esc.history || []).slice(0, 6).map((c) => {
@@ -207,29 +227,28 @@
     fill($('waiting-table').tBodies[0], rows);
   }
 
-  // Horizontal bars of bed-days lost, largest first.
+  // Horizontal bars of bed-days lost, largest first. Each name is written
+  // in full on its own line above its bar: a cut name hides who is
+  // responsible.
   function barChart(box, groups, label) {
     const data = groups.filter((g) => g.bed_days_lost > 0);
     // One SVG unit per CSS pixel, so labels keep their size.
-    const W = Math.max(300, box.clientWidth || 520), row = 30;
-    const left = Math.min(230, Math.round(W * 0.45)), right = 56;
-    const H = Math.max(1, data.length) * row + 10;
+    const W = Math.max(300, box.clientWidth || 520), row = 46, right = 56;
+    const H = Math.max(1, data.length) * row + 6;
     const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, 'aria-hidden': 'true', focusable: 'false' });
     if (!data.length) {
       svg.append(s('text', { x: 0, y: 22, class: 'empty' }, 'No delays recorded.'));
     }
     const max = Math.max(1, ...data.map((g) => g.bed_days_lost));
     data.forEach((g, i) => {
-      const y = 5 + i * row;
-      const chars = Math.floor((left - 10) / 7.5);
-      const name = g.name.length > chars ? g.name.slice(0, chars - 1) + '…' : g.name;
+      const y = 2 + i * row;
       const title = s('title', {}, `${g.name}: ${g.bed_days_lost} bed-days lost`);
-      const w = Math.max(2, (W - left - right) * g.bed_days_lost / max);
-      svg.append(s('text', { x: left - 6, y: y + 18, 'text-anchor': 'end' }, name));
-      const bar = s('rect', { x: left, y: y + 4, width: w, height: row - 10, class: 'bar', rx: 3 });
+      const w = Math.max(2, (W - right) * g.bed_days_lost / max);
+      svg.append(s('text', { x: 0, y: y + 15 }, g.name));
+      const bar = s('rect', { x: 0, y: y + 21, width: w, height: 18, class: 'bar', rx: 3 });
       bar.append(title);
       svg.append(bar);
-      svg.append(s('text', { x: left + w + 6, y: y + 18 }, String(g.bed_days_lost)));
+      svg.append(s('text', { x: w + 6, y: y + 35 }, String(g.bed_days_lost)));
     });
     box.setAttribute('aria-label', label + ': ' + (data.length
       ? data.map((g) => `${g.name} ${g.bed_days_lost}`).join(', ') : 'none'));
@@ -304,7 +323,7 @@
       const dec = d.decision || {};
       const where = dec.bed ? `bed ${dec.bed} at ${dec.facility}` : '';
       const trace = h('details', {},
-        h('summary', {}, 'Trace (' + (dec.trace ? dec.trace.length : 0) + ' plugin steps)'),
+        h('summary', {}, 'Trace (' + plural(dec.trace ? dec.trace.length : 0, 'plugin step') + ')'),
         h('pre', { class: 'trace' }, JSON.stringify({ trace: dec.trace, plugins: dec.plugins }, null, 2)));
       return h('li', { 'data-referral': d.referral },
         h('div', { class: 'head' },
@@ -333,8 +352,8 @@
         api('/v1/reports/decisions?limit=8'),
       ]);
       showBoard();
-      $('area-name').textContent = cap.area || 'caretide';
-      document.title = (cap.area || 'caretide') + ' - caretide dashboard';
+      $('area-name').textContent = cap.area_name || cap.area || 'caretide';
+      document.title = cap.area_name || cap.area || 'caretide';
       renderTiles(cap);
       renderCapacity(rep);
       renderCohorts(cap);
@@ -343,7 +362,9 @@
       renderDelays(byOrg, byReason);
       renderHistory(rep);
       renderDecisions(dec);
-      $('updated').textContent = 'Updated ' + fmtTime(Date.now()) + ' UTC';
+      lastGood = Date.now();
+      checkStale();
+      $('updated').textContent = 'Updated ' + fmtTime(lastGood) + ' UTC';
       document.body.dataset.updates = String(Number(document.body.dataset.updates || 0) + 1);
     } catch (e) {
       if (e instanceof AuthError) {
@@ -377,6 +398,7 @@
       sessionStorage.removeItem(TOKEN_KEY);
       showLogin('');
     });
+    setInterval(checkStale, 1000);
     if (token()) start(); else showLogin('');
   });
 })();

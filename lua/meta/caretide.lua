@@ -132,7 +132,9 @@ function ct.referral(id) end
 function ct.referrals(filter) end
 
 ---The metrics the escalation policy reads: occupancy by facility kind and
----zone, available beds by cohort, waiting referrals by pathway and age,
+---zone, available beds by cohort, waiting referrals by pathway and days
+---past their discharge ready date (waiting.by_pathway[p]["<1d"|"1-3d"|
+---"3-7d"|"7-14d"|"14d+"], oldest_days; not yet past counts as "<1d"),
 ---NCTR count, bed-days lost, surge share.
 ---@return table
 function ct.metrics() end

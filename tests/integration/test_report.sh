@@ -12,7 +12,9 @@ tmp=$(mktemp -d)
 trap lib_cleanup EXIT
 
 # A comma in an organisation's name, to see CSV quote it.
-demo_area "$tmp/area.yaml" -e 's|name: Oakwood Care Homes Ltd|name: "Oakwood Care Homes, Ltd"|'
+# A long facility name, to see the tables never cut a name.
+demo_area "$tmp/area.yaml" -e 's|name: Oakwood Care Homes Ltd|name: "Oakwood Care Homes, Ltd"|' \
+  -e 's|name: Elm Ward community rehab unit|name: Elm Ward community rehabilitation unit of North Marsh NHS Trust|'
 grep -q 'Oakwood Care Homes, Ltd' "$tmp/area.yaml" || { echo "FAIL: could not edit the area"; exit 1; }
 start main --config "$tmp/area.yaml" || { finish; exit 1; }
 db=$tmp/area.db
@@ -96,6 +98,11 @@ table=$(report delays)
 echo "$table" | grep -q '^responsible organisation' && ok || bad "delays table header: $table"
 echo "$table" | grep -q '^Oakwood Care Homes, Ltd (oakwood-care) ' && ok || bad "delays table row: $table"
 echo "$table" | grep -Eq '^All referrals +2 +1 +3 ' && ok || bad "delays table totals: $table"
+echo "$table" | grep -q ' delayed in hospital$' && ok || bad "delays table lacks delayed in hospital: $table"
+# The last column is delayed_in_hospital: 1 (r1), as in the CSV and JSON.
+echo "$table" | grep -Eq '^All referrals .* 1 +1$' && ok || bad "delays table delayed in hospital figure: $table"
+report capacity | grep -q '^Elm Ward community rehabilitation unit of North Marsh NHS Trust ' \
+  && ok || bad "capacity table cuts a long name: $(report capacity | grep Elm)"
 report capacity | grep -q '^Willow House step-down unit' && ok || bad "capacity table"
 report escalation | grep -q '^Current level: 1' && ok || bad "escalation table"
 "$bin" report delays --db "$db" --from "$ago3" --to "$ago3" --format json | jq -e '.totals.referrals == 1' >/dev/null \
@@ -109,7 +116,8 @@ usage() { # usage PATTERN ARGS...
 }
 usage 'missing report' --db "$db"
 usage "unknown report 'beds'" beds --db "$db"
-usage 'from must be a date' delays --from 2026-02-30 --db "$db"
+usage 'from: the date 2026-02-30 does not exist' delays --from 2026-02-30 --db "$db"
+usage 'from must be a date' delays --from 30/02/2026 --db "$db"
 usage 'to must be a date' delays --to 23/11/2026 --db "$db"
 usage 'is after' delays --from 2026-02-02 --to 2026-02-01 --db "$db"
 usage 'applies to the delays report only' capacity --by org --db "$db"

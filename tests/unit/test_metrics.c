@@ -162,8 +162,12 @@ Test(metrics, waiting_nctr_and_delays)
 
     json_t *j = metrics();
     cr_assert_eq(jint(j, "waiting.total"), 4);
+    /* Waits count from the discharge ready date, not the referral: c
+     * was referred 2 days ago but has been ready since 2026-11-20, 5 days
+     * ago; e is not ready until 2026-11-30. */
     cr_assert_eq(jint(j, "waiting.by_pathway.P1.total"), 1);
-    cr_assert_eq(jint(j, "waiting.by_pathway.P1.1-3d"), 1);
+    cr_assert_eq(jint(j, "waiting.by_pathway.P1.3-7d"), 1);
+    cr_assert_eq(jint(j, "waiting.by_pathway.P1.1-3d"), 0);
     cr_assert_eq(jint(j, "waiting.by_pathway.P2.1-3d"), 1);
     cr_assert_eq(jint(j, "waiting.by_pathway.P3.total"), 2);
     cr_assert_eq(jint(j, "waiting.by_pathway.P3.<1d"), 1);
@@ -174,7 +178,7 @@ Test(metrics, waiting_nctr_and_delays)
                                            "by_pathway"),
                                        "P1"),
                        "oldest_days")) -
-                   2.0) < 1e-9);
+                   5.0) < 1e-9);
     json_decref(j);
 
     /* b leaves hospital: its delay stops at 2 days. */

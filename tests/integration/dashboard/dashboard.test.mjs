@@ -62,11 +62,15 @@ try {
   const cap = await apiGet('/v1/capacity', viewer);
   const total = cap.totals.total;
 
-  await page.goto(base + '/?interval=1000');
+  // stale=3: data older than 3 seconds is flagged (tested at the end).
+  await page.goto(base + '/?interval=1000&stale=3');
   await check('the page asks for a token', async () => {
     await page.locator('#login').waitFor({ state: 'visible', ...WAIT });
     assert(await page.locator('#board').isHidden(), 'the board shows before sign-in');
     assert(await page.title() !== '', 'no title');
+  });
+  await check('no escalation level shows before sign-in', async () => {
+    assert(!(await page.locator('#escalation-badge').isVisible()), 'a level badge shows on the sign-in page');
   });
 
   await check('a wrong token is refused with a message', async () => {
@@ -76,9 +80,24 @@ try {
     assert(await page.locator('#board').isHidden(), 'the board shows after a wrong token');
   });
 
-  await check('the viewer token opens the board', async () => {
+  await check('nothing shows, no level either, until data has arrived', async () => {
+    // Hold every API answer until the checks below are done.
+    const held = [];
+    let first;
+    const asked = new Promise((r) => { first = r; });
+    await page.route('**/v1/**', (route) => { held.push(route); first(); });
     await page.fill('#token', viewer);
     await page.click('#login-form button[type=submit]');
+    await asked;
+    const badge = await page.locator('#escalation-badge').isVisible();
+    const board = await page.locator('#board').isVisible();
+    await page.unroute('**/v1/**');
+    for (const r of held) await r.continue().catch(() => {});
+    assert(!badge, 'a level badge shows before any data arrived');
+    assert(!board, 'the board shows before any data arrived');
+  });
+
+  await check('the viewer token opens the board', async () => {
     await page.locator('#board').waitFor({ state: 'visible', ...WAIT });
     const stored = await page.evaluate(() => sessionStorage.getItem('caretide.token'));
     assert(stored === viewer, 'token not kept in sessionStorage');
@@ -86,7 +105,10 @@ try {
 
   await check(`the demo area's numbers: ${total} beds, its facilities`, async () => {
     await page.locator('#t-total', { hasText: total.toLocaleString('en-GB') }).waitFor(WAIT);
-    await page.locator('#area-name', { hasText: 'demo-shire' }).waitFor(WAIT);
+    await page.locator('#area-name', { hasText: 'Demo Shire transfer of care hub' }).waitFor(WAIT);
+    const title = await page.title();
+    assert(title === 'Demo Shire transfer of care hub', 'the page title is not the area name: ' + title);
+    await page.locator('#escalation-badge', { hasText: /OPEL [1-4]/ }).waitFor(WAIT);
     for (const f of cap.facilities) {
       const row = page.locator(`#capacity-table tr[data-facility="${f.id}"]`);
       await row.waitFor(WAIT);
@@ -131,6 +153,29 @@ try {
     await page.locator('#delay-org-table tr[data-key="oakwood-care"]').waitFor({ state: 'attached', ...WAIT });
     await page.locator('#delay-org-chart text', { hasText: 'Oakwood Care Homes' }).first().waitFor(WAIT);
   });
+
+  await check('a referral\'s trace counts its plugin steps in words', async () => {
+    const t = await page.locator(`#decisions li[data-referral="${id}"] summary`).innerText();
+    assert(/^Trace \((1 plugin step|[02-9]\d* plugin steps)\)$/.test(t), t);
+  });
+
+  await check('data older than the set age is flagged in red, the level hidden', async () => {
+    await page.route('**/v1/**', (route) => route.abort());
+    const banner = page.locator('#stale');
+    await banner.waitFor({ state: 'visible', ...WAIT });
+    assert(/out of date/.test(await banner.innerText()), await banner.innerText());
+    const colour = await banner.evaluate((el) => getComputedStyle(el).backgroundColor);
+    assert(colour === 'rgb(176, 0, 32)', 'banner colour ' + colour);
+    const size = await banner.evaluate((el) => parseFloat(getComputedStyle(el).fontSize));
+    assert(size >= 28, 'banner text is ' + size + 'px');
+    assert(!(await page.locator('#escalation-badge').isVisible()), 'a stale level is still shown');
+    await page.screenshot({ path: join(artifacts, 'dashboard-stale.png') });
+    await page.unroute('**/v1/**');
+    await banner.waitFor({ state: 'hidden', ...WAIT });
+    await page.locator('#escalation-badge').waitFor({ state: 'visible', ...WAIT });
+  });
+  // The aborted requests logged network errors; they were expected.
+  errors.splice(0, errors.length, ...errors.filter((e) => !/ERR_FAILED|Failed to fetch|Failed to load resource/.test(e)));
 
   await check('nothing loaded from outside the daemon', async () => {
     assert(outside.length === 0, outside.join(', '));
