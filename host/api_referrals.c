@@ -29,6 +29,40 @@
 
 /* ---- shared ------------------------------------------------------------ */
 
+/*
+ * For the hub: where the status applied to the person (the stricter of
+ * what organisations reported, isolation.h) differs from what this
+ * referral reported, {pathogen, reported, applied, isolation_end}.
+ */
+static void add_conflicts(ct_capacity *cap, json_t *ref)
+{
+    const char *nhs = json_string_value(json_object_get(ref, "nhs_number"));
+    json_t *list = json_array();
+    const char *pathogen;
+    json_t *rep;
+    json_object_foreach(json_object_get(ref, "infections"), pathogen, rep)
+    {
+        ct_infection inf;
+        ct_cap_error e = {0};
+        if (!nhs || ct_isolation_get(cap, nhs, pathogen, &inf, &e))
+            continue;
+        const char *said = json_string_value(json_object_get(rep, "status"));
+        json_int_t end =
+            json_integer_value(json_object_get(rep, "isolation_end"));
+        const char *applied = ct_infection_status_name(inf.status);
+        if (said && strcmp(said, applied) == 0 && end == inf.isolation_end)
+            continue;
+        json_array_append_new(
+            list, json_pack("{s:s, s:s, s:s, s:o}", "pathogen", pathogen,
+                            "reported", said ? said : "", "applied", applied,
+                            "isolation_end",
+                            inf.isolation_end
+                                ? json_integer(inf.isolation_end)
+                                : json_null()));
+    }
+    json_object_set_new(ref, "infection_conflicts", list);
+}
+
 /* The referral as JSON with its stored decision (null when none). */
 static int referral_reply(ct_http_req *r, ct_capacity *cap, int64_t id,
                           unsigned status, json_t *decision)
@@ -40,6 +74,9 @@ static int referral_reply(ct_http_req *r, ct_capacity *cap, int64_t id,
         json_decref(decision);
         return ct_api__cap_reply(r, rc, &err, NULL);
     }
+    const ct_principal *p = ct_http_req_principal(r);
+    if (p && p->role == CT_ROLE_HUB)
+        add_conflicts(cap, ref);
     if (!decision && ct_pipeline_stored_decision(cap, id, &decision, &err))
         decision = json_null();
     return ct_http_reply_json(r, status,
@@ -335,6 +372,71 @@ static int read_referral(ct_http_req *r, ct_daemon *d, referral_in *v)
     return 0;
 }
 
+/* The infections as this referral reports them, a JSON object text keyed
+ * by pathogen (times as ms), into *out (caller frees; NULL when none). */
+static int infections_text(const referral_in *v, char **out)
+{
+    *out = NULL;
+    if (!v->ninf)
+        return 0;
+    json_t *o = json_object();
+    for (size_t i = 0; o && i < v->ninf; i++) {
+        const infection_in *in = &v->inf[i];
+        json_t *e = json_pack(
+            "{s:s, s:o, s:o}", "status",
+            ct_infection_status_name((ct_infection_status)in->status),
+            "tested_at",
+            in->tested_at ? json_integer(in->tested_at) : json_null(),
+            "isolation_end",
+            in->isolation_end ? json_integer(in->isolation_end)
+                              : json_null());
+        if (!e || json_object_set_new(o, in->pathogen, e)) {
+            json_decref(o);
+            o = NULL;
+        }
+    }
+    if (o)
+        *out = json_dumps(o, JSON_SORT_KEYS | JSON_COMPACT);
+    json_decref(o);
+    return *out ? 0 : CT_ENOMEM;
+}
+
+/*
+ * 409 for a person who already has an active referral. Those who may
+ * read that referral (the hub, the hospital that made it) are told which
+ * one; anyone else gets the same opaque conflict whoever holds it, so the
+ * answer does not say which organisation is treating the person.
+ */
+static int already_referred(ct_http_req *r, ct_capacity *cap, int64_t id)
+{
+    ct_referral_orgs o;
+    ct_cap_error cerr = {0};
+    const ct_principal *p = ct_http_req_principal(r);
+    bool may_see = ct_capacity_view_referral_orgs(cap, id, &o, &cerr) == 0 &&
+                   (ct_http_req_access(r) == CT_ACCESS_ALL ||
+                    strcmp(o.from_org, p->org) == 0);
+    if (!may_see) {
+        ct_http_reply_json(
+            r, 409,
+            json_pack("{s:{s:s, s:s, s:s}}", "error", "code", "conflict",
+                      "message",
+                      "this person cannot be referred now; ask the transfer "
+                      "of care hub",
+                      "field", "nhs_number"));
+        return CT_ECONFLICT;
+    }
+    char msg[160];
+    snprintf(msg, sizeof msg,
+             "this person already has an active referral (%" PRId64
+             "); act on it or cancel it first",
+             id);
+    ct_http_reply_json(r, 409,
+                       json_pack("{s:{s:s, s:s, s:s, s:I}}", "error", "code",
+                                 "exists", "message", msg, "field",
+                                 "nhs_number", "referral", (json_int_t)id));
+    return CT_ECONFLICT;
+}
+
 /* SHA-256 of the body in canonical JSON: the same request however its
  * keys are ordered or spaced. */
 static int fingerprint(ct_http_req *r, uint8_t out[32])
@@ -402,10 +504,17 @@ int ct_api__referral_create(ct_http_req *r, void *app)
     char actor[CT_API__ACTOR_MAX];
     ct_api__actor(r, actor);
     int64_t id = 0;
+    char *inf = NULL;
+    if ((err = infections_text(&v, &inf)))
+        return err;
+    v.in.infections = inf;
     rc = ct_referral_create(cap, &v.in, actor, &id, &cerr);
+    free(inf);
     if (rc == CT_ENOTFOUND) /* the only thing looked up: the organisation */
         return ct_http_error(r, 400, "invalid", "from_org", "%s",
                              cerr.message);
+    if (rc == CT_ECONFLICT && id > 0)
+        return already_referred(r, cap, id);
     if (rc)
         return ct_api__cap_reply(r, rc, &cerr, NULL);
     for (size_t i = 0; i < v.ninf; i++) {
@@ -413,7 +522,8 @@ int ct_api__referral_create(ct_http_req *r, void *app)
         ct_infection_update u = {v.nhs, in->pathogen,
                                  (ct_infection_status)in->status,
                                  in->tested_at, in->isolation_end};
-        if ((rc = ct_isolation_set_status(cap, &u, actor, NULL, &cerr))) {
+        if ((rc = ct_isolation_report(cap, &u, v.in.from_org, id, actor,
+                                      NULL, &cerr))) {
             char field[128];
             snprintf(field, sizeof field, "infections.%s", in->pathogen);
             return ct_api__cap_reply(r, rc, &cerr, field);

@@ -299,6 +299,24 @@ static int enforce(ct_capacity *c, const char *nhs, const char *pathogen,
 
 static void arm_iso_timer(ct_capacity *c, int64_t due);
 
+/* How strictly a record isolates at now: 2 positive and isolating, 1
+ * awaiting a result, 0 not isolating. */
+static int strictness(int status, int64_t end, int64_t now)
+{
+    if (status == CT_INFECTION_POSITIVE && now < end)
+        return 2;
+    return status == CT_INFECTION_AWAITING ? 1 : 0;
+}
+
+/* Whether the new report would lower a record that isolates the person. */
+static bool lowers(int old_status, int64_t old_end, int new_status,
+                   int64_t new_end, int64_t now)
+{
+    int o = strictness(old_status, old_end, now);
+    int n = strictness(new_status, new_end, now);
+    return o > 0 && (n < o || (n == 2 && o == 2 && new_end < old_end));
+}
+
 static int check_update(ct_capacity *c, const ct_infection_update *u,
                         char nhs[11], ct_cap_error *err)
 {
@@ -331,6 +349,14 @@ int ct_isolation_set_status(ct_capacity *c, const ct_infection_update *u,
                             const char *actor, ct_infection_result *res,
                             ct_cap_error *err)
 {
+    return ct_isolation_report(c, u, NULL, 0, actor, res, err);
+}
+
+int ct_isolation_report(ct_capacity *c, const ct_infection_update *u,
+                        const char *source_org, int64_t referral,
+                        const char *actor, ct_infection_result *res,
+                        ct_cap_error *err)
+{
     char nhs[11];
     int rc;
     if ((rc = check_update(c, u, nhs, err)) ||
@@ -359,19 +385,50 @@ int ct_isolation_set_status(ct_capacity *c, const ct_infection_update *u,
     }
     sqlite3_bind_text(st, 1, nhs, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, u->pathogen, -1, SQLITE_STATIC);
+    bool kept = false;
+    json_t *kept_from = json_null();
     if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         prev = json_string(col(st, 0));
         /* The same end keeps its notification; a new end fires anew. */
         notified = sqlite3_column_int(st, 3) && u->isolation_end &&
                    sqlite3_column_type(st, 2) != SQLITE_NULL &&
                    sqlite3_column_int64(st, 2) == u->isolation_end;
+        const char *src = col(st, 4);
+        if (source_org && (!src || strcmp(src, source_org) != 0) &&
+            lowers(ct_infection_status_parse(col(st, 0)), end_col(st, 2),
+                   (int)u->status,
+                   u->isolation_end ? u->isolation_end : INT64_MAX,
+                   ct_clock_now(c->clock))) {
+            kept = true;
+            json_decref(kept_from);
+            kept_from = src ? json_string(src) : json_null();
+        }
         rc = SQLITE_DONE;
     }
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
+        json_decref(kept_from);
         rc = ct_capacity__dberr(c, err, rc, "reading an infection record");
         goto done;
     }
+    if (kept) {
+        /* Another organisation's stricter record stays; the hub sees the
+         * disagreement in the chain and on the referral. */
+        r.conflict = true;
+        rc = ct_capacity__emit(
+            c, actor, "infection.conflict",
+            json_pack("{s:s, s:s, s:s, s:O, s:s, s:o, s:o}", "nhs_number",
+                      nhs, "pathogen", u->pathogen, "reported",
+                      ct_infection_status_name(u->status), "applied", prev,
+                      "reported_by", source_org, "applied_from",
+                      kept_from, "referral",
+                      referral ? json_integer(referral)
+                                  : json_null()),
+            err);
+        notified = 1; /* no timer to arm: the record did not change */
+        goto done;
+    }
+    json_decref(kept_from);
     if (!(st = ct_capacity__stmt(c, CT_STMT_ISO_INF_UPSERT, err))) {
         rc = CT_ESTORE;
         goto done;
@@ -385,6 +442,8 @@ int ct_isolation_set_status(ct_capacity *c, const ct_infection_update *u,
     if (u->isolation_end)
         sqlite3_bind_int64(st, 5, u->isolation_end);
     sqlite3_bind_int(st, 6, notified);
+    if (source_org)
+        sqlite3_bind_text(st, 7, source_org, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {

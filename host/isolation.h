@@ -54,14 +54,31 @@ typedef struct ct_infection_update {
 typedef struct ct_infection_result {
     int holds_released; /* holds that broke the rule and were released */
     int breaches;       /* occupants now in breach, reported by event */
+    bool conflict;      /* a stricter record of another org was kept */
 } ct_infection_result;
 
 /* Records a test result (replacing the previous one for the pathogen),
  * creating the person if new; then releases or reports placements that
- * break the rule (above). res may be NULL. */
+ * break the rule (above). res may be NULL. The host's own users (REPL,
+ * hub tools) call this: their word is final. */
 int ct_isolation_set_status(ct_capacity *c, const ct_infection_update *u,
                             const char *actor, ct_infection_result *res,
                             ct_cap_error *err);
+
+/*
+ * The same for a result an organisation reports (source_org, a
+ * referral's from_org) with referral (0 when none). The stricter status
+ * applies when organisations disagree: a report never lowers a record another source set while that
+ * record still isolates the person (positive before its end, or
+ * awaiting): not to a lesser status, nor to an earlier end. The record is
+ * kept, an "infection.conflict" event says who reported what, and
+ * res->conflict is set; the call still succeeds (the report is a fact the
+ * referral keeps, docs/api.md "Access rules").
+ */
+int ct_isolation_report(ct_capacity *c, const ct_infection_update *u,
+                        const char *source_org, int64_t referral,
+                        const char *actor, ct_infection_result *res,
+                        ct_cap_error *err);
 
 typedef struct ct_infection {
     char pathogen[CT_PATHOGEN_MAX];

@@ -309,6 +309,33 @@ static int check_input(const ct_referral_input *in, char nhs[11],
     return 0;
 }
 
+/* One active referral per person: CT_ECONFLICT with *existing set when
+ * the person has one (see REF_ACTIVE_FOR_PERSON). The message names the
+ * referral; the API decides who may read it. */
+static int active_referral(ct_capacity *c, const char *nhs,
+                           int64_t *existing, ct_cap_error *err)
+{
+    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_REF_ACTIVE_FOR_PERSON,
+                                         err);
+    if (!st)
+        return CT_ESTORE;
+    sqlite3_bind_text(st, 1, nhs, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *existing = sqlite3_column_int64(st, 0);
+        rc = ct_capacity__fail(err, CT_ECONFLICT,
+                               "this person already has an active referral "
+                               "(%" PRId64 ")",
+                               *existing);
+    } else {
+        rc = rc == SQLITE_DONE
+                 ? 0
+                 : ct_capacity__dberr(c, err, rc, "reading referrals");
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
 int ct_referral_create(ct_capacity *c, const ct_referral_input *in,
                        const char *actor, int64_t *id, ct_cap_error *err)
 {
@@ -348,16 +375,13 @@ int ct_referral_create(ct_capacity *c, const ct_referral_input *in,
         if (rc)
             goto done;
     }
-    if (!(st = ct_capacity__stmt(c, CT_STMT_REF_PERSON_UPSERT, err))) {
+    if ((rc = active_referral(c, nhs, &rid, err)))
+        goto done;
+    if (!(st = ct_capacity__stmt(c, CT_STMT_REF_PERSON_ENSURE, err))) {
         rc = CT_ESTORE;
         goto done;
     }
     sqlite3_bind_text(st, 1, nhs, -1, SQLITE_STATIC);
-    if (in->age >= 0)
-        sqlite3_bind_int(st, 2, in->age);
-    sqlite3_bind_text(st, 3, needs, -1, SQLITE_STATIC);
-    if (in->usual_residence)
-        sqlite3_bind_text(st, 4, in->usual_residence, -1, SQLITE_STATIC);
     if ((rc = sqlite3_step(st)) != SQLITE_DONE) {
         sqlite3_reset(st);
         rc = ct_capacity__dberr(c, err, rc, "recording a person");
@@ -378,6 +402,13 @@ int ct_referral_create(ct_capacity *c, const ct_referral_input *in,
     sqlite3_bind_int64(st, 6, now);
     if (in->idempotency_key)
         sqlite3_bind_text(st, 7, in->idempotency_key, -1, SQLITE_STATIC);
+    if (in->age >= 0)
+        sqlite3_bind_int(st, 8, in->age);
+    sqlite3_bind_text(st, 9, needs, -1, SQLITE_STATIC);
+    if (in->usual_residence)
+        sqlite3_bind_text(st, 10, in->usual_residence, -1, SQLITE_STATIC);
+    if (in->infections)
+        sqlite3_bind_text(st, 11, in->infections, -1, SQLITE_STATIC);
     if ((rc = sqlite3_step(st)) != SQLITE_DONE) {
         sqlite3_reset(st);
         rc = ct_capacity__dberr(c, err, rc, "inserting a referral");
@@ -398,7 +429,7 @@ int ct_referral_create(ct_capacity *c, const ct_referral_input *in,
     rc = ct_capacity__emit(c, actor, "referral.created", p, err);
 done:
     rc = ct_capacity__finish(c, rc, err);
-    if ((rc == 0 || rc == CT_EEXISTS) && id)
+    if ((rc == 0 || rc == CT_EEXISTS || rc == CT_ECONFLICT) && id)
         *id = rid;
 fail_needs:
     free(needs);
@@ -781,8 +812,11 @@ static json_t *row_json(sqlite3_stmt *st, int64_t now)
         r.discharged_at ? json_integer(r.discharged_at) : json_null(),
         "delay_days", (json_int_t)r.delay_days, "needs",
         needs ? needs : json_array());
-    if (o)
+    if (o) {
         json_object_set_new(o, "usual_residence", opt_string(col(st, 19)));
+        json_t *inf = col(st, 20) ? json_loads(col(st, 20), 0, NULL) : NULL;
+        json_object_set_new(o, "infections", inf ? inf : json_object());
+    }
     if (o && r.assignment_id) {
         json_object_set_new(o, "bed", json_string(r.bed_id));
         json_object_set_new(o, r.occupancy ? "occupancy" : "hold",

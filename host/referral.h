@@ -97,14 +97,21 @@ typedef struct ct_referral_input {
     int priority;           /* larger is more urgent */
     const char *idempotency_key; /* may be NULL */
     const char *usual_residence; /* a ct_residence name ("care_home"), or
-                                    NULL to leave it as it was */
+                                    NULL when not given */
+    const char *infections; /* the infections as the referral reports them:
+                               a JSON object text keyed by pathogen, or
+                               NULL; kept for display only, segregation
+                               reads the person's records (isolation.h) */
 } ct_referral_input;
 
 /*
- * Records a referral (state received) and the person (NHS number, age,
- * needs; an existing person's age and needs are updated). Strings are
- * copied. With an idempotency key already used by the same organisation
- * nothing changes: CT_EEXISTS with *id set to the earlier referral.
+ * Records a referral (state received) with its clinical data (age, needs,
+ * usual residence, reported infections), which belong to this referral
+ * alone, and the person's NHS number. Strings are copied. With an
+ * idempotency key already used by the same organisation nothing changes:
+ * CT_EEXISTS with *id set to the earlier referral. A person has at most
+ * one active referral (not yet discharged, or discharged into a bed it
+ * still occupies): CT_ECONFLICT with *id set to that referral.
  */
 int ct_referral_create(ct_capacity *c, const ct_referral_input *in,
                        const char *actor, int64_t *id, ct_cap_error *err);

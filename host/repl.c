@@ -664,7 +664,9 @@ static ct_repl_status cmd_time(ct_repl *r, const char *arg, bool more_ok)
 }
 
 /* Records the made-up referral (a caretide.fixtures referral as JSON):
- * the person, their infections, the referral. */
+ * the referral with its clinical data, then the infections it reports,
+ * as the API does (nothing is written when the person already has an
+ * active referral). */
 static int record_referral(ct_repl *r, json_t *ref, int64_t *id,
                            ct_cap_error *err)
 {
@@ -692,6 +694,9 @@ static int record_referral(ct_repl *r, json_t *ref, int64_t *id,
         .usual_residence =
             json_string_value(json_object_get(person, "usual_residence")),
     };
+    int rc = ct_referral_create(r->cap, &in, ACTOR, id, err);
+    if (rc)
+        return rc;
     const char *pathogen;
     json_t *inf;
     json_object_foreach(json_object_get(person, "infections"), pathogen, inf)
@@ -709,11 +714,11 @@ static int record_referral(ct_repl *r, json_t *ref, int64_t *id,
                                  (ct_infection_status)sv, 0, end_ms};
         if (u.status == CT_INFECTION_POSITIVE)
             u.tested_at = ct_clock_now(r->clock);
-        int rc = ct_isolation_set_status(r->cap, &u, ACTOR, NULL, err);
-        if (rc)
+        if ((rc = ct_isolation_report(r->cap, &u, in.from_org, *id, ACTOR,
+                                      NULL, err)))
             return rc;
     }
-    return ct_referral_create(r->cap, &in, ACTOR, id, err);
+    return 0;
 }
 
 /* MORE when expr is an unfinished expression (a table spread over
@@ -737,27 +742,36 @@ static ct_repl_status cmd_referral(ct_repl *r, const char *arg, bool more_ok)
 {
     if (unfinished(r, arg, more_ok) == CT_REPL_MORE)
         return CT_REPL_MORE;
-    ct_buf code = {0};
-    ct_buf_printf(&code, "require('caretide.fixtures').referral(%s)", arg);
-    lua_State *L = ct_sandbox_state(r->con);
-    int base = lua_gettop(L);
-    ct_repl_status st = compile(r, code.data ? code.data : "", more_ok);
-    ct_buf_free(&code);
-    if (st != CT_REPL_OK)
-        return st;
-    json_t *ref = NULL;
-    if (ct_sandbox_call(r->con, "referral", 0, 1) ||
-        ct_sandbox_to_json(r->con, -1, "referral", 0, &ref)) {
-        lua_settop(L, base);
-        print_error(r);
-        return CT_REPL_ERROR;
-    }
-    lua_settop(L, base);
+    /* A person has one active referral: when the fixture's next made-up
+     * person already has one (a --live database, an earlier session),
+     * take the next, unless the NHS number was given. */
+    bool given = strstr(arg, "nhs_number") != NULL;
     int64_t id = 0;
     ct_cap_error err = {0};
     json_t *decision = NULL;
-    int rc = record_referral(r, ref, &id, &err);
-    json_decref(ref);
+    int rc, tries = 0;
+    do {
+        ct_buf code = {0};
+        ct_buf_printf(&code, "require('caretide.fixtures').referral(%s)",
+                      arg);
+        lua_State *L = ct_sandbox_state(r->con);
+        int base = lua_gettop(L);
+        ct_repl_status st = compile(r, code.data ? code.data : "", more_ok);
+        ct_buf_free(&code);
+        if (st != CT_REPL_OK)
+            return st;
+        json_t *ref = NULL;
+        if (ct_sandbox_call(r->con, "referral", 0, 1) ||
+            ct_sandbox_to_json(r->con, -1, "referral", 0, &ref)) {
+            lua_settop(L, base);
+            print_error(r);
+            return CT_REPL_ERROR;
+        }
+        lua_settop(L, base);
+        memset(&err, 0, sizeof err);
+        rc = record_referral(r, ref, &id, &err);
+        json_decref(ref);
+    } while (rc == CT_ECONFLICT && !given && ++tries < 10000);
     if (rc == 0)
         rc = ct_pipeline_decide(r->cap, r->m, id, ACTOR, &decision, &err);
     if (rc)

@@ -344,6 +344,34 @@ static const char schema_v7[] =
     "    LIMIT 1);"
     "DROP INDEX assignment_by_bed;";
 
+/*
+ * Clinical data belongs to the referral that sent it (docs/api.md "Access
+ * rules"). Age, needs and usual residence were kept per person and
+ * overwritten by any organisation's referral, so one hospital read and
+ * changed another's patient; they move to the referral (existing
+ * referrals take what the person row held), with the infections as the
+ * referral reported them. The person keeps only the infection records
+ * used for segregation, each with the organisation whose report set it
+ * (NULL: the host, the REPL, or before this migration), so that another
+ * organisation's report can never lower it (host/isolation.c).
+ */
+static const char schema_v8[] =
+    "ALTER TABLE referral ADD COLUMN age INTEGER"
+    "  CHECK (age BETWEEN 0 AND 130);"
+    "ALTER TABLE referral ADD COLUMN needs TEXT NOT NULL DEFAULT '[]';"
+    "ALTER TABLE referral ADD COLUMN usual_residence TEXT;"
+    "ALTER TABLE referral ADD COLUMN infections TEXT;"
+    "UPDATE referral SET"
+    "  age = (SELECT p.age FROM person p WHERE p.nhs_number = referral.nhs_number),"
+    "  needs = (SELECT p.needs FROM person p"
+    "            WHERE p.nhs_number = referral.nhs_number),"
+    "  usual_residence = (SELECT p.usual_residence FROM person p"
+    "                      WHERE p.nhs_number = referral.nhs_number);"
+    "ALTER TABLE person DROP COLUMN age;"
+    "ALTER TABLE person DROP COLUMN needs;"
+    "ALTER TABLE person DROP COLUMN usual_residence;"
+    "ALTER TABLE infection ADD COLUMN source_org TEXT;";
+
 const ct_migration ct_store__migrations[] = {
     {"domain model", schema_v1},
     {"capacity indexes and guards", schema_v2},
@@ -352,5 +380,6 @@ const ct_migration ct_store__migrations[] = {
     {"cheaper status checks", schema_v5},
     {"event index for reports only", schema_v6},
     {"no writes that nothing needs", schema_v7},
+    {"clinical data per referral", schema_v8},
 };
 const int ct_store__nmigrations = (int)CT_ARRAY_LEN(ct_store__migrations);

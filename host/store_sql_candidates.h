@@ -30,9 +30,9 @@
      * infection record of theirs (or once with NULLs when none). */        \
     X(CAND_PERSON,                                                           \
       "SELECT r.state, r.nhs_number,"                                        \
-      "       coalesce(r.decided_pathway, r.requested_pathway), p.needs,"    \
+      "       coalesce(r.decided_pathway, r.requested_pathway), r.needs,"    \
       "       i.pathogen, i.status, i.isolation_end"                         \
-      "  FROM referral r JOIN person p ON p.nhs_number = r.nhs_number"       \
+      "  FROM referral r"                                                    \
       "  LEFT JOIN infection i ON i.nhs_number = r.nhs_number"               \
       " WHERE r.id = ?1")
 

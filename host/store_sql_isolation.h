@@ -35,7 +35,8 @@
       "INSERT INTO person (nhs_number) VALUES (?1)"                          \
       " ON CONFLICT (nhs_number) DO NOTHING")                                \
     X(ISO_INF_GET,                                                           \
-      "SELECT status, tested_at, isolation_end, isolation_notified"          \
+      "SELECT status, tested_at, isolation_end, isolation_notified,"         \
+      "       source_org"                                                    \
       "  FROM infection WHERE nhs_number = ?1 AND pathogen = ?2")            \
     X(ISO_INF_LIST,                                                          \
       "SELECT pathogen, status, tested_at, isolation_end,"                   \
@@ -43,12 +44,13 @@
       "  FROM infection WHERE nhs_number = ?1 ORDER BY pathogen")            \
     X(ISO_INF_UPSERT,                                                        \
       "INSERT INTO infection (nhs_number, pathogen, status, tested_at,"      \
-      "                       isolation_end, isolation_notified)"            \
-      " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"                                     \
+      "                       isolation_end, isolation_notified, source_org)"\
+      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"                                 \
       " ON CONFLICT (nhs_number, pathogen) DO UPDATE"                        \
       " SET status = excluded.status, tested_at = excluded.tested_at,"       \
       "     isolation_end = excluded.isolation_end,"                         \
-      "     isolation_notified = excluded.isolation_notified")               \
+      "     isolation_notified = excluded.isolation_notified,"               \
+      "     source_org = excluded.source_org")                               \
     /* Where a person is held or placed, with the zone's cohort for ?2. */   \
     X(ISO_PERSON_PLACEMENTS,                                                 \
       "SELECT a.id, a.referral_id, a.kind, a.started_at, a.expires_at,"      \

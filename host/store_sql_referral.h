@@ -7,35 +7,41 @@
 
 /* The columns of a referral read (REF_GET and REF_LIST share them). */
 #define CT_SQL_REF_COLUMNS                                                   \
-    "SELECT r.id, r.nhs_number, p.age, r.from_org, r.ready_date,"            \
+    "SELECT r.id, r.nhs_number, r.age, r.from_org, r.ready_date,"            \
     "       r.requested_pathway, r.decided_pathway, r.state, r.priority,"    \
     "       r.delay_reason, r.responsible_org, r.created_at, r.updated_at,"  \
-    "       r.discharged_at, a.id, a.kind, a.bed_id, a.expires_at, p.needs," \
-    "       p.usual_residence"                                               \
+    "       r.discharged_at, a.id, a.kind, a.bed_id, a.expires_at, r.needs," \
+    "       r.usual_residence, r.infections"                                 \
     "  FROM referral r"                                                      \
-    "  JOIN person p ON p.nhs_number = r.nhs_number"                         \
     "  LEFT JOIN assignment a ON a.referral_id = r.id AND a.active = 1"
 
 #define CT_STMTS_REFERRAL(X)                                                 \
     X(REF_ORG_EXISTS, "SELECT 1 FROM organisation WHERE id = ?1")            \
-    X(REF_PERSON_UPSERT,                                                     \
-      "INSERT INTO person (nhs_number, age, needs, usual_residence)"         \
-      " VALUES (?1, ?2, ?3, ?4)"                                             \
-      " ON CONFLICT (nhs_number) DO UPDATE"                                  \
-      " SET age = coalesce(excluded.age, age), needs = excluded.needs,"      \
-      "     usual_residence = coalesce(excluded.usual_residence,"            \
-      "                                usual_residence)")                    \
+    X(REF_PERSON_ENSURE,                                                     \
+      "INSERT INTO person (nhs_number) VALUES (?1)"                          \
+      " ON CONFLICT (nhs_number) DO NOTHING")                                \
+    /* The person's active referral, if any: one not yet discharged, or   \
+     * discharged into a bed it still occupies (one per person). */         \
+    X(REF_ACTIVE_FOR_PERSON,                                                 \
+      "SELECT r.id, r.from_org FROM referral r"                              \
+      " WHERE r.nhs_number = ?1 AND (r.state = 'received' OR"                \
+      "       r.state = 'triaged' OR r.state = 'waiting' OR"                 \
+      "       r.state = 'held' OR r.state = 'placed' OR"                     \
+      "       (r.state = 'discharged' AND EXISTS (SELECT 1 FROM assignment a"\
+      "         WHERE a.referral_id = r.id AND a.active = 1)))"              \
+      " ORDER BY r.id LIMIT 1")                                              \
     X(REF_BY_KEY,                                                            \
       "SELECT id FROM referral WHERE from_org = ?1 AND idempotency_key = ?2")\
     X(REF_INSERT,                                                            \
       "INSERT INTO referral (nhs_number, from_org, ready_date,"               \
       "                      requested_pathway, priority, created_at,"       \
-      "                      updated_at, idempotency_key)"                   \
-      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)")                            \
+      "                      updated_at, idempotency_key, age, needs,"       \
+      "                      usual_residence, infections)"                   \
+      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8, ?9, ?10, ?11)")          \
     X(REF_LOAD,                                                              \
       "SELECT r.state, r.nhs_number,"                                        \
-      "       coalesce(r.decided_pathway, r.requested_pathway), p.needs"     \
-      "  FROM referral r JOIN person p ON p.nhs_number = r.nhs_number"       \
+      "       coalesce(r.decided_pathway, r.requested_pathway), r.needs"     \
+      "  FROM referral r"                                                    \
       " WHERE r.id = ?1")                                                    \
     X(REF_SET_STATE,                                                         \
       "UPDATE referral SET state = ?3, updated_at = ?4"                      \

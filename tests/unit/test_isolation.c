@@ -93,6 +93,56 @@ Test(isolation, rule_truth_table)
 
 /* ---- infection status ------------------------------------------------ */
 
+/* Issue 14: another organisation's report never lowers a record that
+ * isolates the person; the same organisation's may; a stricter one
+ * always applies. */
+Test(isolation, stricter_status_applies_between_organisations)
+{
+    int64_t end = CAP_FX_START + 10 * DAY_MS;
+    ct_infection_update pos = {"9990000018", "covid", CT_INFECTION_POSITIVE,
+                               CAP_FX_START - HOUR_MS, end};
+    ct_infection_update neg = {"9990000018", "covid", CT_INFECTION_NEGATIVE,
+                               CAP_FX_START, 0};
+    ct_infection_update early = pos;
+    early.isolation_end = end - DAY_MS;
+    ct_infection_result res;
+    ct_infection i;
+    CAP_OK(ct_isolation_report(f.cap, &pos, "acute", 1, "org:acute", &res,
+                               &cap_err));
+    cr_assert_not(res.conflict);
+    const ct_infection_update *lower[] = {&neg, &early};
+    for (int k = 0; k < 2; k++) {
+        CAP_OK(ct_isolation_report(f.cap, lower[k], "council", 2,
+                                   "org:council", &res, &cap_err));
+        cr_assert(res.conflict);
+        CAP_OK(ct_isolation_get(f.cap, "9990000018", "covid", &i, &cap_err));
+        cr_assert_eq(i.status, CT_INFECTION_POSITIVE);
+        cr_assert_eq(i.isolation_end, end, "the later end is kept");
+        json_t *c = cap_fx_last(&f, "infection.conflict");
+        cr_assert_str_eq(json_string_value(json_object_get(c, "applied_from")),
+                         "acute");
+        cr_assert_eq(json_integer_value(json_object_get(c, "referral")), 2);
+    }
+    /* Stricter from another organisation: applies. */
+    ct_infection_update later = pos;
+    later.isolation_end = end + DAY_MS;
+    CAP_OK(ct_isolation_report(f.cap, &later, "council", 2, "org:council",
+                               &res, &cap_err));
+    cr_assert_not(res.conflict);
+    CAP_OK(ct_isolation_get(f.cap, "9990000018", "covid", &i, &cap_err));
+    cr_assert_eq(i.isolation_end, end + DAY_MS);
+    /* The organisation that set it may lower it (a new test). */
+    CAP_OK(ct_isolation_report(f.cap, &neg, "council", 2, "org:council",
+                               &res, &cap_err));
+    cr_assert_not(res.conflict);
+    CAP_OK(ct_isolation_get(f.cap, "9990000018", "covid", &i, &cap_err));
+    cr_assert_eq(i.status, CT_INFECTION_NEGATIVE);
+    /* A record that no longer isolates is replaced by anyone's. */
+    CAP_OK(ct_isolation_report(f.cap, &neg, "acute", 3, "org:acute", &res,
+                               &cap_err));
+    cr_assert_not(res.conflict);
+}
+
 Test(isolation, status_record)
 {
     int64_t end = CAP_FX_START + 10 * DAY_MS;

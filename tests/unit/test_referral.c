@@ -84,30 +84,51 @@ Test(referral, create)
     cr_assert_eq(r.delay_reason, -1);
     cr_assert_eq(r.created_at, CAP_FX_START);
     cr_assert_eq(r.delay_days, 1);
-    char *needs = cap_fx_text(&f, "SELECT needs FROM person WHERE "
-                                  "nhs_number = ?1",
-                              "9990000018");
+    char *needs = cap_fx_text(&f, "SELECT needs FROM referral WHERE "
+                                  "id = 1", NULL);
     cr_assert_str_eq(needs, "[\"nursing\",\"dementia\"]", "deduplicated");
     free(needs);
     json_t *p = cap_fx_last(&f, "referral.created");
     cr_assert_str_eq(json_string_value(json_object_get(p, "nhs_number")),
                      "9990000018");
+}
 
-    /* A second referral for the same person updates the person; a usual
-     * residence given once stays until another is given. */
+/* Finding 1 and 2 of issue 14: clinical data is the referral's own, and a
+ * person has one active referral, so another organisation can neither
+ * read nor overwrite it, nor hold a second bed for the same person. */
+Test(referral, one_active_referral_per_person)
+{
+    ct_referral_input in = input();
+    in.usual_residence = "care_home";
+    int64_t a = 0, b = 0;
+    CAP_OK(ct_referral_create(f.cap, &in, "org:acute", &a, &cap_err));
+    for (int i = 0; i < 2; i++) {
+        in.age = 40;
+        in.from_org = i ? "council" : "acute";
+        CAP_REFUSED(&f, CT_ECONFLICT,
+                    ct_referral_create(f.cap, &in, "org:x", &b, &cap_err),
+                    "already has an active referral (1)");
+        cr_assert_eq(b, a, "the existing referral is named to the caller");
+    }
+    cr_assert_eq(cap_fx_int(&f, "SELECT count(*) FROM referral", NULL), 1);
+    cr_assert_eq(get(a).age, 84, "nothing of the refused referral kept");
+
+    /* Once it has ended, a new referral is the person's; its clinical data
+     * is its own, the earlier referral's stays as it was. */
+    CAP_OK(ct_referral_cancel(f.cap, a, "duplicate", "org:acute", &cap_err));
+    in = input();
     in.age = 85;
     in.nneeds = 1;
-    in.usual_residence = "care_home";
-    CAP_OK(ct_referral_create(f.cap, &in, "org:acute", &id, &cap_err));
-    cr_assert_eq(get(id).age, 85);
-    cr_assert_eq(cap_fx_int(&f, "SELECT count(*) FROM person", NULL), 1);
-    in.usual_residence = NULL;
-    CAP_OK(ct_referral_create(f.cap, &in, "org:acute", &id, &cap_err));
-    char *home = cap_fx_text(&f, "SELECT usual_residence FROM person WHERE "
-                                 "nhs_number = ?1",
-                             "9990000018");
-    cr_assert_str_eq(home, "care_home");
+    in.from_org = "council";
+    CAP_OK(ct_referral_create(f.cap, &in, "org:council", &b, &cap_err));
+    cr_assert_neq(b, a);
+    cr_assert_eq(get(b).age, 85);
+    cr_assert_eq(get(a).age, 84);
+    char *home = cap_fx_text(&f, "SELECT coalesce(usual_residence, 'none')"
+                                 " FROM referral WHERE id = 2", NULL);
+    cr_assert_str_eq(home, "none", "not carried over from another referral");
     free(home);
+    cr_assert_eq(cap_fx_int(&f, "SELECT count(*) FROM person", NULL), 1);
 }
 
 Test(referral, create_refusals)
@@ -174,8 +195,10 @@ Test(referral, idempotency_key)
                 ct_referral_create(f.cap, &in, "org:acute", &b, &cap_err),
                 "already exists for this key");
     cr_assert_eq(b, a);
-    /* Another organisation may use the same key. */
+    /* Another organisation may use the same key (for another person: one
+     * active referral per person). */
     in.from_org = "council";
+    in.nhs_number = "9990000026";
     CAP_OK(ct_referral_create(f.cap, &in, "org:council", &b, &cap_err));
     cr_assert_neq(b, a);
 }

@@ -17,8 +17,9 @@ TestSuite(referral_key, .init = setup, .fini = teardown);
 
 static int64_t create(const char *org, const char *key)
 {
+    static unsigned person; /* one active referral per person */
     char nhs[11];
-    cap_fx_nhs(0, nhs);
+    cap_fx_nhs(person++, nhs);
     ct_referral_input in = {.nhs_number = nhs, .age = -1, .from_org = org,
                             .ready_date = "2026-11-23",
                             .requested_pathway = -1,

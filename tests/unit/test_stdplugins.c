@@ -210,7 +210,7 @@ static void usual_residence(sfx *s, int n, const char *where)
     char nhs[11], sql[200];
     cap_fx_nhs((unsigned)n, nhs);
     snprintf(sql, sizeof sql,
-             "UPDATE person SET usual_residence = '%s' WHERE nhs_number = "
+             "UPDATE referral SET usual_residence = '%s' WHERE nhs_number = "
              "'%s'",
              where, nhs);
     cr_assert_eq(sqlite3_exec(ct_store__db(s->f.store), sql, NULL, NULL, NULL),

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Patient data protection (issue 14): clinical data per referral, one
+# active referral per person, the stricter infection status when two
+# organisations disagree, and what each role may see (docs/api.md
+# "Access rules").
+set -u
+bin=${CARETIDE:?set CARETIDE to the binary}
+src=$(cd "$(dirname "$0")/../.." && pwd)
+tmp=$(mktemp -d)
+# shellcheck source=lib.sh
+. "$src/tests/integration/lib.sh"
+trap lib_cleanup EXIT
+
+# A second hospital (B) beside the demo's (A).
+other=integration-other-hospital-token
+other_hash=$(printf %s "$other" | sha256sum | cut -d' ' -f1)
+demo_area "$tmp/area.yaml" \
+  -e "s|^organisations:|organisations:\n  - id: other-acute\n    name: Other Acute Trust\n    tokens:\n      - role: hospital\n        sha256: $other_hash|"
+start main --config "$tmp/area.yaml" || { finish; exit 1; }
+db=$tmp/area.db
+
+hub=$(token_of hub) hospital=$(token_of hospital) viewer=$(token_of viewer)
+admin=$(token_of admin) provider=$(token_of provider)
+today=$(date -u +%F)
+iso_end=$(date -u -d '+10 days' +%FT%TZ)
+person=$(nhs 41)
+
+# ---- finding 1: another hospital cannot read or change A's patient ------
+# A refers a covid-positive person, held in the designated red wing.
+a_body="{\"nhs_number\": \"$person\", \"ready_date\": \"$today\", \"requested_pathway\": \"step_down\", \"age\": 87, \"needs\": [\"nursing\"], \"usual_residence\": \"care_home\", \"infections\": {\"covid\": {\"status\": \"positive\", \"isolation_end\": \"$iso_end\"}}}"
+req POST /v1/referrals "$hospital" "$a_body"
+expect 201 '.referral.state == "held" and (.referral.bed | startswith("WH-R")) and .referral.age == 87'
+a_id=$(echo "$body" | jq -r .referral.id)
+a_bed=$(echo "$body" | jq -r .referral.bed)
+
+# B posts the same NHS number: an opaque conflict, nothing of A's data.
+b_body="{\"nhs_number\": \"$person\", \"ready_date\": \"$today\", \"requested_pathway\": \"step_down\", \"age\": 40, \"infections\": {\"covid\": {\"status\": \"negative\"}}}"
+req POST /v1/referrals "$other" "$b_body"
+expect_error 409 conflict nhs_number
+case $body in *87*|*positive*|*care_home*|*"$a_id"*|*demo-acute*) bad "B's 409 reveals A's referral: $body" ;; *) ok ;; esac
+# ... and A's hold is untouched: still held in the red wing, still positive.
+req GET "/v1/referrals/$a_id" "$hub"
+expect 200 ".referral.state == \"held\" and .referral.bed == \"$a_bed\" and .referral.age == 87"
+[ "$(sqlite3 "$db" "SELECT status FROM infection WHERE nhs_number = '$person' AND pathogen = 'covid'")" = positive ] \
+  && ok || bad "B's refused referral changed the infection record"
+[ "$(sqlite3 "$db" "SELECT count(*) FROM event WHERE actor LIKE '%other-acute%'")" = 0 ] \
+  && ok || bad "B's refused referral wrote audit events"
+
+# ---- finding 2: one active referral per person ---------------------------
+# A posts the same body again (no Idempotency-Key): told which referral.
+for _ in 1 2; do
+  req POST /v1/referrals "$hospital" "$a_body"
+  expect_error 409 exists nhs_number
+  expect 409 ".error.referral == $a_id"
+done
+# The hub, on B's behalf, is told which referral too.
+req POST /v1/referrals "$hub" "${b_body%\}}, \"from_org\": \"other-acute\"}"
+expect 409 ".error.code == \"exists\" and .error.referral == $a_id"
+[ "$(sqlite3 "$db" "SELECT count(*) FROM referral WHERE nhs_number = '$person'")" = 1 ] \
+  && ok || bad "more than one referral for the person"
+[ "$(sqlite3 "$db" "SELECT count(*) FROM assignment a JOIN referral r ON r.id = a.referral_id WHERE a.active = 1 AND r.nhs_number = '$person'")" = 1 ] \
+  && ok || bad "the person holds more than one bed"
+
+# ---- the stricter status applies; the hub sees the conflict --------------
+# A's referral ends (cancelled); B refers the person, still isolating, as
+# negative. B's answer is B's own data; the placement keeps to the
+# positive cohort; the chain and the hub's view show the disagreement.
+req POST "/v1/referrals/$a_id/cancel" "$hospital" '{"reason": "transferred to other acute"}'
+expect 200 '.referral.state == "cancelled"'
+req POST /v1/referrals "$other" "$b_body"
+expect 201 '.referral.age == 40 and .referral.usual_residence == null and .referral.infections.covid.status == "negative"'
+b_id=$(echo "$body" | jq -r .referral.id)
+b_bed=$(echo "$body" | jq -r '.referral.bed // ""')
+case $b_bed in WH-G*|OAK*) bad "B's negative report placed an isolating person in a negative zone: $b_bed" ;; *) ok ;; esac
+[ "$(sqlite3 "$db" "SELECT status || ':' || source_org FROM infection WHERE nhs_number = '$person' AND pathogen = 'covid'")" = positive:demo-acute ] \
+  && ok || bad "another organisation lowered the infection status"
+[ "$(sqlite3 "$db" "SELECT json_extract(payload, '\$.reported') || ':' || json_extract(payload, '\$.applied') FROM event WHERE kind = 'infection.conflict'")" = negative:positive ] \
+  && ok || bad "no infection.conflict event"
+req GET "/v1/referrals/$b_id" "$hub"
+expect 200 '.referral.infection_conflicts == [{"pathogen": "covid", "reported": "negative", "applied": "positive", "isolation_end": .referral.infection_conflicts[0].isolation_end}] and (.referral.infection_conflicts[0].isolation_end | type == "number")'
+# A's referral keeps A's data; B reads nothing of it.
+req GET "/v1/referrals/$a_id" "$hub"
+expect 200 '.referral.age == 87 and .referral.usual_residence == "care_home" and .referral.infections.covid.status == "positive"'
+# The same organisation may lower its own report (a new test).
+req POST "/v1/referrals/$b_id/cancel" "$other" '{"reason": "test"}'
+expect 200 '.referral.state == "cancelled"'
+
+"$bin" audit verify --db "$db" >/dev/null 2>&1 && ok || bad "audit verify"
+finish
