@@ -24,9 +24,22 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Namespace of area-wide policy values in the kv table: '@' cannot start a
- * plugin name, so no plugin can own it. */
-#define POLICY_NS "@policy"
+/*
+ * Area-wide policy values live in the kv table under namespaces no plugin
+ * can own ('@' cannot start a plugin name): each publisher's values under
+ * "@policy:<plugin>" (so the kv quota applies per plugin), and who
+ * publishes each key under "@policy-owner". "@policy" holds values written
+ * before keys had owners; they are read until a publisher takes the key.
+ */
+#define POLICY_LEGACY_NS "@policy"
+#define POLICY_OWNER_NS "@policy-owner"
+#define POLICY_NS_PREFIX "@policy:"
+
+/* ct.emit: at most this many payload bytes per event, and per plugin per
+ * minute of the host clock, so that no plugin grows the audit log without
+ * bound. */
+#define EMIT_EVENT_MAX ((size_t)16 << 10)
+#define EMIT_MINUTE_MAX ((size_t)256 << 10)
 
 static ct_plugin *self(lua_State *L)
 {
@@ -309,6 +322,29 @@ static int l_emit(lua_State *L)
         json_decref(payload);
         payload = json_object();
     }
+    /* The payload as the audit log will hold it, against the quotas. */
+    char *text = json_dumps(payload, JSON_COMPACT | JSON_ENCODE_ANY);
+    size_t len = text ? strlen(text) : 0;
+    free(text);
+    if (!text) {
+        json_decref(payload);
+        return fail(L, CT_ENOMEM, "cannot record the event");
+    }
+    ct_plugin *p = self(L);
+    int64_t minute = ct_clock_now(ct_capacity_clock(cap_of(L))) / 60000;
+    if (minute != p->emit_minute) {
+        p->emit_minute = minute;
+        p->emit_bytes = 0;
+    }
+    if (len > EMIT_EVENT_MAX || len > EMIT_MINUTE_MAX - p->emit_bytes) {
+        json_decref(payload);
+        return fail(L, CT_ELIMIT,
+                    len > EMIT_EVENT_MAX
+                        ? "event payload is over the 16 KiB limit"
+                        : "the plugin's emit quota of 256 KiB a minute is "
+                          "used up");
+    }
+    p->emit_bytes += len;
     char kind[160], actor[160];
     snprintf(kind, sizeof kind, "plugin.%s", ev);
     /* Recorded first, in the caller's transaction when there is one (a
@@ -411,25 +447,107 @@ static int l_kv_keys(lua_State *L)
     return push_json(L, keys);
 }
 
+/* Pushes the publisher of a policy key (or nil); raises when the store
+ * cannot be read. */
+static const char *policy_owner(lua_State *L, const char *key, json_t **own)
+{
+    *own = NULL;
+    int rc = ct_kv_get(ct_capacity_store(cap_of(L)), POLICY_OWNER_NS, key,
+                       own);
+    if (rc == CT_ENOTFOUND)
+        return NULL;
+    if (rc)
+        luaL_error(L, "cannot read the store");
+    return json_string_value(*own);
+}
+
 /* ct.policy.get(key) -> value | nil */
 static int l_policy_get(lua_State *L)
 {
-    return kv_get(L, POLICY_NS);
+    const char *key = luaL_checkstring(L, 1);
+    json_t *own;
+    const char *owner = policy_owner(L, key, &own);
+    if (!owner) {
+        json_decref(own);
+        return kv_get(L, POLICY_LEGACY_NS);
+    }
+    char ns[128];
+    snprintf(ns, sizeof ns, POLICY_NS_PREFIX "%s", owner);
+    json_decref(own);
+    return kv_get(L, ns);
 }
 
-/* ct.policy.set(key, value) -> true | nil, err, code */
+/*
+ * ct.policy.set(key, value) -> true | nil, err, code
+ * Publishes a value for every plugin to read. A key belongs to the plugin
+ * that first published it, for as long as that plugin is loaded; another
+ * plugin is refused (CT_EDENIED). Each change is an audit event
+ * (policy.published, actor plugin:<name>) in the running transaction.
+ */
 static int l_policy_set(lua_State *L)
 {
-    int n = kv_set(L, POLICY_NS, "expected policy.set(string, value)");
-    if (lua_toboolean(L, -1)) {
-        char actor[100];
-        json_t *payload = json_pack("{s:s, s:o}", "key", lua_tostring(L, 1),
-                                    "value", arg_json(L, 2, "value"));
-        ct_log_info("policy", "%s set policy '%s'",
-                    actor_of(L, actor, sizeof actor), lua_tostring(L, 1));
-        ct_plugins__queue_event(self(L)->mgr, "policy.changed", payload);
+    const char *key = luaL_checkstring(L, 1);
+    luaL_argcheck(L, !lua_isnoneornil(L, 2), 2,
+                  "expected policy.set(string, value)");
+    ct_plugin *p = self(L);
+    const char *me = p->manifest->name;
+    ct_capacity *c = cap_of(L);
+    ct_store *s = ct_capacity_store(c);
+    json_t *own;
+    const char *owner = policy_owner(L, key, &own);
+    if (owner && strcmp(owner, me) != 0 &&
+        ct_plugins__loaded(p->mgr, owner)) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "policy '%s' is published by plugin '%s'",
+                 key, owner);
+        json_decref(own);
+        return fail(L, CT_EDENIED, msg);
     }
-    return n;
+    bool take = !owner || strcmp(owner, me) != 0;
+    json_decref(own);
+    json_t *v = arg_json(L, 2, "value");
+    char ns[128], actor[160];
+    snprintf(ns, sizeof ns, POLICY_NS_PREFIX "%s", me);
+    json_t *old = NULL;
+    if (!take && ct_kv_get(s, ns, key, &old) == 0 && json_equal(old, v)) {
+        json_decref(old);
+        json_decref(v);
+        lua_pushboolean(L, 1); /* unchanged: nothing to publish or audit */
+        return 1;
+    }
+    json_decref(old);
+    json_t *me_j = json_string(me);
+    json_t *payload = json_pack("{s:s, s:O}", "key", key, "value", v);
+    bool own_tx = !ct_store_in_transaction(s);
+    int rc = !me_j || !payload ? CT_ENOMEM : own_tx ? ct_store_begin(s) : 0;
+    if (rc == 0)
+        rc = ct_kv_set(s, ns, key, v, kv_limit(L));
+    if (rc == 0 && take)
+        rc = ct_kv_set(s, POLICY_OWNER_NS, key, me_j, UINT64_MAX);
+    if (rc == 0)
+        rc = ct_audit_append(s, ct_clock_now(ct_capacity_clock(c)),
+                             actor_of(L, actor, sizeof actor),
+                             "policy.published", payload, NULL);
+    if (own_tx && rc == 0)
+        rc = ct_store_commit(s);
+    if (rc && own_tx)
+        ct_store_rollback(s);
+    else if (own_tx)
+        ct_audit_sync_head(s);
+    json_decref(me_j);
+    json_decref(v);
+    if (rc) {
+        json_decref(payload);
+        if (rc == CT_ELIMIT)
+            return fail(L, rc, "the plugin's store is full (limits.plugin_kv)");
+        if (rc == CT_EINVAL)
+            return fail(L, rc, "keys are 1 to 256 bytes");
+        return fail(L, rc, "cannot write the store");
+    }
+    ct_log_info("policy", "%s published policy '%s'", actor, key);
+    ct_plugins__queue_event(p->mgr, "policy.changed", payload);
+    lua_pushboolean(L, 1);
+    return 1;
 }
 
 /* --- views ---------------------------------------------------------------- */

@@ -42,6 +42,7 @@ struct ct_plugins {
     queued *queue;
     size_t nqueue, capqueue;
     bool flushing;
+    const ct_config *loading; /* the config set_load is loading, or NULL */
     ct_sandbox_line_fn line_fn; /* coverage (ct_plugins_new_traced) */
     void *line_ud;
 };
@@ -278,6 +279,7 @@ static set *set_load(ct_plugins *m, const ct_config *cfg, ct_diags *diags)
         return NULL;
     }
     size_t before = diags->len;
+    m->loading = cfg;
     for (size_t i = 0; i < cfg->nplugins; i++) {
         ct_plugin *p = plugin_load(m, cfg, &cfg->plugins[i], diags);
         if (p && self_test(p, cfg, diags)) {
@@ -287,6 +289,7 @@ static set *set_load(ct_plugins *m, const ct_config *cfg, ct_diags *diags)
         if (p)
             s->items[s->n++] = p;
     }
+    m->loading = NULL;
     if (diags->len != before || s->n != cfg->nplugins) {
         set_free(s);
         return NULL;
@@ -958,6 +961,17 @@ json_t *ct_plugins_provenance(const ct_plugins *m)
         json_array_append_new(a, o);
     }
     return a;
+}
+
+bool ct_plugins__loaded(const ct_plugins *m, const char *name)
+{
+    /* By the configs: a set being loaded is not yet reachable. */
+    const ct_config *cfgs[3] = {m->cfg, m->next_cfg, m->loading};
+    for (size_t k = 0; k < 3; k++)
+        for (size_t i = 0; cfgs[k] && i < cfgs[k]->nplugins; i++)
+            if (strcmp(cfgs[k]->plugins[i].name, name) == 0)
+                return true;
+    return false;
 }
 
 /* --- analyst tools: a plugin's sandbox, the console ------------------------ */

@@ -51,6 +51,8 @@ struct ct_plugin {
     bool live;     /* part of the running set (schedules armed) */
     uint64_t calls, errors, timeouts, consecutive;
     uint64_t unconfirmed; /* consecutive before the last call succeeded */
+    int64_t emit_minute;  /* host-clock minute of emit_bytes */
+    size_t emit_bytes;    /* ct.emit payload bytes in that minute */
     ct_plugin_sub *subs;
     size_t nsubs;
     ct_plugin_schedule **scheds;
@@ -65,6 +67,10 @@ const ct_config *ct_plugins__config(ct_plugins *m);
  * returns (never re-entering a running plugin). Takes a payload ref. */
 void ct_plugins__queue_event(ct_plugins *m, const char *kind,
                              json_t *payload);
+
+/* Whether a plugin of this name is in the running set or the one being
+ * loaded (a policy key's publisher keeps it only while it is). */
+bool ct_plugins__loaded(const ct_plugins *m, const char *name);
 
 /* Registers the `ct` module and the global `ct` into p's sandbox. */
 int ct_hostapi_open(ct_plugin *p);

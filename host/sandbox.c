@@ -44,6 +44,7 @@ static const ct_sandbox_limits default_limits = {
     .max_chunk = (size_t)1 << 20,
     .json_max_depth = 32,
     .json_max_values = 100000,
+    .json_max_bytes = (size_t)1 << 20,
 };
 
 void ct_sandbox_limits_default(ct_sandbox_limits *out)
@@ -714,6 +715,7 @@ static int fill_limits(const ct_sandbox_limits *in, ct_sandbox_limits *out)
     TAKE(max_match_steps)
     TAKE(max_chunk)
     TAKE(json_max_values)
+    TAKE(json_max_bytes)
 #undef TAKE
     /* Below this the standard libraries do not fit. */
     if (out->memory < ((size_t)256 << 10) || out->max_string < 1024)

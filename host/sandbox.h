@@ -52,6 +52,10 @@ typedef struct ct_sandbox_limits {
     size_t max_chunk;         /* longest source load/require takes [1 MiB] */
     int json_max_depth;       /* nesting of a JSON conversion [32] */
     size_t json_max_values;   /* values in one JSON conversion [100000] */
+    size_t json_max_bytes;    /* the output limit: bytes one conversion of
+                                 a result or host API argument may make,
+                                 also held to the memory the plugin has
+                                 left [1 MiB] */
 } ct_sandbox_limits;
 
 /* Fills every field with its default. */
@@ -240,7 +244,11 @@ int ct_sandbox_ref_count(const ct_sandbox *sb);
  * (an array with CT_SANDBOX_JSON_EMPTY_ARRAY); nil becomes null. Metatables
  * are ignored and no plugin code runs. Functions, userdata, threads, NaN
  * and infinities, other keys, cycles and invalid UTF-8 are CT_EPLUGIN;
- * more than json_max_depth levels or json_max_values values are CT_ELIMIT.
+ * more than json_max_depth levels, json_max_values values, or a copy
+ * larger than the output limit are CT_ELIMIT. The output limit is
+ * json_max_bytes or what is left of the plugin's memory, whichever is
+ * less: a copy is charged as if the plugin held it, so a table that holds
+ * one large string many times cannot grow the host.
  * Messages name the place: "plugin 'x': result has a cycle at
  * result.candidates[2].next" where `what` ("result") is the root's name.
  */

@@ -41,7 +41,12 @@ typedef struct conv {
     size_t nsteps;
     ct_buf path;
     int code;
+    size_t bytes, max_bytes; /* the copy so far, and the output limit */
 } conv;
+
+/* What a value costs toward the output limit: its bytes (a string's or a
+ * key's) plus a fixed share for the node that holds it. */
+#define NODE_COST 16
 
 static json_t *conv_fail(conv *c, int code, const char *fmt, ...)
     CT_PRINTF(3, 4);
@@ -114,6 +119,21 @@ static void path_cut(conv *c, size_t mark)
 
 static json_t *conv_value(conv *c, int idx, int depth);
 
+/* Charges n bytes to the copy; false (error recorded) past the limit. */
+static bool charge(conv *c, size_t n)
+{
+    if (n <= c->max_bytes - c->bytes) {
+        c->bytes += n;
+        return true;
+    }
+    char lim[32];
+    ct_sandbox__fmt_size(lim, sizeof lim, c->max_bytes);
+    conv_fail(c, CT_ELIMIT,
+              "%s is larger than the output limit of %s (at %s)", c->what,
+              lim, path(c));
+    return false;
+}
+
 static const char *describe_key(lua_State *L, int idx, char *buf, size_t n)
 {
     if (lua_type(L, idx) == LUA_TNUMBER) {
@@ -162,7 +182,9 @@ static json_t *conv_object(conv *c, int idx, int depth)
         const char *k = lua_tolstring(L, -2, &klen); /* a string: no cast */
         size_t mark = path_key(c, k, klen);
         json_t *v = NULL;
-        if (memchr(k, '\0', klen))
+        if (!charge(c, klen))
+            ;
+        else if (memchr(k, '\0', klen))
             conv_fail(c, CT_EPLUGIN, "%s: key contains a NUL byte", path(c));
         else
             v = conv_value(c, lua_gettop(L), depth + 1);
@@ -251,6 +273,10 @@ static json_t *conv_value(conv *c, int idx, int depth)
         return conv_fail(c, CT_ELIMIT,
                          "%s has more than the JSON limit of %zu values",
                          c->what, c->sb->lim.json_max_values);
+    if (!charge(c, NODE_COST +
+                       (lua_type(L, idx) == LUA_TSTRING ? lua_rawlen(L, idx)
+                                                        : 0)))
+        return NULL;
     switch (lua_type(L, idx)) {
     case LUA_TNIL: return json_null();
     case LUA_TBOOLEAN: return json_boolean(lua_toboolean(L, idx));
@@ -286,7 +312,11 @@ static int to_json(ct_sandbox *sb, lua_State *L, int idx, const char *what,
 {
     ct_sandbox__error_reset(sb);
     *out = NULL;
-    conv c = {sb, L, what, flags, 0, NULL, NULL, 0, {0}, 0};
+    conv c = {sb, L, what, flags, 0, NULL, NULL, 0, {0}, 0, 0, 0};
+    size_t left = sb->lim.memory > sb->mem_used ? sb->lim.memory - sb->mem_used
+                                                : 0;
+    c.max_bytes = left < sb->lim.json_max_bytes ? left
+                                                : sb->lim.json_max_bytes;
     c.open = calloc((size_t)sb->lim.json_max_depth + 1, sizeof *c.open);
     c.steps = calloc((size_t)sb->lim.json_max_depth + 2, sizeof *c.steps);
     if (!c.open || !c.steps) {

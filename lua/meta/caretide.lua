@@ -88,7 +88,8 @@ function ct.on(event, fn) end
 ---Emits an event to every subscriber (other plugins included) and records
 ---it in the audit log (kind "plugin.<event>", actor "plugin:<name>"), in
 ---the transaction of the decision or change that is running, if any.
----Names are dotted; the "plugin." prefix is added.
+---Names are dotted; the "plugin." prefix is added. A payload is at most
+---16 KiB and a plugin's events 256 KiB a minute (nil, err, "CT_ELIMIT").
 ---@param event string
 ---@param payload? table
 ---@return true|nil ok, string? err, string? code
@@ -149,9 +150,12 @@ ct.policy = {}
 ---@param key string
 ---@return any|nil
 function ct.policy.get(key) end
+---Publishes a value (audited as policy.published). A key belongs to the
+---plugin that first published it while that plugin is loaded; others get
+---nil, err, "CT_EDENIED".
 ---@param key string
 ---@param value any
----@return true|nil ok, string? err
+---@return true|nil ok, string? err, string? code
 function ct.policy.set(key, value) end
 
 ---Actions that go through the host's invariants. Each returns true, or

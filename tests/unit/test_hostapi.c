@@ -6,6 +6,8 @@
 #include "capacity_fixture.h"
 #include "fixtures.h"
 #include "kv.h"
+#include "pipeline.h"
+#include "referral.h"
 #include "plugins.h"
 
 #include <stdio.h>
@@ -89,6 +91,103 @@ Test(hostapi, format_time_and_surge_count_ranges)
                             "SELECT count(*) FROM event WHERE kind = ?1",
                             "surge.opened"),
                  0);
+    json_decref(v);
+    close_pfx(&p);
+}
+
+/* Found on main: a result or host API argument holding one 256 KiB string
+ * 400 times was converted in full (100 MiB) without being charged to the
+ * plugin. Conversions are held to the output limit: the call fails (the
+ * fallback applies), the argument is refused, nothing large is stored. */
+Test(hostapi, amplified_results_and_arguments_hit_the_output_limit)
+{
+    pfx p;
+    open_with(&p, "  - name: amplifier\n  - name: triage_p2\n", "");
+    json_t *v = NULL;
+    cr_assert_eq(ct_kv_get(p.f.store, "amplifier", "kv_result", &v), 0);
+    cr_assert(json_is_false(json_object_get(v, "ok")));
+    cr_assert(strstr(json_string_value(json_object_get(v, "err")),
+                     "output limit of 1 MiB"),
+              "%s", json_string_value(json_object_get(v, "err")));
+    json_decref(v);
+    cr_assert_eq(ct_kv_get(p.f.store, "amplifier", "emit_result", &v), 0);
+    cr_assert(json_is_false(json_object_get(v, "ok")));
+    cr_assert(strstr(json_string_value(json_object_get(v, "err")),
+                     "output limit of 1 MiB"),
+              "%s", json_string_value(json_object_get(v, "err")));
+    json_decref(v);
+    cr_assert_eq(ct_kv_get(p.f.store, "amplifier", "many", &v), CT_ENOTFOUND);
+
+    ct_referral_input in = {.nhs_number = "9990000018", .age = 80,
+                            .from_org = "acute", .ready_date = "2026-11-23",
+                            .requested_pathway = -1};
+    int64_t id = 0;
+    CAP_OK(ct_referral_create(p.f.cap, &in, "org:acute", &id, &cap_err));
+    json_t *d = NULL;
+    CAP_OK(ct_pipeline_decide(p.f.cap, p.m, id, "org:acute", &d, &cap_err));
+    cr_assert_str_eq(json_string_value(json_object_get(d, "pathway")), "P2");
+    json_t *e = json_array_get(json_object_get(d, "trace"), 0);
+    const char *err = json_string_value(json_object_get(e, "error"));
+    cr_assert(err && strstr(err, "output limit of 1 MiB"), "%s", err);
+    json_decref(d);
+    /* Nothing of the amplified result reached the store. */
+    cr_assert_lt(cap_fx_int(&p.f, "SELECT max(length(payload)) FROM event",
+                            NULL),
+                 1 << 20);
+    close_pfx(&p);
+}
+
+/* Found on main: any plugin could overwrite another's policy values and
+ * fill the shared policy store. A key belongs to its first publisher while
+ * that plugin is loaded; every change is audited; each publisher's values
+ * count against its own kv quota. */
+Test(hostapi, policy_values_belong_to_their_publisher)
+{
+    pfx p;
+    open_with(&p, "  - name: publisher\n  - name: squatter\n", "");
+    json_t *v = NULL;
+    cr_assert_eq(ct_kv_get(p.f.store, "squatter", "seen", &v), 0);
+    json_t *ow = json_object_get(v, "overwrite");
+    cr_assert(json_is_false(json_object_get(ow, "ok")));
+    cr_assert_str_eq(json_string_value(json_object_get(ow, "code")),
+                     "CT_EDENIED");
+    cr_assert_str_eq(json_string_value(json_object_get(ow, "err")),
+                     "policy 'ranking' is published by plugin 'publisher'");
+    cr_assert_str_eq(seen(v, "ranking"), "tight");
+    cr_assert(json_is_true(json_object_get(v, "own")));
+    json_t *fill = json_object_get(v, "fill");
+    cr_assert(json_is_object(fill), "the policy store took 4 MB");
+    cr_assert_str_eq(json_string_value(json_object_get(fill, "code")),
+                     "CT_ELIMIT");
+    json_decref(v);
+    /* One audit event per change, under the publisher's name. */
+    cr_assert_eq(cap_fx_int(&p.f,
+                            "SELECT count(*) FROM event WHERE kind = ?1 "
+                            "AND actor = 'plugin:publisher'",
+                            "policy.published"),
+                 1);
+    cr_assert_eq(cap_fx_int(&p.f,
+                            "SELECT count(*) FROM event WHERE kind = ?1 "
+                            "AND json_extract(payload, '$.key') = "
+                            "'squatter_level'",
+                            "policy.published"),
+                 1);
+    close_pfx(&p);
+}
+
+/* ct.emit: a payload over 16 KiB is refused, and a plugin's events are
+ * held to 256 KiB a minute (on main six referrals made 36 MB of audit). */
+Test(hostapi, emit_quota)
+{
+    pfx p;
+    open_with(&p, "  - name: emitter\n", "");
+    json_t *v = NULL;
+    cr_assert_eq(ct_kv_get(p.f.store, "emitter", "seen", &v), 0);
+    cr_assert_str_eq(seen(v, "big"), "event payload is over the 16 KiB limit");
+    cr_assert_eq(json_integer_value(json_object_get(v, "accepted")), 17,
+                 "17 events of 15 KiB fit in 256 KiB");
+    cr_assert_str_eq(seen(v, "refused"),
+                     "the plugin's emit quota of 256 KiB a minute is used up");
     json_decref(v);
     close_pfx(&p);
 }

@@ -487,7 +487,7 @@ Test(stdplugins, escalation_opens_surge_and_tightens_ranking_then_steps_down)
     cr_assert_eq(escalate(&s, true), 4);
     cr_assert_eq(surge_open(&s), 12, "Willow's 8 and Elm's 4");
     json_t *v = NULL;
-    cr_assert_eq(ct_kv_get(s.f.store, "@policy", "ranking", &v), 0);
+    cr_assert_eq(ct_kv_get(s.f.store, "@policy:winter_surge", "ranking", &v), 0);
     cr_assert_str_eq(json_string_value(v), "tight");
     json_decref(v);
     /* The hub ranks for flow now. */
@@ -505,7 +505,7 @@ Test(stdplugins, escalation_opens_surge_and_tightens_ranking_then_steps_down)
     advance(&s, 2 * HOUR_MS);
     cr_assert_eq(escalate(&s, false), 2);
     cr_assert_eq(surge_open(&s), 0);
-    cr_assert_eq(ct_kv_get(s.f.store, "@policy", "ranking", &v), 0);
+    cr_assert_eq(ct_kv_get(s.f.store, "@policy:winter_surge", "ranking", &v), 0);
     cr_assert_str_eq(json_string_value(v), "normal");
     json_decref(v);
     advance(&s, 2 * HOUR_MS);
