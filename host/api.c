@@ -219,6 +219,12 @@ const ct_http_route ct_api_routes[] = {
      ROLES(ALL, ALL, ALL, ALL, ALL), ct_api__report_escalation},
     {CT_HTTP_GET, "/v1/reports/decisions", CT_ROUTE_READ, false,
      ROLES(ALL, NONE, NONE, ALL, ALL), ct_api__report_decisions},
+    {CT_HTTP_GET, "/v1/reports/today", CT_ROUTE_READ, false,
+     ROLES(ALL, ALL, ALL, ALL, ALL), ct_api__report_today},
+    {CT_HTTP_GET, "/v1/reports/daily", CT_ROUTE_READ, false,
+     ROLES(ALL, ALL, ALL, ALL, ALL), ct_api__report_daily},
+    {CT_HTTP_GET, "/v1/reports/delayed-people", CT_ROUTE_READ, false,
+     ROLES(ALL, NONE, NONE, NONE, ALL), ct_api__report_people},
 
     {CT_HTTP_GET, "/", CT_ROUTE_PLAIN, true,
      ROLES(ALL, ALL, ALL, ALL, ALL), ct_api__dashboard_page},

@@ -3,7 +3,9 @@
  * decisions (report.h), with the query arguments of `caretide report`:
  * from and to (YYYY-MM-DD) and, for delays, by (org, reason, pathway).
  * Every role may read them: they carry no personal data beyond referral
- * ids, and transparency between partners is their point.
+ * ids, and transparency between partners is their point; except the
+ * list of delayed people, which names people and is for the hub and
+ * admins. format=csv answers text/csv instead of JSON.
  */
 #include "api_int.h"
 
@@ -11,6 +13,8 @@
 #include "report.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 /* The period from the query, or 400 naming from or to. */
 static int period_of(ct_http_req *r, ct_report_period *p)
@@ -25,11 +29,39 @@ static int period_of(ct_http_req *r, ct_report_period *p)
     return 0;
 }
 
+/* The report as CSV (format=csv): the same writer as `caretide report
+ * --format csv`. Takes the report. */
+static int reply_csv(ct_http_req *r, json_t *report)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) {
+        json_decref(report);
+        return CT_ENOMEM;
+    }
+    int rc = ct_report_csv(report, f);
+    json_decref(report);
+    if (fclose(f) != 0 && !rc)
+        rc = CT_ENOMEM;
+    if (rc) {
+        free(text);
+        return rc == CT_EINVAL ? ct_http_error(r, 400, "invalid", "format",
+                                               "this report has no CSV "
+                                               "form; ask for JSON")
+                               : rc;
+    }
+    return ct_http_reply_buf(r, 200, "text/csv; charset=utf-8", text, len);
+}
+
 static int reply(ct_http_req *r, void *app, int rc, json_t *report,
                  const ct_cap_error *err)
 {
     if (rc)
         return ct_api__cap_reply(r, rc, err, NULL);
+    const char *format = ct_http_req_query(r, "format");
+    if (format && strcmp(format, "csv") == 0)
+        return reply_csv(r, report);
     const ct_config *cfg = ct_daemon_config(app);
     if (json_object_set_new(report, "area", json_string(cfg->area_id)) ||
         json_object_set_new(report, "area_name",
@@ -41,12 +73,22 @@ static int reply(ct_http_req *r, void *app, int rc, json_t *report,
     return ct_http_reply_json(r, 200, report);
 }
 
+/* format=json (the default) or csv, else 400 naming format. */
+static int format_of(ct_http_req *r)
+{
+    const char *f = ct_http_req_query(r, "format");
+    if (!f || strcmp(f, "json") == 0 || strcmp(f, "csv") == 0)
+        return 0;
+    return ct_http_error(r, 400, "invalid", "format",
+                         "format must be json or csv, not '%s'", f);
+}
+
 /* GET /v1/reports/delays?from=&to=&by=org|reason|pathway */
 int ct_api__report_delays(ct_http_req *r, void *app)
 {
     ct_report_period p;
     int by, err;
-    if ((err = period_of(r, &p)) ||
+    if ((err = format_of(r)) || (err = period_of(r, &p)) ||
         (err = ct_http_query_enum(r, "by", ct_report_by_parse,
                                   "org, reason or pathway", &by)))
         return err;
@@ -64,7 +106,7 @@ int ct_api__report_capacity(ct_http_req *r, void *app)
 {
     ct_report_period p;
     int err;
-    if ((err = period_of(r, &p)))
+    if ((err = format_of(r)) || (err = period_of(r, &p)))
         return err;
     json_t *out = NULL;
     ct_cap_error cerr = {0};
@@ -78,7 +120,7 @@ int ct_api__report_escalation(ct_http_req *r, void *app)
 {
     ct_report_period p;
     int err;
-    if ((err = period_of(r, &p)))
+    if ((err = format_of(r)) || (err = period_of(r, &p)))
         return err;
     json_t *out = NULL;
     ct_cap_error cerr = {0};
@@ -98,5 +140,43 @@ int ct_api__report_decisions(ct_http_req *r, void *app)
     ct_cap_error cerr = {0};
     int rc = ct_report_decisions_json(ct_daemon_capacity(app), (int)limit,
                                       &out, &cerr);
+    return reply(r, app, rc, out, &cerr);
+}
+
+/* GET /v1/reports/today: past their ready date now, a day and a week ago. */
+int ct_api__report_today(ct_http_req *r, void *app)
+{
+    int err;
+    if ((err = format_of(r)))
+        return err;
+    json_t *out = NULL;
+    ct_cap_error cerr = {0};
+    int rc = ct_report_today_json(ct_daemon_capacity(app), &out, &cerr);
+    return reply(r, app, rc, out, &cerr);
+}
+
+/* GET /v1/reports/daily?from=&to=: the daily series. */
+int ct_api__report_daily(ct_http_req *r, void *app)
+{
+    ct_report_period p;
+    int err;
+    if ((err = format_of(r)) || (err = period_of(r, &p)))
+        return err;
+    json_t *out = NULL;
+    ct_cap_error cerr = {0};
+    int rc = ct_report_daily_json(ct_daemon_capacity(app), &p, &out, &cerr);
+    return reply(r, app, rc, out, &cerr);
+}
+
+/* GET /v1/reports/delayed-people: named people, for the hub only (the
+ * route table keeps viewers, partners and displays out). */
+int ct_api__report_people(ct_http_req *r, void *app)
+{
+    int err;
+    if ((err = format_of(r)))
+        return err;
+    json_t *out = NULL;
+    ct_cap_error cerr = {0};
+    int rc = ct_report_people_json(ct_daemon_capacity(app), &out, &cerr);
     return reply(r, app, rc, out, &cerr);
 }

@@ -26,7 +26,14 @@
 #define CMD "report"
 
 typedef enum format { FMT_TABLE, FMT_CSV, FMT_JSON } format;
-typedef enum report_kind { REP_DELAYS, REP_CAPACITY, REP_ESCALATION } report_kind;
+typedef enum report_kind {
+    REP_DELAYS,
+    REP_CAPACITY,
+    REP_ESCALATION,
+    REP_TODAY,
+    REP_DAILY,
+    REP__COUNT
+} report_kind;
 
 /* ---- reading JSON ------------------------------------------------------ */
 
@@ -72,77 +79,7 @@ static void num(const json_t *v, char *buf, size_t size)
         snprintf(buf, size, "-");
 }
 
-/* ---- CSV --------------------------------------------------------------- */
-
-/* One field, quoted when it holds a comma, quote or line break. */
-static void csv_field(FILE *out, const char *s, bool last)
-{
-    if (strpbrk(s, ",\"\r\n")) {
-        fputc('"', out);
-        for (; *s; s++) {
-            if (*s == '"')
-                fputc('"', out);
-            fputc(*s, out);
-        }
-        fputc('"', out);
-    } else {
-        fputs(s, out);
-    }
-    fputc(last ? '\n' : ',', out);
-}
-
-/* A JSON value as a CSV field: numbers in full, null as empty. */
-static void csv_value(FILE *out, const json_t *v, bool last)
-{
-    char buf[64];
-    if (json_is_string(v)) {
-        csv_field(out, json_string_value(v), last);
-        return;
-    }
-    if (json_is_integer(v))
-        snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT,
-                 json_integer_value(v));
-    else if (json_is_real(v))
-        snprintf(buf, sizeof buf, "%.6g", json_real_value(v));
-    else if (json_is_true(v) || json_is_false(v))
-        snprintf(buf, sizeof buf, "%s", json_is_true(v) ? "true" : "false");
-    else
-        buf[0] = '\0';
-    csv_field(out, buf, last);
-}
-
 /* ---- delays ------------------------------------------------------------ */
-
-static const char *const delay_cols[] = {
-    "referrals",       "delayed",
-    "bed_days_lost",   "mean_delay_days",
-    "max_delay_days",  "discharged",
-    "discharged_on_ready_date", "share_on_ready_date",
-    "in_hospital",     "delayed_in_hospital"};
-
-static void delays_csv(FILE *out, const json_t *rep)
-{
-    csv_field(out, "key", false);
-    csv_field(out, "name", false);
-    for (size_t i = 0; i < CT_ARRAY_LEN(delay_cols); i++)
-        csv_field(out, delay_cols[i], i + 1 == CT_ARRAY_LEN(delay_cols));
-    size_t i;
-    json_t *g;
-    json_array_foreach(json_object_get(rep, "groups"), i, g)
-    {
-        csv_field(out, jstr(g, "key"), false);
-        csv_field(out, jstr(g, "name"), false);
-        for (size_t c = 0; c < CT_ARRAY_LEN(delay_cols); c++)
-            csv_value(out, json_object_get(g, delay_cols[c]),
-                      c + 1 == CT_ARRAY_LEN(delay_cols));
-    }
-    const json_t *t = json_object_get(rep, "totals");
-    csv_field(out, "total", false);
-    csv_field(out, "All referrals", false);
-    for (size_t c = 0; c < CT_ARRAY_LEN(delay_cols); c++)
-        csv_value(out, json_object_get(t, delay_cols[c]),
-                  c + 1 == CT_ARRAY_LEN(delay_cols));
-}
 
 /* The name shown for a group: "Name (key)" unless they are the same. */
 static void group_label(const json_t *g, char *buf, size_t size)
@@ -217,48 +154,6 @@ static void delays_table(FILE *out, const json_t *rep)
 }
 
 /* ---- capacity ---------------------------------------------------------- */
-
-static const char *const cap_cols[] = {"total",   "open",     "available",
-                                       "held",    "occupied", "blocked",
-                                       "occupancy"};
-
-static void cap_csv_row(FILE *out, const char *level, const char *fac,
-                        const char *zone, const char *kind, const json_t *t,
-                        const json_t *age)
-{
-    csv_field(out, level, false);
-    csv_field(out, fac, false);
-    csv_field(out, zone, false);
-    csv_field(out, kind, false);
-    for (size_t c = 0; c < CT_ARRAY_LEN(cap_cols); c++)
-        csv_value(out, json_object_get(t, cap_cols[c]), false);
-    const json_t *s = json_object_get(t, "surge");
-    csv_value(out, json_object_get(s, "open"), false);
-    csv_value(out, json_object_get(s, "total"), false);
-    csv_value(out, json_object_get(t, "surge_share"), false);
-    csv_value(out, age, true);
-}
-
-static void capacity_csv(FILE *out, const json_t *rep)
-{
-    fputs("level,facility,zone,kind,total,open,available,held,occupied,"
-          "blocked,occupancy,surge_open,surge_total,surge_share,"
-          "data_age_hours\n",
-          out);
-    cap_csv_row(out, "area", "", "", "", json_object_get(rep, "totals"),
-                NULL);
-    size_t i, j;
-    json_t *f, *z;
-    json_array_foreach(json_object_get(rep, "facilities"), i, f)
-    {
-        cap_csv_row(out, "facility", jstr(f, "id"), "", jstr(f, "kind"),
-                    json_object_get(f, "totals"),
-                    json_object_get(f, "data_age_hours"));
-        json_array_foreach(json_object_get(f, "zones"), j, z)
-            cap_csv_row(out, "zone", jstr(f, "id"), jstr(z, "id"),
-                        jstr(f, "kind"), json_object_get(z, "totals"), NULL);
-    }
-}
 
 static void cap_row(FILE *out, int width, const char *name,
                     const char *kind, const json_t *t, const json_t *age)
@@ -373,20 +268,6 @@ static void capacity_table(FILE *out, const json_t *rep)
 
 /* ---- escalation -------------------------------------------------------- */
 
-static void escalation_csv(FILE *out, const json_t *rep)
-{
-    fputs("level,ms,hours,share\n", out);
-    size_t i;
-    json_t *l;
-    json_array_foreach(json_object_get(rep, "levels"), i, l)
-    {
-        csv_value(out, json_object_get(l, "level"), false);
-        csv_value(out, json_object_get(l, "ms"), false);
-        csv_value(out, json_object_get(l, "hours"), false);
-        csv_value(out, json_object_get(l, "share"), true);
-    }
-}
-
 static void escalation_table(FILE *out, const json_t *rep)
 {
     const json_t *p = json_object_get(rep, "period");
@@ -432,6 +313,109 @@ static void escalation_table(FILE *out, const json_t *rep)
     }
 }
 
+/* ---- today ------------------------------------------------------------- */
+
+static void today_row(FILE *out, int width, const char *name,
+                      const json_t *g)
+{
+    const json_t *len = json_object_get(g, "by_length");
+    fprintf(out,
+            "%-*s %5" JSON_INTEGER_FORMAT " %9" JSON_INTEGER_FORMAT
+            " %9" JSON_INTEGER_FORMAT " %8" JSON_INTEGER_FORMAT
+            " %8" JSON_INTEGER_FORMAT " %5" JSON_INTEGER_FORMAT
+            " %5" JSON_INTEGER_FORMAT " %6" JSON_INTEGER_FORMAT
+            " %5" JSON_INTEGER_FORMAT "\n",
+            width, name, jint(g, "now"), jint(g, "yesterday"),
+            jint(g, "last_week"), jint(g, "bed_days"), jint(g, "max_days"),
+            jint(len, "1-2d"), jint(len, "3-6d"), jint(len, "7-13d"),
+            jint(len, "14d+"));
+}
+
+static void today_block(FILE *out, const char *title, const json_t *list,
+                        const json_t *totals)
+{
+    int width = (int)strlen(title);
+    size_t i;
+    json_t *g;
+    char name[512];
+    json_array_foreach(list, i, g)
+    {
+        group_label(g, name, sizeof name);
+        if ((int)strlen(name) > width)
+            width = (int)strlen(name);
+    }
+    fprintf(out, "\n%-*s %5s %9s %9s %8s %8s %5s %5s %6s %5s\n", width,
+            title, "now", "yesterday", "last week", "bed-days", "max days",
+            "1-2d", "3-6d", "7-13d", "14d+");
+    json_array_foreach(list, i, g)
+    {
+        group_label(g, name, sizeof name);
+        today_row(out, width, name, g);
+    }
+    today_row(out, width, "All", totals);
+}
+
+static void today_table(FILE *out, const json_t *rep)
+{
+    char at[32];
+    when(json_object_get(rep, "at"), at, sizeof at);
+    fprintf(out, "People past their discharge ready date and still in "
+                 "hospital, %s UTC\n",
+            at);
+    const json_t *t = json_object_get(rep, "totals");
+    today_block(out, "responsible organisation", json_object_get(rep, "orgs"),
+                t);
+    today_block(out, "delay reason", json_object_get(rep, "reasons"), t);
+    fputs("\nnow, yesterday, last week: people past their ready date and in "
+          "hospital now, 24 hours\nand 7 days ago; bed-days and max days: "
+          "days past the ready date of those now,\nsummed and longest; "
+          "1-2d ... 14d+: those now by days past their ready date.\n",
+          out);
+}
+
+/* ---- daily ------------------------------------------------------------- */
+
+static void daily_table(FILE *out, const json_t *rep)
+{
+    const json_t *days = json_object_get(rep, "days");
+    const json_t *occ = json_object_get(rep, "occupancy");
+    const json_t *esc = json_object_get(rep, "escalation");
+    const json_t *holds = json_object_get(rep, "holds");
+    fprintf(out, "Daily figures, each day at its end (today: now)\n\n");
+    fprintf(out, "%-10s %7s %8s %9s %5s %5s %9s %7s %13s\n", "day",
+            "delayed", "bed-days", "occupancy", "level", "max", "confirmed",
+            "expired", "confirm (h)");
+    size_t k;
+    json_t *day;
+    json_array_foreach(days, k, day)
+    {
+        char share[16], hours[16];
+        pct(json_array_get(json_object_get(occ, "share"), k), share,
+            sizeof share);
+        num(json_array_get(json_object_get(holds, "confirm_hours_median"), k),
+            hours, sizeof hours);
+#define AT(o, m) json_integer_value(json_array_get(json_object_get(o, m), k))
+        fprintf(out,
+                "%-10s %7" JSON_INTEGER_FORMAT " %8" JSON_INTEGER_FORMAT
+                " %9s %5" JSON_INTEGER_FORMAT " %5" JSON_INTEGER_FORMAT
+                " %9" JSON_INTEGER_FORMAT " %7" JSON_INTEGER_FORMAT
+                " %13s\n",
+                json_string_value(day),
+                AT(json_object_get(rep, "delayed"), "total"),
+                AT(json_object_get(rep, "bed_days_lost"), "total"), share,
+                AT(esc, "level"), AT(esc, "max_level"),
+                AT(holds, "confirmed"), AT(holds, "expired"), hours);
+#undef AT
+    }
+    fputs("\ndelayed: past their ready date and in hospital at the day's "
+          "end; bed-days: delay\ndays that fell on the day; occupancy: "
+          "occupied / open beds; level, max: OPEL\nat the day's end and the "
+          "highest of the day; confirmed, expired: holds that\nended so; "
+          "confirm (h): median hours from hold to confirmation. Per "
+          "organisation,\nreason and provider: --format csv or json.\n",
+          out);
+}
+
 /* ---- running ----------------------------------------------------------- */
 
 typedef struct args {
@@ -461,6 +445,12 @@ static int compute(ct_capacity *cap, const args *a, json_t **rep,
         return ct_report_capacity_json(cap, &a->period, rep, err);
     case REP_ESCALATION:
         return ct_report_escalation_json(cap, &a->period, rep, err);
+    case REP_TODAY:
+        return ct_report_today_json(cap, rep, err);
+    case REP_DAILY:
+        return ct_report_daily_json(cap, &a->period, rep, err);
+    case REP__COUNT:
+        break;
     }
     return CT_EINVAL;
 }
@@ -473,11 +463,14 @@ static void print(const args *a, const json_t *rep)
         fputc('\n', out);
         return;
     }
-    static void (*const table[])(FILE *, const json_t *) = {
-        delays_table, capacity_table, escalation_table};
-    static void (*const csv[])(FILE *, const json_t *) = {
-        delays_csv, capacity_csv, escalation_csv};
-    (a->fmt == FMT_CSV ? csv : table)[a->kind](out, rep);
+    if (a->fmt == FMT_CSV) {
+        ct_report_csv(rep, out);
+        return;
+    }
+    static void (*const table[REP__COUNT])(FILE *, const json_t *) = {
+        delays_table, capacity_table, escalation_table, today_table,
+        daily_table};
+    table[a->kind](out, rep);
 }
 
 /* Opens path read-only (never creating it), runs the report, prints it. */
@@ -567,16 +560,18 @@ int ct_cmd_report(int argc, char **argv)
     }
     args a = {.by = -1};
     if (optind >= argc)
-        return ct_cli_usage_error(CMD, "missing report: delays, capacity or "
-                                       "escalation");
-    static const char *const kinds[] = {"delays", "capacity", "escalation"};
+        return ct_cli_usage_error(CMD, "missing report: delays, capacity, "
+                                       "escalation, today or daily");
+    static const char *const kinds[REP__COUNT] = {
+        "delays", "capacity", "escalation", "today", "daily"};
     int k = -1;
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < REP__COUNT; i++)
         if (strcmp(argv[optind], kinds[i]) == 0)
             k = i;
     if (k < 0)
         return ct_cli_usage_error(CMD, "unknown report '%s': expected "
-                                       "delays, capacity or escalation",
+                                       "delays, capacity, escalation, today "
+                                       "or daily",
                                   argv[optind]);
     a.kind = (report_kind)k;
     if (optind + 1 < argc)
@@ -605,6 +600,10 @@ int ct_cmd_report(int argc, char **argv)
     if (ct_report_period_parse(from, NULL, &a.period, msg, sizeof msg) ||
         ct_report_period_parse(from, to, &a.period, msg, sizeof msg))
         return ct_cli_usage_error(CMD, "--%s", msg);
+    if (a.kind == REP_TODAY && (from || to))
+        return ct_cli_usage_error(CMD, "--from and --to do not apply to the "
+                                       "today report (now, a day and a week "
+                                       "ago)");
     if (ct_cli_logging(CMD, log_format, log_level))
         return CT_EXIT_USAGE;
 

@@ -112,8 +112,10 @@ const ct_command ct_commands[] = {
      "  --db FILE         database (default: the config's)\n"
      "  -c, --config FILE area configuration (default: the embedded demo)\n"
      CT_CLI_COMMON_HELP},
-    {"report", ct_cmd_report, "delays, capacity and escalation reports",
-     "Usage: caretide report delays|capacity|escalation [options]\n"
+    {"report", ct_cmd_report,
+     "delays, capacity, escalation, today and daily reports",
+     "Usage: caretide report delays|capacity|escalation|today|daily "
+     "[options]\n"
      "\n"
      "Reports from the area's database, opened read-only (docs/reports.md):\n"
      "  delays      referrals, delays and bed-days lost by responsible\n"
@@ -122,6 +124,13 @@ const ct_command ct_commands[] = {
      "  capacity    beds by facility, zone and cohort, occupancy, surge\n"
      "              share, data age and occupancy over the period\n"
      "  escalation  time at each level, the changes and actions taken\n"
+     "  today       people past their discharge ready date and still in\n"
+     "              hospital now, a day and a week ago, by responsible\n"
+     "              organisation and delay reason\n"
+     "  daily       day by day (default: the last 28 days): people past\n"
+     "              their ready date and bed-days lost by organisation and\n"
+     "              reason, occupancy, escalation, holds confirmed and\n"
+     "              expired and hold-to-confirmation hours by provider\n"
      "Exits 0, 1 when the database cannot be read, 2 on a usage error.\n"
      "\n"
      "Options:\n"

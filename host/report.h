@@ -34,6 +34,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 typedef enum ct_report_by {
@@ -112,5 +113,59 @@ int ct_report_escalation_json(ct_capacity *c, const ct_report_period *p,
  */
 int ct_report_decisions_json(ct_capacity *c, int limit, json_t **out,
                              ct_cap_error *err);
+
+/*
+ * The wall's first screen (report_daily.c): people past their discharge
+ * ready date and still in hospital now, a day ago and a week ago at the
+ * same time of day, by responsible organisation and by national delay
+ * reason:
+ *   {report: "today", at, times {now, yesterday, last_week},
+ *    totals: COUNTS, orgs: [{key, name, COUNTS, reasons: [{key, name,
+ *    now}]}], reasons: [{key, name, COUNTS}]}
+ * where COUNTS are now, yesterday, last_week, bed_days (days past the
+ * ready date of those delayed now, summed), max_days and by_length
+ * {"1-2d", "3-6d", "7-13d", "14d+"} (of those now). Groups come most
+ * delayed now first; key "none" gathers delays not attributed yet. The
+ * attribution is each referral's current reason and organisation.
+ */
+int ct_report_today_json(ct_capacity *c, json_t **out, ct_cap_error *err);
+
+/*
+ * Daily series over the period's days (by default the 28 days to today):
+ *   {report: "daily", at, period {from, to}, days: ["YYYY-MM-DD"...],
+ *    delayed {total: [], by_org: {key: {name, values: []}}, by_reason},
+ *    bed_days_lost {total, by_org, by_reason},
+ *    occupancy {open: [], occupied: [], held: [], share: []},
+ *    escalation {level: [], max_level: []},
+ *    holds {confirmed: [], expired: [], confirm_hours_median: [],
+ *           by_provider: {org: {name, confirmed, expired,
+ *                               confirm_hours_median}}}}
+ * Each day is read at its end (today: now): delayed are the people past
+ * their ready date and in hospital then; bed_days_lost the delay days
+ * that fell on the day (summed over days they make the delays report's
+ * figure); occupancy and level at the day's end; max_level the highest
+ * level of the day; holds those that ended on the day, confirmed or
+ * expired, and the median hours from hold to confirmation (null when
+ * none). Rebuilt from the stored rows, like the occupancy history.
+ */
+int ct_report_daily_json(ct_capacity *c, const ct_report_period *p,
+                         json_t **out, ct_cap_error *err);
+
+/*
+ * The people past their ready date and in hospital now, longest first,
+ * for the hub (personal data: never for viewers or displays):
+ *   {report: "delayed_people", at, people: [{referral, nhs_number,
+ *    from_org, pathway, state, ready_date, days_past_ready, reason,
+ *    reason_text, responsible_org, responsible_org_name, updated_at}]}
+ */
+int ct_report_people_json(ct_capacity *c, json_t **out, ct_cap_error *err);
+
+/*
+ * Writes a report made by the functions above as CSV to out (the
+ * report's "report" member says which). CT_EINVAL for a report with no
+ * CSV form (decisions), CT_EIO when writing failed. docs/reports.md gives
+ * each CSV's columns.
+ */
+int ct_report_csv(const json_t *rep, FILE *out);
 
 #endif

@@ -407,6 +407,70 @@ done:
     return rc;
 }
 
+int ct_report__beds_at(ct_capacity *c, const int64_t *t, size_t n,
+                       int64_t *open, int64_t *occupied, int64_t *held,
+                       ct_cap_error *err)
+{
+    memset(open, 0, n * sizeof *open);
+    memset(occupied, 0, n * sizeof *occupied);
+    memset(held, 0, n * sizeof *held);
+    if (!n)
+        return 0;
+    json_t *view = NULL;
+    int rc = ct_capacity_view_json(c, &view, err);
+    if (rc)
+        return rc;
+    const json_t *facilities = json_object_get(view, "facilities");
+    history h = {0};
+    /* history_init samples evenly; these times are the caller's. */
+    if ((rc = history_init(&h, facilities, t[0], t[0], 1))) {
+        rc = ct_capacity__fail(err, rc, "out of memory");
+        goto done;
+    }
+    size_t cells = (h.nfac ? h.nfac : 1) * (n + 1);
+    int64_t *tt = malloc(n * sizeof *tt);
+    int64_t *d[3] = {calloc(cells, sizeof(int64_t)),
+                     calloc(cells, sizeof(int64_t)),
+                     calloc(cells, sizeof(int64_t))};
+    if (!tt || !d[0] || !d[1] || !d[2]) {
+        free(tt);
+        free(d[0]);
+        free(d[1]);
+        free(d[2]);
+        rc = ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+        goto done;
+    }
+    memcpy(tt, t, n * sizeof *tt);
+    free(h.t);
+    free(h.d_occ);
+    free(h.d_held);
+    free(h.d_open);
+    h.t = tt;
+    h.n = n;
+    h.d_occ = d[0];
+    h.d_held = d[1];
+    h.d_open = d[2];
+    if ((rc = read_assignments(c, &h, err)) ||
+        (rc = read_open_changes(c, &h, err)))
+        goto done;
+    size_t w = n + 1;
+    for (size_t f = 0; f < h.nfac; f++) {
+        int64_t vo = h.open_now[f], vc = 0, vh = 0;
+        for (size_t k = 0; k < n; k++) {
+            vo += h.d_open[f * w + k];
+            vc += h.d_occ[f * w + k];
+            vh += h.d_held[f * w + k];
+            open[k] += vo > 0 ? vo : 0;
+            occupied[k] += vc > 0 ? vc : 0;
+            held[k] += vh > 0 ? vh : 0;
+        }
+    }
+done:
+    history_free(&h);
+    json_decref(view);
+    return rc;
+}
+
 int ct_report_capacity_json(ct_capacity *c, const ct_report_period *p,
                             json_t **out, ct_cap_error *err)
 {

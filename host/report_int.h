@@ -29,4 +29,13 @@ int ct_report__span(ct_capacity *c, const ct_report_period *p,
                     int64_t default_ms, int64_t *start, int64_t *end,
                     ct_cap_error *err);
 
+/*
+ * The area's open, occupied and held beds at each of the n times t
+ * (ascending), rebuilt as the capacity report's history is: written into
+ * open, occupied and held (n each, caller's arrays).
+ */
+int ct_report__beds_at(ct_capacity *c, const int64_t *t, size_t n,
+                       int64_t *open, int64_t *occupied, int64_t *held,
+                       ct_cap_error *err);
+
 #endif

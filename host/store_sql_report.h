@@ -78,6 +78,30 @@
     X(REP_ESCALATIONS,                                                       \
       "SELECT seq, at, level, reason, actions FROM escalation"               \
       " WHERE at < ?1 ORDER BY seq")                                         \
+    /* Referrals that may have been past their ready date and in hospital \
+     * at some time in [?2, ?3]: ready before the day ?1 (YYYY-MM-DD),     \
+     * made by ?3, not discharged before ?2 (report_daily.c).              \
+     * Cancelled ones are filtered by when they were cancelled.             \
+     * A left join: an organisation removed from the config still names   \
+     * its key. */                                                          \
+    X(REP_PAST_READY,                                                        \
+      "SELECT r.id, r.ready_date, r.state, coalesce(r.discharged_at, 0),"    \
+      "       r.updated_at, r.created_at, r.delay_reason, r.responsible_org," \
+      "       o.name, r.nhs_number, r.from_org,"                             \
+      "       coalesce(r.decided_pathway, r.requested_pathway)"              \
+      "  FROM referral r"                                                    \
+      "  LEFT JOIN organisation o ON o.id = r.responsible_org"               \
+      " WHERE r.ready_date < ?1 AND r.created_at <= ?3"                      \
+      "   AND (r.discharged_at IS NULL OR r.discharged_at >= ?2)")           \
+    /* Holds that ended (confirmed, expired, released) in [?1, ?2), with   \
+     * the organisation that runs the bed's facility. */                     \
+    X(REP_HOLDS_ENDED,                                                       \
+      "SELECT f.org_id, o.name, a.started_at, a.ended_at, a.end_reason"      \
+      "  FROM assignment a"                                                  \
+      "  JOIN bed b ON b.id = a.bed_id JOIN zone z ON z.id = b.zone_id"      \
+      "  JOIN facility f ON f.id = z.facility_id"                            \
+      "  LEFT JOIN organisation o ON o.id = f.org_id"                        \
+      " WHERE a.ended_at >= ?1 AND a.ended_at < ?2 AND a.kind = 'hold'")     \
     /* The newest decisions, at most ?1. */                                  \
     X(REP_DECISIONS,                                                         \
       "SELECT r.id, r.state, r.from_org, r.ready_date, r.created_at,"        \

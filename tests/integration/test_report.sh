@@ -129,13 +129,58 @@ usage "needs a value" delays --from
 "$bin" report delays --db "$tmp/missing.db" >"$tmp/o" 2>&1
 [ $? = 1 ] && grep -q 'cannot open database' "$tmp/o" && ok || bad "a missing database exits 1: $(cat "$tmp/o")"
 
+# ---- the wall's reports: today, daily, delayed people -------------------
+# r1 (ready 3 days ago, waiting, Oakwood) is the one person past the ready
+# date now; a day ago it had not been referred yet (the wall counts what
+# the hub knew then), but its bed-days lost count from the ready date.
+req GET /v1/reports/today "$viewer"
+expect 200 '.report == "today" and .area_name == "Demo Shire transfer of care hub"'
+expect 200 '.totals.now == 1 and .totals.yesterday == 0 and .totals.last_week == 0 and .totals.bed_days == 3'
+expect 200 '.orgs[0].key == "oakwood-care" and .orgs[0].reasons[0].key == "awaiting_p3_bed" and .reasons[0].now == 1'
+expect 200 '[.. | objects | has("nhs_number")] | any | not'
+req GET "/v1/reports/daily?from=$ago3&to=$today" "$viewer"
+expect 200 '.report == "daily" and (.days | length) == 4 and .delayed.total[-1] == 1 and .bed_days_lost.total == [0, 1, 1, 1]'
+expect 200 '.delayed.by_org["oakwood-care"].values[-1] == 1 and (.occupancy.share | length) == 4 and (.escalation.level | length) == 4'
+req GET /v1/reports/daily?format=xml "$viewer"
+expect_error 400 invalid format
+req GET /v1/reports/decisions?format=csv "$viewer"
+expect_error 400 invalid format
+# The list of people is for the hub (and admins): personal data.
+req GET /v1/reports/delayed-people "$viewer"
+expect_error 403 forbidden null
+req GET /v1/reports/delayed-people "$hospital"
+expect_error 403 forbidden null
+req GET /v1/reports/delayed-people "$hub"
+expect 200 ".people | length == 1 and .[0].referral == $r1 and .[0].days_past_ready == 3 and .[0].nhs_number == \"$(nhs 1)\""
+req GET '/v1/reports/delayed-people?format=csv' "$hub"
+[ "$code" = 200 ] && echo "$headers" | grep -qi '^content-type: text/csv' && echo "$body" | grep -q "^$r1,$(nhs 1),demo-acute,P3,waiting,$ago3,3,awaiting_p3_bed," \
+  && ok || bad "delayed people CSV: $code $body"
+
+# The same figures from the API (JSON and CSV) and the command line.
+for kind in today daily; do
+  api_csv=$(curl -s -H "Authorization: Bearer $viewer" "$base/v1/reports/$kind?format=csv")
+  cli_csv=$(report $kind --format csv)
+  [ -n "$api_csv" ] && [ "$api_csv" = "$cli_csv" ] && ok || bad "$kind: API CSV and CLI CSV differ: $(diff <(echo "$api_csv") <(echo "$cli_csv") | head -5)"
+done
+api_today=$(curl -s -H "Authorization: Bearer $viewer" "$base/v1/reports/today")
+[ "$(echo "$api_today" | jq -c '{totals, orgs, reasons}')" = "$(report today --format json | jq -c '{totals, orgs, reasons}')" ] \
+  && ok || bad "today: API and CLI JSON differ"
+# The CSV's area row says what the JSON says.
+report today --format csv | grep -qx 'area,total,"Past their ready date, in hospital",1,0,0,3,3,0,1,0,0' \
+  && ok || bad "today CSV area row: $(report today --format csv)"
+table=$(report today)
+echo "$table" | grep -Eq '^Oakwood Care Homes, Ltd \(oakwood-care\) +1 +0 +0 +3 +3 ' && ok || bad "today table: $table"
+report daily --from "$ago3" | grep -Eq "^$today +1 +1 " && ok || bad "daily table: $(report daily --from "$ago3")"
+usage 'do not apply to the today report' today --from 2026-01-01 --db "$db"
+
 # Read-only: after the daemon stops, reports change no data on disk (a
 # read-only SQLite connection to a WAL database may leave an empty -wal
 # and a -shm index beside it; neither holds data).
 kill -TERM "$pid"
 wait_for 30 sh -c "! kill -0 $pid 2>/dev/null" && ok || bad "daemon stopped"
 before=$(cat "$db" "$db.audit-head" | sha256sum)
-report delays >/dev/null && report capacity >/dev/null && report escalation >/dev/null
+report delays >/dev/null && report capacity >/dev/null && report escalation >/dev/null &&
+  report today >/dev/null && report daily >/dev/null
 after=$(cat "$db" "$db.audit-head" | sha256sum)
 [ "$before" = "$after" ] && ok || bad "a report changed the database"
 finish

@@ -1,0 +1,300 @@
+/*
+ * Reports as CSV (report.h's ct_report_csv): one writer for the API
+ * (GET /v1/reports/...?format=csv) and `caretide report --format csv`,
+ * so a spreadsheet gets the same figures whichever way it asked.
+ * RFC 4180: fields with a comma, quote or line break are quoted; null is
+ * an empty field.
+ */
+#include "report.h"
+
+#include "clock.h"
+#include "error.h"
+#include "util.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *jstr(const json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
+}
+
+/* One field, quoted when it holds a comma, quote or line break. */
+static void csv_field(FILE *out, const char *s, bool last)
+{
+    if (strpbrk(s, ",\"\r\n")) {
+        fputc('"', out);
+        for (; *s; s++) {
+            if (*s == '"')
+                fputc('"', out);
+            fputc(*s, out);
+        }
+        fputc('"', out);
+    } else {
+        fputs(s, out);
+    }
+    fputc(last ? '\n' : ',', out);
+}
+
+/* A JSON value as a CSV field: numbers in full, null as empty. */
+static void csv_value(FILE *out, const json_t *v, bool last)
+{
+    char buf[64];
+    if (json_is_string(v)) {
+        csv_field(out, json_string_value(v), last);
+        return;
+    }
+    if (json_is_integer(v))
+        snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT,
+                 json_integer_value(v));
+    else if (json_is_real(v))
+        snprintf(buf, sizeof buf, "%.6g", json_real_value(v));
+    else if (json_is_true(v) || json_is_false(v))
+        snprintf(buf, sizeof buf, "%s", json_is_true(v) ? "true" : "false");
+    else
+        buf[0] = '\0';
+    csv_field(out, buf, last);
+}
+
+static const char *const delay_cols[] = {
+    "referrals",       "delayed",
+    "bed_days_lost",   "mean_delay_days",
+    "max_delay_days",  "discharged",
+    "discharged_on_ready_date", "share_on_ready_date",
+    "in_hospital",     "delayed_in_hospital"};
+
+static void delays_csv(FILE *out, const json_t *rep)
+{
+    csv_field(out, "key", false);
+    csv_field(out, "name", false);
+    for (size_t i = 0; i < CT_ARRAY_LEN(delay_cols); i++)
+        csv_field(out, delay_cols[i], i + 1 == CT_ARRAY_LEN(delay_cols));
+    size_t i;
+    json_t *g;
+    json_array_foreach(json_object_get(rep, "groups"), i, g)
+    {
+        csv_field(out, jstr(g, "key"), false);
+        csv_field(out, jstr(g, "name"), false);
+        for (size_t c = 0; c < CT_ARRAY_LEN(delay_cols); c++)
+            csv_value(out, json_object_get(g, delay_cols[c]),
+                      c + 1 == CT_ARRAY_LEN(delay_cols));
+    }
+    const json_t *t = json_object_get(rep, "totals");
+    csv_field(out, "total", false);
+    csv_field(out, "All referrals", false);
+    for (size_t c = 0; c < CT_ARRAY_LEN(delay_cols); c++)
+        csv_value(out, json_object_get(t, delay_cols[c]),
+                  c + 1 == CT_ARRAY_LEN(delay_cols));
+}
+
+static const char *const cap_cols[] = {"total",   "open",     "available",
+                                       "held",    "occupied", "blocked",
+                                       "occupancy"};
+
+static void cap_csv_row(FILE *out, const char *level, const char *fac,
+                        const char *zone, const char *kind, const json_t *t,
+                        const json_t *age)
+{
+    csv_field(out, level, false);
+    csv_field(out, fac, false);
+    csv_field(out, zone, false);
+    csv_field(out, kind, false);
+    for (size_t c = 0; c < CT_ARRAY_LEN(cap_cols); c++)
+        csv_value(out, json_object_get(t, cap_cols[c]), false);
+    const json_t *s = json_object_get(t, "surge");
+    csv_value(out, json_object_get(s, "open"), false);
+    csv_value(out, json_object_get(s, "total"), false);
+    csv_value(out, json_object_get(t, "surge_share"), false);
+    csv_value(out, age, true);
+}
+
+static void capacity_csv(FILE *out, const json_t *rep)
+{
+    fputs("level,facility,zone,kind,total,open,available,held,occupied,"
+          "blocked,occupancy,surge_open,surge_total,surge_share,"
+          "data_age_hours\n",
+          out);
+    cap_csv_row(out, "area", "", "", "", json_object_get(rep, "totals"),
+                NULL);
+    size_t i, j;
+    json_t *f, *z;
+    json_array_foreach(json_object_get(rep, "facilities"), i, f)
+    {
+        cap_csv_row(out, "facility", jstr(f, "id"), "", jstr(f, "kind"),
+                    json_object_get(f, "totals"),
+                    json_object_get(f, "data_age_hours"));
+        json_array_foreach(json_object_get(f, "zones"), j, z)
+            cap_csv_row(out, "zone", jstr(f, "id"), jstr(z, "id"),
+                        jstr(f, "kind"), json_object_get(z, "totals"), NULL);
+    }
+}
+
+static void escalation_csv(FILE *out, const json_t *rep)
+{
+    fputs("level,ms,hours,share\n", out);
+    size_t i;
+    json_t *l;
+    json_array_foreach(json_object_get(rep, "levels"), i, l)
+    {
+        csv_value(out, json_object_get(l, "level"), false);
+        csv_value(out, json_object_get(l, "ms"), false);
+        csv_value(out, json_object_get(l, "hours"), false);
+        csv_value(out, json_object_get(l, "share"), true);
+    }
+}
+
+/* today: the area, each organisation, each reason. */
+static const char *const today_cols[] = {"now", "yesterday", "last_week",
+                                         "bed_days", "max_days"};
+static const char *const length_cols[] = {"1-2d", "3-6d", "7-13d", "14d+"};
+
+static void today_row(FILE *out, const char *level, const char *key,
+                      const char *name, const json_t *g)
+{
+    csv_field(out, level, false);
+    csv_field(out, key, false);
+    csv_field(out, name, false);
+    for (size_t c = 0; c < CT_ARRAY_LEN(today_cols); c++)
+        csv_value(out, json_object_get(g, today_cols[c]), false);
+    const json_t *len = json_object_get(g, "by_length");
+    for (size_t c = 0; c < CT_ARRAY_LEN(length_cols); c++)
+        csv_value(out, json_object_get(len, length_cols[c]),
+                  c + 1 == CT_ARRAY_LEN(length_cols));
+}
+
+static void today_csv(FILE *out, const json_t *rep)
+{
+    fputs("level,key,name,now,yesterday,last_week,bed_days,max_days,"
+          "days_1_2,days_3_6,days_7_13,days_14_plus\n",
+          out);
+    today_row(out, "area", "total", "Past their ready date, in hospital",
+              json_object_get(rep, "totals"));
+    static const char *const lists[][2] = {{"orgs", "org"},
+                                           {"reasons", "reason"}};
+    for (size_t l = 0; l < 2; l++) {
+        size_t i;
+        json_t *g;
+        json_array_foreach(json_object_get(rep, lists[l][0]), i, g)
+            today_row(out, lists[l][1], jstr(g, "key"), jstr(g, "name"), g);
+    }
+}
+
+/* daily: long ("tidy") rows, one figure of one day each, so a
+ * spreadsheet pivots them any way: day,figure,group,key,name,value. */
+static void daily_value(FILE *out, const char *day, const char *figure,
+                        const char *group, const char *key, const char *name,
+                        const json_t *v)
+{
+    csv_field(out, day, false);
+    csv_field(out, figure, false);
+    csv_field(out, group, false);
+    csv_field(out, key, false);
+    csv_field(out, name, false);
+    csv_value(out, v, true);
+}
+
+static void daily_groups(FILE *out, const json_t *days, const char *figure,
+                         const json_t *fig)
+{
+    static const char *const groups[][2] = {{"by_org", "org"},
+                                            {"by_reason", "reason"}};
+    size_t k;
+    json_t *day;
+    json_array_foreach(days, k, day)
+        daily_value(out, json_string_value(day), figure, "area", "total", "",
+                    json_array_get(json_object_get(fig, "total"), k));
+    for (size_t g = 0; g < 2; g++) {
+        const char *key;
+        json_t *s;
+        json_object_foreach(json_object_get(fig, groups[g][0]), key, s)
+            json_array_foreach(days, k, day)
+                daily_value(out, json_string_value(day), figure, groups[g][1],
+                            key, jstr(s, "name"),
+                            json_array_get(json_object_get(s, "values"), k));
+    }
+}
+
+static void daily_csv(FILE *out, const json_t *rep)
+{
+    fputs("day,figure,group,key,name,value\n", out);
+    const json_t *days = json_object_get(rep, "days");
+    daily_groups(out, days, "delayed", json_object_get(rep, "delayed"));
+    daily_groups(out, days, "bed_days_lost",
+                 json_object_get(rep, "bed_days_lost"));
+    static const char *const area[][3] = {
+        {"occupancy", "open", "open_beds"},
+        {"occupancy", "occupied", "occupied_beds"},
+        {"occupancy", "held", "held_beds"},
+        {"occupancy", "share", "occupancy"},
+        {"escalation", "level", "escalation_level"},
+        {"escalation", "max_level", "escalation_max_level"},
+        {"holds", "confirmed", "holds_confirmed"},
+        {"holds", "expired", "holds_expired"},
+        {"holds", "confirm_hours_median", "hold_to_confirm_hours_median"}};
+    size_t k;
+    json_t *day;
+    for (size_t a = 0; a < CT_ARRAY_LEN(area); a++)
+        json_array_foreach(days, k, day)
+            daily_value(out, json_string_value(day), area[a][2], "area",
+                        "total", "",
+                        json_array_get(json_object_get(json_object_get(
+                                                           rep, area[a][0]),
+                                                       area[a][1]),
+                                       k));
+    const char *org;
+    json_t *p;
+    json_object_foreach(json_object_get(json_object_get(rep, "holds"),
+                                        "by_provider"),
+                        org, p)
+    {
+        for (size_t a = 6; a < CT_ARRAY_LEN(area); a++)
+            json_array_foreach(days, k, day)
+                daily_value(out, json_string_value(day), area[a][2],
+                            "provider", org, jstr(p, "name"),
+                            json_array_get(json_object_get(p, area[a][1]),
+                                           k));
+    }
+}
+
+/* people: one row a person, as the JSON. */
+static void people_csv(FILE *out, const json_t *rep)
+{
+    static const char *const cols[] = {
+        "referral",    "nhs_number",      "from_org",
+        "pathway",     "state",           "ready_date",
+        "days_past_ready", "reason",      "reason_text",
+        "responsible_org", "responsible_org_name"};
+    for (size_t c = 0; c < CT_ARRAY_LEN(cols); c++)
+        csv_field(out, cols[c], false);
+    csv_field(out, "updated_at", true);
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(rep, "people"), i, p)
+    {
+        for (size_t c = 0; c < CT_ARRAY_LEN(cols); c++)
+            csv_value(out, json_object_get(p, cols[c]), false);
+        char iso[32];
+        ct_clock_format(json_integer_value(json_object_get(p, "updated_at")),
+                        iso, sizeof iso);
+        csv_field(out, iso, true);
+    }
+}
+
+int ct_report_csv(const json_t *rep, FILE *out)
+{
+    static const struct {
+        const char *name;
+        void (*write)(FILE *, const json_t *);
+    } kinds[] = {{"delays", delays_csv},         {"capacity", capacity_csv},
+                 {"escalation", escalation_csv}, {"today", today_csv},
+                 {"daily", daily_csv},           {"delayed_people", people_csv}};
+    const char *name = jstr(rep, "report");
+    for (size_t i = 0; i < CT_ARRAY_LEN(kinds); i++)
+        if (strcmp(name, kinds[i].name) == 0) {
+            kinds[i].write(out, rep);
+            return ferror(out) ? CT_EIO : 0;
+        }
+    return CT_EINVAL;
+}

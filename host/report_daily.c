@@ -1,0 +1,845 @@
+/*
+ * The wall's reports (report.h): who is past their discharge ready date
+ * now against a day and a week ago (today), the daily series of delays,
+ * bed-days lost, occupancy, escalation and providers' hold responses
+ * (daily), and the hub's list of delayed people (people).
+ *
+ * All three read the referral rows as the delays report does: a referral
+ * is in hospital at time T from its creation until its wait ends
+ * (referral.h's ct_referral_wait_end), and past its ready date at T when
+ * ct_referral_delay_days(ready date, T) is at least 1. The series are
+ * rebuilt from rows, so they cover the area's whole life; a delay is
+ * attributed to the referral's current reason and organisation.
+ */
+#include "report.h"
+
+#include "capacity_int.h"
+#include "clock.h"
+#include "error.h"
+#include "referral.h"
+#include "report_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DAY CT_REPORT__DAY_MS
+#define DEFAULT_DAYS 28
+#define MAX_DAYS 366
+#define NLEN 4
+
+static const char *const length_names[NLEN] = {"1-2d", "3-6d", "7-13d",
+                                               "14d+"};
+
+static int length_bucket(int64_t days)
+{
+    return days < 3 ? 0 : days < 7 ? 1 : days < 14 ? 2 : 3;
+}
+
+static int64_t floor_day(int64_t ms)
+{
+    return ms >= 0 ? ms / DAY : -((-ms + DAY - 1) / DAY);
+}
+
+static void day_text(int64_t day, char out[11])
+{
+    char iso[32];
+    ct_clock_format(day * DAY, iso, sizeof iso);
+    memcpy(out, iso, 10);
+    out[10] = '\0';
+}
+
+/* One referral row of REP_PAST_READY, with its wait worked out. */
+typedef struct row {
+    int64_t id, ready_day, created, end; /* end INT64_MAX while open */
+    const char *ready, *state, *reason, *org, *org_name, *nhs, *from_org,
+        *pathway;
+    int64_t updated;
+} row;
+
+static void read_row(sqlite3_stmt *st, row *r)
+{
+    r->id = sqlite3_column_int64(st, 0);
+    r->ready = ct_report__col(st, 1);
+    r->state = ct_report__col(st, 2);
+    int state = ct_referral_state_parse(r->state);
+    int64_t discharged = sqlite3_column_int64(st, 3);
+    r->updated = sqlite3_column_int64(st, 4);
+    r->created = sqlite3_column_int64(st, 5);
+    r->reason = ct_report__col(st, 6);
+    r->org = ct_report__col(st, 7);
+    r->org_name = ct_report__col(st, 8);
+    r->nhs = ct_report__col(st, 9);
+    r->from_org = ct_report__col(st, 10);
+    r->pathway = ct_report__col(st, 11);
+    r->end = ct_referral_wait_end(state < 0 ? CT_REFERRAL_RECEIVED
+                                            : (ct_referral_state)state,
+                                  discharged, r->updated, INT64_MAX);
+    int64_t ms = 0;
+    r->ready_day = r->ready && ct_clock_parse(r->ready, &ms) == 0
+                       ? floor_day(ms)
+                       : INT64_MAX;
+}
+
+/* Days past the ready date at t when in hospital then, else 0. */
+static int64_t past_at(const row *r, int64_t t)
+{
+    if (r->ready_day == INT64_MAX || r->created > t || r->end <= t)
+        return 0;
+    int64_t d = floor_day(t) - r->ready_day;
+    return d > 0 ? d : 0;
+}
+
+/* Binds and starts REP_PAST_READY for delays at some time in [from, to]. */
+static sqlite3_stmt *past_ready(ct_capacity *c, int64_t from, int64_t to,
+                                ct_cap_error *err)
+{
+    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_REP_PAST_READY, err);
+    if (!st)
+        return NULL;
+    char day[11];
+    day_text(floor_day(to), day);
+    sqlite3_bind_text(st, 1, day, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, from);
+    sqlite3_bind_int64(st, 3, to);
+    return st;
+}
+
+static const char *key_or_none(const char *k)
+{
+    return k && *k ? k : "none";
+}
+
+static json_t *reason_name(const char *key)
+{
+    if (strcmp(key, "none") == 0)
+        return json_string("No delay reason recorded");
+    int r = ct_delay_reason_parse(key);
+    return json_string(r >= 0 ? ct_delay_reason_text((ct_delay_reason)r)
+                              : key);
+}
+
+static json_t *org_name(const char *key, const char *name)
+{
+    if (strcmp(key, "none") == 0)
+        return json_string("No responsible organisation recorded");
+    return json_string(name ? name : key);
+}
+
+/* ---- today ------------------------------------------------------------- */
+
+#define NT 3 /* now, yesterday, last week */
+
+/* Counts of one group (or the area) at the three times. */
+typedef struct tcount {
+    int64_t n[NT], bed_days, max_days, len[NLEN];
+} tcount;
+
+static void tcount_add(tcount *t, const row *r, const int64_t *times)
+{
+    for (int i = 0; i < NT; i++) {
+        int64_t d = past_at(r, times[i]);
+        if (d <= 0)
+            continue;
+        t->n[i]++;
+        if (i == 0) {
+            t->bed_days += d;
+            if (d > t->max_days)
+                t->max_days = d;
+            t->len[length_bucket(d)]++;
+        }
+    }
+}
+
+static int tcount_fill(json_t *o, const tcount *t)
+{
+    json_t *len = json_object();
+    for (int b = 0; len && b < NLEN; b++)
+        if (json_object_set_new(len, length_names[b], json_integer(t->len[b])))
+            return CT_ENOMEM;
+    if (!len || json_object_set_new(o, "now", json_integer(t->n[0])) ||
+        json_object_set_new(o, "yesterday", json_integer(t->n[1])) ||
+        json_object_set_new(o, "last_week", json_integer(t->n[2])) ||
+        json_object_set_new(o, "bed_days", json_integer(t->bed_days)) ||
+        json_object_set_new(o, "max_days", json_integer(t->max_days)) ||
+        json_object_set_new(o, "by_length", len))
+        return CT_ENOMEM;
+    return 0;
+}
+
+/* A group: key, name and counts; reasons only inside an organisation. */
+typedef struct tgroup {
+    char key[CT_CAP_ID_MAX];
+    json_t *name;
+    tcount t;
+    json_t *reasons; /* {reason: count now}, organisations only */
+} tgroup;
+
+typedef struct tgroups {
+    tgroup *items;
+    size_t n, cap;
+} tgroups;
+
+static tgroup *tgroup_of(tgroups *g, const char *key, json_t *(*name)(void *),
+                         void *arg)
+{
+    for (size_t i = 0; i < g->n; i++)
+        if (strcmp(g->items[i].key, key) == 0)
+            return &g->items[i];
+    if (g->n == g->cap) {
+        size_t cap = g->cap ? 2 * g->cap : 16;
+        tgroup *items = realloc(g->items, cap * sizeof *items);
+        if (!items)
+            return NULL;
+        g->items = items;
+        g->cap = cap;
+    }
+    tgroup *it = &g->items[g->n];
+    memset(it, 0, sizeof *it);
+    snprintf(it->key, sizeof it->key, "%s", key);
+    if (!(it->name = name(arg)) || !(it->reasons = json_object())) {
+        json_decref(it->name);
+        return NULL;
+    }
+    g->n++;
+    return it;
+}
+
+static void tgroups_free(tgroups *g)
+{
+    for (size_t i = 0; i < g->n; i++) {
+        json_decref(g->items[i].name);
+        json_decref(g->items[i].reasons);
+    }
+    free(g->items);
+}
+
+static int by_now(const void *a, const void *b)
+{
+    const tgroup *x = a, *y = b;
+    for (int i = 0; i < NT; i++)
+        if (x->t.n[i] != y->t.n[i])
+            return x->t.n[i] > y->t.n[i] ? -1 : 1;
+    if (x->t.bed_days != y->t.bed_days)
+        return x->t.bed_days > y->t.bed_days ? -1 : 1;
+    return strcmp(x->key, y->key);
+}
+
+struct name_arg {
+    const char *key, *name;
+};
+
+static json_t *org_name_cb(void *arg)
+{
+    struct name_arg *a = arg;
+    return org_name(a->key, a->name);
+}
+
+static json_t *reason_name_cb(void *arg)
+{
+    return reason_name(((struct name_arg *)arg)->key);
+}
+
+/* An organisation's reasons now, largest first, as [{key, name, now}]. */
+static json_t *reasons_list(const json_t *counts)
+{
+    json_t *list = json_array();
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)counts, k, v)
+    {
+        size_t i = 0;
+        while (i < json_array_size(list) &&
+               json_integer_value(json_object_get(json_array_get(list, i),
+                                                  "now")) >=
+                   json_integer_value(v))
+            i++;
+        if (!list ||
+            json_array_insert_new(list, i,
+                                  json_pack("{s:s, s:o, s:I}", "key", k,
+                                            "name", reason_name(k), "now",
+                                            json_integer_value(v)))) {
+            json_decref(list);
+            return NULL;
+        }
+    }
+    return list;
+}
+
+static json_t *tgroups_json(tgroups *g, bool with_reasons)
+{
+    if (g->n)
+        qsort(g->items, g->n, sizeof *g->items, by_now);
+    json_t *list = json_array();
+    for (size_t i = 0; list && i < g->n; i++) {
+        tgroup *it = &g->items[i];
+        json_t *o = json_pack("{s:s, s:O}", "key", it->key, "name", it->name);
+        if (!o || tcount_fill(o, &it->t) ||
+            (with_reasons &&
+             json_object_set_new(o, "reasons", reasons_list(it->reasons))) ||
+            json_array_append_new(list, o)) {
+            json_decref(o);
+            json_decref(list);
+            return NULL;
+        }
+    }
+    return list;
+}
+
+int ct_report_today_json(ct_capacity *c, json_t **out, ct_cap_error *err)
+{
+    *out = NULL;
+    int64_t now = ct_clock_now(ct_capacity_clock(c));
+    int64_t times[NT] = {now, now - DAY, now - 7 * DAY};
+    sqlite3_stmt *st = past_ready(c, times[NT - 1], now, err);
+    if (!st)
+        return CT_ESTORE;
+    tcount total = {0};
+    tgroups orgs = {0}, reasons = {0};
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        row r;
+        read_row(st, &r);
+        tcount one = {0};
+        tcount_add(&one, &r, times);
+        if (!one.n[0] && !one.n[1] && !one.n[2])
+            continue;
+        tcount_add(&total, &r, times);
+        struct name_arg oa = {key_or_none(r.org), r.org_name};
+        struct name_arg ra = {key_or_none(r.reason), NULL};
+        tgroup *o = tgroup_of(&orgs, oa.key, org_name_cb, &oa);
+        tgroup *g = o ? tgroup_of(&reasons, ra.key, reason_name_cb, &ra)
+                      : NULL;
+        if (!g) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        tcount_add(&o->t, &r, times);
+        tcount_add(&g->t, &r, times);
+        if (one.n[0]) {
+            json_t *v = json_object_get(o->reasons, ra.key);
+            if (v ? json_integer_set(v, json_integer_value(v) + 1)
+                  : json_object_set_new(o->reasons, ra.key,
+                                        json_integer(1))) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+        }
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        rc = rc == SQLITE_NOMEM
+                 ? ct_capacity__fail(err, CT_ENOMEM, "out of memory")
+                 : ct_capacity__dberr(c, err, rc, "reading delays");
+        goto done;
+    }
+    json_t *tot = json_object();
+    if (tot && tcount_fill(tot, &total)) {
+        json_decref(tot);
+        tot = NULL;
+    }
+    *out = json_pack("{s:s, s:I, s:{s:I, s:I, s:I}, s:o, s:o, s:o}",
+                     "report", "today", "at", (json_int_t)now, "times",
+                     "now", (json_int_t)times[0], "yesterday",
+                     (json_int_t)times[1], "last_week", (json_int_t)times[2],
+                     "totals", tot, "orgs", tgroups_json(&orgs, true),
+                     "reasons", tgroups_json(&reasons, false));
+    rc = *out ? 0 : ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+done:
+    tgroups_free(&orgs);
+    tgroups_free(&reasons);
+    return rc;
+}
+
+/* ---- people ------------------------------------------------------------ */
+
+int ct_report_people_json(ct_capacity *c, json_t **out, ct_cap_error *err)
+{
+    *out = NULL;
+    int64_t now = ct_clock_now(ct_capacity_clock(c));
+    sqlite3_stmt *st = past_ready(c, now, now, err);
+    if (!st)
+        return CT_ESTORE;
+    json_t *list = json_array();
+    if (!list)
+        return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        row r;
+        read_row(st, &r);
+        int64_t d = past_at(&r, now);
+        if (d <= 0)
+            continue;
+        const char *reason = key_or_none(r.reason);
+        const char *org = key_or_none(r.org);
+        json_t *o = json_pack(
+            "{s:I, s:s, s:s, s:o, s:s, s:s, s:I, s:o, s:o, s:o, s:o, s:I}",
+            "referral", (json_int_t)r.id, "nhs_number", r.nhs ? r.nhs : "",
+            "from_org", r.from_org ? r.from_org : "", "pathway",
+            r.pathway ? json_string(r.pathway) : json_null(), "state",
+            r.state ? r.state : "", "ready_date", r.ready,
+            "days_past_ready", (json_int_t)d, "reason",
+            r.reason ? json_string(r.reason) : json_null(), "reason_text",
+            reason_name(reason), "responsible_org",
+            r.org ? json_string(r.org) : json_null(), "responsible_org_name",
+            org_name(org, r.org_name), "updated_at", (json_int_t)r.updated);
+        /* Longest first: insert before the first shorter wait. */
+        size_t i = 0;
+        while (i < json_array_size(list) &&
+               json_integer_value(json_object_get(json_array_get(list, i),
+                                                  "days_past_ready")) >= d)
+            i++;
+        if (json_array_insert_new(list, i, o)) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        json_decref(list);
+        return rc == SQLITE_NOMEM
+                   ? ct_capacity__fail(err, CT_ENOMEM, "out of memory")
+                   : ct_capacity__dberr(c, err, rc, "reading delays");
+    }
+    *out = json_pack("{s:s, s:I, s:o}", "report", "delayed_people", "at",
+                     (json_int_t)now, "people", list);
+    return *out ? 0 : ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+}
+
+/* ---- daily ------------------------------------------------------------- */
+
+/* Per-key series of n days: {key: {name, values: [n]}} built in C arrays
+ * first. */
+typedef struct series {
+    char key[CT_CAP_ID_MAX];
+    json_t *name;
+    int64_t *v;
+} series;
+
+typedef struct series_set {
+    series *items;
+    size_t n, cap, days;
+} series_set;
+
+static int64_t *series_of(series_set *s, const char *key, json_t *name)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->items[i].key, key) == 0) {
+            json_decref(name);
+            return s->items[i].v;
+        }
+    if (!name)
+        return NULL;
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 16;
+        series *items = realloc(s->items, cap * sizeof *items);
+        if (!items) {
+            json_decref(name);
+            return NULL;
+        }
+        s->items = items;
+        s->cap = cap;
+    }
+    series *it = &s->items[s->n];
+    snprintf(it->key, sizeof it->key, "%s", key);
+    it->name = name;
+    if (!(it->v = calloc(s->days, sizeof *it->v))) {
+        json_decref(name);
+        return NULL;
+    }
+    s->n++;
+    return it->v;
+}
+
+static void series_free(series_set *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        json_decref(s->items[i].name);
+        free(s->items[i].v);
+    }
+    free(s->items);
+}
+
+static json_t *ints(const int64_t *v, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t k = 0; a && k < n; k++)
+        if (json_array_append_new(a, json_integer(v[k]))) {
+            json_decref(a);
+            return NULL;
+        }
+    return a;
+}
+
+static json_t *series_json(const series_set *s)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; o && i < s->n; i++)
+        if (json_object_set_new(o, s->items[i].key,
+                                json_pack("{s:O, s:o}", "name",
+                                          s->items[i].name, "values",
+                                          ints(s->items[i].v, s->days)))) {
+            json_decref(o);
+            return NULL;
+        }
+    return o;
+}
+
+typedef struct daily {
+    int64_t d0, nd, now;
+    int64_t *t; /* each day's reading time: its last ms, or now */
+    int64_t *delayed, *lost;
+    series_set d_org, d_reason, l_org, l_reason;
+} daily;
+
+/* One referral into the delayed and bed-days series. */
+static int daily_referral(daily *w, const row *r)
+{
+    const char *org = key_or_none(r->org), *reason = key_or_none(r->reason);
+    /* Bed-days lost on day D: ready_day < D <= the day the wait ended. */
+    int64_t last = r->end == INT64_MAX ? floor_day(w->now) : floor_day(r->end);
+    int64_t *v[4] = {NULL};
+    for (int64_t k = 0; k < w->nd; k++) {
+        int64_t day = w->d0 + k;
+        bool delayed = past_at(r, w->t[k]) > 0;
+        bool lost = day > r->ready_day && day <= last;
+        if (!delayed && !lost)
+            continue;
+        if (!v[0]) {
+            v[0] = series_of(&w->d_org, org, org_name(org, r->org_name));
+            v[1] = series_of(&w->d_reason, reason, reason_name(reason));
+            v[2] = series_of(&w->l_org, org, org_name(org, r->org_name));
+            v[3] = series_of(&w->l_reason, reason, reason_name(reason));
+            if (!v[0] || !v[1] || !v[2] || !v[3])
+                return CT_ENOMEM;
+        }
+        if (delayed) {
+            w->delayed[k]++;
+            v[0][k]++;
+            v[1][k]++;
+        }
+        if (lost) {
+            w->lost[k]++;
+            v[2][k]++;
+            v[3][k]++;
+        }
+    }
+    return 0;
+}
+
+static int daily_delays(ct_capacity *c, daily *w, ct_cap_error *err)
+{
+    sqlite3_stmt *st = past_ready(c, w->d0 * DAY, w->t[w->nd - 1], err);
+    if (!st)
+        return CT_ESTORE;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        row r;
+        read_row(st, &r);
+        if (daily_referral(w, &r)) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_NOMEM)
+        return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+    return rc == SQLITE_DONE ? 0
+                             : ct_capacity__dberr(c, err, rc,
+                                                  "reading delays");
+}
+
+/* The level at each day's end and the highest of each day. */
+static int daily_levels(ct_capacity *c, const daily *w, int64_t *level,
+                        int64_t *max, ct_cap_error *err)
+{
+    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_REP_ESCALATIONS, err);
+    if (!st)
+        return CT_ESTORE;
+    sqlite3_bind_int64(st, 1, w->now + 1);
+    int64_t cur = 1; /* level 1 until one was ever set */
+    size_t k = 0, nd = (size_t)w->nd;
+    for (size_t i = 0; i < nd; i++)
+        level[i] = max[i] = 0;
+    int rc;
+    /* Changes in time order: each closes the days that ended before it
+     * with the level then in force; one inside day k raises its max with
+     * the levels before and after it. */
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t at = sqlite3_column_int64(st, 1);
+        int64_t lvl = sqlite3_column_int(st, 2);
+        if (lvl < 1 || lvl > CT_REPORT__LEVELS)
+            continue;
+        for (; k < nd && w->t[k] < at; k++) {
+            level[k] = cur;
+            if (cur > max[k])
+                max[k] = cur;
+        }
+        bool inside = k < nd && at >= (w->d0 + (int64_t)k) * DAY;
+        if (inside && cur > max[k])
+            max[k] = cur;
+        cur = lvl;
+        if (inside && cur > max[k])
+            max[k] = cur;
+    }
+    sqlite3_reset(st);
+    for (; k < nd; k++) {
+        level[k] = cur;
+        if (cur > max[k])
+            max[k] = cur;
+    }
+    return rc == SQLITE_DONE ? 0
+                             : ct_capacity__dberr(c, err, rc,
+                                                  "reading escalations");
+}
+
+/* Hold to confirmation times, for medians. */
+typedef struct response {
+    size_t who; /* index in the providers' series, SIZE_MAX: area */
+    int64_t day, ms;
+} response;
+
+static int by_group_day_ms(const void *a, const void *b)
+{
+    const response *x = a, *y = b;
+    if (x->who != y->who)
+        return x->who < y->who ? -1 : 1;
+    if (x->day != y->day)
+        return x->day < y->day ? -1 : 1;
+    return x->ms < y->ms ? -1 : x->ms > y->ms;
+}
+
+/* Medians in hours of a sorted run per day into an array of nd (null on
+ * days without one). */
+static json_t *medians(const response *r, size_t n, size_t who, int64_t nd)
+{
+    json_t *a = json_array();
+    for (int64_t k = 0; a && k < nd; k++)
+        if (json_array_append_new(a, json_null())) {
+            json_decref(a);
+            return NULL;
+        }
+    size_t i = 0;
+    while (a && i < n) {
+        size_t j = i;
+        while (j < n && r[j].who == r[i].who && r[j].day == r[i].day)
+            j++;
+        if (r[i].who == who) {
+            size_t m = j - i;
+            double med = m % 2 ? (double)r[i + m / 2].ms
+                               : ((double)r[i + m / 2 - 1].ms +
+                                  (double)r[i + m / 2].ms) /
+                                     2.0;
+            json_array_set_new(a, (size_t)r[i].day,
+                               json_real(med / (double)CT_REPORT__HOUR_MS));
+        }
+        i = j;
+    }
+    return a;
+}
+
+typedef struct holds {
+    int64_t *confirmed, *expired;
+    series_set p_conf, p_exp;
+    response *resp;
+    size_t nresp, capresp;
+} holds;
+
+static int add_response(holds *h, size_t who, int64_t day, int64_t ms)
+{
+    if (h->nresp == h->capresp) {
+        size_t cap = h->capresp ? 2 * h->capresp : 64;
+        response *r = realloc(h->resp, cap * sizeof *r);
+        if (!r)
+            return CT_ENOMEM;
+        h->resp = r;
+        h->capresp = cap;
+    }
+    h->resp[h->nresp++] = (response){who, day, ms};
+    return 0;
+}
+
+static size_t series_index(const series_set *s, const char *key)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->items[i].key, key) == 0)
+            return i;
+    return SIZE_MAX;
+}
+
+static int daily_holds(ct_capacity *c, const daily *w, holds *h,
+                       ct_cap_error *err)
+{
+    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_REP_HOLDS_ENDED, err);
+    if (!st)
+        return CT_ESTORE;
+    sqlite3_bind_int64(st, 1, w->d0 * DAY);
+    sqlite3_bind_int64(st, 2, w->t[w->nd - 1] + 1);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *org = key_or_none(ct_report__col(st, 0));
+        const char *name = ct_report__col(st, 1);
+        int64_t started = sqlite3_column_int64(st, 2);
+        int64_t ended = sqlite3_column_int64(st, 3);
+        const char *why = ct_report__col(st, 4);
+        int64_t k = floor_day(ended) - w->d0;
+        if (k < 0 || k >= w->nd || !why)
+            continue;
+        bool conf = strcmp(why, "confirmed") == 0;
+        if (!conf && strcmp(why, "expired") != 0)
+            continue; /* released by the hub: not the provider's answer */
+        int64_t *pc = series_of(&h->p_conf, org, json_string(name ? name
+                                                                   : org));
+        int64_t *pe = series_of(&h->p_exp, org, json_string(name ? name
+                                                                  : org));
+        if (!pc || !pe) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        if (conf) {
+            h->confirmed[k]++;
+            pc[k]++;
+            if (add_response(h, series_index(&h->p_conf, org), k,
+                             ended - started) ||
+                add_response(h, SIZE_MAX, k, ended - started)) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+        } else {
+            h->expired[k]++;
+            pe[k]++;
+        }
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_NOMEM)
+        return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+    return rc == SQLITE_DONE ? 0
+                             : ct_capacity__dberr(c, err, rc,
+                                                  "reading holds");
+}
+
+static json_t *holds_json(holds *h, int64_t nd)
+{
+    if (h->nresp)
+        qsort(h->resp, h->nresp, sizeof *h->resp, by_group_day_ms);
+    json_t *prov = json_object();
+    for (size_t i = 0; prov && i < h->p_conf.n; i++) {
+        const series *s = &h->p_conf.items[i];
+        size_t e = series_index(&h->p_exp, s->key);
+        json_t *o = json_pack(
+            "{s:O, s:o, s:o, s:o}", "name", s->name, "confirmed",
+            ints(s->v, (size_t)nd), "expired",
+            ints(h->p_exp.items[e].v, (size_t)nd), "confirm_hours_median",
+            medians(h->resp, h->nresp, i, nd));
+        if (json_object_set_new(prov, s->key, o)) {
+            json_decref(prov);
+            prov = NULL;
+        }
+    }
+    return json_pack("{s:o, s:o, s:o, s:o}", "confirmed",
+                     ints(h->confirmed, (size_t)nd), "expired",
+                     ints(h->expired, (size_t)nd), "confirm_hours_median",
+                     medians(h->resp, h->nresp, SIZE_MAX, nd), "by_provider",
+                     prov);
+}
+
+static json_t *occupancy_json(const int64_t *open, const int64_t *occ,
+                              const int64_t *held, int64_t nd)
+{
+    json_t *share = json_array();
+    for (int64_t k = 0; share && k < nd; k++)
+        if (json_array_append_new(
+                share, open[k] > 0 ? json_real((double)occ[k] /
+                                               (double)open[k])
+                                   : json_null())) {
+            json_decref(share);
+            share = NULL;
+        }
+    return json_pack("{s:o, s:o, s:o, s:o}", "open", ints(open, (size_t)nd),
+                     "occupied", ints(occ, (size_t)nd), "held",
+                     ints(held, (size_t)nd), "share", share);
+}
+
+int ct_report_daily_json(ct_capacity *c, const ct_report_period *p,
+                         json_t **out, ct_cap_error *err)
+{
+    *out = NULL;
+    daily w = {0};
+    holds h = {0};
+    w.now = ct_clock_now(ct_capacity_clock(c));
+    int64_t today = floor_day(w.now);
+    int64_t last = p->to_ms != INT64_MAX ? floor_day(p->to_ms - 1) : today;
+    if (last > today)
+        last = today; /* no figures for days to come */
+    int64_t first = p->from_ms != INT64_MIN ? floor_day(p->from_ms)
+                                            : last - (DEFAULT_DAYS - 1);
+    if (last - first + 1 > MAX_DAYS)
+        return ct_capacity__fail(err, CT_EINVAL,
+                                 "the daily report covers at most %d days",
+                                 MAX_DAYS);
+    w.d0 = first;
+    w.nd = last >= first ? last - first + 1 : 0;
+    size_t nd = (size_t)w.nd, alloc = nd ? nd : 1;
+    int rc = 0;
+    w.t = calloc(alloc, sizeof *w.t);
+    w.delayed = calloc(alloc, sizeof *w.delayed);
+    w.lost = calloc(alloc, sizeof *w.lost);
+    int64_t *buf = calloc(5 * alloc, sizeof *buf);
+    h.confirmed = calloc(alloc, sizeof *h.confirmed);
+    h.expired = calloc(alloc, sizeof *h.expired);
+    json_t *days = json_array();
+    if (!w.t || !w.delayed || !w.lost || !buf || !h.confirmed ||
+        !h.expired || !days) {
+        rc = ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+        goto done;
+    }
+    w.d_org.days = w.d_reason.days = w.l_org.days = w.l_reason.days =
+        h.p_conf.days = h.p_exp.days = alloc;
+    for (size_t k = 0; k < nd; k++) {
+        int64_t end = (w.d0 + (int64_t)k + 1) * DAY - 1;
+        w.t[k] = end < w.now ? end : w.now;
+        char d[11];
+        day_text(w.d0 + (int64_t)k, d);
+        if (json_array_append_new(days, json_string(d))) {
+            rc = ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+            goto done;
+        }
+    }
+    int64_t *open = buf, *occ = buf + alloc, *held = buf + 2 * alloc,
+            *level = buf + 3 * alloc, *maxl = buf + 4 * alloc;
+    if (nd && ((rc = daily_delays(c, &w, err)) ||
+               (rc = ct_report__beds_at(c, w.t, nd, open, occ, held, err)) ||
+               (rc = daily_levels(c, &w, level, maxl, err)) ||
+               (rc = daily_holds(c, &w, &h, err))))
+        goto done;
+    *out = json_pack(
+        "{s:s, s:I, s:o, s:O, s:{s:o, s:o, s:o}, s:{s:o, s:o, s:o},"
+        " s:o, s:{s:o, s:o}, s:o}",
+        "report", "daily", "at", (json_int_t)w.now, "period",
+        ct_report__period_json(p), "days", days, "delayed", "total",
+        ints(w.delayed, nd), "by_org", series_json(&w.d_org), "by_reason",
+        series_json(&w.d_reason), "bed_days_lost", "total", ints(w.lost, nd),
+        "by_org", series_json(&w.l_org), "by_reason",
+        series_json(&w.l_reason), "occupancy",
+        occupancy_json(open, occ, held, w.nd), "escalation", "level",
+        ints(level, nd), "max_level", ints(maxl, nd), "holds",
+        holds_json(&h, w.nd));
+    if (!*out)
+        rc = ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+done:
+    json_decref(days);
+    free(w.t);
+    free(w.delayed);
+    free(w.lost);
+    free(buf);
+    free(h.confirmed);
+    free(h.expired);
+    free(h.resp);
+    series_free(&w.d_org);
+    series_free(&w.d_reason);
+    series_free(&w.l_org);
+    series_free(&w.l_reason);
+    series_free(&h.p_conf);
+    series_free(&h.p_exp);
+    return rc;
+}
