@@ -36,7 +36,9 @@ int ct_api__audit(ct_http_req *r, void *app)
     if ((err = ct_audit_list_json(ct_daemon_store(app), after, (int)limit,
                                   &events)))
         return err;
-    size_t n = json_array_size(events);
+    size_t n = json_array_size(events), i;
+    json_t *ev;
+    json_array_foreach(events, i, ev) ct_api__redact_event(r, ev);
     json_t *last = n == (size_t)limit ? json_array_get(events, n - 1) : NULL;
     return ct_http_reply_json(
         r, 200,

@@ -30,6 +30,16 @@ void ct_api__actor(const ct_http_req *r, char out[CT_API__ACTOR_MAX]);
 int ct_api__cap_reply(ct_http_req *r, int rc, const ct_cap_error *err,
                       const char *field);
 
+/* Least privilege (api_access.c): whether the caller's role works with
+ * people (hub, hospital, provider), and answers cut down in place to what
+ * viewer and admin may see (nothing personal; a no-op for the others). */
+bool ct_api__sees_personal(const ct_http_req *r);
+void ct_api__redact_referral(const ct_http_req *r, json_t *ref);
+void ct_api__redact_decision(const ct_http_req *r, json_t *decision);
+/* An audit event {seq, at, actor, kind, payload, ...}: the payload keeps
+ * places, states and ids, and the event is marked "redacted": true. */
+void ct_api__redact_event(const ct_http_req *r, json_t *event);
+
 /* The {id} path segment as a referral id (1..2^53): 404 naming it when
  * it is not one. */
 int ct_api__referral_id(ct_http_req *r, int64_t *id);

@@ -4,8 +4,8 @@
  *
  * Who owns a referral, for the OWN cells of the role matrix: a hospital
  * owns the referrals it made (from_org); a provider owns a referral while
- * it is held or placed in one of its facilities, and may read the ones
- * whose latest hold or placement was there.
+ * it is held or placed in one of its facilities, and only then. What each
+ * role sees of a referral is cut down in api_access.c.
  */
 #include "api_int.h"
 
@@ -79,6 +79,8 @@ static int referral_reply(ct_http_req *r, ct_capacity *cap, int64_t id,
         add_conflicts(cap, ref);
     if (!decision && ct_pipeline_stored_decision(cap, id, &decision, &err))
         decision = json_null();
+    ct_api__redact_referral(r, ref);
+    ct_api__redact_decision(r, decision);
     return ct_http_reply_json(r, status,
                               json_pack("{s:o, s:o}", "referral", ref,
                                         "decision", decision));
@@ -86,11 +88,12 @@ static int referral_reply(ct_http_req *r, ct_capacity *cap, int64_t id,
 
 /*
  * Reads the {id} referral's organisations and checks the caller may act
- * on it: 404 when unknown, 403 for another organisation's. A provider's
- * referral is the one held or placed in its facilities (any = false), or
- * for reads the one last held or placed there (any = true).
+ * on it. Another organisation's referral is 404 with the same message as
+ * a missing one, so ids cannot be probed for who holds a person. A
+ * provider's referral is the one held or placed in its facilities, for
+ * reads as for actions: its access ends with the hold or the placement.
  */
-static int owned(ct_http_req *r, ct_capacity *cap, bool any, int64_t *id)
+static int owned(ct_http_req *r, ct_capacity *cap, int64_t *id)
 {
     int err;
     if ((err = ct_api__referral_id(r, id)))
@@ -103,8 +106,11 @@ static int owned(ct_http_req *r, ct_capacity *cap, bool any, int64_t *id)
     const ct_principal *p = ct_http_req_principal(r);
     const char *owner = o.from_org;
     if (p && p->role == CT_ROLE_PROVIDER)
-        owner = any ? o.last_org : o.holder_org;
-    return ct_http_req_owns(r, owner);
+        owner = o.holder_org;
+    if (!p || ct_auth_owns(p, ct_http_req_access(r), owner))
+        return 0;
+    return ct_http_error(r, 404, "not_found", NULL,
+                         "referral %" PRId64 " does not exist", *id);
 }
 
 /*
@@ -551,7 +557,7 @@ int ct_api__referral_get(ct_http_req *r, void *app)
 {
     ct_capacity *cap = ct_daemon_capacity(app);
     int64_t id;
-    int err = owned(r, cap, true, &id);
+    int err = owned(r, cap, &id);
     return err ? err : referral_reply(r, cap, id, 200, NULL);
 }
 
@@ -586,7 +592,9 @@ int ct_api__referral_list(ct_http_req *r, void *app)
     int rc = ct_capacity_view_referrals_json(cap, &f, &list, &cerr);
     if (rc)
         return ct_api__cap_reply(r, rc, &cerr, NULL);
-    size_t n = json_array_size(list);
+    size_t n = json_array_size(list), i;
+    json_t *it;
+    json_array_foreach(list, i, it) ct_api__redact_referral(r, it);
     json_t *last = n == (size_t)f.limit ? json_array_get(list, n - 1) : NULL;
     return ct_http_reply_json(
         r, 200,
@@ -615,7 +623,7 @@ static int simple_action(ct_http_req *r, void *app, action_fn fn)
     size_t len;
     int err;
     ct_http_req_body(r, &len);
-    if ((err = owned(r, cap, false, &id)) ||
+    if ((err = owned(r, cap, &id)) ||
         (len && (err = ct_http_field_only(r, NULL, none))))
         return err;
     char actor[CT_API__ACTOR_MAX];
@@ -656,7 +664,7 @@ int ct_api__referral_cancel(ct_http_req *r, void *app)
     int64_t id;
     const char *reason = NULL;
     int err;
-    if ((err = owned(r, cap, false, &id)) ||
+    if ((err = owned(r, cap, &id)) ||
         (err = ct_http_field_only(r, NULL, keys)) ||
         (err = ct_http_field_string(r, "reason", true, 500, &reason)))
         return err;
@@ -708,7 +716,7 @@ int ct_api__referral_delay(ct_http_req *r, void *app)
     int64_t id;
     const char *reason = NULL, *org = NULL;
     int err;
-    if ((err = owned(r, cap, false, &id)) ||
+    if ((err = owned(r, cap, &id)) ||
         (err = ct_http_field_only(r, NULL, keys)) ||
         (err = ct_http_field_string(r, "reason", true, 64, &reason)) ||
         (err = ct_http_field_string(r, "responsible_org", true,

@@ -140,6 +140,10 @@ int ct_api__report_decisions(ct_http_req *r, void *app)
     ct_cap_error cerr = {0};
     int rc = ct_report_decisions_json(ct_daemon_capacity(app), (int)limit,
                                       &out, &cerr);
+    size_t i;
+    json_t *d;
+    json_array_foreach(json_object_get(out, "decisions"), i, d)
+        ct_api__redact_decision(r, json_object_get(d, "decision"));
     return reply(r, app, rc, out, &cerr);
 }
 

@@ -93,8 +93,8 @@
       " WHERE (?1 IS NULL OR state = ?1) AND id > ?2"                        \
       "   AND (?4 IS NULL OR from_org = ?4)"                                 \
       " ORDER BY id LIMIT ?3")                                               \
-    /* The same for referrals whose latest assignment is in a facility of  \
-     * organisation ?4 (a provider sees what it holds or held last). */     \
+    /* The same for referrals held or placed now in a facility of         \
+     * organisation ?4 (a provider sees what it holds, while it does). */ \
     X(VIEW_REFERRALS_AT,                                                     \
       "SELECT r.id FROM referral r"                                          \
       " WHERE (?1 IS NULL OR r.state = ?1) AND r.id > ?2"                    \
@@ -102,7 +102,7 @@
       "          JOIN bed b ON b.id = a.bed_id"                              \
       "          JOIN zone z ON z.id = b.zone_id"                            \
       "          JOIN facility f ON f.id = z.facility_id"                    \
-      "         WHERE a.referral_id = r.id ORDER BY a.id DESC LIMIT 1) = ?4" \
+      "         WHERE a.referral_id = r.id AND a.active = 1) = ?4"           \
       " ORDER BY r.id LIMIT ?3")                                             \
     X(VIEW_REFERRAL_STATES,                                                  \
       "SELECT state, count(*) FROM referral GROUP BY state")                 \

@@ -85,5 +85,72 @@ expect 200 '.referral.age == 87 and .referral.usual_residence == "care_home" and
 req POST "/v1/referrals/$b_id/cancel" "$other" '{"reason": "test"}'
 expect 200 '.referral.state == "cancelled"'
 
+# ---- the access matrix ---------------------------------------------------
+# Every route x role, the referral's own organisation and another, with a
+# relationship (the provider holding the bed) and without: the status and
+# whether the body shows the person. Actions carry a body the handler
+# refuses after its access check (400), so the matrix changes nothing:
+# 400 means allowed, 403 the role may not, 404 not this caller's.
+community=demo-community-token oakwood=$(token_of provider)
+m_person=$(nhs 42)
+req POST /v1/referrals "$hospital" "{\"nhs_number\": \"$m_person\", \"ready_date\": \"$today\", \"requested_pathway\": \"P2\", \"age\": 79, \"needs\": [\"rehab\"], \"infections\": {\"flu\": {\"status\": \"negative\"}}}"
+expect 201 '.referral.state == "held" and (.referral.bed | startswith("ELM"))'
+R=$(echo "$body" | jq -r .referral.id)
+R_bed=$(echo "$body" | jq -r .referral.bed)
+
+callers=(hub:$hub A:$hospital B:$other holder:$community stranger:$oakwood viewer:$viewer admin:$admin)
+# route | body | expected per caller in the order above (P: 200 showing the
+# person, R: 200 redacted (no NHS number, age, needs, infections),
+# N: 200 without the person at all, else the status)
+matrix=(
+  "GET /v1/referrals/$R||P P 404 P 404 R R"
+  "GET /v1/referrals?limit=1000||P P N P N R R"
+  "POST /v1/referrals/$R/confirm|{\"x\": 1}|400 403 403 400 404 403 403"
+  "POST /v1/referrals/$R/discharge|{\"x\": 1}|400 400 404 403 403 403 403"
+  "POST /v1/referrals/$R/complete|{\"x\": 1}|400 403 403 400 404 403 403"
+  "POST /v1/referrals/$R/cancel|{}|400 400 404 403 403 403 403"
+  "POST /v1/referrals/$R/delay|{}|400 400 404 403 403 403 403"
+  "POST /v1/referrals|{}|400 400 400 403 403 403 403"
+  "GET /v1/audit?limit=1000||P 403 403 403 403 R R"
+  "GET /v1/reports/decisions?limit=100||N 403 403 403 403 R R"
+  "PATCH /v1/beds/$R_bed|{\"status\": \"available\"}|409 403 403 409 403 403 403"
+  "GET /v1/capacity||N N N N N N N"
+  "GET /v1/beds||N N N N N N N"
+  "GET /v1/escalation||N N N N N N N"
+  "GET /v1/reports/delays||N N N N N N N"
+  "GET /v1/reports/capacity||N N N N N N N"
+  "GET /v1/reports/escalation||N N N N N N N"
+  "GET /metrics||N N N N N N N"
+  "POST /v1/admin/reload|{}|403 403 403 403 403 403 200"
+)
+shows_person() { case $body in *"$m_person"*|*'"age":79'*) return 0 ;; esac; return 1; }
+redacted_ok() { ! shows_person && ! echo "$body" | grep -q '"nhs_number"\|"needs"\|"infections"\|"age"'; }
+for row in "${matrix[@]}"; do
+  IFS='|' read -r route data want <<<"$row"
+  method=${route%% *} path=${route#* }
+  read -ra wants <<<"$want"
+  for i in "${!callers[@]}"; do
+    who=${callers[$i]%%:*} tok=${callers[$i]#*:} w=${wants[$i]}
+    req "$method" "$path" "$tok" "$data"
+    case $w in
+      P) [ "$code" = 200 ] && shows_person && ok || bad "$route as $who: want 200 with the person, got $code: ${body:0:300}" ;;
+      R) [ "$code" = 200 ] && redacted_ok && ok || bad "$route as $who: want 200 without personal data, got $code: ${body:0:300}" ;;
+      N) [ "$code" = 200 ] && ! shows_person && ok || bad "$route as $who: want 200 without the person, got $code: ${body:0:300}" ;;
+      *) [ "$code" = "$w" ] && ! shows_person && ok || bad "$route as $who: want $w (nothing of the person), got $code: ${body:0:300}" ;;
+    esac
+  done
+done
+# 404 for another organisation's referral reads like a missing one.
+req GET "/v1/referrals/$R" "$other"; other_msg=$(echo "$body" | jq -c '.error | del(.message)')
+req GET /v1/referrals/999999 "$other"; missing_msg=$(echo "$body" | jq -c '.error | del(.message)')
+[ "$other_msg" = "$missing_msg" ] && ok || bad "another's referral and a missing one differ: $other_msg vs $missing_msg"
+# A provider's access ends with its hold: cancelled, the holder reads 404.
+req POST "/v1/referrals/$R/cancel" "$hospital" '{"reason": "matrix done"}'
+expect 200 '.referral.state == "cancelled"'
+req GET "/v1/referrals/$R" "$community"
+expect_error 404 not_found null
+req GET /v1/referrals "$community"
+expect 200 "all(.referrals[]; .id != $R)"
+
 "$bin" audit verify --db "$db" >/dev/null 2>&1 && ok || bad "audit verify"
 finish

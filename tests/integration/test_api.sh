@@ -182,9 +182,9 @@ r5=$(echo "$body" | jq -r .referral.id)
 req GET "/v1/referrals/$r1" "$hospital"
 expect 200 ".referral.id == $r1 and .decision.outcome == \"held\" and .referral.nhs_number == \"$n1\""
 req GET "/v1/referrals/$r1" "$other_token"
-expect_error 403 forbidden null
+expect_error 404 not_found null
 req GET "/v1/referrals/$r2" "$hospital"
-expect_error 403 forbidden null
+expect_error 404 not_found null
 req GET "/v1/referrals/$r1" "$viewer"
 expect 200 ".referral.id == $r1"
 req GET "/v1/referrals/$r1" "$admin"
@@ -194,7 +194,7 @@ owner=$(sqlite3 "$db" "SELECT org_id FROM facility WHERE id = '$fac1'")
 req GET "/v1/referrals/$r1" "$provider"
 expect 200 ".referral.id == $r1"
 req GET "/v1/referrals/$r1" "$community_token"
-expect_error 403 forbidden null
+expect_error 404 not_found null
 req GET /v1/referrals/999999 "$hub"
 expect_error 404 not_found null
 req GET /v1/referrals/abc "$hub"
@@ -221,7 +221,7 @@ expect_error 400 invalid limit
 
 # ---- actions ----------------------------------------------------------------
 req POST "/v1/referrals/$r1/confirm" "$community_token" ''
-expect_error 403 forbidden null
+expect_error 404 not_found null
 req POST "/v1/referrals/$r1/confirm" "$hospital" ''
 expect_error 403 forbidden null
 req POST "/v1/referrals/$r1/confirm" "$provider" ''
@@ -235,7 +235,7 @@ req POST "/v1/referrals/$r1/complete" "$provider" ''
 expect_error 409 state null
 echo "$body" | jq -e '.error.state == "placed"' >/dev/null && ok || bad "complete before discharge names placed: $body"
 req POST "/v1/referrals/$r1/discharge" "$other_token" ''
-expect_error 403 forbidden null
+expect_error 404 not_found null
 req POST "/v1/referrals/$r1/discharge" "$hospital" '{"when": "now"}'
 expect_error 400 unknown_field when
 req POST "/v1/referrals/$r1/discharge" "$hospital" ''
@@ -244,11 +244,14 @@ req POST "/v1/referrals/$r1/complete" "$provider" ''
 expect 200 '.referral.state == "completed"'
 req GET "/v1/beds?facility=$fac1&status=occupied" "$viewer"
 expect 200 '.beds == []'
-# Completed, it is no longer the provider's to act on, but still to read.
+# Completed, it is no longer the provider's to act on nor to read (its
+# access ends with the placement), and no longer in its list.
 req POST "/v1/referrals/$r1/complete" "$provider" ''
-expect_error 403 forbidden null
+expect_error 404 not_found null
 req GET "/v1/referrals/$r1" "$provider"
-expect 200 '.referral.state == "completed"'
+expect_error 404 not_found null
+req GET /v1/referrals "$provider"
+expect 200 "all(.referrals[]; .id != $r1)"
 req POST "/v1/referrals/$r1/cancel" "$hospital" '{"reason": "too late"}'
 expect_error 409 state null
 echo "$body" | jq -e '.error.state == "completed"' >/dev/null && ok || bad "cancel after completion names completed: $body"
@@ -263,7 +266,7 @@ expect_error 400 invalid responsible_org
 req POST "/v1/referrals/$r5/delay" "$hospital" '{"reason": "awaiting_p3_bed"}'
 expect_error 400 missing responsible_org
 req POST "/v1/referrals/$r2/delay" "$hospital" '{"reason": "awaiting_p3_bed", "responsible_org": "demo-council"}'
-expect_error 403 forbidden null
+expect_error 404 not_found null
 req POST "/v1/referrals/$r5/cancel" "$hospital" '{}'
 expect_error 400 missing reason
 req POST "/v1/referrals/$r5/cancel" "$hospital" '{"reason": "family arranged care"}'
