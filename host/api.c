@@ -223,8 +223,9 @@ const ct_http_route ct_api_routes[] = {
      ROLES(ALL, ALL, ALL, ALL, ALL), ct_api__report_today},
     {CT_HTTP_GET, "/v1/reports/daily", CT_ROUTE_READ, false,
      ROLES(ALL, ALL, ALL, ALL, ALL), ct_api__report_daily},
+    /* Names people: the hub only (admin sees no personal data). */
     {CT_HTTP_GET, "/v1/reports/delayed-people", CT_ROUTE_READ, false,
-     ROLES(ALL, NONE, NONE, NONE, ALL), ct_api__report_people},
+     ROLES(ALL, NONE, NONE, NONE, NONE), ct_api__report_people},
 
     {CT_HTTP_GET, "/", CT_ROUTE_PLAIN, true,
      ROLES(ALL, ALL, ALL, ALL, ALL), ct_api__dashboard_page},

@@ -145,7 +145,7 @@ req GET /v1/reports/daily?format=xml "$viewer"
 expect_error 400 invalid format
 req GET /v1/reports/decisions?format=csv "$viewer"
 expect_error 400 invalid format
-# The list of people is for the hub (and admins): personal data.
+# The list of people is for the hub only: personal data.
 req GET /v1/reports/delayed-people "$viewer"
 expect_error 403 forbidden null
 req GET /v1/reports/delayed-people "$hospital"
