@@ -810,7 +810,7 @@ static const luaL_Reg act_funcs[] = {
 static void sublib(lua_State *L, const char *name, const luaL_Reg *funcs)
 {
     lua_newtable(L);
-    luaL_setfuncs(L, funcs, 0);
+    ct_sandbox_setfuncs_timed(L, funcs);
     lua_setfield(L, -2, name);
 }
 
@@ -818,7 +818,8 @@ static void sublib(lua_State *L, const char *name, const luaL_Reg *funcs)
 static int open_ct(lua_State *L)
 {
     ct_plugin *p = lua_touserdata(L, 1);
-    luaL_newlib(L, ct_funcs);
+    lua_newtable(L);
+    ct_sandbox_setfuncs_timed(L, ct_funcs);
     sublib(L, "log", log_funcs);
     sublib(L, "kv", kv_funcs);
     sublib(L, "policy", policy_funcs);

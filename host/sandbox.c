@@ -231,6 +231,26 @@ void ct_sandbox_check_deadline(lua_State *L)
     ct_sandbox__deadline(L);
 }
 
+/* A host function (upvalue 1) between two looks at the clock. Called
+ * directly, not through lua_call: it uses no upvalues of its own. */
+static int timed(lua_State *L)
+{
+    lua_CFunction f = lua_tocfunction(L, lua_upvalueindex(1));
+    ct_sandbox__deadline(L);
+    int n = f(L);
+    ct_sandbox__deadline(L);
+    return n;
+}
+
+void ct_sandbox_setfuncs_timed(lua_State *L, const luaL_Reg *funcs)
+{
+    for (; funcs->name; funcs++) {
+        lua_pushcfunction(L, funcs->func);
+        lua_pushcclosure(L, timed, 1);
+        lua_setfield(L, -2, funcs->name);
+    }
+}
+
 void ct_sandbox__rethrow(lua_State *L)
 {
     ct_sandbox *sb = ct_sandbox_from_state(L);
@@ -398,9 +418,19 @@ char *ct_sandbox__describe(lua_State *L, int idx)
     }
 }
 
+/*
+ * The deepest level, or TRACEBACK_DEEP when the stack is deeper. Each
+ * lua_getstack walks the call list from the top, so a full traceback of a
+ * stack 100,000 calls deep cost a second; past TRACEBACK_DEEP levels the
+ * traceback shows only the head.
+ */
+#define TRACEBACK_DEEP 1000
+
 static int last_level(lua_State *L)
 {
     lua_Debug ar;
+    if (lua_getstack(L, TRACEBACK_DEEP, &ar))
+        return TRACEBACK_DEEP;
     int lo = 1, hi = 1;
     while (lua_getstack(L, hi, &ar)) {
         lo = hi;
@@ -426,6 +456,11 @@ static char *traceback(lua_State *L, int level)
     bool skip = last - level > TRACEBACK_HEAD + TRACEBACK_TAIL;
     ct_buf_puts(&b, "stack traceback:");
     while (lua_getstack(L, level, &ar)) {
+        if (skip && level == TRACEBACK_HEAD + 1 && last == TRACEBACK_DEEP) {
+            ct_buf_printf(&b, "\n\t...\t(more than %d levels)",
+                          TRACEBACK_DEEP);
+            break;
+        }
         if (skip && level == TRACEBACK_HEAD + 1) {
             int to = last - TRACEBACK_TAIL + 1;
             ct_buf_printf(&b, "\n\t...\t(skipping %d levels)", to - level);
@@ -584,6 +619,12 @@ int ct_sandbox_call_deadline(ct_sandbox *sb, const char *what, int nargs,
     sb->depth--;
 
     int rc = 0;
+    /* The clock once more after the call returns: one instruction or host
+     * function can run long past the deadline without a hook firing, and
+     * such a call has failed even though it returned. */
+    if (outer && status == LUA_OK && !sb->tripped &&
+        ct_sandbox__mono_ns() >= sb->deadline_ns)
+        sb->tripped = true;
     bool tripped = sb->tripped;
     if (status == LUA_OK && !tripped) {
         lua_remove(L, base);

@@ -27,6 +27,7 @@
 #define CT_SANDBOX_H
 
 #include <jansson.h>
+#include <lauxlib.h>
 #include <lua.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -278,5 +279,14 @@ void ct_sandbox_lua_ref(lua_State *L, const char *owner, int *ref);
  * read). Must only be called from a C function called by the plugin.
  */
 void ct_sandbox_check_deadline(lua_State *L);
+
+/*
+ * luaL_setfuncs (no upvalues) for host functions, each wrapped so that the
+ * deadline is checked when it is called and again when it returns: a host
+ * function that reads the store can take longer than the 256 instructions
+ * between the VM's own checks, and a loop of them must not run far past
+ * the deadline. Must run where luaL_setfuncs may (setup, protected).
+ */
+void ct_sandbox_setfuncs_timed(lua_State *L, const luaL_Reg *funcs);
 
 #endif

@@ -48,6 +48,7 @@ struct ct_sandbox {
     int64_t deadline_ns; /* CLOCK_MONOTONIC */
     int64_t deadline_ms; /* for messages */
     int close_depth;     /* coroutine closes running one inside the other */
+    unsigned push_count; /* values pushed from JSON, for clock checks */
 
     /* The last limit a bounded function raised in this call. */
     char limit_raised[256]; /* the Lua message, to recognise it later */

@@ -350,9 +350,15 @@ int ct_sandbox_lua_to_json(lua_State *L, int idx, const char *what,
 /* ------------------------------------------------------------------ */
 /* JSON to Lua                                                        */
 
+/* push_value looks at the clock once per this many values: converting
+ * 10,000 beds for ct.beds() is work the deadline must see. */
+#define PUSH_CLOCK_EVERY 1024
+
 static void push_value(lua_State *L, const json_t *v, int depth)
 {
     ct_sandbox *sb = ct_sandbox_from_state(L);
+    if (++sb->push_count % PUSH_CLOCK_EVERY == 0)
+        ct_sandbox__deadline(L);
     if (depth > sb->lim.json_max_depth) {
         char desc[64];
         snprintf(desc, sizeof desc, "JSON depth limit of %d",

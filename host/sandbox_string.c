@@ -770,6 +770,47 @@ static int str_unpack(lua_State *L)
     return lua_gettop(L);
 }
 
+/*
+ * string.pack(fmt, v...) -> string; upvalue 1 is Lua's. Lua builds the
+ * result before anything can refuse it ("c2000000000" writes zeros until
+ * memory runs out, a quarter of a second), so the size is bounded first:
+ * no option makes more than its count, or 16 bytes (integers, floats,
+ * alignment), plus the strings it is given.
+ */
+static int str_pack(lua_State *L)
+{
+    ct_sandbox *sb = ct_sandbox_from_state(L);
+    size_t lf;
+    const char *f = luaL_checklstring(L, 1, &lf);
+    size_t bound = 0, max = sb->lim.max_string;
+    for (size_t i = 0; i < lf && bound <= max; i++) {
+        if (f[i] >= '0' && f[i] <= '9') {
+            size_t n = 0;
+            for (; i < lf && f[i] >= '0' && f[i] <= '9'; i++)
+                if (n <= max)
+                    n = n * 10 + (size_t)(f[i] - '0');
+            i--;
+            bound += n;
+        } else {
+            bound += 16;
+        }
+    }
+    for (int i = 2; i <= lua_gettop(L) && bound <= max; i++)
+        if (lua_type(L, i) == LUA_TSTRING)
+            bound += lua_rawlen(L, i);
+    if (bound > max) {
+        char lim[32], desc[64];
+        ct_sandbox__fmt_size(lim, sizeof lim, max);
+        snprintf(desc, sizeof desc, "string length limit of %s", lim);
+        ct_sandbox__limit(L, desc, "string.pack: a result over %zu bytes",
+                          max);
+    }
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
+    return 1;
+}
+
 /* string.name = value (__newindex of the proxy) */
 static int read_only(lua_State *L)
 {
@@ -810,6 +851,9 @@ int ct_sandbox__open_string(lua_State *L)
     lua_getfield(L, lib, "unpack");
     lua_pushcclosure(L, str_unpack, 1);
     lua_setfield(L, lib, "unpack");
+    lua_getfield(L, lib, "pack");
+    lua_pushcclosure(L, str_pack, 1);
+    lua_setfield(L, lib, "pack");
     lua_pushnil(L);
     lua_setfield(L, lib, "dump");
 

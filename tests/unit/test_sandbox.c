@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define HOSTILE_DIR CT_SOURCE_DIR "/tests/lua/hostile"
@@ -353,6 +354,105 @@ Test(sandbox, close_chain_nested)
                                             .deadline_ms = 20000};
     hostile("close_chain.lua", &roomy, CT_ELIMIT, LIMIT_ERRORS,
             "coroutine nesting limit of 100 exceeded in close_chain.lua");
+}
+
+Test(sandbox, string_pack_bomb)
+{
+    hostile("string_pack.lua", NULL, CT_ELIMIT, LIMIT_ERRORS,
+            "string length limit of 256 KiB exceeded in string_pack.lua "
+            "(string.pack: a result over 262144 bytes)");
+}
+
+/* A traceback of a stack 100,000 calls deep walked the call list from the
+ * top for each level it printed (about a second); past 1,000 levels it
+ * shows the head only. */
+Test(sandbox, deep_traceback_is_bounded)
+{
+    ct_sandbox *sb = make(NULL, &slow);
+    cr_assert_eq(run(sb,
+                     "local function down(n) if n == 0 then error('bottom') "
+                     "end return 1 + down(n - 1) end return down(100000)",
+                     0),
+                 CT_EPLUGIN);
+    const char *tb = ct_sandbox_last_error(sb)->traceback;
+    assert_contains(tb, "(more than 1000 levels)");
+    size_t lines = 0;
+    for (const char *c = tb; *c; c++)
+        lines += *c == '\n';
+    cr_assert_leq(lines, 12, "%s", tb);
+    cr_assert_eq(ct_sandbox_close(sb), 0);
+}
+
+/* A C function standing for one long instruction (the colliding-key table
+ * rehash) or a slow host call: it returns, but after the deadline. */
+static int sleep_80ms(lua_State *L)
+{
+    struct timespec ts = {0, 80 * 1000000L};
+    nanosleep(&ts, NULL);
+    (void)L;
+    return 0;
+}
+
+static int register_sleep(lua_State *L)
+{
+    lua_pushcfunction(L, sleep_80ms);
+    lua_setglobal(L, "sleep_80ms");
+    return 0;
+}
+
+/* Found on main: the clock was not read after a call returned, so a call
+ * that overran inside one instruction counted as a success and the plugin
+ * was never quarantined. */
+Test(sandbox, overrun_in_one_instruction_is_a_timeout)
+{
+    ct_sandbox *sb = make(NULL, &standard);
+    cr_assert_eq(ct_sandbox_setup(sb, register_sleep, NULL), 0);
+    cr_assert_eq(run(sb, "sleep_80ms() return 1", 1), CT_ETIMEOUT, "%s",
+                 msg(sb));
+    assert_contains(msg(sb), "deadline of 50 ms exceeded in test");
+    ct_sandbox_stats st;
+    ct_sandbox_stats_get(sb, &st);
+    cr_assert_eq(st.timeouts, 1);
+    cr_assert_eq(lua_gettop(ct_sandbox_state(sb)), 0);
+    assert_usable(sb);
+    cr_assert_eq(ct_sandbox_close(sb), 0);
+}
+
+static int sleep_1ms(lua_State *L)
+{
+    struct timespec ts = {0, 1000000L};
+    nanosleep(&ts, NULL);
+    (void)L;
+    return 0;
+}
+
+static int register_timed(lua_State *L)
+{
+    static const luaL_Reg host[] = {{"sleep_1ms", sleep_1ms}, {NULL, NULL}};
+    lua_pushglobaltable(L);
+    ct_sandbox_setfuncs_timed(L, host);
+    lua_pop(L, 1);
+    return 0;
+}
+
+/* Found on main: host functions never read the clock, so a loop of
+ * ct.beds() ran 200 ms past a 50 ms deadline between two VM checks. Here
+ * the VM's own check is all but off (one every 10^9 instructions): only
+ * the host function's checks can stop the loop at the deadline. */
+Test(sandbox, host_functions_check_the_deadline)
+{
+    ct_sandbox_limits lim = {.deadline_ms = 50, .hook_interval = 1000000000};
+    ct_sandbox *sb = make(NULL, &lim);
+    cr_assert_eq(ct_sandbox_setup(sb, register_timed, NULL), 0);
+    cr_assert_eq(run(sb, "n = 0 for i = 1, 500 do sleep_1ms() n = i end", 0),
+                 CT_ETIMEOUT, "%s", msg(sb));
+    lua_State *L = ct_sandbox_state(sb);
+    lua_getglobal(L, "n");
+    lua_Integer n = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    cr_assert_lt(n, 500, "the loop ran to its end: %lld calls",
+                 (long long)n);
+    cr_assert_eq(ct_sandbox_close(sb), 0);
 }
 
 Test(sandbox, gc_finalizer_refused)
