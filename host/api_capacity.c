@@ -173,7 +173,9 @@ int ct_api__bed_patch(ct_http_req *r, void *app)
     int rc = ct_capacity_view_bed_org(cap, id, org, &cerr);
     if (rc)
         return ct_api__cap_reply(r, rc, &cerr, NULL);
-    if ((err = ct_http_req_owns(r, org)))
+    char what[CT_CAP_ID_MAX + 8];
+    snprintf(what, sizeof what, "bed %s", id);
+    if ((err = ct_http_req_owns_known(r, what, org)))
         return err;
     char actor[CT_API__ACTOR_MAX];
     ct_api__actor(r, actor);

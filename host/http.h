@@ -154,6 +154,11 @@ const char *ct_http_req_body(const ct_http_req *r, size_t *len);
  *   if ((err = ct_http_req_owns(r, referral_org))) return err;
  */
 int ct_http_req_owns(ct_http_req *r, const char *owner_org);
+/* The same for data whose owner every caller of the route may read
+ * anyway (a bed's organisation is in /v1/beds): the 403 names the owner,
+ * "bed WH-G01 belongs to willow-care, ...". what is copied. */
+int ct_http_req_owns_known(ct_http_req *r, const char *what,
+                           const char *owner_org);
 
 /*
  * The body parsed as a JSON object, borrowed until the request ends. On a

@@ -94,6 +94,17 @@ int ct_http_req_owns(ct_http_req *r, const char *owner_org)
                          "this belongs to another organisation");
 }
 
+int ct_http_req_owns_known(ct_http_req *r, const char *what,
+                           const char *owner_org)
+{
+    if (!r->authed || ct_auth_owns(&r->who, r->access, owner_org))
+        return 0;
+    return ct_http_error(r, 403, "forbidden", NULL,
+                         "%s belongs to %s, not to yours (%s)", what,
+                         owner_org && *owner_org ? owner_org : "no organisation",
+                         r->who.org);
+}
+
 /* ---- replies ----------------------------------------------------------- */
 
 void ct_http__reply_reset(ct_http_req *r)

@@ -73,6 +73,9 @@ req PATCH /v1/beds/OAK-002 "$provider" '{"status": "available"}'
 expect 200 '.bed.status == "available" and .bed.blocked_reason == null'
 req PATCH /v1/beds/WH-G01 "$provider" '{"status": "blocked", "reason": "x"}'
 expect_error 403 forbidden null
+# Every caller may read a bed's organisation in /v1/beds: the 403 says whose.
+echo "$body" | jq -e '.error.message == "bed WH-G01 belongs to demo-council, not to yours (oakwood-care)"' >/dev/null \
+  && ok || bad "403 on a bed names its owner: $body"
 req PATCH /v1/beds/WH-G01 "$community_token" '{"status": "blocked", "reason": "x"}'
 expect_error 403 forbidden null
 req PATCH /v1/beds/WH-G01 "$hub" '{"status": "blocked", "reason": "staff sickness"}'
