@@ -406,6 +406,31 @@ static int days_in_month(int y, int m)
     return m == 2 && leap ? 29 : len[m - 1];
 }
 
+int ct_clock_parse_day(const char *s, int64_t *out, char *msg, size_t len)
+{
+    static const char *const months[] = {
+        "January", "February", "March",     "April",   "May",      "June",
+        "July",    "August",   "September", "October", "November", "December"};
+    const char *p = s;
+    int y = -1, mo = -1, d = -1;
+    if (s && strlen(s) == 10 && (y = digits(&p, 4)) >= 0 && *p++ == '-' &&
+        (mo = digits(&p, 2)) >= 0 && *p++ == '-' && (d = digits(&p, 2)) >= 0) {
+        if (mo < 1 || mo > 12) {
+            snprintf(msg, len, "%s does not exist: a month is 01 to 12", s);
+            return CT_EINVAL;
+        }
+        if (d < 1 || d > days_in_month(y, mo)) {
+            snprintf(msg, len, "%s does not exist: %s %d has %d days", s,
+                     months[mo - 1], y, days_in_month(y, mo));
+            return CT_EINVAL;
+        }
+        *out = days_from_civil(y, mo, d) * 86400000;
+        return 0;
+    }
+    snprintf(msg, len, "'%s' is not a date YYYY-MM-DD", s ? s : "");
+    return CT_EINVAL;
+}
+
 /*
  * Strict: four-digit years, no leap seconds, "Z" only, one to three
  * fraction digits (".5" is 500 ms). Anything else is CT_EINVAL and *out

@@ -90,5 +90,12 @@ void ct_clock_format(int64_t ms, char *buf, size_t size);
  * (one to three fraction digits). Strict: CT_EINVAL on impossible dates,
  * leap seconds, offsets other than Z or trailing text. */
 int ct_clock_parse(const char *s, int64_t *out);
+/*
+ * Parses a whole day "YYYY-MM-DD" into *out (midnight UTC). On CT_EINVAL
+ * writes why into msg (at most len bytes), telling a date that does not
+ * exist ("2026-02-30 does not exist: February 2026 has 28 days") from
+ * text that is not shaped like a date ("... is not a date YYYY-MM-DD").
+ */
+int ct_clock_parse_day(const char *s, int64_t *out, char *msg, size_t len);
 
 #endif

@@ -156,9 +156,18 @@ static int run_keygen(int argc, char **argv)
     const char *base = strrchr(prefix, '/');
     base = base ? base + 1 : prefix;
     int64_t ms;
+    char why[160];
+    if (expires && strlen(expires) == 10 &&
+        ct_clock_parse_day(expires, &ms, why, sizeof why))
+        return usage_error("keygen", why, NULL);
     if (expires && ct_trust_parse_expiry(expires, &ms))
         return usage_error("keygen", "--expires wants a date like "
                                      "2027-03-31, not", expires);
+    /* A key that has already expired verifies nothing it signs. */
+    if (expires && ms <= ct_bundle_wall_ms())
+        return usage_error("keygen", "--expires is in the past; a key "
+                                     "must be valid for at least today, not",
+                           expires);
     ct_signkey k;
     int rc = ct_signkey_generate(base, expires, &k);
     if (rc == CT_EINVAL)

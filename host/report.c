@@ -47,20 +47,9 @@ json_t *ct_report__period_json(const ct_report_period *p)
 static int parse_day(const char *what, const char *s, char out[11],
                      int64_t *ms, char *msg, size_t msglen)
 {
-    /* ct_clock_parse also takes times; a report period is whole days. A
-     * well-formed date that the calendar lacks (2026-02-30) is told apart
-     * from a wrong format, so the person fixes the right thing. */
-    bool shape = strlen(s) == 10 && s[4] == '-' && s[7] == '-';
-    for (int i = 0; shape && i < 10; i++)
-        if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
-            shape = false;
-    if (!shape) {
-        snprintf(msg, msglen, "%s must be a date YYYY-MM-DD, not '%s'",
-                 what, s);
-        return CT_EINVAL;
-    }
-    if (ct_clock_parse(s, ms)) {
-        snprintf(msg, msglen, "%s: the date %s does not exist", what, s);
+    char why[160];
+    if (ct_clock_parse_day(s, ms, why, sizeof why)) {
+        snprintf(msg, msglen, "%s: %s", what, why);
         return CT_EINVAL;
     }
     memcpy(out, s, 11);

@@ -34,6 +34,12 @@ expect_exit 2 "$bin" plugin pack
 expect_exit 2 "$bin" plugin pack a b
 expect_exit 2 "$bin" plugin keygen
 expect_exit 2 "$bin" plugin keygen k --expires tomorrow
+expect_exit 2 "$bin" plugin keygen k --expires 2020-01-01
+expect_out "is in the past" "keygen refuses a key that has already expired"
+expect_exit 2 "$bin" plugin keygen k --expires 2027-02-30
+expect_out "2027-02-30 does not exist: February 2027 has 28 days" "keygen says the date does not exist"
+[ ! -e k.key ] && [ ! -e k.pub ] && ok || bad "a refused keygen writes no key"
+expect_exit 0 "$bin" plugin keygen today --expires "$(date -u +%F)"
 expect_exit 2 "$bin" plugin sign x.ctb
 expect_out "--key NAME.key is required" "sign needs a key"
 expect_exit 2 "$bin" plugin verify x.ctb

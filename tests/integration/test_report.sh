@@ -116,9 +116,9 @@ usage() { # usage PATTERN ARGS...
 }
 usage 'missing report' --db "$db"
 usage "unknown report 'beds'" beds --db "$db"
-usage 'from: the date 2026-02-30 does not exist' delays --from 2026-02-30 --db "$db"
-usage 'from must be a date' delays --from 30/02/2026 --db "$db"
-usage 'to must be a date' delays --to 23/11/2026 --db "$db"
+usage 'from: 2026-02-30 does not exist: February 2026 has 28 days' delays --from 2026-02-30 --db "$db"
+usage "to: '23/11/2026' is not a date YYYY-MM-DD" delays --to 23/11/2026 --db "$db"
+usage "from: '30/02/2026' is not a date YYYY-MM-DD" delays --from 30/02/2026 --db "$db"
 usage 'is after' delays --from 2026-02-02 --to 2026-02-01 --db "$db"
 usage 'applies to the delays report only' capacity --by org --db "$db"
 usage "expected org, reason or pathway" delays --by colour --db "$db"

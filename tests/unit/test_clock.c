@@ -461,3 +461,33 @@ Test(clock, parse_refusals)
     int64_t ms;
     cr_assert_eq(ct_clock_parse(NULL, &ms), CT_EINVAL);
 }
+
+/* A whole day: a date that does not exist is told from a wrong shape. */
+Test(clock, parse_day_says_why)
+{
+    static const struct {
+        const char *in, *msg;
+    } bad[] = {
+        {"2026-02-30", "2026-02-30 does not exist: February 2026 has 28 days"},
+        {"2026-02-29", "2026-02-29 does not exist: February 2026 has 28 days"},
+        {"2026-04-31", "2026-04-31 does not exist: April 2026 has 30 days"},
+        {"2026-11-00", "2026-11-00 does not exist: November 2026 has 30 days"},
+        {"2026-13-01", "2026-13-01 does not exist: a month is 01 to 12"},
+        {"23/11/2026", "'23/11/2026' is not a date YYYY-MM-DD"},
+        {"2026-11-23T00:00Z", "'2026-11-23T00:00Z' is not a date YYYY-MM-DD"},
+        {"2026-1-230", "'2026-1-230' is not a date YYYY-MM-DD"},
+        {"", "'' is not a date YYYY-MM-DD"},
+    };
+    char msg[120];
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int64_t ms = 42;
+        cr_assert_eq(ct_clock_parse_day(bad[i].in, &ms, msg, sizeof msg),
+                     CT_EINVAL, "'%s'", bad[i].in);
+        cr_assert_str_eq(msg, bad[i].msg);
+        cr_assert_eq(ms, 42);
+    }
+    int64_t ms = 0, want = 0;
+    cr_assert_eq(ct_clock_parse_day("2028-02-29", &ms, msg, sizeof msg), 0);
+    cr_assert_eq(ct_clock_parse("2028-02-29", &want), 0);
+    cr_assert_eq(ms, want);
+}

@@ -329,9 +329,8 @@ Test(report, periods_are_checked)
     cr_assert_eq(ct_report_period_parse("2026-02-30", NULL, &p, msg,
                                         sizeof msg),
                  CT_EINVAL);
-    cr_assert_not_null(strstr(msg, "from: the date 2026-02-30 does not "
-                                   "exist"),
-                       "%s", msg);
+    cr_assert_str_eq(msg, "from: 2026-02-30 does not exist: February 2026 "
+                          "has 28 days");
     cr_assert_eq(ct_report_period_parse("2026-13-01", NULL, &p, msg,
                                         sizeof msg),
                  CT_EINVAL);
@@ -339,11 +338,11 @@ Test(report, periods_are_checked)
     cr_assert_eq(ct_report_period_parse("26-11-01", NULL, &p, msg,
                                         sizeof msg),
                  CT_EINVAL);
-    cr_assert_not_null(strstr(msg, "from must be a date"), "%s", msg);
+    cr_assert_str_eq(msg, "from: '26-11-01' is not a date YYYY-MM-DD");
     cr_assert_eq(ct_report_period_parse(NULL, "2026-11-23T00:00Z", &p, msg,
                                         sizeof msg),
                  CT_EINVAL);
-    cr_assert_not_null(strstr(msg, "to must be a date"), "%s", msg);
+    cr_assert_str_eq(msg, "to: '2026-11-23T00:00Z' is not a date YYYY-MM-DD");
     cr_assert_eq(ct_report_period_parse("2026-11-24", "2026-11-23", &p, msg,
                                         sizeof msg),
                  CT_EINVAL);
