@@ -31,7 +31,10 @@ tmp=$(mktemp -d)
 . "$src/tests/integration/lib.sh"
 trap lib_cleanup EXIT
 
-demo_area "$tmp/area.yaml"
+# One plugin that answers triage with the pathway asked for: each decision's
+# trace then holds one step.
+demo_area "$tmp/area.yaml" \
+  -e "s|^plugins: \[\]|plugin_path: [\"$src/tests/plugins\"]\nplugins:\n  - name: triage_p2\n    settings: {pathway: P3}|"
 start main --config "$tmp/area.yaml" || { finish; exit 1; }
 
 BASE=$base VIEWER_TOKEN=$(token_of viewer) HUB_TOKEN=$(token_of hub) \

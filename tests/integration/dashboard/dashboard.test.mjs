@@ -138,6 +138,8 @@ try {
     id = body.referral.id;
     assert(body.decision.outcome === 'waiting', 'expected to wait: ' + body.decision.outcome);
     await page.locator(`#decisions li[data-referral="${id}"]`).waitFor(WAIT);
+    const summary = await page.locator(`#decisions li[data-referral="${id}"] summary`).innerText();
+    assert(summary === 'Trace (1 plugin step)', 'trace summary: ' + summary);
     await page.locator('#t-waiting', { hasText: String(waitingBefore + 1) }).waitFor(WAIT);
     await page.locator('#waiting-table tr[data-pathway="P3"]').waitFor(WAIT);
   });
