@@ -31,6 +31,7 @@ typedef struct set {
 typedef struct queued {
     char *kind;
     json_t *payload;
+    char *from; /* the plugin whose event handler emitted it, or NULL */
 } queued;
 
 struct ct_plugins {
@@ -43,6 +44,7 @@ struct ct_plugins {
     size_t nqueue, capqueue;
     bool flushing;
     const ct_config *loading; /* the config set_load is loading, or NULL */
+    const char *answering; /* plugin whose event handler runs now */
     ct_sandbox_line_fn line_fn; /* coverage (ct_plugins_new_traced) */
     void *line_ud;
 };
@@ -338,6 +340,7 @@ static void drop_queue(ct_plugins *m)
 {
     for (size_t i = 0; i < m->nqueue; i++) {
         free(m->queue[i].kind);
+        free(m->queue[i].from);
         json_decref(m->queue[i].payload);
     }
     m->nqueue = 0;
@@ -828,7 +831,10 @@ static void deliver(ct_plugins *m, const char *kind, const json_t *payload)
             char what[160];
             snprintf(what, sizeof what, "on(%s)", kind);
             p->calls++;
+            const char *outer = m->answering;
+            m->answering = p->manifest->name;
             rc = ct_sandbox_call(p->sb, what, 1, 0);
+            m->answering = outer;
             if (rc) {
                 ct_log_warn("plugins", "%s",
                             ct_sandbox_last_error(p->sb)->message);
@@ -853,7 +859,62 @@ void ct_plugins__queue_event(ct_plugins *m, const char *kind,
         m->queue = q;
         m->capqueue = n;
     }
-    m->queue[m->nqueue++] = (queued){strdup(kind), payload};
+    m->queue[m->nqueue++] =
+        (queued){strdup(kind), payload, ct_strdup(m->answering)};
+}
+
+/* Adds name to the list unless it is there (or NULL). */
+static void add_name(const char **names, size_t *n, size_t max,
+                     const char *name)
+{
+    for (size_t i = 0; name && i < *n; i++)
+        if (strcmp(names[i], name) == 0)
+            return;
+    if (name && *n < max)
+        names[(*n)++] = name;
+}
+
+/* Says what the event loop dropped and who kept it going: each kind
+ * still queued with its count, then the plugins that emitted those
+ * events or would have answered them. */
+static void log_dropped(ct_plugins *m)
+{
+    const char *names[32];
+    size_t nnames = 0;
+    ct_buf kinds = {0}, who = {0};
+    for (size_t i = 0; i < m->nqueue; i++) {
+        const queued *q = &m->queue[i];
+        size_t first = 0, n = 0;
+        while (first < i && (!q->kind || !m->queue[first].kind ||
+                             strcmp(m->queue[first].kind, q->kind) != 0))
+            first++;
+        if (!q->kind || first < i)
+            continue; /* counted with the first of its kind */
+        for (size_t j = i; j < m->nqueue; j++) {
+            const queued *o = &m->queue[j];
+            if (o->kind && strcmp(o->kind, q->kind) == 0) {
+                n++;
+                add_name(names, &nnames, CT_ARRAY_LEN(names), o->from);
+            }
+        }
+        ct_buf_printf(&kinds, "%s%s x%zu", kinds.len ? ", " : "", q->kind, n);
+        for (size_t k = 0; m->cur && k < m->cur->n; k++) {
+            const ct_plugin *p = m->cur->items[k];
+            for (size_t s = 0; s < p->nsubs; s++)
+                if (matches(p->subs[s].event, q->kind))
+                    add_name(names, &nnames, CT_ARRAY_LEN(names),
+                             p->manifest->name);
+        }
+    }
+    for (size_t i = 0; i < nnames; i++)
+        ct_buf_printf(&who, "%s%s", i ? ", " : "", names[i]);
+    ct_log_warn("plugins", "dropped %zu event%s still queued after %d "
+                           "rounds (%s): plugins %s kept emitting in answer "
+                           "to each other",
+                m->nqueue, m->nqueue == 1 ? "" : "s", MAX_EVENT_ROUNDS,
+                kinds.data ? kinds.data : "", who.data ? who.data : "?");
+    ct_buf_free(&kinds);
+    ct_buf_free(&who);
 }
 
 void ct_plugins_flush(ct_plugins *m)
@@ -868,12 +929,11 @@ void ct_plugins_flush(ct_plugins *m)
         if (q.kind && q.payload)
             deliver(m, q.kind, q.payload);
         free(q.kind);
+        free(q.from);
         json_decref(q.payload);
     }
     if (m->nqueue) {
-        ct_log_warn("plugins", "dropped %zu event(s): plugins kept emitting "
-                               "in answer to each other",
-                    m->nqueue);
+        log_dropped(m);
         drop_queue(m);
     }
     m->flushing = false;

@@ -10,6 +10,7 @@
 #include "trust.h"
 #include "isolation.h"
 #include "kv.h"
+#include "log.h"
 #include "metrics.h"
 #include "pipeline.h"
 #include "plugins.h"
@@ -359,6 +360,40 @@ Test(plugins, schedules_and_events_on_the_virtual_clock)
                             "AND payload LIKE '%9990000018%'",
                             NULL),
                  1);
+    close_pfx(&p);
+}
+
+/* Two plugins answering each other's events forever: the loop stops after
+ * its rounds and the warning names the events still queued and the
+ * plugins that kept it going. */
+Test(plugins, dropped_events_name_the_events_and_plugins)
+{
+    pfx p;
+    open_with(&p, "  - name: pinger\n  - name: ponger\n", "");
+    FILE *log = tmpfile();
+    cr_assert_not_null(log);
+    ct_log_setup(CT_LOG_TEXT, CT_LOG_DEBUG);
+    ct_log_set_stream(log);
+    json_t *ev = json_pack("{s:s}", "nhs_number", "9990000018");
+    ct_plugins_dispatch(p.m, "isolation.ended", ev);
+    json_decref(ev);
+    ct_log_set_stream(NULL);
+    char text[4096] = {0};
+    rewind(log);
+    size_t n = fread(text, 1, sizeof text - 1, log);
+    fclose(log);
+    text[n] = '\0';
+    cr_assert_not_null(strstr(text, "dropped 1 event still queued after 64 "
+                                    "rounds (plugin.ping x1): plugins "
+                                    "pinger, ponger kept emitting in answer "
+                                    "to each other"),
+                       "%s", text);
+    /* The loop is over: a new event starts from an empty queue. */
+    cr_assert_eq(cap_fx_int(&p.f,
+                            "SELECT count(*) FROM event WHERE kind IN "
+                            "('plugin.ping', 'plugin.pong')",
+                            NULL),
+                 65);
     close_pfx(&p);
 }
 
