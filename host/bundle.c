@@ -618,7 +618,7 @@ int ct_bundle_verify(const ct_bundle *b, const ct_trust *t, bool required,
     if (!b->manifest) {
         if (required)
             return ct_bundle__refuse(info, CT_BUNDLE_UNSIGNED,
-                                     "unsigned: not a bundle (no "
+                                     "not a bundle (no "
                                      CT_BUNDLE_MANIFEST "), and this plugin "
                                      "must be signed (require_signed)");
         return 0;
@@ -640,7 +640,7 @@ int ct_bundle_verify(const ct_bundle *b, const ct_trust *t, bool required,
         rc = check_signature(b, t, now_ms, info);
     else if (required)
         rc = ct_bundle__refuse(info, CT_BUNDLE_UNSIGNED,
-                               "unsigned: no " CT_BUNDLE_SIGNATURE ", and "
+                               "no " CT_BUNDLE_SIGNATURE ", and "
                                "this plugin must be signed (require_signed)");
     if (!rc)
         rc = check_files(b, &m, info);

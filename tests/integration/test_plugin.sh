@@ -74,7 +74,7 @@ fi
 expect_exit 1 "$bin" plugin pack "$src/tests/plugins/broken"
 expect_out "init.lua:[0-9]+:" "pack refuses code that does not compile"
 expect_exit 1 "$bin" plugin verify greeter-0.1.0.ctb --key keys/central-2025.pub
-expect_out "refused \(unsigned\)" "unsigned bundle fails verify"
+expect_out "refused \(unsigned\): no MANIFEST.sig, and this plugin must be signed" "unsigned bundle fails verify"
 expect_exit 0 "$bin" plugin sign greeter-0.1.0.ctb --key keys/central-2025.key
 expect_out "signed greeter 0.1.0 with key $id25 \(central-2025\)" "sign summary"
 expect_exit 0 "$bin" plugin verify greeter-0.1.0.ctb --key keys/central-2025.pub

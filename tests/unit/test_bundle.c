@@ -222,7 +222,10 @@ Test(bundle, unsigned_refused_only_where_required)
     ct_bundle *b = pack("greeter", "0.1.0");
     ct_bundle_info info;
     expect_refused(ct_bundle_verify(b, NULL, true, now, &info), &info,
-                   CT_BUNDLE_UNSIGNED, "unsigned: no MANIFEST.sig");
+                   CT_BUNDLE_UNSIGNED, "no MANIFEST.sig");
+    /* The problem's name is printed beside the reason: not again in it. */
+    cr_assert_str_eq(info.reason, "no MANIFEST.sig, and this plugin must "
+                                  "be signed (require_signed)");
     cr_assert_eq(ct_bundle_verify(b, NULL, true, now, &info), CT_ESIGNATURE);
     char *dir = install(b, NULL, false);
     expect_refused(ct_bundle_verify_dir(dir, NULL, true, now, &info), &info,

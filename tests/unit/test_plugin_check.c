@@ -212,7 +212,7 @@ Test(plugin_check, refusals_at_check)
     /* Unsigned, where the area requires signatures. */
     char *dir = install_greeter(parent, NULL);
     ct_config *cfg = trust_area(parent, &k, NULL, NULL, &d);
-    expect_refusal(cfg, "plugin 'greeter' refused (unsigned): unsigned");
+    expect_refusal(cfg, "plugin 'greeter' refused (unsigned): no MANIFEST.sig");
     ct_config_free(cfg);
     /* ... allowed for this one plugin. */
     cfg = trust_area(parent, &k, NULL, "    require_signed: false\n", &d);
