@@ -969,6 +969,44 @@ static void load_limits(loader *l, const ct_node *n)
 
 /* --- entry points ---------------------------------------------------- */
 
+/* The section of root (its index) that holds line, or -1 before the
+ * first: a section runs from its key to the line before the next key. */
+static long section_of(const ct_node *root, uint32_t line)
+{
+    long at = -1;
+    for (size_t i = 0; root->kind == CT_NODE_MAP && i < root->len; i++)
+        if (ct_node_key(root, i)->line <= line)
+            at = (long)i;
+    return at;
+}
+
+/*
+ * After YAML syntax errors (diags [syntax, check)) the rest of the file
+ * was checked with the lines in error left out. What is found in a
+ * section that held such a line may only be the hole they left (a key
+ * missing because its line was left out), and so is what has no line:
+ * only the errors of untouched sections are kept.
+ */
+static void keep_untouched(ct_diags *d, size_t syntax, size_t check,
+                           const ct_node *root)
+{
+    size_t out = check;
+    for (size_t i = check; i < d->len; i++) {
+        ct_diag *g = &d->items[i];
+        long sec = g->line && g->line > 1 ? section_of(root, g->line) : -1;
+        bool touched = sec < 0;
+        for (size_t j = syntax; !touched && j < check; j++)
+            touched = section_of(root, d->items[j].line) == sec;
+        if (touched) {
+            free(g->file);
+            free(g->message);
+        } else {
+            d->items[out++] = *g;
+        }
+    }
+    d->len = out;
+}
+
 int ct_config_load_text(const char *file, const char *dir, const char *text,
                         size_t len, ct_config **out, ct_diags *diags)
 {
@@ -985,10 +1023,19 @@ int ct_config_load_text(const char *file, const char *dir, const char *text,
     cfg->dir = strdup(dir ? dir : ".");
     loader l = {.file = file, .dir = cfg->dir, .diags = diags, .cfg = cfg};
 
-    int rc = ct_yaml_parse(file, text, len, &cfg->root, diags);
-    if (rc) {
+    /* After a syntax error the rest of the file is still checked (with
+     * the lines in error left out), so one run shows every error. */
+    ct_node *rest = NULL;
+    size_t first_syntax = diags->len;
+    int rc = ct_yaml_parse_lenient(file, text, len, &cfg->root, &rest, diags);
+    size_t first_check = diags->len;
+    if (rc && !rest) {
         ct_config_free(cfg);
         return rc == CT_ENOMEM ? rc : CT_ECONFIG;
+    }
+    if (rc) {
+        cfg->root = rest;
+        l.errors++;
     }
     const ct_node *root = cfg->root;
     if (root->kind != CT_NODE_MAP) {
@@ -1008,6 +1055,8 @@ int ct_config_load_text(const char *file, const char *dir, const char *text,
         load_plugins(&l, ct_node_get(root, "plugins"));
         load_limits(&l, ct_node_get(root, "limits"));
     }
+    if (rest)
+        keep_untouched(diags, first_syntax, first_check, cfg->root);
     if (l.errors) {
         ct_config_free(cfg);
         return CT_ECONFIG;

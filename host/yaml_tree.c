@@ -2,6 +2,7 @@
 
 #include "error.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
@@ -148,8 +149,87 @@ static int close_collection(builder *b)
     return attach(b, f.node);
 }
 
-int ct_yaml_parse(const char *file, const char *text, size_t len,
-                  ct_node **root, ct_diags *diags)
+/* Syntax errors reported in one file before giving up looking further. */
+#define MAX_SYNTAX 10
+
+typedef struct syntax {
+    bool found;
+    size_t line, col;  /* 0-based, where libyaml stopped */
+    size_t ctx_line;   /* 0-based line of the construct it was reading */
+    char msg[400];
+} syntax;
+
+/*
+ * libyaml's problem and context in plain words, with where the enclosing
+ * block or quote starts: an operator editing a config by hand meets
+ * "did not find expected key while parsing a block mapping" as jargon.
+ */
+static void explain(const yaml_parser_t *p, const char *text, size_t len,
+                    syntax *syn)
+{
+    const yaml_mark_t *m = &p->problem_mark, *c = &p->context_mark;
+    const char *problem = p->problem ? p->problem : "syntax error";
+    const char *context = p->context ? p->context : "";
+    size_t cl = c->line + 1, cc = c->column + 1;
+    syn->found = true;
+    syn->line = m->line;
+    syn->col = m->column;
+    syn->ctx_line = p->context ? c->line : m->line;
+    char *out = syn->msg;
+    size_t n = sizeof syn->msg;
+    if (m->index < len && text[m->index] == '\t')
+        snprintf(out, n, "YAML syntax error: tab character in indentation "
+                         "(use spaces)");
+    else if (strstr(problem, "mapping values are not allowed"))
+        snprintf(out, n, "YAML syntax error: a ':' where no key can start; "
+                         "indent this line like the keys above it, look for "
+                         "a missing ':' on the line before, or quote a value "
+                         "that holds \": \"");
+    else if (strstr(problem, "did not find expected key") &&
+             strstr(context, "block mapping"))
+        snprintf(out, n, "YAML syntax error: this line is indented to "
+                         "match no key or list entry above it (the block it "
+                         "falls in starts at line %zu, column %zu); line it "
+                         "up with the entries it belongs with",
+                 cl, cc);
+    else if (strstr(problem, "expected '-' indicator"))
+        snprintf(out, n, "YAML syntax error: this line is indented to "
+                         "match neither the entries of the list that starts "
+                         "at line %zu, column %zu nor their keys; line it up "
+                         "with the keys above it, or start a new entry with "
+                         "'- '",
+                 cl, cc);
+    else if (strstr(problem, "unexpected end of stream") &&
+             strstr(context, "quoted scalar"))
+        snprintf(out, n, "YAML syntax error: the quote opened at line %zu, "
+                         "column %zu is never closed",
+                 cl, cc);
+    else if (strstr(problem, "expected ',' or '}'"))
+        snprintf(out, n, "YAML syntax error: the '{' at line %zu, column %zu "
+                         "is not closed with '}', or its entries are not "
+                         "separated by ','",
+                 cl, cc);
+    else if (strstr(problem, "expected ',' or ']'"))
+        snprintf(out, n, "YAML syntax error: the '[' at line %zu, column %zu "
+                         "is not closed with ']', or its entries are not "
+                         "separated by ','",
+                 cl, cc);
+    else if (strstr(problem, "cannot start any token"))
+        snprintf(out, n, "YAML syntax error: a value cannot start with this "
+                         "character; put the value in quotes");
+    else if (strstr(problem, "could not find expected ':'"))
+        snprintf(out, n, "YAML syntax error: the key at line %zu, column %zu "
+                         "has no ':' after it",
+                 cl, cc);
+    else
+        snprintf(out, n, "YAML syntax error: %s%s%s", problem,
+                 *context ? " " : "", context);
+}
+
+/* One pass of libyaml over text: the tree, or the first error. A syntax
+ * error goes to *syn rather than diags, so the caller can look past it. */
+static int parse_once(const char *file, const char *text, size_t len,
+                      ct_node **root, ct_diags *diags, syntax *syn)
 {
     *root = NULL;
     yaml_parser_t parser;
@@ -164,24 +244,7 @@ int ct_yaml_parse(const char *file, const char *text, size_t len,
             if (parser.error == YAML_MEMORY_ERROR) {
                 rc = CT_ENOMEM;
             } else {
-                const yaml_mark_t *m = &parser.problem_mark;
-                int tab = m->index < len && text[m->index] == '\t';
-                const char *problem =
-                    parser.problem ? parser.problem : "syntax error";
-                if (tab)
-                    ct_diags_add(diags, file, (uint32_t)m->line + 1,
-                                 (uint32_t)m->column + 1,
-                                 "YAML syntax error: tab character in "
-                                 "indentation (use spaces)");
-                else if (parser.context)
-                    ct_diags_add(diags, file, (uint32_t)m->line + 1,
-                                 (uint32_t)m->column + 1,
-                                 "YAML syntax error: %s %s", problem,
-                                 parser.context);
-                else
-                    ct_diags_add(diags, file, (uint32_t)m->line + 1,
-                                 (uint32_t)m->column + 1,
-                                 "YAML syntax error: %s", problem);
+                explain(&parser, text, len, syn);
                 rc = CT_ECONFIG;
             }
             break;
@@ -269,6 +332,98 @@ int ct_yaml_parse(const char *file, const char *text, size_t len,
     }
     *root = b.root;
     return 0;
+}
+
+/* Blanks line (0-based) of buf in place, keeping every other position;
+ * false when there is nothing left to blank there. */
+static bool blank_line(char *buf, size_t len, size_t line)
+{
+    size_t i = 0;
+    for (size_t l = 0; i < len && l < line; i++)
+        if (buf[i] == '\n')
+            l++;
+    bool changed = false;
+    for (; i < len && buf[i] != '\n'; i++) {
+        if (buf[i] != ' ')
+            changed = true;
+        buf[i] = ' ';
+    }
+    return changed;
+}
+
+/*
+ * Reports the first syntax error, then looks further: the same text with
+ * the line in error left out (blanked, so positions hold) is parsed again,
+ * up to MAX_SYNTAX errors, so that one run shows each of them. With
+ * recovered, the tree of the text that finally parsed is kept for the
+ * caller to check the rest of the file.
+ */
+static int parse(const char *file, const char *text, size_t len,
+                 ct_node **root, ct_diags *diags, ct_node **recovered)
+{
+    *root = NULL;
+    if (recovered)
+        *recovered = NULL;
+    syntax syn = {0};
+    int rc = parse_once(file, text, len, root, diags, &syn);
+    if (!syn.found)
+        return rc;
+    ct_diags_add(diags, file, (uint32_t)syn.line + 1, (uint32_t)syn.col + 1,
+                 "%s", syn.msg);
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return CT_ECONFIG;
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    bool repeated = false;
+    for (int n = 1; n < MAX_SYNTAX; n++) {
+        /* The same error again from the same construct (an unclosed '['
+         * trips every later line): leave out where it starts instead. */
+        size_t first = repeated ? syn.ctx_line : syn.line;
+        if (!blank_line(copy, len, first) &&
+            !blank_line(copy, len, syn.ctx_line))
+            break; /* nothing left to leave out */
+        syntax next = {0};
+        ct_diags later = {0};
+        ct_node *tree = NULL;
+        int again = parse_once(file, copy, len, &tree, &later, &next);
+        if (next.found) {
+            repeated = next.ctx_line == syn.ctx_line &&
+                       strcmp(next.msg, syn.msg) == 0;
+            if (!repeated && (next.line != syn.line || next.col != syn.col))
+                ct_diags_add(diags, file, (uint32_t)next.line + 1,
+                             (uint32_t)next.col + 1, "%s", next.msg);
+            syn = next;
+            ct_diags_free(&later);
+            continue;
+        }
+        /* The rest parses: its own errors (an alias, a second document)
+         * are real too; an empty rest says nothing. */
+        for (size_t i = 0; again != CT_ENOMEM && tree && i < later.len; i++)
+            ct_diags_add(diags, later.items[i].file, later.items[i].line,
+                         later.items[i].col, "%s", later.items[i].message);
+        ct_diags_free(&later);
+        if (recovered && again == 0)
+            *recovered = tree;
+        else
+            ct_node_free(tree);
+        break;
+    }
+    free(copy);
+    return CT_ECONFIG;
+}
+
+int ct_yaml_parse(const char *file, const char *text, size_t len,
+                  ct_node **root, ct_diags *diags)
+{
+    return parse(file, text, len, root, diags, NULL);
+}
+
+int ct_yaml_parse_lenient(const char *file, const char *text, size_t len,
+                          ct_node **root, ct_node **recovered,
+                          ct_diags *diags)
+{
+    return parse(file, text, len, root, diags, recovered);
 }
 
 const ct_node *ct_node_get(const ct_node *map, const char *key)

@@ -31,13 +31,23 @@ struct ct_node {
 };
 
 /*
- * Parses text into *root. file names the input in diagnostics. On a syntax
- * error adds one diagnostic and returns CT_ECONFIG with *root NULL. An
+ * Parses text into *root. file names the input in diagnostics. On syntax
+ * errors adds one diagnostic for each (in plain words, up to 10: the parse
+ * looks past each line in error) and returns CT_ECONFIG with *root NULL. An
  * empty document yields CT_ECONFIG and the diagnostic "file is empty".
  * The caller owns *root and frees it with ct_node_free().
  */
 int ct_yaml_parse(const char *file, const char *text, size_t len,
                   ct_node **root, ct_diags *diags);
+/*
+ * ct_yaml_parse, and on syntax errors (each one reported: the parse goes
+ * on past each line in error, left out) *recovered gets the tree of the
+ * text without those lines, or NULL, so a caller can report the file's
+ * other errors too. The caller frees *recovered; *root stays NULL.
+ */
+int ct_yaml_parse_lenient(const char *file, const char *text, size_t len,
+                          ct_node **root, ct_node **recovered,
+                          ct_diags *diags);
 void ct_node_free(ct_node *n);
 
 /* The value under key in a map, or NULL. Borrowed from the map. */

@@ -132,14 +132,63 @@ Test(config, tab_in_indentation)
     free(t);
 }
 
+/* An indentation error said in plain words, and not hiding the errors of
+ * the other sections (nor what only the line left out would explain). */
+Test(config, yaml_error_in_plain_words_beside_other_errors)
+{
+    char *t = edit("    name: Acute\n", "    name: Acute\n   name: Acute again\n");
+    char *u = malloc(strlen(t) + 64);
+    sprintf(u, "%slimits: {hold_ttl: forever}\n", t);
+    ct_diags d = {0};
+    cr_assert_null(load(u, &d));
+    cr_assert_eq(d.len, 2, "got %zu, first: %s", d.len,
+                 d.len ? d.items[0].message : "-");
+    cr_expect_eq(d.items[0].line, 5);
+    cr_expect(strstr(d.items[0].message, "indented to match neither the "
+                                         "entries of the list that starts "
+                                         "at line 3, column 3 nor their "
+                                         "keys"),
+              "%s", d.items[0].message);
+    cr_expect_null(strstr(d.items[0].message, "did not find expected"));
+    cr_expect_eq(d.items[1].line, 22);
+    cr_expect(strstr(d.items[1].message, "'hold_ttl' must be a duration"),
+              "%s", d.items[1].message);
+    ct_diags_free(&d);
+    free(u);
+    free(t);
+}
+
+/* Two syntax errors in one file: both are reported, each once. */
+Test(config, every_yaml_syntax_error_is_reported)
+{
+    char *t = edit("    kind: step_down\n",
+                   "    kind: step_down: now\n");
+    char *u = malloc(strlen(t) + 64);
+    sprintf(u, "%slimits:\n  hold_ttl: 4h\n max_body: 1MiB\n", t);
+    ct_diags d = {0};
+    cr_assert_null(load(u, &d));
+    cr_assert_eq(d.len, 2, "got %zu, first: %s", d.len,
+                 d.len ? d.items[0].message : "-");
+    cr_expect_eq(d.items[0].line, 11);
+    cr_expect(strstr(d.items[0].message, "a ':' where no key can start"),
+              "%s", d.items[0].message);
+    cr_expect_eq(d.items[1].line, 23);
+    cr_expect(strstr(d.items[1].message, "indented to match no key"),
+              "%s", d.items[1].message);
+    ct_diags_free(&d);
+    free(u);
+    free(t);
+}
+
 Test(config, truncated_flow_sequence)
 {
     char *t = edit("tags: [isolation_room]\n", "tags: [isolation_room\n");
     ct_diags d = {0};
     cr_assert_null(load(t, &d));
     cr_assert_eq(d.len, 1);
-    cr_assert(strstr(d.items[0].message, "flow sequence"), "%s",
-              d.items[0].message);
+    cr_assert(strstr(d.items[0].message, "the '[' at line 18, column 19 is "
+                                         "not closed with ']'"),
+              "%s", d.items[0].message);
     cr_assert_geq(d.items[0].line, 18);
     ct_diags_free(&d);
     free(t);
