@@ -318,11 +318,6 @@
     fill($('occ-table').tBodies[0], rows);
   }
 
-  // "1 plugin step", "2 plugin steps".
-  function plural(n, noun) {
-    return n + ' ' + noun + (n === 1 ? '' : 's');
-  }
-
   function renderDecisions(rep) {
     const items = rep.decisions.map((d) => {
       const dec = d.decision || {};
