@@ -256,6 +256,99 @@ static bool valid_request_id(const char *s)
     return n > 0 && n < 40 && s[n] == '\0';
 }
 
+/*
+ * Whether s is text a path or query may carry: UTF-8 (no overlong forms,
+ * surrogates or code points past U+10FFFF) without control characters.
+ * Anything else is 400 before routing, so no handler ever builds JSON
+ * from bytes jansson refuses (a 500 "out of memory" before).
+ */
+static bool clean_text(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        unsigned c = *p;
+        int n;
+        unsigned cp;
+        if (c < 0x80) {
+            if (c < 0x20 || c == 0x7f)
+                return false;
+            p++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf)
+            n = 1, cp = c & 0x1f;
+        else if (c >= 0xe0 && c <= 0xef)
+            n = 2, cp = c & 0x0f;
+        else if (c >= 0xf0 && c <= 0xf4)
+            n = 3, cp = c & 0x07;
+        else
+            return false;
+        for (int i = 1; i <= n; i++) {
+            if ((p[i] & 0xc0) != 0x80)
+                return false;
+            cp = cp << 6 | (p[i] & 0x3f);
+        }
+        if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+            (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff ||
+            (cp >= 0x80 && cp < 0xa0)) /* C1 controls */
+            return false;
+        p += n + 1;
+    }
+    return true;
+}
+
+/* MHD's unescaping, but a %00 (which would cut the C string MHD hands
+ * on: "/v1/capacity%00.json" answered as /v1/capacity) becomes a
+ * control character that clean_text refuses. */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls;
+    (void)c;
+    size_t n = MHD_http_unescape(s);
+    if (strlen(s) != n) {
+        s[0] = '\x01';
+        s[1] = '\0';
+        return 1;
+    }
+    return n;
+}
+
+typedef struct bad_arg {
+    const char *key; /* the first argument that is not clean, or NULL */
+    bool key_clean;
+} bad_arg;
+
+static enum MHD_Result check_arg(void *cls, enum MHD_ValueKind kind,
+                                 const char *key, const char *value)
+{
+    (void)kind;
+    bad_arg *b = cls;
+    if (clean_text(key) && (!value || clean_text(value)))
+        return MHD_YES;
+    b->key = key;
+    b->key_clean = clean_text(key);
+    return MHD_NO;
+}
+
+/* 400 for a path or query argument that is not clean text. */
+static bool refuse_unclean(ct_http_req *r, const char *url)
+{
+    if (!clean_text(url)) {
+        ct_http_error(r, 400, "invalid", "path",
+                      "the path must be UTF-8 text without control "
+                      "characters or %%00");
+        return true;
+    }
+    bad_arg b = {0};
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, check_arg, &b);
+    if (!b.key)
+        return false;
+    ct_http_error(r, 400, "invalid", b.key_clean ? b.key : "query",
+                  "query arguments must be UTF-8 text without control "
+                  "characters or %%00");
+    return true;
+}
+
 static ct_http_req *req_new(ct_http *h, struct MHD_Connection *conn,
                             const char *url, const char *method)
 {
@@ -274,10 +367,12 @@ static ct_http_req *req_new(ct_http *h, struct MHD_Connection *conn,
     else
         snprintf(r->id, sizeof r->id, "%08x%08llx", h->id_prefix,
                  (unsigned long long)++h->id_counter);
-    if (!(r->path = ct_strdup(url))) {
+    if (!(r->path = ct_strdup(clean_text(url) ? url : "/"))) {
         free(r);
         return NULL;
     }
+    if (refuse_unclean(r, url))
+        return r;
     int err = route(r, method);
     if (err) {
         ct_http__reply_for_error(r, err);
@@ -321,8 +416,14 @@ static enum MHD_Result queue(ct_http_req *r)
     if (r->reply_len && r->content_type)
         ok = MHD_add_response_header(resp, "Content-Type",
                                      r->content_type) == MHD_YES;
-    ok = ok && MHD_add_response_header(resp, "X-Request-Id", r->id) ==
-                   MHD_YES;
+    /* Answers may carry personal data: never kept by a browser or a
+     * proxy, never sniffed into another type. */
+    ok = ok &&
+         MHD_add_response_header(resp, "X-Request-Id", r->id) == MHD_YES &&
+         MHD_add_response_header(resp, "Cache-Control", "no-store") ==
+             MHD_YES &&
+         MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff") ==
+             MHD_YES;
     for (size_t i = 0; ok && i < r->nheaders; i++)
         ok = MHD_add_response_header(resp, r->headers[i].name,
                                      r->headers[i].value) == MHD_YES;
@@ -667,6 +768,7 @@ int ct_http_start(uv_loop_t *loop, const ct_http_options *o, ct_http **out)
         o->connection_limit ? o->connection_limit : DEFAULT_CONNECTION_LIMIT,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, 511u,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape, h,
         MHD_OPTION_END);
     if (!h->mhd) {
         ct_log_error(UNIT, "cannot listen on %s port %u", o->host,

@@ -155,5 +155,44 @@ expect_error 404 not_found null
 req GET /v1/referrals "$community"
 expect 200 "all(.referrals[]; .id != $R)"
 
+# ---- no 5xx on any input; %00 and control bytes refused -------------------
+# Invalid UTF-8, %00 and control bytes in the path or the query are 400
+# JSON, with or without a token; the same in JSON bodies on every route
+# that takes one. Every answer says no-store and nosniff.
+for tok in "" "$hub"; do
+  for path in "/v1/nope%ff" "/v1/referrals/%ff" "/v1/beds?facility=%ff" \
+              "/v1/capacity%00.json" "/v1/capacity%01" "/v1/referrals/1%00" \
+              "/v1/beds?fac%ffility=x" "/v1/beds?facility=%00" "/v1/referrals/%e2%82" \
+              "/v1/referrals/%ed%a0%80" "/v1/audit?after=%c0%80"; do
+    req GET "$path" "$tok"
+    [ "$code" = 400 ] && echo "$body" | jq -e '.error.code == "invalid"' >/dev/null \
+      && ok || bad "GET $path (token: ${tok:+yes}): want 400 JSON, got $code: $body"
+  done
+  req PATCH "/v1/beds/%ff" "$tok" '{"status": "available"}'
+  [ "$code" = 400 ] && ok || bad "PATCH /v1/beds/%ff: want 400, got $code: $body"
+done
+bodies=('{"nhs_number": "\u00' '{"nhs_number": "\ud83d\ude0' '{"reason": "\ud800"}'
+        '{"reason": "a\u0000b"}' $'{"reason": "\xed\xa0\x80"}' $'{"reason": "\xc3"}'
+        $'{"status": "blocked", "reason": "caf\xc3"}' '{"from_org": "\udfff"}')
+routes=("POST /v1/referrals:$hub" "PATCH /v1/beds/OAK-001:$hub"
+        "POST /v1/referrals/$R/cancel:$hub" "POST /v1/referrals/$R/delay:$hub"
+        "POST /v1/admin/reload:$admin")
+for b in "${bodies[@]}"; do
+  for rt in "${routes[@]}"; do
+    r=${rt%%:*} tok=${rt#*:}
+    req "${r%% *}" "${r#* }" "$tok" "$b"
+    case $code in
+      4??) echo "$body" | jq -e '.error.code | type == "string"' >/dev/null && ok || bad "$r $b: not JSON: $body" ;;
+      *) bad "$r with $b: want 4xx JSON, got $code: $body" ;;
+    esac
+  done
+done
+for path in /v1/health /v1/capacity /v1/referrals "/v1/referrals/$R" /v1/nope /; do
+  req GET "$path" "$hub"
+  echo "$headers" | grep -qi '^Cache-Control: no-store' && echo "$headers" | grep -qi '^X-Content-Type-Options: nosniff' \
+    && ok || bad "GET $path lacks no-store or nosniff: $headers"
+done
+! grep -qi "out of memory" "$tmp/main.err" && ok || bad "the daemon logged out of memory"
+
 "$bin" audit verify --db "$db" >/dev/null 2>&1 && ok || bad "audit verify"
 finish
