@@ -945,7 +945,8 @@ static void load_limits(loader *l, const ct_node *n)
 {
     static const char *const keys[] = {
         "plugin_memory", "plugin_deadline", "quarantine_after", "plugin_kv",
-        "max_body",      "hold_ttl",        "request_timeout",  NULL};
+        "max_body",      "hold_ttl",        "request_timeout",
+        "plugin_decision_budget", "plugin_minute_budget", NULL};
     ct_config_limits *lim = &l->cfg->limits;
     const uint64_t MiB = 1024 * 1024;
     if (n && !is_map(l, n, "'limits'"))
@@ -958,6 +959,10 @@ static void load_limits(loader *l, const ct_node *n)
         get_duration(l, n, "plugin_deadline", 50, 1, 60000);
     lim->quarantine_after =
         (uint32_t)get_int(l, n, "quarantine_after", 5, 1, 1000);
+    lim->plugin_decision_budget_ms =
+        get_duration(l, n, "plugin_decision_budget", 250, 1, 600000);
+    lim->plugin_minute_budget_ms =
+        get_duration(l, n, "plugin_minute_budget", 5000, 1, 60000);
     lim->plugin_kv_bytes = get_size(l, n, "plugin_kv", 1 * MiB, 1024,
                                     1024 * MiB);
     lim->max_body = get_size(l, n, "max_body", 64 * 1024, 1024, 64 * MiB);

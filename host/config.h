@@ -84,6 +84,10 @@ typedef struct ct_config_limits {
     uint64_t plugin_memory;       /* bytes per plugin state */
     int64_t plugin_deadline_ms;   /* per hook call */
     uint32_t quarantine_after;    /* consecutive failures */
+    int64_t plugin_decision_budget_ms; /* all of a plugin's hook calls in
+                                          one decision */
+    int64_t plugin_minute_budget_ms;   /* its events and schedules in a
+                                          minute */
     uint64_t plugin_kv_bytes;     /* durable store per plugin */
     uint64_t max_body;            /* HTTP request body */
     int64_t hold_ttl_ms;          /* default time to live of a hold */

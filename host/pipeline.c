@@ -281,6 +281,7 @@ static int place(run *r, json_t **held, int64_t *hold_id)
     }
     size_t i;
     json_t *c;
+    json_t *tried = json_object(); /* a bed ranked twice is tried once */
     json_array_foreach(ranked, i, c)
     {
         const char *bed = json_string_value(json_object_get(c, "bed"));
@@ -289,6 +290,11 @@ static int place(run *r, json_t **held, int64_t *hold_id)
                       "candidates (bed %s)", bed ? bed : "missing");
             continue;
         }
+        if (json_object_get(tried, bed)) {
+            reason(r, "ignored bed %s ranked again", bed);
+            continue;
+        }
+        json_object_set_new(tried, bed, json_true());
         bool allowed = true;
         const char *why = NULL;
         if (r->plugins &&
@@ -317,6 +323,7 @@ static int place(run *r, json_t **held, int64_t *hold_id)
         reason(r, "%s", herr.message);
         rc = 0;
     }
+    json_decref(tried);
 done:
     json_decref(ranked);
     json_decref(host);
@@ -444,6 +451,8 @@ int ct_pipeline_decide(ct_capacity *cap, ct_plugins *plugins, int64_t id,
     *decision = NULL;
     if (plugins && ct_plugins_count(plugins) == 0)
         plugins = NULL; /* the host's defaults, without plugin overhead */
+    if (plugins)
+        ct_plugins_decision_begin(plugins);
     ct_store *s = ct_capacity_store(cap);
     bool own = !ct_store_in_transaction(s);
     int rc = own ? ct_store_begin(s) : ct_store_savepoint(s);

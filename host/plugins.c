@@ -442,6 +442,71 @@ static void trace_error(json_t *entry, ct_plugin *p, const char *msg)
                         json_string(ct_fallback_name(p->manifest->fallback)));
 }
 
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void ct_plugins_decision_begin(ct_plugins *m)
+{
+    for (size_t i = 0; m->cur && i < m->cur->n; i++)
+        m->cur->items[i]->decision_ns = 0;
+}
+
+enum budget { PER_DECISION, PER_MINUTE };
+
+/*
+ * ct_sandbox_call within the plugin's CPU budget, on the deadline's clock:
+ * the call's deadline is the plugin deadline or what is left of the
+ * budget, whichever is less, and the time it took is charged whatever
+ * came of it. A budget used up is CT_ELIMIT (before the call: the function
+ * and arguments are popped). *msg is the failure's message.
+ */
+static int budgeted_call(ct_plugin *p, const char *what, int nargs, int nres,
+                         enum budget b, const char **msg)
+{
+    const ct_config_limits *lim = &p->mgr->cfg->limits;
+    int64_t t0 = mono_ns();
+    int64_t *used = &p->decision_ns, total = lim->plugin_decision_budget_ms;
+    const char *per = "a decision";
+    if (b == PER_MINUTE) {
+        if (t0 / 60000000000LL != p->minute_at) {
+            p->minute_at = t0 / 60000000000LL;
+            p->minute_ns = 0;
+        }
+        used = &p->minute_ns;
+        total = lim->plugin_minute_budget_ms;
+        per = "a minute for events and schedules";
+    }
+    int64_t left = total - *used / 1000000;
+    *msg = NULL;
+    if (left <= 0) {
+        lua_State *L = ct_sandbox_state(p->sb);
+        lua_settop(L, lua_gettop(L) - nargs - 1);
+        snprintf(p->budget_msg, sizeof p->budget_msg,
+                 "plugin '%s': CPU budget of %lld ms %s used up before %s",
+                 p->manifest->name, (long long)total, per, what);
+        *msg = p->budget_msg;
+        return CT_ELIMIT;
+    }
+    int64_t dl = lim->plugin_deadline_ms;
+    int rc = ct_sandbox_call_deadline(p->sb, what, nargs, nres,
+                                      left < dl ? left : dl);
+    *used += mono_ns() - t0;
+    if (rc == CT_ETIMEOUT && left < dl) {
+        snprintf(p->budget_msg, sizeof p->budget_msg,
+                 "plugin '%s': CPU budget of %lld ms %s used up in %s",
+                 p->manifest->name, (long long)total, per, what);
+        *msg = p->budget_msg;
+        return CT_ELIMIT;
+    }
+    if (rc)
+        *msg = ct_sandbox_last_error(p->sb)->message;
+    return rc;
+}
+
 /*
  * Calls hook with up to two JSON arguments and converts nres results.
  * Returns 1 when the plugin has no such hook (nothing traced), 0 on
@@ -475,6 +540,7 @@ static int call_hook(ct_plugin *p, const char *hook, const json_t *a1,
         return 1;
     json_t *input = json_array();
     json_t *entry = NULL;
+    const char *budget_msg = NULL;
     double t0 = now_ms();
     if (rc == 0) {
         int nargs = 0;
@@ -488,7 +554,8 @@ static int call_hook(ct_plugin *p, const char *hook, const json_t *a1,
             }
         }
         if (rc == 0)
-            rc = ct_sandbox_call(p->sb, hook, nargs, nres);
+            rc = budgeted_call(p, hook, nargs, nres, PER_DECISION,
+                               &budget_msg);
     }
     p->calls++;
     if (rc == 0) {
@@ -504,7 +571,9 @@ static int call_hook(ct_plugin *p, const char *hook, const json_t *a1,
     json_decref(input);
     json_object_set_new(entry, "ms", json_real(now_ms() - t0));
     if (rc) {
-        const char *msg = ct_sandbox_last_error(p->sb)->message;
+        const char *msg = rc == CT_ELIMIT && budget_msg
+                              ? budget_msg
+                              : ct_sandbox_last_error(p->sb)->message;
         ct_log_warn("plugins", "%s", msg);
         trace_error(entry, p, msg);
         count_failure(p, rc);
@@ -749,6 +818,7 @@ int ct_plugins_admit(ct_plugins *m, const json_t *referral,
 int ct_plugins_escalate(ct_plugins *m, const json_t *metrics, json_t *trace,
                         json_t **out)
 {
+    ct_plugins_decision_begin(m); /* an escalation is a decision of its own */
     json_int_t best = 0;
     const char *best_reason = "";
     json_t *actions = json_array();
@@ -833,11 +903,11 @@ static void deliver(ct_plugins *m, const char *kind, const json_t *payload)
             p->calls++;
             const char *outer = m->answering;
             m->answering = p->manifest->name;
-            rc = ct_sandbox_call(p->sb, what, 1, 0);
+            const char *msg;
+            rc = budgeted_call(p, what, 1, 0, PER_MINUTE, &msg);
             m->answering = outer;
             if (rc) {
-                ct_log_warn("plugins", "%s",
-                            ct_sandbox_last_error(p->sb)->message);
+                ct_log_warn("plugins", "%s", msg);
                 count_failure(p, rc);
             } else {
                 p->consecutive = 0;
@@ -952,11 +1022,11 @@ void ct_plugins__run_schedule(ct_plugin_schedule *s)
     if (p->state == CT_PLUGIN_ACTIVE) {
         ct_sandbox_push_ref(p->sb, s->ref);
         p->calls++;
-        int rc = ct_sandbox_call(p->sb, s->daily_minute < 0 ? "every"
-                                                            : "daily",
-                                 0, 0);
+        const char *msg;
+        int rc = budgeted_call(p, s->daily_minute < 0 ? "every" : "daily", 0,
+                               0, PER_MINUTE, &msg);
         if (rc) {
-            ct_log_warn("plugins", "%s", ct_sandbox_last_error(p->sb)->message);
+            ct_log_warn("plugins", "%s", msg);
             count_failure(p, rc);
         } else {
             p->consecutive = 0;

@@ -78,6 +78,13 @@ json_t *ct_plugins_status(const ct_plugins *p);
  * NULL when none answered. *manual is set when a failing plugin's fallback
  * is manual review.
  */
+/*
+ * Starts a decision: each plugin's CPU budget for one decision
+ * (limits.plugin_decision_budget, all its triage, rank and admit calls
+ * together) starts again. Called by the pipeline before triage.
+ */
+void ct_plugins_decision_begin(ct_plugins *p);
+
 int ct_plugins_triage(ct_plugins *p, const json_t *referral, json_t *trace,
                       json_t **answer, bool *manual);
 /* rank: candidates (a JSON array) is replaced by the ranked list. */

@@ -51,6 +51,10 @@ struct ct_plugin {
     bool live;     /* part of the running set (schedules armed) */
     uint64_t calls, errors, timeouts, consecutive;
     uint64_t unconfirmed; /* consecutive before the last call succeeded */
+    int64_t decision_ns;  /* CPU budget: spent in this decision */
+    int64_t minute_ns;    /* spent on events and schedules in minute_at */
+    int64_t minute_at;    /* monotonic minute of minute_ns */
+    char budget_msg[256];
     int64_t emit_minute;  /* host-clock minute of emit_bytes */
     size_t emit_bytes;    /* ct.emit payload bytes in that minute */
     ct_plugin_sub *subs;

@@ -367,7 +367,14 @@ int ct_sandbox_load_main(ct_sandbox *sb, const char *relpath)
     int rc = ct_sandbox_load_file(sb, relpath);
     if (rc)
         return rc;
-    rc = ct_sandbox_call(sb, relpath, 0, 1);
+    /* Loading reads and compiles the plugin's files (require): like
+     * setup, ten times the deadline, at most 5 s, so that a busy disk or
+     * machine does not fail a plugin that is merely being loaded. */
+    int64_t dl = sb->lim.deadline_ms * 10 < 5000 ? sb->lim.deadline_ms * 10
+                                                 : 5000;
+    if (dl < sb->lim.deadline_ms)
+        dl = sb->lim.deadline_ms;
+    rc = ct_sandbox_call_deadline(sb, relpath, 0, 1, dl);
     if (rc)
         return rc;
     rc = take_ref(sb, relpath, &sb->main_ref);

@@ -313,6 +313,53 @@ Test(plugins, out_of_range_triage_is_a_plugin_failure)
     close_pfx(&p);
 }
 
+/* rank returning each bed 20 times: each is offered to admit once. */
+Test(plugins, a_bed_ranked_twice_is_tried_once)
+{
+    pfx p;
+    open_with(&p, "  - name: hog\n",
+              "limits: {plugin_deadline: 10s, plugin_decision_budget: 60s}\n");
+    json_t *d = decide(&p, refer(&p, 0, CT_PATHWAY_P2));
+    cr_assert(dumps_has(json_object_get(d, "reasons"), "ranked again"));
+    size_t beds = json_array_size(json_object_get(d, "candidates"));
+    cr_assert_gt(beds, 0);
+    cr_assert_eq(traced(d, "hog", "admit"), beds);
+    json_decref(d);
+    close_pfx(&p);
+}
+
+/* Found on main: total plugin CPU was unbounded. Every call of hog stays
+ * under its deadline, but its admits in one decision, and its event
+ * handlers, are held to their budgets (a few ms here), and each call past
+ * a budget is a failure that counts. */
+Test(plugins, cpu_budgets_per_decision_and_per_minute)
+{
+    pfx p;
+    open_with(&p, "  - name: hog\n",
+              "limits: {plugin_deadline: 2s, quarantine_after: 1000, "
+              "plugin_decision_budget: 5ms, plugin_minute_budget: 5ms}\n");
+    json_t *d = decide(&p, refer(&p, 0, CT_PATHWAY_P2));
+    cr_assert(dumps_has(json_object_get(d, "trace"),
+                        "CPU budget of 5 ms a decision used up"),
+              "the admits ran to the end");
+    json_decref(d);
+    json_t *st = ct_plugins_status(p.m);
+    cr_assert_gt(json_integer_value(
+                     json_object_get(json_array_get(st, 0), "errors")),
+                 0);
+    json_decref(st);
+    /* Its 20 handlers of the same event share the minute's budget. */
+    json_t *ev = json_object();
+    ct_plugins_dispatch(p.m, "test.event", ev);
+    json_decref(ev);
+    st = ct_plugins_status(p.m);
+    json_int_t errors =
+        json_integer_value(json_object_get(json_array_get(st, 0), "errors"));
+    json_decref(st);
+    cr_assert_gt(errors, 1, "no handler was refused");
+    close_pfx(&p);
+}
+
 Test(plugins, no_plugins_host_defaults)
 {
     pfx p;
