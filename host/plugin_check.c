@@ -148,13 +148,23 @@ int ct_plugin_check_lua(const char *dir, ct_diags *diags)
 
 int ct_plugin_check_trust(const ct_config *cfg, const ct_config_plugin *p,
                           const char *dir, int64_t now_ms,
-                          ct_bundle_info *info, ct_diags *diags)
+                          ct_bundle_info *info, ct_bundle **bundle_out,
+                          ct_diags *diags)
 {
     ct_bundle_info local;
     if (!info)
         info = &local;
-    int rc = ct_bundle_verify_dir(dir, &cfg->trust, p->require_signed,
-                                  now_ms, info);
+    if (bundle_out)
+        *bundle_out = NULL;
+    ct_bundle *b = NULL;
+    int rc = ct_bundle_load_dir(dir, &b, info);
+    if (rc == 0)
+        rc = ct_bundle_verify(b, &cfg->trust, p->require_signed, now_ms,
+                              info);
+    if (rc == 0 && bundle_out && info->has_manifest)
+        *bundle_out = b;
+    else
+        ct_bundle_free(b);
     if (rc)
         ct_diags_add(diags, cfg->file, p->line, p->col,
                      "plugin '%s' refused (%s): %s", p->name ? p->name : "?",
@@ -172,7 +182,7 @@ int ct_plugin_check_entry(const ct_config *cfg, const ct_config_plugin *p,
     ct_manifest *m = NULL;
     json_t *settings = NULL;
     /* A refused plugin is still checked, so one run names every error. */
-    int rc = ct_plugin_check_trust(cfg, p, dir, ct_bundle_wall_ms(), NULL,
+    int rc = ct_plugin_check_trust(cfg, p, dir, ct_bundle_wall_ms(), NULL, NULL,
                                    diags)
                  ? CT_ECONFIG
                  : 0;

@@ -37,11 +37,15 @@ int ct_plugin_check_lua(const char *dir, ct_diags *diags);
  * p->require_signed. On refusal adds "plugin 'NAME' refused (PROBLEM):
  * REASON" at the entry's line and returns the bundle error (CT_ESIGNATURE,
  * CT_ECORRUPT, ...). info (may be NULL) receives what was verified: the
- * bundle hash, key id and signer for provenance.
+ * bundle hash, key id and signer for provenance. bundle_out (may be NULL)
+ * receives the verified bundle held in memory when dir holds one (NULL for
+ * a plain directory): the bytes to run, so that nothing read from disk
+ * later can differ from what was checked. The caller frees it.
  */
 int ct_plugin_check_trust(const ct_config *cfg, const ct_config_plugin *p,
                           const char *dir, int64_t now_ms,
-                          ct_bundle_info *info, ct_diags *diags);
+                          ct_bundle_info *info, ct_bundle **bundle_out,
+                          ct_diags *diags);
 
 /*
  * All checks for entry p, the trust check at the real clock included. On success returns 0 and, when the out pointers

@@ -68,6 +68,11 @@ static double now_ms(void)
 
 /* --- life cycle of one plugin ------------------------------------------ */
 
+static const char *bundle_source(void *ud, const char *relpath, size_t *len)
+{
+    return (const char *)ct_bundle_file(ud, relpath, len);
+}
+
 static void plugin_free(ct_plugin *p)
 {
     if (!p)
@@ -93,6 +98,7 @@ static void plugin_free(ct_plugin *p)
     }
     json_decref(p->settings);
     ct_manifest_free(p->manifest);
+    ct_bundle_free(p->bundle); /* after the sandbox that read from it */
     free(p->dir);
     free(p);
 }
@@ -145,7 +151,7 @@ static ct_plugin *plugin_load(ct_plugins *m, const ct_config *cfg,
     /* Provenance for decision records: what was verified at load. */
     ct_bundle_info info;
     if (ct_plugin_check_trust(cfg, entry, p->dir, ct_bundle_wall_ms(), &info,
-                              diags))
+                              &p->bundle, diags))
         goto fail;
     snprintf(p->bundle_hash, sizeof p->bundle_hash, "%s", info.bundle_hash);
     snprintf(p->key_id, sizeof p->key_id, "%s", info.key_id);
@@ -163,6 +169,8 @@ static ct_plugin *plugin_load(ct_plugins *m, const ct_config *cfg,
     }
     ct_sandbox_set_clock(p->sb, clock_fn, m->cap);
     ct_sandbox_set_userdata(p->sb, p);
+    if (p->bundle) /* run the verified bytes, never the disk's */
+        ct_sandbox_set_source(p->sb, bundle_source, p->bundle);
     if (m->line_fn)
         ct_sandbox_set_line_hook(p->sb, m->line_fn, m->line_ud);
     if (ct_plugins_preload_sdk(p->sb) || ct_hostapi_open(p)) {

@@ -6,6 +6,7 @@
 #ifndef CT_PLUGINS_INT_H
 #define CT_PLUGINS_INT_H
 
+#include "bundle.h"
 #include "clock.h"
 #include "manifest.h"
 #include "plugins.h"
@@ -45,6 +46,8 @@ struct ct_plugin {
     char settings_hash[65];
     char bundle_hash[65]; /* "" for a plain directory */
     char key_id[17];      /* "" when unsigned */
+    ct_bundle *bundle;    /* the verified files the sandbox runs; NULL for
+                             a plain directory (read from disk) */
     ct_sandbox *sb;
     ct_plugin_state state;
     bool in_setup; /* ct.every/daily/on are allowed only in setup() */

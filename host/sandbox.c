@@ -885,6 +885,12 @@ void *ct_sandbox_userdata(const ct_sandbox *sb)
     return sb->userdata;
 }
 
+void ct_sandbox_set_source(ct_sandbox *sb, ct_sandbox_source_fn fn, void *ud)
+{
+    sb->source = fn;
+    sb->source_ud = ud;
+}
+
 void ct_sandbox_set_line_hook(ct_sandbox *sb, ct_sandbox_line_fn fn,
                               void *ud)
 {

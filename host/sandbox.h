@@ -142,6 +142,19 @@ typedef void (*ct_sandbox_line_fn)(void *ud, const char *source, int line);
 void ct_sandbox_set_line_hook(ct_sandbox *sb, ct_sandbox_line_fn fn,
                               void *ud);
 
+/*
+ * Where the plugin's own files come from instead of its directory: fn
+ * returns the bytes of relpath (relative, as the manifest of a bundle
+ * names it: "init.lua", "lib/rules.lua") or NULL when there is none, with
+ * *len set; the bytes must stay valid while the sandbox lives. Once set,
+ * ct_sandbox_load_file, load_main and require read nothing from disk, so
+ * what runs is what the embedder verified (a bundle in memory). ud is not
+ * owned.
+ */
+typedef const char *(*ct_sandbox_source_fn)(void *ud, const char *relpath,
+                                            size_t *len);
+void ct_sandbox_set_source(ct_sandbox *sb, ct_sandbox_source_fn fn, void *ud);
+
 /* The sandbox a state belongs to, for C functions registered into it. */
 ct_sandbox *ct_sandbox_from_state(lua_State *L);
 

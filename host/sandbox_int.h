@@ -30,6 +30,8 @@ struct ct_sandbox {
     void *clock_ud;
     int64_t created_ms; /* embedder clock at creation, for os.clock */
     void *userdata;
+    ct_sandbox_source_fn source; /* own files from memory; NULL: disk */
+    void *source_ud;
     ct_sandbox_line_fn line_fn; /* coverage; NULL when off */
     void *line_ud;
 

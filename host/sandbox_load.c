@@ -191,10 +191,9 @@ int ct_sandbox_load(ct_sandbox *sb, const char *chunkname, const char *text,
 }
 
 /* Resolves relpath inside the plugin directory into path (PATH_MAX). */
-static int resolve_own(ct_sandbox *sb, const char *relpath, char *path)
+/* A relative path without "..", backslashes or control bytes. */
+static int check_relpath(const char *relpath)
 {
-    if (!sb->dir)
-        return CT_ENOTFOUND;
     size_t n = strlen(relpath);
     if (n == 0 || relpath[0] == '/' || n > 512)
         return CT_EINVAL;
@@ -205,6 +204,16 @@ static int resolve_own(ct_sandbox *sb, const char *relpath, char *path)
         if (*p == '\\' || (unsigned char)*p < 0x20)
             return CT_EINVAL;
     }
+    return 0;
+}
+
+static int resolve_own(ct_sandbox *sb, const char *relpath, char *path)
+{
+    if (!sb->dir)
+        return CT_ENOTFOUND;
+    int rc = check_relpath(relpath);
+    if (rc)
+        return rc;
     char joined[PATH_MAX];
     if ((size_t)snprintf(joined, sizeof joined, "%s/%s", sb->dir, relpath) >=
         sizeof joined)
@@ -251,9 +260,38 @@ static const char *read_chunk(lua_State *L, void *ud, size_t *size)
     return n ? r->buf : NULL;
 }
 
+/* compile_own from the embedder's source (a verified bundle in memory):
+ * nothing is read from disk. */
+static int compile_source(lua_State *L, ct_sandbox *sb, const char *relpath)
+{
+    int rc = check_relpath(relpath);
+    size_t len = 0;
+    const char *text = rc ? NULL : sb->source(sb->source_ud, relpath, &len);
+    if (!text) {
+        lua_pushfstring(L, "cannot open %s: %s", relpath,
+                        ct_strerror(rc ? rc : CT_ENOTFOUND));
+        return rc ? rc : CT_ENOTFOUND;
+    }
+    if (len > sb->lim.max_chunk) {
+        char size[32];
+        ct_sandbox__fmt_size(size, sizeof size, sb->lim.max_chunk);
+        lua_pushfstring(L, "chunk size limit of %s exceeded loading %s", size,
+                        relpath);
+        return CT_ELIMIT;
+    }
+    lua_pushfstring(L, "@%s", relpath);
+    int status = luaL_loadbufferx(L, text, len, lua_tostring(L, -1), "t");
+    lua_remove(L, -2);
+    if (status == LUA_ERRMEM)
+        return lua_error(L);
+    return status == LUA_OK ? 0 : CT_EPLUGIN;
+}
+
 int ct_sandbox__compile_own(lua_State *L, const char *relpath)
 {
     ct_sandbox *sb = ct_sandbox_from_state(L);
+    if (sb->source)
+        return compile_source(L, sb, relpath);
     char path[PATH_MAX];
     int rc = resolve_own(sb, relpath, path);
     if (rc) {

@@ -187,7 +187,7 @@ Test(plugin_check, signed_bundle_accepted_with_provenance)
                  d.len ? d.items[0].message : "");
     ct_bundle_info info;
     cr_assert_eq(ct_plugin_check_trust(cfg, &cfg->plugins[0], dir,
-                                       ct_bundle_wall_ms(), &info, &d),
+                                       ct_bundle_wall_ms(), &info, NULL, &d),
                  0);
     cr_assert(info.is_signed);
     cr_assert_str_eq(info.key_id, k.id);

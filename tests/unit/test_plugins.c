@@ -682,3 +682,43 @@ Test(plugins, bundle_self_test_before_activation)
     ct_diags_free(&d);
     ct_test_rmtree(dir);
 }
+
+/* Found on main: installed bundles were verified at start, but init.lua
+ * and modules required later were read from disk when needed, so a file
+ * replaced after start ran under the genuine bundle's hash. Code runs from
+ * the verified bytes held in memory. */
+Test(plugins, only_verified_bytes_run)
+{
+    char dir[256], keyp[300], pubp[300], parent[300];
+    snprintf(dir, sizeof dir, "%s", ct_test_tmpdir());
+    snprintf(keyp, sizeof keyp, "%s/central.key", dir);
+    snprintf(pubp, sizeof pubp, "%s/central.pub", dir);
+    snprintf(parent, sizeof parent, "%s/plugins", dir);
+    cr_assert_eq(mkdir(parent, 0755), 0);
+    ct_signkey k;
+    cr_assert_eq(ct_signkey_generate("central", NULL, &k), 0);
+    cr_assert_eq(ct_signkey_write(&k, keyp, pubp, false), 0);
+    ct_signkey_clear(&k);
+    sign_install("lazy", keyp, pubp, parent);
+    char yaml[8192];
+    snprintf(yaml, sizeof yaml, SIGNED_AREA, cap_fx_area, pubp, parent,
+             "lazy");
+    pfx p;
+    cap_fx_open(&p.f, yaml);
+    ct_diags d = {0};
+    cr_assert_eq(ct_plugins_new(p.f.cap, p.f.cfg, &p.m, &d), 0, "%s",
+                 d.len ? d.items[0].message : "");
+    /* After start, both files are replaced on disk. */
+    char path[400];
+    snprintf(path, sizeof path, "%s/lazy/lib/late.lua", parent);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("return { pathway = \"P3\", reason = \"replaced\" }\n", f);
+    fclose(f);
+    json_t *dec = decide(&p, refer(&p, 0, -1));
+    cr_assert_str_eq(str(dec, "pathway"), "P2", "the replaced file ran");
+    json_decref(dec);
+    close_pfx(&p);
+    ct_diags_free(&d);
+    ct_test_rmtree(dir);
+}

@@ -1,0 +1,1 @@
+return { pathway = "P2", reason = "genuine" }
