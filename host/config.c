@@ -946,7 +946,8 @@ static void load_limits(loader *l, const ct_node *n)
     static const char *const keys[] = {
         "plugin_memory", "plugin_deadline", "quarantine_after", "plugin_kv",
         "max_body",      "hold_ttl",        "request_timeout",
-        "plugin_decision_budget", "plugin_minute_budget", NULL};
+        "plugin_decision_budget", "plugin_minute_budget",
+        "header_timeout", "connections_per_address", NULL};
     ct_config_limits *lim = &l->cfg->limits;
     const uint64_t MiB = 1024 * 1024;
     if (n && !is_map(l, n, "'limits'"))
@@ -970,6 +971,10 @@ static void load_limits(loader *l, const ct_node *n)
                                     30 * 86400000LL);
     lim->request_timeout_ms =
         get_duration(l, n, "request_timeout", 10000, 100, 600000);
+    lim->header_timeout_ms =
+        get_duration(l, n, "header_timeout", 10000, 100, 600000);
+    lim->connections_per_address = (uint32_t)get_int(
+        l, n, "connections_per_address", 64, 1, 1024);
 }
 
 /* --- entry points ---------------------------------------------------- */

@@ -92,6 +92,8 @@ typedef struct ct_config_limits {
     uint64_t max_body;            /* HTTP request body */
     int64_t hold_ttl_ms;          /* default time to live of a hold */
     int64_t request_timeout_ms;   /* slow clients */
+    int64_t header_timeout_ms;    /* a request's headers, however sent */
+    uint32_t connections_per_address; /* open HTTP connections per client */
 } ct_config_limits;
 
 typedef enum ct_sync_mode {

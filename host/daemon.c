@@ -167,6 +167,12 @@ static void warn_restart_only(const ct_config *old, const ct_config *next)
         same = strcmp(old->pathogens[i], next->pathogens[i]) == 0;
     if (!same)
         ct_log_warn(UNIT, "pathogens changed: takes effect at restart");
+    if (old->limits.header_timeout_ms != next->limits.header_timeout_ms ||
+        old->limits.connections_per_address !=
+            next->limits.connections_per_address)
+        ct_log_warn(UNIT, "limits.header_timeout and "
+                          "limits.connections_per_address take effect at "
+                          "restart");
     if (old->limits.request_timeout_ms != next->limits.request_timeout_ms)
         ct_log_warn(UNIT, "limits.request_timeout changed: takes effect at "
                     "restart");
@@ -467,6 +473,8 @@ static int start(ct_daemon *d)
         .port = d->cfg->listen_port,
         .max_body = d->cfg->limits.max_body,
         .request_timeout_ms = d->cfg->limits.request_timeout_ms,
+        .header_timeout_ms = d->cfg->limits.header_timeout_ms,
+        .per_address_limit = d->cfg->limits.connections_per_address,
         .routes = ct_api_routes,
         .nroutes = ct_api_nroutes,
         .app = d,

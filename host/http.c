@@ -25,10 +25,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #define UNIT "http"
 #define DEFAULT_CONNECTION_LIMIT 1024
+#define DEFAULT_PER_ADDRESS_LIMIT 64
+#define DEFAULT_HEADER_TIMEOUT_MS 10000
 /* A chunked body over the limit is read and dropped up to this many bytes
  * more (so the 413 can be sent on a clean connection); past that the
  * connection is cut. */
@@ -60,7 +63,28 @@ struct ct_http {
     uint32_t id_prefix;
     uint64_t id_counter;
     ct_prom_family *m_requests, *m_latency, *m_in_flight;
+    /* Connections not in a request (their headers still coming), for the
+     * header timeout: swept by sweep_timer. */
+    struct conn_track *conns;
+    uv_timer_t sweep_timer;
+    uint64_t header_timeout_ms;
 };
+
+/*
+ * One connection, from accept to close. MHD's connection timeout counts
+ * idle time only, so a client trickling a header byte a second was never
+ * closed (issue 14: 1,100 of them starved every other client). A
+ * connection whose request headers have not all arrived header_timeout
+ * after it opened (or after its previous request ended) is shut down;
+ * MHD then sees the end of the stream and closes it as usual.
+ */
+typedef struct conn_track {
+    struct conn_track *next, *prev;
+    struct MHD_Connection *conn;
+    uint64_t since_ms; /* loop time the current wait for headers began */
+    bool in_request;   /* headers complete, request not yet answered */
+    bool shut;
+} conn_track;
 
 /* ---- driving MHD from the loop ---------------------------------------- */
 
@@ -104,6 +128,61 @@ static void kick(ct_http *h)
 {
     if (!h->closing)
         uv_timer_start(&h->timer, on_timer, 0, 0);
+}
+
+static conn_track *track_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        conn ? MHD_get_connection_info(conn,
+                                       MHD_CONNECTION_INFO_SOCKET_CONTEXT)
+             : NULL;
+    return ci ? ci->socket_context : NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn,
+                          void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    ct_http *h = cls;
+    conn_track *t = *socket_context;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        if (!(t = calloc(1, sizeof *t)))
+            return; /* untracked: only the header timeout is lost */
+        t->conn = conn;
+        t->since_ms = uv_now(h->loop);
+        if ((t->next = h->conns))
+            t->next->prev = t;
+        h->conns = t;
+        *socket_context = t;
+    } else if (t) {
+        if (t->prev)
+            t->prev->next = t->next;
+        else
+            h->conns = t->next;
+        if (t->next)
+            t->next->prev = t->prev;
+        free(t);
+        *socket_context = NULL;
+    }
+}
+
+static void on_sweep(uv_timer_t *timer)
+{
+    ct_http *h = timer->data;
+    uint64_t now = uv_now(h->loop);
+    bool any = false;
+    for (conn_track *t = h->conns; t; t = t->next) {
+        if (t->in_request || t->shut ||
+            now - t->since_ms < h->header_timeout_ms)
+            continue;
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(t->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (ci && ci->connect_fd != MHD_INVALID_SOCKET)
+            shutdown(ci->connect_fd, SHUT_RDWR);
+        t->shut = any = true;
+    }
+    if (any)
+        kick(h);
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -582,6 +661,9 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
     ct_http *h = cls;
     ct_http_req *r = *con_cls;
     if (!r) {
+        conn_track *t = track_of(conn);
+        if (t)
+            t->in_request = true;
         if (!(r = req_new(h, conn, url, method)))
             return MHD_NO;
         *con_cls = r;
@@ -654,8 +736,12 @@ static void account(ct_http *h, ct_http_req *r,
 static void on_completed(void *cls, struct MHD_Connection *conn,
                          void **con_cls, enum MHD_RequestTerminationCode toe)
 {
-    (void)conn;
     ct_http *h = cls;
+    conn_track *t = track_of(conn);
+    if (t) { /* the next request's headers start now (keep-alive) */
+        t->in_request = false;
+        t->since_ms = uv_now(h->loop);
+    }
     ct_http_req *r = *con_cls;
     if (!r)
         return;
@@ -749,6 +835,9 @@ int ct_http_start(uv_loop_t *loop, const ct_http_options *o, ct_http **out)
     h->auth = o->auth;
     h->max_body = o->max_body;
     h->timeout_ns = (uint64_t)o->request_timeout_ms * 1000000u;
+    h->header_timeout_ms = o->header_timeout_ms > 0
+                               ? (uint64_t)o->header_timeout_ms
+                               : DEFAULT_HEADER_TIMEOUT_MS;
     h->id_prefix = randombytes_random();
     if (o->prom && (err = register_metrics(h, o->prom)))
         goto fail_metrics;
@@ -769,6 +858,10 @@ int ct_http_start(uv_loop_t *loop, const ct_http_options *o, ct_http **out)
         MHD_OPTION_LISTEN_BACKLOG_SIZE, 511u,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
         MHD_OPTION_UNESCAPE_CALLBACK, unescape, h,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        o->per_address_limit ? o->per_address_limit
+                             : DEFAULT_PER_ADDRESS_LIMIT,
         MHD_OPTION_END);
     if (!h->mhd) {
         ct_log_error(UNIT, "cannot listen on %s port %u", o->host,
@@ -792,6 +885,12 @@ int ct_http_start(uv_loop_t *loop, const ct_http_options *o, ct_http **out)
     }
     uv_timer_init(loop, &h->timer);
     uv_timer_init(loop, &h->drain_timer);
+    uv_timer_init(loop, &h->sweep_timer);
+    h->sweep_timer.data = h;
+    /* A quarter of the timeout between sweeps: a slow client is cut at
+     * most a quarter late. */
+    uint64_t every = h->header_timeout_ms / 4 ? h->header_timeout_ms / 4 : 1;
+    uv_timer_start(&h->sweep_timer, on_sweep, every, every);
     h->poll.data = h->timer.data = h->drain_timer.data = h;
     uv_poll_start(&h->poll, UV_READABLE, on_poll);
     schedule(h);
@@ -880,11 +979,12 @@ void ct_http_close(ct_http *h, void (*cb)(void *data), void *data)
     h->closing = true;
     h->close_cb = cb;
     h->close_data = data;
-    h->handles = 3;
+    h->handles = 4;
     /* libuv stops watching the epoll descriptor before MHD closes it. */
     uv_close((uv_handle_t *)&h->poll, on_closed);
     uv_close((uv_handle_t *)&h->timer, on_closed);
     uv_close((uv_handle_t *)&h->drain_timer, on_closed);
+    uv_close((uv_handle_t *)&h->sweep_timer, on_closed);
     if (h->suspended)
         ct_log_error(UNIT, "closing with %u requests waiting for a commit",
                      h->suspended);

@@ -85,6 +85,10 @@ typedef struct ct_http_options {
     uint64_t max_body;           /* bytes; larger bodies get 413 */
     int64_t request_timeout_ms;  /* idle connections and slow clients */
     unsigned connection_limit;   /* 0 for the default (1024) */
+    int64_t header_timeout_ms;   /* a request's headers must all arrive in
+                                    this long; 0 for the default (10 s) */
+    unsigned per_address_limit;  /* connections per client address; 0 for
+                                    the default (64) */
     const ct_http_route *routes; /* borrowed; must outlive the server */
     size_t nroutes;
     void *app;                   /* passed to handlers */

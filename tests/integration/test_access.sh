@@ -194,5 +194,31 @@ for path in /v1/health /v1/capacity /v1/referrals "/v1/referrals/$R" /v1/nope /;
 done
 ! grep -qi "out of memory" "$tmp/main.err" && ok || bad "the daemon logged out of memory"
 
+# ---- slow clients cannot starve others ------------------------------------
+# 1,100 connections from 127.0.0.2 trickling one header byte a second:
+# beyond connections_per_address they are refused at once, and the rest
+# are closed at the header timeout; meanwhile /v1/health from 127.0.0.1
+# answers every probe within 1 s. Bounded: 8 s, loopback only.
+mkdir "$tmp/storm"
+storm=$tmp/storm/area.yaml
+demo_area "$storm" -e 's|^  request_timeout: .*|&\n  header_timeout: 2s\n  connections_per_address: 32|'
+grep -q '^  connections_per_address: 32' "$storm" || bad "storm config"
+start storm --config "$storm" || { finish; exit 1; }
+python3 "$src/tests/tools/slow_headers.py" 127.0.0.1 "$port" 127.0.0.2 1100 8 > "$tmp/storm.out" 2>&1 &
+storm_pid=$!
+probes=0 late=0
+while kill -0 "$storm_pid" 2>/dev/null; do
+  c=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$base/v1/health")
+  probes=$((probes + 1))
+  [ "$c" = 200 ] || late=$((late + 1))
+  sleep 0.25
+done
+wait "$storm_pid"
+read -r _ opened _ refused _ early _ closed < "$tmp/storm.out" || true
+echo "slow-header storm: $(cat "$tmp/storm.out"); health probes $probes, failed or over 1 s: $late"
+[ "$probes" -ge 8 ] && [ "$late" = 0 ] && ok || bad "health during the storm: $late of $probes probes failed or took over 1 s"
+[ $(( ${refused:-0} + ${early:-0} )) -ge $((1100 - 32)) ] && ok || bad "per-address limit: $(cat "$tmp/storm.out")"
+[ $(( ${refused:-0} + ${closed:-0} )) = 1100 ] && ok || bad "header timeout closed every slow connection: $(cat "$tmp/storm.out")"
+
 "$bin" audit verify --db "$db" >/dev/null 2>&1 && ok || bad "audit verify"
 finish
