@@ -164,6 +164,57 @@ static int reload(ct_http_req *r, void *app)
                                         "changes", stats_json(&stats)));
 }
 
+/* A backup name chosen by the caller: one plain file name. */
+static bool backup_name_ok(const char *n)
+{
+    size_t len = strlen(n);
+    if (len == 0 || len > 100 || n[0] == '.')
+        return false;
+    for (const char *p = n; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+              (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' ||
+              *p == '-'))
+            return false;
+    return true;
+}
+
+/* POST /v1/admin/backup, optional body {"name": "FILE"}: starts a
+ * backup into the backups directory beside the database and answers 202
+ * at once; GET /v1/health shows its progress and outcome (docs/api.md).
+ * A PLAIN route: it only queues work for the thread pool. */
+static int backup(ct_http_req *r, void *app)
+{
+    static const char *const keys[] = {"name", NULL};
+    const char *name = NULL;
+    size_t len;
+    ct_http_req_body(r, &len);
+    int err;
+    if (len && ((err = ct_http_field_only(r, NULL, keys)) ||
+                (err = ct_http_field_string(r, "name", false, 100, &name))))
+        return err;
+    if (name && !backup_name_ok(name))
+        return ct_http_error(r, 400, "invalid", "name",
+                             "expected a plain file name of letters, digits, "
+                             "'.', '_' and '-'");
+    char *path = NULL;
+    err = ct_daemon_backup_start(app, name, &path);
+    if (err == CT_EBUSY)
+        return ct_http_error(r, 409, "busy", NULL,
+                             "a backup is already running");
+    if (err == CT_EEXISTS)
+        return ct_http_error(r, 409, "exists", "name",
+                             "a backup of that name exists");
+    if (err)
+        return err;
+    const ct_principal *who = ct_http_req_principal(r);
+    ct_log_info(UNIT, "backup to %s requested by %s (%s), request %s", path,
+                who->org, ct_role_name(who->role), ct_http_req_id(r));
+    return ct_http_reply_json(r, 202,
+                              json_pack("{s:s, s:s, s:s}", "status",
+                                        "started", "path", path, "progress",
+                                        "GET /v1/health, member backup"));
+}
+
 /*
  * The role matrix. Each row: method, path, kind, public, then the access
  * of each role in ct_role order (hub, hospital, provider, viewer, admin):
@@ -181,6 +232,8 @@ const ct_http_route ct_api_routes[] = {
      ROLES(ALL, ALL, ALL, ALL, ALL), metrics},
     {CT_HTTP_POST, "/v1/admin/reload", CT_ROUTE_READ, false,
      ROLES(NONE, NONE, NONE, NONE, ALL), reload},
+    {CT_HTTP_POST, "/v1/admin/backup", CT_ROUTE_PLAIN, false,
+     ROLES(NONE, NONE, NONE, NONE, ALL), backup},
 
     {CT_HTTP_GET, "/v1/capacity", CT_ROUTE_READ, false,
      ROLES(ALL, ALL, ALL, ALL, ALL), ct_api__capacity},

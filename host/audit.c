@@ -98,19 +98,25 @@ static void chain_hash(const uint8_t prev[HASH_LEN], const ct_buf *canon,
 
 /* ---- append -------------------------------------------------------- */
 
-/* Reads chain_head; seq 0 and the zero hash when there is none. */
-static int read_head(ct_store *s, int64_t *seq, uint8_t hash[HASH_LEN])
+/* Reads chain_head; seq 0 and the zero hash when there is none. *last_at
+ * (may be NULL) gets the head event's time, INT64_MIN when none. */
+static int read_head_at(ct_store *s, int64_t *seq, uint8_t hash[HASH_LEN],
+                        int64_t *last_at)
 {
     sqlite3_stmt *st = ct_store__stmt(s, CT_STMT_AUDIT_HEAD);
     if (!st)
         return CT_ESTORE;
     int rc = sqlite3_step(st);
+    if (last_at)
+        *last_at = INT64_MIN;
     if (rc == SQLITE_DONE) {
         *seq = 0;
         memcpy(hash, zero_hash, HASH_LEN);
         rc = 0;
     } else if (rc == SQLITE_ROW) {
         *seq = sqlite3_column_int64(st, 0);
+        if (last_at && sqlite3_column_type(st, 2) == SQLITE_INTEGER)
+            *last_at = sqlite3_column_int64(st, 2);
         const void *h = sqlite3_column_blob(st, 1);
         rc = sqlite3_column_bytes(st, 1) == HASH_LEN && h ? 0 : CT_ECORRUPT;
         if (!rc)
@@ -123,6 +129,26 @@ static int read_head(ct_store *s, int64_t *seq, uint8_t hash[HASH_LEN])
     return rc;
 }
 
+static int read_head(ct_store *s, int64_t *seq, uint8_t hash[HASH_LEN])
+{
+    return read_head_at(s, seq, hash, NULL);
+}
+
+/*
+ * The newest event time already reported as a clock step back, so that
+ * the events clamped to it until the clock catches up say it once. Per
+ * process: a restart during a step reports it once more.
+ */
+static int64_t step_reported;
+
+/* Audit times never go backwards: an event's time is at least its
+ * predecessor's. A clock stepped back (by hand, a bad NTP source, a VM
+ * restored) would otherwise make the log lie about order. The daemon
+ * notices the step itself and audits it (daemon_guard.c); here it is
+ * logged once. */
+static int monotonic_at(ct_store *s, int64_t *at, int64_t last_at,
+                        int64_t head);
+
 /* The payload is payload (an object), or the n members, or {}. */
 static int append(ct_store *s, int64_t at, const char *actor,
                   const char *kind, const json_t *payload,
@@ -134,12 +160,14 @@ static int append(ct_store *s, int64_t at, const char *actor,
     if (rc)
         return rc;
 
-    int64_t head;
+    int64_t head, last_at;
     uint8_t prev[HASH_LEN], hash[HASH_LEN];
-    if ((rc = read_head(s, &head, prev)))
+    if ((rc = read_head_at(s, &head, prev, &last_at)))
         return rc;
     if (head == INT64_MAX)
         return CT_ELIMIT;
+    if (at < last_at && (rc = monotonic_at(s, &at, last_at, head)))
+        return rc;
     /* One buffer: the canonical bytes, whose payload slice is the text the
      * row stores. A payload with text that is not UTF-8 is CT_EINVAL. */
     ct_buf canon = {0};
@@ -192,6 +220,22 @@ static int append(ct_store *s, int64_t at, const char *actor,
 fail_canon:
     ct_buf_free(&canon);
     return rc;
+}
+
+static int monotonic_at(ct_store *s, int64_t *at, int64_t last_at,
+                        int64_t head)
+{
+    (void)s;
+    int64_t behind = last_at - *at;
+    *at = last_at;
+    if (last_at <= step_reported)
+        return 0;
+    step_reported = last_at;
+    ct_log_warn("audit", "the clock is %" PRId64 " ms behind audit event "
+                "%" PRId64 ": it was stepped back; events keep that event's "
+                "time until the clock catches up",
+                behind, head);
+    return 0;
 }
 
 /* Borrows payload; everything else is copied into the database. */
@@ -380,6 +424,112 @@ int ct_audit_sync_head(ct_store *s)
 out:
     free(path);
     return rc;
+}
+
+/* ---- anchoring ----------------------------------------------------- */
+
+int ct_audit_read_anchor(const char *db_path, ct_audit_anchor *a)
+{
+    size_t n = strlen(db_path) + sizeof HEAD_SUFFIX;
+    char *path = malloc(n);
+    if (!path)
+        return CT_ENOMEM;
+    snprintf(path, n, "%s%s", db_path, HEAD_SUFFIX);
+    uint8_t hash[HASH_LEN];
+    int rc = read_head_file(path, &a->seq, hash);
+    if (!rc)
+        ct_hex_encode(hash, HASH_LEN, a->hash);
+    free(path);
+    return rc;
+}
+
+int ct_audit_store_anchor(ct_store *s, ct_audit_anchor *a)
+{
+    uint8_t hash[HASH_LEN];
+    int rc = read_head(s, &a->seq, hash);
+    if (!rc)
+        ct_hex_encode(hash, HASH_LEN, a->hash);
+    return rc;
+}
+
+int ct_audit_check_anchor(ct_store *s, ct_audit_anchor *file, char *why,
+                          size_t n)
+{
+    if (n)
+        why[0] = '\0';
+    file->seq = -1;
+    file->hash[0] = '\0';
+    int rc;
+    char *path = head_path(s, &rc);
+    if (!path)
+        return rc ? rc : CT_ENOTFOUND;
+    uint8_t fhash[HASH_LEN], at_f[HASH_LEN];
+    rc = read_head_file(path, &file->seq, fhash);
+    if (rc == CT_ECORRUPT) {
+        snprintf(why, n, "the head file %s is malformed", path);
+        goto out;
+    }
+    if (rc)
+        goto out;
+    ct_hex_encode(fhash, HASH_LEN, file->hash);
+    int64_t seq;
+    uint8_t hash[HASH_LEN];
+    if ((rc = read_head(s, &seq, hash)))
+        goto out;
+    if (file->seq > seq) {
+        snprintf(why, n, "the database ends at audit seq %" PRId64 " but its "
+                 "head file %s records seq %" PRId64 ": the database is "
+                 "older than its audit head (deleted, replaced or restored "
+                 "by hand)", seq, path, file->seq);
+        rc = CT_ECORRUPT;
+    } else if ((rc = event_hash(s, file->seq, at_f)) == CT_ENOTFOUND ||
+               (!rc && memcmp(at_f, fhash, HASH_LEN) != 0)) {
+        snprintf(why, n, "audit event %" PRId64 " differs from the head "
+                 "file %s: this database is not the one the head file "
+                 "anchors", file->seq, path);
+        rc = CT_ECORRUPT;
+    }
+out:
+    free(path);
+    return rc;
+}
+
+int ct_audit_reanchor(ct_store *s)
+{
+    if (ct_store_in_transaction(s))
+        return CT_ESTATE;
+    int rc;
+    char *path = head_path(s, &rc);
+    if (!path)
+        return rc;
+    int64_t seq;
+    uint8_t hash[HASH_LEN];
+    if (!(rc = read_head(s, &seq, hash))) {
+        /* An empty chain has nothing to anchor: no head file, as for a
+         * new database. */
+        if (seq > 0)
+            rc = write_head_file(path, seq, hash);
+        else if (unlink(path) != 0 && errno != ENOENT)
+            rc = CT_EIO;
+    }
+    free(path);
+    return rc;
+}
+
+int ct_audit_each_restore(ct_store *s, ct_audit_restore_fn fn, void *data)
+{
+    sqlite3_stmt *st = ct_store__stmt(s, CT_STMT_AUDIT_RESTORES);
+    if (!st)
+        return CT_ESTORE;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *actor = (const char *)sqlite3_column_text(st, 2);
+        const char *payload = (const char *)sqlite3_column_text(st, 3);
+        fn(sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
+           actor ? actor : "", payload ? payload : "{}", data);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : ct_err_from_sqlite(rc);
 }
 
 /* ---- verify -------------------------------------------------------- */

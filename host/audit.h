@@ -93,6 +93,47 @@ int ct_audit_list_json(ct_store *s, int64_t after, int limit, json_t **out);
  * CT_E* on a storage error. */
 int64_t ct_audit_head(ct_store *s);
 
+/* A chain head: seq and hash in lowercase hex. */
+typedef struct ct_audit_anchor {
+    int64_t seq;
+    char hash[65];
+} ct_audit_anchor;
+
+/*
+ * The head file of the database at db_path (no store needed: the
+ * database may be missing): 0 and *a, CT_ENOTFOUND when there is none,
+ * CT_ECORRUPT when malformed, CT_EIO.
+ */
+int ct_audit_read_anchor(const char *db_path, ct_audit_anchor *a);
+
+/* The store's committed chain head (seq 0 and zeros when empty). */
+int ct_audit_store_anchor(ct_store *s, ct_audit_anchor *a);
+
+/*
+ * Whether the store is the database its head file anchors: 0 when the
+ * database's chain reaches the file's seq with the file's hash there;
+ * CT_ENOTFOUND when there is no head file (or the store is in memory);
+ * CT_ECORRUPT with a sentence in why when the database is behind the
+ * file or holds another chain (a deleted, replaced or hand-restored
+ * database). *file gets the head file's anchor (seq -1 when none).
+ */
+int ct_audit_check_anchor(ct_store *s, ct_audit_anchor *file, char *why,
+                          size_t n);
+
+/*
+ * Writes the store's committed head to the head file whatever the file
+ * said before: only after a restore, whose audited store.restored event
+ * records the head it discards (backup.h). CT_ESTATE in a transaction.
+ */
+int ct_audit_reanchor(ct_store *s);
+
+/* Calls fn for each store.restored event, oldest first; the strings are
+ * borrowed for the call. */
+typedef void (*ct_audit_restore_fn)(int64_t seq, int64_t at,
+                                    const char *actor, const char *payload,
+                                    void *data);
+int ct_audit_each_restore(ct_store *s, ct_audit_restore_fn fn, void *data);
+
 /*
  * Writes the committed chain head to the head file (see above): call it
  * after ct_store_commit of a transaction that appended, once per commit

@@ -5,6 +5,7 @@
 #include "cli.h"
 
 #include "audit.h"
+#include "clock.h"
 #include "config.h"
 #include "diag.h"
 #include "error.h"
@@ -12,10 +13,31 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <jansson.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+
+/* One line per restore the chain records. */
+static void print_restore(int64_t seq, int64_t at, const char *actor,
+                          const char *payload, void *data)
+{
+    (void)data;
+    char when[40];
+    ct_clock_format(at, when, sizeof when);
+    json_error_t e;
+    json_t *p = json_loads(payload, 0, &e);
+    printf("restored at seq %" PRId64 " (%s) by %s: backup head seq %"
+           JSON_INTEGER_FORMAT ", discarded head seq %" JSON_INTEGER_FORMAT
+           ", from %s\n",
+           seq, when, actor, json_integer_value(json_object_get(p, "backup_seq")),
+           json_integer_value(json_object_get(p, "discarded_seq")),
+           json_string_value(json_object_get(p, "from"))
+               ? json_string_value(json_object_get(p, "from"))
+               : "?");
+    json_decref(p);
+}
 
 /* Opens path read-only (never creating it) and verifies. */
 static int verify(const char *path)
@@ -36,19 +58,29 @@ static int verify(const char *path)
     }
     ct_audit_report r;
     rc = ct_audit_verify(s, &r);
-    ct_store_close(s);
     if (rc == CT_ECORRUPT) {
+        ct_store_close(s);
         printf("audit chain broken at seq %" PRId64 ": %s\n", r.first_bad,
                r.reason);
         return CT_EXIT_FAIL;
     }
     if (rc) {
+        ct_store_close(s);
         fprintf(stderr, "caretide audit: cannot verify %s: %s\n", path,
                 ct_strerror(rc));
         return CT_EXIT_FAIL;
     }
     printf("audit chain intact: %" PRId64 " events, head seq %" PRId64 "\n",
            r.events, r.head_seq);
+    /* Restores are part of the record: say where the chain was
+     * re-anchored and what it discarded. */
+    rc = ct_audit_each_restore(s, print_restore, NULL);
+    ct_store_close(s);
+    if (rc) {
+        fprintf(stderr, "caretide audit: cannot list restores in %s: %s\n",
+                path, ct_strerror(rc));
+        return CT_EXIT_FAIL;
+    }
     if (r.head_file_seq < 0 && r.events > 0)
         fprintf(stderr, "caretide audit: warning: no head file %s.audit-head;"
                         " deleting the newest events would not show\n",

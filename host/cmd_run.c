@@ -5,6 +5,7 @@
 
 #include "api.h"
 #include "daemon.h"
+#include "util.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -42,19 +43,23 @@ int ct_cmd_run(int argc, char **argv)
 {
     /* --no-group-commit (also CARETIDE_NO_GROUP_COMMIT=1) and
      * --print-routes are for benchmarks and tests, not in --help. */
-    enum { OPT_LISTEN = 256, OPT_DB, OPT_NO_GROUP, OPT_ROUTES };
+    enum { OPT_LISTEN = 256, OPT_DB, OPT_NO_GROUP, OPT_ROUTES, OPT_RESTORED,
+           OPT_CHECK };
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
         {"listen", required_argument, NULL, OPT_LISTEN},
         {"db", required_argument, NULL, OPT_DB},
         {"log-format", required_argument, NULL, 'F'},
         {"log-level", required_argument, NULL, 'L'},
+        {"restored", no_argument, NULL, OPT_RESTORED},
+        {"check-every", required_argument, NULL, OPT_CHECK},
         {"no-group-commit", no_argument, NULL, OPT_NO_GROUP},
         {"print-routes", no_argument, NULL, OPT_ROUTES},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    ct_daemon_options o = {.listen_port = -1, .out = stdout};
+    ct_daemon_options o = {.listen_port = -1, .out = stdout,
+                           .check_every_ms = 6 * 3600 * 1000};
     const char *log_format = NULL, *log_level = NULL;
     char host[256];
     const char *env = getenv("CARETIDE_NO_GROUP_COMMIT");
@@ -78,6 +83,17 @@ int ct_cmd_run(int argc, char **argv)
         case 'F': log_format = optarg; break;
         case 'L': log_level = optarg; break;
         case OPT_NO_GROUP: o.per_request_commit = true; break;
+        case OPT_RESTORED: o.restored = true; break;
+        case OPT_CHECK:
+            if (strcmp(optarg, "0") == 0) {
+                o.check_every_ms = 0;
+            } else if (ct_parse_duration_ms(optarg, &o.check_every_ms) ||
+                       o.check_every_ms < 1000) {
+                return ct_cli_usage_error("run", "--check-every: expected a "
+                                          "duration of 1s or more (or 0), "
+                                          "got '%s'", optarg);
+            }
+            break;
         case OPT_ROUTES:
             ct_api_print_routes(stdout);
             return CT_EXIT_OK;

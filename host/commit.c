@@ -255,7 +255,8 @@ int ct_commit_write(ct_commit *c, ct_commit_req *r, ct_commit_fn fn,
          * disk, out of memory): the group is lost, not just this write. */
         ct_log_error(UNIT, "a write ended the group's transaction; %u "
                      "writes are rolled back", c->group_writes);
-        fail_group(c, CT_ESTORE);
+        /* The write's own error says why (a full disk, say). */
+        fail_group(c, r->result < 0 ? r->result : CT_ESTORE);
         return 0;
     }
     if (r->result) {

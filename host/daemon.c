@@ -94,11 +94,21 @@ int ct_daemon_on_health(ct_daemon *d, ct_daemon_health_fn fn, void *data)
 json_t *ct_daemon_health(ct_daemon *d, bool *ready)
 {
     *ready = ct_daemon_ready(d);
-    const char *status = d->stopping ? "stopping" : *ready ? "ok"
-                                                           : "starting";
+    const char *reason = NULL;
+    bool degraded = ct_daemon__guard_degraded(d, &reason);
+    const char *status = d->stopping ? "stopping"
+                         : !*ready   ? "starting"
+                         : degraded  ? "degraded"
+                                     : "ok";
+    /* Degraded answers 503 too: a balancer or a standby's watchdog must
+     * not send writes to a daemon that cannot keep them. */
+    if (degraded)
+        *ready = false;
     json_t *h = json_pack("{s:s, s:s, s:s, s:[]}", "status", status,
                           "version", CT_VERSION, "area", d->cfg->area_id,
                           "plugins");
+    if (h && degraded)
+        json_object_set_new(h, "reason", json_string(reason));
     for (size_t i = 0; h && i < d->nhealth; i++)
         d->health[i].fn(d, h, d->health[i].data);
     return h;
@@ -320,6 +330,7 @@ static void on_signal(uv_signal_t *s, int signum)
     }
     d->stopping = true;
     ct_daemon__plugins_stop(d);
+    ct_daemon__guard_stop(d);
     ct_prom_set(d->m_ready, NULL, 0);
     ct_log_info(UNIT, "%s: shutting down; %u requests in flight",
                 signum == SIGINT ? "SIGINT" : "SIGTERM",
@@ -341,6 +352,8 @@ static void on_group(const ct_commit_group_info *info, void *data)
     ct_prom_add(d->m_writes, (const char *[]){"rolled_back"},
                 info->status ? info->writes : info->failed);
     ct_prom_observe(d->m_group_size, NULL, info->writes);
+    ct_daemon__guard_outcome(d, info->status,
+                             !info->status && info->writes > info->failed);
     if (!info->status)
         ct_prom_observe(d->m_commit_seconds, NULL,
                         (double)info->commit_ns / 1e9);
@@ -439,8 +452,7 @@ static int start(ct_daemon *d)
         ct_diags_free(&diags);
         return err;
     }
-    ct_store_options so = {.sync = d->cfg->sync};
-    if ((err = ct_store_open(d->cfg->db_path, &so, &d->store)))
+    if ((err = ct_daemon__guard_open(d)))
         return err;
     ct_reconcile_stats stats;
     if ((err = ct_store_reconcile(d->store, d->cfg, &stats, &diags))) {
@@ -461,6 +473,7 @@ static int start(ct_daemon *d)
     if ((err = ct_commit_new(&d->loop, d->store, &co, &d->commit)))
         return err;
     if ((err = ct_clock_new_real(&d->loop, &d->clock)) ||
+        (err = ct_daemon__guard_start(d)) ||
         (err = ct_daemon__cap_start(d)))
         return err;
     if ((err = ct_auth_new(d->cfg, &d->auth)))
@@ -508,6 +521,7 @@ static int start(ct_daemon *d)
 static void cleanup(ct_daemon *d)
 {
     ct_daemon__plugins_stop(d);
+    ct_daemon__guard_stop(d);
     if (d->http)
         ct_http_close(d->http, NULL, NULL);
     if (d->clock)
@@ -552,6 +566,7 @@ int ct_daemon_run(const ct_daemon_options *opts)
     ct_daemon__plugins_free(d);
     ct_daemon__cap_free(d);
     ct_store_close(d->store);
+    ct_daemon__guard_free(d);
     if (!err)
         ct_log_info(UNIT, "stopped; database %s closed", d->cfg->db_path);
     ct_config_free(d->cfg);

@@ -37,6 +37,10 @@ typedef struct ct_daemon_options {
     int listen_port;          /* override (0-65535), or -1 */
     const char *db_path;      /* override of storage.path, or NULL */
     bool per_request_commit;  /* no group commit (benchmark comparison) */
+    bool restored;            /* accept a database older than its audit
+                                 head file as a restore (audited) */
+    int64_t check_every_ms;   /* background integrity and chain check
+                                 period; 0 never */
     FILE *out;                /* the start-up banner (stdout) */
 } ct_daemon_options;
 
@@ -134,6 +138,16 @@ int ct_daemon_on_reload(ct_daemon *d, const ct_daemon_reload_hook *hook);
  */
 int ct_daemon_reload(ct_daemon *d, ct_diags *diags,
                      ct_reconcile_stats *stats);
+
+/*
+ * Starts a backup (backup.h) of the daemon's database into
+ * "<database directory>/backups/NAME", a timestamped caretide-*.db when
+ * name is NULL, in libuv's thread pool; GET /v1/health reports it
+ * (member "backup"). *path is borrowed until the next backup. CT_EBUSY
+ * while one runs, CT_EEXISTS when the file exists, CT_EUNSUPPORTED for
+ * an in-memory database.
+ */
+int ct_daemon_backup_start(ct_daemon *d, const char *name, char **path);
 
 /* Health contributors add members to the GET /v1/health object (the
  * plugin manager fills "plugins"). At most 8. */

@@ -258,6 +258,8 @@ void ct_daemon__before_write(void *data)
 void ct_daemon__after_write(int result, void *data)
 {
     ct_daemon *d = data;
+    if (result)
+        ct_daemon__guard_outcome(d, result, false);
     if (!result || !d->cap)
         return;
     /* Every capacity change queues an event: none queued, none made. */

@@ -53,6 +53,7 @@ struct ct_daemon {
     ct_capacity *cap;
     ct_plugins *plugins; /* borrowed: set by the plugin manager's owner */
     struct ct_daemon__plugins *pl; /* daemon_plugins.c */
+    struct ct_daemon__guard *guard; /* daemon_guard.c */
     uv_signal_t sigterm, sigint, sighup;
     int signals_open;
     int holds; /* readiness holds; start-up holds one */
@@ -86,6 +87,20 @@ struct ct_daemon {
 int ct_daemon__plugins_start(ct_daemon *d);
 void ct_daemon__plugins_stop(ct_daemon *d);
 void ct_daemon__plugins_free(ct_daemon *d);
+
+/* The guard over the database (daemon_guard.c). open takes the lock,
+ * refuses a missing, stale, corrupt or broken database (logged) and opens
+ * d->store; start adds the timers, metrics and health once the clock and
+ * the metrics exist; stop closes its handle at shutdown; free releases the lock after the store has closed.
+ * outcome tells it how writes end: an error (a failed group, a write
+ * that failed on the store) may degrade, a commit ends a passing state.
+ * degraded says whether and why (borrowed until the next loop turn). */
+int ct_daemon__guard_open(ct_daemon *d);
+int ct_daemon__guard_start(ct_daemon *d);
+void ct_daemon__guard_stop(ct_daemon *d); /* closes its loop handle */
+void ct_daemon__guard_free(ct_daemon *d);
+void ct_daemon__guard_outcome(ct_daemon *d, int err, bool committed);
+bool ct_daemon__guard_degraded(ct_daemon *d, const char **reason);
 
 /* Reloads now, or after the open group commit. */
 void ct_daemon__request_reload(ct_daemon *d);

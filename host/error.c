@@ -48,10 +48,12 @@ int ct_err_from_sqlite(int rc)
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB:
         return CT_ECORRUPT;
+    case SQLITE_FULL:
+        return CT_EFULL;
+    case SQLITE_READONLY:
+        return CT_EREADONLY;
     case SQLITE_IOERR:
     case SQLITE_CANTOPEN:
-    case SQLITE_FULL:
-    case SQLITE_READONLY:
         return CT_EIO;
     default:
         return CT_ESTORE;

@@ -28,7 +28,10 @@
     X(DENIED,      "permission denied")                              \
     X(QUARANTINED, "plugin quarantined")                             \
     X(SIGNATURE,   "signature check failed")                         \
-    X(UNSUPPORTED, "not supported")
+    X(UNSUPPORTED, "not supported")                                  \
+    X(FULL,        "database or disk is full")                       \
+    X(READONLY,    "database is read-only")                          \
+    X(GONE,        "database file gone")
 
 /* Positions first, so the public values can be their negatives. */
 enum ct__errpos {

@@ -576,7 +576,11 @@ static void on_written(ct_commit_req *w, int status)
     ct_http_req *r = w->data;
     if (orphaned(r))
         return;
-    if (status)
+    if (status == CT_EFULL)
+        ct_http_error(r, 507, "disk_full", NULL,
+                      "the change could not be committed (%s); nothing "
+                      "was saved", ct_strerror(status));
+    else if (status)
         ct_http_error(r, 503, "unavailable", NULL,
                       "the change could not be committed (%s); nothing "
                       "was saved, try again", ct_strerror(status));
@@ -601,7 +605,8 @@ static enum MHD_Result dispatch(ct_http_req *r)
         if (err) {
             ct_log_error(UNIT, "request %s: cannot start a write: %s", r->id,
                          ct_strerror(err));
-            ct_http_error(r, 503, "unavailable", NULL,
+            ct_http_error(r, err == CT_EFULL ? 507 : 503,
+                          err == CT_EFULL ? "disk_full" : "unavailable", NULL,
                           "the database is not accepting changes now (%s)",
                           ct_strerror(err));
             return queue(r);

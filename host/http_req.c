@@ -242,6 +242,9 @@ void ct_http__reply_for_error(ct_http_req *r, int err)
     case CT_ECLOSED: status = 409; code = "closed"; break;
     case CT_ELIMIT: status = 422; code = "limit"; break;
     case CT_EBUSY: status = 503; code = "busy"; break;
+    case CT_EFULL: status = 507; code = "disk_full"; break;
+    case CT_EREADONLY: status = 503; code = "read_only"; break;
+    case CT_EGONE: status = 503; code = "unavailable"; break;
     default:
         ct_log_error(UNIT, "request %s (%s %s): handler failed: %s",
                      r->id, ct_http_method_name(r->method), r->path,

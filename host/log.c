@@ -3,6 +3,9 @@
 #include "error.h"
 
 #include <jansson.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +19,23 @@ static struct {
     FILE *stream;
 } logger = {CT_LOG_AUTO, CT_LOG_INFO, NULL};
 
+/*
+ * Identical warnings and errors (same level, unit and message; request
+ * fields aside) are written once per REPEAT_WINDOW_MS: a failing disk
+ * would otherwise write the same line for every request. The count of
+ * those left out is written before the next record of that kind. The
+ * thread pool's jobs log too, hence the mutex.
+ */
+#define REPEAT_WINDOW_MS 10000
+static struct {
+    pthread_mutex_t mu;
+    ct_log_level level;
+    char unit[32];
+    char msg[512];
+    int64_t first_ms;
+    unsigned left_out;
+} repeat = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
 void ct_log_setup(ct_log_format format, ct_log_level min_level)
@@ -27,6 +47,11 @@ void ct_log_setup(ct_log_format format, ct_log_level min_level)
 void ct_log_set_stream(void *stream)
 {
     logger.stream = stream;
+    /* A new stream (a test capturing the log) starts with no repeats. */
+    pthread_mutex_lock(&repeat.mu);
+    repeat.msg[0] = '\0';
+    repeat.left_out = 0;
+    pthread_mutex_unlock(&repeat.mu);
 }
 
 int ct_log_parse_format(const char *s, ct_log_format *out)
@@ -53,14 +78,66 @@ int ct_log_parse_level(const char *s, ct_log_level *out)
     return CT_EINVAL;
 }
 
+static void write_record(ct_log_level level, const char *unit,
+                         const char *const *kv, const char *msg);
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* false when the record is left out as a repeat. */
+static bool admit(ct_log_level level, const char *unit, const char *msg)
+{
+    if (level < CT_LOG_WARN)
+        return true;
+    int64_t now = mono_ms();
+    pthread_mutex_lock(&repeat.mu);
+    bool same = repeat.level == level && strcmp(repeat.unit, unit) == 0 &&
+                strncmp(repeat.msg, msg, sizeof repeat.msg - 1) == 0 &&
+                strlen(msg) < sizeof repeat.msg;
+    if (same && now - repeat.first_ms < REPEAT_WINDOW_MS) {
+        repeat.left_out++;
+        pthread_mutex_unlock(&repeat.mu);
+        return false;
+    }
+    unsigned left_out = repeat.left_out;
+    char lunit[32], lmsg[512];
+    ct_log_level llevel = repeat.level;
+    snprintf(lunit, sizeof lunit, "%s", repeat.unit);
+    snprintf(lmsg, sizeof lmsg, "%s", repeat.msg);
+    repeat.level = level;
+    snprintf(repeat.unit, sizeof repeat.unit, "%s", unit);
+    snprintf(repeat.msg, sizeof repeat.msg, "%s", msg);
+    repeat.first_ms = now;
+    repeat.left_out = 0;
+    pthread_mutex_unlock(&repeat.mu);
+    if (left_out) {
+        char note[700];
+        snprintf(note, sizeof note, "the previous message was repeated %u "
+                 "more times (left out): %s", left_out, lmsg);
+        write_record(llevel, lunit, NULL, note);
+    }
+    return true;
+}
+
 static void emit(ct_log_level level, const char *unit,
                  const char *const *kv, const char *fmt, va_list ap)
 {
     if (level < logger.min)
         return;
-    FILE *out = logger.stream ? logger.stream : stderr;
     char msg[2048];
     vsnprintf(msg, sizeof msg, fmt, ap);
+    if (admit(level, unit, msg))
+        write_record(level, unit, kv, msg);
+}
+
+static void write_record(ct_log_level level, const char *unit,
+                         const char *const *kv, const char *msg)
+{
+    FILE *out = logger.stream ? logger.stream : stderr;
 
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);

@@ -544,9 +544,17 @@ static int classify(ct_sandbox *sb, int status, bool ok_but_tripped,
                           "deadline of %lld ms exceeded in %s, at %s:%d",
                           (long long)sb->deadline_ms, what, sb->stopped_src,
                           sb->stopped_line);
-        if ((sb->err.file = ct_strdup(sb->stopped_src))) {
+        /* file:line: text for `caretide check` and load errors; without
+         * the text they printed "lib/util.lua:6:0: " and nothing else. */
+        char text[96];
+        snprintf(text, sizeof text, "deadline of %lld ms exceeded in %s",
+                 (long long)sb->deadline_ms, what);
+        free(sb->err.text);
+        sb->err.text = ct_strdup(text);
+        if ((sb->err.file = ct_strdup(sb->stopped_src)) && sb->err.text) {
             sb->err.pub.file = sb->err.file;
             sb->err.pub.line = sb->stopped_line;
+            sb->err.pub.text = sb->err.text;
         }
         return CT_ETIMEOUT;
     }

@@ -23,6 +23,7 @@ static bool big_spill;
 struct ct_store {
     sqlite3 *db;
     bool readonly;
+    int refuse; /* a CT_E* code that begin returns from now on, or 0 */
     sqlite3_stmt *stmts[CT_STMT__COUNT];
 };
 
@@ -181,6 +182,11 @@ static int configure(sqlite3 *db, const ct_store_options *o)
     if (!big_spill &&
         (err = exec(db, "PRAGMA temp_store = MEMORY", "temp_store")))
         return err;
+    /* A WAL that grew while a reader (a backup, a check) held an old
+     * snapshot is cut back to this size once a checkpoint resets it. */
+    if ((err = exec(db, "PRAGMA journal_size_limit = 67108864",
+                    "journal_size_limit")))
+        return err;
     return exec(db, o && o->sync == CT_SYNC_NORMAL
                         ? "PRAGMA synchronous = NORMAL"
                         : "PRAGMA synchronous = FULL",
@@ -319,6 +325,15 @@ int ct_store_open(const char *path, const ct_store_options *opts,
         err = CT_ESTATE;
         goto fail_open;
     }
+    /* SQLite opens a file it may not write read-only without a word;
+     * every write would then fail naming a statement, not the file. */
+    if (!s->readonly && strcmp(path, ":memory:") != 0 &&
+        sqlite3_db_readonly(s->db, "main") == 1) {
+        ct_log_error(UNIT, "%s: the database file is read-only (check its "
+                     "owner, permissions and the file system)", path);
+        err = CT_EREADONLY;
+        goto fail_open;
+    }
     if ((err = configure(s->db, opts)))
         goto fail_open;
     if (!s->readonly && version == 0 && (err = set_page_size(s->db, page_size)))
@@ -424,8 +439,44 @@ static int run_cached(ct_store *s, ct_stmt id)
     return ct_store__step_done(s, st);
 }
 
+/*
+ * Whether the path still names the file the connection has open. SQLite's
+ * unix VFS answers SQLITE_FCNTL_HAS_MOVED by comparing the inode of its
+ * open descriptor with a stat() of the path: one system call. A database
+ * deleted or replaced under a running process would otherwise keep taking
+ * commits into an unlinked inode that nobody will ever read again.
+ */
+int ct_store_check_file(ct_store *s)
+{
+    if (s->refuse == CT_EGONE)
+        return CT_EGONE;
+    int moved = 0;
+    if (sqlite3_file_control(s->db, "main", SQLITE_FCNTL_HAS_MOVED,
+                             &moved) != SQLITE_OK || !moved)
+        return 0;
+    const char *path = sqlite3_db_filename(s->db, "main");
+    ct_log_error(UNIT, "%s was deleted or replaced while open: refusing "
+                 "every write from now on (restart on the right file, or "
+                 "restore a backup)", path && *path ? path : "the database");
+    s->refuse = CT_EGONE;
+    return CT_EGONE;
+}
+
+void ct_store_refuse_writes(ct_store *s, int err)
+{
+    if (!s->refuse)
+        s->refuse = err;
+}
+
+int ct_store_refusing(const ct_store *s)
+{
+    return s->refuse;
+}
+
 int ct_store_begin(ct_store *s)
 {
+    if (s->refuse)
+        return s->refuse;
     if (!sqlite3_get_autocommit(s->db)) {
         ct_log_error(UNIT, "begin: a transaction is already open");
         return CT_ESTATE;
@@ -439,7 +490,15 @@ int ct_store_commit(ct_store *s)
         ct_log_error(UNIT, "commit: no transaction is open");
         return CT_ESTATE;
     }
-    return run_cached(s, CT_STMT_COMMIT);
+    /* Before, so a group is not committed into a file already gone; and
+     * after, since an unlink during the commit loses it just the same:
+     * then the caller hears a failure, never an acknowledgement. */
+    int err = ct_store_check_file(s);
+    if (!err)
+        err = run_cached(s, CT_STMT_COMMIT);
+    if (!err)
+        err = ct_store_check_file(s);
+    return err;
 }
 
 void ct_store_rollback(ct_store *s)

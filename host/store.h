@@ -60,6 +60,8 @@ int ct_store_latest_version(void);
  * still be open: call ct_store_rollback.
  */
 int ct_store_begin(ct_store *s);
+/* Also CT_EGONE when the database file was deleted or replaced (checked
+ * before and after the COMMIT): nothing the caller may acknowledge. */
 int ct_store_commit(ct_store *s);
 /* Safe to call when no transaction is open. */
 void ct_store_rollback(ct_store *s);
@@ -75,6 +77,46 @@ bool ct_store_in_transaction(ct_store *s);
 int ct_store_savepoint(ct_store *s);
 int ct_store_release(ct_store *s);
 int ct_store_rollback_to(ct_store *s);
+
+/*
+ * Self-checks (docs/operations.md, "Self-checks").
+ *
+ * check_file: 0 while the database's path still names the file this
+ * connection has open; CT_EGONE once it was deleted, renamed or replaced,
+ * and from then on every begin is refused with CT_EGONE (logged once).
+ * One stat(); 0 for an in-memory database.
+ *
+ * refuse_writes: makes every later begin fail with err (the first reason
+ * given stays); refusing says which, 0 while writes are accepted. The
+ * daemon refuses on a broken audit chain or a corrupt file.
+ */
+int ct_store_check_file(ct_store *s);
+void ct_store_refuse_writes(ct_store *s, int err);
+int ct_store_refusing(const ct_store *s);
+
+/*
+ * PRAGMA quick_check (or integrity_check when full is set, which also
+ * checks that indexes match their tables; the cost of a read of the whole
+ * file either way). 0 when it says ok; CT_ECORRUPT with its first line in
+ * msg otherwise; another CT_E* when it cannot run. Works on a read-only
+ * store.
+ */
+int ct_store_check_integrity(ct_store *s, bool full, char *msg, size_t n);
+
+/* The file the store has open ("" for an in-memory one). Borrowed. */
+const char *ct_store_path(ct_store *s);
+
+/*
+ * The daemon's lock on a database: an exclusive flock on "<db>.lock"
+ * (not on the database file, whose POSIX locks are SQLite's and would be
+ * dropped by closing any other descriptor on it), holding the owner's pid.
+ * CT_EBUSY when another process holds it, with its pid in *holder (0 when
+ * unknown); CT_EIO when the lock file cannot be made. Release with
+ * ct_store_lock_release (NULL is harmless); the lock also ends with the process.
+ */
+typedef struct ct_store_lock ct_store_lock;
+int ct_store_lock_acquire(const char *db_path, ct_store_lock **out, long *holder);
+void ct_store_lock_release(ct_store_lock *l);
 
 typedef struct ct_reconcile_stats {
     unsigned orgs_added, orgs_changed;

@@ -10,7 +10,9 @@
 #define CT_STORE_SQL_AUDIT_H
 
 #define CT_STMTS_AUDIT(X)                                                   \
-    X(AUDIT_HEAD, "SELECT seq, hash FROM chain_head WHERE id = 1")          \
+    X(AUDIT_HEAD,                                                           \
+      "SELECT h.seq, h.hash, e.at FROM chain_head h"                        \
+      " LEFT JOIN event e ON e.seq = h.seq WHERE h.id = 1")                 \
     X(AUDIT_INSERT,                                                         \
       "INSERT INTO event (seq, at, actor, kind, payload, prev_hash, hash)"  \
       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")                               \
@@ -26,6 +28,9 @@
       " ORDER BY seq")                                                      \
     X(AUDIT_READ_BEGIN, "BEGIN DEFERRED")                                   \
     X(AUDIT_READ_END, "COMMIT")                                             \
-    X(AUDIT_READ_ABORT, "ROLLBACK")
+    X(AUDIT_READ_ABORT, "ROLLBACK")                                         \
+    X(AUDIT_RESTORES,                                                       \
+      "SELECT seq, at, actor, payload FROM event"                           \
+      " WHERE kind = 'store.restored' ORDER BY seq")
 
 #endif

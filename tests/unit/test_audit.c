@@ -2,6 +2,7 @@
 #include "error.h"
 #include "fixtures.h"
 #include "store.h"
+#include "store_int.h"
 #include "util.h"
 
 #include <criterion/criterion.h>
@@ -768,5 +769,66 @@ Test(audit, in_memory_stores_have_no_head_file)
     cr_assert_eq(ct_audit_verify(s, &r), 0);
     cr_assert_eq(r.head_file_seq, -1);
     cr_assert_eq(r.events, 1);
+    ct_store_close(s);
+}
+
+/* Issue 17: after a clock step back, audit times never go backwards; each
+ * event keeps at least its predecessor's time. */
+Test(audit, times_never_go_backwards)
+{
+    ct_store *s = open_store();
+    int64_t at[3] = {T0 + 5000, T0, T0 + 6000};
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(ct_store_begin(s), 0);
+        cr_assert_eq(ct_audit_append(s, at[i], "host", "x.y", NULL, NULL), 0);
+        cr_assert_eq(ct_store_commit(s), 0);
+    }
+    sqlite3_stmt *st;
+    cr_assert_eq(sqlite3_prepare_v2(ct_store__db(s),
+                                    "SELECT at FROM event ORDER BY seq", -1,
+                                    &st, NULL),
+                 SQLITE_OK);
+    int64_t want[3] = {T0 + 5000, T0 + 5000, T0 + 6000};
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+        cr_assert_eq(sqlite3_column_int64(st, 0), want[i], "event %d", i + 1);
+    }
+    sqlite3_finalize(st);
+    ct_audit_report r;
+    cr_assert_eq(ct_audit_verify(s, &r), 0);
+    ct_store_close(s);
+}
+
+/* Issue 17: the head file anchors the database: one behind it or on
+ * another chain is named, and re-anchoring (after a recorded restore)
+ * makes it agree again. */
+Test(audit, anchor_check_names_a_stale_database)
+{
+    ct_store *s = open_store();
+    append_n(s, 3, true);
+    char why[300];
+    ct_audit_anchor file;
+    cr_assert_eq(ct_audit_check_anchor(s, &file, why, sizeof why), 0);
+    cr_assert_eq(file.seq, 3);
+    ct_store_close(s);
+
+    /* The database loses its newest event behind the head file's back. */
+    sqlite3 *db = NULL;
+    cr_assert_eq(sqlite3_open(db_path, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(db, "DELETE FROM event WHERE seq = 3;"
+                                  "UPDATE chain_head SET seq = 2, hash = "
+                                  "(SELECT hash FROM event WHERE seq = 2)",
+                              NULL, NULL, NULL),
+                 SQLITE_OK);
+    sqlite3_close(db);
+    s = open_store();
+    cr_assert_eq(ct_audit_check_anchor(s, &file, why, sizeof why),
+                 CT_ECORRUPT);
+    cr_assert(strstr(why, "ends at audit seq 2") &&
+                  strstr(why, "records seq 3"),
+              "why: %s", why);
+    cr_assert_eq(ct_audit_reanchor(s), 0);
+    cr_assert_eq(ct_audit_check_anchor(s, &file, why, sizeof why), 0);
+    cr_assert_eq(file.seq, 2);
     ct_store_close(s);
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* ---- helpers ---------------------------------------------------------- */
 
@@ -543,7 +544,7 @@ Test(store, readonly_never_migrates)
     cr_assert_eq(ct_err_from_sqlite(exec_rc(
                      ct_store__db(s),
                      "INSERT INTO organisation VALUES ('o', 'O')")),
-                 CT_EIO);
+                 CT_EREADONLY);
     /* SQLite grants BEGIN IMMEDIATE read-only; the first write fails. */
     cr_assert_eq(ct_store_begin(s), 0);
     cr_assert_neq(exec_rc(ct_store__db(s),
@@ -1362,6 +1363,95 @@ Test(store, reconcile_large_area)
     ct_store_close(s);
     ct_config_free(cfg);
     ct_buf_free(&y);
+    free(path);
+    ct_test_rmtree(dir);
+}
+
+/* Issue 17: a database deleted or replaced under an open store refuses
+ * to commit (before or after the COMMIT) and every later begin. */
+Test(store, deleted_file_refuses_commits)
+{
+    const char *dir = ct_test_tmpdir();
+    char *path = db_path(dir);
+    ct_store *s;
+    cr_assert_eq(ct_store_open(path, NULL, &s), 0);
+    cr_assert_eq(ct_store_check_file(s), 0);
+    cr_assert_eq(ct_store_begin(s), 0);
+    exec_ok(ct_store__db(s), "INSERT INTO organisation VALUES ('o', 'O')");
+    cr_assert_eq(unlink(path), 0);
+    log_capture();
+    cr_assert_eq(ct_store_commit(s), CT_EGONE);
+    cr_assert(strstr(log_captured(), "deleted or replaced"), "log: %s",
+              log_captured());
+    log_release();
+    ct_store_rollback(s);
+    cr_assert_eq(ct_store_begin(s), CT_EGONE);
+    cr_assert_eq(ct_store_refusing(s), CT_EGONE);
+    ct_store_close(s);
+
+    /* Replaced by another file of the same name. */
+    cr_assert_eq(ct_store_open(path, NULL, &s), 0);
+    char other[600];
+    snprintf(other, sizeof other, "%s.other", path);
+    ct_store *o;
+    cr_assert_eq(ct_store_open(other, NULL, &o), 0);
+    ct_store_close(o);
+    cr_assert_eq(rename(other, path), 0);
+    cr_assert_eq(ct_store_check_file(s), CT_EGONE);
+    ct_store_close(s);
+
+    cr_assert_eq(ct_store_open(":memory:", NULL, &s), 0);
+    cr_assert_eq(ct_store_check_file(s), 0);
+    ct_store_close(s);
+    free(path);
+    ct_test_rmtree(dir);
+}
+
+/* Issue 17: one daemon per database; the second is told who holds it. */
+Test(store, lock_refuses_a_second_holder)
+{
+    const char *dir = ct_test_tmpdir();
+    char *path = db_path(dir);
+    ct_store_lock *a, *b;
+    long holder = -1;
+    cr_assert_eq(ct_store_lock_acquire(path, &a, &holder), 0);
+    cr_assert_eq(ct_store_lock_acquire(path, &b, &holder), CT_EBUSY);
+    cr_assert_eq(holder, (long)getpid());
+    ct_store_lock_release(a);
+    cr_assert_eq(ct_store_lock_acquire(path, &b, &holder), 0);
+    ct_store_lock_release(b);
+    ct_store_lock_release(NULL);
+    free(path);
+    ct_test_rmtree(dir);
+}
+
+/* Issue 17: integrity checks say ok, and name what is wrong otherwise. */
+Test(store, integrity_checks)
+{
+    const char *dir = ct_test_tmpdir();
+    char *path = db_path(dir);
+    ct_store *s;
+    cr_assert_eq(ct_store_open(path, NULL, &s), 0);
+    char msg[200];
+    cr_assert_eq(ct_store_check_integrity(s, false, msg, sizeof msg), 0);
+    cr_assert_eq(ct_store_check_integrity(s, true, msg, sizeof msg), 0);
+    /* An index that no longer matches its table. */
+    exec_ok(ct_store__db(s), "INSERT INTO organisation VALUES ('o', 'O');"
+                             "PRAGMA writable_schema = ON;");
+    ct_store_close(s);
+    sqlite3 *db = raw_open(path);
+    exec_ok(db, "CREATE TABLE t (a INTEGER); CREATE INDEX t_a ON t (a);"
+                "INSERT INTO t VALUES (1), (2), (3);");
+    /* Rewrite the table's rows behind the index's back. */
+    exec_ok(db, "PRAGMA writable_schema = ON;"
+                "UPDATE sqlite_schema SET sql = 'CREATE INDEX t_a ON t (a DESC)'"
+                " WHERE name = 't_a';");
+    sqlite3_close(db);
+    cr_assert_eq(ct_store_open(path, NULL, &s), 0);
+    int rc = ct_store_check_integrity(s, true, msg, sizeof msg);
+    cr_assert_eq(rc, CT_ECORRUPT, "rc %d: %s", rc, msg);
+    cr_assert(msg[0], "a message");
+    ct_store_close(s);
     free(path);
     ct_test_rmtree(dir);
 }

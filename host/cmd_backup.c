@@ -1,0 +1,255 @@
+/*
+ * caretide backup and caretide restore (backup.h, docs/operations.md).
+ */
+#include "cli.h"
+
+#include "backup.h"
+#include "config.h"
+#include "diag.h"
+#include "error.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define STAMP_PREFIX "caretide-"
+#define STAMP_LEN 16 /* YYYYmmddTHHMMSSZ */
+
+/* The options both commands take. */
+typedef struct args {
+    const char *db, *config, *log_format, *log_level;
+    long keep;
+    int first; /* optind of the first operand */
+} args;
+
+static int parse(const char *cmd, int argc, char **argv, args *a)
+{
+    enum { OPT_DB = 256, OPT_KEEP };
+    static const struct option opts[] = {
+        {"db", required_argument, NULL, OPT_DB},
+        {"config", required_argument, NULL, 'c'},
+        {"keep", required_argument, NULL, OPT_KEEP},
+        {"log-format", required_argument, NULL, 'F'},
+        {"log-level", required_argument, NULL, 'L'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    memset(a, 0, sizeof *a);
+    int c;
+    char *end;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":c:h", opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_DB: a->db = optarg; break;
+        case 'c': a->config = optarg; break;
+        case OPT_KEEP:
+            errno = 0;
+            a->keep = strtol(optarg, &end, 10);
+            if (strcmp(cmd, "backup") != 0)
+                return ct_cli_usage_error(cmd, "unknown option '--keep'");
+            if (errno || *end || a->keep < 1 || a->keep > 100000)
+                return ct_cli_usage_error(cmd, "--keep: expected a count "
+                                          "of 1 or more, got '%s'", optarg);
+            break;
+        case 'F': a->log_format = optarg; break;
+        case 'L': a->log_level = optarg; break;
+        case 'h': ct_cli_help(cmd); return -1;
+        case ':':
+            return ct_cli_usage_error(cmd, "option '%s' needs a value",
+                                      argv[optind - 1]);
+        default:
+            return ct_cli_usage_error(cmd, "unknown option '%s'",
+                                      argv[optind - 1]);
+        }
+    }
+    if (optind >= argc)
+        return ct_cli_usage_error(cmd, "missing %s", strcmp(cmd, "backup")
+                                                         ? "BACKUP"
+                                                         : "OUT");
+    if (optind + 1 < argc)
+        return ct_cli_usage_error(cmd, "unexpected argument '%s'",
+                                  argv[optind + 1]);
+    if (a->db && a->config)
+        return ct_cli_usage_error(cmd, "give --db or --config, not both");
+    a->first = optind;
+    return ct_cli_logging(cmd, a->log_format, a->log_level);
+}
+
+/* The database: --db, else the config's storage.path (resolved against
+ * the config file's directory, as `run` does). *owned is freed by the
+ * caller. */
+static const char *database(const args *a, char **owned)
+{
+    *owned = NULL;
+    if (a->db)
+        return a->db;
+    ct_diags diags = {0};
+    ct_config *cfg = NULL;
+    int rc = a->config ? ct_config_load_file(a->config, &cfg, &diags)
+                       : ct_config_load_demo(&cfg, &diags);
+    if (rc) {
+        ct_diags_print(&diags, stderr);
+        ct_diags_free(&diags);
+        return NULL;
+    }
+    ct_buf b = {0};
+    if (cfg->db_path[0] != '/' && strcmp(cfg->dir, ".") != 0)
+        rc = ct_buf_printf(&b, "%s/%s", cfg->dir, cfg->db_path);
+    else
+        rc = ct_buf_printf(&b, "%s", cfg->db_path);
+    ct_config_free(cfg);
+    ct_diags_free(&diags);
+    if (rc) {
+        ct_buf_free(&b);
+        return NULL;
+    }
+    *owned = b.data;
+    return b.data;
+}
+
+static bool is_stamped(const char *name)
+{
+    size_t n = strlen(name);
+    return strncmp(name, STAMP_PREFIX, strlen(STAMP_PREFIX)) == 0 &&
+           n == strlen(STAMP_PREFIX) + STAMP_LEN + 3 &&
+           strcmp(name + n - 3, ".db") == 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Keeps the newest keep timestamped backups in dir: the names sort by
+ * time. Only caretide-YYYYmmddTHHMMSSZ.db files (and their head files)
+ * are ever removed. */
+static void prune(const char *dir, long keep)
+{
+    DIR *dp = opendir(dir);
+    if (!dp)
+        return;
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(dp))) {
+        if (!is_stamped(e->d_name))
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            char **grown = realloc(names, cap * sizeof *names);
+            if (!grown)
+                break;
+            names = grown;
+        }
+        names[n] = ct_strdup(e->d_name);
+        if (names[n])
+            n++;
+    }
+    closedir(dp);
+    if (n)
+        qsort(names, n, sizeof *names, cmp_str);
+    for (size_t i = 0; i < n; i++) {
+        if ((long)(n - i) > keep) {
+            ct_buf p = {0};
+            if (ct_buf_printf(&p, "%s/%s", dir, names[i]) == 0) {
+                unlink(p.data);
+                ct_buf_printf(&p, ".audit-head");
+                unlink(p.data);
+                printf("removed %s/%s (keeping the newest %ld)\n", dir,
+                       names[i], keep);
+            }
+            ct_buf_free(&p);
+        }
+        free(names[i]);
+    }
+    free(names);
+}
+
+int ct_cmd_backup(int argc, char **argv)
+{
+    args a;
+    int rc = parse("backup", argc, argv, &a);
+    if (rc)
+        return rc < 0 ? CT_EXIT_OK : rc;
+    char *owned;
+    const char *db = database(&a, &owned);
+    if (!db)
+        return CT_EXIT_FAIL;
+    const char *out = argv[a.first];
+    struct stat sb;
+    ct_buf target = {0}, dir = {0};
+    bool into_dir = stat(out, &sb) == 0 && S_ISDIR(sb.st_mode);
+    if (into_dir) {
+        char stamp[32];
+        time_t now = time(NULL);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+        rc = ct_buf_printf(&target, "%s/" STAMP_PREFIX "%s.db", out, stamp);
+        rc = rc ? rc : ct_buf_printf(&dir, "%s", out);
+    } else {
+        rc = ct_buf_printf(&target, "%s", out);
+        if (a.keep)
+            fprintf(stderr, "caretide backup: --keep applies only when OUT "
+                            "is a directory; ignored\n");
+    }
+    int status = CT_EXIT_FAIL;
+    if (rc)
+        goto out;
+    ct_backup_report r;
+    rc = ct_backup_make(db, target.data, &r);
+    if (rc) {
+        fprintf(stderr, "caretide backup: %s\n", r.problem);
+        goto out;
+    }
+    printf("backup %s: %" PRId64 " audit events, head seq %" PRId64
+           " (%.16s...), %" PRId64 " bytes in %.2f s; integrity and audit "
+           "chain verified\n",
+           target.data, r.events, r.head.seq, r.head.hash, r.bytes,
+           r.seconds);
+    printf("anchor %s.audit-head\n", target.data);
+    if (into_dir && a.keep)
+        prune(dir.data, a.keep);
+    status = CT_EXIT_OK;
+out:
+    ct_buf_free(&target);
+    ct_buf_free(&dir);
+    free(owned);
+    return status;
+}
+
+int ct_cmd_restore(int argc, char **argv)
+{
+    args a;
+    int rc = parse("restore", argc, argv, &a);
+    if (rc)
+        return rc < 0 ? CT_EXIT_OK : rc;
+    char *owned;
+    const char *db = database(&a, &owned);
+    if (!db)
+        return CT_EXIT_FAIL;
+    const char *backup = argv[a.first];
+    char by[160];
+    ct_backup_who(by, sizeof by);
+    ct_backup_report r;
+    rc = ct_backup_restore(backup, db, by, &r);
+    if (rc) {
+        fprintf(stderr, "caretide restore: %s\n", r.problem);
+        free(owned);
+        return CT_EXIT_FAIL;
+    }
+    printf("restored %s from %s: the chain now ends at seq %" PRId64
+           " (store.restored by %s); the replaced files were kept beside "
+           "it as %s.replaced-*\n",
+           db, backup, r.head.seq, by, db);
+    free(owned);
+    return CT_EXIT_OK;
+}
