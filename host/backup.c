@@ -234,8 +234,9 @@ static int make(ct_store *src, const char *db_path, const char *out,
     ct_store_close(own);
     if (rc || (rc = finish_copy(partial, r)))
         goto fail;
-    if (rename(partial_head, out_head) != 0 || rename(partial, out) != 0 ||
-        sync_path(out, true)) {
+    /* An empty chain has no head file to move. */
+    if ((rename(partial_head, out_head) != 0 && errno != ENOENT) ||
+        rename(partial, out) != 0 || sync_path(out, true)) {
         problem(r, "cannot move the copy to %s: %s", out, strerror(errno));
         rc = CT_EIO;
         unlink(out_head);
@@ -315,8 +316,7 @@ int ct_backup_record_restore(ct_store *s, int64_t at, const char *from,
     return ct_audit_reanchor(s);
 }
 
-/* A plain copy, synced. */
-static int copy_file(const char *from, const char *to)
+int ct_backup_copy_file(const char *from, const char *to)
 {
     int in = open(from, O_RDONLY | O_CLOEXEC);
     if (in < 0)
@@ -416,7 +416,7 @@ int ct_backup_restore(const char *backup, const char *db_path,
     if (!tmp || !tmp_head || !head)
         goto fail_alloc;
     unlink_with_sidecars(tmp);
-    if ((rc = copy_file(backup, tmp))) {
+    if ((rc = ct_backup_copy_file(backup, tmp))) {
         problem(r, "cannot copy %s to %s: %s", backup, tmp, ct_strerror(rc));
         goto fail_copy;
     }

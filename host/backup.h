@@ -78,6 +78,9 @@ int ct_backup_record_restore(ct_store *s, int64_t at, const char *from,
 int ct_backup_restore(const char *backup, const char *db_path,
                       const char *by, ct_backup_report *r);
 
+/* A plain copy of a file, synced: 0, CT_EFULL, CT_EIO. */
+int ct_backup_copy_file(const char *from, const char *to);
+
 /* Who runs this process, for store.restored: "user:NAME" (or uid). */
 void ct_backup_who(char *out, size_t n);
 

@@ -57,6 +57,7 @@ int ct_cmd_audit(int argc, char **argv);
 int ct_cmd_report(int argc, char **argv);
 int ct_cmd_backup(int argc, char **argv);
 int ct_cmd_restore(int argc, char **argv);
+int ct_cmd_standby(int argc, char **argv);
 int ct_cmd_version(int argc, char **argv);
 
 #endif

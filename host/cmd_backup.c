@@ -7,12 +7,15 @@
 #include "config.h"
 #include "diag.h"
 #include "error.h"
+#include "ship.h"
 #include "util.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -252,4 +255,72 @@ int ct_cmd_restore(int argc, char **argv)
            db, backup, r.head.seq, by, db);
     free(owned);
     return CT_EXIT_OK;
+}
+
+/* ---- caretide standby ---------------------------------------------------- */
+
+static volatile bool standby_stop;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    standby_stop = true;
+}
+
+int ct_cmd_standby(int argc, char **argv)
+{
+    enum { OPT_FROM = 256, OPT_DB, OPT_POLL };
+    static const struct option opts[] = {
+        {"from", required_argument, NULL, OPT_FROM},
+        {"db", required_argument, NULL, OPT_DB},
+        {"poll", required_argument, NULL, OPT_POLL},
+        {"log-format", required_argument, NULL, 'F'},
+        {"log-level", required_argument, NULL, 'L'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *from = NULL, *db = NULL, *log_format = NULL,
+               *log_level = NULL;
+    int64_t poll = 200;
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_FROM: from = optarg; break;
+        case OPT_DB: db = optarg; break;
+        case OPT_POLL:
+            if (ct_parse_duration_ms(optarg, &poll) || poll < 10 ||
+                poll > 60000)
+                return ct_cli_usage_error("standby", "--poll: expected a "
+                                          "duration from 10ms to 1m, got "
+                                          "'%s'", optarg);
+            break;
+        case 'F': log_format = optarg; break;
+        case 'L': log_level = optarg; break;
+        case 'h': return ct_cli_help("standby");
+        case ':':
+            return ct_cli_usage_error("standby", "option '%s' needs a value",
+                                      argv[optind - 1]);
+        default:
+            return ct_cli_usage_error("standby", "unknown option '%s'",
+                                      argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return ct_cli_usage_error("standby", "unexpected argument '%s'",
+                                  argv[optind]);
+    if (!from || !db)
+        return ct_cli_usage_error("standby", "--from DIR and --db FILE are "
+                                             "both needed");
+    if (ct_cli_logging("standby", log_format, log_level))
+        return CT_EXIT_USAGE;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    return ct_ship_follow(from, db, (int)poll, &standby_stop)
+               ? CT_EXIT_FAIL
+               : CT_EXIT_OK;
 }

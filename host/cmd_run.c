@@ -44,7 +44,7 @@ int ct_cmd_run(int argc, char **argv)
     /* --no-group-commit (also CARETIDE_NO_GROUP_COMMIT=1) and
      * --print-routes are for benchmarks and tests, not in --help. */
     enum { OPT_LISTEN = 256, OPT_DB, OPT_NO_GROUP, OPT_ROUTES, OPT_RESTORED,
-           OPT_CHECK };
+           OPT_CHECK, OPT_SHIP };
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
         {"listen", required_argument, NULL, OPT_LISTEN},
@@ -53,6 +53,7 @@ int ct_cmd_run(int argc, char **argv)
         {"log-level", required_argument, NULL, 'L'},
         {"restored", no_argument, NULL, OPT_RESTORED},
         {"check-every", required_argument, NULL, OPT_CHECK},
+        {"ship", required_argument, NULL, OPT_SHIP},
         {"no-group-commit", no_argument, NULL, OPT_NO_GROUP},
         {"print-routes", no_argument, NULL, OPT_ROUTES},
         {"help", no_argument, NULL, 'h'},
@@ -84,6 +85,12 @@ int ct_cmd_run(int argc, char **argv)
         case 'L': log_level = optarg; break;
         case OPT_NO_GROUP: o.per_request_commit = true; break;
         case OPT_RESTORED: o.restored = true; break;
+        case OPT_SHIP:
+            if (!*optarg)
+                return ct_cli_usage_error("run", "--ship: expected a "
+                                          "directory");
+            o.ship_dir = optarg;
+            break;
         case OPT_CHECK:
             if (strcmp(optarg, "0") == 0) {
                 o.check_every_ms = 0;

@@ -565,6 +565,7 @@ int ct_daemon_run(const ct_daemon_options *opts)
     ct_auth_free(d->auth);
     ct_daemon__plugins_free(d);
     ct_daemon__cap_free(d);
+    ct_daemon__guard_detach(d);
     ct_store_close(d->store);
     ct_daemon__guard_free(d);
     if (!err)

@@ -41,6 +41,8 @@ typedef struct ct_daemon_options {
                                  head file as a restore (audited) */
     int64_t check_every_ms;   /* background integrity and chain check
                                  period; 0 never */
+    const char *ship_dir;     /* ship changes for a standby there (ship.h),
+                                 or NULL */
     FILE *out;                /* the start-up banner (stdout) */
 } ct_daemon_options;
 

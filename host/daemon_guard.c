@@ -20,6 +20,7 @@
 #include "backup.h"
 #include "error.h"
 #include "log.h"
+#include "ship.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -60,6 +61,7 @@ struct ct_daemon__guard {
     job check, backup;
     char *db_path;         /* for the jobs: the config may be reloaded */
     int64_t tick_wall, tick_mono; /* at the last file tick, for steps */
+    ct_ship *ship;         /* --ship, or NULL */
     ct_commit_req step_req;
     bool step_queued;
     int64_t step_behind;   /* ms the clock went back */
@@ -130,8 +132,12 @@ void ct_daemon__guard_outcome(ct_daemon *d, int err, bool committed)
     struct ct_daemon__guard *g = d->guard;
     if (!g)
         return;
-    if (committed)
+    if (committed) {
         recover(g);
+        /* Before the writers hear their answer (dispatch comes after
+         * the group's report): acknowledged means shipped too. */
+        ct_ship_commit(g->ship);
+    }
     else if (err)
         degrade(g, err, NULL);
 }
@@ -348,6 +354,7 @@ static void on_file_tick(uv_timer_t *t)
     ct_daemon *d = g->d;
     if (d->stopping || !d->clock)
         return;
+    ct_ship_sync(g->ship);
     watch_clock(g);
     if (ct_store_check_file(d->store) == CT_EGONE) {
         char detail[300];
@@ -595,6 +602,9 @@ int ct_daemon__guard_start(ct_daemon *d)
     ct_timer_init(d->clock, &g->check_timer);
     if (strcmp(g->db_path, ":memory:") == 0)
         return 0;
+    if (d->opts.ship_dir &&
+        (err = ct_ship_start(d->store, d->opts.ship_dir, &g->ship)))
+        return err;
     uv_timer_init(ct_daemon_loop(d), &g->file_timer);
     g->file_timer.data = g;
     g->file_timer_open = true;
@@ -614,6 +624,15 @@ void ct_daemon__guard_stop(ct_daemon *d)
         return;
     g->file_timer_open = false;
     uv_close((uv_handle_t *)&g->file_timer, NULL);
+}
+
+void ct_daemon__guard_detach(ct_daemon *d)
+{
+    struct ct_daemon__guard *g = d->guard;
+    if (!g)
+        return;
+    ct_ship_free(g->ship);
+    g->ship = NULL;
 }
 
 void ct_daemon__guard_free(ct_daemon *d)

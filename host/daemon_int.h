@@ -98,6 +98,7 @@ void ct_daemon__plugins_free(ct_daemon *d);
 int ct_daemon__guard_open(ct_daemon *d);
 int ct_daemon__guard_start(ct_daemon *d);
 void ct_daemon__guard_stop(ct_daemon *d); /* closes its loop handle */
+void ct_daemon__guard_detach(ct_daemon *d); /* before the store closes */
 void ct_daemon__guard_free(ct_daemon *d);
 void ct_daemon__guard_outcome(ct_daemon *d, int err, bool committed);
 bool ct_daemon__guard_degraded(ct_daemon *d, const char **reason);

@@ -24,6 +24,8 @@ const ct_command ct_commands[] = {
      "  --restored        accept a database older than its audit head file\n"
      "                    (restored by hand) and record that in the audit\n"
      "                    log; without it such a database is refused\n"
+     "  --ship DIR        ship every committed change to DIR for a warm\n"
+     "                    standby (caretide standby)\n"
      "  --check-every DURATION\n"
      "                    background integrity and audit chain check\n"
      "                    period (default: 6h; 0: never)\n"
@@ -147,6 +149,21 @@ const ct_command ct_commands[] = {
      "Options:\n"
      "  --db FILE         database (default: the config's)\n"
      "  -c, --config FILE area configuration (default: the embedded demo)\n"
+     CT_CLI_COMMON_HELP},
+    {"standby", ct_cmd_standby, "keep a warm standby copy from shipped changes",
+     "Usage: caretide standby --from DIR --db FILE [--poll DURATION]\n"
+     "\n"
+     "Follows what 'caretide run --ship DIR' ships (SQLite changesets, in\n"
+     "DIR/gen-*/): installs the newest generation's base as FILE and\n"
+     "applies its changes as they come, until SIGTERM or SIGINT; it then\n"
+     "applies what is left and exits 0. Promote the standby with\n"
+     "'caretide run --db FILE'. Exits 1 when a change cannot be applied.\n"
+     "\n"
+     "Options:\n"
+     "  --from DIR        the primary's shipping directory\n"
+     "  --db FILE         the standby's database\n"
+     "  --poll DURATION   how often to look for new changes (default:\n"
+     "                    200ms)\n"
      CT_CLI_COMMON_HELP},
     {"report", ct_cmd_report,
      "delays, capacity, escalation, today and daily reports",
