@@ -44,6 +44,8 @@ static const char *const problem_names[] = {
     [CT_BUNDLE_TOO_BIG] = "too_big",
     [CT_BUNDLE_MALFORMED] = "malformed",
     [CT_BUNDLE_IO] = "io",
+    [CT_BUNDLE_TESTS_FAILED] = "tests_failed",
+    [CT_BUNDLE_DOWNGRADE] = "downgrade",
 };
 
 const char *ct_bundle_problem_name(ct_bundle_problem p)
@@ -76,6 +78,8 @@ int ct_bundle__refuse(ct_bundle_info *info, ct_bundle_problem p,
     case CT_BUNDLE_WRONG_API: return CT_EUNSUPPORTED;
     case CT_BUNDLE_TOO_BIG: return CT_ELIMIT;
     case CT_BUNDLE_IO: return CT_EIO;
+    case CT_BUNDLE_TESTS_FAILED: return CT_EPLUGIN;
+    case CT_BUNDLE_DOWNGRADE: return CT_EDENIED;
     default: return CT_ECORRUPT;
     }
 }

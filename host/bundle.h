@@ -65,6 +65,8 @@ typedef enum ct_bundle_problem {
     CT_BUNDLE_TOO_BIG,       /* past the limits above */
     CT_BUNDLE_MALFORMED,     /* not a bundle, or a broken manifest */
     CT_BUNDLE_IO,            /* cannot be read or written */
+    CT_BUNDLE_TESTS_FAILED,  /* its own tests fail (install's gate) */
+    CT_BUNDLE_DOWNGRADE,     /* older than the installed version */
 } ct_bundle_problem;
 
 /*
@@ -167,6 +169,22 @@ int ct_bundle_sign_dir(const char *dir, const ct_signkey *k, int64_t now_ms,
 int ct_bundle_install(const ct_bundle *b, const char *parent,
                       const ct_trust *t, bool required, int64_t now_ms,
                       ct_bundle_info *info, char **dir_out);
+
+/*
+ * ct_bundle_install with a gate: gate(ud, dir, info, reason, size) runs on
+ * the unpacked, re-verified copy (dir, a temporary directory beside the
+ * target) before it is swapped in; a nonzero return refuses the install
+ * (CT_BUNDLE_TESTS_FAILED, with the gate's reason) and leaves the
+ * installed version as it was. caretide plugin install runs the bundle's
+ * own tests there.
+ */
+typedef int (*ct_bundle_gate_fn)(void *ud, const char *dir,
+                                 const ct_bundle_info *info, char *reason,
+                                 size_t size);
+int ct_bundle_install_gated(const ct_bundle *b, const char *parent,
+                            const ct_trust *t, bool required, int64_t now_ms,
+                            ct_bundle_gate_fn gate, void *ud,
+                            ct_bundle_info *info, char **dir_out);
 
 /* The bytes of file path (relative, as in the manifest) or NULL; *len
  * set. Borrowed from b. */

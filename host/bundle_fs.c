@@ -396,6 +396,15 @@ int ct_bundle_install(const ct_bundle *b, const char *parent,
                       const ct_trust *t, bool required, int64_t now_ms,
                       ct_bundle_info *info, char **dir_out)
 {
+    return ct_bundle_install_gated(b, parent, t, required, now_ms, NULL, NULL,
+                                   info, dir_out);
+}
+
+int ct_bundle_install_gated(const ct_bundle *b, const char *parent,
+                            const ct_trust *t, bool required, int64_t now_ms,
+                            ct_bundle_gate_fn gate, void *ud,
+                            ct_bundle_info *info, char **dir_out)
+{
     if (dir_out)
         *dir_out = NULL;
     int rc = ct_bundle_verify(b, t, required, now_ms, info);
@@ -447,6 +456,12 @@ int ct_bundle_install(const ct_bundle *b, const char *parent,
         ct_bundle__refuse(info, written.problem,
                           "after unpacking into %s: %s", tmp,
                           written.reason);
+        goto fail_tmp;
+    }
+    char why[400] = "";
+    if (gate && gate(ud, tmp, info, why, sizeof why)) {
+        rc = ct_bundle__refuse(info, CT_BUNDLE_TESTS_FAILED, "%s",
+                               why[0] ? why : "refused before the swap");
         goto fail_tmp;
     }
     if (swap_in(parent, info->name, tmp, target, exists, old, sizeof old)) {

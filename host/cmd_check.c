@@ -7,6 +7,7 @@
 #include "config.h"
 #include "diag.h"
 #include "plugin_check.h"
+#include "plugins.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -55,7 +56,11 @@ int ct_cmd_check(int argc, char **argv)
         ct_diags_free(&diags);
         return CT_EXIT_FAIL;
     }
-    if (ct_plugin_check_all(cfg, &diags)) {
+    /* Then every plugin loaded as `run` loads it (setup() with the area's
+     * settings, a bundle's own tests) on a scratch copy: check ok means
+     * run starts. */
+    if (ct_plugin_check_all(cfg, &diags) ||
+        ct_plugins_dry_run(cfg, &diags)) {
         ct_diags_print(&diags, stdout);
         ct_diags_free(&diags);
         ct_config_free(cfg);

@@ -11,8 +11,10 @@
 #include "config.h"
 #include "diag.h"
 #include "error.h"
+#include "log.h"
 #include "manifest.h"
 #include "plugin_check.h"
+#include "plugins.h"
 #include "signkey.h"
 #include "trust.h"
 #include "util.h"
@@ -362,6 +364,7 @@ typedef struct trust_opts {
     char *keys[16];
     size_t nkeys;
     const char *fmt, *lvl;
+    bool allow_downgrade; /* install: accept a lower version */
 } trust_opts;
 
 static int parse_trust_opts(const char *sub, int argc, char **argv,
@@ -371,6 +374,7 @@ static int parse_trust_opts(const char *sub, int argc, char **argv,
         {"config", required_argument, NULL, 'c'},
         {"key", required_argument, NULL, 'k'},
         {"dir", required_argument, NULL, 'd'},
+        {"allow-downgrade", no_argument, NULL, 'D'},
         COMMON_LONG_OPTS,
         {NULL, 0, NULL, 0},
     };
@@ -387,6 +391,10 @@ static int parse_trust_opts(const char *sub, int argc, char **argv,
             o->dir = optarg;
         else if (c == 'd')
             return usage_error(sub, "unknown option", "--dir");
+        else if (c == 'D' && with_dir)
+            o->allow_downgrade = true;
+        else if (c == 'D')
+            return usage_error(sub, "unknown option", "--allow-downgrade");
         else {
             int r = common_opt(sub, c, argv, &o->fmt, &o->lvl);
             if (r >= 0)
@@ -466,6 +474,26 @@ static const ct_config_plugin *find_entry(const ct_config *cfg,
     return NULL;
 }
 
+/* install's gate: the bundle's own tests, on the unpacked copy, before it
+ * replaces anything. */
+typedef struct gate_args {
+    const ct_trust *trust;
+    ct_diags diags;
+} gate_args;
+
+static int tests_gate(void *ud, const char *dir, const ct_bundle_info *info,
+                      char *reason, size_t size)
+{
+    gate_args *g = ud;
+    int rc = ct_plugins_self_test(dir, info->name, info->version, g->trust,
+                                  &g->diags);
+    if (rc)
+        snprintf(reason, size, "%s",
+                 g->diags.len ? g->diags.items[0].message
+                              : "its own tests failed");
+    return rc;
+}
+
 static int run_install(int argc, char **argv)
 {
     trust_opts o;
@@ -512,11 +540,36 @@ static int run_install(int argc, char **argv)
     char target[PATH_MAX], old[65];
     snprintf(target, sizeof target, "%s/%s", parent, peek.name);
     installed_version(target, old, sizeof old);
-    if (ct_bundle_install(b, parent, &t, required, ct_bundle_wall_ms(),
-                          &info, &dir)) {
-        print_refusal(file, &info);
+    /* A lower version than the installed one is a rollback, perhaps to a
+     * release withdrawn for a reason: only on request, and said loudly. */
+    if (ct_bundle_verify(b, &t, required, ct_bundle_wall_ms(), &info)) {
+        print_refusal(file, &info); /* a refusal on its merits first */
         goto fail_bundle;
     }
+    if (old[0] && ct_semver_valid(old) && ct_semver_valid(peek.version) &&
+        ct_semver_cmp(peek.version, old) < 0) {
+        if (!o.allow_downgrade) {
+            printf("%s: refused (downgrade): %s %s is older than the "
+                   "installed %s; give --allow-downgrade to install it "
+                   "anyway\n",
+                   file, peek.name, peek.version, old);
+            goto fail_bundle;
+        }
+        ct_log_warn("plugin", "downgrading %s from %s to %s "
+                              "(--allow-downgrade)",
+                    peek.name, old, peek.version);
+    }
+    gate_args g = {.trust = &t};
+    int irc = ct_bundle_install_gated(b, parent, &t, required,
+                                      ct_bundle_wall_ms(), tests_gate, &g,
+                                      &info, &dir);
+    if (irc)
+        print_refusal(file, &info);
+    for (size_t i = 1; irc && i < g.diags.len; i++)
+        printf("  %s\n", g.diags.items[i].message);
+    ct_diags_free(&g.diags);
+    if (irc)
+        goto fail_bundle;
     if (old[0])
         printf("installed %s %s into %s (replacing %s)\n", info.name,
                info.version, dir, old);
@@ -908,16 +961,20 @@ static const subcommand subs[] = {
      COMMON_HELP},
     {"install", run_install,
      "Usage: caretide plugin install BUNDLE [--dir PLUGIN_DIR | --config "
-     "FILE] [--key NAME.pub]...\n"
+     "FILE] [--key NAME.pub]... [--allow-downgrade]\n"
      "\n"
      "Verifies BUNDLE, unpacks it beside the target, verifies what was\n"
-     "written, then swaps it in as PLUGIN_DIR/NAME. An installed version is\n"
-     "replaced only by a bundle that verifies; a directory not installed\n"
-     "from a bundle is never replaced. A signature is required with --key,\n"
-     "or when the config requires one for the plugin.\n"
+     "written, runs the bundle's own tests there, then swaps it in as\n"
+     "PLUGIN_DIR/NAME. An installed version is replaced only by a bundle\n"
+     "that verifies and passes its tests, and never by an older version\n"
+     "unless --allow-downgrade is given; a directory not installed from a\n"
+     "bundle is never replaced. A signature is required with --key, or\n"
+     "when the config requires one for the plugin.\n"
      "\n"
      "Options:\n"
      "  --dir PLUGIN_DIR  install under this directory\n"
+     "  --allow-downgrade install a version older than the installed one\n"
+     "                    (logged as a warning)\n"
      "  -c, --config FILE trust its keys and policy; install under its\n"
      "                    first plugin_path entry unless --dir is given\n"
      "  -k, --key FILE    trust this public key (repeatable)\n" COMMON_HELP},

@@ -91,6 +91,57 @@ static void check_keys(checker *c, const ct_node *map,
     }
 }
 
+/* One pre-release field ("rc", "2"): numeric fields compare as numbers
+ * and before alphanumeric ones. Advances *a and *b past it. */
+static int prerelease_field_cmp(const char **a, const char **b)
+{
+    size_t la = strcspn(*a, ".+"), lb = strcspn(*b, ".+");
+    bool na = la > 0 && strspn(*a, "0123456789") >= la;
+    bool nb = lb > 0 && strspn(*b, "0123456789") >= lb;
+    int c;
+    if (na && nb)
+        c = la != lb ? (la < lb ? -1 : 1) : strncmp(*a, *b, la);
+    else if (na != nb)
+        c = na ? -1 : 1;
+    else {
+        c = strncmp(*a, *b, la < lb ? la : lb);
+        if (c == 0 && la != lb)
+            c = la < lb ? -1 : 1;
+    }
+    *a += la;
+    *b += lb;
+    return c;
+}
+
+int ct_semver_cmp(const char *a, const char *b)
+{
+    for (int part = 0; part < 3; part++) {
+        unsigned long long x = strtoull(a, (char **)&a, 10);
+        unsigned long long y = strtoull(b, (char **)&b, 10);
+        if (x != y)
+            return x < y ? -1 : 1;
+        if (part < 2) {
+            a += *a == '.';
+            b += *b == '.';
+        }
+    }
+    bool pa = *a == '-', pb = *b == '-';
+    if (!pa || !pb)
+        return pa == pb ? 0 : pa ? -1 : 1; /* a pre-release comes first */
+    a++;
+    b++;
+    for (;;) {
+        bool ea = !*a || *a == '+', eb = !*b || *b == '+';
+        if (ea || eb)
+            return ea == eb ? 0 : ea ? -1 : 1; /* fewer fields first */
+        int c = prerelease_field_cmp(&a, &b);
+        if (c)
+            return c;
+        a += *a == '.';
+        b += *b == '.';
+    }
+}
+
 bool ct_semver_valid(const char *s)
 {
     for (int part = 0; part < 3; part++) {

@@ -96,6 +96,10 @@ json_t *ct_manifest_deviations(const ct_manifest *m, const json_t *settings);
 
 /* "MAJOR.MINOR.PATCH" with an optional "-prerelease" and "+build". */
 bool ct_semver_valid(const char *s);
+/* Orders two valid semver strings by precedence (MAJOR.MINOR.PATCH, then
+ * a pre-release before its release, pre-release fields compared as
+ * semver says; build metadata ignored): negative, 0 or positive. */
+int ct_semver_cmp(const char *a, const char *b);
 
 const char *ct_fallback_name(ct_fallback f);
 

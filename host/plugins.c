@@ -203,21 +203,16 @@ fail:
     return NULL;
 }
 
-/*
- * A signed bundle's own tests run, each in a fresh sandbox, store and
- * virtual clock, before the bundle is activated; a bundle whose tests fail
- * is not. Plain plugin directories are the area's own and tested with
- * `caretide test` instead.
- */
-static int self_test(ct_plugin *p, const ct_config *cfg, ct_diags *diags)
+int ct_plugins_self_test(const char *dir, const char *name,
+                         const char *version, const ct_trust *trust,
+                         ct_diags *diags)
 {
     /* The tests load the bundle themselves: never test inside a test. */
     static bool testing;
     char tests[4096];
-    snprintf(tests, sizeof tests, "%s/test", p->dir);
+    snprintf(tests, sizeof tests, "%s/test", dir);
     struct stat st;
-    if (testing || !*p->bundle_hash || stat(tests, &st) ||
-        !S_ISDIR(st.st_mode))
+    if (testing || stat(tests, &st) || !S_ISDIR(st.st_mode))
         return 0;
     char *text = NULL;
     size_t len = 0;
@@ -226,14 +221,14 @@ static int self_test(ct_plugin *p, const ct_config *cfg, ct_diags *diags)
         return CT_ENOMEM;
     ct_testrun_options opts = {.min_coverage = -1,
                                .out = out,
-                               .trust = &cfg->trust};
+                               .trust = trust};
     ct_testrun *run = NULL;
     ct_testrun_totals totals = {0};
     ct_diags td = {0};
     testing = true;
     int rc = ct_testrun_new(&opts, &run);
     if (rc == 0)
-        rc = ct_testrun_add(run, p->dir, &td);
+        rc = ct_testrun_add(run, dir, &td);
     if (rc == 0)
         rc = ct_testrun_run(run, &totals);
     ct_testrun_free(run);
@@ -241,7 +236,7 @@ static int self_test(ct_plugin *p, const ct_config *cfg, ct_diags *diags)
     fclose(out);
     if (rc == 0 && totals.failed == 0) {
         ct_log_info("plugins", "plugin '%s' %s: its own tests pass (%u)",
-                    p->manifest->name, p->manifest->version, totals.passed);
+                    name, version, totals.passed);
     } else {
         /* The first failure, for the reason. */
         const char *first = text ? strstr(text, "FAIL") : NULL;
@@ -249,12 +244,10 @@ static int self_test(ct_plugin *p, const ct_config *cfg, ct_diags *diags)
         if (first)
             snprintf(reason, sizeof reason, ": %.*s",
                      (int)strcspn(first, "\n"), first);
-        char path[4200];
-        snprintf(path, sizeof path, "%s/test", p->dir);
-        ct_diags_add(diags, path, 0, 0,
+        ct_diags_add(diags, tests, 0, 0,
                      "plugin '%s' %s not activated: its own tests failed "
                      "(%u passed, %u failed)%s",
-                     p->manifest->name, p->manifest->version, totals.passed,
+                     name, version, totals.passed,
                      totals.failed ? totals.failed : 1, reason);
         rc = CT_EPLUGIN;
     }
@@ -264,6 +257,20 @@ static int self_test(ct_plugin *p, const ct_config *cfg, ct_diags *diags)
     ct_diags_free(&td);
     free(text);
     return rc;
+}
+
+/*
+ * A signed bundle's own tests run, each in a fresh sandbox, store and
+ * virtual clock, before the bundle is activated; a bundle whose tests fail
+ * is not. Plain plugin directories are the area's own and tested with
+ * `caretide test` instead.
+ */
+static int self_test(ct_plugin *p, const ct_config *cfg, ct_diags *diags)
+{
+    if (!*p->bundle_hash)
+        return 0;
+    return ct_plugins_self_test(p->dir, p->manifest->name,
+                                p->manifest->version, &cfg->trust, diags);
 }
 
 /* --- sets -------------------------------------------------------------- */

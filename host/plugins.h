@@ -21,6 +21,7 @@
 
 #include "capacity.h"
 #include "config.h"
+#include "trust.h"
 #include "diag.h"
 #include "sandbox.h"
 
@@ -78,6 +79,25 @@ json_t *ct_plugins_status(const ct_plugins *p);
  * NULL when none answered. *manual is set when a failing plugin's fallback
  * is manual review.
  */
+/*
+ * Runs the tests under dir/test (a plugin directory: installed, or
+ * unpacked by `caretide plugin install` before the swap) as `caretide
+ * test` would, quietly, with trust for signed bundles. 0 when they pass or
+ * there are none; CT_EPLUGIN with "plugin 'NAME' VERSION not activated:
+ * its own tests failed (...)" and the runner's diagnostics otherwise.
+ */
+int ct_plugins_self_test(const char *dir, const char *name,
+                         const char *version, const ct_trust *trust,
+                         ct_diags *diags);
+
+/*
+ * Loads every plugin of cfg as `caretide run` would (setup() with the
+ * area's settings, a bundle's own tests) on a scratch copy of the area in
+ * memory, then throws it all away: what `caretide check` runs so that a
+ * passing check means the daemon will start. CT_ECONFIG with diagnostics.
+ */
+int ct_plugins_dry_run(const ct_config *cfg, ct_diags *diags);
+
 /*
  * Starts a decision: each plugin's CPU budget for one decision
  * (limits.plugin_decision_budget, all its triage, rank and admit calls

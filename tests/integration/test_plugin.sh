@@ -134,6 +134,47 @@ expect_exit 0 "$bin" check --config new-only.yaml
 ls -A installed > "$out"
 [ "$(cat "$out")" = greeter ] && ok || { bad "leftovers beside the plugin"; cat "$out"; }
 
+# Found on main: 0.1.0 over 0.1.1, both signed by a trusted key, was
+# installed without a word (a rollback to a known-bad release).
+expect_exit 0 "$bin" plugin sign greeter-0.1.0.ctb --key keys/central-2026.key
+expect_exit 1 "$bin" plugin install greeter-0.1.0.ctb --config new-only.yaml
+expect_out "refused \(downgrade\): greeter 0.1.0 is older than the installed 0.2.0; give --allow-downgrade" "downgrade refused"
+grep -q '^version: 0.2.0' installed/greeter/plugin.yaml && ok || bad "0.2.0 still installed after a refused downgrade"
+expect_exit 0 "$bin" plugin install greeter-0.1.0.ctb --config new-only.yaml --allow-downgrade
+expect_out "installed greeter 0.1.0 into installed/greeter \(replacing 0.2.0\)" "downgrade on request"
+expect_exit 0 "$bin" plugin install greeter-0.2.0.ctb --config new-only.yaml
+
+# Found on main: a bundle whose own tests fail was installed over the good
+# one and passed check; the next restart failed. install runs its tests
+# before the swap, and check runs them (and setup) as run would.
+mkdir -p src/greeter/test
+cat > src/greeter/test/greeting_test.lua <<'LUA'
+describe("greeter", function()
+  it("greets in French", function()
+    expect("hello").to_be("bonjour")
+  end)
+end)
+LUA
+sed -i 's/^version: 0.2.0/version: 0.3.0/' src/greeter/plugin.yaml
+expect_exit 0 "$bin" plugin pack src/greeter -o greeter-0.3.0.ctb
+expect_exit 0 "$bin" plugin sign greeter-0.3.0.ctb --key keys/central-2026.key
+expect_exit 1 "$bin" plugin install greeter-0.3.0.ctb --config new-only.yaml
+expect_out "refused \(tests_failed\): plugin 'greeter' 0.3.0 not activated: its own tests failed" "failing bundle refused at install"
+grep -q '^version: 0.2.0' installed/greeter/plugin.yaml && ok || bad "0.2.0 still installed after failing tests"
+ls -A installed > "$out"
+[ "$(cat "$out")" = greeter ] && ok || { bad "leftovers after a refused install"; cat "$out"; }
+if command -v tar >/dev/null; then
+  # Put on disk by other means, check refuses it as run would.
+  mkdir bad030 && tar -xf greeter-0.3.0.ctb -C bad030
+  mv installed/greeter good020 && mv bad030 installed/greeter
+  expect_exit 1 "$bin" check --config new-only.yaml
+  expect_out "plugin 'greeter' 0.3.0 not activated: its own tests failed" "check runs the bundle's tests"
+  rm -rf installed/greeter && mv good020 installed/greeter
+fi
+rm -rf src/greeter/test
+sed -i 's/^version: 0.3.0/version: 0.2.0/' src/greeter/plugin.yaml
+expect_exit 0 "$bin" check --config new-only.yaml
+
 # Unsigned where signatures are required.
 expect_exit 0 "$bin" plugin pack src/greeter -o unsigned.ctb
 expect_exit 1 "$bin" plugin install unsigned.ctb --config both.yaml

@@ -203,3 +203,22 @@ Test(manifest, semver)
     cr_assert_not(ct_semver_valid("1.0.0-"));
     cr_assert_not(ct_semver_valid("v1.0.0"));
 }
+
+/* semver precedence, for install's downgrade check. */
+Test(manifest, semver_order)
+{
+    static const char *const ordered[] = {
+        "1.0.0-alpha",      "1.0.0-alpha.1", "1.0.0-alpha.beta",
+        "1.0.0-beta",       "1.0.0-beta.2",  "1.0.0-beta.11",
+        "1.0.0-rc.1",       "1.0.0",         "1.0.1",
+        "1.1.0",            "1.10.0",        "2.0.0",
+    };
+    size_t n = sizeof ordered / sizeof ordered[0];
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < n; j++) {
+            int c = ct_semver_cmp(ordered[i], ordered[j]);
+            cr_assert(i < j ? c < 0 : i > j ? c > 0 : c == 0, "%s vs %s: %d",
+                      ordered[i], ordered[j], c);
+        }
+    cr_assert_eq(ct_semver_cmp("1.0.0+build.1", "1.0.0+build.2"), 0);
+}
