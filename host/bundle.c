@@ -808,12 +808,23 @@ int ct_bundle_read(const char *path, ct_bundle **out, ct_bundle_info *info)
         free(buf);
         return ct_bundle__refuse(info, CT_BUNDLE_IO, "short read");
     }
+    int rc = ct_bundle_read_mem(buf, len, out, info);
+    free(buf);
+    return rc;
+}
 
+int ct_bundle_read_mem(const uint8_t *buf, size_t len, ct_bundle **out,
+                       ct_bundle_info *info)
+{
+    memset(info, 0, sizeof *info);
+    info->key_expires_ms = INT64_MAX;
+    *out = NULL;
+    if ((uint64_t)len > MAX_ARCHIVE_BYTES)
+        return ct_bundle__refuse(info, CT_BUNDLE_TOO_BIG,
+                                 "larger than any bundle may be");
     ct_bundle *b = calloc(1, sizeof *b);
-    if (!b) {
-        free(buf);
+    if (!b)
         return CT_ENOMEM;
-    }
     int rc = 0;
     size_t pos = 0;
     char why[320];
@@ -877,7 +888,6 @@ int ct_bundle_read(const char *path, ct_bundle **out, ct_bundle_info *info)
             rc = ct_bundle__add(b, e.name, data, e.size, info);
         }
     }
-    free(buf);
     if (!rc && !b->manifest)
         rc = ct_bundle__refuse(info, CT_BUNDLE_MALFORMED,
                                "not a caretide bundle (no "

@@ -114,6 +114,10 @@ int ct_bundle_pack(const char *dir, ct_bundle **out, ct_diags *diags);
  * ct_bundle_verify.
  */
 int ct_bundle_read(const char *path, ct_bundle **out, ct_bundle_info *info);
+/* The same for a bundle's bytes in memory (buf borrowed; the files are
+ * copied). What the fuzz target tests/fuzz/fuzz_bundle.c feeds. */
+int ct_bundle_read_mem(const uint8_t *buf, size_t len, ct_bundle **out,
+                       ct_bundle_info *info);
 
 /*
  * Reads an installed plugin directory: MANIFEST.json, MANIFEST.sig and

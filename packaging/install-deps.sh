@@ -9,7 +9,7 @@ packages=(
   build-essential cmake pkg-config
   liblua5.4-dev libuv1-dev libsqlite3-dev libyaml-dev
   libmicrohttpd-dev libjansson-dev libsodium-dev libedit-dev nettle-dev
-  libcriterion-dev
+  libcriterion-dev clang libclang-rt-14-dev
   lua5.4 lua-check sqlite3 curl tmux
   dpkg-dev adduser
 )
