@@ -44,7 +44,7 @@ int ct_cmd_run(int argc, char **argv)
     /* --no-group-commit (also CARETIDE_NO_GROUP_COMMIT=1) and
      * --print-routes are for benchmarks and tests, not in --help. */
     enum { OPT_LISTEN = 256, OPT_DB, OPT_NO_GROUP, OPT_ROUTES, OPT_RESTORED,
-           OPT_CHECK, OPT_SHIP };
+           OPT_CHECK, OPT_SHIP, OPT_DEMO };
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
         {"listen", required_argument, NULL, OPT_LISTEN},
@@ -56,6 +56,7 @@ int ct_cmd_run(int argc, char **argv)
         {"ship", required_argument, NULL, OPT_SHIP},
         {"no-group-commit", no_argument, NULL, OPT_NO_GROUP},
         {"print-routes", no_argument, NULL, OPT_ROUTES},
+        {"allow-demo-tokens", no_argument, NULL, OPT_DEMO},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -101,6 +102,7 @@ int ct_cmd_run(int argc, char **argv)
                                           "got '%s'", optarg);
             }
             break;
+        case OPT_DEMO: o.allow_demo_tokens = true; break;
         case OPT_ROUTES:
             ct_api_print_routes(stdout);
             return CT_EXIT_OK;

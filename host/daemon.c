@@ -12,6 +12,8 @@
 #include "error.h"
 #include "http.h"
 #include "log.h"
+#include "sha256.h"
+#include "util.h"
 #include "version.h"
 
 #include <signal.h>
@@ -116,6 +118,43 @@ json_t *ct_daemon_health(ct_daemon *d, bool *ready)
 
 /* ---- config ------------------------------------------------------------ */
 
+/*
+ * The demo area's tokens are published (config/demo.yaml, the docs):
+ * anyone could use them. Serving them on an address other hosts can
+ * reach needs --allow-demo-tokens; loopback is the demo's own.
+ */
+static bool loopback(const char *host)
+{
+    return strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0;
+}
+
+static int refuse_demo_tokens(const ct_daemon_options *o, const ct_config *c)
+{
+    static const char *const published[] = {
+        "demo-hub-token",      "demo-hospital-token", "demo-provider-token",
+        "demo-community-token", "demo-viewer-token",  "demo-admin-token"};
+    if (o->allow_demo_tokens || loopback(c->listen_host))
+        return 0;
+    for (size_t k = 0; k < CT_ARRAY_LEN(published); k++) {
+        uint8_t h[CT_SHA256_BYTES];
+        ct_sha256_pair(published[k], strlen(published[k]), NULL, 0, h);
+        for (size_t i = 0; i < c->norgs; i++)
+            for (size_t j = 0; j < c->orgs[i].ntokens; j++)
+                if (memcmp(c->orgs[i].tokens[j].sha256, h, sizeof h) == 0) {
+                    ct_log_error(UNIT,
+                                 "refusing to serve the published demo "
+                                 "token '%s' (organisation %s) on %s, which "
+                                 "is not a loopback address: replace the "
+                                 "tokens, listen on 127.0.0.1, or pass "
+                                 "--allow-demo-tokens",
+                                 published[k], c->orgs[i].id,
+                                 c->listen_host);
+                    return CT_ECONFIG;
+                }
+    }
+    return 0;
+}
+
 static int load_config(const ct_daemon_options *o, ct_config **out,
                        ct_diags *diags)
 {
@@ -147,7 +186,7 @@ static int load_config(const ct_daemon_options *o, ct_config **out,
     }
     if (o->listen_port >= 0)
         c->listen_port = (uint16_t)o->listen_port;
-    return 0;
+    return refuse_demo_tokens(o, c);
 }
 
 static void print_diags(const ct_diags *diags)

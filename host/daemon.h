@@ -43,6 +43,8 @@ typedef struct ct_daemon_options {
                                  period; 0 never */
     const char *ship_dir;     /* ship changes for a standby there (ship.h),
                                  or NULL */
+    bool allow_demo_tokens;   /* serve the published demo tokens on an
+                                 address that is not loopback */
     FILE *out;                /* the start-up banner (stdout) */
 } ct_daemon_options;
 

@@ -29,6 +29,8 @@ const ct_command ct_commands[] = {
      "  --check-every DURATION\n"
      "                    background integrity and audit chain check\n"
      "                    period (default: 6h; 0: never)\n"
+     "  --allow-demo-tokens serve the published demo tokens on an address\n"
+     "                    that is not loopback (refused otherwise)\n"
      CT_CLI_COMMON_HELP},
     {"check", ct_cmd_check, "validate the area config and its plugins",
      "Usage: caretide check [--config FILE] [--quiet]\n"

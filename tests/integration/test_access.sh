@@ -220,5 +220,15 @@ echo "slow-header storm: $(cat "$tmp/storm.out"); health probes $probes, failed 
 [ $(( ${refused:-0} + ${early:-0} )) -ge $((1100 - 32)) ] && ok || bad "per-address limit: $(cat "$tmp/storm.out")"
 [ $(( ${refused:-0} + ${closed:-0} )) = 1100 ] && ok || bad "header timeout closed every slow connection: $(cat "$tmp/storm.out")"
 
+# ---- the published demo tokens stay on loopback ---------------------------
+mkdir "$tmp/demo"
+out=$("$bin" run --config "$tmp/area.yaml" --listen 0.0.0.0:0 --db "$tmp/demo/a.db" 2>&1); rc=$?
+[ "$rc" = 1 ] && case $out in *"published demo token"*"--allow-demo-tokens"*) true ;; *) false ;; esac \
+  && ok || bad "demo tokens on 0.0.0.0 not refused (rc $rc): $out"
+"$bin" run --config "$tmp/area.yaml" --listen 0.0.0.0:0 --db "$tmp/demo/b.db" --allow-demo-tokens >"$tmp/demo.out" 2>"$tmp/demo.err" &
+demo_pid=$!; pids+=("$demo_pid")
+wait_for 60 grep -q "listening on" "$tmp/demo.out" && ok || bad "--allow-demo-tokens did not start: $(cat "$tmp/demo.err")"
+kill -TERM "$demo_pid"; wait "$demo_pid" 2>/dev/null
+
 "$bin" audit verify --db "$db" >/dev/null 2>&1 && ok || bad "audit verify"
 finish
