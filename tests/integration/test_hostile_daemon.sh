@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Hostile plugins inside `caretide run`, with /v1/health probed every
+# 100 ms (each probe bounded to 1 s) throughout: the daemon must not crash,
+# intake must never be blocked (every referral stored and answered), health
+# must answer every probe, memory must stay bounded, and the misbehaving
+# plugins must be counted and quarantined.
+#   crasher    nested coroutine.close chain (SIGSEGV on main)
+#   overflow   out-of-range triage answers (every POST a 400 on main)
+#   amplifier  a result holding one 256 KiB string 400 times (GBs on main)
+#   hog        rank repeating beds, admits and event handlers that add up
+set -u
+bin=${CARETIDE:?set CARETIDE to the binary}
+src=$(cd "$(dirname "$0")/../.." && pwd)
+tmp=$(mktemp -d)
+# shellcheck source=lib.sh
+. "$src/tests/integration/lib.sh"
+trap lib_cleanup EXIT
+
+demo_area "$tmp/area.yaml" \
+  -e "s|^plugins: \[\]|plugin_path: [\"$src/tests/plugins\"]\nplugins:\n  - name: crasher\n  - name: overflow\n  - name: amplifier\n  - name: hog\n  - name: triage_p2|" \
+  -e "s|^  plugin_memory: .*|  plugin_memory: 256MiB\n  plugin_decision_budget: 20ms|"
+grep -q 'name: crasher' "$tmp/area.yaml" && grep -q 'plugin_decision_budget: 20ms' "$tmp/area.yaml" \
+  || { echo "FAIL: could not add plugins and limits"; exit 1; }
+start main --config "$tmp/area.yaml" || { finish; exit 1; }
+hospital=$(token_of hospital) viewer=$(token_of viewer)
+today=$(date -u +%F)
+
+# The probe: one line per probe, "HTTP-CODE MILLISECONDS".
+probe() {
+  while :; do
+    local t0 t1 c
+    t0=$(date +%s%N)
+    c=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$base/v1/health")
+    t1=$(date +%s%N)
+    echo "$c $(( (t1 - t0) / 1000000 ))" >> "$tmp/probe.log"
+    sleep 0.1
+  done
+}
+probe & probe_pid=$!
+pids+=("$probe_pid")
+
+for n in $(seq 1 16); do
+  req POST /v1/referrals "$hospital" "{\"nhs_number\": \"$(nhs "$n")\", \"ready_date\": \"$today\", \"age\": 80}"
+  expect 201 '.referral.id > 0 and (.decision.pathway | type) == "string"'
+done
+kill "$probe_pid" 2>/dev/null; wait "$probe_pid" 2>/dev/null
+
+check "the daemon is alive" kill -0 "$pid"
+probes=$(wc -l < "$tmp/probe.log")
+failed=$(awk '$1 != 200' "$tmp/probe.log" | wc -l)
+slowest=$(awk 'BEGIN {m = 0} $2 > m {m = $2} END {print m}' "$tmp/probe.log")
+echo "health: $probes probes, $failed failed or over 1 s, slowest ${slowest} ms"
+[ "$probes" -gt 0 ] && [ "$failed" = 0 ] && ok || bad "health did not answer every probe within 1 s"
+
+req GET /v1/health
+expect 200 '[.plugins[] | select(.name == "overflow" or .name == "amplifier") | .state] == ["quarantined", "quarantined"]'
+expect 200 '[.plugins[] | select(.name == "crasher" or .name == "hog") | .errors > 0] == [true, true]'
+grep -q "coroutine nesting limit of 100 exceeded" "$tmp/main.err" && ok || { bad "the close chain was not stopped by the nesting limit"; grep crasher "$tmp/main.err" | tail -3; }
+expect 200 '[.plugins[] | select(.name == "triage_p2") | .state] == ["active"]'
+rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")
+echo "daemon RSS: $((rss / 1024)) MiB"
+[ "$rss" -lt $((600 * 1024)) ] && ok || bad "daemon RSS ${rss} kB past 600 MiB"
+
+kill -TERM "$pid"; wait "$pid" 2>/dev/null
+finish
