@@ -286,6 +286,8 @@ const ct_http_route ct_api_routes[] = {
      ROLES(ALL, ALL, ALL, ALL, ALL), ct_api__dashboard_js},
     {CT_HTTP_GET, "/dashboard.css", CT_ROUTE_PLAIN, true,
      ROLES(ALL, ALL, ALL, ALL, ALL), ct_api__dashboard_css},
+    {CT_HTTP_GET, "/vendor/chart.js", CT_ROUTE_PLAIN, true,
+     ROLES(ALL, ALL, ALL, ALL, ALL), ct_api__dashboard_chart_js},
 };
 
 const size_t ct_api_nroutes = CT_ARRAY_LEN(ct_api_routes);

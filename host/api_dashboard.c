@@ -1,6 +1,8 @@
 /*
- * The dashboard: GET / (the page), /dashboard.js and /dashboard.css,
- * compiled into the binary from web/ (cmake/Embed.cmake). Public PLAIN
+ * The dashboard: GET / (the page), /dashboard.js, /dashboard.css and the
+ * charting library /vendor/chart.js (Chart.js's own dist file, copied
+ * from npm by web/vendor.sh), compiled into the binary from web/
+ * (cmake/Embed.cmake). Public PLAIN
  * routes: the files hold no data; the page asks for a token and reads the
  * JSON API with it. A Content-Security-Policy keeps the page to what the
  * daemon serves, so it loads nothing from anywhere else.
@@ -58,4 +60,12 @@ int ct_api__dashboard_css(ct_http_req *r, void *app)
 {
     (void)app;
     return serve(r, "web/dashboard.css", "text/css; charset=utf-8");
+}
+
+/* GET /vendor/chart.js: Chart.js, served like the page's own files. */
+int ct_api__dashboard_chart_js(ct_http_req *r, void *app)
+{
+    (void)app;
+    return serve(r, "web/vendor/chart.umd.min.js",
+                 "text/javascript; charset=utf-8");
 }

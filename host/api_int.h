@@ -68,5 +68,6 @@ int ct_api__report_people(ct_http_req *r, void *app);
 int ct_api__dashboard_page(ct_http_req *r, void *app);
 int ct_api__dashboard_js(ct_http_req *r, void *app);
 int ct_api__dashboard_css(ct_http_req *r, void *app);
+int ct_api__dashboard_chart_js(ct_http_req *r, void *app);
 
 #endif

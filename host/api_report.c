@@ -112,6 +112,11 @@ int ct_api__report_capacity(ct_http_req *r, void *app)
     ct_cap_error cerr = {0};
     int rc = ct_report_capacity_json(ct_daemon_capacity(app), &p, &out,
                                      &cerr);
+    if (rc == 0 && ct_report_capacity_flag_stale(
+                       out, ct_daemon_config(app)->stale_after_ms)) {
+        json_decref(out);
+        return CT_ENOMEM;
+    }
     return reply(r, app, rc, out, &cerr);
 }
 

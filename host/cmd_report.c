@@ -235,7 +235,8 @@ static void capacity_table(FILE *out, const json_t *rep)
             cap_row(out, width, name,
                     json_is_true(json_object_get(z, "closed")) ? "closed"
                                                                : "",
-                    json_object_get(z, "totals"), NULL);
+                    json_object_get(z, "totals"),
+                    json_object_get(z, "data_age_hours"));
         }
     }
     cap_row(out, width, "All facilities", "", json_object_get(rep, "totals"),
@@ -259,10 +260,18 @@ static void capacity_table(FILE *out, const json_t *rep)
                     jint(e, "available"), jint(e, "occupied"));
         }
     }
+    const json_t *stale = json_object_get(rep, "stale_providers");
+    fprintf(out, "\nProviders not updated within %.0fh: ",
+            json_number_value(json_object_get(rep, "stale_after_hours")));
+    if (!json_array_size(stale))
+        fputs("none", out);
+    json_array_foreach(stale, i, f)
+        fprintf(out, "%s%s", i ? ", " : "", json_string_value(f));
+    fputc('\n', out);
     history_summary(out, json_object_get(rep, "history"));
     fputs("\nocc%: occupied / open beds; surge: open surge beds / surge "
-          "beds; age: hours since\nthe facility's beds last changed (- when "
-          "never).\n",
+          "beds; age: hours since\nthe facility's or zone's beds last changed (- "
+          "when never).\n",
           out);
 }
 
@@ -508,6 +517,12 @@ static int run(const char *path, const ct_config *cfg, const args *a)
     if ((rc = compute(cap, a, &rep, &err))) {
         fprintf(stderr, "caretide report: cannot read %s: %s\n", path,
                 err.message[0] ? err.message : ct_strerror(rc));
+        goto done;
+    }
+    /* Without a config (--db alone) the default interval applies. */
+    if (a->kind == REP_CAPACITY &&
+        ct_report_capacity_flag_stale(rep, cfg ? cfg->stale_after_ms : 0)) {
+        fprintf(stderr, "caretide report: out of memory\n");
         goto done;
     }
     print(a, rep);

@@ -228,7 +228,7 @@ static uint64_t get_size(loader *l, const ct_node *map, const char *key,
 
 static void load_area(loader *l, const ct_node *n)
 {
-    static const char *const keys[] = {"id", "name", NULL};
+    static const char *const keys[] = {"id", "name", "stale_after", NULL};
     if (!n) {
         err(l, l->cfg->root, "missing required section 'area'");
         return;
@@ -238,6 +238,10 @@ static void load_area(loader *l, const ct_node *n)
     check_keys(l, n, keys, "'area'");
     l->cfg->area_id = get_id(l, n, "id", "'area'");
     l->cfg->area_name = get_string(l, n, "name", false, "'area'");
+    /* How long a provider may go without updating before the wall names
+     * it: a day by default, from a minute to 30 days. */
+    l->cfg->stale_after_ms = get_duration(l, n, "stale_after", 24 * 3600000LL,
+                                          60000, 30 * 86400000LL);
 }
 
 static void parse_listen(loader *l, const ct_node *n)

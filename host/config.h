@@ -106,6 +106,8 @@ typedef struct ct_config {
     char *dir;        /* directory relative paths resolve against */
     char *area_id;
     char *area_name;
+    int64_t stale_after_ms; /* area.stale_after: a provider's data is stale
+                               when older (default 24h) */
     char *listen_host;
     uint16_t listen_port;
     char *db_path;

@@ -336,7 +336,7 @@ static int tally_actions(json_t *tally, const json_t *actions)
     return 0;
 }
 
-static int first_event_at(ct_capacity *c, int64_t *at, ct_cap_error *err)
+int ct_report__first_event(ct_capacity *c, int64_t *at, ct_cap_error *err)
 {
     sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_REP_FIRST_EVENT, err);
     if (!st)
@@ -362,7 +362,7 @@ int ct_report__span(ct_capacity *c, const ct_report_period *p,
         *start = *end - default_ms;
     } else {
         *start = *end;
-        int rc = first_event_at(c, start, err);
+        int rc = ct_report__first_event(c, start, err);
         if (rc)
             return rc;
     }

@@ -81,8 +81,11 @@ int ct_report_delays_json(ct_capacity *c, const ct_report_period *p,
 /*
  * The capacity report: capacity_view.h's picture with, on the area, each
  * facility and each zone, occupancy (occupied / open) and surge_share
- * (open surge beds / open beds); on each facility last_change (ms or
- * null) and data_age_hours (null when its beds never changed); cohorts
+ * (open surge beds / open beds); on each facility and zone last_change
+ * (ms or null) and data_age_hours (null when its beds never changed);
+ * providers [{org, name, facilities: [ids], last_change,
+ * data_age_hours}], stalest first; since (the first audited event, or
+ * null); cohorts
  * {pathogen: {open|positive|negative: {zones, total, available,
  * occupied}}}; and history, occupancy over the period (by default the
  * last 7 days):
@@ -93,6 +96,15 @@ int ct_report_delays_json(ct_capacity *c, const ct_report_period *p,
  */
 int ct_report_capacity_json(ct_capacity *c, const ct_report_period *p,
                             json_t **out, ct_cap_error *err);
+
+/*
+ * Marks the capacity report's providers that have not updated within
+ * stale_after_ms (the area's area.stale_after): stale: true on each such
+ * provider, stale_providers [names] and stale_after_hours on the report.
+ * A provider that never changed anything is stale once the area's first
+ * event is older than the interval. CT_ENOMEM.
+ */
+int ct_report_capacity_flag_stale(json_t *rep, int64_t stale_after_ms);
 
 /*
  * The escalation report:

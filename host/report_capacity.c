@@ -84,38 +84,181 @@ static int read_changes(ct_capacity *c, ct_stmt id, json_t *by_fac,
                : ct_capacity__dberr(c, err, rc, "reading bed changes");
 }
 
-/* last_change and data_age_hours on each facility. */
-static int data_age(ct_capacity *c, json_t *facilities, int64_t now,
-                    ct_cap_error *err)
+/* Sets last_change and data_age_hours on o from by_id[id] (null when
+ * nothing changed). */
+static int set_age(json_t *o, const json_t *by_id, int64_t now)
 {
-    json_t *by_fac = json_object();
-    if (!by_fac)
-        return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
-    int rc;
-    if ((rc = read_changes(c, CT_STMT_REP_BED_CHANGES, by_fac, err)) ||
-        (rc = read_changes(c, CT_STMT_REP_FACILITY_EVENTS, by_fac, err)))
-        goto done;
+    json_t *last =
+        json_object_get(by_id, json_string_value(json_object_get(o, "id")));
+    int64_t at = last ? json_integer_value(last) : 0;
+    return json_object_set_new(o, "last_change",
+                               last ? json_integer(at) : json_null()) ||
+                   json_object_set_new(
+                       o, "data_age_hours",
+                       last ? json_real((double)(now > at ? now - at : 0) /
+                                        (double)CT_REPORT__HOUR_MS)
+                            : json_null())
+               ? CT_ENOMEM
+               : 0;
+}
+
+/* The providers: each organisation running a facility, with the newest
+ * change of any of its facilities, stalest first (never changed first). */
+static int providers(ct_capacity *c, json_t *view, int64_t now,
+                     ct_cap_error *err)
+{
+    json_t *list = json_array(), *by_org = json_object();
+    int rc = 0;
     size_t i;
     json_t *f;
-    json_array_foreach(facilities, i, f)
+    json_array_foreach(json_object_get(view, "facilities"), i, f)
     {
-        json_t *last = json_object_get(
-            by_fac, json_string_value(json_object_get(f, "id")));
-        int64_t at = last ? json_integer_value(last) : 0;
-        if (json_object_set_new(f, "last_change",
-                                last ? json_integer(at) : json_null()) ||
-            json_object_set_new(
+        const char *org = json_string_value(json_object_get(f, "org"));
+        if (!org || !list || !by_org)
+            continue;
+        json_t *p = json_object_get(by_org, org);
+        if (!p) {
+            sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_REP_ORG_NAME, err);
+            if (!st) {
+                rc = CT_ESTORE;
+                goto done;
+            }
+            sqlite3_bind_text(st, 1, org, -1, SQLITE_TRANSIENT);
+            const char *name = sqlite3_step(st) == SQLITE_ROW
+                                   ? ct_report__col(st, 0)
+                                   : NULL;
+            p = json_pack("{s:s, s:s, s:[], s:n}", "org", org, "name",
+                          name ? name : org, "facilities", "last_change");
+            sqlite3_reset(st);
+            if (!p || json_object_set_new(by_org, org, p) ||
+                json_array_append(list, p)) {
+                rc = CT_ENOMEM;
+                goto done;
+            }
+        }
+        json_t *last = json_object_get(f, "last_change");
+        json_t *mine = json_object_get(p, "last_change");
+        if (json_is_integer(last) &&
+            (!json_is_integer(mine) ||
+             json_integer_value(last) > json_integer_value(mine)))
+            json_object_set(p, "last_change", last);
+        json_array_append(json_object_get(p, "facilities"),
+                          json_object_get(f, "id"));
+    }
+    if (!list || !by_org) {
+        rc = CT_ENOMEM;
+        goto done;
+    }
+    /* Stalest first: never changed, then the oldest change (insertion
+     * sort: a handful of providers). */
+    size_t n = json_array_size(list);
+    for (size_t a = 1; a < n; a++)
+        for (size_t b = a; b > 0; b--) {
+            json_t *x = json_object_get(json_array_get(list, b - 1),
+                                        "last_change");
+            json_t *y = json_object_get(json_array_get(list, b),
+                                        "last_change");
+            bool swap = json_is_integer(x) &&
+                        (!json_is_integer(y) ||
+                         json_integer_value(y) < json_integer_value(x));
+            if (!swap)
+                break;
+            json_t *t = json_incref(json_array_get(list, b - 1));
+            json_array_set(list, b - 1, json_array_get(list, b));
+            json_array_set_new(list, b, t);
+        }
+    json_array_foreach(list, i, f)
+    {
+        json_t *last = json_object_get(f, "last_change");
+        int64_t at = json_is_integer(last) ? json_integer_value(last) : 0;
+        if (json_object_set_new(
                 f, "data_age_hours",
-                last ? json_real((double)(now > at ? now - at : 0) /
-                                 (double)CT_REPORT__HOUR_MS)
-                     : json_null())) {
-            rc = ct_capacity__fail(err, CT_ENOMEM, "out of memory");
-            break;
+                json_is_integer(last)
+                    ? json_real((double)(now > at ? now - at : 0) /
+                                (double)CT_REPORT__HOUR_MS)
+                    : json_null())) {
+            rc = CT_ENOMEM;
+            goto done;
         }
     }
+    if (json_object_set(view, "providers", list))
+        rc = CT_ENOMEM;
+done:
+    json_decref(list);
+    json_decref(by_org);
+    if (rc == CT_ENOMEM)
+        return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+    return rc;
+}
+
+/* last_change and data_age_hours on each facility and zone, and the
+ * providers' list. */
+static int data_age(ct_capacity *c, json_t *view, int64_t now,
+                    ct_cap_error *err)
+{
+    json_t *facilities = json_object_get(view, "facilities");
+    json_t *by_fac = json_object(), *by_zone = json_object();
+    int rc;
+    if (!by_fac || !by_zone) {
+        rc = ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+        goto done;
+    }
+    if ((rc = read_changes(c, CT_STMT_REP_BED_CHANGES, by_fac, err)) ||
+        (rc = read_changes(c, CT_STMT_REP_FACILITY_EVENTS, by_fac, err)) ||
+        (rc = read_changes(c, CT_STMT_REP_ZONE_BED_CHANGES, by_zone, err)) ||
+        (rc = read_changes(c, CT_STMT_REP_ZONE_EVENTS, by_zone, err)))
+        goto done;
+    size_t i, j;
+    json_t *f, *z;
+    json_array_foreach(facilities, i, f)
+    {
+        if (set_age(f, by_fac, now)) {
+            rc = ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+            goto done;
+        }
+        json_array_foreach(json_object_get(f, "zones"), j, z)
+            if (set_age(z, by_zone, now)) {
+                rc = ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+                goto done;
+            }
+    }
+    rc = providers(c, view, now, err);
 done:
     json_decref(by_fac);
+    json_decref(by_zone);
     return rc;
+}
+
+int ct_report_capacity_flag_stale(json_t *rep, int64_t stale_after_ms)
+{
+    if (stale_after_ms <= 0)
+        stale_after_ms = 24 * CT_REPORT__HOUR_MS;
+    int64_t at = json_integer_value(json_object_get(rep, "at"));
+    json_t *since = json_object_get(rep, "since");
+    /* Never changed counts as stale once the area itself is older than
+     * the interval: a provider that never once updated is the worst. */
+    bool old_area = json_is_integer(since) &&
+                    at - json_integer_value(since) > stale_after_ms;
+    json_t *names = json_array();
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(rep, "providers"), i, p)
+    {
+        json_t *last = json_object_get(p, "last_change");
+        bool stale = json_is_integer(last)
+                         ? at - json_integer_value(last) > stale_after_ms
+                         : old_area;
+        if (json_object_set_new(p, "stale", json_boolean(stale)) ||
+            (stale && json_array_append(names, json_object_get(p, "name"))))
+            break;
+    }
+    if (!names ||
+        json_object_set_new(rep, "stale_after_hours",
+                            json_real((double)stale_after_ms /
+                                      (double)CT_REPORT__HOUR_MS)) ||
+        json_object_set_new(rep, "stale_providers", names))
+        return CT_ENOMEM;
+    return 0;
 }
 
 /* ---- cohorts ----------------------------------------------------------- */
@@ -485,11 +628,15 @@ int ct_report_capacity_json(ct_capacity *c, const ct_report_period *p,
         rc = ct_capacity__fail(err, CT_ENOMEM, "out of memory");
         goto done;
     }
-    if ((rc = data_age(c, facilities, now, err)) ||
+    int64_t since = 0;
+    if ((rc = data_age(c, view, now, err)) ||
+        (rc = ct_report__first_event(c, &since, err)) ||
         (rc = history_build(c, p, facilities, &hist, err)))
         goto done;
     if (json_object_set_new(view, "report", json_string("capacity")) ||
         json_object_set_new(view, "period", ct_report__period_json(p)) ||
+        json_object_set_new(view, "since",
+                            since ? json_integer(since) : json_null()) ||
         json_object_set(view, "cohorts", cohorts) ||
         json_object_set(view, "history", hist)) {
         rc = ct_capacity__fail(err, CT_ENOMEM, "out of memory");

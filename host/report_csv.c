@@ -127,7 +127,8 @@ static void capacity_csv(FILE *out, const json_t *rep)
                     json_object_get(f, "data_age_hours"));
         json_array_foreach(json_object_get(f, "zones"), j, z)
             cap_csv_row(out, "zone", jstr(f, "id"), jstr(z, "id"),
-                        jstr(f, "kind"), json_object_get(z, "totals"), NULL);
+                        jstr(f, "kind"), json_object_get(z, "totals"),
+                        json_object_get(z, "data_age_hours"));
     }
 }
 

@@ -29,6 +29,10 @@ int ct_report__span(ct_capacity *c, const ct_report_period *p,
                     int64_t default_ms, int64_t *start, int64_t *end,
                     ct_cap_error *err);
 
+/* When the first audited event happened, into *at (left alone when the
+ * area has none yet). */
+int ct_report__first_event(ct_capacity *c, int64_t *at, ct_cap_error *err);
+
 /*
  * The area's open, occupied and held beds at each of the n times t
  * (ascending), rebuilt as the capacity report's history is: written into

@@ -72,6 +72,18 @@
       "                'surge.closed', 'zone.closed', 'zone.opened',"        \
       "                'zone.cohort_set')"                                   \
       " GROUP BY 1")                                                         \
+    /* The same per zone: its beds' assignment changes, and the block,    \
+     * unblock and zone events naming it. */                                \
+    X(REP_ZONE_BED_CHANGES,                                                  \
+      "SELECT b.zone_id, max(b.assignment_changed_at)"                       \
+      "  FROM bed b WHERE b.retired = 0 GROUP BY b.zone_id")                 \
+    X(REP_ZONE_EVENTS,                                                       \
+      "SELECT json_extract(e.payload, '$.zone'), max(e.at)"                  \
+      "  FROM event e"                                                       \
+      " WHERE " CT_SQL_CAPACITY_EVENT                                        \
+      "   AND kind IN ('bed.blocked', 'bed.unblocked', 'zone.closed',"       \
+      "                'zone.opened', 'zone.cohort_set')"                    \
+      " GROUP BY 1")                                                         \
     /* The first audited change: where an open period starts. */            \
     X(REP_FIRST_EVENT, "SELECT min(at) FROM event")                          \
     /* Escalation changes before ?1, oldest first. */                        \

@@ -1,7 +1,10 @@
-// caretide dashboard: reads the daemon's JSON API with a token kept in
-// sessionStorage and redraws every few seconds. No libraries: the page
-// must work where nothing but the daemon can be reached. Data is always
-// written with textContent or SVG attributes, never parsed as HTML.
+// caretide dashboard: reads the daemon's JSON API and redraws every few
+// seconds. The token is a signed-in person's (kept in sessionStorage for
+// the tab) or a display link's (#display=SECRET in the address, for a
+// screen on a wall: never stored, never sent anywhere but this daemon).
+// Charts are drawn with Chart.js, served by the daemon itself
+// (/vendor/chart.js); data is always written with textContent, never
+// parsed as HTML.
 'use strict';
 
 (function () {
@@ -11,10 +14,13 @@
   // Data older than this (?stale=SECONDS, default 2 minutes) is flagged in
   // red across the screen: a wall must never look current when it is not.
   const STALE_MS = Math.max(2, Number(params.get('stale')) || 120) * 1000;
+  const DISPLAY = new URLSearchParams(location.hash.slice(1)).get('display');
   let lastGood = 0; // Date.now() of the last complete refresh, 0 before any
-  const SVG = 'http://www.w3.org/2000/svg';
   let timer = null;
   let busy = false;
+  const charts = {};
+  let people = [];
+  let peopleSort = { key: 'days_past_ready', dir: -1 };
 
   const $ = (id) => document.getElementById(id);
 
@@ -29,13 +35,6 @@
       if (c === null || c === undefined) continue;
       el.append(c instanceof Node ? c : String(c));
     }
-    return el;
-  }
-
-  function s(tag, attrs, text) {
-    const el = document.createElementNS(SVG, tag);
-    for (const [k, v] of Object.entries(attrs || {})) el.setAttribute(k, v);
-    if (text !== undefined) el.textContent = text;
     return el;
   }
 
@@ -60,25 +59,42 @@
     return Math.round(hours / 24) + 'd';
   }
 
+  // "+3 on yesterday" style change, coloured: more people delayed is worse.
+  function change(now, then, label) {
+    const d = now - then;
+    const span = h('span', { class: d > 0 ? 'up' : d < 0 ? 'down' : null },
+      d > 0 ? '▲ ' + d : d < 0 ? '▼ ' + (-d) : 'same');
+    return h('span', {}, label + ' ' + fmtInt(then) + ' (', span, ')');
+  }
+
   // ---- token and API ------------------------------------------------------
 
-  const token = () => sessionStorage.getItem(TOKEN_KEY);
+  const token = () => DISPLAY || sessionStorage.getItem(TOKEN_KEY);
 
   class AuthError extends Error {}
+  class Forbidden extends Error {}
 
-  async function api(path) {
+  async function api(path, type) {
     const res = await fetch(path, {
-      headers: { Authorization: 'Bearer ' + token(), Accept: 'application/json' },
+      headers: { Authorization: 'Bearer ' + token(), Accept: type || 'application/json' },
       cache: 'no-store',
     });
-    if (res.status === 401 || res.status === 403) {
-      throw new AuthError(res.status === 401 ? 'That token was not accepted.'
-        : 'That token may not read this dashboard.');
+    if (res.status === 401) {
+      throw new AuthError(DISPLAY ? 'This display link is not valid (revoked or mistyped). Ask the hub for a new one.'
+        : 'That token was not accepted.');
+    }
+    if (res.status === 403) throw new Forbidden(path);
+    if (type) {
+      if (!res.ok) throw new Error(res.statusText);
+      return res.blob();
     }
     const body = await res.json();
     if (!res.ok) throw new Error((body.error && body.error.message) || res.statusText);
     return body;
   }
+
+  // A report this token may not read (403) leaves its section hidden.
+  const optional = (p) => p.catch((e) => { if (e instanceof Forbidden) return null; throw e; });
 
   // Shown only once data has arrived, and flagged once it is too old.
   function checkStale() {
@@ -101,7 +117,13 @@
     checkStale();
     $('board').hidden = true;
     $('sign-out').hidden = true;
-    $('escalation-badge').hidden = true;
+    if (DISPLAY) {
+      // A wall has nobody to type a token: say what is wrong, in large.
+      const box = $('stale');
+      box.replaceChildren(message, h('small', {}, 'Nothing is shown until a valid display link is used.'));
+      box.hidden = false;
+      return;
+    }
     $('login').hidden = false;
     $('login-error').textContent = message || '';
     $('token').focus();
@@ -110,37 +132,271 @@
   function showBoard() {
     $('login').hidden = true;
     $('board').hidden = false;
-    $('sign-out').hidden = false;
+    $('sign-out').hidden = !!DISPLAY;
   }
 
-  // ---- rendering ----------------------------------------------------------
+  // ---- the first screen ---------------------------------------------------
 
-  function meter(share) {
+  function renderToday(today, cap) {
+    const t = today.totals;
+    $('t-delayed').textContent = fmtInt(t.now);
+    $('t-delayed-compare').replaceChildren(change(t.now, t.yesterday, 'yesterday'), ' · ',
+      change(t.now, t.last_week, 'last week'));
+    $('t-long').textContent = fmtInt(t.by_length['14d+']);
+    $('t-max').textContent = fmtInt(t.max_days);
+    $('t-bed-days').textContent = fmtInt(t.bed_days);
+    const beds = (cap.metrics && cap.metrics.beds) || {};
+    $('t-occupancy').textContent = pct(beds.occupancy);
+    $('t-available').textContent = fmtInt(cap.totals.available) + ' beds available now';
+
+    // The reasons go under the organisation's name: why, beside who.
+    const orgs = today.orgs.map((g) => h('tr', { 'data-key': g.key },
+      h('th', { scope: 'row' }, g.name,
+        g.reasons.length ? h('span', { class: 'why' }, g.reasons.map((r) => r.name + ' (' + r.now + ')').join('; ')) : null),
+      h('td', { class: 'n' }, fmtInt(g.now)),
+      h('td', { class: 'n' }, fmtInt(g.yesterday)),
+      h('td', { class: 'n' }, fmtInt(g.last_week)),
+      h('td', { class: 'n' }, fmtInt(g.by_length['14d+'])),
+      h('td', { class: 'n' }, g.now ? fmtInt(g.max_days) : '-')));
+    if (!orgs.length) orgs.push(h('tr', {}, h('td', { colspan: 6, class: 'muted' }, 'Nobody is past their discharge ready date.')));
+    fill($('org-table').tBodies[0], orgs);
+
+    const reasons = today.reasons.map((g) => h('tr', { 'data-key': g.key },
+      h('th', { scope: 'row' }, g.name),
+      h('td', { class: 'n' }, fmtInt(g.now)),
+      h('td', { class: 'n' }, fmtInt(g.yesterday)),
+      h('td', { class: 'n' }, fmtInt(g.last_week))));
+    if (!reasons.length) reasons.push(h('tr', {}, h('td', { colspan: 4, class: 'muted' }, 'No delays.')));
+    fill($('reason-table').tBodies[0], reasons);
+
+    const lengths = [['1-2d', '1-2'], ['3-6d', '3-6'], ['7-13d', '7-13'], ['14d+', '14 or more']];
+    const tbody = $('length-table').tBodies[0];
+    fill(tbody, lengths.map(([k, label]) => h('tr', {},
+      h('th', { scope: 'row' }, label),
+      h('td', { class: 'n' }, fmtInt(t.by_length[k])),
+      h('td', {}, meter(t.now ? t.by_length[k] / t.now : 0, true)))));
+    setMeterWidths(tbody);
+  }
+
+  function renderStaleProviders(rep) {
+    const names = rep.stale_providers || [];
+    const box = $('stale-providers');
+    box.hidden = !names.length;
+    box.textContent = names.length
+      ? 'Not updated in the last ' + fmtAge(rep.stale_after_hours) + ': ' + names.join(', ')
+      : '';
+    $('prov-note').textContent = 'A provider is named on the wall when none of its beds has changed for ' +
+      fmtAge(rep.stale_after_hours) + ' (area.stale_after).';
+    fill($('prov-table').tBodies[0], (rep.providers || []).map((p) => h('tr', { class: p.stale ? 'stale-row' : null, 'data-org': p.org },
+      h('th', { scope: 'row' }, p.name),
+      h('td', {}, p.facilities.map((id) => {
+        const f = rep.facilities.find((x) => x.id === id);
+        return f ? f.name : id;
+      }).join(', ')),
+      h('td', { class: 'n' }, fmtTime(p.last_change, true)),
+      h('td', { class: 'n' }, fmtAge(p.data_age_hours)),
+      h('td', { class: 'status' }, p.stale ? 'not updating' : 'up to date'))));
+  }
+
+  function renderEscalation(esc) {
+    const lvl = esc.level;
+    $('esc-level').className = 'badge level-' + lvl;
+    $('esc-level').textContent = 'OPEL ' + lvl;
+    $('escalation-badge').className = 'badge level-' + lvl;
+    $('badge-level').textContent = 'OPEL ' + lvl;
+    $('badge-reason').textContent = esc.reason ? '· ' + esc.reason : '';
+    $('esc-since').textContent = esc.since ? 'since ' + fmtTime(esc.since, true) + ' UTC' : 'no change recorded';
+    $('esc-reason').textContent = esc.reason || '';
+    const items = (esc.history || []).slice(0, 5).map((c) => {
+      const acts = (c.actions || []).map((a) => {
+        const x = a && a.action !== undefined ? a.action : a;
+        return typeof x === 'string' ? x : JSON.stringify(x);
+      });
+      return h('li', {},
+        h('span', { class: 'badge level-' + c.level }, 'OPEL ' + c.level), ' ',
+        h('span', { class: 'muted' }, fmtTime(c.at, true)), ' ',
+        c.reason,
+        acts.length ? h('div', { class: 'muted' }, 'Actions: ' + acts.join('; ')) : null);
+    });
+    $('esc-history').replaceChildren(...(items.length ? items : [h('li', { class: 'muted' }, 'No changes yet.')]));
+  }
+
+  // ---- charts (Chart.js) --------------------------------------------------
+
+  // Okabe-Ito: told apart with the common colour-vision deficiencies.
+  const PALETTE = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#000000', '#8a5a00'];
+  const NONE = '#6b7785';
+
+  function chartDefaults() {
+    const css = getComputedStyle(document.documentElement);
+    Chart.defaults.font.size = Math.round(parseFloat(css.fontSize) * 0.8);
+    Chart.defaults.font.family = css.fontFamily;
+    Chart.defaults.color = '#1c2430';
+    Chart.defaults.animation = false;
+    Chart.defaults.maintainAspectRatio = false;
+  }
+
+  // Creates the chart once, then only swaps its data: a wall refreshes
+  // all winter without rebuilding canvases.
+  function chart(id, config) {
+    const old = charts[id];
+    if (old && old.config.type === config.type) {
+      old.data.labels = config.data.labels;
+      old.data.datasets = config.data.datasets;
+      old.update('none');
+      return old;
+    }
+    if (old) old.destroy();
+    charts[id] = new Chart($(id), config);
+    return charts[id];
+  }
+
+  const shortDay = (d) => d.slice(8, 10) + '/' + d.slice(5, 7);
+
+  // A table under a chart: the same figures for screen readers and copying.
+  function seriesTable(id, days, columns) {
+    const table = $(id);
+    table.tHead.replaceChildren(h('tr', {}, h('th', { scope: 'col' }, 'Day'),
+      ...columns.map((c) => h('th', { scope: 'col', class: 'n' }, c.label))));
+    const rows = [];
+    for (let k = days.length - 1; k >= 0; k--) {
+      rows.push(h('tr', {}, h('th', { scope: 'row' }, days[k]),
+        ...columns.map((c) => h('td', { class: 'n' }, c.fmt ? c.fmt(c.values[k]) : fmtInt(c.values[k])))));
+    }
+    fill(table.tBodies[0], rows);
+  }
+
+  function renderDaily(daily) {
+    const days = daily.days;
+    const labels = days.map(shortDay);
+    // People past their ready date: stacked by organisation, largest
+    // organisations first, "none" grey.
+    const orgs = Object.entries(daily.delayed.by_org)
+      .map(([key, s]) => ({ key, name: s.name, values: s.values, sum: s.values.reduce((a, b) => a + b, 0) }))
+      .filter((o) => o.sum > 0)
+      .sort((a, b) => b.sum - a.sum);
+    const datasets = orgs.map((o, i) => ({
+      label: o.name, data: o.values, stack: 'delayed',
+      backgroundColor: o.key === 'none' ? NONE : PALETTE[i % PALETTE.length],
+    }));
+    chart('chart-delayed', {
+      type: 'bar',
+      data: { labels, datasets },
+      options: {
+        scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 }, title: { display: true, text: 'people' } } },
+        // Below the chart: a legend at the side cuts long names.
+        plugins: { legend: { position: 'bottom' } },
+      },
+    });
+    $('chart-delayed').setAttribute('aria-label', 'People past their ready date by day: ' +
+      days.length + ' days, ' + fmtInt(daily.delayed.total[days.length - 1]) + ' today');
+    seriesTable('delayed-table', days, [{ label: 'All', values: daily.delayed.total },
+      ...orgs.map((o) => ({ label: o.name, values: o.values }))]);
+
+    chart('chart-lost', {
+      type: 'bar',
+      data: { labels, datasets: [{ label: 'bed-days lost', data: daily.bed_days_lost.total, backgroundColor: '#B00020' }] },
+      options: { scales: { y: { beginAtZero: true, ticks: { precision: 0 } } }, plugins: { legend: { display: false } } },
+    });
+    seriesTable('lost-table', days, [{ label: 'Bed-days lost', values: daily.bed_days_lost.total }]);
+
+    const occ = daily.occupancy.share.map((x) => (x === null ? null : Math.round(1000 * x) / 10));
+    chart('chart-occ-level', {
+      type: 'line',
+      data: {
+        labels,
+        datasets: [
+          { label: 'occupancy %', data: occ, borderColor: '#005eb8', backgroundColor: '#005eb8', yAxisID: 'y', pointRadius: 2 },
+          { label: 'OPEL level (highest of the day)', data: daily.escalation.max_level, borderColor: '#b04300', backgroundColor: '#b04300', stepped: true, yAxisID: 'level', borderDash: [6, 4], pointRadius: 0 },
+        ],
+      },
+      options: {
+        scales: {
+          y: { min: 0, max: 100, title: { display: true, text: '%' } },
+          level: { position: 'right', min: 0, max: 4, ticks: { stepSize: 1 }, grid: { drawOnChartArea: false }, title: { display: true, text: 'OPEL' } },
+        },
+      },
+    });
+    seriesTable('occday-table', days, [
+      { label: 'Occupancy', values: daily.occupancy.share, fmt: pct },
+      { label: 'Level at end', values: daily.escalation.level },
+      { label: 'Highest level', values: daily.escalation.max_level }]);
+
+    const hours = daily.holds.confirm_hours_median.map((x) => (x === null ? null : Math.round(10 * x) / 10));
+    chart('chart-holds', {
+      type: 'bar',
+      data: {
+        labels,
+        datasets: [
+          { label: 'confirmed', data: daily.holds.confirmed, backgroundColor: '#009E73', stack: 'h', yAxisID: 'y' },
+          { label: 'expired', data: daily.holds.expired, backgroundColor: '#B00020', stack: 'h', yAxisID: 'y' },
+          { type: 'line', label: 'median hours to confirm', data: hours, borderColor: '#000000', backgroundColor: '#000000', yAxisID: 'hours', spanGaps: true },
+        ],
+      },
+      options: {
+        scales: {
+          y: { stacked: true, beginAtZero: true, ticks: { precision: 0 }, title: { display: true, text: 'holds' } },
+          hours: { position: 'right', beginAtZero: true, grid: { drawOnChartArea: false }, title: { display: true, text: 'hours' } },
+        },
+      },
+    });
+    const provCols = [];
+    for (const [, p] of Object.entries(daily.holds.by_provider)) {
+      provCols.push({ label: p.name + ': confirmed', values: p.confirmed },
+        { label: p.name + ': expired', values: p.expired },
+        { label: p.name + ': median hours', values: p.confirm_hours_median, fmt: (x) => (x === null ? '-' : x.toFixed(1)) });
+    }
+    seriesTable('holds-table', days, [
+      { label: 'Confirmed', values: daily.holds.confirmed },
+      { label: 'Expired', values: daily.holds.expired },
+      { label: 'Median hours to confirm', values: daily.holds.confirm_hours_median, fmt: (x) => (x === null ? '-' : x.toFixed(1)) },
+      ...provCols]);
+  }
+
+  function renderHistory(rep) {
+    const hist = rep.history;
+    const n = hist.at.length;
+    const share = (k, key) => (hist.area.open[k] > 0 ? hist.area[key][k] / hist.area.open[k] : 0);
+    const labels = hist.at.map((t) => fmtTime(t, true).slice(5));
+    chart('chart-occ', {
+      type: 'line',
+      data: {
+        labels,
+        datasets: [
+          { label: 'occupied / open beds %', data: hist.at.map((_, k) => Math.round(1000 * share(k, 'occupied')) / 10), borderColor: '#005eb8', backgroundColor: '#005eb8', pointRadius: 0 },
+          { label: 'held / open beds %', data: hist.at.map((_, k) => Math.round(1000 * share(k, 'held')) / 10), borderColor: '#8a5a00', backgroundColor: '#8a5a00', borderDash: [5, 4], pointRadius: 0 },
+        ],
+      },
+      options: { scales: { y: { min: 0, max: 100 }, x: { ticks: { maxTicksLimit: 8 } } } },
+    });
+    const rows = [];
+    for (let k = n - 1; k >= 0 && rows.length < 48; k--) {
+      rows.push(h('tr', {},
+        h('th', { scope: 'row' }, fmtTime(hist.at[k], true)),
+        h('td', { class: 'n' }, fmtInt(hist.area.open[k])),
+        h('td', { class: 'n' }, fmtInt(hist.area.occupied[k])),
+        h('td', { class: 'n' }, fmtInt(hist.area.held[k])),
+        h('td', { class: 'n' }, pct(share(k, 'occupied')))));
+    }
+    fill($('occ-table').tBodies[0], rows);
+  }
+
+  // ---- the rest -----------------------------------------------------------
+
+  function meter(share, plain) {
     const p = Math.max(0, Math.min(1, share || 0));
     return h('span', { class: 'meter' },
       h('span', { class: 'bar', 'aria-hidden': 'true' },
-        h('span', { class: 'fill' + (p >= 0.95 ? ' high' : ''), style: null })),
-      pct(share));
+        h('span', { class: 'fill' + (!plain && p >= 0.95 ? ' high' : '') })),
+      plain ? null : pct(share), plain ? h('span', { class: 'vh' }, pct(share)) : null);
   }
 
   function setMeterWidths(root) {
-    // Widths through the DOM (CSP forbids inline style attributes).
+    // Widths through the CSSOM (CSP forbids inline style attributes).
     root.querySelectorAll('.meter').forEach((m) => {
-      const txt = m.lastChild.textContent;
-      const v = parseFloat(txt);
+      const v = parseFloat(m.lastChild.textContent);
       m.querySelector('.fill').style.width = (isNaN(v) ? 0 : Math.min(100, v)) + '%';
     });
-  }
-
-  function renderTiles(cap) {
-    const m = cap.metrics || {};
-    const beds = m.beds || {};
-    $('t-total').textContent = fmtInt(cap.totals.total);
-    $('t-available').textContent = fmtInt(cap.totals.available);
-    $('t-occupancy').textContent = pct(beds.occupancy);
-    $('t-waiting').textContent = fmtInt(m.waiting ? m.waiting.total : null);
-    $('t-delayed').textContent = fmtInt(m.delayed);
-    $('t-bed-days').textContent = fmtInt(m.bed_days_lost ? m.bed_days_lost.total : null);
   }
 
   function renderCapacity(rep) {
@@ -160,7 +416,7 @@
         h('td', { class: 'n' }, fmtAge(f.data_age_hours))));
       for (const z of f.zones) {
         const zt = z.totals;
-        rows.push(h('tr', { class: 'zone' },
+        rows.push(h('tr', { class: 'zone', 'data-zone': z.id },
           h('th', { scope: 'row' }, z.name + (z.closed ? ' (closed)' : '')),
           h('td', {}, Object.entries(z.cohorts).filter(([, c]) => c !== 'open')
             .map(([p, c]) => p + ' ' + c).join(', ')),
@@ -171,7 +427,7 @@
           h('td', { class: 'n' }, fmtInt(zt.blocked)),
           h('td', {}, meter(zt.occupancy)),
           h('td', { class: 'n' }, zt.surge.total ? zt.surge.open + '/' + zt.surge.total : '-'),
-          h('td', {}, '')));
+          h('td', { class: 'n' }, fmtAge(z.data_age_hours))));
       }
     }
     const tbody = $('capacity-table').tBodies[0];
@@ -189,28 +445,7 @@
         h('td', { class: 'n' }, fmtInt(by[p].negative)))));
   }
 
-  function renderEscalation(esc) {
-    const lvl = esc.level;
-    for (const el of [$('esc-level'), $('escalation-badge')]) {
-      el.className = 'badge level-' + lvl;
-      el.textContent = 'OPEL ' + lvl;
-    }
-    $('esc-since').textContent = esc.since ? 'since ' + fmtTime(esc.since, true) + ' UTC' : 'no change recorded';
-    $('esc-reason').textContent = esc.reason || '';
-    const items = (esc.history || []).slice(0, 6).map((c) => {
-      const acts = (c.actions || []).map((a) => {
-        const x = a && a.action !== undefined ? a.action : a;
-        return typeof x === 'string' ? x : JSON.stringify(x);
-      });
-      return h('li', {},
-        h('span', { class: 'badge level-' + c.level }, 'OPEL ' + c.level), ' ',
-        h('span', { class: 'muted' }, fmtTime(c.at, true)), ' ',
-        c.reason,
-        acts.length ? h('div', { class: 'muted' }, 'Actions: ' + acts.join('; ')) : null);
-    });
-    $('esc-history').replaceChildren(...(items.length ? items : [h('li', { class: 'muted' }, 'No changes yet.')]));
-  }
-
+  // Days past the discharge ready date (metrics.waiting buckets).
   const BUCKETS = ['<1d', '1-3d', '3-7d', '7-14d', '14d+'];
 
   function renderWaiting(cap) {
@@ -221,104 +456,53 @@
         h('th', { scope: 'row' }, p === 'none' ? 'not decided' : p),
         ...BUCKETS.map((b) => h('td', { class: 'n' }, fmtInt(e[b]))),
         h('td', { class: 'n' }, fmtInt(e.total)),
-        h('td', { class: 'n' }, Number(e.oldest_days).toFixed(1)));
+        h('td', { class: 'n' }, fmtInt(Math.round(e.oldest_days))));
     });
     if (!rows.length) rows.push(h('tr', {}, h('td', { colspan: 8, class: 'muted' }, 'Nobody is waiting.')));
     fill($('waiting-table').tBodies[0], rows);
   }
 
-  // Horizontal bars of bed-days lost, largest first. Each name is written
-  // in full on its own line above its bar: a cut name hides who is
-  // responsible.
-  function barChart(box, groups, label) {
-    const data = groups.filter((g) => g.bed_days_lost > 0);
-    // One SVG unit per CSS pixel, so labels keep their size.
-    const W = Math.max(300, box.clientWidth || 520), row = 46, right = 56;
-    const H = Math.max(1, data.length) * row + 6;
-    const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, 'aria-hidden': 'true', focusable: 'false' });
-    if (!data.length) {
-      svg.append(s('text', { x: 0, y: 22, class: 'empty' }, 'No delays recorded.'));
-    }
-    const max = Math.max(1, ...data.map((g) => g.bed_days_lost));
-    data.forEach((g, i) => {
-      const y = 2 + i * row;
-      const title = s('title', {}, `${g.name}: ${g.bed_days_lost} bed-days lost`);
-      const w = Math.max(2, (W - right) * g.bed_days_lost / max);
-      svg.append(s('text', { x: 0, y: y + 15 }, g.name));
-      const bar = s('rect', { x: 0, y: y + 21, width: w, height: 18, class: 'bar', rx: 3 });
-      bar.append(title);
-      svg.append(bar);
-      svg.append(s('text', { x: w + 6, y: y + 35 }, String(g.bed_days_lost)));
+  function renderPeople(rep) {
+    $('people-card').hidden = !rep;
+    if (!rep) return;
+    people = rep.people;
+    drawPeople();
+  }
+
+  function drawPeople() {
+    const { key, dir } = peopleSort;
+    const sorted = people.slice().sort((a, b) => {
+      const x = a[key] === null ? '' : a[key], y = b[key] === null ? '' : b[key];
+      return (x < y ? -1 : x > y ? 1 : a.referral - b.referral) * dir;
     });
-    box.setAttribute('aria-label', label + ': ' + (data.length
-      ? data.map((g) => `${g.name} ${g.bed_days_lost}`).join(', ') : 'none'));
-    box.replaceChildren(svg);
+    for (const th of $('people-table').tHead.rows[0].cells) {
+      const k = th.querySelector('button').dataset.sort;
+      th.setAttribute('aria-sort', k === key ? (dir > 0 ? 'ascending' : 'descending') : 'none');
+    }
+    const rows = sorted.map((p) => h('tr', { 'data-referral': p.referral },
+      h('th', { scope: 'row' }, String(p.referral)),
+      h('td', {}, p.nhs_number.replace(/^(\d{3})(\d{3})(\d{4})$/, '$1 $2 $3')),
+      h('td', { class: 'n' }, fmtInt(p.days_past_ready)),
+      h('td', {}, p.reason_text),
+      h('td', {}, p.responsible_org_name),
+      h('td', {}, p.pathway || '-'),
+      h('td', {}, fmtTime(p.updated_at, true))));
+    if (!rows.length) rows.push(h('tr', {}, h('td', { colspan: 7, class: 'muted' }, 'Nobody is past their discharge ready date.')));
+    fill($('people-table').tBodies[0], rows);
   }
 
-  function delayRows(groups) {
-    return groups.map((g) => h('tr', { 'data-key': g.key },
-      h('th', { scope: 'row' }, g.name),
-      h('td', { class: 'n' }, fmtInt(g.referrals)),
-      h('td', { class: 'n' }, fmtInt(g.delayed)),
-      h('td', { class: 'n' }, fmtInt(g.bed_days_lost)),
-      h('td', { class: 'n' }, pct(g.share_on_ready_date))));
-  }
-
-  function renderDelays(byOrg, byReason) {
-    barChart($('delay-org-chart'), byOrg.groups, 'Bed-days lost by organisation');
-    barChart($('delay-reason-chart'), byReason.groups, 'Bed-days lost by reason');
-    fill($('delay-org-table').tBodies[0], delayRows(byOrg.groups));
-    fill($('delay-reason-table').tBodies[0], delayRows(byReason.groups));
-  }
-
-  // Occupancy (occupied / open) and held beds over time, in per cent.
-  function renderHistory(rep) {
-    const hist = rep.history;
-    const n = hist.at.length;
-    const share = (k, key) => (hist.area.open[k] > 0 ? hist.area[key][k] / hist.area.open[k] : 0);
-    const box = $('occ-chart');
-    const W = Math.max(320, box.clientWidth || 760), H = 240, L = 44, R = 12, T = 10, B = 30;
-    const x = (k) => L + (n > 1 ? (W - L - R) * k / (n - 1) : (W - L - R) / 2);
-    const y = (v) => T + (H - T - B) * (1 - v);
-    const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, 'aria-hidden': 'true', focusable: 'false' });
-    for (const v of [0, 0.25, 0.5, 0.75, 1]) {
-      svg.append(s('line', { x1: L, x2: W - R, y1: y(v), y2: y(v), class: v ? 'gridline' : 'axis' }));
-      svg.append(s('text', { x: L - 6, y: y(v) + 4, 'text-anchor': 'end' }, (v * 100) + '%'));
-    }
-    const ticks = n > 2 ? [0, Math.floor((n - 1) / 2), n - 1] : [...Array(n).keys()];
-    for (const k of ticks) {
-      svg.append(s('text', { x: x(k), y: H - 8, 'text-anchor': k === 0 && n > 1 ? 'start' : k === n - 1 && n > 1 ? 'end' : 'middle' },
-        fmtTime(hist.at[k], true)));
-    }
-    for (const [key, cls] of [['held', 'line-held'], ['occupied', 'line-occ']]) {
-      const pts = [];
-      for (let k = 0; k < n; k++) pts.push(`${x(k).toFixed(1)},${y(share(k, key)).toFixed(1)}`);
-      if (n === 1) {
-        svg.append(s('circle', { cx: x(0), cy: y(share(0, key)), r: 4, class: cls }));
-      } else {
-        svg.append(s('polyline', { points: pts.join(' '), class: cls }));
-      }
-    }
-    const last = n - 1;
-    box.setAttribute('aria-label', `Occupancy over time: ${pct(share(last, 'occupied'))} now, ` +
-      `${n} points from ${fmtTime(hist.at[0], true)} to ${fmtTime(hist.at[last], true)} UTC`);
-    const legend = h('div', { class: 'legend' },
-      h('span', {}, h('span', { class: 'key k-occ' }), 'occupied / open beds'),
-      h('span', {}, h('span', { class: 'key k-held' }), 'held / open beds'));
-    box.replaceChildren(svg, legend);
-    const rows = [];
-    for (let k = last; k >= 0 && rows.length < 48; k--) {
-      rows.push(h('tr', {},
-        h('th', { scope: 'row' }, fmtTime(hist.at[k], true)),
-        h('td', { class: 'n' }, fmtInt(hist.area.open[k])),
-        h('td', { class: 'n' }, fmtInt(hist.area.occupied[k])),
-        h('td', { class: 'n' }, fmtInt(hist.area.held[k])),
-        h('td', { class: 'n' }, pct(share(k, 'occupied')))));
-    }
-    fill($('occ-table').tBodies[0], rows);
+  async function exportPeople() {
+    const blob = await api('/v1/reports/delayed-people?format=csv', 'text/csv');
+    const a = h('a', { href: URL.createObjectURL(blob), download: 'delayed-people-' + new Date().toISOString().slice(0, 10) + '.csv' });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 10000);
   }
 
   function renderDecisions(rep) {
+    $('decisions-card').hidden = !rep;
+    if (!rep) return;
     const items = rep.decisions.map((d) => {
       const dec = d.decision || {};
       const where = dec.bed ? `bed ${dec.bed} at ${dec.facility}` : '';
@@ -343,24 +527,28 @@
     if (busy) return;
     busy = true;
     try {
-      const [cap, rep, esc, byOrg, byReason, dec] = await Promise.all([
+      const [cap, rep, esc, today, daily, dec, ppl] = await Promise.all([
         api('/v1/capacity'),
         api('/v1/reports/capacity'),
         api('/v1/escalation?limit=10'),
-        api('/v1/reports/delays?by=org'),
-        api('/v1/reports/delays?by=reason'),
-        api('/v1/reports/decisions?limit=8'),
+        api('/v1/reports/today'),
+        api('/v1/reports/daily'),
+        DISPLAY ? null : optional(api('/v1/reports/decisions?limit=8')),
+        DISPLAY ? null : optional(api('/v1/reports/delayed-people')),
       ]);
       showBoard();
-      $('area-name').textContent = cap.area_name || cap.area || 'caretide';
-      document.title = cap.area_name || cap.area || 'caretide';
-      renderTiles(cap);
-      renderCapacity(rep);
-      renderCohorts(cap);
+      const name = cap.area_name || cap.area || 'caretide';
+      $('area-name').textContent = name;
+      document.title = name;
+      renderToday(today, cap);
+      renderStaleProviders(rep);
       renderEscalation(esc);
-      renderWaiting(cap);
-      renderDelays(byOrg, byReason);
+      renderDaily(daily);
+      renderCapacity(rep);
       renderHistory(rep);
+      renderCohorts(cap);
+      renderWaiting(cap);
+      renderPeople(ppl);
       renderDecisions(dec);
       lastGood = Date.now();
       checkStale();
@@ -368,7 +556,7 @@
       document.body.dataset.updates = String(Number(document.body.dataset.updates || 0) + 1);
     } catch (e) {
       if (e instanceof AuthError) {
-        sessionStorage.removeItem(TOKEN_KEY);
+        if (!DISPLAY) sessionStorage.removeItem(TOKEN_KEY);
         showLogin(e.message);
         busy = false;
         return;
@@ -386,6 +574,18 @@
   }
 
   document.addEventListener('DOMContentLoaded', () => {
+    chartDefaults();
+    if (DISPLAY) {
+      // Wall mode: the first screen, full width, nothing to sign in to.
+      document.body.classList.add('wall');
+      for (const id of ['people-card', 'prov-title', 'cap-title', 'occ-title', 'cohort-title', 'decisions-card',
+        'lost-title', 'occday-title', 'holds-title']) {
+        const el = $(id);
+        (el.closest('section') || el).classList.add('wall-hide');
+      }
+      // How long, beside the trend.
+      $('trend-title').closest('section').after($('length-card'));
+    }
     $('login-form').addEventListener('submit', (ev) => {
       ev.preventDefault();
       const t = $('token').value.trim();
@@ -397,6 +597,16 @@
     $('sign-out').addEventListener('click', () => {
       sessionStorage.removeItem(TOKEN_KEY);
       showLogin('');
+    });
+    $('people-table').tHead.addEventListener('click', (ev) => {
+      const b = ev.target.closest('button[data-sort]');
+      if (!b) return;
+      const key = b.dataset.sort;
+      peopleSort = { key, dir: peopleSort.key === key ? -peopleSort.dir : (key === 'days_past_ready' ? -1 : 1) };
+      drawPeople();
+    });
+    $('people-export').addEventListener('click', () => {
+      exportPeople().catch((e) => { $('updated').textContent = 'Download failed (' + e.message + ')'; });
     });
     setInterval(checkStale, 1000);
     if (token()) start(); else showLogin('');

@@ -38,8 +38,9 @@ demo_area "$tmp/area.yaml" \
 start main --config "$tmp/area.yaml" || { finish; exit 1; }
 
 BASE=$base VIEWER_TOKEN=$(token_of viewer) HUB_TOKEN=$(token_of hub) \
-NHS_NUMBER=$(nhs 4242) ARTIFACTS=$artifacts CHROMIUM=$chromium \
-  timeout 120 node "$dir/dashboard.test.mjs"
+HOSPITAL_TOKEN=$(token_of hospital) PROVIDER_TOKEN=$(token_of provider) \
+ARTIFACTS=$artifacts CHROMIUM=$chromium \
+  timeout 240 node "$dir/dashboard.test.mjs"
 rc=$?
 # The runner printed its own "N passed, N failed" line; a daemon that
 # died under it fails the test as well.

@@ -422,6 +422,29 @@ Test(report, capacity_data_age)
     json_t *hc = facility(rep, "hc");
     cr_assert(json_is_null(get(hc, "last_change")));
     cr_assert(json_is_null(get(hc, "data_age_hours")));
+    /* Zones too: home-main (H01, H02) 44h; home-memory never changed;
+     * sd's green zone never had a bed change of its own (the surge was
+     * opened for the facility). */
+    near(jnum(facility(rep, "home"), "zones.0.data_age_hours"), 44.0,
+         "home-main age");
+    cr_assert(json_is_null(get(facility(rep, "home"), "zones.1.last_change")));
+    /* Providers: homes (home) changed 44h ago; council (sd, rehab, hc)
+     * 17h ago, its newest facility. Stalest first. */
+    cr_assert_str_eq(jstr(rep, "providers.0.org"), "homes");
+    cr_assert_str_eq(jstr(rep, "providers.0.name"), "Homes Ltd");
+    near(jnum(rep, "providers.0.data_age_hours"), 44.0, "homes age");
+    cr_assert_str_eq(jstr(rep, "providers.1.org"), "council");
+    near(jnum(rep, "providers.1.data_age_hours"), 17.0, "council age");
+    cr_assert_eq(json_array_size(get(rep, "providers.1.facilities")), 3);
+    /* With a day's interval, homes is named; with 12h both are. */
+    cr_assert_eq(ct_report_capacity_flag_stale(rep, DAY_MS), 0);
+    cr_assert(json_is_true(get(rep, "providers.0.stale")));
+    cr_assert(json_is_false(get(rep, "providers.1.stale")));
+    cr_assert_eq(json_array_size(get(rep, "stale_providers")), 1);
+    cr_assert_str_eq(jstr(rep, "stale_providers.0"), "Homes Ltd");
+    near(jnum(rep, "stale_after_hours"), 24.0, "interval");
+    cr_assert_eq(ct_report_capacity_flag_stale(rep, 12 * HOUR_MS), 0);
+    cr_assert_eq(json_array_size(get(rep, "stale_providers")), 2);
     json_decref(rep);
 }
 
@@ -704,5 +727,5 @@ Test(report_empty, event_queries_use_the_capacity_index)
         ct_buf_free(&b);
         using++;
     }
-    cr_assert_eq(using, 2);
+    cr_assert_eq(using, 3); /* open changes, facility and zone events */
 }
