@@ -223,7 +223,12 @@ static int backup(ct_http_req *r, void *app)
  */
 #define ROLES(hub, hospital, provider, viewer, admin)                    \
     {CT_ACCESS_##hub, CT_ACCESS_##hospital, CT_ACCESS_##provider,        \
-     CT_ACCESS_##viewer, CT_ACCESS_##admin}
+     CT_ACCESS_##viewer, CT_ACCESS_##admin, CT_ACCESS_NONE}
+/* The same, and a display credential (a screen on a wall, display.h) may
+ * read it too: aggregate figures only, never a person. */
+#define ROLES_AND_DISPLAY(hub, hospital, provider, viewer, admin)        \
+    {CT_ACCESS_##hub, CT_ACCESS_##hospital, CT_ACCESS_##provider,        \
+     CT_ACCESS_##viewer, CT_ACCESS_##admin, CT_ACCESS_ALL}
 
 const ct_http_route ct_api_routes[] = {
     {CT_HTTP_GET, "/v1/health", CT_ROUTE_PLAIN, true,
@@ -236,7 +241,7 @@ const ct_http_route ct_api_routes[] = {
      ROLES(NONE, NONE, NONE, NONE, ALL), backup},
 
     {CT_HTTP_GET, "/v1/capacity", CT_ROUTE_READ, false,
-     ROLES(ALL, ALL, ALL, ALL, ALL), ct_api__capacity},
+     ROLES_AND_DISPLAY(ALL, ALL, ALL, ALL, ALL), ct_api__capacity},
     {CT_HTTP_GET, "/v1/beds", CT_ROUTE_READ, false,
      ROLES(ALL, ALL, ALL, ALL, ALL), ct_api__beds},
     {CT_HTTP_PATCH, "/v1/beds/{id}", CT_ROUTE_WRITE, false,
@@ -260,25 +265,34 @@ const ct_http_route ct_api_routes[] = {
      ROLES(ALL, OWN, NONE, NONE, NONE), ct_api__referral_delay},
 
     {CT_HTTP_GET, "/v1/escalation", CT_ROUTE_READ, false,
-     ROLES(ALL, ALL, ALL, ALL, ALL), ct_api__escalation},
+     ROLES_AND_DISPLAY(ALL, ALL, ALL, ALL, ALL), ct_api__escalation},
     {CT_HTTP_GET, "/v1/audit", CT_ROUTE_READ, false,
      ROLES(ALL, NONE, NONE, ALL, ALL), ct_api__audit},
 
     {CT_HTTP_GET, "/v1/reports/delays", CT_ROUTE_READ, false,
-     ROLES(ALL, ALL, ALL, ALL, ALL), ct_api__report_delays},
+     ROLES_AND_DISPLAY(ALL, ALL, ALL, ALL, ALL), ct_api__report_delays},
     {CT_HTTP_GET, "/v1/reports/capacity", CT_ROUTE_READ, false,
-     ROLES(ALL, ALL, ALL, ALL, ALL), ct_api__report_capacity},
+     ROLES_AND_DISPLAY(ALL, ALL, ALL, ALL, ALL), ct_api__report_capacity},
     {CT_HTTP_GET, "/v1/reports/escalation", CT_ROUTE_READ, false,
-     ROLES(ALL, ALL, ALL, ALL, ALL), ct_api__report_escalation},
+     ROLES_AND_DISPLAY(ALL, ALL, ALL, ALL, ALL), ct_api__report_escalation},
     {CT_HTTP_GET, "/v1/reports/decisions", CT_ROUTE_READ, false,
      ROLES(ALL, NONE, NONE, ALL, ALL), ct_api__report_decisions},
     {CT_HTTP_GET, "/v1/reports/today", CT_ROUTE_READ, false,
-     ROLES(ALL, ALL, ALL, ALL, ALL), ct_api__report_today},
+     ROLES_AND_DISPLAY(ALL, ALL, ALL, ALL, ALL), ct_api__report_today},
     {CT_HTTP_GET, "/v1/reports/daily", CT_ROUTE_READ, false,
-     ROLES(ALL, ALL, ALL, ALL, ALL), ct_api__report_daily},
+     ROLES_AND_DISPLAY(ALL, ALL, ALL, ALL, ALL), ct_api__report_daily},
     /* Names people: the hub only (admin sees no personal data). */
     {CT_HTTP_GET, "/v1/reports/delayed-people", CT_ROUTE_READ, false,
      ROLES(ALL, NONE, NONE, NONE, NONE), ct_api__report_people},
+
+    /* Display credentials for screens on a wall: issued, listed and
+     * revoked by the hub (and admins: they carry no personal data). */
+    {CT_HTTP_POST, "/v1/displays", CT_ROUTE_WRITE, false,
+     ROLES(ALL, NONE, NONE, NONE, ALL), ct_api__display_issue},
+    {CT_HTTP_GET, "/v1/displays", CT_ROUTE_READ, false,
+     ROLES(ALL, NONE, NONE, NONE, ALL), ct_api__display_list},
+    {CT_HTTP_POST, "/v1/displays/{id}/revoke", CT_ROUTE_WRITE, false,
+     ROLES(ALL, NONE, NONE, NONE, ALL), ct_api__display_revoke},
 
     {CT_HTTP_GET, "/", CT_ROUTE_PLAIN, true,
      ROLES(ALL, ALL, ALL, ALL, ALL), ct_api__dashboard_page},
@@ -306,6 +320,8 @@ void ct_api_print_routes(FILE *out)
         for (int role = 0; role < CT_ROLE__COUNT; role++)
             fprintf(out, " %s=%s", ct_role_name((ct_role)role),
                     ct_access_name(rt->access[role]));
+        if (rt->access[CT_HTTP_DISPLAY] != CT_ACCESS_NONE)
+            fputs(" display", out);
         fputc('\n', out);
     }
 }

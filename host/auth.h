@@ -30,11 +30,17 @@ typedef enum ct_access {
     CT_ACCESS_ALL,
 } ct_access;
 
-/* Who is calling: the organisation and role the token is bound to. */
+/* Who is calling: the organisation and role the token is bound to. A
+ * display credential (display.h) calls as a viewer with display set and
+ * org holding the screen's name; it may use only the routes marked for
+ * displays (aggregate figures). */
 typedef struct ct_principal {
     ct_role role;
     char org[65]; /* organisation id (ids are at most 64 characters) */
+    bool display;
 } ct_principal;
+
+typedef struct ct_displays ct_displays;
 
 typedef struct ct_auth ct_auth;
 
@@ -50,6 +56,10 @@ void ct_auth_free(ct_auth *a);
  * configured token whatever matches.
  */
 int ct_auth_bearer(const ct_auth *a, const char *header, ct_principal *p);
+
+/* The display credentials consulted after the configured tokens
+ * (borrowed; NULL for none). Kept by the daemon across reloads. */
+void ct_auth_set_displays(ct_auth *a, const ct_displays *d);
 
 /* Number of configured tokens. */
 size_t ct_auth_count(const ct_auth *a);

@@ -9,6 +9,7 @@
 
 #include "api.h"
 #include "auth.h"
+#include "display.h"
 #include "error.h"
 #include "http.h"
 #include "log.h"
@@ -258,6 +259,7 @@ int ct_daemon_reload(ct_daemon *d, ct_diags *diags, ct_reconcile_stats *stats)
         if (d->hooks[i].apply)
             d->hooks[i].apply(d, next, d->hooks[i].data);
     warn_restart_only(d->cfg, next);
+    ct_auth_set_displays(auth, d->displays);
     ct_http_set_auth(d->http, auth);
     ct_http_set_max_body(d->http, next->limits.max_body);
     ct_auth_free(d->auth);
@@ -517,6 +519,13 @@ static int start(ct_daemon *d)
         return err;
     if ((err = ct_auth_new(d->cfg, &d->auth)))
         return err;
+    ct_cap_error derr = {0};
+    if ((err = ct_displays_load(d->cap, &d->displays, &derr))) {
+        ct_log_error(UNIT, "cannot read the display credentials: %s",
+                     derr.message[0] ? derr.message : ct_strerror(err));
+        return err;
+    }
+    ct_auth_set_displays(d->auth, d->displays);
     /* Units that join the daemon hook in here, before the server starts. */
     if ((err = ct_daemon__plugins_start(d)))
         return err;
@@ -602,6 +611,7 @@ int ct_daemon_run(const ct_daemon_options *opts)
         ct_log_error(UNIT, "event loop closed with handles open: %s",
                      uv_strerror(close_rc));
     ct_auth_free(d->auth);
+    ct_displays_free(d->displays);
     ct_daemon__plugins_free(d);
     ct_daemon__cap_free(d);
     ct_daemon__guard_detach(d);

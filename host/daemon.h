@@ -77,6 +77,10 @@ ct_clock *ct_daemon_clock(ct_daemon *d);
  */
 ct_capacity *ct_daemon_capacity(ct_daemon *d);
 
+/* The valid display credentials (display.h; borrowed, valid while the
+ * daemon runs): the API changes them, authentication reads them. */
+struct ct_displays *ct_daemon_displays(ct_daemon *d);
+
 /*
  * The plugin manager, NULL until its owner sets it (the daemon then
  * passes it to the decision pipeline and dispatches capacity events to

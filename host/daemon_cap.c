@@ -44,6 +44,11 @@ ct_capacity *ct_daemon_capacity(ct_daemon *d)
     return d->cap;
 }
 
+struct ct_displays *ct_daemon_displays(ct_daemon *d)
+{
+    return d->displays;
+}
+
 ct_plugins *ct_daemon_plugins(ct_daemon *d)
 {
     return d->plugins;

@@ -45,6 +45,7 @@ struct ct_daemon {
     ct_daemon_options opts;
     ct_config *cfg;
     ct_auth *auth;
+    ct_displays *displays; /* display credentials, kept across reloads */
     ct_store *store;
     ct_clock *clock;
     ct_commit *commit;

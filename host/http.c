@@ -311,6 +311,15 @@ static void authenticate(ct_http_req *r)
     }
     r->authed = true;
     r->access = rt->access[r->who.role];
+    if (r->who.display && rt->access[CT_HTTP_DISPLAY] == CT_ACCESS_NONE) {
+        /* A screen on a wall sees aggregate figures only (display.h). */
+        r->access = CT_ACCESS_NONE;
+        ct_http_error(r, 403, "forbidden", NULL,
+                      "a display link may not %s %s: it sees aggregate "
+                      "figures only",
+                      ct_http_method_name(r->method), rt->pattern);
+        return;
+    }
     if (r->access == CT_ACCESS_NONE)
         ct_http_error(r, 403, "forbidden", NULL,
                       "role %s may not %s %s", ct_role_name(r->who.role),

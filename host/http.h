@@ -73,9 +73,13 @@ typedef struct ct_http_route {
     const char *pattern;          /* "/v1/referrals/{id}/confirm" */
     ct_route_kind kind;
     bool public;                  /* no token needed; access is ignored */
-    ct_access access[CT_ROLE__COUNT]; /* indexed by ct_role */
+    /* Indexed by ct_role; the extra last cell is a display credential's
+     * (display.h): ALL on the routes of aggregate figures, else NONE. */
+    ct_access access[CT_ROLE__COUNT + 1];
     ct_http_handler handler;
 } ct_http_route;
+
+#define CT_HTTP_DISPLAY CT_ROLE__COUNT /* the display's access cell */
 
 #define CT_HTTP_MAX_PARAMS 4
 

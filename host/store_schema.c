@@ -372,6 +372,22 @@ static const char schema_v8[] =
     "ALTER TABLE person DROP COLUMN usual_residence;"
     "ALTER TABLE infection ADD COLUMN source_org TEXT;";
 
+/*
+ * Display credentials: a screen on a wall opens the dashboard with a
+ * long-lived secret of its own, which sees aggregate figures only and is
+ * revoked without touching anyone's token (host/display.c). Kept hashed;
+ * a revoked row stays, so the list says who issued and revoked what.
+ */
+static const char schema_v9[] =
+    "CREATE TABLE display ("
+    "  name       TEXT PRIMARY KEY,"
+    "  sha256     BLOB NOT NULL CHECK (length(sha256) = 32),"
+    "  issued_at  INTEGER NOT NULL,"
+    "  issued_by  TEXT NOT NULL,"
+    "  revoked_at INTEGER,"
+    "  revoked_by TEXT"
+    ") STRICT;";
+
 const ct_migration ct_store__migrations[] = {
     {"domain model", schema_v1},
     {"capacity indexes and guards", schema_v2},
@@ -381,5 +397,6 @@ const ct_migration ct_store__migrations[] = {
     {"event index for reports only", schema_v6},
     {"no writes that nothing needs", schema_v7},
     {"clinical data per referral", schema_v8},
+    {"display credentials", schema_v9},
 };
 const int ct_store__nmigrations = (int)CT_ARRAY_LEN(ct_store__migrations);

@@ -9,6 +9,7 @@
 
 #include "store_sql_audit.h"
 #include "store_sql_capacity.h"
+#include "store_sql_display.h"
 #include "store_sql_escalation.h"
 #include "store_sql_kv.h"
 #include "store_sql_pipeline.h"
@@ -20,7 +21,7 @@
 #define CT_STMT_LIST(X)                                                      \
     CT_STMTS_STORE(X) CT_STMTS_KV(X) CT_STMTS_AUDIT(X) CT_STMTS_CAPACITY(X)  \
         CT_STMTS_PIPELINE(X) CT_STMTS_VIEW(X) CT_STMTS_ESCALATION(X)          \
-        CT_STMTS_REPL(X) CT_STMTS_REPORT(X)
+        CT_STMTS_REPL(X) CT_STMTS_REPORT(X) CT_STMTS_DISPLAY(X)
 
 typedef enum ct_stmt {
 #define X(name, sql) CT_STMT_##name,

@@ -70,7 +70,12 @@ expect_error 401 unauthorized null
 req GET /metrics "" "" -H 'Authorization: Basic ZGVtbzpkZW1v'
 expect_error 401 unauthorized null
 
-# The role matrix: every route against every role, as the table says.
+# The role matrix: every route against every role, as the table says,
+# and a display credential (a screen on a wall) against every route: it
+# reads only the routes marked "display" (aggregate figures).
+req POST /v1/displays "$(token_of admin)" '{"name": "matrix-wall"}'
+display=$(echo "$body" | jq -r .secret)
+[ "$code" = 201 ] && [ ${#display} = 43 ] && ok || bad "issue a display credential: $code $body"
 "$bin" run --print-routes > "$tmp/routes"
 [ -s "$tmp/routes" ] && ok || bad "--print-routes lists the table"
 while read -r method pattern kind rest; do
@@ -84,7 +89,14 @@ while read -r method pattern kind rest; do
   fi
   req "$method" "$path" "" "$payload"
   [ "$code" = 401 ] && ok || bad "$method $pattern without a token: $code"
+  req "$method" "$path" "$display" "$payload"
+  case " $rest " in
+    *" display "*) [ "$code" != 401 ] && [ "$code" != 403 ] && [ "${code:0:1}" != 5 ] && ok \
+                     || bad "$method $pattern as a display: got $code: $body" ;;
+    *) [ "$code" = 403 ] && ok || bad "$method $pattern as a display: want 403, got $code" ;;
+  esac
   for cell in $rest; do
+    [ "$cell" = display ] && continue
     role=${cell%%=*} access=${cell#*=}
     req "$method" "$path" "$(token_of "$role")" "$payload"
     if [ "$access" = none ]; then

@@ -37,7 +37,12 @@ demo_area "$tmp/area.yaml" \
   -e "s|^plugins: \[\]|plugin_path: [\"$src/tests/plugins\"]\nplugins:\n  - name: triage_p2\n    settings: {pathway: P3}|"
 start main --config "$tmp/area.yaml" || { finish; exit 1; }
 
-BASE=$base VIEWER_TOKEN=$(token_of viewer) HUB_TOKEN=$(token_of hub) \
+# The wall's display link (docs/reports.md "The wall").
+req POST /v1/displays "$(token_of hub)" '{"name": "test-wall"}'
+display=$(echo "$body" | jq -r .secret)
+[ "$code" = 201 ] || { echo "FAIL: cannot issue a display credential: $code $body"; exit 1; }
+
+BASE=$base VIEWER_TOKEN=$(token_of viewer) HUB_TOKEN=$(token_of hub) DISPLAY_TOKEN=$display \
 HOSPITAL_TOKEN=$(token_of hospital) PROVIDER_TOKEN=$(token_of provider) \
 ARTIFACTS=$artifacts CHROMIUM=$chromium \
   timeout 240 node "$dir/dashboard.test.mjs"

@@ -20,10 +20,10 @@ const viewer = process.env.VIEWER_TOKEN;
 const hub = process.env.HUB_TOKEN;
 const hospital = process.env.HOSPITAL_TOKEN;
 const provider = process.env.PROVIDER_TOKEN;
-const display = process.env.DISPLAY_TOKEN || viewer;
+const display = process.env.DISPLAY_TOKEN;
 const artifacts = process.env.ARTIFACTS;
-if (!base || !viewer || !hub || !hospital || !provider || !artifacts) {
-  console.error('set BASE, VIEWER_TOKEN, HUB_TOKEN, HOSPITAL_TOKEN, PROVIDER_TOKEN and ARTIFACTS');
+if (!base || !viewer || !hub || !hospital || !provider || !display || !artifacts) {
+  console.error('set BASE, VIEWER_TOKEN, HUB_TOKEN, HOSPITAL_TOKEN, PROVIDER_TOKEN, DISPLAY_TOKEN and ARTIFACTS');
   process.exit(2);
 }
 mkdirSync(artifacts, { recursive: true });
@@ -330,6 +330,9 @@ try {
     assert(await wall.locator('#decisions-card').isHidden(), 'referral decisions show on the wall');
     const stored = await wall.evaluate(() => sessionStorage.length + localStorage.length);
     assert(stored === 0, 'the display secret was stored');
+    // The credential itself reads no person, whatever the page asks.
+    const res = await fetch(base + '/v1/reports/delayed-people', { headers: { Authorization: 'Bearer ' + display } });
+    assert(res.status === 403, 'a display reads the delayed people: ' + res.status);
   });
   await check('the wall at 1920x1080: the first screen fills it, text large enough for 3 m', async () => {
     const box = await wall.locator('#chart-delayed').boundingBox();
