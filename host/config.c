@@ -948,9 +948,9 @@ static void load_plugin_path(loader *l, const ct_node *n)
 static void load_limits(loader *l, const ct_node *n)
 {
     static const char *const keys[] = {
-        "plugin_memory", "plugin_deadline", "quarantine_after", "plugin_kv",
-        "max_body",      "hold_ttl",        "request_timeout",
-        "plugin_decision_budget", "plugin_minute_budget",
+        "plugin_memory", "plugin_deadline", "schedule_deadline",
+        "quarantine_after", "plugin_kv", "max_body", "hold_ttl",
+        "request_timeout", "plugin_decision_budget", "plugin_minute_budget",
         "header_timeout", "connections_per_address", NULL};
     ct_config_limits *lim = &l->cfg->limits;
     const uint64_t MiB = 1024 * 1024;
@@ -962,6 +962,11 @@ static void load_limits(loader *l, const ct_node *n)
         get_size(l, n, "plugin_memory", 64 * MiB, 1 * MiB, 4096 * MiB);
     lim->plugin_deadline_ms =
         get_duration(l, n, "plugin_deadline", 50, 1, 60000);
+    /* Scheduled jobs run between requests on the same loop: their own
+     * budget, longer than a hook's, still short enough not to stall the
+     * API; long jobs work in slices (docs/plugins.md). */
+    lim->schedule_deadline_ms =
+        get_duration(l, n, "schedule_deadline", 1000, 1, 60000);
     lim->quarantine_after =
         (uint32_t)get_int(l, n, "quarantine_after", 5, 1, 1000);
     lim->plugin_decision_budget_ms =

@@ -204,9 +204,10 @@ static int collect(ct_prom_family *f, void *data)
             ct_prom_set(f, (const char *[]){name, counters[k]},
                         (double)json_integer_value(
                             json_object_get(p, counters[k])));
-        const char *state = json_string_value(json_object_get(p, "state"));
+        /* How many of its hooks, schedules and handlers are out. */
         ct_prom_set(f, (const char *[]){name, "quarantined"},
-                    strcmp(state, "quarantined") == 0);
+                    (double)json_array_size(
+                        json_object_get(p, "quarantined")));
         ct_prom_set(f, (const char *[]){name, "memory_bytes"},
                     (double)json_integer_value(json_object_get(p, "memory")));
     }
@@ -242,7 +243,8 @@ int ct_daemon__plugins_start(ct_daemon *d)
         (rc = ct_daemon_on_health(d, health, u)) ||
         (rc = ct_prom_gauge_fn(d->prom, "caretide_plugin",
                                "Per plugin: calls, errors, timeouts "
-                               "(since load), quarantined (0/1), memory",
+                               "(since load), quarantined (hooks, "
+                               "schedules and handlers out), memory",
                                (const char *[]){"plugin", "what", NULL},
                                collect, u, &f)))
         return rc;

@@ -203,15 +203,16 @@ static int64_t next_due(const ct_plugin_schedule *s, int64_t now)
     return at > now ? at : at + day;
 }
 
-void ct_plugins__schedule_arm(ct_plugin_schedule *s);
-void ct_plugins__schedule_arm(ct_plugin_schedule *s)
+void ct_plugins__schedule_arm(ct_plugin_schedule *s, bool soon)
 {
     ct_clock *clock = ct_capacity_clock(ct_plugins__capacity(s->plugin->mgr));
-    ct_timer_start(&s->timer, next_due(s, ct_clock_now(clock)), schedule_fire,
+    int64_t now = ct_clock_now(clock);
+    ct_timer_start(&s->timer, soon ? now : next_due(s, now), schedule_fire,
                    s);
 }
 
-static int add_schedule(lua_State *L, int64_t interval, int minute)
+static int add_schedule(lua_State *L, int64_t interval, int minute,
+                        const char *kind, const char *when)
 {
     ct_plugin *p = self(L);
     ct_plugin_schedule **v =
@@ -233,6 +234,8 @@ static int add_schedule(lua_State *L, int64_t interval, int minute)
     s->interval_ms = interval;
     s->daily_minute = minute;
     s->ref = ref;
+    snprintf(s->name, sizeof s->name, "%s %.20s #%zu", kind, when,
+             p->nscheds + 1);
     ct_timer_init(ct_capacity_clock(cap_of(L)), &s->timer);
     p->scheds[p->nscheds++] = s;
     lua_pushinteger(L, (lua_Integer)p->nscheds);
@@ -251,7 +254,7 @@ static int l_every(lua_State *L)
     luaL_argcheck(L, ct_parse_duration_ms(iv, &ms) == 0 && ms >= 1000, 1,
                   "expected every(duration, function) with a duration of "
                   "at least 1s, like \"15m\"");
-    return add_schedule(L, ms, -1);
+    return add_schedule(L, ms, -1, "every", iv);
 }
 
 /* ct.daily(hhmm, fn) -> integer */
@@ -269,7 +272,7 @@ static int l_daily(lua_State *L)
                       sscanf(s, "%2d:%2d%c", &h, &m, &extra) == 2 &&
                       h >= 0 && h < 24 && m >= 0 && m < 60,
                   1, "expected daily(\"HH:MM\", function)");
-    return add_schedule(L, 86400000, h * 60 + m);
+    return add_schedule(L, 86400000, h * 60 + m, "daily", s);
 }
 
 /* ct.on(event, fn) */
@@ -287,6 +290,7 @@ static int l_on(lua_State *L)
         return luaL_error(L, "out of memory");
     p->subs = v;
     ct_plugin_sub *sub = &p->subs[p->nsubs];
+    *sub = (ct_plugin_sub){.ref = LUA_NOREF};
     lua_pushvalue(L, 2);
     ct_sandbox_lua_ref(L, "ct.on", &sub->ref); /* may raise: nothing held */
     if (!(sub->event = strdup(ev))) {

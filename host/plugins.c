@@ -4,6 +4,7 @@
  */
 #include "plugins_int.h"
 
+#include "audit.h"
 #include "bundle.h"
 #include "error.h"
 #include "log.h"
@@ -48,8 +49,6 @@ struct ct_plugins {
     ct_sandbox_line_fn line_fn; /* coverage (ct_plugins_new_traced) */
     void *line_ud;
 };
-
-void ct_plugins__schedule_arm(ct_plugin_schedule *s);
 
 ct_capacity *ct_plugins__capacity(ct_plugins *m) { return m->cap; }
 const ct_config *ct_plugins__config(ct_plugins *m) { return m->cfg; }
@@ -319,7 +318,7 @@ static void set_arm(set *s)
     for (size_t i = 0; i < s->n; i++) {
         s->items[i]->live = true;
         for (size_t j = 0; j < s->items[i]->nscheds; j++)
-            ct_plugins__schedule_arm(s->items[i]->scheds[j]);
+            ct_plugins__schedule_arm(s->items[i]->scheds[j], false);
     }
 }
 
@@ -423,24 +422,60 @@ size_t ct_plugins_count(const ct_plugins *m)
 
 /* --- calling hooks ------------------------------------------------------- */
 
-static void count_failure(ct_plugin *p, int rc)
+static const char *const hook_names[CT_HOOK_COUNT] = {"triage", "rank",
+                                                     "admit", "escalate"};
+
+/* Counts a failure of one hook, schedule or handler (its guard, named
+ * what) and quarantines that part alone after limits.quarantine_after in
+ * a row. */
+static void count_failure(ct_plugin *p, ct_plugin_guard *g, const char *what,
+                          int rc)
 {
     p->errors++;
     if (rc == CT_ETIMEOUT)
         p->timeouts++;
-    p->consecutive++;
+    g->consecutive++;
     uint32_t limit = p->mgr->cfg->limits.quarantine_after;
-    if (p->state == CT_PLUGIN_ACTIVE && p->consecutive >= limit) {
-        p->state = CT_PLUGIN_QUARANTINED;
+    if (!g->quarantined && g->consecutive >= limit) {
+        g->quarantined = true;
         ct_log_error("plugins",
-                     "plugin '%s' quarantined after %llu consecutive "
-                     "failures; it stays out until reloaded",
-                     p->manifest->name, (unsigned long long)p->consecutive);
+                     "plugin '%s': %s quarantined after %llu consecutive "
+                     "failures; it stays out until the plugin is reloaded "
+                     "(its other hooks and schedules go on)",
+                     p->manifest->name, what,
+                     (unsigned long long)g->consecutive);
         ct_plugins__queue_event(
             p->mgr, "plugin.quarantined",
-            json_pack("{s:s, s:I}", "plugin", p->manifest->name, "failures",
-                      (json_int_t)p->consecutive));
+            json_pack("{s:s, s:s, s:I}", "plugin", p->manifest->name,
+                      "hook", what, "failures", (json_int_t)g->consecutive));
     }
+}
+
+/* The guard of a decision hook by name. */
+static ct_plugin_guard *hook_guard(ct_plugin *p, const char *hook)
+{
+    int h = 0;
+    while (h < CT_HOOK_COUNT - 1 && strcmp(hook_names[h], hook) != 0)
+        h++;
+    return &p->hooks[h];
+}
+
+/* Visits every guard of p with its name; stops when fn returns true. */
+static bool each_guard(const ct_plugin *p,
+                       bool (*fn)(const ct_plugin_guard *, const char *,
+                                  void *),
+                       void *ud)
+{
+    for (int i = 0; i < CT_HOOK_COUNT; i++)
+        if (fn(&p->hooks[i], hook_names[i], ud))
+            return true;
+    for (size_t i = 0; i < p->nscheds; i++)
+        if (fn(&p->scheds[i]->guard, p->scheds[i]->name, ud))
+            return true;
+    for (size_t i = 0; i < p->nsubs; i++)
+        if (fn(&p->subs[i].guard, p->subs[i].event, ud))
+            return true;
+    return false;
 }
 
 static json_t *trace_entry(ct_plugin *p, const char *hook, json_t *input)
@@ -470,7 +505,9 @@ void ct_plugins_decision_begin(ct_plugins *m)
         m->cur->items[i]->decision_ns = 0;
 }
 
-enum budget { PER_DECISION, PER_MINUTE };
+/* PER_SCHEDULE charges the minute's budget like PER_MINUTE, under the
+ * schedule's own deadline (limits.schedule_deadline) instead of a hook's. */
+enum budget { PER_DECISION, PER_MINUTE, PER_SCHEDULE };
 
 /*
  * ct_sandbox_call within the plugin's CPU budget, on the deadline's clock:
@@ -486,7 +523,7 @@ static int budgeted_call(ct_plugin *p, const char *what, int nargs, int nres,
     int64_t t0 = mono_ns();
     int64_t *used = &p->decision_ns, total = lim->plugin_decision_budget_ms;
     const char *per = "a decision";
-    if (b == PER_MINUTE) {
+    if (b != PER_DECISION) {
         if (t0 / 60000000000LL != p->minute_at) {
             p->minute_at = t0 / 60000000000LL;
             p->minute_ns = 0;
@@ -506,7 +543,8 @@ static int budgeted_call(ct_plugin *p, const char *what, int nargs, int nres,
         *msg = p->budget_msg;
         return CT_ELIMIT;
     }
-    int64_t dl = lim->plugin_deadline_ms;
+    int64_t dl = b == PER_SCHEDULE ? lim->schedule_deadline_ms
+                                   : lim->plugin_deadline_ms;
     int rc = ct_sandbox_call_deadline(p->sb, what, nargs, nres,
                                       left < dl ? left : dl);
     *used += mono_ns() - t0;
@@ -536,7 +574,8 @@ static int call_hook(ct_plugin *p, const char *hook, const json_t *a1,
         res[i] = NULL;
     if (entry_out)
         *entry_out = NULL;
-    if (p->state == CT_PLUGIN_QUARANTINED) {
+    ct_plugin_guard *g = hook_guard(p, hook);
+    if (g->quarantined) {
         if (ct_sandbox_get_hook(p->sb, hook) == 0) {
             lua_settop(ct_sandbox_state(p->sb),
                        lua_gettop(ct_sandbox_state(p->sb)) - 1);
@@ -591,7 +630,7 @@ static int call_hook(ct_plugin *p, const char *hook, const json_t *a1,
                               : ct_sandbox_last_error(p->sb)->message;
         ct_log_warn("plugins", "%s", msg);
         trace_error(entry, p, msg);
-        count_failure(p, rc);
+        count_failure(p, g, hook, rc);
         for (int i = 0; i < nres; i++) {
             json_decref(res[i]);
             res[i] = NULL;
@@ -600,8 +639,8 @@ static int call_hook(ct_plugin *p, const char *hook, const json_t *a1,
         /* Provisional until the caller accepts the result's shape:
          * shape_error puts the count back, so a plugin that always answers
          * in the wrong shape still reaches quarantine. */
-        p->unconfirmed = p->consecutive;
-        p->consecutive = 0;
+        g->unconfirmed = g->consecutive;
+        g->consecutive = 0;
         json_object_set(entry, "output",
                         nres == 1 ? res[0] : json_pack("[OO]", res[0], res[1]));
         if (nres != 1)
@@ -628,8 +667,9 @@ static int shape_error(ct_plugin *p, json_t *entry, const char *hook,
         json_object_del(entry, "output");
         trace_error(entry, p, msg);
     }
-    p->consecutive = p->unconfirmed;
-    count_failure(p, CT_EPLUGIN);
+    ct_plugin_guard *g = hook_guard(p, hook);
+    g->consecutive = g->unconfirmed;
+    count_failure(p, g, hook, CT_EPLUGIN);
     return CT_EPLUGIN;
 }
 
@@ -898,10 +938,9 @@ static void deliver(ct_plugins *m, const char *kind, const json_t *payload)
 {
     for (size_t i = 0; m->cur && i < m->cur->n; i++) {
         ct_plugin *p = m->cur->items[i];
-        if (p->state == CT_PLUGIN_QUARANTINED)
-            continue;
         for (size_t j = 0; j < p->nsubs; j++) {
-            if (!matches(p->subs[j].event, kind))
+            ct_plugin_guard *g = &p->subs[j].guard;
+            if (g->quarantined || !matches(p->subs[j].event, kind))
                 continue;
             lua_State *L = ct_sandbox_state(p->sb);
             ct_sandbox_push_ref(p->sb, p->subs[j].ref);
@@ -922,10 +961,11 @@ static void deliver(ct_plugins *m, const char *kind, const json_t *payload)
             rc = budgeted_call(p, what, 1, 0, PER_MINUTE, &msg);
             m->answering = outer;
             if (rc) {
-                ct_log_warn("plugins", "%s", msg);
-                count_failure(p, rc);
+                ct_log_warn("plugins", "%s",
+                            ct_sandbox_last_error(p->sb)->message);
+                count_failure(p, g, p->subs[j].event, rc);
             } else {
-                p->consecutive = 0;
+                g->consecutive = 0;
             }
         }
     }
@@ -1031,28 +1071,138 @@ void ct_plugins_dispatch(ct_plugins *m, const char *kind,
     ct_plugins_flush(m);
 }
 
+/*
+ * One call of a schedule's function, under the schedule's own deadline
+ * (limits.schedule_deadline) and in one transaction: every event and kv
+ * write of the call commits together, or none does when it fails, so a
+ * retried job never repeats what a failed one half did, and a job that
+ * keeps its progress in ct.kv resumes where its last call ended. Returns
+ * true when the function answered true: more work is left, call again as
+ * soon as the loop has served what waits (requests, triage).
+ */
+static bool schedule_call(ct_plugin *p, ct_plugin_schedule *s)
+{
+    ct_plugins *m = p->mgr;
+    ct_store *st = ct_capacity_store(m->cap);
+    lua_State *L = ct_sandbox_state(p->sb);
+    bool own = !ct_store_in_transaction(st);
+    size_t cap_mark = ct_capacity_events_mark(m->cap);
+    size_t queue_mark = m->nqueue;
+    int rc = own ? ct_store_begin(st) : ct_store_savepoint(st);
+    if (rc) {
+        ct_log_error("plugins", "plugin '%s': %s not run: %s",
+                     p->manifest->name, s->name, ct_strerror(rc));
+        return false;
+    }
+    ct_sandbox_push_ref(p->sb, s->ref);
+    p->calls++;
+    const char *msg;
+    rc = budgeted_call(p, s->name, 0, 1, PER_SCHEDULE, &msg);
+    bool more = false;
+    if (rc == 0) {
+        more = lua_isboolean(L, -1) && lua_toboolean(L, -1);
+        lua_settop(L, lua_gettop(L) - 1);
+        s->guard.consecutive = 0;
+    } else if (rc == CT_ELIMIT && msg && strstr(msg, "used up before")) {
+        /* Not run: the minute's budget is spent. Not the job's failure;
+         * it runs at its next time. */
+        ct_log_warn("plugins", "%s", msg);
+    } else {
+        ct_log_warn("plugins", "%s", msg ? msg : "schedule failed");
+        count_failure(p, &s->guard, s->name, rc);
+    }
+    int end = rc ? rc : own ? ct_store_commit(st) : ct_store_release(st);
+    if (end) {
+        if (rc == 0)
+            ct_log_error("plugins", "plugin '%s': %s not kept: %s",
+                         p->manifest->name, s->name, ct_strerror(end));
+        if (own) {
+            ct_store_rollback(st);
+            ct_capacity_drop_events(m->cap);
+        } else {
+            ct_store_rollback_to(st);
+            ct_capacity_drop_events_since(m->cap, cap_mark);
+            ct_capacity_refresh(m->cap);
+        }
+        /* Events of the undone call are not delivered either. */
+        while (m->nqueue > queue_mark) {
+            m->nqueue--;
+            free(m->queue[m->nqueue].kind);
+            json_decref(m->queue[m->nqueue].payload);
+        }
+        return false;
+    }
+    if (own) {
+        int hs = ct_audit_sync_head(st);
+        if (hs)
+            ct_log_warn("plugins", "audit head file: %s", ct_strerror(hs));
+        ct_capacity_flush_events(m->cap);
+    }
+    return more;
+}
+
+/* A job that always answers "more" would otherwise run without end
+ * (under the virtual clock, inside one advance). */
+#define MAX_SLICES 10000
+
 void ct_plugins__run_schedule(ct_plugin_schedule *s)
 {
     ct_plugin *p = s->plugin;
-    if (p->state == CT_PLUGIN_ACTIVE) {
-        ct_sandbox_push_ref(p->sb, s->ref);
-        p->calls++;
-        const char *msg;
-        int rc = budgeted_call(p, s->daily_minute < 0 ? "every" : "daily", 0,
-                               0, PER_MINUTE, &msg);
-        if (rc) {
-            ct_log_warn("plugins", "%s", msg);
-            count_failure(p, rc);
-        } else {
-            p->consecutive = 0;
-        }
+    bool more = !s->guard.quarantined && schedule_call(p, s);
+    if (more && ++s->slices >= MAX_SLICES) {
+        ct_log_warn("plugins", "plugin '%s': %s answered \"more\" %d times "
+                               "in a row; it waits for its next time",
+                    p->manifest->name, s->name, MAX_SLICES);
+        more = false;
     }
+    if (!more)
+        s->slices = 0;
     if (p->live)
-        ct_plugins__schedule_arm(s);
+        ct_plugins__schedule_arm(s, more);
     ct_plugins_flush(p->mgr);
 }
 
 /* --- status and provenance ----------------------------------------------- */
+
+static bool add_quarantined(const ct_plugin_guard *g, const char *name,
+                            void *ud)
+{
+    if (g->quarantined)
+        json_array_append_new(ud, json_string(name));
+    return false;
+}
+
+static bool max_consecutive(const ct_plugin_guard *g, const char *name,
+                            void *ud)
+{
+    (void)name;
+    uint64_t *max = ud;
+    if (g->consecutive > *max)
+        *max = g->consecutive;
+    return false;
+}
+
+/* Whether p has the named hook (a guard that can be used). */
+static bool has_hook(const ct_plugin *p, int h)
+{
+    lua_State *L = ct_sandbox_state(p->sb);
+    if (ct_sandbox_get_hook(p->sb, hook_names[h]) != 0)
+        return false;
+    lua_settop(L, lua_gettop(L) - 1);
+    return true;
+}
+
+/* "active" with nothing quarantined, "quarantined" when every hook,
+ * schedule and handler it has is, "degraded" in between. */
+static const char *plugin_state(const ct_plugin *p, size_t nquarantined)
+{
+    if (nquarantined == 0)
+        return "active";
+    size_t parts = p->nscheds + p->nsubs;
+    for (int h = 0; h < CT_HOOK_COUNT; h++)
+        parts += has_hook(p, h) || p->hooks[h].quarantined;
+    return nquarantined >= parts ? "quarantined" : "degraded";
+}
 
 json_t *ct_plugins_status(const ct_plugins *m)
 {
@@ -1061,17 +1211,21 @@ json_t *ct_plugins_status(const ct_plugins *m)
         const ct_plugin *p = m->cur->items[i];
         ct_sandbox_stats st;
         ct_sandbox_stats_get(p->sb, &st);
-        json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:s, s:I, s:I}",
+        json_t *out = json_array();
+        uint64_t consecutive = 0;
+        each_guard(p, add_quarantined, out);
+        each_guard(p, max_consecutive, &consecutive);
+        json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:s, s:I, s:I, s:o}",
                          "name", p->manifest->name, "version",
                          p->manifest->version, "state",
-                         p->state == CT_PLUGIN_ACTIVE ? "active"
-                                                      : "quarantined",
+                         plugin_state(p, json_array_size(out)),
                          "calls", (json_int_t)p->calls, "errors",
                          (json_int_t)p->errors, "timeouts",
                          (json_int_t)p->timeouts, "consecutive_failures",
-                         (json_int_t)p->consecutive, "settings_hash",
+                         (json_int_t)consecutive, "settings_hash",
                          p->settings_hash, "memory", (json_int_t)st.mem_used,
-                         "memory_peak", (json_int_t)st.mem_peak);
+                         "memory_peak", (json_int_t)st.mem_peak,
+                         "quarantined", out);
         if (o && *p->bundle_hash)
             json_object_set_new(o, "bundle_hash",
                                 json_string(p->bundle_hash));

@@ -17,6 +17,19 @@
 
 typedef struct ct_plugin ct_plugin;
 
+/* Failures are counted, and quarantine applies, per hook, per schedule and
+ * per event handler: a schedule that keeps overrunning is stopped alone
+ * and never takes the plugin's triage with it. */
+typedef struct ct_plugin_guard {
+    uint64_t consecutive; /* failures since the last success */
+    uint64_t unconfirmed; /* consecutive before the last call succeeded */
+    bool quarantined;     /* not called again until the plugin reloads */
+} ct_plugin_guard;
+
+/* The decision hooks, each with its own guard. */
+enum { CT_HOOK_TRIAGE, CT_HOOK_RANK, CT_HOOK_ADMIT, CT_HOOK_ESCALATE,
+       CT_HOOK_COUNT };
+
 /* A ct.every or ct.daily schedule: a timer on the host clock calling a
  * Lua function held by registry reference. */
 typedef struct ct_plugin_schedule {
@@ -25,18 +38,17 @@ typedef struct ct_plugin_schedule {
     int ref;
     int64_t interval_ms; /* every: the period; daily: one day */
     int daily_minute;    /* minutes after midnight UTC; -1 for every */
+    ct_plugin_guard guard;
+    uint32_t slices; /* calls in a row that answered "more" */
+    char name[48]; /* "every 15m #1", for logs, traces and status */
 } ct_plugin_schedule;
 
 /* A ct.on subscription. */
 typedef struct ct_plugin_sub {
     char *event;
     int ref;
+    ct_plugin_guard guard;
 } ct_plugin_sub;
-
-typedef enum ct_plugin_state {
-    CT_PLUGIN_ACTIVE,
-    CT_PLUGIN_QUARANTINED,
-} ct_plugin_state;
 
 struct ct_plugin {
     ct_plugins *mgr;
@@ -49,11 +61,10 @@ struct ct_plugin {
     ct_bundle *bundle;    /* the verified files the sandbox runs; NULL for
                              a plain directory (read from disk) */
     ct_sandbox *sb;
-    ct_plugin_state state;
+    ct_plugin_guard hooks[CT_HOOK_COUNT];
     bool in_setup; /* ct.every/daily/on are allowed only in setup() */
     bool live;     /* part of the running set (schedules armed) */
-    uint64_t calls, errors, timeouts, consecutive;
-    uint64_t unconfirmed; /* consecutive before the last call succeeded */
+    uint64_t calls, errors, timeouts;
     int64_t decision_ns;  /* CPU budget: spent in this decision */
     int64_t minute_ns;    /* spent on events and schedules in minute_at */
     int64_t minute_at;    /* monotonic minute of minute_ns */
@@ -81,6 +92,10 @@ bool ct_plugins__loaded(const ct_plugins *m, const char *name);
 
 /* Registers the `ct` module and the global `ct` into p's sandbox. */
 int ct_hostapi_open(ct_plugin *p);
+
+/* Arms a schedule's timer for its next due time, or for now when soon
+ * (its job said it has more to do). */
+void ct_plugins__schedule_arm(ct_plugin_schedule *s, bool soon);
 
 /* Runs a schedule's function now (used by the timers). */
 void ct_plugins__run_schedule(ct_plugin_schedule *s);

@@ -67,7 +67,7 @@ end
 -- daily summary.
 function M.setup(settings)
   M.configure(nil, settings)
-  ct.every(util.duration_text(S.delay_check), M.check)
+  ct.every(util.duration_text(S.delay_check), M.check_slice)
   ct.daily(S.summary_at, M.daily_summary)
 end
 
@@ -255,6 +255,13 @@ end
 -- stays beyond the pathway maximum. Returns what it found (for tests).
 function M.check()
   return delays.check()
+end
+
+-- check_slice() -> more: the scheduled form, delay_batch referrals a call;
+-- true while the pass goes on (the host calls again soon).
+function M.check_slice()
+  local _, more = delays.step()
+  return more
 end
 
 -- daily_summary(): the delay summary by organisation and reason, kept in

@@ -444,6 +444,69 @@ Test(plugins, dropped_events_name_the_events_and_plugins)
     close_pfx(&p);
 }
 
+/* Issue 22, finding 1: a long scheduled job works in slices, each one
+ * transaction with its progress; a slice that fails part-way is undone
+ * whole (its events too), so the retry reports every item once. */
+Test(plugins, schedule_slices_commit_whole_and_resume)
+{
+    pfx p;
+    open_with(&p, "  - name: slicer\n", "");
+    const char *items = "SELECT count(*) FROM event WHERE kind = "
+                        "'plugin.job.item'";
+    const char *distinct =
+        "SELECT count(DISTINCT json_extract(payload, '$.item')) FROM event "
+        "WHERE kind = 'plugin.job.item'";
+    /* The first hour: items 1-10, then the slice 11-20 fails at 14. */
+    ct_clock_advance(p.f.clock, HOUR_MS);
+    cr_assert_eq(cap_fx_int(&p.f, items, NULL), 10,
+                 "the failed slice left none of its events");
+    json_t *v = NULL;
+    cr_assert_eq(ct_kv_get(p.f.store, "slicer", "at", &v), 0);
+    cr_assert_eq(json_integer_value(v), 10, "its place is the last kept slice");
+    json_decref(v);
+    /* The next hour resumes there and finishes in two more slices. */
+    ct_clock_advance(p.f.clock, HOUR_MS);
+    cr_assert_eq(cap_fx_int(&p.f, items, NULL), 25);
+    cr_assert_eq(cap_fx_int(&p.f, distinct, NULL), 25, "no item twice");
+    json_t *st = ct_plugins_status(p.m);
+    json_t *sl = json_array_get(st, 0);
+    cr_assert_eq(json_integer_value(json_object_get(sl, "errors")), 1);
+    cr_assert_str_eq(str(sl, "state"), "active");
+    json_decref(st);
+    close_pfx(&p);
+}
+
+/* Quarantine is per hook and per schedule: a schedule that keeps failing
+ * is stopped alone, and the same plugin's triage goes on answering. */
+Test(plugins, failing_schedule_never_stops_triage)
+{
+    pfx p;
+    open_with(&p, "  - name: badjob\n",
+              "limits: {quarantine_after: 2, plugin_deadline: 2s}\n");
+    ct_clock_advance(p.f.clock, 5 * 60000);
+    json_t *st = ct_plugins_status(p.m);
+    json_t *b = json_array_get(st, 0);
+    cr_assert_str_eq(str(b, "state"), "degraded");
+    cr_assert_eq(json_integer_value(json_object_get(b, "errors")), 2,
+                 "not called once quarantined");
+    json_t *q = json_object_get(b, "quarantined");
+    cr_assert_eq(json_array_size(q), 1);
+    cr_assert_str_eq(json_string_value(json_array_get(q, 0)), "every 1m #1");
+    json_decref(st);
+    int64_t id = refer(&p, 0, CT_PATHWAY_P2);
+    json_t *d = decide(&p, id);
+    cr_assert_str_neq(str(d, "outcome"), "manual_review");
+    cr_assert_str_eq(str(d, "pathway"), "P1", "badjob's triage answered");
+    json_decref(d);
+    cr_assert_eq(cap_fx_int(&p.f,
+                            "SELECT count(*) FROM event WHERE kind = "
+                            "'plugin.quarantined' AND json_extract(payload, "
+                            "'$.hook') = 'every 1m #1'",
+                            NULL),
+                 0, "plugin.quarantined is an event between plugins");
+    close_pfx(&p);
+}
+
 Test(plugins, escalation_highest_level_and_actions_through_the_host)
 {
     pfx p;

@@ -4,6 +4,8 @@
 -- of stay, and writes the daily summary.
 --
 -- Store keys (ct.kv):
+--   progress           where an unfinished delay check resumes: {i = state
+--                      index, after = referral id, seen = flagged ids seen}
 --   flags              {["<referral id>"] = {m = "YYYY-MM-DD" (missing reason
 --                      last reported), h = true (harm reported), s = true
 --                      (stay reported)}}, pruned when a referral leaves
@@ -50,57 +52,42 @@ local function emit(event, payload)
   ct.log.info("%s: referral %s", event, tostring(payload.referral))
 end
 
--- check() -> {missing = {ids}, harm = {ids}, overstay = {ids}}: reports
--- (as events) referrals past their ready date with no delay reason or
--- responsible organisation (once a day each), delays reaching
--- harm_after_days (once each), and stays past their pathway's maximum
--- (once each).
-function D.check()
-  local now = ct.now()
-  local today = ct.format_time(now, "date")
-  local flags = ct.kv.get("flags") or {}
-  local before = util.copy(flags)
-  local seen = {}
-  local found = { missing = {}, harm = {}, overstay = {} }
+-- Every state a delay check visits, in order: in hospital, then discharged
+-- (for the length of stay).
+local STATES = { "received", "triaged", "waiting", "held", "placed", "discharged" }
 
-  for _, state in ipairs(IN_HOSPITAL) do
-    each(state, function(r)
-      local key = tostring(r.id)
-      seen[key] = true
-      local f = flags[key] or {}
-      local days = util.delay_days(r)
-      local reason, org = util.delay_reason(r), util.responsible_org(r)
-      if days >= 1 and days > S.missing_reason_grace_days and (reason == nil or org == nil)
-          and f.m ~= today then
-        f.m = today
-        local missing = {}
-        if reason == nil then missing[#missing + 1] = "delay_reason" end
-        if org == nil then missing[#missing + 1] = "responsible_org" end
-        emit("delay.missing_reason", {
-          referral = r.id, nhs_number = r.nhs_number, from_org = r.from_org,
-          ready_date = r.ready_date, delay_days = days, missing = missing,
-        })
-        found.missing[#found.missing + 1] = r.id
-      end
-      if days >= S.harm_after_days and not f.h then
-        f.h = true
-        emit("delay.harm", {
-          referral = r.id, nhs_number = r.nhs_number, from_org = r.from_org,
-          ready_date = r.ready_date, delay_days = days, threshold_days = S.harm_after_days,
-          delay_reason = reason, responsible_org = org, pathway = util.pathway(r),
-        })
-        found.harm[#found.harm + 1] = r.id
-      end
-      flags[key] = next(f) and f or nil
-    end)
-  end
-
-  -- Discharged people are in their bed or slot until the referral is
-  -- completed: the stay counts from discharge.
-  each("discharged", function(r)
-    local key = tostring(r.id)
-    seen[key] = true
-    local f = flags[key] or {}
+-- Looks at one referral: a missing delay reason (once a day), harm (once),
+-- a stay past its pathway's maximum (once). Updates its flags and found.
+local function visit(r, flags, found, now, today)
+  local key = tostring(r.id)
+  local f = flags[key] or {}
+  if r.state ~= "discharged" then
+    local days = util.delay_days(r)
+    local reason, org = util.delay_reason(r), util.responsible_org(r)
+    if days >= 1 and days > S.missing_reason_grace_days and (reason == nil or org == nil)
+        and f.m ~= today then
+      f.m = today
+      local missing = {}
+      if reason == nil then missing[#missing + 1] = "delay_reason" end
+      if org == nil then missing[#missing + 1] = "responsible_org" end
+      emit("delay.missing_reason", {
+        referral = r.id, nhs_number = r.nhs_number, from_org = r.from_org,
+        ready_date = r.ready_date, delay_days = days, missing = missing,
+      })
+      found.missing[#found.missing + 1] = r.id
+    end
+    if days >= S.harm_after_days and not f.h then
+      f.h = true
+      emit("delay.harm", {
+        referral = r.id, nhs_number = r.nhs_number, from_org = r.from_org,
+        ready_date = r.ready_date, delay_days = days, threshold_days = S.harm_after_days,
+        delay_reason = reason, responsible_org = org, pathway = util.pathway(r),
+      })
+      found.harm[#found.harm + 1] = r.id
+    end
+  else
+    -- Discharged people are in their bed or slot until the referral is
+    -- completed: the stay counts from discharge.
     local pathway = util.pathway(r)
     local max = max_stay(pathway)
     if max and max > 0 and math.type(r.discharged_at) == "integer" and not f.s
@@ -113,18 +100,83 @@ function D.check()
       })
       found.overstay[#found.overstay + 1] = r.id
     end
-    flags[key] = next(f) and f or nil
-  end)
+  end
+  flags[key] = next(f) and f or nil
+  return key
+end
 
-  for key in pairs(flags) do
-    if not seen[key] then flags[key] = nil end
+-- step() -> found, more: one slice of the delay check, at most delay_batch
+-- referrals. Run as a schedule, the host keeps the slice's events and
+-- writes in one transaction (all or none), so what a slice reported and
+-- the flags that say so are kept together: a retry never reports twice.
+-- A pass longer than one slice keeps its place in the store ("progress")
+-- and answers more = true; the host calls again once the requests waiting
+-- meanwhile (triage among them) have been served.
+function D.step()
+  local now = ct.now()
+  local today = ct.format_time(now, "date")
+  local flags = ct.kv.get("flags") or {}
+  local before = util.copy(flags)
+  local saved = ct.kv.get("progress")
+  local prog = saved or { i = 1, after = 0, seen = {}, checked = 0, reported = 0 }
+  local found = { missing = {}, harm = {}, overstay = {} }
+  local budget = S.delay_batch
+  while prog.i <= #STATES and budget > 0 do
+    local state = STATES[prog.i]
+    local limit = math.min(budget, PAGE)
+    local page, err = ct.referrals({ state = state, after = prog.after, limit = limit })
+    if not page then
+      ct.log.warn("cannot list %s referrals: %s", state, tostring(err))
+      page = {}
+    end
+    for _, r in ipairs(page) do
+      local key = visit(r, flags, found, now, today)
+      if flags[key] then prog.seen[key] = true end
+      prog.after = r.id
+    end
+    budget = budget - #page
+    prog.checked = prog.checked + #page
+    if #page < limit then prog.i, prog.after = prog.i + 1, 0 end
+  end
+  prog.reported = prog.reported + #found.missing + #found.harm + #found.overstay
+  local done = prog.i > #STATES
+  if done then
+    -- Referrals no longer in hospital or discharged leave the flags.
+    for key in pairs(flags) do
+      if not prog.seen[key] then flags[key] = nil end
+    end
   end
   -- Every write is durable: write only what changed.
   if not util.same(flags, before) then
     local ok, err = ct.kv.set("flags", flags)
     if not ok then ct.log.error("cannot keep delay flags: %s", tostring(err)) end
   end
-  return found
+  if not done then
+    local ok, err = ct.kv.set("progress", prog)
+    if not ok then ct.log.error("cannot keep the delay check's place: %s", tostring(err)) end
+  elseif saved then
+    ct.kv.delete("progress")
+  end
+  if done then
+    ct.log.info("delay check: %d referrals looked at, %d reported", prog.checked, prog.reported)
+  end
+  return found, not done
+end
+
+-- check() -> {missing = {ids}, harm = {ids}, overstay = {ids}}: a whole
+-- pass (step() until done): reports (as events) referrals past their ready
+-- date with no delay reason or responsible organisation (once a day each),
+-- delays reaching harm_after_days (once each), and stays past their
+-- pathway's maximum (once each).
+function D.check()
+  local all = { missing = {}, harm = {}, overstay = {} }
+  repeat
+    local found, more = D.step()
+    for k, ids in pairs(found) do
+      for _, id in ipairs(ids) do all[k][#all[k] + 1] = id end
+    end
+  until not more
+  return all
 end
 
 local function bump(t, key, days)

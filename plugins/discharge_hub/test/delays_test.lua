@@ -127,12 +127,44 @@ describe("delays", function()
     end)
 
     it("works through every page of referrals", function()
+      plugin.configure(standard.with{ delay_batch = 1000 })
       local rows = {}
       for i = 1, 1000 do rows[i] = row() end
       rows[1001] = row{ delay_days = 1 }
       local s = serve(rows)
       expect(plugin.check().missing).to_equal({ 1001 })
       expect(s:called_with({ state = "waiting", after = 1000, limit = 1000 })).to_be(true)
+    end)
+
+    it("works in slices of delay_batch, each resuming where the last ended", function()
+      plugin.configure(standard.with{ delay_batch = 2 })
+      local rows = {}
+      for i = 1, 5 do rows[i] = row{ delay_days = 1 } end
+      serve(rows)
+      local delays = require("lib.delays")
+      local found, more = delays.step()
+      expect(found.missing).to_equal({ 1, 2 })
+      expect(more).to_be(true)
+      expect(ct.kv.get("progress").after).to_be(2)
+      expect(plugin.check_slice()).to_be(true)
+      expect(plugin.check_slice()).to_be(false) -- 5, then the empty states
+      expect(ct.kv.get("progress")).to_be(nil)
+      expect(#events(emit, "delay.missing_reason")).to_be(5)
+      -- A second pass the same day reports nobody again.
+      expect(plugin.check().missing).to_equal({})
+      expect(ct.kv.get("flags")["5"]).to_equal({ m = "2025-01-06" })
+    end)
+
+    it("keeps the flags of a pass spread over slices, dropping only those who left", function()
+      plugin.configure(standard.with{ delay_batch = 1 })
+      local rows = { row{ delay_days = 1 }, row{ delay_days = 1 }, row{ delay_days = 1 } }
+      serve(rows)
+      plugin.check()
+      rows[2].state = "completed"
+      plugin.check()
+      local flags = ct.kv.get("flags")
+      expect(flags["1"] ~= nil and flags["3"] ~= nil).to_be(true)
+      expect(flags["2"]).to_be(nil)
     end)
 
     it("carries on when the host cannot list referrals", function()
@@ -288,10 +320,10 @@ describe("delays", function()
       local every = stub(ct, "every", 1)
       local daily = stub(ct, "daily", 2)
       plugin.setup(standard.values)
-      expect(every).to_have_been_called_with("900s", plugin.check)
+      expect(every).to_have_been_called_with("900s", plugin.check_slice)
       expect(daily).to_have_been_called_with("08:00", plugin.daily_summary)
       plugin.setup(standard.with{ delay_check = 5 * 60000, summary_at = "07:30" })
-      expect(every).to_have_been_called_with("300s", plugin.check)
+      expect(every).to_have_been_called_with("300s", plugin.check_slice)
       expect(daily).to_have_been_called_with("07:30", plugin.daily_summary)
     end)
 

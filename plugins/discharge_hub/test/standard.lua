@@ -26,6 +26,7 @@ local values = {
   tight_preference_scale = 0.25,
   policy_key = "ranking",
   delay_check = 15 * 60000,
+  delay_batch = 250,
   missing_reason_grace_days = 0,
   harm_after_days = 14,
   max_stay_p1 = 42 * DAY,
