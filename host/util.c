@@ -256,6 +256,11 @@ bool ct_nhs_number_valid(const char *s, char norm[11])
         check = 0;
     if (check == 10 || check != d[9] - '0')
         return false;
+    /* Every repeated-digit number passes modulus 11 (the weights sum to
+     * 54, -1 modulo 11) and none was ever issued: they are placeholders
+     * typed into systems, never a person. */
+    if (strspn(d, (char[]){d[0], '\0'}) == 10)
+        return false;
     memcpy(norm, d, 11);
     return true;
 }

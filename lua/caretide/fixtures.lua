@@ -71,9 +71,12 @@ local function check_digit(nine)
   return check -- 10 means no valid number has these nine digits
 end
 
--- True when s is ten digits with a correct modulus 11 check digit.
+-- True when s is ten digits with a correct modulus 11 check digit and not
+-- one of the never-issued repeated-digit numbers (all of which pass the
+-- check), like the host's rule.
 function M.nhs_number_valid(s)
   if type(s) ~= "string" or not s:find("^%d%d%d%d%d%d%d%d%d%d$") then return false end
+  if s == s:sub(1, 1):rep(10) then return false end
   return check_digit(s:sub(1, 9)) == s:byte(10) - 48
 end
 

@@ -18,6 +18,15 @@ Test(util, nhs_numbers)
     cr_assert_not(ct_nhs_number_valid("94347659190", norm), "eleven digits");
     cr_assert_not(ct_nhs_number_valid("94 34765919", norm), "bad grouping");
     cr_assert_not(ct_nhs_number_valid("", norm));
+    /* Issue 22: the repeated-digit numbers pass modulus 11 but were never
+     * issued to anyone. */
+    for (char d = '0'; d <= '9'; d++) {
+        char s[11];
+        memset(s, d, 10);
+        s[10] = '\0';
+        cr_assert_not(ct_nhs_number_valid(s, norm), "%s", s);
+    }
+    cr_assert_not(ct_nhs_number_valid("000 000 0000", norm));
     /* Check digit 10 means the number can never be valid. */
     for (char d = '0'; d <= '9'; d++) {
         char s[] = "999000000?";

@@ -65,6 +65,12 @@ describe("nhs_number", function()
     expect(t.nhs_number_valid("999 000 0018")).to_be(false)
     expect(t.nhs_number_valid(9990000018)).to_be(false)
   end)
+
+  it("refuses the never-issued repeated-digit numbers, which pass the check", function()
+    for d = 0, 9 do
+      expect(t.nhs_number_valid(tostring(d):rep(10))).to_be(false)
+    end
+  end)
 end)
 
 describe("referral", function()
