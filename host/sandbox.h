@@ -196,7 +196,8 @@ int ct_sandbox_load(ct_sandbox *sb, const char *chunkname, const char *text,
 int ct_sandbox_load_file(ct_sandbox *sb, const char *relpath);
 /*
  * Loads relpath ("init.lua") and runs it as ct_sandbox_call would (what =
- * relpath), keeping its first result, normally the hooks table, for
+ * relpath) under ten times the call deadline (at most 5 s, like setup),
+ * keeping its first result, normally the hooks table, for
  * ct_sandbox_get_hook and ct_sandbox_push_main. Once per sandbox
  * (CT_ESTATE after that).
  */
