@@ -172,6 +172,7 @@ void ct_capacity_free(ct_capacity *c)
     free(c->pending);
     ct_candidates__forget(c);
     free(c->idxops);
+    free(c->iso_lengths);
     for (size_t i = 0; i < c->npathogens; i++)
         free(c->pathogens[i]);
     free(c->pathogens);

@@ -49,6 +49,12 @@ struct ct_capacity {
     int64_t hold_ttl_ms;
     char **pathogens; /* owned copies; NULL when any name goes */
     size_t npathogens;
+    /* Isolation length per pathogen (host/isolation.h), owned. */
+    struct ct_iso_length {
+        char pathogen[64];
+        int64_t ms;
+    } *iso_lengths;
+    size_t niso_lengths;
     ct_capacity_event_cb event_cb;
     void *event_data;
     bool external_timers; /* the embedder runs expiry and isolation ends */

@@ -275,6 +275,42 @@ static int l_daily(lua_State *L)
     return add_schedule(L, 86400000, h * 60 + m, "daily", s);
 }
 
+/* ct.isolation_length(pathogen, duration) */
+static int l_isolation_length(lua_State *L)
+{
+    static const char *const sig =
+        "expected isolation_length(pathogen, duration)";
+    size_t n;
+    const char *pathogen = luaL_checklstring(L, 1, &n);
+    luaL_argcheck(L, n > 0 && n < 64, 1, sig);
+    int64_t ms = -1;
+    if (lua_isinteger(L, 2))
+        ms = (int64_t)lua_tointeger(L, 2);
+    else if (lua_type(L, 2) == LUA_TSTRING &&
+             ct_parse_duration_ms(lua_tostring(L, 2), &ms))
+        ms = -1;
+    luaL_argcheck(L, ms > 0, 2,
+                  "expected isolation_length(pathogen, duration) with a "
+                  "positive duration, like \"10d\" or milliseconds");
+    ct_plugin *p = self(L);
+    if (!p->in_setup)
+        return luaL_error(L, "ct.isolation_length(pathogen, duration) is "
+                             "only allowed in setup()");
+    size_t i = 0;
+    while (i < p->niso && strcmp(p->iso[i].pathogen, pathogen))
+        i++;
+    if (i == p->niso) {
+        struct ct_plugin_iso *v = realloc(p->iso, (i + 1) * sizeof *v);
+        if (!v)
+            return luaL_error(L, "out of memory");
+        p->iso = v;
+        memcpy(v[i].pathogen, pathogen, n + 1);
+        p->niso++;
+    }
+    p->iso[i].ms = ms;
+    return 0;
+}
+
 /* ct.on(event, fn) */
 static int l_on(lua_State *L)
 {
@@ -770,6 +806,7 @@ static const luaL_Reg ct_funcs[] = {
     {"every", l_every},
     {"daily", l_daily},
     {"on", l_on},
+    {"isolation_length", l_isolation_length},
     {"emit", l_emit},
     {"metrics", l_metrics},
     {"referral", l_referral},

@@ -345,6 +345,45 @@ static int check_update(ct_capacity *c, const ct_infection_update *u,
     return 0;
 }
 
+int ct_isolation_set_length(ct_capacity *c, const char *pathogen, int64_t ms)
+{
+    size_t n = pathogen ? strlen(pathogen) : 0;
+    if (n == 0 || n >= sizeof c->iso_lengths->pathogen || ms < 0)
+        return CT_EINVAL;
+    size_t i = 0;
+    while (i < c->niso_lengths && strcmp(c->iso_lengths[i].pathogen, pathogen))
+        i++;
+    if (ms == 0) {
+        if (i < c->niso_lengths)
+            c->iso_lengths[i] = c->iso_lengths[--c->niso_lengths];
+        return 0;
+    }
+    if (i == c->niso_lengths) {
+        struct ct_iso_length *v =
+            realloc(c->iso_lengths, (i + 1) * sizeof *v);
+        if (!v)
+            return CT_ENOMEM;
+        c->iso_lengths = v;
+        memcpy(v[i].pathogen, pathogen, n + 1);
+        c->niso_lengths++;
+    }
+    c->iso_lengths[i].ms = ms;
+    return 0;
+}
+
+void ct_isolation_clear_lengths(ct_capacity *c)
+{
+    c->niso_lengths = 0;
+}
+
+int64_t ct_isolation_length(ct_capacity *c, const char *pathogen)
+{
+    for (size_t i = 0; i < c->niso_lengths; i++)
+        if (strcmp(c->iso_lengths[i].pathogen, pathogen) == 0)
+            return c->iso_lengths[i].ms;
+    return 0;
+}
+
 int ct_isolation_set_status(ct_capacity *c, const ct_infection_update *u,
                             const char *actor, ct_infection_result *res,
                             ct_cap_error *err)
@@ -352,16 +391,27 @@ int ct_isolation_set_status(ct_capacity *c, const ct_infection_update *u,
     return ct_isolation_report(c, u, NULL, 0, actor, res, err);
 }
 
-int ct_isolation_report(ct_capacity *c, const ct_infection_update *u,
+int ct_isolation_report(ct_capacity *c, const ct_infection_update *given,
                         const char *source_org, int64_t referral,
                         const char *actor, ct_infection_result *res,
                         ct_cap_error *err)
 {
     char nhs[11];
     int rc;
-    if ((rc = check_update(c, u, nhs, err)) ||
+    if ((rc = check_update(c, given, nhs, err)) ||
         (rc = ct_capacity__check_text("actor", actor, 200, err)))
         return rc;
+    /* A positive without an end ends after the pathogen's isolation
+     * length, when the area's policy gives one (isolation.h). */
+    ct_infection_update derived = *given;
+    const ct_infection_update *u = &derived;
+    int64_t length = ct_isolation_length(c, given->pathogen);
+    bool derive = given->status == CT_INFECTION_POSITIVE &&
+                  !given->isolation_end && length > 0;
+    if (derive)
+        derived.isolation_end =
+            (given->tested_at ? given->tested_at
+                              : ct_clock_now(c->clock)) + length;
     if ((rc = ct_capacity__begin(c, err)))
         return rc;
     ct_infection_result r = {0};
@@ -450,17 +500,18 @@ int ct_isolation_report(ct_capacity *c, const ct_infection_update *u,
         rc = ct_capacity__dberr(c, err, rc, "writing an infection record");
         goto done;
     }
-    rc = ct_capacity__emit(
-        c, actor, "infection.updated",
-        json_pack("{s:s, s:s, s:s, s:O, s:o, s:o}", "nhs_number", nhs,
-                  "pathogen", u->pathogen, "status",
-                  ct_infection_status_name(u->status), "previous", prev,
-                  "tested_at",
-                  u->tested_at ? json_integer(u->tested_at) : json_null(),
-                  "isolation_end",
-                  u->isolation_end ? json_integer(u->isolation_end)
-                                   : json_null()),
-        err);
+    json_t *payload = json_pack(
+        "{s:s, s:s, s:s, s:O, s:o, s:o}", "nhs_number", nhs, "pathogen",
+        u->pathogen, "status", ct_infection_status_name(u->status),
+        "previous", prev, "tested_at",
+        u->tested_at ? json_integer(u->tested_at) : json_null(),
+        "isolation_end",
+        u->isolation_end ? json_integer(u->isolation_end) : json_null());
+    /* The audit says when the end was worked out, and from what length. */
+    if (payload && derive)
+        json_object_set_new(payload, "isolation_length_ms",
+                            json_integer(length));
+    rc = ct_capacity__emit(c, actor, "infection.updated", payload, err);
     if (rc == 0)
         rc = enforce(c, nhs, u->pathogen, (int)u->status,
                      u->isolation_end ? u->isolation_end : INT64_MAX, actor,

@@ -121,6 +121,20 @@ int ct_isolation_open_zone(ct_capacity *c, const char *zone_id,
 int ct_isolation_check(ct_capacity *c, const char *nhs_number,
                        const char *bed_id, ct_cap_error *err);
 
+/*
+ * The isolation length of a pathogen, from the area's policy (a standard
+ * plugin's setting, registered with ct.isolation_length): a positive
+ * result recorded without an isolation end gets one, the length after its
+ * test (after now when the test time is unknown), so nobody isolates for
+ * ever. ms 0 forgets the pathogen's length; ct_isolation_clear_lengths
+ * forgets all (before a plugin set registers its own). CT_EINVAL for an
+ * empty or over-long name or a negative length.
+ */
+int ct_isolation_set_length(ct_capacity *c, const char *pathogen, int64_t ms);
+void ct_isolation_clear_lengths(ct_capacity *c);
+/* The length registered for pathogen, 0 when none. */
+int64_t ct_isolation_length(ct_capacity *c, const char *pathogen);
+
 /* Fires isolation.ended for every isolation ended by now, one transaction
  * (the timer calls this). Returns how many, or a CT_E* code. */
 int ct_isolation_notify_due(ct_capacity *c);

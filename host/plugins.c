@@ -7,6 +7,7 @@
 #include "audit.h"
 #include "bundle.h"
 #include "error.h"
+#include "isolation.h"
 #include "log.h"
 #include "plugin_check.h"
 #include "referral.h"
@@ -83,6 +84,7 @@ static void plugin_free(ct_plugin *p)
         free(s);
     }
     free(p->scheds);
+    free(p->iso);
     for (size_t i = 0; i < p->nsubs; i++) {
         ct_sandbox_unref(p->sb, p->subs[i].ref);
         free(p->subs[i].event);
@@ -313,12 +315,24 @@ static set *set_load(ct_plugins *m, const ct_config *cfg, ct_diags *diags)
     return s;
 }
 
-static void set_arm(set *s)
+/* Arms the set's schedules and gives the host its isolation lengths: for
+ * each pathogen, the first plugin in the area's order that names one. */
+static void set_arm(ct_capacity *cap, set *s)
 {
     for (size_t i = 0; i < s->n; i++) {
         s->items[i]->live = true;
         for (size_t j = 0; j < s->items[i]->nscheds; j++)
             ct_plugins__schedule_arm(s->items[i]->scheds[j], false);
+    }
+    ct_isolation_clear_lengths(cap);
+    for (size_t i = s->n; i-- > 0;) {
+        ct_plugin *p = s->items[i];
+        for (size_t j = 0; j < p->niso; j++)
+            if (ct_isolation_set_length(cap, p->iso[j].pathogen,
+                                        p->iso[j].ms))
+                ct_log_error("plugins", "plugin '%s': cannot keep the "
+                             "isolation length of %s",
+                             p->manifest->name, p->iso[j].pathogen);
     }
 }
 
@@ -345,7 +359,7 @@ int ct_plugins_new_traced(ct_capacity *cap, const ct_config *cfg,
         free(m);
         return CT_ECONFIG;
     }
-    set_arm(m->cur);
+    set_arm(m->cap, m->cur);
     *out = m;
     return 0;
 }
@@ -396,7 +410,7 @@ void ct_plugins_apply(ct_plugins *m)
     m->next = NULL;
     m->next_cfg = NULL;
     set_free(old);
-    set_arm(m->cur);
+    set_arm(m->cap, m->cur);
     ct_log_info("plugins", "loaded %zu plugin(s)", m->cur->n);
 }
 

@@ -75,6 +75,12 @@ struct ct_plugin {
     size_t nsubs;
     ct_plugin_schedule **scheds;
     size_t nscheds;
+    /* ct.isolation_length calls of setup, applied while the set is live. */
+    struct ct_plugin_iso {
+        char pathogen[64];
+        int64_t ms;
+    } *iso;
+    size_t niso;
 };
 
 /* The host objects a plugin's `ct` functions reach. Borrowed. */

@@ -66,9 +66,11 @@ function ct.log.warn(fmt, ...) end
 function ct.log.error(fmt, ...) end
 
 ---Runs `fn` every `interval` (a duration string) on the host clock. Only in
----setup(). Returns a schedule id.
+---setup(). Returns a schedule id. Each call runs under
+---limits.schedule_deadline in one transaction; when `fn` returns true
+---(more work left) it is called again on the next loop turn.
 ---@param interval string
----@param fn fun()
+---@param fn fun(): boolean?
 ---@return integer
 function ct.every(interval, fn) end
 
@@ -78,6 +80,14 @@ function ct.every(interval, fn) end
 ---@param fn fun()
 ---@return integer
 function ct.daily(hhmm, fn) end
+
+---Gives the host the isolation length of a pathogen (a duration string or
+---milliseconds): a positive result recorded without an isolation end ends
+---this long after its test. Only in setup(); the first plugin in the
+---area's order that names a pathogen wins.
+---@param pathogen string
+---@param length string|integer
+function ct.isolation_length(pathogen, length) end
 
 ---Subscribes to a host or plugin event, e.g. "isolation.ended",
 ---"hold.expired", "referral.delayed". Only in setup().

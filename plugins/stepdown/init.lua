@@ -17,6 +17,7 @@
 -- by cohort on its own; this plugin adds the designated-setting rule on top.
 local infection = require("lib.infection")
 local onward = require("lib.onward")
+local rules = require("lib.rules")
 local util = require("lib.util")
 
 local M = {}
@@ -38,6 +39,8 @@ function M.configure(overrides, base)
     end
     s.caps[zone] = count
   end
+  s.lengths = rules.lengths(s, util.pair)
+  s.test_window = rules.discharge_test_window(s)
   S = s
   infection.configure(s)
   onward.configure(s)
@@ -48,6 +51,11 @@ end
 -- results and discharges, and checks step-down stays on a schedule.
 function M.setup(settings)
   M.configure(nil, settings)
+  -- The host ends an isolation recorded without an end after these.
+  local pathogens = {}
+  for pathogen in pairs(S.lengths) do pathogens[#pathogens + 1] = pathogen end
+  table.sort(pathogens)
+  for _, pathogen in ipairs(pathogens) do ct.isolation_length(pathogen, S.lengths[pathogen]) end
   ct.on("isolation.ended", M.on_isolation_ended)
   ct.on("infection.updated", M.on_infection_updated)
   ct.on("referral.discharged", M.on_discharged)
@@ -196,6 +204,19 @@ function M.admit(referral, candidate)
       return false, w.pathogen .. " result awaited: no care-home admission until it comes"
     end
   end
+  -- 2020/21: a test within the window before any care-home discharge.
+  if S.test_window > 0 and candidate.kind == "care_home" then
+    local infections = (referral.person or {}).infections or {}
+    for _, pathogen in ipairs(S.pathogens) do
+      local inf = infections[pathogen]
+      local tested = inf and inf.status ~= "awaiting" and math.type(inf.tested_at) == "integer"
+        and inf.tested_at or nil
+      if not tested or now - tested > S.test_window then
+        return false, ("no %s test result from the %dh before a care-home discharge")
+          :format(pathogen, S.test_window // 3600000)
+      end
+    end
+  end
   local cap = S.caps[candidate.zone]
   if cap then
     local load = zone_load(candidate.zone)
@@ -292,9 +313,9 @@ end
 -- The latest isolation end of the person's past positives (nil when none).
 function M.last_isolation_end(view)
   local latest
-  for _, inf in pairs((view.person or {}).infections or {}) do
+  for pathogen, inf in pairs((view.person or {}).infections or {}) do
     if inf.status == "positive" then
-      local ends = infection.isolation_end(inf)
+      local ends = infection.isolation_end(inf, pathogen)
       if ends and (latest == nil or ends > latest) then latest = ends end
     end
   end

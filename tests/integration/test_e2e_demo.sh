@@ -69,12 +69,19 @@ expect 201 '.decision.outcome == "held" and .decision.pathway == "P1" and .decis
 refer 3 "$today" '"needs": ["rehab"]'
 expect 201 '.decision.pathway == "P2" and .decision.facility == "elm-rehab"
   and ([.decision.trace[] | select(.plugin == "discharge_hub" and .hook == "rank") | .output[0].reason] | first | contains("same organisation"))'
-refer 4 "$today" '"needs": ["nursing"]'
+# The demo follows the 2020/21 rules: a care-home discharge needs a covid
+# test from the 48 hours before (stepdown's discharge_test_window).
+tested="\"infections\": {\"covid\": {\"status\": \"negative\", \"tested_at\": \"$(hours_ago 6)\"}}"
+refer 30 "$today" '"needs": ["nursing"]'
+expect 201 '.decision.outcome == "waiting" and ([.decision.reasons[] | select(contains("no covid test result from the 48h before a care-home discharge"))] | length) > 0'
+req POST "/v1/referrals/$id/cancel" "$hospital" '{"reason": "tested and referred again"}'
+expect 200 '.referral.state == "cancelled"'
+refer 4 "$today" "\"needs\": [\"nursing\"], $tested"
 expect 201 '.decision.pathway == "P3" and .decision.bed == "OAK-001" and .referral.state == "held"'
 nursing=$id
-refer 5 "$today" '"needs": ["nursing", "dementia"]'
+refer 5 "$today" "\"needs\": [\"nursing\", \"dementia\"], $tested"
 expect 201 '.decision.pathway == "P3" and .decision.zone == "oakwood-memory"'
-refer 6 "$today" '"needs": ["residential"]'
+refer 6 "$today" "\"needs\": [\"residential\"], $tested"
 expect 201 '.decision.pathway == "P3" and .decision.facility == "riverside"'
 
 # Covid positive 20 hours before discharge and needing a care home: the
@@ -94,7 +101,7 @@ expect 201 '.decision.pathway == "step_down" and .decision.facility == "willow-s
 refer 20 "$today" '"needs": ["nursing"], "usual_residence": "care_home"'
 expect 201 '.referral.usual_residence == "care_home" and .decision.outcome == "home" and .decision.pathway == "P0"
   and ([.decision.trace[] | select(.plugin == "discharge_hub" and .hook == "triage") | .output.reason] | first | contains("returning care-home resident"))'
-refer 21 "$today" '"needs": ["nursing"], "usual_residence": "care_home", "requested_pathway": "P3"'
+refer 21 "$today" "\"needs\": [\"nursing\"], \"usual_residence\": \"care_home\", \"requested_pathway\": \"P3\", $tested"
 expect 201 '.decision.pathway == "P3"'
 refer 22 "$today" '"usual_residence": "castle"'
 expect 400 '.error.field == "usual_residence" and (.error.message | contains("care_home"))'

@@ -185,6 +185,57 @@ Test(isolation, status_record)
     cr_assert_eq(ct_isolation_next_end(f.cap), INT64_MAX);
 }
 
+/* Issue 22, finding 2: a positive recorded without an end ends after the
+ * pathogen's isolation length (the area's policy), counted from the test;
+ * a covid positive from 30 days ago no longer isolates for ever. */
+Test(isolation, end_derived_from_the_pathogen_length)
+{
+    cr_assert_eq(ct_isolation_set_length(f.cap, "covid", 10 * DAY_MS), 0);
+    cr_assert_eq(ct_isolation_set_length(f.cap, "flu", 5 * DAY_MS), 0);
+    cr_assert_eq(ct_isolation_set_length(f.cap, "", DAY_MS), CT_EINVAL);
+    cr_assert_eq(ct_isolation_set_length(f.cap, "flu", -1), CT_EINVAL);
+    ct_infection_update u = {"9990000018", "covid", CT_INFECTION_POSITIVE,
+                             CAP_FX_START - 30 * DAY_MS, 0};
+    CAP_OK(ct_isolation_set_status(f.cap, &u, "org:acute", NULL, &cap_err));
+    ct_infection i;
+    CAP_OK(ct_isolation_get(f.cap, "9990000018", "covid", &i, &cap_err));
+    cr_assert_eq(i.isolation_end, CAP_FX_START - 20 * DAY_MS);
+    cr_assert_not(i.isolating, "30 days after a positive, with 10 to isolate");
+    json_t *p = cap_fx_last(&f, "infection.updated");
+    cr_assert_eq(json_integer_value(json_object_get(p, "isolation_length_ms")),
+                 10 * DAY_MS, "the audit says where the end came from");
+
+    /* Without a test time the length runs from now. */
+    u = (ct_infection_update){"9990000026", "flu", CT_INFECTION_POSITIVE, 0, 0};
+    CAP_OK(ct_isolation_set_status(f.cap, &u, "org:acute", NULL, &cap_err));
+    CAP_OK(ct_isolation_get(f.cap, "9990000026", "flu", &i, &cap_err));
+    cr_assert_eq(i.isolation_end, CAP_FX_START + 5 * DAY_MS);
+    cr_assert(i.isolating);
+    cr_assert_eq(ct_isolation_next_end(f.cap), CAP_FX_START - 20 * DAY_MS,
+                 "the covid end, long past, is still to be announced");
+
+    /* A given end wins; a pathogen with no length keeps the old rule. */
+    u = (ct_infection_update){"9990000034", "flu", CT_INFECTION_POSITIVE,
+                              CAP_FX_START, CAP_FX_START + DAY_MS};
+    CAP_OK(ct_isolation_set_status(f.cap, &u, "org:acute", NULL, &cap_err));
+    CAP_OK(ct_isolation_get(f.cap, "9990000034", "flu", &i, &cap_err));
+    cr_assert_eq(i.isolation_end, CAP_FX_START + DAY_MS);
+    cr_assert_null(json_object_get(cap_fx_last(&f, "infection.updated"),
+                                   "isolation_length_ms"));
+    u = (ct_infection_update){"9990000034", "norovirus",
+                              CT_INFECTION_POSITIVE, CAP_FX_START, 0};
+    CAP_OK(ct_isolation_set_status(f.cap, &u, "org:acute", NULL, &cap_err));
+    CAP_OK(ct_isolation_get(f.cap, "9990000034", "norovirus", &i, &cap_err));
+    cr_assert_eq(i.isolation_end, 0);
+
+    /* 0 forgets a length; clearing forgets all. */
+    cr_assert_eq(ct_isolation_set_length(f.cap, "flu", 0), 0);
+    cr_assert_eq(ct_isolation_length(f.cap, "flu"), 0);
+    cr_assert_eq(ct_isolation_length(f.cap, "covid"), 10 * DAY_MS);
+    ct_isolation_clear_lengths(f.cap);
+    cr_assert_eq(ct_isolation_length(f.cap, "covid"), 0);
+}
+
 Test(isolation, status_refusals)
 {
     ct_infection_update u = {nhs[0], "covd", CT_INFECTION_POSITIVE, 0, 0};

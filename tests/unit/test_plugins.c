@@ -507,6 +507,21 @@ Test(plugins, failing_schedule_never_stops_triage)
     close_pfx(&p);
 }
 
+/* Issue 22, finding 2: plugins give the host each pathogen's isolation
+ * length in setup; the first plugin in the area's order wins, and a
+ * reload replaces them. */
+Test(plugins, isolation_lengths_from_setup)
+{
+    pfx p;
+    open_with(&p, "  - name: isolator\n"
+                  "    settings: {covid: 10d}\n"
+                  "  - name: isolator2\n", "");
+    cr_assert_eq(ct_isolation_length(p.f.cap, "covid"), 10 * DAY_MS);
+    cr_assert_eq(ct_isolation_length(p.f.cap, "flu"), 3 * DAY_MS,
+                 "only isolator2 names flu");
+    close_pfx(&p);
+}
+
 Test(plugins, escalation_highest_level_and_actions_through_the_host)
 {
     pfx p;

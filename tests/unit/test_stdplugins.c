@@ -205,6 +205,14 @@ static void infection(sfx *s, int n, const char *pathogen,
     pump(s);
 }
 
+/* A negative covid test an hour ago: under stepdown's 2020/21 rule set a
+ * care-home discharge needs one from the 48 hours before. */
+static void tested(sfx *s, int n)
+{
+    infection(s, n, "covid", CT_INFECTION_NEGATIVE,
+              ct_clock_now(s->f.clock) - HOUR_MS, 0);
+}
+
 static void usual_residence(sfx *s, int n, const char *where)
 {
     char nhs[11], sql[200];
@@ -274,11 +282,18 @@ Test(stdplugins, triage_and_placement_in_the_demo_area)
     json_decref(d);
 
     /* Nursing: P3, Oakwood (band 1) before Riverside (band 2), a plain
-     * nursing bed before a bariatric one. */
-    d = decide(&s, refer(&s, &(person){.n = 4,
-                                       .ready = "2026-11-23",
-                                       .requested = -1,
-                                       .needs = {"nursing", 0}}));
+     * nursing bed before a bariatric one; not before a recent test. */
+    int64_t nursing = refer(&s, &(person){.n = 4,
+                                          .ready = "2026-11-23",
+                                          .requested = -1,
+                                          .needs = {"nursing", 0}});
+    d = decide(&s, nursing);
+    cr_assert_str_eq(str(d, "outcome"), "waiting");
+    cr_assert(dumps_has(d, "no covid test result from the 48h before a "
+                           "care-home discharge"));
+    json_decref(d);
+    tested(&s, 4);
+    d = decide(&s, nursing);
     cr_assert_str_eq(str(d, "pathway"), "P3");
     cr_assert_str_eq(str(d, "bed"), "OAK-001");
     json_decref(d);
@@ -572,19 +587,23 @@ Test(stdplugins, city_system_designated_annex_and_bands_per_trust)
     cr_assert_str_eq(str(d, "zone"), "elmhurst-annex");
     json_decref(d);
     /* Negative: the Royal's band-1 home first. */
-    d = decide(&s, refer(&s, &(person){.n = 2,
-                                       .ready = "2026-11-23",
-                                       .requested = CT_PATHWAY_P3,
-                                       .needs = {"nursing", 0},
-                                       .org = "metro-royal"}));
+    id = refer(&s, &(person){.n = 2,
+                             .ready = "2026-11-23",
+                             .requested = CT_PATHWAY_P3,
+                             .needs = {"nursing", 0},
+                             .org = "metro-royal"});
+    tested(&s, 2);
+    d = decide(&s, id);
     cr_assert_str_eq(str(d, "facility"), "parkview");
     json_decref(d);
     /* From the General, Elmhurst is band 3, beyond max_band 2. */
-    d = decide(&s, refer(&s, &(person){.n = 3,
-                                       .ready = "2026-11-23",
-                                       .requested = CT_PATHWAY_P3,
-                                       .needs = {"nursing", 0},
-                                       .org = "metro-general"}));
+    id = refer(&s, &(person){.n = 3,
+                             .ready = "2026-11-23",
+                             .requested = CT_PATHWAY_P3,
+                             .needs = {"nursing", 0},
+                             .org = "metro-general"});
+    tested(&s, 3);
+    d = decide(&s, id);
     cr_assert_str_eq(str(d, "facility"), "parkview");
     cr_assert_not(dumps_has(
         json_object_get(traced(d, "discharge_hub", "rank"), "output"),

@@ -16,9 +16,23 @@ function I.configure(settings)
   S = settings
 end
 
+-- The isolation length of a pathogen (the rule set's, lib/rules.lua).
+function I.length(pathogen)
+  return (S.lengths and S.lengths[pathogen]) or S.isolation_length
+end
+
+-- The longest isolation of any pathogen, for pruning.
+local function longest()
+  local max = S.isolation_length
+  for _, ms in pairs(S.lengths or {}) do
+    if ms > max then max = ms end
+  end
+  return max
+end
+
 -- The oldest test that can still exempt a new one.
 local function horizon(now)
-  return now - S.prior_infection_exemption - S.isolation_length
+  return now - S.prior_infection_exemption - longest()
 end
 
 local function prune_list(list, now)
@@ -70,16 +84,17 @@ function I.prior_positive(nhs, pathogen, tested_at)
   local all = ct.kv.get(KEY) or {}
   for _, at in ipairs(all[nhs .. "/" .. pathogen] or {}) do
     local gap = tested_at - at
-    if gap >= S.isolation_length and gap <= S.prior_infection_exemption then return at end
+    if gap >= I.length(pathogen) and gap <= S.prior_infection_exemption then return at end
   end
   return nil
 end
 
--- The end of a positive's isolation: the result's own, else isolation_length
+-- The end of a positive's isolation: the result's own (the host works one
+-- out from the pathogen's length when none was given), else the length
 -- after the test; nil when neither is known.
-function I.isolation_end(inf)
+function I.isolation_end(inf, pathogen)
   if math.type(inf.isolation_end) == "integer" then return inf.isolation_end end
-  if math.type(inf.tested_at) == "integer" then return inf.tested_at + S.isolation_length end
+  if math.type(inf.tested_at) == "integer" then return inf.tested_at + I.length(pathogen) end
   return nil
 end
 
@@ -99,7 +114,7 @@ function I.assess(referral, now)
     local inf = infections[pathogen]
     if inf and inf.status == "positive" then
       local tested = math.type(inf.tested_at) == "integer" and inf.tested_at or nil
-      local ends = I.isolation_end(inf)
+      local ends = I.isolation_end(inf, pathogen)
       local isolating = ends == nil or now < ends
       local recent = tested == nil or now - tested <= S.positive_window
       if isolating and (recent or S.until_isolation_end) then
@@ -126,12 +141,12 @@ end
 -- or positive with no end known.
 function I.isolating_until(referral, now)
   local latest
-  for _, inf in pairs((referral.person or {}).infections or {}) do
+  for pathogen, inf in pairs((referral.person or {}).infections or {}) do
     local ends
     if inf.status == "awaiting" then
       ends = math.huge
     elseif inf.status == "positive" then
-      ends = I.isolation_end(inf) or math.huge
+      ends = I.isolation_end(inf, pathogen) or math.huge
     end
     if ends and ends > now and (latest == nil or ends > latest) then latest = ends end
   end

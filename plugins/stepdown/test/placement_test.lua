@@ -18,7 +18,8 @@ describe("placement", function()
     plugin.configure(standard.values)
     positive = t.referral{ requested_pathway = "P3", pathway = "step_down",
       person = { infections = { covid = { status = "positive", tested_at = ct.now() - 2 * HOUR } } } }
-    negative = t.referral{ requested_pathway = "P3" }
+    negative = t.referral{ requested_pathway = "P3",
+      person = { infections = { covid = { status = "negative", tested_at = ct.now() - HOUR } } } }
     red = t.candidate{ bed = "WH-R01", zone = "willow-red", designated = true, isolation_room = true,
       cohort = { covid = "positive" }, tags = { "isolation_room", "nursing" } }
     green = t.candidate{ bed = "WH-G01", zone = "willow-green", designated = true,
@@ -136,6 +137,47 @@ describe("placement", function()
       expect(plugin.admit(negative, oak)).to_be(true)
     end)
 
+    -- Issue 22, finding 3: 2020/21 guidance required a test within 48 hours
+    -- before any discharge to a care home (DHSC, Adult social care winter
+    -- plan 2020/21 and the designated settings letter of 13 Oct 2020).
+    describe("pre-discharge test (designated_2020_21)", function()
+      local function with_test(status, ago)
+        return t.referral{ requested_pathway = "P3", person = { infections = {
+          covid = ago and { status = status, tested_at = ct.now() - ago } or nil } } }
+      end
+
+      it("refuses a care home without a test", function()
+        local ok, why = plugin.admit(with_test("negative", nil), oak)
+        expect(ok).to_be(false)
+        expect(why).to_be("no covid test result from the 48h before a care-home discharge")
+      end)
+
+      it("refuses a care home with a 5-day-old negative", function()
+        expect(plugin.admit(with_test("negative", 5 * 24 * HOUR), oak)).to_be(false)
+      end)
+
+      it("allows a negative from 47 hours before, and not one from 49", function()
+        expect(plugin.admit(with_test("negative", 47 * HOUR), oak)).to_be(true)
+        expect(plugin.admit(with_test("negative", 49 * HOUR), oak)).to_be(false)
+      end)
+
+      it("does not apply to other kinds of bed", function()
+        expect(plugin.admit(with_test("negative", nil), green)).to_be(true)
+      end)
+
+      it("follows discharge_test_window, 0s for none", function()
+        plugin.configure(standard.with{ discharge_test_window = 72 * HOUR })
+        expect(plugin.admit(with_test("negative", 60 * HOUR), oak)).to_be(true)
+        plugin.configure(standard.with{ discharge_test_window = 0 })
+        expect(plugin.admit(with_test("negative", nil), oak)).to_be(true)
+      end)
+
+      it("is not part of the current UKHSA rule set", function()
+        plugin.configure(standard.with{ rule_set = "ukhsa_2024" })
+        expect(plugin.admit(with_test("negative", nil), oak)).to_be(true)
+      end)
+    end)
+
     describe("with a result awaited", function()
       local awaiting
       before_each(function()
@@ -147,6 +189,7 @@ describe("placement", function()
         expect(ok).to_be(false)
         expect(why).to_be("covid result awaited: no care-home admission until it comes")
         awaiting.person.infections.covid.status = "negative"
+        awaiting.person.infections.covid.tested_at = ct.now() - HOUR
         expect(plugin.admit(awaiting, oak)).to_be(true)
       end)
 
@@ -162,7 +205,7 @@ describe("placement", function()
       end)
 
       it("has no rule when set to allow", function()
-        plugin.configure(standard.with{ awaiting_result = "allow" })
+        plugin.configure(standard.with{ awaiting_result = "allow", discharge_test_window = 0 })
         expect(plugin.admit(awaiting, oak)).to_be(true)
       end)
 

@@ -3,6 +3,9 @@
 -- step with plugin.yaml.
 local HOUR, DAY = 3600000, 86400000
 local values = {
+  rule_set = "designated_2020_21",
+  isolation_lengths = {},
+  discharge_test_window = 48 * HOUR,
   pathogens = { "covid" },
   positive_window = 48 * HOUR,
   until_isolation_end = true,
