@@ -47,8 +47,17 @@ local function max_stay(pathway)
   return S["max_stay_" .. pathway:lower()]
 end
 
+-- Emits and logs an event; raises "emit refused" (caught by step) when
+-- the host refuses it (its per-minute quota, storage), so that the
+-- referral is not marked as reported.
+local REFUSED = {}
 local function emit(event, payload)
-  ct.emit(event, payload)
+  local ok, err = ct.emit(event, payload)
+  if not ok then
+    ct.log.warn("cannot report %s for referral %s: %s; the check resumes later",
+      event, tostring(payload.referral), tostring(err))
+    error(REFUSED, 0)
+  end
   ct.log.info("%s: referral %s", event, tostring(payload.referral))
 end
 
@@ -66,7 +75,6 @@ local function visit(r, flags, found, now, today)
     local reason, org = util.delay_reason(r), util.responsible_org(r)
     if days >= 1 and days > S.missing_reason_grace_days and (reason == nil or org == nil)
         and f.m ~= today then
-      f.m = today
       local missing = {}
       if reason == nil then missing[#missing + 1] = "delay_reason" end
       if org == nil then missing[#missing + 1] = "responsible_org" end
@@ -74,15 +82,18 @@ local function visit(r, flags, found, now, today)
         referral = r.id, nhs_number = r.nhs_number, from_org = r.from_org,
         ready_date = r.ready_date, delay_days = days, missing = missing,
       })
+      f.m = today
+      flags[key] = f
       found.missing[#found.missing + 1] = r.id
     end
     if days >= S.harm_after_days and not f.h then
-      f.h = true
       emit("delay.harm", {
         referral = r.id, nhs_number = r.nhs_number, from_org = r.from_org,
         ready_date = r.ready_date, delay_days = days, threshold_days = S.harm_after_days,
         delay_reason = reason, responsible_org = org, pathway = util.pathway(r),
       })
+      f.h = true
+      flags[key] = f
       found.harm[#found.harm + 1] = r.id
     end
   else
@@ -92,12 +103,13 @@ local function visit(r, flags, found, now, today)
     local max = max_stay(pathway)
     if max and max > 0 and math.type(r.discharged_at) == "integer" and not f.s
         and now - r.discharged_at > max then
-      f.s = true
       emit("stay.exceeded", {
         referral = r.id, nhs_number = r.nhs_number, pathway = pathway, bed = r.bed,
         discharged_at = r.discharged_at, stay_days = (now - r.discharged_at) // 86400000,
         max_days = max // 86400000,
       })
+      f.s = true
+      flags[key] = f
       found.overstay[#found.overstay + 1] = r.id
     end
   end
@@ -129,10 +141,22 @@ function D.step()
       ct.log.warn("cannot list %s referrals: %s", state, tostring(err))
       page = {}
     end
+    local refused = false
     for _, r in ipairs(page) do
-      local key = visit(r, flags, found, now, today)
+      local ok, key = pcall(visit, r, flags, found, now, today)
+      if not ok then
+        if key ~= REFUSED then error(key, 0) end
+        -- Its flags say only what was reported; the pass stops here, to
+        -- resume from this referral at the next check.
+        refused = true
+        break
+      end
       if flags[key] then prog.seen[key] = true end
       prog.after = r.id
+    end
+    if refused then
+      prog.paused = true
+      break
     end
     budget = budget - #page
     prog.checked = prog.checked + #page
@@ -140,6 +164,8 @@ function D.step()
   end
   prog.reported = prog.reported + #found.missing + #found.harm + #found.overstay
   local done = prog.i > #STATES
+  local paused = prog.paused
+  prog.paused = nil
   if done then
     -- Referrals no longer in hospital or discharged leave the flags.
     for key in pairs(flags) do
@@ -160,11 +186,11 @@ function D.step()
   if done then
     ct.log.info("delay check: %d referrals looked at, %d reported", prog.checked, prog.reported)
   end
-  return found, not done
+  return found, not done and not paused
 end
 
 -- check() -> {missing = {ids}, harm = {ids}, overstay = {ids}}: a whole
--- pass (step() until done): reports (as events) referrals past their ready
+-- pass (step() until done, or until the host refuses a report): reports (as events) referrals past their ready
 -- date with no delay reason or responsible organisation (once a day each),
 -- delays reaching harm_after_days (once each), and stays past their
 -- pathway's maximum (once each).

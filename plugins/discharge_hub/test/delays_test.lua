@@ -167,6 +167,24 @@ describe("delays", function()
       expect(flags["2"]).to_be(nil)
     end)
 
+    it("stops when the host refuses a report, and resumes there without repeating", function()
+      local rows = {}
+      for i = 1, 5 do rows[i] = row{ delay_days = 1 } end
+      serve(rows)
+      local real, calls = ct.emit, 0
+      local refuse = stub(ct, "emit", function(event, payload)
+        calls = calls + 1
+        if calls > 2 then return nil, "emit quota of 256 KiB a minute exceeded", "CT_ELIMIT" end
+        return real(event, payload)
+      end)
+      expect(plugin.check().missing).to_equal({ 1, 2 })
+      expect(ct.kv.get("progress").after).to_be(2)
+      expect(ct.kv.get("flags")["3"]).to_be(nil)
+      refuse:revert()
+      expect(plugin.check().missing).to_equal({ 3, 4, 5 })
+      expect(ct.kv.get("progress")).to_be(nil)
+    end)
+
     it("carries on when the host cannot list referrals", function()
       local warn = spy(ct.log, "warn")
       stub(ct, "referrals", function() return nil, "database is locked", "CT_EBUSY" end)
