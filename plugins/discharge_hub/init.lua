@@ -133,16 +133,32 @@ function M.triage(referral)
   end
 
   -- A care-home resident goes back to their own home: P0 (P3b in sitreps),
-  -- whatever their needs, unless the hospital asks for a new placement.
+  -- unless the hospital asks for a new placement; with new short-term
+  -- needs (reablement, rehab) the return home with support is P1 (NHS
+  -- England, Hospital discharge and community support guidance, 2024).
   local returning = person.usual_residence == "care_home"
   if returning then
+    local short_term
+    for _, n in ipairs(needs) do
+      if S.p1_set[n] or S.p2_set[n] then short_term = short_term or n end
+    end
     if requested == 3 and mode ~= "ignore" then
       level = 3
       reasons = { "care-home resident needing a new placement (requested P3)" }
+    elseif short_term then
+      level = 1
+      reasons = { ("returning care-home resident with new short-term needs (%s): P1"):format(short_term) }
     else
       level = 0
       reasons = { "returning care-home resident (P0, P3b in sitreps)" }
     end
+  end
+
+  -- Step-down on request, where the area allows it: people who cannot
+  -- isolate where they live, positive or not (Norfolk, 2020).
+  if referral.requested_pathway == "step_down" and S.step_down_requests and mode ~= "ignore" then
+    reasons[#reasons + 1] = "step-down as requested"
+    return { pathway = "step_down", reason = table.concat(reasons, "; "), priority = priority }
   end
 
   local pathogen, status = isolating_for(person, S.isolation_pathogens, now)
@@ -157,6 +173,15 @@ function M.triage(referral)
       }
     end
     reasons[#reasons + 1] = ("isolating (%s %s) at home"):format(pathogen, status)
+  else
+    -- Isolating for a pathogen that does not send people to step-down:
+    -- in their own room, an isolation room or a zone positive for it.
+    local other = isolating_for(person, util.keys(person.infections or {}), now)
+    if other then
+      local where = returning and level <= 1 and "in their own room"
+        or level <= 1 and "at home" or "in an isolation room or a " .. other .. "-positive zone"
+      reasons[#reasons + 1] = ("isolating (%s positive) %s"):format(other, where)
+    end
   end
   if days > 0 then
     reasons[#reasons + 1] = ("%d day%s past the ready date"):format(days, days == 1 and "" or "s")

@@ -160,12 +160,56 @@ local function designated_positive(c, pathogen, cohort_of)
   return cohort == "positive"
 end
 
+-- Kinds where people isolate at home, not in a shared setting.
+local AT_HOME = { home_care = true, virtual_ward = true }
+
+-- The pathogens a person is isolating for now (positive before the end of
+-- their isolation; the host's isolating answer when given), sorted.
+function M.isolating_pathogens(referral, now)
+  local out = {}
+  for pathogen, inf in pairs((referral.person or {}).infections or {}) do
+    local isolating = inf.isolating
+    if isolating == nil then
+      local ends = inf.status == "positive" and infection.isolation_end(inf, pathogen)
+      isolating = inf.status == "positive" and (ends == nil or now < ends)
+    end
+    if isolating and inf.status == "positive" then out[#out + 1] = pathogen end
+  end
+  table.sort(out)
+  return out
+end
+
+-- With cohorting = separate: nil when the candidate suits every pathogen
+-- the person isolates for (a zone positive for it, or an isolation room,
+-- or a place at home), else the first pathogen it does not.
+local function unsuited(candidate, pathogens, cohort_of)
+  if S.cohorting ~= "separate" or #pathogens == 0 or AT_HOME[candidate.kind] then return nil end
+  if candidate.isolation_room == true then return nil end
+  for _, tag in ipairs(candidate.tags or {}) do
+    if tag == "isolation_room" then return nil end
+  end
+  for _, pathogen in ipairs(pathogens) do
+    if cohort_of(candidate, pathogen) ~= "positive" then return pathogen end
+  end
+  return nil
+end
+
 -- rank(referral, candidates) -> candidates: only designated positive-cohort
--- beds for a person the rule applies to; the list unchanged otherwise.
+-- beds for a person the rule applies to; with separate cohorting only beds
+-- that suit every pathogen the person isolates for.
 function M.rank(referral, candidates)
-  local a = designated_rule(referral, ct.now())
-  if not a then return candidates end
+  local now = ct.now()
+  local pathogens = M.isolating_pathogens(referral, now)
   local cohort_of = cohort_lookup()
+  if S.cohorting == "separate" and #pathogens > 0 then
+    local kept = {}
+    for _, c in ipairs(candidates) do
+      if not unsuited(c, pathogens, cohort_of) then kept[#kept + 1] = c end
+    end
+    if #kept ~= #candidates then candidates = kept end
+  end
+  local a = designated_rule(referral, now)
+  if not a then return candidates end
   local pathogen = a.pathogen
   local out = {}
   for _, c in ipairs(candidates) do
@@ -203,6 +247,11 @@ function M.admit(referral, candidate)
     if w and w.status == "awaiting" then
       return false, w.pathogen .. " result awaited: no care-home admission until it comes"
     end
+  end
+  -- Each pathogen cohorted apart (cohorting = separate).
+  local other = unsuited(candidate, M.isolating_pathogens(referral, now), cohort_lookup())
+  if other then
+    return false, ("isolating for %s: only a %s-positive zone or an isolation room"):format(other, other)
   end
   -- 2020/21: a test within the window before any care-home discharge.
   if S.test_window > 0 and candidate.kind == "care_home" then

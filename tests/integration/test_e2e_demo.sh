@@ -93,9 +93,10 @@ positive=$id
 # Awaiting a covid result, for a care home: held back until the result.
 refer 8 "$today" '"requested_pathway": "P3", "needs": ["residential"], "infections": {"covid": {"status": "awaiting"}}'
 expect 201 '.decision.outcome == "waiting" and ([.decision.reasons[] | select(contains("result awaited: no care-home admission"))] | length) > 0'
-# Flu positive, going to rehab: the hub's isolation rule, step-down.
+# Flu positive, going to rehab: still P2, in one of Elm Ward's isolation
+# rooms (flu is cohorted apart; the ward is open for it).
 refer 9 "$today" "\"requested_pathway\": \"P2\", \"infections\": {\"flu\": {\"status\": \"positive\", \"tested_at\": \"$(hours_ago 3)\"}}"
-expect 201 '.decision.pathway == "step_down" and .decision.facility == "willow-stepdown"'
+expect 201 '.decision.pathway == "P2" and .decision.bed == "ELM-19"'
 # A care-home resident with nursing needs goes back to their own home: P0,
 # no new placement; unless the hospital asks for one.
 refer 20 "$today" '"needs": ["nursing"], "usual_residence": "care_home"'

@@ -338,17 +338,19 @@ Test(stdplugins, positive_needing_a_care_home_goes_to_a_designated_red_wing)
         "step_down");
     json_decref(d);
 
-    /* Positive for flu, going to rehab: the hub's isolation rule sends
-     * them to step-down; the host's cohorts pick the bed. */
+    /* Positive for flu, going to rehab: P2 still (issue 22, finding 4),
+     * in one of Elm Ward's isolation rooms, since flu is cohorted apart
+     * and the ward is open for it. */
     id = refer(&s, &(person){.n = 2,
                              .ready = "2026-11-23",
                              .requested = CT_PATHWAY_P2,
-                             .needs = {"nursing", 0}});
+                             .needs = {"rehab", 0}});
     infection(&s, 2, "flu", CT_INFECTION_POSITIVE, now - HOUR_MS, 0);
     d = decide(&s, id);
-    cr_assert_str_eq(str(d, "pathway"), "step_down");
+    cr_assert_str_eq(str(d, "pathway"), "P2");
+    cr_assert_str_eq(str(d, "bed"), "ELM-19");
     cr_assert(dumps_has(traced(d, "discharge_hub", "triage"),
-                        "isolating (flu positive): step-down"));
+                        "isolating (flu positive) in an isolation room"));
     json_decref(d);
 
     /* Awaiting a covid result, for a care home: no care-home admission

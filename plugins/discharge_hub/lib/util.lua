@@ -28,6 +28,14 @@ function U.merge(base, overrides)
   return out
 end
 
+-- The keys of a table, sorted (a stable order for reasons).
+function U.keys(t)
+  local out = {}
+  for k in pairs(t) do out[#out + 1] = k end
+  table.sort(out)
+  return out
+end
+
 function U.set_of(list)
   local s = {}
   for _, v in ipairs(list or {}) do s[v] = true end

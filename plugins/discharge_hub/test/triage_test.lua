@@ -127,6 +127,19 @@ describe("triage", function()
       expect(plugin.triage(r).pathway).to_be("P0")
     end)
 
+    -- Issue 22, finding 7: a return home with new short-term support is
+    -- P1 (NHS England, Hospital discharge and community support guidance,
+    -- 2024).
+    it("sends a resident with new reablement or rehab needs back on P1", function()
+      for _, need in ipairs({ "reablement", "rehab" }) do
+        local r = t.referral{ requested_pathway = t.none,
+          person = { usual_residence = "care_home", needs = { need, "nursing" } } }
+        local a = plugin.triage(r)
+        expect(a.pathway).to_be("P1")
+        expect(a.reason).to_contain("new short-term needs (" .. need .. ")")
+      end
+    end)
+
     it("sends them to step-down while they are isolating", function()
       local r = t.referral{ requested_pathway = t.none, person = { usual_residence = "care_home",
         infections = { covid = { status = "positive" } } } }
@@ -156,7 +169,7 @@ describe("triage", function()
     it("sends people going home to step-down too when isolate_at_home is off", function()
       plugin.configure(standard.with{ isolate_at_home = false })
       local r = t.referral{ requested_pathway = t.none,
-        person = { infections = { norovirus = { status = "positive" } } } }
+        person = { infections = { covid = { status = "positive" } } } }
       expect(plugin.triage(r).pathway).to_be("step_down")
     end)
 
@@ -197,11 +210,47 @@ describe("triage", function()
       expect(plugin.triage(r).pathway).to_be("P2")
     end)
 
-    it("ignores pathogens the area does not list", function()
-      plugin.configure(standard.with{ isolation_pathogens = { "covid" } })
+    it("sends other pathogens to step-down only when the area lists them", function()
       local r = t.referral{ requested_pathway = "P2",
         person = { infections = { norovirus = { status = "positive" } } } }
       expect(plugin.triage(r).pathway).to_be("P2")
+      plugin.configure(standard.with{ isolation_pathogens = { "covid", "norovirus" } })
+      expect(plugin.triage(r).pathway).to_be("step_down")
+    end)
+
+    -- Issue 22, finding 4: a flu-positive P2 with rehab needs stays P2
+    -- (an isolation room or a flu-positive zone, stepdown's cohorting), and
+    -- a flu-positive resident going back isolates in their own room.
+    it("keeps a flu-positive P2 on P2, to isolate in an isolation room", function()
+      local r = t.referral{ requested_pathway = t.none, person = { needs = { "rehab" },
+        infections = { flu = { status = "positive" } } } }
+      local a = plugin.triage(r)
+      expect(a.pathway).to_be("P2")
+      expect(a.reason).to_contain("isolating (flu positive) in an isolation room or a flu-positive zone")
+    end)
+
+    it("sends a flu-positive resident back to isolate in their own room", function()
+      local r = t.referral{ requested_pathway = t.none, person = { usual_residence = "care_home",
+        infections = { flu = { status = "positive" } } } }
+      local a = plugin.triage(r)
+      expect(a.pathway).to_be("P0")
+      expect(a.reason).to_contain("isolating (flu positive) in their own room")
+    end)
+  end)
+
+  describe("step-down requests", function()
+    it("are ignored unless the area honours them", function()
+      local r = t.referral{ requested_pathway = "step_down" }
+      expect(plugin.triage(r).pathway).to_be("P0")
+    end)
+
+    it("are honoured with step_down_requests, for people who cannot isolate at home", function()
+      plugin.configure(standard.with{ step_down_requests = true })
+      local r = t.referral{ requested_pathway = "step_down",
+        person = { infections = { covid = { status = "negative" } } } }
+      local a = plugin.triage(r)
+      expect(a.pathway).to_be("step_down")
+      expect(a.reason).to_contain("step-down as requested")
     end)
   end)
 

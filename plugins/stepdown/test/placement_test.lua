@@ -57,7 +57,62 @@ describe("placement", function()
       expect(plugin.rank(negative, list)).to_be(list)
       local home = t.referral{ requested_pathway = "P1",
         person = { infections = { covid = { status = "positive", tested_at = ct.now() } } } }
-      expect(plugin.rank(home, list)).to_be(list)
+      local slots = { t.candidate{ bed = "HC-01", kind = "home_care", cohort = {} },
+        t.candidate{ bed = "VW-01", kind = "virtual_ward", cohort = {} } }
+      expect(plugin.rank(home, slots)).to_be(slots)
+    end)
+
+    -- Issue 22, finding 4: each pathogen is cohorted apart. Flu and
+    -- norovirus positives never share an open-cohort wing; a covid and
+    -- norovirus positive needs a zone positive for both, or an isolation
+    -- room; people isolate at home in home care and virtual wards.
+    describe("with each pathogen cohorted apart", function()
+      local function isolating(infections)
+        local inf = {}
+        for pathogen, status in pairs(infections) do
+          inf[pathogen] = { status = status, tested_at = ct.now() - HOUR, isolation_end = ct.now() + 5 * 24 * HOUR }
+        end
+        return t.referral{ requested_pathway = "P2", person = { infections = inf } }
+      end
+      local open_wing = t.candidate{ bed = "ELM-01", zone = "elm-ward", kind = "rehab", cohort = {} }
+      local flu_wing = t.candidate{ bed = "F-01", zone = "flu-wing", kind = "rehab", cohort = { flu = "positive" } }
+      local covid_wing = t.candidate{ bed = "C-01", zone = "covid-wing", kind = "step_down",
+        cohort = { covid = "positive" } }
+      local both_wing = t.candidate{ bed = "B-01", zone = "both-wing", kind = "step_down",
+        cohort = { covid = "positive", norovirus = "positive" } }
+      local room = t.candidate{ bed = "ELM-30", zone = "elm-ward", kind = "rehab", cohort = {},
+        tags = { "isolation_room", "rehab" } }
+
+      it("keeps a flu positive out of an open wing, in a flu wing or an isolation room", function()
+        local flu = isolating{ flu = "positive" }
+        expect(beds(plugin.rank(flu, { open_wing, flu_wing, room }))).to_equal({ "F-01", "ELM-30" })
+        local ok, why = plugin.admit(flu, open_wing)
+        expect(ok).to_be(false)
+        expect(why).to_be("isolating for flu: only a flu-positive zone or an isolation room")
+        expect(plugin.admit(flu, room)).to_be(true)
+      end)
+
+      it("does not mix a norovirus positive into a flu wing", function()
+        expect(plugin.admit(isolating{ norovirus = "positive" }, flu_wing)).to_be(false)
+      end)
+
+      it("needs a zone accepting both for two infections", function()
+        local two = isolating{ covid = "positive", norovirus = "positive" }
+        expect(plugin.admit(two, covid_wing)).to_be(false)
+        expect(plugin.admit(two, both_wing)).to_be(true)
+        expect(beds(plugin.rank(two, { covid_wing, both_wing, room }))).to_equal({ "B-01", "ELM-30" })
+      end)
+
+      it("lets people whose isolation ended go anywhere", function()
+        local over = isolating{ flu = "positive" }
+        over.person.infections.flu.isolation_end = ct.now() - 1
+        expect(plugin.admit(over, open_wing)).to_be(true)
+      end)
+
+      it("leaves it to the host with cohorting = host", function()
+        plugin.configure(standard.with{ cohorting = "host" })
+        expect(plugin.admit(isolating{ flu = "positive" }, open_wing)).to_be(true)
+      end)
     end)
 
     it("applies to anyone the hub sent to step-down with a recent positive", function()

@@ -6,6 +6,7 @@ local values = {
   rule_set = "designated_2020_21",
   isolation_lengths = {},
   discharge_test_window = 48 * HOUR,
+  cohorting = "separate",
   pathogens = { "covid" },
   positive_window = 48 * HOUR,
   until_isolation_end = true,
