@@ -246,6 +246,8 @@ const ct_http_route ct_api_routes[] = {
      ROLES(ALL, ALL, ALL, ALL, ALL), ct_api__beds},
     {CT_HTTP_PATCH, "/v1/beds/{id}", CT_ROUTE_WRITE, false,
      ROLES(ALL, NONE, OWN, NONE, NONE), ct_api__bed_patch},
+    {CT_HTTP_PATCH, "/v1/zones/{id}", CT_ROUTE_WRITE, false,
+     ROLES(ALL, NONE, OWN, NONE, NONE), ct_api__zone_patch},
 
     {CT_HTTP_POST, "/v1/referrals", CT_ROUTE_WRITE, false,
      ROLES(ALL, OWN, NONE, NONE, NONE), ct_api__referral_create},
@@ -261,6 +263,8 @@ const ct_http_route ct_api_routes[] = {
      ROLES(ALL, NONE, OWN, NONE, NONE), ct_api__referral_complete},
     {CT_HTTP_POST, "/v1/referrals/{id}/cancel", CT_ROUTE_WRITE, false,
      ROLES(ALL, OWN, NONE, NONE, NONE), ct_api__referral_cancel},
+    {CT_HTTP_POST, "/v1/referrals/{id}/decline", CT_ROUTE_WRITE, false,
+     ROLES(ALL, NONE, OWN, NONE, NONE), ct_api__referral_decline},
     {CT_HTTP_POST, "/v1/referrals/{id}/delay", CT_ROUTE_WRITE, false,
      ROLES(ALL, OWN, NONE, NONE, NONE), ct_api__referral_delay},
 

@@ -4,7 +4,9 @@
 #include "api_int.h"
 
 #include "capacity_view.h"
+#include "audit.h"
 #include "error.h"
+#include "isolation.h"
 #include "metrics.h"
 
 #include <stdlib.h>
@@ -186,4 +188,92 @@ int ct_api__bed_patch(ct_http_req *r, void *app)
     json_t *bed = bed_json(cap, id);
     return bed ? ct_http_reply_json(r, 200, json_pack("{s:o}", "bed", bed))
                : CT_ENOMEM;
+}
+
+/*
+ * PATCH /v1/zones/{id} {"closed": true|false, "cohort": {"flu":
+ * "positive", ...}, "reason": "..."}: an outbreak declared or over, and
+ * the zone's cohorts, by the hub or the provider running the zone (OWN).
+ * The reason is required and kept in the audit ("zone.changed", beside the
+ * host's own zone.cohort_set, zone.closed, zone.opened). Cohorts change
+ * first, then the closure; all or nothing. 200 with what changed; 409 when
+ * a cohort would put someone held or placed there in breach, or the zone
+ * already is as asked.
+ */
+int ct_api__zone_patch(ct_http_req *r, void *app)
+{
+    static const char *const keys[] = {"closed", "cohort", "reason", NULL};
+    ct_daemon *d = app;
+    ct_capacity *cap = ct_daemon_capacity(d);
+    const char *id = ct_http_req_param(r, "id");
+    const char *reason = NULL;
+    bool closed = false, has_closed = false;
+    json_t *cohort = NULL;
+    int err;
+    if ((err = ct_http_field_only(r, NULL, keys)) ||
+        (err = ct_http_field_bool(r, "closed", false, &closed,
+                                  &has_closed)) ||
+        (err = ct_http_field_json(r, "cohort", false, JSON_OBJECT,
+                                  &cohort)) ||
+        (err = ct_http_field_string(r, "reason", true, 199, &reason)))
+        return err;
+    if (!*reason)
+        return ct_http_error(r, 400, "invalid", "reason",
+                             "'reason' must not be empty");
+    if (!has_closed && json_object_size(cohort) == 0)
+        return ct_http_error(r, 400, "missing", "closed",
+                             "give 'closed' or 'cohort' (or both)");
+    const char *pathogen;
+    json_t *v;
+    json_object_foreach(cohort, pathogen, v)
+    {
+        if (!json_is_string(v) || ct_cohort_parse(json_string_value(v)) < 0) {
+            char field[128];
+            snprintf(field, sizeof field, "cohort.%.100s", pathogen);
+            return ct_http_error(r, 400, "invalid", field,
+                                 "'%s' must be one of %s", field,
+                                 ct_cohort_list());
+        }
+    }
+    char org[CT_CAP_ID_MAX];
+    ct_cap_error cerr = {0};
+    int rc = ct_capacity_view_zone_org(cap, id, org, &cerr);
+    if (rc)
+        return ct_api__cap_reply(r, rc, &cerr, NULL);
+    if ((err = ct_http_req_owns(r, org)))
+        return err;
+    char actor[CT_API__ACTOR_MAX];
+    ct_api__actor(r, actor);
+    json_object_foreach(cohort, pathogen, v)
+    {
+        rc = ct_isolation_set_cohort(
+            cap, id, pathogen,
+            (ct_cohort)ct_cohort_parse(json_string_value(v)), actor, &cerr);
+        if (rc)
+            return ct_api__cap_reply(r, rc, &cerr, "cohort");
+    }
+    int released = 0;
+    if (has_closed) {
+        rc = closed ? ct_isolation_close_zone(cap, id, reason, actor,
+                                              &released, &cerr)
+                    : ct_isolation_open_zone(cap, id, actor, &cerr);
+        if (rc)
+            return ct_api__cap_reply(r, rc, &cerr, "closed");
+    }
+    json_t *out = json_pack("{s:s, s:s, s:i}", "zone", id, "reason", reason,
+                            "holds_released", released);
+    if (!out)
+        return CT_ENOMEM;
+    if (has_closed)
+        json_object_set_new(out, "closed", json_boolean(closed));
+    if (cohort)
+        json_object_set(out, "cohort", cohort);
+    rc = ct_audit_append(ct_capacity_store(cap),
+                         ct_clock_now(ct_capacity_clock(cap)), actor,
+                         "zone.changed", out, NULL);
+    if (rc) {
+        json_decref(out);
+        return rc;
+    }
+    return ct_http_reply_json(r, 200, out);
 }

@@ -8,6 +8,7 @@
  * role sees of a referral is cut down in api_access.c.
  */
 #include "api_int.h"
+#include "audit.h"
 
 #include "capacity_view.h"
 #include "error.h"
@@ -653,6 +654,50 @@ int ct_api__referral_discharge(ct_http_req *r, void *app)
 int ct_api__referral_complete(ct_http_req *r, void *app)
 {
     return simple_action(r, app, ct_referral_complete);
+}
+
+/* POST /v1/referrals/{id}/decline {"reason": "..."}: hub ALL, provider
+ * OWN (the hold is in its facility). The provider refuses the person: the
+ * hold is freed at once (not after its time to live), the referral waits
+ * again, and "hold.declined" names the provider for the reports. */
+int ct_api__referral_decline(ct_http_req *r, void *app)
+{
+    static const char *const keys[] = {"reason", NULL};
+    ct_capacity *cap = ct_daemon_capacity(app);
+    int64_t id;
+    const char *reason = NULL;
+    int err;
+    if ((err = owned(r, cap, &id)) ||
+        (err = ct_http_field_only(r, NULL, keys)) ||
+        (err = ct_http_field_string(r, "reason", true, 400, &reason)))
+        return err;
+    if (!*reason)
+        return ct_http_error(r, 400, "invalid", "reason",
+                             "'reason' must not be empty");
+    ct_referral_orgs o;
+    ct_cap_error cerr = {0};
+    int rc = ct_capacity_view_referral_orgs(cap, id, &o, &cerr);
+    if (rc)
+        return ct_api__cap_reply(r, rc, &cerr, NULL);
+    if (!*o.holder_org)
+        return ct_http_error(r, 409, "conflict", NULL,
+                             "referral %" PRId64 " has no hold to decline",
+                             id);
+    char actor[CT_API__ACTOR_MAX], why[480];
+    ct_api__actor(r, actor);
+    snprintf(why, sizeof why, "declined by %s: %s", o.holder_org, reason);
+    rc = ct_capacity_release(cap, id, why, actor, &cerr);
+    if (rc)
+        return refused(r, cap, id, rc, &cerr, NULL);
+    json_t *ev = json_pack("{s:I, s:s, s:s}", "referral", (json_int_t)id,
+                           "provider", o.holder_org, "reason", reason);
+    if (!ev)
+        return CT_ENOMEM;
+    rc = ct_audit_append(ct_capacity_store(cap),
+                         ct_clock_now(ct_capacity_clock(cap)), actor,
+                         "hold.declined", ev, NULL);
+    json_decref(ev);
+    return rc ? rc : referral_reply(r, cap, id, 200, NULL);
 }
 
 /* POST /v1/referrals/{id}/cancel {"reason": "..."}: hub ALL, hospital

@@ -27,7 +27,8 @@ static json_t *opt_string(const char *s)
 /* ---- capacity -------------------------------------------------------- */
 
 typedef struct totals {
-    int64_t total, available, held, occupied, blocked, surge, surge_open;
+    int64_t total, available, held, occupied, blocked, closed, surge,
+        surge_open;
 } totals;
 
 static void add_totals(totals *to, const totals *t)
@@ -37,18 +38,21 @@ static void add_totals(totals *to, const totals *t)
     to->held += t->held;
     to->occupied += t->occupied;
     to->blocked += t->blocked;
+    to->closed += t->closed;
     to->surge += t->surge;
     to->surge_open += t->surge_open;
 }
 
 static json_t *totals_json(const totals *t)
 {
-    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:{s:I, s:I}}",
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:{s:I, s:I}}",
                      "total", (json_int_t)t->total, "available",
                      (json_int_t)t->available, "held", (json_int_t)t->held,
                      "occupied", (json_int_t)t->occupied, "blocked",
-                     (json_int_t)t->blocked, "open",
-                     (json_int_t)(t->total - t->blocked), "surge", "open",
+                     (json_int_t)t->blocked, "closed", (json_int_t)t->closed,
+                     "open",
+                     (json_int_t)(t->total - t->blocked - t->closed), "surge",
+                     "open",
                      (json_int_t)t->surge_open, "total",
                      (json_int_t)t->surge);
 }
@@ -116,6 +120,13 @@ static json_t *zone_json(ct_capacity *c, sqlite3_stmt *st, totals *t)
     t->blocked = sqlite3_column_int64(st, 13);
     t->surge = sqlite3_column_int64(st, 14);
     t->surge_open = sqlite3_column_int64(st, 15);
+    /* Free beds of a zone closed to admissions are neither available nor
+     * open (an outbreak); held and occupied ones stay as they are. */
+    t->closed = 0;
+    if (sqlite3_column_int(st, 7)) {
+        t->closed = t->available;
+        t->available = 0;
+    }
     return json_pack("{s:s, s:s, s:b, s:o, s:o, s:o}", "id", col(st, 5),
                      "name", col(st, 6), "closed",
                      sqlite3_column_int(st, 7), "closed_reason",
@@ -224,6 +235,12 @@ int ct_capacity_view_bed_org(ct_capacity *c, const char *bed_id, char *out,
                              ct_cap_error *err)
 {
     return lookup_text(c, CT_STMT_VIEW_BED_ORG, bed_id, out, "bed", err);
+}
+
+int ct_capacity_view_zone_org(ct_capacity *c, const char *zone_id, char *out,
+                              ct_cap_error *err)
+{
+    return lookup_text(c, CT_STMT_VIEW_ZONE_ORG, zone_id, out, "zone", err);
 }
 
 int ct_capacity_view_referral_orgs(ct_capacity *c, int64_t id,

@@ -86,11 +86,14 @@ typedef struct ct_referral_orgs {
 int ct_capacity_view_referral_orgs(ct_capacity *c, int64_t id,
                                    ct_referral_orgs *out, ct_cap_error *err);
 
-/* The organisation owning a facility in service, or a bed's facility;
+/* The organisation owning a facility in service, or a bed's or a zone's
+ * facility;
  * CT_ENOTFOUND naming it otherwise. out has CT_CAP_ID_MAX bytes. */
 int ct_capacity_view_facility_org(ct_capacity *c, const char *facility_id,
                                   char *out, ct_cap_error *err);
 int ct_capacity_view_bed_org(ct_capacity *c, const char *bed_id, char *out,
                              ct_cap_error *err);
+int ct_capacity_view_zone_org(ct_capacity *c, const char *zone_id, char *out,
+                              ct_cap_error *err);
 
 #endif

@@ -16,10 +16,17 @@ static const char *col(sqlite3_stmt *st, int i)
     return s ? (const char *)s : NULL;
 }
 
+/* A free bed of a zone closed to admissions (an outbreak) is neither
+ * available nor open: nobody can be placed in it. */
 static void add_status(ct_bed_counts *b, ct_bed_status s, int64_t n,
-                       int64_t surge)
+                       int64_t surge, bool closed)
 {
     b->total += n;
+    if (closed && s == CT_BED_AVAILABLE) {
+        b->closed += n;
+        b->open = b->total - b->blocked - b->closed;
+        return;
+    }
     switch (s) {
     case CT_BED_AVAILABLE: b->available += n; break;
     case CT_BED_HELD: b->held += n; break;
@@ -29,7 +36,7 @@ static void add_status(ct_bed_counts *b, ct_bed_status s, int64_t n,
     }
     if (s != CT_BED_BLOCKED)
         b->surge_open += surge;
-    b->open = b->total - b->blocked;
+    b->open = b->total - b->blocked - b->closed;
 }
 
 static double ratio(int64_t a, int64_t b)
@@ -39,11 +46,12 @@ static double ratio(int64_t a, int64_t b)
 
 static json_t *counts_json(const ct_bed_counts *b)
 {
-    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f}", "total",
-                     (json_int_t)b->total, "available",
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f}",
+                     "total", (json_int_t)b->total, "available",
                      (json_int_t)b->available, "held", (json_int_t)b->held,
                      "occupied", (json_int_t)b->occupied, "blocked",
-                     (json_int_t)b->blocked, "open", (json_int_t)b->open,
+                     (json_int_t)b->blocked, "closed", (json_int_t)b->closed,
+                     "open", (json_int_t)b->open,
                      "surge_open", (json_int_t)b->surge_open, "occupancy",
                      ratio(b->occupied, b->open));
 }
@@ -88,10 +96,11 @@ static int bed_counts(ct_capacity *c, ct_metrics *m, json_t *zones,
         int s = ct_bed_status_parse(col(st, 4));
         int64_t n = sqlite3_column_int64(st, 5);
         int64_t surge = (int64_t)sqlite3_column_double(st, 6);
-        add_status(&z, (ct_bed_status)s, n, surge);
-        add_status(&m->beds, (ct_bed_status)s, n, surge);
+        add_status(&z, (ct_bed_status)s, n, surge, closed);
+        add_status(&m->beds, (ct_bed_status)s, n, surge, closed);
         if (kind >= 0)
-            add_status(&m->by_kind[kind], (ct_bed_status)s, n, surge);
+            add_status(&m->by_kind[kind], (ct_bed_status)s, n, surge,
+                       closed);
     }
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)

@@ -16,7 +16,8 @@
 typedef struct ct_bed_counts {
     int64_t total;     /* counted beds */
     int64_t available, held, occupied, blocked;
-    int64_t open;       /* total - blocked */
+    int64_t closed;     /* free beds of zones closed to admissions */
+    int64_t open;       /* total - blocked - closed */
     int64_t surge_open; /* open surge beds among open */
 } ct_bed_counts;
 

@@ -66,6 +66,9 @@
     X(VIEW_FACILITY_ORG,                                                     \
       "SELECT org_id FROM facility WHERE id = ?1 AND retired = 0")           \
     X(VIEW_ZONE_EXISTS, "SELECT 1 FROM zone WHERE id = ?1 AND retired = 0")  \
+    X(VIEW_ZONE_ORG,                                                         \
+      "SELECT f.org_id FROM zone z JOIN facility f ON f.id = z.facility_id"  \
+      " WHERE z.id = ?1 AND z.retired = 0")                                  \
     X(VIEW_BED_ORG,                                                          \
       "SELECT f.org_id FROM bed b"                                           \
       "  JOIN zone z ON z.id = b.zone_id"                                    \

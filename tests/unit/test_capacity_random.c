@@ -175,8 +175,12 @@ static void check_metrics(void)
     " WHERE b.retired = 0 AND (b.surge = 0 OR b.surge_open = 1"              \
     "  OR b.status IN ('held','occupied'))"
     cr_assert_eq(m.beds.total, count(COUNTED), "step %d", step);
+    /* Free beds of a closed zone are closed: neither available nor open. */
     cr_assert_eq(m.beds.available, count(COUNTED " AND b.status = "
-                                                 "'available'"));
+                                                 "'available' AND z.closed = 0"));
+    cr_assert_eq(m.beds.closed, count(COUNTED " AND b.status = "
+                                              "'available' AND z.closed = 1"));
+    cr_assert_eq(m.beds.open, m.beds.total - m.beds.blocked - m.beds.closed);
     cr_assert_eq(m.beds.held, count("SELECT count(*) FROM assignment WHERE "
                                     "active = 1 AND kind = 'hold'"));
     cr_assert_eq(m.beds.occupied,
@@ -186,7 +190,8 @@ static void check_metrics(void)
                                                "NOT NULL"));
     cr_assert_eq(m.beds.surge_open,
                  count(COUNTED " AND b.surge = 1 AND b.status <> "
-                               "'blocked'"));
+                               "'blocked' AND NOT (z.closed = 1 AND "
+                               "b.status = 'available')"));
     cr_assert_eq(m.waiting, count("SELECT count(*) FROM referral WHERE "
                                   "state IN ('received','triaged',"
                                   "'waiting')"));
