@@ -17,7 +17,8 @@ static struct {
     ct_log_format format;
     ct_log_level min;
     FILE *stream;
-} logger = {CT_LOG_AUTO, CT_LOG_INFO, NULL};
+    const char *quiet; /* ct_log_quiet's prefix, or NULL */
+} logger = {CT_LOG_AUTO, CT_LOG_INFO, NULL, NULL};
 
 /*
  * Identical warnings and errors (same level, unit and message; request
@@ -52,6 +53,11 @@ void ct_log_set_stream(void *stream)
     repeat.msg[0] = '\0';
     repeat.left_out = 0;
     pthread_mutex_unlock(&repeat.mu);
+}
+
+void ct_log_quiet(const char *prefix)
+{
+    logger.quiet = prefix;
 }
 
 int ct_log_parse_format(const char *s, ct_log_format *out)
@@ -126,6 +132,12 @@ static bool admit(ct_log_level level, const char *unit, const char *msg)
 static void emit(ct_log_level level, const char *unit,
                  const char *const *kv, const char *fmt, va_list ap)
 {
+    char quieted[160];
+    if (logger.quiet) {
+        snprintf(quieted, sizeof quieted, "%s:%s", logger.quiet, unit);
+        unit = quieted;
+        level = CT_LOG_DEBUG;
+    }
     if (level < logger.min)
         return;
     char msg[2048];

@@ -29,6 +29,13 @@ int ct_log_parse_level(const char *s, ct_log_level *out);
 /* Redirects records (tests); NULL restores stderr. Not owned. */
 void ct_log_set_stream(void *stream);
 
+/*
+ * While prefix is set, every record is written at debug level under
+ * "prefix:unit" (a bundle's self-tests: what its tests make it log is
+ * about demo data, not the area). NULL ends it. prefix is borrowed.
+ */
+void ct_log_quiet(const char *prefix);
+
 #if defined(__GNUC__)
 #define CT_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else

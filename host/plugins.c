@@ -204,9 +204,12 @@ fail:
     return NULL;
 }
 
-int ct_plugins_self_test(const char *dir, const char *name,
-                         const char *version, const ct_trust *trust,
-                         ct_diags *diags)
+/* ct_plugins_self_test, adding one to *tested and the tests that passed to
+ * *passed when the plugin has tests. */
+static int self_test_counted(const char *dir, const char *name,
+                             const char *version, const ct_trust *trust,
+                             ct_diags *diags, unsigned *tested,
+                             unsigned *passed)
 {
     /* The tests load the bundle themselves: never test inside a test. */
     static bool testing;
@@ -227,17 +230,21 @@ int ct_plugins_self_test(const char *dir, const char *name,
     ct_testrun_totals totals = {0};
     ct_diags td = {0};
     testing = true;
+    ct_log_quiet("self-test");
     int rc = ct_testrun_new(&opts, &run);
     if (rc == 0)
         rc = ct_testrun_add(run, dir, &td);
     if (rc == 0)
         rc = ct_testrun_run(run, &totals);
     ct_testrun_free(run);
+    ct_log_quiet(NULL);
     testing = false;
     fclose(out);
+    (*tested)++;
+    *passed += totals.passed;
     if (rc == 0 && totals.failed == 0) {
-        ct_log_info("plugins", "plugin '%s' %s: its own tests pass (%u)",
-                    name, version, totals.passed);
+        ct_log_debug("plugins", "plugin '%s' %s: its own tests pass (%u)",
+                     name, version, totals.passed);
     } else {
         /* The first failure, for the reason. */
         const char *first = text ? strstr(text, "FAIL") : NULL;
@@ -266,12 +273,22 @@ int ct_plugins_self_test(const char *dir, const char *name,
  * is not. Plain plugin directories are the area's own and tested with
  * `caretide test` instead.
  */
-static int self_test(ct_plugin *p, const ct_config *cfg, ct_diags *diags)
+static int self_test(ct_plugin *p, const ct_config *cfg, ct_diags *diags,
+                     unsigned *tested, unsigned *passed)
 {
     if (!*p->bundle_hash)
         return 0;
-    return ct_plugins_self_test(p->dir, p->manifest->name,
-                                p->manifest->version, &cfg->trust, diags);
+    return self_test_counted(p->dir, p->manifest->name, p->manifest->version,
+                             &cfg->trust, diags, tested, passed);
+}
+
+int ct_plugins_self_test(const char *dir, const char *name,
+                         const char *version, const ct_trust *trust,
+                         ct_diags *diags)
+{
+    unsigned tested = 0, passed = 0;
+    return self_test_counted(dir, name, version, trust, diags, &tested,
+                             &passed);
 }
 
 /* --- sets -------------------------------------------------------------- */
@@ -297,10 +314,11 @@ static set *set_load(ct_plugins *m, const ct_config *cfg, ct_diags *diags)
         return NULL;
     }
     size_t before = diags->len;
+    unsigned tested = 0, passed = 0;
     m->loading = cfg;
     for (size_t i = 0; i < cfg->nplugins; i++) {
         ct_plugin *p = plugin_load(m, cfg, &cfg->plugins[i], diags);
-        if (p && self_test(p, cfg, diags)) {
+        if (p && self_test(p, cfg, diags, &tested, &passed)) {
             plugin_free(p);
             p = NULL;
         }
@@ -308,6 +326,10 @@ static set *set_load(ct_plugins *m, const ct_config *cfg, ct_diags *diags)
             s->items[s->n++] = p;
     }
     m->loading = NULL;
+    /* One line for all of them: each test's own logging went to debug. */
+    if (tested)
+        ct_log_info("plugins", "self-tests: %u plugin%s, %u passed", tested,
+                    tested == 1 ? "" : "s", passed);
     if (diags->len != before || s->n != cfg->nplugins) {
         set_free(s);
         return NULL;
