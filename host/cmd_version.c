@@ -2,12 +2,20 @@
 
 #include "version.h"
 
+#include <jansson.h>
 #include <lua.h>
+#include <microhttpd.h>
+#include <nettle/version.h>
+#include <sodium.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
 #include <uv.h>
 #include <yaml.h>
+
+#ifndef CT_LIBEDIT_VERSION
+#define CT_LIBEDIT_VERSION "?"
+#endif
 
 int ct_cmd_version(int argc, char **argv)
 {
@@ -23,5 +31,11 @@ int ct_cmd_version(int argc, char **argv)
     printf("  libuv %s\n", uv_version_string());
     printf("  SQLite %s\n", sqlite3_libversion());
     printf("  libyaml %s\n", yaml_get_version_string());
+    printf("  libmicrohttpd %s\n", MHD_get_version());
+    printf("  jansson %s\n", jansson_version_str());
+    printf("  libsodium %s\n", sodium_version_string());
+    printf("  libedit %s (built against)\n", CT_LIBEDIT_VERSION);
+    printf("  Nettle %d.%d\n", nettle_version_major(),
+           nettle_version_minor());
     return CT_EXIT_OK;
 }

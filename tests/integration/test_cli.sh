@@ -17,6 +17,11 @@ expect_exit 0 "$bin" --help
 expect_exit 0 "$bin" version
 grep -q '^caretide ' /tmp/ct-cli.out && grep -q 'SQLite' /tmp/ct-cli.out && grep -q 'libuv' /tmp/ct-cli.out \
   && grep -q 'Lua' /tmp/ct-cli.out && grep -q 'libyaml' /tmp/ct-cli.out && ok || bad "version lists libraries"
+# Every library the binary links, each with a version.
+for lib in 'Lua 5\.4' 'libuv [0-9]' 'SQLite [0-9]' 'libyaml [0-9]' 'libmicrohttpd [0-9]' \
+           'jansson [0-9]' 'libsodium [0-9]' 'libedit [0-9]' 'Nettle [0-9]'; do
+  grep -Eq "^  $lib" /tmp/ct-cli.out && ok || bad "version lacks $lib: $(cat /tmp/ct-cli.out)"
+done
 for c in run check repl test plugin audit report version; do
   expect_exit 0 "$bin" "$c" --help
   grep -q "Usage: caretide $c" /tmp/ct-cli.out && ok || bad "$c --help shows usage"
