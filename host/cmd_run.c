@@ -41,8 +41,8 @@ static int parse_listen(const char *s, char *host, size_t size, int *port)
 
 int ct_cmd_run(int argc, char **argv)
 {
-    /* --no-group-commit (also CARETIDE_NO_GROUP_COMMIT=1) and
-     * --print-routes are for benchmarks and tests, not in --help. */
+    /* --no-group-commit (also CARETIDE_NO_GROUP_COMMIT=1) is for the
+     * benchmark comparison; --print-routes shows the role matrix. */
     enum { OPT_LISTEN = 256, OPT_DB, OPT_NO_GROUP, OPT_ROUTES, OPT_RESTORED,
            OPT_CHECK, OPT_SHIP, OPT_DEMO };
     static const struct option opts[] = {

@@ -31,6 +31,9 @@ const ct_command ct_commands[] = {
      "                    period (default: 6h; 0: never)\n"
      "  --allow-demo-tokens serve the published demo tokens on an address\n"
      "                    that is not loopback (refused otherwise)\n"
+     "  --print-routes    print every route with each role's access and exit\n"
+     "  --no-group-commit commit each write alone (benchmark comparison;\n"
+     "                    also CARETIDE_NO_GROUP_COMMIT=1)\n"
      CT_CLI_COMMON_HELP},
     {"check", ct_cmd_check, "validate the area config and its plugins",
      "Usage: caretide check [--config FILE] [--quiet]\n"

@@ -29,6 +29,23 @@ for s in keygen pack sign verify install list diff; do
   printf '%s\n' "$text" | grep -qE "plugin $s" && ok || bad "plugin $s has no entry"
   check_help "plugin $s" "$("$bin" plugin "$s" --help)"
 done
+# The other way round: every option a command accepts (its getopt table in
+# host/cmd_*.c) is in its --help and in the man page.
+for f in "$src"/host/cmd_*.c; do
+  # The commands the file defines (cmd_backup.c: backup, restore, standby).
+  cmds=$(sed -n 's/^int ct_cmd_\([a-z]*\)(.*/\1/p' "$f")
+  c=$(basename "$f" .c); c=${c#cmd_}
+  [ "$c" = version ] && continue
+  if [ "$c" = plugin ]; then
+    help=$(for s in keygen pack sign verify install list diff; do "$bin" plugin "$s" --help; done)
+  else
+    help=$(for k in $cmds; do "$bin" "$k" --help; done)
+  fi
+  for opt in $(grep -oE '\{"[a-z][a-z-]*", *(no|required|optional)_argument' "$f" | sed -E 's/^\{"([a-z-]+)".*/\1/' | sort -u); do
+    printf '%s\n' "$help" | grep -qF -- "--$opt" && ok || bad "$c accepts --$opt but its --help does not say so"
+    printf '%s\n' "$text" | grep -qF -- "--$opt" && ok || bad "$c accepts --$opt but the man page does not say so"
+  done
+done
 if command -v groff >/dev/null; then
   warnings=$(LC_ALL=C.UTF-8 groff -man -ww -z "$page" 2>&1)
   [ -z "$warnings" ] && ok || bad "groff warnings: $warnings"
