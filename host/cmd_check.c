@@ -10,26 +10,57 @@
 #include "plugins.h"
 
 #include <getopt.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
+
+/* --json: {"ok": false, "errors": [{file, line, col, message}]} or the
+ * area's counts with "ok": true, as one document on stdout. */
+static void print_json(const ct_config *cfg, const ct_diags *d)
+{
+    json_t *errors = json_array();
+    for (size_t i = 0; i < d->len; i++)
+        json_array_append_new(
+            errors, json_pack("{s:s, s:I, s:I, s:s}", "file",
+                              d->items[i].file ? d->items[i].file : "",
+                              "line", (json_int_t)d->items[i].line, "col",
+                              (json_int_t)d->items[i].col, "message",
+                              d->items[i].message ? d->items[i].message
+                                                  : ""));
+    json_t *doc = json_pack("{s:b, s:o}", "ok", cfg != NULL, "errors",
+                            errors);
+    if (cfg)
+        json_object_update_new(
+            doc, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "file",
+                           cfg->file, "area", cfg->area_id, "organisations",
+                           (json_int_t)cfg->norgs, "facilities",
+                           (json_int_t)cfg->nfacilities, "beds",
+                           (json_int_t)cfg->nbeds, "plugins",
+                           (json_int_t)cfg->nplugins));
+    json_dumpf(doc, stdout, JSON_INDENT(2));
+    putchar('\n');
+    json_decref(doc);
+}
 
 int ct_cmd_check(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
         {"quiet", no_argument, NULL, 'q'},
+        {"json", no_argument, NULL, 'j'},
         {"log-format", required_argument, NULL, 'F'},
         {"log-level", required_argument, NULL, 'L'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *config_path = NULL, *log_format = NULL, *log_level = NULL;
-    int quiet = 0, c;
+    int quiet = 0, json = 0, c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":c:qh", opts, NULL)) != -1) {
         switch (c) {
         case 'c': config_path = optarg; break;
         case 'q': quiet = 1; break;
+        case 'j': json = 1; break;
         case 'F': log_format = optarg; break;
         case 'L': log_level = optarg; break;
         case 'h': return ct_cli_help("check");
@@ -52,7 +83,10 @@ int ct_cmd_check(int argc, char **argv)
     int rc = config_path ? ct_config_load_file(config_path, &cfg, &diags)
                          : ct_config_load_demo(&cfg, &diags);
     if (rc) {
-        ct_diags_print(&diags, stdout);
+        if (json)
+            print_json(NULL, &diags);
+        else
+            ct_diags_print(&diags, stdout);
         ct_diags_free(&diags);
         return CT_EXIT_FAIL;
     }
@@ -61,12 +95,17 @@ int ct_cmd_check(int argc, char **argv)
      * run starts. */
     if (ct_plugin_check_all(cfg, &diags) ||
         ct_plugins_dry_run(cfg, &diags)) {
-        ct_diags_print(&diags, stdout);
+        if (json)
+            print_json(NULL, &diags);
+        else
+            ct_diags_print(&diags, stdout);
         ct_diags_free(&diags);
         ct_config_free(cfg);
         return CT_EXIT_FAIL;
     }
-    if (!quiet)
+    if (json)
+        print_json(cfg, &diags);
+    else if (!quiet)
         printf("%s: ok: area '%s', %zu organisations, %zu facilities, "
                "%zu beds, %zu plugins\n",
                cfg->file, cfg->area_id, cfg->norgs, cfg->nfacilities,

@@ -720,19 +720,23 @@ static json_t *deviations(const ct_config *cfg, const ct_config_plugin *p,
  * or returns the exit status (help, usage, a config that does not load).
  */
 static int config_only(const char *cmd, int argc, char **argv,
-                       ct_config **cfg)
+                       ct_config **cfg, bool *json)
 {
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
+        {"json", no_argument, NULL, 'j'},
         COMMON_LONG_OPTS,
         {NULL, 0, NULL, 0},
     };
     const char *config = NULL, *fmt = NULL, *lvl = NULL;
     int c;
     *cfg = NULL;
+    *json = false;
     while ((c = getopt_long(argc, argv, ":c:h", opts, NULL)) != -1) {
         if (c == 'c')
             config = optarg;
+        else if (c == 'j')
+            *json = true;
         else {
             int r = common_opt(cmd, c, argv, &fmt, &lvl);
             if (r >= 0)
@@ -748,18 +752,53 @@ static int config_only(const char *cmd, int argc, char **argv,
     return -1;
 }
 
+/* Prints rows (objects with the keys of cols) as a table whose columns
+ * are as wide as their widest value, however long a publisher's name. */
+static void print_table(json_t *rows, const char *const *cols,
+                        const char *const *heads, size_t ncols)
+{
+    int width[8] = {0};
+    for (size_t c = 0; c < ncols; c++) {
+        width[c] = (int)strlen(heads[c]);
+        size_t i;
+        json_t *r;
+        json_array_foreach(rows, i, r) {
+            const char *v = json_string_value(json_object_get(r, cols[c]));
+            if (v && (int)strlen(v) > width[c])
+                width[c] = (int)strlen(v);
+        }
+    }
+    for (size_t c = 0; c < ncols; c++)
+        printf("%-*s%s", c + 1 < ncols ? width[c] : 0, heads[c],
+               c + 1 < ncols ? "  " : "\n");
+    size_t i;
+    json_t *r;
+    json_array_foreach(rows, i, r) {
+        for (size_t c = 0; c < ncols; c++) {
+            const char *v = json_string_value(json_object_get(r, cols[c]));
+            printf("%-*s%s", c + 1 < ncols ? width[c] : 0, v ? v : "?",
+                   c + 1 < ncols ? "  " : "\n");
+        }
+    }
+}
+
 static int run_list(int argc, char **argv)
 {
+    static const char *const cols[] = {"name",   "version",  "publisher",
+                                       "key",    "status",   "settings",
+                                       "dir"};
+    static const char *const heads[] = {"NAME",   "VERSION",  "PUBLISHER",
+                                        "KEY",    "STATUS",   "SETTINGS",
+                                        "DIR"};
     ct_config *cfg = NULL;
-    int done = config_only("list", argc, argv, &cfg);
+    bool json;
+    int done = config_only("list", argc, argv, &cfg, &json);
     if (done >= 0)
         return done;
     found_list l = {0};
     find_plugins(cfg, &l);
     int64_t now = ct_bundle_wall_ms();
-    printf("%-20s %-10s %-20s %-16s %-22s %-16s %s\n", "NAME", "VERSION",
-           "PUBLISHER", "KEY", "STATUS", "SETTINGS", "DIR");
-    ct_buf notes = {0};
+    json_t *rows = json_array();
     for (size_t i = 0; i < l.len; i++) {
         const found *f = &l.items[i];
         bool required = f->entry ? f->entry->require_signed
@@ -779,10 +818,6 @@ static int run_list(int argc, char **argv)
                      ct_bundle_problem_name(info.problem));
         else
             snprintf(status, sizeof status, "ok");
-        if (rc && !f->shadowed)
-            ct_buf_printf(&notes, "%s: refused (%s): %s\n", f->name,
-                          ct_bundle_problem_name(info.problem),
-                          info.reason);
         if (!f->entry || f->shadowed)
             snprintf(settings, sizeof settings, "not configured");
         else if (!m)
@@ -799,17 +834,50 @@ static int run_list(int argc, char **argv)
                          json_array_size(dev));
             json_decref(dev);
         }
-        printf("%-20s %-10s %-20s %-16s %-22s %-16s %s\n", f->name,
-               m ? m->version : "?", m ? m->publisher : "?",
-               info.key_id[0] ? info.key_id : "unsigned", status, settings,
-               f->dir);
+        /* key: null when unsigned, as in diff --json. */
+        json_t *row = json_pack(
+            "{s:s, s:s, s:s, s:s?, s:s, s:s, s:s}", "name", f->name,
+            "version", m ? m->version : "?", "publisher",
+            m ? m->publisher : "?", "key",
+            info.key_id[0] ? info.key_id : NULL, "status", status,
+            "settings", settings, "dir", f->dir);
+        if (row && rc && !f->shadowed) {
+            json_object_set_new(row, "problem", json_string(
+                ct_bundle_problem_name(info.problem)));
+            json_object_set_new(row, "reason", json_string(info.reason));
+        }
+        json_array_append_new(rows, row);
         ct_manifest_free(m);
     }
-    if (notes.data)
-        printf("\n%s", notes.data);
-    if (l.len == 0)
-        printf("(no plugins found in plugin_path)\n");
-    ct_buf_free(&notes);
+    if (json) {
+        json_t *doc = json_pack("{s:o}", "plugins", rows);
+        json_dumpf(doc, stdout, JSON_INDENT(2));
+        putchar('\n');
+        json_decref(doc);
+    } else {
+        size_t k;
+        json_t *r0;
+        json_array_foreach(rows, k, r0) {
+            if (!json_is_string(json_object_get(r0, "key")))
+                json_object_set_new(r0, "key", json_string("unsigned"));
+        }
+        print_table(rows, cols, heads, CT_ARRAY_LEN(cols));
+        bool first = true;
+        size_t i;
+        json_t *r;
+        json_array_foreach(rows, i, r) {
+            const char *why = json_string_value(json_object_get(r, "reason"));
+            if (!why)
+                continue;
+            printf("%s%s: refused (%s): %s\n", first ? "\n" : "",
+                   json_string_value(json_object_get(r, "name")),
+                   json_string_value(json_object_get(r, "problem")), why);
+            first = false;
+        }
+        if (l.len == 0)
+            printf("(no plugins found in plugin_path)\n");
+        json_decref(rows);
+    }
     found_free(&l);
     ct_config_free(cfg);
     return CT_EXIT_OK;
@@ -852,18 +920,34 @@ static char *show_value(const ct_setting *s, const json_t *v)
 static int run_diff(int argc, char **argv)
 {
     ct_config *cfg = NULL;
-    int done = config_only("diff", argc, argv, &cfg);
+    bool json;
+    int done = config_only("diff", argc, argv, &cfg, &json);
     if (done >= 0)
         return done;
     int status = CT_EXIT_OK;
     size_t total = 0;
+    json_t *plugins = json_array();
     for (size_t i = 0; i < cfg->nplugins; i++) {
         const ct_config_plugin *p = &cfg->plugins[i];
         ct_diags d = {0};
         char *dir = ct_plugin_check_resolve(cfg, p, &d);
         ct_manifest *m = NULL;
         if (!dir || ct_manifest_load(dir, &m, &d)) {
-            ct_diags_print(&d, stdout);
+            if (json) {
+                char *text = NULL;
+                size_t len = 0;
+                FILE *f = open_memstream(&text, &len);
+                if (f) {
+                    ct_diags_print(&d, f);
+                    fclose(f);
+                }
+                json_array_append_new(
+                    plugins, json_pack("{s:s, s:s, s:s?}", "name", p->name,
+                                       "status", "not_found", "error", text));
+                free(text);
+            } else {
+                ct_diags_print(&d, stdout);
+            }
             ct_diags_free(&d);
             free(dir);
             status = CT_EXIT_FAIL;
@@ -875,40 +959,75 @@ static int run_diff(int argc, char **argv)
                              &info);
         bool invalid;
         json_t *dev = deviations(cfg, p, m, NULL, &invalid);
-        printf("%s %s (%s, %s)", m->name, m->version, m->publisher,
-               info.is_signed ? info.key_id : "unsigned");
+        json_t *entry = json_pack(
+            "{s:s, s:s, s:s, s:o, s:s}", "name", m->name, "version",
+            m->version, "publisher", m->publisher, "key",
+            info.is_signed ? json_string(info.key_id) : json_null(), "status",
+            invalid ? "invalid"
+                    : json_array_size(dev) ? "differs" : "defaults");
+        json_t *settings = json_array();
+        if (!json)
+            printf("%s %s (%s, %s)", m->name, m->version, m->publisher,
+                   info.is_signed ? info.key_id : "unsigned");
         if (invalid) {
-            printf(": settings do not check; run caretide check\n");
+            if (!json)
+                printf(": settings do not check; run caretide check\n");
             status = CT_EXIT_FAIL;
         } else if (json_array_size(dev) == 0) {
-            printf(": published defaults\n");
+            if (!json)
+                printf(": published defaults\n");
         } else {
-            printf("\n");
+            if (!json)
+                printf("\n");
             size_t j;
             json_t *e;
             json_array_foreach(dev, j, e) {
                 const char *name =
                     json_string_value(json_object_get(e, "name"));
                 const ct_setting *s = ct_manifest_setting(m, name);
+                const ct_node *at = ct_node_get(p->settings, name);
+                char where[PATH_MAX + 32] = "";
+                if (at)
+                    snprintf(where, sizeof where, "%s:%u:%u", cfg->file,
+                             at->line, at->col);
+                json_array_append_new(
+                    settings,
+                    json_pack("{s:s, s:O, s:O, s:s?}", "name", name,
+                              "default", json_object_get(e, "default"),
+                              "value", json_object_get(e, "value"), "at",
+                              at ? where : NULL));
+                total++;
+                if (json)
+                    continue;
                 char *from = show_value(s, json_object_get(e, "default"));
                 char *to = show_value(s, json_object_get(e, "value"));
-                const ct_node *at = ct_node_get(p->settings, name);
                 printf("  %s: %s -> %s", name, from ? from : "?",
                        to ? to : "?");
                 if (at)
-                    printf("   (%s:%u:%u)", cfg->file, at->line, at->col);
+                    printf("   (%s)", where);
                 printf("\n");
                 free(from);
                 free(to);
-                total++;
             }
         }
+        json_object_set_new(entry, "settings", settings);
+        json_array_append_new(plugins, entry);
         json_decref(dev);
         ct_manifest_free(m);
         free(dir);
     }
-    printf("%zu plugins, %zu settings differ from the published defaults\n",
-           cfg->nplugins, total);
+    if (json) {
+        json_t *doc = json_pack("{s:o, s:I}", "plugins", plugins, "differ",
+                                (json_int_t)total);
+        json_dumpf(doc, stdout, JSON_INDENT(2));
+        putchar('\n');
+        json_decref(doc);
+    } else {
+        json_decref(plugins);
+        printf("%zu plugins, %zu settings differ from the published "
+               "defaults\n",
+               cfg->nplugins, total);
+    }
     ct_config_free(cfg);
     return status;
 }
@@ -979,7 +1098,7 @@ static const subcommand subs[] = {
      "                    first plugin_path entry unless --dir is given\n"
      "  -k, --key FILE    trust this public key (repeatable)\n" COMMON_HELP},
     {"list", run_list,
-     "Usage: caretide plugin list [--config FILE]\n"
+     "Usage: caretide plugin list [--config FILE] [--json]\n"
      "\n"
      "Lists the plugins in the config's plugin_path and explicit paths with\n"
      "version, publisher, signing key, whether they verify against the\n"
@@ -988,9 +1107,11 @@ static const subcommand subs[] = {
      "\n"
      "Options:\n"
      "  -c, --config FILE area configuration (default: the embedded demo)\n"
+     "  --json            one JSON document: {\"plugins\": [{name, version,\n"
+     "                    publisher, key, status, settings, dir}]}\n"
      COMMON_HELP},
     {"diff", run_diff,
-     "Usage: caretide plugin diff [--config FILE]\n"
+     "Usage: caretide plugin diff [--config FILE] [--json]\n"
      "\n"
      "For each configured plugin, every setting whose value in the area\n"
      "config differs from the plugin's published default, with where it is\n"
@@ -999,6 +1120,8 @@ static const subcommand subs[] = {
      "\n"
      "Options:\n"
      "  -c, --config FILE area configuration (default: the embedded demo)\n"
+     "  --json            one JSON document: {\"plugins\": [{name, version,\n"
+     "                    status, settings: [{name, default, value, at}]}]}\n"
      COMMON_HELP},
 };
 

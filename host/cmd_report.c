@@ -543,6 +543,7 @@ int ct_cmd_report(int argc, char **argv)
         {"to", required_argument, NULL, 't'},
         {"by", required_argument, NULL, 'b'},
         {"format", required_argument, NULL, 'o'},
+        {"json", no_argument, NULL, 'j'},
         {"db", required_argument, NULL, 'd'},
         {"config", required_argument, NULL, 'c'},
         {"log-format", required_argument, NULL, 'F'},
@@ -560,6 +561,7 @@ int ct_cmd_report(int argc, char **argv)
         case 't': to = optarg; break;
         case 'b': by = optarg; break;
         case 'o': fmt = optarg; break;
+        case 'j': fmt = "json"; break; /* as `plugin list --json` */
         case 'd': db = optarg; break;
         case 'c': config_path = optarg; break;
         case 'F': log_format = optarg; break;

@@ -36,7 +36,7 @@ const ct_command ct_commands[] = {
      "                    also CARETIDE_NO_GROUP_COMMIT=1)\n"
      CT_CLI_COMMON_HELP},
     {"check", ct_cmd_check, "validate the area config and its plugins",
-     "Usage: caretide check [--config FILE] [--quiet]\n"
+     "Usage: caretide check [--config FILE] [--quiet] [--json]\n"
      "\n"
      "Validates the area configuration (and its plugins). Exits 0 with a\n"
      "one-line summary, or 1 with every error as 'file:line:col: message'.\n"
@@ -45,6 +45,8 @@ const ct_command ct_commands[] = {
      "Options:\n"
      "  -c, --config FILE area configuration (default: the embedded demo)\n"
      "  -q, --quiet       print errors only\n"
+     "  --json            the result as one JSON document: ok, errors\n"
+     "                    [{file, line, col, message}], the area's counts\n"
      CT_CLI_COMMON_HELP},
     {"repl", ct_cmd_repl, "interactive Lua with the host API and plugins",
      "Usage: caretide repl [--config FILE] [--db FILE] [--live] [-e CODE]...\n"
@@ -197,6 +199,7 @@ const ct_command ct_commands[] = {
      "                           date is in it\n"
      "  --by org|reason|pathway  grouping of the delays report (default org)\n"
      "  --format table|csv|json  output format (default: table)\n"
+     "  --json                   the same as --format json\n"
      "  --db FILE                database (default: the config's)\n"
      "  -c, --config FILE        area configuration (default: the embedded\n"
      "                           demo)\n"

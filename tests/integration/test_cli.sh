@@ -37,6 +37,9 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 expect_exit 0 "$bin" check
 expect_exit 0 "$bin" check --config "$src/config/demo.yaml"
 grep -q 'ok: area .demo-shire.' /tmp/ct-cli.out && ok || bad "check summary line"
+expect_exit 0 "$bin" check --config "$src/config/demo.yaml" --json
+jq -e '.ok == true and .errors == [] and .area == "demo-shire" and .beds > 0 and .plugins == 3' /tmp/ct-cli.out >/dev/null \
+  && ok || bad "check --json: $(cat /tmp/ct-cli.out)"
 damage() { # damage NAME SED-SCRIPT
   sed "$2" "$src/config/demo.yaml" > "$tmp/$1.yaml"
 }
@@ -49,6 +52,9 @@ for name in tab unknown truncated; do
   grep -Eq "^$tmp/$name.yaml:[0-9]+:[0-9]+: " /tmp/ct-cli.out && ok || { bad "$name: file:line:col error"; cat /tmp/ct-cli.out; }
 done
 grep -q "did you mean 'storage'" <("$bin" check --config "$tmp/unknown.yaml") && ok || bad "did-you-mean"
+expect_exit 1 "$bin" check --config "$tmp/unknown.yaml" --json
+jq -e --arg f "$tmp/unknown.yaml" '.ok == false and (.errors | length) == 1 and .errors[0].file == $f and .errors[0].line > 0 and (.errors[0].message | test("did you mean .storage."))' /tmp/ct-cli.out >/dev/null \
+  && ok || bad "check --json errors: $(cat /tmp/ct-cli.out)"
 expect_exit 1 "$bin" check --config "$tmp/empty.yaml"
 grep -q "empty.yaml: file is empty" /tmp/ct-cli.out && ok || bad "empty file message"
 expect_exit 1 "$bin" check --config "$tmp/missing.yaml"

@@ -105,6 +105,20 @@ expect_exit 0 "$bin" check --config both.yaml
 expect_exit 0 "$bin" plugin verify installed/greeter --config both.yaml
 expect_exit 0 "$bin" plugin list --config both.yaml
 expect_out "^greeter +0.1.0 +caretide tests +$id25 +ok +2 differ +installed/greeter" "list row"
+# Columns stay aligned whatever a publisher's name.
+cp -r "$src/tests/plugins/greeter" installed/longpub
+sed -i -e 's/^name: .*/name: longpub/' -e 's/^publisher: .*/publisher: The Very Long Named Regional Commissioning Support Unit/' installed/longpub/plugin.yaml
+expect_exit 0 "$bin" plugin list --config both.yaml
+awk 'NF == 0 { exit } NR == 1 { at = index($0, "DIR"); next } { if (substr($0, at, 10) != "installed/") bad = 1 } END { exit bad }' "$out" \
+  && ok || bad "list columns out of line: $(cat "$out")"
+expect_out "^longpub: refused \(unsigned\): " "list notes a refused plugin once"
+rm -r installed/longpub
+expect_exit 0 "$bin" plugin list --config both.yaml --json
+jq -e --arg k "$id25" '.plugins[] | select(.name == "greeter") | .version == "0.1.0" and .key == $k and .status == "ok" and .settings == "2 differ" and .dir == "installed/greeter"' "$out" >/dev/null \
+  && ok || bad "list --json: $(cat "$out")"
+expect_exit 0 "$bin" plugin diff --config both.yaml --json
+jq -e '.differ == 2 and (.plugins[0].settings | map({(.name): .value}) | add) == {limit: 7, greeting: "hi"} and (.plugins[0].settings[] | select(.name == "limit") | .at | test("^both.yaml:[0-9]+:14$"))' "$out" >/dev/null \
+  && ok || bad "diff --json: $(cat "$out")"
 expect_exit 0 "$bin" plugin diff --config both.yaml
 expect_out "^  limit: 3 -> 7   \(both.yaml:[0-9]+:14\)" "diff names the setting and where"
 expect_out '^  greeting: "hello" -> "hi"' "diff shows string values"

@@ -72,6 +72,7 @@ report() { "$bin" report "$@" --db "$db" --config "$tmp/area.yaml"; }
 api_delays=$(curl -s -H "Authorization: Bearer $viewer" "$base/v1/reports/delays?by=reason")
 cli_delays=$(report delays --by reason --format json)
 check "report delays --format json exits 0" [ $? = 0 ]
+check "report --json is --format json" [ "$(report delays --by reason --json | jq -c 'del(.at)')" = "$(echo "$cli_delays" | jq -c 'del(.at)')" ]
 [ "$(echo "$cli_delays" | jq -c '{totals, groups, by}')" = "$(echo "$api_delays" | jq -c '{totals, groups, by}')" ] \
   && ok || bad "CLI and API delays differ: $cli_delays"
 cli_cap=$(report capacity --format json)
