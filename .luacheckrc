@@ -1,11 +1,13 @@
--- luacheck configuration for caretide's Lua: the SDK (lua/), the standard
--- plugins (plugins/), plugin tests and the SDK's own tests.
--- Run from the source directory: luacheck lua tests/lua plugins   (CTest: luacheck)
+-- luacheck configuration for caretide's Lua: every Lua file in the
+-- repository (the SDK, the standard plugins and their tests, the test and
+-- benchmark plugins, the SDK's own tests).
+-- Run from the source directory: luacheck lua tests plugins bench   (CTest: luacheck)
 std = "lua54"
 max_line_length = 120
 
 -- Hostile plugins are bad on purpose: the sandbox tests feed them to the host.
-exclude_files = { "tests/lua/hostile/**" }
+-- tests/plugins/broken does not compile, on purpose (the host must say where).
+exclude_files = { "tests/lua/hostile/**", "tests/plugins/broken/**", "tests/integration/dashboard/**" }
 
 -- What the plugin sandbox does not give (DESIGN.md "The sandbox"): code that
 -- runs there must not name these. ct is the host API (lua/meta/caretide.lua).
@@ -30,6 +32,10 @@ end
 files["lua/caretide"] = sandbox
 files["plugins"] = sandbox
 files["plugins/*/test"] = with(sandbox, test_globals)
+-- The host's own test plugins and the benchmark's run in the same sandbox.
+files["tests/plugins"] = sandbox
+files["tests/plugins/*/test"] = with(sandbox, test_globals)
+files["bench/plugins"] = sandbox
 
 -- The ---@meta stubs declare ct and leave every parameter unused.
 files["lua/meta"] = { globals = { "ct" }, unused_args = false }
@@ -39,3 +45,4 @@ files["lua/meta"] = { globals = { "ct" }, unused_args = false }
 files["tests/lua/sdk"] = with(sandbox, test_globals, { "sdk_host" })
 -- The runner that builds that sandbox uses the full standard library.
 files["tests/lua/run_sdk_tests.lua"] = { std = "lua54" }
+files["tests/lua/check_stubs.lua"] = { std = "lua54" }

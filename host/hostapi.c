@@ -450,7 +450,7 @@ static int kv_set(lua_State *L, const char *ns, const char *sig)
     return 1;
 }
 
-/* ct.kv.get(key) -> value | nil */
+/* ct.kv.get(key) -> value | nil | nil, err, code */
 static int l_kv_get(lua_State *L)
 {
     return kv_get(L, self(L)->manifest->name);
@@ -463,7 +463,7 @@ static int l_kv_set(lua_State *L)
                   "expected kv.set(string, value)");
 }
 
-/* ct.kv.delete(key) -> boolean */
+/* ct.kv.delete(key) -> boolean | nil, err, code */
 static int l_kv_delete(lua_State *L)
 {
     const char *key = luaL_checkstring(L, 1);
@@ -476,7 +476,7 @@ static int l_kv_delete(lua_State *L)
     return 1;
 }
 
-/* ct.kv.keys() -> {string...} */
+/* ct.kv.keys() -> {string...} | nil, err, code */
 static int l_kv_keys(lua_State *L)
 {
     json_t *keys = NULL;
@@ -501,7 +501,7 @@ static const char *policy_owner(lua_State *L, const char *key, json_t **own)
     return json_string_value(*own);
 }
 
-/* ct.policy.get(key) -> value | nil */
+/* ct.policy.get(key) -> value | nil | nil, err, code */
 static int l_policy_get(lua_State *L)
 {
     const char *key = luaL_checkstring(L, 1);
@@ -592,7 +592,7 @@ static int l_policy_set(lua_State *L)
 
 /* --- views ---------------------------------------------------------------- */
 
-/* ct.metrics() -> table */
+/* ct.metrics() -> table | nil, err, code */
 static int l_metrics(lua_State *L)
 {
     json_t *m = NULL;
@@ -602,7 +602,7 @@ static int l_metrics(lua_State *L)
     return push_json(L, m);
 }
 
-/* ct.referral(id) -> table | nil */
+/* ct.referral(id) -> table | nil | nil, err, code */
 static int l_referral(lua_State *L)
 {
     lua_Integer id = luaL_checkinteger(L, 1);
@@ -618,7 +618,7 @@ static int l_referral(lua_State *L)
     return push_json(L, r);
 }
 
-/* ct.referrals({state=, after=, limit=}?) -> {table...} */
+/* ct.referrals({state=, after=, limit=}?) -> {table...} | nil, err, code */
 static int l_referrals(lua_State *L)
 {
     int state = -1;
@@ -648,7 +648,7 @@ static int l_referrals(lua_State *L)
     return push_json(L, list);
 }
 
-/* ct.capacity() -> table */
+/* ct.capacity() -> table | nil, err, code */
 static int l_capacity(lua_State *L)
 {
     json_t *v = NULL;
@@ -670,7 +670,7 @@ static const char *opt_field(lua_State *L, const char *k)
     return v;
 }
 
-/* ct.beds({facility=, zone=, status=, tag=}?) -> {table...} */
+/* ct.beds({facility=, zone=, status=, tag=}?) -> {bed...} | nil, err, code */
 static int l_beds(lua_State *L)
 {
     ct_bed_filter f = {.status = -1, .limit = CT_VIEW_MAX_BEDS};
@@ -699,7 +699,7 @@ static int l_beds(lua_State *L)
     return push_json(L, v);
 }
 
-/* ct.escalation() -> {level=, since=, reason=, history=} */
+/* ct.escalation() -> {level=, since=, reason=, history=}|nil, err, code */
 static int l_escalation(lua_State *L)
 {
     json_t *v = NULL;

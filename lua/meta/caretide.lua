@@ -10,12 +10,115 @@
 -- Values cross as plain tables: plugins never see pointers or userdata.
 -- Views are snapshots: changing a returned table changes nothing in the host.
 
+-- Values that cross the border ------------------------------------------------
+
+---@alias ct.Pathway "P0"|"P1"|"P2"|"P3"|"step_down"
+---@alias ct.ReferralState "received"|"triaged"|"waiting"|"held"|"placed"|"discharged"|"completed"|"cancelled"
+---@alias ct.Cohort "positive"|"negative"|"open"
+---@alias ct.BedStatus "available"|"held"|"occupied"|"blocked"
+
+---One pathogen's result for a person. Times are host-clock milliseconds.
+---@class ct.Infection
+---@field status "negative"|"positive"|"awaiting"|"unknown"
+---@field tested_at? integer
+---@field isolation_end? integer positive only
+---@field isolating? boolean positive and before isolation_end
+
+---The person a referral is about (absent for viewer-level views).
+---@class ct.Person
+---@field age? integer
+---@field needs string[]
+---@field usual_residence? "home"|"care_home"|"supported_living"|"no_fixed_abode"|"other"
+---@field infections table<string, ct.Infection> by pathogen
+
+---Why a referral is delayed past its ready date, and for how long.
+---@class ct.Delay
+---@field reason? string
+---@field responsible_org? string
+---@field days integer whole days past the ready date (0 when not past)
+
+---A referral as a hook receives it (docs/plugins.md "Hooks").
+---@class ct.Referral
+---@field id integer
+---@field nhs_number string
+---@field from_org string
+---@field ready_date string YYYY-MM-DD
+---@field requested_pathway? ct.Pathway
+---@field pathway? ct.Pathway the triaged pathway, once triaged
+---@field state ct.ReferralState
+---@field priority integer
+---@field needs string[]
+---@field delay ct.Delay
+---@field person ct.Person
+
+---A bed the host offers for a referral: it already passes the host's rules.
+---A plugin may add `score` and `reason`; a bed it invents is ignored.
+---@class ct.Candidate
+---@field bed string
+---@field zone string
+---@field facility string
+---@field kind string facility kind: care_home, step_down, ...
+---@field org string owning organisation
+---@field tags string[]
+---@field designated boolean a designated setting
+---@field surge boolean a surge bed
+---@field isolation_room boolean
+---@field cohort table<string, ct.Cohort> the zone's cohorts that are not open
+---@field available_at? integer when a held or occupied bed frees, host-clock ms
+---@field score? number added by a ranking plugin
+---@field reason? string added by a ranking plugin
+
+---triage's answer: the first non-nil answer wins.
+---@class ct.Triage
+---@field pathway ct.Pathway
+---@field reason string
+---@field priority? integer
+
+---escalate's answer: the highest level wins; actions are what it did.
+---@class ct.Escalation
+---@field level 1|2|3|4
+---@field reason string
+---@field actions? string[]
+
+---The area's current escalation level (ct.escalation()).
+---@class ct.EscalationState
+---@field level 1|2|3|4
+---@field since integer host-clock ms
+---@field reason? string
+---@field history table[] the last changes, newest first
+
+---A bed as the capacity views show it (ct.beds()).
+---@class ct.Bed
+---@field id string
+---@field facility string
+---@field zone string
+---@field org string
+---@field status ct.BedStatus
+---@field tags string[]
+---@field surge boolean
+---@field surge_open boolean
+---@field blocked_reason? string
+
+---A plugin's effective settings: published defaults (plugin.yaml) with the
+---area's overrides; durations in milliseconds, sizes in bytes.
+---@class ct.Settings: table<string, any>
+
+---What a plugin's init.lua returns. Every hook is optional.
+---@class ct.Plugin
+---@field setup? fun(settings: ct.Settings) once per load; the only place for ct.every, ct.daily, ct.on
+---@field triage? fun(referral: ct.Referral): ct.Triage|nil
+---@field rank? fun(referral: ct.Referral, candidates: ct.Candidate[]): ct.Candidate[]
+---@field admit? fun(referral: ct.Referral, candidate: ct.Candidate): boolean, string?
+---@field escalate? fun(metrics: table): ct.Escalation|nil
+
+-- The API ---------------------------------------------------------------------
+
 ---@class ct
 ct = {}
 
 ---The plugin's effective settings: the published defaults with the area's
 ---overrides applied. Durations are milliseconds. Read-only.
----@type table<string, any>
+---@type ct.Settings
 ct.settings = {}
 
 ---This plugin's name and version, from its plugin.yaml.
@@ -92,7 +195,7 @@ function ct.isolation_length(pathogen, length) end
 ---Subscribes to a host or plugin event, e.g. "isolation.ended",
 ---"hold.expired", "referral.delayed". Only in setup().
 ---@param event string
----@param fn fun(payload: table)
+---@param fn fun(payload: table) the payload has `event` set to the event's name
 function ct.on(event, fn) end
 
 ---Emits an event to every subscriber (other plugins included) and records
@@ -109,37 +212,40 @@ function ct.emit(event, payload) end
 ---area's limits.plugin_kv). Values are JSON-able tables, strings, numbers
 ---or booleans.
 ct.kv = {}
+---The value, or nil when there is none; nil, err, code when the store
+---cannot be read.
 ---@param key string
----@return any|nil
+---@return any|nil value, string? err, string? code
 function ct.kv.get(key) end
 ---@param key string
 ---@param value any
 ---@return true|nil ok, string? err, string? code
 function ct.kv.set(key, value) end
+---Whether the key existed; nil, err, code when the store cannot be written.
 ---@param key string
----@return boolean existed
+---@return boolean|nil existed, string? err, string? code
 function ct.kv.delete(key) end
----@return string[]
+---@return string[]|nil keys, string? err, string? code
 function ct.kv.keys() end
 
 ---Capacity per facility and zone: total, available, held, occupied,
 ---blocked, surge (open and closed), and each zone's cohorts.
----@return table
+---@return table|nil view, string? err, string? code
 function ct.capacity() end
 
 ---Beds matching a filter: {facility=, zone=, status=, tag=}.
----@param filter? table
----@return table[]
+---@param filter? {facility?: string, zone?: string, status?: ct.BedStatus, tag?: string}
+---@return ct.Bed[]|nil beds, string? err, string? code
 function ct.beds(filter) end
 
 ---A referral by id, or nil.
 ---@param id integer
----@return table|nil
+---@return ct.Referral|nil referral, string? err, string? code
 function ct.referral(id) end
 
----Referrals matching {state=, pathway=, from_org=}, oldest first.
----@param filter? table
----@return table[]
+---Referrals in a state (all without), by id after `after`, at most `limit` (1 to 1000).
+---@param filter? {state?: ct.ReferralState, after?: integer, limit?: integer}
+---@return table[]|nil referrals, string? err, string? code
 function ct.referrals(filter) end
 
 ---The metrics the escalation policy reads: occupancy by facility kind and
@@ -147,18 +253,20 @@ function ct.referrals(filter) end
 ---past their discharge ready date (waiting.by_pathway[p]["<1d"|"1-3d"|
 ---"3-7d"|"7-14d"|"14d+"], oldest_days; not yet past counts as "<1d"),
 ---NCTR count, bed-days lost, surge share.
----@return table
+---@return table|nil metrics, string? err, string? code
 function ct.metrics() end
 
 ---The area's current escalation level {level=, since=, reason=}.
----@return table
+---@return ct.EscalationState|nil state, string? err, string? code
 function ct.escalation() end
 
 ---Area-wide policy values that one plugin sets and others read (for
 ---instance winter_surge tightening placement rules at level 3).
 ct.policy = {}
+---The value, or nil when none is published; nil, err, code when the store
+---cannot be read.
 ---@param key string
----@return any|nil
+---@return any|nil value, string? err, string? code
 function ct.policy.get(key) end
 ---Publishes a value (audited as policy.published). A key belongs to the
 ---plugin that first published it while that plugin is loaded; others get
@@ -192,7 +300,7 @@ function ct.act.unblock_bed(bed) end
 ---zone would break it.
 ---@param zone string
 ---@param pathogen string
----@param cohort "positive"|"negative"|"open"
+---@param cohort ct.Cohort
 ---@return true|nil ok, string? err, string? code
 function ct.act.set_cohort(zone, pathogen, cohort) end
 

@@ -15,7 +15,7 @@ function M.triage(referral)
   return nil
 end
 
-function M.rank(referral, candidates)
+function M.rank(_referral, candidates)
   return score.sort(candidates)
 end
 
