@@ -189,6 +189,16 @@ rm -rf src/greeter/test
 sed -i 's/^version: 0.3.0/version: 0.2.0/' src/greeter/plugin.yaml
 expect_exit 0 "$bin" check --config new-only.yaml
 
+# Rotation as docs/bundles.md tells it: the publisher re-signs the released
+# bundle with its new key; the area installs it, never holding a secret key.
+expect_exit 0 "$bin" plugin sign greeter-0.1.0.ctb --key keys/central-2026.key -o greeter-0.1.0-2026.ctb
+mkdir area-side && cp greeter-0.1.0-2026.ctb new-only.yaml area-side/ && cp keys/central-2026.pub area-side/
+sed -i 's|keys/central-2026.pub|central-2026.pub|' area-side/new-only.yaml
+mkdir area-side/installed
+(cd area-side && "$bin" plugin install greeter-0.1.0-2026.ctb --config new-only.yaml >/dev/null && "$bin" check --config new-only.yaml >/dev/null) \
+  && ok || bad "a bundle re-signed by the publisher installs and checks at an area without any secret key"
+[ -z "$(find area-side -name '*.key')" ] && ok || bad "the area side holds a secret key"
+
 # Unsigned where signatures are required.
 expect_exit 0 "$bin" plugin pack src/greeter -o unsigned.ctb
 expect_exit 1 "$bin" plugin install unsigned.ctb --config both.yaml
