@@ -214,6 +214,10 @@ static void explain(const yaml_parser_t *p, const char *text, size_t len,
                          "is not closed with ']', or its entries are not "
                          "separated by ','",
                  cl, cc);
+    else if (strstr(problem, "expected <document start>"))
+        snprintf(out, n, "YAML syntax error: this line is outside every "
+                         "section: indent it under the key it belongs to, "
+                         "or make it a 'key: value'");
     else if (strstr(problem, "cannot start any token"))
         snprintf(out, n, "YAML syntax error: a value cannot start with this "
                          "character; put the value in quotes");

@@ -35,11 +35,37 @@ trap 'dpkg -P caretide >/dev/null 2>&1' EXIT
 
 check "dpkg-deb lists the control fields" dpkg-deb -f "$deb" Package Version Depends
 grep -q '^Depends: .*libsodium' /tmp/ct-pkg.out && ok || bad "Depends computed by dpkg-shlibdeps"
-check "dpkg -i" dpkg -i "$deb"
+# dpkg does not wait for its lock: another install on the machine (apt,
+# unattended-upgrades) would fail this test. Retry while the lock is held,
+# for up to ten minutes.
+dpkg_wait() { # dpkg_wait ARGS...: dpkg ARGS, waiting out another's lock
+  local i
+  for ((i = 0; i < 600; i++)); do
+    dpkg "$@" >/tmp/ct-pkg.out 2>&1 && return 0
+    grep -Eq 'lock|locked' /tmp/ct-pkg.out || return 1
+    [ "$i" = 0 ] && echo "dpkg is locked by another process; waiting"
+    sleep 1
+  done
+  return 1
+}
+# Prove the wait: hold dpkg's frontend lock for a few seconds while
+# installing (python3's fcntl locks are the ones dpkg takes).
+if command -v python3 >/dev/null; then
+  python3 -c 'import fcntl, time, sys
+f = open("/var/lib/dpkg/lock-frontend", "w"); fcntl.lockf(f, fcntl.LOCK_EX)
+print("held", flush=True); time.sleep(4)' >/tmp/ct-pkg.lock 2>&1 &
+  holder=$!
+  for ((i = 0; i < 50; i++)); do grep -q held /tmp/ct-pkg.lock && break; sleep 0.1; done
+fi
+if dpkg_wait -i "$deb"; then ok; else bad "dpkg -i"; cat /tmp/ct-pkg.out; fi
+[ -n "${holder:-}" ] && wait "$holder"
 
+docs=()
+for d in "$src"/docs/*.md; do docs+=("/usr/share/doc/caretide/$(basename "$d")"); done
 for f in /usr/bin/caretide /usr/share/man/man1/caretide.1.gz \
          /lib/systemd/system/caretide.service /etc/caretide/caretide.yaml \
-         /usr/share/doc/caretide/bundles.md; do
+         /usr/share/caretide/keys/package.pub \
+         /usr/share/doc/caretide/README.md "${docs[@]}"; do
   [ -f "$f" ] && ok || bad "$f missing"
 done
 [ -x /usr/bin/caretide ] && ok || bad "/usr/bin/caretide not executable"
@@ -94,12 +120,12 @@ grep -q '^greeter .*/var/lib/caretide/plugins/greeter' /tmp/ct-pkg.out && ok || 
 rm -rf "$work"
 
 # Remove keeps the conffile, the user and the state; purge takes them.
-check "dpkg -r" dpkg -r caretide
+if dpkg_wait -r caretide; then ok; else bad "dpkg -r"; cat /tmp/ct-pkg.out; fi
 [ ! -e /usr/bin/caretide ] && ok || bad "binary left after remove"
 [ ! -e /lib/systemd/system/caretide.service ] && ok || bad "unit left after remove"
 [ -f /etc/caretide/caretide.yaml ] && ok || bad "conffile removed by remove"
 [ -d /var/lib/caretide ] && ok || bad "state removed by remove"
-check "dpkg -P" dpkg -P caretide
+if dpkg_wait -P caretide; then ok; else bad "dpkg -P"; cat /tmp/ct-pkg.out; fi
 [ ! -e /etc/caretide ] && ok || bad "/etc/caretide left after purge"
 [ ! -e /var/lib/caretide ] && ok || bad "/var/lib/caretide left after purge"
 getent passwd caretide >/dev/null && bad "user left after purge" || ok
