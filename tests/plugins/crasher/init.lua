@@ -8,7 +8,7 @@ local M = {}
 local prev, n = nil, 0
 local function link(p)
   local co = coroutine.create(function()
-    local guard <close> = setmetatable({}, {
+    local guard <close> = setmetatable({}, { -- luacheck: ignore 211 (held for its __close)
       __close = function()
         if p then
           local ok, err = coroutine.close(p)
