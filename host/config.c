@@ -463,6 +463,32 @@ static void load_token(loader *l, const ct_node *n, ct_config_token *t)
     }
 }
 
+/*
+ * Two tokens with the same hash are the same secret: the later silently
+ * won and the earlier's organisation or role was unreachable (issue 14).
+ * An error naming both lines; hashes are compared in full.
+ */
+static void check_unique_token(loader *l, const ct_node *n,
+                               const ct_config_token *t)
+{
+    static const uint8_t zero[32];
+    if (sodium_memcmp(t->sha256, zero, 32) == 0)
+        return; /* not read: its own error is reported */
+    const ct_config *c = l->cfg;
+    for (size_t i = 0; i < c->norgs; i++)
+        for (size_t j = 0; j < c->orgs[i].ntokens; j++) {
+            const ct_config_token *o = &c->orgs[i].tokens[j];
+            if (o != t && o->line != t->line &&
+                sodium_memcmp(o->sha256, t->sha256, 32) == 0) {
+                err(l, n, "duplicate token: the same secret as the token at "
+                          "line %u (organisation %s); every token must be "
+                          "its own",
+                    o->line, c->orgs[i].id ? c->orgs[i].id : "?");
+                return;
+            }
+        }
+}
+
 static void load_orgs(loader *l, const ct_node *n)
 {
     static const char *const keys[] = {"id", "name", "tokens", NULL};
@@ -497,8 +523,11 @@ static void load_orgs(loader *l, const ct_node *n)
         org->tokens = calloc(toks->len ? toks->len : 1, sizeof *org->tokens);
         if (!org->tokens)
             continue;
-        for (size_t j = 0; j < toks->len; j++)
-            load_token(l, toks->items[j], &org->tokens[org->ntokens++]);
+        for (size_t j = 0; j < toks->len; j++) {
+            ct_config_token *t = &org->tokens[org->ntokens++];
+            load_token(l, toks->items[j], t);
+            check_unique_token(l, toks->items[j], t);
+        }
     }
 }
 
