@@ -10,7 +10,7 @@ packages=(
   liblua5.4-dev libuv1-dev libsqlite3-dev libyaml-dev
   libmicrohttpd-dev libjansson-dev libsodium-dev libedit-dev nettle-dev
   libcriterion-dev clang libclang-rt-14-dev
-  lua5.4 lua-check sqlite3 curl tmux
+  lua5.4 lua-check sqlite3 curl tmux faketime
   dpkg-dev adduser
 )
 
