@@ -266,6 +266,12 @@ int64_t ct_audit_head(ct_store *s)
     return rc ? rc : seq;
 }
 
+int ct_audit_head_at(ct_store *s, int64_t *seq, int64_t *at)
+{
+    uint8_t hash[HASH_LEN];
+    return read_head_at(s, seq, hash, at);
+}
+
 /* ---- head file ----------------------------------------------------- */
 
 /* "<db path>.audit-head" into a new string; NULL for an in-memory or

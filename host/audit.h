@@ -93,6 +93,11 @@ int ct_audit_list_json(ct_store *s, int64_t after, int limit, json_t **out);
  * CT_E* on a storage error. */
 int64_t ct_audit_head(ct_store *s);
 
+/* The newest seq as chain_head records it and that event's time: 0 and
+ * INT64_MIN when empty; a CT_E* code on a storage error. Reads inside the
+ * caller's transaction when there is one. */
+int ct_audit_head_at(ct_store *s, int64_t *seq, int64_t *at);
+
 /* A chain head: seq and hash in lowercase hex. */
 typedef struct ct_audit_anchor {
     int64_t seq;

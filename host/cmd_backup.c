@@ -4,6 +4,7 @@
 #include "cli.h"
 
 #include "backup.h"
+#include "clock.h"
 #include "config.h"
 #include "diag.h"
 #include "error.h"
@@ -269,11 +270,13 @@ static void on_stop_signal(int sig)
 
 int ct_cmd_standby(int argc, char **argv)
 {
-    enum { OPT_FROM = 256, OPT_DB, OPT_POLL };
+    enum { OPT_FROM = 256, OPT_DB, OPT_POLL, OPT_UNTIL_SEQ, OPT_UNTIL };
     static const struct option opts[] = {
         {"from", required_argument, NULL, OPT_FROM},
         {"db", required_argument, NULL, OPT_DB},
         {"poll", required_argument, NULL, OPT_POLL},
+        {"until-seq", required_argument, NULL, OPT_UNTIL_SEQ},
+        {"until", required_argument, NULL, OPT_UNTIL},
         {"log-format", required_argument, NULL, 'F'},
         {"log-level", required_argument, NULL, 'L'},
         {"help", no_argument, NULL, 'h'},
@@ -282,6 +285,8 @@ int ct_cmd_standby(int argc, char **argv)
     const char *from = NULL, *db = NULL, *log_format = NULL,
                *log_level = NULL;
     int64_t poll = 200;
+    ct_ship_until until = {.seq = 0, .at = INT64_MAX};
+    bool limited = false;
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -294,6 +299,25 @@ int ct_cmd_standby(int argc, char **argv)
                 return ct_cli_usage_error("standby", "--poll: expected a "
                                           "duration from 10ms to 1m, got "
                                           "'%s'", optarg);
+            break;
+        case OPT_UNTIL_SEQ: {
+            char *end;
+            errno = 0;
+            long long v = strtoll(optarg, &end, 10);
+            if (errno || end == optarg || *end || v < 1)
+                return ct_cli_usage_error("standby", "--until-seq: expected "
+                                          "an audit sequence number of 1 or "
+                                          "more, got '%s'", optarg);
+            until.seq = v;
+            limited = true;
+            break;
+        }
+        case OPT_UNTIL:
+            if (ct_clock_parse(optarg, &until.at))
+                return ct_cli_usage_error("standby", "--until: expected a "
+                                          "time YYYY-MM-DDTHH:MM[:SS]Z, got "
+                                          "'%s'", optarg);
+            limited = true;
             break;
         case 'F': log_format = optarg; break;
         case 'L': log_level = optarg; break;
@@ -320,7 +344,8 @@ int ct_cmd_standby(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
-    return ct_ship_follow(from, db, (int)poll, &standby_stop)
+    return ct_ship_follow(from, db, (int)poll, limited ? &until : NULL,
+                          &standby_stop)
                ? CT_EXIT_FAIL
                : CT_EXIT_OK;
 }

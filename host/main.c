@@ -159,6 +159,7 @@ const ct_command ct_commands[] = {
      CT_CLI_COMMON_HELP},
     {"standby", ct_cmd_standby, "keep a warm standby copy from shipped changes",
      "Usage: caretide standby --from DIR --db FILE [--poll DURATION]\n"
+     "                        [--until-seq N | --until TIME]\n"
      "\n"
      "Follows what 'caretide run --ship DIR' ships (SQLite changesets, in\n"
      "DIR/gen-*/): installs the newest generation's base as FILE and\n"
@@ -171,6 +172,11 @@ const ct_command ct_commands[] = {
      "  --db FILE         the standby's database\n"
      "  --poll DURATION   how often to look for new changes (default:\n"
      "                    200ms)\n"
+     "  --until-seq N     point-in-time recovery: stop before the first\n"
+     "                    committed group whose audit events pass seq N,\n"
+     "                    and exit 0 (FILE then holds the area as it was)\n"
+     "  --until TIME      the same by time: YYYY-MM-DDTHH:MM[:SS]Z, the\n"
+     "                    newest audit event kept is at or before TIME\n"
      CT_CLI_COMMON_HELP},
     {"report", ct_cmd_report,
      "delays, capacity, escalation, today and daily reports",

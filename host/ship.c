@@ -5,6 +5,7 @@
 
 #include "audit.h"
 #include "backup.h"
+#include "clock.h"
 #include "error.h"
 #include "log.h"
 #include "store_int.h"
@@ -257,7 +258,26 @@ typedef struct follower {
     int64_t offset;  /* bytes applied */
     int64_t applied; /* records applied */
     int conflict;    /* the last conflict's type */
+    const ct_ship_until *until; /* NULL: follow until stopped */
+    bool reached;    /* the next record would pass until */
 } follower;
+
+/* Whether the store's newest event (inside the current transaction)
+ * passes f->until; *past gets the answer. */
+static int past_until(follower *f, bool *past)
+{
+    *past = false;
+    if (!f->until)
+        return 0;
+    int64_t seq = 0, at = INT64_MIN;
+    int rc = ct_audit_head_at(f->s, &seq, &at);
+    if (rc)
+        return rc;
+    *past = (f->until->seq > 0 && seq > f->until->seq) ||
+            (f->until->at != INT64_MAX && at != INT64_MIN &&
+             at > f->until->at);
+    return 0;
+}
 
 static int on_conflict(void *ctx, int type, sqlite3_changeset_iter *it)
 {
@@ -313,7 +333,15 @@ static int install(follower *f, char *gen)
      * changesets. Running them again here would apply them twice. */
     sqlite3_db_config(ct_store__db(f->s), SQLITE_DBCONFIG_ENABLE_TRIGGER, 0,
                       NULL);
+    bool past;
     rc = ct_audit_reanchor(f->s);
+    if (!rc && !(rc = past_until(f, &past)) && past) {
+        ct_log_error(UNIT, "the base of %s/%s is already past the point "
+                     "asked for: recover from an older backup instead",
+                     f->dir, gen);
+        rc = CT_EINVAL;
+        goto out;
+    }
     ct_log_info(UNIT, "standby %s follows %s/%s", f->db_path, f->dir, gen);
 out:
     ct_buf_free(&base);
@@ -371,13 +399,23 @@ static int apply_available(follower *f)
         int rc = ct_store_begin(f->s);
         int src = SQLITE_OK;
         f->conflict = 0;
+        bool past = false;
         if (!rc) {
             src = sqlite3changeset_apply(ct_store__db(f->s), (int)len, buf,
                                          NULL, on_conflict, f);
-            rc = src == SQLITE_OK ? ct_store_commit(f->s)
+            rc = src == SQLITE_OK ? past_until(f, &past)
                                   : ct_err_from_sqlite(src);
+            if (!rc && !past)
+                rc = ct_store_commit(f->s);
         }
         free(buf);
+        if (!rc && past) {
+            /* This group would pass the point asked for: keep what is
+             * before it and stop following. */
+            ct_store_rollback(f->s);
+            f->reached = true;
+            break;
+        }
         if (rc) {
             ct_store_rollback(f->s);
             ct_log_error(UNIT, "record %" PRId64 " of %s/%s does not apply "
@@ -402,7 +440,7 @@ static int apply_available(follower *f)
 }
 
 int ct_ship_follow(const char *dir, const char *db_path, int poll_ms,
-                   volatile bool *stop)
+                   const ct_ship_until *until, volatile bool *stop)
 {
     ct_store_lock *lock;
     long holder = 0;
@@ -414,7 +452,7 @@ int ct_ship_follow(const char *dir, const char *db_path, int poll_ms,
     }
     if (rc)
         return rc;
-    follower f = {.dir = dir, .db_path = db_path, .fd = -1};
+    follower f = {.dir = dir, .db_path = db_path, .fd = -1, .until = until};
     bool waiting_said = false;
     for (;;) {
         bool last = *stop; /* one more pass after the stop is asked */
@@ -434,12 +472,21 @@ int ct_ship_follow(const char *dir, const char *db_path, int poll_ms,
         }
         if (f.s && (rc = apply_available(&f)))
             break;
-        if (last)
+        if (last || f.reached)
             break;
         struct timespec ts = {poll_ms / 1000, (long)(poll_ms % 1000) * 1000000};
         nanosleep(&ts, NULL);
     }
-    if (!rc && f.s)
+    if (!rc && f.s && f.reached) {
+        int64_t seq = 0, at = INT64_MIN;
+        char when[32] = "-";
+        if (ct_audit_head_at(f.s, &seq, &at) == 0 && at != INT64_MIN)
+            ct_clock_format(at, when, sizeof when);
+        ct_log_info(UNIT, "standby %s recovered to the point asked for: "
+                    "audit seq %" PRId64 " at %s (record %" PRId64 " of %s; "
+                    "the next one passes it); promote it with caretide run "
+                    "--db %s", db_path, seq, when, f.applied, f.gen, db_path);
+    } else if (!rc && f.s)
         ct_log_info(UNIT, "standby %s stopped at record %" PRId64 " of %s; "
                     "promote it with caretide run --db %s", db_path,
                     f.applied, f.gen, db_path);

@@ -47,12 +47,26 @@ void ct_ship_sync(ct_ship *sh);
 void ct_ship_free(ct_ship *sh);
 
 /*
+ * A point in time to stop at (`standby --until-seq / --until`): the
+ * newest audit event may not pass seq (when > 0) nor time at (when not
+ * INT64_MAX). Each shipped record is one committed group, so the standby
+ * stops after the last whole group within the target.
+ */
+typedef struct ct_ship_until {
+    int64_t seq; /* 0: no limit */
+    int64_t at;  /* ms; INT64_MAX: no limit */
+} ct_ship_until;
+
+/*
  * The standby loop: follows dir into db_path until *stop becomes true
- * (set from a signal handler), polling every poll_ms. Holds db_path's lock
- * meanwhile, so no daemon runs on it. Returns 0 after a clean stop with
- * everything available applied, or a CT_E* code (logged).
+ * (set from a signal handler), polling every poll_ms, or, with until (may
+ * be NULL; borrowed), until the next record would pass it: then that
+ * record is not applied and the loop returns 0 (point-in-time recovery).
+ * Holds db_path's lock meanwhile, so no daemon runs on it. Returns 0
+ * after a clean stop with everything available applied, or a CT_E* code
+ * (logged); CT_EINVAL when the generation's base is already past until.
  */
 int ct_ship_follow(const char *dir, const char *db_path, int poll_ms,
-                   volatile bool *stop);
+                   const ct_ship_until *until, volatile bool *stop);
 
 #endif
