@@ -114,6 +114,23 @@ static int owned(ct_http_req *r, ct_capacity *cap, int64_t *id)
                          "referral %" PRId64 " does not exist", *id);
 }
 
+/* owned() for a body that is only a required, non-empty "reason" of at
+ * most max bytes (decline, cancel); *reason points into the body. */
+static int owned_with_reason(ct_http_req *r, ct_capacity *cap, size_t max,
+                             int64_t *id, const char **reason)
+{
+    static const char *const keys[] = {"reason", NULL};
+    int err;
+    if ((err = owned(r, cap, id)) ||
+        (err = ct_http_field_only(r, NULL, keys)) ||
+        (err = ct_http_field_string(r, "reason", true, max, reason)))
+        return err;
+    if (!**reason)
+        return ct_http_error(r, 400, "invalid", "reason",
+                             "'reason' must not be empty");
+    return 0;
+}
+
 /*
  * A refused action: 409s name the referral's current state in the
  * message and as error.state; other refusals as ct_api__cap_reply.
@@ -662,18 +679,12 @@ int ct_api__referral_complete(ct_http_req *r, void *app)
  * again, and "hold.declined" names the provider for the reports. */
 int ct_api__referral_decline(ct_http_req *r, void *app)
 {
-    static const char *const keys[] = {"reason", NULL};
     ct_capacity *cap = ct_daemon_capacity(app);
     int64_t id;
     const char *reason = NULL;
     int err;
-    if ((err = owned(r, cap, &id)) ||
-        (err = ct_http_field_only(r, NULL, keys)) ||
-        (err = ct_http_field_string(r, "reason", true, 400, &reason)))
+    if ((err = owned_with_reason(r, cap, 400, &id, &reason)))
         return err;
-    if (!*reason)
-        return ct_http_error(r, 400, "invalid", "reason",
-                             "'reason' must not be empty");
     ct_referral_orgs o;
     ct_cap_error cerr = {0};
     int rc = ct_capacity_view_referral_orgs(cap, id, &o, &cerr);
@@ -704,18 +715,12 @@ int ct_api__referral_decline(ct_http_req *r, void *app)
  * OWN. Ends any hold or occupancy. */
 int ct_api__referral_cancel(ct_http_req *r, void *app)
 {
-    static const char *const keys[] = {"reason", NULL};
     ct_capacity *cap = ct_daemon_capacity(app);
     int64_t id;
     const char *reason = NULL;
     int err;
-    if ((err = owned(r, cap, &id)) ||
-        (err = ct_http_field_only(r, NULL, keys)) ||
-        (err = ct_http_field_string(r, "reason", true, 500, &reason)))
+    if ((err = owned_with_reason(r, cap, 500, &id, &reason)))
         return err;
-    if (!*reason)
-        return ct_http_error(r, 400, "invalid", "reason",
-                             "'reason' must not be empty");
     char actor[CT_API__ACTOR_MAX];
     ct_api__actor(r, actor);
     ct_cap_error cerr = {0};
