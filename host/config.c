@@ -4,6 +4,7 @@
  * builds the plain-data ct_config only when there are none.
  */
 #include "config.h"
+#include "natid.h"
 
 #include "error.h"
 #include "util.h"
@@ -128,6 +129,22 @@ static bool valid_id(const char *s)
         if (!isalnum((unsigned char)*p) && !strchr("-_.", *p))
             return false;
     return true;
+}
+
+/* An optional national identifier (natid.h) checked for form by ok;
+ * what names it in the message ("an ODS organisation code"). */
+static char *get_natid(loader *l, const ct_node *map, const char *key,
+                       bool (*ok)(const char *), const char *what,
+                       const char *example)
+{
+    char *v = get_string(l, map, key, false, NULL);
+    if (v && !ok(v)) {
+        err(l, ct_node_get(map, key), "'%s' is not %s (expected the form %s)",
+            v, what, example);
+        free(v);
+        return NULL;
+    }
+    return v;
 }
 
 /* An id field: required, [A-Za-z0-9._-]{1,64}. */
@@ -491,7 +508,8 @@ static void check_unique_token(loader *l, const ct_node *n,
 
 static void load_orgs(loader *l, const ct_node *n)
 {
-    static const char *const keys[] = {"id", "name", "tokens", NULL};
+    static const char *const keys[] = {"id", "name", "ods_code", "tokens",
+                                       NULL};
     ct_config *c = l->cfg;
     if (!n) {
         err(l, c->root, "missing required section 'organisations'");
@@ -511,11 +529,23 @@ static void load_orgs(loader *l, const ct_node *n)
         org->line = o->line;
         org->id = get_id(l, o, "id", "an organisation");
         org->name = get_string(l, o, "name", true, "an organisation");
+        org->ods_code = get_natid(l, o, "ods_code", ct_natid_ods_valid,
+                                  "an ODS organisation code",
+                                  "of 3 to 10 upper-case letters and "
+                                  "digits, e.g. RXX or 8KL52");
         for (size_t j = 0; org->id && j + 1 < c->norgs; j++) {
             if (c->orgs[j].id && strcmp(c->orgs[j].id, org->id) == 0)
                 err(l, ct_node_get(o, "id"),
                     "duplicate organisation id '%s' (first at line %u)",
                     org->id, c->orgs[j].line);
+        }
+        for (size_t j = 0; org->ods_code && j + 1 < c->norgs; j++) {
+            if (c->orgs[j].ods_code &&
+                strcmp(c->orgs[j].ods_code, org->ods_code) == 0)
+                err(l, ct_node_get(o, "ods_code"),
+                    "ODS code '%s' is already organisation '%s''s (line %u)",
+                    org->ods_code, c->orgs[j].id ? c->orgs[j].id : "?",
+                    c->orgs[j].line);
         }
         const ct_node *toks = ct_node_get(o, "tokens");
         if (!toks || !is_seq(l, toks, "'tokens'"))
@@ -724,6 +754,7 @@ static void load_facility(loader *l, const ct_node *n, ct_config_facility *f)
 {
     static const char *const keys[] = {"id",           "name",
                                        "kind",         "organisation",
+                                       "ods_site_code", "cqc_location_id",
                                        "designated_setting", "zones", NULL};
     f->line = n->line;
     if (!is_map(l, n, "a facility"))
@@ -747,6 +778,13 @@ static void load_facility(loader *l, const ct_node *n, ct_config_facility *f)
         err(l, ct_node_get(n, "organisation"),
             "facility '%s' names unknown organisation '%s'",
             f->id ? f->id : "?", f->org);
+    f->ods_site = get_natid(l, n, "ods_site_code", ct_natid_ods_valid,
+                            "an ODS site code",
+                            "of 3 to 10 upper-case letters and digits, "
+                            "e.g. RXX01");
+    f->cqc_location = get_natid(l, n, "cqc_location_id", ct_natid_cqc_valid,
+                                "a CQC location id",
+                                "1- and 6 to 14 digits, e.g. 1-101674693");
     f->designated = get_bool(l, n, "designated_setting", false);
     const ct_node *zones = ct_node_get(n, "zones");
     if (!zones) {
@@ -1161,6 +1199,7 @@ void ct_config_free(ct_config *cfg)
     for (size_t i = 0; i < cfg->norgs; i++) {
         free(cfg->orgs[i].id);
         free(cfg->orgs[i].name);
+        free(cfg->orgs[i].ods_code);
         free(cfg->orgs[i].tokens);
     }
     free(cfg->orgs);
@@ -1183,6 +1222,8 @@ void ct_config_free(ct_config *cfg)
         free(f->id);
         free(f->name);
         free(f->org);
+        free(f->ods_site);
+        free(f->cqc_location);
     }
     free(cfg->facilities);
     for (size_t i = 0; i < cfg->nplugins; i++) {
@@ -1207,6 +1248,15 @@ const ct_config_org *ct_config_find_org(const ct_config *cfg, const char *id)
 {
     for (size_t i = 0; i < cfg->norgs; i++)
         if (cfg->orgs[i].id && strcmp(cfg->orgs[i].id, id) == 0)
+            return &cfg->orgs[i];
+    return NULL;
+}
+
+const ct_config_org *ct_config_find_org_by_ods(const ct_config *cfg,
+                                               const char *ods)
+{
+    for (size_t i = 0; ods && i < cfg->norgs; i++)
+        if (cfg->orgs[i].ods_code && strcmp(cfg->orgs[i].ods_code, ods) == 0)
             return &cfg->orgs[i];
     return NULL;
 }

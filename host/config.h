@@ -32,6 +32,7 @@ typedef struct ct_config_token {
 typedef struct ct_config_org {
     char *id;
     char *name;
+    char *ods_code; /* ODS organisation code (natid.h), or NULL */
     ct_config_token *tokens;
     size_t ntokens;
     uint32_t line;
@@ -66,6 +67,8 @@ typedef struct ct_config_facility {
     char *name;
     ct_facility_kind kind;
     char *org; /* id of the owning organisation */
+    char *ods_site; /* ODS site code (natid.h), or NULL */
+    char *cqc_location; /* CQC location id (natid.h), or NULL */
     bool designated; /* designated setting for isolating people */
     ct_config_zone *zones;
     size_t nzones;
@@ -148,5 +151,8 @@ void ct_config_free(ct_config *cfg);
 const ct_config_org *ct_config_find_org(const ct_config *cfg, const char *id);
 const ct_config_facility *ct_config_find_facility(const ct_config *cfg,
                                                   const char *id);
+/* The organisation whose ODS code is ods (exact, upper case), or NULL. */
+const ct_config_org *ct_config_find_org_by_ods(const ct_config *cfg,
+                                               const char *ods);
 
 #endif

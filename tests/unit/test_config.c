@@ -370,3 +370,74 @@ Test(config, missing_file)
     cr_assert(strstr(d.items[0].message, "no such file"));
     ct_diags_free(&d);
 }
+
+/* National identifiers (natid.h): optional, checked for form, and an ODS
+ * code names one organisation only. */
+Test(config, national_identifiers)
+{
+    char *t = edit("    name: Acute\n",
+                   "    name: Acute\n    ods_code: R9Z\n");
+    ct_diags d = {0};
+    ct_config *cfg = load(t, &d);
+    cr_assert_not_null(cfg, "%s", d.len ? d.items[0].message : "");
+    cr_assert_str_eq(cfg->orgs[0].ods_code, "R9Z");
+    cr_assert_eq(ct_config_find_org_by_ods(cfg, "R9Z"), &cfg->orgs[0]);
+    cr_assert_null(ct_config_find_org_by_ods(cfg, "r9z"));
+    cr_assert_null(cfg->facilities[0].cqc_location);
+    ct_config_free(cfg);
+    ct_diags_free(&d);
+    free(t);
+
+    t = edit("    name: Acute\n", "    name: Acute\n    ods_code: r9z\n");
+    expect_one(t, 5, 15, "'r9z' is not an ODS organisation code");
+    free(t);
+    t = edit("    name: Acute\n", "    name: Acute\n    ods_code: R9Z-01\n");
+    expect_one(t, 5, 15, "not an ODS organisation code");
+    free(t);
+    t = edit("    name: Step-down\n",
+             "    name: Step-down\n    cqc_location_id: 1-101674693\n"
+             "    ods_site_code: R9Z01\n");
+    cfg = load(t, &d);
+    cr_assert_not_null(cfg, "%s", d.len ? d.items[0].message : "");
+    cr_assert_str_eq(cfg->facilities[0].cqc_location, "1-101674693");
+    cr_assert_str_eq(cfg->facilities[0].ods_site, "R9Z01");
+    ct_config_free(cfg);
+    ct_diags_free(&d);
+    free(t);
+    t = edit("    name: Step-down\n",
+             "    name: Step-down\n    cqc_location_id: 101674693\n");
+    expect_one(t, 11, 22, "'101674693' is not a CQC location id");
+    free(t);
+    t = edit("    name: Step-down\n",
+             "    name: Step-down\n    cqc_location_id: 1-12a45678\n");
+    expect_one(t, 11, 22, "not a CQC location id");
+    free(t);
+}
+
+Test(config, ods_code_names_one_organisation)
+{
+    char *t = edit("facilities:\n",
+                   "  - id: other\n    name: Other\n    ods_code: R9Z\n"
+                   "facilities:\n");
+    char *t2 = NULL;
+    const char *at = strstr(t, "    name: Acute\n");
+    size_t n = strlen(t) + 32;
+    t2 = malloc(n);
+    snprintf(t2, n, "%.*s    name: Acute\n    ods_code: R9Z\n%s",
+             (int)(at - t), t, at + strlen("    name: Acute\n"));
+    expect_one(t2, 11, 15, "ODS code 'R9Z' is already organisation 'acute''s");
+    free(t);
+    free(t2);
+}
+
+Test(config, demo_organisations_carry_ods_codes)
+{
+    ct_diags d = {0};
+    ct_config *cfg = NULL;
+    cr_assert_eq(ct_config_load_demo(&cfg, &d), 0);
+    for (size_t i = 0; i < cfg->norgs; i++)
+        cr_assert_not_null(cfg->orgs[i].ods_code, "%s has no ODS code",
+                           cfg->orgs[i].id);
+    ct_config_free(cfg);
+    ct_diags_free(&d);
+}
