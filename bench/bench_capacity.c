@@ -19,6 +19,7 @@
 #include "capacity.h"
 #include "config.h"
 #include "error.h"
+#include "host.h"
 #include "isolation.h"
 #include "json_canon.h"
 #include "log.h"
@@ -110,7 +111,8 @@ typedef struct bench {
     ct_config *cfg;
     ct_store *store;
     ct_clock *clock;
-    ct_capacity *cap;
+    ct_host *host;
+    ct_capacity *cap; /* the host's */
     int64_t *refs;
     int nrefs;
 } bench;
@@ -150,16 +152,16 @@ static void open_bench(bench *b, const char *path, ct_sync_mode sync,
     ct_store_options so = {.sync = sync};
     if ((rc = ct_store_open(path, &so, &b->store)))
         die("open", rc, NULL);
-    if ((rc = ct_store_reconcile(b->store, b->cfg, NULL, &d)))
-        die("reconcile", rc, NULL);
-    ct_diags_free(&d);
     ct_clock_new_virtual(START_MS, &b->clock);
-    ct_capacity_options o = {.hold_ttl_ms = 4 * HOUR_MS,
-                             .pathogens =
-                                 (const char *const *)b->cfg->pathogens,
-                             .npathogens = b->cfg->npathogens};
-    if ((rc = ct_capacity_new(b->store, b->clock, &o, &b->cap)))
-        die("capacity", rc, NULL);
+    /* The daemon's host (host.h), without plugins: the area reconciled,
+     * capacity with its pathogens and the 4h hold time. */
+    if ((rc = ct_host_open(b->cfg, b->store, b->clock, 0, NULL, &b->host,
+                           &d))) {
+        ct_diags_print(&d, stderr);
+        die("host", rc, NULL);
+    }
+    ct_diags_free(&d);
+    b->cap = ct_host_capacity(b->host);
 
     /* Referrals (not timed): 60% P3, 25% P2, 15% step-down; some needs;
      * 3% covid positive and isolating. One transaction. */
@@ -210,7 +212,7 @@ static void open_bench(bench *b, const char *path, ct_sync_mode sync,
 
 static void close_bench(bench *b)
 {
-    ct_capacity_free(b->cap);
+    ct_host_close(b->host);
     ct_clock_close(b->clock, NULL, NULL);
     ct_store_close(b->store);
     ct_config_free(b->cfg);

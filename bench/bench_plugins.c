@@ -11,6 +11,7 @@
 #include "capacity.h"
 #include "clock.h"
 #include "config.h"
+#include "host.h"
 #include "log.h"
 #include "plugins.h"
 #include "store.h"
@@ -225,17 +226,15 @@ int main(int argc, char **argv)
     ct_config *cfg = NULL;
     ct_store *store = NULL;
     ct_clock *clock = NULL;
-    ct_capacity *cap = NULL;
-    ct_plugins *m = NULL;
+    ct_host *host = NULL;
     if (ct_config_load_text("bench.yaml", ".", area, strlen(area), &cfg, &d) ||
         ct_store_open(":memory:", NULL, &store) ||
-        ct_store_reconcile(store, cfg, NULL, &d) ||
         ct_clock_new_virtual(1795420800000LL, &clock) ||
-        ct_capacity_new(store, clock, NULL, &cap) ||
-        ct_plugins_new(cap, cfg, &m, &d)) {
+        ct_host_open(cfg, store, clock, 0, NULL, &host, &d)) {
         ct_diags_print(&d, stderr);
         return 1;
     }
+    ct_plugins *m = ct_host_plugins(host);
     bare b = {luaL_newstate(), 0, 0, 0};
     luaL_openlibs(b.L);
     b.triage = bare_hook(b.L, "b_triage", "triage");
@@ -281,8 +280,7 @@ int main(int argc, char **argv)
     json_decref(ref);
     json_decref(cands);
     lua_close(b.L);
-    ct_plugins_free(m);
-    ct_capacity_free(cap);
+    ct_host_close(host);
     ct_clock_close(clock, NULL, NULL);
     ct_store_close(store);
     ct_config_free(cfg);

@@ -187,6 +187,27 @@ int ct_capacity_refresh(ct_capacity *c)
     return 0;
 }
 
+int ct_capacity_set_pathogens(ct_capacity *c, const char *const *names,
+                              size_t n)
+{
+    char **v = n ? calloc(n, sizeof *v) : NULL;
+    if (n && !v)
+        return CT_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        if (!(v[i] = ct_strdup(names[i]))) {
+            while (i-- > 0)
+                free(v[i]);
+            free(v);
+            return CT_ENOMEM;
+        }
+    for (size_t i = 0; i < c->npathogens; i++)
+        free(c->pathogens[i]);
+    free(c->pathogens);
+    c->pathogens = v;
+    c->npathogens = n;
+    return 0;
+}
+
 ct_store *ct_capacity_store(ct_capacity *c) { return c->store; }
 ct_clock *ct_capacity_clock(ct_capacity *c) { return c->clock; }
 

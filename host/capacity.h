@@ -109,6 +109,12 @@ void ct_capacity_drop_events(ct_capacity *c);
 size_t ct_capacity_events_mark(ct_capacity *c);
 void ct_capacity_drop_events_since(ct_capacity *c, size_t mark);
 
+/* Replaces the pathogens infection and cohort calls accept (as
+ * ct_capacity_options; copied; none: any name). The test host takes a
+ * test's area{} pathogens with it. */
+int ct_capacity_set_pathogens(ct_capacity *c, const char *const *names,
+                              size_t n);
+
 /* The store and clock the handle was made with (borrowed). */
 ct_store *ct_capacity_store(ct_capacity *c);
 ct_clock *ct_capacity_clock(ct_capacity *c);

@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "diag.h"
+#include "host.h"
 #include "plugin_check.h"
 #include "plugins.h"
 
@@ -94,7 +95,7 @@ int ct_cmd_check(int argc, char **argv)
      * settings, a bundle's own tests) on a scratch copy: check ok means
      * run starts. */
     if (ct_plugin_check_all(cfg, &diags) ||
-        ct_plugins_dry_run(cfg, &diags)) {
+        ct_host_dry_run(cfg, &diags)) {
         if (json)
             print_json(NULL, &diags);
         else

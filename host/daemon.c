@@ -495,13 +495,7 @@ static int start(ct_daemon *d)
     }
     if ((err = ct_daemon__guard_open(d)))
         return err;
-    ct_reconcile_stats stats;
-    if ((err = ct_store_reconcile(d->store, d->cfg, &stats, &diags))) {
-        ct_diags_print(&diags, stderr);
-        ct_diags_free(&diags);
-        return err;
-    }
-    ct_diags_free(&diags);
+    ct_reconcile_stats stats = {0};
     if ((err = ct_prom_new(&d->prom)) || (err = register_metrics(d)))
         return err;
     ct_daemon_ready_hold(d); /* released when start-up is done */
@@ -515,7 +509,7 @@ static int start(ct_daemon *d)
         return err;
     if ((err = ct_clock_new_real(&d->loop, &d->clock)) ||
         (err = ct_daemon__guard_start(d)) ||
-        (err = ct_daemon__cap_start(d)))
+        (err = ct_daemon__cap_start(d, &stats)))
         return err;
     if ((err = ct_auth_new(d->cfg, &d->auth)))
         return err;

@@ -82,13 +82,11 @@ ct_capacity *ct_daemon_capacity(ct_daemon *d);
 struct ct_displays *ct_daemon_displays(ct_daemon *d);
 
 /*
- * The plugin manager, NULL until its owner sets it (the daemon then
- * passes it to the decision pipeline and dispatches capacity events to
- * it). Borrowed: the owner frees it after ct_daemon_run's loop has ended
- * and before the capacity handle goes, or sets NULL first.
+ * The plugin manager of the daemon's host (host.h), which gets every
+ * capacity event after commit. Borrowed; valid while the daemon runs
+ * (NULL before start-up has opened the host).
  */
 ct_plugins *ct_daemon_plugins(ct_daemon *d);
-void ct_daemon_set_plugins(ct_daemon *d, ct_plugins *p);
 
 /*
  * A counter that moves whenever committed data may have changed (a group

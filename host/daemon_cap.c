@@ -51,12 +51,7 @@ struct ct_displays *ct_daemon_displays(ct_daemon *d)
 
 ct_plugins *ct_daemon_plugins(ct_daemon *d)
 {
-    return d->plugins;
-}
-
-void ct_daemon_set_plugins(ct_daemon *d, ct_plugins *p)
-{
-    d->plugins = p;
+    return d->host ? ct_host_plugins(d->host) : NULL;
 }
 
 uint64_t ct_daemon_data_version(const ct_daemon *d)
@@ -249,8 +244,6 @@ static void on_event(const ct_capacity_event *ev, void *data)
     ct_prom_add(d->m_events, (const char *[]){ev->kind}, 1);
     ct_log_debug(UNIT, "event %" PRId64 " %s by %s", ev->seq, ev->kind,
                  ev->actor);
-    if (d->plugins)
-        ct_plugins_dispatch(d->plugins, ev->kind, ev->payload);
     schedule_rearm(d);
 }
 
@@ -402,22 +395,24 @@ static int register_gauges(ct_daemon *d)
 
 /* ---- life cycle -------------------------------------------------------- */
 
-int ct_daemon__cap_start(ct_daemon *d)
+int ct_daemon__cap_start(ct_daemon *d, ct_reconcile_stats *stats)
 {
-    const ct_config *cfg = d->cfg;
-    ct_capacity_options o = {
-        .hold_ttl_ms = cfg->limits.hold_ttl_ms,
-        .pathogens = (const char *const *)cfg->pathogens,
-        .npathogens = cfg->npathogens,
-        .event_cb = on_event,
-        .event_data = d,
-        .external_timers = true,
-    };
-    int err = ct_capacity_new(d->store, d->clock, &o, &d->cap);
+    /* The plugins' events reach them through the host; the daemon's
+     * callback counts them and re-reads the timers. */
+    ct_host_hooks hooks = {.on_event = on_event, .event_data = d,
+                           .stats = stats};
+    ct_diags diags = {0};
+    int err = ct_host_open(d->cfg, d->store, d->clock,
+                           CT_HOST_EXTERNAL_TIMERS, &hooks, &d->host, &diags);
+    ct_diags_print(&diags, stderr);
+    ct_diags_free(&diags);
     if (err) {
-        ct_log_error(UNIT, "cannot set up capacity: %s", ct_strerror(err));
+        ct_log_error(UNIT, "cannot set up the host (the area, capacity and "
+                           "the configured plugins): %s",
+                     ct_strerror(err));
         return err;
     }
+    d->cap = ct_host_capacity(d->host);
     if ((err = register_gauges(d)))
         return err;
     due_init(d, &d->expiry, "holds expired", ct_capacity_next_expiry,
@@ -445,7 +440,8 @@ void ct_daemon__cap_free(ct_daemon *d)
 {
     if (d->head_dirty) /* the last groups, committed at shutdown */
         sync_head(d);
-    ct_capacity_free(d->cap);
+    ct_host_close(d->host);
+    d->host = NULL;
     d->cap = NULL;
     for (size_t i = 0; i < CT_DAEMON_CACHE_SLOTS; i++) {
         free(d->cache[i].body);

@@ -10,6 +10,7 @@
 #include "auth.h"
 #include "capacity.h"
 #include "daemon.h"
+#include "host.h"
 #include "http.h"
 
 #define CT_DAEMON__MAX_HOOKS 8
@@ -51,8 +52,8 @@ struct ct_daemon {
     ct_commit *commit;
     ct_prom *prom;
     ct_http *http;
-    ct_capacity *cap;
-    ct_plugins *plugins; /* borrowed: set by the plugin manager's owner */
+    ct_host *host;    /* capacity and plugins (host.h), daemon_cap.c */
+    ct_capacity *cap; /* the host's */
     struct ct_daemon__plugins *pl; /* daemon_plugins.c */
     struct ct_daemon__guard *guard; /* daemon_guard.c */
     uv_signal_t sigterm, sigint, sighup;
@@ -81,10 +82,10 @@ struct ct_daemon {
     ct_daemon__cached cache[CT_DAEMON_CACHE_SLOTS];
 };
 
-/* The plugin manager in the daemon (daemon_plugins.c): start loads the
- * configured plugins (config errors printed) and hooks reload, health,
- * metrics, escalation and file watching in; stop closes its handles
- * (before the loop ends); free releases the manager after the loop. */
+/* The host's plugin manager in the daemon (daemon_plugins.c): start
+ * hooks reload, health, metrics, escalation and file watching in; stop
+ * closes its handles (before the loop ends); free releases its state
+ * after the loop (the manager itself closes with the host). */
 int ct_daemon__plugins_start(ct_daemon *d);
 void ct_daemon__plugins_stop(ct_daemon *d);
 void ct_daemon__plugins_free(ct_daemon *d);
@@ -107,10 +108,11 @@ bool ct_daemon__guard_degraded(ct_daemon *d, const char **reason);
 /* Reloads now, or after the open group commit. */
 void ct_daemon__request_reload(ct_daemon *d);
 
-/* Creates the capacity handle on the store and the clock and starts its
- * timers; registers its gauges. */
-int ct_daemon__cap_start(ct_daemon *d);
-/* Frees the capacity handle and the cache (after the loop has ended). */
+/* Opens the host (host.h: the area reconciled, stats filled; capacity;
+ * the configured plugins, problems printed) on the store and the clock
+ * and starts the capacity timers; registers its gauges. */
+int ct_daemon__cap_start(ct_daemon *d, ct_reconcile_stats *stats);
+/* Closes the host and frees the cache (after the loop has ended). */
 void ct_daemon__cap_free(ct_daemon *d);
 /* After a reload reconciled the store. */
 void ct_daemon__cap_reloaded(ct_daemon *d);

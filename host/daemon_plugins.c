@@ -1,6 +1,6 @@
 /*
- * The plugin manager inside the daemon: loaded at start-up (readiness
- * waits for it), reloaded with the config (SIGHUP, POST /v1/admin/reload)
+ * The plugin manager inside the daemon (the host's, loaded with it at
+ * start-up while readiness waits): reloaded with the config (SIGHUP, POST /v1/admin/reload)
  * and when a plugin's files change, consulted for the area's escalation
  * level on the host clock, and reported in /v1/health and /metrics.
  */
@@ -226,16 +226,8 @@ int ct_daemon__plugins_start(ct_daemon *d)
     d->pl = u;
     /* Before anything can fail: stop on the failure path stops it. */
     ct_timer_init(d->clock, &u->escalate);
-    ct_diags diags = {0};
-    int rc = ct_plugins_new(d->cap, d->cfg, &u->m, &diags);
-    if (rc) {
-        ct_diags_print(&diags, stderr);
-        ct_diags_free(&diags);
-        ct_log_error(UNIT, "the configured plugins did not load");
-        return rc;
-    }
-    ct_diags_free(&diags);
-    ct_daemon_set_plugins(d, u->m);
+    u->m = ct_daemon_plugins(d); /* loaded with the host (daemon_cap.c) */
+    int rc;
     ct_daemon_reload_hook hook = {reload_prepare, reload_apply, reload_abort,
                                   u};
     ct_prom_family *f;
@@ -280,8 +272,6 @@ void ct_daemon__plugins_free(ct_daemon *d)
     struct ct_daemon__plugins *u = d->pl;
     if (!u)
         return;
-    ct_daemon_set_plugins(d, NULL);
-    ct_plugins_free(u->m);
-    free(u);
+    free(u); /* the plugins are the host's, closed after this */
     d->pl = NULL;
 }

@@ -91,14 +91,6 @@ int ct_plugins_self_test(const char *dir, const char *name,
                          ct_diags *diags);
 
 /*
- * Loads every plugin of cfg as `caretide run` would (setup() with the
- * area's settings, a bundle's own tests) on a scratch copy of the area in
- * memory, then throws it all away: what `caretide check` runs so that a
- * passing check means the daemon will start. CT_ECONFIG with diagnostics.
- */
-int ct_plugins_dry_run(const ct_config *cfg, ct_diags *diags);
-
-/*
  * Starts a decision: each plugin's CPU budget for one decision
  * (limits.plugin_decision_budget, all its triage, rank and admit calls
  * together) starts again. Called by the pipeline before triage.

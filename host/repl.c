@@ -11,6 +11,7 @@
 #include "config.h"
 #include "error.h"
 #include "escalation.h"
+#include "host.h"
 #include "isolation.h"
 #include "log.h"
 #include "metrics.h"
@@ -51,12 +52,12 @@ struct ct_repl {
     uv_loop_t loop;
     bool loop_open;
     ct_config *cfg;
-    ct_config bare; /* cfg without plugins, when they failed to load */
     ct_store *store;
     char *store_desc;
     ct_clock *clock;
-    ct_capacity *cap;
-    ct_plugins *m;
+    ct_host *host;
+    ct_capacity *cap; /* the host's */
+    ct_plugins *m;    /* the host's */
     ct_sandbox *con;
     int tools_ref;
     ct_timer escalate; /* the escalation round, as in the daemon */
@@ -207,14 +208,7 @@ static int open_store(ct_repl *r, ct_diags *d)
                          "cannot open the database: %s", ct_strerror(rc));
         return rc;
     }
-    return ct_store_reconcile(r->store, r->cfg, NULL, d);
-}
-
-static void on_event(const ct_capacity_event *ev, void *data)
-{
-    ct_repl *r = data;
-    if (r->m)
-        ct_plugins_dispatch(r->m, ev->kind, ev->payload);
+    return 0;
 }
 
 /* print(...) in the console writes to the REPL's output, not the log. */
@@ -308,24 +302,14 @@ int ct_repl_new(const ct_repl_options *opts, ct_repl **out, ct_diags *d)
     }
     if (rc)
         goto fail;
-    ct_capacity_options co = {
-        .hold_ttl_ms = r->cfg->limits.hold_ttl_ms,
-        .pathogens = (const char *const *)r->cfg->pathogens,
-        .npathogens = r->cfg->npathogens,
-        .event_cb = on_event,
-        .event_data = r,
-    };
-    if ((rc = ct_capacity_new(r->store, r->clock, &co, &r->cap)))
-        goto fail;
     /* Plugins that do not load are reported and left out, so the REPL
      * still starts to help fix them (.reload tries again). */
     size_t before = d->len;
-    if (ct_plugins_new(r->cap, r->cfg, &r->m, d)) {
-        r->bare = *r->cfg;
-        r->bare.nplugins = 0;
-        if ((rc = ct_plugins_new(r->cap, &r->bare, &r->m, d)))
-            goto fail;
-    }
+    if ((rc = ct_host_open(r->cfg, r->store, r->clock, CT_HOST_KEEP_GOING,
+                           NULL, &r->host, d)))
+        goto fail;
+    r->cap = ct_host_capacity(r->host);
+    r->m = ct_host_plugins(r->host);
     bool plugins_failed = d->len != before;
     if ((rc = open_console(r, d)))
         goto fail;
@@ -356,8 +340,7 @@ void ct_repl_free(ct_repl *r)
     }
     if (r->clock)
         ct_timer_stop(&r->escalate);
-    ct_plugins_free(r->m);
-    ct_capacity_free(r->cap);
+    ct_host_close(r->host);
     if (r->clock) {
         bool closed = false;
         ct_clock_close(r->clock, clock_closed, &closed);
@@ -561,9 +544,7 @@ static ct_repl_status cmd_reload(ct_repl *r, const char *arg, bool more_ok)
     ct_config *cfg = NULL;
     int rc = r->o.config_path ? ct_config_load_file(r->o.config_path, &cfg, &d)
                               : ct_config_load_demo(&cfg, &d);
-    if (rc == 0 && (rc = ct_store_reconcile(r->store, cfg, NULL, &d)) == 0)
-        ct_capacity_refresh(r->cap);
-    if (rc == 0 && (rc = ct_plugins_reload(r->m, cfg, &d)) == 0) {
+    if (rc == 0 && (rc = ct_host_reload(r->host, cfg, &d)) == 0) {
         ct_config_free(r->cfg);
         r->cfg = cfg;
         cfg = NULL;

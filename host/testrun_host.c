@@ -1,6 +1,6 @@
 /*
- * The scratch host of one plugin test: a ":memory:" store, a virtual
- * clock and a capacity handle, the plugin loaded by the plugin manager,
+ * The scratch host of one plugin test: a ":memory:" store and a virtual
+ * clock under the daemon's host assembly (host.h: capacity, plugins),
  * and the hooks caretide.test calls through run_test's options (load_area,
  * advance, set_time, clock, traceback), registered as C closures in the
  * plugin's sandbox.
@@ -170,11 +170,11 @@ static int l_load_area(lua_State *L)
     char msg[1024];
     int rc = load_json_config("load_area", c, &cfg, &d);
     json_decref(c);
-    if (rc == 0) {
-        rc = ct_store_reconcile(e->store, cfg, NULL, &d);
-        if (rc == 0)
-            rc = ct_capacity_refresh(e->cap);
-    }
+    /* The test's area replaces the scratch one, pathogens included (as a
+     * restart would in the daemon). */
+    if (rc == 0 && (rc = ct_host_reconcile(e->host, cfg, NULL, &d)) == 0)
+        rc = ct_capacity_set_pathogens(
+            e->cap, (const char *const *)cfg->pathogens, cfg->npathogens);
     diag_text(&d, msg, sizeof msg);
     if (rc && !msg[0])
         snprintf(msg, sizeof msg, "%s", ct_strerror(rc));
@@ -275,14 +275,6 @@ static int env_setup(lua_State *L)
 
 /* --- life cycle ------------------------------------------------------------ */
 
-/* Capacity events reach the plugin as in the daemon. */
-static void on_event(const ct_capacity_event *ev, void *data)
-{
-    ct_testrun_env *e = data;
-    if (e->m)
-        ct_plugins_dispatch(e->m, ev->kind, ev->payload);
-}
-
 int ct_testrun__env_open(ct_testrun_env *e, ct_testrun_suite *s,
                          const char *file, bool coverage)
 {
@@ -298,26 +290,21 @@ int ct_testrun__env_open(ct_testrun_env *e, ct_testrun_suite *s,
     int rc = ct_store_open(":memory:", &so, &e->store);
     if (rc)
         goto fail;
-    step = "set up the scratch area";
-    if ((rc = ct_store_reconcile(e->store, s->cfg, NULL, &d)))
-        goto fail;
     step = "start the virtual clock";
     if ((rc = ct_clock_parse(TEST_START, &start)) ||
         (rc = ct_clock_new_virtual(start, &e->clock)))
         goto fail;
-    step = "set up capacity";
-    ct_capacity_options co = {.hold_ttl_ms = s->cfg->limits.hold_ttl_ms,
-                              .event_cb = on_event,
-                              .event_data = e};
-    if ((rc = ct_capacity_new(e->store, e->clock, &co, &e->cap)))
-        goto fail;
-    step = "load the plugin";
+    /* The daemon's host (host.h), on the scratch store and clock: the
+     * area, capacity with its pathogens, the plugins, their events. */
+    step = "set up the host";
     s->last = NULL;
-    rc = ct_plugins_new_traced(e->cap, s->cfg,
-                               coverage ? ct_testrun__line : NULL, s, &e->m,
-                               &d);
-    if (rc)
+    ct_host_hooks hh = {.line_fn = coverage ? ct_testrun__line : NULL,
+                           .line_ud = s};
+    if ((rc = ct_host_open(s->cfg, e->store, e->clock, 0, &hh, &e->host,
+                           &d)))
         goto fail;
+    e->cap = ct_host_capacity(e->host);
+    e->m = ct_host_plugins(e->host);
     e->sb = ct_plugins_sandbox(e->m, s->name);
     if (!e->sb) {
         rc = CT_ESTATE;
@@ -346,10 +333,10 @@ void ct_testrun__env_close(ct_testrun_env *e)
 {
     /* The options table dies with the sandbox: it is not an embedder
      * reference (ct_sandbox_ref) and needs no release. */
-    ct_plugins_free(e->m);
+    ct_host_close(e->host);
+    e->host = NULL;
     e->m = NULL;
     e->sb = NULL;
-    ct_capacity_free(e->cap);
     e->cap = NULL;
     if (e->clock)
         ct_clock_close(e->clock, NULL, NULL);

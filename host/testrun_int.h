@@ -9,6 +9,7 @@
 #include "capacity.h"
 #include "clock.h"
 #include "coverage.h"
+#include "host.h"
 #include "plugins.h"
 #include "testrun.h"
 
@@ -36,8 +37,9 @@ typedef struct ct_testrun_env {
     char chunk[PATH_MAX]; /* its chunk name without '@' */
     ct_store *store;
     ct_clock *clock;
-    ct_capacity *cap;
-    ct_plugins *m;
+    ct_host *host;
+    ct_capacity *cap; /* the host's */
+    ct_plugins *m;    /* the host's */
     ct_sandbox *sb; /* the plugin's, borrowed from m */
     int opts_ref;   /* run_test's options table, in sb's registry */
     char problem[2048]; /* why env_open failed */

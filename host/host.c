@@ -1,0 +1,140 @@
+/*
+ * The host assembly (host.h): store reconciled, capacity, plugins, events.
+ * The daemon (daemon_cap.c), the REPL (repl.c), the test runner
+ * (testrun_host.c), `caretide check` (ct_host_dry_run) and the benchmarks
+ * all open their host here.
+ */
+#include "host.h"
+
+#include "bundle.h"
+#include "error.h"
+
+#include <stdlib.h>
+
+struct ct_host {
+    unsigned flags;
+    ct_host_hooks hooks;
+    ct_store *store;
+    ct_clock *clock;
+    ct_capacity *cap;
+    ct_plugins *plugins;
+    /* The area without its plugins, when they failed to load with
+     * CT_HOST_KEEP_GOING: the manager borrows its config. */
+    ct_config bare;
+};
+
+/* Committed capacity events: the embedder first, then the plugins, as
+ * every front-end had them. */
+static void on_event(const ct_capacity_event *ev, void *data)
+{
+    ct_host *h = data;
+    if (h->hooks.on_event)
+        h->hooks.on_event(ev, h->hooks.event_data);
+    if (h->plugins)
+        ct_plugins_dispatch(h->plugins, ev->kind, ev->payload);
+}
+
+static int load_plugins(ct_host *h, const ct_config *cfg, ct_diags *diags)
+{
+    int rc = ct_plugins_new_traced(h->cap, cfg, h->hooks.line_fn,
+                                   h->hooks.line_ud, &h->plugins, diags);
+    if (rc == 0 || !(h->flags & CT_HOST_KEEP_GOING))
+        return rc;
+    h->bare = *cfg;
+    h->bare.nplugins = 0;
+    return ct_plugins_new_traced(h->cap, &h->bare, h->hooks.line_fn,
+                                 h->hooks.line_ud, &h->plugins, diags);
+}
+
+int ct_host_open(const ct_config *cfg, ct_store *store, ct_clock *clock,
+                 unsigned flags, const ct_host_hooks *hooks, ct_host **out,
+                 ct_diags *diags)
+{
+    *out = NULL;
+    ct_host *h = calloc(1, sizeof *h);
+    if (!h)
+        return CT_ENOMEM;
+    h->flags = flags;
+    if (hooks)
+        h->hooks = *hooks;
+    h->store = store;
+    h->clock = clock;
+    int rc = ct_store_reconcile(store, cfg, h->hooks.stats, diags);
+    if (rc)
+        goto fail;
+    ct_capacity_options co = {
+        .hold_ttl_ms = cfg->limits.hold_ttl_ms,
+        .pathogens = (const char *const *)cfg->pathogens,
+        .npathogens = cfg->npathogens,
+        .event_cb = on_event,
+        .event_data = h,
+        .external_timers = (flags & CT_HOST_EXTERNAL_TIMERS) != 0,
+    };
+    if ((rc = ct_capacity_new(store, clock, &co, &h->cap)))
+        goto fail;
+    if ((rc = load_plugins(h, cfg, diags)))
+        goto fail_cap;
+    *out = h;
+    return 0;
+
+fail_cap:
+    ct_capacity_free(h->cap);
+fail:
+    free(h);
+    return rc;
+}
+
+void ct_host_close(ct_host *h)
+{
+    if (!h)
+        return;
+    ct_plugins_free(h->plugins);
+    h->plugins = NULL;
+    ct_capacity_free(h->cap);
+    free(h);
+}
+
+ct_capacity *ct_host_capacity(ct_host *h) { return h->cap; }
+ct_plugins *ct_host_plugins(ct_host *h) { return h->plugins; }
+ct_store *ct_host_store(ct_host *h) { return h->store; }
+ct_clock *ct_host_clock(ct_host *h) { return h->clock; }
+
+int ct_host_reconcile(ct_host *h, const ct_config *cfg,
+                      ct_reconcile_stats *stats, ct_diags *diags)
+{
+    int rc = ct_store_reconcile(h->store, cfg, stats, diags);
+    if (rc == 0)
+        rc = ct_capacity_refresh(h->cap);
+    return rc;
+}
+
+int ct_host_reload(ct_host *h, const ct_config *cfg, ct_diags *diags)
+{
+    int rc = ct_host_reconcile(h, cfg, NULL, diags);
+    return rc ? rc : ct_plugins_reload(h->plugins, cfg, diags);
+}
+
+int ct_host_dry_run(const ct_config *cfg, ct_diags *diags)
+{
+    ct_store *store = NULL;
+    ct_clock *clock = NULL;
+    ct_host *h = NULL;
+    ct_store_options so = {.sync = CT_SYNC_NORMAL};
+    int rc = ct_store_open(":memory:", &so, &store);
+    if (rc)
+        goto fail;
+    /* The plugins see today's date, as at a start. */
+    if ((rc = ct_clock_new_virtual(ct_bundle_wall_ms(), &clock)))
+        goto fail_store;
+    rc = ct_host_open(cfg, store, clock, 0, NULL, &h, diags);
+    ct_host_close(h);
+    ct_clock_close(clock, NULL, NULL);
+fail_store:
+    ct_store_close(store);
+fail:
+    if (rc && diags->len == 0)
+        ct_diags_add(diags, cfg->file, 0, 0,
+                     "cannot load the plugins on a scratch copy: %s",
+                     ct_strerror(rc));
+    return rc ? CT_ECONFIG : 0;
+}
