@@ -12,8 +12,8 @@
  *
  * Keeping it in step: the capacity units note what each change does to
  * beds, surge, closure and cohorts (ct_candidates__note) and the notes are
- * applied when the change commits; a rollback of a caller's transaction
- * (rollback hook), a commit by another connection (PRAGMA data_version)
+ * applied when the change commits; a rollback of what the index saw
+ * (capacity's store watcher), a commit by another connection (PRAGMA data_version)
  * or ct_capacity_refresh (after a reconcile) make the next search reload.
  */
 #include "candidates.h"
@@ -441,6 +441,7 @@ static int load_index(ct_capacity *c, ct_cap_error *err)
     ct_candidates__forget(c);
     c->index = x;
     c->index_stale = false;
+    c->index_gen++; /* loaded inside a transaction: its rollback reloads */
     return 0;
 
 fail_nomem:
@@ -465,8 +466,8 @@ static int64_t data_version(ct_capacity *c)
 /*
  * The index, reloaded when it may lag the store. Inside a write
  * transaction other connections cannot commit, so once data_version has
- * been read in it (version_checked, cleared by the commit and rollback
- * hooks) it is not read again: a batch of placements reads it once.
+ * been read in it (version_checked, cleared when the transaction ends by
+ * capacity's store watcher) it is not read again: a batch of placements reads it once.
  */
 static int ensure_index(ct_capacity *c, ct_cap_error *err)
 {
@@ -543,6 +544,8 @@ static bool apply_one(ct_cap_index *x, const ct_cap_idxop *op)
 
 void ct_candidates__apply(ct_capacity *c)
 {
+    if (c->nidxops && c->index)
+        c->index_gen++;
     for (size_t i = 0; i < c->nidxops && c->index && !c->index_stale; i++)
         if (!apply_one(c->index, &c->idxops[i]))
             c->index_stale = true;
@@ -838,8 +841,8 @@ static int search(ct_capacity *c, const ct_candidate_query *q,
  * Outside a transaction the search runs in one read transaction of its
  * own: one snapshot (and one WAL read lock) for the data_version check,
  * an index reload and the person's rows, rather than one per statement.
- * Nothing is written, so it ends with COMMIT, which never calls the
- * rollback hook that would mark the index stale.
+ * Nothing is written, so it ends with COMMIT; the store does not count
+ * this read as a transaction of its own (no watcher hears of it).
  */
 int ct_candidates_find(ct_capacity *c, const ct_candidate_query *q,
                        ct_candidate_list *out, ct_cap_error *err)
@@ -860,11 +863,8 @@ int ct_candidates_find(ct_capacity *c, const ct_candidate_query *q,
     rc = search(c, q, out, err);
     st = ct_capacity__stmt(c, CT_STMT_CAND_READ_END, NULL);
     int end = st ? ct_store__step_done(c->store, st) : CT_ESTORE;
-    if (end && ct_store_in_transaction(c->store)) {
-        c->own_rollback = true; /* nothing was written: the index stands */
-        ct_store_rollback(c->store);
-        c->own_rollback = false;
-    }
+    if (end && ct_store_in_transaction(c->store))
+        ct_store_rollback(c->store); /* nothing was written */
     if (!rc && end) {
         out->len = out->text_len = out->ntagv = out->ncohortv = 0;
         rc = ct_capacity__fail(err, end, "cannot end a read: %s",

@@ -86,20 +86,37 @@ static void copy_col(char *dst, size_t n, sqlite3_stmt *st, int col)
 
 static void hold_timer_cb(ct_timer *t, void *data);
 
-static void on_rollback(void *data)
+/* The store watcher: the index follows rollbacks of what it saw, and a
+ * write transaction's end lets the next search check data_version. */
+static size_t on_mark(void *data)
 {
     ct_capacity *c = data;
-    c->version_checked = false;
-    if (!c->own_rollback)
+    return (size_t)c->index_gen;
+}
+
+static void on_undo(void *data, size_t mark, bool whole)
+{
+    ct_capacity *c = data;
+    if (whole)
+        c->version_checked = false;
+    if ((size_t)c->index_gen != mark)
         c->index_stale = true;
 }
 
-/* A write transaction ends: the next search checks data_version again. */
-static int on_commit(void *data)
+static void on_committed(void *data)
 {
     ct_capacity *c = data;
     c->version_checked = false;
-    return 0; /* let it commit */
+}
+
+static const ct_store_watcher watcher = {on_mark, on_undo, on_committed};
+
+/* The embedder's callback, on the bus for the host's events. */
+static void to_callback(const ct_event *e, void *data)
+{
+    ct_capacity *c = data;
+    ct_capacity_event ev = {e->seq, e->at, e->actor, e->kind, e->payload};
+    c->event_cb(&ev, c->event_data);
 }
 
 int ct_capacity_new(ct_store *s, ct_clock *clock,
@@ -134,11 +151,17 @@ int ct_capacity_new(ct_store *s, ct_clock *clock,
     }
     /* Savepoints (changes inside a caller's transaction) keep their
      * journal in memory: the store sees to that (store.c,
-     * configure_library). */
-    sqlite3 *db = ct_store__db(s);
-    /* A rolled back transaction may undo changes the area index has seen. */
-    sqlite3_rollback_hook(db, on_rollback, c);
-    sqlite3_commit_hook(db, on_commit, c);
+     * configure_library). The watcher first: the index is in step before
+     * the bus delivers anything. */
+    int rc;
+    if ((rc = ct_store_watch(s, &watcher, c)))
+        goto fail_rc;
+    if ((rc = ct_events_new(s, clock, &c->events)))
+        goto fail_watch;
+    if (c->event_cb &&
+        (rc = ct_events_subscribe(c->events, CT_EVENTS_HOST, to_callback,
+                                  c)))
+        goto fail_watch;
     ct_timer_init(clock, &c->hold_timer);
     ct_timer_init(clock, &c->iso_timer);
     ct_capacity__schedule_holds(c);
@@ -146,12 +169,15 @@ int ct_capacity_new(ct_store *s, ct_clock *clock,
     *out = c;
     return 0;
 
-    int rc;
 fail_inval:
     rc = CT_EINVAL;
     goto fail_rc;
 fail_nomem:
     rc = CT_ENOMEM;
+    goto fail_rc;
+fail_watch:
+    ct_events_free(c->events);
+    ct_store_unwatch(s, &watcher, c);
 fail_rc:
     for (size_t i = 0; i < c->npathogens; i++)
         free(c->pathogens[i]);
@@ -166,10 +192,8 @@ void ct_capacity_free(ct_capacity *c)
         return;
     ct_timer_stop(&c->hold_timer);
     ct_timer_stop(&c->iso_timer);
-    sqlite3_rollback_hook(ct_store__db(c->store), NULL, NULL);
-    sqlite3_commit_hook(ct_store__db(c->store), NULL, NULL);
-    ct_capacity_drop_events(c);
-    free(c->pending);
+    ct_events_free(c->events);
+    ct_store_unwatch(c->store, &watcher, c);
     ct_candidates__forget(c);
     free(c->idxops);
     free(c->iso_lengths);
@@ -210,57 +234,9 @@ int ct_capacity_set_pathogens(ct_capacity *c, const char *const *names,
 
 ct_store *ct_capacity_store(ct_capacity *c) { return c->store; }
 ct_clock *ct_capacity_clock(ct_capacity *c) { return c->clock; }
+ct_events *ct_capacity_events(ct_capacity *c) { return c->events; }
 
 /* ---- changes and events ---------------------------------------------- */
-
-static void drop_from(ct_capacity *c, size_t mark)
-{
-    for (size_t i = mark; i < c->npending; i++) {
-        free(c->pending[i].actor);
-        json_decref(c->pending[i].payload);
-    }
-    if (mark < c->npending)
-        c->npending = mark;
-}
-
-void ct_capacity_drop_events(ct_capacity *c)
-{
-    if (!c->in_change)
-        drop_from(c, 0);
-}
-
-size_t ct_capacity_events_mark(ct_capacity *c)
-{
-    return c->npending;
-}
-
-void ct_capacity_drop_events_since(ct_capacity *c, size_t mark)
-{
-    if (!c->in_change)
-        drop_from(c, mark);
-}
-
-/* Delivers queued events in order. A callback may make further changes;
- * their events join the queue and go out in the same loop. */
-void ct_capacity_flush_events(ct_capacity *c)
-{
-    if (c->in_change || c->delivering)
-        return;
-    c->delivering = true;
-    for (size_t i = 0; i < c->npending; i++) {
-        ct_cap_pending p = c->pending[i];
-        c->pending[i].actor = NULL;
-        c->pending[i].payload = NULL;
-        if (c->event_cb) {
-            ct_capacity_event ev = {p.seq, p.at, p.actor, p.kind, p.payload};
-            c->event_cb(&ev, c->event_data);
-        }
-        free(p.actor);
-        json_decref(p.payload);
-    }
-    c->npending = 0;
-    c->delivering = false;
-}
 
 /* direct: inside a caller's transaction, no savepoint (capacity_int.h). */
 static int begin(ct_capacity *c, bool direct, ct_cap_error *err)
@@ -272,23 +248,13 @@ static int begin(ct_capacity *c, bool direct, ct_cap_error *err)
     if (direct && ct_store_in_transaction(c->store)) {
         c->own_tx = false;
         c->direct = true;
-    } else if (ct_store_in_transaction(c->store)) {
-        sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_CAP_SAVEPOINT, err);
-        if (!st)
-            return CT_ESTORE;
-        int rc = step_done(c, st, "opening a savepoint", err);
-        if (rc)
-            return rc;
-        c->own_tx = false;
     } else {
-        int rc = ct_store_begin(c->store);
+        int rc = ct_store_enter(c->store, &c->own_tx);
         if (rc)
-            return ct_capacity__fail(err, rc, "cannot begin a transaction: %s",
+            return ct_capacity__fail(err, rc, "cannot begin: %s",
                                      ct_strerror(rc));
-        c->own_tx = true;
     }
     c->in_change = true;
-    c->pending_mark = c->npending;
     return 0;
 }
 
@@ -307,16 +273,26 @@ void ct_capacity__wrote(ct_capacity *c)
     c->wrote = true;
 }
 
-static void undo(ct_capacity *c, ct_cap_error *err)
+int ct_capacity__finish(ct_capacity *c, int rc, ct_cap_error *err)
 {
-    ct_candidates__discard(c);
+    if (!c->in_change)
+        return rc;
+    /* The index takes the change first and the change ends before the
+     * commit: the bus delivers its events inside that commit, and what a
+     * subscriber does may be a change of its own. A commit that fails
+     * after this rolls back, and the watcher marks the index stale. */
+    if (rc == 0)
+        ct_candidates__apply(c);
+    else
+        ct_candidates__discard(c);
+    c->in_change = false;
     if (c->direct) {
         /* Refused before the first write: nothing to undo. Failed after it
          * (storage or memory): without a savepoint the half-made change
          * cannot be taken back alone, so the caller's transaction goes,
          * as SQLite itself ends it on I/O, full-disk and out-of-memory
-         * errors. The rollback hook marks the index stale. */
-        if (c->wrote && ct_store_in_transaction(c->store)) {
+         * errors. */
+        if (rc && c->wrote && ct_store_in_transaction(c->store)) {
             ct_log_error("capacity", "a change failed part-way (%s); its "
                          "transaction is rolled back",
                          err ? err->message : "?");
@@ -327,80 +303,12 @@ static void undo(ct_capacity *c, ct_cap_error *err)
                             "; the transaction was rolled back");
             }
         }
-    } else if (c->own_tx) {
-        c->own_rollback = true;
-        ct_store_rollback(c->store);
-        c->own_rollback = false;
-    } else {
-        /* Errors here leave the caller's transaction to its own rollback. */
-        sqlite3_stmt *st = ct_store__stmt(c->store, CT_STMT_CAP_ROLLBACK_TO);
-        if (st)
-            step_done(c, st, "rolling back a savepoint", NULL);
-        st = ct_store__stmt(c->store, CT_STMT_CAP_RELEASE);
-        if (st)
-            step_done(c, st, "releasing a savepoint", NULL);
-    }
-    drop_from(c, c->pending_mark);
-}
-
-int ct_capacity__finish(ct_capacity *c, int rc, ct_cap_error *err)
-{
-    if (!c->in_change)
         return rc;
-    if (rc == 0) {
-        if (c->own_tx) {
-            rc = ct_store_commit(c->store);
-            if (rc)
-                ct_capacity__fail(err, rc, "cannot commit: %s",
-                                  ct_strerror(rc));
-        } else if (!c->direct) {
-            sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_CAP_RELEASE, err);
-            rc = st ? step_done(c, st, "releasing a savepoint", err)
-                    : CT_ESTORE;
-        }
     }
-    if (rc)
-        undo(c, err);
-    else
-        ct_candidates__apply(c);
-    bool own = c->own_tx;
-    c->in_change = false;
-    if (rc == 0 && own) {
-        /* Committed: a head file that lags is reported by verify, never
-         * fatal to the change, so a failure here is only logged. */
-        int hs = ct_audit_sync_head(c->store);
-        if (hs)
-            ct_log_warn("capacity", "audit head file: %s", ct_strerror(hs));
-        ct_capacity_flush_events(c);
-    }
-    return rc;
-}
-
-/* Queues an appended event for the callback; takes ownership of payload
- * (NULL: out of memory). */
-static int queue_event(ct_capacity *c, int64_t seq, int64_t at,
-                       const char *actor, const char *kind, json_t *payload,
-                       ct_cap_error *err)
-{
-    if (!payload)
-        return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
-    if (c->npending == c->cap_pending) {
-        size_t n = c->cap_pending ? 2 * c->cap_pending : 16;
-        ct_cap_pending *p = realloc(c->pending, n * sizeof *p);
-        if (!p)
-            goto fail_nomem;
-        c->pending = p;
-        c->cap_pending = n;
-    }
-    char *a = ct_strdup(actor);
-    if (!a)
-        goto fail_nomem;
-    c->pending[c->npending++] = (ct_cap_pending){seq, at, a, kind, payload};
-    return 0;
-
-fail_nomem:
-    json_decref(payload);
-    return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+    int end = ct_store_leave(c->store, c->own_tx, rc);
+    if (end && !rc)
+        ct_capacity__fail(err, end, "cannot commit: %s", ct_strerror(end));
+    return end;
 }
 
 int ct_capacity__emit(ct_capacity *c, const char *actor, const char *kind,
@@ -408,34 +316,23 @@ int ct_capacity__emit(ct_capacity *c, const char *actor, const char *kind,
 {
     if (!payload) /* json_pack and friends failed */
         return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
-    int64_t at = ct_clock_now(c->clock), seq = 0;
-    int rc = ct_audit_append(c->store, at, actor, kind, payload, &seq);
-    if (rc) {
-        json_decref(payload);
+    int rc = ct_events_record(c->events, actor, kind, payload, 0, NULL,
+                              NULL);
+    if (rc)
         return ct_capacity__fail(err, rc, "cannot append audit event %s: %s",
                                  kind, ct_strerror(rc));
-    }
-    if (!c->event_cb) {
-        json_decref(payload);
-        return 0;
-    }
-    return queue_event(c, seq, at, actor, kind, payload, err);
+    return 0;
 }
 
 int ct_capacity__emit_members(ct_capacity *c, const char *actor,
                               const char *kind, ct_json_member *m, size_t n,
                               ct_cap_error *err)
 {
-    int64_t at = ct_clock_now(c->clock), seq = 0;
-    int rc = ct_audit_append_members(c->store, at, actor, kind, m, n, &seq);
+    int rc = ct_events_record_members(c->events, actor, kind, m, n, 0, NULL);
     if (rc)
         return ct_capacity__fail(err, rc, "cannot append audit event %s: %s",
                                  kind, ct_strerror(rc));
-    /* The object is built only for a callback to read. */
-    if (!c->event_cb)
-        return 0;
-    return queue_event(c, seq, at, actor, kind, ct_json_members_object(m, n),
-                       err);
+    return 0;
 }
 
 /* ---- beds ------------------------------------------------------------ */

@@ -10,17 +10,17 @@
  * clock when ct_clock_advance passes them.
  *
  * Every state change runs as one transaction together with its audit event
- * (ct_audit_append). When the caller already has a transaction open (a
- * batch, group commit) the change runs inside it under a savepoint, so a
- * refused change still writes nothing. A refused change returns a negative
- * CT_E* code and fills a ct_cap_error naming the thing refused, for
- * example "bed WH-R03 is occupied".
+ * (ct_store_run's rule, store.h). When the caller already has a transaction
+ * open (a batch, group commit) the change runs inside it under a
+ * savepoint, so a refused change still writes nothing. A refused change
+ * returns a negative CT_E* code and fills a ct_cap_error naming the thing
+ * refused, for example "bed WH-R03 is occupied".
  *
- * Committed events are also delivered to the embedder's callback (the
- * plugin runtime subscribes there): at once after the change's own commit,
- * or, for changes made inside the caller's transaction, when the caller
- * runs ct_capacity_flush_events after committing it (the caller also runs
- * ct_audit_sync_head then, as after any commit that appended events).
+ * Events go through the area's event bus (events.h, ct_capacity_events):
+ * recorded in the audit log with the change and delivered after the
+ * commit that keeps them, whoever began the transaction; a rollback drops
+ * them. The embedder's callback is one subscriber (the host's events);
+ * the plugin manager subscribes to the bus itself.
  *
  * Not thread-safe: one handle is used from one thread (the loop's).
  */
@@ -28,6 +28,7 @@
 #define CT_CAPACITY_H
 
 #include "clock.h"
+#include "events.h"
 #include "model.h"
 #include "store.h"
 
@@ -91,23 +92,12 @@ void ct_capacity_free(ct_capacity *c);
 
 /*
  * Makes the next candidate search reload the area index and reschedules
- * the timers. The handle notices its own changes, whole-transaction
- * rollbacks (a rollback hook it installs on the connection) and commits by
- * other connections; call this after anything else: ct_store_reconcile,
- * a ROLLBACK TO of a caller's savepoint that contained capacity changes
- * (a failed write of a group commit), direct SQL on the same connection.
+ * the timers. The handle notices its own changes, rollbacks through the
+ * store (a watcher it installs, store.h) and commits by other
+ * connections; call this after anything else: ct_store_reconcile, direct
+ * SQL on the same connection (savepoints made with SQL included).
  */
 int ct_capacity_refresh(ct_capacity *c);
-
-/* Delivers events of changes made inside the caller's transaction, once
- * that transaction is committed; ct_capacity_drop_events forgets them after
- * a rollback. For a caller's savepoint: take ct_capacity_events_mark before
- * it, and after rolling it back ct_capacity_drop_events_since(mark) (and
- * ct_capacity_refresh). */
-void ct_capacity_flush_events(ct_capacity *c);
-void ct_capacity_drop_events(ct_capacity *c);
-size_t ct_capacity_events_mark(ct_capacity *c);
-void ct_capacity_drop_events_since(ct_capacity *c, size_t mark);
 
 /* Replaces the pathogens infection and cohort calls accept (as
  * ct_capacity_options; copied; none: any name). The test host takes a
@@ -115,9 +105,11 @@ void ct_capacity_drop_events_since(ct_capacity *c, size_t mark);
 int ct_capacity_set_pathogens(ct_capacity *c, const char *const *names,
                               size_t n);
 
-/* The store and clock the handle was made with (borrowed). */
+/* The store and clock the handle was made with, and its event bus
+ * (borrowed). */
 ct_store *ct_capacity_store(ct_capacity *c);
 ct_clock *ct_capacity_clock(ct_capacity *c);
+ct_events *ct_capacity_events(ct_capacity *c);
 
 /* A bed as read now. Strings are copies (truncated to CT_CAP_ID_MAX). */
 typedef struct ct_bed_info {

@@ -10,19 +10,13 @@
 #define CT_CAPACITY_INT_H
 
 #include "capacity.h"
+#include "events.h"
 #include "json_canon.h"
 #include "log.h"
 #include "store_int.h"
 #include "util.h"
 
 #include <stdarg.h>
-
-typedef struct ct_cap_pending {
-    int64_t seq, at;
-    char *actor;      /* owned */
-    const char *kind; /* static */
-    json_t *payload;  /* owned reference */
-} ct_cap_pending;
 
 /* The area index candidate search runs on (candidates.c), and the changes
  * a change in progress made to what it mirrors, applied once the change
@@ -62,30 +56,29 @@ struct ct_capacity {
     ct_timer hold_timer; /* next hold expiry */
     ct_timer iso_timer;  /* next isolation end */
 
+    /* The area's event bus (events.h): audit records and deliveries after
+     * commit. Owned. */
+    ct_events *events;
+
     /* The change in progress: own_tx when it began the transaction itself,
      * otherwise it runs under a savepoint in the caller's. */
     bool in_change;
     bool own_tx;
     bool direct; /* in the caller's transaction without a savepoint */
     bool wrote;  /* a direct change has written */
-    size_t pending_mark; /* events queued before the change began */
-
-    /* Events committed (or written inside the caller's transaction) and
-     * not yet delivered; only kept when there is a callback. */
-    ct_cap_pending *pending;
-    size_t npending, cap_pending;
-    bool delivering;
 
     /* The area index: NULL until the first search; stale when a rollback
      * or another connection may have changed what it mirrors. Only
-     * advisory: holds check everything again in SQL. */
+     * advisory: holds check everything again in SQL. index_gen counts
+     * loads and applied changes: a rollback past a point where it was
+     * lower undoes something the index saw (the store watcher). */
     ct_cap_index *index;
     bool index_stale;
-    bool own_rollback; /* the rollback hook is ours to ignore */
+    uint64_t index_gen;
     int64_t data_version;
     /* data_version was read inside the write transaction still open (the
-     * commit and rollback hooks clear it): no other connection can commit
-     * before it ends, so it cannot have moved. */
+     * store watcher clears it when the transaction ends): no other
+     * connection can commit before it ends, so it cannot have moved. */
     bool version_checked;
     ct_cap_idxop *idxops; /* this change's, applied at its commit */
     size_t nidxops, cap_idxops;
@@ -107,10 +100,10 @@ int ct_capacity__check_text(const char *what, const char *s, size_t max,
 
 /*
  * The change wrapper: begin opens a transaction, or a savepoint when the
- * caller has one open; finish(rc) commits (rc == 0) or rolls back
- * (rc < 0) and returns rc, or the commit's error. After an own commit the
- * queued events are delivered; after a rollback the change's events are
- * dropped. Changes do not nest.
+ * caller has one open (ct_store_enter); finish(rc) commits (rc == 0) or
+ * rolls back (rc < 0) and returns rc, or the commit's error. The bus
+ * delivers the change's events after the commit that keeps them and drops
+ * them with a rollback. Changes do not nest.
  */
 int ct_capacity__begin(ct_capacity *c, ct_cap_error *err);
 int ct_capacity__finish(ct_capacity *c, int rc, ct_cap_error *err);
@@ -129,14 +122,14 @@ int ct_capacity__finish(ct_capacity *c, int rc, ct_cap_error *err);
 int ct_capacity__begin_direct(ct_capacity *c, ct_cap_error *err);
 void ct_capacity__wrote(ct_capacity *c);
 
-/* Appends an audit event at the clock's time inside the open change and
- * queues it for the callback. Takes ownership of payload; NULL (a failed
+/* Records an event (ct_events_record) inside the open change: the audit
+ * log now, delivery after the commit. Takes ownership of payload; NULL (a failed
  * json_pack) is CT_ENOMEM. */
 int ct_capacity__emit(ct_capacity *c, const char *actor, const char *kind,
                       json_t *payload, ct_cap_error *err);
 /* The same with a flat payload of strings and integers (json_canon.h),
- * borrowed and sorted in place: no json_t unless there is a callback. For
- * the hot paths. */
+ * borrowed and sorted in place: no json_t unless a subscriber wants it.
+ * For the hot paths. */
 int ct_capacity__emit_members(ct_capacity *c, const char *actor,
                               const char *kind, ct_json_member *m, size_t n,
                               ct_cap_error *err);

@@ -502,7 +502,6 @@ static int start(ct_daemon *d)
     ct_commit_options co = {.per_request = d->opts.per_request_commit,
                             .on_group = on_group,
                             .on_group_data = d,
-                            .before_write = ct_daemon__before_write,
                             .after_write = ct_daemon__after_write,
                             .write_data = d};
     if ((err = ct_commit_new(&d->loop, d->store, &co, &d->commit)))

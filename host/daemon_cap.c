@@ -244,27 +244,24 @@ static void on_event(const ct_capacity_event *ev, void *data)
     ct_prom_add(d->m_events, (const char *[]){ev->kind}, 1);
     ct_log_debug(UNIT, "event %" PRId64 " %s by %s", ev->seq, ev->kind,
                  ev->actor);
+    /* The plugin manager hears the same events from the bus itself. */
     schedule_rearm(d);
 }
 
-void ct_daemon__before_write(void *data)
+/* The bus after a commit that appended (events.h): sync soon. */
+static void head_due(void *data)
 {
-    ct_daemon *d = data;
-    d->write_mark = d->cap ? ct_capacity_events_mark(d->cap) : 0;
+    head_changed(data);
 }
 
+/* A write rolled back to its savepoint, or a whole group lost, takes its
+ * events and the index's view of it along (the bus and capacity follow
+ * the store's transactions): only the guard and the timers are left. */
 void ct_daemon__after_write(int result, void *data)
 {
     ct_daemon *d = data;
     if (result)
         ct_daemon__guard_outcome(d, result, false);
-    if (!result || !d->cap)
-        return;
-    /* Every capacity change queues an event: none queued, none made. */
-    if (ct_capacity_events_mark(d->cap) > d->write_mark) {
-        ct_capacity_drop_events_since(d->cap, d->write_mark);
-        ct_capacity_refresh(d->cap);
-    }
 }
 
 void ct_daemon__group_done(ct_daemon *d, const ct_commit_group_info *info)
@@ -272,16 +269,11 @@ void ct_daemon__group_done(ct_daemon *d, const ct_commit_group_info *info)
     if (!d->cap)
         return;
     if (info->status) {
-        ct_capacity_drop_events(d->cap);
-        ct_capacity_refresh(d->cap);
         schedule_rearm(d);
         return;
     }
-    if (info->writes > info->failed) {
+    if (info->writes > info->failed)
         d->version++;
-        head_changed(d);
-    }
-    ct_capacity_flush_events(d->cap);
 }
 
 /* ---- metrics ----------------------------------------------------------- */
@@ -413,6 +405,7 @@ int ct_daemon__cap_start(ct_daemon *d, ct_reconcile_stats *stats)
         return err;
     }
     d->cap = ct_host_capacity(d->host);
+    ct_events_set_head_sync(ct_capacity_events(d->cap), head_due, d);
     if ((err = register_gauges(d)))
         return err;
     due_init(d, &d->expiry, "holds expired", ct_capacity_next_expiry,

@@ -77,7 +77,6 @@ struct ct_daemon {
     ct_timer rearm;       /* re-reads when the next expiry and end are due */
     ct_timer head_timer;  /* syncs the audit head file, HEAD_SYNC_MS late */
     bool head_dirty;
-    size_t write_mark;    /* capacity events queued before the write */
     uint64_t version;     /* moves whenever committed data may change */
     ct_daemon__cached cache[CT_DAEMON_CACHE_SLOTS];
 };
@@ -117,7 +116,6 @@ void ct_daemon__cap_free(ct_daemon *d);
 /* After a reload reconciled the store. */
 void ct_daemon__cap_reloaded(ct_daemon *d);
 /* Commit hooks (ct_commit_options): write brackets and group outcome. */
-void ct_daemon__before_write(void *data);
 void ct_daemon__after_write(int result, void *data);
 void ct_daemon__group_done(ct_daemon *d, const ct_commit_group_info *info);
 

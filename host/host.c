@@ -23,17 +23,6 @@ struct ct_host {
     ct_config bare;
 };
 
-/* Committed capacity events: the embedder first, then the plugins, as
- * every front-end had them. */
-static void on_event(const ct_capacity_event *ev, void *data)
-{
-    ct_host *h = data;
-    if (h->hooks.on_event)
-        h->hooks.on_event(ev, h->hooks.event_data);
-    if (h->plugins)
-        ct_plugins_dispatch(h->plugins, ev->kind, ev->payload);
-}
-
 static int load_plugins(ct_host *h, const ct_config *cfg, ct_diags *diags)
 {
     int rc = ct_plugins_new_traced(h->cap, cfg, h->hooks.line_fn,
@@ -66,8 +55,10 @@ int ct_host_open(const ct_config *cfg, ct_store *store, ct_clock *clock,
         .hold_ttl_ms = cfg->limits.hold_ttl_ms,
         .pathogens = (const char *const *)cfg->pathogens,
         .npathogens = cfg->npathogens,
-        .event_cb = on_event,
-        .event_data = h,
+        /* The embedder's callback, before the plugins: the plugin manager
+         * subscribes to the area's event bus itself (events.h). */
+        .event_cb = h->hooks.on_event,
+        .event_data = h->hooks.event_data,
         .external_timers = (flags & CT_HOST_EXTERNAL_TIMERS) != 0,
     };
     if ((rc = ct_capacity_new(store, clock, &co, &h->cap)))

@@ -6,11 +6,11 @@
  */
 #include "plugins_int.h"
 
-#include "audit.h"
 #include "capacity.h"
 #include "capacity_view.h"
 #include "escalation.h"
 #include "error.h"
+#include "events.h"
 #include "isolation.h"
 #include "kv.h"
 #include "log.h"
@@ -351,6 +351,22 @@ static json_t *arg_json(lua_State *L, int idx, const char *what)
     return v;
 }
 
+typedef struct emit_write {
+    ct_events *bus;
+    const char *actor, *kind;
+    json_t *payload; /* owned until recorded */
+} emit_write;
+
+static int emit_fn(ct_store *s, void *arg)
+{
+    (void)s;
+    emit_write *w = arg;
+    json_t *payload = w->payload;
+    w->payload = NULL;
+    return ct_events_record(w->bus, w->actor, w->kind, payload,
+                            CT_EVENT_PLUGIN, NULL, NULL);
+}
+
 /* ct.emit(event, payload?) -> true | nil, err, code */
 static int l_emit(lua_State *L)
 {
@@ -387,27 +403,16 @@ static int l_emit(lua_State *L)
     p->emit_bytes += len;
     char kind[160], actor[160];
     snprintf(kind, sizeof kind, "plugin.%s", ev);
-    /* Recorded first, in the caller's transaction when there is one (a
-     * decision, a group commit) so that it stands or falls with it. */
-    ct_capacity *c = cap_of(L);
-    ct_store *s = ct_capacity_store(c);
-    bool own = !ct_store_in_transaction(s);
-    int rc = own ? ct_store_begin(s) : 0;
-    if (rc == 0)
-        rc = ct_audit_append(s, ct_clock_now(ct_capacity_clock(c)),
-                             actor_of(L, actor, sizeof actor), kind, payload,
-                             NULL);
-    if (own && rc == 0)
-        rc = ct_store_commit(s);
-    if (rc) {
-        if (own)
-            ct_store_rollback(s);
-        json_decref(payload);
+    /* Recorded in the caller's transaction when there is one (a decision,
+     * a group commit) so that it stands or falls with it; delivered by
+     * the bus after the commit that keeps it. */
+    emit_write w = {ct_capacity_events(cap_of(L)),
+                    actor_of(L, actor, sizeof actor), kind, payload};
+    int rc = ct_store_run(ct_events_store(w.bus), emit_fn, &w);
+    if (w.payload) /* not reached: begin failed */
+        json_decref(w.payload);
+    if (rc)
         return fail(L, rc, "cannot record the event in the audit log");
-    }
-    if (own)
-        ct_audit_sync_head(s);
-    ct_plugins__queue_event(self(L)->mgr, kind, payload);
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -517,12 +522,37 @@ static int l_policy_get(lua_State *L)
     return kv_get(L, ns);
 }
 
+/* One policy change: the value, its owner when taken, and the audit
+ * record that subscribers hear of as policy.changed after the commit. */
+typedef struct policy_write {
+    ct_capacity *c;
+    const char *ns, *key, *actor;
+    json_t *value, *owner;
+    uint64_t limit;
+} policy_write;
+
+static int policy_write_fn(ct_store *s, void *arg)
+{
+    policy_write *w = arg;
+    int rc = ct_kv_set(s, w->ns, w->key, w->value, w->limit);
+    if (rc == 0 && w->owner)
+        rc = ct_kv_set(s, POLICY_OWNER_NS, w->key, w->owner, UINT64_MAX);
+    if (rc == 0)
+        rc = ct_events_record(
+            ct_capacity_events(w->c), w->actor, "policy.published",
+            json_pack("{s:s, s:O}", "key", w->key, "value", w->value),
+            CT_EVENT_PLUGIN, "policy.changed", NULL);
+    return rc;
+}
+
 /*
  * ct.policy.set(key, value) -> true | nil, err, code
  * Publishes a value for every plugin to read. A key belongs to the plugin
  * that first published it, for as long as that plugin is loaded; another
  * plugin is refused (CT_EDENIED). Each change is an audit event
- * (policy.published, actor plugin:<name>) in the running transaction.
+ * (policy.published, actor plugin:<name>) in the running transaction,
+ * delivered as policy.changed after its commit; a refused or rolled back
+ * change is announced to nobody.
  */
 static int l_policy_set(lua_State *L)
 {
@@ -556,28 +586,18 @@ static int l_policy_set(lua_State *L)
         return 1;
     }
     json_decref(old);
-    json_t *me_j = json_string(me);
-    json_t *payload = json_pack("{s:s, s:O}", "key", key, "value", v);
-    bool own_tx = !ct_store_in_transaction(s);
-    int rc = !me_j || !payload ? CT_ENOMEM : own_tx ? ct_store_begin(s) : 0;
-    if (rc == 0)
-        rc = ct_kv_set(s, ns, key, v, kv_limit(L));
-    if (rc == 0 && take)
-        rc = ct_kv_set(s, POLICY_OWNER_NS, key, me_j, UINT64_MAX);
-    if (rc == 0)
-        rc = ct_audit_append(s, ct_clock_now(ct_capacity_clock(c)),
-                             actor_of(L, actor, sizeof actor),
-                             "policy.published", payload, NULL);
-    if (own_tx && rc == 0)
-        rc = ct_store_commit(s);
-    if (rc && own_tx)
-        ct_store_rollback(s);
-    else if (own_tx)
-        ct_audit_sync_head(s);
-    json_decref(me_j);
+    policy_write w = {.c = c,
+                      .ns = ns,
+                      .key = key,
+                      .value = v,
+                      .owner = take ? json_string(me) : NULL,
+                      .limit = kv_limit(L),
+                      .actor = actor_of(L, actor, sizeof actor)};
+    int rc = !take || w.owner ? ct_store_run(s, policy_write_fn, &w)
+                              : CT_ENOMEM;
+    json_decref(w.owner);
     json_decref(v);
     if (rc) {
-        json_decref(payload);
         if (rc == CT_ELIMIT)
             return fail(L, rc, "the plugin's store is full (limits.plugin_kv)");
         if (rc == CT_EINVAL)
@@ -585,7 +605,6 @@ static int l_policy_set(lua_State *L)
         return fail(L, rc, "cannot write the store");
     }
     ct_log_info("policy", "%s published policy '%s'", actor, key);
-    ct_plugins__queue_event(p->mgr, "policy.changed", payload);
     lua_pushboolean(L, 1);
     return 1;
 }

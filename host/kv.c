@@ -34,23 +34,6 @@ int ct_kv_get(ct_store *s, const char *plugin, const char *key,
     return *out ? 0 : CT_ECORRUPT;
 }
 
-/* Runs fn inside the caller's transaction, or in one of its own. */
-static int in_transaction(ct_store *s, int (*fn)(ct_store *, void *),
-                          void *arg)
-{
-    if (ct_store_in_transaction(s))
-        return fn(s, arg);
-    int rc = ct_store_begin(s);
-    if (rc)
-        return rc;
-    rc = fn(s, arg);
-    if (rc) {
-        ct_store_rollback(s);
-        return rc;
-    }
-    return ct_store_commit(s);
-}
-
 typedef struct put_args {
     const char *plugin, *key, *text;
     uint64_t limit;
@@ -90,7 +73,7 @@ int ct_kv_set(ct_store *s, const char *plugin, const char *key,
     if (!text)
         return CT_ENOMEM;
     put_args a = {plugin, key, text, limit};
-    int rc = in_transaction(s, do_put, &a);
+    int rc = ct_store_run(s, do_put, &a);
     free(text);
     return rc;
 }
@@ -119,7 +102,7 @@ int ct_kv_delete(ct_store *s, const char *plugin, const char *key,
     if (check_key(key))
         return CT_EINVAL;
     del_args a = {plugin, key, 0};
-    int rc = in_transaction(s, do_delete, &a);
+    int rc = ct_store_run(s, do_delete, &a);
     if (existed)
         *existed = a.existed;
     return rc;

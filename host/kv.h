@@ -1,9 +1,9 @@
 /*
  * The durable key-value store each plugin gets (ct.kv in Lua): values are
  * JSON, namespaced by plugin name, and the bytes of keys plus values per
- * plugin are capped (limits.plugin_kv). Writes join the caller's open
- * transaction, or run in their own when none is open, so a write is on
- * disk when the call returns.
+ * plugin are capped (limits.plugin_kv). Writes follow ct_store_run: a
+ * savepoint of the caller's open transaction, or a transaction of their
+ * own when none is open, so a write is on disk when the call returns.
  */
 #ifndef CT_KV_H
 #define CT_KV_H

@@ -6,7 +6,6 @@
  */
 #include "pipeline.h"
 
-#include "audit.h"
 #include "candidates.h"
 #include "capacity_int.h"
 #include "error.h"
@@ -377,9 +376,11 @@ static int record(run *r, json_t *d)
     free(text);
     if (rc)
         return ct_capacity__fail(r->err, rc, "cannot store the decision");
-    rc = ct_audit_append(ct_capacity_store(r->cap),
-                         ct_clock_now(ct_capacity_clock(r->cap)), r->actor,
-                         "referral.decided", d, NULL);
+    /* Audited, not delivered: the capacity events of the decision (the
+     * hold, the triage) are what subscribers hear. */
+    rc = ct_events_record(ct_capacity_events(r->cap), r->actor,
+                          "referral.decided", json_incref(d), CT_EVENT_QUIET,
+                          NULL, NULL);
     return rc ? ct_capacity__fail(r->err, rc, "cannot append audit event")
               : 0;
 }
@@ -454,8 +455,8 @@ int ct_pipeline_decide(ct_capacity *cap, ct_plugins *plugins, int64_t id,
     if (plugins)
         ct_plugins_decision_begin(plugins);
     ct_store *s = ct_capacity_store(cap);
-    bool own = !ct_store_in_transaction(s);
-    int rc = own ? ct_store_begin(s) : ct_store_savepoint(s);
+    bool own;
+    int rc = ct_store_enter(s, &own);
     if (rc)
         return ct_capacity__fail(err, rc, "cannot begin: %s",
                                  ct_strerror(rc));
@@ -470,23 +471,14 @@ int ct_pipeline_decide(ct_capacity *cap, ct_plugins *plugins, int64_t id,
     rc = (r.trace && r.reasons) ? decide(&r, decision)
                                 : ct_capacity__fail(err, CT_ENOMEM,
                                                     "out of memory");
-    if (rc == 0)
-        rc = own ? ct_store_commit(s) : ct_store_release(s);
-    if (rc) {
-        if (own) {
-            ct_store_rollback(s);
-            ct_capacity_drop_events(cap);
-        } else {
-            ct_store_rollback_to(s);
-        }
+    int end = ct_store_leave(s, own, rc);
+    if (end && !rc)
+        ct_capacity__fail(err, end, "cannot commit: %s", ct_strerror(end));
+    if (end) {
         json_decref(*decision);
         *decision = NULL;
-    } else if (own) {
-        int hs = ct_audit_sync_head(s);
-        if (hs)
-            ct_log_warn("pipeline", "audit head file: %s", ct_strerror(hs));
-        ct_capacity_flush_events(cap);
     }
+    rc = end;
     json_decref(r.view);
     json_decref(r.trace);
     json_decref(r.candidates);

@@ -4,7 +4,7 @@
  */
 #include "plugins_int.h"
 
-#include "audit.h"
+#include "events.h"
 #include "bundle.h"
 #include "error.h"
 #include "isolation.h"
@@ -47,9 +47,14 @@ struct ct_plugins {
     bool flushing;
     const ct_config *loading; /* the config set_load is loading, or NULL */
     const char *answering; /* plugin whose event handler runs now */
+    int running; /* plugin calls under way: events wait in the queue */
     ct_sandbox_line_fn line_fn; /* coverage (ct_plugins_new_traced) */
     void *line_ud;
 };
+
+static void enqueue(ct_plugins *m, const char *kind, json_t *payload);
+static void drop_queue(ct_plugins *m);
+static void on_bus_event(const ct_event *ev, void *data);
 
 ct_capacity *ct_plugins__capacity(ct_plugins *m) { return m->cap; }
 const ct_config *ct_plugins__config(ct_plugins *m) { return m->cfg; }
@@ -187,7 +192,9 @@ static ct_plugin *plugin_load(ct_plugins *m, const ct_config *cfg,
         p->in_setup = true;
         /* setup builds tables and schedules: a longer deadline. */
         int64_t dl = lim.deadline_ms * 10 < 5000 ? lim.deadline_ms * 10 : 5000;
+        m->running++;
         rc = ct_sandbox_call_deadline(p->sb, "setup", 1, 0, dl);
+        m->running--;
         p->in_setup = false;
         if (rc) {
             sandbox_diag(p, diags, init);
@@ -376,8 +383,17 @@ int ct_plugins_new_traced(ct_capacity *cap, const ct_config *cfg,
     m->cfg = cfg;
     m->line_fn = fn;
     m->line_ud = ud;
+    int rc = ct_events_subscribe(ct_capacity_events(cap), CT_EVENTS_ALL,
+                                 on_bus_event, m);
+    if (rc) {
+        free(m);
+        return rc;
+    }
     m->cur = set_load(m, cfg, diags);
     if (!m->cur) {
+        ct_events_unsubscribe(ct_capacity_events(cap), on_bus_event, m);
+        drop_queue(m);
+        free(m->queue);
         free(m);
         return CT_ECONFIG;
     }
@@ -400,6 +416,7 @@ void ct_plugins_free(ct_plugins *m)
 {
     if (!m)
         return;
+    ct_events_unsubscribe(ct_capacity_events(m->cap), on_bus_event, m);
     ct_plugins_abort(m);
     set_free(m->cur);
     drop_queue(m);
@@ -480,7 +497,7 @@ static void count_failure(ct_plugin *p, ct_plugin_guard *g, const char *what,
                      "(its other hooks and schedules go on)",
                      p->manifest->name, what,
                      (unsigned long long)g->consecutive);
-        ct_plugins__queue_event(
+        enqueue(
             p->mgr, "plugin.quarantined",
             json_pack("{s:s, s:s, s:I}", "plugin", p->manifest->name,
                       "hook", what, "failures", (json_int_t)g->consecutive));
@@ -581,8 +598,10 @@ static int budgeted_call(ct_plugin *p, const char *what, int nargs, int nres,
     }
     int64_t dl = b == PER_SCHEDULE ? lim->schedule_deadline_ms
                                    : lim->plugin_deadline_ms;
+    p->mgr->running++;
     int rc = ct_sandbox_call_deadline(p->sb, what, nargs, nres,
                                       left < dl ? left : dl);
+    p->mgr->running--;
     *used += mono_ns() - t0;
     if (rc == CT_ETIMEOUT && left < dl) {
         snprintf(p->budget_msg, sizeof p->budget_msg,
@@ -1007,8 +1026,8 @@ static void deliver(ct_plugins *m, const char *kind, const json_t *payload)
     }
 }
 
-void ct_plugins__queue_event(ct_plugins *m, const char *kind,
-                             json_t *payload)
+/* Takes a payload reference; the emitter is the plugin answering now. */
+static void enqueue(ct_plugins *m, const char *kind, json_t *payload)
 {
     if (m->nqueue == m->capqueue) {
         size_t n = m->capqueue ? 2 * m->capqueue : 8;
@@ -1022,6 +1041,18 @@ void ct_plugins__queue_event(ct_plugins *m, const char *kind,
     }
     m->queue[m->nqueue++] =
         (queued){strdup(kind), payload, ct_strdup(m->answering)};
+}
+
+/* The bus hands over each committed event (the host's and the plugins'
+ * own). It is delivered at once unless plugin code is running (a handler
+ * whose own write just committed, a hook, setup): never re-entering a
+ * running plugin, it waits in the queue for the loop that runs it. */
+static void on_bus_event(const ct_event *ev, void *data)
+{
+    ct_plugins *m = data;
+    enqueue(m, ev->kind, json_incref((json_t *)ev->payload));
+    if (!m->running && !m->flushing)
+        ct_plugins_flush(m);
 }
 
 /* Adds name to the list unless it is there (or NULL). */
@@ -1118,13 +1149,10 @@ void ct_plugins_dispatch(ct_plugins *m, const char *kind,
  */
 static bool schedule_call(ct_plugin *p, ct_plugin_schedule *s)
 {
-    ct_plugins *m = p->mgr;
-    ct_store *st = ct_capacity_store(m->cap);
+    ct_store *st = ct_capacity_store(p->mgr->cap);
     lua_State *L = ct_sandbox_state(p->sb);
-    bool own = !ct_store_in_transaction(st);
-    size_t cap_mark = ct_capacity_events_mark(m->cap);
-    size_t queue_mark = m->nqueue;
-    int rc = own ? ct_store_begin(st) : ct_store_savepoint(st);
+    bool own;
+    int rc = ct_store_enter(st, &own);
     if (rc) {
         ct_log_error("plugins", "plugin '%s': %s not run: %s",
                      p->manifest->name, s->name, ct_strerror(rc));
@@ -1147,34 +1175,12 @@ static bool schedule_call(ct_plugin *p, ct_plugin_schedule *s)
         ct_log_warn("plugins", "%s", msg ? msg : "schedule failed");
         count_failure(p, &s->guard, s->name, rc);
     }
-    int end = rc ? rc : own ? ct_store_commit(st) : ct_store_release(st);
-    if (end) {
-        if (rc == 0)
-            ct_log_error("plugins", "plugin '%s': %s not kept: %s",
-                         p->manifest->name, s->name, ct_strerror(end));
-        if (own) {
-            ct_store_rollback(st);
-            ct_capacity_drop_events(m->cap);
-        } else {
-            ct_store_rollback_to(st);
-            ct_capacity_drop_events_since(m->cap, cap_mark);
-            ct_capacity_refresh(m->cap);
-        }
-        /* Events of the undone call are not delivered either. */
-        while (m->nqueue > queue_mark) {
-            m->nqueue--;
-            free(m->queue[m->nqueue].kind);
-            json_decref(m->queue[m->nqueue].payload);
-        }
-        return false;
-    }
-    if (own) {
-        int hs = ct_audit_sync_head(st);
-        if (hs)
-            ct_log_warn("plugins", "audit head file: %s", ct_strerror(hs));
-        ct_capacity_flush_events(m->cap);
-    }
-    return more;
+    /* Undone whole on failure, its events with it (the bus drops them). */
+    int end = ct_store_leave(st, own, rc);
+    if (end && rc == 0)
+        ct_log_error("plugins", "plugin '%s': %s not kept: %s",
+                     p->manifest->name, s->name, ct_strerror(end));
+    return end ? false : more;
 }
 
 /* A job that always answers "more" would otherwise run without end

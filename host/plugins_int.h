@@ -87,11 +87,6 @@ struct ct_plugin {
 ct_capacity *ct_plugins__capacity(ct_plugins *m);
 const ct_config *ct_plugins__config(ct_plugins *m);
 
-/* Queues an event emitted by a plugin for delivery once the current hook
- * returns (never re-entering a running plugin). Takes a payload ref. */
-void ct_plugins__queue_event(ct_plugins *m, const char *kind,
-                             json_t *payload);
-
 /* Whether a plugin of this name is in the running set or the one being
  * loaded (a policy key's publisher keeps it only while it is). */
 bool ct_plugins__loaded(const ct_plugins *m, const char *name);

@@ -4,6 +4,7 @@
  * store_reconcile.c.
  */
 #include "store_int.h"
+#include "store_tx.h"
 
 #include "error.h"
 #include "log.h"
@@ -24,8 +25,14 @@ struct ct_store {
     sqlite3 *db;
     bool readonly;
     int refuse; /* a CT_E* code that begin returns from now on, or 0 */
+    ct_store_txs txs; /* transactions, savepoints, watchers (store_tx.c) */
     sqlite3_stmt *stmts[CT_STMT__COUNT];
 };
+
+ct_store_txs *ct_store__txs(ct_store *s)
+{
+    return &s->txs;
+}
 
 static const char *const stmt_sql[CT_STMT__COUNT] = {
 #define X(name, sql) sql,
@@ -366,6 +373,7 @@ void ct_store_close(ct_store *s)
     if (rc != SQLITE_OK)
         ct_log_error(UNIT, "close: %s (a statement was left unfinalized)",
                      sqlite3_errmsg(s->db));
+    ct_store__txs_free(&s->txs);
     free(s);
 }
 
@@ -431,14 +439,6 @@ int ct_store_latest_version(void)
     return ct_store__nmigrations;
 }
 
-static int run_cached(ct_store *s, ct_stmt id)
-{
-    sqlite3_stmt *st = ct_store__stmt(s, id);
-    if (!st)
-        return CT_ESTORE;
-    return ct_store__step_done(s, st);
-}
-
 /*
  * Whether the path still names the file the connection has open. SQLite's
  * unix VFS answers SQLITE_FCNTL_HAS_MOVED by comparing the inode of its
@@ -471,70 +471,4 @@ void ct_store_refuse_writes(ct_store *s, int err)
 int ct_store_refusing(const ct_store *s)
 {
     return s->refuse;
-}
-
-int ct_store_begin(ct_store *s)
-{
-    if (s->refuse)
-        return s->refuse;
-    if (!sqlite3_get_autocommit(s->db)) {
-        ct_log_error(UNIT, "begin: a transaction is already open");
-        return CT_ESTATE;
-    }
-    return run_cached(s, CT_STMT_BEGIN);
-}
-
-int ct_store_commit(ct_store *s)
-{
-    if (sqlite3_get_autocommit(s->db)) {
-        ct_log_error(UNIT, "commit: no transaction is open");
-        return CT_ESTATE;
-    }
-    /* Before, so a group is not committed into a file already gone; and
-     * after, since an unlink during the commit loses it just the same:
-     * then the caller hears a failure, never an acknowledgement. */
-    int err = ct_store_check_file(s);
-    if (!err)
-        err = run_cached(s, CT_STMT_COMMIT);
-    if (!err)
-        err = ct_store_check_file(s);
-    return err;
-}
-
-void ct_store_rollback(ct_store *s)
-{
-    if (!sqlite3_get_autocommit(s->db))
-        run_cached(s, CT_STMT_ROLLBACK);
-}
-
-bool ct_store_in_transaction(ct_store *s)
-{
-    return !sqlite3_get_autocommit(s->db);
-}
-
-/* A savepoint outside a transaction would start one (SQLite's rule);
- * the callers want the transaction's bounds to stay theirs. */
-static int in_tx_cached(ct_store *s, ct_stmt id, const char *what)
-{
-    if (sqlite3_get_autocommit(s->db)) {
-        ct_log_error(UNIT, "%s: no transaction is open", what);
-        return CT_ESTATE;
-    }
-    return run_cached(s, id);
-}
-
-int ct_store_savepoint(ct_store *s)
-{
-    return in_tx_cached(s, CT_STMT_SAVEPOINT, "savepoint");
-}
-
-int ct_store_release(ct_store *s)
-{
-    return in_tx_cached(s, CT_STMT_RELEASE, "release");
-}
-
-int ct_store_rollback_to(ct_store *s)
-{
-    int err = in_tx_cached(s, CT_STMT_ROLLBACK_TO, "rollback to");
-    return err ? err : run_cached(s, CT_STMT_RELEASE);
 }

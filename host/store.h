@@ -14,6 +14,7 @@
 #include "diag.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct ct_store ct_store;
@@ -57,11 +58,14 @@ int ct_store_latest_version(void);
  * Nesting is not supported: begin inside a transaction is CT_ESTATE, and
  * so is commit outside one. CT_EBUSY when another connection holds the
  * write lock past the busy timeout. If commit fails the transaction may
- * still be open: call ct_store_rollback.
+ * still be open: call ct_store_rollback. Units that change the store use
+ * ct_store_run (below) rather than these.
  */
 int ct_store_begin(ct_store *s);
 /* Also CT_EGONE when the database file was deleted or replaced (checked
- * before and after the COMMIT): nothing the caller may acknowledge. */
+ * before and after the COMMIT): nothing the caller may acknowledge. After
+ * a commit that succeeded the watchers' committed callbacks run (below),
+ * with no transaction open. */
 int ct_store_commit(ct_store *s);
 /* Safe to call when no transaction is open. */
 void ct_store_rollback(ct_store *s);
@@ -77,6 +81,48 @@ bool ct_store_in_transaction(ct_store *s);
 int ct_store_savepoint(ct_store *s);
 int ct_store_release(ct_store *s);
 int ct_store_rollback_to(ct_store *s);
+
+/*
+ * The transaction rule (docs/internals.md, "Transactions and events").
+ * ct_store_run runs fn(s, arg) in a transaction of its own when none is
+ * open, else in a savepoint of the caller's, so that a change stands or
+ * falls whole and together with the caller's. fn returns 0 to keep its
+ * changes, a negative CT_E* code to have them undone (the savepoint rolled
+ * back; the caller's transaction stays open). Returns fn's code, or the
+ * commit's (then nothing was kept), or begin's.
+ *
+ * enter and leave are the same in two calls, for a change written as
+ * straight-line code: enter sets *own when it began the transaction;
+ * leave(own, rc) keeps (rc == 0) or undoes the change and returns rc or
+ * the commit's error.
+ */
+typedef int (*ct_store_fn)(ct_store *s, void *arg);
+int ct_store_run(ct_store *s, ct_store_fn fn, void *arg);
+int ct_store_enter(ct_store *s, bool *own);
+int ct_store_leave(ct_store *s, bool own, int rc);
+
+/*
+ * Watchers: units that keep state beside the database which must follow
+ * its transactions (events waiting for their commit, an index of what the
+ * tables hold). mark runs when the transaction or a savepoint opens and
+ * answers a position in the watcher's state; undo(mark, whole) when the
+ * changes since that point were rolled back (whole: the transaction ended
+ * with them, by ct_store_rollback, a failed commit, or SQLite ending it
+ * on an error); committed after a successful commit, once nothing is
+ * open, so it may begin transactions of its own. Any may be NULL.
+ * Watchers run in the order they were added. Savepoints made with SQL
+ * rather than ct_store_savepoint are not seen.
+ *
+ * watch borrows w and data until unwatch; CT_ELIMIT past eight.
+ */
+typedef struct ct_store_watcher {
+    size_t (*mark)(void *data);
+    void (*undo)(void *data, size_t mark, bool whole);
+    void (*committed)(void *data);
+} ct_store_watcher;
+
+int ct_store_watch(ct_store *s, const ct_store_watcher *w, void *data);
+void ct_store_unwatch(ct_store *s, const ct_store_watcher *w, void *data);
 
 /*
  * Self-checks (docs/operations.md, "Self-checks").

@@ -17,9 +17,6 @@
 
 #define CT_STMTS_CAP_BEDS(X)                                                 \
     /* A change inside the caller's transaction runs under this savepoint. */\
-    X(CAP_SAVEPOINT, "SAVEPOINT ct_capacity")                                \
-    X(CAP_RELEASE, "RELEASE ct_capacity")                                    \
-    X(CAP_ROLLBACK_TO, "ROLLBACK TO ct_capacity")                            \
                                                                              \
     X(CAP_BED_GET,                                                           \
       "SELECT b.zone_id, z.facility_id, f.kind, b.status, b.blocked_reason," \

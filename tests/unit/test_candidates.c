@@ -264,7 +264,6 @@ Test(candidates, agree_with_holds)
             ct_cap_error e;
             int rc = ct_capacity_hold(f.cap, r, bed, 0, "a", NULL, &e);
             ct_store_rollback(f.store);
-            ct_capacity_drop_events(f.cap);
             cr_assert(rc == 0 || rc == CT_ESTATE || rc == CT_ECOHORT ||
                           rc == CT_ECLOSED || rc == CT_ECAPACITY,
                       "%s: %s", bed, e.message);
@@ -370,7 +369,6 @@ Test(candidates, index_keeps_in_step)
     CAP_OK(ct_capacity_block(f.cap, "W02", "x", "a", &cap_err));
     cr_assert_str_eq(found_for(r), "G01 G02 G03 G04 G05 G07 W03");
     ct_store_rollback(f.store);
-    ct_capacity_drop_events(f.cap);
     cr_assert_str_eq(found_for(r), "G01 G02 G03 G04 G05 G07 W02 W03");
 
     /* Another connection commits: noticed by data_version. */

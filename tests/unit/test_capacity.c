@@ -471,7 +471,6 @@ Test(capacity, inside_a_caller_transaction)
     cr_assert_eq(json_array_size(f.events), before,
                  "no event delivered before the caller commits");
     cr_assert_eq(ct_store_commit(f.store), 0);
-    ct_capacity_flush_events(f.cap);
     cr_assert_eq(json_array_size(f.events), before + 2);
     cr_assert_eq(bed("G02").status, CT_BED_HELD);
 
@@ -483,8 +482,6 @@ Test(capacity, inside_a_caller_transaction)
     CAP_OK(ct_capacity_hold(f.cap, c, "G03", 0, "org:council", NULL,
                             &cap_err));
     ct_store_rollback(f.store);
-    ct_capacity_drop_events(f.cap);
-    ct_capacity_flush_events(f.cap);
     cr_assert_eq(json_array_size(f.events), before);
     cr_assert_eq(ct_audit_head(f.store), head);
     cr_assert_eq(bed("G03").status, CT_BED_AVAILABLE);
@@ -618,8 +615,6 @@ Test(capacity, hold_failing_after_its_first_write_ends_the_batch)
               cap_err.message);
     cr_assert_not(ct_store_in_transaction(f.store));
     /* (the trigger, made in the transaction, went with it) */
-    ct_capacity_drop_events(f.cap);
-    ct_capacity_flush_events(f.cap);
     cr_assert_eq(json_array_size(f.events), before);
     cr_assert_eq(ct_audit_head(f.store), head);
     cr_assert_eq(bed("G01").status, CT_BED_AVAILABLE);
@@ -643,26 +638,21 @@ Test(capacity, group_commit_savepoint_rolled_back)
     /* The daemon's committer: one transaction, each write in a savepoint;
      * a failed write is rolled back alone. */
     int64_t a = referral(0), b = referral(1);
-    sqlite3 *db = ct_store__db(f.store);
     size_t before = json_array_size(f.events);
     cr_assert_eq(ct_store_begin(f.store), 0);
-    cr_assert_eq(sqlite3_exec(db, "SAVEPOINT w1", NULL, NULL, NULL), 0);
+    cr_assert_eq(ct_store_savepoint(f.store), 0);
     CAP_OK(ct_capacity_hold(f.cap, a, "G01", 0, "org:council", NULL,
                             &cap_err));
-    cr_assert_eq(sqlite3_exec(db, "RELEASE w1", NULL, NULL, NULL), 0);
-    size_t mark = ct_capacity_events_mark(f.cap);
-    cr_assert_eq(sqlite3_exec(db, "SAVEPOINT w2", NULL, NULL, NULL), 0);
+    cr_assert_eq(ct_store_release(f.store), 0);
+    cr_assert_eq(ct_store_savepoint(f.store), 0);
     CAP_OK(ct_capacity_hold(f.cap, b, "G02", 0, "org:council", NULL,
                             &cap_err));
-    /* ... the write fails later: its savepoint goes. */
-    cr_assert_eq(sqlite3_exec(db, "ROLLBACK TO w2; RELEASE w2", NULL, NULL,
-                              NULL),
-                 0);
-    ct_capacity_drop_events_since(f.cap, mark);
-    cr_assert_eq(ct_capacity_refresh(f.cap), 0);
+    /* ... the write fails later: its savepoint goes, and with it its
+     * event and what the index saw of it (the store tells both). */
+    cr_assert_eq(ct_store_rollback_to(f.store), 0);
+    cr_assert_eq(json_array_size(f.events), before,
+                 "nothing delivered before the commit");
     cr_assert_eq(ct_store_commit(f.store), 0);
-    ct_audit_sync_head(f.store);
-    ct_capacity_flush_events(f.cap);
     cr_assert_eq(json_array_size(f.events), before + 1, "w1's event only");
     cr_assert_eq(bed("G01").status, CT_BED_HELD);
     cr_assert_eq(bed("G02").status, CT_BED_AVAILABLE);

@@ -125,7 +125,6 @@ Test(escalation, inside_a_caller_transaction_rolled_back)
     cr_assert_eq(ct_store_begin(f.store), 0);
     cr_assert(record(4, "safety at risk", NULL));
     ct_store_rollback(f.store);
-    ct_capacity_drop_events(f.cap);
     ct_escalation e;
     cr_assert_eq(ct_escalation_current(f.store, &e), 0);
     cr_assert_eq(e.level, 1);

@@ -9,6 +9,9 @@
 #include "pipeline.h"
 #include "referral.h"
 #include "plugins.h"
+#include "sandbox.h"
+
+#include <lua.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -189,5 +192,127 @@ Test(hostapi, emit_quota)
     cr_assert_str_eq(seen(v, "refused"),
                      "the plugin's emit quota of 256 KiB a minute is used up");
     json_decref(v);
+    close_pfx(&p);
+}
+
+/* What the listener plugin has been delivered so far, joined with ','. */
+static char *heard(pfx *p)
+{
+    ct_sandbox *sb = ct_plugins_sandbox(p->m, "listener");
+    cr_assert_not_null(sb);
+    lua_State *L = ct_sandbox_state(sb);
+    int top = lua_gettop(L);
+    cr_assert_eq(ct_sandbox_push_main(sb), 0);
+    lua_getfield(L, -1, "heard");
+    char buf[1024] = "";
+    size_t n = 0;
+    for (lua_Integer i = 1; lua_geti(L, -1, i) == LUA_TSTRING; i++) {
+        n += (size_t)snprintf(buf + n, sizeof buf - n, "%s%s", n ? "," : "",
+                              lua_tostring(L, -1));
+        lua_pop(L, 1);
+    }
+    lua_settop(L, top);
+    return strdup(buf);
+}
+
+static int64_t new_referral(pfx *p, const char *nhs)
+{
+    ct_referral_input in = {.nhs_number = nhs, .age = 80,
+                            .from_org = "acute", .ready_date = "2026-11-23",
+                            .requested_pathway = -1};
+    int64_t id = 0;
+    CAP_OK(ct_referral_create(p->f.cap, &in, "org:acute", &id, &cap_err));
+    return id;
+}
+
+/* Issue 16: plugin events (ct.emit, policy.changed) were delivered at the
+ * end of each hook, before the decision's transaction committed, so a
+ * decision rolled back afterwards had already told every listener about
+ * events that never happened (and are not in the audit log). Deliveries
+ * happen after the commit; a rollback drops them. */
+Test(hostapi, events_of_a_rolled_back_decision_are_never_delivered)
+{
+    pfx p;
+    open_with(&p, "  - name: txemit\n  - name: listener\n", "");
+    int64_t id = new_referral(&p, "9990000018");
+    cr_assert_eq(ct_store_begin(p.f.store), 0);
+    json_t *d = NULL;
+    CAP_OK(ct_pipeline_decide(p.f.cap, p.m, id, "org:acute", &d, &cap_err));
+    json_decref(d);
+    char *h = heard(&p);
+    cr_assert_str_eq(h, "", "delivered before the commit: %s", h);
+    free(h);
+    ct_store_rollback(p.f.store);
+    h = heard(&p);
+    cr_assert_str_eq(h, "", "delivered from a rolled-back decision: %s", h);
+    free(h);
+    cr_assert_eq(cap_fx_int(&p.f, "SELECT count(*) FROM event WHERE kind "
+                                  "IN ('plugin.tried', 'policy.published')",
+                            NULL),
+                 0);
+    /* The same decision committed: each event once, after the commit. */
+    CAP_OK(ct_pipeline_decide(p.f.cap, p.m, id, "org:acute", &d, &cap_err));
+    json_decref(d);
+    h = heard(&p);
+    cr_assert_str_eq(h, "plugin.tried,policy.changed:tx_level", "%s", h);
+    free(h);
+    close_pfx(&p);
+}
+
+/* A decision inside a caller's transaction (the group commit) delivers
+ * nothing until that transaction commits. */
+Test(hostapi, events_wait_for_the_callers_commit)
+{
+    pfx p;
+    open_with(&p, "  - name: txemit\n  - name: listener\n", "");
+    int64_t id = new_referral(&p, "9990000018");
+    cr_assert_eq(ct_store_begin(p.f.store), 0);
+    json_t *d = NULL;
+    CAP_OK(ct_pipeline_decide(p.f.cap, p.m, id, "org:acute", &d, &cap_err));
+    json_decref(d);
+    char *h = heard(&p);
+    cr_assert_str_eq(h, "", "delivered before the commit: %s", h);
+    free(h);
+    cr_assert_eq(ct_store_commit(p.f.store), 0);
+    h = heard(&p);
+    cr_assert_str_eq(h, "plugin.tried,policy.changed:tx_level", "%s", h);
+    free(h);
+    close_pfx(&p);
+}
+
+/* Issue 16: a refused ct.policy.set (another plugin's key, or over the kv
+ * quota) is announced to nobody; a successful one is audited as
+ * policy.published and announced as policy.changed once. */
+Test(hostapi, only_successful_policy_sets_are_announced_and_audited)
+{
+    pfx p;
+    open_with(&p,
+              "  - name: listener\n  - name: publisher\n  - name: squatter\n",
+              "");
+    ct_plugins_flush(p.m); /* what setup emitted */
+    char *h = heard(&p);
+    /* publisher's ranking, squatter's own squatter_level and the fill keys
+     * it managed before the quota refused one; never squatter's refused
+     * overwrite of ranking, nor the refused fill. */
+    json_t *v = NULL;
+    cr_assert_eq(ct_kv_get(p.f.store, "squatter", "seen", &v), 0);
+    json_int_t refused_at =
+        json_integer_value(json_object_get(json_object_get(v, "fill"), "at"));
+    json_decref(v);
+    cr_assert_gt(refused_at, 1);
+    char want[1024];
+    size_t n = (size_t)snprintf(want, sizeof want,
+                                "policy.changed:ranking,"
+                                "policy.changed:squatter_level");
+    for (json_int_t i = 1; i < refused_at; i++)
+        n += (size_t)snprintf(want + n, sizeof want - n,
+                              ",policy.changed:fill%lld", (long long)i);
+    cr_assert_str_eq(h, want);
+    free(h);
+    long long published = cap_fx_int(
+        &p.f, "SELECT count(*) FROM event WHERE kind = ?1",
+        "policy.published");
+    cr_assert_eq(published, 2 + (refused_at - 1),
+                 "one audit record per successful set");
     close_pfx(&p);
 }

@@ -27,7 +27,6 @@
 typedef struct sfx {
     cap_fx f;
     ct_plugins *m;
-    json_t *pending; /* host events not yet delivered to the plugins */
 } sfx;
 
 static void on_event(const ct_capacity_event *ev, void *data)
@@ -38,23 +37,6 @@ static void on_event(const ct_capacity_event *ev, void *data)
         json_pack("{s:I, s:I, s:s, s:s, s:O}", "seq", (json_int_t)ev->seq,
                   "at", (json_int_t)ev->at, "actor", ev->actor, "kind",
                   ev->kind, "payload", (json_t *)ev->payload));
-    json_array_append_new(s->pending,
-                          json_pack("{s:s, s:O}", "kind", ev->kind, "payload",
-                                    (json_t *)ev->payload));
-}
-
-/* Delivers host events to the plugins, as the daemon's loop does after
- * each change (their actions may raise more). */
-static void pump(sfx *s)
-{
-    while (json_array_size(s->pending)) {
-        json_t *e = json_incref(json_array_get(s->pending, 0));
-        json_array_remove(s->pending, 0);
-        ct_plugins_dispatch(s->m,
-                            json_string_value(json_object_get(e, "kind")),
-                            json_object_get(e, "payload"));
-        json_decref(e);
-    }
 }
 
 /* The text of config/<name> (static buffer, until the next call). */
@@ -93,7 +75,6 @@ static void open_area(sfx *s, const char *name)
     cr_assert_eq(rc, 0, "reconcile");
     cr_assert_eq(ct_clock_new_virtual(START, &s->f.clock), 0);
     s->f.events = json_array();
-    s->pending = json_array();
     ct_capacity_options o = {
         .hold_ttl_ms = s->f.cfg->limits.hold_ttl_ms,
         .pathogens = (const char *const *)s->f.cfg->pathogens,
@@ -117,7 +98,6 @@ static void open_demo(sfx *s)
 static void close_demo(sfx *s)
 {
     ct_plugins_free(s->m);
-    json_decref(s->pending);
     cap_fx_close(&s->f);
 }
 
@@ -127,7 +107,6 @@ static void advance(sfx *s, int64_t ms)
     for (int64_t done = 0; done < ms;) {
         int64_t step = ms - done < 15 * 60000 ? ms - done : 15 * 60000;
         cr_assert_geq(ct_clock_advance(s->f.clock, step), 0);
-        pump(s);
         done += step;
     }
 }
@@ -180,7 +159,6 @@ static int64_t refer(sfx *s, const person *p)
                             .requested_pathway = p->requested};
     int64_t id = 0;
     CAP_OK(ct_referral_create(s->f.cap, &in, "org:demo-acute", &id, &cap_err));
-    pump(s);
     return id;
 }
 
@@ -189,7 +167,6 @@ static json_t *decide(sfx *s, int64_t id)
     json_t *d = NULL;
     CAP_OK(ct_pipeline_decide(s->f.cap, s->m, id, "org:demo-council", &d,
                               &cap_err));
-    pump(s);
     return d;
 }
 
@@ -202,7 +179,6 @@ static void infection(sfx *s, int n, const char *pathogen,
     ct_infection_update u = {nhs, pathogen, status, tested_at, isolation_end};
     CAP_OK(ct_isolation_set_status(s->f.cap, &u, "org:demo-acute", NULL,
                                    &cap_err));
-    pump(s);
 }
 
 /* A negative covid test an hour ago: under stepdown's 2020/21 rule set a
@@ -386,7 +362,6 @@ Test(stdplugins, isolation_end_plans_the_onward_move)
     CAP_OK(
         ct_capacity_confirm(s.f.cap, id, "org:demo-council", NULL, &cap_err));
     CAP_OK(ct_referral_discharge(s.f.cap, id, "org:demo-acute", &cap_err));
-    pump(&s);
     json_t *plans = kv(&s, "stepdown", "plans");
     cr_assert(plans == NULL || json_object_size(plans) == 0);
     json_decref(plans);
@@ -479,7 +454,6 @@ static int escalate(sfx *s, bool high)
 {
     json_t *m = pressure(s, high), *trace = json_array(), *out = NULL;
     cr_assert_eq(ct_plugins_escalate(s->m, m, trace, &out), 0);
-    pump(s);
     int level = (int)json_integer_value(json_object_get(out, "level"));
     json_decref(out);
     json_decref(trace);
