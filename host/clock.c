@@ -159,9 +159,15 @@ static void on_uv_closed(uv_handle_t *h)
     free_clock(h->data);
 }
 
+/* A real clock's dispatch stops after this much callback time and lets
+ * the loop serve I/O before the next: a hundred plugin schedules of 40 ms
+ * due together were four seconds of one turn, without a health answer. */
+#define DISPATCH_SLICE_NS (50 * 1000000ULL)
+
 /*
  * Fires every timer due by now that was started before this dispatch
- * began. Timers started by callbacks wait for the next loop turn even if
+ * began, for DISPATCH_SLICE_NS at most (the rest fire on the next turn).
+ * Timers started by callbacks wait for the next loop turn even if
  * already due, so a callback re-starting itself at "now" cannot spin.
  */
 static void on_uv_timer(uv_timer_t *h)
@@ -169,10 +175,12 @@ static void on_uv_timer(uv_timer_t *h)
     ct_clock *c = h->data;
     uint64_t horizon = c->next_order;
     int64_t now = wall_ms();
+    uint64_t t0 = uv_hrtime();
     c->dispatching = true;
     c->armed_due = INT64_MAX; /* the one-shot uv timer has fired */
     while (!c->closing && c->n && c->heap[0]->due <= now &&
-           c->heap[0]->order < horizon) {
+           c->heap[0]->order < horizon &&
+           uv_hrtime() - t0 < DISPATCH_SLICE_NS) {
         ct_timer *t = c->heap[0];
         heap_remove(c, t);
         t->cb(t, t->data);

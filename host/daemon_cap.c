@@ -387,11 +387,19 @@ static int register_gauges(ct_daemon *d)
 
 /* ---- life cycle -------------------------------------------------------- */
 
+/* The loop waits for a plugin call at most this long past the call's
+ * deadline; then the call is given up and the plugin quarantined (it is
+ * stuck in one instruction: docs/sandbox.md). Longer than the worst
+ * overrun between two clock checks (an emergency collection of a full
+ * heap), short enough that health answers within a second. */
+#define PLUGIN_WATCHDOG_MS 200
+
 int ct_daemon__cap_start(ct_daemon *d, ct_reconcile_stats *stats)
 {
     /* The plugins' events reach them through the host; the daemon's
      * callback counts them and re-reads the timers. */
     ct_host_hooks hooks = {.on_event = on_event, .event_data = d,
+                           .watchdog_ms = PLUGIN_WATCHDOG_MS,
                            .stats = stats};
     ct_diags diags = {0};
     int err = ct_host_open(d->cfg, d->store, d->clock,

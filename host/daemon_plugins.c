@@ -210,6 +210,9 @@ static int collect(ct_prom_family *f, void *data)
                         json_object_get(p, "quarantined")));
         ct_prom_set(f, (const char *[]){name, "memory_bytes"},
                     (double)json_integer_value(json_object_get(p, "memory")));
+        /* 1 while a call the watchdog gave up still runs. */
+        ct_prom_set(f, (const char *[]){name, "stuck"},
+                    json_object_get(p, "stuck_ms") ? 1.0 : 0.0);
     }
     json_decref(st);
     return 0;
@@ -236,7 +239,8 @@ int ct_daemon__plugins_start(ct_daemon *d)
         (rc = ct_prom_gauge_fn(d->prom, "caretide_plugin",
                                "Per plugin: calls, errors, timeouts "
                                "(since load), quarantined (hooks, "
-                               "schedules and handlers out), memory",
+                               "schedules and handlers out), memory, "
+                               "stuck (a given-up call still running)",
                                (const char *[]){"plugin", "what", NULL},
                                collect, u, &f)))
         return rc;

@@ -25,14 +25,15 @@ struct ct_host {
 
 static int load_plugins(ct_host *h, const ct_config *cfg, ct_diags *diags)
 {
-    int rc = ct_plugins_new_traced(h->cap, cfg, h->hooks.line_fn,
-                                   h->hooks.line_ud, &h->plugins, diags);
+    ct_plugins_options opts = {.line_fn = h->hooks.line_fn,
+                               .line_ud = h->hooks.line_ud,
+                               .watchdog_ms = h->hooks.watchdog_ms};
+    int rc = ct_plugins_new_with(h->cap, cfg, &opts, &h->plugins, diags);
     if (rc == 0 || !(h->flags & CT_HOST_KEEP_GOING))
         return rc;
     h->bare = *cfg;
     h->bare.nplugins = 0;
-    return ct_plugins_new_traced(h->cap, &h->bare, h->hooks.line_fn,
-                                 h->hooks.line_ud, &h->plugins, diags);
+    return ct_plugins_new_with(h->cap, &h->bare, &opts, &h->plugins, diags);
 }
 
 int ct_host_open(const ct_config *cfg, ct_store *store, ct_clock *clock,

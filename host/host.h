@@ -50,6 +50,10 @@ typedef struct ct_host_hooks {
      * plugin's init.lua runs (ct_plugins_new_traced). May be NULL. */
     ct_sandbox_line_fn line_fn;
     void *line_ud;
+    /* > 0: plugin calls on threads of their own, given up this long past
+     * their deadline (ct_plugins_options.watchdog_ms): the daemon's, whose
+     * loop must never wait for one instruction that does not end. */
+    int64_t watchdog_ms;
     /* Filled by the reconcile at open when not NULL. */
     ct_reconcile_stats *stats;
 } ct_host_hooks;

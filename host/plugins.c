@@ -50,6 +50,7 @@ struct ct_plugins {
     int running; /* plugin calls under way: events wait in the queue */
     ct_sandbox_line_fn line_fn; /* coverage (ct_plugins_new_traced) */
     void *line_ud;
+    int64_t watchdog_ms; /* ct_plugins_options */
 };
 
 static void enqueue(ct_plugins *m, const char *kind, json_t *payload);
@@ -168,6 +169,8 @@ static ct_plugin *plugin_load(ct_plugins *m, const ct_config *cfg,
     char init[4096];
     snprintf(init, sizeof init, "%s/init.lua", p->dir);
     int rc = ct_sandbox_new(p->manifest->name, p->dir, &lim, &p->sb);
+    if (rc == 0 && m->watchdog_ms > 0)
+        rc = ct_sandbox_set_watchdog(p->sb, m->watchdog_ms);
     if (rc) {
         ct_diags_add(diags, init, 0, 0, "cannot create the sandbox: %s",
                      ct_strerror(rc));
@@ -375,14 +378,25 @@ int ct_plugins_new_traced(ct_capacity *cap, const ct_config *cfg,
                           ct_sandbox_line_fn fn, void *ud, ct_plugins **out,
                           ct_diags *diags)
 {
+    ct_plugins_options opts = {.line_fn = fn, .line_ud = ud};
+    return ct_plugins_new_with(cap, cfg, &opts, out, diags);
+}
+
+int ct_plugins_new_with(ct_capacity *cap, const ct_config *cfg,
+                        const ct_plugins_options *opts, ct_plugins **out,
+                        ct_diags *diags)
+{
     *out = NULL;
     ct_plugins *m = calloc(1, sizeof *m);
     if (!m)
         return CT_ENOMEM;
     m->cap = cap;
     m->cfg = cfg;
-    m->line_fn = fn;
-    m->line_ud = ud;
+    if (opts) {
+        m->line_fn = opts->line_fn;
+        m->line_ud = opts->line_ud;
+        m->watchdog_ms = opts->watchdog_ms;
+    }
     int rc = ct_events_subscribe(ct_capacity_events(cap), CT_EVENTS_ALL,
                                  on_bus_event, m);
     if (rc) {
@@ -428,6 +442,23 @@ int ct_plugins_prepare(ct_plugins *m, const ct_config *cfg,
                        ct_diags *diags)
 {
     ct_plugins_abort(m);
+    /* Each stuck call holds a thread, a CPU and its state's memory until
+     * its instruction ends: one set's worth at most, or reloads could
+     * pile them up. */
+    int stuck = ct_sandbox_retired_running();
+    if (stuck > 0) {
+        ct_diags_add(diags, cfg->file, 0, 0,
+                     "%d plugin call%s given up before the last reload "
+                     "%s still running (one instruction that does not "
+                     "end); reload again once %s ended",
+                     stuck, stuck == 1 ? "" : "s",
+                     stuck == 1 ? "is" : "are",
+                     stuck == 1 ? "it has" : "they have");
+        ct_log_error("plugins", "reload refused: %d stuck plugin call%s "
+                                "still running", stuck,
+                     stuck == 1 ? "" : "s");
+        return CT_ECONFIG;
+    }
     m->next = set_load(m, cfg, diags);
     if (!m->next) {
         ct_log_error("plugins", "reload failed; the running plugins stay");
@@ -502,6 +533,34 @@ static void count_failure(ct_plugin *p, ct_plugin_guard *g, const char *what,
             json_pack("{s:s, s:s, s:I}", "plugin", p->manifest->name,
                       "hook", what, "failures", (json_int_t)g->consecutive));
     }
+}
+
+/*
+ * The watchdog gave up a call of p: its state belongs to the call's
+ * thread until the instruction ends, so nothing of the plugin can run
+ * again. All of it is quarantined at once, until it is reloaded.
+ */
+static void plugin_stuck(ct_plugin *p, const char *what)
+{
+    if (p->stuck || !ct_sandbox_abandoned(p->sb, NULL))
+        return;
+    p->stuck = true;
+    for (int i = 0; i < CT_HOOK_COUNT; i++)
+        p->hooks[i].quarantined = true;
+    for (size_t i = 0; i < p->nscheds; i++)
+        p->scheds[i]->guard.quarantined = true;
+    for (size_t i = 0; i < p->nsubs; i++)
+        p->subs[i].guard.quarantined = true;
+    ct_log_error("plugins",
+                 "plugin '%s': %s did not end and was given up; the whole "
+                 "plugin is quarantined until it is reloaded (its call "
+                 "runs on alone, on its own thread, until its instruction "
+                 "ends)",
+                 p->manifest->name, what);
+    enqueue(
+        p->mgr, "plugin.quarantined",
+        json_pack("{s:s, s:s, s:s}", "plugin", p->manifest->name, "hook",
+                  what, "reason", "stuck"));
 }
 
 /* The guard of a decision hook by name. */
@@ -603,7 +662,10 @@ static int budgeted_call(ct_plugin *p, const char *what, int nargs, int nres,
                                       left < dl ? left : dl);
     p->mgr->running--;
     *used += mono_ns() - t0;
-    if (rc == CT_ETIMEOUT && left < dl) {
+    if (rc == CT_ETIMEOUT)
+        plugin_stuck(p, what);
+    /* Given up stuck, the call's own message says so. */
+    if (rc == CT_ETIMEOUT && left < dl && !p->stuck) {
         snprintf(p->budget_msg, sizeof p->budget_msg,
                  "plugin '%s': CPU budget of %lld ms %s used up in %s",
                  p->manifest->name, (long long)total, per, what);
@@ -631,11 +693,15 @@ static int call_hook(ct_plugin *p, const char *hook, const json_t *a1,
         *entry_out = NULL;
     ct_plugin_guard *g = hook_guard(p, hook);
     if (g->quarantined) {
-        if (ct_sandbox_get_hook(p->sb, hook) == 0) {
-            lua_settop(ct_sandbox_state(p->sb),
-                       lua_gettop(ct_sandbox_state(p->sb)) - 1);
+        /* A stuck plugin's state cannot be looked at: every hook of it
+         * is traced as out. */
+        if (p->stuck || ct_sandbox_get_hook(p->sb, hook) == 0) {
+            if (!p->stuck)
+                lua_settop(ct_sandbox_state(p->sb),
+                           lua_gettop(ct_sandbox_state(p->sb)) - 1);
             json_t *e = trace_entry(p, hook, NULL);
-            trace_error(e, p, "quarantined: not called");
+            trace_error(e, p, p->stuck ? "quarantined (stuck): not called"
+                                       : "quarantined: not called");
             if (trace)
                 json_array_append_new(trace, e);
             else
@@ -1235,9 +1301,13 @@ static bool has_hook(const ct_plugin *p, int h)
 }
 
 /* "active" with nothing quarantined, "quarantined" when every hook,
- * schedule and handler it has is, "degraded" in between. */
+ * schedule and handler it has is, "degraded" in between; "stuck" while a
+ * call the watchdog gave up still runs. */
 static const char *plugin_state(const ct_plugin *p, size_t nquarantined)
 {
+    int64_t running = 0;
+    if (p->stuck && ct_sandbox_abandoned(p->sb, &running))
+        return running > 0 ? "stuck" : "quarantined";
     if (nquarantined == 0)
         return "active";
     size_t parts = p->nscheds + p->nsubs;
@@ -1273,6 +1343,10 @@ json_t *ct_plugins_status(const ct_plugins *m)
                                 json_string(p->bundle_hash));
         if (o && *p->key_id)
             json_object_set_new(o, "key_id", json_string(p->key_id));
+        int64_t running = 0;
+        if (o && p->stuck && ct_sandbox_abandoned(p->sb, &running) &&
+            running > 0)
+            json_object_set_new(o, "stuck_ms", json_integer(running));
         json_array_append_new(a, o);
     }
     return a;

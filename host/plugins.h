@@ -64,9 +64,11 @@ json_t *ct_plugins_dirs(const ct_plugins *p);
 /* Number of plugins in the running set. */
 size_t ct_plugins_count(const ct_plugins *p);
 
-/* {name, version, state: active|quarantined, calls, errors, timeouts,
- *  consecutive_failures, settings_hash, memory, ...} per plugin, as a new
- * JSON array. */
+/* {name, version, state: active|degraded|quarantined|stuck, calls,
+ *  errors, timeouts, consecutive_failures, settings_hash, memory,
+ *  stuck_ms?, ...} per plugin, as a new JSON array. stuck: a call given up
+ *  by the watchdog still runs (stuck_ms so far); quarantined once it
+ *  ended. */
 json_t *ct_plugins_status(const ct_plugins *p);
 
 /*
@@ -148,6 +150,25 @@ json_t *ct_plugins_provenance(const ct_plugins *p);
  * ct_plugins_console_free before p.
  */
 ct_sandbox *ct_plugins_sandbox(ct_plugins *p, const char *name);
+
+/*
+ * ct_plugins_new with options. line_fn/line_ud: as ct_plugins_new_traced.
+ * watchdog_ms > 0: every plugin's calls run on a thread of its own and
+ * are given up this long after their deadline (ct_sandbox_set_watchdog),
+ * so that the caller's thread (the daemon's loop) never waits for one
+ * instruction that does not end; such a plugin is stuck: all of it is
+ * quarantined at once, its state is freed when the call ends, and a
+ * reload is refused while a stuck call of a plugin reloaded away still
+ * runs. Its host functions must then not call back into plugin code.
+ */
+typedef struct ct_plugins_options {
+    ct_sandbox_line_fn line_fn;
+    void *line_ud;
+    int64_t watchdog_ms;
+} ct_plugins_options;
+int ct_plugins_new_with(ct_capacity *cap, const ct_config *cfg,
+                        const ct_plugins_options *opts, ct_plugins **out,
+                        ct_diags *diags);
 int ct_plugins_new_traced(ct_capacity *cap, const ct_config *cfg,
                           ct_sandbox_line_fn fn, void *ud, ct_plugins **out,
                           ct_diags *diags);

@@ -64,6 +64,7 @@ struct ct_plugin {
     ct_plugin_guard hooks[CT_HOOK_COUNT];
     bool in_setup; /* ct.every/daily/on are allowed only in setup() */
     bool live;     /* part of the running set (schedules armed) */
+    bool stuck;    /* the watchdog gave up a call: all of it quarantined */
     uint64_t calls, errors, timeouts;
     int64_t decision_ns;  /* CPU budget: spent in this decision */
     int64_t minute_ns;    /* spent on events and schedules in minute_at */

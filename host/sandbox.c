@@ -190,6 +190,8 @@ static bool past_deadline(ct_sandbox *sb)
 static void deadline_hook(lua_State *L, lua_Debug *ar)
 {
     ct_sandbox *sb = ct_sandbox_from_state(L);
+    /* Running Lua: not inside a host function (one that raised). */
+    ct_sandbox__host_clear(sb);
     if (ar->event == LUA_HOOKLINE) {
         /* Line events only count; the count events keep the deadline. */
         if (sb->line_fn && lua_getinfo(L, "S", ar))
@@ -236,8 +238,20 @@ void ct_sandbox_check_deadline(lua_State *L)
 static int timed(lua_State *L)
 {
     lua_CFunction f = lua_tocfunction(L, lua_upvalueindex(1));
+    ct_sandbox *sb = ct_sandbox_from_state(L);
     ct_sandbox__deadline(L);
+    if (sb->worker) {
+        /* Through the watchdog's gate. Should f raise, the hook on the
+         * next instruction of this thread says it is out again. */
+        ct_sandbox__host_enter(L);
+        lua_sethook(L, deadline_hook, hook_mask(sb), 1);
+    }
     int n = f(L);
+    if (sb->worker) {
+        lua_sethook(L, deadline_hook, hook_mask(sb),
+                    sb->tripped ? 1 : sb->lim.hook_interval);
+        ct_sandbox__host_leave(L);
+    }
     ct_sandbox__deadline(L);
     return n;
 }
@@ -593,10 +607,19 @@ const ct_sandbox_error *ct_sandbox_last_error(const ct_sandbox *sb)
 /* ------------------------------------------------------------------ */
 /* Calls                                                              */
 
+int ct_sandbox__refuse_abandoned(ct_sandbox *sb)
+{
+    return ct_sandbox__error(sb, CT_ESTATE, NULL, NULL,
+                             "a call of the plugin was abandoned; it runs "
+                             "nothing more until it is reloaded");
+}
+
 int ct_sandbox_call_deadline(ct_sandbox *sb, const char *what, int nargs,
                              int nresults, int64_t deadline_ms)
 {
     lua_State *L = sb->L;
+    if (sb->abandoned)
+        return ct_sandbox__refuse_abandoned(sb);
     ct_sandbox__error_reset(sb);
     if (!what)
         what = "call";
@@ -622,9 +645,28 @@ int ct_sandbox_call_deadline(ct_sandbox *sb, const char *what, int nargs,
     clear_capture(sb);
     lua_pushcfunction(L, msgh);
     lua_insert(L, base);
-    int status = lua_pcall(L, nargs, nresults, base);
+    int status = ct_sandbox__pcall(sb, outer, nargs, nresults, base);
     uint64_t us = (uint64_t)(ct_sandbox__mono_ns() - t0) / 1000;
     sb->depth--;
+    if (status == CT_SANDBOX__ABANDONED) {
+        /* The worker still runs it: its stack and flags are the worker's
+         * now. */
+        sb->stats.calls++;
+        sb->stats.errors++;
+        sb->stats.timeouts++;
+        sb->stats.busy_us += us;
+        if (us > sb->stats.max_call_us)
+            sb->stats.max_call_us = us;
+        return ct_sandbox__error(
+            sb, CT_ETIMEOUT, NULL, NULL,
+            "deadline of %lld ms exceeded in %s, and the call was still "
+            "running %lld ms later (one instruction that does not end): it "
+            "is abandoned and the plugin runs nothing more until it is "
+            "reloaded",
+            (long long)deadline_ms, what, (long long)(us / 1000));
+    }
+    if (outer)
+        ct_sandbox__host_clear(sb);
 
     int rc = 0;
     /* The clock once more after the call returns: one instruction or host
@@ -666,6 +708,8 @@ int ct_sandbox__protected(ct_sandbox *sb, lua_CFunction fn, int nargs,
                           int nresults, const char *what)
 {
     lua_State *L = sb->L;
+    if (sb->abandoned)
+        return ct_sandbox__refuse_abandoned(sb);
     int base = lua_gettop(L) - nargs;
     if (!lua_checkstack(L, 2 + (nresults > 0 ? nresults : 0))) {
         lua_settop(L, base);
@@ -839,8 +883,6 @@ int ct_sandbox_close(ct_sandbox *sb)
     if (!sb)
         return 0;
     int rc = 0;
-    if (sb->main_ref != LUA_NOREF)
-        luaL_unref(sb->L, LUA_REGISTRYINDEX, sb->main_ref);
     if (sb->refs != 0) {
         ct_log_error(sb->log_unit, "%d registry reference(s) leaked", sb->refs);
 #ifdef CT_DEBUG_REFS
@@ -850,6 +892,17 @@ int ct_sandbox_close(ct_sandbox *sb)
 #endif
         rc = CT_ESTATE;
     }
+    /* The worker frees it once the abandoned call ends. */
+    if (ct_sandbox__worker_close(sb))
+        return rc;
+    ct_sandbox__destroy(sb);
+    return rc;
+}
+
+void ct_sandbox__destroy(ct_sandbox *sb)
+{
+    if (sb->main_ref != LUA_NOREF && !sb->abandoned)
+        luaL_unref(sb->L, LUA_REGISTRYINDEX, sb->main_ref);
     /* Plugins cannot attach __gc (setmetatable refuses it), and the main
      * thread holds no pending to-be-closed variables between calls, so
      * this runs no plugin code. */
@@ -863,7 +916,6 @@ int ct_sandbox_close(ct_sandbox *sb)
     free(sb->log_unit);
     free(sb->name);
     free(sb);
-    return rc;
 }
 
 void ct_sandbox_set_clock(ct_sandbox *sb, ct_sandbox_clock_fn now_ms, void *ud)
@@ -902,6 +954,8 @@ void ct_sandbox_set_source(ct_sandbox *sb, ct_sandbox_source_fn fn, void *ud)
 void ct_sandbox_set_line_hook(ct_sandbox *sb, ct_sandbox_line_fn fn,
                               void *ud)
 {
+    if (sb->abandoned)
+        return;
     sb->line_fn = fn;
     sb->line_ud = fn ? ud : NULL;
     lua_sethook(sb->L, deadline_hook, hook_mask(sb),
@@ -916,7 +970,8 @@ lua_State *ct_sandbox_state(ct_sandbox *sb)
 void ct_sandbox_stats_get(const ct_sandbox *sb, ct_sandbox_stats *out)
 {
     *out = sb->stats;
-    out->mem_used = sb->mem_used;
-    out->mem_peak = sb->mem_peak;
+    /* An abandoned call's worker still moves these. */
+    out->mem_used = sb->abandoned ? sb->frozen_mem_used : sb->mem_used;
+    out->mem_peak = sb->abandoned ? sb->frozen_mem_peak : sb->mem_peak;
     out->mem_limit = sb->lim.memory;
 }

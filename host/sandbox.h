@@ -17,7 +17,8 @@
  * a message naming the plugin and the rule it broke. No Lua error ever
  * escapes through the host.
  *
- * A sandbox is used from one thread at a time. The plugin manager builds on
+ * A sandbox is used from one thread at a time (its calls may run on a
+ * thread of its own while that one waits: ct_sandbox_set_watchdog). The plugin manager builds on
  * this unit: it registers the host API with ct_sandbox_setup or
  * ct_sandbox_preload, loads init.lua with ct_sandbox_load_main, fetches
  * hooks with ct_sandbox_get_hook, converts arguments and results with the
@@ -29,6 +30,7 @@
 #include <jansson.h>
 #include <lauxlib.h>
 #include <lua.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -230,6 +232,38 @@ int ct_sandbox_call(ct_sandbox *sb, const char *what, int nargs, int nresults);
 /* Same with an explicit deadline for this call (setup may need longer). */
 int ct_sandbox_call_deadline(ct_sandbox *sb, const char *what, int nargs,
                              int nresults, int64_t deadline_ms);
+
+/*
+ * The watchdog: from now on the sandbox's top-level calls run on a thread
+ * of its own while the caller waits for them, and the caller stops
+ * waiting grace_ms after a call's deadline even when the call has not
+ * returned. The count hook only fires between VM instructions, and one
+ * instruction can run for minutes (a table store that rehashes integer
+ * keys all colliding in Lua 5.4's hash); the caller then gets CT_ETIMEOUT
+ * ("... abandoned ...") and the sandbox is abandoned: every function here
+ * that would touch its state fails with CT_ESTATE, and ct_sandbox_close
+ * leaves the state to the worker, which frees it when the call ends.
+ *
+ * For this the worker never reaches the embedder outside a wait: host
+ * functions registered with ct_sandbox_setfuncs_timed, the clock and the
+ * source callback run only while the caller waits (once the call is
+ * abandoned they raise instead), and the caller never gives up while one
+ * of them runs. So host functions must be registered that way, must not
+ * call back into Lua, and must watch the deadline in long work (as
+ * ct_sandbox_check_deadline does). Set before the first call; CT_EINVAL
+ * (twice, or grace_ms <= 0) or CT_ENOMEM (no thread).
+ */
+int ct_sandbox_set_watchdog(ct_sandbox *sb, int64_t grace_ms);
+
+/*
+ * Whether a call of sb was abandoned; *running_ms (may be NULL) is how
+ * long that call has been running, 0 once it has returned.
+ */
+bool ct_sandbox_abandoned(const ct_sandbox *sb, int64_t *running_ms);
+
+/* Abandoned calls still running in sandboxes already closed, in the whole
+ * process: each holds its thread, its state's memory and a CPU. */
+int ct_sandbox_retired_running(void);
 
 /* Last failure; see ct_sandbox_error. Valid until the next fallible call. */
 const ct_sandbox_error *ct_sandbox_last_error(const ct_sandbox *sb);

@@ -72,6 +72,13 @@ struct ct_sandbox {
     size_t ref_owners_len, ref_owners_cap;
 #endif
 
+    /* The watchdog (sandbox_worker.c); NULL when calls run on the
+     * caller's thread. */
+    struct ct_sandbox__worker *worker;
+    bool abandoned;         /* a call was given up: nothing runs again */
+    size_t frozen_mem_used; /* memory when it was, for stats */
+    size_t frozen_mem_peak;
+
     struct {
         ct_sandbox_error pub;
         char *message, *detail, *traceback, *file, *text;
@@ -151,5 +158,26 @@ int ct_sandbox__open_env(lua_State *L);
  * bounded library and leaves the table the plugin sees on the stack. */
 int ct_sandbox__open_string(lua_State *L);
 int ct_sandbox__open_table(lua_State *L);
+
+/*
+ * The watchdog (sandbox_worker.c). ct_sandbox__pcall is lua_pcall on the
+ * sandbox's worker for an outer call (and on this thread otherwise); it
+ * returns CT_SANDBOX__ABANDONED when the caller gave up on it. The host
+ * gate: host functions run between host_enter (raises once the call is
+ * abandoned) and host_leave; host_clear says the worker is back in Lua
+ * (an error left a host function, or it was caught). worker_close stops
+ * the worker, or hands the sandbox over to it (true) when an abandoned
+ * call still runs; destroy frees a sandbox that has no worker running.
+ */
+#define CT_SANDBOX__ABANDONED (-1000)
+int ct_sandbox__pcall(ct_sandbox *sb, bool outer, int nargs, int nresults,
+                      int base);
+void ct_sandbox__host_enter(lua_State *L);
+void ct_sandbox__host_leave(lua_State *L);
+void ct_sandbox__host_clear(ct_sandbox *sb);
+bool ct_sandbox__worker_close(ct_sandbox *sb);
+void ct_sandbox__destroy(ct_sandbox *sb);
+/* CT_ESTATE with the message, when sb gave up a call. */
+int ct_sandbox__refuse_abandoned(ct_sandbox *sb);
 
 #endif

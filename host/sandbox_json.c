@@ -338,6 +338,10 @@ static int to_json(ct_sandbox *sb, lua_State *L, int idx, const char *what,
 int ct_sandbox_to_json(ct_sandbox *sb, int idx, const char *what,
                        unsigned flags, json_t **out)
 {
+    if (sb->abandoned) {
+        *out = NULL;
+        return ct_sandbox__refuse_abandoned(sb);
+    }
     return to_json(sb, sb->L, idx, what, flags, out);
 }
 
@@ -410,6 +414,8 @@ static int push_json_p(lua_State *L)
 
 int ct_sandbox_push_json(ct_sandbox *sb, const json_t *v)
 {
+    if (sb->abandoned)
+        return ct_sandbox__refuse_abandoned(sb);
     ct_sandbox__error_reset(sb);
     if (!v)
         return ct_sandbox__error(sb, CT_EINVAL, NULL, NULL,

@@ -99,6 +99,8 @@ static int guarded_k(lua_State *L, int status, lua_KContext ctx)
 {
     (void)status;
     (void)ctx;
+    /* An error caught here left any host function it came from. */
+    ct_sandbox__host_clear(ct_sandbox_from_state(L));
     ct_sandbox__rethrow(L);
     return lua_gettop(L);
 }
@@ -148,6 +150,7 @@ static int co_resume(lua_State *L)
 static int xpcall_handler(lua_State *L)
 {
     ct_sandbox *sb = ct_sandbox_from_state(L);
+    ct_sandbox__host_clear(sb); /* the error left its host function */
     if (sb->armed && sb->tripped)
         return 1;
     lua_pushvalue(L, lua_upvalueindex(1));
@@ -215,6 +218,7 @@ static int wrapped(lua_State *L)
     lua_xmove(L, co, narg);
     int nres;
     int status = lua_resume(co, L, narg, &nres);
+    ct_sandbox__host_clear(ct_sandbox_from_state(L));
     if (status == LUA_OK || status == LUA_YIELD) {
         if (!lua_checkstack(L, nres + 1)) {
             lua_pop(co, nres);
@@ -232,6 +236,7 @@ static int wrapped(lua_State *L)
         close_enter(L, sb, "coroutine.wrap");
         status = lua_resetthread(co); /* runs its __close handlers */
         sb->close_depth--;            /* lua_resetthread never raises */
+        ct_sandbox__host_clear(sb);
         lua_xmove(co, L, 1);
     }
     if (status != LUA_ERRMEM && lua_type(L, -1) == LUA_TSTRING) {
@@ -268,6 +273,7 @@ static int co_close(lua_State *L)
     lua_insert(L, 1);
     int status = lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0);
     sb->close_depth--;
+    ct_sandbox__host_clear(sb);
     if (status != LUA_OK)
         return lua_error(L);
     ct_sandbox__rethrow(L);
@@ -462,6 +468,7 @@ static int sb_require(lua_State *L)
     lua_pushvalue(L, 5);
     /* Protected only to forget the half-loaded module; the error goes on. */
     if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
+        ct_sandbox__host_clear(ct_sandbox_from_state(L));
         lua_pushnil(L);
         lua_setfield(L, 2, name);
         ct_sandbox__rethrow(L);
@@ -560,7 +567,12 @@ static int sb_codepoint(lua_State *L)
 
 static int64_t now_ms(lua_State *L)
 {
-    return ct_sandbox_now_ms(ct_sandbox_from_state(L));
+    /* The embedder's clock is the host's (watchdog's gate); it does not
+     * raise. */
+    ct_sandbox__host_enter(L);
+    int64_t now = ct_sandbox_now_ms(ct_sandbox_from_state(L));
+    ct_sandbox__host_leave(L);
+    return now;
 }
 
 static int date_field(lua_State *L, const char *key, int d, int delta)

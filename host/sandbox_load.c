@@ -266,21 +266,29 @@ static int compile_source(lua_State *L, ct_sandbox *sb, const char *relpath)
 {
     int rc = check_relpath(relpath);
     size_t len = 0;
+    lua_pushfstring(L, "@%s", relpath);
+    /* The bytes are the embedder's (watchdog's gate): read and compiled
+     * while it waits. Neither raises. */
+    ct_sandbox__host_enter(L);
     const char *text = rc ? NULL : sb->source(sb->source_ud, relpath, &len);
+    int status = LUA_OK;
+    if (text && len <= sb->lim.max_chunk)
+        status = luaL_loadbufferx(L, text, len, lua_tostring(L, -1), "t");
+    ct_sandbox__host_leave(L);
     if (!text) {
+        lua_pop(L, 1);
         lua_pushfstring(L, "cannot open %s: %s", relpath,
                         ct_strerror(rc ? rc : CT_ENOTFOUND));
         return rc ? rc : CT_ENOTFOUND;
     }
     if (len > sb->lim.max_chunk) {
         char size[32];
+        lua_pop(L, 1);
         ct_sandbox__fmt_size(size, sizeof size, sb->lim.max_chunk);
         lua_pushfstring(L, "chunk size limit of %s exceeded loading %s", size,
                         relpath);
         return CT_ELIMIT;
     }
-    lua_pushfstring(L, "@%s", relpath);
-    int status = luaL_loadbufferx(L, text, len, lua_tostring(L, -1), "t");
     lua_remove(L, -2);
     if (status == LUA_ERRMEM)
         return lua_error(L);
@@ -424,6 +432,8 @@ int ct_sandbox_load_main(ct_sandbox *sb, const char *relpath)
 
 int ct_sandbox_push_main(ct_sandbox *sb)
 {
+    if (sb->abandoned)
+        return ct_sandbox__refuse_abandoned(sb);
     ct_sandbox__error_reset(sb);
     if (!lua_checkstack(sb->L, 1))
         return ct_sandbox__error(sb, CT_ELIMIT, NULL, NULL,
@@ -537,13 +547,17 @@ void ct_sandbox_unref(ct_sandbox *sb, int ref)
     }
     sb->ref_owners[i] = sb->ref_owners[--sb->ref_owners_len];
 #endif
-    /* Reusing an existing registry slot: luaL_unref does not allocate. */
-    luaL_unref(sb->L, LUA_REGISTRYINDEX, ref);
+    /* Reusing an existing registry slot: luaL_unref does not allocate.
+     * An abandoned state is the worker's; closing it frees the slot. */
+    if (!sb->abandoned)
+        luaL_unref(sb->L, LUA_REGISTRYINDEX, ref);
     sb->refs--;
 }
 
 int ct_sandbox_push_ref(ct_sandbox *sb, int ref)
 {
+    if (sb->abandoned)
+        return ct_sandbox__refuse_abandoned(sb);
     ct_sandbox__error_reset(sb);
     if (!lua_checkstack(sb->L, 1))
         return ct_sandbox__error(sb, CT_ELIMIT, NULL, NULL,

@@ -20,7 +20,7 @@ if ! clang -fsanitize=fuzzer "$probe" -o "$out/probe" 2>/dev/null; then
 fi
 # The units the targets reach, compiled with the fuzzer's instrumentation.
 units=(sandbox sandbox_lib sandbox_load sandbox_json sandbox_string
-       sandbox_table error log util bundle bundle_fs tar sha256 trust signkey
+       sandbox_table sandbox_worker error log util bundle bundle_fs tar sha256 trust signkey
        manifest yaml_tree diag json_canon clock)
 files=()
 for u in "${units[@]}"; do files+=("$src/host/$u.c"); done

@@ -1,0 +1,293 @@
+/*
+ * The watchdog (ct_sandbox_set_watchdog): a sandbox's top-level calls run
+ * on a thread of its own while the caller waits, so that the caller can
+ * stop waiting when one Lua instruction outlives the deadline (the count
+ * hook only fires between instructions: a table store that rehashes
+ * integer keys colliding in Lua 5.4's hash costs the square of the table's
+ * size in one instruction, minutes with a 64 MiB table).
+ *
+ * While the caller waits it touches nothing the worker does, so a call on
+ * the worker is exactly a call on the caller's thread: the host functions
+ * it makes (the store, the capacity handle) run while their owner is
+ * blocked. When the caller gives up ("abandons" the call), the worker may
+ * still be running plugin code, so from then on it must reach nothing of
+ * the host: every way out of Lua into the host (host functions, the
+ * embedder's clock, its source callback) passes a gate that refuses once
+ * the call is abandoned, and the caller gives up only while no host
+ * function is running. A host function that raises leaves without passing
+ * the gate again; the worker notices at the next instruction of that
+ * thread (its count hook is set to one instruction inside host functions)
+ * or where the error is caught (the pcall and coroutine wrappers, the end
+ * of the call), so "inside a host function" is never stale for longer
+ * than the unwinding takes.
+ *
+ * An abandoned sandbox runs nothing more. Closing it while its call still
+ * runs hands the sandbox to the worker, which frees it when the call ends.
+ */
+#include "sandbox_int.h"
+
+#include "error.h"
+#include "log.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <time.h>
+
+/* How often the caller looks again while a host function finishes. */
+#define HOST_POLL_NS (10 * 1000000LL)
+#define WORKER_STACK ((size_t)8 << 20)
+
+enum job { JOB_IDLE, JOB_RUN, JOB_DONE, JOB_QUIT };
+
+struct ct_sandbox__worker {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t go;   /* caller -> worker: a job or quit */
+    pthread_cond_t done; /* worker -> caller: done, or out of the host */
+    int64_t grace_ns;
+    enum job job;
+    bool abandoned; /* the caller gave up on the running call */
+    bool returned;  /* the abandoned call has returned */
+    bool retired;   /* closed meanwhile: the worker frees the sandbox */
+    bool in_host;   /* written by the worker only */
+    int nargs, nresults, base, status;
+    int64_t started_ns; /* handed over */
+    int64_t began_ns;   /* picked up by the worker; 0 before */
+    int64_t returned_ns;
+};
+
+/* Sandboxes closed while an abandoned call of theirs still runs. */
+static atomic_int retired_running;
+
+static void lock(struct ct_sandbox__worker *w)
+{
+    pthread_mutex_lock(&w->mu);
+}
+
+static void unlock(struct ct_sandbox__worker *w)
+{
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void worker_destroy(struct ct_sandbox__worker *w)
+{
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->go);
+    pthread_cond_destroy(&w->done);
+    free(w);
+}
+
+static void *worker_main(void *arg)
+{
+    ct_sandbox *sb = arg;
+    struct ct_sandbox__worker *w = sb->worker;
+    lock(w);
+    for (;;) {
+        while (w->job == JOB_IDLE || w->job == JOB_DONE)
+            pthread_cond_wait(&w->go, &w->mu);
+        if (w->job == JOB_QUIT)
+            break;
+        /* The deadline counts from here: waiting for a CPU to run on is
+         * the machine's time, not the plugin's. */
+        w->began_ns = ct_sandbox__mono_ns();
+        sb->deadline_ns = w->began_ns + sb->deadline_ms * 1000000;
+        pthread_cond_broadcast(&w->done);
+        unlock(w);
+        int status = lua_pcall(sb->L, w->nargs, w->nresults, w->base);
+        lock(w);
+        w->status = status;
+        w->in_host = false;
+        if (!w->abandoned) {
+            w->job = JOB_DONE;
+            pthread_cond_broadcast(&w->done);
+            continue;
+        }
+        /* Nobody waits for this call: end it here, on the worker, which
+         * alone still uses the state. */
+        w->returned = true;
+        w->returned_ns = ct_sandbox__mono_ns();
+        w->job = JOB_IDLE;
+        bool retired = w->retired;
+        unlock(w);
+        lua_settop(sb->L, 0);
+        ct_log_warn(sb->log_unit, "the abandoned call has returned");
+        if (retired) {
+            pthread_detach(pthread_self());
+            sb->worker = NULL;
+            ct_sandbox__destroy(sb);
+            worker_destroy(w);
+            atomic_fetch_sub(&retired_running, 1);
+            return NULL;
+        }
+        lock(w);
+    }
+    unlock(w);
+    return NULL;
+}
+
+int ct_sandbox_set_watchdog(ct_sandbox *sb, int64_t grace_ms)
+{
+    if (sb->worker || grace_ms <= 0)
+        return CT_EINVAL;
+    struct ct_sandbox__worker *w = calloc(1, sizeof *w);
+    if (!w)
+        return CT_ENOMEM;
+    w->grace_ns = grace_ms * 1000000;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->go, &ca);
+    pthread_cond_init(&w->done, &ca);
+    pthread_condattr_destroy(&ca);
+    sb->worker = w;
+
+    /* Signals stay with the loop's thread (libuv's handlers). */
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, WORKER_STACK);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&w->thread, &attr, worker_main, sb);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
+    if (rc) {
+        sb->worker = NULL;
+        worker_destroy(w);
+        return CT_ENOMEM;
+    }
+    return 0;
+}
+
+static struct timespec abs_time(int64_t ns)
+{
+    struct timespec ts = {(time_t)(ns / 1000000000),
+                          (long)(ns % 1000000000)};
+    return ts;
+}
+
+int ct_sandbox__pcall(ct_sandbox *sb, bool outer, int nargs, int nresults,
+                      int base)
+{
+    struct ct_sandbox__worker *w = sb->worker;
+    if (!w || !outer)
+        return lua_pcall(sb->L, nargs, nresults, base);
+    lock(w);
+    w->nargs = nargs;
+    w->nresults = nresults;
+    w->base = base;
+    w->in_host = false;
+    w->started_ns = ct_sandbox__mono_ns();
+    w->began_ns = 0;
+    w->job = JOB_RUN;
+    pthread_cond_signal(&w->go);
+    while (w->job == JOB_RUN) {
+        if (!w->began_ns) {
+            pthread_cond_wait(&w->done, &w->mu);
+            continue;
+        }
+        int64_t give_up =
+            w->began_ns + sb->deadline_ms * 1000000 + w->grace_ns;
+        int64_t now = ct_sandbox__mono_ns();
+        /* Never while a host function runs: it may be using the store. */
+        if (now >= give_up && !w->in_host)
+            break;
+        struct timespec until =
+            abs_time(now >= give_up ? now + HOST_POLL_NS : give_up);
+        pthread_cond_timedwait(&w->done, &w->mu, &until);
+    }
+    if (w->job == JOB_DONE) {
+        w->job = JOB_IDLE;
+        int status = w->status;
+        unlock(w);
+        return status;
+    }
+    w->abandoned = true;
+    unlock(w);
+    sb->abandoned = true;
+    sb->frozen_mem_used = sb->mem_used;
+    sb->frozen_mem_peak = sb->mem_peak;
+    return CT_SANDBOX__ABANDONED;
+}
+
+void ct_sandbox__host_enter(lua_State *L)
+{
+    ct_sandbox *sb = ct_sandbox_from_state(L);
+    struct ct_sandbox__worker *w = sb->worker;
+    if (!w)
+        return;
+    lock(w);
+    bool gone = w->abandoned;
+    if (!gone)
+        w->in_host = true;
+    unlock(w);
+    if (gone) {
+        sb->tripped = true;
+        ct_sandbox__deadline(L); /* raises: the deadline passed long ago */
+    }
+}
+
+void ct_sandbox__host_leave(lua_State *L)
+{
+    ct_sandbox *sb = ct_sandbox_from_state(L);
+    struct ct_sandbox__worker *w = sb->worker;
+    if (!w)
+        return;
+    lock(w);
+    w->in_host = false;
+    pthread_cond_broadcast(&w->done);
+    unlock(w);
+}
+
+void ct_sandbox__host_clear(ct_sandbox *sb)
+{
+    struct ct_sandbox__worker *w = sb->worker;
+    /* in_host is written by this thread only: a plain read is enough to
+     * skip the lock on the common path. */
+    if (!w || !w->in_host)
+        return;
+    ct_sandbox__host_leave(sb->L);
+}
+
+bool ct_sandbox__worker_close(ct_sandbox *sb)
+{
+    struct ct_sandbox__worker *w = sb->worker;
+    if (!w)
+        return false;
+    lock(w);
+    if (w->abandoned && !w->returned) {
+        atomic_fetch_add(&retired_running, 1);
+        w->retired = true;
+        unlock(w);
+        return true;
+    }
+    w->job = JOB_QUIT;
+    pthread_cond_signal(&w->go);
+    unlock(w);
+    pthread_join(w->thread, NULL);
+    sb->worker = NULL;
+    worker_destroy(w);
+    return false;
+}
+
+bool ct_sandbox_abandoned(const ct_sandbox *sb, int64_t *running_ms)
+{
+    if (running_ms)
+        *running_ms = 0;
+    if (!sb->abandoned)
+        return false;
+    struct ct_sandbox__worker *w = sb->worker;
+    lock(w);
+    if (running_ms && !w->returned)
+        *running_ms = (ct_sandbox__mono_ns() - w->started_ns) / 1000000;
+    unlock(w);
+    return true;
+}
+
+int ct_sandbox_retired_running(void)
+{
+    return atomic_load(&retired_running);
+}

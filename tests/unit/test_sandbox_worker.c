@@ -1,0 +1,222 @@
+/*
+ * The sandbox's watchdog (host/sandbox_worker.c): calls on a thread of
+ * their own, given up when one instruction outlives the deadline
+ * (tests/lua/hostile/table_rehash.lua, a table store that rehashes
+ * colliding keys for a second or more), and a host that nothing reaches
+ * once it has given up. Nothing here is timed: "given up in time" is
+ * "returned while the instruction was still running", which the sandbox
+ * itself reports.
+ */
+#include "error.h"
+#include "log.h"
+#include "sandbox.h"
+
+#include <criterion/criterion.h>
+#include <lauxlib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define HOSTILE_DIR CT_SOURCE_DIR "/tests/lua/hostile"
+/* The rehash of 2^15 colliding keys: a second or more on these machines,
+ * the keys themselves a few milliseconds. */
+#define K "16"
+
+static FILE *log_file;
+
+static void quiet_log(void)
+{
+    log_file = tmpfile();
+    cr_assert_not_null(log_file);
+    ct_log_set_stream(log_file);
+}
+
+static void restore_log(void)
+{
+    ct_log_set_stream(NULL);
+    if (log_file)
+        fclose(log_file);
+    log_file = NULL;
+}
+
+TestSuite(sandbox_worker, .init = quiet_log, .fini = restore_log);
+
+static const ct_sandbox_limits lim = {.deadline_ms = 100};
+
+/* Host functions the chunks call. touched counts host work done. */
+static int touched;
+
+/* boom() raises, as host functions do on bad arguments */
+static int l_boom(lua_State *L)
+{
+    return luaL_error(L, "boom");
+}
+
+/* touch() -> true: host work */
+static int l_touch(lua_State *L)
+{
+    touched++;
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static const luaL_Reg host_funcs[] = {
+    {"boom", l_boom},
+    {"touch", l_touch},
+    {NULL, NULL},
+};
+
+static int open_host(lua_State *L)
+{
+    lua_newtable(L);
+    ct_sandbox_setfuncs_timed(L, host_funcs);
+    lua_setglobal(L, "host");
+    return 0;
+}
+
+static ct_sandbox *make(void)
+{
+    ct_sandbox *sb = NULL;
+    int rc = ct_sandbox_new("stuck", HOSTILE_DIR, &lim, &sb);
+    cr_assert_eq(rc, 0, "%s", ct_err_name(rc));
+    cr_assert_eq(ct_sandbox_set_watchdog(sb, 100), 0);
+    cr_assert_eq(ct_sandbox_setup(sb, open_host, NULL), 0);
+    touched = 0;
+    return sb;
+}
+
+static const char *msg(ct_sandbox *sb)
+{
+    return ct_sandbox_last_error(sb)->message;
+}
+
+/* Runs code (with the rehash chunk as the global `rehash`). */
+static int run(ct_sandbox *sb, const char *code)
+{
+    cr_assert_eq(ct_sandbox_load_file(sb, "table_rehash.lua"), 0, "%s",
+                 msg(sb));
+    lua_setglobal(ct_sandbox_state(sb), "rehash");
+    cr_assert_eq(ct_sandbox_load(sb, "test", code, strlen(code)), 0, "%s",
+                 msg(sb));
+    return ct_sandbox_call(sb, "test", 0, 1);
+}
+
+/* The call came back while the instruction still ran, and was given up. */
+static void assert_abandoned(ct_sandbox *sb, int rc)
+{
+    cr_assert_eq(rc, CT_ETIMEOUT, "%s: %s", ct_err_name(rc), msg(sb));
+    cr_assert(strstr(msg(sb), "abandoned") != NULL, "%s", msg(sb));
+    int64_t running = -1;
+    cr_assert(ct_sandbox_abandoned(sb, &running));
+    cr_assert_gt(running, 0, "the stuck call had already returned");
+}
+
+/* Closes an abandoned sandbox and waits (bounded, for a hung test only)
+ * for its worker to free it when the instruction ends. */
+static void close_and_drain(ct_sandbox *sb)
+{
+    cr_assert_eq(ct_sandbox_close(sb), 0);
+    for (int i = 0; i < 6000 && ct_sandbox_retired_running() > 0; i++)
+        usleep(50 * 1000);
+    cr_assert_eq(ct_sandbox_retired_running(), 0,
+                 "the abandoned call never ended");
+}
+
+Test(sandbox_worker, ordinary_calls_run_as_before)
+{
+    ct_sandbox *sb = make();
+    const char *code = "local co = coroutine.wrap(function(a) "
+                       "  coroutine.yield(a * 2) end) "
+                       "local ok = pcall(host.boom) "
+                       "return tostring(co(21)) .. tostring(ok) .. "
+                       "tostring(host.touch())";
+    cr_assert_eq(ct_sandbox_load(sb, "test", code, strlen(code)), 0);
+    cr_assert_eq(ct_sandbox_call(sb, "test", 0, 1), 0, "%s", msg(sb));
+    cr_assert_str_eq(lua_tostring(ct_sandbox_state(sb), -1), "42falsetrue");
+    lua_settop(ct_sandbox_state(sb), 0);
+    cr_assert_eq(touched, 1);
+    /* A loop is stopped by the deadline, not abandoned. */
+    const char *loop = "while true do end";
+    cr_assert_eq(ct_sandbox_load(sb, "loop", loop, strlen(loop)), 0);
+    cr_assert_eq(ct_sandbox_call(sb, "loop", 0, 0), CT_ETIMEOUT);
+    cr_assert(!ct_sandbox_abandoned(sb, NULL));
+    cr_assert(strstr(msg(sb), "abandoned") == NULL, "%s", msg(sb));
+    cr_assert_eq(ct_sandbox_load(sb, "test", code, strlen(code)), 0);
+    cr_assert_eq(ct_sandbox_call(sb, "test", 0, 1), 0, "%s", msg(sb));
+    lua_settop(ct_sandbox_state(sb), 0);
+    cr_assert_eq(ct_sandbox_close(sb), 0);
+    cr_assert_eq(ct_sandbox_retired_running(), 0);
+}
+
+Test(sandbox_worker, one_long_instruction_is_abandoned)
+{
+    ct_sandbox *sb = make();
+    assert_abandoned(sb, run(sb, "return rehash(" K ")"));
+    /* Nothing runs in it again; its figures stay as they were. */
+    const char *code = "return 1";
+    cr_assert_eq(ct_sandbox_load(sb, "again", code, strlen(code)),
+                 CT_ESTATE);
+    json_t *v = json_integer(1);
+    cr_assert_eq(ct_sandbox_push_json(sb, v), CT_ESTATE);
+    json_decref(v);
+    cr_assert_eq(ct_sandbox_push_main(sb), CT_ESTATE);
+    ct_sandbox_stats st;
+    ct_sandbox_stats_get(sb, &st);
+    cr_assert_eq(st.timeouts, 1);
+    cr_assert_gt(st.mem_used, 0);
+    close_and_drain(sb);
+}
+
+/* The host is never reached after the call is given up: the store that
+ * host functions use belongs to the caller again. */
+Test(sandbox_worker, no_host_function_runs_after_abandon)
+{
+    ct_sandbox *sb = make();
+    assert_abandoned(sb, run(sb, "local go = rehash(" K ", true) "
+                                 "host.touch() go() host.touch() "
+                                 "return os.time()"));
+    close_and_drain(sb);
+    cr_assert_eq(touched, 1);
+}
+
+/* A host function that raised left the gate without passing it again;
+ * the worker must be seen back in Lua before the instruction that hangs,
+ * however the error was caught. */
+Test(sandbox_worker, a_host_error_caught_by_pcall_does_not_hold_the_gate)
+{
+    ct_sandbox *sb = make();
+    assert_abandoned(sb, run(sb, "local go = rehash(" K ", true) "
+                                 "pcall(host.boom) return go()"));
+    close_and_drain(sb);
+}
+
+Test(sandbox_worker, a_host_error_in_xpcall_handler_does_not_hold_the_gate)
+{
+    ct_sandbox *sb = make();
+    assert_abandoned(sb, run(sb, "local go = rehash(" K ", true) "
+                                 "return xpcall(host.boom, go)"));
+    close_and_drain(sb);
+}
+
+Test(sandbox_worker, a_host_error_in_a_close_handler_does_not_hold_the_gate)
+{
+    ct_sandbox *sb = make();
+    assert_abandoned(
+        sb, run(sb, "local go = rehash(" K ", true) "
+                    "return pcall(function() "
+                    "local guard <close> = setmetatable({}, {__close = go}) "
+                    "host.boom() end)"));
+    close_and_drain(sb);
+}
+
+Test(sandbox_worker, a_host_error_in_a_coroutine_does_not_hold_the_gate)
+{
+    ct_sandbox *sb = make();
+    assert_abandoned(sb, run(sb, "local go = rehash(" K ", true) "
+                                 "coroutine.resume(coroutine.create("
+                                 "host.boom)) "
+                                 "pcall(coroutine.wrap(host.boom)) "
+                                 "return go()"));
+    close_and_drain(sb);
+}
