@@ -21,8 +21,7 @@ void ct_api__actor(const ct_http_req *r, char out[CT_API__ACTOR_MAX])
 {
     const ct_principal *p = ct_http_req_principal(r);
     if (p)
-        snprintf(out, CT_API__ACTOR_MAX, "org:%s/%s", p->org,
-                 ct_role_name(p->role));
+        ct_principal_actor(p, out);
     else
         snprintf(out, CT_API__ACTOR_MAX, "anonymous");
 }
@@ -148,7 +147,9 @@ static int reload(ct_http_req *r, void *app)
                 reason ? ": " : "", reason ? reason : "");
     ct_diags diags = {0};
     ct_reconcile_stats stats;
-    err = ct_daemon_reload(app, &diags, &stats);
+    char actor[CT_API__ACTOR_MAX];
+    ct_api__actor(r, actor);
+    err = ct_daemon_reload_by(app, actor, &diags, &stats);
     if (err == CT_ECONFIG || (err && diags.len)) {
         err = reload_refused(r, err, &diags);
         ct_diags_free(&diags);
@@ -251,9 +252,9 @@ const ct_http_route ct_api_routes[] = {
 
     {CT_HTTP_POST, "/v1/referrals", CT_ROUTE_WRITE, false,
      ROLES(ALL, OWN, NONE, NONE, NONE), ct_api__referral_create},
-    {CT_HTTP_GET, "/v1/referrals", CT_ROUTE_READ, false,
+    {CT_HTTP_GET, "/v1/referrals", CT_ROUTE_AUDITED, false,
      ROLES(ALL, OWN, OWN, ALL, ALL), ct_api__referral_list},
-    {CT_HTTP_GET, "/v1/referrals/{id}", CT_ROUTE_READ, false,
+    {CT_HTTP_GET, "/v1/referrals/{id}", CT_ROUTE_AUDITED, false,
      ROLES(ALL, OWN, OWN, ALL, ALL), ct_api__referral_get},
     {CT_HTTP_POST, "/v1/referrals/{id}/confirm", CT_ROUTE_WRITE, false,
      ROLES(ALL, NONE, OWN, NONE, NONE), ct_api__referral_confirm},
@@ -270,7 +271,7 @@ const ct_http_route ct_api_routes[] = {
 
     {CT_HTTP_GET, "/v1/escalation", CT_ROUTE_READ, false,
      ROLES_AND_DISPLAY(ALL, ALL, ALL, ALL, ALL), ct_api__escalation},
-    {CT_HTTP_GET, "/v1/audit", CT_ROUTE_READ, false,
+    {CT_HTTP_GET, "/v1/audit", CT_ROUTE_AUDITED, false,
      ROLES(ALL, NONE, NONE, ALL, ALL), ct_api__audit},
 
     {CT_HTTP_GET, "/v1/reports/delays", CT_ROUTE_READ, false,
@@ -279,15 +280,20 @@ const ct_http_route ct_api_routes[] = {
      ROLES_AND_DISPLAY(ALL, ALL, ALL, ALL, ALL), ct_api__report_capacity},
     {CT_HTTP_GET, "/v1/reports/escalation", CT_ROUTE_READ, false,
      ROLES_AND_DISPLAY(ALL, ALL, ALL, ALL, ALL), ct_api__report_escalation},
-    {CT_HTTP_GET, "/v1/reports/decisions", CT_ROUTE_READ, false,
+    {CT_HTTP_GET, "/v1/reports/decisions", CT_ROUTE_AUDITED, false,
      ROLES(ALL, NONE, NONE, ALL, ALL), ct_api__report_decisions},
     {CT_HTTP_GET, "/v1/reports/today", CT_ROUTE_READ, false,
      ROLES_AND_DISPLAY(ALL, ALL, ALL, ALL, ALL), ct_api__report_today},
     {CT_HTTP_GET, "/v1/reports/daily", CT_ROUTE_READ, false,
      ROLES_AND_DISPLAY(ALL, ALL, ALL, ALL, ALL), ct_api__report_daily},
     /* Names people: the hub only (admin sees no personal data). */
-    {CT_HTTP_GET, "/v1/reports/delayed-people", CT_ROUTE_READ, false,
+    {CT_HTTP_GET, "/v1/reports/delayed-people", CT_ROUTE_AUDITED, false,
      ROLES(ALL, NONE, NONE, NONE, NONE), ct_api__report_people},
+
+    /* Who read a referral (access.read events): for the hub and admins,
+     * who answer a Caldicott or subject access question. */
+    {CT_HTTP_GET, "/v1/reports/access", CT_ROUTE_READ, false,
+     ROLES(ALL, NONE, NONE, NONE, ALL), ct_api__report_access},
 
     /* Display credentials for screens on a wall: issued, listed and
      * revoked by the hub (and admins: they carry no personal data). */
@@ -312,7 +318,8 @@ const size_t ct_api_nroutes = CT_ARRAY_LEN(ct_api_routes);
 
 void ct_api_print_routes(FILE *out)
 {
-    static const char *const kinds[] = {"plain", "read", "write"};
+    static const char *const kinds[] = {"plain", "read", "write",
+                                        "audited"};
     for (size_t i = 0; i < ct_api_nroutes; i++) {
         const ct_http_route *rt = &ct_api_routes[i];
         fprintf(out, "%s %s %s", ct_http_method_name(rt->method),

@@ -14,6 +14,9 @@
  */
 #include "api_int.h"
 
+#include "audit.h"
+#include "error.h"
+
 #include <string.h>
 
 bool ct_api__sees_personal(const ct_http_req *r)
@@ -21,6 +24,27 @@ bool ct_api__sees_personal(const ct_http_req *r)
     const ct_principal *p = ct_http_req_principal(r);
     return p && (p->role == CT_ROLE_HUB || p->role == CT_ROLE_HOSPITAL ||
                  p->role == CT_ROLE_PROVIDER);
+}
+
+int ct_api__audit_read(ct_http_req *r, void *app, const char *what,
+                       json_t *ids)
+{
+    if (!ct_api__sees_personal(r) || json_array_size(ids) == 0) {
+        json_decref(ids);
+        return 0;
+    }
+    char actor[CT_API__ACTOR_MAX], route[200];
+    ct_api__actor(r, actor);
+    snprintf(route, sizeof route, "GET %s", ct_http_req_route(r)->pattern);
+    json_t *p = json_pack("{s:s, s:s, s:o}", "route", route, "request",
+                          ct_http_req_id(r), what, ids);
+    if (!p)
+        return CT_ENOMEM;
+    int rc = ct_audit_append(ct_daemon_store(app),
+                             ct_clock_now(ct_daemon_clock(app)), actor,
+                             "access.read", p, NULL);
+    json_decref(p);
+    return rc;
 }
 
 static bool listed(const char *key, const char *const *keep)

@@ -38,6 +38,17 @@ int ct_api__audit(ct_http_req *r, void *app)
         return err;
     size_t n = json_array_size(events), i;
     json_t *ev;
+    /* The hub reads whole payloads, NHS numbers among them: the range
+     * read is recorded (first and last seq). */
+    if (n && (err = ct_api__audit_read(
+                  r, app, "events",
+                  json_pack("[O, O]",
+                            json_object_get(json_array_get(events, 0), "seq"),
+                            json_object_get(json_array_get(events, n - 1),
+                                            "seq"))))) {
+        json_decref(events);
+        return err;
+    }
     json_array_foreach(events, i, ev) ct_api__redact_event(r, ev);
     json_t *last = n == (size_t)limit ? json_array_get(events, n - 1) : NULL;
     return ct_http_reply_json(

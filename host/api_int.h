@@ -14,10 +14,11 @@
 
 #include <stdint.h>
 
-/* Longest actor string: "org:" + organisation id + "/" + role. */
-#define CT_API__ACTOR_MAX 96
+/* Longest actor string (auth.h). */
+#define CT_API__ACTOR_MAX CT_AUTH_ACTOR_MAX
 
-/* The caller as an audit actor: "org:demo-acute/hospital". */
+/* The caller as an audit actor: "org:demo-acute/hospital" for a config
+ * token, "user:jsmith@demo-acute/hospital" for a named user (auth.h). */
 void ct_api__actor(const ct_http_req *r, char out[CT_API__ACTOR_MAX]);
 
 /*
@@ -39,6 +40,18 @@ void ct_api__redact_decision(const ct_http_req *r, json_t *decision);
 /* An audit event {seq, at, actor, kind, payload, ...}: the payload keeps
  * places, states and ids, and the event is marked "redacted": true. */
 void ct_api__redact_event(const ct_http_req *r, json_t *event);
+
+/*
+ * Audited access: records that the caller read a person's data through
+ * this request, as one access.read event {route, request, WHAT: ids} in
+ * the request's transaction (the route is CT_ROUTE_AUDITED, so the answer
+ * leaves only once the event is on disk). ids is a new JSON array the
+ * call takes (referral ids, or event seqs for the audit log); nothing is
+ * recorded for viewer and admin, who see nothing personal, nor for an
+ * empty list. Returns 0 or a CT_E* code for the handler to return.
+ */
+int ct_api__audit_read(ct_http_req *r, void *app, const char *what,
+                       json_t *ids);
 
 /* The {id} path segment as a referral id (1..2^53): 404 naming it when
  * it is not one. */
@@ -70,6 +83,7 @@ int ct_api__report_people(ct_http_req *r, void *app);
 int ct_api__display_issue(ct_http_req *r, void *app);
 int ct_api__display_list(ct_http_req *r, void *app);
 int ct_api__display_revoke(ct_http_req *r, void *app);
+int ct_api__report_access(ct_http_req *r, void *app);
 int ct_api__dashboard_page(ct_http_req *r, void *app);
 int ct_api__dashboard_js(ct_http_req *r, void *app);
 int ct_api__dashboard_css(ct_http_req *r, void *app);

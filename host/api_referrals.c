@@ -576,6 +576,9 @@ int ct_api__referral_get(ct_http_req *r, void *app)
     ct_capacity *cap = ct_daemon_capacity(app);
     int64_t id;
     int err = owned(r, cap, &id);
+    if (!err)
+        err = ct_api__audit_read(r, app, "referrals",
+                                 json_pack("[I]", (json_int_t)id));
     return err ? err : referral_reply(r, cap, id, 200, NULL);
 }
 
@@ -611,8 +614,16 @@ int ct_api__referral_list(ct_http_req *r, void *app)
     if (rc)
         return ct_api__cap_reply(r, rc, &cerr, NULL);
     size_t n = json_array_size(list), i;
-    json_t *it;
-    json_array_foreach(list, i, it) ct_api__redact_referral(r, it);
+    json_t *it, *ids = json_array();
+    json_array_foreach(list, i, it) {
+        json_array_append(ids, json_object_get(it, "id"));
+        ct_api__redact_referral(r, it);
+    }
+    /* One event for the page, naming every referral on it. */
+    if ((err = ct_api__audit_read(r, app, "referrals", ids))) {
+        json_decref(list);
+        return err;
+    }
     json_t *last = n == (size_t)f.limit ? json_array_get(list, n - 1) : NULL;
     return ct_http_reply_json(
         r, 200,

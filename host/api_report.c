@@ -9,6 +9,8 @@
  */
 #include "api_int.h"
 
+#include "audit.h"
+
 #include "error.h"
 #include "report.h"
 
@@ -146,9 +148,17 @@ int ct_api__report_decisions(ct_http_req *r, void *app)
     int rc = ct_report_decisions_json(ct_daemon_capacity(app), (int)limit,
                                       &out, &cerr);
     size_t i;
-    json_t *d;
-    json_array_foreach(json_object_get(out, "decisions"), i, d)
+    json_t *d, *ids = json_array();
+    json_array_foreach(json_object_get(out, "decisions"), i, d) {
+        json_array_append(ids, json_object_get(d, "referral"));
         ct_api__redact_decision(r, json_object_get(d, "decision"));
+    }
+    if (!rc && (err = ct_api__audit_read(r, app, "referrals", ids))) {
+        json_decref(out);
+        return err;
+    }
+    if (rc)
+        json_decref(ids);
     return reply(r, app, rc, out, &cerr);
 }
 
@@ -187,5 +197,33 @@ int ct_api__report_people(ct_http_req *r, void *app)
     json_t *out = NULL;
     ct_cap_error cerr = {0};
     int rc = ct_report_people_json(ct_daemon_capacity(app), &out, &cerr);
+    if (!rc) {
+        /* The report names people: each one read is recorded. */
+        json_t *ids = json_array(), *p;
+        size_t i;
+        json_array_foreach(json_object_get(out, "people"), i, p)
+            json_array_append(ids, json_object_get(p, "referral"));
+        if ((err = ct_api__audit_read(r, app, "referrals", ids))) {
+            json_decref(out);
+            return err;
+        }
+    }
     return reply(r, app, rc, out, &cerr);
+}
+
+/* GET /v1/reports/access?referral=ID: who read the referral's personal
+ * data, when and through which route (access.read events). */
+int ct_api__report_access(ct_http_req *r, void *app)
+{
+    int64_t id;
+    int err = ct_http_query_int(r, "referral", 1, INT64_MAX, 0, &id);
+    if (err)
+        return err;
+    if (id == 0)
+        return ct_http_error(r, 400, "missing", "referral",
+                             "'referral' is required");
+    json_t *out = NULL;
+    if ((err = ct_audit_access_json(ct_daemon_store(app), id, &out)))
+        return err;
+    return ct_http_reply_json(r, 200, out);
 }

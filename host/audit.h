@@ -89,6 +89,14 @@ int ct_audit_verify(ct_store *s, ct_audit_report *report);
  */
 int ct_audit_list_json(ct_store *s, int64_t after, int limit, json_t **out);
 
+/*
+ * Who read referral id: {referral, reads: [{seq, at, actor, route,
+ * request}], readers: [{actor, reads, first_at, last_at}]} from the
+ * access.read events, as a new object (audit_list.c). For
+ * GET /v1/reports/access and `caretide report access`.
+ */
+int ct_audit_access_json(ct_store *s, int64_t referral, json_t **out);
+
 /* The newest seq as chain_head records it (0 when empty), or a negative
  * CT_E* on a storage error. */
 int64_t ct_audit_head(ct_store *s);

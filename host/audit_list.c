@@ -60,3 +60,59 @@ int ct_audit_list_json(ct_store *s, int64_t after, int limit, json_t **out)
     *out = list;
     return 0;
 }
+
+static const char *col_text(sqlite3_stmt *st, int i)
+{
+    const char *t = (const char *)sqlite3_column_text(st, i);
+    return t ? t : "";
+}
+
+int ct_audit_access_json(ct_store *s, int64_t referral, json_t **out)
+{
+    *out = NULL;
+    sqlite3_stmt *st = ct_store__stmt(s, CT_STMT_AUDIT_ACCESS);
+    if (!st)
+        return CT_ESTORE;
+    json_t *reads = json_array(), *by = json_object();
+    if (!reads || !by) {
+        json_decref(reads);
+        json_decref(by);
+        return CT_ENOMEM;
+    }
+    sqlite3_bind_int64(st, 1, referral);
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        json_int_t at = sqlite3_column_int64(st, 1);
+        const char *actor = col_text(st, 2);
+        json_array_append_new(
+            reads, json_pack("{s:I, s:I, s:s, s:s, s:s}", "seq",
+                             (json_int_t)sqlite3_column_int64(st, 0), "at",
+                             at, "actor", actor, "route", col_text(st, 3),
+                             "request", col_text(st, 4)));
+        json_t *a = json_object_get(by, actor);
+        if (!a) {
+            a = json_pack("{s:s, s:i, s:I, s:I}", "actor", actor, "reads", 0,
+                          "first_at", at, "last_at", at);
+            json_object_set_new(by, actor, a);
+        }
+        json_object_set_new(
+            a, "reads",
+            json_integer(json_integer_value(json_object_get(a, "reads")) +
+                         1));
+        json_object_set_new(a, "last_at", json_integer(at));
+    }
+    sqlite3_reset(st);
+    if (step != SQLITE_DONE) {
+        json_decref(reads);
+        json_decref(by);
+        return ct_err_from_sqlite(step);
+    }
+    json_t *readers = json_array();
+    const char *k;
+    json_t *v;
+    json_object_foreach(by, k, v) json_array_append(readers, v);
+    json_decref(by);
+    *out = json_pack("{s:I, s:o, s:o}", "referral", (json_int_t)referral,
+                     "reads", reads, "readers", readers);
+    return *out ? 0 : CT_ENOMEM;
+}

@@ -3,8 +3,9 @@
  */
 #include "auth.h"
 
-#include "display.h"
+#include "clock.h"
 #include "error.h"
+#include "token.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -25,12 +26,57 @@ typedef struct entry {
 struct ct_auth {
     entry *tokens;
     size_t ntokens;
-    const ct_displays *displays; /* borrowed */
+    char (*orgs)[65]; /* the configured organisations */
+    size_t norgs;
+    const ct_tokens *store;  /* borrowed */
+    const ct_clock *clock;   /* borrowed */
 };
 
-void ct_auth_set_displays(ct_auth *a, const ct_displays *d)
+void ct_auth_set_tokens(ct_auth *a, const ct_tokens *t, const ct_clock *clock)
 {
-    a->displays = d;
+    a->store = t;
+    a->clock = clock;
+}
+
+void ct_principal_actor(const ct_principal *p, char out[CT_AUTH_ACTOR_MAX])
+{
+    switch (p->kind) {
+    case CT_PRINCIPAL_USER:
+        snprintf(out, CT_AUTH_ACTOR_MAX, "user:%s@%s/%s", p->name, p->org,
+                 ct_role_name(p->role));
+        return;
+    case CT_PRINCIPAL_CLIENT:
+        snprintf(out, CT_AUTH_ACTOR_MAX, "client:%s@%s/%s", p->name, p->org,
+                 ct_role_name(p->role));
+        return;
+    case CT_PRINCIPAL_DISPLAY:
+        snprintf(out, CT_AUTH_ACTOR_MAX, "display:%s", p->name);
+        return;
+    case CT_PRINCIPAL_ORG:
+        break;
+    }
+    snprintf(out, CT_AUTH_ACTOR_MAX, "org:%s/%s", p->org,
+             ct_role_name(p->role));
+}
+
+int ct_auth_check_clash(const ct_config *cfg, const ct_tokens *t, char *why,
+                        size_t n)
+{
+    for (size_t i = 0; i < cfg->norgs; i++)
+        for (size_t j = 0; j < cfg->orgs[i].ntokens; j++) {
+            const ct_token *hit = NULL;
+            if (ct_tokens_match(t, cfg->orgs[i].tokens[j].sha256, 0, &hit) !=
+                CT_TOKEN_NONE) {
+                snprintf(why, n,
+                         "the token at line %u (organisation %s) has the "
+                         "same secret as token %lld of the token store; "
+                         "every token must be its own secret",
+                         cfg->orgs[i].tokens[j].line, cfg->orgs[i].id,
+                         (long long)hit->id);
+                return CT_ECONFIG;
+            }
+        }
+    return 0;
 }
 
 int ct_auth_new(const ct_config *cfg, ct_auth **out)
@@ -49,6 +95,11 @@ int ct_auth_new(const ct_config *cfg, ct_auth **out)
         free(a);
         return CT_ENOMEM;
     }
+    a->orgs = calloc(cfg->norgs ? cfg->norgs : 1, sizeof *a->orgs);
+    if (!a->orgs) {
+        ct_auth_free(a);
+        return CT_ENOMEM;
+    }
     for (size_t i = 0; i < cfg->norgs; i++) {
         const ct_config_org *o = &cfg->orgs[i];
         if (strlen(o->id) >= sizeof a->tokens[0].who.org) {
@@ -59,8 +110,10 @@ int ct_auth_new(const ct_config *cfg, ct_auth **out)
             entry *e = &a->tokens[a->ntokens++];
             memcpy(e->sha256, o->tokens[t].sha256, sizeof e->sha256);
             e->who.role = o->tokens[t].role;
+            e->who.kind = CT_PRINCIPAL_ORG;
             strcpy(e->who.org, o->id);
         }
+        strcpy(a->orgs[a->norgs++], o->id);
     }
     *out = a;
     return 0;
@@ -72,6 +125,7 @@ void ct_auth_free(ct_auth *a)
         return;
     sodium_memzero(a->tokens, a->ntokens * sizeof *a->tokens);
     free(a->tokens);
+    free(a->orgs);
     free(a);
 }
 
@@ -120,21 +174,51 @@ int ct_auth_bearer(const ct_auth *a, const char *header, ct_principal *p)
         found = (found & ~mask) | (i & mask);
         matched |= eq;
     }
-    /* A display credential: compared only when no token matched, so a
-     * person's token always keeps its role. */
-    char name[CT_DISPLAY_NAME_MAX + 1];
-    bool display = !matched && ct_displays_match(a->displays, h, name);
+    /* The token store: compared only when no config token matched (the
+     * two never share a secret: ct_auth_check_clash). */
+    const ct_token *tok = NULL;
+    ct_token_match m = CT_TOKEN_NONE;
+    if (!matched && a->store)
+        m = ct_tokens_match(a->store, h,
+                            a->clock ? ct_clock_now(a->clock) : 0, &tok);
     sodium_memzero(h, sizeof h);
-    if (display) {
-        memset(p, 0, sizeof *p);
-        p->role = CT_ROLE_VIEWER;
-        p->display = true;
-        snprintf(p->org, sizeof p->org, "%s", name);
+    if (matched) {
+        *p = a->tokens[found].who;
         return 0;
     }
-    if (!matched)
+    if (m == CT_TOKEN_EXPIRED)
+        return CT_ETIMEOUT;
+    if (m != CT_TOKEN_VALID)
         return CT_EDENIED;
-    *p = a->tokens[found].who;
+    /* A person or client of an organisation the area no longer lists
+     * has no access, whatever the store says. */
+    if (tok->kind != CT_TOKEN_DISPLAY) {
+        bool known = false;
+        for (size_t i = 0; i < a->norgs && !known; i++)
+            known = strcmp(a->orgs[i], tok->org) == 0;
+        if (!known)
+            return CT_EDENIED;
+    }
+    memset(p, 0, sizeof *p);
+    p->role = tok->role;
+    p->token_id = tok->id;
+    snprintf(p->name, sizeof p->name, "%s", tok->name);
+    switch (tok->kind) {
+    case CT_TOKEN_DISPLAY:
+        p->kind = CT_PRINCIPAL_DISPLAY;
+        p->display = true;
+        p->role = CT_ROLE_VIEWER;
+        snprintf(p->org, sizeof p->org, "%s", tok->name);
+        break;
+    case CT_TOKEN_USER:
+        p->kind = CT_PRINCIPAL_USER;
+        snprintf(p->org, sizeof p->org, "%s", tok->org);
+        break;
+    case CT_TOKEN_CLIENT:
+        p->kind = CT_PRINCIPAL_CLIENT;
+        snprintf(p->org, sizeof p->org, "%s", tok->org);
+        break;
+    }
     return 0;
 }
 

@@ -1,9 +1,11 @@
 /*
- * API authentication and the role rules. Bearer tokens are configured per
- * organisation with a role (hub, hospital, provider, viewer, admin) and
- * kept only as SHA-256 hashes; a request's token is hashed and compared
- * against every configured hash in constant time, so neither timing nor
- * an early exit tells which token (if any) was close.
+ * API authentication and the role rules. Bearer tokens come from two
+ * places, both kept only as SHA-256 hashes: the area config (organisation
+ * tokens, for machine clients and the demo) and the token store
+ * (token.h: named users, machine clients, screens on a wall), which can
+ * expire and be revoked. A request's token is hashed and compared against
+ * every hash in constant time, so neither timing nor an early exit tells
+ * which token (if any) was close.
  *
  * What a role may do on a route is one cell of the role matrix, kept in
  * the route table (host/api.c): NONE (403), ALL, or OWN: allowed, but
@@ -30,17 +32,37 @@ typedef enum ct_access {
     CT_ACCESS_ALL,
 } ct_access;
 
-/* Who is calling: the organisation and role the token is bound to. A
- * display credential (display.h) calls as a viewer with display set and
- * org holding the screen's name; it may use only the routes marked for
- * displays (aggregate figures). */
+/* What kind of credential called. */
+typedef enum ct_principal_kind {
+    CT_PRINCIPAL_ORG,     /* an organisation token of the config */
+    CT_PRINCIPAL_USER,    /* a named person (token store) */
+    CT_PRINCIPAL_CLIENT,  /* a machine client (token store) */
+    CT_PRINCIPAL_DISPLAY, /* a screen on a wall (token store) */
+} ct_principal_kind;
+
+/* Who is calling: the organisation and role the token is bound to, and
+ * for the token store's credentials the name (user id, client, screen)
+ * and the entry's id. A display credential (display.h) calls as a viewer
+ * with display set and org holding the screen's name; it may use only
+ * the routes marked for displays (aggregate figures). */
 typedef struct ct_principal {
     ct_role role;
     char org[65]; /* organisation id (ids are at most 64 characters) */
     bool display;
+    ct_principal_kind kind;
+    char name[65];
+    int64_t token_id; /* 0 for a config token */
 } ct_principal;
 
-typedef struct ct_displays ct_displays;
+/* Longest audit actor: "client:" + name + "@" + org + "/" + role. */
+#define CT_AUTH_ACTOR_MAX 160
+
+/* The caller as an audit actor: "org:ORG/ROLE" for a config token,
+ * "user:ID@ORG/ROLE", "client:NAME@ORG/ROLE", "display:NAME". */
+void ct_principal_actor(const ct_principal *p, char out[CT_AUTH_ACTOR_MAX]);
+
+struct ct_tokens;
+struct ct_clock;
 
 typedef struct ct_auth ct_auth;
 
@@ -51,15 +73,24 @@ void ct_auth_free(ct_auth *a);
 
 /*
  * Checks an Authorization header value ("Bearer TOKEN"; header may be
- * NULL). Returns 0 and fills *p for a configured token; CT_EDENIED for a
- * missing, malformed or unknown token. The comparison runs over every
- * configured token whatever matches.
+ * NULL). Returns 0 and fills *p for a configured token or a valid entry
+ * of the token store; CT_ETIMEOUT for a store entry whose expiry has
+ * passed; CT_EDENIED for a missing, malformed, unknown or revoked token.
+ * The comparison runs over every token whatever matches.
  */
 int ct_auth_bearer(const ct_auth *a, const char *header, ct_principal *p);
 
-/* The display credentials consulted after the configured tokens
- * (borrowed; NULL for none). Kept by the daemon across reloads. */
-void ct_auth_set_displays(ct_auth *a, const ct_displays *d);
+/* The token store consulted after the configured tokens, and the clock
+ * its expiries are read against (both borrowed; NULL for none). The
+ * daemon swaps the store whenever its file changes. */
+void ct_auth_set_tokens(ct_auth *a, const struct ct_tokens *t,
+                        const struct ct_clock *clock);
+
+/* 0, or CT_ECONFIG with a sentence in why when a token of cfg has the
+ * same secret as an entry of the store (every secret must be its own:
+ * the later would never match). */
+int ct_auth_check_clash(const ct_config *cfg, const struct ct_tokens *t,
+                        char *why, size_t n);
 
 /* Number of configured tokens. */
 size_t ct_auth_count(const ct_auth *a);

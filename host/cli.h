@@ -54,6 +54,7 @@ int ct_cmd_repl(int argc, char **argv);
 int ct_cmd_test(int argc, char **argv);
 int ct_cmd_plugin(int argc, char **argv);
 int ct_cmd_audit(int argc, char **argv);
+int ct_cmd_token(int argc, char **argv);
 int ct_cmd_report(int argc, char **argv);
 int ct_cmd_backup(int argc, char **argv);
 int ct_cmd_restore(int argc, char **argv);

@@ -16,6 +16,7 @@
 #include <jansson.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -88,24 +89,110 @@ static int verify(const char *path)
     return CT_EXIT_OK;
 }
 
+/* caretide audit list: the events, oldest first, one a line (or JSON
+ * lines), read-only; kind filters on a prefix ("token." or "access."). */
+static int list(const char *path, int64_t after, int64_t limit,
+                const char *kind, bool json)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+        fprintf(stderr, "caretide audit: cannot open database %s: %s\n",
+                path, strerror(errno));
+        return CT_EXIT_FAIL;
+    }
+    ct_store_options opts = {.readonly = true};
+    ct_store *s = NULL;
+    int rc = ct_store_open(path, &opts, &s);
+    if (rc) {
+        fprintf(stderr, "caretide audit: cannot open database %s: %s\n",
+                path, ct_strerror(rc));
+        return CT_EXIT_FAIL;
+    }
+    int64_t shown = 0;
+    for (;;) {
+        json_t *page = NULL;
+        if ((rc = ct_audit_list_json(s, after, 1000, &page)))
+            break;
+        size_t n = json_array_size(page), i;
+        json_t *e;
+        json_array_foreach(page, i, e) {
+            after = json_integer_value(json_object_get(e, "seq"));
+            const char *k = json_string_value(json_object_get(e, "kind"));
+            if (kind && strncmp(k, kind, strlen(kind)) != 0)
+                continue;
+            if (limit >= 0 && shown >= limit)
+                break;
+            shown++;
+            json_object_del(e, "prev_hash");
+            char *payload = json_dumps(json_object_get(e, "payload"),
+                                       JSON_SORT_KEYS | JSON_COMPACT);
+            if (json) {
+                char *line = json_dumps(e, JSON_SORT_KEYS | JSON_COMPACT);
+                if (line)
+                    puts(line);
+                free(line);
+            } else {
+                char when[40];
+                ct_clock_format(
+                    json_integer_value(json_object_get(e, "at")), when,
+                    sizeof when);
+                printf("%" JSON_INTEGER_FORMAT " %s %s %s %s\n",
+                       json_integer_value(json_object_get(e, "seq")), when,
+                       json_string_value(json_object_get(e, "actor")), k,
+                       payload ? payload : "{}");
+            }
+            free(payload);
+        }
+        json_decref(page);
+        if (n < 1000 || (limit >= 0 && shown >= limit))
+            break;
+    }
+    ct_store_close(s);
+    if (rc) {
+        fprintf(stderr, "caretide audit: cannot list %s: %s\n", path,
+                ct_strerror(rc));
+        return CT_EXIT_FAIL;
+    }
+    return CT_EXIT_OK;
+}
+
 int ct_cmd_audit(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"db", required_argument, NULL, 'd'},
         {"config", required_argument, NULL, 'c'},
+        {"after", required_argument, NULL, 'a'},
+        {"limit", required_argument, NULL, 'n'},
+        {"kind", required_argument, NULL, 'k'},
+        {"json", no_argument, NULL, 'j'},
         {"log-format", required_argument, NULL, 'F'},
         {"log-level", required_argument, NULL, 'L'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *db = NULL, *config_path = NULL, *log_format = NULL,
-               *log_level = NULL;
+               *log_level = NULL, *kind = NULL;
+    long long after = 0, limit = -1;
+    bool json = false;
+    char *end;
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":c:h", opts, NULL)) != -1) {
         switch (c) {
         case 'd': db = optarg; break;
         case 'c': config_path = optarg; break;
+        case 'a':
+            after = strtoll(optarg, &end, 10);
+            if (*end || after < 0)
+                return ct_cli_usage_error("audit", "--after wants a seq");
+            break;
+        case 'n':
+            limit = strtoll(optarg, &end, 10);
+            if (*end || limit < 0)
+                return ct_cli_usage_error("audit", "--limit wants a count");
+            break;
+        case 'k': kind = optarg; break;
+        case 'j': json = true; break;
         case 'F': log_format = optarg; break;
         case 'L': log_level = optarg; break;
         case 'h': return ct_cli_help("audit");
@@ -118,8 +205,10 @@ int ct_cmd_audit(int argc, char **argv)
         }
     }
     if (optind >= argc)
-        return ct_cli_usage_error("audit", "missing subcommand (verify)");
-    if (strcmp(argv[optind], "verify") != 0)
+        return ct_cli_usage_error("audit", "missing subcommand (verify or "
+                                           "list)");
+    bool listing = strcmp(argv[optind], "list") == 0;
+    if (!listing && strcmp(argv[optind], "verify") != 0)
         return ct_cli_usage_error("audit", "unknown subcommand '%s'",
                                   argv[optind]);
     if (optind + 1 < argc)
@@ -129,7 +218,7 @@ int ct_cmd_audit(int argc, char **argv)
         return CT_EXIT_USAGE;
 
     if (db)
-        return verify(db);
+        return listing ? list(db, after, limit, kind, json) : verify(db);
 
     /* No --db: the configured database. */
     ct_diags diags = {0};
@@ -141,7 +230,8 @@ int ct_cmd_audit(int argc, char **argv)
         ct_diags_free(&diags);
         return CT_EXIT_FAIL;
     }
-    int status = verify(cfg->db_path);
+    int status = listing ? list(cfg->db_path, after, limit, kind, json)
+                         : verify(cfg->db_path);
     ct_config_free(cfg);
     ct_diags_free(&diags);
     return status;

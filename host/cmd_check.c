@@ -4,16 +4,39 @@
  */
 #include "cli.h"
 
+#include "auth.h"
 #include "config.h"
 #include "diag.h"
+#include "error.h"
 #include "host.h"
 #include "plugin_check.h"
 #include "plugins.h"
+#include "token.h"
 
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* The token store beside the database (token.h), when there is one: it
+ * must read, and share no secret with a token of the config. */
+static int check_token_store(const ct_config *cfg, ct_diags *diags)
+{
+    char *path = ct_tokens_path(cfg->db_path);
+    if (!path)
+        return CT_ENOMEM;
+    ct_tokens *t = NULL;
+    char why[400] = "";
+    int rc = ct_tokens_load(path, &t, why, sizeof why);
+    if (!rc && (rc = ct_auth_check_clash(cfg, t, why, sizeof why)))
+        ct_diags_add(diags, cfg->file, 0, 0, "%s", why);
+    else if (rc)
+        ct_diags_add(diags, path, 0, 0, "%s", why);
+    ct_tokens_free(t);
+    free(path);
+    return rc;
+}
 
 /* --json: {"ok": false, "errors": [{file, line, col, message}]} or the
  * area's counts with "ok": true, as one document on stdout. */
@@ -94,7 +117,8 @@ int ct_cmd_check(int argc, char **argv)
     /* Then every plugin loaded as `run` loads it (setup() with the area's
      * settings, a bundle's own tests) on a scratch copy: check ok means
      * run starts. */
-    if (ct_plugin_check_all(cfg, &diags) ||
+    if (check_token_store(cfg, &diags) ||
+        ct_plugin_check_all(cfg, &diags) ||
         ct_host_dry_run(cfg, &diags)) {
         if (json)
             print_json(NULL, &diags);

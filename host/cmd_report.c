@@ -4,6 +4,7 @@
  * spreadsheets or JSON (the same object as GET /v1/reports/...).
  */
 #include "cli.h"
+#include "audit.h"
 
 #include "capacity.h"
 #include "clock.h"
@@ -536,6 +537,70 @@ done:
     return status;
 }
 
+/* caretide report access --referral ID: who read a referral's personal
+ * data (access.read events), from the database opened read-only. */
+static int access_report(const char *referral, const char *fmt,
+                         const char *db, const char *config_path)
+{
+    char *end = NULL;
+    long long id = referral ? strtoll(referral, &end, 10) : 0;
+    if (!referral || !end || *end || id < 1)
+        return ct_cli_usage_error(CMD, "access needs --referral ID");
+    bool json = fmt && strcmp(fmt, "json") == 0;
+    if (fmt && !json && strcmp(fmt, "table") != 0)
+        return ct_cli_usage_error(CMD, "--format: the access report is a "
+                                       "table or json");
+    ct_config *cfg = NULL;
+    if (!db) {
+        ct_diags diags = {0};
+        int rc = config_path ? ct_config_load_file(config_path, &cfg, &diags)
+                             : ct_config_load_demo(&cfg, &diags);
+        if (rc) {
+            ct_diags_print(&diags, stderr);
+            ct_diags_free(&diags);
+            return CT_EXIT_FAIL;
+        }
+        ct_diags_free(&diags);
+        db = cfg->db_path;
+    }
+    ct_store_options so = {.readonly = true};
+    ct_store *s = NULL;
+    json_t *out = NULL;
+    int rc = ct_store_open(db, &so, &s);
+    if (!rc)
+        rc = ct_audit_access_json(s, id, &out);
+    ct_store_close(s);
+    if (rc) {
+        fprintf(stderr, "caretide report: %s: %s\n", db, ct_strerror(rc));
+        ct_config_free(cfg);
+        return CT_EXIT_FAIL;
+    }
+    if (json) {
+        char *text = json_dumps(out, JSON_SORT_KEYS);
+        if (text)
+            puts(text);
+        free(text);
+    } else {
+        printf("referral %lld: read %zu times\n", id,
+               json_array_size(json_object_get(out, "reads")));
+        printf("%-8s %-25s %-45s %s\n", "SEQ", "AT", "ACTOR", "ROUTE");
+        size_t i;
+        json_t *e;
+        json_array_foreach(json_object_get(out, "reads"), i, e) {
+            char when[40];
+            ct_clock_format(json_integer_value(json_object_get(e, "at")),
+                            when, sizeof when);
+            printf("%-8" JSON_INTEGER_FORMAT " %-25s %-45s %s\n",
+                   json_integer_value(json_object_get(e, "seq")), when,
+                   json_string_value(json_object_get(e, "actor")),
+                   json_string_value(json_object_get(e, "route")));
+        }
+    }
+    json_decref(out);
+    ct_config_free(cfg);
+    return CT_EXIT_OK;
+}
+
 int ct_cmd_report(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -546,13 +611,15 @@ int ct_cmd_report(int argc, char **argv)
         {"json", no_argument, NULL, 'j'},
         {"db", required_argument, NULL, 'd'},
         {"config", required_argument, NULL, 'c'},
+        {"referral", required_argument, NULL, 'r'},
         {"log-format", required_argument, NULL, 'F'},
         {"log-level", required_argument, NULL, 'L'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *from = NULL, *to = NULL, *by = NULL, *fmt = NULL, *db = NULL,
-               *config_path = NULL, *log_format = NULL, *log_level = NULL;
+               *config_path = NULL, *log_format = NULL, *log_level = NULL,
+               *referral = NULL;
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":c:h", opts, NULL)) != -1) {
@@ -564,6 +631,7 @@ int ct_cmd_report(int argc, char **argv)
         case 'j': fmt = "json"; break; /* as `plugin list --json` */
         case 'd': db = optarg; break;
         case 'c': config_path = optarg; break;
+        case 'r': referral = optarg; break;
         case 'F': log_format = optarg; break;
         case 'L': log_level = optarg; break;
         case 'h': return ct_cli_help(CMD);
@@ -576,6 +644,10 @@ int ct_cmd_report(int argc, char **argv)
         }
     }
     args a = {.by = -1};
+    if (optind < argc && strcmp(argv[optind], "access") == 0)
+        return access_report(referral, fmt, db, config_path);
+    if (referral)
+        return ct_cli_usage_error(CMD, "--referral is for the access report");
     if (optind >= argc)
         return ct_cli_usage_error(CMD, "missing report: delays, capacity, "
                                        "escalation, today or daily");

@@ -8,8 +8,8 @@
 #include "daemon_int.h"
 
 #include "api.h"
+#include "audit.h"
 #include "auth.h"
-#include "display.h"
 #include "error.h"
 #include "http.h"
 #include "log.h"
@@ -231,7 +231,136 @@ static void warn_restart_only(const ct_config *old, const ct_config *next)
                     next->area_id);
 }
 
+/* ---- the audit of a reload -------------------------------------------- */
+
+/* At most this many ids per list in a config.reloaded event; the counts
+ * are always whole. */
+#define DIFF_IDS_MAX 200
+
+static void add_id(json_t *list, const char *id)
+{
+    if (json_array_size(list) < DIFF_IDS_MAX)
+        json_array_append_new(list, json_string(id));
+}
+
+static bool has_bed(const ct_config *c, const char *id)
+{
+    for (size_t f = 0; f < c->nfacilities; f++)
+        for (size_t z = 0; z < c->facilities[f].nzones; z++)
+            for (size_t b = 0; b < c->facilities[f].zones[z].nbeds; b++)
+                if (strcmp(c->facilities[f].zones[z].beds[b].id, id) == 0)
+                    return true;
+    return false;
+}
+
+/* Beds of a that b does not list, by id, into list. */
+static void beds_missing(const ct_config *a, const ct_config *b, json_t *list)
+{
+    for (size_t f = 0; f < a->nfacilities; f++)
+        for (size_t z = 0; z < a->facilities[f].nzones; z++)
+            for (size_t i = 0; i < a->facilities[f].zones[z].nbeds; i++) {
+                const char *id = a->facilities[f].zones[z].beds[i].id;
+                if (!has_bed(b, id))
+                    add_id(list, id);
+            }
+}
+
+static const ct_config_org *find_org(const ct_config *c, const char *id)
+{
+    for (size_t i = 0; i < c->norgs; i++)
+        if (strcmp(c->orgs[i].id, id) == 0)
+            return &c->orgs[i];
+    return NULL;
+}
+
+static size_t tokens_missing(const ct_config_org *a, const ct_config_org *b)
+{
+    size_t n = 0;
+    for (size_t i = 0; a && i < a->ntokens; i++) {
+        bool found = false;
+        for (size_t j = 0; b && j < b->ntokens && !found; j++)
+            found = memcmp(a->tokens[i].sha256, b->tokens[j].sha256, 32) ==
+                        0 &&
+                    a->tokens[i].role == b->tokens[j].role;
+        n += !found;
+    }
+    return n;
+}
+
+/*
+ * What a reload changed, for its config.reloaded event: the reconcile's
+ * counts; beds and organisations added and gone by id; per organisation
+ * how many config tokens came and went (never a hash); and the plugins
+ * before and after (name, version, settings and bundle hashes) when they
+ * differ. A new object.
+ */
+static json_t *reload_diff(const ct_config *old, const ct_config *next,
+                           const ct_reconcile_stats *st, json_t *plugins_before,
+                           json_t *plugins_after)
+{
+    json_t *beds_added = json_array(), *beds_gone = json_array();
+    beds_missing(next, old, beds_added);
+    beds_missing(old, next, beds_gone);
+    json_t *orgs_added = json_array(), *tokens = json_array();
+    for (size_t i = 0; i < next->norgs; i++) {
+        const ct_config_org *n = &next->orgs[i];
+        const ct_config_org *o = find_org(old, n->id);
+        if (!o)
+            add_id(orgs_added, n->id);
+        size_t added = tokens_missing(n, o), gone = tokens_missing(o, n);
+        if (added || gone)
+            json_array_append_new(tokens,
+                                  json_pack("{s:s, s:I, s:I}", "org", n->id,
+                                            "added", (json_int_t)added,
+                                            "removed", (json_int_t)gone));
+    }
+    json_t *out = json_pack(
+        "{s:s, s:{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i}, "
+        "s:o, s:o, s:o, s:o}",
+        "file", next->file, "counts", "orgs_added", st->orgs_added,
+        "orgs_changed", st->orgs_changed, "facilities_added",
+        st->facilities_added, "facilities_changed", st->facilities_changed,
+        "facilities_retired", st->facilities_retired, "zones_added",
+        st->zones_added, "zones_changed", st->zones_changed, "zones_retired",
+        st->zones_retired, "beds_added", st->beds_added, "beds_changed",
+        st->beds_changed, "beds_retired", st->beds_retired, "beds_added",
+        beds_added, "beds_removed", beds_gone, "orgs_added", orgs_added,
+        "config_tokens", tokens);
+    if (out && !json_equal(plugins_before, plugins_after)) {
+        json_object_set(out, "plugins_before", plugins_before);
+        json_object_set(out, "plugins_after", plugins_after);
+    }
+    return out;
+}
+
+/* Appends config.reloaded in a transaction of its own (the reload runs
+ * outside any group). A failure is logged: the reload has happened. */
+static void audit_reload(ct_daemon *d, const char *actor, json_t *diff)
+{
+    int rc = diff ? ct_store_begin(d->store) : CT_ENOMEM;
+    if (!rc) {
+        rc = ct_audit_append(d->store, ct_clock_now(d->clock), actor,
+                             "config.reloaded", diff, NULL);
+        if (rc)
+            ct_store_rollback(d->store);
+        else
+            rc = ct_store_commit(d->store);
+    }
+    if (!rc)
+        ct_audit_sync_head(d->store);
+    else
+        ct_log_error(UNIT, "the reload could not be audited: %s",
+                     ct_strerror(rc));
+    d->version++;
+}
+
 int ct_daemon_reload(ct_daemon *d, ct_diags *diags, ct_reconcile_stats *stats)
+{
+    return ct_daemon_reload_by(d, "host", diags, stats);
+}
+
+int ct_daemon_reload_by(ct_daemon *d, const char *actor, ct_diags *diags,
+                        ct_reconcile_stats *stats)
 {
     if (ct_commit_pending(d->commit))
         return CT_ESTATE;
@@ -246,6 +375,13 @@ int ct_daemon_reload(ct_daemon *d, ct_diags *diags, ct_reconcile_stats *stats)
         goto fail_load;
     if ((err = ct_auth_new(next, &auth)))
         goto fail_auth;
+    if ((err = ct_daemon__tokens_check_config(d, next, diags))) {
+        ct_auth_free(auth);
+        goto fail_auth;
+    }
+    json_t *plugins_before =
+        ct_daemon_plugins(d) ? ct_plugins_provenance(ct_daemon_plugins(d))
+                            : json_array();
     size_t prepared = 0;
     for (; prepared < d->nhooks; prepared++) {
         const ct_daemon_reload_hook *h = &d->hooks[prepared];
@@ -259,7 +395,16 @@ int ct_daemon_reload(ct_daemon *d, ct_diags *diags, ct_reconcile_stats *stats)
         if (d->hooks[i].apply)
             d->hooks[i].apply(d, next, d->hooks[i].data);
     warn_restart_only(d->cfg, next);
-    ct_auth_set_displays(auth, d->displays);
+    json_t *plugins_after =
+        ct_daemon_plugins(d) ? ct_plugins_provenance(ct_daemon_plugins(d))
+                            : json_array();
+    json_t *diff =
+        reload_diff(d->cfg, next, stats, plugins_before, plugins_after);
+    json_decref(plugins_before);
+    json_decref(plugins_after);
+    audit_reload(d, actor, diff);
+    json_decref(diff);
+    ct_daemon__tokens_auth_changed(d, auth);
     ct_http_set_auth(d->http, auth);
     ct_http_set_max_body(d->http, next->limits.max_body);
     ct_auth_free(d->auth);
@@ -274,6 +419,7 @@ int ct_daemon_reload(ct_daemon *d, ct_diags *diags, ct_reconcile_stats *stats)
     return 0;
 
 fail_prepare:
+    json_decref(plugins_before);
     while (prepared-- > 0)
         if (d->hooks[prepared].abort)
             d->hooks[prepared].abort(d, next, d->hooks[prepared].data);
@@ -291,7 +437,7 @@ fail_load:
 static void reload_now(ct_daemon *d)
 {
     ct_diags diags = {0};
-    ct_daemon_reload(d, &diags, NULL);
+    ct_daemon_reload_by(d, "signal:SIGHUP", &diags, NULL);
     ct_diags_free(&diags);
 }
 
@@ -370,6 +516,7 @@ static void on_signal(uv_signal_t *s, int signum)
         return;
     }
     d->stopping = true;
+    ct_daemon__tokens_stop(d);
     ct_daemon__plugins_stop(d);
     ct_daemon__guard_stop(d);
     ct_prom_set(d->m_ready, NULL, 0);
@@ -512,13 +659,9 @@ static int start(ct_daemon *d)
         return err;
     if ((err = ct_auth_new(d->cfg, &d->auth)))
         return err;
-    ct_cap_error derr = {0};
-    if ((err = ct_displays_load(d->cap, &d->displays, &derr))) {
-        ct_log_error(UNIT, "cannot read the display credentials: %s",
-                     derr.message[0] ? derr.message : ct_strerror(err));
+    if ((err = ct_daemon__tokens_start(d)))
         return err;
-    }
-    ct_auth_set_displays(d->auth, d->displays);
+    ct_daemon__tokens_auth_changed(d, d->auth);
     /* Units that join the daemon hook in here, before the server starts. */
     if ((err = ct_daemon__plugins_start(d)))
         return err;
@@ -561,6 +704,7 @@ static int start(ct_daemon *d)
 /* Undoes a failed start-up: whatever was made, in reverse. */
 static void cleanup(ct_daemon *d)
 {
+    ct_daemon__tokens_stop(d);
     ct_daemon__plugins_stop(d);
     ct_daemon__guard_stop(d);
     if (d->http)
@@ -604,7 +748,7 @@ int ct_daemon_run(const ct_daemon_options *opts)
         ct_log_error(UNIT, "event loop closed with handles open: %s",
                      uv_strerror(close_rc));
     ct_auth_free(d->auth);
-    ct_displays_free(d->displays);
+    ct_daemon__tokens_free(d);
     ct_daemon__plugins_free(d);
     ct_daemon__cap_free(d);
     ct_daemon__guard_detach(d);

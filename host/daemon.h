@@ -22,6 +22,7 @@
 #include "plugins.h"
 #include "prom.h"
 #include "store.h"
+#include "token.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -77,9 +78,20 @@ ct_clock *ct_daemon_clock(ct_daemon *d);
  */
 ct_capacity *ct_daemon_capacity(ct_daemon *d);
 
-/* The valid display credentials (display.h; borrowed, valid while the
- * daemon runs): the API changes them, authentication reads them. */
-struct ct_displays *ct_daemon_displays(ct_daemon *d);
+/*
+ * Changes the token store (token.h) from inside a write of the group
+ * commit: locks and re-reads the file, calls fn(t, arg), and when it
+ * returns 0 saves the file, hands the new store to authentication (so a
+ * revocation is refused from the next request on) and appends the audit
+ * events of the change to the write. fn's error (with its sentence in
+ * why) is returned and nothing changes. The actor of each event is the
+ * one fn records in the store.
+ */
+int ct_daemon_tokens_edit(ct_daemon *d, int (*fn)(ct_tokens *t, void *arg),
+                          void *arg, char *why, size_t n);
+
+/* The token store as last read (borrowed until the next loop turn). */
+const ct_tokens *ct_daemon_tokens(ct_daemon *d);
 
 /*
  * The plugin manager of the daemon's host (host.h), which gets every
@@ -144,6 +156,12 @@ int ct_daemon_on_reload(ct_daemon *d, const ct_daemon_reload_hook *hook);
  */
 int ct_daemon_reload(ct_daemon *d, ct_diags *diags,
                      ct_reconcile_stats *stats);
+
+/* The same, naming who asked (the audit actor of the config.reloaded
+ * event that records what changed: docs/operations.md "Information
+ * governance"). ct_daemon_reload is reload_by(d, "host", ...). */
+int ct_daemon_reload_by(ct_daemon *d, const char *actor, ct_diags *diags,
+                        ct_reconcile_stats *stats);
 
 /*
  * Starts a backup (backup.h) of the daemon's database into

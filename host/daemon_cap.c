@@ -44,11 +44,6 @@ ct_capacity *ct_daemon_capacity(ct_daemon *d)
     return d->cap;
 }
 
-struct ct_displays *ct_daemon_displays(ct_daemon *d)
-{
-    return d->displays;
-}
-
 ct_plugins *ct_daemon_plugins(ct_daemon *d)
 {
     return d->host ? ct_host_plugins(d->host) : NULL;

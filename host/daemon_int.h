@@ -46,7 +46,7 @@ struct ct_daemon {
     ct_daemon_options opts;
     ct_config *cfg;
     ct_auth *auth;
-    ct_displays *displays; /* display credentials, kept across reloads */
+    struct ct_daemon__tokens *tk; /* daemon_tokens.c */
     ct_store *store;
     ct_clock *clock;
     ct_commit *commit;
@@ -103,6 +103,19 @@ void ct_daemon__guard_detach(ct_daemon *d); /* before the store closes */
 void ct_daemon__guard_free(ct_daemon *d);
 void ct_daemon__guard_outcome(ct_daemon *d, int err, bool committed);
 bool ct_daemon__guard_degraded(ct_daemon *d, const char **reason);
+
+/* The token store in the daemon (daemon_tokens.c): start reads the file
+ * beside the database (moving migration 9's displays into it), audits what
+ * changed since the chain last looked and hands it to authentication,
+ * then re-reads it when it changes (a timer); auth_changed gives it to a
+ * new ct_auth after a reload; stop closes the timer; free after the loop.
+ * check_config refuses a config token with the secret of a stored one. */
+int ct_daemon__tokens_start(ct_daemon *d);
+void ct_daemon__tokens_auth_changed(ct_daemon *d, ct_auth *auth);
+int ct_daemon__tokens_check_config(ct_daemon *d, const ct_config *cfg,
+                                   ct_diags *diags);
+void ct_daemon__tokens_stop(ct_daemon *d);
+void ct_daemon__tokens_free(ct_daemon *d);
 
 /* Reloads now, or after the open group commit. */
 void ct_daemon__request_reload(ct_daemon *d);

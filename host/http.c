@@ -300,10 +300,13 @@ static void authenticate(ct_http_req *r)
     }
     const char *header = ct_http_req_header(r, "Authorization");
     const ct_auth *auth = r->http->auth;
-    if (!auth || ct_auth_bearer(auth, header, &r->who) != 0) {
+    int denied = auth ? ct_auth_bearer(auth, header, &r->who) : CT_EDENIED;
+    if (denied) {
         ct_http_error(r, 401, "unauthorized", NULL,
-                      header ? "the bearer token is not valid"
-                             : "a bearer token is required");
+                      !header                  ? "a bearer token is required"
+                      : denied == CT_ETIMEOUT ? "the bearer token has expired"
+                                               : "the bearer token is not "
+                                                 "valid");
         ct_http_reply_header(r, "WWW-Authenticate",
                              header ? "Bearer error=\"invalid_token\""
                                     : "Bearer");
@@ -607,7 +610,8 @@ static enum MHD_Result dispatch(ct_http_req *r)
             return MHD_YES;
         }
         break;
-    case CT_ROUTE_WRITE: {
+    case CT_ROUTE_WRITE:
+    case CT_ROUTE_AUDITED: {
         int err = h->commit ? ct_commit_write(h->commit, &r->wait, write_fn,
                                               r, on_written)
                             : CT_ESTATE;

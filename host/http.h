@@ -22,6 +22,9 @@
  *                   the commit, and becomes 503 if the commit fails. A
  *                   handler that fails (returns an error or replies >= 400)
  *                   has its changes rolled back.
+ *   CT_ROUTE_AUDITED a read of a person's data, run as a WRITE: the
+ *                   access.read event it appends is on disk before the
+ *                   answer leaves (docs/api.md "Audited access").
  *
  * Handlers reply with ct_http_reply_* or ct_http_error, or return a
  * negative CT_E* code that maps to a status (CT_EINVAL 400, CT_EDENIED
@@ -63,6 +66,7 @@ typedef enum ct_route_kind {
     CT_ROUTE_PLAIN,
     CT_ROUTE_READ,
     CT_ROUTE_WRITE,
+    CT_ROUTE_AUDITED, /* a read of personal data: run as a write */
 } ct_route_kind;
 
 /* app is ct_http_options.app. Returns 0 after replying, or a CT_E* code. */

@@ -388,6 +388,27 @@ static const char schema_v9[] =
     "  revoked_by TEXT"
     ") STRICT;";
 
+/*
+ * Named users: credentials move to the token store, a file beside the
+ * database that the CLI edits while the daemon runs (host/token.h); the
+ * display table of migration 9 is emptied into it at the daemon's next
+ * start. The chain audits every change of that file once: token_seen is
+ * what it last recorded of each credential (host/token_audit.c).
+ * Reads of a person's data are audited as access.read events, indexed
+ * for the access report (host/audit_list.c).
+ */
+static const char schema_v10[] =
+    "CREATE TABLE token_seen ("
+    "  id         INTEGER PRIMARY KEY,"
+    "  sha256     BLOB NOT NULL,"
+    "  expires_at INTEGER,"
+    "  revoked_at INTEGER"
+    ") STRICT;"
+    /* Reads of personal data are events too (access.read); the report of
+     * who read a referral finds them without walking the chain. */
+    "CREATE INDEX event_access ON event(kind, seq)"
+    "  WHERE kind = 'access.read';";
+
 const ct_migration ct_store__migrations[] = {
     {"domain model", schema_v1},
     {"capacity indexes and guards", schema_v2},
@@ -398,5 +419,6 @@ const ct_migration ct_store__migrations[] = {
     {"no writes that nothing needs", schema_v7},
     {"clinical data per referral", schema_v8},
     {"display credentials", schema_v9},
+    {"token store audit", schema_v10},
 };
 const int ct_store__nmigrations = (int)CT_ARRAY_LEN(ct_store__migrations);

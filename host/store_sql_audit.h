@@ -29,6 +29,14 @@
     X(AUDIT_READ_BEGIN, "BEGIN DEFERRED")                                   \
     X(AUDIT_READ_END, "COMMIT")                                             \
     X(AUDIT_READ_ABORT, "ROLLBACK")                                         \
+    /* Who read a referral (access.read events, docs/api.md "Audited     \
+     * access"); the partial index of migration 10 holds those events. */ \
+    X(AUDIT_ACCESS,                                                         \
+      "SELECT seq, at, actor, json_extract(payload, '$.route'),"            \
+      "       json_extract(payload, '$.request') FROM event"                \
+      " WHERE kind = 'access.read' AND EXISTS (SELECT 1 FROM"               \
+      "   json_each(event.payload, '$.referrals') WHERE value = ?1)"        \
+      " ORDER BY seq")                                                      \
     X(AUDIT_RESTORES,                                                       \
       "SELECT seq, at, actor, payload FROM event"                           \
       " WHERE kind = 'store.restored' ORDER BY seq")
