@@ -14,7 +14,7 @@
  */
 #include "api_int.h"
 
-#include "audit.h"
+#include "events.h"
 #include "error.h"
 
 #include <string.h>
@@ -36,15 +36,11 @@ int ct_api__audit_read(ct_http_req *r, void *app, const char *what,
     char actor[CT_API__ACTOR_MAX], route[200];
     ct_api__actor(r, actor);
     snprintf(route, sizeof route, "GET %s", ct_http_req_route(r)->pattern);
-    json_t *p = json_pack("{s:s, s:s, s:o}", "route", route, "request",
-                          ct_http_req_id(r), what, ids);
-    if (!p)
-        return CT_ENOMEM;
-    int rc = ct_audit_append(ct_daemon_store(app),
-                             ct_clock_now(ct_daemon_clock(app)), actor,
-                             "access.read", p, NULL);
-    json_decref(p);
-    return rc;
+    return ct_events_record(
+        ct_capacity_events(ct_daemon_capacity(app)), actor, "access.read",
+        json_pack("{s:s, s:s, s:o}", "route", route, "request",
+                  ct_http_req_id(r), what, ids),
+        CT_EVENT_QUIET, NULL, NULL);
 }
 
 static bool listed(const char *key, const char *const *keep)

@@ -8,9 +8,9 @@
 #include "daemon_int.h"
 
 #include "api.h"
-#include "audit.h"
 #include "auth.h"
 #include "error.h"
+#include "events.h"
 #include "http.h"
 #include "log.h"
 #include "sha256.h"
@@ -333,22 +333,24 @@ static json_t *reload_diff(const ct_config *old, const ct_config *next,
     return out;
 }
 
-/* Appends config.reloaded in a transaction of its own (the reload runs
- * outside any group). A failure is logged: the reload has happened. */
+/* Records config.reloaded in a transaction of its own (the reload runs
+ * outside any group); audited only, not delivered to plugins. Takes
+ * diff. A failure is logged: the reload has happened. */
 static void audit_reload(ct_daemon *d, const char *actor, json_t *diff)
 {
     int rc = diff ? ct_store_begin(d->store) : CT_ENOMEM;
     if (!rc) {
-        rc = ct_audit_append(d->store, ct_clock_now(d->clock), actor,
-                             "config.reloaded", diff, NULL);
+        rc = ct_events_record(ct_capacity_events(ct_daemon_capacity(d)),
+                              actor, "config.reloaded", diff, CT_EVENT_QUIET, NULL,
+                              NULL);
+        diff = NULL;
         if (rc)
             ct_store_rollback(d->store);
         else
             rc = ct_store_commit(d->store);
     }
-    if (!rc)
-        ct_audit_sync_head(d->store);
-    else
+    json_decref(diff);
+    if (rc)
         ct_log_error(UNIT, "the reload could not be audited: %s",
                      ct_strerror(rc));
     d->version++;
@@ -403,7 +405,6 @@ int ct_daemon_reload_by(ct_daemon *d, const char *actor, ct_diags *diags,
     json_decref(plugins_before);
     json_decref(plugins_after);
     audit_reload(d, actor, diff);
-    json_decref(diff);
     ct_daemon__tokens_auth_changed(d, auth);
     ct_http_set_auth(d->http, auth);
     ct_http_set_max_body(d->http, next->limits.max_body);

@@ -12,7 +12,6 @@
  */
 #include "daemon_int.h"
 
-#include "audit.h"
 #include "error.h"
 #include "log.h"
 #include "token_audit.h"
@@ -35,6 +34,12 @@ typedef struct ct_daemon__tokens {
     bool queued;         /* an audit write is in this turn's group */
     bool audit_pending;  /* a change read but not yet audited */
 } ct_daemon__tokens;
+
+/* The area's event bus: the one way into the audit log. */
+static ct_events *bus_of(ct_daemon *d)
+{
+    return ct_capacity_events(ct_daemon_capacity(d));
+}
 
 const ct_tokens *ct_daemon_tokens(ct_daemon *d)
 {
@@ -85,7 +90,8 @@ static int audit_write(ct_store *s, void *arg)
 {
     ct_daemon__tokens *k = arg;
     int n = 0;
-    int rc = ct_token_audit_sync(s, k->t, ct_clock_now(k->d->clock), &n);
+    (void)s;
+    int rc = ct_token_audit_sync(bus_of(k->d), k->t, &n);
     if (!rc && n)
         ct_log_info(UNIT, "%s: %d change%s audited", k->path, n,
                     n == 1 ? "" : "s");
@@ -184,7 +190,7 @@ int ct_daemon_tokens_edit(ct_daemon *d, int (*fn)(ct_tokens *t, void *arg),
      * poll audits it again (token_seen is then still behind). */
     k->audit_pending = true;
     int events = 0;
-    rc = ct_token_audit_sync(d->store, t, ct_clock_now(d->clock), &events);
+    rc = ct_token_audit_sync(bus_of(d), t, &events);
     if (rc)
         snprintf(why, n, "auditing the change failed: %s", ct_strerror(rc));
     return rc;
@@ -226,15 +232,13 @@ int ct_daemon__tokens_start(ct_daemon *d)
         ct_tokens_edit_end(k->path, lock, t, false, NULL, 0);
     lock = -1;
     if (!rc && !(rc = ct_auth_check_clash(d->cfg, t, why, sizeof why)))
-        rc = ct_token_audit_sync(d->store, t, ct_clock_now(d->clock),
-                                 &events);
+        rc = ct_token_audit_sync(bus_of(d), t, &events);
     if (rc) {
         ct_store_rollback(d->store);
         goto fail;
     }
     if ((rc = ct_store_commit(d->store)))
         goto fail;
-    ct_audit_sync_head(d->store);
     if (moved)
         ct_log_info(UNIT, "%d display credential%s moved into %s", moved,
                     moved == 1 ? "" : "s", k->path);

@@ -3,7 +3,6 @@
  */
 #include "token_audit.h"
 
-#include "audit.h"
 #include "error.h"
 #include "store_int.h"
 #include "util.h"
@@ -20,8 +19,8 @@ static const char *event_kind(const ct_token *tok, const char *what)
     return buf;
 }
 
-static int emit(ct_store *s, int64_t now, const char *actor,
-                const ct_token *tok, const char *what, json_t *extra)
+static int emit(ct_events *bus, const char *actor, const ct_token *tok,
+                const char *what, json_t *extra)
 {
     json_t *p = json_pack("{s:I, s:s, s:s}", "id", (json_int_t)tok->id,
                           "kind", ct_token_kind_name(tok->kind), "name",
@@ -36,10 +35,9 @@ static int emit(ct_store *s, int64_t now, const char *actor,
         return CT_ENOMEM;
     }
     json_decref(extra);
-    int rc = ct_audit_append(s, now, actor[0] ? actor : "host",
-                             event_kind(tok, what), p, NULL);
-    json_decref(p);
-    return rc;
+    return ct_events_record(bus, actor[0] ? actor : "host",
+                            event_kind(tok, what), p, CT_EVENT_QUIET, NULL,
+                            NULL);
 }
 
 static json_t *expiry(int64_t at)
@@ -75,8 +73,9 @@ static int put_seen(ct_store *s, const ct_token *tok)
 }
 
 /* One credential against its token_seen row. */
-static int sync_one(ct_store *s, const ct_token *tok, int64_t now, int *n)
+static int sync_one(ct_events *bus, const ct_token *tok, int *n)
 {
+    ct_store *s = ct_events_store(bus);
     sqlite3_stmt *st = ct_store__stmt(s, CT_STMT_TOKEN_SEEN_GET);
     if (!st)
         return CT_ESTORE;
@@ -97,21 +96,21 @@ static int sync_one(ct_store *s, const ct_token *tok, int64_t now, int *n)
         return ct_err_from_sqlite(step);
     int rc = 0, before = *n;
     if (!seen) {
-        rc = emit(s, now, tok->created_by, tok,
+        rc = emit(bus, tok->created_by, tok,
                   tok->kind == CT_TOKEN_DISPLAY ? "issued" : "added",
                   added_payload(tok));
         (*n)++;
     } else if (!same_hash) {
-        rc = emit(s, now, tok->rotated_by, tok, "rotated",
+        rc = emit(bus, tok->rotated_by, tok, "rotated",
                   json_pack("{s:o}", "expires_at", expiry(tok->expires_at)));
         (*n)++;
     } else if (was_expires != tok->expires_at) {
-        rc = emit(s, now, tok->rotated_by, tok, "expiry_changed",
+        rc = emit(bus, tok->rotated_by, tok, "expiry_changed",
                   json_pack("{s:o}", "expires_at", expiry(tok->expires_at)));
         (*n)++;
     }
     if (!rc && tok->revoked_at && !was_revoked) {
-        rc = emit(s, now, tok->revoked_by, tok, "revoked", NULL);
+        rc = emit(bus, tok->revoked_by, tok, "revoked", NULL);
         (*n)++;
     }
     if (!rc && *n != before)
@@ -119,12 +118,12 @@ static int sync_one(ct_store *s, const ct_token *tok, int64_t now, int *n)
     return rc;
 }
 
-int ct_token_audit_sync(ct_store *s, const ct_tokens *t, int64_t now,
-                        int *events)
+int ct_token_audit_sync(ct_events *bus, const ct_tokens *t, int *events)
 {
+    ct_store *s = ct_events_store(bus);
     int n = 0, rc = 0;
     for (size_t i = 0; !rc && i < ct_tokens_count(t); i++)
-        rc = sync_one(s, ct_tokens_at(t, i), now, &n);
+        rc = sync_one(bus, ct_tokens_at(t, i), &n);
     /* Entries gone from the file (edited by hand): say so, once. */
     int64_t *gone = NULL;
     size_t ngone = 0, cap = 0;
@@ -153,10 +152,9 @@ int ct_token_audit_sync(ct_store *s, const ct_tokens *t, int64_t now,
             rc = ct_err_from_sqlite(step);
     }
     for (size_t i = 0; !rc && i < ngone; i++) {
-        json_t *p = json_pack("{s:I}", "id", (json_int_t)gone[i]);
-        rc = p ? ct_audit_append(s, now, "host", "token.removed", p, NULL)
-               : CT_ENOMEM;
-        json_decref(p);
+        rc = ct_events_record(bus, "host", "token.removed",
+                              json_pack("{s:I}", "id", (json_int_t)gone[i]),
+                              CT_EVENT_QUIET, NULL, NULL);
         sqlite3_stmt *del =
             rc ? NULL : ct_store__stmt(s, CT_STMT_TOKEN_SEEN_DELETE);
         if (!rc && !del)

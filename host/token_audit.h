@@ -11,19 +11,20 @@
 #ifndef CT_TOKEN_AUDIT_H
 #define CT_TOKEN_AUDIT_H
 
+#include "events.h"
 #include "store.h"
 #include "token.h"
 
 #include <stdint.h>
 
 /*
- * Appends the events of every difference between t and token_seen, and
- * brings token_seen in line, inside the caller's open transaction (the
- * caller rolls back on an error). *events (may be NULL) gets how many
- * were appended. Borrows s and t.
+ * Records the events of every difference between t and token_seen on the
+ * area's event bus (audited only, not delivered to plugins), and brings
+ * token_seen in line, inside the caller's open transaction on the bus's
+ * store (the caller rolls back on an error). *events (may be NULL) gets
+ * how many were recorded. Borrows bus and t.
  */
-int ct_token_audit_sync(ct_store *s, const ct_tokens *t, int64_t now,
-                        int *events);
+int ct_token_audit_sync(ct_events *bus, const ct_tokens *t, int *events);
 
 /*
  * Moves the display credentials of migration 9 (table display) into t,

@@ -6,7 +6,9 @@
  */
 #include "audit.h"
 #include "auth.h"
+#include "clock.h"
 #include "error.h"
+#include "events.h"
 #include "fixtures.h"
 #include "store.h"
 #include "token.h"
@@ -246,6 +248,10 @@ Test(token, each_change_is_audited_once_with_its_actor)
 {
     ct_store *s = NULL;
     cr_assert_eq(ct_store_open(":memory:", NULL, &s), 0);
+    ct_clock *clock = NULL;
+    ct_events *bus = NULL;
+    cr_assert_eq(ct_clock_new_virtual(10, &clock), 0);
+    cr_assert_eq(ct_events_new(s, clock, &bus), 0);
     ct_tokens *t = NULL;
     char why[300], sec[CT_TOKEN_SECRET_LEN + 1];
     cr_assert_eq(ct_tokens_load(path, &t, why, sizeof why), 0);
@@ -254,11 +260,11 @@ Test(token, each_change_is_audited_once_with_its_actor)
                                sizeof why), 0);
     int n = -1;
     cr_assert_eq(ct_store_begin(s), 0);
-    cr_assert_eq(ct_token_audit_sync(s, t, 10, &n), 0);
+    cr_assert_eq(ct_token_audit_sync(bus, t, &n), 0);
     cr_assert_eq(ct_store_commit(s), 0);
     cr_assert_eq(n, 1);
     cr_assert_eq(ct_store_begin(s), 0);
-    cr_assert_eq(ct_token_audit_sync(s, t, 11, &n), 0);
+    cr_assert_eq(ct_token_audit_sync(bus, t, &n), 0);
     cr_assert_eq(ct_store_commit(s), 0);
     cr_assert_eq(n, 0, "nothing changed, nothing audited");
     cr_assert_eq(ct_tokens_rotate(t, 1, 12, "cli:bob", 0, sec, why,
@@ -266,7 +272,7 @@ Test(token, each_change_is_audited_once_with_its_actor)
     cr_assert_eq(ct_tokens_revoke(t, 1, 13, "cli:carol", why, sizeof why),
                  0);
     cr_assert_eq(ct_store_begin(s), 0);
-    cr_assert_eq(ct_token_audit_sync(s, t, 14, &n), 0);
+    cr_assert_eq(ct_token_audit_sync(bus, t, &n), 0);
     cr_assert_eq(ct_store_commit(s), 0);
     cr_assert_eq(n, 2);
     json_t *ev = NULL;
@@ -289,5 +295,7 @@ Test(token, each_change_is_audited_once_with_its_actor)
     ct_audit_report r;
     cr_assert_eq(ct_audit_verify(s, &r), 0);
     ct_tokens_free(t);
+    ct_events_free(bus);
     ct_store_close(s);
+    ct_clock_close(clock, NULL, NULL);
 }
