@@ -268,6 +268,8 @@ const ct_http_route ct_api_routes[] = {
      ROLES(ALL, NONE, OWN, NONE, NONE), ct_api__referral_decline},
     {CT_HTTP_POST, "/v1/referrals/{id}/delay", CT_ROUTE_WRITE, false,
      ROLES(ALL, OWN, NONE, NONE, NONE), ct_api__referral_delay},
+    {CT_HTTP_POST, "/v1/referrals/{id}/ready_date", CT_ROUTE_WRITE, false,
+     ROLES(ALL, OWN, NONE, NONE, NONE), ct_api__referral_ready_date},
 
     {CT_HTTP_GET, "/v1/escalation", CT_ROUTE_READ, false,
      ROLES_AND_DISPLAY(ALL, ALL, ALL, ALL, ALL), ct_api__escalation},

@@ -72,7 +72,7 @@ void ct_api__redact_referral(const ct_http_req *r, json_t *ref)
         "priority",     "delay_reason",    "responsible_org",
         "created_at",   "updated_at",      "discharged_at",
         "delay_days",   "bed",             "hold",
-        "occupancy",    "hold_expires_at", NULL};
+        "occupancy",    "hold_expires_at", "delays", NULL};
     if (ref && !ct_api__sees_personal(r))
         keep_only(ref, keep);
 }
@@ -112,7 +112,7 @@ void ct_api__redact_event(const ct_http_req *r, json_t *ev)
         "hold",     "hold_id",  "occupancy", "expires_at", "level",
         "cohort",   "pathogen", "closed",    "surge",    "plugin",
         "version",  "ready_date", "delay_reason", "priority", "kind",
-        "count",    NULL};
+        "count",    "episode",  "ended",     "was",      NULL};
     json_t *p = json_object_get(ev, "payload");
     if (!json_is_object(p) || ct_api__sees_personal(r))
         return;

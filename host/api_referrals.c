@@ -11,6 +11,9 @@
 #include "audit.h"
 
 #include "capacity_view.h"
+#include "clock.h"
+#include "daemon.h"
+#include "delay.h"
 #include "error.h"
 #include "isolation.h"
 #include "log.h"
@@ -740,59 +743,127 @@ int ct_api__referral_cancel(ct_http_req *r, void *app)
               : referral_reply(r, cap, id, 200, NULL);
 }
 
-/* 400 for an unknown delay reason, listing the codes and the closest. */
-static int bad_reason(ct_http_req *r, const char *given)
+/*
+ * Asks the plugins whether reason and organisation go together (the
+ * reason list is plugin data, host/delay.h). 0 with *text the reason's
+ * label (owned by *answer, may be NULL) when accepted or when no plugin
+ * answers; otherwise it has replied (400 naming the field, 503 when the
+ * check itself failed).
+ */
+static int check_delay(ct_http_req *r, void *app, int64_t id,
+                       const char *reason, const char *org_id,
+                       const char *from, json_t **answer, const char **text)
 {
-    ct_buf list = {0};
-    const char *best = NULL;
-    size_t best_d = 4;
-    for (int i = 0; i < CT_DELAY__COUNT; i++) {
-        const char *name = ct_delay_reason_name((ct_delay_reason)i);
-        ct_buf_printf(&list, "%s%s", i ? ", " : "", name);
-        size_t dist = ct_levenshtein(given, name);
-        if (dist < best_d) {
-            best_d = dist;
-            best = name;
-        }
+    ct_capacity *cap = ct_daemon_capacity(app);
+    ct_plugins *pl = ct_daemon_plugins(app);
+    *answer = NULL;
+    *text = NULL;
+    ct_cap_error cerr = {0};
+    json_t *org = NULL, *view = NULL;
+    int rc = ct_delay_org_json(cap, org_id, &org, &cerr);
+    if (rc == CT_ENOTFOUND)
+        return ct_http_error(r, 400, "invalid", "responsible_org", "%s",
+                             cerr.message);
+    if (rc || !pl)
+        return rc ? ct_api__cap_reply(r, rc, &cerr, NULL) : 0;
+    if ((rc = ct_pipeline_referral_view(cap, id, &view, &cerr))) {
+        json_decref(org);
+        return ct_api__cap_reply(r, rc, &cerr, NULL);
     }
-    int err = best ? ct_http_error(r, 400, "invalid", "reason",
-                                   "'%s' is not a national delay reason; "
-                                   "did you mean '%s'? (one of %s)",
-                                   given, best, list.data ? list.data : "")
-                   : ct_http_error(r, 400, "invalid", "reason",
-                                   "'%s' is not a national delay reason "
-                                   "(one of %s)",
-                                   given, list.data ? list.data : "");
-    ct_buf_free(&list);
-    return err;
+    json_t *d = json_pack("{s:s, s:s, s:s, s:o}", "reason", reason,
+                          "responsible_org", org_id, "from", from, "org",
+                          org);
+    rc = d ? ct_plugins_delay(pl, view, d, NULL, answer) : CT_ENOMEM;
+    json_decref(d);
+    json_decref(view);
+    if (rc == CT_EPLUGIN)
+        return ct_http_error(r, 503, "plugin_failed", "reason",
+                             "the area's delay reason check failed (see the "
+                             "log); nothing was recorded, try again");
+    if (rc)
+        return rc;
+    if (*answer && json_is_false(json_object_get(*answer, "valid"))) {
+        const char *field =
+            json_string_value(json_object_get(*answer, "field"));
+        int err = ct_http_error(
+            r, 400, "invalid", field ? field : "reason", "%s",
+            json_string_value(json_object_get(*answer, "message")));
+        json_decref(*answer);
+        *answer = NULL;
+        return err;
+    }
+    if (*answer)
+        *text = json_string_value(json_object_get(*answer, "text"));
+    return 0;
 }
 
-/* POST /v1/referrals/{id}/delay {"reason": national code,
- * "responsible_org": org}: hub ALL, hospital OWN. Records why the person
- * waits past the ready date and who is responsible. */
+/* POST /v1/referrals/{id}/delay {"reason": code, "responsible_org": org,
+ * "from": "YYYY-MM-DD"}: hub ALL, hospital OWN. Starts a delay episode
+ * (host/delay.h) once the area's reason list accepts it. */
 int ct_api__referral_delay(ct_http_req *r, void *app)
 {
-    static const char *const keys[] = {"reason", "responsible_org", NULL};
+    static const char *const keys[] = {"reason", "responsible_org", "from",
+                                       NULL};
     ct_capacity *cap = ct_daemon_capacity(app);
     int64_t id;
     const char *reason = NULL, *org = NULL;
+    char from[11] = "";
+    bool has_from = false;
     int err;
     if ((err = owned(r, cap, &id)) ||
         (err = ct_http_field_only(r, NULL, keys)) ||
-        (err = ct_http_field_string(r, "reason", true, 64, &reason)) ||
+        (err = ct_http_field_string(r, "reason", true, CT_DELAY_REASON_MAX,
+                                    &reason)) ||
         (err = ct_http_field_string(r, "responsible_org", true,
-                                    CT_CAP_ID_MAX - 1, &org)))
+                                    CT_CAP_ID_MAX - 1, &org)) ||
+        (err = ct_http_field_date(r, "from", false, from)))
         return err;
-    int code = ct_delay_reason_parse(reason);
-    if (code < 0)
-        return bad_reason(r, reason);
+    has_from = from[0] != '\0';
+    char today[11];
+    ct_clock_day_text(ct_clock_uk_day(ct_clock_now(ct_capacity_clock(cap))),
+                      today);
+    json_t *answer;
+    const char *text;
+    if ((err = check_delay(r, app, id, reason, org, has_from ? from : today,
+                           &answer, &text)))
+        return err;
     char actor[CT_API__ACTOR_MAX];
     ct_api__actor(r, actor);
     ct_cap_error cerr = {0};
-    int rc = ct_referral_set_delay(cap, id, (ct_delay_reason)code, org, actor,
-                                   &cerr);
-    if (rc == CT_ENOTFOUND && strstr(cerr.message, "organisation"))
-        return ct_http_error(r, 400, "invalid", "responsible_org", "%s",
+    const char *field = NULL;
+    ct_delay_input in = {reason, text, org, has_from ? from : NULL};
+    int rc = ct_delay_start(cap, id, &in, actor, &field, &cerr);
+    json_decref(answer);
+    if (rc && field)
+        return ct_http_error(r, 400, "invalid", field, "%s", cerr.message);
+    return rc ? refused(r, cap, id, rc, &cerr, NULL)
+              : referral_reply(r, cap, id, 200, NULL);
+}
+
+/* POST /v1/referrals/{id}/ready_date {"ready_date", "reason"}: hub ALL,
+ * hospital OWN. Resets the discharge ready date, audited with why. */
+int ct_api__referral_ready_date(ct_http_req *r, void *app)
+{
+    static const char *const keys[] = {"ready_date", "reason", NULL};
+    ct_capacity *cap = ct_daemon_capacity(app);
+    int64_t id;
+    const char *reason = NULL;
+    char date[11];
+    int err;
+    if ((err = owned(r, cap, &id)) ||
+        (err = ct_http_field_only(r, NULL, keys)) ||
+        (err = ct_http_field_date(r, "ready_date", true, date)) ||
+        (err = ct_http_field_string(r, "reason", true, 500, &reason)))
+        return err;
+    if (!*reason)
+        return ct_http_error(r, 400, "invalid", "reason",
+                             "'reason' must not be empty");
+    char actor[CT_API__ACTOR_MAX];
+    ct_api__actor(r, actor);
+    ct_cap_error cerr = {0};
+    int rc = ct_referral_set_ready_date(cap, id, date, reason, actor, &cerr);
+    if (rc == CT_EINVAL)
+        return ct_http_error(r, 400, "invalid", "ready_date", "%s",
                              cerr.message);
     return rc ? refused(r, cap, id, rc, &cerr, NULL)
               : referral_reply(r, cap, id, 200, NULL);

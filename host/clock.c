@@ -380,6 +380,44 @@ static int64_t floor_div(int64_t a, int64_t b)
     return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
+/* The day number of the last Sunday of month m (3 or 10) of year y. */
+static int64_t last_sunday(int64_t y, int m)
+{
+    int64_t last = days_from_civil(y, m, 31); /* March and October: 31 */
+    int64_t wd = ((last + 4) % 7 + 7) % 7;    /* 1970-01-01 was a Thursday */
+    return last - wd;
+}
+
+int64_t ct_clock_uk_offset(int64_t ms)
+{
+    int64_t y;
+    int m, d;
+    civil_from_days(floor_div(ms, 86400000), &y, &m, &d);
+    if (m < 3 || m > 10)
+        return 0;
+    int64_t start = last_sunday(y, 3) * 86400000 + 3600000;
+    int64_t end = last_sunday(y, 10) * 86400000 + 3600000;
+    return ms >= start && ms < end ? 3600000 : 0;
+}
+
+int64_t ct_clock_uk_day(int64_t ms)
+{
+    return floor_div(ms + ct_clock_uk_offset(ms), 86400000);
+}
+
+void ct_clock_day_text(int64_t day, char out[11])
+{
+    int64_t y;
+    int m, d;
+    civil_from_days(day, &y, &m, &d);
+    /* Years 0..9999 only, so that the text always fits. */
+    int yy = (int)(y < 0 ? 0 : y > 9999 ? 9999 : y);
+    char buf[32];
+    snprintf(buf, sizeof buf, "%04d-%02d-%02d", yy, m % 100, d % 100);
+    memcpy(out, buf, 10);
+    out[10] = '\0';
+}
+
 /* buf is the caller's; always NUL-terminated when size > 0. */
 void ct_clock_format(int64_t ms, char *buf, size_t size)
 {

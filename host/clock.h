@@ -84,6 +84,19 @@ bool ct_timer_active(const ct_timer *t);
 /* The earliest due time of any started timer, or INT64_MAX. */
 int64_t ct_clock_next_due(const ct_clock *c);
 
+/*
+ * The civil day of ms in England (Europe/London), as days since
+ * 1970-01-01: delays are counted in UK days (docs/reports.md). UK time is
+ * GMT, and BST (GMT+1) from 01:00 GMT on the last Sunday of March to 01:00
+ * GMT on the last Sunday of October (the Summer Time Order 2002; the same
+ * dates since 1996, which is all the host needs). ct_clock_uk_offset
+ * gives the offset in ms at ms (0 or 3600000).
+ */
+int64_t ct_clock_uk_day(int64_t ms);
+int64_t ct_clock_uk_offset(int64_t ms);
+/* "YYYY-MM-DD" of a day number (days since 1970-01-01) into out. */
+void ct_clock_day_text(int64_t day, char out[11]);
+
 /* Formats ms as "2026-11-23T18:00:00.000Z" into buf (>= 25 bytes). */
 void ct_clock_format(int64_t ms, char *buf, size_t size);
 /* Parses "YYYY-MM-DD" (midnight UTC) or "YYYY-MM-DDTHH:MM[:SS[.mmm]]Z"

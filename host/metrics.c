@@ -4,7 +4,10 @@
 #include "metrics.h"
 
 #include "capacity_int.h"
+#include "clock.h"
+#include "delay.h"
 #include "error.h"
+#include "referral.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -143,13 +146,14 @@ static int waiting(ct_capacity *c, ct_metrics *m, json_t *by,
     sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_MET_WAITING, err);
     if (!st)
         return CT_ESTORE;
-    sqlite3_bind_int64(st, 1, m->at);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         m->waiting++;
         if (!by)
             continue;
-        int64_t past = sqlite3_column_int64(st, 1); /* days past DRD */
+        int64_t past = ct_referral_delay_days(col(st, 1), m->at);
+        if (past < 0)
+            past = 0;
         json_t *o = pathway_entry(by, col(st, 0) ? col(st, 0) : "none");
         if (!o) {
             rc = SQLITE_NOMEM;
@@ -170,9 +174,8 @@ static int waiting(ct_capacity *c, ct_metrics *m, json_t *by,
 
 static int nctr(ct_capacity *c, ct_metrics *m, ct_cap_error *err)
 {
-    char today[32];
-    ct_clock_format(m->at, today, sizeof today);
-    today[10] = '\0';
+    char today[11];
+    ct_clock_day_text(ct_clock_uk_day(m->at), today);
     sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_MET_NCTR, err);
     if (!st)
         return CT_ESTORE;
@@ -187,35 +190,60 @@ static int nctr(ct_capacity *c, ct_metrics *m, ct_cap_error *err)
                             : ct_capacity__dberr(c, err, rc, "counting NCTR");
 }
 
+/* Adds days to objs[i][key] for the span's reason (0) and org (1). */
+static int add_span(void *ud, const ct_delay_span *sp)
+{
+    json_t **objs = ud;
+    const char *keys[2] = {sp->reason ? sp->reason : "none",
+                           sp->org ? sp->org : "none"};
+    json_int_t days = sp->to_day - sp->from_day;
+    for (int i = 0; i < 2; i++) {
+        json_t *v = json_object_get(objs[i], keys[i]);
+        if (v)
+            json_integer_set(v, json_integer_value(v) + days);
+        else if (json_object_set_new(objs[i], keys[i], json_integer(days)))
+            return CT_ENOMEM;
+    }
+    return 0;
+}
+
+/* Bed-days lost: each referral's delay days (UK days past the ready date,
+ * referral.h), by reason and organisation through its delay episodes. */
 static int delays(ct_capacity *c, ct_metrics *m, json_t *by_reason,
                   json_t *by_org, ct_cap_error *err)
 {
+    char today[11];
+    ct_clock_day_text(ct_clock_uk_day(m->at), today);
     sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_MET_DELAYS, err);
     if (!st)
         return CT_ESTORE;
-    sqlite3_bind_int64(st, 1, m->at);
-    int rc;
+    sqlite3_bind_text(st, 1, today, -1, SQLITE_TRANSIENT);
+    json_t *objs[2] = {by_reason, by_org};
+    int rc, src = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t days = (int64_t)sqlite3_column_double(st, 3);
-        m->bed_days_lost += days;
-        if (!sqlite3_column_int(st, 2))
-            m->bed_days_lost_open += days;
-        if (!by_reason || days == 0)
+        int state = ct_referral_state_parse(col(st, 2));
+        int64_t end = ct_referral_wait_end(
+            state < 0 ? CT_REFERRAL_RECEIVED : (ct_referral_state)state,
+            sqlite3_column_int64(st, 3), sqlite3_column_int64(st, 4), m->at);
+        int64_t days = ct_referral_delay_days(col(st, 1), end);
+        if (days <= 0)
             continue;
-        const char *keys[2] = {col(st, 0) ? col(st, 0) : "none",
-                               col(st, 1) ? col(st, 1) : "none"};
-        json_t *objs[2] = {by_reason, by_org};
-        for (int i = 0; i < 2; i++) {
-            json_t *v = json_object_get(objs[i], keys[i]);
-            if (v)
-                json_integer_set(v, json_integer_value(v) + days);
-            else if (json_object_set_new(objs[i], keys[i], json_integer(days)))
-                rc = SQLITE_NOMEM;
-        }
-        if (rc == SQLITE_NOMEM)
+        m->bed_days_lost += days;
+        if (state != CT_REFERRAL_DISCHARGED &&
+            state != CT_REFERRAL_COMPLETED && state != CT_REFERRAL_CANCELLED)
+            m->bed_days_lost_open += days;
+        if (!by_reason)
+            continue;
+        int64_t ready = ct_delay_day(col(st, 1));
+        if ((src = ct_delay_spans(c, sqlite3_column_int64(st, 0), ready,
+                                  ready + days, add_span, objs, err)))
             break;
     }
     sqlite3_reset(st);
+    if (src == CT_ENOMEM)
+        return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+    if (src)
+        return src;
     return rc == SQLITE_DONE ? 0
                              : ct_capacity__dberr(c, err, rc,
                                                   "summing delays");

@@ -506,8 +506,8 @@ size_t ct_plugins_count(const ct_plugins *m)
 
 /* --- calling hooks ------------------------------------------------------- */
 
-static const char *const hook_names[CT_HOOK_COUNT] = {"triage", "rank",
-                                                     "admit", "escalate"};
+static const char *const hook_names[CT_HOOK_COUNT] = {
+    "triage", "rank", "admit", "escalate", "delay"};
 
 /* Counts a failure of one hook, schedule or handler (its guard, named
  * what) and quarantines that part alone after limits.quarantine_after in
@@ -847,6 +847,56 @@ int ct_plugins_triage(ct_plugins *m, const json_t *referral, json_t *trace,
     }
     ct_plugins_flush(m);
     return 0;
+}
+
+static bool delay_answer_ok(const json_t *res)
+{
+    json_t *valid = json_object_get(res, "valid");
+    json_t *text = json_object_get(res, "text");
+    json_t *msg = json_object_get(res, "message");
+    const char *field = json_string_value(json_object_get(res, "field"));
+    if (!json_is_object(res) || !json_is_boolean(valid))
+        return false;
+    if (json_is_true(valid))
+        return !text || (json_is_string(text) &&
+                         json_string_length(text) <= CT_DELAY_TEXT_MAX);
+    return json_is_string(msg) && json_string_length(msg) <= 500 &&
+           (!json_object_get(res, "field") ||
+            (field && (!strcmp(field, "reason") ||
+                       !strcmp(field, "responsible_org") ||
+                       !strcmp(field, "from"))));
+}
+
+int ct_plugins_delay(ct_plugins *m, const json_t *referral,
+                     const json_t *delay, json_t *trace, json_t **answer)
+{
+    *answer = NULL;
+    int out = 0;
+    ct_plugins_decision_begin(m);
+    for (size_t i = 0; m->cur && i < m->cur->n && !*answer && !out; i++) {
+        ct_plugin *p = m->cur->items[i];
+        json_t *res, *entry;
+        int rc = call_hook(p, "delay", referral, delay, 1, &res, trace,
+                           &entry);
+        if (rc == 1)
+            continue;
+        if (rc == 0 && !json_is_null(res)) {
+            if (!delay_answer_ok(res))
+                rc = shape_error(p, entry, "delay",
+                                 "no verdict (expected {valid = true, text "
+                                 "= string} or {valid = false, message = "
+                                 "string, field = \"reason\"|"
+                                 "\"responsible_org\"|\"from\"})");
+            else
+                *answer = json_incref(res);
+        }
+        json_decref(res);
+        json_decref(entry);
+        if (rc)
+            out = CT_EPLUGIN;
+    }
+    ct_plugins_flush(m);
+    return out;
 }
 
 /* rank's answer: a list of tables each naming a bed. */

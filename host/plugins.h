@@ -115,6 +115,18 @@ int ct_plugins_admit(ct_plugins *p, const json_t *referral,
 int ct_plugins_escalate(ct_plugins *p, const json_t *metrics, json_t *trace,
                         json_t **out);
 
+/*
+ * delay: checks a delay reason against the area's reason list, which is
+ * plugin data (discharge_hub). delay is {reason, responsible_org, from,
+ * org {id, name, facility_kinds}} (borrowed). The first non-nil answer
+ * decides: *answer is a new {valid = true, text?} or {valid = false,
+ * message, field?}; NULL when no plugin answered. A plugin that fails (or
+ * answers in another shape) makes this return CT_EPLUGIN with *answer
+ * NULL: a delay is not recorded unchecked because its checker failed.
+ */
+int ct_plugins_delay(ct_plugins *p, const json_t *referral,
+                     const json_t *delay, json_t *trace, json_t **answer);
+
 /* Delivers events plugins emitted during the last calls (each public
  * hook function does this before it returns). */
 void ct_plugins_flush(ct_plugins *p);

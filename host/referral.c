@@ -5,6 +5,7 @@
 #include "referral.h"
 
 #include "capacity_int.h"
+#include "clock.h"
 #include "error.h"
 #include "util.h"
 
@@ -16,38 +17,6 @@
 #define DAY_MS 86400000LL
 #define MAX_TAG 64
 #define MAX_NEEDS 32
-
-/* ---- delay reasons --------------------------------------------------- */
-
-static const char *const delay_names[CT_DELAY__COUNT] = {
-#define X(n, wire, text) wire,
-    CT_DELAY_REASON_MAP(X)
-#undef X
-};
-
-static const char *const delay_texts[CT_DELAY__COUNT] = {
-#define X(n, wire, text) text,
-    CT_DELAY_REASON_MAP(X)
-#undef X
-};
-
-const char *ct_delay_reason_name(ct_delay_reason r)
-{
-    return (unsigned)r < CT_DELAY__COUNT ? delay_names[r] : NULL;
-}
-
-const char *ct_delay_reason_text(ct_delay_reason r)
-{
-    return (unsigned)r < CT_DELAY__COUNT ? delay_texts[r] : NULL;
-}
-
-int ct_delay_reason_parse(const char *s)
-{
-    for (int i = 0; s && i < CT_DELAY__COUNT; i++)
-        if (strcmp(s, delay_names[i]) == 0)
-            return i;
-    return -1;
-}
 
 /* ---- life cycle ------------------------------------------------------ */
 
@@ -197,7 +166,7 @@ int64_t ct_referral_delay_days(const char *ready_date, int64_t end_ms)
     int64_t ready;
     if (parse_date(ready_date, &ready))
         return -1;
-    int64_t d = floor_day(end_ms) - floor_day(ready);
+    int64_t d = ct_clock_uk_day(end_ms) - floor_day(ready);
     return d > 0 ? d : 0;
 }
 
@@ -634,85 +603,51 @@ static int before_discharge(const ct_ref_row *r, const char *verb,
     return 0;
 }
 
-static int write_delay(ct_capacity *c, int64_t id, int reason,
-                       const char *org, const char *actor, ct_cap_error *err)
-{
-    ct_ref_row r;
-    int rc = start(c, id, actor, &r, err);
-    if (rc)
-        return rc;
-    sqlite3_stmt *st;
-    if ((rc = before_discharge(&r, reason >= 0 ? "record a delay"
-                                               : "clear a delay",
-                               err)) ||
-        (org && (rc = org_exists(c, org, err))))
-        goto done;
-    if (!(st = ct_capacity__stmt(c, CT_STMT_REF_SET_DELAY, err))) {
-        rc = CT_ESTORE;
-        goto done;
-    }
-    sqlite3_bind_int64(st, 1, id);
-    if (reason >= 0) {
-        sqlite3_bind_text(st, 2, delay_names[reason], -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, org, -1, SQLITE_STATIC);
-    }
-    sqlite3_bind_int64(st, 4, ct_clock_now(c->clock));
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        rc = ct_capacity__dberr(c, err, rc, "recording a delay");
-        goto done;
-    }
-    rc = reason >= 0
-             ? ct_capacity__emit(c, actor, "referral.delay_set",
-                                 json_pack("{s:I, s:s, s:s, s:s}", "referral",
-                                           (json_int_t)id, "reason",
-                                           delay_names[reason], "text",
-                                           delay_texts[reason],
-                                           "responsible_org", org),
-                                 err)
-             : ct_capacity__emit(c, actor, "referral.delay_cleared",
-                                 json_pack("{s:I}", "referral",
-                                           (json_int_t)id),
-                                 err);
-done:
-    return end(c, &r, rc, err);
-}
-
-int ct_referral_set_delay(ct_capacity *c, int64_t id, ct_delay_reason reason,
+int ct_referral_set_delay(ct_capacity *c, int64_t id, const char *reason,
                           const char *responsible_org, const char *actor,
                           ct_cap_error *err)
 {
-    if ((unsigned)reason >= CT_DELAY__COUNT)
-        return ct_capacity__fail(err, CT_EINVAL,
-                                 "delay reason %d is not a national reason",
-                                 (int)reason);
-    int rc = ct_capacity__check_text("responsible organisation",
-                                     responsible_org, CT_CAP_ID_MAX - 1, err);
-    if (rc)
-        return rc;
-    return write_delay(c, id, (int)reason, responsible_org, actor, err);
+    ct_delay_input in = {reason, NULL, responsible_org, NULL};
+    return ct_delay_start(c, id, &in, actor, NULL, err);
 }
 
 int ct_referral_clear_delay(ct_capacity *c, int64_t id, const char *actor,
                             ct_cap_error *err)
 {
-    return write_delay(c, id, -1, NULL, actor, err);
+    return ct_delay_end(c, id, NULL, actor, err);
 }
 
 int ct_referral_set_ready_date(ct_capacity *c, int64_t id,
-                               const char *ready_date, const char *actor,
-                               ct_cap_error *err)
+                               const char *ready_date, const char *reason,
+                               const char *actor, ct_cap_error *err)
 {
     int rc = check_date("ready date", ready_date, err);
+    if (!rc && reason)
+        rc = ct_capacity__check_text("reason", reason, 500, err);
     if (rc)
         return rc;
     ct_ref_row r;
     if ((rc = start(c, id, actor, &r, err)))
         return rc;
     sqlite3_stmt *st;
+    char was[11] = "";
     if ((rc = before_discharge(&r, "move the ready date", err)))
         goto done;
+    if (!(st = ct_capacity__stmt(c, CT_STMT_DEL_REFERRAL, err))) {
+        rc = CT_ESTORE;
+        goto done;
+    }
+    sqlite3_bind_int64(st, 1, id);
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 1))
+        snprintf(was, sizeof was, "%s", sqlite3_column_text(st, 1));
+    sqlite3_reset(st);
+    if (strcmp(was, ready_date) == 0) {
+        rc = ct_capacity__fail(err, CT_EINVAL,
+                               "the ready date of referral %" PRId64
+                               " is %s already",
+                               id, was);
+        goto done;
+    }
     if (!(st = ct_capacity__stmt(c, CT_STMT_REF_SET_READY, err))) {
         rc = CT_ESTORE;
         goto done;
@@ -727,8 +662,11 @@ int ct_referral_set_ready_date(ct_capacity *c, int64_t id,
         goto done;
     }
     rc = ct_capacity__emit(c, actor, "referral.ready_date_set",
-                           json_pack("{s:I, s:s}", "referral", (json_int_t)id,
-                                     "ready_date", ready_date),
+                           json_pack("{s:I, s:s, s:s, s:o}", "referral",
+                                     (json_int_t)id, "ready_date", ready_date,
+                                     "was", was, "reason",
+                                     reason ? json_string(reason)
+                                            : json_null()),
                            err);
 done:
     return end(c, &r, rc, err);
@@ -764,7 +702,8 @@ static void row_struct(sqlite3_stmt *st, int64_t now, ct_referral *r)
     r->decided_pathway = ct_pathway_parse(col(st, 6));
     r->state = (ct_referral_state)ct_referral_state_parse(col(st, 7));
     r->priority = sqlite3_column_int(st, 8);
-    r->delay_reason = ct_delay_reason_parse(col(st, 9));
+    snprintf(r->delay_reason, sizeof r->delay_reason, "%s",
+             col(st, 9) ? col(st, 9) : "");
     snprintf(r->responsible_org, sizeof r->responsible_org, "%s",
              col(st, 10) ? col(st, 10) : "");
     r->created_at = sqlite3_column_int64(st, 11);
@@ -803,9 +742,7 @@ static json_t *row_json(sqlite3_stmt *st, int64_t now)
         r.decided_pathway >= 0 ? json_string(ct_pathway_name(r.decided_pathway))
                                : json_null(),
         "state", ct_referral_state_name(r.state), "priority", r.priority,
-        "delay_reason",
-        r.delay_reason >= 0 ? json_string(delay_names[r.delay_reason])
-                            : json_null(),
+        "delay_reason", opt_string(r.delay_reason),
         "responsible_org", opt_string(r.responsible_org), "created_at",
         (json_int_t)r.created_at, "updated_at", (json_int_t)r.updated_at,
         "discharged_at",
@@ -870,9 +807,23 @@ int ct_referral_get_json(ct_capacity *c, int64_t id, json_t **out,
     sqlite3_stmt *st = get_row(c, id, &rc, err);
     if (!st)
         return rc;
-    *out = row_json(st, ct_clock_now(c->clock));
+    int64_t now = ct_clock_now(c->clock);
+    ct_referral r;
+    row_struct(st, now, &r);
+    *out = row_json(st, now);
     sqlite3_reset(st);
-    return *out ? 0 : ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+    if (!*out)
+        return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+    json_t *delays;
+    int64_t ready = ct_delay_day(r.ready_date);
+    if ((rc = ct_delay_episodes_json(c, id, ready, ready + r.delay_days,
+                                     &delays, err))) {
+        json_decref(*out);
+        *out = NULL;
+        return rc;
+    }
+    json_object_set_new(*out, "delays", delays);
+    return 0;
 }
 
 int ct_referral_list_json(ct_capacity *c, int state, int64_t after_id,

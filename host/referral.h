@@ -16,63 +16,23 @@
  * naming the current state: "referral 12 is placed; cannot hold".
  *
  * Delays: the discharge ready date (DRD, a calendar date) and, when a
- * person waits past it, a national delay reason and the organisation
- * responsible. Delay days are derived from the DRD and the discharge time
- * (or now), never stored.
+ * person waits past it, a history of delay episodes (delay.h), each a
+ * reason from the area's list and the organisation responsible; the
+ * referral shows the open one. Delay days are UK days (Europe/London)
+ * derived from the DRD and the discharge time (or now), never stored.
  */
 #ifndef CT_REFERRAL_H
 #define CT_REFERRAL_H
 
 #include "capacity.h"
-
-/* National delay reasons (DOMAIN.md): enum name, wire name, text. */
-#define CT_DELAY_REASON_MAP(X)                                               \
-    X(MEDICAL_DECISION, "awaiting_medical_decision",                         \
-      "Awaiting a medical decision")                                         \
-    X(THERAPY_DECISION, "awaiting_therapy_decision",                         \
-      "Awaiting a therapy decision")                                         \
-    X(HUB_REFERRAL, "awaiting_hub_referral",                                 \
-      "Awaiting transfer of care hub referral or confirmation")              \
-    X(DIAGNOSTICS, "awaiting_diagnostics", "Awaiting diagnostics")           \
-    X(MEDICINES, "awaiting_medicines", "Awaiting medicines")                 \
-    X(TRANSPORT, "awaiting_transport", "Awaiting transport")                 \
-    X(P1_CARE, "awaiting_p1_care",                                           \
-      "Pathway 1: care at home not available")                               \
-    X(P2_BED, "awaiting_p2_bed",                                             \
-      "Pathway 2: rehabilitation or recovery bed not available")             \
-    X(P3_BED, "awaiting_p3_bed", "Pathway 3: care home bed not available")   \
-    X(EQUIPMENT, "awaiting_equipment", "Awaiting equipment or adaptations")  \
-    X(DISAGREEMENT, "person_family_disagree",                                \
-      "Person or family disagree with the discharge plan")                   \
-    X(HOMELESS, "homeless_nrpf",                                             \
-      "Homeless or no recourse to public funds")                             \
-    X(SAFEGUARDING, "safeguarding",                                          \
-      "Safeguarding concern or Court of Protection")                         \
-    X(REPATRIATION, "repatriation", "Awaiting repatriation to another trust")\
-    X(INFECTION_CONTROL, "infection_control",                                \
-      "Infection control: no suitable location")                             \
-    X(CHC_DECISION, "awaiting_chc_decision",                                 \
-      "Awaiting a continuing healthcare decision")                           \
-    X(NO_PLAN, "no_plan", "No discharge plan")
-
-typedef enum ct_delay_reason {
-#define X(n, wire, text) CT_DELAY_##n,
-    CT_DELAY_REASON_MAP(X)
-#undef X
-    CT_DELAY__COUNT
-} ct_delay_reason;
-
-/* Wire name and text (static), NULL for an unknown value; parse returns the
- * value or -1. */
-const char *ct_delay_reason_name(ct_delay_reason r);
-const char *ct_delay_reason_text(ct_delay_reason r);
-int ct_delay_reason_parse(const char *s);
+#include "delay.h"
 
 /* Whether from -> to is a transition of the life cycle. */
 bool ct_referral_can(ct_referral_state from, ct_referral_state to);
 
-/* Whole days from the ready date ("YYYY-MM-DD") to the UTC day of end_ms,
- * 0 when not past it; -1 when the date does not parse. */
+/* Whole days from the ready date ("YYYY-MM-DD") to the UK day
+ * (Europe/London) of end_ms, 0 when not past it; -1 when the date does not
+ * parse. */
 int64_t ct_referral_delay_days(const char *ready_date, int64_t end_ms);
 
 /* The end of the wait that delay days count to: the discharge time, the
@@ -126,7 +86,8 @@ typedef struct ct_referral {
     int requested_pathway, decided_pathway; /* ct_pathway or -1 */
     ct_referral_state state;
     int priority;
-    int delay_reason; /* ct_delay_reason or -1 */
+    char delay_reason[CT_DELAY_REASON_MAX + 1]; /* the open episode's, or
+                                                   "" */
     char responsible_org[CT_CAP_ID_MAX]; /* "" when none */
     int64_t created_at, updated_at;
     int64_t discharged_at; /* 0 until discharged */
@@ -140,8 +101,8 @@ typedef struct ct_referral {
 
 int ct_referral_get(ct_capacity *c, int64_t id, ct_referral *out,
                     ct_cap_error *err);
-/* The same as a new JSON object (wire names; needs included); the caller
- * owns *out. */
+/* The same as a new JSON object (wire names; needs and the delay
+ * episodes, "delays", included); the caller owns *out. */
 int ct_referral_get_json(ct_capacity *c, int64_t id, json_t **out,
                          ct_cap_error *err);
 /* Referrals in state (or all, state -1) with id > after_id, oldest first,
@@ -168,16 +129,19 @@ int ct_referral_complete(ct_capacity *c, int64_t id, const char *actor,
 int ct_referral_cancel(ct_capacity *c, int64_t id, const char *reason,
                        const char *actor, ct_cap_error *err);
 
-/* Records why the referral is delayed and who is responsible (an
- * organisation that exists); refused once discharged. */
-int ct_referral_set_delay(ct_capacity *c, int64_t id, ct_delay_reason reason,
+/* A delay episode (ct_delay_start with no text and no from: from the
+ * ready date for the first, today for a later one); clear ends the open
+ * one today (ct_delay_end). */
+int ct_referral_set_delay(ct_capacity *c, int64_t id, const char *reason,
                           const char *responsible_org, const char *actor,
                           ct_cap_error *err);
 int ct_referral_clear_delay(ct_capacity *c, int64_t id, const char *actor,
                             ct_cap_error *err);
-/* Moves the discharge ready date; refused once discharged. */
+/* Moves the discharge ready date (the guidance resets it when the person
+ * is no longer ready); refused once discharged. reason (may be NULL) and
+ * the date it replaces go into the audit event referral.ready_date_set. */
 int ct_referral_set_ready_date(ct_capacity *c, int64_t id,
-                               const char *ready_date, const char *actor,
-                               ct_cap_error *err);
+                               const char *ready_date, const char *reason,
+                               const char *actor, ct_cap_error *err);
 
 #endif

@@ -92,6 +92,7 @@ typedef struct figures {
 
 typedef struct group {
     char key[CT_CAP_ID_MAX];
+    char text[CT_DELAY_TEXT_MAX + 1]; /* a reason's label, "" if none */
     figures f;
 } group;
 
@@ -100,11 +101,11 @@ typedef struct groups {
     size_t n, cap;
 } groups;
 
-static figures *group_of(groups *g, const char *key)
+static group *group_find(groups *g, const char *key)
 {
     for (size_t i = 0; i < g->n; i++)
         if (strcmp(g->items[i].key, key) == 0)
-            return &g->items[i].f;
+            return &g->items[i];
     if (g->n == g->cap) {
         size_t cap = g->cap ? g->cap * 2 : 16;
         group *items = realloc(g->items, cap * sizeof *items);
@@ -116,7 +117,7 @@ static figures *group_of(groups *g, const char *key)
     group *it = &g->items[g->n++];
     memset(it, 0, sizeof *it);
     snprintf(it->key, sizeof it->key, "%s", key);
-    return &it->f;
+    return it;
 }
 
 static void count(figures *f, int64_t days, bool discharged, bool cancelled)
@@ -168,19 +169,17 @@ static int by_loss(const void *a, const void *b)
 }
 
 /* A person's name for a group key. */
-static json_t *group_name(ct_capacity *c, ct_report_by by, const char *key,
+static json_t *group_name(ct_capacity *c, ct_report_by by, const group *gr,
                           ct_cap_error *err)
 {
+    const char *key = gr->key;
     static const char *const none[] = {"No responsible organisation recorded",
                                        "No delay reason recorded",
                                        "No pathway decided"};
     if (strcmp(key, "none") == 0)
         return json_string(none[by]);
-    if (by == CT_REPORT_BY_REASON) {
-        int r = ct_delay_reason_parse(key);
-        return json_string(r >= 0 ? ct_delay_reason_text((ct_delay_reason)r)
-                                  : key);
-    }
+    if (by == CT_REPORT_BY_REASON) /* the label the reason list gave */
+        return json_string(gr->text[0] ? gr->text : key);
     if (by == CT_REPORT_BY_PATHWAY)
         return json_string(key);
     sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_REP_ORG_NAME, err);
@@ -194,6 +193,82 @@ static json_t *group_name(ct_capacity *c, ct_report_by by, const char *key,
     return name;
 }
 
+/* One referral's delay days by group key (an organisation or a reason):
+ * the spans of its episodes, summed per key. */
+typedef struct shares {
+    groups g;
+    ct_report_by by;
+} shares;
+
+static int add_span(void *ud, const ct_delay_span *sp)
+{
+    shares *s = ud;
+    const char *key = s->by == CT_REPORT_BY_REASON ? sp->reason : sp->org;
+    group *it = group_find(&s->g, key && *key ? key : "none");
+    if (!it)
+        return CT_ENOMEM;
+    if (s->by == CT_REPORT_BY_REASON && sp->reason_text)
+        snprintf(it->text, sizeof it->text, "%s", sp->reason_text);
+    it->f.days += sp->to_day - sp->from_day;
+    return 0;
+}
+
+/*
+ * Counts one referral into total and its groups. By pathway the referral
+ * is one group; by organisation or reason its delay days go to the
+ * episodes that cover them (delay.h), so a person counts in each group
+ * that has some of their days and the bed-days sum to the total. A
+ * referral with no delay day counts under its current reason or
+ * organisation.
+ */
+static int count_referral(ct_capacity *c, sqlite3_stmt *st, ct_report_by by,
+                          int64_t now, figures *total, groups *g,
+                          shares *sh, ct_cap_error *err)
+{
+    int state = ct_referral_state_parse(ct_report__col(st, 1));
+    int64_t discharged_at = sqlite3_column_int64(st, 2);
+    int64_t end = ct_referral_wait_end(
+        state < 0 ? CT_REFERRAL_RECEIVED : (ct_referral_state)state,
+        discharged_at, sqlite3_column_int64(st, 3), now);
+    int64_t days = ct_referral_delay_days(ct_report__col(st, 0), end);
+    if (days < 0)
+        days = 0;
+    bool discharged = discharged_at != 0;
+    bool cancelled = state == CT_REFERRAL_CANCELLED;
+    count(total, days, discharged, cancelled);
+    sh->g.n = 0;
+    sh->by = by;
+    int rc = 0;
+    if (by != CT_REPORT_BY_PATHWAY && days > 0) {
+        int64_t ready = ct_delay_day(ct_report__col(st, 0));
+        rc = ct_delay_spans(c, sqlite3_column_int64(st, 7), ready,
+                            ready + days, add_span, sh, err);
+        if (rc == CT_ENOMEM)
+            return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+        if (rc)
+            return rc;
+    }
+    if (sh->g.n == 0) {
+        /* Columns 4, 5 and 6: reason, responsible_org, pathway. */
+        static const int key_col[] = {5, 4, 6};
+        const char *key = ct_report__col(st, key_col[by]);
+        group *it = group_find(&sh->g, key && *key ? key : "none");
+        if (!it)
+            return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+        it->f.days = days;
+    }
+    for (size_t i = 0; i < sh->g.n; i++) {
+        const group *one = &sh->g.items[i];
+        group *it = group_find(g, one->key);
+        if (!it)
+            return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+        if (one->text[0])
+            memcpy(it->text, one->text, sizeof it->text);
+        count(&it->f, one->f.days, discharged, cancelled);
+    }
+    return 0;
+}
+
 static int delays_read(ct_capacity *c, const ct_report_period *p,
                        ct_report_by by, int64_t now, figures *total,
                        groups *g, ct_cap_error *err)
@@ -205,32 +280,15 @@ static int delays_read(ct_capacity *c, const ct_report_period *p,
         sqlite3_bind_text(st, 1, p->from, -1, SQLITE_STATIC);
     if (p->to[0])
         sqlite3_bind_text(st, 2, p->to, -1, SQLITE_STATIC);
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        int state = ct_referral_state_parse(ct_report__col(st, 1));
-        int64_t discharged_at = sqlite3_column_int64(st, 2);
-        int64_t end = ct_referral_wait_end(
-            state < 0 ? CT_REFERRAL_RECEIVED : (ct_referral_state)state,
-            discharged_at, sqlite3_column_int64(st, 3), now);
-        int64_t days = ct_referral_delay_days(ct_report__col(st, 0), end);
-        if (days < 0)
-            days = 0;
-        /* Columns 4, 5 and 6: reason, responsible_org, pathway. */
-        static const int key_col[] = {5, 4, 6};
-        const char *key = ct_report__col(st, key_col[by]);
-        bool discharged = discharged_at != 0;
-        bool cancelled = state == CT_REFERRAL_CANCELLED;
-        count(total, days, discharged, cancelled);
-        figures *f = group_of(g, key && *key ? key : "none");
-        if (!f) {
-            rc = SQLITE_NOMEM;
-            break;
-        }
-        count(f, days, discharged, cancelled);
-    }
+    shares sh = {0};
+    int rc, crc = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW &&
+           !(crc = count_referral(c, st, by, now, total, g, &sh, err)))
+        ;
     sqlite3_reset(st);
-    if (rc == SQLITE_NOMEM)
-        return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+    free(sh.g.items);
+    if (crc)
+        return crc;
     return rc == SQLITE_DONE
                ? 0
                : ct_capacity__dberr(c, err, rc, "reading delays");
@@ -253,7 +311,7 @@ int ct_report_delays_json(ct_capacity *c, const ct_report_period *p,
     json_t *list = json_array();
     for (size_t i = 0; list && i < g.n; i++) {
         json_t *o = figures_json(&g.items[i].f);
-        json_t *name = group_name(c, by, g.items[i].key, err);
+        json_t *name = group_name(c, by, &g.items[i], err);
         if (!o || !name ||
             json_object_set_new(o, "key", json_string(g.items[i].key)) ||
             json_object_set_new(o, "name", name) ||

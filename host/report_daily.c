@@ -8,8 +8,9 @@
  * is in hospital at time T from its creation until its wait ends
  * (referral.h's ct_referral_wait_end), and past its ready date at T when
  * ct_referral_delay_days(ready date, T) is at least 1. The series are
- * rebuilt from rows, so they cover the area's whole life; a delay is
- * attributed to the referral's current reason and organisation.
+ * rebuilt from rows, so they cover the area's whole life; in these series
+ * a delay is attributed to the referral's current reason and organisation
+ * (the delays report apportions it between episodes, delay.h).
  */
 #include "report.h"
 
@@ -53,7 +54,7 @@ static void day_text(int64_t day, char out[11])
 typedef struct row {
     int64_t id, ready_day, created, end; /* end INT64_MAX while open */
     const char *ready, *state, *reason, *org, *org_name, *nhs, *from_org,
-        *pathway;
+        *pathway, *reason_text;
     int64_t updated;
 } row;
 
@@ -72,6 +73,7 @@ static void read_row(sqlite3_stmt *st, row *r)
     r->nhs = ct_report__col(st, 9);
     r->from_org = ct_report__col(st, 10);
     r->pathway = ct_report__col(st, 11);
+    r->reason_text = ct_report__col(st, 12);
     r->end = ct_referral_wait_end(state < 0 ? CT_REFERRAL_RECEIVED
                                             : (ct_referral_state)state,
                                   discharged, r->updated, INT64_MAX);
@@ -86,7 +88,7 @@ static int64_t past_at(const row *r, int64_t t)
 {
     if (r->ready_day == INT64_MAX || r->created > t || r->end <= t)
         return 0;
-    int64_t d = floor_day(t) - r->ready_day;
+    int64_t d = ct_clock_uk_day(t) - r->ready_day;
     return d > 0 ? d : 0;
 }
 
@@ -110,13 +112,13 @@ static const char *key_or_none(const char *k)
     return k && *k ? k : "none";
 }
 
-static json_t *reason_name(const char *key)
+/* A reason's label is the one its episode was recorded with (the area's
+ * reason list is plugin data, delay.h), else its code. */
+static json_t *reason_name(const char *key, const char *text)
 {
     if (strcmp(key, "none") == 0)
         return json_string("No delay reason recorded");
-    int r = ct_delay_reason_parse(key);
-    return json_string(r >= 0 ? ct_delay_reason_text((ct_delay_reason)r)
-                              : key);
+    return json_string(text && *text ? text : key);
 }
 
 static json_t *org_name(const char *key, const char *name)
@@ -237,11 +239,22 @@ static json_t *org_name_cb(void *arg)
 
 static json_t *reason_name_cb(void *arg)
 {
-    return reason_name(((struct name_arg *)arg)->key);
+    struct name_arg *a = arg;
+    return reason_name(a->key, a->name);
 }
 
-/* An organisation's reasons now, largest first, as [{key, name, now}]. */
-static json_t *reasons_list(const json_t *counts)
+/* A new reference to the name of group key in g (the key if none). */
+static json_t *group_name(const tgroups *g, const char *key)
+{
+    for (size_t i = 0; i < g->n; i++)
+        if (strcmp(g->items[i].key, key) == 0)
+            return json_incref(g->items[i].name);
+    return reason_name(key, NULL);
+}
+
+/* An organisation's reasons now, largest first, as [{key, name, now}];
+ * names as the reasons' groups have them. */
+static json_t *reasons_list(const json_t *counts, const tgroups *names)
 {
     json_t *list = json_array();
     const char *k;
@@ -257,7 +270,8 @@ static json_t *reasons_list(const json_t *counts)
         if (!list ||
             json_array_insert_new(list, i,
                                   json_pack("{s:s, s:o, s:I}", "key", k,
-                                            "name", reason_name(k), "now",
+                                            "name", group_name(names, k),
+                                            "now",
                                             json_integer_value(v)))) {
             json_decref(list);
             return NULL;
@@ -266,7 +280,7 @@ static json_t *reasons_list(const json_t *counts)
     return list;
 }
 
-static json_t *tgroups_json(tgroups *g, bool with_reasons)
+static json_t *tgroups_json(tgroups *g, const tgroups *reason_names)
 {
     if (g->n)
         qsort(g->items, g->n, sizeof *g->items, by_now);
@@ -275,8 +289,9 @@ static json_t *tgroups_json(tgroups *g, bool with_reasons)
         tgroup *it = &g->items[i];
         json_t *o = json_pack("{s:s, s:O}", "key", it->key, "name", it->name);
         if (!o || tcount_fill(o, &it->t) ||
-            (with_reasons &&
-             json_object_set_new(o, "reasons", reasons_list(it->reasons))) ||
+            (reason_names &&
+             json_object_set_new(o, "reasons",
+                                 reasons_list(it->reasons, reason_names))) ||
             json_array_append_new(list, o)) {
             json_decref(o);
             json_decref(list);
@@ -306,7 +321,7 @@ int ct_report_today_json(ct_capacity *c, json_t **out, ct_cap_error *err)
             continue;
         tcount_add(&total, &r, times);
         struct name_arg oa = {key_or_none(r.org), r.org_name};
-        struct name_arg ra = {key_or_none(r.reason), NULL};
+        struct name_arg ra = {key_or_none(r.reason), r.reason_text};
         tgroup *o = tgroup_of(&orgs, oa.key, org_name_cb, &oa);
         tgroup *g = o ? tgroup_of(&reasons, ra.key, reason_name_cb, &ra)
                       : NULL;
@@ -342,8 +357,8 @@ int ct_report_today_json(ct_capacity *c, json_t **out, ct_cap_error *err)
                      "report", "today", "at", (json_int_t)now, "times",
                      "now", (json_int_t)times[0], "yesterday",
                      (json_int_t)times[1], "last_week", (json_int_t)times[2],
-                     "totals", tot, "orgs", tgroups_json(&orgs, true),
-                     "reasons", tgroups_json(&reasons, false));
+                     "totals", tot, "orgs", tgroups_json(&orgs, &reasons),
+                     "reasons", tgroups_json(&reasons, NULL));
     rc = *out ? 0 : ct_capacity__fail(err, CT_ENOMEM, "out of memory");
 done:
     tgroups_free(&orgs);
@@ -380,7 +395,7 @@ int ct_report_people_json(ct_capacity *c, json_t **out, ct_cap_error *err)
             r.state ? r.state : "", "ready_date", r.ready,
             "days_past_ready", (json_int_t)d, "reason",
             r.reason ? json_string(r.reason) : json_null(), "reason_text",
-            reason_name(reason), "responsible_org",
+            reason_name(reason, r.reason_text), "responsible_org",
             r.org ? json_string(r.org) : json_null(), "responsible_org_name",
             org_name(org, r.org_name), "updated_at", (json_int_t)r.updated);
         /* Longest first: insert before the first shorter wait. */
@@ -497,7 +512,7 @@ static int daily_referral(daily *w, const row *r)
 {
     const char *org = key_or_none(r->org), *reason = key_or_none(r->reason);
     /* Bed-days lost on day D: ready_day < D <= the day the wait ended. */
-    int64_t last = r->end == INT64_MAX ? floor_day(w->now) : floor_day(r->end);
+    int64_t last = ct_clock_uk_day(r->end == INT64_MAX ? w->now : r->end);
     int64_t *v[4] = {NULL};
     for (int64_t k = 0; k < w->nd; k++) {
         int64_t day = w->d0 + k;
@@ -507,9 +522,11 @@ static int daily_referral(daily *w, const row *r)
             continue;
         if (!v[0]) {
             v[0] = series_of(&w->d_org, org, org_name(org, r->org_name));
-            v[1] = series_of(&w->d_reason, reason, reason_name(reason));
+            v[1] = series_of(&w->d_reason, reason,
+                             reason_name(reason, r->reason_text));
             v[2] = series_of(&w->l_org, org, org_name(org, r->org_name));
-            v[3] = series_of(&w->l_reason, reason, reason_name(reason));
+            v[3] = series_of(&w->l_reason, reason,
+                             reason_name(reason, r->reason_text));
             if (!v[0] || !v[1] || !v[2] || !v[3])
                 return CT_ENOMEM;
         }

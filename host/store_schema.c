@@ -409,6 +409,37 @@ static const char schema_v10[] =
     "CREATE INDEX event_access ON event(kind, seq)"
     "  WHERE kind = 'access.read';";
 
+/*
+ * Delay episodes (host/delay.h): a referral's delay is a history, each
+ * reason with its responsible organisation and the UK days it covers, so
+ * that bed-days go to whoever was responsible at the time instead of the
+ * last one named. A referral's delay_reason and responsible_org stay as
+ * the open episode's. Existing delays become one episode from the ready
+ * date.
+ */
+static const char schema_v11[] =
+    "CREATE TABLE delay_episode ("
+    "  id              INTEGER PRIMARY KEY,"
+    "  referral_id     INTEGER NOT NULL REFERENCES referral(id),"
+    "  reason          TEXT NOT NULL,"
+    "  reason_text     TEXT,"
+    "  responsible_org TEXT NOT NULL REFERENCES organisation(id),"
+    "  from_day        TEXT NOT NULL,"
+    "  to_day          TEXT CHECK (to_day IS NULL OR to_day >= from_day),"
+    "  recorded_at     INTEGER NOT NULL,"
+    "  recorded_by     TEXT NOT NULL"
+    ") STRICT;"
+    "CREATE INDEX delay_episode_by_referral"
+    "  ON delay_episode(referral_id, from_day, id);"
+    "CREATE UNIQUE INDEX delay_episode_one_open ON delay_episode(referral_id)"
+    "  WHERE to_day IS NULL;"
+    "INSERT INTO delay_episode (referral_id, reason, responsible_org,"
+    "                           from_day, recorded_at, recorded_by)"
+    "  SELECT id, delay_reason, responsible_org, ready_date, updated_at,"
+    "         'migration'"
+    "    FROM referral"
+    "   WHERE delay_reason IS NOT NULL AND responsible_org IS NOT NULL;";
+
 const ct_migration ct_store__migrations[] = {
     {"domain model", schema_v1},
     {"capacity indexes and guards", schema_v2},
@@ -420,5 +451,6 @@ const ct_migration ct_store__migrations[] = {
     {"clinical data per referral", schema_v8},
     {"display credentials", schema_v9},
     {"token store audit", schema_v10},
+    {"delay episodes", schema_v11},
 };
 const int ct_store__nmigrations = (int)CT_ARRAY_LEN(ct_store__migrations);

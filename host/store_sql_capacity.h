@@ -11,6 +11,7 @@
 #define CT_STORE_SQL_CAPACITY_H
 
 #include "store_sql_candidates.h"
+#include "store_sql_delay.h"
 #include "store_sql_isolation.h"
 #include "store_sql_metrics.h"
 #include "store_sql_referral.h"
@@ -82,6 +83,7 @@
     CT_STMTS_REFERRAL(X)                                                     \
     CT_STMTS_ISOLATION(X)                                                    \
     CT_STMTS_CANDIDATES(X)                                                   \
-    CT_STMTS_METRICS(X)
+    CT_STMTS_METRICS(X)                                                      \
+    CT_STMTS_DELAY(X)
 
 #endif

@@ -44,12 +44,10 @@
       "  LEFT JOIN zone_cohort zc"                                           \
       "         ON zc.zone_id = zb.zone_id AND zc.pathogen = p.pathogen"     \
       " GROUP BY 1, 2 ORDER BY 1, 2")                                        \
-    /* Days past the discharge ready date (the national measure), not   \
-     * since the referral was made: whole UTC days, 0 until the day after \
-     * the ready date, as referral.h's ct_referral_delay_days. */          \
+    /* Days past the ready date are worked out in C, in UK days         \
+     * (referral.h ct_referral_delay_days). */                             \
     X(MET_WAITING,                                                           \
-      "SELECT coalesce(decided_pathway, requested_pathway),"                 \
-      "       max(0, ?1 / 86400000 - unixepoch(ready_date) / 86400)"         \
+      "SELECT coalesce(decided_pathway, requested_pathway), ready_date"      \
       "  FROM referral"                                                      \
       " WHERE state IN ('received','triaged','waiting')")                    \
     /* ?1 is today, YYYY-MM-DD. */                                           \
@@ -57,15 +55,11 @@
       "SELECT total(ready_date <= ?1), total(ready_date < ?1)"               \
       "  FROM referral"                                                      \
       " WHERE state IN ('received','triaged','waiting','held','placed')")    \
+    /* Referrals past their ready date (?1 is today, YYYY-MM-DD): their \
+     * delay days and episodes are worked out in C (delay.h). */            \
     X(MET_DELAYS,                                                            \
-      "SELECT delay_reason, responsible_org,"                                \
-      "       state IN ('discharged','completed','cancelled'),"              \
-      "       total(max(0, CASE WHEN discharged_at IS NOT NULL"              \
-      "                         THEN discharged_at"                          \
-      "                         WHEN state = 'cancelled' THEN updated_at"    \
-      "                         ELSE ?1 END / 86400000"                      \
-      "                    - unixepoch(ready_date) / 86400))"                \
+      "SELECT id, ready_date, state, coalesce(discharged_at, 0), updated_at" \
       "  FROM referral"                                                      \
-      " GROUP BY 1, 2, 3")
+      " WHERE ready_date < ?1")
 
 #endif

@@ -23,7 +23,7 @@
     X(REP_DELAYS,                                                            \
       "SELECT r.ready_date, r.state, coalesce(r.discharged_at, 0),"          \
       "       r.updated_at, r.delay_reason, r.responsible_org,"              \
-      "       coalesce(r.decided_pathway, r.requested_pathway)"              \
+      "       coalesce(r.decided_pathway, r.requested_pathway), r.id"        \
       "  FROM referral r"                                                    \
       " WHERE (?1 IS NULL OR r.ready_date >= ?1)"                            \
       "   AND (?2 IS NULL OR r.ready_date <= ?2)")                           \
@@ -100,7 +100,9 @@
       "SELECT r.id, r.ready_date, r.state, coalesce(r.discharged_at, 0),"    \
       "       r.updated_at, r.created_at, r.delay_reason, r.responsible_org," \
       "       o.name, r.nhs_number, r.from_org,"                             \
-      "       coalesce(r.decided_pathway, r.requested_pathway)"              \
+      "       coalesce(r.decided_pathway, r.requested_pathway),"             \
+      "       (SELECT e.reason_text FROM delay_episode e"                    \
+      "         WHERE e.referral_id = r.id AND e.to_day IS NULL)"            \
       "  FROM referral r"                                                    \
       "  LEFT JOIN organisation o ON o.id = r.responsible_org"               \
       " WHERE r.ready_date < ?1 AND r.created_at <= ?3"                      \

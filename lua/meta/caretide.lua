@@ -37,6 +37,20 @@
 ---@field responsible_org? string
 ---@field days integer whole days past the ready date (0 when not past)
 
+---A delay someone asks to record (the `delay` hook's second argument).
+---@class ct.DelayRequest
+---@field reason string the code given
+---@field responsible_org string
+---@field from string YYYY-MM-DD, the UK day the delay starts
+---@field org {id: string, name: string, facility_kinds: string[]} the responsible organisation
+
+---The `delay` hook's answer: the first non-nil one decides.
+---@class ct.DelayVerdict
+---@field valid boolean
+---@field text? string the reason's label (valid only), kept with the episode
+---@field message? string why not (required when not valid)
+---@field field? "reason"|"responsible_org"|"from" the input at fault
+
 ---A referral as a hook receives it (docs/plugins.md "Hooks").
 ---@class ct.Referral
 ---@field id integer
@@ -110,6 +124,7 @@
 ---@field rank? fun(referral: ct.Referral, candidates: ct.Candidate[]): ct.Candidate[]
 ---@field admit? fun(referral: ct.Referral, candidate: ct.Candidate): boolean, string?
 ---@field escalate? fun(metrics: table): ct.Escalation|nil
+---@field delay? fun(referral: ct.Referral, delay: ct.DelayRequest): ct.DelayVerdict|nil
 
 -- The API ---------------------------------------------------------------------
 

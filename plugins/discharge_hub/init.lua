@@ -13,6 +13,7 @@
 -- national source of each rule. The hooks read the settings through
 -- configure(), which setup() calls and tests call with overrides.
 local delays = require("lib.delays")
+local delays_check = require("lib.delays_check")
 local util = require("lib.util")
 
 local M = {}
@@ -58,6 +59,7 @@ function M.configure(overrides, base)
   if not util.parse_hhmm(s.summary_at) then
     error(("summary_at: %q is not a time of day HH:MM"):format(tostring(s.summary_at)), 2)
   end
+  delays_check.configure(s)
   S = s
   delays.configure(s)
   return s
@@ -293,6 +295,12 @@ end
 -- the store as "summary:YYYY-MM-DD" and emitted as "delay.summary".
 function M.daily_summary()
   return delays.summary()
+end
+
+-- delay(referral, delay) -> verdict: is the reason on the area's national
+-- list, and can the organisation named answer for it? (lib/delays_check.lua)
+function M.delay(_, delay)
+  return delays_check.check(S, delay)
 end
 
 M.configure()

@@ -261,9 +261,11 @@ echo "$body" | jq -e '.error.state == "completed"' >/dev/null && ok || bad "canc
 
 req POST "/v1/referrals/$r5/delay" "$hospital" '{"reason": "awaiting_p3_bed", "responsible_org": "demo-council"}'
 expect 200 '.referral.delay_reason == "awaiting_p3_bed" and .referral.responsible_org == "demo-council"'
-req POST "/v1/referrals/$r5/delay" "$hospital" '{"reason": "awaiting_p3_bd", "responsible_org": "demo-council"}'
+# This area runs no plugin with a reason list (discharge_hub's: see
+# test_delay_episodes.sh), so the host checks only the code's shape.
+req POST "/v1/referrals/$r5/delay" "$hospital" '{"reason": "Awaiting P3", "responsible_org": "demo-council"}'
 expect_error 400 invalid reason
-echo "$body" | jq -e '.error.message | test("did you mean .awaiting_p3_bed.")' >/dev/null && ok || bad "delay did-you-mean: $body"
+echo "$body" | jq -e '.error.message | test("lower-case letters, digits and ._., not .Awaiting P3.")' >/dev/null && ok || bad "delay code shape: $body"
 req POST "/v1/referrals/$r5/delay" "$hospital" '{"reason": "awaiting_p3_bed", "responsible_org": "nobody"}'
 expect_error 400 invalid responsible_org
 req POST "/v1/referrals/$r5/delay" "$hospital" '{"reason": "awaiting_p3_bed"}'

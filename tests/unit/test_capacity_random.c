@@ -449,8 +449,9 @@ static int run_step(void)
                                                     NULL, &cap_err)
                           : ct_isolation_open_zone(f.cap, random_zone(),
                                                    "org:council", &cap_err);
-    return ct_referral_set_delay(f.cap, referral_in(-1),
-                                 (ct_delay_reason)pick(CT_DELAY__COUNT),
+    static const char *const reasons[] = {"awaiting_p1_care",
+                                          "awaiting_p3_bed", "Not A Code"};
+    return ct_referral_set_delay(f.cap, referral_in(-1), reasons[pick(3)],
                                  chance(90) ? "council" : "nobody",
                                  "org:council", &cap_err);
 }

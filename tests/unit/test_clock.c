@@ -2,6 +2,8 @@
 #include "error.h"
 
 #include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -490,4 +492,56 @@ Test(clock, parse_day_says_why)
     cr_assert_eq(ct_clock_parse_day("2028-02-29", &ms, msg, sizeof msg), 0);
     cr_assert_eq(ct_clock_parse("2028-02-29", &want), 0);
     cr_assert_eq(ms, want);
+}
+
+/* UK days: 23:30 GMT in winter is still that day; 23:30 UTC in summer is
+ * already the next day in BST; the changes happen at 01:00 GMT on the
+ * last Sundays of March and October. */
+Test(clock, uk_day_follows_bst)
+{
+    static const struct {
+        const char *utc, *day;
+    } cases[] = {
+        {"2026-01-15T23:30:00Z", "2026-01-15"},
+        {"2026-07-15T23:30:00Z", "2026-07-16"},
+        {"2026-07-15T22:59:59Z", "2026-07-15"},
+        {"2026-03-29T00:59:59Z", "2026-03-29"}, /* GMT still */
+        {"2026-03-28T23:30:00Z", "2026-03-28"}, /* the night before: GMT */
+        {"2026-03-29T23:30:00Z", "2026-03-30"}, /* BST from 01:00 GMT */
+        {"2026-10-24T23:30:00Z", "2026-10-25"}, /* BST still */
+        {"2026-10-25T23:30:00Z", "2026-10-25"}, /* GMT again */
+        {"2024-03-31T23:00:00Z", "2024-04-01"},
+        {"2024-03-30T23:00:00Z", "2024-03-30"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int64_t ms;
+        char day[11];
+        cr_assert_eq(ct_clock_parse(cases[i].utc, &ms), 0);
+        ct_clock_day_text(ct_clock_uk_day(ms), day);
+        cr_assert_str_eq(day, cases[i].day, "%s", cases[i].utc);
+    }
+}
+
+/* Against the system's tz database, where it is installed: every hour of
+ * 1996 to 2040 gives the same UK date as localtime in Europe/London. */
+Test(clock, uk_day_matches_tzdata)
+{
+    FILE *f = fopen("/usr/share/zoneinfo/Europe/London", "rb");
+    if (!f)
+        cr_skip_test("no tz database (tzdata) on this machine");
+    fclose(f);
+    setenv("TZ", "Europe/London", 1);
+    tzset();
+    int64_t from = 820454400000; /* 1996-01-01 */
+    int64_t to = 2209075200000;  /* 2040-01-01 */
+    for (int64_t ms = from; ms < to; ms += 3600000 - 60000) {
+        time_t t = (time_t)(ms / 1000);
+        struct tm tm;
+        localtime_r(&t, &tm);
+        char want[32], got[11];
+        snprintf(want, sizeof want, "%04d-%02d-%02d", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday);
+        ct_clock_day_text(ct_clock_uk_day(ms), got);
+        cr_assert_str_eq(got, want, "at %lld", (long long)ms);
+    }
 }

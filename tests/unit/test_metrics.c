@@ -188,7 +188,7 @@ Test(metrics, waiting_nctr_and_delays)
 
     /* b leaves hospital: its delay stops at 2 days. */
     CAP_OK(ct_referral_discharge(f.cap, b, "a", &cap_err));
-    CAP_OK(ct_referral_set_delay(f.cap, c, CT_DELAY_P1_CARE, "council", "a",
+    CAP_OK(ct_referral_set_delay(f.cap, c, "awaiting_p1_care", "council", "a",
                                  &cap_err));
     ct_clock_advance(f.clock, DAY_MS);
     CAP_OK(ct_metrics_collect(f.cap, &m, &cap_err));

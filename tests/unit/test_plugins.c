@@ -800,3 +800,53 @@ Test(plugins, only_verified_bytes_run)
     ct_diags_free(&d);
     ct_test_rmtree(dir);
 }
+
+/* The delay hook (issue 22): the first answer decides; a wrong shape or an
+ * error is CT_EPLUGIN, never an unchecked acceptance. */
+Test(plugins, delay_hook_first_answer_decides)
+{
+    static const struct {
+        const char *plugins;
+        int rc;
+        const char *valid; /* "true", "false" or NULL for no answer */
+    } cases[] = {
+        {"  - name: delayer2\n", 0, "true"},
+        {"  - name: delayer\n    settings: {mode: silent}\n"
+         "  - name: delayer2\n", 0, "true"},
+        {"  - name: delayer\n    settings: {mode: refuse}\n", 0, "false"},
+        {"  - name: delayer\n    settings: {mode: silent}\n", 0, NULL},
+        {"  - name: delayer\n    settings: {mode: shape}\n", CT_EPLUGIN, NULL},
+        {"  - name: delayer\n    settings: {mode: raise}\n", CT_EPLUGIN, NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        pfx p;
+        open_with(&p, cases[i].plugins, "");
+        int64_t id = refer(&p, 0, -1);
+        json_t *view = NULL, *answer = NULL;
+        CAP_OK(ct_pipeline_referral_view(p.f.cap, id, &view, &cap_err));
+        json_t *d = json_pack(
+            "{s:s, s:s, s:s, s:{s:s, s:s, s:o}}", "reason", "awaiting_x",
+            "responsible_org", "acute", "from", "2026-11-23", "org", "id",
+            "acute", "name", "Acute", "facility_kinds", json_array());
+        cr_assert_not_null(d);
+        cr_assert_eq(ct_plugins_delay(p.m, view, d, NULL, &answer),
+                     cases[i].rc, "case %zu", i);
+        if (!cases[i].valid)
+            cr_assert_null(answer, "case %zu", i);
+        else
+            cr_assert_eq(json_is_true(json_object_get(answer, "valid")),
+                         strcmp(cases[i].valid, "true") == 0, "case %zu", i);
+        if (i <= 1)
+            cr_assert_str_eq(
+                json_string_value(json_object_get(answer, "text")),
+                "awaiting_x for acute (1)");
+        if (i == 2)
+            cr_assert_str_eq(
+                json_string_value(json_object_get(answer, "field")),
+                "responsible_org");
+        json_decref(answer);
+        json_decref(d);
+        json_decref(view);
+        close_pfx(&p);
+    }
+}

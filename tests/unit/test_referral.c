@@ -41,29 +41,6 @@ static ct_referral_input input(void)
     };
 }
 
-/* ---- delay reasons --------------------------------------------------- */
-
-Test(referral, delay_reason_table)
-{
-    cr_assert_eq(CT_DELAY__COUNT, 17, "one entry per DOMAIN.md reason");
-    for (int i = 0; i < CT_DELAY__COUNT; i++) {
-        const char *n = ct_delay_reason_name((ct_delay_reason)i);
-        cr_assert_not_null(n);
-        cr_assert_not_null(ct_delay_reason_text((ct_delay_reason)i));
-        cr_assert_eq(ct_delay_reason_parse(n), i, "%s round trip", n);
-        for (int j = 0; j < i; j++)
-            cr_assert_str_neq(n, ct_delay_reason_name((ct_delay_reason)j));
-    }
-    cr_assert_eq(ct_delay_reason_parse("awaiting_p1_care"), CT_DELAY_P1_CARE);
-    cr_assert_eq(ct_delay_reason_parse("awaiting_p2_bed"), CT_DELAY_P2_BED);
-    cr_assert_eq(ct_delay_reason_parse("awaiting_p3_bed"), CT_DELAY_P3_BED);
-    cr_assert_eq(ct_delay_reason_parse("infection_control"),
-                 CT_DELAY_INFECTION_CONTROL);
-    cr_assert_eq(ct_delay_reason_parse("nope"), -1);
-    cr_assert_eq(ct_delay_reason_parse(NULL), -1);
-    cr_assert_null(ct_delay_reason_name(CT_DELAY__COUNT));
-}
-
 /* ---- create ---------------------------------------------------------- */
 
 Test(referral, create)
@@ -81,7 +58,7 @@ Test(referral, create)
     cr_assert_eq(r.decided_pathway, -1);
     cr_assert_eq(r.state, CT_REFERRAL_RECEIVED);
     cr_assert_eq(r.priority, 2);
-    cr_assert_eq(r.delay_reason, -1);
+    cr_assert_str_eq(r.delay_reason, "");
     cr_assert_eq(r.created_at, CAP_FX_START);
     cr_assert_eq(r.delay_days, 1);
     char *needs = cap_fx_text(&f, "SELECT needs FROM referral WHERE "
@@ -412,53 +389,155 @@ Test(referral, delay_reason_and_responsible_org)
 {
     int64_t id = cap_fx_referral(&f, nhs[0], "2026-11-20", CT_PATHWAY_P1,
                                  NULL);
-    CAP_OK(ct_referral_set_delay(f.cap, id, CT_DELAY_P1_CARE, "council",
+    CAP_OK(ct_referral_set_delay(f.cap, id, "awaiting_p1_care", "council",
                                  "org:council", &cap_err));
     ct_referral r = get(id);
-    cr_assert_eq(r.delay_reason, CT_DELAY_P1_CARE);
+    cr_assert_str_eq(r.delay_reason, "awaiting_p1_care");
     cr_assert_str_eq(r.responsible_org, "council");
     json_t *p = cap_fx_last(&f, "referral.delay_set");
     cr_assert_str_eq(json_string_value(json_object_get(p, "reason")),
                      "awaiting_p1_care");
-    cr_assert_str_eq(json_string_value(json_object_get(p, "text")),
-                     ct_delay_reason_text(CT_DELAY_P1_CARE));
+    cr_assert_str_eq(json_string_value(json_object_get(p, "from")),
+                     "2026-11-20", "the first covers the delay from its start");
     CAP_REFUSED(&f, CT_ENOTFOUND,
-                ct_referral_set_delay(f.cap, id, CT_DELAY_P1_CARE, "nobody",
+                ct_referral_set_delay(f.cap, id, "awaiting_p1_care", "nobody",
                                       "a", &cap_err),
                 "organisation nobody does not exist");
     CAP_REFUSED(&f, CT_EINVAL,
-                ct_referral_set_delay(f.cap, id, CT_DELAY__COUNT, "council",
+                ct_referral_set_delay(f.cap, id, "Not A Code", "council",
                                       "a", &cap_err),
-                "is not a national reason");
+                "lower-case letters, digits and '_', not 'Not A Code'");
     CAP_REFUSED(&f, CT_EINVAL,
-                ct_referral_set_delay(f.cap, id, CT_DELAY_TRANSPORT, NULL,
+                ct_referral_set_delay(f.cap, id, "awaiting_transport", NULL,
                                       "a", &cap_err),
                 "responsible organisation is required");
     CAP_OK(ct_referral_clear_delay(f.cap, id, "a", &cap_err));
     r = get(id);
-    cr_assert_eq(r.delay_reason, -1);
+    cr_assert_str_eq(r.delay_reason, "");
     cr_assert_str_eq(r.responsible_org, "");
+    CAP_REFUSED(&f, CT_ESTATE, ct_referral_clear_delay(f.cap, id, "a", &cap_err),
+                "referral 1 has no open delay");
+    CAP_OK(ct_referral_set_delay(f.cap, id, "awaiting_p1_care", "council",
+                                 "a", &cap_err));
+    p = cap_fx_last(&f, "referral.delay_set");
+    cr_assert_str_eq(json_string_value(json_object_get(p, "from")),
+                     "2026-11-23", "a later one from today (UK)");
+    int64_t later = cap_fx_referral(&f, nhs[1], "2026-11-25", -1, NULL);
+    CAP_REFUSED(&f, CT_EINVAL,
+                ct_referral_set_delay(f.cap, later, "awaiting_p1_care",
+                                      "council", "a", &cap_err),
+                "ready date (2026-11-25) is after today (2026-11-23): there "
+                "is no delay to record yet");
     CAP_OK(ct_referral_discharge(f.cap, id, "a", &cap_err));
     CAP_REFUSED(&f, CT_ESTATE,
-                ct_referral_set_delay(f.cap, id, CT_DELAY_TRANSPORT, "acute",
+                ct_referral_set_delay(f.cap, id, "awaiting_transport", "acute",
                                       "a", &cap_err),
                 "referral 1 is discharged; cannot record a delay");
+}
+
+/* Issue 22 finding 6: a new reason replaced the old one, so every
+ * bed-day went to the last organisation named. Now each reason is an
+ * episode with its days, and the days are split between them. */
+Test(referral, delay_episodes_keep_history)
+{
+    /* 2026-11-23 08:00Z now; ready on the 20th: 3 delay days so far. */
+    int64_t id = cap_fx_referral(&f, nhs[0], "2026-11-20", CT_PATHWAY_P3,
+                                 NULL);
+    const char *field = NULL;
+    ct_delay_input a = {"awaiting_p3_bed", "Care home bed", "homes",
+                        "2026-11-20"};
+    CAP_OK(ct_delay_start(f.cap, id, &a, "org:council", &field, &cap_err));
+    ct_delay_input b = {"awaiting_p1_care", NULL, "council", "2026-11-22"};
+    CAP_OK(ct_delay_start(f.cap, id, &b, "org:council", &field, &cap_err));
+    json_t *p = cap_fx_last(&f, "referral.delay_set");
+    cr_assert_eq(json_integer_value(json_object_get(p, "ended")), 1);
+    json_t *ref;
+    CAP_OK(ct_referral_get_json(f.cap, id, &ref, &cap_err));
+    json_t *eps = json_object_get(ref, "delays");
+    cr_assert_eq(json_array_size(eps), 2);
+    json_t *e0 = json_array_get(eps, 0), *e1 = json_array_get(eps, 1);
+    cr_assert_str_eq(json_string_value(json_object_get(e0, "to")),
+                     "2026-11-22");
+    cr_assert_eq(json_integer_value(json_object_get(e0, "days")), 2);
+    cr_assert_str_eq(json_string_value(json_object_get(e0, "text")),
+                     "Care home bed");
+    cr_assert(json_is_null(json_object_get(e1, "to")));
+    cr_assert_eq(json_integer_value(json_object_get(e1, "days")), 1);
+    cr_assert_eq(json_integer_value(json_object_get(ref, "delay_days")), 3);
+    json_decref(ref);
+
+    /* A re-decision on the same day takes that day: no day counts twice. */
+    ct_delay_input c = {"awaiting_p1_care", NULL, "homes", "2026-11-22"};
+    CAP_OK(ct_delay_start(f.cap, id, &c, "org:council", &field, &cap_err));
+    CAP_OK(ct_referral_get_json(f.cap, id, &ref, &cap_err));
+    eps = json_object_get(ref, "delays");
+    int64_t sum = 0;
+    for (size_t i = 0; i < json_array_size(eps); i++)
+        sum += json_integer_value(
+            json_object_get(json_array_get(eps, i), "days"));
+    cr_assert_eq(json_array_size(eps), 3);
+    cr_assert_eq(sum, 3, "episodes share the 3 delay days");
+    json_decref(ref);
+
+    /* Refused, each naming its field, and nothing changes. */
+    ct_delay_input before = {"awaiting_p3_bed", NULL, "homes", "2026-11-19"};
+    CAP_REFUSED(&f, CT_EINVAL,
+                ct_delay_start(f.cap, id, &before, "a", &field, &cap_err),
+                "starts on or after the discharge ready date (2026-11-20), "
+                "not on 2026-11-19");
+    cr_assert_str_eq(field, "from");
+    ct_delay_input rewrite = {"awaiting_p3_bed", NULL, "homes", "2026-11-21"};
+    CAP_REFUSED(&f, CT_EINVAL,
+                ct_delay_start(f.cap, id, &rewrite, "a", &field, &cap_err),
+                "the history is not rewritten");
+    cr_assert_str_eq(field, "from");
+    ct_delay_input future = {"awaiting_p3_bed", NULL, "homes", "2026-11-24"};
+    CAP_REFUSED(&f, CT_EINVAL,
+                ct_delay_start(f.cap, id, &future, "a", &field, &cap_err),
+                "cannot start in the future");
+    ct_delay_input nobody = {"awaiting_p3_bed", NULL, "nobody", NULL};
+    CAP_REFUSED(&f, CT_ENOTFOUND,
+                ct_delay_start(f.cap, id, &nobody, "a", &field, &cap_err),
+                "organisation nobody does not exist");
+    cr_assert_str_eq(field, "responsible_org");
+    cr_assert_eq(cap_fx_int(&f, "SELECT count(*) FROM delay_episode", NULL),
+                 3);
+}
+
+/* Days are UK days: 23:30 UTC in summer is already the next day. */
+Test(referral, delay_days_in_uk_time)
+{
+    cr_assert_eq(ct_referral_delay_days("2026-07-15",
+                                        1784158200000 /* 07-15 23:30Z */),
+                 1, "00:30 BST on the 16th");
+    cr_assert_eq(ct_referral_delay_days("2026-01-15",
+                                        1768519800000 /* 01-15 23:30Z */),
+                 0, "23:30 GMT on the 15th");
 }
 
 Test(referral, ready_date_moves)
 {
     int64_t id = cap_fx_referral(&f, nhs[0], "2026-11-20", -1, NULL);
-    CAP_OK(ct_referral_set_ready_date(f.cap, id, "2026-11-22", "a",
-                                      &cap_err));
+    CAP_OK(ct_referral_set_ready_date(f.cap, id, "2026-11-22",
+                                      "new medical issue", "a", &cap_err));
     cr_assert_str_eq(get(id).ready_date, "2026-11-22");
     cr_assert_eq(get(id).delay_days, 1);
+    json_t *p = cap_fx_last(&f, "referral.ready_date_set");
+    cr_assert_str_eq(json_string_value(json_object_get(p, "was")),
+                     "2026-11-20");
+    cr_assert_str_eq(json_string_value(json_object_get(p, "reason")),
+                     "new medical issue");
     CAP_REFUSED(&f, CT_EINVAL,
-                ct_referral_set_ready_date(f.cap, id, "2026-13-01", "a",
+                ct_referral_set_ready_date(f.cap, id, "2026-11-22", NULL, "a",
+                                           &cap_err),
+                "is 2026-11-22 already");
+    CAP_REFUSED(&f, CT_EINVAL,
+                ct_referral_set_ready_date(f.cap, id, "2026-13-01", NULL, "a",
                                            &cap_err),
                 "ready date must be a date");
     CAP_OK(ct_referral_cancel(f.cap, id, "x", "a", &cap_err));
     CAP_REFUSED(&f, CT_ESTATE,
-                ct_referral_set_ready_date(f.cap, id, "2026-11-23", "a",
+                ct_referral_set_ready_date(f.cap, id, "2026-11-23", NULL, "a",
                                            &cap_err),
                 "referral 1 is cancelled; cannot move the ready date");
 }

@@ -29,6 +29,7 @@
  */
 #include "capacity_fixture.h"
 #include "escalation.h"
+#include "metrics.h"
 #include "pipeline.h"
 #include "referral.h"
 #include "report.h"
@@ -79,11 +80,15 @@ static void dataset(void)
     D = referral(4, "2026-11-24", CT_PATHWAY_P1);
     E = referral(5, "2026-11-21", CT_PATHWAY_P3);
     F = referral(6, "2026-11-25", CT_PATHWAY_P2);
-    CAP_OK(ct_referral_set_delay(f.cap, A, CT_DELAY_P2_BED, "council", "hub",
+    CAP_OK(ct_referral_set_delay(f.cap, A, "awaiting_p2_bed", "council", "hub",
                                  &cap_err));
-    CAP_OK(ct_referral_set_delay(f.cap, C, CT_DELAY_P3_BED, "homes", "hub",
-                                 &cap_err));
-    CAP_OK(ct_referral_set_delay(f.cap, E, CT_DELAY_P3_BED, "homes", "hub",
+    /* The reason's label comes from the reason list (plugin data) with
+     * the episode; the report names the group with it. */
+    ct_delay_input c_delay = {"awaiting_p3_bed",
+                              "Pathway 3: care home bed not available",
+                              "homes", NULL};
+    CAP_OK(ct_delay_start(f.cap, C, &c_delay, "hub", NULL, &cap_err));
+    CAP_OK(ct_referral_set_delay(f.cap, E, "awaiting_p3_bed", "homes", "hub",
                                  &cap_err));
     at(0, 9, 30);
     CAP_OK(ct_capacity_hold(f.cap, A, "W01", 0, "hub", NULL, &cap_err));
@@ -728,4 +733,55 @@ Test(report_empty, event_queries_use_the_capacity_index)
         using++;
     }
     cr_assert_eq(using, 3); /* open changes, facility and zone events */
+}
+
+/* ---- delay episodes (issue 22, finding 6) ------------------------------ */
+
+static void episodes_open(void) { cap_fx_open(&f, NULL); }
+TestSuite(report_episodes, .init = episodes_open, .fini = teardown);
+
+/* A care-home bed delay, then a home-care one: each organisation gets the
+ * days it was responsible for, the totals count every day once, and a
+ * person counts in each group they have days in. */
+Test(report_episodes, bed_days_split_between_episodes)
+{
+    int64_t id = referral(1, "2026-11-18", CT_PATHWAY_P3);
+    ct_delay_input homes = {"awaiting_p3_bed", "P3 bed", "homes",
+                            "2026-11-18"};
+    ct_delay_input council = {"awaiting_p1_care", "P1 care", "council",
+                              "2026-11-21"};
+    CAP_OK(ct_delay_start(f.cap, id, &homes, "hub", NULL, &cap_err));
+    CAP_OK(ct_delay_start(f.cap, id, &council, "hub", NULL, &cap_err));
+    ct_clock_advance(f.clock, 2 * DAY_MS); /* the 25th: 7 delay days */
+    json_t *rep = delays(NULL, NULL, CT_REPORT_BY_ORG);
+    cr_assert_eq(jint(rep, "totals.bed_days_lost"), 7);
+    cr_assert_eq(jint(rep, "totals.referrals"), 1);
+    figures(group(rep, "homes"), 1, 1, 3, 3, 0, 0, 1, 1);
+    figures(group(rep, "council"), 1, 1, 4, 4, 0, 0, 1, 1);
+    json_decref(rep);
+    rep = delays(NULL, NULL, CT_REPORT_BY_REASON);
+    cr_assert_eq(jint(group(rep, "awaiting_p3_bed"), "bed_days_lost"), 3);
+    cr_assert_str_eq(jstr(group(rep, "awaiting_p1_care"), "name"),
+                     "P1 care");
+    json_decref(rep);
+    /* The metrics split them the same way. */
+    json_t *m = NULL;
+    CAP_OK(ct_metrics_json(f.cap, &m, &cap_err));
+    cr_assert_eq(jint(m, "bed_days_lost.total"), 7);
+    cr_assert_eq(jint(m, "bed_days_lost.by_org.homes"), 3);
+    cr_assert_eq(jint(m, "bed_days_lost.by_org.council"), 4);
+    json_decref(m);
+}
+
+/* A delay recorded late leaves the days before it unattributed. */
+Test(report_episodes, days_before_the_first_episode_are_none)
+{
+    int64_t id = referral(1, "2026-11-20", CT_PATHWAY_P3);
+    ct_delay_input homes = {"awaiting_p3_bed", NULL, "homes", "2026-11-22"};
+    CAP_OK(ct_delay_start(f.cap, id, &homes, "hub", NULL, &cap_err));
+    json_t *rep = delays(NULL, NULL, CT_REPORT_BY_ORG);
+    cr_assert_eq(jint(rep, "totals.bed_days_lost"), 3);
+    cr_assert_eq(jint(group(rep, "none"), "bed_days_lost"), 2);
+    cr_assert_eq(jint(group(rep, "homes"), "bed_days_lost"), 1);
+    json_decref(rep);
 }

@@ -71,9 +71,9 @@ static void dataset(void)
     B = referral(2, "2026-11-22");
     C = referral(3, "2026-11-23");
     D = referral(4, "2026-11-21");
-    CAP_OK(ct_referral_set_delay(f.cap, A, CT_DELAY_P3_BED, "homes", "hub",
+    CAP_OK(ct_referral_set_delay(f.cap, A, "awaiting_p3_bed", "homes", "hub",
                                  &cap_err));
-    CAP_OK(ct_referral_set_delay(f.cap, D, CT_DELAY_P3_BED, "homes", "hub",
+    CAP_OK(ct_referral_set_delay(f.cap, D, "awaiting_p3_bed", "homes", "hub",
                                  &cap_err));
     at(0, 9);
     CAP_OK(ct_capacity_hold(f.cap, A, "H01", 0, "hub", NULL, &cap_err));
@@ -89,7 +89,7 @@ static void dataset(void)
     at(1, 6);
     escalate(1);
     at(1, 12);
-    CAP_OK(ct_referral_set_delay(f.cap, C, CT_DELAY_P1_CARE, "council", "hub",
+    CAP_OK(ct_referral_set_delay(f.cap, C, "awaiting_p1_care", "council", "hub",
                                  &cap_err));
     at(1, 20);
     CAP_OK(ct_referral_discharge(f.cap, D, "acute", &cap_err));

@@ -396,7 +396,7 @@ Test(stdplugins, delays_harm_and_the_daily_summary)
                                        .ready = "2026-11-09",
                                        .requested = CT_PATHWAY_P3,
                                        .needs = {"dementia", "bariatric", 0}});
-    CAP_OK(ct_referral_set_delay(s.f.cap, harm, CT_DELAY_P3_BED,
+    CAP_OK(ct_referral_set_delay(s.f.cap, harm, "awaiting_p3_bed",
                                  "demo-council", "org:demo-council",
                                  &cap_err));
     json_decref(decide(&s, late));

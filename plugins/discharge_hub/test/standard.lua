@@ -36,6 +36,8 @@ local values = {
   max_stay_step_down = 14 * DAY,
   summary_at = "08:00",
   summary_keep_days = 14,
+  delay_reasons = "nhse_2023",
+  org_types = {},
 }
 
 -- with{...} -> the standard settings with these changed (a new table).

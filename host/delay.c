@@ -1,0 +1,443 @@
+/*
+ * Delay episodes (delay.h): the history of why a person waits past the
+ * discharge ready date, and the walk that apportions delay days between
+ * its episodes for the reports and metrics.
+ */
+#include "delay.h"
+
+#include "capacity_int.h"
+#include "clock.h"
+#include "error.h"
+#include "referral.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+int64_t ct_delay_day(const char *date)
+{
+    int64_t ms;
+    char msg[8];
+    if (ct_clock_parse_day(date, &ms, msg, sizeof msg))
+        return -1;
+    return ms / 86400000;
+}
+
+static bool code_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > CT_DELAY_REASON_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
+              s[i] == '_'))
+            return false;
+    return true;
+}
+
+static const char *col(sqlite3_stmt *st, int i)
+{
+    return (const char *)sqlite3_column_text(st, i);
+}
+
+/* The referral's state and ready date, failing once it has left. */
+static int load(ct_capacity *c, int64_t id, const char *verb, char ready[11],
+                ct_cap_error *err)
+{
+    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_DEL_REFERRAL, err);
+    if (!st)
+        return CT_ESTORE;
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(st);
+        return rc == SQLITE_DONE
+                   ? ct_capacity__fail(err, CT_ENOTFOUND,
+                                       "referral %" PRId64 " does not exist",
+                                       id)
+                   : ct_capacity__dberr(c, err, rc, "reading a referral");
+    }
+    char state[16];
+    snprintf(state, sizeof state, "%s", col(st, 0) ? col(st, 0) : "");
+    snprintf(ready, 11, "%s", col(st, 1) ? col(st, 1) : "");
+    sqlite3_reset(st);
+    if (!strcmp(state, "discharged") || !strcmp(state, "completed") ||
+        !strcmp(state, "cancelled"))
+        return ct_capacity__fail(err, CT_ESTATE,
+                                 "referral %" PRId64 " is %s; cannot %s", id,
+                                 state, verb);
+    return 0;
+}
+
+typedef struct last_ep {
+    int64_t id; /* 0: none */
+    char from[11], to[11]; /* to "" while open */
+} last_ep;
+
+static int last_episode(ct_capacity *c, int64_t id, last_ep *out,
+                        ct_cap_error *err)
+{
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_DEL_LAST, err);
+    if (!st)
+        return CT_ESTORE;
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        out->id = sqlite3_column_int64(st, 0);
+        snprintf(out->from, sizeof out->from, "%s", col(st, 1));
+        snprintf(out->to, sizeof out->to, "%s", col(st, 2) ? col(st, 2) : "");
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE
+               ? 0
+               : ct_capacity__dberr(c, err, rc, "reading delay episodes");
+}
+
+static int close_episode(ct_capacity *c, int64_t ep, const char *to,
+                         ct_cap_error *err)
+{
+    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_DEL_CLOSE, err);
+    if (!st)
+        return CT_ESTORE;
+    sqlite3_bind_int64(st, 1, ep);
+    sqlite3_bind_text(st, 2, to, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE
+               ? 0
+               : ct_capacity__dberr(c, err, rc, "ending a delay episode");
+}
+
+static int set_current(ct_capacity *c, int64_t id, const char *reason,
+                       const char *org, ct_cap_error *err)
+{
+    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_REF_SET_DELAY, err);
+    if (!st)
+        return CT_ESTORE;
+    sqlite3_bind_int64(st, 1, id);
+    if (reason) {
+        sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, org, -1, SQLITE_STATIC);
+    }
+    sqlite3_bind_int64(st, 4, ct_clock_now(c->clock));
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE
+               ? 0
+               : ct_capacity__dberr(c, err, rc, "recording a delay");
+}
+
+static int org_exists(ct_capacity *c, const char *org, ct_cap_error *err)
+{
+    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_REF_ORG_EXISTS, err);
+    if (!st)
+        return CT_ESTORE;
+    sqlite3_bind_text(st, 1, org, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW)
+        return 0;
+    return rc == SQLITE_DONE
+               ? ct_capacity__fail(err, CT_ENOTFOUND,
+                                   "organisation %s does not exist", org)
+               : ct_capacity__dberr(c, err, rc, "reading an organisation");
+}
+
+static void today(ct_capacity *c, char out[11])
+{
+    ct_clock_day_text(ct_clock_uk_day(ct_clock_now(c->clock)), out);
+}
+
+/* Checks what can be checked without the store; sets *field. */
+static int check_input(const ct_delay_input *in, const char **field,
+                       ct_cap_error *err)
+{
+    char msg[120];
+    int64_t ms;
+    if (!in->reason || !code_ok(in->reason)) {
+        *field = "reason";
+        return ct_capacity__fail(err, CT_EINVAL,
+                                 "a delay reason is a code of 1 to %d "
+                                 "lower-case letters, digits and '_', not "
+                                 "'%s'",
+                                 CT_DELAY_REASON_MAX,
+                                 in->reason ? in->reason : "");
+    }
+    if (in->reason_text && strlen(in->reason_text) > CT_DELAY_TEXT_MAX) {
+        *field = "reason";
+        return ct_capacity__fail(err, CT_EINVAL,
+                                 "the reason's text is longer than %d bytes",
+                                 CT_DELAY_TEXT_MAX);
+    }
+    *field = "responsible_org";
+    int rc = ct_capacity__check_text("responsible organisation",
+                                     in->responsible_org, CT_CAP_ID_MAX - 1,
+                                     err);
+    if (rc)
+        return rc;
+    if (in->from && ct_clock_parse_day(in->from, &ms, msg, sizeof msg)) {
+        *field = "from";
+        return ct_capacity__fail(err, CT_EINVAL, "from: %s", msg);
+    }
+    *field = NULL;
+    return 0;
+}
+
+int ct_delay_start(ct_capacity *c, int64_t id, const ct_delay_input *in,
+                   const char *actor, const char **field, ct_cap_error *err)
+{
+    const char *f_dummy;
+    if (!field)
+        field = &f_dummy;
+    *field = NULL;
+    int rc;
+    if ((rc = check_input(in, field, err)) ||
+        (rc = ct_capacity__check_text("actor", actor, 200, err)) ||
+        (rc = ct_capacity__begin(c, err)))
+        return rc;
+    char ready[11], now_day[11], from[11];
+    today(c, now_day);
+    last_ep last;
+    if ((rc = load(c, id, "record a delay", ready, err)) ||
+        (rc = last_episode(c, id, &last, err)))
+        goto done;
+    if (strcmp(ready, now_day) > 0) {
+        rc = ct_capacity__fail(err, CT_EINVAL,
+                               "the discharge ready date (%s) is after "
+                               "today (%s): there is no delay to record yet",
+                               ready, now_day);
+        goto done;
+    }
+    /* The first reason covers the delay from its start; a later one
+     * starts today; either unless the caller says when. */
+    snprintf(from, sizeof from, "%s",
+             in->from ? in->from : last.id ? now_day : ready);
+    /* Dates as YYYY-MM-DD compare as text. */
+    if (strcmp(from, ready) < 0) {
+        *field = "from";
+        rc = ct_capacity__fail(err, CT_EINVAL,
+                               "a delay starts on or after the discharge "
+                               "ready date (%s), not on %s",
+                               ready, from);
+        goto done;
+    }
+    if (strcmp(from, now_day) > 0) {
+        *field = "from";
+        rc = ct_capacity__fail(err, CT_EINVAL,
+                               "a delay cannot start in the future (%s; "
+                               "today is %s)",
+                               from, now_day);
+        goto done;
+    }
+    if ((rc = org_exists(c, in->responsible_org, err))) {
+        *field = "responsible_org";
+        goto done;
+    }
+    if (last.id && strcmp(from, last.from) < 0) {
+        *field = "from";
+        rc = ct_capacity__fail(err, CT_EINVAL,
+                               "the delay since %s is recorded; a new one "
+                               "starts on or after it, not on %s (the "
+                               "history is not rewritten)",
+                               last.from, from);
+        goto done;
+    }
+    /* The latest episode ends where this one starts: the open one, or a
+     * closed one that ran past it. */
+    if (last.id && (!last.to[0] || strcmp(last.to, from) > 0) &&
+        (rc = close_episode(c, last.id, from, err)))
+        goto done;
+    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_DEL_INSERT, err);
+    if (!st) {
+        rc = CT_ESTORE;
+        goto done;
+    }
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_text(st, 2, in->reason, -1, SQLITE_STATIC);
+    if (in->reason_text)
+        sqlite3_bind_text(st, 3, in->reason_text, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, in->responsible_org, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, from, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 6, ct_clock_now(c->clock));
+    sqlite3_bind_text(st, 7, actor, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        rc = ct_capacity__dberr(c, err, rc, "recording a delay");
+        goto done;
+    }
+    int64_t ep = sqlite3_last_insert_rowid(ct_store__db(c->store));
+    if ((rc = set_current(c, id, in->reason, in->responsible_org, err)))
+        goto done;
+    rc = ct_capacity__emit(
+        c, actor, "referral.delay_set",
+        json_pack("{s:I, s:I, s:s, s:o, s:s, s:s, s:o}", "referral",
+                  (json_int_t)id, "episode", (json_int_t)ep, "reason",
+                  in->reason, "text",
+                  in->reason_text ? json_string(in->reason_text)
+                                  : json_null(),
+                  "responsible_org", in->responsible_org, "from", from,
+                  "ended",
+                  last.id && !last.to[0] ? json_integer(last.id)
+                                         : json_null()),
+        err);
+done:
+    return ct_capacity__finish(c, rc, err);
+}
+
+int ct_delay_end(ct_capacity *c, int64_t id, const char *to,
+                 const char *actor, ct_cap_error *err)
+{
+    char msg[120], day[11], ready[11];
+    int64_t ms;
+    if (to && ct_clock_parse_day(to, &ms, msg, sizeof msg))
+        return ct_capacity__fail(err, CT_EINVAL, "to: %s", msg);
+    int rc;
+    if ((rc = ct_capacity__check_text("actor", actor, 200, err)) ||
+        (rc = ct_capacity__begin(c, err)))
+        return rc;
+    today(c, day);
+    if (to)
+        snprintf(day, sizeof day, "%s", to);
+    last_ep last;
+    if ((rc = load(c, id, "clear a delay", ready, err)) ||
+        (rc = last_episode(c, id, &last, err)))
+        goto done;
+    if (!last.id || last.to[0]) {
+        rc = ct_capacity__fail(err, CT_ESTATE,
+                               "referral %" PRId64 " has no open delay", id);
+        goto done;
+    }
+    if (strcmp(day, last.from) < 0) {
+        rc = ct_capacity__fail(err, CT_EINVAL,
+                               "the delay since %s cannot end before it, on "
+                               "%s",
+                               last.from, day);
+        goto done;
+    }
+    if ((rc = close_episode(c, last.id, day, err)) ||
+        (rc = set_current(c, id, NULL, NULL, err)))
+        goto done;
+    rc = ct_capacity__emit(c, actor, "referral.delay_cleared",
+                           json_pack("{s:I, s:I, s:s}", "referral",
+                                     (json_int_t)id, "episode",
+                                     (json_int_t)last.id, "to", day),
+                           err);
+done:
+    return ct_capacity__finish(c, rc, err);
+}
+
+int ct_delay_spans(ct_capacity *c, int64_t id, int64_t ready_day,
+                   int64_t end_day, ct_delay_span_fn fn, void *ud,
+                   ct_cap_error *err)
+{
+    if (end_day <= ready_day)
+        return 0;
+    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_DEL_LIST, err);
+    if (!st)
+        return CT_ESTORE;
+    sqlite3_bind_int64(st, 1, id);
+    int64_t cur = ready_day;
+    int rc, urc = 0;
+    while (!urc && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t from = ct_delay_day(col(st, 4));
+        int64_t to = col(st, 5) ? ct_delay_day(col(st, 5)) : INT64_MAX;
+        if (from < 0 || to < 0)
+            continue; /* the schema's CHECK and delay_start keep them dates */
+        if (from < cur)
+            from = cur;
+        if (to > end_day)
+            to = end_day;
+        if (from >= to)
+            continue;
+        if (from > cur) {
+            ct_delay_span gap = {NULL, NULL, NULL, cur, from};
+            if ((urc = fn(ud, &gap)))
+                break;
+        }
+        ct_delay_span s = {col(st, 1), col(st, 2), col(st, 3), from, to};
+        urc = fn(ud, &s);
+        cur = to;
+    }
+    if (!urc && rc != SQLITE_DONE) {
+        sqlite3_reset(st);
+        return ct_capacity__dberr(c, err, rc, "reading delay episodes");
+    }
+    sqlite3_reset(st);
+    if (urc)
+        return urc;
+    if (cur < end_day) {
+        ct_delay_span gap = {NULL, NULL, NULL, cur, end_day};
+        return fn(ud, &gap);
+    }
+    return 0;
+}
+
+int ct_delay_episodes_json(ct_capacity *c, int64_t id, int64_t ready_day,
+                           int64_t end_day, json_t **out, ct_cap_error *err)
+{
+    *out = NULL;
+    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_DEL_LIST, err);
+    if (!st)
+        return CT_ESTORE;
+    sqlite3_bind_int64(st, 1, id);
+    json_t *a = json_array();
+    int rc;
+    while (a && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        /* Episodes do not overlap, so an episode's days are its overlap
+         * with the delay days. */
+        int64_t from = ct_delay_day(col(st, 4));
+        int64_t to = col(st, 5) ? ct_delay_day(col(st, 5)) : INT64_MAX;
+        if (from < ready_day)
+            from = ready_day;
+        if (to > end_day)
+            to = end_day;
+        if (json_array_append_new(
+                a, json_pack("{s:I, s:s, s:o, s:s, s:s, s:o, s:I}", "id",
+                             (json_int_t)sqlite3_column_int64(st, 0),
+                             "reason", col(st, 1), "text",
+                             col(st, 2) ? json_string(col(st, 2))
+                                        : json_null(),
+                             "responsible_org", col(st, 3), "from",
+                             col(st, 4), "to",
+                             col(st, 5) ? json_string(col(st, 5))
+                                        : json_null(),
+                             "days", (json_int_t)(to > from ? to - from : 0)))) {
+            json_decref(a);
+            a = NULL;
+        }
+    }
+    sqlite3_reset(st);
+    if (!a)
+        return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+    if (rc != SQLITE_DONE) {
+        json_decref(a);
+        return ct_capacity__dberr(c, err, rc, "reading delay episodes");
+    }
+    *out = a;
+    return 0;
+}
+
+int ct_delay_org_json(ct_capacity *c, const char *org, json_t **out,
+                      ct_cap_error *err)
+{
+    *out = NULL;
+    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_DEL_ORG, err);
+    if (!st)
+        return CT_ESTORE;
+    sqlite3_bind_text(st, 1, org, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        json_t *kinds = json_loads(col(st, 1) ? col(st, 1) : "[]", 0, NULL);
+        *out = json_pack("{s:s, s:s, s:o}", "id", org, "name", col(st, 0),
+                         "facility_kinds", kinds ? kinds : json_array());
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE)
+        return ct_capacity__fail(err, CT_ENOTFOUND,
+                                 "organisation %s does not exist", org);
+    if (rc != SQLITE_ROW)
+        return ct_capacity__dberr(c, err, rc, "reading an organisation");
+    return *out ? 0 : ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+}

@@ -1,0 +1,31 @@
+/*
+ * Statements of delay.c: delay episodes. Joined through
+ * store_sql_capacity.h.
+ */
+#ifndef CT_STORE_SQL_DELAY_H
+#define CT_STORE_SQL_DELAY_H
+
+#define CT_STMTS_DELAY(X)                                                    \
+    X(DEL_REFERRAL, "SELECT state, ready_date FROM referral WHERE id = ?1")  \
+    /* The latest episode: the open one, or the last to end. */             \
+    X(DEL_LAST,                                                              \
+      "SELECT id, from_day, to_day FROM delay_episode"                       \
+      " WHERE referral_id = ?1 ORDER BY from_day DESC, id DESC LIMIT 1")     \
+    X(DEL_CLOSE, "UPDATE delay_episode SET to_day = ?2 WHERE id = ?1")       \
+    X(DEL_INSERT,                                                            \
+      "INSERT INTO delay_episode (referral_id, reason, reason_text,"         \
+      "                           responsible_org, from_day, recorded_at,"   \
+      "                           recorded_by)"                              \
+      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")                                \
+    /* An organisation with the kinds of facility it runs. */              \
+    X(DEL_ORG,                                                               \
+      "SELECT o.name,"                                                       \
+      "       (SELECT json_group_array(DISTINCT f.kind) FROM facility f"     \
+      "         WHERE f.org_id = o.id AND f.retired = 0)"                    \
+      "  FROM organisation o WHERE o.id = ?1")                               \
+    X(DEL_LIST,                                                              \
+      "SELECT id, reason, reason_text, responsible_org, from_day, to_day"    \
+      "  FROM delay_episode WHERE referral_id = ?1"                          \
+      " ORDER BY from_day, id")
+
+#endif

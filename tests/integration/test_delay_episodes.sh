@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Delay episodes through the API with the standard plugins (issue 22,
+# finding 6): a new reason no longer replaces the old one, bed-days are
+# split between the organisations responsible in turn, reason and
+# organisation are checked together against discharge_hub's national list
+# (plugin data), a delay cannot start before the ready date, and the ready
+# date can be reset (audited). Days are UK days.
+set -u
+bin=${CARETIDE:?set CARETIDE to the binary}
+src=$(cd "$(dirname "$0")/../.." && pwd)
+tmp=$(mktemp -d)
+# shellcheck source=lib.sh
+. "$src/tests/integration/lib.sh"
+trap lib_cleanup EXIT
+command -v jq >/dev/null || { echo "jq not installed: skipped"; exit 77; }
+
+sed -e 's|^  listen: .*|  listen: 127.0.0.1:0|' \
+    -e 's|^  path: ./caretide.db|  path: area.db|' \
+    -e "s|^plugin_path: .*|plugin_path: [\"$src/plugins\"]|" \
+    "$src/config/demo.yaml" > "$tmp/area.yaml"
+grep -q 'path: area.db' "$tmp/area.yaml" || { echo "FAIL: could not adapt demo.yaml"; exit 1; }
+start main --config "$tmp/area.yaml" || { finish; exit 1; }
+hospital=$(token_of hospital) hub=$(token_of hub)
+# The daemon counts days in UK time.
+ago() { TZ=Europe/London date -d "$1 days ago" +%F; }
+
+# Ready five days ago, waiting for a care home (no test: held back).
+req POST /v1/referrals "$hospital" "{\"nhs_number\": \"$(nhs 1)\", \"ready_date\": \"$(ago 5)\", \"needs\": [\"nursing\"]}"
+expect 201 '.referral.delay_days == 5 and .referral.delays == []'
+id=$(echo "$body" | jq -r .referral.id)
+
+# Reason and organisation together: a care home cannot hold up a P2 bed.
+req POST "/v1/referrals/$id/delay" "$hospital" '{"reason": "awaiting_p2_bed", "responsible_org": "oakwood-care"}'
+expect_error 400 invalid responsible_org
+echo "$body" | jq -e '.error.message | test("oakwood-care is a care provider")' >/dev/null && ok || bad "names the kind: $body"
+req POST "/v1/referrals/$id/delay" "$hospital" '{"reason": "awaiting_p3_bd", "responsible_org": "oakwood-care"}'
+expect_error 400 invalid reason
+echo "$body" | jq -e '.error.message | test("did you mean .awaiting_p3_bed.")' >/dev/null && ok || bad "did-you-mean: $body"
+req POST "/v1/referrals/$id/delay" "$hospital" "{\"reason\": \"awaiting_p3_bed\", \"responsible_org\": \"oakwood-care\", \"from\": \"$(ago 6)\"}"
+expect_error 400 invalid from
+echo "$body" | jq -e '.error.message | test("on or after the discharge ready date")' >/dev/null && ok || bad "before the DRD: $body"
+req POST "/v1/referrals/$id/delay" "$hospital" '{"reason": "awaiting_p3_bed", "responsible_org": "nobody"}'
+expect_error 400 invalid responsible_org
+req GET "/v1/referrals/$id" "$hub"
+expect 200 '.referral.delays == [] and .referral.delay_reason == null'
+
+# The care home first, from the ready date; then home care from two days ago.
+req POST "/v1/referrals/$id/delay" "$hospital" '{"reason": "awaiting_p3_bed", "responsible_org": "oakwood-care"}'
+expect 200 ".referral.delays | length == 1 and .[0].from == \"$(ago 5)\" and .[0].text == \"Pathway 3: awaiting a care home bed\""
+req POST "/v1/referrals/$id/delay" "$hub" "{\"reason\": \"awaiting_p1_care\", \"responsible_org\": \"demo-council\", \"from\": \"$(ago 2)\"}"
+expect 200 ".referral.delay_reason == \"awaiting_p1_care\" and (.referral.delays | length == 2
+  and .[0].to == \"$(ago 2)\" and .[0].days == 3 and .[1].to == null and .[1].days == 2)"
+# Rewriting the history before the current episode is refused.
+req POST "/v1/referrals/$id/delay" "$hub" "{\"reason\": \"awaiting_p3_bed\", \"responsible_org\": \"oakwood-care\", \"from\": \"$(ago 3)\"}"
+expect_error 400 invalid from
+
+# The report splits the bed-days; the total counts each day once.
+req GET '/v1/reports/delays?by=org' "$hub"
+expect 200 '.totals.bed_days_lost == 5
+  and (.groups[] | select(.key == "oakwood-care") | .bed_days_lost == 3 and .referrals == 1)
+  and (.groups[] | select(.key == "demo-council") | .bed_days_lost == 2)'
+req GET '/v1/reports/delays?by=reason' "$hub"
+expect 200 '.groups[] | select(.key == "awaiting_p3_bed") | .name == "Pathway 3: awaiting a care home bed" and .bed_days_lost == 3'
+
+# The ready date is reset (a new medical issue): audited, with why.
+req POST "/v1/referrals/$id/ready_date" "$hospital" "{\"ready_date\": \"$(ago 1)\", \"reason\": \"new infection, not fit\"}"
+expect 200 ".referral.ready_date == \"$(ago 1)\" and .referral.delay_days == 1"
+req POST "/v1/referrals/$id/ready_date" "$hospital" '{"ready_date": "2026-02-30", "reason": "x"}'
+expect_error 400 invalid ready_date
+req POST "/v1/referrals/$id/ready_date" "$hospital" "{\"ready_date\": \"$(ago 1)\"}"
+expect_error 400 missing reason
+req GET '/v1/audit?limit=1000' "$hub"
+expect 200 "[.events[] | select(.kind == \"referral.ready_date_set\") | .payload] == [{\"referral\": $id, \"ready_date\": \"$(ago 1)\", \"was\": \"$(ago 5)\", \"reason\": \"new infection, not fit\"}]"
+expect 200 '[.events[] | select(.kind == "referral.delay_set")] | length == 2'
+req GET '/v1/reports/delays?by=org' "$hub"
+expect 200 '.totals.bed_days_lost == 1 and (.groups[] | select(.key == "demo-council") | .bed_days_lost == 1)'
+
+# A ready date still to come: no delay to record yet.
+req POST /v1/referrals "$hospital" "{\"nhs_number\": \"$(nhs 2)\", \"ready_date\": \"$(TZ=Europe/London date -d '2 days' +%F)\"}"
+expect 201 '.referral.delay_days == 0'
+later=$(echo "$body" | jq -r .referral.id)
+req POST "/v1/referrals/$later/delay" "$hospital" '{"reason": "awaiting_p1_care", "responsible_org": "demo-council"}'
+expect_error 400 invalid null
+echo "$body" | jq -e '.error.message | test("no delay to record yet")' >/dev/null && ok || bad "future DRD: $body"
+
+finish
