@@ -17,6 +17,10 @@
 extern const ct_http_route ct_api_routes[];
 extern const size_t ct_api_nroutes;
 
+/* The FHIR façade's wire form for everything under /fhir/ (api_fhir.c):
+ * application/fhir+json, errors as OperationOutcome. */
+extern const ct_http_dialect ct_api_fhir_dialect;
+
 /*
  * Prints the table, one route a line: METHOD PATTERN KIND then, for each
  * role in ct_role order, role=none|own|all ("public" instead of the roles

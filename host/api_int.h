@@ -2,8 +2,8 @@
  * Internals of the HTTP API shared by api.c (the route table, the daemon's
  * own routes and these helpers) and the handler files api_capacity.c
  * (capacity and beds), api_referrals.c (referrals), api_area.c
- * (escalation, audit), api_report.c (reports) and api_dashboard.c (the
- * dashboard's files). Not for use outside those files.
+ * (escalation, audit), api_report.c (reports), api_fhir.c (the FHIR
+ * façade) and api_dashboard.c (the dashboard's files). Not for use outside those files.
  */
 #ifndef CT_API_INT_H
 #define CT_API_INT_H
@@ -57,6 +57,20 @@ int ct_api__audit_read(ct_http_req *r, void *app, const char *what,
  * it is not one. */
 int ct_api__referral_id(ct_http_req *r, int64_t *id);
 
+/*
+ * The intake of a referral (api_referrals.c), shared by POST /v1/referrals
+ * and the FHIR façade (api_fhir.c): validates the request's JSON body,
+ * then records the referral, the person's infections and the decision.
+ * 0 with *id and *decision (new; NULL for a replay, *replayed true, of an
+ * Idempotency-Key used with the same request); on refusal it has replied
+ * and returns the error.
+ */
+int ct_api__referral_intake(ct_http_req *r, void *app, int64_t *id,
+                            json_t **decision, bool *replayed);
+/* The {id} referral when the caller may see it (the OWN rules of the
+ * referral routes); otherwise replies 404 and returns the error. */
+int ct_api__referral_owned(ct_http_req *r, ct_capacity *cap, int64_t *id);
+
 /* Handlers, listed in the route table in api.c. */
 int ct_api__capacity(ct_http_req *r, void *app);
 int ct_api__beds(ct_http_req *r, void *app);
@@ -85,6 +99,16 @@ int ct_api__display_issue(ct_http_req *r, void *app);
 int ct_api__display_list(ct_http_req *r, void *app);
 int ct_api__display_revoke(ct_http_req *r, void *app);
 int ct_api__report_access(ct_http_req *r, void *app);
+int ct_api__fhir_metadata(ct_http_req *r, void *app);
+int ct_api__fhir_bundle(ct_http_req *r, void *app);
+int ct_api__fhir_request_create(ct_http_req *r, void *app);
+int ct_api__fhir_request_read(ct_http_req *r, void *app);
+int ct_api__fhir_task_read(ct_http_req *r, void *app);
+int ct_api__fhir_task_search(ct_http_req *r, void *app);
+int ct_api__fhir_location_read(ct_http_req *r, void *app);
+int ct_api__fhir_location_search(ct_http_req *r, void *app);
+int ct_api__fhir_service_read(ct_http_req *r, void *app);
+int ct_api__fhir_service_search(ct_http_req *r, void *app);
 int ct_api__dashboard_page(ct_http_req *r, void *app);
 int ct_api__dashboard_js(ct_http_req *r, void *app);
 int ct_api__dashboard_css(ct_http_req *r, void *app);

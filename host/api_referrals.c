@@ -97,7 +97,7 @@ static int referral_reply(ct_http_req *r, ct_capacity *cap, int64_t id,
  * provider's referral is the one held or placed in its facilities, for
  * reads as for actions: its access ends with the hold or the placement.
  */
-static int owned(ct_http_req *r, ct_capacity *cap, int64_t *id)
+int ct_api__referral_owned(ct_http_req *r, ct_capacity *cap, int64_t *id)
 {
     int err;
     if ((err = ct_api__referral_id(r, id)))
@@ -124,7 +124,7 @@ static int owned_with_reason(ct_http_req *r, ct_capacity *cap, size_t max,
 {
     static const char *const keys[] = {"reason", NULL};
     int err;
-    if ((err = owned(r, cap, id)) ||
+    if ((err = ct_api__referral_owned(r, cap, id)) ||
         (err = ct_http_field_only(r, NULL, keys)) ||
         (err = ct_http_field_string(r, "reason", true, max, reason)))
         return err;
@@ -481,11 +481,11 @@ static int fingerprint(ct_http_req *r, uint8_t out[32])
     return 0;
 }
 
-/* The same key again: the first answer when the request is the same
- * (200, Idempotent-Replayed: true), 422 when it is not. */
-static int replay(ct_http_req *r, ct_capacity *cap, const referral_in *v,
-                  int64_t id, const uint8_t sha[32], bool has_sha,
-                  const uint8_t want[32])
+/* The same key again: the first referral when the request is the same
+ * (the caller answers 200, Idempotent-Replayed: true), 422 when it is
+ * not. */
+static int replay(ct_http_req *r, const referral_in *v, int64_t id,
+                  const uint8_t sha[32], bool has_sha, const uint8_t want[32])
 {
     if (!has_sha || sodium_memcmp(sha, want, 32) != 0)
         return ct_http_error(r, 422, "idempotency_key_reused",
@@ -494,24 +494,19 @@ static int replay(ct_http_req *r, ct_capacity *cap, const referral_in *v,
                              "%" PRId64 " with a different request; use a "
                              "new key for a new referral",
                              v->key, id);
-    int err = referral_reply(r, cap, id, 200, NULL);
-    if (err == 0)
-        err = ct_http_reply_header(r, "Idempotent-Replayed", "true");
-    return err;
+    return 0;
 }
 
-/*
- * POST /v1/referrals: hub ALL, hospital OWN. Validates the whole body,
- * then in one write: the referral, the person's infections, the decision
- * (ct_pipeline_decide). 201 {referral, decision} with Location.
- */
-int ct_api__referral_create(ct_http_req *r, void *app)
+int ct_api__referral_intake(ct_http_req *r, void *app, int64_t *out_id,
+                            json_t **out_decision, bool *replayed)
 {
     ct_daemon *d = app;
     ct_capacity *cap = ct_daemon_capacity(d);
     referral_in v;
     uint8_t sha[32];
     int err;
+    *out_decision = NULL;
+    *replayed = false;
     if ((err = read_referral(r, d, &v)) ||
         (v.key && (err = fingerprint(r, sha))))
         return err;
@@ -523,8 +518,13 @@ int ct_api__referral_create(ct_http_req *r, void *app)
         bool has;
         rc = ct_referral_key_find(cap, v.in.from_org, v.key, &id, old, &has,
                                   &cerr);
-        if (rc == 0)
-            return replay(r, cap, &v, id, old, has, sha);
+        if (rc == 0) {
+            if ((err = replay(r, &v, id, old, has, sha)))
+                return err;
+            *out_id = id;
+            *replayed = true;
+            return 0;
+        }
         if (rc != CT_ENOTFOUND)
             return ct_api__cap_reply(r, rc, &cerr, NULL);
     }
@@ -558,11 +558,33 @@ int ct_api__referral_create(ct_http_req *r, void *app)
     }
     if (v.key && (rc = ct_referral_key_set_sha(cap, id, sha, &cerr)))
         return ct_api__cap_reply(r, rc, &cerr, NULL);
-    json_t *decision = NULL;
-    rc = ct_pipeline_decide(cap, ct_daemon_plugins(d), id, actor, &decision,
-                            &cerr);
+    rc = ct_pipeline_decide(cap, ct_daemon_plugins(d), id, actor,
+                            out_decision, &cerr);
     if (rc)
         return ct_api__cap_reply(r, rc, &cerr, NULL);
+    *out_id = id;
+    return 0;
+}
+
+/*
+ * POST /v1/referrals: hub ALL, hospital OWN. The intake, then 201
+ * {referral, decision} with Location (200 and Idempotent-Replayed: true
+ * for a replay).
+ */
+int ct_api__referral_create(ct_http_req *r, void *app)
+{
+    ct_capacity *cap = ct_daemon_capacity(app);
+    int64_t id;
+    json_t *decision;
+    bool replayed;
+    int err = ct_api__referral_intake(r, app, &id, &decision, &replayed);
+    if (err)
+        return err;
+    if (replayed) {
+        err = referral_reply(r, cap, id, 200, NULL);
+        return err ? err
+                   : ct_http_reply_header(r, "Idempotent-Replayed", "true");
+    }
     if ((err = referral_reply(r, cap, id, 201, decision)))
         return err;
     char loc[64];
@@ -578,7 +600,7 @@ int ct_api__referral_get(ct_http_req *r, void *app)
 {
     ct_capacity *cap = ct_daemon_capacity(app);
     int64_t id;
-    int err = owned(r, cap, &id);
+    int err = ct_api__referral_owned(r, cap, &id);
     if (!err)
         err = ct_api__audit_read(r, app, "referrals",
                                  json_pack("[I]", (json_int_t)id));
@@ -655,7 +677,7 @@ static int simple_action(ct_http_req *r, void *app, action_fn fn)
     size_t len;
     int err;
     ct_http_req_body(r, &len);
-    if ((err = owned(r, cap, &id)) ||
+    if ((err = ct_api__referral_owned(r, cap, &id)) ||
         (len && (err = ct_http_field_only(r, NULL, none))))
         return err;
     char actor[CT_API__ACTOR_MAX];
@@ -810,7 +832,7 @@ int ct_api__referral_delay(ct_http_req *r, void *app)
     char from[11] = "";
     bool has_from = false;
     int err;
-    if ((err = owned(r, cap, &id)) ||
+    if ((err = ct_api__referral_owned(r, cap, &id)) ||
         (err = ct_http_field_only(r, NULL, keys)) ||
         (err = ct_http_field_string(r, "reason", true, CT_DELAY_REASON_MAX,
                                     &reason)) ||

@@ -679,6 +679,7 @@ static int start(ct_daemon *d)
         .commit = d->commit,
         .auth = d->auth,
         .prom = d->prom,
+        .dialect = &ct_api_fhir_dialect,
     };
     if ((err = ct_http_start(&d->loop, &ho, &d->http)))
         return err;

@@ -48,6 +48,7 @@ struct ct_http {
     void *app;
     ct_commit *commit;
     const ct_auth *auth;
+    const ct_http_dialect *dialect;
     uint64_t max_body;
     uint64_t timeout_ns; /* a whole request, headers to complete body */
     uint16_t port;
@@ -462,6 +463,9 @@ static ct_http_req *req_new(ct_http *h, struct MHD_Connection *conn,
         free(r);
         return NULL;
     }
+    if (h->dialect && strncmp(r->path, h->dialect->prefix,
+                              strlen(h->dialect->prefix)) == 0)
+        r->dialect = h->dialect;
     if (refuse_unclean(r, url))
         return r;
     int err = route(r, method);
@@ -551,8 +555,10 @@ static int run_handler(ct_http_req *r)
     int err = r->route->handler(r, r->http->app);
     if (err || r->status == 0 || r->status >= 400) {
         ct_http__reply_for_error(r, err);
+        r->ctx = NULL;
         return err ? err : CT_EINVAL;
     }
+    r->ctx = NULL;
     return 0;
 }
 
@@ -848,6 +854,7 @@ int ct_http_start(uv_loop_t *loop, const ct_http_options *o, ct_http **out)
     h->loop = loop;
     h->routes = o->routes;
     h->nroutes = o->nroutes;
+    h->dialect = o->dialect;
     h->app = o->app;
     h->commit = o->commit;
     h->auth = o->auth;

@@ -87,6 +87,21 @@ typedef struct ct_http_route {
 
 #define CT_HTTP_MAX_PARAMS 4
 
+/*
+ * Another wire form for everything answered under a path prefix (the FHIR
+ * façade, fhir.h): JSON replies there go out as content_type, and every
+ * error body {"error": {code, message, field, ...}} (from a handler, the
+ * route table, authentication or the commit) is first given to error,
+ * which returns the body to send instead (a new reference) or NULL to
+ * keep it. error runs on the loop thread; ct_http_req_ctx is the
+ * handler's context while the handler runs, NULL otherwise.
+ */
+typedef struct ct_http_dialect {
+    const char *prefix;       /* "/fhir/" */
+    const char *content_type; /* static */
+    json_t *(*error)(ct_http_req *r, unsigned status, const json_t *error);
+} ct_http_dialect;
+
 typedef struct ct_http_options {
     const char *host;            /* numeric address: "127.0.0.1", "::1" */
     uint16_t port;               /* 0 picks a free port: see ct_http_port */
@@ -103,6 +118,7 @@ typedef struct ct_http_options {
     ct_commit *commit;           /* borrowed; required for READ/WRITE */
     const ct_auth *auth;         /* borrowed; see ct_http_set_auth */
     ct_prom *prom;               /* borrowed; NULL for no metrics */
+    const ct_http_dialect *dialect; /* borrowed, static; NULL for none */
 } ct_http_options;
 
 /*
@@ -178,6 +194,18 @@ int ct_http_req_owns_known(ct_http_req *r, const char *what,
  * parser's line and column in the message) and returns CT_EINVAL.
  */
 int ct_http_req_json(ct_http_req *r, json_t **out);
+
+/*
+ * Makes body (an object; takes ownership) the request's parsed body, so
+ * that the field helpers below read it: a front-end that translates
+ * another wire form (fhir.h) into the API's body runs the same checks.
+ */
+void ct_http_req_set_json(ct_http_req *r, json_t *body);
+
+/* A pointer the handler keeps for its dialect's error function (borrowed;
+ * cleared when the handler returns). */
+void ct_http_req_set_ctx(ct_http_req *r, void *ctx);
+void *ct_http_req_ctx(const ct_http_req *r);
 
 /* ---- for handlers: replies ------------------------------------------- */
 

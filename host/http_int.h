@@ -48,6 +48,8 @@ struct ct_http_req {
     uint64_t discarded;
     ct_buf body;
     json_t *json;               /* parsed body, owned */
+    const ct_http_dialect *dialect; /* when the path is under its prefix */
+    void *ctx;                  /* the handler's, while it runs */
     uint64_t start_ns;
     /* The reply. */
     unsigned status;            /* 0 until a reply is set */

@@ -139,12 +139,22 @@ int ct_http_reply_json(ct_http_req *r, unsigned status, json_t *body)
 {
     if (!body)
         return CT_ENOMEM;
+    const ct_http_dialect *dia = r->dialect;
+    const json_t *e = json_object_get(body, "error");
+    if (dia && status >= 400 && json_is_object(e)) {
+        json_t *other = dia->error(r, status, e);
+        if (other) {
+            json_decref(body);
+            body = other;
+        }
+    }
     char *text = json_dumps(body, JSON_COMPACT | JSON_ENSURE_ASCII);
     json_decref(body);
     if (!text)
         return CT_ENOMEM;
-    return ct_http_reply_buf(r, status, "application/json", text,
-                             strlen(text));
+    return ct_http_reply_buf(r, status,
+                             dia ? dia->content_type : "application/json",
+                             text, strlen(text));
 }
 
 int ct_http_reply_header(ct_http_req *r, const char *name, const char *value)
@@ -278,8 +288,11 @@ static bool json_content_type(const char *ct)
     size_t n = strcspn(ct, ";");
     while (n && isspace((unsigned char)ct[n - 1]))
         n--;
-    static const char want[] = "application/json";
-    return n == sizeof want - 1 && strncasecmp(ct, want, n) == 0;
+    /* FHIR's own type is JSON too (fhir.h). */
+    static const char want[] = "application/json",
+                      fhir[] = "application/fhir+json";
+    return (n == sizeof want - 1 && strncasecmp(ct, want, n) == 0) ||
+           (n == sizeof fhir - 1 && strncasecmp(ct, fhir, n) == 0);
 }
 
 int ct_http_req_json(ct_http_req *r, json_t **out)
@@ -291,7 +304,8 @@ int ct_http_req_json(ct_http_req *r, json_t **out)
     }
     if (!json_content_type(ct_http_req_header(r, "Content-Type")))
         return ct_http_error(r, 415, "unsupported_media_type", "body",
-                             "send the body as application/json");
+                             "send the body as application/json or "
+                             "application/fhir+json");
     if (r->body.len == 0)
         return ct_http_error(r, 400, "missing", "body",
                              "a JSON object body is required");
@@ -310,6 +324,22 @@ int ct_http_req_json(ct_http_req *r, json_t **out)
     r->json = j;
     *out = j;
     return 0;
+}
+
+void ct_http_req_set_json(ct_http_req *r, json_t *body)
+{
+    json_decref(r->json);
+    r->json = body;
+}
+
+void ct_http_req_set_ctx(ct_http_req *r, void *ctx)
+{
+    r->ctx = ctx;
+}
+
+void *ct_http_req_ctx(const ct_http_req *r)
+{
+    return r->ctx;
 }
 
 /* ---- fields ------------------------------------------------------------ */

@@ -1,0 +1,596 @@
+/*
+ * The FHIR R4 façade under /fhir/R4 (docs/fhir.md): the HTTP side of the
+ * translation in fhir.h. Routes are rows of the one role matrix in api.c,
+ * so the façade has the API's tokens, roles and audit; a referral goes
+ * through the API's own intake (ct_api__referral_intake) after fhir_in.c
+ * has turned the ServiceRequest into its body, and what a caller may see
+ * is cut by api_access.c before fhir_out.c turns it into resources.
+ *
+ * Errors: the dialect below makes every error under /fhir/ an
+ * OperationOutcome; an error of the intake names the FHIR element the
+ * field came from (the request's context is the field-to-FHIRPath table).
+ */
+#include "api_int.h"
+
+#include "capacity_view.h"
+#include "error.h"
+#include "fhir.h"
+#include "natid.h"
+#include "pipeline.h"
+#include "referral.h"
+#include "util.h"
+#include "version.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FHIR_BASE_PATH "/fhir/R4"
+/* When the façade last changed what it offers. */
+#define CT_FHIR_CAPABILITY_DATE "2026-12-07"
+
+static json_t *fhir_error(ct_http_req *r, unsigned status, const json_t *e)
+{
+    const char *code = json_string_value(json_object_get(e, "code"));
+    const char *field = json_string_value(json_object_get(e, "field"));
+    const char *msg = json_string_value(json_object_get(e, "message"));
+    const char *expr = ct_fhir_path_for(ct_http_req_ctx(r), field);
+    /* The API's message names its own field; say the element instead. */
+    char text[700];
+    const char *at = expr && field && msg ? strstr(msg, field) : NULL;
+    if (at)
+        snprintf(text, sizeof text, "%.*s%s%s", (int)(at - msg), msg, expr,
+                 at + strlen(field));
+    return ct_fhir_outcome(ct_fhir_issue_type(status, code), expr, code,
+                           at ? text : msg);
+}
+
+const ct_http_dialect ct_api_fhir_dialect = {
+    .prefix = "/fhir/",
+    .content_type = CT_FHIR_CONTENT_TYPE,
+    .error = fhir_error,
+};
+
+/* An OperationOutcome of the façade's own: status, issue type, element. */
+static int outcome(ct_http_req *r, unsigned status, const char *code,
+                   const char *expr, const char *msg)
+{
+    json_t *oo = ct_fhir_outcome(code, expr, NULL, msg);
+    if (!oo)
+        return CT_ENOMEM;
+    int err = ct_http_reply_json(r, status, oo);
+    if (err)
+        return err;
+    return status == 404 ? CT_ENOTFOUND : CT_EINVAL;
+}
+
+/* "http://host:port/fhir/R4" for fullUrl, from the Host header. */
+static void base_url(ct_http_req *r, char *out, size_t size)
+{
+    const char *host = ct_http_req_header(r, "Host");
+    snprintf(out, size, "http://%s" FHIR_BASE_PATH,
+             host && *host ? host : "localhost");
+}
+
+/* A token search value "system|code" or "code": the code. */
+static const char *token(const char *v)
+{
+    const char *bar = v ? strchr(v, '|') : NULL;
+    return bar ? bar + 1 : v;
+}
+
+/* ---- metadata ------------------------------------------------------------ */
+
+typedef struct capability {
+    const char *type, *profile;
+    const char *interactions[3];
+    const char *params[4][2]; /* name, type */
+} capability;
+
+static const capability capabilities[] = {
+    {"ServiceRequest", "UKCore-ServiceRequest", {"create", "read", NULL},
+     {{NULL, NULL}}},
+    {"Task", "UKCore-Task", {"read", "search-type", NULL},
+     {{"status", "token"}, {"_count", "number"}, {NULL, NULL}}},
+    {"Location", "UKCore-Location", {"read", "search-type", NULL},
+     {{"partof", "reference"},
+      {"operational-status", "token"},
+      {"organization", "token"},
+      {NULL, NULL}}},
+    {"HealthcareService", "UKCore-HealthcareService",
+     {"read", "search-type", NULL},
+     {{"organization", "token"}, {NULL, NULL}}},
+};
+
+/* GET /fhir/R4/metadata (public, as /v1/health): what the façade does. */
+int ct_api__fhir_metadata(ct_http_req *r, void *app)
+{
+    const ct_config *cfg = ct_daemon_config(app);
+    json_t *res = json_array();
+    for (size_t i = 0; res && i < CT_ARRAY_LEN(capabilities); i++) {
+        const capability *c = &capabilities[i];
+        json_t *inter = json_array(), *params = json_array();
+        for (size_t j = 0; j < 3 && c->interactions[j]; j++)
+            json_array_append_new(inter, json_pack("{s:s}", "code",
+                                                   c->interactions[j]));
+        for (size_t j = 0; j < 4 && c->params[j][0]; j++)
+            json_array_append_new(params,
+                                  json_pack("{s:s, s:s}", "name",
+                                            c->params[j][0], "type",
+                                            c->params[j][1]));
+        json_array_append_new(
+            res, json_pack("{s:s, s:[s+], s:o, s:o}", "type", c->type,
+                           "supportedProfile",
+                           "https://fhir.hl7.org.uk/StructureDefinition/",
+                           c->profile, "interaction", inter, "searchParam",
+                           params));
+    }
+    json_t *security = json_pack(
+        "{s:[{s:[{s:s, s:s}]}], s:s}", "service", "coding", "system",
+        "http://terminology.hl7.org/CodeSystem/restful-security-service",
+        "code", "OAuth", "description",
+        "Bearer tokens of the caretide API (docs/api.md), with the same "
+        "roles and access rules");
+    json_t *rest = json_pack("[{s:s, s:o, s:o}]", "mode", "server",
+                             "security", security, "resource", res);
+    json_t *cs = json_pack(
+        "{s:s, s:s, s:s, s:s, s:{s:s, s:s}, s:{s:s+}, s:s, s:[s], s:o}",
+        "resourceType", "CapabilityStatement", "status", "active", "date",
+        CT_FHIR_CAPABILITY_DATE, "kind", "instance", "software", "name",
+        "caretide", "version", CT_VERSION, "implementation", "description",
+        "caretide FHIR facade for ",
+        cfg->area_name ? cfg->area_name : cfg->area_id, "fhirVersion",
+        CT_FHIR_VERSION, "format", "application/fhir+json", "rest", rest);
+    return ct_http_reply_json(r, 200, cs);
+}
+
+/* ---- Task ------------------------------------------------------------------ */
+
+/* Where the referral's bed is: its facility and organisation. */
+static void place_of(ct_capacity *cap, const json_t *ref, char *fac,
+                     char *org, size_t size)
+{
+    fac[0] = org[0] = 0;
+    const char *bed = json_string_value(json_object_get(ref, "bed"));
+    if (!bed)
+        return;
+    ct_bed_filter f = {.bed_id = bed, .status = -1, .limit = 1};
+    json_t *beds = NULL;
+    ct_cap_error e = {0};
+    if (ct_capacity_view_beds_json(cap, &f, &beds, &e) == 0) {
+        json_t *b = json_array_get(beds, 0);
+        snprintf(fac, size, "%s",
+                 json_string_value(json_object_get(b, "facility"))
+                     ? json_string_value(json_object_get(b, "facility"))
+                     : "");
+        snprintf(org, size, "%s",
+                 json_string_value(json_object_get(b, "org"))
+                     ? json_string_value(json_object_get(b, "org"))
+                     : "");
+    }
+    json_decref(beds);
+}
+
+/* The referral (cut to what the caller may see) as kind: "Task" or
+ * "ServiceRequest". Takes ownership of decision (NULL: the stored one). */
+static int resource_of(ct_http_req *r, ct_daemon *d, int64_t id,
+                       const char *kind, json_t *decision, json_t **out)
+{
+    ct_capacity *cap = ct_daemon_capacity(d);
+    ct_cap_error err = {0};
+    json_t *ref;
+    *out = NULL;
+    int rc = ct_referral_get_json(cap, id, &ref, &err);
+    if (rc) {
+        json_decref(decision);
+        return ct_api__cap_reply(r, rc, &err, NULL);
+    }
+    if (!decision && ct_pipeline_stored_decision(cap, id, &decision, &err))
+        decision = json_null();
+    char fac[CT_CAP_ID_MAX], org[CT_CAP_ID_MAX];
+    place_of(cap, ref, fac, org, sizeof fac);
+    ct_api__redact_referral(r, ref);
+    ct_api__redact_decision(r, decision);
+    const ct_config *cfg = ct_daemon_config(d);
+    ct_fhir_place place = {fac, org};
+    *out = strcmp(kind, "Task") == 0
+               ? ct_fhir_task(ref, decision, &place, cfg)
+               : ct_fhir_service_request(ref, cfg);
+    json_decref(ref);
+    json_decref(decision);
+    return *out ? 0 : CT_ENOMEM;
+}
+
+/* Replies the Task of referral id with status; takes decision. */
+static int task_reply(ct_http_req *r, ct_daemon *d, int64_t id,
+                      unsigned status, json_t *decision)
+{
+    json_t *task;
+    int err = resource_of(r, d, id, "Task", decision, &task);
+    return err ? err : ct_http_reply_json(r, status, task);
+}
+
+/*
+ * A referral posted as FHIR (want: the resourceType the route takes): read
+ * by fhir_in.c into the API's body, then the API's intake. 201 with the
+ * Task (Location: its URL), or 200 with it for a replayed
+ * Idempotency-Key.
+ */
+static int create(ct_http_req *r, ct_daemon *d, const char *want)
+{
+    json_t *res;
+    int err = ct_http_req_json(r, &res);
+    if (err)
+        return err;
+    const char *rt = json_string_value(json_object_get(res, "resourceType"));
+    if (!rt || strcmp(rt, want) != 0) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "this endpoint takes a %s, not %s", want,
+                 rt ? rt : "a resource without resourceType");
+        return outcome(r, 400, "structure", "resourceType", msg);
+    }
+    const ct_principal *who = ct_http_req_principal(r);
+    ct_fhir_area area = {ct_daemon_config(d),
+                         ct_clock_now(ct_daemon_clock(d)), who->org};
+    ct_fhir_referral fr;
+    ct_fhir_error fe;
+    if ((err = ct_fhir_referral_read(res, &area, &fr, &fe))) {
+        if (err == CT_ENOMEM)
+            return err;
+        return outcome(r, fe.status, fe.code, fe.expression, fe.message);
+    }
+    /* The API's body from here on (the request owns it; res goes with
+     * it), and the table the dialect names elements from. */
+    json_t *paths = fr.paths;
+    ct_http_req_set_json(r, fr.body);
+    ct_http_req_set_ctx(r, paths);
+    int64_t id;
+    json_t *decision;
+    bool replayed;
+    err = ct_api__referral_intake(r, d, &id, &decision, &replayed);
+    ct_http_req_set_ctx(r, NULL);
+    json_decref(paths);
+    if (err)
+        return err;
+    if ((err = task_reply(r, d, id, replayed ? 200 : 201, decision)))
+        return err;
+    char loc[64];
+    snprintf(loc, sizeof loc, FHIR_BASE_PATH "/Task/%" PRId64, id);
+    if (replayed)
+        err = ct_http_reply_header(r, "Idempotent-Replayed", "true");
+    return err ? err : ct_http_reply_header(r, "Location", loc);
+}
+
+/* POST /fhir/R4/ServiceRequest: as POST /v1/referrals. */
+int ct_api__fhir_request_create(ct_http_req *r, void *app)
+{
+    return create(r, app, "ServiceRequest");
+}
+
+/* POST /fhir/R4 with a Bundle holding the ServiceRequest. */
+int ct_api__fhir_bundle(ct_http_req *r, void *app)
+{
+    return create(r, app, "Bundle");
+}
+
+/* GET /fhir/R4/Task/{id} and ServiceRequest/{id}: as GET
+ * /v1/referrals/{id}. */
+static int read_referral(ct_http_req *r, ct_daemon *d, const char *kind)
+{
+    int64_t id;
+    int err = ct_api__referral_owned(r, ct_daemon_capacity(d), &id);
+    if (err)
+        return err;
+    json_t *res;
+    if ((err = resource_of(r, d, id, kind, NULL, &res)))
+        return err;
+    return ct_http_reply_json(r, 200, res);
+}
+
+int ct_api__fhir_task_read(ct_http_req *r, void *app)
+{
+    return read_referral(r, app, "Task");
+}
+
+int ct_api__fhir_request_read(ct_http_req *r, void *app)
+{
+    return read_referral(r, app, "ServiceRequest");
+}
+
+/* Referral states for a Task status (the inverse of fhir_map.c's table). */
+static int states_for(const char *task_status, int *out, int max)
+{
+    int n = 0;
+    for (int s = 0; s < CT_REFERRAL__COUNT && n < max; s++)
+        if (strcmp(ct_fhir_task_status(
+                       ct_referral_state_name((ct_referral_state)s)),
+                   task_status) == 0)
+            out[n++] = s;
+    return n;
+}
+
+/* GET /fhir/R4/Task?status=&_count=: as GET /v1/referrals (a hospital
+ * sees its own, a provider those in its facilities), by referral id. */
+int ct_api__fhir_task_search(ct_http_req *r, void *app)
+{
+    ct_daemon *d = app;
+    ct_capacity *cap = ct_daemon_capacity(d);
+    int64_t count;
+    int err = ct_http_query_int(r, "_count", 1, 1000, 100, &count);
+    if (err)
+        return err;
+    int states[CT_REFERRAL__COUNT], nstates = 1;
+    states[0] = -1;
+    const char *st = token(ct_http_req_query(r, "status"));
+    if (st && !(nstates = states_for(st, states, CT_REFERRAL__COUNT)))
+        return outcome(r, 400, "code-invalid", "Task.status",
+                       "status must be a Task status caretide uses: "
+                       "requested, accepted, in-progress, completed or "
+                       "cancelled");
+    const ct_principal *p = ct_http_req_principal(r);
+    json_t *tasks = json_array();
+    if (!tasks)
+        return CT_ENOMEM;
+    for (int k = 0; k < nstates; k++) {
+        ct_referral_filter f = {.state = states[k], .limit = (int)count};
+        if (ct_http_req_access(r) == CT_ACCESS_OWN) {
+            if (p->role == CT_ROLE_PROVIDER)
+                f.at_org = p->org;
+            else
+                f.from_org = p->org;
+        }
+        ct_cap_error cerr = {0};
+        json_t *list;
+        int rc = ct_capacity_view_referrals_json(cap, &f, &list, &cerr);
+        if (rc) {
+            json_decref(tasks);
+            return ct_api__cap_reply(r, rc, &cerr, NULL);
+        }
+        size_t i;
+        json_t *it;
+        json_array_foreach(list, i, it)
+        {
+            json_t *task;
+            int64_t id = json_integer_value(json_object_get(it, "id"));
+            if ((err = resource_of(r, d, id, "Task", NULL, &task))) {
+                json_decref(list);
+                json_decref(tasks);
+                return err;
+            }
+            json_array_append_new(tasks, task);
+        }
+        json_decref(list);
+    }
+    while (json_array_size(tasks) > (size_t)count)
+        json_array_remove(tasks, json_array_size(tasks) - 1);
+    char base[200];
+    base_url(r, base, sizeof base);
+    return ct_http_reply_json(r, 200, ct_fhir_searchset(tasks, base));
+}
+
+/* ---- Location and HealthcareService ---------------------------------------- */
+
+/* The facilities of the capacity view (a new reference). */
+static int facilities(ct_http_req *r, ct_daemon *d, json_t **out)
+{
+    json_t *view;
+    ct_cap_error err = {0};
+    int rc = ct_capacity_view_json(ct_daemon_capacity(d), &view, &err);
+    if (rc)
+        return ct_api__cap_reply(r, rc, &err, NULL);
+    *out = json_incref(json_object_get(view, "facilities"));
+    json_decref(view);
+    return *out ? 0 : CT_ENOMEM;
+}
+
+/* The organisation id for organization=ODS (NULL when the parameter is
+ * absent); 0, or an OperationOutcome for an unknown code. */
+static int org_param(ct_http_req *r, const ct_config *cfg, const char **org)
+{
+    const char *ods = token(ct_http_req_query(r, "organization"));
+    *org = NULL;
+    if (!ods)
+        return 0;
+    const ct_config_org *o = ct_config_find_org_by_ods(cfg, ods);
+    if (!o)
+        return outcome(r, 400, "code-invalid", "organization",
+                       "no organisation of this area has that ODS code");
+    *org = o->id;
+    return 0;
+}
+
+static bool same(const json_t *o, const char *key, const char *want)
+{
+    const char *v = json_string_value(json_object_get(o, key));
+    return !want || (v && strcmp(v, want) == 0);
+}
+
+/* Beds as Locations: f filters; every bed matching when limit allows. */
+static int bed_locations(ct_http_req *r, ct_daemon *d, ct_bed_filter *f,
+                         json_t *into)
+{
+    json_t *beds;
+    ct_cap_error err = {0};
+    int rc = ct_capacity_view_beds_json(ct_daemon_capacity(d), f, &beds,
+                                        &err);
+    if (rc == CT_ENOTFOUND)
+        return outcome(r, 404, "not-found", NULL, err.message);
+    if (rc)
+        return ct_api__cap_reply(r, rc, &err, NULL);
+    size_t i;
+    json_t *b;
+    json_array_foreach(beds, i, b)
+        json_array_append_new(into, ct_fhir_location_bed(b));
+    json_decref(beds);
+    return 0;
+}
+
+/* GET /fhir/R4/Location/{id}: f.FACILITY, z.ZONE or b.BED. */
+int ct_api__fhir_location_read(ct_http_req *r, void *app)
+{
+    ct_daemon *d = app;
+    const char *id = ct_http_req_param(r, "id");
+    const ct_config *cfg = ct_daemon_config(d);
+    if (id && strncmp(id, "b.", 2) == 0) {
+        json_t *one = json_array();
+        ct_bed_filter f = {.bed_id = id + 2, .status = -1, .limit = 1};
+        int err = one ? bed_locations(r, d, &f, one) : CT_ENOMEM;
+        if (err || json_array_size(one) == 0) {
+            json_decref(one);
+            return err ? err
+                       : outcome(r, 404, "not-found", NULL,
+                                 "no such Location");
+        }
+        json_t *l = json_incref(json_array_get(one, 0));
+        json_decref(one);
+        return ct_http_reply_json(r, 200, l);
+    }
+    json_t *facs;
+    int err = facilities(r, d, &facs);
+    if (err)
+        return err;
+    size_t i, j;
+    json_t *f, *z, *found = NULL;
+    json_array_foreach(facs, i, f)
+    {
+        if (id && strncmp(id, "f.", 2) == 0 && same(f, "id", id + 2))
+            found = ct_fhir_location_facility(f, cfg);
+        json_array_foreach(json_object_get(f, "zones"), j, z)
+            if (!found && id && strncmp(id, "z.", 2) == 0 &&
+                same(z, "id", id + 2))
+                found = ct_fhir_location_zone(z, f);
+        if (found)
+            break;
+    }
+    json_decref(facs);
+    if (!found)
+        return outcome(r, 404, "not-found", NULL, "no such Location");
+    return ct_http_reply_json(r, 200, found);
+}
+
+/*
+ * GET /fhir/R4/Location: facilities and zones; partof=Location/f.X the
+ * zones of X; partof=Location/z.Z the beds of Z; operational-status=U
+ * (or O, C) the beds in that status, within partof when given;
+ * organization=ODS the places of that organisation.
+ */
+int ct_api__fhir_location_search(ct_http_req *r, void *app)
+{
+    ct_daemon *d = app;
+    const ct_config *cfg = ct_daemon_config(d);
+    const char *org = NULL, *part = ct_http_req_query(r, "partof");
+    const char *opst = token(ct_http_req_query(r, "operational-status"));
+    int err;
+    if ((err = org_param(r, cfg, &org)))
+        return err;
+    if (part && strncmp(part, "Location/", 9) == 0)
+        part += 9;
+    if (part && strncmp(part, "f.", 2) && strncmp(part, "z.", 2))
+        return outcome(r, 400, "value", "partof",
+                       "partof must be Location/f.FACILITY or "
+                       "Location/z.ZONE");
+    json_t *list = json_array();
+    if (!list)
+        return CT_ENOMEM;
+    char base[200];
+    base_url(r, base, sizeof base);
+    if (opst || (part && part[0] == 'z')) {
+        static const char *const bs[] = {"available", "occupied", "held",
+                                         "blocked"};
+        ct_bed_filter f = {.status = -1, .limit = CT_VIEW_MAX_BEDS};
+        if (part)
+            *(part[0] == 'z' ? &f.zone_id : &f.facility_id) = part + 2;
+        int want = -1;
+        for (size_t i = 0; opst && i < CT_ARRAY_LEN(bs); i++)
+            if (strcmp(ct_fhir_bed_status(bs[i]), opst) == 0)
+                want = (int)i;
+        if (opst && want < 0) {
+            json_decref(list);
+            return outcome(r, 400, "code-invalid", "operational-status",
+                           "operational-status must be a v2-0116 bed "
+                           "status caretide uses: U, O or C");
+        }
+        json_t *all = json_array();
+        if (!all || (err = bed_locations(r, d, &f, all))) {
+            json_decref(all);
+            json_decref(list);
+            return err ? err : CT_ENOMEM;
+        }
+        size_t i;
+        json_t *l;
+        json_array_foreach(all, i, l)
+        {
+            const char *code = json_string_value(json_object_get(
+                json_object_get(l, "operationalStatus"), "code"));
+            if (!opst || (code && strcmp(code, opst) == 0))
+                json_array_append(list, l);
+        }
+        json_decref(all);
+        return ct_http_reply_json(r, 200, ct_fhir_searchset(list, base));
+    }
+    json_t *facs;
+    if ((err = facilities(r, d, &facs))) {
+        json_decref(list);
+        return err;
+    }
+    size_t i, j;
+    json_t *f, *z;
+    json_array_foreach(facs, i, f)
+    {
+        if (!same(f, "org", org) ||
+            (part && !same(f, "id", part + 2)))
+            continue;
+        if (!part)
+            json_array_append_new(list, ct_fhir_location_facility(f, cfg));
+        json_array_foreach(json_object_get(f, "zones"), j, z)
+            json_array_append_new(list, ct_fhir_location_zone(z, f));
+    }
+    json_decref(facs);
+    return ct_http_reply_json(r, 200, ct_fhir_searchset(list, base));
+}
+
+/* GET /fhir/R4/HealthcareService/{id} (a facility id) and the search
+ * (organization=ODS). */
+static int services(ct_http_req *r, ct_daemon *d, const char *id)
+{
+    const ct_config *cfg = ct_daemon_config(d);
+    const char *org = NULL;
+    int err;
+    if (!id && (err = org_param(r, cfg, &org)))
+        return err;
+    json_t *facs, *list = json_array();
+    if (!list)
+        return CT_ENOMEM;
+    if ((err = facilities(r, d, &facs))) {
+        json_decref(list);
+        return err;
+    }
+    size_t i;
+    json_t *f;
+    json_array_foreach(facs, i, f)
+        if (same(f, "org", org) && same(f, "id", id))
+            json_array_append_new(list, ct_fhir_healthcare_service(f, cfg));
+    json_decref(facs);
+    if (!id) {
+        char base[200];
+        base_url(r, base, sizeof base);
+        return ct_http_reply_json(r, 200, ct_fhir_searchset(list, base));
+    }
+    json_t *one = json_incref(json_array_get(list, 0));
+    json_decref(list);
+    if (!one)
+        return outcome(r, 404, "not-found", NULL,
+                       "no such HealthcareService");
+    return ct_http_reply_json(r, 200, one);
+}
+
+int ct_api__fhir_service_read(ct_http_req *r, void *app)
+{
+    return services(r, app, ct_http_req_param(r, "id"));
+}
+
+int ct_api__fhir_service_search(ct_http_req *r, void *app)
+{
+    return services(r, app, NULL);
+}
