@@ -33,6 +33,8 @@ typedef enum report_kind {
     REP_ESCALATION,
     REP_TODAY,
     REP_DAILY,
+    REP_CAPACITY_TRACKER, /* national returns: CSV or JSON only */
+    REP_SITREP,
     REP__COUNT
 } report_kind;
 
@@ -442,10 +444,14 @@ static int64_t wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int compute(ct_capacity *cap, const args *a, json_t **rep,
-                   ct_cap_error *err)
+static int compute(ct_capacity *cap, const ct_config *cfg, const args *a,
+                   json_t **rep, ct_cap_error *err)
 {
     switch (a->kind) {
+    case REP_CAPACITY_TRACKER:
+        return ct_report_capacity_tracker_json(cap, cfg, rep, err);
+    case REP_SITREP:
+        return ct_report_sitrep_json(cap, cfg, &a->period, rep, err);
     case REP_DELAYS:
         return ct_report_delays_json(cap, &a->period,
                                      a->by < 0 ? CT_REPORT_BY_ORG
@@ -473,11 +479,13 @@ static void print(const args *a, const json_t *rep)
         fputc('\n', out);
         return;
     }
-    if (a->fmt == FMT_CSV) {
+    /* The national returns are tables already: CSV for people too. */
+    if (a->fmt == FMT_CSV || a->kind >= REP_CAPACITY_TRACKER) {
         ct_report_csv(rep, out);
         return;
     }
-    static void (*const table[REP__COUNT])(FILE *, const json_t *) = {
+    static void (*const table[REP_CAPACITY_TRACKER])(FILE *,
+                                                     const json_t *) = {
         delays_table, capacity_table, escalation_table, today_table,
         daily_table};
     table[a->kind](out, rep);
@@ -515,7 +523,7 @@ static int run(const char *path, const ct_config *cfg, const args *a)
         goto done;
     }
     ct_cap_error err = {0};
-    if ((rc = compute(cap, a, &rep, &err))) {
+    if ((rc = compute(cap, cfg, a, &rep, &err))) {
         fprintf(stderr, "caretide report: cannot read %s: %s\n", path,
                 err.message[0] ? err.message : ct_strerror(rc));
         goto done;
@@ -650,17 +658,19 @@ int ct_cmd_report(int argc, char **argv)
         return ct_cli_usage_error(CMD, "--referral is for the access report");
     if (optind >= argc)
         return ct_cli_usage_error(CMD, "missing report: delays, capacity, "
-                                       "escalation, today or daily");
+                                       "escalation, today, daily, "
+                                       "capacity-tracker or sitrep");
     static const char *const kinds[REP__COUNT] = {
-        "delays", "capacity", "escalation", "today", "daily"};
+        "delays", "capacity",         "escalation", "today",
+        "daily",  "capacity-tracker", "sitrep"};
     int k = -1;
     for (int i = 0; i < REP__COUNT; i++)
         if (strcmp(argv[optind], kinds[i]) == 0)
             k = i;
     if (k < 0)
         return ct_cli_usage_error(CMD, "unknown report '%s': expected "
-                                       "delays, capacity, escalation, today "
-                                       "or daily",
+                                       "delays, capacity, escalation, today, "
+                                       "daily, capacity-tracker or sitrep",
                                   argv[optind]);
     a.kind = (report_kind)k;
     if (optind + 1 < argc)
@@ -689,6 +699,9 @@ int ct_cmd_report(int argc, char **argv)
     if (ct_report_period_parse(from, NULL, &a.period, msg, sizeof msg) ||
         ct_report_period_parse(from, to, &a.period, msg, sizeof msg))
         return ct_cli_usage_error(CMD, "--%s", msg);
+    if (a.kind == REP_CAPACITY_TRACKER && (from || to))
+        return ct_cli_usage_error(CMD, "--from and --to do not apply to the "
+                                       "capacity-tracker export (beds now)");
     if (a.kind == REP_TODAY && (from || to))
         return ct_cli_usage_error(CMD, "--from and --to do not apply to the "
                                        "today report (now, a day and a week "

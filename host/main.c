@@ -222,9 +222,9 @@ const ct_command ct_commands[] = {
      "                    newest audit event kept is at or before TIME\n"
      CT_CLI_COMMON_HELP},
     {"report", ct_cmd_report,
-     "delays, capacity, escalation, today and daily reports",
-     "Usage: caretide report delays|capacity|escalation|today|daily|access "
-     "[options]\n"
+     "reports, and the Capacity Tracker and sitrep national returns",
+     "Usage: caretide report delays|capacity|escalation|today|daily|access|\n"
+     "                       capacity-tracker|sitrep [options]\n"
      "\n"
      "Reports from the area's database, opened read-only (docs/reports.md):\n"
      "  delays      referrals, delays and bed-days lost by responsible\n"
@@ -242,6 +242,13 @@ const ct_command ct_commands[] = {
      "              expired and hold-to-confirmation hours by provider\n"
      "  access      who read a referral's personal data, when and how\n"
      "              (access.read audit events; needs --referral ID)\n"
+     "  capacity-tracker  the care-home vacancy fields of the national\n"
+     "              Capacity Tracker now, by home (CQC location id, ODS\n"
+     "              code) and bed type, as CSV (or --format json)\n"
+     "  sitrep      the daily discharge sitrep (default: today; --from\n"
+     "              and --to for days): people no longer meeting the\n"
+     "              criteria to reside, discharged by pathway, delays by\n"
+     "              reason and responsible organisation (ODS code), CSV\n"
      "Exits 0, 1 when the database cannot be read, 2 on a usage error.\n"
      "\n"
      "Options:\n"

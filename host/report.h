@@ -31,6 +31,7 @@
 #define CT_REPORT_H
 
 #include "capacity.h"
+#include "config.h"
 
 #include <jansson.h>
 #include <stddef.h>
@@ -171,6 +172,36 @@ int ct_report_daily_json(ct_capacity *c, const ct_report_period *p,
  *    reason_text, responsible_org, responsible_org_name, updated_at}]}
  */
 int ct_report_people_json(ct_capacity *c, json_t **out, ct_cap_error *err);
+
+/*
+ * National returns (report_national.c), organisations by ODS code and
+ * homes by CQC location id from cfg (NULL: those columns empty):
+ *
+ * The Capacity Tracker's vacancy fields now, per care home and bed type
+ * (residential, nursing, dementia_residential, dementia_nursing, from the
+ * beds' tags; surge beds only while open):
+ *   {report: "capacity_tracker", at, date, homes: [{facility, name,
+ *    cqc_location_id, ods_site_code, provider_ods_code, provider,
+ *    admissions_closed, bed_types: [{bed_type, max_capacity, occupied,
+ *    vacant_reserved, vacant_accepting, vacant_not_accepting}]}]}
+ */
+int ct_report_capacity_tracker_json(ct_capacity *c, const ct_config *cfg,
+                                    json_t **out, ct_cap_error *err);
+/*
+ * The daily discharge sitrep per day of the period (today when open),
+ * each day read at its end (today: now):
+ *   {report: "sitrep", at, period, days: [{date, at, nctr, delayed,
+ *    discharged: {P0, P1, P2, P3, P3b, unknown}, delays: [{reason,
+ *    reason_text, responsible_org, responsible_ods_code,
+ *    responsible_name, people, delay_days}]}]}
+ * nctr: referred people past or on their ready date and in hospital;
+ * delayed: those past it; discharged: left hospital that day, by the
+ * sitrep's pathway (P0 returning to a care home: P3b; step_down: P2).
+ * CT_EINVAL for more than 366 days.
+ */
+int ct_report_sitrep_json(ct_capacity *c, const ct_config *cfg,
+                          const ct_report_period *p, json_t **out,
+                          ct_cap_error *err);
 
 /*
  * Writes a report made by the functions above as CSV to out (the

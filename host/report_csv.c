@@ -6,6 +6,7 @@
  * an empty field.
  */
 #include "report.h"
+#include "report_int.h"
 
 #include "clock.h"
 #include "error.h"
@@ -22,7 +23,7 @@ static const char *jstr(const json_t *o, const char *key)
 }
 
 /* One field, quoted when it holds a comma, quote or line break. */
-static void csv_field(FILE *out, const char *s, bool last)
+void ct_report__csv_field(FILE *out, const char *s, bool last)
 {
     if (strpbrk(s, ",\"\r\n")) {
         fputc('"', out);
@@ -39,6 +40,11 @@ static void csv_field(FILE *out, const char *s, bool last)
 }
 
 /* A JSON value as a CSV field: numbers in full, null as empty. */
+static void csv_field(FILE *out, const char *s, bool last)
+{
+    ct_report__csv_field(out, s, last);
+}
+
 static void csv_value(FILE *out, const json_t *v, bool last)
 {
     char buf[64];
@@ -290,7 +296,9 @@ int ct_report_csv(const json_t *rep, FILE *out)
         void (*write)(FILE *, const json_t *);
     } kinds[] = {{"delays", delays_csv},         {"capacity", capacity_csv},
                  {"escalation", escalation_csv}, {"today", today_csv},
-                 {"daily", daily_csv},           {"delayed_people", people_csv}};
+                 {"daily", daily_csv},           {"delayed_people", people_csv},
+                 {"capacity_tracker", ct_report__tracker_csv},
+                 {"sitrep", ct_report__sitrep_csv}};
     const char *name = jstr(rep, "report");
     for (size_t i = 0; i < CT_ARRAY_LEN(kinds); i++)
         if (strcmp(name, kinds[i].name) == 0) {

@@ -1,7 +1,8 @@
 /*
  * Internals shared by the report files (report.c: periods, delays,
  * escalation, decisions; report_capacity.c: the capacity report and its
- * occupancy history). Not for use outside those files.
+ * occupancy history; report_csv.c; report_national.c: the national
+ * returns). Not for use outside those files.
  */
 #ifndef CT_REPORT_INT_H
 #define CT_REPORT_INT_H
@@ -9,6 +10,8 @@
 #include "report.h"
 
 #include <sqlite3.h>
+#include <stdbool.h>
+#include <stdio.h>
 
 #define CT_REPORT__DAY_MS 86400000LL
 #define CT_REPORT__HOUR_MS 3600000LL
@@ -41,5 +44,13 @@ int ct_report__first_event(ct_capacity *c, int64_t *at, ct_cap_error *err);
 int ct_report__beds_at(ct_capacity *c, const int64_t *t, size_t n,
                        int64_t *open, int64_t *occupied, int64_t *held,
                        ct_cap_error *err);
+
+/* One CSV field (RFC 4180 quoting), then ',' or, when last, a line end. */
+void ct_report__csv_field(FILE *out, const char *s, bool last);
+
+/* The national returns' CSV (report_national.c); docs/reports.md lists
+ * the columns. */
+void ct_report__tracker_csv(FILE *out, const json_t *rep);
+void ct_report__sitrep_csv(FILE *out, const json_t *rep);
 
 #endif

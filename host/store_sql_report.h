@@ -116,6 +116,17 @@
       "  JOIN facility f ON f.id = z.facility_id"                            \
       "  LEFT JOIN organisation o ON o.id = f.org_id"                        \
       " WHERE a.ended_at >= ?1 AND a.ended_at < ?2 AND a.kind = 'hold'")     \
+    /* The sitrep's referrals (report_national.c): those in hospital at     \
+     * some time in [?1, ?2) or discharged then. */                          \
+    X(REP_SITREP,                                                            \
+      "SELECT r.ready_date, r.state, coalesce(r.discharged_at, 0),"          \
+      "       r.updated_at, r.created_at, r.delay_reason,"                   \
+      "       r.responsible_org,"                                            \
+      "       coalesce(r.decided_pathway, r.requested_pathway),"             \
+      "       r.usual_residence"                                             \
+      "  FROM referral r"                                                    \
+      " WHERE r.created_at < ?2"                                             \
+      "   AND (r.discharged_at IS NULL OR r.discharged_at >= ?1)")           \
     /* The newest decisions, at most ?1. */                                  \
     X(REP_DECISIONS,                                                         \
       "SELECT r.id, r.state, r.from_org, r.ready_date, r.created_at,"        \
