@@ -316,6 +316,9 @@ const ct_http_route ct_api_routes[] = {
      ROLES(ALL, OWN, NONE, NONE, NONE), ct_api__fhir_request_create},
     {CT_HTTP_GET, "/fhir/R4/ServiceRequest/{id}", CT_ROUTE_READ, false,
      ROLES(ALL, OWN, OWN, ALL, ALL), ct_api__fhir_request_read},
+    /* Revoking: as POST /v1/referrals/{id}/cancel. */
+    {CT_HTTP_PUT, "/fhir/R4/ServiceRequest/{id}", CT_ROUTE_WRITE, false,
+     ROLES(ALL, OWN, NONE, NONE, NONE), ct_api__fhir_request_update},
     {CT_HTTP_GET, "/fhir/R4/Task", CT_ROUTE_READ, false,
      ROLES(ALL, OWN, OWN, ALL, ALL), ct_api__fhir_task_search},
     {CT_HTTP_GET, "/fhir/R4/Task/{id}", CT_ROUTE_READ, false,

@@ -89,7 +89,7 @@ typedef struct capability {
 } capability;
 
 static const capability capabilities[] = {
-    {"ServiceRequest", "UKCore-ServiceRequest", {"create", "read", NULL},
+    {"ServiceRequest", "UKCore-ServiceRequest", {"create", "read", "update"},
      {{NULL, NULL}}},
     {"Task", "UKCore-Task", {"read", "search-type", NULL},
      {{"status", "token"}, {"_count", "number"}, {NULL, NULL}}},
@@ -272,6 +272,55 @@ int ct_api__fhir_request_create(ct_http_req *r, void *app)
 int ct_api__fhir_bundle(ct_http_req *r, void *app)
 {
     return create(r, app, "Bundle");
+}
+
+/*
+ * PUT /fhir/R4/ServiceRequest/{id} with status "revoked": the referrer
+ * withdraws the referral, as POST /v1/referrals/{id}/cancel (the reason:
+ * the first note's text). 200 with the Task. Any other change is not
+ * taken here (422): the later steps are the JSON API's.
+ */
+int ct_api__fhir_request_update(ct_http_req *r, void *app)
+{
+    json_t *res;
+    int64_t id;
+    /* Another organisation's referral is 404 whatever the body says. */
+    int err = ct_api__referral_owned(r, ct_daemon_capacity(app), &id);
+    if (err || (err = ct_http_req_json(r, &res)))
+        return err;
+    const char *rt = json_string_value(json_object_get(res, "resourceType"));
+    if (!rt || strcmp(rt, "ServiceRequest") != 0)
+        return outcome(r, 400, "structure", "resourceType",
+                       "this endpoint takes a ServiceRequest");
+    const char *st = json_string_value(json_object_get(res, "status"));
+    if (!st)
+        return outcome(r, 400, "required", "ServiceRequest.status",
+                       "ServiceRequest.status is required (1..1)");
+    if (strcmp(st, "revoked") != 0)
+        return outcome(r, 422, "business-rule", "ServiceRequest.status",
+                       "only status 'revoked' (withdrawing the referral) is "
+                       "taken here; the later steps are the JSON API's");
+    const char *why = json_string_value(json_object_get(
+        json_array_get(json_object_get(res, "note"), 0), "text"));
+    const ct_principal *who = ct_http_req_principal(r);
+    char reason[200];
+    snprintf(reason, sizeof reason, "revoked by %s", who->org);
+    json_t *body = json_pack("{s:s}", "reason", why && *why ? why : reason);
+    json_t *paths = json_pack("{s:s}", "reason", "ServiceRequest.note[0].text");
+    if (!body || !paths) {
+        json_decref(body);
+        json_decref(paths);
+        return CT_ENOMEM;
+    }
+    ct_http_req_set_json(r, body);
+    ct_http_req_set_ctx(r, paths);
+    err = ct_api__referral_cancel(r, app);
+    ct_http_req_set_ctx(r, NULL);
+    json_decref(paths);
+    if (err)
+        return err;
+    /* The cancel answered with the referral; answer the Task instead. */
+    return task_reply(r, app, id, 200, NULL);
 }
 
 /* GET /fhir/R4/Task/{id} and ServiceRequest/{id}: as GET

@@ -155,8 +155,26 @@ fhir GET "/fhir/R4/Task/$t1" "$hub"
 expect 200 '.output[] | select(.type.coding[0].code == "delay-reason") | .valueCodeableConcept.coding[0] | .code == "awaiting_p3_bed" and (.display | startswith("Pathway 3"))'
 expect 200 '.output[] | select(.type.coding[0].code == "responsible-organisation") | .valueReference.identifier.value == "VZ9A1"'
 valid
-req POST "/v1/referrals/$t1/cancel" "$hospital" '{"reason": "family took her home"}'
+# The referrer withdraws it in FHIR: the ServiceRequest revoked.
+fhir GET "/fhir/R4/ServiceRequest/$t1" "$hospital"
+echo "$body" | jq '.status = "active"' > "$tmp/sr.json"
+fhir PUT "/fhir/R4/ServiceRequest/$t1" "$hospital" "$tmp/sr.json"
+oo 422 business-rule ServiceRequest.status
+fhir PUT "/fhir/R4/ServiceRequest/$t1" "$other" "$tmp/sr.json"
+oo 404 not-found ""
+jq '.status = "revoked" | .note = [{"text": "family took her home"}]' "$tmp/sr.json" > "$tmp/sr2.json"
+fhir PUT "/fhir/R4/ServiceRequest/$t1" "$hospital" "$tmp/sr2.json"
+expect 200 ".resourceType == \"Task\" and .id == \"$t1\" and .status == \"cancelled\""
+valid
 [ "$(status_of "$t1")" = cancelled ] && ok || bad "cancelled: want cancelled"
+req GET "/v1/referrals/$t1" "$hub"
+expect 200 '.referral.state == "cancelled"'
+[ "$(sqlite3 "$db" "SELECT count(*) FROM event WHERE kind = 'referral.cancelled' AND payload LIKE '%family took her home%' AND actor = 'org:demo-acute/hospital'")" = 1 ] \
+  && ok || bad "the FHIR cancel was not audited with its reason"
+fhir PUT "/fhir/R4/ServiceRequest/$t1" "$hospital" "$tmp/sr2.json"
+oo 409 conflict ""
+fhir GET "/fhir/R4/ServiceRequest/$t1" "$hospital"
+expect 200 '.status == "revoked"'
 fhir GET "/fhir/R4/Task?status=completed" "$hub"
 expect 200 ".resourceType == \"Bundle\" and .type == \"searchset\" and [.entry[].resource.id] == [\"$t3\"]"
 valid
