@@ -329,6 +329,10 @@ static int read_referral(ct_http_req *r, ct_daemon *d, const char *kind)
 {
     int64_t id;
     int err = ct_api__referral_owned(r, ct_daemon_capacity(d), &id);
+    /* A read of a person's data, recorded as GET /v1/referrals/{id}'s. */
+    if (!err)
+        err = ct_api__audit_read(r, d, "referrals",
+                                 json_pack("[I]", (json_int_t)id));
     if (err)
         return err;
     json_t *res;
@@ -413,6 +417,18 @@ int ct_api__fhir_task_search(ct_http_req *r, void *app)
     }
     while (json_array_size(tasks) > (size_t)count)
         json_array_remove(tasks, json_array_size(tasks) - 1);
+    json_t *ids = json_array();
+    size_t i;
+    json_t *t;
+    json_array_foreach(tasks, i, t)
+    {
+        const char *tid = json_string_value(json_object_get(t, "id"));
+        json_array_append_new(ids, json_integer(tid ? atoll(tid) : 0));
+    }
+    if ((err = ct_api__audit_read(r, d, "referrals", ids))) {
+        json_decref(tasks);
+        return err;
+    }
     char base[200];
     base_url(r, base, sizeof base);
     return ct_http_reply_json(r, 200, ct_fhir_searchset(tasks, base));

@@ -87,10 +87,14 @@ expect 201 '.businessStatus.coding[0].code == "held" and .businessStatus.coding[
 expect 201 '.owner.identifier.value == "VZ9A1" and (.output[] | select(.type.coding[0].code == "bed") | .valueReference.reference | startswith("Location/b.OAK-"))'
 expect 201 '.output[] | select(.type.coding[0].code == "discharge-destination") | .valueCodeableConcept.coding[0] | .system == "https://fhir.hl7.org.uk/CodeSystem/UKCore-DischargeDestinationEngland" and .code == "85"'
 task=$body
-# The Task read back is the one answered.
+# The Task read back is the one answered; the read is audited as the
+# JSON API's.
+reads() { sqlite3 "$db" "SELECT count(*) FROM event WHERE kind = 'access.read' AND actor LIKE 'org:demo-acute/hospital%'"; }
+before=$(reads)
 fhir GET "/fhir/R4/Task/$t1" "$hospital"
 expect 200 "del(.lastModified) == ($task | del(.lastModified))"
 valid
+[ "$(reads)" = $((before + 1)) ] && ok || bad "the FHIR read was not audited as access.read ($before -> $(reads))"
 # The same referral through the JSON API, with the data the Bundle carried.
 age=$(( $(date -u +%Y) - 1939 - ( 10#$(date -u +%m%d) < 314 ? 1 : 0 ) ))
 req GET "/v1/referrals/$t1" "$hub"
