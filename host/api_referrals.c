@@ -872,7 +872,7 @@ int ct_api__referral_ready_date(ct_http_req *r, void *app)
     const char *reason = NULL;
     char date[11];
     int err;
-    if ((err = owned(r, cap, &id)) ||
+    if ((err = ct_api__referral_owned(r, cap, &id)) ||
         (err = ct_http_field_only(r, NULL, keys)) ||
         (err = ct_http_field_date(r, "ready_date", true, date)) ||
         (err = ct_http_field_string(r, "reason", true, 500, &reason)))

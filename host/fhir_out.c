@@ -194,11 +194,15 @@ json_t *ct_fhir_task(const json_t *ref, const json_t *decision,
                    concept(CT_FHIR_SYS_DESTINATION, d.code, d.display)),
             &bad);
     }
-    const ct_fhir_delay_code *dc = ct_fhir_delay_lookup(str(ref, "delay_reason"));
-    if (dc)
+    /* The area's reason list is plugin data: a code outside the national
+     * table goes out without a display. */
+    const char *reason = str(ref, "delay_reason");
+    const ct_fhir_delay_code *dc = ct_fhir_delay_lookup(reason);
+    if (reason)
         add(out,
             output("delay-reason", "valueCodeableConcept",
-                   concept(CT_FHIR_SYS_DELAY, dc->code, dc->display)),
+                   concept(CT_FHIR_SYS_DELAY, reason,
+                           dc ? dc->display : NULL)),
             &bad);
     if ((who = org_ref(cfg, str(ref, "responsible_org"))))
         add(out, output("responsible-organisation", "valueReference", who),

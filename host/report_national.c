@@ -22,6 +22,7 @@
 #include "capacity_view.h"
 #include "clock.h"
 #include "error.h"
+#include "fhir.h"
 #include "referral.h"
 #include "report_int.h"
 #include "util.h"
@@ -304,12 +305,14 @@ static json_t *delay_group(json_t *delays, const ct_config *cfg,
         if (strcmp(str(g, "reason"), rk) == 0 &&
             strcmp(str(g, "responsible_org"), ok) == 0)
             return g;
-    int code = ct_delay_reason_parse(rk);
+    /* The national wording where the code is a national reason. */
+    const ct_fhir_delay_code *dc = ct_fhir_delay_lookup(rk);
     const ct_config_org *o = cfg && org ? ct_config_find_org(cfg, org) : NULL;
     g = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:i}", "reason", rk,
                   "reason_text",
-                  code >= 0 ? ct_delay_reason_text((ct_delay_reason)code)
-                            : "No delay reason recorded",
+                  dc               ? dc->display
+                  : reason         ? rk
+                                   : "No delay reason recorded",
                   "responsible_org", ok, "responsible_ods_code",
                   ods_of(cfg, org), "responsible_name",
                   o && o->name ? o->name : ok, "people", 0, "delay_days", 0);

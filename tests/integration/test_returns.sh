@@ -93,8 +93,8 @@ line "$today,discharged,P0,,,,,1"
 line "$today,discharged,P3b,,,,,1"
 line "$today,discharged,P2,,,,,1"
 line "$today,discharged,P1,,,,,0"
-line "$today,delayed_by_reason,,awaiting_p1_care,Pathway 1: care at home not available,Z9D,Demo Shire Council,1"
-line "$today,delay_days_by_reason,,awaiting_p1_care,Pathway 1: care at home not available,Z9D,Demo Shire Council,3"
+line "$today,delayed_by_reason,,awaiting_p1_care,Pathway 1: awaiting care at home,Z9D,Demo Shire Council,1"
+line "$today,delay_days_by_reason,,awaiting_p1_care,Pathway 1: awaiting care at home,Z9D,Demo Shire Council,3"
 # Yesterday nobody was referred yet: every figure is 0.
 report sitrep --from "$yesterday" --to "$yesterday" > "$tmp/sr2.csv"
 [ "$(grep -c "^$yesterday," "$tmp/sr2.csv")" -ge 8 ] && ! grep -q "^$yesterday,.*,[1-9][0-9]*$" "$tmp/sr2.csv" \
