@@ -730,21 +730,11 @@ int ct_api__referral_decline(ct_http_req *r, void *app)
         return ct_http_error(r, 409, "conflict", NULL,
                              "referral %" PRId64 " has no hold to decline",
                              id);
-    char actor[CT_API__ACTOR_MAX], why[480];
+    char actor[CT_API__ACTOR_MAX];
     ct_api__actor(r, actor);
-    snprintf(why, sizeof why, "declined by %s: %s", o.holder_org, reason);
-    rc = ct_capacity_release(cap, id, why, actor, &cerr);
-    if (rc)
-        return refused(r, cap, id, rc, &cerr, NULL);
-    json_t *ev = json_pack("{s:I, s:s, s:s}", "referral", (json_int_t)id,
-                           "provider", o.holder_org, "reason", reason);
-    if (!ev)
-        return CT_ENOMEM;
-    rc = ct_audit_append(ct_capacity_store(cap),
-                         ct_clock_now(ct_capacity_clock(cap)), actor,
-                         "hold.declined", ev, NULL);
-    json_decref(ev);
-    return rc ? rc : referral_reply(r, cap, id, 200, NULL);
+    rc = ct_capacity_decline(cap, id, o.holder_org, reason, actor, &cerr);
+    return rc ? refused(r, cap, id, rc, &cerr, NULL)
+              : referral_reply(r, cap, id, 200, NULL);
 }
 
 /* POST /v1/referrals/{id}/cancel {"reason": "..."}: hub ALL, hospital

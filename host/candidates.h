@@ -76,7 +76,10 @@ typedef struct ct_candidate_query {
     size_t limit;            /* at most this many rows; 0 for all */
 } ct_candidate_query;
 
-/* The facility kinds that serve a pathway (bits as above). */
+/* The facility kinds that serve a pathway (bits as above) when no triage
+ * answer names them: a fallback so that an area without a triage plugin
+ * still places people. The area's mapping is policy and lives in the
+ * plugins (discharge_hub's pathway_kinds, the triage answer's kinds). */
 unsigned ct_candidates_kinds_for(ct_pathway p);
 
 /* Fills out with the candidates for q (strings borrowed as above).

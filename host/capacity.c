@@ -745,12 +745,14 @@ int ct_capacity__end(ct_capacity *c, const ct_cap_assignment *a,
     return set_mirror(c, a->bed_id, CT_BED_AVAILABLE, err);
 }
 
-int ct_capacity__release_hold(ct_capacity *c, const ct_cap_assignment *a,
-                              const char *why, const char *actor,
-                              ct_cap_error *err)
+/* Ends a hold as end (released, declined) and puts the referral back to
+ * waiting, with the hold.released event. */
+static int end_hold(ct_capacity *c, const ct_cap_assignment *a,
+                    const char *end, const char *why, const char *actor,
+                    ct_cap_error *err)
 {
     int rc;
-    if ((rc = ct_capacity__end(c, a, "released", err)) ||
+    if ((rc = ct_capacity__end(c, a, end, err)) ||
         (rc = ct_referral__move(c, a->referral_id, CT_REFERRAL_HELD,
                                 CT_REFERRAL_WAITING, err)))
         return rc;
@@ -760,6 +762,13 @@ int ct_capacity__release_hold(ct_capacity *c, const ct_cap_assignment *a,
                   "referral", (json_int_t)a->referral_id, "bed", a->bed_id,
                   "reason", why),
         err);
+}
+
+int ct_capacity__release_hold(ct_capacity *c, const ct_cap_assignment *a,
+                              const char *why, const char *actor,
+                              ct_cap_error *err)
+{
+    return end_hold(c, a, "released", why, actor, err);
 }
 
 static int insert_assignment(ct_capacity *c, const char *bed_id,
@@ -986,13 +995,15 @@ done:
     return rc;
 }
 
-int ct_capacity_release(ct_capacity *c, int64_t referral_id,
-                        const char *reason, const char *actor,
-                        ct_cap_error *err)
+static int release(ct_capacity *c, int64_t referral_id, const char *provider,
+                   const char *reason, const char *actor, ct_cap_error *err)
 {
     int rc;
-    if ((rc = ct_capacity__check_text("release reason", reason, 200, err)) ||
-        (rc = ct_capacity__check_text("actor", actor, 200, err)))
+    if ((rc = ct_capacity__check_text("release reason", reason,
+                                      provider ? 400 : 200, err)) ||
+        (rc = ct_capacity__check_text("actor", actor, 200, err)) ||
+        (provider && (rc = ct_capacity__check_text("provider", provider,
+                                                   CT_CAP_ID_MAX - 1, err))))
         return rc;
     if ((rc = ct_capacity__begin(c, err)))
         return rc;
@@ -1006,10 +1017,37 @@ int ct_capacity_release(ct_capacity *c, int64_t referral_id,
                                  "release a hold", err)) ||
         (rc = active_hold(c, referral_id, &a, err)))
         goto done;
-    rc = ct_capacity__release_hold(c, &a, reason, actor, err);
+    if (!provider) {
+        rc = ct_capacity__release_hold(c, &a, reason, actor, err);
+        goto done;
+    }
+    char why[600];
+    snprintf(why, sizeof why, "declined by %s: %s", provider, reason);
+    if ((rc = end_hold(c, &a, "declined", why, actor, err)))
+        goto done;
+    rc = ct_capacity__emit(
+        c, actor, "hold.declined",
+        json_pack("{s:I, s:I, s:s, s:s, s:s}", "referral",
+                  (json_int_t)referral_id, "hold", (json_int_t)a.id, "bed",
+                  a.bed_id, "provider", provider, "reason", reason),
+        err);
 done:
     ct_referral__row_free(&r);
     return ct_capacity__finish(c, rc, err);
+}
+
+int ct_capacity_release(ct_capacity *c, int64_t referral_id,
+                        const char *reason, const char *actor,
+                        ct_cap_error *err)
+{
+    return release(c, referral_id, NULL, reason, actor, err);
+}
+
+int ct_capacity_decline(ct_capacity *c, int64_t referral_id,
+                        const char *provider, const char *reason,
+                        const char *actor, ct_cap_error *err)
+{
+    return release(c, referral_id, provider, reason, actor, err);
 }
 
 /* ---- expiry ---------------------------------------------------------- */

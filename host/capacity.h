@@ -187,6 +187,13 @@ int ct_capacity_confirm(ct_capacity *c, int64_t referral_id,
 int ct_capacity_release(ct_capacity *c, int64_t referral_id,
                         const char *reason, const char *actor,
                         ct_cap_error *err);
+/* The same when the provider running the bed refuses the person: the hold
+ * ends as "declined" (reports count declines per provider) and the event
+ * hold.declined {referral, hold, bed, provider, reason} joins
+ * hold.released in the same change. */
+int ct_capacity_decline(ct_capacity *c, int64_t referral_id,
+                        const char *provider, const char *reason,
+                        const char *actor, ct_cap_error *err);
 
 /* Expires every hold due at the clock's current time, in one transaction
  * (the hold timer calls this; public for the daemon's start-up and

@@ -115,6 +115,8 @@ typedef struct run {
     json_t *candidates; /* the host's candidates' beds, in its order */
     json_t *reasons; /* host's own explanations */
     int pathway;     /* ct_pathway or -1 */
+    unsigned kinds;  /* facility kinds the triage named; 0: the host's
+                        default for the pathway (candidates.h) */
     int priority;
     bool manual;
 } run;
@@ -158,6 +160,17 @@ static int triage(run *r)
         json_t *prio = json_object_get(answer, "priority");
         if (json_is_integer(prio))
             r->priority = (int)json_integer_value(prio);
+        /* Which kinds of facility serve the pathway is the area's policy
+         * (discharge_hub's pathway_kinds); ct_plugins_triage has checked
+         * each name. */
+        size_t i;
+        json_t *k;
+        json_array_foreach(json_object_get(answer, "kinds"), i, k)
+        {
+            int kind = ct_facility_kind_parse(json_string_value(k));
+            if (kind >= 0)
+                r->kinds |= 1u << kind;
+        }
         why = json_string_value(json_object_get(answer, "reason"));
     } else {
         r->pathway = ct_pathway_parse(json_string_value(
@@ -244,6 +257,7 @@ static int place(run *r, json_t **held, int64_t *hold_id)
     ct_candidate_list list = {0};
     ct_candidate_query q = {.referral_id = r->id,
                             .pathway = r->pathway,
+                            .kinds = r->kinds,
                             .limit = r->plugins ? CT_PIPELINE_MAX_CANDIDATES
                                                 : 1};
     int rc = ct_candidates_find(r->cap, &q, &list, r->err);

@@ -800,6 +800,25 @@ static void fallback(ct_plugin *p, bool *manual)
         *manual = true;
 }
 
+/* A triage answer's kinds: absent, or a list of facility kinds a person
+ * can be discharged to (an empty table arrives as an empty object). */
+static bool kinds_ok(const json_t *kinds)
+{
+    if (!kinds || (json_is_object(kinds) && json_object_size(kinds) == 0))
+        return true;
+    if (!json_is_array(kinds))
+        return false;
+    size_t i;
+    json_t *k;
+    json_array_foreach(kinds, i, k)
+    {
+        int kind = ct_facility_kind_parse(json_string_value(k));
+        if (kind < 0 || kind == CT_FACILITY_ACUTE)
+            return false;
+    }
+    return true;
+}
+
 int ct_plugins_triage(ct_plugins *m, const json_t *referral, json_t *trace,
                       json_t **answer, bool *manual)
 {
@@ -835,6 +854,11 @@ int ct_plugins_triage(ct_plugins *m, const json_t *referral, json_t *trace,
                               json_integer_value(prio) > CT_PRIORITY_MAX))
                 rc = shape_error(p, entry, "triage",
                                  "a priority outside -1000000 to 1000000");
+            else if (!kinds_ok(json_object_get(res, "kinds")))
+                rc = shape_error(p, entry, "triage",
+                                 "kinds that are not a list of facility "
+                                 "kinds other than acute (step_down, rehab, "
+                                 "care_home, home_care, virtual_ward)");
             else
                 *answer = json_incref(res);
         }

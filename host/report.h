@@ -150,15 +150,16 @@ int ct_report_today_json(ct_capacity *c, json_t **out, ct_cap_error *err);
  *    bed_days_lost {total, by_org, by_reason},
  *    occupancy {open: [], occupied: [], held: [], share: []},
  *    escalation {level: [], max_level: []},
- *    holds {confirmed: [], expired: [], confirm_hours_median: [],
- *           by_provider: {org: {name, confirmed, expired,
+ *    holds {confirmed: [], expired: [], declined: [],
+ *           confirm_hours_median: [],
+ *           by_provider: {org: {name, confirmed, expired, declined,
  *                               confirm_hours_median}}}}
  * Each day is read at its end (today: now): delayed are the people past
  * their ready date and in hospital then; bed_days_lost the delay days
  * that fell on the day (summed over days they make the delays report's
  * figure); occupancy and level at the day's end; max_level the highest
- * level of the day; holds those that ended on the day, confirmed or
- * expired, and the median hours from hold to confirmation (null when
+ * level of the day; holds those that ended on the day, confirmed,
+ * expired or declined by the provider, and the median hours from hold to confirmation (null when
  * none). Rebuilt from the stored rows, like the occupancy history.
  */
 int ct_report_daily_json(ct_capacity *c, const ct_report_period *p,

@@ -239,6 +239,7 @@ static void daily_csv(FILE *out, const json_t *rep)
         {"escalation", "max_level", "escalation_max_level"},
         {"holds", "confirmed", "holds_confirmed"},
         {"holds", "expired", "holds_expired"},
+        {"holds", "declined", "holds_declined"},
         {"holds", "confirm_hours_median", "hold_to_confirm_hours_median"}};
     size_t k;
     json_t *day;

@@ -656,8 +656,8 @@ static json_t *medians(const response *r, size_t n, size_t who, int64_t nd)
 }
 
 typedef struct holds {
-    int64_t *confirmed, *expired;
-    series_set p_conf, p_exp;
+    int64_t *confirmed, *expired, *declined;
+    series_set p_conf, p_exp, p_dec;
     response *resp;
     size_t nresp, capresp;
 } holds;
@@ -703,13 +703,16 @@ static int daily_holds(ct_capacity *c, const daily *w, holds *h,
         if (k < 0 || k >= w->nd || !why)
             continue;
         bool conf = strcmp(why, "confirmed") == 0;
-        if (!conf && strcmp(why, "expired") != 0)
+        bool dec = strcmp(why, "declined") == 0;
+        if (!conf && !dec && strcmp(why, "expired") != 0)
             continue; /* released by the hub: not the provider's answer */
         int64_t *pc = series_of(&h->p_conf, org, json_string(name ? name
                                                                    : org));
         int64_t *pe = series_of(&h->p_exp, org, json_string(name ? name
                                                                   : org));
-        if (!pc || !pe) {
+        int64_t *pd = series_of(&h->p_dec, org, json_string(name ? name
+                                                                  : org));
+        if (!pc || !pe || !pd) {
             rc = SQLITE_NOMEM;
             break;
         }
@@ -722,6 +725,9 @@ static int daily_holds(ct_capacity *c, const daily *w, holds *h,
                 rc = SQLITE_NOMEM;
                 break;
             }
+        } else if (dec) {
+            h->declined[k]++;
+            pd[k]++;
         } else {
             h->expired[k]++;
             pe[k]++;
@@ -743,19 +749,22 @@ static json_t *holds_json(holds *h, int64_t nd)
     for (size_t i = 0; prov && i < h->p_conf.n; i++) {
         const series *s = &h->p_conf.items[i];
         size_t e = series_index(&h->p_exp, s->key);
+        size_t d = series_index(&h->p_dec, s->key);
         json_t *o = json_pack(
-            "{s:O, s:o, s:o, s:o}", "name", s->name, "confirmed",
+            "{s:O, s:o, s:o, s:o, s:o}", "name", s->name, "confirmed",
             ints(s->v, (size_t)nd), "expired",
-            ints(h->p_exp.items[e].v, (size_t)nd), "confirm_hours_median",
+            ints(h->p_exp.items[e].v, (size_t)nd), "declined",
+            ints(h->p_dec.items[d].v, (size_t)nd), "confirm_hours_median",
             medians(h->resp, h->nresp, i, nd));
         if (json_object_set_new(prov, s->key, o)) {
             json_decref(prov);
             prov = NULL;
         }
     }
-    return json_pack("{s:o, s:o, s:o, s:o}", "confirmed",
+    return json_pack("{s:o, s:o, s:o, s:o, s:o}", "confirmed",
                      ints(h->confirmed, (size_t)nd), "expired",
-                     ints(h->expired, (size_t)nd), "confirm_hours_median",
+                     ints(h->expired, (size_t)nd), "declined",
+                     ints(h->declined, (size_t)nd), "confirm_hours_median",
                      medians(h->resp, h->nresp, SIZE_MAX, nd), "by_provider",
                      prov);
 }
@@ -804,14 +813,15 @@ int ct_report_daily_json(ct_capacity *c, const ct_report_period *p,
     int64_t *buf = calloc(5 * alloc, sizeof *buf);
     h.confirmed = calloc(alloc, sizeof *h.confirmed);
     h.expired = calloc(alloc, sizeof *h.expired);
+    h.declined = calloc(alloc, sizeof *h.declined);
     json_t *days = json_array();
     if (!w.t || !w.delayed || !w.lost || !buf || !h.confirmed ||
-        !h.expired || !days) {
+        !h.expired || !h.declined || !days) {
         rc = ct_capacity__fail(err, CT_ENOMEM, "out of memory");
         goto done;
     }
     w.d_org.days = w.d_reason.days = w.l_org.days = w.l_reason.days =
-        h.p_conf.days = h.p_exp.days = alloc;
+        h.p_conf.days = h.p_exp.days = h.p_dec.days = alloc;
     for (size_t k = 0; k < nd; k++) {
         int64_t end = (w.d0 + (int64_t)k + 1) * DAY - 1;
         w.t[k] = end < w.now ? end : w.now;
@@ -851,6 +861,7 @@ done:
     free(buf);
     free(h.confirmed);
     free(h.expired);
+    free(h.declined);
     free(h.resp);
     series_free(&w.d_org);
     series_free(&w.d_reason);
@@ -858,5 +869,6 @@ done:
     series_free(&w.l_reason);
     series_free(&h.p_conf);
     series_free(&h.p_exp);
+    series_free(&h.p_dec);
     return rc;
 }

@@ -87,6 +87,7 @@
 ---@field pathway ct.Pathway
 ---@field reason string
 ---@field priority? integer
+---@field kinds? string[] facility kinds that serve the pathway here (step_down, rehab, care_home, ...)
 
 ---escalate's answer: the highest level wins; actions are what it did.
 ---@class ct.Escalation

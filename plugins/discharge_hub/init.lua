@@ -20,6 +20,10 @@ local M = {}
 
 local S -- the effective settings with their parsed forms, from configure()
 
+-- What pathway_kinds may name.
+local PATHWAYS = { P1 = true, P2 = true, P3 = true, step_down = true }
+local KINDS = { step_down = true, rehab = true, care_home = true, home_care = true, virtual_ward = true }
+
 -- Pathways in order of intensity; the most intensive need wins.
 local LEVEL = { P0 = 0, P1 = 1, P2 = 2, P3 = 3 }
 local BY_LEVEL = { [0] = "P0", [1] = "P1", [2] = "P2", [3] = "P3" }
@@ -58,6 +62,32 @@ function M.configure(overrides, base)
   end
   if not util.parse_hhmm(s.summary_at) then
     error(("summary_at: %q is not a time of day HH:MM"):format(tostring(s.summary_at)), 2)
+  end
+  s.kinds_of = {}
+  for _, entry in ipairs(s.pathway_kinds) do
+    local pathway, kinds = util.pair(entry, "pathway_kinds", "pathway=kind,kind")
+    if not PATHWAYS[pathway] then
+      error(("pathway_kinds: %q: the pathway is one of P1, P2, P3, step_down"):format(entry), 2)
+    end
+    local list = {}
+    for kind in kinds:gmatch("[^,%s]+") do
+      if not KINDS[kind] then
+        error(("pathway_kinds: %q: %q is not a facility kind a person is discharged to "
+          .. "(step_down, rehab, care_home, home_care, virtual_ward)"):format(entry, kind), 2)
+      end
+      list[#list + 1] = kind
+    end
+    if #list == 0 then error(("pathway_kinds: %q names no kind"):format(entry), 2) end
+    s.kinds_of[pathway] = list
+  end
+  s.planning = {}
+  for _, entry in ipairs(s.planning_shares) do
+    local pathway, pct = util.pair(entry, "planning_shares", "pathway=percent")
+    pct = tonumber(pct)
+    if not (LEVEL[pathway] or pathway == "step_down") or not pct or pct < 0 or pct > 100 then
+      error(("planning_shares: %q should be P0..P3 or step_down = a percent from 0 to 100"):format(entry), 2)
+    end
+    s.planning[pathway] = pct / 100
   end
   delays_check.configure(s)
   S = s
@@ -106,8 +136,8 @@ local function pathway_from_needs(needs)
   return level, why
 end
 
--- triage(referral) -> {pathway, reason, priority}
-function M.triage(referral)
+-- decide(referral) -> {pathway, reason, priority}
+local function decide(referral)
   local person = referral.person or {}
   local needs = person.needs or referral.needs or {}
   local now = ct.now()
@@ -189,6 +219,15 @@ function M.triage(referral)
     reasons[#reasons + 1] = ("%d day%s past the ready date"):format(days, days == 1 and "" or "s")
   end
   return { pathway = BY_LEVEL[level], reason = table.concat(reasons, "; "), priority = priority }
+end
+
+-- triage(referral) -> {pathway, reason, priority, kinds}: kinds are the
+-- facility kinds that serve the pathway in this area (pathway_kinds); the
+-- host offers only beds of those kinds.
+function M.triage(referral)
+  local answer = decide(referral)
+  answer.kinds = S.kinds_of[answer.pathway]
+  return answer
 end
 
 -- rank ----------------------------------------------------------------------------

@@ -87,6 +87,9 @@ echo "$body" | jq -e ".beds[] | select(.id == \"$bed\") | .status == \"available
   && ok || bad "the bed is free at once"
 req POST "/v1/referrals/$id/decline" "$oakwood" '{"reason": "again"}'
 [ "$code" = 409 ] || [ "$code" = 404 ] && ok || bad "nothing left to decline: $code $body"
+# Declines are reported per provider (the daily report's holds).
+req GET /v1/reports/daily "$hub"
+expect 200 '(.holds.declined | add) == 1 and (.holds.by_provider["oakwood-care"].declined | add) == 1'
 
 kill -TERM "$pid"; wait "$pid"
 db=$tmp/area.db

@@ -850,3 +850,37 @@ Test(plugins, delay_hook_first_answer_decides)
         close_pfx(&p);
     }
 }
+
+/* Issue 22 finding 7: the pathway-to-facility-kind mapping is policy. A
+ * triage answer's kinds decide which beds are offered (P2 in a care home
+ * where the area says so); without them the host's fallback applies; a
+ * kind nobody is discharged to is the plugin's failure. */
+Test(plugins, triage_kinds_choose_the_facilities)
+{
+    pfx p;
+    open_with(&p, "  - name: triage_p2\n    settings: {kinds: [care_home]}\n",
+              "");
+    int64_t id = refer(&p, 0, -1);
+    json_t *d = decide(&p, id);
+    cr_assert_str_eq(str(d, "outcome"), "held");
+    cr_assert_str_eq(str(d, "pathway"), "P2");
+    cr_assert_str_eq(str(d, "facility"), "home", "P2 in a care home");
+    json_decref(d);
+    close_pfx(&p);
+
+    open_with(&p, "  - name: triage_p2\n", "");
+    id = refer(&p, 0, -1);
+    d = decide(&p, id);
+    cr_assert_str_neq(str(d, "facility"), "home", "the fallback: no homes");
+    json_decref(d);
+    close_pfx(&p);
+
+    open_with(&p, "  - name: triage_p2\n    settings: {kinds: [acute]}\n",
+              "");
+    id = refer(&p, 0, -1);
+    d = decide(&p, id);
+    cr_assert_str_eq(str(d, "outcome"), "manual_review");
+    cr_assert(dumps_has(json_object_get(d, "trace"), "kinds that are not"));
+    json_decref(d);
+    close_pfx(&p);
+}

@@ -350,3 +350,39 @@ Test(report_daily, people_longest_first)
     free(text);
     json_decref(rep);
 }
+
+/* A provider that declines a hold frees the bed at once, and the daily
+ * report counts the decline against it (issue 22: declines reported per
+ * provider). */
+Test(report_daily, declines_per_provider)
+{
+    at(2, 9);
+    CAP_OK(ct_capacity_hold(f.cap, C, "H02", 0, "hub", NULL, &cap_err));
+    at(2, 10);
+    CAP_REFUSED(&f, CT_EINVAL,
+                ct_capacity_decline(f.cap, C, "homes", "", "org:homes",
+                                    &cap_err),
+                "release reason");
+    CAP_OK(ct_capacity_decline(f.cap, C, "homes", "no nursing staff tonight",
+                               "org:homes/provider", &cap_err));
+    json_t *ev = cap_fx_last(&f, "hold.declined");
+    cr_assert_str_eq(json_string_value(json_object_get(ev, "provider")),
+                     "homes");
+    cr_assert_str_eq(json_string_value(json_object_get(ev, "reason")),
+                     "no nursing staff tonight");
+    cr_assert_eq(cap_fx_int(&f, "SELECT count(*) FROM assignment WHERE "
+                                "end_reason = 'declined' AND active = 0",
+                            NULL),
+                 1);
+    json_t *rep = daily("2026-11-21", "2026-11-30");
+    series_is(rep, "holds.declined", (int64_t[]){0, 0, 0, 0, 1}, 5);
+    series_is(rep, "holds.by_provider.homes.declined",
+              (int64_t[]){0, 0, 0, 0, 1}, 5);
+    series_is(rep, "holds.expired", (int64_t[]){0, 0, 1, 0, 0}, 5);
+    char *text = csv(rep);
+    cr_assert_not_null(strstr(text, "\n2026-11-25,holds_declined,provider,"
+                                    "homes,Homes Ltd,1\n"),
+                       "%s", text);
+    free(text);
+    json_decref(rep);
+}

@@ -216,6 +216,32 @@ local function bump(t, key, days)
   return e
 end
 
+-- pathway_shares(now) -> {days, discharges, by_pathway = {P0 = {discharges,
+-- share, planning}}}: who left hospital in the last pathway_share_days
+-- days (discharged or completed), by decided pathway, against the
+-- national planning assumption (planning_shares).
+function D.pathway_shares(now)
+  local since = now - S.pathway_share_days * 86400000
+  local by, total = {}, 0
+  for _, state in ipairs({ "discharged", "completed" }) do
+    each(state, function(r)
+      if math.type(r.discharged_at) ~= "integer" or r.discharged_at < since then return end
+      local p = util.pathway(r) or "none"
+      by[p] = by[p] or { discharges = 0 }
+      by[p].discharges = by[p].discharges + 1
+      total = total + 1
+    end)
+  end
+  for p, planning in pairs(S.planning) do
+    by[p] = by[p] or { discharges = 0 }
+    by[p].planning = planning
+  end
+  for _, e in pairs(by) do
+    e.share = total > 0 and e.discharges / total or nil
+  end
+  return { days = S.pathway_share_days, discharges = total, by_pathway = by }
+end
+
 -- summary() -> the day's summary: every referral still in hospital past its
 -- ready date, by responsible organisation ("unassigned" when none) and
 -- delay reason ("missing" when none), with totals; kept in the store and
@@ -250,7 +276,10 @@ function D.summary()
     if a.org ~= b.org then return a.org < b.org end
     return a.reason < b.reason
   end)
-  local summary = { date = today, at = now, totals = totals, by_org = by_org, rows = rows }
+  local summary = {
+    date = today, at = now, totals = totals, by_org = by_org, rows = rows,
+    pathways = D.pathway_shares(now),
+  }
 
   local ok, err = ct.kv.set("summary:" .. today, summary)
   if not ok then ct.log.error("cannot keep the summary: %s", tostring(err)) end

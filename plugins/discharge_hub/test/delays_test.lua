@@ -325,6 +325,24 @@ describe("delays", function()
       expect(ct.kv.get("flags")).to_equal({})
     end)
 
+    it("compares the pathways of recent discharges with the national planning shares", function()
+      local now = ct.now()
+      serve({
+        row{ state = "discharged", decided_pathway = "P0", discharged_at = now - DAY },
+        row{ state = "completed", decided_pathway = "P0", discharged_at = now - 2 * DAY },
+        row{ state = "completed", decided_pathway = "P1", discharged_at = now - 3 * DAY },
+        row{ state = "completed", decided_pathway = "P3", discharged_at = now - 4 * DAY },
+        row{ state = "completed", decided_pathway = "P2", discharged_at = now - 40 * DAY },
+      })
+      local p = plugin.daily_summary().pathways
+      expect(p.days).to_be(28)
+      expect(p.discharges).to_be(4)
+      expect(p.by_pathway.P0).to_equal({ discharges = 2, share = 0.5, planning = 0.5 })
+      expect(p.by_pathway.P1).to_equal({ discharges = 1, share = 0.25, planning = 0.45 })
+      expect(p.by_pathway.P2).to_equal({ discharges = 0, share = 0.0, planning = 0.04 })
+      expect(p.by_pathway.P3.share).to_be(0.25)
+    end)
+
     it("is empty on a day without delays", function()
       serve({ row{ delay_days = 0 } })
       local s = plugin.daily_summary()

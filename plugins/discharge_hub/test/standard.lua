@@ -7,6 +7,7 @@ local values = {
   p2_needs = { "rehab" },
   p3_needs = { "nursing", "residential" },
   requested_pathway = "floor",
+  pathway_kinds = { "P1=home_care,virtual_ward", "P2=rehab,step_down", "P3=care_home", "step_down=step_down" },
   isolation_pathogens = { "covid" },
   step_down_requests = false,
   isolate_awaiting = false,
@@ -38,6 +39,8 @@ local values = {
   summary_keep_days = 14,
   delay_reasons = "nhse_2023",
   org_types = {},
+  planning_shares = { "P0=50", "P1=45", "P2=4", "P3=1" },
+  pathway_share_days = 28,
 }
 
 -- with{...} -> the standard settings with these changed (a new table).

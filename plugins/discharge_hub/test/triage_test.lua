@@ -311,4 +311,27 @@ describe("triage", function()
       expect(function() plugin.configure(standard.with{ summary_at = "24:00" }) end).to_fail("summary_at")
     end)
   end)
+  describe("facility kinds (pathway_kinds)", function()
+    it("names the kinds that serve the pathway, as the guidance maps them by default", function()
+      local r = t.referral{ requested_pathway = t.none, person = { needs = { "rehab" } } }
+      expect(plugin.triage(r).kinds).to_equal({ "rehab", "step_down" })
+      local p0 = t.referral{ requested_pathway = t.none }
+      expect(plugin.triage(p0).kinds).to_be_nil()
+    end)
+
+    it("lets P2 use care-home beds where the area buys rehab beds in homes", function()
+      plugin.configure(standard.with{ pathway_kinds = { "P2=rehab,step_down,care_home" } })
+      local r = t.referral{ requested_pathway = t.none, person = { needs = { "rehab" } } }
+      local a = plugin.triage(r)
+      expect(a.pathway).to_be("P2")
+      expect(a.kinds).to_equal({ "rehab", "step_down", "care_home" })
+    end)
+
+    it("refuses a kind nobody is discharged to, or an unknown pathway", function()
+      expect(function() plugin.configure(standard.with{ pathway_kinds = { "P2=acute" } }) end)
+        .to_fail("pathway_kinds: \"P2=acute\": \"acute\" is not a facility kind")
+      expect(function() plugin.configure(standard.with{ pathway_kinds = { "P4=rehab" } }) end)
+        .to_fail("the pathway is one of P1, P2, P3, step_down")
+    end)
+  end)
 end)
