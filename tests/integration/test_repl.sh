@@ -55,9 +55,12 @@ out=$(repl -e '.referral {person = {age = 88, needs = {"nursing"}}}' 2>&1) && ok
 case $out in *"referral 1: held bed"*"triage_p2 1.0.0  triage"*"pathway = \"P2\""*"ranker 2.0.0"*candidates*) ok ;;
   *) bad ".referral trace: $out" ;; esac
 # An hour: the scheduler's 15-minute schedule and the host's escalation
-# round, four times each.
-out=$(repl -e '.advance 1h' -e '.clock' -e 'ct.escalation().level' 2>&1)
-case $out in *"(8 timers fired)"*) ok ;; *) bad ".advance fires the 15-minute timers: $out" ;; esac
+# round, four times each. The hour is pinned to 10:00-11:00 tomorrow: the
+# scratch clock starts at the real now, and an hour that crosses 08:30
+# would also fire the scheduler's daily timer.
+day=$(date -u -d tomorrow +%F)
+out=$(repl -e ".clock ${day}T10:00Z" -e '.advance 1h' -e '.clock' -e 'ct.escalation().level' 2>&1)
+case $out in *"${day}T11:00:00.000Z (8 timers fired)"*) ok ;; *) bad ".advance fires the 15-minute timers: $out" ;; esac
 case $out in *$'\n3') ok ;; *) bad "escalation recorded on the clock: $out" ;; esac
 out=$(repl -e '.escalate' 2>&1)
 case $out in *"level 3 (changed)"*"escalator 0.1.0  escalate"*) ok ;; *) bad ".escalate: $out" ;; esac
