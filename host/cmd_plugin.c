@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 typedef struct subcommand {
     const char *name;
@@ -546,8 +547,10 @@ static int run_install(int argc, char **argv)
         print_refusal(file, &info); /* a refusal on its merits first */
         goto fail_bundle;
     }
-    if (old[0] && ct_semver_valid(old) && ct_semver_valid(peek.version) &&
-        ct_semver_cmp(peek.version, old) < 0) {
+    bool downgrade = old[0] && ct_semver_valid(old) &&
+                     ct_semver_valid(peek.version) &&
+                     ct_semver_cmp(peek.version, old) < 0;
+    if (downgrade) {
         if (!o.allow_downgrade) {
             printf("%s: refused (downgrade): %s %s is older than the "
                    "installed %s; give --allow-downgrade to install it "
@@ -570,6 +573,26 @@ static int run_install(int argc, char **argv)
     ct_diags_free(&g.diags);
     if (irc)
         goto fail_bundle;
+    /* The daemon refuses to reload a lower version unless this says it
+     * may, once, and audits it when it loads it (plugins_downgrade.c).
+     * Any other install withdraws an earlier allowance. */
+    char allow[PATH_MAX];
+    if (ct_plugins_allowance_path(target, allow, sizeof allow) == 0) {
+        bool kept = false;
+        FILE *af = downgrade ? fopen(allow, "w") : NULL;
+        if (af) {
+            fprintf(af, "%s %s\n", old, info.version);
+            kept = fclose(af) == 0;
+        } else if (!downgrade) {
+            unlink(allow);
+        }
+        if (kept)
+            printf("a running daemon loads it at its next reload and records "
+                   "the downgrade in the audit log\n");
+        else if (downgrade)
+            printf("%s: cannot write %s: a running daemon will refuse to "
+                   "reload the downgrade\n", file, allow);
+    }
     if (old[0])
         printf("installed %s %s into %s (replacing %s)\n", info.name,
                info.version, dir, old);
@@ -1086,7 +1109,10 @@ static const subcommand subs[] = {
      "written, runs the bundle's own tests there, then swaps it in as\n"
      "PLUGIN_DIR/NAME. An installed version is replaced only by a bundle\n"
      "that verifies and passes its tests, and never by an older version\n"
-     "unless --allow-downgrade is given; a directory not installed from a\n"
+     "unless --allow-downgrade is given (it leaves PLUGIN_DIR/.NAME.allow-\n"
+     "downgrade, which lets a running daemon reload that version once and\n"
+     "audit it; a daemon refuses other downgrades at reload); a directory\n"
+     "not installed from a\n"
      "bundle is never replaced. A signature is required with --key, or\n"
      "when the config requires one for the plugin.\n"
      "\n"

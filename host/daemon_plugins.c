@@ -106,6 +106,7 @@ static void reload_apply(ct_daemon *d, const ct_config *next, void *data)
     (void)next;
     struct ct_daemon__plugins *u = data;
     ct_plugins_apply(u->m);
+    ct_plugins_audit_downgrades(u->m); /* allowed by install: audited */
     watch_start(u);
 }
 
@@ -250,6 +251,7 @@ int ct_daemon__plugins_start(ct_daemon *d)
     watch_start(u);
     ct_timer_start(&u->escalate, ct_clock_now(d->clock) + ESCALATE_FIRST_MS,
                    on_escalate, u);
+    ct_plugins_audit_downgrades(u->m);
     ct_log_info(UNIT, "%zu plugin(s) loaded", ct_plugins_count(u->m));
     return 0;
 }

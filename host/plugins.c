@@ -460,6 +460,21 @@ int ct_plugins_prepare(ct_plugins *m, const ct_config *cfg,
         return CT_ECONFIG;
     }
     m->next = set_load(m, cfg, diags);
+    /* Entries and plugins are in the same order (set_load loads all). */
+    int down = 0;
+    for (size_t i = 0; m->next && i < m->next->n; i++) {
+        ct_plugin *p = m->next->items[i];
+        for (size_t j = 0; m->cur && j < m->cur->n; j++)
+            if (strcmp(m->cur->items[j]->manifest->name,
+                       p->manifest->name) == 0 &&
+                ct_plugins__check_downgrade(m->cur->items[j], p, cfg->file,
+                                            &cfg->plugins[i], diags))
+                down++;
+    }
+    if (down) {
+        set_free(m->next);
+        m->next = NULL;
+    }
     if (!m->next) {
         ct_log_error("plugins", "reload failed; the running plugins stay");
         return CT_ECONFIG;
@@ -482,6 +497,12 @@ void ct_plugins_apply(ct_plugins *m)
     set_free(old);
     set_arm(m->cap, m->cur);
     ct_log_info("plugins", "loaded %zu plugin(s)", m->cur->n);
+}
+
+void ct_plugins_audit_downgrades(ct_plugins *m)
+{
+    for (size_t i = 0; m->cur && i < m->cur->n; i++)
+        ct_plugins__audit_downgrade(m->cur->items[i], m->cap);
 }
 
 void ct_plugins_abort(ct_plugins *m)

@@ -57,6 +57,19 @@ int ct_plugins_prepare(ct_plugins *p, const ct_config *cfg, ct_diags *diags);
 void ct_plugins_apply(ct_plugins *p);
 void ct_plugins_abort(ct_plugins *p);
 
+/*
+ * Downgrades. prepare refuses a plugin whose version is lower than the
+ * running one (CT_ECONFIG, "... a reload refuses a downgrade ...") unless
+ * `caretide plugin install --allow-downgrade` left an allowance for that
+ * version: the file ct_plugins_allowance_path names beside the plugin's
+ * directory ("FROM TO"). ct_plugins_audit_downgrades (the daemon, at
+ * start and after each reload) records every running plugin loaded under
+ * an allowance as a `plugin.downgraded` audit event and removes the
+ * allowance. allowance_path: CT_EINVAL when out (n bytes) is too small.
+ */
+int ct_plugins_allowance_path(const char *plugin_dir, char *out, size_t n);
+void ct_plugins_audit_downgrades(ct_plugins *p);
+
 /* The directories of the running plugins, for watching their files: a new
  * JSON array of strings. */
 json_t *ct_plugins_dirs(const ct_plugins *p);

@@ -99,6 +99,16 @@ int ct_hostapi_open(ct_plugin *p);
  * (its job said it has more to do). */
 void ct_plugins__schedule_arm(ct_plugin_schedule *s, bool soon);
 
+/* Downgrades (plugins_downgrade.c). check: 0 unless next is a lower
+ * version than old without an allowance (CT_EDENIED, with a diagnostic at
+ * entry's line in file). audit: when an allowance names p's version,
+ * records the downgrade in the audit chain and removes the allowance. */
+int ct_plugins__check_downgrade(const ct_plugin *old, const ct_plugin *next,
+                                const char *file,
+                                const ct_config_plugin *entry,
+                                ct_diags *diags);
+void ct_plugins__audit_downgrade(ct_plugin *p, ct_capacity *cap);
+
 /* Runs a schedule's function now (used by the timers). */
 void ct_plugins__run_schedule(ct_plugin_schedule *s);
 

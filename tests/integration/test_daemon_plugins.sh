@@ -60,6 +60,25 @@ back() { refer $((n += 1)); [ "$code" = 201 ] && echo "$body" | jq -e '.decision
 n=50
 wait_for 30 back && ok || bad "fixed plugin not reloaded: $body"
 
+# A lower version is refused at reload, as install refuses it; an
+# allowance from `caretide plugin install --allow-downgrade` lets that one
+# version in, and the downgrade goes into the audit chain.
+admin=$(token_of admin)
+version_of() { req GET /v1/health; echo "$body" | jq -r '.plugins[] | select(.name == "triage_p2") | .version'; }
+sed -i 's|^version: 1.0.0|version: 0.9.0|' "$tmp/plugins/triage_p2/plugin.yaml"
+downgrade_refused() { grep -q 'refuses a downgrade' "$tmp/main.err"; }
+wait_for 30 downgrade_refused && ok || bad "a downgrade reloaded by the file watcher was not refused"
+req POST /v1/admin/reload "$admin" '{}'
+expect 422 '.error.diagnostics | tostring | test("triage_p2.* 0.9.0 is older than the running 1.0.0")'
+[ "$(version_of)" = 1.0.0 ] && ok || bad "the downgrade was loaded: $(version_of)"
+echo "1.0.0 0.9.0" > "$tmp/plugins/.triage_p2.allow-downgrade"
+req POST /v1/admin/reload "$admin" '{}'
+expect 200 'true'
+[ "$(version_of)" = 0.9.0 ] && ok || bad "the allowed downgrade was not loaded: $(version_of)"
+req GET '/v1/audit?limit=1000' "$admin"
+expect 200 '[.events[] | select(.kind == "plugin.downgraded") | .payload | [.plugin, .from, .to]] == [["triage_p2", "1.0.0", "0.9.0"]]'
+[ ! -e "$tmp/plugins/.triage_p2.allow-downgrade" ] && ok || bad "the allowance was not used up"
+
 kill -TERM "$pid"; wait "$pid"; rc=$?
 [ "$rc" = 0 ] && ok || bad "daemon exit status $rc after SIGTERM"
 finish

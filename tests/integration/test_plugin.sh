@@ -156,7 +156,10 @@ expect_out "refused \(downgrade\): greeter 0.1.0 is older than the installed 0.2
 grep -q '^version: 0.2.0' installed/greeter/plugin.yaml && ok || bad "0.2.0 still installed after a refused downgrade"
 expect_exit 0 "$bin" plugin install greeter-0.1.0.ctb --config new-only.yaml --allow-downgrade
 expect_out "installed greeter 0.1.0 into installed/greeter \(replacing 0.2.0\)" "downgrade on request"
+[ "$(cat installed/.greeter.allow-downgrade 2>/dev/null)" = "0.2.0 0.1.0" ] && ok || bad "no allowance for the daemon's reload after --allow-downgrade"
+expect_out "records the downgrade in the audit log" "the allowance is announced"
 expect_exit 0 "$bin" plugin install greeter-0.2.0.ctb --config new-only.yaml
+[ ! -e installed/.greeter.allow-downgrade ] && ok || bad "an upgrade did not withdraw the allowance"
 
 # Found on main: a bundle whose own tests fail was installed over the good
 # one and passed check; the next restart failed. install runs its tests
