@@ -220,6 +220,16 @@ const uint8_t *ct_bundle_file(const ct_bundle *b, const char *path,
     return e->data;
 }
 
+size_t ct_bundle_count(const ct_bundle *b)
+{
+    return b->nfiles;
+}
+
+const char *ct_bundle_path_at(const ct_bundle *b, size_t i)
+{
+    return i < b->nfiles ? b->files[i].path : NULL;
+}
+
 /* --- the manifest ---------------------------------------------------- */
 
 static void sha256_hex(const uint8_t *data, size_t len, char hex[65])

@@ -195,6 +195,11 @@ int ct_bundle_install_gated(const ct_bundle *b, const char *parent,
 const uint8_t *ct_bundle_file(const ct_bundle *b, const char *path,
                               size_t *len);
 
+/* The number of files in b, and the path of the i-th (i < count), in
+ * path order: for listing what a verified bundle holds. Borrowed. */
+size_t ct_bundle_count(const ct_bundle *b);
+const char *ct_bundle_path_at(const ct_bundle *b, size_t i);
+
 /* Frees b and every byte it holds; NULL is ignored. */
 void ct_bundle_free(ct_bundle *b);
 

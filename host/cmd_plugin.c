@@ -479,6 +479,7 @@ static const ct_config_plugin *find_entry(const ct_config *cfg,
  * replaces anything. */
 typedef struct gate_args {
     const ct_trust *trust;
+    const ct_bundle *bundle; /* the verified bytes: tests read from here */
     ct_diags diags;
 } gate_args;
 
@@ -487,7 +488,7 @@ static int tests_gate(void *ud, const char *dir, const ct_bundle_info *info,
 {
     gate_args *g = ud;
     int rc = ct_plugins_self_test(dir, info->name, info->version, g->trust,
-                                  &g->diags);
+                                  g->bundle, &g->diags);
     if (rc)
         snprintf(reason, size, "%s",
                  g->diags.len ? g->diags.items[0].message
@@ -562,7 +563,7 @@ static int run_install(int argc, char **argv)
                               "(--allow-downgrade)",
                     peek.name, old, peek.version);
     }
-    gate_args g = {.trust = &t};
+    gate_args g = {.trust = &t, .bundle = b};
     int irc = ct_bundle_install_gated(b, parent, &t, required,
                                       ct_bundle_wall_ms(), tests_gate, &g,
                                       &info, &dir);

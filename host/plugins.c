@@ -218,15 +218,21 @@ fail:
  * *passed when the plugin has tests. */
 static int self_test_counted(const char *dir, const char *name,
                              const char *version, const ct_trust *trust,
-                             ct_diags *diags, unsigned *tested,
-                             unsigned *passed)
+                             const ct_bundle *bundle, ct_diags *diags,
+                             unsigned *tested, unsigned *passed)
 {
     /* The tests load the bundle themselves: never test inside a test. */
     static bool testing;
     char tests[4096];
     snprintf(tests, sizeof tests, "%s/test", dir);
+    /* Whether there are tests, from the verified bytes when given. */
+    bool any = false;
     struct stat st;
-    if (testing || stat(tests, &st) || !S_ISDIR(st.st_mode))
+    for (size_t i = 0; bundle && !any && i < ct_bundle_count(bundle); i++)
+        any = strncmp(ct_bundle_path_at(bundle, i), "test/", 5) == 0;
+    if (!bundle)
+        any = stat(tests, &st) == 0 && S_ISDIR(st.st_mode);
+    if (testing || !any)
         return 0;
     char *text = NULL;
     size_t len = 0;
@@ -235,7 +241,8 @@ static int self_test_counted(const char *dir, const char *name,
         return CT_ENOMEM;
     ct_testrun_options opts = {.min_coverage = -1,
                                .out = out,
-                               .trust = trust};
+                               .trust = trust,
+                               .bundle = bundle};
     ct_testrun *run = NULL;
     ct_testrun_totals totals = {0};
     ct_diags td = {0};
@@ -289,16 +296,16 @@ static int self_test(ct_plugin *p, const ct_config *cfg, ct_diags *diags,
     if (!*p->bundle_hash)
         return 0;
     return self_test_counted(p->dir, p->manifest->name, p->manifest->version,
-                             &cfg->trust, diags, tested, passed);
+                             &cfg->trust, p->bundle, diags, tested, passed);
 }
 
 int ct_plugins_self_test(const char *dir, const char *name,
                          const char *version, const ct_trust *trust,
-                         ct_diags *diags)
+                         const ct_bundle *bundle, ct_diags *diags)
 {
     unsigned tested = 0, passed = 0;
-    return self_test_counted(dir, name, version, trust, diags, &tested,
-                             &passed);
+    return self_test_counted(dir, name, version, trust, bundle, diags,
+                             &tested, &passed);
 }
 
 /* --- sets -------------------------------------------------------------- */

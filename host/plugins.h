@@ -19,6 +19,7 @@
 #ifndef CT_PLUGINS_H
 #define CT_PLUGINS_H
 
+#include "bundle.h"
 #include "capacity.h"
 #include "config.h"
 #include "trust.h"
@@ -97,13 +98,15 @@ json_t *ct_plugins_status(const ct_plugins *p);
 /*
  * Runs the tests under dir/test (a plugin directory: installed, or
  * unpacked by `caretide plugin install` before the swap) as `caretide
- * test` would, quietly, with trust for signed bundles. 0 when they pass or
+ * test` would, quietly, with trust for signed bundles. bundle (borrowed;
+ * may be NULL) is the plugin's verified bytes: the test files are then
+ * listed and read from it, never from the disk. 0 when they pass or
  * there are none; CT_EPLUGIN with "plugin 'NAME' VERSION not activated:
  * its own tests failed (...)" and the runner's diagnostics otherwise.
  */
 int ct_plugins_self_test(const char *dir, const char *name,
                          const char *version, const ct_trust *trust,
-                         ct_diags *diags);
+                         const ct_bundle *bundle, ct_diags *diags);
 
 /*
  * Starts a decision: each plugin's CPU budget for one decision

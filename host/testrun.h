@@ -21,6 +21,7 @@
 #ifndef CT_TESTRUN_H
 #define CT_TESTRUN_H
 
+#include "bundle.h"
 #include "config.h"
 #include "diag.h"
 #include "trust.h"
@@ -40,6 +41,11 @@ typedef struct ct_testrun_options {
     /* Keys the scratch areas trust (borrowed), so that signed bundles
      * load in their tests as they do in the area; NULL: none. */
     const ct_trust *trust;
+    /* A plugin's verified bundle (borrowed): the tests of the plugin
+     * added are listed and read from these bytes, never from its
+     * directory on disk (a bundle's self-test before it runs). NULL: the
+     * files on disk. */
+    const ct_bundle *bundle;
 } ct_testrun_options;
 
 typedef struct ct_testrun_totals {

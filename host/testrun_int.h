@@ -28,6 +28,7 @@ typedef struct ct_testrun_suite {
     ct_coverage_file *cov; /* the plugin's own .lua files */
     size_t ncov;
     ct_coverage_file *last; /* the line callback's last match */
+    const ct_bundle *bundle; /* test files from here (options), or NULL */
 } ct_testrun_suite;
 
 /* The scratch host of one test. */

@@ -884,3 +884,44 @@ Test(plugins, triage_kinds_choose_the_facilities)
     json_decref(d);
     close_pfx(&p);
 }
+
+/* Found on main: a bundle's own tests were read from its directory on
+ * disk after the bundle had been verified, so a test file replaced in
+ * between decided whether the bundle was activated. They are read from
+ * the verified bytes. */
+Test(plugins, self_tests_read_the_verified_bytes)
+{
+    char dir[256], cmd[800], path[400];
+    snprintf(dir, sizeof dir, "%s", ct_test_tmpdir());
+    snprintf(cmd, sizeof cmd, "cp -r %s/tests/plugins/runner_demo %s/",
+             CT_SOURCE_DIR, dir);
+    cr_assert_eq(system(cmd), 0);
+    snprintf(path, sizeof path, "%s/runner_demo", dir);
+    ct_bundle *b = NULL;
+    ct_diags d = {0};
+    cr_assert_eq(ct_bundle_pack(path, &b, &d), 0);
+    cr_assert_eq(ct_plugins_self_test(path, "runner_demo", "1.0.0", NULL, b,
+                                      &d),
+                 0, "%s", d.len ? d.items[0].message : "");
+    /* The tests on disk now fail (and one more is there); the bytes that
+     * were checked do not. */
+    char *t1 = ct_test_write_file(path, "test/clock_test.lua",
+                                  "it('fails', function() error('replaced') "
+                                  "end)\n");
+    char *t2 = ct_test_write_file(path, "test/extra_test.lua",
+                                  "it('fails too', function() "
+                                  "error('added') end)\n");
+    cr_assert_eq(ct_plugins_self_test(path, "runner_demo", "1.0.0", NULL, b,
+                                      &d),
+                 0, "the tests on disk ran: %s",
+                 d.len ? d.items[0].message : "");
+    /* Without the bytes, the disk's tests run (and fail). */
+    cr_assert_eq(ct_plugins_self_test(path, "runner_demo", "1.0.0", NULL,
+                                      NULL, &d),
+                 CT_EPLUGIN);
+    free(t1);
+    free(t2);
+    ct_bundle_free(b);
+    ct_diags_free(&d);
+    ct_test_rmtree(dir);
+}
