@@ -74,7 +74,7 @@ rehasher_state() {
   curl -s --max-time 5 "$base/v1/health" | jq -r '.plugins[] | select(.name == "rehasher") | .state'
 }
 rehash_ended() { [ "$(rehasher_state)" = quarantined ]; }
-wait_for 600 rehash_ended && ok || bad "rehasher did not end quarantined: $(rehasher_state)"
+wait_for 240 rehash_ended && ok || bad "rehasher did not end quarantined: $(rehasher_state)"
 grep -q "the abandoned call has returned" "$tmp/main.err" && ok || bad "no log line for the stuck call's end"
 expect 200 '[.plugins[] | select(.name == "crasher" or .name == "hog") | .errors > 0] == [true, true]'
 grep -q "coroutine nesting limit of 100 exceeded" "$tmp/main.err" && ok || { bad "the close chain was not stopped by the nesting limit"; grep crasher "$tmp/main.err" | tail -3; }
