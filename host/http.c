@@ -30,6 +30,15 @@
 
 #define UNIT "http"
 #define DEFAULT_CONNECTION_LIMIT 1024
+/* MHD answers a request whose line and headers do not fit a connection's
+ * memory pool with its own HTML page (431, 414). The pool is made large
+ * enough for every request under our own, smaller limits, so those are
+ * refused here with a JSON error; only requests beyond the pool still get
+ * MHD's page. The pool's pages are touched only as far as a request
+ * uses them. */
+#define MHD_POOL_BYTES (64 * 1024)
+#define MAX_PATH_BYTES 8192
+#define MAX_HEADER_BYTES 16384
 #define DEFAULT_PER_ADDRESS_LIMIT 64
 #define DEFAULT_HEADER_TIMEOUT_MS 10000
 /* A chunked body over the limit is read and dropped up to this many bytes
@@ -423,6 +432,36 @@ static enum MHD_Result check_arg(void *cls, enum MHD_ValueKind kind,
 }
 
 /* 400 for a path or query argument that is not clean text. */
+static enum MHD_Result add_header_len(void *cls, enum MHD_ValueKind kind,
+                                      const char *key, const char *value)
+{
+    (void)kind;
+    size_t *sum = cls;
+    *sum += strlen(key) + (value ? strlen(value) : 0) + 4; /* ": ", CRLF */
+    return MHD_YES;
+}
+
+/* A path or headers beyond our limits: 414 or 431 as JSON (see
+ * MHD_POOL_BYTES). */
+static bool refuse_oversized(ct_http_req *r, const char *url)
+{
+    if (strlen(url) > MAX_PATH_BYTES) {
+        ct_http_error(r, 414, "too_large", "path",
+                      "the path is longer than %d bytes", MAX_PATH_BYTES);
+        return true;
+    }
+    size_t sum = 0;
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, add_header_len,
+                              &sum);
+    if (sum > MAX_HEADER_BYTES) {
+        ct_http_error(r, 431, "too_large", "headers",
+                      "the request headers are larger than %d bytes",
+                      MAX_HEADER_BYTES);
+        return true;
+    }
+    return false;
+}
+
 static bool refuse_unclean(ct_http_req *r, const char *url)
 {
     if (!clean_text(url)) {
@@ -466,7 +505,7 @@ static ct_http_req *req_new(ct_http *h, struct MHD_Connection *conn,
     if (h->dialect && strncmp(r->path, h->dialect->prefix,
                               strlen(h->dialect->prefix)) == 0)
         r->dialect = h->dialect;
-    if (refuse_unclean(r, url))
+    if (refuse_unclean(r, url) || refuse_oversized(r, url))
         return r;
     int err = route(r, method);
     if (err) {
@@ -878,6 +917,7 @@ int ct_http_start(uv_loop_t *loop, const ct_http_options *o, ct_http **out)
         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)MHD_POOL_BYTES,
         MHD_OPTION_CONNECTION_LIMIT,
         o->connection_limit ? o->connection_limit : DEFAULT_CONNECTION_LIMIT,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, 511u,

@@ -195,6 +195,32 @@ for path in /v1/health /v1/capacity /v1/referrals "/v1/referrals/$R" /v1/nope /;
 done
 ! grep -qi "out of memory" "$tmp/main.err" && ok || bad "the daemon logged out of memory"
 
+# Protocol errors: a path or headers over caretide's limits are 414 and
+# 431 JSON (libmicrohttpd's own HTML page only for requests beyond its
+# 64 KiB connection pool); malformed requests that libmicrohttpd refuses
+# itself stay 4xx (its page), never a 5xx, and the daemon serves on.
+long=$(head -c 20000 /dev/zero | tr '\0' a)
+req GET "/v1/$long" "$hub"
+[ "$code" = 414 ] && echo "$body" | jq -e '.error.code == "too_large" and .error.field == "path"' >/dev/null \
+  && ok || bad "a 20 KB path: want 414 JSON, got $code: ${body:0:200}"
+req GET /v1/capacity "$hub" "" -H "X-Padding: $(head -c 40000 /dev/zero | tr '\0' b)"
+[ "$code" = 431 ] && echo "$body" | jq -e '.error.code == "too_large" and .error.field == "headers"' >/dev/null \
+  && ok || bad "40 KB of headers: want 431 JSON, got $code: ${body:0:200}"
+raw() { # raw REQUEST: the status line's code of a hand-written request
+  exec 3<>"/dev/tcp/127.0.0.1/$port" || return 1
+  printf '%b' "$1" >&3
+  timeout 5 head -c 200 <&3 | head -1 | cut -d' ' -f2
+  exec 3<&- 3>&-
+}
+for rq in 'GET /v1/health\r\n\r\n' 'GET /v1/health HTTP/1.1\r\nHost: x\r\nNoColon\r\n\r\n' \
+          'POST /v1/referrals HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n' \
+          'POST /v1/referrals HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n'; do
+  c=$(raw "$rq")
+  case $c in 4??) ok ;; *) bad "malformed request $rq: want 4xx, got '$c'" ;; esac
+done
+req GET /v1/health
+[ "$code" = 200 ] && ok || bad "health after the protocol errors: $code"
+
 # ---- slow clients cannot starve others ------------------------------------
 # 1,100 connections from 127.0.0.2 trickling one header byte a second:
 # beyond connections_per_address they are refused at once, and the rest
