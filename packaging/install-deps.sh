@@ -11,6 +11,7 @@ packages=(
   libmicrohttpd-dev libjansson-dev libsodium-dev libedit-dev nettle-dev
   libcriterion-dev clang libclang-rt-14-dev
   lua5.4 lua-check sqlite3 curl tmux faketime
+  nginx openssl
   dpkg-dev adduser
 )
 
