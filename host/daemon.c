@@ -265,6 +265,25 @@ static void beds_missing(const ct_config *a, const ct_config *b, json_t *list)
             }
 }
 
+static bool has_zone(const ct_config *c, const char *id)
+{
+    for (size_t f = 0; f < c->nfacilities; f++)
+        for (size_t z = 0; z < c->facilities[f].nzones; z++)
+            if (strcmp(c->facilities[f].zones[z].id, id) == 0)
+                return true;
+    return false;
+}
+
+/* Zones of a that b does not list, by id, into list. */
+static void zones_missing(const ct_config *a, const ct_config *b,
+                          json_t *list)
+{
+    for (size_t f = 0; f < a->nfacilities; f++)
+        for (size_t z = 0; z < a->facilities[f].nzones; z++)
+            if (!has_zone(b, a->facilities[f].zones[z].id))
+                add_id(list, a->facilities[f].zones[z].id);
+}
+
 static const ct_config_org *find_org(const ct_config *c, const char *id)
 {
     for (size_t i = 0; i < c->norgs; i++)
@@ -289,7 +308,7 @@ static size_t tokens_missing(const ct_config_org *a, const ct_config_org *b)
 
 /*
  * What a reload changed, for its config.reloaded event: the reconcile's
- * counts; beds and organisations added and gone by id; per organisation
+ * counts; beds, zones and organisations added and gone by id; per organisation
  * how many config tokens came and went (never a hash); and the plugins
  * before and after (name, version, settings and bundle hashes) when they
  * differ. A new object.
@@ -301,6 +320,9 @@ static json_t *reload_diff(const ct_config *old, const ct_config *next,
     json_t *beds_added = json_array(), *beds_gone = json_array();
     beds_missing(next, old, beds_added);
     beds_missing(old, next, beds_gone);
+    json_t *zones_added = json_array(), *zones_gone = json_array();
+    zones_missing(next, old, zones_added);
+    zones_missing(old, next, zones_gone);
     json_t *orgs_added = json_array(), *tokens = json_array();
     for (size_t i = 0; i < next->norgs; i++) {
         const ct_config_org *n = &next->orgs[i];
@@ -316,7 +338,7 @@ static json_t *reload_diff(const ct_config *old, const ct_config *next,
     }
     json_t *out = json_pack(
         "{s:s, s:{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i}, "
-        "s:o, s:o, s:o, s:o}",
+        "s:o, s:o, s:o, s:o, s:o, s:o}",
         "file", next->file, "counts", "orgs_added", st->orgs_added,
         "orgs_changed", st->orgs_changed, "facilities_added",
         st->facilities_added, "facilities_changed", st->facilities_changed,
@@ -324,7 +346,8 @@ static json_t *reload_diff(const ct_config *old, const ct_config *next,
         st->zones_added, "zones_changed", st->zones_changed, "zones_retired",
         st->zones_retired, "beds_added", st->beds_added, "beds_changed",
         st->beds_changed, "beds_retired", st->beds_retired, "beds_added",
-        beds_added, "beds_removed", beds_gone, "orgs_added", orgs_added,
+        beds_added, "beds_removed", beds_gone, "zones_added", zones_added,
+        "zones_removed", zones_gone, "orgs_added", orgs_added,
         "config_tokens", tokens);
     if (out && !json_equal(plugins_before, plugins_after)) {
         json_object_set(out, "plugins_before", plugins_before);
@@ -354,6 +377,42 @@ static void audit_reload(ct_daemon *d, const char *actor, json_t *diff)
         ct_log_error(UNIT, "the reload could not be audited: %s",
                      ct_strerror(rc));
     d->version++;
+}
+
+/* Every start records the configuration it runs: what the reconcile
+ * changed since the last run (an edited config takes effect at a
+ * restart too) and the plugins with their versions and settings hashes,
+ * so that consecutive config.loaded and config.reloaded events show every
+ * change. */
+static void audit_start(ct_daemon *d, const ct_reconcile_stats *st)
+{
+    ct_plugins *pl = ct_daemon_plugins(d);
+    json_t *diff = json_pack(
+        "{s:s, s:{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i}, "
+        "s:o}",
+        "file", d->cfg->file, "counts", "orgs_added", st->orgs_added,
+        "orgs_changed", st->orgs_changed, "facilities_added",
+        st->facilities_added, "facilities_changed", st->facilities_changed,
+        "facilities_retired", st->facilities_retired, "zones_added",
+        st->zones_added, "zones_changed", st->zones_changed, "zones_retired",
+        st->zones_retired, "beds_added", st->beds_added, "beds_changed",
+        st->beds_changed, "beds_retired", st->beds_retired, "plugins",
+        pl ? ct_plugins_provenance(pl) : json_array());
+    int rc = diff ? ct_store_begin(d->store) : CT_ENOMEM;
+    if (!rc) {
+        rc = ct_events_record(ct_capacity_events(ct_daemon_capacity(d)),
+                              "host", "config.loaded", diff, CT_EVENT_QUIET,
+                              NULL, NULL);
+        diff = NULL;
+        if (rc)
+            ct_store_rollback(d->store);
+        else
+            rc = ct_store_commit(d->store);
+    }
+    json_decref(diff);
+    if (rc)
+        ct_log_error(UNIT, "the configuration could not be audited: %s",
+                     ct_strerror(rc));
 }
 
 int ct_daemon_reload(ct_daemon *d, ct_diags *diags, ct_reconcile_stats *stats)
@@ -666,6 +725,7 @@ static int start(ct_daemon *d)
     /* Units that join the daemon hook in here, before the server starts. */
     if ((err = ct_daemon__plugins_start(d)))
         return err;
+    audit_start(d, &stats);
     ct_http_options ho = {
         .host = d->cfg->listen_host,
         .port = d->cfg->listen_port,

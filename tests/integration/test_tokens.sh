@@ -159,6 +159,8 @@ for k in token.added token.rotated token.revoked display.issued; do
 done
 grep -E " org:demo-council/admin config.reloaded .*\"beds_added\":\[\"WH-R21\"\]" "$tmp/audit.txt" >/dev/null \
   && ok || bad "no config.reloaded naming WH-R21: $(grep config.reloaded "$tmp/audit.txt")"
+grep -E " host config.loaded .*\"plugins\":\[" "$tmp/audit.txt" >/dev/null \
+  && ok || bad "no config.loaded at start: $(grep config. "$tmp/audit.txt")"
 grep -E " client:epr@demo-acute/hospital access.read .*\"referrals\":\[$rid\]" "$tmp/audit.txt" >/dev/null \
   && ok || bad "no access.read by client:epr for $rid: $(grep access.read "$tmp/audit.txt")"
 "$bin" report access --referral "$rid" --db "$tmp/area.db" | grep -q 'client:epr@demo-acute/hospital' \
