@@ -27,7 +27,9 @@ typedef struct ct_metrics {
     ct_bed_counts by_kind[CT_FACILITY__COUNT];
     double occupancy;   /* occupied / open, 0 when nothing is open */
     double surge_share; /* surge_open / open, 0 when nothing is open */
-    int64_t waiting;    /* referrals received, triaged or waiting */
+    int64_t waiting;    /* referrals received, triaged or waiting for
+                           capacity: not P0, who need no bed (awaiting
+                           transport is not waiting for the hub) */
     int64_t nctr;    /* ready date today or before, not discharged */
     int64_t delayed; /* ready date before today, not discharged */
     int64_t bed_days_lost;      /* delay days of every referral so far */

@@ -44,12 +44,14 @@
       "  LEFT JOIN zone_cohort zc"                                           \
       "         ON zc.zone_id = zb.zone_id AND zc.pathogen = p.pathogen"     \
       " GROUP BY 1, 2 ORDER BY 1, 2")                                        \
-    /* Days past the ready date are worked out in C, in UK days         \
-     * (referral.h ct_referral_delay_days). */                             \
+    /* Waiting for capacity: P0 (home, no new support) needs no bed; such \
+     * a person waits for transport, not for the hub (issue 22). Days past \
+     * the ready date are worked out in C, in UK days. */                  \
     X(MET_WAITING,                                                           \
       "SELECT coalesce(decided_pathway, requested_pathway), ready_date"      \
       "  FROM referral"                                                      \
-      " WHERE state IN ('received','triaged','waiting')")                    \
+      " WHERE state IN ('received','triaged','waiting')"                     \
+      "   AND coalesce(decided_pathway, requested_pathway, '') <> 'P0'")     \
     /* ?1 is today, YYYY-MM-DD. */                                           \
     X(MET_NCTR,                                                              \
       "SELECT total(ready_date <= ?1), total(ready_date < ?1)"               \

@@ -209,3 +209,19 @@ Test(metrics, waiting_nctr_and_delays)
                                 "IN ('received','triaged','waiting')",
                             NULL));
 }
+
+/* Issue 22 finding 8: a P0 person going home needs no bed; waiting for
+ * transport is not waiting for capacity, so escalation does not count
+ * them. They are still NCTR (in a hospital bed past their ready date). */
+Test(metrics, p0_is_not_waiting_for_capacity)
+{
+    int64_t home = cap_fx_referral(&f, nhs[0], "2026-11-22", CT_PATHWAY_P0,
+                                   NULL);
+    CAP_OK(ct_referral_triage(f.cap, home, CT_PATHWAY_P0, 0, "home", "a",
+                              &cap_err));
+    cap_fx_referral(&f, nhs[1], "2026-11-22", CT_PATHWAY_P1, NULL);
+    ct_metrics m;
+    CAP_OK(ct_metrics_collect(f.cap, &m, &cap_err));
+    cr_assert_eq(m.waiting, 1, "only the P1");
+    cr_assert_eq(m.nctr, 2, "both are past their ready date in hospital");
+}
