@@ -15,6 +15,7 @@
 #include "daemon.h"
 #include "delay.h"
 #include "error.h"
+#include "intake.h"
 #include "isolation.h"
 #include "log.h"
 #include "pipeline.h"
@@ -174,18 +175,12 @@ static int refused(ct_http_req *r, ct_capacity *cap, int64_t id, int rc,
 
 /* ---- POST /v1/referrals ------------------------------------------------ */
 
-typedef struct infection_in {
-    const char *pathogen;
-    int status;
-    int64_t tested_at, isolation_end;
-} infection_in;
-
 typedef struct referral_in {
     ct_referral_input in;
     char nhs[11];
     char ready[11];
     const char *needs[MAX_NEEDS];
-    infection_in inf[16];
+    ct_intake_infection inf[16];
     size_t ninf;
     const char *key;
 } referral_in;
@@ -302,16 +297,18 @@ static int read_infections(ct_http_req *r, const ct_config *cfg,
         if (v->ninf == CT_ARRAY_LEN(v->inf))
             return ct_http_error(r, 400, "invalid", "infections",
                                  "too many infections");
-        infection_in *in = &v->inf[v->ninf];
+        ct_intake_infection *in = &v->inf[v->ninf];
         in->pathogen = name;
+        int status = 0;
         snprintf(path, sizeof path, "%s.status", base);
         if ((err = ct_http_field_only(r, base, keys)) ||
             (err = ct_http_field_enum(r, path, true,
                                       ct_infection_status_parse,
                                       "negative, positive, awaiting or "
                                       "unknown",
-                                      &in->status)))
+                                      &status)))
             return err;
+        in->status = (ct_infection_status)status;
         snprintf(path, sizeof path, "%s.tested_at", base);
         if ((err = read_time(r, path, &in->tested_at)))
             return err;
@@ -397,35 +394,6 @@ static int read_referral(ct_http_req *r, ct_daemon *d, referral_in *v)
     v->in.usual_residence =
         residence >= 0 ? ct_residence_name((ct_residence)residence) : NULL;
     return 0;
-}
-
-/* The infections as this referral reports them, a JSON object text keyed
- * by pathogen (times as ms), into *out (caller frees; NULL when none). */
-static int infections_text(const referral_in *v, char **out)
-{
-    *out = NULL;
-    if (!v->ninf)
-        return 0;
-    json_t *o = json_object();
-    for (size_t i = 0; o && i < v->ninf; i++) {
-        const infection_in *in = &v->inf[i];
-        json_t *e = json_pack(
-            "{s:s, s:o, s:o}", "status",
-            ct_infection_status_name((ct_infection_status)in->status),
-            "tested_at",
-            in->tested_at ? json_integer(in->tested_at) : json_null(),
-            "isolation_end",
-            in->isolation_end ? json_integer(in->isolation_end)
-                              : json_null());
-        if (!e || json_object_set_new(o, in->pathogen, e)) {
-            json_decref(o);
-            o = NULL;
-        }
-    }
-    if (o)
-        *out = json_dumps(o, JSON_SORT_KEYS | JSON_COMPACT);
-    json_decref(o);
-    return *out ? 0 : CT_ENOMEM;
 }
 
 /*
@@ -530,38 +498,26 @@ int ct_api__referral_intake(ct_http_req *r, void *app, int64_t *out_id,
     }
     char actor[CT_API__ACTOR_MAX];
     ct_api__actor(r, actor);
-    int64_t id = 0;
-    char *inf = NULL;
-    if ((err = infections_text(&v, &inf)))
-        return err;
-    v.in.infections = inf;
-    rc = ct_referral_create(cap, &v.in, actor, &id, &cerr);
-    free(inf);
-    if (rc == CT_ENOTFOUND) /* the only thing looked up: the organisation */
+    /* Referral intake (intake.h), in this write's savepoint: the referral,
+     * the person's infections, the key's fingerprint, the decision. */
+    ct_intake_request in = {.in = v.in,
+                            .inf = v.inf,
+                            .ninf = v.ninf,
+                            .key_sha = v.key ? sha : NULL};
+    ct_intake_result res;
+    rc = ct_intake_referral(cap, ct_daemon_plugins(d), &in, actor, &res,
+                            &cerr);
+    int64_t id = res.id;
+    bool stored = res.step != CT_INTAKE_STORE;
+    if (rc == CT_ENOTFOUND && !stored) /* the only thing looked up */
         return ct_http_error(r, 400, "invalid", "from_org", "%s",
                              cerr.message);
-    if (rc == CT_ECONFLICT && id > 0)
+    if (rc == CT_ECONFLICT && id > 0 && !stored)
         return already_referred(r, cap, id);
     if (rc)
-        return ct_api__cap_reply(r, rc, &cerr, NULL);
-    for (size_t i = 0; i < v.ninf; i++) {
-        const infection_in *in = &v.inf[i];
-        ct_infection_update u = {v.nhs, in->pathogen,
-                                 (ct_infection_status)in->status,
-                                 in->tested_at, in->isolation_end};
-        if ((rc = ct_isolation_report(cap, &u, v.in.from_org, id, actor,
-                                      NULL, &cerr))) {
-            char field[128];
-            snprintf(field, sizeof field, "infections.%s", in->pathogen);
-            return ct_api__cap_reply(r, rc, &cerr, field);
-        }
-    }
-    if (v.key && (rc = ct_referral_key_set_sha(cap, id, sha, &cerr)))
-        return ct_api__cap_reply(r, rc, &cerr, NULL);
-    rc = ct_pipeline_decide(cap, ct_daemon_plugins(d), id, actor,
-                            out_decision, &cerr);
-    if (rc)
-        return ct_api__cap_reply(r, rc, &cerr, NULL);
+        return ct_api__cap_reply(r, rc, &cerr,
+                                 res.field[0] ? res.field : NULL);
+    *out_decision = res.decision;
     *out_id = id;
     return 0;
 }

@@ -7,18 +7,16 @@
 #include "daemon_int.h"
 
 #include "error.h"
-#include "escalation.h"
+#include "intake.h"
 #include "log.h"
-#include "metrics.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #define UNIT "plugins"
 
-/* How often the host asks the plugins for the escalation level, and how
- * soon after start-up the first time. */
-#define ESCALATE_EVERY_MS (15 * 60 * 1000)
+/* How soon after start-up the host first asks the plugins for the
+ * escalation level (then every CT_INTAKE_ESCALATE_EVERY_MS). */
 #define ESCALATE_FIRST_MS 1000
 /* Changes to plugin files settle for this long before a reload. */
 #define WATCH_SETTLE_MS 500
@@ -42,29 +40,17 @@ static int escalate_write(ct_store *s, void *arg)
 {
     (void)s;
     struct ct_daemon__plugins *u = arg;
-    ct_capacity *cap = u->d->cap;
-    json_t *metrics = NULL, *out = NULL, *trace = json_array();
+    json_t *out = NULL;
+    bool changed = false;
     ct_cap_error err = {0};
-    int rc = ct_metrics_json(cap, &metrics, &err);
-    if (rc == 0)
-        rc = ct_plugins_escalate(u->m, metrics, trace, &out);
-    json_int_t level = out ? json_integer_value(json_object_get(out, "level"))
-                           : 0;
-    if (rc == 0 && level > 0) {
-        bool changed = false;
-        rc = ct_escalation_record(
-            cap, (int)level,
-            json_string_value(json_object_get(out, "reason")),
-            json_object_get(out, "actions"), "plugins", &changed, &err);
-        if (rc)
-            ct_log_error(UNIT, "escalation not recorded: %s", err.message);
-        else if (changed)
-            ct_log_info(UNIT, "escalation level %d: %s", (int)level,
-                        json_string_value(json_object_get(out, "reason")));
-    }
-    json_decref(metrics);
+    int rc = ct_intake_escalate(u->d->cap, u->m, &out, &changed, &err);
+    if (rc && err.message[0])
+        ct_log_error(UNIT, "escalation not recorded: %s", err.message);
+    else if (changed)
+        ct_log_info(UNIT, "escalation level %d: %s",
+                    (int)json_integer_value(json_object_get(out, "level")),
+                    json_string_value(json_object_get(out, "reason")));
     json_decref(out);
-    json_decref(trace);
     return rc;
 }
 
@@ -79,7 +65,8 @@ static void escalate_done(ct_commit_req *r, int status)
 static void on_escalate(ct_timer *t, void *data)
 {
     struct ct_daemon__plugins *u = data;
-    ct_timer_start(t, ct_clock_now(u->d->clock) + ESCALATE_EVERY_MS,
+    ct_timer_start(t,
+                   ct_clock_now(u->d->clock) + CT_INTAKE_ESCALATE_EVERY_MS,
                    on_escalate, u);
     if (u->esc_busy || u->d->stopping || ct_plugins_count(u->m) == 0)
         return;

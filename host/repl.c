@@ -10,8 +10,8 @@
 #include "clock.h"
 #include "config.h"
 #include "error.h"
-#include "escalation.h"
 #include "host.h"
+#include "intake.h"
 #include "isolation.h"
 #include "log.h"
 #include "metrics.h"
@@ -34,9 +34,7 @@
 #define CONSOLE_MEMORY ((size_t)256 << 20)
 #define ACTOR "repl"
 #define MAX_NEEDS 32
-/* The daemon asks the plugins for the escalation level this often
- * (host/daemon_plugins.c); the REPL does the same on its clock. */
-#define ESCALATE_EVERY_MS (15 * 60 * 1000)
+#define MAX_INFECTIONS 16
 
 /* caretide.repl's functions by index, so C reaches them with lua_rawgeti,
  * which cannot raise. */
@@ -64,41 +62,14 @@ struct ct_repl {
     ct_buf pending;    /* lines of an incomplete chunk */
 };
 
-/* One escalation round: the plugins' escalate hooks on the metrics now,
- * the winning level recorded. A new {level, reason, actions, changed,
- * trace} in *out (may be NULL). */
-static int escalate_round(ct_repl *r, json_t **out, ct_cap_error *err)
-{
-    json_t *metrics = NULL, *res = NULL, *trace = json_array();
-    bool changed = false;
-    int rc = ct_metrics_json(r->cap, &metrics, err);
-    if (rc == 0)
-        rc = ct_plugins_escalate(r->m, metrics, trace, &res);
-    json_int_t level =
-        res ? json_integer_value(json_object_get(res, "level")) : 0;
-    if (rc == 0 && level > 0)
-        rc = ct_escalation_record(
-            r->cap, (int)level,
-            json_string_value(json_object_get(res, "reason")),
-            json_object_get(res, "actions"), "plugins", &changed, err);
-    if (rc == 0 && out && res) {
-        json_object_set_new(res, "changed", json_boolean(changed));
-        json_object_set(res, "trace", trace);
-        *out = json_incref(res);
-    }
-    json_decref(metrics);
-    json_decref(res);
-    json_decref(trace);
-    return rc;
-}
-
 static void on_escalate(ct_timer *t, void *data)
 {
     ct_repl *r = data;
-    ct_timer_start(t, ct_clock_now(r->clock) + ESCALATE_EVERY_MS,
+    ct_timer_start(t, ct_clock_now(r->clock) + CT_INTAKE_ESCALATE_EVERY_MS,
                    on_escalate, r);
     ct_cap_error err = {0};
-    if (ct_plugins_count(r->m) && escalate_round(r, NULL, &err))
+    if (ct_plugins_count(r->m) &&
+        ct_intake_escalate(r->cap, r->m, NULL, NULL, &err))
         ct_log_warn("repl", "escalation round failed: %s", err.message);
 }
 
@@ -314,7 +285,8 @@ int ct_repl_new(const ct_repl_options *opts, ct_repl **out, ct_diags *d)
     if ((rc = open_console(r, d)))
         goto fail;
     ct_timer_init(r->clock, &r->escalate);
-    ct_timer_start(&r->escalate, ct_clock_now(r->clock) + ESCALATE_EVERY_MS,
+    ct_timer_start(&r->escalate,
+                   ct_clock_now(r->clock) + CT_INTAKE_ESCALATE_EVERY_MS,
                    on_escalate, r);
     *out = r;
     return plugins_failed ? CT_EPLUGIN : 0;
@@ -566,7 +538,7 @@ static ct_repl_status cmd_escalate(ct_repl *r, const char *arg, bool more_ok)
     (void)arg, (void)more_ok;
     json_t *res = NULL;
     ct_cap_error err = {0};
-    if (escalate_round(r, &res, &err))
+    if (ct_intake_escalate(r->cap, r->m, &res, NULL, &err))
         return fail_msg(r, ".escalate: %s", err.message);
     return print_json(r, T_ESCALATION, res);
 }
@@ -644,12 +616,11 @@ static ct_repl_status cmd_time(ct_repl *r, const char *arg, bool more_ok)
     return run_chunk(r, arg, more_ok, true);
 }
 
-/* Records the made-up referral (a caretide.fixtures referral as JSON):
- * the referral with its clinical data, then the infections it reports,
- * as the API does (nothing is written when the person already has an
- * active referral). */
-static int record_referral(ct_repl *r, json_t *ref, int64_t *id,
-                           ct_cap_error *err)
+/* Referral intake (intake.h) of the made-up referral (a
+ * caretide.fixtures referral as JSON): the referral with its clinical
+ * data, the infections it reports, the decision, as the API does. */
+static int refer(ct_repl *r, json_t *ref, ct_intake_result *res,
+                 ct_cap_error *err)
 {
     json_t *person = json_object_get(ref, "person");
     const char *needs[MAX_NEEDS];
@@ -660,46 +631,46 @@ static int record_referral(ct_repl *r, json_t *ref, int64_t *id,
         if (json_is_string(v) && nneeds < MAX_NEEDS)
             needs[nneeds++] = json_string_value(v);
     }
-    json_t *age = json_object_get(person, "age");
-    const char *rp =
-        json_string_value(json_object_get(ref, "requested_pathway"));
-    ct_referral_input in = {
-        .nhs_number = json_string_value(json_object_get(ref, "nhs_number")),
-        .age = json_is_integer(age) ? (int)json_integer_value(age) : -1,
-        .needs = needs,
-        .nneeds = nneeds,
-        .from_org = json_string_value(json_object_get(ref, "from_org")),
-        .ready_date = json_string_value(json_object_get(ref, "ready_date")),
-        .requested_pathway = rp ? ct_pathway_parse(rp) : -1,
-        .priority = (int)json_integer_value(json_object_get(ref, "priority")),
-        .usual_residence =
-            json_string_value(json_object_get(person, "usual_residence")),
-    };
-    int rc = ct_referral_create(r->cap, &in, ACTOR, id, err);
-    if (rc)
-        return rc;
+    ct_intake_infection inf[MAX_INFECTIONS];
+    size_t ninf = 0;
     const char *pathogen;
-    json_t *inf;
-    json_object_foreach(json_object_get(person, "infections"), pathogen, inf)
+    json_t *x;
+    json_object_foreach(json_object_get(person, "infections"), pathogen, x)
     {
-        const char *status = json_string_value(json_object_get(inf, "status"));
-        const char *end =
-            json_string_value(json_object_get(inf, "isolation_end"));
+        const char *status = json_string_value(json_object_get(x, "status"));
+        const char *end = json_string_value(json_object_get(x, "isolation_end"));
         int64_t end_ms = 0;
         if (end && ct_clock_parse(end, &end_ms))
             end_ms = 0;
         int sv = ct_infection_status_parse(status ? status : "");
-        if (sv < 0)
+        if (sv < 0 || ninf == MAX_INFECTIONS)
             continue;
-        ct_infection_update u = {in.nhs_number, pathogen,
-                                 (ct_infection_status)sv, 0, end_ms};
-        if (u.status == CT_INFECTION_POSITIVE)
-            u.tested_at = ct_clock_now(r->clock);
-        if ((rc = ct_isolation_report(r->cap, &u, in.from_org, *id, ACTOR,
-                                      NULL, err)))
-            return rc;
+        /* A made-up positive result is today's. */
+        inf[ninf++] = (ct_intake_infection){
+            pathogen, (ct_infection_status)sv,
+            sv == CT_INFECTION_POSITIVE ? ct_clock_now(r->clock) : 0, end_ms};
     }
-    return 0;
+    json_t *age = json_object_get(person, "age");
+    const char *rp =
+        json_string_value(json_object_get(ref, "requested_pathway"));
+    ct_intake_request in = {
+        .in = {
+            .nhs_number = json_string_value(json_object_get(ref, "nhs_number")),
+            .age = json_is_integer(age) ? (int)json_integer_value(age) : -1,
+            .needs = needs,
+            .nneeds = nneeds,
+            .from_org = json_string_value(json_object_get(ref, "from_org")),
+            .ready_date = json_string_value(json_object_get(ref, "ready_date")),
+            .requested_pathway = rp ? ct_pathway_parse(rp) : -1,
+            .priority =
+                (int)json_integer_value(json_object_get(ref, "priority")),
+            .usual_residence = json_string_value(
+                json_object_get(person, "usual_residence")),
+        },
+        .inf = inf,
+        .ninf = ninf,
+    };
+    return ct_intake_referral(r->cap, r->m, &in, ACTOR, res, err);
 }
 
 /* MORE when expr is an unfinished expression (a table spread over
@@ -727,9 +698,8 @@ static ct_repl_status cmd_referral(ct_repl *r, const char *arg, bool more_ok)
      * person already has one (a --live database, an earlier session),
      * take the next, unless the NHS number was given. */
     bool given = strstr(arg, "nhs_number") != NULL;
-    int64_t id = 0;
     ct_cap_error err = {0};
-    json_t *decision = NULL;
+    ct_intake_result res = {0};
     int rc, tries = 0;
     do {
         ct_buf code = {0};
@@ -750,14 +720,13 @@ static ct_repl_status cmd_referral(ct_repl *r, const char *arg, bool more_ok)
         }
         lua_settop(L, base);
         memset(&err, 0, sizeof err);
-        rc = record_referral(r, ref, &id, &err);
+        rc = refer(r, ref, &res, &err);
         json_decref(ref);
-    } while (rc == CT_ECONFLICT && !given && ++tries < 10000);
-    if (rc == 0)
-        rc = ct_pipeline_decide(r->cap, r->m, id, ACTOR, &decision, &err);
+    } while (rc == CT_ECONFLICT && res.step == CT_INTAKE_STORE && !given &&
+             ++tries < 10000);
     if (rc)
         return fail_msg(r, ".referral: %s", err.message);
-    return print_json(r, T_EXPLAIN, decision);
+    return print_json(r, T_EXPLAIN, res.decision);
 }
 
 static const struct command {

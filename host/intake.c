@@ -1,0 +1,151 @@
+/*
+ * Referral intake and the escalation round (intake.h), the use cases the
+ * API, the REPL and tests share.
+ */
+#include "intake.h"
+
+#include "error.h"
+#include "escalation.h"
+#include "metrics.h"
+#include "pipeline.h"
+#include "referral_key.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The infections as the referral reports them, a JSON object text keyed
+ * by pathogen (times as ms), into *out (caller frees; NULL when none). */
+static int infections_text(const ct_intake_request *r, char **out)
+{
+    *out = NULL;
+    if (!r->ninf)
+        return 0;
+    json_t *o = json_object();
+    for (size_t i = 0; o && i < r->ninf; i++) {
+        const ct_intake_infection *in = &r->inf[i];
+        json_t *e = json_pack(
+            "{s:s, s:o, s:o}", "status", ct_infection_status_name(in->status),
+            "tested_at",
+            in->tested_at ? json_integer(in->tested_at) : json_null(),
+            "isolation_end",
+            in->isolation_end ? json_integer(in->isolation_end)
+                              : json_null());
+        if (!e || json_object_set_new(o, in->pathogen, e)) {
+            json_decref(o);
+            o = NULL;
+        }
+    }
+    if (o)
+        *out = json_dumps(o, JSON_SORT_KEYS | JSON_COMPACT);
+    json_decref(o);
+    return *out ? 0 : CT_ENOMEM;
+}
+
+/* The steps, inside a transaction. */
+static int intake(ct_capacity *cap, ct_plugins *plugins,
+                  const ct_intake_request *r, const char *actor,
+                  ct_intake_result *res, ct_cap_error *err)
+{
+    char *inf = NULL;
+    int rc = infections_text(r, &inf);
+    if (rc)
+        return rc;
+    ct_referral_input in = r->in;
+    in.infections = inf;
+    res->step = CT_INTAKE_STORE;
+    rc = ct_referral_create(cap, &in, actor, &res->id, err);
+    free(inf);
+    if (rc) {
+        if (rc == CT_ENOTFOUND) /* the only thing looked up */
+            snprintf(res->field, sizeof res->field, "from_org");
+        return rc;
+    }
+    res->step = CT_INTAKE_INFECTIONS;
+    for (size_t i = 0; i < r->ninf; i++) {
+        const ct_intake_infection *x = &r->inf[i];
+        ct_infection_update u = {in.nhs_number, x->pathogen, x->status,
+                                 x->tested_at, x->isolation_end};
+        if ((rc = ct_isolation_report(cap, &u, in.from_org, res->id, actor,
+                                      NULL, err))) {
+            snprintf(res->field, sizeof res->field, "infections.%s",
+                     x->pathogen);
+            return rc;
+        }
+    }
+    res->step = CT_INTAKE_KEY;
+    if (r->key_sha && in.idempotency_key &&
+        (rc = ct_referral_key_set_sha(cap, res->id, r->key_sha, err)))
+        return rc;
+    res->step = CT_INTAKE_DECIDE;
+    return ct_pipeline_decide(cap, plugins, res->id, actor, &res->decision,
+                              err);
+}
+
+typedef struct intake_call {
+    ct_capacity *cap;
+    ct_plugins *plugins;
+    const ct_intake_request *r;
+    const char *actor;
+    ct_intake_result *res;
+    ct_cap_error *err;
+} intake_call;
+
+static int intake_fn(ct_store *s, void *arg)
+{
+    (void)s;
+    intake_call *c = arg;
+    return intake(c->cap, c->plugins, c->r, c->actor, c->res, c->err);
+}
+
+int ct_intake_referral(ct_capacity *cap, ct_plugins *plugins,
+                       const ct_intake_request *r, const char *actor,
+                       ct_intake_result *res, ct_cap_error *err)
+{
+    memset(res, 0, sizeof *res);
+    /* The transaction rule (store.h): a savepoint of the caller's (the
+     * daemon's group commit) or a transaction of its own; its events go
+     * out after the commit, or not at all. */
+    intake_call c = {cap, plugins, r, actor, res, err};
+    int rc = ct_store_run(ct_capacity_store(cap), intake_fn, &c);
+    if (rc) {
+        json_decref(res->decision);
+        res->decision = NULL;
+        if (!err->code) {
+            err->code = rc;
+            snprintf(err->message, sizeof err->message, "%s",
+                     ct_strerror(rc));
+        }
+    }
+    return rc;
+}
+
+int ct_intake_escalate(ct_capacity *cap, ct_plugins *plugins, json_t **out,
+                       bool *changed, ct_cap_error *err)
+{
+    if (out)
+        *out = NULL;
+    bool moved = false;
+    json_t *metrics = NULL, *res = NULL, *trace = json_array();
+    int rc = trace ? ct_metrics_json(cap, &metrics, err) : CT_ENOMEM;
+    if (rc == 0)
+        rc = ct_plugins_escalate(plugins, metrics, trace, &res);
+    json_int_t level =
+        res ? json_integer_value(json_object_get(res, "level")) : 0;
+    if (rc == 0 && level > 0)
+        rc = ct_escalation_record(
+            cap, (int)level,
+            json_string_value(json_object_get(res, "reason")),
+            json_object_get(res, "actions"), "plugins", &moved, err);
+    if (rc == 0 && out && res) {
+        json_object_set_new(res, "changed", json_boolean(moved));
+        json_object_set(res, "trace", trace);
+        *out = json_incref(res);
+    }
+    if (changed)
+        *changed = rc == 0 && moved;
+    json_decref(metrics);
+    json_decref(res);
+    json_decref(trace);
+    return rc;
+}

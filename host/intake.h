@@ -1,0 +1,90 @@
+/*
+ * The use cases every front-end shares, written once below them: the HTTP
+ * API (api_referrals.c, daemon_plugins.c), the REPL (repl.c) and tests
+ * call these, and only translate their input and output.
+ *
+ * Referral intake: the referral stored with its clinical data, the
+ * infections it reports recorded against the person, the request's
+ * fingerprint kept with its idempotency key, then the decision (triage,
+ * candidates, rank, admit, hold: pipeline.h). All of it is one
+ * transaction: inside the caller's (the daemon's group commit) or, when
+ * none is open, one of its own, so a refusal at any step writes nothing.
+ *
+ * The escalation round: the plugins' escalate hooks on the metrics now,
+ * the winning level recorded (escalation.h), every CT_INTAKE_ESCALATE_
+ * EVERY_MS of the host clock in the daemon and the REPL.
+ */
+#ifndef CT_INTAKE_H
+#define CT_INTAKE_H
+
+#include "capacity.h"
+#include "isolation.h"
+#include "plugins.h"
+#include "referral.h"
+
+#include <jansson.h>
+#include <stdint.h>
+
+/* How often the host asks the plugins for the escalation level. */
+#define CT_INTAKE_ESCALATE_EVERY_MS (15 * 60 * 1000)
+
+/* One infection as the referral reports it. */
+typedef struct ct_intake_infection {
+    const char *pathogen;       /* one the area tracks */
+    ct_infection_status status;
+    int64_t tested_at;          /* ms; 0 when not given */
+    int64_t isolation_end;      /* ms; 0 when not given (positive only) */
+} ct_intake_infection;
+
+/* A referral as the front-end read it. Everything is borrowed for the
+ * call. in.infections is ignored: intake writes it from inf. */
+typedef struct ct_intake_request {
+    ct_referral_input in;
+    const ct_intake_infection *inf;
+    size_t ninf;
+    /* SHA-256 of the request, kept with in.idempotency_key so that a
+     * replay with another body is told apart; NULL when none. */
+    const uint8_t *key_sha;
+} ct_intake_request;
+
+/* The steps of intake, in order. */
+typedef enum ct_intake_step {
+    CT_INTAKE_STORE,      /* the referral recorded */
+    CT_INTAKE_INFECTIONS, /* its infections recorded against the person */
+    CT_INTAKE_KEY,        /* the request's fingerprint kept */
+    CT_INTAKE_DECIDE,     /* the decision */
+} ct_intake_step;
+
+/* What intake made, or where it stopped. */
+typedef struct ct_intake_result {
+    ct_intake_step step; /* the last step run (the failing one) */
+    int64_t id;       /* the referral; on CT_ECONFLICT or CT_EEXISTS the
+                         person's active one or the key's earlier one */
+    json_t *decision; /* new reference on success (pipeline.h) */
+    /* On failure, the input at fault: "from_org" (CT_ENOTFOUND: the
+     * organisation), "infections.<pathogen>", or "" for the whole. */
+    char field[96];
+} ct_intake_result;
+
+/*
+ * Runs referral intake for r as actor (copied into the audit events).
+ * plugins may be NULL (no plugin answers: manual review). On failure
+ * nothing is written, res->field and err say why, and res->id is set as
+ * above.
+ */
+int ct_intake_referral(ct_capacity *cap, ct_plugins *plugins,
+                       const ct_intake_request *r, const char *actor,
+                       ct_intake_result *res, ct_cap_error *err);
+
+/*
+ * One escalation round as actor "plugins": the metrics now to every
+ * plugin's escalate hook (the highest level wins), the level recorded
+ * when a plugin answered. *out (may be NULL) gets a new {level, reason,
+ * actions, changed, trace} when a plugin answered; *changed (may be NULL)
+ * says whether the level moved. Inside the caller's transaction when one
+ * is open.
+ */
+int ct_intake_escalate(ct_capacity *cap, ct_plugins *plugins, json_t **out,
+                       bool *changed, ct_cap_error *err);
+
+#endif
