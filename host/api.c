@@ -30,35 +30,18 @@ int ct_api__cap_reply(ct_http_req *r, int rc, const ct_cap_error *err,
                       const char *field)
 {
     const char *msg = err && err->message[0] ? err->message : ct_strerror(rc);
-    switch (rc) {
-    case CT_EINVAL:
-        return ct_http_error(r, 400, "invalid", field, "%s", msg);
-    case CT_ENOTFOUND:
-        return ct_http_error(r, 404, "not_found", NULL, "%s", msg);
-    case CT_EDENIED:
-        return ct_http_error(r, 403, "forbidden", NULL, "%s", msg);
-    case CT_ESTATE:
-        ct_http_error(r, 409, "state", NULL, "%s", msg);
-        return CT_ESTATE;
-    case CT_ECAPACITY:
-        ct_http_error(r, 409, "no_capacity", NULL, "%s", msg);
-        return CT_ECAPACITY;
-    case CT_ECOHORT:
-        ct_http_error(r, 409, "cohort", NULL, "%s", msg);
-        return CT_ECOHORT;
-    case CT_ECLOSED:
-        ct_http_error(r, 409, "closed", NULL, "%s", msg);
-        return CT_ECLOSED;
-    case CT_EEXISTS:
-        ct_http_error(r, 409, "exists", NULL, "%s", msg);
-        return CT_EEXISTS;
-    case CT_ECONFLICT:
-        return ct_http_error(r, 409, "conflict", NULL, "%s", msg);
-    default:
-        ct_log_error(UNIT, "request %s: %s (%s)", ct_http_req_id(r), msg,
-                     ct_err_name(rc));
+    const char *code;
+    unsigned status = ct_http_status_for(rc, &code);
+    /* A refusal the client can act on, said in the unit's own words; the
+     * rest (busy, full, internal) is the server's general reply. */
+    if (status && status < 422) {
+        ct_http_error(r, status, code, status == 400 ? field : NULL, "%s",
+                      msg);
         return rc;
     }
+    ct_log_error(UNIT, "request %s: %s (%s)", ct_http_req_id(r), msg,
+                 ct_err_name(rc));
+    return rc;
 }
 
 int ct_api__referral_id(ct_http_req *r, int64_t *id)

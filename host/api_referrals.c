@@ -29,8 +29,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_NEEDS 32
-#define MAX_TAG 64
+#define MAX_NEEDS CT_REFERRAL_MAX_NEEDS
+#define MAX_TAG CT_REFERRAL_MAX_TAG
 
 /* ---- shared ------------------------------------------------------------ */
 
@@ -142,9 +142,8 @@ static int owned_with_reason(ct_http_req *r, ct_capacity *cap, size_t max,
 static int refused(ct_http_req *r, ct_capacity *cap, int64_t id, int rc,
                    const ct_cap_error *err, const char *field)
 {
-    bool conflict = rc == CT_ESTATE || rc == CT_ECAPACITY ||
-                    rc == CT_ECOHORT || rc == CT_ECLOSED ||
-                    rc == CT_EEXISTS || rc == CT_ECONFLICT;
+    const char *code;
+    bool conflict = ct_http_status_for(rc, &code) == 409;
     ct_referral ref;
     ct_cap_error e2 = {0};
     if (!conflict || ct_referral_get(cap, id, &ref, &e2))
@@ -158,14 +157,6 @@ static int refused(ct_http_req *r, ct_capacity *cap, int64_t id, int rc,
     else
         snprintf(msg, sizeof msg, "%s (referral %" PRId64 " is %s)",
                  err->message, id, state);
-    static const char *const codes[] = {"state", "no_capacity", "cohort",
-                                        "closed", "exists", "conflict"};
-    const char *code = rc == CT_ESTATE      ? codes[0]
-                       : rc == CT_ECAPACITY ? codes[1]
-                       : rc == CT_ECOHORT   ? codes[2]
-                       : rc == CT_ECLOSED   ? codes[3]
-                       : rc == CT_EEXISTS   ? codes[4]
-                                            : codes[5];
     ct_http_reply_json(r, 409,
                        json_pack("{s:{s:s, s:s, s:n, s:s}}", "error", "code",
                                  code, "message", msg, "field", "state",
@@ -185,21 +176,6 @@ typedef struct referral_in {
     const char *key;
 } referral_in;
 
-static bool tag_ok(const char *t)
-{
-    size_t n = strlen(t);
-    if (n == 0 || n > MAX_TAG)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char ch = t[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-              (ch >= '0' && ch <= '9') || ch == '_' || ch == '-' ||
-              ch == '.'))
-            return false;
-    }
-    return true;
-}
-
 static int read_needs(ct_http_req *r, referral_in *v)
 {
     json_t *a;
@@ -213,7 +189,7 @@ static int read_needs(ct_http_req *r, referral_in *v)
     json_t *t;
     json_array_foreach(a, i, t)
     {
-        if (!json_is_string(t) || !tag_ok(json_string_value(t)))
+        if (!json_is_string(t) || !ct_referral_tag_valid(json_string_value(t)))
             return ct_http_error(r, 400, "invalid", "needs",
                                  "'needs' must be a list of tags (letters, "
                                  "digits, _ - . up to %d); item %zu is not",
@@ -734,7 +710,7 @@ static int check_delay(ct_http_req *r, void *app, int64_t id,
                              cerr.message);
     if (rc || !pl)
         return rc ? ct_api__cap_reply(r, rc, &cerr, NULL) : 0;
-    if ((rc = ct_pipeline_referral_view(cap, id, &view, &cerr))) {
+    if ((rc = ct_capacity_view_referral(cap, id, &view, &cerr))) {
         json_decref(org);
         return ct_api__cap_reply(r, rc, &cerr, NULL);
     }

@@ -340,34 +340,10 @@ static int write_head_file(const char *path, int64_t seq,
     char line[32 + 2 * HASH_LEN], hex[2 * HASH_LEN + 1];
     ct_hex_encode(hash, HASH_LEN, hex);
     int n = snprintf(line, sizeof line, "%" PRId64 " %s\n", seq, hex);
-    size_t tlen = strlen(path) + 32;
-    char *tmp = malloc(tlen);
-    if (!tmp)
-        return CT_ENOMEM;
-    snprintf(tmp, tlen, "%s.%ld.tmp", path, (long)getpid());
-    int rc = CT_EIO;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        goto fail_open;
-    if (write(fd, line, (size_t)n) != n || fsync(fd) != 0)
-        goto fail_write;
-    if (close(fd) != 0) {
-        fd = -1;
-        goto fail_write;
-    }
-    fd = -1;
-    if (rename(tmp, path) != 0)
-        goto fail_write;
-    free(tmp);
-    return 0;
-
-fail_write:
-    if (fd >= 0)
-        close(fd);
-    unlink(tmp);
-fail_open:
-    ct_log_error("audit", "cannot write %s: %s", path, strerror(errno));
-    free(tmp);
+    int rc = ct_write_file(path, line, (size_t)n, 0644, false);
+    if (rc)
+        ct_log_error("audit", "cannot write %s: %s", path,
+                     rc == CT_EIO ? strerror(errno) : ct_strerror(rc));
     return rc;
 }
 

@@ -749,29 +749,7 @@ int ct_bundle_write(const ct_bundle *b, const char *path)
         ct_buf_free(&out);
         return rc;
     }
-    size_t n = strlen(path) + 16;
-    char *tmp = malloc(n);
-    if (!tmp) {
-        ct_buf_free(&out);
-        return CT_ENOMEM;
-    }
-    snprintf(tmp, n, "%s.tmp-XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        rc = CT_EIO;
-        goto fail_tmp;
-    }
-    if (fchmod(fd, 0644) || write(fd, out.data, out.len) != (ssize_t)out.len ||
-        fsync(fd))
-        rc = CT_EIO;
-    if (close(fd))
-        rc = CT_EIO;
-    if (!rc && rename(tmp, path))
-        rc = CT_EIO;
-    if (rc)
-        unlink(tmp);
-fail_tmp:
-    free(tmp);
+    rc = ct_write_file(path, out.data, out.len, 0644, false);
     ct_buf_free(&out);
     return rc;
 }

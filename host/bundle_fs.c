@@ -234,23 +234,9 @@ int ct_bundle_verify_dir(const char *dir, const ct_trust *t, bool required,
 static int write_replace(const char *dir, const char *name,
                          const uint8_t *data, size_t len)
 {
-    char tmp[PATH_MAX], path[PATH_MAX];
-    snprintf(tmp, sizeof tmp, "%s/.%s.tmp-XXXXXX", dir, name);
+    char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    int fd = mkstemp(tmp);
-    if (fd < 0)
-        return CT_EIO;
-    int rc = 0;
-    if (fchmod(fd, 0644) || write(fd, data, len) != (ssize_t)len ||
-        fsync(fd))
-        rc = CT_EIO;
-    if (close(fd))
-        rc = CT_EIO;
-    if (!rc && rename(tmp, path))
-        rc = CT_EIO;
-    if (rc)
-        unlink(tmp);
-    return rc;
+    return ct_write_file(path, data, len, 0644, false);
 }
 
 int ct_bundle_sign_dir(const char *dir, const ct_signkey *k, int64_t now_ms,

@@ -13,7 +13,7 @@
  * Keeping it in step: the capacity units note what each change does to
  * beds, surge, closure and cohorts (ct_candidates__note) and the notes are
  * applied when the change commits; a rollback of what the index saw
- * (capacity's store watcher), a commit by another connection (PRAGMA data_version)
+ * (a store watcher), a commit by another connection (PRAGMA data_version)
  * or ct_capacity_refresh (after a reconcile) make the next search reload.
  */
 #include "candidates.h"
@@ -27,6 +27,38 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The area index candidate search runs on (below), and one change a change
+ * in progress made to what it mirrors, applied once the change commits. */
+typedef struct ct_cap_index ct_cap_index;
+
+typedef struct ct_cap_idxop {
+    ct_cap_idxkind kind;
+    int value;
+    char id[CT_CAP_ID_MAX];
+    char pathogen[64];
+} ct_cap_idxop;
+
+/* The candidates' own state beside the capacity handle: the index, its
+ * freshness, and the notes of the change in progress. */
+struct ct_cand {
+    /* NULL until the first search; stale when a rollback or another
+     * connection may have changed what it mirrors. gen counts loads and
+     * applied changes: a rollback past a point where it was lower undoes
+     * something the index saw (the store watcher below). */
+    ct_cap_index *index;
+    bool stale;
+    uint64_t gen;
+    int64_t data_version;
+    /* data_version was read inside the write transaction still open (the
+     * watcher clears it when the transaction ends): no other connection
+     * can commit before it ends, so it cannot have moved. */
+    bool version_checked;
+    ct_cap_idxop *ops; /* the change in progress, applied at its commit */
+    size_t nops, capops;
+};
+
+static void forget(ct_capacity *c);
 
 #define K(n) (1u << CT_FACILITY_##n)
 #define MAX_TAGS 64
@@ -142,12 +174,15 @@ static bool bed_free(const ibed *b)
     return b->status == CT_BED_AVAILABLE && bed_open(b);
 }
 
-/* Binary searches over id-ordered arrays; -1 when absent. */
-static int find_fac(const ct_cap_index *x, const char *id)
+/* The one binary search over the index's id-ordered arrays: the
+ * position in 0..n-1 whose key(x, i) is id, or -1. */
+static inline int find_sorted(const ct_cap_index *x, int n,
+                              const char *(*key)(const ct_cap_index *, int),
+                              const char *id)
 {
-    int lo = 0, hi = x->nfacs - 1;
+    int lo = 0, hi = n - 1;
     while (lo <= hi) {
-        int mid = (lo + hi) / 2, c = strcmp(x->facs[mid].id, id);
+        int mid = lo + (hi - lo) / 2, c = strcmp(key(x, mid), id);
         if (c == 0)
             return mid;
         if (c < 0)
@@ -156,52 +191,47 @@ static int find_fac(const ct_cap_index *x, const char *id)
             hi = mid - 1;
     }
     return -1;
+}
+
+static const char *fac_key(const ct_cap_index *x, int i)
+{
+    return x->facs[i].id;
+}
+
+static const char *zone_key(const ct_cap_index *x, int i)
+{
+    return x->zones[i].id;
+}
+
+static const char *bed_key(const ct_cap_index *x, int i)
+{
+    return x->beds[x->by_id[i]].id;
+}
+
+static const char *tag_key(const ct_cap_index *x, int i)
+{
+    return x->tags[i];
+}
+
+static int find_fac(const ct_cap_index *x, const char *id)
+{
+    return find_sorted(x, x->nfacs, fac_key, id);
 }
 
 static int find_zone(const ct_cap_index *x, const char *id)
 {
-    int lo = 0, hi = x->nzones - 1;
-    while (lo <= hi) {
-        int mid = (lo + hi) / 2, c = strcmp(x->zones[mid].id, id);
-        if (c == 0)
-            return mid;
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid - 1;
-    }
-    return -1;
+    return find_sorted(x, x->nzones, zone_key, id);
 }
 
 static int find_bed(const ct_cap_index *x, const char *id)
 {
-    int lo = 0, hi = x->nbeds - 1;
-    while (lo <= hi) {
-        int mid = (lo + hi) / 2,
-            c = strcmp(x->beds[x->by_id[mid]].id, id);
-        if (c == 0)
-            return x->by_id[mid];
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid - 1;
-    }
-    return -1;
+    int i = find_sorted(x, x->nbeds, bed_key, id);
+    return i < 0 ? -1 : x->by_id[i];
 }
 
 static int find_tag(const ct_cap_index *x, const char *tag)
 {
-    int lo = 0, hi = x->ntags - 1;
-    while (lo <= hi) {
-        int mid = (lo + hi) / 2, c = strcmp(x->tags[mid], tag);
-        if (c == 0)
-            return mid;
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid - 1;
-    }
-    return -1;
+    return find_sorted(x, x->ntags, tag_key, tag);
 }
 
 /* The pathogen's index, interning it (growing the scratch arrays). */
@@ -438,10 +468,10 @@ static int load_index(ct_capacity *c, ct_cap_error *err)
     ids = NULL;
     if ((rc = each_row(c, CT_STMT_CAND_LOAD_BED_TAGS, &l, bed_tag_row, err)))
         goto fail;
-    ct_candidates__forget(c);
-    c->index = x;
-    c->index_stale = false;
-    c->index_gen++; /* loaded inside a transaction: its rollback reloads */
+    forget(c);
+    c->cand->index = x;
+    c->cand->stale = false;
+    c->cand->gen++; /* loaded inside a transaction: its rollback reloads */
     return 0;
 
 fail_nomem:
@@ -467,28 +497,83 @@ static int64_t data_version(ct_capacity *c)
  * The index, reloaded when it may lag the store. Inside a write
  * transaction other connections cannot commit, so once data_version has
  * been read in it (version_checked, cleared when the transaction ends by
- * capacity's store watcher) it is not read again: a batch of placements reads it once.
+ * the store watcher) it is not read again: a batch of placements reads it once.
  */
 static int ensure_index(ct_capacity *c, ct_cap_error *err)
 {
     sqlite3 *db = ct_store__db(c->store);
     bool writing = sqlite3_txn_state(db, "main") == SQLITE_TXN_WRITE;
-    if (c->index && !c->index_stale && writing && c->version_checked)
+    if (c->cand->index && !c->cand->stale && writing && c->cand->version_checked)
         return 0;
     int64_t v = data_version(c);
-    c->version_checked = writing && v >= 0;
-    if (c->index && !c->index_stale && v == c->data_version && v >= 0)
+    c->cand->version_checked = writing && v >= 0;
+    if (c->cand->index && !c->cand->stale && v == c->cand->data_version && v >= 0)
         return 0;
     int rc = load_index(c, err);
     if (rc == 0)
-        c->data_version = v;
+        c->cand->data_version = v;
     return rc;
 }
 
-void ct_candidates__forget(ct_capacity *c)
+static void forget(ct_capacity *c)
 {
-    index_free(c->index);
-    c->index = NULL;
+    index_free(c->cand->index);
+    c->cand->index = NULL;
+}
+
+/* The store watcher: the index follows rollbacks of what it saw, and a
+ * write transaction's end lets the next search check data_version. */
+static size_t on_mark(void *data)
+{
+    struct ct_cand *x = data;
+    return (size_t)x->gen;
+}
+
+static void on_undo(void *data, size_t mark, bool whole)
+{
+    struct ct_cand *x = data;
+    if (whole)
+        x->version_checked = false;
+    if ((size_t)x->gen != mark)
+        x->stale = true;
+}
+
+static void on_committed(void *data)
+{
+    struct ct_cand *x = data;
+    x->version_checked = false;
+}
+
+static const ct_store_watcher watcher = {on_mark, on_undo, on_committed};
+
+int ct_candidates__new(ct_capacity *c)
+{
+    struct ct_cand *x = calloc(1, sizeof *x);
+    if (!x)
+        return CT_ENOMEM;
+    int rc = ct_store_watch(c->store, &watcher, x);
+    if (rc) {
+        free(x);
+        return rc;
+    }
+    c->cand = x;
+    return 0;
+}
+
+void ct_candidates__free(ct_capacity *c)
+{
+    if (!c->cand)
+        return;
+    ct_store_unwatch(c->store, &watcher, c->cand);
+    forget(c);
+    free(c->cand->ops);
+    free(c->cand);
+    c->cand = NULL;
+}
+
+void ct_candidates__invalidate(ct_capacity *c)
+{
+    c->cand->stale = true;
 }
 
 /* ---- keeping it in step ---------------------------------------------- */
@@ -496,19 +581,19 @@ void ct_candidates__forget(ct_capacity *c)
 void ct_candidates__note(ct_capacity *c, ct_cap_idxkind kind, const char *id,
                          const char *pathogen, int value)
 {
-    if (!c->index)
+    if (!c->cand->index)
         return; /* the first search loads what the store says */
-    if (c->nidxops == c->cap_idxops) {
-        size_t n = c->cap_idxops ? 2 * c->cap_idxops : 16;
-        ct_cap_idxop *p = realloc(c->idxops, n * sizeof *p);
+    if (c->cand->nops == c->cand->capops) {
+        size_t n = c->cand->capops ? 2 * c->cand->capops : 16;
+        ct_cap_idxop *p = realloc(c->cand->ops, n * sizeof *p);
         if (!p) {
-            c->index_stale = true;
+            c->cand->stale = true;
             return;
         }
-        c->idxops = p;
-        c->cap_idxops = n;
+        c->cand->ops = p;
+        c->cand->capops = n;
     }
-    ct_cap_idxop *op = &c->idxops[c->nidxops++];
+    ct_cap_idxop *op = &c->cand->ops[c->cand->nops++];
     op->kind = kind;
     op->value = value;
     ct_copy_str(op->id, sizeof op->id, id);
@@ -544,17 +629,17 @@ static bool apply_one(ct_cap_index *x, const ct_cap_idxop *op)
 
 void ct_candidates__apply(ct_capacity *c)
 {
-    if (c->nidxops && c->index)
-        c->index_gen++;
-    for (size_t i = 0; i < c->nidxops && c->index && !c->index_stale; i++)
-        if (!apply_one(c->index, &c->idxops[i]))
-            c->index_stale = true;
-    c->nidxops = 0;
+    if (c->cand->nops && c->cand->index)
+        c->cand->gen++;
+    for (size_t i = 0; i < c->cand->nops && c->cand->index && !c->cand->stale; i++)
+        if (!apply_one(c->cand->index, &c->cand->ops[i]))
+            c->cand->stale = true;
+    c->cand->nops = 0;
 }
 
 void ct_candidates__discard(ct_capacity *c)
 {
-    c->nidxops = 0;
+    c->cand->nops = 0;
 }
 
 /* ---- rows ------------------------------------------------------------ */
@@ -735,7 +820,7 @@ static int required(const ct_cap_index *x, const ct_ref_row *r,
 static int load_person(ct_capacity *c, int64_t id, ct_ref_row *r,
                        ct_cap_error *err)
 {
-    ct_cap_index *x = c->index;
+    ct_cap_index *x = c->cand->index;
     for (int i = 0; i < x->npathogens; i++) {
         x->pstatus[i] = -1;
         x->pend[i] = INT64_MAX;
@@ -802,7 +887,7 @@ static bool has_all(const uint64_t *bits, const uint64_t *want, int words)
 static int walk(ct_capacity *c, const ct_candidate_query *q, unsigned kinds,
                 const uint64_t *want, ct_candidate_list *out)
 {
-    const ct_cap_index *x = c->index;
+    const ct_cap_index *x = c->cand->index;
     int64_t now = ct_clock_now(c->clock);
     int only = -2;
     if (q->facility_id && (only = find_fac(x, q->facility_id)) < 0)
@@ -893,13 +978,13 @@ static int search(ct_capacity *c, const ct_candidate_query *q,
         if (!kinds) /* P0: home with no new support needs no bed */
             goto done;
     }
-    if (c->index->words > 4 &&
-        !(want = calloc((size_t)c->index->words, sizeof *want))) {
+    if (c->cand->index->words > 4 &&
+        !(want = calloc((size_t)c->cand->index->words, sizeof *want))) {
         rc = ct_capacity__fail(err, CT_ENOMEM, "out of memory");
         goto done;
     }
     bool any;
-    if ((rc = required(c->index, &r, q, want, &any, err)) || !any)
+    if ((rc = required(c->cand->index, &r, q, want, &any, err)) || !any)
         goto done;
     if ((rc = walk(c, q, kinds, want, out)))
         ct_capacity__fail(err, rc, "out of memory");

@@ -86,31 +86,6 @@ static void copy_col(char *dst, size_t n, sqlite3_stmt *st, int col)
 
 static void hold_timer_cb(ct_timer *t, void *data);
 
-/* The store watcher: the index follows rollbacks of what it saw, and a
- * write transaction's end lets the next search check data_version. */
-static size_t on_mark(void *data)
-{
-    ct_capacity *c = data;
-    return (size_t)c->index_gen;
-}
-
-static void on_undo(void *data, size_t mark, bool whole)
-{
-    ct_capacity *c = data;
-    if (whole)
-        c->version_checked = false;
-    if ((size_t)c->index_gen != mark)
-        c->index_stale = true;
-}
-
-static void on_committed(void *data)
-{
-    ct_capacity *c = data;
-    c->version_checked = false;
-}
-
-static const ct_store_watcher watcher = {on_mark, on_undo, on_committed};
-
 /* The embedder's callback, on the bus for the host's events. */
 static void to_callback(const ct_event *e, void *data)
 {
@@ -151,10 +126,10 @@ int ct_capacity_new(ct_store *s, ct_clock *clock,
     }
     /* Savepoints (changes inside a caller's transaction) keep their
      * journal in memory: the store sees to that (store.c,
-     * configure_library). The watcher first: the index is in step before
-     * the bus delivers anything. */
+     * configure_library). The candidates' store watcher first: the index
+     * is in step before the bus delivers anything. */
     int rc;
-    if ((rc = ct_store_watch(s, &watcher, c)))
+    if ((rc = ct_candidates__new(c)))
         goto fail_rc;
     if ((rc = ct_events_new(s, clock, &c->events)))
         goto fail_watch;
@@ -177,7 +152,7 @@ fail_nomem:
     goto fail_rc;
 fail_watch:
     ct_events_free(c->events);
-    ct_store_unwatch(s, &watcher, c);
+    ct_candidates__free(c);
 fail_rc:
     for (size_t i = 0; i < c->npathogens; i++)
         free(c->pathogens[i]);
@@ -193,9 +168,7 @@ void ct_capacity_free(ct_capacity *c)
     ct_timer_stop(&c->hold_timer);
     ct_timer_stop(&c->iso_timer);
     ct_events_free(c->events);
-    ct_store_unwatch(c->store, &watcher, c);
-    ct_candidates__forget(c);
-    free(c->idxops);
+    ct_candidates__free(c);
     free(c->iso_lengths);
     for (size_t i = 0; i < c->npathogens; i++)
         free(c->pathogens[i]);
@@ -205,7 +178,7 @@ void ct_capacity_free(ct_capacity *c)
 
 int ct_capacity_refresh(ct_capacity *c)
 {
-    c->index_stale = true;
+    ct_candidates__invalidate(c);
     ct_capacity__schedule_holds(c);
     ct_isolation__schedule(c);
     return 0;

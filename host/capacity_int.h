@@ -18,24 +18,13 @@
 
 #include <stdarg.h>
 
-/* The area index candidate search runs on (candidates.c), and the changes
- * a change in progress made to what it mirrors, applied once the change
- * commits. */
-typedef struct ct_cap_index ct_cap_index;
-
+/* What a change did to the area index (candidates.c, ct_candidates__note). */
 typedef enum ct_cap_idxkind {
     CT_IDX_BED_STATUS, /* value: ct_bed_status */
     CT_IDX_BED_SURGE,  /* value: surge open */
     CT_IDX_ZONE_CLOSED,
     CT_IDX_ZONE_COHORT, /* value: ct_cohort for pathogen */
 } ct_cap_idxkind;
-
-typedef struct ct_cap_idxop {
-    ct_cap_idxkind kind;
-    int value;
-    char id[CT_CAP_ID_MAX];
-    char pathogen[64];
-} ct_cap_idxop;
 
 struct ct_capacity {
     ct_store *store; /* borrowed */
@@ -67,21 +56,10 @@ struct ct_capacity {
     bool direct; /* in the caller's transaction without a savepoint */
     bool wrote;  /* a direct change has written */
 
-    /* The area index: NULL until the first search; stale when a rollback
-     * or another connection may have changed what it mirrors. Only
-     * advisory: holds check everything again in SQL. index_gen counts
-     * loads and applied changes: a rollback past a point where it was
-     * lower undoes something the index saw (the store watcher). */
-    ct_cap_index *index;
-    bool index_stale;
-    uint64_t index_gen;
-    int64_t data_version;
-    /* data_version was read inside the write transaction still open (the
-     * store watcher clears it when the transaction ends): no other
-     * connection can commit before it ends, so it cannot have moved. */
-    bool version_checked;
-    ct_cap_idxop *idxops; /* this change's, applied at its commit */
-    size_t nidxops, cap_idxops;
+    /* The area index candidate search runs on, with its freshness and
+     * the notes of the change in progress: the candidates' own
+     * (candidates.c). Only advisory: holds check everything again in SQL. */
+    struct ct_cand *cand;
 };
 
 /* Fills err (may be NULL) and returns code. */
@@ -213,14 +191,17 @@ int ct_isolation__check_bed(ct_capacity *c, const char *nhs_number,
 /* Restarts the isolation timer at the earliest un-notified end. */
 void ct_isolation__schedule(ct_capacity *c);
 
-/* The area index (candidates.c). note records what the change in
- * progress did (value as in ct_cap_idxop); apply runs at its commit (or
- * savepoint release), discard at its rollback; forget frees the index so
- * the next search reloads it. */
+/* The area index (candidates.c). new makes the candidates' state (it
+ * follows the store's rollbacks itself, as a watcher), free frees it,
+ * invalidate makes the next search reload. note records what the change
+ * in progress did (value: the bed status, surge open, zone closed, or the cohort); apply runs just before its
+ * commit (or savepoint release), discard at its rollback. */
+int ct_candidates__new(ct_capacity *c);
+void ct_candidates__free(ct_capacity *c);
+void ct_candidates__invalidate(ct_capacity *c);
 void ct_candidates__note(ct_capacity *c, ct_cap_idxkind kind, const char *id,
                          const char *pathogen, int value);
 void ct_candidates__apply(ct_capacity *c);
 void ct_candidates__discard(ct_capacity *c);
-void ct_candidates__forget(ct_capacity *c);
 
 #endif

@@ -6,6 +6,7 @@
 
 #include "capacity_int.h"
 #include "error.h"
+#include "isolation.h"
 #include "referral.h"
 
 #include <inttypes.h>
@@ -450,4 +451,55 @@ int ct_capacity_view_referral_states(ct_capacity *c,
     return rc == SQLITE_DONE
                ? 0
                : ct_capacity__dberr(c, err, rc, "counting referrals");
+}
+
+/* ---- the referral as plugins see it -------------------------------- */
+
+int ct_capacity_view_referral(ct_capacity *cap, int64_t id, json_t **out,
+                              ct_cap_error *err)
+{
+    *out = NULL;
+    json_t *r = NULL;
+    int rc = ct_referral_get_json(cap, id, &r, err);
+    if (rc)
+        return rc;
+    json_t *inf = NULL;
+    const char *nhs = json_string_value(json_object_get(r, "nhs_number"));
+    if ((rc = ct_isolation_person_json(cap, nhs, &inf, err))) {
+        json_decref(r);
+        return rc;
+    }
+    /* Infections keyed by pathogen read better in plugin code. */
+    json_t *by = json_object();
+    size_t i;
+    json_t *it;
+    json_array_foreach(inf, i, it)
+    {
+        json_t *copy = json_deep_copy(it);
+        json_object_del(copy, "pathogen");
+        json_object_set_new(
+            by, json_string_value(json_object_get(it, "pathogen")), copy);
+    }
+    json_decref(inf);
+    json_t *residence = ct_referral_residence_json(cap, id);
+    json_t *person = json_pack("{s:O, s:O, s:o, s:o}", "age",
+                               json_object_get(r, "age"), "needs",
+                               json_object_get(r, "needs"), "usual_residence",
+                               residence, "infections", by);
+    json_t *delay = json_pack("{s:O, s:O, s:O}", "reason",
+                              json_object_get(r, "delay_reason"),
+                              "responsible_org",
+                              json_object_get(r, "responsible_org"), "days",
+                              json_object_get(r, "delay_days"));
+    if (!person || !delay) {
+        json_decref(person);
+        json_decref(delay);
+        json_decref(r);
+        return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+    }
+    json_object_set_new(r, "person", person);
+    json_object_set_new(r, "delay", delay);
+    json_object_set(r, "pathway", json_object_get(r, "decided_pathway"));
+    *out = r;
+    return 0;
 }

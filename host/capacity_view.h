@@ -96,4 +96,13 @@ int ct_capacity_view_bed_org(ct_capacity *c, const char *bed_id, char *out,
 int ct_capacity_view_zone_org(ct_capacity *c, const char *zone_id, char *out,
                               ct_cap_error *err);
 
+/*
+ * The referral as plugins see it (a new object; ct.referral, the decision
+ * pipeline): the referral's fields, ready_date, delay {reason,
+ * responsible_org, days}, and person {age, needs, usual_residence,
+ * infections {pathogen: {status, tested_at, isolation_end, isolating}}}.
+ */
+int ct_capacity_view_referral(ct_capacity *cap, int64_t id, json_t **out,
+                              ct_cap_error *err);
+
 #endif

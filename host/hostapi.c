@@ -15,7 +15,6 @@
 #include "kv.h"
 #include "log.h"
 #include "metrics.h"
-#include "pipeline.h"
 #include "referral.h"
 #include "util.h"
 
@@ -627,7 +626,7 @@ static int l_referral(lua_State *L)
     lua_Integer id = luaL_checkinteger(L, 1);
     json_t *r = NULL;
     ct_cap_error err = {0};
-    int rc = ct_pipeline_referral_view(cap_of(L), (int64_t)id, &r, &err);
+    int rc = ct_capacity_view_referral(cap_of(L), (int64_t)id, &r, &err);
     if (rc == CT_ENOTFOUND) {
         lua_pushnil(L);
         return 1;
@@ -886,6 +885,16 @@ static int open_ct(lua_State *L)
     sublib(L, "act", act_funcs);
     ct_sandbox_lua_push_json(L, p->settings);
     lua_setfield(L, -2, "settings");
+    /* plugin.yaml's defaults as the host reads them: what a plugin's
+     * tests pin, whatever an area overrides. */
+    json_t *def = NULL;
+    ct_diags d = {0};
+    if (ct_manifest_settings(p->manifest, "plugin.yaml", NULL, &def, &d))
+        def = json_object(); /* a manifest that loaded has valid defaults */
+    ct_diags_free(&d);
+    ct_sandbox_lua_push_json(L, def);
+    json_decref(def);
+    lua_setfield(L, -2, "defaults");
     lua_createtable(L, 0, 2);
     lua_pushstring(L, p->manifest->name);
     lua_setfield(L, -2, "name");

@@ -219,6 +219,13 @@ int ct_http_reply_header(ct_http_req *r, const char *name,
                          const char *value);
 
 /*
+ * The one mapping of CT_E* codes to HTTP (docs/api.md): the status and the
+ * error body's code ("not_found", "state", ...) that err answers with, or
+ * 0 when it has none a client can act on (a 500, "internal").
+ */
+unsigned ct_http_status_for(int err, const char **code);
+
+/*
  * Replies {"error": {"code", "message", "field"}} with status (field may
  * be NULL: JSON null). Returns the CT_E* code for status (400 CT_EINVAL,
  * 401/403 CT_EDENIED, 404 CT_ENOTFOUND, 409 CT_ECONFLICT, 413 CT_ELIMIT,

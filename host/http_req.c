@@ -234,28 +234,37 @@ int ct_http_error(ct_http_req *r, unsigned status, const char *code,
     return err;
 }
 
+unsigned ct_http_status_for(int err, const char **code)
+{
+    static const struct {
+        int err;
+        unsigned status;
+        const char *code;
+    } map[] = {
+        {CT_EINVAL, 400, "invalid"},      {CT_EDENIED, 403, "forbidden"},
+        {CT_ENOTFOUND, 404, "not_found"}, {CT_EEXISTS, 409, "exists"},
+        {CT_ESTATE, 409, "state"},        {CT_ECONFLICT, 409, "conflict"},
+        {CT_ECAPACITY, 409, "no_capacity"}, {CT_ECOHORT, 409, "cohort"},
+        {CT_ECLOSED, 409, "closed"},      {CT_ELIMIT, 422, "limit"},
+        {CT_EBUSY, 503, "busy"},          {CT_EFULL, 507, "disk_full"},
+        {CT_EREADONLY, 503, "read_only"}, {CT_EGONE, 503, "unavailable"},
+    };
+    for (size_t i = 0; i < sizeof map / sizeof *map; i++)
+        if (map[i].err == err) {
+            *code = map[i].code;
+            return map[i].status;
+        }
+    *code = "internal";
+    return 0;
+}
+
 void ct_http__reply_for_error(ct_http_req *r, int err)
 {
     if (r->status >= 400)
         return; /* the handler said what went wrong */
-    unsigned status;
     const char *code;
-    switch (err) {
-    case CT_EINVAL: status = 400; code = "invalid"; break;
-    case CT_EDENIED: status = 403; code = "forbidden"; break;
-    case CT_ENOTFOUND: status = 404; code = "not_found"; break;
-    case CT_EEXISTS: status = 409; code = "exists"; break;
-    case CT_ESTATE: status = 409; code = "state"; break;
-    case CT_ECONFLICT: status = 409; code = "conflict"; break;
-    case CT_ECAPACITY: status = 409; code = "no_capacity"; break;
-    case CT_ECOHORT: status = 409; code = "cohort"; break;
-    case CT_ECLOSED: status = 409; code = "closed"; break;
-    case CT_ELIMIT: status = 422; code = "limit"; break;
-    case CT_EBUSY: status = 503; code = "busy"; break;
-    case CT_EFULL: status = 507; code = "disk_full"; break;
-    case CT_EREADONLY: status = 503; code = "read_only"; break;
-    case CT_EGONE: status = 503; code = "unavailable"; break;
-    default:
+    unsigned status = ct_http_status_for(err, &code);
+    if (!status) {
         ct_log_error(UNIT, "request %s (%s %s): handler failed: %s",
                      r->id, ct_http_method_name(r->method), r->path,
                      err ? ct_err_name(err) : "returned no reply");

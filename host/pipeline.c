@@ -7,6 +7,7 @@
 #include "pipeline.h"
 
 #include "candidates.h"
+#include "capacity_view.h"
 #include "capacity_int.h"
 #include "error.h"
 #include "isolation.h"
@@ -19,88 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-int ct_pipeline_referral_view(ct_capacity *cap, int64_t id, json_t **out,
-                              ct_cap_error *err)
-{
-    *out = NULL;
-    json_t *r = NULL;
-    int rc = ct_referral_get_json(cap, id, &r, err);
-    if (rc)
-        return rc;
-    json_t *inf = NULL;
-    const char *nhs = json_string_value(json_object_get(r, "nhs_number"));
-    if ((rc = ct_isolation_person_json(cap, nhs, &inf, err))) {
-        json_decref(r);
-        return rc;
-    }
-    /* Infections keyed by pathogen read better in plugin code. */
-    json_t *by = json_object();
-    size_t i;
-    json_t *it;
-    json_array_foreach(inf, i, it)
-    {
-        json_t *copy = json_deep_copy(it);
-        json_object_del(copy, "pathogen");
-        json_object_set_new(
-            by, json_string_value(json_object_get(it, "pathogen")), copy);
-    }
-    json_decref(inf);
-    sqlite3_stmt *st = ct_capacity__stmt(cap, CT_STMT_PIPE_PERSON, err);
-    json_t *residence = json_null();
-    if (st) {
-        sqlite3_bind_int64(st, 1, id);
-        if (sqlite3_step(st) == SQLITE_ROW &&
-            sqlite3_column_type(st, 2) != SQLITE_NULL)
-            residence = json_string((const char *)sqlite3_column_text(st, 2));
-        sqlite3_reset(st);
-    }
-    json_t *person = json_pack("{s:O, s:O, s:o, s:o}", "age",
-                               json_object_get(r, "age"), "needs",
-                               json_object_get(r, "needs"), "usual_residence",
-                               residence, "infections", by);
-    json_t *delay = json_pack("{s:O, s:O, s:O}", "reason",
-                              json_object_get(r, "delay_reason"),
-                              "responsible_org",
-                              json_object_get(r, "responsible_org"), "days",
-                              json_object_get(r, "delay_days"));
-    if (!person || !delay) {
-        json_decref(person);
-        json_decref(delay);
-        json_decref(r);
-        return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
-    }
-    json_object_set_new(r, "person", person);
-    json_object_set_new(r, "delay", delay);
-    json_object_set(r, "pathway", json_object_get(r, "decided_pathway"));
-    *out = r;
-    return 0;
-}
-
 int ct_pipeline_stored_decision(ct_capacity *cap, int64_t id, json_t **out,
                                 ct_cap_error *err)
 {
-    *out = NULL;
-    sqlite3_stmt *st = ct_capacity__stmt(cap, CT_STMT_PIPE_GET_DECISION, err);
-    if (!st)
-        return CT_ESTORE;
-    sqlite3_bind_int64(st, 1, id);
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW) {
-        sqlite3_reset(st);
-        return rc == SQLITE_DONE
-                   ? ct_capacity__fail(err, CT_ENOTFOUND,
-                                       "referral %lld not found",
-                                       (long long)id)
-                   : ct_capacity__dberr(cap, err, rc, "reading a decision");
-    }
-    const char *text = (const char *)sqlite3_column_text(st, 0);
-    *out = text ? json_loads(text, 0, NULL) : NULL;
-    sqlite3_reset(st);
-    if (!*out)
-        return ct_capacity__fail(err, CT_ENOTFOUND,
-                                 "referral %lld has no decision yet",
-                                 (long long)id);
-    return 0;
+    return ct_referral_decision(cap, id, out, err);
 }
 
 /* State of one run, so the steps below stay short. */
@@ -376,33 +299,13 @@ static json_t *decision_json(run *r, const char *outcome, json_t *held,
 
 static int record(run *r, json_t *d)
 {
-    char *text = json_dumps(d, JSON_COMPACT);
-    if (!text)
-        return ct_capacity__fail(r->err, CT_ENOMEM, "out of memory");
-    sqlite3_stmt *st = ct_capacity__stmt(r->cap, CT_STMT_PIPE_SET_DECISION,
-                                         r->err);
-    int rc = CT_ESTORE;
-    if (st) {
-        sqlite3_bind_int64(st, 1, r->id);
-        sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
-        rc = ct_store__step_done(ct_capacity_store(r->cap), st);
-    }
-    free(text);
-    if (rc)
-        return ct_capacity__fail(r->err, rc, "cannot store the decision");
-    /* Audited, not delivered: the capacity events of the decision (the
-     * hold, the triage) are what subscribers hear. */
-    rc = ct_events_record(ct_capacity_events(r->cap), r->actor,
-                          "referral.decided", json_incref(d), CT_EVENT_QUIET,
-                          NULL, NULL);
-    return rc ? ct_capacity__fail(r->err, rc, "cannot append audit event")
-              : 0;
+    return ct_referral_set_decision(r->cap, r->id, d, r->actor, r->err);
 }
 
 /* The whole run, inside an open transaction or savepoint. */
 static int decide(run *r, json_t **decision)
 {
-    int rc = ct_pipeline_referral_view(r->cap, r->id, &r->view, r->err);
+    int rc = ct_capacity_view_referral(r->cap, r->id, &r->view, r->err);
     if (rc)
         return rc;
     const char *state = json_string_value(json_object_get(r->view, "state"));

@@ -36,15 +36,6 @@ int ct_pipeline_decide(ct_capacity *cap, ct_plugins *plugins, int64_t id,
                        const char *actor, json_t **decision,
                        ct_cap_error *err);
 
-/*
- * The referral as plugins see it (a new object): the referral's fields,
- * ready_date, delay {reason, responsible_org, days}, and person {age,
- * needs, infections {pathogen: {status, tested_at, isolation_end,
- * isolating}}}.
- */
-int ct_pipeline_referral_view(ct_capacity *cap, int64_t id, json_t **out,
-                              ct_cap_error *err);
-
 /* The stored decision of referral id (a new reference), CT_ENOTFOUND when
  * it has none. */
 int ct_pipeline_stored_decision(ct_capacity *cap, int64_t id, json_t **out,

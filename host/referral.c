@@ -15,8 +15,8 @@
 #include <string.h>
 
 #define DAY_MS 86400000LL
-#define MAX_TAG 64
-#define MAX_NEEDS 32
+#define MAX_TAG CT_REFERRAL_MAX_TAG
+#define MAX_NEEDS CT_REFERRAL_MAX_NEEDS
 
 /* ---- life cycle ------------------------------------------------------ */
 
@@ -182,7 +182,7 @@ static int check_date(const char *what, const char *s, ct_cap_error *err)
 
 /* ---- create ---------------------------------------------------------- */
 
-static bool tag_ok(const char *t)
+bool ct_referral_tag_valid(const char *t)
 {
     size_t n = t ? strlen(t) : 0;
     if (n == 0 || n > MAX_TAG)
@@ -209,7 +209,7 @@ static int needs_json(const ct_referral_input *in, char **out,
         return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
     for (size_t i = 0; i < in->nneeds; i++) {
         const char *t = in->needs[i];
-        if (!tag_ok(t)) {
+        if (!ct_referral_tag_valid(t)) {
             json_decref(a);
             return ct_capacity__fail(err, CT_EINVAL,
                                      "need '%s' is not a tag (letters, "

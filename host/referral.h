@@ -64,6 +64,13 @@ typedef struct ct_referral_input {
                                reads the person's records (isolation.h) */
 } ct_referral_input;
 
+/* A person's needs: at most CT_REFERRAL_MAX_NEEDS tags, each 1 to
+ * CT_REFERRAL_MAX_TAG letters, digits, '_', '-' or '.'. The one check,
+ * for the API's answer and the unit's own. */
+#define CT_REFERRAL_MAX_NEEDS 32
+#define CT_REFERRAL_MAX_TAG 64
+bool ct_referral_tag_valid(const char *t);
+
 /*
  * Records a referral (state received) with its clinical data (age, needs,
  * usual residence, reported infections), which belong to this referral
@@ -105,6 +112,17 @@ int ct_referral_get(ct_capacity *c, int64_t id, ct_referral *out,
  * episodes, "delays", included); the caller owns *out. */
 int ct_referral_get_json(ct_capacity *c, int64_t id, json_t **out,
                          ct_cap_error *err);
+
+/* The decision record (referral_decision.c). set stores decision d (a
+ * copy) on referral id and records it in the audit log as
+ * "referral.decided" (audited, not delivered); decision gets it back as a
+ * new object (CT_ENOTFOUND when there is none yet). */
+int ct_referral_set_decision(ct_capacity *c, int64_t id, const json_t *d,
+                             const char *actor, ct_cap_error *err);
+int ct_referral_decision(ct_capacity *c, int64_t id, json_t **out,
+                         ct_cap_error *err);
+/* The person's usual residence as a new JSON string, or JSON null. */
+json_t *ct_referral_residence_json(ct_capacity *c, int64_t id);
 /* Referrals in state (or all, state -1) with id > after_id, oldest first,
  * at most limit (1..1000), as a new JSON array the caller owns. */
 int ct_referral_list_json(ct_capacity *c, int state, int64_t after_id,

@@ -47,35 +47,12 @@ int ct_signkey_generate(const char *name, const char *expires,
     return 0;
 }
 
-/* Writes text to path through a temporary file beside it. */
+/* Writes text to path through a temporary file beside it; without
+ * force an existing file is CT_EEXISTS. */
 static int write_atomic(const char *path, const char *text, mode_t mode,
                         bool force)
 {
-    size_t n = strlen(path) + 16;
-    char *tmp = malloc(n);
-    if (!tmp)
-        return CT_ENOMEM;
-    snprintf(tmp, n, "%s.tmp-XXXXXX", path);
-    int fd = mkstemp(tmp); /* mode 0600 */
-    if (fd < 0) {
-        free(tmp);
-        return CT_EIO;
-    }
-    size_t len = strlen(text);
-    int rc = 0;
-    if (fchmod(fd, mode) || write(fd, text, len) != (ssize_t)len ||
-        fsync(fd))
-        rc = CT_EIO;
-    if (close(fd))
-        rc = CT_EIO;
-    if (!rc) {
-        /* link() refuses to replace; rename() replaces. */
-        if (force ? rename(tmp, path) : link(tmp, path))
-            rc = errno == EEXIST ? CT_EEXISTS : CT_EIO;
-    }
-    unlink(tmp);
-    free(tmp);
-    return rc;
+    return ct_write_file(path, text, strlen(text), mode, !force);
 }
 
 int ct_signkey_write(const ct_signkey *k, const char *key_path,

@@ -12,7 +12,6 @@
 #include "store_sql_display.h"
 #include "store_sql_escalation.h"
 #include "store_sql_kv.h"
-#include "store_sql_pipeline.h"
 #include "store_sql_repl.h"
 #include "store_sql_report.h"
 #include "store_sql_store.h"
@@ -20,7 +19,7 @@
 
 #define CT_STMT_LIST(X)                                                      \
     CT_STMTS_STORE(X) CT_STMTS_KV(X) CT_STMTS_AUDIT(X) CT_STMTS_CAPACITY(X)  \
-        CT_STMTS_PIPELINE(X) CT_STMTS_VIEW(X) CT_STMTS_ESCALATION(X)          \
+        CT_STMTS_VIEW(X) CT_STMTS_ESCALATION(X)                              \
         CT_STMTS_REPL(X) CT_STMTS_REPORT(X) CT_STMTS_DISPLAY(X)
 
 typedef enum ct_stmt {

@@ -61,6 +61,10 @@
     X(REF_LIST,                                                              \
       CT_SQL_REF_COLUMNS                                                     \
       " WHERE (?1 IS NULL OR r.state = ?1) AND r.id > ?2"                    \
-      " ORDER BY r.id LIMIT ?3")
+      " ORDER BY r.id LIMIT ?3")                                             \
+    /* The decision record (referral_decision.c). */                       \
+    X(REF_SET_DECISION, "UPDATE referral SET decision = ?2 WHERE id = ?1")   \
+    X(REF_GET_DECISION, "SELECT decision FROM referral WHERE id = ?1")       \
+    X(REF_RESIDENCE, "SELECT usual_residence FROM referral WHERE id = ?1")
 
 #endif

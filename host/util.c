@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 const ct_embedded *ct_embedded_find(const char *name)
 {
@@ -122,6 +124,36 @@ int ct_read_file(const char *path, char **out, size_t *len)
     if (len)
         *len = b.len;
     return 0;
+}
+
+int ct_write_file(const char *path, const void *data, size_t len,
+                  unsigned mode, bool no_replace)
+{
+    const char *slash = strrchr(path, '/');
+    int dirlen = slash ? (int)(slash - path + 1) : 0;
+    size_t n = strlen(path) + 16;
+    char *tmp = malloc(n);
+    if (!tmp)
+        return CT_ENOMEM;
+    snprintf(tmp, n, "%.*s.%s.tmp-XXXXXX", dirlen, path, path + dirlen);
+    int fd = mkstemp(tmp); /* mode 0600 until fchmod */
+    if (fd < 0) {
+        free(tmp);
+        return CT_EIO;
+    }
+    int rc = 0;
+    if (fchmod(fd, (mode_t)mode) || write(fd, data, len) != (ssize_t)len ||
+        fsync(fd))
+        rc = CT_EIO;
+    if (close(fd))
+        rc = CT_EIO;
+    /* link() refuses to replace; rename() replaces. */
+    if (!rc && (no_replace ? link(tmp, path) : rename(tmp, path)))
+        rc = errno == EEXIST ? CT_EEXISTS : CT_EIO;
+    if (rc || no_replace)
+        unlink(tmp);
+    free(tmp);
+    return rc;
 }
 
 int ct_parse_duration_ms(const char *s, int64_t *out)

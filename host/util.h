@@ -56,6 +56,16 @@ void ct_buf_free(ct_buf *b);
 int ct_read_file(const char *path, char **out, size_t *len);
 
 /*
+ * Writes len bytes to path whole or not at all: a temporary file beside it
+ * (".<name>.tmp-XXXXXX", hidden from directory listings), mode, fsync,
+ * then rename over path. With no_replace an existing path is left alone
+ * and the call is CT_EEXISTS (link, which never replaces). CT_EIO on any
+ * other failure, with nothing left behind; CT_ENOMEM.
+ */
+int ct_write_file(const char *path, const void *data, size_t len,
+                  unsigned mode, bool no_replace);
+
+/*
  * "250ms", "30s", "15m", "2h", "14d", or combinations like "1h30m".
  * Writes milliseconds. CT_EINVAL on anything else, overflow included.
  */

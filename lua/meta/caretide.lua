@@ -137,6 +137,12 @@ ct = {}
 ---@type ct.Settings
 ct.settings = {}
 
+---The plugin's published defaults (plugin.yaml), typed as in ct.settings
+---(durations in milliseconds) but without the area's overrides: what a
+---plugin's own tests pin. Read-only.
+---@type ct.Settings
+ct.defaults = {}
+
 ---This plugin's name and version, from its plugin.yaml.
 ---@type {name: string, version: string}
 ct.plugin = {}

@@ -227,12 +227,7 @@ end
 -- cannot say.
 local function zone_load(zone)
   local beds = ct.beds({ zone = zone })
-  if not beds then return nil end
-  local n = 0
-  for _, b in ipairs(beds) do
-    if b.status == "held" or b.status == "occupied" then n = n + 1 end
-  end
-  return n
+  return beds and util.count(beds, function(b) return b.status == "held" or b.status == "occupied" end)
 end
 
 -- admit(referral, candidate) -> true | false, reason

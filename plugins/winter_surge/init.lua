@@ -23,12 +23,8 @@ local S -- effective settings, from configure()
 
 local PARAMETERS = { "occupancy", "nctr", "nctr_share", "waiting", "bed_days_lost", "surge_share" }
 
-local function copy(v)
-  if type(v) ~= "table" then return v end
-  local out = {}
-  for k, x in pairs(v) do out[k] = copy(x) end
-  return out
-end
+local util = require("caretide.util")
+local copy, same = util.copy, util.same
 
 local function ascending(list, name, max)
   for i, v in ipairs(list) do
@@ -144,12 +140,7 @@ end
 -- say.
 local function surge_open(facility)
   local beds = ct.beds({ facility = facility })
-  if not beds then return nil end
-  local n = 0
-  for _, b in ipairs(beds) do
-    if b.surge and b.surge_open then n = n + 1 end
-  end
-  return n
+  return beds and util.count(beds, function(b) return b.surge and b.surge_open end)
 end
 
 -- Brings surge beds and the ranking policy in line with level; appends
@@ -206,19 +197,9 @@ local function describe(score, parts, level)
     text[#text + 1] = ("%s (%d)"):format(show(p.name, p.value), p.points)
   end
   local from = level > 1 and S.level_bands[level - 1] or 0
-  return ("score %.1f/%s, level %d from %s: %s"):format(score, tostring(S.score_max), level, tostring(from),
+  -- %g: settings typed as numbers arrive as floats (44.0) and read as 44.
+  return ("score %.1f/%g, level %d from %g: %s"):format(score, S.score_max, level, from,
     #text > 0 and table.concat(text, ", ") or "no data")
-end
-
-local function same(a, b)
-  if type(a) ~= "table" or type(b) ~= "table" then return a == b end
-  for k, v in pairs(a) do
-    if not same(v, b[k]) then return false end
-  end
-  for k in pairs(b) do
-    if a[k] == nil then return false end
-  end
-  return true
 end
 
 -- evaluate(metrics) -> {level, reason, actions, score, changed}: works the

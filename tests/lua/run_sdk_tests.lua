@@ -71,6 +71,7 @@ local specs = {
   "tests/lua/sdk/expect_spec.lua",
   "tests/lua/sdk/runner_spec.lua",
   "tests/lua/sdk/repl_spec.lua",
+  "tests/lua/sdk/util_spec.lua",
 }
 
 local function clock() return os.clock() * 1000 end

@@ -4,6 +4,7 @@
  * reload, with the test plugins under tests/plugins.
  */
 #include "capacity_fixture.h"
+#include "capacity_view.h"
 #include "bundle.h"
 #include "fixtures.h"
 #include "signkey.h"
@@ -823,7 +824,7 @@ Test(plugins, delay_hook_first_answer_decides)
         open_with(&p, cases[i].plugins, "");
         int64_t id = refer(&p, 0, -1);
         json_t *view = NULL, *answer = NULL;
-        CAP_OK(ct_pipeline_referral_view(p.f.cap, id, &view, &cap_err));
+        CAP_OK(ct_capacity_view_referral(p.f.cap, id, &view, &cap_err));
         json_t *d = json_pack(
             "{s:s, s:s, s:s, s:{s:s, s:s, s:o}}", "reason", "awaiting_x",
             "responsible_org", "acute", "from", "2026-11-23", "org", "id",

@@ -1,0 +1,77 @@
+/*
+ * A referral's decision record (referral.h): the decision the pipeline
+ * made, stored on the referral with its audit record, and what the
+ * pipeline reads of the referral beyond ct_referral_get_json. The
+ * referral unit owns the table; the pipeline only asks.
+ */
+#include "referral.h"
+
+#include "capacity_int.h"
+#include "error.h"
+
+#include <stdlib.h>
+
+int ct_referral_set_decision(ct_capacity *c, int64_t id, const json_t *d,
+                             const char *actor, ct_cap_error *err)
+{
+    char *text = json_dumps(d, JSON_COMPACT);
+    if (!text)
+        return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_REF_SET_DECISION, err);
+    int rc = CT_ESTORE;
+    if (st) {
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
+        rc = ct_store__step_done(c->store, st);
+    }
+    free(text);
+    if (rc)
+        return ct_capacity__fail(err, rc, "cannot store the decision");
+    /* Audited, not delivered: the capacity events of the decision (the
+     * hold, the triage) are what subscribers hear. */
+    rc = ct_events_record(c->events, actor, "referral.decided",
+                          json_deep_copy(d), CT_EVENT_QUIET, NULL, NULL);
+    return rc ? ct_capacity__fail(err, rc, "cannot append audit event")
+              : 0;
+}
+
+int ct_referral_decision(ct_capacity *c, int64_t id, json_t **out,
+                         ct_cap_error *err)
+{
+    *out = NULL;
+    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_REF_GET_DECISION, err);
+    if (!st)
+        return CT_ESTORE;
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(st);
+        return rc == SQLITE_DONE
+                   ? ct_capacity__fail(err, CT_ENOTFOUND,
+                                       "referral %lld not found",
+                                       (long long)id)
+                   : ct_capacity__dberr(c, err, rc, "reading a decision");
+    }
+    const char *text = (const char *)sqlite3_column_text(st, 0);
+    *out = text ? json_loads(text, 0, NULL) : NULL;
+    sqlite3_reset(st);
+    if (!*out)
+        return ct_capacity__fail(err, CT_ENOTFOUND,
+                                 "referral %lld has no decision yet",
+                                 (long long)id);
+    return 0;
+}
+
+json_t *ct_referral_residence_json(ct_capacity *c, int64_t id)
+{
+    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_REF_RESIDENCE, NULL);
+    json_t *residence = NULL;
+    if (st) {
+        sqlite3_bind_int64(st, 1, id);
+        if (sqlite3_step(st) == SQLITE_ROW &&
+            sqlite3_column_type(st, 0) != SQLITE_NULL)
+            residence = json_string((const char *)sqlite3_column_text(st, 0));
+        sqlite3_reset(st);
+    }
+    return residence ? residence : json_null();
+}
