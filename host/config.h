@@ -14,6 +14,7 @@
 
 #include "diag.h"
 #include "model.h"
+#include "store.h"
 #include "trust.h"
 #include "yaml_tree.h"
 
@@ -99,11 +100,6 @@ typedef struct ct_config_limits {
     int64_t header_timeout_ms;    /* a request's headers, however sent */
     uint32_t connections_per_address; /* open HTTP connections per client */
 } ct_config_limits;
-
-typedef enum ct_sync_mode {
-    CT_SYNC_FULL,
-    CT_SYNC_NORMAL,
-} ct_sync_mode;
 
 typedef struct ct_config {
     char *file;       /* name used in diagnostics */

@@ -21,6 +21,7 @@
 #include "diag.h"
 #include "plugins.h"
 #include "prom.h"
+#include "reconcile.h"
 #include "store.h"
 #include "token.h"
 

@@ -24,6 +24,7 @@
 #include "config.h"
 #include "diag.h"
 #include "plugins.h"
+#include "reconcile.h"
 #include "sandbox.h"
 #include "store.h"
 

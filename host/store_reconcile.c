@@ -9,6 +9,7 @@
  * What the config no longer lists is retired, never deleted: history
  * (assignments, events) keeps pointing at it.
  */
+#include "reconcile.h"
 #include "store_int.h"
 
 #include "error.h"

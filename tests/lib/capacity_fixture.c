@@ -3,6 +3,7 @@
 #include "error.h"
 #include "log.h"
 #include "isolation.h"
+#include "reconcile.h"
 #include "referral.h"
 #include "util.h"
 

@@ -14,6 +14,7 @@
 #include "metrics.h"
 #include "pipeline.h"
 #include "plugins.h"
+#include "reconcile.h"
 #include "referral.h"
 #include "store_int.h"
 

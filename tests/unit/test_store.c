@@ -2,6 +2,7 @@
 #include "error.h"
 #include "fixtures.h"
 #include "log.h"
+#include "reconcile.h"
 #include "store_int.h"
 #include "util.h"
 
