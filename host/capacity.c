@@ -16,7 +16,7 @@
 
 #define DEFAULT_TTL_MS (4 * 3600 * 1000LL)
 #define MAX_TTL_MS (90 * 86400 * 1000LL) /* longer is a mistake, not a hold */
-#define EXPIRY_BATCH 256
+#define DUE_BATCH 256 /* rows of due work read at a time */
 #define RETRY_MS 1000
 
 /* ---- errors and statements ------------------------------------------ */
@@ -1025,9 +1025,9 @@ int ct_capacity_decline(ct_capacity *c, int64_t referral_id,
 
 /* ---- expiry ---------------------------------------------------------- */
 
-int64_t ct_capacity_next_expiry(ct_capacity *c)
+int64_t ct_capacity__next_due(ct_capacity *c, ct_stmt stmt)
 {
-    sqlite3_stmt *st = ct_store__stmt(c->store, CT_STMT_CAP_NEXT_EXPIRY);
+    sqlite3_stmt *st = ct_store__stmt(c->store, stmt);
     if (!st)
         return INT64_MAX;
     int64_t next = INT64_MAX;
@@ -1038,15 +1038,27 @@ int64_t ct_capacity_next_expiry(ct_capacity *c)
     return next;
 }
 
-void ct_capacity__schedule_holds(ct_capacity *c)
+void ct_capacity__rearm(ct_capacity *c, ct_timer *t, int64_t next,
+                        ct_timer_cb cb)
 {
     if (c->external_timers)
         return;
-    int64_t next = ct_capacity_next_expiry(c);
     if (next == INT64_MAX)
-        ct_timer_stop(&c->hold_timer);
+        ct_timer_stop(t);
     else
-        ct_timer_start(&c->hold_timer, next, hold_timer_cb, c);
+        ct_timer_start(t, next, cb, c);
+}
+
+int64_t ct_capacity_next_expiry(ct_capacity *c)
+{
+    return ct_capacity__next_due(c, CT_STMT_CAP_NEXT_EXPIRY);
+}
+
+void ct_capacity__schedule_holds(ct_capacity *c)
+{
+    if (!c->external_timers)
+        ct_capacity__rearm(c, &c->hold_timer, ct_capacity_next_expiry(c),
+                           hold_timer_cb);
 }
 
 static int expire_one(ct_capacity *c, const ct_cap_assignment *a,
@@ -1074,56 +1086,74 @@ static int expire_one(ct_capacity *c, const ct_cap_assignment *a,
         err);
 }
 
-int ct_capacity_expire_due(ct_capacity *c)
+int ct_capacity__run_due(ct_capacity *c, const ct_cap_due *d)
 {
     ct_cap_error err = {0};
     int rc = ct_capacity__begin(c, &err), total = 0;
     if (rc)
         return rc;
-    ct_cap_assignment *due = calloc(EXPIRY_BATCH, sizeof *due);
+    char *due = calloc(DUE_BATCH, d->size);
     if (!due) {
         rc = CT_ENOMEM;
         goto done;
     }
     for (;;) {
-        sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_CAP_HOLDS_DUE, &err);
+        sqlite3_stmt *st = ct_capacity__stmt(c, d->stmt, &err);
         if (!st) {
             rc = CT_ESTORE;
             goto done;
         }
         sqlite3_bind_int64(st, 1, ct_clock_now(c->clock));
-        sqlite3_bind_int(st, 2, EXPIRY_BATCH);
+        sqlite3_bind_int(st, 2, DUE_BATCH);
         int n = 0;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-            ct_cap_assignment *a = &due[n++];
-            a->id = sqlite3_column_int64(st, 0);
-            a->referral_id = sqlite3_column_int64(st, 1);
-            copy_col(a->bed_id, sizeof a->bed_id, st, 2);
-            a->started_at = sqlite3_column_int64(st, 3);
-            a->expires_at = sqlite3_column_int64(st, 4);
-        }
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+            d->read(st, due + (size_t)n++ * d->size);
         sqlite3_reset(st);
         if (rc != SQLITE_DONE) {
-            rc = ct_capacity__dberr(c, &err, rc, "finding due holds");
+            rc = ct_capacity__dberr(c, &err, rc, d->finding);
             goto done;
         }
         rc = 0;
         for (int i = 0; i < n; i++)
-            if ((rc = expire_one(c, &due[i], &err)))
+            if ((rc = d->run(c, due + (size_t)i * d->size, &err)))
                 goto done;
         total += n;
-        if (n < EXPIRY_BATCH)
+        if (n < DUE_BATCH)
             break;
     }
 done:
     free(due);
     rc = ct_capacity__finish(c, rc, &err);
     if (rc) {
-        ct_log_error("capacity", "hold expiry failed: %s", err.message);
+        ct_log_error("capacity", "%s: %s", d->failed, err.message);
         return rc;
     }
-    ct_capacity__schedule_holds(c);
+    d->reschedule(c);
     return total;
+}
+
+static void read_hold(sqlite3_stmt *st, void *row)
+{
+    ct_cap_assignment *a = row;
+    a->id = sqlite3_column_int64(st, 0);
+    a->referral_id = sqlite3_column_int64(st, 1);
+    copy_col(a->bed_id, sizeof a->bed_id, st, 2);
+    a->started_at = sqlite3_column_int64(st, 3);
+    a->expires_at = sqlite3_column_int64(st, 4);
+}
+
+static int expire_row(ct_capacity *c, void *row, ct_cap_error *err)
+{
+    return expire_one(c, row, err);
+}
+
+int ct_capacity_expire_due(ct_capacity *c)
+{
+    static const ct_cap_due d = {
+        CT_STMT_CAP_HOLDS_DUE, sizeof(ct_cap_assignment), "finding due holds",
+        "hold expiry failed",  read_hold, expire_row,
+        ct_capacity__schedule_holds};
+    return ct_capacity__run_due(c, &d);
 }
 
 static void hold_timer_cb(ct_timer *t, void *data)

@@ -112,6 +112,32 @@ int ct_capacity__emit_members(ct_capacity *c, const char *actor,
                               const char *kind, ct_json_member *m, size_t n,
                               ct_cap_error *err);
 
+/*
+ * Work that falls due on the clock (hold expiry, isolation ends), done in
+ * one change in batches: stmt takes (now, batch) and answers the due rows
+ * in order; read copies the current row into a row of size bytes; run
+ * does one (within the change); then reschedule restarts the timer.
+ * Returns how many were done, or a CT_E* code (logged with failed).
+ */
+typedef struct ct_cap_due {
+    ct_stmt stmt;
+    size_t size;
+    const char *finding; /* "finding due holds" */
+    const char *failed;  /* "hold expiry failed" */
+    void (*read)(sqlite3_stmt *st, void *row);
+    int (*run)(ct_capacity *c, void *row, ct_cap_error *err);
+    void (*reschedule)(ct_capacity *c);
+} ct_cap_due;
+
+int ct_capacity__run_due(ct_capacity *c, const ct_cap_due *d);
+/* The earliest due time stmt answers (one row, one column, NULL for
+ * none), INT64_MAX when there is none. */
+int64_t ct_capacity__next_due(ct_capacity *c, ct_stmt stmt);
+/* Restarts t at next (stops it at INT64_MAX), unless the embedder runs
+ * the timers (external_timers). */
+void ct_capacity__rearm(ct_capacity *c, ct_timer *t, int64_t next,
+                        ct_timer_cb cb);
+
 /* The referral's active assignment, inside a change. */
 typedef struct ct_cap_assignment {
     int64_t id;

@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NOTIFY_BATCH 256
 #define RETRY_MS 1000
 
 /* ---- the rule -------------------------------------------------------- */
@@ -921,26 +920,14 @@ static void arm_iso_timer(ct_capacity *c, int64_t due)
 
 int64_t ct_isolation_next_end(ct_capacity *c)
 {
-    sqlite3_stmt *st = ct_store__stmt(c->store, CT_STMT_ISO_NEXT);
-    if (!st)
-        return INT64_MAX;
-    int64_t next = INT64_MAX;
-    if (sqlite3_step(st) == SQLITE_ROW &&
-        sqlite3_column_type(st, 0) != SQLITE_NULL)
-        next = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    return next;
+    return ct_capacity__next_due(c, CT_STMT_ISO_NEXT);
 }
 
 void ct_isolation__schedule(ct_capacity *c)
 {
-    if (c->external_timers)
-        return;
-    int64_t next = ct_isolation_next_end(c);
-    if (next == INT64_MAX)
-        ct_timer_stop(&c->iso_timer);
-    else
-        ct_timer_start(&c->iso_timer, next, iso_timer_cb, c);
+    if (!c->external_timers)
+        ct_capacity__rearm(c, &c->iso_timer, ct_isolation_next_end(c),
+                           iso_timer_cb);
 }
 
 typedef struct ended {
@@ -986,56 +973,28 @@ static int notify_one(ct_capacity *c, const ended *e, ct_cap_error *err)
     return ct_capacity__emit(c, "host", "isolation.ended", p, err);
 }
 
+static void read_end(sqlite3_stmt *st, void *row)
+{
+    ended *e = row;
+    snprintf(e->nhs, sizeof e->nhs, "%s", col(st, 0));
+    snprintf(e->pathogen, sizeof e->pathogen, "%s", col(st, 1));
+    snprintf(e->status, sizeof e->status, "%s", col(st, 2));
+    e->tested_at = sqlite3_column_int64(st, 3);
+    e->end = sqlite3_column_int64(st, 4);
+}
+
+static int notify_row(ct_capacity *c, void *row, ct_cap_error *err)
+{
+    return notify_one(c, row, err);
+}
+
 int ct_isolation_notify_due(ct_capacity *c)
 {
-    ct_cap_error err = {0};
-    int rc = ct_capacity__begin(c, &err), total = 0;
-    if (rc)
-        return rc;
-    ended *due = calloc(NOTIFY_BATCH, sizeof *due);
-    if (!due) {
-        rc = CT_ENOMEM;
-        goto done;
-    }
-    for (;;) {
-        sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_ISO_DUE, &err);
-        if (!st) {
-            rc = CT_ESTORE;
-            goto done;
-        }
-        sqlite3_bind_int64(st, 1, ct_clock_now(c->clock));
-        sqlite3_bind_int(st, 2, NOTIFY_BATCH);
-        int n = 0;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-            ended *e = &due[n++];
-            snprintf(e->nhs, sizeof e->nhs, "%s", col(st, 0));
-            snprintf(e->pathogen, sizeof e->pathogen, "%s", col(st, 1));
-            snprintf(e->status, sizeof e->status, "%s", col(st, 2));
-            e->tested_at = sqlite3_column_int64(st, 3);
-            e->end = sqlite3_column_int64(st, 4);
-        }
-        sqlite3_reset(st);
-        if (rc != SQLITE_DONE) {
-            rc = ct_capacity__dberr(c, &err, rc, "finding isolation ends");
-            goto done;
-        }
-        rc = 0;
-        for (int i = 0; i < n; i++)
-            if ((rc = notify_one(c, &due[i], &err)))
-                goto done;
-        total += n;
-        if (n < NOTIFY_BATCH)
-            break;
-    }
-done:
-    free(due);
-    rc = ct_capacity__finish(c, rc, &err);
-    if (rc) {
-        ct_log_error("capacity", "isolation end failed: %s", err.message);
-        return rc;
-    }
-    ct_isolation__schedule(c);
-    return total;
+    static const ct_cap_due d = {
+        CT_STMT_ISO_DUE, sizeof(ended), "finding isolation ends",
+        "isolation end failed", read_end, notify_row,
+        ct_isolation__schedule};
+    return ct_capacity__run_due(c, &d);
 }
 
 static void iso_timer_cb(ct_timer *t, void *data)
