@@ -268,9 +268,10 @@ int ct_api__zone_patch(ct_http_req *r, void *app)
         json_object_set_new(out, "closed", json_boolean(closed));
     if (cohort)
         json_object_set(out, "cohort", cohort);
-    rc = ct_audit_append(ct_capacity_store(cap),
-                         ct_clock_now(ct_capacity_clock(cap)), actor,
-                         "zone.changed", out, NULL);
+    /* Audited with the change (the bus, QUIET: the zone's own events are
+     * what subscribers hear). */
+    rc = ct_events_record(ct_capacity_events(cap), actor, "zone.changed",
+                          json_incref(out), CT_EVENT_QUIET, NULL, NULL);
     if (rc) {
         json_decref(out);
         return rc;

@@ -307,8 +307,12 @@ static int step_write(ct_store *s, void *arg)
 {
     struct ct_daemon__guard *g = arg;
     ct_json_member m[1] = {{.key = "behind_ms", .num = g->step_behind}};
-    return ct_audit_append_members(s, ct_clock_now(g->d->clock), "host",
-                                   "clock.stepped_back", m, 1, NULL);
+    if (!g->d->cap) /* before the host is up: the log itself */
+        return ct_audit_append_members(s, ct_clock_now(g->d->clock), "host",
+                                       "clock.stepped_back", m, 1, NULL);
+    return ct_events_record_members(ct_capacity_events(g->d->cap), "host",
+                                    "clock.stepped_back", m, 1,
+                                    CT_EVENT_QUIET, NULL);
 }
 
 static void step_written(ct_commit_req *r, int status)
