@@ -1,6 +1,6 @@
 /*
  * The command line: `caretide <command> [options]`, dispatched from one
- * table in main.c. Each command is a function taking its own argv (argv[0]
+ * table in main.c, the help texts in host/cli.c. Each command is a function taking its own argv (argv[0]
  * is the command name) and returning the process exit status: 0 success,
  * 1 failure (what the command checks failed), 2 usage error.
  */
@@ -11,16 +11,17 @@
 
 typedef int (*ct_cmd_fn)(int argc, char **argv);
 
-typedef struct ct_command {
+/* A command's help (host/cli.c); main.c pairs the names with functions. */
+typedef struct ct_command_help {
     const char *name;
-    ct_cmd_fn run;
     const char *summary;
     const char *usage; /* full --help text, options included */
-} ct_command;
+} ct_command_help;
 
 enum { CT_EXIT_OK = 0, CT_EXIT_FAIL = 1, CT_EXIT_USAGE = 2 };
 
-/* Common options every command accepts; parsed by ct_cli_common. */
+/* Help text of the options every command accepts; each command parses
+ * them with getopt and applies them with ct_cli_logging. */
 #define CT_CLI_COMMON_HELP                                              \
     "  --log-format FMT  text, json or auto (default: auto: text on a\n"  \
     "                    terminal, JSON lines otherwise)\n"               \
@@ -44,8 +45,11 @@ int ct_cli_help(const char *cmd);
  * after printing the error. NULL leaves a setting as it is. */
 int ct_cli_logging(const char *cmd, const char *format, const char *level);
 
-/* The commands, for `caretide help` and dispatch. */
-extern const ct_command ct_commands[];
+/* Every command's help, NULL-terminated, in `caretide help` order. */
+extern const ct_command_help ct_cli_commands[];
+
+/* Prints the command list (`caretide help`) to out. */
+void ct_cli_usage(FILE *out);
 
 /* Command entry points (host/cmd_*.c). */
 int ct_cmd_run(int argc, char **argv);

@@ -5,6 +5,7 @@
 
 #include "api.h"
 #include "daemon.h"
+#include "daemon_plugins.h"
 #include "util.h"
 
 #include <errno.h>
@@ -120,5 +121,11 @@ int ct_cmd_run(int argc, char **argv)
                                   argv[optind]);
     if (ct_cli_logging("run", log_format, log_level))
         return CT_EXIT_USAGE;
+    static const ct_daemon_unit *const units[] = {&ct_daemon_plugins_unit};
+    o.routes = ct_api_routes;
+    o.nroutes = ct_api_nroutes;
+    o.dialect = &ct_api_fhir_dialect;
+    o.units = units;
+    o.nunits = CT_ARRAY_LEN(units);
     return ct_daemon_run(&o) ? CT_EXIT_FAIL : CT_EXIT_OK;
 }

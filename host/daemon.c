@@ -7,7 +7,6 @@
  */
 #include "daemon_int.h"
 
-#include "api.h"
 #include "auth.h"
 #include "error.h"
 #include "events.h"
@@ -56,6 +55,11 @@ const ct_config *ct_daemon_config(ct_daemon *d)
 ct_clock *ct_daemon_clock(ct_daemon *d)
 {
     return d->clock;
+}
+
+bool ct_daemon_stopping(const ct_daemon *d)
+{
+    return d->stopping;
 }
 
 bool ct_daemon_ready(const ct_daemon *d)
@@ -509,7 +513,7 @@ static void on_reload_deferred(ct_commit_req *r, int status)
     reload_now(d);
 }
 
-void ct_daemon__request_reload(ct_daemon *d)
+void ct_daemon_request_reload(ct_daemon *d)
 {
     if (!ct_commit_pending(d->commit)) {
         reload_now(d);
@@ -521,6 +525,13 @@ void ct_daemon__request_reload(ct_daemon *d)
 }
 
 /* ---- signals and shutdown ---------------------------------------------- */
+
+static void units_stop(ct_daemon *d)
+{
+    for (size_t i = d->units_started; i-- > 0;)
+        if (d->opts.units[i]->stop)
+            d->opts.units[i]->stop(d, d->unit_data[i]);
+}
 
 static void on_signal_closed(uv_handle_t *h)
 {
@@ -567,7 +578,7 @@ static void on_signal(uv_signal_t *s, int signum)
         if (d->stopping)
             return;
         ct_log_info(UNIT, "SIGHUP: reloading the configuration");
-        ct_daemon__request_reload(d);
+        ct_daemon_request_reload(d);
         return;
     }
     if (d->stopping) {
@@ -577,7 +588,7 @@ static void on_signal(uv_signal_t *s, int signum)
     }
     d->stopping = true;
     ct_daemon__tokens_stop(d);
-    ct_daemon__plugins_stop(d);
+    units_stop(d);
     ct_daemon__guard_stop(d);
     ct_prom_set(d->m_ready, NULL, 0);
     ct_log_info(UNIT, "%s: shutting down; %u requests in flight",
@@ -723,8 +734,17 @@ static int start(ct_daemon *d)
         return err;
     ct_daemon__tokens_auth_changed(d, d->auth);
     /* Units that join the daemon hook in here, before the server starts. */
-    if ((err = ct_daemon__plugins_start(d)))
-        return err;
+    if (d->opts.nunits > CT_DAEMON_MAX_UNITS)
+        return CT_ELIMIT;
+    for (; d->units_started < d->opts.nunits; d->units_started++) {
+        const ct_daemon_unit *u = d->opts.units[d->units_started];
+        if (u->start && (err = u->start(d, &d->unit_data[d->units_started]))) {
+            ct_log_error(UNIT, "%s did not start: %s", u->name,
+                         ct_strerror(err));
+            d->units_started++; /* its stop and free still run */
+            return err;
+        }
+    }
     audit_start(d, &stats);
     ct_http_options ho = {
         .host = d->cfg->listen_host,
@@ -733,13 +753,13 @@ static int start(ct_daemon *d)
         .request_timeout_ms = d->cfg->limits.request_timeout_ms,
         .header_timeout_ms = d->cfg->limits.header_timeout_ms,
         .per_address_limit = d->cfg->limits.connections_per_address,
-        .routes = ct_api_routes,
-        .nroutes = ct_api_nroutes,
+        .routes = d->opts.routes,
+        .nroutes = d->opts.nroutes,
         .app = d,
         .commit = d->commit,
         .auth = d->auth,
         .prom = d->prom,
-        .dialect = &ct_api_fhir_dialect,
+        .dialect = d->opts.dialect,
     };
     if ((err = ct_http_start(&d->loop, &ho, &d->http)))
         return err;
@@ -767,7 +787,7 @@ static int start(ct_daemon *d)
 static void cleanup(ct_daemon *d)
 {
     ct_daemon__tokens_stop(d);
-    ct_daemon__plugins_stop(d);
+    units_stop(d);
     ct_daemon__guard_stop(d);
     if (d->http)
         ct_http_close(d->http, NULL, NULL);
@@ -811,7 +831,9 @@ int ct_daemon_run(const ct_daemon_options *opts)
                      uv_strerror(close_rc));
     ct_auth_free(d->auth);
     ct_daemon__tokens_free(d);
-    ct_daemon__plugins_free(d);
+    for (size_t i = d->units_started; i-- > 0;)
+        if (d->opts.units[i]->free)
+            d->opts.units[i]->free(d, d->unit_data[i]);
     ct_daemon__cap_free(d);
     ct_daemon__guard_detach(d);
     ct_store_close(d->store);

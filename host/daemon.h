@@ -19,6 +19,7 @@
 #include "commit.h"
 #include "config.h"
 #include "diag.h"
+#include "http.h"
 #include "plugins.h"
 #include "prom.h"
 #include "reconcile.h"
@@ -32,6 +33,25 @@
 #include <uv.h>
 
 typedef struct ct_daemon ct_daemon;
+
+/*
+ * A unit that joins the daemon from above (the plugin manager's glue,
+ * daemon_plugins.h): the daemon never calls up into it, its owner hands
+ * it over in the options. start runs at start-up once the host is open
+ * and before the HTTP server starts (a CT_E* code fails start-up; *data
+ * is passed back to the others); stop runs when shutdown begins (or a
+ * failed start-up is undone) and closes its loop handles; free runs after
+ * the loop has ended, before the host closes. stop and free may be NULL
+ * and run even when start failed.
+ */
+typedef struct ct_daemon_unit {
+    const char *name;
+    int (*start)(ct_daemon *d, void **data);
+    void (*stop)(ct_daemon *d, void *data);
+    void (*free)(ct_daemon *d, void *data);
+} ct_daemon_unit;
+
+#define CT_DAEMON_MAX_UNITS 8
 
 typedef struct ct_daemon_options {
     const char *config_path;  /* NULL: the embedded demo area */
@@ -48,6 +68,16 @@ typedef struct ct_daemon_options {
     bool allow_demo_tokens;   /* serve the published demo tokens on an
                                  address that is not loopback */
     FILE *out;                /* the start-up banner (stdout) */
+    /* The HTTP routes (api.h's table; borrowed for the daemon's life). */
+    const ct_http_route *routes;
+    size_t nroutes;
+    /* Error bodies of routes in another dialect (api.h's FHIR one), or
+     * NULL. */
+    const ct_http_dialect *dialect;
+    /* Units that join the daemon, started in order (at most
+     * CT_DAEMON_MAX_UNITS; borrowed). */
+    const ct_daemon_unit *const *units;
+    size_t nunits;
 } ct_daemon_options;
 
 /*
@@ -147,6 +177,13 @@ typedef struct ct_daemon_reload_hook {
 } ct_daemon_reload_hook;
 
 int ct_daemon_on_reload(ct_daemon *d, const ct_daemon_reload_hook *hook);
+
+/* Reloads now, or after the open group commit (ct_daemon_reload once
+ * nothing is pending): for units that notice a change (plugin files). */
+void ct_daemon_request_reload(ct_daemon *d);
+
+/* True from the moment shutdown begins. */
+bool ct_daemon_stopping(const ct_daemon *d);
 
 /*
  * Reloads the config file now: load and check it, run the prepare hooks,

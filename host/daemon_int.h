@@ -1,8 +1,9 @@
 /*
- * Daemon internals shared by daemon.c (life cycle, config, signals) and
- * daemon_cap.c (the capacity handle on the loop: its timers through the
- * group commit, its events, metrics and the reply cache). Not for use
- * outside those two files.
+ * Daemon internals shared by daemon.c (life cycle, config, signals),
+ * daemon_cap.c (the host on the loop: capacity timers through the group
+ * commit, events, metrics and the reply cache) and daemon_guard.c (the
+ * guard over the database). Not for use outside those files: units that
+ * join the daemon (daemon_plugins.c) use daemon.h.
  */
 #ifndef CT_DAEMON_INT_H
 #define CT_DAEMON_INT_H
@@ -54,7 +55,8 @@ struct ct_daemon {
     ct_http *http;
     ct_host *host;    /* capacity and plugins (host.h), daemon_cap.c */
     ct_capacity *cap; /* the host's */
-    struct ct_daemon__plugins *pl; /* daemon_plugins.c */
+    void *unit_data[CT_DAEMON_MAX_UNITS]; /* opts.units' */
+    size_t units_started;
     struct ct_daemon__guard *guard; /* daemon_guard.c */
     uv_signal_t sigterm, sigint, sighup;
     int signals_open;
@@ -80,14 +82,6 @@ struct ct_daemon {
     uint64_t version;     /* moves whenever committed data may change */
     ct_daemon__cached cache[CT_DAEMON_CACHE_SLOTS];
 };
-
-/* The host's plugin manager in the daemon (daemon_plugins.c): start
- * hooks reload, health, metrics, escalation and file watching in; stop
- * closes its handles (before the loop ends); free releases its state
- * after the loop (the manager itself closes with the host). */
-int ct_daemon__plugins_start(ct_daemon *d);
-void ct_daemon__plugins_stop(ct_daemon *d);
-void ct_daemon__plugins_free(ct_daemon *d);
 
 /* The guard over the database (daemon_guard.c). open takes the lock,
  * refuses a missing, stale, corrupt or broken database (logged) and opens
@@ -116,9 +110,6 @@ int ct_daemon__tokens_check_config(ct_daemon *d, const ct_config *cfg,
                                    ct_diags *diags);
 void ct_daemon__tokens_stop(ct_daemon *d);
 void ct_daemon__tokens_free(ct_daemon *d);
-
-/* Reloads now, or after the open group commit. */
-void ct_daemon__request_reload(ct_daemon *d);
 
 /* Opens the host (host.h: the area reconciled, stats filled; capacity;
  * the configured plugins, problems printed) on the store and the clock

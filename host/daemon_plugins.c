@@ -1,10 +1,9 @@
 /*
- * The plugin manager inside the daemon (the host's, loaded with it at
- * start-up while readiness waits): reloaded with the config (SIGHUP, POST /v1/admin/reload)
- * and when a plugin's files change, consulted for the area's escalation
- * level on the host clock, and reported in /v1/health and /metrics.
+ * The plugin manager inside the daemon (daemon_plugins.h): reload hooks,
+ * file watching, the escalation round on the host clock, health and
+ * metrics, through daemon.h only.
  */
-#include "daemon_int.h"
+#include "daemon_plugins.h"
 
 #include "error.h"
 #include "intake.h"
@@ -22,7 +21,7 @@
 #define WATCH_SETTLE_MS 500
 #define MAX_WATCHES 64
 
-struct ct_daemon__plugins {
+typedef struct state {
     ct_daemon *d;
     ct_plugins *m;
     ct_timer escalate;
@@ -32,18 +31,19 @@ struct ct_daemon__plugins {
     size_t nwatch;
     uv_timer_t settle;
     bool settle_open;
-};
+    bool stopping;
+} state;
 
 /* --- escalation on the host clock -------------------------------------- */
 
 static int escalate_write(ct_store *s, void *arg)
 {
     (void)s;
-    struct ct_daemon__plugins *u = arg;
+    state *u = arg;
     json_t *out = NULL;
     bool changed = false;
     ct_cap_error err = {0};
-    int rc = ct_intake_escalate(u->d->cap, u->m, &out, &changed, &err);
+    int rc = ct_intake_escalate(ct_daemon_capacity(u->d), u->m, &out, &changed, &err);
     if (rc && err.message[0])
         ct_log_error(UNIT, "escalation not recorded: %s", err.message);
     else if (changed)
@@ -56,7 +56,7 @@ static int escalate_write(ct_store *s, void *arg)
 
 static void escalate_done(ct_commit_req *r, int status)
 {
-    struct ct_daemon__plugins *u = r->data;
+    state *u = r->data;
     u->esc_busy = false;
     if (status)
         ct_log_warn(UNIT, "escalation round failed: %s", ct_strerror(status));
@@ -64,26 +64,26 @@ static void escalate_done(ct_commit_req *r, int status)
 
 static void on_escalate(ct_timer *t, void *data)
 {
-    struct ct_daemon__plugins *u = data;
+    state *u = data;
     ct_timer_start(t,
-                   ct_clock_now(u->d->clock) + CT_INTAKE_ESCALATE_EVERY_MS,
+                   ct_clock_now(ct_daemon_clock(u->d)) + CT_INTAKE_ESCALATE_EVERY_MS,
                    on_escalate, u);
-    if (u->esc_busy || u->d->stopping || ct_plugins_count(u->m) == 0)
+    if (u->esc_busy || u->stopping || ct_plugins_count(u->m) == 0)
         return;
     u->esc_req.data = u;
-    u->esc_busy = ct_commit_write(u->d->commit, &u->esc_req, escalate_write,
+    u->esc_busy = ct_commit_write(ct_daemon_commit(u->d), &u->esc_req, escalate_write,
                                   u, escalate_done) == 0;
 }
 
 /* --- reload -------------------------------------------------------------- */
 
-static void watch_start(struct ct_daemon__plugins *u);
+static void watch_start(state *u);
 
 static int reload_prepare(ct_daemon *d, const ct_config *next,
                           ct_diags *diags, void *data)
 {
     (void)d;
-    struct ct_daemon__plugins *u = data;
+    state *u = data;
     return ct_plugins_prepare(u->m, next, diags);
 }
 
@@ -91,7 +91,7 @@ static void reload_apply(ct_daemon *d, const ct_config *next, void *data)
 {
     (void)d;
     (void)next;
-    struct ct_daemon__plugins *u = data;
+    state *u = data;
     ct_plugins_apply(u->m);
     ct_plugins_audit_downgrades(u->m); /* allowed by install: audited */
     watch_start(u);
@@ -101,7 +101,7 @@ static void reload_abort(ct_daemon *d, const ct_config *next, void *data)
 {
     (void)d;
     (void)next;
-    struct ct_daemon__plugins *u = data;
+    state *u = data;
     ct_plugins_abort(u->m);
 }
 
@@ -109,19 +109,19 @@ static void reload_abort(ct_daemon *d, const ct_config *next, void *data)
 
 static void on_settled(uv_timer_t *t)
 {
-    struct ct_daemon__plugins *u = t->data;
-    if (u->d->stopping)
+    state *u = t->data;
+    if (u->stopping)
         return;
     ct_log_info(UNIT, "plugin files changed: reloading");
-    ct_daemon__request_reload(u->d);
+    ct_daemon_request_reload(u->d);
 }
 
 static void on_change(uv_fs_event_t *h, const char *file, int events,
                       int status)
 {
     (void)events;
-    struct ct_daemon__plugins *u = h->data;
-    if (status < 0 || u->d->stopping)
+    state *u = h->data;
+    if (status < 0 || u->stopping)
         return;
     /* Editors write through temporary files: only Lua and YAML count. */
     size_t n = file ? strlen(file) : 0;
@@ -136,7 +136,7 @@ static void on_watch_closed(uv_handle_t *h)
     free(h);
 }
 
-static void watch_stop(struct ct_daemon__plugins *u)
+static void watch_stop(state *u)
 {
     for (size_t i = 0; i < u->nwatch; i++)
         uv_close((uv_handle_t *)u->watch[i], on_watch_closed);
@@ -144,7 +144,7 @@ static void watch_stop(struct ct_daemon__plugins *u)
 }
 
 /* Watches the running plugins' directories (again, after a reload). */
-static void watch_start(struct ct_daemon__plugins *u)
+static void watch_start(state *u)
 {
     watch_stop(u);
     json_t *dirs = ct_plugins_dirs(u->m);
@@ -155,7 +155,7 @@ static void watch_start(struct ct_daemon__plugins *u)
         if (u->nwatch == MAX_WATCHES)
             break;
         uv_fs_event_t *h = malloc(sizeof *h);
-        if (!h || uv_fs_event_init(&u->d->loop, h)) {
+        if (!h || uv_fs_event_init(ct_daemon_loop(u->d), h)) {
             free(h);
             continue;
         }
@@ -174,13 +174,13 @@ static void watch_start(struct ct_daemon__plugins *u)
 static void health(ct_daemon *d, json_t *h, void *data)
 {
     (void)d;
-    struct ct_daemon__plugins *u = data;
+    state *u = data;
     json_object_set_new(h, "plugins", ct_plugins_status(u->m));
 }
 
 static int collect(ct_prom_family *f, void *data)
 {
-    struct ct_daemon__plugins *u = data;
+    state *u = data;
     json_t *st = ct_plugins_status(u->m);
     size_t i;
     json_t *p;
@@ -208,15 +208,16 @@ static int collect(ct_prom_family *f, void *data)
 
 /* --- life cycle ------------------------------------------------------------- */
 
-int ct_daemon__plugins_start(ct_daemon *d)
+static int start(ct_daemon *d, void **data)
 {
-    struct ct_daemon__plugins *u = calloc(1, sizeof *u);
+    state *u = calloc(1, sizeof *u);
     if (!u)
         return CT_ENOMEM;
     u->d = d;
-    d->pl = u;
+    *data = u;
     /* Before anything can fail: stop on the failure path stops it. */
-    ct_timer_init(d->clock, &u->escalate);
+    ct_clock *clock = ct_daemon_clock(d);
+    ct_timer_init(clock, &u->escalate);
     u->m = ct_daemon_plugins(d); /* loaded with the host (daemon_cap.c) */
     int rc;
     ct_daemon_reload_hook hook = {reload_prepare, reload_apply, reload_abort,
@@ -224,7 +225,7 @@ int ct_daemon__plugins_start(ct_daemon *d)
     ct_prom_family *f;
     if ((rc = ct_daemon_on_reload(d, &hook)) ||
         (rc = ct_daemon_on_health(d, health, u)) ||
-        (rc = ct_prom_gauge_fn(d->prom, "caretide_plugin",
+        (rc = ct_prom_gauge_fn(ct_daemon_prom(d), "caretide_plugin",
                                "Per plugin: calls, errors, timeouts "
                                "(since load), quarantined (hooks, "
                                "schedules and handlers out), memory, "
@@ -232,11 +233,11 @@ int ct_daemon__plugins_start(ct_daemon *d)
                                (const char *[]){"plugin", "what", NULL},
                                collect, u, &f)))
         return rc;
-    uv_timer_init(&d->loop, &u->settle);
+    uv_timer_init(ct_daemon_loop(d), &u->settle);
     u->settle.data = u;
     u->settle_open = true;
     watch_start(u);
-    ct_timer_start(&u->escalate, ct_clock_now(d->clock) + ESCALATE_FIRST_MS,
+    ct_timer_start(&u->escalate, ct_clock_now(clock) + ESCALATE_FIRST_MS,
                    on_escalate, u);
     ct_plugins_audit_downgrades(u->m);
     ct_log_info(UNIT, "%zu plugin(s) loaded", ct_plugins_count(u->m));
@@ -245,26 +246,29 @@ int ct_daemon__plugins_start(ct_daemon *d)
 
 static void on_settle_closed(uv_handle_t *h)
 {
-    struct ct_daemon__plugins *u = h->data;
+    state *u = h->data;
     u->settle_open = false;
 }
 
-void ct_daemon__plugins_stop(ct_daemon *d)
+static void stop(ct_daemon *d, void *data)
 {
-    struct ct_daemon__plugins *u = d->pl;
+    (void)d;
+    state *u = data;
     if (!u)
         return;
+    u->stopping = true;
     ct_timer_stop(&u->escalate);
     watch_stop(u);
     if (u->settle_open && !uv_is_closing((uv_handle_t *)&u->settle))
         uv_close((uv_handle_t *)&u->settle, on_settle_closed);
 }
 
-void ct_daemon__plugins_free(ct_daemon *d)
+/* The plugins are the host's, closed after this. */
+static void unit_free(ct_daemon *d, void *data)
 {
-    struct ct_daemon__plugins *u = d->pl;
-    if (!u)
-        return;
-    free(u); /* the plugins are the host's, closed after this */
-    d->pl = NULL;
+    (void)d;
+    free(data);
 }
+
+const ct_daemon_unit ct_daemon_plugins_unit = {"the plugin manager", start,
+                                               stop, unit_free};

@@ -11,7 +11,6 @@
 #include "log.h"
 #include "plugin_check.h"
 #include "referral.h"
-#include "testrun.h"
 #include "util.h"
 
 #include <lua.h>
@@ -214,6 +213,13 @@ fail:
     return NULL;
 }
 
+static ct_plugins_test_fn self_test_fn;
+
+void ct_plugins_set_self_test(ct_plugins_test_fn fn)
+{
+    self_test_fn = fn;
+}
+
 /* ct_plugins_self_test, adding one to *tested and the tests that passed to
  * *passed when the plugin has tests. */
 static int self_test_counted(const char *dir, const char *name,
@@ -234,53 +240,37 @@ static int self_test_counted(const char *dir, const char *name,
         any = stat(tests, &st) == 0 && S_ISDIR(st.st_mode);
     if (testing || !any)
         return 0;
-    char *text = NULL;
-    size_t len = 0;
-    FILE *out = open_memstream(&text, &len);
-    if (!out)
-        return CT_ENOMEM;
-    ct_testrun_options opts = {.min_coverage = -1,
-                               .out = out,
-                               .trust = trust,
-                               .bundle = bundle};
-    ct_testrun *run = NULL;
-    ct_testrun_totals totals = {0};
+    if (!self_test_fn) {
+        ct_diags_add(diags, tests, 0, 0,
+                     "plugin '%s' %s not activated: its own tests cannot "
+                     "run (no test runner in this program)",
+                     name, version);
+        return CT_EPLUGIN;
+    }
+    ct_plugins_test_result res = {0};
     ct_diags td = {0};
     testing = true;
     ct_log_quiet("self-test");
-    int rc = ct_testrun_new(&opts, &run);
-    if (rc == 0)
-        rc = ct_testrun_add(run, dir, &td);
-    if (rc == 0)
-        rc = ct_testrun_run(run, &totals);
-    ct_testrun_free(run);
+    int rc = self_test_fn(dir, trust, bundle, &res, &td);
     ct_log_quiet(NULL);
     testing = false;
-    fclose(out);
     (*tested)++;
-    *passed += totals.passed;
-    if (rc == 0 && totals.failed == 0) {
+    *passed += res.passed;
+    if (rc == 0 && res.failed == 0) {
         ct_log_debug("plugins", "plugin '%s' %s: its own tests pass (%u)",
-                     name, version, totals.passed);
+                     name, version, res.passed);
     } else {
-        /* The first failure, for the reason. */
-        const char *first = text ? strstr(text, "FAIL") : NULL;
-        char reason[300] = "";
-        if (first)
-            snprintf(reason, sizeof reason, ": %.*s",
-                     (int)strcspn(first, "\n"), first);
         ct_diags_add(diags, tests, 0, 0,
                      "plugin '%s' %s not activated: its own tests failed "
-                     "(%u passed, %u failed)%s",
-                     name, version, totals.passed,
-                     totals.failed ? totals.failed : 1, reason);
+                     "(%u passed, %u failed)%s%s",
+                     name, version, res.passed, res.failed ? res.failed : 1,
+                     res.first_failure[0] ? ": " : "", res.first_failure);
         rc = CT_EPLUGIN;
     }
     for (size_t i = 0; i < td.len; i++)
         ct_diags_add(diags, td.items[i].file, td.items[i].line,
                      td.items[i].col, "%s", td.items[i].message);
     ct_diags_free(&td);
-    free(text);
     return rc;
 }
 

@@ -96,13 +96,36 @@ json_t *ct_plugins_status(const ct_plugins *p);
  * is manual review.
  */
 /*
+ * A bundle's own tests. The runtime does not hold a test runner: the
+ * program registers one (the caretide binary registers `caretide test`'s,
+ * ct_testrun_self_test) with ct_plugins_set_self_test, process-wide,
+ * before any plugin loads. The runner runs the tests under dir/test
+ * quietly, trusting trust's keys, listing and reading the test files
+ * from bundle (the verified bytes, borrowed) when it is not NULL, and
+ * fills res (structured: counts and the first failure, never parsed
+ * text); it returns 0 when it could run them (whatever they gave) or a
+ * CT_E* code with diagnostics. Without a registered runner a signed
+ * bundle that has tests is not activated.
+ */
+typedef struct ct_plugins_test_result {
+    unsigned passed, failed;
+    char first_failure[256]; /* "NAME: MESSAGE" of the first, or "" */
+} ct_plugins_test_result;
+typedef int (*ct_plugins_test_fn)(const char *dir, const ct_trust *trust,
+                                  const ct_bundle *bundle,
+                                  ct_plugins_test_result *res,
+                                  ct_diags *diags);
+void ct_plugins_set_self_test(ct_plugins_test_fn fn);
+
+/*
  * Runs the tests under dir/test (a plugin directory: installed, or
- * unpacked by `caretide plugin install` before the swap) as `caretide
- * test` would, quietly, with trust for signed bundles. bundle (borrowed;
- * may be NULL) is the plugin's verified bytes: the test files are then
- * listed and read from it, never from the disk. 0 when they pass or
- * there are none; CT_EPLUGIN with "plugin 'NAME' VERSION not activated:
- * its own tests failed (...)" and the runner's diagnostics otherwise.
+ * unpacked by `caretide plugin install` before the swap) through the
+ * registered runner, quietly, with trust for signed bundles. bundle
+ * (borrowed; may be NULL) is the plugin's verified bytes: the test files
+ * are then listed and read from it, never from the disk. 0 when they pass
+ * or there are none; CT_EPLUGIN with "plugin 'NAME' VERSION not
+ * activated: its own tests failed (...)" and the runner's diagnostics
+ * otherwise.
  */
 int ct_plugins_self_test(const char *dir, const char *name,
                          const char *version, const ct_trust *trust,

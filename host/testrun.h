@@ -24,7 +24,10 @@
 #include "bundle.h"
 #include "config.h"
 #include "diag.h"
+#include "plugins.h"
 #include "trust.h"
+
+#include <jansson.h>
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -46,6 +49,10 @@ typedef struct ct_testrun_options {
      * directory on disk (a bundle's self-test before it runs). NULL: the
      * files on disk. */
     const ct_bundle *bundle;
+    /* Every result as it comes, structured ({id, name, status, message,
+     * file, line, ...}, borrowed for the call); may be NULL. */
+    void (*on_result)(const json_t *result, void *ud);
+    void *on_result_ud;
 } ct_testrun_options;
 
 typedef struct ct_testrun_totals {
@@ -80,5 +87,15 @@ size_t ct_testrun_plugins(const ct_testrun *r);
  * otherwise, or another CT_E* when the runner itself could not work.
  */
 int ct_testrun_run(ct_testrun *r, ct_testrun_totals *totals);
+
+/*
+ * The bundle self-test runner the plugin manager asks for
+ * (ct_plugins_set_self_test): the tests of the plugin at dir, quietly,
+ * with trust, read from bundle's verified bytes when it is not NULL; res
+ * gets the counts and the first failure.
+ */
+int ct_testrun_self_test(const char *dir, const ct_trust *trust,
+                         const ct_bundle *bundle,
+                         ct_plugins_test_result *res, ct_diags *diags);
 
 #endif
