@@ -1,7 +1,7 @@
 -- luacheck configuration for caretide's Lua: every Lua file in the
 -- repository (the SDK, the standard plugins and their tests, the test and
 -- benchmark plugins, the SDK's own tests).
--- Run from the source directory: luacheck lua tests plugins bench   (CTest: luacheck)
+-- Run from the source directory: luacheck lua tests plugins bench config   (CTest: luacheck)
 std = "lua54"
 max_line_length = 120
 
@@ -36,6 +36,8 @@ files["plugins/*/test"] = with(sandbox, test_globals)
 files["tests/plugins"] = sandbox
 files["tests/plugins/*/test"] = with(sandbox, test_globals)
 files["bench/plugins"] = sandbox
+-- An area's own tests (config tests:) run in a sandbox of their own.
+files["config/demo-tests"] = with(sandbox, test_globals)
 
 -- The ---@meta stubs declare ct and leave every parameter unused.
 files["lua/meta"] = { globals = { "ct" }, unused_args = false }

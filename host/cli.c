@@ -78,8 +78,12 @@ const ct_command_help ct_cli_commands[] = {
      "Runs each plugin's test/*_test.lua inside the plugin's sandbox, every\n"
      "test on a fresh scratch store and virtual clock. PATH is a plugin\n"
      "directory, one test file (PLUGIN/test/NAME_test.lua) or a directory\n"
-     "of plugins; without PATH, the plugins the config lists. The last line\n"
-     "is 'N passed, N failed'; the exit status is 1 when any test failed.\n"
+     "of plugins, each tested alone with its default settings; without\n"
+     "PATH, the embedded demo's plugins. With --config and no PATH, an area\n"
+     "run: the area's plugins' tests and its own test files (the config's\n"
+     "tests:) with the area's real settings, facilities and all its\n"
+     "plugins together, on the daemon's host. The last line is\n"
+     "'N passed, N failed'; the exit status is 1 when any test failed.\n"
      "Logs go to stderr at level warn: --log-level info shows what plugins\n"
      "print.\n"
      "\n"
@@ -89,8 +93,9 @@ const ct_command_help ct_cli_commands[] = {
      "  --min-coverage PCT fail when less than PCT percent of the lines ran\n"
      "                    (implies --coverage)\n"
      "  --timeout DURATION deadline of each test (default: 5s)\n"
-     "  -c, --config FILE area configuration whose plugins to test when no\n"
-     "                    PATH is given (default: the embedded demo)\n"
+     "  -c, --config FILE test this area (when no PATH is given): its\n"
+     "                    plugins and its own tests with its settings\n"
+     "                    (default: the embedded demo's plugins, alone)\n"
      CT_CLI_COMMON_HELP},
     {"plugin",
      "signed bundles: keygen, pack, sign, verify, install, list, diff",

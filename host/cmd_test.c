@@ -77,6 +77,10 @@ int ct_cmd_test(int argc, char **argv)
                                       argv[optind - 1]);
         }
     }
+    if (config_path && optind == argc && o.coverage)
+        return ct_cli_usage_error("test", "--coverage measures plugins "
+                                          "tested alone: name their "
+                                          "directories instead of --config");
     /* Each test opens a store; its info lines would drown the results. */
     if (ct_cli_logging("test", log_format, log_level ? log_level : "warn"))
         return CT_EXIT_USAGE;
@@ -101,11 +105,14 @@ int ct_cmd_test(int argc, char **argv)
     } else {
         rc = config_path ? ct_config_load_file(config_path, &cfg, &diags)
                          : ct_config_load_demo(&cfg, &diags);
-        if (rc == 0 && ct_testrun_add_config(r, cfg, &diags))
+        /* --config: the area's tests, everything on the area's own host;
+         * without it, the demo's plugins each alone. */
+        if (rc == 0 && (config_path ? ct_testrun_add_area(r, cfg, &diags)
+                                    : ct_testrun_add_config(r, cfg, &diags)))
             status = CT_EXIT_FAIL;
         if (rc)
             status = CT_EXIT_FAIL;
-        else if (cfg->nplugins == 0)
+        else if (cfg->nplugins == 0 && cfg->ntests == 0)
             fprintf(stderr, "caretide test: %s configures no plugins; "
                             "name plugin directories to test them\n",
                     cfg->file);

@@ -1012,6 +1012,23 @@ static void load_plugin_path(loader *l, const ct_node *n)
     c->plugin_path[c->nplugin_path++] = strdup(CT_PLUGIN_INSTALL_DIR);
 }
 
+/* tests: [PATH, ...], the area's own test files (docs/testing.md). */
+static void load_tests(loader *l, const ct_node *n)
+{
+    ct_config *c = l->cfg;
+    if (!n || !is_seq(l, n, "'tests'"))
+        return;
+    c->tests = calloc(n->len ? n->len : 1, sizeof *c->tests);
+    c->test_lines = calloc(n->len ? n->len : 1, sizeof *c->test_lines);
+    if (!c->tests || !c->test_lines)
+        return;
+    for (size_t i = 0; i < n->len; i++)
+        if (is_scalar(l, n->items[i], "each 'tests' entry")) {
+            c->test_lines[c->ntests] = n->items[i]->line;
+            c->tests[c->ntests++] = resolve(l, n->items[i]->value);
+        }
+}
+
 static void load_limits(loader *l, const ct_node *n)
 {
     static const char *const keys[] = {
@@ -1098,7 +1115,8 @@ int ct_config_load_text(const char *file, const char *dir, const char *text,
 {
     static const char *const keys[] = {
         "area",       "server",   "storage", "pathogens", "organisations",
-        "facilities", "plugins",  "plugin_path", "trust", "limits", NULL};
+        "facilities", "plugins",  "plugin_path", "trust", "limits",
+        "tests",      NULL};
     *out = NULL;
     if (sodium_init() < 0)
         return CT_ENOMEM;
@@ -1137,6 +1155,7 @@ int ct_config_load_text(const char *file, const char *dir, const char *text,
         load_orgs(&l, ct_node_get(root, "organisations"));
         load_facilities(&l, ct_node_get(root, "facilities"));
         load_plugin_path(&l, ct_node_get(root, "plugin_path"));
+        load_tests(&l, ct_node_get(root, "tests"));
         load_trust(&l, ct_node_get(root, "trust"));
         load_plugins(&l, ct_node_get(root, "plugins"));
         load_limits(&l, ct_node_get(root, "limits"));
@@ -1234,6 +1253,8 @@ void ct_config_free(ct_config *cfg)
     ct_trust_clear(&cfg->trust);
     free_strings(cfg->pathogens, cfg->npathogens);
     free_strings(cfg->plugin_path, cfg->nplugin_path);
+    free_strings(cfg->tests, cfg->ntests);
+    free(cfg->test_lines);
     free(cfg->file);
     free(cfg->dir);
     free(cfg->area_id);

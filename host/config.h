@@ -116,6 +116,12 @@ typedef struct ct_config {
     size_t npathogens;
     char **plugin_path; /* directories searched for plugins by name */
     size_t nplugin_path;
+    /* The area's own tests (`caretide test --config`): *_test.lua files
+     * or directories of them, resolved against the config's directory;
+     * each with its line in the config. */
+    char **tests;
+    unsigned *test_lines;
+    size_t ntests;
     ct_config_org *orgs;
     size_t norgs;
     ct_config_facility *facilities;

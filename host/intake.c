@@ -14,6 +14,52 @@
 #include <stdlib.h>
 #include <string.h>
 
+void ct_intake_from_fixture(const json_t *ref, int64_t now,
+                            ct_intake_parsed *out)
+{
+    memset(out, 0, sizeof *out);
+    json_t *person = json_object_get(ref, "person");
+    size_t nneeds = 0, ninf = 0, i;
+    json_t *v;
+    json_array_foreach(json_object_get(person, "needs"), i, v)
+    {
+        if (json_is_string(v) && nneeds < CT_INTAKE_MAX_NEEDS)
+            out->needs[nneeds++] = json_string_value(v);
+    }
+    const char *pathogen;
+    json_object_foreach(json_object_get(person, "infections"), pathogen, v)
+    {
+        const char *status = json_string_value(json_object_get(v, "status"));
+        const char *end =
+            json_string_value(json_object_get(v, "isolation_end"));
+        int64_t end_ms = 0;
+        if (end && ct_clock_parse(end, &end_ms))
+            end_ms = 0;
+        int sv = ct_infection_status_parse(status ? status : "");
+        if (sv < 0 || ninf == CT_INTAKE_MAX_INFECTIONS)
+            continue;
+        out->inf[ninf++] = (ct_intake_infection){
+            pathogen, (ct_infection_status)sv,
+            sv == CT_INFECTION_POSITIVE ? now : 0, end_ms};
+    }
+    json_t *age = json_object_get(person, "age");
+    const char *rp =
+        json_string_value(json_object_get(ref, "requested_pathway"));
+    ct_referral_input *in = &out->req.in;
+    in->nhs_number = json_string_value(json_object_get(ref, "nhs_number"));
+    in->age = json_is_integer(age) ? (int)json_integer_value(age) : -1;
+    in->needs = out->needs;
+    in->nneeds = nneeds;
+    in->from_org = json_string_value(json_object_get(ref, "from_org"));
+    in->ready_date = json_string_value(json_object_get(ref, "ready_date"));
+    in->requested_pathway = rp ? ct_pathway_parse(rp) : -1;
+    in->priority = (int)json_integer_value(json_object_get(ref, "priority"));
+    in->usual_residence =
+        json_string_value(json_object_get(person, "usual_residence"));
+    out->req.inf = out->inf;
+    out->req.ninf = ninf;
+}
+
 /* The infections as the referral reports them, a JSON object text keyed
  * by pathogen (times as ms), into *out (caller frees; NULL when none). */
 static int infections_text(const ct_intake_request *r, char **out)

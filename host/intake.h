@@ -67,6 +67,25 @@ typedef struct ct_intake_result {
 } ct_intake_result;
 
 /*
+ * A referral as the SDK's fixtures make it (caretide.fixtures referral{}:
+ * nhs_number, from_org, ready_date, requested_pathway, priority, person =
+ * {age, needs, usual_residence, infections = {pathogen = {status,
+ * isolation_end}}}), read into a request for the REPL's .referral and an
+ * area test's t.refer. Strings are borrowed from ref; a made-up positive
+ * result is dated now. Needs and infections beyond the arrays' room and
+ * unknown statuses are left out (intake refuses what else is wrong).
+ */
+#define CT_INTAKE_MAX_NEEDS 32
+#define CT_INTAKE_MAX_INFECTIONS 16
+typedef struct ct_intake_parsed {
+    ct_intake_request req;
+    const char *needs[CT_INTAKE_MAX_NEEDS];
+    ct_intake_infection inf[CT_INTAKE_MAX_INFECTIONS];
+} ct_intake_parsed;
+void ct_intake_from_fixture(const json_t *ref, int64_t now,
+                            ct_intake_parsed *out);
+
+/*
  * Runs referral intake for r as actor (copied into the audit events).
  * plugins may be NULL (no plugin answers: manual review). On failure
  * nothing is written, res->field and err say why, and res->id is set as

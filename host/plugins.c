@@ -1493,8 +1493,8 @@ ct_sandbox *ct_plugins_sandbox(ct_plugins *m, const char *name)
 
 /* The console is a plugin record outside every set, so the `ct` functions
  * (which find their plugin through the sandbox's userdata) work in it. */
-int ct_plugins_console_new(ct_plugins *m, const ct_sandbox_limits *lim,
-                           ct_sandbox **out)
+int ct_plugins_console_new(ct_plugins *m, const char *name,
+                           const ct_sandbox_limits *lim, ct_sandbox **out)
 {
     *out = NULL;
     ct_plugin *p = calloc(1, sizeof *p);
@@ -1505,11 +1505,11 @@ int ct_plugins_console_new(ct_plugins *m, const ct_sandbox_limits *lim,
     p->settings = json_object();
     int rc = CT_ENOMEM;
     if (!p->manifest || !p->settings ||
-        !(p->manifest->name = strdup("repl")) ||
+        !(p->manifest->name = strdup(name)) ||
         !(p->manifest->version = strdup("0.0.0")))
         goto fail;
     ct_manifest_settings_hash(p->settings, p->settings_hash);
-    if ((rc = ct_sandbox_new("repl", NULL, lim, &p->sb)))
+    if ((rc = ct_sandbox_new(name, NULL, lim, &p->sb)))
         goto fail;
     ct_sandbox_set_clock(p->sb, clock_fn, m->cap);
     ct_sandbox_set_userdata(p->sb, p);

@@ -193,10 +193,11 @@ json_t *ct_plugins_provenance(const ct_plugins *p);
  * (lua/caretide/x.lua) requirable as caretide.x in sb, as in every
  * plugin's sandbox.
  *
- * ct_plugins_console_new: a sandbox named "repl" with the SDK and the host
- * API bound to p (ct.* acts as a plugin called "repl": kv namespace
- * "repl", actor "plugin:repl", empty ct.settings; ct.every, ct.daily and
- * ct.on refuse, as outside setup). It is no part of the hook set and
+ * ct_plugins_console_new: a sandbox called name ("repl" for the REPL,
+ * "area" for an area's own tests) with the SDK and the host API bound to
+ * p (ct.* acts as a plugin of that name: kv namespace name, actor
+ * "plugin:NAME", empty ct.settings; ct.every, ct.daily and ct.on refuse,
+ * as outside setup). It is no part of the hook set and
  * survives reloads. lim may be NULL (sandbox defaults). Free with
  * ct_plugins_console_free before p.
  */
@@ -224,8 +225,8 @@ int ct_plugins_new_traced(ct_capacity *cap, const ct_config *cfg,
                           ct_sandbox_line_fn fn, void *ud, ct_plugins **out,
                           ct_diags *diags);
 int ct_plugins_preload_sdk(ct_sandbox *sb);
-int ct_plugins_console_new(ct_plugins *p, const ct_sandbox_limits *lim,
-                           ct_sandbox **out);
+int ct_plugins_console_new(ct_plugins *p, const char *name,
+                           const ct_sandbox_limits *lim, ct_sandbox **out);
 void ct_plugins_console_free(ct_sandbox *sb);
 
 #endif

@@ -33,8 +33,6 @@
 #define DEFAULT_TIMEOUT_MS 10000
 #define CONSOLE_MEMORY ((size_t)256 << 20)
 #define ACTOR "repl"
-#define MAX_NEEDS 32
-#define MAX_INFECTIONS 16
 
 /* caretide.repl's functions by index, so C reaches them with lua_rawgeti,
  * which cannot raise. */
@@ -221,7 +219,7 @@ static int open_console(ct_repl *r, ct_diags *d)
 {
     ct_sandbox_limits lim = {.memory = CONSOLE_MEMORY,
                              .deadline_ms = r->o.timeout_ms};
-    int rc = ct_plugins_console_new(r->m, &lim, &r->con);
+    int rc = ct_plugins_console_new(r->m, "repl", &lim, &r->con);
     if (rc == 0)
         rc = ct_sandbox_setup(r->con, console_setup, r);
     if (rc == 0)
@@ -622,55 +620,9 @@ static ct_repl_status cmd_time(ct_repl *r, const char *arg, bool more_ok)
 static int refer(ct_repl *r, json_t *ref, ct_intake_result *res,
                  ct_cap_error *err)
 {
-    json_t *person = json_object_get(ref, "person");
-    const char *needs[MAX_NEEDS];
-    size_t nneeds = 0, i;
-    json_t *v;
-    json_array_foreach(json_object_get(person, "needs"), i, v)
-    {
-        if (json_is_string(v) && nneeds < MAX_NEEDS)
-            needs[nneeds++] = json_string_value(v);
-    }
-    ct_intake_infection inf[MAX_INFECTIONS];
-    size_t ninf = 0;
-    const char *pathogen;
-    json_t *x;
-    json_object_foreach(json_object_get(person, "infections"), pathogen, x)
-    {
-        const char *status = json_string_value(json_object_get(x, "status"));
-        const char *end = json_string_value(json_object_get(x, "isolation_end"));
-        int64_t end_ms = 0;
-        if (end && ct_clock_parse(end, &end_ms))
-            end_ms = 0;
-        int sv = ct_infection_status_parse(status ? status : "");
-        if (sv < 0 || ninf == MAX_INFECTIONS)
-            continue;
-        /* A made-up positive result is today's. */
-        inf[ninf++] = (ct_intake_infection){
-            pathogen, (ct_infection_status)sv,
-            sv == CT_INFECTION_POSITIVE ? ct_clock_now(r->clock) : 0, end_ms};
-    }
-    json_t *age = json_object_get(person, "age");
-    const char *rp =
-        json_string_value(json_object_get(ref, "requested_pathway"));
-    ct_intake_request in = {
-        .in = {
-            .nhs_number = json_string_value(json_object_get(ref, "nhs_number")),
-            .age = json_is_integer(age) ? (int)json_integer_value(age) : -1,
-            .needs = needs,
-            .nneeds = nneeds,
-            .from_org = json_string_value(json_object_get(ref, "from_org")),
-            .ready_date = json_string_value(json_object_get(ref, "ready_date")),
-            .requested_pathway = rp ? ct_pathway_parse(rp) : -1,
-            .priority =
-                (int)json_integer_value(json_object_get(ref, "priority")),
-            .usual_residence = json_string_value(
-                json_object_get(person, "usual_residence")),
-        },
-        .inf = inf,
-        .ninf = ninf,
-    };
-    return ct_intake_referral(r->cap, r->m, &in, ACTOR, res, err);
+    ct_intake_parsed p;
+    ct_intake_from_fixture(ref, ct_clock_now(r->clock), &p);
+    return ct_intake_referral(r->cap, r->m, &p.req, ACTOR, res, err);
 }
 
 /* MORE when expr is an unfinished expression (a table spread over

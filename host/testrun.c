@@ -371,6 +371,73 @@ int ct_testrun_add_config(ct_testrun *r, const ct_config *cfg,
     return rc;
 }
 
+/* The area's own test files: each tests entry, a *_test.lua file or a
+ * directory of them, named relative to the config's directory when under
+ * it. */
+static int add_area_tests(ct_testrun *r, const ct_config *cfg,
+                          ct_diags *diags)
+{
+    char *base = realpath(cfg->dir, NULL);
+    if (!base)
+        return CT_ENOMEM;
+    ct_testrun_suite *s = NULL;
+    int rc = 0;
+    for (size_t i = 0; i < cfg->ntests && rc == 0; i++) {
+        char *real = realpath(cfg->tests[i], NULL);
+        if (!real || (!is_dir(real) && !ends_with(real, "_test.lua"))) {
+            ct_diags_add(diags, cfg->file, cfg->test_lines[i], 0,
+                         "tests: %s is %s", cfg->tests[i],
+                         real ? "neither a directory nor a *_test.lua file"
+                              : "not there");
+            free(real);
+            rc = CT_ECONFIG;
+            break;
+        }
+        if (!s) {
+            /* A suite of its own, named after the area. */
+            s = suite_for(r, base);
+            if (!s) {
+                free(real);
+                rc = CT_ENOMEM;
+                break;
+            }
+            free(s->label);
+            s->label = ct_strdup(cfg->area_id);
+            s->area = cfg;
+            s->area_tests = true;
+        }
+        size_t bn = strlen(base);
+        bool under = strncmp(real, base, bn) == 0 && real[bn] == '/';
+        char **names = is_dir(real) ? list_dir(real, test_file_name, NULL)
+                                    : NULL;
+        if (!is_dir(real)) {
+            rc = add_file(s, under ? real + bn + 1 : real);
+        } else {
+            for (size_t j = 0; names && names[j] && rc == 0; j++) {
+                char *rel = text("%s/%s", under ? real + bn + 1 : real,
+                                 names[j]);
+                rc = add_file(s, rel);
+                free(rel);
+            }
+        }
+        free_list(names);
+        free(real);
+    }
+    free(base);
+    return rc;
+}
+
+int ct_testrun_add_area(ct_testrun *r, const ct_config *cfg,
+                        ct_diags *diags)
+{
+    size_t first = r->nsuites;
+    int rc = ct_testrun_add_config(r, cfg, diags);
+    for (size_t i = first; i < r->nsuites; i++)
+        r->suites[i].area = cfg;
+    int trc = add_area_tests(r, cfg, diags);
+    return rc ? rc : trc;
+}
+
 /* --- coverage files -------------------------------------------------------- */
 
 static bool any_entry(const char *name, void *ud)
@@ -706,6 +773,8 @@ static void copy_trust(ct_trust *to, const ct_trust *from)
 
 static void prepare(ct_testrun *r, ct_testrun_suite *s)
 {
+    if (s->area_tests)
+        return; /* the area's own files: the area is the config */
     ct_manifest *m = NULL;
     ct_diags d = {0};
     if (ct_manifest_load(s->dir, &m, &d)) {
@@ -716,7 +785,7 @@ static void prepare(ct_testrun *r, ct_testrun_suite *s)
         s->problem = b.data ? b.data : ct_strdup("cannot read plugin.yaml");
     } else {
         s->name = ct_strdup(m->name);
-        if (ct_testrun__suite_config(s) == 0 && r->o.trust)
+        if (!s->area && ct_testrun__suite_config(s) == 0 && r->o.trust)
             copy_trust(&s->cfg->trust, r->o.trust);
     }
     ct_manifest_free(m);

@@ -73,9 +73,23 @@ void ct_testrun_free(ct_testrun *r);
 int ct_testrun_add(ct_testrun *r, const char *path, ct_diags *diags);
 
 /* Adds every plugin cfg lists (borrowed for the call), resolved as the
- * daemon would. CT_ECONFIG with diagnostics when one cannot be found. */
+ * daemon would, each to be tested alone with its default settings.
+ * CT_ECONFIG with diagnostics when one cannot be found. */
 int ct_testrun_add_config(ct_testrun *r, const ct_config *cfg,
                           ct_diags *diags);
+
+/*
+ * An area run (docs/testing.md "Area tests"): every plugin cfg lists and
+ * the area's own test files (cfg's tests), each test on the daemon's host
+ * with the whole area (its facilities, pathogens, every plugin with its
+ * real settings) on a scratch store. A plugin's tests run in its sandbox
+ * among the others; the area's files in a sandbox of their own, where
+ * t.refer{...} runs referral intake end to end. cfg is borrowed until the
+ * runner is freed. CT_ECONFIG with diagnostics when a plugin or a test
+ * path cannot be found.
+ */
+int ct_testrun_add_area(ct_testrun *r, const ct_config *cfg,
+                        ct_diags *diags);
 
 /* Number of plugins added. */
 size_t ct_testrun_plugins(const ct_testrun *r);

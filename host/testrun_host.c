@@ -8,6 +8,7 @@
 #include "testrun_int.h"
 
 #include "error.h"
+#include "intake.h"
 #include "log.h"
 #include "store.h"
 #include "util.h"
@@ -129,7 +130,10 @@ static int l_load_test(lua_State *L)
 {
     ct_testrun_env *e = env_of(L);
     char path[PATH_MAX + 64];
-    snprintf(path, sizeof path, "%s/%s", e->s->dir, e->file);
+    if (e->file[0] == '/') /* an area's test outside its directory */
+        snprintf(path, sizeof path, "%s", e->file);
+    else
+        snprintf(path, sizeof path, "%s/%s", e->s->dir, e->file);
     char *text = NULL;
     size_t len = 0;
     int rc = 0;
@@ -193,6 +197,41 @@ static int l_load_area(lua_State *L)
     if (rc)
         return luaL_error(L, "load_area: %s", msg);
     return 0;
+}
+
+/* opts.refer(referral) -> decision | nil, message, code: referral intake
+ * (intake.h) of a caretide.fixtures referral on the test's host, as the
+ * API runs it. Only in an area's own tests: a plugin's tests run inside
+ * its sandbox, which the decision would have to call back into. */
+static int l_refer(lua_State *L)
+{
+    ct_testrun_env *e = env_of(L);
+    luaL_checktype(L, 1, LUA_TTABLE);
+    if (!e->s->area_tests)
+        return luaL_error(L, "refer works only in an area's own tests "
+                             "(caretide test --config); a plugin's tests "
+                             "call its hooks instead");
+    json_t *ref = NULL;
+    ct_sandbox *sb = ct_sandbox_from_state(L);
+    if (ct_sandbox_to_json(sb, 1, "referral", 0, &ref))
+        return luaL_error(L, "refer: %s", ct_sandbox_last_error(sb)->detail);
+    ct_intake_parsed p;
+    ct_intake_from_fixture(ref, ct_clock_now(e->clock), &p);
+    ct_intake_result res;
+    ct_cap_error err = {0};
+    int rc = ct_intake_referral(e->cap, e->m, &p.req, "test", &res, &err);
+    json_decref(ref);
+    if (rc) {
+        lua_pushnil(L);
+        lua_pushstring(L, err.message[0] ? err.message : ct_strerror(rc));
+        lua_pushstring(L, ct_err_name(rc));
+        return 3;
+    }
+    rc = ct_sandbox_push_json(sb, res.decision);
+    json_decref(res.decision);
+    if (rc)
+        return luaL_error(L, "refer: %s", ct_strerror(rc));
+    return 1;
 }
 
 /* opts.advance(duration) -> integer: timers fired */
@@ -261,6 +300,7 @@ static const luaL_Reg hooks[] = {
     {"load_test", l_load_test}, {"load_area", l_load_area},
     {"advance", l_advance},     {"set_time", l_set_time},
     {"clock", l_clock},         {"traceback", l_traceback},
+    {"refer", l_refer},
     {NULL, NULL},
 };
 
@@ -269,11 +309,13 @@ static const luaL_Reg hooks[] = {
 static int env_setup(lua_State *L)
 {
     ct_testrun_env *e = lua_touserdata(L, 1);
-    lua_getglobal(L, "package");
-    lua_getfield(L, -1, "loaded");
-    ct_sandbox_push_main(e->sb);
-    lua_setfield(L, -2, "init");
-    lua_pop(L, 2);
+    if (!e->s->area_tests) {
+        lua_getglobal(L, "package");
+        lua_getfield(L, -1, "loaded");
+        ct_sandbox_push_main(e->sb);
+        lua_setfield(L, -2, "init");
+        lua_pop(L, 2);
+    }
     lua_createtable(L, 0, 8);
     lua_pushstring(L, e->chunk);
     lua_setfield(L, -2, "file");
@@ -306,16 +348,24 @@ int ct_testrun__env_open(ct_testrun_env *e, ct_testrun_suite *s,
         goto fail;
     /* The daemon's host (host.h), on the scratch store and clock: the
      * area, capacity with its pathogens, the plugins, their events. */
+    /* The whole area in an area run, else the plugin alone. */
     step = "set up the host";
     s->last = NULL;
     ct_host_hooks hh = {.line_fn = coverage ? ct_testrun__line : NULL,
-                           .line_ud = s};
-    if ((rc = ct_host_open(s->cfg, e->store, e->clock, 0, &hh, &e->host,
-                           &d)))
+                        .line_ud = s};
+    if ((rc = ct_host_open(s->area ? s->area : s->cfg, e->store, e->clock,
+                           0, &hh, &e->host, &d)))
         goto fail;
     e->cap = ct_host_capacity(e->host);
     e->m = ct_host_plugins(e->host);
-    e->sb = ct_plugins_sandbox(e->m, s->name);
+    if (s->area_tests) {
+        step = "set up the area test's sandbox";
+        if ((rc = ct_plugins_console_new(e->m, "area", NULL, &e->console)))
+            goto fail;
+        e->sb = e->console;
+    } else {
+        e->sb = ct_plugins_sandbox(e->m, s->name);
+    }
     if (!e->sb) {
         rc = CT_ESTATE;
         goto fail;
@@ -343,6 +393,8 @@ void ct_testrun__env_close(ct_testrun_env *e)
 {
     /* The options table dies with the sandbox: it is not an embedder
      * reference (ct_sandbox_ref) and needs no release. */
+    ct_plugins_console_free(e->console);
+    e->console = NULL;
     ct_host_close(e->host);
     e->host = NULL;
     e->m = NULL;

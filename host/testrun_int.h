@@ -25,6 +25,11 @@ typedef struct ct_testrun_suite {
     char **files;  /* test files relative to dir ("test/x_test.lua") */
     size_t nfiles;
     ct_config *cfg; /* the scratch area with this plugin alone */
+    /* An area run (`caretide test --config`): the area under test with
+     * all its plugins and settings (borrowed from the runner); NULL when
+     * the plugin is tested alone in cfg. */
+    const ct_config *area;
+    bool area_tests; /* the area's own test files, in a console sandbox */
     ct_coverage_file *cov; /* the plugin's own .lua files */
     size_t ncov;
     ct_coverage_file *last; /* the line callback's last match */
@@ -41,7 +46,8 @@ typedef struct ct_testrun_env {
     ct_host *host;
     ct_capacity *cap; /* the host's */
     ct_plugins *m;    /* the host's */
-    ct_sandbox *sb; /* the plugin's, borrowed from m */
+    ct_sandbox *sb; /* the plugin's, borrowed from m; or console */
+    ct_sandbox *console; /* an area test's own sandbox, owned */
     int opts_ref;   /* run_test's options table, in sb's registry */
     char problem[2048]; /* why env_open failed */
 } ct_testrun_env;

@@ -560,6 +560,16 @@ local function new_suite()
     if not ok then error(select(3, split_position(area)), 2) end
     return host_load_area(area)
   end
+  -- refer{...}: referral intake end to end on the test's host (an area's
+  -- own tests, `caretide test --config`): the referral{} built from the
+  -- fields given, recorded with its infections and decided by the area's
+  -- plugins as the API would; returns the decision, or nil, message, code.
+  local host_refer = host_hook("refer", "refer{...}")
+  function S.refer(over)
+    local ok, ref = pcall(fixtures.referral, over)
+    if not ok then error(select(3, split_position(ref)), 2) end
+    return host_refer(ref)
+  end
   S.advance = host_hook("advance", "advance(duration)")
   S.set_time = host_hook("set_time", "set_time(time)")
 

@@ -94,6 +94,62 @@ run 1 "$tmp/runner_demo"
 grep -Eq "^        .*runner_demo/init.lua:4: unexpected symbol near 'end'" "$out" && ok || { bad "load error named"; cat "$out"; }
 last "0 passed, 3 failed"
 
+# An area run (--config): the area's own tests on the daemon's host, with
+# the area's settings for every plugin, and t.refer taking a referral
+# through intake; a plugin's tests cannot refer.
+mkdir -p "$tmp/area/checks"
+cat > "$tmp/area/area.yaml" <<YAML
+area: {id: runner-area, name: Runner area}
+pathogens: [covid]
+organisations:
+  - {id: demo-acute, name: Acute}
+  - {id: council, name: Council}
+facilities:
+  - id: sedge
+    name: Sedge House
+    kind: step_down
+    organisation: council
+    zones:
+      - {id: sedge-main, name: Main, beds: [{range: "S01..S03"}]}
+plugin_path: ["$plugins"]
+plugins:
+  - name: triage_p2
+    settings: {pathway: step_down}
+tests: [checks]
+YAML
+cat > "$tmp/area/checks/sedge_test.lua" <<'LUA'
+local t = require("caretide.test")
+describe("the runner area", function()
+  it("sends a covid-positive 84-year-old from our hospital to Sedge House", function()
+    local d = assert(t.refer{ from_org = "demo-acute",
+      person = { age = 84, infections = { covid = { status = "positive" } } } })
+    expect(d.pathway).to_be("step_down")
+    expect(d.facility).to_be("sedge")
+  end)
+  it("is refused a pathogen the area does not track", function()
+    local d, err = t.refer{ person = { infections = { flu = { status = "positive" } } } }
+    expect(d).to_be_nil()
+    expect(err).to_match("pathogen flu is not tracked here")
+  end)
+end)
+LUA
+run 1 --config "$tmp/area/area.yaml"
+has "ok      the runner area sends a covid-positive 84-year-old from our hospital to Sedge House"
+has "ok      the runner area is refused a pathogen the area does not track"
+# triage_p2's own tests expect its default P2: with the area's step_down
+# setting they fail, which is what an area run is for.
+grep -q '^FAIL    triage' "$out" && ok || { bad "plugin tests under the area's settings"; cat "$out"; }
+mkdir -p "$tmp/referrer/test"
+printf 'name: referrer\nversion: 0.1.0\napi: 1\ndescription: x\npublisher: caretide tests\nfallback: skip\n' > "$tmp/referrer/plugin.yaml"
+printf 'return {}\n' > "$tmp/referrer/init.lua"
+printf 'local t = require("caretide.test")\nit("refers", function() t.refer{} end)\n' > "$tmp/referrer/test/refer_test.lua"
+run 1 "$tmp/referrer"
+grep -q "refer works only in an area's own tests" "$out" && ok || { bad "refer in a plugin's tests"; cat "$out"; }
+sed -i 's/^tests: \[checks\]/tests: [nowhere]/' "$tmp/area/area.yaml"
+run 1 --config "$tmp/area/area.yaml"
+grep -q "tests: .*nowhere is not there" "$tmp/err" && ok || { bad "missing area tests named"; cat "$tmp/err"; }
+run 2 --coverage --config "$tmp/area/area.yaml"
+
 # Usage errors.
 run 2 "$tmp/nowhere"
 run 2 --min-coverage 120 "$plugins/runner_demo"

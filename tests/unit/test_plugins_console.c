@@ -75,7 +75,7 @@ Test(plugins_console, console_has_the_host_api_and_sdk)
     pfx p;
     open_with(&p, "  - name: triage_p2\n", NULL, NULL);
     ct_sandbox *con = NULL;
-    cr_assert_eq(ct_plugins_console_new(p.m, NULL, &con), 0);
+    cr_assert_eq(ct_plugins_console_new(p.m, "repl", NULL, &con), 0);
     EVAL_EQ(con, "return ct.format_time(ct.now())",
             "2026-11-23T08:00:00.000Z");
     EVAL_EQ(con, "return tostring(ct.kv.set('k', {1, 2}))", "true");
