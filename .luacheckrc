@@ -9,7 +9,7 @@ max_line_length = 120
 -- tests/plugins/broken does not compile, on purpose (the host must say where).
 exclude_files = { "tests/lua/hostile/**", "tests/plugins/broken/**", "tests/integration/dashboard/**" }
 
--- What the plugin sandbox does not give (DESIGN.md "The sandbox"): code that
+-- What the plugin sandbox does not give (docs/design.md "The sandbox"): code that
 -- runs there must not name these. ct is the host API (lua/meta/caretide.lua).
 local sandbox = {
   read_globals = { "ct" },

@@ -1,5 +1,5 @@
 /*
- * The HTTP API, version 1 (DESIGN.md): the route table with its role
+ * The HTTP API, version 1 (docs/design.md): the route table with its role
  * matrix, and the daemon's own handlers (health, metrics, reload). The
  * handlers of other units (capacity, referrals, audit) are listed in the
  * same table so that who may do what is written in one place.

@@ -1,6 +1,6 @@
 /*
  * The audit log: every state change is one transaction together with its
- * event (DESIGN.md principles 1 and 3). Events are append-only and
+ * event (docs/design.md principles 1 and 3). Events are append-only and
  * hash-chained: hash = SHA-256(prev_hash || canonical bytes of the event),
  * where the canonical bytes are the JSON text of
  * {"actor","at","kind","payload","seq"} with sorted keys, no spaces and

@@ -1,7 +1,7 @@
 /*
  * Candidate search: for a referral, the beds that pass every host rule
  * right now, as rows for the plugins' rank hooks to reorder, drop and
- * annotate (DESIGN.md "Plugin contract").
+ * annotate (docs/design.md "Plugin contract").
  *
  * A candidate bed is available (not held, occupied or blocked), not
  * retired, a surge bed only while its facility's surge is open, in a zone

@@ -1,6 +1,6 @@
 /*
  * Capacity: beds and slots, surge capacity, blocks, holds and occupancies,
- * the core of DESIGN.md principle 1 ("plugins propose, the host disposes").
+ * the core of docs/design.md principle 1 ("plugins propose, the host disposes").
  *
  * One ct_capacity handle per store binds the units that change placement
  * state: this one (beds, surge, holds, expiry), referral.h (life cycle),

@@ -1,5 +1,5 @@
 /*
- * The host clock (DESIGN.md principle 5). Wall time in milliseconds since
+ * The host clock (docs/design.md principle 5). Wall time in milliseconds since
  * the Unix epoch (UTC), either real or virtual, and one-shot timers due at
  * an absolute time on that clock. Holds expiring, isolations ending and
  * plugin schedules all run on it.

@@ -1,5 +1,5 @@
 /*
- * Group commit (DESIGN.md principle 4): writes that arrive in the same
+ * Group commit (docs/design.md principle 4): writes that arrive in the same
  * loop turn share one transaction and so one fsync, and each writer hears
  * the outcome only after that commit.
  *

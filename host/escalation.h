@@ -1,6 +1,6 @@
 /*
  * Escalation: the area's operational pressure level, 1 to 4 (OPEL,
- * DOMAIN.md: 1 flow within resources ... 4 safety at risk), with the
+ * docs/domain.md: 1 flow within resources ... 4 safety at risk), with the
  * reason and actions of each change, and its history.
  *
  * Plugins' escalate hooks propose levels; the plugin manager records the

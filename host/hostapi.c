@@ -80,7 +80,7 @@ static int push_json(lua_State *L, json_t *v)
     return 1;
 }
 
-/* nil, message, code: the expected-failure channel (STYLE.md 8). */
+/* nil, message, code: the expected-failure channel (docs/style.md 8). */
 static int fail(lua_State *L, int code, const char *msg)
 {
     lua_pushnil(L);

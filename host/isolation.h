@@ -1,7 +1,7 @@
 /*
  * Isolation: infection status per person and pathogen, zone cohorts per
  * pathogen, closure of zones to admissions (outbreaks), and the
- * segregation rule, a hard rule of the host (DESIGN.md principle 1).
+ * segregation rule, a hard rule of the host (docs/design.md principle 1).
  *
  * The rule, per pathogen, for a person placed in a bed of a zone:
  *   - an open cohort (or no cohort for that pathogen) takes anyone;

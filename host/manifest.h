@@ -1,5 +1,5 @@
 /*
- * Plugin manifests (plugin.yaml) and typed settings (DESIGN.md "Plugin
+ * Plugin manifests (plugin.yaml) and typed settings (docs/design.md "Plugin
  * contract"). A manifest gives the plugin's name, semver version, API
  * level, description, publisher, fallback and a settings schema; the area
  * config overrides settings per plugin. Both are checked here with

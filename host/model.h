@@ -1,5 +1,5 @@
 /*
- * The enumerations of the domain model (DESIGN.md "Domain model") with their
+ * The enumerations of the domain model (docs/design.md "Domain model") with their
  * wire names. Every unit that stores, validates or prints these uses the
  * tables here, so a name is spelled in one place.
  */

@@ -1,5 +1,5 @@
 /*
- * The decision pipeline for one referral (DESIGN.md "POST /v1/referrals"):
+ * The decision pipeline for one referral (docs/design.md "POST /v1/referrals"):
  * triage, candidate search, rank, admit, hold, and the decision record
  * with its trace, all inside one transaction together with the audit
  * event "referral.decided". Plugins propose; every write goes through the

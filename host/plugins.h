@@ -1,6 +1,6 @@
 /*
  * The plugin manager: the area's ordered plugins, each in its own sandbox,
- * with the hooks of DESIGN.md composed as the plugin contract says:
+ * with the hooks of docs/design.md composed as the plugin contract says:
  * triage (first non-nil answer wins), rank (each plugin reorders, drops
  * and annotates the previous one's list), admit (every plugin must allow),
  * escalate (the highest level wins), events (ct.on) and schedules

@@ -1,6 +1,6 @@
 /*
  * Referrals: a hospital's request to discharge a person, through the life
- * cycle of DESIGN.md:
+ * cycle of docs/design.md:
  *
  *   received -> triaged -> waiting -> held -> placed -> discharged
  *        \          \         \        |        |          -> completed

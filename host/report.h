@@ -1,6 +1,6 @@
 /*
  * Reports: the "transparent data" that lets a hub and its partners see
- * where people wait and who is responsible (DOMAIN.md), computed from the
+ * where people wait and who is responsible (docs/domain.md), computed from the
  * store at the moment of the call and returned as JSON for the HTTP API
  * (GET /v1/reports/...), the dashboard and `caretide report`.
  *

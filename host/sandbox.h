@@ -1,6 +1,6 @@
 /*
  * The plugin sandbox: one Lua state per plugin with the limits that let the
- * host run code it does not trust (DESIGN.md "The sandbox").
+ * host run code it does not trust (docs/design.md "The sandbox").
  *
  * What a plugin gets: the base library without dofile/loadfile/warn, load
  * for text chunks only, string (bounded pattern functions, no dump, frozen
@@ -215,7 +215,7 @@ int ct_sandbox_push_main(ct_sandbox *sb);
 int ct_sandbox_get_hook(ct_sandbox *sb, const char *name);
 
 /*
- * The one way into plugin code (STYLE.md 10). The stack holds a function
+ * The one way into plugin code (docs/style.md 10). The stack holds a function
  * and nargs arguments on top; they are popped. On success nresults values
  * (or all, with LUA_MULTRET) are pushed and 0 returned. On failure nothing
  * is pushed and the result is
@@ -270,7 +270,7 @@ const ct_sandbox_error *ct_sandbox_last_error(const ct_sandbox *sb);
 void ct_sandbox_stats_get(const ct_sandbox *sb, ct_sandbox_stats *out);
 
 /*
- * Registry references (STYLE.md 11). ct_sandbox_ref pops the top value and
+ * Registry references (docs/style.md 11). ct_sandbox_ref pops the top value and
  * stores a reference to it in *ref; `owner` names the holder in leak
  * reports and must be static text. Every reference must be released with
  * ct_sandbox_unref before ct_sandbox_close. push_ref pushes the value.

@@ -1,5 +1,5 @@
 /*
- * The one statement cache (STYLE.md 12): an enum of statements and a
+ * The one statement cache (docs/style.md 12): an enum of statements and a
  * parallel array of SQL text. Each unit that owns tables keeps its list in
  * its own *_sql.h file as X(NAME, "SQL") entries; this file joins them.
  * Placeholders only, never values formatted into SQL.

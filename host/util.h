@@ -79,7 +79,7 @@ void ct_hex_encode(const uint8_t *in, size_t len, char *out);
 int ct_hex_decode(const char *in, uint8_t *out, size_t len);
 
 /*
- * NHS number check (modulus 11, DOMAIN.md). Accepts 10 digits, optionally
+ * NHS number check (modulus 11, docs/domain.md). Accepts 10 digits, optionally
  * written 3-3-4 with spaces or hyphens; writes the 10 bare digits and a NUL
  * into norm (11 bytes) when valid. The never-issued repeated-digit numbers
  * (0000000000, 1111111111, ...) are refused though their check digit fits.

@@ -3,7 +3,7 @@
 -- global `ct`. These stubs document each function for editors (lua-language-
 -- server) and readers; the implementations live in the host (host/hostapi*.c).
 --
--- Two error channels (STYLE.md 8): misuse (wrong argument types) raises an
+-- Two error channels (docs/style.md 8): misuse (wrong argument types) raises an
 -- error quoting the signature; expected failures (a bed already held, a
 -- cohort change refused) return `nil, message, code`.
 --

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Crash safety (DESIGN.md principle 4, "nothing acknowledged is lost"):
+# Crash safety (docs/design.md principle 4, "nothing acknowledged is lost"):
 # parallel clients post referrals, each with its own Idempotency-Key; the
 # daemon is killed with SIGKILL in the middle of the load and restarted on
 # the same database. Every referral that was answered 2xx must be there

@@ -4,7 +4,7 @@
 --   cd <source dir> && LUA_PATH='lua/?.lua' lua5.4 tests/lua/run_sdk_tests.lua [--tap]
 --
 -- The SDK and the specs run in an environment shaped like the plugin
--- sandbox (DESIGN.md "The sandbox"): no io, os, debug, dofile or loadfile;
+-- sandbox (docs/design.md "The sandbox"): no io, os, debug, dofile or loadfile;
 -- load takes text chunks only; string.dump is gone; require serves only
 -- caretide.* modules; reading or writing an undeclared global raises. So a
 -- module that reaches for something the host will not give fails here.

@@ -1,4 +1,4 @@
--- Fails on any include or call circle among the host's units (STYLE.md:
+-- Fails on any include or call circle among the host's units (docs/style.md:
 -- "no circles between modules: a lower module never calls up; it offers
 -- a callback or an event instead").
 --

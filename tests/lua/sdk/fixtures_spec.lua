@@ -3,7 +3,7 @@
 local t = require("caretide.test")
 
 -- The modulus 11 rule written out again here, independently of the SDK, so
--- a mistake in one is not repeated in the other (DOMAIN.md "NHS number").
+-- a mistake in one is not repeated in the other (docs/domain.md "NHS number").
 local function mod11_ok(s)
   if #s ~= 10 or s:find("%D") then return false end
   local sum = 0
