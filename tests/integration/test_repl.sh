@@ -129,6 +129,9 @@ expect_screen '"abab"'
 typeline '.referral {person = {age = 92,'
 typeline '  needs = {"nursing"}}}'
 expect_screen "held bed WH-G"
+# From midnight, so that the scheduler's daily 08:30 is not in the half
+# hour whatever the time of day the test runs.
+typeline ".clock ${day}T00:00Z"
 typeline ".advance 30m"
 expect_screen "(4 timers fired)"
 typeline ".quit"
@@ -137,10 +140,12 @@ sleep 0.5
 grep -q 'advance' "$hist" && ok || bad "history file written"
 tmux -L "$sock" kill-server 2>/dev/null
 
-# A second session recalls the first one's lines: Up twice is .advance.
+# A second session recalls the first one's lines: after its own .clock,
+# Up three times is .advance.
 sock=ct-repl-$$-2
 start
-tmux -L "$sock" send-keys -t repl Up Up
+typeline ".clock ${day}T00:00Z"
+tmux -L "$sock" send-keys -t repl Up Up Up
 expect_screen "caretide> .advance 30m"
 tmux -L "$sock" send-keys -t repl Enter
 expect_screen "(4 timers fired)"
