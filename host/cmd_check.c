@@ -15,6 +15,7 @@
 
 #include <getopt.h>
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,21 +39,27 @@ static int check_token_store(const ct_config *cfg, ct_diags *diags)
     return rc;
 }
 
-/* --json: {"ok": false, "errors": [{file, line, col, message}]} or the
- * area's counts with "ok": true, as one document on stdout. */
-static void print_json(const ct_config *cfg, const ct_diags *d)
+static json_t *diag_array(const ct_diags *d)
 {
-    json_t *errors = json_array();
+    json_t *a = json_array();
     for (size_t i = 0; i < d->len; i++)
         json_array_append_new(
-            errors, json_pack("{s:s, s:I, s:I, s:s}", "file",
-                              d->items[i].file ? d->items[i].file : "",
-                              "line", (json_int_t)d->items[i].line, "col",
-                              (json_int_t)d->items[i].col, "message",
-                              d->items[i].message ? d->items[i].message
-                                                  : ""));
-    json_t *doc = json_pack("{s:b, s:o}", "ok", cfg != NULL, "errors",
-                            errors);
+            a, json_pack("{s:s, s:I, s:I, s:s}", "file",
+                         d->items[i].file ? d->items[i].file : "", "line",
+                         (json_int_t)d->items[i].line, "col",
+                         (json_int_t)d->items[i].col, "message",
+                         d->items[i].message ? d->items[i].message : ""));
+    return a;
+}
+
+/* --json: {"ok": false, "errors": [{file, line, col, message}],
+ * "warnings": [...]} or the area's counts with "ok": true, as one document
+ * on stdout. */
+static void print_json(const ct_config *cfg, const ct_diags *d,
+                       const ct_diags *w)
+{
+    json_t *doc = json_pack("{s:b, s:o, s:o}", "ok", cfg != NULL, "errors",
+                            diag_array(d), "warnings", diag_array(w));
     if (cfg)
         json_object_update_new(
             doc, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "file",
@@ -64,6 +71,31 @@ static void print_json(const ct_config *cfg, const ct_diags *d)
     json_dumpf(doc, stdout, JSON_INDENT(2));
     putchar('\n');
     json_decref(doc);
+}
+
+static bool same_diag(const ct_diag *a, const ct_diag *b)
+{
+    return a->line == b->line && a->col == b->col &&
+           strcmp(a->file ? a->file : "", b->file ? b->file : "") == 0 &&
+           strcmp(a->message ? a->message : "", b->message ? b->message
+                                                           : "") == 0;
+}
+
+/* Adds from's records that to lacks: the dry run checks each plugin
+ * entry again before its setup(), and says so only once. */
+static void merge_new(ct_diags *to, const ct_diags *from)
+{
+    size_t had = to->len;
+    for (size_t i = 0; i < from->len; i++) {
+        bool seen = false;
+        for (size_t j = 0; j < had && !seen; j++)
+            seen = same_diag(&to->items[j], &from->items[i]);
+        if (!seen)
+            ct_diags_add(to, from->items[i].file, from->items[i].line,
+                         from->items[i].col, "%s",
+                         from->items[i].message ? from->items[i].message
+                                                : "");
+    }
 }
 
 int ct_cmd_check(int argc, char **argv)
@@ -102,40 +134,51 @@ int ct_cmd_check(int argc, char **argv)
     if (ct_cli_logging("check", log_format, log_level))
         return CT_EXIT_USAGE;
 
-    ct_diags diags = {0};
+    /* Everything in one run: the area's own errors, then each plugin's
+     * settings and references (also in an area with errors), then every
+     * plugin set up as `run` sets it up (setup() with the area's settings,
+     * a bundle's own tests) on a scratch copy, once the area itself loads:
+     * check ok means run starts. */
+    ct_diags diags = {0}, warnings = {0};
     ct_config *cfg = NULL;
-    int rc = config_path ? ct_config_load_file(config_path, &cfg, &diags)
-                         : ct_config_load_demo(&cfg, &diags);
-    if (rc) {
-        if (json)
-            print_json(NULL, &diags);
-        else
-            ct_diags_print(&diags, stdout);
-        ct_diags_free(&diags);
-        return CT_EXIT_FAIL;
+    int rc = config_path ? ct_config_load_file_partial(config_path, &cfg,
+                                                       &diags)
+                         : ct_config_load_demo_partial(&cfg, &diags);
+    bool ok = rc == 0;
+    if (cfg && ok && check_token_store(cfg, &diags))
+        ok = false;
+    if (cfg && ct_plugin_check_area(cfg, &diags, &warnings))
+        ok = false;
+    if (cfg && rc == 0) {
+        ct_diags dry = {0};
+        if (ct_host_dry_run(cfg, &dry))
+            ok = false;
+        merge_new(&diags, &dry);
+        ct_diags_free(&dry);
     }
-    /* Then every plugin loaded as `run` loads it (setup() with the area's
-     * settings, a bundle's own tests) on a scratch copy: check ok means
-     * run starts. */
-    if (check_token_store(cfg, &diags) ||
-        ct_plugin_check_all(cfg, &diags) ||
-        ct_host_dry_run(cfg, &diags)) {
-        if (json)
-            print_json(NULL, &diags);
-        else
+    if (!ok) {
+        if (json) {
+            print_json(NULL, &diags, &warnings);
+        } else {
             ct_diags_print(&diags, stdout);
+            ct_diags_print(&warnings, stdout);
+        }
         ct_diags_free(&diags);
+        ct_diags_free(&warnings);
         ct_config_free(cfg);
         return CT_EXIT_FAIL;
     }
     if (json)
-        print_json(cfg, &diags);
-    else if (!quiet)
+        print_json(cfg, &diags, &warnings);
+    else
+        ct_diags_print(&warnings, stdout);
+    if (!json && !quiet)
         printf("%s: ok: area '%s', %zu organisations, %zu facilities, "
                "%zu beds, %zu plugins\n",
                cfg->file, cfg->area_id, cfg->norgs, cfg->nfacilities,
                cfg->nbeds, cfg->nplugins);
     ct_config_free(cfg);
     ct_diags_free(&diags);
+    ct_diags_free(&warnings);
     return CT_EXIT_OK;
 }

@@ -1110,8 +1110,19 @@ static void keep_untouched(ct_diags *d, size_t syntax, size_t check,
     d->len = out;
 }
 
+static int load_text(const char *file, const char *dir, const char *text,
+                     size_t len, bool keep_partial, ct_config **out,
+                     ct_diags *diags);
+
 int ct_config_load_text(const char *file, const char *dir, const char *text,
                         size_t len, ct_config **out, ct_diags *diags)
+{
+    return load_text(file, dir, text, len, false, out, diags);
+}
+
+static int load_text(const char *file, const char *dir, const char *text,
+                     size_t len, bool keep_partial, ct_config **out,
+                     ct_diags *diags)
 {
     static const char *const keys[] = {
         "area",       "server",   "storage", "pathogens", "organisations",
@@ -1163,7 +1174,10 @@ int ct_config_load_text(const char *file, const char *dir, const char *text,
     if (rest)
         keep_untouched(diags, first_syntax, first_check, cfg->root);
     if (l.errors) {
-        ct_config_free(cfg);
+        if (keep_partial)
+            *out = cfg;
+        else
+            ct_config_free(cfg);
         return CT_ECONFIG;
     }
     if (cfg->db_path) {
@@ -1175,7 +1189,32 @@ int ct_config_load_text(const char *file, const char *dir, const char *text,
     return 0;
 }
 
+static int load_file(const char *path, bool keep_partial, ct_config **out,
+                     ct_diags *diags);
+
 int ct_config_load_file(const char *path, ct_config **out, ct_diags *diags)
+{
+    return load_file(path, false, out, diags);
+}
+
+int ct_config_load_file_partial(const char *path, ct_config **out,
+                                ct_diags *diags)
+{
+    return load_file(path, true, out, diags);
+}
+
+int ct_config_load_demo_partial(ct_config **out, ct_diags *diags)
+{
+    *out = NULL;
+    const ct_embedded *e = ct_embedded_find(CT_CONFIG_DEMO);
+    if (!e)
+        return CT_ENOTFOUND;
+    return load_text("<demo>/" CT_CONFIG_DEMO, ".", e->data, e->len, true,
+                     out, diags);
+}
+
+static int load_file(const char *path, bool keep_partial, ct_config **out,
+                     ct_diags *diags)
 {
     *out = NULL;
     char *text = NULL;
@@ -1189,7 +1228,8 @@ int ct_config_load_file(const char *path, ct_config **out, ct_diags *diags)
     char *dir = strdup(path), *slash = dir ? strrchr(dir, '/') : NULL;
     if (slash)
         *slash = '\0';
-    rc = ct_config_load_text(path, slash ? dir : ".", text, len, out, diags);
+    rc = load_text(path, slash ? dir : ".", text, len, keep_partial, out,
+                   diags);
     free(dir);
     free(text);
     return rc;

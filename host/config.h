@@ -147,6 +147,16 @@ int ct_config_load_text(const char *file, const char *dir, const char *text,
 int ct_config_load_file(const char *path, ct_config **out, ct_diags *diags);
 /* The embedded demo area. */
 int ct_config_load_demo(ct_config **out, ct_diags *diags);
+/*
+ * For `check` only: as ct_config_load_file and ct_config_load_demo, but a
+ * config with errors (CT_ECONFIG) is still given in *out, with holes
+ * where entries failed (NULL ids and names), so that its plugins'
+ * settings can be checked in the same run. Such a config must never be
+ * run; the caller frees it.
+ */
+int ct_config_load_file_partial(const char *path, ct_config **out,
+                                ct_diags *diags);
+int ct_config_load_demo_partial(ct_config **out, ct_diags *diags);
 void ct_config_free(ct_config *cfg);
 
 /* Lookups by id; NULL when absent. Borrowed from cfg. */

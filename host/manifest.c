@@ -1,4 +1,5 @@
 #include "manifest.h"
+#include "manifest_int.h"
 
 #include "error.h"
 #include "util.h"
@@ -16,8 +17,12 @@ static const char *const type_names[] = {
     [CT_SETTING_INTEGER] = "integer", [CT_SETTING_NUMBER] = "number",
     [CT_SETTING_STRING] = "string",   [CT_SETTING_BOOLEAN] = "boolean",
     [CT_SETTING_DURATION] = "duration", [CT_SETTING_ENUM] = "enum",
-    [CT_SETTING_LIST] = "list",
+    [CT_SETTING_LIST] = "list", [CT_SETTING_FACILITY] = "facility",
+    [CT_SETTING_ZONE] = "zone", [CT_SETTING_ORGANISATION] = "organisation",
+    [CT_SETTING_TAG] = "tag", [CT_SETTING_NEED] = "need",
 };
+
+static bool is_ref_type(ct_setting_type t) { return t >= CT_SETTING_FACILITY; }
 
 static const char *const fallback_names[] = {
     [CT_FALLBACK_MANUAL_REVIEW] = "manual_review",
@@ -34,6 +39,10 @@ typedef struct checker {
     const char *file;
     ct_diags *diags;
     size_t errors;
+    /* Overrides only: the area's ids to check references against, and
+     * where needs no bed meets are reported (either may be NULL). */
+    const ct_manifest_area *area;
+    ct_diags *warnings;
 } checker;
 
 static void err(checker *c, const ct_node *n, const char *fmt, ...)
@@ -177,6 +186,59 @@ bool ct_semver_valid(const char *s)
     return *s == '\0';
 }
 
+/* A need no bed's tags carry: a warning (a referral with it is never
+ * placed), never an error. */
+static void warn_need(ct_diags *w, const char *file, uint32_t line,
+                      uint32_t col, const char *what, const char *need)
+{
+    ct_diags_add(w, file, line, col,
+                 "warning: %s: need '%s': no bed in the "
+                 "area carries the tag '%s', so a referral with this need "
+                 "is never placed",
+                 what, need, need);
+}
+
+/*
+ * A string value against the setting's form, and (for overrides) its
+ * references against the area. Returns false after reporting an error.
+ */
+static bool check_form(checker *c, const ct_setting *s, const ct_node *n,
+                       const char *what)
+{
+    if (!s || !s->form)
+        return true;
+    ct_ref_span refs[8];
+    int nrefs = ct_setting_form_match(s->form, n->value, refs, 8);
+    if (nrefs < 0) {
+        err(c, n, "%s: '%s' should look like %s", what, n->value,
+            ct_setting_form_text(s->form));
+        return false;
+    }
+    bool ok = true;
+    for (int i = 0; c->area && i < nrefs && i < 8; i++) {
+        const char *id = n->value + refs[i].off;
+        if (ct_manifest_area_has(c->area, refs[i].kind, id, refs[i].len))
+            continue;
+        char name[256];
+        snprintf(name, sizeof name, "%.*s", (int)refs[i].len, id);
+        if (refs[i].kind == CT_REF_NEED) {
+            if (c->warnings)
+                warn_need(c->warnings, c->file, n->line, n->col, what, name);
+            continue;
+        }
+        const char *sug = ct_manifest_area_suggest(c->area, refs[i].kind,
+                                                   name);
+        if (sug)
+            err(c, n, "%s: no %s '%s' in the area; did you mean '%s'?",
+                what, ct_ref_kind_name(refs[i].kind), name, sug);
+        else
+            err(c, n, "%s: no %s '%s' in the area", what,
+                ct_ref_kind_name(refs[i].kind), name);
+        ok = false;
+    }
+    return ok;
+}
+
 /*
  * Converts a scalar node to a typed JSON value, checking it against the
  * setting (type, range, enum). what names the setting in messages. Returns
@@ -254,7 +316,12 @@ static json_t *scalar_value(checker *c, const ct_setting *s,
         }
         return NULL;
     case CT_SETTING_STRING:
-        return json_string(v);
+    case CT_SETTING_FACILITY:
+    case CT_SETTING_ZONE:
+    case CT_SETTING_ORGANISATION:
+    case CT_SETTING_TAG:
+    case CT_SETTING_NEED:
+        return check_form(c, s, n, what) ? json_string(v) : NULL;
     case CT_SETTING_LIST:
         return NULL;
     }
@@ -307,6 +374,10 @@ static json_t *typed_value(checker *c, const ct_setting *s, const ct_node *n,
     return arr;
 }
 
+#define TYPE_LIST                                                           \
+    "integer, number, string, boolean, duration, enum, list, facility, "     \
+    "zone, organisation, tag or need"
+
 static int parse_type(const char *s, ct_setting_type *out)
 {
     for (size_t i = 0; i < CT_ARRAY_LEN(type_names); i++)
@@ -331,7 +402,7 @@ static void parse_setting(checker *c, const ct_node *key, const ct_node *n,
                           ct_setting *s)
 {
     static const char *const keys[] = {"type", "default", "min", "max",
-                                       "doc",  "values",  "items"};
+                                       "doc",  "values",  "items", "form"};
     char where[160];
     snprintf(where, sizeof where, "setting '%s'", key->value);
     s->name = strdup(key->value);
@@ -343,15 +414,12 @@ static void parse_setting(checker *c, const ct_node *key, const ct_node *n,
     check_keys(c, n, keys, CT_ARRAY_LEN(keys), where);
     const ct_node *type = ct_node_get(n, "type");
     if (!type || type->kind != CT_NODE_SCALAR) {
-        err(c, type ? type : n, "%s needs a 'type': integer, number, "
-                                "string, boolean, duration, enum or list",
-            where);
+        err(c, type ? type : n, "%s needs a 'type': " TYPE_LIST, where);
         return;
     }
     if (parse_type(type->value, &s->type)) {
-        err(c, type, "%s has unknown type '%s'; expected integer, number, "
-                     "string, boolean, duration, enum or list",
-            where, type->value);
+        err(c, type, "%s has unknown type '%s'; expected " TYPE_LIST, where,
+            type->value);
         return;
     }
     const ct_node *doc = ct_node_get(n, "doc");
@@ -382,11 +450,30 @@ static void parse_setting(checker *c, const ct_node *key, const ct_node *n,
             s->item_type == CT_SETTING_ENUM) {
             err(c, items ? items : n,
                 "%s is a list and needs 'items': integer, number, string, "
-                "boolean or duration", where);
+                "boolean, duration, facility, zone, organisation, tag or "
+                "need", where);
             return;
         }
     } else if (items) {
         err(c, items, "%s: 'items' applies to lists only", where);
+    }
+    ct_setting_type scalar = s->type == CT_SETTING_LIST ? s->item_type
+                                                        : s->type;
+    const ct_node *form = ct_node_get(n, "form");
+    char why[160];
+    if (form && scalar != CT_SETTING_STRING) {
+        err(c, form, "%s: 'form' applies to strings and lists of strings "
+                     "only", where);
+    } else if (form && (form->kind != CT_NODE_SCALAR ||
+                        ct_setting_form_parse(form->value, &s->form, why,
+                                              sizeof why))) {
+        err(c, form, "%s: 'form' must be a string such as "
+                     "\"[organisation/]facility=band\": %s", where,
+            form->kind == CT_NODE_SCALAR ? why : "not a string");
+    } else if (is_ref_type(scalar) &&
+               ct_setting_form_parse(type_names[scalar], &s->form, why,
+                                     sizeof why)) {
+        err(c, type, "%s: cannot compile its form: %s", where, why);
     }
     const char *bounds[] = {"min", "max"};
     for (int b = 0; b < 2; b++) {
@@ -398,7 +485,7 @@ static void parse_setting(checker *c, const ct_node *key, const ct_node *n,
         if (s->type == CT_SETTING_DURATION && bn->kind == CT_NODE_SCALAR &&
             !ct_parse_duration_ms(bn->value, &ms))
             v = (double)ms;
-        else if (!number_node(bn, &v) ||
+        else if (!number_node(bn, &v) || is_ref_type(s->type) ||
                  s->type == CT_SETTING_STRING ||
                  s->type == CT_SETTING_BOOLEAN ||
                  s->type == CT_SETTING_ENUM) {
@@ -549,6 +636,7 @@ void ct_manifest_free(ct_manifest *m)
             free(s->values[j]);
         free(s->values);
         json_decref(s->def);
+        ct_setting_form_free(s->form);
     }
     free(m->settings);
     free(m->file);
@@ -571,8 +659,57 @@ int ct_manifest_settings(const ct_manifest *m, const char *config_file,
                          const ct_node *overrides, json_t **out,
                          ct_diags *diags)
 {
+    return ct_manifest_settings_in(m, config_file, overrides, NULL, 0, 0, out,
+                                   diags, NULL);
+}
+
+/* Needs in a default no bed carries: warnings at the plugin's entry. */
+static void warn_default_needs(const ct_manifest *m, const ct_node *overrides,
+                               const ct_manifest_area *area, const char *file,
+                               uint32_t line, uint32_t col, ct_diags *w)
+{
+    for (size_t i = 0; i < m->nsettings; i++) {
+        const ct_setting *s = &m->settings[i];
+        if (!s->form || !s->def ||
+            (overrides && overrides->kind == CT_NODE_MAP &&
+             ct_node_get(overrides, s->name)))
+            continue;
+        char what[200];
+        snprintf(what, sizeof what, "the default of setting '%s' of plugin "
+                                    "'%s'", s->name, m->name);
+        json_t *one = json_is_array(s->def) ? NULL : s->def;
+        size_t n = one ? 1 : json_array_size(s->def);
+        for (size_t j = 0; j < n; j++) {
+            const char *v = json_string_value(one ? one
+                                                  : json_array_get(s->def, j));
+            ct_ref_span refs[8];
+            int nr = v ? ct_setting_form_match(s->form, v, refs, 8) : -1;
+            for (int k = 0; k < nr && k < 8; k++) {
+                if (refs[k].kind != CT_REF_NEED ||
+                    ct_manifest_area_has(area, CT_REF_NEED, v + refs[k].off,
+                                         refs[k].len))
+                    continue;
+                char need[256];
+                snprintf(need, sizeof need, "%.*s", (int)refs[k].len,
+                         v + refs[k].off);
+                warn_need(w, file, line, col, what, need);
+            }
+        }
+    }
+}
+
+int ct_manifest_settings_in(const ct_manifest *m, const char *config_file,
+                            const ct_node *overrides,
+                            const ct_manifest_area *area, uint32_t def_line,
+                            uint32_t def_col, json_t **out, ct_diags *diags,
+                            ct_diags *warnings)
+{
     *out = NULL;
-    checker c = {.file = config_file, .diags = diags};
+    checker c = {.file = config_file, .diags = diags, .area = area,
+                 .warnings = warnings};
+    if (area && warnings)
+        warn_default_needs(m, overrides, area, config_file, def_line, def_col,
+                           warnings);
     json_t *obj = json_object();
     if (!obj)
         return CT_ENOMEM;

@@ -8,7 +8,13 @@
  *
  * Setting types: integer, number, string, boolean, duration (written
  * "48h", given to Lua as milliseconds), enum (one of `values`), list (of
- * `items`, a scalar type).
+ * `items`, a scalar type), and the references facility, zone,
+ * organisation, tag and need: strings naming an id of the area. A string
+ * setting (or list of strings) may give a `form` with references in it,
+ * such as "[organisation/]facility=band" (manifest_form.c). The area's
+ * overrides are checked against the area's ids when the caller gives them
+ * (ct_manifest_settings_in), so `check` and load refuse a setting that
+ * names a facility the area does not have.
  */
 #ifndef CT_MANIFEST_H
 #define CT_MANIFEST_H
@@ -29,7 +35,35 @@ typedef enum ct_setting_type {
     CT_SETTING_DURATION,
     CT_SETTING_ENUM,
     CT_SETTING_LIST,
+    /* References: strings naming an id of the area. */
+    CT_SETTING_FACILITY,
+    CT_SETTING_ZONE,
+    CT_SETTING_ORGANISATION,
+    CT_SETTING_TAG,
+    CT_SETTING_NEED,
 } ct_setting_type;
+
+/* What a reference names. A tag is a bed tag; a need is a person's need,
+ * which only a bed carrying the same tag meets (candidates.c), so an
+ * unmet need is a warning rather than an error. */
+typedef enum ct_ref_kind {
+    CT_REF_FACILITY,
+    CT_REF_ZONE,
+    CT_REF_ORGANISATION,
+    CT_REF_TAG,
+    CT_REF_NEED,
+    CT_REF_KINDS
+} ct_ref_kind;
+
+/* The shape of a string value with the references in it (opaque). */
+typedef struct ct_setting_form ct_setting_form;
+
+/* The area's ids by kind, for checking references (arrays borrowed for
+ * the call). Needs are checked against the tag list. */
+typedef struct ct_manifest_area {
+    const char *const *ids[CT_REF_KINDS];
+    size_t n[CT_REF_KINDS];
+} ct_manifest_area;
 
 /* What applies when a hook fails: the plugin's answer is ignored (skip),
  * or the referral stops for a person to decide (manual_review). */
@@ -48,6 +82,10 @@ typedef struct ct_setting {
     double min, max; /* numbers; durations in ms; lists: length */
     json_t *def;     /* default, already typed (durations in ms) */
     char *doc;
+    /* Strings (or their items): the shape values must have, with their
+     * references; owned, NULL for free text. A reference type has the
+     * form of its kind alone ("facility"). */
+    ct_setting_form *form;
 } ct_setting;
 
 typedef struct ct_manifest {
@@ -86,6 +124,21 @@ const ct_setting *ct_manifest_setting(const ct_manifest *m,
 int ct_manifest_settings(const ct_manifest *m, const char *config_file,
                          const ct_node *overrides, json_t **out,
                          ct_diags *diags);
+
+/*
+ * The same, with the area's overrides checked against the area's ids
+ * (area may be NULL: shapes only). A reference to a facility, zone,
+ * organisation or tag the area lacks is an error at its position, with
+ * the closest id suggested. A need no bed carries as a tag goes to
+ * warnings (when not NULL) as "warning: ...", for the overrides at their
+ * position and for the defaults at (def_line, def_col) of config_file
+ * (the plugin's entry); warnings never fail the call.
+ */
+int ct_manifest_settings_in(const ct_manifest *m, const char *config_file,
+                            const ct_node *overrides,
+                            const ct_manifest_area *area, uint32_t def_line,
+                            uint32_t def_col, json_t **out, ct_diags *diags,
+                            ct_diags *warnings);
 
 /* SHA-256 (hex, 65 bytes) of the canonical JSON of settings, for traces. */
 void ct_manifest_settings_hash(const json_t *settings, char hex[65]);

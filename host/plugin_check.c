@@ -172,9 +172,99 @@ int ct_plugin_check_trust(const ct_config *cfg, const ct_config_plugin *p,
     return rc;
 }
 
+/* The area's ids that reference settings may name (manifest.h). The
+ * arrays borrow the config's strings. */
+typedef struct area_ids {
+    ct_manifest_area area;
+    const char **facilities, **zones, **orgs, **tags;
+} area_ids;
+
+static bool listed(const char **v, size_t n, const char *s)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v[i], s) == 0)
+            return true;
+    return false;
+}
+
+static void area_ids_free(area_ids *a)
+{
+    free(a->facilities);
+    free(a->zones);
+    free(a->orgs);
+    free(a->tags);
+}
+
+static int area_ids_init(const ct_config *cfg, area_ids *a)
+{
+    memset(a, 0, sizeof *a);
+    size_t nz = 0, nt = 0;
+    for (size_t i = 0; i < cfg->nfacilities; i++)
+        for (size_t j = 0; j < cfg->facilities[i].nzones; j++) {
+            nz++;
+            for (size_t k = 0; k < cfg->facilities[i].zones[j].nbeds; k++)
+                nt += cfg->facilities[i].zones[j].beds[k].ntags;
+        }
+    a->facilities = calloc(cfg->nfacilities + 1, sizeof *a->facilities);
+    a->zones = calloc(nz + 1, sizeof *a->zones);
+    a->orgs = calloc(cfg->norgs + 1, sizeof *a->orgs);
+    a->tags = calloc(nt + 1, sizeof *a->tags);
+    if (!a->facilities || !a->zones || !a->orgs || !a->tags) {
+        area_ids_free(a);
+        return CT_ENOMEM;
+    }
+    size_t nf = 0, no = 0;
+    nz = nt = 0;
+    /* A config that failed to load leaves holes (NULL ids): skipped, so
+     * a broken area still has its plugins' settings checked. */
+    for (size_t i = 0; i < cfg->norgs; i++)
+        if (cfg->orgs[i].id)
+            a->orgs[no++] = cfg->orgs[i].id;
+    for (size_t i = 0; i < cfg->nfacilities; i++) {
+        const ct_config_facility *f = &cfg->facilities[i];
+        if (f->id)
+            a->facilities[nf++] = f->id;
+        for (size_t j = 0; j < f->nzones; j++) {
+            const ct_config_zone *z = &f->zones[j];
+            if (z->id)
+                a->zones[nz++] = z->id;
+            for (size_t k = 0; k < z->nbeds; k++)
+                for (size_t t = 0; t < z->beds[k].ntags; t++) {
+                    const char *tag = z->beds[k].tags[t];
+                    if (tag && !listed(a->tags, nt, tag))
+                        a->tags[nt++] = tag;
+                }
+        }
+    }
+    const char *const **ids = a->area.ids;
+    ids[CT_REF_FACILITY] = a->facilities;
+    ids[CT_REF_ZONE] = a->zones;
+    ids[CT_REF_ORGANISATION] = a->orgs;
+    ids[CT_REF_TAG] = ids[CT_REF_NEED] = a->tags;
+    a->area.n[CT_REF_FACILITY] = nf;
+    a->area.n[CT_REF_ZONE] = nz;
+    a->area.n[CT_REF_ORGANISATION] = no;
+    a->area.n[CT_REF_TAG] = a->area.n[CT_REF_NEED] = nt;
+    return 0;
+}
+
+static int check_entry(const ct_config *cfg, const ct_config_plugin *p,
+                       char **dir_out, ct_manifest **manifest_out,
+                       json_t **settings_out, ct_diags *diags,
+                       ct_diags *warnings);
+
 int ct_plugin_check_entry(const ct_config *cfg, const ct_config_plugin *p,
                           char **dir_out, ct_manifest **manifest_out,
                           json_t **settings_out, ct_diags *diags)
+{
+    return check_entry(cfg, p, dir_out, manifest_out, settings_out, diags,
+                       NULL);
+}
+
+static int check_entry(const ct_config *cfg, const ct_config_plugin *p,
+                       char **dir_out, ct_manifest **manifest_out,
+                       json_t **settings_out, ct_diags *diags,
+                       ct_diags *warnings)
 {
     char *dir = ct_plugin_check_resolve(cfg, p, diags);
     if (!dir)
@@ -196,8 +286,16 @@ int ct_plugin_check_entry(const ct_config *cfg, const ct_config_plugin *p,
                      m->name);
         rc = CT_ECONFIG;
     }
-    if (ct_manifest_settings(m, cfg->file, p->settings, &settings, diags))
+    area_ids ids;
+    int arc = area_ids_init(cfg, &ids);
+    if (arc) {
+        rc = arc;
+        goto fail;
+    }
+    if (ct_manifest_settings_in(m, cfg->file, p->settings, &ids.area,
+                                p->line, p->col, &settings, diags, warnings))
         rc = CT_ECONFIG;
+    area_ids_free(&ids);
     if (ct_plugin_check_lua(dir, diags))
         rc = CT_ECONFIG;
     if (rc)
@@ -224,10 +322,17 @@ fail:
 
 int ct_plugin_check_all(const ct_config *cfg, ct_diags *diags)
 {
+    return ct_plugin_check_area(cfg, diags, NULL);
+}
+
+int ct_plugin_check_area(const ct_config *cfg, ct_diags *diags,
+                         ct_diags *warnings)
+{
     int rc = 0;
     for (size_t i = 0; i < cfg->nplugins; i++)
-        if (ct_plugin_check_entry(cfg, &cfg->plugins[i], NULL, NULL, NULL,
-                                  diags))
+        if (cfg->plugins[i].name && /* a hole in a partial config */
+            check_entry(cfg, &cfg->plugins[i], NULL, NULL, NULL, diags,
+                        warnings))
             rc = CT_ECONFIG;
     return rc;
 }

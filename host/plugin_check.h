@@ -3,7 +3,9 @@
  * and for the plugin runtime before it loads anything: find each plugin's
  * directory, verify it against the area's trust (signature and file
  * hashes, host/bundle.h), check plugin.yaml, check the area's settings
- * overrides against the schema, and compile (never run) every Lua file.
+ * overrides against the schema (references against the area's ids:
+ * facilities, zones, organisations, bed tags), and compile (never run)
+ * every Lua file.
  * Errors are diagnostics: file:line:col for YAML, file:line for Lua.
  */
 #ifndef CT_PLUGIN_CHECK_H
@@ -59,5 +61,12 @@ int ct_plugin_check_entry(const ct_config *cfg, const ct_config_plugin *p,
 /* ct_plugin_check_entry over every configured plugin; CT_ECONFIG if any
  * fails (all are checked). */
 int ct_plugin_check_all(const ct_config *cfg, ct_diags *diags);
+
+/* The same, with warnings (may be NULL) for what will not fail a load but
+ * will not work either: needs in settings that no bed's tags meet. Also
+ * works on a config that failed to load (ct_config_load_file_partial),
+ * so one run of `check` reports the plugins' errors with the area's. */
+int ct_plugin_check_area(const ct_config *cfg, ct_diags *diags,
+                         ct_diags *warnings);
 
 #endif

@@ -222,3 +222,143 @@ Test(manifest, semver_order)
         }
     cr_assert_eq(ct_semver_cmp("1.0.0+build.1", "1.0.0+build.2"), 0);
 }
+
+/* Reference settings (manifest_form.c): shapes at parse, the area's ids
+ * for overrides, needs no bed meets as warnings. */
+static const char refs[] =
+    "name: refs\nversion: 1.0.0\napi: 1\ndescription: d\npublisher: p\n"
+    "settings:\n"
+    "  surge:\n    type: list\n    items: facility\n    default: []\n"
+    "    doc: d\n"
+    "  bands:\n    type: list\n    items: string\n"
+    "    form: \"[organisation/]facility=band\"\n"
+    "    default: [\"fen-view=1\"]\n    doc: d\n"
+    "  home:\n    type: zone\n    default: sedge-red\n    doc: d\n"
+    "  needs:\n    type: list\n    items: need\n"
+    "    default: [reablement, telecare]\n    doc: d\n";
+
+static const char *const ids_fac[] = {"fen-view", "reedbeds"};
+static const char *const ids_zone[] = {"sedge-red", "sedge-covid"};
+static const char *const ids_org[] = {"fen-acute", "fen-council"};
+static const char *const ids_tag[] = {"reablement", "nursing"};
+static const ct_manifest_area area = {
+    .ids = {ids_fac, ids_zone, ids_org, ids_tag, ids_tag},
+    .n = {2, 2, 2, 2, 2},
+};
+
+static size_t settings_in(const char *over, ct_diags *d, ct_diags *w)
+{
+    ct_diags pd = {0};
+    ct_manifest *m = parse(refs, &pd);
+    cr_assert_not_null(m, "%s", pd.len ? pd.items[0].message : "");
+    ct_node *o = over ? yaml(over) : NULL;
+    json_t *s = NULL;
+    int rc = ct_manifest_settings_in(m, "area.yaml", o, &area, 7, 5, &s, d,
+                                     w);
+    cr_assert_eq(rc == 0, d->len == 0, "rc %d with %zu errors", rc, d->len);
+    cr_assert_eq(s != NULL, rc == 0);
+    json_decref(s);
+    ct_node_free(o);
+    ct_manifest_free(m);
+    return d->len;
+}
+
+Test(manifest, references_checked_against_area)
+{
+    ct_diags d = {0}, w = {0};
+    cr_assert_eq(settings_in("surge: [reedbeds]\nbands: [fen-view=2, "
+                             "fen-acute/reedbeds=1]\nhome: sedge-covid\n",
+                             &d, &w),
+                 0, "%s", d.len ? d.items[0].message : "");
+    ct_diags_free(&d);
+    cr_assert_eq(settings_in("surge: [reed-beds, marsh]\nbands: [fenveiw=1, "
+                             "fen-acut/reedbeds=1, fen-view]\n"
+                             "home: sedge-covd\n",
+                             &d, &w),
+                 6);
+    const char *want[] = {
+        "no facility 'reed-beds' in the area; did you mean 'reedbeds'?",
+        "no facility 'marsh' in the area",
+        "no facility 'fenveiw' in the area; did you mean 'fen-view'?",
+        "no organisation 'fen-acut' in the area; did you mean 'fen-acute'?",
+        "'fen-view' should look like [organisation/]facility=band",
+        "no zone 'sedge-covd' in the area; did you mean 'sedge-covid'?",
+    };
+    uint32_t cols[] = {9, 20, 9, 20, 41, 7};
+    for (size_t i = 0; i < 6; i++) {
+        cr_expect(strstr(d.items[i].message, want[i]), "'%s' lacks '%s'",
+                  d.items[i].message, want[i]);
+        cr_expect_eq(d.items[i].col, cols[i], "%s at %u",
+                     d.items[i].message, d.items[i].col);
+    }
+    cr_expect(!strstr(d.items[1].message, "did you mean"));
+    ct_diags_free(&d);
+    ct_diags_free(&w);
+}
+
+Test(manifest, needs_no_bed_meets_are_warnings)
+{
+    ct_diags d = {0}, w = {0};
+    /* The default's unmet need, at the plugin's entry. */
+    cr_assert_eq(settings_in(NULL, &d, &w), 0);
+    cr_assert_eq(w.len, 1);
+    cr_expect_eq(w.items[0].line, 7);
+    cr_expect(strstr(w.items[0].message, "warning: the default of setting "
+                                         "'needs' of plugin 'refs': need "
+                                         "'telecare': no bed"),
+              "%s", w.items[0].message);
+    ct_diags_free(&w);
+    /* An override's, at its position; a met need says nothing. */
+    cr_assert_eq(settings_in("needs: [nursing, hoist]\n", &d, &w), 0);
+    cr_assert_eq(w.len, 1);
+    cr_expect_eq(w.items[0].col, 18);
+    cr_expect(strstr(w.items[0].message, "need 'hoist'"), "%s",
+              w.items[0].message);
+    ct_diags_free(&w);
+    /* Without an area, shapes only. */
+    ct_manifest *m = parse(refs, &d);
+    ct_node *o = yaml("surge: [nowhere]\nbands: [x]\n");
+    json_t *s = NULL;
+    cr_assert_eq(ct_manifest_settings(m, "area.yaml", o, &s, &d),
+                 CT_ECONFIG);
+    cr_assert_eq(d.len, 1);
+    cr_expect(strstr(d.items[0].message, "'x' should look like"));
+    ct_diags_free(&d);
+    ct_node_free(o);
+    ct_manifest_free(m);
+}
+
+Test(manifest, forms_checked_at_parse)
+{
+    struct {
+        const char *from, *to, *needle;
+    } bad[] = {
+        {"    form: \"[organisation/]facility=band\"\n",
+         "    form: \"[organisation/]]facility=band\"\n", "optional part"},
+        {"    form: \"[organisation/]facility=band\"\n",
+         "    form: \"facility=band[]\"\n", "empty form or optional part"},
+        {"    form: \"[organisation/]facility=band\"\n",
+         "    form: \"==\"\n", "no placeholder"},
+        {"    type: zone\n", "    type: zone\n    form: zone\n",
+         "'form' applies to strings"},
+        {"    default: [\"fen-view=1\"]\n", "    default: [\"fen-view\"]\n",
+         "should look like"},
+        {"    items: facility\n", "    items: ward\n", "needs 'items'"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const char *at = strstr(refs, bad[i].from);
+        cr_assert_not_null(at, "%s", bad[i].from);
+        char t[2048];
+        snprintf(t, sizeof t, "%.*s%s%s", (int)(at - refs), refs, bad[i].to,
+                 at + strlen(bad[i].from));
+        ct_diags d = {0};
+        cr_assert_null(parse(t, &d), "%s", bad[i].to);
+        int found = 0;
+        for (size_t j = 0; j < d.len; j++)
+            found |= strstr(d.items[j].message, bad[i].needle) != NULL;
+        cr_expect(found, "'%s' lacks '%s' (%s)", d.len ? d.items[0].message
+                                                       : "",
+                  bad[i].needle, bad[i].to);
+        ct_diags_free(&d);
+    }
+}
