@@ -198,12 +198,38 @@ static int l_print(lua_State *L)
     return 0;
 }
 
-/* Console globals: print, inspect and t (the test data builders). */
+/* The organisation made-up referrals come from: the area's first
+ * hospital (the owner of its first acute facility), else its first
+ * organisation, never the demo's "demo-acute" in another area. */
+static const char *first_hospital(const ct_config *cfg)
+{
+    for (size_t i = 0; i < cfg->nfacilities; i++)
+        if (cfg->facilities[i].kind == CT_FACILITY_ACUTE &&
+            cfg->facilities[i].org)
+            return cfg->facilities[i].org;
+    return cfg->norgs ? cfg->orgs[0].id : NULL;
+}
+
+/* Console globals: print, inspect and t (the test data builders), whose
+ * defaults come from the area. */
 static int console_setup(lua_State *L)
 {
+    ct_repl *r = lua_touserdata(L, 1);
     lua_pushvalue(L, 1);
     lua_pushcclosure(L, l_print, 1);
     lua_setglobal(L, "print");
+    const char *from = first_hospital(r->cfg);
+    if (from) {
+        lua_getglobal(L, "require");
+        lua_pushstring(L, "caretide.fixtures");
+        lua_call(L, 1, 1);
+        lua_getfield(L, -1, "use_area");
+        lua_createtable(L, 0, 1);
+        lua_pushstring(L, from);
+        lua_setfield(L, -2, "from_org");
+        lua_call(L, 1, 0);
+        lua_pop(L, 1);
+    }
     static const char *const mods[][2] = {{"inspect", "caretide.inspect"},
                                           {"t", "caretide.test"}};
     for (size_t i = 0; i < CT_ARRAY_LEN(mods); i++) {
@@ -642,13 +668,28 @@ static ct_repl_status unfinished(ct_repl *r, const char *expr, bool more_ok)
     return st;
 }
 
+/* Whether the store knows the person (any referral or infection record,
+ * past or present). */
+static bool person_known(ct_repl *r, const char *nhs)
+{
+    sqlite3_stmt *st = ct_store__stmt(r->store, CT_STMT_REPL_PERSON_KNOWN);
+    if (!st || !nhs)
+        return false;
+    sqlite3_bind_text(st, 1, nhs, -1, SQLITE_STATIC);
+    bool known = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_reset(st);
+    return known;
+}
+
 static ct_repl_status cmd_referral(ct_repl *r, const char *arg, bool more_ok)
 {
     if (unfinished(r, arg, more_ok) == CT_REPL_MORE)
         return CT_REPL_MORE;
-    /* A person has one active referral: when the fixture's next made-up
-     * person already has one (a --live database, an earlier session),
-     * take the next, unless the NHS number was given. */
+    /* A made-up person is nobody the database knows: in a copy of real
+     * data (or demo data, also in the 999 range) the fixture's next
+     * number may be a stored person, whose referral and infection status
+     * a made-up referral must not take over. So take the next number the
+     * store has never seen, unless the NHS number was given. */
     bool given = strstr(arg, "nhs_number") != NULL;
     ct_cap_error err = {0};
     ct_intake_result res = {0};
@@ -672,6 +713,16 @@ static ct_repl_status cmd_referral(ct_repl *r, const char *arg, bool more_ok)
         }
         lua_settop(L, base);
         memset(&err, 0, sizeof err);
+        if (!given && person_known(r, json_string_value(json_object_get(
+                                          ref, "nhs_number")))) {
+            json_decref(ref);
+            rc = CT_ECONFLICT;
+            res.step = CT_INTAKE_STORE;
+            snprintf(err.message, sizeof err.message,
+                     "every made-up NHS number tried is a stored person; "
+                     "give one with nhs_number = ...");
+            continue;
+        }
         rc = refer(r, ref, &res, &err);
         json_decref(ref);
     } while (rc == CT_ECONFLICT && res.step == CT_INTAKE_STORE && !given &&
@@ -691,8 +742,9 @@ static const struct command {
     {"reload", "", "reload the config and plugins (the daemon's reload)",
      cmd_reload},
     {"referral", "{...}",
-     "decide a made-up referral (fields as t.referral{...}) and show each "
-     "plugin step",
+     "decide a made-up referral (fields as t.referral{...}, from the "
+     "area's first hospital, a person the database never stored unless "
+     "nhs_number is given) and show each plugin step",
      cmd_referral},
     {"explain", "ID", "the stored decision of referral ID and its trace",
      cmd_explain},

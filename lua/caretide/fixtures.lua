@@ -4,7 +4,9 @@
 -- caller's overrides into them; tables that are records merge field by
 -- field, lists and empty tables replace, and `fixtures.none` removes a
 -- default. Values are checked against the domain's enumerations so a typo
--- ("P4", "postive") fails where it is written, not deep in a plugin.
+-- ("P4", "postive") fails where it is written, not deep in a plugin, and
+-- a field the host never gives ("persn") is an error with the closest
+-- name, so a test cannot pass on a default it meant to override.
 --
 -- Defaults line up with the demo area (config/demo.yaml): referrals come
 -- from "demo-acute", candidates are beds in Willow House's green wing.
@@ -59,6 +61,105 @@ local function merge(base, over)
   return out
 end
 
+-- Unknown fields ----------------------------------------------------------
+
+-- Edit distance with a swap of neighbours as one edit, for did-you-mean.
+local function distance(a, b)
+  local la, lb = #a, #b
+  if la > 64 or lb > 64 then return math.max(la, lb) end
+  local d = {}
+  for i = 0, la do d[i] = { [0] = i } end
+  for j = 0, lb do d[0][j] = j end
+  for i = 1, la do
+    for j = 1, lb do
+      local cost = a:byte(i) == b:byte(j) and 0 or 1
+      local v = math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+      if i > 1 and j > 1 and a:byte(i) == b:byte(j - 1) and a:byte(i - 1) == b:byte(j) then
+        v = math.min(v, d[i - 2][j - 2] + 1)
+      end
+      d[i][j] = v
+    end
+  end
+  return d[la][lb]
+end
+
+local function closest(word, names)
+  local best, best_d = nil, 3
+  for _, n in ipairs(names) do
+    local dist = distance(word, n)
+    if dist < best_d and dist < #word then best, best_d = n, dist end
+  end
+  return best
+end
+
+-- The fields a record may have, as the host gives it; nested records
+-- name their own (a table), open maps keyed by the area's pathogens use
+-- `each`. A field not listed is a typo: the test would pass on a default.
+local function check_fields(what, over, schema, path)
+  if type(over) ~= "table" or over == M.none then return true end
+  local names = {}
+  for name in pairs(schema.fields) do names[#names + 1] = name end
+  table.sort(names)
+  local keys = {}
+  for k in pairs(over) do keys[#keys + 1] = k end
+  table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
+  for _, k in ipairs(keys) do
+    local sub = schema.fields[k]
+    local where = path and (path .. "." .. tostring(k)) or tostring(k)
+    if sub == nil then
+      if type(k) ~= "string" then
+        return nil, ("%s: %s is not a field name (write %s{field = value})")
+          :format(what, tostring(k), what)
+      end
+      local hint = closest(k, names)
+      return nil, ("%s has no field %q%s (fields: %s)"):format(what, where,
+        hint and ("; did you mean %q?"):format((path and path .. "." or "") .. hint) or "",
+        table.concat(names, ", "))
+    end
+    if type(sub) == "table" then
+      local ok, err
+      if sub.each then
+        if type(over[k]) == "table" and over[k] ~= M.none then
+          for key, v in pairs(over[k]) do
+            ok, err = check_fields(what, v, sub.each, where .. "." .. tostring(key))
+            if not ok then return nil, err end
+          end
+        end
+      else
+        ok, err = check_fields(what, over[k], sub, where)
+        if not ok then return nil, err end
+      end
+    end
+  end
+  return true
+end
+
+-- The referral as ct_capacity_view_referral gives it (ct.Referral in
+-- lua/meta, docs/plugins.md).
+local REFERRAL_FIELDS = { fields = {
+  id = true, nhs_number = true, age = true, from_org = true, ready_date = true,
+  requested_pathway = true, decided_pathway = true, pathway = true, state = true,
+  priority = true, delay_reason = true, responsible_org = true, created_at = true,
+  updated_at = true, discharged_at = true, delay_days = true, needs = true,
+  usual_residence = true, infections = true, bed = true, hold = true,
+  occupancy = true, hold_expires_at = true, delays = true,
+  person = { fields = {
+    age = true, needs = true, usual_residence = true,
+    infections = { fields = {}, each = { fields = {
+      status = true, tested_at = true, isolation_end = true, isolating = true,
+    } } },
+  } },
+  delay = { fields = { reason = true, responsible_org = true, days = true } },
+} }
+
+-- A candidate as the host offers it (ct.Candidate in lua/meta), with the
+-- annotations rank adds.
+local CANDIDATE_FIELDS = { fields = {
+  bed = true, zone = true, facility = true, kind = true, org = true, tags = true,
+  designated = true, surge = true, isolation_room = true, cohort = true,
+  available_at = true, score = true, reason = true,
+} }
+
 -- NHS numbers ---------------------------------------------------------------
 
 local function check_digit(nine)
@@ -104,6 +205,19 @@ function M.nhs_number(n)
   end
   cursor = { n = count, base = base }
   return tostring(base) .. (check or check_digit(tostring(base)))
+end
+
+-- The area the defaults come from: the demo's unless a host names its own
+-- (the REPL gives its area's first hospital, so a made-up referral comes
+-- from an organisation the area has).
+local area_defaults = { from_org = "demo-acute" }
+
+-- use_area{from_org = id}: referrals come from that organisation by default.
+function M.use_area(defaults)
+  if type(defaults) ~= "table" or type(defaults.from_org) ~= "string" then
+    error("expected use_area{from_org = organisation id}", 2)
+  end
+  area_defaults = { from_org = defaults.from_org }
 end
 
 -- Sequences: ids and NHS numbers distinct within a test, and the same in
@@ -170,7 +284,7 @@ end
 
 -- referral{...} -> a referral as plugins receive it. Defaults:
 --   id = 1, 2, ... per test; nhs_number = nhs_number(id); from_org =
---   "demo-acute"; ready_date = today on the host clock ("2025-01-06"
+--   "demo-acute" (or what use_area named); ready_date = today on the host clock ("2025-01-06"
 --   outside the host); requested_pathway = "P1"; pathway = nil; state =
 --   "received"; priority = 0; person = {age = 80, needs = {},
 --   usual_residence = "home", infections = {covid = {status = "negative"}}};
@@ -179,12 +293,14 @@ function M.referral(over)
   if over ~= nil and type(over) ~= "table" then
     error("expected referral{field = value, ...}", 2)
   end
+  local known, why = check_fields("referral", over, REFERRAL_FIELDS)
+  if not known then error(why, 2) end
   seq.referral = seq.referral + 1
   local n = seq.referral
   local r = merge({
     id = n,
     nhs_number = M.nhs_number(n),
-    from_org = "demo-acute",
+    from_org = area_defaults.from_org,
     ready_date = today(),
     requested_pathway = "P1",
     state = "received",
@@ -217,6 +333,8 @@ function M.candidate(over)
   if over ~= nil and over.facility_kind ~= nil then
     error("candidate: the host names a facility's kind `kind`, not `facility_kind`", 2)
   end
+  local known, why = check_fields("candidate", over, CANDIDATE_FIELDS)
+  if not known then error(why, 2) end
   seq.candidate = seq.candidate + 1
   local c = merge({
     bed = ("WH-G%02d"):format(seq.candidate),

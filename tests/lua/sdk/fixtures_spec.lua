@@ -178,6 +178,46 @@ describe("referral", function()
   end)
 end)
 
+describe("unknown fields", function()
+  it("refuses a misspelt referral field, naming the closest", function()
+    expect(function() t.referral({ persn = { age = 90 } }) end)
+      .to_fail('referral has no field "persn"; did you mean "person"%?')
+    expect(function() t.referral({ priorty = 5 }) end)
+      .to_fail('did you mean "priority"%?')
+  end)
+
+  it("refuses misspelt nested fields, with their path", function()
+    expect(function() t.referral({ person = { neds = { "nursing" } } }) end)
+      .to_fail('no field "person.neds"; did you mean "person.needs"%?')
+    expect(function() t.referral({ delay = { reson = "P1" } }) end)
+      .to_fail('did you mean "delay.reason"%?')
+    expect(function()
+      t.referral({ person = { infections = { covid = { stauts = "positive" } } } })
+    end).to_fail('no field "person.infections.covid.stauts"; did you mean '
+      .. '"person.infections.covid.status"%?')
+  end)
+
+  it("names the fields when nothing is close", function()
+    expect(function() t.referral({ wibble = 1 }) end)
+      .to_fail('referral has no field "wibble" %(fields: age, bed, ')
+  end)
+
+  it("accepts every field the host gives, and any pathogen", function()
+    local r = t.referral({ decided_pathway = "P2", delay_days = 3, bed = "WH-G01",
+      person = { infections = { norovirus = { status = "negative", tested_at = 1 } } } })
+    expect(r.bed).to_be("WH-G01")
+    expect(r.person.infections.norovirus.tested_at).to_be(1)
+  end)
+
+  it("refuses a misspelt candidate field, keeps rank's annotations", function()
+    expect(function() t.candidate({ zoen = "willow-red" }) end)
+      .to_fail('candidate has no field "zoen"; did you mean "zone"%?')
+    expect(function() t.candidate({ tag = { "nursing" } }) end)
+      .to_fail('did you mean "tags"%?')
+    expect(t.candidate({ score = 3, reason = "near" }).score).to_be(3)
+  end)
+end)
+
 describe("candidate", function()
   it("builds a bed in the demo area's green wing by default", function()
     expect(t.candidate()).to_equal({
