@@ -143,7 +143,7 @@ wait_for 30 eval 'ls "$tmp"/area.db.rescued-*.db >/dev/null 2>&1' || bad "no res
 rescued=$(ls "$tmp"/area.db.rescued-*.db 2>/dev/null | grep -v partial | head -1)
 check "the log says where the rescue is" grep -q "rescued in $rescued" "$tmp/first.err"
 stop_daemon
-"$bin" run --config "$tmp/area.yaml" >"$tmp/empty.out" 2>"$tmp/empty.err"
+timeout 60 "$bin" run --config "$tmp/area.yaml" >"$tmp/empty.out" 2>"$tmp/empty.err"
 check "a restart on the deleted path is refused" [ $? = 1 ]
 check "it says why" grep -q 'is missing or empty but .*audit-head records audit seq' "$tmp/empty.err"
 check "and created no empty database" test ! -e "$db"
@@ -182,7 +182,7 @@ start more --config "$tmp/area.yaml" || exit 1
 for i in 1 2; do post $((9200 + i)) >/dev/null; done
 stop_daemon
 cp "$tmp/old.db" "$db"; rm -f "$db-wal" "$db-shm"
-"$bin" run --config "$tmp/area.yaml" >"$tmp/stale.out" 2>"$tmp/stale.err"
+timeout 60 "$bin" run --config "$tmp/area.yaml" >"$tmp/stale.out" 2>"$tmp/stale.err"
 check "a database older than its head file is refused" [ $? = 1 ]
 check "naming both seqs" grep -q 'the database ends at audit seq .* but its head file .* records seq' "$tmp/stale.err"
 start accepted --config "$tmp/area.yaml" --restored || exit 1
@@ -193,14 +193,19 @@ check "--restored records the restore and verifies" grep -q 'from in place (care
 cp "$db" "$tmp/good.db"; cp "$db.audit-head" "$tmp/good.head"
 seq_mid=$(sqlite3 "$db" 'SELECT seq FROM event ORDER BY seq LIMIT 1 OFFSET 5')
 sqlite3 "$db" "UPDATE event SET actor = 'org:nobody' WHERE seq = $seq_mid"
-"$bin" run --config "$tmp/area.yaml" >"$tmp/broken.out" 2>"$tmp/broken.err"
+timeout 60 "$bin" run --config "$tmp/area.yaml" >"$tmp/broken.out" 2>"$tmp/broken.err"
 check "an edited event is refused at start" [ $? = 1 ]
 check "naming the seq" grep -q "audit chain broken at seq $seq_mid" "$tmp/broken.err"
 
 cp "$tmp/good.db" "$db"; cp "$tmp/good.head" "$db.audit-head"
-size=$(stat -c %s "$db")
-head -c 4096 /dev/urandom | dd of="$db" bs=1 seek=$((size / 2)) conv=notrunc status=none
-"$bin" run --config "$tmp/area.yaml" >"$tmp/corrupt.out" 2>"$tmp/corrupt.err"
+# Garbage over a whole page that holds events (a fixed offset can land in
+# a page's unused space, which is no corruption at all: the daemon then
+# rightly started and the test waited for it forever).
+psize=$(sqlite3 "$db" 'PRAGMA page_size')
+page=$(sqlite3 "$db" "SELECT pageno FROM dbstat WHERE name = 'event' AND pagetype = 'leaf' ORDER BY pageno LIMIT 1 OFFSET 1")
+check "an event page to corrupt" [ -n "$page" ]
+head -c "$psize" /dev/urandom | dd of="$db" bs="$psize" seek=$((page - 1)) conv=notrunc status=none
+timeout 60 "$bin" run --config "$tmp/area.yaml" >"$tmp/corrupt.out" 2>"$tmp/corrupt.err"
 check "a corrupt file is refused at start" [ $? = 1 ]
 check "saying so" grep -Eq 'fails quick_check|audit chain broken|not a database|malformed' "$tmp/corrupt.err"
 
@@ -225,7 +230,7 @@ printf 'local u = require("lib.util")\nreturn {}\n' > "$tmp/pl/slow/init.lua"
 sed -e '/^# >>> standard plugins/,/^# <<< standard plugins/c\plugin_path: [pl]\nplugins:\n  - name: slow' \
     -e 's|^  listen: .*|  listen: 127.0.0.1:0|' -e 's|^  path: ./caretide.db|  path: slow.db|' \
     "$src/config/demo.yaml" > "$tmp/slow.yaml"
-"$bin" run --config "$tmp/slow.yaml" >"$tmp/slow.out" 2>"$tmp/slow.err"
+timeout 60 "$bin" run --config "$tmp/slow.yaml" >"$tmp/slow.out" 2>"$tmp/slow.err"
 check "a plugin looping at load stops the start" [ $? = 1 ]
 check "naming the line and the deadline" grep -q 'slow/lib/util.lua:4:0: deadline of [0-9]* ms exceeded' "$tmp/slow.err"
 
@@ -239,7 +244,7 @@ else
     mounts+=("$ro")
     cp "$tmp/good.db" "$ro/area.db"; cp "$tmp/good.head" "$ro/area.db.audit-head"
     mount -o remount,ro "$ro"
-    "$bin" run --config "$tmp/area.yaml" --db "$ro/area.db" >"$tmp/ro.out" 2>"$tmp/ro.err"
+    timeout 60 "$bin" run --config "$tmp/area.yaml" --db "$ro/area.db" >"$tmp/ro.out" 2>"$tmp/ro.err"
     check "a read-only database is refused at start" [ $? = 1 ]
     check "naming the file and the cause" grep -Eq "$ro/area.db(.lock)?: .*([Rr]ead-only)" "$tmp/ro.err" \
       || grep -Eq "cannot create the lock file $ro/area.db.lock: Read-only file system" "$tmp/ro.err"
