@@ -69,6 +69,10 @@ int ct_capacity__fail(ct_cap_error *err, int code, const char *fmt, ...)
  * fills err and returns the translated code. */
 int ct_capacity__dberr(ct_capacity *c, ct_cap_error *err, int rc,
                        const char *what);
+/* 0 when the organisation is in the area, else CT_ENOTFOUND naming it
+ * (referral.c; referrals and delay episodes both check their orgs). */
+int ct_capacity__org_exists(ct_capacity *c, const char *org,
+                            ct_cap_error *err);
 /* The cached statement, or NULL with err filled (CT_ESTORE). */
 sqlite3_stmt *ct_capacity__stmt(ct_capacity *c, ct_stmt id,
                                 ct_cap_error *err);

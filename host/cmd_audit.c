@@ -40,14 +40,14 @@ static void print_restore(int64_t seq, int64_t at, const char *actor,
     json_decref(p);
 }
 
-/* Opens path read-only (never creating it) and verifies. */
-static int verify(const char *path)
+/* Opens path read-only, never creating it; NULL with the reason printed. */
+static ct_store *open_readonly(const char *path)
 {
     struct stat sb;
     if (stat(path, &sb) != 0) {
         fprintf(stderr, "caretide audit: cannot open database %s: %s\n",
                 path, strerror(errno));
-        return CT_EXIT_FAIL;
+        return NULL;
     }
     ct_store_options opts = {.readonly = true};
     ct_store *s = NULL;
@@ -55,10 +55,19 @@ static int verify(const char *path)
     if (rc) {
         fprintf(stderr, "caretide audit: cannot open database %s: %s\n",
                 path, ct_strerror(rc));
-        return CT_EXIT_FAIL;
+        return NULL;
     }
+    return s;
+}
+
+/* Verifies the database at path. */
+static int verify(const char *path)
+{
+    ct_store *s = open_readonly(path);
+    if (!s)
+        return CT_EXIT_FAIL;
     ct_audit_report r;
-    rc = ct_audit_verify(s, &r);
+    int rc = ct_audit_verify(s, &r);
     if (rc == CT_ECORRUPT) {
         ct_store_close(s);
         printf("audit chain broken at seq %" PRId64 ": %s\n", r.first_bad,
@@ -94,20 +103,10 @@ static int verify(const char *path)
 static int list(const char *path, int64_t after, int64_t limit,
                 const char *kind, bool json)
 {
-    struct stat sb;
-    if (stat(path, &sb) != 0) {
-        fprintf(stderr, "caretide audit: cannot open database %s: %s\n",
-                path, strerror(errno));
+    ct_store *s = open_readonly(path);
+    if (!s)
         return CT_EXIT_FAIL;
-    }
-    ct_store_options opts = {.readonly = true};
-    ct_store *s = NULL;
-    int rc = ct_store_open(path, &opts, &s);
-    if (rc) {
-        fprintf(stderr, "caretide audit: cannot open database %s: %s\n",
-                path, ct_strerror(rc));
-        return CT_EXIT_FAIL;
-    }
+    int rc;
     int64_t shown = 0;
     for (;;) {
         json_t *page = NULL;

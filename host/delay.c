@@ -128,22 +128,6 @@ static int set_current(ct_capacity *c, int64_t id, const char *reason,
                : ct_capacity__dberr(c, err, rc, "recording a delay");
 }
 
-static int org_exists(ct_capacity *c, const char *org, ct_cap_error *err)
-{
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_REF_ORG_EXISTS, err);
-    if (!st)
-        return CT_ESTORE;
-    sqlite3_bind_text(st, 1, org, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc == SQLITE_ROW)
-        return 0;
-    return rc == SQLITE_DONE
-               ? ct_capacity__fail(err, CT_ENOTFOUND,
-                                   "organisation %s does not exist", org)
-               : ct_capacity__dberr(c, err, rc, "reading an organisation");
-}
-
 static void today(ct_capacity *c, char out[11])
 {
     ct_clock_day_text(ct_clock_uk_day(ct_clock_now(c->clock)), out);
@@ -230,7 +214,7 @@ int ct_delay_start(ct_capacity *c, int64_t id, const ct_delay_input *in,
                                from, now_day);
         goto done;
     }
-    if ((rc = org_exists(c, in->responsible_org, err))) {
+    if ((rc = ct_capacity__org_exists(c, in->responsible_org, err))) {
         *field = "responsible_org";
         goto done;
     }

@@ -229,7 +229,9 @@ static int needs_json(const ct_referral_input *in, char **out,
     return *out ? 0 : ct_capacity__fail(err, CT_ENOMEM, "out of memory");
 }
 
-static int org_exists(ct_capacity *c, const char *org, ct_cap_error *err)
+/* capacity_int.h */
+int ct_capacity__org_exists(ct_capacity *c, const char *org,
+                            ct_cap_error *err)
 {
     sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_REF_ORG_EXISTS, err);
     if (!st)
@@ -319,7 +321,7 @@ int ct_referral_create(ct_capacity *c, const ct_referral_input *in,
         goto fail_needs;
     int64_t now = ct_clock_now(c->clock), rid = 0;
     sqlite3_stmt *st;
-    if ((rc = org_exists(c, in->from_org, err)))
+    if ((rc = ct_capacity__org_exists(c, in->from_org, err)))
         goto done;
     if (in->idempotency_key) {
         if (!(st = ct_capacity__stmt(c, CT_STMT_REF_BY_KEY, err))) {
