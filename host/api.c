@@ -110,9 +110,27 @@ static int reload_refused(ct_http_req *r, int err, const ct_diags *diags)
     return ct_http_reply_json(r, 422, body);
 }
 
+/* The end of a reload an API caller waits for. */
+static void on_reloaded(int err, ct_diags *diags,
+                        const ct_reconcile_stats *stats, void *ud)
+{
+    ct_http_req *r = ud;
+    if (err == CT_ECONFIG || (err && diags->len))
+        reload_refused(r, err, diags);
+    else if (!err) {
+        const ct_config *cfg = ct_daemon_config(ct_http_req_app(r));
+        ct_http_reply_json(r, 200,
+                           json_pack("{s:s, s:s, s:o}", "status", "reloaded",
+                                     "area", cfg->area_id, "changes",
+                                     stats_json(stats)));
+    }
+    ct_http_req_done(r, err);
+}
+
 /* POST /v1/admin/reload, optional body {"reason": "..."}: reloads the
- * config file like SIGHUP. A READ route: it runs outside any group,
- * since reconcile needs a transaction of its own. */
+ * config file like SIGHUP and answers once it has (the bundles' own tests
+ * run in a child process meanwhile: the loop goes on serving). 409 while
+ * another reload runs. */
 static int reload(ct_http_req *r, void *app)
 {
     static const char *const keys[] = {"reason", NULL};
@@ -128,24 +146,20 @@ static int reload(ct_http_req *r, void *app)
     ct_log_info(UNIT, "reload requested by %s (%s), request %s%s%s",
                 who->org, ct_role_name(who->role), ct_http_req_id(r),
                 reason ? ": " : "", reason ? reason : "");
-    ct_diags diags = {0};
-    ct_reconcile_stats stats;
     char actor[CT_API__ACTOR_MAX];
     ct_api__actor(r, actor);
-    err = ct_daemon_reload_by(app, actor, &diags, &stats);
-    if (err == CT_ECONFIG || (err && diags.len)) {
-        err = reload_refused(r, err, &diags);
-        ct_diags_free(&diags);
-        return err;
-    }
-    ct_diags_free(&diags);
+    err = ct_daemon_reload_start(app, actor, on_reloaded, r);
+    if (err == CT_ESTATE)
+        return ct_http_error(r, 503, "unavailable", NULL,
+                             "the daemon is shutting down; no reload");
+    if (err == CT_EBUSY)
+        return ct_http_error(r, 409, "conflict", NULL,
+                             "a reload is already running; send this again "
+                             "once it has ended");
     if (err)
         return err;
-    const ct_config *cfg = ct_daemon_config(app);
-    return ct_http_reply_json(r, 200,
-                              json_pack("{s:s, s:s, s:o}", "status",
-                                        "reloaded", "area", cfg->area_id,
-                                        "changes", stats_json(&stats)));
+    ct_http_req_later(r);
+    return 0;
 }
 
 /* A backup name chosen by the caller: one plain file name. */

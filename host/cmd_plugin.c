@@ -1,5 +1,5 @@
 /*
- * caretide plugin keygen|pack|sign|verify|install|list|diff: signed plugin
+ * caretide plugin keygen|pack|sign|verify|install|list|diff|selftest: signed plugin
  * bundles from the publisher's side (keys, packing, signing) and the
  * area's (verifying, installing, seeing what runs and how its settings
  * differ from the published defaults). docs/bundles.md has the formats.
@@ -1056,6 +1056,83 @@ static int run_diff(int argc, char **argv)
     return status;
 }
 
+/*
+ * selftest: every configured signed bundle's own tests, as the daemon runs
+ * them before activating a bundle. A reloading daemon runs this in a child
+ * process (docs/sandbox.md), so that a test that never ends costs a
+ * process it can kill, not its event loop; each row names the bundle hash
+ * that was tested, so the daemon activates only those exact bytes.
+ */
+static int run_selftest(int argc, char **argv)
+{
+    ct_config *cfg = NULL;
+    bool json;
+    int done = config_only("selftest", argc, argv, &cfg, &json);
+    if (done >= 0)
+        return done;
+    int status = CT_EXIT_OK;
+    int64_t now = ct_bundle_wall_ms();
+    json_t *rows = json_array();
+    for (size_t i = 0; i < cfg->nplugins; i++) {
+        const ct_config_plugin *p = &cfg->plugins[i];
+        ct_diags d = {0};
+        char *dir = NULL;
+        ct_manifest *m = NULL;
+        ct_bundle *b = NULL;
+        ct_bundle_info info = {0};
+        json_t *row = NULL;
+        if (ct_plugin_check_entry(cfg, p, &dir, &m, NULL, &d) ||
+            ct_plugin_check_trust(cfg, p, dir, now, &info, &b, &d)) {
+            row = json_pack("{s:s, s:s, s:s}", "name", p->name, "result",
+                            "error", "message",
+                            d.len ? d.items[0].message : "cannot load");
+        } else if (!info.bundle_hash[0]) {
+            /* A plain directory: the area's own, tested with `caretide
+             * test`, never gated. */
+            row = json_pack("{s:s, s:s, s:s}", "name", p->name, "version",
+                            m->version, "result", "unsigned");
+        } else {
+            ct_diags td = {0};
+            int rc = ct_plugins_self_test(dir, p->name,
+                                          m->version, &cfg->trust, b, &td);
+            row = json_pack("{s:s, s:s, s:s, s:s}", "name", p->name,
+                            "version", m->version, "bundle_hash",
+                            info.bundle_hash, "result", rc ? "fail" : "pass");
+            if (row && rc)
+                json_object_set_new(
+                    row, "message",
+                    json_string(td.len ? td.items[0].message
+                                       : "its own tests failed"));
+            ct_diags_free(&td);
+        }
+        const char *result = json_string_value(json_object_get(row, "result"));
+        if (result && (strcmp(result, "fail") == 0 ||
+                       strcmp(result, "error") == 0))
+            status = CT_EXIT_FAIL;
+        if (!json && row) {
+            const char *msg =
+                json_string_value(json_object_get(row, "message"));
+            printf("%s: %s%s%s\n", p->name, result, msg ? ": " : "",
+                   msg ? msg : "");
+        }
+        json_array_append_new(rows, row);
+        ct_bundle_free(b);
+        ct_manifest_free(m);
+        free(dir);
+        ct_diags_free(&d);
+    }
+    if (json) {
+        json_t *doc = json_pack("{s:o}", "plugins", rows);
+        json_dumpf(doc, stdout, JSON_COMPACT);
+        putchar('\n');
+        json_decref(doc);
+    } else {
+        json_decref(rows);
+    }
+    ct_config_free(cfg);
+    return status;
+}
+
 /* --- dispatch --------------------------------------------------------- */
 
 #define COMMON_HELP CT_CLI_COMMON_HELP
@@ -1150,6 +1227,21 @@ static const subcommand subs[] = {
      "  --json            one JSON document: {\"plugins\": [{name, version,\n"
      "                    status, settings: [{name, default, value, at}]}]}\n"
      COMMON_HELP},
+    {"selftest", run_selftest,
+     "Usage: caretide plugin selftest [--config FILE] [--json]\n"
+     "\n"
+     "Runs every configured signed bundle's own tests, from its verified\n"
+     "bytes, as a daemon does before activating a bundle (a reloading\n"
+     "daemon runs this command in a child process). One line per plugin:\n"
+     "pass, fail (with the first failure), unsigned (the area's own\n"
+     "plugins are tested with 'caretide test') or error. Exits 1 when any\n"
+     "bundle fails or cannot be loaded.\n"
+     "\n"
+     "Options:\n"
+     "  -c, --config FILE area configuration (default: the embedded demo)\n"
+     "  --json            one JSON line: {\"plugins\": [{name, version,\n"
+     "                    bundle_hash, result, message}]}\n"
+     COMMON_HELP},
 };
 
 static const subcommand *find_sub(const char *name)
@@ -1165,7 +1257,7 @@ int ct_cmd_plugin(int argc, char **argv)
     if (argc < 2)
         return ct_cli_usage_error("plugin", "missing subcommand (keygen, "
                                             "pack, sign, verify, install, "
-                                            "list, diff)");
+                                            "list, diff, selftest)");
     if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)
         return ct_cli_help("plugin");
     const subcommand *s = find_sub(argv[1]);

@@ -1035,7 +1035,8 @@ static void load_limits(loader *l, const ct_node *n)
         "plugin_memory", "plugin_deadline", "schedule_deadline",
         "quarantine_after", "plugin_kv", "max_body", "hold_ttl",
         "request_timeout", "plugin_decision_budget", "plugin_minute_budget",
-        "header_timeout", "connections_per_address", NULL};
+        "header_timeout", "connections_per_address", "self_test_timeout",
+        NULL};
     ct_config_limits *lim = &l->cfg->limits;
     const uint64_t MiB = 1024 * 1024;
     if (n && !is_map(l, n, "'limits'"))
@@ -1049,8 +1050,10 @@ static void load_limits(loader *l, const ct_node *n)
     /* Scheduled jobs run between requests on the same loop: their own
      * budget, longer than a hook's, still short enough not to stall the
      * API; long jobs work in slices (docs/plugins.md). */
+    /* The loop waits for a call at most its deadline plus the watchdog's
+     * 200 ms (docs/sandbox.md): 500 ms keeps health within a second. */
     lim->schedule_deadline_ms =
-        get_duration(l, n, "schedule_deadline", 1000, 1, 60000);
+        get_duration(l, n, "schedule_deadline", 500, 1, 60000);
     lim->quarantine_after =
         (uint32_t)get_int(l, n, "quarantine_after", 5, 1, 1000);
     lim->plugin_decision_budget_ms =
@@ -1068,6 +1071,10 @@ static void load_limits(loader *l, const ct_node *n)
         get_duration(l, n, "header_timeout", 10000, 100, 600000);
     lim->connections_per_address = (uint32_t)get_int(
         l, n, "connections_per_address", 64, 1, 1024);
+    /* A reload runs signed bundles' own tests in a child process, killed
+     * after this long (docs/sandbox.md). */
+    lim->self_test_timeout_ms =
+        get_duration(l, n, "self_test_timeout", 60000, 1000, 3600000);
 }
 
 /* --- entry points ---------------------------------------------------- */

@@ -88,6 +88,7 @@ typedef struct ct_config_limits {
     uint64_t plugin_memory;       /* bytes per plugin state */
     int64_t plugin_deadline_ms;   /* per hook call */
     int64_t schedule_deadline_ms; /* per call of a ct.every/daily job */
+    int64_t self_test_timeout_ms; /* a reload's self-test child process */
     uint32_t quarantine_after;    /* consecutive failures */
     int64_t plugin_decision_budget_ms; /* all of a plugin's hook calls in
                                           one decision */

@@ -491,37 +491,16 @@ fail_prepare:
 fail_auth:
     ct_config_free(next);
 fail_load:
+    ct_daemon__reload_failed(d, err, diags);
+    return err;
+}
+
+void ct_daemon__reload_failed(ct_daemon *d, int err, const ct_diags *diags)
+{
     ct_prom_add(d->m_reloads, (const char *[]){"failed"}, 1);
     ct_log_error(UNIT, "reload failed (%s); the running config stays",
                  ct_strerror(err));
     print_diags(diags);
-    return err;
-}
-
-static void reload_now(ct_daemon *d)
-{
-    ct_diags diags = {0};
-    ct_daemon_reload_by(d, "signal:SIGHUP", &diags, NULL);
-    ct_diags_free(&diags);
-}
-
-static void on_reload_deferred(ct_commit_req *r, int status)
-{
-    (void)status;
-    ct_daemon *d = r->data;
-    d->reload_waiting = false;
-    reload_now(d);
-}
-
-void ct_daemon_request_reload(ct_daemon *d)
-{
-    if (!ct_commit_pending(d->commit)) {
-        reload_now(d);
-    } else if (!d->reload_waiting) {
-        d->reload_wait.data = d;
-        d->reload_waiting = ct_commit_defer(d->commit, &d->reload_wait,
-                                            on_reload_deferred) == 0;
-    }
 }
 
 /* ---- signals and shutdown ---------------------------------------------- */
@@ -587,6 +566,7 @@ static void on_signal(uv_signal_t *s, int signum)
         return;
     }
     d->stopping = true;
+    ct_daemon__reload_stop(d);
     ct_daemon__tokens_stop(d);
     units_stop(d);
     ct_daemon__guard_stop(d);

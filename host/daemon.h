@@ -178,9 +178,29 @@ typedef struct ct_daemon_reload_hook {
 
 int ct_daemon_on_reload(ct_daemon *d, const ct_daemon_reload_hook *hook);
 
-/* Reloads now, or after the open group commit (ct_daemon_reload once
- * nothing is pending): for units that notice a change (plugin files). */
+/*
+ * Starts a reload (daemon_reload.c): signed bundles' own tests first, in a
+ * child process (`caretide plugin selftest`, killed after
+ * limits.self_test_timeout), while the loop goes on serving; then, with no
+ * group commit open, ct_daemon_reload_by with those results. cb gets the
+ * outcome as ct_daemon_reload_by returns it (diags and stats are borrowed
+ * for the call) exactly once, on a later loop turn, when this returns 0.
+ * CT_EBUSY while another reload runs, CT_ESTATE once shutdown began.
+ */
+typedef void (*ct_daemon_reload_fn)(int err, ct_diags *diags,
+                                    const ct_reconcile_stats *stats,
+                                    void *ud);
+int ct_daemon_reload_start(ct_daemon *d, const char *actor,
+                           ct_daemon_reload_fn cb, void *ud);
+
+/* A reload without a caller waiting (SIGHUP, changed plugin files): one
+ * starts now, or again once the running one has ended. */
 void ct_daemon_request_reload(ct_daemon *d);
+
+/* During a reload's second step, the self-test child's results for
+ * ct_plugins_set_pretested (borrowed), or NULL (start-up: tests run in
+ * this process before the loop serves anything). */
+json_t *ct_daemon_reload_pretested(const ct_daemon *d);
 
 /* True from the moment shutdown begins. */
 bool ct_daemon_stopping(const ct_daemon *d);

@@ -62,8 +62,9 @@ struct ct_daemon {
     int signals_open;
     int holds; /* readiness holds; start-up holds one */
     bool stopping;
-    ct_commit_req reload_wait;
-    bool reload_waiting;
+    struct ct_daemon__reload *reloading; /* daemon_reload.c; NULL idle */
+    bool reload_again;  /* asked again while one ran */
+    json_t *pretested;  /* the self-test child's results, during step 2 */
     ct_daemon_reload_hook hooks[CT_DAEMON__MAX_HOOKS];
     size_t nhooks;
     ct_daemon__health_hook health[CT_DAEMON__MAX_HOOKS];
@@ -110,6 +111,12 @@ int ct_daemon__tokens_check_config(ct_daemon *d, const ct_config *cfg,
                                    ct_diags *diags);
 void ct_daemon__tokens_stop(ct_daemon *d);
 void ct_daemon__tokens_free(ct_daemon *d);
+
+/* The reload (daemon_reload.c): stop kills a running self-test process
+ * at shutdown (its caller is told); failed logs and counts a reload that
+ * failed, with its diagnostics. */
+void ct_daemon__reload_stop(ct_daemon *d);
+void ct_daemon__reload_failed(ct_daemon *d, int err, const ct_diags *diags);
 
 /* Opens the host (host.h: the area reconciled, stats filled; capacity;
  * the configured plugins, problems printed) on the store and the clock

@@ -82,9 +82,11 @@ static void watch_start(state *u);
 static int reload_prepare(ct_daemon *d, const ct_config *next,
                           ct_diags *diags, void *data)
 {
-    (void)d;
     state *u = data;
-    return ct_plugins_prepare(u->m, next, diags);
+    ct_plugins_set_pretested(u->m, ct_daemon_reload_pretested(d));
+    int err = ct_plugins_prepare(u->m, next, diags);
+    ct_plugins_set_pretested(u->m, NULL);
+    return err;
 }
 
 static void reload_apply(ct_daemon *d, const ct_config *next, void *data)

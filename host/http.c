@@ -592,6 +592,11 @@ static void resume(ct_http_req *r)
 static int run_handler(ct_http_req *r)
 {
     int err = r->route->handler(r, r->http->app);
+    if (!err && r->later && r->status == 0) {
+        r->ctx = NULL;
+        return 0; /* answered by ct_http_req_done */
+    }
+    r->later = false;
     if (err || r->status == 0 || r->status >= 400) {
         ct_http__reply_for_error(r, err);
         r->ctx = NULL;
@@ -619,7 +624,28 @@ static void on_deferred(ct_commit_req *w, int status)
     if (orphaned(r))
         return;
     run_handler(r);
+    if (!r->later)
+        resume(r);
+}
+
+void ct_http_req_later(ct_http_req *r)
+{
+    r->later = true;
+}
+
+void ct_http_req_done(ct_http_req *r, int err)
+{
+    r->later = false;
+    if (orphaned(r))
+        return;
+    if (r->status == 0)
+        ct_http__reply_for_error(r, err ? err : CT_EINVAL);
     resume(r);
+}
+
+void *ct_http_req_app(const ct_http_req *r)
+{
+    return r->http->app;
 }
 
 static int write_fn(ct_store *s, void *arg)
@@ -676,6 +702,10 @@ static enum MHD_Result dispatch(ct_http_req *r)
         break;
     }
     run_handler(r);
+    if (r->later) {
+        suspend(r);
+        return MHD_YES;
+    }
     return queue(r);
 }
 

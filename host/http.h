@@ -160,6 +160,21 @@ void ct_http_close(ct_http *h, void (*cb)(void *data), void *data);
 
 /* The request id (also sent as X-Request-Id). Valid for the request. */
 const char *ct_http_req_id(const ct_http_req *r);
+
+/*
+ * For a PLAIN or READ handler whose answer comes from work that ends on a
+ * later loop turn (a reload's self-test process): ct_http_req_later, then
+ * return 0 without a reply; the connection waits. Once the work ends,
+ * reply (ct_http_reply_*, ct_http_error) and call ct_http_req_done, which
+ * sends it (or, with none, the status err maps to, as a handler's return
+ * would), or frees the request when the client has gone (only at a
+ * forced shutdown). Never for WRITE routes.
+ */
+void ct_http_req_later(ct_http_req *r);
+void ct_http_req_done(ct_http_req *r, int err);
+
+/* ct_http_options.app, for work that ends after its handler. */
+void *ct_http_req_app(const ct_http_req *r);
 const char *ct_http_req_path(const ct_http_req *r);
 ct_http_method ct_http_req_method(const ct_http_req *r);
 /* The route that matched. */

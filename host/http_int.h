@@ -50,6 +50,7 @@ struct ct_http_req {
     json_t *json;               /* parsed body, owned */
     const ct_http_dialect *dialect; /* when the path is under its prefix */
     void *ctx;                  /* the handler's, while it runs */
+    bool later;                 /* ct_http_req_later: answered afterwards */
     uint64_t start_ns;
     /* The reply. */
     unsigned status;            /* 0 until a reply is set */

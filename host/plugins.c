@@ -50,6 +50,7 @@ struct ct_plugins {
     ct_sandbox_line_fn line_fn; /* coverage (ct_plugins_new_traced) */
     void *line_ud;
     int64_t watchdog_ms; /* ct_plugins_options */
+    json_t *pretested; /* ct_plugins_set_pretested: the next prepare's */
 };
 
 static void enqueue(ct_plugins *m, const char *kind, json_t *payload);
@@ -289,6 +290,48 @@ static int self_test(ct_plugin *p, const ct_config *cfg, ct_diags *diags,
                              &cfg->trust, p->bundle, diags, tested, passed);
 }
 
+/*
+ * With a child's results (ct_plugins_set_pretested): the bundle's tests ran
+ * in another process, and this is activated only when they passed on these
+ * very bytes (the row's bundle hash is the one verified here).
+ */
+static int pretested(ct_plugins *m, ct_plugin *p, ct_diags *diags)
+{
+    if (!*p->bundle_hash)
+        return 0;
+    char tests[4096];
+    snprintf(tests, sizeof tests, "%s/test", p->dir);
+    const char *name = p->manifest->name, *version = p->manifest->version;
+    size_t i;
+    json_t *row;
+    json_array_foreach(json_object_get(m->pretested, "plugins"), i, row) {
+        const char *n = json_string_value(json_object_get(row, "name"));
+        if (!n || strcmp(n, name) != 0)
+            continue;
+        const char *h = json_string_value(json_object_get(row, "bundle_hash"));
+        const char *r = json_string_value(json_object_get(row, "result"));
+        const char *msg = json_string_value(json_object_get(row, "message"));
+        if (!h || strcmp(h, p->bundle_hash) != 0)
+            break;
+        if (r && strcmp(r, "pass") == 0)
+            return 0;
+        ct_diags_add(diags, tests, 0, 0, "%s",
+                     msg ? msg : "its own tests did not pass");
+        return CT_EPLUGIN;
+    }
+    ct_diags_add(diags, tests, 0, 0,
+                 "plugin '%s' %s not activated: its bundle changed while its "
+                 "own tests ran (these bytes were not tested); reload again",
+                 name, version);
+    return CT_EPLUGIN;
+}
+
+void ct_plugins_set_pretested(ct_plugins *m, json_t *results)
+{
+    json_decref(m->pretested);
+    m->pretested = json_incref(results);
+}
+
 int ct_plugins_self_test(const char *dir, const char *name,
                          const char *version, const ct_trust *trust,
                          const ct_bundle *bundle, ct_diags *diags)
@@ -325,7 +368,8 @@ static set *set_load(ct_plugins *m, const ct_config *cfg, ct_diags *diags)
     m->loading = cfg;
     for (size_t i = 0; i < cfg->nplugins; i++) {
         ct_plugin *p = plugin_load(m, cfg, &cfg->plugins[i], diags);
-        if (p && self_test(p, cfg, diags, &tested, &passed)) {
+        if (p && (m->pretested ? pretested(m, p, diags)
+                               : self_test(p, cfg, diags, &tested, &passed))) {
             plugin_free(p);
             p = NULL;
         }
@@ -432,6 +476,7 @@ void ct_plugins_free(ct_plugins *m)
     set_free(m->cur);
     drop_queue(m);
     free(m->queue);
+    json_decref(m->pretested);
     free(m);
 }
 

@@ -127,6 +127,17 @@ void ct_plugins_set_self_test(ct_plugins_test_fn fn);
  * activated: its own tests failed (...)" and the runner's diagnostics
  * otherwise.
  */
+/*
+ * The results of `caretide plugin selftest --json` run by a child process
+ * on the config about to be prepared (the daemon's reload, so that a test
+ * that never ends holds a process, not the event loop): from now on,
+ * prepare activates a signed bundle only when a row names its plugin, the
+ * very bundle hash it verified and "pass", instead of running its tests
+ * in this process. results is kept (a new reference); NULL runs the tests
+ * here again.
+ */
+void ct_plugins_set_pretested(ct_plugins *p, json_t *results);
+
 int ct_plugins_self_test(const char *dir, const char *name,
                          const char *version, const ct_trust *trust,
                          const ct_bundle *bundle, ct_diags *diags);

@@ -182,10 +182,11 @@ exec 3<&-
 # ---- graceful shutdown -----------------------------------------------------
 # A request is in flight (headers and half its body sent) when SIGTERM
 # arrives: the daemon stops accepting, answers it, then exits 0.
-payload='{"reason": "drain"}'
+# (A referral: a reload asked for while stopping is refused, 503.)
+payload="{\"nhs_number\": \"$(nhs 4242)\", \"ready_date\": \"$(date -u +%F)\", \"age\": 80}"
 exec 3<>"/dev/tcp/127.0.0.1/$port"
-printf 'POST /v1/admin/reload HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s' \
-  "$admin" "${#payload}" "${payload:0:8}" >&3
+printf 'POST /v1/referrals HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s' \
+  "$(token_of hospital)" "${#payload}" "${payload:0:8}" >&3
 in_flight() {
   curl -s --max-time 5 -H "Authorization: Bearer $admin" "$base/metrics" \
     | grep -Eq '^caretide_http_requests_in_flight ([2-9]|[1-9][0-9]+)$'
@@ -198,7 +199,7 @@ curl -s -o /dev/null --max-time 10 "$base/v1/health"; rc=$?
 printf '%s' "${payload:8}" >&3
 answer=$(timeout 30 cat <&3 | tr -d '\r')
 exec 3<&-
-echo "$answer" | head -1 | grep -q '^HTTP/1.1 200' && ok || bad "the in-flight request is answered: $answer"
+echo "$answer" | head -1 | grep -q '^HTTP/1.1 201' && ok || bad "the in-flight request is answered: $answer"
 echo "$answer" | grep -qi '^Connection: close' && ok || bad "answered with Connection: close"
 wait "$main_pid"; rc=$?
 [ $rc = 0 ] && ok || bad "SIGTERM: exit status $rc"

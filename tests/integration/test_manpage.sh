@@ -25,7 +25,7 @@ for c in $commands; do
   printf '%s\n' "$text" | grep -qE "^\.BR? $c( |$)" && ok || bad "command $c has no entry"
   check_help "$c" "$("$bin" "$c" --help)"
 done
-for s in keygen pack sign verify install list diff; do
+for s in keygen pack sign verify install list diff selftest; do
   printf '%s\n' "$text" | grep -qE "plugin $s" && ok || bad "plugin $s has no entry"
   check_help "plugin $s" "$("$bin" plugin "$s" --help)"
 done
@@ -37,7 +37,7 @@ for f in "$src"/host/cmd_*.c; do
   c=$(basename "$f" .c); c=${c#cmd_}
   [ "$c" = version ] && continue
   if [ "$c" = plugin ]; then
-    help=$(for s in keygen pack sign verify install list diff; do "$bin" plugin "$s" --help; done)
+    help=$(for s in keygen pack sign verify install list diff selftest; do "$bin" plugin "$s" --help; done)
   else
     help=$(for k in $cmds; do "$bin" "$k" --help; done)
   fi

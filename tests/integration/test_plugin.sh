@@ -26,7 +26,7 @@ expect_exit 2 "$bin" plugin
 expect_exit 2 "$bin" plugin frobnicate
 expect_out "unknown subcommand 'frobnicate'" "unknown subcommand named"
 expect_exit 0 "$bin" plugin --help
-for s in keygen pack sign verify install list diff; do
+for s in keygen pack sign verify install list diff selftest; do
   expect_exit 0 "$bin" plugin "$s" --help
   expect_out "^Usage: caretide plugin $s" "$s --help"
 done

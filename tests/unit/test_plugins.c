@@ -784,6 +784,77 @@ Test(plugins, bundle_self_test_before_activation)
     ct_test_rmtree(dir);
 }
 
+/* A reload takes a self-test child's results (ct_plugins_set_pretested):
+ * a signed bundle is activated only when a row names the very bytes it
+ * verified and says "pass"; its tests do not run in this process. */
+Test(plugins, pretested_results_gate_the_exact_bytes)
+{
+    char dir[256], keyp[300], pubp[300], parent[300];
+    snprintf(dir, sizeof dir, "%s", ct_test_tmpdir());
+    snprintf(keyp, sizeof keyp, "%s/central.key", dir);
+    snprintf(pubp, sizeof pubp, "%s/central.pub", dir);
+    snprintf(parent, sizeof parent, "%s/plugins", dir);
+    cr_assert_eq(mkdir(parent, 0755), 0);
+    ct_signkey k;
+    cr_assert_eq(ct_signkey_generate("central", NULL, &k), 0);
+    cr_assert_eq(ct_signkey_write(&k, keyp, pubp, false), 0);
+    ct_signkey_clear(&k);
+    sign_install("runner_fail", keyp, pubp, parent);
+    char yaml[8192];
+    snprintf(yaml, sizeof yaml, SIGNED_AREA, cap_fx_area, pubp, parent,
+             "runner_fail");
+    ct_config *cfg = NULL;
+    ct_diags d = {0};
+    cr_assert_eq(ct_config_load_text("area.yaml", ".", yaml, strlen(yaml),
+                                     &cfg, &d),
+                 0);
+    pfx p;
+    cap_fx_open(&p.f, cap_fx_area);
+    cr_assert_eq(ct_plugins_new(p.f.cap, p.f.cfg, &p.m, &d), 0);
+    /* Its hash as verified. */
+    ct_bundle_info info;
+    char pdir[400];
+    snprintf(pdir, sizeof pdir, "%s/runner_fail", parent);
+    cr_assert_eq(ct_bundle_verify_dir(pdir, &cfg->trust, true,
+                                      ct_bundle_wall_ms(), &info),
+                 0);
+
+    /* Other bytes passed: refused, saying the bundle changed. */
+    json_t *r = json_pack("{s:[{s:s, s:s, s:s}]}", "plugins", "name",
+                          "runner_fail", "bundle_hash", "00ff", "result",
+                          "pass");
+    ct_plugins_set_pretested(p.m, r);
+    cr_assert_eq(ct_plugins_reload(p.m, cfg, &d), CT_ECONFIG);
+    cr_assert(d.len && strstr(d.items[d.len - 1].message,
+                              "its bundle changed while its own tests ran"),
+              "%s", d.len ? d.items[d.len - 1].message : "no diagnostic");
+    ct_diags_free(&d);
+    json_decref(r);
+
+    /* These bytes passed in the child: activated, although its tests fail
+     * here (they did not run here). */
+    r = json_pack("{s:[{s:s, s:s, s:s}]}", "plugins", "name", "runner_fail",
+                  "bundle_hash", info.bundle_hash, "result", "pass");
+    ct_plugins_set_pretested(p.m, r);
+    cr_assert_eq(ct_plugins_reload(p.m, cfg, &d), 0, "%s",
+                 d.len ? d.items[0].message : "");
+    json_decref(r);
+
+    /* These bytes failed there: refused with the child's message. */
+    r = json_pack("{s:[{s:s, s:s, s:s, s:s}]}", "plugins", "name",
+                  "runner_fail", "bundle_hash", info.bundle_hash, "result",
+                  "fail", "message", "plugin 'runner_fail' failed there");
+    ct_plugins_set_pretested(p.m, r);
+    cr_assert_eq(ct_plugins_reload(p.m, cfg, &d), CT_ECONFIG);
+    cr_assert(d.len && strstr(d.items[d.len - 1].message, "failed there"));
+    json_decref(r);
+    ct_plugins_set_pretested(p.m, NULL);
+    close_pfx(&p);
+    ct_config_free(cfg);
+    ct_diags_free(&d);
+    ct_test_rmtree(dir);
+}
+
 /* Found on main: installed bundles were verified at start, but init.lua
  * and modules required later were read from disk when needed, so a file
  * replaced after start ran under the genuine bundle's hash. Code runs from
