@@ -6,6 +6,7 @@
 #include "error.h"
 #include "log.h"
 #include "store_int.h"
+#include "token.h"
 #include "util.h"
 
 #include <errno.h>
@@ -81,7 +82,7 @@ static int sync_path(const char *path, bool dir)
 static void unlink_with_sidecars(const char *path)
 {
     static const char *const sfx[] = {"", "-wal", "-shm", "-journal",
-                                      ".audit-head"};
+                                      ".audit-head", ".tokens"};
     for (size_t i = 0; i < CT_ARRAY_LEN(sfx); i++) {
         char *p = cat2(path, sfx[i]);
         if (p)
@@ -197,6 +198,29 @@ static int finish_copy(const char *partial, ct_backup_report *r)
     return rc;
 }
 
+/* Copies the token store beside from_db (docs/operations.md "Named
+ * users") to beside to_db, mode 0600 like the original; *copied says
+ * whether there was one. The file is replaced whole by every change
+ * (temp and rename), so the copy is one version of it. */
+static int copy_tokens(const char *from_db, const char *to_db, bool *copied)
+{
+    *copied = false;
+    char *from = ct_tokens_path(from_db), *to = ct_tokens_path(to_db);
+    int rc = from && to ? 0 : CT_ENOMEM;
+    struct stat sb;
+    if (!rc && stat(from, &sb) == 0) {
+        rc = ct_backup_copy_file(from, to);
+        if (!rc && chmod(to, 0600) != 0)
+            rc = CT_EIO;
+        if (rc)
+            unlink(to);
+        *copied = rc == 0;
+    }
+    free(from);
+    free(to);
+    return rc;
+}
+
 /* The whole backup from an open source store (or, src NULL, from a
  * read-only connection of its own on db_path). */
 static int make(ct_store *src, const char *db_path, const char *out,
@@ -234,14 +258,29 @@ static int make(ct_store *src, const char *db_path, const char *out,
     ct_store_close(own);
     if (rc || (rc = finish_copy(partial, r)))
         goto fail;
+    /* The named users' tokens go with it: a restore on a new machine
+     * must not lock everyone out. */
+    if ((rc = copy_tokens(db_path, partial, &r->tokens))) {
+        problem(r, "cannot copy the token store: %s", ct_strerror(rc));
+        goto fail;
+    }
     /* An empty chain has no head file to move. */
-    if ((rename(partial_head, out_head) != 0 && errno != ENOENT) ||
-        rename(partial, out) != 0 || sync_path(out, true)) {
+    char *partial_tok = ct_tokens_path(partial), *out_tok = ct_tokens_path(out);
+    bool moved = partial_tok && out_tok &&
+                 (rename(partial_head, out_head) == 0 || errno == ENOENT) &&
+                 (!r->tokens || rename(partial_tok, out_tok) == 0) &&
+                 rename(partial, out) == 0 && sync_path(out, true) == 0;
+    if (!moved) {
         problem(r, "cannot move the copy to %s: %s", out, strerror(errno));
         rc = CT_EIO;
         unlink(out_head);
-        goto fail;
+        if (out_tok)
+            unlink(out_tok);
     }
+    free(partial_tok);
+    free(out_tok);
+    if (!moved)
+        goto fail;
     if (stat(out, &sb) == 0)
         r->bytes = sb.st_size;
     r->seconds = now_s() - t0;
@@ -453,6 +492,21 @@ int ct_backup_restore(const char *backup, const char *db_path,
         rc = CT_EIO;
         goto fail_alloc;
     }
+    /* The token store: the current one stays (a token revoked since the
+     * backup must stay revoked); only where there is none (a new
+     * machine) does the backup's copy come back. */
+    char *cur_tok = ct_tokens_path(db_path);
+    struct stat tsb;
+    if (cur_tok && stat(cur_tok, &tsb) != 0 && errno == ENOENT) {
+        int trc = copy_tokens(backup, db_path, &r->tokens);
+        if (trc)
+            ct_log_error(UNIT, "restored %s, but its token store could not "
+                         "be copied: %s; add tokens with caretide token add",
+                         db_path, ct_strerror(trc));
+    } else if (cur_tok) {
+        ct_log_info(UNIT, "kept the current token store %s", cur_tok);
+    }
+    free(cur_tok);
     r->seconds = now_s() - t0;
     ct_log_info(UNIT, "restored %s from %s (backup head seq %" PRId64
                 ", discarded head seq %" PRId64 "); the old files end in "

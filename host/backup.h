@@ -15,6 +15,11 @@
  * store.restored event recording the backup's head, the head it discards
  * and who restored, then re-anchors the head file on the new chain, so
  * that `audit verify` passes and shows the restore.
+ *
+ * The token store beside the database ("<db>.tokens", the named users'
+ * hashed tokens) is copied beside a backup as "<copy>.tokens". A restore
+ * keeps the current token store (a token revoked since the backup stays
+ * revoked) and installs the backup's only where there is none.
  */
 #ifndef CT_BACKUP_H
 #define CT_BACKUP_H
@@ -22,6 +27,7 @@
 #include "audit.h"
 #include "store.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 typedef struct ct_backup_report {
@@ -29,6 +35,8 @@ typedef struct ct_backup_report {
     int64_t events;        /* events in the copy */
     int64_t bytes;         /* size of the copy */
     double seconds;        /* wall time of the whole backup */
+    bool tokens;           /* backup: the token store was copied beside
+                              it; restore: the backup's was installed */
     char problem[320];     /* why it failed, when it did */
 } ct_backup_report;
 

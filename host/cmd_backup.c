@@ -165,7 +165,12 @@ static void prune(const char *dir, long keep)
             ct_buf p = {0};
             if (ct_buf_printf(&p, "%s/%s", dir, names[i]) == 0) {
                 unlink(p.data);
+                size_t base = p.len;
                 ct_buf_printf(&p, ".audit-head");
+                unlink(p.data);
+                p.len = base;
+                p.data[base] = '\0';
+                ct_buf_printf(&p, ".tokens");
                 unlink(p.data);
                 printf("removed %s/%s (keeping the newest %ld)\n", dir,
                        names[i], keep);
@@ -220,6 +225,9 @@ int ct_cmd_backup(int argc, char **argv)
            target.data, r.events, r.head.seq, r.head.hash, r.bytes,
            r.seconds);
     printf("anchor %s.audit-head\n", target.data);
+    if (r.tokens)
+        printf("tokens %s.tokens (the named users' token store)\n",
+               target.data);
     if (into_dir && a.keep)
         prune(dir.data, a.keep);
     status = CT_EXIT_OK;
@@ -254,6 +262,8 @@ int ct_cmd_restore(int argc, char **argv)
            " (store.restored by %s); the replaced files were kept beside "
            "it as %s.replaced-*\n",
            db, backup, r.head.seq, by, db);
+    if (r.tokens)
+        printf("installed the backup's token store (there was none)\n");
     free(owned);
     return CT_EXIT_OK;
 }

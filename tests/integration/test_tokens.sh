@@ -183,6 +183,23 @@ kill -TERM "$pid"; wait "$pid" 2>/dev/null
 n_after=$("$bin" audit list --db "$tmp/area.db" --kind token. | wc -l)
 [ "$n_after" = $((n_before + 1)) ] && ok || bad "restart audit: $n_before then $n_after"
 
+# The token store goes with a backup (found on main: a restore on a new
+# machine locked every named user out). A restore keeps the current store
+# (a token revoked since the backup stays revoked) and brings the
+# backup's back only where there is none.
+"$bin" backup --db "$tmp/area.db" "$tmp/b.db" > "$tmp/backup.out" 2>&1 || bad "backup: $(cat "$tmp/backup.out")"
+cmp -s "$tmp/area.db.tokens" "$tmp/b.db.tokens" && ok || bad "the token store is not beside the backup"
+[ "$(stat -c %a "$tmp/b.db.tokens")" = 600 ] && ok || bad "the copied token store is not 0600"
+grep -q "^tokens $tmp/b.db.tokens" "$tmp/backup.out" && ok || bad "backup does not say so: $(cat "$tmp/backup.out")"
+tok revoke "$(tok list --json | jq -r '.tokens[0].id')" >/dev/null && ok || bad "revoke after the backup"
+cp "$tmp/area.db.tokens" "$tmp/revoked.tokens"
+"$bin" restore --db "$tmp/area.db" "$tmp/b.db" > "$tmp/restore.out" 2>&1 || bad "restore: $(cat "$tmp/restore.out")"
+cmp -s "$tmp/area.db.tokens" "$tmp/revoked.tokens" && ok || bad "a restore replaced the current token store"
+rm "$tmp/area.db.tokens"
+"$bin" restore --db "$tmp/area.db" "$tmp/b.db" > "$tmp/restore.out" 2>&1 || bad "restore: $(cat "$tmp/restore.out")"
+cmp -s "$tmp/area.db.tokens" "$tmp/b.db.tokens" && ok || bad "the backup's token store was not installed where there was none"
+grep -q "installed the backup's token store" "$tmp/restore.out" && ok || bad "restore does not say so: $(cat "$tmp/restore.out")"
+
 # A config token with a stored secret is refused at check.
 sed -e "s|sha256: db2c460a3dd812a27b2a7f60d1320322c27ac3b28b3b90b11c05ecc7b4bcc856|sha256: $(printf %s "$short" | sha256sum | cut -d' ' -f1)|" \
   "$tmp/area.yaml" > "$tmp/clash.yaml"
