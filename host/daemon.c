@@ -317,9 +317,44 @@ static size_t tokens_missing(const ct_config_org *a, const ct_config_org *b)
  * before and after (name, version, settings and bundle hashes) when they
  * differ. A new object.
  */
+/* Per plugin in both sets, each setting whose value changed:
+ * [{"plugin": NAME, "changed": {SETTING: {"from": OLD, "to": NEW}}}] (a
+ * setting that appeared or went has null on that side). Plugins added or
+ * removed show in plugins_before/after. A new array. */
+static json_t *settings_diff(json_t *before, json_t *after)
+{
+    json_t *out = json_array();
+    const char *name;
+    json_t *b;
+    json_object_foreach(before, name, b) {
+        json_t *a = json_object_get(after, name);
+        if (!a || json_equal(a, b))
+            continue;
+        json_t *changed = json_object();
+        const char *k;
+        json_t *v;
+        json_object_foreach(b, k, v) {
+            json_t *w = json_object_get(a, k);
+            if (!w || !json_equal(v, w))
+                json_object_set_new(changed, k,
+                                    json_pack("{s:O, s:O}", "from", v, "to",
+                                              w ? w : json_null()));
+        }
+        json_object_foreach(a, k, v) {
+            if (!json_object_get(b, k))
+                json_object_set_new(changed, k,
+                                    json_pack("{s:n, s:O}", "from", "to", v));
+        }
+        json_array_append_new(out, json_pack("{s:s, s:o}", "plugin", name,
+                                             "changed", changed));
+    }
+    return out;
+}
+
 static json_t *reload_diff(const ct_config *old, const ct_config *next,
                            const ct_reconcile_stats *st, json_t *plugins_before,
-                           json_t *plugins_after)
+                           json_t *plugins_after, json_t *settings_before,
+                           json_t *settings_after)
 {
     json_t *beds_added = json_array(), *beds_gone = json_array();
     beds_missing(next, old, beds_added);
@@ -357,6 +392,10 @@ static json_t *reload_diff(const ct_config *old, const ct_config *next,
         json_object_set(out, "plugins_before", plugins_before);
         json_object_set(out, "plugins_after", plugins_after);
     }
+    json_t *settings = settings_diff(settings_before, settings_after);
+    if (out && json_array_size(settings))
+        json_object_set(out, "plugin_settings", settings);
+    json_decref(settings);
     return out;
 }
 
@@ -447,6 +486,9 @@ int ct_daemon_reload_by(ct_daemon *d, const char *actor, ct_diags *diags,
     json_t *plugins_before =
         ct_daemon_plugins(d) ? ct_plugins_provenance(ct_daemon_plugins(d))
                             : json_array();
+    json_t *settings_before =
+        ct_daemon_plugins(d) ? ct_plugins_settings(ct_daemon_plugins(d))
+                            : json_object();
     size_t prepared = 0;
     for (; prepared < d->nhooks; prepared++) {
         const ct_daemon_reload_hook *h = &d->hooks[prepared];
@@ -463,10 +505,15 @@ int ct_daemon_reload_by(ct_daemon *d, const char *actor, ct_diags *diags,
     json_t *plugins_after =
         ct_daemon_plugins(d) ? ct_plugins_provenance(ct_daemon_plugins(d))
                             : json_array();
-    json_t *diff =
-        reload_diff(d->cfg, next, stats, plugins_before, plugins_after);
+    json_t *settings_after =
+        ct_daemon_plugins(d) ? ct_plugins_settings(ct_daemon_plugins(d))
+                            : json_object();
+    json_t *diff = reload_diff(d->cfg, next, stats, plugins_before,
+                               plugins_after, settings_before, settings_after);
     json_decref(plugins_before);
     json_decref(plugins_after);
+    json_decref(settings_before);
+    json_decref(settings_after);
     audit_reload(d, actor, diff);
     ct_daemon__tokens_auth_changed(d, auth);
     ct_http_set_auth(d->http, auth);
@@ -484,6 +531,7 @@ int ct_daemon_reload_by(ct_daemon *d, const char *actor, ct_diags *diags,
 
 fail_prepare:
     json_decref(plugins_before);
+    json_decref(settings_before);
     while (prepared-- > 0)
         if (d->hooks[prepared].abort)
             d->hooks[prepared].abort(d, next, d->hooks[prepared].data);

@@ -1515,6 +1515,17 @@ json_t *ct_plugins_provenance(const ct_plugins *m)
     return a;
 }
 
+json_t *ct_plugins_settings(const ct_plugins *m)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; o && m->cur && i < m->cur->n; i++) {
+        const ct_plugin *p = m->cur->items[i];
+        json_object_set(o, p->manifest->name,
+                        p->settings ? p->settings : json_null());
+    }
+    return o;
+}
+
 bool ct_plugins__loaded(const ct_plugins *m, const char *name)
 {
     /* By the configs: a set being loaded is not yet reachable. */

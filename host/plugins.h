@@ -127,6 +127,10 @@ void ct_plugins_set_self_test(ct_plugins_test_fn fn);
  * activated: its own tests failed (...)" and the runner's diagnostics
  * otherwise.
  */
+/* The running plugins' effective settings: {NAME: {SETTING: VALUE}}, a
+ * new object (for the audit of a reload: which settings changed). */
+json_t *ct_plugins_settings(const ct_plugins *p);
+
 /*
  * The results of `caretide plugin selftest --json` run by a child process
  * on the config about to be prepared (the daemon's reload, so that a test

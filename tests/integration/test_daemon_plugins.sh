@@ -79,6 +79,15 @@ req GET '/v1/audit?limit=1000' "$admin"
 expect 200 '[.events[] | select(.kind == "plugin.downgraded") | .payload | [.plugin, .from, .to]] == [["triage_p2", "1.0.0", "0.9.0"]]'
 [ ! -e "$tmp/plugins/.triage_p2.allow-downgrade" ] && ok || bad "the allowance was not used up"
 
+# A settings change is audited setting by setting (found on main: only
+# the settings' hash changed in config.reloaded).
+sed -i 's|settings: {level: 2}|settings: {level: 3}|' "$tmp/area.yaml"
+req POST /v1/admin/reload "$admin" '{"reason": "level 3 for the weekend"}'
+expect 200 'true'
+
 kill -TERM "$pid"; wait "$pid"; rc=$?
 [ "$rc" = 0 ] && ok || bad "daemon exit status $rc after SIGTERM"
+"$bin" audit list --db "$tmp/area.db" --kind config.reloaded --json > "$tmp/reloads.json" 2>&1
+jq -e -s '[.[] | .payload.plugin_settings // empty] | last == [{"plugin": "escalator", "changed": {"level": {"from": 2, "to": 3}}}]' "$tmp/reloads.json" >/dev/null \
+  && ok || bad "config.reloaded does not name the changed setting: $(tail -2 "$tmp/reloads.json")"
 finish
