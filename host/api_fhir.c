@@ -491,15 +491,29 @@ static int bed_locations(ct_http_req *r, ct_daemon *d, ct_bed_filter *f,
     return 0;
 }
 
+/* A Location id or partof value, "f.", "z." or "b." and an encoded place
+ * id: its kind in *kind and the caretide id in out; false when it is not
+ * one. */
+static bool place_id(const char *fid, char *kind, char *out, size_t n)
+{
+    if (!fid || !strchr("fzb", fid[0]) || fid[0] == '\0' || fid[1] != '.')
+        return false;
+    *kind = fid[0];
+    return ct_fhir_id_get(fid + 2, out, n) == 0;
+}
+
 /* GET /fhir/R4/Location/{id}: f.FACILITY, z.ZONE or b.BED. */
 int ct_api__fhir_location_read(ct_http_req *r, void *app)
 {
     ct_daemon *d = app;
-    const char *id = ct_http_req_param(r, "id");
+    char kind = 0, pid[CT_FHIR_ID_BUF];
+    const char *id =
+        place_id(ct_http_req_param(r, "id"), &kind, pid, sizeof pid) ? pid
+                                                                      : NULL;
     const ct_config *cfg = ct_daemon_config(d);
-    if (id && strncmp(id, "b.", 2) == 0) {
+    if (id && kind == 'b') {
         json_t *one = json_array();
-        ct_bed_filter f = {.bed_id = id + 2, .status = -1, .limit = 1};
+        ct_bed_filter f = {.bed_id = id, .status = -1, .limit = 1};
         int err = one ? bed_locations(r, d, &f, one) : CT_ENOMEM;
         if (err || json_array_size(one) == 0) {
             json_decref(one);
@@ -519,11 +533,10 @@ int ct_api__fhir_location_read(ct_http_req *r, void *app)
     json_t *f, *z, *found = NULL;
     json_array_foreach(facs, i, f)
     {
-        if (id && strncmp(id, "f.", 2) == 0 && same(f, "id", id + 2))
+        if (id && kind == 'f' && same(f, "id", id))
             found = ct_fhir_location_facility(f, cfg);
         json_array_foreach(json_object_get(f, "zones"), j, z)
-            if (!found && id && strncmp(id, "z.", 2) == 0 &&
-                same(z, "id", id + 2))
+            if (!found && id && kind == 'z' && same(z, "id", id))
                 found = ct_fhir_location_zone(z, f);
         if (found)
             break;
@@ -551,21 +564,24 @@ int ct_api__fhir_location_search(ct_http_req *r, void *app)
         return err;
     if (part && strncmp(part, "Location/", 9) == 0)
         part += 9;
-    if (part && strncmp(part, "f.", 2) && strncmp(part, "z.", 2))
+    char kind = 0, pid[CT_FHIR_ID_BUF];
+    if (part && (!place_id(part, &kind, pid, sizeof pid) || kind == 'b'))
         return outcome(r, 400, "value", "partof",
                        "partof must be Location/f.FACILITY or "
                        "Location/z.ZONE");
+    if (part)
+        part = pid;
     json_t *list = json_array();
     if (!list)
         return CT_ENOMEM;
     char base[200];
     base_url(r, base, sizeof base);
-    if (opst || (part && part[0] == 'z')) {
+    if (opst || (part && kind == 'z')) {
         static const char *const bs[] = {"available", "occupied", "held",
                                          "blocked"};
         ct_bed_filter f = {.status = -1, .limit = CT_VIEW_MAX_BEDS};
         if (part)
-            *(part[0] == 'z' ? &f.zone_id : &f.facility_id) = part + 2;
+            *(kind == 'z' ? &f.zone_id : &f.facility_id) = part;
         int want = -1;
         for (size_t i = 0; opst && i < CT_ARRAY_LEN(bs); i++)
             if (strcmp(ct_fhir_bed_status(bs[i]), opst) == 0)
@@ -604,7 +620,7 @@ int ct_api__fhir_location_search(ct_http_req *r, void *app)
     json_array_foreach(facs, i, f)
     {
         if (!same(f, "org", org) ||
-            (part && !same(f, "id", part + 2)))
+            (part && !same(f, "id", part)))
             continue;
         if (!part)
             json_array_append_new(list, ct_fhir_location_facility(f, cfg));
@@ -652,7 +668,11 @@ static int services(ct_http_req *r, ct_daemon *d, const char *id)
 
 int ct_api__fhir_service_read(ct_http_req *r, void *app)
 {
-    return services(r, app, ct_http_req_param(r, "id"));
+    char id[CT_FHIR_ID_BUF];
+    if (ct_fhir_id_get(ct_http_req_param(r, "id"), id, sizeof id))
+        return outcome(r, 404, "not-found", NULL,
+                       "no such HealthcareService");
+    return services(r, app, id);
 }
 
 int ct_api__fhir_service_search(ct_http_req *r, void *app)

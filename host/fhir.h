@@ -107,6 +107,18 @@ json_t *ct_fhir_service_request(const json_t *referral,
 /* Locations: a facility of the capacity view (a site), one of its zones
  * (a ward, partOf the site) or a bed of GET /v1/beds (partOf its zone),
  * with operational status. */
+/*
+ * Place ids in FHIR. FHIR ids are letters, digits, '-' and '.'; caretide
+ * ids also allow '_'. put writes an id with '.' as ".." and '_' as ".-"
+ * (an id with neither is unchanged), get reads it back (CT_EINVAL for a
+ * '.' followed by anything else). Locations are "f.", "z." or "b." and
+ * the encoded id; HealthcareServices the encoded facility id. CT_ELIMIT
+ * when out (n bytes) is too small.
+ */
+#define CT_FHIR_ID_BUF 160 /* an encoded id: twice the longest id, + NUL */
+int ct_fhir_id_put(const char *id, char *out, size_t n);
+int ct_fhir_id_get(const char *fid, char *out, size_t n);
+
 json_t *ct_fhir_location_facility(const json_t *facility,
                                   const ct_config *cfg);
 json_t *ct_fhir_location_zone(const json_t *zone, const json_t *facility);

@@ -5,6 +5,8 @@
  */
 #include "fhir.h"
 
+#include "error.h"
+
 #include "util.h"
 
 #include <string.h>
@@ -228,4 +230,44 @@ const char *ct_fhir_service_type(const char *kind)
 {
     const char *s = lookup(service_type, CT_ARRAY_LEN(service_type), kind);
     return s ? s : kind;
+}
+
+/* --- place ids --------------------------------------------------------- */
+
+int ct_fhir_id_put(const char *id, char *out, size_t n)
+{
+    size_t k = 0;
+    for (const char *p = id ? id : ""; *p; p++) {
+        const char *w = *p == '.' ? ".." : *p == '_' ? ".-" : NULL;
+        size_t len = w ? 2 : 1;
+        if (k + len >= n)
+            return CT_ELIMIT;
+        if (w)
+            memcpy(out + k, w, 2);
+        else
+            out[k] = *p;
+        k += len;
+    }
+    if (k >= n)
+        return CT_ELIMIT;
+    out[k] = '\0';
+    return 0;
+}
+
+int ct_fhir_id_get(const char *fid, char *out, size_t n)
+{
+    size_t k = 0;
+    for (const char *p = fid; *p; p++) {
+        char c = *p;
+        if (c == '.') {
+            if (p[1] != '.' && p[1] != '-')
+                return CT_EINVAL;
+            c = *++p == '.' ? '.' : '_';
+        }
+        if (k + 1 >= n)
+            return CT_ELIMIT;
+        out[k++] = c;
+    }
+    out[k] = '\0';
+    return 0;
 }

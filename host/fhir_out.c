@@ -20,6 +20,16 @@
 #define SYS_PHYSICAL                                                        \
     "http://terminology.hl7.org/CodeSystem/location-physical-type"
 
+/* "Location/" (when ref), the kind's prefix and the encoded id. */
+static void place_ref(char *out, size_t n, bool ref, const char *prefix,
+                      const char *id)
+{
+    char enc[CT_FHIR_ID_BUF];
+    if (ct_fhir_id_put(id, enc, sizeof enc))
+        enc[0] = '\0';
+    snprintf(out, n, "%s%s.%s", ref ? "Location/" : "", prefix, enc);
+}
+
 static const char *str(const json_t *o, const char *key)
 {
     return json_string_value(json_object_get(o, key));
@@ -174,8 +184,8 @@ json_t *ct_fhir_task(const json_t *ref, const json_t *decision,
             &bad);
     const char *bed = str(ref, "bed");
     if (bed) {
-        char loc[96];
-        snprintf(loc, sizeof loc, "Location/b.%s", bed);
+        char loc[CT_FHIR_ID_BUF + 16];
+        place_ref(loc, sizeof loc, true, "b", bed);
         add(out,
             output("bed", "valueReference",
                    json_pack("{s:s, s:s}", "reference", loc, "display",
@@ -289,8 +299,8 @@ static json_t *physical(const char *code, const char *display)
 static json_t *location(const char *prefix, const char *id,
                         const char *name)
 {
-    char fid[96];
-    snprintf(fid, sizeof fid, "%s.%s", prefix, id ? id : "");
+    char fid[CT_FHIR_ID_BUF + 16];
+    place_ref(fid, sizeof fid, false, prefix, id);
     return json_pack("{s:s, s:s, s:o, s:s, s:s}", "resourceType", "Location",
                      "id", fid, "meta", meta("Location"), "name",
                      name ? name : (id ? id : ""), "mode", "instance");
@@ -336,8 +346,8 @@ json_t *ct_fhir_location_zone(const json_t *zone, const json_t *fac)
     if (!l)
         return NULL;
     bool closed = json_is_true(json_object_get(zone, "closed"));
-    char part[96];
-    snprintf(part, sizeof part, "Location/f.%s", str(fac, "id"));
+    char part[CT_FHIR_ID_BUF + 16];
+    place_ref(part, sizeof part, true, "f", str(fac, "id"));
     put(l, "status", json_string(closed ? "suspended" : "active"), &bad);
     /* A zone closed to admissions (an outbreak) is closed as a whole; an
      * open one has the statuses of its beds. */
@@ -366,8 +376,8 @@ json_t *ct_fhir_location_bed(const json_t *bed)
     for (size_t i = 0; i < CT_ARRAY_LEN(names); i += 2)
         if (strcmp(names[i], code) == 0)
             display = names[i + 1];
-    char part[96];
-    snprintf(part, sizeof part, "Location/z.%s", str(bed, "zone"));
+    char part[CT_FHIR_ID_BUF + 16];
+    place_ref(part, sizeof part, true, "z", str(bed, "zone"));
     bool blocked = status && strcmp(status, "blocked") == 0;
     put(l, "status", json_string(blocked ? "suspended" : "active"), &bad);
     put(l, "operationalStatus", coding(SYS_V2_0116, code, display), &bad);
@@ -386,11 +396,13 @@ json_t *ct_fhir_healthcare_service(const json_t *fac, const ct_config *cfg)
 {
     int bad = 0;
     const char *id = str(fac, "id"), *kind = str(fac, "kind");
-    char loc[96];
-    snprintf(loc, sizeof loc, "Location/f.%s", id ? id : "");
+    char loc[CT_FHIR_ID_BUF + 16], hid[CT_FHIR_ID_BUF];
+    place_ref(loc, sizeof loc, true, "f", id);
+    if (ct_fhir_id_put(id, hid, sizeof hid))
+        hid[0] = '\0';
     json_t *h = json_pack(
         "{s:s, s:s, s:o, s:[{s:s, s:s}], s:b, s:[{s:s}], s:s, s:[{s:s}]}",
-        "resourceType", "HealthcareService", "id", id ? id : "", "meta",
+        "resourceType", "HealthcareService", "id", hid, "meta",
         meta("HealthcareService"), "identifier", "system",
         CT_FHIR_ID_FACILITY, "value", id ? id : "", "active", 1, "location",
         "reference", loc, "name", str(fac, "name") ? str(fac, "name") : "",

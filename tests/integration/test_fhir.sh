@@ -21,6 +21,7 @@ fx=$src/tests/integration/fhir
 other=integration-other-hospital-token
 other_hash=$(printf %s "$other" | sha256sum | cut -d' ' -f1)
 demo_area "$tmp/area.yaml" \
+  -e "s|id: oakwood-memory$|id: oakwood_memory.2|" \
   -e "s|^organisations:|organisations:\n  - id: other-acute\n    name: Other Acute Trust\n    ods_code: R9X\n    tokens:\n      - role: hospital\n        sha256: $other_hash|"
 start main --config "$tmp/area.yaml" || { finish; exit 1; }
 db=$tmp/area.db
@@ -306,7 +307,16 @@ expect 200 '.total > 0 and ([.entry[].resource.partOf.reference] | unique) == ["
 fhir GET '/fhir/R4/Location?operational-status=X' "$viewer"
 oo 400 code-invalid operational-status
 fhir GET '/fhir/R4/Location?organization=VZ9A1' "$viewer"
-expect 200 '[.entry[].resource.id] == ["f.oakwood", "z.oakwood-main", "z.oakwood-memory"]'
+expect 200 '[.entry[].resource.id] == ["f.oakwood", "z.oakwood-main", "z.oakwood.-memory..2"]'
+# Found on main: a caretide id with '_' made a FHIR id outside its form
+# ([A-Za-z0-9.-]); '_' is written ".-" and '.' "..", and read back.
+fhir GET /fhir/R4/Location/z.oakwood.-memory..2 "$viewer"
+expect 200 '.name != null and .partOf.reference == "Location/f.oakwood"'
+valid
+fhir GET '/fhir/R4/Location?partof=Location/z.oakwood.-memory..2' "$viewer"
+expect 200 '.total > 0 and ([.entry[].resource.partOf.reference] | unique) == ["Location/z.oakwood.-memory..2"]'
+fhir GET /fhir/R4/Location/z.oakwood_memory.2 "$viewer"
+oo 404 not-found ""
 fhir GET '/fhir/R4/Location?organization=Q99' "$viewer"
 oo 400 code-invalid organization
 fhir GET /fhir/R4/Location/b.OAK-036 "$viewer"

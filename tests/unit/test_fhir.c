@@ -6,6 +6,7 @@
 #include "fhir.h"
 
 #include <criterion/criterion.h>
+#include <ctype.h>
 #include <string.h>
 
 static ct_config *demo(void)
@@ -156,4 +157,30 @@ Test(fhir, tables)
                      "awaiting");
     cr_expect_str_eq(ct_fhir_issue_type(409, "exists"), "duplicate");
     cr_expect_str_eq(ct_fhir_issue_type(400, "missing"), "required");
+}
+
+/* Found on main: a place id with '_' became a FHIR id outside
+ * [A-Za-z0-9.-]. The encoding is reversible and leaves plain ids alone. */
+Test(fhir, place_ids_round_trip)
+{
+    static const char *const ids[] = {"oakwood-main", "a_b", "a.b", "a._b",
+                                      "_", ".", "x.-y", "OAK-001"};
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        char enc[CT_FHIR_ID_BUF], dec[CT_FHIR_ID_BUF];
+        cr_assert_eq(ct_fhir_id_put(ids[i], enc, sizeof enc), 0);
+        for (const char *p = enc; *p; p++)
+            cr_assert(isalnum((unsigned char)*p) || *p == '-' || *p == '.',
+                      "%s -> %s", ids[i], enc);
+        cr_assert_eq(ct_fhir_id_get(enc, dec, sizeof dec), 0);
+        cr_assert_str_eq(dec, ids[i]);
+    }
+    char out[CT_FHIR_ID_BUF];
+    cr_assert_eq(ct_fhir_id_put("oakwood-main", out, sizeof out), 0);
+    cr_assert_str_eq(out, "oakwood-main");
+    cr_assert_eq(ct_fhir_id_put("a_b.c", out, sizeof out), 0);
+    cr_assert_str_eq(out, "a.-b..c");
+    cr_assert_eq(ct_fhir_id_get("a.b", out, sizeof out), CT_EINVAL);
+    cr_assert_eq(ct_fhir_id_get("a.", out, sizeof out), CT_EINVAL);
+    char tiny[4];
+    cr_assert_eq(ct_fhir_id_put("a_b", tiny, sizeof tiny), CT_ELIMIT);
 }
