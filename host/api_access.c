@@ -73,8 +73,15 @@ void ct_api__redact_referral(const ct_http_req *r, json_t *ref)
         "created_at",   "updated_at",      "discharged_at",
         "delay_days",   "bed",             "hold",
         "occupancy",    "hold_expires_at", "delays", NULL};
-    if (ref && !ct_api__sees_personal(r))
-        keep_only(ref, keep);
+    if (!ref || ct_api__sees_personal(r))
+        return;
+    keep_only(ref, keep);
+    /* Who coded a delay names a member of staff (user:NAME@org): the
+     * audit log's readers see it, not every viewer. */
+    size_t i;
+    json_t *ep;
+    json_array_foreach(json_object_get(ref, "delays"), i, ep)
+        json_object_del(ep, "recorded_by");
 }
 
 void ct_api__redact_decision(const ct_http_req *r, json_t *d)

@@ -40,9 +40,12 @@ static const char *col(sqlite3_stmt *st, int i)
     return (const char *)sqlite3_column_text(st, i);
 }
 
-/* The referral's state and ready date, failing once it has left. */
+/* The referral's state and ready date, failing once it has left unless
+ * left (may be NULL) asks for the day it left: then a discharged or
+ * completed referral gives that UK day in left (YYYY-MM-DD) and one still
+ * in hospital gives "". A cancelled referral never takes a delay. */
 static int load(ct_capacity *c, int64_t id, const char *verb, char ready[11],
-                ct_cap_error *err)
+                char left[11], ct_cap_error *err)
 {
     sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_DEL_REFERRAL, err);
     if (!st)
@@ -60,9 +63,15 @@ static int load(ct_capacity *c, int64_t id, const char *verb, char ready[11],
     char state[16];
     snprintf(state, sizeof state, "%s", col(st, 0) ? col(st, 0) : "");
     snprintf(ready, 11, "%s", col(st, 1) ? col(st, 1) : "");
+    int64_t discharged_at = sqlite3_column_int64(st, 2);
     sqlite3_reset(st);
-    if (!strcmp(state, "discharged") || !strcmp(state, "completed") ||
-        !strcmp(state, "cancelled"))
+    bool gone = !strcmp(state, "discharged") || !strcmp(state, "completed");
+    if (left) {
+        left[0] = '\0';
+        if (gone && discharged_at > 0)
+            ct_clock_day_text(ct_clock_uk_day(discharged_at), left);
+    }
+    if ((gone && !(left && left[0])) || !strcmp(state, "cancelled"))
         return ct_capacity__fail(err, CT_ESTATE,
                                  "referral %" PRId64 " is %s; cannot %s", id,
                                  state, verb);
@@ -180,12 +189,23 @@ int ct_delay_start(ct_capacity *c, int64_t id, const ct_delay_input *in,
         (rc = ct_capacity__check_text("actor", actor, 200, err)) ||
         (rc = ct_capacity__begin(c, err)))
         return rc;
-    char ready[11], now_day[11], from[11];
+    char ready[11], now_day[11], from[11], left[11];
     today(c, now_day);
     last_ep last;
-    if ((rc = load(c, id, "record a delay", ready, err)) ||
+    if ((rc = load(c, id, "record a delay", ready, left, err)) ||
         (rc = last_episode(c, id, &last, err)))
         goto done;
+    /* After discharge the delay is coded retrospectively, as the national
+     * sitrep allows: its days end the day the person left. */
+    bool retro = left[0] != '\0';
+    if (retro && strcmp(ready, left) >= 0) {
+        rc = ct_capacity__fail(err, CT_EINVAL,
+                               "the person left hospital on %s, not after "
+                               "the discharge ready date (%s): there is no "
+                               "delay to record",
+                               left, ready);
+        goto done;
+    }
     if (strcmp(ready, now_day) > 0) {
         rc = ct_capacity__fail(err, CT_EINVAL,
                                "the discharge ready date (%s) is after "
@@ -194,9 +214,13 @@ int ct_delay_start(ct_capacity *c, int64_t id, const ct_delay_input *in,
         goto done;
     }
     /* The first reason covers the delay from its start; a later one
-     * starts today; either unless the caller says when. */
+     * starts today, or after discharge corrects the latest from its first
+     * day; either unless the caller says when. */
     snprintf(from, sizeof from, "%s",
-             in->from ? in->from : last.id ? now_day : ready);
+             in->from    ? in->from
+             : !last.id  ? ready
+             : retro     ? last.from
+                         : now_day);
     /* Dates as YYYY-MM-DD compare as text. */
     if (strcmp(from, ready) < 0) {
         *field = "from";
@@ -204,6 +228,15 @@ int ct_delay_start(ct_capacity *c, int64_t id, const ct_delay_input *in,
                                "a delay starts on or after the discharge "
                                "ready date (%s), not on %s",
                                ready, from);
+        goto done;
+    }
+    if (retro && strcmp(from, left) >= 0) {
+        *field = "from";
+        rc = ct_capacity__fail(err, CT_EINVAL,
+                               "the person left hospital on %s: a delay "
+                               "coded afterwards starts before that day, "
+                               "not on %s",
+                               left, from);
         goto done;
     }
     if (strcmp(from, now_day) > 0) {
@@ -254,18 +287,19 @@ int ct_delay_start(ct_capacity *c, int64_t id, const ct_delay_input *in,
     int64_t ep = sqlite3_last_insert_rowid(ct_store__db(c->store));
     if ((rc = set_current(c, id, in->reason, in->responsible_org, err)))
         goto done;
-    rc = ct_capacity__emit(
-        c, actor, "referral.delay_set",
-        json_pack("{s:I, s:I, s:s, s:o, s:s, s:s, s:o}", "referral",
-                  (json_int_t)id, "episode", (json_int_t)ep, "reason",
-                  in->reason, "text",
-                  in->reason_text ? json_string(in->reason_text)
-                                  : json_null(),
-                  "responsible_org", in->responsible_org, "from", from,
-                  "ended",
-                  last.id && !last.to[0] ? json_integer(last.id)
-                                         : json_null()),
-        err);
+    json_t *payload = json_pack(
+        "{s:I, s:I, s:s, s:o, s:s, s:s, s:o}", "referral", (json_int_t)id,
+        "episode", (json_int_t)ep, "reason", in->reason, "text",
+        in->reason_text ? json_string(in->reason_text) : json_null(),
+        "responsible_org", in->responsible_org, "from", from, "ended",
+        last.id && !last.to[0] ? json_integer(last.id) : json_null());
+    /* Coded after the person left: the event says so, and when they left
+     * (the actor and the event's time say who and when). */
+    if (payload && retro) {
+        json_object_set_new(payload, "retrospective", json_true());
+        json_object_set_new(payload, "left", json_string(left));
+    }
+    rc = ct_capacity__emit(c, actor, "referral.delay_set", payload, err);
 done:
     return ct_capacity__finish(c, rc, err);
 }
@@ -285,7 +319,7 @@ int ct_delay_end(ct_capacity *c, int64_t id, const char *to,
     if (to)
         snprintf(day, sizeof day, "%s", to);
     last_ep last;
-    if ((rc = load(c, id, "clear a delay", ready, err)) ||
+    if ((rc = load(c, id, "clear a delay", ready, NULL, err)) ||
         (rc = last_episode(c, id, &last, err)))
         goto done;
     if (!last.id || last.to[0]) {
@@ -378,8 +412,9 @@ int ct_delay_episodes_json(ct_capacity *c, int64_t id, int64_t ready_day,
         if (to > end_day)
             to = end_day;
         if (json_array_append_new(
-                a, json_pack("{s:I, s:s, s:o, s:s, s:s, s:o, s:I}", "id",
-                             (json_int_t)sqlite3_column_int64(st, 0),
+                a, json_pack("{s:I, s:s, s:o, s:s, s:s, s:o, s:I, s:I, s:o,"
+                             " s:b}",
+                             "id", (json_int_t)sqlite3_column_int64(st, 0),
                              "reason", col(st, 1), "text",
                              col(st, 2) ? json_string(col(st, 2))
                                         : json_null(),
@@ -387,7 +422,14 @@ int ct_delay_episodes_json(ct_capacity *c, int64_t id, int64_t ready_day,
                              col(st, 4), "to",
                              col(st, 5) ? json_string(col(st, 5))
                                         : json_null(),
-                             "days", (json_int_t)(to > from ? to - from : 0)))) {
+                             "days", (json_int_t)(to > from ? to - from : 0),
+                             "recorded_at",
+                             (json_int_t)sqlite3_column_int64(st, 6),
+                             "recorded_by",
+                             col(st, 7) ? json_string(col(st, 7))
+                                        : json_null(),
+                             "retrospective",
+                             sqlite3_column_int(st, 8) != 0))) {
             json_decref(a);
             a = NULL;
         }

@@ -15,8 +15,10 @@
  * these functions run. The host keeps what defines a delay: it starts on
  * or after the DRD and no later than today, the history is not rewritten
  * (a new episode starts no earlier than the open one), the organisation
- * exists, and a discharged, completed or cancelled referral has no new
- * delay.
+ * exists, and a cancelled referral has no new delay. A discharged or
+ * completed referral takes episodes coded retrospectively (the national
+ * sitrep allows it) within the days it waited: from before the day the
+ * person left, audited as such.
  *
  * Days are whole UK days (Europe/London, clock.h ct_clock_uk_day) as day
  * numbers (days since 1970-01-01) or "YYYY-MM-DD".
@@ -48,8 +50,11 @@ typedef struct ct_delay_input {
  * reason, text, responsible_org, from, ended}. A refusal is CT_EINVAL, or
  * CT_ENOTFOUND for an unknown organisation, with the input at fault in
  * *field ("reason", "responsible_org", "from"; field may be NULL);
- * CT_ENOTFOUND for an unknown referral and CT_ESTATE once discharged
- * leave *field NULL.
+ * CT_ENOTFOUND for an unknown referral and CT_ESTATE once cancelled
+ * leave *field NULL. After discharge `from` must be before the day the
+ * person left; without it the first episode starts on the ready date and
+ * a later one corrects the latest from its start. The event then carries
+ * "retrospective": true and "left" (that day).
  */
 int ct_delay_start(ct_capacity *c, int64_t id, const ct_delay_input *in,
                    const char *actor, const char **field, ct_cap_error *err);
@@ -62,7 +67,8 @@ int ct_delay_end(ct_capacity *c, int64_t id, const char *to,
 
 /* The episodes of referral id as a new JSON array, oldest first: {id,
  * reason, text, responsible_org, from, to (null while open), days (of the
- * delay days [ready_day, end_day), those attributed to it)}. */
+ * delay days [ready_day, end_day), those attributed to it), recorded_at,
+ * recorded_by, retrospective (recorded after the person left)}. */
 int ct_delay_episodes_json(ct_capacity *c, int64_t id, int64_t ready_day,
                            int64_t end_day, json_t **out, ct_cap_error *err);
 

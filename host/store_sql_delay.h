@@ -6,7 +6,8 @@
 #define CT_STORE_SQL_DELAY_H
 
 #define CT_STMTS_DELAY(X)                                                    \
-    X(DEL_REFERRAL, "SELECT state, ready_date FROM referral WHERE id = ?1")  \
+    X(DEL_REFERRAL,                                                          \
+      "SELECT state, ready_date, discharged_at FROM referral WHERE id = ?1")  \
     /* The latest episode: the open one, or the last to end. */             \
     X(DEL_LAST,                                                              \
       "SELECT id, from_day, to_day FROM delay_episode"                       \
@@ -23,8 +24,12 @@
       "       (SELECT json_group_array(DISTINCT f.kind) FROM facility f"     \
       "         WHERE f.org_id = o.id AND f.retired = 0)"                    \
       "  FROM organisation o WHERE o.id = ?1")                               \
+    /* Retrospective: recorded after the person left (coded later). */    \
     X(DEL_LIST,                                                              \
-      "SELECT id, reason, reason_text, responsible_org, from_day, to_day"    \
+      "SELECT id, reason, reason_text, responsible_org, from_day, to_day,"   \
+      "       recorded_at, recorded_by,"                                     \
+      "       coalesce(recorded_at > (SELECT discharged_at FROM referral"    \
+      "                                WHERE id = ?1), 0)"                   \
       "  FROM delay_episode WHERE referral_id = ?1"                          \
       " ORDER BY from_day, id")
 

@@ -83,4 +83,41 @@ req POST "/v1/referrals/$later/delay" "$hospital" '{"reason": "awaiting_p1_care"
 expect_error 400 invalid null
 echo "$body" | jq -e '.error.message | test("no delay to record yet")' >/dev/null && ok || bad "future DRD: $body"
 
+# Coded after discharge (issue 21, finding 4): the sitrep lets reasons be
+# coded retrospectively, so a person who left without one is not "no
+# responsible organisation" for ever. Audited with who and when.
+req POST /v1/referrals "$hospital" "{\"nhs_number\": \"$(nhs 3)\", \"ready_date\": \"$(ago 4)\", \"requested_pathway\": \"P2\", \"needs\": [\"rehab\"]}"
+expect 201 '.referral.state == "held"'
+gone=$(echo "$body" | jq -r .referral.id)
+req POST "/v1/referrals/$gone/confirm" "$hub" ''
+expect 200 '.referral.state == "placed"'
+req POST "/v1/referrals/$gone/discharge" "$hospital" ''
+expect 200 '.referral.state == "discharged" and .referral.delay_days == 4 and .referral.delays == []'
+req GET '/v1/reports/delays?by=org' "$hub"
+none_before=$(echo "$body" | jq '[.groups[] | select(.key == null or .key == "none") | .bed_days_lost] | add // 0')
+# The first reason, from the ready date by default, up to the day they left.
+req POST "/v1/referrals/$gone/delay" "$hub" '{"reason": "awaiting_p2_bed", "responsible_org": "demo-community"}'
+expect 200 ".referral.state == \"discharged\" and (.referral.delays | length == 1) and .referral.delays[0].from == \"$(ago 4)\" and .referral.delays[0].days == 4 and (.referral.delays[0].recorded_by | startswith(\"org:\")) and .referral.delays[0].recorded_at > 0 and .referral.delays[0].retrospective == true"
+# A correction: the last two days were the family's choice.
+req POST "/v1/referrals/$gone/delay" "$hospital" "{\"reason\": \"person_family_disagree\", \"responsible_org\": \"demo-acute\", \"from\": \"$(ago 2)\"}"
+expect 200 '(.referral.delays | map(.days)) == [2, 2] and .referral.delay_reason == "person_family_disagree"'
+# Not after the day they left, nor before the ready date.
+req POST "/v1/referrals/$gone/delay" "$hub" "{\"reason\": \"awaiting_p2_bed\", \"responsible_org\": \"demo-community\", \"from\": \"$(ago 0)\"}"
+expect_error 400 invalid from
+echo "$body" | jq -e '.error.message | test("left hospital")' >/dev/null && ok || bad "after discharge day: $body"
+req POST "/v1/referrals/$gone/delay" "$hub" "{\"reason\": \"awaiting_p2_bed\", \"responsible_org\": \"demo-community\", \"from\": \"$(ago 5)\"}"
+expect_error 400 invalid from
+req GET '/v1/reports/delays?by=org' "$hub"
+expect 200 '(.groups[] | select(.key == "demo-community") | .bed_days_lost) >= 2 and (.groups[] | select(.key == "demo-acute") | .bed_days_lost) >= 2'
+none_after=$(echo "$body" | jq '[.groups[] | select(.key == null or .key == "none") | .bed_days_lost] | add // 0')
+[ "$none_after" -le "$none_before" ] && ok || bad "the unattributed days did not shrink: $none_before -> $none_after"
+req GET "/v1/audit?limit=1000" "$hub"
+expect 200 "[.events[] | select(.kind == \"referral.delay_set\" and .payload.referral == $gone and .payload.retrospective == true)] | length == 2"
+# A cancelled referral still takes none.
+req POST /v1/referrals "$hospital" "{\"nhs_number\": \"$(nhs 4)\", \"ready_date\": \"$(ago 3)\", \"needs\": [\"nursing\"]}"
+cancelled=$(echo "$body" | jq -r .referral.id)
+req POST "/v1/referrals/$cancelled/cancel" "$hospital" '{"reason": "died"}'
+req POST "/v1/referrals/$cancelled/delay" "$hub" '{"reason": "awaiting_p3_bed", "responsible_org": "oakwood-care"}'
+expect_error 409 state null
+
 finish

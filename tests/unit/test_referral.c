@@ -429,10 +429,48 @@ Test(referral, delay_reason_and_responsible_org)
                 "ready date (2026-11-25) is after today (2026-11-23): there "
                 "is no delay to record yet");
     CAP_OK(ct_referral_discharge(f.cap, id, "a", &cap_err));
-    CAP_REFUSED(&f, CT_ESTATE,
+    /* Coded after discharge (issue 21, finding 4), within the days the
+     * person waited: the latest reason (from today, the day they left)
+     * has none of them to correct. */
+    CAP_REFUSED(&f, CT_EINVAL,
                 ct_referral_set_delay(f.cap, id, "awaiting_transport", "acute",
                                       "a", &cap_err),
-                "referral 1 is discharged; cannot record a delay");
+                "the person left hospital on 2026-11-23: a delay coded "
+                "afterwards starts before that day, not on 2026-11-23");
+    /* One who left without a reason: coded two days later, from the
+     * ready date, then the latest corrected; never before its start. */
+    int64_t gone = cap_fx_referral(&f, nhs[2], "2026-11-20", CT_PATHWAY_P1,
+                                   NULL);
+    CAP_OK(ct_referral_discharge(f.cap, gone, "a", &cap_err));
+    ct_clock_advance(f.clock, 2 * DAY_MS);
+    const char *field = NULL;
+    ct_delay_input first = {"awaiting_p1_care", NULL, "council", NULL};
+    CAP_OK(ct_delay_start(f.cap, gone, &first, "user:coder", &field,
+                          &cap_err));
+    p = cap_fx_last(&f, "referral.delay_set");
+    cr_assert(json_is_true(json_object_get(p, "retrospective")));
+    cr_assert_str_eq(json_string_value(json_object_get(p, "left")),
+                     "2026-11-23");
+    cr_assert_str_eq(json_string_value(json_object_get(p, "from")),
+                     "2026-11-20");
+    ct_delay_input fix = {"awaiting_transport", NULL, "acute", "2026-11-22"};
+    CAP_OK(ct_delay_start(f.cap, gone, &fix, "user:coder", &field,
+                          &cap_err));
+    r = get(gone);
+    cr_assert_str_eq(r.delay_reason, "awaiting_transport");
+    cr_assert_eq(r.delay_days, 3, "still the days until they left");
+    ct_delay_input early = {"awaiting_p1_care", NULL, "council",
+                            "2026-11-21"};
+    CAP_REFUSED(&f, CT_EINVAL,
+                ct_delay_start(f.cap, gone, &early, "user:coder", &field,
+                               &cap_err),
+                "the history is not rewritten");
+    /* A cancelled referral takes none. */
+    CAP_OK(ct_referral_cancel(f.cap, later, "x", "a", &cap_err));
+    CAP_REFUSED(&f, CT_ESTATE,
+                ct_referral_set_delay(f.cap, later, "awaiting_transport",
+                                      "acute", "a", &cap_err),
+                "is cancelled; cannot record a delay");
 }
 
 /* Issue 22 finding 6: a new reason replaced the old one, so every
