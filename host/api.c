@@ -285,6 +285,10 @@ const ct_http_route ct_api_routes[] = {
      ROLES_AND_DISPLAY(ALL, ALL, ALL, ALL, ALL), ct_api__report_today},
     {CT_HTTP_GET, "/v1/reports/daily", CT_ROUTE_READ, false,
      ROLES_AND_DISPLAY(ALL, ALL, ALL, ALL, ALL), ct_api__report_daily},
+    {CT_HTTP_GET, "/v1/reports/providers", CT_ROUTE_READ, false,
+     ROLES_AND_DISPLAY(ALL, ALL, ALL, ALL, ALL), ct_api__report_providers},
+    {CT_HTTP_GET, "/v1/reports/pathways", CT_ROUTE_READ, false,
+     ROLES_AND_DISPLAY(ALL, ALL, ALL, ALL, ALL), ct_api__report_pathways},
     /* Names people: the hub only (admin sees no personal data). */
     {CT_HTTP_GET, "/v1/reports/delayed-people", CT_ROUTE_AUDITED, false,
      ROLES(ALL, NONE, NONE, NONE, NONE), ct_api__report_people},

@@ -94,6 +94,8 @@ int ct_api__report_escalation(ct_http_req *r, void *app);
 int ct_api__report_decisions(ct_http_req *r, void *app);
 int ct_api__report_today(ct_http_req *r, void *app);
 int ct_api__report_daily(ct_http_req *r, void *app);
+int ct_api__report_providers(ct_http_req *r, void *app);
+int ct_api__report_pathways(ct_http_req *r, void *app);
 int ct_api__report_people(ct_http_req *r, void *app);
 int ct_api__display_issue(ct_http_req *r, void *app);
 int ct_api__display_list(ct_http_req *r, void *app);

@@ -187,6 +187,34 @@ int ct_api__report_daily(ct_http_req *r, void *app)
     return reply(r, app, rc, out, &cerr);
 }
 
+/* GET /v1/reports/providers?from=&to=: providers' answers to holds. */
+int ct_api__report_providers(ct_http_req *r, void *app)
+{
+    ct_report_period p;
+    int err;
+    if ((err = format_of(r)) || (err = period_of(r, &p)))
+        return err;
+    json_t *out = NULL;
+    ct_cap_error cerr = {0};
+    int rc = ct_report_providers_json(ct_daemon_capacity(app), &p, &out,
+                                      &cerr);
+    return reply(r, app, rc, out, &cerr);
+}
+
+/* GET /v1/reports/pathways?from=&to=: discharges by pathway. */
+int ct_api__report_pathways(ct_http_req *r, void *app)
+{
+    ct_report_period p;
+    int err;
+    if ((err = format_of(r)) || (err = period_of(r, &p)))
+        return err;
+    json_t *out = NULL;
+    ct_cap_error cerr = {0};
+    int rc = ct_report_pathways_json(ct_daemon_capacity(app), &p, &out,
+                                     &cerr);
+    return reply(r, app, rc, out, &cerr);
+}
+
 /* GET /v1/reports/delayed-people: named people, for the hub only (the
  * route table keeps viewers, partners and displays out). */
 int ct_api__report_people(ct_http_req *r, void *app)

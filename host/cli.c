@@ -234,7 +234,8 @@ const ct_command_help ct_cli_commands[] = {
      CT_CLI_COMMON_HELP},
     {"report",
      "reports, and the Capacity Tracker and sitrep national returns",
-     "Usage: caretide report delays|capacity|escalation|today|daily|access|\n"
+     "Usage: caretide report delays|capacity|escalation|today|daily|\n"
+     "                       providers|pathways|access|\n"
      "                       capacity-tracker|sitrep [options]\n"
      "\n"
      "Reports from the area's database, opened read-only (docs/reports.md):\n"
@@ -251,6 +252,12 @@ const ct_command_help ct_cli_commands[] = {
      "              their ready date and bed-days lost by organisation and\n"
      "              reason, occupancy, escalation, holds confirmed and\n"
      "              expired and hold-to-confirmation hours by provider\n"
+     "              (kept per day by the daemon once the day is over)\n"
+     "  providers   each provider's answers to holds over the period\n"
+     "              (default: the last 28 days): confirmed, declined,\n"
+     "              expired, hours from hold to confirmation\n"
+     "  pathways    discharges by pathway and their shares (default: the\n"
+     "              last 28 days)\n"
      "  access      who read a referral's personal data, when and how\n"
      "              (access.read audit events; needs --referral ID)\n"
      "  capacity-tracker  the care-home vacancy fields of the national\n"
@@ -263,7 +270,7 @@ const ct_command_help ct_cli_commands[] = {
      "Exits 0, 1 when the database cannot be read, 2 on a usage error.\n"
      "\n"
      "Options:\n"
-     "  --from DATE, --to DATE   period, whole days (YYYY-MM-DD, UTC); the\n"
+     "  --from DATE, --to DATE   period, whole days (YYYY-MM-DD, UK time); the\n"
      "                           delays report takes referrals whose ready\n"
      "                           date is in it\n"
      "  --by org|reason|pathway  grouping of the delays report (default org)\n"

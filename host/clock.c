@@ -405,6 +405,15 @@ int64_t ct_clock_uk_day(int64_t ms)
     return floor_div(ms + ct_clock_uk_offset(ms), 86400000);
 }
 
+int64_t ct_clock_uk_midnight(int64_t day)
+{
+    /* The clocks change at 01:00 GMT, never between 23:00 and 01:00 GMT,
+     * so the offset an hour before UTC midnight is the one at the UK
+     * midnight too. */
+    int64_t utc = day * 86400000;
+    return utc - ct_clock_uk_offset(utc - 3600000);
+}
+
 void ct_clock_day_text(int64_t day, char out[11])
 {
     int64_t y;

@@ -94,6 +94,10 @@ int64_t ct_clock_next_due(const ct_clock *c);
  */
 int64_t ct_clock_uk_day(int64_t ms);
 int64_t ct_clock_uk_offset(int64_t ms);
+/* The ms at which UK day `day` (days since 1970-01-01) begins: its
+ * midnight in Europe/London, so reports cut days and periods where people
+ * in England do (23:00 UTC the evening before, in summer). */
+int64_t ct_clock_uk_midnight(int64_t day);
 /* "YYYY-MM-DD" of a day number (days since 1970-01-01) into out. */
 void ct_clock_day_text(int64_t day, char out[11]);
 

@@ -33,6 +33,8 @@ typedef enum report_kind {
     REP_ESCALATION,
     REP_TODAY,
     REP_DAILY,
+    REP_PROVIDERS,
+    REP_PATHWAYS,
     REP_CAPACITY_TRACKER, /* national returns: CSV or JSON only */
     REP_SITREP,
     REP__COUNT
@@ -428,6 +430,76 @@ static void daily_table(FILE *out, const json_t *rep)
           out);
 }
 
+/* ---- providers and pathways ----------------------------------------------- */
+
+static void provider_row(FILE *out, const json_t *p, int w)
+{
+    char share[16], med[16], p90[16], dec[16];
+    pct(json_object_get(p, "expired_share"), share, sizeof share);
+    num(json_object_get(p, "confirm_hours_median"), med, sizeof med);
+    num(json_object_get(p, "confirm_hours_p90"), p90, sizeof p90);
+    num(json_object_get(p, "decline_hours_median"), dec, sizeof dec);
+#define I(m) json_integer_value(json_object_get(p, m))
+    fprintf(out,
+            "%-*s %6" JSON_INTEGER_FORMAT " %9" JSON_INTEGER_FORMAT
+            " %8" JSON_INTEGER_FORMAT " %7" JSON_INTEGER_FORMAT
+            " %8s %8s %8s %8s\n",
+            w, json_string_value(json_object_get(p, "name")), I("holds"),
+            I("confirmed"), I("declined"), I("expired"), share, med, p90, dec);
+#undef I
+}
+
+static void providers_table(FILE *out, const json_t *rep)
+{
+    const json_t *list = json_object_get(rep, "providers");
+    int w = 13;
+    size_t i;
+    json_t *p;
+    json_array_foreach(list, i, p)
+    {
+        int n = (int)strlen(json_string_value(json_object_get(p, "name")));
+        if (n > w)
+            w = n;
+    }
+    fprintf(out, "Providers' answers to holds\n\n");
+    fprintf(out, "%-*s %6s %9s %8s %7s %8s %8s %8s %8s\n", w, "provider",
+            "holds", "confirmed", "declined", "expired", "expired%",
+            "conf (h)", "p90 (h)", "decl (h)");
+    json_array_foreach(list, i, p) provider_row(out, p, w);
+    provider_row(out, json_object_get(rep, "totals"), w);
+    fputs("\nholds: ended by the provider's answer or by expiry (released "
+          "by the hub: not\ncounted); conf (h), p90 (h): median and 90th "
+          "percentile hours from hold to\nconfirmation; decl (h): median "
+          "hours to a decline.\n",
+          out);
+}
+
+static void pathways_table(FILE *out, const json_t *rep)
+{
+    fprintf(out, "Discharges by pathway (%" JSON_INTEGER_FORMAT " in all)\n\n",
+            json_integer_value(json_object_get(rep, "discharges")));
+    fprintf(out, "%-10s %10s %7s\n", "pathway", "discharges", "share");
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(rep, "pathways"), i, p)
+    {
+        char share[16];
+        pct(json_object_get(p, "share"), share, sizeof share);
+        fprintf(out, "%-10s %10" JSON_INTEGER_FORMAT " %7s\n",
+                json_string_value(json_object_get(p, "pathway")),
+                json_integer_value(json_object_get(p, "discharges")), share);
+        if (json_object_get(p, "returning_residents"))
+            fprintf(out, "  of which returning care-home residents (P3b): %"
+                         JSON_INTEGER_FORMAT "\n",
+                    json_integer_value(
+                        json_object_get(p, "returning_residents")));
+    }
+    fputs("\nThe national planning assumption is about 50% P0, 45% P1, 4% "
+          "P2, 1% P3\n(docs/domain.md); discharge_hub's daily summary "
+          "compares with its planning_shares.\n",
+          out);
+}
+
 /* ---- running ----------------------------------------------------------- */
 
 typedef struct args {
@@ -465,6 +537,10 @@ static int compute(ct_capacity *cap, const ct_config *cfg, const args *a,
         return ct_report_today_json(cap, rep, err);
     case REP_DAILY:
         return ct_report_daily_json(cap, &a->period, rep, err);
+    case REP_PROVIDERS:
+        return ct_report_providers_json(cap, &a->period, rep, err);
+    case REP_PATHWAYS:
+        return ct_report_pathways_json(cap, &a->period, rep, err);
     case REP__COUNT:
         break;
     }
@@ -487,7 +563,7 @@ static void print(const args *a, const json_t *rep)
     static void (*const table[REP_CAPACITY_TRACKER])(FILE *,
                                                      const json_t *) = {
         delays_table, capacity_table, escalation_table, today_table,
-        daily_table};
+        daily_table,  providers_table, pathways_table};
     table[a->kind](out, rep);
 }
 
@@ -659,10 +735,11 @@ int ct_cmd_report(int argc, char **argv)
     if (optind >= argc)
         return ct_cli_usage_error(CMD, "missing report: delays, capacity, "
                                        "escalation, today, daily, "
+                                       "providers, pathways, "
                                        "capacity-tracker or sitrep");
     static const char *const kinds[REP__COUNT] = {
-        "delays", "capacity",         "escalation", "today",
-        "daily",  "capacity-tracker", "sitrep"};
+        "delays",    "capacity", "escalation",       "today", "daily",
+        "providers", "pathways", "capacity-tracker", "sitrep"};
     int k = -1;
     for (int i = 0; i < REP__COUNT; i++)
         if (strcmp(argv[optind], kinds[i]) == 0)
@@ -670,7 +747,8 @@ int ct_cmd_report(int argc, char **argv)
     if (k < 0)
         return ct_cli_usage_error(CMD, "unknown report '%s': expected "
                                        "delays, capacity, escalation, today, "
-                                       "daily, capacity-tracker or sitrep",
+                                       "daily, providers, pathways, "
+                                       "capacity-tracker or sitrep",
                                   argv[optind]);
     a.kind = (report_kind)k;
     if (optind + 1 < argc)

@@ -2,7 +2,8 @@
  * The capacity handle on the daemon's loop.
  *
  * Timers: the handle leaves its timers to the daemon (external_timers).
- * Hold expiry and isolation ends each have a ct_timer on the host clock;
+ * Hold expiry, isolation ends and the daily snapshot (report.h) each have
+ * a ct_timer on the host clock;
  * when one is due its work runs as a write of the group commit
  * (ct_commit_write), so it shares the loop turn's transaction and fsync
  * with the requests, and its events go out after that commit like theirs.
@@ -25,6 +26,7 @@
 #include "isolation.h"
 #include "log.h"
 #include "metrics.h"
+#include "report.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -118,6 +120,7 @@ static void on_rearm(ct_timer *t, void *data)
     ct_daemon *d = data;
     arm(&d->expiry);
     arm(&d->isolation);
+    arm(&d->snapshot);
 }
 
 /* Re-reads both due times on the next loop turn (once however many
@@ -415,6 +418,9 @@ int ct_daemon__cap_start(ct_daemon *d, ct_reconcile_stats *stats)
              ct_capacity_expire_due);
     due_init(d, &d->isolation, "isolations ended", ct_isolation_next_end,
              notify_ends);
+    /* The day that ended, kept for the daily report (report.h). */
+    due_init(d, &d->snapshot, "daily snapshots", ct_report_snapshot_next,
+             ct_report_snapshot_due);
     ct_timer_init(d->clock, &d->rearm);
     ct_timer_init(d->clock, &d->head_timer);
     /* Holds and isolations pending from before a restart: overdue ones

@@ -29,7 +29,8 @@ typedef struct ct_daemon__cached {
     int64_t at; /* host clock */
 } ct_daemon__cached;
 
-/* A timer-driven capacity write (hold expiry, isolation ends). */
+/* A timer-driven capacity write (hold expiry, isolation ends, the daily
+ * snapshot). */
 typedef struct ct_daemon__due {
     ct_daemon *d;
     ct_timer timer;
@@ -76,7 +77,7 @@ struct ct_daemon {
         *m_delayed, *m_bed_days;
 
     /* daemon_cap.c */
-    ct_daemon__due expiry, isolation;
+    ct_daemon__due expiry, isolation, snapshot;
     ct_timer rearm;       /* re-reads when the next expiry and end are due */
     ct_timer head_timer;  /* syncs the audit head file, HEAD_SYNC_MS late */
     bool head_dirty;

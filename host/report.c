@@ -60,20 +60,22 @@ int ct_report_period_parse(const char *from, const char *to,
                            ct_report_period *out, char *msg, size_t msglen)
 {
     memset(out, 0, sizeof *out);
-    out->from_ms = INT64_MIN;
-    out->to_ms = INT64_MAX;
+    out->from_ms = out->from_day = INT64_MIN;
+    out->to_ms = out->to_day = INT64_MAX;
     if (msglen)
         msg[0] = '\0';
     int64_t ms;
     if (from && *from) {
         if (parse_day("from", from, out->from, &ms, msg, msglen))
             return CT_EINVAL;
-        out->from_ms = ms;
+        out->from_day = ct_clock_uk_day(ms); /* UTC midnight: that UK day */
+        out->from_ms = ct_clock_uk_midnight(out->from_day);
     }
     if (to && *to) {
         if (parse_day("to", to, out->to, &ms, msg, msglen))
             return CT_EINVAL;
-        out->to_ms = ms + CT_REPORT__DAY_MS;
+        out->to_day = ct_clock_uk_day(ms);
+        out->to_ms = ct_clock_uk_midnight(out->to_day + 1);
     }
     if (out->from[0] && out->to[0] && strcmp(out->from, out->to) > 0) {
         snprintf(msg, msglen, "from (%s) is after to (%s)", out->from,

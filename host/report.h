@@ -17,7 +17,8 @@
  *               their reasons, and the actions taken.
  *   decisions   the newest decisions with their traces.
  *
- * A period is a range of calendar days (UTC), both ends included and
+ * A period is a range of calendar days in England (Europe/London, as
+ * delay days are: clock.h ct_clock_uk_day), both ends included and
  * either open. The delays report takes the referrals whose ready date is
  * in it; the others take the time from the first day's midnight to the
  * end of the last day, or now, whichever is first. docs/reports.md
@@ -34,6 +35,7 @@
 #include "config.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdint.h>
@@ -51,8 +53,10 @@ int ct_report_by_parse(const char *s);
 
 typedef struct ct_report_period {
     char from[11], to[11]; /* "YYYY-MM-DD", "" when open */
-    int64_t from_ms;       /* from's midnight UTC; INT64_MIN when open */
-    int64_t to_ms;         /* the midnight after to; INT64_MAX when open */
+    int64_t from_ms;       /* from's UK midnight; INT64_MIN when open */
+    int64_t to_ms;         /* the UK midnight after to; INT64_MAX when open */
+    int64_t from_day, to_day; /* UK day numbers (to included); INT64_MIN
+                                 and INT64_MAX when open */
 } ct_report_period;
 
 /*
@@ -138,8 +142,8 @@ int ct_report_decisions_json(ct_capacity *c, int limit, json_t **out,
  * where COUNTS are now, yesterday, last_week, bed_days (days past the
  * ready date of those delayed now, summed), max_days and by_length
  * {"1-2d", "3-6d", "7-13d", "14d+"} (of those now). Groups come most
- * delayed now first; key "none" gathers delays not attributed yet. The
- * attribution is each referral's current reason and organisation.
+ * delayed now first; key "none" gathers delays not attributed yet. Each
+ * count goes to the delay episode in force on that UK day (delay.h).
  */
 int ct_report_today_json(ct_capacity *c, json_t **out, ct_cap_error *err);
 
@@ -160,10 +164,59 @@ int ct_report_today_json(ct_capacity *c, json_t **out, ct_cap_error *err);
  * figure); occupancy and level at the day's end; max_level the highest
  * level of the day; holds those that ended on the day, confirmed,
  * expired or declined by the provider, and the median hours from hold to confirmation (null when
- * none). Rebuilt from the stored rows, like the occupancy history.
+ * none). A day with a snapshot (below) is read from it; others are rebuilt
+ * from the stored rows, like the occupancy history; sources says which,
+ * per day.
  */
 int ct_report_daily_json(ct_capacity *c, const ct_report_period *p,
                          json_t **out, ct_cap_error *err);
+
+/*
+ * Providers' answers to holds over the period (report_flow.c; by default
+ * the 28 UK days to now): per organisation running the held beds
+ * (provider response times, kept per organisation for the reports):
+ *   {report: "providers", at, period, start, end, totals: P,
+ *    providers: [P...]}
+ * where P is {org, name, holds (confirmed + declined + expired),
+ * confirmed, declined, expired (nobody answered in time), expired_share,
+ * confirm_hours_median, confirm_hours_p90, decline_hours_median} (hours
+ * from the hold to the answer; null when none). Holds the hub released
+ * are not the provider's answer and are left out. Most expired share
+ * first, then the slowest to confirm.
+ */
+int ct_report_providers_json(ct_capacity *c, const ct_report_period *p,
+                             json_t **out, ct_cap_error *err);
+
+/*
+ * Pathway shares (report_flow.c): the people who left hospital in the
+ * period (by default the 28 UK days to now) by decided pathway:
+ *   {report: "pathways", at, period, start, end, discharges,
+ *    pathways: [{pathway, discharges, share}]} for P0 (with
+ * returning_residents: back to their care home, P3b in the sitrep), P1,
+ * P2, P3, step_down and unknown. The national planning assumption to
+ * compare with is plugin data (discharge_hub's planning_shares).
+ */
+int ct_report_pathways_json(ct_capacity *c, const ct_report_period *p,
+                            json_t **out, ct_cap_error *err);
+
+/*
+ * Daily snapshots (report_snapshot.c): the host keeps each UK day's
+ * figures of the daily report once the day has ended, and the daily
+ * report reads a day from its snapshot when there is one (sources:
+ * "snapshot"), else rebuilds it ("rebuilt"; today is "live").
+ *
+ * take records day `day` (a UK day number, ended by now) in one change,
+ * audited as report.snapshot {day, rows}; a day that has one already is
+ * left alone (*taken false). CT_EINVAL for a day not over yet.
+ * next is when a snapshot is next due: now when yesterday has none (and
+ * the area existed then), else the next UK midnight. due takes
+ * yesterday's if it is missing: 1 taken, 0 nothing to do, or a CT_E*
+ * code. The daemon runs them on its clock (daemon_cap.c).
+ */
+int ct_report_snapshot_take(ct_capacity *c, int64_t day, bool *taken,
+                            ct_cap_error *err);
+int64_t ct_report_snapshot_next(ct_capacity *c);
+int ct_report_snapshot_due(ct_capacity *c);
 
 /*
  * The people past their ready date and in hospital now, longest first,

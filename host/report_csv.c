@@ -190,80 +190,110 @@ static void today_csv(FILE *out, const json_t *rep)
 
 /* daily: long ("tidy") rows, one figure of one day each, so a
  * spreadsheet pivots them any way: day,figure,group,key,name,value. */
-static void daily_value(FILE *out, const char *day, const char *figure,
-                        const char *group, const char *key, const char *name,
-                        const json_t *v)
+static int daily_value(void *ud, const char *day, const char *figure,
+                       const char *group, const char *key, const char *name,
+                       const json_t *v)
 {
+    FILE *out = ud;
     csv_field(out, day, false);
     csv_field(out, figure, false);
     csv_field(out, group, false);
     csv_field(out, key, false);
     csv_field(out, name, false);
     csv_value(out, v, true);
-}
-
-static void daily_groups(FILE *out, const json_t *days, const char *figure,
-                         const json_t *fig)
-{
-    static const char *const groups[][2] = {{"by_org", "org"},
-                                            {"by_reason", "reason"}};
-    size_t k;
-    json_t *day;
-    json_array_foreach(days, k, day)
-        daily_value(out, json_string_value(day), figure, "area", "total", "",
-                    json_array_get(json_object_get(fig, "total"), k));
-    for (size_t g = 0; g < 2; g++) {
-        const char *key;
-        json_t *s;
-        json_object_foreach(json_object_get(fig, groups[g][0]), key, s)
-            json_array_foreach(days, k, day)
-                daily_value(out, json_string_value(day), figure, groups[g][1],
-                            key, jstr(s, "name"),
-                            json_array_get(json_object_get(s, "values"), k));
-    }
+    return 0;
 }
 
 static void daily_csv(FILE *out, const json_t *rep)
 {
     fputs("day,figure,group,key,name,value\n", out);
-    const json_t *days = json_object_get(rep, "days");
-    daily_groups(out, days, "delayed", json_object_get(rep, "delayed"));
-    daily_groups(out, days, "bed_days_lost",
-                 json_object_get(rep, "bed_days_lost"));
-    static const char *const area[][3] = {
-        {"occupancy", "open", "open_beds"},
-        {"occupancy", "occupied", "occupied_beds"},
-        {"occupancy", "held", "held_beds"},
-        {"occupancy", "share", "occupancy"},
-        {"escalation", "level", "escalation_level"},
-        {"escalation", "max_level", "escalation_max_level"},
-        {"holds", "confirmed", "holds_confirmed"},
-        {"holds", "expired", "holds_expired"},
-        {"holds", "declined", "holds_declined"},
-        {"holds", "confirm_hours_median", "hold_to_confirm_hours_median"}};
+    ct_report__daily_walk(rep, -1, daily_value, out);
+}
+
+const ct_report__daily_figure ct_report__daily_area[] = {
+    {"occupancy", "open", "open_beds"},
+    {"occupancy", "occupied", "occupied_beds"},
+    {"occupancy", "held", "held_beds"},
+    {"occupancy", "share", "occupancy"},
+    {"escalation", "level", "escalation_level"},
+    {"escalation", "max_level", "escalation_max_level"},
+    {"holds", "confirmed", "holds_confirmed"},
+    {"holds", "expired", "holds_expired"},
+    {"holds", "declined", "holds_declined"},
+    {"holds", "confirm_hours_median", "hold_to_confirm_hours_median"},
+    {NULL, NULL, NULL}};
+/* The area's figures from this one on are also per provider. */
+const size_t ct_report__daily_first_provider = 6;
+
+static int walk_groups(const json_t *days, int64_t only, const char *figure,
+                       const json_t *fig, ct_report__daily_fn fn, void *ud)
+{
+    static const char *const groups[][2] = {{"by_org", "org"},
+                                            {"by_reason", "reason"}};
     size_t k;
     json_t *day;
-    for (size_t a = 0; a < CT_ARRAY_LEN(area); a++)
+    int rc = 0;
+    json_array_foreach(days, k, day)
+        if ((only < 0 || (size_t)only == k) &&
+            (rc = fn(ud, json_string_value(day), figure, "area", "total", "",
+                     json_array_get(json_object_get(fig, "total"), k))))
+            return rc;
+    for (size_t g = 0; g < 2; g++) {
+        const char *key;
+        json_t *s;
+        json_object_foreach(json_object_get(fig, groups[g][0]), key, s)
+            json_array_foreach(days, k, day)
+                if ((only < 0 || (size_t)only == k) &&
+                    (rc = fn(ud, json_string_value(day), figure, groups[g][1],
+                             key, jstr(s, "name"),
+                             json_array_get(json_object_get(s, "values"),
+                                            k))))
+                    return rc;
+    }
+    return 0;
+}
+
+int ct_report__daily_walk(const json_t *rep, int64_t only,
+                          ct_report__daily_fn fn, void *ud)
+{
+    const json_t *days = json_object_get(rep, "days");
+    int rc;
+    if ((rc = walk_groups(days, only, "delayed",
+                          json_object_get(rep, "delayed"), fn, ud)) ||
+        (rc = walk_groups(days, only, "bed_days_lost",
+                          json_object_get(rep, "bed_days_lost"), fn, ud)))
+        return rc;
+    size_t k;
+    json_t *day;
+    for (const ct_report__daily_figure *a = ct_report__daily_area; a->figure;
+         a++)
         json_array_foreach(days, k, day)
-            daily_value(out, json_string_value(day), area[a][2], "area",
-                        "total", "",
-                        json_array_get(json_object_get(json_object_get(
-                                                           rep, area[a][0]),
-                                                       area[a][1]),
-                                       k));
+            if ((only < 0 || (size_t)only == k) &&
+                (rc = fn(ud, json_string_value(day), a->figure, "area",
+                         "total", "",
+                         json_array_get(json_object_get(json_object_get(
+                                                            rep, a->section),
+                                                        a->member),
+                                        k))))
+                return rc;
     const char *org;
     json_t *p;
     json_object_foreach(json_object_get(json_object_get(rep, "holds"),
                                         "by_provider"),
                         org, p)
     {
-        for (size_t a = 6; a < CT_ARRAY_LEN(area); a++)
+        for (const ct_report__daily_figure *a =
+                 ct_report__daily_area + ct_report__daily_first_provider;
+             a->figure; a++)
             json_array_foreach(days, k, day)
-                daily_value(out, json_string_value(day), area[a][2],
-                            "provider", org, jstr(p, "name"),
-                            json_array_get(json_object_get(p, area[a][1]),
-                                           k));
+                if ((only < 0 || (size_t)only == k) &&
+                    (rc = fn(ud, json_string_value(day), a->figure,
+                             "provider", org, jstr(p, "name"),
+                             json_array_get(json_object_get(p, a->member),
+                                            k))))
+                    return rc;
     }
+    return 0;
 }
 
 /* people: one row a person, as the JSON. */
@@ -290,6 +320,43 @@ static void people_csv(FILE *out, const json_t *rep)
     }
 }
 
+/* providers: the totals row ("total"), then one row per provider. */
+static void providers_csv(FILE *out, const json_t *rep)
+{
+    static const char *const cols[] = {
+        "org",       "name",          "holds",
+        "confirmed", "declined",      "expired",
+        "expired_share", "confirm_hours_median", "confirm_hours_p90",
+        "decline_hours_median"};
+    for (size_t c = 0; c < CT_ARRAY_LEN(cols); c++)
+        csv_field(out, cols[c], c + 1 == CT_ARRAY_LEN(cols));
+    const json_t *t = json_object_get(rep, "totals");
+    for (size_t c = 0; c < CT_ARRAY_LEN(cols); c++)
+        csv_value(out, json_object_get(t, cols[c]),
+                  c + 1 == CT_ARRAY_LEN(cols));
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(rep, "providers"), i, p)
+        for (size_t c = 0; c < CT_ARRAY_LEN(cols); c++)
+            csv_value(out, json_object_get(p, cols[c]),
+                      c + 1 == CT_ARRAY_LEN(cols));
+}
+
+/* pathways: one row per pathway. */
+static void pathways_csv(FILE *out, const json_t *rep)
+{
+    fputs("pathway,discharges,share,returning_residents\n", out);
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(rep, "pathways"), i, p)
+    {
+        csv_value(out, json_object_get(p, "pathway"), false);
+        csv_value(out, json_object_get(p, "discharges"), false);
+        csv_value(out, json_object_get(p, "share"), false);
+        csv_value(out, json_object_get(p, "returning_residents"), true);
+    }
+}
+
 int ct_report_csv(const json_t *rep, FILE *out)
 {
     static const struct {
@@ -298,6 +365,7 @@ int ct_report_csv(const json_t *rep, FILE *out)
     } kinds[] = {{"delays", delays_csv},         {"capacity", capacity_csv},
                  {"escalation", escalation_csv}, {"today", today_csv},
                  {"daily", daily_csv},           {"delayed_people", people_csv},
+                 {"providers", providers_csv},   {"pathways", pathways_csv},
                  {"capacity_tracker", ct_report__tracker_csv},
                  {"sitrep", ct_report__sitrep_csv}};
     const char *name = jstr(rep, "report");

@@ -8,14 +8,18 @@
  * is in hospital at time T from its creation until its wait ends
  * (referral.h's ct_referral_wait_end), and past its ready date at T when
  * ct_referral_delay_days(ready date, T) is at least 1. The series are
- * rebuilt from rows, so they cover the area's whole life; in these series
- * a delay is attributed to the referral's current reason and organisation
- * (the delays report apportions it between episodes, delay.h).
+ * rebuilt from rows, so they cover the area's whole life. A delay is
+ * attributed, at each time and on each day, to the delay episode in force
+ * that UK day (delay.h): a person whose care-home wait became a home-care
+ * wait counts for the care home before and for home care after, as the
+ * delays report apportions bed-days. Days are UK days (Europe/London),
+ * cut at the UK midnight.
  */
 #include "report.h"
 
 #include "capacity_int.h"
 #include "clock.h"
+#include "delay.h"
 #include "error.h"
 #include "referral.h"
 #include "report_int.h"
@@ -44,10 +48,87 @@ static int64_t floor_day(int64_t ms)
 
 static void day_text(int64_t day, char out[11])
 {
-    char iso[32];
-    ct_clock_format(day * DAY, iso, sizeof iso);
-    memcpy(out, iso, 10);
-    out[10] = '\0';
+    ct_clock_day_text(day, out);
+}
+
+/* ---- delay episodes -------------------------------------------------- */
+
+void ct_report__episodes_free(ct_report_episodes *e)
+{
+    for (size_t i = 0; i < e->n; i++) {
+        free(e->items[i].reason);
+        free(e->items[i].reason_text);
+        free(e->items[i].org);
+        free(e->items[i].org_name);
+    }
+    free(e->items);
+    memset(e, 0, sizeof *e);
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+int ct_report__episodes_load(ct_capacity *c, int64_t id,
+                             ct_report_episodes *e, ct_cap_error *err)
+{
+    for (size_t i = 0; i < e->n; i++) {
+        free(e->items[i].reason);
+        free(e->items[i].reason_text);
+        free(e->items[i].org);
+        free(e->items[i].org_name);
+    }
+    e->n = 0;
+    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_REP_EPISODES, err);
+    if (!st)
+        return CT_ESTORE;
+    sqlite3_bind_int64(st, 1, id);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (e->n == e->cap) {
+            size_t cap = e->cap ? 2 * e->cap : 4;
+            ct_report_episode *items = realloc(e->items, cap * sizeof *items);
+            if (!items) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+            e->items = items;
+            e->cap = cap;
+        }
+        ct_report_episode *it = &e->items[e->n];
+        const char *to = ct_report__col(st, 5);
+        it->from = ct_delay_day(ct_report__col(st, 4));
+        it->to = to ? ct_delay_day(to) : INT64_MAX;
+        it->reason = dup_or_null(ct_report__col(st, 0));
+        it->reason_text = dup_or_null(ct_report__col(st, 1));
+        it->org = dup_or_null(ct_report__col(st, 2));
+        it->org_name = dup_or_null(ct_report__col(st, 3));
+        e->n++;
+        if (!it->reason || !it->org ||
+            (ct_report__col(st, 1) && !it->reason_text) ||
+            (ct_report__col(st, 3) && !it->org_name)) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_NOMEM)
+        return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+    return rc == SQLITE_DONE ? 0
+                             : ct_capacity__dberr(c, err, rc,
+                                                  "reading delay episodes");
+}
+
+const ct_report_episode *ct_report__episode_at(const ct_report_episodes *e,
+                                               int64_t day)
+{
+    /* Episodes never overlap (delay.h); one re-decided on its first day
+     * covers no day at all. */
+    for (size_t i = 0; i < e->n; i++)
+        if (e->items[i].from <= day && day < e->items[i].to)
+            return &e->items[i];
+    return NULL;
 }
 
 /* One referral row of REP_PAST_READY, with its wait worked out. */
@@ -83,6 +164,23 @@ static void read_row(sqlite3_stmt *st, row *r)
                        : INT64_MAX;
 }
 
+/* Who answered for a delay on a UK day. */
+typedef struct attr {
+    const char *reason, *reason_text, *org, *org_name;
+} attr;
+
+/* The episode in force on `day`; a referral with no episode at all (a
+ * delay set before episodes existed) keeps its current attribution. */
+static attr attr_at(const row *r, const ct_report_episodes *e, int64_t day)
+{
+    if (!e->n)
+        return (attr){r->reason, r->reason_text, r->org, r->org_name};
+    const ct_report_episode *ep = ct_report__episode_at(e, day);
+    if (!ep)
+        return (attr){NULL, NULL, NULL, NULL};
+    return (attr){ep->reason, ep->reason_text, ep->org, ep->org_name};
+}
+
 /* Days past the ready date at t when in hospital then, else 0. */
 static int64_t past_at(const row *r, int64_t t)
 {
@@ -100,7 +198,7 @@ static sqlite3_stmt *past_ready(ct_capacity *c, int64_t from, int64_t to,
     if (!st)
         return NULL;
     char day[11];
-    day_text(floor_day(to), day);
+    day_text(ct_clock_uk_day(to), day);
     sqlite3_bind_text(st, 1, day, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 2, from);
     sqlite3_bind_int64(st, 3, to);
@@ -137,19 +235,15 @@ typedef struct tcount {
     int64_t n[NT], bed_days, max_days, len[NLEN];
 } tcount;
 
-static void tcount_add(tcount *t, const row *r, const int64_t *times)
+/* One person d days past their ready date at time i (0: now). */
+static void tcount_add(tcount *t, int i, int64_t d)
 {
-    for (int i = 0; i < NT; i++) {
-        int64_t d = past_at(r, times[i]);
-        if (d <= 0)
-            continue;
-        t->n[i]++;
-        if (i == 0) {
-            t->bed_days += d;
-            if (d > t->max_days)
-                t->max_days = d;
-            t->len[length_bucket(d)]++;
-        }
+    t->n[i]++;
+    if (i == 0) {
+        t->bed_days += d;
+        if (d > t->max_days)
+            t->max_days = d;
+        t->len[length_bucket(d)]++;
     }
 }
 
@@ -311,37 +405,52 @@ int ct_report_today_json(ct_capacity *c, json_t **out, ct_cap_error *err)
         return CT_ESTORE;
     tcount total = {0};
     tgroups orgs = {0}, reasons = {0};
-    int rc;
+    ct_report_episodes eps = {0};
+    int rc, erc = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         row r;
         read_row(st, &r);
-        tcount one = {0};
-        tcount_add(&one, &r, times);
-        if (!one.n[0] && !one.n[1] && !one.n[2])
+        int64_t d[NT];
+        bool any = false;
+        for (int i = 0; i < NT; i++)
+            any |= (d[i] = past_at(&r, times[i])) > 0;
+        if (!any)
             continue;
-        tcount_add(&total, &r, times);
-        struct name_arg oa = {key_or_none(r.org), r.org_name};
-        struct name_arg ra = {key_or_none(r.reason), r.reason_text};
-        tgroup *o = tgroup_of(&orgs, oa.key, org_name_cb, &oa);
-        tgroup *g = o ? tgroup_of(&reasons, ra.key, reason_name_cb, &ra)
-                      : NULL;
-        if (!g) {
-            rc = SQLITE_NOMEM;
+        if ((erc = ct_report__episodes_load(c, r.id, &eps, err)))
             break;
-        }
-        tcount_add(&o->t, &r, times);
-        tcount_add(&g->t, &r, times);
-        if (one.n[0]) {
-            json_t *v = json_object_get(o->reasons, ra.key);
-            if (v ? json_integer_set(v, json_integer_value(v) + 1)
-                  : json_object_set_new(o->reasons, ra.key,
-                                        json_integer(1))) {
+        for (int i = 0; i < NT && rc == SQLITE_ROW; i++) {
+            if (d[i] <= 0)
+                continue;
+            attr a = attr_at(&r, &eps, ct_clock_uk_day(times[i]));
+            struct name_arg oa = {key_or_none(a.org), a.org_name};
+            struct name_arg ra = {key_or_none(a.reason), a.reason_text};
+            tgroup *o = tgroup_of(&orgs, oa.key, org_name_cb, &oa);
+            tgroup *g = o ? tgroup_of(&reasons, ra.key, reason_name_cb, &ra)
+                          : NULL;
+            if (!g) {
                 rc = SQLITE_NOMEM;
                 break;
             }
+            tcount_add(&total, i, d[i]);
+            tcount_add(&o->t, i, d[i]);
+            tcount_add(&g->t, i, d[i]);
+            if (i > 0)
+                continue;
+            json_t *v = json_object_get(o->reasons, ra.key);
+            if (v ? json_integer_set(v, json_integer_value(v) + 1)
+                  : json_object_set_new(o->reasons, ra.key,
+                                        json_integer(1)))
+                rc = SQLITE_NOMEM;
         }
+        if (rc != SQLITE_ROW)
+            break;
     }
+    ct_report__episodes_free(&eps);
     sqlite3_reset(st);
+    if (erc) {
+        rc = erc;
+        goto done;
+    }
     if (rc != SQLITE_DONE) {
         rc = rc == SQLITE_NOMEM
                  ? ct_capacity__fail(err, CT_ENOMEM, "out of memory")
@@ -378,15 +487,19 @@ int ct_report_people_json(ct_capacity *c, json_t **out, ct_cap_error *err)
     json_t *list = json_array();
     if (!list)
         return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
-    int rc;
+    ct_report_episodes eps = {0};
+    int rc, erc = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         row r;
         read_row(st, &r);
         int64_t d = past_at(&r, now);
         if (d <= 0)
             continue;
-        const char *reason = key_or_none(r.reason);
-        const char *org = key_or_none(r.org);
+        if ((erc = ct_report__episodes_load(c, r.id, &eps, err)))
+            break;
+        attr a = attr_at(&r, &eps, ct_clock_uk_day(now));
+        const char *reason = key_or_none(a.reason);
+        const char *org = key_or_none(a.org);
         json_t *o = json_pack(
             "{s:I, s:s, s:s, s:o, s:s, s:s, s:I, s:o, s:o, s:o, s:o, s:I}",
             "referral", (json_int_t)r.id, "nhs_number", r.nhs ? r.nhs : "",
@@ -394,10 +507,10 @@ int ct_report_people_json(ct_capacity *c, json_t **out, ct_cap_error *err)
             r.pathway ? json_string(r.pathway) : json_null(), "state",
             r.state ? r.state : "", "ready_date", r.ready,
             "days_past_ready", (json_int_t)d, "reason",
-            r.reason ? json_string(r.reason) : json_null(), "reason_text",
-            reason_name(reason, r.reason_text), "responsible_org",
-            r.org ? json_string(r.org) : json_null(), "responsible_org_name",
-            org_name(org, r.org_name), "updated_at", (json_int_t)r.updated);
+            a.reason ? json_string(a.reason) : json_null(), "reason_text",
+            reason_name(reason, a.reason_text), "responsible_org",
+            a.org ? json_string(a.org) : json_null(), "responsible_org_name",
+            org_name(org, a.org_name), "updated_at", (json_int_t)r.updated);
         /* Longest first: insert before the first shorter wait. */
         size_t i = 0;
         while (i < json_array_size(list) &&
@@ -410,6 +523,11 @@ int ct_report_people_json(ct_capacity *c, json_t **out, ct_cap_error *err)
         }
     }
     sqlite3_reset(st);
+    ct_report__episodes_free(&eps);
+    if (erc) {
+        json_decref(list);
+        return erc;
+    }
     if (rc != SQLITE_DONE) {
         json_decref(list);
         return rc == SQLITE_NOMEM
@@ -507,38 +625,50 @@ typedef struct daily {
     series_set d_org, d_reason, l_org, l_reason;
 } daily;
 
-/* One referral into the delayed and bed-days series. */
-static int daily_referral(daily *w, const row *r)
+/* Adds one to the series of key (named name, which it takes) on day k. */
+static int bump_series(series_set *s, size_t k, const char *key, json_t *name)
 {
-    const char *org = key_or_none(r->org), *reason = key_or_none(r->reason);
+    int64_t *v = series_of(s, key, name);
+    if (!v)
+        return CT_ENOMEM;
+    v[k]++;
+    return 0;
+}
+
+/* One referral into the delayed and bed-days series, each day to the
+ * episode in force that day. */
+static int daily_referral(daily *w, const row *r,
+                          const ct_report_episodes *eps)
+{
     /* Bed-days lost on day D: ready_day < D <= the day the wait ended. */
     int64_t last = ct_clock_uk_day(r->end == INT64_MAX ? w->now : r->end);
-    int64_t *v[4] = {NULL};
     for (int64_t k = 0; k < w->nd; k++) {
         int64_t day = w->d0 + k;
         bool delayed = past_at(r, w->t[k]) > 0;
         bool lost = day > r->ready_day && day <= last;
         if (!delayed && !lost)
             continue;
-        if (!v[0]) {
-            v[0] = series_of(&w->d_org, org, org_name(org, r->org_name));
-            v[1] = series_of(&w->d_reason, reason,
-                             reason_name(reason, r->reason_text));
-            v[2] = series_of(&w->l_org, org, org_name(org, r->org_name));
-            v[3] = series_of(&w->l_reason, reason,
-                             reason_name(reason, r->reason_text));
-            if (!v[0] || !v[1] || !v[2] || !v[3])
+        if (delayed) {
+            attr a = attr_at(r, eps, ct_clock_uk_day(w->t[k]));
+            const char *org = key_or_none(a.org);
+            const char *reason = key_or_none(a.reason);
+            w->delayed[k]++;
+            if (bump_series(&w->d_org, (size_t)k, org,
+                            org_name(org, a.org_name)) ||
+                bump_series(&w->d_reason, (size_t)k, reason,
+                            reason_name(reason, a.reason_text)))
                 return CT_ENOMEM;
         }
-        if (delayed) {
-            w->delayed[k]++;
-            v[0][k]++;
-            v[1][k]++;
-        }
         if (lost) {
+            attr a = attr_at(r, eps, day);
+            const char *org = key_or_none(a.org);
+            const char *reason = key_or_none(a.reason);
             w->lost[k]++;
-            v[2][k]++;
-            v[3][k]++;
+            if (bump_series(&w->l_org, (size_t)k, org,
+                            org_name(org, a.org_name)) ||
+                bump_series(&w->l_reason, (size_t)k, reason,
+                            reason_name(reason, a.reason_text)))
+                return CT_ENOMEM;
         }
     }
     return 0;
@@ -546,19 +676,26 @@ static int daily_referral(daily *w, const row *r)
 
 static int daily_delays(ct_capacity *c, daily *w, ct_cap_error *err)
 {
-    sqlite3_stmt *st = past_ready(c, w->d0 * DAY, w->t[w->nd - 1], err);
+    sqlite3_stmt *st = past_ready(c, ct_clock_uk_midnight(w->d0),
+                                  w->t[w->nd - 1], err);
     if (!st)
         return CT_ESTORE;
-    int rc;
+    ct_report_episodes eps = {0};
+    int rc, erc = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         row r;
         read_row(st, &r);
-        if (daily_referral(w, &r)) {
+        if ((erc = ct_report__episodes_load(c, r.id, &eps, err)))
+            break;
+        if (daily_referral(w, &r, &eps)) {
             rc = SQLITE_NOMEM;
             break;
         }
     }
     sqlite3_reset(st);
+    ct_report__episodes_free(&eps);
+    if (erc)
+        return erc;
     if (rc == SQLITE_NOMEM)
         return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
     return rc == SQLITE_DONE ? 0
@@ -592,7 +729,7 @@ static int daily_levels(ct_capacity *c, const daily *w, int64_t *level,
             if (cur > max[k])
                 max[k] = cur;
         }
-        bool inside = k < nd && at >= (w->d0 + (int64_t)k) * DAY;
+        bool inside = k < nd && at >= ct_clock_uk_midnight(w->d0 + (int64_t)k);
         if (inside && cur > max[k])
             max[k] = cur;
         cur = lvl;
@@ -690,7 +827,7 @@ static int daily_holds(ct_capacity *c, const daily *w, holds *h,
     sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_REP_HOLDS_ENDED, err);
     if (!st)
         return CT_ESTORE;
-    sqlite3_bind_int64(st, 1, w->d0 * DAY);
+    sqlite3_bind_int64(st, 1, ct_clock_uk_midnight(w->d0));
     sqlite3_bind_int64(st, 2, w->t[w->nd - 1] + 1);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -699,7 +836,7 @@ static int daily_holds(ct_capacity *c, const daily *w, holds *h,
         int64_t started = sqlite3_column_int64(st, 2);
         int64_t ended = sqlite3_column_int64(st, 3);
         const char *why = ct_report__col(st, 4);
-        int64_t k = floor_day(ended) - w->d0;
+        int64_t k = ct_clock_uk_day(ended) - w->d0;
         if (k < 0 || k >= w->nd || !why)
             continue;
         bool conf = strcmp(why, "confirmed") == 0;
@@ -790,19 +927,37 @@ int ct_report_daily_json(ct_capacity *c, const ct_report_period *p,
                          json_t **out, ct_cap_error *err)
 {
     *out = NULL;
-    daily w = {0};
-    holds h = {0};
-    w.now = ct_clock_now(ct_capacity_clock(c));
-    int64_t today = floor_day(w.now);
-    int64_t last = p->to_ms != INT64_MAX ? floor_day(p->to_ms - 1) : today;
+    int64_t today = ct_clock_uk_day(ct_clock_now(ct_capacity_clock(c)));
+    int64_t last = p->to_day != INT64_MAX ? p->to_day : today;
     if (last > today)
         last = today; /* no figures for days to come */
-    int64_t first = p->from_ms != INT64_MIN ? floor_day(p->from_ms)
-                                            : last - (DEFAULT_DAYS - 1);
+    int64_t first = p->from_day != INT64_MIN ? p->from_day
+                                             : last - (DEFAULT_DAYS - 1);
     if (last - first + 1 > MAX_DAYS)
         return ct_capacity__fail(err, CT_EINVAL,
                                  "the daily report covers at most %d days",
                                  MAX_DAYS);
+    json_t *rep = NULL;
+    int rc = ct_report__daily_build(c, first, last, &rep, err);
+    if (!rc && json_object_set_new(rep, "period", ct_report__period_json(p)))
+        rc = ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+    if (!rc)
+        rc = ct_report__snapshot_overlay(c, rep, first, today, err);
+    if (rc) {
+        json_decref(rep);
+        return rc;
+    }
+    *out = rep;
+    return 0;
+}
+
+int ct_report__daily_build(ct_capacity *c, int64_t first, int64_t last,
+                           json_t **out, ct_cap_error *err)
+{
+    *out = NULL;
+    daily w = {0};
+    holds h = {0};
+    w.now = ct_clock_now(ct_capacity_clock(c));
     w.d0 = first;
     w.nd = last >= first ? last - first + 1 : 0;
     size_t nd = (size_t)w.nd, alloc = nd ? nd : 1;
@@ -823,7 +978,7 @@ int ct_report_daily_json(ct_capacity *c, const ct_report_period *p,
     w.d_org.days = w.d_reason.days = w.l_org.days = w.l_reason.days =
         h.p_conf.days = h.p_exp.days = h.p_dec.days = alloc;
     for (size_t k = 0; k < nd; k++) {
-        int64_t end = (w.d0 + (int64_t)k + 1) * DAY - 1;
+        int64_t end = ct_clock_uk_midnight(w.d0 + (int64_t)k + 1) - 1;
         w.t[k] = end < w.now ? end : w.now;
         char d[11];
         day_text(w.d0 + (int64_t)k, d);
@@ -843,7 +998,7 @@ int ct_report_daily_json(ct_capacity *c, const ct_report_period *p,
         "{s:s, s:I, s:o, s:O, s:{s:o, s:o, s:o}, s:{s:o, s:o, s:o},"
         " s:o, s:{s:o, s:o}, s:o}",
         "report", "daily", "at", (json_int_t)w.now, "period",
-        ct_report__period_json(p), "days", days, "delayed", "total",
+        json_null(), "days", days, "delayed", "total",
         ints(w.delayed, nd), "by_org", series_json(&w.d_org), "by_reason",
         series_json(&w.d_reason), "bed_days_lost", "total", ints(w.lost, nd),
         "by_org", series_json(&w.l_org), "by_reason",

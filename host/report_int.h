@@ -2,7 +2,7 @@
  * Internals shared by the report files (report.c: periods, delays,
  * escalation, decisions; report_capacity.c: the capacity report and its
  * occupancy history; report_csv.c; report_national.c: the national
- * returns). Not for use outside those files.
+ * returns; report_daily.c: the wall's reports and delay episodes). Not for use outside those files.
  */
 #ifndef CT_REPORT_INT_H
 #define CT_REPORT_INT_H
@@ -44,6 +44,68 @@ int ct_report__first_event(ct_capacity *c, int64_t *at, ct_cap_error *err);
 int ct_report__beds_at(ct_capacity *c, const int64_t *t, size_t n,
                        int64_t *open, int64_t *occupied, int64_t *held,
                        ct_cap_error *err);
+
+/*
+ * A referral's delay episodes (delay.h), so that each day of a delay goes
+ * to the reason and organisation in force that day rather than the
+ * latest ones (report_daily.c). Strings are owned by the set.
+ */
+typedef struct ct_report_episode {
+    char *reason, *reason_text, *org, *org_name;
+    int64_t from, to; /* UK day numbers, to excluded; INT64_MAX while open */
+} ct_report_episode;
+
+typedef struct ct_report_episodes {
+    ct_report_episode *items;
+    size_t n, cap;
+} ct_report_episodes;
+
+/* Replaces the set's contents with referral id's episodes, oldest first.
+ * CT_ENOMEM, CT_ESTORE. */
+int ct_report__episodes_load(ct_capacity *c, int64_t id,
+                             ct_report_episodes *e, ct_cap_error *err);
+void ct_report__episodes_free(ct_report_episodes *e);
+
+/* Who answered for UK day `day`: the episode covering it, or NULL when
+ * none does (a day before the first episode, or after the last ended). */
+const ct_report_episode *ct_report__episode_at(const ct_report_episodes *e,
+                                               int64_t day);
+
+/*
+ * The daily report's figures in long form (report_csv.c), the rows of its
+ * CSV and of the host's daily snapshots (report_snapshot.c): fn(ud, day,
+ * figure, group, key, name, value) for every value of day index `only`
+ * (every day when negative); a non-zero return stops the walk and is
+ * returned. ct_report__daily_area lists the area's figures after the
+ * delayed and bed-days groups ({section, member, figure}, NULL-ended),
+ * those from ct_report__daily_first_provider on per provider too.
+ */
+typedef int (*ct_report__daily_fn)(void *ud, const char *day,
+                                   const char *figure, const char *group,
+                                   const char *key, const char *name,
+                                   const json_t *value);
+int ct_report__daily_walk(const json_t *rep, int64_t only,
+                          ct_report__daily_fn fn, void *ud);
+typedef struct ct_report__daily_figure {
+    const char *section, *member, *figure;
+} ct_report__daily_figure;
+extern const ct_report__daily_figure ct_report__daily_area[];
+extern const size_t ct_report__daily_first_provider;
+
+/*
+ * The daily report over UK days [first, last] rebuilt from the stored
+ * rows, without the snapshots (report_daily.c).
+ */
+int ct_report__daily_build(ct_capacity *c, int64_t first, int64_t last,
+                           json_t **out, ct_cap_error *err);
+
+/*
+ * Puts the host's snapshots (report_snapshot.c) over the days of rep
+ * that have one, and adds sources: ["snapshot" | "rebuilt" | "live"] per
+ * day.
+ */
+int ct_report__snapshot_overlay(ct_capacity *c, json_t *rep, int64_t first,
+                                int64_t today, ct_cap_error *err);
 
 /* One CSV field (RFC 4180 quoting), then ',' or, when last, a line end. */
 void ct_report__csv_field(FILE *out, const char *s, bool last);

@@ -51,12 +51,10 @@ static int64_t floor_day(int64_t ms)
     return ms >= 0 ? ms / DAY : -((-ms + DAY - 1) / DAY);
 }
 
+/* Days are UK days (Europe/London), as the national returns count them. */
 static void day_text(int64_t day, char out[11])
 {
-    char iso[32];
-    ct_clock_format(day * DAY, iso, sizeof iso);
-    memcpy(out, iso, 10);
-    out[10] = '\0';
+    ct_clock_day_text(day, out);
 }
 
 /* ---- Capacity Tracker ------------------------------------------------------ */
@@ -192,7 +190,7 @@ int ct_report_capacity_tracker_json(ct_capacity *c, const ct_config *cfg,
     }
     int64_t now = ct_clock_now(ct_capacity_clock(c));
     char date[11];
-    day_text(floor_day(now), date);
+    day_text(ct_clock_uk_day(now), date);
     *out = json_pack("{s:s, s:I, s:s, s:o}", "report", "capacity_tracker",
                      "at", (json_int_t)now, "date", date, "homes", homes);
     return *out ? 0 : CT_ENOMEM;
@@ -205,6 +203,7 @@ typedef struct srow {
     int64_t ready_day, created, end, discharged;
     int state;
     char *reason, *org, *pathway, *residence;
+    ct_report_episodes eps; /* each delay day to the episode then */
 } srow;
 
 static char *dup_col(sqlite3_stmt *st, int i)
@@ -220,6 +219,7 @@ static void rows_free(srow *rows, size_t n)
         free(rows[i].org);
         free(rows[i].pathway);
         free(rows[i].residence);
+        ct_report__episodes_free(&rows[i].eps);
     }
     free(rows);
 }
@@ -266,6 +266,9 @@ static int read_rows(ct_capacity *c, int64_t from, int64_t to, srow **out,
         r->ready_day = ready && ct_clock_parse(ready, &ms) == 0
                            ? floor_day(ms)
                            : INT64_MAX;
+        if ((rc = ct_report__episodes_load(c, sqlite3_column_int64(st, 9),
+                                           &r->eps, err)))
+            break;
     }
     if (!rc && s != SQLITE_DONE)
         rc = ct_capacity__dberr(c, err, s, "reading the sitrep's referrals");
@@ -331,7 +334,7 @@ static void bump(json_t *o, const char *key, json_int_t by)
 static json_t *sitrep_day(const srow *rows, size_t n, int64_t d,
                           int64_t now, const ct_config *cfg)
 {
-    int64_t t = (d + 1) * DAY - 1;
+    int64_t t = ct_clock_uk_midnight(d + 1) - 1;
     if (t > now)
         t = now;
     char date[11];
@@ -347,7 +350,7 @@ static json_t *sitrep_day(const srow *rows, size_t n, int64_t d,
     json_t *delays = json_object_get(day, "delays");
     for (size_t i = 0; i < n; i++) {
         const srow *r = &rows[i];
-        if (r->discharged >= d * DAY && r->discharged <= t &&
+        if (r->discharged >= ct_clock_uk_midnight(d) && r->discharged <= t &&
             r->state != CT_REFERRAL_CANCELLED)
             bump(dis, sitrep_pathway(r), 1);
         bool in_hospital = r->created <= t && r->end > t;
@@ -357,7 +360,13 @@ static json_t *sitrep_day(const srow *rows, size_t n, int64_t d,
         if (r->ready_day == d)
             continue;
         bump(day, "delayed", 1);
-        json_t *g = delay_group(delays, cfg, r->reason, r->org);
+        /* The episode in force that day; a referral without episodes keeps
+         * its current reason. */
+        const ct_report_episode *ep =
+            r->eps.n ? ct_report__episode_at(&r->eps, d) : NULL;
+        json_t *g = r->eps.n ? delay_group(delays, cfg, ep ? ep->reason : NULL,
+                                           ep ? ep->org : NULL)
+                             : delay_group(delays, cfg, r->reason, r->org);
         if (!g) {
             json_decref(day);
             return NULL;
@@ -375,14 +384,11 @@ int ct_report_sitrep_json(ct_capacity *c, const ct_config *cfg,
     *out = NULL;
     int64_t now = ct_clock_now(ct_capacity_clock(c));
     /* Today alone unless a period is given. */
-    int64_t first = p->from_ms == INT64_MIN ? floor_day(now)
-                                            : floor_day(p->from_ms);
-    int64_t last = p->to_ms == INT64_MAX ? floor_day(now)
-                                         : floor_day(p->to_ms - 1);
-    if (p->from_ms != INT64_MIN && p->to_ms == INT64_MAX)
-        last = floor_day(now);
-    if (last > floor_day(now))
-        last = floor_day(now);
+    int64_t today = ct_clock_uk_day(now);
+    int64_t first = p->from_day == INT64_MIN ? today : p->from_day;
+    int64_t last = p->to_day == INT64_MAX ? today : p->to_day;
+    if (last > today)
+        last = today;
     if (last < first || last - first >= MAX_DAYS) {
         return ct_capacity__fail(err, CT_EINVAL,
                                  "the sitrep covers 1 to %d days up to "
@@ -391,7 +397,8 @@ int ct_report_sitrep_json(ct_capacity *c, const ct_config *cfg,
     }
     srow *rows;
     size_t n;
-    int rc = read_rows(c, first * DAY, (last + 1) * DAY, &rows, &n, err);
+    int rc = read_rows(c, ct_clock_uk_midnight(first),
+                       ct_clock_uk_midnight(last + 1), &rows, &n, err);
     if (rc)
         return rc;
     json_t *days = json_array();

@@ -440,6 +440,30 @@ static const char schema_v11[] =
     "    FROM referral"
     "   WHERE delay_reason IS NOT NULL AND responsible_org IS NOT NULL;";
 
+/*
+ * Daily snapshots (host/report_snapshot.c): after each UK day ends the
+ * host keeps that day's figures of the daily report (docs/reports.md
+ * "Daily"), in the long form of its CSV, so the series show what was known
+ * at the day's end and survive restarts rather than being recomputed from
+ * the rows as they are now. snapshot_day says which days have one (a day
+ * may have no per-organisation rows at all).
+ */
+static const char schema_v12[] =
+    "CREATE TABLE snapshot_day ("
+    "  day      TEXT PRIMARY KEY,"
+    "  taken_at INTEGER NOT NULL,"
+    "  rows     INTEGER NOT NULL"
+    ") STRICT;"
+    "CREATE TABLE snapshot ("
+    "  day    TEXT NOT NULL REFERENCES snapshot_day(day),"
+    "  figure TEXT NOT NULL,"
+    "  grp    TEXT NOT NULL,"
+    "  key    TEXT NOT NULL,"
+    "  name   TEXT NOT NULL,"
+    "  value  ANY,"
+    "  PRIMARY KEY (day, figure, grp, key)"
+    ") STRICT, WITHOUT ROWID;";
+
 const ct_migration ct_store__migrations[] = {
     {"domain model", schema_v1},
     {"capacity indexes and guards", schema_v2},
@@ -452,5 +476,6 @@ const ct_migration ct_store__migrations[] = {
     {"display credentials", schema_v9},
     {"token store audit", schema_v10},
     {"delay episodes", schema_v11},
+    {"daily snapshots", schema_v12},
 };
 const int ct_store__nmigrations = (int)CT_ARRAY_LEN(ct_store__migrations);

@@ -107,6 +107,14 @@
       "  LEFT JOIN organisation o ON o.id = r.responsible_org"               \
       " WHERE r.ready_date < ?1 AND r.created_at <= ?3"                      \
       "   AND (r.discharged_at IS NULL OR r.discharged_at >= ?2)")           \
+    /* A referral's delay episodes with their organisations' names, for  \
+     * attributing each day to the episode in force then. */                \
+    X(REP_EPISODES,                                                          \
+      "SELECT e.reason, e.reason_text, e.responsible_org, o.name,"          \
+      "       e.from_day, e.to_day"                                          \
+      "  FROM delay_episode e"                                               \
+      "  LEFT JOIN organisation o ON o.id = e.responsible_org"               \
+      " WHERE e.referral_id = ?1 ORDER BY e.from_day, e.id")                 \
     /* Holds that ended (confirmed, expired, released) in [?1, ?2), with   \
      * the organisation that runs the bed's facility. */                     \
     X(REP_HOLDS_ENDED,                                                       \
@@ -123,10 +131,28 @@
       "       r.updated_at, r.created_at, r.delay_reason,"                   \
       "       r.responsible_org,"                                            \
       "       coalesce(r.decided_pathway, r.requested_pathway),"             \
-      "       r.usual_residence"                                             \
+      "       r.usual_residence, r.id"                                       \
       "  FROM referral r"                                                    \
       " WHERE r.created_at < ?2"                                             \
       "   AND (r.discharged_at IS NULL OR r.discharged_at >= ?1)")           \
+    /* People who left hospital in [?1, ?2) (report_flow.c). */            \
+    X(REP_DISCHARGES,                                                        \
+      "SELECT coalesce(decided_pathway, requested_pathway), usual_residence" \
+      "  FROM referral"                                                      \
+      " WHERE discharged_at >= ?1 AND discharged_at < ?2"                    \
+      "   AND (state = 'discharged' OR state = 'completed')")                \
+    /* Daily snapshots (report_snapshot.c). */                             \
+    X(REP_SNAP_HAS, "SELECT 1 FROM snapshot_day WHERE day = ?1")             \
+    X(REP_SNAP_DAY,                                                          \
+      "INSERT INTO snapshot_day (day, taken_at, rows) VALUES (?1, ?2, ?3)")  \
+    X(REP_SNAP_ROW,                                                          \
+      "INSERT INTO snapshot (day, figure, grp, key, name, value)"            \
+      " VALUES (?1, ?2, ?3, ?4, ?5, ?6)")                                    \
+    X(REP_SNAP_DAYS,                                                         \
+      "SELECT day FROM snapshot_day WHERE day >= ?1 AND day <= ?2")          \
+    X(REP_SNAP_ROWS,                                                         \
+      "SELECT day, figure, grp, key, name, value FROM snapshot"              \
+      " WHERE day >= ?1 AND day <= ?2")                                      \
     /* The newest decisions, at most ?1. */                                  \
     X(REP_DECISIONS,                                                         \
       "SELECT r.id, r.state, r.from_org, r.ready_date, r.created_at,"        \

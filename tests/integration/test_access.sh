@@ -118,6 +118,8 @@ matrix=(
   "GET /v1/reports/delayed-people||N 403 403 403 403 403 403"
   "GET /v1/reports/today||N N N N N N N"
   "GET /v1/reports/daily||N N N N N N N"
+  "GET /v1/reports/providers||N N N N N N N"
+  "GET /v1/reports/pathways||N N N N N N N"
   "GET /v1/capacity||N N N N N N N"
   "GET /v1/beds||N N N N N N N"
   "GET /v1/escalation||N N N N N N N"

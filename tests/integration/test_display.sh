@@ -40,7 +40,7 @@ echo "$body" | grep -q "$secret" && bad "the list shows the secret" || ok
 grep -rqs "$secret" "$tmp"/area.db* && bad "the secret is stored in clear" || ok
 
 # What the screen may read: the wall's figures; nothing about a person.
-for path in /v1/reports/today /v1/reports/daily /v1/reports/capacity /v1/capacity /v1/escalation /v1/reports/delays; do
+for path in /v1/reports/today /v1/reports/daily /v1/reports/providers /v1/reports/pathways /v1/reports/capacity /v1/capacity /v1/escalation /v1/reports/delays; do
   req GET "$path" "$secret"
   [ "$code" = 200 ] && ok || bad "display GET $path: $code $body"
   echo "$body" | grep -q "$(nhs 7)" && bad "$path names a person to a display" || ok

@@ -145,6 +145,25 @@ expect 200 '.report == "daily" and (.days | length) == 4 and .delayed.total[-1] 
 expect 200 '.delayed.by_org["oakwood-care"].values[-1] == 1 and (.occupancy.share | length) == 4 and (.escalation.level | length) == 4'
 req GET /v1/reports/daily?format=xml "$viewer"
 expect_error 400 invalid format
+# Providers' answers to holds and pathway shares: the API, the CSV and the
+# command line give the same figures.
+req GET /v1/reports/providers "$viewer"
+expect 200 '.report == "providers" and .totals.org == "total" and (.providers | type) == "array"'
+prov_holds=$(echo "$body" | jq '.totals.holds')
+report providers --format json | jq -e ".totals.holds == $prov_holds" >/dev/null \
+  && ok || bad "report providers: the CLI's total holds differ from the API's ($prov_holds)"
+req GET /v1/reports/pathways "$viewer"
+expect 200 '.report == "pathways" and (.pathways | length) == 6 and .pathways[0].pathway == "P0"'
+discharges=$(echo "$body" | jq '.discharges')
+report pathways --format json | jq -e ".discharges == $discharges" >/dev/null \
+  && ok || bad "report pathways: the CLI's discharges differ from the API's ($discharges)"
+req GET '/v1/reports/pathways?format=csv' "$viewer"
+[ "$code" = 200 ] && echo "$body" | head -1 | grep -qx 'pathway,discharges,share,returning_residents' \
+  && ok || bad "pathways CSV: $code $body"
+report pathways --format csv | diff - <(echo "$body") >/dev/null \
+  && ok || bad "pathways: the CLI's CSV differs from the API's"
+req GET '/v1/reports/providers?from=2026-02-30' "$viewer"
+expect_error 400 invalid from
 req GET /v1/reports/decisions?format=csv "$viewer"
 expect_error 400 invalid format
 # The list of people is for the hub only: personal data.

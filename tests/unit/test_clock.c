@@ -545,3 +545,32 @@ Test(clock, uk_day_matches_tzdata)
         cr_assert_str_eq(got, want, "at %lld", (long long)ms);
     }
 }
+
+/* A UK day begins at its Europe/London midnight: 00:00 UTC in winter,
+ * 23:00 UTC the evening before in summer, on the days the clocks change
+ * too; every day from 1996 to 2040 begins where ct_clock_uk_day turns. */
+Test(clock, uk_midnight_starts_the_uk_day)
+{
+    static const struct {
+        const char *day, *utc;
+    } cases[] = {
+        {"2026-01-15", "2026-01-15T00:00:00Z"},
+        {"2026-07-16", "2026-07-15T23:00:00Z"},
+        {"2026-03-29", "2026-03-29T00:00:00Z"}, /* GMT at its midnight */
+        {"2026-03-30", "2026-03-29T23:00:00Z"}, /* the first BST midnight */
+        {"2026-10-25", "2026-10-24T23:00:00Z"}, /* BST at its midnight */
+        {"2026-10-26", "2026-10-26T00:00:00Z"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int64_t day_ms, want;
+        cr_assert_eq(ct_clock_parse(cases[i].day, &day_ms), 0);
+        cr_assert_eq(ct_clock_parse(cases[i].utc, &want), 0);
+        cr_assert_eq(ct_clock_uk_midnight(day_ms / 86400000), want, "%s",
+                     cases[i].day);
+    }
+    for (int64_t day = 9496; day < 25567; day++) { /* 1996 to 2040 */
+        int64_t m = ct_clock_uk_midnight(day);
+        cr_assert_eq(ct_clock_uk_day(m), day);
+        cr_assert_eq(ct_clock_uk_day(m - 1), day - 1);
+    }
+}

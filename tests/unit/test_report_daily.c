@@ -25,6 +25,7 @@
  * (22nd, 23rd, 24th). In all 11.
  */
 #include "capacity_fixture.h"
+#include "delay.h"
 #include "escalation.h"
 #include "metrics.h"
 #include "referral.h"
@@ -384,5 +385,258 @@ Test(report_daily, declines_per_provider)
                                     "homes,Homes Ltd,1\n"),
                        "%s", text);
     free(text);
+    json_decref(rep);
+}
+
+/* A delay is a history (host/delay.h): B waited for a care-home bed (homes)
+ * from its ready date, the 22nd, and from today, the 25th, for home care
+ * (council). Each day goes to the episode in force then, not to the one
+ * named last: yesterday and the 23rd-24th are the care home's, today the
+ * council's. */
+Test(report_daily, each_day_goes_to_the_episode_in_force)
+{
+    ct_delay_input homes = {"awaiting_p3_bed", "P3 care-home bed", "homes",
+                            "2026-11-22"};
+    ct_delay_input council = {"awaiting_p1_care", NULL, "council",
+                              "2026-11-25"};
+    CAP_OK(ct_delay_start(f.cap, B, &homes, "hub", NULL, &cap_err));
+    CAP_OK(ct_delay_start(f.cap, B, &council, "hub", NULL, &cap_err));
+
+    json_t *rep = NULL;
+    CAP_OK(ct_report_today_json(f.cap, &rep, &cap_err));
+    /* Now: B and C both the council's; yesterday: B the care home's (with
+     * D), C the council's. */
+    cr_assert_str_eq(jstr(rep, "orgs.0.key"), "council");
+    cr_assert_eq(jint(rep, "orgs.0.now"), 2);
+    cr_assert_eq(jint(rep, "orgs.0.yesterday"), 1);
+    cr_assert_str_eq(jstr(rep, "orgs.1.key"), "homes");
+    cr_assert_eq(jint(rep, "orgs.1.now"), 0);
+    cr_assert_eq(jint(rep, "orgs.1.yesterday"), 2);
+    cr_assert_eq(json_array_size(get(rep, "orgs")), 2, "nobody unattributed");
+    json_decref(rep);
+
+    rep = daily("2026-11-22", "2026-11-25");
+    /* Delayed at each day's end (D referred on the 23rd, discharged the
+     * 24th): homes D and B on the 23rd, B on the 24th, nobody on the 25th;
+     * the council C from the 24th and B on the 25th. */
+    series_is(rep, "delayed.by_org.homes.values", (int64_t[]){0, 2, 1, 0}, 4);
+    series_is(rep, "delayed.by_org.council.values", (int64_t[]){0, 0, 1, 2},
+              4);
+    /* Lost days: A the 21st-23rd, D the 22nd-24th, B the 23rd-24th for a
+     * care-home bed and the 25th for home care, C the 24th-25th. */
+    series_is(rep, "bed_days_lost.by_reason.awaiting_p3_bed.values",
+              (int64_t[]){2, 3, 2, 0}, 4);
+    series_is(rep, "bed_days_lost.by_reason.awaiting_p1_care.values",
+              (int64_t[]){0, 0, 1, 2}, 4);
+    cr_assert_null(json_object_get(get(rep, "delayed.by_org"), "none"));
+    json_decref(rep);
+
+    CAP_OK(ct_report_people_json(f.cap, &rep, &cap_err));
+    cr_assert_eq(jint(rep, "people.0.referral"), B);
+    cr_assert_str_eq(jstr(rep, "people.0.responsible_org"), "council");
+    json_decref(rep);
+
+    ct_report_period p;
+    char msg[160];
+    cr_assert_eq(ct_report_period_parse("2026-11-24", "2026-11-25", &p, msg,
+                                        sizeof msg),
+                 0);
+    CAP_OK(ct_report_sitrep_json(f.cap, NULL, &p, &rep, &cap_err));
+    /* At the 24th's end: B (2 days) the care home's (D left that evening);
+     * the 25th: the council's, B (3) and C (2). */
+    bool homes24 = false, council25 = false;
+    for (size_t d = 0; d < 2; d++) {
+        json_t *g;
+        size_t i;
+        json_array_foreach(get(rep, d ? "days.1.delays" : "days.0.delays"), i,
+                           g)
+        {
+            const char *org = json_string_value(
+                json_object_get(g, "responsible_org"));
+            json_int_t people = json_integer_value(json_object_get(g, "people"));
+            if (d == 0 && strcmp(org, "homes") == 0)
+                homes24 = people == 1;
+            if (d == 1 && strcmp(org, "council") == 0)
+                council25 = people == 2;
+            cr_assert(!(d == 1 && strcmp(org, "homes") == 0),
+                      "the 25th is not the care home's");
+        }
+    }
+    cr_assert(homes24 && council25);
+    json_decref(rep);
+}
+
+/* Days are UK days: in July a hold confirmed at 23:30 UTC is confirmed at
+ * 00:30 BST, the next day, and a period's first day starts at 23:00 UTC
+ * the evening before. */
+Test(report_daily, days_are_cut_at_the_uk_midnight)
+{
+    ct_report_period p;
+    char msg[160];
+    cr_assert_eq(ct_report_period_parse("2027-07-16", "2027-07-16", &p, msg,
+                                        sizeof msg),
+                 0);
+    cr_assert_eq(p.from_ms, D23 + 235 * DAY_MS - HOUR_MS);
+    cr_assert_eq(p.to_ms, D23 + 236 * DAY_MS - HOUR_MS);
+    cr_assert_eq(ct_report_period_parse("2026-11-24", NULL, &p, msg,
+                                        sizeof msg),
+                 0);
+    cr_assert_eq(p.from_ms, D23 + DAY_MS, "GMT in November");
+
+    at(234, 22); /* 2027-07-15 22:00 UTC, 23:00 BST */
+    int64_t e = referral(9, "2027-07-14");
+    CAP_OK(ct_capacity_hold(f.cap, e, "H03", 0, "hub", NULL, &cap_err));
+    at(234, 23); /* 2027-07-16 00:00 BST */
+    cr_assert(ct_clock_advance(f.clock, 30 * 60000) >= 0);
+    CAP_OK(ct_capacity_confirm(f.cap, e, "homes", NULL, &cap_err));
+    CAP_OK(ct_referral_discharge(f.cap, e, "acute", &cap_err));
+    json_t *rep = daily("2027-07-15", "2027-07-16");
+    series_is(rep, "holds.confirmed", (int64_t[]){0, 1}, 2);
+    /* Ready the 14th, discharged in the first minutes of the 16th: lost
+     * the 15th and the 16th, as B and C (still waiting) did. */
+    series_is(rep, "bed_days_lost.total", (int64_t[]){3, 3}, 2);
+    json_decref(rep);
+
+    cr_assert_eq(ct_report_period_parse("2027-07-16", "2027-07-16", &p, msg,
+                                        sizeof msg),
+                 0);
+    CAP_OK(ct_report_sitrep_json(f.cap, NULL, &p, &rep, &cap_err));
+    cr_assert_eq(jint(rep, "days.0.discharged.P3"), 1);
+    json_decref(rep);
+}
+
+/* The host keeps each day's figures once the day is over (migration 12):
+ * the daily report reads a kept day from its snapshot, so a delay recorded
+ * later for that day does not rewrite what the wall showed then. */
+Test(report_daily, a_kept_day_is_read_from_its_snapshot)
+{
+    /* The 25th 08:00: the 24th has ended and has no snapshot yet. */
+    cr_assert_eq(ct_report_snapshot_next(f.cap), ct_clock_now(f.clock));
+    cr_assert_eq(ct_report_snapshot_due(f.cap), 1);
+    cr_assert_eq(ct_report_snapshot_next(f.cap), D23 + 3 * DAY_MS,
+                 "next at the 26th's midnight");
+    cr_assert_eq(ct_report_snapshot_due(f.cap), 0);
+    bool taken = true;
+    CAP_OK(ct_report_snapshot_take(f.cap, 20781, &taken, &cap_err));
+    cr_assert(!taken, "the 24th is kept once");
+    CAP_REFUSED(&f, CT_EINVAL,
+                ct_report_snapshot_take(f.cap, 20782, &taken, &cap_err),
+                "ended");
+    cr_assert_eq(cap_fx_int(&f, "SELECT count(*) FROM event"
+                                " WHERE kind = 'report.snapshot'",
+                            NULL),
+                 1);
+
+    /* Now B's delay is recorded from its ready date: the care home's. */
+    ct_delay_input homes = {"awaiting_p3_bed", NULL, "homes", "2026-11-22"};
+    CAP_OK(ct_delay_start(f.cap, B, &homes, "hub", NULL, &cap_err));
+    json_t *rep = daily("2026-11-23", "2026-11-25");
+    cr_assert_str_eq(jstr(rep, "sources.0"), "rebuilt");
+    cr_assert_str_eq(jstr(rep, "sources.1"), "snapshot");
+    cr_assert_str_eq(jstr(rep, "sources.2"), "live");
+    /* The 23rd is rebuilt (homes B and D), the 24th as kept (B then
+     * unattributed, C the council's), today live (B the care home's). */
+    series_is(rep, "delayed.by_org.homes.values", (int64_t[]){2, 0, 1}, 3);
+    series_is(rep, "delayed.by_org.none.values", (int64_t[]){0, 1, 0}, 3);
+    series_is(rep, "delayed.by_org.council.values", (int64_t[]){0, 1, 1}, 3);
+    series_is(rep, "delayed.total", (int64_t[]){2, 2, 2}, 3);
+    series_is(rep, "escalation.max_level", (int64_t[]){2, 3, 1}, 3);
+    char *text = csv(rep);
+    cr_assert_not_null(strstr(text, "\n2026-11-24,delayed,org,none,"
+                                    "No responsible organisation recorded,"
+                                    "1\n"),
+                       "%s", text);
+    free(text);
+    json_decref(rep);
+}
+
+/* Provider response times, per organisation, for the reports: homes
+ * confirmed A's hold after 2 hours and let B's expire; then declines C's
+ * after 30 minutes. The hub's own release is not an answer. */
+Test(report_daily, providers_answers_to_holds)
+{
+    at(2, 9);
+    CAP_OK(ct_capacity_hold(f.cap, C, "H02", 0, "hub", NULL, &cap_err));
+    cr_assert(ct_clock_advance(f.clock, 30 * 60000) >= 0);
+    CAP_OK(ct_capacity_decline(f.cap, C, "homes", "no staff", "org:homes",
+                               &cap_err));
+    ct_report_period p;
+    char msg[160];
+    cr_assert_eq(ct_report_period_parse("2026-11-23", NULL, &p, msg,
+                                        sizeof msg),
+                 0);
+    json_t *rep = NULL;
+    CAP_OK(ct_report_providers_json(f.cap, &p, &rep, &cap_err));
+    cr_assert_eq(json_array_size(get(rep, "providers")), 1);
+    cr_assert_str_eq(jstr(rep, "providers.0.org"), "homes");
+    cr_assert_str_eq(jstr(rep, "providers.0.name"), "Homes Ltd");
+    cr_assert_eq(jint(rep, "providers.0.holds"), 3);
+    cr_assert_eq(jint(rep, "providers.0.confirmed"), 1);
+    cr_assert_eq(jint(rep, "providers.0.expired"), 1);
+    cr_assert_eq(jint(rep, "providers.0.declined"), 1);
+    cr_assert_float_eq(json_real_value(get(rep, "providers.0.expired_share")),
+                       1.0 / 3, 1e-9);
+    cr_assert_float_eq(
+        json_real_value(get(rep, "providers.0.confirm_hours_median")), 2.0,
+        1e-9);
+    cr_assert_float_eq(
+        json_real_value(get(rep, "providers.0.decline_hours_median")), 0.5,
+        1e-9);
+    cr_assert_eq(jint(rep, "totals.holds"), 3);
+    char *text = csv(rep);
+    cr_assert_not_null(strstr(text, "\nhomes,Homes Ltd,3,1,1,1,"), "%s", text);
+    free(text);
+    json_decref(rep);
+
+    /* Only the 25th: the decline alone. */
+    cr_assert_eq(ct_report_period_parse("2026-11-25", "2026-11-25", &p, msg,
+                                        sizeof msg),
+                 0);
+    CAP_OK(ct_report_providers_json(f.cap, &p, &rep, &cap_err));
+    cr_assert_eq(jint(rep, "providers.0.holds"), 1);
+    cr_assert(json_is_null(get(rep, "providers.0.confirm_hours_median")));
+    json_decref(rep);
+}
+
+/* Pathway shares: A and D left on P3; a returning care-home resident on
+ * P0 counts in P0 and apart as P3b. */
+Test(report_daily, pathway_shares_of_discharges)
+{
+    int64_t e = referral(11, "2026-11-25");
+    char id[24];
+    snprintf(id, sizeof id, "%lld", (long long)e);
+    /* Test data: a resident going back to their home (no API sets both). */
+    cr_assert_eq(cap_fx_int(&f, "UPDATE referral SET usual_residence ="
+                                " 'care_home', requested_pathway = 'P0',"
+                                " decided_pathway = 'P0' WHERE id = ?1"
+                                " RETURNING 0",
+                            id),
+                 0);
+    CAP_OK(ct_referral_discharge(f.cap, e, "acute", &cap_err));
+    ct_report_period p;
+    char msg[160];
+    cr_assert_eq(ct_report_period_parse(NULL, NULL, &p, msg, sizeof msg), 0);
+    json_t *rep = NULL;
+    CAP_OK(ct_report_pathways_json(f.cap, &p, &rep, &cap_err));
+    cr_assert_eq(jint(rep, "discharges"), 3);
+    cr_assert_str_eq(jstr(rep, "pathways.0.pathway"), "P0");
+    cr_assert_eq(jint(rep, "pathways.0.discharges"), 1);
+    cr_assert_eq(jint(rep, "pathways.0.returning_residents"), 1);
+    cr_assert_str_eq(jstr(rep, "pathways.3.pathway"), "P3");
+    cr_assert_eq(jint(rep, "pathways.3.discharges"), 2);
+    cr_assert_float_eq(json_real_value(get(rep, "pathways.3.share")),
+                       2.0 / 3, 1e-9);
+    char *text = csv(rep);
+    cr_assert_not_null(strstr(text, "pathway,discharges,share,"
+                                    "returning_residents\nP0,1,"),
+                       "%s", text);
+    free(text);
+    json_decref(rep);
+    /* The 23rd alone: A. */
+    cr_assert_eq(ct_report_period_parse("2026-11-23", "2026-11-23", &p, msg,
+                                        sizeof msg),
+                 0);
+    CAP_OK(ct_report_pathways_json(f.cap, &p, &rep, &cap_err));
+    cr_assert_eq(jint(rep, "discharges"), 1);
     json_decref(rep);
 }
