@@ -353,6 +353,40 @@
       ...provCols]);
   }
 
+  // Provider response times (the providers report): per organisation,
+  // hours from hold to confirmation (median and 90th percentile) and the
+  // holds that expired without an answer.
+  function renderResponses(rep) {
+    const ps = rep.providers;
+    const hours = (x) => (x === null || x === undefined ? null : Math.round(10 * x) / 10);
+    chart('chart-response', {
+      type: 'bar',
+      data: {
+        labels: ps.map((p) => p.name),
+        datasets: [
+          { label: 'median hours to confirm', data: ps.map((p) => hours(p.confirm_hours_median)), backgroundColor: '#0072B2', xAxisID: 'x' },
+          { label: '90th percentile hours', data: ps.map((p) => hours(p.confirm_hours_p90)), backgroundColor: '#56B4E9', xAxisID: 'x' },
+          { label: 'holds expired (no answer)', data: ps.map((p) => p.expired), backgroundColor: '#B00020', xAxisID: 'count' },
+        ],
+      },
+      options: {
+        indexAxis: 'y',
+        scales: {
+          x: { beginAtZero: true, position: 'bottom', title: { display: true, text: 'hours' } },
+          count: { beginAtZero: true, position: 'top', ticks: { precision: 0 }, grid: { drawOnChartArea: false }, title: { display: true, text: 'holds expired' } },
+        },
+        plugins: { legend: { position: 'bottom' } },
+      },
+    });
+    const one = (x) => (x === null || x === undefined ? '-' : x.toFixed(1));
+    const table = $('response-table');
+    table.tHead.replaceChildren(h('tr', {}, ...['Provider', 'Holds', 'Confirmed', 'Declined', 'Expired', 'Expired %',
+      'Median hours', '90th pct hours'].map((t, i) => h('th', { scope: 'col', class: i ? 'n' : '' }, t))));
+    fill(table.tBodies[0], [...ps, rep.totals].map((p) => h('tr', {},
+      h('th', { scope: 'row' }, p.name), ...[fmtInt(p.holds), fmtInt(p.confirmed), fmtInt(p.declined), fmtInt(p.expired),
+        pct(p.expired_share), one(p.confirm_hours_median), one(p.confirm_hours_p90)].map((t) => h('td', { class: 'n' }, t)))));
+  }
+
   function renderHistory(rep) {
     const hist = rep.history;
     const n = hist.at.length;
@@ -527,7 +561,7 @@
     if (busy) return;
     busy = true;
     try {
-      const [cap, rep, esc, today, daily, dec, ppl] = await Promise.all([
+      const [cap, rep, esc, today, daily, dec, ppl, resp] = await Promise.all([
         api('/v1/capacity'),
         api('/v1/reports/capacity'),
         api('/v1/escalation?limit=10'),
@@ -535,6 +569,7 @@
         api('/v1/reports/daily'),
         DISPLAY ? null : optional(api('/v1/reports/decisions?limit=8')),
         DISPLAY ? null : optional(api('/v1/reports/delayed-people')),
+        api('/v1/reports/providers'),
       ]);
       showBoard();
       const name = cap.area_name || cap.area || 'caretide';
@@ -544,6 +579,7 @@
       renderStaleProviders(rep);
       renderEscalation(esc);
       renderDaily(daily);
+      renderResponses(resp);
       renderCapacity(rep);
       renderHistory(rep);
       renderCohorts(cap);
@@ -579,7 +615,7 @@
       // Wall mode: the first screen, full width, nothing to sign in to.
       document.body.classList.add('wall');
       for (const id of ['people-card', 'prov-title', 'cap-title', 'occ-title', 'cohort-title', 'decisions-card',
-        'lost-title', 'occday-title', 'holds-title']) {
+        'lost-title', 'occday-title', 'holds-title', 'response-title']) {
         const el = $(id);
         (el.closest('section') || el).classList.add('wall-hide');
       }

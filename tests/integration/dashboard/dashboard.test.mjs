@@ -249,6 +249,24 @@ try {
     assert(got.drawn, 'a chart has no canvas');
   });
 
+  await check('provider response times: a chart per organisation from the providers report', async () => {
+    const rep = await apiGet('/v1/reports/providers', viewer);
+    const oak = rep.providers.find((p) => p.org === 'oakwood-care');
+    assert(oak && oak.confirmed >= 1 && oak.confirm_hours_median !== null, 'Oakwood\'s confirmation missing: ' + JSON.stringify(rep.providers));
+    const got = await page.evaluate(() => {
+      const c = window.Chart.getChart(document.getElementById('chart-response'));
+      return { labels: c.data.labels, median: c.data.datasets[0].data, expired: c.data.datasets[2].data,
+        drawn: document.getElementById('chart-response').width > 0 };
+    });
+    assert(JSON.stringify(got.labels) === JSON.stringify(rep.providers.map((p) => p.name)), 'labels: ' + got.labels);
+    assert(JSON.stringify(got.expired) === JSON.stringify(rep.providers.map((p) => p.expired)), 'expired: ' + got.expired);
+    const k = got.labels.indexOf(oak.name);
+    assert(Math.abs(got.median[k] - oak.confirm_hours_median) < 0.051, 'median: ' + got.median[k] + ' against ' + oak.confirm_hours_median);
+    assert(got.drawn, 'the response chart has no canvas');
+    const rows = await page.locator('#response-table tbody tr').count();
+    assert(rows === rep.providers.length + 1, `${rows} table rows for ${rep.providers.length} providers and the total`);
+  });
+
   await check('providers\' data age: per facility and zone, stale ones named', async () => {
     const rep = await apiGet('/v1/reports/capacity', viewer);
     assert(Array.isArray(rep.providers) && rep.providers.length > 0, 'no providers');
