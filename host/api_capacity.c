@@ -7,6 +7,7 @@
 #include "audit.h"
 #include "error.h"
 #include "isolation.h"
+#include "log.h"
 #include "metrics.h"
 
 #include <stdlib.h>
@@ -20,8 +21,55 @@
 
 #define MAX_TAGS 16
 
-/* GET /v1/capacity: every role. The capacity view (facilities, zones,
- * area totals) with the area's metrics (ct_metrics_json, less by_zone). */
+/* The body of GET /v1/capacity: the capacity view (facilities, zones,
+ * area totals) with the area's metrics (ct_metrics_json, less by_zone),
+ * from the counts of k (NULL: the area index's, on the loop). */
+static int capacity_body(ct_capacity *cap, const ct_cap_counts *k,
+                         const char *area_id, const char *area_name,
+                         char **text, size_t *len, ct_cap_error *err)
+{
+    json_t *view = NULL, *metrics = NULL;
+    int rc = k ? ct_capacity_view_json_from(cap, k, &view, err)
+               : ct_capacity_view_json(cap, &view, err);
+    if (rc == 0)
+        rc = k ? ct_metrics_json_from(cap, k, &metrics, err)
+               : ct_metrics_json(cap, &metrics, err);
+    if (rc) {
+        json_decref(view);
+        return rc;
+    }
+    /* Zones are in the view already, with more about each. */
+    json_object_del(metrics, "by_zone");
+    if (json_object_set_new(view, "area", json_string(area_id)) ||
+        json_object_set_new(view, "area_name", json_string(area_name)) ||
+        json_object_set_new(view, "metrics", metrics)) {
+        json_decref(view);
+        return CT_ENOMEM;
+    }
+    *text = json_dumps(view, JSON_COMPACT | JSON_ENSURE_ASCII);
+    json_decref(view);
+    if (!*text)
+        return CT_ENOMEM;
+    *len = strlen(*text);
+    return 0;
+}
+
+/* ct_daemon_render_fn: the body on a thread of the pool. */
+static int build_capacity(ct_capacity *reader, const ct_daemon_render_ctx *ctx,
+                          void *arg, char **body, size_t *len)
+{
+    (void)arg;
+    ct_cap_error err = {0};
+    int rc = capacity_body(reader, ctx->counts, ctx->area_id, ctx->area_name,
+                           body, len, &err);
+    if (rc && err.message[0])
+        ct_log_error("api", "GET /v1/capacity: %s", err.message);
+    return rc;
+}
+
+/* GET /v1/capacity: every role. Built off the loop (ct_daemon_render) so
+ * that an England-sized body never holds writes back; on the loop only
+ * for an in-memory database. */
 int ct_api__capacity(ct_http_req *r, void *app)
 {
     ct_daemon *d = app;
@@ -30,37 +78,22 @@ int ct_api__capacity(ct_http_req *r, void *app)
     if (ct_daemon_cache_get(d, CAPACITY_CACHE_SLOT, CAPACITY_MAX_AGE_MS,
                             &text, &len) == 0)
         return ct_http_reply_buf(r, 200, "application/json", text, len);
-    ct_capacity *cap = ct_daemon_capacity(d);
+    int rc = ct_daemon_render(d, CAPACITY_CACHE_SLOT, r, build_capacity,
+                              NULL);
+    if (rc != CT_EUNSUPPORTED)
+        return rc;
     ct_cap_error err = {0};
-    json_t *view = NULL, *metrics = NULL;
-    int rc = ct_capacity_view_json(cap, &view, &err);
-    if (rc == 0)
-        rc = ct_metrics_json(cap, &metrics, &err);
-    if (rc) {
-        json_decref(view);
-        return ct_api__cap_reply(r, rc, &err, NULL);
-    }
-    /* Zones are in the view already, with more about each. */
-    json_object_del(metrics, "by_zone");
     const ct_config *cfg = ct_daemon_config(d);
-    if (json_object_set_new(view, "area", json_string(cfg->area_id)) ||
-        json_object_set_new(view, "area_name",
-                            json_string(cfg->area_name ? cfg->area_name
-                                                       : cfg->area_id)) ||
-        json_object_set_new(view, "metrics", metrics)) {
-        json_decref(view);
-        return CT_ENOMEM;
-    }
-    text = json_dumps(view, JSON_COMPACT | JSON_ENSURE_ASCII);
-    json_decref(view);
-    if (!text)
-        return CT_ENOMEM;
-    len = strlen(text);
+    rc = capacity_body(ct_daemon_capacity(d), NULL, cfg->area_id,
+                       cfg->area_name ? cfg->area_name : cfg->area_id, &text,
+                       &len, &err);
+    if (rc)
+        return rc == CT_ENOMEM ? CT_ENOMEM
+                               : ct_api__cap_reply(r, rc, &err, NULL);
     ct_daemon_cache_put(d, CAPACITY_CACHE_SLOT, text, len);
     return ct_http_reply_buf(r, 200, "application/json", text, len);
 }
 
-/* Splits "a,b,c" into at most MAX_TAGS tags inside buf (a copy). */
 static int split_tags(ct_http_req *r, const char *s, char *buf, size_t size,
                       const char **tags, size_t *ntags)
 {

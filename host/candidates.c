@@ -94,10 +94,7 @@ typedef struct ifac {
     bool designated, retired;
 } ifac;
 
-typedef struct icohort {
-    int pathogen; /* index into pathogens */
-    ct_cohort cohort;
-} icohort;
+typedef ct_cap_cohort icohort; /* pathogen: index into pathogens */
 
 typedef struct izone {
     char *id;
@@ -105,6 +102,9 @@ typedef struct izone {
     bool closed, retired;
     int first, nbeds; /* its beds: beds[first .. first + nbeds) */
     int navail;       /* of them available and open */
+    /* Counts of its beds in service (ct_cap_zone_counts), kept as they
+     * change so that whole-area counts need no walk over the beds. */
+    int n[CT_BED__COUNT], nsurge[CT_BED__COUNT], surge_beds, surge_open;
     icohort *cohorts; /* not open */
     int ncohorts;
 } izone;
@@ -172,6 +172,20 @@ static bool bed_open(const ibed *b)
 static bool bed_free(const ibed *b)
 {
     return b->status == CT_BED_AVAILABLE && bed_open(b);
+}
+
+/* Adds (by 1) or takes away (by -1) the bed from its zone's counts. */
+static void count_bed(izone *z, const ibed *b, int by)
+{
+    if (b->retired || (unsigned)b->status >= CT_BED__COUNT)
+        return;
+    z->surge_beds += by * b->surge;
+    z->surge_open += by * (b->surge && b->surge_open);
+    if (b->surge && !b->surge_open && b->status != CT_BED_HELD &&
+        b->status != CT_BED_OCCUPIED)
+        return; /* a closed, empty surge bed does not count */
+    z->n[b->status] += by;
+    z->nsurge[b->status] += by * b->surge;
 }
 
 /* The one binary search over the index's id-ordered arrays: the
@@ -408,6 +422,7 @@ static int bed_row(loader *l, sqlite3_stmt *st)
     if (zn->nbeds++ == 0)
         zn->first = x->nbeds;
     zn->navail += bed_free(b);
+    count_bed(zn, b, 1);
     x->nbeds++;
     return 0;
 }
@@ -609,11 +624,13 @@ static bool apply_one(ct_cap_index *x, const ct_cap_idxop *op)
         ibed *b = &x->beds[i];
         izone *z = &x->zones[b->zone];
         z->navail -= bed_free(b);
+        count_bed(z, b, -1);
         if (op->kind == CT_IDX_BED_STATUS)
             b->status = (ct_bed_status)op->value;
         else
             b->surge_open = op->value;
         z->navail += bed_free(b);
+        count_bed(z, b, 1);
         return true;
     }
     int z = find_zone(x, op->id);
@@ -640,6 +657,68 @@ void ct_candidates__apply(ct_capacity *c)
 void ct_candidates__discard(ct_capacity *c)
 {
     c->cand->nops = 0;
+}
+
+/* ---- whole-area counts ------------------------------------------------ */
+
+static int walk_zones(ct_capacity *c, ct_cap_zone_fn fn, void *ud,
+                      ct_cap_error *err)
+{
+    int rc = ensure_index(c, err);
+    if (rc)
+        return rc;
+    const ct_cap_index *x = c->cand->index;
+    ct_cap_zone_counts zc;
+    for (int i = 0; i < x->nzones; i++) {
+        const izone *z = &x->zones[i];
+        if (z->retired || z->fac < 0 || x->facs[z->fac].retired)
+            continue;
+        const ifac *f = &x->facs[z->fac];
+        memset(&zc, 0, sizeof zc);
+        zc.zone_id = z->id;
+        zc.facility_id = f->id;
+        zc.kind = (ct_facility_kind)f->kind;
+        zc.closed = z->closed;
+        for (int s = 0; s < CT_BED__COUNT; s++) {
+            zc.n[s] = z->n[s];
+            zc.surge[s] = z->nsurge[s];
+        }
+        zc.surge_beds = z->surge_beds;
+        zc.surge_beds_open = z->surge_open;
+        zc.pathogens = (const char *const *)x->pathogens;
+        zc.npathogens = x->npathogens;
+        zc.cohorts = z->cohorts;
+        zc.ncohorts = z->ncohorts;
+        if ((rc = fn(ud, &zc)))
+            return rc;
+    }
+    return 0;
+}
+
+int ct_candidates__zones(ct_capacity *c, ct_cap_zone_fn fn, void *ud,
+                         ct_cap_error *err)
+{
+    if (!c->cand || (c->in_change && c->cand->nops))
+        return CT_EBUSY; /* (no index: a reader, capacity_counts.c) */
+    if (ct_store_in_transaction(c->store))
+        return walk_zones(c, fn, ud, err);
+    /* One snapshot for the freshness check and a reload, as a search. */
+    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_CAND_READ_BEGIN, err);
+    if (!st)
+        return CT_ESTORE;
+    int rc = ct_store__step_done(c->store, st);
+    if (rc)
+        return ct_capacity__fail(err, rc, "cannot begin a read: %s",
+                                 ct_strerror(rc));
+    rc = walk_zones(c, fn, ud, err);
+    st = ct_capacity__stmt(c, CT_STMT_CAND_READ_END, NULL);
+    int end = st ? ct_store__step_done(c->store, st) : CT_ESTORE;
+    if (end && ct_store_in_transaction(c->store))
+        ct_store_rollback(c->store); /* nothing was written */
+    if (!rc && end)
+        rc = ct_capacity__fail(err, end, "cannot end a read: %s",
+                               ct_strerror(end));
+    return rc;
 }
 
 /* ---- rows ------------------------------------------------------------ */

@@ -38,6 +38,8 @@
 #include <stdint.h>
 
 typedef struct ct_capacity ct_capacity;
+/* A copy of the area's bed counts by zone (capacity_view.h). */
+typedef struct ct_cap_counts ct_cap_counts;
 
 /* Longest id (bed, zone, facility, organisation) the read views copy. */
 #define CT_CAP_ID_MAX 128

@@ -234,4 +234,44 @@ void ct_candidates__note(ct_capacity *c, ct_cap_idxkind kind, const char *id,
 void ct_candidates__apply(ct_capacity *c);
 void ct_candidates__discard(ct_capacity *c);
 
+/* A zone's cohort for one pathogen (not open), the pathogen as an index
+ * into ct_cap_zone_counts.pathogens. */
+typedef struct ct_cap_cohort {
+    int pathogen;
+    ct_cohort cohort;
+} ct_cap_cohort;
+
+/* One zone in service (its facility too) as the area index counts it,
+ * kept as beds change so that whole-area counts cost O(zones). Counted
+ * beds are metrics.h's: in service, a surge bed only while open or busy.
+ * Every pointer is valid only during the callback. */
+typedef struct ct_cap_zone_counts {
+    const char *zone_id, *facility_id;
+    ct_facility_kind kind;
+    bool closed;
+    int64_t n[CT_BED__COUNT];     /* counted beds by status */
+    int64_t surge[CT_BED__COUNT]; /* of them surge beds */
+    int64_t surge_beds;           /* beds in service that are surge beds */
+    int64_t surge_beds_open;      /* of them open */
+    const char *const *pathogens;
+    int npathogens;
+    const ct_cap_cohort *cohorts;
+    int ncohorts;
+} ct_cap_zone_counts;
+
+typedef int (*ct_cap_zone_fn)(void *ud, const ct_cap_zone_counts *z);
+
+/* Calls fn for every zone in service, in zone id order, from the area
+ * index (loaded or reloaded first when it may lag the store; outside a
+ * transaction in one read snapshot). Nothing is called inside a
+ * capacity change whose notes are not applied yet: the caller counts the
+ * rows instead (CT_EBUSY). A non-zero return of fn stops the walk and is returned. */
+int ct_candidates__zones(ct_capacity *c, ct_cap_zone_fn fn, void *ud,
+                         ct_cap_error *err);
+
+/* The zones of a copy of the counts (capacity_counts.c) when k is not
+ * NULL, else ct_candidates__zones: what the view and metrics count from. */
+int ct_cap_counts__walk(ct_capacity *c, const ct_cap_counts *k,
+                        ct_cap_zone_fn fn, void *ud, ct_cap_error *err);
+
 #endif

@@ -112,7 +112,8 @@ static json_t *facility_json(sqlite3_stmt *st)
                      "zones");
 }
 
-static json_t *zone_json(ct_capacity *c, sqlite3_stmt *st, totals *t)
+/* A zone's totals from VIEW_ZONES's counting columns (9..15). */
+static void row_totals(sqlite3_stmt *st, totals *t)
 {
     t->total = sqlite3_column_int64(st, 9);
     t->available = sqlite3_column_int64(st, 10);
@@ -121,6 +122,11 @@ static json_t *zone_json(ct_capacity *c, sqlite3_stmt *st, totals *t)
     t->blocked = sqlite3_column_int64(st, 13);
     t->surge = sqlite3_column_int64(st, 14);
     t->surge_open = sqlite3_column_int64(st, 15);
+}
+
+/* t holds the zone's bed counts; closure is applied here. */
+static json_t *zone_json(ct_capacity *c, sqlite3_stmt *st, totals *t)
+{
     /* Free beds of a zone closed to admissions are neither available nor
      * open (an outbreak); held and occupied ones stay as they are. */
     t->closed = 0;
@@ -135,16 +141,92 @@ static json_t *zone_json(ct_capacity *c, sqlite3_stmt *st, totals *t)
                      "cohorts", default_cohorts(c));
 }
 
-int ct_capacity_view_json(ct_capacity *c, json_t **out, ct_cap_error *err)
+/* The area index's counts of every zone in service, in zone id order
+ * (ct_candidates__zones): the view then reads zones without their beds. */
+typedef struct zone_totals {
+    struct zt {
+        char *id;
+        totals t;
+    } *v;
+    size_t n, cap;
+} zone_totals;
+
+static void zone_totals_free(zone_totals *zt)
+{
+    for (size_t i = 0; i < zt->n; i++)
+        free(zt->v[i].id);
+    free(zt->v);
+}
+
+static int take_zone(void *ud, const ct_cap_zone_counts *z)
+{
+    zone_totals *zt = ud;
+    if (zt->n == zt->cap) {
+        size_t n = zt->cap ? 2 * zt->cap : 256;
+        struct zt *v = realloc(zt->v, n * sizeof *v);
+        if (!v)
+            return CT_ENOMEM;
+        zt->v = v;
+        zt->cap = n;
+    }
+    struct zt *e = &zt->v[zt->n];
+    if (!(e->id = ct_strdup(z->zone_id)))
+        return CT_ENOMEM;
+    zt->n++;
+    totals *t = &e->t;
+    memset(t, 0, sizeof *t);
+    for (int s = 0; s < CT_BED__COUNT; s++)
+        t->total += z->n[s];
+    t->available = z->n[CT_BED_AVAILABLE];
+    t->held = z->n[CT_BED_HELD];
+    t->occupied = z->n[CT_BED_OCCUPIED];
+    t->blocked = z->n[CT_BED_BLOCKED];
+    t->surge = z->surge_beds;
+    t->surge_open = z->surge_beds_open;
+    return 0;
+}
+
+static const totals *find_totals(const zone_totals *zt, const char *id)
+{
+    size_t lo = 0, hi = zt->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int cmp = strcmp(zt->v[mid].id, id);
+        if (cmp == 0)
+            return &zt->v[mid].t;
+        if (cmp < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+/* k: a copy of the counts, or NULL for the area index's. */
+static int view_json(ct_capacity *c, const ct_cap_counts *k, json_t **out,
+                     ct_cap_error *err)
 {
     *out = NULL;
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_VIEW_ZONES, err);
-    if (!st)
+    /* Bed counts from the area index, O(zones); inside a change whose
+     * notes are not applied yet, from the rows (VIEW_ZONES). */
+    zone_totals zt = {0};
+    int rc = ct_cap_counts__walk(c, k, take_zone, &zt, err);
+    bool counted = rc == 0;
+    if (rc && rc != CT_EBUSY) {
+        zone_totals_free(&zt);
+        return rc == CT_ENOMEM
+                   ? ct_capacity__fail(err, CT_ENOMEM, "out of memory")
+                   : rc;
+    }
+    sqlite3_stmt *st = ct_capacity__stmt(
+        c, counted ? CT_STMT_VIEW_ZONES_PLAIN : CT_STMT_VIEW_ZONES, err);
+    if (!st) {
+        zone_totals_free(&zt);
         return CT_ESTORE;
+    }
     json_t *facilities = json_array(), *by_id = json_object();
     json_t *fac = NULL;
     totals area = {0}, ft = {0};
-    int rc;
     if (!facilities || !by_id) {
         rc = SQLITE_NOMEM;
         goto done;
@@ -164,15 +246,20 @@ int ct_capacity_view_json(ct_capacity *c, json_t **out, ct_cap_error *err)
                 break;
             }
         }
-        totals zt;
-        json_t *z = zone_json(c, st, &zt);
+        totals t = {0};
+        const totals *known = counted ? find_totals(&zt, col(st, 5)) : NULL;
+        if (!counted)
+            row_totals(st, &t);
+        else if (known)
+            t = *known;
+        json_t *z = zone_json(c, st, &t);
         if (!z || json_array_append_new(json_object_get(fac, "zones"), z) ||
             json_object_set(by_id, col(st, 5), z)) {
             rc = SQLITE_NOMEM;
             break;
         }
-        add_totals(&ft, &zt);
-        add_totals(&area, &zt);
+        add_totals(&ft, &t);
+        add_totals(&area, &t);
     }
     sqlite3_reset(st);
     if (rc == SQLITE_DONE) {
@@ -181,6 +268,7 @@ int ct_capacity_view_json(ct_capacity *c, json_t **out, ct_cap_error *err)
         fac = NULL;
     }
 done:
+    zone_totals_free(&zt);
     json_decref(fac);
     if (rc != SQLITE_DONE) {
         json_decref(facilities);
@@ -199,6 +287,17 @@ done:
                      (json_int_t)ct_clock_now(c->clock), "totals",
                      totals_json(&area), "facilities", facilities);
     return *out ? 0 : ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+}
+
+int ct_capacity_view_json(ct_capacity *c, json_t **out, ct_cap_error *err)
+{
+    return view_json(c, NULL, out, err);
+}
+
+int ct_capacity_view_json_from(ct_capacity *c, const ct_cap_counts *k,
+                               json_t **out, ct_cap_error *err)
+{
+    return k ? view_json(c, k, out, err) : CT_EINVAL;
 }
 
 /* ---- ownership lookups ----------------------------------------------- */

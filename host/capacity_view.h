@@ -29,6 +29,40 @@
  */
 int ct_capacity_view_json(ct_capacity *c, json_t **out, ct_cap_error *err);
 
+/*
+ * Whole-area reads off the loop (docs/internals.md, "Whole-area reads"):
+ * the area's bed counts are kept by zone as beds change (the area index),
+ * so copying them costs O(zones) on the loop; a reader on a connection of
+ * its own (another thread) then builds the view and the metrics from the
+ * copy and its own snapshot of the rest, and the loop keeps serving
+ * writes.
+ *
+ * ct_cap_counts_take copies c's counts now (loading the index first if it
+ * may lag the store); *out is the caller's, freed by ct_cap_counts_free
+ * (NULL is harmless). ct_capacity_warm only loads the index (a start does
+ * it once, so that the first search or read does not).
+ */
+int ct_cap_counts_take(ct_capacity *c, ct_cap_counts **out,
+                       ct_cap_error *err);
+void ct_cap_counts_free(ct_cap_counts *k);
+int ct_capacity_warm(ct_capacity *c, ct_cap_error *err);
+
+/*
+ * A capacity handle that only reads, on store s (a connection of its own,
+ * used by one thread at a time) with the pathogens of c (copied) and a
+ * clock of its own at c's time now: no index, events or timers. For ct_capacity_view_json_from and
+ * ct_metrics_json_from with a copy of the counts. Free with
+ * ct_capacity_reader_free (NULL is harmless); s stays the caller's.
+ */
+int ct_capacity_reader_new(ct_capacity *c, ct_store *s, ct_capacity **out);
+void ct_capacity_reader_free(ct_capacity *r);
+/* Sets the reader's clock (never backwards): the "at" of its answers. */
+void ct_capacity_reader_at(ct_capacity *r, int64_t now_ms);
+
+/* ct_capacity_view_json with the bed counts of k (not NULL). */
+int ct_capacity_view_json_from(ct_capacity *c, const ct_cap_counts *k,
+                               json_t **out, ct_cap_error *err);
+
 /* Which beds to list; a zeroed filter with status -1 and a limit lists
  * from the start. */
 typedef struct ct_bed_filter {

@@ -28,7 +28,14 @@ typedef struct loader {
     ct_diags *diags;
     size_t errors;
     ct_config *cfg;
+    /* The organisations' ids sorted (load_facilities), so that naming one
+     * costs a binary search, not a walk: an England-sized area names
+     * about 1,500 from 15,000 facilities. */
+    const char **org_ids;
+    size_t norg_ids;
 } loader;
+
+static bool known_org(const loader *l, const char *id);
 
 static void err(loader *l, const ct_node *n, const char *fmt, ...)
 #if defined(__GNUC__)
@@ -774,7 +781,7 @@ static void load_facility(loader *l, const ct_node *n, ct_config_facility *f)
             f->kind = (ct_facility_kind)k;
     }
     f->org = get_string(l, n, "organisation", true, "a facility");
-    if (f->org && !ct_config_find_org(l->cfg, f->org))
+    if (f->org && !known_org(l, f->org))
         err(l, ct_node_get(n, "organisation"),
             "facility '%s' names unknown organisation '%s'",
             f->id ? f->id : "?", f->org);
@@ -806,6 +813,19 @@ typedef struct ref {
     uint32_t line, col;
 } ref;
 
+static int str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static bool known_org(const loader *l, const char *id)
+{
+    if (!l->org_ids) /* out of memory sorting them: walk the list */
+        return ct_config_find_org(l->cfg, id) != NULL;
+    return bsearch(&id, l->org_ids, l->norg_ids, sizeof *l->org_ids,
+                   str_cmp) != NULL;
+}
+
 static int ref_cmp(const void *a, const void *b)
 {
     const ref *x = a, *y = b;
@@ -819,13 +839,31 @@ static int ref_cmp(const void *a, const void *b)
 static void check_unique_ids(loader *l, const ct_node *n)
 {
     const ct_config *c = l->cfg;
-    for (size_t i = 0; i < c->nfacilities; i++) {
-        const ct_config_facility *f = &c->facilities[i];
-        for (size_t j = 0; f->id && j < i; j++)
-            if (c->facilities[j].id && strcmp(c->facilities[j].id, f->id) == 0)
-                err(l, ct_node_get(n->items[i], "id"),
-                    "duplicate facility id '%s' (first at line %u)", f->id,
-                    c->facilities[j].line);
+    /* Facilities, zones and beds: sorted by id, so that an England-sized
+     * area (15,000 homes, 500,000 beds) is checked in n log n. */
+    ref *facs = calloc(c->nfacilities ? c->nfacilities : 1, sizeof *facs);
+    size_t fi = 0;
+    for (size_t i = 0; facs && i < c->nfacilities; i++) {
+        const ct_node *id = ct_node_get(n->items[i], "id");
+        if (c->facilities[i].id && id)
+            facs[fi++] = (ref){c->facilities[i].id, id->line, id->col};
+    }
+    if (facs) {
+        qsort(facs, fi, sizeof *facs, ref_cmp);
+        for (size_t i = 1; i < fi; i++) {
+            if (strcmp(facs[i].id, facs[i - 1].id) != 0)
+                continue;
+            size_t first = i - 1;
+            while (first > 0 && strcmp(facs[first - 1].id, facs[i].id) == 0)
+                first--;
+            const ct_config_facility *f1 =
+                ct_config_find_facility(c, facs[first].id);
+            ct_diags_add(l->diags, l->file, facs[i].line, facs[i].col,
+                         "duplicate facility id '%s' (first at line %u)",
+                         facs[i].id, f1 ? f1->line : facs[first].line);
+            l->errors++;
+        }
+        free(facs);
     }
     /* Zones and beds: a sorted index keeps this fast for large areas. */
     size_t nz = 0, nb = 0;
@@ -888,8 +926,16 @@ static void load_facilities(loader *l, const ct_node *n)
     c->facilities = calloc(n->len ? n->len : 1, sizeof *c->facilities);
     if (!c->facilities)
         return;
+    l->org_ids = calloc(c->norgs ? c->norgs : 1, sizeof *l->org_ids);
+    for (size_t i = 0; l->org_ids && i < c->norgs; i++)
+        if (c->orgs[i].id)
+            l->org_ids[l->norg_ids++] = c->orgs[i].id;
+    if (l->org_ids)
+        qsort(l->org_ids, l->norg_ids, sizeof *l->org_ids, str_cmp);
     for (size_t i = 0; i < n->len; i++)
         load_facility(l, n->items[i], &c->facilities[c->nfacilities++]);
+    free(l->org_ids);
+    l->org_ids = NULL;
     check_unique_ids(l, n);
 }
 

@@ -146,6 +146,33 @@ int ct_daemon_cache_get(ct_daemon *d, unsigned slot, int64_t max_age_ms,
                         char **body, size_t *len);
 void ct_daemon_cache_put(ct_daemon *d, unsigned slot, const char *body,
                          size_t len);
+/* The same for a body built from the data of version at time at. */
+void ct_daemon_cache_put_at(ct_daemon *d, unsigned slot, const char *body,
+                            size_t len, uint64_t version, int64_t at);
+
+/*
+ * Whole-area answers built off the loop (host/daemon_render.c,
+ * docs/internals.md "Whole-area reads"). A READ handler that missed its
+ * cache slot calls ct_daemon_render and returns what it returns: 0 when
+ * the request now waits (ct_http_req_later) for a body that build makes
+ * on a thread of libuv's pool, from a copy of the bed counts taken on the
+ * loop (ctx->counts, capacity_view.h) and a read-only connection of its
+ * own (reader, a ct_capacity_reader_new handle whose clock says when the
+ * copy was taken); the body, text that build mallocs, is then stored in
+ * the slot at the copy's data version and sent to every request that
+ * arrived before the copy. CT_EUNSUPPORTED when no other connection can
+ * read the data (an in-memory database): the handler answers on the
+ * loop. build must touch nothing of the loop's: ctx holds what it needs.
+ */
+typedef struct ct_daemon_render_ctx {
+    const char *area_id, *area_name;
+    const ct_cap_counts *counts;
+} ct_daemon_render_ctx;
+typedef int (*ct_daemon_render_fn)(ct_capacity *reader,
+                                   const ct_daemon_render_ctx *ctx,
+                                   void *arg, char **body, size_t *len);
+int ct_daemon_render(ct_daemon *d, unsigned slot, ct_http_req *r,
+                     ct_daemon_render_fn build, void *arg);
 
 /*
  * Readiness: GET /v1/health says "starting" (503) until start-up is done

@@ -81,9 +81,19 @@ int ct_daemon_cache_get(ct_daemon *d, unsigned slot, int64_t max_age_ms,
 void ct_daemon_cache_put(ct_daemon *d, unsigned slot, const char *body,
                          size_t len)
 {
+    if (d->clock)
+        ct_daemon_cache_put_at(d, slot, body, len, d->version,
+                               ct_clock_now(d->clock));
+}
+
+void ct_daemon_cache_put_at(ct_daemon *d, unsigned slot, const char *body,
+                            size_t len, uint64_t version, int64_t at)
+{
     if (slot >= CT_DAEMON_CACHE_SLOTS || !d->clock)
         return;
     ct_daemon__cached *c = &d->cache[slot];
+    if (c->body && c->version > version)
+        return; /* a newer body is there already */
     free(c->body);
     c->body = malloc(len + 1);
     if (!c->body)
@@ -91,8 +101,8 @@ void ct_daemon_cache_put(ct_daemon *d, unsigned slot, const char *body,
     memcpy(c->body, body, len);
     c->body[len] = '\0';
     c->len = len;
-    c->version = d->version;
-    c->at = ct_clock_now(d->clock);
+    c->version = version;
+    c->at = at;
 }
 
 /* ---- timers ------------------------------------------------------------ */
@@ -411,6 +421,12 @@ int ct_daemon__cap_start(ct_daemon *d, ct_reconcile_stats *stats)
         return err;
     }
     d->cap = ct_host_capacity(d->host);
+    /* The area index now, not at the first referral or read: at England
+     * scale loading it takes most of a second. A failure here only moves
+     * that to the first use, which reports it. */
+    ct_cap_error cerr = {0};
+    if (ct_capacity_warm(d->cap, &cerr))
+        ct_log_warn("daemon", "loading the area index: %s", cerr.message);
     ct_events_set_head_sync(ct_capacity_events(d->cap), head_due, d);
     if ((err = register_gauges(d)))
         return err;
@@ -442,6 +458,7 @@ void ct_daemon__cap_free(ct_daemon *d)
 {
     if (d->head_dirty) /* the last groups, committed at shutdown */
         sync_head(d);
+    ct_daemon__render_free(d);
     ct_host_close(d->host);
     d->host = NULL;
     d->cap = NULL;

@@ -83,6 +83,7 @@ struct ct_daemon {
     bool head_dirty;
     uint64_t version;     /* moves whenever committed data may change */
     ct_daemon__cached cache[CT_DAEMON_CACHE_SLOTS];
+    struct ct_daemon__render *renders; /* daemon_render.c */
 };
 
 /* The guard over the database (daemon_guard.c). open takes the lock,
@@ -125,6 +126,8 @@ void ct_daemon__reload_failed(ct_daemon *d, int err, const ct_diags *diags);
 int ct_daemon__cap_start(ct_daemon *d, ct_reconcile_stats *stats);
 /* Closes the host and frees the cache (after the loop has ended). */
 void ct_daemon__cap_free(ct_daemon *d);
+/* Frees the whole-area render jobs (after the loop has ended). */
+void ct_daemon__render_free(ct_daemon *d);
 /* After a reload reconciled the store. */
 void ct_daemon__cap_reloaded(ct_daemon *d);
 /* Commit hooks (ct_commit_options): write brackets and group outcome. */

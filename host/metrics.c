@@ -10,6 +10,7 @@
 #include "referral.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 
@@ -59,32 +60,82 @@ static json_t *counts_json(const ct_bed_counts *b)
                      ratio(b->occupied, b->open));
 }
 
-/* Bed counts; with zones not NULL, also one object per zone. */
-static int bed_counts(ct_capacity *c, ct_metrics *m, json_t *zones,
-                      ct_cap_error *err)
+/* The zone's object of by_zone. */
+static int add_zone(json_t *zones, const ct_bed_counts *z, const char *zone,
+                    const char *fac, int kind, bool closed)
 {
+    json_t *o = counts_json(z);
+    if (!o || json_object_set_new(o, "zone", json_string(zone)) ||
+        json_object_set_new(o, "facility", json_string(fac)) ||
+        json_object_set_new(
+            o, "kind",
+            json_string(ct_facility_kind_name((ct_facility_kind)kind))) ||
+        json_object_set_new(o, "closed", json_boolean(closed)) ||
+        json_array_append_new(zones, o)) {
+        json_decref(o);
+        return CT_ENOMEM;
+    }
+    return 0;
+}
+
+typedef struct bed_walk {
+    ct_metrics *m;
+    json_t *zones;
+} bed_walk;
+
+/* One zone of the area index (ct_candidates__zones) into the counts: the
+ * same sums MET_BEDS makes of the rows. */
+static int bed_zone(void *ud, const ct_cap_zone_counts *zc)
+{
+    bed_walk *w = ud;
+    ct_bed_counts z = {0};
+    for (int s = 0; s < CT_BED__COUNT; s++) {
+        if (!zc->n[s])
+            continue;
+        add_status(&z, (ct_bed_status)s, zc->n[s], zc->surge[s], zc->closed);
+        add_status(&w->m->beds, (ct_bed_status)s, zc->n[s], zc->surge[s],
+                   zc->closed);
+        if ((int)zc->kind >= 0 && zc->kind < CT_FACILITY__COUNT)
+            add_status(&w->m->by_kind[zc->kind], (ct_bed_status)s, zc->n[s],
+                       zc->surge[s], zc->closed);
+    }
+    if (!w->zones || !z.total)
+        return 0; /* as MET_BEDS: a zone without counted beds has no row */
+    return add_zone(w->zones, &z, zc->zone_id, zc->facility_id,
+                    (int)zc->kind, zc->closed);
+}
+
+/* Bed counts; with zones not NULL, also one object per zone. From the
+ * area index (O(zones)), or from the rows inside a capacity change whose
+ * notes the index has not taken yet. */
+static int bed_counts(ct_capacity *c, const ct_cap_counts *k, ct_metrics *m,
+                      json_t *zones, ct_cap_error *err)
+{
+    bed_walk w = {m, zones};
+    int rc = ct_cap_counts__walk(c, k, bed_zone, &w, err);
+    if (rc == 0) {
+        m->occupancy = ratio(m->beds.occupied, m->beds.open);
+        m->surge_share = ratio(m->beds.surge_open, m->beds.open);
+        return 0;
+    }
+    if (rc == CT_ENOMEM)
+        return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+    if (rc != CT_EBUSY)
+        return rc;
     sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_MET_BEDS, err);
     if (!st)
         return CT_ESTORE;
     ct_bed_counts z = {0};
     char zone[CT_CAP_ID_MAX] = "", fac[CT_CAP_ID_MAX] = "";
-    int kind = -1, closed = 0, rc;
+    int kind = -1, closed = 0;
     bool have = false;
     for (;;) {
         rc = sqlite3_step(st);
         bool row = rc == SQLITE_ROW;
-        if (have && (!row || strcmp(col(st, 0), zone) != 0) && zones) {
-            json_t *o = counts_json(&z);
-            if (!o || json_object_set_new(o, "zone", json_string(zone)) ||
-                json_object_set_new(o, "facility", json_string(fac)) ||
-                json_object_set_new(
-                    o, "kind",
-                    json_string(ct_facility_kind_name((ct_facility_kind)kind))) ||
-                json_object_set_new(o, "closed", json_boolean(closed)) ||
-                json_array_append_new(zones, o)) {
-                rc = SQLITE_NOMEM;
-                break;
-            }
+        if (have && (!row || strcmp(col(st, 0), zone) != 0) && zones &&
+            add_zone(zones, &z, zone, fac, kind, closed)) {
+            rc = SQLITE_NOMEM;
+            break;
         }
         if (!row)
             break;
@@ -254,14 +305,106 @@ int ct_metrics_collect(ct_capacity *c, ct_metrics *out, ct_cap_error *err)
     memset(out, 0, sizeof *out);
     out->at = ct_clock_now(c->clock);
     int rc;
-    if ((rc = bed_counts(c, out, NULL, err)) ||
+    if ((rc = bed_counts(c, NULL, out, NULL, err)) ||
         (rc = waiting(c, out, NULL, err)) || (rc = nctr(c, out, err)) ||
         (rc = delays(c, out, NULL, NULL, err)))
         return rc;
     return 0;
 }
 
-static int cohorts(ct_capacity *c, json_t *by, ct_cap_error *err)
+/* Admittable beds (available, zone open) of one zone of the area index,
+ * and whether any zone has some: MET_COHORTS makes no row when none. */
+typedef struct cohort_walk {
+    char **pathogens; /* the pathogens counted for */
+    size_t n;
+    int64_t (*sum)[CT_COHORT__COUNT]; /* per pathogen, per cohort */
+    bool any;
+} cohort_walk;
+
+static int cohort_zone(void *ud, const ct_cap_zone_counts *zc)
+{
+    cohort_walk *w = ud;
+    int64_t avail = zc->n[CT_BED_AVAILABLE];
+    if (zc->closed || !avail)
+        return 0;
+    w->any = true;
+    for (size_t p = 0; p < w->n; p++) {
+        ct_cohort co = CT_COHORT_OPEN;
+        for (int k = 0; k < zc->ncohorts; k++)
+            if (strcmp(zc->pathogens[zc->cohorts[k].pathogen],
+                       w->pathogens[p]) == 0)
+                co = zc->cohorts[k].cohort;
+        w->sum[p][co] += avail;
+    }
+    return 0;
+}
+
+static int bump_cohort(json_t *by, const char *p, const char *cohort,
+                       int64_t n)
+{
+    json_t *o = json_object_get(by, p);
+    if (!o) {
+        o = json_pack("{s:i, s:i, s:i}", "open", 0, "positive", 0,
+                      "negative", 0);
+        if (!o || json_object_set_new(by, p, o))
+            return CT_ENOMEM;
+    }
+    bump(o, cohort, (json_int_t)n);
+    return 0;
+}
+
+/* The index's counts by cohort for the pathogens of MET_PATHOGENS (text:
+ * the configured ones as a JSON array). CT_EBUSY as ct_candidates__zones. */
+static int cohorts_from_index(ct_capacity *c, const ct_cap_counts *k,
+                              const char *text, json_t *by,
+                              ct_cap_error *err)
+{
+    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_MET_PATHOGENS, err);
+    if (!st)
+        return CT_ESTORE;
+    sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
+    cohort_walk w = {0};
+    size_t cap = 0;
+    int rc, out = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (w.n == cap) {
+            cap = cap ? 2 * cap : 8;
+            char **v = realloc(w.pathogens, cap * sizeof *v);
+            if (!v) {
+                out = CT_ENOMEM;
+                break;
+            }
+            w.pathogens = v;
+        }
+        if (!(w.pathogens[w.n] = ct_strdup(col(st, 0) ? col(st, 0) : ""))) {
+            out = CT_ENOMEM;
+            break;
+        }
+        w.n++;
+    }
+    sqlite3_reset(st);
+    if (!out && rc != SQLITE_DONE)
+        out = ct_capacity__dberr(c, err, rc, "listing pathogens");
+    if (!out && !(w.sum = calloc(w.n ? w.n : 1, sizeof *w.sum)))
+        out = CT_ENOMEM;
+    if (!out)
+        out = ct_cap_counts__walk(c, k, cohort_zone, &w, err);
+    for (size_t p = 0; !out && w.any && p < w.n; p++)
+        for (int co = 0; !out && co < CT_COHORT__COUNT; co++)
+            if (w.sum[p][co] || co == CT_COHORT_OPEN)
+                out = bump_cohort(by, w.pathogens[p],
+                                  ct_cohort_name((ct_cohort)co), w.sum[p][co]);
+    for (size_t p = 0; p < w.n; p++)
+        free(w.pathogens[p]);
+    free(w.pathogens);
+    free(w.sum);
+    if (out == CT_ENOMEM)
+        return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+    return out;
+}
+
+static int cohorts(ct_capacity *c, const ct_cap_counts *k, json_t *by,
+                   ct_cap_error *err)
 {
     json_t *known = json_array();
     for (size_t i = 0; known && i < c->npathogens; i++)
@@ -270,26 +413,23 @@ static int cohorts(ct_capacity *c, json_t *by, ct_cap_error *err)
     json_decref(known);
     if (!text)
         return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+    int rc = cohorts_from_index(c, k, text, by, err);
+    if (rc != CT_EBUSY) {
+        free(text);
+        return rc;
+    }
     sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_MET_COHORTS, err);
     if (!st) {
         free(text);
         return CT_ESTORE;
     }
     sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *p = col(st, 0);
-        json_t *o = json_object_get(by, p);
-        if (!o) {
-            o = json_pack("{s:i, s:i, s:i}", "open", 0, "positive", 0,
-                          "negative", 0);
-            if (!o || json_object_set_new(by, p, o)) {
-                rc = SQLITE_NOMEM;
-                break;
-            }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        if (bump_cohort(by, col(st, 0), col(st, 1),
+                        sqlite3_column_int64(st, 2))) {
+            rc = SQLITE_NOMEM;
+            break;
         }
-        bump(o, col(st, 1), sqlite3_column_int64(st, 2));
-    }
     sqlite3_reset(st);
     free(text);
     return rc == SQLITE_DONE ? 0
@@ -297,7 +437,8 @@ static int cohorts(ct_capacity *c, json_t *by, ct_cap_error *err)
                                                   "counting beds by cohort");
 }
 
-int ct_metrics_json(ct_capacity *c, json_t **out, ct_cap_error *err)
+static int metrics_json(ct_capacity *c, const ct_cap_counts *k, json_t **out,
+                        ct_cap_error *err)
 {
     ct_metrics m = {0};
     m.at = ct_clock_now(c->clock);
@@ -309,15 +450,15 @@ int ct_metrics_json(ct_capacity *c, json_t **out, ct_cap_error *err)
         rc = ct_capacity__fail(err, CT_ENOMEM, "out of memory");
         goto done;
     }
-    if ((rc = bed_counts(c, &m, zones, err)) ||
-        (rc = cohorts(c, cohort, err)) ||
+    if ((rc = bed_counts(c, k, &m, zones, err)) ||
+        (rc = cohorts(c, k, cohort, err)) ||
         (rc = waiting(c, &m, by_path, err)) || (rc = nctr(c, &m, err)) ||
         (rc = delays(c, &m, by_reason, by_org, err)))
         goto done;
-    for (int k = 0; k < CT_FACILITY__COUNT; k++)
-        if (m.by_kind[k].total)
-            json_object_set_new(kinds, ct_facility_kind_name(k),
-                                counts_json(&m.by_kind[k]));
+    for (int fk = 0; fk < CT_FACILITY__COUNT; fk++)
+        if (m.by_kind[fk].total)
+            json_object_set_new(kinds, ct_facility_kind_name(fk),
+                                counts_json(&m.by_kind[fk]));
     json_t *beds = counts_json(&m.beds);
     if (beds)
         json_object_set_new(beds, "surge_share", json_real(m.surge_share));
@@ -342,4 +483,15 @@ done:
     json_decref(kinds);
     *out = rc ? NULL : o;
     return rc;
+}
+
+int ct_metrics_json(ct_capacity *c, json_t **out, ct_cap_error *err)
+{
+    return metrics_json(c, NULL, out, err);
+}
+
+int ct_metrics_json_from(ct_capacity *c, const ct_cap_counts *k, json_t **out,
+                         ct_cap_error *err)
+{
+    return k ? metrics_json(c, k, out, err) : CT_EINVAL;
 }

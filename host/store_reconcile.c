@@ -8,6 +8,11 @@
  * the same config writes nothing and the counts say exactly what moved.
  * What the config no longer lists is retired, never deleted: history
  * (assignments, events) keeps pointing at it.
+ *
+ * The SHA-256 of every value it writes (config_hash) is kept with the
+ * rows (table config_loaded, in the same transaction): a start or reload
+ * whose config hashes the same has nothing to write and skips the walk,
+ * seconds on an England-sized area (docs/performance.md, "Scale").
  */
 #include "reconcile.h"
 #include "store_int.h"
@@ -15,6 +20,7 @@
 #include "error.h"
 #include "log.h"
 #include "model.h"
+#include "sha256.h"
 #include "util.h"
 
 #include <stdint.h>
@@ -328,6 +334,98 @@ static int retire_unlisted(ct_store *s, const listed *l,
     return 0;
 }
 
+/* Appends a value and a NUL (NULL as "\x01"): fields never run into one
+ * another. */
+static int hash_text(ct_buf *b, const char *v)
+{
+    return v ? ct_buf_append(b, v, strlen(v) + 1) : ct_buf_append(b, "\1", 2);
+}
+
+static int hash_int(ct_buf *b, int64_t v)
+{
+    return ct_buf_printf(b, "%lld", (long long)v) || ct_buf_append(b, "", 1)
+               ? CT_ENOMEM
+               : 0;
+}
+
+/* The SHA-256 of everything reconcile writes, in its order, with the
+ * schema version (a migration may change what the same config means). */
+static int config_hash(const ct_config *cfg, uint8_t out[CT_SHA256_BYTES])
+{
+    ct_buf b = {0};
+    int err = hash_text(&b, "caretide reconcile 1") ||
+                      hash_int(&b, ct_store__nmigrations)
+                  ? CT_ENOMEM
+                  : 0;
+    for (size_t i = 0; !err && i < cfg->norgs; i++)
+        err = hash_text(&b, cfg->orgs[i].id) ||
+                      hash_text(&b, cfg->orgs[i].name)
+                  ? CT_ENOMEM
+                  : 0;
+    for (size_t i = 0; !err && i < cfg->nfacilities; i++) {
+        const ct_config_facility *f = &cfg->facilities[i];
+        err = hash_text(&b, "F") || hash_text(&b, f->id) ||
+                      hash_text(&b, f->name) ||
+                      hash_text(&b, ct_facility_kind_name(f->kind)) ||
+                      hash_text(&b, f->org) || hash_int(&b, f->designated)
+                  ? CT_ENOMEM
+                  : 0;
+        for (size_t z = 0; !err && z < f->nzones; z++) {
+            const ct_config_zone *zn = &f->zones[z];
+            err = hash_text(&b, "Z") || hash_text(&b, zn->id) ||
+                          hash_text(&b, zn->name) ||
+                          hash_int(&b, zn->closed)
+                      ? CT_ENOMEM
+                      : 0;
+            for (size_t c = 0; !err && c < zn->ncohorts; c++)
+                err = hash_text(&b, zn->cohorts[c].pathogen) ||
+                              hash_text(&b, ct_cohort_name(
+                                                zn->cohorts[c].cohort))
+                          ? CT_ENOMEM
+                          : 0;
+            for (size_t k = 0; !err && k < zn->nbeds; k++) {
+                const ct_config_bed *bd = &zn->beds[k];
+                err = hash_text(&b, "B") || hash_text(&b, bd->id) ||
+                              hash_int(&b, bd->surge)
+                          ? CT_ENOMEM
+                          : 0;
+                for (size_t t = 0; !err && t < bd->ntags; t++)
+                    err = hash_text(&b, bd->tags[t]) ? CT_ENOMEM : 0;
+            }
+        }
+    }
+    if (!err)
+        ct_sha256_pair(b.data, b.len, NULL, 0, out);
+    ct_buf_free(&b);
+    return err;
+}
+
+/* Whether the store last loaded a config with this hash. */
+static bool loaded_already(ct_store *s, const uint8_t hash[CT_SHA256_BYTES])
+{
+    sqlite3_stmt *st = ct_store__stmt(s, CT_STMT_RECONCILE_HASH_GET);
+    if (!st)
+        return false;
+    bool same = sqlite3_step(st) == SQLITE_ROW &&
+                sqlite3_column_bytes(st, 0) == CT_SHA256_BYTES &&
+                memcmp(sqlite3_column_blob(st, 0), hash, CT_SHA256_BYTES) == 0;
+    sqlite3_reset(st);
+    return same;
+}
+
+static int save_hash(ct_store *s, const uint8_t hash[CT_SHA256_BYTES])
+{
+    sqlite3_stmt *st = ct_store__stmt(s, CT_STMT_RECONCILE_HASH_SET);
+    if (!st)
+        return CT_ESTORE;
+    int rc = sqlite3_bind_blob(st, 1, hash, CT_SHA256_BYTES, SQLITE_STATIC);
+    if (rc != SQLITE_OK) {
+        sqlite3_reset(st);
+        return ct_err_from_sqlite(rc);
+    }
+    return ct_store__step_done(s, st);
+}
+
 int ct_store_reconcile(ct_store *s, const ct_config *cfg,
                        ct_reconcile_stats *stats, ct_diags *diags)
 {
@@ -337,6 +435,14 @@ int ct_store_reconcile(ct_store *s, const ct_config *cfg,
     memset(stats, 0, sizeof *stats);
     if (!s || !cfg || !diags)
         return CT_EINVAL;
+
+    uint8_t hash[CT_SHA256_BYTES];
+    bool hashed = config_hash(cfg, hash) == 0;
+    if (hashed && !ct_store_in_transaction(s) && loaded_already(s, hash)) {
+        ct_log_info(UNIT, "reconciled %s: unchanged since the last load",
+                    cfg->file ? cfg->file : "config");
+        return 0;
+    }
 
     listed l = {{0}, {0}, {0}};
     ct_buf scratch = {0};
@@ -352,6 +458,8 @@ int ct_store_reconcile(ct_store *s, const ct_config *cfg,
     if ((err = reconcile_facilities(s, cfg, &scratch, stats)))
         goto fail_txn;
     if ((err = retire_unlisted(s, &l, stats)))
+        goto fail_txn;
+    if (hashed && (err = save_hash(s, hash)))
         goto fail_txn;
     if ((err = ct_store_commit(s)))
         goto fail_txn;

@@ -464,6 +464,18 @@ static const char schema_v12[] =
     "  PRIMARY KEY (day, figure, grp, key)"
     ") STRICT, WITHOUT ROWID;";
 
+/*
+ * What the last reconcile loaded (host/store_reconcile.c): the SHA-256 of
+ * every config value it writes. A start with the same config skips the
+ * reconcile, which on an England-sized area (500,000 beds) was most of
+ * a restart.
+ */
+static const char schema_v13[] =
+    "CREATE TABLE config_loaded ("
+    "  id     INTEGER PRIMARY KEY CHECK (id = 1),"
+    "  sha256 BLOB NOT NULL CHECK (length(sha256) = 32)"
+    ") STRICT;";
+
 const ct_migration ct_store__migrations[] = {
     {"domain model", schema_v1},
     {"capacity indexes and guards", schema_v2},
@@ -477,5 +489,6 @@ const ct_migration ct_store__migrations[] = {
     {"token store audit", schema_v10},
     {"delay episodes", schema_v11},
     {"daily snapshots", schema_v12},
+    {"loaded config hash", schema_v13},
 };
 const int ct_store__nmigrations = (int)CT_ARRAY_LEN(ct_store__migrations);

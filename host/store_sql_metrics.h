@@ -44,6 +44,12 @@
       "  LEFT JOIN zone_cohort zc"                                           \
       "         ON zc.zone_id = zb.zone_id AND zc.pathogen = p.pathogen"     \
       " GROUP BY 1, 2 ORDER BY 1, 2")                                        \
+    /* The pathogens MET_COHORTS counts for, when the counts come from the \
+     * area index (metrics.c). */                                            \
+    X(MET_PATHOGENS,                                                         \
+      "SELECT value FROM json_each(?1)"                                      \
+      " UNION SELECT pathogen FROM zone_cohort"                              \
+      " UNION SELECT pathogen FROM infection")                               \
     /* Waiting for capacity: P0 (home, no new support) needs no bed; such \
      * a person waits for transport, not for the hub (issue 22). Days past \
      * the ready date are worked out in C, in UK days. */                  \

@@ -21,6 +21,11 @@
     X(ROLLBACK_TO, "ROLLBACK TO ct_sp")                                      \
     X(USER_VERSION, "PRAGMA user_version")                                   \
                                                                              \
+    /* The hash of the config the last reconcile loaded (migration 13). */ \
+    X(RECONCILE_HASH_GET, "SELECT sha256 FROM config_loaded WHERE id = 1")   \
+    X(RECONCILE_HASH_SET,                                                    \
+      "INSERT INTO config_loaded(id, sha256) VALUES (1, ?1)"                 \
+      " ON CONFLICT(id) DO UPDATE SET sha256 = excluded.sha256")             \
     X(RECONCILE_ORG_INSERT,                                                  \
       "INSERT INTO organisation(id, name) VALUES (?1, ?2)"                   \
       " ON CONFLICT(id) DO NOTHING")                                         \

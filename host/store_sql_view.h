@@ -36,6 +36,15 @@
       "  LEFT JOIN bed b ON b.zone_id = z.id AND b.retired = 0"              \
       " WHERE f.retired = 0"                                                 \
       " GROUP BY f.id, z.id ORDER BY f.id, z.id")                            \
+    /* The same zones without their beds: the counts come from the area  \
+     * index (ct_candidates__zones). */                                      \
+    X(VIEW_ZONES_PLAIN,                                                      \
+      "SELECT f.id, f.name, f.kind, f.org_id, f.designated,"                 \
+      "       z.id, z.name, z.closed, z.closed_reason"                       \
+      "  FROM facility f"                                                    \
+      "  JOIN zone z ON z.facility_id = f.id AND z.retired = 0"              \
+      " WHERE f.retired = 0"                                                 \
+      " ORDER BY f.id, z.id")                                                \
     X(VIEW_COHORTS,                                                          \
       "SELECT zone_id, pathogen, cohort FROM zone_cohort"                    \
       " ORDER BY zone_id, pathogen")                                         \

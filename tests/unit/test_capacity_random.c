@@ -13,10 +13,14 @@
  *     on the clock;
  *   - a refused step writes nothing; a bed offered by candidate search can
  *     be held;
- *   - the audit chain verifies, periodically and at the end.
+ *   - the audit chain verifies, periodically and at the end;
+ *   - the whole-area counts kept incrementally (the area index: metrics
+ *     by zone and by cohort, the capacity view) equal a recount of the
+ *     rows, also after steps rolled back in a caller's transaction.
  * CT_RANDOM_SEED and CT_RANDOM_STEPS override the defaults.
  */
 #include "candidates.h"
+#include "capacity_view.h"
 #include "capacity_fixture.h"
 #include "isolation.h"
 #include "metrics.h"
@@ -202,6 +206,142 @@ static void check_metrics(void)
         sum += m.by_kind[k].total;
     cr_assert_eq(sum, m.beds.total);
 #undef COUNTED
+}
+
+/* A zone's counted beds (metrics.h) recounted from the rows, ?1 the zone,
+ * the condition appended. */
+#define ZONE_COUNTED                                                         \
+    "SELECT count(*) FROM bed b JOIN zone z ON z.id = b.zone_id"             \
+    " WHERE b.zone_id = ?1 AND b.retired = 0 AND (b.surge = 0"               \
+    "  OR b.surge_open = 1 OR b.status IN ('held','occupied'))"
+
+static long long zone_count(const char *zone, const char *cond)
+{
+    char sql[512];
+    snprintf(sql, sizeof sql, "%s%s", ZONE_COUNTED, cond);
+    return cap_fx_int(&f, sql, zone);
+}
+
+static long long count_zone_closed(const char *zone)
+{
+    return cap_fx_int(&f, "SELECT closed FROM zone WHERE id = ?1", zone);
+}
+
+static long long field(json_t *o, const char *k)
+{
+    json_t *v = json_object_get(o, k);
+    cr_assert(json_is_integer(v), "seed %" PRIu64 " step %d: no %s", seed,
+              step, k);
+    return (long long)json_integer_value(v);
+}
+
+#define SAME(got, want, what, zone)                                          \
+    cr_assert_eq((got), (want),                                              \
+                 "seed %" PRIu64 " step %d: zone %s: %s %lld, recount %lld", \
+                 seed, step, (zone), (what), (long long)(got),               \
+                 (long long)(want))
+
+/* The incremental counts against a recount: metrics by zone and cohort,
+ * and every zone of the capacity view. */
+static void check_zone_counts(void)
+{
+    json_t *m = NULL, *view = NULL;
+    CAP_OK(ct_metrics_json(f.cap, &m, &cap_err));
+    CAP_OK(ct_capacity_view_json(f.cap, &view, &cap_err));
+    json_t *zones = json_object_get(m, "by_zone"), *z;
+    size_t i;
+    cr_assert_eq((long long)json_array_size(zones),
+                 count("SELECT count(DISTINCT b.zone_id) FROM bed b"
+                       " WHERE b.retired = 0 AND (b.surge = 0 OR"
+                       " b.surge_open = 1 OR b.status IN"
+                       " ('held','occupied'))"),
+                 "seed %" PRIu64 " step %d: zones with counted beds", seed,
+                 step);
+    json_array_foreach(zones, i, z) {
+        const char *id = json_string_value(json_object_get(z, "zone"));
+        bool closed = json_is_true(json_object_get(z, "closed"));
+        SAME(closed, count_zone_closed(id), "closed", id);
+        SAME(field(z, "total"), zone_count(id, ""), "total", id);
+        SAME(field(z, "held"), zone_count(id, " AND b.status = 'held'"),
+             "held", id);
+        SAME(field(z, "occupied"),
+             zone_count(id, " AND b.status = 'occupied'"), "occupied", id);
+        SAME(field(z, "blocked"),
+             zone_count(id, " AND b.status = 'blocked'"), "blocked", id);
+        long long free_beds = zone_count(id, " AND b.status = 'available'");
+        SAME(field(z, "available"), closed ? 0 : free_beds, "available",
+             id);
+        /* ("closed" is the zone's closure here, not a count.) */
+        SAME(field(z, "open"),
+             field(z, "total") - field(z, "blocked") -
+                 (closed ? free_beds : 0),
+             "open", id);
+        SAME(field(z, "surge_open"),
+             zone_count(id, closed ? " AND b.surge = 1 AND b.status"
+                                     " IN ('held','occupied')"
+                                   : " AND b.surge = 1 AND b.status"
+                                     " <> 'blocked'"),
+             "surge_open", id);
+    }
+    /* Admittable beds by cohort, per pathogen. */
+    json_t *by = json_object_get(m, "available_by_cohort");
+    for (size_t p = 0; p < CT_ARRAY_LEN(pathogens); p++) {
+        json_t *o = json_object_get(by, pathogens[p]);
+        static const char *const cohorts[] = {"open", "positive",
+                                              "negative"};
+        for (int k = 0; k < 3; k++) {
+            char sql[700];
+            snprintf(sql, sizeof sql,
+                     "SELECT count(*) FROM bed b JOIN zone z"
+                     " ON z.id = b.zone_id LEFT JOIN zone_cohort zc"
+                     " ON zc.zone_id = z.id AND zc.pathogen = ?1"
+                     " WHERE b.retired = 0 AND b.status = 'available'"
+                     " AND z.closed = 0 AND (b.surge = 0 OR"
+                     " b.surge_open = 1)"
+                     " AND coalesce(zc.cohort, 'open') = '%s'",
+                     cohorts[k]);
+            long long want = cap_fx_int(&f, sql, pathogens[p]);
+            long long got = o ? field(o, cohorts[k]) : 0;
+            SAME(got, want, cohorts[k], pathogens[p]);
+        }
+    }
+    /* The view: every zone, and the area totals their sum. */
+    json_t *fac, *vz;
+    size_t j, k, nzones = 0;
+    long long area_total = 0;
+    json_array_foreach(json_object_get(view, "facilities"), j, fac)
+        json_array_foreach(json_object_get(fac, "zones"), k, vz) {
+            const char *id = json_string_value(json_object_get(vz, "id"));
+            json_t *t = json_object_get(vz, "totals");
+            bool closed = json_is_true(json_object_get(vz, "closed"));
+            long long free_beds =
+                zone_count(id, " AND b.status = 'available'");
+            nzones++;
+            area_total += field(t, "total");
+            SAME(field(t, "total"), zone_count(id, ""), "view total", id);
+            SAME(field(t, "available"), closed ? 0 : free_beds,
+                 "view available", id);
+            SAME(field(t, "held"), zone_count(id, " AND b.status = 'held'"),
+                 "view held", id);
+            SAME(field(t, "blocked"),
+                 zone_count(id, " AND b.status = 'blocked'"), "view blocked",
+                 id);
+            json_t *surge = json_object_get(t, "surge");
+            SAME(field(surge, "total"),
+                 cap_fx_int(&f, "SELECT count(*) FROM bed WHERE zone_id = ?1"
+                                " AND retired = 0 AND surge = 1", id),
+                 "view surge", id);
+            SAME(field(surge, "open"),
+                 cap_fx_int(&f, "SELECT count(*) FROM bed WHERE zone_id = ?1"
+                                " AND retired = 0 AND surge = 1"
+                                " AND surge_open = 1", id),
+                 "view surge open", id);
+        }
+    cr_assert_eq((long long)nzones,
+                 count("SELECT count(*) FROM zone WHERE retired = 0"));
+    cr_assert_eq(field(json_object_get(view, "totals"), "total"), area_total);
+    json_decref(m);
+    json_decref(view);
 }
 
 static void check(void)
@@ -458,6 +598,35 @@ static int run_step(void)
                                  "org:council", &cap_err);
 }
 
+/* A change to beds or zones that moves no clock (a rolled-back step must
+ * not swallow timers that fired inside it). */
+static int run_change(void)
+{
+    switch (pick(6)) {
+    case 0: return op_hold();
+    case 1:
+        return ct_capacity_confirm(f.cap, referral_in(CT_REFERRAL_HELD),
+                                   "org:council", NULL, &cap_err);
+    case 2:
+        return chance(50) ? ct_capacity_block(f.cap, random_bed(), "repairs",
+                                              "org:homes", &cap_err)
+                          : ct_capacity_unblock(f.cap, random_bed(),
+                                                "org:homes", &cap_err);
+    case 3: return op_surge();
+    case 4:
+        return ct_isolation_set_cohort(f.cap, random_zone(),
+                                       pathogens[pick(3)],
+                                       (ct_cohort)pick(CT_COHORT__COUNT),
+                                       "org:council", &cap_err);
+    default:
+        return chance(50) ? ct_isolation_close_zone(f.cap, random_zone(),
+                                                    "outbreak", "org:council",
+                                                    NULL, &cap_err)
+                          : ct_isolation_open_zone(f.cap, random_zone(),
+                                                   "org:council", &cap_err);
+    }
+}
+
 /* Remembers occupants reported in breach, from the delivered events. */
 static size_t seen;
 static void note_breaches(void)
@@ -493,7 +662,22 @@ Test(capacity_random, walk)
     for (step = 1; step <= steps; step++) {
         memset(&cap_err, 0, sizeof cap_err);
         int64_t head = ct_audit_head(f.store);
-        int rc = run_step();
+        int rc;
+        bool rolled_back = chance(5);
+        if (rolled_back) {
+            /* A step in a caller's transaction that then rolls back (a
+             * group commit that fails): nothing it did stays, and the
+             * counts kept beside the store follow. */
+            cr_assert_eq(ct_store_begin(f.store), 0);
+            rc = run_change();
+            if (ct_store_in_transaction(f.store))
+                ct_store_rollback(f.store);
+            cr_assert_eq(ct_audit_head(f.store), head,
+                         "seed %" PRIu64 " step %d: rolled back but wrote",
+                         seed, step);
+            rc = 0;
+        } else
+            rc = run_step();
         counts[rc != 0]++;
         if (rc) {
             cr_assert(rc == CT_EINVAL || rc == CT_ENOTFOUND ||
@@ -510,6 +694,8 @@ Test(capacity_random, walk)
         }
         note_breaches();
         check();
+        if (rolled_back || step % 4 == 0)
+            check_zone_counts();
         if (step % 500 == 0)
             verify_audit();
     }

@@ -17,6 +17,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <criterion/criterion.h>
+#include <stdatomic.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -68,6 +69,23 @@ static int insert_org(ct_store *s, const char *id)
 
 static ct_store *store;
 
+/* A READ answered later (ct_http_req_later): by the next item created, or
+ * at once without a reply when the path says so. */
+static ct_http_req *later_req;
+static atomic_bool later_waiting;
+static int later(ct_http_req *r, void *app)
+{
+    (void)app;
+    ct_http_req_later(r);
+    if (strcmp(ct_http_req_param(r, "how"), "no-reply") == 0) {
+        ct_http_req_done(r, CT_EIO);
+        return 0;
+    }
+    later_req = r;
+    atomic_store(&later_waiting, true);
+    return 0;
+}
+
 /* POST /t/items: every validation helper, then one row. */
 static int create_item(ct_http_req *r, void *app)
 {
@@ -101,6 +119,11 @@ static int create_item(ct_http_req *r, void *app)
                    ? ct_http_error(r, 409, "exists", "id", "'%s' exists", id)
                    : err;
     ct_http_reply_header(r, "Location", id);
+    if (later_req) {
+        ct_http_reply_json(later_req, 200, json_pack("{s:s}", "after", id));
+        ct_http_req_done(later_req, 0);
+        later_req = NULL;
+    }
     return ct_http_reply_json(r, 201, json_pack("{s:s, s:s}", "id", id,
                                                 "nhs", nhs));
 }
@@ -167,6 +190,8 @@ static const ct_http_route routes[] = {
      ROLES(ALL, ALL, ALL, ALL, ALL), create_then_fail},
     {CT_HTTP_POST, "/t/break-commit", CT_ROUTE_WRITE, false,
      ROLES(ALL, ALL, ALL, ALL, ALL), break_commit},
+    {CT_HTTP_GET, "/t/later/{how}", CT_ROUTE_READ, true,
+     ROLES(ALL, ALL, ALL, ALL, ALL), later},
     {CT_HTTP_GET, "/t/no-reply", CT_ROUTE_PLAIN, true,
      ROLES(ALL, ALL, ALL, ALL, ALL), no_reply},
     {CT_HTTP_GET, "/t/store-error", CT_ROUTE_PLAIN, true,
@@ -458,6 +483,34 @@ Test(http, routes_params_query_and_request_ids)
     cr_assert_eq(r.status, 200);
     cr_assert_str_eq(r.body, "");
     cr_assert(has_header(&r, "X-Request-Id: trace-42"), "client id kept");
+    finish();
+}
+
+/* A deferred read waits without holding the loop: a write made while it
+ * waits is answered, then the read with what the write's handler set. */
+Test(http, a_deferred_read_waits_while_writes_go_on)
+{
+    start(4096, false);
+    int fd = connect_server();
+    const char get[] = "GET /t/later/next HTTP/1.1\r\nHost: t\r\n"
+                       "Connection: close\r\n\r\n";
+    send_all(fd, get, sizeof get - 1);
+    response w = {0}, r = {0};
+    /* Other requests are answered while it waits. */
+    for (int i = 0; i < 1000 && !atomic_load(&later_waiting); i++) {
+        request(&w, "GET", "/t/hello/x", NULL, NULL);
+        cr_assert_eq(w.status, 200);
+    }
+    cr_assert(atomic_load(&later_waiting));
+    request(&w, "POST", "/t/items", "demo-hub-token",
+            "{\"id\": \"org-later\", \"nhs\": \"9990000018\"}");
+    cr_assert_eq(w.status, 201, "%s", w.body);
+    receive(fd, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_str_eq(r.body, "{\"after\":\"org-later\"}");
+    /* done without a reply answers the error given, not a hang. */
+    request(&r, "GET", "/t/later/no-reply", NULL, NULL);
+    expect_error(&r, 500, "internal", NULL);
     finish();
 }
 

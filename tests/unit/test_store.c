@@ -1255,6 +1255,51 @@ Test(store, reconcile_updates_tags_and_surge)
     ct_store_close(s);
 }
 
+/* The config's hash is kept with what it loaded: the same config again
+ * skips the walk (a row changed behind its back stays as it is), any
+ * edited value runs it, and a migration moves the hash. */
+Test(store, reconcile_skips_a_config_loaded_already)
+{
+    ct_store *s = open_area();
+    sqlite3 *db = ct_store__db(s);
+    ct_reconcile_stats st;
+    cr_assert_eq(query_int(db, "SELECT count(*) FROM config_loaded"), 1);
+    exec_ok(db, "UPDATE facility SET name = 'changed behind' "
+                "WHERE id = (SELECT min(id) FROM facility)");
+    int changes = sqlite3_total_changes(db);
+    reconcile_ok(s, area, &st);
+    cr_assert(stats_zero(&st));
+    cr_assert_eq(sqlite3_total_changes(db), changes, "nothing written");
+    cr_assert_eq(query_int(db, "SELECT count(*) FROM facility "
+                               "WHERE name = 'changed behind'"),
+                 1, "skipped: the walk would have put the name back");
+
+    /* An edited value anywhere runs it: the whole walk, so the facility
+     * changed behind its back is put back too. */
+    char *a = edit(area, "tags: [isolation_room, nursing]",
+                   "tags: [isolation_room, nursing, bariatric]");
+    reconcile_ok(s, a, &st);
+    cr_assert_eq(st.facilities_changed, 1);
+    cr_assert_gt(st.beds_changed, 0);
+    cr_assert_eq(query_int(db, "SELECT count(*) FROM facility "
+                               "WHERE name = 'changed behind'"),
+                 0);
+    /* And back: the earlier hash is not mistaken for the current one. */
+    reconcile_ok(s, area, &st);
+    cr_assert_gt(st.beds_changed, 0);
+    reconcile_ok(s, area, &st);
+    cr_assert(stats_zero(&st));
+
+    /* A hash from another schema version (a migration) is a change. */
+    exec_ok(db, "UPDATE config_loaded SET sha256 = zeroblob(32)");
+    exec_ok(db, "UPDATE facility SET name = 'changed behind' "
+                "WHERE id = (SELECT min(id) FROM facility)");
+    reconcile_ok(s, area, &st);
+    cr_assert_eq(st.facilities_changed, 1);
+    free(a);
+    ct_store_close(s);
+}
+
 Test(store, reconcile_refuses_inside_a_transaction)
 {
     ct_store *s = open_area();

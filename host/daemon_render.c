@@ -1,0 +1,227 @@
+/*
+ * Whole-area answers built off the loop (daemon.h, ct_daemon_render).
+ *
+ * GET /v1/capacity on an England-sized area (500,000 beds in 31,000
+ * zones) is an 11 MB body: tens of milliseconds to build even when its
+ * counts cost O(zones), and every write makes the cached one old. Built
+ * on the loop, each rebuild held every write behind it. Here the loop
+ * only copies the bed counts (ct_cap_counts_take, O(zones), at a moment
+ * when no group is open, so the copy is committed data) and hands them to
+ * a job in libuv's thread pool, which reads the rest (names, cohorts,
+ * referral figures) on a read-only connection of its own, in one
+ * snapshot that has every commit the copy has, and builds the text. The
+ * requests wait suspended (ct_http_req_later); each is answered by the
+ * first body built from data at least as new as it asked for, so a change
+ * is still visible to the next read after its commit. Requests that came
+ * while a job ran start the next one.
+ */
+#include "daemon_int.h"
+
+#include "capacity_view.h"
+#include "error.h"
+#include "log.h"
+#include "store.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define UNIT "daemon"
+
+typedef struct waiter {
+    ct_http_req *r;
+    uint64_t version; /* the data version it arrived at */
+} waiter;
+
+typedef struct ct_daemon__render ct_daemon__render;
+struct ct_daemon__render {
+    ct_daemon *d;
+    unsigned slot;
+    ct_daemon_render_fn build;
+    void *arg;
+    waiter *w;
+    size_t nw, capw;
+    /* The job: running from queue to its after-work callback. */
+    bool running, deferred;
+    uv_work_t work;
+    ct_commit_req wait; /* for the open group to end */
+    ct_store *store;    /* the job's own connection, read-only */
+    ct_capacity *reader;
+    char *area_id, *area_name; /* the config's at the copy (a reload may
+                                  swap it while the job runs) */
+    ct_cap_counts *counts;
+    uint64_t version;
+    int64_t at;
+    int rc;
+    char *body;
+    size_t len;
+    struct ct_daemon__render *next; /* the daemon's list */
+};
+
+static void start(ct_daemon__render *j);
+
+static void work_cb(uv_work_t *w)
+{
+    ct_daemon__render *j = w->data;
+    ct_capacity_reader_at(j->reader, j->at);
+    ct_daemon_render_ctx ctx = {j->area_id, j->area_name, j->counts};
+    j->rc = j->build(j->reader, &ctx, j->arg, &j->body, &j->len);
+}
+
+/* Answers the waiters the job's data is new enough for. */
+static void answer(ct_daemon__render *j)
+{
+    size_t keep = 0;
+    for (size_t i = 0; i < j->nw; i++) {
+        waiter *x = &j->w[i];
+        if (j->rc == 0 && x->version > j->version) {
+            j->w[keep++] = *x; /* came after the copy: the next job */
+            continue;
+        }
+        char *copy = j->rc ? NULL : malloc(j->len + 1);
+        if (copy) {
+            memcpy(copy, j->body, j->len + 1);
+            ct_http_reply_buf(x->r, 200, "application/json", copy, j->len);
+        } else {
+            ct_http_error(x->r, 500, "internal", NULL,
+                          "the answer could not be built (%s)",
+                          ct_strerror(j->rc ? j->rc : CT_ENOMEM));
+        }
+        ct_http_req_done(x->r, CT_EIO);
+    }
+    j->nw = keep;
+}
+
+static void after_cb(uv_work_t *w, int status)
+{
+    ct_daemon__render *j = w->data;
+    j->running = false;
+    if (status)
+        j->rc = ct_err_from_uv(status);
+    ct_cap_counts_free(j->counts);
+    j->counts = NULL;
+    if (j->rc)
+        ct_log_error(UNIT, "building a whole-area answer: %s",
+                     ct_strerror(j->rc));
+    else
+        ct_daemon_cache_put_at(j->d, j->slot, j->body, j->len, j->version,
+                               j->at);
+    answer(j);
+    free(j->body);
+    j->body = NULL;
+    if (j->nw && !j->d->stopping)
+        start(j);
+    else if (j->nw) { /* stopping: nobody will build again */
+        j->rc = CT_ESTATE;
+        answer(j);
+    }
+}
+
+static void on_group_ended(ct_commit_req *r, int status)
+{
+    (void)status;
+    ct_daemon__render *j = r->data;
+    j->deferred = false;
+    start(j);
+}
+
+/* Copies the counts and queues the job, once no group is open (a copy
+ * inside one would show writes not yet committed). */
+static void start(ct_daemon__render *j)
+{
+    ct_daemon *d = j->d;
+    if (j->running || j->deferred || !j->nw)
+        return;
+    j->wait.data = j;
+    if (d->commit && ct_commit_pending(d->commit) &&
+        ct_commit_defer(d->commit, &j->wait, on_group_ended) == 0) {
+        j->deferred = true;
+        return;
+    }
+    ct_cap_error err = {0};
+    j->rc = 0;
+    if (!j->store) {
+        /* A read-only connection of the job's own (WAL: it reads while
+         * the loop's writes). Opened here once; only jobs use it. */
+        ct_store_options so = {.readonly = true};
+        j->rc = ct_store_open(d->cfg->db_path, &so, &j->store);
+    }
+    if (!j->rc && !j->reader)
+        j->rc = ct_capacity_reader_new(d->cap, j->store, &j->reader);
+    free(j->area_id);
+    free(j->area_name);
+    j->area_id = ct_strdup(d->cfg->area_id);
+    j->area_name = ct_strdup(d->cfg->area_name ? d->cfg->area_name
+                                                : d->cfg->area_id);
+    if (!j->rc && (!j->area_id || !j->area_name))
+        j->rc = CT_ENOMEM;
+    if (!j->rc)
+        j->rc = ct_cap_counts_take(d->cap, &j->counts, &err);
+    if (!j->rc) {
+        j->version = d->version;
+        j->at = ct_clock_now(d->clock);
+        j->work.data = j;
+        int rc = uv_queue_work(&d->loop, &j->work, work_cb, after_cb);
+        if (rc == 0) {
+            j->running = true;
+            return;
+        }
+        j->rc = ct_err_from_uv(rc);
+        ct_cap_counts_free(j->counts);
+        j->counts = NULL;
+    }
+    ct_log_error(UNIT, "cannot start a whole-area answer: %s",
+                 err.message[0] ? err.message : ct_strerror(j->rc));
+    answer(j);
+}
+
+int ct_daemon_render(ct_daemon *d, unsigned slot, ct_http_req *r,
+                     ct_daemon_render_fn build, void *arg)
+{
+    const char *path = d->cfg->db_path;
+    if (!path || !*path || strcmp(path, ":memory:") == 0 || !d->cap ||
+        slot >= CT_DAEMON_CACHE_SLOTS)
+        return CT_EUNSUPPORTED; /* nothing another connection can read */
+    ct_daemon__render *j = d->renders;
+    while (j && j->slot != slot)
+        j = j->next;
+    if (!j) {
+        if (!(j = calloc(1, sizeof *j)))
+            return CT_ENOMEM;
+        j->d = d;
+        j->slot = slot;
+        j->next = d->renders;
+        d->renders = j;
+    }
+    j->build = build;
+    j->arg = arg;
+    if (j->nw == j->capw) {
+        size_t n = j->capw ? 2 * j->capw : 16;
+        waiter *v = realloc(j->w, n * sizeof *v);
+        if (!v)
+            return CT_ENOMEM;
+        j->w = v;
+        j->capw = n;
+    }
+    ct_http_req_later(r);
+    j->w[j->nw++] = (waiter){r, d->version};
+    start(j);
+    return 0;
+}
+
+/* After the loop has ended: no job runs and nobody waits. */
+void ct_daemon__render_free(ct_daemon *d)
+{
+    while (d->renders) {
+        ct_daemon__render *j = d->renders;
+        d->renders = j->next;
+        ct_cap_counts_free(j->counts);
+        ct_capacity_reader_free(j->reader);
+        ct_store_close(j->store);
+        free(j->area_id);
+        free(j->area_name);
+        free(j->body);
+        free(j->w);
+        free(j);
+    }
+}
