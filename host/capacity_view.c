@@ -7,6 +7,7 @@
 #include "capacity_int.h"
 #include "error.h"
 #include "isolation.h"
+#include "json_canon.h"
 #include "referral.h"
 
 #include <inttypes.h>
@@ -298,6 +299,268 @@ int ct_capacity_view_json_from(ct_capacity *c, const ct_cap_counts *k,
                                json_t **out, ct_cap_error *err)
 {
     return k ? view_json(c, k, out, err) : CT_EINVAL;
+}
+
+/* ---- the same view as text ------------------------------------------- */
+
+/*
+ * The view written straight into text, byte for byte what json_dumps
+ * (JSON_COMPACT | JSON_ENSURE_ASCII) makes of ct_capacity_view_json's
+ * object: an England-sized area is 31,000 zones and 11 MB, and building
+ * and dumping the json_t took most of a second. The unit test holds the
+ * two to the same bytes.
+ */
+
+typedef struct zcohort {
+    char *zone, *pathogen, *cohort;
+} zcohort;
+
+typedef struct cohort_rows {
+    zcohort *v;
+    size_t n, cap;
+} cohort_rows;
+
+static void cohort_rows_free(cohort_rows *cr)
+{
+    for (size_t i = 0; i < cr->n; i++) {
+        free(cr->v[i].zone);
+        free(cr->v[i].pathogen);
+        free(cr->v[i].cohort);
+    }
+    free(cr->v);
+}
+
+/* VIEW_COHORTS, in zone then pathogen order. */
+static int read_cohorts(ct_capacity *c, cohort_rows *cr, ct_cap_error *err)
+{
+    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_VIEW_COHORTS, err);
+    if (!st)
+        return CT_ESTORE;
+    int rc, out = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (cr->n == cr->cap) {
+            size_t n = cr->cap ? 2 * cr->cap : 256;
+            zcohort *v = realloc(cr->v, n * sizeof *v);
+            if (!v) {
+                out = CT_ENOMEM;
+                break;
+            }
+            cr->v = v;
+            cr->cap = n;
+        }
+        zcohort *z = &cr->v[cr->n++];
+        z->zone = ct_strdup(col(st, 0) ? col(st, 0) : "");
+        z->pathogen = ct_strdup(col(st, 1) ? col(st, 1) : "");
+        z->cohort = ct_strdup(col(st, 2) ? col(st, 2) : "");
+        if (!z->zone || !z->pathogen || !z->cohort) {
+            out = CT_ENOMEM;
+            break;
+        }
+    }
+    sqlite3_reset(st);
+    if (out)
+        return ct_capacity__fail(err, out, "out of memory");
+    return rc == SQLITE_DONE
+               ? 0
+               : ct_capacity__dberr(c, err, rc, "reading zone cohorts");
+}
+
+/* The first of the zone's rows, or n. */
+static size_t first_cohort(const cohort_rows *cr, const char *zone)
+{
+    size_t lo = 0, hi = cr->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(cr->v[mid].zone, zone) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static int put(ct_buf *b, const char *s)
+{
+    return ct_buf_puts(b, s) ? CT_ENOMEM : 0;
+}
+
+static int put_str(ct_buf *b, const char *s)
+{
+    return ct_json_canon_string(b, s, strlen(s));
+}
+
+static int put_key_int(ct_buf *b, const char *key, int64_t v)
+{
+    int rc = put(b, key);
+    return rc ? rc : ct_json_canon_int(b, v);
+}
+
+/* totals_json's object. */
+static int put_totals(ct_buf *b, const totals *t)
+{
+    int rc;
+    if ((rc = put_key_int(b, "{\"total\":", t->total)) ||
+        (rc = put_key_int(b, ",\"available\":", t->available)) ||
+        (rc = put_key_int(b, ",\"held\":", t->held)) ||
+        (rc = put_key_int(b, ",\"occupied\":", t->occupied)) ||
+        (rc = put_key_int(b, ",\"blocked\":", t->blocked)) ||
+        (rc = put_key_int(b, ",\"closed\":", t->closed)) ||
+        (rc = put_key_int(b, ",\"open\":",
+                          t->total - t->blocked - t->closed)) ||
+        (rc = put_key_int(b, ",\"surge\":{\"open\":", t->surge_open)) ||
+        (rc = put_key_int(b, ",\"total\":", t->surge)))
+        return rc;
+    return put(b, "}}");
+}
+
+/* The zone's cohorts: every configured pathogen open, its rows over them
+ * (default_cohorts then fill_cohorts), in that order. */
+static int put_cohorts(ct_buf *b, ct_capacity *c, const cohort_rows *cr,
+                       const char *zone)
+{
+    size_t first = first_cohort(cr, zone), end = first;
+    while (end < cr->n && strcmp(cr->v[end].zone, zone) == 0)
+        end++;
+    int rc = put(b, "{");
+    bool any = false;
+    for (size_t i = 0; !rc && i < c->npathogens; i++) {
+        const char *v = "open";
+        for (size_t j = first; j < end; j++)
+            if (strcmp(cr->v[j].pathogen, c->pathogens[i]) == 0)
+                v = cr->v[j].cohort;
+        if ((any && (rc = put(b, ","))) ||
+            (rc = put_str(b, c->pathogens[i])) || (rc = put(b, ":")) ||
+            (rc = put_str(b, v)))
+            break;
+        any = true;
+    }
+    for (size_t j = first; !rc && j < end; j++) {
+        bool known = false;
+        for (size_t i = 0; i < c->npathogens; i++)
+            known |= strcmp(cr->v[j].pathogen, c->pathogens[i]) == 0;
+        if (known)
+            continue;
+        if ((any && (rc = put(b, ","))) ||
+            (rc = put_str(b, cr->v[j].pathogen)) || (rc = put(b, ":")) ||
+            (rc = put_str(b, cr->v[j].cohort)))
+            break;
+        any = true;
+    }
+    return rc ? rc : put(b, "}");
+}
+
+/* One zone of a VIEW_ZONES_PLAIN row, t its counts (closure applied). */
+static int put_zone(ct_buf *b, ct_capacity *c, const cohort_rows *cr,
+                    sqlite3_stmt *st, const totals *t)
+{
+    int rc;
+    if ((rc = put(b, "{\"id\":")) || (rc = put_str(b, col(st, 5))) ||
+        (rc = put(b, ",\"name\":")) || (rc = put_str(b, col(st, 6))) ||
+        (rc = put(b, sqlite3_column_int(st, 7) ? ",\"closed\":true"
+                                               : ",\"closed\":false")) ||
+        (rc = put(b, ",\"closed_reason\":")) ||
+        (rc = col(st, 8) ? put_str(b, col(st, 8)) : put(b, "null")) ||
+        (rc = put(b, ",\"totals\":")) || (rc = put_totals(b, t)) ||
+        (rc = put(b, ",\"cohorts\":")) ||
+        (rc = put_cohorts(b, c, cr, col(st, 5))))
+        return rc;
+    return put(b, "}");
+}
+
+static int put_facility_head(ct_buf *b, sqlite3_stmt *st, bool first)
+{
+    int rc;
+    if ((!first && (rc = put(b, ","))) || (rc = put(b, "{\"id\":")) ||
+        (rc = put_str(b, col(st, 0))) || (rc = put(b, ",\"name\":")) ||
+        (rc = put_str(b, col(st, 1))) || (rc = put(b, ",\"kind\":")) ||
+        (rc = put_str(b, col(st, 2))) || (rc = put(b, ",\"org\":")) ||
+        (rc = put_str(b, col(st, 3))))
+        return rc;
+    return put(b, sqlite3_column_int(st, 4)
+                      ? ",\"designated\":true,\"zones\":["
+                      : ",\"designated\":false,\"zones\":[");
+}
+
+static int put_facility_end(ct_buf *b, const totals *t)
+{
+    int rc = put(b, "],\"totals\":");
+    if (!rc)
+        rc = put_totals(b, t);
+    return rc ? rc : put(b, "}");
+}
+
+int ct_capacity_view_text_from(ct_capacity *c, const ct_cap_counts *k,
+                               ct_buf *out, ct_cap_error *err)
+{
+    if (!k)
+        return CT_EINVAL;
+    zone_totals zt = {0};
+    cohort_rows cr = {0};
+    ct_buf fb = {0}; /* the facilities; the area totals go first */
+    int rc = ct_cap_counts__walk(c, k, take_zone, &zt, err);
+    if (rc == 0)
+        rc = read_cohorts(c, &cr, err);
+    sqlite3_stmt *st = NULL;
+    if (rc == 0 &&
+        !(st = ct_capacity__stmt(c, CT_STMT_VIEW_ZONES_PLAIN, err)))
+        rc = CT_ESTORE;
+    totals area = {0}, ft = {0};
+    char *fac = NULL; /* the facility being written */
+    bool have = false;
+    int step = SQLITE_DONE;
+    while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *fid = col(st, 0) ? col(st, 0) : "";
+        bool new_fac = !have || strcmp(fac, fid) != 0;
+        if (new_fac) {
+            if (have && (rc = put_facility_end(&fb, &ft)))
+                break;
+            memset(&ft, 0, sizeof ft);
+            free(fac);
+            if (!(fac = ct_strdup(fid))) {
+                rc = CT_ENOMEM;
+                break;
+            }
+            if ((rc = put_facility_head(&fb, st, !have)))
+                break;
+            have = true;
+        } else if ((rc = put(&fb, ","))) {
+            break;
+        }
+        totals t = {0};
+        const totals *known = find_totals(&zt, col(st, 5));
+        if (known)
+            t = *known;
+        if (sqlite3_column_int(st, 7)) {
+            t.closed = t.available;
+            t.available = 0;
+        }
+        if ((rc = put_zone(&fb, c, &cr, st, &t)))
+            break;
+        add_totals(&ft, &t);
+        add_totals(&area, &t);
+    }
+    if (st)
+        sqlite3_reset(st);
+    if (rc == 0 && step != SQLITE_DONE)
+        rc = ct_capacity__dberr(c, err, step, "reading capacity");
+    if (rc == 0 && have)
+        rc = put_facility_end(&fb, &ft);
+    if (rc == 0 &&
+        ((rc = put_key_int(out, "{\"at\":", ct_clock_now(c->clock))) ||
+         (rc = put(out, ",\"totals\":")) || (rc = put_totals(out, &area)) ||
+         (rc = put(out, ",\"facilities\":[")) ||
+         (fb.len && ct_buf_append(out, fb.data, fb.len)) ||
+         (rc = put(out, "]}"))))
+        rc = rc ? rc : CT_ENOMEM;
+    if (rc == CT_ENOMEM || rc == CT_EINVAL)
+        ct_capacity__fail(err, rc, rc == CT_ENOMEM
+                                       ? "out of memory"
+                                       : "a name is not UTF-8 text");
+    free(fac);
+    ct_buf_free(&fb);
+    cohort_rows_free(&cr);
+    zone_totals_free(&zt);
+    return rc;
 }
 
 /* ---- ownership lookups ----------------------------------------------- */
