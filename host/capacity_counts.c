@@ -122,23 +122,50 @@ int ct_capacity_warm(ct_capacity *c, ct_cap_error *err)
     return rc == CT_EBUSY ? 0 : rc;
 }
 
+/* k's zone i with its own strings. */
+static void zone_at(const ct_cap_counts *k, size_t i, ct_cap_zone_counts *z)
+{
+    *z = k->zones[i].z;
+    z->zone_id = k->zones[i].zone_id;
+    z->facility_id = k->zones[i].facility_id;
+    z->cohorts = k->zones[i].cohorts;
+    z->pathogens = (const char *const *)k->pathogens;
+    z->npathogens = k->npathogens;
+}
+
 int ct_cap_counts__walk(ct_capacity *c, const ct_cap_counts *k,
                         ct_cap_zone_fn fn, void *ud, ct_cap_error *err)
 {
     if (!k)
         return ct_candidates__zones(c, fn, ud, err);
     for (size_t i = 0; i < k->n; i++) {
-        ct_cap_zone_counts z = k->zones[i].z;
-        z.zone_id = k->zones[i].zone_id;
-        z.facility_id = k->zones[i].facility_id;
-        z.cohorts = k->zones[i].cohorts;
-        z.pathogens = (const char *const *)k->pathogens;
-        z.npathogens = k->npathogens;
+        ct_cap_zone_counts z;
+        zone_at(k, i, &z);
         int rc = fn(ud, &z);
         if (rc)
             return rc;
     }
     return 0;
+}
+
+bool ct_cap_counts__find(const ct_cap_counts *k, const char *zone_id,
+                         ct_cap_zone_counts *out)
+{
+    /* The index walks zones in id order, so the copy is sorted. */
+    size_t lo = 0, hi = k->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int cmp = strcmp(k->zones[mid].zone_id, zone_id);
+        if (cmp == 0) {
+            zone_at(k, mid, out);
+            return true;
+        }
+        if (cmp < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
 }
 
 int ct_capacity_reader_new(ct_capacity *c, ct_store *s, ct_capacity **out)

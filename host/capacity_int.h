@@ -273,5 +273,9 @@ int ct_candidates__zones(ct_capacity *c, ct_cap_zone_fn fn, void *ud,
  * NULL, else ct_candidates__zones: what the view and metrics count from. */
 int ct_cap_counts__walk(ct_capacity *c, const ct_cap_counts *k,
                         ct_cap_zone_fn fn, void *ud, ct_cap_error *err);
+/* The counts k copied for zone_id into *out (pointers valid while k is),
+ * or false when k has no such zone. */
+bool ct_cap_counts__find(const ct_cap_counts *k, const char *zone_id,
+                         ct_cap_zone_counts *out);
 
 #endif

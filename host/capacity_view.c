@@ -159,6 +159,20 @@ static void zone_totals_free(zone_totals *zt)
     free(zt->v);
 }
 
+/* A zone's totals (before closure) from its counts. */
+static void counts_totals(const ct_cap_zone_counts *z, totals *t)
+{
+    memset(t, 0, sizeof *t);
+    for (int s = 0; s < CT_BED__COUNT; s++)
+        t->total += z->n[s];
+    t->available = z->n[CT_BED_AVAILABLE];
+    t->held = z->n[CT_BED_HELD];
+    t->occupied = z->n[CT_BED_OCCUPIED];
+    t->blocked = z->n[CT_BED_BLOCKED];
+    t->surge = z->surge_beds;
+    t->surge_open = z->surge_beds_open;
+}
+
 static int take_zone(void *ud, const ct_cap_zone_counts *z)
 {
     zone_totals *zt = ud;
@@ -174,16 +188,7 @@ static int take_zone(void *ud, const ct_cap_zone_counts *z)
     if (!(e->id = ct_strdup(z->zone_id)))
         return CT_ENOMEM;
     zt->n++;
-    totals *t = &e->t;
-    memset(t, 0, sizeof *t);
-    for (int s = 0; s < CT_BED__COUNT; s++)
-        t->total += z->n[s];
-    t->available = z->n[CT_BED_AVAILABLE];
-    t->held = z->n[CT_BED_HELD];
-    t->occupied = z->n[CT_BED_OCCUPIED];
-    t->blocked = z->n[CT_BED_BLOCKED];
-    t->surge = z->surge_beds;
-    t->surge_open = z->surge_beds_open;
+    counts_totals(z, &e->t);
     return 0;
 }
 
@@ -494,12 +499,9 @@ int ct_capacity_view_text_from(ct_capacity *c, const ct_cap_counts *k,
 {
     if (!k)
         return CT_EINVAL;
-    zone_totals zt = {0};
     cohort_rows cr = {0};
     ct_buf fb = {0}; /* the facilities; the area totals go first */
-    int rc = ct_cap_counts__walk(c, k, take_zone, &zt, err);
-    if (rc == 0)
-        rc = read_cohorts(c, &cr, err);
+    int rc = read_cohorts(c, &cr, err);
     sqlite3_stmt *st = NULL;
     if (rc == 0 &&
         !(st = ct_capacity__stmt(c, CT_STMT_VIEW_ZONES_PLAIN, err)))
@@ -527,9 +529,9 @@ int ct_capacity_view_text_from(ct_capacity *c, const ct_cap_counts *k,
             break;
         }
         totals t = {0};
-        const totals *known = find_totals(&zt, col(st, 5));
-        if (known)
-            t = *known;
+        ct_cap_zone_counts zc;
+        if (ct_cap_counts__find(k, col(st, 5), &zc))
+            counts_totals(&zc, &t);
         if (sqlite3_column_int(st, 7)) {
             t.closed = t.available;
             t.available = 0;
@@ -559,7 +561,6 @@ int ct_capacity_view_text_from(ct_capacity *c, const ct_cap_counts *k,
     free(fac);
     ct_buf_free(&fb);
     cohort_rows_free(&cr);
-    zone_totals_free(&zt);
     return rc;
 }
 

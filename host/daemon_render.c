@@ -25,6 +25,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define UNIT "daemon"
 
@@ -55,6 +56,8 @@ struct ct_daemon__render {
     int rc;
     char *body;
     size_t len;
+    uint64_t queued_ns, began_ns, built_ns; /* for the debug log */
+    double cpu_ms; /* the build's own CPU time */
     struct ct_daemon__render *next; /* the daemon's list */
 };
 
@@ -63,9 +66,16 @@ static void start(ct_daemon__render *j);
 static void work_cb(uv_work_t *w)
 {
     ct_daemon__render *j = w->data;
+    j->began_ns = uv_hrtime();
+    struct timespec c0, c1;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
     ct_capacity_reader_at(j->reader, j->at);
     ct_daemon_render_ctx ctx = {j->area_id, j->area_name, j->counts};
     j->rc = j->build(j->reader, &ctx, j->arg, &j->body, &j->len);
+    j->built_ns = uv_hrtime();
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+    j->cpu_ms = (double)(c1.tv_sec - c0.tv_sec) * 1e3 +
+                (double)(c1.tv_nsec - c0.tv_nsec) / 1e6;
 }
 
 /* Answers the waiters the job's data is new enough for. */
@@ -100,6 +110,11 @@ static void after_cb(uv_work_t *w, int status)
         j->rc = ct_err_from_uv(status);
     ct_cap_counts_free(j->counts);
     j->counts = NULL;
+    ct_log_debug(UNIT, "whole-area answer %u: %zu bytes, %.1f ms waiting "
+                 "for a thread, %.1f ms building (%.1f ms of CPU), %.1f ms since",
+                 j->slot, j->len, (double)(j->began_ns - j->queued_ns) / 1e6,
+                 (double)(j->built_ns - j->began_ns) / 1e6, j->cpu_ms,
+                 (double)(uv_hrtime() - j->built_ns) / 1e6);
     if (j->rc)
         ct_log_error(UNIT, "building a whole-area answer: %s",
                      ct_strerror(j->rc));
@@ -161,6 +176,7 @@ static void start(ct_daemon__render *j)
         j->version = d->version;
         j->at = ct_clock_now(d->clock);
         j->work.data = j;
+        j->queued_ns = uv_hrtime();
         int rc = uv_queue_work(&d->loop, &j->work, work_cb, after_cb);
         if (rc == 0) {
             j->running = true;

@@ -49,8 +49,9 @@ int ct_metrics_collect(ct_capacity *c, ct_metrics *out, ct_cap_error *err);
  *   by_org {org|none: n}}.
  */
 int ct_metrics_json(ct_capacity *c, json_t **out, ct_cap_error *err);
-/* The same with the bed counts of k (capacity_view.h, not NULL), for a
- * reader on another thread (ct_capacity_reader_new). */
+/* The same without by_zone (the capacity view has the zones), with the
+ * bed counts of k (capacity_view.h, not NULL), for a reader on another
+ * thread (ct_capacity_reader_new). */
 int ct_metrics_json_from(ct_capacity *c, const ct_cap_counts *k, json_t **out,
                          ct_cap_error *err);
 
