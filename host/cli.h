@@ -64,5 +64,6 @@ int ct_cmd_backup(int argc, char **argv);
 int ct_cmd_restore(int argc, char **argv);
 int ct_cmd_standby(int argc, char **argv);
 int ct_cmd_version(int argc, char **argv);
+int ct_cmd_sim(int argc, char **argv);
 
 #endif

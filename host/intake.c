@@ -4,6 +4,7 @@
  */
 #include "intake.h"
 
+#include "capacity_view.h"
 #include "error.h"
 #include "escalation.h"
 #include "metrics.h"
@@ -193,5 +194,65 @@ int ct_intake_escalate(ct_capacity *cap, ct_plugins *plugins, json_t **out,
     json_decref(metrics);
     json_decref(res);
     json_decref(trace);
+    return rc;
+}
+
+int ct_intake_delay(ct_capacity *cap, ct_plugins *plugins, int64_t id,
+                    const ct_delay_input *in, const char *actor,
+                    const char **field, ct_cap_error *err)
+{
+    if (field)
+        *field = NULL;
+    json_t *answer = NULL, *org = NULL, *view = NULL, *d = NULL;
+    const char *text = NULL;
+    int rc = ct_delay_org_json(cap, in->responsible_org, &org, err);
+    if (rc) {
+        if (rc == CT_ENOTFOUND && field)
+            *field = "responsible_org";
+        return rc == CT_ENOTFOUND ? CT_EINVAL : rc;
+    }
+    if (plugins) {
+        char today[11];
+        ct_clock_day_text(
+            ct_clock_uk_day(ct_clock_now(ct_capacity_clock(cap))), today);
+        if ((rc = ct_capacity_view_referral(cap, id, &view, err)))
+            goto done;
+        d = json_pack("{s:s, s:s, s:s, s:O}", "reason", in->reason,
+                      "responsible_org", in->responsible_org, "from",
+                      in->from ? in->from : today, "org", org);
+        rc = d ? ct_plugins_delay(plugins, view, d, NULL, &answer)
+               : CT_ENOMEM;
+        if (rc == CT_EPLUGIN)
+            snprintf(err->message, sizeof err->message, "%s",
+                     "the area's delay reason check failed; nothing was "
+                     "recorded");
+        if (rc)
+            goto done;
+        if (answer && json_is_false(json_object_get(answer, "valid"))) {
+            const char *f =
+                json_string_value(json_object_get(answer, "field"));
+            if (field)
+                *field = f && strcmp(f, "responsible_org") == 0
+                             ? "responsible_org"
+                             : "reason";
+            snprintf(err->message, sizeof err->message, "%s",
+                     json_string_value(json_object_get(answer, "message"))
+                         ? json_string_value(
+                               json_object_get(answer, "message"))
+                         : "refused by the area's reason list");
+            rc = err->code = CT_EINVAL;
+            goto done;
+        }
+        if (answer)
+            text = json_string_value(json_object_get(answer, "text"));
+    }
+    ct_delay_input use = *in;
+    use.reason_text = text;
+    rc = ct_delay_start(cap, id, &use, actor, field, err);
+done:
+    json_decref(answer);
+    json_decref(org);
+    json_decref(view);
+    json_decref(d);
     return rc;
 }

@@ -18,6 +18,7 @@
 #define CT_INTAKE_H
 
 #include "capacity.h"
+#include "delay.h"
 #include "isolation.h"
 #include "plugins.h"
 #include "referral.h"
@@ -105,5 +106,19 @@ int ct_intake_referral(ct_capacity *cap, ct_plugins *plugins,
  */
 int ct_intake_escalate(ct_capacity *cap, ct_plugins *plugins, json_t **out,
                        bool *changed, ct_cap_error *err);
+
+/*
+ * A delay episode as the API's delay action records it: the reason and the
+ * responsible organisation checked by the area's reason list (the plugins'
+ * delay hook, first answer decides; plugin data, docs/api.md) and the
+ * episode started with the list's label (ct_delay_start). in is borrowed;
+ * in->reason_text is ignored. A refusal by the list is CT_EINVAL with
+ * *field ("reason", "responsible_org", may be NULL) and err->message the
+ * list's; CT_EPLUGIN when the check itself failed; otherwise
+ * ct_delay_start's errors. plugins may be NULL (only the host's checks).
+ */
+int ct_intake_delay(ct_capacity *cap, ct_plugins *plugins, int64_t id,
+                    const ct_delay_input *in, const char *actor,
+                    const char **field, ct_cap_error *err);
 
 #endif

@@ -26,6 +26,7 @@ static const struct {
     {"restore", ct_cmd_restore},
     {"standby", ct_cmd_standby},
     {"report", ct_cmd_report},
+    {"sim", ct_cmd_sim},
     {"version", ct_cmd_version},
 };
 

@@ -699,8 +699,18 @@ static int budgeted_call(ct_plugin *p, const char *what, int nargs, int nres,
     int64_t *used = &p->decision_ns, total = lim->plugin_decision_budget_ms;
     const char *per = "a decision";
     if (b != PER_DECISION) {
-        if (t0 / 60000000000LL != p->minute_at) {
-            p->minute_at = t0 / 60000000000LL;
+        /* The minute is the host clock's when it is virtual (the REPL,
+         * tests, caretide sim): a simulated minute passes in microseconds,
+         * and a budget per real minute would skip a day's schedules by
+         * the wall clock, making a seeded run depend on the machine's
+         * load. Its CPU is still charged in real time. */
+        ct_capacity *cap = ct_plugins__capacity(p->mgr);
+        ct_clock *clk = cap ? ct_capacity_clock(cap) : NULL;
+        int64_t minute = clk && ct_clock_is_virtual(clk)
+                             ? ct_clock_now(clk) / 60000
+                             : t0 / 60000000000LL;
+        if (minute != p->minute_at) {
+            p->minute_at = minute;
             p->minute_ns = 0;
         }
         used = &p->minute_ns;

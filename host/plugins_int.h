@@ -68,7 +68,8 @@ struct ct_plugin {
     uint64_t calls, errors, timeouts;
     int64_t decision_ns;  /* CPU budget: spent in this decision */
     int64_t minute_ns;    /* spent on events and schedules in minute_at */
-    int64_t minute_at;    /* monotonic minute of minute_ns */
+    int64_t minute_at;    /* minute of minute_ns: monotonic, or the
+                             host clock's when it is virtual */
     char budget_msg[256];
     int64_t emit_minute;  /* host-clock minute of emit_bytes */
     size_t emit_bytes;    /* ct.emit payload bytes in that minute */

@@ -14,13 +14,15 @@
 #include "store_sql_kv.h"
 #include "store_sql_repl.h"
 #include "store_sql_report.h"
+#include "store_sql_sim.h"
 #include "store_sql_store.h"
 #include "store_sql_view.h"
 
 #define CT_STMT_LIST(X)                                                      \
     CT_STMTS_STORE(X) CT_STMTS_KV(X) CT_STMTS_AUDIT(X) CT_STMTS_CAPACITY(X)  \
         CT_STMTS_VIEW(X) CT_STMTS_ESCALATION(X)                              \
-        CT_STMTS_REPL(X) CT_STMTS_REPORT(X) CT_STMTS_DISPLAY(X)
+        CT_STMTS_REPL(X) CT_STMTS_REPORT(X) CT_STMTS_DISPLAY(X)          \
+        CT_STMTS_SIM(X)
 
 typedef enum ct_stmt {
 #define X(name, sql) CT_STMT_##name,
