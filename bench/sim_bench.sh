@@ -31,7 +31,7 @@ for ((i = 0; i < areas; i++)); do
   base=${examples[$((i % 3))]}
   sed -e "s/^  id: .*/  id: gen-area-$i/" "config/$base.yaml" > "config/.sim-bench-$i.yaml"
   pop=$((60000 + (i * 7919) % 60000))
-  sed -e "s/^  population: .*/  population: $pop/" config/winter.yaml > "$tmp/winter-$i.yaml"
+  sed -e "s/^  population: .*/  population: $pop/" config/scenarios/winter.yaml > "$tmp/winter-$i.yaml"
 done
 trap 'rm -rf "$tmp"; rm -f config/.sim-bench-*.yaml' EXIT
 t0=$(date +%s.%N)

@@ -303,7 +303,7 @@ const ct_command_help ct_cli_commands[] = {
      "Options:\n"
      "  -c, --config FILE area configuration (default: the embedded demo)\n"
      "  -s, --scenario FILE the winter (default: the built-in winter,\n"
-     "                    config/winter.yaml)\n"
+     "                    config/scenarios/winter.yaml)\n"
      "  -v, --variant NAME=OVERLAY.yaml\n"
      "                    a variant: the overlay merged into the area\n"
      "                    (written to DIR/variant-NAME.yaml); may be given\n"

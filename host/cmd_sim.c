@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #define MAX_VARIANTS 16
-#define DEFAULT_SCENARIO "config/winter.yaml" /* embedded */
+#define DEFAULT_SCENARIO "config/scenarios/winter.yaml" /* embedded */
 
 typedef struct progress {
     bool on;
