@@ -868,7 +868,9 @@ static void end_day(sim *s, int64_t day)
               d->surge_beds * c->surge_bed_day +
               d->designated_beds * c->designated_bed_day;
     for (int p = 0; p < CT_SIM_PATHWAYS; p++) {
-        qsort(s->day_waits[p], s->nday_waits[p], sizeof(double), cmp_double);
+        if (s->nday_waits[p])
+            qsort(s->day_waits[p], s->nday_waits[p], sizeof(double),
+                  cmp_double);
         d->wait_median[p] = quantile(s->day_waits[p], s->nday_waits[p], 0.5);
         d->wait_p90[p] = quantile(s->day_waits[p], s->nday_waits[p], 0.9);
         for (size_t k = 0; k < s->nday_waits[p]; k++) {
@@ -1035,7 +1037,8 @@ static void arrivals(sim *s, int64_t day)
     for (unsigned i = 0; i < n; i++)
         times[i] = from + (int64_t)(gsl_rng_uniform(g) *
                                     (sc->hour_to - sc->hour_from) * HOUR_MS);
-    qsort(times, n, sizeof *times, cmp_i64);
+    if (n)
+        qsort(times, n, sizeof *times, cmp_i64);
     for (unsigned i = 0; i < n; i++) {
         person *p = new_person(s, times[i]);
         if (!p) {
