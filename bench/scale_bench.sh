@@ -149,8 +149,9 @@ cpu_ms() {
 }
 
 # The POST script of tests/bench/http_bench.sh: distinct valid NHS numbers
-# of the 999 range, ready today, the four pathways in turn; an offset
-# (OFFSET) keeps runs on one database apart.
+# of the 999 range, ready today, the four pathways in turn, with a negative
+# covid test an hour old; an offset (OFFSET) keeps runs on one database
+# apart.
 post_lua() { # post_lua OFFSET FILE
   sed "s/@OFFSET@/$1/" > "$2" <<'EOF'
 local counter = 0
@@ -160,6 +161,9 @@ function setup(thread)
 end
 local tid, n, stride = 0, 0, 16
 local today = os.date("!%Y-%m-%d")
+-- A negative covid test an hour ago: care homes take people only with a
+-- recent result (the stepdown plugin), so decisions end in holds.
+local tested = os.date("!%Y-%m-%dT%H:%M:%SZ", os.time() - 3600)
 local pathways = {"P1", "P2", "P3", "step_down"}
 function init(args)
   tid = tonumber(wrk.thread:get("tid")) or 0
@@ -177,8 +181,9 @@ local function nhs()
 end
 function request()
   local body = string.format(
-    '{"nhs_number":"%s","ready_date":"%s","requested_pathway":"%s","age":80,"needs":["nursing"]}',
-    nhs(), today, pathways[math.floor(n / stride) % 4 + 1])
+    '{"nhs_number":"%s","ready_date":"%s","requested_pathway":"%s","age":80,"needs":["nursing"],'
+    .. '"infections":{"covid":{"status":"negative","tested_at":"%s"}}}',
+    nhs(), today, pathways[math.floor(n / stride) % 4 + 1], tested)
   return wrk.format("POST", "/v1/referrals", {
     ["Content-Type"] = "application/json",
     ["Authorization"] = "Bearer demo-hospital-token",

@@ -77,6 +77,8 @@ void ct_events_unsubscribe(ct_events *b, ct_events_fn fn, void *data);
  * the open transaction (CT_ESTATE without one) and, unless CT_EVENT_QUIET,
  * queues it for delivery after the commit under deliver_as (NULL: kind).
  * Takes ownership of payload; NULL (a failed json_pack) is CT_ENOMEM.
+ * A quiet event's payload is released before the call returns and never
+ * changed, so a caller may pass a new reference to a value it keeps.
  * *seq (may be NULL) gets the audit seq.
  */
 int ct_events_record(ct_events *b, const char *actor, const char *kind,
