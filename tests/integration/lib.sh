@@ -83,7 +83,13 @@ start() {
   fi
   base="http://127.0.0.1:$port"
   ready() { [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$base/v1/health")" = 200 ]; }
-  wait_for 60 ready || { bad "$name: never ready"; return 1; }
+  if ! wait_for 60 ready; then
+    # Say why: what health answers (503 says "starting" or why degraded)
+    # and the daemon's last words.
+    bad "$name: never ready; health: $(curl -s --max-time 5 "$base/v1/health" | head -c 600)"
+    tail -n 15 "$tmp/$name.err" | cut -c1-300
+    return 1
+  fi
 }
 
 # req METHOD PATH [TOKEN] [BODY] [CURL ARGS...]: sets code, body, headers.
