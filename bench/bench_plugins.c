@@ -208,7 +208,7 @@ static void host_round(ct_plugins *m, const json_t *ref, json_t *cands)
     const char *why;
     ct_plugins_triage(m, ref, trace, &answer, &manual);
     json_t *c = json_incref(cands);
-    ct_plugins_rank(m, ref, &c, trace, &manual);
+    ct_plugins_rank(m, ref, &c, trace, &manual, NULL);
     ct_plugins_admit(m, ref, json_array_get(c, 0), trace, &allowed, &why,
                      &manual);
     json_decref(c);

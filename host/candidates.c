@@ -1103,3 +1103,143 @@ json_t *ct_candidates_json(const ct_candidate_list *l)
     }
     return a;
 }
+
+/* ---- why no candidate ------------------------------------------------ */
+
+/* Adds n to o[key] (an integer member). */
+static void count(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    json_object_set_new(o, key,
+                        json_integer(v ? json_integer_value(v) + 1 : 1));
+}
+
+/* Each bed of the area counted once, under the first host rule that
+ * keeps it from the person, in the order of candidates.h. */
+static int explain(ct_capacity *c, const ct_candidate_query *q, json_t *o,
+                   ct_cap_error *err)
+{
+    int rc = ensure_index(c, err);
+    if (rc)
+        return rc;
+    ct_ref_row r;
+    if ((rc = load_person(c, q->referral_id, &r, err))) {
+        ct_referral__row_free(&r);
+        return rc;
+    }
+    const ct_cap_index *x = c->cand->index;
+    int pathway = q->pathway >= 0 ? q->pathway : r.pathway;
+    unsigned kinds = q->kinds;
+    if (!kinds && pathway >= 0)
+        kinds = ct_candidates_kinds_for((ct_pathway)pathway);
+    json_t *needs = r.needs ? json_loads(r.needs, 0, NULL) : NULL;
+    json_t *tags = json_object(), *held = json_array(),
+           *surge = json_object();
+    int64_t now = ct_clock_now(c->clock), iso_end = 0;
+    for (int zi = 0; zi < x->nzones; zi++) {
+        const izone *z = &x->zones[zi];
+        const ifac *f = &x->facs[z->fac];
+        if (z->retired || f->retired)
+            continue;
+        bool plain, iso;
+        zone_admits(x, z, now, &plain, &iso);
+        for (int bi = z->first; bi < z->first + z->nbeds; bi++) {
+            const ibed *b = &x->beds[bi];
+            if (b->retired)
+                continue;
+            if (kinds && !(kinds >> f->kind & 1u)) {
+                count(o, "pathway");
+                continue;
+            }
+            const uint64_t *bits =
+                &x->tagbits[(size_t)bi * (size_t)x->words];
+            const char *missing = NULL;
+            size_t i;
+            json_t *v;
+            json_array_foreach(needs, i, v)
+            {
+                const char *t = json_string_value(v);
+                int ti = t ? find_tag(x, t) : -1;
+                if (t && (ti < 0 || !(bits[ti / 64] >> (ti % 64) & 1))) {
+                    missing = t;
+                    break;
+                }
+            }
+            if (missing) {
+                count(tags, missing);
+                continue;
+            }
+            if (!(plain || (iso && b->iso))) {
+                count(o, "cohort");
+                /* The person's isolation ending may let them in. */
+                for (int k = 0; k < z->ncohorts; k++) {
+                    int p = z->cohorts[k].pathogen;
+                    if (x->pend[p] != INT64_MAX && x->pend[p] > now &&
+                        (!iso_end || x->pend[p] < iso_end))
+                        iso_end = x->pend[p];
+                }
+                continue;
+            }
+            if (z->closed) {
+                count(o, "closed");
+                continue;
+            }
+            if (b->surge && !b->surge_open) {
+                count(o, "surge_closed");
+                count(surge, f->id);
+                continue;
+            }
+            switch (b->status) {
+            case CT_BED_HELD:
+                count(o, "held");
+                if (json_array_size(held) < 64)
+                    json_array_append_new(held, json_string(b->id));
+                break;
+            case CT_BED_OCCUPIED: count(o, "occupied"); break;
+            case CT_BED_BLOCKED: count(o, "blocked"); break;
+            default: count(o, "available"); break;
+            }
+        }
+    }
+    json_decref(needs);
+    ct_referral__row_free(&r);
+    json_object_set_new(o, "tags", tags);
+    json_object_set_new(o, "held_beds", held);
+    json_object_set_new(o, "surge_beds", surge);
+    if (iso_end)
+        json_object_set_new(o, "isolation_ends", json_integer(iso_end));
+    return 0;
+}
+
+int ct_candidates_explain(ct_capacity *c, const ct_candidate_query *q,
+                          json_t **out, ct_cap_error *err)
+{
+    *out = NULL;
+    int rc = check_query(q, err);
+    if (rc)
+        return rc;
+    json_t *o = json_object();
+    if (!o)
+        return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+    if (ct_store_in_transaction(c->store)) {
+        rc = explain(c, q, o, err);
+    } else {
+        sqlite3_stmt *st =
+            ct_capacity__stmt(c, CT_STMT_CAND_READ_BEGIN, err);
+        if (!st || (rc = ct_store__step_done(c->store, st))) {
+            json_decref(o);
+            return ct_capacity__fail(err, st ? rc : CT_ESTORE,
+                                     "cannot begin a read");
+        }
+        rc = explain(c, q, o, err);
+        st = ct_capacity__stmt(c, CT_STMT_CAND_READ_END, NULL);
+        int end = st ? ct_store__step_done(c->store, st) : CT_ESTORE;
+        if (end && ct_store_in_transaction(c->store))
+            ct_store_rollback(c->store); /* nothing was written */
+    }
+    if (rc)
+        json_decref(o);
+    else
+        *out = o;
+    return rc;
+}

@@ -87,6 +87,22 @@ unsigned ct_candidates_kinds_for(ct_pathway p);
 int ct_candidates_find(ct_capacity *c, const ct_candidate_query *q,
                        ct_candidate_list *out, ct_cap_error *err);
 
+/*
+ * Why the host's rules find no bed, or fewer than expected: every bed of
+ * the area counted once under the first rule that keeps it from the
+ * person, in this order: "pathway" (a facility kind the pathway does not
+ * use), "tags" (an object: the first of the person's needs the bed lacks
+ * -> beds), "cohort" (segregation), "closed" (zone or facility closed to
+ * admissions), "surge_closed", then by status "held", "occupied",
+ * "blocked", and "available" (passing every rule: any left out were left
+ * by plugins or declined). Also "held_beds" (ids, at most 64),
+ * "surge_beds" (facility -> closed surge beds that would take the
+ * person) and "isolation_ends" (ms, when segregation alone keeps the
+ * person out until the isolation ends). A new object in *out.
+ */
+int ct_candidates_explain(ct_capacity *c, const ct_candidate_query *q,
+                          json_t **out, ct_cap_error *err);
+
 /* The list as a new JSON array of objects {bed, zone, facility, kind, org,
  * tags, designated, surge, isolation_room}; NULL when out of memory. */
 json_t *ct_candidates_json(const ct_candidate_list *l);

@@ -3,6 +3,7 @@
  * by the capacity units and its change wrapper (capacity_int.h).
  */
 #include "capacity_int.h"
+#include "capacity_waitlist.h"
 
 #include "audit.h"
 #include "error.h"
@@ -133,6 +134,8 @@ int ct_capacity_new(ct_store *s, ct_clock *clock,
         goto fail_rc;
     if ((rc = ct_events_new(s, clock, &c->events)))
         goto fail_watch;
+    if ((rc = ct_capacity_waitlist__new(c)))
+        goto fail_watch;
     if (c->event_cb &&
         (rc = ct_events_subscribe(c->events, CT_EVENTS_HOST, to_callback,
                                   c)))
@@ -151,6 +154,7 @@ fail_nomem:
     rc = CT_ENOMEM;
     goto fail_rc;
 fail_watch:
+    ct_capacity_waitlist__free(c);
     ct_events_free(c->events);
     ct_candidates__free(c);
 fail_rc:
@@ -167,6 +171,7 @@ void ct_capacity_free(ct_capacity *c)
         return;
     ct_timer_stop(&c->hold_timer);
     ct_timer_stop(&c->iso_timer);
+    ct_capacity_waitlist__free(c);
     ct_events_free(c->events);
     ct_candidates__free(c);
     free(c->iso_lengths);
@@ -179,6 +184,8 @@ void ct_capacity_free(ct_capacity *c)
 int ct_capacity_refresh(ct_capacity *c)
 {
     ct_candidates__invalidate(c);
+    /* A reconcile may add beds or zones, a reload change the policy. */
+    ct_capacity_waitlist_mark(c, CT_WAITLIST_CAPACITY | CT_WAITLIST_POLICY);
     ct_capacity__schedule_holds(c);
     ct_isolation__schedule(c);
     return 0;

@@ -60,6 +60,9 @@ struct ct_capacity {
      * the notes of the change in progress: the candidates' own
      * (candidates.c). Only advisory: holds check everything again in SQL. */
     struct ct_cand *cand;
+
+    /* The waiting list's re-match state (capacity_waitlist.c). */
+    struct ct_wait *wait;
 };
 
 /* Fills err (may be NULL) and returns code. */

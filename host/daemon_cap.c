@@ -21,8 +21,10 @@
 
 #include "audit.h"
 #include "capacity_view.h"
+#include "capacity_waitlist.h"
 #include "error.h"
 #include "escalation.h"
+#include "intake.h"
 #include "isolation.h"
 #include "log.h"
 #include "metrics.h"
@@ -131,6 +133,7 @@ static void on_rearm(ct_timer *t, void *data)
     arm(&d->expiry);
     arm(&d->isolation);
     arm(&d->snapshot);
+    arm(&d->queue);
 }
 
 /* Re-reads both due times on the next loop turn (once however many
@@ -145,7 +148,7 @@ static int due_write(ct_store *s, void *arg)
 {
     (void)s;
     ct_daemon__due *u = arg;
-    int n = u->run(u->d->cap);
+    int n = u->run_d ? u->run_d(u->d) : u->run(u->d->cap);
     u->count = n > 0 ? n : 0;
     return n < 0 ? n : 0;
 }
@@ -195,6 +198,25 @@ static void on_due(ct_timer *t, void *data)
 static int notify_ends(ct_capacity *c)
 {
     return ct_isolation_notify_due(c);
+}
+
+/* One batch of the waiting list's re-match per loop turn (intake.h): the
+ * rest of a round in the next turns, so a burst of changes never holds
+ * the loop. Requests in between see the list pending and queue new
+ * referrals behind it. */
+static int rematch(ct_daemon *d)
+{
+    ct_intake_rematch_stats st;
+    ct_cap_error err = {0};
+    int rc = ct_intake_rematch(d->cap, ct_daemon_plugins(d), &st, &err);
+    if (rc)
+        return rc;
+    if (st.decided)
+        ct_log_debug(UNIT, "waiting list: %d looked at, %d decided again, "
+                           "%d held%s",
+                     st.checked, st.decided, st.held,
+                     st.more ? "; more to do" : "");
+    return st.held;
 }
 
 static void due_init(ct_daemon *d, ct_daemon__due *u, const char *what,
@@ -437,6 +459,9 @@ int ct_daemon__cap_start(ct_daemon *d, ct_reconcile_stats *stats)
     /* The day that ended, kept for the daily report (report.h). */
     due_init(d, &d->snapshot, "daily snapshots", ct_report_snapshot_next,
              ct_report_snapshot_due);
+    due_init(d, &d->queue, "waiting referrals held",
+             ct_capacity_waitlist_next, NULL);
+    d->queue.run_d = rematch;
     ct_timer_init(d->clock, &d->rearm);
     ct_timer_init(d->clock, &d->head_timer);
     /* Holds and isolations pending from before a restart: overdue ones

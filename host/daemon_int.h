@@ -41,6 +41,7 @@ typedef struct ct_daemon__due {
     const char *what;   /* for logs */
     int64_t (*next)(ct_capacity *c);
     int (*run)(ct_capacity *c); /* count done, or a CT_E* code */
+    int (*run_d)(ct_daemon *d); /* instead of run when set */
 } ct_daemon__due;
 
 struct ct_daemon {
@@ -78,6 +79,7 @@ struct ct_daemon {
 
     /* daemon_cap.c */
     ct_daemon__due expiry, isolation, snapshot;
+    ct_daemon__due queue; /* the waiting list's re-match (capacity_waitlist.h) */
     ct_timer rearm;       /* re-reads when the next expiry and end are due */
     ct_timer head_timer;  /* syncs the audit head file, HEAD_SYNC_MS late */
     bool head_dirty;

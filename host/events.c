@@ -43,6 +43,8 @@ struct ct_events {
     bool appended;  /* the open transaction appended to the audit log */
     void (*head_fn)(void *data);
     void *head_data;
+    void (*tap_fn)(const char *kind, void *data);
+    void *tap_data;
 };
 
 static void drop_from(ct_events *b, size_t mark)
@@ -182,6 +184,13 @@ void ct_events_set_head_sync(ct_events *b, void (*fn)(void *data),
     b->head_data = data;
 }
 
+void ct_events_set_tap(ct_events *b, void (*fn)(const char *kind, void *data),
+                       void *data)
+{
+    b->tap_fn = fn;
+    b->tap_data = data;
+}
+
 ct_store *ct_events_store(ct_events *b) { return b->store; }
 ct_clock *ct_events_clock(ct_events *b) { return b->clock; }
 
@@ -237,6 +246,8 @@ int ct_events_record(ct_events *b, const char *actor, const char *kind,
     b->appended = true;
     if (seq)
         *seq = s;
+    if (b->tap_fn)
+        b->tap_fn(kind, b->tap_data);
     unsigned origin = origin_of(flags);
     if ((flags & CT_EVENT_QUIET) || !ct_events_wanted(b, origin)) {
         json_decref(payload);
@@ -257,6 +268,8 @@ int ct_events_record_members(ct_events *b, const char *actor,
     b->appended = true;
     if (seq)
         *seq = s;
+    if (b->tap_fn)
+        b->tap_fn(kind, b->tap_data);
     unsigned origin = origin_of(flags);
     /* The object is built only for a subscriber to read. */
     if ((flags & CT_EVENT_QUIET) || !ct_events_wanted(b, origin))

@@ -99,6 +99,14 @@ bool ct_events_wanted(const ct_events *b, unsigned origin);
 void ct_events_set_head_sync(ct_events *b, void (*fn)(void *data),
                              void *data);
 
+/* fn(kind, data) hears every event as it is recorded, inside the
+ * transaction and before any commit (NULL: none): the waiting list marks
+ * itself for re-matching there, so that a later write of the same
+ * transaction (the daemon's group commit) already knows. A rollback does
+ * not call it back: the tap must be safe to have heard too much. */
+void ct_events_set_tap(ct_events *b, void (*fn)(const char *kind, void *data),
+                       void *data);
+
 /* The store and clock the bus was made with (borrowed). */
 ct_store *ct_events_store(ct_events *b);
 ct_clock *ct_events_clock(ct_events *b);

@@ -8,8 +8,16 @@
 
 #include "bundle.h"
 #include "error.h"
+#include "intake.h"
+#include "log.h"
+#include "capacity_waitlist.h"
 
 #include <stdlib.h>
+
+/* Batches one settle runs before it lets the clock move on: a list that
+ * keeps being marked is taken up again a second later. */
+#define SETTLE_BATCHES 64
+#define SETTLE_RETRY_MS 1000
 
 struct ct_host {
     unsigned flags;
@@ -21,7 +29,28 @@ struct ct_host {
     /* The area without its plugins, when they failed to load with
      * CT_HOST_KEEP_GOING: the manager borrows its config. */
     ct_config bare;
+    /* Without CT_HOST_EXTERNAL_TIMERS: re-matches the waiting list on the
+     * clock once a committed event left it pending. */
+    ct_timer settle;
 };
+
+static void on_settle(ct_timer *t, void *data)
+{
+    (void)t;
+    ct_host_settle(data);
+}
+
+/* The bus after a commit: a change that marked the waiting list has it
+ * re-matched at the clock's next chance (a virtual clock's next move, a
+ * real one's next loop turn), never inside the plugin code that made
+ * the change. */
+static void on_committed_event(const ct_event *ev, void *data)
+{
+    (void)ev;
+    ct_host *h = data;
+    if (ct_capacity_waitlist_pending(h->cap) && !ct_timer_active(&h->settle))
+        ct_timer_start(&h->settle, ct_clock_now(h->clock), on_settle, h);
+}
 
 static int load_plugins(ct_host *h, const ct_config *cfg, ct_diags *diags)
 {
@@ -66,9 +95,16 @@ int ct_host_open(const ct_config *cfg, ct_store *store, ct_clock *clock,
         goto fail;
     if ((rc = load_plugins(h, cfg, diags)))
         goto fail_cap;
+    ct_timer_init(clock, &h->settle);
+    if (!(flags & CT_HOST_EXTERNAL_TIMERS) &&
+        (rc = ct_events_subscribe(ct_capacity_events(h->cap), CT_EVENTS_ALL,
+                                  on_committed_event, h)))
+        goto fail_plugins;
     *out = h;
     return 0;
 
+fail_plugins:
+    ct_plugins_free(h->plugins);
 fail_cap:
     ct_capacity_free(h->cap);
 fail:
@@ -80,10 +116,33 @@ void ct_host_close(ct_host *h)
 {
     if (!h)
         return;
+    ct_timer_stop(&h->settle);
+    ct_events_unsubscribe(ct_capacity_events(h->cap), on_committed_event, h);
     ct_plugins_free(h->plugins);
     h->plugins = NULL;
     ct_capacity_free(h->cap);
     free(h);
+}
+
+int ct_host_settle(ct_host *h)
+{
+    ct_timer_stop(&h->settle);
+    int decided = 0;
+    for (int i = 0; i < SETTLE_BATCHES && ct_capacity_waitlist_pending(h->cap); i++) {
+        ct_intake_rematch_stats st;
+        ct_cap_error err = {0};
+        int rc = ct_intake_rematch(h->cap, h->plugins, &st, &err);
+        if (rc) {
+            ct_log_warn("host", "%s", err.message);
+            break;
+        }
+        decided += st.decided;
+    }
+    if (ct_capacity_waitlist_pending(h->cap) &&
+        !(h->flags & CT_HOST_EXTERNAL_TIMERS))
+        ct_timer_start(&h->settle, ct_clock_now(h->clock) + SETTLE_RETRY_MS,
+                       on_settle, h);
+    return decided;
 }
 
 ct_capacity *ct_host_capacity(ct_host *h) { return h->cap; }

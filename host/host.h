@@ -72,6 +72,16 @@ int ct_host_open(const ct_config *cfg, ct_store *store, ct_clock *clock,
 /* Frees the plugins, then the capacity handle. NULL is harmless. */
 void ct_host_close(ct_host *h);
 
+/*
+ * Re-matches the waiting list until its round is done (intake.h,
+ * ct_intake_rematch, at most a bounded number of batches): what the REPL
+ * runs after each input, and what the host runs by itself on the clock
+ * after a committed change marked the list, unless the embedder drives
+ * the timers (the daemon runs one batch per loop turn instead). Returns
+ * how many referrals were decided again.
+ */
+int ct_host_settle(ct_host *h);
+
 /* Borrowed; valid until ct_host_close. The plugin manager keeps its
  * identity across reloads. */
 ct_capacity *ct_host_capacity(ct_host *h);

@@ -4,16 +4,20 @@
  */
 #include "intake.h"
 
+#include "candidates.h"
 #include "capacity_view.h"
 #include "error.h"
 #include "escalation.h"
+#include "log.h"
 #include "metrics.h"
 #include "pipeline.h"
 #include "referral_key.h"
+#include "capacity_waitlist.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 void ct_intake_from_fixture(const json_t *ref, int64_t now,
                             ct_intake_parsed *out)
@@ -125,8 +129,199 @@ static int intake(ct_capacity *cap, ct_plugins *plugins,
         (rc = ct_referral_key_set_sha(cap, res->id, r->key_sha, err)))
         return rc;
     res->step = CT_INTAKE_DECIDE;
-    return ct_pipeline_decide(cap, plugins, res->id, actor, &res->decision,
-                              err);
+    /* The waiting list first (intake.h): a bed that freed is offered to
+     * the referrals already waiting, in order, before this one. */
+    unsigned flags = 0;
+    if (ct_capacity_waitlist_pending(cap)) {
+        ct_intake_rematch_stats st = {0};
+        if ((rc = ct_intake_rematch(cap, plugins, &st, err)))
+            return rc;
+        if (st.more)
+            flags = CT_PIPELINE_QUEUE_ONLY;
+    }
+    rc = ct_pipeline_decide_with(cap, plugins, res->id, actor, flags,
+                                 &res->decision, err);
+    if (rc == 0 && flags)
+        ct_capacity_waitlist_mark(cap, CT_WAITLIST_CAPACITY); /* its turn */
+    return rc;
+}
+
+/* ---- the waiting list ----------------------------------------------- */
+
+#define REMATCH_ACTOR "waiting-list"
+#define PAGE 64
+/* Candidates the host's rules are asked for before a referral is decided
+ * again: one is enough, unless beds are left out for it (then all). */
+#define PRECHECK 1
+
+/* Whether the host's rules find a bed for e now that its providers have
+ * not declined; errors count as yes (the decision then says what). */
+static bool may_fit(ct_capacity *cap, const ct_capacity_waitlist_entry *e,
+                    ct_candidate_list *list)
+{
+    if (e->pathway == CT_PATHWAY_P0)
+        return false;
+    ct_candidate_query q = {.referral_id = e->id,
+                            .pathway = e->pathway,
+                            .kinds = e->kinds,
+                            .limit = ct_pipeline_declined_beds(cap, e->id)
+                                         ? 0
+                                         : PRECHECK};
+    ct_cap_error err = {0};
+    if (ct_candidates_find(cap, &q, list, &err))
+        return true;
+    for (size_t i = 0; i < list->len; i++)
+        if (!ct_pipeline_declined(cap, e->id, list->items[i].bed_id))
+            return true;
+    return false;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+typedef struct rematch_call {
+    ct_capacity *cap;
+    ct_plugins *plugins;
+    ct_intake_rematch_stats *st;
+} rematch_call;
+
+static int rematch_fn(ct_store *s, void *arg)
+{
+    (void)s;
+    rematch_call *c = arg;
+    ct_intake_rematch_stats *st = c->st;
+    ct_capacity_waitlist_entry page[PAGE];
+    ct_candidate_list list = {0};
+    int rc = 0;
+    unsigned bits;
+    int64_t until = mono_ms() + CT_INTAKE_REMATCH_MS;
+#define SPENT()                                                              \
+    (st->decided >= CT_INTAKE_REMATCH_DECISIONS ||                           \
+     st->checked >= CT_INTAKE_REMATCH_CHECKS ||                              \
+     (st->decided && mono_ms() >= until))
+    while ((bits = ct_capacity_waitlist_round(c->cap)) && !SPENT()) {
+        size_t n = 0;
+        ct_cap_error err = {0};
+        if ((rc = ct_capacity_waitlist_entries(c->cap, page, PAGE, &n, &err))) {
+            ct_log_error("intake", "waiting list: %s", err.message);
+            break;
+        }
+        if (n == 0) {
+            ct_capacity_waitlist_round_done(c->cap);
+            continue; /* a mark may have come in: another round */
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (SPENT())
+                break;
+            const ct_capacity_waitlist_entry *e = &page[i];
+            ct_capacity_waitlist_passed(c->cap, e);
+            st->checked++;
+            /* A manual review waits for a person, not for capacity: only
+             * a policy change (a plugin fixed, say) decides it again. */
+            if (e->manual && !(bits & CT_WAITLIST_POLICY))
+                continue;
+            if (e->decided && !e->deferred && !e->manual &&
+                !(bits & CT_WAITLIST_POLICY) && !may_fit(c->cap, e, &list))
+                continue;
+            json_t *d = NULL;
+            ct_cap_error derr = {0};
+            int drc = ct_pipeline_decide(c->cap, c->plugins, e->id,
+                                         REMATCH_ACTOR, &d, &derr);
+            st->decided++;
+            if (drc) {
+                ct_log_warn("intake",
+                            "waiting list: referral %lld not decided "
+                            "again: %s",
+                            (long long)e->id, derr.message);
+                continue;
+            }
+            const char *outcome =
+                json_string_value(json_object_get(d, "outcome"));
+            if (outcome && strcmp(outcome, "held") == 0)
+                st->held++;
+            json_decref(d);
+            if (ct_capacity_waitlist_round(c->cap) != bits)
+                break; /* marked again: from the top */
+        }
+    }
+#undef SPENT
+    ct_candidate_list_free(&list);
+    st->more = ct_capacity_waitlist_pending(c->cap);
+    return rc;
+}
+
+int ct_intake_rematch(ct_capacity *cap, ct_plugins *plugins,
+                      ct_intake_rematch_stats *st, ct_cap_error *err)
+{
+    memset(st, 0, sizeof *st);
+    if (!ct_capacity_waitlist_pending(cap))
+        return 0;
+    rematch_call c = {cap, plugins, st};
+    int rc = ct_store_run(ct_capacity_store(cap), rematch_fn, &c);
+    if (rc && !err->code) {
+        err->code = rc;
+        snprintf(err->message, sizeof err->message,
+                 "re-matching the waiting list: %s", ct_strerror(rc));
+    }
+    return rc;
+}
+
+typedef struct redecide_call {
+    ct_capacity *cap;
+    ct_plugins *plugins;
+    int64_t id;
+    const char *actor;
+    json_t **decision;
+    ct_cap_error *err;
+} redecide_call;
+
+static int redecide_fn(ct_store *s, void *arg)
+{
+    (void)s;
+    redecide_call *c = arg;
+    ct_referral ref;
+    int rc = ct_referral_get(c->cap, c->id, &ref, c->err);
+    if (rc)
+        return rc;
+    if (ref.state == CT_REFERRAL_HELD &&
+        (rc = ct_capacity_release(c->cap, c->id, "decided again", c->actor,
+                                  c->err)))
+        return rc;
+    json_t *d = NULL;
+    if ((rc = ct_pipeline_decide_with(c->cap, c->plugins, c->id, c->actor,
+                                      CT_PIPELINE_QUEUE_ONLY, &d, c->err)))
+        return rc;
+    json_decref(d);
+    ct_capacity_waitlist_mark(c->cap, CT_WAITLIST_CAPACITY);
+    ct_intake_rematch_stats st;
+    if ((rc = ct_intake_rematch(c->cap, c->plugins, &st, c->err)))
+        return rc;
+    return c->decision ? ct_pipeline_stored_decision(c->cap, c->id,
+                                                     c->decision, c->err)
+                       : 0;
+}
+
+int ct_intake_redecide(ct_capacity *cap, ct_plugins *plugins, int64_t id,
+                       const char *actor, json_t **decision,
+                       ct_cap_error *err)
+{
+    if (decision)
+        *decision = NULL;
+    redecide_call c = {cap, plugins, id, actor, decision, err};
+    int rc = ct_store_run(ct_capacity_store(cap), redecide_fn, &c);
+    if (rc && decision) {
+        json_decref(*decision);
+        *decision = NULL;
+    }
+    if (rc && !err->code) {
+        err->code = rc;
+        snprintf(err->message, sizeof err->message, "%s", ct_strerror(rc));
+    }
+    return rc;
 }
 
 typedef struct intake_call {

@@ -97,6 +97,54 @@ int ct_intake_referral(ct_capacity *cap, ct_plugins *plugins,
                        ct_intake_result *res, ct_cap_error *err);
 
 /*
+ * The waiting list served in order (capacity_waitlist.h, docs/plugins.md "The
+ * waiting list"): one bounded batch of a re-match round as actor
+ * "waiting-list". The referrals in state waiting are taken in the list's
+ * order; after a change in capacity only those for which the host's rules
+ * now find a bed are decided again (ct_pipeline_decide: triage, rank,
+ * admit, hold, each decision with its trace and audit event); after a
+ * policy change every one is. A batch stops after
+ * CT_INTAKE_REMATCH_DECISIONS decisions or CT_INTAKE_REMATCH_CHECKS
+ * referrals looked at, so a burst of changes cannot stall the loop: the
+ * round goes on in the next batch (the daemon's next loop turn). A
+ * decision that fails is logged and left alone. Inside the caller's
+ * transaction when one is open, else in its own.
+ *
+ * Referral intake runs a batch first when the list is pending, and
+ * queues a new referral without a search (CT_PIPELINE_QUEUE_ONLY, the
+ * decision "deferred") while the round is not done: no new referral takes
+ * a bed that a referral earlier in the order could take.
+ */
+#define CT_INTAKE_REMATCH_DECISIONS 16
+#define CT_INTAKE_REMATCH_CHECKS 1024
+/* ... or once this many ms of the monotonic clock have gone on decisions
+ * (plugins' deadlines bound each one, not a batch of them). */
+#define CT_INTAKE_REMATCH_MS 50
+
+typedef struct ct_intake_rematch_stats {
+    int checked; /* waiting referrals looked at */
+    int decided; /* decided again */
+    int held;    /* of them, now held */
+    bool more;   /* the round is not done (or was marked again) */
+} ct_intake_rematch_stats;
+
+int ct_intake_rematch(ct_capacity *cap, ct_plugins *plugins,
+                      ct_intake_rematch_stats *st, ct_cap_error *err);
+
+/*
+ * Decides referral id again, in its turn: a held referral's hold is
+ * released first, then it is queued (CT_PIPELINE_QUEUE_ONLY) and the
+ * waiting list re-matched, so it is offered what earlier referrals do not
+ * take. *decision (may be NULL) gets its decision after that, a new
+ * reference ("deferred" while the round is not done). CT_ESTATE unless
+ * the referral is received, triaged, waiting or held. As actor; inside
+ * the caller's transaction when one is open.
+ */
+int ct_intake_redecide(ct_capacity *cap, ct_plugins *plugins, int64_t id,
+                       const char *actor, json_t **decision,
+                       ct_cap_error *err);
+
+/*
  * One escalation round as actor "plugins": the metrics now to every
  * plugin's escalate hook (the highest level wins), the level recorded
  * when a plugin answered. *out (may be NULL) gets a new {level, reason,

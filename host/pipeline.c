@@ -26,6 +26,18 @@ int ct_pipeline_stored_decision(ct_capacity *cap, int64_t id, json_t **out,
     return ct_referral_decision(cap, id, out, err);
 }
 
+bool ct_pipeline_declined(ct_capacity *cap, int64_t id, const char *bed_id)
+{
+    sqlite3_stmt *st = ct_capacity__stmt(cap, CT_STMT_WAIT_DECLINED, NULL);
+    if (!st)
+        return false;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_text(st, 2, bed_id, -1, SQLITE_STATIC);
+    bool yes = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_reset(st);
+    return yes;
+}
+
 /* State of one run, so the steps below stay short. */
 typedef struct run {
     ct_capacity *cap;
@@ -42,6 +54,10 @@ typedef struct run {
                         default for the pathway (candidates.h) */
     int priority;
     bool manual;
+    unsigned flags;  /* CT_PIPELINE_* */
+    json_t *drops;   /* beds plugins left out: {plugin, bed, reason} */
+    json_t *refused; /* beds admit refused: {bed, reason} */
+    json_t *why;     /* a wait's structured reasons (explain_wait) */
 } run;
 
 static void reason(run *r, const char *fmt, ...)
@@ -173,16 +189,51 @@ static json_t *bed_ids(const json_t *list)
     return ids;
 }
 
+size_t ct_pipeline_declined_beds(ct_capacity *cap, int64_t id)
+{
+    sqlite3_stmt *st = ct_capacity__stmt(cap, CT_STMT_WAIT_ANY_DECLINED,
+                                         NULL);
+    if (!st)
+        return 0;
+    sqlite3_bind_int64(st, 1, id);
+    size_t n = sqlite3_step(st) == SQLITE_ROW
+                   ? (size_t)sqlite3_column_int64(st, 0)
+                   : 0;
+    sqlite3_reset(st);
+    return n;
+}
+
+/* Takes out of the host's candidates the beds whose providers declined
+ * this referral (any: there are some); returns how many. */
+static size_t drop_declined(run *r, json_t *host, size_t any)
+{
+    size_t n = 0;
+    for (size_t i = 0; any && i < json_array_size(host);) {
+        const char *bed = json_string_value(
+            json_object_get(json_array_get(host, i), "bed"));
+        if (bed && ct_pipeline_declined(r->cap, r->id, bed)) {
+            json_array_remove(host, i);
+            n++;
+        } else {
+            i++;
+        }
+    }
+    return n;
+}
+
 /* Candidates, rank, admit, hold. Sets *held to the candidate held. */
 static int place(run *r, json_t **held, int64_t *hold_id)
 {
     *held = NULL;
     ct_candidate_list list = {0};
+    /* After a decline or an expiry, every candidate: the beds left out
+     * below may be many (a provider's), and as many should stay. */
+    size_t refused_by = ct_pipeline_declined_beds(r->cap, r->id);
+    size_t keep = r->plugins ? CT_PIPELINE_MAX_CANDIDATES : 1;
     ct_candidate_query q = {.referral_id = r->id,
                             .pathway = r->pathway,
                             .kinds = r->kinds,
-                            .limit = r->plugins ? CT_PIPELINE_MAX_CANDIDATES
-                                                : 1};
+                            .limit = refused_by ? 0 : keep};
     int rc = ct_candidates_find(r->cap, &q, &list, r->err);
     if (rc)
         return rc;
@@ -190,6 +241,12 @@ static int place(run *r, json_t **held, int64_t *hold_id)
     ct_candidate_list_free(&list);
     if (!host)
         return ct_capacity__fail(r->err, CT_ENOMEM, "out of memory");
+    size_t declined = drop_declined(r, host, refused_by);
+    if (declined)
+        reason(r, "%zu bed(s) left out: their provider declined this "
+                  "referral or let its hold there expire", declined);
+    while (json_array_size(host) > keep)
+        json_array_remove(host, keep);
     if (json_array_size(host) == 0) {
         reason(r, "no bed passes the host's rules for pathway %s",
                ct_pathway_name((ct_pathway)r->pathway));
@@ -204,7 +261,7 @@ static int place(run *r, json_t **held, int64_t *hold_id)
         r->candidates = bed_ids(host);
     if (r->plugins &&
         (rc = ct_plugins_rank(r->plugins, r->view, &ranked, r->trace,
-                              &r->manual))) {
+                              &r->manual, r->drops))) {
         json_decref(ranked);
         json_decref(host);
         json_decref(offered);
@@ -246,6 +303,9 @@ static int place(run *r, json_t **held, int64_t *hold_id)
             snprintf(msg, sizeof msg, "bed %s refused: %s", bed,
                      why ? why : "no reason given");
             reason(r, "%s", msg);
+            json_array_append_new(
+                r->refused, json_pack("{s:s, s:s}", "bed", bed, "reason",
+                                      why ? why : "no reason given"));
             continue;
         }
         ct_cap_error herr = {0};
@@ -265,6 +325,130 @@ done:
     json_decref(host);
     json_decref(offered);
     return rc;
+}
+
+/* Adds 1 to o[key] (an integer member). */
+static void count(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    json_object_set_new(o, key,
+                        json_integer(v ? json_integer_value(v) + 1 : 1));
+}
+
+static int64_t member(const json_t *o, const char *k)
+{
+    return json_integer_value(json_object_get(o, k));
+}
+
+/*
+ * A wait's structured reasons (docs/api.md "Why a referral waits"): how
+ * many beds each host rule kept from the person, which plugin left out
+ * which bed and why, which admit refused, and what would place the
+ * person; each also said in words among the reasons.
+ */
+static void explain_wait(run *r)
+{
+    json_t *why = json_object(), *ex = NULL;
+    if (!why)
+        return;
+    ct_candidate_query q = {.referral_id = r->id,
+                            .pathway = r->pathway,
+                            .kinds = r->kinds};
+    ct_cap_error e = {0};
+    const char *pw = ct_pathway_name((ct_pathway)r->pathway);
+    json_t *would = json_array();
+    if (r->pathway >= 0 && ct_candidates_explain(r->cap, &q, &ex, &e) == 0) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(json_object_get(ex, "tags"), k, v)
+            reason(r, "%lld bed(s) of pathway %s lack the tag %s",
+                   (long long)json_integer_value(v), pw, k);
+        if (member(ex, "cohort"))
+            reason(r, "%lld bed(s) are in zones whose cohort does not admit "
+                      "the person's infection status",
+                   (long long)member(ex, "cohort"));
+        if (member(ex, "closed"))
+            reason(r, "%lld bed(s) are in zones closed to admissions",
+                   (long long)member(ex, "closed"));
+        long long busy = member(ex, "held") + member(ex, "occupied") +
+                         member(ex, "blocked");
+        if (busy)
+            reason(r, "%lld bed(s) that would suit are full: %lld held, "
+                      "%lld occupied, %lld blocked",
+                   busy, (long long)member(ex, "held"),
+                   (long long)member(ex, "occupied"),
+                   (long long)member(ex, "blocked"));
+        /* What would place the person: the first hold to expire on a bed
+         * that suits, surge beds that would open, an isolation ending. */
+        int64_t first = INT64_MAX;
+        const char *first_bed = NULL;
+        size_t i;
+        json_array_foreach(json_object_get(ex, "held_beds"), i, v)
+        {
+            ct_bed_info b;
+            ct_cap_error be = {0};
+            if (ct_capacity_bed(r->cap, json_string_value(v), &b, &be) == 0 &&
+                b.expires_at && b.expires_at < first) {
+                first = b.expires_at;
+                first_bed = json_string_value(v);
+            }
+        }
+        char when[40];
+        if (first_bed) {
+            ct_clock_format(first, when, sizeof when);
+            reason(r, "bed %s frees at %s if its hold expires", first_bed,
+                   when);
+            json_array_append_new(would, json_pack("{s:s, s:s, s:I}", "event",
+                                                   "hold_expires", "bed",
+                                                   first_bed, "at",
+                                                   (json_int_t)first));
+        }
+        json_object_foreach(json_object_get(ex, "surge_beds"), k, v)
+        {
+            reason(r, "%lld surge bed(s) at %s would take the person if its "
+                      "surge capacity opened",
+                   (long long)json_integer_value(v), k);
+            json_array_append_new(would,
+                                  json_pack("{s:s, s:s, s:O}", "event",
+                                            "surge_opens", "facility", k,
+                                            "beds", v));
+        }
+        if (member(ex, "isolation_ends")) {
+            ct_clock_format(member(ex, "isolation_ends"), when, sizeof when);
+            reason(r, "the person's isolation ends at %s", when);
+            json_array_append_new(
+                would, json_pack("{s:s, s:I}", "event", "isolation_ends",
+                                 "at",
+                                 (json_int_t)member(ex, "isolation_ends")));
+        }
+        json_object_set_new(why, "excluded", ex);
+    }
+    /* The plugins' drops, one line per plugin and reason. */
+    json_t *lines = json_object();
+    size_t i;
+    json_t *d;
+    json_array_foreach(r->drops, i, d)
+    {
+        char key[600];
+        snprintf(key, sizeof key, "%s\x1f%s",
+                 json_string_value(json_object_get(d, "plugin")),
+                 json_string_value(json_object_get(d, "reason")));
+        count(lines, key);
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(lines, k, v)
+    {
+        const char *sep = strchr(k, '\x1f');
+        reason(r, "plugin %.*s left out %lld bed(s): %s",
+               (int)(sep ? sep - k : 0), k, (long long)json_integer_value(v),
+               sep ? sep + 1 : "");
+    }
+    json_decref(lines);
+    json_object_set(why, "dropped", r->drops);
+    json_object_set(why, "refused", r->refused);
+    json_object_set_new(why, "would_place", would);
+    r->why = why;
 }
 
 static json_t *decision_json(run *r, const char *outcome, json_t *held,
@@ -291,6 +475,20 @@ static json_t *decision_json(run *r, const char *outcome, json_t *held,
     }
     if (r->candidates)
         json_object_set(d, "candidates", r->candidates);
+    if (r->kinds) {
+        /* What the search looked in: the waiting list's re-match asks the
+         * host's rules again with the same kinds (capacity_waitlist.h). */
+        json_t *k = json_array();
+        for (int i = 0; k && i < CT_FACILITY__COUNT; i++)
+            if (r->kinds >> i & 1u)
+                json_array_append_new(
+                    k, json_string(ct_facility_kind_name((ct_facility_kind)i)));
+        json_object_set_new(d, "kinds", k);
+    }
+    if (r->flags & CT_PIPELINE_QUEUE_ONLY)
+        json_object_set_new(d, "deferred", json_true());
+    if (r->why)
+        json_object_set(d, "why", r->why);
     json_object_set_new(d, "plugins",
                         r->plugins ? ct_plugins_provenance(r->plugins)
                                    : json_array());
@@ -327,7 +525,11 @@ static int decide(run *r, json_t **decision)
         reason(r, "pathway P0 needs no bed");
         outcome = "home";
     } else {
-        if (!r->manual && (rc = place(r, &held, &hold_id)))
+        if (!r->manual && (r->flags & CT_PIPELINE_QUEUE_ONLY))
+            reason(r, "queued in its turn: the waiting list is being "
+                      "re-matched after a change in capacity, and earlier "
+                      "referrals are offered the beds first");
+        else if (!r->manual && (rc = place(r, &held, &hold_id)))
             return rc;
         outcome = held ? "held" : r->manual ? "manual_review" : "waiting";
         if (!held) {
@@ -350,6 +552,9 @@ static int decide(run *r, json_t **decision)
                 return rc;
         }
     }
+    if (!held && strcmp(outcome, "home") != 0 &&
+        !(r->flags & CT_PIPELINE_QUEUE_ONLY))
+        explain_wait(r);
     json_t *d = decision_json(r, outcome, held, hold_id);
     json_decref(held);
     if (!d)
@@ -365,6 +570,14 @@ static int decide(run *r, json_t **decision)
 int ct_pipeline_decide(ct_capacity *cap, ct_plugins *plugins, int64_t id,
                        const char *actor, json_t **decision,
                        ct_cap_error *err)
+{
+    return ct_pipeline_decide_with(cap, plugins, id, actor, 0, decision,
+                                   err);
+}
+
+int ct_pipeline_decide_with(ct_capacity *cap, ct_plugins *plugins,
+                            int64_t id, const char *actor, unsigned flags,
+                            json_t **decision, ct_cap_error *err)
 {
     *decision = NULL;
     if (plugins && ct_plugins_count(plugins) == 0)
@@ -384,8 +597,12 @@ int ct_pipeline_decide(ct_capacity *cap, ct_plugins *plugins, int64_t id,
              .err = err,
              .trace = json_array(),
              .reasons = json_array(),
-             .pathway = -1};
-    rc = (r.trace && r.reasons) ? decide(&r, decision)
+             .pathway = -1,
+             .flags = flags,
+             .drops = json_array(),
+             .refused = json_array()};
+    rc = (r.trace && r.reasons && r.drops && r.refused)
+             ? decide(&r, decision)
                                 : ct_capacity__fail(err, CT_ENOMEM,
                                                     "out of memory");
     int end = ct_store_leave(s, own, rc);
@@ -400,5 +617,8 @@ int ct_pipeline_decide(ct_capacity *cap, ct_plugins *plugins, int64_t id,
     json_decref(r.trace);
     json_decref(r.candidates);
     json_decref(r.reasons);
+    json_decref(r.drops);
+    json_decref(r.refused);
+    json_decref(r.why);
     return rc;
 }

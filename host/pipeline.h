@@ -27,7 +27,8 @@
  * else in its own. On success *decision is a new object:
  *   {referral, outcome: "held"|"waiting"|"manual_review", pathway,
  *    priority, bed?, zone?, facility?, hold_id?, hold_expires_at?,
- *    reasons: [...], trace: [...], plugins: [provenance...]}
+ *    reasons: [...], trace: [...], plugins: [provenance...],
+ *    kinds?: [facility kinds triage named], deferred?: true}
  * and the same object is stored as the referral's decision. A refusal
  * (unknown referral, wrong state) is an error with err filled and nothing
  * written.
@@ -35,6 +36,28 @@
 int ct_pipeline_decide(ct_capacity *cap, ct_plugins *plugins, int64_t id,
                        const char *actor, json_t **decision,
                        ct_cap_error *err);
+
+/* Decision flags. */
+enum {
+    /* Triage only, then onto the waiting list without a search: a new
+     * referral while the list is being re-matched waits for its turn
+     * (intake.h). The decision says so ("deferred": true). */
+    CT_PIPELINE_QUEUE_ONLY = 1u << 0,
+};
+/* ct_pipeline_decide with flags. */
+int ct_pipeline_decide_with(ct_capacity *cap, ct_plugins *plugins,
+                            int64_t id, const char *actor, unsigned flags,
+                            json_t **decision, ct_cap_error *err);
+
+/* Whether the provider of bed_id declined referral id (a hold of theirs
+ * ended "declined": none of their beds is offered to it again) or let a
+ * hold for it on bed_id expire unanswered ("expired": that bed is not),
+ * so that a freed bed goes on down the waiting list. Errors read as no. */
+bool ct_pipeline_declined(ct_capacity *cap, int64_t id, const char *bed_id);
+
+/* How many holds of referral id ended declined or expired (0: none of
+ * its beds is left out). */
+size_t ct_pipeline_declined_beds(ct_capacity *cap, int64_t id);
 
 /* The stored decision of referral id (a new reference), CT_ENOTFOUND when
  * it has none. */

@@ -1064,34 +1064,76 @@ done:
     json_decref(by_bed);
 }
 
+/* The beds of before that after lacks, onto drops with plugin p's
+ * reasons (why: bed id -> text, may be anything). */
+static void note_drops(const ct_plugin *p, const json_t *before,
+                       const json_t *after, const json_t *why, json_t *drops)
+{
+    if (!drops)
+        return;
+    json_t *kept = json_object();
+    size_t i;
+    json_t *c;
+    json_array_foreach(after, i, c)
+    {
+        const char *b = json_string_value(json_object_get(c, "bed"));
+        if (b)
+            json_object_set_new(kept, b, json_true());
+    }
+    json_array_foreach(before, i, c)
+    {
+        const char *b = json_string_value(json_object_get(c, "bed"));
+        if (!b || json_object_get(kept, b))
+            continue;
+        const char *r = json_is_object(why)
+                            ? json_string_value(json_object_get(why, b))
+                            : NULL;
+        json_array_append_new(
+            drops, json_pack("{s:s, s:s, s:s}", "plugin", p->manifest->name,
+                             "bed", b, "reason",
+                             r ? r : "dropped without a reason"));
+    }
+    json_decref(kept);
+}
+
 int ct_plugins_rank(ct_plugins *m, const json_t *referral,
-                    json_t **candidates, json_t *trace, bool *manual)
+                    json_t **candidates, json_t *trace, bool *manual,
+                    json_t *drops)
 {
     for (size_t i = 0; m->cur && i < m->cur->n; i++) {
         ct_plugin *p = m->cur->items[i];
-        json_t *res, *entry;
-        int rc = call_hook(p, "rank", referral, *candidates, 1, &res, trace,
+        json_t *res[2] = {NULL, NULL}, *entry;
+        int rc = call_hook(p, "rank", referral, *candidates, 2, res, trace,
                            &entry);
         if (rc == 1)
             continue;
         /* An empty table reads as an object; it is an empty list here. */
-        if (rc == 0 && json_is_object(res) && json_object_size(res) == 0) {
-            json_decref(res);
-            res = json_array();
+        if (rc == 0 && json_is_object(res[0]) &&
+            json_object_size(res[0]) == 0) {
+            json_decref(res[0]);
+            res[0] = json_array();
         }
-        if (rc == 0 && !valid_ranking(res))
+        if (rc == 0 && !valid_ranking(res[0]))
             rc = shape_error(p, entry, "rank",
                              "something other than a list of candidates "
                              "(tables with a bed field)");
         if (rc == 0) {
-            if (entry)
+            if (entry) {
+                /* The trace shows the list, and the reasons for drops
+                 * beside it when the plugin gave any. */
+                json_object_set(entry, "output", res[0]);
+                if (json_is_object(res[1]) && json_object_size(res[1]))
+                    json_object_set(entry, "drop_reasons", res[1]);
                 compact_rank_entry(entry, *candidates);
+            }
+            note_drops(p, *candidates, res[0], res[1], drops);
             json_decref(*candidates);
-            *candidates = json_incref(res);
+            *candidates = json_incref(res[0]);
         } else {
             fallback(p, manual);
         }
-        json_decref(res);
+        json_decref(res[0]);
+        json_decref(res[1]);
         json_decref(entry);
         if (*manual)
             break;

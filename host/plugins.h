@@ -155,9 +155,14 @@ void ct_plugins_decision_begin(ct_plugins *p);
 
 int ct_plugins_triage(ct_plugins *p, const json_t *referral, json_t *trace,
                       json_t **answer, bool *manual);
-/* rank: candidates (a JSON array) is replaced by the ranked list. */
+/* rank: candidates (a JSON array) is replaced by the ranked list. Every
+ * bed a plugin left out is appended to drops (may be NULL) as {plugin,
+ * bed, reason}: the reason from the hook's optional second result, a
+ * table of bed id -> reason (docs/plugins.md "rank"), or "dropped without
+ * a reason". */
 int ct_plugins_rank(ct_plugins *p, const json_t *referral,
-                    json_t **candidates, json_t *trace, bool *manual);
+                    json_t **candidates, json_t *trace, bool *manual,
+                    json_t *drops);
 /* admit: *allowed false with *reason (static or trace-owned string) when a
  * plugin refuses the bed. */
 int ct_plugins_admit(ct_plugins *p, const json_t *referral,

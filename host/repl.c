@@ -823,8 +823,12 @@ ct_repl_status ct_repl_line(ct_repl *r, const char *line)
     ct_buf_puts(&r->pending, line);
     ct_repl_status st = dispatch(r, r->pending.data ? r->pending.data : "",
                                  true);
-    if (st != CT_REPL_MORE)
+    if (st != CT_REPL_MORE) {
         ct_repl_reset(r);
+        /* What the input freed goes to the waiting list in order before
+         * the next input (docs/repl.md). */
+        ct_host_settle(r->host);
+    }
     if (r->o.live)
         uv_run(&r->loop, UV_RUN_NOWAIT);
     return st;
@@ -834,6 +838,7 @@ ct_repl_status ct_repl_eval(ct_repl *r, const char *code)
 {
     ct_repl_reset(r);
     ct_repl_status st = dispatch(r, code, false);
+    ct_host_settle(r->host);
     if (r->o.live)
         uv_run(&r->loop, UV_RUN_NOWAIT);
     return st;

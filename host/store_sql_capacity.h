@@ -15,6 +15,7 @@
 #include "store_sql_isolation.h"
 #include "store_sql_metrics.h"
 #include "store_sql_referral.h"
+#include "store_sql_waitlist.h"
 
 #define CT_STMTS_CAP_BEDS(X)                                                 \
     /* A change inside the caller's transaction runs under this savepoint. */\
@@ -84,6 +85,7 @@
     CT_STMTS_ISOLATION(X)                                                    \
     CT_STMTS_CANDIDATES(X)                                                   \
     CT_STMTS_METRICS(X)                                                      \
-    CT_STMTS_DELAY(X)
+    CT_STMTS_DELAY(X)                                                        \
+    CT_STMTS_WAITLIST(X)
 
 #endif

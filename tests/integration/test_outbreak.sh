@@ -65,12 +65,21 @@ echo "$body" | jq -e '[.facilities[].zones[] | select(.id == "oakwood-memory")][
 # Nobody is placed there while it is closed.
 req POST /v1/referrals "$hospital" "{\"nhs_number\": \"$(nhs 1)\", \"ready_date\": \"$today\", \"age\": 84, \"requested_pathway\": \"P3\", \"needs\": [\"nursing\"]}"
 expect 201 '.decision.zone != "oakwood-main" and .decision.zone != "oakwood-memory"'
+waited=$(echo "$body" | jq -r 'select(.decision.outcome == "waiting") | .referral.id')
 # Then reopened.
 req PATCH /v1/zones/oakwood-main "$oakwood" '{"closed": false, "reason": "48 hours without symptoms"}'
 expect 200 '.closed == false'
 req PATCH /v1/zones/oakwood-main "$oakwood" '{"closed": false, "reason": "again"}'
 [ "$code" = 409 ] && ok || bad "reopening an open zone: $code $body"
-[ "$(zone_totals oakwood-main | jq .available)" = "$free" ] && ok || bad "free again after reopening"
+# Free again, but for the bed the waiting list gave the one who waited
+# (docs/plugins.md "The waiting list").
+if [ -n "$waited" ]; then
+  waited_held() { req GET "/v1/referrals/$waited" "$hub"; echo "$body" | jq -e '.referral.state == "held"' >/dev/null; }
+  wait_for 20 waited_held && ok || bad "the waiting referral was not offered the reopened zone: $body"
+  [ "$(zone_totals oakwood-main | jq .available)" = "$((free - 1))" ] && ok || bad "free again after reopening"
+else
+  [ "$(zone_totals oakwood-main | jq .available)" = "$free" ] && ok || bad "free again after reopening"
+fi
 
 # A provider declines a hold: freed at once, the referral waits again.
 req POST /v1/referrals "$hospital" "{\"nhs_number\": \"$(nhs 2)\", \"ready_date\": \"$today\", \"age\": 84, \"requested_pathway\": \"P3\", \"needs\": [\"nursing\"]}"

@@ -1,0 +1,267 @@
+/*
+ * The waiting list (capacity_waitlist.h): its order in SQL, and the re-match
+ * round's state beside the capacity handle, kept honest across rollbacks.
+ */
+#include "capacity_waitlist.h"
+
+#include "capacity_int.h"
+#include "error.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Below every priority's negation: the top of the list. */
+#define TOP_PRIORITY (-(int64_t)2000000000)
+
+struct ct_wait {
+    ct_capacity *c;
+    unsigned pending; /* marks not yet taken by a round */
+    unsigned round;   /* the running round's bits; 0: none */
+    /* The round's position: the key of the last entry passed. */
+    int64_t at_neg_priority;
+    char at_ready[11];
+    int64_t at_id;
+    /* Moves with every change to the state above, so that a rollback past
+     * one (the store watcher) can tell and mark the list again. */
+    uint64_t gen;
+};
+
+/* Events that may let a waiting referral fit, and those that may change
+ * every answer (capacity_waitlist.h). */
+static const char *const capacity_kinds[] = {
+    "bed.unblocked",     "hold.expired",        "hold.released",
+    "hold.declined",     "referral.completed",  "referral.cancelled",
+    "surge.opened",      "zone.opened",         "zone.cohort_set",
+    "isolation.ended",   "infection.updated",   "referral.ready_date_set",
+    "referral.updated",
+};
+static const char *const policy_kinds[] = {
+    "escalation.changed", "policy.published", "policy.changed",
+};
+
+static void tap(const char *kind, void *data)
+{
+    ct_capacity *c = data;
+    for (size_t i = 0; i < CT_ARRAY_LEN(policy_kinds); i++)
+        if (strcmp(kind, policy_kinds[i]) == 0) {
+            ct_capacity_waitlist_mark(c, CT_WAITLIST_CAPACITY | CT_WAITLIST_POLICY);
+            return;
+        }
+    for (size_t i = 0; i < CT_ARRAY_LEN(capacity_kinds); i++)
+        if (strcmp(kind, capacity_kinds[i]) == 0) {
+            ct_capacity_waitlist_mark(c, CT_WAITLIST_CAPACITY);
+            return;
+        }
+}
+
+static void to_top(struct ct_wait *w)
+{
+    w->at_neg_priority = TOP_PRIORITY;
+    w->at_ready[0] = '\0';
+    w->at_id = 0;
+}
+
+/* The store watcher: a rollback past a change to the round's state (a
+ * batch of decisions undone) makes the whole list due again. */
+static size_t on_mark(void *data)
+{
+    struct ct_wait *w = data;
+    return (size_t)w->gen;
+}
+
+static void on_undo(void *data, size_t mark, bool whole)
+{
+    (void)whole;
+    struct ct_wait *w = data;
+    if ((size_t)w->gen != mark)
+        ct_capacity_waitlist_mark(w->c, CT_WAITLIST_CAPACITY | CT_WAITLIST_POLICY);
+}
+
+static void on_committed(void *data) { (void)data; }
+
+static const ct_store_watcher watcher = {on_mark, on_undo, on_committed};
+
+int ct_capacity_waitlist__new(ct_capacity *c)
+{
+    struct ct_wait *w = calloc(1, sizeof *w);
+    if (!w)
+        return CT_ENOMEM;
+    w->c = c;
+    to_top(w);
+    int rc = ct_store_watch(c->store, &watcher, w);
+    if (rc) {
+        free(w);
+        return rc;
+    }
+    c->wait = w;
+    /* Whatever waits in the store was matched by whoever ran before; a
+     * start (or a restart after a crash mid-round) looks again. */
+    w->pending = CT_WAITLIST_CAPACITY;
+    ct_events_set_tap(c->events, tap, c);
+    return 0;
+}
+
+void ct_capacity_waitlist__free(ct_capacity *c)
+{
+    if (!c->wait)
+        return;
+    if (c->events)
+        ct_events_set_tap(c->events, NULL, NULL);
+    ct_store_unwatch(c->store, &watcher, c->wait);
+    free(c->wait);
+    c->wait = NULL;
+}
+
+void ct_capacity_waitlist_mark(ct_capacity *c, unsigned why)
+{
+    struct ct_wait *w = c->wait;
+    if (!w)
+        return;
+    w->pending |= why;
+    w->gen++;
+}
+
+bool ct_capacity_waitlist_pending(ct_capacity *c)
+{
+    return c->wait && (c->wait->pending || c->wait->round);
+}
+
+int64_t ct_capacity_waitlist_next(ct_capacity *c)
+{
+    return ct_capacity_waitlist_pending(c) ? ct_clock_now(c->clock) : INT64_MAX;
+}
+
+unsigned ct_capacity_waitlist_round(ct_capacity *c)
+{
+    struct ct_wait *w = c->wait;
+    if (!w)
+        return 0;
+    if (w->pending) {
+        /* A mark during a round: whatever freed may suit a referral the
+         * round has passed, so it starts again from the top. */
+        w->round |= w->pending;
+        w->pending = 0;
+        to_top(w);
+        w->gen++;
+    }
+    return w->round;
+}
+
+void ct_capacity_waitlist_passed(ct_capacity *c, const ct_capacity_waitlist_entry *e)
+{
+    struct ct_wait *w = c->wait;
+    w->at_neg_priority = -(int64_t)e->priority;
+    memcpy(w->at_ready, e->ready_date, sizeof w->at_ready);
+    w->at_id = e->id;
+    w->gen++;
+}
+
+void ct_capacity_waitlist_round_done(ct_capacity *c)
+{
+    struct ct_wait *w = c->wait;
+    w->round = 0;
+    to_top(w);
+    w->gen++;
+}
+
+static const char *col_text(sqlite3_stmt *st, int i)
+{
+    const unsigned char *s = sqlite3_column_text(st, i);
+    return s ? (const char *)s : "";
+}
+
+static unsigned kinds_of(const char *text)
+{
+    unsigned k = 0;
+    json_t *a = *text ? json_loads(text, 0, NULL) : NULL;
+    size_t i;
+    json_t *v;
+    json_array_foreach(a, i, v)
+    {
+        int kind = ct_facility_kind_parse(json_string_value(v));
+        if (kind >= 0)
+            k |= 1u << kind;
+    }
+    json_decref(a);
+    return k;
+}
+
+int ct_capacity_waitlist_entries(ct_capacity *c, ct_capacity_waitlist_entry *out, size_t max,
+                        size_t *n, ct_cap_error *err)
+{
+    *n = 0;
+    struct ct_wait *w = c->wait;
+    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_WAIT_AFTER, err);
+    if (!st)
+        return CT_ESTORE;
+    sqlite3_bind_int64(st, 1, w->at_neg_priority);
+    sqlite3_bind_text(st, 2, w->at_ready, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, w->at_id);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)max);
+    int rc;
+    while (*n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        ct_capacity_waitlist_entry *e = &out[(*n)++];
+        memset(e, 0, sizeof *e);
+        e->id = sqlite3_column_int64(st, 0);
+        e->priority = sqlite3_column_int(st, 1);
+        ct_copy_str(e->ready_date, sizeof e->ready_date, col_text(st, 2));
+        e->pathway = sqlite3_column_type(st, 3) == SQLITE_NULL
+                         ? -1
+                         : ct_pathway_parse(col_text(st, 3));
+        const char *outcome = col_text(st, 4);
+        e->decided = *outcome != '\0';
+        e->manual = strcmp(outcome, "manual_review") == 0;
+        e->deferred = sqlite3_column_int(st, 5) != 0;
+        e->kinds = kinds_of(col_text(st, 6));
+    }
+    if (*n < max && rc != SQLITE_DONE) {
+        sqlite3_reset(st);
+        return ct_capacity__dberr(c, err, rc, "reading the waiting list");
+    }
+    sqlite3_reset(st);
+    return 0;
+}
+
+int ct_capacity_waitlist_json(ct_capacity *c, int limit, json_t **out,
+                     ct_cap_error *err)
+{
+    *out = NULL;
+    if (limit < 1 || limit > 1000)
+        return ct_capacity__fail(err, CT_EINVAL,
+                                 "limit must be from 1 to 1000");
+    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_WAIT_LIST, err);
+    if (!st)
+        return CT_ESTORE;
+    json_t *a = json_array();
+    if (!a)
+        return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+    sqlite3_bind_int(st, 1, limit);
+    int rc, pos = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        json_t *o = json_pack(
+            "{s:I, s:i, s:i, s:s, s:o, s:o, s:I}", "id",
+            (json_int_t)sqlite3_column_int64(st, 0), "position", ++pos,
+            "priority", sqlite3_column_int(st, 1), "ready_date",
+            col_text(st, 2), "pathway",
+            sqlite3_column_type(st, 3) == SQLITE_NULL
+                ? json_null()
+                : json_string(col_text(st, 3)),
+            "outcome",
+            sqlite3_column_type(st, 4) == SQLITE_NULL
+                ? json_null()
+                : json_string(col_text(st, 4)),
+            "updated_at", (json_int_t)sqlite3_column_int64(st, 5));
+        if (!o || json_array_append_new(a, o)) {
+            sqlite3_reset(st);
+            json_decref(a);
+            return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+        }
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        json_decref(a);
+        return ct_capacity__dberr(c, err, rc, "reading the waiting list");
+    }
+    *out = a;
+    return 0;
+}

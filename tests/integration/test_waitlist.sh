@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# The waiting list served in order (issue 21, docs/plugins.md "The
+# waiting list"), on the daemon: a bed that frees goes to the referral
+# already waiting, in the list's order, by the host itself (one batch per
+# loop turn), before a new referral can take it; a wait says why.
+set -u
+bin=${CARETIDE:?set CARETIDE to the binary}
+src=$(cd "$(dirname "$0")/../.." && pwd)
+tmp=$(mktemp -d)
+# shellcheck source=lib.sh
+. "$src/tests/integration/lib.sh"
+trap lib_cleanup EXIT
+
+demo_area "$tmp/area.yaml"
+start main --config "$tmp/area.yaml" || { finish; exit 1; }
+hub=$(token_of hub) hospital=$(token_of hospital) provider=$(token_of provider)
+today=$(date -u +%F)
+ago3=$(date -u -d '3 days ago' +%F)
+refer() { # refer N READY [EXTRA JSON MEMBERS]: a bariatric P3 referral; sets id
+  req POST /v1/referrals "$hospital" "{\"nhs_number\": \"$(nhs "$1")\", \"ready_date\": \"$2\", \"requested_pathway\": \"P3\", \"needs\": [\"bariatric\"]${3:+, $3}}"
+  id=$(echo "$body" | jq -r .referral.id)
+  [ "$code" = 201 ] && ok || bad "referral $1: $code $body"
+}
+state_of() { req GET "/v1/referrals/$1" "$hub" ''; echo "$body" | jq -r .referral.state; }
+bed_of() { req GET "/v1/referrals/$1" "$hub" ''; echo "$body" | jq -r '.referral.bed // .referral.bed_id // empty'; }
+
+# Six bariatric beds (OAK-031..036); five blocked, one left.
+for b in 032 033 034 035 036; do
+  req PATCH "/v1/beds/OAK-$b" "$provider" '{"status": "blocked", "reason": "hoist repair"}'
+  [ "$code" = 200 ] && ok || bad "block OAK-$b: $code $body"
+done
+refer 1 "$today"; r1=$id
+expect 201 '.decision.outcome == "held" and .decision.bed == "OAK-031"'
+# Referral 2 has waited three days; nothing is free for it.
+refer 2 "$ago3"; r2=$id
+expect 201 '.decision.outcome == "waiting"'
+check "referral 2 waits" [ "$(state_of "$r2")" = waiting ]
+
+# A bed is unblocked: the host offers it to referral 2 by itself.
+req PATCH /v1/beds/OAK-032 "$provider" '{"status": "available"}'
+[ "$code" = 200 ] && ok || bad "unblock OAK-032: $code $body"
+held2() { [ "$(state_of "$r2")" = held ]; }
+wait_for 20 held2 && ok || bad "referral 2 was not offered the unblocked bed: $(state_of "$r2")"
+req GET "/v1/referrals/$r2" "$hub" ''
+expect 200 '.referral.state == "held"'
+echo "$body" | jq -e '.decision.bed == "OAK-032"' >/dev/null && ok || bad "referral 2's decision: $body"
+# The re-match is a decision in the audit log, by the waiting list.
+req GET '/v1/audit?limit=1000' "$(token_of admin)" ''
+echo "$body" | jq -e --argjson id "$r2" '[.events[] | select(.kind == "referral.decided" and .actor == "waiting-list" and .payload.referral == $id and .payload.outcome == "held")] | length == 1' >/dev/null \
+  && ok || bad "no referral.decided by waiting-list for referral 2: $(echo "$body" | jq -c '[.events[] | select(.kind == "referral.decided") | {actor, r: .payload.referral, o: .payload.outcome}]')"
+
+# A new referral now waits: the freed bed went to the one before it.
+refer 3 "$today"; r3=$id
+expect 201 '.decision.outcome == "waiting"'
+
+# Its wait says why: the host's rules, bed by bed.
+echo "$body" | jq -e '(.decision.reasons | length) > 0' >/dev/null && ok || bad "referral 3's wait has no reason: $body"
+
+# Order: priority first. A priority referral arrives after referral 3;
+# when a bed frees, it goes to the priority one.
+refer 4 "$today" '"priority": 50'; r4=$id
+expect 201 '.decision.outcome == "waiting"'
+req PATCH /v1/beds/OAK-033 "$provider" '{"status": "available"}'
+held4() { [ "$(state_of "$r4")" = held ]; }
+wait_for 20 held4 && ok || bad "the priority referral was not offered the bed first: $(state_of "$r4")"
+check "referral 3 still waits" [ "$(state_of "$r3")" = waiting ]
+
+# A hold released goes to the next in order: referral 3.
+req POST "/v1/referrals/$r1/cancel" "$hub" '{"reason": "family chose another home"}'
+[ "$code" = 200 ] && ok || bad "cancel referral 1: $code $body"
+held3() { [ "$(state_of "$r3")" = held ]; }
+wait_for 20 held3 && ok || bad "referral 3 was not offered referral 1's bed: $(state_of "$r3")"
+
+kill -TERM "$pid"; wait "$pid"
+check "daemon exits 0" [ $? = 0 ]
+finish
