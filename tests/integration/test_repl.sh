@@ -126,14 +126,16 @@ typeline "  return s .. s"
 typeline "end"
 typeline 'twice("ab")'
 expect_screen '"abab"'
-typeline '.referral {person = {age = 92,'
-typeline '  needs = {"nursing"}}}'
-expect_screen "held bed WH-G"
 # From midnight, so that the scheduler's daily 08:30 is not in the half
-# hour whatever the time of day the test runs.
+# hour whatever the time of day the test runs. Before any referral: a
+# hold that expires is offered on down the waiting list, and its timers
+# would count too.
 typeline ".clock ${day}T00:00Z"
 typeline ".advance 30m"
 expect_screen "(4 timers fired)"
+typeline '.referral {person = {age = 92,'
+typeline '  needs = {"nursing"}}}'
+expect_screen "held bed WH-G"
 typeline ".quit"
 expect_screen "caretide> .quit"
 sleep 0.5
@@ -141,11 +143,11 @@ grep -q 'advance' "$hist" && ok || bad "history file written"
 tmux -L "$sock" kill-server 2>/dev/null
 
 # A second session recalls the first one's lines: after its own .clock,
-# Up three times is .advance.
+# Up five times is .advance (past .quit and the referral's two lines).
 sock=ct-repl-$$-2
 start
 typeline ".clock ${day}T00:00Z"
-tmux -L "$sock" send-keys -t repl Up Up Up
+tmux -L "$sock" send-keys -t repl Up Up Up Up Up
 expect_screen "caretide> .advance 30m"
 tmux -L "$sock" send-keys -t repl Enter
 expect_screen "(4 timers fired)"
