@@ -86,6 +86,8 @@ int ct_api__referral_cancel(ct_http_req *r, void *app);
 int ct_api__referral_decline(ct_http_req *r, void *app);
 int ct_api__referral_delay(ct_http_req *r, void *app);
 int ct_api__referral_ready_date(ct_http_req *r, void *app);
+int ct_api__referral_patch(ct_http_req *r, void *app);
+int ct_api__referral_decide(ct_http_req *r, void *app);
 int ct_api__escalation(ct_http_req *r, void *app);
 int ct_api__audit(ct_http_req *r, void *app);
 int ct_api__report_delays(ct_http_req *r, void *app);

@@ -812,3 +812,81 @@ int ct_api__referral_ready_date(ct_http_req *r, void *app)
     return rc ? refused(r, cap, id, rc, &cerr, NULL)
               : referral_reply(r, cap, id, 200, NULL);
 }
+
+/* ---- a referral that changes ------------------------------------------ */
+
+/* A refusal of an update or a decision: 409 with the state, 400 naming
+ * the input at fault, else as ct_api__cap_reply. */
+static int change_refused(ct_http_req *r, ct_capacity *cap, int64_t id,
+                          int rc, const ct_cap_error *err, const char *field)
+{
+    if (rc == CT_ESTATE)
+        return refused(r, cap, id, rc, err, NULL);
+    return ct_api__cap_reply(r, rc, err, field && *field ? field : NULL);
+}
+
+/* PATCH /v1/referrals/{id}: new needs, priority or test results, audited
+ * (referral.updated), then the referral decided again in its turn. */
+int ct_api__referral_patch(ct_http_req *r, void *app)
+{
+    static const char *const keys[] = {"needs", "priority", "infections",
+                                       NULL};
+    ct_daemon *d = app;
+    ct_capacity *cap = ct_daemon_capacity(d);
+    int64_t id, priority = 0;
+    bool has_priority = false;
+    referral_in v;
+    memset(&v, 0, sizeof v);
+    int err;
+    if ((err = ct_api__referral_owned(r, cap, &id)) ||
+        (err = ct_http_field_only(r, NULL, keys)) ||
+        (err = ct_http_field_int(r, "priority", false, -CT_PRIORITY_MAX,
+                                 CT_PRIORITY_MAX, &priority,
+                                 &has_priority)) ||
+        (err = read_needs(r, &v)) ||
+        (err = read_infections(r, ct_daemon_config(d),
+                               ct_clock_now(ct_daemon_clock(d)), &v)))
+        return err;
+    if (!v.in.needs && !has_priority && !v.ninf)
+        return ct_http_error(r, 400, "invalid", NULL,
+                             "nothing to change: give needs, priority or "
+                             "infections");
+    ct_intake_update u = {.ch = {.set_needs = v.in.needs != NULL,
+                                 .needs = v.needs,
+                                 .nneeds = v.in.nneeds,
+                                 .set_priority = has_priority,
+                                 .priority = (int)priority},
+                          .inf = v.inf,
+                          .ninf = v.ninf};
+    char actor[CT_API__ACTOR_MAX], field[96];
+    ct_api__actor(r, actor);
+    ct_cap_error cerr = {0};
+    json_t *decision = NULL;
+    int rc = ct_intake_update_referral(cap, ct_daemon_plugins(d), id, &u,
+                                       actor, &decision, field, &cerr);
+    if (rc)
+        return change_refused(r, cap, id, rc, &cerr, field);
+    return referral_reply(r, cap, id, 200, decision);
+}
+
+/* POST /v1/referrals/{id}/decide: a new decision, in its turn. */
+int ct_api__referral_decide(ct_http_req *r, void *app)
+{
+    static const char *const keys[] = {NULL};
+    ct_daemon *d = app;
+    ct_capacity *cap = ct_daemon_capacity(d);
+    int64_t id;
+    int err;
+    if ((err = ct_api__referral_owned(r, cap, &id)) ||
+        (err = ct_http_field_only(r, NULL, keys)))
+        return err;
+    char actor[CT_API__ACTOR_MAX];
+    ct_api__actor(r, actor);
+    ct_cap_error cerr = {0};
+    json_t *decision = NULL;
+    int rc = ct_intake_redecide(cap, ct_daemon_plugins(d), id, actor,
+                                &decision, &cerr);
+    if (rc)
+        return change_refused(r, cap, id, rc, &cerr, NULL);
+    return referral_reply(r, cap, id, 200, decision);
+}

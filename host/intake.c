@@ -277,15 +277,69 @@ typedef struct redecide_call {
     const char *actor;
     json_t **decision;
     ct_cap_error *err;
+    const ct_intake_update *u; /* the update first, when not NULL */
+    char *field;
 } redecide_call;
+
+/* u's changes to referral id, inside the transaction. */
+static int nomem(ct_cap_error *err)
+{
+    err->code = CT_ENOMEM;
+    snprintf(err->message, sizeof err->message, "out of memory");
+    return CT_ENOMEM;
+}
+
+static int update(redecide_call *c)
+{
+    const ct_intake_update *u = c->u;
+    ct_referral ref;
+    int rc = ct_referral_get(c->cap, c->id, &ref, c->err);
+    if (rc)
+        return rc;
+    ct_referral_change ch = u->ch;
+    ch.pathogen = ch.report = NULL;
+    if ((ch.set_needs || ch.set_priority) &&
+        (rc = ct_referral_update(c->cap, c->id, &ch, c->actor, c->err)))
+        return rc;
+    for (size_t i = 0; i < u->ninf; i++) {
+        const ct_intake_infection *x = &u->inf[i];
+        ct_intake_request one = {.inf = x, .ninf = 1};
+        char *text = NULL;
+        json_t *o = NULL;
+        if ((rc = infections_text(&one, &text)))
+            return nomem(c->err);
+        o = json_loads(text, 0, NULL);
+        free(text);
+        char *report =
+            o ? json_dumps(json_object_get(o, x->pathogen), JSON_COMPACT)
+              : NULL;
+        json_decref(o);
+        if (!report)
+            return nomem(c->err);
+        ct_referral_change rep = {.pathogen = x->pathogen, .report = report};
+        rc = ct_referral_update(c->cap, c->id, &rep, c->actor, c->err);
+        free(report);
+        ct_infection_update iu = {ref.nhs_number, x->pathogen, x->status,
+                                  x->tested_at, x->isolation_end};
+        if (!rc)
+            rc = ct_isolation_report(c->cap, &iu, ref.from_org, c->id,
+                                     c->actor, NULL, c->err);
+        if (rc) {
+            if (c->field)
+                snprintf(c->field, 96, "infections.%s", x->pathogen);
+            return rc;
+        }
+    }
+    return 0;
+}
 
 static int redecide_fn(ct_store *s, void *arg)
 {
     (void)s;
     redecide_call *c = arg;
     ct_referral ref;
-    int rc = ct_referral_get(c->cap, c->id, &ref, c->err);
-    if (rc)
+    int rc = c->u ? update(c) : 0;
+    if (rc || (rc = ct_referral_get(c->cap, c->id, &ref, c->err)))
         return rc;
     if (ref.state == CT_REFERRAL_HELD &&
         (rc = ct_capacity_release(c->cap, c->id, "decided again", c->actor,
@@ -311,7 +365,7 @@ int ct_intake_redecide(ct_capacity *cap, ct_plugins *plugins, int64_t id,
 {
     if (decision)
         *decision = NULL;
-    redecide_call c = {cap, plugins, id, actor, decision, err};
+    redecide_call c = {cap, plugins, id, actor, decision, err, NULL, NULL};
     int rc = ct_store_run(ct_capacity_store(cap), redecide_fn, &c);
     if (rc && decision) {
         json_decref(*decision);
@@ -358,6 +412,28 @@ int ct_intake_referral(ct_capacity *cap, ct_plugins *plugins,
             snprintf(err->message, sizeof err->message, "%s",
                      ct_strerror(rc));
         }
+    }
+    return rc;
+}
+
+int ct_intake_update_referral(ct_capacity *cap, ct_plugins *plugins,
+                              int64_t id, const ct_intake_update *u,
+                              const char *actor, json_t **decision,
+                              char *field, ct_cap_error *err)
+{
+    if (decision)
+        *decision = NULL;
+    if (field)
+        field[0] = '\0';
+    redecide_call c = {cap, plugins, id, actor, decision, err, u, field};
+    int rc = ct_store_run(ct_capacity_store(cap), redecide_fn, &c);
+    if (rc && decision) {
+        json_decref(*decision);
+        *decision = NULL;
+    }
+    if (rc && !err->code) {
+        err->code = rc;
+        snprintf(err->message, sizeof err->message, "%s", ct_strerror(rc));
     }
     return rc;
 }

@@ -145,6 +145,26 @@ int ct_intake_redecide(ct_capacity *cap, ct_plugins *plugins, int64_t id,
                        ct_cap_error *err);
 
 /*
+ * A referral that changes (docs/api.md "PATCH /v1/referrals/{id}"): its
+ * needs and priority (u->ch; its pathogen and report are ignored) and new
+ * test results (u->inf: each recorded against the person as at intake and
+ * added to what the referral reports), all audited, then decided again in
+ * its turn (ct_intake_redecide). One transaction: on failure nothing is
+ * written and field (96 bytes, may be NULL) names the input at fault
+ * ("infections.<pathogen>", or "").
+ */
+typedef struct ct_intake_update {
+    ct_referral_change ch;
+    const ct_intake_infection *inf;
+    size_t ninf;
+} ct_intake_update;
+
+int ct_intake_update_referral(ct_capacity *cap, ct_plugins *plugins,
+                              int64_t id, const ct_intake_update *u,
+                              const char *actor, json_t **decision,
+                              char *field, ct_cap_error *err);
+
+/*
  * One escalation round as actor "plugins": the metrics now to every
  * plugin's escalate hook (the highest level wins), the level recorded
  * when a plugin answered. *out (may be NULL) gets a new {level, reason,

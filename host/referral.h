@@ -162,4 +162,28 @@ int ct_referral_set_ready_date(ct_capacity *c, int64_t id,
                                const char *ready_date, const char *reason,
                                const char *actor, ct_cap_error *err);
 
+/*
+ * Changes what a referral says before it is placed (received, triaged,
+ * waiting or held; CT_ESTATE otherwise): its needs (replaced when
+ * set_needs), its priority (when set_priority) and, when pathogen is set,
+ * that pathogen's entry in the infections it reports (report: a JSON
+ * object text {status, tested_at, isolation_end}). Audited as
+ * referral.updated {referral, needs: {was, now}, priority: {was, now},
+ * infection: {pathogen, reported}}. The person's infection record is
+ * isolation.h's; deciding the referral again is intake's
+ * (ct_intake_update). Strings are borrowed for the call.
+ */
+typedef struct ct_referral_change {
+    bool set_needs;
+    const char *const *needs;
+    size_t nneeds;
+    bool set_priority;
+    int priority;
+    const char *pathogen;
+    const char *report;
+} ct_referral_change;
+int ct_referral_update(ct_capacity *c, int64_t id,
+                       const ct_referral_change *ch, const char *actor,
+                       ct_cap_error *err);
+
 #endif

@@ -32,6 +32,14 @@
     X(WAIT_ANY_DECLINED,                                                     \
       "SELECT count(*) FROM assignment WHERE referral_id = ?1"               \
       "   AND (end_reason = 'declined' OR end_reason = 'expired')")          \
+    /* A referral that changes (referral_update.c): NULL keeps a value. */  \
+    X(REF_UPDATE,                                                            \
+      "UPDATE referral SET needs = coalesce(?2, needs),"                     \
+      "       priority = coalesce(?3, priority), updated_at = ?4,"           \
+      "       infections = CASE WHEN ?5 IS NULL THEN infections ELSE"        \
+      "         json_set(coalesce(infections, '{}'), '$.\"' || ?5 || '\"',"  \
+      "                  json(?6)) END"                                      \
+      " WHERE id = ?1")                                                      \
     X(WAIT_LIST,                                                             \
       "SELECT id, priority, ready_date, decided_pathway,"                    \
       "       json_extract(decision, '$.outcome'), updated_at"               \

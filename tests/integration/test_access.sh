@@ -111,6 +111,8 @@ matrix=(
   "POST /v1/referrals/$R/cancel|{}|400 400 404 403 403 403 403"
   "POST /v1/referrals/$R/delay|{}|400 400 404 403 403 403 403"
   "POST /v1/referrals/$R/ready_date|{}|400 400 404 403 403 403 403"
+  "PATCH /v1/referrals/$R|{}|400 400 404 403 403 403 403"
+  "POST /v1/referrals/$R/decide|{\"x\": 1}|400 400 404 403 403 403 403"
   "POST /v1/referrals|{}|400 400 400 403 403 403 403"
   "GET /v1/audit?limit=1000||P 403 403 403 403 R R"
   "GET /v1/reports/decisions?limit=100||N 403 403 403 403 R R"

@@ -71,6 +71,37 @@ req POST "/v1/referrals/$r1/cancel" "$hub" '{"reason": "family chose another hom
 held3() { [ "$(state_of "$r3")" = held ]; }
 wait_for 20 held3 && ok || bad "referral 3 was not offered referral 1's bed: $(state_of "$r3")"
 
+# ---- a referral that changes ------------------------------------------------
+# Referral 5 waits for a bariatric bed; its needs change (the hoist
+# assessment): a nursing bed will do. The update is audited and decides
+# it again in place: held now, no cancel and re-refer.
+refer 5 "$today"; r5=$id
+expect 201 '.decision.outcome == "waiting"'
+req PATCH "/v1/referrals/$r5" "$hospital" '{"needs": ["nursing"], "priority": 5}'
+expect 200 '.referral.state == "held" and .referral.needs == ["nursing"] and .referral.priority == 5 and .decision.outcome == "held"'
+req PATCH "/v1/referrals/$r5" "$hospital" '{"needs": "nursing"}'
+expect_error 400 invalid needs
+req PATCH "/v1/referrals/$r5" "$hospital" '{"infections": {"covod": {"status": "negative"}}}'
+expect_error 400 unknown_field infections.covod
+req PATCH "/v1/referrals/$r5" "$hospital" '{}'
+expect_error 400 invalid null
+req PATCH "/v1/referrals/$r5" "$hospital" '{"colour": "red"}'
+[ "$code" = 400 ] && ok || bad "an unknown field: $code $body"
+# A new test result: positive; the negative-cohort main house is no place
+# for the person now, and the decision says why.
+req PATCH "/v1/referrals/$r5" "$hub" "{\"infections\": {\"covid\": {\"status\": \"positive\", \"tested_at\": \"$today\"}}}"
+expect 200 '.referral.infections.covid.status == "positive" and .decision.outcome != "held" or .decision.zone != "oakwood-main"'
+req GET '/v1/audit?limit=1000' "$hub" ''
+echo "$body" | jq -e --argjson id "$r5" '[.events[] | select(.kind == "referral.updated" and .payload.referral == $id)] | length == 2' >/dev/null \
+  && ok || bad "updates audited: $(echo "$body" | jq -c '[.events[] | select(.kind == "referral.updated")]')"
+echo "$body" | jq -e --argjson id "$r5" '[.events[] | select(.kind == "referral.updated" and .payload.referral == $id)][] | select(.payload.needs) | .payload.needs == {"was": ["bariatric"], "now": ["nursing"]}' >/dev/null \
+  && ok || bad "the update says what it replaced"
+# An explicit new decision.
+req POST "/v1/referrals/$r3/decide" "$hub" '{}'
+expect 200 '.decision.referral == '"$r3"' and (.decision.reasons | length) > 0'
+req POST "/v1/referrals/$r1/decide" "$hub" '{}'
+[ "$code" = 409 ] && ok || bad "a cancelled referral is not decided: $code $body"
+
 kill -TERM "$pid"; wait "$pid"
 check "daemon exits 0" [ $? = 0 ]
 finish
