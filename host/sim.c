@@ -656,6 +656,24 @@ static void on_event(const ct_capacity_event *ev, void *data)
         free(pj);
         return;
     }
+    /* The host's waiting list placed someone the hub was waiting to
+     * re-try (issue 21: freed capacity goes down the list first): from
+     * here on it is their hold like any other, answered by the provider. */
+    if (strcmp(k, "hold.created") == 0 && ev->actor &&
+        strcmp(ev->actor, "waiting-list") == 0) {
+        json_int_t id = json_integer_value(json_object_get(ev->payload,
+                                                           "referral"));
+        person *p = id > 0 && (size_t)id < s->nbyref ? s->byref[id] : NULL;
+        json_t *dec = json_pack(
+            "{s:s, s:O}", "outcome", "held", "bed",
+            json_object_get(ev->payload, "bed") ? json_object_get(ev->payload, "bed")
+                                                : json_null());
+        if (p && dec && p->st == P_WAITING) {
+            wait_remove(s, p);
+            decided(s, p, dec);
+        }
+        json_decref(dec);
+    }
     if (strcmp(k, "hold.expired") == 0 || strcmp(k, "hold.released") == 0) {
         json_int_t id = json_integer_value(json_object_get(ev->payload,
                                                            "referral"));
