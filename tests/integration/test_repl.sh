@@ -88,6 +88,11 @@ if ! command -v tmux >/dev/null; then
   [ "$fail" -eq 0 ]; exit
 fi
 hist=$tmp/history
+# The terminal session counts the timers of an area with nobody referred:
+# the held referral --live wrote above would have its 4-hour hold expire
+# and be held again down the waiting list (docs/plugins.md), adding its
+# timers whenever that cycle falls in the half hour counted below.
+rm -f "$tmp"/caretide.db "$tmp"/caretide.db-wal "$tmp"/caretide.db-shm
 screen() { tmux -L "$sock" capture-pane -p -t repl -S -200 2>/dev/null; }
 wait_for() { # wait_for TEXT: until the screen shows it (at most ~10 s)
   for _ in $(seq 100); do
