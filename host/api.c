@@ -272,6 +272,11 @@ const ct_http_route ct_api_routes[] = {
     {CT_HTTP_POST, "/v1/referrals/{id}/ready_date", CT_ROUTE_WRITE, false,
      ROLES(ALL, OWN, NONE, NONE, NONE), ct_api__referral_ready_date},
 
+    /* The waiting list in order: people, so audited; a provider has no
+     * relationship with those who wait. */
+    {CT_HTTP_GET, "/v1/waiting-list", CT_ROUTE_AUDITED, false,
+     ROLES(ALL, OWN, NONE, ALL, ALL), ct_api__waitlist},
+
     {CT_HTTP_GET, "/v1/escalation", CT_ROUTE_READ, false,
      ROLES_AND_DISPLAY(ALL, ALL, ALL, ALL, ALL), ct_api__escalation},
     {CT_HTTP_GET, "/v1/audit", CT_ROUTE_AUDITED, false,

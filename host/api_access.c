@@ -84,6 +84,19 @@ void ct_api__redact_referral(const ct_http_req *r, json_t *ref)
         json_object_del(ep, "recorded_by");
 }
 
+void ct_api__redact_waiting(const ct_http_req *r, json_t *e)
+{
+    /* Why a person waits names their needs (the tag no bed carries) and
+     * the plugins' words about them: as a decision's reasons, not shown. */
+    static const char *const keep[] = {
+        "id",         "position",        "from_org",     "priority",
+        "ready_date", "days_past_ready", "requested_pathway", "pathway",
+        "outcome",    "deferred",        "updated_at",   "delay_reason",
+        "responsible_org", NULL};
+    if (json_is_object(e) && !ct_api__sees_personal(r))
+        keep_only(e, keep);
+}
+
 void ct_api__redact_decision(const ct_http_req *r, json_t *d)
 {
     static const char *const keep[] = {

@@ -1,8 +1,8 @@
 /*
  * Internals of the HTTP API shared by api.c (the route table, the daemon's
  * own routes and these helpers) and the handler files api_capacity.c
- * (capacity and beds), api_referrals.c (referrals), api_area.c
- * (escalation, audit), api_report.c (reports), api_fhir.c (the FHIR
+ * (capacity and beds), api_referrals.c (referrals), api_waitlist.c (the
+ * waiting list), api_area.c (escalation, audit), api_report.c (reports), api_fhir.c (the FHIR
  * façade) and api_dashboard.c (the dashboard's files). Not for use outside those files.
  */
 #ifndef CT_API_INT_H
@@ -37,6 +37,9 @@ int ct_api__cap_reply(ct_http_req *r, int rc, const ct_cap_error *err,
 bool ct_api__sees_personal(const ct_http_req *r);
 void ct_api__redact_referral(const ct_http_req *r, json_t *ref);
 void ct_api__redact_decision(const ct_http_req *r, json_t *decision);
+/* An entry of the waiting list (capacity_waitlist.h): its place, dates and
+ * pathway, not the person nor why (which names their needs). */
+void ct_api__redact_waiting(const ct_http_req *r, json_t *entry);
 /* An audit event {seq, at, actor, kind, payload, ...}: the payload keeps
  * places, states and ids, and the event is marked "redacted": true. */
 void ct_api__redact_event(const ct_http_req *r, json_t *event);
@@ -88,6 +91,7 @@ int ct_api__referral_delay(ct_http_req *r, void *app);
 int ct_api__referral_ready_date(ct_http_req *r, void *app);
 int ct_api__referral_patch(ct_http_req *r, void *app);
 int ct_api__referral_decide(ct_http_req *r, void *app);
+int ct_api__waitlist(ct_http_req *r, void *app);
 int ct_api__escalation(ct_http_req *r, void *app);
 int ct_api__audit(ct_http_req *r, void *app);
 int ct_api__report_delays(ct_http_req *r, void *app);

@@ -222,46 +222,110 @@ int ct_capacity_waitlist_entries(ct_capacity *c, ct_capacity_waitlist_entry *out
     return 0;
 }
 
-int ct_capacity_waitlist_json(ct_capacity *c, int limit, json_t **out,
-                     ct_cap_error *err)
+static json_t *text_or_null(sqlite3_stmt *st, int i)
+{
+    return sqlite3_column_type(st, i) == SQLITE_NULL
+               ? json_null()
+               : json_string(col_text(st, i));
+}
+
+/* A JSON column (an array or object) as a value; null when absent. */
+static json_t *json_col(sqlite3_stmt *st, int i)
+{
+    if (sqlite3_column_type(st, i) == SQLITE_NULL)
+        return json_null();
+    json_t *v = json_loads(col_text(st, i), 0, NULL);
+    return v ? v : json_null();
+}
+
+/* UK days from the ready date to today, none before it. */
+static int64_t days_past(const char *ready, int64_t today)
+{
+    int64_t ms;
+    if (ct_clock_parse(ready, &ms))
+        return 0;
+    int64_t d = today - ms / 86400000;
+    return d > 0 ? d : 0;
+}
+
+static json_t *entry_json(sqlite3_stmt *st, int64_t today)
+{
+    return json_pack(
+        "{s:I, s:I, s:s, s:i, s:s, s:I, s:o, s:o, s:o, s:b, s:I, s:o,"
+        " s:o, s:s, s:o, s:o, s:o}",
+        "id", (json_int_t)sqlite3_column_int64(st, 0), "position",
+        (json_int_t)sqlite3_column_int64(st, 1), "from_org", col_text(st, 6),
+        "priority", sqlite3_column_int(st, 2), "ready_date", col_text(st, 3),
+        "days_past_ready", (json_int_t)days_past(col_text(st, 3), today),
+        "requested_pathway", text_or_null(st, 4), "pathway",
+        text_or_null(st, 5), "outcome", text_or_null(st, 9), "deferred",
+        sqlite3_column_int(st, 10) != 0, "updated_at",
+        (json_int_t)sqlite3_column_int64(st, 13), "delay_reason",
+        text_or_null(st, 14), "responsible_org", text_or_null(st, 15),
+        "nhs_number", col_text(st, 7), "needs", json_col(st, 8), "reasons",
+        json_col(st, 12), "why", json_col(st, 11));
+}
+
+int ct_capacity_waitlist_json(ct_capacity *c, const ct_waitlist_query *q,
+                              json_t **out, ct_cap_error *err)
 {
     *out = NULL;
-    if (limit < 1 || limit > 1000)
+    if (q->limit < 1 || q->limit > 1000)
         return ct_capacity__fail(err, CT_EINVAL,
                                  "limit must be from 1 to 1000");
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_WAIT_LIST, err);
+    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_WAIT_COUNT, err);
     if (!st)
+        return CT_ESTORE;
+    int rc = sqlite3_step(st);
+    int64_t total = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW)
+        return ct_capacity__dberr(c, err, rc, "counting the waiting list");
+    if (!(st = ct_capacity__stmt(c, CT_STMT_WAIT_PAGE, err)))
         return CT_ESTORE;
     json_t *a = json_array();
     if (!a)
         return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
-    sqlite3_bind_int(st, 1, limit);
-    int rc, pos = 0;
+    if (q->from_org)
+        sqlite3_bind_text(st, 1, q->from_org, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 1);
+    sqlite3_bind_int64(st, 2, q->after);
+    sqlite3_bind_int(st, 3, q->limit);
+    int64_t today = ct_clock_uk_day(ct_clock_now(c->clock)), last = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        json_t *o = json_pack(
-            "{s:I, s:i, s:i, s:s, s:o, s:o, s:I}", "id",
-            (json_int_t)sqlite3_column_int64(st, 0), "position", ++pos,
-            "priority", sqlite3_column_int(st, 1), "ready_date",
-            col_text(st, 2), "pathway",
-            sqlite3_column_type(st, 3) == SQLITE_NULL
-                ? json_null()
-                : json_string(col_text(st, 3)),
-            "outcome",
-            sqlite3_column_type(st, 4) == SQLITE_NULL
-                ? json_null()
-                : json_string(col_text(st, 4)),
-            "updated_at", (json_int_t)sqlite3_column_int64(st, 5));
+        json_t *o = entry_json(st, today);
+        last = sqlite3_column_int64(st, 1);
         if (!o || json_array_append_new(a, o)) {
             sqlite3_reset(st);
             json_decref(a);
             return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
         }
     }
+    sqlite3_bind_null(st, 1);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
         json_decref(a);
         return ct_capacity__dberr(c, err, rc, "reading the waiting list");
     }
-    *out = a;
+    bool full = json_array_size(a) == (size_t)q->limit && last < total;
+    *out = json_pack("{s:o, s:I, s:o}", "waiting", a, "total",
+                     (json_int_t)total, "next",
+                     full ? json_integer(last) : json_null());
+    return *out ? 0 : ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+}
+
+int ct_capacity_waitlist_any(ct_capacity *c, bool *any, ct_cap_error *err)
+{
+    *any = false;
+    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_WAIT_ANY, err);
+    if (!st)
+        return CT_ESTORE;
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW)
+        *any = true;
+    else if (rc != SQLITE_DONE)
+        return ct_capacity__dberr(c, err, rc, "reading the waiting list");
     return 0;
 }

@@ -73,13 +73,26 @@ void ct_capacity_waitlist_passed(ct_capacity *c, const ct_capacity_waitlist_entr
 /* Ends the round (the whole list walked). */
 void ct_capacity_waitlist_round_done(ct_capacity *c);
 
+/* A page of the waiting list (GET /v1/waiting-list). */
+typedef struct ct_waitlist_query {
+    const char *from_org; /* that organisation's referrals only; NULL: all */
+    int64_t after;        /* entries after this position (0: from the top) */
+    int limit;            /* 1..1000 */
+} ct_waitlist_query;
+
 /*
- * The list in order as a new JSON array of {id, position, priority,
- * ready_date, pathway, outcome, waiting_since} (at most limit, 1..1000):
- * GET /v1/waiting-list and the REPL.
+ * The list in order as a new JSON object {waiting: [...], total, next}:
+ * each entry {position (in the whole list, whoever asks), id, from_org,
+ * priority, ready_date, days_past_ready (UK days), requested_pathway,
+ * pathway, outcome, deferred, updated_at, delay_reason, responsible_org,
+ * nhs_number, needs, reasons, why (the last decision's, docs/api.md "Why
+ * a referral waits")}; total counts the whole list; next is the position
+ * to continue after, or null. CT_EINVAL for a limit outside 1..1000.
  */
-int ct_capacity_waitlist_json(ct_capacity *c, int limit, json_t **out,
-                     ct_cap_error *err);
+int ct_capacity_waitlist_json(ct_capacity *c, const ct_waitlist_query *q,
+                              json_t **out, ct_cap_error *err);
+/* Whether anyone waits (*any). */
+int ct_capacity_waitlist_any(ct_capacity *c, bool *any, ct_cap_error *err);
 
 /* The capacity handle's own (capacity.c): state made and freed with it,
  * and the tap it installs on its bus. */

@@ -51,12 +51,10 @@ static void on_committed_event(const ct_event *ev, void *data)
     if (!ct_capacity_waitlist_pending(h->cap) || ct_timer_active(&h->settle))
         return;
     /* Nobody waiting: nothing to re-match (the next intake looks). */
-    json_t *list = NULL;
+    bool any = false;
     ct_cap_error err = {0};
-    if (ct_capacity_waitlist_json(h->cap, 1, &list, &err) == 0 &&
-        json_array_size(list) > 0)
+    if (ct_capacity_waitlist_any(h->cap, &any, &err) == 0 && any)
         ct_timer_start(&h->settle, ct_clock_now(h->clock), on_settle, h);
-    json_decref(list);
 }
 
 static int load_plugins(ct_host *h, const ct_config *cfg, ct_diags *diags)

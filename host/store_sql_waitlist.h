@@ -40,10 +40,22 @@
       "         json_set(coalesce(infections, '{}'), '$.\"' || ?5 || '\"',"  \
       "                  json(?6)) END"                                      \
       " WHERE id = ?1")                                                      \
-    X(WAIT_LIST,                                                             \
-      "SELECT id, priority, ready_date, decided_pathway,"                    \
-      "       json_extract(decision, '$.outcome'), updated_at"               \
-      "  FROM referral WHERE state = 'waiting'"                              \
-      " ORDER BY -priority, ready_date, id LIMIT ?1")
+    /* GET /v1/waiting-list: positions in the whole list, then the     \
+     * caller's organisation's (?1, NULL: all) after position ?2. */       \
+    X(WAIT_PAGE,                                                             \
+      "SELECT id, pos, priority, ready_date, requested_pathway,"             \
+      "       decided_pathway, from_org, nhs_number, needs,"                 \
+      "       json_extract(decision, '$.outcome'),"                          \
+      "       json_extract(decision, '$.deferred'),"                         \
+      "       json_extract(decision, '$.why'),"                              \
+      "       json_extract(decision, '$.reasons'), updated_at,"              \
+      "       delay_reason, responsible_org"                                 \
+      "  FROM (SELECT *, row_number() OVER"                                  \
+      "          (ORDER BY -priority, ready_date, id) AS pos"                \
+      "          FROM referral WHERE state = 'waiting')"                     \
+      " WHERE (?1 IS NULL OR from_org = ?1) AND pos > ?2"                    \
+      " ORDER BY pos LIMIT ?3")                                              \
+    X(WAIT_COUNT, "SELECT count(*) FROM referral WHERE state = 'waiting'")   \
+    X(WAIT_ANY, "SELECT 1 FROM referral WHERE state = 'waiting' LIMIT 1")
 
 #endif

@@ -118,6 +118,7 @@ matrix=(
   "GET /v1/reports/decisions?limit=100||N 403 403 403 403 R R"
   "PATCH /v1/beds/$R_bed|{\"status\": \"available\"}|409 403 403 409 403 403 403"
   "GET /v1/reports/delayed-people||N 403 403 403 403 403 403"
+  "GET /v1/waiting-list||N N N 403 403 N N"
   "GET /v1/reports/today||N N N N N N N"
   "GET /v1/reports/daily||N N N N N N N"
   "GET /v1/reports/providers||N N N N N N N"

@@ -60,6 +60,44 @@ echo "$body" | jq -e '(.decision.reasons | length) > 0' >/dev/null && ok || bad 
 # when a bed frees, it goes to the priority one.
 refer 4 "$today" '"priority": 50'; r4=$id
 expect 201 '.decision.outcome == "waiting"'
+
+# ---- GET /v1/waiting-list --------------------------------------------------
+# The list in the host's order with each wait's reasons: the priority
+# referral first, then referral 3; a referral the hub made for another
+# organisation (demo-community) last. Positions are the whole list's.
+req POST /v1/referrals "$hub" "{\"nhs_number\": \"$(nhs 6)\", \"ready_date\": \"$today\", \"requested_pathway\": \"P3\", \"needs\": [\"bariatric\"], \"from_org\": \"demo-community\"}"
+expect 201 '.decision.outcome == "waiting"'
+r6=$(echo "$body" | jq -r .referral.id)
+req GET /v1/waiting-list "$hub" ''
+expect 200 "[.waiting[].id] == [$r4, $r3, $r6] and [.waiting[].position] == [1, 2, 3] and .total == 3 and .next == null"
+expect 200 ".waiting[0].nhs_number == \"$(nhs 4)\" and .waiting[0].priority == 50 and .waiting[0].needs == [\"bariatric\"] and .waiting[0].outcome == \"waiting\" and .waiting[0].pathway == \"P3\" and .waiting[0].days_past_ready == 0"
+expect 200 '.waiting[0].why.excluded.tags.bariatric > 0 and (.waiting[0].why.excluded | type == "object") and (.waiting[0].reasons | length) > 0'
+echo "$body" | jq -e '.waiting[1].why.excluded.blocked >= 1' >/dev/null && ok || bad "why counts the blocked beds: $(echo "$body" | jq -c .waiting[1].why)"
+# The hub's read of people is audited (access.read naming them).
+req GET '/v1/audit?limit=1000' "$hub" ''
+echo "$body" | jq -e --argjson a "$r4" --argjson b "$r3" '[.events[] | select(.kind == "access.read" and .payload.route == "GET /v1/waiting-list")] | last | .payload.referrals == [$a, $b, '"$r6"']' >/dev/null \
+  && ok || bad "the waiting list's read is not audited: $(echo "$body" | jq -c '[.events[] | select(.kind == "access.read")] | last')"
+# Paging: after a position, at most limit.
+req GET '/v1/waiting-list?limit=1&after=1' "$hub" ''
+expect 200 "[.waiting[].id] == [$r3] and .next == 2 and .total == 3"
+req GET '/v1/waiting-list?limit=0' "$hub" ''
+expect_error 400 invalid limit
+req GET '/v1/waiting-list?after=-1' "$hub" ''
+expect_error 400 invalid after
+# A hospital sees its own referrals, at their places in the whole list.
+req GET /v1/waiting-list "$hospital" ''
+expect 200 "[.waiting[].id] == [$r4, $r3] and [.waiting[].position] == [1, 2] and .total == 3 and .waiting[0].nhs_number == \"$(nhs 4)\""
+# viewer and admin: pseudonymous ids and figures, never the person.
+for tok in "$(token_of viewer)" "$(token_of admin)"; do
+  req GET /v1/waiting-list "$tok" ''
+  expect 200 "[.waiting[].id] == [$r4, $r3, $r6] and all(.waiting[]; has(\"nhs_number\") or has(\"needs\") or has(\"why\") or has(\"reasons\") | not) and .waiting[0].priority == 50"
+  case $body in *"$(nhs 4)"*|*bariatric*) bad "the waiting list shows a viewer the person: $body" ;; *) ok ;; esac
+done
+# A provider has no relationship with people who wait: 403.
+req GET /v1/waiting-list "$provider" ''
+expect_error 403 forbidden null
+req POST "/v1/referrals/$r6/cancel" "$hub" '{"reason": "listed"}'
+expect 200 '.referral.state == "cancelled"'
 req PATCH /v1/beds/OAK-033 "$provider" '{"status": "available"}'
 held4() { [ "$(state_of "$r4")" = held ]; }
 wait_for 20 held4 && ok || bad "the priority referral was not offered the bed first: $(state_of "$r4")"

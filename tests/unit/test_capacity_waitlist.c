@@ -146,9 +146,12 @@ Test(waitlist, order_is_priority_then_ready_date_then_arrival)
     int64_t b = refer("2026-11-23", 5, NULL, NULL);
     int64_t c = refer("2026-11-18", 0, NULL, NULL);
     int64_t d = refer("2026-11-18", 0, NULL, NULL);
-    json_t *list = NULL;
-    CAP_OK(ct_capacity_waitlist_json(f.cap, 100, &list, &cap_err));
+    json_t *page = NULL;
+    ct_waitlist_query q = {.limit = 100};
+    CAP_OK(ct_capacity_waitlist_json(f.cap, &q, &page, &cap_err));
+    json_t *list = json_object_get(page, "waiting");
     cr_assert_eq(json_array_size(list), 4);
+    cr_assert_eq(json_integer_value(json_object_get(page, "total")), 4);
     int64_t want[] = {b, c, d, a};
     for (size_t i = 0; i < 4; i++) {
         json_t *e = json_array_get(list, i);
@@ -157,7 +160,7 @@ Test(waitlist, order_is_priority_then_ready_date_then_arrival)
         cr_assert_eq(json_integer_value(json_object_get(e, "position")),
                      (json_int_t)i + 1);
     }
-    json_decref(list);
+    json_decref(page);
     /* Beds free one at a time go down the list in that order. */
     const char *beds[] = {"B01", "B02", "B03", "B04"};
     for (size_t i = 0; i < 4; i++) {
