@@ -281,6 +281,12 @@ const ct_http_route ct_api_routes[] = {
      ROLES_AND_DISPLAY(ALL, ALL, ALL, ALL, ALL), ct_api__escalation},
     {CT_HTTP_GET, "/v1/audit", CT_ROUTE_AUDITED, false,
      ROLES(ALL, NONE, NONE, ALL, ALL), ct_api__audit},
+    /* Notifications to referrers' systems (notify.h): their delivery,
+     * for the hub and admins who keep the interfaces running. */
+    {CT_HTTP_GET, "/v1/notifications", CT_ROUTE_READ, false,
+     ROLES(ALL, NONE, NONE, NONE, ALL), ct_api__notifications},
+    {CT_HTTP_GET, "/v1/notifications/{id}", CT_ROUTE_READ, false,
+     ROLES(ALL, NONE, NONE, NONE, ALL), ct_api__notification_get},
 
     {CT_HTTP_GET, "/v1/reports/delays", CT_ROUTE_READ, false,
      ROLES_AND_DISPLAY(ALL, ALL, ALL, ALL, ALL), ct_api__report_delays},

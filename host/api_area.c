@@ -6,6 +6,10 @@
 #include "audit.h"
 #include "error.h"
 #include "escalation.h"
+#include "notify.h"
+
+#include <stdlib.h>
+#include <string.h>
 
 /* GET /v1/escalation?limit=N: every role. The current level (1 when none
  * was ever recorded), since when, why, its actions and the latest N
@@ -55,4 +59,53 @@ int ct_api__audit(ct_http_req *r, void *app)
         r, 200,
         json_pack("{s:o, s:O}", "events", events, "next",
                   last ? json_object_get(last, "seq") : json_null()));
+}
+
+/* GET /v1/notifications?status=&before=&limit=: the outbox of referrer
+ * notifications, newest first, each with its attempts (notify.h). Ids,
+ * states and delivery only: no payloads, no people. */
+int ct_api__notifications(ct_http_req *r, void *app)
+{
+    int64_t before, limit;
+    int err;
+    if ((err = ct_http_query_int(r, "before", 1, INT64_MAX, 0, &before)) ||
+        (err = ct_http_query_int(r, "limit", 1, 500, 100, &limit)))
+        return err;
+    const char *status = ct_http_req_query(r, "status");
+    if (status && strcmp(status, "pending") != 0 &&
+        strcmp(status, "delivered") != 0 && strcmp(status, "failed") != 0)
+        return ct_http_error(r, 400, "invalid", "status",
+                             "'status' must be pending, delivered or failed");
+    json_t *list;
+    if ((err = ct_notify_list_json(ct_daemon_store(app),
+                                   ct_daemon_config(app)->area_id, status,
+                                   before, (int)limit, &list)))
+        return err;
+    size_t n = json_array_size(list);
+    json_t *last = n == (size_t)limit ? json_array_get(list, n - 1) : NULL;
+    return ct_http_reply_json(
+        r, 200,
+        json_pack("{s:o, s:O}", "notifications", list, "next",
+                  last ? json_object_get(last, "id") : json_null()));
+}
+
+/* GET /v1/notifications/{id}: one notification and its attempts. */
+int ct_api__notification_get(ct_http_req *r, void *app)
+{
+    const char *text = ct_http_req_param(r, "id");
+    char *end = NULL;
+    long long id = text ? strtoll(text, &end, 10) : 0;
+    if (!text || !*text || *end || id <= 0)
+        return ct_http_error(r, 404, "not_found", NULL,
+                             "notification '%s' does not exist",
+                             text ? text : "");
+    json_t *one;
+    int err = ct_notify_get_json(ct_daemon_store(app),
+                                 ct_daemon_config(app)->area_id, id, &one);
+    if (err == CT_ENOTFOUND)
+        return ct_http_error(r, 404, "not_found", NULL,
+                             "notification %lld does not exist", id);
+    if (err)
+        return err;
+    return ct_http_reply_json(r, 200, one);
 }

@@ -94,6 +94,8 @@ int ct_api__referral_decide(ct_http_req *r, void *app);
 int ct_api__waitlist(ct_http_req *r, void *app);
 int ct_api__escalation(ct_http_req *r, void *app);
 int ct_api__audit(ct_http_req *r, void *app);
+int ct_api__notifications(ct_http_req *r, void *app);
+int ct_api__notification_get(ct_http_req *r, void *app);
 int ct_api__report_delays(ct_http_req *r, void *app);
 int ct_api__report_capacity(ct_http_req *r, void *app);
 int ct_api__report_escalation(ct_http_req *r, void *app);

@@ -6,6 +6,7 @@
 #include "api.h"
 #include "daemon.h"
 #include "daemon_plugins.h"
+#include "notify.h"
 #include "util.h"
 
 #include <errno.h>
@@ -121,7 +122,8 @@ int ct_cmd_run(int argc, char **argv)
                                   argv[optind]);
     if (ct_cli_logging("run", log_format, log_level))
         return CT_EXIT_USAGE;
-    static const ct_daemon_unit *const units[] = {&ct_daemon_plugins_unit};
+    static const ct_daemon_unit *const units[] = {&ct_daemon_plugins_unit,
+                                                  &ct_notify_unit};
     o.routes = ct_api_routes;
     o.nroutes = ct_api_nroutes;
     o.dialect = &ct_api_fhir_dialect;

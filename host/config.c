@@ -10,6 +10,7 @@
 #include "util.h"
 
 #include <ctype.h>
+#include <curl/curl.h>
 #include <errno.h>
 #include <limits.h>
 #include <sodium.h>
@@ -513,10 +514,156 @@ static void check_unique_token(loader *l, const ct_node *n,
         }
 }
 
+/* Why url cannot be a webhook's address, or NULL: libcurl's own URL
+ * parser, so that what check accepts is what the sender can reach. */
+static const char *url_problem(const char *url)
+{
+    CURLU *h = curl_url();
+    if (!h)
+        return "cannot be checked (out of memory)";
+    const char *why = NULL;
+    char *scheme = NULL, *host = NULL, *user = NULL, *pass = NULL;
+    if (curl_url_set(h, CURLUPART_URL, url, 0) != CURLUE_OK)
+        why = "is not a URL (want http://HOST[:PORT]/PATH or https://...)";
+    else if (curl_url_get(h, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+             (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0))
+        why = "must be http:// or https://";
+    else if (curl_url_get(h, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+             !*host)
+        why = "has no host";
+    else if (curl_url_get(h, CURLUPART_USER, &user, 0) == CURLUE_OK ||
+             curl_url_get(h, CURLUPART_PASSWORD, &pass, 0) == CURLUE_OK)
+        why = "must not carry a user or password (give a 'secret' from env: "
+              "or file:)";
+    else if (strchr(url, '?') || strchr(url, '#'))
+        why = "must not have a query or fragment";
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(user);
+    curl_free(pass);
+    curl_url_cleanup(h);
+    return why;
+}
+
+/* A webhook's secret: exactly one of env or file, the first line,
+ * surrounding whitespace removed; at least 16 characters. */
+static char *notify_secret(loader *l, const ct_node *n)
+{
+    static const char *const keys[] = {"env", "file", NULL};
+    if (!is_map(l, n, "'secret'"))
+        return NULL;
+    check_keys(l, n, keys, "a webhook secret");
+    const ct_node *env = ct_node_get(n, "env"), *file = ct_node_get(n, "file");
+    if (!!env + !!file != 1) {
+        err(l, n, "'secret' needs exactly one of 'env' or 'file' (secrets "
+                  "are never written in config)");
+        return NULL;
+    }
+    char *text = NULL;
+    size_t len = 0;
+    const ct_node *at = env ? env : file;
+    if (!is_scalar(l, at, env ? "'env'" : "'file'"))
+        return NULL;
+    if (env) {
+        const char *v = getenv(env->value);
+        if (!v)
+            err(l, env, "environment variable '%s' is not set", env->value);
+        else if ((text = strdup(v)))
+            len = strlen(text);
+    } else {
+        char *path = resolve(l, file->value);
+        if (!path || ct_read_file(path, &text, &len))
+            err(l, file, "cannot read secret file '%s'",
+                path ? path : file->value);
+        free(path);
+    }
+    if (!text)
+        return NULL;
+    char *s = text;
+    while (isspace((unsigned char)*s))
+        s++;
+    size_t k = strcspn(s, "\r\n");
+    while (k > 0 && isspace((unsigned char)s[k - 1]))
+        k--;
+    char *out = NULL;
+    if (k < 16)
+        err(l, at, "the secret is too short: use at least 16 characters");
+    else if ((out = malloc(k + 1))) {
+        memcpy(out, s, k);
+        out[k] = '\0';
+    }
+    sodium_memzero(text, len);
+    free(text);
+    return out;
+}
+
+/* An organisation's notify: mapping (docs/config.md "notify"). */
+static ct_config_notify *load_notify(loader *l, const ct_node *n)
+{
+    static const char *const keys[] = {"url", "format", "auth", "secret",
+                                       NULL};
+    if (!is_map(l, n, "'notify'"))
+        return NULL;
+    check_keys(l, n, keys, "'notify'");
+    ct_config_notify *w = calloc(1, sizeof *w);
+    if (!w)
+        return NULL;
+    w->line = n->line;
+    w->url = get_string(l, n, "url", true, "'notify'");
+    const ct_node *u = ct_node_get(n, "url");
+    const char *why = w->url ? url_problem(w->url) : NULL;
+    if (why)
+        err(l, u, "'url' %s", why);
+    const ct_node *f = ct_node_get(n, "format");
+    if (f && is_scalar(l, f, "'format'")) {
+        if (strcmp(f->value, "fhir-rest-hook") == 0)
+            w->format = CT_NOTIFY_FHIR;
+        else if (strcmp(f->value, "json") == 0)
+            w->format = CT_NOTIFY_JSON;
+        else
+            err(l, f, "unknown format '%s'; expected fhir-rest-hook or json",
+                f->value);
+    }
+    const ct_node *sec = ct_node_get(n, "secret");
+    if (sec)
+        w->secret = notify_secret(l, sec);
+    const ct_node *a = ct_node_get(n, "auth");
+    w->auth = sec ? CT_NOTIFY_AUTH_HMAC : CT_NOTIFY_AUTH_NONE;
+    if (a && is_scalar(l, a, "'auth'")) {
+        if (strcmp(a->value, "hmac") == 0)
+            w->auth = CT_NOTIFY_AUTH_HMAC;
+        else if (strcmp(a->value, "bearer") == 0)
+            w->auth = CT_NOTIFY_AUTH_BEARER;
+        else if (strcmp(a->value, "none") == 0)
+            w->auth = CT_NOTIFY_AUTH_NONE;
+        else
+            err(l, a, "unknown auth '%s'; expected hmac, bearer or none",
+                a->value);
+        if (w->auth != CT_NOTIFY_AUTH_NONE && !sec)
+            err(l, a, "auth '%s' needs a 'secret' (env: or file:)",
+                a->value);
+        if (w->auth == CT_NOTIFY_AUTH_NONE && sec)
+            err(l, a, "auth 'none' with a 'secret': say hmac or bearer");
+    }
+    return w;
+}
+
+static void notify_free(ct_config_notify *w)
+{
+    if (!w)
+        return;
+    free(w->url);
+    if (w->secret) {
+        sodium_memzero(w->secret, strlen(w->secret));
+        free(w->secret);
+    }
+    free(w);
+}
+
 static void load_orgs(loader *l, const ct_node *n)
 {
     static const char *const keys[] = {"id", "name", "ods_code", "tokens",
-                                       NULL};
+                                       "notify", NULL};
     ct_config *c = l->cfg;
     if (!n) {
         err(l, c->root, "missing required section 'organisations'");
@@ -554,6 +701,9 @@ static void load_orgs(loader *l, const ct_node *n)
                     org->ods_code, c->orgs[j].id ? c->orgs[j].id : "?",
                     c->orgs[j].line);
         }
+        const ct_node *nt = ct_node_get(o, "notify");
+        if (nt)
+            org->notify = load_notify(l, nt);
         const ct_node *toks = ct_node_get(o, "tokens");
         if (!toks || !is_seq(l, toks, "'tokens'"))
             continue;
@@ -1123,6 +1273,27 @@ static void load_limits(loader *l, const ct_node *n)
         get_duration(l, n, "self_test_timeout", 60000, 1000, 3600000);
 }
 
+/* Retries of notifications (docs/config.md "notifications"). */
+static void load_notifications(loader *l, const ct_node *n)
+{
+    static const char *const keys[] = {"max_attempts", "backoff",
+                                       "max_backoff", "timeout", NULL};
+    ct_config_notifications *o = &l->cfg->notifications;
+    if (n && !is_map(l, n, "'notifications'"))
+        n = NULL;
+    if (n)
+        check_keys(l, n, keys, "'notifications'");
+    o->max_attempts = (uint32_t)get_int(l, n, "max_attempts", 10, 1, 1000);
+    o->backoff_ms = get_duration(l, n, "backoff", 10000, 100, 3600000);
+    o->max_backoff_ms =
+        get_duration(l, n, "max_backoff", 3600000, 100, 7 * 86400000LL);
+    o->timeout_ms = get_duration(l, n, "timeout", 10000, 100, 300000);
+    if (n && o->max_backoff_ms < o->backoff_ms)
+        err(l, ct_node_get(n, "max_backoff") ? ct_node_get(n, "max_backoff")
+                                              : n,
+            "'max_backoff' must not be shorter than 'backoff'");
+}
+
 /* --- entry points ---------------------------------------------------- */
 
 /* The section of root (its index) that holds line, or -1 before the
@@ -1180,7 +1351,7 @@ static int load_text(const char *file, const char *dir, const char *text,
     static const char *const keys[] = {
         "area",       "server",   "storage", "pathogens", "organisations",
         "facilities", "plugins",  "plugin_path", "trust", "limits",
-        "tests",      NULL};
+        "tests",      "notifications", NULL};
     *out = NULL;
     if (sodium_init() < 0)
         return CT_ENOMEM;
@@ -1223,6 +1394,7 @@ static int load_text(const char *file, const char *dir, const char *text,
         load_trust(&l, ct_node_get(root, "trust"));
         load_plugins(&l, ct_node_get(root, "plugins"));
         load_limits(&l, ct_node_get(root, "limits"));
+        load_notifications(&l, ct_node_get(root, "notifications"));
     }
     if (rest)
         keep_untouched(diags, first_syntax, first_check, cfg->root);
@@ -1313,6 +1485,7 @@ void ct_config_free(ct_config *cfg)
         free(cfg->orgs[i].name);
         free(cfg->orgs[i].ods_code);
         free(cfg->orgs[i].tokens);
+        notify_free(cfg->orgs[i].notify);
     }
     free(cfg->orgs);
     for (size_t i = 0; i < cfg->nfacilities; i++) {

@@ -30,10 +30,42 @@ typedef struct ct_config_token {
     uint32_t line;
 } ct_config_token;
 
+/* How a notification is sent (docs/config.md "notify"). */
+typedef enum ct_config_notify_format {
+    CT_NOTIFY_FHIR = 0, /* fhir-rest-hook: PUT url/Task/{id}, the Task */
+    CT_NOTIFY_JSON,     /* json: POST url, caretide's event JSON */
+} ct_config_notify_format;
+
+typedef enum ct_config_notify_auth {
+    CT_NOTIFY_AUTH_NONE = 0,
+    CT_NOTIFY_AUTH_HMAC,   /* X-Caretide-Signature: sha256=HMAC(body) */
+    CT_NOTIFY_AUTH_BEARER, /* Authorization: Bearer SECRET */
+} ct_config_notify_auth;
+
+/* An organisation's webhook: where its system hears of changes to the
+ * referrals it made (notify.h). */
+typedef struct ct_config_notify {
+    char *url; /* http(s), no user or password in it */
+    ct_config_notify_format format;
+    ct_config_notify_auth auth;
+    char *secret; /* from env or file, never from the config text; zeroed
+                     when freed; NULL with auth none */
+    uint32_t line;
+} ct_config_notify;
+
+/* Retries of notifications (the notifications: section). */
+typedef struct ct_config_notifications {
+    uint32_t max_attempts;  /* then the notification is failed */
+    int64_t backoff_ms;     /* before the second attempt; doubles */
+    int64_t max_backoff_ms; /* the longest wait between attempts */
+    int64_t timeout_ms;     /* one attempt, connection to answer */
+} ct_config_notifications;
+
 typedef struct ct_config_org {
     char *id;
     char *name;
     char *ods_code; /* ODS organisation code (natid.h), or NULL */
+    ct_config_notify *notify; /* its webhook, or NULL */
     ct_config_token *tokens;
     size_t ntokens;
     uint32_t line;
@@ -131,6 +163,7 @@ typedef struct ct_config {
     size_t nplugins;
     ct_trust trust; /* keys trusted to sign plugin bundles */
     ct_config_limits limits;
+    ct_config_notifications notifications;
     size_t nbeds; /* total over all zones */
     ct_node *root;
 } ct_config;

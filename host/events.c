@@ -45,6 +45,9 @@ struct ct_events {
     void *head_data;
     void (*tap_fn)(const char *kind, void *data);
     void *tap_data;
+    ct_events_hook_fn hook_fn;
+    const char *const *hook_kinds;
+    void *hook_data;
 };
 
 static void drop_from(ct_events *b, size_t mark)
@@ -191,6 +194,33 @@ void ct_events_set_tap(ct_events *b, void (*fn)(const char *kind, void *data),
     b->tap_data = data;
 }
 
+void ct_events_set_hook(ct_events *b, const char *const *kinds,
+                        ct_events_hook_fn fn, void *data)
+{
+    b->hook_fn = fn;
+    b->hook_kinds = fn ? kinds : NULL;
+    b->hook_data = data;
+}
+
+static bool hooked(const ct_events *b, const char *kind)
+{
+    if (!b->hook_fn || !b->hook_kinds)
+        return false;
+    for (const char *const *k = b->hook_kinds; *k; k++)
+        if (strcmp(*k, kind) == 0)
+            return true;
+    return false;
+}
+
+/* The hook on a recorded event (borrowed payload). */
+static int call_hook(ct_events *b, int64_t seq, int64_t at, const char *actor,
+                     const char *kind, const json_t *payload, unsigned flags)
+{
+    ct_event e = {seq, at, actor, kind, payload,
+                  flags & CT_EVENT_PLUGIN ? CT_EVENTS_PLUGIN : CT_EVENTS_HOST};
+    return b->hook_fn(&e, b->hook_data);
+}
+
 ct_store *ct_events_store(ct_events *b) { return b->store; }
 ct_clock *ct_events_clock(ct_events *b) { return b->clock; }
 
@@ -248,6 +278,11 @@ int ct_events_record(ct_events *b, const char *actor, const char *kind,
         *seq = s;
     if (b->tap_fn)
         b->tap_fn(kind, b->tap_data);
+    if (hooked(b, kind) &&
+        (rc = call_hook(b, s, at, actor, kind, payload, flags))) {
+        json_decref(payload);
+        return rc;
+    }
     unsigned origin = origin_of(flags);
     if ((flags & CT_EVENT_QUIET) || !ct_events_wanted(b, origin)) {
         json_decref(payload);
@@ -270,6 +305,13 @@ int ct_events_record_members(ct_events *b, const char *actor,
         *seq = s;
     if (b->tap_fn)
         b->tap_fn(kind, b->tap_data);
+    if (hooked(b, kind)) {
+        json_t *o = ct_json_members_object(m, n);
+        rc = o ? call_hook(b, s, at, actor, kind, o, flags) : CT_ENOMEM;
+        json_decref(o);
+        if (rc)
+            return rc;
+    }
     unsigned origin = origin_of(flags);
     /* The object is built only for a subscriber to read. */
     if ((flags & CT_EVENT_QUIET) || !ct_events_wanted(b, origin))

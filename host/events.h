@@ -107,6 +107,18 @@ void ct_events_set_head_sync(ct_events *b, void (*fn)(void *data),
 void ct_events_set_tap(ct_events *b, void (*fn)(const char *kind, void *data),
                        void *data);
 
+/*
+ * fn(ev, data) hears each event whose kind is in kinds (NULL-terminated,
+ * borrowed) as it is recorded, inside the transaction and after its audit
+ * append, quiet or not: what fn writes stands or falls with the change
+ * that recorded the event (the notification outbox, notify.h). An error
+ * from fn fails the record, so the caller rolls the change back. fn must
+ * not record events. One hook per bus; fn NULL removes it.
+ */
+typedef int (*ct_events_hook_fn)(const ct_event *ev, void *data);
+void ct_events_set_hook(ct_events *b, const char *const *kinds,
+                        ct_events_hook_fn fn, void *data);
+
 /* The store and clock the bus was made with (borrowed). */
 ct_store *ct_events_store(ct_events *b);
 ct_clock *ct_events_clock(ct_events *b);

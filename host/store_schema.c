@@ -476,6 +476,44 @@ static const char schema_v13[] =
     "  sha256 BLOB NOT NULL CHECK (length(sha256) = 32)"
     ") STRICT;";
 
+/*
+ * The notification outbox (host/notify.h, docs/api.md "Notifications"): a
+ * referral's change writes a row for the referring organisation's webhook
+ * in the same transaction as the change, so a notification is never lost
+ * nor sent for a change that was rolled back. Rows are delivered after
+ * the commit, at least once, and every attempt is kept. The secret is in
+ * neither table.
+ */
+static const char schema_v14[] =
+    "CREATE TABLE notification ("
+    "  id           INTEGER PRIMARY KEY,"
+    "  event_seq    INTEGER NOT NULL,"
+    "  referral_id  INTEGER NOT NULL REFERENCES referral(id),"
+    "  org          TEXT NOT NULL,"
+    "  event        TEXT NOT NULL,"
+    "  state        TEXT NOT NULL,"
+    "  body         TEXT NOT NULL,"
+    "  created_at   INTEGER NOT NULL,"
+    "  status       TEXT NOT NULL CHECK (status = 'pending'"
+    "                 OR status = 'delivered' OR status = 'failed'),"
+    "  attempts     INTEGER NOT NULL DEFAULT 0,"
+    "  next_at      INTEGER NOT NULL,"
+    "  done_at      INTEGER,"
+    "  UNIQUE (event_seq, org)"
+    ") STRICT;"
+    "CREATE INDEX notification_due ON notification(next_at, id)"
+    "  WHERE status = 'pending';"
+    "CREATE TABLE notification_attempt ("
+    "  notification_id INTEGER NOT NULL REFERENCES notification(id),"
+    "  n               INTEGER NOT NULL,"
+    "  at              INTEGER NOT NULL,"
+    "  duration_ms     INTEGER NOT NULL,"
+    "  http_status     INTEGER,"
+    "  error           TEXT,"
+    "  outcome         TEXT NOT NULL,"
+    "  PRIMARY KEY (notification_id, n)"
+    ") STRICT, WITHOUT ROWID;";
+
 const ct_migration ct_store__migrations[] = {
     {"domain model", schema_v1},
     {"capacity indexes and guards", schema_v2},
@@ -490,5 +528,6 @@ const ct_migration ct_store__migrations[] = {
     {"delay episodes", schema_v11},
     {"daily snapshots", schema_v12},
     {"loaded config hash", schema_v13},
+    {"notification outbox", schema_v14},
 };
 const int ct_store__nmigrations = (int)CT_ARRAY_LEN(ct_store__migrations);

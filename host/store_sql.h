@@ -12,6 +12,7 @@
 #include "store_sql_display.h"
 #include "store_sql_escalation.h"
 #include "store_sql_kv.h"
+#include "store_sql_notify.h"
 #include "store_sql_repl.h"
 #include "store_sql_report.h"
 #include "store_sql_sim.h"
@@ -22,7 +23,7 @@
     CT_STMTS_STORE(X) CT_STMTS_KV(X) CT_STMTS_AUDIT(X) CT_STMTS_CAPACITY(X)  \
         CT_STMTS_VIEW(X) CT_STMTS_ESCALATION(X)                              \
         CT_STMTS_REPL(X) CT_STMTS_REPORT(X) CT_STMTS_DISPLAY(X)          \
-        CT_STMTS_SIM(X)
+        CT_STMTS_SIM(X) CT_STMTS_NOTIFY(X)
 
 typedef enum ct_stmt {
 #define X(name, sql) CT_STMT_##name,

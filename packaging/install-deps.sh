@@ -8,7 +8,7 @@ packages=(
   chromium jq
   build-essential cmake pkg-config
   liblua5.4-dev libuv1-dev libsqlite3-dev libyaml-dev libgsl-dev
-  libmicrohttpd-dev libjansson-dev libsodium-dev libedit-dev nettle-dev
+  libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libsodium-dev libedit-dev nettle-dev
   libcriterion-dev clang libclang-rt-14-dev
   lua5.4 lua-check sqlite3 curl tmux faketime
   nginx openssl

@@ -115,6 +115,7 @@ matrix=(
   "POST /v1/referrals/$R/decide|{\"x\": 1}|400 400 404 403 403 403 403"
   "POST /v1/referrals|{}|400 400 400 403 403 403 403"
   "GET /v1/audit?limit=1000||P 403 403 403 403 R R"
+  "GET /v1/notifications||N 403 403 403 403 403 N"
   "GET /v1/reports/decisions?limit=100||N 403 403 403 403 R R"
   "PATCH /v1/beds/$R_bed|{\"status\": \"available\"}|409 403 403 409 403 403 403"
   "GET /v1/reports/delayed-people||N 403 403 403 403 403 403"

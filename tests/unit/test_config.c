@@ -441,3 +441,112 @@ Test(config, demo_organisations_carry_ods_codes)
     ct_config_free(cfg);
     ct_diags_free(&d);
 }
+
+/* An organisation's webhook (notify:) and the retries (notifications:):
+ * secrets from env or file only, the URL checked by libcurl's parser,
+ * every error at its line and column. */
+Test(config, notify_webhooks)
+{
+    setenv("CT_TEST_HOOK_SECRET", "  a-webhook-secret-of-enough-length \n",
+           1);
+    char *t = edit("    name: Acute\n",
+                   "    name: Acute\n    notify:\n"
+                   "      url: https://epr.example.nhs.uk/fhir\n"
+                   "      auth: bearer\n"
+                   "      secret: {env: CT_TEST_HOOK_SECRET}\n");
+    ct_diags d = {0};
+    ct_config *cfg = load(t, &d);
+    cr_assert_not_null(cfg, "%s", d.len ? d.items[0].message : "");
+    const ct_config_notify *w = cfg->orgs[0].notify;
+    cr_assert_not_null(w);
+    cr_assert_str_eq(w->url, "https://epr.example.nhs.uk/fhir");
+    cr_assert_eq(w->format, CT_NOTIFY_FHIR);
+    cr_assert_eq(w->auth, CT_NOTIFY_AUTH_BEARER);
+    cr_assert_str_eq(w->secret, "a-webhook-secret-of-enough-length");
+    cr_assert_eq(cfg->notifications.max_attempts, 10);
+    cr_assert_eq(cfg->notifications.backoff_ms, 10000);
+    cr_assert_eq(cfg->notifications.max_backoff_ms, 3600000);
+    cr_assert_eq(cfg->notifications.timeout_ms, 10000);
+    ct_config_free(cfg);
+    ct_diags_free(&d);
+    free(t);
+
+    /* A secret makes HMAC the default; json is the other format. */
+    t = edit("    name: Acute\n",
+             "    name: Acute\n    notify:\n"
+             "      url: http://127.0.0.1:9/hook\n      format: json\n"
+             "      secret: {env: CT_TEST_HOOK_SECRET}\n");
+    cfg = load(t, &d);
+    cr_assert_not_null(cfg, "%s", d.len ? d.items[0].message : "");
+    cr_assert_eq(cfg->orgs[0].notify->auth, CT_NOTIFY_AUTH_HMAC);
+    cr_assert_eq(cfg->orgs[0].notify->format, CT_NOTIFY_JSON);
+    ct_config_free(cfg);
+    ct_diags_free(&d);
+    free(t);
+
+    static const struct {
+        const char *text, *needle;
+        uint32_t line, col;
+    } bad[] = {
+        {"      url: ftp://x.example/y\n", "must be http:// or https://", 6,
+         12},
+        {"      url: https://u:p@x.example/y\n", "user or password", 6, 12},
+        {"      url: https://x.example/y?token=1\n", "query", 6, 12},
+        {"      url: https://x.example/y\n      format: hl7v2\n",
+         "unknown format 'hl7v2'", 7, 15},
+        {"      url: https://x.example/y\n      auth: hmac\n",
+         "auth 'hmac' needs a 'secret'", 7, 13},
+        {"      url: https://x.example/y\n      secret: {env: "
+         "CT_TEST_NO_SUCH_VAR}\n",
+         "'CT_TEST_NO_SUCH_VAR' is not set", 7, 21},
+        {"      url: https://x.example/y\n      secret: plain-text-here\n",
+         "'secret' must be a mapping", 7, 15},
+        {"      url: https://x.example/y\n      secret: {env: "
+         "CT_TEST_SHORT}\n",
+         "too short", 7, 21},
+        {"      uri: https://x.example/y\n", "did you mean 'url'", 6, 7},
+    };
+    setenv("CT_TEST_SHORT", "short", 1);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char with[300];
+        snprintf(with, sizeof with, "    name: Acute\n    notify:\n%s",
+                 bad[i].text);
+        t = edit("    name: Acute\n", with);
+        if (strstr(bad[i].text, "uri:")) {
+            /* The unknown key and the missing url: both reported. */
+            ct_diags dd = {0};
+            cr_assert_null(load(t, &dd));
+            cr_assert_eq(dd.len, 2);
+            cr_expect(strstr(dd.items[0].message, bad[i].needle) ||
+                          strstr(dd.items[1].message, bad[i].needle),
+                      "%s / %s", dd.items[0].message, dd.items[1].message);
+            ct_diags_free(&dd);
+        } else {
+            expect_one(t, bad[i].line, bad[i].col, bad[i].needle);
+        }
+        free(t);
+    }
+
+    size_t n = strlen(base) + 200;
+    t = malloc(n);
+    snprintf(t, n, "%snotifications:\n  backoff: 1m\n  max_backoff: 30s\n",
+             base);
+    expect_one(t, 23, 16, "'max_backoff' must not be shorter than 'backoff'");
+    snprintf(t, n, "%snotifications:\n  max_attempts: 0\n", base);
+    expect_one(t, 22, 17, "max_attempts");
+    snprintf(t, n, "%snotifications:\n  retries: 3\n", base);
+    expect_one(t, 22, 3, "unknown key 'retries'");
+    snprintf(t, n,
+             "%snotifications:\n  max_attempts: 3\n  backoff: 250ms\n"
+             "  max_backoff: 1m\n  timeout: 2s\n",
+             base);
+    cfg = load(t, &d);
+    cr_assert_not_null(cfg, "%s", d.len ? d.items[0].message : "");
+    cr_assert_eq(cfg->notifications.max_attempts, 3);
+    cr_assert_eq(cfg->notifications.backoff_ms, 250);
+    cr_assert_eq(cfg->notifications.max_backoff_ms, 60000);
+    cr_assert_eq(cfg->notifications.timeout_ms, 2000);
+    ct_config_free(cfg);
+    ct_diags_free(&d);
+    free(t);
+}

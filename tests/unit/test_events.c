@@ -285,3 +285,85 @@ Test(events, a_transaction_sqlite_ended_is_a_rollback)
     cr_assert_str_eq(f.heard, "after", "the lost event was never delivered");
     close_fx(&f);
 }
+
+/* The hook (the notification outbox's way in): inside the transaction,
+ * only for the listed kinds, with the payload of either recording path;
+ * its error fails the record, so the caller's change rolls back. */
+typedef struct hook_fx {
+    char heard[256];
+    int fail; /* returned by the hook */
+    bool in_tx;
+    ct_store *s;
+} hook_fx;
+
+static int hook(const ct_event *ev, void *data)
+{
+    hook_fx *h = data;
+    size_t n = strlen(h->heard);
+    snprintf(h->heard + n, sizeof h->heard - n, "%s%s:%lld", n ? "," : "",
+             ev->kind,
+             (long long)json_integer_value(
+                 json_object_get(ev->payload, "referral")));
+    h->in_tx = ct_store_in_transaction(h->s);
+    return h->fail;
+}
+
+typedef struct hook_args {
+    fx *f;
+    const char *kind;
+    bool members;
+} hook_args;
+
+static int hook_rec(ct_store *s, void *arg)
+{
+    (void)s;
+    hook_args *a = arg;
+    if (a->members) {
+        ct_json_member m[] = {{"referral", NULL, 7}};
+        return ct_events_record_members(a->f->bus, "test", a->kind, m, 1, 0,
+                                        NULL);
+    }
+    return ct_events_record(a->f->bus, "test", a->kind,
+                            json_pack("{s:i}", "referral", 5), 0, NULL, NULL);
+}
+
+Test(events, the_hook_hears_listed_kinds_inside_the_transaction)
+{
+    fx f;
+    open_fx(&f);
+    static const char *const kinds[] = {"hold.created", "referral.cancelled",
+                                        NULL};
+    hook_fx h = {.s = f.s};
+    ct_events_set_hook(f.bus, kinds, hook, &h);
+    hook_args a = {&f, "hold.created", true};
+    cr_assert_eq(ct_store_run(f.s, hook_rec, &a), 0);
+    cr_assert(h.in_tx);
+    a = (hook_args){&f, "referral.cancelled", false};
+    cr_assert_eq(ct_store_run(f.s, hook_rec, &a), 0);
+    a = (hook_args){&f, "referral.created", false};
+    cr_assert_eq(ct_store_run(f.s, hook_rec, &a), 0);
+    cr_assert_str_eq(h.heard, "hold.created:7,referral.cancelled:5");
+    cr_assert_eq(events_in_log(&f), 3);
+    close_fx(&f);
+}
+
+Test(events, a_failing_hook_fails_the_record_and_the_change)
+{
+    fx f;
+    open_fx(&f);
+    static const char *const kinds[] = {"hold.created", NULL};
+    hook_fx h = {.s = f.s, .fail = CT_ESTORE};
+    ct_events_set_hook(f.bus, kinds, hook, &h);
+    for (int members = 0; members < 2; members++) {
+        hook_args a = {&f, "hold.created", members};
+        cr_assert_eq(ct_store_run(f.s, hook_rec, &a), CT_ESTORE);
+    }
+    cr_assert_eq(events_in_log(&f), 0);
+    cr_assert_str_eq(f.heard, "");
+    /* Removed: heard no more. */
+    ct_events_set_hook(f.bus, NULL, NULL, NULL);
+    hook_args a = {&f, "hold.created", false};
+    cr_assert_eq(ct_store_run(f.s, hook_rec, &a), 0);
+    cr_assert_eq(events_in_log(&f), 1);
+    close_fx(&f);
+}
