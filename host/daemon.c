@@ -463,40 +463,57 @@ int ct_daemon_reload(ct_daemon *d, ct_diags *diags, ct_reconcile_stats *stats)
     return ct_daemon_reload_by(d, "host", diags, stats);
 }
 
-int ct_daemon_reload_by(ct_daemon *d, const char *actor, ct_diags *diags,
-                        ct_reconcile_stats *stats)
+int ct_daemon__reload_begin(ct_daemon *d, ct_daemon__pending *p,
+                            ct_diags *diags)
 {
-    if (ct_commit_pending(d->commit))
-        return CT_ESTATE;
-    ct_reconcile_stats local;
-    if (!stats)
-        stats = &local;
-    memset(stats, 0, sizeof *stats);
-    ct_config *next = NULL;
-    ct_auth *auth = NULL;
-    int err = load_config(&d->opts, &next, diags);
+    memset(p, 0, sizeof *p);
+    int err = load_config(&d->opts, &p->next, diags);
     if (err)
         goto fail_load;
-    if ((err = ct_auth_new(next, &auth)))
+    if ((err = ct_auth_new(p->next, &p->auth)))
         goto fail_auth;
-    if ((err = ct_daemon__tokens_check_config(d, next, diags))) {
-        ct_auth_free(auth);
-        goto fail_auth;
+    if ((err = ct_daemon__tokens_check_config(d, p->next, diags)))
+        goto fail_tokens;
+    ct_plugins *pl = ct_daemon_plugins(d);
+    p->plugins_before = pl ? ct_plugins_provenance(pl) : json_array();
+    p->settings_before = pl ? ct_plugins_settings(pl) : json_object();
+    return 0;
+
+fail_tokens:
+    ct_auth_free(p->auth);
+fail_auth:
+    ct_config_free(p->next);
+fail_load:
+    memset(p, 0, sizeof *p);
+    ct_daemon__reload_failed(d, err, diags);
+    return err;
+}
+
+void ct_daemon__reload_drop(ct_daemon *d, ct_daemon__pending *p, int err,
+                            ct_diags *diags)
+{
+    json_decref(p->plugins_before);
+    json_decref(p->settings_before);
+    while (p->prepared-- > 0)
+        if (d->hooks[p->prepared].abort)
+            d->hooks[p->prepared].abort(d, p->next,
+                                        d->hooks[p->prepared].data);
+    ct_auth_free(p->auth);
+    ct_config_free(p->next);
+    memset(p, 0, sizeof *p);
+    ct_daemon__reload_failed(d, err, diags);
+}
+
+int ct_daemon__reload_commit(ct_daemon *d, ct_daemon__pending *p,
+                             const char *actor, ct_diags *diags,
+                             ct_reconcile_stats *stats)
+{
+    ct_config *next = p->next;
+    int err = ct_store_reconcile(d->store, next, stats, diags);
+    if (err) {
+        ct_daemon__reload_drop(d, p, err, diags);
+        return err;
     }
-    json_t *plugins_before =
-        ct_daemon_plugins(d) ? ct_plugins_provenance(ct_daemon_plugins(d))
-                            : json_array();
-    json_t *settings_before =
-        ct_daemon_plugins(d) ? ct_plugins_settings(ct_daemon_plugins(d))
-                            : json_object();
-    size_t prepared = 0;
-    for (; prepared < d->nhooks; prepared++) {
-        const ct_daemon_reload_hook *h = &d->hooks[prepared];
-        if (h->prepare && (err = h->prepare(d, next, diags, h->data)))
-            goto fail_prepare;
-    }
-    if ((err = ct_store_reconcile(d->store, next, stats, diags)))
-        goto fail_prepare;
     ct_daemon__cap_reloaded(d);
     for (size_t i = 0; i < d->nhooks; i++)
         if (d->hooks[i].apply)
@@ -508,39 +525,51 @@ int ct_daemon_reload_by(ct_daemon *d, const char *actor, ct_diags *diags,
     json_t *settings_after =
         ct_daemon_plugins(d) ? ct_plugins_settings(ct_daemon_plugins(d))
                             : json_object();
-    json_t *diff = reload_diff(d->cfg, next, stats, plugins_before,
-                               plugins_after, settings_before, settings_after);
-    json_decref(plugins_before);
+    json_t *diff = reload_diff(d->cfg, next, stats, p->plugins_before,
+                               plugins_after, p->settings_before,
+                               settings_after);
+    json_decref(p->plugins_before);
     json_decref(plugins_after);
-    json_decref(settings_before);
+    json_decref(p->settings_before);
     json_decref(settings_after);
     audit_reload(d, actor, diff);
-    ct_daemon__tokens_auth_changed(d, auth);
-    ct_http_set_auth(d->http, auth);
+    ct_daemon__tokens_auth_changed(d, p->auth);
+    ct_http_set_auth(d->http, p->auth);
     ct_http_set_max_body(d->http, next->limits.max_body);
     ct_auth_free(d->auth);
     ct_config_free(d->cfg);
-    d->auth = auth;
+    d->auth = p->auth;
     d->cfg = next;
+    memset(p, 0, sizeof *p);
     ct_prom_add(d->m_reloads, (const char *[]){"ok"}, 1);
     ct_log_info(UNIT, "reloaded %s: %u beds added, %u changed, %u retired; "
                 "%u organisations added, %u changed",
                 next->file, stats->beds_added, stats->beds_changed,
                 stats->beds_retired, stats->orgs_added, stats->orgs_changed);
     return 0;
+}
 
-fail_prepare:
-    json_decref(plugins_before);
-    json_decref(settings_before);
-    while (prepared-- > 0)
-        if (d->hooks[prepared].abort)
-            d->hooks[prepared].abort(d, next, d->hooks[prepared].data);
-    ct_auth_free(auth);
-fail_auth:
-    ct_config_free(next);
-fail_load:
-    ct_daemon__reload_failed(d, err, diags);
-    return err;
+int ct_daemon_reload_by(ct_daemon *d, const char *actor, ct_diags *diags,
+                        ct_reconcile_stats *stats)
+{
+    if (ct_commit_pending(d->commit))
+        return CT_ESTATE;
+    ct_reconcile_stats local;
+    if (!stats)
+        stats = &local;
+    memset(stats, 0, sizeof *stats);
+    ct_daemon__pending p;
+    int err = ct_daemon__reload_begin(d, &p, diags);
+    if (err)
+        return err;
+    for (; p.prepared < d->nhooks; p.prepared++) {
+        const ct_daemon_reload_hook *h = &d->hooks[p.prepared];
+        if (h->prepare && (err = h->prepare(d, p.next, diags, h->data))) {
+            ct_daemon__reload_drop(d, &p, err, diags);
+            return err;
+        }
+    }
+    return ct_daemon__reload_commit(d, &p, actor, diags, stats);
 }
 
 void ct_daemon__reload_failed(ct_daemon *d, int err, const ct_diags *diags)

@@ -198,12 +198,23 @@ bool ct_daemon_ready(const ct_daemon *d);
 typedef struct ct_daemon_reload_hook {
     int (*prepare)(ct_daemon *d, const ct_config *next, ct_diags *diags,
                    void *data);
+    /* Optional, used instead of prepare by a reload the loop must not
+     * wait for (ct_daemon_reload_start): starts the same work off the
+     * loop and returns 0, then calls ct_daemon_reload_prepared exactly
+     * once, on the loop's thread, when it has ended; next and diags stay
+     * valid until then. A CT_E* code instead: it did not start;
+     * CT_EUNSUPPORTED: prepare runs instead, on the loop. */
+    int (*prepare_start)(ct_daemon *d, const ct_config *next,
+                         ct_diags *diags, void *data);
     void (*apply)(ct_daemon *d, const ct_config *next, void *data);
     void (*abort)(ct_daemon *d, const ct_config *next, void *data);
     void *data;
 } ct_daemon_reload_hook;
 
 int ct_daemon_on_reload(ct_daemon *d, const ct_daemon_reload_hook *hook);
+/* From a prepare_start hook: its work has ended with err (0: prepared,
+ * apply or abort follows). */
+void ct_daemon_reload_prepared(ct_daemon *d, int err);
 
 /*
  * Starts a reload (daemon_reload.c): signed bundles' own tests first, in a

@@ -122,6 +122,27 @@ void ct_daemon__tokens_free(ct_daemon *d);
 void ct_daemon__reload_stop(ct_daemon *d);
 void ct_daemon__reload_failed(ct_daemon *d, int err, const ct_diags *diags);
 
+/* A reload in steps (daemon.c), so that daemon_reload.c can wait for
+ * prepare_start hooks on the loop: begin loads the config, the tokens and
+ * notes what runs now (no group commit open); each hook is then prepared
+ * (p->prepared counts them); commit, with no group commit open again,
+ * reconciles the store, applies, audits and swaps; drop aborts what was
+ * prepared. begin on failure, commit and drop always, free p's contents
+ * and count the reload. ct_daemon_reload_by is these in a row. */
+typedef struct ct_daemon__pending {
+    ct_config *next;
+    ct_auth *auth;
+    json_t *plugins_before, *settings_before;
+    size_t prepared; /* hooks prepared so far */
+} ct_daemon__pending;
+int ct_daemon__reload_begin(ct_daemon *d, ct_daemon__pending *p,
+                            ct_diags *diags);
+int ct_daemon__reload_commit(ct_daemon *d, ct_daemon__pending *p,
+                             const char *actor, ct_diags *diags,
+                             ct_reconcile_stats *stats);
+void ct_daemon__reload_drop(ct_daemon *d, ct_daemon__pending *p, int err,
+                            ct_diags *diags);
+
 /* Opens the host (host.h: the area reconciled, stats filled; capacity;
  * the configured plugins, problems printed) on the store and the clock
  * and starts the capacity timers; registers its gauges. */

@@ -2,6 +2,17 @@
  * The plugin manager inside the daemon (daemon_plugins.h): reload hooks,
  * file watching, the escalation round on the host clock, health and
  * metrics, through daemon.h only.
+ *
+ * A reload loads the new set (each plugin's init.lua and setup(), plugin
+ * code) on a thread of its own, the loader, so that the event loop never
+ * waits for it. The plugins' host functions still need the loop's
+ * objects (the store, the capacity handle, the clock, the manager), so
+ * each passage of the new plugins' code into the host goes through a
+ * gate: the plugin's thread asks the loop (an async handle), the loop,
+ * once no group commit is open, holds still until the passage has ended,
+ * and the host is used by one thread at a time exactly as when the loop
+ * waits for a call. The loop waits only for host code, never for plugin
+ * code.
  */
 #include "daemon_plugins.h"
 
@@ -9,6 +20,8 @@
 #include "intake.h"
 #include "log.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,8 +34,26 @@
 #define WATCH_SETTLE_MS 500
 #define MAX_WATCHES 64
 
+/* The off-loop load of a reload (one at a time: reloads are). */
+typedef struct loader {
+    uv_async_t async;  /* plugin threads and the loader -> the loop */
+    bool async_open;
+    bool running;      /* the loader thread exists (not yet joined) */
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    /* Under mu: a plugin thread wants the host (want), has it (granted),
+     * is done with it (released); the loader has ended (done). */
+    bool want, granted, released, done;
+    ct_commit_req defer;
+    bool deferred;     /* defer is queued behind a group commit */
+    const ct_config *next;
+    ct_diags *diags;
+} loader;
+
 typedef struct state {
     ct_daemon *d;
+    loader ld;
     ct_plugins *m;
     ct_timer escalate;
     ct_commit_req esc_req;
@@ -87,6 +118,148 @@ static int reload_prepare(ct_daemon *d, const ct_config *next,
     int err = ct_plugins_prepare(u->m, next, diags);
     ct_plugins_set_pretested(u->m, NULL);
     return err;
+}
+
+/* --- the off-loop load ------------------------------------------------------- */
+
+/* A plugin thread: returns once the loop holds still for it. */
+static void gate_enter(void *ud)
+{
+    loader *ld = ud;
+    pthread_mutex_lock(&ld->mu);
+    ld->want = true;
+    pthread_mutex_unlock(&ld->mu);
+    uv_async_send(&ld->async);
+    pthread_mutex_lock(&ld->mu);
+    while (!ld->granted)
+        pthread_cond_wait(&ld->cv, &ld->mu);
+    pthread_mutex_unlock(&ld->mu);
+}
+
+/* Returns once the loop has taken the host back, so that the next
+ * passage cannot see this one's grant. */
+static void gate_leave(void *ud)
+{
+    loader *ld = ud;
+    pthread_mutex_lock(&ld->mu);
+    ld->released = true;
+    pthread_cond_broadcast(&ld->cv);
+    while (ld->granted)
+        pthread_cond_wait(&ld->cv, &ld->mu);
+    pthread_mutex_unlock(&ld->mu);
+}
+
+/* The loop: holds still while one passage into the host runs. Bounded by
+ * host code: host functions watch the plugin's deadline in long work. */
+static void serve(loader *ld)
+{
+    pthread_mutex_lock(&ld->mu);
+    if (ld->want && !ld->granted) {
+        ld->granted = true;
+        pthread_cond_broadcast(&ld->cv);
+        while (!ld->released)
+            pthread_cond_wait(&ld->cv, &ld->mu);
+        ld->want = ld->granted = ld->released = false;
+        pthread_cond_broadcast(&ld->cv);
+    }
+    pthread_mutex_unlock(&ld->mu);
+}
+
+static void *loader_main(void *arg)
+{
+    state *u = arg;
+    loader *ld = &u->ld;
+    ct_plugins_gate gate = {gate_enter, gate_leave, ld};
+    ct_plugins_prepare_load(u->m, ld->next, &gate, ld->diags);
+    pthread_mutex_lock(&ld->mu);
+    ld->done = true;
+    pthread_mutex_unlock(&ld->mu);
+    uv_async_send(&ld->async);
+    return NULL;
+}
+
+static void on_async(uv_async_t *a);
+
+static void on_group_ended(ct_commit_req *r, int status)
+{
+    (void)status;
+    state *u = r->data;
+    u->ld.deferred = false;
+    on_async(&u->ld.async);
+}
+
+static void on_loader_closed(uv_handle_t *h)
+{
+    state *u = h->data;
+    u->ld.async_open = false;
+}
+
+static void on_async(uv_async_t *a)
+{
+    state *u = a->data;
+    loader *ld = &u->ld;
+    pthread_mutex_lock(&ld->mu);
+    bool want = ld->want && !ld->granted, done = ld->done;
+    pthread_mutex_unlock(&ld->mu);
+    if (want && !ld->deferred) {
+        /* Host functions of a setup run outside any group, as they did
+         * when the loop loaded plugins itself. At shutdown the committer
+         * may be gone: no group can open then. */
+        ct_commit *c = ct_daemon_commit(u->d);
+        if (!ct_daemon_stopping(u->d) && c && ct_commit_pending(c)) {
+            u->ld.defer.data = u;
+            if (ct_commit_defer(c, &ld->defer, on_group_ended) == 0) {
+                ld->deferred = true;
+                return;
+            }
+        }
+        serve(ld);
+    }
+    if (!done || !ld->running)
+        return;
+    pthread_join(ld->thread, NULL);
+    ld->running = false;
+    ld->done = false;
+    int err = ct_plugins_prepare_end(u->m, ld->next, ld->diags);
+    ct_plugins_set_pretested(u->m, NULL);
+    if (u->stopping && ld->async_open) {
+        uv_close((uv_handle_t *)&ld->async, on_loader_closed);
+    }
+    ct_daemon_reload_prepared(u->d, err);
+}
+
+static int reload_prepare_start(ct_daemon *d, const ct_config *next,
+                                ct_diags *diags, void *data)
+{
+    state *u = data;
+    loader *ld = &u->ld;
+    if (!ld->async_open || ld->running)
+        return CT_ESTATE;
+    if (!ct_plugins_gated(u->m))
+        return CT_EUNSUPPORTED; /* no thread per plugin: on the loop */
+    ct_plugins_set_pretested(u->m, ct_daemon_reload_pretested(d));
+    int err = ct_plugins_prepare_begin(u->m, next, diags);
+    if (err) {
+        ct_plugins_set_pretested(u->m, NULL);
+        return err;
+    }
+    ld->next = next;
+    ld->diags = diags;
+    ld->want = ld->granted = ld->released = ld->done = false;
+    /* Signals stay with the loop's thread (libuv's handlers). */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&ld->thread, NULL, loader_main, u);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc) {
+        ct_plugins_prepare_end(u->m, next, diags);
+        ct_plugins_abort(u->m);
+        ct_plugins_set_pretested(u->m, NULL);
+        return CT_ENOMEM;
+    }
+    ld->running = true;
+    return 0;
 }
 
 static void reload_apply(ct_daemon *d, const ct_config *next, void *data)
@@ -216,14 +389,19 @@ static int start(ct_daemon *d, void **data)
     if (!u)
         return CT_ENOMEM;
     u->d = d;
+    pthread_mutex_init(&u->ld.mu, NULL);
+    pthread_cond_init(&u->ld.cv, NULL);
     *data = u;
     /* Before anything can fail: stop on the failure path stops it. */
     ct_clock *clock = ct_daemon_clock(d);
     ct_timer_init(clock, &u->escalate);
     u->m = ct_daemon_plugins(d); /* loaded with the host (daemon_cap.c) */
     int rc;
-    ct_daemon_reload_hook hook = {reload_prepare, reload_apply, reload_abort,
-                                  u};
+    ct_daemon_reload_hook hook = {.prepare = reload_prepare,
+                                  .prepare_start = reload_prepare_start,
+                                  .apply = reload_apply,
+                                  .abort = reload_abort,
+                                  .data = u};
     ct_prom_family *f;
     if ((rc = ct_daemon_on_reload(d, &hook)) ||
         (rc = ct_daemon_on_health(d, health, u)) ||
@@ -235,6 +413,10 @@ static int start(ct_daemon *d, void **data)
                                (const char *[]){"plugin", "what", NULL},
                                collect, u, &f)))
         return rc;
+    if ((rc = uv_async_init(ct_daemon_loop(d), &u->ld.async, on_async)))
+        return ct_err_from_uv(rc);
+    u->ld.async.data = u;
+    u->ld.async_open = true;
     uv_timer_init(ct_daemon_loop(d), &u->settle);
     u->settle.data = u;
     u->settle_open = true;
@@ -263,13 +445,22 @@ static void stop(ct_daemon *d, void *data)
     watch_stop(u);
     if (u->settle_open && !uv_is_closing((uv_handle_t *)&u->settle))
         uv_close((uv_handle_t *)&u->settle, on_settle_closed);
+    /* A load under way ends by itself (its calls have deadlines) and
+     * needs the handle until then: closed by on_async. */
+    if (u->ld.async_open && !u->ld.running)
+        uv_close((uv_handle_t *)&u->ld.async, on_loader_closed);
 }
 
 /* The plugins are the host's, closed after this. */
 static void unit_free(ct_daemon *d, void *data)
 {
     (void)d;
-    free(data);
+    state *u = data;
+    if (u) {
+        pthread_mutex_destroy(&u->ld.mu);
+        pthread_cond_destroy(&u->ld.cv);
+    }
+    free(u);
 }
 
 const ct_daemon_unit ct_daemon_plugins_unit = {"the plugin manager", start,

@@ -8,11 +8,16 @@
  *     (one Lua instruction can run for minutes: docs/sandbox.md) costs a
  *     process, killed after limits.self_test_timeout, while the loop goes
  *     on serving.
- *  2. Once the child has answered and no group commit is open,
- *     ct_daemon_reload_by loads the config and the plugins as before, with
- *     the child's results (ct_plugins_set_pretested): a signed bundle is
- *     activated only when the child passed its tests on the very bytes
- *     verified here, so a bundle replaced between the two steps is refused.
+ *  2. Once the child has answered and no group commit is open, the
+ *     config loads and each reload hook prepares, with the child's results
+ *     (ct_plugins_set_pretested): a signed bundle is activated only when
+ *     the child passed its tests on the very bytes verified here, so a
+ *     bundle replaced between the two steps is refused. A hook with
+ *     prepare_start (the plugins: init.lua and setup() are plugin code)
+ *     works off the loop while the loop serves requests, and says when it
+ *     has ended (ct_daemon_reload_prepared).
+ *  3. Then, with no group commit open again, the store is reconciled and
+ *     the new set swapped in (ct_daemon__reload_commit).
  *
  * One reload at a time: another request while one runs is CT_EBUSY (the
  * API answers 409); a SIGHUP or a file change meanwhile reloads again once
@@ -50,6 +55,10 @@ struct ct_daemon__reload {
     void *ud;
     ct_commit_req wait;
     json_t *results;
+    ct_daemon__pending pending; /* steps 2 and 3 */
+    bool preparing;             /* a prepare_start hook is at work */
+    ct_diags diags;
+    ct_reconcile_stats stats;
 };
 
 typedef struct ct_daemon__reload job;
@@ -69,6 +78,7 @@ static void complete(job *j, int err, ct_diags *diags,
         j->cb(err, diags, stats, j->ud);
     json_decref(j->results);
     ct_buf_free(&j->buf);
+    ct_diags_free(&j->diags);
     free(j);
     if (d->reload_again && !d->stopping) {
         d->reload_again = false;
@@ -97,6 +107,91 @@ static void fail(job *j, int err, const char *fmt, ...)
     ct_diags_free(&diags);
 }
 
+static void on_commit_deferred(ct_commit_req *w, int status);
+
+/* Step 3: everything prepared, no group commit open. */
+static void commit_reload(job *j)
+{
+    ct_daemon *d = j->d;
+    if (d->stopping) {
+        ct_daemon__reload_drop(d, &j->pending, CT_ESTATE, &j->diags);
+        ct_reconcile_stats none = {0};
+        complete(j, CT_ESTATE, &j->diags, &none);
+        return;
+    }
+    int err = ct_daemon__reload_commit(d, &j->pending, j->actor, &j->diags,
+                                       &j->stats);
+    complete(j, err, &j->diags, &j->stats);
+}
+
+static void on_commit_deferred(ct_commit_req *w, int status)
+{
+    (void)status;
+    commit_reload(w->data);
+}
+
+/* Prepares the hooks in turn from p->prepared on; returns while one works
+ * off the loop (ct_daemon_reload_prepared continues). */
+static void prepare_next(job *j)
+{
+    ct_daemon *d = j->d;
+    ct_daemon__pending *p = &j->pending;
+    int err = 0;
+    for (; !err && p->prepared < d->nhooks; p->prepared++) {
+        const ct_daemon_reload_hook *h = &d->hooks[p->prepared];
+        if (h->prepare_start) {
+            d->pretested = j->results;
+            err = h->prepare_start(d, p->next, &j->diags, h->data);
+            d->pretested = NULL;
+            if (!err) {
+                j->preparing = true;
+                return;
+            }
+        }
+        if ((!h->prepare_start || err == CT_EUNSUPPORTED) && h->prepare) {
+            d->pretested = j->results;
+            err = h->prepare(d, p->next, &j->diags, h->data);
+            d->pretested = NULL;
+        }
+        if (err)
+            break;
+    }
+    if (err) {
+        ct_daemon__reload_drop(d, p, err, &j->diags);
+        ct_reconcile_stats none = {0};
+        complete(j, err, &j->diags, &none);
+        return;
+    }
+    if (ct_commit_pending(d->commit) && !d->stopping) {
+        j->wait.data = j;
+        if (ct_commit_defer(d->commit, &j->wait, on_commit_deferred) == 0)
+            return;
+    }
+    commit_reload(j);
+}
+
+void ct_daemon_reload_prepared(ct_daemon *d, int err)
+{
+    job *j = d->reloading;
+    if (!j || !j->preparing)
+        return;
+    j->preparing = false;
+    if (!err && d->stopping) {
+        j->pending.prepared++; /* prepared: aborted with the others */
+        err = CT_ESTATE;
+        ct_diags_add(&j->diags, j->pending.next->file, 0, 0,
+                     "the daemon is stopping; the reload did not run");
+    } else if (!err) {
+        j->pending.prepared++;
+        prepare_next(j);
+        return;
+    }
+    ct_daemon__reload_drop(d, &j->pending, err, &j->diags);
+    ct_reconcile_stats none = {0};
+    complete(j, err, &j->diags, &none);
+}
+
+/* Step 2, with no group commit open. */
 static void run_reload(job *j)
 {
     ct_daemon *d = j->d;
@@ -104,13 +199,13 @@ static void run_reload(job *j)
         fail(j, CT_ESTATE, "the daemon is stopping; the reload did not run");
         return;
     }
-    ct_diags diags = {0};
-    ct_reconcile_stats stats = {0};
-    d->pretested = j->results;
-    int err = ct_daemon_reload_by(d, j->actor, &diags, &stats);
-    d->pretested = NULL;
-    complete(j, err, &diags, &stats);
-    ct_diags_free(&diags);
+    int err = ct_daemon__reload_begin(d, &j->pending, &j->diags);
+    if (err) {
+        ct_reconcile_stats none = {0};
+        complete(j, err, &j->diags, &none);
+        return;
+    }
+    prepare_next(j);
 }
 
 static void on_deferred(ct_commit_req *w, int status)
@@ -328,4 +423,6 @@ void ct_daemon__reload_stop(ct_daemon *d)
     j->stopped = true;
     if (j->open)
         kill_child(j);
+    /* A hook preparing off the loop ends by itself (its plugin calls have
+     * deadlines) and says so; the reload is then dropped. */
 }

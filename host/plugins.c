@@ -51,6 +51,8 @@ struct ct_plugins {
     void *line_ud;
     int64_t watchdog_ms; /* ct_plugins_options */
     json_t *pretested; /* ct_plugins_set_pretested: the next prepare's */
+    ct_plugins_gate gate; /* while ct_plugins_prepare_load runs gated */
+    set *loaded; /* built by prepare_load, checked by prepare_end */
 };
 
 static void enqueue(ct_plugins *m, const char *kind, json_t *payload);
@@ -144,6 +146,24 @@ static void sandbox_diag(ct_plugin *p, ct_diags *diags, const char *file)
     }
 }
 
+/* A gated load (ct_plugins_prepare_load): each passage into the host
+ * holds the loop first, and the manager's own state, the loop's, is
+ * touched only meanwhile. Events a setup emits then wait in the queue as
+ * during any plugin call. */
+static void gate_enter(void *ud)
+{
+    ct_plugins *m = ((ct_plugin *)ud)->mgr;
+    m->gate.enter(m->gate.ud);
+    m->running++;
+}
+
+static void gate_leave(void *ud)
+{
+    ct_plugins *m = ((ct_plugin *)ud)->mgr;
+    m->running--;
+    m->gate.leave(m->gate.ud);
+}
+
 static ct_plugin *plugin_load(ct_plugins *m, const ct_config *cfg,
                               const ct_config_plugin *entry, ct_diags *diags)
 {
@@ -171,6 +191,8 @@ static ct_plugin *plugin_load(ct_plugins *m, const ct_config *cfg,
     int rc = ct_sandbox_new(p->manifest->name, p->dir, &lim, &p->sb);
     if (rc == 0 && m->watchdog_ms > 0)
         rc = ct_sandbox_set_watchdog(p->sb, m->watchdog_ms);
+    if (rc == 0 && m->gate.enter) /* needs the watchdog's thread */
+        rc = ct_sandbox_set_host_gate(p->sb, gate_enter, gate_leave, p);
     if (rc) {
         ct_diags_add(diags, init, 0, 0, "cannot create the sandbox: %s",
                      ct_strerror(rc));
@@ -195,9 +217,12 @@ static ct_plugin *plugin_load(ct_plugins *m, const ct_config *cfg,
         p->in_setup = true;
         /* setup builds tables and schedules: a longer deadline. */
         int64_t dl = lim.deadline_ms * 10 < 5000 ? lim.deadline_ms * 10 : 5000;
-        m->running++;
+        bool gated = m->gate.enter != NULL; /* the gate counts it then */
+        if (!gated)
+            m->running++;
         rc = ct_sandbox_call_deadline(p->sb, "setup", 1, 0, dl);
-        m->running--;
+        if (!gated)
+            m->running--;
         p->in_setup = false;
         if (rc) {
             sandbox_diag(p, diags, init);
@@ -365,7 +390,6 @@ static set *set_load(ct_plugins *m, const ct_config *cfg, ct_diags *diags)
     }
     size_t before = diags->len;
     unsigned tested = 0, passed = 0;
-    m->loading = cfg;
     for (size_t i = 0; i < cfg->nplugins; i++) {
         ct_plugin *p = plugin_load(m, cfg, &cfg->plugins[i], diags);
         if (p && (m->pretested ? pretested(m, p, diags)
@@ -376,7 +400,6 @@ static set *set_load(ct_plugins *m, const ct_config *cfg, ct_diags *diags)
         if (p)
             s->items[s->n++] = p;
     }
-    m->loading = NULL;
     /* One line for all of them: each test's own logging went to debug. */
     if (tested)
         ct_log_info("plugins", "self-tests: %u plugin%s, %u passed", tested,
@@ -444,7 +467,9 @@ int ct_plugins_new_with(ct_capacity *cap, const ct_config *cfg,
         free(m);
         return rc;
     }
+    m->loading = cfg;
     m->cur = set_load(m, cfg, diags);
+    m->loading = NULL;
     if (!m->cur) {
         ct_events_unsubscribe(ct_capacity_events(cap), on_bus_event, m);
         drop_queue(m);
@@ -473,6 +498,7 @@ void ct_plugins_free(ct_plugins *m)
         return;
     ct_events_unsubscribe(ct_capacity_events(m->cap), on_bus_event, m);
     ct_plugins_abort(m);
+    set_free(m->loaded);
     set_free(m->cur);
     drop_queue(m);
     free(m->queue);
@@ -480,8 +506,8 @@ void ct_plugins_free(ct_plugins *m)
     free(m);
 }
 
-int ct_plugins_prepare(ct_plugins *m, const ct_config *cfg,
-                       ct_diags *diags)
+int ct_plugins_prepare_begin(ct_plugins *m, const ct_config *cfg,
+                             ct_diags *diags)
 {
     ct_plugins_abort(m);
     /* Each stuck call holds a thread, a CPU and its state's memory until
@@ -501,11 +527,37 @@ int ct_plugins_prepare(ct_plugins *m, const ct_config *cfg,
                      stuck == 1 ? "" : "s");
         return CT_ECONFIG;
     }
-    m->next = set_load(m, cfg, diags);
+    m->loading = cfg;
+    return 0;
+}
+
+void ct_plugins_prepare_load(ct_plugins *m, const ct_config *cfg,
+                             const ct_plugins_gate *gate, ct_diags *diags)
+{
+    if (gate && gate->enter && m->watchdog_ms > 0)
+        m->gate = *gate;
+    m->loaded = set_load(m, cfg, diags);
+}
+
+bool ct_plugins_gated(const ct_plugins *m)
+{
+    return m->watchdog_ms > 0;
+}
+
+int ct_plugins_prepare_end(ct_plugins *m, const ct_config *cfg,
+                           ct_diags *diags)
+{
+    set *s = m->loaded;
+    m->loaded = NULL;
+    m->loading = NULL;
+    /* From now on the loop calls them and waits: no gate. */
+    for (size_t i = 0; s && m->gate.enter && i < s->n; i++)
+        ct_sandbox_set_host_gate(s->items[i]->sb, NULL, NULL, NULL);
+    m->gate = (ct_plugins_gate){0};
     /* Entries and plugins are in the same order (set_load loads all). */
     int down = 0;
-    for (size_t i = 0; m->next && i < m->next->n; i++) {
-        ct_plugin *p = m->next->items[i];
+    for (size_t i = 0; s && i < s->n; i++) {
+        ct_plugin *p = s->items[i];
         for (size_t j = 0; m->cur && j < m->cur->n; j++)
             if (strcmp(m->cur->items[j]->manifest->name,
                        p->manifest->name) == 0 &&
@@ -514,15 +566,26 @@ int ct_plugins_prepare(ct_plugins *m, const ct_config *cfg,
                 down++;
     }
     if (down) {
-        set_free(m->next);
-        m->next = NULL;
+        set_free(s);
+        s = NULL;
     }
-    if (!m->next) {
+    if (!s) {
         ct_log_error("plugins", "reload failed; the running plugins stay");
         return CT_ECONFIG;
     }
+    m->next = s;
     m->next_cfg = cfg;
     return 0;
+}
+
+int ct_plugins_prepare(ct_plugins *m, const ct_config *cfg,
+                       ct_diags *diags)
+{
+    int rc = ct_plugins_prepare_begin(m, cfg, diags);
+    if (rc)
+        return rc;
+    ct_plugins_prepare_load(m, cfg, NULL, diags);
+    return ct_plugins_prepare_end(m, cfg, diags);
 }
 
 void ct_plugins_apply(ct_plugins *m)

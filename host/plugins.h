@@ -59,6 +59,34 @@ void ct_plugins_apply(ct_plugins *p);
 void ct_plugins_abort(ct_plugins *p);
 
 /*
+ * prepare in three steps, for a caller that loads the new set off its
+ * event loop (the daemon's reload): begin and end run on the loop's
+ * thread; load, between them, on any thread while the loop goes on, and
+ * the loop touches neither p's next set nor cfg nor diags meanwhile
+ * (nor calls prepare, apply, abort or reload). gate (copied; may be NULL
+ * to run plainly) is installed on each new plugin's sandbox for the load
+ * (ct_sandbox_set_host_gate; it needs ct_plugins_options.watchdog_ms):
+ * every passage of plugin code into the host holds the loop through it,
+ * so host functions, the manager's event queue and the clock are used by
+ * one thread at a time. end removes the gates, checks downgrades, and
+ * returns what prepare would (0: apply or abort next).
+ */
+typedef struct ct_plugins_gate {
+    ct_sandbox_gate_fn enter, leave;
+    void *ud;
+} ct_plugins_gate;
+int ct_plugins_prepare_begin(ct_plugins *p, const ct_config *cfg,
+                             ct_diags *diags);
+void ct_plugins_prepare_load(ct_plugins *p, const ct_config *cfg,
+                             const ct_plugins_gate *gate, ct_diags *diags);
+int ct_plugins_prepare_end(ct_plugins *p, const ct_config *cfg,
+                           ct_diags *diags);
+/* Whether a gate can be installed: the plugins have a thread each
+ * (ct_plugins_options.watchdog_ms). Without it, prepare_load ignores the
+ * gate and must run on the loop's thread. */
+bool ct_plugins_gated(const ct_plugins *p);
+
+/*
  * Downgrades. prepare refuses a plugin whose version is lower than the
  * running one (CT_ECONFIG, "... a reload refuses a downgrade ...") unless
  * `caretide plugin install --allow-downgrade` left an allowance for that

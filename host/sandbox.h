@@ -256,6 +256,23 @@ int ct_sandbox_call_deadline(ct_sandbox *sb, const char *what, int nargs,
 int ct_sandbox_set_watchdog(ct_sandbox *sb, int64_t grace_ms);
 
 /*
+ * The host gate, for calls whose owner does not wait for them (a reload
+ * loading plugins while the event loop serves requests): enter runs on
+ * the thread that is about to pass into the embedder (a timed host
+ * function, the clock, the source callback) and returns once the
+ * embedder's own thread is held for it, so that the passage is as alone
+ * with the host as one made while the owner waits; leave runs when the
+ * passage ends (the function returned or raised, or the call ended).
+ * The time enter waits does not count against the running call's
+ * deadline, up to one deadline more per call: a busy host is not the
+ * plugin's fault. ud is passed back. Needs the watchdog (CT_EINVAL
+ * without it); set or clear (NULL enter) only while no call runs.
+ */
+typedef void (*ct_sandbox_gate_fn)(void *ud);
+int ct_sandbox_set_host_gate(ct_sandbox *sb, ct_sandbox_gate_fn enter,
+                             ct_sandbox_gate_fn leave, void *ud);
+
+/*
  * Whether a call of sb was abandoned; *running_ms (may be NULL) is how
  * long that call has been running, 0 once it has returned.
  */

@@ -23,6 +23,12 @@
  *
  * An abandoned sandbox runs nothing more. Closing it while its call still
  * runs hands the sandbox to the worker, which frees it when the call ends.
+ *
+ * With a host gate (ct_sandbox_set_host_gate) the caller need not be the
+ * embedder's own thread: a reload loads plugins from a thread of its own
+ * while the event loop serves requests, and each passage into the host
+ * first has the gate hold the loop, so that the host still sees one
+ * thing at a time.
  */
 #include "sandbox_int.h"
 
@@ -56,6 +62,12 @@ struct ct_sandbox__worker {
     int64_t started_ns; /* handed over */
     int64_t began_ns;   /* picked up by the worker; 0 before */
     int64_t returned_ns;
+    /* The host gate (ct_sandbox_set_host_gate): set while no call runs;
+     * gate_held is written by the thread passing into the host only. */
+    ct_sandbox_gate_fn gate_enter, gate_leave;
+    void *gate_ud;
+    bool gate_held;
+    int64_t extra_ns; /* deadline given back for gate waits this call */
 };
 
 /* Sandboxes closed while an abandoned call of theirs still runs. */
@@ -79,6 +91,14 @@ static void worker_destroy(struct ct_sandbox__worker *w)
     free(w);
 }
 
+static void gate_release(struct ct_sandbox__worker *w)
+{
+    if (!w->gate_held)
+        return;
+    w->gate_held = false;
+    w->gate_leave(w->gate_ud);
+}
+
 static void *worker_main(void *arg)
 {
     ct_sandbox *sb = arg;
@@ -96,6 +116,7 @@ static void *worker_main(void *arg)
         pthread_cond_broadcast(&w->done);
         unlock(w);
         int status = lua_pcall(sb->L, w->nargs, w->nresults, w->base);
+        gate_release(w); /* an error out of a host function ended the call */
         lock(w);
         w->status = status;
         w->in_host = false;
@@ -182,6 +203,7 @@ int ct_sandbox__pcall(ct_sandbox *sb, bool outer, int nargs, int nresults,
     w->in_host = false;
     w->started_ns = ct_sandbox__mono_ns();
     w->began_ns = 0;
+    w->extra_ns = 0;
     w->job = JOB_RUN;
     pthread_cond_signal(&w->go);
     while (w->job == JOB_RUN) {
@@ -189,8 +211,8 @@ int ct_sandbox__pcall(ct_sandbox *sb, bool outer, int nargs, int nresults,
             pthread_cond_wait(&w->done, &w->mu);
             continue;
         }
-        int64_t give_up =
-            w->began_ns + sb->deadline_ms * 1000000 + w->grace_ns;
+        int64_t give_up = w->began_ns + sb->deadline_ms * 1000000 +
+                          w->extra_ns + w->grace_ns;
         int64_t now = ct_sandbox__mono_ns();
         /* Never while a host function runs: it may be using the store. */
         if (now >= give_up && !w->in_host)
@@ -228,6 +250,23 @@ void ct_sandbox__host_enter(lua_State *L)
         sb->tripped = true;
         ct_sandbox__deadline(L); /* raises: the deadline passed long ago */
     }
+    if (!w->gate_enter || w->gate_held)
+        return;
+    /* Marked in the host first: nobody gives up on the call while it
+     * waits for the host's thread. */
+    int64_t t0 = ct_sandbox__mono_ns();
+    w->gate_enter(w->gate_ud);
+    w->gate_held = true;
+    if (!sb->armed)
+        return;
+    int64_t waited = ct_sandbox__mono_ns() - t0;
+    lock(w);
+    int64_t room = sb->deadline_ms * 1000000 - w->extra_ns;
+    if (waited > room)
+        waited = room > 0 ? room : 0;
+    w->extra_ns += waited;
+    unlock(w);
+    sb->deadline_ns += waited;
 }
 
 void ct_sandbox__host_leave(lua_State *L)
@@ -236,6 +275,7 @@ void ct_sandbox__host_leave(lua_State *L)
     struct ct_sandbox__worker *w = sb->worker;
     if (!w)
         return;
+    gate_release(w);
     lock(w);
     w->in_host = false;
     pthread_cond_broadcast(&w->done);
@@ -250,6 +290,20 @@ void ct_sandbox__host_clear(ct_sandbox *sb)
     if (!w || !w->in_host)
         return;
     ct_sandbox__host_leave(sb->L);
+}
+
+int ct_sandbox_set_host_gate(ct_sandbox *sb, ct_sandbox_gate_fn enter,
+                             ct_sandbox_gate_fn leave, void *ud)
+{
+    struct ct_sandbox__worker *w = sb->worker;
+    if (!w || (enter && !leave))
+        return CT_EINVAL;
+    lock(w);
+    w->gate_enter = enter;
+    w->gate_leave = enter ? leave : NULL;
+    w->gate_ud = enter ? ud : NULL;
+    unlock(w);
+    return 0;
 }
 
 bool ct_sandbox__worker_close(ct_sandbox *sb)

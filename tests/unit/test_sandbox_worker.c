@@ -220,3 +220,108 @@ Test(sandbox_worker, a_host_error_in_a_coroutine_does_not_hold_the_gate)
                                  "return go()"));
     close_and_drain(sb);
 }
+
+/* The host gate (ct_sandbox_set_host_gate), as a reload uses it while the
+ * loop goes on: held exactly while a host function runs, released however
+ * the function leaves (returns, raises into pcall, an xpcall handler, a
+ * __close handler, a coroutine, or out of the call). held() is a plain C
+ * function (not through the gate) that says whether the gate is held, so
+ * the chunk can look from Lua code. */
+static int gate_enters, gate_leaves;
+static bool gate_held, touched_held;
+
+static void test_gate_enter(void *ud)
+{
+    (void)ud;
+    cr_assert(!gate_held, "the gate was entered twice");
+    gate_held = true;
+    gate_enters++;
+}
+
+static void test_gate_leave(void *ud)
+{
+    (void)ud;
+    cr_assert(gate_held, "the gate was left without being entered");
+    gate_held = false;
+    gate_leaves++;
+}
+
+static int l_held(lua_State *L)
+{
+    lua_pushboolean(L, gate_held);
+    return 1;
+}
+
+static int l_touch_held(lua_State *L)
+{
+    touched_held = gate_held;
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static const luaL_Reg gated_funcs[] = {
+    {"boom", l_boom},
+    {"touch", l_touch_held},
+    {NULL, NULL},
+};
+
+static int open_gated(lua_State *L)
+{
+    lua_newtable(L);
+    ct_sandbox_setfuncs_timed(L, gated_funcs);
+    lua_setglobal(L, "host");
+    lua_register(L, "held", l_held);
+    return 0;
+}
+
+Test(sandbox_worker, the_host_gate_is_held_only_inside_host_functions)
+{
+    ct_sandbox *sb = NULL;
+    cr_assert_eq(ct_sandbox_new("gated", HOSTILE_DIR, &lim, &sb), 0);
+    cr_assert_eq(ct_sandbox_set_host_gate(sb, test_gate_enter,
+                                          test_gate_leave, NULL),
+                 CT_EINVAL, "a gate needs the watchdog's thread");
+    cr_assert_eq(ct_sandbox_set_watchdog(sb, 100), 0);
+    cr_assert_eq(ct_sandbox_setup(sb, open_gated, NULL), 0);
+    cr_assert_eq(ct_sandbox_set_host_gate(sb, test_gate_enter,
+                                          test_gate_leave, NULL),
+                 0);
+    gate_enters = gate_leaves = 0;
+    gate_held = touched_held = false;
+    const char *code =
+        "local r = {} "
+        "local function note() r[#r + 1] = tostring(held()) end "
+        "note() host.touch() note() "
+        "pcall(host.boom) note() "
+        "xpcall(host.boom, note) note() "
+        "coroutine.resume(coroutine.create(host.boom)) note() "
+        "pcall(coroutine.wrap(host.boom)) note() "
+        "pcall(function() "
+        "  local g <close> = setmetatable({}, {__close = note}) "
+        "  host.boom() end) note() "
+        "os.time() note() "
+        "return table.concat(r, ' ')";
+    cr_assert_eq(ct_sandbox_load(sb, "test", code, strlen(code)), 0);
+    cr_assert_eq(ct_sandbox_call(sb, "test", 0, 1), 0, "%s", msg(sb));
+    const char *got = lua_tostring(ct_sandbox_state(sb), -1);
+    cr_assert_str_eq(got, "false false false false false false false "
+                          "false false false");
+    lua_settop(ct_sandbox_state(sb), 0);
+    cr_assert(touched_held, "a host function ran without the gate");
+    cr_assert_geq(gate_enters, 7);
+    cr_assert_eq(gate_enters, gate_leaves);
+    /* An error out of a host function that ends the call. */
+    const char *out = "host.boom()";
+    cr_assert_eq(ct_sandbox_load(sb, "out", out, strlen(out)), 0);
+    cr_assert_eq(ct_sandbox_call(sb, "out", 0, 0), CT_EPLUGIN, "%s",
+                 msg(sb));
+    cr_assert(!gate_held, "the call ended with the gate held");
+    cr_assert_eq(gate_enters, gate_leaves);
+    cr_assert_eq(ct_sandbox_set_host_gate(sb, NULL, NULL, NULL), 0);
+    int before = gate_enters;
+    cr_assert_eq(ct_sandbox_load(sb, "test", code, strlen(code)), 0);
+    cr_assert_eq(ct_sandbox_call(sb, "test", 0, 1), 0, "%s", msg(sb));
+    lua_settop(ct_sandbox_state(sb), 0);
+    cr_assert_eq(gate_enters, before, "a cleared gate was still used");
+    cr_assert_eq(ct_sandbox_close(sb), 0);
+}
