@@ -31,12 +31,13 @@
 #define UNIT "http"
 #define DEFAULT_CONNECTION_LIMIT 1024
 /* MHD answers a request whose line and headers do not fit a connection's
- * memory pool with its own HTML page (431, 414). The pool is made large
- * enough for every request under our own, smaller limits, so those are
- * refused here with a JSON error; only requests beyond the pool still get
- * MHD's page. The pool's pages are touched only as far as a request
- * uses them. */
-#define MHD_POOL_BYTES (64 * 1024)
+ * memory pool with its own HTML page (431, 414). The door (http_door.c)
+ * passes it only request lines of at most 9 KiB and header blocks of at
+ * most 18 KiB, which fit this pool with room for a hundred headers'
+ * records; our own, smaller limits then refuse with a JSON error. At
+ * 32 KiB MHD takes the pool from malloc: a larger one is mapped and
+ * unmapped for every connection, which cost about 45 us a request. */
+#define MHD_POOL_BYTES (32 * 1024)
 #define MAX_PATH_BYTES 8192
 #define MAX_HEADER_BYTES 16384
 #define DEFAULT_PER_ADDRESS_LIMIT 64
@@ -78,6 +79,7 @@ struct ct_http {
     struct conn_track *conns;
     uv_timer_t sweep_timer;
     uint64_t header_timeout_ms;
+    ct_http__door *door; /* http_door.c: accepts, looks at request lines */
 };
 
 /*
@@ -159,7 +161,9 @@ static void on_connection(void *cls, struct MHD_Connection *conn,
         if (!(t = calloc(1, sizeof *t)))
             return; /* untracked: only the header timeout is lost */
         t->conn = conn;
-        t->since_ms = uv_now(h->loop);
+        /* The header timeout counts from accept, at the door. */
+        uint64_t at = h->door ? ct_http__door_accepted_at(h->door) : 0;
+        t->since_ms = at ? at : uv_now(h->loop);
         if ((t->next = h->conns))
             t->next->prev = t;
         h->conns = t;
@@ -533,7 +537,6 @@ static void req_free(ct_http_req *r)
 
 static enum MHD_Result queue(ct_http_req *r)
 {
-    ct_http *h = r->http;
     struct MHD_Response *resp;
     if (r->reply) {
         resp = MHD_create_response_from_buffer_with_free_callback(
@@ -561,7 +564,10 @@ static enum MHD_Result queue(ct_http_req *r)
     for (size_t i = 0; ok && i < r->nheaders; i++)
         ok = MHD_add_response_header(resp, r->headers[i].name,
                                      r->headers[i].value) == MHD_YES;
-    if (ok && h->draining)
+    /* Never kept alive: the next request line on a connection would reach
+     * MHD without passing the door (http_door.c), and MHD answers a line
+     * it cannot use with its own HTML page. */
+    if (ok)
         ok = MHD_add_response_header(resp, "Connection", "close") == MHD_YES;
     enum MHD_Result res =
         ok ? MHD_queue_response(r->conn, r->status, resp) : MHD_NO;
@@ -936,47 +942,57 @@ int ct_http_start(uv_loop_t *loop, const ct_http_options *o, ct_http **out)
     if (o->prom && (err = register_metrics(h, o->prom)))
         goto fail_metrics;
 
+    /* The door (http_door.c) listens and hands MHD connections whose
+     * request line it has seen. */
     unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_ERROR_LOG;
+                     MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET;
     if (addr.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     /* MHD counts the timeout in whole seconds: round up. */
     unsigned timeout_s = (unsigned)((o->request_timeout_ms + 999) / 1000);
+    unsigned limit =
+        o->connection_limit ? o->connection_limit : DEFAULT_CONNECTION_LIMIT;
+    unsigned per_address = o->per_address_limit ? o->per_address_limit
+                                                : DEFAULT_PER_ADDRESS_LIMIT;
     h->mhd = MHD_start_daemon(
-        flags, o->port, NULL, NULL, on_access, h,
+        flags, 0, NULL, NULL, on_access, h,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)MHD_POOL_BYTES,
-        MHD_OPTION_CONNECTION_LIMIT,
-        o->connection_limit ? o->connection_limit : DEFAULT_CONNECTION_LIMIT,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, 511u,
+        MHD_OPTION_CONNECTION_LIMIT, limit,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
         MHD_OPTION_UNESCAPE_CALLBACK, unescape, h,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        o->per_address_limit ? o->per_address_limit
-                             : DEFAULT_PER_ADDRESS_LIMIT,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_address,
         MHD_OPTION_END);
     if (!h->mhd) {
-        ct_log_error(UNIT, "cannot listen on %s port %u", o->host,
-                     (unsigned)o->port);
+        ct_log_error(UNIT, "cannot start the HTTP server");
         err = CT_EIO;
         goto fail_metrics;
     }
     const union MHD_DaemonInfo *info =
         MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_EPOLL_FD);
-    const union MHD_DaemonInfo *pinfo =
-        MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_BIND_PORT);
-    if (!info || !pinfo) {
+    if (!info) {
         err = CT_EIO;
         goto fail_mhd;
     }
-    h->port = pinfo->port;
+    /* At the door a connection is idle or sending its first line: cut
+     * at the header timeout, or sooner at the request timeout (MHD's
+     * idle timeout for the connections it holds). */
+    uint64_t door_ms = h->header_timeout_ms < (uint64_t)o->request_timeout_ms
+                           ? h->header_timeout_ms
+                           : (uint64_t)o->request_timeout_ms;
+    if ((err = ct_http__door_open(h, loop, (struct sockaddr *)&addr, limit,
+                                  per_address, door_ms, &h->door))) {
+        ct_log_error(UNIT, "cannot listen on %s port %u", o->host,
+                     (unsigned)o->port);
+        goto fail_mhd;
+    }
+    h->port = ct_http__door_port(h->door);
     int rc = uv_poll_init(loop, &h->poll, info->epoll_fd);
     if (rc) {
         err = ct_err_from_uv(rc);
-        goto fail_mhd;
+        goto fail_door;
     }
     uv_timer_init(loop, &h->timer);
     uv_timer_init(loop, &h->drain_timer);
@@ -992,6 +1008,10 @@ int ct_http_start(uv_loop_t *loop, const ct_http_options *o, ct_http **out)
     *out = h;
     return 0;
 
+fail_door:
+    /* Nothing was accepted yet: the handles close on the next turn; the
+     * door is left to them (start failures are followed by exit). */
+    ct_http__door_close(h->door, NULL, NULL);
 fail_mhd:
     MHD_stop_daemon(h->mhd);
 fail_metrics:
@@ -1049,12 +1069,30 @@ void ct_http_drain(ct_http *h, uint64_t timeout_ms,
     h->draining = true;
     h->drain_cb = cb;
     h->drain_data = data;
-    MHD_socket fd = MHD_quiesce_daemon(h->mhd);
-    if (fd != MHD_INVALID_SOCKET)
-        close(fd);
+    ct_http__door_quiesce(h->door);
     h->drain_deadline = uv_now(h->loop) + timeout_ms;
     uv_timer_start(&h->drain_timer, on_drain_timer,
                    h->active ? timeout_ms : 0, 0);
+}
+
+static void on_closed(uv_handle_t *handle);
+
+static void door_closed(void *data)
+{
+    ct_http *h = data;
+    on_closed((uv_handle_t *)&h->timer); /* any of h's: data is h */
+}
+
+void ct_http__admit(ct_http *h, int fd, const struct sockaddr *addr,
+                    socklen_t addrlen)
+{
+    /* On failure (limits) MHD has closed the socket. */
+    if (h->closing || h->draining) {
+        close(fd);
+        return;
+    }
+    MHD_add_connection(h->mhd, fd, addr, addrlen);
+    kick(h);
 }
 
 static void on_closed(uv_handle_t *handle)
@@ -1064,6 +1102,7 @@ static void on_closed(uv_handle_t *handle)
         return;
     void (*cb)(void *) = h->close_cb;
     void *data = h->close_data;
+    ct_http__door_free(h->door);
     free(h);
     if (cb)
         cb(data);
@@ -1074,12 +1113,13 @@ void ct_http_close(ct_http *h, void (*cb)(void *data), void *data)
     h->closing = true;
     h->close_cb = cb;
     h->close_data = data;
-    h->handles = 4;
+    h->handles = 5;
     /* libuv stops watching the epoll descriptor before MHD closes it. */
     uv_close((uv_handle_t *)&h->poll, on_closed);
     uv_close((uv_handle_t *)&h->timer, on_closed);
     uv_close((uv_handle_t *)&h->drain_timer, on_closed);
     uv_close((uv_handle_t *)&h->sweep_timer, on_closed);
+    ct_http__door_close(h->door, door_closed, h);
     if (h->suspended)
         ct_log_error(UNIT, "closing with %u requests waiting for a commit",
                      h->suspended);

@@ -62,6 +62,32 @@ struct ct_http_req {
     ct_commit_req wait;         /* while suspended */
 };
 
+/*
+ * The front door (http_door.c): the listening socket, and connections
+ * until their request line is complete and well-formed, then handed to
+ * ct_http__admit (which gives the descriptor to MHD); any other line is
+ * answered with a JSON 400 there. open binds addr and listens; limit and
+ * per_address count connections at the door; accepted_at is the loop
+ * time the connection being admitted was accepted (0 outside
+ * ct_http__admit), for the header timeout; quiesce closes the listening
+ * socket and drops connections still at the door; close does that and
+ * closes the handles, then calls cb; free after cb.
+ */
+typedef struct ct_http__door ct_http__door;
+int ct_http__door_open(ct_http *http, uv_loop_t *loop,
+                       const struct sockaddr *addr, unsigned limit,
+                       unsigned per_address, uint64_t header_timeout_ms,
+                       ct_http__door **out);
+uint16_t ct_http__door_port(const ct_http__door *d);
+uint64_t ct_http__door_accepted_at(const ct_http__door *d);
+void ct_http__door_quiesce(ct_http__door *d);
+void ct_http__door_close(ct_http__door *d, void (*cb)(void *data),
+                         void *data);
+void ct_http__door_free(ct_http__door *d);
+/* Takes fd (closed on failure). */
+void ct_http__admit(ct_http *h, int fd, const struct sockaddr *addr,
+                    socklen_t addrlen);
+
 /* Drops any reply already set (a handler replied, then failed). */
 void ct_http__reply_reset(ct_http_req *r);
 /* Sets the reply for a handler's return code err when none is set, or
