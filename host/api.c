@@ -339,6 +339,10 @@ const ct_http_route ct_api_routes[] = {
      ROLES(ALL, OWN, OWN, ALL, ALL), ct_api__fhir_task_search},
     {CT_HTTP_GET, "/fhir/R4/Task/{id}", CT_ROUTE_AUDITED, false,
      ROLES(ALL, OWN, OWN, ALL, ALL), ct_api__fhir_task_read},
+    /* Confirm, decline, discharge, complete or cancel: each under the
+     * cell of its JSON route, applied by the handler. */
+    {CT_HTTP_PUT, "/fhir/R4/Task/{id}", CT_ROUTE_WRITE, false,
+     ROLES(ALL, OWN, OWN, NONE, NONE), ct_api__fhir_task_update},
     {CT_HTTP_GET, "/fhir/R4/Location", CT_ROUTE_READ, false,
      ROLES(ALL, ALL, ALL, ALL, ALL), ct_api__fhir_location_search},
     {CT_HTTP_GET, "/fhir/R4/Location/{id}", CT_ROUTE_READ, false,

@@ -91,7 +91,7 @@ typedef struct capability {
 static const capability capabilities[] = {
     {"ServiceRequest", "UKCore-ServiceRequest", {"create", "read", "update"},
      {{NULL, NULL}}},
-    {"Task", "UKCore-Task", {"read", "search-type", NULL},
+    {"Task", "UKCore-Task", {"read", "search-type", "update"},
      {{"status", "token"}, {"_count", "number"}, {NULL, NULL}}},
     {"Location", "UKCore-Location", {"read", "search-type", NULL},
      {{"partof", "reference"},
@@ -323,6 +323,274 @@ int ct_api__fhir_request_update(ct_http_req *r, void *app)
     return task_reply(r, app, id, 200, NULL);
 }
 
+/* ---- Task updates: confirm, decline, discharge, complete, cancel ---------- */
+
+/* The version of a Task (meta.versionId, the referral's last change) as
+ * an ETag: W/"MS". */
+static int etag_of(ct_http_req *r, ct_daemon *d, int64_t id, char *out,
+                   size_t size)
+{
+    ct_cap_error cerr = {0};
+    json_t *ref;
+    int rc = ct_referral_get_json(ct_daemon_capacity(d), id, &ref, &cerr);
+    if (rc)
+        return ct_api__cap_reply(r, rc, &cerr, NULL);
+    snprintf(out, size, "W/\"%" JSON_INTEGER_FORMAT "\"",
+             json_integer_value(json_object_get(ref, "updated_at")));
+    json_decref(ref);
+    return 0;
+}
+
+/* The Task of referral id with its ETag. */
+static int task_reply_tagged(ct_http_req *r, ct_daemon *d, int64_t id)
+{
+    char tag[40];
+    int err = etag_of(r, d, id, tag, sizeof tag);
+    if (err || (err = task_reply(r, d, id, 200, NULL)))
+        return err;
+    return ct_http_reply_header(r, "ETag", tag);
+}
+
+/* What a Task update asks for, as one of the JSON API's actions. */
+typedef struct task_action {
+    const char *name;                 /* "confirm", ... */
+    const char *route;                /* its JSON route */
+    int (*handler)(ct_http_req *, void *);
+    bool reason;                      /* takes {"reason"} */
+} task_action;
+
+static const task_action task_actions[] = {
+    {"confirm", "/v1/referrals/{id}/confirm", ct_api__referral_confirm,
+     false},
+    {"decline", "/v1/referrals/{id}/decline", ct_api__referral_decline, true},
+    {"discharge", "/v1/referrals/{id}/discharge", ct_api__referral_discharge,
+     false},
+    {"complete", "/v1/referrals/{id}/complete", ct_api__referral_complete,
+     false},
+    {"cancel", "/v1/referrals/{id}/cancel", ct_api__referral_cancel, true},
+};
+
+static const task_action *action_named(const char *name)
+{
+    for (size_t i = 0; i < CT_ARRAY_LEN(task_actions); i++)
+        if (strcmp(task_actions[i].name, name) == 0)
+            return &task_actions[i];
+    return NULL;
+}
+
+/* The caller's cell on the action's JSON route (the one role matrix). */
+static ct_access access_of(const ct_http_req *r, const task_action *a)
+{
+    const ct_principal *p = ct_http_req_principal(r);
+    for (size_t i = 0; p && i < ct_api_nroutes; i++) {
+        const ct_http_route *rt = &ct_api_routes[i];
+        if (rt->method == CT_HTTP_POST && strcmp(rt->pattern, a->route) == 0)
+            return rt->access[p->role];
+    }
+    return CT_ACCESS_NONE;
+}
+
+/* The referral-state code of the Task's businessStatus, or NULL. */
+static const char *business_state(const json_t *task)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(json_object_get(task, "businessStatus"),
+                                       "coding"),
+                       i, c)
+    {
+        const char *sys = json_string_value(json_object_get(c, "system"));
+        if (sys && strcmp(sys, CT_FHIR_SYS_STATE) == 0)
+            return json_string_value(json_object_get(c, "code"));
+    }
+    return NULL;
+}
+
+/*
+ * The action a Task sent back asks for, from the referral's state now:
+ * status rejected declines the hold, cancelled cancels; otherwise the
+ * businessStatus's referral state (when it names another) or the status
+ * says where the referral goes: in-progress confirms (placed), in-progress
+ * with businessStatus discharged discharges, completed completes. NULL with *why when the change is no action
+ * caretide takes; "" when nothing changes.
+ */
+static const char *action_for(const char *state, const char *status,
+                              const char *bs, char *why, size_t n)
+{
+    if (strcmp(status, "rejected") == 0)
+        return "decline";
+    if (strcmp(status, "cancelled") == 0)
+        return strcmp(state, "cancelled") == 0 ? "" : "cancel";
+    const char *target = NULL;
+    /* Only discharge is not a Task.status of its own; any other referral
+     * state in businessStatus is the one the client read, and ignored. */
+    if (bs && strcmp(bs, "discharged") == 0 && strcmp(bs, state) != 0) {
+        target = bs;
+        if (strcmp(ct_fhir_task_status(bs), status) != 0) {
+            snprintf(why, n,
+                     "businessStatus %s goes with Task.status '%s', not '%s'",
+                     bs, ct_fhir_task_status(bs), status);
+            return NULL;
+        }
+    } else if (strcmp(status, ct_fhir_task_status(state)) == 0) {
+        return "";
+    } else if (strcmp(status, "in-progress") == 0) {
+        target = "placed";
+    } else if (strcmp(status, "completed") == 0) {
+        target = "completed";
+    }
+    if (target && strcmp(target, "placed") == 0)
+        return "confirm";
+    if (target && strcmp(target, "discharged") == 0)
+        return "discharge";
+    if (target && strcmp(target, "completed") == 0)
+        return "complete";
+    snprintf(why, n,
+             "a Task of a referral in state %s (status '%s') cannot be set "
+             "to '%s'%s%s: caretide takes in-progress (confirm the hold), "
+             "rejected (decline it), in-progress with businessStatus "
+             "discharged, completed and cancelled; holds and waiting are "
+             "its own decisions",
+             state, ct_fhir_task_status(state), status,
+             bs ? " with businessStatus " : "", bs ? bs : "");
+    return NULL;
+}
+
+/*
+ * PUT /fhir/R4/Task/{id}: the Task read back with its status changed (and
+ * If-Match: its ETag) carries out the JSON API's action on the referral,
+ * under that action's cell of the role matrix, with its checks and audit:
+ * in-progress confirms a hold (provider, hub), rejected declines it
+ * (statusReason.text the reason; provider, hub), businessStatus discharged
+ * discharges (hospital, hub), completed completes (provider, hub),
+ * cancelled cancels (hospital, hub). 200 with the Task and its new ETag;
+ * 412 when If-Match names another version.
+ */
+int ct_api__fhir_task_update(ct_http_req *r, void *app)
+{
+    ct_daemon *d = app;
+    int64_t id;
+    json_t *res;
+    /* Another organisation's referral is 404 whatever the body says. */
+    int err = ct_api__referral_owned(r, ct_daemon_capacity(d), &id);
+    if (err || (err = ct_http_req_json(r, &res)))
+        return err;
+    const char *rt = json_string_value(json_object_get(res, "resourceType"));
+    if (!rt || strcmp(rt, "Task") != 0)
+        return outcome(r, 400, "structure", "resourceType",
+                       "this endpoint takes a Task");
+    const json_t *jid = json_object_get(res, "id");
+    char idtext[24];
+    snprintf(idtext, sizeof idtext, "%" PRId64, id);
+    if (jid && (!json_is_string(jid) ||
+                strcmp(json_string_value(jid), idtext) != 0))
+        return outcome(r, 400, "value", "Task.id",
+                       "Task.id must be the id in the URL");
+    const char *status = json_string_value(json_object_get(res, "status"));
+    if (!status)
+        return outcome(r, 400, "required", "Task.status",
+                       "Task.status is required (1..1)");
+    if (!ct_fhir_task_status_valid(status))
+        return outcome(r, 400, "code-invalid", "Task.status",
+                       "Task.status must be a code of "
+                       "http://hl7.org/fhir/ValueSet/task-status");
+    const char *intent = json_string_value(json_object_get(res, "intent"));
+    if (!intent)
+        return outcome(r, 400, "required", "Task.intent",
+                       "Task.intent is required (1..1)");
+    if (!ct_fhir_task_intent_valid(intent))
+        return outcome(r, 400, "code-invalid", "Task.intent",
+                       "Task.intent must be a code of "
+                       "http://hl7.org/fhir/ValueSet/task-intent");
+    /* Version-aware update: a Task changed since the client read it is
+     * not changed again on its stale view. */
+    char tag[40];
+    if ((err = etag_of(r, d, id, tag, sizeof tag)))
+        return err;
+    const char *match = ct_http_req_header(r, "If-Match");
+    if (match && *match && strcmp(match, tag) != 0 &&
+        strcmp(match, tag + 2) != 0) {
+        char msg[200];
+        snprintf(msg, sizeof msg,
+                 "If-Match %.60s is not the Task's version %s: read it "
+                 "again",
+                 match, tag);
+        json_t *oo = ct_fhir_outcome("conflict", NULL, NULL, msg);
+        if (!oo)
+            return CT_ENOMEM;
+        if ((err = ct_http_reply_json(r, 412, oo)))
+            return err;
+        return CT_ECONFLICT;
+    }
+    ct_cap_error cerr = {0};
+    json_t *ref;
+    int rc = ct_referral_get_json(ct_daemon_capacity(d), id, &ref, &cerr);
+    if (rc)
+        return ct_api__cap_reply(r, rc, &cerr, NULL);
+    char state[32], why[600];
+    snprintf(state, sizeof state, "%s",
+             json_string_value(json_object_get(ref, "state")));
+    json_decref(ref);
+    const char *bs = business_state(res);
+    const char *name = action_for(state, status, bs, why, sizeof why);
+    if (!name)
+        return outcome(r, 422, "business-rule", "Task.status", why);
+    if (!*name)
+        return task_reply_tagged(r, d, id); /* nothing to change */
+    const task_action *a = action_named(name);
+    ct_access access = access_of(r, a);
+    if (access == CT_ACCESS_NONE) {
+        const ct_principal *p = ct_http_req_principal(r);
+        char msg[200];
+        snprintf(msg, sizeof msg, "role %s may not %s a referral",
+                 p ? ct_role_name(p->role) : "?", a->name);
+        json_t *oo = ct_fhir_outcome("forbidden", NULL, NULL, msg);
+        if (!oo)
+            return CT_ENOMEM;
+        if ((err = ct_http_reply_json(r, 403, oo)))
+            return err;
+        return CT_EDENIED;
+    }
+    ct_http_req_set_access(r, access);
+    /* The action's body, and where each of its fields came from. */
+    const char *reason = json_string_value(
+        json_object_get(json_object_get(res, "statusReason"), "text"));
+    json_t *body = json_object(), *paths = json_object();
+    if (!body || !paths) {
+        json_decref(body);
+        json_decref(paths);
+        return CT_ENOMEM;
+    }
+    if (a->reason) {
+        const ct_principal *p = ct_http_req_principal(r);
+        char dflt[200];
+        snprintf(dflt, sizeof dflt, "cancelled by %s", p ? p->org : "?");
+        if (reason || strcmp(a->name, "cancel") != 0)
+            json_object_set_new(body, "reason",
+                                reason ? json_string(reason) : json_null());
+        else
+            json_object_set_new(body, "reason", json_string(dflt));
+        json_object_set_new(paths, "reason",
+                            json_string("Task.statusReason.text"));
+    }
+    if (a->reason && !reason && strcmp(a->name, "decline") == 0) {
+        json_decref(body);
+        json_decref(paths);
+        return outcome(r, 400, "required", "Task.statusReason.text",
+                       "declining a hold needs the reason in "
+                       "Task.statusReason.text");
+    }
+    ct_http_req_set_json(r, body);
+    ct_http_req_set_ctx(r, paths);
+    err = a->handler(r, d);
+    ct_http_req_set_ctx(r, NULL);
+    json_decref(paths);
+    if (err)
+        return err;
+    /* The action answered with the referral; answer the Task instead. */
+    return task_reply_tagged(r, d, id);
+}
+
 /* GET /fhir/R4/Task/{id} and ServiceRequest/{id}: as GET
  * /v1/referrals/{id}. */
 static int read_referral(ct_http_req *r, ct_daemon *d, const char *kind)
@@ -343,7 +611,14 @@ static int read_referral(ct_http_req *r, ct_daemon *d, const char *kind)
 
 int ct_api__fhir_task_read(ct_http_req *r, void *app)
 {
-    return read_referral(r, app, "Task");
+    int err = read_referral(r, app, "Task");
+    if (err)
+        return err;
+    int64_t id;
+    char tag[40];
+    if (ct_api__referral_id(r, &id) || etag_of(r, app, id, tag, sizeof tag))
+        return 0;
+    return ct_http_reply_header(r, "ETag", tag);
 }
 
 int ct_api__fhir_request_read(ct_http_req *r, void *app)

@@ -115,6 +115,7 @@ int ct_api__fhir_request_create(ct_http_req *r, void *app);
 int ct_api__fhir_request_read(ct_http_req *r, void *app);
 int ct_api__fhir_request_update(ct_http_req *r, void *app);
 int ct_api__fhir_task_read(ct_http_req *r, void *app);
+int ct_api__fhir_task_update(ct_http_req *r, void *app);
 int ct_api__fhir_task_search(ct_http_req *r, void *app);
 int ct_api__fhir_location_read(ct_http_req *r, void *app);
 int ct_api__fhir_location_search(ct_http_req *r, void *app);

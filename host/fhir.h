@@ -135,6 +135,9 @@ json_t *ct_fhir_searchset(json_t *list, const char *base);
 
 /* Task.status for a referral state ("requested", "accepted", ...). */
 const char *ct_fhir_task_status(const char *state);
+/* Whether code is in the R4 TaskStatus / TaskIntent value set. */
+bool ct_fhir_task_status_valid(const char *code);
+bool ct_fhir_task_intent_valid(const char *code);
 /* ServiceRequest.status for a referral state ("active", "completed"...). */
 const char *ct_fhir_request_status(const char *state);
 /* Priority: request-priority code <-> the API's integer. -1 unknown. */

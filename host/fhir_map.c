@@ -39,6 +39,34 @@ const char *ct_fhir_task_status(const char *state)
     return s ? s : "requested";
 }
 
+/* The R4 value sets of Task.status and Task.intent (both required
+ * bindings), for the Task a client sends back (PUT Task/{id}). */
+static const char *const task_statuses[] = {
+    "draft",     "requested", "received",    "accepted",
+    "rejected",  "ready",     "cancelled",   "in-progress",
+    "on-hold",   "failed",    "completed",   "entered-in-error"};
+static const char *const task_intents[] = {
+    "unknown",       "proposal", "plan",         "order", "original-order",
+    "reflex-order",  "filler-order", "instance-order", "option"};
+
+static bool listed(const char *const *v, size_t n, const char *code)
+{
+    for (size_t i = 0; code && i < n; i++)
+        if (strcmp(v[i], code) == 0)
+            return true;
+    return false;
+}
+
+bool ct_fhir_task_status_valid(const char *code)
+{
+    return listed(task_statuses, CT_ARRAY_LEN(task_statuses), code);
+}
+
+bool ct_fhir_task_intent_valid(const char *code)
+{
+    return listed(task_intents, CT_ARRAY_LEN(task_intents), code);
+}
+
 /* Referral state -> ServiceRequest.status (request-status). */
 static const pair request_status[] = {
     {"completed", "completed"},

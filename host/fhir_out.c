@@ -129,6 +129,19 @@ json_t *ct_fhir_task(const json_t *ref, const json_t *decision,
                           idtext, "meta", meta("Task"));
     if (!t)
         return NULL;
+    /* The version a client names in If-Match when it updates the Task
+     * (PUT Task/{id}): the referral's last change, in ms. */
+    json_t *m = json_object_get(t, "meta");
+    json_t *changed = json_object_get(ref, "updated_at");
+    if (json_is_integer(changed)) {
+        char ver[24];
+        snprintf(ver, sizeof ver, "%" JSON_INTEGER_FORMAT,
+                 json_integer_value(changed));
+        put(m, "versionId", json_string(ver), &bad);
+        json_t *last = instant(changed);
+        if (last)
+            put(m, "lastUpdated", last, &bad);
+    }
     put(t, "identifier",
         json_pack("[{s:s, s:s}]", "system", CT_FHIR_ID_REFERRAL, "value",
                   idtext),

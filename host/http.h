@@ -217,6 +217,12 @@ int ct_http_req_json(ct_http_req *r, json_t **out);
  */
 void ct_http_req_set_json(ct_http_req *r, json_t *body);
 
+/* Replaces the caller's access cell for the rest of the request: a
+ * handler that carries out another route's action (the FHIR façade's Task
+ * update confirming as POST /v1/referrals/{id}/confirm) applies that
+ * route's cell for the caller's role. */
+void ct_http_req_set_access(ct_http_req *r, ct_access access);
+
 /* A pointer the handler keeps for its dialect's error function (borrowed;
  * cleared when the handler returns). */
 void ct_http_req_set_ctx(ct_http_req *r, void *ctx);

@@ -79,6 +79,11 @@ ct_access ct_http_req_access(const ct_http_req *r)
     return r->access;
 }
 
+void ct_http_req_set_access(ct_http_req *r, ct_access access)
+{
+    r->access = access;
+}
+
 const char *ct_http_req_body(const ct_http_req *r, size_t *len)
 {
     if (len)

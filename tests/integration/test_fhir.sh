@@ -286,6 +286,132 @@ oo 403 forbidden "$sr.requester.identifier.value"
 fhir GET /fhir/R4/Task "$other"
 expect 200 '.total == 0'
 
+# ---- confirm, decline, discharge, complete through the Task ----------------
+# PUT Task/{id} with the Task read back and its status changed, If-Match
+# its ETag: the JSON API's action under that action's cell of the role
+# matrix, audited as through the JSON API.
+oakwood=$(token_of provider) community=demo-community-token
+# put_task ID TOKEN FILE [IF-MATCH]: like fhir PUT, with If-Match.
+put_task() {
+  local args=(-s -X PUT --max-time 30 -o "$tmp/body" -D "$tmp/headers" -w '%{http_code}'
+              -H "Authorization: Bearer $2" -H 'Content-Type: application/fhir+json'
+              --data-binary "@$3")
+  [ -n "${4:-}" ] && args+=(-H "If-Match: $4")
+  code=$(curl "${args[@]}" "$base/fhir/R4/Task/$1")
+  body=$(cat "$tmp/body")
+  headers=$(tr -d '\r' < "$tmp/headers")
+}
+etag() { sed -n 's/^[Ee][Tt][Aa][Gg]: //p' <<<"$headers"; }
+p3() { jq -cn --arg n "$1" --arg d "$today" '{nhs_number: $n, ready_date: $d, requested_pathway: "P3", age: 84, needs: ["nursing"]}'; }
+req POST /v1/referrals "$hospital" "$(p3 "$(nhs 20)")"
+expect 201 '.referral.state == "held" and (.referral.bed | startswith("OAK"))'
+u1=$(echo "$body" | jq -r .referral.id)
+fhir GET "/fhir/R4/Task/$u1" "$oakwood"
+expect 200 '.status == "accepted" and (.meta.versionId | test("^[0-9]+$")) and (.meta.lastUpdated | type == "string")'
+valid
+tag=$(etag)
+[ "$tag" = "W/\"$(echo "$body" | jq -r .meta.versionId)\"" ] && ok || bad "ETag '$tag' is not the versionId"
+echo "$body" | jq '.status = "in-progress"' > "$tmp/confirm.json"
+events_before=$(events)
+# Bad Tasks: an OperationOutcome naming the element, nothing changed.
+jq 'del(.status)' "$tmp/confirm.json" > "$tmp/t.json"; put_task "$u1" "$oakwood" "$tmp/t.json"
+oo 400 required Task.status
+jq '.status = "done"' "$tmp/confirm.json" > "$tmp/t.json"; put_task "$u1" "$oakwood" "$tmp/t.json"
+oo 400 code-invalid Task.status
+jq 'del(.intent)' "$tmp/confirm.json" > "$tmp/t.json"; put_task "$u1" "$oakwood" "$tmp/t.json"
+oo 400 required Task.intent
+jq '.id = "999"' "$tmp/confirm.json" > "$tmp/t.json"; put_task "$u1" "$oakwood" "$tmp/t.json"
+oo 400 value Task.id
+jq '.resourceType = "ServiceRequest"' "$tmp/confirm.json" > "$tmp/t.json"; put_task "$u1" "$oakwood" "$tmp/t.json"
+oo 400 structure resourceType
+jq '.status = "on-hold"' "$tmp/confirm.json" > "$tmp/t.json"; put_task "$u1" "$oakwood" "$tmp/t.json"
+oo 422 business-rule Task.status
+# A stale version: 412, nothing changed.
+put_task "$u1" "$oakwood" "$tmp/confirm.json" 'W/"12345"'
+oo 412 conflict ""
+# The role matrix of POST /v1/referrals/{id}/confirm (table-driven): the
+# hospital and the viewer may not confirm, another provider does not see
+# the referral, admin may not write.
+while IFS='|' read -r who tok want icode; do
+  put_task "$u1" "$tok" "$tmp/confirm.json" "$tag"
+  oo "$want" "$icode" ""
+done <<ROLES
+hospital|$hospital|403|forbidden
+other hospital|$other|404|not-found
+provider without the hold|$community|404|not-found
+viewer|$viewer|403|forbidden
+admin|$admin|403|forbidden
+ROLES
+[ "$(events)" = "$events_before" ] && ok || bad "a refused Task update wrote events"
+req GET "/v1/referrals/$u1" "$hub"
+expect 200 '.referral.state == "held"'
+# The holder confirms: placed, the Task in-progress with a new version.
+put_task "$u1" "$oakwood" "$tmp/confirm.json" "$tag"
+expect 200 ".resourceType == \"Task\" and .id == \"$u1\" and .status == \"in-progress\" and (.businessStatus.coding[0].code == \"placed\")"
+valid
+tag2=$(etag)
+[ -n "$tag2" ] && [ "$tag2" != "$tag" ] && ok || bad "the ETag did not move: '$tag' -> '$tag2'"
+req GET "/v1/referrals/$u1" "$hub"
+expect 200 '.referral.state == "placed"'
+[ "$(sqlite3 "$db" "SELECT count(*) FROM event WHERE kind = 'hold.confirmed' AND json_extract(payload, '\$.referral') = $u1 AND actor = 'org:oakwood-care/provider'")" = 1 ] \
+  && ok || bad "the FHIR confirm was not audited as the JSON one"
+# The same Task again is no change (200); the old version is refused.
+put_task "$u1" "$oakwood" "$tmp/confirm.json"
+expect 200 '.status == "in-progress"'
+put_task "$u1" "$oakwood" "$tmp/confirm.json" "$tag"
+oo 412 conflict ""
+# Discharge: the hospital, businessStatus discharged; its status must be
+# the one that goes with it.
+fhir GET "/fhir/R4/Task/$u1" "$hospital"
+echo "$body" | jq '.businessStatus.coding[0].code = "discharged"' > "$tmp/discharge.json"
+jq '.status = "completed"' "$tmp/discharge.json" > "$tmp/t.json"; put_task "$u1" "$hospital" "$tmp/t.json"
+oo 422 business-rule Task.status
+put_task "$u1" "$oakwood" "$tmp/discharge.json"
+oo 403 forbidden ""
+fhir GET "/fhir/R4/Task/$u1" "$hospital"
+put_task "$u1" "$hospital" "$tmp/discharge.json" "$(etag)"
+expect 200 '.status == "in-progress" and .businessStatus.coding[0].code == "discharged"'
+valid
+# Complete: the provider.
+echo "$body" | jq '.status = "completed"' > "$tmp/complete.json"
+put_task "$u1" "$hospital" "$tmp/complete.json"
+oo 403 forbidden ""
+put_task "$u1" "$oakwood" "$tmp/complete.json"
+expect 200 '.status == "completed"'
+req GET "/v1/referrals/$u1" "$hub"
+expect 200 '.referral.state == "completed"'
+# A completed referral goes nowhere: the state machine's 409.
+put_task "$u1" "$hub" "$tmp/confirm.json"
+oo 409 conflict ""
+# Decline: rejected with the reason in statusReason.text.
+req POST /v1/referrals "$hospital" "$(p3 "$(nhs 21)")"
+expect 201 '.referral.state == "held" and (.referral.bed | startswith("OAK"))'
+u2=$(echo "$body" | jq -r .referral.id)
+fhir GET "/fhir/R4/Task/$u2" "$oakwood"
+echo "$body" | jq '.status = "rejected"' > "$tmp/reject.json"
+put_task "$u2" "$oakwood" "$tmp/reject.json"
+oo 400 required Task.statusReason.text
+jq '.statusReason = {"text": ""}' "$tmp/reject.json" > "$tmp/t.json"; put_task "$u2" "$oakwood" "$tmp/t.json"
+oo 400 value Task.statusReason.text
+jq '.statusReason = {"text": "cannot meet her nursing needs this week"}' "$tmp/reject.json" > "$tmp/t.json"
+put_task "$u2" "$hospital" "$tmp/t.json"
+oo 403 forbidden ""
+put_task "$u2" "$oakwood" "$tmp/t.json"
+[ "$code" = 200 ] && ok || bad "decline: $code $body"
+[ "$(sqlite3 "$db" "SELECT count(*) FROM event WHERE kind = 'hold.declined' AND json_extract(payload, '\$.referral') = $u2 AND json_extract(payload, '\$.reason') = 'cannot meet her nursing needs this week' AND actor = 'org:oakwood-care/provider'")" = 1 ] \
+  && ok || bad "the FHIR decline was not audited with its reason"
+# Cancel through the Task (the referrer), reason from statusReason.
+fhir GET "/fhir/R4/Task/$u2" "$hospital"
+echo "$body" | jq '.status = "cancelled" | .statusReason = {"text": "went home with family"}' > "$tmp/cancel.json"
+put_task "$u2" "$viewer" "$tmp/cancel.json"
+oo 403 forbidden ""
+put_task "$u2" "$hospital" "$tmp/cancel.json"
+expect 200 '.status == "cancelled"'
+[ "$(sqlite3 "$db" "SELECT count(*) FROM event WHERE kind = 'referral.cancelled' AND json_extract(payload, '\$.referral') = $u2 AND payload LIKE '%went home with family%'")" = 1 ] \
+  && ok || bad "the FHIR cancel was not audited with its reason"
+fhir GET /fhir/R4/metadata
+expect 200 '[.rest[0].resource[] | select(.type == "Task") | .interaction[].code] == ["read", "search-type", "update"]'
+
 # ---- beds and capacity -----------------------------------------------------------
 fhir GET /fhir/R4/Location "$viewer"
 expect 200 '.type == "searchset" and ([.entry[].resource.physicalType.coding[0].code] | unique) == ["si", "wa"]'
