@@ -1,13 +1,14 @@
 /*
- * Plugin manager internals shared between host/plugins.c (sets, hooks,
- * reload) and host/hostapi.c (the `ct` module plugins call). Not for use
- * outside these two files.
+ * Plugin manager internals shared between the manager's files
+ * (host/plugins*.c: sets and reload, hooks, events, status) and
+ * host/hostapi.c (the `ct` module plugins call). Not for use outside them.
  */
 #ifndef CT_PLUGINS_INT_H
 #define CT_PLUGINS_INT_H
 
 #include "bundle.h"
 #include "clock.h"
+#include "events.h"
 #include "manifest.h"
 #include "plugins.h"
 #include "sandbox.h"
@@ -84,6 +85,80 @@ struct ct_plugin {
     } *iso;
     size_t niso;
 };
+
+/* --- the manager, shared by plugins.c (sets, life cycle), plugins_hooks.c
+ * (hook calls), plugins_events.c (events, schedules) and plugins_status.c
+ * (status, the analysts' console) ------------------------------------------ */
+
+typedef struct set {
+    ct_plugin **items;
+    size_t n;
+} set;
+
+typedef struct queued {
+    char *kind;
+    json_t *payload;
+    char *from; /* the plugin whose event handler emitted it, or NULL */
+} queued;
+
+struct ct_plugins {
+    ct_capacity *cap;
+    const ct_config *cfg;
+    set *cur;
+    set *next; /* built by prepare, swapped in by apply */
+    const ct_config *next_cfg;
+    queued *queue;
+    size_t nqueue, capqueue;
+    bool flushing;
+    const ct_config *loading; /* the config set_load is loading, or NULL */
+    const char *answering; /* plugin whose event handler runs now */
+    int running; /* plugin calls under way: events wait in the queue */
+    ct_sandbox_line_fn line_fn; /* coverage (ct_plugins_new_traced) */
+    void *line_ud;
+    int64_t watchdog_ms; /* ct_plugins_options */
+    json_t *pretested; /* ct_plugins_set_pretested: the next prepare's */
+    ct_plugins_gate gate; /* while ct_plugins_prepare_load runs gated */
+    set *loaded; /* built by prepare_load, checked by prepare_end */
+};
+
+/* The host clock's time for a sandbox (ud: the capacity handle). */
+int64_t ct_plugins__clock(void *ud);
+
+/* Frees a plugin that is in no set (or whose set is being freed). */
+void ct_plugins__plugin_free(ct_plugin *p);
+
+/* The decision hooks' names, by CT_HOOK_* index. */
+extern const char *const ct_plugins__hook_names[CT_HOOK_COUNT];
+
+/* Counts a failure of one hook, schedule or handler (guard g, named what)
+ * and quarantines that part alone after limits.quarantine_after. */
+void ct_plugins__count_failure(ct_plugin *p, ct_plugin_guard *g,
+                               const char *what, int rc);
+
+/* Visits every guard of p with its name; stops when fn returns true. */
+bool ct_plugins__each_guard(const ct_plugin *p,
+                            bool (*fn)(const ct_plugin_guard *, const char *,
+                                       void *),
+                            void *ud);
+
+/* CT_PER_SCHEDULE charges the minute's budget like CT_PER_MINUTE, under the
+ * schedule's own deadline (limits.schedule_deadline) instead of a hook's. */
+enum ct_plugins__budget { CT_PER_DECISION, CT_PER_MINUTE, CT_PER_SCHEDULE };
+
+/* ct_sandbox_call within the plugin's CPU budget (plugins_hooks.c). */
+int ct_plugins__budgeted_call(ct_plugin *p, const char *what, int nargs,
+                              int nres, enum ct_plugins__budget b,
+                              const char **msg);
+
+/* Queues an event for the plugins; takes a payload reference. The emitter
+ * is the plugin answering now. */
+void ct_plugins__enqueue(ct_plugins *m, const char *kind, json_t *payload);
+
+/* Drops every queued event. */
+void ct_plugins__drop_queue(ct_plugins *m);
+
+/* The event bus's subscriber (data: the manager). */
+void ct_plugins__on_bus_event(const ct_event *ev, void *data);
 
 /* The host objects a plugin's `ct` functions reach. Borrowed. */
 ct_capacity *ct_plugins__capacity(ct_plugins *m);

@@ -1,0 +1,687 @@
+/*
+ * The plugin manager's hook calls: triage, delay, rank, admit and
+ * escalate composed across the running set, each call under its deadline
+ * and budget, with fallbacks and quarantine.
+ */
+#include "plugins_int.h"
+
+#include "error.h"
+#include "log.h"
+#include "referral.h"
+#include "util.h"
+
+#include <lua.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+const char *const ct_plugins__hook_names[CT_HOOK_COUNT] = {
+    "triage", "rank", "admit", "escalate", "delay"};
+
+/* Counts a failure of one hook, schedule or handler (its guard, named
+ * what) and quarantines that part alone after limits.quarantine_after in
+ * a row. */
+void ct_plugins__count_failure(ct_plugin *p, ct_plugin_guard *g,
+                               const char *what, int rc)
+{
+    p->errors++;
+    if (rc == CT_ETIMEOUT)
+        p->timeouts++;
+    g->consecutive++;
+    uint32_t limit = p->mgr->cfg->limits.quarantine_after;
+    if (!g->quarantined && g->consecutive >= limit) {
+        g->quarantined = true;
+        ct_log_error("plugins",
+                     "plugin '%s': %s quarantined after %llu consecutive "
+                     "failures; it stays out until the plugin is reloaded "
+                     "(its other hooks and schedules go on)",
+                     p->manifest->name, what,
+                     (unsigned long long)g->consecutive);
+        ct_plugins__enqueue(
+            p->mgr, "plugin.quarantined",
+            json_pack("{s:s, s:s, s:I}", "plugin", p->manifest->name,
+                      "hook", what, "failures", (json_int_t)g->consecutive));
+    }
+}
+
+/*
+ * The watchdog gave up a call of p: its state belongs to the call's
+ * thread until the instruction ends, so nothing of the plugin can run
+ * again. All of it is quarantined at once, until it is reloaded.
+ */
+static void plugin_stuck(ct_plugin *p, const char *what)
+{
+    if (p->stuck || !ct_sandbox_abandoned(p->sb, NULL))
+        return;
+    p->stuck = true;
+    for (int i = 0; i < CT_HOOK_COUNT; i++)
+        p->hooks[i].quarantined = true;
+    for (size_t i = 0; i < p->nscheds; i++)
+        p->scheds[i]->guard.quarantined = true;
+    for (size_t i = 0; i < p->nsubs; i++)
+        p->subs[i].guard.quarantined = true;
+    ct_log_error("plugins",
+                 "plugin '%s': %s did not end and was given up; the whole "
+                 "plugin is quarantined until it is reloaded (its call "
+                 "runs on alone, on its own thread, until its instruction "
+                 "ends)",
+                 p->manifest->name, what);
+    ct_plugins__enqueue(
+        p->mgr, "plugin.quarantined",
+        json_pack("{s:s, s:s, s:s}", "plugin", p->manifest->name, "hook",
+                  what, "reason", "stuck"));
+}
+
+/* The guard of a decision hook by name. */
+static ct_plugin_guard *hook_guard(ct_plugin *p, const char *hook)
+{
+    int h = 0;
+    while (h < CT_HOOK_COUNT - 1 &&
+           strcmp(ct_plugins__hook_names[h], hook) != 0)
+        h++;
+    return &p->hooks[h];
+}
+
+/* Visits every guard of p with its name; stops when fn returns true. */
+bool ct_plugins__each_guard(const ct_plugin *p,
+                            bool (*fn)(const ct_plugin_guard *, const char *,
+                                       void *),
+                            void *ud)
+{
+    for (int i = 0; i < CT_HOOK_COUNT; i++)
+        if (fn(&p->hooks[i], ct_plugins__hook_names[i], ud))
+            return true;
+    for (size_t i = 0; i < p->nscheds; i++)
+        if (fn(&p->scheds[i]->guard, p->scheds[i]->name, ud))
+            return true;
+    for (size_t i = 0; i < p->nsubs; i++)
+        if (fn(&p->subs[i].guard, p->subs[i].event, ud))
+            return true;
+    return false;
+}
+
+static json_t *trace_entry(ct_plugin *p, const char *hook, json_t *input)
+{
+    return json_pack("{s:s, s:s, s:s, s:o}", "plugin", p->manifest->name,
+                     "version", p->manifest->version, "hook", hook, "input",
+                     input ? input : json_null());
+}
+
+static void trace_error(json_t *entry, ct_plugin *p, const char *msg)
+{
+    json_object_set_new(entry, "error", json_string(msg));
+    json_object_set_new(entry, "fallback",
+                        json_string(ct_fallback_name(p->manifest->fallback)));
+}
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void ct_plugins_decision_begin(ct_plugins *m)
+{
+    for (size_t i = 0; m->cur && i < m->cur->n; i++)
+        m->cur->items[i]->decision_ns = 0;
+}
+
+/*
+ * ct_sandbox_call within the plugin's CPU budget, on the deadline's clock:
+ * the call's deadline is the plugin deadline or what is left of the
+ * budget, whichever is less, and the time it took is charged whatever
+ * came of it. A budget used up is CT_ELIMIT (before the call: the function
+ * and arguments are popped). *msg is the failure's message.
+ */
+int ct_plugins__budgeted_call(ct_plugin *p, const char *what, int nargs,
+                              int nres, enum ct_plugins__budget b,
+                              const char **msg)
+{
+    const ct_config_limits *lim = &p->mgr->cfg->limits;
+    int64_t t0 = mono_ns();
+    int64_t *used = &p->decision_ns, total = lim->plugin_decision_budget_ms;
+    const char *per = "a decision";
+    if (b != CT_PER_DECISION) {
+        /* The minute is the host clock's when it is virtual (the REPL,
+         * tests, caretide sim): a simulated minute passes in microseconds,
+         * and a budget per real minute would skip a day's schedules by
+         * the wall clock, making a seeded run depend on the machine's
+         * load. Its CPU is still charged in real time. */
+        ct_capacity *cap = ct_plugins__capacity(p->mgr);
+        ct_clock *clk = cap ? ct_capacity_clock(cap) : NULL;
+        int64_t minute = clk && ct_clock_is_virtual(clk)
+                             ? ct_clock_now(clk) / 60000
+                             : t0 / 60000000000LL;
+        if (minute != p->minute_at) {
+            p->minute_at = minute;
+            p->minute_ns = 0;
+        }
+        used = &p->minute_ns;
+        total = lim->plugin_minute_budget_ms;
+        per = "a minute for events and schedules";
+    }
+    int64_t left = total - *used / 1000000;
+    *msg = NULL;
+    if (left <= 0) {
+        lua_State *L = ct_sandbox_state(p->sb);
+        lua_settop(L, lua_gettop(L) - nargs - 1);
+        snprintf(p->budget_msg, sizeof p->budget_msg,
+                 "plugin '%s': CPU budget of %lld ms %s used up before %s",
+                 p->manifest->name, (long long)total, per, what);
+        *msg = p->budget_msg;
+        return CT_ELIMIT;
+    }
+    int64_t dl = b == CT_PER_SCHEDULE ? lim->schedule_deadline_ms
+                                   : lim->plugin_deadline_ms;
+    p->mgr->running++;
+    int rc = ct_sandbox_call_deadline(p->sb, what, nargs, nres,
+                                      left < dl ? left : dl);
+    p->mgr->running--;
+    *used += mono_ns() - t0;
+    if (rc == CT_ETIMEOUT)
+        plugin_stuck(p, what);
+    /* Given up stuck, the call's own message says so. */
+    if (rc == CT_ETIMEOUT && left < dl && !p->stuck) {
+        snprintf(p->budget_msg, sizeof p->budget_msg,
+                 "plugin '%s': CPU budget of %lld ms %s used up in %s",
+                 p->manifest->name, (long long)total, per, what);
+        *msg = p->budget_msg;
+        return CT_ELIMIT;
+    }
+    if (rc)
+        *msg = ct_sandbox_last_error(p->sb)->message;
+    return rc;
+}
+
+/*
+ * Calls hook with up to two JSON arguments and converts nres results.
+ * Returns 1 when the plugin has no such hook (nothing traced), 0 on
+ * success, a negative code on failure (counted, logged, traced). res must
+ * hold nres slots; each gets a new reference (JSON null for nil).
+ */
+static int call_hook(ct_plugin *p, const char *hook, const json_t *a1,
+                     const json_t *a2, int nres, json_t **res,
+                     json_t *trace, json_t **entry_out)
+{
+    for (int i = 0; i < nres; i++)
+        res[i] = NULL;
+    if (entry_out)
+        *entry_out = NULL;
+    ct_plugin_guard *g = hook_guard(p, hook);
+    if (g->quarantined) {
+        /* A stuck plugin's state cannot be looked at: every hook of it
+         * is traced as out. */
+        if (p->stuck || ct_sandbox_get_hook(p->sb, hook) == 0) {
+            if (!p->stuck)
+                lua_settop(ct_sandbox_state(p->sb),
+                           lua_gettop(ct_sandbox_state(p->sb)) - 1);
+            json_t *e = trace_entry(p, hook, NULL);
+            trace_error(e, p, p->stuck ? "quarantined (stuck): not called"
+                                       : "quarantined: not called");
+            if (trace)
+                json_array_append_new(trace, e);
+            else
+                json_decref(e);
+            return CT_EQUARANTINED;
+        }
+        return 1;
+    }
+    int rc = ct_sandbox_get_hook(p->sb, hook);
+    if (rc == CT_ENOTFOUND)
+        return 1;
+    json_t *input = json_array();
+    json_t *entry = NULL;
+    const char *budget_msg = NULL;
+    double t0 = now_ms();
+    if (rc == 0) {
+        int nargs = 0;
+        const json_t *args[2] = {a1, a2};
+        for (int i = 0; i < 2 && args[i]; i++, nargs++) {
+            json_array_append(input, (json_t *)args[i]);
+            if ((rc = ct_sandbox_push_json(p->sb, args[i]))) {
+                lua_settop(ct_sandbox_state(p->sb),
+                           lua_gettop(ct_sandbox_state(p->sb)) - nargs - 1);
+                break;
+            }
+        }
+        if (rc == 0)
+            rc = ct_plugins__budgeted_call(p, hook, nargs, nres,
+                                           CT_PER_DECISION, &budget_msg);
+    }
+    p->calls++;
+    if (rc == 0) {
+        for (int i = 0; i < nres && rc == 0; i++)
+            rc = ct_sandbox_to_json(p->sb, -nres + i, i ? "result2" : "result",
+                                    0, &res[i]);
+        lua_settop(ct_sandbox_state(p->sb),
+                   lua_gettop(ct_sandbox_state(p->sb)) - nres);
+    }
+    entry = trace_entry(p, hook, json_array_size(input) == 1
+                                     ? json_incref(json_array_get(input, 0))
+                                     : json_incref(input));
+    json_decref(input);
+    json_object_set_new(entry, "ms", json_real(now_ms() - t0));
+    if (rc) {
+        const char *msg = rc == CT_ELIMIT && budget_msg
+                              ? budget_msg
+                              : ct_sandbox_last_error(p->sb)->message;
+        ct_log_warn("plugins", "%s", msg);
+        trace_error(entry, p, msg);
+        ct_plugins__count_failure(p, g, hook, rc);
+        for (int i = 0; i < nres; i++) {
+            json_decref(res[i]);
+            res[i] = NULL;
+        }
+    } else {
+        /* Provisional until the caller accepts the result's shape:
+         * shape_error puts the count back, so a plugin that always answers
+         * in the wrong shape still reaches quarantine. */
+        g->unconfirmed = g->consecutive;
+        g->consecutive = 0;
+        json_object_set(entry, "output",
+                        nres == 1 ? res[0] : json_pack("[OO]", res[0], res[1]));
+        if (nres != 1)
+            json_decref(json_object_get(entry, "output"));
+    }
+    if (trace)
+        json_array_append(trace, entry);
+    if (entry_out)
+        *entry_out = entry;
+    else
+        json_decref(entry);
+    return rc;
+}
+
+/* A result of the wrong shape is a failure of the plugin like any other. */
+static int shape_error(ct_plugin *p, json_t *entry, const char *hook,
+                       const char *what)
+{
+    char msg[512];
+    snprintf(msg, sizeof msg, "plugin '%s': %s returned %s",
+             p->manifest->name, hook, what);
+    ct_log_warn("plugins", "%s", msg);
+    if (entry) {
+        json_object_del(entry, "output");
+        trace_error(entry, p, msg);
+    }
+    ct_plugin_guard *g = hook_guard(p, hook);
+    g->consecutive = g->unconfirmed;
+    ct_plugins__count_failure(p, g, hook, CT_EPLUGIN);
+    return CT_EPLUGIN;
+}
+
+static void fallback(ct_plugin *p, bool *manual)
+{
+    if (p->manifest->fallback == CT_FALLBACK_MANUAL_REVIEW && manual)
+        *manual = true;
+}
+
+/* A triage answer's kinds: absent, or a list of facility kinds a person
+ * can be discharged to (an empty table arrives as an empty object). */
+static bool kinds_ok(const json_t *kinds)
+{
+    if (!kinds || (json_is_object(kinds) && json_object_size(kinds) == 0))
+        return true;
+    if (!json_is_array(kinds))
+        return false;
+    size_t i;
+    json_t *k;
+    json_array_foreach(kinds, i, k)
+    {
+        int kind = ct_facility_kind_parse(json_string_value(k));
+        if (kind < 0 || kind == CT_FACILITY_ACUTE)
+            return false;
+    }
+    return true;
+}
+
+int ct_plugins_triage(ct_plugins *m, const json_t *referral, json_t *trace,
+                      json_t **answer, bool *manual)
+{
+    *answer = NULL;
+    for (size_t i = 0; m->cur && i < m->cur->n && !*answer; i++) {
+        ct_plugin *p = m->cur->items[i];
+        json_t *res, *entry;
+        int rc = call_hook(p, "triage", referral, NULL, 1, &res, trace,
+                           &entry);
+        if (rc == 1)
+            continue;
+        if (rc == 0 && !json_is_null(res)) {
+            const char *pw =
+                json_string_value(json_object_get(res, "pathway"));
+            json_t *prio = json_object_get(res, "priority");
+            json_t *why = json_object_get(res, "reason");
+            if (!json_is_object(res) || !pw || ct_pathway_parse(pw) < 0)
+                rc = shape_error(p, entry, "triage",
+                                 "no valid pathway (expected {pathway = "
+                                 "\"P0\"|\"P1\"|\"P2\"|\"P3\"|\"step_down\", "
+                                 "reason = string, priority = integer})");
+            else if ((prio && !json_is_integer(prio)) ||
+                     (why && !json_is_string(why)))
+                rc = shape_error(p, entry, "triage",
+                                 "a priority that is not an integer or a "
+                                 "reason that is not a string");
+            /* The ranges the host stores (and the API accepts): an answer
+             * outside them is the plugin's failure, never the referral's. */
+            else if (why && json_string_length(why) > CT_TRIAGE_REASON_MAX)
+                rc = shape_error(p, entry, "triage",
+                                 "a reason longer than 500 bytes");
+            else if (prio && (json_integer_value(prio) < -CT_PRIORITY_MAX ||
+                              json_integer_value(prio) > CT_PRIORITY_MAX))
+                rc = shape_error(p, entry, "triage",
+                                 "a priority outside -1000000 to 1000000");
+            else if (!kinds_ok(json_object_get(res, "kinds")))
+                rc = shape_error(p, entry, "triage",
+                                 "kinds that are not a list of facility "
+                                 "kinds other than acute (step_down, rehab, "
+                                 "care_home, home_care, virtual_ward)");
+            else
+                *answer = json_incref(res);
+        }
+        json_decref(res);
+        json_decref(entry);
+        if (rc)
+            fallback(p, manual);
+        if (*manual)
+            break;
+    }
+    ct_plugins_flush(m);
+    return 0;
+}
+
+static bool delay_answer_ok(const json_t *res)
+{
+    json_t *valid = json_object_get(res, "valid");
+    json_t *text = json_object_get(res, "text");
+    json_t *msg = json_object_get(res, "message");
+    const char *field = json_string_value(json_object_get(res, "field"));
+    if (!json_is_object(res) || !json_is_boolean(valid))
+        return false;
+    if (json_is_true(valid))
+        return !text || (json_is_string(text) &&
+                         json_string_length(text) <= CT_DELAY_TEXT_MAX);
+    return json_is_string(msg) && json_string_length(msg) <= 500 &&
+           (!json_object_get(res, "field") ||
+            (field && (!strcmp(field, "reason") ||
+                       !strcmp(field, "responsible_org") ||
+                       !strcmp(field, "from"))));
+}
+
+int ct_plugins_delay(ct_plugins *m, const json_t *referral,
+                     const json_t *delay, json_t *trace, json_t **answer)
+{
+    *answer = NULL;
+    int out = 0;
+    ct_plugins_decision_begin(m);
+    for (size_t i = 0; m->cur && i < m->cur->n && !*answer && !out; i++) {
+        ct_plugin *p = m->cur->items[i];
+        json_t *res, *entry;
+        int rc = call_hook(p, "delay", referral, delay, 1, &res, trace,
+                           &entry);
+        if (rc == 1)
+            continue;
+        if (rc == 0 && !json_is_null(res)) {
+            if (!delay_answer_ok(res))
+                rc = shape_error(p, entry, "delay",
+                                 "no verdict (expected {valid = true, text "
+                                 "= string} or {valid = false, message = "
+                                 "string, field = \"reason\"|"
+                                 "\"responsible_org\"|\"from\"})");
+            else
+                *answer = json_incref(res);
+        }
+        json_decref(res);
+        json_decref(entry);
+        if (rc)
+            out = CT_EPLUGIN;
+    }
+    ct_plugins_flush(m);
+    return out;
+}
+
+/* rank's answer: a list of tables each naming a bed. */
+static bool valid_ranking(const json_t *v)
+{
+    if (!json_is_array(v))
+        return false;
+    size_t i;
+    json_t *c;
+    json_array_foreach(v, i, c) if (!json_is_object(c) ||
+                                    !json_is_string(json_object_get(c, "bed")))
+        return false;
+    return true;
+}
+
+/*
+ * A rank step's trace without the candidate tables over again (50 of them,
+ * twice per plugin, were most of a decision's size and of its cost): the
+ * input becomes [referral, bed ids in the order the plugin got them] and
+ * each output entry keeps its bed and only the fields the plugin added or
+ * changed (score, reason...), in the plugin's order. The host's own list
+ * is recorded once with the decision, so every step can be read back.
+ */
+static void compact_rank_entry(json_t *entry, const json_t *given)
+{
+    json_t *input = json_object_get(entry, "input");
+    json_t *ids = json_array();
+    json_t *by_bed = json_object();
+    if (!ids || !by_bed)
+        goto done;
+    size_t i;
+    json_t *c;
+    json_array_foreach(given, i, c)
+    {
+        json_t *bed = json_object_get(c, "bed");
+        json_array_append(ids, bed);
+        if (json_is_string(bed))
+            json_object_set(by_bed, json_string_value(bed), c);
+    }
+    if (json_is_array(input) && json_array_size(input) == 2)
+        json_array_set(input, 1, ids);
+    json_t *out = json_object_get(entry, "output");
+    if (!json_is_array(out))
+        goto done;
+    json_t *slim = json_array();
+    if (!slim)
+        goto done;
+    json_array_foreach(out, i, c)
+    {
+        json_t *bed = json_object_get(c, "bed");
+        const json_t *was =
+            json_is_string(bed) ? json_object_get(by_bed, json_string_value(bed))
+                                : NULL;
+        json_t *d = json_object();
+        const char *k;
+        json_t *v;
+        json_object_foreach(c, k, v)
+        {
+            if (strcmp(k, "bed") == 0 ||
+                !(was && json_equal(json_object_get(was, k), v)))
+                json_object_set(d, k, v);
+        }
+        json_array_append_new(slim, d);
+    }
+    json_object_set_new(entry, "output", slim);
+done:
+    json_decref(ids);
+    json_decref(by_bed);
+}
+
+/* The beds of before that after lacks, onto drops with plugin p's
+ * reasons (why: bed id -> text, may be anything). */
+static void note_drops(const ct_plugin *p, const json_t *before,
+                       const json_t *after, const json_t *why, json_t *drops)
+{
+    if (!drops)
+        return;
+    json_t *kept = json_object();
+    size_t i;
+    json_t *c;
+    json_array_foreach(after, i, c)
+    {
+        const char *b = json_string_value(json_object_get(c, "bed"));
+        if (b)
+            json_object_set_new(kept, b, json_true());
+    }
+    json_array_foreach(before, i, c)
+    {
+        const char *b = json_string_value(json_object_get(c, "bed"));
+        if (!b || json_object_get(kept, b))
+            continue;
+        const char *r = json_is_object(why)
+                            ? json_string_value(json_object_get(why, b))
+                            : NULL;
+        json_array_append_new(
+            drops, json_pack("{s:s, s:s, s:s}", "plugin", p->manifest->name,
+                             "bed", b, "reason",
+                             r ? r : "dropped without a reason"));
+    }
+    json_decref(kept);
+}
+
+int ct_plugins_rank(ct_plugins *m, const json_t *referral,
+                    json_t **candidates, json_t *trace, bool *manual,
+                    json_t *drops)
+{
+    for (size_t i = 0; m->cur && i < m->cur->n; i++) {
+        ct_plugin *p = m->cur->items[i];
+        json_t *res[2] = {NULL, NULL}, *entry;
+        int rc = call_hook(p, "rank", referral, *candidates, 2, res, trace,
+                           &entry);
+        if (rc == 1)
+            continue;
+        /* An empty table reads as an object; it is an empty list here. */
+        if (rc == 0 && json_is_object(res[0]) &&
+            json_object_size(res[0]) == 0) {
+            json_decref(res[0]);
+            res[0] = json_array();
+        }
+        if (rc == 0 && !valid_ranking(res[0]))
+            rc = shape_error(p, entry, "rank",
+                             "something other than a list of candidates "
+                             "(tables with a bed field)");
+        if (rc == 0) {
+            if (entry) {
+                /* The trace shows the list, and the reasons for drops
+                 * beside it when the plugin gave any. */
+                json_object_set(entry, "output", res[0]);
+                if (json_is_object(res[1]) && json_object_size(res[1]))
+                    json_object_set(entry, "drop_reasons", res[1]);
+                compact_rank_entry(entry, *candidates);
+            }
+            note_drops(p, *candidates, res[0], res[1], drops);
+            json_decref(*candidates);
+            *candidates = json_incref(res[0]);
+        } else {
+            fallback(p, manual);
+        }
+        json_decref(res[0]);
+        json_decref(res[1]);
+        json_decref(entry);
+        if (*manual)
+            break;
+    }
+    ct_plugins_flush(m);
+    return 0;
+}
+
+int ct_plugins_admit(ct_plugins *m, const json_t *referral,
+                     const json_t *candidate, json_t *trace, bool *allowed,
+                     const char **reason, bool *manual)
+{
+    static char why[512];
+    *allowed = true;
+    *reason = NULL;
+    for (size_t i = 0; m->cur && i < m->cur->n && *allowed; i++) {
+        ct_plugin *p = m->cur->items[i];
+        json_t *res[2], *entry;
+        int rc = call_hook(p, "admit", referral, candidate, 2, res, trace,
+                           &entry);
+        if (rc == 1)
+            continue;
+        if (rc == 0 && !json_is_boolean(res[0]))
+            rc = shape_error(p, entry, "admit",
+                             "something other than true or false, reason");
+        if (rc == 0 && json_is_false(res[0])) {
+            *allowed = false;
+            const char *r = json_string_value(res[1]);
+            snprintf(why, sizeof why, "%s: %s", p->manifest->name,
+                     r ? r : "refused");
+            *reason = why;
+        }
+        json_decref(res[0]);
+        json_decref(res[1]);
+        json_decref(entry);
+        if (rc) {
+            /* manual review stops the decision; skip lets the bed pass. */
+            fallback(p, manual);
+            if (*manual)
+                break;
+        }
+    }
+    ct_plugins_flush(m);
+    return 0;
+}
+
+int ct_plugins_escalate(ct_plugins *m, const json_t *metrics, json_t *trace,
+                        json_t **out)
+{
+    ct_plugins_decision_begin(m); /* an escalation is a decision of its own */
+    json_int_t best = 0;
+    const char *best_reason = "";
+    json_t *actions = json_array();
+    json_t *answers = json_array();
+    for (size_t i = 0; m->cur && i < m->cur->n; i++) {
+        ct_plugin *p = m->cur->items[i];
+        json_t *res, *entry;
+        int rc = call_hook(p, "escalate", metrics, NULL, 1, &res, trace,
+                           &entry);
+        if (rc == 1)
+            continue;
+        if (rc == 0 && !json_is_null(res)) {
+            json_t *lv = json_object_get(res, "level");
+            json_t *acts = json_object_get(res, "actions");
+            if (!json_is_integer(lv) || json_integer_value(lv) < 1 ||
+                json_integer_value(lv) > 4)
+                rc = shape_error(p, entry, "escalate",
+                                 "no level from 1 to 4 (expected {level = "
+                                 "1..4, reason = string, actions = {...}})");
+            else if (acts && !json_is_array(acts) &&
+                     !(json_is_object(acts) && json_object_size(acts) == 0))
+                rc = shape_error(p, entry, "escalate",
+                                 "actions that are not a list");
+            else {
+                json_array_append(answers, res);
+                if (json_integer_value(lv) > best) {
+                    best = json_integer_value(lv);
+                    best_reason =
+                        json_string_value(json_object_get(res, "reason"));
+                    if (!best_reason)
+                        best_reason = p->manifest->name;
+                }
+                size_t j;
+                json_t *a;
+                if (json_is_array(acts))
+                    json_array_foreach(acts, j, a) json_array_append_new(
+                        actions, json_pack("{s:s, s:O}", "plugin",
+                                           p->manifest->name, "action", a));
+            }
+        }
+        json_decref(res);
+        json_decref(entry);
+    }
+    *out = json_pack("{s:I, s:s, s:o}", "level", best, "reason", best_reason,
+                     "actions", actions);
+    json_decref(answers);
+    ct_plugins_flush(m);
+    return *out ? 0 : CT_ENOMEM;
+}
