@@ -79,6 +79,30 @@ int ct_capacity__org_exists(ct_capacity *c, const char *org,
 /* The cached statement, or NULL with err filled (CT_ESTORE). */
 sqlite3_stmt *ct_capacity__stmt(ct_capacity *c, ct_stmt id,
                                 ct_cap_error *err);
+/* Steps st to SQLITE_DONE and resets it; what names it in an error. */
+int ct_capacity__step_done(ct_capacity *c, sqlite3_stmt *st, const char *what,
+                           ct_cap_error *err);
+/* Copies column col of st's row into dst (n bytes, truncated). */
+void ct_capacity__copy_col(char *dst, size_t n, sqlite3_stmt *st, int col);
+
+/* A hold longer than this is a mistake, not a hold. */
+#define CT_CAP_HOLD_TTL_MAX_MS (90 * 86400 * 1000LL)
+
+/* A bed with what decides whether it can change (capacity_beds.c). */
+typedef struct ct_cap_bed_row {
+    ct_bed_info info;
+    bool zone_closed, zone_retired, facility_retired, occupancy;
+    char closed_reason[200];
+} ct_cap_bed_row;
+/* Reads bed_id into *b; CT_ENOTFOUND when there is none. */
+int ct_capacity__load_bed(ct_capacity *c, const char *bed_id,
+                          ct_cap_bed_row *b, ct_cap_error *err);
+/* CT_ESTATE "bed X is retired" unless the bed can change at all. */
+int ct_capacity__bed_in_service(const ct_cap_bed_row *b, ct_cap_error *err);
+/* CT_ESTATE saying why the bed, not available, cannot do verb. */
+int ct_capacity__bed_state_error(const ct_cap_bed_row *b, const char *verb,
+                                 ct_cap_error *err);
+
 /* CT_EINVAL unless s is a non-empty string of at most max bytes. */
 int ct_capacity__check_text(const char *what, const char *s, size_t max,
                             ct_cap_error *err);
