@@ -3,7 +3,7 @@
  * clock, simulated people moved through their life cycle by timers on that
  * clock, and the day's figures recorded at each UK midnight.
  */
-#include "sim.h"
+#include "sim_int.h"
 
 #include "capacity.h"
 #include "clock.h"
@@ -25,85 +25,6 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define DAY_MS 86400000LL
-#define HOUR_MS 3600000LL
-#define ROUND_MS HOUR_MS   /* the simulated hub retries waiting people */
-#define FULL_ROUND_MS (6 * HOUR_MS)
-#define SKIP_AFTER 3       /* failures of one pathway that end its round */
-#define NO_DAY INT64_MIN
-
-/* Streams: what a generator is seeded for (with the seed and indices). */
-enum { S_DAY = 1, S_PERSON, S_ATTEMPT, S_OUTBREAK, S_ONWARD };
-
-typedef enum pstate {
-    P_NEW,     /* timer: arrival */
-    P_WAITING, /* in the hub's list */
-    P_HELD,    /* timer: the provider's answer */
-    P_PLACED,  /* timer: discharge */
-    P_HOME,    /* P0 or no bed: timer: discharge */
-    P_OUT,     /* discharged; timer: the end of the stay */
-    P_DONE,
-} pstate;
-
-typedef struct sim sim;
-
-typedef struct person {
-    ct_timer t;
-    sim *s;
-    size_t idx;
-    pstate st;
-    int64_t referral;
-    char nhs[11];
-    char from[CT_CAP_ID_MAX];
-    int pathway, age, needs, kind;
-    bool positive[8];
-    int64_t arrive_at, ready_day, other_until; /* other_until: a UK day */
-    int other_reason; /* -1 when none */
-    int attempt, onward;
-    char bed_org[CT_CAP_ID_MAX];
-    int cur_reason, cur_org; /* recorded delay episode: name indices, -1 */
-    double u_stay, u_other_len, u_other_reason, u_lead;
-    double u_decline; /* the provider's answer to the current hold */
-    const ct_sim_arrival *rp; /* replayed: its needs, or NULL */
-} person;
-
-struct sim {
-    const ct_sim_options *o;
-    const ct_sim_scenario *sc;
-    const ct_config *cfg;
-    ct_sim_run *run;
-    ct_store *store;
-    ct_clock *clock;
-    ct_host *host;
-    ct_capacity *cap;
-    ct_plugins *pl;
-    gsl_rng *rng;
-    ct_timer midnight, round, escalate;
-    person **people;
-    size_t npeople, cap_people;
-    person **byref; /* referral id -> person */
-    size_t nbyref;
-    person **wait;  /* the hub's list, in order of arrival */
-    size_t nwait, cap_wait;
-    unsigned serial;     /* NHS number serials handed out */
-    int64_t today;       /* the UK day now */
-    int64_t first_day, last_day; /* recorded */
-    int64_t last_full_round;
-    bool dirty;
-    int level;
-    double level_hours[5];
-    int plugin_failures_seen;
-    ct_sim_day cur;            /* the day being recorded */
-    double *day_waits[CT_SIM_PATHWAYS];
-    size_t nday_waits[CT_SIM_PATHWAYS], cap_day_waits[CT_SIM_PATHWAYS];
-    char **from_orgs;
-    double *from_share;
-    size_t nfrom;
-    size_t next_replay;
-    int failed; /* a CT_E* code that stops the run */
-};
-
 /* --- randomness --------------------------------------------------------- */
 
 /* A 64-bit mix (the splitmix64 finaliser) of the stream's coordinates, so
@@ -116,7 +37,7 @@ static uint64_t mix(uint64_t x)
     return x ^ (x >> 31);
 }
 
-static gsl_rng *stream(sim *s, int what, uint64_t a, uint64_t b)
+gsl_rng *ct_sim__stream(sim *s, int what, uint64_t a, uint64_t b)
 {
     uint64_t k = mix(mix(mix(s->o->seed) ^ (uint64_t)what) ^ a) ^ b;
     gsl_rng_set(s->rng, (unsigned long)(mix(k) & 0xffffffffUL) | 1UL);
@@ -124,7 +45,7 @@ static gsl_rng *stream(sim *s, int what, uint64_t a, uint64_t b)
 }
 
 /* A duration in days from a uniform u in (0, 1) (inverse CDF). */
-static double draw(const ct_sim_dist *d, double u)
+double ct_sim__draw(const ct_sim_dist *d, double u)
 {
     if (u <= 0)
         u = 1e-12;
@@ -147,7 +68,7 @@ static double draw(const ct_sim_dist *d, double u)
     return d->mean;
 }
 
-static int pick(const double *share, size_t n, size_t stride, double u)
+int ct_sim__pick(const double *share, size_t n, size_t stride, double u)
 {
     double acc = 0;
     for (size_t i = 0; i < n; i++) {
@@ -177,13 +98,13 @@ static int name_idx(sim *s, const char *name)
 
 /* --- time --------------------------------------------------------------- */
 
-static int64_t now(sim *s)
+int64_t ct_sim__now(sim *s)
 {
     return ct_clock_now(s->clock);
 }
 
 /* The host clock time of hh:00 UK time on UK day day. */
-static int64_t uk_time(int64_t day, int hour)
+int64_t ct_sim__uk_time(int64_t day, int hour)
 {
     int64_t t = day * DAY_MS + hour * HOUR_MS;
     return t - ct_clock_uk_offset(t);
@@ -256,7 +177,7 @@ static void stop(sim *s, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     char at[32];
-    ct_clock_format(now(s), at, sizeof at);
+    ct_clock_format(ct_sim__now(s), at, sizeof at);
     ct_buf_printf(&b, "%s: %s", at, msg);
     s->run->stopped = b.data;
     s->cur.breaches++;
@@ -285,10 +206,10 @@ static void check_placement(sim *s, person *p, const char *what,
 
 static void person_cb(ct_timer *t, void *data);
 
-static void at(person *p, int64_t when)
+void ct_sim__at(person *p, int64_t when)
 {
-    if (when < now(p->s))
-        when = now(p->s);
+    if (when < ct_sim__now(p->s))
+        when = ct_sim__now(p->s);
     ct_timer_start(&p->t, when, person_cb, p);
 }
 
@@ -304,7 +225,7 @@ static int64_t leave_at(const person *p)
     int64_t day = p->ready_day;
     if (p->other_reason >= 0 && p->other_until > day)
         day = p->other_until;
-    return uk_time(day, 11);
+    return ct_sim__uk_time(day, 11);
 }
 
 static void decided(sim *s, person *p, const json_t *dec)
@@ -326,14 +247,18 @@ static void decided(sim *s, person *p, const json_t *dec)
         }
         /* Each hold is an attempt of its own: a hold that expires before
          * the provider answers is followed by a new answer time. */
-        gsl_rng *r = stream(s, S_ATTEMPT, p->idx, (uint64_t)p->attempt++);
+        gsl_rng *r =
+            ct_sim__stream(s, S_ATTEMPT, p->idx, (uint64_t)p->attempt++);
         double u = gsl_rng_uniform_pos(r);
         p->u_decline = gsl_rng_uniform(r);
-        at(p, now(s) + (int64_t)(draw(&s->sc->providers[p->kind].response,
-                                      u) * DAY_MS));
+        ct_sim__at(
+            p,
+            ct_sim__now(s) +
+                (int64_t)(ct_sim__draw(&s->sc->providers[p->kind].response, u) *
+                          DAY_MS));
     } else if (outcome && strcmp(outcome, "home") == 0) {
         p->st = P_HOME;
-        at(p, leave_at(p));
+        ct_sim__at(p, leave_at(p));
     } else {
         wait_add(s, p);
     }
@@ -363,7 +288,8 @@ static void arrive(sim *s, person *p)
         inf[ninf++] = (ct_intake_infection){
             s->sc->infections[i].pathogen,
             p->positive[i] ? CT_INFECTION_POSITIVE : CT_INFECTION_NEGATIVE,
-            now(s) - 6 * HOUR_MS > 0 ? now(s) - 6 * HOUR_MS : 0, 0};
+            ct_sim__now(s) - 6 * HOUR_MS > 0 ? ct_sim__now(s) - 6 * HOUR_MS : 0,
+            0};
     }
     ct_intake_request req = {
         .in = {.nhs_number = p->nhs,
@@ -446,10 +372,10 @@ static void answer(sim *s, person *p)
     }
     check_placement(s, p, "confirm", NULL);
     p->st = P_PLACED;
-    int64_t when = now(s) + 2 * HOUR_MS;
+    int64_t when = ct_sim__now(s) + 2 * HOUR_MS;
     if (when < leave_at(p))
         when = leave_at(p);
-    at(p, when);
+    ct_sim__at(p, when);
 }
 
 static void push_wait(sim *s, int pathway, double days)
@@ -493,8 +419,8 @@ static void discharge(sim *s, person *p)
             p->st = P_DONE;
         return;
     }
-    double days = draw(&s->sc->stay[p->kind], p->u_stay);
-    at(p, now(s) + (int64_t)(days * DAY_MS));
+    double days = ct_sim__draw(&s->sc->stay[p->kind], p->u_stay);
+    ct_sim__at(p, ct_sim__now(s) + (int64_t)(days * DAY_MS));
 }
 
 static void complete(sim *s, person *p)
@@ -508,10 +434,10 @@ static void complete(sim *s, person *p)
                     (long long)p->referral, err.message);
     p->st = P_DONE;
     /* An onward move: a new referral from the setting the stay ends in. */
-    gsl_rng *g = stream(s, S_ONWARD, p->idx, (uint64_t)p->onward);
+    gsl_rng *g = ct_sim__stream(s, S_ONWARD, p->idx, (uint64_t)p->onward);
     double u = gsl_rng_uniform(g), un = gsl_rng_uniform(g);
-    int next = pick(&s->sc->onward[p->kind][1], CT_SIM_PATHWAYS - 1,
-                    sizeof(double), u);
+    int next = ct_sim__pick(&s->sc->onward[p->kind][1], CT_SIM_PATHWAYS - 1,
+                            sizeof(double), u);
     double sum = 0;
     for (int i = 1; i < CT_SIM_PATHWAYS; i++)
         sum += s->sc->onward[p->kind][i];
@@ -520,8 +446,8 @@ static void complete(sim *s, person *p)
     const ct_sim_pathway *pw = &s->sc->pathways[next + 1];
     p->onward++;
     p->pathway = next + 1;
-    p->needs = pw->nneeds ? pick(&pw->needs[0].share, pw->nneeds,
-                                 sizeof *pw->needs, un)
+    p->needs = pw->nneeds ? ct_sim__pick(&pw->needs[0].share, pw->nneeds,
+                                         sizeof *pw->needs, un)
                           : -1;
     ct_copy_str(p->from, sizeof p->from, p->bed_org);
     p->bed_org[0] = '\0';
@@ -532,7 +458,7 @@ static void complete(sim *s, person *p)
     for (size_t i = 0; i < 8; i++)
         p->positive[i] = false;
     p->st = P_NEW;
-    at(p, now(s) + HOUR_MS);
+    ct_sim__at(p, ct_sim__now(s) + HOUR_MS);
 }
 
 static void person_cb(ct_timer *t, void *data)
@@ -616,11 +542,11 @@ static void hub_round(sim *s)
 static void round_cb(ct_timer *t, void *data)
 {
     sim *s = data;
-    ct_timer_start(t, now(s) + ROUND_MS, round_cb, s);
+    ct_timer_start(t, ct_sim__now(s) + ROUND_MS, round_cb, s);
     if (s->run->stopped || s->failed)
         return;
-    if (s->dirty || now(s) - s->last_full_round >= FULL_ROUND_MS) {
-        s->last_full_round = now(s);
+    if (s->dirty || ct_sim__now(s) - s->last_full_round >= FULL_ROUND_MS) {
+        s->last_full_round = ct_sim__now(s);
         hub_round(s);
     }
 }
@@ -628,7 +554,8 @@ static void round_cb(ct_timer *t, void *data)
 static void escalate_cb(ct_timer *t, void *data)
 {
     sim *s = data;
-    ct_timer_start(t, now(s) + CT_INTAKE_ESCALATE_EVERY_MS, escalate_cb, s);
+    ct_timer_start(t, ct_sim__now(s) + CT_INTAKE_ESCALATE_EVERY_MS, escalate_cb,
+                   s);
     if (s->run->stopped || s->failed)
         return;
     if (ct_plugins_count(s->pl)) {
@@ -664,10 +591,10 @@ static void on_event(const ct_capacity_event *ev, void *data)
         json_int_t id = json_integer_value(json_object_get(ev->payload,
                                                            "referral"));
         person *p = id > 0 && (size_t)id < s->nbyref ? s->byref[id] : NULL;
-        json_t *dec = json_pack(
-            "{s:s, s:O}", "outcome", "held", "bed",
-            json_object_get(ev->payload, "bed") ? json_object_get(ev->payload, "bed")
-                                                : json_null());
+        json_t *dec = json_pack("{s:s, s:O}", "outcome", "held", "bed",
+                                json_object_get(ev->payload, "bed")
+                                    ? json_object_get(ev->payload, "bed")
+                                    : json_null());
         if (p && dec && p->st == P_WAITING) {
             wait_remove(s, p);
             decided(s, p, dec);
@@ -741,10 +668,10 @@ static void retest(sim *s, person *p)
         ct_infection inf;
         ct_cap_error err = {0};
         if (ct_isolation_get(s->cap, p->nhs, pathogen, &inf, &err) == 0 &&
-            (inf.isolating || inf.tested_at > now(s) - DAY_MS))
+            (inf.isolating || inf.tested_at > ct_sim__now(s) - DAY_MS))
             continue;
         ct_infection_update u = {p->nhs, pathogen, CT_INFECTION_NEGATIVE,
-                                 now(s), 0};
+                                 ct_sim__now(s), 0};
         ct_isolation_report(s->cap, &u, p->from, p->referral, actor, NULL,
                             &err);
     }
@@ -753,7 +680,7 @@ static void retest(sim *s, person *p)
 /* At the start of day today: everyone still in hospital past their ready
  * date has the delay episode that says why; people waiting are tested
  * again. */
-static void update_delays(sim *s)
+void ct_sim__update_delays(sim *s)
 {
     for (size_t i = 0; i < s->npeople; i++) {
         person *p = s->people[i];
@@ -774,415 +701,6 @@ static void update_delays(sim *s)
             continue;
         record_delay(s, p, reason, resp, p->cur_reason < 0);
     }
-}
-
-/* --- days --------------------------------------------------------------- */
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double quantile(double *v, size_t n, double q)
-{
-    if (!n)
-        return -1;
-    double h = (double)(n - 1) * q;
-    size_t lo = (size_t)h;
-    double f = h - (double)lo;
-    return lo + 1 < n ? v[lo] + f * (v[lo + 1] - v[lo]) : v[lo];
-}
-
-static void add_lost(sim *s, int64_t day, const person *p)
-{
-    ct_sim_run *r = s->run;
-    for (size_t i = r->nlost; i-- > 0 && r->lost[i].day == day;) {
-        ct_sim_lost *l = &r->lost[i];
-        if (l->pathway == p->pathway && l->reason == p->cur_reason &&
-            l->org == p->cur_org) {
-            l->bed_days += 1;
-            return;
-        }
-    }
-    ct_sim_lost *g = realloc(r->lost, (r->nlost + 1) * sizeof *g);
-    if (!g)
-        return;
-    r->lost = g;
-    g[r->nlost++] = (ct_sim_lost){day, p->pathway, p->cur_reason, p->cur_org,
-                                  1};
-}
-
-/* Day `day` ends (at the clock's now): its figures go into the run. */
-static void end_day(sim *s, int64_t day)
-{
-    ct_sim_day *d = &s->cur;
-    d->day = day;
-    for (size_t i = 0; i < s->npeople; i++) {
-        const person *p = s->people[i];
-        if (p->st == P_NEW || p->st >= P_OUT || p->ready_day > day)
-            continue;
-        d->past_ready_date++;
-        d->bed_days_lost += 1;
-        d->lost_by_pathway[p->pathway] += 1;
-        if (day + 1 - p->ready_day >= 14)
-            d->waits14++;
-        if (day + 1 - p->ready_day >= 21)
-            d->waits21++;
-        if (day >= s->first_day && day <= s->last_day)
-            add_lost(s, day, p);
-    }
-    d->waiting = (int)s->nwait;
-    json_t *m = NULL;
-    ct_cap_error err = {0};
-    if (ct_metrics_json(s->cap, &m, &err) == 0) {
-        json_t *bk = json_object_get(m, "by_kind");
-        for (int k = 0; k < CT_FACILITY__COUNT; k++) {
-            json_t *c = json_object_get(bk, ct_facility_kind_name(k));
-            double open = (double)json_integer_value(json_object_get(c, "open"));
-            double occ =
-                (double)json_integer_value(json_object_get(c, "occupied"));
-            d->occupancy[k] = open > 0 ? occ / open : 0;
-        }
-        d->surge_beds = (double)json_integer_value(
-            json_object_get(json_object_get(m, "beds"), "surge_open"));
-        size_t i;
-        json_t *z;
-        json_array_foreach(json_object_get(m, "by_zone"), i, z)
-        {
-            const char *fid =
-                json_string_value(json_object_get(z, "facility"));
-            const ct_config_facility *f =
-                fid ? ct_config_find_facility(s->cfg, fid) : NULL;
-            if (!f || !f->designated)
-                continue;
-            json_t *c = json_object_get(z, "counts");
-            if (!c)
-                c = z;
-            d->designated_beds +=
-                (double)json_integer_value(json_object_get(c, "open"));
-            d->idle_designated +=
-                (double)json_integer_value(json_object_get(c, "available"));
-        }
-        json_decref(m);
-    }
-    d->level = s->level;
-    memcpy(d->level_hours, s->level_hours, sizeof d->level_hours);
-    memset(s->level_hours, 0, sizeof s->level_hours);
-    json_t *st = ct_plugins_status(s->pl);
-    int fails = 0;
-    size_t i;
-    json_t *v;
-    json_array_foreach(st, i, v)
-    {
-        fails += (int)json_integer_value(json_object_get(v, "errors")) +
-                 (int)json_integer_value(json_object_get(v, "timeouts"));
-    }
-    json_decref(st);
-    d->plugin_failures = fails - s->plugin_failures_seen;
-    s->plugin_failures_seen = fails;
-    const ct_sim_costs *c = &s->sc->costs;
-    d->cost = d->bed_days_lost * c->delayed_bed_day +
-              d->surge_beds * c->surge_bed_day +
-              d->designated_beds * c->designated_bed_day;
-    for (int p = 0; p < CT_SIM_PATHWAYS; p++) {
-        if (s->nday_waits[p])
-            qsort(s->day_waits[p], s->nday_waits[p], sizeof(double),
-                  cmp_double);
-        d->wait_median[p] = quantile(s->day_waits[p], s->nday_waits[p], 0.5);
-        d->wait_p90[p] = quantile(s->day_waits[p], s->nday_waits[p], 0.9);
-        for (size_t k = 0; k < s->nday_waits[p]; k++) {
-            double *g = realloc(s->run->waits[p],
-                                (s->run->nwaits[p] + 1) * sizeof *g);
-            if (!g)
-                break;
-            s->run->waits[p] = g;
-            g[s->run->nwaits[p]++] = s->day_waits[p][k];
-        }
-        s->nday_waits[p] = 0;
-    }
-    if (day >= s->first_day && day <= s->last_day)
-        s->run->days[s->run->ndays++] = *d;
-    else
-        d->breaches = 0;
-    memset(d, 0, sizeof *d);
-}
-
-/* --- arrivals ----------------------------------------------------------- */
-
-static void nhs_number(sim *s, char out[11])
-{
-    for (;;) {
-        unsigned serial = s->serial++;
-        char d[16];
-        snprintf(d, sizeof d, "999%06u", serial % 1000000u);
-        int sum = 0;
-        for (int i = 0; i < 9; i++)
-            sum += (d[i] - '0') * (10 - i);
-        int check = 11 - sum % 11;
-        if (check == 11)
-            check = 0;
-        if (check == 10)
-            continue;
-        memcpy(out, d, 9);
-        out[9] = (char)('0' + check);
-        out[10] = '\0';
-        return;
-    }
-}
-
-static person *new_person(sim *s, int64_t at_ms)
-{
-    if (s->npeople == s->cap_people) {
-        size_t n = s->cap_people ? s->cap_people * 2 : 1024;
-        person **g = realloc(s->people, n * sizeof *g);
-        if (!g)
-            return NULL;
-        s->people = g;
-        s->cap_people = n;
-    }
-    person *p = calloc(1, sizeof *p);
-    if (!p)
-        return NULL;
-    p->s = s;
-    p->idx = s->npeople;
-    s->people[s->npeople++] = p;
-    ct_timer_init(s->clock, &p->t);
-    p->arrive_at = at_ms;
-    p->other_reason = -1;
-    p->cur_reason = p->cur_org = -1;
-    p->kind = CT_FACILITY_CARE_HOME;
-    nhs_number(s, p->nhs);
-    return p;
-}
-
-/* A person of the scenario: every draw from the person's own stream. */
-static void draw_person(sim *s, person *p, int64_t day)
-{
-    const ct_sim_scenario *sc = s->sc;
-    gsl_rng *g = stream(s, S_PERSON, p->idx, 0);
-    double u_from = gsl_rng_uniform(g), u_path = gsl_rng_uniform(g),
-           u_needs = gsl_rng_uniform(g), u_age = gsl_rng_uniform(g),
-           u_age2 = gsl_rng_uniform(g), u_other = gsl_rng_uniform(g);
-    p->u_stay = gsl_rng_uniform_pos(g);
-    p->u_other_len = gsl_rng_uniform_pos(g);
-    p->u_other_reason = gsl_rng_uniform(g);
-    p->u_lead = gsl_rng_uniform_pos(g);
-    for (size_t i = 0; i < sc->ninfections && i < 8; i++)
-        p->positive[i] =
-            gsl_rng_uniform(g) <
-            ct_sim_curve_at(&sc->infections[i].prevalence, day, 0);
-    int f = pick(s->from_share, s->nfrom, sizeof(double), u_from);
-    ct_copy_str(p->from, sizeof p->from, s->from_orgs[f]);
-    p->pathway = pick(&sc->pathways[0].share, CT_SIM_PATHWAYS,
-                      sizeof sc->pathways[0], u_path);
-    const ct_sim_pathway *pw = &sc->pathways[p->pathway];
-    p->needs = pw->nneeds ? pick(&pw->needs[0].share, pw->nneeds,
-                                 sizeof *pw->needs, u_needs)
-                          : -1;
-    if (sc->nages) {
-        const ct_sim_ageband *b =
-            &sc->ages[pick(&sc->ages[0].share, sc->nages, sizeof *sc->ages,
-                           u_age)];
-        p->age = b->lo + (int)(u_age2 * (b->hi - b->lo + 1));
-        if (p->age > b->hi)
-            p->age = b->hi;
-    } else {
-        p->age = -1;
-    }
-    p->ready_day = day + (int64_t)floor(draw(&sc->lead, p->u_lead) + 0.5);
-    if (sc->nreasons && u_other < sc->other_share) {
-        p->other_reason = pick(&sc->reasons[0].share, sc->nreasons,
-                               sizeof *sc->reasons, p->u_other_reason);
-        p->other_until = p->ready_day +
-                         (int64_t)ceil(draw(&sc->other_length,
-                                            p->u_other_len));
-    }
-}
-
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-static void arrivals(sim *s, int64_t day)
-{
-    const ct_sim_scenario *sc = s->sc;
-    if (s->o->replay) {
-        int64_t end = uk_time(day + 1, 0);
-        while (s->next_replay < s->o->nreplay &&
-               s->o->replay[s->next_replay].at < end) {
-            const ct_sim_arrival *a = &s->o->replay[s->next_replay++];
-            person *p = new_person(s, a->at);
-            if (!p) {
-                s->failed = CT_ENOMEM;
-                return;
-            }
-            draw_person(s, p, day);
-            p->rp = a;
-            ct_copy_str(p->from, sizeof p->from, a->from_org);
-            p->ready_day = a->ready_day;
-            if (a->pathway >= 0 && a->pathway < CT_SIM_PATHWAYS)
-                p->pathway = a->pathway;
-            p->age = a->age;
-            for (size_t i = 0; i < 8; i++)
-                p->positive[i] = a->positive[i];
-            at(p, a->at);
-        }
-        return;
-    }
-    gsl_rng *g = stream(s, S_DAY, (uint64_t)day, 0);
-    double mean;
-    if (sc->csv_counts) {
-        int64_t i = day - sc->csv_first_day;
-        mean = i >= 0 && (size_t)i < sc->ncsv ? (double)sc->csv_counts[i] : 0;
-    } else {
-        int dow = (int)((day + 3) % 7); /* 1970-01-01 was a Thursday */
-        mean = sc->per_day * sc->weekday[dow] *
-               ct_sim_curve_at(&sc->season, day, 1.0);
-    }
-    /* A CSV gives the day's count itself; rates give a Poisson count. */
-    unsigned n = sc->csv_counts ? (unsigned)mean
-                                : gsl_ran_poisson(g, mean);
-    int64_t *times = n ? calloc(n, sizeof *times) : NULL;
-    if (n && !times) {
-        s->failed = CT_ENOMEM;
-        return;
-    }
-    /* Referrals come in during the scenario's hours (08:00 to 20:00). */
-    int64_t from = uk_time(day, sc->hour_from);
-    for (unsigned i = 0; i < n; i++)
-        times[i] = from + (int64_t)(gsl_rng_uniform(g) *
-                                    (sc->hour_to - sc->hour_from) * HOUR_MS);
-    if (n)
-        qsort(times, n, sizeof *times, cmp_i64);
-    for (unsigned i = 0; i < n; i++) {
-        person *p = new_person(s, times[i]);
-        if (!p) {
-            s->failed = CT_ENOMEM;
-            break;
-        }
-        draw_person(s, p, day);
-        at(p, times[i]);
-    }
-    free(times);
-}
-
-/* --- scenario events ---------------------------------------------------- */
-
-static const ct_config_zone *zone_of(const ct_config *cfg, const char *id)
-{
-    for (size_t f = 0; f < cfg->nfacilities; f++)
-        for (size_t z = 0; z < cfg->facilities[f].nzones; z++)
-            if (strcmp(cfg->facilities[f].zones[z].id, id) == 0)
-                return &cfg->facilities[f].zones[z];
-    return NULL;
-}
-
-/* The zone an outbreak of a facility kind falls on, drawn per seed (the
- * same for every variant that has the zones). */
-static const char *outbreak_zone(sim *s, size_t i)
-{
-    const ct_sim_outbreak *o = &s->sc->outbreaks[i];
-    if (o->zone)
-        return o->zone;
-    size_t n = 0;
-    for (size_t f = 0; f < s->cfg->nfacilities; f++)
-        if ((int)s->cfg->facilities[f].kind == o->kind)
-            n += s->cfg->facilities[f].nzones;
-    if (!n)
-        return NULL;
-    size_t k = gsl_rng_uniform_int(stream(s, S_OUTBREAK, i, 0), n);
-    for (size_t f = 0; f < s->cfg->nfacilities; f++) {
-        const ct_config_facility *fa = &s->cfg->facilities[f];
-        if ((int)fa->kind != o->kind)
-            continue;
-        if (k < fa->nzones)
-            return fa->zones[k].id;
-        k -= fa->nzones;
-    }
-    return NULL;
-}
-
-static void block_beds(sim *s, const ct_sim_change *c, bool block)
-{
-    const ct_config_zone *z = zone_of(s->cfg, c->target);
-    int done = 0;
-    for (size_t b = 0; z && b < z->nbeds && done < c->n; b++) {
-        ct_cap_error err = {0};
-        int rc = block ? ct_capacity_block(s->cap, z->beds[b].id, c->reason,
-                                           "sim:scenario", &err)
-                       : ct_capacity_unblock(s->cap, z->beds[b].id,
-                                             "sim:scenario", &err);
-        done += rc == 0;
-    }
-}
-
-static void scenario_events(sim *s, int64_t day)
-{
-    const ct_sim_scenario *sc = s->sc;
-    const char *actor = "sim:scenario";
-    for (size_t i = 0; i < sc->noutbreaks; i++) {
-        const ct_sim_outbreak *o = &sc->outbreaks[i];
-        const char *zone = NULL;
-        if (o->from_day == day || o->from_day + o->days == day)
-            zone = outbreak_zone(s, i);
-        ct_cap_error err = {0};
-        if (zone && o->from_day == day)
-            ct_isolation_close_zone(s->cap, zone, o->reason, actor, NULL,
-                                    &err);
-        else if (zone)
-            ct_isolation_open_zone(s->cap, zone, actor, &err);
-    }
-    for (size_t i = 0; i < sc->nchanges; i++) {
-        const ct_sim_change *c = &sc->changes[i];
-        if (c->day != day)
-            continue;
-        ct_cap_error err = {0};
-        switch (c->kind) {
-        case CT_SIM_SURGE_OPEN:
-            ct_capacity_surge_open(s->cap, c->target, c->n, actor, NULL,
-                                   &err);
-            break;
-        case CT_SIM_SURGE_CLOSE:
-            ct_capacity_surge_close(s->cap, c->target, c->n, actor, NULL,
-                                    &err);
-            break;
-        case CT_SIM_ZONE_OPEN:
-            ct_isolation_open_zone(s->cap, c->target, actor, &err);
-            break;
-        case CT_SIM_ZONE_CLOSE:
-            ct_isolation_close_zone(s->cap, c->target, c->reason, actor, NULL,
-                                    &err);
-            break;
-        case CT_SIM_BLOCK:
-        case CT_SIM_UNBLOCK:
-            block_beds(s, c, c->kind == CT_SIM_BLOCK);
-            break;
-        }
-        if (err.code)
-            ct_log_info("sim", "scenario change at %s:%u: %s", sc->file,
-                        c->line, err.message);
-    }
-}
-
-static void midnight_cb(ct_timer *t, void *data)
-{
-    sim *s = data;
-    int64_t day = ct_clock_uk_day(now(s)), prev = s->today;
-    s->today = day;
-    ct_timer_start(t, uk_time(day + 1, 0), midnight_cb, s);
-    /* Who missed yesterday's ready date gets the episode that says why
-     * before yesterday's bed-days are counted against it. */
-    if (!s->run->stopped && !s->failed)
-        update_delays(s);
-    if (prev != NO_DAY)
-        end_day(s, prev);
-    if (s->run->stopped || s->failed || day > s->last_day)
-        return;
-    scenario_events(s, day);
-    arrivals(s, day);
 }
 
 /* --- the run ------------------------------------------------------------ */
@@ -1244,7 +762,7 @@ int ct_sim_run_one(const ct_sim_options *o, ct_sim_run *out, ct_diags *d)
     s->last_day = sc->start_day + sc->days - 1;
     int64_t begin = sc->start_day - sc->warmup_days;
     if ((rc = ct_store_open(":memory:", NULL, &s->store)) ||
-        (rc = ct_clock_new_virtual(uk_time(begin, 0) - 1, &s->clock)))
+        (rc = ct_clock_new_virtual(ct_sim__uk_time(begin, 0) - 1, &s->clock)))
         goto done;
     ct_timer_init(s->clock, &s->midnight);
     ct_timer_init(s->clock, &s->round);
@@ -1255,15 +773,17 @@ int ct_sim_run_one(const ct_sim_options *o, ct_sim_run *out, ct_diags *d)
         goto done;
     s->cap = ct_host_capacity(s->host);
     s->pl = ct_host_plugins(s->host);
-    ct_timer_start(&s->midnight, uk_time(begin, 0), midnight_cb, s);
-    ct_timer_start(&s->round, uk_time(begin, 0) + 30 * 60000, round_cb, s);
+    ct_timer_start(&s->midnight, ct_sim__uk_time(begin, 0), ct_sim__midnight_cb,
+                   s);
+    ct_timer_start(&s->round, ct_sim__uk_time(begin, 0) + 30 * 60000, round_cb,
+                   s);
     ct_timer_start(&s->escalate,
-                   uk_time(begin, 0) + CT_INTAKE_ESCALATE_EVERY_MS,
+                   ct_sim__uk_time(begin, 0) + CT_INTAKE_ESCALATE_EVERY_MS,
                    escalate_cb, s);
     int total = sc->warmup_days + sc->days;
     for (int i = 0; i <= total; i++) {
         /* Day begin + i starts; the last step records the last day. */
-        int r2 = ct_clock_advance_to(s->clock, uk_time(begin + i, 0));
+        int r2 = ct_clock_advance_to(s->clock, ct_sim__uk_time(begin + i, 0));
         if (r2 < 0) {
             rc = r2;
             break;
