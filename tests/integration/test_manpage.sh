@@ -35,6 +35,7 @@ for f in "$src"/host/cmd_*.c; do
   # The commands the file defines (cmd_backup.c: backup, restore, standby).
   cmds=$(sed -n 's/^int ct_cmd_\([a-z]*\)(.*/\1/p' "$f")
   c=$(basename "$f" .c); c=${c#cmd_}
+  c=${c%%_*} # cmd_plugin_bundle.c is part of plugin
   [ "$c" = version ] && continue
   if [ "$c" = plugin ]; then
     help=$(for s in keygen pack sign verify install list diff selftest; do "$bin" plugin "$s" --help; done)

@@ -50,13 +50,15 @@ for _, f in ipairs(files) do
   if base then
     local m = base
     local text = read(src .. "/host/" .. f) or ""
-    local prefix = base:match("^([^_]+)_")
+    -- The longest prefix whose _int.h it includes: cmd_plugin_bundle.c
+    -- with cmd_plugin_int.h belongs to cmd_plugin.
+    local prefix = base:match("^(.+)_[^_]+$")
     while prefix do
       if text:find('#include "' .. prefix .. '_int.h"', 1, true) then
         m = prefix
         break
       end
-      prefix = nil
+      prefix = prefix:match("^(.+)_[^_]+$")
     end
     module_of[f] = m
   end
