@@ -31,6 +31,59 @@ finish() {
   [ "$fail" = 0 ]
 }
 
+# health_probe LOG: asks $base/v1/health every 100 ms in the background
+# (killed with the test's daemons), one line per probe in LOG:
+# "HTTP-CODE MILLISECONDS". health_probe_check LOG MIN ends it.
+health_probe() {
+  local log=$1
+  (
+    while :; do
+      local t0 t1 c
+      t0=$(date +%s%N)
+      c=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$base/v1/health")
+      t1=$(date +%s%N)
+      echo "$c $(( (t1 - t0) / 1000000 ))" >> "$log"
+      sleep 0.1
+    done
+  ) &
+  probe_pid=$!
+  pids+=("$probe_pid")
+}
+
+# health_probe_check LOG MIN: stops the probe and checks that more than MIN
+# probes ran and every one was answered 200 within 1 s.
+health_probe_check() {
+  local log=$1 min=$2 probes failed slowest
+  kill "$probe_pid" 2>/dev/null; wait "$probe_pid" 2>/dev/null
+  probes=$(wc -l < "$log")
+  failed=$(awk '$1 != 200' "$log" | wc -l)
+  slowest=$(awk 'BEGIN {m = 0} $2 > m {m = $2} END {print m}' "$log")
+  echo "health: $probes probes, $failed failed or over 1 s, slowest ${slowest} ms"
+  [ "$probes" -gt "$min" ] && [ "$failed" = 0 ] && ok || bad "health did not answer every probe within 1 s"
+}
+
+# need_browser: the headless-browser tests' set-up. Sets chromium
+# (CHROMIUM, default Debian's /usr/bin/chromium), artifacts (ARTIFACTS,
+# default ./artifacts) and dir (tests/integration/dashboard, the tests and
+# the pinned playwright-core); exits 77 (skipped) when chromium, node or
+# npm is missing; runs `npm ci` when node_modules is missing or older
+# than the lock file. Needs src (the source tree).
+need_browser() {
+  chromium=${CHROMIUM:-/usr/bin/chromium}
+  artifacts=${ARTIFACTS:-$PWD/artifacts}
+  dir=$src/tests/integration/dashboard
+  local tool
+  for tool in node npm; do
+    command -v "$tool" >/dev/null || { echo "$tool not installed: skipped"; exit 77; }
+  done
+  [ -x "$chromium" ] || { echo "$chromium not installed: skipped"; exit 77; }
+  if [ ! -f "$dir/node_modules/.package-lock.json" ] ||
+     [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) ||
+      { echo "FAIL: npm ci in $dir"; echo "0 passed, 1 failed"; exit 1; }
+  fi
+}
+
 # wait_for SECONDS command...: polls every 0.1s until the command succeeds.
 wait_for() {
   local limit=$(( $1 * 10 )); shift
@@ -56,6 +109,20 @@ demo_bare() {
 # demo_area FILE [SED ARGS...]: a copy of the demo area, without its
 # standard plugins, on port 0 with its database beside it (area.db),
 # further edited by the sed arguments.
+# demo_area_standard OUT [sed args...]: the demo area with its standard
+# plugins (from the source tree), on port 0, its database beside it; the
+# sed args (-e EXPR ...) change more. Exits when the common part did not
+# apply; callers check their own.
+demo_area_standard() {
+  local out=$1; shift
+  sed -e 's|^  listen: .*|  listen: 127.0.0.1:0|' \
+      -e 's|^  path: ./caretide.db|  path: area.db|' \
+      -e "s|^plugin_path: .*|plugin_path: [\"$src/plugins\"]|" \
+      "$@" "$src/config/demo.yaml" > "$out"
+  grep -q 'listen: 127.0.0.1:0' "$out" && grep -q 'path: area.db' "$out" &&
+    grep -q "plugin_path: \[\"$src/plugins\"\]" "$out" \
+    || { echo "FAIL: could not adapt demo.yaml"; exit 1; }
+}
 demo_area() {
   local out=$1; shift
   demo_bare | sed -e 's|^  listen: .*|  listen: 127.0.0.1:0|' \

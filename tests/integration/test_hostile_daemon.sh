@@ -29,18 +29,7 @@ hospital=$(token_of hospital) viewer=$(token_of viewer)
 today=$(date -u +%F)
 
 # The probe: one line per probe, "HTTP-CODE MILLISECONDS".
-probe() {
-  while :; do
-    local t0 t1 c
-    t0=$(date +%s%N)
-    c=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$base/v1/health")
-    t1=$(date +%s%N)
-    echo "$c $(( (t1 - t0) / 1000000 ))" >> "$tmp/probe.log"
-    sleep 0.1
-  done
-}
-probe & probe_pid=$!
-pids+=("$probe_pid")
+health_probe "$tmp/probe.log"
 
 # The rehash: the first referral's triage makes the store. The referral is
 # answered (the call given up after its deadline, rehasher's fallback),
@@ -56,14 +45,9 @@ for n in $(seq 1 16); do
   # of its 20 ms budget while rehasher's instruction holds a CPU).
   expect 201 '.referral.id > 0 and (.decision.outcome | type) == "string"'
 done
-kill "$probe_pid" 2>/dev/null; wait "$probe_pid" 2>/dev/null
+health_probe_check "$tmp/probe.log" 0
 
 check "the daemon is alive" kill -0 "$pid"
-probes=$(wc -l < "$tmp/probe.log")
-failed=$(awk '$1 != 200' "$tmp/probe.log" | wc -l)
-slowest=$(awk 'BEGIN {m = 0} $2 > m {m = $2} END {print m}' "$tmp/probe.log")
-echo "health: $probes probes, $failed failed or over 1 s, slowest ${slowest} ms"
-[ "$probes" -gt 0 ] && [ "$failed" = 0 ] && ok || bad "health did not answer every probe within 1 s"
 
 req GET /v1/health
 expect 200 '[.plugins[] | select(.name == "overflow" or .name == "amplifier") | .state] == ["quarantined", "quarantined"]'

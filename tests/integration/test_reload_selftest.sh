@@ -73,18 +73,7 @@ admin=$(token_of admin)
 [ $rc = 0 ] && jq -e '.plugins[0] | .result == "pass" and (.bundle_hash | test("^[0-9a-f]{64}$"))' st.json >/dev/null \
   && ok || bad "plugin selftest: exit $rc, $(cat st.json)"
 
-probe() {
-  while :; do
-    local t0 t1 c
-    t0=$(date +%s%N)
-    c=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$base/v1/health")
-    t1=$(date +%s%N)
-    echo "$c $(( (t1 - t0) / 1000000 ))" >> "$tmp/probe.log"
-    sleep 0.1
-  done
-}
-probe & probe_pid=$!
-pids+=("$probe_pid")
+health_probe "$tmp/probe.log"
 
 stalls() { grep -c 'did not end within limits.self_test_timeout' main.err; }
 # reload_api: POST /v1/admin/reload, again while another reload runs (409;
@@ -121,12 +110,7 @@ kill -HUP "$pid"
 wait_for 60 eval '[ "$(stalls)" -gt $n ]' && ok || bad "SIGHUP: the stall refused and logged"
 [ "$(running_version)" = 1.1.0 ] && ok || bad "1.1.0 still runs after SIGHUP: $body"
 
-kill "$probe_pid" 2>/dev/null; wait "$probe_pid" 2>/dev/null
-probes=$(wc -l < probe.log)
-failed=$(awk '$1 != 200' probe.log | wc -l)
-slowest=$(awk 'BEGIN {m = 0} $2 > m {m = $2} END {print m}' probe.log)
-echo "health: $probes probes, $failed failed or over 1 s, slowest ${slowest} ms"
-[ "$probes" -gt 20 ] && [ "$failed" = 0 ] && ok || bad "health did not answer every probe within 1 s"
+health_probe_check probe.log 20
 
 # Failing tests, through the child; then a good version.
 put 1.3.0 || bad "put 1.3.0"
