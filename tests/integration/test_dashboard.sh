@@ -10,25 +10,11 @@
 set -u
 bin=${CARETIDE:?set CARETIDE to the binary}
 src=$(cd "$(dirname "$0")/../.." && pwd)
-chromium=${CHROMIUM:-/usr/bin/chromium}
-artifacts=${ARTIFACTS:-$PWD/artifacts}
-dir=$src/tests/integration/dashboard
-
-for tool in node npm; do
-  command -v "$tool" >/dev/null || { echo "$tool not installed: skipped"; exit 77; }
-done
-[ -x "$chromium" ] || { echo "$chromium not installed: skipped"; exit 77; }
-
-# npm ci when node_modules is missing or older than the lock file.
-if [ ! -f "$dir/node_modules/.package-lock.json" ] ||
-   [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
-  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) ||
-    { echo "FAIL: npm ci in $dir"; echo "0 passed, 1 failed"; exit 1; }
-fi
-
-tmp=$(mktemp -d)
 # shellcheck source=lib.sh
 . "$src/tests/integration/lib.sh"
+need_browser
+
+tmp=$(mktemp -d)
 trap lib_cleanup EXIT
 
 # One plugin that answers triage with the pathway asked for: each decision's

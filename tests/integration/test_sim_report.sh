@@ -8,20 +8,10 @@
 set -u
 bin=${CARETIDE:?set CARETIDE to the binary}
 src=$(cd "$(dirname "$0")/../.." && pwd)
-chromium=${CHROMIUM:-/usr/bin/chromium}
-artifacts=${ARTIFACTS:-$PWD/artifacts}
-dir=$src/tests/integration/dashboard
 t=$src/tests/integration/sim
-
-for tool in node npm; do
-  command -v "$tool" >/dev/null || { echo "$tool not installed: skipped"; exit 77; }
-done
-[ -x "$chromium" ] || { echo "$chromium not installed: skipped"; exit 77; }
-if [ ! -f "$dir/node_modules/.package-lock.json" ] ||
-   [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
-  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) ||
-    { echo "FAIL: npm ci in $dir"; echo "0 passed, 1 failed"; exit 1; }
-fi
+# shellcheck source=lib.sh
+. "$src/tests/integration/lib.sh"
+need_browser
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 "$bin" sim -q -c "$t/surge-area.yaml" -s "$t/capacity-bound.yaml" \
