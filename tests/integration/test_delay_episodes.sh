@@ -14,11 +14,7 @@ tmp=$(mktemp -d)
 trap lib_cleanup EXIT
 command -v jq >/dev/null || { echo "jq not installed: skipped"; exit 77; }
 
-sed -e 's|^  listen: .*|  listen: 127.0.0.1:0|' \
-    -e 's|^  path: ./caretide.db|  path: area.db|' \
-    -e "s|^plugin_path: .*|plugin_path: [\"$src/plugins\"]|" \
-    "$src/config/demo.yaml" > "$tmp/area.yaml"
-grep -q 'path: area.db' "$tmp/area.yaml" || { echo "FAIL: could not adapt demo.yaml"; exit 1; }
+demo_area_standard "$tmp/area.yaml"
 start main --config "$tmp/area.yaml" || { finish; exit 1; }
 hospital=$(token_of hospital) hub=$(token_of hub)
 # The daemon counts days in UK time.

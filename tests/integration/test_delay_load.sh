@@ -13,11 +13,8 @@ tmp=$(mktemp -d)
 trap lib_cleanup EXIT
 
 # The demo area with its standard plugins, on port 0, checking every 5s.
-sed -e 's|^  listen: .*|  listen: 127.0.0.1:0|' \
-    -e 's|^  path: ./caretide.db|  path: area.db|' \
-    -e "s|^plugin_path: .*|plugin_path: [\"$src/plugins\"]|" \
-    -e 's|^      max_stay_p1: 4w|      max_stay_p1: 4w\n      delay_check: 5s|' \
-    "$src/config/demo.yaml" > "$tmp/area.yaml"
+demo_area_standard "$tmp/area.yaml" \
+    -e 's|^      max_stay_p1: 4w|      max_stay_p1: 4w\n      delay_check: 5s|'
 grep -q 'delay_check: 5s' "$tmp/area.yaml" || { echo "FAIL: could not set delay_check"; exit 1; }
 start load --config "$tmp/area.yaml" || { finish; exit 1; }
 hospital=$(token_of hospital)

@@ -21,13 +21,10 @@ command -v jq >/dev/null || { echo "jq not installed: skipped"; exit 77; }
 # The demo area with its plugins, on port 0, its database beside it; the
 # schedules every second (the plugins' minimum) and a 5-second hysteresis so
 # that a day fits in a test.
-sed -e 's|^  listen: .*|  listen: 127.0.0.1:0|' \
-    -e 's|^  path: ./caretide.db|  path: area.db|' \
-    -e "s|^plugin_path: .*|plugin_path: [\"$src/plugins\"]|" \
+demo_area_standard "$tmp/area.yaml" \
     -e '/^  - name: stepdown$/{n;s|^    settings:$|    settings:\n      check_interval: 1s|}' \
     -e '/^  - name: discharge_hub$/{n;s|^    settings:$|    settings:\n      delay_check: 1s|}' \
-    -e '/^  - name: winter_surge$/{n;s|^    settings:$|    settings:\n      interval: 1s\n      deescalate_after: 5s|}' \
-    "$src/config/demo.yaml" > "$tmp/area.yaml"
+    -e '/^  - name: winter_surge$/{n;s|^    settings:$|    settings:\n      interval: 1s\n      deescalate_after: 5s|}'
 for want in 'listen: 127.0.0.1:0' 'path: area.db' 'check_interval: 1s' 'delay_check: 1s' \
     'interval: 1s' 'deescalate_after: 5s'; do
   grep -q "$want" "$tmp/area.yaml" || { echo "FAIL: could not adapt demo.yaml ($want)"; exit 1; }

@@ -21,11 +21,8 @@ tmp=$(mktemp -d)
 trap lib_cleanup EXIT
 command -v jq >/dev/null || { echo "jq not installed: skipped"; exit 77; }
 
-sed -e 's|^  listen: .*|  listen: 127.0.0.1:0|' \
-    -e 's|^  path: ./caretide.db|  path: area.db|' \
-    -e "s|^plugin_path: .*|plugin_path: [\"$src/plugins\"]|" \
-    -e '/^  - name: discharge_hub$/{n;s|^    settings:$|    settings:\n      delay_check: 2s|}' \
-    "$src/config/demo.yaml" > "$tmp/area.yaml"
+demo_area_standard "$tmp/area.yaml" \
+    -e '/^  - name: discharge_hub$/{n;s|^    settings:$|    settings:\n      delay_check: 2s|}'
 grep -q 'delay_check: 2s' "$tmp/area.yaml" || { echo "FAIL: could not adapt demo.yaml"; exit 1; }
 start winter --config "$tmp/area.yaml" || { finish; exit 1; }
 hospital=$(token_of hospital) hub=$(token_of hub)
