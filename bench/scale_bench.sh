@@ -112,85 +112,8 @@ if [ -n "${gen[*]:-}" ]; then
   exit 0
 fi
 
-# start_caretide CONFIG DB: launches; sets cpid, base and ready_ms (launch
-# to the first 200 from /v1/health).
-start_caretide() {
-  rm -f "$tmp/run.out" "$tmp/run.err"
-  local t0 t1
-  t0=$(date +%s%N)
-  "$bin" run --config "$1" --listen 127.0.0.1:0 --db "$2" --log-level warn \
-    >"$tmp/run.out" 2>"$tmp/run.err" &
-  cpid=$!
-  pids+=("$cpid")
-  local port=
-  for ((i = 0; i < 6000; i++)); do
-    port=$(sed -n 's|^listening on http://127\.0\.0\.1:\([0-9][0-9]*\)$|\1|p' "$tmp/run.out" 2>/dev/null)
-    [ -n "$port" ] && break
-    kill -0 "$cpid" 2>/dev/null || break
-    sleep 0.01
-  done
-  [ -n "$port" ] || { cat "$tmp/run.err"; exit 1; }
-  base=http://127.0.0.1:$port
-  for ((i = 0; i < 60000; i++)); do
-    curl -sf -o /dev/null "$base/v1/health" && break
-    sleep 0.01
-  done
-  t1=$(date +%s%N)
-  ready_ms=$(((t1 - t0) / 1000000))
-}
-
-stop_caretide() {
-  kill -TERM "$cpid"
-  wait "$cpid"
-}
-
-cpu_ms() {
-  awk -v hz="$(getconf CLK_TCK)" '{ print int(($14 + $15) * 1000 / hz) }' "/proc/$cpid/stat"
-}
-
-# The POST script of tests/bench/http_bench.sh: distinct valid NHS numbers
-# of the 999 range, ready today, the four pathways in turn, with a negative
-# covid test an hour old; an offset (OFFSET) keeps runs on one database
-# apart.
-post_lua() { # post_lua OFFSET FILE
-  sed "s/@OFFSET@/$1/" > "$2" <<'EOF'
-local counter = 0
-function setup(thread)
-  thread:set("tid", counter)
-  counter = counter + 1
-end
-local tid, n, stride = 0, 0, 16
-local today = os.date("!%Y-%m-%d")
--- A negative covid test an hour ago: care homes take people only with a
--- recent result (the stepdown plugin), so decisions end in holds.
-local tested = os.date("!%Y-%m-%dT%H:%M:%SZ", os.time() - 3600)
-local pathways = {"P1", "P2", "P3", "step_down"}
-function init(args)
-  tid = tonumber(wrk.thread:get("tid")) or 0
-  n = tid + @OFFSET@
-end
-local function nhs()
-  while true do
-    local base = string.format("999%06d", n % 1000000)
-    n = n + stride
-    local sum = 0
-    for i = 1, 9 do sum = sum + tonumber(base:sub(i, i)) * (11 - i) end
-    local check = (11 - sum % 11) % 11
-    if check ~= 10 then return base .. check end
-  end
-end
-function request()
-  local body = string.format(
-    '{"nhs_number":"%s","ready_date":"%s","requested_pathway":"%s","age":80,"needs":["nursing"],'
-    .. '"infections":{"covid":{"status":"negative","tested_at":"%s"}}}',
-    nhs(), today, pathways[math.floor(n / stride) % 4 + 1], tested)
-  return wrk.format("POST", "/v1/referrals", {
-    ["Content-Type"] = "application/json",
-    ["Authorization"] = "Bearer demo-hospital-token",
-  }, body)
-end
-EOF
-}
+# shellcheck source=../tests/bench/wrk_lib.sh
+. "$root/tests/bench/wrk_lib.sh"
 
 lat() { # lat WRK-OUTPUT: "req/s, p50, p99, max"
   awk '/^Requests\/sec:/ { r = $2 } / 50%/ { p50 = $2 } / 99%/ { p99 = $2 }
@@ -218,10 +141,10 @@ for beds in "${list[@]}"; do
   printf '  %-22s %6d ms\n' "check" "$best"
 
   rm -f "$tmp"/scale.db*
-  start_caretide "$tmp/area.yaml" "$tmp/scale.db"
+  start_caretide --config "$tmp/area.yaml" --db "$tmp/scale.db"
   printf '  %-22s %6d ms\n' "start, new db" "$ready_ms"
   stop_caretide
-  start_caretide "$tmp/area.yaml" "$tmp/scale.db"
+  start_caretide --config "$tmp/area.yaml" --db "$tmp/scale.db"
   printf '  %-22s %6d ms\n' "start, existing db" "$ready_ms"
   sleep 2
   printf '  %-22s %6d MB\n' "idle RSS" "$(($(awk '/^VmRSS/ { print $2 }' "/proc/$cpid/status") / 1024))"
@@ -231,7 +154,7 @@ for beds in "${list[@]}"; do
   size=$(curl -s -H 'Authorization: Bearer demo-viewer-token' "$base/v1/capacity" | wc -c)
   printf '  %-22s %s  (%d bytes)\n' "GET alone" "$(lat "$tmp/get.txt")" "$size"
 
-  post_lua 0 "$tmp/post.lua"
+  post_lua 0 "$tmp/post.lua" tested
   wrk -t1 -c"$conns" -d"${secs}s" --latency -s "$tmp/post.lua" \
     "$base/v1/referrals" > "$tmp/post.txt" &
   wpid=$!
@@ -253,11 +176,11 @@ if [ "$dbeds" -gt 0 ]; then
   for p in 0 1; do
     gen_area "$dbeds" "$tmp/area.yaml" "$p"
     rm -f "$tmp"/scale.db*
-    start_caretide "$tmp/area.yaml" "$tmp/scale.db"
-    post_lua 0 "$tmp/post.lua"
+    start_caretide --config "$tmp/area.yaml" --db "$tmp/scale.db"
+    post_lua 0 "$tmp/post.lua" tested
     # A short warm-up (the candidate index, the plugins' first calls).
     wrk -t1 -c4 -d1s -s "$tmp/post.lua" "$base/v1/referrals" > /dev/null
-    post_lua 500000 "$tmp/post.lua"
+    post_lua 500000 "$tmp/post.lua" tested
     c0=$(cpu_ms)
     wrk -t1 -c"$conns" -d"${secs}s" --latency -s "$tmp/post.lua" \
       "$base/v1/referrals" > "$tmp/post.txt"

@@ -97,38 +97,15 @@ else
   config=()
 fi
 
-# start_caretide ARGS...: a fresh database; sets base.
-start_caretide() {
-  rm -f "$tmp"/bench.db* "$tmp/run.out" "$tmp/run.err"
-  "$bin" run "${config[@]}" --listen 127.0.0.1:0 --db "$tmp/bench.db" \
-    --log-level warn "$@" >"$tmp/run.out" 2>"$tmp/run.err" &
-  cpid=$!
-  pids+=("$cpid")
-  local port=
-  for ((i = 0; i < 600; i++)); do
-    port=$(sed -n 's|^listening on http://127\.0\.0\.1:\([0-9][0-9]*\)$|\1|p' "$tmp/run.out" 2>/dev/null)
-    [ -n "$port" ] && break
-    kill -0 "$cpid" 2>/dev/null || break
-    sleep 0.1
-  done
-  [ -n "$port" ] || { cat "$tmp/run.err"; exit 1; }
-  base=http://127.0.0.1:$port
-  for ((i = 0; i < 600; i++)); do
-    curl -sf -o /dev/null "$base/v1/health" && break
-    sleep 0.1
-  done
+# shellcheck source=wrk_lib.sh
+. "$root/tests/bench/wrk_lib.sh"
+
+# start_fresh ARGS...: the daemon on a fresh database; sets base.
+start_fresh() {
+  rm -f "$tmp"/bench.db*
+  start_caretide "${config[@]}" --db "$tmp/bench.db" "$@"
 }
 
-stop_caretide() {
-  kill -TERM "$cpid"
-  wait "$cpid"
-}
-
-# The daemon's CPU time so far in ms (user + system): figures per request
-# that hold on a machine shared with other work.
-cpu_ms() {
-  awk -v hz="$(getconf CLK_TCK)" '{ print int(($14 + $15) * 1000 / hz) }' "/proc/$cpid/stat"
-}
 per_request_cpu() { # per_request_cpu CPU-MS-BEFORE WRK-OUTPUT-FILE
   local n
   n=$(awk '/requests in/ { print $1 }' "$2")
@@ -154,7 +131,7 @@ fi
 
 # ---- GET /v1/capacity vs nginx -------------------------------------------------
 if [ "$only" != post ]; then
-  start_caretide
+  start_fresh
   curl -sf -H 'Authorization: Bearer demo-viewer-token' -o "$tmp/body.json" \
     "$base/v1/capacity" || { echo "GET /v1/capacity failed" >&2; exit 1; }
   size=$(stat -c %s "$tmp/body.json")
@@ -211,52 +188,11 @@ EOF
 fi
 
 # ---- durable POST /v1/referrals, group commit on and off -------------------------
-# Each wrk thread numbers its requests from its own offset; the NHS number
-# is 999 followed by six digits and the modulus 11 check digit (numbers
-# whose check would be 10 are skipped).
-cat > "$tmp/post.lua" <<'EOF'
-local counter = 0
-function setup(thread)
-  thread:set("tid", counter)
-  counter = counter + 1
-end
-
-local tid, n, stride = 0, 0, 16 -- at most 16 wrk threads
-local today = os.date("!%Y-%m-%d")
-local pathways = {"P1", "P2", "P3", "step_down"}
-function init(args)
-  tid = tonumber(wrk.thread:get("tid")) or 0
-  n = tid
-end
-
-local function nhs()
-  while true do
-    local base = string.format("999%06d", n % 1000000)
-    n = n + stride
-    local sum = 0
-    for i = 1, 9 do sum = sum + tonumber(base:sub(i, i)) * (11 - i) end
-    local check = (11 - sum % 11) % 11
-    if check ~= 10 then return base .. check end
-  end
-end
-
-function request()
-  local body = string.format(
-    '{"nhs_number":"%s","ready_date":"%s","requested_pathway":"%s","age":80,"needs":["nursing"]}',
-    nhs(), today, pathways[math.floor(n / stride) % 4 + 1])
-  return wrk.format("POST", "/v1/referrals", {
-    ["Content-Type"] = "application/json",
-    ["Authorization"] = "Bearer demo-hospital-token",
-  }, body)
-end
-
-local statuses = {}
-function response(status) statuses[status] = (statuses[status] or 0) + 1 end
-EOF
+post_lua 0 "$tmp/post.lua"
 
 if [ "$only" != get ]; then
   for mode in group per-request; do
-    if [ "$mode" = group ]; then start_caretide; else start_caretide --no-group-commit; fi
+    if [ "$mode" = group ]; then start_fresh; else start_fresh --no-group-commit; fi
     cpu0=$(cpu_ms)
     wrk -t"$threads" -c"$conns" -d"${secs}s" --latency -s "$tmp/post.lua" \
       "$base/v1/referrals" > "$tmp/post-$mode.txt"
