@@ -687,60 +687,6 @@ int ct_api__referral_cancel(ct_http_req *r, void *app)
               : referral_reply(r, cap, id, 200, NULL);
 }
 
-/*
- * Asks the plugins whether reason and organisation go together (the
- * reason list is plugin data, host/delay.h). 0 with *text the reason's
- * label (owned by *answer, may be NULL) when accepted or when no plugin
- * answers; otherwise it has replied (400 naming the field, 503 when the
- * check itself failed).
- */
-static int check_delay(ct_http_req *r, void *app, int64_t id,
-                       const char *reason, const char *org_id,
-                       const char *from, json_t **answer, const char **text)
-{
-    ct_capacity *cap = ct_daemon_capacity(app);
-    ct_plugins *pl = ct_daemon_plugins(app);
-    *answer = NULL;
-    *text = NULL;
-    ct_cap_error cerr = {0};
-    json_t *org = NULL, *view = NULL;
-    int rc = ct_delay_org_json(cap, org_id, &org, &cerr);
-    if (rc == CT_ENOTFOUND)
-        return ct_http_error(r, 400, "invalid", "responsible_org", "%s",
-                             cerr.message);
-    if (rc || !pl)
-        return rc ? ct_api__cap_reply(r, rc, &cerr, NULL) : 0;
-    if ((rc = ct_capacity_view_referral(cap, id, &view, &cerr))) {
-        json_decref(org);
-        return ct_api__cap_reply(r, rc, &cerr, NULL);
-    }
-    json_t *d = json_pack("{s:s, s:s, s:s, s:o}", "reason", reason,
-                          "responsible_org", org_id, "from", from, "org",
-                          org);
-    rc = d ? ct_plugins_delay(pl, view, d, NULL, answer) : CT_ENOMEM;
-    json_decref(d);
-    json_decref(view);
-    if (rc == CT_EPLUGIN)
-        return ct_http_error(r, 503, "plugin_failed", "reason",
-                             "the area's delay reason check failed (see the "
-                             "log); nothing was recorded, try again");
-    if (rc)
-        return rc;
-    if (*answer && json_is_false(json_object_get(*answer, "valid"))) {
-        const char *field =
-            json_string_value(json_object_get(*answer, "field"));
-        int err = ct_http_error(
-            r, 400, "invalid", field ? field : "reason", "%s",
-            json_string_value(json_object_get(*answer, "message")));
-        json_decref(*answer);
-        *answer = NULL;
-        return err;
-    }
-    if (*answer)
-        *text = json_string_value(json_object_get(*answer, "text"));
-    return 0;
-}
-
 /* POST /v1/referrals/{id}/delay {"reason": code, "responsible_org": org,
  * "from": "YYYY-MM-DD"}: hub ALL, hospital OWN. Starts a delay episode
  * (host/delay.h) once the area's reason list accepts it. */
@@ -763,21 +709,19 @@ int ct_api__referral_delay(ct_http_req *r, void *app)
         (err = ct_http_field_date(r, "from", false, from)))
         return err;
     has_from = from[0] != '\0';
-    char today[11];
-    ct_clock_day_text(ct_clock_uk_day(ct_clock_now(ct_capacity_clock(cap))),
-                      today);
-    json_t *answer;
-    const char *text;
-    if ((err = check_delay(r, app, id, reason, org, has_from ? from : today,
-                           &answer, &text)))
-        return err;
     char actor[CT_API__ACTOR_MAX];
     ct_api__actor(r, actor);
     ct_cap_error cerr = {0};
     const char *field = NULL;
-    ct_delay_input in = {reason, text, org, has_from ? from : NULL};
-    int rc = ct_delay_start(cap, id, &in, actor, &field, &cerr);
-    json_decref(answer);
+    /* The reason list's check and the episode: the intake's, as the REPL
+     * and the simulator record a delay. */
+    ct_delay_input in = {reason, NULL, org, has_from ? from : NULL};
+    int rc = ct_intake_delay(cap, ct_daemon_plugins(app), id, &in, actor,
+                             &field, &cerr);
+    if (rc == CT_EPLUGIN)
+        return ct_http_error(r, 503, "plugin_failed", "reason",
+                             "the area's delay reason check failed (see the "
+                             "log); nothing was recorded, try again");
     if (rc && field)
         return ct_http_error(r, 400, "invalid", field, "%s", cerr.message);
     return rc ? refused(r, cap, id, rc, &cerr, NULL)
