@@ -399,26 +399,30 @@ static json_t *reload_diff(const ct_config *old, const ct_config *next,
     return out;
 }
 
-/* Records config.reloaded in a transaction of its own (the reload runs
- * outside any group); audited only, not delivered to plugins. Takes
- * diff. A failure is logged: the reload has happened. */
+/* Records a configuration event (kind; takes diff, NULL when it could not
+ * be made) in a transaction of its own: start and reload run outside any
+ * group. Audited only, not delivered to plugins. A failure is logged as
+ * what's: the change has happened. */
+static void audit_config(ct_daemon *d, const char *actor, const char *kind,
+                         json_t *diff, const char *what)
+{
+    bool own = false;
+    int rc = diff ? ct_store_enter(d->store, &own) : CT_ENOMEM;
+    if (rc == 0)
+        rc = ct_store_leave(
+            d->store, own,
+            ct_events_record(ct_capacity_events(ct_daemon_capacity(d)), actor,
+                             kind, diff, CT_EVENT_QUIET, NULL, NULL));
+    else
+        json_decref(diff);
+    if (rc)
+        ct_log_error(UNIT, "%s could not be audited: %s", what,
+                     ct_strerror(rc));
+}
+
 static void audit_reload(ct_daemon *d, const char *actor, json_t *diff)
 {
-    int rc = diff ? ct_store_begin(d->store) : CT_ENOMEM;
-    if (!rc) {
-        rc = ct_events_record(ct_capacity_events(ct_daemon_capacity(d)),
-                              actor, "config.reloaded", diff, CT_EVENT_QUIET, NULL,
-                              NULL);
-        diff = NULL;
-        if (rc)
-            ct_store_rollback(d->store);
-        else
-            rc = ct_store_commit(d->store);
-    }
-    json_decref(diff);
-    if (rc)
-        ct_log_error(UNIT, "the reload could not be audited: %s",
-                     ct_strerror(rc));
+    audit_config(d, actor, "config.reloaded", diff, "the reload");
     d->version++;
 }
 
@@ -441,21 +445,7 @@ static void audit_start(ct_daemon *d, const ct_reconcile_stats *st)
         st->zones_retired, "beds_added", st->beds_added, "beds_changed",
         st->beds_changed, "beds_retired", st->beds_retired, "plugins",
         pl ? ct_plugins_provenance(pl) : json_array());
-    int rc = diff ? ct_store_begin(d->store) : CT_ENOMEM;
-    if (!rc) {
-        rc = ct_events_record(ct_capacity_events(ct_daemon_capacity(d)),
-                              "host", "config.loaded", diff, CT_EVENT_QUIET,
-                              NULL, NULL);
-        diff = NULL;
-        if (rc)
-            ct_store_rollback(d->store);
-        else
-            rc = ct_store_commit(d->store);
-    }
-    json_decref(diff);
-    if (rc)
-        ct_log_error(UNIT, "the configuration could not be audited: %s",
-                     ct_strerror(rc));
+    audit_config(d, "host", "config.loaded", diff, "the configuration");
 }
 
 int ct_daemon_reload(ct_daemon *d, ct_diags *diags, ct_reconcile_stats *stats)
