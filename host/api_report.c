@@ -103,8 +103,14 @@ int ct_api__report_delays(ct_http_req *r, void *app)
     return reply(r, app, rc, out, &cerr);
 }
 
-/* GET /v1/reports/capacity?from=&to= */
-int ct_api__report_capacity(ct_http_req *r, void *app)
+/* A report over a period: the query's format and period, the report built,
+ * the reply. stale_after_ms >= 0 flags the capacity report's stale
+ * facilities. */
+typedef int (*period_fn)(ct_capacity *cap, const ct_report_period *p,
+                         json_t **out, ct_cap_error *err);
+
+static int period_report(ct_http_req *r, void *app, period_fn fn,
+                         int64_t stale_after_ms)
 {
     ct_report_period p;
     int err;
@@ -112,28 +118,26 @@ int ct_api__report_capacity(ct_http_req *r, void *app)
         return err;
     json_t *out = NULL;
     ct_cap_error cerr = {0};
-    int rc = ct_report_capacity_json(ct_daemon_capacity(app), &p, &out,
-                                     &cerr);
-    if (rc == 0 && ct_report_capacity_flag_stale(
-                       out, ct_daemon_config(app)->stale_after_ms)) {
+    int rc = fn(ct_daemon_capacity(app), &p, &out, &cerr);
+    if (rc == 0 && stale_after_ms >= 0 &&
+        ct_report_capacity_flag_stale(out, stale_after_ms)) {
         json_decref(out);
         return CT_ENOMEM;
     }
     return reply(r, app, rc, out, &cerr);
 }
 
+/* GET /v1/reports/capacity?from=&to= */
+int ct_api__report_capacity(ct_http_req *r, void *app)
+{
+    return period_report(r, app, ct_report_capacity_json,
+                         ct_daemon_config(app)->stale_after_ms);
+}
+
 /* GET /v1/reports/escalation?from=&to= */
 int ct_api__report_escalation(ct_http_req *r, void *app)
 {
-    ct_report_period p;
-    int err;
-    if ((err = format_of(r)) || (err = period_of(r, &p)))
-        return err;
-    json_t *out = NULL;
-    ct_cap_error cerr = {0};
-    int rc = ct_report_escalation_json(ct_daemon_capacity(app), &p, &out,
-                                       &cerr);
-    return reply(r, app, rc, out, &cerr);
+    return period_report(r, app, ct_report_escalation_json, -1);
 }
 
 /* GET /v1/reports/decisions?limit=N (1..100, default 10): the newest. */
@@ -177,42 +181,19 @@ int ct_api__report_today(ct_http_req *r, void *app)
 /* GET /v1/reports/daily?from=&to=: the daily series. */
 int ct_api__report_daily(ct_http_req *r, void *app)
 {
-    ct_report_period p;
-    int err;
-    if ((err = format_of(r)) || (err = period_of(r, &p)))
-        return err;
-    json_t *out = NULL;
-    ct_cap_error cerr = {0};
-    int rc = ct_report_daily_json(ct_daemon_capacity(app), &p, &out, &cerr);
-    return reply(r, app, rc, out, &cerr);
+    return period_report(r, app, ct_report_daily_json, -1);
 }
 
 /* GET /v1/reports/providers?from=&to=: providers' answers to holds. */
 int ct_api__report_providers(ct_http_req *r, void *app)
 {
-    ct_report_period p;
-    int err;
-    if ((err = format_of(r)) || (err = period_of(r, &p)))
-        return err;
-    json_t *out = NULL;
-    ct_cap_error cerr = {0};
-    int rc = ct_report_providers_json(ct_daemon_capacity(app), &p, &out,
-                                      &cerr);
-    return reply(r, app, rc, out, &cerr);
+    return period_report(r, app, ct_report_providers_json, -1);
 }
 
 /* GET /v1/reports/pathways?from=&to=: discharges by pathway. */
 int ct_api__report_pathways(ct_http_req *r, void *app)
 {
-    ct_report_period p;
-    int err;
-    if ((err = format_of(r)) || (err = period_of(r, &p)))
-        return err;
-    json_t *out = NULL;
-    ct_cap_error cerr = {0};
-    int rc = ct_report_pathways_json(ct_daemon_capacity(app), &p, &out,
-                                     &cerr);
-    return reply(r, app, rc, out, &cerr);
+    return period_report(r, app, ct_report_pathways_json, -1);
 }
 
 /* GET /v1/reports/delayed-people: named people, for the hub only (the
