@@ -9,6 +9,7 @@
 #include "log.h"
 
 #include <stdarg.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -354,6 +355,22 @@ int ct_cli_usage_error(const char *cmd, const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, "\nTry 'caretide %s --help'.\n", cmd);
     return CT_EXIT_USAGE;
+}
+
+int ct_cli_common_opt(const char *cmd, int c, char **argv,
+                      const char **format, const char **level)
+{
+    switch (c) {
+    case 'F': *format = optarg; return -1;
+    case 'L': *level = optarg; return -1;
+    case 'h': return ct_cli_help(cmd);
+    case ':':
+        return ct_cli_usage_error(cmd, "option '%s' needs a value",
+                                  argv[optind - 1]);
+    default:
+        return ct_cli_usage_error(cmd, "unknown option '%s'",
+                                  argv[optind - 1]);
+    }
 }
 
 int ct_cli_logging(const char *cmd, const char *format, const char *level)

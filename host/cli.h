@@ -28,6 +28,28 @@ enum { CT_EXIT_OK = 0, CT_EXIT_FAIL = 1, CT_EXIT_USAGE = 2 };
     "  --log-level LVL   debug, info, warn or error (default: info)\n"    \
     "  -h, --help        show this help\n"
 
+/* The long options every command takes, and the end of the table: each
+ * command's getopt_long table ends with CT_CLI_COMMON_OPTS. */
+#define CT_CLI_COMMON_OPTS                            \
+    {"log-format", required_argument, NULL, 'F'},     \
+        {"log-level", required_argument, NULL, 'L'},  \
+        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}
+
+/*
+ * The options every command shares, for a getopt_long loop whose
+ * optstring starts with ':'. c is what getopt_long answered and is none
+ * of the command's own: --log-format and --log-level are stored in
+ * *format and *level (borrowed from argv) and -1 is returned, parsing
+ * goes on; --help prints cmd's help and returns CT_EXIT_OK; a missing
+ * value (':') or any other c is a usage error (CT_EXIT_USAGE). A
+ * command's switch ends with
+ *   default:
+ *       if ((rc = ct_cli_common_opt(CMD, c, argv, &fmt, &lvl)) >= 0)
+ *           return rc;
+ */
+int ct_cli_common_opt(const char *cmd, int c, char **argv,
+                      const char **format, const char **level);
+
 /*
  * Prints a usage error for cmd to stderr ("caretide CMD: MESSAGE" then
  * "Try 'caretide CMD --help'.") and returns CT_EXIT_USAGE.

@@ -164,10 +164,7 @@ int ct_cmd_audit(int argc, char **argv)
         {"limit", required_argument, NULL, 'n'},
         {"kind", required_argument, NULL, 'k'},
         {"json", no_argument, NULL, 'j'},
-        {"log-format", required_argument, NULL, 'F'},
-        {"log-level", required_argument, NULL, 'L'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        CT_CLI_COMMON_OPTS,
     };
     const char *db = NULL, *config_path = NULL, *log_format = NULL,
                *log_level = NULL, *kind = NULL;
@@ -192,15 +189,10 @@ int ct_cmd_audit(int argc, char **argv)
             break;
         case 'k': kind = optarg; break;
         case 'j': json = true; break;
-        case 'F': log_format = optarg; break;
-        case 'L': log_level = optarg; break;
-        case 'h': return ct_cli_help("audit");
-        case ':':
-            return ct_cli_usage_error("audit", "option '%s' needs a value",
-                                      argv[optind - 1]);
         default:
-            return ct_cli_usage_error("audit", "unknown option '%s'",
-                                      argv[optind - 1]);
+            if ((c = ct_cli_common_opt("audit", c, argv, &log_format,
+                                       &log_level)) >= 0)
+                return c;
         }
     }
     if (optind >= argc)

@@ -41,10 +41,7 @@ static int parse(const char *cmd, int argc, char **argv, args *a)
         {"db", required_argument, NULL, OPT_DB},
         {"config", required_argument, NULL, 'c'},
         {"keep", required_argument, NULL, OPT_KEEP},
-        {"log-format", required_argument, NULL, 'F'},
-        {"log-level", required_argument, NULL, 'L'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        CT_CLI_COMMON_OPTS,
     };
     memset(a, 0, sizeof *a);
     int c;
@@ -63,15 +60,11 @@ static int parse(const char *cmd, int argc, char **argv, args *a)
                 return ct_cli_usage_error(cmd, "--keep: expected a count "
                                           "of 1 or more, got '%s'", optarg);
             break;
-        case 'F': a->log_format = optarg; break;
-        case 'L': a->log_level = optarg; break;
-        case 'h': ct_cli_help(cmd); return -1;
-        case ':':
-            return ct_cli_usage_error(cmd, "option '%s' needs a value",
-                                      argv[optind - 1]);
         default:
-            return ct_cli_usage_error(cmd, "unknown option '%s'",
-                                      argv[optind - 1]);
+            /* -1 tells the caller the help was shown (exit 0). */
+            if ((c = ct_cli_common_opt(cmd, c, argv, &a->log_format,
+                                       &a->log_level)) >= 0)
+                return c == CT_EXIT_OK ? -1 : c;
         }
     }
     if (optind >= argc)
@@ -287,10 +280,7 @@ int ct_cmd_standby(int argc, char **argv)
         {"poll", required_argument, NULL, OPT_POLL},
         {"until-seq", required_argument, NULL, OPT_UNTIL_SEQ},
         {"until", required_argument, NULL, OPT_UNTIL},
-        {"log-format", required_argument, NULL, 'F'},
-        {"log-level", required_argument, NULL, 'L'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        CT_CLI_COMMON_OPTS,
     };
     const char *from = NULL, *db = NULL, *log_format = NULL,
                *log_level = NULL;
@@ -329,15 +319,10 @@ int ct_cmd_standby(int argc, char **argv)
                                           "'%s'", optarg);
             limited = true;
             break;
-        case 'F': log_format = optarg; break;
-        case 'L': log_level = optarg; break;
-        case 'h': return ct_cli_help("standby");
-        case ':':
-            return ct_cli_usage_error("standby", "option '%s' needs a value",
-                                      argv[optind - 1]);
         default:
-            return ct_cli_usage_error("standby", "unknown option '%s'",
-                                      argv[optind - 1]);
+            if ((c = ct_cli_common_opt("standby", c, argv, &log_format,
+                                       &log_level)) >= 0)
+                return c;
         }
     }
     if (optind < argc)

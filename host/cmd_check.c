@@ -104,10 +104,7 @@ int ct_cmd_check(int argc, char **argv)
         {"config", required_argument, NULL, 'c'},
         {"quiet", no_argument, NULL, 'q'},
         {"json", no_argument, NULL, 'j'},
-        {"log-format", required_argument, NULL, 'F'},
-        {"log-level", required_argument, NULL, 'L'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        CT_CLI_COMMON_OPTS,
     };
     const char *config_path = NULL, *log_format = NULL, *log_level = NULL;
     int quiet = 0, json = 0, c;
@@ -117,15 +114,10 @@ int ct_cmd_check(int argc, char **argv)
         case 'c': config_path = optarg; break;
         case 'q': quiet = 1; break;
         case 'j': json = 1; break;
-        case 'F': log_format = optarg; break;
-        case 'L': log_level = optarg; break;
-        case 'h': return ct_cli_help("check");
-        case ':':
-            return ct_cli_usage_error("check", "option '%s' needs a value",
-                                      argv[optind - 1]);
         default:
-            return ct_cli_usage_error("check", "unknown option '%s'",
-                                      argv[optind - 1]);
+            if ((c = ct_cli_common_opt("check", c, argv, &log_format,
+                                       &log_level)) >= 0)
+                return c;
         }
     }
     if (optind < argc)

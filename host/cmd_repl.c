@@ -150,10 +150,7 @@ int ct_cmd_repl(int argc, char **argv)
         {"live", no_argument, NULL, 'l'},
         {"history", required_argument, NULL, 'H'},
         {"timeout", required_argument, NULL, 'T'},
-        {"log-format", required_argument, NULL, 'F'},
-        {"log-level", required_argument, NULL, 'L'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        CT_CLI_COMMON_OPTS,
     };
     ct_repl_options o = {0};
     const char *log_format = NULL, *log_level = NULL, *history = NULL;
@@ -181,17 +178,12 @@ int ct_cmd_repl(int argc, char **argv)
                                           optarg);
             }
             break;
-        case 'F': log_format = optarg; break;
-        case 'L': log_level = optarg; break;
-        case 'h': free(codes); return ct_cli_help("repl");
-        case ':':
-            free(codes);
-            return ct_cli_usage_error("repl", "option '%s' needs a value",
-                                      argv[optind - 1]);
         default:
-            free(codes);
-            return ct_cli_usage_error("repl", "unknown option '%s'",
-                                      argv[optind - 1]);
+            if ((c = ct_cli_common_opt("repl", c, argv, &log_format,
+                                       &log_level)) >= 0) {
+                free(codes);
+                return c;
+            }
         }
     }
     if (optind < argc) {

@@ -696,10 +696,7 @@ int ct_cmd_report(int argc, char **argv)
         {"db", required_argument, NULL, 'd'},
         {"config", required_argument, NULL, 'c'},
         {"referral", required_argument, NULL, 'r'},
-        {"log-format", required_argument, NULL, 'F'},
-        {"log-level", required_argument, NULL, 'L'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        CT_CLI_COMMON_OPTS,
     };
     const char *from = NULL, *to = NULL, *by = NULL, *fmt = NULL, *db = NULL,
                *config_path = NULL, *log_format = NULL, *log_level = NULL,
@@ -716,15 +713,10 @@ int ct_cmd_report(int argc, char **argv)
         case 'd': db = optarg; break;
         case 'c': config_path = optarg; break;
         case 'r': referral = optarg; break;
-        case 'F': log_format = optarg; break;
-        case 'L': log_level = optarg; break;
-        case 'h': return ct_cli_help(CMD);
-        case ':':
-            return ct_cli_usage_error(CMD, "option '%s' needs a value",
-                                      argv[optind - 1]);
         default:
-            return ct_cli_usage_error(CMD, "unknown option '%s'",
-                                      argv[optind - 1]);
+            if ((c = ct_cli_common_opt(CMD, c, argv, &log_format,
+                                       &log_level)) >= 0)
+                return c;
         }
     }
     args a = {.by = -1};

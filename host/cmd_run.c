@@ -51,16 +51,13 @@ int ct_cmd_run(int argc, char **argv)
         {"config", required_argument, NULL, 'c'},
         {"listen", required_argument, NULL, OPT_LISTEN},
         {"db", required_argument, NULL, OPT_DB},
-        {"log-format", required_argument, NULL, 'F'},
-        {"log-level", required_argument, NULL, 'L'},
         {"restored", no_argument, NULL, OPT_RESTORED},
         {"check-every", required_argument, NULL, OPT_CHECK},
         {"ship", required_argument, NULL, OPT_SHIP},
         {"no-group-commit", no_argument, NULL, OPT_NO_GROUP},
         {"print-routes", no_argument, NULL, OPT_ROUTES},
         {"allow-demo-tokens", no_argument, NULL, OPT_DEMO},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        CT_CLI_COMMON_OPTS,
     };
     ct_daemon_options o = {.listen_port = -1, .out = stdout,
                            .check_every_ms = 6 * 3600 * 1000};
@@ -84,8 +81,6 @@ int ct_cmd_run(int argc, char **argv)
                 return ct_cli_usage_error("run", "--db: expected a file");
             o.db_path = optarg;
             break;
-        case 'F': log_format = optarg; break;
-        case 'L': log_level = optarg; break;
         case OPT_NO_GROUP: o.per_request_commit = true; break;
         case OPT_RESTORED: o.restored = true; break;
         case OPT_SHIP:
@@ -108,13 +103,10 @@ int ct_cmd_run(int argc, char **argv)
         case OPT_ROUTES:
             ct_api_print_routes(stdout);
             return CT_EXIT_OK;
-        case 'h': return ct_cli_help("run");
-        case ':':
-            return ct_cli_usage_error("run", "option '%s' needs a value",
-                                      argv[optind - 1]);
         default:
-            return ct_cli_usage_error("run", "unknown option '%s'",
-                                      argv[optind - 1]);
+            if ((c = ct_cli_common_opt("run", c, argv, &log_format,
+                                       &log_level)) >= 0)
+                return c;
         }
     }
     if (optind < argc)

@@ -108,10 +108,7 @@ int ct_cmd_sim(int argc, char **argv)
         {"from", required_argument, NULL, 'f'},
         {"to", required_argument, NULL, 't'},
         {"quiet", no_argument, NULL, 'q'},
-        {"log-format", required_argument, NULL, 'F'},
-        {"log-level", required_argument, NULL, 'L'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        CT_CLI_COMMON_OPTS,
     };
     const char *config_path = NULL, *scenario_path = NULL, *out = "sim-out",
                *log_format = NULL, *log_level = NULL, *db = NULL,
@@ -133,9 +130,6 @@ int ct_cmd_sim(int argc, char **argv)
         case 'D': db = optarg; break;
         case 'f': from = optarg; break;
         case 't': to = optarg; break;
-        case 'F': log_format = optarg; break;
-        case 'L': log_level = optarg; break;
-        case 'h': return ct_cli_help("sim");
         case 'n':
             errno = 0;
             seeds = strtol(optarg, &end, 10);
@@ -174,12 +168,10 @@ int ct_cmd_sim(int argc, char **argv)
             nv++;
             break;
         }
-        case ':':
-            return ct_cli_usage_error("sim", "option '%s' needs a value",
-                                      argv[optind - 1]);
         default:
-            return ct_cli_usage_error("sim", "unknown option '%s'",
-                                      argv[optind - 1]);
+            if ((c = ct_cli_common_opt("sim", c, argv, &log_format,
+                                       &log_level)) >= 0)
+                return c;
         }
     }
     if (optind < argc)

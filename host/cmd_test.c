@@ -35,10 +35,7 @@ int ct_cmd_test(int argc, char **argv)
         {"coverage", no_argument, NULL, 'C'},
         {"min-coverage", required_argument, NULL, 'M'},
         {"timeout", required_argument, NULL, 'T'},
-        {"log-format", required_argument, NULL, 'F'},
-        {"log-level", required_argument, NULL, 'L'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        CT_CLI_COMMON_OPTS,
     };
     const char *config_path = NULL, *log_format = NULL, *log_level = NULL;
     ct_testrun_options o = {.min_coverage = -1};
@@ -66,15 +63,10 @@ int ct_cmd_test(int argc, char **argv)
                                                   "'%s'",
                                           optarg);
             break;
-        case 'F': log_format = optarg; break;
-        case 'L': log_level = optarg; break;
-        case 'h': return ct_cli_help("test");
-        case ':':
-            return ct_cli_usage_error("test", "option '%s' needs a value",
-                                      argv[optind - 1]);
         default:
-            return ct_cli_usage_error("test", "unknown option '%s'",
-                                      argv[optind - 1]);
+            if ((c = ct_cli_common_opt("test", c, argv, &log_format,
+                                       &log_level)) >= 0)
+                return c;
         }
     }
     if (config_path && optind == argc && o.coverage)

@@ -354,10 +354,7 @@ int ct_cmd_token(int argc, char **argv)
         {"expires", required_argument, NULL, 'e'},
         {"json", no_argument, NULL, 'j'},
         {"all", no_argument, NULL, 'a'},
-        {"log-format", required_argument, NULL, 'F'},
-        {"log-level", required_argument, NULL, 'L'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        CT_CLI_COMMON_OPTS,
     };
     opts o = {0};
     const char *log_format = NULL, *log_level = NULL;
@@ -376,15 +373,10 @@ int ct_cmd_token(int argc, char **argv)
         case 'e': o.expires = optarg; break;
         case 'j': o.json = true; break;
         case 'a': o.all = true; break;
-        case 'F': log_format = optarg; break;
-        case 'L': log_level = optarg; break;
-        case 'h': return ct_cli_help(CMD);
-        case ':':
-            return ct_cli_usage_error(CMD, "option '%s' needs a value",
-                                      argv[optind - 1]);
         default:
-            return ct_cli_usage_error(CMD, "unknown option '%s'",
-                                      argv[optind - 1]);
+            if ((c = ct_cli_common_opt(CMD, c, argv, &log_format,
+                                       &log_level)) >= 0)
+                return c;
         }
     }
     if (ct_cli_logging(CMD, log_format, log_level))
