@@ -1,8 +1,9 @@
 /*
- * A referral from FHIR UK Core (fhir.h, docs/fhir.md "ServiceRequest in"):
- * a ServiceRequest, with its Patient, Encounter, requesting Organization
- * and infection Observations contained or beside it in a Bundle, becomes
- * the body of POST /v1/referrals. Each element caretide reads is checked
+ * A referral from FHIR UK Core (fhir.h; docs/fhir.md, "A referral in:
+ * ServiceRequest"): a ServiceRequest, with its Patient, Encounter,
+ * requesting Organization and infection Observations contained or beside
+ * it in a Bundle, becomes the body of POST /v1/referrals. Each element
+ * caretide reads is checked
  * against the base profile's cardinality and the value set it is bound to;
  * an error names the element by FHIRPath. Elements caretide does not read
  * (extensions among them) are ignored, as FHIR expects of a receiver.
