@@ -20,6 +20,7 @@
 #include "referral.h"
 #include "sandbox.h"
 #include "store_int.h"
+#include "store_sql_repl.h"
 #include "util.h"
 
 #include <lauxlib.h>
@@ -29,6 +30,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+
+/* The statements of this unit, apart from the store's list. */
+CT_STMT_SET_DEFINE(repl_stmts, CT_STMTS_REPL, CT_STMT_REPL__COUNT);
 
 #define DEFAULT_TIMEOUT_MS 10000
 #define CONSOLE_MEMORY ((size_t)256 << 20)
@@ -143,7 +147,8 @@ static int scratch_copy(const char *path, ct_store **out, ct_diags *d)
 /* The newest event's time, 0 when none. */
 static int64_t last_event_at(ct_store *s)
 {
-    sqlite3_stmt *st = ct_store__stmt(s, CT_STMT_REPL_LAST_EVENT_AT);
+    sqlite3_stmt *st =
+        ct_store__stmt_of(s, &repl_stmts, CT_STMT_REPL_LAST_EVENT_AT);
     int64_t at = 0;
     if (st && sqlite3_step(st) == SQLITE_ROW)
         at = sqlite3_column_int64(st, 0);
@@ -672,7 +677,8 @@ static ct_repl_status unfinished(ct_repl *r, const char *expr, bool more_ok)
  * past or present). */
 static bool person_known(ct_repl *r, const char *nhs)
 {
-    sqlite3_stmt *st = ct_store__stmt(r->store, CT_STMT_REPL_PERSON_KNOWN);
+    sqlite3_stmt *st =
+        ct_store__stmt_of(r->store, &repl_stmts, CT_STMT_REPL_PERSON_KNOWN);
     if (!st || !nhs)
         return false;
     sqlite3_bind_text(st, 1, nhs, -1, SQLITE_STATIC);

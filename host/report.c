@@ -16,6 +16,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+CT_STMT_SET_DEFINE(report_stmts, CT_STMTS_REPORT, CT_STMT_REPORT__COUNT);
+
+sqlite3_stmt *ct_report__stmt(ct_capacity *c, ct_report_stmt id,
+                              ct_cap_error *err)
+{
+    sqlite3_stmt *st =
+        ct_store__stmt_of(ct_capacity_store(c), &report_stmts, (int)id);
+    if (!st)
+        ct_capacity__fail(err, CT_ESTORE,
+                          "storage error: cannot prepare a statement");
+    return st;
+}
+
 static const char *const by_names[] = {"org", "reason", "pathway"};
 
 const char *ct_report_by_name(ct_report_by by)
@@ -184,7 +197,7 @@ static json_t *group_name(ct_capacity *c, ct_report_by by, const group *gr,
         return json_string(gr->text[0] ? gr->text : key);
     if (by == CT_REPORT_BY_PATHWAY)
         return json_string(key);
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_REP_ORG_NAME, err);
+    sqlite3_stmt *st = ct_report__stmt(c, CT_STMT_REP_ORG_NAME, err);
     if (!st)
         return NULL;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
@@ -275,7 +288,7 @@ static int delays_read(ct_capacity *c, const ct_report_period *p,
                        ct_report_by by, int64_t now, figures *total,
                        groups *g, ct_cap_error *err)
 {
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_REP_DELAYS, err);
+    sqlite3_stmt *st = ct_report__stmt(c, CT_STMT_REP_DELAYS, err);
     if (!st)
         return CT_ESTORE;
     if (p->from[0])
@@ -398,7 +411,7 @@ static int tally_actions(json_t *tally, const json_t *actions)
 
 int ct_report__first_event(ct_capacity *c, int64_t *at, ct_cap_error *err)
 {
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_REP_FIRST_EVENT, err);
+    sqlite3_stmt *st = ct_report__stmt(c, CT_STMT_REP_FIRST_EVENT, err);
     if (!st)
         return CT_ESTORE;
     int rc = sqlite3_step(st);
@@ -529,7 +542,7 @@ int ct_report_escalation_json(ct_capacity *c, const ct_report_period *p,
         goto done;
     }
     int64_t now = ct_clock_now(ct_capacity_clock(c));
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_REP_ESCALATIONS, err);
+    sqlite3_stmt *st = ct_report__stmt(c, CT_STMT_REP_ESCALATIONS, err);
     if (!st) {
         rc = CT_ESTORE;
         goto done;
@@ -594,7 +607,7 @@ int ct_report_decisions_json(ct_capacity *c, int limit, json_t **out,
         return ct_capacity__fail(err, CT_EINVAL,
                                  "limit must be from 1 to 100, not %d",
                                  limit);
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_REP_DECISIONS, err);
+    sqlite3_stmt *st = ct_report__stmt(c, CT_STMT_REP_DECISIONS, err);
     if (!st)
         return CT_ESTORE;
     json_t *list = json_array();

@@ -62,10 +62,10 @@ static int note_change(json_t *by_fac, const char *id, int64_t at)
     return json_object_set_new(by_fac, id, json_integer(at)) ? CT_ENOMEM : 0;
 }
 
-static int read_changes(ct_capacity *c, ct_stmt id, json_t *by_fac,
+static int read_changes(ct_capacity *c, ct_report_stmt id, json_t *by_fac,
                         ct_cap_error *err)
 {
-    sqlite3_stmt *st = ct_capacity__stmt(c, id, err);
+    sqlite3_stmt *st = ct_report__stmt(c, id, err);
     if (!st)
         return CT_ESTORE;
     int rc;
@@ -118,7 +118,7 @@ static int providers(ct_capacity *c, json_t *view, int64_t now,
             continue;
         json_t *p = json_object_get(by_org, org);
         if (!p) {
-            sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_REP_ORG_NAME, err);
+            sqlite3_stmt *st = ct_report__stmt(c, CT_STMT_REP_ORG_NAME, err);
             if (!st) {
                 rc = CT_ESTORE;
                 goto done;
@@ -405,7 +405,7 @@ static int history_init(history *h, const json_t *facilities, int64_t start,
  * -1 from the first at or after the end. */
 static int read_assignments(ct_capacity *c, history *h, ct_cap_error *err)
 {
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_REP_ASSIGNMENTS, err);
+    sqlite3_stmt *st = ct_report__stmt(c, CT_STMT_REP_ASSIGNMENTS, err);
     if (!st)
         return CT_ESTORE;
     sqlite3_bind_int64(st, 1, h->t[0]);
@@ -436,7 +436,7 @@ static int read_assignments(ct_capacity *c, history *h, ct_cap_error *err)
  * before e had delta fewer... undone here. */
 static int read_open_changes(ct_capacity *c, history *h, ct_cap_error *err)
 {
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_REP_OPEN_CHANGES, err);
+    sqlite3_stmt *st = ct_report__stmt(c, CT_STMT_REP_OPEN_CHANGES, err);
     if (!st)
         return CT_ESTORE;
     sqlite3_bind_int64(st, 1, h->t[0]);

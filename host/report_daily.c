@@ -80,7 +80,7 @@ int ct_report__episodes_load(ct_capacity *c, int64_t id,
         free(e->items[i].org_name);
     }
     e->n = 0;
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_REP_EPISODES, err);
+    sqlite3_stmt *st = ct_report__stmt(c, CT_STMT_REP_EPISODES, err);
     if (!st)
         return CT_ESTORE;
     sqlite3_bind_int64(st, 1, id);
@@ -194,7 +194,7 @@ static int64_t past_at(const row *r, int64_t t)
 static sqlite3_stmt *past_ready(ct_capacity *c, int64_t from, int64_t to,
                                 ct_cap_error *err)
 {
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_REP_PAST_READY, err);
+    sqlite3_stmt *st = ct_report__stmt(c, CT_STMT_REP_PAST_READY, err);
     if (!st)
         return NULL;
     char day[11];
@@ -707,7 +707,7 @@ static int daily_delays(ct_capacity *c, daily *w, ct_cap_error *err)
 static int daily_levels(ct_capacity *c, const daily *w, int64_t *level,
                         int64_t *max, ct_cap_error *err)
 {
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_REP_ESCALATIONS, err);
+    sqlite3_stmt *st = ct_report__stmt(c, CT_STMT_REP_ESCALATIONS, err);
     if (!st)
         return CT_ESTORE;
     sqlite3_bind_int64(st, 1, w->now + 1);
@@ -824,7 +824,7 @@ static size_t series_index(const series_set *s, const char *key)
 static int daily_holds(ct_capacity *c, const daily *w, holds *h,
                        ct_cap_error *err)
 {
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_REP_HOLDS_ENDED, err);
+    sqlite3_stmt *st = ct_report__stmt(c, CT_STMT_REP_HOLDS_ENDED, err);
     if (!st)
         return CT_ESTORE;
     sqlite3_bind_int64(st, 1, ct_clock_uk_midnight(w->d0));

@@ -158,7 +158,7 @@ int ct_report_providers_json(ct_capacity *c, const ct_report_period *p,
     int rc = span(c, p, &start, &end, err);
     if (rc)
         return rc;
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_REP_HOLDS_ENDED, err);
+    sqlite3_stmt *st = ct_report__stmt(c, CT_STMT_REP_HOLDS_ENDED, err);
     if (!st)
         return CT_ESTORE;
     sqlite3_bind_int64(st, 1, start);
@@ -260,7 +260,7 @@ int ct_report_pathways_json(ct_capacity *c, const ct_report_period *p,
     int rc = span(c, p, &start, &end, err);
     if (rc)
         return rc;
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_REP_DISCHARGES, err);
+    sqlite3_stmt *st = ct_report__stmt(c, CT_STMT_REP_DISCHARGES, err);
     if (!st)
         return CT_ESTORE;
     sqlite3_bind_int64(st, 1, start);

@@ -8,6 +8,7 @@
 #define CT_REPORT_INT_H
 
 #include "report.h"
+#include "store_sql_report.h"
 
 #include <sqlite3.h>
 #include <stdbool.h>
@@ -114,5 +115,11 @@ void ct_report__csv_field(FILE *out, const char *s, bool last);
  * the columns. */
 void ct_report__tracker_csv(FILE *out, const json_t *rep);
 void ct_report__sitrep_csv(FILE *out, const json_t *rep);
+
+/* The reports' cached statement id (store_sql_report.h: a statement set
+ * of their own), or NULL with err filled (CT_ESTORE). Borrowed, as
+ * ct_store__stmt's. */
+sqlite3_stmt *ct_report__stmt(ct_capacity *c, ct_report_stmt id,
+                              ct_cap_error *err);
 
 #endif

@@ -229,7 +229,7 @@ static int read_rows(ct_capacity *c, int64_t from, int64_t to, srow **out,
 {
     *out = NULL;
     *n = 0;
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_REP_SITREP, err);
+    sqlite3_stmt *st = ct_report__stmt(c, CT_STMT_REP_SITREP, err);
     if (!st)
         return CT_ESTORE;
     sqlite3_bind_int64(st, 1, from);

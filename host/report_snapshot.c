@@ -22,7 +22,7 @@
 static int has_snapshot(ct_capacity *c, const char *day, bool *has,
                         ct_cap_error *err)
 {
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_REP_SNAP_HAS, err);
+    sqlite3_stmt *st = ct_report__stmt(c, CT_STMT_REP_SNAP_HAS, err);
     if (!st)
         return CT_ESTORE;
     sqlite3_bind_text(st, 1, day, -1, SQLITE_STATIC);
@@ -87,7 +87,7 @@ int ct_report_snapshot_take(ct_capacity *c, int64_t day, bool *taken,
         goto done;
     if ((rc = ct_report__daily_build(c, day, day, &rep, err)))
         goto done;
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_REP_SNAP_DAY, err);
+    sqlite3_stmt *st = ct_report__stmt(c, CT_STMT_REP_SNAP_DAY, err);
     if (!st) {
         rc = CT_ESTORE;
         goto done;
@@ -102,7 +102,7 @@ int ct_report_snapshot_take(ct_capacity *c, int64_t day, bool *taken,
         rc = ct_capacity__dberr(c, err, step, "keeping a snapshot");
         goto done;
     }
-    put p = {c, ct_capacity__stmt(c, CT_STMT_REP_SNAP_ROW, err), err, 0};
+    put p = {c, ct_report__stmt(c, CT_STMT_REP_SNAP_ROW, err), err, 0};
     if (!p.st) {
         rc = CT_ESTORE;
         goto done;
@@ -315,7 +315,7 @@ int ct_report__snapshot_overlay(ct_capacity *c, json_t *rep, int64_t first,
     char from[11], to[11];
     ct_clock_day_text(first, from);
     ct_clock_day_text(first + (int64_t)n - 1, to);
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_REP_SNAP_DAYS, err);
+    sqlite3_stmt *st = ct_report__stmt(c, CT_STMT_REP_SNAP_DAYS, err);
     if (!st)
         return CT_ESTORE;
     sqlite3_bind_text(st, 1, from, -1, SQLITE_TRANSIENT);
@@ -331,7 +331,7 @@ int ct_report__snapshot_overlay(ct_capacity *c, json_t *rep, int64_t first,
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
         return ct_capacity__dberr(c, err, rc, "reading snapshots");
-    if (!(st = ct_capacity__stmt(c, CT_STMT_REP_SNAP_ROWS, err)))
+    if (!(st = ct_report__stmt(c, CT_STMT_REP_SNAP_ROWS, err)))
         return CT_ESTORE;
     sqlite3_bind_text(st, 1, from, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, to, -1, SQLITE_TRANSIENT);

@@ -12,11 +12,15 @@
 #include "model.h"
 #include "store.h"
 #include "store_int.h"
+#include "store_sql_sim.h"
 #include "util.h"
 
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The statements of this unit, apart from the store's list. */
+CT_STMT_SET_DEFINE(replay_stmts, CT_STMTS_SIM, CT_STMT_SIM__COUNT);
 
 #define DAY_MS 86400000LL
 
@@ -85,7 +89,7 @@ int ct_sim_replay_load(const char *db_path, int64_t from_day, int64_t to_day,
                      ct_strerror(rc));
         return rc;
     }
-    sqlite3_stmt *st = ct_store__stmt(s, CT_STMT_SIM_REPLAY);
+    sqlite3_stmt *st = ct_store__stmt_of(s, &replay_stmts, CT_STMT_SIM_REPLAY);
     if (!st) {
         ct_diags_add(d, db_path, 0, 0, "cannot read the audit log");
         ct_store_close(s);

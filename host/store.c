@@ -27,6 +27,13 @@ struct ct_store {
     int refuse; /* a CT_E* code that begin returns from now on, or 0 */
     ct_store_txs txs; /* transactions, savepoints, watchers (store_tx.c) */
     sqlite3_stmt *stmts[CT_STMT__COUNT];
+    /* Statement sets of units above storage (ct_store__stmt_of), each
+     * with its prepared statements, in the order first used. */
+    struct set_stmts {
+        const ct_stmt_set *set;
+        sqlite3_stmt **stmts;
+    } *sets;
+    int nsets;
 };
 
 ct_store_txs *ct_store__txs(ct_store *s)
@@ -369,6 +376,12 @@ void ct_store_close(ct_store *s)
         return;
     for (int i = 0; i < CT_STMT__COUNT; i++)
         sqlite3_finalize(s->stmts[i]);
+    for (int i = 0; i < s->nsets; i++) {
+        for (int j = 0; j < s->sets[i].set->n; j++)
+            sqlite3_finalize(s->sets[i].stmts[j]);
+        free(s->sets[i].stmts);
+    }
+    free(s->sets);
     int rc = sqlite3_close(s->db);
     if (rc != SQLITE_OK)
         ct_log_error(UNIT, "close: %s (a statement was left unfinalized)",
@@ -382,27 +395,56 @@ sqlite3 *ct_store__db(ct_store *s)
     return s->db;
 }
 
-sqlite3_stmt *ct_store__stmt(ct_store *s, ct_stmt id)
+/* The statement in *slot, reset, or sql prepared into it. */
+static sqlite3_stmt *cached(ct_store *s, sqlite3_stmt **slot,
+                            const char *sql, const char *name)
 {
-    if ((int)id < 0 || id >= CT_STMT__COUNT)
-        return NULL;
-    sqlite3_stmt *st = s->stmts[id];
+    sqlite3_stmt *st = *slot;
     if (st) {
         /* reset returns the last step's error, already reported there */
         sqlite3_reset(st);
         sqlite3_clear_bindings(st);
         return st;
     }
-    int rc = sqlite3_prepare_v3(s->db, stmt_sql[id], -1,
-                                SQLITE_PREPARE_PERSISTENT, &st, NULL);
+    int rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+                                &st, NULL);
     if (rc != SQLITE_OK) {
-        ct_log_error(UNIT, "preparing %s: %s", stmt_name[id],
-                     sqlite3_errmsg(s->db));
+        ct_log_error(UNIT, "preparing %s: %s", name, sqlite3_errmsg(s->db));
         sqlite3_finalize(st);
         return NULL;
     }
-    s->stmts[id] = st;
+    *slot = st;
     return st;
+}
+
+sqlite3_stmt *ct_store__stmt(ct_store *s, ct_stmt id)
+{
+    if ((int)id < 0 || id >= CT_STMT__COUNT)
+        return NULL;
+    return cached(s, &s->stmts[id], stmt_sql[id], stmt_name[id]);
+}
+
+sqlite3_stmt *ct_store__stmt_of(ct_store *s, const ct_stmt_set *set, int id)
+{
+    if (id < 0 || id >= set->n)
+        return NULL;
+    int i = 0;
+    while (i < s->nsets && s->sets[i].set != set)
+        i++;
+    if (i == s->nsets) {
+        struct set_stmts *g = realloc(s->sets, (size_t)(i + 1) * sizeof *g);
+        if (!g)
+            return NULL;
+        s->sets = g;
+        if (!(g[i].stmts = calloc((size_t)set->n, sizeof *g[i].stmts))) {
+            ct_log_error(UNIT, "preparing %s: out of memory",
+                         set->names[id]);
+            return NULL;
+        }
+        g[i].set = set;
+        s->nsets++;
+    }
+    return cached(s, &s->sets[i].stmts[id], set->sql[id], set->names[id]);
 }
 
 int ct_store__step_done(ct_store *s, sqlite3_stmt *stmt)

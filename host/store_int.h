@@ -22,6 +22,33 @@ sqlite3 *ct_store__db(ct_store *s);
 sqlite3_stmt *ct_store__stmt(ct_store *s, ct_stmt id);
 
 /*
+ * Statement sets: the statements of a unit above storage (the reports,
+ * the REPL, the token audit, the simulator's replay), which keep their
+ * SQL in their own store_sql_X.h with an enum of their own, so that the
+ * store's list (store_sql.h) holds only the storage units'. sql and names
+ * are n parallel arrays; a set is static, for the process's life.
+ * CT_STMT_SET_DEFINE(var, LIST, n) defines one (static, in the unit's
+ * file) from an X(NAME, "SQL") list.
+ */
+typedef struct ct_stmt_set {
+    const char *const *sql;
+    const char *const *names;
+    int n;
+} ct_stmt_set;
+
+#define CT_STMT__SET_SQL(name, sql) sql,
+#define CT_STMT__SET_NAME(name, sql) #name,
+#define CT_STMT_SET_DEFINE(var, LIST, count)                               \
+    static const char *const var##_sql[] = {LIST(CT_STMT__SET_SQL)};       \
+    static const char *const var##_names[] = {LIST(CT_STMT__SET_NAME)};    \
+    static const ct_stmt_set var = {var##_sql, var##_names, count}
+
+/* As ct_store__stmt, for statement id of set: prepared once per store on
+ * first use and kept until ct_store_close. NULL (logged) on a prepare
+ * error, an id out of range or no memory. */
+sqlite3_stmt *ct_store__stmt_of(ct_store *s, const ct_stmt_set *set, int id);
+
+/*
  * Runs one statement to completion (SQLITE_DONE), discarding any rows, and
  * resets it so it holds no lock or snapshot. Returns 0 or a CT_E* code
  * (a constraint is CT_ECONFLICT), logged with the statement's SQL.

@@ -3,8 +3,8 @@
  * last recorded of each credential, so that a change to the token file
  * (token.h) is audited once, by the daemon, whoever made it; and the
  * display credentials of migration 9, read once to move them into the
- * token store. Joined into the one statement cache by store_sql.h as
- * CT_STMTS_DISPLAY.
+ * token store. A statement set of
+ * its own (store_int.h).
  */
 #ifndef CT_STORE_SQL_DISPLAY_H
 #define CT_STORE_SQL_DISPLAY_H
@@ -22,5 +22,13 @@
       " revoked_at) VALUES (?1, ?2, ?3, ?4)")                                \
     X(TOKEN_SEEN_IDS, "SELECT id FROM token_seen ORDER BY id")               \
     X(TOKEN_SEEN_DELETE, "DELETE FROM token_seen WHERE id = ?1")
+
+/* A statement set of its own (store_int.h), not in the store's list. */
+typedef enum ct_display_stmt {
+#define X(name, sql) CT_STMT_##name,
+    CT_STMTS_DISPLAY(X)
+#undef X
+    CT_STMT_DISPLAY__COUNT
+} ct_display_stmt;
 
 #endif

@@ -3,8 +3,8 @@
  * referral rows, the occupancy history rebuilt from assignments and the
  * capacity events, the last change of each facility's beds, escalation
  * history and recent decisions. Read-only: reports run on a store opened
- * read-only too. Joined into the one statement cache by store_sql.h as
- * CT_STMTS_REPORT.
+ * read-only too. A statement set of its
+ * own (store_int.h).
  *
  * Dates are compared as 'YYYY-MM-DD' text, times as ms on the host clock.
  */
@@ -159,5 +159,13 @@
       "       coalesce(r.decided_pathway, r.requested_pathway), r.decision"  \
       "  FROM referral r WHERE r.decision IS NOT NULL"                       \
       " ORDER BY r.id DESC LIMIT ?1")
+
+/* A statement set of its own (store_int.h), not in the store's list. */
+typedef enum ct_report_stmt {
+#define X(name, sql) CT_STMT_##name,
+    CT_STMTS_REPORT(X)
+#undef X
+    CT_STMT_REPORT__COUNT
+} ct_report_stmt;
 
 #endif

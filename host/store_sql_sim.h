@@ -1,4 +1,4 @@
-/* Statements of host/sim_replay.c (see store_sql.h). */
+/* Statements of host/sim_replay.c (a statement set, store_int.h). */
 #ifndef CT_STORE_SQL_SIM_H
 #define CT_STORE_SQL_SIM_H
 
@@ -11,5 +11,13 @@
       "   ON r.id = json_extract(e.payload, '$.referral')"                   \
       " WHERE e.kind = 'referral.created' AND e.at >= ?1 AND e.at < ?2"      \
       " ORDER BY e.seq")
+
+/* A statement set of its own (store_int.h), not in the store's list. */
+typedef enum ct_sim_stmt {
+#define X(name, sql) CT_STMT_##name,
+    CT_STMTS_SIM(X)
+#undef X
+    CT_STMT_SIM__COUNT
+} ct_sim_stmt;
 
 #endif

@@ -5,11 +5,15 @@
 
 #include "error.h"
 #include "store_int.h"
+#include "store_sql_display.h"
 #include "util.h"
 
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The statements of this unit, apart from the store's list. */
+CT_STMT_SET_DEFINE(display_stmts, CT_STMTS_DISPLAY, CT_STMT_DISPLAY__COUNT);
 
 static const char *event_kind(const ct_token *tok, const char *what)
 {
@@ -59,7 +63,8 @@ static json_t *added_payload(const ct_token *tok)
 
 static int put_seen(ct_store *s, const ct_token *tok)
 {
-    sqlite3_stmt *st = ct_store__stmt(s, CT_STMT_TOKEN_SEEN_PUT);
+    sqlite3_stmt *st =
+        ct_store__stmt_of(s, &display_stmts, CT_STMT_TOKEN_SEEN_PUT);
     if (!st)
         return CT_ESTORE;
     sqlite3_bind_int64(st, 1, tok->id);
@@ -76,7 +81,8 @@ static int put_seen(ct_store *s, const ct_token *tok)
 static int sync_one(ct_events *bus, const ct_token *tok, int *n)
 {
     ct_store *s = ct_events_store(bus);
-    sqlite3_stmt *st = ct_store__stmt(s, CT_STMT_TOKEN_SEEN_GET);
+    sqlite3_stmt *st =
+        ct_store__stmt_of(s, &display_stmts, CT_STMT_TOKEN_SEEN_GET);
     if (!st)
         return CT_ESTORE;
     sqlite3_bind_int64(st, 1, tok->id);
@@ -127,7 +133,9 @@ int ct_token_audit_sync(ct_events *bus, const ct_tokens *t, int *events)
     /* Entries gone from the file (edited by hand): say so, once. */
     int64_t *gone = NULL;
     size_t ngone = 0, cap = 0;
-    sqlite3_stmt *st = rc ? NULL : ct_store__stmt(s, CT_STMT_TOKEN_SEEN_IDS);
+    sqlite3_stmt *st =
+        rc ? NULL
+           : ct_store__stmt_of(s, &display_stmts, CT_STMT_TOKEN_SEEN_IDS);
     if (!rc && !st)
         rc = CT_ESTORE;
     int step = SQLITE_DONE;
@@ -155,8 +163,9 @@ int ct_token_audit_sync(ct_events *bus, const ct_tokens *t, int *events)
         rc = ct_events_record(bus, "host", "token.removed",
                               json_pack("{s:I}", "id", (json_int_t)gone[i]),
                               CT_EVENT_QUIET, NULL, NULL);
-        sqlite3_stmt *del =
-            rc ? NULL : ct_store__stmt(s, CT_STMT_TOKEN_SEEN_DELETE);
+        sqlite3_stmt *del = rc ? NULL
+                               : ct_store__stmt_of(s, &display_stmts,
+                                                   CT_STMT_TOKEN_SEEN_DELETE);
         if (!rc && !del)
             rc = CT_ESTORE;
         if (del) {
@@ -174,7 +183,8 @@ int ct_token_audit_sync(ct_events *bus, const ct_tokens *t, int *events)
 int ct_token_import_displays(ct_store *s, ct_tokens *t, int *moved)
 {
     *moved = 0;
-    sqlite3_stmt *st = ct_store__stmt(s, CT_STMT_DISPLAY_OLD);
+    sqlite3_stmt *st =
+        ct_store__stmt_of(s, &display_stmts, CT_STMT_DISPLAY_OLD);
     if (!st)
         return CT_ESTORE;
     int step, rc = 0;
@@ -215,6 +225,7 @@ int ct_token_import_displays(ct_store *s, ct_tokens *t, int *moved)
         return rc;
     if (step != SQLITE_DONE)
         return ct_err_from_sqlite(step);
-    sqlite3_stmt *del = ct_store__stmt(s, CT_STMT_DISPLAY_OLD_DELETE);
+    sqlite3_stmt *del =
+        ct_store__stmt_of(s, &display_stmts, CT_STMT_DISPLAY_OLD_DELETE);
     return del ? ct_store__step_done(s, del) : CT_ESTORE;
 }

@@ -4,6 +4,10 @@
 #include "log.h"
 #include "reconcile.h"
 #include "store_int.h"
+#include "store_sql_display.h"
+#include "store_sql_repl.h"
+#include "store_sql_report.h"
+#include "store_sql_sim.h"
 #include "util.h"
 
 #include <criterion/criterion.h>
@@ -568,6 +572,45 @@ static int count_prepared(sqlite3 *db)
          st = sqlite3_next_stmt(db, st))
         n++;
     return n;
+}
+
+/* The statement sets of the units above storage, as those units define
+ * them (their lists are theirs, not the store's). */
+CT_STMT_SET_DEFINE(report_set, CT_STMTS_REPORT, CT_STMT_REPORT__COUNT);
+CT_STMT_SET_DEFINE(display_set, CT_STMTS_DISPLAY, CT_STMT_DISPLAY__COUNT);
+CT_STMT_SET_DEFINE(repl_set, CT_STMTS_REPL, CT_STMT_REPL__COUNT);
+CT_STMT_SET_DEFINE(sim_set, CT_STMTS_SIM, CT_STMT_SIM__COUNT);
+
+Test(store, statement_sets_prepare_once_and_close)
+{
+    ct_store *s;
+    cr_assert_eq(ct_store_open(":memory:", NULL, &s), 0);
+    sqlite3 *db = ct_store__db(s);
+    int base = count_prepared(db);
+    const ct_stmt_set *sets[] = {&report_set, &display_set, &repl_set,
+                                 &sim_set};
+    int total = 0;
+    for (size_t k = 0; k < sizeof sets / sizeof *sets; k++) {
+        /* Every statement of each set prepares against the real schema,
+         * once: handed out again, the same one. */
+        for (int i = 0; i < sets[k]->n; i++) {
+            sqlite3_stmt *st = ct_store__stmt_of(s, sets[k], i);
+            cr_assert_not_null(st, "%s", sets[k]->names[i]);
+            cr_assert_eq(ct_store__stmt_of(s, sets[k], i), st);
+        }
+        total += sets[k]->n;
+        cr_assert_null(ct_store__stmt_of(s, sets[k], sets[k]->n));
+        cr_assert_null(ct_store__stmt_of(s, sets[k], -1));
+    }
+    cr_assert_eq(count_prepared(db), base + total);
+    /* Not the store's own: its list knows only storage. */
+    cr_assert_eq(CT_STMT_REP_DELAYS, 0);
+    /* close finalizes them all, or sqlite3_close fails and says so. */
+    log_capture();
+    ct_store_close(s);
+    cr_assert_eq(strstr(log_captured(), "close:"), NULL, "%s",
+                 log_captured());
+    log_release();
 }
 
 Test(store, statement_cache_prepares_once_and_resets)
