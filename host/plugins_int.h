@@ -1,7 +1,8 @@
 /*
  * Plugin manager internals shared between the manager's files
- * (host/plugins*.c: sets and reload, hooks, events, status) and
- * host/hostapi.c (the `ct` module plugins call). Not for use outside them.
+ * (host/plugins*.c: sets and reload, hooks, events, status, and
+ * plugins_hostapi.c, the `ct` module plugins call). Not for use outside
+ * them.
  */
 #ifndef CT_PLUGINS_INT_H
 #define CT_PLUGINS_INT_H

@@ -1,5 +1,5 @@
 -- Checks the LuaLS stubs (lua/meta/caretide.lua) against the host API as
--- registered in C (host/hostapi.c): every ct.* function has a stub and
+-- registered in C (host/plugins_hostapi.c): every ct.* function has a stub and
 -- every stub a function; the stub takes as many parameters as the C
 -- function's signature comment ("/* ct.kv.set(key, value) -> ... */"); and
 -- a function whose comment says it can answer "nil, err, code" has a stub
@@ -12,7 +12,7 @@ local function read(path)
   return s
 end
 
-local c = read("host/hostapi.c")
+local c = read("host/plugins_hostapi.c")
 local meta = read("lua/meta/caretide.lua")
 local failures = 0
 local function bad(fmt, ...)
@@ -35,7 +35,7 @@ for tab, body in c:gmatch("static const luaL_Reg ([%w_]+)%[%] = (%b{})") do
     end
   end
 end
-if nreg == 0 then bad("no luaL_Reg entries found in host/hostapi.c") end
+if nreg == 0 then bad("no luaL_Reg entries found in host/plugins_hostapi.c") end
 
 -- Parameters in a signature: commas at the top level ("[," opens an
 -- optional one; tables {a=, b=} and strings count as one).
@@ -79,7 +79,7 @@ table.sort(names)
 for _, name in ipairs(names) do
   local s, cs = stubs[name], csig[name]
   if not s then
-    bad("%s is registered in host/hostapi.c but has no stub in lua/meta/caretide.lua", name)
+    bad("%s is registered in host/plugins_hostapi.c but has no stub in lua/meta/caretide.lua", name)
   elseif cs then
     if s.arity ~= cs.arity then
       bad("%s takes %d parameters in its C signature comment, %d in its stub", name, cs.arity, s.arity)
@@ -93,7 +93,7 @@ for _, name in ipairs(names) do
   end
 end
 for name in pairs(stubs) do
-  if not registered[name] then bad("stub %s has no function registered in host/hostapi.c", name) end
+  if not registered[name] then bad("stub %s has no function registered in host/plugins_hostapi.c", name) end
 end
 io.write(("%d functions, %d stubs, %d failures\n"):format(nreg, (function()
   local n = 0

@@ -1,5 +1,5 @@
 /*
- * The host API plugins call (host/hostapi.c), through the plugin manager
+ * The host API plugins call (host/plugins_hostapi.c), through the plugin manager
  * with the test plugins under tests/plugins: calls from coroutines, and
  * arguments at the edges of their ranges.
  */
