@@ -554,22 +554,22 @@ local function new_suite()
   -- advance(duration): moves the virtual clock on, firing due timers;
   -- set_time(time): sets the virtual clock ("2025-01-06T08:00Z"). The host
   -- supplies these through run_test's options.
-  local host_load_area = host_hook("load_area", "load_area(area)")
-  function S.load_area(a)
-    local ok, area = pcall(fixtures.area, a)
-    if not ok then error(select(3, split_position(area)), 2) end
-    return host_load_area(area)
+  -- A host hook given a fixture built from the test's fields; the
+  -- fixture's errors are raised at the test's line.
+  local function fixture_hook(build, hook)
+    return function(fields)
+      local ok, value = pcall(build, fields)
+      if not ok then error(select(3, split_position(value)), 2) end
+      return hook(value)
+    end
   end
+  S.load_area = fixture_hook(fixtures.area,
+                             host_hook("load_area", "load_area(area)"))
   -- refer{...}: referral intake end to end on the test's host (an area's
   -- own tests, `caretide test --config`): the referral{} built from the
   -- fields given, recorded with its infections and decided by the area's
   -- plugins as the API would; returns the decision, or nil, message, code.
-  local host_refer = host_hook("refer", "refer{...}")
-  function S.refer(over)
-    local ok, ref = pcall(fixtures.referral, over)
-    if not ok then error(select(3, split_position(ref)), 2) end
-    return host_refer(ref)
-  end
+  S.refer = fixture_hook(fixtures.referral, host_hook("refer", "refer{...}"))
   S.advance = host_hook("advance", "advance(duration)")
   S.set_time = host_hook("set_time", "set_time(time)")
 
