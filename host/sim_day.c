@@ -159,13 +159,8 @@ void ct_sim__nhs_number(sim *s, char out[11])
         unsigned serial = s->serial++;
         char d[16];
         snprintf(d, sizeof d, "999%06u", serial % 1000000u);
-        int sum = 0;
-        for (int i = 0; i < 9; i++)
-            sum += (d[i] - '0') * (10 - i);
-        int check = 11 - sum % 11;
-        if (check == 11)
-            check = 0;
-        if (check == 10)
+        int check = ct_nhs_check_digit(d);
+        if (check < 0)
             continue;
         memcpy(out, d, 9);
         out[9] = (char)('0' + check);

@@ -280,13 +280,8 @@ bool ct_nhs_number_valid(const char *s, char norm[11])
     if (n != 10)
         return false;
     d[10] = '\0';
-    int sum = 0;
-    for (int i = 0; i < 9; i++)
-        sum += (d[i] - '0') * (10 - i);
-    int check = 11 - sum % 11;
-    if (check == 11)
-        check = 0;
-    if (check == 10 || check != d[9] - '0')
+    int check = ct_nhs_check_digit(d);
+    if (check < 0 || check != d[9] - '0')
         return false;
     /* Every repeated-digit number passes modulus 11 (the weights sum to
      * 54, -1 modulo 11) and none was ever issued: they are placeholders
@@ -295,6 +290,15 @@ bool ct_nhs_number_valid(const char *s, char norm[11])
         return false;
     memcpy(norm, d, 11);
     return true;
+}
+
+int ct_nhs_check_digit(const char digits[9])
+{
+    int sum = 0;
+    for (int i = 0; i < 9; i++)
+        sum += (digits[i] - '0') * (10 - i);
+    int check = 11 - sum % 11;
+    return check == 11 ? 0 : check == 10 ? -1 : check;
 }
 
 size_t ct_levenshtein(const char *a, const char *b)

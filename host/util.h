@@ -86,6 +86,10 @@ int ct_hex_decode(const char *in, uint8_t *out, size_t len);
  */
 bool ct_nhs_number_valid(const char *s, char norm[11]);
 
+/* The modulus 11 check digit (0 to 9) of an NHS number's first nine
+ * digits, or -1 when it would be 10: no number has those nine. */
+int ct_nhs_check_digit(const char digits[9]);
+
 /* Edit distance counting a swap of neighbours as one edit, for
  * did-you-mean suggestions. Strings over 64 bytes get their length. */
 size_t ct_levenshtein(const char *a, const char *b);

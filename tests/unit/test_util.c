@@ -5,6 +5,14 @@
 #include <stdio.h>
 #include <string.h>
 
+Test(util, nhs_check_digit)
+{
+    cr_assert_eq(ct_nhs_check_digit("999000001"), 8); /* 9990000018 */
+    cr_assert_eq(ct_nhs_check_digit("943476591"), 9); /* 9434765919 */
+    cr_assert_eq(ct_nhs_check_digit("999000005"), 0); /* 11 is 0 */
+    cr_assert_eq(ct_nhs_check_digit("999000000"), -1); /* 10: none */
+}
+
 Test(util, nhs_numbers)
 {
     char norm[11];
