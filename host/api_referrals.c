@@ -68,6 +68,40 @@ static void add_conflicts(ct_capacity *cap, json_t *ref)
     json_object_set_new(ref, "infection_conflicts", list);
 }
 
+/* {"referral": ref, "decision": the stored text or null}, as
+ * ct_http_reply_json would write it. Takes ownership of ref. */
+static int reply_with_stored(ct_http_req *r, ct_capacity *cap, int64_t id,
+                             unsigned status, json_t *ref)
+{
+    char *rtext = json_dumps(ref, JSON_COMPACT | JSON_ENSURE_ASCII);
+    json_decref(ref);
+    if (!rtext)
+        return CT_ENOMEM;
+    ct_buf b = {0};
+    ct_cap_error err = {0};
+    int rc = ct_buf_puts(&b, "{\"referral\":");
+    if (!rc)
+        rc = ct_buf_puts(&b, rtext);
+    free(rtext);
+    if (!rc)
+        rc = ct_buf_puts(&b, ",\"decision\":");
+    if (!rc) {
+        size_t mark = b.len;
+        rc = ct_referral_decision_text(cap, id, &b, &err);
+        if (rc == CT_ENOTFOUND) {
+            b.len = mark;
+            rc = ct_buf_puts(&b, "null");
+        }
+    }
+    if (!rc)
+        rc = ct_buf_puts(&b, "}");
+    if (rc) {
+        ct_buf_free(&b);
+        return rc == CT_ENOMEM ? rc : CT_ESTORE;
+    }
+    return ct_http_reply_json_text(r, status, b.data, b.len);
+}
+
 /* The referral as JSON with its stored decision (null when none). */
 static int referral_reply(ct_http_req *r, ct_capacity *cap, int64_t id,
                           unsigned status, json_t *decision)
@@ -82,9 +116,15 @@ static int referral_reply(ct_http_req *r, ct_capacity *cap, int64_t id,
     const ct_principal *p = ct_http_req_principal(r);
     if (p && p->role == CT_ROLE_HUB)
         add_conflicts(cap, ref);
+    ct_api__redact_referral(r, ref);
+    if (ct_api__sees_personal(r)) {
+        /* The decision as it was stored and audited: its one text
+         * (referral.h), not parsed and written again. */
+        json_decref(decision);
+        return reply_with_stored(r, cap, id, status, ref);
+    }
     if (!decision && ct_pipeline_stored_decision(cap, id, &decision, &err))
         decision = json_null();
-    ct_api__redact_referral(r, ref);
     ct_api__redact_decision(r, decision);
     return ct_http_reply_json(r, status,
                               json_pack("{s:o, s:o}", "referral", ref,

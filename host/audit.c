@@ -149,10 +149,12 @@ static int64_t step_reported;
 static int monotonic_at(ct_store *s, int64_t *at, int64_t last_at,
                         int64_t head);
 
-/* The payload is payload (an object), or the n members, or {}. */
+/* The payload is text (canonical already, text_len bytes), or payload
+ * (an object), or the n members, or {}. */
 static int append(ct_store *s, int64_t at, const char *actor,
-                  const char *kind, const json_t *payload,
-                  ct_json_member *members, size_t nmembers, int64_t *seq)
+                  const char *kind, const char *text, size_t text_len,
+                  const json_t *payload, ct_json_member *members,
+                  size_t nmembers, int64_t *seq)
 {
     if (!ct_store_in_transaction(s))
         return CT_ESTATE;
@@ -174,8 +176,8 @@ static int append(ct_store *s, int64_t at, const char *actor,
     size_t pat = 0, plen = 0;
     if ((rc = ct_buf_reserve(&canon, 256)) ||
         (rc = canonical(&canon, head + 1, at, actor, strlen(actor), kind,
-                        strlen(kind), NULL, 0, payload, members, nmembers,
-                        &pat, &plen)))
+                        strlen(kind), text, text_len, payload, members,
+                        nmembers, &pat, &plen)))
         goto fail_canon;
     if (plen > INT_MAX / 2) {
         rc = CT_ELIMIT;
@@ -245,7 +247,7 @@ int ct_audit_append(ct_store *s, int64_t at, const char *actor,
     if (!actor || !*actor || !kind || !*kind ||
         (payload && !json_is_object(payload)))
         return CT_EINVAL;
-    return append(s, at, actor, kind, payload, NULL, 0, seq);
+    return append(s, at, actor, kind, NULL, 0, payload, NULL, 0, seq);
 }
 
 /* Borrows members (reordered by key). */
@@ -255,7 +257,18 @@ int ct_audit_append_members(ct_store *s, int64_t at, const char *actor,
 {
     if (!actor || !*actor || !kind || !*kind || (n && !members))
         return CT_EINVAL;
-    return append(s, at, actor, kind, NULL, members, n, seq);
+    return append(s, at, actor, kind, NULL, 0, NULL, members, n, seq);
+}
+
+/* Borrows text. */
+int ct_audit_append_text(ct_store *s, int64_t at, const char *actor,
+                         const char *kind, const char *text, size_t len,
+                         int64_t *seq)
+{
+    if (!actor || !*actor || !kind || !*kind || !text || len < 2 ||
+        text[0] != '{' || text[len - 1] != '}')
+        return CT_EINVAL;
+    return append(s, at, actor, kind, text, len, NULL, NULL, 0, seq);
 }
 
 int64_t ct_audit_head(ct_store *s)

@@ -65,6 +65,18 @@ int ct_audit_append_members(ct_store *s, int64_t at, const char *actor,
                             const char *kind, ct_json_member *members,
                             size_t n, int64_t *seq);
 
+/*
+ * As ct_audit_append with the payload given as its canonical text, len
+ * bytes, exactly as ct_json_canon wrote it for an object (the caller
+ * keeps the same bytes elsewhere: a decision is stored, audited and sent
+ * as one text). The row stores those bytes and the hash covers them; text
+ * that ct_json_canon did not write would break verification. Borrows
+ * text. CT_EINVAL for text that is not an object's braces.
+ */
+int ct_audit_append_text(ct_store *s, int64_t at, const char *actor,
+                         const char *kind, const char *text, size_t len,
+                         int64_t *seq);
+
 typedef struct ct_audit_report {
     int64_t events;        /* events in the log */
     int64_t head_seq;      /* chain head as recorded in chain_head (0: none) */

@@ -292,6 +292,28 @@ int ct_events_record(ct_events *b, const char *actor, const char *kind,
                  origin);
 }
 
+int ct_events_record_text(ct_events *b, const char *actor, const char *kind,
+                          const char *text, size_t len, unsigned flags,
+                          int64_t *seq)
+{
+    int64_t at = ct_clock_now(b->clock), s = 0;
+    int rc = ct_audit_append_text(b->store, at, actor, kind, text, len, &s);
+    if (rc)
+        return rc;
+    b->appended = true;
+    if (seq)
+        *seq = s;
+    if (b->tap_fn)
+        b->tap_fn(kind, b->tap_data);
+    unsigned origin = origin_of(flags);
+    /* Parsed back only for a subscriber to read. */
+    if ((flags & CT_EVENT_QUIET) || !ct_events_wanted(b, origin))
+        return 0;
+    json_t *payload = json_loadb(text, len, 0, NULL);
+    return payload ? queue(b, s, at, actor, kind, payload, origin)
+                   : CT_ENOMEM;
+}
+
 int ct_events_record_members(ct_events *b, const char *actor,
                              const char *kind, ct_json_member *m, size_t n,
                              unsigned flags, int64_t *seq)

@@ -91,6 +91,13 @@ int ct_events_record_members(ct_events *b, const char *actor,
                              const char *kind, ct_json_member *m, size_t n,
                              unsigned flags, int64_t *seq);
 
+/* The same with the payload as its canonical text (ct_json_canon's, an
+ * object; borrowed): a decision's one serialisation, stored and audited
+ * as the same bytes (audit.h, ct_audit_append_text). */
+int ct_events_record_text(ct_events *b, const char *actor, const char *kind,
+                          const char *text, size_t len, unsigned flags,
+                          int64_t *seq);
+
 /* Whether any subscriber takes events of these origins. */
 bool ct_events_wanted(const ct_events *b, unsigned origin);
 

@@ -232,6 +232,11 @@ void *ct_http_req_ctx(const ct_http_req *r);
 
 /* Replies with body as JSON. Takes ownership of body (even on error). */
 int ct_http_reply_json(ct_http_req *r, unsigned status, json_t *body);
+/* Replies with a malloc'd body of len bytes that is JSON text already
+ * (the content type as ct_http_reply_json's; a 2xx or 3xx: errors go
+ * through ct_http_reply_json for the dialect). Takes ownership of text. */
+int ct_http_reply_json_text(ct_http_req *r, unsigned status, char *text,
+                            size_t len);
 /* Replies with a malloc'd body of len bytes; takes ownership of it. */
 int ct_http_reply_buf(ct_http_req *r, unsigned status,
                       const char *content_type, char *body, size_t len);

@@ -162,6 +162,19 @@ int ct_http_reply_json(ct_http_req *r, unsigned status, json_t *body)
                              text, strlen(text));
 }
 
+int ct_http_reply_json_text(ct_http_req *r, unsigned status, char *text,
+                            size_t len)
+{
+    if (status >= 400) {
+        free(text);
+        return CT_EINVAL;
+    }
+    const ct_http_dialect *dia = r->dialect;
+    return ct_http_reply_buf(r, status,
+                             dia ? dia->content_type : "application/json",
+                             text, len);
+}
+
 int ct_http_reply_header(ct_http_req *r, const char *name, const char *value)
 {
     for (size_t i = 0; i < r->nheaders; i++) {

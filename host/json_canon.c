@@ -228,6 +228,41 @@ static int by_jansson(ct_buf *b, const json_t *v)
     return rc;
 }
 
+/*
+ * A real as jansson 2.14 writes it (jsonp_dtostr, precision 17): "%.17g",
+ * ".0" added when that reads as an integer, and the exponent without a
+ * '+' or leading zeros ("1e+20" -> "1e20", "1e-05" -> "1e-5"). jansson
+ * refuses NaN and infinities when the value is made. The host never
+ * changes LC_NUMERIC, so the decimal point is '.'.
+ */
+static int put_real(ct_buf *b, double d)
+{
+    char buf[64];
+    int n = snprintf(buf, sizeof buf - 3, "%.17g", d);
+    if (n < 0 || (size_t)n >= sizeof buf - 3)
+        return CT_EINVAL;
+    size_t len = (size_t)n;
+    if (!memchr(buf, '.', len) && !memchr(buf, 'e', len)) {
+        buf[len++] = '.';
+        buf[len++] = '0';
+        buf[len] = '\0';
+    }
+    char *start = memchr(buf, 'e', len);
+    if (start) {
+        start++;
+        char *end = start + 1;
+        if (*start == '-')
+            start++;
+        while (*end == '0')
+            end++;
+        if (end != start) {
+            memmove(start, end, len - (size_t)(end - buf));
+            len -= (size_t)(end - start);
+        }
+    }
+    return ct_buf_append(b, buf, len);
+}
+
 static int put(ct_buf *b, const json_t *v, int depth);
 
 static int put_object(ct_buf *b, const json_t *v, int depth)
@@ -280,7 +315,7 @@ static int put(ct_buf *b, const json_t *v, int depth)
     case JSON_TRUE: return ct_buf_append(b, "true", 4);
     case JSON_FALSE: return ct_buf_append(b, "false", 5);
     case JSON_INTEGER: return ct_json_canon_int(b, json_integer_value(v));
-    case JSON_REAL: return by_jansson(b, v);
+    case JSON_REAL: return put_real(b, json_real_value(v));
     case JSON_STRING:
         return ct_json_canon_string(b, json_string_value(v),
                                     json_string_length(v));

@@ -115,10 +115,16 @@ int ct_referral_get_json(ct_capacity *c, int64_t id, json_t **out,
 
 /* The decision record (referral_decision.c). set stores decision d (a
  * copy) on referral id and records it in the audit log as
- * "referral.decided" (audited, not delivered); decision gets it back as a
- * new object (CT_ENOTFOUND when there is none yet). */
+ * "referral.decided" (audited, not delivered), both as one text: d's
+ * canonical JSON (json_canon.h), written once, so the row and the event's
+ * payload are the same bytes and the API answers with them too
+ * (decision_text). decision gets it back as a new object (CT_ENOTFOUND
+ * when there is none yet); decision_text appends the stored text itself
+ * to out (CT_ENOTFOUND likewise). */
 int ct_referral_set_decision(ct_capacity *c, int64_t id, const json_t *d,
                              const char *actor, ct_cap_error *err);
+int ct_referral_decision_text(ct_capacity *c, int64_t id, ct_buf *out,
+                              ct_cap_error *err);
 int ct_referral_decision(ct_capacity *c, int64_t id, json_t **out,
                          ct_cap_error *err);
 /* The person's usual residence as a new JSON string, or JSON null. */

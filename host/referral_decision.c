@@ -8,34 +8,69 @@
 
 #include "capacity_int.h"
 #include "error.h"
+#include "json_canon.h"
 
 #include <stdlib.h>
 
 int ct_referral_set_decision(ct_capacity *c, int64_t id, const json_t *d,
                              const char *actor, ct_cap_error *err)
 {
-    char *text = json_dumps(d, JSON_COMPACT);
-    if (!text)
-        return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+    /* One serialisation: the canonical text is what the row keeps, what
+     * the audit event hashes and stores, and what the API sends
+     * (ct_referral_decision_text). A quiet event's payload is only
+     * written, so no copy of the decision (tens of kilobytes) is kept. */
+    ct_buf text = {0};
+    int rc = json_is_object(d) ? ct_json_canon(&text, d) : CT_EINVAL;
+    if (rc) {
+        ct_buf_free(&text);
+        return ct_capacity__fail(err, rc, "cannot write the decision: %s",
+                                 ct_strerror(rc));
+    }
     sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_REF_SET_DECISION, err);
-    int rc = CT_ESTORE;
+    rc = CT_ESTORE;
     if (st) {
         sqlite3_bind_int64(st, 1, id);
-        sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, text.data, (int)text.len, SQLITE_STATIC);
         rc = ct_store__step_done(c->store, st);
     }
-    free(text);
-    if (rc)
+    if (rc) {
+        ct_buf_free(&text);
         return ct_capacity__fail(err, rc, "cannot store the decision");
+    }
     /* Audited, not delivered: the capacity events of the decision (the
-     * hold, the triage) are what subscribers hear. A quiet event's payload
-     * is only written and let go (events.h), so the decision itself goes
-     * rather than a deep copy of its trace (tens of kilobytes). */
-    rc = ct_events_record(c->events, actor, "referral.decided",
-                          json_incref((json_t *)d), CT_EVENT_QUIET, NULL,
-                          NULL);
+     * hold, the triage) are what subscribers hear. */
+    rc = ct_events_record_text(c->events, actor, "referral.decided",
+                               text.data, text.len, CT_EVENT_QUIET, NULL);
+    ct_buf_free(&text);
     return rc ? ct_capacity__fail(err, rc, "cannot append audit event")
               : 0;
+}
+
+int ct_referral_decision_text(ct_capacity *c, int64_t id, ct_buf *out,
+                              ct_cap_error *err)
+{
+    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_REF_GET_DECISION, err);
+    if (!st)
+        return CT_ESTORE;
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(st);
+        return rc == SQLITE_DONE
+                   ? ct_capacity__fail(err, CT_ENOTFOUND,
+                                       "referral %lld not found",
+                                       (long long)id)
+                   : ct_capacity__dberr(c, err, rc, "reading a decision");
+    }
+    const char *text = (const char *)sqlite3_column_text(st, 0);
+    size_t len = (size_t)sqlite3_column_bytes(st, 0);
+    rc = text ? ct_buf_append(out, text, len) : 0;
+    sqlite3_reset(st);
+    if (!text)
+        return ct_capacity__fail(err, CT_ENOTFOUND,
+                                 "referral %lld has no decision yet",
+                                 (long long)id);
+    return rc ? ct_capacity__fail(err, rc, "out of memory") : 0;
 }
 
 int ct_referral_decision(ct_capacity *c, int64_t id, json_t **out,

@@ -9,6 +9,8 @@
 #include "util.h"
 
 #include <criterion/criterion.h>
+#include <float.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,6 +84,37 @@ Test(json_canon, scalars)
         cr_assert_not_null(vals[i]);
         cr_assert(same_as_jansson(vals[i]));
         json_decref(vals[i]);
+    }
+}
+
+/* Reals are written here, not by jansson: every shape of "%.17g" (plain,
+ * exponents up and down, subnormals, integers that need ".0") and random
+ * bit patterns must come out as json_dumps writes them. */
+Test(json_canon, reals_as_jansson)
+{
+    const double vals[] = {0.0,     -0.0,   1.0,     -1.0,   0.1,
+                           1e16,    1e17,   1e20,    1e21,   1e22,
+                           1e-4,    1e-5,   1.5e-10, 1e100,  -1e-100,
+                           5e-324,  DBL_MAX, DBL_MIN, 123456789.0,
+                           0.06551200151443481, 9007199254740993.0,
+                           2.5e15,  1e-300};
+    for (size_t i = 0; i < CT_ARRAY_LEN(vals); i++) {
+        json_t *j = json_real(vals[i]);
+        cr_assert(same_as_jansson(j), "%.17g", vals[i]);
+        json_decref(j);
+    }
+    uint64_t x = 0x9E3779B97F4A7C15u;
+    for (int i = 0; i < 20000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        double d;
+        memcpy(&d, &x, sizeof d);
+        if (!isfinite(d))
+            continue;
+        json_t *j = json_real(d);
+        cr_assert(same_as_jansson(j), "%.17g", d);
+        json_decref(j);
     }
 }
 

@@ -10,6 +10,7 @@
 #include "capacity_view.h"
 #include "pipeline.h"
 #include "referral.h"
+#include "json_canon.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -163,4 +164,49 @@ Test(pipeline, the_referral_view_plugins_see)
     json_decref(v);
     cr_assert_eq(ct_capacity_view_referral(f.cap, 999999, &v, &cap_err),
                  CT_ENOTFOUND);
+}
+
+/* One column of one row as text (a new string), or NULL. */
+static char *column_text(const char *sql, int64_t id)
+{
+    sqlite3_stmt *st = NULL;
+    cr_assert_eq(sqlite3_prepare_v2(ct_store__db(f.store), sql, -1, &st, NULL),
+                 SQLITE_OK);
+    sqlite3_bind_int64(st, 1, id);
+    char *out = NULL;
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+        out = strdup((const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    return out;
+}
+
+/* Issue 18: a decision is written once. The referral row, the audit
+ * event's payload and what the API sends (ct_referral_decision_text) are
+ * the same bytes, the decision's canonical text. */
+Test(pipeline, the_decision_is_serialised_once)
+{
+    int64_t id = referral("9990000018", CT_PATHWAY_P2);
+    json_t *d = NULL;
+    CAP_OK(ct_pipeline_decide(f.cap, NULL, id, "org:council", &d, &cap_err));
+    char *row = column_text("SELECT decision FROM referral WHERE id = ?1", id);
+    char *event = column_text(
+        "SELECT payload FROM event WHERE kind = 'referral.decided' AND "
+        "json_extract(payload, '$.referral') = ?1",
+        id);
+    cr_assert_not_null(row);
+    cr_assert_not_null(event);
+    cr_assert_str_eq(row, event);
+    ct_buf canon = {0}, sent = {0};
+    cr_assert_eq(ct_json_canon(&canon, d), 0);
+    cr_assert_str_eq(row, canon.data);
+    CAP_OK(ct_referral_decision_text(f.cap, id, &sent, &cap_err));
+    cr_assert_str_eq(sent.data, row);
+    int64_t none = referral("9990000026", CT_PATHWAY_P2);
+    cr_assert_eq(ct_referral_decision_text(f.cap, none, &sent, &cap_err),
+                 CT_ENOTFOUND);
+    ct_buf_free(&canon);
+    ct_buf_free(&sent);
+    free(row);
+    free(event);
+    json_decref(d);
 }
