@@ -206,11 +206,14 @@ int ct_plugins__budgeted_call(ct_plugin *p, const char *what, int nargs,
  * Calls hook with up to two JSON arguments and converts nres results.
  * Returns 1 when the plugin has no such hook (nothing traced), 0 on
  * success, a negative code on failure (counted, logged, traced). res must
- * hold nres slots; each gets a new reference (JSON null for nil).
+ * hold nres slots; each gets a new reference (JSON null for nil). The
+ * first result's parts equal to like's (rank: the candidates, paired by
+ * bed) are taken from like rather than copied (ct_sandbox_to_json_like).
  */
-static int call_hook(ct_plugin *p, const char *hook, const json_t *a1,
-                     const json_t *a2, int nres, json_t **res,
-                     json_t *trace, json_t **entry_out)
+static int call_hook_like(ct_plugin *p, const char *hook, const json_t *a1,
+                          const json_t *a2, int nres, json_t **res,
+                          json_t *trace, json_t **entry_out,
+                          const json_t *like)
 {
     for (int i = 0; i < nres; i++)
         res[i] = NULL;
@@ -260,8 +263,9 @@ static int call_hook(ct_plugin *p, const char *hook, const json_t *a1,
     p->calls++;
     if (rc == 0) {
         for (int i = 0; i < nres && rc == 0; i++)
-            rc = ct_sandbox_to_json(p->sb, -nres + i, i ? "result2" : "result",
-                                    0, &res[i]);
+            rc = ct_sandbox_to_json_like(p->sb, -nres + i,
+                                         i ? "result2" : "result", 0,
+                                         i ? NULL : like, "bed", &res[i]);
         lua_settop(ct_sandbox_state(p->sb),
                    lua_gettop(ct_sandbox_state(p->sb)) - nres);
     }
@@ -299,6 +303,13 @@ static int call_hook(ct_plugin *p, const char *hook, const json_t *a1,
     else
         json_decref(entry);
     return rc;
+}
+
+static int call_hook(ct_plugin *p, const char *hook, const json_t *a1,
+                     const json_t *a2, int nres, json_t **res,
+                     json_t *trace, json_t **entry_out)
+{
+    return call_hook_like(p, hook, a1, a2, nres, res, trace, entry_out, NULL);
 }
 
 /* A result of the wrong shape is a failure of the plugin like any other. */
@@ -555,8 +566,8 @@ int ct_plugins_rank(ct_plugins *m, const json_t *referral,
     for (size_t i = 0; m->cur && i < m->cur->n; i++) {
         ct_plugin *p = m->cur->items[i];
         json_t *res[2] = {NULL, NULL}, *entry;
-        int rc = call_hook(p, "rank", referral, *candidates, 2, res, trace,
-                           &entry);
+        int rc = call_hook_like(p, "rank", referral, *candidates, 2, res,
+                                trace, &entry, *candidates);
         if (rc == 1)
             continue;
         /* An empty table reads as an object; it is an empty list here. */

@@ -322,6 +322,16 @@ enum { CT_SANDBOX_JSON_EMPTY_ARRAY = 1 };
 int ct_sandbox_push_json(ct_sandbox *sb, const json_t *v);
 int ct_sandbox_to_json(ct_sandbox *sb, int idx, const char *what,
                        unsigned flags, json_t **out);
+/*
+ * The same result as ct_sandbox_to_json, cheaper when the value is mostly
+ * like (borrowed; a hook's argument): any part equal to the matching part
+ * of like is that part, with a new reference, rather than a copy. Array
+ * items pair with like's by their `match` string field ("bed" for rank's
+ * candidates) when match is not NULL, else by position.
+ */
+int ct_sandbox_to_json_like(ct_sandbox *sb, int idx, const char *what,
+                            unsigned flags, const json_t *like,
+                            const char *match, json_t **out);
 
 /*
  * The same three for C functions called by the plugin, on the stack of the

@@ -42,6 +42,8 @@ typedef struct conv {
     ct_buf path;
     int code;
     size_t bytes, max_bytes; /* the copy so far, and the output limit */
+    const char *match;       /* pairs array items with like's by this
+                                string field (NULL: by position) */
 } conv;
 
 /* What a value costs toward the output limit: its bytes (a string's or a
@@ -117,7 +119,7 @@ static void path_cut(conv *c, size_t mark)
         c->nsteps = mark;
 }
 
-static json_t *conv_value(conv *c, int idx, int depth);
+static json_t *conv_value(conv *c, int idx, int depth, const json_t *like);
 
 /* Charges n bytes to the copy; false (error recorded) past the limit. */
 static bool charge(conv *c, size_t n)
@@ -148,7 +150,160 @@ static const char *describe_key(lua_State *L, int idx, char *buf, size_t n)
     return luaL_typename(L, idx);
 }
 
-static json_t *conv_array(conv *c, int idx, int depth, lua_Integer n)
+/* ---- what the host gave, taken back as it was ---------------------- */
+
+/*
+ * A hook's answer is mostly what the host gave it (rank returns the
+ * candidates reordered, annotated or as they were). Where a Lua value
+ * converts to exactly a value of `like` (the arguments' JSON), that value
+ * is taken with a new reference instead of built again: the same result,
+ * without the allocations. The comparison reads the table raw, allocates
+ * nothing in the plugin's state and raises nothing; the copy is charged
+ * to the limits as a conversion would be, and whatever would fail a limit
+ * is converted as before, so every message stays the same.
+ */
+static bool same_value(conv *c, int idx, const json_t *like, int depth);
+
+static bool same_table(conv *c, int idx, const json_t *like, int depth)
+{
+    lua_State *L = c->L;
+    size_t n = json_is_object(like)  ? json_object_size(like)
+               : json_is_array(like) ? json_array_size(like)
+                                     : 0;
+    /* An empty table's kind depends on the flags: converted as before. */
+    if (n == 0 || depth >= c->sb->lim.json_max_depth || !lua_checkstack(L, 3))
+        return false;
+    bool object = json_is_object(like), same = true;
+    size_t count = 0;
+    lua_pushnil(L);
+    while (same && lua_next(L, idx)) {
+        const json_t *v = NULL;
+        if (object && lua_type(L, -2) == LUA_TSTRING) {
+            size_t klen;
+            const char *k = lua_tolstring(L, -2, &klen); /* a string */
+            v = memchr(k, '\0', klen) ? NULL
+                                      : json_object_getn(like, k, klen);
+        } else if (!object && lua_isinteger(L, -2)) {
+            lua_Integer i = lua_tointeger(L, -2);
+            v = i >= 1 && (lua_Unsigned)i <= n ? json_array_get(like,
+                                                                (size_t)i - 1)
+                                               : NULL;
+        }
+        same = v && ++count <= n && same_value(c, lua_gettop(L), v, depth + 1);
+        lua_pop(L, 1);
+    }
+    if (!same)
+        lua_pop(L, 1); /* the key lua_next left */
+    return same && count == n;
+}
+
+static bool same_value(conv *c, int idx, const json_t *like, int depth)
+{
+    lua_State *L = c->L;
+    switch (lua_type(L, idx)) {
+    case LUA_TBOOLEAN:
+        return lua_toboolean(L, idx) ? json_is_true(like) : json_is_false(like);
+    case LUA_TNUMBER:
+        if (lua_isinteger(L, idx))
+            return json_is_integer(like) &&
+                   json_integer_value(like) == lua_tointeger(L, idx);
+        if (json_is_real(like)) {
+            double a = (double)lua_tonumber(L, idx), b = json_real_value(like);
+            return memcmp(&a, &b, sizeof a) == 0; /* -0.0 is not 0.0 */
+        }
+        return false;
+    case LUA_TSTRING: {
+        size_t len;
+        const char *s = lua_tolstring(L, idx, &len);
+        return json_is_string(like) && json_string_length(like) == len &&
+               memcmp(json_string_value(like), s, len) == 0;
+    }
+    case LUA_TTABLE:
+        return same_table(c, lua_absindex(L, idx), like, depth);
+    default: return false;
+    }
+}
+
+/* Charges like's members (and what they hold) as converting them would;
+ * false, nothing recorded, where a limit would fail. */
+static bool account_value(conv *c, const json_t *v, int depth);
+
+static bool account_members(conv *c, const json_t *v, int depth)
+{
+    if (json_is_object(v)) {
+        const char *k;
+        json_t *m;
+        json_object_foreach((json_t *)v, k, m)
+        {
+            size_t klen = strlen(k);
+            if (klen > c->max_bytes - c->bytes)
+                return false;
+            c->bytes += klen;
+            if (!account_value(c, m, depth + 1))
+                return false;
+        }
+        return true;
+    }
+    for (size_t i = 0; i < json_array_size(v); i++)
+        if (!account_value(c, json_array_get(v, i), depth + 1))
+            return false;
+    return true;
+}
+
+static bool account_value(conv *c, const json_t *v, int depth)
+{
+    if (++c->values > c->sb->lim.json_max_values)
+        return false;
+    size_t cost = NODE_COST + (json_is_string(v) ? json_string_length(v) : 0);
+    if (cost > c->max_bytes - c->bytes)
+        return false;
+    c->bytes += cost;
+    if (!json_is_object(v) && !json_is_array(v))
+        return true;
+    return depth < c->sb->lim.json_max_depth && account_members(c, v, depth);
+}
+
+/* like's item for the table at idx (an item of an array being
+ * converted): the one whose match field holds the same text, looked for
+ * from position i on; or like's item i without a match field. */
+static const json_t *like_item(conv *c, int idx, const json_t *like, size_t i)
+{
+    lua_State *L = c->L;
+    if (!json_is_array(like))
+        return NULL;
+    if (!c->match)
+        return json_array_get(like, i);
+    if (lua_type(L, idx) != LUA_TTABLE || !lua_checkstack(L, 3))
+        return NULL;
+    const char *want = NULL;
+    size_t wlen = 0, mlen = strlen(c->match);
+    lua_pushnil(L);
+    while (!want && lua_next(L, idx)) {
+        size_t klen;
+        if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING) {
+            const char *k = lua_tolstring(L, -2, &klen);
+            if (klen == mlen && memcmp(k, c->match, mlen) == 0)
+                want = lua_tolstring(L, -1, &wlen); /* kept by the table */
+        }
+        lua_pop(L, 1);
+    }
+    if (want)
+        lua_pop(L, 1);
+    else
+        return NULL;
+    size_t n = json_array_size(like);
+    for (size_t j = 0; j < n; j++) {
+        const json_t *item = json_array_get(like, (i + j) % n);
+        const json_t *f = json_object_get(item, c->match);
+        if (json_is_string(f) && json_string_length(f) == wlen &&
+            memcmp(json_string_value(f), want, wlen) == 0)
+            return item;
+    }
+    return NULL;
+}
+
+static json_t *conv_array(conv *c, int idx, int depth, lua_Integer n,
+                          const json_t *like)
 {
     lua_State *L = c->L;
     json_t *arr = json_array();
@@ -157,7 +312,9 @@ static json_t *conv_array(conv *c, int idx, int depth, lua_Integer n)
     for (lua_Integer i = 1; i <= n; i++) {
         lua_rawgeti(L, idx, i);
         size_t mark = path_index(c, i);
-        json_t *v = conv_value(c, lua_gettop(L), depth + 1);
+        json_t *v = conv_value(c, lua_gettop(L), depth + 1,
+                               like_item(c, lua_gettop(L), like,
+                                         (size_t)i - 1));
         path_cut(c, mark);
         lua_pop(L, 1);
         if (!v || json_array_append_new(arr, v) != 0) {
@@ -170,7 +327,7 @@ static json_t *conv_array(conv *c, int idx, int depth, lua_Integer n)
     return arr;
 }
 
-static json_t *conv_object(conv *c, int idx, int depth)
+static json_t *conv_object(conv *c, int idx, int depth, const json_t *like)
 {
     lua_State *L = c->L;
     json_t *obj = json_object();
@@ -187,7 +344,10 @@ static json_t *conv_object(conv *c, int idx, int depth)
         else if (memchr(k, '\0', klen))
             conv_fail(c, CT_EPLUGIN, "%s: key contains a NUL byte", path(c));
         else
-            v = conv_value(c, lua_gettop(L), depth + 1);
+            v = conv_value(c, lua_gettop(L), depth + 1,
+                           json_is_object(like)
+                               ? json_object_getn(like, k, klen)
+                               : NULL);
         if (v && json_object_set_new(obj, k, v) != 0) {
             v = NULL;
             conv_fail(c, CT_EPLUGIN, "%s: key is not valid UTF-8", path(c));
@@ -203,10 +363,17 @@ static json_t *conv_object(conv *c, int idx, int depth)
     return obj;
 }
 
-static json_t *conv_table(conv *c, int idx, int depth)
+static json_t *conv_table(conv *c, int idx, int depth, const json_t *like)
 {
     lua_State *L = c->L;
     ct_sandbox *sb = c->sb;
+    if (like && same_table(c, idx, like, depth)) {
+        size_t values = c->values, bytes = c->bytes;
+        if (account_members(c, like, depth))
+            return json_incref((json_t *)like);
+        c->values = values;
+        c->bytes = bytes;
+    }
     if (depth >= sb->lim.json_max_depth)
         return conv_fail(c, CT_ELIMIT,
                          "%s is nested deeper than the JSON depth limit of "
@@ -254,7 +421,7 @@ static json_t *conv_table(conv *c, int idx, int depth)
         return (c->flags & CT_SANDBOX_JSON_EMPTY_ARRAY) ? json_array()
                                                         : json_object();
     if (strings == count)
-        return conv_object(c, idx, depth);
+        return conv_object(c, idx, depth, like);
     if (strings > 0)
         return conv_fail(c, CT_EPLUGIN,
                          "%s mixes string keys and array indices", path(c));
@@ -263,10 +430,10 @@ static json_t *conv_table(conv *c, int idx, int depth)
                          "%s is an array with holes (%zu values, largest "
                          "index %lld)",
                          path(c), count, (long long)max);
-    return conv_array(c, idx, depth, max);
+    return conv_array(c, idx, depth, max, like);
 }
 
-static json_t *conv_value(conv *c, int idx, int depth)
+static json_t *conv_value(conv *c, int idx, int depth, const json_t *like)
 {
     lua_State *L = c->L;
     if (++c->values > c->sb->lim.json_max_values)
@@ -295,11 +462,14 @@ static json_t *conv_value(conv *c, int idx, int depth)
     case LUA_TSTRING: {
         size_t len;
         const char *s = lua_tolstring(L, idx, &len);
+        if (json_is_string(like) && json_string_length(like) == len &&
+            memcmp(json_string_value(like), s, len) == 0)
+            return json_incref((json_t *)like);
         json_t *j = json_stringn(s, len);
         return j ? j
                  : conv_fail(c, CT_EPLUGIN, "%s is not valid UTF-8", path(c));
     }
-    case LUA_TTABLE: return conv_table(c, lua_absindex(L, idx), depth);
+    case LUA_TTABLE: return conv_table(c, lua_absindex(L, idx), depth, like);
     default:
         return conv_fail(c, CT_EPLUGIN,
                          "%s is a %s, which cannot cross into the host",
@@ -308,11 +478,12 @@ static json_t *conv_value(conv *c, int idx, int depth)
 }
 
 static int to_json(ct_sandbox *sb, lua_State *L, int idx, const char *what,
-                   unsigned flags, json_t **out)
+                   unsigned flags, const json_t *like, const char *match,
+                   json_t **out)
 {
     ct_sandbox__error_reset(sb);
     *out = NULL;
-    conv c = {sb, L, what, flags, 0, NULL, NULL, 0, {0}, 0, 0, 0};
+    conv c = {sb, L, what, flags, 0, NULL, NULL, 0, {0}, 0, 0, 0, match};
     size_t left = sb->lim.memory > sb->mem_used ? sb->lim.memory - sb->mem_used
                                                 : 0;
     c.max_bytes = left < sb->lim.json_max_bytes ? left
@@ -327,7 +498,7 @@ static int to_json(ct_sandbox *sb, lua_State *L, int idx, const char *what,
                                  "out of memory converting %s", what);
     }
     int top = lua_gettop(L);
-    *out = conv_value(&c, lua_absindex(L, idx), 0);
+    *out = conv_value(&c, lua_absindex(L, idx), 0, like);
     lua_settop(L, top);
     free(c.open);
     free(c.steps);
@@ -342,13 +513,25 @@ int ct_sandbox_to_json(ct_sandbox *sb, int idx, const char *what,
         *out = NULL;
         return ct_sandbox__refuse_abandoned(sb);
     }
-    return to_json(sb, sb->L, idx, what, flags, out);
+    return to_json(sb, sb->L, idx, what, flags, NULL, NULL, out);
+}
+
+int ct_sandbox_to_json_like(ct_sandbox *sb, int idx, const char *what,
+                            unsigned flags, const json_t *like,
+                            const char *match, json_t **out)
+{
+    if (sb->abandoned) {
+        *out = NULL;
+        return ct_sandbox__refuse_abandoned(sb);
+    }
+    return to_json(sb, sb->L, idx, what, flags, like, match, out);
 }
 
 int ct_sandbox_lua_to_json(lua_State *L, int idx, const char *what,
                            unsigned flags, json_t **out)
 {
-    return to_json(ct_sandbox_from_state(L), L, idx, what, flags, out);
+    return to_json(ct_sandbox_from_state(L), L, idx, what, flags, NULL, NULL,
+                   out);
 }
 
 /* ------------------------------------------------------------------ */

@@ -1316,6 +1316,112 @@ static void assert_json_fails(ct_sandbox *sb, const char *code, int want,
     cr_assert_eq(lua_gettop(ct_sandbox_state(sb)), 0);
 }
 
+/* Runs fn (a chunk given like) and converts its result both ways: plain
+ * and against like. Returns the second; *plain the first (NULL on error,
+ * with *plain_rc and *plain_msg). */
+static json_t *both_ways(ct_sandbox *sb, const char *fn, const json_t *like,
+                         int *plain_rc, char **plain_msg, json_t **plain,
+                         int *rc)
+{
+    lua_State *L = ct_sandbox_state(sb);
+    cr_assert_eq(ct_sandbox_load(sb, "fn", fn, strlen(fn)), 0);
+    cr_assert_eq(ct_sandbox_push_json(sb, like), 0);
+    cr_assert_eq(ct_sandbox_call(sb, "fn", 1, 1), 0, "%s", msg(sb));
+    *plain_rc = ct_sandbox_to_json(sb, -1, "result", 0, plain);
+    *plain_msg = strdup(msg(sb));
+    json_t *out = NULL;
+    *rc = ct_sandbox_to_json_like(sb, -1, "result", 0, like, "bed", &out);
+    lua_pop(L, 1);
+    cr_assert_eq(lua_gettop(L), 0);
+    return out;
+}
+
+/* Issue 18: rank's answer is mostly the candidates it was given. Parts
+ * equal to them are taken from them (shared, not copied); the result is
+ * the plain conversion's, and so is every failure and its message. */
+Test(sandbox, lua_to_json_like_shares_what_came_back_unchanged)
+{
+    ct_sandbox *sb = make(NULL, NULL);
+    json_error_t jerr;
+    json_t *like = json_loads(
+        "[{\"bed\":\"A\",\"tags\":[\"x\",\"y\"],\"n\":1,\"r\":0.5,"
+        "\"ok\":true,\"cohort\":{\"covid\":\"negative\"}},"
+        "{\"bed\":\"B\",\"tags\":[],\"n\":2,\"r\":-0.0},"
+        "{\"bed\":\"C\",\"tags\":[\"z\"],\"n\":3}]",
+        0, &jerr);
+    cr_assert_not_null(like);
+    /* Reordered, one dropped, one copied and annotated, one changed in a
+     * nested table. */
+    static const char fn[] =
+        "local c = ...\n"
+        "local a = {}\n"
+        "for k, v in pairs(c[1]) do a[k] = v end\n"
+        "a.score = 2.5\n"
+        "c[3].tags[1] = 'w'\n"
+        "return {c[3], a, c[2]}";
+    int prc, rc;
+    char *pmsg;
+    json_t *plain, *out = both_ways(sb, fn, like, &prc, &pmsg, &plain, &rc);
+    cr_assert_eq(prc, 0);
+    cr_assert_eq(rc, 0, "%s", msg(sb));
+    char *p = json_dumps(plain, JSON_SORT_KEYS | JSON_COMPACT);
+    char *o = json_dumps(out, JSON_SORT_KEYS | JSON_COMPACT);
+    cr_assert_str_eq(o, p);
+    json_t *c3 = json_array_get(out, 0), *a = json_array_get(out, 1);
+    /* C changed inside: a new object, its unchanged bed shared. */
+    cr_assert_neq(c3, json_array_get(like, 2));
+    cr_assert_eq(json_object_get(c3, "bed"),
+                 json_object_get(json_array_get(like, 2), "bed"));
+    /* A copied with a score: new, its tags and cohort tables shared. */
+    cr_assert_neq(a, json_array_get(like, 0));
+    cr_assert_eq(json_object_get(a, "tags"),
+                 json_object_get(json_array_get(like, 0), "tags"));
+    cr_assert_eq(json_object_get(a, "cohort"),
+                 json_object_get(json_array_get(like, 0), "cohort"));
+    /* B unchanged but for its empty tags, which convert to an object as
+     * they always have: so B is rebuilt, -0.0 kept. */
+    cr_assert(json_is_object(json_object_get(json_array_get(out, 2), "tags")));
+    free(p);
+    free(o);
+    free(pmsg);
+    json_decref(plain);
+    json_decref(out);
+
+    /* Returned as given: the very objects. */
+    static const char same[] = "local c = ...\nreturn {c[1], c[3]}";
+    out = both_ways(sb, same, like, &prc, &pmsg, &plain, &rc);
+    cr_assert_eq(rc, 0);
+    cr_assert_eq(json_array_get(out, 0), json_array_get(like, 0));
+    cr_assert_eq(json_array_get(out, 1), json_array_get(like, 2));
+    cr_assert(json_equal(out, plain));
+    free(pmsg);
+    json_decref(plain);
+    json_decref(out);
+    cr_assert_eq(ct_sandbox_close(sb), 0);
+
+    /* Limits: the same failure, the same words, shared or not. */
+    ct_sandbox_limits tight = calm;
+    tight.json_max_values = 12;
+    sb = make(NULL, &tight);
+    out = both_ways(sb, same, like, &prc, &pmsg, &plain, &rc);
+    cr_assert_eq(prc, CT_ELIMIT);
+    cr_assert_eq(rc, CT_ELIMIT);
+    cr_assert_null(out);
+    cr_assert_str_eq(msg(sb), pmsg);
+    free(pmsg);
+    cr_assert_eq(ct_sandbox_close(sb), 0);
+    tight = calm;
+    tight.json_max_bytes = 150;
+    sb = make(NULL, &tight);
+    out = both_ways(sb, same, like, &prc, &pmsg, &plain, &rc);
+    cr_assert_eq(prc, CT_ELIMIT);
+    cr_assert_eq(rc, CT_ELIMIT);
+    cr_assert_str_eq(msg(sb), pmsg);
+    free(pmsg);
+    cr_assert_eq(ct_sandbox_close(sb), 0);
+    json_decref(like);
+}
+
 Test(sandbox, lua_to_json)
 {
     ct_sandbox *sb = make(NULL, NULL);
