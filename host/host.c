@@ -83,7 +83,9 @@ int ct_host_open(const ct_config *cfg, ct_store *store, ct_clock *clock,
         h->hooks = *hooks;
     h->store = store;
     h->clock = clock;
-    int rc = ct_store_reconcile(store, cfg, h->hooks.stats, diags);
+    int rc = (flags & CT_HOST_NO_AREA)
+                 ? 0
+                 : ct_store_reconcile(store, cfg, h->hooks.stats, diags);
     if (rc)
         goto fail;
     ct_capacity_options co = {
@@ -182,7 +184,8 @@ int ct_host_dry_run(const ct_config *cfg, ct_diags *diags)
     /* The plugins see today's date, as at a start. */
     if ((rc = ct_clock_new_virtual(ct_bundle_wall_ms(), &clock)))
         goto fail_store;
-    rc = ct_host_open(cfg, store, clock, 0, NULL, &h, diags);
+    rc = ct_host_open(cfg, store, clock,
+                      cfg->nplugins ? 0 : CT_HOST_NO_AREA, NULL, &h, diags);
     ct_host_close(h);
     ct_clock_close(clock, NULL, NULL);
 fail_store:

@@ -40,6 +40,11 @@ enum {
      * host opens with none (the REPL, which helps fix them). Otherwise a
      * plugin that does not load fails the open, as in the daemon. */
     CT_HOST_KEEP_GOING = 1u << 1,
+    /* The area is not reconciled into the store: `caretide check`'s dry
+     * run of an area without plugins, where nothing would read it and a
+     * loaded config cannot fail to go into an empty store (config.c has
+     * checked ids, references and kinds). */
+    CT_HOST_NO_AREA = 1u << 2,
 };
 
 typedef struct ct_host_hooks {
@@ -111,7 +116,9 @@ int ct_host_reload(ct_host *h, const ct_config *cfg, ct_diags *diags);
  * area's settings, a bundle's own tests) on a scratch copy of the area in
  * memory, on a virtual clock at today's date, then throws it all away:
  * what `caretide check` runs so that a passing check means the daemon will
- * start. CT_ECONFIG with diagnostics.
+ * start. CT_ECONFIG with diagnostics. An area without plugins is not
+ * copied (CT_HOST_NO_AREA): nothing would run on the copy, and the copy
+ * of an England-sized area is seconds of work that cannot fail.
  */
 int ct_host_dry_run(const ct_config *cfg, ct_diags *diags);
 

@@ -87,6 +87,15 @@
       "UPDATE bed SET zone_id = ?2, surge = ?3, retired = 0"                 \
       " WHERE id = ?1 AND (zone_id IS NOT ?2 OR surge IS NOT ?3"             \
       " OR retired <> 0)")                                                   \
+    /* A store with no area yet: every row is new (reconcile's fast    \
+     * path). */                                                           \
+    X(RECONCILE_FRESH,                                                       \
+      "SELECT NOT EXISTS (SELECT 1 FROM facility)"                           \
+      " AND NOT EXISTS (SELECT 1 FROM zone)"                                 \
+      " AND NOT EXISTS (SELECT 1 FROM bed)")                                 \
+    X(RECONCILE_BED_TAG_INSERT,                                              \
+      "INSERT INTO bed_tag(bed_id, tag) VALUES (?1, ?2)"                     \
+      " ON CONFLICT(bed_id, tag) DO NOTHING")                                \
     X(RECONCILE_BED_TAGS_DROP,                                               \
       "DELETE FROM bed_tag WHERE bed_id = ?1"                                \
       " AND tag NOT IN (SELECT value FROM json_each(?2))")                   \

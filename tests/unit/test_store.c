@@ -1343,6 +1343,43 @@ Test(store, reconcile_skips_a_config_loaded_already)
     ct_store_close(s);
 }
 
+/* Issue 18: a store with no area yet takes a short way (inserts only: no
+ * busy beds, nothing to retire, no tags to drop). Its rows must be what
+ * the full walk writes: walking again (the hash forgotten) finds nothing
+ * to change, and the rows equal a store loaded by the full walk over an
+ * area that was there first. */
+Test(store, reconcile_into_an_empty_store_writes_what_the_walk_writes)
+{
+    ct_store *s = open_area();
+    sqlite3 *db = ct_store__db(s);
+    char *fresh = area_dump(db);
+    exec_ok(db, "DELETE FROM config_loaded");
+    int changes = sqlite3_total_changes(db);
+    ct_reconcile_stats st;
+    memset(&st, 0xff, sizeof st);
+    reconcile_ok(s, area, &st);
+    cr_assert(stats_zero(&st));
+    cr_assert_eq(sqlite3_total_changes(db), changes + 1,
+                 "no row rewritten but the hash's");
+    ct_store_close(s);
+
+    /* The full walk from a store that held a facility already. */
+    char *first = edit(area, "tags: [isolation_room, nursing]",
+                       "tags: [bariatric]");
+    cr_assert_eq(ct_store_open(":memory:", NULL, &s), 0);
+    db = ct_store__db(s);
+    reconcile_ok(s, first, &st);
+    cr_assert_eq(st.beds_added, 10);
+    reconcile_ok(s, area, &st);
+    cr_assert_gt(st.beds_changed, 0);
+    char *walked = area_dump(db);
+    cr_assert_str_eq(walked, fresh);
+    free(first);
+    free(walked);
+    free(fresh);
+    ct_store_close(s);
+}
+
 Test(store, reconcile_refuses_inside_a_transaction)
 {
     ct_store *s = open_area();
