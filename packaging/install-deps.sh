@@ -12,9 +12,12 @@ packages=(
   libcriterion-dev clang libclang-rt-14-dev
   lua5.4 lua-check sqlite3 curl tmux faketime
   nginx openssl
+  wrk
   dpkg-dev adduser
 )
 
+# wrk drives the HTTP benchmarks (tests/bench/http_bench.sh,
+# bench/scale_bench.sh); nothing in ctest needs it.
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
