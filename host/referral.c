@@ -837,7 +837,8 @@ int ct_referral_list_json(ct_capacity *c, int state, int64_t after_id,
     if (limit < 1 || limit > 1000)
         return ct_capacity__fail(err, CT_EINVAL,
                                  "limit must be between 1 and 1000");
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_REF_LIST, err);
+    sqlite3_stmt *st = ct_capacity__stmt(
+        c, state >= 0 ? CT_STMT_REF_LIST : CT_STMT_REF_LIST_ALL, err);
     if (!st)
         return CT_ESTORE;
     json_t *a = json_array();

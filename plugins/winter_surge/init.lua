@@ -45,6 +45,8 @@ function M.configure(overrides, base)
   for k, v in pairs(overrides or {}) do s[k] = copy(v) end
   for _, p in ipairs(PARAMETERS) do ascending(s[p .. "_points"], p .. "_points") end
   ascending(s.level_bands, "level_bands", s.score_max)
+  s.excluded = {}
+  for _, z in ipairs(s.occupancy_excluded_zones or {}) do s.excluded[z] = true end
   S = s
   return s
 end
@@ -76,11 +78,22 @@ end
 function M.measure(m)
   local v = {}
   local occupied, open = 0, 0
+  local function add(k, sign)
+    occupied = occupied + sign * ((k.occupied or 0) + (S.count_held and (k.held or 0) or 0))
+    open = open + sign * ((k.open or 0) - (S.occupancy_of == "core" and (k.surge_open or 0) or 0))
+  end
+  local kinds = {}
   for _, kind in ipairs(S.occupancy_kinds) do
+    kinds[kind] = true
     local k = (m.by_kind or {})[kind]
-    if k then
-      occupied = occupied + (k.occupied or 0) + (S.count_held and (k.held or 0) or 0)
-      open = open + (k.open or 0) - (S.occupancy_of == "core" and (k.surge_open or 0) or 0)
+    if k then add(k, 1) end
+  end
+  -- Zones left out (a designated wing kept for positive people): their
+  -- free beds are no room for anyone else waiting, so they would hold the
+  -- occupancy down however full the rest is.
+  if next(S.excluded) then
+    for _, z in ipairs(m.by_zone or {}) do
+      if S.excluded[z.zone] and kinds[z.kind] then add(z, -1) end
     end
   end
   -- Over core beds, people in surge beds can make it more than 1: demand

@@ -5,6 +5,7 @@
 #   - determinism: the same seed writes the same bytes, another seed not;
 #   - variants in the expected direction: more surge beds never lengthen
 #     waits on the same seed when capacity binds (common random numbers);
+#   - the demo area reaches escalation level 4 under pressure;
 #   - no segregation breach on every example area under an outbreak;
 #   - the default winter with a variant on the demo, and its report.
 set -u
@@ -130,6 +131,17 @@ jq -e '[.runs[] | select(.variant == "surge_4") | .days[].surge_beds_open] | max
   "$tmp/surge/results.json" >/dev/null && ok || bad "surge_4 opens 4 surge beds"
 grep -q '^surge_4,bed_days_lost,.*,-' "$tmp/surge/summary.csv" && ok \
   || bad "surge_4's paired difference from base is negative"
+
+# --- the demo area reaches escalation level 4 ---------------------------
+# Its step-down unit (a designated setting) is left out of the occupancy
+# winter_surge scores (occupancy_excluded_zones): counted in, its idle
+# rooms held occupancy near half and level 4 was out of reach (issue 22).
+"$bin" sim -c config/demo.yaml -s "$t/pressure.yaml" \
+  -v allzones="$t/occupancy-all-zones.yaml" -o "$tmp/pressure" -q || bad "pressure run"
+l4() { awk -F, -v v="$1" 'NR == 1 {for (i = 1; i <= NF; i++) if ($i == "hours_level_4") c = i}
+  NR > 1 && $1 == v {s += $c} END {print s + 0}' "$tmp/pressure/days.csv"; }
+awk -v h="$(l4 base)" 'BEGIN {exit !(h > 0)}' && ok || bad "the demo never reached level 4: $(l4 base) hours"
+[ "$(l4 allzones)" = 0 ] && ok || bad "with the designated unit counted, level 4 hours: $(l4 allzones)"
 
 # --- no breach on the example areas under an outbreak ------------------
 for area in demo city-system rural-county; do

@@ -47,6 +47,24 @@ describe("scoring", function()
       expect(v.occupancy).to_be_near(42 / 36)
     end)
 
+    it("leaves excluded zones out of the occupancy: an idle designated wing hides no pressure", function()
+      local m = metrics{ by_kind = {
+        step_down = { open = 40, occupied = 23, held = 1, surge_open = 4 },
+        rehab = { open = 20, occupied = 19, held = 0 },
+      } }
+      m.by_zone = {
+        { zone = "red", kind = "step_down", open = 20, occupied = 2, held = 0, surge_open = 4 },
+        { zone = "green", kind = "step_down", open = 20, occupied = 21, held = 1, surge_open = 0 },
+        { zone = "red-care", kind = "care_home", open = 10, occupied = 0, held = 0, surge_open = 0 },
+      }
+      expect(plugin.measure(m).occupancy).to_be_near(43 / 56)
+      plugin.configure(standard.with{ occupancy_excluded_zones = { "red", "red-care" } })
+      -- (24 + 19 - 2) over (36 + 20 - 16): the red wing's core beds and its
+      -- two people out; a zone of a kind not scored changes nothing.
+      expect(plugin.measure(m).occupancy).to_be_near(41 / 40)
+      expect(plugin.score(m) > 0).to_be(true)
+    end)
+
     it("takes occupancy over every open bed with occupancy_of open", function()
       plugin.configure(standard.with{ occupancy_of = "open" })
       local v = plugin.measure(metrics{ by_kind = {
