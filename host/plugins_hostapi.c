@@ -636,31 +636,43 @@ static int l_referral(lua_State *L)
     return push_json(L, r);
 }
 
-/* ct.referrals({state=, after=, limit=}?) -> {table...} | nil, err, code */
+/* ct.referrals({state=, pathway=, discharged_before=, after=, limit=}?)
+ *   -> {table...} | nil, err, code */
 static int l_referrals(lua_State *L)
 {
-    int state = -1;
-    lua_Integer after = 0, limit = 1000;
+    ct_referral_scan f = {.state = -1, .pathway = -1, .limit = 1000};
     if (!lua_isnoneornil(L, 1)) {
         luaL_checktype(L, 1, LUA_TTABLE);
         lua_getfield(L, 1, "state");
         if (!lua_isnil(L, -1)) {
-            state = ct_referral_state_parse(lua_tostring(L, -1));
-            luaL_argcheck(L, state >= 0, 1,
+            f.state = ct_referral_state_parse(lua_tostring(L, -1));
+            luaL_argcheck(L, f.state >= 0, 1,
                           "expected referrals{state = a referral state}");
         }
+        lua_getfield(L, 1, "pathway");
+        if (!lua_isnil(L, -1)) {
+            f.pathway = ct_pathway_parse(lua_tostring(L, -1));
+            luaL_argcheck(L, f.pathway >= 0, 1,
+                          "expected referrals{pathway = P0, P1, P2, P3 or "
+                          "step_down}");
+        }
+        lua_getfield(L, 1, "discharged_before");
+        lua_Integer before = luaL_optinteger(L, -1, 0);
+        luaL_argcheck(L, before >= 0, 1,
+                      "expected referrals{discharged_before = a time in ms}");
+        f.discharged_before = (int64_t)before;
         lua_getfield(L, 1, "after");
-        after = luaL_optinteger(L, -1, 0);
+        f.after_id = (int64_t)luaL_optinteger(L, -1, 0);
         lua_getfield(L, 1, "limit");
-        limit = luaL_optinteger(L, -1, 1000);
+        lua_Integer limit = luaL_optinteger(L, -1, 1000);
         luaL_argcheck(L, limit >= 1 && limit <= 1000, 1,
                       "expected referrals{limit = 1 to 1000}");
-        lua_pop(L, 3);
+        f.limit = (int)limit;
+        lua_pop(L, 5);
     }
     json_t *list = NULL;
     ct_cap_error err = {0};
-    int rc = ct_referral_list_json(cap_of(L), state, (int64_t)after,
-                                   (int)limit, &list, &err);
+    int rc = ct_referral_find_json(cap_of(L), &f, &list, &err);
     if (rc)
         return fail(L, rc, err.message);
     return push_json(L, list);

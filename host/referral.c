@@ -831,9 +831,23 @@ int ct_referral_get_json(ct_capacity *c, int64_t id, json_t **out,
 int ct_referral_list_json(ct_capacity *c, int state, int64_t after_id,
                           int limit, json_t **out, ct_cap_error *err)
 {
+    ct_referral_scan f = {.state = state,
+                            .pathway = -1,
+                            .after_id = after_id,
+                            .limit = limit};
+    return ct_referral_find_json(c, &f, out, err);
+}
+
+int ct_referral_find_json(ct_capacity *c, const ct_referral_scan *f,
+                          json_t **out, ct_cap_error *err)
+{
+    int state = f->state, limit = f->limit;
     if (state < -1 || state >= CT_REFERRAL__COUNT)
         return ct_capacity__fail(err, CT_EINVAL, "state %d is not a state",
                                  state);
+    if (f->pathway < -1 || f->pathway >= CT_PATHWAY__COUNT)
+        return ct_capacity__fail(err, CT_EINVAL,
+                                 "pathway %d is not a pathway", f->pathway);
     if (limit < 1 || limit > 1000)
         return ct_capacity__fail(err, CT_EINVAL,
                                  "limit must be between 1 and 1000");
@@ -847,8 +861,18 @@ int ct_referral_list_json(ct_capacity *c, int state, int64_t after_id,
     if (state >= 0)
         sqlite3_bind_text(st, 1, ct_referral_state_name(state), -1,
                           SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, after_id);
+    sqlite3_bind_int64(st, 2, f->after_id);
     sqlite3_bind_int(st, 3, limit);
+    /* Bindings outlive sqlite3_reset: the unused filters are bound NULL. */
+    if (f->pathway >= 0)
+        sqlite3_bind_text(st, 4, ct_pathway_name(f->pathway), -1,
+                          SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 4);
+    if (f->discharged_before > 0)
+        sqlite3_bind_int64(st, 5, f->discharged_before);
+    else
+        sqlite3_bind_null(st, 5);
     int64_t now = ct_clock_now(c->clock);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {

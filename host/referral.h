@@ -133,6 +133,19 @@ json_t *ct_referral_residence_json(ct_capacity *c, int64_t id);
  * at most limit (1..1000), as a new JSON array the caller owns. */
 int ct_referral_list_json(ct_capacity *c, int state, int64_t after_id,
                           int limit, json_t **out, ct_cap_error *err);
+/* What ct_referral_find_json lists: as ct_referral_list_json, and only
+ * referrals of decided pathway `pathway` (>= 0) and discharged before
+ * `discharged_before` (ms, > 0). The narrow filters let a plugin's quarter-
+ * hourly scan read the few rows it acts on, not the whole state. */
+typedef struct ct_referral_scan {
+    int state;                 /* -1: any */
+    int pathway;               /* -1: any; else a ct_pathway */
+    int64_t discharged_before; /* 0: any */
+    int64_t after_id;
+    int limit; /* 1..1000 */
+} ct_referral_scan;
+int ct_referral_find_json(ct_capacity *c, const ct_referral_scan *f,
+                          json_t **out, ct_cap_error *err);
 
 /* received, triaged or waiting -> triaged with a decided pathway; reason
  * (may be NULL) goes into the audit event. */

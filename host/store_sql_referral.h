@@ -15,6 +15,12 @@
     "  FROM referral r"                                                      \
     "  LEFT JOIN assignment a ON a.referral_id = r.id AND a.active = 1"
 
+/* ct_referral_find_json's narrowing filters: ?4 a decided pathway, ?5 a
+ * time discharged before (NULL: any). */
+#define CT_SQL_REF_FILTER                                                    \
+    " AND (?4 IS NULL OR r.decided_pathway = ?4)"                            \
+    " AND (?5 IS NULL OR r.discharged_at < ?5)"
+
 #define CT_STMTS_REFERRAL(X)                                                 \
     X(REF_ORG_EXISTS, "SELECT 1 FROM organisation WHERE id = ?1")            \
     X(REF_PERSON_ENSURE,                                                     \
@@ -64,10 +70,11 @@
      * few in hospital every quarter hour, among thousands completed).    */\
     X(REF_LIST,                                                              \
       CT_SQL_REF_COLUMNS                                                     \
-      " WHERE r.state = ?1 AND r.id > ?2"                                    \
+      " WHERE r.state = ?1 AND r.id > ?2" CT_SQL_REF_FILTER                  \
       " ORDER BY r.id LIMIT ?3")                                             \
     X(REF_LIST_ALL,                                                          \
-      CT_SQL_REF_COLUMNS " WHERE r.id > ?2 ORDER BY r.id LIMIT ?3")          \
+      CT_SQL_REF_COLUMNS " WHERE r.id > ?2" CT_SQL_REF_FILTER                \
+      " ORDER BY r.id LIMIT ?3")                                             \
     /* The decision record (referral_decision.c). */                       \
     X(REF_SET_DECISION, "UPDATE referral SET decision = ?2 WHERE id = ?1")   \
     X(REF_GET_DECISION, "SELECT decision FROM referral WHERE id = ?1")       \

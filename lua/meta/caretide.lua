@@ -265,8 +265,9 @@ function ct.beds(filter) end
 ---@return ct.Referral|nil referral, string? err, string? code
 function ct.referral(id) end
 
----Referrals in a state (all without), by id after `after`, at most `limit` (1 to 1000).
----@param filter? {state?: ct.ReferralState, after?: integer, limit?: integer}
+---Referrals in a state (all without), by id after `after`, at most `limit` (1 to 1000);
+---only those of decided `pathway`, and discharged before `discharged_before` (ms), when given.
+---@param filter? {state?: ct.ReferralState, pathway?: string, discharged_before?: integer, after?: integer, limit?: integer}
 ---@return table[]|nil referrals, string? err, string? code
 function ct.referrals(filter) end
 

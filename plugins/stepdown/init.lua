@@ -330,7 +330,9 @@ function M.check()
   for _, state in ipairs({ "placed", "discharged" }) do
     local after = 0
     while true do
-      local page, err = ct.referrals({ state = state, after = after, limit = 1000 })
+      -- Only step-down stays: the host reads those rows alone (every
+      -- quarter hour, among everyone else placed or in onward care).
+      local page, err = ct.referrals({ state = state, pathway = "step_down", after = after, limit = 1000 })
       if not page then
         ct.log.warn("cannot list %s referrals: %s", state, tostring(err))
         return made

@@ -626,3 +626,56 @@ Test(referral, json_views)
                 ct_referral_get_json(f.cap, 9, &o, &cap_err),
                 "referral 9 does not exist");
 }
+
+/* ct.referrals' narrowing filters (ct_referral_find_json): only one
+ * decided pathway, only discharged before a time; by state through the
+ * state's index, without walking every referral ever made. */
+Test(referral, find_by_pathway_and_discharge_time)
+{
+    int64_t p1 = cap_fx_referral(&f, nhs[0], "2026-11-23", CT_PATHWAY_P1, NULL);
+    int64_t p3 = cap_fx_referral(&f, nhs[1], "2026-11-23", CT_PATHWAY_P3, NULL);
+    int64_t early = cap_fx_referral(&f, nhs[2], "2026-11-23", CT_PATHWAY_P1,
+                                    NULL);
+    CAP_OK(ct_referral_discharge(f.cap, early, "a", &cap_err));
+    int64_t t_early = ct_clock_now(f.clock);
+    ct_clock_advance(f.clock, DAY_MS);
+    int64_t late = cap_fx_referral(&f, nhs[3], "2026-11-23", CT_PATHWAY_P1,
+                                   NULL);
+    CAP_OK(ct_referral_discharge(f.cap, late, "a", &cap_err));
+
+    ct_referral_scan s = {.state = CT_REFERRAL_TRIAGED,
+                          .pathway = CT_PATHWAY_P3,
+                          .limit = 10};
+    json_t *a = NULL;
+    CAP_OK(ct_referral_find_json(f.cap, &s, &a, &cap_err));
+    cr_assert_eq(json_array_size(a), 1);
+    cr_assert_eq(json_integer_value(json_object_get(json_array_get(a, 0), "id")),
+                 p3);
+    json_decref(a);
+    s.pathway = CT_PATHWAY_P1;
+    CAP_OK(ct_referral_find_json(f.cap, &s, &a, &cap_err));
+    cr_assert_eq(json_array_size(a), 1);
+    cr_assert_eq(json_integer_value(json_object_get(json_array_get(a, 0), "id")),
+                 p1);
+    json_decref(a);
+
+    s = (ct_referral_scan){.state = CT_REFERRAL_DISCHARGED,
+                           .pathway = -1,
+                           .discharged_before = t_early + 1,
+                           .limit = 10};
+    CAP_OK(ct_referral_find_json(f.cap, &s, &a, &cap_err));
+    cr_assert_eq(json_array_size(a), 1, "only the early discharge");
+    cr_assert_eq(json_integer_value(json_object_get(json_array_get(a, 0), "id")),
+                 early);
+    json_decref(a);
+    /* The statement is cached: a scan without filters after one with them
+     * sees everything again (its bindings cleared). */
+    CAP_OK(ct_referral_list_json(f.cap, CT_REFERRAL_DISCHARGED, 0, 10, &a,
+                                 &cap_err));
+    cr_assert_eq(json_array_size(a), 2);
+    json_decref(a);
+    s.discharged_before = 0;
+    s.pathway = CT_PATHWAY__COUNT;
+    CAP_REFUSED(&f, CT_EINVAL, ct_referral_find_json(f.cap, &s, &a, &cap_err),
+                "is not a pathway");
+}

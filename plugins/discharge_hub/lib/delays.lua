@@ -61,9 +61,22 @@ local function emit(event, payload)
   ct.log.info("%s: referral %s", event, tostring(payload.referral))
 end
 
--- Every state a delay check visits, in order: in hospital, then discharged
--- (for the length of stay).
-local STATES = { "received", "triaged", "waiting", "held", "placed", "discharged" }
+-- What a delay check visits, in order: every state in hospital, then,
+-- per pathway with a longest stay, the people discharged longer ago than
+-- that (only they can have overstayed: the host reads no one else's row).
+local STAYS = { "P1", "P2", "P3", "step_down" }
+
+local function scans(now)
+  local list = {}
+  for _, state in ipairs(IN_HOSPITAL) do list[#list + 1] = { state = state } end
+  for _, pathway in ipairs(STAYS) do
+    local max = max_stay(pathway)
+    if max and max > 0 then
+      list[#list + 1] = { state = "discharged", pathway = pathway, discharged_before = now - max }
+    end
+  end
+  return list
+end
 
 -- Looks at one referral: a missing delay reason (once a day), harm (once),
 -- a stay past its pathway's maximum (once). Updates its flags and found.
@@ -133,12 +146,14 @@ function D.step()
   local prog = saved or { i = 1, after = 0, seen = {}, checked = 0, reported = 0 }
   local found = { missing = {}, harm = {}, overstay = {} }
   local budget = S.delay_batch
-  while prog.i <= #STATES and budget > 0 do
-    local state = STATES[prog.i]
+  local list = scans(now)
+  while prog.i <= #list and budget > 0 do
+    local scan = list[prog.i]
     local limit = math.min(budget, PAGE)
-    local page, err = ct.referrals({ state = state, after = prog.after, limit = limit })
+    local page, err = ct.referrals({ state = scan.state, pathway = scan.pathway,
+      discharged_before = scan.discharged_before, after = prog.after, limit = limit })
     if not page then
-      ct.log.warn("cannot list %s referrals: %s", state, tostring(err))
+      ct.log.warn("cannot list %s referrals: %s", scan.state, tostring(err))
       page = {}
     end
     local refused = false
@@ -163,7 +178,7 @@ function D.step()
     if #page < limit then prog.i, prog.after = prog.i + 1, 0 end
   end
   prog.reported = prog.reported + #found.missing + #found.harm + #found.overstay
-  local done = prog.i > #STATES
+  local done = prog.i > #list
   local paused = prog.paused
   prog.paused = nil
   if done then

@@ -19,13 +19,16 @@ local function row(fields)
   return r
 end
 
--- Serves rows through ct.referrals like the host: by state, after an id,
--- at most limit. Returns the stub.
+-- Serves rows through ct.referrals like the host: by state, decided
+-- pathway and discharge time, after an id, at most limit. Returns the stub.
 local function serve(rows)
   return stub(ct, "referrals", function(filter)
     local out = {}
     for _, r in ipairs(rows) do
       if (filter.state == nil or r.state == filter.state) and r.id > (filter.after or 0)
+          and (filter.pathway == nil or r.decided_pathway == filter.pathway)
+          and (filter.discharged_before == nil
+            or (r.discharged_at ~= nil and r.discharged_at < filter.discharged_before))
           and #out < (filter.limit or 1000) then
         out[#out + 1] = r
       end

@@ -27,7 +27,8 @@ local function serve(views)
   stub(ct, "referrals", function(filter)
     local out = {}
     for _, v in ipairs(views) do
-      if v.state == filter.state and v.id > (filter.after or 0) then
+      if v.state == filter.state and v.id > (filter.after or 0)
+          and (filter.pathway == nil or v.pathway == filter.pathway) then
         out[#out + 1] = { id = v.id, state = v.state, decided_pathway = v.pathway, nhs_number = v.nhs_number }
       end
     end
