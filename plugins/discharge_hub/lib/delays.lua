@@ -61,19 +61,22 @@ local function emit(event, payload)
   ct.log.info("%s: referral %s", event, tostring(payload.referral))
 end
 
--- What a delay check visits, in order: every state in hospital, then,
--- per pathway with a longest stay, the people discharged longer ago than
--- that (only they can have overstayed: the host reads no one else's row).
+-- What a delay check visits, in order: every state in hospital, then the
+-- people discharged longer ago than the shortest longest stay (only they
+-- can have overstayed: the host reads no one else's row); none when no
+-- pathway has a longest stay. One call a state, as before.
 local STAYS = { "P1", "P2", "P3", "step_down" }
 
 local function scans(now)
   local list = {}
   for _, state in ipairs(IN_HOSPITAL) do list[#list + 1] = { state = state } end
+  local shortest
   for _, pathway in ipairs(STAYS) do
     local max = max_stay(pathway)
-    if max and max > 0 then
-      list[#list + 1] = { state = "discharged", pathway = pathway, discharged_before = now - max }
-    end
+    if max and max > 0 and (shortest == nil or max < shortest) then shortest = max end
+  end
+  if shortest then
+    list[#list + 1] = { state = "discharged", discharged_before = now - shortest }
   end
   return list
 end
