@@ -636,8 +636,8 @@ static int l_referral(lua_State *L)
     return push_json(L, r);
 }
 
-/* ct.referrals({state=, pathway=, discharged_before=, after=, limit=}?)
- *   -> {table...} | nil, err, code */
+/* ct.referrals(filter?) -> {table...} | nil, err, code
+ * filter: {state=, pathway=, discharged_before=, after=, limit=} */
 static int l_referrals(lua_State *L)
 {
     ct_referral_scan f = {.state = -1, .pathway = -1, .limit = 1000};

@@ -265,9 +265,17 @@ function ct.beds(filter) end
 ---@return ct.Referral|nil referral, string? err, string? code
 function ct.referral(id) end
 
+---What ct.referrals lists.
+---@class ct.ReferralFilter
+---@field state? ct.ReferralState
+---@field pathway? string only referrals of this decided pathway
+---@field discharged_before? integer only referrals discharged before this time (ms)
+---@field after? integer
+---@field limit? integer 1 to 1000
+
 ---Referrals in a state (all without), by id after `after`, at most `limit` (1 to 1000);
 ---only those of decided `pathway`, and discharged before `discharged_before` (ms), when given.
----@param filter? {state?: ct.ReferralState, pathway?: string, discharged_before?: integer, after?: integer, limit?: integer}
+---@param filter? ct.ReferralFilter
 ---@return table[]|nil referrals, string? err, string? code
 function ct.referrals(filter) end
 
