@@ -244,6 +244,12 @@ const ct_http_route ct_api_routes[] = {
      ROLES(ALL, ALL, ALL, ALL, ALL), ct_api__beds},
     {CT_HTTP_PATCH, "/v1/beds/{id}", CT_ROUTE_WRITE, false,
      ROLES(ALL, NONE, OWN, NONE, NONE), ct_api__bed_patch},
+    /* Existing residents: the provider running the bed, the hub, and
+     * admins (a stay names no person). */
+    {CT_HTTP_PUT, "/v1/beds/{id}/resident", CT_ROUTE_WRITE, false,
+     ROLES(ALL, NONE, OWN, NONE, ALL), ct_api__resident_put},
+    {CT_HTTP_DELETE, "/v1/beds/{id}/resident", CT_ROUTE_WRITE, false,
+     ROLES(ALL, NONE, OWN, NONE, ALL), ct_api__resident_delete},
     {CT_HTTP_PATCH, "/v1/zones/{id}", CT_ROUTE_WRITE, false,
      ROLES(ALL, NONE, OWN, NONE, NONE), ct_api__zone_patch},
 

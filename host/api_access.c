@@ -132,7 +132,8 @@ void ct_api__redact_event(const ct_http_req *r, json_t *ev)
         "hold",     "hold_id",  "occupancy", "expires_at", "level",
         "cohort",   "pathogen", "closed",    "surge",    "plugin",
         "version",  "ready_date", "delay_reason", "priority", "kind",
-        "count",    "episode",  "ended",     "was",      NULL};
+        "count",    "episode",  "ended",     "was",      "resident",
+        "expected_end", "started_at", "supersedes", NULL};
     json_t *p = json_object_get(ev, "payload");
     if (!json_is_object(p) || ct_api__sees_personal(r))
         return;

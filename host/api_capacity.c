@@ -199,7 +199,7 @@ int ct_api__beds(ct_http_req *r, void *app)
                   last ? json_object_get(last, "id") : json_null()));
 }
 
-static json_t *bed_json(ct_capacity *cap, const char *id)
+json_t *ct_api__bed_json(ct_capacity *cap, const char *id)
 {
     ct_bed_filter f = {.bed_id = id, .status = -1, .limit = 1};
     ct_cap_error err = {0};
@@ -256,7 +256,7 @@ int ct_api__bed_patch(ct_http_req *r, void *app)
                : ct_capacity_unblock(cap, id, actor, &cerr);
     if (rc)
         return ct_api__cap_reply(r, rc, &cerr, NULL);
-    json_t *bed = bed_json(cap, id);
+    json_t *bed = ct_api__bed_json(cap, id);
     return bed ? ct_http_reply_json(r, 200, json_pack("{s:o}", "bed", bed))
                : CT_ENOMEM;
 }

@@ -1,7 +1,7 @@
 /*
  * Internals of the HTTP API shared by api.c (the route table, the daemon's
  * own routes and these helpers) and the handler files api_capacity.c
- * (capacity and beds), api_referrals.c (referrals), api_waitlist.c (the
+ * (capacity and beds), api_resident.c (existing residents), api_referrals.c (referrals), api_waitlist.c (the
  * waiting list), api_area.c (escalation, audit), api_report.c (reports), api_fhir.c (the FHIR
  * façade) and api_dashboard.c (the dashboard's files). Not for use outside those files.
  */
@@ -74,11 +74,16 @@ int ct_api__referral_intake(ct_http_req *r, void *app, int64_t *id,
  * referral routes); otherwise replies 404 and returns the error. */
 int ct_api__referral_owned(ct_http_req *r, ct_capacity *cap, int64_t *id);
 
+/* Bed id as GET /v1/beds shows it (new), NULL when it cannot be read. */
+json_t *ct_api__bed_json(ct_capacity *cap, const char *id);
+
 /* Handlers, listed in the route table in api.c. */
 int ct_api__capacity(ct_http_req *r, void *app);
 int ct_api__beds(ct_http_req *r, void *app);
 int ct_api__bed_patch(ct_http_req *r, void *app);
 int ct_api__zone_patch(ct_http_req *r, void *app);
+int ct_api__resident_put(ct_http_req *r, void *app);
+int ct_api__resident_delete(ct_http_req *r, void *app);
 int ct_api__referral_create(ct_http_req *r, void *app);
 int ct_api__referral_get(ct_http_req *r, void *app);
 int ct_api__referral_list(ct_http_req *r, void *app);

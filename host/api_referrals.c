@@ -733,15 +733,17 @@ int ct_api__referral_cancel(ct_http_req *r, void *app)
 int ct_api__referral_delay(ct_http_req *r, void *app)
 {
     static const char *const keys[] = {"reason", "responsible_org", "from",
-                                       NULL};
+                                       "episode", NULL};
     ct_capacity *cap = ct_daemon_capacity(app);
-    int64_t id;
+    int64_t id, episode = 0;
     const char *reason = NULL, *org = NULL;
     char from[11] = "";
     bool has_from = false;
     int err;
     if ((err = ct_api__referral_owned(r, cap, &id)) ||
         (err = ct_http_field_only(r, NULL, keys)) ||
+        (err = ct_http_field_int(r, "episode", false, 1, INT64_MAX, &episode,
+                                 NULL)) ||
         (err = ct_http_field_string(r, "reason", true, CT_DELAY_REASON_MAX,
                                     &reason)) ||
         (err = ct_http_field_string(r, "responsible_org", true,
@@ -754,10 +756,10 @@ int ct_api__referral_delay(ct_http_req *r, void *app)
     ct_cap_error cerr = {0};
     const char *field = NULL;
     /* The reason list's check and the episode: the intake's, as the REPL
-     * and the simulator record a delay. */
+     * and the simulator record a delay; with "episode", a correction. */
     ct_delay_input in = {reason, NULL, org, has_from ? from : NULL};
-    int rc = ct_intake_delay(cap, ct_daemon_plugins(app), id, &in, actor,
-                             &field, &cerr);
+    int rc = ct_intake_delay_episode(cap, ct_daemon_plugins(app), id, episode,
+                                     &in, actor, &field, &cerr);
     if (rc == CT_EPLUGIN)
         return ct_http_error(r, 503, "plugin_failed", "reason",
                              "the area's delay reason check failed (see the "

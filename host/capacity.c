@@ -4,6 +4,7 @@
  * in capacity_beds.c, holds and their expiry in capacity_holds.c.
  */
 #include "capacity_int.h"
+#include "capacity_resident.h"
 #include "capacity_waitlist.h"
 
 #include "audit.h"

@@ -121,6 +121,10 @@ int ct_capacity__bed_state_error(const ct_cap_bed_row *b, const char *verb,
         return ct_capacity__fail(err, CT_ESTATE,
                                  "bed %s is blocked (%s); cannot %s",
                                  b->info.id, b->info.blocked_reason, verb);
+    if (b->info.status == CT_BED_OCCUPIED && b->info.referral_id == 0)
+        return ct_capacity__fail(err, CT_ESTATE,
+                                 "bed %s is occupied by a resident; cannot %s",
+                                 b->info.id, verb);
     return ct_capacity__fail(err, CT_ESTATE,
                              "bed %s is %s by referral %" PRId64
                              "; cannot %s",

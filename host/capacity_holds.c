@@ -4,6 +4,7 @@
  * clock.
  */
 #include "capacity_int.h"
+#include "capacity_resident.h"
 #include "capacity_waitlist.h"
 
 #include "audit.h"
@@ -76,6 +77,12 @@ static int set_mirror(ct_capacity *c, const char *bed_id,
                                  bed_id);
     ct_candidates__note(c, CT_IDX_BED_STATUS, bed_id, NULL, status);
     return 0;
+}
+
+int ct_capacity__set_mirror(ct_capacity *c, const char *bed_id,
+                            ct_bed_status status, ct_cap_error *err)
+{
+    return set_mirror(c, bed_id, status, err);
 }
 
 int ct_capacity__end(ct_capacity *c, const ct_cap_assignment *a,
@@ -431,7 +438,9 @@ void ct_capacity__rearm(ct_capacity *c, ct_timer *t, int64_t next,
 
 int64_t ct_capacity_next_expiry(ct_capacity *c)
 {
-    return ct_capacity__next_due(c, CT_STMT_CAP_NEXT_EXPIRY);
+    int64_t holds = ct_capacity__next_due(c, CT_STMT_CAP_NEXT_EXPIRY);
+    int64_t stays = ct_capacity_resident_next_end(c);
+    return holds < stays ? holds : stays;
 }
 
 void ct_capacity__schedule_holds(ct_capacity *c)
@@ -533,7 +542,13 @@ int ct_capacity_expire_due(ct_capacity *c)
         CT_STMT_CAP_HOLDS_DUE, sizeof(ct_cap_assignment), "finding due holds",
         "hold expiry failed",  read_hold, expire_row,
         ct_capacity__schedule_holds};
-    return ct_capacity__run_due(c, &d);
+    int held = ct_capacity__run_due(c, &d);
+    if (held < 0)
+        return held;
+    /* Residents' stays whose expected end came end on the same timer
+     * (capacity_resident.h). */
+    int left = ct_capacity_resident_end_due(c);
+    return left < 0 ? left : held + left;
 }
 
 static void hold_timer_cb(ct_timer *t, void *data)

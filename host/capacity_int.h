@@ -183,6 +183,11 @@ typedef struct ct_cap_assignment {
  * (err not filled then), or a store error. */
 int ct_capacity__active_of(ct_capacity *c, int64_t referral_id,
                            ct_cap_assignment *out, ct_cap_error *err);
+/* Sets bed_id's status as an assignment or a resident's stay starts or
+ * ends (and when its occupancy last changed): CT_ESTATE for a blocked
+ * bed, CT_ENOTFOUND for none. Inside a change. */
+int ct_capacity__set_mirror(ct_capacity *c, const char *bed_id,
+                            ct_bed_status status, ct_cap_error *err);
 /* Ends assignment a (end_reason copied) and frees its bed. No event, no
  * referral change: the caller does both. */
 int ct_capacity__end(ct_capacity *c, const ct_cap_assignment *a,

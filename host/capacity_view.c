@@ -653,6 +653,17 @@ static json_t *bed_json(sqlite3_stmt *st)
             json_object_set_new(o, "hold_expires_at",
                                 json_integer(sqlite3_column_int64(st, 12)));
     }
+    /* An existing resident (capacity_resident.h): no referral, no person. */
+    if (o && sqlite3_column_type(st, 13) != SQLITE_NULL)
+        json_object_set_new(
+            o, "resident",
+            json_pack("{s:I, s:I, s:o}", "id",
+                      (json_int_t)sqlite3_column_int64(st, 13), "since",
+                      (json_int_t)sqlite3_column_int64(st, 14),
+                      "expected_end",
+                      sqlite3_column_type(st, 15) == SQLITE_NULL
+                          ? json_null()
+                          : json_integer(sqlite3_column_int64(st, 15))));
     return o;
 }
 

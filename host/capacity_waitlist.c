@@ -21,6 +21,12 @@ struct ct_wait {
     int64_t at_neg_priority;
     char at_ready[11];
     int64_t at_id;
+    /* The plugins' order (capacity_waitlist.h), owned; NULL: the host's.
+     * at_index is the round's position in it; want_order says a round
+     * started from the top and has not been given one yet. */
+    int64_t *order;
+    size_t norder, at_index;
+    bool want_order;
     /* Moves with every change to the state above, so that a rollback past
      * one (the store watcher) can tell and mark the list again. */
     uint64_t gen;
@@ -33,7 +39,7 @@ static const char *const capacity_kinds[] = {
     "hold.declined",     "referral.completed",  "referral.cancelled",
     "surge.opened",      "zone.opened",         "zone.cohort_set",
     "isolation.ended",   "infection.updated",   "referral.ready_date_set",
-    "referral.updated",
+    "referral.updated",  "resident.left",
 };
 static const char *const policy_kinds[] = {
     "escalation.changed", "policy.published", "policy.changed",
@@ -59,6 +65,8 @@ static void to_top(struct ct_wait *w)
     w->at_neg_priority = TOP_PRIORITY;
     w->at_ready[0] = '\0';
     w->at_id = 0;
+    w->at_index = 0;
+    w->want_order = true;
 }
 
 /* The store watcher: a rollback past a change to the round's state (a
@@ -108,6 +116,7 @@ void ct_capacity_waitlist__free(ct_capacity *c)
     if (c->events)
         ct_events_set_tap(c->events, NULL, NULL);
     ct_store_unwatch(c->store, &watcher, c->wait);
+    free(c->wait->order);
     free(c->wait);
     c->wait = NULL;
 }
@@ -147,9 +156,34 @@ unsigned ct_capacity_waitlist_round(ct_capacity *c)
     return w->round;
 }
 
+bool ct_capacity_waitlist_wants_order(ct_capacity *c)
+{
+    return c->wait && c->wait->round && c->wait->want_order;
+}
+
+int ct_capacity_waitlist_set_order(ct_capacity *c, const int64_t *ids,
+                                   size_t n)
+{
+    struct ct_wait *w = c->wait;
+    int64_t *copy = NULL;
+    if (n) {
+        if (!(copy = malloc(n * sizeof *copy)))
+            return CT_ENOMEM;
+        memcpy(copy, ids, n * sizeof *copy);
+    }
+    free(w->order);
+    w->order = copy;
+    w->norder = n;
+    w->at_index = 0;
+    w->want_order = false;
+    w->gen++;
+    return 0;
+}
+
 void ct_capacity_waitlist_passed(ct_capacity *c, const ct_capacity_waitlist_entry *e)
 {
     struct ct_wait *w = c->wait;
+    w->at_index = e->index + 1;
     w->at_neg_priority = -(int64_t)e->priority;
     memcpy(w->at_ready, e->ready_date, sizeof w->at_ready);
     w->at_id = e->id;
@@ -186,11 +220,52 @@ static unsigned kinds_of(const char *text)
     return k;
 }
 
+static void read_entry(sqlite3_stmt *st, ct_capacity_waitlist_entry *e)
+{
+    memset(e, 0, sizeof *e);
+    e->id = sqlite3_column_int64(st, 0);
+    e->priority = sqlite3_column_int(st, 1);
+    ct_copy_str(e->ready_date, sizeof e->ready_date, col_text(st, 2));
+    e->pathway = sqlite3_column_type(st, 3) == SQLITE_NULL
+                     ? -1
+                     : ct_pathway_parse(col_text(st, 3));
+    const char *outcome = col_text(st, 4);
+    e->decided = *outcome != '\0';
+    e->manual = strcmp(outcome, "manual_review") == 0;
+    e->deferred = sqlite3_column_int(st, 5) != 0;
+    e->kinds = kinds_of(col_text(st, 6));
+}
+
+/* The entries of the plugins' order from the round's position on, skipping
+ * referrals that no longer wait. */
+static int ordered_entries(ct_capacity *c, ct_capacity_waitlist_entry *out,
+                           size_t max, size_t *n, ct_cap_error *err)
+{
+    struct ct_wait *w = c->wait;
+    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_WAIT_ONE, err);
+    if (!st)
+        return CT_ESTORE;
+    for (size_t i = w->at_index; i < w->norder && *n < max; i++) {
+        sqlite3_bind_int64(st, 1, w->order[i]);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            read_entry(st, &out[*n]);
+            out[(*n)++].index = i;
+        }
+        sqlite3_reset(st);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+            return ct_capacity__dberr(c, err, rc, "reading the waiting list");
+    }
+    return 0;
+}
+
 int ct_capacity_waitlist_entries(ct_capacity *c, ct_capacity_waitlist_entry *out, size_t max,
                         size_t *n, ct_cap_error *err)
 {
     *n = 0;
     struct ct_wait *w = c->wait;
+    if (w->order)
+        return ordered_entries(c, out, max, n, err);
     sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_WAIT_AFTER, err);
     if (!st)
         return CT_ESTORE;
@@ -199,21 +274,8 @@ int ct_capacity_waitlist_entries(ct_capacity *c, ct_capacity_waitlist_entry *out
     sqlite3_bind_int64(st, 3, w->at_id);
     sqlite3_bind_int64(st, 4, (sqlite3_int64)max);
     int rc;
-    while (*n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        ct_capacity_waitlist_entry *e = &out[(*n)++];
-        memset(e, 0, sizeof *e);
-        e->id = sqlite3_column_int64(st, 0);
-        e->priority = sqlite3_column_int(st, 1);
-        ct_copy_str(e->ready_date, sizeof e->ready_date, col_text(st, 2));
-        e->pathway = sqlite3_column_type(st, 3) == SQLITE_NULL
-                         ? -1
-                         : ct_pathway_parse(col_text(st, 3));
-        const char *outcome = col_text(st, 4);
-        e->decided = *outcome != '\0';
-        e->manual = strcmp(outcome, "manual_review") == 0;
-        e->deferred = sqlite3_column_int(st, 5) != 0;
-        e->kinds = kinds_of(col_text(st, 6));
-    }
+    while (*n < max && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        read_entry(st, &out[(*n)++]);
     if (*n < max && rc != SQLITE_DONE) {
         sqlite3_reset(st);
         return ct_capacity__dberr(c, err, rc, "reading the waiting list");
@@ -266,52 +328,148 @@ static json_t *entry_json(sqlite3_stmt *st, int64_t today)
         json_col(st, 12), "why", json_col(st, 11));
 }
 
+typedef struct ranked {
+    int64_t rank;
+    json_t *e;
+} ranked;
+
+static int by_rank(const void *a, const void *b)
+{
+    const ranked *x = a, *y = b;
+    return (x->rank > y->rank) - (x->rank < y->rank);
+}
+
+/* Reads the page's rows (or, for the plugins' order, every row) into
+ * *items, positioned in the host's order. */
+static int read_rows(ct_capacity *c, const char *org, int64_t after,
+                     int64_t limit, ranked **items, size_t *n,
+                     ct_cap_error *err)
+{
+    *items = NULL;
+    *n = 0;
+    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_WAIT_PAGE, err);
+    if (!st)
+        return CT_ESTORE;
+    if (org)
+        sqlite3_bind_text(st, 1, org, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 1);
+    sqlite3_bind_int64(st, 2, after);
+    sqlite3_bind_int64(st, 3, limit);
+    int64_t today = ct_clock_uk_day(ct_clock_now(c->clock));
+    size_t cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            size_t ncap = cap ? cap * 2 : 64;
+            ranked *m = realloc(*items, ncap * sizeof *m);
+            if (!m)
+                break;
+            *items = m;
+            cap = ncap;
+        }
+        json_t *o = entry_json(st, today);
+        if (!o)
+            break;
+        (*items)[(*n)++] = (ranked){sqlite3_column_int64(st, 1), o};
+    }
+    sqlite3_bind_null(st, 1);
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE)
+        return 0;
+    for (size_t i = 0; i < *n; i++)
+        json_decref((*items)[i].e);
+    free(*items);
+    *items = NULL;
+    *n = 0;
+    return rc == SQLITE_ROW
+               ? ct_capacity__fail(err, CT_ENOMEM, "out of memory")
+               : ct_capacity__dberr(c, err, rc, "reading the waiting list");
+}
+
+/* Ranks items by the plugins' order (the ones it does not name after it,
+ * in the host's order) and sorts them. */
+static void plugin_rank(const struct ct_wait *w, ranked *items, size_t n)
+{
+    json_t *at = json_object();
+    char key[24];
+    for (size_t i = 0; at && i < w->norder; i++) {
+        snprintf(key, sizeof key, "%lld", (long long)w->order[i]);
+        json_object_set_new(at, key, json_integer((json_int_t)i));
+    }
+    for (size_t i = 0; i < n; i++) {
+        snprintf(key, sizeof key, "%lld",
+                 (long long)json_integer_value(
+                     json_object_get(items[i].e, "id")));
+        json_t *v = json_object_get(at, key);
+        items[i].rank = v ? json_integer_value(v)
+                          : (int64_t)w->norder + items[i].rank;
+    }
+    json_decref(at);
+    qsort(items, n, sizeof *items, by_rank);
+    for (size_t i = 0; i < n; i++)
+        json_object_set_new(items[i].e, "position",
+                            json_integer((json_int_t)i + 1));
+}
+
 int ct_capacity_waitlist_json(ct_capacity *c, const ct_waitlist_query *q,
                               json_t **out, ct_cap_error *err)
 {
     *out = NULL;
-    if (q->limit < 1 || q->limit > 1000)
+    if (!q->all && (q->limit < 1 || q->limit > 1000))
         return ct_capacity__fail(err, CT_EINVAL,
                                  "limit must be from 1 to 1000");
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_WAIT_COUNT, err);
-    if (!st)
-        return CT_ESTORE;
-    int rc = sqlite3_step(st);
-    int64_t total = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW)
-        return ct_capacity__dberr(c, err, rc, "counting the waiting list");
-    if (!(st = ct_capacity__stmt(c, CT_STMT_WAIT_PAGE, err)))
-        return CT_ESTORE;
-    json_t *a = json_array();
-    if (!a)
-        return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
-    if (q->from_org)
-        sqlite3_bind_text(st, 1, q->from_org, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(st, 1);
-    sqlite3_bind_int64(st, 2, q->after);
-    sqlite3_bind_int(st, 3, q->limit);
-    int64_t today = ct_clock_uk_day(ct_clock_now(c->clock)), last = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        json_t *o = entry_json(st, today);
-        last = sqlite3_column_int64(st, 1);
-        if (!o || json_array_append_new(a, o)) {
-            sqlite3_reset(st);
-            json_decref(a);
-            return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+    struct ct_wait *w = c->wait;
+    bool plugins = w && w->order && !q->host_order;
+    ranked *items = NULL;
+    size_t n = 0;
+    /* The host's order pages in SQL; the plugins' is sorted here. */
+    int rc = plugins ? read_rows(c, NULL, 0, -1, &items, &n, err)
+                     : read_rows(c, q->from_org, q->after,
+                                 q->all ? -1 : q->limit, &items, &n, err);
+    if (rc)
+        return rc;
+    int64_t total = 0;
+    if (plugins) {
+        plugin_rank(w, items, n);
+        total = (int64_t)n;
+    } else {
+        sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_WAIT_COUNT, err);
+        if (!st || (rc = sqlite3_step(st)) != SQLITE_ROW) {
+            if (st)
+                sqlite3_reset(st);
+            for (size_t i = 0; i < n; i++)
+                json_decref(items[i].e);
+            free(items);
+            return st ? ct_capacity__dberr(c, err, rc,
+                                           "counting the waiting list")
+                      : CT_ESTORE;
         }
+        total = sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
     }
-    sqlite3_bind_null(st, 1);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        json_decref(a);
-        return ct_capacity__dberr(c, err, rc, "reading the waiting list");
+    json_t *a = json_array();
+    int64_t last = 0;
+    size_t shown = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = items[i].e;
+        int64_t pos = json_integer_value(json_object_get(e, "position"));
+        const char *org = json_string_value(json_object_get(e, "from_org"));
+        bool keep = !plugins || ((!q->from_org || strcmp(org, q->from_org) == 0) &&
+                                 pos > q->after &&
+                                 (q->all || shown < (size_t)q->limit));
+        if (keep && a && json_array_append(a, e) == 0) {
+            shown++;
+            last = pos;
+        }
+        json_decref(e);
     }
-    bool full = json_array_size(a) == (size_t)q->limit && last < total;
-    *out = json_pack("{s:o, s:I, s:o}", "waiting", a, "total",
-                     (json_int_t)total, "next",
-                     full ? json_integer(last) : json_null());
+    free(items);
+    bool full = !q->all && shown == (size_t)q->limit && last < total;
+    *out = a ? json_pack("{s:o, s:I, s:o}", "waiting", a, "total",
+                         (json_int_t)total, "next",
+                         full ? json_integer(last) : json_null())
+             : NULL;
     return *out ? 0 : ct_capacity__fail(err, CT_ENOMEM, "out of memory");
 }
 

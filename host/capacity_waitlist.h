@@ -4,7 +4,8 @@
  * has changed since they were last matched against it.
  *
  * The order: priority (larger first), then time past the discharge ready
- * date (the earlier date first), then arrival (the referral's id).
+ * date (the earlier date first), then arrival (the referral's id); or the
+ * plugins' order, when a plugin has a queue hook (set_order below).
  *
  * The list is "pending" when anything happened that may let a waiting
  * referral fit where it did not: a bed freed (hold expired, released or
@@ -56,6 +57,7 @@ typedef struct ct_capacity_waitlist_entry {
     bool decided;    /* it has a decision that placed it on the list */
     bool manual;     /* its last decision was manual review */
     bool deferred;   /* queued without a search (intake.h) */
+    size_t index;    /* its place in the plugins' order, when there is one */
 } ct_capacity_waitlist_entry;
 
 /*
@@ -78,7 +80,22 @@ typedef struct ct_waitlist_query {
     const char *from_org; /* that organisation's referrals only; NULL: all */
     int64_t after;        /* entries after this position (0: from the top) */
     int limit;            /* 1..1000 */
+    bool all;             /* the whole list, whatever limit says */
+    bool host_order;      /* the host's order, not the plugins' */
 } ct_waitlist_query;
+
+/*
+ * The plugins' order (their queue hooks, docs/plugins.md "The waiting
+ * list"): a round that starts from the top wants one (the intake asks the
+ * plugins and sets it before it reads entries); ids are every waiting
+ * referral in the order to serve them (copied). An empty order (n 0)
+ * serves the host's. The order stays, for GET /v1/waiting-list, until the
+ * next round sets another; referrals it does not name follow it in the
+ * host's order.
+ */
+bool ct_capacity_waitlist_wants_order(ct_capacity *c);
+int ct_capacity_waitlist_set_order(ct_capacity *c, const int64_t *ids,
+                                   size_t n);
 
 /*
  * The list in order as a new JSON object {waiting: [...], total, next}:

@@ -177,6 +177,151 @@ static int check_input(const ct_delay_input *in, const char **field,
     return 0;
 }
 
+typedef struct episode_row {
+    int64_t referral, superseded_by;
+    char reason[CT_DELAY_REASON_MAX + 1], org[CT_CAP_ID_MAX];
+    char from[11], to[11]; /* to "" while open */
+} episode_row;
+
+static int read_episode(ct_capacity *c, int64_t ep, episode_row *out,
+                        ct_cap_error *err)
+{
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_DEL_EPISODE, err);
+    if (!st)
+        return CT_ESTORE;
+    sqlite3_bind_int64(st, 1, ep);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        out->referral = sqlite3_column_int64(st, 0);
+        snprintf(out->reason, sizeof out->reason, "%s", col(st, 1));
+        snprintf(out->org, sizeof out->org, "%s", col(st, 2));
+        snprintf(out->from, sizeof out->from, "%s", col(st, 3));
+        snprintf(out->to, sizeof out->to, "%s", col(st, 4) ? col(st, 4) : "");
+        out->superseded_by = sqlite3_column_int64(st, 5);
+        rc = 0;
+    } else if (rc == SQLITE_DONE) {
+        rc = CT_ENOTFOUND;
+    } else {
+        rc = ct_capacity__dberr(c, err, rc, "reading a delay episode");
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+static int supersede(ct_capacity *c, int64_t ep, int64_t by,
+                     ct_cap_error *err)
+{
+    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_DEL_SUPERSEDE, err);
+    if (!st)
+        return CT_ESTORE;
+    sqlite3_bind_int64(st, 1, ep);
+    sqlite3_bind_int64(st, 2, by);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE
+               ? 0
+               : ct_capacity__dberr(c, err, rc, "correcting a delay");
+}
+
+/* ct_delay_correct inside the change. */
+static int correct(ct_capacity *c, int64_t id, int64_t episode,
+                   const ct_delay_input *in, const char *actor,
+                   const char **field, ct_cap_error *err)
+{
+    char ready[11], left[11];
+    episode_row old;
+    int rc;
+    if ((rc = load(c, id, "correct a delay", ready, left, err)))
+        return rc;
+    if (in->from) {
+        *field = "from";
+        return ct_capacity__fail(err, CT_EINVAL,
+                                 "a correction keeps the days of the "
+                                 "episode it corrects; give no 'from'");
+    }
+    rc = read_episode(c, episode, &old, err);
+    if (rc == CT_ENOTFOUND || (rc == 0 && old.referral != id)) {
+        *field = "episode";
+        return ct_capacity__fail(err, CT_EINVAL,
+                                 "referral %" PRId64 " has no delay episode "
+                                 "%" PRId64,
+                                 id, episode);
+    }
+    if (rc)
+        return rc;
+    if (old.superseded_by) {
+        *field = "episode";
+        return ct_capacity__fail(err, CT_EINVAL,
+                                 "delay episode %" PRId64 " was corrected "
+                                 "by episode %" PRId64 "; correct that one",
+                                 episode, old.superseded_by);
+    }
+    if ((rc = ct_capacity__org_exists(c, in->responsible_org, err))) {
+        *field = "responsible_org";
+        return rc;
+    }
+    /* Out of force first (a row naming itself for the moment): an open
+     * episode and its correction may not both be open. */
+    if ((rc = supersede(c, episode, episode, err)))
+        return rc;
+    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_DEL_INSERT_SPAN, err);
+    if (!st)
+        return CT_ESTORE;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_text(st, 2, in->reason, -1, SQLITE_STATIC);
+    if (in->reason_text)
+        sqlite3_bind_text(st, 3, in->reason_text, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, in->responsible_org, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, old.from, -1, SQLITE_STATIC);
+    if (old.to[0])
+        sqlite3_bind_text(st, 6, old.to, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 7, ct_clock_now(c->clock));
+    sqlite3_bind_text(st, 8, actor, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return ct_capacity__dberr(c, err, rc, "correcting a delay");
+    int64_t ep = sqlite3_last_insert_rowid(ct_store__db(c->store));
+    if ((rc = supersede(c, episode, ep, err)))
+        return rc;
+    /* The open episode is the referral's current delay. */
+    if (!old.to[0] &&
+        (rc = set_current(c, id, in->reason, in->responsible_org, err)))
+        return rc;
+    return ct_capacity__emit(
+        c, actor, "referral.delay_corrected",
+        json_pack("{s:I, s:I, s:I, s:s, s:o, s:s, s:s, s:o, s:{s:s, s:s},"
+                  " s:b}",
+                  "referral", (json_int_t)id, "episode", (json_int_t)ep,
+                  "supersedes", (json_int_t)episode, "reason",
+                  in->reason, "text",
+                  in->reason_text ? json_string(in->reason_text)
+                                  : json_null(),
+                  "responsible_org", in->responsible_org, "from", old.from,
+                  "to", old.to[0] ? json_string(old.to) : json_null(),
+                  "was", "reason", old.reason, "responsible_org", old.org,
+                  "retrospective", left[0] != '\0'),
+        err);
+}
+
+int ct_delay_correct(ct_capacity *c, int64_t id, int64_t episode,
+                     const ct_delay_input *in, const char *actor,
+                     const char **field, ct_cap_error *err)
+{
+    const char *f_dummy;
+    if (!field)
+        field = &f_dummy;
+    *field = NULL;
+    int rc;
+    if ((rc = check_input(in, field, err)) ||
+        (rc = ct_capacity__check_text("actor", actor, 200, err)) ||
+        (rc = ct_capacity__begin(c, err)))
+        return rc;
+    rc = correct(c, id, episode, in, actor, field, err);
+    return ct_capacity__finish(c, rc, err);
+}
+
 int ct_delay_start(ct_capacity *c, int64_t id, const ct_delay_input *in,
                    const char *actor, const char **field, ct_cap_error *err)
 {
@@ -429,7 +574,12 @@ int ct_delay_episodes_json(ct_capacity *c, int64_t id, int64_t ready_day,
                              col(st, 7) ? json_string(col(st, 7))
                                         : json_null(),
                              "retrospective",
-                             sqlite3_column_int(st, 8) != 0))) {
+                             sqlite3_column_int(st, 8) != 0)) ||
+            json_object_set_new(
+                json_array_get(a, json_array_size(a) - 1), "supersedes",
+                sqlite3_column_type(st, 9) == SQLITE_NULL
+                    ? json_null()
+                    : json_integer(sqlite3_column_int64(st, 9)))) {
             json_decref(a);
             a = NULL;
         }

@@ -15,7 +15,8 @@
  * these functions run. The host keeps what defines a delay: it starts on
  * or after the DRD and no later than today, the history is not rewritten
  * (a new episode starts no earlier than the open one), the organisation
- * exists, and a cancelled referral has no new delay. A discharged or
+ * exists, and a cancelled referral has no new delay. An episode coded
+ * wrongly is corrected by a new one that supersedes it (ct_delay_correct). A discharged or
  * completed referral takes episodes coded retrospectively (the national
  * sitrep allows it) within the days it waited: from before the day the
  * person left, audited as such.
@@ -58,6 +59,21 @@ typedef struct ct_delay_input {
  */
 int ct_delay_start(ct_capacity *c, int64_t id, const ct_delay_input *in,
                    const char *actor, const char **field, ct_cap_error *err);
+
+/*
+ * Corrects episode `episode` of referral id rather than starting one: the
+ * reason or organisation coded was wrong (in->from must be NULL). The history
+ * keeps both: a new episode over the same days supersedes it (the old row
+ * names it in superseded_by), and reports, the referral view and the
+ * current delay read only episodes in force. Audited as
+ * referral.delay_corrected {referral, episode, supersedes, reason, text,
+ * responsible_org, from, to, was: {reason, responsible_org}}. Refused
+ * with field "episode" for an episode of another referral or one already
+ * corrected (correct the correction), "from" when from is given.
+ */
+int ct_delay_correct(ct_capacity *c, int64_t id, int64_t episode,
+                     const ct_delay_input *in, const char *actor,
+                     const char **field, ct_cap_error *err);
 
 /* Ends the open episode on day `to` (YYYY-MM-DD, NULL for today): the
  * person is no longer delayed for that reason. Audited as

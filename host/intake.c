@@ -176,6 +176,54 @@ static bool may_fit(ct_capacity *cap, const ct_capacity_waitlist_entry *e,
     return false;
 }
 
+/* The plugins' order for a round that starts from the top (their queue
+ * hooks, docs/plugins.md "The waiting list"): the first QUEUE_MAX
+ * referrals of the host's order go to the hooks, the rest follow as they
+ * are. Without a queue hook the host's order is served. A failure to read
+ * the list serves the host's order too (logged). */
+#define QUEUE_MAX 2000
+static void order_list(ct_capacity *cap, ct_plugins *plugins)
+{
+    if (!plugins || !ct_plugins_has_queue(plugins)) {
+        ct_capacity_waitlist_set_order(cap, NULL, 0);
+        return;
+    }
+    ct_waitlist_query q = {.all = true, .host_order = true};
+    json_t *page = NULL, *head = json_array(), *e;
+    ct_cap_error err = {0};
+    int64_t *ids = NULL;
+    if (ct_capacity_waitlist_json(cap, &q, &page, &err) || !head) {
+        ct_log_error("intake", "waiting list: not ordered: %s", err.message);
+        goto done;
+    }
+    json_t *all = json_object_get(page, "waiting");
+    size_t n = json_array_size(all), i, k = 0;
+    json_array_foreach(all, i, e)
+    {
+        if (i == QUEUE_MAX)
+            break;
+        /* The hooks order people; why they wait is the decisions'. */
+        json_object_del(e, "why");
+        json_object_del(e, "reasons");
+        json_array_append(head, e);
+    }
+    ct_plugins_queue(plugins, &head, NULL);
+    if (n && !(ids = malloc(n * sizeof *ids)))
+        goto done;
+    json_array_foreach(head, i, e)
+        ids[k++] = json_integer_value(json_object_get(e, "id"));
+    for (i = QUEUE_MAX; i < n; i++)
+        ids[k++] = json_integer_value(
+            json_object_get(json_array_get(all, i), "id"));
+    ct_capacity_waitlist_set_order(cap, ids, k);
+done:
+    if (!ids)
+        ct_capacity_waitlist_set_order(cap, NULL, 0);
+    free(ids);
+    json_decref(head);
+    json_decref(page);
+}
+
 static int64_t mono_ms(void)
 {
     struct timespec ts;
@@ -204,6 +252,8 @@ static int rematch_fn(ct_store *s, void *arg)
      st->checked >= CT_INTAKE_REMATCH_CHECKS ||                              \
      (st->decided && mono_ms() >= until))
     while ((bits = ct_capacity_waitlist_round(c->cap)) && !SPENT()) {
+        if (ct_capacity_waitlist_wants_order(c->cap))
+            order_list(c->cap, c->plugins);
         size_t n = 0;
         ct_cap_error err = {0};
         if ((rc = ct_capacity_waitlist_entries(c->cap, page, PAGE, &n, &err))) {
@@ -472,6 +522,15 @@ int ct_intake_delay(ct_capacity *cap, ct_plugins *plugins, int64_t id,
                     const ct_delay_input *in, const char *actor,
                     const char **field, ct_cap_error *err)
 {
+    return ct_intake_delay_episode(cap, plugins, id, 0, in, actor, field,
+                                   err);
+}
+
+int ct_intake_delay_episode(ct_capacity *cap, ct_plugins *plugins,
+                            int64_t id, int64_t episode,
+                            const ct_delay_input *in, const char *actor,
+                            const char **field, ct_cap_error *err)
+{
     if (field)
         *field = NULL;
     json_t *answer = NULL, *org = NULL, *view = NULL, *d = NULL;
@@ -519,7 +578,9 @@ int ct_intake_delay(ct_capacity *cap, ct_plugins *plugins, int64_t id,
     }
     ct_delay_input use = *in;
     use.reason_text = text;
-    rc = ct_delay_start(cap, id, &use, actor, field, err);
+    rc = episode ? ct_delay_correct(cap, id, episode, &use, actor, field,
+                                    err)
+                 : ct_delay_start(cap, id, &use, actor, field, err);
 done:
     json_decref(answer);
     json_decref(org);

@@ -188,5 +188,11 @@ int ct_intake_escalate(ct_capacity *cap, ct_plugins *plugins, json_t **out,
 int ct_intake_delay(ct_capacity *cap, ct_plugins *plugins, int64_t id,
                     const ct_delay_input *in, const char *actor,
                     const char **field, ct_cap_error *err);
+/* The same with episode > 0: corrects that earlier episode instead
+ * (delay.h ct_delay_correct), after the same reason list check. */
+int ct_intake_delay_episode(ct_capacity *cap, ct_plugins *plugins,
+                            int64_t id, int64_t episode,
+                            const ct_delay_input *in, const char *actor,
+                            const char **field, ct_cap_error *err);
 
 #endif

@@ -203,6 +203,19 @@ int ct_plugins_escalate(ct_plugins *p, const json_t *metrics, json_t *trace,
                         json_t **out);
 
 /*
+ * queue: the waiting list in the plugins' order (docs/plugins.md "The
+ * waiting list"). *list is a JSON array of entries {id, position,
+ * priority, ...} in the host's order, which each plugin with a queue hook
+ * may reorder in turn (the next one gets the result); *list is replaced
+ * by the final order. A plugin that fails or answers in another shape
+ * leaves the order as it got it (logged, counted, traced in trace, which
+ * may be NULL). Always 0.
+ */
+int ct_plugins_queue(ct_plugins *p, json_t **list, json_t *trace);
+/* Whether any running plugin has a queue hook that is not quarantined. */
+bool ct_plugins_has_queue(const ct_plugins *p);
+
+/*
  * delay: checks a delay reason against the area's reason list, which is
  * plugin data (discharge_hub). delay is {reason, responsible_org, from,
  * org {id, name, facility_kinds}} (borrowed). The first non-nil answer

@@ -24,7 +24,7 @@ static double now_ms(void)
 }
 
 const char *const ct_plugins__hook_names[CT_HOOK_COUNT] = {
-    "triage", "rank", "admit", "escalate", "delay"};
+    "triage", "rank", "admit", "escalate", "delay", "queue"};
 
 /* Counts a failure of one hook, schedule or handler (its guard, named
  * what) and quarantines that part alone after limits.quarantine_after in
@@ -457,6 +457,100 @@ int ct_plugins_delay(ct_plugins *m, const json_t *referral,
     }
     ct_plugins_flush(m);
     return out;
+}
+
+/* Whether p has a queue hook (its state looked at on this thread). */
+static bool queue_hook(const ct_plugin *p)
+{
+    lua_State *L = ct_sandbox_state(p->sb);
+    if (ct_sandbox_get_hook(p->sb, "queue") != 0)
+        return false;
+    lua_settop(L, lua_gettop(L) - 1);
+    return true;
+}
+
+/* queue's answer, taken in place of list when it is one: referral ids in
+ * the plugin's order, or tables naming them as {id = ...}. Ids not on the
+ * list or given twice are skipped; the referrals it left out follow in
+ * the order the plugin was given (a plugin orders the list, it cannot
+ * take anyone off it). NULL when res is not a list of either. */
+static json_t *queue_order(const json_t *res, const json_t *list)
+{
+    if (!json_is_array(res))
+        return NULL;
+    json_t *by_id = json_object(), *out = json_array(), *v;
+    size_t i;
+    char key[24];
+    json_array_foreach(list, i, v)
+    {
+        snprintf(key, sizeof key, "%lld",
+                 (long long)json_integer_value(json_object_get(v, "id")));
+        json_object_set(by_id, key, v);
+    }
+    json_array_foreach(res, i, v)
+    {
+        const json_t *id = json_is_object(v) ? json_object_get(v, "id") : v;
+        if (!json_is_integer(id)) {
+            json_decref(by_id);
+            json_decref(out);
+            return NULL;
+        }
+        snprintf(key, sizeof key, "%lld", (long long)json_integer_value(id));
+        json_t *e = json_object_get(by_id, key);
+        if (e) {
+            json_array_append(out, e);
+            json_object_del(by_id, key);
+        }
+    }
+    json_array_foreach(list, i, v)
+    {
+        snprintf(key, sizeof key, "%lld",
+                 (long long)json_integer_value(json_object_get(v, "id")));
+        if (json_object_get(by_id, key))
+            json_array_append(out, v);
+    }
+    json_decref(by_id);
+    return out;
+}
+
+bool ct_plugins_has_queue(const ct_plugins *m)
+{
+    for (size_t i = 0; m->cur && i < m->cur->n; i++) {
+        const ct_plugin *p = m->cur->items[i];
+        /* A stuck plugin's state is still in use on its thread: not
+         * looked at (and its hooks are out anyway). */
+        if (!p->stuck && !p->hooks[CT_HOOK_QUEUE].quarantined &&
+            queue_hook(p))
+            return true;
+    }
+    return false;
+}
+
+int ct_plugins_queue(ct_plugins *m, json_t **list, json_t *trace)
+{
+    ct_plugins_decision_begin(m);
+    for (size_t i = 0; m->cur && i < m->cur->n; i++) {
+        ct_plugin *p = m->cur->items[i];
+        json_t *res, *entry;
+        int rc = call_hook(p, "queue", *list, NULL, 1, &res, trace, &entry);
+        if (rc == 1)
+            continue;
+        json_t *next = rc == 0 ? queue_order(res, *list) : NULL;
+        if (rc == 0 && !next)
+            shape_error(p, entry, "queue",
+                        "not a list of referral ids (expected the list "
+                        "it was given, reordered, or their ids)");
+        if (next) {
+            json_decref(*list);
+            *list = next;
+        }
+        /* A failure keeps the order it was given: the list is still
+         * served, in the order before this plugin. */
+        json_decref(res);
+        json_decref(entry);
+    }
+    ct_plugins_flush(m);
+    return 0;
 }
 
 /* rank's answer: a list of tables each naming a bed. */

@@ -7,6 +7,7 @@
 #include "plugins_int.h"
 
 #include "capacity.h"
+#include "capacity_resident.h"
 #include "capacity_view.h"
 #include "escalation.h"
 #include "error.h"
@@ -804,6 +805,40 @@ static int l_unblock_bed(lua_State *L)
                       &err);
 }
 
+/* ct.act.record_resident(bed, expected_end?) -> true | nil, err, code */
+static int l_record_resident(lua_State *L)
+{
+    const char *bed = luaL_checkstring(L, 1);
+    lua_Integer end = luaL_optinteger(L, 2, 0);
+    luaL_argcheck(L, end >= 0, 2,
+                  "expected record_resident(bed, expected_end?) with a time "
+                  "in ms");
+    char actor[100];
+    ct_cap_error err = {0};
+    bool created;
+    return act_result(L,
+                      ct_capacity_resident_set(cap_of(L), bed, (int64_t)end,
+                                               NULL,
+                                               actor_of(L, actor,
+                                                        sizeof actor),
+                                               &created, &err),
+                      &err);
+}
+
+/* ct.act.resident_left(bed) -> true | nil, err, code */
+static int l_resident_left(lua_State *L)
+{
+    const char *bed = luaL_checkstring(L, 1);
+    char actor[100];
+    ct_cap_error err = {0};
+    return act_result(L,
+                      ct_capacity_resident_leave(cap_of(L), bed,
+                                                 actor_of(L, actor,
+                                                          sizeof actor),
+                                                 &err),
+                      &err);
+}
+
 /* ct.act.set_cohort(zone, pathogen, cohort) -> true | nil, err, code */
 static int l_set_cohort(lua_State *L)
 {
@@ -874,6 +909,8 @@ static const luaL_Reg act_funcs[] = {
     {"close_surge", l_close_surge},
     {"block_bed", l_block_bed},
     {"unblock_bed", l_unblock_bed},
+    {"record_resident", l_record_resident},
+    {"resident_left", l_resident_left},
     {"set_cohort", l_set_cohort},
     {NULL, NULL},
 };

@@ -30,7 +30,7 @@ typedef struct ct_plugin_guard {
 
 /* The decision hooks, each with its own guard. */
 enum { CT_HOOK_TRIAGE, CT_HOOK_RANK, CT_HOOK_ADMIT, CT_HOOK_ESCALATE, CT_HOOK_DELAY,
-       CT_HOOK_COUNT };
+       CT_HOOK_QUEUE, CT_HOOK_COUNT };
 
 /* A ct.every or ct.daily schedule: a timer on the host clock calling a
  * Lua function held by registry reference. */

@@ -11,6 +11,7 @@
 #include "config.h"
 #include "error.h"
 #include "host.h"
+#include "capacity_waitlist.h"
 #include "intake.h"
 #include "isolation.h"
 #include "log.h"
@@ -572,6 +573,45 @@ static ct_repl_status cmd_escalate(ct_repl *r, const char *arg, bool more_ok)
     return print_json(r, T_ESCALATION, res);
 }
 
+/* .waiting: the waiting list in the order it is served, one line each
+ * with the first reason of the wait (docs/repl.md). */
+static ct_repl_status cmd_waiting(ct_repl *r, const char *arg, bool more_ok)
+{
+    (void)arg, (void)more_ok;
+    ct_waitlist_query q = {.limit = 1000};
+    json_t *page = NULL, *e;
+    ct_cap_error err = {0};
+    if (ct_capacity_waitlist_json(r->cap, &q, &page, &err))
+        return fail_msg(r, ".waiting: %s", err.message);
+    json_t *list = json_object_get(page, "waiting");
+    size_t i;
+    json_array_foreach(list, i, e)
+    {
+        const char *pw = json_string_value(json_object_get(e, "pathway"));
+        const char *why = json_string_value(
+            json_array_get(json_object_get(e, "reasons"), 0));
+        fprintf(r->o.out,
+                "%lld. referral %lld  %s  priority %lld  ready %s (+%lldd)  "
+                "%s%s%s\n",
+                (long long)json_integer_value(json_object_get(e, "position")),
+                (long long)json_integer_value(json_object_get(e, "id")),
+                pw ? pw : "-",
+                (long long)json_integer_value(json_object_get(e, "priority")),
+                json_string_value(json_object_get(e, "ready_date")),
+                (long long)json_integer_value(
+                    json_object_get(e, "days_past_ready")),
+                json_string_value(json_object_get(e, "outcome"))
+                    ? json_string_value(json_object_get(e, "outcome"))
+                    : "not decided",
+                why ? ": " : "", why ? why : "");
+    }
+    if (!json_array_size(list))
+        fputs("nobody is waiting\n", r->o.out);
+    fflush(r->o.out);
+    json_decref(page);
+    return CT_REPL_OK;
+}
+
 static ct_repl_status cmd_explain(ct_repl *r, const char *arg, bool more_ok)
 {
     (void)more_ok;
@@ -755,6 +795,8 @@ static const struct command {
     {"explain", "ID", "the stored decision of referral ID and its trace",
      cmd_explain},
     {"capacity", "", "beds per facility and zone", cmd_capacity},
+    {"waiting", "", "the waiting list in the order it is served, with why",
+     cmd_waiting},
     {"escalate", "", "ask the plugins for the escalation level now (the "
                      "host does every 15 min) and show each step",
      cmd_escalate},

@@ -296,6 +296,38 @@ int ct_report__daily_walk(const json_t *rep, int64_t only,
     return 0;
 }
 
+/* A wait's why (docs/api.md "Why a referral waits") in words for a cell:
+ * "70 without bariatric; 218 not for the pathway; 5 blocked". */
+static void why_text(const json_t *why, ct_buf *b)
+{
+    static const char *const rules[][2] = {
+        {"pathway", "not for the pathway"}, {"cohort", "infection cohort"},
+        {"closed", "zone closed"},          {"surge_closed", "surge closed"},
+        {"held", "held"},                   {"occupied", "occupied"},
+        {"blocked", "blocked"},             {"available", "free, not offered"}};
+    const json_t *ex = json_object_get(why, "excluded");
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)json_object_get(ex, "tags"), k, v)
+        if (json_integer_value(v))
+            ct_buf_printf(b, "%s%lld without %s", b->len ? "; " : "",
+                          (long long)json_integer_value(v), k);
+    for (size_t i = 0; i < CT_ARRAY_LEN(rules); i++) {
+        json_int_t n = json_integer_value(json_object_get(ex, rules[i][0]));
+        if (n)
+            ct_buf_printf(b, "%s%lld %s", b->len ? "; " : "", (long long)n,
+                          rules[i][1]);
+    }
+    size_t i;
+    json_array_foreach(json_object_get(why, "dropped"), i, v)
+        ct_buf_printf(b, "%s%s left out %s", b->len ? "; " : "",
+                      json_string_value(json_object_get(v, "plugin")),
+                      json_string_value(json_object_get(v, "bed")));
+    json_array_foreach(json_object_get(why, "refused"), i, v)
+        ct_buf_printf(b, "%s%s refused", b->len ? "; " : "",
+                      json_string_value(json_object_get(v, "bed")));
+}
+
 /* people: one row a person, as the JSON. */
 static void people_csv(FILE *out, const json_t *rep)
 {
@@ -306,7 +338,8 @@ static void people_csv(FILE *out, const json_t *rep)
         "responsible_org", "responsible_org_name"};
     for (size_t c = 0; c < CT_ARRAY_LEN(cols); c++)
         csv_field(out, cols[c], false);
-    csv_field(out, "updated_at", true);
+    csv_field(out, "updated_at", false);
+    csv_field(out, "why", true);
     size_t i;
     json_t *p;
     json_array_foreach(json_object_get(rep, "people"), i, p)
@@ -316,7 +349,11 @@ static void people_csv(FILE *out, const json_t *rep)
         char iso[32];
         ct_clock_format(json_integer_value(json_object_get(p, "updated_at")),
                         iso, sizeof iso);
-        csv_field(out, iso, true);
+        csv_field(out, iso, false);
+        ct_buf b = {0};
+        why_text(json_object_get(p, "why"), &b);
+        csv_field(out, b.data ? b.data : "", true);
+        ct_buf_free(&b);
     }
 }
 

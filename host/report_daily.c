@@ -477,6 +477,22 @@ done:
 
 /* ---- people ------------------------------------------------------------ */
 
+/* Why referral id waits (its decision's why), or JSON null when it does
+ * not wait or has none. */
+static json_t *why_of(ct_capacity *c, int64_t id, ct_cap_error *err)
+{
+    sqlite3_stmt *st = ct_report__stmt(c, CT_STMT_REP_WHY, err);
+    json_t *v = NULL;
+    if (!st)
+        return json_null();
+    sqlite3_bind_int64(st, 1, id);
+    if (sqlite3_step(st) == SQLITE_ROW &&
+        sqlite3_column_type(st, 0) != SQLITE_NULL)
+        v = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+    sqlite3_reset(st);
+    return v ? v : json_null();
+}
+
 int ct_report_people_json(ct_capacity *c, json_t **out, ct_cap_error *err)
 {
     *out = NULL;
@@ -511,6 +527,8 @@ int ct_report_people_json(ct_capacity *c, json_t **out, ct_cap_error *err)
             reason_name(reason, a.reason_text), "responsible_org",
             a.org ? json_string(a.org) : json_null(), "responsible_org_name",
             org_name(org, a.org_name), "updated_at", (json_int_t)r.updated);
+        if (o)
+            json_object_set_new(o, "why", why_of(c, r.id, err));
         /* Longest first: insert before the first shorter wait. */
         size_t i = 0;
         while (i < json_array_size(list) &&

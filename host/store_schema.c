@@ -514,6 +514,43 @@ static const char schema_v14[] =
     "  PRIMARY KEY (notification_id, n)"
     ") STRICT, WITHOUT ROWID;";
 
+/*
+ * Existing residents (host/capacity_resident.c): a bed occupied by someone
+ * who came without a referral in caretide, as a provider records them,
+ * with an optional expected end. bed.status says occupied while a stay is
+ * open, as it does for an occupancy, so counts, searches and holds read
+ * one column; at most one open stay per bed, and the bed's status keeps a
+ * stay and an assignment from sharing it. Stays that have ended stay, for
+ * the occupancy history the reports rebuild. And delay corrections.
+ */
+static const char schema_v15[] =
+    "CREATE TABLE resident ("
+    "  id           INTEGER PRIMARY KEY,"
+    "  bed_id       TEXT NOT NULL REFERENCES bed(id),"
+    "  started_at   INTEGER NOT NULL,"
+    "  expected_end INTEGER,"
+    "  ended_at     INTEGER,"
+    "  end_reason   TEXT CHECK (end_reason IS NULL OR end_reason = 'left'"
+    "                 OR end_reason = 'expected_end'),"
+    "  recorded_by  TEXT NOT NULL,"
+    "  note         TEXT,"
+    "  CHECK ((ended_at IS NULL) = (end_reason IS NULL))"
+    ") STRICT;"
+    "CREATE UNIQUE INDEX resident_one_per_bed ON resident(bed_id)"
+    "  WHERE ended_at IS NULL;"
+    "CREATE INDEX resident_expected_end ON resident(expected_end)"
+    "  WHERE ended_at IS NULL AND expected_end IS NOT NULL;"
+    "CREATE INDEX resident_by_end ON resident(ended_at)"
+    "  WHERE ended_at IS NOT NULL;"
+    /* A delay episode coded wrongly is corrected by a new one that
+     * supersedes it (host/delay.c): the history keeps both, reports read
+     * the episodes nothing superseded, and only those can be open. */
+    "ALTER TABLE delay_episode ADD COLUMN superseded_by INTEGER"
+    "  REFERENCES delay_episode(id);"
+    "DROP INDEX delay_episode_one_open;"
+    "CREATE UNIQUE INDEX delay_episode_one_open ON delay_episode(referral_id)"
+    "  WHERE to_day IS NULL AND superseded_by IS NULL;";
+
 const ct_migration ct_store__migrations[] = {
     {"domain model", schema_v1},
     {"capacity indexes and guards", schema_v2},
@@ -529,5 +566,6 @@ const ct_migration ct_store__migrations[] = {
     {"daily snapshots", schema_v12},
     {"loaded config hash", schema_v13},
     {"notification outbox", schema_v14},
+    {"existing residents, delay corrections", schema_v15},
 };
 const int ct_store__nmigrations = (int)CT_ARRAY_LEN(ct_store__migrations);

@@ -15,6 +15,7 @@
 #include "store_sql_isolation.h"
 #include "store_sql_metrics.h"
 #include "store_sql_referral.h"
+#include "store_sql_resident.h"
 #include "store_sql_waitlist.h"
 
 #define CT_STMTS_CAP_BEDS(X)                                                 \
@@ -86,6 +87,7 @@
     CT_STMTS_CANDIDATES(X)                                                   \
     CT_STMTS_METRICS(X)                                                      \
     CT_STMTS_DELAY(X)                                                        \
-    CT_STMTS_WAITLIST(X)
+    CT_STMTS_WAITLIST(X)                                                     \
+    CT_STMTS_RESIDENT(X)
 
 #endif

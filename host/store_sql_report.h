@@ -39,7 +39,15 @@
       "SELECT z.facility_id, a.kind, a.started_at, a.ended_at"               \
       "  FROM assignment a"                                                  \
       "  JOIN bed b ON b.id = a.bed_id JOIN zone z ON z.id = b.zone_id"      \
-      " WHERE a.ended_at > ?1 AND a.started_at <= ?2")                       \
+      " WHERE a.ended_at > ?1 AND a.started_at <= ?2"                        \
+      /* Existing residents occupy their beds too. */                       \
+      " UNION ALL "                                                          \
+      "SELECT z.facility_id, 'occupancy', s.started_at,"                     \
+      "       coalesce(s.ended_at, 0)"                                       \
+      "  FROM resident s"                                                    \
+      "  JOIN bed b ON b.id = s.bed_id JOIN zone z ON z.id = b.zone_id"      \
+      " WHERE (s.ended_at IS NULL OR s.ended_at > ?1)"                       \
+      "   AND s.started_at <= ?2")                                           \
     /* Changes of open beds after ?1: blocks, unblocks and surge, with the  \
      * facility they concern (through the zone for a bed event). */          \
     X(REP_OPEN_CHANGES,                                                      \
@@ -102,11 +110,17 @@
       "       o.name, r.nhs_number, r.from_org,"                             \
       "       coalesce(r.decided_pathway, r.requested_pathway),"             \
       "       (SELECT e.reason_text FROM delay_episode e"                    \
-      "         WHERE e.referral_id = r.id AND e.to_day IS NULL)"            \
+      "         WHERE e.referral_id = r.id AND e.to_day IS NULL"             \
+      "           AND e.superseded_by IS NULL)"                              \
       "  FROM referral r"                                                    \
       "  LEFT JOIN organisation o ON o.id = r.responsible_org"               \
       " WHERE r.ready_date < ?1 AND r.created_at <= ?3"                      \
       "   AND (r.discharged_at IS NULL OR r.discharged_at >= ?2)")           \
+    /* Why a waiting referral waits: its decision's why (docs/api.md).   \
+     */                                                                      \
+    X(REP_WHY,                                                               \
+      "SELECT json_extract(decision, '$.why') FROM referral"                 \
+      " WHERE id = ?1 AND state = 'waiting'")                                \
     /* A referral's delay episodes with their organisations' names, for  \
      * attributing each day to the episode in force then. */                \
     X(REP_EPISODES,                                                          \
@@ -114,7 +128,8 @@
       "       e.from_day, e.to_day"                                          \
       "  FROM delay_episode e"                                               \
       "  LEFT JOIN organisation o ON o.id = e.responsible_org"               \
-      " WHERE e.referral_id = ?1 ORDER BY e.from_day, e.id")                 \
+      " WHERE e.referral_id = ?1 AND e.superseded_by IS NULL"                \
+      " ORDER BY e.from_day, e.id")                                          \
     /* Holds that ended (confirmed, expired, released) in [?1, ?2), with   \
      * the organisation that runs the bed's facility. */                     \
     X(REP_HOLDS_ENDED,                                                       \

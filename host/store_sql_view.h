@@ -56,11 +56,13 @@
       "       (SELECT json_group_array(tag) FROM"                            \
       "          (SELECT tag FROM bed_tag t WHERE t.bed_id = b.id"           \
       "            ORDER BY tag)),"                                          \
-      "       a.referral_id, a.kind, a.expires_at"                           \
+      "       a.referral_id, a.kind, a.expires_at,"                          \
+      "       s.id, s.started_at, s.expected_end"                            \
       "  FROM bed b"                                                         \
       "  JOIN zone z ON z.id = b.zone_id"                                    \
       "  JOIN facility f ON f.id = z.facility_id"                            \
       "  LEFT JOIN assignment a ON a.bed_id = b.id AND a.active = 1"         \
+      "  LEFT JOIN resident s ON s.bed_id = b.id AND s.ended_at IS NULL"     \
       " WHERE b.retired = 0 AND z.retired = 0 AND f.retired = 0"             \
       "   AND (?1 IS NULL OR z.facility_id = ?1)"                            \
       "   AND (?2 IS NULL OR b.zone_id = ?2)"                                \

@@ -17,6 +17,13 @@
       "  FROM referral"                                                      \
       " WHERE state = 'waiting' AND (-priority, ready_date, id) > (?1, ?2, ?3)" \
       " ORDER BY -priority, ready_date, id LIMIT ?4")                        \
+    /* One referral still waiting, as WAIT_AFTER reads it. */             \
+    X(WAIT_ONE,                                                              \
+      "SELECT id, priority, ready_date, decided_pathway,"                    \
+      "       json_extract(decision, '$.outcome'),"                          \
+      "       json_extract(decision, '$.deferred'),"                         \
+      "       json_extract(decision, '$.kinds')"                             \
+      "  FROM referral WHERE id = ?1 AND state = 'waiting'")                 \
     /* A provider declined this referral (capacity.h,                     \
      * ct_capacity_decline): none of its beds is offered to it again; a     \
      * hold that expired unanswered: that bed is not. */                    \

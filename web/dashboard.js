@@ -534,6 +534,52 @@
     setTimeout(() => URL.revokeObjectURL(a.href), 10000);
   }
 
+  // Why a referral waits (docs/api.md "Why a referral waits"), one item
+  // per part: each host rule with the beds it keeps from the person, the
+  // plugins' drops and refusals, and what would place them.
+  const RULES = [['pathway', 'not a place for this pathway'], ['cohort', 'infection cohort'],
+    ['closed', 'zone closed'], ['surge_closed', 'surge beds not open'], ['held', 'held for others'],
+    ['occupied', 'occupied'], ['blocked', 'blocked'], ['available', 'free, but not offered']];
+
+  function whyList(why) {
+    const items = [];
+    const ex = why.excluded || {};
+    for (const [tag, n] of Object.entries(ex.tags || {})) {
+      if (n) items.push(h('li', { 'data-rule': 'tags', 'data-tag': tag, 'data-count': String(n) }, `${fmtInt(n)} without ${tag}`));
+    }
+    for (const [rule, words] of RULES) {
+      if (ex[rule]) items.push(h('li', { 'data-rule': rule, 'data-count': String(ex[rule]) }, `${fmtInt(ex[rule])} ${words}`));
+    }
+    for (const d of why.dropped || []) {
+      items.push(h('li', { 'data-rule': 'dropped' }, `${d.plugin} left out ${d.bed}: ${d.reason}`));
+    }
+    for (const r of why.refused || []) {
+      items.push(h('li', { 'data-rule': 'refused' }, `${r.bed} refused: ${r.reason}`));
+    }
+    for (const w of why.would_place || []) {
+      const text = w.event === 'hold_expires' ? `${w.bed} may free at ${fmtTime(w.at, true)} (a hold expires)`
+        : w.event === 'surge_opens' ? `${fmtInt(w.beds)} surge bed(s) at ${w.facility} if surge opens`
+          : w.event === 'isolation_ends' ? `isolation ends ${fmtTime(w.at, true)}` : w.event;
+      items.push(h('li', { 'data-rule': 'would_place', class: 'would' }, text));
+    }
+    return h('ul', { class: 'waitwhy' }, ...items);
+  }
+
+  function renderWaitlist(list) {
+    $('waitlist-card').hidden = !list;
+    if (!list) return;
+    const rows = list.waiting.map((e) => h('tr', { 'data-referral': e.id },
+      h('td', { class: 'n' }, String(e.position)),
+      h('th', { scope: 'row' }, String(e.id)),
+      h('td', {}, e.pathway || '-'),
+      h('td', { class: 'n' }, fmtInt(e.priority)),
+      h('td', { class: 'n' }, fmtInt(e.days_past_ready)),
+      h('td', {}, String(e.outcome || 'not decided').replace('_', ' ') + (e.deferred ? ' (queued)' : '')),
+      h('td', {}, e.why ? whyList(e.why) : h('span', { class: 'muted' }, 'for the hub and the referring hospital'))));
+    if (!rows.length) rows.push(h('tr', {}, h('td', { colspan: 7, class: 'muted' }, 'Nobody is waiting.')));
+    fill($('waitlist-table').tBodies[0], rows);
+  }
+
   function renderDecisions(rep) {
     $('decisions-card').hidden = !rep;
     if (!rep) return;
@@ -561,7 +607,7 @@
     if (busy) return;
     busy = true;
     try {
-      const [cap, rep, esc, today, daily, dec, ppl, resp] = await Promise.all([
+      const [cap, rep, esc, today, daily, dec, ppl, resp, wl] = await Promise.all([
         api('/v1/capacity'),
         api('/v1/reports/capacity'),
         api('/v1/escalation?limit=10'),
@@ -570,6 +616,7 @@
         DISPLAY ? null : optional(api('/v1/reports/decisions?limit=8')),
         DISPLAY ? null : optional(api('/v1/reports/delayed-people')),
         api('/v1/reports/providers'),
+        DISPLAY ? null : optional(api('/v1/waiting-list?limit=50')),
       ]);
       showBoard();
       const name = cap.area_name || cap.area || 'caretide';
@@ -585,6 +632,7 @@
       renderCohorts(cap);
       renderWaiting(cap);
       renderPeople(ppl);
+      renderWaitlist(wl);
       renderDecisions(dec);
       lastGood = Date.now();
       checkStale();

@@ -160,6 +160,13 @@ local CANDIDATE_FIELDS = { fields = {
   available_at = true, score = true, reason = true,
 } }
 
+local WAITING_FIELDS = { fields = {
+  id = true, position = true, from_org = true, priority = true, ready_date = true,
+  days_past_ready = true, requested_pathway = true, pathway = true, outcome = true,
+  deferred = true, updated_at = true, delay_reason = true, responsible_org = true,
+  nhs_number = true, needs = true,
+} }
+
 -- NHS numbers ---------------------------------------------------------------
 
 local function check_digit(nine)
@@ -222,10 +229,10 @@ end
 
 -- Sequences: ids and NHS numbers distinct within a test, and the same in
 -- every run. caretide.test resets them before each test.
-local seq = { referral = 0, candidate = 0 }
+local seq = { referral = 0, candidate = 0, waiting = 0 }
 
 function M.reset()
-  seq.referral, seq.candidate = 0, 0
+  seq.referral, seq.candidate, seq.waiting = 0, 0, 0
 end
 
 local function today()
@@ -357,6 +364,42 @@ function M.candidate(over)
   end
   if not ok then error("candidate: " .. err, 2) end
   return c
+end
+
+-- The waiting list ----------------------------------------------------------
+
+-- waiting{...} -> an entry of the waiting list as a queue hook gets it
+-- (docs/plugins.md "The waiting list"). Defaults: id = position = 1, 2,
+-- ... per test; nhs_number = nhs_number(id); from_org = "demo-acute" (or
+-- what use_area named); priority = 0; ready_date = today; days_past_ready
+-- = 0; requested_pathway = pathway = "P1"; outcome = "waiting"; deferred
+-- = false; updated_at = 0; needs = {}.
+function M.waiting(over)
+  if over ~= nil and type(over) ~= "table" then
+    error("expected waiting{field = value, ...}", 2)
+  end
+  local known, why = check_fields("waiting", over, WAITING_FIELDS)
+  if not known then error(why, 2) end
+  seq.waiting = seq.waiting + 1
+  local n = seq.waiting
+  local e = merge({
+    id = n,
+    position = n,
+    nhs_number = M.nhs_number(n),
+    from_org = area_defaults.from_org,
+    priority = 0,
+    ready_date = today(),
+    days_past_ready = 0,
+    requested_pathway = "P1",
+    pathway = "P1",
+    outcome = "waiting",
+    deferred = false,
+    updated_at = 0,
+    needs = {},
+  }, over or {})
+  local ok, err = one_of("outcome", e.outcome, { "waiting", "manual_review" })
+  if not ok then error("waiting: " .. err, 2) end
+  return e
 end
 
 -- Areas ---------------------------------------------------------------------

@@ -7,7 +7,7 @@
 --   before_each(fn)  after_each(fn)      (nested describes accumulate)
 --   expect(value).to_equal(x)  expect(value).never.to_equal(x)
 --   stub(tbl, name, fn_or_value)  spy(tbl, name)   (undone after each test)
---   referral{}, candidate{}, area{}, nhs_number(n)  (caretide.fixtures)
+--   referral{}, candidate{}, waiting{}, area{}, nhs_number(n)  (caretide.fixtures)
 --
 -- How a failure knows its file and line without the debug library: a
 -- matcher raises a string error at the level of the test code that called
@@ -775,6 +775,7 @@ end
 -- Data helpers (caretide.fixtures) and comparison, shared by every suite.
 M.referral = fixtures.referral
 M.candidate = fixtures.candidate
+M.waiting = fixtures.waiting
 M.area = fixtures.area
 M.bed_ids = fixtures.bed_ids
 M.nhs_number = fixtures.nhs_number

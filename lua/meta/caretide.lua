@@ -113,6 +113,15 @@
 ---@field surge boolean
 ---@field surge_open boolean
 ---@field blocked_reason? string
+---@field referral? integer held or occupied by this referral
+---@field hold_expires_at? integer
+---@field resident? ct.Resident an existing resident (no referral)
+
+---An existing resident's stay (ct.act.record_resident): nothing personal.
+---@class ct.Resident
+---@field id integer
+---@field since integer ms
+---@field expected_end? integer ms
 
 ---A plugin's effective settings: published defaults (plugin.yaml) with the
 ---area's overrides; durations in milliseconds, sizes in bytes.
@@ -126,6 +135,28 @@
 ---@field admit? fun(referral: ct.Referral, candidate: ct.Candidate): boolean, string?
 ---@field escalate? fun(metrics: table): ct.Escalation|nil
 ---@field delay? fun(referral: ct.Referral, delay: ct.DelayRequest): ct.DelayVerdict|nil
+---The waiting list reordered (or its ids); nobody can be left off.
+---@field queue? fun(waiting: ct.WaitingEntry[]): ct.WaitingEntry[]|integer[]
+
+---An entry of the waiting list as a queue hook gets it, in the host's order
+---(priority, then time past the ready date, then arrival) or the previous
+---plugin's. Build one in tests with t.waiting{...}.
+---@class ct.WaitingEntry
+---@field id integer the referral
+---@field position integer its place in the host's order
+---@field from_org string
+---@field priority integer
+---@field ready_date string YYYY-MM-DD
+---@field days_past_ready integer UK days
+---@field requested_pathway? ct.Pathway
+---@field pathway? ct.Pathway
+---@field outcome "waiting"|"manual_review"
+---@field deferred boolean
+---@field updated_at integer ms
+---@field delay_reason? string
+---@field responsible_org? string
+---@field nhs_number string
+---@field needs string[]
 
 -- The API ---------------------------------------------------------------------
 
@@ -327,6 +358,18 @@ function ct.act.block_bed(bed, reason) end
 ---@param bed string
 ---@return true|nil ok, string? err, string? code
 function ct.act.unblock_bed(bed) end
+---Records an existing resident (someone without a referral in caretide)
+---in an available bed, with an optional expected end (ms, in the future);
+---for a bed that has one, sets its expected end. The bed is occupied until
+---`resident_left` or the expected end, then offered down the waiting list.
+---@param bed string
+---@param expected_end? integer
+---@return true|nil ok, string? err, string? code
+function ct.act.record_resident(bed, expected_end) end
+---The resident of a bed left: the bed is free for the waiting list.
+---@param bed string
+---@return true|nil ok, string? err, string? code
+function ct.act.resident_left(bed) end
 ---Sets a zone's cohort for one pathogen; refused while someone in the
 ---zone would break it.
 ---@param zone string

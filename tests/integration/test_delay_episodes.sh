@@ -109,6 +109,37 @@ none_after=$(echo "$body" | jq '[.groups[] | select(.key == null or .key == "non
 [ "$none_after" -le "$none_before" ] && ok || bad "the unattributed days did not shrink: $none_before -> $none_after"
 req GET "/v1/audit?limit=1000" "$hub"
 expect 200 "[.events[] | select(.kind == \"referral.delay_set\" and .payload.referral == $gone and .payload.retrospective == true)] | length == 2"
+# Re-coding an earlier episode (issue 21): the first reason was wrong; the
+# correction is a new episode over the same days that supersedes it,
+# audited with what it replaced; reports count the corrected one.
+req GET "/v1/referrals/$gone" "$hub"
+first=$(echo "$body" | jq '.referral.delays[0].id')
+other_ep=$(curl -s -H "Authorization: Bearer $hub" "$base/v1/referrals/$id" | jq '.referral.delays[0].id')
+req GET '/v1/reports/delays?by=org' "$hub"
+community_before=$(echo "$body" | jq '[.groups[] | select(.key == "demo-community") | .bed_days_lost] | add // 0')
+acute_before=$(echo "$body" | jq '[.groups[] | select(.key == "demo-acute") | .bed_days_lost] | add // 0')
+req POST "/v1/referrals/$gone/delay" "$hub" "{\"episode\": $first, \"reason\": \"person_family_disagree\", \"responsible_org\": \"demo-acute\"}"
+expect 200 "(.referral.delays | length == 2) and .referral.delays[0].supersedes == $first and .referral.delays[0].reason == \"person_family_disagree\" and .referral.delays[0].from == \"$(ago 4)\" and .referral.delays[0].days == 2 and .referral.delays[1].supersedes == null and (.referral.delays | map(.days)) == [2, 2]"
+req GET '/v1/reports/delays?by=org' "$hub"
+[ "$(echo "$body" | jq '[.groups[] | select(.key == "demo-community") | .bed_days_lost] | add // 0')" = $((community_before - 2)) ] && \
+  [ "$(echo "$body" | jq '[.groups[] | select(.key == "demo-acute") | .bed_days_lost] | add // 0')" = $((acute_before + 2)) ] \
+  && ok || bad "the delays report does not use the correction: $(echo "$body" | jq -c '[.groups[] | {key, bed_days_lost}]')"
+req GET "/v1/audit?limit=1000" "$hub"
+expect 200 "[.events[] | select(.kind == \"referral.delay_corrected\") | .payload | select(.referral == $gone and .supersedes == $first and .was.reason == \"awaiting_p2_bed\" and .was.responsible_org == \"demo-community\" and .responsible_org == \"demo-acute\")] | length == 1"
+# The superseded episode is history: correct the correction instead. An
+# episode of another referral, or a correction with its own days, is
+# refused; nothing changes.
+req POST "/v1/referrals/$gone/delay" "$hub" "{\"episode\": $first, \"reason\": \"awaiting_p2_bed\", \"responsible_org\": \"demo-community\"}"
+expect_error 400 invalid episode
+req POST "/v1/referrals/$gone/delay" "$hub" "{\"episode\": $other_ep, \"reason\": \"awaiting_p2_bed\", \"responsible_org\": \"demo-community\"}"
+expect_error 400 invalid episode
+req POST "/v1/referrals/$gone/delay" "$hub" "{\"episode\": $first, \"reason\": \"awaiting_p2_bed\", \"responsible_org\": \"demo-community\", \"from\": \"$(ago 3)\"}"
+expect_error 400 invalid from
+req POST "/v1/referrals/$gone/delay" "$hub" '{"episode": "x", "reason": "awaiting_p2_bed", "responsible_org": "demo-community"}'
+expect_error 400 invalid episode
+req GET "/v1/referrals/$gone" "$hub"
+expect 200 '(.referral.delays | map(.reason)) == ["person_family_disagree", "person_family_disagree"]'
+
 # A cancelled referral still takes none.
 req POST /v1/referrals "$hospital" "{\"nhs_number\": \"$(nhs 4)\", \"ready_date\": \"$(ago 3)\", \"needs\": [\"nursing\"]}"
 cancelled=$(echo "$body" | jq -r .referral.id)

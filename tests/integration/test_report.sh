@@ -173,9 +173,13 @@ req GET /v1/reports/delayed-people "$hospital"
 expect_error 403 forbidden null
 req GET /v1/reports/delayed-people "$hub"
 expect 200 ".people | length == 1 and .[0].referral == $r1 and .[0].days_past_ready == 3 and .[0].nhs_number == \"$(nhs 1)\""
+# Why they wait, as the decision says, in structure (issue 21).
+expect 200 '(.people[0].why.excluded | type) == "object" and ([.people[0].why.excluded | .. | numbers] | add) > 0'
 req GET '/v1/reports/delayed-people?format=csv' "$hub"
 [ "$code" = 200 ] && echo "$headers" | grep -qi '^content-type: text/csv' && echo "$body" | grep -q "^$r1,$(nhs 1),demo-acute,P3,waiting,$ago3,3,awaiting_p3_bed," \
   && ok || bad "delayed people CSV: $code $body"
+echo "$body" | head -1 | grep -q ',updated_at,why$' && echo "$body" | sed -n 2p | grep -Eq ',"?[0-9]+ [a-z]' \
+  && ok || bad "delayed people CSV has no why: $body"
 
 # The same figures from the API (JSON and CSV) and the command line.
 for kind in today daily; do

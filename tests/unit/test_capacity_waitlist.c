@@ -4,11 +4,13 @@
  * order, a freed bed offered to the first referral in it that fits
  * before any new referral, bounded batches with new referrals queued
  * behind a round, rollbacks, declined beds, explained waits, and a
- * seeded random walk over referrals, bed changes, surge, closures,
+ * seeded random walk over referrals, bed changes, existing residents,
+ * surge, closures,
  * isolation ends and policy changes that checks the fairness invariant
  * and that every wait has a reason after every step.
  */
 #include "capacity_fixture.h"
+#include "capacity_resident.h"
 #include "capacity_waitlist.h"
 #include "intake.h"
 #include "isolation.h"
@@ -208,6 +210,51 @@ Test(waitlist, a_freed_bed_goes_to_the_waiting_referral_before_a_new_one)
     r = get(late);
     cr_assert_eq(r.state, CT_REFERRAL_HELD);
     cr_assert_str_eq(r.bed_id, "B01");
+}
+
+/* Existing residents (capacity_resident.h): their bed is occupied and no
+ * hold takes it; when they leave, or their expected end passes on the
+ * clock, the bed goes to the waiting referral first. */
+Test(waitlist, a_residents_bed_goes_down_the_list_when_they_leave)
+{
+    block_all_but(2);
+    block("X01");
+    block("X02");
+    bool created;
+    CAP_OK(ct_capacity_resident_set(f.cap, "B01", 0, "respite", "org:homes",
+                                    &created, &cap_err));
+    cr_assert(created);
+    CAP_OK(ct_capacity_resident_set(f.cap, "B02",
+                                    ct_clock_now(f.clock) + 2 * HOUR_MS,
+                                    NULL, "org:homes", &created, &cap_err));
+    cr_assert_eq(ct_capacity_block(f.cap, "B01", "clean", "t", &cap_err),
+                 CT_ESTATE);
+    cr_assert(strstr(cap_err.message, "resident"), "%s", cap_err.message);
+    json_t *d = NULL;
+    int64_t a = refer("2026-11-20", 0, NULL, &d);
+    cr_assert_str_eq(outcome(d), "waiting", "a hold took a resident's bed");
+    json_decref(d);
+    int64_t b = refer("2026-11-23", 0, NULL, NULL);
+    CAP_OK(ct_capacity_resident_leave(f.cap, "B01", "org:homes", &cap_err));
+    cr_assert_eq(ct_capacity_resident_leave(f.cap, "B01", "org:homes",
+                                            &cap_err),
+                 CT_ESTATE);
+    settle();
+    ct_referral r = get(a);
+    cr_assert_eq(r.state, CT_REFERRAL_HELD);
+    cr_assert_str_eq(r.bed_id, "B01");
+    cr_assert_eq(get(b).state, CT_REFERRAL_WAITING);
+    /* The expected end passes: B02 is free for the next one. */
+    ct_clock_advance(f.clock, 3 * HOUR_MS);
+    settle();
+    r = get(b);
+    cr_assert_eq(r.state, CT_REFERRAL_HELD);
+    cr_assert_str_eq(r.bed_id, "B02");
+    cr_assert_eq(cap_fx_int(&f,
+                            "SELECT count(*) FROM event WHERE kind = "
+                            "'resident.left' AND actor = ?1",
+                            "host"),
+                 1);
 }
 
 Test(waitlist, batches_are_bounded_and_new_referrals_queue_behind)
@@ -478,7 +525,7 @@ Test(waitlist, random_walk_keeps_the_list_fair, .timeout = 120)
     size_t nrefs = 0;
     char bed[16];
     for (int step = 0; step < 150; step++) {
-        int op = rand() % 12;
+        int op = rand() % 13;
         /* Holds made in this step are checked (under the rules the step
          * leaves: a step changes them before it places anyone). */
         since = cap_fx_int(&f, "SELECT coalesce(max(id), 0) FROM assignment",
@@ -551,6 +598,19 @@ Test(waitlist, random_walk_keeps_the_list_fair, .timeout = 120)
         case 10: /* a policy change: the escalation level */
             ct_capacity_waitlist_mark(f.cap, CT_WAITLIST_POLICY);
             break;
+        case 12: { /* an existing resident arrives (maybe leaving in a
+                    * few hours) or leaves */
+            bool created;
+            snprintf(bed, sizeof bed, "B%02d", 1 + rand() % 36);
+            if (ct_capacity_resident_leave(f.cap, bed, "t", &e))
+                ct_capacity_resident_set(
+                    f.cap, bed,
+                    rand() % 2 ? ct_clock_now(f.clock) +
+                                     (1 + rand() % 6) * HOUR_MS
+                               : 0,
+                    NULL, "t", &created, &e);
+            break;
+        }
         default: /* an isolation ends early: the cohort of red opens */
             ct_isolation_notify_due(f.cap);
             break;

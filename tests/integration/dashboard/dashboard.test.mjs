@@ -284,6 +284,16 @@ try {
     assert(!NHS_RE.test(text), 'an NHS number on the viewer\'s page: ' + text.match(NHS_RE));
   });
 
+  await check('a viewer sees the waiting list in order, without why or the person', async () => {
+    const list = await apiGet('/v1/waiting-list?limit=50', viewer);
+    assert(list.waiting.length >= 4, 'seeded people waiting for hydrotherapy beds: ' + list.waiting.length);
+    await page.waitForFunction((n) => document.querySelectorAll('#waitlist-table tbody tr[data-referral]').length === n,
+      list.waiting.length, WAIT);
+    const ids = await page.locator('#waitlist-table tbody tr').evaluateAll((rows) => rows.map((r) => Number(r.dataset.referral)));
+    assert(JSON.stringify(ids) === JSON.stringify(list.waiting.map((e) => e.id)), 'order: ' + ids);
+    assert(await page.locator('#waitlist-table ul.waitwhy').count() === 0, 'a viewer sees why someone waits');
+  });
+
   await check('a referral\'s trace counts its plugin steps in words', async () => {
     const t = await page.locator('#decisions summary').first().innerText();
     assert(/^Trace \((1 plugin step|[02-9]\d* plugin steps)\)$/.test(t), t);
@@ -330,6 +340,26 @@ try {
     const csv = readFileSync(await download.path(), 'utf8');
     assert(csv.startsWith('referral,nhs_number,'), csv.slice(0, 80));
     assert(csv.trim().split('\n').length === list.people.length + 1, 'CSV rows');
+  });
+  await check('the hub sees why each person waits, as the API says, rule by rule', async () => {
+    const list = await apiGet('/v1/waiting-list?limit=50', hub);
+    const first = list.waiting.find((e) => e.why && e.why.excluded);
+    assert(first, 'no waiting referral with why: ' + JSON.stringify(list.waiting[0]));
+    const row = hubPage.locator(`#waitlist-table tr[data-referral="${first.id}"]`);
+    await row.locator('ul.waitwhy li').first().waitFor(WAIT);
+    const tag = row.locator('li[data-rule="tags"][data-tag="hydrotherapy"]');
+    assert(await tag.count() === 1, 'the missing tag is not named');
+    const n = first.why.excluded.tags.hydrotherapy;
+    assert(Number(await tag.getAttribute('data-count')) === n && (await tag.innerText()).includes('without hydrotherapy'),
+      'hydrotherapy: ' + (await tag.innerText()) + ' against ' + n);
+    for (const rule of ['pathway', 'occupied', 'blocked']) {
+      const want = first.why.excluded[rule] || 0;
+      const li = row.locator(`li[data-rule="${rule}"]`);
+      const got = (await li.count()) ? Number(await li.getAttribute('data-count')) : 0;
+      assert(got === want, `${rule}: ${got} against ${want}`);
+    }
+    const text = await hubPage.locator('#waitlist-table').innerText();
+    assert(NHS_RE.test(text) === false, 'the waiting list shows NHS numbers on the board');
   });
   await check('the hub\'s page passes axe-core (no serious violation)', () => axeCheck(hubPage, 'hub'));
   await hubPage.close();
