@@ -77,27 +77,17 @@ int ct_referral_decision(ct_capacity *c, int64_t id, json_t **out,
                          ct_cap_error *err)
 {
     *out = NULL;
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_REF_GET_DECISION, err);
-    if (!st)
-        return CT_ESTORE;
-    sqlite3_bind_int64(st, 1, id);
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW) {
-        sqlite3_reset(st);
-        return rc == SQLITE_DONE
-                   ? ct_capacity__fail(err, CT_ENOTFOUND,
-                                       "referral %lld not found",
-                                       (long long)id)
-                   : ct_capacity__dberr(c, err, rc, "reading a decision");
+    ct_buf text = {0};
+    int rc = ct_referral_decision_text(c, id, &text, err);
+    if (rc == 0) {
+        *out = json_loadb(text.data, text.len, 0, NULL);
+        if (!*out)
+            rc = ct_capacity__fail(err, CT_ENOTFOUND,
+                                   "referral %lld has no decision yet",
+                                   (long long)id);
     }
-    const char *text = (const char *)sqlite3_column_text(st, 0);
-    *out = text ? json_loads(text, 0, NULL) : NULL;
-    sqlite3_reset(st);
-    if (!*out)
-        return ct_capacity__fail(err, CT_ENOTFOUND,
-                                 "referral %lld has no decision yet",
-                                 (long long)id);
-    return 0;
+    ct_buf_free(&text);
+    return rc;
 }
 
 json_t *ct_referral_residence_json(ct_capacity *c, int64_t id)
