@@ -102,6 +102,13 @@ wait_for() { # wait_for TEXT: until the screen shows it (at most ~10 s)
   return 1
 }
 expect_screen() { wait_for "$1" && ok || { bad "screen lacks: $1"; screen | grep -v "^$" | tail -20; }; }
+expect_prompt() { # the last line on the screen is a fresh, empty prompt
+  for _ in $(seq 100); do
+    [ "$(screen | grep -v '^$' | tail -1 | sed 's/ *$//')" = "caretide>" ] && { ok; return; }
+    sleep 0.1
+  done
+  bad "no fresh prompt"; screen | grep -v "^$" | tail -5
+}
 typeline() { tmux -L "$sock" send-keys -t repl -l -- "$1"; tmux -L "$sock" send-keys -t repl Enter; }
 start() {
   tmux -L "$sock" new-session -d -s repl -x 160 -y 50 \
@@ -141,6 +148,7 @@ expect_screen "(4 timers fired)"
 typeline '.referral {person = {age = 92,'
 typeline '  needs = {"nursing"}}}'
 expect_screen "held bed WH-G"
+expect_prompt
 typeline ".quit"
 expect_screen "caretide> .quit"
 sleep 0.5
@@ -152,6 +160,10 @@ tmux -L "$sock" kill-server 2>/dev/null
 sock=ct-repl-$$-2
 start
 typeline ".clock ${day}T00:00Z"
+# Keys sent while .clock still runs reach a terminal not yet in raw mode,
+# which echoes them as ^[[A: wait for the next prompt first.
+expect_screen "timers fired)"
+expect_prompt
 tmux -L "$sock" send-keys -t repl Up Up Up Up Up
 expect_screen "caretide> .advance 30m"
 tmux -L "$sock" send-keys -t repl Enter
