@@ -1,7 +1,8 @@
 /*
  * HTTP server internals shared by http.c (the server, MHD on libuv, the
- * request life cycle) and http_req.c (what handlers see: accessors,
- * replies, validation). Not for use outside those two files.
+ * request life cycle), http_route.c (routing, authentication, request
+ * checks), http_door.c (the front door) and http_req.c (what handlers
+ * see: accessors, replies, validation). Not for use outside those files.
  */
 #ifndef CT_HTTP_INT_H
 #define CT_HTTP_INT_H
@@ -87,6 +88,24 @@ void ct_http__door_free(ct_http__door *d);
 /* Takes fd (closed on failure). */
 void ct_http__admit(ct_http *h, int fd, const struct sockaddr *addr,
                     socklen_t addrlen);
+
+/* Routing and checks before the handler (http_route.c). route finds r's
+ * route in the table for method (HEAD as GET), capturing {name} values;
+ * on a miss it replies 404, or 405 with Allow, and returns 0. */
+int ct_http__route(ct_http_req *r, const char *method,
+                   const ct_http_route *routes, size_t nroutes);
+/* Sets r->who and r->access for r's route from its bearer token against
+ * auth (may be NULL: every token refused); replies 401 or 403 when it
+ * may not go on. */
+void ct_http__authenticate(ct_http_req *r, const ct_auth *auth);
+/* Whether s is UTF-8 text without control characters. */
+bool ct_http__clean_text(const char *s);
+/* MHD's unescape callback: a %00 becomes text clean_text refuses. */
+size_t ct_http__unescape(void *cls, struct MHD_Connection *c, char *s);
+/* Reply 414/431, or 400, and return true when the request's path or
+ * headers are over the limits, or its path or query not clean text. */
+bool ct_http__refuse_oversized(ct_http_req *r, const char *url);
+bool ct_http__refuse_unclean(ct_http_req *r, const char *url);
 
 /* Drops any reply already set (a handler replied, then failed). */
 void ct_http__reply_reset(ct_http_req *r);

@@ -2,7 +2,8 @@
  * Internals shared by the report files (report.c: periods, delays,
  * escalation, decisions; report_capacity.c: the capacity report and its
  * occupancy history; report_csv.c; report_national.c: the national
- * returns; report_daily.c: the wall's reports and delay episodes). Not for use outside those files.
+ * returns; report_daily.c: the wall's daily series, its rows and delay
+ * episodes; report_today.c: today and people). Not for use outside those files.
  */
 #ifndef CT_REPORT_INT_H
 #define CT_REPORT_INT_H
@@ -71,6 +72,36 @@ void ct_report__episodes_free(ct_report_episodes *e);
  * none does (a day before the first episode, or after the last ended). */
 const ct_report_episode *ct_report__episode_at(const ct_report_episodes *e,
                                                int64_t day);
+
+/* One referral row of REP_PAST_READY, with its wait worked out
+ * (report_daily.c). Strings borrowed until the next step. */
+typedef struct ct_report_row {
+    int64_t id, ready_day, created, end; /* end INT64_MAX while open */
+    const char *ready, *state, *reason, *org, *org_name, *nhs, *from_org,
+        *pathway, *reason_text;
+    int64_t updated;
+} ct_report_row;
+
+/* Who answered for a delay on a UK day. */
+typedef struct ct_report_attr {
+    const char *reason, *reason_text, *org, *org_name;
+} ct_report_attr;
+
+void ct_report__row_read(sqlite3_stmt *st, ct_report_row *r);
+/* The episode in force on `day`; a referral with no episode at all (a
+ * delay set before episodes existed) keeps its current attribution. */
+ct_report_attr ct_report__attr_at(const ct_report_row *r,
+                                  const ct_report_episodes *e, int64_t day);
+/* Days past the ready date at t when in hospital then, else 0. */
+int64_t ct_report__past_at(const ct_report_row *r, int64_t t);
+/* Binds and starts REP_PAST_READY for delays at some time in [from, to]. */
+sqlite3_stmt *ct_report__past_ready(ct_capacity *c, int64_t from, int64_t to,
+                                    ct_cap_error *err);
+/* k, or "none" for NULL or empty. */
+const char *ct_report__key_or_none(const char *k);
+/* A reason's or an organisation's name for a key ("none" explained). */
+json_t *ct_report__reason_name(const char *key, const char *text);
+json_t *ct_report__org_name(const char *key, const char *name);
 
 /*
  * The daily report's figures in long form (report_csv.c), the rows of its
