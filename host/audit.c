@@ -289,9 +289,8 @@ int ct_audit_head_at(ct_store *s, int64_t *seq, int64_t *at)
 
 /* "<db path>.audit-head" into a new string; NULL for an in-memory or
  * temporary database (*rc 0) or when out of memory (*rc CT_ENOMEM). */
-static char *head_path(ct_store *s, int *rc)
+static char *head_path_of(const char *db, int *rc)
 {
-    const char *db = sqlite3_db_filename(ct_store__db(s), "main");
     *rc = 0;
     if (!db || !*db)
         return NULL;
@@ -303,6 +302,31 @@ static char *head_path(ct_store *s, int *rc)
     }
     snprintf(p, n, "%s%s", db, HEAD_SUFFIX);
     return p;
+}
+
+static char *head_path(ct_store *s, int *rc)
+{
+    return head_path_of(sqlite3_db_filename(ct_store__db(s), "main"), rc);
+}
+
+/* For the functions that set the head file from the database: its path
+ * (the caller frees it) with the database's head in *seq and hash.
+ * Outside a transaction only, so that the file never names an event that
+ * could still roll back. NULL with *rc as head_path, CT_ESTATE or the
+ * head's read error. */
+static char *head_to_write(ct_store *s, int64_t *seq, uint8_t hash[HASH_LEN],
+                           int *rc)
+{
+    if (ct_store_in_transaction(s)) {
+        *rc = CT_ESTATE;
+        return NULL;
+    }
+    char *path = head_path(s, rc);
+    if (path && (*rc = read_head(s, seq, hash))) {
+        free(path);
+        path = NULL;
+    }
+    return path;
 }
 
 /*
@@ -384,16 +408,12 @@ static int event_hash(ct_store *s, int64_t seq, uint8_t hash[HASH_LEN])
 
 int ct_audit_sync_head(ct_store *s)
 {
-    if (ct_store_in_transaction(s))
-        return CT_ESTATE;
     int rc;
-    char *path = head_path(s, &rc);
-    if (!path)
-        return rc;
     int64_t seq, fseq;
     uint8_t hash[HASH_LEN], fhash[HASH_LEN], at_f[HASH_LEN];
-    if ((rc = read_head(s, &seq, hash)))
-        goto out;
+    char *path = head_to_write(s, &seq, hash, &rc);
+    if (!path)
+        return rc;
     rc = read_head_file(path, &fseq, fhash);
     if (rc == CT_ENOTFOUND) {
         fseq = 0;
@@ -425,13 +445,12 @@ out:
 
 int ct_audit_read_anchor(const char *db_path, ct_audit_anchor *a)
 {
-    size_t n = strlen(db_path) + sizeof HEAD_SUFFIX;
-    char *path = malloc(n);
+    int rc;
+    char *path = head_path_of(db_path, &rc);
     if (!path)
-        return CT_ENOMEM;
-    snprintf(path, n, "%s%s", db_path, HEAD_SUFFIX);
+        return rc ? rc : CT_ENOTFOUND;
     uint8_t hash[HASH_LEN];
-    int rc = read_head_file(path, &a->seq, hash);
+    rc = read_head_file(path, &a->seq, hash);
     if (!rc)
         ct_hex_encode(hash, HASH_LEN, a->hash);
     free(path);
@@ -491,22 +510,18 @@ out:
 
 int ct_audit_reanchor(ct_store *s)
 {
-    if (ct_store_in_transaction(s))
-        return CT_ESTATE;
     int rc;
-    char *path = head_path(s, &rc);
-    if (!path)
-        return rc;
     int64_t seq;
     uint8_t hash[HASH_LEN];
-    if (!(rc = read_head(s, &seq, hash))) {
-        /* An empty chain has nothing to anchor: no head file, as for a
-         * new database. */
-        if (seq > 0)
-            rc = write_head_file(path, seq, hash);
-        else if (unlink(path) != 0 && errno != ENOENT)
-            rc = CT_EIO;
-    }
+    char *path = head_to_write(s, &seq, hash, &rc);
+    if (!path)
+        return rc;
+    /* An empty chain has nothing to anchor: no head file, as for a new
+     * database. */
+    if (seq > 0)
+        rc = write_head_file(path, seq, hash);
+    else if (unlink(path) != 0 && errno != ENOENT)
+        rc = CT_EIO;
     free(path);
     return rc;
 }
