@@ -6,6 +6,7 @@
  */
 #include "cli.h"
 
+#include "config.h"
 #include "log.h"
 
 #include <stdarg.h>
@@ -371,6 +372,18 @@ int ct_cli_common_opt(const char *cmd, int c, char **argv,
         return ct_cli_usage_error(cmd, "unknown option '%s'",
                                   argv[optind - 1]);
     }
+}
+
+int ct_cli_load_config(const char *path, ct_config **cfg, FILE *diag_out)
+{
+    ct_diags d = {0};
+    *cfg = NULL;
+    int rc = path ? ct_config_load_file(path, cfg, &d)
+                  : ct_config_load_demo(cfg, &d);
+    if (rc)
+        ct_diags_print(&d, diag_out);
+    ct_diags_free(&d);
+    return rc;
 }
 
 int ct_cli_logging(const char *cmd, const char *format, const char *level)

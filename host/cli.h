@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 typedef int (*ct_cmd_fn)(int argc, char **argv);
+typedef struct ct_config ct_config; /* host/config.h */
 
 /* A command's help (host/cli.c); main.c pairs the names with functions. */
 typedef struct ct_command_help {
@@ -66,6 +67,14 @@ int ct_cli_help(const char *cmd);
 /* Applies --log-format/--log-level values; returns 0 or CT_EXIT_USAGE
  * after printing the error. NULL leaves a setting as it is. */
 int ct_cli_logging(const char *cmd, const char *format, const char *level);
+
+/*
+ * The area a command works on: the config file at path, or the demo area
+ * when path is NULL. 0 with *cfg (the caller frees it with
+ * ct_config_free); on failure the diagnostics are printed to diag_out and
+ * the load error is returned with *cfg NULL.
+ */
+int ct_cli_load_config(const char *path, ct_config **cfg, FILE *diag_out);
 
 /* Every command's help, NULL-terminated, in `caretide help` order. */
 extern const ct_command_help ct_cli_commands[];

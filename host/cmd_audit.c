@@ -212,18 +212,11 @@ int ct_cmd_audit(int argc, char **argv)
         return listing ? list(db, after, limit, kind, json) : verify(db);
 
     /* No --db: the configured database. */
-    ct_diags diags = {0};
-    ct_config *cfg = NULL;
-    int rc = config_path ? ct_config_load_file(config_path, &cfg, &diags)
-                         : ct_config_load_demo(&cfg, &diags);
-    if (rc) {
-        ct_diags_print(&diags, stdout);
-        ct_diags_free(&diags);
+    ct_config *cfg;
+    if (ct_cli_load_config(config_path, &cfg, stdout))
         return CT_EXIT_FAIL;
-    }
     int status = listing ? list(cfg->db_path, after, limit, kind, json)
                          : verify(cfg->db_path);
     ct_config_free(cfg);
-    ct_diags_free(&diags);
     return status;
 }

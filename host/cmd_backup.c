@@ -27,13 +27,43 @@
 #define STAMP_PREFIX "caretide-"
 #define STAMP_LEN 16 /* YYYYmmddTHHMMSSZ */
 
-/* The options both commands take. */
+/* The options both commands take, and the database they name. */
 typedef struct args {
     const char *db, *config, *log_format, *log_level;
     long keep;
     int first; /* optind of the first operand */
+    const char *path; /* the database: --db or the config's */
+    char *owned; /* path when made here; the caller frees it */
 } args;
 
+/* The database: --db, else the config's storage.path (resolved against
+ * the config file's directory, as `run` does). *owned is freed by the
+ * caller. */
+static const char *database(const args *a, char **owned)
+{
+    *owned = NULL;
+    if (a->db)
+        return a->db;
+    ct_config *cfg;
+    if (ct_cli_load_config(a->config, &cfg, stderr))
+        return NULL;
+    ct_buf b = {0};
+    int rc;
+    if (cfg->db_path[0] != '/' && strcmp(cfg->dir, ".") != 0)
+        rc = ct_buf_printf(&b, "%s/%s", cfg->dir, cfg->db_path);
+    else
+        rc = ct_buf_printf(&b, "%s", cfg->db_path);
+    ct_config_free(cfg);
+    if (rc) {
+        ct_buf_free(&b);
+        return NULL;
+    }
+    *owned = b.data;
+    return b.data;
+}
+
+/* 0 with *a filled and a->path set; -1 when the help was shown; or the
+ * exit status of a usage or config error. */
 static int parse(const char *cmd, int argc, char **argv, args *a)
 {
     enum { OPT_DB = 256, OPT_KEEP };
@@ -77,39 +107,11 @@ static int parse(const char *cmd, int argc, char **argv, args *a)
     if (a->db && a->config)
         return ct_cli_usage_error(cmd, "give --db or --config, not both");
     a->first = optind;
-    return ct_cli_logging(cmd, a->log_format, a->log_level);
-}
-
-/* The database: --db, else the config's storage.path (resolved against
- * the config file's directory, as `run` does). *owned is freed by the
- * caller. */
-static const char *database(const args *a, char **owned)
-{
-    *owned = NULL;
-    if (a->db)
-        return a->db;
-    ct_diags diags = {0};
-    ct_config *cfg = NULL;
-    int rc = a->config ? ct_config_load_file(a->config, &cfg, &diags)
-                       : ct_config_load_demo(&cfg, &diags);
-    if (rc) {
-        ct_diags_print(&diags, stderr);
-        ct_diags_free(&diags);
-        return NULL;
-    }
-    ct_buf b = {0};
-    if (cfg->db_path[0] != '/' && strcmp(cfg->dir, ".") != 0)
-        rc = ct_buf_printf(&b, "%s/%s", cfg->dir, cfg->db_path);
-    else
-        rc = ct_buf_printf(&b, "%s", cfg->db_path);
-    ct_config_free(cfg);
-    ct_diags_free(&diags);
-    if (rc) {
-        ct_buf_free(&b);
-        return NULL;
-    }
-    *owned = b.data;
-    return b.data;
+    int rc = ct_cli_logging(cmd, a->log_format, a->log_level);
+    if (rc)
+        return rc;
+    a->path = database(a, &a->owned);
+    return a->path ? 0 : CT_EXIT_FAIL;
 }
 
 static bool is_stamped(const char *name)
@@ -181,10 +183,7 @@ int ct_cmd_backup(int argc, char **argv)
     int rc = parse("backup", argc, argv, &a);
     if (rc)
         return rc < 0 ? CT_EXIT_OK : rc;
-    char *owned;
-    const char *db = database(&a, &owned);
-    if (!db)
-        return CT_EXIT_FAIL;
+    const char *db = a.path;
     const char *out = argv[a.first];
     struct stat sb;
     ct_buf target = {0}, dir = {0};
@@ -227,7 +226,7 @@ int ct_cmd_backup(int argc, char **argv)
 out:
     ct_buf_free(&target);
     ct_buf_free(&dir);
-    free(owned);
+    free(a.owned);
     return status;
 }
 
@@ -237,10 +236,7 @@ int ct_cmd_restore(int argc, char **argv)
     int rc = parse("restore", argc, argv, &a);
     if (rc)
         return rc < 0 ? CT_EXIT_OK : rc;
-    char *owned;
-    const char *db = database(&a, &owned);
-    if (!db)
-        return CT_EXIT_FAIL;
+    const char *db = a.path;
     const char *backup = argv[a.first];
     char by[160];
     ct_backup_who(by, sizeof by);
@@ -248,7 +244,7 @@ int ct_cmd_restore(int argc, char **argv)
     rc = ct_backup_restore(backup, db, by, &r);
     if (rc) {
         fprintf(stderr, "caretide restore: %s\n", r.problem);
-        free(owned);
+        free(a.owned);
         return CT_EXIT_FAIL;
     }
     printf("restored %s from %s: the chain now ends at seq %" PRId64
@@ -257,7 +253,7 @@ int ct_cmd_restore(int argc, char **argv)
            db, backup, r.head.seq, by, db);
     if (r.tokens)
         printf("installed the backup's token store (there was none)\n");
-    free(owned);
+    free(a.owned);
     return CT_EXIT_OK;
 }
 

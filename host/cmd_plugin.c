@@ -76,17 +76,6 @@ int ct_cmd_plugin__common_opt(const char *sub, int c, char **argv,
     }
 }
 
-int ct_cmd_plugin__load_config(const char *path, ct_config **cfg)
-{
-    ct_diags d = {0};
-    int rc = path ? ct_config_load_file(path, cfg, &d)
-                  : ct_config_load_demo(cfg, &d);
-    if (rc)
-        ct_diags_print(&d, stderr);
-    ct_diags_free(&d);
-    return rc;
-}
-
 void ct_cmd_plugin__print_refusal(const char *what, const ct_bundle_info *info)
 {
     printf("%s: refused (%s): %s\n", what,
@@ -289,7 +278,7 @@ static int config_only(const char *cmd, int argc, char **argv,
                                           argv[optind]);
     if (ct_cli_logging("plugin", fmt, lvl))
         return CT_EXIT_USAGE;
-    if (ct_cmd_plugin__load_config(config, cfg))
+    if (ct_cli_load_config(config, cfg, stderr))
         return CT_EXIT_FAIL;
     return -1;
 }

@@ -347,7 +347,7 @@ int ct_cmd_plugin__verify(int argc, char **argv)
                                           NULL);
     const char *target = argv[optind];
     ct_config *cfg = NULL;
-    if (o.config && ct_cmd_plugin__load_config(o.config, &cfg))
+    if (o.config && ct_cli_load_config(o.config, &cfg, stderr))
         return CT_EXIT_FAIL;
     ct_trust t;
     int rc = build_trust(cfg, o.keys, o.nkeys, &t);
@@ -433,7 +433,7 @@ int ct_cmd_plugin__install(int argc, char **argv)
             NULL);
     const char *file = argv[optind];
     ct_config *cfg = NULL;
-    if (o.config && ct_cmd_plugin__load_config(o.config, &cfg))
+    if (o.config && ct_cli_load_config(o.config, &cfg, stderr))
         return CT_EXIT_FAIL;
     const char *parent = o.dir;
     if (!parent && cfg->nplugin_path == 0) {

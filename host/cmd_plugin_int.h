@@ -29,10 +29,6 @@ int ct_cmd_plugin__usage_error(const char *sub, const char *msg,
 int ct_cmd_plugin__common_opt(const char *sub, int c, char **argv,
                               const char **fmt, const char **lvl);
 
-/* The area config at path (the demo's when NULL) into *cfg, printing its
- * diagnostics; the caller frees *cfg. */
-int ct_cmd_plugin__load_config(const char *path, ct_config **cfg);
-
 /* "what: refused (problem): reason" */
 void ct_cmd_plugin__print_refusal(const char *what,
                                   const ct_bundle_info *info);

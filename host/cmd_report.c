@@ -636,15 +636,8 @@ static int access_report(const char *referral, const char *fmt,
                                        "table or json");
     ct_config *cfg = NULL;
     if (!db) {
-        ct_diags diags = {0};
-        int rc = config_path ? ct_config_load_file(config_path, &cfg, &diags)
-                             : ct_config_load_demo(&cfg, &diags);
-        if (rc) {
-            ct_diags_print(&diags, stderr);
-            ct_diags_free(&diags);
+        if (ct_cli_load_config(config_path, &cfg, stderr))
             return CT_EXIT_FAIL;
-        }
-        ct_diags_free(&diags);
         db = cfg->db_path;
     }
     ct_store_options so = {.readonly = true};
@@ -781,17 +774,10 @@ int ct_cmd_report(int argc, char **argv)
 
     if (db && !config_path)
         return run(db, NULL, &a);
-    ct_diags diags = {0};
-    ct_config *cfg = NULL;
-    int rc = config_path ? ct_config_load_file(config_path, &cfg, &diags)
-                         : ct_config_load_demo(&cfg, &diags);
-    if (rc) {
-        ct_diags_print(&diags, stderr);
-        ct_diags_free(&diags);
+    ct_config *cfg;
+    if (ct_cli_load_config(config_path, &cfg, stderr))
         return CT_EXIT_FAIL;
-    }
     int status = run(db ? db : cfg->db_path, cfg, &a);
     ct_config_free(cfg);
-    ct_diags_free(&diags);
     return status;
 }

@@ -80,15 +80,8 @@ static void when(int64_t ms, char *buf, size_t n)
 /* Loads the config for the organisations and the database path. */
 static int load(const opts *o, ct_config **cfg, char **path)
 {
-    ct_diags diags = {0};
-    int rc = o->config ? ct_config_load_file(o->config, cfg, &diags)
-                       : ct_config_load_demo(cfg, &diags);
-    if (rc) {
-        ct_diags_print(&diags, stderr);
-        ct_diags_free(&diags);
+    if (ct_cli_load_config(o->config, cfg, stderr))
         return CT_EXIT_FAIL;
-    }
-    ct_diags_free(&diags);
     *path = ct_tokens_path(o->db ? o->db : (*cfg)->db_path);
     if (!*path) {
         ct_config_free(*cfg);
