@@ -409,23 +409,26 @@ static int redecide_fn(ct_store *s, void *arg)
                        : 0;
 }
 
-int ct_intake_redecide(ct_capacity *cap, ct_plugins *plugins, int64_t id,
-                       const char *actor, json_t **decision,
-                       ct_cap_error *err)
+/* Runs fn in the store's transaction rule (store.h): a savepoint of the
+ * caller's (the daemon's group commit) or a transaction of its own, its
+ * events out after the commit or not at all. A failure that set no
+ * message of its own gets the code's. */
+static int run(ct_capacity *cap, ct_store_fn fn, void *c, ct_cap_error *err)
 {
-    if (decision)
-        *decision = NULL;
-    redecide_call c = {cap, plugins, id, actor, decision, err, NULL, NULL};
-    int rc = ct_store_run(ct_capacity_store(cap), redecide_fn, &c);
-    if (rc && decision) {
-        json_decref(*decision);
-        *decision = NULL;
-    }
+    int rc = ct_store_run(ct_capacity_store(cap), fn, c);
     if (rc && !err->code) {
         err->code = rc;
         snprintf(err->message, sizeof err->message, "%s", ct_strerror(rc));
     }
     return rc;
+}
+
+int ct_intake_redecide(ct_capacity *cap, ct_plugins *plugins, int64_t id,
+                       const char *actor, json_t **decision,
+                       ct_cap_error *err)
+{
+    return ct_intake_update_referral(cap, plugins, id, NULL, actor, decision,
+                                     NULL, err);
 }
 
 typedef struct intake_call {
@@ -449,19 +452,11 @@ int ct_intake_referral(ct_capacity *cap, ct_plugins *plugins,
                        ct_intake_result *res, ct_cap_error *err)
 {
     memset(res, 0, sizeof *res);
-    /* The transaction rule (store.h): a savepoint of the caller's (the
-     * daemon's group commit) or a transaction of its own; its events go
-     * out after the commit, or not at all. */
     intake_call c = {cap, plugins, r, actor, res, err};
-    int rc = ct_store_run(ct_capacity_store(cap), intake_fn, &c);
+    int rc = run(cap, intake_fn, &c, err);
     if (rc) {
         json_decref(res->decision);
         res->decision = NULL;
-        if (!err->code) {
-            err->code = rc;
-            snprintf(err->message, sizeof err->message, "%s",
-                     ct_strerror(rc));
-        }
     }
     return rc;
 }
@@ -476,14 +471,10 @@ int ct_intake_update_referral(ct_capacity *cap, ct_plugins *plugins,
     if (field)
         field[0] = '\0';
     redecide_call c = {cap, plugins, id, actor, decision, err, u, field};
-    int rc = ct_store_run(ct_capacity_store(cap), redecide_fn, &c);
+    int rc = run(cap, redecide_fn, &c, err);
     if (rc && decision) {
         json_decref(*decision);
         *decision = NULL;
-    }
-    if (rc && !err->code) {
-        err->code = rc;
-        snprintf(err->message, sizeof err->message, "%s", ct_strerror(rc));
     }
     return rc;
 }
