@@ -90,6 +90,21 @@ static int load(const opts *o, ct_config **cfg, char **path)
     return 0;
 }
 
+/* Ends an edit begun with ct_tokens_edit_begin: saves t when rc, the
+ * change's result, is 0, else leaves the file as it was; prints why it
+ * failed. 0 once the change is saved. */
+static int edit_end(const char *path, int lock, ct_tokens *t, int rc,
+                    char *why, size_t n)
+{
+    if (!rc)
+        rc = ct_tokens_edit_end(path, lock, t, true, why, n);
+    else
+        ct_tokens_edit_end(path, lock, t, false, NULL, 0);
+    if (rc)
+        fprintf(stderr, "caretide token: %s\n", why);
+    return rc;
+}
+
 static bool org_known(const ct_config *cfg, const char *org)
 {
     for (size_t i = 0; i < cfg->norgs; i++)
@@ -201,13 +216,7 @@ static int cmd_add(const opts *o)
     }
     int rc = ct_tokens_add(t, &proto, now, actor, secret, &id, why,
                            sizeof why);
-    if (!rc)
-        rc = ct_tokens_edit_end(path, lock, t, true, why, sizeof why);
-    else
-        ct_tokens_edit_end(path, lock, t, false, NULL, 0);
-    if (rc) {
-        fprintf(stderr, "caretide token: %s\n", why);
-    } else {
+    if (!edit_end(path, lock, t, rc, why, sizeof why)) {
         print_secret(o, ct_tokens_find(t, id), "added", secret);
         status = CT_EXIT_OK;
     }
@@ -306,20 +315,13 @@ static int cmd_change(const opts *o, bool rotate, const char *id_text)
     int rc = rotate ? ct_tokens_rotate(t, id, now, actor, expires, secret,
                                        why, sizeof why)
                     : ct_tokens_revoke(t, id, now, actor, why, sizeof why);
-    if (!rc)
-        rc = ct_tokens_edit_end(path, lock, t, true, why, sizeof why);
-    else
-        ct_tokens_edit_end(path, lock, t, false, NULL, 0);
-    if (rc) {
-        fprintf(stderr, "caretide token: %s\n", why);
-    } else if (rotate) {
-        print_secret(o, ct_tokens_find(t, id), "rotated", secret);
-        status = CT_EXIT_OK;
-    } else {
+    if (!edit_end(path, lock, t, rc, why, sizeof why)) {
         const ct_token *tok = ct_tokens_find(t, id);
         char a[200];
         ct_token_actor(tok, a, sizeof a);
-        if (o->json)
+        if (rotate)
+            print_secret(o, tok, "rotated", secret);
+        else if (o->json)
             printf("{\"id\": %lld, \"revoked\": true}\n", id);
         else
             printf("token %lld revoked: %s\n", id, a);

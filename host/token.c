@@ -280,8 +280,12 @@ static ct_token *find_mut(ct_tokens *t, int64_t id)
     return (ct_token *)ct_tokens_find(t, id);
 }
 
-int ct_tokens_revoke(ct_tokens *t, int64_t id, int64_t now,
-                     const char *actor, char *why, size_t n)
+/* The live entry id names, for a change by actor (revoke, rotate):
+ * 0 with *out, or the error in why, whose end if_revoked words for that
+ * change. */
+static int live_entry(ct_tokens *t, int64_t id, const char *actor,
+                      const char *if_revoked, ct_token **out, char *why,
+                      size_t n)
 {
     int rc = check_actor(actor, why, n);
     if (rc)
@@ -291,8 +295,19 @@ int ct_tokens_revoke(ct_tokens *t, int64_t id, int64_t now,
         return fail(why, n, CT_ENOTFOUND, "no token has id %lld",
                     (long long)id);
     if (!live(tok))
-        return fail(why, n, CT_ESTATE, "token %lld is already revoked",
-                    (long long)id);
+        return fail(why, n, CT_ESTATE, "token %lld is %s", (long long)id,
+                    if_revoked);
+    *out = tok;
+    return 0;
+}
+
+int ct_tokens_revoke(ct_tokens *t, int64_t id, int64_t now,
+                     const char *actor, char *why, size_t n)
+{
+    ct_token *tok;
+    int rc = live_entry(t, id, actor, "already revoked", &tok, why, n);
+    if (rc)
+        return rc;
     tok->revoked_at = now;
     ct_copy_str(tok->revoked_by, sizeof tok->revoked_by, actor);
     return 0;
@@ -304,17 +319,11 @@ int ct_tokens_rotate(ct_tokens *t, int64_t id, int64_t now,
                      size_t n)
 {
     secret[0] = '\0';
-    int rc = check_actor(actor, why, n);
+    ct_token *tok;
+    int rc = live_entry(t, id, actor, "revoked; add a new one instead", &tok,
+                        why, n);
     if (rc)
         return rc;
-    ct_token *tok = find_mut(t, id);
-    if (!tok)
-        return fail(why, n, CT_ENOTFOUND, "no token has id %lld",
-                    (long long)id);
-    if (!live(tok))
-        return fail(why, n, CT_ESTATE,
-                    "token %lld is revoked; add a new one instead",
-                    (long long)id);
     if (sodium_init() < 0)
         return fail(why, n, CT_EINVAL, "libsodium did not start");
     new_secret(secret, tok->sha256);
