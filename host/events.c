@@ -261,6 +261,18 @@ static unsigned origin_of(unsigned flags)
     return flags & CT_EVENT_PLUGIN ? CT_EVENTS_PLUGIN : CT_EVENTS_HOST;
 }
 
+/* What every record does once its audit append has succeeded: the
+ * batch has something to commit, the caller learns the seq, the tap
+ * hears the kind. */
+static void appended(ct_events *b, const char *kind, int64_t s, int64_t *seq)
+{
+    b->appended = true;
+    if (seq)
+        *seq = s;
+    if (b->tap_fn)
+        b->tap_fn(kind, b->tap_data);
+}
+
 int ct_events_record(ct_events *b, const char *actor, const char *kind,
                      json_t *payload, unsigned flags, const char *deliver_as,
                      int64_t *seq)
@@ -273,11 +285,7 @@ int ct_events_record(ct_events *b, const char *actor, const char *kind,
         json_decref(payload);
         return rc;
     }
-    b->appended = true;
-    if (seq)
-        *seq = s;
-    if (b->tap_fn)
-        b->tap_fn(kind, b->tap_data);
+    appended(b, kind, s, seq);
     if (hooked(b, kind) &&
         (rc = call_hook(b, s, at, actor, kind, payload, flags))) {
         json_decref(payload);
@@ -300,11 +308,7 @@ int ct_events_record_text(ct_events *b, const char *actor, const char *kind,
     int rc = ct_audit_append_text(b->store, at, actor, kind, text, len, &s);
     if (rc)
         return rc;
-    b->appended = true;
-    if (seq)
-        *seq = s;
-    if (b->tap_fn)
-        b->tap_fn(kind, b->tap_data);
+    appended(b, kind, s, seq);
     unsigned origin = origin_of(flags);
     /* Parsed back only for a subscriber to read. */
     if ((flags & CT_EVENT_QUIET) || !ct_events_wanted(b, origin))
@@ -322,11 +326,7 @@ int ct_events_record_members(ct_events *b, const char *actor,
     int rc = ct_audit_append_members(b->store, at, actor, kind, m, n, &s);
     if (rc)
         return rc;
-    b->appended = true;
-    if (seq)
-        *seq = s;
-    if (b->tap_fn)
-        b->tap_fn(kind, b->tap_data);
+    appended(b, kind, s, seq);
     if (hooked(b, kind)) {
         json_t *o = ct_json_members_object(m, n);
         rc = o ? call_hook(b, s, at, actor, kind, o, flags) : CT_ENOMEM;
