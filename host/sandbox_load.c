@@ -262,6 +262,18 @@ static const char *read_chunk(lua_State *L, void *ud, size_t *size)
 
 /* compile_own from the embedder's source (a verified bundle in memory):
  * nothing is read from disk. */
+/* Replaces the compile result on top of L with the size limit's message:
+ * one wording whether the embedder's bytes or the file were too large. */
+static int too_big_chunk(lua_State *L, ct_sandbox *sb, const char *relpath)
+{
+    char size[32];
+    lua_pop(L, 1);
+    ct_sandbox__fmt_size(size, sizeof size, sb->lim.max_chunk);
+    lua_pushfstring(L, "chunk size limit of %s exceeded loading %s", size,
+                    relpath);
+    return CT_ELIMIT;
+}
+
 static int compile_source(lua_State *L, ct_sandbox *sb, const char *relpath)
 {
     int rc = check_relpath(relpath);
@@ -281,14 +293,8 @@ static int compile_source(lua_State *L, ct_sandbox *sb, const char *relpath)
                         ct_strerror(rc ? rc : CT_ENOTFOUND));
         return rc ? rc : CT_ENOTFOUND;
     }
-    if (len > sb->lim.max_chunk) {
-        char size[32];
-        lua_pop(L, 1);
-        ct_sandbox__fmt_size(size, sizeof size, sb->lim.max_chunk);
-        lua_pushfstring(L, "chunk size limit of %s exceeded loading %s", size,
-                        relpath);
-        return CT_ELIMIT;
-    }
+    if (len > sb->lim.max_chunk)
+        return too_big_chunk(L, sb, relpath);
     lua_remove(L, -2);
     if (status == LUA_ERRMEM)
         return lua_error(L);
@@ -334,14 +340,8 @@ int ct_sandbox__compile_own(lua_State *L, const char *relpath)
     close(r->fd);
     lua_rotate(L, -3, 1); /* the result below the reader and chunkname */
     lua_pop(L, 2);
-    if (too_big) {
-        char size[32];
-        lua_pop(L, 1);
-        ct_sandbox__fmt_size(size, sizeof size, sb->lim.max_chunk);
-        lua_pushfstring(L, "chunk size limit of %s exceeded loading %s", size,
-                        relpath);
-        return CT_ELIMIT;
-    }
+    if (too_big)
+        return too_big_chunk(L, sb, relpath);
     if (failed) {
         lua_pop(L, 1);
         lua_pushfstring(L, "cannot read %s", relpath);
@@ -432,17 +432,7 @@ int ct_sandbox_load_main(ct_sandbox *sb, const char *relpath)
 
 int ct_sandbox_push_main(ct_sandbox *sb)
 {
-    if (sb->abandoned)
-        return ct_sandbox__refuse_abandoned(sb);
-    ct_sandbox__error_reset(sb);
-    if (!lua_checkstack(sb->L, 1))
-        return ct_sandbox__error(sb, CT_ELIMIT, NULL, NULL,
-                                 "stack limit exceeded");
-    if (sb->main_ref == LUA_NOREF)
-        lua_pushnil(sb->L);
-    else
-        lua_rawgeti(sb->L, LUA_REGISTRYINDEX, sb->main_ref);
-    return 0;
+    return ct_sandbox_push_ref(sb, sb->main_ref);
 }
 
 struct hook_args {
@@ -562,7 +552,11 @@ int ct_sandbox_push_ref(ct_sandbox *sb, int ref)
     if (!lua_checkstack(sb->L, 1))
         return ct_sandbox__error(sb, CT_ELIMIT, NULL, NULL,
                                  "stack limit exceeded");
-    lua_rawgeti(sb->L, LUA_REGISTRYINDEX, ref);
+    /* LUA_NOREF (main before load_main) is nil. */
+    if (ref == LUA_NOREF)
+        lua_pushnil(sb->L);
+    else
+        lua_rawgeti(sb->L, LUA_REGISTRYINDEX, ref);
     return 0;
 }
 
