@@ -26,6 +26,17 @@ bool ct_api__sees_personal(const ct_http_req *r)
                  p->role == CT_ROLE_PROVIDER);
 }
 
+void ct_api__scope_referrals(const ct_http_req *r, ct_referral_filter *f)
+{
+    const ct_principal *p = ct_http_req_principal(r);
+    if (ct_http_req_access(r) != CT_ACCESS_OWN)
+        return;
+    if (p->role == CT_ROLE_PROVIDER)
+        f->at_org = p->org;
+    else
+        f->from_org = p->org;
+}
+
 int ct_api__audit_read(ct_http_req *r, void *app, const char *what,
                        json_t *ids)
 {

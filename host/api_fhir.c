@@ -18,6 +18,7 @@
 #include "natid.h"
 #include "pipeline.h"
 #include "referral.h"
+#include "referral_place.h"
 #include "util.h"
 #include "version.h"
 
@@ -147,31 +148,6 @@ int ct_api__fhir_metadata(ct_http_req *r, void *app)
 
 /* ---- Task ------------------------------------------------------------------ */
 
-/* Where the referral's bed is: its facility and organisation. */
-static void place_of(ct_capacity *cap, const json_t *ref, char *fac,
-                     char *org, size_t size)
-{
-    fac[0] = org[0] = 0;
-    const char *bed = json_string_value(json_object_get(ref, "bed"));
-    if (!bed)
-        return;
-    ct_bed_filter f = {.bed_id = bed, .status = -1, .limit = 1};
-    json_t *beds = NULL;
-    ct_cap_error e = {0};
-    if (ct_capacity_view_beds_json(cap, &f, &beds, &e) == 0) {
-        json_t *b = json_array_get(beds, 0);
-        snprintf(fac, size, "%s",
-                 json_string_value(json_object_get(b, "facility"))
-                     ? json_string_value(json_object_get(b, "facility"))
-                     : "");
-        snprintf(org, size, "%s",
-                 json_string_value(json_object_get(b, "org"))
-                     ? json_string_value(json_object_get(b, "org"))
-                     : "");
-    }
-    json_decref(beds);
-}
-
 /* The referral (cut to what the caller may see) as kind: "Task" or
  * "ServiceRequest". Takes ownership of decision (NULL: the stored one). */
 static int resource_of(ct_http_req *r, ct_daemon *d, int64_t id,
@@ -189,7 +165,7 @@ static int resource_of(ct_http_req *r, ct_daemon *d, int64_t id,
     if (!decision && ct_pipeline_stored_decision(cap, id, &decision, &err))
         decision = json_null();
     char fac[CT_CAP_ID_MAX], org[CT_CAP_ID_MAX];
-    place_of(cap, ref, fac, org, sizeof fac);
+    ct_referral_place(cap, ref, fac, org, sizeof fac);
     ct_api__redact_referral(r, ref);
     ct_api__redact_decision(r, decision);
     const ct_config *cfg = ct_daemon_config(d);
@@ -656,18 +632,12 @@ int ct_api__fhir_task_search(ct_http_req *r, void *app)
                        "status must be a Task status caretide uses: "
                        "requested, accepted, in-progress, completed or "
                        "cancelled");
-    const ct_principal *p = ct_http_req_principal(r);
     json_t *tasks = json_array();
     if (!tasks)
         return CT_ENOMEM;
     for (int k = 0; k < nstates; k++) {
         ct_referral_filter f = {.state = states[k], .limit = (int)count};
-        if (ct_http_req_access(r) == CT_ACCESS_OWN) {
-            if (p->role == CT_ROLE_PROVIDER)
-                f.at_org = p->org;
-            else
-                f.from_org = p->org;
-        }
+        ct_api__scope_referrals(r, &f);
         ct_cap_error cerr = {0};
         json_t *list;
         int rc = ct_capacity_view_referrals_json(cap, &f, &list, &cerr);

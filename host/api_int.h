@@ -10,6 +10,7 @@
 
 #include "api.h"
 #include "capacity.h"
+#include "capacity_view.h"
 #include "daemon.h"
 
 #include <stdint.h>
@@ -37,6 +38,11 @@ int ct_api__cap_reply(ct_http_req *r, int rc, const ct_cap_error *err,
 bool ct_api__sees_personal(const ct_http_req *r);
 void ct_api__redact_referral(const ct_http_req *r, json_t *ref);
 void ct_api__redact_decision(const ct_http_req *r, json_t *decision);
+/* The OWN rule of a referral listing (docs/api.md "Access rules"): a
+ * provider's caller sees the referrals held or placed at its
+ * organisation, any other the referrals its organisation sent; nothing
+ * changes for the routes' full access. */
+void ct_api__scope_referrals(const ct_http_req *r, ct_referral_filter *f);
 /* An entry of the waiting list (capacity_waitlist.h): its place, dates and
  * pathway, not the person nor why (which names their needs). */
 void ct_api__redact_waiting(const ct_http_req *r, json_t *entry);

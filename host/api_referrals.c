@@ -598,13 +598,7 @@ int ct_api__referral_list(ct_http_req *r, void *app)
         return err;
     f.after = after;
     f.limit = (int)limit;
-    const ct_principal *p = ct_http_req_principal(r);
-    if (ct_http_req_access(r) == CT_ACCESS_OWN) {
-        if (p->role == CT_ROLE_PROVIDER)
-            f.at_org = p->org;
-        else
-            f.from_org = p->org;
-    }
+    ct_api__scope_referrals(r, &f);
     ct_cap_error cerr = {0};
     json_t *list;
     int rc = ct_capacity_view_referrals_json(cap, &f, &list, &cerr);

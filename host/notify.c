@@ -20,7 +20,6 @@
  */
 #include "notify.h"
 
-#include "capacity_view.h"
 #include "error.h"
 #include "events.h"
 #include "fhir.h"
@@ -28,6 +27,7 @@
 #include "notify_int.h"
 #include "pipeline.h"
 #include "referral.h"
+#include "referral_place.h"
 #include "store_int.h"
 #include "util.h"
 
@@ -103,27 +103,6 @@ static const char *event_of(const char *kind)
     return NULL;
 }
 
-/* The bed's facility and organisation (as api_fhir.c's Task shows). */
-static void place_of(ct_capacity *cap, const json_t *ref, char *fac,
-                     char *org, size_t size)
-{
-    fac[0] = org[0] = '\0';
-    const char *bed = json_string_value(json_object_get(ref, "bed"));
-    if (!bed)
-        return;
-    ct_bed_filter f = {.bed_id = bed, .status = -1, .limit = 1};
-    json_t *beds = NULL;
-    ct_cap_error e = {0};
-    if (ct_capacity_view_beds_json(cap, &f, &beds, &e) == 0) {
-        json_t *b = json_array_get(beds, 0);
-        const char *bf = json_string_value(json_object_get(b, "facility"));
-        const char *bo = json_string_value(json_object_get(b, "org"));
-        snprintf(fac, size, "%s", bf ? bf : "");
-        snprintf(org, size, "%s", bo ? bo : "");
-    }
-    json_decref(beds);
-}
-
 /* The payload for w: the Task, or the event as caretide's JSON. */
 static json_t *payload(notify *u, const ct_config *cfg,
                        const ct_config_notify *w, json_t *ref,
@@ -137,7 +116,7 @@ static json_t *payload(notify *u, const ct_config *cfg,
     json_t *out;
     if (w->format == CT_NOTIFY_FHIR) {
         char fac[CT_CAP_ID_MAX], org[CT_CAP_ID_MAX];
-        place_of(cap, ref, fac, org, sizeof fac);
+        ct_referral_place(cap, ref, fac, org, sizeof fac);
         ct_fhir_place place = {fac, org};
         out = ct_fhir_task(ref, decision, &place, cfg);
         json_decref(decision);
