@@ -191,6 +191,15 @@ int ct_bundle__finish(ct_bundle *b, ct_bundle_info *info)
     return 0;
 }
 
+int ct_bundle__hand_over(ct_bundle *b, int rc, ct_bundle **out)
+{
+    if (rc)
+        ct_bundle_free(b);
+    else
+        *out = b;
+    return rc;
+}
+
 void ct_bundle_free(ct_bundle *b)
 {
     if (!b)
@@ -882,10 +891,5 @@ int ct_bundle_read_mem(const uint8_t *buf, size_t len, ct_bundle **out,
                                CT_BUNDLE_MANIFEST ")");
     if (!rc)
         rc = ct_bundle__finish(b, info);
-    if (rc) {
-        ct_bundle_free(b);
-        return rc;
-    }
-    *out = b;
-    return 0;
+    return ct_bundle__hand_over(b, rc, out);
 }

@@ -169,12 +169,7 @@ int ct_bundle_pack(const char *dir, ct_bundle **out, ct_diags *diags)
     if (rc && info.reason[0])
         ct_diags_add(diags, dir, 0, 0, "%s", info.reason);
     ct_manifest_free(pm);
-    if (rc) {
-        ct_bundle_free(b);
-        return rc;
-    }
-    *out = b;
-    return 0;
+    return ct_bundle__hand_over(b, rc, out);
 }
 
 /* Reads dir/name when it exists; *data stays NULL when it does not. */
@@ -210,12 +205,7 @@ int ct_bundle_load_dir(const char *dir, ct_bundle **out,
     }
     if (!rc)
         rc = ct_bundle__finish(b, info);
-    if (rc) {
-        ct_bundle_free(b);
-        return rc;
-    }
-    *out = b;
-    return 0;
+    return ct_bundle__hand_over(b, rc, out);
 }
 
 int ct_bundle_verify_dir(const char *dir, const ct_trust *t, bool required,

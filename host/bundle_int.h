@@ -51,6 +51,10 @@ int ct_bundle__add(ct_bundle *b, const char *path, uint8_t *data,
 /* Sorts the files by path; a path given twice is refused (CT_ECORRUPT). */
 int ct_bundle__finish(ct_bundle *b, ct_bundle_info *info);
 
+/* The end of every making of a bundle: rc 0 hands b to the caller in
+ * *out; anything else frees b. Returns rc. */
+int ct_bundle__hand_over(ct_bundle *b, int rc, ct_bundle **out);
+
 /* Writes b's MANIFEST.json for its (finished) files and the plugin.yaml
  * manifest pm, replacing any. */
 int ct_bundle__set_manifest(ct_bundle *b, const ct_manifest *pm);
