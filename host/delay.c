@@ -224,6 +224,35 @@ static int supersede(ct_capacity *c, int64_t ep, int64_t by,
                : ct_capacity__dberr(c, err, rc, "correcting a delay");
 }
 
+/* A new episode of referral id with in's reason and organisation, from
+ * the day from to the day to ("" while open), recorded by actor now; its
+ * id in *ep. doing words a database error. */
+static int insert_episode(ct_capacity *c, int64_t id,
+                          const ct_delay_input *in, const char *from,
+                          const char *to, const char *actor, int64_t *ep,
+                          const char *doing, ct_cap_error *err)
+{
+    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_DEL_INSERT, err);
+    if (!st)
+        return CT_ESTORE;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_text(st, 2, in->reason, -1, SQLITE_STATIC);
+    if (in->reason_text)
+        sqlite3_bind_text(st, 3, in->reason_text, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, in->responsible_org, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, from, -1, SQLITE_STATIC);
+    if (to[0])
+        sqlite3_bind_text(st, 6, to, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 7, ct_clock_now(c->clock));
+    sqlite3_bind_text(st, 8, actor, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return ct_capacity__dberr(c, err, rc, doing);
+    *ep = sqlite3_last_insert_rowid(ct_store__db(c->store));
+    return 0;
+}
+
 /* ct_delay_correct inside the change. */
 static int correct(ct_capacity *c, int64_t id, int64_t episode,
                    const ct_delay_input *in, const char *actor,
@@ -265,25 +294,10 @@ static int correct(ct_capacity *c, int64_t id, int64_t episode,
      * episode and its correction may not both be open. */
     if ((rc = supersede(c, episode, episode, err)))
         return rc;
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_DEL_INSERT_SPAN, err);
-    if (!st)
-        return CT_ESTORE;
-    sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_text(st, 2, in->reason, -1, SQLITE_STATIC);
-    if (in->reason_text)
-        sqlite3_bind_text(st, 3, in->reason_text, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, in->responsible_org, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, old.from, -1, SQLITE_STATIC);
-    if (old.to[0])
-        sqlite3_bind_text(st, 6, old.to, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 7, ct_clock_now(c->clock));
-    sqlite3_bind_text(st, 8, actor, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
-        return ct_capacity__dberr(c, err, rc, "correcting a delay");
-    int64_t ep = sqlite3_last_insert_rowid(ct_store__db(c->store));
-    if ((rc = supersede(c, episode, ep, err)))
+    int64_t ep;
+    if ((rc = insert_episode(c, id, in, old.from, old.to, actor, &ep,
+                             "correcting a delay", err)) ||
+        (rc = supersede(c, episode, ep, err)))
         return rc;
     /* The open episode is the referral's current delay. */
     if (!old.to[0] &&
@@ -305,6 +319,19 @@ static int correct(ct_capacity *c, int64_t id, int64_t episode,
         err);
 }
 
+/* What starting and correcting a delay do first: *field cleared, the
+ * input and the actor checked, the capacity's transaction begun. */
+static int begin_change(ct_capacity *c, const ct_delay_input *in,
+                        const char *actor, const char **field,
+                        ct_cap_error *err)
+{
+    *field = NULL;
+    int rc = check_input(in, field, err);
+    if (!rc)
+        rc = ct_capacity__check_text("actor", actor, 200, err);
+    return rc ? rc : ct_capacity__begin(c, err);
+}
+
 int ct_delay_correct(ct_capacity *c, int64_t id, int64_t episode,
                      const ct_delay_input *in, const char *actor,
                      const char **field, ct_cap_error *err)
@@ -312,11 +339,8 @@ int ct_delay_correct(ct_capacity *c, int64_t id, int64_t episode,
     const char *f_dummy;
     if (!field)
         field = &f_dummy;
-    *field = NULL;
-    int rc;
-    if ((rc = check_input(in, field, err)) ||
-        (rc = ct_capacity__check_text("actor", actor, 200, err)) ||
-        (rc = ct_capacity__begin(c, err)))
+    int rc = begin_change(c, in, actor, field, err);
+    if (rc)
         return rc;
     rc = correct(c, id, episode, in, actor, field, err);
     return ct_capacity__finish(c, rc, err);
@@ -328,11 +352,8 @@ int ct_delay_start(ct_capacity *c, int64_t id, const ct_delay_input *in,
     const char *f_dummy;
     if (!field)
         field = &f_dummy;
-    *field = NULL;
-    int rc;
-    if ((rc = check_input(in, field, err)) ||
-        (rc = ct_capacity__check_text("actor", actor, 200, err)) ||
-        (rc = ct_capacity__begin(c, err)))
+    int rc = begin_change(c, in, actor, field, err);
+    if (rc)
         return rc;
     char ready[11], now_day[11], from[11], left[11];
     today(c, now_day);
@@ -410,27 +431,10 @@ int ct_delay_start(ct_capacity *c, int64_t id, const ct_delay_input *in,
     if (last.id && (!last.to[0] || strcmp(last.to, from) > 0) &&
         (rc = close_episode(c, last.id, from, err)))
         goto done;
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_DEL_INSERT, err);
-    if (!st) {
-        rc = CT_ESTORE;
-        goto done;
-    }
-    sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_text(st, 2, in->reason, -1, SQLITE_STATIC);
-    if (in->reason_text)
-        sqlite3_bind_text(st, 3, in->reason_text, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, in->responsible_org, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, from, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 6, ct_clock_now(c->clock));
-    sqlite3_bind_text(st, 7, actor, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        rc = ct_capacity__dberr(c, err, rc, "recording a delay");
-        goto done;
-    }
-    int64_t ep = sqlite3_last_insert_rowid(ct_store__db(c->store));
-    if ((rc = set_current(c, id, in->reason, in->responsible_org, err)))
+    int64_t ep;
+    if ((rc = insert_episode(c, id, in, from, "", actor, &ep,
+                             "recording a delay", err)) ||
+        (rc = set_current(c, id, in->reason, in->responsible_org, err)))
         goto done;
     json_t *payload = json_pack(
         "{s:I, s:I, s:s, s:o, s:s, s:s, s:o}", "referral", (json_int_t)id,

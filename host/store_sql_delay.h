@@ -20,17 +20,13 @@
       "       superseded_by FROM delay_episode WHERE id = ?1")               \
     X(DEL_SUPERSEDE,                                                         \
       "UPDATE delay_episode SET superseded_by = ?2 WHERE id = ?1")           \
-    X(DEL_INSERT_SPAN,                                                       \
+    X(DEL_CLOSE, "UPDATE delay_episode SET to_day = ?2 WHERE id = ?1")       \
+    /* An episode: open (to_day NULL), or a correction's closed span. */   \
+    X(DEL_INSERT,                                                            \
       "INSERT INTO delay_episode (referral_id, reason, reason_text,"         \
       "                           responsible_org, from_day, to_day,"        \
       "                           recorded_at, recorded_by)"                 \
       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")                            \
-    X(DEL_CLOSE, "UPDATE delay_episode SET to_day = ?2 WHERE id = ?1")       \
-    X(DEL_INSERT,                                                            \
-      "INSERT INTO delay_episode (referral_id, reason, reason_text,"         \
-      "                           responsible_org, from_day, recorded_at,"   \
-      "                           recorded_by)"                              \
-      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")                                \
     /* An organisation with the kinds of facility it runs. */              \
     X(DEL_ORG,                                                               \
       "SELECT o.name,"                                                       \
