@@ -98,6 +98,16 @@ static void chain_hash(const uint8_t prev[HASH_LEN], const ct_buf *canon,
 
 /* ---- append -------------------------------------------------------- */
 
+/* Column i of the row as a hash; CT_ECORRUPT when it is not one. */
+static int hash_col(sqlite3_stmt *st, int i, uint8_t hash[HASH_LEN])
+{
+    const void *h = sqlite3_column_blob(st, i);
+    if (sqlite3_column_bytes(st, i) != HASH_LEN || !h)
+        return CT_ECORRUPT;
+    memcpy(hash, h, HASH_LEN);
+    return 0;
+}
+
 /* Reads chain_head; seq 0 and the zero hash when there is none. *last_at
  * (may be NULL) gets the head event's time, INT64_MIN when none. */
 static int read_head_at(ct_store *s, int64_t *seq, uint8_t hash[HASH_LEN],
@@ -117,10 +127,7 @@ static int read_head_at(ct_store *s, int64_t *seq, uint8_t hash[HASH_LEN],
         *seq = sqlite3_column_int64(st, 0);
         if (last_at && sqlite3_column_type(st, 2) == SQLITE_INTEGER)
             *last_at = sqlite3_column_int64(st, 2);
-        const void *h = sqlite3_column_blob(st, 1);
-        rc = sqlite3_column_bytes(st, 1) == HASH_LEN && h ? 0 : CT_ECORRUPT;
-        if (!rc)
-            memcpy(hash, h, HASH_LEN);
+        rc = hash_col(st, 1, hash);
     } else {
         rc = ct_err_from_sqlite(rc);
     }
@@ -395,10 +402,7 @@ static int event_hash(ct_store *s, int64_t seq, uint8_t hash[HASH_LEN])
     if (rc == SQLITE_DONE) {
         rc = CT_ENOTFOUND;
     } else if (rc == SQLITE_ROW) {
-        const void *h = sqlite3_column_blob(st, 0);
-        rc = sqlite3_column_bytes(st, 0) == HASH_LEN && h ? 0 : CT_ECORRUPT;
-        if (!rc)
-            memcpy(hash, h, HASH_LEN);
+        rc = hash_col(st, 0, hash);
     } else {
         rc = ct_err_from_sqlite(rc);
     }
