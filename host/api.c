@@ -6,6 +6,7 @@
 
 #include "error.h"
 #include "log.h"
+#include "referral.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -42,6 +43,25 @@ int ct_api__cap_reply(ct_http_req *r, int rc, const ct_cap_error *err,
     ct_log_error(UNIT, "request %s: %s (%s)", ct_http_req_id(r), msg,
                  ct_err_name(rc));
     return rc;
+}
+
+int ct_api__page_reply(ct_http_req *r, const char *name, json_t *list,
+                       int64_t limit, const char *key)
+{
+    size_t n = json_array_size(list);
+    json_t *last = n == (size_t)limit ? json_array_get(list, n - 1) : NULL;
+    return ct_http_reply_json(
+        r, 200,
+        json_pack("{s:o, s:O}", name, list, "next",
+                  last ? json_object_get(last, key) : json_null()));
+}
+
+int ct_api__referral(ct_http_req *r, ct_capacity *cap, int64_t id,
+                     json_t **ref)
+{
+    ct_cap_error err = {0};
+    int rc = ct_referral_get_json(cap, id, ref, &err);
+    return rc ? ct_api__cap_reply(r, rc, &err, NULL) : 0;
 }
 
 int ct_api__referral_id(ct_http_req *r, int64_t *id)

@@ -54,11 +54,7 @@ int ct_api__audit(ct_http_req *r, void *app)
         return err;
     }
     json_array_foreach(events, i, ev) ct_api__redact_event(r, ev);
-    json_t *last = n == (size_t)limit ? json_array_get(events, n - 1) : NULL;
-    return ct_http_reply_json(
-        r, 200,
-        json_pack("{s:o, s:O}", "events", events, "next",
-                  last ? json_object_get(last, "seq") : json_null()));
+    return ct_api__page_reply(r, "events", events, limit, "seq");
 }
 
 /* GET /v1/notifications?status=&before=&limit=: the outbox of referrer
@@ -81,12 +77,7 @@ int ct_api__notifications(ct_http_req *r, void *app)
                                    ct_daemon_config(app)->area_id, status,
                                    before, (int)limit, &list)))
         return err;
-    size_t n = json_array_size(list);
-    json_t *last = n == (size_t)limit ? json_array_get(list, n - 1) : NULL;
-    return ct_http_reply_json(
-        r, 200,
-        json_pack("{s:o, s:O}", "notifications", list, "next",
-                  last ? json_object_get(last, "id") : json_null()));
+    return ct_api__page_reply(r, "notifications", list, limit, "id");
 }
 
 /* GET /v1/notifications/{id}: one notification and its attempts. */

@@ -191,12 +191,7 @@ int ct_api__beds(ct_http_req *r, void *app)
                              "%s", cerr.message);
     if (rc)
         return ct_api__cap_reply(r, rc, &cerr, NULL);
-    size_t n = json_array_size(beds);
-    json_t *last = n == (size_t)f.limit ? json_array_get(beds, n - 1) : NULL;
-    return ct_http_reply_json(
-        r, 200,
-        json_pack("{s:o, s:O}", "beds", beds, "next",
-                  last ? json_object_get(last, "id") : json_null()));
+    return ct_api__page_reply(r, "beds", beds, f.limit, "id");
 }
 
 json_t *ct_api__bed_json(ct_capacity *cap, const char *id)

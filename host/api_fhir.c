@@ -157,10 +157,10 @@ static int resource_of(ct_http_req *r, ct_daemon *d, int64_t id,
     ct_cap_error err = {0};
     json_t *ref;
     *out = NULL;
-    int rc = ct_referral_get_json(cap, id, &ref, &err);
+    int rc = ct_api__referral(r, cap, id, &ref);
     if (rc) {
         json_decref(decision);
-        return ct_api__cap_reply(r, rc, &err, NULL);
+        return rc;
     }
     if (!decision && ct_pipeline_stored_decision(cap, id, &decision, &err))
         decision = json_null();
@@ -306,11 +306,10 @@ int ct_api__fhir_request_update(ct_http_req *r, void *app)
 static int etag_of(ct_http_req *r, ct_daemon *d, int64_t id, char *out,
                    size_t size)
 {
-    ct_cap_error cerr = {0};
     json_t *ref;
-    int rc = ct_referral_get_json(ct_daemon_capacity(d), id, &ref, &cerr);
+    int rc = ct_api__referral(r, ct_daemon_capacity(d), id, &ref);
     if (rc)
-        return ct_api__cap_reply(r, rc, &cerr, NULL);
+        return rc;
     snprintf(out, size, "W/\"%" JSON_INTEGER_FORMAT "\"",
              json_integer_value(json_object_get(ref, "updated_at")));
     json_decref(ref);
@@ -498,11 +497,10 @@ int ct_api__fhir_task_update(ct_http_req *r, void *app)
             return err;
         return CT_ECONFLICT;
     }
-    ct_cap_error cerr = {0};
     json_t *ref;
-    int rc = ct_referral_get_json(ct_daemon_capacity(d), id, &ref, &cerr);
+    int rc = ct_api__referral(r, ct_daemon_capacity(d), id, &ref);
     if (rc)
-        return ct_api__cap_reply(r, rc, &cerr, NULL);
+        return rc;
     char state[32], why[600];
     snprintf(state, sizeof state, "%s",
              json_string_value(json_object_get(ref, "state")));

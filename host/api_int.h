@@ -62,9 +62,21 @@ void ct_api__redact_event(const ct_http_req *r, json_t *event);
 int ct_api__audit_read(ct_http_req *r, void *app, const char *what,
                        json_t *ids);
 
+/* 200 with one page of a listing, {name: list, next}: next is the last
+ * item's key when the page is full (limit items; the client asks again
+ * after it), null when the listing ends here. Takes list. */
+int ct_api__page_reply(ct_http_req *r, const char *name, json_t *list,
+                       int64_t limit, const char *key);
+
 /* The {id} path segment as a referral id (1..2^53): 404 naming it when
  * it is not one. */
 int ct_api__referral_id(ct_http_req *r, int64_t *id);
+
+/* Referral id as ct_referral_get_json gives it, into *ref (new, the
+ * caller's); or the capacity's refusal replied (404 for an unknown id)
+ * and its code returned. */
+int ct_api__referral(ct_http_req *r, ct_capacity *cap, int64_t id,
+                     json_t **ref);
 
 /*
  * The intake of a referral (api_referrals.c), shared by POST /v1/referrals

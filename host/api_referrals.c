@@ -108,10 +108,10 @@ static int referral_reply(ct_http_req *r, ct_capacity *cap, int64_t id,
 {
     ct_cap_error err = {0};
     json_t *ref;
-    int rc = ct_referral_get_json(cap, id, &ref, &err);
+    int rc = ct_api__referral(r, cap, id, &ref);
     if (rc) {
         json_decref(decision);
-        return ct_api__cap_reply(r, rc, &err, NULL);
+        return rc;
     }
     const ct_principal *p = ct_http_req_principal(r);
     if (p && p->role == CT_ROLE_HUB)
@@ -604,7 +604,7 @@ int ct_api__referral_list(ct_http_req *r, void *app)
     int rc = ct_capacity_view_referrals_json(cap, &f, &list, &cerr);
     if (rc)
         return ct_api__cap_reply(r, rc, &cerr, NULL);
-    size_t n = json_array_size(list), i;
+    size_t i;
     json_t *it, *ids = json_array();
     json_array_foreach(list, i, it) {
         json_array_append(ids, json_object_get(it, "id"));
@@ -615,11 +615,7 @@ int ct_api__referral_list(ct_http_req *r, void *app)
         json_decref(list);
         return err;
     }
-    json_t *last = n == (size_t)f.limit ? json_array_get(list, n - 1) : NULL;
-    return ct_http_reply_json(
-        r, 200,
-        json_pack("{s:o, s:O}", "referrals", list, "next",
-                  last ? json_object_get(last, "id") : json_null()));
+    return ct_api__page_reply(r, "referrals", list, f.limit, "id");
 }
 
 /* ---- actions ----------------------------------------------------------- */
