@@ -117,34 +117,33 @@ static int l_format_time(lua_State *L)
     return 1;
 }
 
-/* ct.parse_time(text) -> integer | nil, err */
-static int l_parse_time(lua_State *L)
+/* Lua's expected-failure channel for a text-to-milliseconds parse: the
+ * integer, or nil and "not a WHAT: 'text' (expected EXPECTED)". */
+static int push_ms(lua_State *L, int (*parse)(const char *, int64_t *),
+                   const char *what, const char *expected)
 {
     const char *s = luaL_checkstring(L, 1);
     int64_t ms;
-    if (ct_clock_parse(s, &ms)) {
+    if (parse(s, &ms)) {
         lua_pushnil(L);
-        lua_pushfstring(L, "not a date or time: '%s' (expected YYYY-MM-DD "
-                           "or YYYY-MM-DDTHH:MM:SSZ)", s);
+        lua_pushfstring(L, "not a %s: '%s' (expected %s)", what, s, expected);
         return 2;
     }
     lua_pushinteger(L, ms);
     return 1;
 }
 
+/* ct.parse_time(text) -> integer | nil, err */
+static int l_parse_time(lua_State *L)
+{
+    return push_ms(L, ct_clock_parse, "date or time",
+                   "YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ");
+}
+
 /* ct.duration(text) -> integer | nil, err */
 static int l_duration(lua_State *L)
 {
-    const char *s = luaL_checkstring(L, 1);
-    int64_t ms;
-    if (ct_parse_duration_ms(s, &ms)) {
-        lua_pushnil(L);
-        lua_pushfstring(L, "not a duration: '%s' (expected e.g. 15m, 48h, "
-                           "14d)", s);
-        return 2;
-    }
-    lua_pushinteger(L, ms);
-    return 1;
+    return push_ms(L, ct_parse_duration_ms, "duration", "e.g. 15m, 48h, 14d");
 }
 
 /* ct.days_between(from, to) -> integer */
