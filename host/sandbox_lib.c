@@ -788,13 +788,9 @@ static void adjust_base(lua_State *L)
         lua_pushnil(L);
         lua_setfield(L, g, base_removed[i]);
     }
-    lua_getfield(L, g, "setmetatable");
-    lua_pushcclosure(L, sb_setmetatable, 1);
-    lua_setfield(L, g, "setmetatable");
+    wrap_field(L, g, "setmetatable", sb_setmetatable);
     wrap_field(L, g, "pcall", sb_pcall);
-    lua_getfield(L, g, "xpcall");
-    lua_pushcclosure(L, sb_xpcall, 1);
-    lua_setfield(L, g, "xpcall");
+    wrap_field(L, g, "xpcall", sb_xpcall);
     lua_pop(L, 1);
 }
 
@@ -807,9 +803,7 @@ static void adjust_coroutine(lua_State *L)
     lua_pushcfunction(L, co_wrap);
     lua_setfield(L, co, "wrap");
     wrap_field(L, co, "resume", co_resume);
-    lua_getfield(L, co, "close");
-    lua_pushcclosure(L, co_close, 1);
-    lua_setfield(L, co, "close");
+    wrap_field(L, co, "close", co_close);
     lua_pop(L, 1);
 }
 
