@@ -6,6 +6,7 @@
 #include "error.h"
 #include "log.h"
 #include "store_int.h"
+#include "store_json.h"
 #include "util.h"
 
 static json_t *hash_json(sqlite3_stmt *st, int i)
@@ -17,8 +18,9 @@ static json_t *hash_json(sqlite3_stmt *st, int i)
     return json_string(hex);
 }
 
-static json_t *event_json(sqlite3_stmt *st)
+static json_t *event_json(sqlite3_stmt *st, void *unused)
 {
+    (void)unused;
     const char *payload = (const char *)sqlite3_column_text(st, 4);
     json_t *p = json_loads(payload ? payload : "{}", 0, NULL);
     return json_pack("{s:I, s:I, s:s, s:s, s:o, s:o, s:o}", "seq",
@@ -38,26 +40,15 @@ int ct_audit_list_json(ct_store *s, int64_t after, int limit, json_t **out)
     sqlite3_stmt *st = ct_store__stmt(s, CT_STMT_VIEW_AUDIT_LIST);
     if (!st)
         return CT_ESTORE;
-    json_t *list = json_array();
-    if (!list)
-        return CT_ENOMEM;
     sqlite3_bind_int64(st, 1, after);
     sqlite3_bind_int(st, 2, limit);
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        if (json_array_append_new(list, event_json(st))) {
-            rc = SQLITE_NOMEM;
-            break;
-        }
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        json_decref(list);
+    int rc = ct_store_json_rows(st, event_json, NULL, out);
+    if (rc) {
         ct_log_error("audit", "listing events: %s",
                      sqlite3_errmsg(ct_store__db(s)));
         int err = ct_err_from_sqlite(rc);
         return err ? err : CT_ESTORE;
     }
-    *out = list;
     return 0;
 }
 

@@ -8,6 +8,7 @@
 #include "capacity_int.h"
 #include "error.h"
 #include "log.h"
+#include "store_json.h"
 #include "util.h"
 
 #include <inttypes.h>
@@ -57,6 +58,17 @@ static json_t *actions_of(sqlite3_stmt *st, int i)
     return a ? a : json_array();
 }
 
+/* One change of level as the history lists it. */
+static json_t *change_json(sqlite3_stmt *st, void *unused)
+{
+    (void)unused;
+    return json_pack("{s:I, s:I, s:i, s:s, s:o}", "seq",
+                     (json_int_t)sqlite3_column_int64(st, 0), "at",
+                     (json_int_t)sqlite3_column_int64(st, 1), "level",
+                     sqlite3_column_int(st, 2), "reason", col(st, 3),
+                     "actions", actions_of(st, 4));
+}
+
 int ct_escalation_history_json(ct_store *s, int64_t before_seq, int limit,
                                json_t **out)
 {
@@ -66,31 +78,10 @@ int ct_escalation_history_json(ct_store *s, int64_t before_seq, int limit,
     sqlite3_stmt *st = ct_store__stmt(s, CT_STMT_ESC_HISTORY);
     if (!st)
         return CT_ESTORE;
-    json_t *list = json_array();
-    if (!list)
-        return CT_ENOMEM;
     sqlite3_bind_int64(st, 1, before_seq);
     sqlite3_bind_int(st, 2, limit);
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        json_t *o = json_pack(
-            "{s:I, s:I, s:i, s:s, s:o}", "seq",
-            (json_int_t)sqlite3_column_int64(st, 0), "at",
-            (json_int_t)sqlite3_column_int64(st, 1), "level",
-            sqlite3_column_int(st, 2), "reason", col(st, 3), "actions",
-            actions_of(st, 4));
-        if (json_array_append_new(list, o)) {
-            rc = SQLITE_NOMEM;
-            break;
-        }
-    }
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        json_decref(list);
-        return db_error(s, rc, "reading the escalation history");
-    }
-    *out = list;
-    return 0;
+    int rc = ct_store_json_rows(st, change_json, NULL, out);
+    return rc ? db_error(s, rc, "reading the escalation history") : 0;
 }
 
 int ct_escalation_json(ct_store *s, int history_limit, json_t **out)

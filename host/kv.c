@@ -3,6 +3,7 @@
 #include "error.h"
 #include "log.h"
 #include "store_int.h"
+#include "store_json.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -13,15 +14,26 @@ static int check_key(const char *key)
     return n == 0 || n > CT_KV_MAX_KEY ? CT_EINVAL : 0;
 }
 
+/* Statement id with the plugin and the key bound (?1, ?2, borrowed until
+ * the statement is stepped); NULL on a prepare error. */
+static sqlite3_stmt *key_stmt(ct_store *s, ct_stmt id, const char *plugin,
+                              const char *key)
+{
+    sqlite3_stmt *st = ct_store__stmt(s, id);
+    if (st) {
+        sqlite3_bind_text(st, 1, plugin, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+    }
+    return st;
+}
+
 int ct_kv_get(ct_store *s, const char *plugin, const char *key,
               json_t **out)
 {
     *out = NULL;
-    sqlite3_stmt *st = ct_store__stmt(s, CT_STMT_KV_GET);
+    sqlite3_stmt *st = key_stmt(s, CT_STMT_KV_GET, plugin, key);
     if (!st)
         return CT_ESTORE;
-    sqlite3_bind_text(st, 1, plugin, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_DONE)
         return CT_ENOTFOUND;
@@ -42,11 +54,9 @@ typedef struct put_args {
 static int do_put(ct_store *s, void *arg)
 {
     put_args *a = arg;
-    sqlite3_stmt *st = ct_store__stmt(s, CT_STMT_KV_USAGE);
+    sqlite3_stmt *st = key_stmt(s, CT_STMT_KV_USAGE, a->plugin, a->key);
     if (!st)
         return CT_ESTORE;
-    sqlite3_bind_text(st, 1, a->plugin, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, a->key, -1, SQLITE_STATIC);
     if (sqlite3_step(st) != SQLITE_ROW)
         return CT_ESTORE;
     uint64_t used = (uint64_t)sqlite3_column_int64(st, 0);
@@ -54,11 +64,9 @@ static int do_put(ct_store *s, void *arg)
     uint64_t add = strlen(a->key) + strlen(a->text);
     if (used + add > a->limit)
         return CT_ELIMIT;
-    st = ct_store__stmt(s, CT_STMT_KV_PUT);
+    st = key_stmt(s, CT_STMT_KV_PUT, a->plugin, a->key);
     if (!st)
         return CT_ESTORE;
-    sqlite3_bind_text(st, 1, a->plugin, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, a->key, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, a->text, -1, SQLITE_STATIC);
     return ct_store__step_done(s, st);
 }
@@ -86,11 +94,9 @@ typedef struct del_args {
 static int do_delete(ct_store *s, void *arg)
 {
     del_args *a = arg;
-    sqlite3_stmt *st = ct_store__stmt(s, CT_STMT_KV_DELETE);
+    sqlite3_stmt *st = key_stmt(s, CT_STMT_KV_DELETE, a->plugin, a->key);
     if (!st)
         return CT_ESTORE;
-    sqlite3_bind_text(st, 1, a->plugin, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, a->key, -1, SQLITE_STATIC);
     int rc = ct_store__step_done(s, st);
     a->existed = !rc && sqlite3_changes(ct_store__db(s)) > 0;
     return rc;
@@ -108,6 +114,12 @@ int ct_kv_delete(ct_store *s, const char *plugin, const char *key,
     return rc;
 }
 
+static json_t *key_json(sqlite3_stmt *st, void *unused)
+{
+    (void)unused;
+    return json_string((const char *)sqlite3_column_text(st, 0));
+}
+
 int ct_kv_keys(ct_store *s, const char *plugin, json_t **out)
 {
     *out = NULL;
@@ -115,16 +127,6 @@ int ct_kv_keys(ct_store *s, const char *plugin, json_t **out)
     if (!st)
         return CT_ESTORE;
     sqlite3_bind_text(st, 1, plugin, -1, SQLITE_STATIC);
-    json_t *arr = json_array();
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        json_array_append_new(
-            arr, json_string((const char *)sqlite3_column_text(st, 0)));
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        json_decref(arr);
-        return ct_err_from_sqlite(rc);
-    }
-    *out = arr;
-    return 0;
+    int rc = ct_store_json_rows(st, key_json, NULL, out);
+    return rc ? ct_err_from_sqlite(rc) : 0;
 }

@@ -7,6 +7,7 @@
 #include "capacity_int.h"
 #include "clock.h"
 #include "error.h"
+#include "store_json.h"
 #include "util.h"
 
 #include <inttypes.h>
@@ -822,6 +823,12 @@ int ct_referral_get_json(ct_capacity *c, int64_t id, json_t **out,
     return 0;
 }
 
+/* A listed referral; data is the time it is listed at. */
+static json_t *list_row_json(sqlite3_stmt *st, void *now)
+{
+    return row_json(st, *(const int64_t *)now);
+}
+
 int ct_referral_list_json(ct_capacity *c, int state, int64_t after_id,
                           int limit, json_t **out, ct_cap_error *err)
 {
@@ -849,9 +856,6 @@ int ct_referral_find_json(ct_capacity *c, const ct_referral_scan *f,
         c, state >= 0 ? CT_STMT_REF_LIST : CT_STMT_REF_LIST_ALL, err);
     if (!st)
         return CT_ESTORE;
-    json_t *a = json_array();
-    if (!a)
-        return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
     if (state >= 0)
         sqlite3_bind_text(st, 1, ct_referral_state_name(state), -1,
                           SQLITE_STATIC);
@@ -868,18 +872,6 @@ int ct_referral_find_json(ct_capacity *c, const ct_referral_scan *f,
     else
         sqlite3_bind_null(st, 5);
     int64_t now = ct_clock_now(c->clock);
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (json_array_append_new(a, row_json(st, now))) {
-            rc = SQLITE_NOMEM;
-            break;
-        }
-    }
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        json_decref(a);
-        return ct_capacity__dberr(c, err, rc, "listing referrals");
-    }
-    *out = a;
-    return 0;
+    int rc = ct_store_json_rows(st, list_row_json, &now, out);
+    return rc ? ct_capacity__dberr(c, err, rc, "listing referrals") : 0;
 }

@@ -9,6 +9,7 @@
 #include "error.h"
 #include "referral.h"
 #include "report_int.h"
+#include "store_json.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -599,6 +600,23 @@ done:
 
 /* ---- decisions --------------------------------------------------------- */
 
+/* One referral's decision as the decisions report lists it. */
+static json_t *decision_json(sqlite3_stmt *st, void *unused)
+{
+    (void)unused;
+    const char *pathway = ct_report__col(st, 5);
+    json_t *decision =
+        json_loads(ct_report__col(st, 6), JSON_DECODE_ANY, NULL);
+    return json_pack(
+        "{s:I, s:s, s:s, s:s, s:I, s:o, s:o}", "referral",
+        (json_int_t)sqlite3_column_int64(st, 0), "state",
+        ct_report__col(st, 1), "from_org", ct_report__col(st, 2),
+        "ready_date", ct_report__col(st, 3), "created_at",
+        (json_int_t)sqlite3_column_int64(st, 4), "pathway",
+        pathway ? json_string(pathway) : json_null(), "decision",
+        decision ? decision : json_null());
+}
+
 int ct_report_decisions_json(ct_capacity *c, int limit, json_t **out,
                              ct_cap_error *err)
 {
@@ -610,31 +628,10 @@ int ct_report_decisions_json(ct_capacity *c, int limit, json_t **out,
     sqlite3_stmt *st = ct_report__stmt(c, CT_STMT_REP_DECISIONS, err);
     if (!st)
         return CT_ESTORE;
-    json_t *list = json_array();
-    if (!list)
-        return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
     sqlite3_bind_int(st, 1, limit);
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *pathway = ct_report__col(st, 5);
-        json_t *decision =
-            json_loads(ct_report__col(st, 6), JSON_DECODE_ANY, NULL);
-        json_t *o = json_pack(
-            "{s:I, s:s, s:s, s:s, s:I, s:o, s:o}", "referral",
-            (json_int_t)sqlite3_column_int64(st, 0), "state",
-            ct_report__col(st, 1), "from_org", ct_report__col(st, 2),
-            "ready_date", ct_report__col(st, 3), "created_at",
-            (json_int_t)sqlite3_column_int64(st, 4), "pathway",
-            pathway ? json_string(pathway) : json_null(), "decision",
-            decision ? decision : json_null());
-        if (json_array_append_new(list, o)) {
-            rc = SQLITE_NOMEM;
-            break;
-        }
-    }
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        json_decref(list);
+    json_t *list;
+    int rc = ct_store_json_rows(st, decision_json, NULL, &list);
+    if (rc) {
         return rc == SQLITE_NOMEM
                    ? ct_capacity__fail(err, CT_ENOMEM, "out of memory")
                    : ct_capacity__dberr(c, err, rc, "reading decisions");
