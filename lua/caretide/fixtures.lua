@@ -231,6 +231,19 @@ end
 -- every run. caretide.test resets them before each test.
 local seq = { referral = 0, candidate = 0, waiting = 0 }
 
+-- What every constructor does first: over checked (nil, or a table
+-- naming only kind's fields; errors blame the test's line) and kind's
+-- next number in this test returned.
+local function begin(kind, over, schema)
+  if over ~= nil and type(over) ~= "table" then
+    error(("expected %s{field = value, ...}"):format(kind), 3)
+  end
+  local known, why = check_fields(kind, over, schema)
+  if not known then error(why, 3) end
+  seq[kind] = seq[kind] + 1
+  return seq[kind]
+end
+
 function M.reset()
   seq.referral, seq.candidate, seq.waiting = 0, 0, 0
 end
@@ -244,7 +257,39 @@ local function today()
   return "2025-01-06"
 end
 
+-- Settings ------------------------------------------------------------------
+
+-- settings{...} -> the plugin's plugin.yaml defaults as the host reads
+-- them (ct.defaults: durations in milliseconds) with these changed, as a
+-- new table; settings() is the defaults alone. What a test pins, so that
+-- it checks the rules whatever an area overrides and a default changed in
+-- plugin.yaml is the one the tests check, never a copy kept by hand.
+function M.settings(changes)
+  if changes ~= nil and type(changes) ~= "table" then
+    error("expected settings{name = value, ...}", 2)
+  end
+  local host = ct -- the host API global; absent outside the host
+  if type(host) ~= "table" or type(host.defaults) ~= "table" then
+    error("settings: the plugin's defaults (ct.defaults) exist only under caretide test", 2)
+  end
+  local out = copy(host.defaults)
+  for k, v in pairs(changes or {}) do out[k] = copy(v) end
+  return out
+end
+
 -- Referrals -----------------------------------------------------------------
+
+-- The defaults a referral and its waiting-list entry share, for the
+-- n-th of the test, with the kind's own in more (taken).
+local function referral_defaults(n, more)
+  more.id = n
+  more.nhs_number = M.nhs_number(n)
+  more.from_org = area_defaults.from_org
+  more.ready_date = today()
+  more.requested_pathway = "P1"
+  more.priority = 0
+  return more
+end
 
 local function check_referral(r)
   local ok, err
@@ -297,21 +342,9 @@ end
 --   usual_residence = "home", infections = {covid = {status = "negative"}}};
 --   delay = {days = 0} (reason and responsible_org nil).
 function M.referral(over)
-  if over ~= nil and type(over) ~= "table" then
-    error("expected referral{field = value, ...}", 2)
-  end
-  local known, why = check_fields("referral", over, REFERRAL_FIELDS)
-  if not known then error(why, 2) end
-  seq.referral = seq.referral + 1
-  local n = seq.referral
-  local r = merge({
-    id = n,
-    nhs_number = M.nhs_number(n),
-    from_org = area_defaults.from_org,
-    ready_date = today(),
-    requested_pathway = "P1",
+  local n = begin("referral", over, REFERRAL_FIELDS)
+  local r = merge(referral_defaults(n, {
     state = "received",
-    priority = 0,
     person = {
       age = 80,
       needs = {},
@@ -319,7 +352,7 @@ function M.referral(over)
       infections = { covid = { status = "negative" } },
     },
     delay = { days = 0 },
-  }, over or {})
+  }), over or {})
   local ok, err = check_referral(r)
   if not ok then error("referral: " .. err, 2) end
   return r
@@ -334,17 +367,12 @@ end
 -- isolation_room = false; cohort = {covid = "negative"} (the zone's
 -- cohorts that are not open).
 function M.candidate(over)
-  if over ~= nil and type(over) ~= "table" then
-    error("expected candidate{field = value, ...}", 2)
-  end
-  if over ~= nil and over.facility_kind ~= nil then
+  if type(over) == "table" and over.facility_kind ~= nil then
     error("candidate: the host names a facility's kind `kind`, not `facility_kind`", 2)
   end
-  local known, why = check_fields("candidate", over, CANDIDATE_FIELDS)
-  if not known then error(why, 2) end
-  seq.candidate = seq.candidate + 1
+  local n = begin("candidate", over, CANDIDATE_FIELDS)
   local c = merge({
-    bed = ("WH-G%02d"):format(seq.candidate),
+    bed = ("WH-G%02d"):format(n),
     zone = "willow-green",
     facility = "willow-stepdown",
     kind = "step_down",
@@ -375,28 +403,16 @@ end
 -- = 0; requested_pathway = pathway = "P1"; outcome = "waiting"; deferred
 -- = false; updated_at = 0; needs = {}.
 function M.waiting(over)
-  if over ~= nil and type(over) ~= "table" then
-    error("expected waiting{field = value, ...}", 2)
-  end
-  local known, why = check_fields("waiting", over, WAITING_FIELDS)
-  if not known then error(why, 2) end
-  seq.waiting = seq.waiting + 1
-  local n = seq.waiting
-  local e = merge({
-    id = n,
+  local n = begin("waiting", over, WAITING_FIELDS)
+  local e = merge(referral_defaults(n, {
     position = n,
-    nhs_number = M.nhs_number(n),
-    from_org = area_defaults.from_org,
-    priority = 0,
-    ready_date = today(),
     days_past_ready = 0,
-    requested_pathway = "P1",
     pathway = "P1",
     outcome = "waiting",
     deferred = false,
     updated_at = 0,
     needs = {},
-  }, over or {})
+  }), over or {})
   local ok, err = one_of("outcome", e.outcome, { "waiting", "manual_review" })
   if not ok then error("waiting: " .. err, 2) end
   return e

@@ -7,7 +7,8 @@
 --   before_each(fn)  after_each(fn)      (nested describes accumulate)
 --   expect(value).to_equal(x)  expect(value).never.to_equal(x)
 --   stub(tbl, name, fn_or_value)  spy(tbl, name)   (undone after each test)
---   referral{}, candidate{}, waiting{}, area{}, nhs_number(n)  (caretide.fixtures)
+--   referral{}, candidate{}, waiting{}, area{}, nhs_number(n), settings{}
+--                                       (caretide.fixtures)
 --
 -- How a failure knows its file and line without the debug library: a
 -- matcher raises a string error at the level of the test code that called
@@ -773,14 +774,10 @@ local function new_suite()
 end
 
 -- Data helpers (caretide.fixtures) and comparison, shared by every suite.
-M.referral = fixtures.referral
-M.candidate = fixtures.candidate
-M.waiting = fixtures.waiting
-M.area = fixtures.area
-M.bed_ids = fixtures.bed_ids
-M.nhs_number = fixtures.nhs_number
-M.nhs_number_valid = fixtures.nhs_number_valid
-M.none = fixtures.none
+for _, name in ipairs({ "referral", "candidate", "waiting", "area", "bed_ids",
+    "nhs_number", "nhs_number_valid", "none", "settings" }) do
+  M[name] = fixtures[name]
+end
 M.equal = compare.equal
 M.diff = compare.diff
 M.inspect = inspect.inspect

@@ -1,8 +1,8 @@
 -- discharge_hub's delay hook: reasons come from the national list the
 -- area chose (plugin data), and the organisation named must be able to
 -- answer for the reason (issue 22, finding 6).
+local t = require("caretide.test")
 local plugin = require("init")
-local standard = require("test.standard")
 local lists = require("lib.delay_reasons")
 
 local function org(id, kinds) return { id = id, name = id, facility_kinds = kinds } end
@@ -12,7 +12,7 @@ local function delay(reason, o)
 end
 
 describe("delay reasons", function()
-  before_each(function() plugin.configure(standard.values) end)
+  before_each(function() plugin.configure(t.settings()) end)
 
   it("accepts a national reason with an organisation that can answer for it", function()
     local v = plugin.delay({}, delay("awaiting_p3_bed", org("oakwood-care", { "care_home" })))
@@ -37,10 +37,10 @@ describe("delay reasons", function()
   end)
 
   it("reads an organisation's type from org_types before its facilities", function()
-    plugin.configure(standard.with{ org_types = { "demo-council=council" } })
+    plugin.configure(t.settings{ org_types = { "demo-council=council" } })
     local council = org("demo-council", { "step_down", "home_care" })
     expect(plugin.delay({}, delay("homeless_nrpf", council)).valid).to_be(true)
-    plugin.configure(standard.values)
+    plugin.configure(t.settings())
     local v = plugin.delay({}, delay("homeless_nrpf", council))
     expect(v.valid).to_be(false)
   end)
@@ -52,7 +52,7 @@ describe("delay reasons", function()
   end)
 
   it("refuses a malformed org_types entry at configure", function()
-    expect(function() plugin.configure(standard.with{ org_types = { "x=hospital" } }) end)
+    expect(function() plugin.configure(t.settings{ org_types = { "x=hospital" } }) end)
       .to_fail("org_types: \"x=hospital\"")
   end)
 

@@ -2,7 +2,6 @@
 -- maximum stays per pathway, the daily summary, schedules.
 local t = require("caretide.test")
 local plugin = require("init")
-local standard = require("test.standard")
 
 local DAY = 86400000
 
@@ -50,7 +49,7 @@ describe("delays", function()
   local emit
   before_each(function()
     next_id = 0
-    plugin.configure(standard.values)
+    plugin.configure(t.settings())
     emit = spy(ct, "emit")
   end)
 
@@ -124,13 +123,13 @@ describe("delays", function()
     end)
 
     it("waits missing_reason_grace_days before reporting", function()
-      plugin.configure(standard.with{ missing_reason_grace_days = 2 })
+      plugin.configure(t.settings{ missing_reason_grace_days = 2 })
       serve({ row{ delay_days = 2 }, row{ delay_days = 3 } })
       expect(plugin.check().missing).to_equal({ 2 })
     end)
 
     it("works through every page of referrals", function()
-      plugin.configure(standard.with{ delay_batch = 1000 })
+      plugin.configure(t.settings{ delay_batch = 1000 })
       local rows = {}
       for i = 1, 1000 do rows[i] = row() end
       rows[1001] = row{ delay_days = 1 }
@@ -140,7 +139,7 @@ describe("delays", function()
     end)
 
     it("works in slices of delay_batch, each resuming where the last ended", function()
-      plugin.configure(standard.with{ delay_batch = 2 })
+      plugin.configure(t.settings{ delay_batch = 2 })
       local rows = {}
       for i = 1, 5 do rows[i] = row{ delay_days = 1 } end
       serve(rows)
@@ -159,7 +158,7 @@ describe("delays", function()
     end)
 
     it("keeps the flags of a pass spread over slices, dropping only those who left", function()
-      plugin.configure(standard.with{ delay_batch = 1 })
+      plugin.configure(t.settings{ delay_batch = 1 })
       local rows = { row{ delay_days = 1 }, row{ delay_days = 1 }, row{ delay_days = 1 } }
       serve(rows)
       plugin.check()
@@ -217,7 +216,7 @@ describe("delays", function()
     end)
 
     it("follows harm_after_days", function()
-      plugin.configure(standard.with{ harm_after_days = 21 })
+      plugin.configure(t.settings{ harm_after_days = 21 })
       serve({ row{ delay_days = 20 }, row{ delay_days = 21 } })
       expect(plugin.check().harm).to_equal({ 2 })
     end)
@@ -271,13 +270,13 @@ describe("delays", function()
     end)
 
     it("has none for a pathway set to 0s", function()
-      plugin.configure(standard.with{ max_stay_p2 = 0 })
+      plugin.configure(t.settings{ max_stay_p2 = 0 })
       serve({ discharged("P2", 100 * DAY) })
       expect(plugin.check().overstay).to_equal({})
     end)
 
     it("follows the area's maximum", function()
-      plugin.configure(standard.with{ max_stay_p1 = 28 * DAY })
+      plugin.configure(t.settings{ max_stay_p1 = 28 * DAY })
       serve({ discharged("P1", 28 * DAY + 1) })
       expect(plugin.check().overstay).to_equal({ 1 })
     end)
@@ -358,10 +357,10 @@ describe("delays", function()
     it("checks every delay_check and summarises daily at summary_at", function()
       local every = stub(ct, "every", 1)
       local daily = stub(ct, "daily", 2)
-      plugin.setup(standard.values)
+      plugin.setup(t.settings())
       expect(every).to_have_been_called_with("900s", plugin.check_slice)
       expect(daily).to_have_been_called_with("08:00", plugin.daily_summary)
-      plugin.setup(standard.with{ delay_check = 5 * 60000, summary_at = "07:30" })
+      plugin.setup(t.settings{ delay_check = 5 * 60000, summary_at = "07:30" })
       expect(every).to_have_been_called_with("300s", plugin.check_slice)
       expect(daily).to_have_been_called_with("07:30", plugin.daily_summary)
     end)
@@ -369,7 +368,7 @@ describe("delays", function()
     it("refuses to start with settings that do not parse", function()
       stub(ct, "every", 1)
       stub(ct, "daily", 2)
-      expect(function() plugin.setup(standard.with{ summary_at = "25:00" }) end).to_fail("summary_at")
+      expect(function() plugin.setup(t.settings{ summary_at = "25:00" }) end).to_fail("summary_at")
     end)
   end)
 end)

@@ -2,7 +2,6 @@
 -- tag match, earliest available, surge beds, the tight policy, ties.
 local t = require("caretide.test")
 local plugin = require("init")
-local standard = require("test.standard")
 
 local DAY = 86400000
 
@@ -15,7 +14,7 @@ end
 describe("rank", function()
   local referral
   before_each(function()
-    plugin.configure(standard.with{
+    plugin.configure(t.settings{
       distance_bands = { "near=1", "mid=2", "far=3", "remote=4", "demo-acute/mid=1" },
       org_links = { "demo-acute=demo-community" },
     })
@@ -84,7 +83,7 @@ describe("rank", function()
 
     it("gives unlisted facilities the default band", function()
       expect(plugin.band("demo-acute", "nowhere")).to_be(2)
-      plugin.configure(standard.with{ default_band = 5 })
+      plugin.configure(t.settings{ default_band = 5 })
       expect(plugin.band("demo-acute", "nowhere")).to_be(5)
     end)
 
@@ -97,7 +96,7 @@ describe("rank", function()
     end)
 
     it("has no limit when max_band is 0", function()
-      plugin.configure(standard.with{ distance_bands = { "remote=9" }, max_band = 0 })
+      plugin.configure(t.settings{ distance_bands = { "remote=9" }, max_band = 0 })
       expect(#plugin.rank(referral, { t.candidate{ facility = "remote" } })).to_be(1)
     end)
   end)
@@ -154,7 +153,7 @@ describe("rank", function()
     end)
 
     it("ranks them by score when surge_last is off", function()
-      plugin.configure(standard.with{ distance_bands = { "far=3" }, surge_last = false })
+      plugin.configure(t.settings{ distance_bands = { "far=3" }, surge_last = false })
       local surge = t.candidate{ bed = "S", facility = "near", surge = true }
       local far = t.candidate{ bed = "F", facility = "far" }
       expect(beds(plugin.rank(referral, { surge, far }))).to_equal({ "S", "F" })
@@ -173,7 +172,7 @@ describe("rank", function()
     end)
 
     it("applies max_band_tight when set", function()
-      plugin.configure(standard.with{ distance_bands = { "remote=4", "far=3" }, max_band_tight = 3 })
+      plugin.configure(t.settings{ distance_bands = { "remote=4", "far=3" }, max_band_tight = 3 })
       local out = plugin.rank(referral, {
         t.candidate{ bed = "R", facility = "remote" }, t.candidate{ bed = "F", facility = "far" } })
       expect(beds(out)).to_equal({ "F" })
@@ -205,7 +204,7 @@ describe("rank", function()
     end)
 
     it("reads the policy under the configured key", function()
-      plugin.configure(standard.with{ distance_bands = { "remote=4" }, policy_key = "hub_ranking" })
+      plugin.configure(t.settings{ distance_bands = { "remote=4" }, policy_key = "hub_ranking" })
       expect(plugin.tight()).to_be(false)
       expect(#plugin.rank(referral, { t.candidate{ facility = "remote" } })).to_be(0)
       ct.policy.set("hub_ranking", "tight")

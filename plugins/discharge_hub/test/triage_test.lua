@@ -2,13 +2,12 @@
 -- residence and isolation; priority; settings that do not parse.
 local t = require("caretide.test")
 local plugin = require("init")
-local standard = require("test.standard")
 
 local HOUR = 3600000
 
 describe("triage", function()
   before_each(function()
-    plugin.configure(standard.values)
+    plugin.configure(t.settings())
   end)
 
   describe("from needs", function()
@@ -59,7 +58,7 @@ describe("triage", function()
     end)
 
     it("follows the area's need lists", function()
-      plugin.configure(standard.with{ p2_needs = { "rehab", "dementia" } })
+      plugin.configure(t.settings{ p2_needs = { "rehab", "dementia" } })
       local r = t.referral{ requested_pathway = t.none, person = { needs = { "dementia" } } }
       expect(plugin.triage(r).pathway).to_be("P2")
     end)
@@ -86,7 +85,7 @@ describe("triage", function()
     end)
 
     it("lets the request win when set to prefer", function()
-      plugin.configure(standard.with{ requested_pathway = "prefer" })
+      plugin.configure(t.settings{ requested_pathway = "prefer" })
       local r = t.referral{ requested_pathway = "P1", person = { needs = { "rehab" } } }
       local a = plugin.triage(r)
       expect(a.pathway).to_be("P1")
@@ -94,7 +93,7 @@ describe("triage", function()
     end)
 
     it("lets needs alone decide when set to ignore", function()
-      plugin.configure(standard.with{ requested_pathway = "ignore" })
+      plugin.configure(t.settings{ requested_pathway = "ignore" })
       local r = t.referral{ requested_pathway = "P3" }
       expect(plugin.triage(r).pathway).to_be("P0")
     end)
@@ -122,7 +121,7 @@ describe("triage", function()
     end)
 
     it("ignores that request when requests are ignored", function()
-      plugin.configure(standard.with{ requested_pathway = "ignore" })
+      plugin.configure(t.settings{ requested_pathway = "ignore" })
       local r = t.referral{ requested_pathway = "P3", person = { usual_residence = "care_home" } }
       expect(plugin.triage(r).pathway).to_be("P0")
     end)
@@ -167,7 +166,7 @@ describe("triage", function()
     end)
 
     it("sends people going home to step-down too when isolate_at_home is off", function()
-      plugin.configure(standard.with{ isolate_at_home = false })
+      plugin.configure(t.settings{ isolate_at_home = false })
       local r = t.referral{ requested_pathway = t.none,
         person = { infections = { covid = { status = "positive" } } } }
       expect(plugin.triage(r).pathway).to_be("step_down")
@@ -180,7 +179,7 @@ describe("triage", function()
     end)
 
     it("counts a person awaiting a result as isolating with isolate_awaiting", function()
-      plugin.configure(standard.with{ isolate_awaiting = true })
+      plugin.configure(t.settings{ isolate_awaiting = true })
       local r = t.referral{ requested_pathway = "P3",
         person = { infections = { covid = { status = "awaiting" } } } }
       local a = plugin.triage(r)
@@ -214,7 +213,7 @@ describe("triage", function()
       local r = t.referral{ requested_pathway = "P2",
         person = { infections = { norovirus = { status = "positive" } } } }
       expect(plugin.triage(r).pathway).to_be("P2")
-      plugin.configure(standard.with{ isolation_pathogens = { "covid", "norovirus" } })
+      plugin.configure(t.settings{ isolation_pathogens = { "covid", "norovirus" } })
       expect(plugin.triage(r).pathway).to_be("step_down")
     end)
 
@@ -245,7 +244,7 @@ describe("triage", function()
     end)
 
     it("are honoured with step_down_requests, for people who cannot isolate at home", function()
-      plugin.configure(standard.with{ step_down_requests = true })
+      plugin.configure(t.settings{ step_down_requests = true })
       local r = t.referral{ requested_pathway = "step_down",
         person = { infections = { covid = { status = "negative" } } } }
       local a = plugin.triage(r)
@@ -286,29 +285,29 @@ describe("triage", function()
 
   describe("settings", function()
     it("refuses a distance band that is not facility=band", function()
-      expect(function() plugin.configure(standard.with{ distance_bands = { "oakwood" } }) end)
+      expect(function() plugin.configure(t.settings{ distance_bands = { "oakwood" } }) end)
         .to_fail("distance_bands: \"oakwood\" should look like facility=band")
     end)
 
     it("refuses a band outside 1 to 9", function()
-      expect(function() plugin.configure(standard.with{ distance_bands = { "oakwood=12" } }) end)
+      expect(function() plugin.configure(t.settings{ distance_bands = { "oakwood=12" } }) end)
         .to_fail("needs a band from 1 to 9")
     end)
 
     it("refuses a band with more than one organisation", function()
-      expect(function() plugin.configure(standard.with{ distance_bands = { "a/b/c=1" } }) end)
+      expect(function() plugin.configure(t.settings{ distance_bands = { "a/b/c=1" } }) end)
         .to_fail("facility=band or org/facility=band")
     end)
 
     it("refuses an organisation link that is not a pair", function()
-      expect(function() plugin.configure(standard.with{ org_links = { "demo-acute" } }) end)
+      expect(function() plugin.configure(t.settings{ org_links = { "demo-acute" } }) end)
         .to_fail("org_links")
     end)
 
     it("refuses a summary time that is not HH:MM", function()
-      expect(function() plugin.configure(standard.with{ summary_at = "8am" }) end)
+      expect(function() plugin.configure(t.settings{ summary_at = "8am" }) end)
         .to_fail("summary_at: \"8am\" is not a time of day HH:MM")
-      expect(function() plugin.configure(standard.with{ summary_at = "24:00" }) end).to_fail("summary_at")
+      expect(function() plugin.configure(t.settings{ summary_at = "24:00" }) end).to_fail("summary_at")
     end)
   end)
   describe("facility kinds (pathway_kinds)", function()
@@ -320,7 +319,7 @@ describe("triage", function()
     end)
 
     it("lets P2 use care-home beds where the area buys rehab beds in homes", function()
-      plugin.configure(standard.with{ pathway_kinds = { "P2=rehab,step_down,care_home" } })
+      plugin.configure(t.settings{ pathway_kinds = { "P2=rehab,step_down,care_home" } })
       local r = t.referral{ requested_pathway = t.none, person = { needs = { "rehab" } } }
       local a = plugin.triage(r)
       expect(a.pathway).to_be("P2")
@@ -328,9 +327,9 @@ describe("triage", function()
     end)
 
     it("refuses a kind nobody is discharged to, or an unknown pathway", function()
-      expect(function() plugin.configure(standard.with{ pathway_kinds = { "P2=acute" } }) end)
+      expect(function() plugin.configure(t.settings{ pathway_kinds = { "P2=acute" } }) end)
         .to_fail("pathway_kinds: \"P2=acute\": \"acute\" is not a facility kind")
-      expect(function() plugin.configure(standard.with{ pathway_kinds = { "P4=rehab" } }) end)
+      expect(function() plugin.configure(t.settings{ pathway_kinds = { "P4=rehab" } }) end)
         .to_fail("the pathway is one of P1, P2, P3, step_down")
     end)
   end)

@@ -2,7 +2,6 @@
 -- the rule applies to, awaited results and care homes, staffing caps.
 local t = require("caretide.test")
 local plugin = require("init")
-local standard = require("test.standard")
 
 local HOUR = 3600000
 
@@ -15,7 +14,7 @@ end
 describe("placement", function()
   local positive, negative, red, green, oak, open_home
   before_each(function()
-    plugin.configure(standard.values)
+    plugin.configure(t.settings())
     positive = t.referral{ requested_pathway = "P3", pathway = "step_down",
       person = { infections = { covid = { status = "positive", tested_at = ct.now() - 2 * HOUR } } } }
     negative = t.referral{ requested_pathway = "P3",
@@ -110,7 +109,7 @@ describe("placement", function()
       end)
 
       it("leaves it to the host with cohorting = host", function()
-        plugin.configure(standard.with{ cohorting = "host" })
+        plugin.configure(t.settings{ cohorting = "host" })
         expect(plugin.admit(isolating{ flu = "positive" }, open_wing)).to_be(true)
       end)
     end)
@@ -122,7 +121,7 @@ describe("placement", function()
     end)
 
     it("applies to a care-home pathway kept for designated zones in care homes", function()
-      plugin.configure(standard.with{ designated_pathway = "keep" })
+      plugin.configure(t.settings{ designated_pathway = "keep" })
       local r = t.referral{ requested_pathway = "P3", pathway = "P3",
         person = { infections = { covid = { status = "positive", tested_at = ct.now() } } } }
       local annex = t.candidate{ bed = "EH-A01", zone = "elmhurst-annex", facility = "elmhurst",
@@ -221,14 +220,14 @@ describe("placement", function()
       end)
 
       it("follows discharge_test_window, 0s for none", function()
-        plugin.configure(standard.with{ discharge_test_window = 72 * HOUR })
+        plugin.configure(t.settings{ discharge_test_window = 72 * HOUR })
         expect(plugin.admit(with_test("negative", 60 * HOUR), oak)).to_be(true)
-        plugin.configure(standard.with{ discharge_test_window = 0 })
+        plugin.configure(t.settings{ discharge_test_window = 0 })
         expect(plugin.admit(with_test("negative", nil), oak)).to_be(true)
       end)
 
       it("is not part of the current UKHSA rule set", function()
-        plugin.configure(standard.with{ rule_set = "ukhsa_2024" })
+        plugin.configure(t.settings{ rule_set = "ukhsa_2024" })
         expect(plugin.admit(with_test("negative", nil), oak)).to_be(true)
       end)
     end)
@@ -260,12 +259,12 @@ describe("placement", function()
       end)
 
       it("has no rule when set to allow", function()
-        plugin.configure(standard.with{ awaiting_result = "allow", discharge_test_window = 0 })
+        plugin.configure(t.settings{ awaiting_result = "allow", discharge_test_window = 0 })
         expect(plugin.admit(awaiting, oak)).to_be(true)
       end)
 
       it("wants a designated positive zone when set to designated", function()
-        plugin.configure(standard.with{ awaiting_result = "designated" })
+        plugin.configure(t.settings{ awaiting_result = "designated" })
         expect(plugin.admit(awaiting, oak)).to_be(false)
         expect(plugin.admit(awaiting, red)).to_be(true)
       end)
@@ -291,7 +290,7 @@ describe("placement", function()
       end
 
       before_each(function()
-        plugin.configure(standard.with{ staffing_caps = { "willow-red=6" } })
+        plugin.configure(t.settings{ staffing_caps = { "willow-red=6" } })
       end)
 
       it("allows a bed while held and occupied beds are below the cap", function()
@@ -324,15 +323,15 @@ describe("placement", function()
       end)
 
       it("refuses everything at a cap of 0 (a zone with no staff)", function()
-        plugin.configure(standard.with{ staffing_caps = { "willow-red=0" } })
+        plugin.configure(t.settings{ staffing_caps = { "willow-red=0" } })
         load(0, 0)
         expect(plugin.admit(positive, red)).to_be(false)
       end)
 
       it("refuses a cap that is not zone=count", function()
-        expect(function() plugin.configure(standard.with{ staffing_caps = { "willow-red" } }) end)
+        expect(function() plugin.configure(t.settings{ staffing_caps = { "willow-red" } }) end)
           .to_fail("staffing_caps: \"willow%-red\" should look like zone=count")
-        expect(function() plugin.configure(standard.with{ staffing_caps = { "willow-red=many" } }) end)
+        expect(function() plugin.configure(t.settings{ staffing_caps = { "willow-red=many" } }) end)
           .to_fail("needs a whole number")
       end)
     end)

@@ -3,7 +3,6 @@
 -- exemption, awaited results.
 local t = require("caretide.test")
 local plugin = require("init")
-local standard = require("test.standard")
 
 local HOUR, DAY = 3600000, 86400000
 
@@ -17,7 +16,7 @@ end
 describe("triage", function()
   local now
   before_each(function()
-    plugin.configure(standard.values)
+    plugin.configure(t.settings())
     now = ct.now()
   end)
 
@@ -37,17 +36,17 @@ describe("triage", function()
     end)
 
     it("applies at exactly positive_window", function()
-      plugin.configure(standard.with{ until_isolation_end = false })
+      plugin.configure(t.settings{ until_isolation_end = false })
       expect(plugin.triage(p3({ status = "positive", tested_at = now - 48 * HOUR }))).to_be_truthy()
     end)
 
     it("does not apply 1 ms beyond it without until_isolation_end", function()
-      plugin.configure(standard.with{ until_isolation_end = false })
+      plugin.configure(t.settings{ until_isolation_end = false })
       expect(plugin.triage(p3({ status = "positive", tested_at = now - 48 * HOUR - 1 }))).to_be_nil()
     end)
 
     it("follows the area's window", function()
-      plugin.configure(standard.with{ until_isolation_end = false, positive_window = 72 * HOUR })
+      plugin.configure(t.settings{ until_isolation_end = false, positive_window = 72 * HOUR })
       expect(plugin.triage(p3({ status = "positive", tested_at = now - 60 * HOUR }))).to_be_truthy()
     end)
 
@@ -69,7 +68,7 @@ describe("triage", function()
     end)
 
     it("follows a shorter isolation_length (10 days, as from 2021)", function()
-      plugin.configure(standard.with{ isolation_length = 10 * DAY })
+      plugin.configure(t.settings{ isolation_length = 10 * DAY })
       expect(plugin.triage(p3({ status = "positive", tested_at = now - 10 * DAY }))).to_be_nil()
       expect(plugin.triage(p3({ status = "positive", tested_at = now - 9 * DAY }))).to_be_truthy()
     end)
@@ -98,14 +97,14 @@ describe("triage", function()
     end)
 
     it("does not count them when returning_residents is off", function()
-      plugin.configure(standard.with{ returning_residents = false })
+      plugin.configure(t.settings{ returning_residents = false })
       local r = t.referral{ requested_pathway = t.none, person = { usual_residence = "care_home",
         infections = { covid = { status = "positive", tested_at = now } } } }
       expect(plugin.triage(r)).to_be_nil()
     end)
 
     it("counts the pathways the area lists", function()
-      plugin.configure(standard.with{ care_home_pathways = { "P2", "P3" } })
+      plugin.configure(t.settings{ care_home_pathways = { "P2", "P3" } })
       local r = t.referral{ requested_pathway = "P2",
         person = { infections = { covid = { status = "positive", tested_at = now } } } }
       expect(plugin.triage(r).pathway).to_be("step_down")
@@ -120,7 +119,7 @@ describe("triage", function()
 
   describe("with designated zones in care homes (designated_pathway keep)", function()
     before_each(function()
-      plugin.configure(standard.with{ designated_pathway = "keep", care_home_pathways = { "P3", "P2" } })
+      plugin.configure(t.settings{ designated_pathway = "keep", care_home_pathways = { "P3", "P2" } })
     end)
 
     it("keeps the care-home pathway the referral asks for", function()
@@ -156,7 +155,7 @@ describe("triage", function()
       local r = t.referral{ requested_pathway = "P3",
         person = { infections = { flu = { status = "positive", tested_at = now } } } }
       expect(plugin.triage(r)).to_be_nil()
-      plugin.configure(standard.with{ pathogens = { "covid", "flu" } })
+      plugin.configure(t.settings{ pathogens = { "covid", "flu" } })
       expect(plugin.triage(r).reason).to_contain("flu positive")
     end)
 
@@ -165,7 +164,7 @@ describe("triage", function()
     end)
 
     it("sends an awaited result to a designated setting when set so", function()
-      plugin.configure(standard.with{ awaiting_result = "designated" })
+      plugin.configure(t.settings{ awaiting_result = "designated" })
       local a = plugin.triage(p3({ status = "awaiting" }))
       expect(a.pathway).to_be("step_down")
       expect(a.reason).to_contain("covid result awaited")
@@ -214,7 +213,7 @@ describe("triage", function()
     end)
 
     it("has no exemption at 0s", function()
-      plugin.configure(standard.with{ prior_infection_exemption = 0 })
+      plugin.configure(t.settings{ prior_infection_exemption = 0 })
       remember(30)
       expect(plugin.triage(p3({ status = "positive", tested_at = now }))).to_be_truthy()
     end)

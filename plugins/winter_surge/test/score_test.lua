@@ -1,7 +1,7 @@
 -- winter_surge scoring: the points of each parameter at its thresholds, what
 -- is measured from the host's metrics, weights, the scale and the bands.
+local t = require("caretide.test")
 local plugin = require("init")
-local standard = require("test.standard")
 
 local function metrics(m)
   return {
@@ -15,18 +15,18 @@ end
 
 describe("scoring", function()
   before_each(function()
-    plugin.configure(standard.values)
+    plugin.configure(t.settings())
   end)
 
   describe("points", function()
     it("earns a point at each threshold reached, the threshold included", function()
-      local t = { 0.85, 0.92, 0.97 }
-      expect(plugin.points(0.8499, t)).to_be(0)
-      expect(plugin.points(0.85, t)).to_be(1)
-      expect(plugin.points(0.9199, t)).to_be(1)
-      expect(plugin.points(0.92, t)).to_be(2)
-      expect(plugin.points(0.97, t)).to_be(3)
-      expect(plugin.points(1.2, t)).to_be(3)
+      local cuts = { 0.85, 0.92, 0.97 }
+      expect(plugin.points(0.8499, cuts)).to_be(0)
+      expect(plugin.points(0.85, cuts)).to_be(1)
+      expect(plugin.points(0.9199, cuts)).to_be(1)
+      expect(plugin.points(0.92, cuts)).to_be(2)
+      expect(plugin.points(0.97, cuts)).to_be(3)
+      expect(plugin.points(1.2, cuts)).to_be(3)
     end)
   end)
 
@@ -58,7 +58,7 @@ describe("scoring", function()
         { zone = "red-care", kind = "care_home", open = 10, occupied = 0, held = 0, surge_open = 0 },
       }
       expect(plugin.measure(m).occupancy).to_be_near(43 / 56)
-      plugin.configure(standard.with{ occupancy_excluded_zones = { "red", "red-care" } })
+      plugin.configure(t.settings{ occupancy_excluded_zones = { "red", "red-care" } })
       -- (24 + 19 - 2) over (36 + 20 - 16): the red wing's core beds and its
       -- two people out; a zone of a kind not scored changes nothing.
       expect(plugin.measure(m).occupancy).to_be_near(41 / 40)
@@ -66,7 +66,7 @@ describe("scoring", function()
     end)
 
     it("takes occupancy over every open bed with occupancy_of open", function()
-      plugin.configure(standard.with{ occupancy_of = "open" })
+      plugin.configure(t.settings{ occupancy_of = "open" })
       local v = plugin.measure(metrics{ by_kind = {
         step_down = { open = 44, occupied = 40, held = 2, surge_open = 8 },
       } })
@@ -74,7 +74,7 @@ describe("scoring", function()
     end)
 
     it("leaves held beds out when count_held is off", function()
-      plugin.configure(standard.with{ count_held = false })
+      plugin.configure(t.settings{ count_held = false })
       local v = plugin.measure(metrics{ by_kind = { step_down = { open = 40, occupied = 30, held = 4 } } })
       expect(v.occupancy).to_be_near(0.75)
     end)
@@ -95,7 +95,7 @@ describe("scoring", function()
 
     it("works out the NCTR share only when acute_beds is set", function()
       expect(plugin.measure(metrics{ nctr = 50 }).nctr_share).to_be_nil()
-      plugin.configure(standard.with{ acute_beds = 400 })
+      plugin.configure(t.settings{ acute_beds = 400 })
       expect(plugin.measure(metrics{ nctr = 50 }).nctr_share).to_be_near(0.125)
     end)
 
@@ -113,7 +113,7 @@ describe("scoring", function()
     end)
 
     it("is score_max with every parameter at 3 points", function()
-      plugin.configure(standard.with{ acute_beds = 100 })
+      plugin.configure(t.settings{ acute_beds = 100 })
       local s, parts = plugin.score(metrics{ by_kind = { rehab = { open = 10, occupied = 10 } }, nctr = 40,
         waiting = 50, bed_days_lost = 100, surge_share = 0.1 })
       expect(s).to_be_near(44)
@@ -134,7 +134,7 @@ describe("scoring", function()
     end)
 
     it("leaves parameters of weight 0 out", function()
-      plugin.configure(standard.with{ weight_occupancy = 0 })
+      plugin.configure(t.settings{ weight_occupancy = 0 })
       local s = plugin.score(metrics{ by_kind = { rehab = { open = 100, occupied = 97 } }, waiting = 0 })
       expect(s).to_be(0)
     end)
@@ -144,7 +144,7 @@ describe("scoring", function()
     end)
 
     it("follows score_max", function()
-      plugin.configure(standard.with{ score_max = 100, level_bands = { 25, 50, 75 } })
+      plugin.configure(t.settings{ score_max = 100, level_bands = { 25, 50, 75 } })
       expect(plugin.score(metrics{ by_kind = { rehab = { open = 100, occupied = 97 } } })).to_be_near(100)
     end)
   end)
@@ -163,16 +163,16 @@ describe("scoring", function()
 
   describe("settings", function()
     it("refuses thresholds that do not rise", function()
-      expect(function() plugin.configure(standard.with{ waiting_points = { 10, 10, 20 } }) end)
+      expect(function() plugin.configure(t.settings{ waiting_points = { 10, 10, 20 } }) end)
         .to_fail("waiting_points: 10, 10, 20 must rise")
     end)
 
     it("refuses bands that do not rise or lie outside the score", function()
-      expect(function() plugin.configure(standard.with{ level_bands = { 22, 11, 33 } }) end)
+      expect(function() plugin.configure(t.settings{ level_bands = { 22, 11, 33 } }) end)
         .to_fail("level_bands")
-      expect(function() plugin.configure(standard.with{ level_bands = { 11, 22, 45 } }) end)
+      expect(function() plugin.configure(t.settings{ level_bands = { 11, 22, 45 } }) end)
         .to_fail("at most score_max")
-      expect(function() plugin.configure(standard.with{ level_bands = { 0, 22, 33 } }) end)
+      expect(function() plugin.configure(t.settings{ level_bands = { 0, 22, 33 } }) end)
         .to_fail("above 0")
     end)
   end)

@@ -347,3 +347,32 @@ describe("area", function()
       .to_fail("is not 1%-64 letters")
   end)
 end)
+
+describe("settings", function()
+  -- ct exists only under caretide test; here a stand-in for one test.
+  local function with_host(defaults, fn)
+    rawset(_G, "ct", { defaults = defaults })
+    local ok, err = pcall(fn)
+    rawset(_G, "ct", nil)
+    if not ok then error(err, 0) end
+  end
+
+  it("copies plugin.yaml's defaults with the changes, never altering ct.defaults", function()
+    local defaults = { threshold = 0.8, bands = { "a=1" } }
+    with_host(defaults, function()
+      local s = t.settings{ threshold = 0.9 }
+      expect(s).to_equal({ threshold = 0.9, bands = { "a=1" } })
+      s.bands[1] = "b=2"
+      expect(defaults).to_equal({ threshold = 0.8, bands = { "a=1" } })
+      expect(t.settings()).to_equal(defaults)
+      expect(rawequal(t.settings(), defaults)).to_be(false)
+    end)
+  end)
+
+  it("refuses changes that are not a table, and runs only in the host", function()
+    with_host({}, function()
+      expect(function() t.settings("x") end).to_fail("expected settings{name = value, ...}")
+    end)
+    expect(function() t.settings() end).to_fail("only under caretide test")
+  end)
+end)
