@@ -64,6 +64,34 @@ static void csv_value(FILE *out, const json_t *v, bool last)
     csv_field(out, buf, last);
 }
 
+/* Columns named by a table: the names as fields (a header), or those
+ * fields of object o; last ends the line after the final one. */
+static void csv_names(FILE *out, const char *const *cols, size_t n,
+                      bool last)
+{
+    for (size_t c = 0; c < n; c++)
+        csv_field(out, cols[c], last && c + 1 == n);
+}
+
+static void csv_values(FILE *out, const json_t *o, const char *const *cols,
+                       size_t n, bool last)
+{
+    for (size_t c = 0; c < n; c++)
+        csv_value(out, json_object_get(o, cols[c]), last && c + 1 == n);
+}
+
+/* A list of objects as a table: a header of cols, then a line each. */
+static void csv_table(FILE *out, const json_t *rows, const char *const *cols,
+                      size_t n)
+{
+    csv_names(out, cols, n, true);
+    size_t i;
+    json_t *r;
+    json_array_foreach(rows, i, r) csv_values(out, r, cols, n, true);
+}
+
+#define COLS(a) (a), CT_ARRAY_LEN(a)
+
 static const char *const delay_cols[] = {
     "referrals",       "delayed",
     "bed_days_lost",   "mean_delay_days",
@@ -75,24 +103,18 @@ static void delays_csv(FILE *out, const json_t *rep)
 {
     csv_field(out, "key", false);
     csv_field(out, "name", false);
-    for (size_t i = 0; i < CT_ARRAY_LEN(delay_cols); i++)
-        csv_field(out, delay_cols[i], i + 1 == CT_ARRAY_LEN(delay_cols));
+    csv_names(out, COLS(delay_cols), true);
     size_t i;
     json_t *g;
     json_array_foreach(json_object_get(rep, "groups"), i, g)
     {
         csv_field(out, jstr(g, "key"), false);
         csv_field(out, jstr(g, "name"), false);
-        for (size_t c = 0; c < CT_ARRAY_LEN(delay_cols); c++)
-            csv_value(out, json_object_get(g, delay_cols[c]),
-                      c + 1 == CT_ARRAY_LEN(delay_cols));
+        csv_values(out, g, COLS(delay_cols), true);
     }
-    const json_t *t = json_object_get(rep, "totals");
     csv_field(out, "total", false);
     csv_field(out, "All referrals", false);
-    for (size_t c = 0; c < CT_ARRAY_LEN(delay_cols); c++)
-        csv_value(out, json_object_get(t, delay_cols[c]),
-                  c + 1 == CT_ARRAY_LEN(delay_cols));
+    csv_values(out, json_object_get(rep, "totals"), COLS(delay_cols), true);
 }
 
 static const char *const cap_cols[] = {"total",   "open",     "available",
@@ -107,8 +129,7 @@ static void cap_csv_row(FILE *out, const char *level, const char *fac,
     csv_field(out, fac, false);
     csv_field(out, zone, false);
     csv_field(out, kind, false);
-    for (size_t c = 0; c < CT_ARRAY_LEN(cap_cols); c++)
-        csv_value(out, json_object_get(t, cap_cols[c]), false);
+    csv_values(out, t, COLS(cap_cols), false);
     const json_t *s = json_object_get(t, "surge");
     csv_value(out, json_object_get(s, "open"), false);
     csv_value(out, json_object_get(s, "total"), false);
@@ -140,16 +161,8 @@ static void capacity_csv(FILE *out, const json_t *rep)
 
 static void escalation_csv(FILE *out, const json_t *rep)
 {
-    fputs("level,ms,hours,share\n", out);
-    size_t i;
-    json_t *l;
-    json_array_foreach(json_object_get(rep, "levels"), i, l)
-    {
-        csv_value(out, json_object_get(l, "level"), false);
-        csv_value(out, json_object_get(l, "ms"), false);
-        csv_value(out, json_object_get(l, "hours"), false);
-        csv_value(out, json_object_get(l, "share"), true);
-    }
+    static const char *const cols[] = {"level", "ms", "hours", "share"};
+    csv_table(out, json_object_get(rep, "levels"), COLS(cols));
 }
 
 /* today: the area, each organisation, each reason. */
@@ -163,12 +176,8 @@ static void today_row(FILE *out, const char *level, const char *key,
     csv_field(out, level, false);
     csv_field(out, key, false);
     csv_field(out, name, false);
-    for (size_t c = 0; c < CT_ARRAY_LEN(today_cols); c++)
-        csv_value(out, json_object_get(g, today_cols[c]), false);
-    const json_t *len = json_object_get(g, "by_length");
-    for (size_t c = 0; c < CT_ARRAY_LEN(length_cols); c++)
-        csv_value(out, json_object_get(len, length_cols[c]),
-                  c + 1 == CT_ARRAY_LEN(length_cols));
+    csv_values(out, g, COLS(today_cols), false);
+    csv_values(out, json_object_get(g, "by_length"), COLS(length_cols), true);
 }
 
 static void today_csv(FILE *out, const json_t *rep)
@@ -336,16 +345,14 @@ static void people_csv(FILE *out, const json_t *rep)
         "pathway",     "state",           "ready_date",
         "days_past_ready", "reason",      "reason_text",
         "responsible_org", "responsible_org_name"};
-    for (size_t c = 0; c < CT_ARRAY_LEN(cols); c++)
-        csv_field(out, cols[c], false);
+    csv_names(out, COLS(cols), false);
     csv_field(out, "updated_at", false);
     csv_field(out, "why", true);
     size_t i;
     json_t *p;
     json_array_foreach(json_object_get(rep, "people"), i, p)
     {
-        for (size_t c = 0; c < CT_ARRAY_LEN(cols); c++)
-            csv_value(out, json_object_get(p, cols[c]), false);
+        csv_values(out, p, COLS(cols), false);
         char iso[32];
         ct_clock_format(json_integer_value(json_object_get(p, "updated_at")),
                         iso, sizeof iso);
@@ -365,33 +372,20 @@ static void providers_csv(FILE *out, const json_t *rep)
         "confirmed", "declined",      "expired",
         "expired_share", "confirm_hours_median", "confirm_hours_p90",
         "decline_hours_median"};
-    for (size_t c = 0; c < CT_ARRAY_LEN(cols); c++)
-        csv_field(out, cols[c], c + 1 == CT_ARRAY_LEN(cols));
-    const json_t *t = json_object_get(rep, "totals");
-    for (size_t c = 0; c < CT_ARRAY_LEN(cols); c++)
-        csv_value(out, json_object_get(t, cols[c]),
-                  c + 1 == CT_ARRAY_LEN(cols));
+    csv_names(out, COLS(cols), true);
+    csv_values(out, json_object_get(rep, "totals"), COLS(cols), true);
     size_t i;
     json_t *p;
     json_array_foreach(json_object_get(rep, "providers"), i, p)
-        for (size_t c = 0; c < CT_ARRAY_LEN(cols); c++)
-            csv_value(out, json_object_get(p, cols[c]),
-                      c + 1 == CT_ARRAY_LEN(cols));
+        csv_values(out, p, COLS(cols), true);
 }
 
 /* pathways: one row per pathway. */
 static void pathways_csv(FILE *out, const json_t *rep)
 {
-    fputs("pathway,discharges,share,returning_residents\n", out);
-    size_t i;
-    json_t *p;
-    json_array_foreach(json_object_get(rep, "pathways"), i, p)
-    {
-        csv_value(out, json_object_get(p, "pathway"), false);
-        csv_value(out, json_object_get(p, "discharges"), false);
-        csv_value(out, json_object_get(p, "share"), false);
-        csv_value(out, json_object_get(p, "returning_residents"), true);
-    }
+    static const char *const cols[] = {"pathway", "discharges", "share",
+                                       "returning_residents"};
+    csv_table(out, json_object_get(rep, "pathways"), COLS(cols));
 }
 
 int ct_report_csv(const json_t *rep, FILE *out)
