@@ -351,6 +351,20 @@ static json_t *settings_diff(json_t *before, json_t *after)
     return out;
 }
 
+/* The reconcile's counts, as config.loaded and config.reloaded record
+ * them. */
+static json_t *counts_json(const ct_reconcile_stats *st)
+{
+    return json_pack(
+        "{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i}",
+        "orgs_added", st->orgs_added, "orgs_changed", st->orgs_changed,
+        "facilities_added", st->facilities_added, "facilities_changed",
+        st->facilities_changed, "facilities_retired", st->facilities_retired,
+        "zones_added", st->zones_added, "zones_changed", st->zones_changed,
+        "zones_retired", st->zones_retired, "beds_added", st->beds_added,
+        "beds_changed", st->beds_changed, "beds_retired", st->beds_retired);
+}
+
 static json_t *reload_diff(const ct_config *old, const ct_config *next,
                            const ct_reconcile_stats *st, json_t *plugins_before,
                            json_t *plugins_after, json_t *settings_before,
@@ -376,15 +390,8 @@ static json_t *reload_diff(const ct_config *old, const ct_config *next,
                                             "removed", (json_int_t)gone));
     }
     json_t *out = json_pack(
-        "{s:s, s:{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i}, "
-        "s:o, s:o, s:o, s:o, s:o, s:o}",
-        "file", next->file, "counts", "orgs_added", st->orgs_added,
-        "orgs_changed", st->orgs_changed, "facilities_added",
-        st->facilities_added, "facilities_changed", st->facilities_changed,
-        "facilities_retired", st->facilities_retired, "zones_added",
-        st->zones_added, "zones_changed", st->zones_changed, "zones_retired",
-        st->zones_retired, "beds_added", st->beds_added, "beds_changed",
-        st->beds_changed, "beds_retired", st->beds_retired, "beds_added",
+        "{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+        "file", next->file, "counts", counts_json(st), "beds_added",
         beds_added, "beds_removed", beds_gone, "zones_added", zones_added,
         "zones_removed", zones_gone, "orgs_added", orgs_added,
         "config_tokens", tokens);
@@ -435,15 +442,8 @@ static void audit_start(ct_daemon *d, const ct_reconcile_stats *st)
 {
     ct_plugins *pl = ct_daemon_plugins(d);
     json_t *diff = json_pack(
-        "{s:s, s:{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i}, "
-        "s:o}",
-        "file", d->cfg->file, "counts", "orgs_added", st->orgs_added,
-        "orgs_changed", st->orgs_changed, "facilities_added",
-        st->facilities_added, "facilities_changed", st->facilities_changed,
-        "facilities_retired", st->facilities_retired, "zones_added",
-        st->zones_added, "zones_changed", st->zones_changed, "zones_retired",
-        st->zones_retired, "beds_added", st->beds_added, "beds_changed",
-        st->beds_changed, "beds_retired", st->beds_retired, "plugins",
+        "{s:s, s:o, s:o}",
+        "file", d->cfg->file, "counts", counts_json(st), "plugins",
         pl ? ct_plugins_provenance(pl) : json_array());
     audit_config(d, "host", "config.loaded", diff, "the configuration");
 }
