@@ -154,15 +154,9 @@ int ct_bundle__add(ct_bundle *b, const char *path, uint8_t *data,
             "%s: files may hold at most %u MiB each and %u MiB together",
             path, CT_BUNDLE_MAX_FILE_BYTES >> 20, CT_BUNDLE_MAX_BYTES >> 20);
     }
-    if (b->nfiles == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 16;
-        ct_bundle_entry *f = realloc(b->files, cap * sizeof *f);
-        if (!f) {
-            free(data);
-            return CT_ENOMEM;
-        }
-        b->files = f;
-        b->cap = cap;
+    if (ct_grow(&b->files, &b->cap, b->nfiles, sizeof *b->files, 16)) {
+        free(data);
+        return CT_ENOMEM;
     }
     char *p = strdup(path);
     if (!p) {

@@ -5,6 +5,7 @@
 #include "clock.h"
 
 #include "error.h"
+#include "util.h"
 
 #include <inttypes.h>
 #include <limits.h>
@@ -77,14 +78,8 @@ static void sift_down(ct_clock *c, size_t i)
 
 static int heap_push(ct_clock *c, ct_timer *t)
 {
-    if (c->n == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 16;
-        ct_timer **h = realloc(c->heap, cap * sizeof *h);
-        if (!h)
-            return CT_ENOMEM;
-        c->heap = h;
-        c->cap = cap;
-    }
+    if (ct_grow(&c->heap, &c->cap, c->n, sizeof *c->heap, 16))
+        return CT_ENOMEM;
     place(c, c->n++, t);
     sift_up(c, c->n - 1);
     return 0;

@@ -137,14 +137,8 @@ static void found_add(found_list *l, const char *name, const char *dir,
     for (size_t i = 0; i < l->len; i++)
         if (strcmp(l->items[i].name, name) == 0)
             shadowed = true;
-    if (l->len == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        found *p = realloc(l->items, cap * sizeof *p);
-        if (!p)
-            return;
-        l->items = p;
-        l->cap = cap;
-    }
+    if (ct_grow(&l->items, &l->cap, l->len, sizeof *l->items, 16))
+        return;
     char *n = strdup(name), *d = strdup(dir);
     if (!n || !d) {
         free(n);

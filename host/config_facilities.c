@@ -37,14 +37,8 @@ typedef struct bed_list {
 
 static ct_config_bed *bed_push(bed_list *b)
 {
-    if (b->len == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 16;
-        ct_config_bed *p = realloc(b->items, cap * sizeof *p);
-        if (!p)
-            return NULL;
-        b->items = p;
-        b->cap = cap;
-    }
+    if (ct_grow(&b->items, &b->cap, b->len, sizeof *b->items, 16))
+        return NULL;
     ct_config_bed *bed = &b->items[b->len++];
     memset(bed, 0, sizeof *bed);
     return bed;

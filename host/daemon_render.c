@@ -211,14 +211,8 @@ int ct_daemon_render(ct_daemon *d, unsigned slot, ct_http_req *r,
     }
     j->build = build;
     j->arg = arg;
-    if (j->nw == j->capw) {
-        size_t n = j->capw ? 2 * j->capw : 16;
-        waiter *v = realloc(j->w, n * sizeof *v);
-        if (!v)
-            return CT_ENOMEM;
-        j->w = v;
-        j->capw = n;
-    }
+    if (ct_grow(&j->w, &j->capw, j->nw, sizeof *j->w, 16))
+        return CT_ENOMEM;
     ct_http_req_later(r);
     j->w[j->nw++] = (waiter){r, d->version};
     start(j);

@@ -1,5 +1,7 @@
 #include "diag.h"
 
+#include "util.h"
+
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,14 +9,8 @@
 void ct_diags_add(ct_diags *d, const char *file, uint32_t line, uint32_t col,
                   const char *fmt, ...)
 {
-    if (d->len == d->cap) {
-        size_t cap = d->cap ? d->cap * 2 : 8;
-        ct_diag *p = realloc(d->items, cap * sizeof *p);
-        if (!p)
-            return;
-        d->items = p;
-        d->cap = cap;
-    }
+    if (ct_grow(&d->items, &d->cap, d->len, sizeof *d->items, 8))
+        return;
     char msg[1024];
     va_list ap;
     va_start(ap, fmt);

@@ -234,14 +234,8 @@ static int queue(ct_events *b, int64_t seq, int64_t at, const char *actor,
 {
     if (!payload)
         return CT_ENOMEM;
-    if (b->n == b->cap) {
-        size_t n = b->cap ? 2 * b->cap : 16;
-        queued *q = realloc(b->q, n * sizeof *q);
-        if (!q)
-            goto fail_nomem;
-        b->q = q;
-        b->cap = n;
-    }
+    if (ct_grow(&b->q, &b->cap, b->n, sizeof *b->q, 16))
+        goto fail_nomem;
     char *a = ct_strdup(actor), *k = ct_strdup(kind);
     if (!a || !k) {
         free(a);

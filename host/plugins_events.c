@@ -68,15 +68,9 @@ static void deliver(ct_plugins *m, const char *kind, const json_t *payload)
 /* Takes a payload reference; the emitter is the plugin answering now. */
 void ct_plugins__enqueue(ct_plugins *m, const char *kind, json_t *payload)
 {
-    if (m->nqueue == m->capqueue) {
-        size_t n = m->capqueue ? 2 * m->capqueue : 8;
-        queued *q = realloc(m->queue, n * sizeof *q);
-        if (!q) {
-            json_decref(payload);
-            return;
-        }
-        m->queue = q;
-        m->capqueue = n;
+    if (ct_grow(&m->queue, &m->capqueue, m->nqueue, sizeof *m->queue, 8)) {
+        json_decref(payload);
+        return;
     }
     m->queue[m->nqueue++] =
         (queued){strdup(kind), payload, ct_strdup(m->answering)};

@@ -8,6 +8,7 @@
 
 #include "error.h"
 #include "log.h"
+#include "util.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -257,14 +258,8 @@ static series *lookup(ct_prom_family *f, const char *const *values)
     /* Keep the table at most half full. */
     if ((f->nseries + 1) * 2 > f->index_cap && index_grow(f))
         return NULL;
-    if (f->nseries == f->cap) {
-        size_t cap = f->cap ? f->cap * 2 : 8;
-        series **grown = realloc(f->series, cap * sizeof *grown);
-        if (!grown)
-            return NULL;
-        f->series = grown;
-        f->cap = cap;
-    }
+    if (ct_grow(&f->series, &f->cap, f->nseries, sizeof *f->series, 8))
+        return NULL;
     series *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;

@@ -10,6 +10,7 @@
 #include "referral.h"
 #include "report_int.h"
 #include "store_json.h"
+#include "util.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -122,14 +123,8 @@ static group *group_find(groups *g, const char *key)
     for (size_t i = 0; i < g->n; i++)
         if (strcmp(g->items[i].key, key) == 0)
             return &g->items[i];
-    if (g->n == g->cap) {
-        size_t cap = g->cap ? g->cap * 2 : 16;
-        group *items = realloc(g->items, cap * sizeof *items);
-        if (!items)
-            return NULL;
-        g->items = items;
-        g->cap = cap;
-    }
+    if (ct_grow(&g->items, &g->cap, g->n, sizeof *g->items, 16))
+        return NULL;
     group *it = &g->items[g->n++];
     memset(it, 0, sizeof *it);
     snprintf(it->key, sizeof it->key, "%s", key);

@@ -38,14 +38,8 @@ static prov *prov_of(provs *p, const char *key, const char *name)
     for (size_t i = 0; i < p->n; i++)
         if (strcmp(p->items[i].key, key) == 0)
             return &p->items[i];
-    if (p->n == p->cap) {
-        size_t cap = p->cap ? 2 * p->cap : 8;
-        prov *items = realloc(p->items, cap * sizeof *items);
-        if (!items)
-            return NULL;
-        p->items = items;
-        p->cap = cap;
-    }
+    if (ct_grow(&p->items, &p->cap, p->n, sizeof *p->items, 8))
+        return NULL;
     prov *it = &p->items[p->n];
     memset(it, 0, sizeof *it);
     snprintf(it->key, sizeof it->key, "%s", key);
@@ -57,14 +51,8 @@ static prov *prov_of(provs *p, const char *key, const char *name)
 
 static int push_ms(int64_t **v, size_t *n, size_t *cap, int64_t ms)
 {
-    if (*n == *cap) {
-        size_t c = *cap ? 2 * *cap : 16;
-        int64_t *a = realloc(*v, c * sizeof *a);
-        if (!a)
-            return CT_ENOMEM;
-        *v = a;
-        *cap = c;
-    }
+    if (ct_grow(v, cap, *n, sizeof **v, 16))
+        return CT_ENOMEM;
     (*v)[(*n)++] = ms;
     return 0;
 }

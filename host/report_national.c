@@ -238,15 +238,9 @@ static int read_rows(ct_capacity *c, int64_t from, int64_t to, srow **out,
     size_t cap = 0;
     int rc = 0, s;
     while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap) {
-            size_t nc = cap ? cap * 2 : 64;
-            srow *g = realloc(rows, nc * sizeof *g);
-            if (!g) {
-                rc = CT_ENOMEM;
-                break;
-            }
-            rows = g;
-            cap = nc;
+        if (ct_grow(&rows, &cap, *n, sizeof *rows, 64)) {
+            rc = CT_ENOMEM;
+            break;
         }
         srow *r = &rows[(*n)++];
         memset(r, 0, sizeof *r);

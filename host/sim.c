@@ -125,15 +125,9 @@ static bool recording(sim *s)
 static void wait_add(sim *s, person *p)
 {
     p->st = P_WAITING;
-    if (s->nwait == s->cap_wait) {
-        size_t n = s->cap_wait ? s->cap_wait * 2 : 64;
-        person **g = realloc(s->wait, n * sizeof *g);
-        if (!g) {
-            s->failed = CT_ENOMEM;
-            return;
-        }
-        s->wait = g;
-        s->cap_wait = n;
+    if (ct_grow(&s->wait, &s->cap_wait, s->nwait, sizeof *s->wait, 64)) {
+        s->failed = CT_ENOMEM;
+        return;
     }
     /* In order of arrival: the hub's first come, first served. */
     size_t i = s->nwait;

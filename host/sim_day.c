@@ -171,14 +171,8 @@ void ct_sim__nhs_number(sim *s, char out[11])
 
 static person *new_person(sim *s, int64_t at_ms)
 {
-    if (s->npeople == s->cap_people) {
-        size_t n = s->cap_people ? s->cap_people * 2 : 1024;
-        person **g = realloc(s->people, n * sizeof *g);
-        if (!g)
-            return NULL;
-        s->people = g;
-        s->cap_people = n;
-    }
+    if (ct_grow(&s->people, &s->cap_people, s->npeople, sizeof *s->people, 1024))
+        return NULL;
     person *p = calloc(1, sizeof *p);
     if (!p)
         return NULL;

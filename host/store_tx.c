@@ -13,6 +13,7 @@
 
 #include "error.h"
 #include "log.h"
+#include "util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -65,14 +66,8 @@ void ct_store_unwatch(ct_store *s, const ct_store_watcher *w, void *data)
 /* Opens a level: every watcher's mark. */
 static int push_level(ct_store_txs *t)
 {
-    if (t->depth == t->cap) {
-        size_t n = t->cap ? 2 * t->cap : 8;
-        ct_store_level *v = realloc(t->levels, n * sizeof *v);
-        if (!v)
-            return CT_ENOMEM;
-        t->levels = v;
-        t->cap = n;
-    }
+    if (ct_grow(&t->levels, &t->cap, t->depth, sizeof *t->levels, 8))
+        return CT_ENOMEM;
     ct_store_level *l = &t->levels[t->depth++];
     for (size_t i = 0; i < CT_STORE_MAX_WATCHERS; i++) {
         const ct_store_watch_slot *w = &t->watch[i];

@@ -123,14 +123,8 @@ static bool live(const ct_token *t)
 
 static int push(ct_tokens *t, const ct_token *tok)
 {
-    if (t->n == t->cap) {
-        size_t cap = t->cap ? 2 * t->cap : 8;
-        ct_token *items = realloc(t->items, cap * sizeof *items);
-        if (!items)
-            return CT_ENOMEM;
-        t->items = items;
-        t->cap = cap;
-    }
+    if (ct_grow(&t->items, &t->cap, t->n, sizeof *t->items, 8))
+        return CT_ENOMEM;
     t->items[t->n++] = *tok;
     if (tok->id >= t->next_id)
         t->next_id = tok->id + 1;

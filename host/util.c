@@ -28,6 +28,23 @@ void ct_copy_str(char *dst, size_t n, const char *src)
     dst[len] = '\0';
 }
 
+int ct_grow(void *items, size_t *cap, size_t n, size_t size, size_t first)
+{
+    if (n < *cap)
+        return 0;
+    size_t c = *cap ? *cap * 2 : first;
+    if (c < *cap || c > SIZE_MAX / size)
+        return CT_ENOMEM;
+    /* Through memcpy: items is a T **, read and written as void *. */
+    void *p;
+    memcpy(&p, items, sizeof p);
+    if (!(p = realloc(p, c * size)))
+        return CT_ENOMEM;
+    memcpy(items, &p, sizeof p);
+    *cap = c;
+    return 0;
+}
+
 char *ct_strdup(const char *s)
 {
     return s ? strdup(s) : NULL;

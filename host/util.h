@@ -29,6 +29,14 @@ const ct_embedded *ct_embedded_find(const char *name);
  * the format machinery (it runs for several columns of every hold). */
 void ct_copy_str(char *dst, size_t n, const char *src);
 
+/*
+ * Room for one more item in a growing array: when n items fill *cap,
+ * the array at *items (items is its address, a T **; NULL when empty) is
+ * reallocated to twice *cap items of size bytes, or to first. 0, or
+ * CT_ENOMEM with the array and *cap as they were.
+ */
+int ct_grow(void *items, size_t *cap, size_t n, size_t size, size_t first);
+
 /* strdup that returns NULL for NULL. Caller frees. */
 char *ct_strdup(const char *s);
 char *ct_strndup(const char *s, size_t n);

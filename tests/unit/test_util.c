@@ -2,7 +2,9 @@
 #include "util.h"
 
 #include <criterion/criterion.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 Test(util, nhs_check_digit)
@@ -117,4 +119,30 @@ Test(util, copy_str_cuts_like_snprintf)
     cr_assert_str_eq(d, "");
     ct_copy_str(d, 1, "abc");
     cr_assert_str_eq(d, "");
+}
+
+/* ct_grow: room made only when full, first then doubling, the items kept;
+ * a size that cannot be allocated leaves the array as it was. */
+Test(util, grow)
+{
+    int *v = NULL;
+    size_t n = 0, cap = 0;
+    for (int i = 0; i < 20; i++) {
+        cr_assert_eq(ct_grow(&v, &cap, n, sizeof *v, 4), 0);
+        v[n++] = i;
+        cr_assert(cap == 4 || cap == 8 || cap == 16 || cap == 32);
+        cr_assert_geq(cap, n);
+    }
+    cr_assert_eq(cap, 32);
+    for (int i = 0; i < 20; i++)
+        cr_assert_eq(v[i], i);
+    int *before = v;
+    cr_assert_eq(ct_grow(&v, &cap, n, sizeof *v, 4), 0); /* room left */
+    cr_assert_eq(v, before);
+    size_t huge = SIZE_MAX / 2 + 1;
+    size_t hcap = huge;
+    cr_assert_eq(ct_grow(&v, &hcap, huge, sizeof *v, 4), CT_ENOMEM);
+    cr_assert_eq(v, before);
+    cr_assert_eq(hcap, huge);
+    free(v);
 }
