@@ -11,7 +11,7 @@
  * offer a bed the hold then refuses, never break an invariant.
  *
  * Keeping it in step: the capacity units note what each change does to
- * beds, surge, closure and cohorts (ct_candidates__note) and the notes are
+ * beds, surge, closure and cohorts (ct_area__note) and the notes are
  * applied when the change commits; a rollback of what the index saw
  * (a store watcher), a commit by another connection (PRAGMA data_version)
  * or ct_capacity_refresh (after a reconcile) make the next search reload.
@@ -166,21 +166,21 @@ static void fix_pointers(ct_candidate_list *l)
 static int check_query(const ct_candidate_query *q, ct_cap_error *err)
 {
     if (!q)
-        return ct_capacity__fail(err, CT_EINVAL, "query is required");
+        return ct_area__fail(err, CT_EINVAL, "query is required");
     if (q->pathway < -1 || q->pathway >= CT_PATHWAY__COUNT)
-        return ct_capacity__fail(err, CT_EINVAL, "pathway %d is not a pathway",
-                                 q->pathway);
+        return ct_area__fail(err, CT_EINVAL, "pathway %d is not a pathway",
+                             q->pathway);
     if (q->kinds >> CT_FACILITY__COUNT)
-        return ct_capacity__fail(err, CT_EINVAL,
-                                 "facility kinds 0x%x name no kind", q->kinds);
+        return ct_area__fail(err, CT_EINVAL,
+                             "facility kinds 0x%x name no kind", q->kinds);
     if (q->ntags > MAX_TAGS)
-        return ct_capacity__fail(err, CT_EINVAL, "more than %d tags",
-                                 MAX_TAGS);
+        return ct_area__fail(err, CT_EINVAL, "more than %d tags",
+                             MAX_TAGS);
     for (size_t i = 0; i < q->ntags; i++)
         if (!q->tags[i] || !*q->tags[i])
-            return ct_capacity__fail(err, CT_EINVAL, "tag %zu is empty", i);
+            return ct_area__fail(err, CT_EINVAL, "tag %zu is empty", i);
     if (q->facility_id && strlen(q->facility_id) >= CT_CAP_ID_MAX)
-        return ct_capacity__fail(err, CT_EINVAL, "facility id is too long");
+        return ct_area__fail(err, CT_EINVAL, "facility id is too long");
     return 0;
 }
 
@@ -208,9 +208,9 @@ static int required(const ct_cap_index *x, const ct_ref_row *r,
     json_t *a = json_loads(r->needs, 0, NULL);
     if (!json_is_array(a)) {
         json_decref(a);
-        return ct_capacity__fail(err, CT_ECORRUPT,
-                                 "referral %" PRId64 " has unreadable needs",
-                                 r->id);
+        return ct_area__fail(err, CT_ECORRUPT,
+                             "referral %" PRId64 " has unreadable needs",
+                             r->id);
     }
     size_t i;
     json_t *v;
@@ -231,13 +231,13 @@ static int required(const ct_cap_index *x, const ct_ref_row *r,
 static int load_person(ct_capacity *c, int64_t id, ct_ref_row *r,
                        ct_cap_error *err)
 {
-    ct_cap_index *x = c->cand->index;
+    ct_cap_index *x = ct_cand_of(c)->index;
     for (int i = 0; i < x->npathogens; i++) {
         x->pstatus[i] = -1;
         x->pend[i] = INT64_MAX;
     }
     memset(r, 0, sizeof *r);
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_CAND_PERSON, err);
+    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_CAND_PERSON, err);
     if (!st)
         return CT_ESTORE;
     sqlite3_bind_int64(st, 1, id);
@@ -264,10 +264,10 @@ static int load_person(ct_capacity *c, int64_t id, ct_ref_row *r,
     if (out)
         return out;
     if (rc != SQLITE_DONE)
-        return ct_capacity__dberr(c, err, rc, "reading a referral");
+        return ct_area__dberr(c, err, rc, "reading a referral");
     if (first)
-        return ct_capacity__fail(err, CT_ENOTFOUND,
-                                 "referral %" PRId64 " does not exist", id);
+        return ct_area__fail(err, CT_ENOTFOUND,
+                             "referral %" PRId64 " does not exist", id);
     return 0;
 }
 
@@ -298,8 +298,8 @@ static bool has_all(const uint64_t *bits, const uint64_t *want, int words)
 static int walk(ct_capacity *c, const ct_candidate_query *q, unsigned kinds,
                 const uint64_t *want, ct_candidate_list *out)
 {
-    const ct_cap_index *x = c->cand->index;
-    int64_t now = ct_clock_now(c->clock);
+    const ct_cap_index *x = ct_cand_of(c)->index;
+    int64_t now = ct_clock_now(ct_area_clock(c));
     int only = -2;
     if (q->facility_id && (only = find_fac(x, q->facility_id)) < 0)
         return 0;
@@ -348,39 +348,48 @@ int ct_candidates_find(ct_capacity *c, const ct_candidate_query *q,
     out->ntagv = 0;
     out->ncohortv = 0;
     int rc = check_query(q, err);
-    if (rc || ct_store_in_transaction(c->store))
+    if (rc || ct_store_in_transaction(ct_area_store(c)))
         return rc ? rc : search(c, q, out, err);
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_CAND_READ_BEGIN, err);
+    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_CAND_READ_BEGIN, err);
     if (!st)
         return CT_ESTORE;
-    if ((rc = ct_store__step_done(c->store, st)))
-        return ct_capacity__fail(err, rc, "cannot begin a read: %s",
-                                 ct_strerror(rc));
+    if ((rc = ct_store__step_done(ct_area_store(c), st)))
+        return ct_area__fail(err, rc, "cannot begin a read: %s",
+                             ct_strerror(rc));
     rc = search(c, q, out, err);
-    st = ct_capacity__stmt(c, CT_STMT_CAND_READ_END, NULL);
-    int end = st ? ct_store__step_done(c->store, st) : CT_ESTORE;
-    if (end && ct_store_in_transaction(c->store))
-        ct_store_rollback(c->store); /* nothing was written */
+    st = ct_area__stmt(c, CT_STMT_CAND_READ_END, NULL);
+    int end = st ? ct_store__step_done(ct_area_store(c), st) : CT_ESTORE;
+    if (end && ct_store_in_transaction(ct_area_store(c)))
+        ct_store_rollback(ct_area_store(c)); /* nothing was written */
     if (!rc && end) {
         out->len = out->text_len = out->ntagv = out->ncohortv = 0;
-        rc = ct_capacity__fail(err, end, "cannot end a read: %s",
-                               ct_strerror(end));
+        rc = ct_area__fail(err, end, "cannot end a read: %s",
+                           ct_strerror(end));
     }
+    return rc;
+}
+
+/* What a search and its explanation start from: the index (loaded when
+ * it may lag), then the person's records read into its scratch, and the
+ * referral in *r (free with ct_referral__row_free; freed on failure). */
+static int open_query(ct_capacity *c, const ct_candidate_query *q,
+                      ct_ref_row *r, ct_cap_error *err)
+{
+    int rc = ct_candidates__ensure_index(c, err);
+    if (rc)
+        return rc;
+    if ((rc = load_person(c, q->referral_id, r, err)))
+        ct_referral__row_free(r);
     return rc;
 }
 
 static int search(ct_capacity *c, const ct_candidate_query *q,
                   ct_candidate_list *out, ct_cap_error *err)
 {
-    /* The index first: the person's records are read into its scratch. */
-    int rc = ct_candidates__ensure_index(c, err);
+    ct_ref_row r;
+    int rc = open_query(c, q, &r, err);
     if (rc)
         return rc;
-    ct_ref_row r;
-    if ((rc = load_person(c, q->referral_id, &r, err))) {
-        ct_referral__row_free(&r);
-        return rc;
-    }
     uint64_t want_small[4] = {0}, *want = want_small;
     int pathway = q->pathway >= 0 ? q->pathway : r.pathway;
     unsigned kinds = q->kinds;
@@ -389,16 +398,16 @@ static int search(ct_capacity *c, const ct_candidate_query *q,
         if (!kinds) /* P0: home with no new support needs no bed */
             goto done;
     }
-    if (c->cand->index->words > 4 &&
-        !(want = calloc((size_t)c->cand->index->words, sizeof *want))) {
-        rc = ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+    if (ct_cand_of(c)->index->words > 4 &&
+        !(want = calloc((size_t)ct_cand_of(c)->index->words, sizeof *want))) {
+        rc = ct_area__fail(err, CT_ENOMEM, "out of memory");
         goto done;
     }
     bool any;
-    if ((rc = required(c->cand->index, &r, q, want, &any, err)) || !any)
+    if ((rc = required(ct_cand_of(c)->index, &r, q, want, &any, err)) || !any)
         goto done;
     if ((rc = walk(c, q, kinds, want, out)))
-        ct_capacity__fail(err, rc, "out of memory");
+        ct_area__fail(err, rc, "out of memory");
 done:
     if (want != want_small)
         free(want);
@@ -451,15 +460,11 @@ static void count(json_t *o, const char *key)
 static int explain(ct_capacity *c, const ct_candidate_query *q, json_t *o,
                    ct_cap_error *err)
 {
-    int rc = ct_candidates__ensure_index(c, err);
+    ct_ref_row r;
+    int rc = open_query(c, q, &r, err);
     if (rc)
         return rc;
-    ct_ref_row r;
-    if ((rc = load_person(c, q->referral_id, &r, err))) {
-        ct_referral__row_free(&r);
-        return rc;
-    }
-    const ct_cap_index *x = c->cand->index;
+    const ct_cap_index *x = ct_cand_of(c)->index;
     int pathway = q->pathway >= 0 ? q->pathway : r.pathway;
     unsigned kinds = q->kinds;
     if (!kinds && pathway >= 0)
@@ -467,7 +472,7 @@ static int explain(ct_capacity *c, const ct_candidate_query *q, json_t *o,
     json_t *needs = r.needs ? json_loads(r.needs, 0, NULL) : NULL;
     json_t *tags = json_object(), *held = json_array(),
            *surge = json_object();
-    int64_t now = ct_clock_now(c->clock), iso_end = 0;
+    int64_t now = ct_clock_now(ct_area_clock(c)), iso_end = 0;
     for (int zi = 0; zi < x->nzones; zi++) {
         const izone *z = &x->zones[zi];
         const ifac *f = &x->facs[z->fac];
@@ -552,22 +557,22 @@ int ct_candidates_explain(ct_capacity *c, const ct_candidate_query *q,
         return rc;
     json_t *o = json_object();
     if (!o)
-        return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
-    if (ct_store_in_transaction(c->store)) {
+        return ct_area__fail(err, CT_ENOMEM, "out of memory");
+    if (ct_store_in_transaction(ct_area_store(c))) {
         rc = explain(c, q, o, err);
     } else {
         sqlite3_stmt *st =
-            ct_capacity__stmt(c, CT_STMT_CAND_READ_BEGIN, err);
-        if (!st || (rc = ct_store__step_done(c->store, st))) {
+            ct_area__stmt(c, CT_STMT_CAND_READ_BEGIN, err);
+        if (!st || (rc = ct_store__step_done(ct_area_store(c), st))) {
             json_decref(o);
-            return ct_capacity__fail(err, st ? rc : CT_ESTORE,
-                                     "cannot begin a read");
+            return ct_area__fail(err, st ? rc : CT_ESTORE,
+                                 "cannot begin a read");
         }
         rc = explain(c, q, o, err);
-        st = ct_capacity__stmt(c, CT_STMT_CAND_READ_END, NULL);
-        int end = st ? ct_store__step_done(c->store, st) : CT_ESTORE;
-        if (end && ct_store_in_transaction(c->store))
-            ct_store_rollback(c->store); /* nothing was written */
+        st = ct_area__stmt(c, CT_STMT_CAND_READ_END, NULL);
+        int end = st ? ct_store__step_done(ct_area_store(c), st) : CT_ESTORE;
+        if (end && ct_store_in_transaction(ct_area_store(c)))
+            ct_store_rollback(ct_area_store(c)); /* nothing was written */
     }
     if (rc)
         json_decref(o);

@@ -28,7 +28,8 @@
 #ifndef CT_CANDIDATES_H
 #define CT_CANDIDATES_H
 
-#include "capacity.h"
+#include "area.h"
+#include "model.h"
 
 typedef struct ct_candidate {
     const char *bed_id;
@@ -106,5 +107,53 @@ int ct_candidates_explain(ct_capacity *c, const ct_candidate_query *q,
 /* The list as a new JSON array of objects {bed, zone, facility, kind, org,
  * tags, designated, surge, isolation_room}; NULL when out of memory. */
 json_t *ct_candidates_json(const ct_candidate_list *l);
+
+/* ---- internals for the area's units (capacity, metrics) -------------- */
+
+/* The area index (candidates_index.c). new makes the candidates' state in
+ * the handle's CT_AREA_CANDIDATES slot (it follows the store's rollbacks
+ * itself, as a watcher) and registers the handle's index hooks (note,
+ * apply, discard: area.h), free frees it, invalidate makes the next
+ * search reload. */
+int ct_candidates__new(ct_capacity *c);
+void ct_candidates__free(ct_capacity *c);
+void ct_candidates__invalidate(ct_capacity *c);
+
+/* A zone's cohort for one pathogen (not open), the pathogen as an index
+ * into ct_cap_zone_counts.pathogens. */
+typedef struct ct_cap_cohort {
+    int pathogen;
+    ct_cohort cohort;
+} ct_cap_cohort;
+
+/* One zone in service (its facility too) as the area index counts it,
+ * kept as beds change so that whole-area counts cost O(zones). Counted
+ * beds are metrics.h's: in service, a surge bed only while open or busy.
+ * Every pointer is valid only during the callback. */
+typedef struct ct_cap_zone_counts {
+    const char *zone_id, *facility_id;
+    ct_facility_kind kind;
+    bool closed;
+    int64_t n[CT_BED__COUNT];     /* counted beds by status */
+    int64_t surge[CT_BED__COUNT]; /* of them surge beds */
+    int64_t surge_beds;           /* beds in service that are surge beds */
+    int64_t surge_beds_open;      /* of them open */
+    const char *const *pathogens;
+    int npathogens;
+    const ct_cap_cohort *cohorts;
+    int ncohorts;
+} ct_cap_zone_counts;
+
+typedef int (*ct_cap_zone_fn)(void *ud, const ct_cap_zone_counts *z);
+
+/* Calls fn for every zone in service, in zone id order, from the area
+ * index (loaded or reloaded first when it may lag the store; outside a
+ * transaction in one read snapshot). Nothing is called inside a
+ * capacity change whose notes are not applied yet: the caller counts the
+ * rows instead (CT_EBUSY). A non-zero return of fn stops the walk and is
+ * returned. */
+int ct_candidates__zones(ct_capacity *c, ct_cap_zone_fn fn, void *ud,
+                         ct_cap_error *err);
+
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * The in-memory index candidate search runs on (candidates.c): loaded
  * from the store, kept in step with the notes of each change
- * (ct_candidates__note) applied at its commit, reloaded when a rollback
+ * (the area handle's note hook) applied at its commit, reloaded when a rollback
  * or another connection may have changed what it mirrors.
  */
 #include "candidates_int.h"
@@ -97,7 +97,7 @@ typedef struct loader {
 static int each_row(ct_capacity *c, ct_stmt id, loader *x,
                     int (*row)(loader *, sqlite3_stmt *), ct_cap_error *err)
 {
-    sqlite3_stmt *st = ct_capacity__stmt(c, id, err);
+    sqlite3_stmt *st = ct_area__stmt(c, id, err);
     if (!st)
         return CT_ESTORE;
     int rc, out = 0;
@@ -105,10 +105,10 @@ static int each_row(ct_capacity *c, ct_stmt id, loader *x,
         if ((out = row(x, st)))
             break;
     if (!out && rc != SQLITE_DONE)
-        out = ct_capacity__dberr(c, err, rc, "loading the area index");
+        out = ct_area__dberr(c, err, rc, "loading the area index");
     else if (out)
-        ct_capacity__fail(err, out, "loading the area index: %s",
-                          ct_strerror(out));
+        ct_area__fail(err, out, "loading the area index: %s",
+                      ct_strerror(out));
     sqlite3_reset(st);
     return out;
 }
@@ -260,14 +260,15 @@ static int by_id(const void *a, const void *b)
 
 static int load_index(ct_capacity *c, ct_cap_error *err)
 {
+    struct ct_cand *k = ct_cand_of(c);
     loader l = {.x = calloc(1, sizeof(ct_cap_index))};
     ct_cap_index *x = l.x;
     idpos *ids = NULL;
     if (!x)
-        return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+        return ct_area__fail(err, CT_ENOMEM, "out of memory");
     int rc;
-    for (size_t i = 0; i < c->npathogens; i++)
-        if (intern_pathogen(x, c->pathogens[i]) < 0)
+    for (size_t i = 0; i < ct_area_npathogens(c); i++)
+        if (intern_pathogen(x, ct_area_pathogen(c, i)) < 0)
             goto fail_nomem;
     if ((rc = each_row(c, CT_STMT_CAND_LOAD_FACILITIES, &l, fac_row, err)) ||
         (rc = each_row(c, CT_STMT_CAND_LOAD_ZONES, &l, zone_row, err)) ||
@@ -292,13 +293,13 @@ static int load_index(ct_capacity *c, ct_cap_error *err)
     if ((rc = each_row(c, CT_STMT_CAND_LOAD_BED_TAGS, &l, bed_tag_row, err)))
         goto fail;
     forget(c);
-    c->cand->index = x;
-    c->cand->stale = false;
-    c->cand->gen++; /* loaded inside a transaction: its rollback reloads */
+    k->index = x;
+    k->stale = false;
+    k->gen++; /* loaded inside a transaction: its rollback reloads */
     return 0;
 
 fail_nomem:
-    rc = ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+    rc = ct_area__fail(err, CT_ENOMEM, "out of memory");
 fail:
     free(ids);
     index_free(x);
@@ -307,7 +308,8 @@ fail:
 
 static int64_t data_version(ct_capacity *c)
 {
-    sqlite3_stmt *st = ct_store__stmt(c->store, CT_STMT_CAND_DATA_VERSION);
+    sqlite3_stmt *st =
+        ct_store__stmt(ct_area_store(c), CT_STMT_CAND_DATA_VERSION);
     int64_t v = -1;
     if (st && sqlite3_step(st) == SQLITE_ROW)
         v = sqlite3_column_int64(st, 0);
@@ -324,26 +326,28 @@ static int64_t data_version(ct_capacity *c)
  */
 int ct_candidates__ensure_index(ct_capacity *c, ct_cap_error *err)
 {
-    sqlite3 *db = ct_store__db(c->store);
+    struct ct_cand *k = ct_cand_of(c);
+    sqlite3 *db = ct_store__db(ct_area_store(c));
     bool writing = sqlite3_txn_state(db, "main") == SQLITE_TXN_WRITE;
-    if (c->cand->index && !c->cand->stale && writing &&
-        c->cand->version_checked)
+    if (k->index && !k->stale && writing &&
+        k->version_checked)
         return 0;
     int64_t v = data_version(c);
-    c->cand->version_checked = writing && v >= 0;
-    if (c->cand->index && !c->cand->stale && v == c->cand->data_version &&
+    k->version_checked = writing && v >= 0;
+    if (k->index && !k->stale && v == k->data_version &&
         v >= 0)
         return 0;
     int rc = load_index(c, err);
     if (rc == 0)
-        c->cand->data_version = v;
+        k->data_version = v;
     return rc;
 }
 
 static void forget(ct_capacity *c)
 {
-    index_free(c->cand->index);
-    c->cand->index = NULL;
+    struct ct_cand *k = ct_cand_of(c);
+    index_free(k->index);
+    k->index = NULL;
 }
 
 /* The store watcher: the index follows rollbacks of what it saw, and a
@@ -371,54 +375,67 @@ static void on_committed(void *data)
 
 static const ct_store_watcher watcher = {on_mark, on_undo, on_committed};
 
+static void note(ct_capacity *c, ct_cap_idxkind kind, const char *id,
+                 const char *pathogen, int value);
+static void apply(ct_capacity *c);
+static void discard(ct_capacity *c);
+
+/* What every change tells the index, through the area handle (area.h). */
+static const ct_area_hooks index_hooks = {
+    .note = note, .apply = apply, .discard = discard};
+
 int ct_candidates__new(ct_capacity *c)
 {
     struct ct_cand *x = calloc(1, sizeof *x);
     if (!x)
         return CT_ENOMEM;
-    int rc = ct_store_watch(c->store, &watcher, x);
+    int rc = ct_store_watch(ct_area_store(c), &watcher, x);
     if (rc) {
         free(x);
         return rc;
     }
-    c->cand = x;
+    ct_area__set_slot(c, CT_AREA_CANDIDATES, x);
+    ct_area__set_hooks(c, &index_hooks);
     return 0;
 }
 
 void ct_candidates__free(ct_capacity *c)
 {
-    if (!c->cand)
+    struct ct_cand *x = ct_cand_of(c);
+    if (!x)
         return;
-    ct_store_unwatch(c->store, &watcher, c->cand);
+    ct_store_unwatch(ct_area_store(c), &watcher, x);
     forget(c);
-    free(c->cand->ops);
-    free(c->cand);
-    c->cand = NULL;
+    free(x->ops);
+    free(x);
+    ct_area__set_slot(c, CT_AREA_CANDIDATES, NULL);
 }
 
 void ct_candidates__invalidate(ct_capacity *c)
 {
-    c->cand->stale = true;
+    ct_cand_of(c)->stale = true;
 }
 
 /* ---- keeping it in step ---------------------------------------------- */
 
-void ct_candidates__note(ct_capacity *c, ct_cap_idxkind kind, const char *id,
-                         const char *pathogen, int value)
+/* The index hooks (area.h): a change notes what it did; apply runs just
+ * before its commit (or savepoint release), discard at its rollback. */
+static void note(ct_capacity *c, ct_cap_idxkind kind, const char *id,
+                 const char *pathogen, int value)
 {
-    if (!c->cand->index)
+    if (!ct_cand_of(c)->index)
         return; /* the first search loads what the store says */
-    if (c->cand->nops == c->cand->capops) {
-        size_t n = c->cand->capops ? 2 * c->cand->capops : 16;
-        ct_cap_idxop *p = realloc(c->cand->ops, n * sizeof *p);
+    if (ct_cand_of(c)->nops == ct_cand_of(c)->capops) {
+        size_t n = ct_cand_of(c)->capops ? 2 * ct_cand_of(c)->capops : 16;
+        ct_cap_idxop *p = realloc(ct_cand_of(c)->ops, n * sizeof *p);
         if (!p) {
-            c->cand->stale = true;
+            ct_cand_of(c)->stale = true;
             return;
         }
-        c->cand->ops = p;
-        c->cand->capops = n;
+        ct_cand_of(c)->ops = p;
+        ct_cand_of(c)->capops = n;
     }
-    ct_cap_idxop *op = &c->cand->ops[c->cand->nops++];
+    ct_cap_idxop *op = &ct_cand_of(c)->ops[ct_cand_of(c)->nops++];
     op->kind = kind;
     op->value = value;
     ct_copy_str(op->id, sizeof op->id, id);
@@ -454,20 +471,21 @@ static bool apply_one(ct_cap_index *x, const ct_cap_idxop *op)
            0;
 }
 
-void ct_candidates__apply(ct_capacity *c)
+static void apply(ct_capacity *c)
 {
-    if (c->cand->nops && c->cand->index)
-        c->cand->gen++;
-    for (size_t i = 0; i < c->cand->nops && c->cand->index && !c->cand->stale;
+    struct ct_cand *k = ct_cand_of(c);
+    if (k->nops && k->index)
+        k->gen++;
+    for (size_t i = 0; i < k->nops && k->index && !k->stale;
          i++)
-        if (!apply_one(c->cand->index, &c->cand->ops[i]))
-            c->cand->stale = true;
-    c->cand->nops = 0;
+        if (!apply_one(k->index, &k->ops[i]))
+            k->stale = true;
+    k->nops = 0;
 }
 
-void ct_candidates__discard(ct_capacity *c)
+static void discard(ct_capacity *c)
 {
-    c->cand->nops = 0;
+    ct_cand_of(c)->nops = 0;
 }
 
 /* ---- whole-area counts ------------------------------------------------ */
@@ -478,7 +496,7 @@ static int walk_zones(ct_capacity *c, ct_cap_zone_fn fn, void *ud,
     int rc = ct_candidates__ensure_index(c, err);
     if (rc)
         return rc;
-    const ct_cap_index *x = c->cand->index;
+    const ct_cap_index *x = ct_cand_of(c)->index;
     ct_cap_zone_counts zc;
     for (int i = 0; i < x->nzones; i++) {
         const izone *z = &x->zones[i];
@@ -509,25 +527,25 @@ static int walk_zones(ct_capacity *c, ct_cap_zone_fn fn, void *ud,
 int ct_candidates__zones(ct_capacity *c, ct_cap_zone_fn fn, void *ud,
                          ct_cap_error *err)
 {
-    if (!c->cand || (c->in_change && c->cand->nops))
+    if (!ct_cand_of(c) || (ct_area__in_change(c) && ct_cand_of(c)->nops))
         return CT_EBUSY; /* (no index: a reader, capacity_counts.c) */
-    if (ct_store_in_transaction(c->store))
+    if (ct_store_in_transaction(ct_area_store(c)))
         return walk_zones(c, fn, ud, err);
     /* One snapshot for the freshness check and a reload, as a search. */
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_CAND_READ_BEGIN, err);
+    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_CAND_READ_BEGIN, err);
     if (!st)
         return CT_ESTORE;
-    int rc = ct_store__step_done(c->store, st);
+    int rc = ct_store__step_done(ct_area_store(c), st);
     if (rc)
-        return ct_capacity__fail(err, rc, "cannot begin a read: %s",
-                                 ct_strerror(rc));
+        return ct_area__fail(err, rc, "cannot begin a read: %s",
+                             ct_strerror(rc));
     rc = walk_zones(c, fn, ud, err);
-    st = ct_capacity__stmt(c, CT_STMT_CAND_READ_END, NULL);
-    int end = st ? ct_store__step_done(c->store, st) : CT_ESTORE;
-    if (end && ct_store_in_transaction(c->store))
-        ct_store_rollback(c->store); /* nothing was written */
+    st = ct_area__stmt(c, CT_STMT_CAND_READ_END, NULL);
+    int end = st ? ct_store__step_done(ct_area_store(c), st) : CT_ESTORE;
+    if (end && ct_store_in_transaction(ct_area_store(c)))
+        ct_store_rollback(ct_area_store(c)); /* nothing was written */
     if (!rc && end)
-        rc = ct_capacity__fail(err, end, "cannot end a read: %s",
-                               ct_strerror(end));
+        rc = ct_area__fail(err, end, "cannot end a read: %s",
+                           ct_strerror(end));
     return rc;
 }

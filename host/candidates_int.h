@@ -8,7 +8,10 @@
 
 #include "candidates.h"
 
-#include "capacity_int.h"
+#include "area.h"
+#include "isolation.h"
+#include "referral.h"
+#include "store_int.h"
 
 #include <sqlite3.h>
 #include <stdbool.h>
@@ -44,6 +47,11 @@ struct ct_cand {
     ct_cap_idxop *ops; /* the change in progress, applied at its commit */
     size_t nops, capops;
 };
+
+static inline struct ct_cand *ct_cand_of(const ct_capacity *c)
+{
+    return ct_area__slot(c, CT_AREA_CANDIDATES);
+}
 
 typedef struct ifac {
     char *id, *org;

@@ -5,9 +5,11 @@
  * One ct_capacity handle per store binds the units that change placement
  * state: this one (beds, surge, holds, expiry), referral.h (life cycle),
  * isolation.h (infection status, cohorts, closure), candidates.h (search)
- * and metrics.h. It owns two timers on the host clock: the next hold expiry
- * and the next isolation end, so both happen by themselves, on a virtual
- * clock when ct_clock_advance passes them.
+ * and metrics.h. The handle is the area handle (area.h: store, clock,
+ * event bus, the change wrapper); ct_capacity_new opens it with every
+ * unit's own state. Holds and isolation each keep a timer on the host
+ * clock (the next hold expiry, the next isolation end), so both happen by
+ * themselves, on a virtual clock when ct_clock_advance passes them.
  *
  * Every state change runs as one transaction together with its audit event
  * (ct_store_run's rule, store.h). When the caller already has a transaction
@@ -27,6 +29,8 @@
 #ifndef CT_CAPACITY_H
 #define CT_CAPACITY_H
 
+#include "area.h"
+#include "candidates.h"
 #include "clock.h"
 #include "events.h"
 #include "model.h"
@@ -37,19 +41,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct ct_capacity ct_capacity;
 /* A copy of the area's bed counts by zone (capacity_view.h). */
 typedef struct ct_cap_counts ct_cap_counts;
-
-/* Longest id (bed, zone, facility, organisation) the read views copy. */
-#define CT_CAP_ID_MAX 128
-
-/* Why a call failed: code repeats the return value; message names the bed,
- * zone or referral and the rule, ready to show to a person. */
-typedef struct ct_cap_error {
-    int code;
-    char message[256];
-} ct_cap_error;
 
 /* One committed event as the callback sees it. Everything is borrowed and
  * valid only during the callback; payload is the audited JSON object. */
@@ -203,5 +196,15 @@ int ct_capacity_decline(ct_capacity *c, int64_t referral_id,
 int ct_capacity_expire_due(ct_capacity *c);
 /* When the next hold expires, INT64_MAX when none is active. */
 int64_t ct_capacity_next_expiry(ct_capacity *c);
+
+/* For the host's read units (the view, metrics): the zones of a copy of
+ * the counts (capacity_counts.c) when k is not
+ * NULL, else ct_candidates__zones: what the view and metrics count from. */
+int ct_cap_counts__walk(ct_capacity *c, const ct_cap_counts *k,
+                        ct_cap_zone_fn fn, void *ud, ct_cap_error *err);
+/* The counts k copied for zone_id into *out (pointers valid while k is),
+ * or false when k has no such zone. */
+bool ct_cap_counts__find(const ct_cap_counts *k, const char *zone_id,
+                         ct_cap_zone_counts *out);
 
 #endif

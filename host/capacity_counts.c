@@ -93,16 +93,16 @@ int ct_cap_counts_take(ct_capacity *c, ct_cap_counts **out,
     *out = NULL;
     ct_cap_counts *k = calloc(1, sizeof *k);
     if (!k)
-        return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+        return ct_area__fail(err, CT_ENOMEM, "out of memory");
     int rc = ct_candidates__zones(c, copy_zone, k, err);
     if (rc) {
         ct_cap_counts_free(k);
         return rc == CT_ENOMEM
-                   ? ct_capacity__fail(err, CT_ENOMEM, "out of memory")
+                   ? ct_area__fail(err, CT_ENOMEM, "out of memory")
                    : rc == CT_EBUSY
-                         ? ct_capacity__fail(err, CT_EBUSY,
-                                             "a capacity change is in "
-                                             "progress")
+                         ? ct_area__fail(err, CT_EBUSY,
+                                         "a capacity change is in "
+                                         "progress")
                          : rc;
     }
     *out = k;
@@ -171,46 +171,36 @@ bool ct_cap_counts__find(const ct_cap_counts *k, const char *zone_id,
 int ct_capacity_reader_new(ct_capacity *c, ct_store *s, ct_capacity **out)
 {
     *out = NULL;
-    ct_capacity *r = calloc(1, sizeof *r);
-    if (!r)
-        return CT_ENOMEM;
-    r->store = s;
     /* A clock of its own, moved only by ct_capacity_reader_at: the
      * answer's "at" is when the counts were taken, and no other thread
      * reads the loop's clock. */
-    if (ct_clock_new_virtual(ct_clock_now(c->clock), &r->clock)) {
-        free(r);
+    ct_clock *clock;
+    if (ct_clock_new_virtual(ct_clock_now(ct_area_clock(c)), &clock))
+        return CT_ENOMEM;
+    ct_capacity *r;
+    ct_cap_state *k = calloc(1, sizeof *k);
+    if (!k || ct_area__new_reader(c, s, clock, &r)) {
+        free(k);
+        ct_clock_close(clock, NULL, NULL);
         return CT_ENOMEM;
     }
-    r->hold_ttl_ms = c->hold_ttl_ms;
-    if (c->npathogens &&
-        !(r->pathogens = calloc(c->npathogens, sizeof *r->pathogens))) {
-        ct_capacity_reader_free(r);
-        return CT_ENOMEM;
-    }
-    for (size_t i = 0; i < c->npathogens; i++) {
-        r->npathogens = i + 1;
-        if (!(r->pathogens[i] = ct_strdup(c->pathogens[i]))) {
-            ct_capacity_reader_free(r);
-            return CT_ENOMEM;
-        }
-    }
+    k->hold_ttl_ms = ct_capacity__state(c)->hold_ttl_ms;
+    ct_area__set_slot(r, CT_AREA_HOLDS, k);
     *out = r;
     return 0;
 }
 
 void ct_capacity_reader_at(ct_capacity *r, int64_t now_ms)
 {
-    ct_clock_advance_to(r->clock, now_ms);
+    ct_clock_advance_to(ct_area_clock(r), now_ms);
 }
 
 void ct_capacity_reader_free(ct_capacity *r)
 {
     if (!r)
         return;
-    ct_clock_close(r->clock, NULL, NULL);
-    for (size_t i = 0; i < r->npathogens; i++)
-        free(r->pathogens[i]);
-    free(r->pathogens);
-    free(r);
+    ct_clock *clock = ct_area_clock(r);
+    free(ct_capacity__state(r));
+    ct_area__free(r);
+    ct_clock_close(clock, NULL, NULL);
 }

@@ -25,8 +25,8 @@ static void hold_timer_cb(ct_timer *t, void *data);
 int ct_capacity__active_of(ct_capacity *c, int64_t referral_id,
                            ct_cap_assignment *out, ct_cap_error *err)
 {
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_CAP_ACTIVE_OF_REFERRAL,
-                                         err);
+    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_CAP_ACTIVE_OF_REFERRAL,
+                                     err);
     if (!st)
         return CT_ESTORE;
     sqlite3_bind_int64(st, 1, referral_id);
@@ -35,7 +35,7 @@ int ct_capacity__active_of(ct_capacity *c, int64_t referral_id,
         memset(out, 0, sizeof *out);
         out->id = sqlite3_column_int64(st, 0);
         out->referral_id = referral_id;
-        ct_capacity__copy_col(out->bed_id, sizeof out->bed_id, st, 1);
+        ct_area__copy_col(out->bed_id, sizeof out->bed_id, st, 1);
         out->occupancy =
             strcmp((const char *)sqlite3_column_text(st, 2), "occupancy") == 0;
         out->started_at = sqlite3_column_int64(st, 3);
@@ -44,7 +44,7 @@ int ct_capacity__active_of(ct_capacity *c, int64_t referral_id,
     } else if (rc == SQLITE_DONE) {
         rc = CT_ENOTFOUND;
     } else {
-        rc = ct_capacity__dberr(c, err, rc, "reading an assignment");
+        rc = ct_area__dberr(c, err, rc, "reading an assignment");
     }
     sqlite3_reset(st);
     return rc;
@@ -58,24 +58,24 @@ int ct_capacity__active_of(ct_capacity *c, int64_t referral_id,
 static int set_mirror(ct_capacity *c, const char *bed_id,
                       ct_bed_status status, ct_cap_error *err)
 {
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_CAP_BED_MIRROR, err);
+    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_CAP_BED_MIRROR, err);
     if (!st)
         return CT_ESTORE;
     sqlite3_bind_text(st, 1, bed_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, ct_bed_status_name(status), -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, ct_clock_now(c->clock));
+    sqlite3_bind_int64(st, 3, ct_clock_now(ct_area_clock(c)));
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if ((rc & 0xff) == SQLITE_CONSTRAINT)
-        return ct_capacity__fail(err, CT_ESTATE,
-                                 "bed %s is blocked and cannot be %s", bed_id,
-                                 ct_bed_status_name(status));
+        return ct_area__fail(err, CT_ESTATE,
+                             "bed %s is blocked and cannot be %s", bed_id,
+                             ct_bed_status_name(status));
     if (rc != SQLITE_DONE)
-        return ct_capacity__dberr(c, err, rc, "updating a bed's status");
-    if (sqlite3_changes(ct_store__db(c->store)) != 1)
-        return ct_capacity__fail(err, CT_ENOTFOUND, "bed %s does not exist",
-                                 bed_id);
-    ct_candidates__note(c, CT_IDX_BED_STATUS, bed_id, NULL, status);
+        return ct_area__dberr(c, err, rc, "updating a bed's status");
+    if (sqlite3_changes(ct_store__db(ct_area_store(c))) != 1)
+        return ct_area__fail(err, CT_ENOTFOUND, "bed %s does not exist",
+                             bed_id);
+    ct_area__note(c, CT_IDX_BED_STATUS, bed_id, NULL, status);
     return 0;
 }
 
@@ -88,19 +88,19 @@ int ct_capacity__set_mirror(ct_capacity *c, const char *bed_id,
 int ct_capacity__end(ct_capacity *c, const ct_cap_assignment *a,
                      const char *end_reason, ct_cap_error *err)
 {
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_CAP_ASSIGN_END, err);
+    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_CAP_ASSIGN_END, err);
     if (!st)
         return CT_ESTORE;
     sqlite3_bind_int64(st, 1, a->id);
-    sqlite3_bind_int64(st, 2, ct_clock_now(c->clock));
+    sqlite3_bind_int64(st, 2, ct_clock_now(ct_area_clock(c)));
     sqlite3_bind_text(st, 3, end_reason, -1, SQLITE_STATIC);
-    int rc = ct_capacity__step_done(c, st, "ending an assignment", err);
+    int rc = ct_area__step_done(c, st, "ending an assignment", err);
     if (rc)
         return rc;
-    if (sqlite3_changes(ct_store__db(c->store)) != 1)
-        return ct_capacity__fail(err, CT_ECONFLICT,
-                                 "assignment %" PRId64 " is no longer active",
-                                 a->id);
+    if (sqlite3_changes(ct_store__db(ct_area_store(c))) != 1)
+        return ct_area__fail(err, CT_ECONFLICT,
+                             "assignment %" PRId64 " is no longer active",
+                             a->id);
     return set_mirror(c, a->bed_id, CT_BED_AVAILABLE, err);
 }
 
@@ -115,7 +115,7 @@ static int end_hold(ct_capacity *c, const ct_cap_assignment *a,
         (rc = ct_referral__move(c, a->referral_id, CT_REFERRAL_HELD,
                                 CT_REFERRAL_WAITING, err)))
         return rc;
-    return ct_capacity__emit(
+    return ct_area__emit(
         c, actor, "hold.released",
         json_pack("{s:I, s:I, s:s, s:s}", "hold", (json_int_t)a->id,
                   "referral", (json_int_t)a->referral_id, "bed", a->bed_id,
@@ -135,32 +135,32 @@ static int insert_assignment(ct_capacity *c, const char *bed_id,
                              int64_t expires_at, int64_t *id,
                              ct_cap_error *err)
 {
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_CAP_ASSIGN_INSERT, err);
+    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_CAP_ASSIGN_INSERT, err);
     if (!st)
         return CT_ESTORE;
     sqlite3_bind_text(st, 1, bed_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, referral_id);
     sqlite3_bind_text(st, 3, occupancy ? "occupancy" : "hold", -1,
                       SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, ct_clock_now(c->clock));
+    sqlite3_bind_int64(st, 4, ct_clock_now(ct_area_clock(c)));
     if (!occupancy)
         sqlite3_bind_int64(st, 5, expires_at);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc == SQLITE_DONE) {
-        *id = sqlite3_last_insert_rowid(ct_store__db(c->store));
-        ct_capacity__wrote(c);
+        *id = sqlite3_last_insert_rowid(ct_store__db(ct_area_store(c)));
+        ct_area__wrote(c);
         return set_mirror(c, bed_id,
                           occupancy ? CT_BED_OCCUPIED : CT_BED_HELD, err);
     }
     /* The unique indexes are the last word on one active
      * assignment per bed and per referral. */
     if ((rc & 0xff) == SQLITE_CONSTRAINT)
-        return ct_capacity__fail(err, CT_ECONFLICT,
-                                 "bed %s or referral %" PRId64
-                                 " already has an active assignment",
-                                 bed_id, referral_id);
-    return ct_capacity__dberr(c, err, rc, "inserting an assignment");
+        return ct_area__fail(err, CT_ECONFLICT,
+                             "bed %s or referral %" PRId64
+                             " already has an active assignment",
+                             bed_id, referral_id);
+    return ct_area__dberr(c, err, rc, "inserting an assignment");
 }
 
 /* The rules every admission passes, for a hold and again at confirm. The
@@ -172,32 +172,32 @@ static int admission_check(ct_capacity *c, const ct_ref_row *r,
     if (rc)
         return rc;
     if (b->info.surge && !b->info.surge_open)
-        return ct_capacity__fail(err, CT_ECAPACITY,
-                                 "bed %s is a surge bed and surge capacity "
-                                 "at %s is not open",
-                                 b->info.id, b->info.facility_id);
+        return ct_area__fail(err, CT_ECAPACITY,
+                             "bed %s is a surge bed and surge capacity "
+                             "at %s is not open",
+                             b->info.id, b->info.facility_id);
     if (b->zone_closed)
-        return ct_capacity__fail(err, CT_ECLOSED,
-                                 "zone %s is closed to admissions (%s)",
-                                 b->info.zone_id, b->closed_reason);
+        return ct_area__fail(err, CT_ECLOSED,
+                             "zone %s is closed to admissions (%s)",
+                             b->info.zone_id, b->closed_reason);
     if (r->needs && strcmp(r->needs, "[]") != 0) {
-        sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_CAP_BED_MISSING_TAG,
-                                             err);
+        sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_CAP_BED_MISSING_TAG,
+                                         err);
         if (!st)
             return CT_ESTORE;
         sqlite3_bind_text(st, 1, b->info.id, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, r->needs, -1, SQLITE_STATIC);
         rc = sqlite3_step(st);
         if (rc == SQLITE_ROW)
-            rc = ct_capacity__fail(err, CT_ECAPACITY,
-                                   "bed %s lacks tag %s that referral %" PRId64
-                                   " needs",
-                                   b->info.id, sqlite3_column_text(st, 0),
-                                   r->id);
+            rc = ct_area__fail(err, CT_ECAPACITY,
+                               "bed %s lacks tag %s that referral %" PRId64
+                               " needs",
+                               b->info.id, sqlite3_column_text(st, 0),
+                               r->id);
         else if (rc == SQLITE_DONE)
             rc = 0;
         else
-            rc = ct_capacity__dberr(c, err, rc, "checking bed tags");
+            rc = ct_area__dberr(c, err, rc, "checking bed tags");
         sqlite3_reset(st);
         if (rc)
             return rc;
@@ -208,10 +208,11 @@ static int admission_check(ct_capacity *c, const ct_ref_row *r,
 
 static void arm_hold_timer(ct_capacity *c, int64_t due)
 {
-    if (c->external_timers)
+    if (ct_area__external_timers(c))
         return;
-    if (!ct_timer_active(&c->hold_timer) || due < c->hold_timer.due)
-        ct_timer_start(&c->hold_timer, due, hold_timer_cb, c);
+    ct_timer *t = &ct_capacity__state(c)->hold_timer;
+    if (!ct_timer_active(t) || due < t->due)
+        ct_timer_start(t, due, hold_timer_cb, c);
 }
 
 int ct_capacity_hold(ct_capacity *c, int64_t referral_id, const char *bed_id,
@@ -219,23 +220,22 @@ int ct_capacity_hold(ct_capacity *c, int64_t referral_id, const char *bed_id,
                      ct_cap_error *err)
 {
     int rc;
-    if ((rc = ct_capacity__check_text("bed id", bed_id, CT_CAP_ID_MAX - 1,
-                                      err)) ||
-        (rc = ct_capacity__check_text("actor", actor, 200, err)))
+    if ((rc = ct_capacity__check_bed_actor(bed_id, actor, err)))
         return rc;
     if (ttl_ms < 0 || ttl_ms > CT_CAP_HOLD_TTL_MAX_MS)
-        return ct_capacity__fail(err, CT_EINVAL,
-                                 "hold time to live must be between 0 "
-                                 "(default) and 90 days");
+        return ct_area__fail(err, CT_EINVAL,
+                             "hold time to live must be between 0 "
+                             "(default) and 90 days");
     if (ttl_ms == 0)
-        ttl_ms = c->hold_ttl_ms;
+        ttl_ms = ct_capacity__state(c)->hold_ttl_ms;
     if (!ct_json_canon_is_text(actor, strlen(actor)))
-        return ct_capacity__fail(err, CT_EINVAL, "actor is not UTF-8 text");
+        return ct_area__fail(err, CT_EINVAL, "actor is not UTF-8 text");
     /* Without a savepoint: everything that can refuse is read and checked
-     * before the first write (capacity_int.h). */
-    if ((rc = ct_capacity__begin_direct(c, err)))
+     * before the first write (area.h, ct_area__begin_direct). */
+    if ((rc = ct_area__begin_direct(c, err)))
         return rc;
-    int64_t now = ct_clock_now(c->clock), expires = now + ttl_ms, id = 0;
+    int64_t now = ct_clock_now(ct_area_clock(c)), expires = now + ttl_ms;
+    int64_t id = 0;
     ct_ref_row r = {0};
     ct_cap_bed_row b;
     if ((rc = ct_referral__load(c, referral_id, &r, err)) ||
@@ -257,9 +257,9 @@ int ct_capacity_hold(ct_capacity *c, int64_t referral_id, const char *bed_id,
         !ct_json_canon_is_text(b.info.zone_id, strlen(b.info.zone_id)) ||
         !ct_json_canon_is_text(b.info.facility_id,
                                strlen(b.info.facility_id))) {
-        rc = ct_capacity__fail(err, CT_EINVAL,
-                               "bed %s has ids that are not UTF-8 text",
-                               bed_id);
+        rc = ct_area__fail(err, CT_EINVAL,
+                           "bed %s has ids that are not UTF-8 text",
+                           bed_id);
         goto done;
     }
     /* The first write: SQLite checks a one-row INSERT's unique indexes
@@ -281,11 +281,11 @@ int ct_capacity_hold(ct_capacity *c, int64_t referral_id, const char *bed_id,
         {"ttl_ms", NULL, ttl_ms},
         {"zone", b.info.zone_id, 0},
     };
-    rc = ct_capacity__emit_members(c, actor, "hold.created", payload,
-                                   CT_ARRAY_LEN(payload), err);
+    rc = ct_area__emit_members(c, actor, "hold.created", payload,
+                               CT_ARRAY_LEN(payload), err);
 done:
     ct_referral__row_free(&r);
-    rc = ct_capacity__finish(c, rc, err);
+    rc = ct_area__finish(c, rc, err);
     if (rc == 0) {
         arm_hold_timer(c, expires);
         if (hold_id)
@@ -301,9 +301,9 @@ static int active_hold(ct_capacity *c, int64_t referral_id,
 {
     int rc = ct_capacity__active_of(c, referral_id, a, err);
     if (rc == CT_ENOTFOUND || (rc == 0 && a->occupancy))
-        return ct_capacity__fail(err, CT_ESTATE,
-                                 "referral %" PRId64 " has no active hold",
-                                 referral_id);
+        return ct_area__fail(err, CT_ESTATE,
+                             "referral %" PRId64 " has no active hold",
+                             referral_id);
     return rc;
 }
 
@@ -312,9 +312,9 @@ int ct_capacity_confirm(ct_capacity *c, int64_t referral_id,
                         ct_cap_error *err)
 {
     int rc;
-    if ((rc = ct_capacity__check_text("actor", actor, 200, err)))
+    if ((rc = ct_area__check_text("actor", actor, 200, err)))
         return rc;
-    if ((rc = ct_capacity__begin(c, err)))
+    if ((rc = ct_area__begin(c, err)))
         return rc;
     int64_t id = 0;
     ct_ref_row r = {0};
@@ -326,11 +326,11 @@ int ct_capacity_confirm(ct_capacity *c, int64_t referral_id,
         (rc = active_hold(c, referral_id, &a, err)) ||
         (rc = ct_capacity__load_bed(c, a.bed_id, &b, err)))
         goto done;
-    if (a.expires_at <= ct_clock_now(c->clock)) {
+    if (a.expires_at <= ct_clock_now(ct_area_clock(c))) {
         /* The timer has not run yet; the hold is over all the same. */
-        rc = ct_capacity__fail(err, CT_ESTATE,
-                               "hold %" PRId64 " on bed %s has expired",
-                               a.id, a.bed_id);
+        rc = ct_area__fail(err, CT_ESTATE,
+                           "hold %" PRId64 " on bed %s has expired",
+                           a.id, a.bed_id);
         goto done;
     }
     if ((rc = admission_check(c, &r, &b, err)) ||
@@ -340,7 +340,7 @@ int ct_capacity_confirm(ct_capacity *c, int64_t referral_id,
         (rc = ct_referral__move(c, referral_id, r.state, CT_REFERRAL_PLACED,
                                 err)))
         goto done;
-    rc = ct_capacity__emit(
+    rc = ct_area__emit(
         c, actor, "hold.confirmed",
         json_pack("{s:I, s:I, s:I, s:s, s:s}", "hold", (json_int_t)a.id,
                   "occupancy", (json_int_t)id, "referral",
@@ -349,7 +349,7 @@ int ct_capacity_confirm(ct_capacity *c, int64_t referral_id,
         err);
 done:
     ct_referral__row_free(&r);
-    rc = ct_capacity__finish(c, rc, err);
+    rc = ct_area__finish(c, rc, err);
     if (rc == 0 && occupancy_id)
         *occupancy_id = id;
     return rc;
@@ -359,13 +359,13 @@ static int release(ct_capacity *c, int64_t referral_id, const char *provider,
                    const char *reason, const char *actor, ct_cap_error *err)
 {
     int rc;
-    if ((rc = ct_capacity__check_text("release reason", reason,
-                                      provider ? 400 : 200, err)) ||
-        (rc = ct_capacity__check_text("actor", actor, 200, err)) ||
-        (provider && (rc = ct_capacity__check_text("provider", provider,
-                                                   CT_CAP_ID_MAX - 1, err))))
+    if ((rc = ct_area__check_text("release reason", reason,
+                                  provider ? 400 : 200, err)) ||
+        (rc = ct_area__check_text("actor", actor, 200, err)) ||
+        (provider && (rc = ct_area__check_text("provider", provider,
+                                               CT_CAP_ID_MAX - 1, err))))
         return rc;
-    if ((rc = ct_capacity__begin(c, err)))
+    if ((rc = ct_area__begin(c, err)))
         return rc;
     ct_ref_row r = {0};
     ct_cap_assignment a;
@@ -385,7 +385,7 @@ static int release(ct_capacity *c, int64_t referral_id, const char *provider,
     snprintf(why, sizeof why, "declined by %s: %s", provider, reason);
     if ((rc = end_hold(c, &a, "declined", why, actor, err)))
         goto done;
-    rc = ct_capacity__emit(
+    rc = ct_area__emit(
         c, actor, "hold.declined",
         json_pack("{s:I, s:I, s:s, s:s, s:s}", "referral",
                   (json_int_t)referral_id, "hold", (json_int_t)a.id, "bed",
@@ -393,7 +393,7 @@ static int release(ct_capacity *c, int64_t referral_id, const char *provider,
         err);
 done:
     ct_referral__row_free(&r);
-    return ct_capacity__finish(c, rc, err);
+    return ct_area__finish(c, rc, err);
 }
 
 int ct_capacity_release(ct_capacity *c, int64_t referral_id,
@@ -412,42 +412,18 @@ int ct_capacity_decline(ct_capacity *c, int64_t referral_id,
 
 /* ---- expiry ---------------------------------------------------------- */
 
-int64_t ct_capacity__next_due(ct_capacity *c, ct_stmt stmt)
-{
-    sqlite3_stmt *st = ct_store__stmt(c->store, stmt);
-    if (!st)
-        return INT64_MAX;
-    int64_t next = INT64_MAX;
-    if (sqlite3_step(st) == SQLITE_ROW &&
-        sqlite3_column_type(st, 0) != SQLITE_NULL)
-        next = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    return next;
-}
-
-void ct_capacity__rearm(ct_capacity *c, ct_timer *t, int64_t next,
-                        ct_timer_cb cb)
-{
-    if (c->external_timers)
-        return;
-    if (next == INT64_MAX)
-        ct_timer_stop(t);
-    else
-        ct_timer_start(t, next, cb, c);
-}
-
 int64_t ct_capacity_next_expiry(ct_capacity *c)
 {
-    int64_t holds = ct_capacity__next_due(c, CT_STMT_CAP_NEXT_EXPIRY);
+    int64_t holds = ct_area__next_due(c, CT_STMT_CAP_NEXT_EXPIRY);
     int64_t stays = ct_capacity_resident_next_end(c);
     return holds < stays ? holds : stays;
 }
 
 void ct_capacity__schedule_holds(ct_capacity *c)
 {
-    if (!c->external_timers)
-        ct_capacity__rearm(c, &c->hold_timer, ct_capacity_next_expiry(c),
-                           hold_timer_cb);
+    if (!ct_area__external_timers(c))
+        ct_area__rearm(c, &ct_capacity__state(c)->hold_timer,
+                       ct_capacity_next_expiry(c), hold_timer_cb);
 }
 
 static int expire_one(ct_capacity *c, const ct_cap_assignment *a,
@@ -466,7 +442,7 @@ static int expire_one(ct_capacity *c, const ct_cap_assignment *a,
         snprintf(ttl, sizeof ttl, "%" PRId64 "m", min);
     char why[128];
     snprintf(why, sizeof why, "not confirmed within %s", ttl);
-    return ct_capacity__emit(
+    return ct_area__emit(
         c, "host", "hold.expired",
         json_pack("{s:I, s:I, s:s, s:I, s:I, s:s}", "hold", (json_int_t)a->id,
                   "referral", (json_int_t)a->referral_id, "bed", a->bed_id,
@@ -475,58 +451,12 @@ static int expire_one(ct_capacity *c, const ct_cap_assignment *a,
         err);
 }
 
-int ct_capacity__run_due(ct_capacity *c, const ct_cap_due *d)
-{
-    ct_cap_error err = {0};
-    int rc = ct_capacity__begin(c, &err), total = 0;
-    if (rc)
-        return rc;
-    char *due = calloc(DUE_BATCH, d->size);
-    if (!due) {
-        rc = CT_ENOMEM;
-        goto done;
-    }
-    for (;;) {
-        sqlite3_stmt *st = ct_capacity__stmt(c, d->stmt, &err);
-        if (!st) {
-            rc = CT_ESTORE;
-            goto done;
-        }
-        sqlite3_bind_int64(st, 1, ct_clock_now(c->clock));
-        sqlite3_bind_int(st, 2, DUE_BATCH);
-        int n = 0;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-            d->read(st, due + (size_t)n++ * d->size);
-        sqlite3_reset(st);
-        if (rc != SQLITE_DONE) {
-            rc = ct_capacity__dberr(c, &err, rc, d->finding);
-            goto done;
-        }
-        rc = 0;
-        for (int i = 0; i < n; i++)
-            if ((rc = d->run(c, due + (size_t)i * d->size, &err)))
-                goto done;
-        total += n;
-        if (n < DUE_BATCH)
-            break;
-    }
-done:
-    free(due);
-    rc = ct_capacity__finish(c, rc, &err);
-    if (rc) {
-        ct_log_error("capacity", "%s: %s", d->failed, err.message);
-        return rc;
-    }
-    d->reschedule(c);
-    return total;
-}
-
 static void read_hold(sqlite3_stmt *st, void *row)
 {
     ct_cap_assignment *a = row;
     a->id = sqlite3_column_int64(st, 0);
     a->referral_id = sqlite3_column_int64(st, 1);
-    ct_capacity__copy_col(a->bed_id, sizeof a->bed_id, st, 2);
+    ct_area__copy_col(a->bed_id, sizeof a->bed_id, st, 2);
     a->started_at = sqlite3_column_int64(st, 3);
     a->expires_at = sqlite3_column_int64(st, 4);
 }
@@ -538,11 +468,11 @@ static int expire_row(ct_capacity *c, void *row, ct_cap_error *err)
 
 int ct_capacity_expire_due(ct_capacity *c)
 {
-    static const ct_cap_due d = {
+    static const ct_area_due d = {
         CT_STMT_CAP_HOLDS_DUE, sizeof(ct_cap_assignment), "finding due holds",
         "hold expiry failed",  read_hold, expire_row,
         ct_capacity__schedule_holds};
-    int held = ct_capacity__run_due(c, &d);
+    int held = ct_area__run_due(c, &d);
     if (held < 0)
         return held;
     /* Residents' stays whose expected end came end on the same timer
@@ -555,6 +485,6 @@ static void hold_timer_cb(ct_timer *t, void *data)
 {
     ct_capacity *c = data;
     if (ct_capacity_expire_due(c) < 0) /* logged; try again shortly */
-        ct_timer_start(t, ct_clock_now(c->clock) + RETRY_MS, hold_timer_cb,
-                       c);
+        ct_timer_start(t, ct_clock_now(ct_area_clock(c)) + RETRY_MS,
+                       hold_timer_cb, c);
 }

@@ -14,7 +14,7 @@ int ct_capacity_resident_get(ct_capacity *c, const char *bed_id,
                              ct_resident *out, ct_cap_error *err)
 {
     memset(out, 0, sizeof *out);
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_RES_OPEN, err);
+    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_RES_OPEN, err);
     if (!st)
         return CT_ESTORE;
     sqlite3_bind_text(st, 1, bed_id, -1, SQLITE_STATIC);
@@ -26,8 +26,8 @@ int ct_capacity_resident_get(ct_capacity *c, const char *bed_id,
         rc = 0;
     } else {
         rc = rc == SQLITE_DONE ? CT_ENOTFOUND
-                               : ct_capacity__dberr(c, err, rc,
-                                                    "reading a resident");
+                               : ct_area__dberr(c, err, rc,
+                                                "reading a resident");
     }
     sqlite3_reset(st);
     return rc;
@@ -43,7 +43,7 @@ static int update(ct_capacity *c, const ct_bed_info *b, const ct_resident *r,
                   int64_t expected_end, const char *actor,
                   ct_cap_error *err)
 {
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_RES_SET_END, err);
+    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_RES_SET_END, err);
     if (!st)
         return CT_ESTORE;
     sqlite3_bind_int64(st, 1, r->id);
@@ -54,8 +54,8 @@ static int update(ct_capacity *c, const ct_bed_info *b, const ct_resident *r,
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
-        return ct_capacity__dberr(c, err, rc, "updating a resident");
-    return ct_capacity__emit(
+        return ct_area__dberr(c, err, rc, "updating a resident");
+    return ct_area__emit(
         c, actor, "resident.updated",
         json_pack("{s:s, s:s, s:I, s:{s:o, s:o}}", "bed", b->id, "zone",
                   b->zone_id, "resident", (json_int_t)r->id, "expected_end",
@@ -69,20 +69,20 @@ static int record(ct_capacity *c, const ct_bed_info *b, int64_t expected_end,
 {
     if (b->status != CT_BED_AVAILABLE) {
         if (b->status == CT_BED_BLOCKED)
-            return ct_capacity__fail(err, CT_ESTATE,
-                                     "bed %s is blocked (%s); unblock it "
-                                     "first",
-                                     b->id, b->blocked_reason);
-        return ct_capacity__fail(err, CT_ESTATE,
-                                 "bed %s is %s by referral %" PRId64, b->id,
-                                 ct_bed_status_name(b->status),
-                                 b->referral_id);
+            return ct_area__fail(err, CT_ESTATE,
+                                 "bed %s is blocked (%s); unblock it "
+                                 "first",
+                                 b->id, b->blocked_reason);
+        return ct_area__fail(err, CT_ESTATE,
+                             "bed %s is %s by referral %" PRId64, b->id,
+                             ct_bed_status_name(b->status),
+                             b->referral_id);
     }
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_RES_INSERT, err);
+    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_RES_INSERT, err);
     if (!st)
         return CT_ESTORE;
     sqlite3_bind_text(st, 1, b->id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, ct_clock_now(c->clock));
+    sqlite3_bind_int64(st, 2, ct_clock_now(ct_area_clock(c)));
     if (expected_end)
         sqlite3_bind_int64(st, 3, expected_end);
     sqlite3_bind_text(st, 4, actor, -1, SQLITE_STATIC);
@@ -91,11 +91,11 @@ static int record(ct_capacity *c, const ct_bed_info *b, int64_t expected_end,
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
-        return ct_capacity__dberr(c, err, rc, "recording a resident");
-    int64_t id = sqlite3_last_insert_rowid(ct_store__db(c->store));
+        return ct_area__dberr(c, err, rc, "recording a resident");
+    int64_t id = sqlite3_last_insert_rowid(ct_store__db(ct_area_store(c)));
     if ((rc = ct_capacity__set_mirror(c, b->id, CT_BED_OCCUPIED, err)))
         return rc;
-    return ct_capacity__emit(
+    return ct_area__emit(
         c, actor, "resident.recorded",
         json_pack("{s:s, s:s, s:s, s:I, s:o, s:o}", "bed", b->id, "zone",
                   b->zone_id, "facility", b->facility_id, "resident",
@@ -111,16 +111,16 @@ int ct_capacity_resident_set(ct_capacity *c, const char *bed_id,
 {
     *created = false;
     int rc;
-    if ((rc = ct_capacity__check_text("bed id", bed_id, CT_CAP_ID_MAX - 1,
-                                      err)) ||
-        (rc = ct_capacity__check_text("actor", actor, 200, err)) ||
-        (note && (rc = ct_capacity__check_text("note", note,
-                                               CT_RESIDENT_NOTE_MAX, err))))
+    if ((rc = ct_area__check_text("bed id", bed_id, CT_CAP_ID_MAX - 1,
+                                  err)) ||
+        (rc = ct_area__check_text("actor", actor, 200, err)) ||
+        (note && (rc = ct_area__check_text("note", note,
+                                           CT_RESIDENT_NOTE_MAX, err))))
         return rc;
-    if (expected_end && expected_end <= ct_clock_now(c->clock))
-        return ct_capacity__fail(err, CT_EINVAL,
-                                 "the expected end must be in the future");
-    if ((rc = ct_capacity__begin(c, err)))
+    if (expected_end && expected_end <= ct_clock_now(ct_area_clock(c)))
+        return ct_area__fail(err, CT_EINVAL,
+                             "the expected end must be in the future");
+    if ((rc = ct_area__begin(c, err)))
         return rc;
     ct_bed_info b;
     ct_resident r;
@@ -137,7 +137,7 @@ int ct_capacity_resident_set(ct_capacity *c, const char *bed_id,
         *created = rc == 0;
     }
 done:
-    rc = ct_capacity__finish(c, rc, err);
+    rc = ct_area__finish(c, rc, err);
     if (rc == 0)
         ct_capacity__schedule_holds(c); /* the next expected end */
     return rc;
@@ -148,19 +148,19 @@ static int end_stay(ct_capacity *c, const char *bed, const char *zone,
                     const char *facility, const ct_resident *r,
                     const char *why, const char *actor, ct_cap_error *err)
 {
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_RES_END, err);
+    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_RES_END, err);
     if (!st)
         return CT_ESTORE;
     sqlite3_bind_int64(st, 1, r->id);
-    sqlite3_bind_int64(st, 2, ct_clock_now(c->clock));
+    sqlite3_bind_int64(st, 2, ct_clock_now(ct_area_clock(c)));
     sqlite3_bind_text(st, 3, why, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
-        return ct_capacity__dberr(c, err, rc, "ending a resident's stay");
+        return ct_area__dberr(c, err, rc, "ending a resident's stay");
     if ((rc = ct_capacity__set_mirror(c, bed, CT_BED_AVAILABLE, err)))
         return rc;
-    return ct_capacity__emit(
+    return ct_area__emit(
         c, actor, "resident.left",
         json_pack("{s:s, s:s, s:s, s:I, s:s, s:I, s:o}", "bed", bed, "zone",
                   zone, "facility", facility, "resident", (json_int_t)r->id,
@@ -173,11 +173,9 @@ int ct_capacity_resident_leave(ct_capacity *c, const char *bed_id,
                                const char *actor, ct_cap_error *err)
 {
     int rc;
-    if ((rc = ct_capacity__check_text("bed id", bed_id, CT_CAP_ID_MAX - 1,
-                                      err)) ||
-        (rc = ct_capacity__check_text("actor", actor, 200, err)))
+    if ((rc = ct_capacity__check_bed_actor(bed_id, actor, err)))
         return rc;
-    if ((rc = ct_capacity__begin(c, err)))
+    if ((rc = ct_area__begin(c, err)))
         return rc;
     ct_bed_info b;
     ct_resident r;
@@ -185,13 +183,13 @@ int ct_capacity_resident_leave(ct_capacity *c, const char *bed_id,
         goto done;
     rc = ct_capacity_resident_get(c, bed_id, &r, err);
     if (rc == CT_ENOTFOUND)
-        rc = ct_capacity__fail(err, CT_ESTATE, "bed %s has no resident",
-                               bed_id);
+        rc = ct_area__fail(err, CT_ESTATE, "bed %s has no resident",
+                           bed_id);
     if (rc == 0)
         rc = end_stay(c, b.id, b.zone_id, b.facility_id, &r, "left", actor,
                       err);
 done:
-    return ct_capacity__finish(c, rc, err);
+    return ct_area__finish(c, rc, err);
 }
 
 /* ---- expected ends --------------------------------------------------- */
@@ -223,14 +221,14 @@ static int end_due(ct_capacity *c, void *row, ct_cap_error *err)
 
 int ct_capacity_resident_end_due(ct_capacity *c)
 {
-    static const ct_cap_due d = {
+    static const ct_area_due d = {
         CT_STMT_RES_DUE,          sizeof(due_stay), "finding residents due",
         "resident stays not ended", read_due,       end_due,
         ct_capacity__schedule_holds};
-    return ct_capacity__run_due(c, &d);
+    return ct_area__run_due(c, &d);
 }
 
 int64_t ct_capacity_resident_next_end(ct_capacity *c)
 {
-    return ct_capacity__next_due(c, CT_STMT_RES_NEXT);
+    return ct_area__next_due(c, CT_STMT_RES_NEXT);
 }

@@ -63,8 +63,9 @@ static json_t *totals_json(const totals *t)
 static json_t *default_cohorts(const ct_capacity *c)
 {
     json_t *o = json_object();
-    for (size_t i = 0; o && i < c->npathogens; i++)
-        if (json_object_set_new(o, c->pathogens[i], json_string("open"))) {
+    for (size_t i = 0; o && i < ct_area_npathogens(c); i++)
+        if (json_object_set_new(o, ct_area_pathogen(c, i),
+                                json_string("open"))) {
             json_decref(o);
             return NULL;
         }
@@ -74,7 +75,7 @@ static json_t *default_cohorts(const ct_capacity *c)
 /* Reads VIEW_COHORTS into zones (an object: zone id -> zone object). */
 static int fill_cohorts(ct_capacity *c, json_t *zones, ct_cap_error *err)
 {
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_VIEW_COHORTS, err);
+    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_VIEW_COHORTS, err);
     if (!st)
         return CT_ESTORE;
     int rc;
@@ -89,7 +90,7 @@ static int fill_cohorts(ct_capacity *c, json_t *zones, ct_cap_error *err)
     }
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
-        return ct_capacity__dberr(c, err, rc, "reading zone cohorts");
+        return ct_area__dberr(c, err, rc, "reading zone cohorts");
     return 0;
 }
 
@@ -221,10 +222,10 @@ static int view_json(ct_capacity *c, const ct_cap_counts *k, json_t **out,
     if (rc && rc != CT_EBUSY) {
         zone_totals_free(&zt);
         return rc == CT_ENOMEM
-                   ? ct_capacity__fail(err, CT_ENOMEM, "out of memory")
+                   ? ct_area__fail(err, CT_ENOMEM, "out of memory")
                    : rc;
     }
-    sqlite3_stmt *st = ct_capacity__stmt(
+    sqlite3_stmt *st = ct_area__stmt(
         c, counted ? CT_STMT_VIEW_ZONES_PLAIN : CT_STMT_VIEW_ZONES, err);
     if (!st) {
         zone_totals_free(&zt);
@@ -280,8 +281,8 @@ done:
         json_decref(facilities);
         json_decref(by_id);
         return rc == SQLITE_NOMEM
-                   ? ct_capacity__fail(err, CT_ENOMEM, "out of memory")
-                   : ct_capacity__dberr(c, err, rc, "reading capacity");
+                   ? ct_area__fail(err, CT_ENOMEM, "out of memory")
+                   : ct_area__dberr(c, err, rc, "reading capacity");
     }
     rc = fill_cohorts(c, by_id, err);
     json_decref(by_id);
@@ -290,9 +291,9 @@ done:
         return rc;
     }
     *out = json_pack("{s:I, s:o, s:o}", "at",
-                     (json_int_t)ct_clock_now(c->clock), "totals",
+                     (json_int_t)ct_clock_now(ct_area_clock(c)), "totals",
                      totals_json(&area), "facilities", facilities);
-    return *out ? 0 : ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+    return *out ? 0 : ct_area__fail(err, CT_ENOMEM, "out of memory");
 }
 
 int ct_capacity_view_json(ct_capacity *c, json_t **out, ct_cap_error *err)
@@ -338,7 +339,7 @@ static void cohort_rows_free(cohort_rows *cr)
 /* VIEW_COHORTS, in zone then pathogen order. */
 static int read_cohorts(ct_capacity *c, cohort_rows *cr, ct_cap_error *err)
 {
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_VIEW_COHORTS, err);
+    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_VIEW_COHORTS, err);
     if (!st)
         return CT_ESTORE;
     int rc, out = 0;
@@ -364,10 +365,10 @@ static int read_cohorts(ct_capacity *c, cohort_rows *cr, ct_cap_error *err)
     }
     sqlite3_reset(st);
     if (out)
-        return ct_capacity__fail(err, out, "out of memory");
+        return ct_area__fail(err, out, "out of memory");
     return rc == SQLITE_DONE
                ? 0
-               : ct_capacity__dberr(c, err, rc, "reading zone cohorts");
+               : ct_area__dberr(c, err, rc, "reading zone cohorts");
 }
 
 /* The first of the zone's rows, or n. */
@@ -428,21 +429,21 @@ static int put_cohorts(ct_buf *b, ct_capacity *c, const cohort_rows *cr,
         end++;
     int rc = put(b, "{");
     bool any = false;
-    for (size_t i = 0; !rc && i < c->npathogens; i++) {
+    for (size_t i = 0; !rc && i < ct_area_npathogens(c); i++) {
         const char *v = "open";
         for (size_t j = first; j < end; j++)
-            if (strcmp(cr->v[j].pathogen, c->pathogens[i]) == 0)
+            if (strcmp(cr->v[j].pathogen, ct_area_pathogen(c, i)) == 0)
                 v = cr->v[j].cohort;
         if ((any && (rc = put(b, ","))) ||
-            (rc = put_str(b, c->pathogens[i])) || (rc = put(b, ":")) ||
+            (rc = put_str(b, ct_area_pathogen(c, i))) || (rc = put(b, ":")) ||
             (rc = put_str(b, v)))
             break;
         any = true;
     }
     for (size_t j = first; !rc && j < end; j++) {
         bool known = false;
-        for (size_t i = 0; i < c->npathogens; i++)
-            known |= strcmp(cr->v[j].pathogen, c->pathogens[i]) == 0;
+        for (size_t i = 0; i < ct_area_npathogens(c); i++)
+            known |= strcmp(cr->v[j].pathogen, ct_area_pathogen(c, i)) == 0;
         if (known)
             continue;
         if ((any && (rc = put(b, ","))) ||
@@ -504,7 +505,7 @@ int ct_capacity_view_text_from(ct_capacity *c, const ct_cap_counts *k,
     int rc = read_cohorts(c, &cr, err);
     sqlite3_stmt *st = NULL;
     if (rc == 0 &&
-        !(st = ct_capacity__stmt(c, CT_STMT_VIEW_ZONES_PLAIN, err)))
+        !(st = ct_area__stmt(c, CT_STMT_VIEW_ZONES_PLAIN, err)))
         rc = CT_ESTORE;
     totals area = {0}, ft = {0};
     char *fac = NULL; /* the facility being written */
@@ -544,20 +545,20 @@ int ct_capacity_view_text_from(ct_capacity *c, const ct_cap_counts *k,
     if (st)
         sqlite3_reset(st);
     if (rc == 0 && step != SQLITE_DONE)
-        rc = ct_capacity__dberr(c, err, step, "reading capacity");
+        rc = ct_area__dberr(c, err, step, "reading capacity");
     if (rc == 0 && have)
         rc = put_facility_end(&fb, &ft);
     if (rc == 0 &&
-        ((rc = put_key_int(out, "{\"at\":", ct_clock_now(c->clock))) ||
+        ((rc = put_key_int(out, "{\"at\":", ct_clock_now(ct_area_clock(c)))) ||
          (rc = put(out, ",\"totals\":")) || (rc = put_totals(out, &area)) ||
          (rc = put(out, ",\"facilities\":[")) ||
          (fb.len && ct_buf_append(out, fb.data, fb.len)) ||
          (rc = put(out, "]}"))))
         rc = rc ? rc : CT_ENOMEM;
     if (rc == CT_ENOMEM || rc == CT_EINVAL)
-        ct_capacity__fail(err, rc, rc == CT_ENOMEM
-                                       ? "out of memory"
-                                       : "a name is not UTF-8 text");
+        ct_area__fail(err, rc, rc == CT_ENOMEM
+                                   ? "out of memory"
+                                   : "a name is not UTF-8 text");
     free(fac);
     ct_buf_free(&fb);
     cohort_rows_free(&cr);
@@ -570,7 +571,7 @@ int ct_capacity_view_text_from(ct_capacity *c, const ct_cap_counts *k,
 static int lookup_text(ct_capacity *c, ct_stmt id, const char *key,
                        char *out, const char *what, ct_cap_error *err)
 {
-    sqlite3_stmt *st = ct_capacity__stmt(c, id, err);
+    sqlite3_stmt *st = ct_area__stmt(c, id, err);
     if (!st)
         return CT_ESTORE;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
@@ -579,10 +580,10 @@ static int lookup_text(ct_capacity *c, ct_stmt id, const char *key,
         snprintf(out, CT_CAP_ID_MAX, "%s", col(st, 0) ? col(st, 0) : "");
         rc = 0;
     } else if (rc == SQLITE_DONE) {
-        rc = ct_capacity__fail(err, CT_ENOTFOUND, "%s '%s' does not exist",
-                               what, key);
+        rc = ct_area__fail(err, CT_ENOTFOUND, "%s '%s' does not exist",
+                           what, key);
     } else {
-        rc = ct_capacity__dberr(c, err, rc, "reading an owner");
+        rc = ct_area__dberr(c, err, rc, "reading an owner");
     }
     sqlite3_reset(st);
     return rc;
@@ -611,7 +612,7 @@ int ct_capacity_view_referral_orgs(ct_capacity *c, int64_t id,
                                    ct_referral_orgs *out, ct_cap_error *err)
 {
     memset(out, 0, sizeof *out);
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_VIEW_REFERRAL_ORGS, err);
+    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_VIEW_REFERRAL_ORGS, err);
     if (!st)
         return CT_ESTORE;
     sqlite3_bind_int64(st, 1, id);
@@ -625,10 +626,10 @@ int ct_capacity_view_referral_orgs(ct_capacity *c, int64_t id,
                  col(st, 2) ? col(st, 2) : "");
         rc = 0;
     } else if (rc == SQLITE_DONE) {
-        rc = ct_capacity__fail(err, CT_ENOTFOUND,
-                               "referral %" PRId64 " does not exist", id);
+        rc = ct_area__fail(err, CT_ENOTFOUND,
+                           "referral %" PRId64 " does not exist", id);
     } else {
-        rc = ct_capacity__dberr(c, err, rc, "reading a referral");
+        rc = ct_area__dberr(c, err, rc, "reading a referral");
     }
     sqlite3_reset(st);
     return rc;
@@ -672,29 +673,29 @@ int ct_capacity_view_beds_json(ct_capacity *c, const ct_bed_filter *f,
 {
     *out = NULL;
     if (f->limit < 1 || f->limit > CT_VIEW_MAX_BEDS)
-        return ct_capacity__fail(err, CT_EINVAL,
-                                 "limit must be between 1 and %d",
-                                 CT_VIEW_MAX_BEDS);
+        return ct_area__fail(err, CT_EINVAL,
+                             "limit must be between 1 and %d",
+                             CT_VIEW_MAX_BEDS);
     if (f->status < -1 || f->status >= CT_BED__COUNT)
-        return ct_capacity__fail(err, CT_EINVAL, "status %d is not a status",
-                                 f->status);
+        return ct_area__fail(err, CT_EINVAL, "status %d is not a status",
+                             f->status);
     char org[CT_CAP_ID_MAX];
     int rc;
     if (f->facility_id &&
         (rc = ct_capacity_view_facility_org(c, f->facility_id, org, err)))
         return rc;
     if (f->zone_id) {
-        sqlite3_stmt *z = ct_capacity__stmt(c, CT_STMT_VIEW_ZONE_EXISTS, err);
+        sqlite3_stmt *z = ct_area__stmt(c, CT_STMT_VIEW_ZONE_EXISTS, err);
         if (!z)
             return CT_ESTORE;
         sqlite3_bind_text(z, 1, f->zone_id, -1, SQLITE_STATIC);
         rc = sqlite3_step(z);
         sqlite3_reset(z);
         if (rc == SQLITE_DONE)
-            return ct_capacity__fail(err, CT_ENOTFOUND,
-                                     "zone '%s' does not exist", f->zone_id);
+            return ct_area__fail(err, CT_ENOTFOUND,
+                                 "zone '%s' does not exist", f->zone_id);
         if (rc != SQLITE_ROW)
-            return ct_capacity__dberr(c, err, rc, "reading a zone");
+            return ct_area__dberr(c, err, rc, "reading a zone");
     }
     char *tags = NULL;
     if (f->ntags) {
@@ -707,14 +708,14 @@ int ct_capacity_view_beds_json(ct_capacity *c, const ct_bed_filter *f,
         tags = a ? json_dumps(a, JSON_COMPACT) : NULL;
         json_decref(a);
         if (!tags)
-            return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+            return ct_area__fail(err, CT_ENOMEM, "out of memory");
     }
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_VIEW_BEDS, err);
+    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_VIEW_BEDS, err);
     json_t *list = json_array();
     if (!st || !list) {
         free(tags);
         json_decref(list);
-        return st ? ct_capacity__fail(err, CT_ENOMEM, "out of memory")
+        return st ? ct_area__fail(err, CT_ENOMEM, "out of memory")
                   : CT_ESTORE;
     }
     if (f->facility_id)
@@ -739,7 +740,7 @@ int ct_capacity_view_beds_json(ct_capacity *c, const ct_bed_filter *f,
     free(tags);
     if (rc != SQLITE_DONE) {
         json_decref(list);
-        return ct_capacity__dberr(c, err, rc, "listing beds");
+        return ct_area__dberr(c, err, rc, "listing beds");
     }
     *out = list;
     return 0;
@@ -753,25 +754,25 @@ int ct_capacity_view_referrals_json(ct_capacity *c,
 {
     *out = NULL;
     if (f->state < -1 || f->state >= CT_REFERRAL__COUNT)
-        return ct_capacity__fail(err, CT_EINVAL, "state %d is not a state",
-                                 f->state);
+        return ct_area__fail(err, CT_EINVAL, "state %d is not a state",
+                             f->state);
     if (f->limit < 1 || f->limit > 1000)
-        return ct_capacity__fail(err, CT_EINVAL,
-                                 "limit must be between 1 and 1000");
+        return ct_area__fail(err, CT_EINVAL,
+                             "limit must be between 1 and 1000");
     if (f->from_org && f->at_org)
-        return ct_capacity__fail(err, CT_EINVAL,
-                                 "filter by the referring organisation or "
-                                 "by the placing one, not both");
+        return ct_area__fail(err, CT_EINVAL,
+                             "filter by the referring organisation or "
+                             "by the placing one, not both");
     /* Ids first, then each referral in full: the statement is reset
      * before the reads it would otherwise interleave with. */
-    sqlite3_stmt *st = ct_capacity__stmt(
+    sqlite3_stmt *st = ct_area__stmt(
         c, f->at_org ? CT_STMT_VIEW_REFERRALS_AT : CT_STMT_VIEW_REFERRALS_FROM,
         err);
     if (!st)
         return CT_ESTORE;
     int64_t *ids = malloc((size_t)f->limit * sizeof *ids);
     if (!ids)
-        return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+        return ct_area__fail(err, CT_ENOMEM, "out of memory");
     if (f->state >= 0)
         sqlite3_bind_text(st, 1, ct_referral_state_name(f->state), -1,
                           SQLITE_STATIC);
@@ -788,15 +789,15 @@ int ct_capacity_view_referrals_json(ct_capacity *c,
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
         free(ids);
-        return ct_capacity__dberr(c, err, rc, "listing referrals");
+        return ct_area__dberr(c, err, rc, "listing referrals");
     }
     json_t *list = json_array();
-    rc = list ? 0 : ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+    rc = list ? 0 : ct_area__fail(err, CT_ENOMEM, "out of memory");
     for (int i = 0; i < n && rc == 0; i++) {
         json_t *r;
         if ((rc = ct_referral_get_json(c, ids[i], &r, err)) == 0 &&
             json_array_append_new(list, r))
-            rc = ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+            rc = ct_area__fail(err, CT_ENOMEM, "out of memory");
     }
     free(ids);
     if (rc) {
@@ -812,7 +813,7 @@ int ct_capacity_view_referral_states(ct_capacity *c,
                                      ct_cap_error *err)
 {
     memset(counts, 0, CT_REFERRAL__COUNT * sizeof *counts);
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_VIEW_REFERRAL_STATES, err);
+    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_VIEW_REFERRAL_STATES, err);
     if (!st)
         return CT_ESTORE;
     int rc;
@@ -824,7 +825,7 @@ int ct_capacity_view_referral_states(ct_capacity *c,
     sqlite3_reset(st);
     return rc == SQLITE_DONE
                ? 0
-               : ct_capacity__dberr(c, err, rc, "counting referrals");
+               : ct_area__dberr(c, err, rc, "counting referrals");
 }
 
 /* ---- the referral as plugins see it -------------------------------- */
@@ -869,7 +870,7 @@ int ct_capacity_view_referral(ct_capacity *cap, int64_t id, json_t **out,
         json_decref(person);
         json_decref(delay);
         json_decref(r);
-        return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+        return ct_area__fail(err, CT_ENOMEM, "out of memory");
     }
     json_object_set_new(r, "person", person);
     json_object_set_new(r, "delay", delay);

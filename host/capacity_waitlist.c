@@ -32,6 +32,12 @@ struct ct_wait {
     uint64_t gen;
 };
 
+/* The waiting list's state, in the area handle's CT_AREA_WAITLIST slot. */
+static struct ct_wait *wait_of(const ct_capacity *c)
+{
+    return ct_area__slot(c, CT_AREA_WAITLIST);
+}
+
 /* Events that may let a waiting referral fit, and those that may change
  * every answer (capacity_waitlist.h). */
 static const char *const capacity_kinds[] = {
@@ -96,34 +102,34 @@ int ct_capacity_waitlist__new(ct_capacity *c)
         return CT_ENOMEM;
     w->c = c;
     to_top(w);
-    int rc = ct_store_watch(c->store, &watcher, w);
+    int rc = ct_store_watch(ct_area_store(c), &watcher, w);
     if (rc) {
         free(w);
         return rc;
     }
-    c->wait = w;
+    ct_area__set_slot(c, CT_AREA_WAITLIST, w);
     /* Whatever waits in the store was matched by whoever ran before; a
      * start (or a restart after a crash mid-round) looks again. */
     w->pending = CT_WAITLIST_CAPACITY;
-    ct_events_set_tap(c->events, tap, c);
+    ct_events_set_tap(ct_area_events(c), tap, c);
     return 0;
 }
 
 void ct_capacity_waitlist__free(ct_capacity *c)
 {
-    if (!c->wait)
+    struct ct_wait *w = wait_of(c);
+    if (!w)
         return;
-    if (c->events)
-        ct_events_set_tap(c->events, NULL, NULL);
-    ct_store_unwatch(c->store, &watcher, c->wait);
-    free(c->wait->order);
-    free(c->wait);
-    c->wait = NULL;
+    ct_events_set_tap(ct_area_events(c), NULL, NULL);
+    ct_store_unwatch(ct_area_store(c), &watcher, w);
+    free(w->order);
+    free(w);
+    ct_area__set_slot(c, CT_AREA_WAITLIST, NULL);
 }
 
 void ct_capacity_waitlist_mark(ct_capacity *c, unsigned why)
 {
-    struct ct_wait *w = c->wait;
+    struct ct_wait *w = wait_of(c);
     if (!w)
         return;
     w->pending |= why;
@@ -132,17 +138,19 @@ void ct_capacity_waitlist_mark(ct_capacity *c, unsigned why)
 
 bool ct_capacity_waitlist_pending(ct_capacity *c)
 {
-    return c->wait && (c->wait->pending || c->wait->round);
+    struct ct_wait *k = wait_of(c);
+    return k && (k->pending || k->round);
 }
 
 int64_t ct_capacity_waitlist_next(ct_capacity *c)
 {
-    return ct_capacity_waitlist_pending(c) ? ct_clock_now(c->clock) : INT64_MAX;
+    return ct_capacity_waitlist_pending(c) ? ct_clock_now(ct_area_clock(c))
+                                           : INT64_MAX;
 }
 
 unsigned ct_capacity_waitlist_round(ct_capacity *c)
 {
-    struct ct_wait *w = c->wait;
+    struct ct_wait *w = wait_of(c);
     if (!w)
         return 0;
     if (w->pending) {
@@ -158,13 +166,14 @@ unsigned ct_capacity_waitlist_round(ct_capacity *c)
 
 bool ct_capacity_waitlist_wants_order(ct_capacity *c)
 {
-    return c->wait && c->wait->round && c->wait->want_order;
+    struct ct_wait *k = wait_of(c);
+    return k && k->round && k->want_order;
 }
 
 int ct_capacity_waitlist_set_order(ct_capacity *c, const int64_t *ids,
                                    size_t n)
 {
-    struct ct_wait *w = c->wait;
+    struct ct_wait *w = wait_of(c);
     int64_t *copy = NULL;
     if (n) {
         if (!(copy = malloc(n * sizeof *copy)))
@@ -182,7 +191,7 @@ int ct_capacity_waitlist_set_order(ct_capacity *c, const int64_t *ids,
 
 void ct_capacity_waitlist_passed(ct_capacity *c, const ct_capacity_waitlist_entry *e)
 {
-    struct ct_wait *w = c->wait;
+    struct ct_wait *w = wait_of(c);
     w->at_index = e->index + 1;
     w->at_neg_priority = -(int64_t)e->priority;
     memcpy(w->at_ready, e->ready_date, sizeof w->at_ready);
@@ -192,7 +201,7 @@ void ct_capacity_waitlist_passed(ct_capacity *c, const ct_capacity_waitlist_entr
 
 void ct_capacity_waitlist_round_done(ct_capacity *c)
 {
-    struct ct_wait *w = c->wait;
+    struct ct_wait *w = wait_of(c);
     w->round = 0;
     to_top(w);
     w->gen++;
@@ -241,8 +250,8 @@ static void read_entry(sqlite3_stmt *st, ct_capacity_waitlist_entry *e)
 static int ordered_entries(ct_capacity *c, ct_capacity_waitlist_entry *out,
                            size_t max, size_t *n, ct_cap_error *err)
 {
-    struct ct_wait *w = c->wait;
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_WAIT_ONE, err);
+    struct ct_wait *w = wait_of(c);
+    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_WAIT_ONE, err);
     if (!st)
         return CT_ESTORE;
     for (size_t i = w->at_index; i < w->norder && *n < max; i++) {
@@ -254,7 +263,7 @@ static int ordered_entries(ct_capacity *c, ct_capacity_waitlist_entry *out,
         }
         sqlite3_reset(st);
         if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-            return ct_capacity__dberr(c, err, rc, "reading the waiting list");
+            return ct_area__dberr(c, err, rc, "reading the waiting list");
     }
     return 0;
 }
@@ -263,10 +272,10 @@ int ct_capacity_waitlist_entries(ct_capacity *c, ct_capacity_waitlist_entry *out
                         size_t *n, ct_cap_error *err)
 {
     *n = 0;
-    struct ct_wait *w = c->wait;
+    struct ct_wait *w = wait_of(c);
     if (w->order)
         return ordered_entries(c, out, max, n, err);
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_WAIT_AFTER, err);
+    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_WAIT_AFTER, err);
     if (!st)
         return CT_ESTORE;
     sqlite3_bind_int64(st, 1, w->at_neg_priority);
@@ -278,7 +287,7 @@ int ct_capacity_waitlist_entries(ct_capacity *c, ct_capacity_waitlist_entry *out
         read_entry(st, &out[(*n)++]);
     if (*n < max && rc != SQLITE_DONE) {
         sqlite3_reset(st);
-        return ct_capacity__dberr(c, err, rc, "reading the waiting list");
+        return ct_area__dberr(c, err, rc, "reading the waiting list");
     }
     sqlite3_reset(st);
     return 0;
@@ -347,7 +356,7 @@ static int read_rows(ct_capacity *c, const char *org, int64_t after,
 {
     *items = NULL;
     *n = 0;
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_WAIT_PAGE, err);
+    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_WAIT_PAGE, err);
     if (!st)
         return CT_ESTORE;
     if (org)
@@ -356,7 +365,7 @@ static int read_rows(ct_capacity *c, const char *org, int64_t after,
         sqlite3_bind_null(st, 1);
     sqlite3_bind_int64(st, 2, after);
     sqlite3_bind_int64(st, 3, limit);
-    int64_t today = ct_clock_uk_day(ct_clock_now(c->clock));
+    int64_t today = ct_clock_uk_day(ct_clock_now(ct_area_clock(c)));
     size_t cap = 0;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -383,8 +392,8 @@ static int read_rows(ct_capacity *c, const char *org, int64_t after,
     *items = NULL;
     *n = 0;
     return rc == SQLITE_ROW
-               ? ct_capacity__fail(err, CT_ENOMEM, "out of memory")
-               : ct_capacity__dberr(c, err, rc, "reading the waiting list");
+               ? ct_area__fail(err, CT_ENOMEM, "out of memory")
+               : ct_area__dberr(c, err, rc, "reading the waiting list");
 }
 
 /* Ranks items by the plugins' order (the ones it does not name after it,
@@ -417,9 +426,9 @@ int ct_capacity_waitlist_json(ct_capacity *c, const ct_waitlist_query *q,
 {
     *out = NULL;
     if (!q->all && (q->limit < 1 || q->limit > 1000))
-        return ct_capacity__fail(err, CT_EINVAL,
-                                 "limit must be from 1 to 1000");
-    struct ct_wait *w = c->wait;
+        return ct_area__fail(err, CT_EINVAL,
+                             "limit must be from 1 to 1000");
+    struct ct_wait *w = wait_of(c);
     bool plugins = w && w->order && !q->host_order;
     ranked *items = NULL;
     size_t n = 0;
@@ -434,15 +443,15 @@ int ct_capacity_waitlist_json(ct_capacity *c, const ct_waitlist_query *q,
         plugin_rank(w, items, n);
         total = (int64_t)n;
     } else {
-        sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_WAIT_COUNT, err);
+        sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_WAIT_COUNT, err);
         if (!st || (rc = sqlite3_step(st)) != SQLITE_ROW) {
             if (st)
                 sqlite3_reset(st);
             for (size_t i = 0; i < n; i++)
                 json_decref(items[i].e);
             free(items);
-            return st ? ct_capacity__dberr(c, err, rc,
-                                           "counting the waiting list")
+            return st ? ct_area__dberr(c, err, rc,
+                                       "counting the waiting list")
                       : CT_ESTORE;
         }
         total = sqlite3_column_int64(st, 0);
@@ -470,13 +479,13 @@ int ct_capacity_waitlist_json(ct_capacity *c, const ct_waitlist_query *q,
                          (json_int_t)total, "next",
                          full ? json_integer(last) : json_null())
              : NULL;
-    return *out ? 0 : ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+    return *out ? 0 : ct_area__fail(err, CT_ENOMEM, "out of memory");
 }
 
 int ct_capacity_waitlist_any(ct_capacity *c, bool *any, ct_cap_error *err)
 {
     *any = false;
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_WAIT_ANY, err);
+    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_WAIT_ANY, err);
     if (!st)
         return CT_ESTORE;
     int rc = sqlite3_step(st);
@@ -484,6 +493,6 @@ int ct_capacity_waitlist_any(ct_capacity *c, bool *any, ct_cap_error *err)
     if (rc == SQLITE_ROW)
         *any = true;
     else if (rc != SQLITE_DONE)
-        return ct_capacity__dberr(c, err, rc, "reading the waiting list");
+        return ct_area__dberr(c, err, rc, "reading the waiting list");
     return 0;
 }

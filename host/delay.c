@@ -5,10 +5,10 @@
  */
 #include "delay.h"
 
-#include "capacity_int.h"
+#include "area.h"
+#include "log.h"
 #include "clock.h"
 #include "error.h"
-#include "referral.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -47,7 +47,7 @@ static const char *col(sqlite3_stmt *st, int i)
 static int load(ct_capacity *c, int64_t id, const char *verb, char ready[11],
                 char left[11], ct_cap_error *err)
 {
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_DEL_REFERRAL, err);
+    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_DEL_REFERRAL, err);
     if (!st)
         return CT_ESTORE;
     sqlite3_bind_int64(st, 1, id);
@@ -55,10 +55,10 @@ static int load(ct_capacity *c, int64_t id, const char *verb, char ready[11],
     if (rc != SQLITE_ROW) {
         sqlite3_reset(st);
         return rc == SQLITE_DONE
-                   ? ct_capacity__fail(err, CT_ENOTFOUND,
-                                       "referral %" PRId64 " does not exist",
-                                       id)
-                   : ct_capacity__dberr(c, err, rc, "reading a referral");
+                   ? ct_area__fail(err, CT_ENOTFOUND,
+                                   "referral %" PRId64 " does not exist",
+                                   id)
+                   : ct_area__dberr(c, err, rc, "reading a referral");
     }
     char state[16];
     snprintf(state, sizeof state, "%s", col(st, 0) ? col(st, 0) : "");
@@ -72,9 +72,9 @@ static int load(ct_capacity *c, int64_t id, const char *verb, char ready[11],
             ct_clock_day_text(ct_clock_uk_day(discharged_at), left);
     }
     if ((gone && !(left && left[0])) || !strcmp(state, "cancelled"))
-        return ct_capacity__fail(err, CT_ESTATE,
-                                 "referral %" PRId64 " is %s; cannot %s", id,
-                                 state, verb);
+        return ct_area__fail(err, CT_ESTATE,
+                             "referral %" PRId64 " is %s; cannot %s", id,
+                             state, verb);
     return 0;
 }
 
@@ -87,7 +87,7 @@ static int last_episode(ct_capacity *c, int64_t id, last_ep *out,
                         ct_cap_error *err)
 {
     memset(out, 0, sizeof *out);
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_DEL_LAST, err);
+    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_DEL_LAST, err);
     if (!st)
         return CT_ESTORE;
     sqlite3_bind_int64(st, 1, id);
@@ -100,13 +100,13 @@ static int last_episode(ct_capacity *c, int64_t id, last_ep *out,
     sqlite3_reset(st);
     return rc == SQLITE_ROW || rc == SQLITE_DONE
                ? 0
-               : ct_capacity__dberr(c, err, rc, "reading delay episodes");
+               : ct_area__dberr(c, err, rc, "reading delay episodes");
 }
 
 static int close_episode(ct_capacity *c, int64_t ep, const char *to,
                          ct_cap_error *err)
 {
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_DEL_CLOSE, err);
+    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_DEL_CLOSE, err);
     if (!st)
         return CT_ESTORE;
     sqlite3_bind_int64(st, 1, ep);
@@ -115,13 +115,13 @@ static int close_episode(ct_capacity *c, int64_t ep, const char *to,
     sqlite3_reset(st);
     return rc == SQLITE_DONE
                ? 0
-               : ct_capacity__dberr(c, err, rc, "ending a delay episode");
+               : ct_area__dberr(c, err, rc, "ending a delay episode");
 }
 
 static int set_current(ct_capacity *c, int64_t id, const char *reason,
                        const char *org, ct_cap_error *err)
 {
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_REF_SET_DELAY, err);
+    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_REF_SET_DELAY, err);
     if (!st)
         return CT_ESTORE;
     sqlite3_bind_int64(st, 1, id);
@@ -129,17 +129,17 @@ static int set_current(ct_capacity *c, int64_t id, const char *reason,
         sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 3, org, -1, SQLITE_STATIC);
     }
-    sqlite3_bind_int64(st, 4, ct_clock_now(c->clock));
+    sqlite3_bind_int64(st, 4, ct_clock_now(ct_area_clock(c)));
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     return rc == SQLITE_DONE
                ? 0
-               : ct_capacity__dberr(c, err, rc, "recording a delay");
+               : ct_area__dberr(c, err, rc, "recording a delay");
 }
 
 static void today(ct_capacity *c, char out[11])
 {
-    ct_clock_day_text(ct_clock_uk_day(ct_clock_now(c->clock)), out);
+    ct_clock_day_text(ct_clock_uk_day(ct_clock_now(ct_area_clock(c))), out);
 }
 
 /* Checks what can be checked without the store; sets *field. */
@@ -150,28 +150,28 @@ static int check_input(const ct_delay_input *in, const char **field,
     int64_t ms;
     if (!in->reason || !code_ok(in->reason)) {
         *field = "reason";
-        return ct_capacity__fail(err, CT_EINVAL,
-                                 "a delay reason is a code of 1 to %d "
-                                 "lower-case letters, digits and '_', not "
-                                 "'%s'",
-                                 CT_DELAY_REASON_MAX,
-                                 in->reason ? in->reason : "");
+        return ct_area__fail(err, CT_EINVAL,
+                             "a delay reason is a code of 1 to %d "
+                             "lower-case letters, digits and '_', not "
+                             "'%s'",
+                             CT_DELAY_REASON_MAX,
+                             in->reason ? in->reason : "");
     }
     if (in->reason_text && strlen(in->reason_text) > CT_DELAY_TEXT_MAX) {
         *field = "reason";
-        return ct_capacity__fail(err, CT_EINVAL,
-                                 "the reason's text is longer than %d bytes",
-                                 CT_DELAY_TEXT_MAX);
+        return ct_area__fail(err, CT_EINVAL,
+                             "the reason's text is longer than %d bytes",
+                             CT_DELAY_TEXT_MAX);
     }
     *field = "responsible_org";
-    int rc = ct_capacity__check_text("responsible organisation",
-                                     in->responsible_org, CT_CAP_ID_MAX - 1,
-                                     err);
+    int rc = ct_area__check_text("responsible organisation",
+                                 in->responsible_org, CT_CAP_ID_MAX - 1,
+                                 err);
     if (rc)
         return rc;
     if (in->from && ct_clock_parse_day(in->from, &ms, msg, sizeof msg)) {
         *field = "from";
-        return ct_capacity__fail(err, CT_EINVAL, "from: %s", msg);
+        return ct_area__fail(err, CT_EINVAL, "from: %s", msg);
     }
     *field = NULL;
     return 0;
@@ -187,7 +187,7 @@ static int read_episode(ct_capacity *c, int64_t ep, episode_row *out,
                         ct_cap_error *err)
 {
     memset(out, 0, sizeof *out);
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_DEL_EPISODE, err);
+    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_DEL_EPISODE, err);
     if (!st)
         return CT_ESTORE;
     sqlite3_bind_int64(st, 1, ep);
@@ -203,7 +203,7 @@ static int read_episode(ct_capacity *c, int64_t ep, episode_row *out,
     } else if (rc == SQLITE_DONE) {
         rc = CT_ENOTFOUND;
     } else {
-        rc = ct_capacity__dberr(c, err, rc, "reading a delay episode");
+        rc = ct_area__dberr(c, err, rc, "reading a delay episode");
     }
     sqlite3_reset(st);
     return rc;
@@ -212,7 +212,7 @@ static int read_episode(ct_capacity *c, int64_t ep, episode_row *out,
 static int supersede(ct_capacity *c, int64_t ep, int64_t by,
                      ct_cap_error *err)
 {
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_DEL_SUPERSEDE, err);
+    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_DEL_SUPERSEDE, err);
     if (!st)
         return CT_ESTORE;
     sqlite3_bind_int64(st, 1, ep);
@@ -221,7 +221,7 @@ static int supersede(ct_capacity *c, int64_t ep, int64_t by,
     sqlite3_reset(st);
     return rc == SQLITE_DONE
                ? 0
-               : ct_capacity__dberr(c, err, rc, "correcting a delay");
+               : ct_area__dberr(c, err, rc, "correcting a delay");
 }
 
 /* A new episode of referral id with in's reason and organisation, from
@@ -232,7 +232,7 @@ static int insert_episode(ct_capacity *c, int64_t id,
                           const char *to, const char *actor, int64_t *ep,
                           const char *doing, ct_cap_error *err)
 {
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_DEL_INSERT, err);
+    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_DEL_INSERT, err);
     if (!st)
         return CT_ESTORE;
     sqlite3_bind_int64(st, 1, id);
@@ -243,13 +243,13 @@ static int insert_episode(ct_capacity *c, int64_t id,
     sqlite3_bind_text(st, 5, from, -1, SQLITE_STATIC);
     if (to[0])
         sqlite3_bind_text(st, 6, to, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 7, ct_clock_now(c->clock));
+    sqlite3_bind_int64(st, 7, ct_clock_now(ct_area_clock(c)));
     sqlite3_bind_text(st, 8, actor, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
-        return ct_capacity__dberr(c, err, rc, doing);
-    *ep = sqlite3_last_insert_rowid(ct_store__db(c->store));
+        return ct_area__dberr(c, err, rc, doing);
+    *ep = sqlite3_last_insert_rowid(ct_store__db(ct_area_store(c)));
     return 0;
 }
 
@@ -265,28 +265,28 @@ static int correct(ct_capacity *c, int64_t id, int64_t episode,
         return rc;
     if (in->from) {
         *field = "from";
-        return ct_capacity__fail(err, CT_EINVAL,
-                                 "a correction keeps the days of the "
-                                 "episode it corrects; give no 'from'");
+        return ct_area__fail(err, CT_EINVAL,
+                             "a correction keeps the days of the "
+                             "episode it corrects; give no 'from'");
     }
     rc = read_episode(c, episode, &old, err);
     if (rc == CT_ENOTFOUND || (rc == 0 && old.referral != id)) {
         *field = "episode";
-        return ct_capacity__fail(err, CT_EINVAL,
-                                 "referral %" PRId64 " has no delay episode "
-                                 "%" PRId64,
-                                 id, episode);
+        return ct_area__fail(err, CT_EINVAL,
+                             "referral %" PRId64 " has no delay episode "
+                             "%" PRId64,
+                             id, episode);
     }
     if (rc)
         return rc;
     if (old.superseded_by) {
         *field = "episode";
-        return ct_capacity__fail(err, CT_EINVAL,
-                                 "delay episode %" PRId64 " was corrected "
-                                 "by episode %" PRId64 "; correct that one",
-                                 episode, old.superseded_by);
+        return ct_area__fail(err, CT_EINVAL,
+                             "delay episode %" PRId64 " was corrected "
+                             "by episode %" PRId64 "; correct that one",
+                             episode, old.superseded_by);
     }
-    if ((rc = ct_capacity__org_exists(c, in->responsible_org, err))) {
+    if ((rc = ct_area__org_exists(c, in->responsible_org, err))) {
         *field = "responsible_org";
         return rc;
     }
@@ -303,7 +303,7 @@ static int correct(ct_capacity *c, int64_t id, int64_t episode,
     if (!old.to[0] &&
         (rc = set_current(c, id, in->reason, in->responsible_org, err)))
         return rc;
-    return ct_capacity__emit(
+    return ct_area__emit(
         c, actor, "referral.delay_corrected",
         json_pack("{s:I, s:I, s:I, s:s, s:o, s:s, s:s, s:o, s:{s:s, s:s},"
                   " s:b}",
@@ -311,7 +311,7 @@ static int correct(ct_capacity *c, int64_t id, int64_t episode,
                   "supersedes", (json_int_t)episode, "reason",
                   in->reason, "text",
                   in->reason_text ? json_string(in->reason_text)
-                                  : json_null(),
+                          : json_null(),
                   "responsible_org", in->responsible_org, "from", old.from,
                   "to", old.to[0] ? json_string(old.to) : json_null(),
                   "was", "reason", old.reason, "responsible_org", old.org,
@@ -328,8 +328,8 @@ static int begin_change(ct_capacity *c, const ct_delay_input *in,
     *field = NULL;
     int rc = check_input(in, field, err);
     if (!rc)
-        rc = ct_capacity__check_text("actor", actor, 200, err);
-    return rc ? rc : ct_capacity__begin(c, err);
+        rc = ct_area__check_text("actor", actor, 200, err);
+    return rc ? rc : ct_area__begin(c, err);
 }
 
 int ct_delay_correct(ct_capacity *c, int64_t id, int64_t episode,
@@ -343,7 +343,7 @@ int ct_delay_correct(ct_capacity *c, int64_t id, int64_t episode,
     if (rc)
         return rc;
     rc = correct(c, id, episode, in, actor, field, err);
-    return ct_capacity__finish(c, rc, err);
+    return ct_area__finish(c, rc, err);
 }
 
 int ct_delay_start(ct_capacity *c, int64_t id, const ct_delay_input *in,
@@ -365,18 +365,18 @@ int ct_delay_start(ct_capacity *c, int64_t id, const ct_delay_input *in,
      * sitrep allows: its days end the day the person left. */
     bool retro = left[0] != '\0';
     if (retro && strcmp(ready, left) >= 0) {
-        rc = ct_capacity__fail(err, CT_EINVAL,
-                               "the person left hospital on %s, not after "
-                               "the discharge ready date (%s): there is no "
-                               "delay to record",
-                               left, ready);
+        rc = ct_area__fail(err, CT_EINVAL,
+                           "the person left hospital on %s, not after "
+                           "the discharge ready date (%s): there is no "
+                           "delay to record",
+                           left, ready);
         goto done;
     }
     if (strcmp(ready, now_day) > 0) {
-        rc = ct_capacity__fail(err, CT_EINVAL,
-                               "the discharge ready date (%s) is after "
-                               "today (%s): there is no delay to record yet",
-                               ready, now_day);
+        rc = ct_area__fail(err, CT_EINVAL,
+                           "the discharge ready date (%s) is after "
+                           "today (%s): there is no delay to record yet",
+                           ready, now_day);
         goto done;
     }
     /* The first reason covers the delay from its start; a later one
@@ -390,40 +390,40 @@ int ct_delay_start(ct_capacity *c, int64_t id, const ct_delay_input *in,
     /* Dates as YYYY-MM-DD compare as text. */
     if (strcmp(from, ready) < 0) {
         *field = "from";
-        rc = ct_capacity__fail(err, CT_EINVAL,
-                               "a delay starts on or after the discharge "
-                               "ready date (%s), not on %s",
-                               ready, from);
+        rc = ct_area__fail(err, CT_EINVAL,
+                           "a delay starts on or after the discharge "
+                           "ready date (%s), not on %s",
+                           ready, from);
         goto done;
     }
     if (retro && strcmp(from, left) >= 0) {
         *field = "from";
-        rc = ct_capacity__fail(err, CT_EINVAL,
-                               "the person left hospital on %s: a delay "
-                               "coded afterwards starts before that day, "
-                               "not on %s",
-                               left, from);
+        rc = ct_area__fail(err, CT_EINVAL,
+                           "the person left hospital on %s: a delay "
+                           "coded afterwards starts before that day, "
+                           "not on %s",
+                           left, from);
         goto done;
     }
     if (strcmp(from, now_day) > 0) {
         *field = "from";
-        rc = ct_capacity__fail(err, CT_EINVAL,
-                               "a delay cannot start in the future (%s; "
-                               "today is %s)",
-                               from, now_day);
+        rc = ct_area__fail(err, CT_EINVAL,
+                           "a delay cannot start in the future (%s; "
+                           "today is %s)",
+                           from, now_day);
         goto done;
     }
-    if ((rc = ct_capacity__org_exists(c, in->responsible_org, err))) {
+    if ((rc = ct_area__org_exists(c, in->responsible_org, err))) {
         *field = "responsible_org";
         goto done;
     }
     if (last.id && strcmp(from, last.from) < 0) {
         *field = "from";
-        rc = ct_capacity__fail(err, CT_EINVAL,
-                               "the delay since %s is recorded; a new one "
-                               "starts on or after it, not on %s (the "
-                               "history is not rewritten)",
-                               last.from, from);
+        rc = ct_area__fail(err, CT_EINVAL,
+                           "the delay since %s is recorded; a new one "
+                           "starts on or after it, not on %s (the "
+                           "history is not rewritten)",
+                           last.from, from);
         goto done;
     }
     /* The latest episode ends where this one starts: the open one, or a
@@ -448,9 +448,9 @@ int ct_delay_start(ct_capacity *c, int64_t id, const ct_delay_input *in,
         json_object_set_new(payload, "retrospective", json_true());
         json_object_set_new(payload, "left", json_string(left));
     }
-    rc = ct_capacity__emit(c, actor, "referral.delay_set", payload, err);
+    rc = ct_area__emit(c, actor, "referral.delay_set", payload, err);
 done:
-    return ct_capacity__finish(c, rc, err);
+    return ct_area__finish(c, rc, err);
 }
 
 int ct_delay_end(ct_capacity *c, int64_t id, const char *to,
@@ -459,10 +459,10 @@ int ct_delay_end(ct_capacity *c, int64_t id, const char *to,
     char msg[120], day[11], ready[11];
     int64_t ms;
     if (to && ct_clock_parse_day(to, &ms, msg, sizeof msg))
-        return ct_capacity__fail(err, CT_EINVAL, "to: %s", msg);
+        return ct_area__fail(err, CT_EINVAL, "to: %s", msg);
     int rc;
-    if ((rc = ct_capacity__check_text("actor", actor, 200, err)) ||
-        (rc = ct_capacity__begin(c, err)))
+    if ((rc = ct_area__check_text("actor", actor, 200, err)) ||
+        (rc = ct_area__begin(c, err)))
         return rc;
     today(c, day);
     if (to)
@@ -472,27 +472,27 @@ int ct_delay_end(ct_capacity *c, int64_t id, const char *to,
         (rc = last_episode(c, id, &last, err)))
         goto done;
     if (!last.id || last.to[0]) {
-        rc = ct_capacity__fail(err, CT_ESTATE,
-                               "referral %" PRId64 " has no open delay", id);
+        rc = ct_area__fail(err, CT_ESTATE,
+                           "referral %" PRId64 " has no open delay", id);
         goto done;
     }
     if (strcmp(day, last.from) < 0) {
-        rc = ct_capacity__fail(err, CT_EINVAL,
-                               "the delay since %s cannot end before it, on "
-                               "%s",
-                               last.from, day);
+        rc = ct_area__fail(err, CT_EINVAL,
+                           "the delay since %s cannot end before it, on "
+                           "%s",
+                           last.from, day);
         goto done;
     }
     if ((rc = close_episode(c, last.id, day, err)) ||
         (rc = set_current(c, id, NULL, NULL, err)))
         goto done;
-    rc = ct_capacity__emit(c, actor, "referral.delay_cleared",
-                           json_pack("{s:I, s:I, s:s}", "referral",
-                                     (json_int_t)id, "episode",
-                                     (json_int_t)last.id, "to", day),
-                           err);
+    rc = ct_area__emit(c, actor, "referral.delay_cleared",
+                       json_pack("{s:I, s:I, s:s}", "referral",
+                             (json_int_t)id, "episode",
+                             (json_int_t)last.id, "to", day),
+                       err);
 done:
-    return ct_capacity__finish(c, rc, err);
+    return ct_area__finish(c, rc, err);
 }
 
 int ct_delay_spans(ct_capacity *c, int64_t id, int64_t ready_day,
@@ -501,7 +501,7 @@ int ct_delay_spans(ct_capacity *c, int64_t id, int64_t ready_day,
 {
     if (end_day <= ready_day)
         return 0;
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_DEL_LIST, err);
+    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_DEL_LIST, err);
     if (!st)
         return CT_ESTORE;
     sqlite3_bind_int64(st, 1, id);
@@ -529,7 +529,7 @@ int ct_delay_spans(ct_capacity *c, int64_t id, int64_t ready_day,
     }
     if (!urc && rc != SQLITE_DONE) {
         sqlite3_reset(st);
-        return ct_capacity__dberr(c, err, rc, "reading delay episodes");
+        return ct_area__dberr(c, err, rc, "reading delay episodes");
     }
     sqlite3_reset(st);
     if (urc)
@@ -545,7 +545,7 @@ int ct_delay_episodes_json(ct_capacity *c, int64_t id, int64_t ready_day,
                            int64_t end_day, json_t **out, ct_cap_error *err)
 {
     *out = NULL;
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_DEL_LIST, err);
+    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_DEL_LIST, err);
     if (!st)
         return CT_ESTORE;
     sqlite3_bind_int64(st, 1, id);
@@ -590,10 +590,10 @@ int ct_delay_episodes_json(ct_capacity *c, int64_t id, int64_t ready_day,
     }
     sqlite3_reset(st);
     if (!a)
-        return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+        return ct_area__fail(err, CT_ENOMEM, "out of memory");
     if (rc != SQLITE_DONE) {
         json_decref(a);
-        return ct_capacity__dberr(c, err, rc, "reading delay episodes");
+        return ct_area__dberr(c, err, rc, "reading delay episodes");
     }
     *out = a;
     return 0;
@@ -603,7 +603,7 @@ int ct_delay_org_json(ct_capacity *c, const char *org, json_t **out,
                       ct_cap_error *err)
 {
     *out = NULL;
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_DEL_ORG, err);
+    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_DEL_ORG, err);
     if (!st)
         return CT_ESTORE;
     sqlite3_bind_text(st, 1, org, -1, SQLITE_TRANSIENT);
@@ -615,9 +615,9 @@ int ct_delay_org_json(ct_capacity *c, const char *org, json_t **out,
     }
     sqlite3_reset(st);
     if (rc == SQLITE_DONE)
-        return ct_capacity__fail(err, CT_ENOTFOUND,
-                                 "organisation %s does not exist", org);
+        return ct_area__fail(err, CT_ENOTFOUND,
+                             "organisation %s does not exist", org);
     if (rc != SQLITE_ROW)
-        return ct_capacity__dberr(c, err, rc, "reading an organisation");
-    return *out ? 0 : ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+        return ct_area__dberr(c, err, rc, "reading an organisation");
+    return *out ? 0 : ct_area__fail(err, CT_ENOMEM, "out of memory");
 }

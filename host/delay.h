@@ -27,7 +27,8 @@
 #ifndef CT_DELAY_H
 #define CT_DELAY_H
 
-#include "capacity.h"
+#include "area.h"
+#include "model.h"
 
 #include <jansson.h>
 

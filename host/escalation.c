@@ -5,7 +5,8 @@
  */
 #include "escalation.h"
 
-#include "capacity_int.h"
+#include "area.h"
+#include "capacity.h"
 #include "error.h"
 #include "log.h"
 #include "store_json.h"
@@ -121,34 +122,34 @@ int ct_escalation_record(ct_capacity *c, int level, const char *reason,
     bool did = false;
     int rc;
     if (level < CT_ESCALATION_MIN || level > CT_ESCALATION_MAX)
-        return ct_capacity__fail(err, CT_EINVAL,
-                                 "escalation level %d is not between %d and "
-                                 "%d",
-                                 level, CT_ESCALATION_MIN, CT_ESCALATION_MAX);
-    if ((rc = ct_capacity__check_text("reason", reason,
-                                      CT_ESCALATION_REASON_MAX, err)) ||
-        (rc = ct_capacity__check_text("actor", actor, 200, err)))
+        return ct_area__fail(err, CT_EINVAL,
+                             "escalation level %d is not between %d and "
+                             "%d",
+                             level, CT_ESCALATION_MIN, CT_ESCALATION_MAX);
+    if ((rc = ct_area__check_text("reason", reason,
+                                  CT_ESCALATION_REASON_MAX, err)) ||
+        (rc = ct_area__check_text("actor", actor, 200, err)))
         return rc;
     if (actions && !json_is_array(actions))
-        return ct_capacity__fail(err, CT_EINVAL,
-                                 "escalation actions must be a list");
+        return ct_area__fail(err, CT_EINVAL,
+                             "escalation actions must be a list");
     char *text = actions ? json_dumps(actions, JSON_COMPACT |
                                                    JSON_ENSURE_ASCII)
                          : ct_strdup("[]");
     if (!text)
-        return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
-    if ((rc = ct_capacity__begin(c, err)))
+        return ct_area__fail(err, CT_ENOMEM, "out of memory");
+    if ((rc = ct_area__begin(c, err)))
         goto fail_text;
     ct_store *s = ct_capacity_store(c);
     ct_escalation cur;
     if ((rc = ct_escalation_current(s, &cur))) {
-        ct_capacity__fail(err, rc, "cannot read the escalation level: %s",
-                          ct_strerror(rc));
+        ct_area__fail(err, rc, "cannot read the escalation level: %s",
+                      ct_strerror(rc));
         goto done;
     }
     if (cur.level == level)
         goto done;
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_ESC_INSERT, err);
+    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_ESC_INSERT, err);
     if (!st) {
         rc = CT_ESTORE;
         goto done;
@@ -161,7 +162,7 @@ int ct_escalation_record(ct_capacity *c, int level, const char *reason,
     int step = sqlite3_step(st);
     sqlite3_reset(st);
     if (step != SQLITE_DONE) {
-        rc = ct_capacity__dberr(c, err, step, "recording an escalation");
+        rc = ct_area__dberr(c, err, step, "recording an escalation");
         goto done;
     }
     int64_t seq = sqlite3_last_insert_rowid(ct_store__db(s));
@@ -169,11 +170,11 @@ int ct_escalation_record(ct_capacity *c, int level, const char *reason,
                           "to", level, "reason", reason, "actions",
                           json_loads(text, 0, NULL), "escalation",
                           (json_int_t)seq);
-    if ((rc = ct_capacity__emit(c, actor, "escalation.changed", p, err)))
+    if ((rc = ct_area__emit(c, actor, "escalation.changed", p, err)))
         goto done;
     did = true;
 done:
-    rc = ct_capacity__finish(c, rc, err);
+    rc = ct_area__finish(c, rc, err);
     if (rc == 0 && did && changed)
         *changed = true;
     if (rc == 0 && did)

@@ -1,10 +1,13 @@
 /*
- * Isolation: infection records, the segregation rule, zone cohorts and
- * closure, and isolation ends on the host clock (isolation.h).
+ * Isolation: infection records, the segregation rule and isolation ends
+ * on the host clock (isolation.h). Zone cohorts and closure are in
+ * isolation_zone.c.
  */
-#include "isolation.h"
+#include "isolation_int.h"
 
-#include "capacity_int.h"
+#include "area.h"
+#include "log.h"
+#include "referral.h"
 #include "error.h"
 #include "util.h"
 
@@ -15,6 +18,44 @@
 #include <string.h>
 
 #define RETRY_MS 1000
+
+/* Isolation's own state, in the area handle's CT_AREA_ISOLATION slot:
+ * the isolation length per pathogen (ct_isolation_set_length) and the
+ * timer of the next isolation end. */
+typedef struct iso_state {
+    struct iso_length {
+        char pathogen[64];
+        int64_t ms;
+    } *lengths;
+    size_t nlengths;
+    ct_timer timer;
+} iso_state;
+
+static iso_state *iso_of(const ct_capacity *c)
+{
+    return ct_area__slot(c, CT_AREA_ISOLATION);
+}
+
+int ct_isolation__new(ct_capacity *c)
+{
+    iso_state *k = calloc(1, sizeof *k);
+    if (!k)
+        return CT_ENOMEM;
+    ct_timer_init(ct_area_clock(c), &k->timer);
+    ct_area__set_slot(c, CT_AREA_ISOLATION, k);
+    return 0;
+}
+
+void ct_isolation__free(ct_capacity *c)
+{
+    iso_state *k = iso_of(c);
+    if (!k)
+        return;
+    ct_timer_stop(&k->timer);
+    free(k->lengths);
+    free(k);
+    ct_area__set_slot(c, CT_AREA_ISOLATION, NULL);
+}
 
 /* ---- the rule -------------------------------------------------------- */
 
@@ -45,24 +86,11 @@ bool ct_isolation_admits(ct_cohort cohort, int status, int64_t isolation_end,
     return no == NULL;
 }
 
-static const char *col(sqlite3_stmt *st, int i)
-{
-    const unsigned char *s = sqlite3_column_text(st, i);
-    return s ? (const char *)s : NULL;
-}
-
-static int64_t end_col(sqlite3_stmt *st, int i)
-{
-    return sqlite3_column_type(st, i) == SQLITE_NULL
-               ? INT64_MAX
-               : sqlite3_column_int64(st, i);
-}
-
 int ct_isolation__check_bed(ct_capacity *c, const char *nhs_number,
                             const char *bed_id, const char *zone_id,
                             ct_cap_error *err)
 {
-    sqlite3_stmt *st = ct_capacity__stmt(
+    sqlite3_stmt *st = ct_area__stmt(
         c, zone_id ? CT_STMT_ISO_ZONE_CHECK : CT_STMT_ISO_BED_CHECK, err);
     if (!st)
         return CT_ESTORE;
@@ -70,7 +98,7 @@ int ct_isolation__check_bed(ct_capacity *c, const char *nhs_number,
     sqlite3_bind_text(st, 2, nhs_number, -1, SQLITE_STATIC);
     if (zone_id)
         sqlite3_bind_text(st, 3, zone_id, -1, SQLITE_STATIC);
-    int64_t now = ct_clock_now(c->clock);
+    int64_t now = ct_clock_now(ct_area_clock(c));
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *why = NULL;
@@ -78,19 +106,19 @@ int ct_isolation__check_bed(ct_capacity *c, const char *nhs_number,
         int cohort = ct_cohort_parse(col(st, 1));
         if (!ct_isolation_admits((ct_cohort)cohort, status, end_col(st, 3),
                                  now, sqlite3_column_int(st, 5), &why)) {
-            rc = ct_capacity__fail(err, CT_ECOHORT,
-                                   "bed %s is in zone %s, %s %s; the person "
-                                   "is %s for %s",
-                                   bed_id, col(st, 4), col(st, 0), col(st, 1),
-                                   why, col(st, 0));
+            rc = ct_area__fail(err, CT_ECOHORT,
+                               "bed %s is in zone %s, %s %s; the person "
+                               "is %s for %s",
+                               bed_id, col(st, 4), col(st, 0), col(st, 1),
+                               why, col(st, 0));
             sqlite3_reset(st);
             return rc;
         }
     }
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? 0
-                             : ct_capacity__dberr(c, err, rc,
-                                                  "checking cohorts");
+                             : ct_area__dberr(c, err, rc,
+                                              "checking cohorts");
 }
 
 /* Appends ",a" (or ",a:b") to b; the list ends with "," when closed. */
@@ -116,14 +144,14 @@ int ct_isolation__table(ct_capacity *c, const char *nhs_number,
     static const ct_cohort tested[] = {CT_COHORT_POSITIVE,
                                        CT_COHORT_NEGATIVE};
     memset(t, 0, sizeof *t);
-    int64_t now = ct_clock_now(c->clock);
+    int64_t now = ct_clock_now(ct_area_clock(c));
     int rc = 0;
     for (int r = 0; r < 2 && !rc; r++)
         for (size_t k = 0; k < 2 && !rc; k++)
             if (!ct_isolation_admits(tested[k], -1, INT64_MAX, now, r, NULL))
                 rc = put_item(&t->dflt[r], ct_cohort_name(tested[k]), NULL);
     sqlite3_stmt *st = rc ? NULL
-                          : ct_capacity__stmt(c, CT_STMT_ISO_INF_RULE, err);
+                          : ct_area__stmt(c, CT_STMT_ISO_INF_RULE, err);
     if (!rc && !st)
         rc = CT_ESTORE;
     if (st) {
@@ -142,11 +170,11 @@ int ct_isolation__table(ct_capacity *c, const char *nhs_number,
                                       ct_cohort_name(tested[k]));
         }
         if (!rc && s != SQLITE_DONE)
-            rc = ct_capacity__dberr(c, err, s, "reading infection records");
+            rc = ct_area__dberr(c, err, s, "reading infection records");
         sqlite3_reset(st);
     }
     if (rc == CT_ENOMEM)
-        ct_capacity__fail(err, rc, "out of memory");
+        ct_area__fail(err, rc, "out of memory");
     if (rc)
         ct_isolation__table_free(t);
     return rc;
@@ -154,43 +182,45 @@ int ct_isolation__table(ct_capacity *c, const char *nhs_number,
 
 /* ---- arguments ------------------------------------------------------- */
 
-static int check_pathogen(ct_capacity *c, const char *p, ct_cap_error *err)
+int ct_isolation__check_pathogen(ct_capacity *c, const char *p,
+                                 ct_cap_error *err)
 {
-    int rc = ct_capacity__check_text("pathogen", p, CT_PATHOGEN_MAX - 1, err);
+    int rc = ct_area__check_text("pathogen", p, CT_PATHOGEN_MAX - 1, err);
     if (rc)
         return rc;
     for (const char *q = p; *q; q++)
         if (!isalnum((unsigned char)*q) && !strchr("._-", *q))
-            return ct_capacity__fail(err, CT_EINVAL,
-                                     "pathogen '%s' is not a name (letters, "
-                                     "digits, . _ -)",
-                                     p);
-    if (!c->npathogens)
+            return ct_area__fail(err, CT_EINVAL,
+                                 "pathogen '%s' is not a name (letters, "
+                                 "digits, . _ -)",
+                                 p);
+    if (!ct_area_npathogens(c))
         return 0;
-    for (size_t i = 0; i < c->npathogens; i++)
-        if (strcmp(c->pathogens[i], p) == 0)
+    for (size_t i = 0; i < ct_area_npathogens(c); i++)
+        if (strcmp(ct_area_pathogen(c, i), p) == 0)
             return 0;
     char known[256] = "";
-    for (size_t i = 0; i < c->npathogens; i++) {
+    for (size_t i = 0; i < ct_area_npathogens(c); i++) {
         if (i)
             strncat(known, ", ", sizeof known - strlen(known) - 1);
-        strncat(known, c->pathogens[i], sizeof known - strlen(known) - 1);
+        strncat(known, ct_area_pathogen(c, i),
+                sizeof known - strlen(known) - 1);
     }
-    return ct_capacity__fail(err, CT_EINVAL,
-                             "pathogen %s is not tracked here (%s)", p, known);
+    return ct_area__fail(err, CT_EINVAL,
+                         "pathogen %s is not tracked here (%s)", p, known);
 }
 
 static int check_nhs(const char *s, char norm[11], ct_cap_error *err)
 {
     if (!s || !ct_nhs_number_valid(s, norm))
-        return ct_capacity__fail(err, CT_EINVAL,
-                                 "NHS number '%s' is not valid", s ? s : "");
+        return ct_area__fail(err, CT_EINVAL,
+                             "NHS number '%s' is not valid", s ? s : "");
     return 0;
 }
 
 /* ---- infection status ------------------------------------------------ */
 
-static const char *person_phrase(int status, int64_t end, int64_t now)
+const char *ct_isolation__person_phrase(int status, int64_t end, int64_t now)
 {
     switch (status) {
     case CT_INFECTION_POSITIVE:
@@ -217,8 +247,8 @@ static int placements_of(ct_capacity *c, const char *nhs,
 {
     *out = NULL;
     *n = 0;
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_ISO_PERSON_PLACEMENTS,
-                                         err);
+    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_ISO_PERSON_PLACEMENTS,
+                                     err);
     if (!st)
         return CT_ESTORE;
     sqlite3_bind_text(st, 1, nhs, -1, SQLITE_STATIC);
@@ -252,7 +282,7 @@ static int placements_of(ct_capacity *c, const char *nhs,
         free(*out);
         *out = NULL;
         *n = 0;
-        return ct_capacity__dberr(c, err, rc, "finding placements");
+        return ct_area__dberr(c, err, rc, "finding placements");
     }
     return 0;
 }
@@ -265,7 +295,7 @@ static int enforce(ct_capacity *c, const char *nhs, const char *pathogen,
     placement *ps;
     size_t n;
     int rc = placements_of(c, nhs, pathogen, &ps, &n, err);
-    int64_t now = ct_clock_now(c->clock);
+    int64_t now = ct_clock_now(ct_area_clock(c));
     for (size_t i = 0; rc == 0 && i < n; i++) {
         placement *p = &ps[i];
         const char *why = NULL;
@@ -277,10 +307,10 @@ static int enforce(ct_capacity *c, const char *nhs, const char *pathogen,
                  why, pathogen, p->zone_id, pathogen,
                  ct_cohort_name(p->cohort));
         if (!p->a.occupancy) {
-            rc = ct_capacity__release_hold(c, &p->a, text, actor, err);
+            rc = ct_area__release_hold(c, &p->a, text, actor, err);
             res->holds_released++;
         } else {
-            rc = ct_capacity__emit(
+            rc = ct_area__emit(
                 c, actor, "isolation.breach",
                 json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:s}",
                           "nhs_number", nhs, "pathogen", pathogen, "status",
@@ -321,65 +351,66 @@ static int check_update(ct_capacity *c, const ct_infection_update *u,
 {
     int rc;
     if (!u)
-        return ct_capacity__fail(err, CT_EINVAL, "update is required");
+        return ct_area__fail(err, CT_EINVAL, "update is required");
     if ((rc = check_nhs(u->nhs_number, nhs, err)) ||
-        (rc = check_pathogen(c, u->pathogen, err)))
+        (rc = ct_isolation__check_pathogen(c, u->pathogen, err)))
         return rc;
     if ((unsigned)u->status >= CT_INFECTION__COUNT)
-        return ct_capacity__fail(err, CT_EINVAL,
-                                 "infection status %d is not a status",
-                                 (int)u->status);
-    int64_t now = ct_clock_now(c->clock);
+        return ct_area__fail(err, CT_EINVAL,
+                             "infection status %d is not a status",
+                             (int)u->status);
+    int64_t now = ct_clock_now(ct_area_clock(c));
     if (u->tested_at < 0 || u->tested_at > now)
-        return ct_capacity__fail(err, CT_EINVAL,
-                                 "test time must not be in the future");
+        return ct_area__fail(err, CT_EINVAL,
+                             "test time must not be in the future");
     if (u->isolation_end < 0 ||
         (u->isolation_end && u->status != CT_INFECTION_POSITIVE))
-        return ct_capacity__fail(err, CT_EINVAL,
-                                 "an isolation end goes with a positive "
-                                 "result only");
+        return ct_area__fail(err, CT_EINVAL,
+                             "an isolation end goes with a positive "
+                             "result only");
     if (u->isolation_end && u->tested_at && u->isolation_end <= u->tested_at)
-        return ct_capacity__fail(err, CT_EINVAL,
-                                 "isolation must end after the test");
+        return ct_area__fail(err, CT_EINVAL,
+                             "isolation must end after the test");
     return 0;
 }
 
 int ct_isolation_set_length(ct_capacity *c, const char *pathogen, int64_t ms)
 {
+    iso_state *k = iso_of(c);
     size_t n = pathogen ? strlen(pathogen) : 0;
-    if (n == 0 || n >= sizeof c->iso_lengths->pathogen || ms < 0)
+    if (n == 0 || n >= sizeof k->lengths->pathogen || ms < 0)
         return CT_EINVAL;
     size_t i = 0;
-    while (i < c->niso_lengths && strcmp(c->iso_lengths[i].pathogen, pathogen))
+    while (i < k->nlengths && strcmp(k->lengths[i].pathogen, pathogen))
         i++;
     if (ms == 0) {
-        if (i < c->niso_lengths)
-            c->iso_lengths[i] = c->iso_lengths[--c->niso_lengths];
+        if (i < k->nlengths)
+            k->lengths[i] = k->lengths[--k->nlengths];
         return 0;
     }
-    if (i == c->niso_lengths) {
-        struct ct_iso_length *v =
-            realloc(c->iso_lengths, (i + 1) * sizeof *v);
+    if (i == k->nlengths) {
+        struct iso_length *v = realloc(k->lengths, (i + 1) * sizeof *v);
         if (!v)
             return CT_ENOMEM;
-        c->iso_lengths = v;
+        k->lengths = v;
         memcpy(v[i].pathogen, pathogen, n + 1);
-        c->niso_lengths++;
+        k->nlengths++;
     }
-    c->iso_lengths[i].ms = ms;
+    k->lengths[i].ms = ms;
     return 0;
 }
 
 void ct_isolation_clear_lengths(ct_capacity *c)
 {
-    c->niso_lengths = 0;
+    iso_of(c)->nlengths = 0;
 }
 
 int64_t ct_isolation_length(ct_capacity *c, const char *pathogen)
 {
-    for (size_t i = 0; i < c->niso_lengths; i++)
-        if (strcmp(c->iso_lengths[i].pathogen, pathogen) == 0)
-            return c->iso_lengths[i].ms;
+    const iso_state *k = iso_of(c);
+    for (size_t i = 0; i < k->nlengths; i++)
+        if (strcmp(k->lengths[i].pathogen, pathogen) == 0)
+            return k->lengths[i].ms;
     return 0;
 }
 
@@ -398,7 +429,7 @@ int ct_isolation_report(ct_capacity *c, const ct_infection_update *given,
     char nhs[11];
     int rc;
     if ((rc = check_update(c, given, nhs, err)) ||
-        (rc = ct_capacity__check_text("actor", actor, 200, err)))
+        (rc = ct_area__check_text("actor", actor, 200, err)))
         return rc;
     /* A positive without an end ends after the pathogen's isolation
      * length, when the area's policy gives one (isolation.h). */
@@ -410,25 +441,16 @@ int ct_isolation_report(ct_capacity *c, const ct_infection_update *given,
     if (derive)
         derived.isolation_end =
             (given->tested_at ? given->tested_at
-                              : ct_clock_now(c->clock)) + length;
-    if ((rc = ct_capacity__begin(c, err)))
+                              : ct_clock_now(ct_area_clock(c))) + length;
+    if ((rc = ct_area__begin(c, err)))
         return rc;
     ct_infection_result r = {0};
     json_t *prev = json_null();
     int notified = 0;
     sqlite3_stmt *st;
-    if (!(st = ct_capacity__stmt(c, CT_STMT_ISO_PERSON_ENSURE, err))) {
-        rc = CT_ESTORE;
+    if ((rc = ct_referral__person_ensure(c, nhs, err)))
         goto done;
-    }
-    sqlite3_bind_text(st, 1, nhs, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        rc = ct_capacity__dberr(c, err, rc, "recording a person");
-        goto done;
-    }
-    if (!(st = ct_capacity__stmt(c, CT_STMT_ISO_INF_GET, err))) {
+    if (!(st = ct_area__stmt(c, CT_STMT_ISO_INF_GET, err))) {
         rc = CT_ESTORE;
         goto done;
     }
@@ -447,7 +469,7 @@ int ct_isolation_report(ct_capacity *c, const ct_infection_update *given,
             lowers(ct_infection_status_parse(col(st, 0)), end_col(st, 2),
                    (int)u->status,
                    u->isolation_end ? u->isolation_end : INT64_MAX,
-                   ct_clock_now(c->clock))) {
+                   ct_clock_now(ct_area_clock(c)))) {
             kept = true;
             json_decref(kept_from);
             kept_from = src ? json_string(src) : json_null();
@@ -457,14 +479,14 @@ int ct_isolation_report(ct_capacity *c, const ct_infection_update *given,
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
         json_decref(kept_from);
-        rc = ct_capacity__dberr(c, err, rc, "reading an infection record");
+        rc = ct_area__dberr(c, err, rc, "reading an infection record");
         goto done;
     }
     if (kept) {
         /* Another organisation's stricter record stays; the hub sees the
          * disagreement in the chain and on the referral. */
         r.conflict = true;
-        rc = ct_capacity__emit(
+        rc = ct_area__emit(
             c, actor, "infection.conflict",
             json_pack("{s:s, s:s, s:s, s:O, s:s, s:o, s:o}", "nhs_number",
                       nhs, "pathogen", u->pathogen, "reported",
@@ -472,13 +494,13 @@ int ct_isolation_report(ct_capacity *c, const ct_infection_update *given,
                       "reported_by", source_org, "applied_from",
                       kept_from, "referral",
                       referral ? json_integer(referral)
-                                  : json_null()),
+                              : json_null()),
             err);
         notified = 1; /* no timer to arm: the record did not change */
         goto done;
     }
     json_decref(kept_from);
-    if (!(st = ct_capacity__stmt(c, CT_STMT_ISO_INF_UPSERT, err))) {
+    if (!(st = ct_area__stmt(c, CT_STMT_ISO_INF_UPSERT, err))) {
         rc = CT_ESTORE;
         goto done;
     }
@@ -496,7 +518,7 @@ int ct_isolation_report(ct_capacity *c, const ct_infection_update *given,
     rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
-        rc = ct_capacity__dberr(c, err, rc, "writing an infection record");
+        rc = ct_area__dberr(c, err, rc, "writing an infection record");
         goto done;
     }
     json_t *payload = json_pack(
@@ -510,14 +532,14 @@ int ct_isolation_report(ct_capacity *c, const ct_infection_update *given,
     if (payload && derive)
         json_object_set_new(payload, "isolation_length_ms",
                             json_integer(length));
-    rc = ct_capacity__emit(c, actor, "infection.updated", payload, err);
+    rc = ct_area__emit(c, actor, "infection.updated", payload, err);
     if (rc == 0)
         rc = enforce(c, nhs, u->pathogen, (int)u->status,
                      u->isolation_end ? u->isolation_end : INT64_MAX, actor,
                      &r, err);
 done:
     json_decref(prev);
-    rc = ct_capacity__finish(c, rc, err);
+    rc = ct_area__finish(c, rc, err);
     if (rc == 0) {
         if (u->isolation_end && !notified)
             arm_iso_timer(c, u->isolation_end);
@@ -546,10 +568,10 @@ int ct_isolation_get(ct_capacity *c, const char *nhs_number,
     char nhs[11];
     int rc;
     if ((rc = check_nhs(nhs_number, nhs, err)) ||
-        (rc = ct_capacity__check_text("pathogen", pathogen,
-                                      CT_PATHOGEN_MAX - 1, err)))
+        (rc = ct_area__check_text("pathogen", pathogen,
+                                  CT_PATHOGEN_MAX - 1, err)))
         return rc;
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_ISO_INF_GET, err);
+    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_ISO_INF_GET, err);
     if (!st)
         return CT_ESTORE;
     sqlite3_bind_text(st, 1, nhs, -1, SQLITE_STATIC);
@@ -558,14 +580,14 @@ int ct_isolation_get(ct_capacity *c, const char *nhs_number,
     if (rc == SQLITE_ROW) {
         memset(out, 0, sizeof *out);
         snprintf(out->pathogen, sizeof out->pathogen, "%s", pathogen);
-        fill_infection(st, 0, ct_clock_now(c->clock), out);
+        fill_infection(st, 0, ct_clock_now(ct_area_clock(c)), out);
         rc = 0;
     } else if (rc == SQLITE_DONE) {
-        rc = ct_capacity__fail(err, CT_ENOTFOUND,
-                               "no %s record for NHS number %s", pathogen,
-                               nhs);
+        rc = ct_area__fail(err, CT_ENOTFOUND,
+                           "no %s record for NHS number %s", pathogen,
+                           nhs);
     } else {
-        rc = ct_capacity__dberr(c, err, rc, "reading an infection record");
+        rc = ct_area__dberr(c, err, rc, "reading an infection record");
     }
     sqlite3_reset(st);
     return rc;
@@ -578,14 +600,14 @@ int ct_isolation_person_json(ct_capacity *c, const char *nhs_number,
     int rc = check_nhs(nhs_number, nhs, err);
     if (rc)
         return rc;
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_ISO_INF_LIST, err);
+    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_ISO_INF_LIST, err);
     if (!st)
         return CT_ESTORE;
     json_t *a = json_array();
     if (!a)
-        return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+        return ct_area__fail(err, CT_ENOMEM, "out of memory");
     sqlite3_bind_text(st, 1, nhs, -1, SQLITE_STATIC);
-    int64_t now = ct_clock_now(c->clock);
+    int64_t now = ct_clock_now(ct_area_clock(c));
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         ct_infection i;
         fill_infection(st, 1, now, &i);
@@ -604,7 +626,7 @@ int ct_isolation_person_json(ct_capacity *c, const char *nhs_number,
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
         json_decref(a);
-        return ct_capacity__dberr(c, err, rc, "reading infection records");
+        return ct_area__dberr(c, err, rc, "reading infection records");
     }
     *out = a;
     return 0;
@@ -616,294 +638,21 @@ int ct_isolation_check(ct_capacity *c, const char *nhs_number,
     char nhs[11];
     int rc;
     if ((rc = check_nhs(nhs_number, nhs, err)) ||
-        (rc = ct_capacity__check_text("bed id", bed_id, CT_CAP_ID_MAX - 1,
-                                      err)))
+        (rc = ct_area__check_text("bed id", bed_id, CT_CAP_ID_MAX - 1,
+                                  err)))
         return rc;
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_ISO_BED_EXISTS, err);
+    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_ISO_BED_EXISTS, err);
     if (!st)
         return CT_ESTORE;
     sqlite3_bind_text(st, 1, bed_id, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc == SQLITE_DONE)
-        return ct_capacity__fail(err, CT_ENOTFOUND, "bed %s does not exist",
-                                 bed_id);
+        return ct_area__fail(err, CT_ENOTFOUND, "bed %s does not exist",
+                             bed_id);
     if (rc != SQLITE_ROW)
-        return ct_capacity__dberr(c, err, rc, "reading a bed");
+        return ct_area__dberr(c, err, rc, "reading a bed");
     return ct_isolation__check_bed(c, nhs, bed_id, NULL, err);
-}
-
-/* ---- zones ----------------------------------------------------------- */
-
-typedef struct zone_row {
-    bool closed;
-    char closed_reason[200];
-} zone_row;
-
-/* Loads a zone that is in service (CT_ENOTFOUND, or CT_ESTATE if retired). */
-static int load_zone(ct_capacity *c, const char *zone, zone_row *z,
-                     ct_cap_error *err)
-{
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_ISO_ZONE_GET, err);
-    if (!st)
-        return CT_ESTORE;
-    sqlite3_bind_text(st, 1, zone, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        z->closed = sqlite3_column_int(st, 0);
-        snprintf(z->closed_reason, sizeof z->closed_reason, "%s",
-                 col(st, 1) ? col(st, 1) : "");
-        rc = sqlite3_column_int(st, 2) || sqlite3_column_int(st, 3)
-                 ? ct_capacity__fail(err, CT_ESTATE, "zone %s is retired",
-                                     zone)
-                 : 0;
-    } else if (rc == SQLITE_DONE) {
-        rc = ct_capacity__fail(err, CT_ENOTFOUND, "zone %s does not exist",
-                               zone);
-    } else {
-        rc = ct_capacity__dberr(c, err, rc, "reading a zone");
-    }
-    sqlite3_reset(st);
-    return rc;
-}
-
-static int read_cohort(ct_capacity *c, const char *zone, const char *pathogen,
-                       ct_cohort *out, ct_cap_error *err)
-{
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_ISO_COHORT_GET, err);
-    if (!st)
-        return CT_ESTORE;
-    sqlite3_bind_text(st, 1, zone, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, pathogen, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    *out = CT_COHORT_OPEN;
-    if (rc == SQLITE_ROW)
-        *out = (ct_cohort)ct_cohort_parse(col(st, 0));
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE
-               ? 0
-               : ct_capacity__dberr(c, err, rc, "reading a cohort");
-}
-
-int ct_isolation_get_cohort(ct_capacity *c, const char *zone_id,
-                            const char *pathogen, ct_cohort *out,
-                            ct_cap_error *err)
-{
-    int rc;
-    zone_row z;
-    if ((rc = ct_capacity__check_text("zone id", zone_id, CT_CAP_ID_MAX - 1,
-                                      err)) ||
-        (rc = ct_capacity__check_text("pathogen", pathogen,
-                                      CT_PATHOGEN_MAX - 1, err)) ||
-        (rc = load_zone(c, zone_id, &z, err)))
-        return rc;
-    return read_cohort(c, zone_id, pathogen, out, err);
-}
-
-int ct_isolation_set_cohort(ct_capacity *c, const char *zone_id,
-                            const char *pathogen, ct_cohort cohort,
-                            const char *actor, ct_cap_error *err)
-{
-    int rc;
-    if ((rc = ct_capacity__check_text("zone id", zone_id, CT_CAP_ID_MAX - 1,
-                                      err)) ||
-        (rc = check_pathogen(c, pathogen, err)) ||
-        (rc = ct_capacity__check_text("actor", actor, 200, err)))
-        return rc;
-    if ((unsigned)cohort >= CT_COHORT__COUNT)
-        return ct_capacity__fail(err, CT_EINVAL, "cohort %d is not %s",
-                                 (int)cohort, ct_cohort_list());
-    if ((rc = ct_capacity__begin(c, err)))
-        return rc;
-    zone_row z;
-    ct_cohort prev;
-    sqlite3_stmt *st;
-    if ((rc = load_zone(c, zone_id, &z, err)) ||
-        (rc = read_cohort(c, zone_id, pathogen, &prev, err)) ||
-        prev == cohort)
-        goto done;
-    if (!(st = ct_capacity__stmt(c, CT_STMT_ISO_ZONE_PEOPLE, err))) {
-        rc = CT_ESTORE;
-        goto done;
-    }
-    /* Everyone held or placed in the zone must pass the new cohort. */
-    int64_t now = ct_clock_now(c->clock);
-    sqlite3_bind_text(st, 1, zone_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, pathogen, -1, SQLITE_STATIC);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        int status = col(st, 3) ? ct_infection_status_parse(col(st, 3)) : -1;
-        if (ct_isolation_admits(cohort, status, end_col(st, 4), now,
-                                sqlite3_column_int(st, 5), NULL))
-            continue;
-        rc = ct_capacity__fail(
-            err, CT_ECOHORT,
-            "zone %s cannot become %s %s: bed %s is %s by referral %" PRId64
-            ", %s for %s",
-            zone_id, pathogen, ct_cohort_name(cohort), col(st, 0),
-            strcmp(col(st, 2), "hold") == 0 ? "held" : "occupied",
-            (int64_t)sqlite3_column_int64(st, 1),
-            person_phrase(status, end_col(st, 4), now), pathogen);
-        break;
-    }
-    if (rc == SQLITE_DONE)
-        rc = 0;
-    else if (rc != CT_ECOHORT)
-        rc = ct_capacity__dberr(c, err, rc, "checking a zone's people");
-    sqlite3_reset(st);
-    if (rc)
-        goto done;
-    if (!(st = ct_capacity__stmt(c, CT_STMT_ISO_COHORT_SET, err))) {
-        rc = CT_ESTORE;
-        goto done;
-    }
-    sqlite3_bind_text(st, 1, zone_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, pathogen, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, ct_cohort_name(cohort), -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        rc = ct_capacity__dberr(c, err, rc, "setting a cohort");
-        goto done;
-    }
-    ct_candidates__note(c, CT_IDX_ZONE_COHORT, zone_id, pathogen,
-                        (int)cohort);
-    rc = ct_capacity__emit(c, actor, "zone.cohort_set",
-                           json_pack("{s:s, s:s, s:s, s:s}", "zone", zone_id,
-                                     "pathogen", pathogen, "cohort",
-                                     ct_cohort_name(cohort), "previous",
-                                     ct_cohort_name(prev)),
-                           err);
-done:
-    return ct_capacity__finish(c, rc, err);
-}
-
-static int set_closed(ct_capacity *c, const char *zone, bool closed,
-                      const char *reason, ct_cap_error *err)
-{
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_ISO_ZONE_SET_CLOSED, err);
-    if (!st)
-        return CT_ESTORE;
-    sqlite3_bind_text(st, 1, zone, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 2, closed);
-    if (reason)
-        sqlite3_bind_text(st, 3, reason, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
-        return ct_capacity__dberr(c, err, rc, "closing or opening a zone");
-    ct_candidates__note(c, CT_IDX_ZONE_CLOSED, zone, NULL, closed);
-    return 0;
-}
-
-/* The zone's active holds; *out malloc'd (caller frees). */
-static int zone_holds(ct_capacity *c, const char *zone, ct_cap_assignment **out,
-                      size_t *n, ct_cap_error *err)
-{
-    *out = NULL;
-    *n = 0;
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_ISO_ZONE_HOLDS, err);
-    if (!st)
-        return CT_ESTORE;
-    sqlite3_bind_text(st, 1, zone, -1, SQLITE_STATIC);
-    size_t cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap) {
-            cap = cap ? 2 * cap : 8;
-            ct_cap_assignment *p = realloc(*out, cap * sizeof *p);
-            if (!p) {
-                rc = SQLITE_NOMEM;
-                break;
-            }
-            *out = p;
-        }
-        ct_cap_assignment *a = &(*out)[(*n)++];
-        memset(a, 0, sizeof *a);
-        a->id = sqlite3_column_int64(st, 0);
-        a->referral_id = sqlite3_column_int64(st, 1);
-        a->started_at = sqlite3_column_int64(st, 2);
-        a->expires_at = sqlite3_column_int64(st, 3);
-        snprintf(a->bed_id, sizeof a->bed_id, "%s", col(st, 4));
-    }
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        free(*out);
-        *out = NULL;
-        *n = 0;
-        return ct_capacity__dberr(c, err, rc, "finding a zone's holds");
-    }
-    return 0;
-}
-
-int ct_isolation_close_zone(ct_capacity *c, const char *zone_id,
-                            const char *reason, const char *actor,
-                            int *released, ct_cap_error *err)
-{
-    int rc;
-    if ((rc = ct_capacity__check_text("zone id", zone_id, CT_CAP_ID_MAX - 1,
-                                      err)) ||
-        (rc = ct_capacity__check_text("closure reason", reason, 199, err)) ||
-        (rc = ct_capacity__check_text("actor", actor, 200, err)))
-        return rc;
-    if ((rc = ct_capacity__begin(c, err)))
-        return rc;
-    zone_row z;
-    ct_cap_assignment *holds = NULL;
-    size_t n = 0;
-    if ((rc = load_zone(c, zone_id, &z, err)))
-        goto done;
-    if (z.closed) {
-        rc = ct_capacity__fail(err, CT_ESTATE, "zone %s is already closed (%s)",
-                               zone_id, z.closed_reason);
-        goto done;
-    }
-    if ((rc = set_closed(c, zone_id, true, reason, err)) ||
-        (rc = zone_holds(c, zone_id, &holds, &n, err)) ||
-        (rc = ct_capacity__emit(c, actor, "zone.closed",
-                                json_pack("{s:s, s:s, s:i}", "zone", zone_id,
-                                          "reason", reason, "holds_released",
-                                          (int)n),
-                                err)))
-        goto done;
-    char why[256];
-    snprintf(why, sizeof why, "zone %s closed to admissions: %s", zone_id,
-             reason);
-    for (size_t i = 0; rc == 0 && i < n; i++)
-        rc = ct_capacity__release_hold(c, &holds[i], why, actor, err);
-done:
-    free(holds);
-    rc = ct_capacity__finish(c, rc, err);
-    if (rc == 0 && released)
-        *released = (int)n;
-    return rc;
-}
-
-int ct_isolation_open_zone(ct_capacity *c, const char *zone_id,
-                           const char *actor, ct_cap_error *err)
-{
-    int rc;
-    if ((rc = ct_capacity__check_text("zone id", zone_id, CT_CAP_ID_MAX - 1,
-                                      err)) ||
-        (rc = ct_capacity__check_text("actor", actor, 200, err)))
-        return rc;
-    if ((rc = ct_capacity__begin(c, err)))
-        return rc;
-    zone_row z;
-    if ((rc = load_zone(c, zone_id, &z, err)))
-        goto done;
-    if (!z.closed) {
-        rc = ct_capacity__fail(err, CT_ESTATE, "zone %s is not closed",
-                               zone_id);
-        goto done;
-    }
-    if ((rc = set_closed(c, zone_id, false, NULL, err)))
-        goto done;
-    rc = ct_capacity__emit(c, actor, "zone.opened",
-                           json_pack("{s:s, s:s}", "zone", zone_id,
-                                     "was_closed_for", z.closed_reason),
-                           err);
-done:
-    return ct_capacity__finish(c, rc, err);
 }
 
 /* ---- isolation ends -------------------------------------------------- */
@@ -912,22 +661,23 @@ static void iso_timer_cb(ct_timer *t, void *data);
 
 static void arm_iso_timer(ct_capacity *c, int64_t due)
 {
-    if (c->external_timers)
+    if (ct_area__external_timers(c))
         return;
-    if (!ct_timer_active(&c->iso_timer) || due < c->iso_timer.due)
-        ct_timer_start(&c->iso_timer, due, iso_timer_cb, c);
+    ct_timer *t = &iso_of(c)->timer;
+    if (!ct_timer_active(t) || due < t->due)
+        ct_timer_start(t, due, iso_timer_cb, c);
 }
 
 int64_t ct_isolation_next_end(ct_capacity *c)
 {
-    return ct_capacity__next_due(c, CT_STMT_ISO_NEXT);
+    return ct_area__next_due(c, CT_STMT_ISO_NEXT);
 }
 
 void ct_isolation__schedule(ct_capacity *c)
 {
-    if (!c->external_timers)
-        ct_capacity__rearm(c, &c->iso_timer, ct_isolation_next_end(c),
-                           iso_timer_cb);
+    if (!ct_area__external_timers(c))
+        ct_area__rearm(c, &iso_of(c)->timer, ct_isolation_next_end(c),
+                       iso_timer_cb);
 }
 
 typedef struct ended {
@@ -939,7 +689,7 @@ typedef struct ended {
 
 static int notify_one(ct_capacity *c, const ended *e, ct_cap_error *err)
 {
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_ISO_MARK, err);
+    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_ISO_MARK, err);
     if (!st)
         return CT_ESTORE;
     sqlite3_bind_text(st, 1, e->nhs, -1, SQLITE_STATIC);
@@ -947,7 +697,7 @@ static int notify_one(ct_capacity *c, const ended *e, ct_cap_error *err)
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
-        return ct_capacity__dberr(c, err, rc, "marking an isolation end");
+        return ct_area__dberr(c, err, rc, "marking an isolation end");
     json_t *p = json_pack("{s:s, s:s, s:s, s:o, s:I}", "nhs_number", e->nhs,
                           "pathogen", e->pathogen, "status", e->status,
                           "tested_at",
@@ -970,7 +720,7 @@ static int notify_one(ct_capacity *c, const ended *e, ct_cap_error *err)
                                                             : "held"));
     }
     free(ps);
-    return ct_capacity__emit(c, "host", "isolation.ended", p, err);
+    return ct_area__emit(c, "host", "isolation.ended", p, err);
 }
 
 static void read_end(sqlite3_stmt *st, void *row)
@@ -990,16 +740,17 @@ static int notify_row(ct_capacity *c, void *row, ct_cap_error *err)
 
 int ct_isolation_notify_due(ct_capacity *c)
 {
-    static const ct_cap_due d = {
+    static const ct_area_due d = {
         CT_STMT_ISO_DUE, sizeof(ended), "finding isolation ends",
         "isolation end failed", read_end, notify_row,
         ct_isolation__schedule};
-    return ct_capacity__run_due(c, &d);
+    return ct_area__run_due(c, &d);
 }
 
 static void iso_timer_cb(ct_timer *t, void *data)
 {
     ct_capacity *c = data;
     if (ct_isolation_notify_due(c) < 0) /* logged; try again shortly */
-        ct_timer_start(t, ct_clock_now(c->clock) + RETRY_MS, iso_timer_cb, c);
+        ct_timer_start(t, ct_clock_now(ct_area_clock(c)) + RETRY_MS,
+                       iso_timer_cb, c);
 }

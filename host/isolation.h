@@ -26,7 +26,8 @@
 #ifndef CT_ISOLATION_H
 #define CT_ISOLATION_H
 
-#include "capacity.h"
+#include "area.h"
+#include "model.h"
 
 #define CT_PATHOGEN_MAX 64 /* bytes of a pathogen name */
 
@@ -140,5 +141,38 @@ int64_t ct_isolation_length(ct_capacity *c, const char *pathogen);
 int ct_isolation_notify_due(ct_capacity *c);
 /* The next isolation end not yet notified, INT64_MAX when none. */
 int64_t ct_isolation_next_end(ct_capacity *c);
+
+/* ---- internals for the area's units (holds, candidate search) ------- */
+
+/* Opens isolation's own state on the handle (its lengths and its timer,
+ * in the CT_AREA_ISOLATION slot); free closes it. CT_ENOMEM. */
+int ct_isolation__new(ct_capacity *c);
+void ct_isolation__free(ct_capacity *c);
+
+/*
+ * The segregation rule tabulated for one person at the clock's now, for
+ * set-based queries: known is ",p1,p2," (pathogens with a record);
+ * forbid[r] is ",p:c,..." (pathogen and cohort refused, r = 1 in an
+ * isolation room); dflt[r] is ",c," (cohorts refused for pathogens with no
+ * record). Every entry comes from ct_isolation_admits, so candidate search
+ * applies the same rule as holds. Strings are owned; free with
+ * ct_isolation__table_free.
+ */
+typedef struct ct_iso_table {
+    ct_buf known, forbid[2], dflt[2];
+} ct_iso_table;
+
+int ct_isolation__table(ct_capacity *c, const char *nhs_number,
+                        ct_iso_table *t, ct_cap_error *err);
+void ct_isolation__table_free(ct_iso_table *t);
+/* CT_ECOHORT naming the pathogen, zone and statuses unless the person may
+ * be placed in bed_id now. zone_id is the bed's zone when the caller has
+ * read it in this transaction (saves reading the bed again), else NULL. */
+int ct_isolation__check_bed(ct_capacity *c, const char *nhs_number,
+                            const char *bed_id, const char *zone_id,
+                            ct_cap_error *err);
+/* Restarts the isolation timer at the earliest un-notified end. */
+void ct_isolation__schedule(ct_capacity *c);
+
 
 #endif

@@ -3,7 +3,9 @@
  */
 #include "metrics.h"
 
-#include "capacity_int.h"
+#include "area.h"
+#include "capacity.h"
+#include "log.h"
 #include "clock.h"
 #include "delay.h"
 #include "error.h"
@@ -119,10 +121,10 @@ static int bed_counts(ct_capacity *c, const ct_cap_counts *k, ct_metrics *m,
         return 0;
     }
     if (rc == CT_ENOMEM)
-        return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+        return ct_area__fail(err, CT_ENOMEM, "out of memory");
     if (rc != CT_EBUSY)
         return rc;
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_MET_BEDS, err);
+    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_MET_BEDS, err);
     if (!st)
         return CT_ESTORE;
     ct_bed_counts z = {0};
@@ -158,7 +160,7 @@ static int bed_counts(ct_capacity *c, const ct_cap_counts *k, ct_metrics *m,
     }
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
-        return ct_capacity__dberr(c, err, rc, "counting beds");
+        return ct_area__dberr(c, err, rc, "counting beds");
     m->occupancy = ratio(m->beds.occupied, m->beds.open);
     m->surge_share = ratio(m->beds.surge_open, m->beds.open);
     return 0;
@@ -194,7 +196,7 @@ static void bump(json_t *o, const char *key, json_int_t by)
 static int waiting(ct_capacity *c, ct_metrics *m, json_t *by,
                    ct_cap_error *err)
 {
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_MET_WAITING, err);
+    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_MET_WAITING, err);
     if (!st)
         return CT_ESTORE;
     int rc;
@@ -219,15 +221,15 @@ static int waiting(ct_capacity *c, ct_metrics *m, json_t *by,
     }
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? 0
-                             : ct_capacity__dberr(c, err, rc,
-                                                  "counting waiting referrals");
+                             : ct_area__dberr(c, err, rc,
+                                              "counting waiting referrals");
 }
 
 static int nctr(ct_capacity *c, ct_metrics *m, ct_cap_error *err)
 {
     char today[11];
     ct_clock_day_text(ct_clock_uk_day(m->at), today);
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_MET_NCTR, err);
+    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_MET_NCTR, err);
     if (!st)
         return CT_ESTORE;
     sqlite3_bind_text(st, 1, today, -1, SQLITE_TRANSIENT);
@@ -238,7 +240,7 @@ static int nctr(ct_capacity *c, ct_metrics *m, ct_cap_error *err)
     }
     sqlite3_reset(st);
     return rc == SQLITE_ROW ? 0
-                            : ct_capacity__dberr(c, err, rc, "counting NCTR");
+                            : ct_area__dberr(c, err, rc, "counting NCTR");
 }
 
 /* Adds days to objs[i][key] for the span's reason (0) and org (1). */
@@ -265,7 +267,7 @@ static int delays(ct_capacity *c, ct_metrics *m, json_t *by_reason,
 {
     char today[11];
     ct_clock_day_text(ct_clock_uk_day(m->at), today);
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_MET_DELAYS, err);
+    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_MET_DELAYS, err);
     if (!st)
         return CT_ESTORE;
     sqlite3_bind_text(st, 1, today, -1, SQLITE_TRANSIENT);
@@ -292,18 +294,18 @@ static int delays(ct_capacity *c, ct_metrics *m, json_t *by_reason,
     }
     sqlite3_reset(st);
     if (src == CT_ENOMEM)
-        return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+        return ct_area__fail(err, CT_ENOMEM, "out of memory");
     if (src)
         return src;
     return rc == SQLITE_DONE ? 0
-                             : ct_capacity__dberr(c, err, rc,
-                                                  "summing delays");
+                             : ct_area__dberr(c, err, rc,
+                                              "summing delays");
 }
 
 int ct_metrics_collect(ct_capacity *c, ct_metrics *out, ct_cap_error *err)
 {
     memset(out, 0, sizeof *out);
-    out->at = ct_clock_now(c->clock);
+    out->at = ct_clock_now(ct_area_clock(c));
     int rc;
     if ((rc = bed_counts(c, NULL, out, NULL, err)) ||
         (rc = waiting(c, out, NULL, err)) || (rc = nctr(c, out, err)) ||
@@ -359,7 +361,7 @@ static int cohorts_from_index(ct_capacity *c, const ct_cap_counts *k,
                               const char *text, json_t *by,
                               ct_cap_error *err)
 {
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_MET_PATHOGENS, err);
+    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_MET_PATHOGENS, err);
     if (!st)
         return CT_ESTORE;
     sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
@@ -384,7 +386,7 @@ static int cohorts_from_index(ct_capacity *c, const ct_cap_counts *k,
     }
     sqlite3_reset(st);
     if (!out && rc != SQLITE_DONE)
-        out = ct_capacity__dberr(c, err, rc, "listing pathogens");
+        out = ct_area__dberr(c, err, rc, "listing pathogens");
     if (!out && !(w.sum = calloc(w.n ? w.n : 1, sizeof *w.sum)))
         out = CT_ENOMEM;
     if (!out)
@@ -399,7 +401,7 @@ static int cohorts_from_index(ct_capacity *c, const ct_cap_counts *k,
     free(w.pathogens);
     free(w.sum);
     if (out == CT_ENOMEM)
-        return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+        return ct_area__fail(err, CT_ENOMEM, "out of memory");
     return out;
 }
 
@@ -407,18 +409,18 @@ static int cohorts(ct_capacity *c, const ct_cap_counts *k, json_t *by,
                    ct_cap_error *err)
 {
     json_t *known = json_array();
-    for (size_t i = 0; known && i < c->npathogens; i++)
-        json_array_append_new(known, json_string(c->pathogens[i]));
+    for (size_t i = 0; known && i < ct_area_npathogens(c); i++)
+        json_array_append_new(known, json_string(ct_area_pathogen(c, i)));
     char *text = known ? json_dumps(known, JSON_COMPACT) : NULL;
     json_decref(known);
     if (!text)
-        return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+        return ct_area__fail(err, CT_ENOMEM, "out of memory");
     int rc = cohorts_from_index(c, k, text, by, err);
     if (rc != CT_EBUSY) {
         free(text);
         return rc;
     }
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_MET_COHORTS, err);
+    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_MET_COHORTS, err);
     if (!st) {
         free(text);
         return CT_ESTORE;
@@ -433,8 +435,8 @@ static int cohorts(ct_capacity *c, const ct_cap_counts *k, json_t *by,
     sqlite3_reset(st);
     free(text);
     return rc == SQLITE_DONE ? 0
-                             : ct_capacity__dberr(c, err, rc,
-                                                  "counting beds by cohort");
+                             : ct_area__dberr(c, err, rc,
+                                              "counting beds by cohort");
 }
 
 /* with_zones false leaves by_zone out (31,000 objects at England scale,
@@ -443,13 +445,13 @@ static int metrics_json(ct_capacity *c, const ct_cap_counts *k,
                         bool with_zones, json_t **out, ct_cap_error *err)
 {
     ct_metrics m = {0};
-    m.at = ct_clock_now(c->clock);
+    m.at = ct_clock_now(ct_area_clock(c));
     json_t *zones = json_array(), *cohort = json_object(),
            *by_path = json_object(), *by_reason = json_object(),
            *by_org = json_object(), *kinds = json_object(), *o = NULL;
     int rc = 0;
     if (!zones || !cohort || !by_path || !by_reason || !by_org || !kinds) {
-        rc = ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+        rc = ct_area__fail(err, CT_ENOMEM, "out of memory");
         goto done;
     }
     if ((rc = bed_counts(c, k, &m, with_zones ? zones : NULL, err)) ||
@@ -477,7 +479,7 @@ static int metrics_json(ct_capacity *c, const ct_cap_counts *k,
     if (o && !with_zones)
         json_object_del(o, "by_zone"); /* (an empty array until here) */
     if (!o)
-        rc = ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+        rc = ct_area__fail(err, CT_ENOMEM, "out of memory");
 done:
     json_decref(zones);
     json_decref(cohort);

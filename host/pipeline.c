@@ -6,9 +6,10 @@
  */
 #include "pipeline.h"
 
+#include "area.h"
 #include "candidates.h"
+#include "capacity.h"
 #include "capacity_view.h"
-#include "capacity_int.h"
 #include "error.h"
 #include "isolation.h"
 #include "log.h"
@@ -28,7 +29,7 @@ int ct_pipeline_stored_decision(ct_capacity *cap, int64_t id, json_t **out,
 
 bool ct_pipeline_declined(ct_capacity *cap, int64_t id, const char *bed_id)
 {
-    sqlite3_stmt *st = ct_capacity__stmt(cap, CT_STMT_WAIT_DECLINED, NULL);
+    sqlite3_stmt *st = ct_area__stmt(cap, CT_STMT_WAIT_DECLINED, NULL);
     if (!st)
         return false;
     sqlite3_bind_int64(st, 1, id);
@@ -84,8 +85,8 @@ static int triage(run *r)
         int rc = ct_plugins_triage(r->plugins, r->view, r->trace, &answer,
                                    &r->manual);
         if (rc)
-            return ct_capacity__fail(r->err, rc, "triage failed: %s",
-                                     ct_strerror(rc));
+            return ct_area__fail(r->err, rc, "triage failed: %s",
+                                 ct_strerror(rc));
     }
     if (r->manual) {
         json_decref(answer);
@@ -130,9 +131,9 @@ static int triage(run *r)
     if (state && strcmp(state, "received") != 0 &&
         strcmp(state, "waiting") != 0 && strcmp(state, "triaged") != 0) {
         json_decref(answer);
-        return ct_capacity__fail(r->err, CT_ESTATE,
-                                 "referral %lld is %s; cannot decide",
-                                 (long long)r->id, state);
+        return ct_area__fail(r->err, CT_ESTATE,
+                             "referral %lld is %s; cannot decide",
+                             (long long)r->id, state);
     }
     /* why points into answer: release it only after the triage. */
     int rc = ct_referral_triage(r->cap, r->id, (ct_pathway)r->pathway,
@@ -153,7 +154,7 @@ static int triage(run *r)
     json_decref(pw);
     if (bad) {
         json_decref(v);
-        return ct_capacity__fail(r->err, CT_ENOMEM, "out of memory");
+        return ct_area__fail(r->err, CT_ENOMEM, "out of memory");
     }
     json_decref(r->view);
     r->view = v;
@@ -191,8 +192,8 @@ static json_t *bed_ids(const json_t *list)
 
 size_t ct_pipeline_declined_beds(ct_capacity *cap, int64_t id)
 {
-    sqlite3_stmt *st = ct_capacity__stmt(cap, CT_STMT_WAIT_ANY_DECLINED,
-                                         NULL);
+    sqlite3_stmt *st = ct_area__stmt(cap, CT_STMT_WAIT_ANY_DECLINED,
+                                     NULL);
     if (!st)
         return 0;
     sqlite3_bind_int64(st, 1, id);
@@ -240,7 +241,7 @@ static int place(run *r, json_t **held, int64_t *hold_id)
     json_t *host = ct_candidates_json(&list);
     ct_candidate_list_free(&list);
     if (!host)
-        return ct_capacity__fail(r->err, CT_ENOMEM, "out of memory");
+        return ct_area__fail(r->err, CT_ENOMEM, "out of memory");
     size_t declined = drop_declined(r, host, refused_by);
     if (declined)
         reason(r, "%zu bed(s) left out: their provider declined this "
@@ -265,8 +266,8 @@ static int place(run *r, json_t **held, int64_t *hold_id)
         json_decref(ranked);
         json_decref(host);
         json_decref(offered);
-        return ct_capacity__fail(r->err, rc, "rank failed: %s",
-                                 ct_strerror(rc));
+        return ct_area__fail(r->err, rc, "rank failed: %s",
+                             ct_strerror(rc));
     }
     if (r->manual) {
         reason(r, "a plugin failed and its fallback is manual review");
@@ -510,10 +511,10 @@ static int decide(run *r, json_t **decision)
     if (!state || (strcmp(state, "received") != 0 &&
                    strcmp(state, "waiting") != 0 &&
                    strcmp(state, "triaged") != 0))
-        return ct_capacity__fail(r->err, CT_ESTATE,
-                                 "referral %lld is %s; only received, "
-                                 "triaged or waiting referrals are decided",
-                                 (long long)r->id, state ? state : "?");
+        return ct_area__fail(r->err, CT_ESTATE,
+                             "referral %lld is %s; only received, "
+                             "triaged or waiting referrals are decided",
+                             (long long)r->id, state ? state : "?");
     json_t *prio = json_object_get(r->view, "priority");
     r->priority = json_is_integer(prio) ? (int)json_integer_value(prio) : 0;
     if ((rc = triage(r)))
@@ -558,7 +559,7 @@ static int decide(run *r, json_t **decision)
     json_t *d = decision_json(r, outcome, held, hold_id);
     json_decref(held);
     if (!d)
-        return ct_capacity__fail(r->err, CT_ENOMEM, "out of memory");
+        return ct_area__fail(r->err, CT_ENOMEM, "out of memory");
     if ((rc = record(r, d))) {
         json_decref(d);
         return rc;
@@ -588,8 +589,8 @@ int ct_pipeline_decide_with(ct_capacity *cap, ct_plugins *plugins,
     bool own;
     int rc = ct_store_enter(s, &own);
     if (rc)
-        return ct_capacity__fail(err, rc, "cannot begin: %s",
-                                 ct_strerror(rc));
+        return ct_area__fail(err, rc, "cannot begin: %s",
+                             ct_strerror(rc));
     run r = {.cap = cap,
              .plugins = plugins,
              .id = id,
@@ -603,11 +604,11 @@ int ct_pipeline_decide_with(ct_capacity *cap, ct_plugins *plugins,
              .refused = json_array()};
     rc = (r.trace && r.reasons && r.drops && r.refused)
              ? decide(&r, decision)
-                                : ct_capacity__fail(err, CT_ENOMEM,
-                                                    "out of memory");
+                                : ct_area__fail(err, CT_ENOMEM,
+                                                "out of memory");
     int end = ct_store_leave(s, own, rc);
     if (end && !rc)
-        ct_capacity__fail(err, end, "cannot commit: %s", ct_strerror(end));
+        ct_area__fail(err, end, "cannot commit: %s", ct_strerror(end));
     if (end) {
         json_decref(*decision);
         *decision = NULL;

@@ -4,7 +4,8 @@
  */
 #include "referral.h"
 
-#include "capacity_int.h"
+#include "area.h"
+#include "log.h"
 #include "clock.h"
 #include "error.h"
 #include "store_json.h"
@@ -65,10 +66,10 @@ int ct_referral__guard(int64_t id, ct_referral_state from,
 {
     if (ct_referral_can(from, to))
         return 0;
-    return ct_capacity__fail(err, CT_ESTATE,
-                             "referral %" PRId64 " is %s; cannot %s", id,
-                             ct_referral_state_name(from),
-                             verb ? verb : verb_for(to));
+    return ct_area__fail(err, CT_ESTATE,
+                         "referral %" PRId64 " is %s; cannot %s", id,
+                         ct_referral_state_name(from),
+                         verb ? verb : verb_for(to));
 }
 
 int ct_referral__move(ct_capacity *c, int64_t id, ct_referral_state from,
@@ -77,21 +78,21 @@ int ct_referral__move(ct_capacity *c, int64_t id, ct_referral_state from,
     int rc = ct_referral__guard(id, from, to, NULL, err);
     if (rc)
         return rc;
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_REF_SET_STATE, err);
+    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_REF_SET_STATE, err);
     if (!st)
         return CT_ESTORE;
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_text(st, 2, ct_referral_state_name(from), -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, ct_referral_state_name(to), -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, ct_clock_now(c->clock));
+    sqlite3_bind_int64(st, 4, ct_clock_now(ct_area_clock(c)));
     rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
-        return ct_capacity__dberr(c, err, rc, "updating a referral");
-    if (sqlite3_changes(ct_store__db(c->store)) != 1)
-        return ct_capacity__fail(err, CT_ECONFLICT,
-                                 "referral %" PRId64 " is no longer %s", id,
-                                 ct_referral_state_name(from));
+        return ct_area__dberr(c, err, rc, "updating a referral");
+    if (sqlite3_changes(ct_store__db(ct_area_store(c))) != 1)
+        return ct_area__fail(err, CT_ECONFLICT,
+                             "referral %" PRId64 " is no longer %s", id,
+                             ct_referral_state_name(from));
     return 0;
 }
 
@@ -99,18 +100,18 @@ int ct_referral__load(ct_capacity *c, int64_t id, ct_ref_row *out,
                       ct_cap_error *err)
 {
     memset(out, 0, sizeof *out);
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_REF_LOAD, err);
+    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_REF_LOAD, err);
     if (!st)
         return CT_ESTORE;
     sqlite3_bind_int64(st, 1, id);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_DONE) {
         sqlite3_reset(st);
-        return ct_capacity__fail(err, CT_ENOTFOUND,
-                                 "referral %" PRId64 " does not exist", id);
+        return ct_area__fail(err, CT_ENOTFOUND,
+                             "referral %" PRId64 " does not exist", id);
     }
     if (rc != SQLITE_ROW) {
-        rc = ct_capacity__dberr(c, err, rc, "reading a referral");
+        rc = ct_area__dberr(c, err, rc, "reading a referral");
         sqlite3_reset(st);
         return rc;
     }
@@ -130,7 +131,7 @@ int ct_referral__from_row(sqlite3_stmt *st, int64_t id, ct_ref_row *out,
     out->pathway = ct_pathway_parse((const char *)sqlite3_column_text(st, 2));
     out->needs = ct_strdup((const char *)sqlite3_column_text(st, 3));
     if (!out->needs)
-        return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+        return ct_area__fail(err, CT_ENOMEM, "out of memory");
     return 0;
 }
 
@@ -169,9 +170,9 @@ static int check_date(const char *what, const char *s, ct_cap_error *err)
 {
     int64_t ms;
     if (parse_date(s, &ms))
-        return ct_capacity__fail(err, CT_EINVAL,
-                                 "%s must be a date YYYY-MM-DD, not '%s'",
-                                 what, s ? s : "");
+        return ct_area__fail(err, CT_EINVAL,
+                             "%s must be a date YYYY-MM-DD, not '%s'",
+                             what, s ? s : "");
     return 0;
 }
 
@@ -197,49 +198,43 @@ static int needs_json(const ct_referral_input *in, char **out,
                       ct_cap_error *err)
 {
     if (in->nneeds > MAX_NEEDS)
-        return ct_capacity__fail(err, CT_EINVAL, "more than %d needs",
-                                 MAX_NEEDS);
+        return ct_area__fail(err, CT_EINVAL, "more than %d needs",
+                             MAX_NEEDS);
     json_t *a = json_array();
     if (!a)
-        return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+        return ct_area__fail(err, CT_ENOMEM, "out of memory");
     for (size_t i = 0; i < in->nneeds; i++) {
         const char *t = in->needs[i];
         if (!ct_referral_tag_valid(t)) {
             json_decref(a);
-            return ct_capacity__fail(err, CT_EINVAL,
-                                     "need '%s' is not a tag (letters, "
-                                     "digits, _ - . up to %d)",
-                                     t ? t : "", MAX_TAG);
+            return ct_area__fail(err, CT_EINVAL,
+                                 "need '%s' is not a tag (letters, "
+                                 "digits, _ - . up to %d)",
+                                 t ? t : "", MAX_TAG);
         }
         bool dup = false;
         for (size_t j = 0; j < i; j++)
             dup = dup || strcmp(in->needs[j], t) == 0;
         if (!dup && json_array_append_new(a, json_string(t))) {
             json_decref(a);
-            return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+            return ct_area__fail(err, CT_ENOMEM, "out of memory");
         }
     }
     *out = json_dumps(a, JSON_COMPACT);
     json_decref(a);
-    return *out ? 0 : ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+    return *out ? 0 : ct_area__fail(err, CT_ENOMEM, "out of memory");
 }
 
-/* capacity_int.h */
-int ct_capacity__org_exists(ct_capacity *c, const char *org,
-                            ct_cap_error *err)
+/* referral.h: the person table is the referrals' (isolation records
+ * infections against people with no referral yet). */
+int ct_referral__person_ensure(ct_capacity *c, const char *nhs,
+                               ct_cap_error *err)
 {
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_REF_ORG_EXISTS, err);
+    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_REF_PERSON_ENSURE, err);
     if (!st)
         return CT_ESTORE;
-    sqlite3_bind_text(st, 1, org, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc == SQLITE_ROW)
-        return 0;
-    if (rc == SQLITE_DONE)
-        return ct_capacity__fail(err, CT_ENOTFOUND,
-                                 "organisation %s does not exist", org);
-    return ct_capacity__dberr(c, err, rc, "reading an organisation");
+    sqlite3_bind_text(st, 1, nhs, -1, SQLITE_STATIC);
+    return ct_area__step_done(c, st, "recording a person", err);
 }
 
 static int check_input(const ct_referral_input *in, char nhs[11],
@@ -247,31 +242,31 @@ static int check_input(const ct_referral_input *in, char nhs[11],
 {
     int rc;
     if (!in)
-        return ct_capacity__fail(err, CT_EINVAL, "referral is required");
+        return ct_area__fail(err, CT_EINVAL, "referral is required");
     if (!in->nhs_number || !ct_nhs_number_valid(in->nhs_number, nhs))
-        return ct_capacity__fail(err, CT_EINVAL,
-                                 "NHS number '%s' is not valid",
-                                 in->nhs_number ? in->nhs_number : "");
+        return ct_area__fail(err, CT_EINVAL,
+                             "NHS number '%s' is not valid",
+                             in->nhs_number ? in->nhs_number : "");
     if (in->age < -1 || in->age > 130)
-        return ct_capacity__fail(err, CT_EINVAL,
-                                 "age %d is out of range 0..130", in->age);
-    if ((rc = ct_capacity__check_text("referring organisation", in->from_org,
-                                      CT_CAP_ID_MAX - 1, err)) ||
+        return ct_area__fail(err, CT_EINVAL,
+                             "age %d is out of range 0..130", in->age);
+    if ((rc = ct_area__check_text("referring organisation", in->from_org,
+                                  CT_CAP_ID_MAX - 1, err)) ||
         (rc = check_date("ready date", in->ready_date, err)))
         return rc;
     if (in->requested_pathway < -1 ||
         in->requested_pathway >= CT_PATHWAY__COUNT)
-        return ct_capacity__fail(err, CT_EINVAL,
-                                 "requested pathway %d is not a pathway",
-                                 in->requested_pathway);
+        return ct_area__fail(err, CT_EINVAL,
+                             "requested pathway %d is not a pathway",
+                             in->requested_pathway);
     if (in->idempotency_key &&
-        (rc = ct_capacity__check_text("idempotency key",
-                                      in->idempotency_key, 200, err)))
+        (rc = ct_area__check_text("idempotency key",
+                                  in->idempotency_key, 200, err)))
         return rc;
     if (in->usual_residence && ct_residence_parse(in->usual_residence) < 0)
-        return ct_capacity__fail(err, CT_EINVAL,
-                                 "usual residence '%.40s' is not one of %s",
-                                 in->usual_residence, ct_residence_list());
+        return ct_area__fail(err, CT_EINVAL,
+                             "usual residence '%.40s' is not one of %s",
+                             in->usual_residence, ct_residence_list());
     return 0;
 }
 
@@ -281,22 +276,22 @@ static int check_input(const ct_referral_input *in, char nhs[11],
 static int active_referral(ct_capacity *c, const char *nhs,
                            int64_t *existing, ct_cap_error *err)
 {
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_REF_ACTIVE_FOR_PERSON,
-                                         err);
+    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_REF_ACTIVE_FOR_PERSON,
+                                     err);
     if (!st)
         return CT_ESTORE;
     sqlite3_bind_text(st, 1, nhs, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         *existing = sqlite3_column_int64(st, 0);
-        rc = ct_capacity__fail(err, CT_ECONFLICT,
-                               "this person already has an active referral "
-                               "(%" PRId64 ")",
-                               *existing);
+        rc = ct_area__fail(err, CT_ECONFLICT,
+                           "this person already has an active referral "
+                           "(%" PRId64 ")",
+                           *existing);
     } else {
         rc = rc == SQLITE_DONE
                  ? 0
-                 : ct_capacity__dberr(c, err, rc, "reading referrals");
+                 : ct_area__dberr(c, err, rc, "reading referrals");
     }
     sqlite3_reset(st);
     return rc;
@@ -309,17 +304,17 @@ int ct_referral_create(ct_capacity *c, const ct_referral_input *in,
     char *needs = NULL;
     int rc;
     if ((rc = check_input(in, nhs, err)) ||
-        (rc = ct_capacity__check_text("actor", actor, 200, err)) ||
+        (rc = ct_area__check_text("actor", actor, 200, err)) ||
         (rc = needs_json(in, &needs, err)))
         return rc;
-    if ((rc = ct_capacity__begin(c, err)))
+    if ((rc = ct_area__begin(c, err)))
         goto fail_needs;
-    int64_t now = ct_clock_now(c->clock), rid = 0;
+    int64_t now = ct_clock_now(ct_area_clock(c)), rid = 0;
     sqlite3_stmt *st;
-    if ((rc = ct_capacity__org_exists(c, in->from_org, err)))
+    if ((rc = ct_area__org_exists(c, in->from_org, err)))
         goto done;
     if (in->idempotency_key) {
-        if (!(st = ct_capacity__stmt(c, CT_STMT_REF_BY_KEY, err))) {
+        if (!(st = ct_area__stmt(c, CT_STMT_REF_BY_KEY, err))) {
             rc = CT_ESTORE;
             goto done;
         }
@@ -328,14 +323,14 @@ int ct_referral_create(ct_capacity *c, const ct_referral_input *in,
         rc = sqlite3_step(st);
         if (rc == SQLITE_ROW) {
             rid = sqlite3_column_int64(st, 0);
-            rc = ct_capacity__fail(err, CT_EEXISTS,
-                                   "referral %" PRId64
-                                   " already exists for this key",
-                                   rid);
+            rc = ct_area__fail(err, CT_EEXISTS,
+                               "referral %" PRId64
+                               " already exists for this key",
+                               rid);
         } else {
             rc = rc == SQLITE_DONE
                      ? 0
-                     : ct_capacity__dberr(c, err, rc, "reading a referral");
+                     : ct_area__dberr(c, err, rc, "reading a referral");
         }
         sqlite3_reset(st);
         if (rc)
@@ -343,18 +338,9 @@ int ct_referral_create(ct_capacity *c, const ct_referral_input *in,
     }
     if ((rc = active_referral(c, nhs, &rid, err)))
         goto done;
-    if (!(st = ct_capacity__stmt(c, CT_STMT_REF_PERSON_ENSURE, err))) {
-        rc = CT_ESTORE;
+    if ((rc = ct_referral__person_ensure(c, nhs, err)))
         goto done;
-    }
-    sqlite3_bind_text(st, 1, nhs, -1, SQLITE_STATIC);
-    if ((rc = sqlite3_step(st)) != SQLITE_DONE) {
-        sqlite3_reset(st);
-        rc = ct_capacity__dberr(c, err, rc, "recording a person");
-        goto done;
-    }
-    sqlite3_reset(st);
-    if (!(st = ct_capacity__stmt(c, CT_STMT_REF_INSERT, err))) {
+    if (!(st = ct_area__stmt(c, CT_STMT_REF_INSERT, err))) {
         rc = CT_ESTORE;
         goto done;
     }
@@ -377,11 +363,11 @@ int ct_referral_create(ct_capacity *c, const ct_referral_input *in,
         sqlite3_bind_text(st, 11, in->infections, -1, SQLITE_STATIC);
     if ((rc = sqlite3_step(st)) != SQLITE_DONE) {
         sqlite3_reset(st);
-        rc = ct_capacity__dberr(c, err, rc, "inserting a referral");
+        rc = ct_area__dberr(c, err, rc, "inserting a referral");
         goto done;
     }
     sqlite3_reset(st);
-    rid = sqlite3_last_insert_rowid(ct_store__db(c->store));
+    rid = sqlite3_last_insert_rowid(ct_store__db(ct_area_store(c)));
     json_t *p = json_pack("{s:I, s:s, s:s, s:s, s:o, s:i, s:o}", "referral",
                           (json_int_t)rid, "nhs_number", nhs, "from_org",
                           in->from_org, "ready_date", in->ready_date,
@@ -392,9 +378,9 @@ int ct_referral_create(ct_capacity *c, const ct_referral_input *in,
                               : json_null(),
                           "priority", in->priority, "needs",
                           json_loads(needs, 0, NULL));
-    rc = ct_capacity__emit(c, actor, "referral.created", p, err);
+    rc = ct_area__emit(c, actor, "referral.created", p, err);
 done:
-    rc = ct_capacity__finish(c, rc, err);
+    rc = ct_area__finish(c, rc, err);
     if ((rc == 0 || rc == CT_EEXISTS || rc == CT_ECONFLICT) && id)
         *id = rid;
 fail_needs:
@@ -410,18 +396,18 @@ static int start(ct_capacity *c, int64_t id, const char *actor,
 {
     int rc;
     memset(r, 0, sizeof *r);
-    if ((rc = ct_capacity__check_text("actor", actor, 200, err)) ||
-        (rc = ct_capacity__begin(c, err)))
+    if ((rc = ct_area__check_text("actor", actor, 200, err)) ||
+        (rc = ct_area__begin(c, err)))
         return rc;
     if ((rc = ct_referral__load(c, id, r, err)))
-        return ct_capacity__finish(c, rc, err);
+        return ct_area__finish(c, rc, err);
     return 0;
 }
 
 static int end(ct_capacity *c, ct_ref_row *r, int rc, ct_cap_error *err)
 {
     ct_referral__row_free(r);
-    return ct_capacity__finish(c, rc, err);
+    return ct_area__finish(c, rc, err);
 }
 
 static json_t *state_payload(int64_t id, ct_referral_state from,
@@ -437,11 +423,11 @@ int ct_referral_triage(ct_capacity *c, int64_t id, ct_pathway pathway,
                        ct_cap_error *err)
 {
     if ((unsigned)pathway >= CT_PATHWAY__COUNT)
-        return ct_capacity__fail(err, CT_EINVAL, "pathway %d is not a pathway",
-                                 (int)pathway);
+        return ct_area__fail(err, CT_EINVAL, "pathway %d is not a pathway",
+                             (int)pathway);
     if (reason && strlen(reason) > 500)
-        return ct_capacity__fail(err, CT_EINVAL,
-                                 "triage reason is longer than 500 bytes");
+        return ct_area__fail(err, CT_EINVAL,
+                             "triage reason is longer than 500 bytes");
     ct_ref_row r;
     int rc = start(c, id, actor, &r, err);
     if (rc)
@@ -450,7 +436,7 @@ int ct_referral_triage(ct_capacity *c, int64_t id, ct_pathway pathway,
     if ((rc = ct_referral__guard(id, r.state, CT_REFERRAL_TRIAGED, NULL,
                                  err)))
         goto done;
-    if (!(st = ct_capacity__stmt(c, CT_STMT_REF_TRIAGE, err))) {
+    if (!(st = ct_area__stmt(c, CT_STMT_REF_TRIAGE, err))) {
         rc = CT_ESTORE;
         goto done;
     }
@@ -460,7 +446,7 @@ int ct_referral_triage(ct_capacity *c, int64_t id, ct_pathway pathway,
     rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
-        rc = ct_capacity__dberr(c, err, rc, "triaging a referral");
+        rc = ct_area__dberr(c, err, rc, "triaging a referral");
         goto done;
     }
     if ((rc = ct_referral__move(c, id, r.state, CT_REFERRAL_TRIAGED, err)))
@@ -470,7 +456,7 @@ int ct_referral_triage(ct_capacity *c, int64_t id, ct_pathway pathway,
     json_object_set_new(p, "priority", json_integer(priority));
     json_object_set_new(p, "reason", reason ? json_string(reason)
                                             : json_null());
-    rc = ct_capacity__emit(c, actor, "referral.triaged", p, err);
+    rc = ct_area__emit(c, actor, "referral.triaged", p, err);
 done:
     return end(c, &r, rc, err);
 }
@@ -487,9 +473,9 @@ int ct_referral_queue(ct_capacity *c, int64_t id, const char *actor,
     if (!rc)
         rc = ct_referral__move(c, id, r.state, CT_REFERRAL_WAITING, err);
     if (!rc)
-        rc = ct_capacity__emit(c, actor, "referral.queued",
-                               state_payload(id, r.state, CT_REFERRAL_WAITING),
-                               err);
+        rc = ct_area__emit(c, actor, "referral.queued",
+                           state_payload(id, r.state, CT_REFERRAL_WAITING),
+                           err);
     return end(c, &r, rc, err);
 }
 
@@ -500,12 +486,12 @@ int ct_referral_discharge(ct_capacity *c, int64_t id, const char *actor,
     int rc = start(c, id, actor, &r, err);
     if (rc)
         return rc;
-    int64_t now = ct_clock_now(c->clock);
+    int64_t now = ct_clock_now(ct_area_clock(c));
     ct_cap_assignment a;
     sqlite3_stmt *st;
     if ((rc = ct_referral__move(c, id, r.state, CT_REFERRAL_DISCHARGED, err)))
         goto done;
-    if (!(st = ct_capacity__stmt(c, CT_STMT_REF_SET_DISCHARGED, err))) {
+    if (!(st = ct_area__stmt(c, CT_STMT_REF_SET_DISCHARGED, err))) {
         rc = CT_ESTORE;
         goto done;
     }
@@ -514,18 +500,18 @@ int ct_referral_discharge(ct_capacity *c, int64_t id, const char *actor,
     rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
-        rc = ct_capacity__dberr(c, err, rc, "discharging a referral");
+        rc = ct_area__dberr(c, err, rc, "discharging a referral");
         goto done;
     }
     json_t *p = state_payload(id, r.state, CT_REFERRAL_DISCHARGED);
-    rc = ct_capacity__active_of(c, id, &a, err);
+    rc = ct_area__active_of(c, id, &a, err);
     if (rc == 0)
         json_object_set_new(p, "bed", json_string(a.bed_id));
     else if (rc != CT_ENOTFOUND) {
         json_decref(p);
         goto done;
     }
-    rc = ct_capacity__emit(c, actor, "referral.discharged", p, err);
+    rc = ct_area__emit(c, actor, "referral.discharged", p, err);
 done:
     return end(c, &r, rc, err);
 }
@@ -543,13 +529,13 @@ static int finish_episode(ct_capacity *c, int64_t id, ct_referral_state to,
     bool had = false;
     if ((rc = ct_referral__move(c, id, r.state, to, err)))
         goto done;
-    rc = ct_capacity__active_of(c, id, &a, err);
+    rc = ct_area__active_of(c, id, &a, err);
     if (rc == 0) {
         had = true;
-        rc = ct_capacity__end(c, &a,
-                              to == CT_REFERRAL_COMPLETED ? "completed"
-                                                          : "cancelled",
-                              err);
+        rc = ct_area__end(c, &a,
+                          to == CT_REFERRAL_COMPLETED ? "completed"
+                                                  : "cancelled",
+                          err);
     } else if (rc == CT_ENOTFOUND) {
         rc = 0;
     }
@@ -563,10 +549,10 @@ static int finish_episode(ct_capacity *c, int64_t id, ct_referral_state to,
         json_object_set_new(p, a.occupancy ? "occupancy" : "hold",
                             json_integer(a.id));
     }
-    rc = ct_capacity__emit(c, actor,
-                           to == CT_REFERRAL_COMPLETED ? "referral.completed"
-                                                       : "referral.cancelled",
-                           p, err);
+    rc = ct_area__emit(c, actor,
+                       to == CT_REFERRAL_COMPLETED ? "referral.completed"
+                                               : "referral.cancelled",
+                       p, err);
 done:
     return end(c, &r, rc, err);
 }
@@ -580,7 +566,7 @@ int ct_referral_complete(ct_capacity *c, int64_t id, const char *actor,
 int ct_referral_cancel(ct_capacity *c, int64_t id, const char *reason,
                        const char *actor, ct_cap_error *err)
 {
-    int rc = ct_capacity__check_text("cancel reason", reason, 500, err);
+    int rc = ct_area__check_text("cancel reason", reason, 500, err);
     if (rc)
         return rc;
     return finish_episode(c, id, CT_REFERRAL_CANCELLED, reason, actor, err);
@@ -593,10 +579,10 @@ static int before_discharge(const ct_ref_row *r, const char *verb,
 {
     if (r->state == CT_REFERRAL_DISCHARGED ||
         r->state == CT_REFERRAL_COMPLETED || r->state == CT_REFERRAL_CANCELLED)
-        return ct_capacity__fail(err, CT_ESTATE,
-                                 "referral %" PRId64 " is %s; cannot %s",
-                                 r->id, ct_referral_state_name(r->state),
-                                 verb);
+        return ct_area__fail(err, CT_ESTATE,
+                             "referral %" PRId64 " is %s; cannot %s",
+                             r->id, ct_referral_state_name(r->state),
+                             verb);
     return 0;
 }
 
@@ -620,7 +606,7 @@ int ct_referral_set_ready_date(ct_capacity *c, int64_t id,
 {
     int rc = check_date("ready date", ready_date, err);
     if (!rc && reason)
-        rc = ct_capacity__check_text("reason", reason, 500, err);
+        rc = ct_area__check_text("reason", reason, 500, err);
     if (rc)
         return rc;
     ct_ref_row r;
@@ -630,7 +616,7 @@ int ct_referral_set_ready_date(ct_capacity *c, int64_t id,
     char was[11] = "";
     if ((rc = before_discharge(&r, "move the ready date", err)))
         goto done;
-    if (!(st = ct_capacity__stmt(c, CT_STMT_DEL_REFERRAL, err))) {
+    if (!(st = ct_area__stmt(c, CT_STMT_DEL_REFERRAL, err))) {
         rc = CT_ESTORE;
         goto done;
     }
@@ -639,32 +625,32 @@ int ct_referral_set_ready_date(ct_capacity *c, int64_t id,
         snprintf(was, sizeof was, "%s", sqlite3_column_text(st, 1));
     sqlite3_reset(st);
     if (strcmp(was, ready_date) == 0) {
-        rc = ct_capacity__fail(err, CT_EINVAL,
-                               "the ready date of referral %" PRId64
-                               " is %s already",
-                               id, was);
+        rc = ct_area__fail(err, CT_EINVAL,
+                           "the ready date of referral %" PRId64
+                           " is %s already",
+                           id, was);
         goto done;
     }
-    if (!(st = ct_capacity__stmt(c, CT_STMT_REF_SET_READY, err))) {
+    if (!(st = ct_area__stmt(c, CT_STMT_REF_SET_READY, err))) {
         rc = CT_ESTORE;
         goto done;
     }
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_text(st, 2, ready_date, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, ct_clock_now(c->clock));
+    sqlite3_bind_int64(st, 3, ct_clock_now(ct_area_clock(c)));
     rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
-        rc = ct_capacity__dberr(c, err, rc, "moving a ready date");
+        rc = ct_area__dberr(c, err, rc, "moving a ready date");
         goto done;
     }
-    rc = ct_capacity__emit(c, actor, "referral.ready_date_set",
-                           json_pack("{s:I, s:s, s:s, s:o}", "referral",
-                                     (json_int_t)id, "ready_date", ready_date,
-                                     "was", was, "reason",
-                                     reason ? json_string(reason)
-                                            : json_null()),
-                           err);
+    rc = ct_area__emit(c, actor, "referral.ready_date_set",
+                       json_pack("{s:I, s:s, s:s, s:o}", "referral",
+                             (json_int_t)id, "ready_date", ready_date,
+                             "was", was, "reason",
+                             reason ? json_string(reason)
+                                    : json_null()),
+                       err);
 done:
     return end(c, &r, rc, err);
 }
@@ -766,7 +752,7 @@ static json_t *row_json(sqlite3_stmt *st, int64_t now)
 static sqlite3_stmt *get_row(ct_capacity *c, int64_t id, int *rc,
                              ct_cap_error *err)
 {
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_REF_GET, err);
+    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_REF_GET, err);
     if (!st) {
         *rc = CT_ESTORE;
         return NULL;
@@ -778,9 +764,9 @@ static sqlite3_stmt *get_row(ct_capacity *c, int64_t id, int *rc,
         return st;
     }
     *rc = s == SQLITE_DONE
-              ? ct_capacity__fail(err, CT_ENOTFOUND,
-                                  "referral %" PRId64 " does not exist", id)
-              : ct_capacity__dberr(c, err, s, "reading a referral");
+              ? ct_area__fail(err, CT_ENOTFOUND,
+                              "referral %" PRId64 " does not exist", id)
+              : ct_area__dberr(c, err, s, "reading a referral");
     sqlite3_reset(st);
     return NULL;
 }
@@ -792,7 +778,7 @@ int ct_referral_get(ct_capacity *c, int64_t id, ct_referral *out,
     sqlite3_stmt *st = get_row(c, id, &rc, err);
     if (!st)
         return rc;
-    row_struct(st, ct_clock_now(c->clock), out);
+    row_struct(st, ct_clock_now(ct_area_clock(c)), out);
     sqlite3_reset(st);
     return 0;
 }
@@ -804,13 +790,13 @@ int ct_referral_get_json(ct_capacity *c, int64_t id, json_t **out,
     sqlite3_stmt *st = get_row(c, id, &rc, err);
     if (!st)
         return rc;
-    int64_t now = ct_clock_now(c->clock);
+    int64_t now = ct_clock_now(ct_area_clock(c));
     ct_referral r;
     row_struct(st, now, &r);
     *out = row_json(st, now);
     sqlite3_reset(st);
     if (!*out)
-        return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+        return ct_area__fail(err, CT_ENOMEM, "out of memory");
     json_t *delays;
     int64_t ready = ct_delay_day(r.ready_date);
     if ((rc = ct_delay_episodes_json(c, id, ready, ready + r.delay_days,
@@ -844,15 +830,15 @@ int ct_referral_find_json(ct_capacity *c, const ct_referral_scan *f,
 {
     int state = f->state, limit = f->limit;
     if (state < -1 || state >= CT_REFERRAL__COUNT)
-        return ct_capacity__fail(err, CT_EINVAL, "state %d is not a state",
-                                 state);
+        return ct_area__fail(err, CT_EINVAL, "state %d is not a state",
+                             state);
     if (f->pathway < -1 || f->pathway >= CT_PATHWAY__COUNT)
-        return ct_capacity__fail(err, CT_EINVAL,
-                                 "pathway %d is not a pathway", f->pathway);
+        return ct_area__fail(err, CT_EINVAL,
+                             "pathway %d is not a pathway", f->pathway);
     if (limit < 1 || limit > 1000)
-        return ct_capacity__fail(err, CT_EINVAL,
-                                 "limit must be between 1 and 1000");
-    sqlite3_stmt *st = ct_capacity__stmt(
+        return ct_area__fail(err, CT_EINVAL,
+                             "limit must be between 1 and 1000");
+    sqlite3_stmt *st = ct_area__stmt(
         c, state >= 0 ? CT_STMT_REF_LIST : CT_STMT_REF_LIST_ALL, err);
     if (!st)
         return CT_ESTORE;
@@ -871,7 +857,7 @@ int ct_referral_find_json(ct_capacity *c, const ct_referral_scan *f,
         sqlite3_bind_int64(st, 5, f->discharged_before);
     else
         sqlite3_bind_null(st, 5);
-    int64_t now = ct_clock_now(c->clock);
+    int64_t now = ct_clock_now(ct_area_clock(c));
     int rc = ct_store_json_rows(st, list_row_json, &now, out);
-    return rc ? ct_capacity__dberr(c, err, rc, "listing referrals") : 0;
+    return rc ? ct_area__dberr(c, err, rc, "listing referrals") : 0;
 }

@@ -24,7 +24,8 @@
 #ifndef CT_REFERRAL_H
 #define CT_REFERRAL_H
 
-#include "capacity.h"
+#include "area.h"
+#include "model.h"
 #include "delay.h"
 
 /* Whether from -> to is a transition of the life cycle. */
@@ -204,5 +205,39 @@ typedef struct ct_referral_change {
 int ct_referral_update(ct_capacity *c, int64_t id,
                        const ct_referral_change *ch, const char *actor,
                        ct_cap_error *err);
+
+/* ---- internals for the area's units (holds, candidate search) ------- */
+
+/* A referral as holds and candidate search read it (referral.c). */
+typedef struct ct_ref_row {
+    int64_t id;
+    ct_referral_state state;
+    char nhs_number[11];
+    int pathway; /* decided, else requested, else -1 */
+    char *needs; /* owned: the person's needs, a JSON array of tags */
+} ct_ref_row;
+
+/* Loads a referral (CT_ENOTFOUND naming it). Free with
+ * ct_referral__row_free. */
+int ct_referral__load(ct_capacity *c, int64_t id, ct_ref_row *out,
+                      ct_cap_error *err);
+void ct_referral__row_free(ct_ref_row *r);
+/* Fills out from the current row of st, whose first four columns are
+ * REF_LOAD's (state, nhs_number, pathway, needs). out must be zeroed. */
+int ct_referral__from_row(sqlite3_stmt *st, int64_t id, ct_ref_row *out,
+                          ct_cap_error *err);
+/* CT_ESTATE "referral 12 is placed; cannot hold" unless from -> to is a
+ * transition of the life cycle; verb names the action ("hold"). */
+int ct_referral__guard(int64_t id, ct_referral_state from,
+                       ct_referral_state to, const char *verb,
+                       ct_cap_error *err);
+/* Records the person (nhs, 10 digits) when new: the person table is the
+ * referrals'; isolation records infections through it too. */
+int ct_referral__person_ensure(ct_capacity *c, const char *nhs,
+                               ct_cap_error *err);
+/* Guards and writes the state change (updated_at = now). */
+int ct_referral__move(ct_capacity *c, int64_t id, ct_referral_state from,
+                      ct_referral_state to, ct_cap_error *err);
+
 
 #endif

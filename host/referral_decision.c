@@ -6,7 +6,8 @@
  */
 #include "referral.h"
 
-#include "capacity_int.h"
+#include "area.h"
+#include "log.h"
 #include "error.h"
 #include "json_canon.h"
 
@@ -23,33 +24,33 @@ int ct_referral_set_decision(ct_capacity *c, int64_t id, const json_t *d,
     int rc = json_is_object(d) ? ct_json_canon(&text, d) : CT_EINVAL;
     if (rc) {
         ct_buf_free(&text);
-        return ct_capacity__fail(err, rc, "cannot write the decision: %s",
-                                 ct_strerror(rc));
+        return ct_area__fail(err, rc, "cannot write the decision: %s",
+                             ct_strerror(rc));
     }
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_REF_SET_DECISION, err);
+    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_REF_SET_DECISION, err);
     rc = CT_ESTORE;
     if (st) {
         sqlite3_bind_int64(st, 1, id);
         sqlite3_bind_text(st, 2, text.data, (int)text.len, SQLITE_STATIC);
-        rc = ct_store__step_done(c->store, st);
+        rc = ct_store__step_done(ct_area_store(c), st);
     }
     if (rc) {
         ct_buf_free(&text);
-        return ct_capacity__fail(err, rc, "cannot store the decision");
+        return ct_area__fail(err, rc, "cannot store the decision");
     }
     /* Audited, not delivered: the capacity events of the decision (the
      * hold, the triage) are what subscribers hear. */
-    rc = ct_events_record_text(c->events, actor, "referral.decided",
+    rc = ct_events_record_text(ct_area_events(c), actor, "referral.decided",
                                text.data, text.len, CT_EVENT_QUIET, NULL);
     ct_buf_free(&text);
-    return rc ? ct_capacity__fail(err, rc, "cannot append audit event")
+    return rc ? ct_area__fail(err, rc, "cannot append audit event")
               : 0;
 }
 
 int ct_referral_decision_text(ct_capacity *c, int64_t id, ct_buf *out,
                               ct_cap_error *err)
 {
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_REF_GET_DECISION, err);
+    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_REF_GET_DECISION, err);
     if (!st)
         return CT_ESTORE;
     sqlite3_bind_int64(st, 1, id);
@@ -57,20 +58,20 @@ int ct_referral_decision_text(ct_capacity *c, int64_t id, ct_buf *out,
     if (rc != SQLITE_ROW) {
         sqlite3_reset(st);
         return rc == SQLITE_DONE
-                   ? ct_capacity__fail(err, CT_ENOTFOUND,
-                                       "referral %lld not found",
-                                       (long long)id)
-                   : ct_capacity__dberr(c, err, rc, "reading a decision");
+                   ? ct_area__fail(err, CT_ENOTFOUND,
+                                   "referral %lld not found",
+                                   (long long)id)
+                   : ct_area__dberr(c, err, rc, "reading a decision");
     }
     const char *text = (const char *)sqlite3_column_text(st, 0);
     size_t len = (size_t)sqlite3_column_bytes(st, 0);
     rc = text ? ct_buf_append(out, text, len) : 0;
     sqlite3_reset(st);
     if (!text)
-        return ct_capacity__fail(err, CT_ENOTFOUND,
-                                 "referral %lld has no decision yet",
-                                 (long long)id);
-    return rc ? ct_capacity__fail(err, rc, "out of memory") : 0;
+        return ct_area__fail(err, CT_ENOTFOUND,
+                             "referral %lld has no decision yet",
+                             (long long)id);
+    return rc ? ct_area__fail(err, rc, "out of memory") : 0;
 }
 
 int ct_referral_decision(ct_capacity *c, int64_t id, json_t **out,
@@ -82,9 +83,9 @@ int ct_referral_decision(ct_capacity *c, int64_t id, json_t **out,
     if (rc == 0) {
         *out = json_loadb(text.data, text.len, 0, NULL);
         if (!*out)
-            rc = ct_capacity__fail(err, CT_ENOTFOUND,
-                                   "referral %lld has no decision yet",
-                                   (long long)id);
+            rc = ct_area__fail(err, CT_ENOTFOUND,
+                               "referral %lld has no decision yet",
+                               (long long)id);
     }
     ct_buf_free(&text);
     return rc;
@@ -92,7 +93,7 @@ int ct_referral_decision(ct_capacity *c, int64_t id, json_t **out,
 
 json_t *ct_referral_residence_json(ct_capacity *c, int64_t id)
 {
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_REF_RESIDENCE, NULL);
+    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_REF_RESIDENCE, NULL);
     json_t *residence = NULL;
     if (st) {
         sqlite3_bind_int64(st, 1, id);

@@ -3,7 +3,8 @@
  */
 #include "referral_key.h"
 
-#include "capacity_int.h"
+#include "area.h"
+#include "log.h"
 #include "error.h"
 
 #include <inttypes.h>
@@ -15,7 +16,7 @@ int ct_referral_key_find(ct_capacity *c, const char *org, const char *key,
 {
     *id = 0;
     *has_sha = false;
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_REFKEY_FIND, err);
+    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_REFKEY_FIND, err);
     if (!st)
         return CT_ESTORE;
     sqlite3_bind_text(st, 1, org, -1, SQLITE_STATIC);
@@ -31,7 +32,7 @@ int ct_referral_key_find(ct_capacity *c, const char *org, const char *key,
     } else if (rc == SQLITE_DONE) {
         rc = CT_ENOTFOUND;
     } else {
-        rc = ct_capacity__dberr(c, err, rc, "reading an idempotency key");
+        rc = ct_area__dberr(c, err, rc, "reading an idempotency key");
     }
     sqlite3_reset(st);
     return rc;
@@ -40,11 +41,11 @@ int ct_referral_key_find(ct_capacity *c, const char *org, const char *key,
 int ct_referral_key_set_sha(ct_capacity *c, int64_t id, const uint8_t sha[32],
                             ct_cap_error *err)
 {
-    if (!ct_store_in_transaction(c->store))
-        return ct_capacity__fail(err, CT_ESTATE,
-                                 "a request fingerprint is written inside "
-                                 "the referral's transaction");
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_REFKEY_SET, err);
+    if (!ct_store_in_transaction(ct_area_store(c)))
+        return ct_area__fail(err, CT_ESTATE,
+                             "a request fingerprint is written inside "
+                             "the referral's transaction");
+    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_REFKEY_SET, err);
     if (!st)
         return CT_ESTORE;
     sqlite3_bind_int64(st, 1, id);
@@ -52,9 +53,9 @@ int ct_referral_key_set_sha(ct_capacity *c, int64_t id, const uint8_t sha[32],
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
-        return ct_capacity__dberr(c, err, rc, "recording a request fingerprint");
-    if (sqlite3_changes(ct_store__db(c->store)) != 1)
-        return ct_capacity__fail(err, CT_ENOTFOUND,
-                                 "referral %" PRId64 " does not exist", id);
+        return ct_area__dberr(c, err, rc, "recording a request fingerprint");
+    if (sqlite3_changes(ct_store__db(ct_area_store(c))) != 1)
+        return ct_area__fail(err, CT_ENOTFOUND,
+                             "referral %" PRId64 " does not exist", id);
     return 0;
 }

@@ -8,7 +8,7 @@
 #ifndef CT_REFERRAL_KEY_H
 #define CT_REFERRAL_KEY_H
 
-#include "capacity.h"
+#include "area.h"
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -6,7 +6,8 @@
  */
 #include "referral.h"
 
-#include "capacity_int.h"
+#include "area.h"
+#include "log.h"
 #include "error.h"
 
 #include <inttypes.h>
@@ -34,10 +35,10 @@ static int change(ct_capacity *c, int64_t id, const ct_referral_change *ch,
     if (ref.state != CT_REFERRAL_RECEIVED &&
         ref.state != CT_REFERRAL_TRIAGED &&
         ref.state != CT_REFERRAL_WAITING && ref.state != CT_REFERRAL_HELD)
-        return ct_capacity__fail(err, CT_ESTATE,
-                                 "referral %" PRId64 " is %s; cannot update "
-                                 "it (only before placement)",
-                                 id, ct_referral_state_name(ref.state));
+        return ct_area__fail(err, CT_ESTATE,
+                             "referral %" PRId64 " is %s; cannot update "
+                             "it (only before placement)",
+                             id, ct_referral_state_name(ref.state));
     ct_ref_row row;
     if ((rc = ct_referral__load(c, id, &row, err)))
         return rc;
@@ -47,7 +48,7 @@ static int change(ct_capacity *c, int64_t id, const ct_referral_change *ch,
     json_t *now = ch->set_needs ? needs_json(ch->needs, ch->nneeds) : NULL;
     char *text = now ? json_dumps(now, JSON_COMPACT) : NULL;
     if (!payload || !was || (ch->set_needs && !text)) {
-        rc = ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+        rc = ct_area__fail(err, CT_ENOMEM, "out of memory");
         goto done;
     }
     if (ch->set_needs)
@@ -63,7 +64,7 @@ static int change(ct_capacity *c, int64_t id, const ct_referral_change *ch,
                             json_pack("{s:s, s:o}", "pathogen", ch->pathogen,
                                       "reported", rep ? rep : json_null()));
     }
-    sqlite3_stmt *st = ct_capacity__stmt(c, CT_STMT_REF_UPDATE, err);
+    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_REF_UPDATE, err);
     if (!st) {
         rc = CT_ESTORE;
         goto done;
@@ -77,7 +78,7 @@ static int change(ct_capacity *c, int64_t id, const ct_referral_change *ch,
         sqlite3_bind_int(st, 3, ch->priority);
     else
         sqlite3_bind_null(st, 3);
-    sqlite3_bind_int64(st, 4, ct_clock_now(c->clock));
+    sqlite3_bind_int64(st, 4, ct_clock_now(ct_area_clock(c)));
     if (ch->pathogen && ch->report) {
         sqlite3_bind_text(st, 5, ch->pathogen, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 6, ch->report, -1, SQLITE_STATIC);
@@ -88,10 +89,10 @@ static int change(ct_capacity *c, int64_t id, const ct_referral_change *ch,
     int s = sqlite3_step(st);
     sqlite3_reset(st);
     if (s != SQLITE_DONE) {
-        rc = ct_capacity__dberr(c, err, s, "updating a referral");
+        rc = ct_area__dberr(c, err, s, "updating a referral");
         goto done;
     }
-    rc = ct_capacity__emit(c, actor, "referral.updated", payload, err);
+    rc = ct_area__emit(c, actor, "referral.updated", payload, err);
     payload = NULL;
 done:
     json_decref(payload);
@@ -106,19 +107,19 @@ int ct_referral_update(ct_capacity *c, int64_t id,
                        ct_cap_error *err)
 {
     if (ch->set_needs && ch->nneeds > CT_REFERRAL_MAX_NEEDS)
-        return ct_capacity__fail(err, CT_EINVAL, "more than %d needs",
-                                 CT_REFERRAL_MAX_NEEDS);
+        return ct_area__fail(err, CT_EINVAL, "more than %d needs",
+                             CT_REFERRAL_MAX_NEEDS);
     for (size_t i = 0; ch->set_needs && i < ch->nneeds; i++)
         if (!ct_referral_tag_valid(ch->needs[i]))
-            return ct_capacity__fail(err, CT_EINVAL, "need %zu is not a tag",
-                                     i);
+            return ct_area__fail(err, CT_EINVAL, "need %zu is not a tag",
+                                 i);
     if (ch->set_priority && (ch->priority < -CT_PRIORITY_MAX ||
                              ch->priority > CT_PRIORITY_MAX))
-        return ct_capacity__fail(err, CT_EINVAL, "priority out of range");
+        return ct_area__fail(err, CT_EINVAL, "priority out of range");
     int rc;
-    if ((rc = ct_capacity__check_text("actor", actor, 200, err)) ||
-        (rc = ct_capacity__begin(c, err)))
+    if ((rc = ct_area__check_text("actor", actor, 200, err)) ||
+        (rc = ct_area__begin(c, err)))
         return rc;
     rc = change(c, id, ch, actor, err);
-    return ct_capacity__finish(c, rc, err);
+    return ct_area__finish(c, rc, err);
 }

@@ -4,7 +4,9 @@
  */
 #include "report.h"
 
-#include "capacity_int.h"
+#include "area.h"
+#include "capacity.h"
+#include "log.h"
 #include "clock.h"
 #include "error.h"
 #include "referral.h"
@@ -26,8 +28,8 @@ sqlite3_stmt *ct_report__stmt(ct_capacity *c, ct_report_stmt id,
     sqlite3_stmt *st =
         ct_store__stmt_of(ct_capacity_store(c), &report_stmts, (int)id);
     if (!st)
-        ct_capacity__fail(err, CT_ESTORE,
-                          "storage error: cannot prepare a statement");
+        ct_area__fail(err, CT_ESTORE,
+                      "storage error: cannot prepare a statement");
     return st;
 }
 
@@ -255,7 +257,7 @@ static int count_referral(ct_capacity *c, sqlite3_stmt *st, ct_report_by by,
         rc = ct_delay_spans(c, sqlite3_column_int64(st, 7), ready,
                             ready + days, add_span, sh, err);
         if (rc == CT_ENOMEM)
-            return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+            return ct_area__fail(err, CT_ENOMEM, "out of memory");
         if (rc)
             return rc;
     }
@@ -265,14 +267,14 @@ static int count_referral(ct_capacity *c, sqlite3_stmt *st, ct_report_by by,
         const char *key = ct_report__col(st, key_col[by]);
         group *it = group_find(&sh->g, key && *key ? key : "none");
         if (!it)
-            return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+            return ct_area__fail(err, CT_ENOMEM, "out of memory");
         it->f.days = days;
     }
     for (size_t i = 0; i < sh->g.n; i++) {
         const group *one = &sh->g.items[i];
         group *it = group_find(g, one->key);
         if (!it)
-            return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+            return ct_area__fail(err, CT_ENOMEM, "out of memory");
         if (one->text[0])
             memcpy(it->text, one->text, sizeof it->text);
         count(&it->f, one->f.days, discharged, cancelled);
@@ -302,7 +304,7 @@ static int delays_read(ct_capacity *c, const ct_report_period *p,
         return crc;
     return rc == SQLITE_DONE
                ? 0
-               : ct_capacity__dberr(c, err, rc, "reading delays");
+               : ct_area__dberr(c, err, rc, "reading delays");
 }
 
 int ct_report_delays_json(ct_capacity *c, const ct_report_period *p,
@@ -310,7 +312,7 @@ int ct_report_delays_json(ct_capacity *c, const ct_report_period *p,
 {
     *out = NULL;
     if ((unsigned)by >= CT_REPORT_BY__COUNT)
-        return ct_capacity__fail(err, CT_EINVAL, "unknown grouping %d", by);
+        return ct_area__fail(err, CT_EINVAL, "unknown grouping %d", by);
     int64_t now = ct_clock_now(ct_capacity_clock(c));
     figures total = {0};
     groups g = {0};
@@ -340,8 +342,8 @@ int ct_report_delays_json(ct_capacity *c, const ct_report_period *p,
                          figures_json(&total), "groups", list);
     if (!*out) /* a failed name lookup has filled err already */
         rc = err && err->code ? err->code
-                              : ct_capacity__fail(err, CT_ENOMEM,
-                                                  "out of memory");
+                              : ct_area__fail(err, CT_ENOMEM,
+                                              "out of memory");
 done:
     free(g.items);
     return rc;
@@ -415,8 +417,8 @@ int ct_report__first_event(ct_capacity *c, int64_t *at, ct_cap_error *err)
         *at = sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
     return rc == SQLITE_ROW ? 0
-                            : ct_capacity__dberr(c, err, rc,
-                                                 "reading the first event");
+                            : ct_area__dberr(c, err, rc,
+                                             "reading the first event");
 }
 
 int ct_report__span(ct_capacity *c, const ct_report_period *p,
@@ -534,7 +536,7 @@ int ct_report_escalation_json(ct_capacity *c, const ct_report_period *p,
     w.changes = json_array();
     w.tally = json_array();
     if (!w.changes || !w.tally) {
-        rc = ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+        rc = ct_area__fail(err, CT_ENOMEM, "out of memory");
         goto done;
     }
     int64_t now = ct_clock_now(ct_capacity_clock(c));
@@ -562,11 +564,11 @@ int ct_report_escalation_json(ct_capacity *c, const ct_report_period *p,
     }
     sqlite3_reset(st);
     if (rc) {
-        rc = ct_capacity__fail(err, rc, "out of memory");
+        rc = ct_area__fail(err, rc, "out of memory");
         goto done;
     }
     if (step != SQLITE_DONE) {
-        rc = ct_capacity__dberr(c, err, step, "reading escalations");
+        rc = ct_area__dberr(c, err, step, "reading escalations");
         goto done;
     }
     credit(&w, w.end);
@@ -585,7 +587,7 @@ int ct_report_escalation_json(ct_capacity *c, const ct_report_period *p,
         "level_at_start", w.level_at_start, "levels", levels, "changes",
         w.changes, "actions", w.tally);
     if (!*out)
-        rc = ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+        rc = ct_area__fail(err, CT_ENOMEM, "out of memory");
 done:
     json_decref(w.changes);
     json_decref(w.tally);
@@ -617,9 +619,9 @@ int ct_report_decisions_json(ct_capacity *c, int limit, json_t **out,
 {
     *out = NULL;
     if (limit < 1 || limit > 100)
-        return ct_capacity__fail(err, CT_EINVAL,
-                                 "limit must be from 1 to 100, not %d",
-                                 limit);
+        return ct_area__fail(err, CT_EINVAL,
+                             "limit must be from 1 to 100, not %d",
+                             limit);
     sqlite3_stmt *st = ct_report__stmt(c, CT_STMT_REP_DECISIONS, err);
     if (!st)
         return CT_ESTORE;
@@ -628,11 +630,11 @@ int ct_report_decisions_json(ct_capacity *c, int limit, json_t **out,
     int rc = ct_store_json_rows(st, decision_json, NULL, &list);
     if (rc) {
         return rc == SQLITE_NOMEM
-                   ? ct_capacity__fail(err, CT_ENOMEM, "out of memory")
-                   : ct_capacity__dberr(c, err, rc, "reading decisions");
+                   ? ct_area__fail(err, CT_ENOMEM, "out of memory")
+                   : ct_area__dberr(c, err, rc, "reading decisions");
     }
     *out = json_pack("{s:s, s:I, s:o}", "report", "decisions", "at",
                      (json_int_t)ct_clock_now(ct_capacity_clock(c)),
                      "decisions", list);
-    return *out ? 0 : ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+    return *out ? 0 : ct_area__fail(err, CT_ENOMEM, "out of memory");
 }

@@ -12,7 +12,9 @@
  * bed added or retired by a config change counts as if it always was or
  * never was.)
  */
-#include "capacity_int.h"
+#include "area.h"
+#include "capacity.h"
+#include "log.h"
 #include "capacity_view.h"
 #include "error.h"
 #include "report_int.h"
@@ -78,10 +80,10 @@ static int read_changes(ct_capacity *c, ct_report_stmt id, json_t *by_fac,
         }
     sqlite3_reset(st);
     if (rc == SQLITE_NOMEM)
-        return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+        return ct_area__fail(err, CT_ENOMEM, "out of memory");
     return rc == SQLITE_DONE
                ? 0
-               : ct_capacity__dberr(c, err, rc, "reading bed changes");
+               : ct_area__dberr(c, err, rc, "reading bed changes");
 }
 
 /* Sets last_change and data_age_hours on o from by_id[id] (null when
@@ -187,7 +189,7 @@ done:
     json_decref(list);
     json_decref(by_org);
     if (rc == CT_ENOMEM)
-        return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+        return ct_area__fail(err, CT_ENOMEM, "out of memory");
     return rc;
 }
 
@@ -200,7 +202,7 @@ static int data_age(ct_capacity *c, json_t *view, int64_t now,
     json_t *by_fac = json_object(), *by_zone = json_object();
     int rc;
     if (!by_fac || !by_zone) {
-        rc = ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+        rc = ct_area__fail(err, CT_ENOMEM, "out of memory");
         goto done;
     }
     if ((rc = read_changes(c, CT_STMT_REP_BED_CHANGES, by_fac, err)) ||
@@ -213,12 +215,12 @@ static int data_age(ct_capacity *c, json_t *view, int64_t now,
     json_array_foreach(facilities, i, f)
     {
         if (set_age(f, by_fac, now)) {
-            rc = ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+            rc = ct_area__fail(err, CT_ENOMEM, "out of memory");
             goto done;
         }
         json_array_foreach(json_object_get(f, "zones"), j, z)
             if (set_age(z, by_zone, now)) {
-                rc = ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+                rc = ct_area__fail(err, CT_ENOMEM, "out of memory");
                 goto done;
             }
     }
@@ -429,7 +431,7 @@ static int read_assignments(ct_capacity *c, history *h, ct_cap_error *err)
     sqlite3_reset(st);
     return rc == SQLITE_DONE
                ? 0
-               : ct_capacity__dberr(c, err, rc, "reading assignments");
+               : ct_area__dberr(c, err, rc, "reading assignments");
 }
 
 /* Open beds: an event at time e changed them by delta, so every sample
@@ -459,7 +461,7 @@ static int read_open_changes(ct_capacity *c, history *h, ct_cap_error *err)
     sqlite3_reset(st);
     return rc == SQLITE_DONE
                ? 0
-               : ct_capacity__dberr(c, err, rc, "reading capacity events");
+               : ct_area__dberr(c, err, rc, "reading capacity events");
 }
 
 /* Prefix sums of one facility's differences into a JSON array; adds
@@ -478,17 +480,6 @@ static json_t *series(const int64_t *d, size_t n, int64_t base,
             return NULL;
         }
     }
-    return a;
-}
-
-static json_t *int_array(const int64_t *v, size_t n)
-{
-    json_t *a = json_array();
-    for (size_t k = 0; a && k < n; k++)
-        if (json_array_append_new(a, json_integer(v[k]))) {
-            json_decref(a);
-            return NULL;
-        }
     return a;
 }
 
@@ -512,10 +503,10 @@ static json_t *history_json(const history *h, const json_t *facilities,
             goto done;
     }
     out = json_pack("{s:I, s:o, s:{s:o, s:o, s:o}, s:O}", "step_ms",
-                    (json_int_t)step, "at", int_array(h->t, h->n), "area",
-                    "open", int_array(area, h->n), "occupied",
-                    int_array(area + h->n, h->n), "held",
-                    int_array(area + 2 * h->n, h->n), "facilities", list);
+                    (json_int_t)step, "at", ct_report__ints(h->t, h->n), "area",
+                    "open", ct_report__ints(area, h->n), "occupied",
+                    ct_report__ints(area + h->n, h->n), "held",
+                    ct_report__ints(area + 2 * h->n, h->n), "facilities", list);
 done:
     json_decref(list);
     free(area);
@@ -537,14 +528,14 @@ static int history_build(ct_capacity *c, const ct_report_period *p,
     int64_t step = choose_step(end - start);
     history h = {0};
     if ((rc = history_init(&h, facilities, start, end, step))) {
-        rc = ct_capacity__fail(err, rc, "out of memory");
+        rc = ct_area__fail(err, rc, "out of memory");
         goto done;
     }
     if ((rc = read_assignments(c, &h, err)) ||
         (rc = read_open_changes(c, &h, err)))
         goto done;
     if (!(*out = history_json(&h, facilities, step)))
-        rc = ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+        rc = ct_area__fail(err, CT_ENOMEM, "out of memory");
 done:
     history_free(&h);
     return rc;
@@ -567,7 +558,7 @@ int ct_report__beds_at(ct_capacity *c, const int64_t *t, size_t n,
     history h = {0};
     /* history_init samples evenly; these times are the caller's. */
     if ((rc = history_init(&h, facilities, t[0], t[0], 1))) {
-        rc = ct_capacity__fail(err, rc, "out of memory");
+        rc = ct_area__fail(err, rc, "out of memory");
         goto done;
     }
     size_t cells = (h.nfac ? h.nfac : 1) * (n + 1);
@@ -580,7 +571,7 @@ int ct_report__beds_at(ct_capacity *c, const int64_t *t, size_t n,
         free(d[0]);
         free(d[1]);
         free(d[2]);
-        rc = ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+        rc = ct_area__fail(err, CT_ENOMEM, "out of memory");
         goto done;
     }
     memcpy(tt, t, n * sizeof *tt);
@@ -625,7 +616,7 @@ int ct_report_capacity_json(ct_capacity *c, const ct_report_period *p,
     int64_t now = ct_clock_now(ct_capacity_clock(c));
     json_t *facilities = json_object_get(view, "facilities");
     if (!(cohorts = json_object()) || enrich(view, cohorts)) {
-        rc = ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+        rc = ct_area__fail(err, CT_ENOMEM, "out of memory");
         goto done;
     }
     int64_t since = 0;
@@ -639,7 +630,7 @@ int ct_report_capacity_json(ct_capacity *c, const ct_report_period *p,
                             since ? json_integer(since) : json_null()) ||
         json_object_set(view, "cohorts", cohorts) ||
         json_object_set(view, "history", hist)) {
-        rc = ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+        rc = ct_area__fail(err, CT_ENOMEM, "out of memory");
         goto done;
     }
     *out = view;

@@ -17,7 +17,9 @@
  */
 #include "report.h"
 
-#include "capacity_int.h"
+#include "area.h"
+#include "capacity.h"
+#include "log.h"
 #include "clock.h"
 #include "delay.h"
 #include "error.h"
@@ -105,10 +107,10 @@ int ct_report__episodes_load(ct_capacity *c, int64_t id,
     }
     sqlite3_reset(st);
     if (rc == SQLITE_NOMEM)
-        return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+        return ct_area__fail(err, CT_ENOMEM, "out of memory");
     return rc == SQLITE_DONE ? 0
-                             : ct_capacity__dberr(c, err, rc,
-                                                  "reading delay episodes");
+                             : ct_area__dberr(c, err, rc,
+                                              "reading delay episodes");
 }
 
 const ct_report_episode *ct_report__episode_at(const ct_report_episodes *e,
@@ -261,7 +263,8 @@ static void series_free(series_set *s)
     free(s->items);
 }
 
-static json_t *ints(const int64_t *v, size_t n)
+/* report_int.h */
+json_t *ct_report__ints(const int64_t *v, size_t n)
 {
     json_t *a = json_array();
     for (size_t k = 0; a && k < n; k++)
@@ -279,7 +282,8 @@ static json_t *series_json(const series_set *s)
         if (json_object_set_new(o, s->items[i].key,
                                 json_pack("{s:O, s:o}", "name",
                                           s->items[i].name, "values",
-                                          ints(s->items[i].v, s->days)))) {
+                                          ct_report__ints(s->items[i].v,
+                                                          s->days)))) {
             json_decref(o);
             return NULL;
         }
@@ -317,7 +321,8 @@ static int daily_referral(daily *w, const ct_report_row *r,
         if (!delayed && !lost)
             continue;
         if (delayed) {
-            ct_report_attr a = ct_report__attr_at(r, eps, ct_clock_uk_day(w->t[k]));
+            ct_report_attr a =
+                ct_report__attr_at(r, eps, ct_clock_uk_day(w->t[k]));
             const char *org = ct_report__key_or_none(a.org);
             const char *reason = ct_report__key_or_none(a.reason);
             w->delayed[k]++;
@@ -365,10 +370,10 @@ static int daily_delays(ct_capacity *c, daily *w, ct_cap_error *err)
     if (erc)
         return erc;
     if (rc == SQLITE_NOMEM)
-        return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+        return ct_area__fail(err, CT_ENOMEM, "out of memory");
     return rc == SQLITE_DONE ? 0
-                             : ct_capacity__dberr(c, err, rc,
-                                                  "reading delays");
+                             : ct_area__dberr(c, err, rc,
+                                              "reading delays");
 }
 
 /* The level at each day's end and the highest of each day. */
@@ -411,8 +416,8 @@ static int daily_levels(ct_capacity *c, const daily *w, int64_t *level,
             max[k] = cur;
     }
     return rc == SQLITE_DONE ? 0
-                             : ct_capacity__dberr(c, err, rc,
-                                                  "reading escalations");
+                             : ct_area__dberr(c, err, rc,
+                                              "reading escalations");
 }
 
 /* Hold to confirmation times, for medians. */
@@ -540,10 +545,10 @@ static int daily_holds(ct_capacity *c, const daily *w, holds *h,
     }
     sqlite3_reset(st);
     if (rc == SQLITE_NOMEM)
-        return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+        return ct_area__fail(err, CT_ENOMEM, "out of memory");
     return rc == SQLITE_DONE ? 0
-                             : ct_capacity__dberr(c, err, rc,
-                                                  "reading holds");
+                             : ct_area__dberr(c, err, rc,
+                                              "reading holds");
 }
 
 static json_t *holds_json(holds *h, int64_t nd)
@@ -557,19 +562,20 @@ static json_t *holds_json(holds *h, int64_t nd)
         size_t d = series_index(&h->p_dec, s->key);
         json_t *o = json_pack(
             "{s:O, s:o, s:o, s:o, s:o}", "name", s->name, "confirmed",
-            ints(s->v, (size_t)nd), "expired",
-            ints(h->p_exp.items[e].v, (size_t)nd), "declined",
-            ints(h->p_dec.items[d].v, (size_t)nd), "confirm_hours_median",
-            medians(h->resp, h->nresp, i, nd));
+            ct_report__ints(s->v, (size_t)nd), "expired",
+            ct_report__ints(h->p_exp.items[e].v, (size_t)nd), "declined",
+            ct_report__ints(h->p_dec.items[d].v, (size_t)nd),
+            "confirm_hours_median", medians(h->resp, h->nresp, i, nd));
         if (json_object_set_new(prov, s->key, o)) {
             json_decref(prov);
             prov = NULL;
         }
     }
     return json_pack("{s:o, s:o, s:o, s:o, s:o}", "confirmed",
-                     ints(h->confirmed, (size_t)nd), "expired",
-                     ints(h->expired, (size_t)nd), "declined",
-                     ints(h->declined, (size_t)nd), "confirm_hours_median",
+                     ct_report__ints(h->confirmed, (size_t)nd), "expired",
+                     ct_report__ints(h->expired, (size_t)nd), "declined",
+                     ct_report__ints(h->declined, (size_t)nd),
+                     "confirm_hours_median",
                      medians(h->resp, h->nresp, SIZE_MAX, nd), "by_provider",
                      prov);
 }
@@ -586,9 +592,10 @@ static json_t *occupancy_json(const int64_t *open, const int64_t *occ,
             json_decref(share);
             share = NULL;
         }
-    return json_pack("{s:o, s:o, s:o, s:o}", "open", ints(open, (size_t)nd),
-                     "occupied", ints(occ, (size_t)nd), "held",
-                     ints(held, (size_t)nd), "share", share);
+    return json_pack("{s:o, s:o, s:o, s:o}", "open",
+                     ct_report__ints(open, (size_t)nd), "occupied",
+                     ct_report__ints(occ, (size_t)nd), "held",
+                     ct_report__ints(held, (size_t)nd), "share", share);
 }
 
 int ct_report_daily_json(ct_capacity *c, const ct_report_period *p,
@@ -602,13 +609,13 @@ int ct_report_daily_json(ct_capacity *c, const ct_report_period *p,
     int64_t first = p->from_day != INT64_MIN ? p->from_day
                                              : last - (DEFAULT_DAYS - 1);
     if (last - first + 1 > MAX_DAYS)
-        return ct_capacity__fail(err, CT_EINVAL,
-                                 "the daily report covers at most %d days",
-                                 MAX_DAYS);
+        return ct_area__fail(err, CT_EINVAL,
+                             "the daily report covers at most %d days",
+                             MAX_DAYS);
     json_t *rep = NULL;
     int rc = ct_report__daily_build(c, first, last, &rep, err);
     if (!rc && json_object_set_new(rep, "period", ct_report__period_json(p)))
-        rc = ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+        rc = ct_area__fail(err, CT_ENOMEM, "out of memory");
     if (!rc)
         rc = ct_report__snapshot_overlay(c, rep, first, today, err);
     if (rc) {
@@ -640,7 +647,7 @@ int ct_report__daily_build(ct_capacity *c, int64_t first, int64_t last,
     json_t *days = json_array();
     if (!w.t || !w.delayed || !w.lost || !buf || !h.confirmed ||
         !h.expired || !h.declined || !days) {
-        rc = ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+        rc = ct_area__fail(err, CT_ENOMEM, "out of memory");
         goto done;
     }
     w.d_org.days = w.d_reason.days = w.l_org.days = w.l_reason.days =
@@ -651,7 +658,7 @@ int ct_report__daily_build(ct_capacity *c, int64_t first, int64_t last,
         char d[11];
         day_text(w.d0 + (int64_t)k, d);
         if (json_array_append_new(days, json_string(d))) {
-            rc = ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+            rc = ct_area__fail(err, CT_ENOMEM, "out of memory");
             goto done;
         }
     }
@@ -667,15 +674,15 @@ int ct_report__daily_build(ct_capacity *c, int64_t first, int64_t last,
         " s:o, s:{s:o, s:o}, s:o}",
         "report", "daily", "at", (json_int_t)w.now, "period",
         json_null(), "days", days, "delayed", "total",
-        ints(w.delayed, nd), "by_org", series_json(&w.d_org), "by_reason",
-        series_json(&w.d_reason), "bed_days_lost", "total", ints(w.lost, nd),
-        "by_org", series_json(&w.l_org), "by_reason",
-        series_json(&w.l_reason), "occupancy",
+        ct_report__ints(w.delayed, nd), "by_org", series_json(&w.d_org),
+        "by_reason", series_json(&w.d_reason), "bed_days_lost", "total",
+        ct_report__ints(w.lost, nd), "by_org", series_json(&w.l_org),
+        "by_reason", series_json(&w.l_reason), "occupancy",
         occupancy_json(open, occ, held, w.nd), "escalation", "level",
-        ints(level, nd), "max_level", ints(maxl, nd), "holds",
-        holds_json(&h, w.nd));
+        ct_report__ints(level, nd), "max_level", ct_report__ints(maxl, nd),
+        "holds", holds_json(&h, w.nd));
     if (!*out)
-        rc = ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+        rc = ct_area__fail(err, CT_ENOMEM, "out of memory");
 done:
     json_decref(days);
     free(w.t);

@@ -7,7 +7,9 @@
  */
 #include "report.h"
 
-#include "capacity_int.h"
+#include "area.h"
+#include "capacity.h"
+#include "log.h"
 #include "clock.h"
 #include "error.h"
 #include "report_int.h"
@@ -184,11 +186,11 @@ int ct_report_providers_json(ct_capacity *c, const ct_report_period *p,
     sqlite3_reset(st);
     json_t *list = NULL, *tot = NULL;
     if (rc) {
-        rc = ct_capacity__fail(err, rc, "out of memory");
+        rc = ct_area__fail(err, rc, "out of memory");
         goto done;
     }
     if (s != SQLITE_DONE) {
-        rc = ct_capacity__dberr(c, err, s, "reading holds");
+        rc = ct_area__dberr(c, err, s, "reading holds");
         goto done;
     }
     all.name = ct_strdup("All providers");
@@ -213,7 +215,7 @@ int ct_report_providers_json(ct_capacity *c, const ct_report_period *p,
     }
     tot = all.name ? prov_json(&all) : NULL;
     if (!list || !tot) {
-        rc = ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+        rc = ct_area__fail(err, CT_ENOMEM, "out of memory");
         goto done;
     }
     *out = json_pack("{s:s, s:I, s:o, s:I, s:I, s:O, s:O}", "report",
@@ -223,7 +225,7 @@ int ct_report_providers_json(ct_capacity *c, const ct_report_period *p,
                      "end", (json_int_t)end, "totals", tot, "providers",
                      list);
     if (!*out)
-        rc = ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+        rc = ct_area__fail(err, CT_ENOMEM, "out of memory");
 done:
     json_decref(list);
     json_decref(tot);
@@ -271,7 +273,7 @@ int ct_report_pathways_json(ct_capacity *c, const ct_report_period *p,
     }
     sqlite3_reset(st);
     if (s != SQLITE_DONE)
-        return ct_capacity__dberr(c, err, s, "reading discharges");
+        return ct_area__dberr(c, err, s, "reading discharges");
     json_t *list = json_array();
     for (size_t i = 0; list && i < NPATH; i++) {
         json_t *o = json_pack("{s:s, s:I, s:o}", "pathway", pathways[i],
@@ -296,5 +298,5 @@ int ct_report_pathways_json(ct_capacity *c, const ct_report_period *p,
                          "period", ct_report__period_json(p), "start",
                          (json_int_t)start, "end", (json_int_t)end,
                          "discharges", (json_int_t)total, "pathways", list);
-    return *out ? 0 : ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+    return *out ? 0 : ct_area__fail(err, CT_ENOMEM, "out of memory");
 }

@@ -19,6 +19,9 @@
 #define CT_REPORT__HOUR_MS 3600000LL
 #define CT_REPORT__LEVELS 4
 
+/* A JSON array of v[0..n), a new reference; NULL when out of memory. */
+json_t *ct_report__ints(const int64_t *v, size_t n);
+
 /* A text column, NULL for SQL NULL. Borrowed until the next step. */
 const char *ct_report__col(sqlite3_stmt *st, int i);
 

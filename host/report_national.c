@@ -18,7 +18,9 @@
  */
 #include "report.h"
 
-#include "capacity_int.h"
+#include "area.h"
+#include "capacity.h"
+#include "log.h"
 #include "capacity_view.h"
 #include "clock.h"
 #include "error.h"
@@ -265,7 +267,7 @@ static int read_rows(ct_capacity *c, int64_t from, int64_t to, srow **out,
             break;
     }
     if (!rc && s != SQLITE_DONE)
-        rc = ct_capacity__dberr(c, err, s, "reading the sitrep's referrals");
+        rc = ct_area__dberr(c, err, s, "reading the sitrep's referrals");
     sqlite3_reset(st);
     if (rc) {
         rows_free(rows, *n);
@@ -384,10 +386,10 @@ int ct_report_sitrep_json(ct_capacity *c, const ct_config *cfg,
     if (last > today)
         last = today;
     if (last < first || last - first >= MAX_DAYS) {
-        return ct_capacity__fail(err, CT_EINVAL,
-                                 "the sitrep covers 1 to %d days up to "
-                                 "today",
-                                 MAX_DAYS);
+        return ct_area__fail(err, CT_EINVAL,
+                             "the sitrep covers 1 to %d days up to "
+                             "today",
+                             MAX_DAYS);
     }
     srow *rows;
     size_t n;

@@ -11,7 +11,9 @@
  */
 #include "report.h"
 
-#include "capacity_int.h"
+#include "area.h"
+#include "capacity.h"
+#include "log.h"
 #include "clock.h"
 #include "error.h"
 #include "events.h"
@@ -31,7 +33,7 @@ static int has_snapshot(ct_capacity *c, const char *day, bool *has,
     *has = rc == SQLITE_ROW;
     return rc == SQLITE_ROW || rc == SQLITE_DONE
                ? 0
-               : ct_capacity__dberr(c, err, rc, "reading snapshots");
+               : ct_area__dberr(c, err, rc, "reading snapshots");
 }
 
 typedef struct put {
@@ -61,7 +63,7 @@ static int put_row(void *ud, const char *day, const char *figure,
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
-        return ct_capacity__dberr(p->c, p->err, rc, "keeping a snapshot");
+        return ct_area__dberr(p->c, p->err, rc, "keeping a snapshot");
     p->rows++;
     return 0;
 }
@@ -73,13 +75,13 @@ int ct_report_snapshot_take(ct_capacity *c, int64_t day, bool *taken,
         *taken = false;
     int64_t now = ct_clock_now(ct_capacity_clock(c));
     if (ct_clock_uk_midnight(day + 1) > now)
-        return ct_capacity__fail(err, CT_EINVAL,
-                                 "a day has a snapshot only once it has "
-                                 "ended");
+        return ct_area__fail(err, CT_EINVAL,
+                             "a day has a snapshot only once it has "
+                             "ended");
     char text[11];
     ct_clock_day_text(day, text);
     json_t *rep = NULL;
-    int rc = ct_capacity__begin(c, err);
+    int rc = ct_area__begin(c, err);
     if (rc)
         return rc;
     bool has = false;
@@ -99,7 +101,7 @@ int ct_report_snapshot_take(ct_capacity *c, int64_t day, bool *taken,
     int step = sqlite3_step(st);
     sqlite3_reset(st);
     if (step != SQLITE_DONE) {
-        rc = ct_capacity__dberr(c, err, step, "keeping a snapshot");
+        rc = ct_area__dberr(c, err, step, "keeping a snapshot");
         goto done;
     }
     put p = {c, ct_report__stmt(c, CT_STMT_REP_SNAP_ROW, err), err, 0};
@@ -115,13 +117,13 @@ int ct_report_snapshot_take(ct_capacity *c, int64_t day, bool *taken,
                                     (json_int_t)p.rows),
                           CT_EVENT_QUIET, NULL, NULL);
     if (rc)
-        ct_capacity__fail(err, rc, "cannot audit the snapshot: %s",
-                          ct_strerror(rc));
+        ct_area__fail(err, rc, "cannot audit the snapshot: %s",
+                      ct_strerror(rc));
     else if (taken)
         *taken = true;
 done:
     json_decref(rep);
-    return ct_capacity__finish(c, rc, err);
+    return ct_area__finish(c, rc, err);
 }
 
 /* The first UK day the area has data for, or INT64_MAX when none yet. */
@@ -309,7 +311,7 @@ int ct_report__snapshot_overlay(ct_capacity *c, json_t *rep, int64_t first,
                                                                  : "rebuilt")))
             json_decref(sources), sources = NULL;
     if (!sources || json_object_set_new(rep, "sources", sources))
-        return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+        return ct_area__fail(err, CT_ENOMEM, "out of memory");
     if (!n)
         return 0;
     char from[11], to[11];
@@ -330,7 +332,7 @@ int ct_report__snapshot_overlay(ct_capacity *c, json_t *rep, int64_t first,
     }
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
-        return ct_capacity__dberr(c, err, rc, "reading snapshots");
+        return ct_area__dberr(c, err, rc, "reading snapshots");
     if (!(st = ct_report__stmt(c, CT_STMT_REP_SNAP_ROWS, err)))
         return CT_ESTORE;
     sqlite3_bind_text(st, 1, from, -1, SQLITE_TRANSIENT);
@@ -349,8 +351,8 @@ int ct_report__snapshot_overlay(ct_capacity *c, json_t *rep, int64_t first,
     }
     sqlite3_reset(st);
     if (orc)
-        return ct_capacity__fail(err, orc, "out of memory");
+        return ct_area__fail(err, orc, "out of memory");
     return rc == SQLITE_DONE ? 0
-                             : ct_capacity__dberr(c, err, rc,
-                                                  "reading snapshots");
+                             : ct_area__dberr(c, err, rc,
+                                              "reading snapshots");
 }

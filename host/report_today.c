@@ -7,7 +7,9 @@
  */
 #include "report.h"
 
-#include "capacity_int.h"
+#include "area.h"
+#include "capacity.h"
+#include "log.h"
 #include "clock.h"
 #include "error.h"
 #include "referral.h"
@@ -222,9 +224,11 @@ int ct_report_today_json(ct_capacity *c, json_t **out, ct_cap_error *err)
         for (int i = 0; i < NT && rc == SQLITE_ROW; i++) {
             if (d[i] <= 0)
                 continue;
-            ct_report_attr a = ct_report__attr_at(&r, &eps, ct_clock_uk_day(times[i]));
+            ct_report_attr a =
+                ct_report__attr_at(&r, &eps, ct_clock_uk_day(times[i]));
             struct name_arg oa = {ct_report__key_or_none(a.org), a.org_name};
-            struct name_arg ra = {ct_report__key_or_none(a.reason), a.reason_text};
+            struct name_arg ra = {ct_report__key_or_none(a.reason),
+                                  a.reason_text};
             tgroup *o = tgroup_of(&orgs, oa.key, org_name_cb, &oa);
             tgroup *g = o ? tgroup_of(&reasons, ra.key, reason_name_cb, &ra)
                           : NULL;
@@ -254,8 +258,8 @@ int ct_report_today_json(ct_capacity *c, json_t **out, ct_cap_error *err)
     }
     if (rc != SQLITE_DONE) {
         rc = rc == SQLITE_NOMEM
-                 ? ct_capacity__fail(err, CT_ENOMEM, "out of memory")
-                 : ct_capacity__dberr(c, err, rc, "reading delays");
+                 ? ct_area__fail(err, CT_ENOMEM, "out of memory")
+                 : ct_area__dberr(c, err, rc, "reading delays");
         goto done;
     }
     json_t *tot = json_object();
@@ -269,7 +273,7 @@ int ct_report_today_json(ct_capacity *c, json_t **out, ct_cap_error *err)
                      (json_int_t)times[1], "last_week", (json_int_t)times[2],
                      "totals", tot, "orgs", tgroups_json(&orgs, &reasons),
                      "reasons", tgroups_json(&reasons, NULL));
-    rc = *out ? 0 : ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+    rc = *out ? 0 : ct_area__fail(err, CT_ENOMEM, "out of memory");
 done:
     tgroups_free(&orgs);
     tgroups_free(&reasons);
@@ -303,7 +307,7 @@ int ct_report_people_json(ct_capacity *c, json_t **out, ct_cap_error *err)
         return CT_ESTORE;
     json_t *list = json_array();
     if (!list)
-        return ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+        return ct_area__fail(err, CT_ENOMEM, "out of memory");
     ct_report_episodes eps = {0};
     int rc, erc = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -327,7 +331,8 @@ int ct_report_people_json(ct_capacity *c, json_t **out, ct_cap_error *err)
             a.reason ? json_string(a.reason) : json_null(), "reason_text",
             ct_report__reason_name(reason, a.reason_text), "responsible_org",
             a.org ? json_string(a.org) : json_null(), "responsible_org_name",
-            ct_report__org_name(org, a.org_name), "updated_at", (json_int_t)r.updated);
+            ct_report__org_name(org, a.org_name), "updated_at",
+            (json_int_t)r.updated);
         if (o)
             json_object_set_new(o, "why", why_of(c, r.id, err));
         /* Longest first: insert before the first shorter wait. */
@@ -350,10 +355,10 @@ int ct_report_people_json(ct_capacity *c, json_t **out, ct_cap_error *err)
     if (rc != SQLITE_DONE) {
         json_decref(list);
         return rc == SQLITE_NOMEM
-                   ? ct_capacity__fail(err, CT_ENOMEM, "out of memory")
-                   : ct_capacity__dberr(c, err, rc, "reading delays");
+                   ? ct_area__fail(err, CT_ENOMEM, "out of memory")
+                   : ct_area__dberr(c, err, rc, "reading delays");
     }
     *out = json_pack("{s:s, s:I, s:o}", "report", "delayed_people", "at",
                      (json_int_t)now, "people", list);
-    return *out ? 0 : ct_capacity__fail(err, CT_ENOMEM, "out of memory");
+    return *out ? 0 : ct_area__fail(err, CT_ENOMEM, "out of memory");
 }

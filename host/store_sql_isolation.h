@@ -31,9 +31,6 @@
       "  LEFT JOIN infection i"                                              \
       "         ON i.nhs_number = ?2 AND i.pathogen = zc.pathogen"           \
       " WHERE zc.zone_id = ?3 AND zc.cohort <> 'open'")                      \
-    X(ISO_PERSON_ENSURE,                                                     \
-      "INSERT INTO person (nhs_number) VALUES (?1)"                          \
-      " ON CONFLICT (nhs_number) DO NOTHING")                                \
     X(ISO_INF_GET,                                                           \
       "SELECT status, tested_at, isolation_end, isolation_notified,"         \
       "       source_org"                                                    \

@@ -361,7 +361,7 @@ Test(capacity, confirm_after_due_before_timer)
                             &cap_err));
     /* A real clock may run a little late: stop the timer so the hold is
      * due but not yet expired. */
-    ct_timer_stop(&f.cap->hold_timer);
+    ct_timer_stop(&ct_capacity__state(f.cap)->hold_timer);
     ct_clock_advance(f.clock, HOUR_MS);
     CAP_REFUSED(&f, CT_ESTATE,
                 ct_capacity_confirm(f.cap, r, "org:council", NULL, &cap_err),
