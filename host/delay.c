@@ -311,7 +311,7 @@ static int correct(ct_capacity *c, int64_t id, int64_t episode,
                   "supersedes", (json_int_t)episode, "reason",
                   in->reason, "text",
                   in->reason_text ? json_string(in->reason_text)
-                          : json_null(),
+                                  : json_null(),
                   "responsible_org", in->responsible_org, "from", old.from,
                   "to", old.to[0] ? json_string(old.to) : json_null(),
                   "was", "reason", old.reason, "responsible_org", old.org,
@@ -488,8 +488,8 @@ int ct_delay_end(ct_capacity *c, int64_t id, const char *to,
         goto done;
     rc = ct_area__emit(c, actor, "referral.delay_cleared",
                        json_pack("{s:I, s:I, s:s}", "referral",
-                             (json_int_t)id, "episode",
-                             (json_int_t)last.id, "to", day),
+                                 (json_int_t)id, "episode",
+                                 (json_int_t)last.id, "to", day),
                        err);
 done:
     return ct_area__finish(c, rc, err);

@@ -494,7 +494,7 @@ int ct_isolation_report(ct_capacity *c, const ct_infection_update *given,
                       "reported_by", source_org, "applied_from",
                       kept_from, "referral",
                       referral ? json_integer(referral)
-                              : json_null()),
+                                  : json_null()),
             err);
         notified = 1; /* no timer to arm: the record did not change */
         goto done;

@@ -534,7 +534,7 @@ static int finish_episode(ct_capacity *c, int64_t id, ct_referral_state to,
         had = true;
         rc = ct_area__end(c, &a,
                           to == CT_REFERRAL_COMPLETED ? "completed"
-                                                  : "cancelled",
+                                                      : "cancelled",
                           err);
     } else if (rc == CT_ENOTFOUND) {
         rc = 0;
@@ -551,7 +551,7 @@ static int finish_episode(ct_capacity *c, int64_t id, ct_referral_state to,
     }
     rc = ct_area__emit(c, actor,
                        to == CT_REFERRAL_COMPLETED ? "referral.completed"
-                                               : "referral.cancelled",
+                                                   : "referral.cancelled",
                        p, err);
 done:
     return end(c, &r, rc, err);
@@ -646,10 +646,10 @@ int ct_referral_set_ready_date(ct_capacity *c, int64_t id,
     }
     rc = ct_area__emit(c, actor, "referral.ready_date_set",
                        json_pack("{s:I, s:s, s:s, s:o}", "referral",
-                             (json_int_t)id, "ready_date", ready_date,
-                             "was", was, "reason",
-                             reason ? json_string(reason)
-                                    : json_null()),
+                                 (json_int_t)id, "ready_date", ready_date,
+                                 "was", was, "reason",
+                                 reason ? json_string(reason)
+                                        : json_null()),
                        err);
 done:
     return end(c, &r, rc, err);
