@@ -607,12 +607,17 @@ static void compact_rank_entry(json_t *entry, const json_t *given)
         json_t *d = json_object();
         const char *k;
         json_t *v;
-        json_object_foreach(c, k, v)
-        {
-            if (strcmp(k, "bed") == 0 ||
-                !(was && json_equal(json_object_get(was, k), v)))
-                json_object_set(d, k, v);
-        }
+        /* Taken back unchanged (ct_sandbox_to_json_like): only its bed. */
+        if (c == was)
+            json_object_set(d, "bed", bed);
+        else
+            json_object_foreach(c, k, v)
+            {
+                const json_t *w = was ? json_object_get(was, k) : NULL;
+                if (strcmp(k, "bed") == 0 ||
+                    !(w && (w == v || json_equal(w, v))))
+                    json_object_set(d, k, v);
+            }
         json_array_append_new(slim, d);
     }
     json_object_set_new(entry, "output", slim);

@@ -44,6 +44,12 @@ typedef struct conv {
     size_t bytes, max_bytes; /* the copy so far, and the output limit */
     const char *match;       /* pairs array items with like's by this
                                 string field (NULL: by position) */
+    /* The match fields of keys_of's items, in its order (like_item). */
+    struct like_key {
+        const char *s; /* NULL: the item has none */
+        size_t len;
+    } *keys;
+    const json_t *keys_of;
 } conv;
 
 /* What a value costs toward the output limit: its bytes (a string's or a
@@ -265,7 +271,10 @@ static bool account_value(conv *c, const json_t *v, int depth)
 
 /* like's item for the table at idx (an item of an array being
  * converted): the one whose match field holds the same text, looked for
- * from position i on; or like's item i without a match field. */
+ * from position i on; or like's item i without a match field. like's
+ * match fields are read once per conversion (c->keys): a rank's 50
+ * reordered candidates each looked up through jansson cost more than
+ * converting them. */
 static const json_t *like_item(conv *c, int idx, const json_t *like, size_t i)
 {
     lua_State *L = c->L;
@@ -292,12 +301,23 @@ static const json_t *like_item(conv *c, int idx, const json_t *like, size_t i)
     else
         return NULL;
     size_t n = json_array_size(like);
+    if (c->keys_of != like) {
+        struct like_key *k = realloc(c->keys, (n ? n : 1) * sizeof *k);
+        if (!k)
+            return NULL; /* converted without like: the same result */
+        c->keys = k;
+        c->keys_of = like;
+        for (size_t j = 0; j < n; j++) {
+            const json_t *f = json_object_get(json_array_get(like, j),
+                                              c->match);
+            k[j].s = json_string_value(f);
+            k[j].len = k[j].s ? json_string_length(f) : 0;
+        }
+    }
     for (size_t j = 0; j < n; j++) {
-        const json_t *item = json_array_get(like, (i + j) % n);
-        const json_t *f = json_object_get(item, c->match);
-        if (json_is_string(f) && json_string_length(f) == wlen &&
-            memcmp(json_string_value(f), want, wlen) == 0)
-            return item;
+        const struct like_key *k = &c->keys[(i + j) % n];
+        if (k->s && k->len == wlen && memcmp(k->s, want, wlen) == 0)
+            return json_array_get(like, (i + j) % n);
     }
     return NULL;
 }
@@ -339,16 +359,19 @@ static json_t *conv_object(conv *c, int idx, int depth, const json_t *like)
         const char *k = lua_tolstring(L, -2, &klen); /* a string: no cast */
         size_t mark = path_key(c, k, klen);
         json_t *v = NULL;
+        const json_t *was = NULL; /* like's member of the same key */
         if (!charge(c, klen))
             ;
         else if (memchr(k, '\0', klen))
             conv_fail(c, CT_EPLUGIN, "%s: key contains a NUL byte", path(c));
-        else
-            v = conv_value(c, lua_gettop(L), depth + 1,
-                           json_is_object(like)
-                               ? json_object_getn(like, k, klen)
-                               : NULL);
-        if (v && json_object_set_new(obj, k, v) != 0) {
+        else {
+            was = json_is_object(like) ? json_object_getn(like, k, klen)
+                                       : NULL;
+            v = conv_value(c, lua_gettop(L), depth + 1, was);
+        }
+        /* A key like has is known to be valid UTF-8: not checked again. */
+        if (v && (was ? json_object_setn_new_nocheck(obj, k, klen, v)
+                      : json_object_set_new(obj, k, v)) != 0) {
             v = NULL;
             conv_fail(c, CT_EPLUGIN, "%s: key is not valid UTF-8", path(c));
         }
@@ -483,7 +506,8 @@ static int to_json(ct_sandbox *sb, lua_State *L, int idx, const char *what,
 {
     ct_sandbox__error_reset(sb);
     *out = NULL;
-    conv c = {sb, L, what, flags, 0, NULL, NULL, 0, {0}, 0, 0, 0, match};
+    conv c = {sb,  L, what, flags, 0,     NULL, NULL, 0,
+              {0}, 0, 0,    0,     match, NULL, NULL};
     size_t left = sb->lim.memory > sb->mem_used ? sb->lim.memory - sb->mem_used
                                                 : 0;
     c.max_bytes = left < sb->lim.json_max_bytes ? left
@@ -500,6 +524,7 @@ static int to_json(ct_sandbox *sb, lua_State *L, int idx, const char *what,
     int top = lua_gettop(L);
     *out = conv_value(&c, lua_absindex(L, idx), 0, like);
     lua_settop(L, top);
+    free(c.keys);
     free(c.open);
     free(c.steps);
     ct_buf_free(&c.path);
