@@ -20,6 +20,27 @@
 
 /* --- days --------------------------------------------------------------- */
 
+
+/* A designated setting's beds are those kept for people isolating: the
+ * zones of a designated facility that are positive for a pathogen. A
+ * unit's negative wing is ordinary step-down, and counting it made the
+ * stand-alone unit look dearer than designated zones in a care home for
+ * beds that were never kept for anyone isolating (issue 20). */
+static bool designated_zone(const ct_config_facility *f, const char *zone)
+{
+    if (!f->designated || !zone)
+        return false;
+    for (size_t i = 0; i < f->nzones; i++) {
+        if (strcmp(f->zones[i].id, zone) != 0)
+            continue;
+        for (size_t k = 0; k < f->zones[i].ncohorts; k++)
+            if (f->zones[i].cohorts[k].cohort == CT_COHORT_POSITIVE)
+                return true;
+        return false;
+    }
+    return false;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -97,7 +118,8 @@ static void end_day(sim *s, int64_t day)
                 json_string_value(json_object_get(z, "facility"));
             const ct_config_facility *f =
                 fid ? ct_config_find_facility(s->cfg, fid) : NULL;
-            if (!f || !f->designated)
+            if (!f || !designated_zone(
+                          f, json_string_value(json_object_get(z, "zone"))))
                 continue;
             json_t *c = json_object_get(z, "counts");
             if (!c)

@@ -155,6 +155,13 @@ for area in demo city-system rural-county; do
   jq -e '[.runs[0].days[].referrals] | add > 150' "$tmp/ob-$area/results.json" >/dev/null \
     && ok || bad "$area: the outbreak scenario referred people"
 done
+# Designated beds are the designated setting's positive zones: the demo
+# unit's red wing (16 rooms, 4 surge), not its negative green wing, which
+# is ordinary step-down; counting it made the unit dearer than zones.
+got=$(awk -F, 'NR == 1 {for (i = 1; i <= NF; i++) if ($i == "designated_beds") c = i}
+  NR > 1 {if (lo == "" || $c < lo) lo = $c; if ($c > hi) hi = $c} END {print lo + 0, hi + 0}' \
+  "$tmp/ob-demo/days.csv")
+[ "${got% *}" -ge 16 ] && [ "${got#* }" -le 20 ] && ok || bad "designated beds (min max): $got"
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
