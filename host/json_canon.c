@@ -217,6 +217,20 @@ json_t *ct_json_members_object(const ct_json_member *m, size_t n)
     return o;
 }
 
+json_t *ct_json_key_set(const json_t *list, const char *name)
+{
+    json_t *set = json_object();
+    size_t i;
+    json_t *item;
+    json_array_foreach(list, i, item)
+    {
+        const char *v = json_string_value(json_object_get(item, name));
+        if (v)
+            json_object_set_new(set, v, json_true());
+    }
+    return set;
+}
+
 /* json_dumps' own text for v, appended. */
 static int by_jansson(ct_buf *b, const json_t *v)
 {

@@ -65,4 +65,10 @@ int ct_json_canon_members(ct_buf *b, ct_json_member *m, size_t n);
  * or when a key or value is not UTF-8. */
 json_t *ct_json_members_object(const ct_json_member *m, size_t n);
 
+/* The string values of member name in the objects of list, as a new
+ * object {value: true} to look them up in (the caller owns it): the bed
+ * ids of a candidate list. Items without it are passed over; NULL when
+ * out of memory. */
+json_t *ct_json_key_set(const json_t *list, const char *name);
+
 #endif

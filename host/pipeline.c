@@ -12,6 +12,7 @@
 #include "capacity_view.h"
 #include "error.h"
 #include "isolation.h"
+#include "json_canon.h"
 #include "log.h"
 #include "referral.h"
 #include "store_int.h"
@@ -161,22 +162,6 @@ static int triage(run *r)
     return 0;
 }
 
-/* The host's candidates by bed id. Plugins may not invent beds: whatever
- * rank returns, only beds that passed the host's rules can be held. */
-static json_t *bed_set(const json_t *host)
-{
-    json_t *set = json_object();
-    size_t i;
-    json_t *c;
-    json_array_foreach(host, i, c)
-    {
-        const char *b = json_string_value(json_object_get(c, "bed"));
-        if (b)
-            json_object_set_new(set, b, json_true());
-    }
-    return set;
-}
-
 /* The beds of a candidate list, in its order: what the decision records
  * of the host's candidates (each bed's zone, facility and tags are the
  * area's, and the rank steps' traces say what the plugins made of them). */
@@ -257,7 +242,9 @@ static int place(run *r, json_t **held, int64_t *hold_id)
     /* rank replaces the list with what the plugins return; the host's own
      * stays as it was for the membership check. */
     json_t *ranked = json_incref(host);
-    json_t *offered = bed_set(host);
+    /* Plugins may not invent beds: whatever rank returns, only beds that
+     * passed the host's rules can be held. */
+    json_t *offered = ct_json_key_set(host, "bed");
     if (r->plugins)
         r->candidates = bed_ids(host);
     if (r->plugins &&

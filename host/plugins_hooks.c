@@ -6,6 +6,7 @@
 #include "plugins_int.h"
 
 #include "error.h"
+#include "json_canon.h"
 #include "log.h"
 #include "referral.h"
 #include "util.h"
@@ -633,15 +634,9 @@ static void note_drops(const ct_plugin *p, const json_t *before,
 {
     if (!drops)
         return;
-    json_t *kept = json_object();
+    json_t *kept = ct_json_key_set(after, "bed");
     size_t i;
     json_t *c;
-    json_array_foreach(after, i, c)
-    {
-        const char *b = json_string_value(json_object_get(c, "bed"));
-        if (b)
-            json_object_set_new(kept, b, json_true());
-    }
     json_array_foreach(before, i, c)
     {
         const char *b = json_string_value(json_object_get(c, "bed"));
