@@ -18,6 +18,7 @@ struct ct_clock {
     bool is_virtual;
     bool closing;    /* ct_clock_close was called */
     bool dispatching; /* inside advance or the uv timer callback */
+    bool held;       /* ct_clock_hold: a real clock fires nothing */
     int64_t now;     /* virtual time; unused by a real clock */
     uint64_t next_order;
     ct_timer **heap;
@@ -168,12 +169,16 @@ static void on_uv_closed(uv_handle_t *h)
 static void on_uv_timer(uv_timer_t *h)
 {
     ct_clock *c = h->data;
+    if (c->held) { /* ct_clock_hold(c, false) arms it again */
+        c->armed_due = INT64_MAX;
+        return;
+    }
     uint64_t horizon = c->next_order;
     int64_t now = wall_ms();
     uint64_t t0 = uv_hrtime();
     c->dispatching = true;
     c->armed_due = INT64_MAX; /* the one-shot uv timer has fired */
-    while (!c->closing && c->n && c->heap[0]->due <= now &&
+    while (!c->closing && !c->held && c->n && c->heap[0]->due <= now &&
            c->heap[0]->order < horizon &&
            uv_hrtime() - t0 < DISPATCH_SLICE_NS) {
         ct_timer *t = c->heap[0];
@@ -185,6 +190,13 @@ static void on_uv_timer(uv_timer_t *h)
 }
 
 /* ---- public -------------------------------------------------------- */
+
+void ct_clock_hold(ct_clock *c, bool held)
+{
+    c->held = held;
+    if (!held)
+        rearm(c);
+}
 
 static ct_clock *clock_alloc(bool is_virtual)
 {

@@ -60,6 +60,11 @@ void ct_clock_close(ct_clock *c, ct_clock_close_cb cb, void *data);
 int64_t ct_clock_now(const ct_clock *c);
 bool ct_clock_is_virtual(const ct_clock *c);
 
+/* A real clock fires no timer while held (the daemon holds it while a
+ * write waits for plugin code on the host thread, handoff.h); due timers
+ * fire once it is let go. */
+void ct_clock_hold(ct_clock *c, bool held);
+
 /*
  * Moves a virtual clock forward by ms (>= 0), firing due timers; timers
  * started by callbacks fire too if due within the window. A timer started

@@ -6,6 +6,7 @@
 #include "commit.h"
 
 #include "error.h"
+#include "handoff.h"
 #include "log.h"
 
 #include <stdlib.h>
@@ -29,6 +30,11 @@ struct ct_commit {
     unsigned group_writes, group_failed;
     int last_status; /* of the last group that ended */
     list group, done, deferred;
+    /* With a host thread: the write whose function is parked there, and
+     * the writes that came meanwhile, in order. */
+    ct_handoff *handoff;
+    ct_commit_req *parked;
+    list waiting;
     ct_commit_stats stats;
     void (*close_cb)(void *data);
     void *close_data;
@@ -78,7 +84,8 @@ static void arm(ct_commit *c)
     if (c->armed || c->closing)
         return;
     uv_check_start(&c->check, on_check);
-    uv_idle_start(&c->idle, on_idle);
+    if (!c->parked) /* a parked write ends through the handoff's async */
+        uv_idle_start(&c->idle, on_idle);
     c->armed = true;
 }
 
@@ -105,6 +112,7 @@ int ct_commit_new(uv_loop_t *loop, ct_store *store,
     list_init(&c->group);
     list_init(&c->done);
     list_init(&c->deferred);
+    list_init(&c->waiting);
     /* Neither init can fail (libuv only links the handle into the loop). */
     uv_check_init(loop, &c->check);
     uv_idle_init(loop, &c->idle);
@@ -191,38 +199,99 @@ static void dispatch(ct_commit *c)
 
 static bool busy(const ct_commit *c)
 {
-    return c->open || !list_empty(&c->done) || !list_empty(&c->deferred);
+    return c->open || !list_empty(&c->done) || !list_empty(&c->deferred) ||
+           c->parked || !list_empty(&c->waiting);
 }
 
 static void on_check(uv_check_t *h)
 {
     ct_commit *c = h->data;
-    end_group(c);
+    if (!c->parked) /* a parked write's group stays open until it ends */
+        end_group(c);
     dispatch(c);
     if (!busy(c))
         disarm(c);
 }
 
-int ct_commit_write(ct_commit *c, ct_commit_req *r, ct_commit_fn fn,
-                    void *arg, ct_commit_cb cb)
+static int call_fn(void *arg)
 {
-    if (c->closing)
-        return CT_ESTATE;
+    ct_commit *c = arg;
+    ct_commit_req *r = c->parked;
+    return r->fn(c->store, r->arg);
+}
+
+static void finish_write(ct_commit *c, ct_commit_req *r);
+static void run_waiting(ct_commit *c);
+
+static void on_parked_done(void *arg, int result)
+{
+    ct_commit *c = arg;
+    ct_commit_req *r = c->parked;
+    c->parked = NULL;
+    if (c->armed)
+        uv_idle_start(&c->idle, on_idle);
+    r->result = result;
+    finish_write(c, r);
+    if (!c->closing)
+        run_waiting(c);
+}
+
+/* Runs r's function: on the host thread when there is one (unless this
+ * is that thread: a write inside a job runs inline). false when it
+ * parked: finish_write runs when it ends. */
+static bool run_fn(ct_commit *c, ct_commit_req *r)
+{
+    if (!c->handoff || ct_handoff_on_thread(c->handoff)) {
+        r->result = r->fn(c->store, r->arg);
+        return true;
+    }
+    c->parked = r;
+    int result = 0;
+    int rc = ct_handoff_run(c->handoff, call_fn, c, on_parked_done, &result);
+    if (rc == 0) {
+        /* Nothing to do before it ends: the loop may sleep in poll (the
+         * idle handle would make it spin while plugin code runs). */
+        if (c->parked) /* (it may have ended already: then done ran) */
+            uv_idle_stop(&c->idle);
+        return false;
+    }
+    c->parked = NULL;
+    r->result = rc == 1 ? result : rc;
+    return true;
+}
+
+/* Begins r: its transaction or savepoint, then its function. */
+static int start_write(ct_commit *c, ct_commit_req *r)
+{
     int err;
     if (!c->open) {
         if ((err = ct_store_begin(c->store)))
             return err;
         c->open = true;
     }
-    r->cb = cb;
     r->status = 0;
     arm(c);
-
-    if (c->opts.per_request) {
+    if (!c->opts.per_request && (err = ct_store_savepoint(c->store))) {
+        if (!ct_store_in_transaction(c->store))
+            fail_group(c, err);
+        return err;
+    }
+    c->stats.writes++;
+    if (c->opts.per_request)
         c->group_writes = 1;
-        c->stats.writes++;
-        before_write(c);
-        r->result = fn(c->store, arg);
+    else
+        c->group_writes++;
+    before_write(c);
+    if (run_fn(c, r))
+        finish_write(c, r);
+    return 0;
+}
+
+/* r's function has run: keep or roll back its changes. */
+static void finish_write(ct_commit *c, ct_commit_req *r)
+{
+    int err;
+    if (c->opts.per_request) {
         if (r->result) {
             c->stats.failed_writes++;
             c->group_failed = 1;
@@ -231,24 +300,14 @@ int ct_commit_write(ct_commit *c, ct_commit_req *r, ct_commit_fn fn,
             after_write(c, r->result);
             list_push(&c->done, r);
             report_group(c, 0, 0);
-            return 0;
+            return;
         }
         list_push(&c->group, r);
         end_group(c);
         if (c->last_status == 0) /* else on_group has told */
             after_write(c, 0);
-        return 0;
+        return;
     }
-
-    if ((err = ct_store_savepoint(c->store))) {
-        if (!ct_store_in_transaction(c->store))
-            fail_group(c, err);
-        return err;
-    }
-    c->stats.writes++;
-    c->group_writes++;
-    before_write(c);
-    r->result = fn(c->store, arg);
     list_push(&c->group, r);
     if (!ct_store_in_transaction(c->store)) {
         /* SQLite ends the whole transaction on some errors (I/O, full
@@ -257,7 +316,7 @@ int ct_commit_write(ct_commit *c, ct_commit_req *r, ct_commit_fn fn,
                      "writes are rolled back", c->group_writes);
         /* The write's own error says why (a full disk, say). */
         fail_group(c, r->result < 0 ? r->result : CT_ESTORE);
-        return 0;
+        return;
     }
     if (r->result) {
         c->stats.failed_writes++;
@@ -270,10 +329,53 @@ int ct_commit_write(ct_commit *c, ct_commit_req *r, ct_commit_fn fn,
         ct_log_error(UNIT, "ending a write's savepoint: %s",
                      ct_strerror(err));
         fail_group(c, err);
-        return 0;
+        return;
     }
     after_write(c, r->result);
-    return 0;
+}
+
+/* The writes that waited for a parked one, in order, until one parks. */
+static void run_waiting(ct_commit *c)
+{
+    while (!c->parked && !list_empty(&c->waiting)) {
+        ct_commit_req *r = c->waiting.head;
+        c->waiting.head = r->next;
+        if (!c->waiting.head)
+            c->waiting.tail = &c->waiting.head;
+        int err = start_write(c, r);
+        if (err) { /* told through its callback, as the caller is gone */
+            r->result = err;
+            r->status = err;
+            list_push(&c->done, r);
+            arm(c);
+        }
+    }
+}
+
+int ct_commit_write(ct_commit *c, ct_commit_req *r, ct_commit_fn fn,
+                    void *arg, ct_commit_cb cb)
+{
+    if (c->closing)
+        return CT_ESTATE;
+    r->cb = cb;
+    r->fn = fn;
+    r->arg = arg;
+    if (c->parked || !list_empty(&c->waiting)) {
+        r->status = 0;
+        list_push(&c->waiting, r);
+        arm(c);
+        return 0;
+    }
+    int err = start_write(c, r);
+    /* Writes its function made (queued behind it) run now. */
+    if (!c->parked && !list_empty(&c->waiting))
+        run_waiting(c);
+    return err;
+}
+
+void ct_commit_set_handoff(ct_commit *c, ct_handoff *h)
+{
+    c->handoff = h;
 }
 
 int ct_commit_defer(ct_commit *c, ct_commit_req *r, ct_commit_cb cb)
@@ -314,6 +416,16 @@ void ct_commit_close(ct_commit *c, void (*cb)(void *data), void *data)
 {
     /* Refuse new writes first, so that the flush below terminates. */
     c->closing = true;
+    /* A parked write and those waiting for it end first (their plugin
+     * calls have deadlines). */
+    for (;;) {
+        if (c->parked)
+            ct_handoff_finish(c->handoff);
+        else if (!list_empty(&c->waiting))
+            run_waiting(c);
+        else
+            break;
+    }
     end_group(c);
     dispatch(c);
     disarm(c);

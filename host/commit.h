@@ -55,6 +55,8 @@ struct ct_commit_req {
     ct_commit_cb cb;
     int status;
     ct_commit_req *next;
+    ct_commit_fn fn; /* a write waiting for a parked one (handoff.h) */
+    void *arg;
 };
 
 /* Reported after each group ends, for metrics (may be NULL). */
@@ -100,6 +102,14 @@ void ct_commit_close(ct_commit *c, void (*cb)(void *data), void *data);
  * status) runs at the end of the turn. Returns a CT_E* code, leaving r
  * unqueued and cb never called, when no transaction could be begun (or
  * when called while the committer is closing: CT_ESTATE).
+ *
+ * With a host thread (ct_commit_set_handoff), fn runs there, and a write
+ * whose plugin calls let the loop go (it "parks") keeps the group open
+ * until it ends: the turn's end does not commit, ct_commit_pending stays
+ * true (reads and deferred work wait), and writes that come meanwhile
+ * wait in order and run once it has ended, in the same group (a write
+ * that then cannot begin hears the error through cb). r->result is set
+ * by the time cb runs, not necessarily on return.
  */
 int ct_commit_write(ct_commit *c, ct_commit_req *r, ct_commit_fn fn,
                     void *arg, ct_commit_cb cb);
@@ -110,6 +120,11 @@ int ct_commit_write(ct_commit *c, ct_commit_req *r, ct_commit_fn fn,
  * (nothing to wait for: do the work now); cb is then never called.
  */
 int ct_commit_defer(ct_commit *c, ct_commit_req *r, ct_commit_cb cb);
+
+/* Runs every write's function on h's host thread from now on (borrowed;
+ * must outlive the committer). */
+struct ct_handoff;
+void ct_commit_set_handoff(ct_commit *c, struct ct_handoff *h);
 
 /* Whether a group is open (writes made this turn, not yet committed). */
 bool ct_commit_pending(const ct_commit *c);

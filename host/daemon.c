@@ -10,6 +10,7 @@
 #include "auth.h"
 #include "error.h"
 #include "events.h"
+#include "handoff.h"
 #include "http.h"
 #include "log.h"
 #include "sha256.h"
@@ -589,6 +590,8 @@ static void on_commit_closed(void *data)
 {
     ct_daemon *d = data;
     d->commit = NULL;
+    ct_handoff_close(d->handoff);
+    d->handoff = NULL;
     uv_close((uv_handle_t *)&d->sigterm, on_signal_closed);
     uv_close((uv_handle_t *)&d->sigint, on_signal_closed);
     uv_close((uv_handle_t *)&d->sighup, on_signal_closed);
@@ -608,6 +611,10 @@ static void on_http_closed(void *data)
 {
     ct_daemon *d = data;
     d->http = NULL;
+    /* A write still waiting for plugin code (a timer's) ends while the
+     * clock it may use is open; its calls have deadlines. */
+    if (d->handoff)
+        ct_handoff_finish(d->handoff);
     ct_clock_close(d->clock, on_clock_closed, d);
 }
 
@@ -749,6 +756,17 @@ static void banner(ct_daemon *d)
     fflush(out);
 }
 
+/* While a write waits for plugin code on the host thread, the loop
+ * runs, but no timer of the host clock fires (plugin schedules, due
+ * writes): they would reach the plugins and the store in the middle of
+ * that write. */
+static void on_park(bool parked, void *data)
+{
+    ct_daemon *d = data;
+    if (d->clock)
+        ct_clock_hold(d->clock, parked);
+}
+
 static int start(ct_daemon *d)
 {
     ct_diags diags = {0};
@@ -772,7 +790,10 @@ static int start(ct_daemon *d)
     if ((err = ct_commit_new(&d->loop, d->store, &co, &d->commit)))
         return err;
     if ((err = ct_clock_new_real(&d->loop, &d->clock)) ||
-        (err = ct_daemon__guard_start(d)) ||
+        (err = ct_handoff_new(&d->loop, on_park, d, &d->handoff)))
+        return err;
+    ct_commit_set_handoff(d->commit, d->handoff);
+    if ((err = ct_daemon__guard_start(d)) ||
         (err = ct_daemon__cap_start(d, &stats)))
         return err;
     if ((err = ct_auth_new(d->cfg, &d->auth)))
@@ -844,6 +865,9 @@ static void cleanup(ct_daemon *d)
         ct_commit_close(d->commit, NULL, NULL);
     if (d->signals_open)
         on_commit_closed(d);
+    else
+        ct_handoff_close(d->handoff);
+    d->handoff = NULL;
     uv_run(&d->loop, UV_RUN_DEFAULT);
 }
 

@@ -53,6 +53,7 @@ struct ct_daemon {
     ct_store *store;
     ct_clock *clock;
     ct_commit *commit;
+    struct ct_handoff *handoff; /* the host thread the commit's writes run on */
     ct_prom *prom;
     ct_http *http;
     ct_host *host;    /* capacity and plugins (host.h), daemon_cap.c */

@@ -62,6 +62,12 @@ typedef struct state {
     size_t nwatch;
     uv_timer_t settle;
     bool settle_open;
+    /* Events and schedules due (ct_plugins_set_due), run as writes of
+     * the group commit, so on the host thread (handoff.h). */
+    uv_async_t due_async;
+    bool due_open;
+    ct_commit_req due_req;
+    bool due_busy, due_more;
     bool stopping;
 } state;
 
@@ -104,6 +110,67 @@ static void on_escalate(ct_timer *t, void *data)
     u->esc_req.data = u;
     u->esc_busy = ct_commit_write(ct_daemon_commit(u->d), &u->esc_req, escalate_write,
                                   u, escalate_done) == 0;
+}
+
+/* --- events and schedules off the loop --------------------------------------- */
+
+/*
+ * Delivering events to ct.on handlers and calling a schedule are plugin
+ * code: each runs as a write of the group commit, whose function runs on
+ * the host thread, so the loop goes on while the plugin's code runs (one
+ * schedule call, or one delivery of the queue, per write; writes that
+ * come meanwhile take their turn in between). A handler's or schedule's
+ * writes stand or fall in the write's savepoint, and the events they
+ * record go out after that group commits, to the next delivery.
+ */
+static int due_write(ct_store *s, void *arg)
+{
+    (void)s;
+    state *u = arg;
+    u->due_more = ct_plugins_run_due(u->m);
+    return 0;
+}
+
+static void due_start(state *u);
+
+static void due_written(ct_commit_req *r, int status)
+{
+    state *u = r->data;
+    u->due_busy = false;
+    if (status)
+        ct_log_warn(UNIT, "plugin events or schedule not kept: %s",
+                    ct_strerror(status));
+    if (u->due_more)
+        due_start(u);
+}
+
+static void due_start(state *u)
+{
+    if (u->due_busy || u->stopping)
+        return;
+    ct_commit *c = ct_daemon_commit(u->d);
+    u->due_req.data = u;
+    int err = c ? ct_commit_write(c, &u->due_req, due_write, u, due_written)
+                : CT_ESTATE;
+    if (err) {
+        ct_log_warn(UNIT, "plugin events or schedule not run: %s",
+                    ct_strerror(err));
+        return;
+    }
+    u->due_busy = true;
+}
+
+/* From the bus (inside a commit) and the clock: start on the next turn. */
+static void on_due(void *ud)
+{
+    state *u = ud;
+    if (u->due_open)
+        uv_async_send(&u->due_async);
+}
+
+static void on_due_async(uv_async_t *a)
+{
+    due_start(a->data);
 }
 
 /* --- reload -------------------------------------------------------------- */
@@ -278,6 +345,10 @@ static void reload_abort(ct_daemon *d, const ct_config *next, void *data)
     (void)next;
     state *u = data;
     ct_plugins_abort(u->m);
+    /* A directory replaced by the broken set is a new one: watch it, so
+     * that its fix is seen (the old watch follows the removed one). */
+    if (!u->stopping)
+        watch_start(u);
 }
 
 /* --- watching plugin files ------------------------------------------------- */
@@ -287,8 +358,26 @@ static void on_settled(uv_timer_t *t)
     state *u = t->data;
     if (u->stopping)
         return;
+    /* Watched again by path before the reload reads them: a directory
+     * replaced (removed and written again, or renamed over) is another
+     * one, and its later changes must be seen whatever the reload does. */
+    watch_start(u);
     ct_log_info(UNIT, "plugin files changed: reloading");
     ct_daemon_request_reload(u->d);
+}
+
+/* Whether file is the base name of the directory h watches. */
+static bool is_watched_dir(uv_fs_event_t *h, const char *file)
+{
+    char path[4096];
+    size_t len = sizeof path;
+    if (uv_fs_event_getpath(h, path, &len) || len == 0)
+        return false;
+    path[len < sizeof path ? len : sizeof path - 1] = '\0';
+    while (len > 1 && path[len - 1] == '/')
+        path[--len] = '\0';
+    const char *base = strrchr(path, '/');
+    return strcmp(base ? base + 1 : path, file) == 0;
 }
 
 static void on_change(uv_fs_event_t *h, const char *file, int events,
@@ -298,10 +387,13 @@ static void on_change(uv_fs_event_t *h, const char *file, int events,
     state *u = h->data;
     if (status < 0 || u->stopping)
         return;
-    /* Editors write through temporary files: only Lua and YAML count. */
+    /* Editors write through temporary files: only Lua and YAML count,
+     * and the watched directory itself (removed or renamed away: libuv
+     * names it by its own base name). */
     size_t n = file ? strlen(file) : 0;
     if (n && !(n > 4 && strcmp(file + n - 4, ".lua") == 0) &&
-        !(n > 5 && strcmp(file + n - 5, ".yaml") == 0))
+        !(n > 5 && strcmp(file + n - 5, ".yaml") == 0) &&
+        !is_watched_dir(h, file))
         return;
     uv_timer_start(&u->settle, on_settled, WATCH_SETTLE_MS, 0);
 }
@@ -420,6 +512,12 @@ static int start(ct_daemon *d, void **data)
     uv_timer_init(ct_daemon_loop(d), &u->settle);
     u->settle.data = u;
     u->settle_open = true;
+    if ((rc = uv_async_init(ct_daemon_loop(d), &u->due_async, on_due_async)))
+        return ct_err_from_uv(rc);
+    u->due_async.data = u;
+    u->due_open = true;
+    ct_plugins_set_due(u->m, on_due, u);
+    on_due(u); /* what start-up left */
     watch_start(u);
     ct_timer_start(&u->escalate, ct_clock_now(clock) + ESCALATE_FIRST_MS,
                    on_escalate, u);
@@ -434,6 +532,16 @@ static void on_settle_closed(uv_handle_t *h)
     u->settle_open = false;
 }
 
+static void on_due_closed(uv_handle_t *h)
+{
+    (void)h;
+}
+
+static void due_dropped(void *ud)
+{
+    (void)ud;
+}
+
 static void stop(ct_daemon *d, void *data)
 {
     (void)d;
@@ -445,6 +553,15 @@ static void stop(ct_daemon *d, void *data)
     watch_stop(u);
     if (u->settle_open && !uv_is_closing((uv_handle_t *)&u->settle))
         uv_close((uv_handle_t *)&u->settle, on_settle_closed);
+    /* From here nothing runs plugin code for events and schedules: a
+     * chain of handlers answering each other would hold the shutdown.
+     * What is still due is dropped with the plugins (it is all in the
+     * audit log). */
+    ct_plugins_set_due(u->m, due_dropped, NULL);
+    if (u->due_open) {
+        u->due_open = false;
+        uv_close((uv_handle_t *)&u->due_async, on_due_closed);
+    }
     /* A load under way ends by itself (its calls have deadlines) and
      * needs the handle until then: closed by on_async. */
     if (u->ld.async_open && !u->ld.running)

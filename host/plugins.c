@@ -42,6 +42,8 @@ void ct_plugins__plugin_free(ct_plugin *p)
 {
     if (!p)
         return;
+    if (p->mgr)
+        ct_plugins__forget_due(p->mgr, p);
     for (size_t i = 0; i < p->nscheds; i++) {
         ct_plugin_schedule *s = p->scheds[i];
         ct_timer_stop(&s->timer);
@@ -461,6 +463,10 @@ void ct_plugins_free(ct_plugins *m)
     set_free(m->cur);
     ct_plugins__drop_queue(m);
     free(m->queue);
+    free(m->due);
+    for (size_t i = 0; i < m->nanswers; i++)
+        free(m->answers[i].from);
+    free(m->answers);
     json_decref(m->pretested);
     free(m);
 }

@@ -231,6 +231,23 @@ int ct_plugins_delay(ct_plugins *p, const json_t *referral,
  * hook function does this before it returns). */
 void ct_plugins_flush(ct_plugins *p);
 
+/*
+ * Plugin work that falls due outside any call of the embedder (committed
+ * events to deliver to ct.on handlers, ct.every/ct.daily schedules whose
+ * time came) is run where it falls unless the embedder takes it: then it
+ * is kept, and due(ud) says so (on the embedder's thread, at most once
+ * until ct_plugins_run_due has run); the embedder calls
+ * ct_plugins_run_due where it may wait for plugin code (the daemon: a
+ * write on its host thread, handoff.h), until that returns false. Each
+ * call runs one due schedule (in the order they fell due; each still in
+ * a transaction or savepoint of its own) or, with none, delivers the
+ * queued events (at most 64 rounds, as a flush). NULL due: run where it
+ * falls again.
+ */
+typedef void (*ct_plugins_due_fn)(void *ud);
+void ct_plugins_set_due(ct_plugins *p, ct_plugins_due_fn due, void *ud);
+bool ct_plugins_run_due(ct_plugins *p);
+
 /* Delivers a host event (capacity events, plugin emits) to subscribers. */
 void ct_plugins_dispatch(ct_plugins *p, const char *kind,
                          const json_t *payload);

@@ -28,7 +28,8 @@ static bool matches(const char *pattern, const char *kind)
     return strcmp(pattern, kind) == 0;
 }
 
-static void deliver(ct_plugins *m, const char *kind, const json_t *payload)
+static void deliver(ct_plugins *m, const char *kind, const json_t *payload,
+                    int depth)
 {
     for (size_t i = 0; m->cur && i < m->cur->n; i++) {
         ct_plugin *p = m->cur->items[i];
@@ -50,10 +51,13 @@ static void deliver(ct_plugins *m, const char *kind, const json_t *payload)
             snprintf(what, sizeof what, "on(%s)", kind);
             p->calls++;
             const char *outer = m->answering;
+            int outer_depth = m->answering_depth;
             m->answering = p->manifest->name;
+            m->answering_depth = depth;
             const char *msg;
             rc = ct_plugins__budgeted_call(p, what, 1, 0, CT_PER_MINUTE, &msg);
             m->answering = outer;
+            m->answering_depth = outer_depth;
             if (rc) {
                 ct_log_warn("plugins", "%s",
                             ct_sandbox_last_error(p->sb)->message);
@@ -65,15 +69,47 @@ static void deliver(ct_plugins *m, const char *kind, const json_t *payload)
     }
 }
 
+static void enqueue_from(ct_plugins *m, const char *kind, json_t *payload,
+                         const char *from, int depth);
+
 /* Takes a payload reference; the emitter is the plugin answering now. */
 void ct_plugins__enqueue(ct_plugins *m, const char *kind, json_t *payload)
+{
+    enqueue_from(m, kind, payload, m->answering,
+                 m->answering ? m->answering_depth + 1 : 0);
+}
+
+static void enqueue_from(ct_plugins *m, const char *kind, json_t *payload,
+                         const char *from, int depth)
 {
     if (ct_grow(&m->queue, &m->capqueue, m->nqueue, sizeof *m->queue, 8)) {
         json_decref(payload);
         return;
     }
     m->queue[m->nqueue++] =
-        (queued){strdup(kind), payload, ct_strdup(m->answering)};
+        (queued){strdup(kind), payload, ct_strdup(from), depth};
+}
+
+void ct_plugins__note_answer(ct_plugins *m, int64_t seq)
+{
+    if (!m->due_fn || !m->answering || seq <= 0)
+        return; /* heard at once (no write of the embedder's around it) */
+    if (ct_grow(&m->answers, &m->capanswers, m->nanswers,
+                sizeof *m->answers, 8))
+        return; /* heard as the host's: one chain may run longer */
+    char *from = ct_strdup(m->answering);
+    if (!from)
+        return;
+    m->answers[m->nanswers++] =
+        (answered){seq, from, m->answering_depth + 1};
+}
+
+/* Forgets the answers noted (those not heard were rolled back). */
+static void clear_answers(ct_plugins *m)
+{
+    for (size_t i = 0; i < m->nanswers; i++)
+        free(m->answers[i].from);
+    m->nanswers = 0;
 }
 
 /* The bus hands over each committed event (the host's and the plugins'
@@ -83,9 +119,73 @@ void ct_plugins__enqueue(ct_plugins *m, const char *kind, json_t *payload)
 void ct_plugins__on_bus_event(const ct_event *ev, void *data)
 {
     ct_plugins *m = data;
-    ct_plugins__enqueue(m, ev->kind, json_incref((json_t *)ev->payload));
-    if (!m->running && !m->flushing)
+    json_t *payload = json_incref((json_t *)ev->payload);
+    size_t i = 0;
+    while (i < m->nanswers && m->answers[i].seq != ev->seq)
+        i++;
+    if (!m->answering && i < m->nanswers) {
+        answered a = m->answers[i];
+        m->answers[i] = m->answers[--m->nanswers];
+        enqueue_from(m, ev->kind, payload, a.from, a.depth);
+        free(a.from);
+    } else {
+        ct_plugins__enqueue(m, ev->kind, payload);
+    }
+    if (m->running || m->flushing)
+        return;
+    if (m->due_fn) /* the embedder delivers them where it may wait */
+        m->due_fn(m->due_ud);
+    else
         ct_plugins_flush(m);
+}
+
+/* --- work the embedder runs (ct_plugins_set_due) ------------------------ */
+
+void ct_plugins_set_due(ct_plugins *m, ct_plugins_due_fn due, void *ud)
+{
+    m->due_fn = due;
+    m->due_ud = ud;
+}
+
+void ct_plugins__forget_due(ct_plugins *m, const ct_plugin *p)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < m->ndue; i++)
+        if (m->due[i]->plugin != p)
+            m->due[k++] = m->due[i];
+    m->ndue = k;
+}
+
+void ct_plugins__schedule_fired(ct_plugin_schedule *s)
+{
+    ct_plugins *m = s->plugin->mgr;
+    if (!m->due_fn) {
+        ct_plugins__run_schedule(s);
+        return;
+    }
+    if (ct_grow(&m->due, &m->capdue, m->ndue, sizeof *m->due, 8)) {
+        /* tried again at its next time */
+        ct_log_error("plugins", "plugin '%s': %s not run: out of memory",
+                     s->plugin->manifest->name, s->name);
+        ct_plugins__schedule_arm(s, false);
+        return;
+    }
+    m->due[m->ndue++] = s;
+    m->due_fn(m->due_ud);
+}
+
+bool ct_plugins_run_due(ct_plugins *m)
+{
+    clear_answers(m);
+    if (m->ndue) {
+        ct_plugin_schedule *s = m->due[0];
+        memmove(m->due, m->due + 1, (m->ndue - 1) * sizeof *m->due);
+        m->ndue--;
+        ct_plugins__run_schedule(s); /* flushes the events it made */
+    } else {
+        ct_plugins_flush(m);
+    }
+    return m->ndue || m->nqueue;
 }
 
 /* Adds name to the list unless it is there (or NULL). */
@@ -102,21 +202,21 @@ static void add_name(const char **names, size_t *n, size_t max,
 /* Says what the event loop dropped and who kept it going: each kind
  * still queued with its count, then the plugins that emitted those
  * events or would have answered them. */
-static void log_dropped(ct_plugins *m)
+static void log_dropped(ct_plugins *m, const queued *qs, size_t nq)
 {
     const char *names[32];
     size_t nnames = 0;
     ct_buf kinds = {0}, who = {0};
-    for (size_t i = 0; i < m->nqueue; i++) {
-        const queued *q = &m->queue[i];
+    for (size_t i = 0; i < nq; i++) {
+        const queued *q = &qs[i];
         size_t first = 0, n = 0;
-        while (first < i && (!q->kind || !m->queue[first].kind ||
-                             strcmp(m->queue[first].kind, q->kind) != 0))
+        while (first < i && (!q->kind || !qs[first].kind ||
+                             strcmp(qs[first].kind, q->kind) != 0))
             first++;
         if (!q->kind || first < i)
             continue; /* counted with the first of its kind */
-        for (size_t j = i; j < m->nqueue; j++) {
-            const queued *o = &m->queue[j];
+        for (size_t j = i; j < nq; j++) {
+            const queued *o = &qs[j];
             if (o->kind && strcmp(o->kind, q->kind) == 0) {
                 n++;
                 add_name(names, &nnames, CT_ARRAY_LEN(names), o->from);
@@ -136,7 +236,7 @@ static void log_dropped(ct_plugins *m)
     ct_log_warn("plugins", "dropped %zu event%s still queued after %d "
                            "rounds (%s): plugins %s kept emitting in answer "
                            "to each other",
-                m->nqueue, m->nqueue == 1 ? "" : "s", MAX_EVENT_ROUNDS,
+                nq, nq == 1 ? "" : "s", MAX_EVENT_ROUNDS,
                 kinds.data ? kinds.data : "", who.data ? who.data : "?");
     ct_buf_free(&kinds);
     ct_buf_free(&who);
@@ -151,14 +251,18 @@ void ct_plugins_flush(ct_plugins *m)
         queued q = m->queue[0];
         memmove(m->queue, m->queue + 1, (m->nqueue - 1) * sizeof *m->queue);
         m->nqueue--;
-        if (q.kind && q.payload)
-            deliver(m, q.kind, q.payload);
+        /* An answer 65 deep: 64 answers in a row before it (heard over
+         * several writes in the daemon, each a delivery of its own). */
+        if (q.depth > MAX_EVENT_ROUNDS)
+            log_dropped(m, &q, 1);
+        else if (q.kind && q.payload)
+            deliver(m, q.kind, q.payload, q.depth);
         free(q.kind);
         free(q.from);
         json_decref(q.payload);
     }
     if (m->nqueue) {
-        log_dropped(m);
+        log_dropped(m, m->queue, m->nqueue);
         ct_plugins__drop_queue(m);
     }
     m->flushing = false;
@@ -167,7 +271,7 @@ void ct_plugins_flush(ct_plugins *m)
 void ct_plugins_dispatch(ct_plugins *m, const char *kind,
                          const json_t *payload)
 {
-    deliver(m, kind, payload);
+    deliver(m, kind, payload, 0);
     ct_plugins_flush(m);
 }
 

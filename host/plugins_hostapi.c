@@ -189,7 +189,7 @@ static int l_log_error(lua_State *L) { return log_at(L, CT_LOG_ERROR); }
 static void schedule_fire(ct_timer *t, void *data)
 {
     (void)t;
-    ct_plugins__run_schedule(data);
+    ct_plugins__schedule_fired(data);
 }
 
 /* Next due time of a schedule after now. */
@@ -354,6 +354,7 @@ typedef struct emit_write {
     ct_events *bus;
     const char *actor, *kind;
     json_t *payload; /* owned until recorded */
+    int64_t seq;
 } emit_write;
 
 static int emit_fn(ct_store *s, void *arg)
@@ -363,7 +364,7 @@ static int emit_fn(ct_store *s, void *arg)
     json_t *payload = w->payload;
     w->payload = NULL;
     return ct_events_record(w->bus, w->actor, w->kind, payload,
-                            CT_EVENT_PLUGIN, NULL, NULL);
+                            CT_EVENT_PLUGIN, NULL, &w->seq);
 }
 
 /* ct.emit(event, payload?) -> true | nil, err, code */
@@ -406,12 +407,13 @@ static int l_emit(lua_State *L)
      * a group commit) so that it stands or falls with it; delivered by
      * the bus after the commit that keeps it. */
     emit_write w = {ct_capacity_events(cap_of(L)),
-                    actor_of(L, actor, sizeof actor), kind, payload};
+                    actor_of(L, actor, sizeof actor), kind, payload, 0};
     int rc = ct_store_run(ct_events_store(w.bus), emit_fn, &w);
     if (w.payload) /* not reached: begin failed */
         json_decref(w.payload);
     if (rc)
         return fail(L, rc, "cannot record the event in the audit log");
+    ct_plugins__note_answer(self(L)->mgr, w.seq);
     lua_pushboolean(L, 1);
     return 1;
 }

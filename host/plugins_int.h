@@ -100,7 +100,17 @@ typedef struct queued {
     char *kind;
     json_t *payload;
     char *from; /* the plugin whose event handler emitted it, or NULL */
+    int depth;  /* events it answers: 0 for the host's */
 } queued;
+
+/* An event a handler recorded inside the embedder's write (due mode):
+ * heard from the bus only after that write's commit, when nobody answers
+ * any more, so who emitted it in answer to what is kept by its seq. */
+typedef struct answered {
+    int64_t seq;
+    char *from;
+    int depth;
+} answered;
 
 struct ct_plugins {
     ct_capacity *cap;
@@ -113,6 +123,9 @@ struct ct_plugins {
     bool flushing;
     const ct_config *loading; /* the config set_load is loading, or NULL */
     const char *answering; /* plugin whose event handler runs now */
+    int answering_depth;   /* the depth of the event it answers */
+    answered *answers;     /* ct_plugins__note_answer, until delivered */
+    size_t nanswers, capanswers;
     int running; /* plugin calls under way: events wait in the queue */
     ct_sandbox_line_fn line_fn; /* coverage (ct_plugins_new_traced) */
     void *line_ud;
@@ -120,6 +133,12 @@ struct ct_plugins {
     json_t *pretested; /* ct_plugins_set_pretested: the next prepare's */
     ct_plugins_gate gate; /* while ct_plugins_prepare_load runs gated */
     set *loaded; /* built by prepare_load, checked by prepare_end */
+    /* ct_plugins_set_due: work the embedder runs (schedules that fired,
+     * in order; the event queue) instead of running it where it falls. */
+    ct_plugins_due_fn due_fn;
+    void *due_ud;
+    ct_plugin_schedule **due;
+    size_t ndue, capdue;
 };
 
 /* The host clock's time for a sandbox (ud: the capacity handle). */
@@ -157,6 +176,16 @@ void ct_plugins__enqueue(ct_plugins *m, const char *kind, json_t *payload);
 
 /* Drops every queued event. */
 void ct_plugins__drop_queue(ct_plugins *m);
+
+/* An event recorded with seq by plugin code: if a handler recorded it
+ * inside the embedder's write, keeps who and in answer to what. */
+void ct_plugins__note_answer(ct_plugins *m, int64_t seq);
+
+/* Forgets p's schedules that are due and not yet run (p is being freed). */
+void ct_plugins__forget_due(ct_plugins *m, const ct_plugin *p);
+
+/* A schedule's timer fired: run now, or marked due for the embedder. */
+void ct_plugins__schedule_fired(ct_plugin_schedule *s);
 
 /* The event bus's subscriber (data: the manager). */
 void ct_plugins__on_bus_event(const ct_event *ev, void *data);

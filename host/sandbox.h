@@ -273,6 +273,24 @@ int ct_sandbox_set_host_gate(ct_sandbox *sb, ct_sandbox_gate_fn enter,
                              ct_sandbox_gate_fn leave, void *ud);
 
 /*
+ * Lending the host while a call runs (the daemon's host thread,
+ * handoff.h): set on a thread that holds the host only by the event
+ * loop's leave. Every watched call made on that thread (a sandbox with the
+ * watchdog and no host gate of its own) first gives the host back
+ * (release), runs with gate_enter/gate_leave as its host gate (the
+ * plugin's passages into the host ask the loop for it, as at a reload),
+ * and once it has ended or been given up takes the host again (acquire,
+ * which returns once the loop has handed it over). So the loop runs while
+ * plugin code runs, and never at the same time as host code. NULL clears;
+ * the struct is borrowed until then. Per thread.
+ */
+typedef struct ct_sandbox_lend {
+    ct_sandbox_gate_fn release, acquire, gate_enter, gate_leave;
+    void *ud;
+} ct_sandbox_lend;
+void ct_sandbox_set_thread_lend(const ct_sandbox_lend *lend);
+
+/*
  * Whether a call of sb was abandoned; *running_ms (may be NULL) is how
  * long that call has been running, 0 once it has returned.
  */

@@ -73,6 +73,14 @@ struct ct_sandbox__worker {
 /* Sandboxes closed while an abandoned call of theirs still runs. */
 static atomic_int retired_running;
 
+/* The host lent back to the loop while this thread's calls run. */
+static _Thread_local const ct_sandbox_lend *thread_lend;
+
+void ct_sandbox_set_thread_lend(const ct_sandbox_lend *lend)
+{
+    thread_lend = lend;
+}
+
 static void lock(struct ct_sandbox__worker *w)
 {
     pthread_mutex_lock(&w->mu);
@@ -197,6 +205,15 @@ int ct_sandbox__pcall(ct_sandbox *sb, bool outer, int nargs, int nresults,
     if (!w || !outer)
         return lua_pcall(sb->L, nargs, nresults, base);
     lock(w);
+    /* On a thread that holds the host on the loop's leave: the loop has
+     * it back while the plugin runs, and the plugin's passages into the
+     * host ask the loop (set while no call runs, as the gate must be). */
+    const ct_sandbox_lend *lend = w->gate_enter ? NULL : thread_lend;
+    if (lend) {
+        w->gate_enter = lend->gate_enter;
+        w->gate_leave = lend->gate_leave;
+        w->gate_ud = lend->ud;
+    }
     w->nargs = nargs;
     w->nresults = nresults;
     w->base = base;
@@ -206,6 +223,11 @@ int ct_sandbox__pcall(ct_sandbox *sb, bool outer, int nargs, int nresults,
     w->extra_ns = 0;
     w->job = JOB_RUN;
     pthread_cond_signal(&w->go);
+    if (lend) {
+        unlock(w);
+        lend->release(lend->ud);
+        lock(w);
+    }
     while (w->job == JOB_RUN) {
         if (!w->began_ns) {
             pthread_cond_wait(&w->done, &w->mu);
@@ -221,14 +243,22 @@ int ct_sandbox__pcall(ct_sandbox *sb, bool outer, int nargs, int nresults,
             abs_time(now >= give_up ? now + HOST_POLL_NS : give_up);
         pthread_cond_timedwait(&w->done, &w->mu, &until);
     }
+    /* Once abandoned, the worker raises before it reaches the gate, and a
+     * finished call has released it: the gate can go. */
+    if (lend)
+        w->gate_enter = w->gate_leave = NULL;
     if (w->job == JOB_DONE) {
         w->job = JOB_IDLE;
         int status = w->status;
         unlock(w);
+        if (lend)
+            lend->acquire(lend->ud);
         return status;
     }
     w->abandoned = true;
     unlock(w);
+    if (lend)
+        lend->acquire(lend->ud);
     sb->abandoned = true;
     sb->frozen_mem_used = sb->mem_used;
     sb->frozen_mem_peak = sb->mem_peak;

@@ -79,6 +79,25 @@ req GET '/v1/audit?limit=1000' "$admin"
 expect 200 '[.events[] | select(.kind == "plugin.downgraded") | .payload | [.plugin, .from, .to]] == [["triage_p2", "1.0.0", "0.9.0"]]'
 [ ! -e "$tmp/plugins/.triage_p2.allow-downgrade" ] && ok || bad "the allowance was not used up"
 
+# A plugin directory replaced by a broken one (removed and written again,
+# as an unpacked release is) is refused; a fix written into the new
+# directory later is then picked up (found on main: the watch stayed on
+# the removed directory after the failed reload, and the fix was never
+# seen).
+failures() { grep -c 'reload failed' "$tmp/main.err"; }
+before=$(failures)
+rm -rf "$tmp/plugins/triage_p2"
+mkdir "$tmp/plugins/triage_p2"
+cp "$src/tests/plugins/triage_p2/plugin.yaml" "$tmp/plugins/triage_p2/"
+sed -i 's|^version: 1.0.0|version: 1.1.0|' "$tmp/plugins/triage_p2/plugin.yaml"
+printf 'local M = {\nreturn M\n' > "$tmp/plugins/triage_p2/init.lua"
+failed_again() { [ "$(failures)" -gt "$before" ]; }
+wait_for 30 failed_again && ok || bad "the broken replacement was not reloaded and refused"
+sed 's|pathway = ct.settings.pathway|pathway = "P3"|' "$src/tests/plugins/triage_p2/init.lua" > "$tmp/plugins/triage_p2/init.lua"
+n=60
+wait_for 30 reloaded && ok || bad "the fix in the replaced directory was not picked up: $body"
+[ "$(version_of)" = 1.1.0 ] && ok || bad "the replaced plugin's version: $(version_of)"
+
 # A settings change is audited setting by setting (found on main: only
 # the settings' hash changed in config.reloaded).
 sed -i 's|settings: {level: 2}|settings: {level: 3}|' "$tmp/area.yaml"
