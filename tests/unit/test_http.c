@@ -342,10 +342,16 @@ static void send_all(int fd, const char *data, size_t len)
     }
 }
 
+/* Asked by each writer thread as its answer arrives: on a connection of
+ * its own, because statements that overlap on one shared connection share
+ * one read transaction, whose snapshot may predate this row's commit. */
 static bool row_exists(const char *id)
 {
+    sqlite3 *db;
     sqlite3_stmt *st;
-    cr_assert_eq(sqlite3_prepare_v2(observer,
+    cr_assert_eq(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL),
+                 SQLITE_OK);
+    cr_assert_eq(sqlite3_prepare_v2(db,
                                     "SELECT count(*) FROM organisation "
                                     "WHERE id = ?1",
                                     -1, &st, NULL),
@@ -354,6 +360,7 @@ static bool row_exists(const char *id)
     cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
     bool found = sqlite3_column_int64(st, 0) > 0;
     sqlite3_finalize(st);
+    sqlite3_close(db);
     return found;
 }
 
