@@ -19,9 +19,9 @@
 #include "error.h"
 #include "intake.h"
 #include "log.h"
+#include "util.h"
 
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -313,13 +313,7 @@ static int reload_prepare_start(ct_daemon *d, const ct_config *next,
     ld->next = next;
     ld->diags = diags;
     ld->want = ld->granted = ld->released = ld->done = false;
-    /* Signals stay with the loop's thread (libuv's handlers). */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = pthread_create(&ld->thread, NULL, loader_main, u);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (rc) {
+    if (ct_thread_start(&ld->thread, 0, loader_main, u)) {
         ct_plugins_prepare_end(u->m, next, diags);
         ct_plugins_abort(u->m);
         ct_plugins_set_pretested(u->m, NULL);

@@ -9,9 +9,9 @@
 
 #include "error.h"
 #include "sandbox.h"
+#include "util.h"
 
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 
 #define HOST_STACK ((size_t)8 << 20)
@@ -192,17 +192,7 @@ int ct_handoff_new(uv_loop_t *loop, void (*on_park)(bool parked, void *data),
     /* Keeps no loop alive by itself: a parked job's write keeps the
      * committer's handles active. */
     uv_unref((uv_handle_t *)&h->async);
-    /* Signals stay with the loop's thread (libuv's handlers). */
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, HOST_STACK);
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    rc = pthread_create(&h->thread, &attr, host_main, h);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    pthread_attr_destroy(&attr);
-    if (rc) {
+    if (ct_thread_start(&h->thread, HOST_STACK, host_main, h)) {
         ct_handoff_close(h);
         return CT_ENOMEM;
     }

@@ -34,9 +34,9 @@
 
 #include "error.h"
 #include "log.h"
+#include "util.h"
 
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
@@ -173,17 +173,7 @@ int ct_sandbox_set_watchdog(ct_sandbox *sb, int64_t grace_ms)
     pthread_condattr_destroy(&ca);
     sb->worker = w;
 
-    /* Signals stay with the loop's thread (libuv's handlers). */
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, WORKER_STACK);
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = pthread_create(&w->thread, &attr, worker_main, sb);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    pthread_attr_destroy(&attr);
-    if (rc) {
+    if (ct_thread_start(&w->thread, WORKER_STACK, worker_main, sb)) {
         sb->worker = NULL;
         worker_destroy(w);
         return CT_ENOMEM;

@@ -3,6 +3,7 @@
 #include "error.h"
 
 #include <ctype.h>
+#include <signal.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -345,4 +346,23 @@ size_t ct_levenshtein(const char *a, const char *b)
         }
     }
     return d[la][lb];
+}
+
+int ct_thread_start(pthread_t *thread, size_t stack, void *(*fn)(void *),
+                    void *arg)
+{
+    pthread_attr_t attr;
+    if (pthread_attr_init(&attr))
+        return CT_ENOMEM;
+    if (stack && pthread_attr_setstacksize(&attr, stack)) {
+        pthread_attr_destroy(&attr);
+        return CT_ENOMEM;
+    }
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(thread, &attr, fn, arg);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
+    return rc ? CT_ENOMEM : 0;
 }

@@ -6,6 +6,7 @@
 #ifndef CT_UTIL_H
 #define CT_UTIL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -36,6 +37,14 @@ void ct_copy_str(char *dst, size_t n, const char *src);
  * CT_ENOMEM with the array and *cap as they were.
  */
 int ct_grow(void *items, size_t *cap, size_t n, size_t size, size_t first);
+
+/*
+ * Starts a thread with every signal blocked, so that signals stay with the
+ * loop's thread (libuv's handlers), on a stack of stack bytes (0: the
+ * default). 0, or CT_ENOMEM when the thread could not be made.
+ */
+int ct_thread_start(pthread_t *thread, size_t stack, void *(*fn)(void *),
+                    void *arg);
 
 /* strdup that returns NULL for NULL. Caller frees. */
 char *ct_strdup(const char *s);
