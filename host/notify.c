@@ -245,13 +245,41 @@ static int64_t backoff_ms(const ct_config_notifications *c, int64_t n)
                             : 0);
 }
 
+/* Whether an answer refuses the request itself, so that sending the same
+ * bytes again cannot succeed: malformed (400), gone for good (410), too
+ * large (413), a type it will never take (415), or content it will not
+ * process (422). Other refusals (401, 403, 404: a receiver's set-up that
+ * its owner can mend; 408, 429: come back later) are retried. */
+static bool refused_for_good(long status)
+{
+    return status == 400 || status == 410 || status == 413 ||
+           status == 415 || status == 422;
+}
+
 /* The outcome of j: delivered, retry or failed. */
 static const char *outcome_of(const job *j, const ct_config_notifications *c)
 {
     if (j->req.http_status >= 200 && j->req.http_status < 300)
         return "delivered";
-    return j->give_up || j->n >= (int64_t)c->max_attempts ? "failed"
-                                                           : "retry";
+    return j->give_up || refused_for_good(j->req.http_status) ||
+                   j->n >= (int64_t)c->max_attempts
+               ? "failed"
+               : "retry";
+}
+
+/* The wait before the next attempt of j: the backoff, or the receiver's
+ * Retry-After when that is longer, never beyond max_backoff. */
+static int64_t next_wait_ms(const job *j, const ct_config_notifications *c)
+{
+    int64_t d = backoff_ms(c, j->n);
+    int64_t asked = j->req.retry_after_s;
+    if (asked > 0) {
+        asked = asked > c->max_backoff_ms / 1000 ? c->max_backoff_ms
+                                                  : asked * 1000;
+        if (asked > d)
+            d = asked;
+    }
+    return d;
 }
 
 static int record_write(ct_store *s, void *arg)
@@ -281,7 +309,7 @@ static int record_write(ct_store *s, void *arg)
     sqlite3_bind_int64(st, 1, j->id);
     sqlite3_bind_text(st, 2, retry ? "pending" : outcome, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, j->n);
-    sqlite3_bind_int64(st, 4, retry ? j->ended + backoff_ms(c, j->n)
+    sqlite3_bind_int64(st, 4, retry ? j->ended + next_wait_ms(j, c)
                                     : j->ended);
     if (!retry)
         sqlite3_bind_int64(st, 5, j->ended);
@@ -311,12 +339,19 @@ static void record_done(ct_commit_req *r, int status)
                               ") delivered to %s: HTTP %ld",
                         j->id, j->event, j->referral, j->org,
                         j->req.http_status);
+        else if (j->req.http_status)
+            ct_log_warn(UNIT, "notification %" PRId64 " to %s, attempt %" PRId64
+                              ": HTTP %ld%s",
+                        j->id, j->org, j->n, j->req.http_status,
+                        strcmp(outcome, "retry") == 0
+                            ? "; will retry"
+                        : refused_for_good(j->req.http_status)
+                            ? "; refused by the receiver, not retried"
+                            : "; given up");
         else
             ct_log_warn(UNIT, "notification %" PRId64 " to %s, attempt %" PRId64
-                              ": %s%s%s",
-                        j->id, j->org, j->n,
-                        j->req.http_status ? "HTTP " : "",
-                        j->req.http_status ? "" : j->req.error,
+                              ": %s%s",
+                        j->id, j->org, j->n, j->req.error,
                         strcmp(outcome, "failed") == 0
                             ? "; given up"
                             : "; will retry");

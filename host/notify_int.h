@@ -14,8 +14,8 @@ typedef struct ct_notify__sender ct_notify__sender;
 
 /* One request. The caller fills method, url, headers and body (all owned
  * by the caller until done) and keeps the struct until done runs. The
- * sender fills the outcome: http_status (0: no answer) and error (""
- * when an answer came). */
+ * sender fills the outcome: http_status (0: no answer), retry_after_s
+ * and error ("" when an answer came). */
 typedef struct ct_notify__request {
     const char *method; /* "PUT" or "POST" */
     const char *url;
@@ -23,6 +23,7 @@ typedef struct ct_notify__request {
     const char *body;
     long timeout_ms;
     long http_status;
+    long retry_after_s; /* the answer's Retry-After in seconds, 0: none */
     char error[CURL_ERROR_SIZE];
     CURL *easy; /* the sender's */
     struct ct_notify__request *prev, *next; /* the sender's, in flight */

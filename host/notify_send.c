@@ -10,6 +10,7 @@
 #include "error.h"
 #include "version.h"
 
+#include <limits.h>
 #include <nettle/hmac.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -72,6 +73,12 @@ static void check_done(ct_notify__sender *s)
         curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&r);
         if (m->data.result == CURLE_OK) {
             curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r->http_status);
+            /* Either form (seconds or an HTTP date), read by libcurl. */
+            curl_off_t after = 0;
+            if (curl_easy_getinfo(e, CURLINFO_RETRY_AFTER, &after) != CURLE_OK
+                || after < 0)
+                after = 0;
+            r->retry_after_s = after > LONG_MAX ? LONG_MAX : (long)after;
             r->error[0] = '\0';
         } else {
             r->http_status = 0;
@@ -208,6 +215,7 @@ int ct_notify__send(ct_notify__sender *s, ct_notify__request *r)
     if (!e)
         return CT_ENOMEM;
     r->http_status = 0;
+    r->retry_after_s = 0;
     r->error[0] = '\0';
     CURLcode c = CURLE_OK;
 #define SET(opt, v)                                                          \

@@ -189,4 +189,32 @@ expect 200 "(.notifications | length) == 1 and .notifications[0].referral == $r3
 req GET /metrics "$admin"
 grep -q '^caretide_notification_attempts_total{outcome="failed"} 1' <<<"$body" && ok || bad "metrics: failed attempt"
 kill -TERM "$pid"; wait "$pid" 2>/dev/null
+
+# ---- what the receiver says: a refusal for good, and Retry-After -----------
+# A 400 (or 410, 413, 415, 422) refuses the request itself: failed after
+# one attempt though attempts are left. A 429 with Retry-After waits at
+# least that long, not the 100-200 ms backoff.
+area "$tmp/area3.yaml" 'notifications:
+  max_attempts: 8
+  backoff: 100ms
+  max_backoff: 5s
+  timeout: 5s'
+echo status:400 > "$rx/mode"
+start fourth --config "$tmp/area3.yaml" || { finish; exit 1; }
+req POST /v1/referrals "$hospital" "$(referral "$(nhs 4)")"
+expect 201 '.referral.state == "held"'
+r4=$(echo "$body" | jq -r .referral.id)
+failed4() { [ "$(rows "referral_id = $r4 AND status = 'failed'")" = 1 ]; }
+wait_for 60 failed4 && ok || bad "a 400 was not given up: $(sqlite3 "$db" "SELECT * FROM notification WHERE referral_id = $r4")"
+req GET '/v1/notifications?status=failed' "$admin"
+expect 200 "[.notifications[] | select(.referral == $r4) | [.attempts, [.attempt_log[] | [.http_status, .outcome]]]] == [[1, [[400, \"failed\"]]]]"
+grep -q "HTTP 400; refused by the receiver, not retried" "$tmp"/fourth.err && ok || bad "no log line for the refusal: $(grep notification "$tmp"/fourth.err | tail -3)"
+echo after:2 > "$rx/mode"
+req POST "/v1/referrals/$r4/cancel" "$hospital" '{"reason": "went home with family"}'
+expect 200 '.referral.state == "cancelled"'
+cancelled4() { [ "$(rows "referral_id = $r4 AND event = 'cancelled' AND status = 'delivered'")" = 1 ]; }
+wait_for 60 cancelled4 && ok || bad "the cancellation was never delivered: $(sqlite3 "$db" "SELECT * FROM notification WHERE referral_id = $r4")"
+gap=$(sqlite3 "$db" "SELECT max(a.at) - min(a.at), count(*) FROM notification_attempt a JOIN notification n ON n.id = a.notification_id WHERE n.referral_id = $r4 AND n.event = 'cancelled'")
+[ "${gap#*|}" = 2 ] && [ "${gap%|*}" -ge 2000 ] && ok || bad "Retry-After: 2 not honoured (gap ms|attempts): $gap"
+kill -TERM "$pid"; wait "$pid" 2>/dev/null
 finish

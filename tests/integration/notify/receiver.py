@@ -8,7 +8,8 @@ is logged as one JSON line in DIR/log: method, path, the caretide headers,
 whether the HMAC signature (key SECRET) or the bearer token (BEARER)
 checked out, the status answered and the body. DIR/mode decides the
 answer: a number N > 0 answers 503 and counts down, "fail" answers 500
-every time, anything else (or no file) 200.
+every time, "status:CODE" answers CODE every time, "after:S" answers 429
+with Retry-After: S once (then 200), anything else (or no file) 200.
 """
 import hashlib
 import hmac
@@ -21,20 +22,26 @@ DIR, SECRET, BEARER = sys.argv[1], sys.argv[2].encode(), sys.argv[3]
 
 
 def answer():
+    """The status to answer and the Retry-After header (or None)."""
     path = os.path.join(DIR, "mode")
     try:
         with open(path) as f:
             mode = f.read().strip()
     except FileNotFoundError:
-        return 200
+        return 200, None
     if mode == "fail":
-        return 500
+        return 500, None
+    if mode.startswith("status:"):
+        return int(mode[7:]), None
+    if mode.startswith("after:"):
+        os.remove(path)
+        return 429, mode[6:]
     if mode.isdigit() and int(mode) > 0:
         with open(path + ".tmp", "w") as f:
             f.write(str(int(mode) - 1))
         os.replace(path + ".tmp", path)
-        return 503
-    return 200
+        return 503, None
+    return 200, None
 
 
 def signature_ok(header, body):
@@ -48,7 +55,7 @@ def signature_ok(header, body):
 class Hook(BaseHTTPRequestHandler):
     def handle_one(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        status = answer()
+        status, after = answer()
         auth = self.headers.get("Authorization")
         entry = {
             "method": self.command,
@@ -66,6 +73,8 @@ class Hook(BaseHTTPRequestHandler):
         with open(os.path.join(DIR, "log"), "a") as f:
             f.write(json.dumps(entry) + "\n")
         self.send_response(status)
+        if after is not None:
+            self.send_header("Retry-After", after)
         self.send_header("Content-Length", "0")
         self.end_headers()
 
