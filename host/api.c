@@ -6,6 +6,7 @@
 
 #include "error.h"
 #include "log.h"
+#include "pipeline.h"
 #include "referral.h"
 
 #include <errno.h>
@@ -62,6 +63,14 @@ int ct_api__referral(ct_http_req *r, ct_capacity *cap, int64_t id,
     ct_cap_error err = {0};
     int rc = ct_referral_get_json(cap, id, ref, &err);
     return rc ? ct_api__cap_reply(r, rc, &err, NULL) : 0;
+}
+
+json_t *ct_api__decision(ct_capacity *cap, int64_t id, json_t *decision)
+{
+    ct_cap_error err = {0};
+    if (!decision && ct_pipeline_stored_decision(cap, id, &decision, &err))
+        decision = json_null();
+    return decision;
 }
 
 int ct_api__referral_id(ct_http_req *r, int64_t *id)

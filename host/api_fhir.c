@@ -154,7 +154,6 @@ static int resource_of(ct_http_req *r, ct_daemon *d, int64_t id,
                        const char *kind, json_t *decision, json_t **out)
 {
     ct_capacity *cap = ct_daemon_capacity(d);
-    ct_cap_error err = {0};
     json_t *ref;
     *out = NULL;
     int rc = ct_api__referral(r, cap, id, &ref);
@@ -162,8 +161,7 @@ static int resource_of(ct_http_req *r, ct_daemon *d, int64_t id,
         json_decref(decision);
         return rc;
     }
-    if (!decision && ct_pipeline_stored_decision(cap, id, &decision, &err))
-        decision = json_null();
+    decision = ct_api__decision(cap, id, decision);
     char fac[CT_CAP_ID_MAX], org[CT_CAP_ID_MAX];
     ct_referral_place(cap, ref, fac, org, sizeof fac);
     ct_api__redact_referral(r, ref);

@@ -77,6 +77,9 @@ int ct_api__referral_id(ct_http_req *r, int64_t *id);
  * and its code returned. */
 int ct_api__referral(ct_http_req *r, ct_capacity *cap, int64_t id,
                      json_t **ref);
+/* The decision a referral's reply shows: decision when given (taken),
+ * else the stored one, else JSON null when there is none. */
+json_t *ct_api__decision(ct_capacity *cap, int64_t id, json_t *decision);
 
 /*
  * The intake of a referral (api_referrals.c), shared by POST /v1/referrals

@@ -106,7 +106,6 @@ static int reply_with_stored(ct_http_req *r, ct_capacity *cap, int64_t id,
 static int referral_reply(ct_http_req *r, ct_capacity *cap, int64_t id,
                           unsigned status, json_t *decision)
 {
-    ct_cap_error err = {0};
     json_t *ref;
     int rc = ct_api__referral(r, cap, id, &ref);
     if (rc) {
@@ -123,8 +122,7 @@ static int referral_reply(ct_http_req *r, ct_capacity *cap, int64_t id,
         json_decref(decision);
         return reply_with_stored(r, cap, id, status, ref);
     }
-    if (!decision && ct_pipeline_stored_decision(cap, id, &decision, &err))
-        decision = json_null();
+    decision = ct_api__decision(cap, id, decision);
     ct_api__redact_decision(r, decision);
     return ct_http_reply_json(r, status,
                               json_pack("{s:o, s:o}", "referral", ref,

@@ -250,6 +250,25 @@ int ct_area__step_done(ct_area *c, sqlite3_stmt *st, const char *what,
     return out;
 }
 
+int ct_area__row(ct_area *c, ct_stmt id, int64_t key, const char *what,
+                 sqlite3_stmt **row, ct_cap_error *err)
+{
+    *row = NULL;
+    sqlite3_stmt *st = ct_area__stmt(c, id, err);
+    if (!st)
+        return CT_ESTORE;
+    sqlite3_bind_int64(st, 1, key);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *row = st;
+        return 0;
+    }
+    /* The message before the reset, which may replace it. */
+    rc = rc == SQLITE_DONE ? 0 : ct_area__dberr(c, err, rc, what);
+    sqlite3_reset(st);
+    return rc;
+}
+
 void ct_area__copy_col(char *dst, size_t n, sqlite3_stmt *st, int col)
 {
     ct_copy_str(dst, n, (const char *)sqlite3_column_text(st, col));

@@ -157,6 +157,13 @@ sqlite3_stmt *ct_area__stmt(ct_area *a, ct_stmt id, ct_cap_error *err);
 /* Steps st to SQLITE_DONE and resets it; what names it in an error. */
 int ct_area__step_done(ct_area *a, sqlite3_stmt *st, const char *what,
                        ct_cap_error *err);
+/* Binds key to the cached statement id and steps it once: 0 with *row on
+ * the row found (read it, then sqlite3_reset it) or NULL when there is
+ * none (reset already); else the store's error saying it was reading
+ * what, *row NULL. The one-row read by id that referrals, decisions and
+ * delay episodes each need. */
+int ct_area__row(ct_area *a, ct_stmt id, int64_t key, const char *what,
+                 sqlite3_stmt **row, ct_cap_error *err);
 /* Copies column col of st's row into dst (n bytes, truncated). */
 void ct_area__copy_col(char *dst, size_t n, sqlite3_stmt *st, int col);
 /* CT_EINVAL unless s is a non-empty string of at most max bytes. */

@@ -612,27 +612,22 @@ int ct_capacity_view_referral_orgs(ct_capacity *c, int64_t id,
                                    ct_referral_orgs *out, ct_cap_error *err)
 {
     memset(out, 0, sizeof *out);
-    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_VIEW_REFERRAL_ORGS, err);
+    sqlite3_stmt *st;
+    int rc = ct_area__row(c, CT_STMT_VIEW_REFERRAL_ORGS, id,
+                          "reading a referral", &st, err);
+    if (rc)
+        return rc;
     if (!st)
-        return CT_ESTORE;
-    sqlite3_bind_int64(st, 1, id);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        snprintf(out->from_org, sizeof out->from_org, "%s",
-                 col(st, 0) ? col(st, 0) : "");
-        snprintf(out->holder_org, sizeof out->holder_org, "%s",
-                 col(st, 1) ? col(st, 1) : "");
-        snprintf(out->last_org, sizeof out->last_org, "%s",
-                 col(st, 2) ? col(st, 2) : "");
-        rc = 0;
-    } else if (rc == SQLITE_DONE) {
-        rc = ct_area__fail(err, CT_ENOTFOUND,
-                           "referral %" PRId64 " does not exist", id);
-    } else {
-        rc = ct_area__dberr(c, err, rc, "reading a referral");
-    }
+        return ct_area__fail(err, CT_ENOTFOUND,
+                             "referral %" PRId64 " does not exist", id);
+    snprintf(out->from_org, sizeof out->from_org, "%s",
+             col(st, 0) ? col(st, 0) : "");
+    snprintf(out->holder_org, sizeof out->holder_org, "%s",
+             col(st, 1) ? col(st, 1) : "");
+    snprintf(out->last_org, sizeof out->last_org, "%s",
+             col(st, 2) ? col(st, 2) : "");
     sqlite3_reset(st);
-    return rc;
+    return 0;
 }
 
 /* ---- beds ------------------------------------------------------------ */

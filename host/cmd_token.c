@@ -136,6 +136,66 @@ static void print_secret(const opts *o, const ct_token *tok,
     printf("secret (shown once, only its hash is kept): %s\n", secret);
 }
 
+/* One change of the token file: add proto, or rotate or revoke id. */
+typedef struct change {
+    enum { ADD, ROTATE, REVOKE } op;
+    const ct_token *proto; /* add */
+    int64_t id;            /* rotate, revoke; add sets it */
+    int64_t now, expires;  /* expires: rotate's --expires, 0 to keep */
+} change;
+
+/* Runs ch under the file's lock, saves it and prints what it did; the
+ * secret a change makes is shown once and wiped. An exit status. */
+static int edit(const opts *o, change *ch)
+{
+    ct_config *cfg = NULL;
+    char *path = NULL;
+    if (load(o, &cfg, &path))
+        return CT_EXIT_FAIL;
+    int status = CT_EXIT_FAIL;
+    if (ch->op == ADD && ch->proto->kind != CT_TOKEN_DISPLAY &&
+        !org_known(cfg, ch->proto->org)) {
+        fprintf(stderr, "caretide token: organisation '%s' is not in %s\n",
+                ch->proto->org, cfg->file);
+        goto done;
+    }
+    char why[300] = "", actor[100], secret[CT_TOKEN_SECRET_LEN + 1] = "";
+    cli_actor(actor, sizeof actor);
+    int lock;
+    ct_tokens *t = NULL;
+    if (ct_tokens_edit_begin(path, &lock, &t, why, sizeof why)) {
+        fprintf(stderr, "caretide token: %s\n", why);
+        goto done;
+    }
+    int rc = ch->op == ADD ? ct_tokens_add(t, ch->proto, ch->now, actor,
+                                           secret, &ch->id, why, sizeof why)
+             : ch->op == ROTATE
+                 ? ct_tokens_rotate(t, ch->id, ch->now, actor, ch->expires,
+                                    secret, why, sizeof why)
+                 : ct_tokens_revoke(t, ch->id, ch->now, actor, why,
+                                    sizeof why);
+    if (!edit_end(path, lock, t, rc, why, sizeof why)) {
+        const ct_token *tok = ct_tokens_find(t, ch->id);
+        if (ch->op != REVOKE) {
+            print_secret(o, tok, ch->op == ADD ? "added" : "rotated",
+                         secret);
+        } else if (o->json) {
+            printf("{\"id\": %" PRId64 ", \"revoked\": true}\n", ch->id);
+        } else {
+            char a[200];
+            ct_token_actor(tok, a, sizeof a);
+            printf("token %" PRId64 " revoked: %s\n", ch->id, a);
+        }
+        status = CT_EXIT_OK;
+    }
+    memset(secret, 0, sizeof secret);
+    ct_tokens_free(t);
+done:
+    free(path);
+    ct_config_free(cfg);
+    return status;
+}
+
 static int cmd_add(const opts *o)
 {
     int kinds = !!o->user + !!o->client + !!o->display;
@@ -195,37 +255,8 @@ static int cmd_add(const opts *o)
                                        "in the future",
                                   exp);
 
-    ct_config *cfg = NULL;
-    char *path = NULL;
-    if (load(o, &cfg, &path))
-        return CT_EXIT_FAIL;
-    int status = CT_EXIT_FAIL;
-    if (proto.kind != CT_TOKEN_DISPLAY && !org_known(cfg, proto.org)) {
-        fprintf(stderr, "caretide token: organisation '%s' is not in %s\n",
-                proto.org, cfg->file);
-        goto done;
-    }
-    char why[300] = "", actor[100], secret[CT_TOKEN_SECRET_LEN + 1];
-    cli_actor(actor, sizeof actor);
-    int lock;
-    ct_tokens *t = NULL;
-    int64_t id = 0;
-    if (ct_tokens_edit_begin(path, &lock, &t, why, sizeof why)) {
-        fprintf(stderr, "caretide token: %s\n", why);
-        goto done;
-    }
-    int rc = ct_tokens_add(t, &proto, now, actor, secret, &id, why,
-                           sizeof why);
-    if (!edit_end(path, lock, t, rc, why, sizeof why)) {
-        print_secret(o, ct_tokens_find(t, id), "added", secret);
-        status = CT_EXIT_OK;
-    }
-    memset(secret, 0, sizeof secret);
-    ct_tokens_free(t);
-done:
-    free(path);
-    ct_config_free(cfg);
-    return status;
+    change ch = {.op = ADD, .proto = &proto, .now = now};
+    return edit(o, &ch);
 }
 
 static int cmd_list(const opts *o)
@@ -300,39 +331,9 @@ static int cmd_change(const opts *o, bool rotate, const char *id_text)
                                        "duration (90d), a day or a time "
                                        "in the future",
                                   o->expires);
-    ct_config *cfg = NULL;
-    char *path = NULL;
-    if (load(o, &cfg, &path))
-        return CT_EXIT_FAIL;
-    char why[300] = "", actor[100], secret[CT_TOKEN_SECRET_LEN + 1] = "";
-    cli_actor(actor, sizeof actor);
-    int lock, status = CT_EXIT_FAIL;
-    ct_tokens *t = NULL;
-    if (ct_tokens_edit_begin(path, &lock, &t, why, sizeof why)) {
-        fprintf(stderr, "caretide token: %s\n", why);
-        goto done;
-    }
-    int rc = rotate ? ct_tokens_rotate(t, id, now, actor, expires, secret,
-                                       why, sizeof why)
-                    : ct_tokens_revoke(t, id, now, actor, why, sizeof why);
-    if (!edit_end(path, lock, t, rc, why, sizeof why)) {
-        const ct_token *tok = ct_tokens_find(t, id);
-        char a[200];
-        ct_token_actor(tok, a, sizeof a);
-        if (rotate)
-            print_secret(o, tok, "rotated", secret);
-        else if (o->json)
-            printf("{\"id\": %lld, \"revoked\": true}\n", id);
-        else
-            printf("token %lld revoked: %s\n", id, a);
-        status = CT_EXIT_OK;
-    }
-    memset(secret, 0, sizeof secret);
-    ct_tokens_free(t);
-done:
-    free(path);
-    ct_config_free(cfg);
-    return status;
+    change ch = {.op = rotate ? ROTATE : REVOKE, .id = id, .now = now,
+                 .expires = expires};
+    return edit(o, &ch);
 }
 
 int ct_cmd_token(int argc, char **argv)

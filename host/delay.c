@@ -47,19 +47,14 @@ static const char *col(sqlite3_stmt *st, int i)
 static int load(ct_capacity *c, int64_t id, const char *verb, char ready[11],
                 char left[11], ct_cap_error *err)
 {
-    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_DEL_REFERRAL, err);
+    sqlite3_stmt *st;
+    int rc = ct_area__row(c, CT_STMT_DEL_REFERRAL, id, "reading a referral",
+                          &st, err);
+    if (rc)
+        return rc;
     if (!st)
-        return CT_ESTORE;
-    sqlite3_bind_int64(st, 1, id);
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW) {
-        sqlite3_reset(st);
-        return rc == SQLITE_DONE
-                   ? ct_area__fail(err, CT_ENOTFOUND,
-                                   "referral %" PRId64 " does not exist",
-                                   id)
-                   : ct_area__dberr(c, err, rc, "reading a referral");
-    }
+        return ct_area__fail(err, CT_ENOTFOUND,
+                             "referral %" PRId64 " does not exist", id);
     char state[16];
     snprintf(state, sizeof state, "%s", col(st, 0) ? col(st, 0) : "");
     snprintf(ready, 11, "%s", col(st, 1) ? col(st, 1) : "");
@@ -87,20 +82,16 @@ static int last_episode(ct_capacity *c, int64_t id, last_ep *out,
                         ct_cap_error *err)
 {
     memset(out, 0, sizeof *out);
-    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_DEL_LAST, err);
-    if (!st)
-        return CT_ESTORE;
-    sqlite3_bind_int64(st, 1, id);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        out->id = sqlite3_column_int64(st, 0);
-        snprintf(out->from, sizeof out->from, "%s", col(st, 1));
-        snprintf(out->to, sizeof out->to, "%s", col(st, 2) ? col(st, 2) : "");
-    }
+    sqlite3_stmt *st;
+    int rc = ct_area__row(c, CT_STMT_DEL_LAST, id, "reading delay episodes",
+                          &st, err);
+    if (rc || !st)
+        return rc;
+    out->id = sqlite3_column_int64(st, 0);
+    snprintf(out->from, sizeof out->from, "%s", col(st, 1));
+    snprintf(out->to, sizeof out->to, "%s", col(st, 2) ? col(st, 2) : "");
     sqlite3_reset(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE
-               ? 0
-               : ct_area__dberr(c, err, rc, "reading delay episodes");
+    return 0;
 }
 
 static int close_episode(ct_capacity *c, int64_t ep, const char *to,
@@ -187,26 +178,21 @@ static int read_episode(ct_capacity *c, int64_t ep, episode_row *out,
                         ct_cap_error *err)
 {
     memset(out, 0, sizeof *out);
-    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_DEL_EPISODE, err);
+    sqlite3_stmt *st;
+    int rc = ct_area__row(c, CT_STMT_DEL_EPISODE, ep,
+                          "reading a delay episode", &st, err);
+    if (rc)
+        return rc;
     if (!st)
-        return CT_ESTORE;
-    sqlite3_bind_int64(st, 1, ep);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        out->referral = sqlite3_column_int64(st, 0);
-        snprintf(out->reason, sizeof out->reason, "%s", col(st, 1));
-        snprintf(out->org, sizeof out->org, "%s", col(st, 2));
-        snprintf(out->from, sizeof out->from, "%s", col(st, 3));
-        snprintf(out->to, sizeof out->to, "%s", col(st, 4) ? col(st, 4) : "");
-        out->superseded_by = sqlite3_column_int64(st, 5);
-        rc = 0;
-    } else if (rc == SQLITE_DONE) {
-        rc = CT_ENOTFOUND;
-    } else {
-        rc = ct_area__dberr(c, err, rc, "reading a delay episode");
-    }
+        return CT_ENOTFOUND;
+    out->referral = sqlite3_column_int64(st, 0);
+    snprintf(out->reason, sizeof out->reason, "%s", col(st, 1));
+    snprintf(out->org, sizeof out->org, "%s", col(st, 2));
+    snprintf(out->from, sizeof out->from, "%s", col(st, 3));
+    snprintf(out->to, sizeof out->to, "%s", col(st, 4) ? col(st, 4) : "");
+    out->superseded_by = sqlite3_column_int64(st, 5);
     sqlite3_reset(st);
-    return rc;
+    return 0;
 }
 
 static int supersede(ct_capacity *c, int64_t ep, int64_t by,

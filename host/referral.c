@@ -100,21 +100,14 @@ int ct_referral__load(ct_capacity *c, int64_t id, ct_ref_row *out,
                       ct_cap_error *err)
 {
     memset(out, 0, sizeof *out);
-    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_REF_LOAD, err);
+    sqlite3_stmt *st;
+    int rc = ct_area__row(c, CT_STMT_REF_LOAD, id, "reading a referral", &st,
+                          err);
+    if (rc)
+        return rc;
     if (!st)
-        return CT_ESTORE;
-    sqlite3_bind_int64(st, 1, id);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE) {
-        sqlite3_reset(st);
         return ct_area__fail(err, CT_ENOTFOUND,
                              "referral %" PRId64 " does not exist", id);
-    }
-    if (rc != SQLITE_ROW) {
-        rc = ct_area__dberr(c, err, rc, "reading a referral");
-        sqlite3_reset(st);
-        return rc;
-    }
     rc = ct_referral__from_row(st, id, out, err);
     sqlite3_reset(st);
     return rc;

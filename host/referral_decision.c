@@ -50,19 +50,14 @@ int ct_referral_set_decision(ct_capacity *c, int64_t id, const json_t *d,
 int ct_referral_decision_text(ct_capacity *c, int64_t id, ct_buf *out,
                               ct_cap_error *err)
 {
-    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_REF_GET_DECISION, err);
+    sqlite3_stmt *st;
+    int rc = ct_area__row(c, CT_STMT_REF_GET_DECISION, id,
+                          "reading a decision", &st, err);
+    if (rc)
+        return rc;
     if (!st)
-        return CT_ESTORE;
-    sqlite3_bind_int64(st, 1, id);
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW) {
-        sqlite3_reset(st);
-        return rc == SQLITE_DONE
-                   ? ct_area__fail(err, CT_ENOTFOUND,
-                                   "referral %lld not found",
-                                   (long long)id)
-                   : ct_area__dberr(c, err, rc, "reading a decision");
-    }
+        return ct_area__fail(err, CT_ENOTFOUND, "referral %lld not found",
+                             (long long)id);
     const char *text = (const char *)sqlite3_column_text(st, 0);
     size_t len = (size_t)sqlite3_column_bytes(st, 0);
     rc = text ? ct_buf_append(out, text, len) : 0;
