@@ -419,29 +419,105 @@ done:
     return rc;
 }
 
+/* The string of s, taken from *last when it holds the same text (the
+ * candidates of one zone repeat its zone, facility, kind and organisation:
+ * one shared value instead of fifty). Strings from the area index are
+ * valid UTF-8 (the config reader checks them). */
+static json_t *shared_string(json_t **last, const char *s)
+{
+    if (*last && strcmp(json_string_value(*last), s) == 0)
+        return json_incref(*last);
+    json_t *v = json_string_nocheck(s);
+    json_decref(*last);
+    *last = json_incref(v);
+    return v;
+}
+
+static bool same_tags(const ct_candidate *a, const ct_candidate *b)
+{
+    if (!a || a->ntags != b->ntags)
+        return false;
+    for (size_t j = 0; j < a->ntags; j++)
+        if (strcmp(a->tags[j], b->tags[j]) != 0)
+            return false;
+    return true;
+}
+
+static bool same_cohorts(const ct_candidate *a, const ct_candidate *b)
+{
+    if (!a || a->ncohorts != b->ncohorts)
+        return false;
+    for (size_t j = 0; j < a->ncohorts; j++)
+        if (a->cohorts[j] != b->cohorts[j] ||
+            strcmp(a->cohort_pathogens[j], b->cohort_pathogens[j]) != 0)
+            return false;
+    return true;
+}
+
+/*
+ * Built member by member rather than through json_pack (which parsed its
+ * format for each of 50 candidates: 14,000 instructions a candidate).
+ * Values that repeat from one candidate to the next (a zone's strings,
+ * tags and cohorts) are one shared value: nothing changes a candidate in
+ * place (rank answers are new values; docs/sandbox.md, "Results").
+ */
 json_t *ct_candidates_json(const ct_candidate_list *l)
 {
     json_t *a = json_array();
+    json_t *zone = NULL, *fac = NULL, *kind = NULL, *org = NULL;
+    json_t *tags = NULL, *cohort = NULL;
+    const ct_candidate *prev = NULL;
     for (size_t i = 0; a && i < l->len; i++) {
         const ct_candidate *c = &l->items[i];
-        json_t *tags = json_array();
-        for (size_t j = 0; tags && j < c->ntags; j++)
-            json_array_append_new(tags, json_string(c->tags[j]));
-        json_t *cohort = json_object();
-        for (size_t j = 0; cohort && j < c->ncohorts; j++)
-            json_object_set_new(cohort, c->cohort_pathogens[j],
-                                json_string(ct_cohort_name(c->cohorts[j])));
-        json_t *o = json_pack(
-            "{s:s, s:s, s:s, s:s, s:s, s:o, s:b, s:b, s:b, s:o}", "bed",
-            c->bed_id, "zone", c->zone_id, "facility", c->facility_id, "kind",
-            ct_facility_kind_name(c->kind), "org", c->org_id, "tags", tags,
-            "designated", c->designated, "surge", c->surge, "isolation_room",
-            c->isolation_room, "cohort", cohort);
-        if (!o || json_array_append_new(a, o)) {
+        if (!same_tags(prev, c)) {
+            json_decref(tags);
+            tags = json_array();
+            for (size_t j = 0; tags && j < c->ntags; j++)
+                json_array_append_new(tags, json_string_nocheck(c->tags[j]));
+        }
+        if (!same_cohorts(prev, c)) {
+            json_decref(cohort);
+            cohort = json_object();
+            for (size_t j = 0; cohort && j < c->ncohorts; j++)
+                json_object_set_new_nocheck(
+                    cohort, c->cohort_pathogens[j],
+                    json_string_nocheck(ct_cohort_name(c->cohorts[j])));
+        }
+        prev = c;
+        json_t *o = json_object();
+        if (!o || !tags || !cohort ||
+            json_object_set_new_nocheck(o, "bed",
+                                        json_string_nocheck(c->bed_id)) ||
+            json_object_set_new_nocheck(o, "zone",
+                                        shared_string(&zone, c->zone_id)) ||
+            json_object_set_new_nocheck(
+                o, "facility", shared_string(&fac, c->facility_id)) ||
+            json_object_set_new_nocheck(
+                o, "kind",
+                shared_string(&kind, ct_facility_kind_name(c->kind))) ||
+            json_object_set_new_nocheck(o, "org",
+                                        shared_string(&org, c->org_id)) ||
+            json_object_set_nocheck(o, "tags", tags) ||
+            json_object_set_new_nocheck(o, "designated",
+                                        json_boolean(c->designated)) ||
+            json_object_set_new_nocheck(o, "surge", json_boolean(c->surge)) ||
+            json_object_set_new_nocheck(o, "isolation_room",
+                                        json_boolean(c->isolation_room)) ||
+            json_object_set_nocheck(o, "cohort", cohort)) {
+            json_decref(o);
             json_decref(a);
-            return NULL;
+            a = NULL;
+        } else if (json_array_append_new(a, o)) {
+            json_decref(a);
+            a = NULL;
         }
     }
+    json_decref(zone);
+    json_decref(fac);
+    json_decref(kind);
+    json_decref(org);
+    json_decref(tags);
+    json_decref(cohort);
     return a;
 }
 

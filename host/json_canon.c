@@ -277,13 +277,45 @@ static int put_real(ct_buf *b, double d)
     return ct_buf_append(b, buf, len);
 }
 
-static int put(ct_buf *b, const json_t *v, int depth);
+/*
+ * One text's writing. A decision's trace holds the same referral object in
+ * every hook's input (five to eight times) and the rank steps share
+ * candidates: an object written once is copied from the text already
+ * written when it comes again (by pointer: the same value, unchanged
+ * while it is written), not sorted and escaped again.
+ */
+#define MEMO 16
+#define MEMO_MIN_KEYS 4
+#define MEMO_MAX_DEPTH 8
+typedef struct canon {
+    ct_buf *b;
+    struct memo {
+        const json_t *v;
+        size_t at, len;
+    } memo[MEMO];
+    size_t nmemo, next; /* next: the slot to replace when full */
+} canon;
 
-static int put_object(ct_buf *b, const json_t *v, int depth)
+static int put(canon *c, const json_t *v, int depth);
+
+static int put_object(canon *c, const json_t *v, int depth)
 {
+    ct_buf *b = c->b;
     size_t n = json_object_size(v);
     if (n == 0)
         return ct_buf_append(b, "{}", 2);
+    bool memo = n >= MEMO_MIN_KEYS && depth <= MEMO_MAX_DEPTH;
+    for (size_t i = 0; memo && i < c->nmemo; i++)
+        if (c->memo[i].v == v) {
+            /* Reserved first: the copy's source is in the buffer. */
+            if (ct_buf_reserve(b, c->memo[i].len + 1))
+                return CT_ENOMEM;
+            memcpy(b->data + b->len, b->data + c->memo[i].at, c->memo[i].len);
+            b->len += c->memo[i].len;
+            b->data[b->len] = '\0';
+            return 0;
+        }
+    size_t start = b->len;
     key small[SMALL_KEYS], *keys = small;
     if (n > SMALL_KEYS && !(keys = calloc(n, sizeof *keys)))
         return CT_ENOMEM;
@@ -311,17 +343,22 @@ static int put_object(ct_buf *b, const json_t *v, int depth)
             (rc = ct_json_canon_string(b, keys[i].s, keys[i].len)) ||
             (rc = ct_buf_append(b, ":", 1)))
             break;
-        rc = put(b, keys[i].value, depth + 1);
+        rc = put(c, keys[i].value, depth + 1);
     }
     if (!rc)
         rc = ct_buf_append(b, "}", 1);
     if (keys != small)
         free(keys);
+    if (!rc && memo) {
+        size_t slot = c->nmemo < MEMO ? c->nmemo++ : c->next++ % MEMO;
+        c->memo[slot] = (struct memo){v, start, b->len - start};
+    }
     return rc;
 }
 
-static int put(ct_buf *b, const json_t *v, int depth)
+static int put(canon *c, const json_t *v, int depth)
 {
+    ct_buf *b = c->b;
     if (!v)
         return CT_EINVAL;
     switch (json_typeof(v)) {
@@ -340,12 +377,12 @@ static int put(ct_buf *b, const json_t *v, int depth)
         int rc = ct_buf_append(b, "[", 1);
         for (size_t i = 0; !rc && i < n; i++)
             if (!(i && (rc = ct_buf_append(b, ",", 1))))
-                rc = put(b, json_array_get(v, i), depth + 1);
+                rc = put(c, json_array_get(v, i), depth + 1);
         return rc ? rc : ct_buf_append(b, "]", 1);
     }
     case JSON_OBJECT:
         return depth >= MAX_DEPTH ? by_jansson(b, v)
-                                  : put_object(b, v, depth);
+                                  : put_object(c, v, depth);
     }
     return CT_EINVAL;
 }
@@ -353,7 +390,8 @@ static int put(ct_buf *b, const json_t *v, int depth)
 int ct_json_canon(ct_buf *b, const json_t *v)
 {
     size_t mark = b->len;
-    int rc = put(b, v, 0);
+    canon c = {.b = b};
+    int rc = put(&c, v, 0);
     if (rc == CT_EINVAL && v) {
         /* Text that is not UTF-8 (only json_*_nocheck makes it): jansson
          * refuses a string value but, in sorted mode, writes a key up to

@@ -303,8 +303,7 @@ function M.rank(referral, candidates)
       kept[#kept + 1] = { c = out, last = last, index = index }
     end
   end
-  -- Not stable (the sandbox's sort is a heapsort): ties fall back to the
-  -- host's order, which is zone then bed id.
+  -- Ties fall back to the host's order, which is zone then bed id.
   table.sort(kept, function(a, b)
     if a.last ~= b.last then return not a.last end
     if a.c.score ~= b.c.score then return a.c.score > b.c.score end

@@ -367,3 +367,42 @@ Test(json_canon, members_as_the_object)
         ct_buf_free(&b);
     }
 }
+
+/* One object held in many places (a decision's trace holds the referral
+ * in every hook's input): written once and copied after, the text must
+ * stay jansson's, whatever the depth, the number of shared objects (more
+ * than the writer remembers) and the buffer growing between copies. */
+Test(json_canon, shared_objects_as_jansson)
+{
+    json_t *shared[40];
+    for (int i = 0; i < 40; i++) {
+        shared[i] = json_pack("{s:i, s:s, s:[i, i], s:{s:b}, s:n}", "id", i,
+                              "name", "Ward \xc3\xa9", "pair", i, -i, "flags",
+                              "on", i % 2, "z", NULL);
+        if (i > 0) /* nested: a shared object inside another */
+            json_object_set(shared[i], "prev", shared[i - 1]);
+    }
+    for (int round = 0; round < 200; round++) {
+        json_t *root = json_array();
+        for (int j = 0; j < 60; j++) {
+            int k = (j * 7 + round) % 40;
+            json_t *entry = json_pack("{s:O, s:[O, O], s:i}", "input",
+                                      shared[k], "both", shared[(k + 3) % 40],
+                                      shared[k], "j", j);
+            json_array_append_new(root, j % 5 ? entry
+                                              : json_pack("[[o]]", entry));
+        }
+        same_as_jansson(root);
+        json_decref(root);
+    }
+    /* A shared object that jansson refuses (a value that is not UTF-8):
+     * the whole text is jansson's answer, as without sharing. */
+    json_t *bad = json_pack("{s:i, s:i, s:i, s:o}", "a", 1, "b", 2, "c", 3,
+                            "d", json_stringn_nocheck("\xff", 1));
+    json_t *root = json_pack("[O, O, {s:O}]", bad, bad, "x", bad);
+    same_as_jansson(root);
+    json_decref(root);
+    json_decref(bad);
+    for (int i = 0; i < 40; i++)
+        json_decref(shared[i]);
+}

@@ -886,6 +886,49 @@ Test(sandbox, table_functions_behave_like_lua)
     cr_assert_eq(ct_sandbox_close(sb), 0);
 }
 
+/* table.sort is stable, and costs at most n*ceil(log2 n) comparisons
+ * whatever the input (a rank hook sorts through a Lua comparator on every
+ * decision: comparisons are its cost; a heapsort made twice as many). An
+ * inconsistent comparator still ends with every value once. */
+Test(sandbox, table_sort_stable_and_bounded)
+{
+    ct_sandbox *sb = make(NULL, NULL);
+    assert_run_str(
+        sb,
+        "local out = {}\n"
+        "for _, n in ipairs({2, 3, 50, 64, 1000, 1001}) do\n"
+        "  for _, shape in ipairs({'random', 'sorted', 'reversed', 'equal'}) do\n"
+        "    local t = {}\n"
+        "    for i = 1, n do\n"
+        "      local k = shape == 'sorted' and i or shape == 'reversed' and -i\n"
+        "        or shape == 'equal' and 0 or (i * 7919) % 37\n"
+        "      t[i] = {k = k, i = i}\n"
+        "    end\n"
+        "    local calls = 0\n"
+        "    table.sort(t, function(a, b) calls = calls + 1 return a.k < b.k end)\n"
+        "    local ok = true\n"
+        "    for i = 2, n do\n"
+        "      local a, b = t[i - 1], t[i]\n"
+        "      ok = ok and (a.k < b.k or (a.k == b.k and a.i < b.i))\n"
+        "    end\n"
+        "    local bound = n * math.ceil(math.log(n, 2))\n"
+        "    if not ok or calls > bound then\n"
+        "      out[#out + 1] = ('%s %d: ok %s, %d calls > %d'):format(shape, n,\n"
+        "        tostring(ok), calls, bound)\n"
+        "    end\n"
+        "  end\n"
+        "end\n"
+        "local t, seen = {}, {}\n"
+        "for i = 1, 300 do t[i] = i end\n"
+        "local flip = 0\n"
+        "table.sort(t, function() flip = flip + 1 return flip % 3 == 0 end)\n"
+        "for _, v in ipairs(t) do seen[v] = (seen[v] or 0) + 1 end\n"
+        "for i = 1, 300 do if seen[i] ~= 1 then out[#out + 1] = 'lost ' .. i end end\n"
+        "return #out == 0 and 'ok' or table.concat(out, '; ')",
+        "ok");
+    cr_assert_eq(ct_sandbox_close(sb), 0);
+}
+
 /* ------------------------------------------------------------------ */
 /* What plugins do not get                                            */
 
