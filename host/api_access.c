@@ -21,9 +21,7 @@
 
 bool ct_api__sees_personal(const ct_http_req *r)
 {
-    const ct_principal *p = ct_http_req_principal(r);
-    return p && (p->role == CT_ROLE_HUB || p->role == CT_ROLE_HOSPITAL ||
-                 p->role == CT_ROLE_PROVIDER);
+    return ct_principal_personal(ct_http_req_principal(r));
 }
 
 void ct_api__scope_referrals(const ct_http_req *r, ct_referral_filter *f)

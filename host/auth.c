@@ -38,6 +38,12 @@ void ct_auth_set_tokens(ct_auth *a, const ct_tokens *t, const ct_clock *clock)
     a->clock = clock;
 }
 
+bool ct_principal_personal(const ct_principal *p)
+{
+    return p && (p->role == CT_ROLE_HUB || p->role == CT_ROLE_HOSPITAL ||
+                 p->role == CT_ROLE_PROVIDER);
+}
+
 void ct_principal_actor(const ct_principal *p, char out[CT_AUTH_ACTOR_MAX])
 {
     switch (p->kind) {

@@ -54,6 +54,12 @@ typedef struct ct_principal {
     int64_t token_id; /* 0 for a config token */
 } ct_principal;
 
+/* Whether the principal works with people (hub, hospital, provider):
+ * it sees personal data, and each read of it is recorded in the audit
+ * chain (docs/api.md "Audited access"). Viewers, admins and displays see
+ * aggregates and pseudonymous ids only, and their reads are not. */
+bool ct_principal_personal(const ct_principal *p);
+
 /* Longest audit actor: "client:" + name + "@" + org + "/" + role. */
 #define CT_AUTH_ACTOR_MAX 160
 

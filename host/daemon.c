@@ -35,7 +35,7 @@ uv_loop_t *ct_daemon_loop(ct_daemon *d)
 
 ct_store *ct_daemon_store(ct_daemon *d)
 {
-    return d->store;
+    return d->snap_cap ? d->snap_store : d->store;
 }
 
 ct_commit *ct_daemon_commit(ct_daemon *d)
@@ -828,6 +828,8 @@ static int start(ct_daemon *d)
         .auth = d->auth,
         .prom = d->prom,
         .dialect = d->opts.dialect,
+        .read_begin = ct_daemon__read_begin,
+        .read_end = ct_daemon__read_end,
     };
     if ((err = ct_http_start(&d->loop, &ho, &d->http)))
         return err;

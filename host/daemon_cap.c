@@ -45,7 +45,7 @@
 
 ct_capacity *ct_daemon_capacity(ct_daemon *d)
 {
-    return d->cap;
+    return d->snap_cap ? d->snap_cap : d->cap;
 }
 
 ct_plugins *ct_daemon_plugins(ct_daemon *d)
@@ -315,7 +315,7 @@ static int collect_beds(ct_prom_family *f, void *data)
     ct_daemon *d = data;
     ct_metrics m;
     ct_cap_error err = {0};
-    int rc = ct_metrics_collect(d->cap, &m, &err);
+    int rc = ct_metrics_collect(ct_daemon_capacity(d), &m, &err);
     if (rc)
         return rc;
     for (int k = 0; k < CT_FACILITY__COUNT; k++) {
@@ -347,7 +347,8 @@ static int collect_referrals(ct_prom_family *f, void *data)
     ct_daemon *d = data;
     int64_t n[CT_REFERRAL__COUNT];
     ct_cap_error err = {0};
-    int rc = ct_capacity_view_referral_states(d->cap, n, &err);
+    int rc = ct_capacity_view_referral_states(ct_daemon_capacity(d), n,
+                                              &err);
     for (int s = 0; rc == 0 && s < CT_REFERRAL__COUNT; s++)
         rc = ct_prom_set(
             f, (const char *[]){ct_referral_state_name((ct_referral_state)s)},
@@ -359,7 +360,7 @@ static int collect_escalation(ct_prom_family *f, void *data)
 {
     ct_daemon *d = data;
     ct_escalation e;
-    int rc = ct_escalation_current(d->store, &e);
+    int rc = ct_escalation_current(ct_daemon_store(d), &e);
     return rc ? rc : ct_prom_set(f, NULL, e.level);
 }
 

@@ -87,6 +87,12 @@ struct ct_daemon {
     uint64_t version;     /* moves whenever committed data may change */
     ct_daemon__cached cache[CT_DAEMON_CACHE_SLOTS];
     struct ct_daemon__render *renders; /* daemon_render.c */
+    /* Reads beside an open group (daemon_render.c): a read-only
+     * connection of the loop's own, opened on first use, and while a GET
+     * handler runs on it the read-only capacity handle over it, which
+     * ct_daemon_capacity and ct_daemon_store then return. */
+    ct_store *snap_store;
+    ct_capacity *snap_cap;
 };
 
 /* The guard over the database (daemon_guard.c). open takes the lock,
@@ -150,8 +156,14 @@ void ct_daemon__reload_drop(ct_daemon *d, ct_daemon__pending *p, int err,
 int ct_daemon__cap_start(ct_daemon *d, ct_reconcile_stats *stats);
 /* Closes the host and frees the cache (after the loop has ended). */
 void ct_daemon__cap_free(ct_daemon *d);
-/* Frees the whole-area render jobs (after the loop has ended). */
+/* Frees the whole-area render jobs (after the loop has ended), and
+ * closes the reads' connection. */
 void ct_daemon__render_free(ct_daemon *d);
+
+/* ct_http_options.read_begin and read_end (app is the daemon): turn the
+ * handlers to the last commit, on d->snap_store, and back. */
+bool ct_daemon__read_begin(void *app);
+void ct_daemon__read_end(void *app);
 /* After a reload reconciled the store. */
 void ct_daemon__cap_reloaded(ct_daemon *d);
 /* Commit hooks (ct_commit_options): write brackets and group outcome. */

@@ -13,7 +13,12 @@
  * requests wait suspended (ct_http_req_later); each is answered by the
  * first body built from data at least as new as it asked for, so a change
  * is still visible to the next read after its commit. Requests that came
- * while a job ran start the next one.
+ * while a job ran start the next one. *
+ * And the other GET routes while a group is open (a write's plugins may
+ * run for seconds, docs/sandbox.md "Reads beside the host thread"): the
+ * loop runs their handlers on a read-only connection of its own, whose
+ * snapshot is the last commit, through a read-only capacity handle made
+ * for each handler (ct_daemon__read_begin).
  */
 #include "daemon_int.h"
 
@@ -219,9 +224,48 @@ int ct_daemon_render(ct_daemon *d, unsigned slot, ct_http_req *r,
     return 0;
 }
 
+/* ---- reads beside an open group ---------------------------------------- */
+
+/* The read-only handle lives for one handler: it copies the pathogens and
+ * hold time of the running handle, which a reload may change, and its
+ * statements are the connection's, so it costs two allocations. */
+bool ct_daemon__read_begin(void *app)
+{
+    ct_daemon *d = app;
+    const char *path = d->cfg->db_path;
+    if (!path || !*path || strcmp(path, ":memory:") == 0 || !d->cap ||
+        !d->clock || d->snap_cap)
+        return false; /* nothing another connection can read */
+    if (!d->snap_store) {
+        ct_store_options so = {.readonly = true};
+        int rc = ct_store_open(path, &so, &d->snap_store);
+        if (rc) {
+            ct_log_error(UNIT, "cannot open a connection for reads: %s; "
+                         "reads wait for writes", ct_strerror(rc));
+            return false;
+        }
+    }
+    /* A fresh snapshot: the reads see every commit answered so far. */
+    ct_store_end_reads(d->snap_store);
+    if (ct_capacity_reader_new(d->cap, d->snap_store, &d->snap_cap))
+        return false;
+    ct_capacity_reader_at(d->snap_cap, ct_clock_now(d->clock));
+    return true;
+}
+
+void ct_daemon__read_end(void *app)
+{
+    ct_daemon *d = app;
+    ct_capacity_reader_free(d->snap_cap);
+    d->snap_cap = NULL;
+    ct_store_end_reads(d->snap_store);
+}
+
 /* After the loop has ended: no job runs and nobody waits. */
 void ct_daemon__render_free(ct_daemon *d)
 {
+    ct_store_close(d->snap_store);
+    d->snap_store = NULL;
     while (d->renders) {
         ct_daemon__render *j = d->renders;
         d->renders = j->next;

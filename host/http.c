@@ -55,6 +55,8 @@ struct ct_http {
     size_t nroutes;
     void *app;
     ct_commit *commit;
+    bool (*read_begin)(void *app);
+    void (*read_end)(void *app);
     const ct_auth *auth;
     const ct_http_dialect *dialect;
     uint64_t max_body;
@@ -418,10 +420,29 @@ static void on_written(ct_commit_req *w, int status)
 static enum MHD_Result dispatch(ct_http_req *r)
 {
     ct_http *h = r->http;
-    switch (r->route->kind) {
+    ct_route_kind kind = r->route->kind;
+    /* Nothing to record for this caller: a plain read. */
+    if (kind == CT_ROUTE_AUDITED &&
+        !ct_principal_personal(ct_http_req_principal(r)))
+        kind = CT_ROUTE_READ;
+    switch (kind) {
     case CT_ROUTE_READ:
-        if (h->commit && ct_commit_pending(h->commit) &&
-            ct_commit_defer(h->commit, &r->wait, on_deferred) == 0) {
+        if (!h->commit || !ct_commit_pending(h->commit))
+            break;
+        /* A write's group is open (its plugins may be running for
+         * seconds): a GET reads the last commit beside it rather than
+         * wait (a READ POST, the reload, needs the group to end). */
+        if (r->route->method == CT_HTTP_GET && h->read_begin &&
+            h->read_begin(h->app)) {
+            run_handler(r);
+            h->read_end(h->app);
+            if (r->later) {
+                suspend(r);
+                return MHD_YES;
+            }
+            return queue(r);
+        }
+        if (ct_commit_defer(h->commit, &r->wait, on_deferred) == 0) {
             suspend(r);
             return MHD_YES;
         }
@@ -671,6 +692,8 @@ int ct_http_start(uv_loop_t *loop, const ct_http_options *o, ct_http **out)
     h->dialect = o->dialect;
     h->app = o->app;
     h->commit = o->commit;
+    h->read_begin = o->read_begin;
+    h->read_end = o->read_end;
     h->auth = o->auth;
     h->max_body = o->max_body;
     h->timeout_ns = (uint64_t)o->request_timeout_ms * 1000000u;

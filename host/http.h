@@ -14,9 +14,10 @@
  * The kind says when the handler runs:
  *   CT_ROUTE_PLAIN  at once; it must not touch the store (health, metrics)
  *   CT_ROUTE_READ   outside any write transaction: at once when no group
- *                   commit is open, otherwise right after it ends, so a
- *                   read never shows uncommitted data (also for work that
- *                   needs a transaction of its own, such as reload)
+ *                   commit is open, otherwise from the last commit
+ *                   (read_begin below) or right after the group ends, so
+ *                   a read never shows uncommitted data (also for work
+ *                   that needs a transaction of its own, such as reload)
  *   CT_ROUTE_WRITE  inside the loop turn's group transaction, in its own
  *                   savepoint (commit.h); the answer is sent only after
  *                   the commit, and becomes 503 if the commit fails. A
@@ -24,7 +25,9 @@
  *                   has its changes rolled back.
  *   CT_ROUTE_AUDITED a read of a person's data, run as a WRITE: the
  *                   access.read event it appends is on disk before the
- *                   answer leaves (docs/api.md "Audited access").
+ *                   answer leaves (docs/api.md "Audited access"); run
+ *                   as a READ for a caller whose reads are not recorded
+ *                   (ct_principal_personal false: viewer, admin).
  *
  * Handlers reply with ct_http_reply_* or ct_http_error, or return a
  * negative CT_E* code that maps to a status (CT_EINVAL 400, CT_EDENIED
@@ -119,6 +122,15 @@ typedef struct ct_http_options {
     const ct_auth *auth;         /* borrowed; see ct_http_set_auth */
     ct_prom *prom;               /* borrowed; NULL for no metrics */
     const ct_http_dialect *dialect; /* borrowed, static; NULL for none */
+    /* Reads beside an open group (docs/sandbox.md, "Reads beside the
+     * host thread"): when a READ route's request comes while a group
+     * commit is open, a GET asks read_begin(app) first; when it returns
+     * true, the app has turned its handlers to the last commit (a
+     * read-only connection of its own), the handler runs at once and
+     * read_end(app) follows it. NULL, or false: the request waits for
+     * the group as described above. */
+    bool (*read_begin)(void *app);
+    void (*read_end)(void *app);
 } ct_http_options;
 
 /*

@@ -75,6 +75,13 @@ int ct_store_commit(ct_store *s);
 void ct_store_rollback(ct_store *s);
 bool ct_store_in_transaction(ct_store *s);
 
+/* Resets every statement of the connection still stepping, so that it
+ * holds no read snapshot: cached statements are left where their last
+ * caller stopped (store_int.h), and on a read-only connection that
+ * serves many reads one of them would otherwise keep the next read on an
+ * old commit. */
+void ct_store_end_reads(ct_store *s);
+
 /*
  * Savepoints inside an open transaction (CT_ESTATE without one), so that
  * one part of a transaction can fail alone: the group commit runs each

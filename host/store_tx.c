@@ -174,6 +174,15 @@ bool ct_store_in_transaction(ct_store *s)
     return !sqlite3_get_autocommit(ct_store__db(s));
 }
 
+void ct_store_end_reads(ct_store *s)
+{
+    sqlite3 *db = ct_store__db(s);
+    for (sqlite3_stmt *st = sqlite3_next_stmt(db, NULL); st;
+         st = sqlite3_next_stmt(db, st))
+        if (sqlite3_stmt_busy(st))
+            sqlite3_reset(st);
+}
+
 /* A savepoint outside a transaction would start one (SQLite's rule);
  * the callers want the transaction's bounds to stay theirs. */
 static int in_tx(ct_store *s, const char *what)

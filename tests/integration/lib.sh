@@ -62,6 +62,39 @@ health_probe_check() {
   [ "$probes" -gt "$min" ] && [ "$failed" = 0 ] && ok || bad "health did not answer every probe within 1 s"
 }
 
+# read_probe LOG PATH [TOKEN]: as health_probe, for any GET (with a
+# bearer token); the probe's pid is appended to read_probe_pids.
+# read_probe_check LOG MIN WHAT ends them all on its first call and
+# checks LOG as health_probe_check does.
+read_probe_pids=()
+read_probe() {
+  local log=$1 path=$2 token=${3:-}
+  local auth=()
+  [ -n "$token" ] && auth=(-H "Authorization: Bearer $token")
+  (
+    while :; do
+      local t0 t1 c
+      t0=$(date +%s%N)
+      c=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "${auth[@]}" "$base$path")
+      t1=$(date +%s%N)
+      echo "$c $(( (t1 - t0) / 1000000 ))" >> "$log"
+      sleep 0.1
+    done
+  ) &
+  read_probe_pids+=($!)
+  pids+=($!)
+}
+read_probe_check() {
+  local log=$1 min=$2 what=$3 probes failed slowest p
+  for p in "${read_probe_pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+  read_probe_pids=()
+  probes=$(wc -l < "$log")
+  failed=$(awk '$1 != 200' "$log" | wc -l)
+  slowest=$(awk 'BEGIN {m = 0} $2 > m {m = $2} END {print m}' "$log")
+  echo "$what: $probes probes, $failed failed or over 1 s, slowest ${slowest} ms"
+  [ "$probes" -gt "$min" ] && [ "$failed" = 0 ] && ok || bad "$what did not answer every probe within 1 s"
+}
+
 # need_browser: the headless-browser tests' set-up. Sets chromium
 # (CHROMIUM, default Debian's /usr/bin/chromium), artifacts (ARTIFACTS,
 # default ./artifacts) and dir (tests/integration/dashboard, the tests and
