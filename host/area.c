@@ -36,6 +36,8 @@ struct ct_area {
 
     ct_area_hooks hooks;
     void *slots[CT_AREA__SLOTS]; /* the units' own state, theirs */
+
+    uint64_t data_version; /* moves whenever committed data may change */
 };
 
 /* ---- the handle ------------------------------------------------------ */
@@ -104,6 +106,16 @@ void ct_area__free(ct_area *c)
 ct_store *ct_area_store(const ct_area *c) { return c->store; }
 ct_clock *ct_area_clock(const ct_area *c) { return c->clock; }
 ct_events *ct_area_events(const ct_area *c) { return c->events; }
+uint64_t ct_area_data_version(const ct_area *a)
+{
+    return a->data_version;
+}
+
+void ct_area_data_changed(ct_area *a)
+{
+    a->data_version++;
+}
+
 bool ct_area__external_timers(const ct_area *c) { return c->external_timers; }
 bool ct_area__in_change(const ct_area *c) { return c->in_change; }
 
@@ -159,6 +171,8 @@ void ct_area__set_hooks(ct_area *c, const ct_area_hooks *h)
         c->hooks.apply = h->apply;
     if (h->discard)
         c->hooks.discard = h->discard;
+    if (h->set_delay)
+        c->hooks.set_delay = h->set_delay;
 }
 
 /* Without capacity on the handle there are no placements. */
@@ -174,6 +188,15 @@ int ct_area__end(ct_area *c, const ct_cap_assignment *as,
 {
     return c->hooks.end ? c->hooks.end(c, as, end_reason, err)
                         : ct_area__fail(err, CT_ESTATE, "no beds to free");
+}
+
+int ct_area__set_delay(ct_area *c, int64_t referral_id, const char *reason,
+                       const char *org, ct_cap_error *err)
+{
+    return c->hooks.set_delay
+               ? c->hooks.set_delay(c, referral_id, reason, org, err)
+               : ct_area__fail(err, CT_ESTATE, "no referrals to record a "
+                                               "delay in");
 }
 
 int ct_area__release_hold(ct_area *c, const ct_cap_assignment *as,

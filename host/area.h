@@ -3,15 +3,16 @@
  * nothing of beds, holds, referrals or isolation themselves. It holds the
  * store and the host clock (borrowed), the area's event bus (owned:
  * events.h, the one audit append path and the deliveries after commit),
- * the pathogens the area tracks, and the change in progress: one
- * transaction, or one savepoint inside the caller's (ct_store_enter), per
- * change, with its audit events.
+ * the data version, the pathogens the area tracks, and the change in
+ * progress: one transaction, or one savepoint inside the caller's
+ * (ct_store_enter), per change, with its audit events.
  *
  * The units above it each keep their own state in a slot of the handle
  * (candidate search its index, capacity its holds and the waiting list,
  * isolation its lengths and timer), opaque here. A lower unit never calls
  * up: what referrals and isolation need done by capacity (end a
- * placement, release a hold) and what every change tells the candidates'
+ * placement, release a hold), what delays need written in the referral's
+ * row (ct_area__set_delay) and what every change tells the candidates'
  * index (ct_area__note) go through the hooks capacity and candidate
  * search register at open (docs/internals.md "Units and the one-way
  * flow").
@@ -75,6 +76,13 @@ const char *ct_area_pathogen(const ct_area *a, size_t i);
 int ct_area_set_pathogens(ct_area *a, const char *const *names, size_t n);
 bool ct_area__external_timers(const ct_area *a);
 
+/* The area's data version: a counter that moves whenever committed data
+ * may have changed, for caches of what was read from it (the daemon's
+ * reply cache, daemon.h). Whoever sees committed data change (a kept
+ * write, a delivered event, a reload) calls ct_area_data_changed. */
+uint64_t ct_area_data_version(const ct_area *a);
+void ct_area_data_changed(ct_area *a);
+
 /* The units' own state (opaque here): each unit sets its slot when it
  * opens on the handle and clears it when it closes. */
 typedef enum ct_area_slot {
@@ -128,6 +136,11 @@ typedef struct ct_area_hooks {
                  const char *pathogen, int value);
     void (*apply)(ct_area *a);
     void (*discard)(ct_area *a);
+    /* The referral's row (referral.c): its current delay, the open
+     * episode's reason and responsible organisation (both NULL: none),
+     * which delay episodes (delay.c) keep in step. */
+    int (*set_delay)(ct_area *a, int64_t referral_id, const char *reason,
+                     const char *org, ct_cap_error *err);
 } ct_area_hooks;
 
 /* Sets the hooks of which h has any (the others stay): capacity's and
@@ -143,6 +156,8 @@ int ct_area__release_hold(ct_area *a, const ct_cap_assignment *as,
                           ct_cap_error *err);
 void ct_area__note(ct_area *a, ct_cap_idxkind kind, const char *id,
                    const char *pathogen, int value);
+int ct_area__set_delay(ct_area *a, int64_t referral_id, const char *reason,
+                       const char *org, ct_cap_error *err);
 
 /* ---- errors and statements ------------------------------------------- */
 

@@ -31,11 +31,14 @@ static void to_callback(const ct_event *e, void *data)
 }
 
 /* The placement hooks of the area handle (area.h): referrals and
- * isolation end placements and release holds through them. */
+ * isolation end placements and release holds through them. The referral
+ * row's delay too: referrals keep no state of their own to open, so
+ * capacity, which opens the area with every unit, registers it. */
 static const ct_area_hooks placement_hooks = {
     .active_of = ct_capacity__active_of,
     .end = ct_capacity__end,
     .release_hold = ct_capacity__release_hold,
+    .set_delay = ct_referral__set_delay,
 };
 
 static void close_units(ct_capacity *c)

@@ -431,7 +431,7 @@ static void audit_config(ct_daemon *d, const char *actor, const char *kind,
 static void audit_reload(ct_daemon *d, const char *actor, json_t *diff)
 {
     audit_config(d, actor, "config.reloaded", diff, "the reload");
-    d->version++;
+    ct_daemon__data_changed(d);
 }
 
 /* Every start records the configuration it runs: what the reconcile

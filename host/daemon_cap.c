@@ -53,9 +53,17 @@ ct_plugins *ct_daemon_plugins(ct_daemon *d)
     return d->host ? ct_host_plugins(d->host) : NULL;
 }
 
+/* The version lives in the area handle (area.h); none before the
+ * capacity opens and after it closes. */
 uint64_t ct_daemon_data_version(const ct_daemon *d)
 {
-    return d->version;
+    return d->cap ? ct_area_data_version(d->cap) : 0;
+}
+
+void ct_daemon__data_changed(ct_daemon *d)
+{
+    if (d->cap)
+        ct_area_data_changed(d->cap);
 }
 
 /* ---- reply cache ------------------------------------------------------- */
@@ -69,7 +77,8 @@ int ct_daemon_cache_get(ct_daemon *d, unsigned slot, int64_t max_age_ms,
         return CT_ENOTFOUND;
     ct_daemon__cached *c = &d->cache[slot];
     int64_t age = ct_clock_now(d->clock) - c->at;
-    if (!c->body || c->version != d->version || age < 0 || age >= max_age_ms)
+    if (!c->body || c->version != ct_daemon_data_version(d) || age < 0 ||
+        age >= max_age_ms)
         return CT_ENOTFOUND;
     char *copy = malloc(c->len + 1);
     if (!copy)
@@ -84,7 +93,7 @@ void ct_daemon_cache_put(ct_daemon *d, unsigned slot, const char *body,
                          size_t len)
 {
     if (d->clock)
-        ct_daemon_cache_put_at(d, slot, body, len, d->version,
+        ct_daemon_cache_put_at(d, slot, body, len, ct_daemon_data_version(d),
                                ct_clock_now(d->clock));
 }
 
@@ -270,7 +279,7 @@ static void head_changed(ct_daemon *d)
 static void on_event(const ct_capacity_event *ev, void *data)
 {
     ct_daemon *d = data;
-    d->version++;
+    ct_daemon__data_changed(d);
     ct_prom_add(d->m_events, (const char *[]){ev->kind}, 1);
     ct_log_debug(UNIT, "event %" PRId64 " %s by %s", ev->seq, ev->kind,
                  ev->actor);
@@ -303,7 +312,7 @@ void ct_daemon__group_done(ct_daemon *d, const ct_commit_group_info *info)
         return;
     }
     if (info->writes > info->failed)
-        d->version++;
+        ct_daemon__data_changed(d);
 }
 
 /* ---- metrics ----------------------------------------------------------- */
@@ -476,7 +485,7 @@ void ct_daemon__cap_reloaded(ct_daemon *d)
     if (!d->cap)
         return;
     ct_capacity_refresh(d->cap);
-    d->version++;
+    ct_daemon__data_changed(d);
     schedule_rearm(d);
 }
 

@@ -84,7 +84,6 @@ struct ct_daemon {
     ct_timer rearm;       /* re-reads when the next expiry and end are due */
     ct_timer head_timer;  /* syncs the audit head file, HEAD_SYNC_MS late */
     bool head_dirty;
-    uint64_t version;     /* moves whenever committed data may change */
     ct_daemon__cached cache[CT_DAEMON_CACHE_SLOTS];
     struct ct_daemon__render *renders; /* daemon_render.c */
     /* Reads beside an open group (daemon_render.c): a read-only
@@ -166,6 +165,9 @@ bool ct_daemon__read_begin(void *app);
 void ct_daemon__read_end(void *app);
 /* After a reload reconciled the store. */
 void ct_daemon__cap_reloaded(ct_daemon *d);
+/* Committed data may have changed: moves the area's data version
+ * (ct_daemon_data_version), which keys the reply cache. */
+void ct_daemon__data_changed(ct_daemon *d);
 /* Commit hooks (ct_commit_options): write brackets and group outcome. */
 void ct_daemon__after_write(int result, void *data);
 void ct_daemon__group_done(ct_daemon *d, const ct_commit_group_info *info);

@@ -178,7 +178,7 @@ static void start(ct_daemon__render *j)
     if (!j->rc)
         j->rc = ct_cap_counts_take(d->cap, &j->counts, &err);
     if (!j->rc) {
-        j->version = d->version;
+        j->version = ct_daemon_data_version(d);
         j->at = ct_clock_now(d->clock);
         j->work.data = j;
         j->queued_ns = uv_hrtime();
@@ -219,7 +219,7 @@ int ct_daemon_render(ct_daemon *d, unsigned slot, ct_http_req *r,
     if (ct_grow(&j->w, &j->capw, j->nw, sizeof *j->w, 16))
         return CT_ENOMEM;
     ct_http_req_later(r);
-    j->w[j->nw++] = (waiter){r, d->version};
+    j->w[j->nw++] = (waiter){r, ct_daemon_data_version(d)};
     start(j);
     return 0;
 }

@@ -109,25 +109,6 @@ static int close_episode(ct_capacity *c, int64_t ep, const char *to,
                : ct_area__dberr(c, err, rc, "ending a delay episode");
 }
 
-static int set_current(ct_capacity *c, int64_t id, const char *reason,
-                       const char *org, ct_cap_error *err)
-{
-    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_REF_SET_DELAY, err);
-    if (!st)
-        return CT_ESTORE;
-    sqlite3_bind_int64(st, 1, id);
-    if (reason) {
-        sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, org, -1, SQLITE_STATIC);
-    }
-    sqlite3_bind_int64(st, 4, ct_clock_now(ct_area_clock(c)));
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE
-               ? 0
-               : ct_area__dberr(c, err, rc, "recording a delay");
-}
-
 static void today(ct_capacity *c, char out[11])
 {
     ct_clock_day_text(ct_clock_uk_day(ct_clock_now(ct_area_clock(c))), out);
@@ -287,7 +268,8 @@ static int correct(ct_capacity *c, int64_t id, int64_t episode,
         return rc;
     /* The open episode is the referral's current delay. */
     if (!old.to[0] &&
-        (rc = set_current(c, id, in->reason, in->responsible_org, err)))
+        (rc = ct_area__set_delay(c, id, in->reason, in->responsible_org,
+                                 err)))
         return rc;
     return ct_area__emit(
         c, actor, "referral.delay_corrected",
@@ -420,7 +402,8 @@ int ct_delay_start(ct_capacity *c, int64_t id, const ct_delay_input *in,
     int64_t ep;
     if ((rc = insert_episode(c, id, in, from, "", actor, &ep,
                              "recording a delay", err)) ||
-        (rc = set_current(c, id, in->reason, in->responsible_org, err)))
+        (rc = ct_area__set_delay(c, id, in->reason, in->responsible_org,
+                                 err)))
         goto done;
     json_t *payload = json_pack(
         "{s:I, s:I, s:s, s:o, s:s, s:s, s:o}", "referral", (json_int_t)id,
@@ -470,7 +453,7 @@ int ct_delay_end(ct_capacity *c, int64_t id, const char *to,
         goto done;
     }
     if ((rc = close_episode(c, last.id, day, err)) ||
-        (rc = set_current(c, id, NULL, NULL, err)))
+        (rc = ct_area__set_delay(c, id, NULL, NULL, err)))
         goto done;
     rc = ct_area__emit(c, actor, "referral.delay_cleared",
                        json_pack("{s:I, s:I, s:s}", "referral",

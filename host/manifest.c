@@ -1,6 +1,7 @@
 #include "manifest.h"
 #include "manifest_int.h"
 
+#include "config_read.h"
 #include "error.h"
 #include "util.h"
 
@@ -8,7 +9,6 @@
 #include <errno.h>
 #include <math.h>
 #include <sodium.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,32 +36,12 @@ const char *ct_fallback_name(ct_fallback f)
 }
 
 typedef struct checker {
-    const char *file;
-    ct_diags *diags;
-    size_t errors;
+    ct_config_reader r; /* where diagnostics go */
     /* Overrides only: the area's ids to check references against, and
      * where needs no bed meets are reported (either may be NULL). */
     const ct_manifest_area *area;
     ct_diags *warnings;
 } checker;
-
-static void err(checker *c, const ct_node *n, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-
-static void err(checker *c, const ct_node *n, const char *fmt, ...)
-{
-    char msg[768];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    ct_diags_add(c->diags, c->file, n ? n->line : 0, n ? n->col : 0, "%s",
-                 msg);
-    c->errors++;
-}
 
 /* The closest name in a list, if close enough to suggest. */
 static const char *suggest(const char *word, const char *const *names,
@@ -93,10 +73,12 @@ static void check_keys(checker *c, const ct_node *map,
             continue;
         const char *s = suggest(k->value, allowed, nallowed);
         if (s)
-            err(c, k, "unknown key '%s' in %s; did you mean '%s'?", k->value,
-                where, s);
+            ct_config_read_err(&c->r, k,
+                               "unknown key '%s' in %s; did you mean '%s'?",
+                               k->value, where, s);
         else
-            err(c, k, "unknown key '%s' in %s", k->value, where);
+            ct_config_read_err(&c->r, k, "unknown key '%s' in %s", k->value,
+                               where);
     }
 }
 
@@ -210,8 +192,8 @@ static bool check_form(checker *c, const ct_setting *s, const ct_node *n,
     ct_ref_span refs[8];
     int nrefs = ct_setting_form_match(s->form, n->value, refs, 8);
     if (nrefs < 0) {
-        err(c, n, "%s: '%s' should look like %s", what, n->value,
-            ct_setting_form_text(s->form));
+        ct_config_read_err(&c->r, n, "%s: '%s' should look like %s", what,
+                           n->value, ct_setting_form_text(s->form));
         return false;
     }
     bool ok = true;
@@ -223,17 +205,18 @@ static bool check_form(checker *c, const ct_setting *s, const ct_node *n,
         snprintf(name, sizeof name, "%.*s", (int)refs[i].len, id);
         if (refs[i].kind == CT_REF_NEED) {
             if (c->warnings)
-                warn_need(c->warnings, c->file, n->line, n->col, what, name);
+                warn_need(c->warnings, c->r.file, n->line, n->col, what, name);
             continue;
         }
         const char *sug = ct_manifest_area_suggest(c->area, refs[i].kind,
                                                    name);
         if (sug)
-            err(c, n, "%s: no %s '%s' in the area; did you mean '%s'?",
-                what, ct_ref_kind_name(refs[i].kind), name, sug);
+            ct_config_read_err(&c->r, n,
+                               "%s: no %s '%s' in the area; did you mean '%s'?",
+                               what, ct_ref_kind_name(refs[i].kind), name, sug);
         else
-            err(c, n, "%s: no %s '%s' in the area", what,
-                ct_ref_kind_name(refs[i].kind), name);
+            ct_config_read_err(&c->r, n, "%s: no %s '%s' in the area", what,
+                               ct_ref_kind_name(refs[i].kind), name);
         ok = false;
     }
     return ok;
@@ -249,8 +232,8 @@ static json_t *scalar_value(checker *c, const ct_setting *s,
                             const char *what)
 {
     if (!n || n->kind != CT_NODE_SCALAR) {
-        err(c, n, "%s must be a %s, not %s", what, type_names[type],
-            ct_node_describe(n));
+        ct_config_read_err(&c->r, n, "%s must be a %s, not %s", what,
+                           type_names[type], ct_node_describe(n));
         return NULL;
     }
     const char *v = n->value;
@@ -262,7 +245,8 @@ static json_t *scalar_value(checker *c, const ct_setting *s,
         errno = 0;
         long long x = n->quoted ? 0 : strtoll(v, &end, 10);
         if (n->quoted || !*v || *end || errno) {
-            err(c, n, "%s must be an integer, got '%s'", what, v);
+            ct_config_read_err(&c->r, n, "%s must be an integer, got '%s'",
+                               what, v);
             return NULL;
         }
         num = (double)x;
@@ -274,7 +258,8 @@ static json_t *scalar_value(checker *c, const ct_setting *s,
         errno = 0;
         double x = n->quoted ? 0 : strtod(v, &end);
         if (n->quoted || !*v || *end || errno || !isfinite(x)) {
-            err(c, n, "%s must be a number, got '%s'", what, v);
+            ct_config_read_err(&c->r, n, "%s must be a number, got '%s'", what,
+                               v);
             return NULL;
         }
         num = x;
@@ -287,15 +272,19 @@ static json_t *scalar_value(checker *c, const ct_setting *s,
         else if (!n->quoted && strcmp(v, "false") == 0)
             out = json_false();
         else {
-            err(c, n, "%s must be true or false, got '%s'", what, v);
+            ct_config_read_err(&c->r, n, "%s must be true or false, got '%s'",
+                               what, v);
             return NULL;
         }
         return out;
     case CT_SETTING_DURATION: {
         int64_t ms;
         if (ct_parse_duration_ms(v, &ms)) {
-            err(c, n, "%s must be a duration like 30s, 15m, 48h or 14d, "
-                      "got '%s'", what, v);
+            ct_config_read_err(
+                &c->r, n,
+                "%s must be a duration like 30s, 15m, 48h or 14d, "
+                "got '%s'",
+                what, v);
             return NULL;
         }
         num = (double)ms;
@@ -310,8 +299,8 @@ static json_t *scalar_value(checker *c, const ct_setting *s,
             ct_buf list = {0};
             for (size_t i = 0; i < s->nvalues; i++)
                 ct_buf_printf(&list, "%s%s", i ? ", " : "", s->values[i]);
-            err(c, n, "%s must be one of %s, got '%s'", what,
-                list.data ? list.data : "", v);
+            ct_config_read_err(&c->r, n, "%s must be one of %s, got '%s'", what,
+                               list.data ? list.data : "", v);
             ct_buf_free(&list);
         }
         return NULL;
@@ -332,8 +321,9 @@ static json_t *scalar_value(checker *c, const ct_setting *s,
             snprintf(lo, sizeof lo, "%g", s->min);
         if (s->has_max)
             snprintf(hi, sizeof hi, "%g", s->max);
-        err(c, n, "%s is out of range: %s not in [%s, %s]%s", what, v, lo,
-            hi, type == CT_SETTING_DURATION ? " ms" : "");
+        ct_config_read_err(&c->r, n, "%s is out of range: %s not in [%s, %s]%s",
+                           what, v, lo, hi,
+                           type == CT_SETTING_DURATION ? " ms" : "");
         json_decref(out);
         return NULL;
     }
@@ -347,17 +337,19 @@ static json_t *typed_value(checker *c, const ct_setting *s, const ct_node *n,
     if (s->type != CT_SETTING_LIST)
         return scalar_value(c, s, s->type, n, what);
     if (!n || n->kind != CT_NODE_SEQ) {
-        err(c, n, "%s must be a list, not %s", what, ct_node_describe(n));
+        ct_config_read_err(&c->r, n, "%s must be a list, not %s", what,
+                           ct_node_describe(n));
         return NULL;
     }
     if ((s->has_min && (double)n->len < s->min) ||
         (s->has_max && (double)n->len > s->max)) {
-        err(c, n, "%s has %zu items; allowed %g to %g", what, n->len,
-            s->has_min ? s->min : 0, s->has_max ? s->max : INFINITY);
+        ct_config_read_err(&c->r, n, "%s has %zu items; allowed %g to %g", what,
+                           n->len, s->has_min ? s->min : 0,
+                           s->has_max ? s->max : INFINITY);
         return NULL;
     }
     json_t *arr = json_array();
-    size_t before = c->errors;
+    size_t before = c->r.errors;
     for (size_t i = 0; i < n->len; i++) {
         /* Items are checked for type only; min/max bound the length. */
         ct_setting item = *s;
@@ -367,7 +359,7 @@ static json_t *typed_value(checker *c, const ct_setting *s, const ct_node *n,
         if (v)
             json_array_append_new(arr, v);
     }
-    if (c->errors != before) {
+    if (c->r.errors != before) {
         json_decref(arr);
         return NULL;
     }
@@ -407,31 +399,37 @@ static void parse_setting(checker *c, const ct_node *key, const ct_node *n,
     snprintf(where, sizeof where, "setting '%s'", key->value);
     s->name = strdup(key->value);
     if (!n || n->kind != CT_NODE_MAP) {
-        err(c, n ? n : key, "%s must be a mapping with at least 'type' and "
-                            "'default'", where);
+        ct_config_read_err(&c->r, n ? n : key,
+                           "%s must be a mapping with at least 'type' and "
+                           "'default'",
+                           where);
         return;
     }
     check_keys(c, n, keys, CT_ARRAY_LEN(keys), where);
     const ct_node *type = ct_node_get(n, "type");
     if (!type || type->kind != CT_NODE_SCALAR) {
-        err(c, type ? type : n, "%s needs a 'type': " TYPE_LIST, where);
+        ct_config_read_err(&c->r, type ? type : n,
+                           "%s needs a 'type': " TYPE_LIST, where);
         return;
     }
     if (parse_type(type->value, &s->type)) {
-        err(c, type, "%s has unknown type '%s'; expected " TYPE_LIST, where,
-            type->value);
+        ct_config_read_err(&c->r, type,
+                           "%s has unknown type '%s'; expected " TYPE_LIST,
+                           where, type->value);
         return;
     }
     const ct_node *doc = ct_node_get(n, "doc");
     if (doc && doc->kind == CT_NODE_SCALAR)
         s->doc = strdup(doc->value);
     else
-        err(c, doc ? doc : n, "%s needs a 'doc' string saying what it does",
-            where);
+        ct_config_read_err(&c->r, doc ? doc : n,
+                           "%s needs a 'doc' string saying what it does",
+                           where);
     const ct_node *values = ct_node_get(n, "values");
     if (s->type == CT_SETTING_ENUM) {
         if (!values || values->kind != CT_NODE_SEQ || values->len == 0) {
-            err(c, values ? values : n,
+            ct_config_read_err(
+                &c->r, values ? values : n,
                 "%s is an enum and needs a non-empty list 'values'", where);
             return;
         }
@@ -440,7 +438,8 @@ static void parse_setting(checker *c, const ct_node *key, const ct_node *n,
             if (values->items[i]->kind == CT_NODE_SCALAR)
                 s->values[s->nvalues++] = strdup(values->items[i]->value);
     } else if (values) {
-        err(c, values, "%s: 'values' applies to enums only", where);
+        ct_config_read_err(&c->r, values, "%s: 'values' applies to enums only",
+                           where);
     }
     const ct_node *items = ct_node_get(n, "items");
     if (s->type == CT_SETTING_LIST) {
@@ -448,32 +447,40 @@ static void parse_setting(checker *c, const ct_node *key, const ct_node *n,
             parse_type(items->value, &s->item_type) ||
             s->item_type == CT_SETTING_LIST ||
             s->item_type == CT_SETTING_ENUM) {
-            err(c, items ? items : n,
+            ct_config_read_err(
+                &c->r, items ? items : n,
                 "%s is a list and needs 'items': integer, number, string, "
                 "boolean, duration, facility, zone, organisation, tag or "
-                "need", where);
+                "need",
+                where);
             return;
         }
     } else if (items) {
-        err(c, items, "%s: 'items' applies to lists only", where);
+        ct_config_read_err(&c->r, items, "%s: 'items' applies to lists only",
+                           where);
     }
     ct_setting_type scalar = s->type == CT_SETTING_LIST ? s->item_type
                                                         : s->type;
     const ct_node *form = ct_node_get(n, "form");
     char why[160];
     if (form && scalar != CT_SETTING_STRING) {
-        err(c, form, "%s: 'form' applies to strings and lists of strings "
-                     "only", where);
+        ct_config_read_err(&c->r, form,
+                           "%s: 'form' applies to strings and lists of strings "
+                           "only",
+                           where);
     } else if (form && (form->kind != CT_NODE_SCALAR ||
                         ct_setting_form_parse(form->value, &s->form, why,
                                               sizeof why))) {
-        err(c, form, "%s: 'form' must be a string such as "
-                     "\"[organisation/]facility=band\": %s", where,
-            form->kind == CT_NODE_SCALAR ? why : "not a string");
+        ct_config_read_err(&c->r, form,
+                           "%s: 'form' must be a string such as "
+                           "\"[organisation/]facility=band\": %s",
+                           where,
+                           form->kind == CT_NODE_SCALAR ? why : "not a string");
     } else if (is_ref_type(scalar) &&
                ct_setting_form_parse(type_names[scalar], &s->form, why,
                                      sizeof why)) {
-        err(c, type, "%s: cannot compile its form: %s", where, why);
+        ct_config_read_err(&c->r, type, "%s: cannot compile its form: %s",
+                           where, why);
     }
     const char *bounds[] = {"min", "max"};
     for (int b = 0; b < 2; b++) {
@@ -489,7 +496,8 @@ static void parse_setting(checker *c, const ct_node *key, const ct_node *n,
                  s->type == CT_SETTING_STRING ||
                  s->type == CT_SETTING_BOOLEAN ||
                  s->type == CT_SETTING_ENUM) {
-            err(c, bn, "%s: '%s' must be a %s", where, bounds[b],
+            ct_config_read_err(
+                &c->r, bn, "%s: '%s' must be a %s", where, bounds[b],
                 s->type == CT_SETTING_DURATION ? "duration" : "number");
             continue;
         }
@@ -502,10 +510,10 @@ static void parse_setting(checker *c, const ct_node *key, const ct_node *n,
         }
     }
     if (s->has_min && s->has_max && s->min > s->max)
-        err(c, n, "%s: min is greater than max", where);
+        ct_config_read_err(&c->r, n, "%s: min is greater than max", where);
     const ct_node *def = ct_node_get(n, "default");
     if (!def) {
-        err(c, n, "%s needs a 'default'", where);
+        ct_config_read_err(&c->r, n, "%s needs a 'default'", where);
         return;
     }
     char what[200];
@@ -524,7 +532,7 @@ int ct_manifest_parse(const char *file, const char *text, size_t len,
     int rc = ct_yaml_parse(file, text, len, &root, diags);
     if (rc)
         return rc == CT_ENOMEM ? rc : CT_ECONFIG;
-    checker c = {.file = file, .diags = diags};
+    checker c = {.r = {.file = file, .diags = diags}};
     ct_manifest *m = calloc(1, sizeof *m);
     if (!m) {
         ct_node_free(root);
@@ -532,7 +540,7 @@ int ct_manifest_parse(const char *file, const char *text, size_t len,
     }
     m->file = strdup(file);
     if (root->kind != CT_NODE_MAP) {
-        err(&c, root, "plugin.yaml must be a mapping, not %s",
+        ct_config_read_err(&c.r, root, "plugin.yaml must be a mapping, not %s",
             ct_node_describe(root));
         goto done;
     }
@@ -543,10 +551,10 @@ int ct_manifest_parse(const char *file, const char *text, size_t len,
     for (size_t i = 0; i < CT_ARRAY_LEN(required); i++) {
         const ct_node *n = ct_node_get(root, required[i]);
         if (!n)
-            err(&c, root, "plugin.yaml is missing required key '%s'",
+            ct_config_read_err(&c.r, root, "plugin.yaml is missing required key '%s'",
                 required[i]);
         else if (n->kind != CT_NODE_SCALAR || ct_node_is_null(n))
-            err(&c, n, "'%s' must be a string", required[i]);
+            ct_config_read_err(&c.r, n, "'%s' must be a string", required[i]);
         else
             *fields[i] = strdup(n->value);
     }
@@ -558,18 +566,18 @@ int ct_manifest_parse(const char *file, const char *text, size_t len,
                 *p != '_' && *p != '-')
                 ok = 0;
         if (!ok)
-            err(&c, ct_node_get(root, "name"),
+            ct_config_read_err(&c.r, ct_node_get(root, "name"),
                 "plugin name '%s' must be 1 to 64 lowercase letters, digits, "
                 "'_' or '-'", m->name);
     }
     if (m->version && !ct_semver_valid(m->version))
-        err(&c, ct_node_get(root, "version"),
+        ct_config_read_err(&c.r, ct_node_get(root, "version"),
             "version '%s' is not semver (MAJOR.MINOR.PATCH)", m->version);
     const ct_node *api = ct_node_get(root, "api");
     if (!api)
-        err(&c, root, "plugin.yaml is missing required key 'api'");
+        ct_config_read_err(&c.r, root, "plugin.yaml is missing required key 'api'");
     else if (api->kind != CT_NODE_SCALAR || strcmp(api->value, "1") != 0)
-        err(&c, api, "unsupported plugin api '%s'; this host supports api 1",
+        ct_config_read_err(&c.r, api, "unsupported plugin api '%s'; this host supports api 1",
             api->kind == CT_NODE_SCALAR ? api->value : "?");
     else
         m->api = 1;
@@ -580,12 +588,12 @@ int ct_manifest_parse(const char *file, const char *text, size_t len,
             m->fallback = CT_FALLBACK_SKIP;
         else if (fb->kind != CT_NODE_SCALAR ||
                  strcmp(fb->value, "manual_review") != 0)
-            err(&c, fb, "fallback must be manual_review or skip");
+            ct_config_read_err(&c.r, fb, "fallback must be manual_review or skip");
     }
     const ct_node *settings = ct_node_get(root, "settings");
     if (settings && !ct_node_is_null(settings)) {
         if (settings->kind != CT_NODE_MAP) {
-            err(&c, settings, "'settings' must be a mapping of setting "
+            ct_config_read_err(&c.r, settings, "'settings' must be a mapping of setting "
                               "names to their schema");
         } else {
             m->settings = calloc(settings->len ? settings->len : 1,
@@ -598,7 +606,7 @@ int ct_manifest_parse(const char *file, const char *text, size_t len,
     }
 done:
     ct_node_free(root);
-    if (c.errors) {
+    if (c.r.errors) {
         ct_manifest_free(m);
         return CT_ECONFIG;
     }
@@ -705,7 +713,8 @@ int ct_manifest_settings_in(const ct_manifest *m, const char *config_file,
                             ct_diags *warnings)
 {
     *out = NULL;
-    checker c = {.file = config_file, .diags = diags, .area = area,
+    checker c = {.r = {.file = config_file, .diags = diags},
+                 .area = area,
                  .warnings = warnings};
     if (area && warnings)
         warn_default_needs(m, overrides, area, config_file, def_line, def_col,
@@ -728,10 +737,10 @@ int ct_manifest_settings_in(const ct_manifest *m, const char *config_file,
                 const char *sug =
                     names ? suggest(k->value, names, m->nsettings) : NULL;
                 if (sug)
-                    err(&c, k, "plugin '%s' has no setting '%s'; did you "
+                    ct_config_read_err(&c.r, k, "plugin '%s' has no setting '%s'; did you "
                                "mean '%s'?", m->name, k->value, sug);
                 else
-                    err(&c, k, "plugin '%s' has no setting '%s'", m->name,
+                    ct_config_read_err(&c.r, k, "plugin '%s' has no setting '%s'", m->name,
                         k->value);
                 continue;
             }
@@ -744,10 +753,10 @@ int ct_manifest_settings_in(const ct_manifest *m, const char *config_file,
         }
         free(names);
     } else if (overrides && !ct_node_is_null(overrides)) {
-        err(&c, overrides, "settings of plugin '%s' must be a mapping",
+        ct_config_read_err(&c.r, overrides, "settings of plugin '%s' must be a mapping",
             m->name);
     }
-    if (c.errors) {
+    if (c.r.errors) {
         json_decref(obj);
         return CT_ECONFIG;
     }

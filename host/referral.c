@@ -96,6 +96,21 @@ int ct_referral__move(ct_capacity *c, int64_t id, ct_referral_state from,
     return 0;
 }
 
+int ct_referral__set_delay(ct_capacity *c, int64_t id, const char *reason,
+                           const char *org, ct_cap_error *err)
+{
+    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_REF_SET_DELAY, err);
+    if (!st)
+        return CT_ESTORE;
+    sqlite3_bind_int64(st, 1, id);
+    if (reason) {
+        sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, org, -1, SQLITE_STATIC);
+    }
+    sqlite3_bind_int64(st, 4, ct_clock_now(ct_area_clock(c)));
+    return ct_area__step_done(c, st, "recording a delay", err);
+}
+
 int ct_referral__load(ct_capacity *c, int64_t id, ct_ref_row *out,
                       ct_cap_error *err)
 {

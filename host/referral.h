@@ -235,6 +235,11 @@ int ct_referral__guard(int64_t id, ct_referral_state from,
  * referrals'; isolation records infections through it too. */
 int ct_referral__person_ensure(ct_capacity *c, const char *nhs,
                                ct_cap_error *err);
+/* The row's current delay (updated_at = now): the open episode's reason
+ * and responsible organisation, both NULL when none is open. delay.c
+ * keeps it in step through the area's hook (ct_area__set_delay). */
+int ct_referral__set_delay(ct_capacity *c, int64_t id, const char *reason,
+                           const char *org, ct_cap_error *err);
 /* Guards and writes the state change (updated_at = now). */
 int ct_referral__move(ct_capacity *c, int64_t id, ct_referral_state from,
                       ct_referral_state to, ct_cap_error *err);

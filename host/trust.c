@@ -1,11 +1,11 @@
 #include "trust.h"
 
 #include "clock.h"
+#include "config_read.h"
 #include "error.h"
 #include "util.h"
 
 #include <sodium.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,41 +29,19 @@ int ct_trust_parse_expiry(const char *s, int64_t *out)
     return 0;
 }
 
-typedef struct parser {
-    const char *file;
-    ct_diags *diags;
-    size_t errors;
-} parser;
-
-static void err(parser *p, const ct_node *n, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-
-static void err(parser *p, const ct_node *n, const char *fmt, ...)
-{
-    char msg[768];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    ct_diags_add(p->diags, p->file, n ? n->line : 0, n ? n->col : 0, "%s",
-                 msg);
-    p->errors++;
-}
-
-static const ct_node *scalar(parser *p, const ct_node *map, const char *key,
-                             bool required)
+static const ct_node *scalar(ct_config_reader *p, const ct_node *map,
+                             const char *key, bool required)
 {
     const ct_node *n = ct_node_get(map, key);
     if (!n) {
         if (required)
-            err(p, map, "a trusted key is missing required key '%s'", key);
+            ct_config_read_err(
+                p, map, "a trusted key is missing required key '%s'", key);
         return NULL;
     }
     if (n->kind != CT_NODE_SCALAR || ct_node_is_null(n)) {
-        err(p, n, "'%s' must be a value, not %s", key, ct_node_describe(n));
+        ct_config_read_err(p, n, "'%s' must be a value, not %s", key,
+                           ct_node_describe(n));
         return NULL;
     }
     return n;
@@ -73,11 +51,11 @@ int ct_trust_key_parse(const char *file, const ct_node *map,
                        ct_trust_key *out, ct_diags *diags)
 {
     static const char *const keys[] = {"id", "public_key", "expires", "name"};
-    parser p = {.file = file, .diags = diags};
+    ct_config_reader p = {.file = file, .diags = diags};
     memset(out, 0, sizeof *out);
     out->expires_ms = INT64_MAX;
     if (!map || map->kind != CT_NODE_MAP) {
-        err(&p, map, "a trusted key must be a mapping with 'id' and "
+        ct_config_read_err(&p, map, "a trusted key must be a mapping with 'id' and "
                      "'public_key', not %s",
             ct_node_describe(map));
         return CT_ECONFIG;
@@ -98,13 +76,13 @@ int ct_trust_key_parse(const char *file, const ct_node *map,
         if (j < CT_ARRAY_LEN(keys))
             continue;
         if (strcmp(k->value, "secret_key") == 0)
-            err(&p, k, "this is a secret signing key; trust the public one "
+            ct_config_read_err(&p, k, "this is a secret signing key; trust the public one "
                        "(the .pub file keygen wrote beside it)");
         else if (best)
-            err(&p, k, "unknown key '%s' in a trusted key; did you mean "
+            ct_config_read_err(&p, k, "unknown key '%s' in a trusted key; did you mean "
                        "'%s'?", k->value, best);
         else
-            err(&p, k, "unknown key '%s' in a trusted key", k->value);
+            ct_config_read_err(&p, k, "unknown key '%s' in a trusted key", k->value);
     }
     const ct_node *id = scalar(&p, map, "id", true);
     const ct_node *pk = scalar(&p, map, "public_key", true);
@@ -117,16 +95,16 @@ int ct_trust_key_parse(const char *file, const ct_node *map,
                               pk->value, strlen(pk->value), NULL, &n, &end,
                               sodium_base64_VARIANT_ORIGINAL) != 0 ||
             n != 32 || *end)
-            err(&p, pk, "'public_key' must be the base64 of a 32-byte "
+            ct_config_read_err(&p, pk, "'public_key' must be the base64 of a 32-byte "
                         "Ed25519 public key");
         else
             ct_trust_key_id(out->public_key, out->id);
     }
     if (id && out->id[0] && strcmp(id->value, out->id) != 0)
-        err(&p, id, "key id '%s' does not match its public key, whose id is "
+        ct_config_read_err(&p, id, "key id '%s' does not match its public key, whose id is "
                     "'%s'", id->value, out->id);
     if (exp && ct_trust_parse_expiry(exp->value, &out->expires_ms))
-        err(&p, exp, "'expires' must be a date like 2027-03-31 (valid through "
+        ct_config_read_err(&p, exp, "'expires' must be a date like 2027-03-31 (valid through "
                      "that day, UTC) or a time like 2027-03-31T12:00:00Z");
     if (p.errors) {
         memset(out, 0, sizeof *out);
