@@ -63,14 +63,8 @@ static int copy_zone(void *ud, const ct_cap_zone_counts *z)
     ct_cap_counts *k = ud;
     if (copy_pathogens(k, z))
         return CT_ENOMEM;
-    if (k->n == k->cap) {
-        size_t n = k->cap ? 2 * k->cap : 256;
-        kzone *v = realloc(k->zones, n * sizeof *v);
-        if (!v)
-            return CT_ENOMEM;
-        k->zones = v;
-        k->cap = n;
-    }
+    if (ct_grow(&k->zones, &k->cap, k->n, sizeof *k->zones, 256))
+        return CT_ENOMEM;
     kzone *e = &k->zones[k->n];
     memset(e, 0, sizeof *e);
     e->z = *z;

@@ -177,14 +177,8 @@ static void counts_totals(const ct_cap_zone_counts *z, totals *t)
 static int take_zone(void *ud, const ct_cap_zone_counts *z)
 {
     zone_totals *zt = ud;
-    if (zt->n == zt->cap) {
-        size_t n = zt->cap ? 2 * zt->cap : 256;
-        struct zt *v = realloc(zt->v, n * sizeof *v);
-        if (!v)
-            return CT_ENOMEM;
-        zt->v = v;
-        zt->cap = n;
-    }
+    if (ct_grow(&zt->v, &zt->cap, zt->n, sizeof *zt->v, 256))
+        return CT_ENOMEM;
     struct zt *e = &zt->v[zt->n];
     if (!(e->id = ct_strdup(z->zone_id)))
         return CT_ENOMEM;
@@ -344,15 +338,9 @@ static int read_cohorts(ct_capacity *c, cohort_rows *cr, ct_cap_error *err)
         return CT_ESTORE;
     int rc, out = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (cr->n == cr->cap) {
-            size_t n = cr->cap ? 2 * cr->cap : 256;
-            zcohort *v = realloc(cr->v, n * sizeof *v);
-            if (!v) {
-                out = CT_ENOMEM;
-                break;
-            }
-            cr->v = v;
-            cr->cap = n;
+        if (ct_grow(&cr->v, &cr->cap, cr->n, sizeof *cr->v, 256)) {
+            out = CT_ENOMEM;
+            break;
         }
         zcohort *z = &cr->v[cr->n++];
         z->zone = ct_strdup(col(st, 0) ? col(st, 0) : "");

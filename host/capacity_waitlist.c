@@ -369,14 +369,8 @@ static int read_rows(ct_capacity *c, const char *org, int64_t after,
     size_t cap = 0;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap) {
-            size_t ncap = cap ? cap * 2 : 64;
-            ranked *m = realloc(*items, ncap * sizeof *m);
-            if (!m)
-                break;
-            *items = m;
-            cap = ncap;
-        }
+        if (ct_grow(items, &cap, *n, sizeof **items, 64))
+            break;
         json_t *o = entry_json(st, today);
         if (!o)
             break;

@@ -141,13 +141,8 @@ static void prune(const char *dir, long keep)
     while ((e = readdir(dp))) {
         if (!is_stamped(e->d_name))
             continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            char **grown = realloc(names, cap * sizeof *names);
-            if (!grown)
-                break;
-            names = grown;
-        }
+        if (ct_grow(&names, &cap, n, sizeof *names, 16))
+            break;
         names[n] = ct_strdup(e->d_name);
         if (names[n])
             n++;

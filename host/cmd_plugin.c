@@ -186,13 +186,8 @@ static void find_plugins(const ct_config *cfg, found_list *l)
                      cfg->plugin_path[i], e->d_name);
             if (stat(yaml, &st) || !S_ISREG(st.st_mode))
                 continue;
-            if (n == cap) {
-                cap = cap ? cap * 2 : 16;
-                char **p = realloc(names, cap * sizeof *p);
-                if (!p)
-                    break;
-                names = p;
-            }
+            if (ct_grow(&names, &cap, n, sizeof *names, 16))
+                break;
             if (!(names[n] = strdup(e->d_name)))
                 break;
             n++;

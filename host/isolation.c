@@ -256,14 +256,9 @@ static int placements_of(ct_capacity *c, const char *nhs,
     size_t cap = 0;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap) {
-            cap = cap ? 2 * cap : 4;
-            placement *p = realloc(*out, cap * sizeof *p);
-            if (!p) {
-                rc = SQLITE_NOMEM;
-                break;
-            }
-            *out = p;
+        if (ct_grow(out, &cap, *n, sizeof **out, 4)) {
+            rc = SQLITE_NOMEM;
+            break;
         }
         placement *p = &(*out)[(*n)++];
         memset(p, 0, sizeof *p);

@@ -189,14 +189,9 @@ static int zone_holds(ct_capacity *c, const char *zone, ct_cap_assignment **out,
     size_t cap = 0;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap) {
-            cap = cap ? 2 * cap : 8;
-            ct_cap_assignment *p = realloc(*out, cap * sizeof *p);
-            if (!p) {
-                rc = SQLITE_NOMEM;
-                break;
-            }
-            *out = p;
+        if (ct_grow(out, &cap, *n, sizeof **out, 8)) {
+            rc = SQLITE_NOMEM;
+            break;
         }
         ct_cap_assignment *a = &(*out)[(*n)++];
         memset(a, 0, sizeof *a);

@@ -541,7 +541,7 @@ int ct_manifest_parse(const char *file, const char *text, size_t len,
     m->file = strdup(file);
     if (root->kind != CT_NODE_MAP) {
         ct_config_read_err(&c.r, root, "plugin.yaml must be a mapping, not %s",
-            ct_node_describe(root));
+                           ct_node_describe(root));
         goto done;
     }
     check_keys(&c, root, keys, CT_ARRAY_LEN(keys), "plugin.yaml");
@@ -551,8 +551,9 @@ int ct_manifest_parse(const char *file, const char *text, size_t len,
     for (size_t i = 0; i < CT_ARRAY_LEN(required); i++) {
         const ct_node *n = ct_node_get(root, required[i]);
         if (!n)
-            ct_config_read_err(&c.r, root, "plugin.yaml is missing required key '%s'",
-                required[i]);
+            ct_config_read_err(&c.r, root,
+                               "plugin.yaml is missing required key '%s'",
+                               required[i]);
         else if (n->kind != CT_NODE_SCALAR || ct_node_is_null(n))
             ct_config_read_err(&c.r, n, "'%s' must be a string", required[i]);
         else
@@ -566,18 +567,23 @@ int ct_manifest_parse(const char *file, const char *text, size_t len,
                 *p != '_' && *p != '-')
                 ok = 0;
         if (!ok)
-            ct_config_read_err(&c.r, ct_node_get(root, "name"),
+            ct_config_read_err(
+                &c.r, ct_node_get(root, "name"),
                 "plugin name '%s' must be 1 to 64 lowercase letters, digits, "
-                "'_' or '-'", m->name);
+                "'_' or '-'",
+                m->name);
     }
     if (m->version && !ct_semver_valid(m->version))
         ct_config_read_err(&c.r, ct_node_get(root, "version"),
-            "version '%s' is not semver (MAJOR.MINOR.PATCH)", m->version);
+                           "version '%s' is not semver (MAJOR.MINOR.PATCH)",
+                           m->version);
     const ct_node *api = ct_node_get(root, "api");
     if (!api)
-        ct_config_read_err(&c.r, root, "plugin.yaml is missing required key 'api'");
+        ct_config_read_err(&c.r, root,
+                           "plugin.yaml is missing required key 'api'");
     else if (api->kind != CT_NODE_SCALAR || strcmp(api->value, "1") != 0)
-        ct_config_read_err(&c.r, api, "unsupported plugin api '%s'; this host supports api 1",
+        ct_config_read_err(
+            &c.r, api, "unsupported plugin api '%s'; this host supports api 1",
             api->kind == CT_NODE_SCALAR ? api->value : "?");
     else
         m->api = 1;
@@ -588,13 +594,15 @@ int ct_manifest_parse(const char *file, const char *text, size_t len,
             m->fallback = CT_FALLBACK_SKIP;
         else if (fb->kind != CT_NODE_SCALAR ||
                  strcmp(fb->value, "manual_review") != 0)
-            ct_config_read_err(&c.r, fb, "fallback must be manual_review or skip");
+            ct_config_read_err(&c.r, fb,
+                               "fallback must be manual_review or skip");
     }
     const ct_node *settings = ct_node_get(root, "settings");
     if (settings && !ct_node_is_null(settings)) {
         if (settings->kind != CT_NODE_MAP) {
-            ct_config_read_err(&c.r, settings, "'settings' must be a mapping of setting "
-                              "names to their schema");
+            ct_config_read_err(&c.r, settings,
+                               "'settings' must be a mapping of setting "
+                               "names to their schema");
         } else {
             m->settings = calloc(settings->len ? settings->len : 1,
                                  sizeof *m->settings);
@@ -737,11 +745,15 @@ int ct_manifest_settings_in(const ct_manifest *m, const char *config_file,
                 const char *sug =
                     names ? suggest(k->value, names, m->nsettings) : NULL;
                 if (sug)
-                    ct_config_read_err(&c.r, k, "plugin '%s' has no setting '%s'; did you "
-                               "mean '%s'?", m->name, k->value, sug);
+                    ct_config_read_err(
+                        &c.r, k,
+                        "plugin '%s' has no setting '%s'; did you "
+                        "mean '%s'?",
+                        m->name, k->value, sug);
                 else
-                    ct_config_read_err(&c.r, k, "plugin '%s' has no setting '%s'", m->name,
-                        k->value);
+                    ct_config_read_err(&c.r, k,
+                                       "plugin '%s' has no setting '%s'",
+                                       m->name, k->value);
                 continue;
             }
             char what[200];
@@ -753,8 +765,9 @@ int ct_manifest_settings_in(const ct_manifest *m, const char *config_file,
         }
         free(names);
     } else if (overrides && !ct_node_is_null(overrides)) {
-        ct_config_read_err(&c.r, overrides, "settings of plugin '%s' must be a mapping",
-            m->name);
+        ct_config_read_err(&c.r, overrides,
+                           "settings of plugin '%s' must be a mapping",
+                           m->name);
     }
     if (c.r.errors) {
         json_decref(obj);

@@ -369,14 +369,9 @@ static int cohorts_from_index(ct_capacity *c, const ct_cap_counts *k,
     size_t cap = 0;
     int rc, out = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (w.n == cap) {
-            cap = cap ? 2 * cap : 8;
-            char **v = realloc(w.pathogens, cap * sizeof *v);
-            if (!v) {
-                out = CT_ENOMEM;
-                break;
-            }
-            w.pathogens = v;
+        if (ct_grow(&w.pathogens, &cap, w.n, sizeof *w.pathogens, 8)) {
+            out = CT_ENOMEM;
+            break;
         }
         if (!(w.pathogens[w.n] = ct_strdup(col(st, 0) ? col(st, 0) : ""))) {
             out = CT_ENOMEM;

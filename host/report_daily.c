@@ -79,15 +79,9 @@ int ct_report__episodes_load(ct_capacity *c, int64_t id,
     sqlite3_bind_int64(st, 1, id);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (e->n == e->cap) {
-            size_t cap = e->cap ? 2 * e->cap : 4;
-            ct_report_episode *items = realloc(e->items, cap * sizeof *items);
-            if (!items) {
-                rc = SQLITE_NOMEM;
-                break;
-            }
-            e->items = items;
-            e->cap = cap;
+        if (ct_grow(&e->items, &e->cap, e->n, sizeof *e->items, 4)) {
+            rc = SQLITE_NOMEM;
+            break;
         }
         ct_report_episode *it = &e->items[e->n];
         const char *to = ct_report__col(st, 5);
@@ -233,15 +227,9 @@ static int64_t *series_of(series_set *s, const char *key, json_t *name)
         }
     if (!name)
         return NULL;
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? 2 * s->cap : 16;
-        series *items = realloc(s->items, cap * sizeof *items);
-        if (!items) {
-            json_decref(name);
-            return NULL;
-        }
-        s->items = items;
-        s->cap = cap;
+    if (ct_grow(&s->items, &s->cap, s->n, sizeof *s->items, 16)) {
+        json_decref(name);
+        return NULL;
     }
     series *it = &s->items[s->n];
     snprintf(it->key, sizeof it->key, "%s", key);
@@ -474,14 +462,8 @@ typedef struct holds {
 
 static int add_response(holds *h, size_t who, int64_t day, int64_t ms)
 {
-    if (h->nresp == h->capresp) {
-        size_t cap = h->capresp ? 2 * h->capresp : 64;
-        response *r = realloc(h->resp, cap * sizeof *r);
-        if (!r)
-            return CT_ENOMEM;
-        h->resp = r;
-        h->capresp = cap;
-    }
+    if (ct_grow(&h->resp, &h->capresp, h->nresp, sizeof *h->resp, 64))
+        return CT_ENOMEM;
     h->resp[h->nresp++] = (response){who, day, ms};
     return 0;
 }

@@ -85,14 +85,8 @@ static tgroup *tgroup_of(tgroups *g, const char *key, json_t *(*name)(void *),
     for (size_t i = 0; i < g->n; i++)
         if (strcmp(g->items[i].key, key) == 0)
             return &g->items[i];
-    if (g->n == g->cap) {
-        size_t cap = g->cap ? 2 * g->cap : 16;
-        tgroup *items = realloc(g->items, cap * sizeof *items);
-        if (!items)
-            return NULL;
-        g->items = items;
-        g->cap = cap;
-    }
+    if (ct_grow(&g->items, &g->cap, g->n, sizeof *g->items, 16))
+        return NULL;
     tgroup *it = &g->items[g->n];
     memset(it, 0, sizeof *it);
     snprintf(it->key, sizeof it->key, "%s", key);

@@ -55,9 +55,10 @@ int ct_trust_key_parse(const char *file, const ct_node *map,
     memset(out, 0, sizeof *out);
     out->expires_ms = INT64_MAX;
     if (!map || map->kind != CT_NODE_MAP) {
-        ct_config_read_err(&p, map, "a trusted key must be a mapping with 'id' and "
-                     "'public_key', not %s",
-            ct_node_describe(map));
+        ct_config_read_err(&p, map,
+                           "a trusted key must be a mapping with 'id' and "
+                           "'public_key', not %s",
+                           ct_node_describe(map));
         return CT_ECONFIG;
     }
     for (size_t i = 0; i < map->len; i++) {
@@ -76,13 +77,19 @@ int ct_trust_key_parse(const char *file, const ct_node *map,
         if (j < CT_ARRAY_LEN(keys))
             continue;
         if (strcmp(k->value, "secret_key") == 0)
-            ct_config_read_err(&p, k, "this is a secret signing key; trust the public one "
-                       "(the .pub file keygen wrote beside it)");
+            ct_config_read_err(
+                &p, k,
+                "this is a secret signing key; trust the public one "
+                "(the .pub file keygen wrote beside it)");
         else if (best)
-            ct_config_read_err(&p, k, "unknown key '%s' in a trusted key; did you mean "
-                       "'%s'?", k->value, best);
+            ct_config_read_err(
+                &p, k,
+                "unknown key '%s' in a trusted key; did you mean "
+                "'%s'?",
+                k->value, best);
         else
-            ct_config_read_err(&p, k, "unknown key '%s' in a trusted key", k->value);
+            ct_config_read_err(&p, k, "unknown key '%s' in a trusted key",
+                               k->value);
     }
     const ct_node *id = scalar(&p, map, "id", true);
     const ct_node *pk = scalar(&p, map, "public_key", true);
@@ -95,17 +102,23 @@ int ct_trust_key_parse(const char *file, const ct_node *map,
                               pk->value, strlen(pk->value), NULL, &n, &end,
                               sodium_base64_VARIANT_ORIGINAL) != 0 ||
             n != 32 || *end)
-            ct_config_read_err(&p, pk, "'public_key' must be the base64 of a 32-byte "
-                        "Ed25519 public key");
+            ct_config_read_err(&p, pk,
+                               "'public_key' must be the base64 of a 32-byte "
+                               "Ed25519 public key");
         else
             ct_trust_key_id(out->public_key, out->id);
     }
     if (id && out->id[0] && strcmp(id->value, out->id) != 0)
-        ct_config_read_err(&p, id, "key id '%s' does not match its public key, whose id is "
-                    "'%s'", id->value, out->id);
+        ct_config_read_err(
+            &p, id,
+            "key id '%s' does not match its public key, whose id is "
+            "'%s'",
+            id->value, out->id);
     if (exp && ct_trust_parse_expiry(exp->value, &out->expires_ms))
-        ct_config_read_err(&p, exp, "'expires' must be a date like 2027-03-31 (valid through "
-                     "that day, UTC) or a time like 2027-03-31T12:00:00Z");
+        ct_config_read_err(
+            &p, exp,
+            "'expires' must be a date like 2027-03-31 (valid through "
+            "that day, UTC) or a time like 2027-03-31T12:00:00Z");
     if (p.errors) {
         memset(out, 0, sizeof *out);
         return CT_ECONFIG;

@@ -21,7 +21,7 @@ fi
 # The units the targets reach, compiled with the fuzzer's instrumentation.
 units=(sandbox sandbox_lib sandbox_load sandbox_json sandbox_string
        sandbox_table sandbox_worker error log util bundle bundle_fs tar sha256 trust signkey
-       manifest manifest_form yaml_tree diag json_canon clock)
+       manifest manifest_form config_read yaml_tree diag json_canon clock)
 files=()
 for u in "${units[@]}"; do files+=("$src/host/$u.c"); done
 export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
