@@ -596,18 +596,21 @@ int ct_http_field_only(ct_http_req *r, const char *path,
     json_t *v;
     json_object_foreach(obj, key, v) {
         bool known = false;
+        for (size_t i = 0; allowed[i] && !known; i++)
+            known = strcmp(key, allowed[i]) == 0;
+        if (known)
+            continue;
+        /* The suggestion only for a key that is not known: the distances
+         * to every field name cost more than the rest of the check. */
         const char *best = NULL;
         size_t best_d = 3;
-        for (size_t i = 0; allowed[i] && !known; i++) {
-            known = strcmp(key, allowed[i]) == 0;
+        for (size_t i = 0; allowed[i]; i++) {
             size_t d = ct_levenshtein(key, allowed[i]);
             if (d < best_d) {
                 best_d = d;
                 best = allowed[i];
             }
         }
-        if (known)
-            continue;
         char field[192];
         snprintf(field, sizeof field, "%s%s%s", path && *path ? path : "",
                  path && *path ? "." : "", key);

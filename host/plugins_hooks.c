@@ -575,6 +575,11 @@ static bool valid_ranking(const json_t *v)
  * changed (score, reason...), in the plugin's order. The host's own list
  * is recorded once with the decision, so every step can be read back.
  */
+struct member {
+    const char *k;
+    const json_t *v;
+};
+
 static void compact_rank_entry(json_t *entry, const json_t *given)
 {
     json_t *input = json_object_get(entry, "input");
@@ -609,16 +614,34 @@ static void compact_rank_entry(json_t *entry, const json_t *given)
         const char *k;
         json_t *v;
         /* Taken back unchanged (ct_sandbox_to_json_like): only its bed. */
-        if (c == was)
+        if (c == was) {
             json_object_set(d, "bed", bed);
-        else
-            json_object_foreach(c, k, v)
+            json_array_append_new(slim, d);
+            continue;
+        }
+        /* was's members as a list: a value taken back from the candidate
+         * is the same pointer, found by a few comparisons rather than a
+         * lookup per member (600 a decision). */
+        struct member m[16];
+        size_t nm = 0;
+        if (was && json_object_size(was) <= 16)
+            json_object_foreach((json_t *)was, k, v)
             {
-                const json_t *w = was ? json_object_get(was, k) : NULL;
-                if (strcmp(k, "bed") == 0 ||
-                    !(w && (w == v || json_equal(w, v))))
-                    json_object_set(d, k, v);
+                m[nm++] = (struct member){k, v};
             }
+        json_object_foreach(c, k, v)
+        {
+            bool same = false;
+            if (strcmp(k, "bed") != 0) {
+                for (size_t j = 0; j < nm && !same; j++)
+                    same = m[j].v == v && strcmp(m[j].k, k) == 0;
+                const json_t *w =
+                    same || !was ? NULL : json_object_get(was, k);
+                same = same || (w && (w == v || json_equal(w, v)));
+            }
+            if (!same)
+                json_object_set(d, k, v);
+        }
         json_array_append_new(slim, d);
     }
     json_object_set_new(entry, "output", slim);
