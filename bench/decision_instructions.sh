@@ -11,7 +11,7 @@
 #                                  [--keep DIR] [--only plugins|bare]
 #     --bin PATH   the caretide binary (default: build/caretide)
 #     --beds N     the England-like area of bench/scale_bench.sh (default 2000)
-#     --posts N    referrals counted (default 100, after 5 not counted)
+#     --posts N    referrals counted (default 50, after 5 not counted)
 #     --keep DIR   keep the callgrind files in DIR (callgrind_annotate them)
 #     --only X     run only with the plugins or only without
 #
@@ -19,7 +19,7 @@
 # valgrind code runs 50 times slower.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-bin=$root/build/caretide beds=2000 posts=100 keep= only=
+bin=$root/build/caretide beds=2000 posts=50 keep='' only=''
 while [ $# -gt 0 ]; do
   case $1 in
     --bin) bin=$2; shift 2 ;;
@@ -76,7 +76,7 @@ YAML
     "$bin" run --listen 127.0.0.1:0 --log-level warn --config "$tmp/area.yaml" \
     --db "$tmp/scale.db" >"$tmp/run.out" 2>"$tmp/run.err" &
   cpid=$!
-  local port= i
+  local port='' i
   for ((i = 0; i < 6000; i++)); do
     port=$(sed -n 's|^listening on http://127\.0\.0\.1:\([0-9][0-9]*\)$|\1|p' "$tmp/run.out")
     [ -n "$port" ] && break
@@ -87,14 +87,14 @@ YAML
   base=http://127.0.0.1:$port
   until curl -sf -o /dev/null "$base/v1/health"; do sleep 0.2; done
   post $((p * 100000)) $((p * 100000 + 5))
-  callgrind_control -i on "$cpid" >/dev/null
+  callgrind_control -i on "$cpid" >/dev/null 2>&1
   post $((p * 100000 + 5)) $((p * 100000 + 5 + posts))
-  callgrind_control -i off "$cpid" >/dev/null
+  callgrind_control -i off "$cpid" >/dev/null 2>&1
   kill -TERM "$cpid"
   wait "$cpid" || true
   cpid=
   local f
-  f=$(ls "$tmp"/cg.* | head -1)
+  f=$(find "$tmp" -maxdepth 1 -name 'cg.*' | head -1)
   [ -z "$keep" ] || { mkdir -p "$keep"; cp "$f" "$keep/callgrind.$([ "$p" = 1 ] && echo plugins || echo bare)"; }
   callgrind_annotate "$f" 2>/dev/null |
     awk -v n="$posts" '/PROGRAM TOTALS/ { gsub(",", "", $1); printf "%d", $1 / n }'
