@@ -9,8 +9,9 @@
 #include "config.h"
 #include "log.h"
 
-#include <stdarg.h>
 #include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -400,3 +401,77 @@ int ct_cli_logging(const char *cmd, const char *format, const char *level)
     return 0;
 }
 
+/* Long options get codes above any letter; a letter option's code is the
+ * letter itself, so "-c X" and "--config X" are one case. */
+#define LONG_BASE 0x100
+
+static bool takes_value(const ct_cli_opt *o)
+{
+    return o->text || (o->parse && o->has_value);
+}
+
+int ct_cli_parse(const char *cmd, int argc, char **argv,
+                 const ct_cli_opt *opts, const char **format,
+                 const char **level, int *first)
+{
+    size_t n = 0;
+    while (opts[n].name || opts[n].letter)
+        n++;
+    /* The command's options, then the three every command takes. */
+    struct option *lo = calloc(n + 4, sizeof *lo);
+    /* ':' first (missing values are told apart), "h", each letter with
+     * ':' after it when it takes a value. */
+    char *shortopts = malloc(2 * n + 3);
+    if (!lo || !shortopts) {
+        free(lo);
+        free(shortopts);
+        fprintf(stderr, "caretide %s: out of memory\n", cmd);
+        return CT_EXIT_FAIL;
+    }
+    size_t k = 0, nlong = 0;
+    shortopts[k++] = ':';
+    for (size_t i = 0; i < n; i++) {
+        const ct_cli_opt *o = &opts[i];
+        int val = o->letter ? (unsigned char)o->letter : LONG_BASE + (int)i;
+        if (o->name)
+            lo[nlong++] = (struct option){o->name,
+                                          takes_value(o) ? required_argument
+                                                         : no_argument,
+                                          NULL, val};
+        if (o->letter) {
+            shortopts[k++] = o->letter;
+            if (takes_value(o))
+                shortopts[k++] = ':';
+        }
+    }
+    shortopts[k++] = 'h';
+    shortopts[k] = '\0';
+    lo[nlong] = (struct option){"log-format", required_argument, NULL, 'F'};
+    lo[nlong + 1] = (struct option){"log-level", required_argument, NULL,
+                                    'L'};
+    lo[nlong + 2] = (struct option){"help", no_argument, NULL, 'h'};
+    int c, rc = -1;
+    opterr = 0;
+    optind = 1;
+    while (rc < 0 &&
+           (c = getopt_long(argc, argv, shortopts, lo, NULL)) != -1) {
+        const ct_cli_opt *o = NULL;
+        if (c >= LONG_BASE && c < LONG_BASE + (int)n)
+            o = &opts[c - LONG_BASE];
+        for (size_t i = 0; !o && c != 'h' && i < n; i++)
+            if (opts[i].letter && (unsigned char)opts[i].letter == c)
+                o = &opts[i];
+        if (!o)
+            rc = ct_cli_common_opt(cmd, c, argv, format, level);
+        else if (o->text)
+            *o->text = optarg;
+        else if (o->flag)
+            *o->flag = true;
+        else
+            rc = o->parse(cmd, o->has_value ? optarg : NULL, o->to);
+    }
+    free(lo);
+    free(shortopts);
+    *first = optind;
+    return rc;
+}

@@ -7,6 +7,7 @@
 #ifndef CT_CLI_H
 #define CT_CLI_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 typedef int (*ct_cmd_fn)(int argc, char **argv);
@@ -22,15 +23,16 @@ typedef struct ct_command_help {
 enum { CT_EXIT_OK = 0, CT_EXIT_FAIL = 1, CT_EXIT_USAGE = 2 };
 
 /* Help text of the options every command accepts; each command parses
- * them with getopt and applies them with ct_cli_logging. */
+ * them with ct_cli_parse (or its own getopt_long loop and
+ * ct_cli_common_opt) and applies them with ct_cli_logging. */
 #define CT_CLI_COMMON_HELP                                              \
     "  --log-format FMT  text, json or auto (default: auto: text on a\n"  \
     "                    terminal, JSON lines otherwise)\n"               \
     "  --log-level LVL   debug, info, warn or error (default: info)\n"    \
     "  -h, --help        show this help\n"
 
-/* The long options every command takes, and the end of the table: each
- * command's getopt_long table ends with CT_CLI_COMMON_OPTS. */
+/* The long options every command takes, and the end of the table: a
+ * command's own getopt_long table ends with CT_CLI_COMMON_OPTS. */
 #define CT_CLI_COMMON_OPTS                            \
     {"log-format", required_argument, NULL, 'F'},     \
         {"log-level", required_argument, NULL, 'L'},  \
@@ -50,6 +52,41 @@ enum { CT_EXIT_OK = 0, CT_EXIT_FAIL = 1, CT_EXIT_USAGE = 2 };
  */
 int ct_cli_common_opt(const char *cmd, int c, char **argv,
                       const char **format, const char **level);
+
+/*
+ * One option of a command's table for ct_cli_parse: --name, and -letter
+ * too when letter is not 0 (a NULL name: -letter only). Its value goes to
+ * one place: *text (borrowed from argv) for an option taking a value,
+ * *flag set true for one that takes none, or parse(cmd, value, to) for a
+ * value checked or collected as it is read (value NULL when has_value is
+ * false), which returns -1 to go on or an exit status to stop with (a
+ * usage error printed through ct_cli_usage_error, or CT_EXIT_OK). A table
+ * ends with {NULL} (no name, no letter).
+ */
+typedef struct ct_cli_opt {
+    const char *name;
+    char letter;
+    const char **text;
+    bool *flag;
+    int (*parse)(const char *cmd, const char *value, void *to);
+    void *to;
+    bool has_value; /* with parse: the option takes a value */
+} ct_cli_opt;
+
+/*
+ * Parses argv's options (argv[0] is the command's name) by opts and the
+ * options every command shares, operands and options in any order as
+ * getopt_long takes them: --log-format and --log-level are stored in
+ * *format and *level (borrowed from argv; the command applies them with
+ * ct_cli_logging when it is ready), --help prints cmd's help. Returns -1
+ * with *first, the index of the first operand in the permuted argv, or
+ * the exit status the command returns: CT_EXIT_OK after --help,
+ * CT_EXIT_USAGE after an unknown option or a missing value, or what an
+ * option's parse returned.
+ */
+int ct_cli_parse(const char *cmd, int argc, char **argv,
+                 const ct_cli_opt *opts, const char **format,
+                 const char **level, int *first);
 
 /*
  * Prints a usage error for cmd to stderr ("caretide CMD: MESSAGE" then

@@ -12,7 +12,6 @@
 #include "store.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -155,56 +154,54 @@ static int list(const char *path, int64_t after, int64_t limit,
     return CT_EXIT_OK;
 }
 
+/* --after SEQ and --limit N: whole numbers of 0 or more. */
+static int after_seq(const char *cmd, const char *value, void *to)
+{
+    char *end;
+    long long *v = to;
+    *v = strtoll(value, &end, 10);
+    return *end || *v < 0 ? ct_cli_usage_error(cmd, "--after wants a seq")
+                          : -1;
+}
+
+static int limit_count(const char *cmd, const char *value, void *to)
+{
+    char *end;
+    long long *v = to;
+    *v = strtoll(value, &end, 10);
+    return *end || *v < 0 ? ct_cli_usage_error(cmd, "--limit wants a count")
+                          : -1;
+}
+
 int ct_cmd_audit(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"db", required_argument, NULL, 'd'},
-        {"config", required_argument, NULL, 'c'},
-        {"after", required_argument, NULL, 'a'},
-        {"limit", required_argument, NULL, 'n'},
-        {"kind", required_argument, NULL, 'k'},
-        {"json", no_argument, NULL, 'j'},
-        CT_CLI_COMMON_OPTS,
-    };
     const char *db = NULL, *config_path = NULL, *log_format = NULL,
                *log_level = NULL, *kind = NULL;
     long long after = 0, limit = -1;
     bool json = false;
-    char *end;
-    int c;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":c:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'd': db = optarg; break;
-        case 'c': config_path = optarg; break;
-        case 'a':
-            after = strtoll(optarg, &end, 10);
-            if (*end || after < 0)
-                return ct_cli_usage_error("audit", "--after wants a seq");
-            break;
-        case 'n':
-            limit = strtoll(optarg, &end, 10);
-            if (*end || limit < 0)
-                return ct_cli_usage_error("audit", "--limit wants a count");
-            break;
-        case 'k': kind = optarg; break;
-        case 'j': json = true; break;
-        default:
-            if ((c = ct_cli_common_opt("audit", c, argv, &log_format,
-                                       &log_level)) >= 0)
-                return c;
-        }
-    }
-    if (optind >= argc)
+    const ct_cli_opt opts[] = {
+        {"db", 0, .text = &db},
+        {"config", 'c', .text = &config_path},
+        {"after", 0, .parse = after_seq, .to = &after, .has_value = true},
+        {"limit", 0, .parse = limit_count, .to = &limit, .has_value = true},
+        {"kind", 0, .text = &kind},
+        {"json", 0, .flag = &json},
+        {NULL},
+    };
+    int first, stop = ct_cli_parse("audit", argc, argv, opts, &log_format,
+                                   &log_level, &first);
+    if (stop >= 0)
+        return stop;
+    if (first >= argc)
         return ct_cli_usage_error("audit", "missing subcommand (verify or "
                                            "list)");
-    bool listing = strcmp(argv[optind], "list") == 0;
-    if (!listing && strcmp(argv[optind], "verify") != 0)
+    bool listing = strcmp(argv[first], "list") == 0;
+    if (!listing && strcmp(argv[first], "verify") != 0)
         return ct_cli_usage_error("audit", "unknown subcommand '%s'",
-                                  argv[optind]);
-    if (optind + 1 < argc)
+                                  argv[first]);
+    if (first + 1 < argc)
         return ct_cli_usage_error("audit", "unexpected argument '%s'",
-                                  argv[optind + 1]);
+                                  argv[first + 1]);
     if (ct_cli_logging("audit", log_format, log_level))
         return CT_EXIT_USAGE;
 

@@ -13,7 +13,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -62,51 +61,48 @@ static const char *database(const args *a, char **owned)
     return b.data;
 }
 
+/* --keep N, backup's only: how many backups the folder keeps. */
+static int keep_count(const char *cmd, const char *value, void *to)
+{
+    char *end;
+    long *keep = to;
+    errno = 0;
+    *keep = strtol(value, &end, 10);
+    if (errno || *end || *keep < 1 || *keep > 100000)
+        return ct_cli_usage_error(cmd, "--keep: expected a count of 1 or "
+                                       "more, got '%s'",
+                                  value);
+    return -1;
+}
+
 /* 0 with *a filled and a->path set; -1 when the help was shown; or the
  * exit status of a usage or config error. */
 static int parse(const char *cmd, int argc, char **argv, args *a)
 {
-    enum { OPT_DB = 256, OPT_KEEP };
-    static const struct option opts[] = {
-        {"db", required_argument, NULL, OPT_DB},
-        {"config", required_argument, NULL, 'c'},
-        {"keep", required_argument, NULL, OPT_KEEP},
-        CT_CLI_COMMON_OPTS,
-    };
     memset(a, 0, sizeof *a);
-    int c;
-    char *end;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":c:h", opts, NULL)) != -1) {
-        switch (c) {
-        case OPT_DB: a->db = optarg; break;
-        case 'c': a->config = optarg; break;
-        case OPT_KEEP:
-            errno = 0;
-            a->keep = strtol(optarg, &end, 10);
-            if (strcmp(cmd, "backup") != 0)
-                return ct_cli_usage_error(cmd, "unknown option '--keep'");
-            if (errno || *end || a->keep < 1 || a->keep > 100000)
-                return ct_cli_usage_error(cmd, "--keep: expected a count "
-                                          "of 1 or more, got '%s'", optarg);
-            break;
-        default:
-            /* -1 tells the caller the help was shown (exit 0). */
-            if ((c = ct_cli_common_opt(cmd, c, argv, &a->log_format,
-                                       &a->log_level)) >= 0)
-                return c == CT_EXIT_OK ? -1 : c;
-        }
-    }
-    if (optind >= argc)
+    ct_cli_opt opts[] = {
+        {"db", 0, .text = &a->db},
+        {"config", 'c', .text = &a->config},
+        {"keep", 0, .parse = keep_count, .to = &a->keep, .has_value = true},
+        {NULL},
+    };
+    if (strcmp(cmd, "backup") != 0)
+        opts[2] = (ct_cli_opt){NULL}; /* --keep is backup's */
+    int first, stop = ct_cli_parse(cmd, argc, argv, opts, &a->log_format,
+                                   &a->log_level, &first);
+    /* -1 tells the caller the help was shown (exit 0). */
+    if (stop >= 0)
+        return stop == CT_EXIT_OK ? -1 : stop;
+    if (first >= argc)
         return ct_cli_usage_error(cmd, "missing %s", strcmp(cmd, "backup")
                                                          ? "BACKUP"
                                                          : "OUT");
-    if (optind + 1 < argc)
+    if (first + 1 < argc)
         return ct_cli_usage_error(cmd, "unexpected argument '%s'",
-                                  argv[optind + 1]);
+                                  argv[first + 1]);
     if (a->db && a->config)
         return ct_cli_usage_error(cmd, "give --db or --config, not both");
-    a->first = optind;
+    a->first = first;
     int rc = ct_cli_logging(cmd, a->log_format, a->log_level);
     if (rc)
         return rc;
@@ -262,63 +258,72 @@ static void on_stop_signal(int sig)
     standby_stop = true;
 }
 
+/* Where standby stops (--until-seq, --until): none given, it follows
+ * until stopped. */
+typedef struct stop_at {
+    int64_t poll;
+    ct_ship_until until;
+    bool limited;
+} stop_at;
+
+static int poll_every(const char *cmd, const char *value, void *to)
+{
+    stop_at *s = to;
+    if (ct_parse_duration_ms(value, &s->poll) || s->poll < 10 ||
+        s->poll > 60000)
+        return ct_cli_usage_error(cmd, "--poll: expected a duration from "
+                                       "10ms to 1m, got '%s'",
+                                  value);
+    return -1;
+}
+
+static int until_seq(const char *cmd, const char *value, void *to)
+{
+    stop_at *s = to;
+    char *end;
+    errno = 0;
+    long long v = strtoll(value, &end, 10);
+    if (errno || end == value || *end || v < 1)
+        return ct_cli_usage_error(cmd, "--until-seq: expected an audit "
+                                       "sequence number of 1 or more, got "
+                                       "'%s'",
+                                  value);
+    s->until.seq = v;
+    s->limited = true;
+    return -1;
+}
+
+static int until_time(const char *cmd, const char *value, void *to)
+{
+    stop_at *s = to;
+    if (ct_clock_parse(value, &s->until.at))
+        return ct_cli_usage_error(cmd, "--until: expected a time "
+                                       "YYYY-MM-DDTHH:MM[:SS]Z, got '%s'",
+                                  value);
+    s->limited = true;
+    return -1;
+}
+
 int ct_cmd_standby(int argc, char **argv)
 {
-    enum { OPT_FROM = 256, OPT_DB, OPT_POLL, OPT_UNTIL_SEQ, OPT_UNTIL };
-    static const struct option opts[] = {
-        {"from", required_argument, NULL, OPT_FROM},
-        {"db", required_argument, NULL, OPT_DB},
-        {"poll", required_argument, NULL, OPT_POLL},
-        {"until-seq", required_argument, NULL, OPT_UNTIL_SEQ},
-        {"until", required_argument, NULL, OPT_UNTIL},
-        CT_CLI_COMMON_OPTS,
-    };
     const char *from = NULL, *db = NULL, *log_format = NULL,
                *log_level = NULL;
-    int64_t poll = 200;
-    ct_ship_until until = {.seq = 0, .at = INT64_MAX};
-    bool limited = false;
-    int c;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        switch (c) {
-        case OPT_FROM: from = optarg; break;
-        case OPT_DB: db = optarg; break;
-        case OPT_POLL:
-            if (ct_parse_duration_ms(optarg, &poll) || poll < 10 ||
-                poll > 60000)
-                return ct_cli_usage_error("standby", "--poll: expected a "
-                                          "duration from 10ms to 1m, got "
-                                          "'%s'", optarg);
-            break;
-        case OPT_UNTIL_SEQ: {
-            char *end;
-            errno = 0;
-            long long v = strtoll(optarg, &end, 10);
-            if (errno || end == optarg || *end || v < 1)
-                return ct_cli_usage_error("standby", "--until-seq: expected "
-                                          "an audit sequence number of 1 or "
-                                          "more, got '%s'", optarg);
-            until.seq = v;
-            limited = true;
-            break;
-        }
-        case OPT_UNTIL:
-            if (ct_clock_parse(optarg, &until.at))
-                return ct_cli_usage_error("standby", "--until: expected a "
-                                          "time YYYY-MM-DDTHH:MM[:SS]Z, got "
-                                          "'%s'", optarg);
-            limited = true;
-            break;
-        default:
-            if ((c = ct_cli_common_opt("standby", c, argv, &log_format,
-                                       &log_level)) >= 0)
-                return c;
-        }
-    }
-    if (optind < argc)
+    stop_at s = {.poll = 200, .until = {.seq = 0, .at = INT64_MAX}};
+    const ct_cli_opt opts[] = {
+        {"from", 0, .text = &from},
+        {"db", 0, .text = &db},
+        {"poll", 0, .parse = poll_every, .to = &s, .has_value = true},
+        {"until-seq", 0, .parse = until_seq, .to = &s, .has_value = true},
+        {"until", 0, .parse = until_time, .to = &s, .has_value = true},
+        {NULL},
+    };
+    int first, stop = ct_cli_parse("standby", argc, argv, opts, &log_format,
+                                   &log_level, &first);
+    if (stop >= 0)
+        return stop;
+    if (first < argc)
         return ct_cli_usage_error("standby", "unexpected argument '%s'",
-                                  argv[optind]);
+                                  argv[first]);
     if (!from || !db)
         return ct_cli_usage_error("standby", "--from DIR and --db FILE are "
                                              "both needed");
@@ -330,7 +335,7 @@ int ct_cmd_standby(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
-    return ct_ship_follow(from, db, (int)poll, limited ? &until : NULL,
+    return ct_ship_follow(from, db, (int)s.poll, s.limited ? &s.until : NULL,
                           &standby_stop)
                ? CT_EXIT_FAIL
                : CT_EXIT_OK;

@@ -13,7 +13,6 @@
 #include "plugins.h"
 #include "token.h"
 
-#include <getopt.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -100,29 +99,21 @@ static void merge_new(ct_diags *to, const ct_diags *from)
 
 int ct_cmd_check(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"quiet", no_argument, NULL, 'q'},
-        {"json", no_argument, NULL, 'j'},
-        CT_CLI_COMMON_OPTS,
-    };
     const char *config_path = NULL, *log_format = NULL, *log_level = NULL;
-    int quiet = 0, json = 0, c;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":c:qh", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c': config_path = optarg; break;
-        case 'q': quiet = 1; break;
-        case 'j': json = 1; break;
-        default:
-            if ((c = ct_cli_common_opt("check", c, argv, &log_format,
-                                       &log_level)) >= 0)
-                return c;
-        }
-    }
-    if (optind < argc)
+    bool quiet = false, json = false;
+    const ct_cli_opt opts[] = {
+        {"config", 'c', .text = &config_path},
+        {"quiet", 'q', .flag = &quiet},
+        {"json", 0, .flag = &json},
+        {NULL},
+    };
+    int first, stop = ct_cli_parse("check", argc, argv, opts, &log_format,
+                                   &log_level, &first);
+    if (stop >= 0)
+        return stop;
+    if (first < argc)
         return ct_cli_usage_error("check", "unexpected argument '%s'",
-                                  argv[optind]);
+                                  argv[first]);
     if (ct_cli_logging("check", log_format, log_level))
         return CT_EXIT_USAGE;
 

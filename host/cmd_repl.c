@@ -11,7 +11,6 @@
 #include "repl.h"
 #include "util.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,54 +141,59 @@ static int scripted(ct_repl *r, FILE *in)
     return status;
 }
 
+/* The -e CODE chunks, in order. */
+typedef struct chunks {
+    const char **v; /* room for argc */
+    size_t n;
+} chunks;
+
+static int add_chunk(const char *cmd, const char *value, void *to)
+{
+    (void)cmd;
+    chunks *c = to;
+    c->v[c->n++] = value;
+    return -1;
+}
+
+static int timeout(const char *cmd, const char *value, void *to)
+{
+    ct_repl_options *o = to;
+    if (ct_parse_duration_ms(value, &o->timeout_ms) || o->timeout_ms < 1)
+        return ct_cli_usage_error(cmd, "--timeout: expected a duration "
+                                       "like 10s, got '%s'",
+                                  value);
+    return -1;
+}
+
 int ct_cmd_repl(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"db", required_argument, NULL, 'd'},
-        {"live", no_argument, NULL, 'l'},
-        {"history", required_argument, NULL, 'H'},
-        {"timeout", required_argument, NULL, 'T'},
-        CT_CLI_COMMON_OPTS,
-    };
     ct_repl_options o = {0};
     const char *log_format = NULL, *log_level = NULL, *history = NULL;
-    const char **codes = calloc((size_t)argc + 1, sizeof *codes);
-    size_t ncodes = 0;
-    if (!codes)
+    chunks ch = {calloc((size_t)argc + 1, sizeof *ch.v), 0};
+    if (!ch.v)
         return CT_EXIT_FAIL;
-    int c, status = CT_EXIT_OK;
-    opterr = 0;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, ":c:e:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c': o.config_path = optarg; break;
-        case 'd': o.db_path = optarg; break;
-        case 'l': o.live = true; break;
-        case 'e': codes[ncodes++] = optarg; break;
-        case 'H': history = optarg; break;
-        case 'T':
-            if (ct_parse_duration_ms(optarg, &o.timeout_ms) ||
-                o.timeout_ms < 1) {
-                free(codes);
-                return ct_cli_usage_error("repl", "--timeout: expected a "
-                                                  "duration like 10s, got "
-                                                  "'%s'",
-                                          optarg);
-            }
-            break;
-        default:
-            if ((c = ct_cli_common_opt("repl", c, argv, &log_format,
-                                       &log_level)) >= 0) {
-                free(codes);
-                return c;
-            }
-        }
+    const char **codes = ch.v;
+    const ct_cli_opt opts[] = {
+        {"config", 'c', .text = &o.config_path},
+        {"db", 0, .text = &o.db_path},
+        {"live", 0, .flag = &o.live},
+        {NULL, 'e', .parse = add_chunk, .to = &ch, .has_value = true},
+        {"history", 0, .text = &history},
+        {"timeout", 0, .parse = timeout, .to = &o, .has_value = true},
+        {NULL},
+    };
+    int first, status = ct_cli_parse("repl", argc, argv, opts, &log_format,
+                                     &log_level, &first);
+    if (status >= 0) {
+        free(codes);
+        return status;
     }
-    if (optind < argc) {
+    status = CT_EXIT_OK;
+    size_t ncodes = ch.n;
+    if (first < argc) {
         free(codes);
         return ct_cli_usage_error("repl", "unexpected argument '%s'",
-                                  argv[optind]);
+                                  argv[first]);
     }
     /* Opening the store logs at info; the prompt should not start with
      * that. Plugins' log lines show with --log-level info. */

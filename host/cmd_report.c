@@ -16,7 +16,6 @@
 #include "util.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -678,46 +677,42 @@ static int access_report(const char *referral, const char *fmt,
     return CT_EXIT_OK;
 }
 
+/* --json: --format json, as `plugin list --json`; the last of the two
+ * given wins. */
+static int json_format(const char *cmd, const char *value, void *to)
+{
+    (void)cmd;
+    (void)value;
+    *(const char **)to = "json";
+    return -1;
+}
+
 int ct_cmd_report(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"from", required_argument, NULL, 'f'},
-        {"to", required_argument, NULL, 't'},
-        {"by", required_argument, NULL, 'b'},
-        {"format", required_argument, NULL, 'o'},
-        {"json", no_argument, NULL, 'j'},
-        {"db", required_argument, NULL, 'd'},
-        {"config", required_argument, NULL, 'c'},
-        {"referral", required_argument, NULL, 'r'},
-        CT_CLI_COMMON_OPTS,
-    };
     const char *from = NULL, *to = NULL, *by = NULL, *fmt = NULL, *db = NULL,
                *config_path = NULL, *log_format = NULL, *log_level = NULL,
                *referral = NULL;
-    int c;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":c:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'f': from = optarg; break;
-        case 't': to = optarg; break;
-        case 'b': by = optarg; break;
-        case 'o': fmt = optarg; break;
-        case 'j': fmt = "json"; break; /* as `plugin list --json` */
-        case 'd': db = optarg; break;
-        case 'c': config_path = optarg; break;
-        case 'r': referral = optarg; break;
-        default:
-            if ((c = ct_cli_common_opt(CMD, c, argv, &log_format,
-                                       &log_level)) >= 0)
-                return c;
-        }
-    }
+    const ct_cli_opt opts[] = {
+        {"from", 0, .text = &from},
+        {"to", 0, .text = &to},
+        {"by", 0, .text = &by},
+        {"format", 0, .text = &fmt},
+        {"json", 0, .parse = json_format, .to = &fmt},
+        {"db", 0, .text = &db},
+        {"config", 'c', .text = &config_path},
+        {"referral", 0, .text = &referral},
+        {NULL},
+    };
+    int first, stop = ct_cli_parse(CMD, argc, argv, opts, &log_format,
+                                   &log_level, &first);
+    if (stop >= 0)
+        return stop;
     args a = {.by = -1};
-    if (optind < argc && strcmp(argv[optind], "access") == 0)
+    if (first < argc && strcmp(argv[first], "access") == 0)
         return access_report(referral, fmt, db, config_path);
     if (referral)
         return ct_cli_usage_error(CMD, "--referral is for the access report");
-    if (optind >= argc)
+    if (first >= argc)
         return ct_cli_usage_error(CMD, "missing report: delays, capacity, "
                                        "escalation, today, daily, "
                                        "providers, pathways, "
@@ -727,18 +722,18 @@ int ct_cmd_report(int argc, char **argv)
         "providers", "pathways", "capacity-tracker", "sitrep"};
     int k = -1;
     for (int i = 0; i < REP__COUNT; i++)
-        if (strcmp(argv[optind], kinds[i]) == 0)
+        if (strcmp(argv[first], kinds[i]) == 0)
             k = i;
     if (k < 0)
         return ct_cli_usage_error(CMD, "unknown report '%s': expected "
                                        "delays, capacity, escalation, today, "
                                        "daily, providers, pathways, "
                                        "capacity-tracker or sitrep",
-                                  argv[optind]);
+                                  argv[first]);
     a.kind = (report_kind)k;
-    if (optind + 1 < argc)
+    if (first + 1 < argc)
         return ct_cli_usage_error(CMD, "unexpected argument '%s'",
-                                  argv[optind + 1]);
+                                  argv[first + 1]);
     if (!fmt || strcmp(fmt, "table") == 0)
         a.fmt = FMT_TABLE;
     else if (strcmp(fmt, "csv") == 0)

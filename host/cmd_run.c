@@ -10,7 +10,6 @@
 #include "util.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,77 +40,92 @@ static int parse_listen(const char *s, char *host, size_t size, int *port)
     return 0;
 }
 
+/* The options that check their values as they are read. */
+typedef struct run_args {
+    ct_daemon_options *o;
+    char host[256];
+} run_args;
+
+static int listen_at(const char *cmd, const char *value, void *to)
+{
+    run_args *a = to;
+    if (parse_listen(value, a->host, sizeof a->host, &a->o->listen_port))
+        return ct_cli_usage_error(cmd, "--listen: expected ADDRESS:PORT, "
+                                       "got '%s'",
+                                  value);
+    a->o->listen_host = a->host;
+    return -1;
+}
+
+static int db_file(const char *cmd, const char *value, void *to)
+{
+    if (!*value)
+        return ct_cli_usage_error(cmd, "--db: expected a file");
+    ((run_args *)to)->o->db_path = value;
+    return -1;
+}
+
+static int ship_to(const char *cmd, const char *value, void *to)
+{
+    if (!*value)
+        return ct_cli_usage_error(cmd, "--ship: expected a directory");
+    ((run_args *)to)->o->ship_dir = value;
+    return -1;
+}
+
+static int check_every(const char *cmd, const char *value, void *to)
+{
+    ct_daemon_options *o = ((run_args *)to)->o;
+    if (strcmp(value, "0") == 0)
+        o->check_every_ms = 0;
+    else if (ct_parse_duration_ms(value, &o->check_every_ms) ||
+             o->check_every_ms < 1000)
+        return ct_cli_usage_error(cmd, "--check-every: expected a duration "
+                                       "of 1s or more (or 0), got '%s'",
+                                  value);
+    return -1;
+}
+
+/* --print-routes shows the role matrix and ends the command. */
+static int print_routes(const char *cmd, const char *value, void *to)
+{
+    (void)cmd;
+    (void)value;
+    (void)to;
+    ct_api_print_routes(stdout);
+    return CT_EXIT_OK;
+}
+
 int ct_cmd_run(int argc, char **argv)
 {
-    /* --no-group-commit (also CARETIDE_NO_GROUP_COMMIT=1) is for the
-     * benchmark comparison; --print-routes shows the role matrix. */
-    enum { OPT_LISTEN = 256, OPT_DB, OPT_NO_GROUP, OPT_ROUTES, OPT_RESTORED,
-           OPT_CHECK, OPT_SHIP, OPT_DEMO };
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"listen", required_argument, NULL, OPT_LISTEN},
-        {"db", required_argument, NULL, OPT_DB},
-        {"restored", no_argument, NULL, OPT_RESTORED},
-        {"check-every", required_argument, NULL, OPT_CHECK},
-        {"ship", required_argument, NULL, OPT_SHIP},
-        {"no-group-commit", no_argument, NULL, OPT_NO_GROUP},
-        {"print-routes", no_argument, NULL, OPT_ROUTES},
-        {"allow-demo-tokens", no_argument, NULL, OPT_DEMO},
-        CT_CLI_COMMON_OPTS,
-    };
     ct_daemon_options o = {.listen_port = -1, .out = stdout,
                            .check_every_ms = 6 * 3600 * 1000};
+    run_args a = {.o = &o};
     const char *log_format = NULL, *log_level = NULL;
-    char host[256];
+    /* --no-group-commit (also CARETIDE_NO_GROUP_COMMIT=1) is for the
+     * benchmark comparison. */
     const char *env = getenv("CARETIDE_NO_GROUP_COMMIT");
     o.per_request_commit = env && *env && strcmp(env, "0") != 0;
-    int c;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":c:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c': o.config_path = optarg; break;
-        case OPT_LISTEN:
-            if (parse_listen(optarg, host, sizeof host, &o.listen_port))
-                return ct_cli_usage_error("run", "--listen: expected "
-                                          "ADDRESS:PORT, got '%s'", optarg);
-            o.listen_host = host;
-            break;
-        case OPT_DB:
-            if (!*optarg)
-                return ct_cli_usage_error("run", "--db: expected a file");
-            o.db_path = optarg;
-            break;
-        case OPT_NO_GROUP: o.per_request_commit = true; break;
-        case OPT_RESTORED: o.restored = true; break;
-        case OPT_SHIP:
-            if (!*optarg)
-                return ct_cli_usage_error("run", "--ship: expected a "
-                                          "directory");
-            o.ship_dir = optarg;
-            break;
-        case OPT_CHECK:
-            if (strcmp(optarg, "0") == 0) {
-                o.check_every_ms = 0;
-            } else if (ct_parse_duration_ms(optarg, &o.check_every_ms) ||
-                       o.check_every_ms < 1000) {
-                return ct_cli_usage_error("run", "--check-every: expected a "
-                                          "duration of 1s or more (or 0), "
-                                          "got '%s'", optarg);
-            }
-            break;
-        case OPT_DEMO: o.allow_demo_tokens = true; break;
-        case OPT_ROUTES:
-            ct_api_print_routes(stdout);
-            return CT_EXIT_OK;
-        default:
-            if ((c = ct_cli_common_opt("run", c, argv, &log_format,
-                                       &log_level)) >= 0)
-                return c;
-        }
-    }
-    if (optind < argc)
+    const ct_cli_opt opts[] = {
+        {"config", 'c', .text = &o.config_path},
+        {"listen", 0, .parse = listen_at, .to = &a, .has_value = true},
+        {"db", 0, .parse = db_file, .to = &a, .has_value = true},
+        {"restored", 0, .flag = &o.restored},
+        {"check-every", 0, .parse = check_every, .to = &a,
+         .has_value = true},
+        {"ship", 0, .parse = ship_to, .to = &a, .has_value = true},
+        {"no-group-commit", 0, .flag = &o.per_request_commit},
+        {"print-routes", 0, .parse = print_routes},
+        {"allow-demo-tokens", 0, .flag = &o.allow_demo_tokens},
+        {NULL},
+    };
+    int first, stop = ct_cli_parse("run", argc, argv, opts, &log_format,
+                                   &log_level, &first);
+    if (stop >= 0)
+        return stop;
+    if (first < argc)
         return ct_cli_usage_error("run", "unexpected argument '%s'",
-                                  argv[optind]);
+                                  argv[first]);
     if (ct_cli_logging("run", log_format, log_level))
         return CT_EXIT_USAGE;
     static const ct_daemon_unit *const units[] = {&ct_daemon_plugins_unit,

@@ -11,7 +11,6 @@
 #include "testrun.h"
 #include "util.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,49 +26,46 @@ static int parse_percent(const char *s, double *out)
     return 0;
 }
 
+/* --min-coverage: implies --coverage. */
+static int min_coverage(const char *cmd, const char *value, void *to)
+{
+    ct_testrun_options *o = to;
+    if (parse_percent(value, &o->min_coverage))
+        return ct_cli_usage_error(cmd, "--min-coverage: expected a "
+                                       "percentage from 0 to 100, got '%s'",
+                                  value);
+    o->coverage = true;
+    return -1;
+}
+
+static int timeout(const char *cmd, const char *value, void *to)
+{
+    ct_testrun_options *o = to;
+    if (ct_parse_duration_ms(value, &o->timeout_ms) || o->timeout_ms < 1)
+        return ct_cli_usage_error(cmd, "--timeout: expected a duration "
+                                       "like 5s, got '%s'",
+                                  value);
+    return -1;
+}
+
 int ct_cmd_test(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"tap", no_argument, NULL, 't'},
-        {"coverage", no_argument, NULL, 'C'},
-        {"min-coverage", required_argument, NULL, 'M'},
-        {"timeout", required_argument, NULL, 'T'},
-        CT_CLI_COMMON_OPTS,
-    };
     const char *config_path = NULL, *log_format = NULL, *log_level = NULL;
     ct_testrun_options o = {.min_coverage = -1};
-    int c;
-    opterr = 0;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, ":c:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c': config_path = optarg; break;
-        case 't': o.tap = true; break;
-        case 'C': o.coverage = true; break;
-        case 'M':
-            if (parse_percent(optarg, &o.min_coverage))
-                return ct_cli_usage_error("test", "--min-coverage: expected "
-                                                  "a percentage from 0 to "
-                                                  "100, got '%s'",
-                                          optarg);
-            o.coverage = true;
-            break;
-        case 'T':
-            if (ct_parse_duration_ms(optarg, &o.timeout_ms) ||
-                o.timeout_ms < 1)
-                return ct_cli_usage_error("test", "--timeout: expected a "
-                                                  "duration like 5s, got "
-                                                  "'%s'",
-                                          optarg);
-            break;
-        default:
-            if ((c = ct_cli_common_opt("test", c, argv, &log_format,
-                                       &log_level)) >= 0)
-                return c;
-        }
-    }
-    if (config_path && optind == argc && o.coverage)
+    const ct_cli_opt opts[] = {
+        {"config", 'c', .text = &config_path},
+        {"tap", 0, .flag = &o.tap},
+        {"coverage", 0, .flag = &o.coverage},
+        {"min-coverage", 0, .parse = min_coverage, .to = &o,
+         .has_value = true},
+        {"timeout", 0, .parse = timeout, .to = &o, .has_value = true},
+        {NULL},
+    };
+    int first, stop = ct_cli_parse("test", argc, argv, opts, &log_format,
+                                   &log_level, &first);
+    if (stop >= 0)
+        return stop;
+    if (config_path && first == argc && o.coverage)
         return ct_cli_usage_error("test", "--coverage measures plugins "
                                           "tested alone: name their "
                                           "directories instead of --config");
@@ -87,11 +83,11 @@ int ct_cmd_test(int argc, char **argv)
     ct_diags diags = {0};
     ct_config *cfg = NULL;
     int status = CT_EXIT_OK;
-    if (optind < argc) {
+    if (first < argc) {
         if (config_path)
             fprintf(stderr, "caretide test: --config is ignored when paths "
                             "are given\n");
-        for (int i = optind; i < argc; i++)
+        for (int i = first; i < argc; i++)
             if (ct_testrun_add(r, argv[i], &diags))
                 status = CT_EXIT_USAGE;
     } else {

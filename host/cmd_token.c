@@ -13,7 +13,6 @@
 #include "token.h"
 #include "util.h"
 
-#include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <pwd.h>
@@ -338,56 +337,39 @@ static int cmd_change(const opts *o, bool rotate, const char *id_text)
 
 int ct_cmd_token(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"db", required_argument, NULL, 'd'},
-        {"user", required_argument, NULL, 'u'},
-        {"name", required_argument, NULL, 'n'},
-        {"client", required_argument, NULL, 'C'},
-        {"display", required_argument, NULL, 'D'},
-        {"org", required_argument, NULL, 'o'},
-        {"role", required_argument, NULL, 'r'},
-        {"expires", required_argument, NULL, 'e'},
-        {"json", no_argument, NULL, 'j'},
-        {"all", no_argument, NULL, 'a'},
-        CT_CLI_COMMON_OPTS,
-    };
     opts o = {0};
     const char *log_format = NULL, *log_level = NULL;
-    int c;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":c:h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'c': o.config = optarg; break;
-        case 'd': o.db = optarg; break;
-        case 'u': o.user = optarg; break;
-        case 'n': o.name = optarg; break;
-        case 'C': o.client = optarg; break;
-        case 'D': o.display = optarg; break;
-        case 'o': o.org = optarg; break;
-        case 'r': o.role = optarg; break;
-        case 'e': o.expires = optarg; break;
-        case 'j': o.json = true; break;
-        case 'a': o.all = true; break;
-        default:
-            if ((c = ct_cli_common_opt(CMD, c, argv, &log_format,
-                                       &log_level)) >= 0)
-                return c;
-        }
-    }
+    const ct_cli_opt table[] = {
+        {"config", 'c', .text = &o.config},
+        {"db", 0, .text = &o.db},
+        {"user", 0, .text = &o.user},
+        {"name", 0, .text = &o.name},
+        {"client", 0, .text = &o.client},
+        {"display", 0, .text = &o.display},
+        {"org", 0, .text = &o.org},
+        {"role", 0, .text = &o.role},
+        {"expires", 0, .text = &o.expires},
+        {"json", 0, .flag = &o.json},
+        {"all", 0, .flag = &o.all},
+        {NULL},
+    };
+    int first, stop = ct_cli_parse(CMD, argc, argv, table, &log_format,
+                                   &log_level, &first);
+    if (stop >= 0)
+        return stop;
     if (ct_cli_logging(CMD, log_format, log_level))
         return CT_EXIT_USAGE;
-    if (optind >= argc)
+    if (first >= argc)
         return ct_cli_usage_error(CMD, "missing subcommand (add, list, "
                                        "revoke or rotate)");
-    const char *sub = argv[optind];
-    int rest = argc - optind - 1;
+    const char *sub = argv[first];
+    int rest = argc - first - 1;
     bool person = o.user || o.client || o.display || o.org || o.role ||
                   o.name;
     if (strcmp(sub, "add") == 0) {
         if (rest)
             return ct_cli_usage_error(CMD, "unexpected argument '%s'",
-                                      argv[optind + 1]);
+                                      argv[first + 1]);
         return cmd_add(&o);
     }
     if (person && strcmp(sub, "add") != 0)
@@ -396,13 +378,13 @@ int ct_cmd_token(int argc, char **argv)
     if (strcmp(sub, "list") == 0) {
         if (rest)
             return ct_cli_usage_error(CMD, "unexpected argument '%s'",
-                                      argv[optind + 1]);
+                                      argv[first + 1]);
         return cmd_list(&o);
     }
     if (strcmp(sub, "revoke") == 0 || strcmp(sub, "rotate") == 0) {
         if (rest != 1)
             return ct_cli_usage_error(CMD, "%s takes one token id", sub);
-        return cmd_change(&o, strcmp(sub, "rotate") == 0, argv[optind + 1]);
+        return cmd_change(&o, strcmp(sub, "rotate") == 0, argv[first + 1]);
     }
     return ct_cli_usage_error(CMD, "unknown subcommand '%s'", sub);
 }
