@@ -157,61 +157,90 @@ char *ct_config_read_id(ct_config_reader *r, const ct_node *map,
     return id;
 }
 
-bool ct_config_read_bool(ct_config_reader *r, const ct_node *map,
-                         const char *key, bool def)
+/* The scalar under key read by parse into v: n when it parsed; NULL
+ * when key is absent (the caller's default) or when it did not parse,
+ * then with a diagnostic that key must be expected. The typed readers
+ * share it and each check their own range. */
+static const ct_node *typed(ct_config_reader *r, const ct_node *map,
+                            const char *key, const char *expected,
+                            bool (*parse)(const ct_node *n, void *v),
+                            void *v)
 {
     const ct_node *n = ct_node_get(map, key);
     if (!n)
-        return def;
-    if (n->kind == CT_NODE_SCALAR && !n->quoted) {
-        if (strcmp(n->value, "true") == 0)
-            return true;
-        if (strcmp(n->value, "false") == 0)
-            return false;
+        return NULL;
+    if (n->kind != CT_NODE_SCALAR || !parse(n, v)) {
+        ct_config_read_err(r, n, "'%s' must be %s", key, expected);
+        return NULL;
     }
-    ct_config_read_err(r, n, "'%s' must be true or false", key);
-    return def;
+    return n;
+}
+
+/* true and false unquoted: "true" in quotes is a string. */
+static bool parse_bool(const ct_node *n, void *v)
+{
+    if (n->quoted)
+        return false;
+    *(bool *)v = strcmp(n->value, "true") == 0;
+    return *(bool *)v || strcmp(n->value, "false") == 0;
+}
+
+static bool parse_int(const ct_node *n, void *v)
+{
+    if (n->quoted || !*n->value)
+        return false;
+    errno = 0;
+    char *end;
+    long long x = strtoll(n->value, &end, 10);
+    *(int64_t *)v = x;
+    return !*end && !errno;
+}
+
+static bool parse_duration(const ct_node *n, void *v)
+{
+    return ct_parse_duration_ms(n->value, v) == 0;
+}
+
+static bool parse_size(const ct_node *n, void *v)
+{
+    return ct_parse_size(n->value, v) == 0;
+}
+
+bool ct_config_read_bool(ct_config_reader *r, const ct_node *map,
+                         const char *key, bool def)
+{
+    bool v;
+    return typed(r, map, key, "true or false", parse_bool, &v) ? v : def;
 }
 
 int64_t ct_config_read_int(ct_config_reader *r, const ct_node *map,
                            const char *key, int64_t def, int64_t min,
                            int64_t max)
 {
-    const ct_node *n = ct_node_get(map, key);
+    int64_t v;
+    const ct_node *n = typed(r, map, key, "a whole number", parse_int, &v);
     if (!n)
         return def;
-    if (n->kind == CT_NODE_SCALAR && !n->quoted && *n->value) {
-        errno = 0;
-        char *end;
-        long long v = strtoll(n->value, &end, 10);
-        if (!*end && !errno) {
-            if (v < min || v > max) {
-                ct_config_read_err(
-                    r, n, "'%s' must be between %lld and %lld, got %lld", key,
-                    (long long)min, (long long)max, v);
-                return def;
-            }
-            return v;
-        }
+    if (v < min || v > max) {
+        ct_config_read_err(r, n, "'%s' must be between %lld and %lld, got "
+                                 "%lld",
+                           key, (long long)min, (long long)max,
+                           (long long)v);
+        return def;
     }
-    ct_config_read_err(r, n, "'%s' must be a whole number", key);
-    return def;
+    return v;
 }
 
 int64_t ct_config_read_duration(ct_config_reader *r, const ct_node *map,
                                 const char *key, int64_t def, int64_t min,
                                 int64_t max)
 {
-    const ct_node *n = ct_node_get(map, key);
+    int64_t v;
+    const ct_node *n = typed(r, map, key,
+                             "a duration like 50ms, 30s, 15m, 4h or 14d",
+                             parse_duration, &v);
     if (!n)
         return def;
-    int64_t v;
-    if (n->kind != CT_NODE_SCALAR || ct_parse_duration_ms(n->value, &v)) {
-        ct_config_read_err(
-            r, n, "'%s' must be a duration like 50ms, 30s, 15m, 4h or 14d",
-            key);
-        return def;
-    }
     if (v < min || v > max) {
         ct_config_read_err(r, n, "'%s' is out of range (%lld ms to %lld ms)",
                            key, (long long)min, (long long)max);
@@ -224,15 +253,12 @@ uint64_t ct_config_read_size(ct_config_reader *r, const ct_node *map,
                              const char *key, uint64_t def, uint64_t min,
                              uint64_t max)
 {
-    const ct_node *n = ct_node_get(map, key);
+    uint64_t v;
+    const ct_node *n = typed(r, map, key,
+                             "a size like 64MiB, 512KiB or 4096",
+                             parse_size, &v);
     if (!n)
         return def;
-    uint64_t v;
-    if (n->kind != CT_NODE_SCALAR || ct_parse_size(n->value, &v)) {
-        ct_config_read_err(
-            r, n, "'%s' must be a size like 64MiB, 512KiB or 4096", key);
-        return def;
-    }
     if (v < min || v > max) {
         ct_config_read_err(r, n, "'%s' is out of range (%llu to %llu bytes)",
                            key, (unsigned long long)min,
