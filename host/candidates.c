@@ -20,6 +20,7 @@
 
 #include "error.h"
 #include "isolation.h"
+#include "json_canon.h"
 #include "util.h"
 
 #include <inttypes.h>
@@ -523,13 +524,6 @@ json_t *ct_candidates_json(const ct_candidate_list *l)
 
 /* ---- why no candidate ------------------------------------------------ */
 
-/* Adds n to o[key] (an integer member). */
-static void count(json_t *o, const char *key)
-{
-    json_t *v = json_object_get(o, key);
-    json_object_set_new(o, key,
-                        json_integer(v ? json_integer_value(v) + 1 : 1));
-}
 
 /* Each bed of the area counted once, under the first host rule that
  * keeps it from the person, in the order of candidates.h. */
@@ -561,7 +555,7 @@ static int explain(ct_capacity *c, const ct_candidate_query *q, json_t *o,
             if (b->retired)
                 continue;
             if (kinds && !(kinds >> f->kind & 1u)) {
-                count(o, "pathway");
+                ct_json_count(o, "pathway");
                 continue;
             }
             const uint64_t *bits =
@@ -579,11 +573,11 @@ static int explain(ct_capacity *c, const ct_candidate_query *q, json_t *o,
                 }
             }
             if (missing) {
-                count(tags, missing);
+                ct_json_count(tags, missing);
                 continue;
             }
             if (!(plain || (iso && b->iso))) {
-                count(o, "cohort");
+                ct_json_count(o, "cohort");
                 /* The person's isolation ending may let them in. */
                 for (int k = 0; k < z->ncohorts; k++) {
                     int p = z->cohorts[k].pathogen;
@@ -594,23 +588,23 @@ static int explain(ct_capacity *c, const ct_candidate_query *q, json_t *o,
                 continue;
             }
             if (z->closed) {
-                count(o, "closed");
+                ct_json_count(o, "closed");
                 continue;
             }
             if (b->surge && !b->surge_open) {
-                count(o, "surge_closed");
-                count(surge, f->id);
+                ct_json_count(o, "surge_closed");
+                ct_json_count(surge, f->id);
                 continue;
             }
             switch (b->status) {
             case CT_BED_HELD:
-                count(o, "held");
+                ct_json_count(o, "held");
                 if (json_array_size(held) < 64)
                     json_array_append_new(held, json_string(b->id));
                 break;
-            case CT_BED_OCCUPIED: count(o, "occupied"); break;
-            case CT_BED_BLOCKED: count(o, "blocked"); break;
-            default: count(o, "available"); break;
+            case CT_BED_OCCUPIED: ct_json_count(o, "occupied"); break;
+            case CT_BED_BLOCKED: ct_json_count(o, "blocked"); break;
+            default: ct_json_count(o, "available"); break;
             }
         }
     }

@@ -231,6 +231,13 @@ json_t *ct_json_key_set(const json_t *list, const char *name)
     return set;
 }
 
+void ct_json_count(json_t *o, const char *name)
+{
+    json_t *v = json_object_get(o, name);
+    json_object_set_new(o, name,
+                        json_integer(v ? json_integer_value(v) + 1 : 1));
+}
+
 /* json_dumps' own text for v, appended. */
 static int by_jansson(ct_buf *b, const json_t *v)
 {

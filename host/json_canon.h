@@ -71,4 +71,8 @@ json_t *ct_json_members_object(const ct_json_member *m, size_t n);
  * out of memory. */
 json_t *ct_json_key_set(const json_t *list, const char *name);
 
+/* Adds 1 to the integer member name of o, which is set to 1 when
+ * missing: a tally by name. Out of memory leaves the member as it was. */
+void ct_json_count(json_t *o, const char *name);
+
 #endif

@@ -315,13 +315,6 @@ done:
     return rc;
 }
 
-/* Adds 1 to o[key] (an integer member). */
-static void count(json_t *o, const char *key)
-{
-    json_t *v = json_object_get(o, key);
-    json_object_set_new(o, key,
-                        json_integer(v ? json_integer_value(v) + 1 : 1));
-}
 
 static int64_t member(const json_t *o, const char *k)
 {
@@ -421,7 +414,7 @@ static void explain_wait(run *r)
         snprintf(key, sizeof key, "%s\x1f%s",
                  json_string_value(json_object_get(d, "plugin")),
                  json_string_value(json_object_get(d, "reason")));
-        count(lines, key);
+        ct_json_count(lines, key);
     }
     const char *k;
     json_t *v;
