@@ -177,13 +177,19 @@ area "$tmp/area2.yaml" 'notifications:
   backoff: 100ms
   max_backoff: 200ms
   timeout: 5s'
-echo fail > "$rx/mode"
-start third --config "$tmp/area2.yaml" || { finish; exit 1; }
-req POST /v1/referrals "$hospital" "$(referral "$(nhs 3)")"
-expect 201 '.referral.state == "held"'
-r3=$(echo "$body" | jq -r .referral.id)
-failed() { [ "$(rows "referral_id = $r3 AND status = 'failed'")" = 1 ]; }
-wait_for 60 failed && ok || bad "never given up: $(sqlite3 "$db" "SELECT * FROM notification WHERE referral_id = $r3")"
+# held_failing NAME AREA MODE N: a daemon on AREA whose receiver answers
+# MODE; person N is held and its notification must end failed. Sets r.
+held_failing() {
+  echo "$3" > "$rx/mode"
+  start "$1" --config "$2" || { finish; exit 1; }
+  req POST /v1/referrals "$hospital" "$(referral "$(nhs "$4")")"
+  expect 201 '.referral.state == "held"'
+  r=$(echo "$body" | jq -r .referral.id)
+  failed() { [ "$(rows "referral_id = $r AND status = 'failed'")" = 1 ]; }
+  wait_for 60 failed && ok || bad "$1: never failed: $(sqlite3 "$db" "SELECT * FROM notification WHERE referral_id = $r")"
+}
+held_failing third "$tmp/area2.yaml" fail 3
+r3=$r
 req GET '/v1/notifications?status=failed' "$admin"
 expect 200 "(.notifications | length) == 1 and .notifications[0].referral == $r3 and .notifications[0].attempts == 2 and [.notifications[0].attempt_log[].outcome] == [\"retry\", \"failed\"] and .notifications[0].next_at == null"
 req GET /metrics "$admin"
@@ -199,13 +205,8 @@ area "$tmp/area3.yaml" 'notifications:
   backoff: 100ms
   max_backoff: 5s
   timeout: 5s'
-echo status:400 > "$rx/mode"
-start fourth --config "$tmp/area3.yaml" || { finish; exit 1; }
-req POST /v1/referrals "$hospital" "$(referral "$(nhs 4)")"
-expect 201 '.referral.state == "held"'
-r4=$(echo "$body" | jq -r .referral.id)
-failed4() { [ "$(rows "referral_id = $r4 AND status = 'failed'")" = 1 ]; }
-wait_for 60 failed4 && ok || bad "a 400 was not given up: $(sqlite3 "$db" "SELECT * FROM notification WHERE referral_id = $r4")"
+held_failing fourth "$tmp/area3.yaml" status:400 4
+r4=$r
 req GET '/v1/notifications?status=failed' "$admin"
 expect 200 "[.notifications[] | select(.referral == $r4) | [.attempts, [.attempt_log[] | [.http_status, .outcome]]]] == [[1, [[400, \"failed\"]]]]"
 grep -q "HTTP 400; refused by the receiver, not retried" "$tmp"/fourth.err && ok || bad "no log line for the refusal: $(grep notification "$tmp"/fourth.err | tail -3)"
