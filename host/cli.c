@@ -99,7 +99,7 @@ const ct_command_help ct_cli_commands[] = {
      "  --coverage        report the lines of plugin code the tests ran\n"
      "  --min-coverage PCT fail when less than PCT percent of the lines ran\n"
      "                    (implies --coverage)\n"
-     "  --timeout DURATION deadline of each test (default: 5s)\n"
+     "  --timeout DURATION deadline of each test, in CPU time (default: 5s)\n"
      "  -c, --config FILE test this area (when no PATH is given): its\n"
      "                    plugins and its own tests with its settings\n"
      "                    (default: the embedded demo's plugins, alone)\n"

@@ -137,7 +137,8 @@ void ct_plugins_decision_begin(ct_plugins *m)
 }
 
 /*
- * ct_sandbox_call within the plugin's CPU budget, on the deadline's clock:
+ * ct_sandbox_call within the plugin's CPU budget, on the deadline's clock
+ * (the CPU time of the thread that ran the call, ct_sandbox_last_call_ns):
  * the call's deadline is the plugin deadline or what is left of the
  * budget, whichever is less, and the time it took is charged whatever
  * came of it. A budget used up is CT_ELIMIT (before the call: the function
@@ -187,7 +188,7 @@ int ct_plugins__budgeted_call(ct_plugin *p, const char *what, int nargs,
     int rc = ct_sandbox_call_deadline(p->sb, what, nargs, nres,
                                       left < dl ? left : dl);
     p->mgr->running--;
-    *used += mono_ns() - t0;
+    *used += ct_sandbox_last_call_ns(p->sb);
     if (rc == CT_ETIMEOUT)
         plugin_stuck(p, what);
     /* Given up stuck, the call's own message says so. */

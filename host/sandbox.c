@@ -59,6 +59,13 @@ int64_t ct_sandbox__mono_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+int64_t ct_sandbox__cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 static int64_t real_clock_ms(void *ud)
 {
     (void)ud;
@@ -175,7 +182,8 @@ static void note_stop(lua_State *L, ct_sandbox *sb, lua_Debug *ar)
 static bool past_deadline(ct_sandbox *sb)
 {
     return sb->armed &&
-           (sb->tripped || ct_sandbox__mono_ns() >= sb->deadline_ns);
+           (sb->tripped || (ct_sandbox__mono_ns() >= sb->deadline_ns &&
+                            ct_sandbox__cpu_ns() >= sb->cpu_deadline_ns));
 }
 
 /*
@@ -286,6 +294,10 @@ static void arm(ct_sandbox *sb, int64_t now_ns, int64_t deadline_ms)
     sb->stopped_line = 0;
     sb->deadline_ms = deadline_ms;
     sb->deadline_ns = now_ns + deadline_ms * 1000000;
+    /* This thread's clock; a watchdog's worker sets its own (worker_main). */
+    sb->cpu_begin_ns = ct_sandbox__cpu_ns();
+    sb->cpu_end_ns = sb->cpu_begin_ns;
+    sb->cpu_deadline_ns = sb->cpu_begin_ns + deadline_ms * 1000000;
     sb->close_depth = 0;
     lua_sethook(sb->L, deadline_hook, hook_mask(sb), sb->lim.hook_interval);
 }
@@ -618,6 +630,8 @@ int ct_sandbox_call_deadline(ct_sandbox *sb, const char *what, int nargs,
                              int nresults, int64_t deadline_ms)
 {
     lua_State *L = sb->L;
+    if (sb->depth == 0)
+        sb->last_cpu_ns = 0;
     if (sb->abandoned)
         return ct_sandbox__refuse_abandoned(sb);
     ct_sandbox__error_reset(sb);
@@ -657,6 +671,9 @@ int ct_sandbox_call_deadline(ct_sandbox *sb, const char *what, int nargs,
         sb->stats.busy_us += us;
         if (us > sb->stats.max_call_us)
             sb->stats.max_call_us = us;
+        /* Its CPU time is the worker's to write still: charge the wall
+         * time it was waited for. */
+        sb->last_cpu_ns = (int64_t)us * 1000;
         return ct_sandbox__error(
             sb, CT_ETIMEOUT, NULL, NULL,
             "deadline of %lld ms exceeded in %s, and the call was still "
@@ -671,9 +688,12 @@ int ct_sandbox_call_deadline(ct_sandbox *sb, const char *what, int nargs,
     int rc = 0;
     /* The clock once more after the call returns: one instruction or host
      * function can run long past the deadline without a hook firing, and
-     * such a call has failed even though it returned. */
+     * such a call has failed even though it returned. The CPU times are
+     * the running thread's, read by it as the call ended. */
+    if (outer)
+        sb->last_cpu_ns = sb->cpu_end_ns - sb->cpu_begin_ns;
     if (outer && status == LUA_OK && !sb->tripped &&
-        ct_sandbox__mono_ns() >= sb->deadline_ns)
+        sb->cpu_end_ns >= sb->cpu_deadline_ns)
         sb->tripped = true;
     bool tripped = sb->tripped;
     if (status == LUA_OK && !tripped) {
@@ -691,6 +711,11 @@ int ct_sandbox_call_deadline(ct_sandbox *sb, const char *what, int nargs,
     }
     sb->stats.calls++;
     return rc;
+}
+
+int64_t ct_sandbox_last_call_ns(const ct_sandbox *sb)
+{
+    return sb->last_cpu_ns;
 }
 
 int ct_sandbox_call(ct_sandbox *sb, const char *what, int nargs, int nresults)

@@ -66,7 +66,8 @@ void ct_sandbox_limits_default(ct_sandbox_limits *out);
 
 /* The embedder's clock: milliseconds since the Unix epoch (virtual in tests
  * and simulation). Used for os.time, os.date, os.clock and
- * ct_sandbox_now_ms; deadlines always use the real monotonic clock. */
+ * ct_sandbox_now_ms; deadlines always count the real CPU time of the thread
+ * running the call (docs/sandbox.md "Which clock counts"). */
 typedef int64_t (*ct_sandbox_clock_fn)(void *ud);
 
 typedef struct ct_sandbox_stats {
@@ -232,6 +233,10 @@ int ct_sandbox_call(ct_sandbox *sb, const char *what, int nargs, int nresults);
 /* Same with an explicit deadline for this call (setup may need longer). */
 int ct_sandbox_call_deadline(ct_sandbox *sb, const char *what, int nargs,
                              int nresults, int64_t deadline_ms);
+/* The time the last top-level call counted against its deadline, in ns:
+ * the CPU time of the thread that ran it (with a watchdog, the wall time
+ * waited for a call that was abandoned). Budgets charge this. */
+int64_t ct_sandbox_last_call_ns(const ct_sandbox *sb);
 
 /*
  * The watchdog: from now on the sandbox's top-level calls run on a thread

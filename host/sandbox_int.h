@@ -47,7 +47,15 @@ struct ct_sandbox {
     bool tripped;        /* its deadline passed: every check raises again */
     char stopped_src[160]; /* where the deadline stopped Lua code, or "" */
     int stopped_line;
-    int64_t deadline_ns; /* CLOCK_MONOTONIC */
+    /* The deadline counts the CPU time of the thread running the call
+     * (CLOCK_THREAD_CPUTIME_ID), so a plugin preempted on a loaded
+     * machine is not failed for the machine's time. A thread's CPU time
+     * never runs ahead of the wall clock, so the cheap monotonic clock is
+     * read first and the CPU clock only once it has passed deadline_ns. */
+    int64_t deadline_ns;     /* CLOCK_MONOTONIC: the earliest it can pass */
+    int64_t cpu_deadline_ns; /* the running thread's CPU clock */
+    int64_t cpu_begin_ns, cpu_end_ns; /* the top-level call's, same clock */
+    int64_t last_cpu_ns;     /* CPU time of the last top-level call */
     int64_t deadline_ms; /* for messages */
     int close_depth;     /* coroutine closes running one inside the other */
     unsigned push_count; /* values pushed from JSON, for clock checks */
@@ -111,6 +119,8 @@ int ct_sandbox__protected(ct_sandbox *sb, lua_CFunction fn, int nargs,
 /* Sizes as people write them: "64 MiB", "256 KiB", "1000 bytes". */
 void ct_sandbox__fmt_size(char *buf, size_t n, size_t bytes);
 int64_t ct_sandbox__mono_ns(void);
+/* The calling thread's CPU time (CLOCK_THREAD_CPUTIME_ID). */
+int64_t ct_sandbox__cpu_ns(void);
 
 /* Raises the deadline error if the running call has passed its deadline
  * (or passed it earlier and the plugin caught the error). */

@@ -43,6 +43,14 @@
 
 /* How often the caller looks again while a host function finishes. */
 #define HOST_POLL_NS (10 * 1000000LL)
+/* The caller gives up when the worker's CPU time passes the deadline plus
+ * the grace. The wall clock is the backstop, for a worker that gets no CPU
+ * at all (or waits in a way no CPU clock sees): this many times the
+ * deadline plus the grace. Load that slows a worker less than this does
+ * not fail its calls. */
+#define BACKSTOP 10
+/* How often the caller reads the worker's CPU clock at least. */
+#define CPU_POLL_NS (5 * 1000000LL)
 #define WORKER_STACK ((size_t)8 << 20)
 
 enum job { JOB_IDLE, JOB_RUN, JOB_DONE, JOB_QUIT };
@@ -61,6 +69,9 @@ struct ct_sandbox__worker {
     int nargs, nresults, base, status;
     int64_t started_ns; /* handed over */
     int64_t began_ns;   /* picked up by the worker; 0 before */
+    int64_t began_cpu;  /* the worker's CPU clock then */
+    clockid_t cpu_clock; /* the worker thread's, for the caller */
+    bool has_cpu_clock;
     int64_t returned_ns;
     /* The host gate (ct_sandbox_set_host_gate): set while no call runs;
      * gate_held is written by the thread passing into the host only. */
@@ -117,13 +128,18 @@ static void *worker_main(void *arg)
             pthread_cond_wait(&w->go, &w->mu);
         if (w->job == JOB_QUIT)
             break;
-        /* The deadline counts from here: waiting for a CPU to run on is
-         * the machine's time, not the plugin's. */
+        /* The deadline counts from here, on this thread's CPU clock:
+         * waiting for a CPU to run on is the machine's time, not the
+         * plugin's. */
         w->began_ns = ct_sandbox__mono_ns();
+        w->began_cpu = ct_sandbox__cpu_ns();
         sb->deadline_ns = w->began_ns + sb->deadline_ms * 1000000;
+        sb->cpu_begin_ns = w->began_cpu;
+        sb->cpu_deadline_ns = w->began_cpu + sb->deadline_ms * 1000000;
         pthread_cond_broadcast(&w->done);
         unlock(w);
         int status = lua_pcall(sb->L, w->nargs, w->nresults, w->base);
+        sb->cpu_end_ns = ct_sandbox__cpu_ns();
         gate_release(w); /* an error out of a host function ended the call */
         lock(w);
         w->status = status;
@@ -178,6 +194,8 @@ int ct_sandbox_set_watchdog(ct_sandbox *sb, int64_t grace_ms)
         worker_destroy(w);
         return CT_ENOMEM;
     }
+    /* Without it (never on Linux) the wall clock alone decides. */
+    w->has_cpu_clock = pthread_getcpuclockid(w->thread, &w->cpu_clock) == 0;
     return 0;
 }
 
@@ -192,8 +210,12 @@ int ct_sandbox__pcall(ct_sandbox *sb, bool outer, int nargs, int nresults,
                       int base)
 {
     struct ct_sandbox__worker *w = sb->worker;
-    if (!w || !outer)
-        return lua_pcall(sb->L, nargs, nresults, base);
+    if (!w || !outer) {
+        int status = lua_pcall(sb->L, nargs, nresults, base);
+        if (outer)
+            sb->cpu_end_ns = ct_sandbox__cpu_ns();
+        return status;
+    }
     lock(w);
     /* On a thread that holds the host on the loop's leave: the loop has
      * it back while the plugin runs, and the plugin's passages into the
@@ -223,14 +245,28 @@ int ct_sandbox__pcall(ct_sandbox *sb, bool outer, int nargs, int nresults,
             pthread_cond_wait(&w->done, &w->mu);
             continue;
         }
-        int64_t give_up = w->began_ns + sb->deadline_ms * 1000000 +
-                          w->extra_ns + w->grace_ns;
+        int64_t limit = sb->deadline_ms * 1000000 + w->grace_ns;
+        int64_t backstop = w->began_ns + BACKSTOP * limit + w->extra_ns;
         int64_t now = ct_sandbox__mono_ns();
+        /* The worker's CPU time left; it cannot pass before the wall
+         * clock has, so the clock is read only once that could be. */
+        int64_t left = w->began_ns + limit + w->extra_ns - now;
+        if (left <= 0 && w->has_cpu_clock) {
+            struct timespec ts;
+            left = clock_gettime(w->cpu_clock, &ts) == 0
+                       ? limit - ((int64_t)ts.tv_sec * 1000000000 +
+                                  ts.tv_nsec - w->began_cpu)
+                       : 0;
+            if (left > 0 && left < CPU_POLL_NS)
+                left = CPU_POLL_NS;
+        }
+        bool over = left <= 0 || now >= backstop;
         /* Never while a host function runs: it may be using the store. */
-        if (now >= give_up && !w->in_host)
+        if (over && !w->in_host)
             break;
-        struct timespec until =
-            abs_time(now >= give_up ? now + HOST_POLL_NS : give_up);
+        int64_t wake = over ? now + HOST_POLL_NS : now + left;
+        struct timespec until = abs_time(wake < backstop || over ? wake
+                                                                 : backstop);
         pthread_cond_timedwait(&w->done, &w->mu, &until);
     }
     /* Once abandoned, the worker raises before it reaches the gate, and a

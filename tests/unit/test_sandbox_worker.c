@@ -7,12 +7,16 @@
  * "returned while the instruction was still running", which the sandbox
  * itself reports.
  */
+#define _GNU_SOURCE /* sched_getcpu, pthread_setaffinity_np */
 #include "error.h"
 #include "log.h"
 #include "sandbox.h"
 
 #include <criterion/criterion.h>
 #include <lauxlib.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -324,4 +328,146 @@ Test(sandbox_worker, the_host_gate_is_held_only_inside_host_functions)
     lua_settop(ct_sandbox_state(sb), 0);
     cr_assert_eq(gate_enters, before, "a cleared gate was still used");
     cr_assert_eq(ct_sandbox_close(sb), 0);
+}
+
+/* ---- which clock the deadline counts ---------------------------------- */
+
+/* Threads that spin on one CPU, to take it from the call under test. */
+typedef struct spinner {
+    pthread_t thread;
+    int cpu;
+} spinner;
+
+static atomic_bool spin_stop;
+
+static void pin_to(pthread_t t, int cpu)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    cr_assert_eq(pthread_setaffinity_np(t, sizeof set, &set), 0);
+}
+
+static void *spin(void *arg)
+{
+    spinner *s = arg;
+    pin_to(pthread_self(), s->cpu);
+    /* Bounded: a test that hangs stops spinning after 30 s anyway. */
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    volatile unsigned long x = 0;
+    while (!atomic_load(&spin_stop)) {
+        for (int i = 0; i < 100000; i++)
+            x += (unsigned long)i;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if (t.tv_sec - t0.tv_sec > 30)
+            break;
+    }
+    return NULL;
+}
+
+static int64_t wall_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+#define SPINNERS 4
+static const ct_sandbox_limits slow_lim = {.deadline_ms = 300};
+static const char *const work =
+    "local n = ... local x = 0 for i = 1, n do x = x + i % 7 end return x";
+
+/* Runs work(n) once; its CPU time in ns, or the error. */
+static int run_work(ct_sandbox *sb, lua_Integer n, int64_t *cpu_ns)
+{
+    cr_assert_eq(ct_sandbox_load(sb, "work", work, strlen(work)), 0);
+    lua_pushinteger(ct_sandbox_state(sb), n);
+    int rc = ct_sandbox_call(sb, "work", 1, 0);
+    *cpu_ns = ct_sandbox_last_call_ns(sb);
+    return rc;
+}
+
+/* A call that needs a third of its deadline in CPU time, slowed to over
+ * its deadline in wall time by threads spinning on the same CPU, is not
+ * failed: the machine's load is not the plugin's time. (Counted on the
+ * wall clock, as before December 2026, it failed with CT_ETIMEOUT.) */
+static void preempted_call_passes(bool watchdog)
+{
+    int cpu = sched_getcpu();
+    cr_assert_geq(cpu, 0);
+    pin_to(pthread_self(), cpu); /* the worker made below inherits it */
+    ct_sandbox *sb = NULL;
+    cr_assert_eq(ct_sandbox_new("preempted", HOSTILE_DIR, &slow_lim, &sb), 0);
+    if (watchdog)
+        cr_assert_eq(ct_sandbox_set_watchdog(sb, 100), 0);
+    cr_assert_eq(ct_sandbox_setup(sb, open_host, NULL), 0);
+    /* Calibrated here, alone on the CPU: n for about 100 ms of CPU. */
+    int64_t cpu_ns = 0;
+    lua_Integer n = 200000;
+    for (;;) {
+        cr_assert_eq(run_work(sb, n, &cpu_ns), 0, "%s", msg(sb));
+        if (cpu_ns >= 20 * 1000000LL)
+            break;
+        n *= 4;
+    }
+    n = (lua_Integer)((double)n * 100e6 / (double)cpu_ns);
+
+    spinner s[SPINNERS];
+    atomic_store(&spin_stop, false);
+    for (int i = 0; i < SPINNERS; i++) {
+        s[i].cpu = cpu;
+        cr_assert_eq(pthread_create(&s[i].thread, NULL, spin, &s[i]), 0);
+    }
+    int64_t t0 = wall_ns();
+    int rc = run_work(sb, n, &cpu_ns);
+    int64_t wall = wall_ns() - t0;
+    atomic_store(&spin_stop, true);
+    for (int i = 0; i < SPINNERS; i++)
+        pthread_join(s[i].thread, NULL);
+    cr_log_info("%s: %.0f ms of CPU in %.0f ms of wall time",
+                watchdog ? "watchdog" : "in place", (double)cpu_ns / 1e6,
+                (double)wall / 1e6);
+    if (wall <= slow_lim.deadline_ms * 1000000LL)
+        cr_skip_test("the spinning threads did not slow the call past its "
+                     "deadline (%.0f ms): nothing to show",
+                     (double)wall / 1e6);
+    cr_assert_eq(rc, 0, "a call of %.0f ms of CPU failed after %.0f ms: %s",
+                 (double)cpu_ns / 1e6, (double)wall / 1e6, msg(sb));
+    cr_assert_lt(cpu_ns, slow_lim.deadline_ms * 1000000LL);
+    cr_assert(!ct_sandbox_abandoned(sb, NULL));
+    cr_assert_eq(ct_sandbox_close(sb), 0);
+}
+
+Test(sandbox_worker, a_preempted_call_is_not_failed_in_place)
+{
+    preempted_call_passes(false);
+}
+
+Test(sandbox_worker, a_preempted_call_is_not_failed_on_the_watchdog)
+{
+    preempted_call_passes(true);
+}
+
+/* CPU-bound code is still stopped at its deadline, having used it. */
+Test(sandbox_worker, cpu_bound_code_is_stopped_at_its_deadline)
+{
+    for (int watchdog = 0; watchdog < 2; watchdog++) {
+        ct_sandbox *sb = NULL;
+        cr_assert_eq(ct_sandbox_new("spin", HOSTILE_DIR, &lim, &sb), 0);
+        if (watchdog)
+            cr_assert_eq(ct_sandbox_set_watchdog(sb, 100), 0);
+        cr_assert_eq(ct_sandbox_setup(sb, open_host, NULL), 0);
+        const char *loop = "while true do end";
+        cr_assert_eq(ct_sandbox_load(sb, "loop", loop, strlen(loop)), 0);
+        cr_assert_eq(ct_sandbox_call(sb, "loop", 0, 0), CT_ETIMEOUT, "%s",
+                     msg(sb));
+        cr_assert(!ct_sandbox_abandoned(sb, NULL));
+        cr_assert(strstr(msg(sb), "deadline of 100 ms exceeded") != NULL,
+                  "%s", msg(sb));
+        cr_assert_geq(ct_sandbox_last_call_ns(sb), 100 * 1000000LL,
+                      "stopped after %lld ns of CPU",
+                      (long long)ct_sandbox_last_call_ns(sb));
+        cr_assert_eq(ct_sandbox_close(sb), 0);
+    }
 }
