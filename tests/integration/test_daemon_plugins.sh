@@ -62,8 +62,10 @@ wait_for 30 back && ok || bad "fixed plugin not reloaded: $body"
 
 # A lower version is refused at reload, as install refuses it; an
 # allowance from `caretide plugin install --allow-downgrade` lets that one
-# version in, and the downgrade goes into the audit chain.
+# version in, and the downgrade goes into the audit chain. /v1/health is
+# probed every 100 ms throughout (issue 15: every attack under the probe).
 admin=$(token_of admin)
+health_probe "$tmp/downgrade.probe"
 version_of() { req GET /v1/health; echo "$body" | jq -r '.plugins[] | select(.name == "triage_p2") | .version'; }
 sed -i 's|^version: 1.0.0|version: 0.9.0|' "$tmp/plugins/triage_p2/plugin.yaml"
 downgrade_refused() { grep -q 'refuses a downgrade' "$tmp/main.err"; }
@@ -78,6 +80,7 @@ expect 200 'true'
 req GET '/v1/audit?limit=1000' "$admin"
 expect 200 '[.events[] | select(.kind == "plugin.downgraded") | .payload | [.plugin, .from, .to]] == [["triage_p2", "1.0.0", "0.9.0"]]'
 [ ! -e "$tmp/plugins/.triage_p2.allow-downgrade" ] && ok || bad "the allowance was not used up"
+health_probe_check "$tmp/downgrade.probe" 0
 
 # A plugin directory replaced by a broken one (removed and written again,
 # as an unpacked release is) is refused; a fix written into the new
