@@ -36,6 +36,7 @@ struct ct_area {
 
     ct_area_hooks hooks;
     void *slots[CT_AREA__SLOTS]; /* the units' own state, theirs */
+    void (*slot_free[CT_AREA__SLOTS])(void *); /* set: the handle frees it */
 
     uint64_t data_version; /* moves whenever committed data may change */
 };
@@ -98,6 +99,9 @@ void ct_area__free(ct_area *c)
 {
     if (!c)
         return;
+    for (int i = 0; i < CT_AREA__SLOTS; i++)
+        if (c->slot_free[i] && c->slots[i])
+            c->slot_free[i](c->slots[i]);
     ct_events_free(c->events);
     free_names(c->pathogens, c->npathogens);
     free(c);
@@ -153,6 +157,15 @@ void *ct_area__slot(const ct_area *c, ct_area_slot s)
 void ct_area__set_slot(ct_area *c, ct_area_slot s, void *state)
 {
     c->slots[s] = state;
+}
+
+void ct_area__set_slot_owned(ct_area *c, ct_area_slot s, void *state,
+                             void (*free_fn)(void *))
+{
+    if (c->slot_free[s] && c->slots[s] && c->slots[s] != state)
+        c->slot_free[s](c->slots[s]);
+    c->slots[s] = state;
+    c->slot_free[s] = free_fn;
 }
 
 /* ---- hooks ----------------------------------------------------------- */

@@ -90,10 +90,16 @@ typedef enum ct_area_slot {
     CT_AREA_HOLDS,      /* capacity_int.h: hold time, the hold timer */
     CT_AREA_WAITLIST,   /* capacity_waitlist.c: the re-match state */
     CT_AREA_ISOLATION,  /* isolation.c: lengths, the isolation timer */
+    CT_AREA_METRICS,    /* metrics.c: the last answer, kept while unchanged */
     CT_AREA__SLOTS
 } ct_area_slot;
 void *ct_area__slot(const ct_area *a, ct_area_slot s);
 void ct_area__set_slot(ct_area *a, ct_area_slot s, void *state);
+/* For a unit that is never opened or closed itself (metrics: any reader
+ * of the handle): the handle frees state with free_fn when it is freed,
+ * or when the slot is set again. */
+void ct_area__set_slot_owned(ct_area *a, ct_area_slot s, void *state,
+                             void (*free_fn)(void *));
 
 /* ---- hooks: what lower units ask of upper ones ----------------------- */
 

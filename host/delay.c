@@ -470,7 +470,7 @@ int ct_delay_spans(ct_capacity *c, int64_t id, int64_t ready_day,
 {
     if (end_day <= ready_day)
         return 0;
-    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_DEL_LIST, err);
+    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_DEL_SPANS, err);
     if (!st)
         return CT_ESTORE;
     sqlite3_bind_int64(st, 1, id);

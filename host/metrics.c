@@ -486,9 +486,80 @@ done:
     return rc;
 }
 
+/* The last whole answer of a handle, and what it was worked out from. */
+typedef struct metrics_memo {
+    json_t *json;
+    int64_t day;          /* UK day */
+    int64_t changes;      /* rows this connection changed, rolled back too */
+    int64_t data_version; /* other connections' commits */
+} metrics_memo;
+
+static void memo_free(void *m)
+{
+    json_decref(((metrics_memo *)m)->json);
+    free(m);
+}
+
+/* The memo's key now; false when it cannot be read (no memo then). */
+static bool memo_key(ct_capacity *c, int64_t *changes, int64_t *dv)
+{
+    *changes = (int64_t)sqlite3_total_changes64(
+        ct_store__db(ct_area_store(c)));
+    sqlite3_stmt *st = ct_area__stmt(c, CT_STMT_MET_DATA_VERSION, NULL);
+    if (!st)
+        return false;
+    bool ok = sqlite3_step(st) == SQLITE_ROW;
+    *dv = ok ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_reset(st);
+    return ok;
+}
+
+/*
+ * Metrics are a function of the rows and of the UK day alone (every
+ * figure counts whole days; only "at" is the clock's ms). Asked again the
+ * same day with no row changed (the escalation round, then a plugin's
+ * quarter-hour schedule reading ct.metrics: half of a simulated winter,
+ * issue 20), the last answer is copied with the new "at". Any write on
+ * this connection (rolled back ones too, never fewer than a change) or
+ * another connection's commit (PRAGMA data_version) makes it work the
+ * answer out again from the rows.
+ */
 int ct_metrics_json(ct_capacity *c, json_t **out, ct_cap_error *err)
 {
-    return metrics_json(c, NULL, true, out, err);
+    int64_t at = ct_clock_now(ct_area_clock(c)), day = ct_clock_uk_day(at);
+    int64_t changes, dv;
+    bool keyed = memo_key(c, &changes, &dv);
+    metrics_memo *m = ct_area__slot(c, CT_AREA_METRICS);
+    if (keyed && m && m->json && m->day == day && m->changes == changes &&
+        m->data_version == dv) {
+        json_t *o = json_deep_copy(m->json);
+        if (!o || json_object_set_new(o, "at", json_integer(at))) {
+            json_decref(o);
+            return ct_area__fail(err, CT_ENOMEM, "out of memory");
+        }
+        *out = o;
+        return 0;
+    }
+    if (m) {
+        json_decref(m->json);
+        m->json = NULL;
+    }
+    int rc = metrics_json(c, NULL, true, out, err);
+    if (rc || !keyed)
+        return rc;
+    if (!m && (m = calloc(1, sizeof *m)))
+        ct_area__set_slot_owned(c, CT_AREA_METRICS, m, memo_free);
+    if (!m)
+        return 0; /* no memo: the next call works it out again */
+    /* Reading writes nothing; if something did, nothing is kept. */
+    int64_t changes2, dv2;
+    if (memo_key(c, &changes2, &dv2) && changes2 == changes && dv2 == dv &&
+        (m->json = json_deep_copy(*out))) {
+        m->day = day;
+        m->changes = changes;
+        m->data_version = dv;
+    }
+    return 0;
 }
 
 int ct_metrics_json_from(ct_capacity *c, const ct_cap_counts *k, json_t **out,

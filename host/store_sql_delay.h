@@ -33,6 +33,15 @@
       "       (SELECT json_group_array(DISTINCT f.kind) FROM facility f"     \
       "         WHERE f.org_id = o.id AND f.retired = 0)"                    \
       "  FROM organisation o WHERE o.id = ?1")                               \
+    /* The spans of the episodes in force, for the bed-days lost that     \
+     * metrics sum every quarter hour: DEL_LIST's corrected-episode look-up \
+     * reads every episode of the area (no index on superseded_by), which  \
+     * made those sums a third of a simulated winter (issue 20). */         \
+    X(DEL_SPANS,                                                             \
+      "SELECT id, reason, reason_text, responsible_org, from_day, to_day"    \
+      "  FROM delay_episode WHERE referral_id = ?1"                          \
+      "   AND superseded_by IS NULL"                                         \
+      " ORDER BY from_day, id")                                              \
     /* The episodes in force (corrected ones are history), with the one  \
      * each corrected. Retrospective: recorded after the person left. */    \
     X(DEL_LIST,                                                              \

@@ -64,10 +64,22 @@
       "  FROM referral"                                                      \
       " WHERE state IN ('received','triaged','waiting','held','placed')")    \
     /* Referrals past their ready date (?1 is today, YYYY-MM-DD): their \
-     * delay days and episodes are worked out in C (delay.h). */            \
+     * delay days and episodes are worked out in C (delay.h). Left out:   \
+     * waits that ended (discharge, cancellation) before 23:00 UTC of the  \
+     * ready date, which is before the next UK day in GMT and BST alike, so \
+     * lost no day: most people, who leave on their ready date, and whom   \
+     * every quarter-hour round read again (issue 20). */                  \
     X(MET_DELAYS,                                                            \
       "SELECT id, ready_date, state, coalesce(discharged_at, 0), updated_at" \
       "  FROM referral"                                                      \
-      " WHERE ready_date < ?1")
+      " WHERE ready_date < ?1"                                               \
+      "   AND coalesce(coalesce(nullif(discharged_at, 0),"                   \
+      "                         CASE state WHEN 'cancelled'"                 \
+      "                              THEN updated_at END)"                   \
+      "                >= (CAST(strftime('%s', ready_date) AS INTEGER)"      \
+      "                    + 82800) * 1000, 1)")                             \
+    /* Other connections' commits since this one last looked (the       \
+     * metrics memo's key, with this connection's own changes). */         \
+    X(MET_DATA_VERSION, "PRAGMA data_version")
 
 #endif

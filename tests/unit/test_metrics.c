@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static cap_fx f;
 static char nhs[6][11];
@@ -224,4 +225,127 @@ Test(metrics, p0_is_not_waiting_for_capacity)
     CAP_OK(ct_metrics_collect(f.cap, &m, &cap_err));
     cr_assert_eq(m.waiting, 1, "only the P1");
     cr_assert_eq(m.nctr, 2, "both are past their ready date in hospital");
+}
+
+/* Issue 20: metrics leave out waits that ended before 23:00 UTC of their
+ * ready date (no day lost, in GMT or BST). A discharge at 23:30 UTC in
+ * summer is 00:30 BST the next UK day: one day lost, which a cut at
+ * midnight UTC would have dropped. */
+Test(metrics, wait_ending_after_bst_midnight_loses_a_day)
+{
+    int64_t a = cap_fx_referral(&f, nhs[0], "2027-06-15", CT_PATHWAY_P3,
+                                NULL);
+    int64_t b = cap_fx_referral(&f, nhs[1], "2027-06-15", CT_PATHWAY_P3,
+                                NULL);
+    CAP_OK(ct_capacity_hold(f.cap, a, "H01", 0, "a", NULL, &cap_err));
+    CAP_OK(ct_capacity_confirm(f.cap, a, "a", NULL, &cap_err));
+    CAP_OK(ct_capacity_hold(f.cap, b, "H02", 0, "a", NULL, &cap_err));
+    CAP_OK(ct_capacity_confirm(f.cap, b, "a", NULL, &cap_err));
+    /* 2027-06-15 22:30 UTC (23:30 BST): b leaves on its ready date. */
+    cr_assert(ct_clock_advance_to(f.clock, 1813102200000LL - HOUR_MS) >= 0);
+    CAP_OK(ct_referral_discharge(f.cap, b, "a", &cap_err));
+    /* 23:30 UTC, 00:30 BST on the 16th: a leaves a day late. */
+    cr_assert(ct_clock_advance_to(f.clock, 1813102200000LL) >= 0);
+    CAP_OK(ct_referral_discharge(f.cap, a, "a", &cap_err));
+    ct_clock_advance(f.clock, 3 * DAY_MS);
+    ct_metrics m;
+    CAP_OK(ct_metrics_collect(f.cap, &m, &cap_err));
+    cr_assert_eq(m.bed_days_lost, 1, "a's one day; b lost none");
+    cr_assert_eq(m.bed_days_lost_open, 0);
+    json_t *j = metrics();
+    cr_assert_eq(jint(j, "bed_days_lost.total"), 1);
+    cr_assert_eq(jint(j, "bed_days_lost.by_reason.none"), 1);
+    json_decref(j);
+}
+
+static void exec_sql(sqlite3 *db, const char *sql)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+    cr_assert_eq(rc, SQLITE_OK, "%s: %s", sql, msg ? msg : "");
+    sqlite3_free(msg);
+}
+
+/* Issue 20: the last answer is kept while no row changes the same UK
+ * day; each way it could go stale must work it out again. */
+Test(metrics, kept_answer_follows_every_change)
+{
+    int64_t a = cap_fx_referral(&f, nhs[0], "2026-11-22", CT_PATHWAY_P3,
+                                NULL);
+    json_t *j = metrics();
+    cr_assert_eq(jint(j, "at"), CAP_FX_START);
+    cr_assert_eq(jint(j, "beds.held"), 0);
+    cr_assert_eq(jint(j, "bed_days_lost.total"), 1);
+    json_decref(j);
+
+    /* The same answer later the same day, with the new time. */
+    ct_clock_advance(f.clock, HOUR_MS);
+    j = metrics();
+    cr_assert_eq(jint(j, "at"), CAP_FX_START + HOUR_MS);
+    cr_assert_eq(jint(j, "bed_days_lost.total"), 1);
+    json_decref(j);
+
+    /* A change through the host. */
+    CAP_OK(ct_capacity_hold(f.cap, a, "H01", 0, "a", NULL, &cap_err));
+    j = metrics();
+    cr_assert_eq(jint(j, "beds.held"), 1);
+    json_decref(j);
+
+    /* A change written to the rows directly on the same connection (the
+     * delays are read from the rows). */
+    exec_sql(ct_store__db(f.store),
+             "UPDATE referral SET ready_date = '2026-11-20'");
+    j = metrics();
+    cr_assert_eq(jint(j, "bed_days_lost.total"), 3);
+    json_decref(j);
+
+    /* A change rolled back: the answer is the rows' again. */
+    exec_sql(ct_store__db(f.store),
+             "BEGIN; UPDATE referral SET ready_date = '2026-11-10';"
+             " ROLLBACK");
+    j = metrics();
+    cr_assert_eq(jint(j, "bed_days_lost.total"), 3);
+    json_decref(j);
+
+    /* A new UK day with no row changed: one more day lost. */
+    cr_assert(ct_clock_advance_to(f.clock, 1795478340000LL) >= 0); /* 23:59 */
+    j = metrics();
+    cr_assert_eq(jint(j, "bed_days_lost.total"), 3);
+    json_decref(j);
+    ct_clock_advance(f.clock, 2 * 60000);
+    j = metrics();
+    cr_assert_eq(jint(j, "bed_days_lost.total"), 4);
+    json_decref(j);
+}
+
+/* Another connection's commit (the daemon's readers share the database)
+ * is a change the kept answer must not hide. */
+Test(metrics_file, kept_answer_sees_another_connections_commit)
+{
+    char path[] = "/tmp/ct_metrics_XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    close(fd);
+    cap_fx g;
+    cap_fx_open_path(&g, NULL, path, CT_SYNC_NORMAL);
+    json_t *m = NULL;
+    CAP_OK(ct_metrics_json(g.cap, &m, &cap_err));
+    cr_assert_eq(jint(m, "beds.blocked"), 0);
+    json_decref(m);
+    sqlite3 *other;
+    cr_assert_eq(sqlite3_open(path, &other), SQLITE_OK);
+    sqlite3_busy_timeout(other, 5000);
+    exec_sql(other, "UPDATE bed SET status = 'blocked',"
+                    " blocked_reason = 'leak' WHERE id = 'W01'");
+    sqlite3_close(other);
+    CAP_OK(ct_metrics_json(g.cap, &m, &cap_err));
+    cr_assert_eq(jint(m, "beds.blocked"), 1);
+    json_decref(m);
+    cap_fx_close(&g);
+    unlink(path);
+    char side[sizeof path + 8];
+    snprintf(side, sizeof side, "%s-wal", path);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", path);
+    unlink(side);
 }
