@@ -7,8 +7,10 @@
 #      populations varied), one process per area, as many at once as there
 #      are cores: the wall time, referrals simulated, and the time the
 #      issue's England-sized sweep (about 150 areas, 1.3 million referrals)
-#      would take at this rate on this machine.
-# Usage: bench/sim_bench.sh [BUILD_DIR] [AREAS]   (defaults: build, 6)
+#      would take at this rate on this machine (bench/sim_england.sh runs
+#      and projects the England-sized sweep itself).
+# Usage: bench/sim_bench.sh [BUILD_DIR] [AREAS]   (defaults: build, 6;
+# DEMO_ONLY=1: the demo winter alone)
 set -eu
 src=$(cd "$(dirname "$0")/.." && pwd)
 bin=$src/${1:-build}/caretide
@@ -23,8 +25,9 @@ t0=$(date +%s.%N)
 t1=$(date +%s.%N)
 read -r u s < "$tmp/cpu"
 refs=$(jq '[.runs[0].days[].referrals] | add' "$tmp/demo/results.json")
-printf 'demo area, 120-day winter, one seed: %.1f s wall, %.1f s CPU, %d referrals\n' \
-  "$(echo "$t1 - $t0" | bc)" "$(echo "$u + $s" | bc)" "$refs"
+printf 'demo area, 120-day winter, one seed: %.1f s wall, %.1f s CPU, %d referrals, %.1f referrals a CPU second\n' \
+  "$(echo "$t1 - $t0" | bc)" "$(echo "$u + $s" | bc)" "$refs" "$(echo "$refs / ($u + $s)" | bc -l)"
+[ "${DEMO_ONLY:-}" ] && exit 0
 
 examples=(demo city-system rural-county)
 for ((i = 0; i < areas; i++)); do
