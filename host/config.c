@@ -329,7 +329,7 @@ static void load_limits(loader *l, const ct_node *n)
 {
     static const char *const keys[] = {
         "plugin_memory", "plugin_deadline", "schedule_deadline",
-        "quarantine_after", "plugin_kv", "max_body", "hold_ttl",
+        "quarantine_after", "quarantine_window", "plugin_kv", "max_body", "hold_ttl",
         "request_timeout", "plugin_decision_budget", "plugin_minute_budget",
         "header_timeout", "connections_per_address", "self_test_timeout",
         NULL};
@@ -352,6 +352,11 @@ static void load_limits(loader *l, const ct_node *n)
         ct_config_read_duration(&l->rd, n, "schedule_deadline", 500, 1, 60000);
     lim->quarantine_after =
         (uint32_t)ct_config_read_int(&l->rd, n, "quarantine_after", 5, 1, 1000);
+    /* A part that fails now and then, never twice in a row, is still
+     * quarantined once quarantine_after of its last quarantine_window
+     * calls failed: the default is one call in four. */
+    lim->quarantine_window =
+        (uint32_t)ct_config_read_int(&l->rd, n, "quarantine_window", 20, 1, 64);
     lim->plugin_decision_budget_ms = ct_config_read_duration(
         &l->rd, n, "plugin_decision_budget", 250, 1, 600000);
     lim->plugin_minute_budget_ms = ct_config_read_duration(

@@ -121,7 +121,8 @@ typedef struct ct_config_limits {
     int64_t plugin_deadline_ms;   /* per hook call */
     int64_t schedule_deadline_ms; /* per call of a ct.every/daily job */
     int64_t self_test_timeout_ms; /* a reload's self-test child process */
-    uint32_t quarantine_after;    /* consecutive failures */
+    uint32_t quarantine_after;    /* failures in a row, or in the window */
+    uint32_t quarantine_window;   /* calls looked back on: at most 64 */
     int64_t plugin_decision_budget_ms; /* all of a plugin's hook calls in
                                           one decision */
     int64_t plugin_minute_budget_ms;   /* its events and schedules in a

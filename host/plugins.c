@@ -192,6 +192,14 @@ static ct_plugin *plugin_load(ct_plugins *m, const ct_config *cfg,
         sandbox_diag(p, diags, init);
         goto fail;
     }
+    /* The hooks it has, noted now: the health page asks from the loop
+     * while the plugin's state may be in a call on the host thread. */
+    for (int h = 0; h < CT_HOOK_COUNT; h++)
+        if (ct_sandbox_get_hook(p->sb, ct_plugins__hook_names[h]) == 0) {
+            lua_State *L = ct_sandbox_state(p->sb);
+            lua_settop(L, lua_gettop(L) - 1);
+            p->hook_mask |= 1u << h;
+        }
     return p;
 fail:
     ct_plugins__plugin_free(p);

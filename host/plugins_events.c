@@ -63,7 +63,7 @@ static void deliver(ct_plugins *m, const char *kind, const json_t *payload,
                             ct_sandbox_last_error(p->sb)->message);
                 ct_plugins__count_failure(p, g, p->subs[j].event, rc);
             } else {
-                g->consecutive = 0;
+                ct_plugins__count_success(g);
             }
         }
     }
@@ -303,7 +303,7 @@ static bool schedule_call(ct_plugin *p, ct_plugin_schedule *s)
     if (rc == 0) {
         more = lua_isboolean(L, -1) && lua_toboolean(L, -1);
         lua_settop(L, lua_gettop(L) - 1);
-        s->guard.consecutive = 0;
+        ct_plugins__count_success(&s->guard);
     } else if (rc == CT_ELIMIT && msg && strstr(msg, "used up before")) {
         /* Not run: the minute's budget is spent. Not the job's failure;
          * it runs at its next time. */

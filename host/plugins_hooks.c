@@ -27,30 +27,89 @@ static double now_ms(void)
 const char *const ct_plugins__hook_names[CT_HOOK_COUNT] = {
     "triage", "rank", "admit", "escalate", "delay", "queue"};
 
+void ct_plugins__count_success(ct_plugin_guard *g)
+{
+    g->consecutive = 0;
+    g->history <<= 1;
+}
+
+/* Records a failure of g; true when g has now reached quarantine: limit
+ * failures in a row, or limit among its last window calls. *n says how
+ * many, *of among how many calls. */
+static bool failed_past_limit(const ct_config_limits *lim,
+                              ct_plugin_guard *g, uint64_t *n, uint64_t *of)
+{
+    g->consecutive++;
+    g->history = g->history << 1 | 1;
+    uint32_t w = lim->quarantine_window;
+    uint64_t recent = w >= 64 ? g->history : g->history & ((1ULL << w) - 1);
+    *n = g->consecutive;
+    *of = g->consecutive;
+    if (g->consecutive >= lim->quarantine_after)
+        return true;
+    *n = (uint64_t)__builtin_popcountll(recent);
+    *of = w;
+    return *n >= lim->quarantine_after;
+}
+
 /* Counts a failure of one hook, schedule or handler (its guard, named
- * what) and quarantines that part alone after limits.quarantine_after in
- * a row. */
+ * what) and quarantines that part alone. */
 void ct_plugins__count_failure(ct_plugin *p, ct_plugin_guard *g,
                                const char *what, int rc)
 {
     p->errors++;
     if (rc == CT_ETIMEOUT)
         p->timeouts++;
-    g->consecutive++;
-    uint32_t limit = p->mgr->cfg->limits.quarantine_after;
-    if (!g->quarantined && g->consecutive >= limit) {
+    uint64_t n, of;
+    if (failed_past_limit(&p->mgr->cfg->limits, g, &n, &of) &&
+        !g->quarantined) {
         g->quarantined = true;
         ct_log_error("plugins",
-                     "plugin '%s': %s quarantined after %llu consecutive "
-                     "failures; it stays out until the plugin is reloaded "
-                     "(its other hooks and schedules go on)",
-                     p->manifest->name, what,
-                     (unsigned long long)g->consecutive);
+                     "plugin '%s': %s quarantined after %llu failures in "
+                     "its last %llu calls; it stays out until the plugin is "
+                     "reloaded (its other hooks and schedules go on)",
+                     p->manifest->name, what, (unsigned long long)n,
+                     (unsigned long long)of);
         ct_plugins__enqueue(
             p->mgr, "plugin.quarantined",
             json_pack("{s:s, s:s, s:I}", "plugin", p->manifest->name,
-                      "hook", what, "failures", (json_int_t)g->consecutive));
+                      "hook", what, "failures", (json_int_t)n));
     }
+}
+
+/* A decision of p has ended over its CPU budget (or within it): its
+ * decisions are counted like the calls of a part, so that a plugin that
+ * overruns every decision, one hook call at a time and never twice in a
+ * row, still reaches quarantine: then all its decision hooks are out
+ * (their fallbacks apply); its schedules and handlers go on. */
+static void count_decision(ct_plugin *p, bool over)
+{
+    ct_plugin_guard *g = &p->budget;
+    uint64_t n, of;
+    if (!over) {
+        ct_plugins__count_success(g);
+        return;
+    }
+    if (!failed_past_limit(&p->mgr->cfg->limits, g, &n, &of) ||
+        g->quarantined)
+        return;
+    g->quarantined = true;
+    for (int i = 0; i < CT_HOOK_COUNT; i++)
+        if (ct_plugins__has_hook(p, i))
+            p->hooks[i].quarantined = true;
+    ct_log_error("plugins",
+                 "plugin '%s': decision hooks quarantined after %llu of its "
+                 "last %llu decisions used up its CPU budget of %lld ms; "
+                 "they stay out until the plugin is reloaded (its "
+                 "schedules and handlers go on)",
+                 p->manifest->name, (unsigned long long)n,
+                 (unsigned long long)of,
+                 (long long)p->mgr->cfg->limits.plugin_decision_budget_ms);
+    ct_plugins__enqueue(
+        p->mgr, "plugin.quarantined",
+        json_pack("{s:s, s:s, s:s, s:I}", "plugin", p->manifest->name,
+                  "hook", "decision", "reason", "budget", "failures",
+                  (json_int_t)n));
 }
 
 /*
@@ -132,8 +191,23 @@ static int64_t mono_ns(void)
 
 void ct_plugins_decision_begin(ct_plugins *m)
 {
-    for (size_t i = 0; m->cur && i < m->cur->n; i++)
-        m->cur->items[i]->decision_ns = 0;
+    for (size_t i = 0; m->cur && i < m->cur->n; i++) {
+        ct_plugin *p = m->cur->items[i];
+        /* The last decision it took part in ended within its budget. */
+        if (p->decision_ns > 0 && !p->overran)
+            count_decision(p, false);
+        p->overran = false;
+        p->decision_ns = 0;
+    }
+}
+
+/* p's budget for this decision is used up: counted once a decision. */
+static void overran(ct_plugin *p)
+{
+    if (!p->overran) {
+        p->overran = true;
+        count_decision(p, true);
+    }
 }
 
 /*
@@ -180,6 +254,8 @@ int ct_plugins__budgeted_call(ct_plugin *p, const char *what, int nargs,
                  "plugin '%s': CPU budget of %lld ms %s used up before %s",
                  p->manifest->name, (long long)total, per, what);
         *msg = p->budget_msg;
+        if (b == CT_PER_DECISION)
+            overran(p);
         return CT_ELIMIT;
     }
     int64_t dl = b == CT_PER_SCHEDULE ? lim->schedule_deadline_ms
@@ -197,6 +273,8 @@ int ct_plugins__budgeted_call(ct_plugin *p, const char *what, int nargs,
                  "plugin '%s': CPU budget of %lld ms %s used up in %s",
                  p->manifest->name, (long long)total, per, what);
         *msg = p->budget_msg;
+        if (b == CT_PER_DECISION)
+            overran(p);
         return CT_ELIMIT;
     }
     if (rc)
@@ -292,7 +370,7 @@ static int call_hook_like(ct_plugin *p, const char *hook, const json_t *a1,
          * shape_error puts the count back, so a plugin that always answers
          * in the wrong shape still reaches quarantine. */
         g->unconfirmed = g->consecutive;
-        g->consecutive = 0;
+        ct_plugins__count_success(g);
         json_object_set(entry, "output",
                         nres == 1 ? res[0] : json_pack("[OO]", res[0], res[1]));
         if (nres != 1)
@@ -328,6 +406,7 @@ static int shape_error(ct_plugin *p, json_t *entry, const char *hook,
     }
     ct_plugin_guard *g = hook_guard(p, hook);
     g->consecutive = g->unconfirmed;
+    g->history >>= 1; /* the call's provisional success, taken back */
     ct_plugins__count_failure(p, g, hook, CT_EPLUGIN);
     return CT_EPLUGIN;
 }

@@ -25,6 +25,7 @@ typedef struct ct_plugin ct_plugin;
 typedef struct ct_plugin_guard {
     uint64_t consecutive; /* failures since the last success */
     uint64_t unconfirmed; /* consecutive before the last call succeeded */
+    uint64_t history;     /* its last 64 calls, newest in bit 0: 1 failed */
     bool quarantined;     /* not called again until the plugin reloads */
 } ct_plugin_guard;
 
@@ -64,11 +65,14 @@ struct ct_plugin {
                              a plain directory (read from disk) */
     ct_sandbox *sb;
     ct_plugin_guard hooks[CT_HOOK_COUNT];
+    unsigned hook_mask; /* bit h: it had hook h once loaded (CT_HOOK_*) */
     bool in_setup; /* ct.every/daily/on are allowed only in setup() */
     bool live;     /* part of the running set (schedules armed) */
     bool stuck;    /* the watchdog gave up a call: all of it quarantined */
     uint64_t calls, errors, timeouts;
     int64_t decision_ns;  /* CPU budget: spent in this decision */
+    bool overran;         /* this decision's budget was used up */
+    ct_plugin_guard budget; /* decisions over budget, as calls of a part */
     int64_t minute_ns;    /* spent on events and schedules in minute_at */
     int64_t minute_at;    /* minute of minute_ns: monotonic, or the
                              host clock's when it is virtual */
@@ -151,9 +155,14 @@ void ct_plugins__plugin_free(ct_plugin *p);
 extern const char *const ct_plugins__hook_names[CT_HOOK_COUNT];
 
 /* Counts a failure of one hook, schedule or handler (guard g, named what)
- * and quarantines that part alone after limits.quarantine_after. */
+ * and quarantines that part alone after limits.quarantine_after failures
+ * in a row or among its last limits.quarantine_window calls. */
 void ct_plugins__count_failure(ct_plugin *p, ct_plugin_guard *g,
                                const char *what, int rc);
+/* Whether p had hook h (CT_HOOK_*) once loaded; safe from any thread. */
+bool ct_plugins__has_hook(const ct_plugin *p, int h);
+/* Counts a call of g that succeeded. */
+void ct_plugins__count_success(ct_plugin_guard *g);
 
 /* Visits every guard of p with its name; stops when fn returns true. */
 bool ct_plugins__each_guard(const ct_plugin *p,

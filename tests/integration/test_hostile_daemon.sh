@@ -3,7 +3,8 @@
 # 100 ms (each probe bounded to 1 s) throughout: the daemon must not crash,
 # intake must never be blocked (every referral stored and answered), health
 # must answer every probe, memory must stay bounded, and the misbehaving
-# plugins must be counted and quarantined.
+# plugins must be counted and quarantined, also those that fail only now
+# and then (a failure rate) or overrun their budget once per decision.
 #   crasher    nested coroutine.close chain (SIGSEGV on main)
 #   overflow   out-of-range triage answers (every POST a 400 on main)
 #   amplifier  a result holding one 256 KiB string 400 times (GBs on main)
@@ -39,7 +40,10 @@ expect 201 '.referral.id > 0 and ([.decision.trace[] | select(.plugin == "rehash
 req GET /v1/health
 expect 200 '[.plugins[] | select(.name == "rehasher") | .state, (.stuck_ms > 0)] == ["stuck", true]'
 
-for n in $(seq 1 16); do
+# Twenty more: crasher fails one triage in four and hog overruns its
+# decision budget once a decision, never twice in a row; both must still
+# be quarantined (limits.quarantine_window).
+for n in $(seq 1 20); do
   req POST /v1/referrals "$hospital" "{\"nhs_number\": \"$(nhs "$n")\", \"ready_date\": \"$today\", \"age\": 80}"
   # Stored and answered; the outcome may be manual review (triage_p2 out
   # of its 20 ms budget while rehasher's instruction holds a CPU).
@@ -61,6 +65,10 @@ rehash_ended() { [ "$(rehasher_state)" = quarantined ]; }
 wait_for 240 rehash_ended && ok || bad "rehasher did not end quarantined: $(rehasher_state)"
 grep -q "the abandoned call has returned" "$tmp/main.err" && ok || bad "no log line for the stuck call's end"
 expect 200 '[.plugins[] | select(.name == "crasher" or .name == "hog") | .errors > 0] == [true, true]'
+expect 200 '[.plugins[] | select(.name == "crasher") | .state, .quarantined] == ["quarantined", ["triage"]]'
+expect 200 '[.plugins[] | select(.name == "hog") | .quarantined | index("rank") != null and index("admit") != null] == [true]'
+grep -q "plugin 'crasher': triage quarantined after 5 failures in its last 20 calls" "$tmp/main.err" && ok || bad "no log line for crasher's quarantine: $(grep crasher "$tmp/main.err" | tail -2)"
+grep -q "plugin 'hog': decision hooks quarantined after 5 of its last 5 decisions used up its CPU budget" "$tmp/main.err" && ok || bad "no log line for hog's quarantine: $(grep "'hog'" "$tmp/main.err" | tail -2)"
 grep -q "coroutine nesting limit of 100 exceeded" "$tmp/main.err" && ok || { bad "the close chain was not stopped by the nesting limit"; grep crasher "$tmp/main.err" | tail -3; }
 expect 200 '[.plugins[] | select(.name == "triage_p2") | .state] == ["active"]'
 rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")
