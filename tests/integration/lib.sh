@@ -232,3 +232,38 @@ nhs() {
     k=1
   done
 }
+
+# slow_triage_area AREA N DEADLINE: the demo area with N plugins slow1..N
+# (in $tmp/plugins) whose triage spends about 200 ms of Lua work and has
+# no opinion, then triage_p2, with limits.plugin_deadline DEADLINE.
+slow_triage_area() {
+  local n list=""
+  for n in $(seq 1 "$2"); do
+    mkdir -p "$tmp/plugins/slow$n"
+    cat > "$tmp/plugins/slow$n/plugin.yaml" <<YAML
+name: slow$n
+version: 1.0.0
+api: 1
+description: A triage that takes about 200 ms and has no opinion (integration test).
+publisher: caretide tests
+fallback: skip
+YAML
+    cat > "$tmp/plugins/slow$n/init.lua" <<'LUA'
+local M = {}
+function M.triage(referral)
+  local t0, x = os.clock(), 0
+  repeat
+    for i = 1, 20000 do x = x + i % 7 end
+  until os.clock() - t0 >= 0.2
+  return nil
+end
+return M
+LUA
+    list="$list\n  - name: slow$n"
+  done
+  demo_area "$1" \
+    -e "s|^plugins: \[\]|plugin_path: [\"$tmp/plugins\", \"$src/tests/plugins\"]\nplugins:$list\n  - name: triage_p2|" \
+    -e "s|^  plugin_deadline: .*|  plugin_deadline: $3|"
+  grep -q "name: slow$2" "$1" && grep -q "plugin_deadline: $3" "$1" \
+    || { echo "FAIL: could not add plugins and limits"; exit 1; }
+}

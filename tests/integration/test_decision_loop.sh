@@ -18,38 +18,7 @@ tmp=$(mktemp -d)
 . "$src/tests/integration/lib.sh"
 trap lib_cleanup EXIT
 
-mkdir -p "$tmp/plugins"
-slow_plugin() { # slow_plugin NAME
-  mkdir -p "$tmp/plugins/$1"
-  cat > "$tmp/plugins/$1/plugin.yaml" <<YAML
-name: $1
-version: 1.0.0
-api: 1
-description: A triage that takes about 200 ms and has no opinion (integration test).
-publisher: caretide tests
-fallback: skip
-YAML
-  cat > "$tmp/plugins/$1/init.lua" <<'LUA'
-local M = {}
-function M.triage(referral)
-  local t0, x = os.clock(), 0
-  repeat
-    for i = 1, 20000 do x = x + i % 7 end
-  until os.clock() - t0 >= 0.2
-  return nil
-end
-return M
-LUA
-}
-names=(slow1 slow2 slow3 slow4 slow5)
-for n in "${names[@]}"; do slow_plugin "$n"; done
-list=""
-for n in "${names[@]}"; do list="$list\n  - name: $n"; done
-demo_area "$tmp/area.yaml" \
-  -e "s|^plugins: \[\]|plugin_path: [\"$tmp/plugins\", \"$src/tests/plugins\"]\nplugins:$list\n  - name: triage_p2|" \
-  -e "s|^  plugin_deadline: .*|  plugin_deadline: 240ms|"
-grep -q 'name: slow5' "$tmp/area.yaml" && grep -q 'plugin_deadline: 240ms' "$tmp/area.yaml" \
-  || { echo "FAIL: could not add plugins and limits"; exit 1; }
+slow_triage_area "$tmp/area.yaml" 5 240ms
 start main --config "$tmp/area.yaml" || { finish; exit 1; }
 hospital=$(token_of hospital)
 today=$(date -u +%F)
