@@ -98,8 +98,12 @@ static int build_capacity(ct_capacity *reader, const ct_daemon_render_ctx *ctx,
 {
     (void)arg;
     ct_cap_error err = {0};
-    int rc = capacity_text(reader, ctx->counts, ctx->area_id,
-                           ctx->area_name, body, len, &err);
+    /* No counts: a write was waiting for plugin code; counted with SQL
+     * on the reader's snapshot, the same figures as the index's. */
+    int rc = ctx->counts ? capacity_text(reader, ctx->counts, ctx->area_id,
+                                         ctx->area_name, body, len, &err)
+                         : capacity_body(reader, NULL, ctx->area_id,
+                                         ctx->area_name, body, len, &err);
     if (rc && err.message[0])
         ct_log_error("api", "GET /v1/capacity: %s", err.message);
     return rc;

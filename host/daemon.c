@@ -765,6 +765,8 @@ static void on_park(bool parked, void *data)
     ct_daemon *d = data;
     if (d->clock)
         ct_clock_hold(d->clock, parked);
+    if (parked)
+        ct_daemon__render_parked(d);
 }
 
 static int start(ct_daemon *d)

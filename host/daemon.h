@@ -156,8 +156,9 @@ void ct_daemon_cache_put_at(ct_daemon *d, unsigned slot, const char *body,
  * cache slot calls ct_daemon_render and returns what it returns: 0 when
  * the request now waits (ct_http_req_later) for a body that build makes
  * on a thread of libuv's pool, from a copy of the bed counts taken on the
- * loop (ctx->counts, capacity_view.h) and a read-only connection of its
- * own (reader, a ct_capacity_reader_new handle whose clock says when the
+ * loop (ctx->counts, capacity_view.h; NULL when a write was waiting
+ * for plugin code: build then counts with SQL on the reader) and a read-only
+ * connection of its own (reader, a ct_capacity_reader_new handle whose clock says when the
  * copy was taken); the body, text that build mallocs, is then stored in
  * the slot at the copy's data version and sent to every request that
  * arrived before the copy. CT_EUNSUPPORTED when no other connection can

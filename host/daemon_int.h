@@ -158,6 +158,9 @@ void ct_daemon__cap_free(ct_daemon *d);
 /* Frees the whole-area render jobs (after the loop has ended), and
  * closes the reads' connection. */
 void ct_daemon__render_free(ct_daemon *d);
+/* A write now waits for plugin code: whole-area answers waiting for its
+ * group to end are built from the last commit instead. */
+void ct_daemon__render_parked(ct_daemon *d);
 
 /* ct_http_options.read_begin and read_end (app is the daemon): turn the
  * handlers to the last commit, on d->snap_store, and back. */

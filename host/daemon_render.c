@@ -6,8 +6,9 @@
  * counts cost O(zones), and every write makes the cached one old. Built
  * on the loop, each rebuild held every write behind it. Here the loop
  * only copies the bed counts (ct_cap_counts_take, O(zones), at a moment
- * when no group is open, so the copy is committed data) and hands them to
- * a job in libuv's thread pool, which reads the rest (names, cohorts,
+ * when no group is open, so the copy is committed data; while a write
+ * waits for plugin code the job counts with SQL on its snapshot instead)
+ * and hands them to a job in libuv's thread pool, which reads the rest (names, cohorts,
  * referral figures) on a read-only connection of its own, in one
  * snapshot that has every commit the copy has, and builds the text. The
  * requests wait suspended (ct_http_req_later); each is answered by the
@@ -24,6 +25,7 @@
 
 #include "capacity_view.h"
 #include "error.h"
+#include "handoff.h"
 #include "log.h"
 #include "store.h"
 #include "util.h"
@@ -137,6 +139,8 @@ static void after_cb(uv_work_t *w, int status)
     }
 }
 
+static void launch(ct_daemon__render *j, bool by_sql);
+
 static void on_group_ended(ct_commit_req *r, int status)
 {
     (void)status;
@@ -145,19 +149,43 @@ static void on_group_ended(ct_commit_req *r, int status)
     start(j);
 }
 
-/* Copies the counts and queues the job, once no group is open (a copy
- * inside one would show writes not yet committed). */
+/* A group is open, and the index's counts may hold its writes, not yet
+ * committed: a short write is waited for (then the counts are copied,
+ * O(zones)); a write that waits for plugin code, which may take seconds,
+ * is not (the job counts with SQL on its snapshot, docs/sandbox.md
+ * "Reads beside the host thread"). */
+static bool parked(const ct_daemon *d)
+{
+    return d->handoff && ct_handoff_busy(d->handoff);
+}
+
 static void start(ct_daemon__render *j)
 {
     ct_daemon *d = j->d;
     if (j->running || j->deferred || !j->nw)
         return;
     j->wait.data = j;
-    if (d->commit && ct_commit_pending(d->commit) &&
+    bool open = d->commit && ct_commit_pending(d->commit);
+    if (open && !parked(d) &&
         ct_commit_defer(d->commit, &j->wait, on_group_ended) == 0) {
         j->deferred = true;
         return;
     }
+    launch(j, open);
+}
+
+void ct_daemon__render_parked(ct_daemon *d)
+{
+    for (ct_daemon__render *j = d->renders; j; j = j->next)
+        if (j->deferred && !j->running && j->nw)
+            launch(j, true); /* the group's end finds it running or done */
+}
+
+/* Copies the counts (or, by_sql, leaves the job to count on its own
+ * snapshot, the last commit) and queues the job. */
+static void launch(ct_daemon__render *j, bool by_sql)
+{
+    ct_daemon *d = j->d;
     ct_cap_error err = {0};
     j->rc = 0;
     if (!j->store) {
@@ -175,7 +203,7 @@ static void start(ct_daemon__render *j)
                                                 : d->cfg->area_id);
     if (!j->rc && (!j->area_id || !j->area_name))
         j->rc = CT_ENOMEM;
-    if (!j->rc)
+    if (!j->rc && !by_sql)
         j->rc = ct_cap_counts_take(d->cap, &j->counts, &err);
     if (!j->rc) {
         j->version = ct_daemon_data_version(d);

@@ -53,7 +53,7 @@ routes=(
   "viewer /v1/audit?limit=5" "viewer /v1/waiting-list"
   "viewer /v1/referrals?limit=5" "viewer /v1/referrals/$first"
   "viewer /fhir/R4/Task" "viewer /fhir/R4/ServiceRequest/$first"
-  "admin /metrics")
+  "admin /metrics" "viewer /v1/capacity")
 statuses() { # statuses OUT: one line per route, "STATUS ROUTE"
   local r
   for r in "${routes[@]}"; do
@@ -78,6 +78,7 @@ read_probe "$tmp/one.log" "/v1/referrals/$first" "$viewer"
 read_probe "$tmp/report.log" "/v1/reports/delays" "$viewer"
 read_probe "$tmp/escalation.log" "/v1/escalation" "$viewer"
 read_probe "$tmp/metrics.log" "/metrics" "$admin"
+read_probe "$tmp/capacity.log" "/v1/capacity" "$viewer"
 health_probe "$tmp/health.log"
 
 # Four referrals at once: the loop decides them one after the other, so
@@ -96,7 +97,7 @@ for n in 2 3 4 5; do
 done
 read_probe_check "$tmp/list.log" 10 "GET /v1/referrals"
 # (one call ended every read probe; the logs are checked one by one)
-for f in one report escalation metrics; do
+for f in one report escalation metrics capacity; do
   probes=$(wc -l < "$tmp/$f.log")
   failed=$(awk '$1 != 200' "$tmp/$f.log" | wc -l)
   slowest=$(awk 'BEGIN {m = 0} $2 > m {m = $2} END {print m}' "$tmp/$f.log")
